@@ -1,0 +1,58 @@
+//! The [`Backend`] trait: where tasks come from and decisions go.
+//!
+//! Implemented by the BPF backend (the `scx_relay` binary: ring buffers
+//! shared with the kernel dispatcher) and by the simulator ([`crate::sim`]).
+
+use thiserror::Error;
+
+use crate::{
+    cpu::CpuView,
+    task::{Decision, QueuedTask},
+};
+
+/// Whether a decision was accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendStatus {
+    /// Written to the decision channel.
+    Sent,
+    /// The channel is full: nothing was written; send it again later.
+    Full,
+}
+
+/// A backend failure the engine cannot recover from by retrying.
+#[derive(Debug, Error)]
+pub enum BackendError {
+    /// The scheduler was unloaded or ejected by the kernel.
+    #[error("scheduler exited: {0}")]
+    Exited(String),
+    /// A ring-buffer or map operation failed.
+    #[error("{op} failed: {reason}")]
+    Io {
+        /// The operation that failed.
+        op: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A source of runnable tasks and a sink for decisions.
+pub trait Backend {
+    /// Appends up to `max` newly queued tasks to `out` and returns how many;
+    /// 0 when none is waiting. Must not block, and must not allocate when
+    /// `out` has room for `max` more.
+    fn receive(&mut self, out: &mut Vec<QueuedTask>, max: usize) -> Result<usize, BackendError>;
+
+    /// Sends one decision to the dispatcher.
+    fn send(&mut self, decision: &Decision) -> Result<SendStatus, BackendError>;
+
+    /// Refreshes `view` with the current per-CPU state.
+    fn refresh_cpus(&mut self, view: &mut CpuView);
+
+    /// Now, in ns of the backend's monotonic clock.
+    fn now_ns(&self) -> u64;
+
+    /// Tells the dispatcher how many tasks user space still holds
+    /// (undecided, or decided but not yet accepted), so it keeps running
+    /// the user scheduler while work is pending.
+    fn set_pending(&mut self, pending: usize);
+}

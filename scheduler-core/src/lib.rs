@@ -1,0 +1,24 @@
+//! The user-space half of scx_relay.
+//!
+//! A thin BPF dispatcher hands runnable tasks to user space as [`QueuedTask`]s;
+//! a [`Policy`] orders them and answers with [`Decision`]s; the [`Engine`]
+//! moves tasks and decisions between a [`Backend`] and the policy in batches,
+//! without a heap allocation per task. Two backends implement the same trait:
+//! the BPF backend in the `scx_relay` binary (a real kernel) and the
+//! deterministic simulator in [`sim`], so every policy runs unchanged on both.
+//!
+//! Nothing in this crate needs a BPF toolchain, root or a sched_ext kernel.
+
+pub mod backend;
+pub mod cpu;
+pub mod engine;
+pub mod policy;
+pub mod sim;
+pub mod task;
+pub mod wire;
+
+pub use backend::{Backend, BackendError, SendStatus};
+pub use cpu::{CpuView, Topology};
+pub use engine::{Engine, EngineConfig, EngineError, EngineStats, PolicyCounters, StepReport};
+pub use policy::{Policy, SchedContext};
+pub use task::{Decision, Target, QueuedTask, TASK_COMM_LEN};

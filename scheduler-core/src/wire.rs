@@ -1,0 +1,336 @@
+//! The byte layout shared with the BPF dispatcher (`src/bpf/intf.h`), and the
+//! checked conversions between it and [`QueuedTask`] / [`Decision`].
+//!
+//! The layout is fixed here, in plain Rust, so that this crate needs no BPF
+//! toolchain; the binary asserts at compile time that bindgen's view of
+//! `intf.h` has the same sizes and offsets. Decoding reads each field from
+//! the byte slice (no `unsafe`, no alignment assumptions) and rejects values
+//! that would make a decision unsafe: a bad pid, a CPU out of range, a
+//! weight sched_ext never produces.
+
+use thiserror::Error;
+
+use crate::task::{Decision, QueuedTask, Target, TASK_COMM_LEN, WEIGHT_MAX, WEIGHT_MIN};
+
+/// Size in bytes of `struct relay_queued_task` (kernel → user).
+pub const QUEUED_TASK_SIZE: usize = 88;
+/// Size in bytes of `struct relay_decision` (user → kernel).
+pub const DECISION_SIZE: usize = 40;
+/// Value of `relay_decision.cpu` meaning "any CPU" (the shared queue).
+pub const CPU_ANY: i32 = -1;
+/// Largest CPU count the wire format and the dispatcher support.
+pub const MAX_CPUS: u32 = 1024;
+
+/// Why a wire record was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum WireError {
+    /// The record is shorter than its fixed size.
+    #[error("record is {got} bytes, expected {expected}")]
+    Truncated {
+        /// Bytes received.
+        got: usize,
+        /// Bytes required.
+        expected: usize,
+    },
+    /// pid or tgid is zero or negative.
+    #[error("invalid pid {0}")]
+    InvalidPid(i32),
+    /// The CPU is negative or not below the number of CPUs.
+    #[error("cpu {cpu} out of range (nr_cpus {nr_cpus})")]
+    CpuOutOfRange {
+        /// The CPU found.
+        cpu: i64,
+        /// The number of CPUs.
+        nr_cpus: u32,
+    },
+    /// The weight is outside 1..=10000.
+    #[error("weight {0} outside {WEIGHT_MIN}..={WEIGHT_MAX}")]
+    InvalidWeight(u64),
+    /// The task allows no CPU at all.
+    #[error("task allows no CPU")]
+    NoCpuAllowed,
+}
+
+/// `struct relay_queued_task`, field for field (see `intf.h` for units).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RawQueuedTask {
+    /// Thread id.
+    pub pid: i32,
+    /// Thread-group id.
+    pub tgid: i32,
+    /// CPU the task was on or was selected for.
+    pub cpu: i32,
+    /// Number of CPUs the task may run on.
+    pub nr_cpus_allowed: u32,
+    /// `SCX_ENQ_*` flags.
+    pub enq_flags: u64,
+    /// sched_ext weight (100 = nice 0).
+    pub weight: u64,
+    /// Virtual time (ns).
+    pub vtime: u64,
+    /// Last start of a run (ns).
+    pub start_ts: u64,
+    /// Last stop of a run (ns).
+    pub stop_ts: u64,
+    /// CPU time since last sleep (ns).
+    pub exec_runtime: u64,
+    /// Enqueue generation.
+    pub generation: u64,
+    /// Command name.
+    pub comm: [u8; TASK_COMM_LEN],
+}
+
+/// `struct relay_decision`, field for field (see `intf.h` for units).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RawDecision {
+    /// Thread id.
+    pub pid: i32,
+    /// Target CPU, or [`CPU_ANY`].
+    pub cpu: i32,
+    /// Slice (ns), 0 = keep the current slice.
+    pub slice_ns: u64,
+    /// Queue ordering key (ns of virtual time).
+    pub vtime: u64,
+    /// `SCX_ENQ_*` flags.
+    pub flags: u64,
+    /// Echoed enqueue generation.
+    pub generation: u64,
+}
+
+const _: () = assert!(std::mem::size_of::<RawQueuedTask>() == QUEUED_TASK_SIZE);
+const _: () = assert!(std::mem::size_of::<RawDecision>() == DECISION_SIZE);
+
+fn rd_u32(b: &[u8], off: usize) -> u32 {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&b[off..off + 4]);
+    u32::from_ne_bytes(a)
+}
+
+fn rd_u64(b: &[u8], off: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[off..off + 8]);
+    u64::from_ne_bytes(a)
+}
+
+impl RawQueuedTask {
+    /// Reads a record from the bytes of a ring-buffer sample.
+    pub fn from_bytes(b: &[u8]) -> Result<Self, WireError> {
+        if b.len() < QUEUED_TASK_SIZE {
+            return Err(WireError::Truncated { got: b.len(), expected: QUEUED_TASK_SIZE });
+        }
+        let mut comm = [0u8; TASK_COMM_LEN];
+        comm.copy_from_slice(&b[72..72 + TASK_COMM_LEN]);
+        Ok(Self {
+            pid: rd_u32(b, 0) as i32,
+            tgid: rd_u32(b, 4) as i32,
+            cpu: rd_u32(b, 8) as i32,
+            nr_cpus_allowed: rd_u32(b, 12),
+            enq_flags: rd_u64(b, 16),
+            weight: rd_u64(b, 24),
+            vtime: rd_u64(b, 32),
+            start_ts: rd_u64(b, 40),
+            stop_ts: rd_u64(b, 48),
+            exec_runtime: rd_u64(b, 56),
+            generation: rd_u64(b, 64),
+            comm,
+        })
+    }
+
+    /// Writes the record in wire layout.
+    pub fn to_bytes(&self, out: &mut [u8; QUEUED_TASK_SIZE]) {
+        out[0..4].copy_from_slice(&self.pid.to_ne_bytes());
+        out[4..8].copy_from_slice(&self.tgid.to_ne_bytes());
+        out[8..12].copy_from_slice(&self.cpu.to_ne_bytes());
+        out[12..16].copy_from_slice(&self.nr_cpus_allowed.to_ne_bytes());
+        for (i, v) in [
+            self.enq_flags,
+            self.weight,
+            self.vtime,
+            self.start_ts,
+            self.stop_ts,
+            self.exec_runtime,
+            self.generation,
+        ]
+        .iter()
+        .enumerate()
+        {
+            out[16 + 8 * i..24 + 8 * i].copy_from_slice(&v.to_ne_bytes());
+        }
+        out[72..88].copy_from_slice(&self.comm);
+    }
+
+    /// Validates the record against a machine with `nr_cpus` CPUs.
+    pub fn validate(&self, nr_cpus: u32) -> Result<QueuedTask, WireError> {
+        if self.pid <= 0 {
+            return Err(WireError::InvalidPid(self.pid));
+        }
+        if self.tgid <= 0 {
+            return Err(WireError::InvalidPid(self.tgid));
+        }
+        if self.cpu < 0 || self.cpu as u32 >= nr_cpus {
+            return Err(WireError::CpuOutOfRange { cpu: i64::from(self.cpu), nr_cpus });
+        }
+        if self.nr_cpus_allowed == 0 {
+            return Err(WireError::NoCpuAllowed);
+        }
+        if !(WEIGHT_MIN..=WEIGHT_MAX).contains(&self.weight) {
+            return Err(WireError::InvalidWeight(self.weight));
+        }
+        Ok(QueuedTask {
+            pid: self.pid,
+            tgid: self.tgid,
+            cpu: self.cpu as u32,
+            nr_cpus_allowed: self.nr_cpus_allowed,
+            enq_flags: self.enq_flags,
+            weight: self.weight,
+            vtime: self.vtime,
+            start_ts: self.start_ts,
+            stop_ts: self.stop_ts,
+            exec_runtime: self.exec_runtime,
+            generation: self.generation,
+            comm: self.comm,
+        })
+    }
+}
+
+impl From<&QueuedTask> for RawQueuedTask {
+    fn from(t: &QueuedTask) -> Self {
+        Self {
+            pid: t.pid,
+            tgid: t.tgid,
+            cpu: t.cpu as i32,
+            nr_cpus_allowed: t.nr_cpus_allowed,
+            enq_flags: t.enq_flags,
+            weight: t.weight,
+            vtime: t.vtime,
+            start_ts: t.start_ts,
+            stop_ts: t.stop_ts,
+            exec_runtime: t.exec_runtime,
+            generation: t.generation,
+            comm: t.comm,
+        }
+    }
+}
+
+impl RawDecision {
+    /// Encodes a decision for a machine with `nr_cpus` CPUs; a CPU out of range
+    /// or a bad pid is an error, never a record the kernel has to reject.
+    pub fn encode(d: &Decision, nr_cpus: u32) -> Result<Self, WireError> {
+        if d.pid <= 0 {
+            return Err(WireError::InvalidPid(d.pid));
+        }
+        let cpu = match d.target {
+            Target::Any => CPU_ANY,
+            Target::Cpu(c) if c < nr_cpus && c < MAX_CPUS => c as i32,
+            Target::Cpu(c) => return Err(WireError::CpuOutOfRange { cpu: i64::from(c), nr_cpus }),
+        };
+        Ok(Self {
+            pid: d.pid,
+            cpu,
+            slice_ns: d.slice_ns,
+            vtime: d.vtime,
+            flags: d.flags,
+            generation: d.generation,
+        })
+    }
+
+    /// Writes the record in wire layout.
+    pub fn to_bytes(&self, out: &mut [u8; DECISION_SIZE]) {
+        out[0..4].copy_from_slice(&self.pid.to_ne_bytes());
+        out[4..8].copy_from_slice(&self.cpu.to_ne_bytes());
+        out[8..16].copy_from_slice(&self.slice_ns.to_ne_bytes());
+        out[16..24].copy_from_slice(&self.vtime.to_ne_bytes());
+        out[24..32].copy_from_slice(&self.flags.to_ne_bytes());
+        out[32..40].copy_from_slice(&self.generation.to_ne_bytes());
+    }
+
+    /// Reads a record back (the dispatcher's view; used by tests and the simulator).
+    pub fn from_bytes(b: &[u8]) -> Result<Self, WireError> {
+        if b.len() < DECISION_SIZE {
+            return Err(WireError::Truncated { got: b.len(), expected: DECISION_SIZE });
+        }
+        Ok(Self {
+            pid: rd_u32(b, 0) as i32,
+            cpu: rd_u32(b, 4) as i32,
+            slice_ns: rd_u64(b, 8),
+            vtime: rd_u64(b, 16),
+            flags: rd_u64(b, 24),
+            generation: rd_u64(b, 32),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn raw(pid: i32, cpu: i32, weight: u64) -> RawQueuedTask {
+        RawQueuedTask { pid, tgid: pid, cpu, nr_cpus_allowed: 4, weight, ..Default::default() }
+    }
+
+    /// A valid record decodes to the same values.
+    #[test]
+    fn valid_record_round_trips() {
+        let mut r = raw(42, 3, 100);
+        r.comm[..4].copy_from_slice(b"bash");
+        r.exec_runtime = 7;
+        let mut buf = [0u8; QUEUED_TASK_SIZE];
+        r.to_bytes(&mut buf);
+        let back = RawQueuedTask::from_bytes(&buf).unwrap();
+        assert_eq!(back, r);
+        let t = back.validate(4).unwrap();
+        assert_eq!((t.pid, t.cpu, t.exec_runtime), (42, 3, 7));
+        assert_eq!(t.comm_str(), "bash");
+    }
+
+    /// Out-of-range CPUs, bad pids and weights are errors, not values.
+    #[test]
+    fn bad_records_are_rejected() {
+        assert_eq!(raw(1, 4, 100).validate(4), Err(WireError::CpuOutOfRange { cpu: 4, nr_cpus: 4 }));
+        assert_eq!(raw(1, -1, 100).validate(4), Err(WireError::CpuOutOfRange { cpu: -1, nr_cpus: 4 }));
+        assert_eq!(raw(0, 0, 100).validate(4), Err(WireError::InvalidPid(0)));
+        assert_eq!(raw(1, 0, 0).validate(4), Err(WireError::InvalidWeight(0)));
+        assert_eq!(raw(1, 0, 10_001).validate(4), Err(WireError::InvalidWeight(10_001)));
+        let mut r = raw(1, 0, 100);
+        r.nr_cpus_allowed = 0;
+        assert_eq!(r.validate(4), Err(WireError::NoCpuAllowed));
+        assert!(matches!(RawQueuedTask::from_bytes(&[0u8; 87]), Err(WireError::Truncated { .. })));
+    }
+
+    /// A decision naming a CPU the machine lacks is refused at encoding.
+    #[test]
+    fn decision_cpu_is_checked() {
+        let t = QueuedTask::new(5, 0);
+        assert!(RawDecision::encode(&t.decide(Target::Cpu(3), 1, 2), 4).is_ok());
+        assert!(RawDecision::encode(&t.decide(Target::Cpu(4), 1, 2), 4).is_err());
+        assert_eq!(RawDecision::encode(&t.decide(Target::Any, 1, 2), 4).unwrap().cpu, CPU_ANY);
+    }
+
+    proptest! {
+        /// Any 88 bytes decode without panicking, and whatever validates is in range.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200), nr in 1u32..=MAX_CPUS) {
+            if let Ok(r) = RawQueuedTask::from_bytes(&bytes) {
+                if let Ok(t) = r.validate(nr) {
+                    prop_assert!(t.pid > 0 && t.tgid > 0 && t.cpu < nr && t.nr_cpus_allowed > 0);
+                    prop_assert!((WEIGHT_MIN..=WEIGHT_MAX).contains(&t.weight));
+                }
+            }
+        }
+
+        /// Decisions survive encoding and decoding unchanged.
+        #[test]
+        fn decisions_round_trip(pid in 1i32.., cpu in 0u32..MAX_CPUS, any_cpu: bool, s: u64, v: u64, f: u64, g: u64) {
+            let target = if any_cpu { Target::Any } else { Target::Cpu(cpu) };
+            let d = Decision { pid, target, slice_ns: s, vtime: v, flags: f, generation: g };
+            let raw = RawDecision::encode(&d, MAX_CPUS).unwrap();
+            let mut buf = [0u8; DECISION_SIZE];
+            raw.to_bytes(&mut buf);
+            prop_assert_eq!(RawDecision::from_bytes(&buf).unwrap(), raw);
+        }
+    }
+}
