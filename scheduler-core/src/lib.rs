@@ -12,6 +12,7 @@
 pub mod backend;
 pub mod cpu;
 pub mod engine;
+pub mod loopback;
 pub mod policy;
 pub mod sim;
 pub mod task;
@@ -19,6 +20,7 @@ pub mod wire;
 
 pub use backend::{Backend, BackendError, SendStatus};
 pub use cpu::{CpuView, Topology};
+pub use loopback::Loopback;
 pub use engine::{Engine, EngineConfig, EngineError, EngineStats, PolicyCounters, StepReport};
 pub use policy::{Policy, SchedContext};
 pub use task::{Decision, Target, QueuedTask, TASK_COMM_LEN};
