@@ -29,8 +29,7 @@ impl Topology {
     /// Builds a topology from explicit per-CPU core, LLC and node ids; the
     /// three slices must have the same length (else `None`).
     pub fn from_ids(core_of: Vec<u32>, llc_of: Vec<u32>, node_of: Vec<u32>) -> Option<Self> {
-        (core_of.len() == llc_of.len() && llc_of.len() == node_of.len())
-            .then_some(Self { core_of, llc_of, node_of })
+        (core_of.len() == llc_of.len() && llc_of.len() == node_of.len()).then_some(Self { core_of, llc_of, node_of })
     }
 
     /// Number of CPUs.

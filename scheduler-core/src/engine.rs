@@ -282,7 +282,11 @@ mod tests {
     }
 
     fn setup(n: i32, capacity: usize) -> (Engine, Chan) {
-        let engine = Engine::new(Box::new(Fifo(VecDeque::new())), Topology::uniform(4, 1, 4), EngineConfig { batch: 8, max_decisions: 8 });
+        let engine = Engine::new(
+            Box::new(Fifo(VecDeque::new())),
+            Topology::uniform(4, 1, 4),
+            EngineConfig { batch: 8, max_decisions: 8 },
+        );
         let queued = (1..=n).map(|p| QueuedTask::new(p, (p % 4) as u32)).collect();
         (engine, Chan { queued, sent: Vec::new(), capacity, pending: 0 })
     }

@@ -20,7 +20,7 @@ pub mod wire;
 
 pub use backend::{Backend, BackendError, SendStatus};
 pub use cpu::{CpuView, Topology};
-pub use loopback::Loopback;
 pub use engine::{Engine, EngineConfig, EngineError, EngineStats, PolicyCounters, StepReport};
+pub use loopback::Loopback;
 pub use policy::{Policy, SchedContext};
-pub use task::{Decision, Target, QueuedTask, TASK_COMM_LEN};
+pub use task::{Decision, QueuedTask, Target, TASK_COMM_LEN};

@@ -77,14 +77,7 @@ impl QueuedTask {
 
     /// A decision for this task that echoes its pid, flags and generation.
     pub fn decide(&self, target: Target, slice_ns: u64, vtime: u64) -> Decision {
-        Decision {
-            pid: self.pid,
-            target,
-            slice_ns,
-            vtime,
-            flags: self.enq_flags,
-            generation: self.generation,
-        }
+        Decision { pid: self.pid, target, slice_ns, vtime, flags: self.enq_flags, generation: self.generation }
     }
 }
 

@@ -144,17 +144,10 @@ impl RawQueuedTask {
         out[4..8].copy_from_slice(&self.tgid.to_ne_bytes());
         out[8..12].copy_from_slice(&self.cpu.to_ne_bytes());
         out[12..16].copy_from_slice(&self.nr_cpus_allowed.to_ne_bytes());
-        for (i, v) in [
-            self.enq_flags,
-            self.weight,
-            self.vtime,
-            self.start_ts,
-            self.stop_ts,
-            self.exec_runtime,
-            self.generation,
-        ]
-        .iter()
-        .enumerate()
+        for (i, v) in
+            [self.enq_flags, self.weight, self.vtime, self.start_ts, self.stop_ts, self.exec_runtime, self.generation]
+                .iter()
+                .enumerate()
         {
             out[16 + 8 * i..24 + 8 * i].copy_from_slice(&v.to_ne_bytes());
         }
@@ -226,14 +219,7 @@ impl RawDecision {
             Target::Cpu(c) if c < nr_cpus && c < MAX_CPUS => c as i32,
             Target::Cpu(c) => return Err(WireError::CpuOutOfRange { cpu: i64::from(c), nr_cpus }),
         };
-        Ok(Self {
-            pid: d.pid,
-            cpu,
-            slice_ns: d.slice_ns,
-            vtime: d.vtime,
-            flags: d.flags,
-            generation: d.generation,
-        })
+        Ok(Self { pid: d.pid, cpu, slice_ns: d.slice_ns, vtime: d.vtime, flags: d.flags, generation: d.generation })
     }
 
     /// Writes the record in wire layout.
