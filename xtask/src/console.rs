@@ -1,0 +1,235 @@
+//! The guest console protocol and the kernel-problem sentinels.
+//!
+//! The serial console is the only channel out of the guest. `/init` prints
+//! [`START_MARKER`] once user space runs, then exactly one final line
+//! `relay-guest: exit <N>` with the payload's exit status before powering
+//! off. Test cases print `relay-test: <name> PASS` or
+//! `relay-test: <name> FAIL <reason>`. Any kernel line that reports a panic,
+//! `BUG:`, `WARNING:`, Oops, soft lockup, RCU stall or hung task fails the
+//! run, whatever the payload's status.
+
+/// Printed by the guest's `/init` once user space is up.
+pub const START_MARKER: &str = "relay-guest: start";
+/// Prefix of the guest's final status line.
+const EXIT_PREFIX: &str = "relay-guest: exit ";
+/// Prefix of a test case's verdict line.
+const TEST_PREFIX: &str = "relay-test: ";
+/// Prefix every protocol line shares; such lines are never kernel problems.
+const PROTOCOL_PREFIX: &str = "relay-";
+
+/// A kernel-problem category.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Problem {
+    /// `Kernel panic - not syncing: ...`
+    Panic,
+    /// `Oops: ...`
+    Oops,
+    /// `watchdog: BUG: soft lockup - CPU#n stuck for ...`
+    SoftLockup,
+    /// `rcu: INFO: rcu_sched self-detected stall on CPU` and friends.
+    RcuStall,
+    /// `INFO: task ... blocked for more than N seconds.`
+    HungTask,
+    /// `BUG: ...`
+    Bug,
+    /// `WARNING: CPU: n PID: n at ...`
+    Warning,
+}
+
+impl Problem {
+    /// Whether the guest is gone or wedged, so QEMU should be stopped soon
+    /// (after a short grace period to collect the backtrace).
+    pub fn is_fatal(self) -> bool {
+        matches!(
+            self,
+            Problem::Panic | Problem::SoftLockup | Problem::RcuStall
+        )
+    }
+}
+
+/// What one console line means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Line<'a> {
+    /// The guest's start marker.
+    Start,
+    /// The guest's final status line.
+    Exit(i32),
+    /// A test case's verdict.
+    Test(TestResult<'a>),
+    /// A kernel problem.
+    Problem(Problem),
+    /// Anything else.
+    Other,
+}
+
+/// A test case's verdict line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestResult<'a> {
+    /// Case name (the script name without `.sh`).
+    pub name: &'a str,
+    /// `PASS` or `FAIL`.
+    pub passed: bool,
+    /// The reason after `FAIL` (empty for a pass).
+    pub reason: &'a str,
+}
+
+/// Patterns for kernel problems, most specific first.
+const PROBLEM_PATTERNS: &[(&str, Problem)] = &[
+    ("Kernel panic", Problem::Panic),
+    ("soft lockup", Problem::SoftLockup),
+    ("self-detected stall", Problem::RcuStall),
+    ("detected stalls on CPUs/tasks", Problem::RcuStall),
+    ("blocked for more than", Problem::HungTask),
+    ("Oops:", Problem::Oops),
+    ("BUG:", Problem::Bug),
+    ("WARNING:", Problem::Warning),
+];
+
+/// Classify one console line (trailing `\r` and whitespace ignored).
+pub fn classify(line: &str) -> Line<'_> {
+    let line = line.trim_end();
+    if line == START_MARKER {
+        return Line::Start;
+    }
+    if let Some(code) = line.strip_prefix(EXIT_PREFIX) {
+        if let Ok(code) = code.parse() {
+            return Line::Exit(code);
+        }
+    }
+    if let Some(result) = parse_test_result(line) {
+        return Line::Test(result);
+    }
+    if line.trim_start().starts_with(PROTOCOL_PREFIX) {
+        return Line::Other;
+    }
+    PROBLEM_PATTERNS
+        .iter()
+        .find(|(pattern, _)| line.contains(pattern))
+        .map_or(Line::Other, |&(_, problem)| Line::Problem(problem))
+}
+
+fn parse_test_result(line: &str) -> Option<TestResult<'_>> {
+    let rest = line.strip_prefix(TEST_PREFIX)?;
+    let (name, verdict) = rest.split_once(' ')?;
+    if name.is_empty() {
+        return None;
+    }
+    if verdict == "PASS" {
+        return Some(TestResult {
+            name,
+            passed: true,
+            reason: "",
+        });
+    }
+    let reason = verdict.strip_prefix("FAIL")?;
+    if !(reason.is_empty() || reason.starts_with(' ')) {
+        return None;
+    }
+    Some(TestResult {
+        name,
+        passed: false,
+        reason: reason.trim(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocol_lines() {
+        assert_eq!(classify("relay-guest: start"), Line::Start);
+        assert_eq!(classify("relay-guest: start\r"), Line::Start);
+        assert_eq!(classify("relay-guest: exit 0"), Line::Exit(0));
+        assert_eq!(classify("relay-guest: exit 137\r"), Line::Exit(137));
+        assert_eq!(classify("relay-guest: exit"), Line::Other);
+        assert_eq!(classify("relay-guest: exit zero"), Line::Other);
+        assert_eq!(classify("relay-guest: starting"), Line::Other);
+    }
+
+    #[test]
+    fn test_results() {
+        assert_eq!(
+            classify("relay-test: kernel_has_sched_ext PASS"),
+            Line::Test(TestResult {
+                name: "kernel_has_sched_ext",
+                passed: true,
+                reason: ""
+            })
+        );
+        assert_eq!(
+            classify("relay-test: foo FAIL state is enabled, BUG: not really"),
+            Line::Test(TestResult {
+                name: "foo",
+                passed: false,
+                reason: "state is enabled, BUG: not really"
+            })
+        );
+        assert_eq!(
+            classify("relay-test: foo FAIL"),
+            Line::Test(TestResult {
+                name: "foo",
+                passed: false,
+                reason: ""
+            })
+        );
+        assert_eq!(classify("relay-test: foo FAILED"), Line::Other);
+        assert_eq!(classify("relay-test: foo maybe"), Line::Other);
+    }
+
+    #[test]
+    fn kernel_problems() {
+        let cases = [
+            (
+                "[   12.3] Kernel panic - not syncing: Attempted to kill init!",
+                Problem::Panic,
+            ),
+            (
+                "[    5.0] BUG: kernel NULL pointer dereference, address: 0",
+                Problem::Bug,
+            ),
+            (
+                "[    5.0] WARNING: CPU: 1 PID: 77 at kernel/sched/ext.c:1234",
+                Problem::Warning,
+            ),
+            (
+                "[   30.1] watchdog: BUG: soft lockup - CPU#2 stuck for 26s!",
+                Problem::SoftLockup,
+            ),
+            (
+                "[   40.0] rcu: INFO: rcu_sched self-detected stall on CPU",
+                Problem::RcuStall,
+            ),
+            (
+                "[   40.0] rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:",
+                Problem::RcuStall,
+            ),
+            (
+                "[    1.2] Oops: int3: 0000 [#1] PREEMPT SMP NOPTI",
+                Problem::Oops,
+            ),
+            (
+                "[  123.0] INFO: task kworker/0:1:12 blocked for more than 120 seconds.",
+                Problem::HungTask,
+            ),
+        ];
+        for (line, problem) in cases {
+            assert_eq!(classify(line), Line::Problem(problem), "{line}");
+        }
+        assert!(Problem::Panic.is_fatal());
+        assert!(!Problem::Warning.is_fatal());
+    }
+
+    #[test]
+    fn ordinary_lines_are_not_problems() {
+        for line in [
+            "stress-ng: info:  [85] successful run completed in 3.01s",
+            "Running in process mode with 2 groups using 40 file descriptors each",
+            "[    0.9] sched_ext: BPF scheduler \"relay\" enabled",
+            "relay-guest: note: WARNING: printed by a script",
+            "",
+        ] {
+            assert_eq!(classify(line), Line::Other, "{line}");
+        }
+    }
+}

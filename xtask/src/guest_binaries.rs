@@ -1,0 +1,192 @@
+//! The host binaries copied into the guest, in one table, and the shared
+//! libraries they need.
+//!
+//! To give the guest another tool, add a row to [`GUEST_BINARIES`]. Each
+//! binary lands in `/bin/<name>`; the libraries `ldd` lists for it (and its
+//! ELF interpreter) land at the same paths as on the host.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::{bail, Context, Result};
+
+use crate::{exec, workspace::Workspace};
+
+/// Where a guest binary comes from on the host.
+#[derive(Debug, Clone, Copy)]
+pub enum Source {
+    /// A program found on `PATH`, installed from the named Debian package.
+    Installed {
+        /// Debian package providing it (for the error message).
+        package: &'static str,
+    },
+    /// A file built by this workspace, relative to the cargo target dir.
+    Built {
+        /// Path under the target directory, e.g. `release/scx_relay`.
+        path: &'static str,
+        /// The command that builds it (for messages).
+        build_with: &'static str,
+    },
+}
+
+/// One row of the table.
+#[derive(Debug, Clone, Copy)]
+pub struct GuestBinary {
+    /// File name in the guest's `/bin`.
+    pub name: &'static str,
+    /// Where to find it on the host.
+    pub source: Source,
+    /// Whether the guest can do without it (the image is built anyway and
+    /// guest scripts test for the file).
+    pub optional: bool,
+}
+
+/// Busybox provides the shell, `/init`'s tools and every applet (`timeout`,
+/// `mount`, `poweroff`, ...); it must be the static build.
+pub const BUSYBOX: GuestBinary = GuestBinary {
+    name: "busybox",
+    source: Source::Installed {
+        package: "busybox-static",
+    },
+    optional: false,
+};
+
+/// Every host binary copied into the guest, besides busybox.
+pub const GUEST_BINARIES: &[GuestBinary] = &[
+    GuestBinary {
+        name: "stress-ng",
+        source: Source::Installed {
+            package: "stress-ng",
+        },
+        optional: false,
+    },
+    GuestBinary {
+        name: "hackbench",
+        source: Source::Installed {
+            package: "rt-tests",
+        },
+        optional: false,
+    },
+    GuestBinary {
+        name: "cyclictest",
+        source: Source::Installed {
+            package: "rt-tests",
+        },
+        optional: false,
+    },
+    // The scheduler under test: included whenever it has been built.
+    GuestBinary {
+        name: "scx_relay",
+        source: Source::Built {
+            path: "release/scx_relay",
+            build_with: "cargo build --release -p scx_relay",
+        },
+        optional: true,
+    },
+];
+
+impl GuestBinary {
+    /// The host file for this binary; `Ok(None)` when an optional binary is
+    /// absent, an error naming the fix when a required one is.
+    pub fn locate(&self, ws: &Workspace) -> Result<Option<PathBuf>> {
+        let found = match self.source {
+            Source::Installed { .. } => exec::find_in_path(self.name),
+            Source::Built { path, .. } => {
+                Some(ws.target_dir().join(path)).filter(|p| exec::is_executable(p))
+            }
+        };
+        match (found, self.source) {
+            (Some(path), _) => Ok(Some(path)),
+            (None, _) if self.optional => Ok(None),
+            (None, Source::Installed { package }) => bail!(
+                "`{}` is not installed (Debian package {package}); run `cargo xtask setup`",
+                self.name
+            ),
+            (None, Source::Built { path, build_with }) => bail!(
+                "{} not found; build it with `{build_with}`",
+                ws.target_dir().join(path).display()
+            ),
+        }
+    }
+}
+
+/// The shared libraries (and ELF interpreter) `binary` loads, per `ldd`.
+pub fn shared_libraries(binary: &Path) -> Result<Vec<PathBuf>> {
+    let out = Command::new("ldd")
+        .arg(binary)
+        .env("LC_ALL", "C")
+        .output()
+        .with_context(|| format!("failed to run ldd {}", binary.display()))?;
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    if text.contains("not a dynamic executable") || text.contains("statically linked") {
+        return Ok(Vec::new());
+    }
+    if !out.status.success() {
+        bail!("ldd {} failed: {}", binary.display(), text.trim());
+    }
+    parse_ldd(&text).with_context(|| format!("ldd {}", binary.display()))
+}
+
+/// Parse `ldd` output: `name => /path (0x...)` and `/path (0x...)` lines
+/// give files; the vDSO has no file; `=> not found` is an error.
+pub fn parse_ldd(text: &str) -> Result<Vec<PathBuf>> {
+    let mut libraries = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        let target = match line.split_once("=>") {
+            Some((name, target)) => {
+                let target = target.trim();
+                if target.starts_with("not found") {
+                    bail!("shared library {} not found", name.trim());
+                }
+                target
+            }
+            None => line,
+        };
+        let path = target.split_whitespace().next().unwrap_or("");
+        if path.starts_with('/') {
+            libraries.push(PathBuf::from(path));
+        }
+    }
+    Ok(libraries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ldd_output_is_parsed() -> Result<()> {
+        let text = "\tlinux-vdso.so.1 (0x00007ffd5a7f2000)\n\
+                    \tlibpthread.so.0 => /lib/x86_64-linux-gnu/libpthread.so.0 (0x00007f)\n\
+                    \tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f)\n\
+                    \t/lib64/ld-linux-x86-64.so.2 (0x00007f)\n";
+        assert_eq!(
+            parse_ldd(text)?,
+            [
+                PathBuf::from("/lib/x86_64-linux-gnu/libpthread.so.0"),
+                PathBuf::from("/lib/x86_64-linux-gnu/libc.so.6"),
+                PathBuf::from("/lib64/ld-linux-x86-64.so.2"),
+            ]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn missing_library_is_an_error() {
+        assert!(parse_ldd("\tlibbpf.so.1 => not found\n").is_err());
+    }
+
+    #[test]
+    fn table_names_are_unique() {
+        let mut names: Vec<_> = GUEST_BINARIES.iter().map(|b| b.name).collect();
+        names.push(BUSYBOX.name);
+        let count = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), count);
+    }
+}

@@ -1,0 +1,74 @@
+//! `cargo xtask`: developer tasks for scx_relay.
+//!
+//! The host kernel has no sched_ext, so every real-kernel test runs inside a
+//! QEMU guest booted on Debian's sched_ext-enabled cloud kernel. This binary
+//! owns that whole path: installing the host packages, fetching the guest
+//! kernel, packing an initramfs, booting it, reading the guest's verdict off
+//! the serial console, and the single `cargo xtask test` entry point that
+//! runs everything.
+//!
+//! One module per subcommand (`setup`, `vm_test`, `test_suite`, `run`), and
+//! one module per mechanism they share (`guest_kernel`, `initramfs`, `cpio`,
+//! `qemu`, `console`, ...).
+
+mod apt_source;
+mod console;
+mod cpio;
+mod exec;
+mod guest_binaries;
+mod guest_kernel;
+mod initramfs;
+mod qemu;
+mod run;
+mod setup;
+mod test_suite;
+mod vm_test;
+mod workspace;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// Developer tasks for scx_relay (run as `cargo xtask <command>`).
+#[derive(Parser)]
+#[command(name = "cargo xtask", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The subcommands; each lives in its own module.
+#[derive(Subcommand)]
+enum Command {
+    /// Install the Debian packages the tests need (when missing) and fetch
+    /// the guest kernel into `.cache/vm/`.
+    Setup(setup::Options),
+    /// Boot the guest once and run the test cases in `tests/vm/` whose name
+    /// contains one of the FILTERs (all cases when none is given).
+    VmTest(vm_test::Options),
+    /// The project's single test command: setup, `cargo test --workspace`,
+    /// the release build of scx_relay, then every VM test case.
+    Test(test_suite::Options),
+    /// Boot the guest and run the demo payload `tests/vm/run/demo.sh`
+    /// (sched_ext state, a stress-ng + hackbench mix, scx_relay if built).
+    Run(run::Options),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result: Result<bool> = match cli.command {
+        Command::Setup(opts) => setup::run(&opts).map(|_| true),
+        Command::VmTest(opts) => vm_test::run(&opts),
+        Command::Test(opts) => test_suite::run(&opts),
+        Command::Run(opts) => run::run(&opts),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(err) => {
+            eprintln!("xtask: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,304 @@
+//! `cargo xtask vm-test [FILTER...]`: run the guest test cases of
+//! `tests/vm/` in one boot and report `vm-test: N passed, M failed`.
+//!
+//! A case is any `tests/vm/<name>.sh`; adding a case is dropping a script
+//! there (see `tests/vm/lib/common.sh` for the helpers). The guest runner
+//! `tests/vm/lib/run-cases.sh` runs the selected cases in order; the host
+//! reads their `relay-test:` lines. A case passes only if it reported
+//! `PASS` and nothing reported `FAIL` for it; a selected case with no
+//! verdict (the guest died, the run timed out) counts as failed. Kernel
+//! problem lines or a timeout fail the run even if every case passed.
+
+use std::{collections::BTreeMap, fs};
+
+use anyhow::{bail, Context, Result};
+
+use crate::{
+    console::{self, Line},
+    guest_kernel::{GuestKernel, KernelOptions},
+    initramfs,
+    qemu::{self, BootOutcome, BootSpec, VmOptions},
+    setup,
+    workspace::Workspace,
+};
+
+/// The guest payload that runs the cases.
+const RUNNER: &str = "lib/run-cases.sh";
+/// Kernel command lines are at most 2048 bytes on x86; past this length the
+/// case list is not spelled out (the guest then runs all cases it has,
+/// which is only done when every case is selected anyway).
+const MAX_CASE_LIST_LEN: usize = 1024;
+
+/// Options of `cargo xtask vm-test`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Options {
+    /// Run only cases whose name contains one of these strings.
+    #[arg(value_name = "FILTER")]
+    pub filters: Vec<String>,
+    /// Time limit for each case inside the guest, in seconds.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    pub case_timeout_s: u64,
+    /// Guest machine and limits. Without --timeout-s, a boot may last
+    /// 600 s, or 60 s plus the case timeout per case if that is longer.
+    #[command(flatten)]
+    pub vm: VmOptions,
+    /// Guest kernel options.
+    #[command(flatten)]
+    pub kernel: KernelOptions,
+}
+
+/// Counts of one vm-test run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Report {
+    /// Cases that passed.
+    pub passed: usize,
+    /// Cases that failed or gave no verdict.
+    pub failed: usize,
+    /// Whether the run as a whole passed (all cases, guest exit 0, no
+    /// kernel problems, no timeout).
+    pub ok: bool,
+}
+
+/// Run the subcommand.
+pub fn run(opts: &Options) -> Result<bool> {
+    let ws = Workspace::locate()?;
+    let kernel = setup::prepare(&ws, &opts.kernel);
+    let report = kernel.and_then(|kernel| run_cases(&ws, &kernel, opts));
+    match report {
+        Ok(report) => Ok(report.ok),
+        Err(err) => {
+            // The guest could not run at all: that is a failure, never a skip.
+            let selected = discover_cases(&ws)
+                .map(|cases| select(&cases, &opts.filters).len())
+                .unwrap_or(0)
+                .max(1);
+            println!("vm-test: 0 passed, {selected} failed");
+            Err(err)
+        }
+    }
+}
+
+/// Boot once, run the selected cases, print the summary line.
+pub fn run_cases(ws: &Workspace, kernel: &GuestKernel, opts: &Options) -> Result<Report> {
+    let cases = discover_cases(ws)?;
+    let selected = select(&cases, &opts.filters);
+    if selected.is_empty() {
+        bail!(
+            "no case in {} matches {:?} (cases: {})",
+            ws.guest_scripts_dir().display(),
+            opts.filters,
+            cases.join(", ")
+        );
+    }
+    println!("vm-test: cases: {}", selected.join(" "));
+    let image = initramfs::build(ws, "vm-test").context("cannot build the initramfs")?;
+    note_optional_binaries(&image);
+
+    let case_list = if selected.len() == cases.len() {
+        "all".to_owned()
+    } else {
+        selected.join(",")
+    };
+    if case_list.len() > MAX_CASE_LIST_LEN {
+        bail!("too many cases selected for the kernel command line; use fewer filters");
+    }
+    let mut vm = opts.vm.clone();
+    if vm.timeout_s.is_none() {
+        let per_case = 60 + opts.case_timeout_s.saturating_mul(selected.len() as u64);
+        vm.timeout_s = Some(per_case.max(qemu::DEFAULT_TIMEOUT_S));
+    }
+    let spec = BootSpec {
+        label: "vm-test",
+        kernel,
+        initramfs: &image.path,
+        params: vec![
+            format!("relay.payload={RUNNER}"),
+            format!("relay.cases={case_list}"),
+            format!("relay.case_timeout_s={}", opts.case_timeout_s),
+        ],
+        vm: &vm,
+    };
+    let outcome = qemu::boot(ws, &spec)?;
+    let report = tally(&selected, &outcome);
+    println!(
+        "vm-test: {} passed, {} failed",
+        report.passed, report.failed
+    );
+    Ok(report)
+}
+
+/// Print which optional binaries made it into the image.
+pub fn note_optional_binaries(image: &initramfs::Initramfs) {
+    for name in &image.optional_included {
+        println!("vm: including {name}");
+    }
+    for name in &image.optional_missing {
+        println!("vm: {name} not built; the guest runs without it");
+    }
+}
+
+/// Case names: `tests/vm/<name>.sh`, sorted.
+pub fn discover_cases(ws: &Workspace) -> Result<Vec<String>> {
+    let dir = ws.guest_scripts_dir();
+    let mut cases = Vec::new();
+    for entry in fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let path = entry
+            .with_context(|| format!("cannot list {}", dir.display()))?
+            .path();
+        if !path.is_file() || path.extension().is_none_or(|ext| ext != "sh") {
+            continue;
+        }
+        if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
+            if !stem.starts_with('.') {
+                cases.push(stem.to_owned());
+            }
+        }
+    }
+    cases.sort();
+    Ok(cases)
+}
+
+/// The cases whose name contains one of `filters` (all when none).
+fn select(cases: &[String], filters: &[String]) -> Vec<String> {
+    cases
+        .iter()
+        .filter(|case| filters.is_empty() || filters.iter().any(|f| case.contains(f.as_str())))
+        .cloned()
+        .collect()
+}
+
+/// Count verdicts per selected case and decide whether the run passed.
+fn tally(selected: &[String], outcome: &BootOutcome) -> Report {
+    #[derive(Default)]
+    struct Verdict {
+        pass: bool,
+        fail_reasons: Vec<String>,
+    }
+    let mut verdicts: BTreeMap<&str, Verdict> = BTreeMap::new();
+    for line in &outcome.lines {
+        if let Line::Test(result) = console::classify(line) {
+            let verdict = verdicts.entry(result.name).or_default();
+            if result.passed {
+                verdict.pass = true;
+            } else {
+                verdict.fail_reasons.push(result.reason.to_owned());
+            }
+        }
+    }
+    let mut report = Report {
+        passed: 0,
+        failed: 0,
+        ok: true,
+    };
+    for case in selected {
+        match verdicts.get(case.as_str()) {
+            Some(v) if v.pass && v.fail_reasons.is_empty() => report.passed += 1,
+            Some(v) if !v.fail_reasons.is_empty() => {
+                println!("vm-test: FAILED {case}: {}", v.fail_reasons.join("; "));
+                report.failed += 1;
+            }
+            _ => {
+                println!("vm-test: FAILED {case}: no verdict ({})", outcome.summary());
+                report.failed += 1;
+            }
+        }
+    }
+    for name in verdicts.keys() {
+        if !selected.iter().any(|case| case == name) {
+            println!("vm-test: note: verdict for unselected case {name} ignored");
+        }
+    }
+    for problem in &outcome.problems {
+        println!("vm-test: kernel problem: {problem}");
+    }
+    report.ok = report.failed == 0 && outcome.passed();
+    if report.failed == 0 && !outcome.passed() {
+        println!(
+            "vm-test: run failed although every case passed: {}",
+            outcome.summary()
+        );
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{path::PathBuf, time::Duration};
+
+    use super::*;
+    use crate::qemu::GuestEnd;
+
+    fn outcome(end: GuestEnd, lines: &[&str], problems: &[&str]) -> BootOutcome {
+        BootOutcome {
+            end,
+            problems: problems.iter().map(|s| (*s).to_owned()).collect(),
+            lines: lines.iter().map(|s| (*s).to_owned()).collect(),
+            log_path: PathBuf::from("/dev/null"),
+            attempts: 1,
+            boot_time: Duration::ZERO,
+            run_time: Duration::ZERO,
+        }
+    }
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn filters_select_by_substring() {
+        let cases = names(&["kernel_has_sched_ext", "stall_fallback", "sigstop"]);
+        assert_eq!(select(&cases, &[]), cases);
+        assert_eq!(
+            select(&cases, &names(&["st"])),
+            names(&["stall_fallback", "sigstop"])
+        );
+        assert!(select(&cases, &names(&["nothing"])).is_empty());
+    }
+
+    #[test]
+    fn all_pass() {
+        let out = outcome(
+            GuestEnd::Exited(0),
+            &[
+                "relay-guest: start",
+                "relay-test: a PASS",
+                "relay-test: b PASS",
+                "relay-guest: exit 0",
+            ],
+            &[],
+        );
+        let report = tally(&names(&["a", "b"]), &out);
+        assert_eq!((report.passed, report.failed, report.ok), (2, 0, true));
+    }
+
+    #[test]
+    fn missing_and_contradicting_verdicts_fail() {
+        let out = outcome(
+            GuestEnd::Exited(2),
+            &[
+                "relay-test: a PASS",
+                "relay-test: a FAIL reported PASS but exited with status 1",
+            ],
+            &[],
+        );
+        let report = tally(&names(&["a", "b"]), &out);
+        assert_eq!((report.passed, report.failed, report.ok), (0, 2, false));
+    }
+
+    #[test]
+    fn kernel_problems_fail_the_run_but_not_the_count() {
+        let out = outcome(
+            GuestEnd::Exited(0),
+            &["relay-test: a PASS"],
+            &["WARNING: CPU: 0 PID: 1 at kernel/sched/ext.c:1"],
+        );
+        let report = tally(&names(&["a"]), &out);
+        assert_eq!((report.passed, report.failed, report.ok), (1, 0, false));
+    }
+
+    #[test]
+    fn timeout_fails_the_run() {
+        let out = outcome(GuestEnd::TimedOut, &["relay-test: a PASS"], &[]);
+        assert!(!tally(&names(&["a"]), &out).ok);
+    }
+}
