@@ -31,9 +31,7 @@ pub fn parse_deb822(text: &str) -> Vec<AptSource> {
                 .map(|(_, value)| value.split_whitespace().map(str::to_owned).collect())
                 .unwrap_or_default()
         };
-        let enabled = field("Enabled")
-            .first()
-            .is_none_or(|v| !v.eq_ignore_ascii_case("no"));
+        let enabled = field("Enabled").first().is_none_or(|v| !v.eq_ignore_ascii_case("no"));
         if !enabled || !field("Types").iter().any(|t| t == "deb") {
             continue;
         }
@@ -83,10 +81,7 @@ pub fn parse_one_line(text: &str) -> Vec<AptSource> {
     let mut sources = Vec::new();
     for line in text.lines() {
         let line = line.split('#').next().unwrap_or("").trim();
-        let Some(rest) = line
-            .strip_prefix("deb ")
-            .or_else(|| line.strip_prefix("deb\t"))
-        else {
+        let Some(rest) = line.strip_prefix("deb ").or_else(|| line.strip_prefix("deb\t")) else {
             continue;
         };
         let rest = rest.trim_start();
@@ -124,39 +119,24 @@ fn normalize_uri(uri: String) -> String {
 /// never chosen.
 pub fn pick_debian_archive(sources: &[AptSource], codename: Option<&str>) -> Option<String> {
     let usable = |s: &&AptSource| {
-        s.components.iter().any(|c| c == "main")
-            && !s.suites.iter().any(|suite| suite.ends_with("-security"))
+        s.components.iter().any(|c| c == "main") && !s.suites.iter().any(|suite| suite.ends_with("-security"))
     };
-    let first_uri = |s: &AptSource| {
-        s.uris
-            .iter()
-            .find(|uri| !uri.starts_with("cdrom:"))
-            .cloned()
-    };
+    let first_uri = |s: &AptSource| s.uris.iter().find(|uri| !uri.starts_with("cdrom:")).cloned();
     if let Some(codename) = codename {
-        let exact = sources
-            .iter()
-            .filter(usable)
-            .find(|s| s.suites.iter().any(|suite| suite == codename));
+        let exact = sources.iter().filter(usable).find(|s| s.suites.iter().any(|suite| suite == codename));
         if let Some(uri) = exact.and_then(first_uri) {
             return Some(uri);
         }
         let derived = sources.iter().filter(usable).find(|s| {
             s.suites.iter().any(|suite| {
-                suite
-                    .strip_prefix(codename)
-                    .is_some_and(|tail| tail == "-updates" || tail == "-backports")
+                suite.strip_prefix(codename).is_some_and(|tail| tail == "-updates" || tail == "-backports")
             })
         });
         if let Some(uri) = derived.and_then(first_uri) {
             return Some(uri);
         }
     }
-    sources
-        .iter()
-        .filter(usable)
-        .filter_map(first_uri)
-        .find(|uri| uri.ends_with("/debian"))
+    sources.iter().filter(usable).filter_map(first_uri).find(|uri| uri.ends_with("/debian"))
 }
 
 /// The release codename from `os-release` text (`VERSION_CODENAME=`).
@@ -173,8 +153,7 @@ pub fn system_debian_mirror() -> Result<String> {
     let mut sources = Vec::new();
     let list = Path::new("/etc/apt/sources.list");
     if list.exists() {
-        let text = std::fs::read_to_string(list)
-            .with_context(|| format!("cannot read {}", list.display()))?;
+        let text = std::fs::read_to_string(list).with_context(|| format!("cannot read {}", list.display()))?;
         sources.extend(parse_one_line(&text));
     }
     let parts = Path::new("/etc/apt/sources.list.d");
@@ -186,20 +165,16 @@ pub fn system_debian_mirror() -> Result<String> {
         entries.sort_by_key(|entry| entry.file_name());
         for entry in entries {
             let path = entry.path();
-            let parse: fn(&str) -> Vec<AptSource> = match path.extension().and_then(|e| e.to_str())
-            {
+            let parse: fn(&str) -> Vec<AptSource> = match path.extension().and_then(|e| e.to_str()) {
                 Some("sources") => parse_deb822,
                 Some("list") => parse_one_line,
                 _ => continue,
             };
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
+            let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
             sources.extend(parse(&text));
         }
     }
-    let codename = std::fs::read_to_string("/etc/os-release")
-        .ok()
-        .and_then(|text| os_release_codename(&text));
+    let codename = std::fs::read_to_string("/etc/os-release").ok().and_then(|text| os_release_codename(&text));
     match pick_debian_archive(&sources, codename.as_deref()) {
         Some(uri) => Ok(uri),
         None => bail!(
@@ -242,10 +217,7 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
     fn security_archive_is_never_picked() {
         let mut sources = parse_deb822(DEB822);
         sources.reverse();
-        assert_eq!(
-            pick_debian_archive(&sources, Some("bookworm")).as_deref(),
-            Some("http://mirror.example/debian")
-        );
+        assert_eq!(pick_debian_archive(&sources, Some("bookworm")).as_deref(), Some("http://mirror.example/debian"));
         let only_security = &sources[..1];
         assert_eq!(pick_debian_archive(only_security, Some("bookworm")), None);
     }
@@ -275,20 +247,14 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
         let sources = parse_one_line(text);
         assert_eq!(sources.len(), 3);
         assert_eq!(sources[1].components, ["main", "contrib"]);
-        assert_eq!(
-            pick_debian_archive(&sources, Some("bookworm")).as_deref(),
-            Some("http://m.example/debian")
-        );
+        assert_eq!(pick_debian_archive(&sources, Some("bookworm")).as_deref(), Some("http://m.example/debian"));
     }
 
     #[test]
     fn unknown_codename_falls_back_to_debian_path() {
         let text = "deb http://m.example/debian trixie main\n";
         let sources = parse_one_line(text);
-        assert_eq!(
-            pick_debian_archive(&sources, None).as_deref(),
-            Some("http://m.example/debian")
-        );
+        assert_eq!(pick_debian_archive(&sources, None).as_deref(), Some("http://m.example/debian"));
     }
 
     #[test]

@@ -40,10 +40,7 @@ impl Problem {
     /// Whether the guest is gone or wedged, so QEMU should be stopped soon
     /// (after a short grace period to collect the backtrace).
     pub fn is_fatal(self) -> bool {
-        matches!(
-            self,
-            Problem::Panic | Problem::SoftLockup | Problem::RcuStall
-        )
+        matches!(self, Problem::Panic | Problem::SoftLockup | Problem::RcuStall)
     }
 }
 
@@ -115,21 +112,13 @@ fn parse_test_result(line: &str) -> Option<TestResult<'_>> {
         return None;
     }
     if verdict == "PASS" {
-        return Some(TestResult {
-            name,
-            passed: true,
-            reason: "",
-        });
+        return Some(TestResult { name, passed: true, reason: "" });
     }
     let reason = verdict.strip_prefix("FAIL")?;
     if !(reason.is_empty() || reason.starts_with(' ')) {
         return None;
     }
-    Some(TestResult {
-        name,
-        passed: false,
-        reason: reason.trim(),
-    })
+    Some(TestResult { name, passed: false, reason: reason.trim() })
 }
 
 #[cfg(test)]
@@ -151,28 +140,13 @@ mod tests {
     fn test_results() {
         assert_eq!(
             classify("relay-test: kernel_has_sched_ext PASS"),
-            Line::Test(TestResult {
-                name: "kernel_has_sched_ext",
-                passed: true,
-                reason: ""
-            })
+            Line::Test(TestResult { name: "kernel_has_sched_ext", passed: true, reason: "" })
         );
         assert_eq!(
             classify("relay-test: foo FAIL state is enabled, BUG: not really"),
-            Line::Test(TestResult {
-                name: "foo",
-                passed: false,
-                reason: "state is enabled, BUG: not really"
-            })
+            Line::Test(TestResult { name: "foo", passed: false, reason: "state is enabled, BUG: not really" })
         );
-        assert_eq!(
-            classify("relay-test: foo FAIL"),
-            Line::Test(TestResult {
-                name: "foo",
-                passed: false,
-                reason: ""
-            })
-        );
+        assert_eq!(classify("relay-test: foo FAIL"), Line::Test(TestResult { name: "foo", passed: false, reason: "" }));
         assert_eq!(classify("relay-test: foo FAILED"), Line::Other);
         assert_eq!(classify("relay-test: foo maybe"), Line::Other);
     }
@@ -180,38 +154,14 @@ mod tests {
     #[test]
     fn kernel_problems() {
         let cases = [
-            (
-                "[   12.3] Kernel panic - not syncing: Attempted to kill init!",
-                Problem::Panic,
-            ),
-            (
-                "[    5.0] BUG: kernel NULL pointer dereference, address: 0",
-                Problem::Bug,
-            ),
-            (
-                "[    5.0] WARNING: CPU: 1 PID: 77 at kernel/sched/ext.c:1234",
-                Problem::Warning,
-            ),
-            (
-                "[   30.1] watchdog: BUG: soft lockup - CPU#2 stuck for 26s!",
-                Problem::SoftLockup,
-            ),
-            (
-                "[   40.0] rcu: INFO: rcu_sched self-detected stall on CPU",
-                Problem::RcuStall,
-            ),
-            (
-                "[   40.0] rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:",
-                Problem::RcuStall,
-            ),
-            (
-                "[    1.2] Oops: int3: 0000 [#1] PREEMPT SMP NOPTI",
-                Problem::Oops,
-            ),
-            (
-                "[  123.0] INFO: task kworker/0:1:12 blocked for more than 120 seconds.",
-                Problem::HungTask,
-            ),
+            ("[   12.3] Kernel panic - not syncing: Attempted to kill init!", Problem::Panic),
+            ("[    5.0] BUG: kernel NULL pointer dereference, address: 0", Problem::Bug),
+            ("[    5.0] WARNING: CPU: 1 PID: 77 at kernel/sched/ext.c:1234", Problem::Warning),
+            ("[   30.1] watchdog: BUG: soft lockup - CPU#2 stuck for 26s!", Problem::SoftLockup),
+            ("[   40.0] rcu: INFO: rcu_sched self-detected stall on CPU", Problem::RcuStall),
+            ("[   40.0] rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:", Problem::RcuStall),
+            ("[    1.2] Oops: int3: 0000 [#1] PREEMPT SMP NOPTI", Problem::Oops),
+            ("[  123.0] INFO: task kworker/0:1:12 blocked for more than 120 seconds.", Problem::HungTask),
         ];
         for (line, problem) in cases {
             assert_eq!(classify(line), Line::Problem(problem), "{line}");

@@ -44,11 +44,7 @@ pub struct CpioWriter<W: Write> {
 impl<W: Write> CpioWriter<W> {
     /// Start an archive.
     pub fn new(out: W) -> Self {
-        Self {
-            out,
-            next_ino: 1,
-            written: 0,
-        }
+        Self { out, next_ino: 1, written: 0 }
     }
 
     /// Add a directory (`path` without a leading `/`).
@@ -70,33 +66,19 @@ impl<W: Write> CpioWriter<W> {
     pub fn char_device(&mut self, path: &str, perm: u32, major: u32, minor: u32) -> Result<()> {
         self.check_name(path)?;
         let ino = self.take_ino();
-        let header = Header {
-            ino,
-            mode: S_IFCHR | (perm & 0o7777),
-            nlink: 1,
-            rdev: (major, minor),
-        };
-        self.raw_entry(path, header, &[])
-            .with_context(|| format!("cannot add {path} to the cpio archive"))
+        let header = Header { ino, mode: S_IFCHR | (perm & 0o7777), nlink: 1, rdev: (major, minor) };
+        self.raw_entry(path, header, &[]).with_context(|| format!("cannot add {path} to the cpio archive"))
     }
 
     /// Write the trailer and return the underlying writer.
     pub fn finish(mut self) -> Result<W> {
-        let header = Header {
-            ino: 0,
-            mode: 0,
-            nlink: 0,
-            rdev: (0, 0),
-        };
+        let header = Header { ino: 0, mode: 0, nlink: 0, rdev: (0, 0) };
         self.raw_entry(TRAILER, header, &[])?;
         Ok(self.out)
     }
 
     fn check_name(&self, path: &str) -> Result<()> {
-        ensure!(
-            !path.is_empty() && !path.starts_with('/') && path != TRAILER,
-            "bad cpio entry name {path:?}"
-        );
+        ensure!(!path.is_empty() && !path.starts_with('/') && path != TRAILER, "bad cpio entry name {path:?}");
         Ok(())
     }
 
@@ -109,30 +91,17 @@ impl<W: Write> CpioWriter<W> {
     fn entry(&mut self, path: &str, mode: u32, nlink: u32, data: &[u8]) -> Result<()> {
         self.check_name(path)?;
         let ino = self.take_ino();
-        let header = Header {
-            ino,
-            mode,
-            nlink,
-            rdev: (0, 0),
-        };
-        self.raw_entry(path, header, data)
-            .with_context(|| format!("cannot add {path} to the cpio archive"))
+        let header = Header { ino, mode, nlink, rdev: (0, 0) };
+        self.raw_entry(path, header, data).with_context(|| format!("cannot add {path} to the cpio archive"))
     }
 
     fn raw_entry(&mut self, name: &str, header: Header, data: &[u8]) -> Result<()> {
         let size = u32::try_from(data.len()).context("file too large for cpio newc")?;
         let namesize = u32::try_from(name.len() + 1).context("name too long for cpio newc")?;
-        let Header {
-            ino,
-            mode,
-            nlink,
-            rdev: (rdev_major, rdev_minor),
-        } = header;
+        let Header { ino, mode, nlink, rdev: (rdev_major, rdev_minor) } = header;
         // ino, mode, uid, gid, nlink, mtime, filesize, devmajor, devminor,
         // rdevmajor, rdevminor, namesize, check
-        let fields = [
-            ino, mode, 0, 0, nlink, 0, size, 0, 0, rdev_major, rdev_minor, namesize, 0,
-        ];
+        let fields = [ino, mode, 0, 0, nlink, 0, size, 0, 0, rdev_major, rdev_minor, namesize, 0];
         let mut header = Vec::with_capacity(HEADER_LEN);
         header.extend_from_slice(MAGIC);
         for field in fields {
@@ -204,28 +173,17 @@ pub mod read {
             let rdev = (field(header, 9)?, field(header, 10)?);
             let namesize = field(header, 11)? as usize;
             let name_start = pos + 110;
-            let name_bytes = archive
-                .get(name_start..name_start + namesize)
-                .context("truncated name")?;
+            let name_bytes = archive.get(name_start..name_start + namesize).context("truncated name")?;
             ensure!(name_bytes.last() == Some(&0), "name not NUL-terminated");
             let name = String::from_utf8(name_bytes[..namesize - 1].to_vec())?;
             let data_start = align(name_start + namesize);
-            let data = archive
-                .get(data_start..data_start + size)
-                .context("truncated data")?
-                .to_vec();
+            let data = archive.get(data_start..data_start + size).context("truncated data")?.to_vec();
             pos = align(data_start + size);
             if name == "TRAILER!!!" {
                 ensure!(pos == archive.len(), "bytes after the trailer");
                 return Ok(entries);
             }
-            entries.push(Entry {
-                name,
-                mode,
-                nlink,
-                rdev,
-                data,
-            });
+            entries.push(Entry { name, mode, nlink, rdev, data });
         }
     }
 }
@@ -251,10 +209,7 @@ mod tests {
         assert_eq!(archive.len() % 4, 0);
         let entries = entries(&archive)?;
         let names: Vec<_> = entries.iter().map(|e| e.name.as_str()).collect();
-        assert_eq!(
-            names,
-            ["bin", "bin/busybox", "bin/sh", "init", "empty", "console"]
-        );
+        assert_eq!(names, ["bin", "bin/busybox", "bin/sh", "init", "empty", "console"]);
         assert_eq!(entries[0].mode, S_IFDIR | 0o755);
         assert_eq!(entries[0].nlink, 2);
         assert_eq!(entries[1].data, b"\x7fELF...");
@@ -298,24 +253,14 @@ mod tests {
             return Ok(());
         }
         let archive = sample()?;
-        let mut child = Command::new("cpio")
-            .args(["-t", "--quiet"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()?;
-        child
-            .stdin
-            .take()
-            .context("no stdin")?
-            .write_all(&archive)?;
+        let mut child =
+            Command::new("cpio").args(["-t", "--quiet"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
+        child.stdin.take().context("no stdin")?.write_all(&archive)?;
         let out = child.wait_with_output()?;
         assert!(out.status.success());
         let listing = String::from_utf8(out.stdout)?;
         let names: Vec<_> = listing.lines().collect();
-        assert_eq!(
-            names,
-            ["bin", "bin/busybox", "bin/sh", "init", "empty", "console"]
-        );
+        assert_eq!(names, ["bin", "bin/busybox", "bin/sh", "init", "empty", "console"]);
         Ok(())
     }
 }

@@ -20,9 +20,7 @@ pub fn describe(cmd: &Command) -> String {
 
 /// Run `cmd` with inherited stdio; fail unless it exits 0.
 pub fn run(cmd: &mut Command) -> Result<()> {
-    let status = cmd
-        .status()
-        .with_context(|| format!("failed to start `{}`", describe(cmd)))?;
+    let status = cmd.status().with_context(|| format!("failed to start `{}`", describe(cmd)))?;
     if !status.success() {
         bail!("`{}` failed ({status})", describe(cmd));
     }
@@ -32,17 +30,9 @@ pub fn run(cmd: &mut Command) -> Result<()> {
 /// Run `cmd`, capture its stdout as text; fail (quoting stderr) unless it
 /// exits 0.
 pub fn output(cmd: &mut Command) -> Result<String> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("failed to start `{}`", describe(cmd)))?;
+    let out = cmd.stdin(Stdio::null()).output().with_context(|| format!("failed to start `{}`", describe(cmd)))?;
     if !out.status.success() {
-        bail!(
-            "`{}` failed ({}): {}",
-            describe(cmd),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+        bail!("`{}` failed ({}): {}", describe(cmd), out.status, String::from_utf8_lossy(&out.stderr).trim());
     }
     String::from_utf8(out.stdout).with_context(|| format!("`{}` printed non-UTF-8", describe(cmd)))
 }
@@ -51,15 +41,11 @@ pub fn output(cmd: &mut Command) -> Result<String> {
 pub fn find_in_path(name: impl AsRef<OsStr>) -> Option<PathBuf> {
     let name = name.as_ref();
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|candidate| is_executable(candidate))
+    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|candidate| is_executable(candidate))
 }
 
 /// Whether `path` is a regular file with an execute bit set.
 pub fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    path.metadata()
-        .map(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
+    path.metadata().map(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0).unwrap_or(false)
 }

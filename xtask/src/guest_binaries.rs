@@ -45,44 +45,18 @@ pub struct GuestBinary {
 
 /// Busybox provides the shell, `/init`'s tools and every applet (`timeout`,
 /// `mount`, `poweroff`, ...); it must be the static build.
-pub const BUSYBOX: GuestBinary = GuestBinary {
-    name: "busybox",
-    source: Source::Installed {
-        package: "busybox-static",
-    },
-    optional: false,
-};
+pub const BUSYBOX: GuestBinary =
+    GuestBinary { name: "busybox", source: Source::Installed { package: "busybox-static" }, optional: false };
 
 /// Every host binary copied into the guest, besides busybox.
 pub const GUEST_BINARIES: &[GuestBinary] = &[
-    GuestBinary {
-        name: "stress-ng",
-        source: Source::Installed {
-            package: "stress-ng",
-        },
-        optional: false,
-    },
-    GuestBinary {
-        name: "hackbench",
-        source: Source::Installed {
-            package: "rt-tests",
-        },
-        optional: false,
-    },
-    GuestBinary {
-        name: "cyclictest",
-        source: Source::Installed {
-            package: "rt-tests",
-        },
-        optional: false,
-    },
+    GuestBinary { name: "stress-ng", source: Source::Installed { package: "stress-ng" }, optional: false },
+    GuestBinary { name: "hackbench", source: Source::Installed { package: "rt-tests" }, optional: false },
+    GuestBinary { name: "cyclictest", source: Source::Installed { package: "rt-tests" }, optional: false },
     // The scheduler under test: included whenever it has been built.
     GuestBinary {
         name: "scx_relay",
-        source: Source::Built {
-            path: "release/scx_relay",
-            build_with: "cargo build --release -p scx_relay",
-        },
+        source: Source::Built { path: "release/scx_relay", build_with: "cargo build --release -p scx_relay" },
         optional: true,
     },
 ];
@@ -93,21 +67,17 @@ impl GuestBinary {
     pub fn locate(&self, ws: &Workspace) -> Result<Option<PathBuf>> {
         let found = match self.source {
             Source::Installed { .. } => exec::find_in_path(self.name),
-            Source::Built { path, .. } => {
-                Some(ws.target_dir().join(path)).filter(|p| exec::is_executable(p))
-            }
+            Source::Built { path, .. } => Some(ws.target_dir().join(path)).filter(|p| exec::is_executable(p)),
         };
         match (found, self.source) {
             (Some(path), _) => Ok(Some(path)),
             (None, _) if self.optional => Ok(None),
-            (None, Source::Installed { package }) => bail!(
-                "`{}` is not installed (Debian package {package}); run `cargo xtask setup`",
-                self.name
-            ),
-            (None, Source::Built { path, build_with }) => bail!(
-                "{} not found; build it with `{build_with}`",
-                ws.target_dir().join(path).display()
-            ),
+            (None, Source::Installed { package }) => {
+                bail!("`{}` is not installed (Debian package {package}); run `cargo xtask setup`", self.name)
+            }
+            (None, Source::Built { path, build_with }) => {
+                bail!("{} not found; build it with `{build_with}`", ws.target_dir().join(path).display())
+            }
         }
     }
 }
@@ -119,8 +89,7 @@ pub fn shared_libraries(binary: &Path) -> Result<Vec<PathBuf>> {
         .env("LC_ALL", "C")
         .output()
         .with_context(|| format!("failed to run ldd {}", binary.display()))?;
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     if text.contains("not a dynamic executable") || text.contains("statically linked") {
         return Ok(Vec::new());
     }

@@ -117,18 +117,12 @@ fn cached(kernels: &Path) -> Result<Option<GuestKernel>> {
     if let Some(config) = &config {
         check_config(config)?;
     }
-    Ok(Some(GuestKernel {
-        release,
-        package,
-        vmlinuz,
-        config,
-    }))
+    Ok(Some(GuestKernel { release, package, vmlinuz, config }))
 }
 
 /// Fail unless the kernel config enables sched_ext.
 fn check_config(config: &Path) -> Result<()> {
-    let text = fs::read_to_string(config)
-        .with_context(|| format!("cannot read kernel config {}", config.display()))?;
+    let text = fs::read_to_string(config).with_context(|| format!("cannot read kernel config {}", config.display()))?;
     ensure!(
         text.lines().any(|line| line.trim() == SCHED_EXT_OPTION),
         "guest kernel config {} lacks {SCHED_EXT_OPTION}",
@@ -148,10 +142,7 @@ impl PrivateApt {
     fn prepare(dir: &Path, mirror: &str) -> Result<Self> {
         let lists = dir.join("lists");
         let cache = dir.join("cache");
-        for sub in [
-            lists.join("partial"),
-            cache.join("archives").join("partial"),
-        ] {
+        for sub in [lists.join("partial"), cache.join("archives").join("partial")] {
             fs::create_dir_all(&sub).with_context(|| format!("cannot create {}", sub.display()))?;
         }
         let sources = dir.join("sources.list");
@@ -193,7 +184,7 @@ impl PrivateApt {
     }
 
     fn update(&self) -> Result<()> {
-        exec::run(self.command("apt-get").args(["-qq", "update"]))
+        exec::run(self.command("apt-get").args(["-qq", "--error-on=any", "update"]))
             .context("apt-get update (private configuration for the guest kernel) failed")
     }
 
@@ -205,11 +196,7 @@ impl PrivateApt {
 
     /// The candidate version of `package`.
     fn version(&self, package: &str) -> Result<String> {
-        let text =
-            exec::output(
-                self.command("apt-cache")
-                    .args(["show", "--no-all-versions", package]),
-            )?;
+        let text = exec::output(self.command("apt-cache").args(["show", "--no-all-versions", package]))?;
         text.lines()
             .find_map(|line| line.strip_prefix("Version:"))
             .map(|v| v.trim().to_owned())
@@ -218,13 +205,7 @@ impl PrivateApt {
 
     /// Download `packages` into `dir` (the current directory of apt-get).
     fn download(&self, packages: &[&str], dir: &Path) -> Result<()> {
-        exec::run(
-            self.command("apt-get")
-                .arg("-qq")
-                .arg("download")
-                .args(packages)
-                .current_dir(dir),
-        )
+        exec::run(self.command("apt-get").arg("-qq").arg("download").args(packages).current_dir(dir))
     }
 }
 
@@ -254,11 +235,7 @@ fn parse_depends(text: &str) -> Vec<String> {
         .filter_map(|line| {
             let line = line.trim().trim_start_matches('|');
             let name = line.strip_prefix("Depends:")?.trim();
-            Some(
-                name.trim_start_matches('<')
-                    .trim_end_matches('>')
-                    .to_owned(),
-            )
+            Some(name.trim_start_matches('<').trim_end_matches('>').to_owned())
         })
         .collect()
 }
@@ -268,33 +245,21 @@ fn parse_depends(text: &str) -> Vec<String> {
 fn image_package_of(meta_depends: &[String]) -> Option<(String, String)> {
     meta_depends.iter().find_map(|name| {
         let release = name.strip_prefix("linux-image-")?;
-        release
-            .starts_with(|c: char| c.is_ascii_digit())
-            .then(|| (name.clone(), release.to_owned()))
+        release.starts_with(|c: char| c.is_ascii_digit()).then(|| (name.clone(), release.to_owned()))
     })
 }
 
 /// Follow the dependency chain from the meta package to the image holder.
 fn resolve(apt: &PrivateApt) -> Result<KernelChain> {
     let meta = apt.depends(META_PACKAGE)?;
-    let (image, release) = image_package_of(&meta).with_context(|| {
-        format!("{META_PACKAGE} in {SUITE} depends on no linux-image-<release> ({meta:?})")
-    })?;
+    let (image, release) = image_package_of(&meta)
+        .with_context(|| format!("{META_PACKAGE} in {SUITE} depends on no linux-image-<release> ({meta:?})"))?;
     let image_deps = apt.depends(&image)?;
     let binary = format!("linux-binary-{release}");
     let base = format!("linux-base-{release}");
-    let image_package = if image_deps.contains(&binary) {
-        binary
-    } else {
-        image
-    };
+    let image_package = if image_deps.contains(&binary) { binary } else { image };
     let version = apt.version(&image_package)?;
-    Ok(KernelChain {
-        release,
-        image_package,
-        version,
-        base_package: image_deps.contains(&base).then_some(base),
-    })
+    Ok(KernelChain { release, image_package, version, base_package: image_deps.contains(&base).then_some(base) })
 }
 
 /// Download the chain's packages, unpack them and keep `vmlinuz` and
@@ -311,29 +276,16 @@ fn fetch_and_unpack(apt: &PrivateApt, chain: &KernelChain, work: &Path, dest: &P
 
     let unpacked = work.join("unpacked");
     for entry in fs::read_dir(work).with_context(|| format!("cannot list {}", work.display()))? {
-        let path = entry
-            .with_context(|| format!("cannot list {}", work.display()))?
-            .path();
+        let path = entry.with_context(|| format!("cannot list {}", work.display()))?.path();
         if path.extension().is_some_and(|ext| ext == "deb") {
             exec::run(Command::new("dpkg-deb").arg("-x").arg(&path).arg(&unpacked))?;
         }
     }
     let rel = &chain.release;
-    let find = |candidates: [String; 2]| {
-        candidates
-            .into_iter()
-            .map(|c| unpacked.join(c))
-            .find(|p| p.is_file())
-    };
-    let vmlinuz = find([
-        format!("usr/lib/modules/{rel}/vmlinuz"),
-        format!("boot/vmlinuz-{rel}"),
-    ])
-    .with_context(|| format!("{} holds no vmlinuz for {rel}", chain.label()))?;
-    let config = find([
-        format!("usr/lib/modules/{rel}/config"),
-        format!("boot/config-{rel}"),
-    ]);
+    let find = |candidates: [String; 2]| candidates.into_iter().map(|c| unpacked.join(c)).find(|p| p.is_file());
+    let vmlinuz = find([format!("usr/lib/modules/{rel}/vmlinuz"), format!("boot/vmlinuz-{rel}")])
+        .with_context(|| format!("{} holds no vmlinuz for {rel}", chain.label()))?;
+    let config = find([format!("usr/lib/modules/{rel}/config"), format!("boot/config-{rel}")]);
 
     fs::create_dir_all(dest).with_context(|| format!("cannot create {}", dest.display()))?;
     copy(&vmlinuz, &dest.join("vmlinuz"))?;
@@ -342,9 +294,7 @@ fn fetch_and_unpack(apt: &PrivateApt, chain: &KernelChain, work: &Path, dest: &P
             copy(config, &dest.join("config"))?;
             check_config(&dest.join("config"))?;
         }
-        None => eprintln!(
-            "guest kernel: no config file in the packages; cannot check {SCHED_EXT_OPTION}"
-        ),
+        None => eprintln!("guest kernel: no config file in the packages; cannot check {SCHED_EXT_OPTION}"),
     }
     fs::write(dest.join("package"), format!("{}\n", chain.label()))
         .with_context(|| format!("cannot write {}", dest.join("package").display()))?;
@@ -353,21 +303,16 @@ fn fetch_and_unpack(apt: &PrivateApt, chain: &KernelChain, work: &Path, dest: &P
 }
 
 fn copy(from: &Path, to: &Path) -> Result<()> {
-    fs::copy(from, to)
-        .map(drop)
-        .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))
+    fs::copy(from, to).map(drop).with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))
 }
 
 /// Remove cached kernels other than `keep`.
 fn prune_other_releases(kernels: &Path, keep: &str) -> Result<()> {
-    for entry in
-        fs::read_dir(kernels).with_context(|| format!("cannot list {}", kernels.display()))?
-    {
+    for entry in fs::read_dir(kernels).with_context(|| format!("cannot list {}", kernels.display()))? {
         let entry = entry.with_context(|| format!("cannot list {}", kernels.display()))?;
         let path = entry.path();
         if path.is_dir() && entry.file_name() != keep {
-            fs::remove_dir_all(&path)
-                .with_context(|| format!("cannot remove old kernel {}", path.display()))?;
+            fs::remove_dir_all(&path).with_context(|| format!("cannot remove old kernel {}", path.display()))?;
         }
     }
     Ok(())
@@ -390,10 +335,7 @@ linux-image-cloud-amd64
         assert_eq!(names.len(), 3);
         assert_eq!(names[1], "linux-image-7.3.4+deb13-cloud-amd64");
         let alternatives = " |Depends: dracut\n  Depends: <linux-initramfs-tool>\n";
-        assert_eq!(
-            parse_depends(alternatives),
-            ["dracut", "linux-initramfs-tool"]
-        );
+        assert_eq!(parse_depends(alternatives), ["dracut", "linux-initramfs-tool"]);
     }
 
     #[test]
@@ -401,14 +343,8 @@ linux-image-cloud-amd64
         let names = parse_depends(META);
         assert_eq!(
             image_package_of(&names),
-            Some((
-                "linux-image-7.3.4+deb13-cloud-amd64".to_owned(),
-                "7.3.4+deb13-cloud-amd64".to_owned()
-            ))
+            Some(("linux-image-7.3.4+deb13-cloud-amd64".to_owned(), "7.3.4+deb13-cloud-amd64".to_owned()))
         );
-        assert_eq!(
-            image_package_of(&["linux-image-cloud-amd64".to_owned()]),
-            None
-        );
+        assert_eq!(image_package_of(&["linux-image-cloud-amd64".to_owned()]), None);
     }
 }

@@ -26,9 +26,7 @@ const INIT_SCRIPT: &str = "lib/init.sh";
 /// Where `tests/vm/` appears in the guest.
 pub const GUEST_SCRIPT_ROOT: &str = "relay";
 /// Empty directories the guest needs (mount points and scratch space).
-const DIRECTORIES: &[&str] = &[
-    "bin", "dev", "etc", "proc", "root", "run", "sys", "tmp", "var",
-];
+const DIRECTORIES: &[&str] = &["bin", "dev", "etc", "proc", "root", "run", "sys", "tmp", "var"];
 
 /// A built image.
 #[derive(Debug)]
@@ -97,9 +95,7 @@ impl Tree {
                 Node::Directory => cpio.directory(path, 0o755)?,
                 Node::File { perm, data } => cpio.file(path, *perm, data)?,
                 Node::Symlink(target) => cpio.symlink(path, target)?,
-                Node::CharDevice { major, minor } => {
-                    cpio.char_device(path, 0o600, *major, *minor)?
-                }
+                Node::CharDevice { major, minor } => cpio.char_device(path, 0o600, *major, *minor)?,
             }
         }
         Ok(())
@@ -114,20 +110,8 @@ pub fn build(ws: &Workspace, label: &str) -> Result<Initramfs> {
     }
     // The kernel opens /dev/console for init before devtmpfs is mounted.
     tree.insert("dev/console", Node::CharDevice { major: 5, minor: 1 });
-    tree.insert(
-        "etc/passwd",
-        Node::File {
-            perm: 0o644,
-            data: b"root:x:0:0:root:/root:/bin/sh\n".to_vec(),
-        },
-    );
-    tree.insert(
-        "etc/group",
-        Node::File {
-            perm: 0o644,
-            data: b"root:x:0:\n".to_vec(),
-        },
-    );
+    tree.insert("etc/passwd", Node::File { perm: 0o644, data: b"root:x:0:0:root:/root:/bin/sh\n".to_vec() });
+    tree.insert("etc/group", Node::File { perm: 0o644, data: b"root:x:0:\n".to_vec() });
 
     add_busybox(ws, &mut tree)?;
 
@@ -152,8 +136,7 @@ pub fn build(ws: &Workspace, label: &str) -> Result<Initramfs> {
     let dir = ws.vm_build_dir();
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let path = dir.join(format!("{label}.cpio.gz"));
-    let file =
-        fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+    let file = fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut cpio = CpioWriter::new(GzEncoder::new(BufWriter::new(file), Compression::fast()));
     tree.write(&mut cpio)?;
     cpio.finish()?
@@ -161,11 +144,7 @@ pub fn build(ws: &Workspace, label: &str) -> Result<Initramfs> {
         .context("gzip failed")?
         .flush()
         .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(Initramfs {
-        path,
-        optional_included,
-        optional_missing,
-    })
+    Ok(Initramfs { path, optional_included, optional_missing })
 }
 
 /// `/bin/busybox` plus one `/bin/<applet>` symlink per applet.
@@ -180,19 +159,14 @@ fn add_busybox(ws: &Workspace, tree: &mut Tree) -> Result<()> {
     let applets = exec::output(Command::new(&busybox).arg("--list"))?;
     for applet in applets.lines().map(str::trim) {
         if !applet.is_empty() && applet != "busybox" && !applet.contains('/') {
-            tree.insert(
-                &format!("bin/{applet}"),
-                Node::Symlink("busybox".to_owned()),
-            );
+            tree.insert(&format!("bin/{applet}"), Node::Symlink("busybox".to_owned()));
         }
     }
     Ok(())
 }
 
 fn locate_required(ws: &Workspace, binary: &GuestBinary) -> Result<PathBuf> {
-    binary
-        .locate(ws)?
-        .with_context(|| format!("{} not found", binary.name))
+    binary.locate(ws)?.with_context(|| format!("{} not found", binary.name))
 }
 
 /// Mirror `dir` (a part of `tests/vm/`) under `/relay/`; hidden files are
@@ -212,15 +186,10 @@ fn add_scripts(tree: &mut Tree, root: &Path, dir: &Path) -> Result<()> {
             add_scripts(tree, root, &path)?;
             continue;
         }
-        let relative = path
-            .strip_prefix(root)
-            .with_context(|| format!("{} is outside {}", path.display(), root.display()))?;
+        let relative =
+            path.strip_prefix(root).with_context(|| format!("{} is outside {}", path.display(), root.display()))?;
         let guest_path = format!("{GUEST_SCRIPT_ROOT}/{}", relative.to_string_lossy());
-        let perm = if path.extension().is_some_and(|ext| ext == "sh") {
-            0o755
-        } else {
-            0o644
-        };
+        let perm = if path.extension().is_some_and(|ext| ext == "sh") { 0o755 } else { 0o644 };
         tree.copy_file(&path, &guest_path, perm)?;
     }
     Ok(())
@@ -234,29 +203,14 @@ mod tests {
     #[test]
     fn tree_creates_parents_once_and_in_order() -> Result<()> {
         let mut tree = Tree::default();
-        tree.insert(
-            "/lib/x86_64-linux-gnu/libc.so.6",
-            Node::File {
-                perm: 0o755,
-                data: b"libc".to_vec(),
-            },
-        );
+        tree.insert("/lib/x86_64-linux-gnu/libc.so.6", Node::File { perm: 0o755, data: b"libc".to_vec() });
         tree.insert("lib64/ld.so", Node::Symlink("../lib/ld.so".to_owned()));
         tree.insert("lib", Node::Directory);
         let mut cpio = CpioWriter::new(Vec::new());
         tree.write(&mut cpio)?;
         let archive = cpio.finish()?;
         let names: Vec<_> = entries(&archive)?.into_iter().map(|e| e.name).collect();
-        assert_eq!(
-            names,
-            [
-                "lib",
-                "lib/x86_64-linux-gnu",
-                "lib/x86_64-linux-gnu/libc.so.6",
-                "lib64",
-                "lib64/ld.so"
-            ]
-        );
+        assert_eq!(names, ["lib", "lib/x86_64-linux-gnu", "lib/x86_64-linux-gnu/libc.so.6", "lib64", "lib64/ld.so"]);
         Ok(())
     }
 }

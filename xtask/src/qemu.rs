@@ -144,12 +144,8 @@ impl BootOutcome {
 /// Boot the guest, retrying boot failures, and return how the run ended.
 pub fn boot(ws: &Workspace, spec: &BootSpec<'_>) -> Result<BootOutcome> {
     let log_dir = ws.vm_log_dir();
-    std::fs::create_dir_all(&log_dir)
-        .with_context(|| format!("cannot create {}", log_dir.display()))?;
-    let stamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    std::fs::create_dir_all(&log_dir).with_context(|| format!("cannot create {}", log_dir.display()))?;
+    let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let mut attempt = 1;
     loop {
         let log_path = log_dir.join(format!("{}-{stamp}-boot{attempt}.log", spec.label));
@@ -157,10 +153,7 @@ pub fn boot(ws: &Workspace, spec: &BootSpec<'_>) -> Result<BootOutcome> {
         outcome.attempts = attempt;
         match &outcome.end {
             GuestEnd::BootFailed(reason) if attempt < BOOT_ATTEMPTS => {
-                println!(
-                    "vm: boot {attempt} failed ({reason}); booting again (log {})",
-                    log_path.display()
-                );
+                println!("vm: boot {attempt} failed ({reason}); booting again (log {})", log_path.display());
                 attempt += 1;
             }
             _ => {
@@ -244,11 +237,7 @@ impl Watch {
             Line::Problem(problem) => {
                 self.problems.push(line.trim().to_owned());
                 if problem.is_fatal() && self.kill_at.is_none() {
-                    let grace = if problem == Problem::Panic {
-                        PANIC_GRACE
-                    } else {
-                        STALL_GRACE
-                    };
+                    let grace = if problem == Problem::Panic { PANIC_GRACE } else { STALL_GRACE };
                     self.kill_at = Some(now + grace);
                 }
             }
@@ -259,8 +248,7 @@ impl Watch {
 
 /// One boot, without retries.
 fn boot_once(spec: &BootSpec<'_>, log_path: &Path) -> Result<BootOutcome> {
-    let mut log =
-        File::create(log_path).with_context(|| format!("cannot create {}", log_path.display()))?;
+    let mut log = File::create(log_path).with_context(|| format!("cannot create {}", log_path.display()))?;
     let mut cmd = Command::new(QEMU);
     cmd.args(["-accel", "tcg,thread=single", "-cpu", "max"])
         .arg("-smp")
@@ -279,9 +267,9 @@ fn boot_once(spec: &BootSpec<'_>, log_path: &Path) -> Result<BootOutcome> {
         .stderr(Stdio::piped());
     writeln!(log, "# {}", crate::exec::describe(&cmd))
         .with_context(|| format!("cannot write {}", log_path.display()))?;
-    let mut child = cmd.spawn().with_context(|| {
-        format!("cannot start {QEMU} (is qemu-system-x86 installed? run `cargo xtask setup`)")
-    })?;
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot start {QEMU} (is qemu-system-x86 installed? run `cargo xtask setup`)"))?;
     let events = spawn_readers(&mut child)?;
 
     let vm = spec.vm;
@@ -289,6 +277,7 @@ fn boot_once(spec: &BootSpec<'_>, log_path: &Path) -> Result<BootOutcome> {
     let deadline = watch.start + Duration::from_secs(vm.timeout_s.unwrap_or(DEFAULT_TIMEOUT_S));
     let boot_deadline = watch.start + Duration::from_secs(vm.boot_timeout_s);
     let mut end: Option<GuestEnd> = None;
+    let mut powered_off_late = false;
     loop {
         let now = Instant::now();
         let mut wake = deadline;
@@ -304,20 +293,16 @@ fn boot_once(spec: &BootSpec<'_>, log_path: &Path) -> Result<BootOutcome> {
         match events.recv_timeout(wake.saturating_duration_since(now)) {
             Ok(Event::Console(line)) => {
                 println!("guest| {line}");
-                writeln!(log, "{line}")
-                    .with_context(|| format!("cannot write {}", log_path.display()))?;
+                writeln!(log, "{line}").with_context(|| format!("cannot write {}", log_path.display()))?;
                 watch.observe(&line);
                 if let Some(problem) = &watch.boot_problem {
-                    end = Some(GuestEnd::BootFailed(format!(
-                        "kernel problem before start: {problem}"
-                    )));
+                    end = Some(GuestEnd::BootFailed(format!("kernel problem before start: {problem}")));
                     break;
                 }
             }
             Ok(Event::Stderr(line)) => {
                 eprintln!("qemu! {line}");
-                writeln!(log, "qemu! {line}")
-                    .with_context(|| format!("cannot write {}", log_path.display()))?;
+                writeln!(log, "qemu! {line}").with_context(|| format!("cannot write {}", log_path.display()))?;
             }
             Ok(Event::ConsoleClosed) | Err(RecvTimeoutError::Disconnected) => break,
             Err(RecvTimeoutError::Timeout) => {
@@ -327,6 +312,7 @@ fn boot_once(spec: &BootSpec<'_>, log_path: &Path) -> Result<BootOutcome> {
                         "vm: guest did not power off within {}s of its exit line; stopping QEMU",
                         POWEROFF_GRACE.as_secs()
                     );
+                    powered_off_late = true;
                     break;
                 }
                 if watch.kill_at.is_some_and(|at| now >= at) {
@@ -334,10 +320,7 @@ fn boot_once(spec: &BootSpec<'_>, log_path: &Path) -> Result<BootOutcome> {
                     break;
                 }
                 if watch.started_at.is_none() && now >= boot_deadline {
-                    end = Some(GuestEnd::BootFailed(format!(
-                        "no start marker within {}s",
-                        vm.boot_timeout_s
-                    )));
+                    end = Some(GuestEnd::BootFailed(format!("no start marker within {}s", vm.boot_timeout_s)));
                     break;
                 }
                 if now >= deadline {
@@ -347,23 +330,18 @@ fn boot_once(spec: &BootSpec<'_>, log_path: &Path) -> Result<BootOutcome> {
             }
         }
     }
-    stop(&mut child)?;
     let finished = Instant::now();
+    let console_closed = end.is_none() && !powered_off_late;
+    stop(&mut child, !console_closed)?;
     let end = match (end, watch.exit_code, watch.started_at) {
         (Some(end @ GuestEnd::BootFailed(_)), _, _) => end,
         (_, Some(code), _) => GuestEnd::Exited(code),
         (Some(end), None, _) => end,
-        (None, None, None) => {
-            GuestEnd::BootFailed("QEMU exited before the start marker".to_owned())
-        }
+        (None, None, None) => GuestEnd::BootFailed("QEMU exited before the start marker".to_owned()),
         (None, None, Some(_)) => GuestEnd::Vanished,
     };
-    let boot_time = watch
-        .started_at
-        .map_or(finished - watch.start, |at| at - watch.start);
-    let run_time = watch
-        .started_at
-        .map_or(Duration::ZERO, |at| watch.exit_at.unwrap_or(finished) - at);
+    let boot_time = watch.started_at.map_or(finished - watch.start, |at| at - watch.start);
+    let run_time = watch.started_at.map_or(Duration::ZERO, |at| watch.exit_at.unwrap_or(finished) - at);
     Ok(BootOutcome {
         end,
         problems: watch.problems,
@@ -430,12 +408,16 @@ fn printable(text: &str) -> String {
     out
 }
 
-/// Make sure QEMU is gone: wait briefly if it is exiting, else kill it.
-fn stop(child: &mut Child) -> Result<()> {
-    let until = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < until {
+/// Make sure QEMU is gone: when `kill` is false it is already exiting (the
+/// console closed), so wait for it briefly before killing it.
+fn stop(child: &mut Child, kill: bool) -> Result<()> {
+    let until = Instant::now() + if kill { Duration::ZERO } else { Duration::from_secs(5) };
+    loop {
         if child.try_wait().context("cannot wait for QEMU")?.is_some() {
             return Ok(());
+        }
+        if Instant::now() >= until {
+            break;
         }
         thread::sleep(Duration::from_millis(50));
     }

@@ -45,10 +45,7 @@ pub fn run(opts: &Options) -> Result<bool> {
         label: "run",
         kernel: &kernel,
         initramfs: &image.path,
-        params: vec![
-            format!("relay.payload={}", opts.payload),
-            format!("relay.demo_seconds={}", opts.demo_seconds),
-        ],
+        params: vec![format!("relay.payload={}", opts.payload), format!("relay.demo_seconds={}", opts.demo_seconds)],
         vm: &opts.vm,
     };
     let outcome = qemu::boot(&ws, &spec)?;

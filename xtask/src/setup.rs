@@ -49,10 +49,7 @@ pub fn prepare(ws: &Workspace, kernel: &KernelOptions) -> Result<GuestKernel> {
         Some(path) => format!("{} has CONFIG_SCHED_CLASS_EXT=y", path.display()),
         None => "no config file to check".to_owned(),
     };
-    println!(
-        "setup: guest kernel {} (from {}); {config}",
-        kernel.release, kernel.package
-    );
+    println!("setup: guest kernel {} (from {}); {config}", kernel.release, kernel.package);
     Ok(kernel)
 }
 
@@ -80,10 +77,7 @@ fn install_missing_packages() -> Result<()> {
     )?;
     let still = missing_packages(HOST_PACKAGES)?;
     if !still.is_empty() {
-        bail!(
-            "apt-get install finished but these are still missing: {}",
-            still.join(" ")
-        );
+        bail!("apt-get install finished but these are still missing: {}", still.join(" "));
     }
     Ok(())
 }
@@ -100,11 +94,7 @@ fn missing_packages(packages: &[&str]) -> Result<Vec<String>> {
         .output()
         .context("failed to run dpkg-query (is this a Debian system?)")?;
     let text = String::from_utf8_lossy(&out.stdout);
-    Ok(packages
-        .iter()
-        .filter(|package| !is_installed(&text, package))
-        .map(|package| (*package).to_owned())
-        .collect())
+    Ok(packages.iter().filter(|package| !is_installed(&text, package)).map(|package| (*package).to_owned()).collect())
 }
 
 /// Whether `dpkg-query` output lists `package` as installed.
@@ -120,9 +110,7 @@ fn is_installed(dpkg_output: &str, package: &str) -> bool {
 
 /// Whether this process runs as root.
 fn is_root() -> bool {
-    exec::output(Command::new("id").arg("-u"))
-        .map(|uid| uid.trim() == "0")
-        .unwrap_or(false)
+    exec::output(Command::new("id").arg("-u")).map(|uid| uid.trim() == "0").unwrap_or(false)
 }
 
 #[cfg(test)]

@@ -74,14 +74,9 @@ pub fn run(opts: &Options) -> Result<bool> {
         }
     };
 
-    tally.stage(
-        "cargo test --workspace",
-        cargo(&ws, &["test", "--workspace"]),
-    );
-    tally.stage(
-        "cargo build --release -p scx_relay",
-        cargo(&ws, &["build", "--release", "-p", "scx_relay"]),
-    );
+    // --no-fail-fast: one failing test binary must not hide the others.
+    tally.stage("cargo test --workspace", cargo(&ws, &["test", "--workspace", "--no-fail-fast"]));
+    tally.stage("cargo build --release -p scx_relay", cargo(&ws, &["build", "--release", "-p", "scx_relay"]));
 
     let vm_opts = vm_test::Options {
         filters: Vec::new(),
@@ -109,10 +104,7 @@ pub fn run(opts: &Options) -> Result<bool> {
         }
     }
 
-    println!(
-        "xtask test: {} passed, {} failed",
-        tally.passed, tally.failed
-    );
+    println!("xtask test: {} passed, {} failed", tally.passed, tally.failed);
     Ok(tally.failed == 0)
 }
 

@@ -68,10 +68,7 @@ pub fn run(opts: &Options) -> Result<bool> {
         Ok(report) => Ok(report.ok),
         Err(err) => {
             // The guest could not run at all: that is a failure, never a skip.
-            let selected = discover_cases(&ws)
-                .map(|cases| select(&cases, &opts.filters).len())
-                .unwrap_or(0)
-                .max(1);
+            let selected = discover_cases(&ws).map(|cases| select(&cases, &opts.filters).len()).unwrap_or(0).max(1);
             println!("vm-test: 0 passed, {selected} failed");
             Err(err)
         }
@@ -94,11 +91,7 @@ pub fn run_cases(ws: &Workspace, kernel: &GuestKernel, opts: &Options) -> Result
     let image = initramfs::build(ws, "vm-test").context("cannot build the initramfs")?;
     note_optional_binaries(&image);
 
-    let case_list = if selected.len() == cases.len() {
-        "all".to_owned()
-    } else {
-        selected.join(",")
-    };
+    let case_list = if selected.len() == cases.len() { "all".to_owned() } else { selected.join(",") };
     if case_list.len() > MAX_CASE_LIST_LEN {
         bail!("too many cases selected for the kernel command line; use fewer filters");
     }
@@ -120,10 +113,7 @@ pub fn run_cases(ws: &Workspace, kernel: &GuestKernel, opts: &Options) -> Result
     };
     let outcome = qemu::boot(ws, &spec)?;
     let report = tally(&selected, &outcome);
-    println!(
-        "vm-test: {} passed, {} failed",
-        report.passed, report.failed
-    );
+    println!("vm-test: {} passed, {} failed", report.passed, report.failed);
     Ok(report)
 }
 
@@ -142,9 +132,7 @@ pub fn discover_cases(ws: &Workspace) -> Result<Vec<String>> {
     let dir = ws.guest_scripts_dir();
     let mut cases = Vec::new();
     for entry in fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))? {
-        let path = entry
-            .with_context(|| format!("cannot list {}", dir.display()))?
-            .path();
+        let path = entry.with_context(|| format!("cannot list {}", dir.display()))?.path();
         if !path.is_file() || path.extension().is_none_or(|ext| ext != "sh") {
             continue;
         }
@@ -185,11 +173,7 @@ fn tally(selected: &[String], outcome: &BootOutcome) -> Report {
             }
         }
     }
-    let mut report = Report {
-        passed: 0,
-        failed: 0,
-        ok: true,
-    };
+    let mut report = Report { passed: 0, failed: 0, ok: true };
     for case in selected {
         match verdicts.get(case.as_str()) {
             Some(v) if v.pass && v.fail_reasons.is_empty() => report.passed += 1,
@@ -213,10 +197,7 @@ fn tally(selected: &[String], outcome: &BootOutcome) -> Report {
     }
     report.ok = report.failed == 0 && outcome.passed();
     if report.failed == 0 && !outcome.passed() {
-        println!(
-            "vm-test: run failed although every case passed: {}",
-            outcome.summary()
-        );
+        println!("vm-test: run failed although every case passed: {}", outcome.summary());
     }
     report
 }
@@ -248,10 +229,7 @@ mod tests {
     fn filters_select_by_substring() {
         let cases = names(&["kernel_has_sched_ext", "stall_fallback", "sigstop"]);
         assert_eq!(select(&cases, &[]), cases);
-        assert_eq!(
-            select(&cases, &names(&["st"])),
-            names(&["stall_fallback", "sigstop"])
-        );
+        assert_eq!(select(&cases, &names(&["st"])), names(&["stall_fallback", "sigstop"]));
         assert!(select(&cases, &names(&["nothing"])).is_empty());
     }
 
@@ -259,12 +237,7 @@ mod tests {
     fn all_pass() {
         let out = outcome(
             GuestEnd::Exited(0),
-            &[
-                "relay-guest: start",
-                "relay-test: a PASS",
-                "relay-test: b PASS",
-                "relay-guest: exit 0",
-            ],
+            &["relay-guest: start", "relay-test: a PASS", "relay-test: b PASS", "relay-guest: exit 0"],
             &[],
         );
         let report = tally(&names(&["a", "b"]), &out);
@@ -275,10 +248,7 @@ mod tests {
     fn missing_and_contradicting_verdicts_fail() {
         let out = outcome(
             GuestEnd::Exited(2),
-            &[
-                "relay-test: a PASS",
-                "relay-test: a FAIL reported PASS but exited with status 1",
-            ],
+            &["relay-test: a PASS", "relay-test: a FAIL reported PASS but exited with status 1"],
             &[],
         );
         let report = tally(&names(&["a", "b"]), &out);
@@ -287,11 +257,8 @@ mod tests {
 
     #[test]
     fn kernel_problems_fail_the_run_but_not_the_count() {
-        let out = outcome(
-            GuestEnd::Exited(0),
-            &["relay-test: a PASS"],
-            &["WARNING: CPU: 0 PID: 1 at kernel/sched/ext.c:1"],
-        );
+        let out =
+            outcome(GuestEnd::Exited(0), &["relay-test: a PASS"], &["WARNING: CPU: 0 PID: 1 at kernel/sched/ext.c:1"]);
         let report = tally(&names(&["a"]), &out);
         assert_eq!((report.passed, report.failed, report.ok), (1, 0, false));
     }

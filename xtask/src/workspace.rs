@@ -17,9 +17,8 @@ impl Workspace {
     /// (`<root>/xtask`), resolving symlinks.
     pub fn locate() -> Result<Self> {
         let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let manifest_dir = manifest_dir
-            .canonicalize()
-            .with_context(|| format!("cannot resolve {}", manifest_dir.display()))?;
+        let manifest_dir =
+            manifest_dir.canonicalize().with_context(|| format!("cannot resolve {}", manifest_dir.display()))?;
         let root = manifest_dir
             .parent()
             .with_context(|| format!("{} has no parent directory", manifest_dir.display()))?

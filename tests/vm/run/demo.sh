@@ -6,6 +6,8 @@
 #   relay.demo_seconds=N   length of the stress-ng run (default 10)
 
 seconds=${RELAY_DEMO_SECONDS:-10}
+# scx_relay's options for the demo: print statistics every second.
+scx_relay_args="--stats 1"
 state() { cat /sys/kernel/sched_ext/state 2>/dev/null || echo "absent (no sched_ext)"; }
 elapsed() { awk "BEGIN { printf \"%.1f\", $(cut -d' ' -f1 /proc/uptime) - $1 }"; }
 
@@ -18,8 +20,9 @@ echo "demo: sched_ext state: $(state)"
 # statistics every second (--stats 1) to the console alongside the workload.
 sched_pid=
 if [ -x /bin/scx_relay ]; then
-	echo "demo: starting scx_relay --stats 1"
-	timeout $((seconds + 60)) scx_relay --stats 1 &
+	echo "demo: starting scx_relay $scx_relay_args"
+	# shellcheck disable=SC2086 # word splitting of the options is intended
+	timeout $((seconds + 60)) scx_relay $scx_relay_args &
 	sched_pid=$!
 	# Wait (up to 30 s) for the kernel to switch to it.
 	i=0
