@@ -1,17 +1,187 @@
 //! The real scheduler: loads the BPF dispatcher and runs the engine on it.
+//!
+//! `run::main` validates the options, checks that this machine can run a
+//! sched_ext scheduler, then runs sessions (load, attach, schedule, unload)
+//! until a signal or the kernel ends one without asking for a restart.
 
-use std::process::ExitCode;
+mod backend;
+mod bpf;
+mod preflight;
+mod scheduler;
+mod stats;
+mod topology;
+
+use std::{path::Path, process::ExitCode, time::Duration};
+
+use scheduler::{Config, Ending};
+
+/// The kernel's sched_ext watchdog timeout: a runnable task that waits longer
+/// gets the scheduler ejected. The stall fallback must act well before it.
+const WATCHDOG_MS: u64 = 5000;
+/// Longest slice accepted (the dispatcher clamps decisions to it too).
+const MAX_SLICE_US: u64 = 100_000;
 
 /// Options of the real scheduler (see `scx_relay --help`).
 #[derive(Debug, clap::Args)]
 pub struct RunOpts {
-    /// Scheduling policy.
-    #[arg(long, default_value = "deadline")]
+    /// Scheduling policy: fifo (arrival order) or deadline (vruntime plus
+    /// runtime since the last sleep, favouring tasks that sleep often).
+    #[arg(long, default_value = "deadline", value_name = "NAME")]
     pub policy: String,
+
+    /// Longest time slice a task is given, in microseconds (1..=100000).
+    #[arg(long, default_value_t = 20_000, value_name = "US")]
+    pub slice_us: u64,
+
+    /// Shortest time slice a task is given, in microseconds (1..=slice-us).
+    #[arg(long, default_value_t = 1_000, value_name = "US")]
+    pub slice_min_us: u64,
+
+    /// After this many milliseconds without progress from the user
+    /// scheduler while tasks wait for it, the BPF dispatcher schedules them
+    /// itself until the user scheduler answers again (1..=4999: it must act
+    /// before the kernel's 5 s watchdog).
+    #[arg(long, default_value_t = 1_000, value_name = "MS")]
+    pub stall_timeout_ms: u64,
+
+    /// Schedule only tasks that opt into SCHED_EXT (sched_setscheduler policy
+    /// 7); every other task stays with the fair class.
+    #[arg(long)]
+    pub partial: bool,
+
+    /// Print one line of counters every SECS seconds (tasks queued,
+    /// dispatched by user space / kernel / stall fallback, bounced, stale,
+    /// congested, and this process's page faults since start).
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
+    pub stats: Option<f64>,
+
+    /// Verbose output: libbpf's log (including the BPF verifier's) and
+    /// lifecycle details.
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
-/// Runs the real scheduler; returns the process exit code.
-pub fn main(_opts: &RunOpts) -> ExitCode {
-    eprintln!("scx_relay: the real-kernel scheduler is not built yet; try `scx_relay sim`");
-    ExitCode::from(1)
+impl RunOpts {
+    /// Checks the values and turns them into the session configuration.
+    fn validate(&self) -> Result<Config, String> {
+        let policy_cfg = policies::PolicyConfig {
+            slice_ns: self.slice_us.saturating_mul(1000),
+            slice_min_ns: self.slice_min_us.saturating_mul(1000),
+        };
+        policies::by_name(&self.policy, &policy_cfg).map_err(|e| e.to_string())?;
+        if !(1..=MAX_SLICE_US).contains(&self.slice_us) {
+            return Err(format!("--slice-us {} is out of range (1..={MAX_SLICE_US})", self.slice_us));
+        }
+        if !(1..=self.slice_us).contains(&self.slice_min_us) {
+            return Err(format!(
+                "--slice-min-us {} is out of range (1..=--slice-us, {})",
+                self.slice_min_us, self.slice_us
+            ));
+        }
+        if !(1..WATCHDOG_MS).contains(&self.stall_timeout_ms) {
+            return Err(format!(
+                "--stall-timeout-ms {} is out of range (1..={}: the kernel's watchdog fires at {WATCHDOG_MS} ms)",
+                self.stall_timeout_ms,
+                WATCHDOG_MS - 1
+            ));
+        }
+        let stats_interval = match self.stats {
+            None => None,
+            Some(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Some(Duration::from_secs_f64(s)),
+            Some(s) => return Err(format!("--stats {s} is out of range (a positive number of seconds)")),
+        };
+        Ok(Config {
+            policy: self.policy.clone(),
+            policy_cfg,
+            stall_timeout_ns: self.stall_timeout_ms * 1_000_000,
+            partial: self.partial,
+            stats_interval,
+            verbose: self.verbose,
+        })
+    }
+}
+
+/// Runs the real scheduler; returns the process exit code: 0 after a signal
+/// or a normal unload, 1 when the kernel ejected the scheduler or it could
+/// not start, 2 for invalid options.
+pub fn main(opts: &RunOpts) -> ExitCode {
+    let cfg = match opts.validate() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("scx_relay: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = preflight::check(Path::new(preflight::SCHED_EXT_SYSFS), preflight::euid()) {
+        eprintln!("scx_relay: {e}");
+        return ExitCode::from(1);
+    }
+    if let Err(e) = scheduler::install_signal_handlers() {
+        eprintln!("scx_relay: {e:#}");
+        return ExitCode::from(1);
+    }
+    loop {
+        match scheduler::run_session(&cfg) {
+            Ok(Ending::Restart(why)) => eprintln!("scx_relay: restarting ({why})"),
+            Ok(Ending::Stopped(why)) => {
+                eprintln!("scx_relay: unregistered: {why}");
+                return ExitCode::SUCCESS;
+            }
+            Ok(Ending::Ejected(why)) => {
+                eprintln!("scx_relay: ejected by the kernel: {why}");
+                return ExitCode::from(1);
+            }
+            Err(e) => {
+                eprintln!("scx_relay: {e:#}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        run: RunOpts,
+    }
+
+    fn parse(args: &[&str]) -> RunOpts {
+        Cli::try_parse_from(std::iter::once("scx_relay").chain(args.iter().copied())).unwrap().run
+    }
+
+    /// The defaults are valid and mean what the manual says.
+    #[test]
+    fn defaults() {
+        let cfg = parse(&[]).validate().unwrap();
+        assert_eq!(cfg.policy, "deadline");
+        assert_eq!(cfg.policy_cfg, policies::PolicyConfig { slice_ns: 20_000_000, slice_min_ns: 1_000_000 });
+        assert_eq!(cfg.stall_timeout_ns, 1_000_000_000);
+        assert!(!cfg.partial && cfg.stats_interval.is_none());
+    }
+
+    /// Every out-of-range value is refused with one line naming the option.
+    #[test]
+    fn out_of_range_values_are_refused() {
+        for (args, flag) in [
+            (&["--stall-timeout-ms", "0"][..], "--stall-timeout-ms"),
+            (&["--stall-timeout-ms", "5000"][..], "--stall-timeout-ms"),
+            (&["--slice-us", "0"][..], "--slice-us"),
+            (&["--slice-us", "100001"][..], "--slice-us"),
+            (&["--slice-us", "1000", "--slice-min-us", "2000"][..], "--slice-min-us"),
+            (&["--stats", "0"][..], "--stats"),
+            (&["--stats", "-1"][..], "--stats"),
+            (&["--policy", "cfs"][..], "unknown policy 'cfs'"),
+        ] {
+            let e = parse(args).validate().unwrap_err();
+            assert!(e.contains(flag), "{args:?}: {e}");
+            assert!(!e.contains('\n'));
+        }
+        assert!(parse(&["--stall-timeout-ms", "4999", "--policy", "fifo", "--stats", "0.5"]).validate().is_ok());
+    }
 }

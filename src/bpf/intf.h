@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The records shared by the BPF dispatcher (main.bpf.c) and the Rust user
+ * scheduler. scheduler-core/src/wire.rs holds the same layout in plain Rust;
+ * the binary asserts at compile time that bindgen's view of this file has
+ * the same sizes and offsets, so the two can never drift apart silently.
+ *
+ * Every field says its unit. Times are ns of CLOCK_MONOTONIC (the clock of
+ * bpf_ktime_get_ns() and scx_bpf_now(), and of the Rust side's now_ns()).
+ */
+#ifndef __RELAY_INTF_H
+#define __RELAY_INTF_H
+
+#ifndef __VMLINUX_H__
+typedef signed int s32;
+typedef unsigned int u32;
+typedef unsigned long long u64;
+#endif
+
+enum relay_consts {
+	/* Largest CPU count the dispatcher supports (CPU ids 0..MAX_CPUS-1). */
+	RELAY_MAX_CPUS		= 1024,
+	/* relay_decision.cpu value meaning "any CPU": the shared queue. */
+	RELAY_CPU_ANY		= -1,
+	/* Length of a command name, as the kernel's TASK_COMM_LEN (bytes). */
+	RELAY_COMM_LEN		= 16,
+};
+
+/*
+ * A runnable task handed to user space for a decision (kernel -> user, one
+ * `queued` ring-buffer sample each). 88 bytes.
+ */
+struct relay_queued_task {
+	s32 pid;		/* thread id */
+	s32 tgid;		/* thread-group (process) id */
+	s32 cpu;		/* CPU the task was on or was selected for (CPU id) */
+	u32 nr_cpus_allowed;	/* CPUs in the task's affinity mask (count) */
+	u64 enq_flags;		/* SCX_ENQ_* flags of this enqueue (bit set) */
+	u64 weight;		/* sched_ext weight, 1..10000, 100 = nice 0 */
+	u64 vtime;		/* virtual time as last set by user space (ns) */
+	u64 start_ts;		/* last time the task started running (ns) */
+	u64 stop_ts;		/* last time the task stopped running (ns) */
+	u64 exec_runtime;	/* CPU time used since it last woke up (ns) */
+	u64 generation;		/* enqueue generation, echoed by the decision (count) */
+	char comm[16];		/* command name, NUL padded (bytes) */
+};
+
+/*
+ * A user-space decision for one queued task (user -> kernel, one
+ * `dispatched` user-ring-buffer sample each). 40 bytes.
+ */
+struct relay_decision {
+	s32 pid;		/* thread id, echoed from the queued task */
+	s32 cpu;		/* target CPU id, or RELAY_CPU_ANY (-1) */
+	u64 slice_ns;		/* time slice (ns), 0 = keep the current slice */
+	u64 vtime;		/* ordering key in the target queue (ns of vtime) */
+	u64 flags;		/* SCX_ENQ_* flags (bit set; only safe ones are used) */
+	u64 generation;		/* echo of relay_queued_task.generation (count) */
+};
+
+/*
+ * One CPU's state as the dispatcher last saw it, in a .bss array that both
+ * sides map: the user scheduler reads it with plain loads, no system call.
+ * Written racily by the dispatcher (one store per field), so each field is a
+ * hint, never a guarantee. 16 bytes.
+ */
+struct relay_cpu_state {
+	u32 idle;		/* 1 = the CPU is idle (bool) */
+	u32 queue_depth;	/* tasks waiting in this CPU's queue (count) */
+	s32 current_pid;	/* pid of the task running on it, 0 = none */
+	u32 online;		/* 1 = the CPU exists and was online at load (bool) */
+};
+
+#endif /* __RELAY_INTF_H */

@@ -1,0 +1,685 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * scx_relay: the BPF dispatcher.
+ *
+ * A thin sched_ext scheduler that hands the scheduling decisions to a Rust
+ * process (the *user scheduler*) and keeps the machine safe on its own.
+ *
+ * The flow of one task
+ * --------------------
+ * ops.enqueue() writes a runnable task to the `queued` ring buffer and
+ * remembers it in the `pending` map (pid -> generation). The user scheduler
+ * drains the ring buffer, runs its policy and writes decisions (target CPU or
+ * "any", slice, vtime) to the `dispatched` user ring buffer. ops.dispatch()
+ * drains decisions, as many as it has free dispatch slots, and inserts each
+ * task into the chosen CPU's queue (a per-CPU DSQ) or the shared DSQ. CPUs
+ * take work from their own DSQ first, then from the shared one.
+ *
+ * Fast paths stay in the kernel: a wakeup onto an idle CPU whose queues are
+ * empty goes straight to that CPU, and per-CPU kthreads, kswapd, kcompactd
+ * and khugepaged are dispatched locally (they may be what the user scheduler
+ * itself waits for: a page fault it takes may need kswapd).
+ *
+ * The user scheduler itself
+ * -------------------------
+ * The user scheduler's main thread (pid == its tgid) is never decided by
+ * itself: it is parked in its own DSQ and pulled first by ops.dispatch()
+ * whenever work is pending. It polls, then yields; the yield puts it back
+ * in its DSQ (SCX_OPS_ENQ_LAST makes sure ops.enqueue() sees it even when it
+ * is the only runnable task). A BPF timer makes it run at least once a
+ * second, so the sched_ext watchdog never sees the parked task as stalled.
+ *
+ * Generations: stale and duplicate decisions
+ * ------------------------------------------
+ * Every hand-off to user space bumps the task's generation (task storage)
+ * and the record carries it. A decision is applied only if it claims that
+ * generation with a compare-and-swap (generation -> generation + 1); so of
+ * the user's decision and the stall fallback below exactly one wins, and a
+ * late or duplicate decision, or one for a task that was re-enqueued or
+ * exited meanwhile, is discarded and counted (nr_stale). A decision naming a
+ * CPU the task may not use (or no CPU at all) is bounced to an allowed one
+ * (nr_bounced). User-supplied data never reaches scx_bpf_error(): a bad
+ * decision cannot get the scheduler ejected.
+ *
+ * Should a task change state between the claim and the kernel acting on the
+ * insert, the kernel itself drops the insert: kernel/sched/ext.c
+ * finish_dispatch() ignores a dispatch of a task that is no longer QUEUED, or
+ * QUEUED under a different qseq (it went through a dequeue / re-enqueue since
+ * the insert was recorded). That is why dispatching a task we no longer own
+ * is harmless, and why the generation check is what prevents running a task
+ * twice on behalf of one enqueue.
+ *
+ * Stall fallback
+ * --------------
+ * Tasks handed to user space stay reachable: the `pending` map names each
+ * of them. "Progress" of the user side is any of: a decision drained from
+ * `dispatched`, the consumer position of `queued` moving, or the user
+ * scheduler's thread starting to run. When tasks are pending and there was
+ * no progress for `stall_timeout_ns`, the dispatcher declares the user side
+ * stalled: ops.dispatch() walks `pending` and inserts every task still at
+ * the recorded generation into the shared DSQ (claiming the generation, so
+ * the late decision is stale), new tasks go straight to kernel DSQs, and the
+ * timer kicks idle CPUs so that this happens even on an idle machine. All of
+ * it is counted in nr_fallback. The stall ends with the next progress: the
+ * user scheduler gets CPU time first whenever it is runnable during a stall,
+ * and takes over as soon as it runs.
+ *
+ * Shared per-CPU state
+ * --------------------
+ * `cpu_state[]` in .bss (mmapped by libbpf, read by the user scheduler with
+ * plain loads) tells, per CPU: idle, queue depth, pid running.
+ *
+ * CPU hotplug is not handled here: without ops.cpu_online/offline the kernel
+ * unloads the scheduler with SCX_ECODE_ACT_RESTART, and the binary restarts
+ * it (every task falls back to the fair class meanwhile, so nothing stalls).
+ */
+#include <scx/common.bpf.h>
+#include "intf.h"
+
+char _license[] SEC("license") = "GPL";
+
+/* DSQ ids: one per CPU (id == CPU), then the shared and the user scheduler's. */
+#define SHARED_DSQ		RELAY_MAX_CPUS
+#define USERSCHED_DSQ		(RELAY_MAX_CPUS + 1)
+
+/* Ring-buffer sizes (bytes; power-of-two multiples of the page size). */
+#define QUEUED_RB_BYTES		(512 * 1024)
+#define DISPATCHED_RB_BYTES	(256 * 1024)
+
+/* Most tasks in user space at once; beyond that, tasks stay in the kernel. */
+#define MAX_PENDING		16384
+
+/* The user scheduler runs at least this often (ns). */
+#define HEARTBEAT_NS		(1000ULL * 1000 * 1000)
+
+/* Longest slice a decision may ask for (ns); longer ones are clamped. */
+#define MAX_SLICE_NS		(100ULL * 1000 * 1000)
+
+/* The enqueue flags a decision may pass to the kernel. */
+#define USER_ENQ_FLAGS		(SCX_ENQ_WAKEUP | SCX_ENQ_PREEMPT)
+
+/* Tunables, set by the binary before load. */
+const volatile s32 usersched_pid;		/* tgid of the user scheduler */
+const volatile u64 slice_ns = 20000000;		/* slice of kernel-side dispatches (ns) */
+const volatile u64 stall_timeout_ns = 1000000000; /* no progress this long = stalled (ns) */
+const volatile u64 timer_interval_ns = 100000000; /* heartbeat / stall-check period (ns) */
+
+/* Counters, read by the binary (monotonic, count). */
+volatile u64 nr_queued;			/* tasks handed to user space */
+volatile u64 nr_user_dispatches;	/* decisions applied */
+volatile u64 nr_kernel_dispatches;	/* tasks dispatched by the fast paths */
+volatile u64 nr_fallback;		/* tasks dispatched while the user side stalled */
+volatile u64 nr_bounced;		/* decisions moved to an allowed CPU */
+volatile u64 nr_stale;			/* decisions discarded (stale, duplicate, exited, malformed) */
+volatile u64 nr_congested;		/* tasks kept in the kernel: ring buffer or pending map full */
+volatile u64 nr_stalls;			/* times the user side was declared stalled */
+
+/* State shared with the binary. */
+volatile u64 nr_user_pending;		/* written by user space: tasks it holds (count) */
+volatile u64 nr_pending;		/* entries in `pending` (count) */
+volatile u32 user_stalled;		/* 1 while the stall fallback is active (bool) */
+struct relay_cpu_state cpu_state[RELAY_MAX_CPUS];
+
+/* Private state. */
+static u32 nr_cpu_ids;
+static u64 vtime_now;			/* largest vtime seen running (ns) */
+static u64 last_progress_ns;		/* last user-side progress (ns) */
+static u64 last_cons_pos;		/* `queued` consumer position at the last check */
+static u64 usersched_last_run_ns;	/* last time the user scheduler started (ns) */
+static s32 usersched_cpu;		/* CPU it last ran on */
+static u32 usersched_needed;		/* heartbeat request (bool) */
+
+UEI_DEFINE(uei);
+
+/* kernel -> user: tasks to decide. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, QUEUED_RB_BYTES);
+} queued SEC(".maps");
+
+/* user -> kernel: decisions. */
+struct {
+	__uint(type, BPF_MAP_TYPE_USER_RINGBUF);
+	__uint(max_entries, DISPATCHED_RB_BYTES);
+} dispatched SEC(".maps");
+
+/* Tasks handed to user space and not yet dispatched: pid -> generation. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_PENDING);
+	__type(key, s32);
+	__type(value, u64);
+} pending SEC(".maps");
+
+/* Per-task state. */
+struct task_ctx {
+	u64 generation;		/* bumped per hand-off and per claim (count) */
+	u64 start_ts;		/* last start of a run (ns) */
+	u64 stop_ts;		/* last stop of a run (ns) */
+	u64 exec_runtime;	/* CPU time since the last wakeup (ns) */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_ctx);
+} task_ctx_stor SEC(".maps");
+
+/* The heartbeat / stall-check timer. */
+struct timer_slot {
+	struct bpf_timer timer;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct timer_slot);
+} heartbeat SEC(".maps");
+
+static struct task_ctx *lookup_task_ctx(const struct task_struct *p)
+{
+	return bpf_task_storage_get(&task_ctx_stor, (struct task_struct *)p, 0, 0);
+}
+
+static bool is_usersched(const struct task_struct *p)
+{
+	return p->pid == usersched_pid;
+}
+
+static struct relay_cpu_state *cpu_state_of(s32 cpu)
+{
+	if (cpu < 0 || cpu >= RELAY_MAX_CPUS)
+		return NULL;
+	return &cpu_state[cpu];
+}
+
+/* Kernel threads that must never wait for user space. */
+static bool is_kernel_critical(const struct task_struct *p)
+{
+	static const char khugepaged[] = "khugepaged";
+	char comm[sizeof(khugepaged)];
+
+	if (!(p->flags & PF_KTHREAD))
+		return false;
+	if (p->nr_cpus_allowed == 1 || (p->flags & (PF_KSWAPD | PF_KCOMPACTD)))
+		return true;
+	if (bpf_probe_read_kernel_str(comm, sizeof(comm), p->comm) != sizeof(comm))
+		return false;
+	return bpf_strncmp(comm, sizeof(comm), khugepaged) == 0;
+}
+
+static u64 vtime_now_get(void)
+{
+	return READ_ONCE(vtime_now);
+}
+
+/* Wake an idle CPU that may run @p, so that it pulls from the shared DSQ. */
+static void kick_for(const struct task_struct *p)
+{
+	s32 cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+
+	if (cpu >= 0)
+		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+}
+
+/* The user side did something: it is alive. */
+static void note_progress(u64 now)
+{
+	WRITE_ONCE(last_progress_ns, now);
+	if (READ_ONCE(user_stalled))
+		WRITE_ONCE(user_stalled, 0);
+}
+
+/*
+ * Whether the user side is stalled: tasks are pending and it showed no
+ * progress for stall_timeout_ns. Latches user_stalled until the next progress.
+ */
+static bool check_stalled(u64 now)
+{
+	u64 cons = bpf_ringbuf_query(&queued, BPF_RB_CONS_POS);
+
+	if (cons != READ_ONCE(last_cons_pos)) {
+		WRITE_ONCE(last_cons_pos, cons);
+		note_progress(now);
+		return false;
+	}
+	if (READ_ONCE(user_stalled))
+		return true;
+	if (!READ_ONCE(nr_pending)) {
+		WRITE_ONCE(last_progress_ns, now);
+		return false;
+	}
+	if ((s64)(now - READ_ONCE(last_progress_ns)) < (s64)stall_timeout_ns)
+		return false;
+	WRITE_ONCE(user_stalled, 1);
+	__sync_fetch_and_add(&nr_stalls, 1);
+	return true;
+}
+
+/*
+ * Whether the user scheduler has something to do; @claim consumes a
+ * heartbeat request (the caller is about to run it).
+ */
+static bool usersched_has_work(bool claim)
+{
+	if (READ_ONCE(usersched_needed)) {
+		if (claim)
+			WRITE_ONCE(usersched_needed, 0);
+		return true;
+	}
+	return READ_ONCE(nr_pending) || READ_ONCE(nr_user_pending) ||
+	       READ_ONCE(user_stalled);
+}
+
+/* Forget @pid's pending entry if it still names @generation. */
+static void pending_forget(s32 pid, u64 generation)
+{
+	u64 *gen = bpf_map_lookup_elem(&pending, &pid);
+
+	if (gen && *gen == generation && !bpf_map_delete_elem(&pending, &pid))
+		__sync_fetch_and_sub(&nr_pending, 1);
+}
+
+/* Record @pid as handed to user space at @generation; false if the map is full. */
+static bool pending_record(s32 pid, u64 generation)
+{
+	if (!bpf_map_update_elem(&pending, &pid, &generation, BPF_NOEXIST)) {
+		__sync_fetch_and_add(&nr_pending, 1);
+		return true;
+	}
+	return !bpf_map_update_elem(&pending, &pid, &generation, BPF_EXIST);
+}
+
+/* Dispatch @p in the kernel, to the shared DSQ, at the current vtime. */
+static void dispatch_in_kernel(struct task_struct *p, u64 enq_flags)
+{
+	scx_bpf_dsq_insert_vtime(p, SHARED_DSQ, slice_ns, vtime_now_get(), enq_flags);
+	kick_for(p);
+}
+
+/* Hand @p to user space; false if there is no room (the caller keeps it). */
+static bool queue_to_user(struct task_struct *p, u64 enq_flags)
+{
+	struct relay_queued_task *t;
+	struct task_ctx *tctx;
+	u64 gen;
+
+	tctx = lookup_task_ctx(p);
+	if (!tctx)
+		return false;
+	t = bpf_ringbuf_reserve(&queued, sizeof(*t), 0);
+	if (!t)
+		return false;
+	gen = __sync_add_and_fetch(&tctx->generation, 1);
+	if (!pending_record(p->pid, gen)) {
+		bpf_ringbuf_discard(t, 0);
+		return false;
+	}
+	t->pid = p->pid;
+	t->tgid = p->tgid;
+	t->cpu = scx_bpf_task_cpu(p);
+	t->nr_cpus_allowed = p->nr_cpus_allowed;
+	t->enq_flags = enq_flags;
+	t->weight = p->scx.weight;
+	t->vtime = p->scx.dsq_vtime;
+	t->start_ts = tctx->start_ts;
+	t->stop_ts = tctx->stop_ts;
+	t->exec_runtime = tctx->exec_runtime;
+	t->generation = gen;
+	bpf_probe_read_kernel_str(t->comm, sizeof(t->comm), p->comm);
+	bpf_ringbuf_submit(t, 0);
+	__sync_fetch_and_add(&nr_queued, 1);
+	return true;
+}
+
+/* The DSQ a decision sends @p to: its CPU if allowed, else a bounce. */
+static u64 decision_dsq(const struct task_struct *p, s32 cpu)
+{
+	struct relay_cpu_state *st;
+	s32 prev;
+
+	if (cpu == RELAY_CPU_ANY)
+		return SHARED_DSQ;
+	st = cpu_state_of(cpu);
+	if (cpu < nr_cpu_ids && st && st->online && bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+		return cpu;
+	__sync_fetch_and_add(&nr_bounced, 1);
+	prev = scx_bpf_task_cpu(p);
+	st = cpu_state_of(prev);
+	if (st && st->online && bpf_cpumask_test_cpu(prev, p->cpus_ptr))
+		return prev;
+	return SHARED_DSQ;
+}
+
+/* Apply one decision; never fails the scheduler, whatever it says. */
+static void apply_decision(const struct relay_decision *d)
+{
+	struct relay_cpu_state *st;
+	struct task_struct *p;
+	struct task_ctx *tctx;
+	u64 dsq, slice;
+
+	p = bpf_task_from_pid(d->pid);
+	if (!p) {
+		__sync_fetch_and_add(&nr_stale, 1);
+		return;
+	}
+	tctx = lookup_task_ctx(p);
+	if (!tctx || __sync_val_compare_and_swap(&tctx->generation, d->generation,
+						 d->generation + 1) != d->generation) {
+		__sync_fetch_and_add(&nr_stale, 1);
+		goto out;
+	}
+	pending_forget(d->pid, d->generation);
+
+	dsq = decision_dsq(p, d->cpu);
+	slice = d->slice_ns < MAX_SLICE_NS ? d->slice_ns : MAX_SLICE_NS;
+	scx_bpf_dsq_insert_vtime(p, dsq, slice, d->vtime, d->flags & USER_ENQ_FLAGS);
+	__sync_fetch_and_add(&nr_user_dispatches, 1);
+	if (dsq == SHARED_DSQ) {
+		kick_for(p);
+	} else {
+		st = cpu_state_of(dsq);
+		if (st)
+			st->queue_depth++;
+		scx_bpf_kick_cpu(dsq, SCX_KICK_IDLE);
+	}
+out:
+	bpf_task_release(p);
+}
+
+/* bpf_user_ringbuf_drain() callback: 0 = continue while dispatch slots remain. */
+static long handle_decision(struct bpf_dynptr *dynptr, void *ctx)
+{
+	struct relay_decision d;
+
+	if (bpf_dynptr_read(&d, sizeof(d), dynptr, 0, 0))
+		__sync_fetch_and_add(&nr_stale, 1);
+	else
+		apply_decision(&d);
+	return scx_bpf_dispatch_nr_slots() ? 0 : 1;
+}
+
+/* bpf_for_each_map_elem() callback: dispatch one pending task in the kernel. */
+static long fallback_one(struct bpf_map *map, s32 *pid, u64 *gen, void *ctx)
+{
+	struct task_struct *p;
+	struct task_ctx *tctx;
+	s32 key = *pid;
+	u64 g = *gen;
+
+	if (!scx_bpf_dispatch_nr_slots())
+		return 1;
+	p = bpf_task_from_pid(key);
+	if (p) {
+		tctx = lookup_task_ctx(p);
+		if (tctx && __sync_val_compare_and_swap(&tctx->generation, g, g + 1) == g) {
+			dispatch_in_kernel(p, 0);
+			__sync_fetch_and_add(&nr_fallback, 1);
+		}
+		bpf_task_release(p);
+	}
+	/* Dispatched, exited or superseded: no longer pending at @g. */
+	pending_forget(key, g);
+	return 0;
+}
+
+/* The timer: heartbeat of the user scheduler, and the stall check. */
+static int heartbeat_fn(void *map, u32 *key, struct bpf_timer *timer)
+{
+	u64 now = bpf_ktime_get_ns();
+	s32 cpu;
+
+	if (now - READ_ONCE(usersched_last_run_ns) >= HEARTBEAT_NS) {
+		WRITE_ONCE(usersched_needed, 1);
+		scx_bpf_kick_cpu(READ_ONCE(usersched_cpu), SCX_KICK_IDLE);
+	}
+	/* While stalled, make idle CPUs run ops.dispatch(): it does the fallback. */
+	if (check_stalled(now) && READ_ONCE(nr_pending)) {
+		bpf_for(cpu, 0, nr_cpu_ids)
+			scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+	}
+	bpf_timer_start(timer, timer_interval_ns, 0);
+	return 0;
+}
+
+/*
+ * Wakeup fast path: if the default idle selection finds an idle CPU and no
+ * queue holds work that should run first, the task goes straight to that
+ * CPU's local DSQ; everything else is left to ops.enqueue().
+ */
+s32 BPF_STRUCT_OPS(relay_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
+{
+	bool is_idle = false;
+	s32 cpu;
+
+	if (is_usersched(p))
+		return prev_cpu;
+	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
+	if (is_idle && !scx_bpf_dsq_nr_queued(SHARED_DSQ) &&
+	    (cpu < 0 || cpu >= RELAY_MAX_CPUS || !scx_bpf_dsq_nr_queued(cpu))) {
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
+		__sync_fetch_and_add(&nr_kernel_dispatches, 1);
+	}
+	return cpu;
+}
+
+/*
+ * Who decides: the user scheduler is parked; critical kthreads run locally;
+ * while the user side is stalled new tasks go to the shared DSQ; everything
+ * else is handed to user space, or kept in the kernel when there is no room
+ * (congestion).
+ */
+void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
+{
+	if (is_usersched(p)) {
+		scx_bpf_dsq_insert(p, USERSCHED_DSQ, slice_ns, enq_flags);
+		if (usersched_has_work(false))
+			scx_bpf_kick_cpu(scx_bpf_task_cpu(p), SCX_KICK_IDLE);
+		return;
+	}
+	if (is_kernel_critical(p)) {
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
+		__sync_fetch_and_add(&nr_kernel_dispatches, 1);
+		return;
+	}
+	if (check_stalled(bpf_ktime_get_ns())) {
+		dispatch_in_kernel(p, enq_flags);
+		__sync_fetch_and_add(&nr_fallback, 1);
+		return;
+	}
+	if (queue_to_user(p, enq_flags)) {
+		/* An idle CPU will run ops.dispatch(), which pulls the user scheduler. */
+		scx_bpf_kick_cpu(scx_bpf_task_cpu(p), SCX_KICK_IDLE);
+		return;
+	}
+	dispatch_in_kernel(p, enq_flags);
+	__sync_fetch_and_add(&nr_congested, 1);
+	__sync_fetch_and_add(&nr_kernel_dispatches, 1);
+}
+
+/*
+ * What this CPU runs next: decisions are applied first (up to the free
+ * slots), then, if the user side stalled, pending tasks are dispatched here;
+ * then the user scheduler if it has work, this CPU's DSQ, the shared DSQ;
+ * and if nothing is left, the previous task keeps the CPU for another slice.
+ */
+void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
+{
+	struct relay_cpu_state *st = cpu_state_of(cpu);
+	u64 now = bpf_ktime_get_ns();
+
+	if (scx_bpf_dispatch_nr_slots() &&
+	    bpf_user_ringbuf_drain(&dispatched, handle_decision, NULL, BPF_RB_NO_WAKEUP) > 0)
+		note_progress(now);
+
+	if (check_stalled(now) && READ_ONCE(nr_pending))
+		bpf_for_each_map_elem(&pending, fallback_one, NULL, 0);
+
+	if (usersched_has_work(true) && scx_bpf_dsq_move_to_local(USERSCHED_DSQ, 0))
+		goto out;
+	if (scx_bpf_dsq_move_to_local(cpu, 0))
+		goto out;
+	if (scx_bpf_dsq_move_to_local(SHARED_DSQ, 0))
+		goto out;
+	if (prev && !is_usersched(prev) && (prev->scx.flags & SCX_TASK_QUEUED))
+		scx_bpf_task_set_slice(prev, slice_ns);
+out:
+	if (st)
+		st->queue_depth = scx_bpf_dsq_nr_queued(cpu);
+}
+
+/* A wakeup starts a new "runtime since sleep" period. */
+void BPF_STRUCT_OPS(relay_runnable, struct task_struct *p, u64 enq_flags)
+{
+	struct task_ctx *tctx = lookup_task_ctx(p);
+
+	if (tctx)
+		tctx->exec_runtime = 0;
+}
+
+/* Record who runs where, when it started, and the user scheduler's liveness. */
+void BPF_STRUCT_OPS(relay_running, struct task_struct *p)
+{
+	struct relay_cpu_state *st = cpu_state_of(scx_bpf_task_cpu(p));
+	u64 now = bpf_ktime_get_ns();
+	struct task_ctx *tctx;
+
+	if (st) {
+		st->current_pid = p->pid;
+		st->idle = 0;
+	}
+	if (is_usersched(p)) {
+		WRITE_ONCE(usersched_last_run_ns, now);
+		WRITE_ONCE(usersched_cpu, scx_bpf_task_cpu(p));
+		note_progress(now);
+		return;
+	}
+	if (p->scx.dsq_vtime > vtime_now_get())
+		WRITE_ONCE(vtime_now, p->scx.dsq_vtime);
+	tctx = lookup_task_ctx(p);
+	if (tctx)
+		tctx->start_ts = now;
+}
+
+/* Account the CPU time of the run that ends. */
+void BPF_STRUCT_OPS(relay_stopping, struct task_struct *p, bool runnable)
+{
+	struct relay_cpu_state *st = cpu_state_of(scx_bpf_task_cpu(p));
+	u64 now = bpf_ktime_get_ns();
+	struct task_ctx *tctx;
+
+	if (st)
+		st->current_pid = 0;
+	tctx = lookup_task_ctx(p);
+	if (!tctx)
+		return;
+	tctx->stop_ts = now;
+	if (tctx->start_ts && now > tctx->start_ts)
+		tctx->exec_runtime += now - tctx->start_ts;
+}
+
+/* Mirror the kernel's idle tracking into the shared per-CPU state. */
+void BPF_STRUCT_OPS(relay_update_idle, s32 cpu, bool idle)
+{
+	struct relay_cpu_state *st = cpu_state_of(cpu);
+
+	if (st)
+		st->idle = idle;
+}
+
+/* A task joining sched_ext starts at the current vtime with a full slice. */
+void BPF_STRUCT_OPS(relay_enable, struct task_struct *p)
+{
+	scx_bpf_task_set_dsq_vtime(p, vtime_now_get());
+	scx_bpf_task_set_slice(p, slice_ns);
+}
+
+/* Every task gets its storage up front: no allocation on the hot paths. */
+s32 BPF_STRUCT_OPS(relay_init_task, struct task_struct *p, struct scx_init_task_args *args)
+{
+	if (!bpf_task_storage_get(&task_ctx_stor, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE))
+		return -ENOMEM;
+	return 0;
+}
+
+/* An exiting task is no longer pending. */
+void BPF_STRUCT_OPS(relay_exit_task, struct task_struct *p, struct scx_exit_task_args *args)
+{
+	s32 pid = p->pid;
+
+	if (!bpf_map_delete_elem(&pending, &pid))
+		__sync_fetch_and_sub(&nr_pending, 1);
+}
+
+/* Create the DSQs, mark the online CPUs, start the heartbeat. */
+s32 BPF_STRUCT_OPS_SLEEPABLE(relay_init)
+{
+	const struct cpumask *online;
+	struct timer_slot *slot;
+	u32 key = 0;
+	s32 cpu, err;
+
+	nr_cpu_ids = scx_bpf_nr_cpu_ids();
+	if (nr_cpu_ids > RELAY_MAX_CPUS) {
+		scx_bpf_error("%u CPUs, at most %d supported", nr_cpu_ids, RELAY_MAX_CPUS);
+		return -E2BIG;
+	}
+
+	online = scx_bpf_get_online_cpumask();
+	bpf_for(cpu, 0, nr_cpu_ids) {
+		struct relay_cpu_state *st = cpu_state_of(cpu);
+
+		if (st && bpf_cpumask_test_cpu(cpu, online))
+			st->online = 1;
+	}
+	scx_bpf_put_cpumask(online);
+
+	bpf_for(cpu, 0, nr_cpu_ids) {
+		err = scx_bpf_create_dsq(cpu, -1);
+		if (err)
+			return err;
+	}
+	err = scx_bpf_create_dsq(SHARED_DSQ, -1);
+	if (err)
+		return err;
+	err = scx_bpf_create_dsq(USERSCHED_DSQ, -1);
+	if (err)
+		return err;
+
+	last_progress_ns = bpf_ktime_get_ns();
+	usersched_last_run_ns = last_progress_ns;
+
+	slot = bpf_map_lookup_elem(&heartbeat, &key);
+	if (!slot)
+		return -ENOENT;
+	bpf_timer_init(&slot->timer, &heartbeat, CLOCK_MONOTONIC);
+	bpf_timer_set_callback(&slot->timer, heartbeat_fn);
+	return bpf_timer_start(&slot->timer, timer_interval_ns, 0);
+}
+
+/* Record why we were unloaded, for the binary to report. */
+void BPF_STRUCT_OPS(relay_exit, struct scx_exit_info *ei)
+{
+	UEI_RECORD(uei, ei);
+}
+
+SCX_OPS_DEFINE(relay_ops,
+	       .select_cpu	= (void *)relay_select_cpu,
+	       .enqueue		= (void *)relay_enqueue,
+	       .dispatch	= (void *)relay_dispatch,
+	       .runnable	= (void *)relay_runnable,
+	       .running		= (void *)relay_running,
+	       .stopping	= (void *)relay_stopping,
+	       .update_idle	= (void *)relay_update_idle,
+	       .enable		= (void *)relay_enable,
+	       .init_task	= (void *)relay_init_task,
+	       .exit_task	= (void *)relay_exit_task,
+	       .init		= (void *)relay_init,
+	       .exit		= (void *)relay_exit,
+	       .flags		= SCX_OPS_ENQ_LAST | SCX_OPS_KEEP_BUILTIN_IDLE,
+	       .dispatch_max_batch = 512,
+	       .timeout_ms	= 5000,
+	       .name		= "scx_relay");

@@ -1,0 +1,167 @@
+//! The BPF backend: scheduler-core's [`Backend`] over the dispatcher's ring
+//! buffers and the per-CPU state it shares through .bss.
+//!
+//! Nothing here makes a system call per task: tasks come in batches from the
+//! `queued` ring buffer (libbpf reads the mmapped ring, no epoll), decisions
+//! go to the mmapped `dispatched` user ring buffer, and per-CPU state and
+//! counters are plain loads from the mmapped .bss. Every buffer is sized up
+//! front; the loop allocates nothing per task.
+
+use std::{cell::RefCell, ptr::NonNull, rc::Rc};
+
+use libbpf_rs::{libbpf_sys, AsRawLibbpf, MapCore, RingBuffer, RingBufferBuilder, UserRingBuffer};
+use scheduler_core::{
+    wire::{RawDecision, RawQueuedTask, DECISION_SIZE, MAX_CPUS},
+    Backend, BackendError, CpuView, Decision, QueuedTask, SendStatus,
+};
+
+use super::{bpf::types, stats::Counters};
+
+/// Tasks decoded by the ring-buffer callback, waiting for [`Backend::receive`].
+struct Inbox {
+    tasks: Vec<QueuedTask>,
+    /// Records that failed validation (count); their tasks stay pending in the
+    /// dispatcher, which dispatches them itself after the stall timeout.
+    invalid: u64,
+}
+
+/// The backend over a loaded and attached dispatcher.
+pub struct BpfBackend {
+    queued: RingBuffer<'static>,
+    inbox: Rc<RefCell<Inbox>>,
+    capacity: usize,
+    dispatched: UserRingBuffer,
+    bss: NonNull<types::bss>,
+    nr_cpus: u32,
+    dropped_decisions: u64,
+}
+
+fn io_error(op: &'static str, errno: i32) -> BackendError {
+    BackendError::Io { op, reason: std::io::Error::from_raw_os_error(errno.abs()).to_string() }
+}
+
+impl BpfBackend {
+    /// Connects to the dispatcher's maps. `bss` is the mmapped .bss of the
+    /// same object; it must stay mapped (the skeleton alive) as long as the
+    /// backend lives. `batch` is the most tasks one `receive` returns.
+    pub fn new(
+        queued: &dyn MapCore,
+        dispatched: &dyn MapCore,
+        bss: NonNull<types::bss>,
+        nr_cpus: u32,
+        batch: usize,
+    ) -> anyhow::Result<Self> {
+        let capacity = batch.max(1);
+        let inbox = Rc::new(RefCell::new(Inbox { tasks: Vec::with_capacity(capacity), invalid: 0 }));
+        let sink = Rc::clone(&inbox);
+        let mut builder = RingBufferBuilder::new();
+        builder.add(queued, move |data: &[u8]| {
+            let mut inbox = sink.borrow_mut();
+            match RawQueuedTask::from_bytes(data).and_then(|raw| raw.validate(nr_cpus)) {
+                // consume_raw_n() never hands over more than `capacity`
+                // records per receive(), so this push never reallocates.
+                Ok(task) if inbox.tasks.len() < inbox.tasks.capacity() => inbox.tasks.push(task),
+                _ => inbox.invalid += 1,
+            }
+            0
+        })?;
+        let queued = builder.build()?;
+        let dispatched = UserRingBuffer::new(dispatched)?;
+        Ok(Self { queued, inbox, capacity, dispatched, bss, nr_cpus, dropped_decisions: 0 })
+    }
+
+    /// The dispatcher's counters, read from the shared .bss.
+    pub fn counters(&self) -> Counters {
+        let bss = self.bss.as_ptr();
+        // SAFETY: `bss` points to the mmapped .bss of the loaded object, which
+        // outlives `self` (see `new`); volatile reads of plain integers that
+        // the BPF side updates concurrently.
+        unsafe {
+            Counters {
+                queued: (&raw const (*bss).nr_queued).read_volatile(),
+                user: (&raw const (*bss).nr_user_dispatches).read_volatile(),
+                kernel: (&raw const (*bss).nr_kernel_dispatches).read_volatile(),
+                fallback: (&raw const (*bss).nr_fallback).read_volatile(),
+                bounced: (&raw const (*bss).nr_bounced).read_volatile(),
+                stale: (&raw const (*bss).nr_stale).read_volatile(),
+                congested: (&raw const (*bss).nr_congested).read_volatile(),
+                stalls: (&raw const (*bss).nr_stalls).read_volatile(),
+                stalled: (&raw const (*bss).user_stalled).read_volatile() != 0,
+                invalid: self.inbox.borrow().invalid + self.dropped_decisions,
+            }
+        }
+    }
+}
+
+impl Backend for BpfBackend {
+    fn receive(&mut self, out: &mut Vec<QueuedTask>, max: usize) -> Result<usize, BackendError> {
+        let n = max.min(self.capacity);
+        if n == 0 {
+            return Ok(0);
+        }
+        let ret = self.queued.consume_raw_n(n);
+        if ret < 0 {
+            return Err(io_error("ring_buffer__consume_n", ret));
+        }
+        let mut inbox = self.inbox.borrow_mut();
+        let got = inbox.tasks.len();
+        out.extend(inbox.tasks.drain(..));
+        Ok(got)
+    }
+
+    fn send(&mut self, decision: &Decision) -> Result<SendStatus, BackendError> {
+        let Ok(raw) = RawDecision::encode(decision, self.nr_cpus) else {
+            // A decision the dispatcher could not use (bad pid or CPU): drop
+            // it; the task stays pending and the stall fallback runs it.
+            self.dropped_decisions += 1;
+            return Ok(SendStatus::Sent);
+        };
+        let mut bytes = [0u8; DECISION_SIZE];
+        raw.to_bytes(&mut bytes);
+        let rb = self.dispatched.as_libbpf_object().as_ptr();
+        // SAFETY: `rb` is the live user ring buffer owned by `self`; we are
+        // its only producer (single-threaded).
+        let sample = unsafe { libbpf_sys::user_ring_buffer__reserve(rb, DECISION_SIZE as u32) };
+        if sample.is_null() {
+            let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+            return match errno {
+                libc::ENOSPC | libc::EAGAIN | libc::EBUSY => Ok(SendStatus::Full),
+                e => Err(io_error("user_ring_buffer__reserve", e)),
+            };
+        }
+        // SAFETY: libbpf reserved DECISION_SIZE writable bytes at `sample`;
+        // submitting hands them to the kernel exactly once.
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), sample.cast::<u8>(), DECISION_SIZE);
+            libbpf_sys::user_ring_buffer__submit(rb, sample);
+        }
+        Ok(SendStatus::Sent)
+    }
+
+    fn refresh_cpus(&mut self, view: &mut CpuView) {
+        let bss = self.bss.as_ptr();
+        for cpu in 0..view.nr_cpus().min(MAX_CPUS) {
+            // SAFETY: see `counters`; `cpu` < MAX_CPUS, the array's length.
+            let st = unsafe { (&raw const (*bss).cpu_state[cpu as usize]).read_volatile() };
+            view.set(cpu, st.idle != 0, st.queue_depth, st.current_pid);
+        }
+    }
+
+    fn now_ns(&self) -> u64 {
+        monotonic_ns()
+    }
+
+    fn set_pending(&mut self, pending: usize) {
+        // SAFETY: see `counters`; a single aligned u64 store the BPF side reads.
+        unsafe { (&raw mut (*self.bss.as_ptr()).nr_user_pending).write_volatile(pending as u64) };
+    }
+}
+
+/// Now, in ns of CLOCK_MONOTONIC: the clock of bpf_ktime_get_ns(), which the
+/// dispatcher stamps tasks with. A vDSO call, no system call.
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64)
+}

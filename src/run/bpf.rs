@@ -1,0 +1,61 @@
+//! The generated BPF skeleton and the bindgen view of `src/bpf/intf.h`, with
+//! compile-time proof that the wire structs match scheduler-core's layout.
+
+#[allow(clippy::all, clippy::pedantic, unsafe_op_in_unsafe_fn, missing_docs)]
+mod skel {
+    include!(concat!(env!("OUT_DIR"), "/bpf_skel.rs"));
+}
+
+#[allow(
+    non_camel_case_types,
+    non_upper_case_globals,
+    dead_code,
+    clippy::all,
+    unsafe_op_in_unsafe_fn,
+    missing_docs
+)]
+mod intf {
+    include!(concat!(env!("OUT_DIR"), "/bpf_intf.rs"));
+}
+
+use std::mem::{offset_of, size_of};
+
+use scheduler_core::wire::{RawDecision, RawQueuedTask, CPU_ANY, DECISION_SIZE, MAX_CPUS, QUEUED_TASK_SIZE};
+
+pub use intf::relay_cpu_state as CpuState;
+pub use skel::{types, BpfSkel, BpfSkelBuilder};
+
+/// Asserts at compile time that a bindgen struct field sits where the Rust
+/// wire mirror expects it.
+macro_rules! same_offset {
+    ($c:ty, $rust:ty, $($field:ident),+) => {
+        $(const _: () = assert!(offset_of!($c, $field) == offset_of!($rust, $field));)+
+    };
+}
+
+const _: () = assert!(size_of::<intf::relay_queued_task>() == QUEUED_TASK_SIZE);
+const _: () = assert!(size_of::<intf::relay_decision>() == DECISION_SIZE);
+const _: () = assert!(intf::relay_consts_RELAY_CPU_ANY == CPU_ANY);
+const _: () = assert!(intf::relay_consts_RELAY_MAX_CPUS as u32 == MAX_CPUS);
+const _: () = assert!(intf::relay_consts_RELAY_COMM_LEN as usize == scheduler_core::TASK_COMM_LEN);
+const _: () = assert!(size_of::<CpuState>() == 16);
+same_offset!(
+    intf::relay_queued_task,
+    RawQueuedTask,
+    pid,
+    tgid,
+    cpu,
+    nr_cpus_allowed,
+    enq_flags,
+    weight,
+    vtime,
+    start_ts,
+    stop_ts,
+    exec_runtime,
+    generation,
+    comm
+);
+same_offset!(intf::relay_decision, RawDecision, pid, cpu, slice_ns, vtime, flags, generation);
+// The skeleton's .bss array is the same type bindgen produced from intf.h.
+const _: () = assert!(size_of::<types::relay_cpu_state>() == size_of::<CpuState>());
+const _: () = assert!(offset_of!(types::relay_cpu_state, current_pid) == offset_of!(CpuState, current_pid));

@@ -1,0 +1,300 @@
+//! One scheduling session: open and load the dispatcher, attach it, run the
+//! engine until a signal or the kernel ends it, unregister, and say why.
+
+use std::{
+    mem::MaybeUninit,
+    ptr::NonNull,
+    sync::atomic::{AtomicBool, Ordering},
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context, Result};
+use libbpf_rs::{libbpf_sys, PrintLevel};
+use scheduler_core::{wire::MAX_CPUS, Engine, EngineConfig};
+use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open};
+
+use super::{
+    backend::BpfBackend,
+    bpf::{BpfSkel, BpfSkelBuilder},
+    stats::{own_page_faults, StatsLine},
+    topology,
+};
+
+/// Everything a session needs, validated.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Policy name (known to `policies::by_name`).
+    pub policy: String,
+    /// Policy tunables.
+    pub policy_cfg: policies::PolicyConfig,
+    /// No user-side progress this long while tasks wait = stalled (ns).
+    pub stall_timeout_ns: u64,
+    /// Only tasks that opt into SCHED_EXT.
+    pub partial: bool,
+    /// Period of the stats line, if any.
+    pub stats_interval: Option<Duration>,
+    /// libbpf log and lifecycle details on stderr.
+    pub verbose: bool,
+}
+
+/// How a session ended.
+#[derive(Debug)]
+pub enum Ending {
+    /// SIGINT / SIGTERM, or a normal unregistration: the exit reason.
+    Stopped(String),
+    /// The kernel ejected the scheduler (error, stall): the exit reason.
+    Ejected(String),
+    /// The kernel asked for a restart (CPU hotplug): the exit reason.
+    Restart(String),
+}
+
+/// `scx_exit_kind` values (include/linux/sched/ext.h).
+const SCX_EXIT_UNREG_BPF: i32 = 65;
+const SCX_EXIT_UNREG_KERN: i32 = 66;
+const SCX_EXIT_ERROR: i32 = 1024;
+
+/// SCHED_EXT, the sched_setscheduler() policy of sched_ext tasks.
+const SCHED_EXT: libc::c_int = 7;
+
+/// Set by SIGINT / SIGTERM.
+static SHUTDOWN: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_sig: libc::c_int) {
+    SHUTDOWN.store(true, Ordering::Relaxed);
+}
+
+/// Makes SIGINT and SIGTERM end the session cleanly (no thread: a flag the
+/// loop polls).
+pub fn install_signal_handlers() -> Result<()> {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: a zeroed sigaction is a valid "no flags, empty mask"
+        // value; the handler only stores to an atomic (async-signal-safe).
+        let ok = unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut()) == 0
+        };
+        if !ok {
+            bail!("cannot install a signal handler: {}", std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+fn libbpf_log(level: PrintLevel, msg: String) {
+    let tag = match level {
+        PrintLevel::Warn => "warn",
+        PrintLevel::Info => "info",
+        PrintLevel::Debug => "debug",
+    };
+    eprint!("libbpf {tag}: {msg}");
+}
+
+/// Raises RLIMIT_MEMLOCK (older kernels charge BPF maps to it).
+fn raise_memlock_rlimit() {
+    let unlimited = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
+    // SAFETY: `unlimited` is a valid rlimit; failure is reported by the loader.
+    unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) };
+}
+
+/// Locks every current and future page: a page fault of the user scheduler
+/// may need a task that waits for the user scheduler.
+fn lock_memory() -> std::io::Result<()> {
+    // SAFETY: mlockall has no memory-safety preconditions.
+    if unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// In partial mode the user scheduler is not a sched_ext task by default;
+/// make it one, so that it is parked between rounds instead of spinning.
+fn join_sched_ext() -> std::io::Result<()> {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `param` is a valid sched_param; pid 0 is this thread.
+    if unsafe { libc::sched_setscheduler(0, SCHED_EXT, &param) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// The string in a NUL-padded C buffer, lossily decoded.
+fn c_buf_to_string(buf: &[libc::c_char]) -> String {
+    // SAFETY: c_char and u8 have the same size and alignment.
+    let bytes = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), buf.len()) };
+    let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..len]).into_owned()
+}
+
+/// What the dispatcher's `ops.exit` recorded.
+struct ExitRecord {
+    kind: i32,
+    exit_code: i64,
+    reason: String,
+    dump: String,
+}
+
+fn exited(skel: &BpfSkel<'_>) -> bool {
+    skel.maps.data_data.as_ref().is_some_and(|d| {
+        // SAFETY: a volatile read of an aligned i32 in the mmapped .data.
+        unsafe { (&raw const d.uei.kind).read_volatile() != 0 }
+    })
+}
+
+fn read_exit(skel: &BpfSkel<'_>) -> ExitRecord {
+    let Some(data) = skel.maps.data_data.as_ref() else {
+        return ExitRecord { kind: 0, exit_code: 0, reason: "unknown".into(), dump: String::new() };
+    };
+    // SAFETY: volatile reads of aligned integers in the mmapped .data.
+    let (kind, exit_code) =
+        unsafe { ((&raw const data.uei.kind).read_volatile(), (&raw const data.uei.exit_code).read_volatile()) };
+    let reason = c_buf_to_string(&data.uei.reason);
+    let msg = c_buf_to_string(&data.uei.msg);
+    let reason = match (reason.is_empty(), msg.is_empty()) {
+        (true, _) => format!("exit kind {kind}"),
+        (false, true) => reason,
+        (false, false) => format!("{reason} ({msg})"),
+    };
+    let dump_len = skel.maps.rodata_data.as_ref().map_or(0, |r| r.uei_dump_len as usize);
+    let dump_ptr = scx_utils::UEI_DUMP_PTR_MUTEX.lock().map(|p| p.ptr).unwrap_or(std::ptr::null());
+    let dump = if dump_ptr.is_null() || dump_len == 0 {
+        String::new()
+    } else {
+        // SAFETY: scx_ops_load! sized the dump map to `dump_len` bytes and
+        // recorded its mmapped address; the object is still loaded.
+        c_buf_to_string(unsafe { std::slice::from_raw_parts(dump_ptr, dump_len) })
+    };
+    ExitRecord { kind, exit_code, reason, dump }
+}
+
+/// Loads, attaches and runs the scheduler until it ends; see [`Ending`].
+pub fn run_session(cfg: &Config) -> Result<Ending> {
+    if cfg.verbose {
+        libbpf_rs::set_print(Some((PrintLevel::Debug, libbpf_log)));
+    } else {
+        libbpf_rs::set_print(None);
+    }
+    raise_memlock_rlimit();
+
+    let nr_cpus = topology::nr_cpu_ids().context("cannot read /sys/devices/system/cpu/possible")?;
+    if nr_cpus > MAX_CPUS {
+        bail!("{nr_cpus} CPUs, scx_relay supports at most {MAX_CPUS}");
+    }
+    let policy = policies::by_name(&cfg.policy, &cfg.policy_cfg)?;
+    let engine_cfg = EngineConfig::default();
+    let mut engine = Engine::new(policy, topology::read(nr_cpus), engine_cfg);
+
+    let mut storage = MaybeUninit::uninit();
+    let builder = BpfSkelBuilder::default();
+    let mut open = scx_ops_open!(builder, &mut storage, relay_ops, None::<libbpf_sys::bpf_object_open_opts>)
+        .context("opening the BPF dispatcher")?;
+    {
+        let rodata = open.maps.rodata_data.as_mut().context("the BPF object has no .rodata")?;
+        rodata.usersched_pid = std::process::id() as i32;
+        rodata.slice_ns = cfg.policy_cfg.slice_ns;
+        rodata.stall_timeout_ns = cfg.stall_timeout_ns;
+        rodata.timer_interval_ns = (cfg.stall_timeout_ns / 4).clamp(10_000_000, 250_000_000);
+    }
+    if cfg.partial {
+        open.struct_ops.relay_ops_mut().flags |= *scx_utils::compat::SCX_OPS_SWITCH_PARTIAL;
+    }
+    let mut skel = scx_ops_load!(open, relay_ops, uei)
+        .context("loading the BPF dispatcher (run with -v for the verifier log)")?;
+
+    let bss = skel
+        .maps
+        .bss_data
+        .as_deref_mut()
+        .map(NonNull::from)
+        .context("the BPF object has no mmapped .bss")?;
+    let mut backend =
+        BpfBackend::new(&skel.maps.queued, &skel.maps.dispatched, bss, nr_cpus, engine_cfg.batch)
+            .context("connecting to the dispatcher's ring buffers")?;
+
+    let link = scx_ops_attach!(skel, relay_ops).context("attaching the BPF dispatcher")?;
+    if cfg.partial {
+        if let Err(e) = join_sched_ext() {
+            eprintln!("scx_relay: warning: cannot move the user scheduler to SCHED_EXT: {e}");
+        }
+    }
+    if let Err(e) = lock_memory() {
+        eprintln!("scx_relay: warning: mlockall failed ({e}); page faults may delay scheduling");
+    }
+    eprintln!(
+        "scx_relay: scheduling {} {nr_cpus} CPUs with policy {} (slice {} us, stall timeout {} ms)",
+        if cfg.partial { "SCHED_EXT tasks on" } else { "all tasks on" },
+        cfg.policy,
+        cfg.policy_cfg.slice_ns / 1000,
+        cfg.stall_timeout_ns / 1_000_000
+    );
+
+    let pf_start = own_page_faults();
+    let mut next_stats = cfg.stats_interval.map(|i| Instant::now() + i);
+    let mut failure = None;
+    while !SHUTDOWN.load(Ordering::Relaxed) && !exited(&skel) {
+        if let Err(e) = engine.step(&mut backend) {
+            failure = Some(e);
+            break;
+        }
+        if let (Some(at), Some(interval)) = (next_stats, cfg.stats_interval) {
+            if Instant::now() >= at {
+                let line =
+                    StatsLine { counters: backend.counters(), page_faults: own_page_faults().saturating_sub(pf_start) };
+                println!("{line}");
+                next_stats = Some(at + interval);
+            }
+        }
+        // Hand the CPU back: the dispatcher parks us until work is pending.
+        // SAFETY: sched_yield has no preconditions.
+        unsafe { libc::sched_yield() };
+    }
+    if cfg.stats_interval.is_some() {
+        let line = StatsLine { counters: backend.counters(), page_faults: own_page_faults().saturating_sub(pf_start) };
+        println!("{line}");
+    }
+
+    drop(backend);
+    drop(link);
+    let exit = read_exit(&skel);
+    if cfg.verbose {
+        let s = engine.stats();
+        eprintln!(
+            "scx_relay: engine: {} steps, {} received, {} decided, {} retried, {} redirected",
+            s.steps, s.received, s.decided, s.retried, s.redirected
+        );
+    }
+    if let Some(e) = failure {
+        return Err(e).context("the user scheduler failed");
+    }
+    if !exit.dump.is_empty() {
+        eprintln!("scx_relay: kernel debug dump:\n{}", exit.dump);
+    }
+    let restart = matches!(exit.kind, SCX_EXIT_UNREG_BPF | SCX_EXIT_UNREG_KERN)
+        && exit.exit_code & (*scx_utils::SCX_ECODE_ACT_RESTART as i64) != 0;
+    Ok(if restart {
+        Ending::Restart(exit.reason)
+    } else if exit.kind >= SCX_EXIT_ERROR {
+        Ending::Ejected(exit.reason)
+    } else {
+        Ending::Stopped(exit.reason)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// C strings are cut at the first NUL and decoded lossily.
+    #[test]
+    fn c_buffers() {
+        let buf: Vec<libc::c_char> = b"runnable task stall\0junk".iter().map(|&b| b as libc::c_char).collect();
+        assert_eq!(c_buf_to_string(&buf), "runnable task stall");
+        let full: Vec<libc::c_char> = b"abc".iter().map(|&b| b as libc::c_char).collect();
+        assert_eq!(c_buf_to_string(&full), "abc");
+        let bad: Vec<libc::c_char> = [0xff_u8, b'x', 0].iter().map(|&b| b as libc::c_char).collect();
+        assert_eq!(c_buf_to_string(&bad), "\u{fffd}x");
+    }
+}
