@@ -32,7 +32,7 @@ use clap::{Parser, Subcommand};
 
 /// Developer tasks for scx_relay (run as `cargo xtask <command>`).
 #[derive(Parser)]
-#[command(name = "cargo xtask", version, about)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", version, about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
