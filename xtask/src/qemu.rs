@@ -267,10 +267,11 @@ fn boot_once(spec: &BootSpec<'_>, log_path: &Path) -> Result<BootOutcome> {
         .stderr(Stdio::piped());
     writeln!(log, "# {}", crate::exec::describe(&cmd))
         .with_context(|| format!("cannot write {}", log_path.display()))?;
-    let mut child = cmd
-        .spawn()
-        .with_context(|| format!("cannot start {QEMU} (is qemu-system-x86 installed? run `cargo xtask setup`)"))?;
-    let events = spawn_readers(&mut child)?;
+    let mut child = Qemu(
+        cmd.spawn()
+            .with_context(|| format!("cannot start {QEMU} (is qemu-system-x86 installed? run `cargo xtask setup`)"))?,
+    );
+    let events = spawn_readers(&mut child.0)?;
 
     let vm = spec.vm;
     let mut watch = Watch::new();
@@ -332,7 +333,7 @@ fn boot_once(spec: &BootSpec<'_>, log_path: &Path) -> Result<BootOutcome> {
     }
     let finished = Instant::now();
     let console_closed = end.is_none() && !powered_off_late;
-    stop(&mut child, !console_closed)?;
+    stop(&mut child.0, !console_closed)?;
     let end = match (end, watch.exit_code, watch.started_at) {
         (Some(end @ GuestEnd::BootFailed(_)), _, _) => end,
         (_, Some(code), _) => GuestEnd::Exited(code),
@@ -351,6 +352,19 @@ fn boot_once(spec: &BootSpec<'_>, log_path: &Path) -> Result<BootOutcome> {
         boot_time,
         run_time,
     })
+}
+
+/// The running emulator; killed if dropped early (an error while watching
+/// it must not leave a guest running).
+struct Qemu(Child);
+
+impl Drop for Qemu {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
 
 /// Forward QEMU's stdout (the guest console) and stderr as line events.
