@@ -1,1 +1,217 @@
-//! The deterministic discrete-event simulator (being written).
+//! The deterministic discrete-event simulator: a model of the BPF
+//! dispatcher and a simulated machine and workload, implementing
+//! [`Backend`](crate::Backend) for the real [`Engine`] so that any
+//! [`Policy`] runs against it unchanged.
+//!
+//! ```
+//! use std::collections::VecDeque;
+//! use scheduler_core::sim::{simulate, Preset, SimConfig};
+//! use scheduler_core::{Decision, Policy, QueuedTask, SchedContext, Target};
+//!
+//! struct Fifo(VecDeque<QueuedTask>);
+//! impl Policy for Fifo {
+//!     fn name(&self) -> &str { "fifo" }
+//!     fn enqueue(&mut self, t: &QueuedTask, _: &SchedContext<'_>) { self.0.push_back(*t) }
+//!     fn dispatch(&mut self, _: &SchedContext<'_>) -> Option<Decision> {
+//!         self.0.pop_front().map(|t| t.decide(Target::Any, 5_000_000, 0))
+//!     }
+//!     fn pending(&self) -> usize { self.0.len() }
+//!     fn take_all(&mut self, out: &mut Vec<QueuedTask>) { out.extend(self.0.drain(..)) }
+//! }
+//!
+//! let config = SimConfig { nr_cpus: 4, duration_ns: 50_000_000, workload: Preset::Mixed.into(), ..SimConfig::default() };
+//! let report = simulate(&config, Box::new(Fifo(VecDeque::new()))).unwrap();
+//! assert!(report.accounting.check().is_ok());
+//! println!("{}", report.render_table());
+//! ```
+//!
+//! # Model
+//!
+//! Time is simulated in ns; events are ordered by (time, insertion), and the
+//! only randomness is a seeded SplitMix64, so one configuration and seed
+//! give a byte-identical [`Report`]. The dispatcher's rules are in
+//! [`dispatcher`]'s module docs. The user scheduler is a task like the
+//! others: the dispatcher pulls it onto a CPU (first, before any queue)
+//! whenever it has work, and each [`Engine::step`] occupies that CPU for
+//! `step_cost_ns + received × receive_cost_ns + sent × decision_cost_ns`;
+//! the step's decisions reach the dispatcher when that time is over.
+//!
+//! Simplifications, on purpose:
+//! - no SMT or cache effects on speed: a CPU runs a task at full speed
+//!   whatever its sibling does (the topology only guides idle-CPU choice and
+//!   what policies see);
+//! - no IPI or context-switch cost: a kicked idle CPU runs at once, a
+//!   wakeup onto an idle CPU has zero latency;
+//! - no preemption other than slice expiry (as the dispatcher: no
+//!   `SCX_ENQ_PREEMPT`), and no scheduler tick: a slice ends exactly;
+//! - the user scheduler runs one step per pull; it is never preempted, and
+//!   an injected stall that starts during a step takes effect after it;
+//! - affinity sets are CPU ranges and never change at run time;
+//! - the stall watchdog fires exactly at the timeout (no heartbeat period).
+
+mod channel;
+mod dispatcher;
+mod machine;
+mod queue;
+mod report;
+mod rng;
+mod tasks;
+mod workload;
+
+use serde::Serialize;
+use thiserror::Error;
+
+pub use report::{Accounting, ClassReport, DispatchCounts, Latency, Report, TaskReport, Throughput, Utilisation};
+pub use workload::{
+    nice_to_weight, Affinity, Behavior, Count, Preset, PresetDef, TaskClass, TaskGroup, UnknownWorkload, Workload,
+    WorkloadError, JITTER_PCT, PRESETS, SPAWN_NS,
+};
+
+use crate::{
+    cpu::Topology,
+    engine::{Engine, EngineConfig, EngineError},
+    policy::Policy,
+    wire::MAX_CPUS,
+};
+
+/// A stall of the user scheduler: from `at_ns` for `duration_ns` it does not run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Stall {
+    /// Start (ns of simulated time).
+    pub at_ns: u64,
+    /// Length (ns).
+    pub duration_ns: u64,
+}
+
+/// What to simulate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimConfig {
+    /// CPUs, 1..=1024.
+    pub nr_cpus: u32,
+    /// Hardware threads per core (siblings are adjacent CPUs).
+    pub smt: u32,
+    /// Cores per last-level cache.
+    pub cores_per_llc: u32,
+    /// Simulated time (ns), > 0.
+    pub duration_ns: u64,
+    /// Seed of the workload's randomness (start times, durations marked "about").
+    pub seed: u64,
+    /// The tasks.
+    pub workload: Workload,
+    /// The dispatcher's default slice (ns): for tasks it places itself and
+    /// decisions with slice 0.
+    pub slice_ns: u64,
+    /// User-scheduler CPU time per decision sent (ns).
+    pub decision_cost_ns: u64,
+    /// User-scheduler CPU time per task received (ns).
+    pub receive_cost_ns: u64,
+    /// User-scheduler CPU time per engine step, on top of the above (ns).
+    pub step_cost_ns: u64,
+    /// An injected stall of the user scheduler.
+    pub stall: Option<Stall>,
+    /// How long a task may stay in user space (and the user side stay
+    /// silent) before the dispatcher places it itself (ns), > 0.
+    pub stall_timeout_ns: u64,
+    /// Capacity of the decision channel (decisions).
+    pub channel_capacity: usize,
+    /// Capacity of the queued ring (tasks).
+    pub queued_capacity: usize,
+    /// The engine's batch sizes.
+    pub engine: EngineConfig,
+    /// Check the no-task-lost invariants after every event (slow; for
+    /// tests). They are always checked at the end.
+    pub check_invariants: bool,
+}
+
+impl Default for SimConfig {
+    /// 8 CPUs in one LLC, 1 s of `mixed`, seed 1, 5 ms slices, 1 µs per
+    /// decision, 0.25 µs per task received, 1 µs per step, no stall, 100 ms
+    /// stall timeout, 4096-entry rings (as upstream).
+    fn default() -> Self {
+        Self {
+            nr_cpus: 8,
+            smt: 1,
+            cores_per_llc: 8,
+            duration_ns: 1_000_000_000,
+            seed: 1,
+            workload: Workload::default(),
+            slice_ns: 5_000_000,
+            decision_cost_ns: 1_000,
+            receive_cost_ns: 250,
+            step_cost_ns: 1_000,
+            stall: None,
+            stall_timeout_ns: 100_000_000,
+            channel_capacity: 4096,
+            queued_capacity: 4096,
+            engine: EngineConfig::default(),
+            check_invariants: false,
+        }
+    }
+}
+
+/// Why a simulation could not run or finish.
+#[derive(Debug, Error)]
+pub enum SimError {
+    /// `nr_cpus` is 0.
+    #[error("the machine needs at least one CPU")]
+    NoCpus,
+    /// `nr_cpus` exceeds what the dispatcher supports.
+    #[error("{0} CPUs is more than the {MAX_CPUS} supported")]
+    TooManyCpus(u32),
+    /// `duration_ns` is 0.
+    #[error("the simulated duration must be > 0")]
+    ZeroDuration,
+    /// A setting that must be positive is 0.
+    #[error("{0} must be > 0")]
+    Zero(&'static str),
+    /// A workload group does not fit the machine.
+    #[error("workload: {0}")]
+    Workload(#[from] WorkloadError),
+    /// The engine failed.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// An internal consistency check failed (a task was lost): a simulator bug.
+    #[error("simulator invariant broken: {0}")]
+    Invariant(String),
+}
+
+impl SimConfig {
+    /// Checks the configuration.
+    pub fn validate(&self) -> Result<(), SimError> {
+        if self.nr_cpus == 0 {
+            return Err(SimError::NoCpus);
+        }
+        if self.nr_cpus > MAX_CPUS {
+            return Err(SimError::TooManyCpus(self.nr_cpus));
+        }
+        if self.duration_ns == 0 {
+            return Err(SimError::ZeroDuration);
+        }
+        for (value, name) in [
+            (self.smt as u64, "smt"),
+            (self.cores_per_llc as u64, "cores_per_llc"),
+            (self.slice_ns, "slice_ns"),
+            (self.stall_timeout_ns, "stall_timeout_ns"),
+            (self.channel_capacity as u64, "channel_capacity"),
+            (self.queued_capacity as u64, "queued_capacity"),
+        ] {
+            if value == 0 {
+                return Err(SimError::Zero(name));
+            }
+        }
+        for g in self.workload.groups() {
+            g.validate(self.nr_cpus)?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs `policy` against the simulated machine and workload of `config`.
+pub fn simulate(config: &SimConfig, policy: Box<dyn Policy>) -> Result<Report, SimError> {
+    config.validate()?;
+    let topology = Topology::uniform(config.nr_cpus, config.smt, config.cores_per_llc);
+    let engine = Engine::new(policy, topology.clone(), config.engine);
+    let mut machine = machine::Machine::new(config, engine, topology);
+    machine.run()?;
+    Ok(report::build(config, &mut machine))
+}

@@ -1,0 +1,344 @@
+//! The model of the BPF dispatcher (DESIGN.md, "The flow of one task"):
+//! where a task that becomes runnable goes, what a CPU that becomes free
+//! runs next, how decisions from user space are applied, and the stall
+//! fallback.
+//!
+//! * **Wakeup** (`ops.select_cpu`): an idle allowed CPU whose own queue and
+//!   the shared and fallback queues are empty gets the task directly (a *kernel dispatch*,
+//!   no user-space round trip). Otherwise the task is *enqueued*.
+//! * **Enqueue** (`ops.enqueue`): the generation is bumped and the task is
+//!   written to the queued ring for user space, unless the ring is full
+//!   (*congestion*) or the fallback is active: then the dispatcher places
+//!   it itself, in its FIFO fallback queue. An idle CPU is kicked to run the
+//!   user scheduler.
+//! * **Dispatch** (`ops.dispatch`, when a CPU is free or kicked): drain up to
+//!   [`DISPATCH_SLOTS`] decisions; then run the user scheduler first if it
+//!   has work; else take the CPU's own queue, then the dispatcher's FIFO
+//!   fallback queue, then the shared queue (the first task allowed on this
+//!   CPU, by vtime in the shared queue); else let a task whose slice expired
+//!   run on with a fresh slice; else go idle. A task whose slice expired and
+//!   that lost its CPU is enqueued again (a new generation).
+//! * **Decisions**: a stale one (the task is no longer in user space under
+//!   that generation: the fallback placed it, or it exited) is discarded; a
+//!   CPU the task may not use is replaced by an allowed one (*bounced*).
+//! * **Stall fallback**: every task handed to user space is recorded with
+//!   its generation and time. A task still there after the stall timeout is
+//!   placed by the dispatcher; if the user side also made no progress for
+//!   that long, every task it holds is placed and new ones bypass it until
+//!   the user scheduler runs a step again (it is pulled as soon as it can
+//!   run); decisions it then sends for tasks already placed are stale.
+
+use super::{
+    machine::{CpuState, Machine},
+    queue::{Event, TaskId},
+    tasks::{QueueId, TaskState, PID_BASE},
+    SimError,
+};
+use crate::task::{Decision, Target};
+
+/// Decisions `ops.dispatch` drains per call (upstream's `dispatch_max_batch`).
+pub(crate) const DISPATCH_SLOTS: usize = 512;
+
+/// What the CPU that calls dispatch was running.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Prev {
+    /// Nothing (it was idle and kicked, or its task slept or exited).
+    None,
+    /// A task whose slice expired; it is still runnable.
+    Task(TaskId),
+    /// The user scheduler, whose step made progress or not.
+    User { progress: bool },
+}
+
+impl Machine {
+    /// Task `id` becomes runnable after sleeping (or at creation).
+    pub(crate) fn wake(&mut self, id: TaskId) {
+        let t = &mut self.tasks[id as usize];
+        t.exec_runtime = 0;
+        t.runnable_since = self.now;
+        let prev = t.prev_cpu;
+        match self.pick_idle(id) {
+            Some(cpu)
+                if self.cpus[cpu as usize].dsq.is_empty()
+                    && self.shared.is_empty()
+                    && self.fallback_queue.is_empty() =>
+            {
+                self.counters.kernel_dispatches += 1;
+                self.tasks[id as usize].slice_left = self.slice_ns;
+                let vtime = self.tasks[id as usize].vtime;
+                self.insert(QueueId::Local(cpu), id, vtime);
+                self.kick(cpu);
+            }
+            Some(cpu) => self.enqueue(id, cpu, true),
+            None => self.enqueue(id, prev, true),
+        }
+    }
+
+    /// `ops.enqueue`: hands task `id` to user space, or places it when the
+    /// ring is full or the fallback is active. `cpu` is the CPU reported to
+    /// user space (and preferred for running the user scheduler).
+    pub(crate) fn enqueue(&mut self, id: TaskId, cpu: u32, wakeup: bool) {
+        let t = &mut self.tasks[id as usize];
+        t.generation += 1;
+        if self.fallback_mode {
+            self.counters.fallback_dispatches += 1;
+            self.place_by_kernel(id);
+            return;
+        }
+        if self.channels.queued.len() >= self.channels.queued_capacity {
+            self.counters.congested += 1;
+            self.counters.kernel_dispatches += 1;
+            self.place_by_kernel(id);
+            return;
+        }
+        self.channels.queued.push_back(t.queued_task(cpu, wakeup));
+        t.state = TaskState::InUser;
+        let generation = t.generation;
+        self.counters.queued_to_user += 1;
+        self.watch.push_back((self.now, id, generation));
+        if !self.watchdog_armed {
+            self.watchdog_armed = true;
+            self.events.push(self.now + self.stall_timeout_ns, Event::Watchdog);
+        }
+        self.request_user(Some(cpu));
+    }
+
+    /// The dispatcher places task `id` itself, with the default slice, at
+    /// the tail of its FIFO fallback queue. (Not by the task's last vtime:
+    /// vtimes do not advance while user space is silent, so ordering by them
+    /// would let the lowest starve the rest for the whole stall.)
+    fn place_by_kernel(&mut self, id: TaskId) {
+        self.tasks[id as usize].slice_left = self.slice_ns;
+        self.insert(QueueId::Fallback, id, 0);
+        self.kick_for_shared(id);
+    }
+
+    /// Puts task `id` on queue `q` with ordering key `vtime`.
+    fn insert(&mut self, q: QueueId, id: TaskId, vtime: u64) {
+        self.dsq_seq += 1;
+        self.tasks[id as usize].state = TaskState::Queued(q);
+        match q {
+            QueueId::Local(c) => self.cpus[c as usize].dsq.insert(vtime, self.dsq_seq, id),
+            QueueId::Shared => self.shared.insert(vtime, self.dsq_seq, id),
+            QueueId::Fallback => self.fallback_queue.insert(vtime, self.dsq_seq, id),
+        }
+    }
+
+    /// Kicks `cpu` if it is idle: it will run dispatch at this instant.
+    fn kick(&mut self, cpu: u32) {
+        let c = &mut self.cpus[cpu as usize];
+        if c.state == CpuState::Idle {
+            c.state = CpuState::Kicked;
+            self.events.push(self.now, Event::Kick(cpu));
+        }
+    }
+
+    /// After an insert into a queue many CPUs read: kicks the task's previous CPU if it is
+    /// idle and allowed, else the first idle allowed CPU.
+    fn kick_for_shared(&mut self, id: TaskId) {
+        let t = &self.tasks[id as usize];
+        let idle = |c: u32| self.cpus[c as usize].state == CpuState::Idle;
+        let target = if t.allowed.contains(t.prev_cpu) && idle(t.prev_cpu) {
+            Some(t.prev_cpu)
+        } else {
+            t.allowed.iter().find(|&c| idle(c))
+        };
+        if let Some(c) = target {
+            self.kick(c);
+        }
+    }
+
+    /// `ops.select_cpu`'s idle search for task `id`: its previous CPU if it
+    /// and its SMT siblings are idle; else, scanning from the previous CPU,
+    /// the first CPU of a fully idle core in its LLC, of a fully idle core
+    /// anywhere, an idle CPU in its LLC, an idle CPU anywhere. A task
+    /// allowed one CPU only gets that CPU, if idle.
+    fn pick_idle(&self, id: TaskId) -> Option<u32> {
+        let t = &self.tasks[id as usize];
+        let allowed = t.allowed;
+        let idle = |c: u32| self.cpus[c as usize].state == CpuState::Idle;
+        if allowed.count == 1 {
+            return idle(allowed.first).then_some(allowed.first);
+        }
+        let prev = if allowed.contains(t.prev_cpu) { t.prev_cpu } else { allowed.first };
+        let core_idle = |c: u32| {
+            let first = c - c % self.smt;
+            (first..(first + self.smt).min(self.cpus.len() as u32)).all(idle)
+        };
+        if idle(prev) && core_idle(prev) {
+            return Some(prev);
+        }
+        let start = prev - allowed.first;
+        let mut best: Option<(u8, u32)> = None;
+        for i in 0..allowed.count {
+            let c = allowed.first + (start + i) % allowed.count;
+            if !idle(c) {
+                continue;
+            }
+            let rank = match (core_idle(c), self.topology.same_llc(c, prev)) {
+                (true, true) => 0,
+                (true, false) => 1,
+                (false, true) => 2,
+                (false, false) => 3,
+            };
+            if best.is_none_or(|(r, _)| rank < r) {
+                best = Some((rank, c));
+                if rank == 0 {
+                    break;
+                }
+            }
+        }
+        best.map(|(_, c)| c)
+    }
+
+    /// The user scheduler has work (or, during the fallback, is asked to
+    /// show it is alive, like upstream's heartbeat) and may be pulled onto a CPU.
+    fn user_wants_cpu(&self) -> bool {
+        !self.user.stalled
+            && self.user.running_on.is_none()
+            && (!self.channels.queued.is_empty() || self.channels.user_pending > 0 || self.fallback_mode)
+    }
+
+    /// Work arrived for the user scheduler: if it is parked and no CPU is on
+    /// its way to run it, kicks an idle CPU (`cpu` if idle, else the first idle one).
+    pub(crate) fn request_user(&mut self, cpu: Option<u32>) {
+        if !self.user_wants_cpu() || self.user.kicked.is_some() {
+            return;
+        }
+        let idle = |c: u32| self.cpus[c as usize].state == CpuState::Idle;
+        let target = cpu.filter(|&c| idle(c)).or_else(|| (0..self.cpus.len() as u32).find(|&c| idle(c)));
+        if let Some(c) = target {
+            self.user.kicked = Some(c);
+            self.kick(c);
+        }
+    }
+
+    /// `ops.dispatch` on `cpu`, which was running `prev` (see the module docs).
+    pub(crate) fn dispatch(&mut self, cpu: u32, prev: Prev) -> Result<(), SimError> {
+        if self.user.kicked == Some(cpu) {
+            self.user.kicked = None;
+        }
+        for _ in 0..DISPATCH_SLOTS {
+            let Some(d) = self.channels.dispatched.pop_front() else { break };
+            self.apply_decision(&d);
+        }
+        // After a step without progress the user scheduler yields: it is
+        // pulled again by the next dispatch elsewhere, not in a loop here.
+        let user_may_run = !matches!(prev, Prev::User { progress: false });
+        if user_may_run && self.user_wants_cpu() {
+            if let Prev::Task(id) = prev {
+                self.preempt(id, cpu);
+            }
+            return self.start_user_step(cpu);
+        }
+        let tasks = &self.tasks;
+        let allowed_here = |t: TaskId| tasks[t as usize].allowed.contains(cpu);
+        let next = self.cpus[cpu as usize]
+            .dsq
+            .pop_first()
+            .or_else(|| self.fallback_queue.pop_first_where(allowed_here))
+            .or_else(|| self.shared.pop_first_where(allowed_here));
+        match (next, prev) {
+            (Some(next), prev) => {
+                self.start_task(cpu, next);
+                if let Prev::Task(id) = prev {
+                    self.preempt(id, cpu);
+                }
+            }
+            (None, Prev::Task(id)) => self.extend_task(cpu, id),
+            (None, _) => self.cpus[cpu as usize].state = CpuState::Idle,
+        }
+        Ok(())
+    }
+
+    /// Task `id` lost `cpu` at the end of its slice: it is runnable again and
+    /// goes back through user space.
+    fn preempt(&mut self, id: TaskId, cpu: u32) {
+        self.counters.preemptions += 1;
+        let t = &mut self.tasks[id as usize];
+        t.runnable_since = self.now;
+        t.slice_left = 0;
+        self.enqueue(id, cpu, false);
+    }
+
+    /// Applies one decision from user space.
+    fn apply_decision(&mut self, d: &Decision) {
+        let idx = i64::from(d.pid) - i64::from(PID_BASE);
+        let live = usize::try_from(idx).ok().filter(|&i| i < self.tasks.len()).filter(|&i| {
+            let t = &self.tasks[i];
+            t.state == TaskState::InUser && t.generation == d.generation
+        });
+        let Some(i) = live else {
+            self.counters.stale += 1;
+            return;
+        };
+        let id = i as TaskId;
+        let nr_cpus = self.cpus.len() as u32;
+        let t = &mut self.tasks[i];
+        t.vtime = d.vtime;
+        if d.slice_ns > 0 {
+            t.slice_left = d.slice_ns;
+        } else if t.slice_left == 0 {
+            t.slice_left = self.slice_ns;
+        }
+        self.counters.decisions_applied += 1;
+        match d.target {
+            Target::Cpu(c) if c < nr_cpus => {
+                let c = if t.allowed.contains(c) {
+                    c
+                } else {
+                    self.counters.bounced += 1;
+                    if t.allowed.contains(t.prev_cpu) {
+                        t.prev_cpu
+                    } else {
+                        t.allowed.first
+                    }
+                };
+                self.insert(QueueId::Local(c), id, d.vtime);
+                self.kick(c);
+            }
+            _ => {
+                self.insert(QueueId::Shared, id, d.vtime);
+                self.kick_for_shared(id);
+            }
+        }
+    }
+
+    /// The watchdog: places every task that has been in user space for the
+    /// stall timeout; if the user side made no progress for that long
+    /// either, places everything it holds and turns the fallback on.
+    pub(crate) fn on_watchdog(&mut self) {
+        self.watchdog_armed = false;
+        let timeout = self.stall_timeout_ns;
+        let mut rescued = false;
+        while let Some(&(since, id, generation)) = self.watch.front() {
+            let t = &self.tasks[id as usize];
+            if t.state != TaskState::InUser || t.generation != generation {
+                self.watch.pop_front();
+                continue;
+            }
+            if since + timeout > self.now {
+                break;
+            }
+            self.watch.pop_front();
+            self.counters.fallback_dispatches += 1;
+            self.place_by_kernel(id);
+            rescued = true;
+        }
+        if rescued && !self.fallback_mode && self.now.saturating_sub(self.user.last_progress) >= timeout {
+            self.fallback_mode = true;
+            self.counters.fallback_episodes += 1;
+            while let Some((_, id, generation)) = self.watch.pop_front() {
+                let t = &self.tasks[id as usize];
+                if t.state == TaskState::InUser && t.generation == generation {
+                    self.counters.fallback_dispatches += 1;
+                    self.place_by_kernel(id);
+                }
+            }
+        }
+        if let Some(&(since, _, _)) = self.watch.front() {
+            self.watchdog_armed = true;
+            self.events.push(since + timeout, Event::Watchdog);
+        }
+    }
+}

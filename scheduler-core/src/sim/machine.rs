@@ -1,0 +1,481 @@
+//! The simulated machine: CPUs, tasks, the clock and the event loop, and
+//! what tasks do when they run. The dispatcher's decisions (where a task
+//! goes, what a free CPU runs next) are in [`super::dispatcher`].
+
+use std::collections::VecDeque;
+
+use super::{
+    channel::{Channels, UserSide},
+    queue::{Dsq, Event, EventQueue, TaskId},
+    rng::SplitMix64,
+    tasks::{create_workload, QueueId, Role, SimTask, TaskState, PID_BASE},
+    workload::{TaskClass, JITTER_PCT, SPAWN_NS},
+    SimConfig, SimError,
+};
+use crate::{cpu::Topology, engine::Engine};
+
+/// What a CPU is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CpuState {
+    /// Nothing to run.
+    Idle,
+    /// Was idle and has been kicked: it runs the dispatcher at this instant.
+    Kicked,
+    /// Runs a workload task since `since`.
+    Task { task: TaskId, since: u64 },
+    /// Runs the user scheduler since `since`.
+    User { since: u64 },
+}
+
+/// One CPU: its state, its own dispatch queue and its busy time.
+#[derive(Debug)]
+pub(crate) struct Cpu {
+    pub(crate) state: CpuState,
+    pub(crate) dsq: Dsq,
+    /// Time spent running workload tasks (ns).
+    pub(crate) task_ns: u64,
+    /// Time spent running the user scheduler (ns).
+    pub(crate) user_ns: u64,
+}
+
+/// The user scheduler process as the dispatcher sees it.
+#[derive(Debug, Default)]
+pub(crate) struct UserSched {
+    /// The CPU it runs on.
+    pub(crate) running_on: Option<u32>,
+    /// The injected stall is in effect.
+    pub(crate) stalled: bool,
+    /// A CPU kicked to run it, not yet dispatched.
+    pub(crate) kicked: Option<u32>,
+    /// Last time a step received or sent something.
+    pub(crate) last_progress: u64,
+    /// Whether the current (or last) step made progress.
+    pub(crate) step_progress: bool,
+}
+
+/// Dispatcher counters.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) queued_to_user: u64,
+    pub(crate) decisions_applied: u64,
+    pub(crate) kernel_dispatches: u64,
+    pub(crate) fallback_dispatches: u64,
+    pub(crate) fallback_episodes: u64,
+    pub(crate) congested: u64,
+    pub(crate) bounced: u64,
+    pub(crate) stale: u64,
+    pub(crate) preemptions: u64,
+    pub(crate) affinity_violations: u64,
+    pub(crate) events: u64,
+}
+
+/// The whole simulated system.
+pub(crate) struct Machine {
+    pub(crate) now: u64,
+    pub(crate) end: u64,
+    pub(crate) slice_ns: u64,
+    pub(crate) smt: u32,
+    pub(crate) stall_timeout_ns: u64,
+    pub(crate) step_cost_ns: u64,
+    pub(crate) receive_cost_ns: u64,
+    pub(crate) decision_cost_ns: u64,
+    pub(crate) check_every_event: bool,
+    pub(crate) topology: Topology,
+    pub(crate) events: EventQueue,
+    pub(crate) tasks: Vec<SimTask>,
+    pub(crate) cpus: Vec<Cpu>,
+    pub(crate) shared: Dsq,
+    pub(crate) fallback_queue: Dsq,
+    pub(crate) dsq_seq: u64,
+    pub(crate) channels: Channels,
+    pub(crate) engine: Engine,
+    pub(crate) user: UserSched,
+    /// The user side made no progress for the stall timeout: the dispatcher
+    /// schedules new tasks itself until it does.
+    pub(crate) fallback_mode: bool,
+    /// Tasks handed to user space: (since, task, generation), oldest first.
+    pub(crate) watch: VecDeque<(u64, TaskId, u64)>,
+    pub(crate) watchdog_armed: bool,
+    pub(crate) rng: SplitMix64,
+    pub(crate) counters: Counters,
+    /// Runnable → running waits (ns), per class in [`TaskClass::ALL`] order.
+    pub(crate) waits: [Vec<u64>; 6],
+}
+
+/// Whether a task that finished a burst stays on its CPU.
+enum AfterBurst {
+    Stays,
+    Leaves,
+}
+
+impl Machine {
+    /// A machine for `config`, running `engine`, with the workload's tasks
+    /// created and their first wakeups scheduled.
+    pub(crate) fn new(config: &SimConfig, engine: Engine, topology: Topology) -> Self {
+        let n = config.nr_cpus;
+        let mut rng = SplitMix64::new(config.seed);
+        let mut tasks = Vec::new();
+        let mut wakes = Vec::new();
+        create_workload(config.workload.groups(), n, &mut rng, &mut tasks, &mut wakes);
+        let mut events = EventQueue::default();
+        for (t, id) in wakes {
+            events.push(t, Event::Wake(id));
+        }
+        if let Some(s) = config.stall {
+            events.push(s.at_ns, Event::StallStart);
+            events.push(s.at_ns.saturating_add(s.duration_ns), Event::StallEnd);
+        }
+        let cpus = (0..n).map(|_| Cpu { state: CpuState::Idle, dsq: Dsq::default(), task_ns: 0, user_ns: 0 }).collect();
+        Self {
+            now: 0,
+            end: config.duration_ns,
+            slice_ns: config.slice_ns,
+            smt: config.smt.max(1),
+            stall_timeout_ns: config.stall_timeout_ns,
+            step_cost_ns: config.step_cost_ns,
+            receive_cost_ns: config.receive_cost_ns,
+            decision_cost_ns: config.decision_cost_ns,
+            check_every_event: config.check_invariants,
+            topology,
+            events,
+            tasks,
+            cpus,
+            shared: Dsq::default(),
+            fallback_queue: Dsq::default(),
+            dsq_seq: 0,
+            channels: Channels::new(config.queued_capacity, config.channel_capacity),
+            engine,
+            user: UserSched::default(),
+            fallback_mode: false,
+            watch: VecDeque::new(),
+            watchdog_armed: false,
+            rng,
+            counters: Counters::default(),
+            waits: Default::default(),
+        }
+    }
+
+    /// Runs events until the configured end, then closes the books.
+    pub(crate) fn run(&mut self) -> Result<(), SimError> {
+        while let Some((time, event)) = self.events.pop() {
+            if time > self.end {
+                // Left pending, so that the final check sees every timer.
+                self.events.push(time, event);
+                break;
+            }
+            self.now = time;
+            self.counters.events += 1;
+            match event {
+                Event::Wake(id) => self.on_timer_wake(id),
+                Event::CpuEnd(cpu) => self.on_cpu_end(cpu)?,
+                Event::Kick(cpu) => {
+                    if self.cpus[cpu as usize].state == CpuState::Kicked {
+                        self.dispatch(cpu, super::dispatcher::Prev::None)?;
+                    }
+                }
+                Event::Watchdog => self.on_watchdog(),
+                Event::StallStart => self.user.stalled = true,
+                Event::StallEnd => {
+                    self.user.stalled = false;
+                    self.request_user(None);
+                }
+            }
+            if self.check_every_event {
+                self.verify().map_err(SimError::Invariant)?;
+            }
+        }
+        self.now = self.end;
+        self.close_books();
+        self.verify().map_err(SimError::Invariant)
+    }
+
+    /// A sleeping task's timer fired (or it is created).
+    fn on_timer_wake(&mut self, id: TaskId) {
+        if self.tasks[id as usize].state == TaskState::Sleeping {
+            self.wake(id);
+        }
+    }
+
+    /// What ran on `cpu` reached its planned end.
+    fn on_cpu_end(&mut self, cpu: u32) -> Result<(), SimError> {
+        match self.cpus[cpu as usize].state {
+            CpuState::Task { task, since } => self.end_run(cpu, task, since),
+            CpuState::User { since } => {
+                self.cpus[cpu as usize].user_ns += self.now - since;
+                self.channels.publish();
+                self.user.running_on = None;
+                self.dispatch(cpu, super::dispatcher::Prev::User { progress: self.user.step_progress })
+            }
+            CpuState::Idle | CpuState::Kicked => {
+                Err(SimError::Invariant(format!("cpu {cpu}: run ended on an idle CPU")))
+            }
+        }
+    }
+
+    /// Task `id` stops running on `cpu` (slice or burst over).
+    fn end_run(&mut self, cpu: u32, id: TaskId, since: u64) -> Result<(), SimError> {
+        let elapsed = self.now - since;
+        self.cpus[cpu as usize].task_ns += elapsed;
+        let t = &mut self.tasks[id as usize];
+        t.cpu_ns += elapsed;
+        t.exec_runtime += elapsed;
+        t.burst_left = t.burst_left.saturating_sub(elapsed);
+        t.slice_left = t.slice_left.saturating_sub(elapsed);
+        t.stop_ts = self.now;
+        if t.burst_left > 0 {
+            // Slice expired while the task still wants the CPU.
+            return self.dispatch(cpu, super::dispatcher::Prev::Task(id));
+        }
+        match self.finish_burst(id) {
+            AfterBurst::Stays if self.tasks[id as usize].slice_left > 0 => {
+                self.cpus[cpu as usize].state = CpuState::Task { task: id, since: self.now };
+                self.plan_end(cpu, id);
+                Ok(())
+            }
+            AfterBurst::Stays => self.dispatch(cpu, super::dispatcher::Prev::Task(id)),
+            AfterBurst::Leaves => self.dispatch(cpu, super::dispatcher::Prev::None),
+        }
+    }
+
+    /// Task `id` used up its burst: it sleeps, blocks, spawns, exits or goes on.
+    fn finish_burst(&mut self, id: TaskId) -> AfterBurst {
+        let role = self.tasks[id as usize].role;
+        match role {
+            Role::Hog => {
+                self.tasks[id as usize].burst_left = super::tasks::HOG_BURST_NS;
+                AfterBurst::Stays
+            }
+            Role::Periodic { run_ns, sleep_ns } => {
+                let sleep = self.rng.jitter(sleep_ns, JITTER_PCT);
+                let t = &mut self.tasks[id as usize];
+                t.work_units += 1;
+                t.burst_left = run_ns;
+                self.sleep(id, sleep);
+                AfterBurst::Leaves
+            }
+            Role::Pipe { partner, run_ns, leader } => {
+                if !leader {
+                    // The follower's answer completes one round trip.
+                    self.tasks[partner as usize].work_units += 1;
+                }
+                self.tasks[id as usize].burst_left = self.rng.jitter(run_ns, JITTER_PCT);
+                self.signal(partner);
+                let t = &mut self.tasks[id as usize];
+                if t.wake_pending {
+                    t.wake_pending = false;
+                    AfterBurst::Stays
+                } else {
+                    t.state = TaskState::Sleeping;
+                    AfterBurst::Leaves
+                }
+            }
+            Role::ForkParent { children, child_run_ns, period_ns } => {
+                let cpu = self.tasks[id as usize].prev_cpu;
+                for _ in 0..children {
+                    let child_id = self.tasks.len() as TaskId;
+                    let run = self.rng.jitter(child_run_ns, JITTER_PCT);
+                    let child = SimTask::child_of(&self.tasks[id as usize], id, PID_BASE + child_id as i32, cpu, run);
+                    self.tasks.push(child);
+                    self.wake(child_id);
+                }
+                self.tasks[id as usize].burst_left = SPAWN_NS;
+                self.sleep(id, period_ns);
+                AfterBurst::Leaves
+            }
+            Role::ForkChild { parent } => {
+                self.tasks[parent as usize].work_units += 1;
+                self.tasks[id as usize].state = TaskState::Exited;
+                AfterBurst::Leaves
+            }
+        }
+    }
+
+    /// Task `id` sleeps for `ns`.
+    fn sleep(&mut self, id: TaskId, ns: u64) {
+        self.tasks[id as usize].state = TaskState::Sleeping;
+        self.events.push(self.now + ns, Event::Wake(id));
+    }
+
+    /// A pipe message for task `id`: wakes it if it is blocked, else it
+    /// finds the message when its current burst ends.
+    fn signal(&mut self, id: TaskId) {
+        if self.tasks[id as usize].state == TaskState::Sleeping {
+            self.wake(id);
+        } else {
+            self.tasks[id as usize].wake_pending = true;
+        }
+    }
+
+    /// Starts task `id` on `cpu` (the task leaves its queue).
+    pub(crate) fn start_task(&mut self, cpu: u32, id: TaskId) {
+        let now = self.now;
+        let slice_ns = self.slice_ns;
+        let t = &mut self.tasks[id as usize];
+        let class_idx = TaskClass::ALL.iter().position(|&c| c == t.class).unwrap_or(0);
+        self.waits[class_idx].push(now - t.runnable_since);
+        if !t.allowed.contains(cpu) {
+            self.counters.affinity_violations += 1;
+        }
+        t.state = TaskState::Running(cpu);
+        t.runs += 1;
+        t.prev_cpu = cpu;
+        t.start_ts = now;
+        t.mark_cpu(cpu);
+        if t.slice_left == 0 {
+            t.slice_left = slice_ns;
+        }
+        self.cpus[cpu as usize].state = CpuState::Task { task: id, since: now };
+        self.plan_end(cpu, id);
+    }
+
+    /// Lets task `id`, still on `cpu`, run on with a fresh default slice.
+    pub(crate) fn extend_task(&mut self, cpu: u32, id: TaskId) {
+        self.tasks[id as usize].slice_left = self.slice_ns;
+        self.cpus[cpu as usize].state = CpuState::Task { task: id, since: self.now };
+        self.plan_end(cpu, id);
+    }
+
+    /// Schedules the end of task `id`'s run on `cpu`: its slice or its burst,
+    /// whichever ends first.
+    fn plan_end(&mut self, cpu: u32, id: TaskId) {
+        let t = &self.tasks[id as usize];
+        let run = t.slice_left.min(t.burst_left).max(1);
+        self.events.push(self.now.saturating_add(run), Event::CpuEnd(cpu));
+    }
+
+    /// Runs one engine step on `cpu`: the engine drains the queued ring and
+    /// sends decisions now; the CPU is busy for the step's cost, after which
+    /// the decisions are published and the CPU dispatches again.
+    pub(crate) fn start_user_step(&mut self, cpu: u32) -> Result<(), SimError> {
+        let mut side =
+            UserSide { channels: &mut self.channels, cpus: &self.cpus, tasks: &self.tasks, now_ns: self.now };
+        let r = self.engine.step(&mut side)?;
+        let cost = self
+            .step_cost_ns
+            .saturating_add(self.receive_cost_ns.saturating_mul(r.received as u64))
+            .saturating_add(self.decision_cost_ns.saturating_mul(r.sent as u64))
+            .max(1);
+        let progress = r.received > 0 || r.sent > 0;
+        self.user.step_progress = progress;
+        if progress {
+            self.user.last_progress = self.now;
+        }
+        // The user side answers again: it takes over from the fallback.
+        self.fallback_mode = false;
+        self.user.running_on = Some(cpu);
+        self.user.kicked = None;
+        self.cpus[cpu as usize].state = CpuState::User { since: self.now };
+        self.events.push(self.now.saturating_add(cost), Event::CpuEnd(cpu));
+        Ok(())
+    }
+
+    /// At the end: charges the runs in progress up to the end time.
+    fn close_books(&mut self) {
+        let end = self.end;
+        for cpu in &mut self.cpus {
+            match cpu.state {
+                CpuState::Task { task, since } => {
+                    let ns = end.saturating_sub(since);
+                    cpu.task_ns += ns;
+                    self.tasks[task as usize].cpu_ns += ns;
+                }
+                CpuState::User { since } => cpu.user_ns += end.saturating_sub(since),
+                CpuState::Idle | CpuState::Kicked => {}
+            }
+        }
+    }
+
+    /// The longest wait (ns) of a task still runnable but not running at the end.
+    pub(crate) fn longest_unfinished_wait(&self) -> u64 {
+        self.tasks
+            .iter()
+            .filter(|t| matches!(t.state, TaskState::InUser | TaskState::Queued(_)))
+            .map(|t| self.now.saturating_sub(t.runnable_since))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Checks that no task is lost: every runnable task is in exactly one
+    /// place (a queue, a CPU, or user space under the watchdog), every
+    /// sleeping task has a way to wake up, and every CPU and queue agrees
+    /// with the tasks it names.
+    pub(crate) fn verify(&self) -> Result<(), String> {
+        // CPUs agree with their tasks.
+        for (c, cpu) in self.cpus.iter().enumerate() {
+            match cpu.state {
+                CpuState::Task { task, .. } if self.tasks[task as usize].state != TaskState::Running(c as u32) => {
+                    return Err(format!(
+                        "cpu {c} runs task {task} whose state is {:?}",
+                        self.tasks[task as usize].state
+                    ));
+                }
+                CpuState::User { .. } if self.user.running_on != Some(c as u32) => {
+                    return Err(format!(
+                        "cpu {c} runs the user scheduler, which thinks it is on {:?}",
+                        self.user.running_on
+                    ));
+                }
+                _ => {}
+            }
+        }
+        // Queue entries agree with their tasks (so each queued task is in at most one queue).
+        let queues = self.cpus.iter().enumerate().map(|(c, cpu)| (QueueId::Local(c as u32), &cpu.dsq));
+        let mut queued_entries = 0usize;
+        let global = [(QueueId::Shared, &self.shared), (QueueId::Fallback, &self.fallback_queue)];
+        for (q, dsq) in queues.chain(global) {
+            for t in dsq.tasks() {
+                queued_entries += 1;
+                if self.tasks[t as usize].state != TaskState::Queued(q) {
+                    return Err(format!("{q:?} holds task {t} whose state is {:?}", self.tasks[t as usize].state));
+                }
+            }
+        }
+        // Live watch entries (one per task in user space, unique by generation).
+        let live = |&&(_, t, g): &&(u64, TaskId, u64)| {
+            let task = &self.tasks[t as usize];
+            task.state == TaskState::InUser && task.generation == g
+        };
+        let live_watch = self.watch.iter().filter(live).count();
+        let mut timers = vec![0u32; self.tasks.len()];
+        for ev in self.events.iter() {
+            if let Event::Wake(t) = ev {
+                timers[t as usize] += 1;
+            }
+        }
+        let (mut queued, mut in_user) = (0usize, 0usize);
+        for (id, t) in self.tasks.iter().enumerate() {
+            match t.state {
+                TaskState::Queued(_) => queued += 1,
+                TaskState::InUser => in_user += 1,
+                TaskState::Running(c) => {
+                    if !matches!(self.cpus[c as usize].state, CpuState::Task { task, .. } if task as usize == id) {
+                        return Err(format!("task {id} claims cpu {c}, which runs {:?}", self.cpus[c as usize].state));
+                    }
+                }
+                TaskState::Sleeping => {
+                    if let Role::Pipe { partner, .. } = t.role {
+                        // One of a pair always holds the message (runnable, or
+                        // about to be woken by its first timer).
+                        let p = partner as usize;
+                        if self.tasks[p].state == TaskState::Sleeping && timers[p] == 0 && timers[id] == 0 {
+                            return Err(format!("pipe tasks {id} and {partner} both blocked: lost"));
+                        }
+                    } else if timers[id] != 1 {
+                        return Err(format!("sleeping task {id} has {} wake timers", timers[id]));
+                    }
+                }
+                TaskState::Exited => {}
+            }
+        }
+        if queued != queued_entries {
+            return Err(format!("{queued} tasks queued but {queued_entries} queue entries"));
+        }
+        if in_user != live_watch {
+            return Err(format!("{in_user} tasks in user space but {live_watch} under the watchdog"));
+        }
+        if in_user > 0 && !self.watchdog_armed {
+            return Err(format!("{in_user} tasks in user space and no watchdog armed"));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,519 @@
+//! What a simulation run measured: [`Report`], its text table and JSON.
+//!
+//! Everything is computed from integers recorded during the run, in a fixed
+//! order (tasks by id, classes in [`TaskClass::ALL`] order); percentiles are
+//! exact (nearest rank over every sample). The few floating-point values are
+//! computed once, in that fixed order, so one seed gives one byte stream.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::{
+    machine::Machine,
+    tasks::{Role, TaskState},
+    workload::TaskClass,
+    SimConfig, Stall,
+};
+use crate::engine::EngineStats;
+
+/// Runnable → running waits: the time from a task becoming runnable (a
+/// wakeup, its creation, or losing its CPU at the end of a slice) to it
+/// running again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Latency {
+    /// Waits measured.
+    pub samples: u64,
+    /// Median (ns).
+    pub p50_ns: u64,
+    /// 99th percentile (ns).
+    pub p99_ns: u64,
+    /// 99.9th percentile (ns).
+    pub p999_ns: u64,
+    /// Longest (ns).
+    pub max_ns: u64,
+}
+
+impl Latency {
+    /// Exact nearest-rank percentiles of `samples`, which are sorted in place.
+    pub(crate) fn of(samples: &mut [u64]) -> Self {
+        samples.sort_unstable();
+        let n = samples.len() as u64;
+        let pct = |per_mille: u64| {
+            if n == 0 {
+                return 0;
+            }
+            let rank = (per_mille * n).div_ceil(1000).max(1);
+            samples[(rank - 1) as usize]
+        };
+        Self {
+            samples: n,
+            p50_ns: pct(500),
+            p99_ns: pct(990),
+            p999_ns: pct(999),
+            max_ns: samples.last().copied().unwrap_or(0),
+        }
+    }
+}
+
+/// The measurements of one task class.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ClassReport {
+    /// The class.
+    pub class: TaskClass,
+    /// Tasks of the class created (fork children included).
+    pub tasks: u64,
+    /// CPU time its tasks got (ns).
+    pub cpu_ns: u64,
+    /// Work units completed (iterations, round trips, children finished).
+    pub work_units: u64,
+    /// Its tasks' waits.
+    pub latency: Latency,
+}
+
+/// What the workload got done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Throughput {
+    /// CPU time given to workload tasks (ns).
+    pub workload_cpu_ns: u64,
+    /// Work units completed, all classes.
+    pub work_units: u64,
+}
+
+/// How busy the CPUs were, as fractions of `nr_cpus × duration`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Utilisation {
+    /// Busy with anything.
+    pub cpu: f64,
+    /// Busy with workload tasks.
+    pub workload: f64,
+    /// Busy with the user scheduler.
+    pub user_sched: f64,
+    /// CPU time the user scheduler used (ns).
+    pub user_sched_cpu_ns: u64,
+}
+
+/// The dispatcher's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DispatchCounts {
+    /// Tasks written to the queued ring for user space.
+    pub queued_to_user: u64,
+    /// Decisions from user space applied (placed on a queue).
+    pub decisions: u64,
+    /// Tasks placed by the dispatcher without user space: idle-CPU wakeups
+    /// and congestion (queued ring full).
+    pub kernel_dispatches: u64,
+    /// Tasks placed by the stall fallback.
+    pub fallback_dispatches: u64,
+    /// Times the fallback took over from a silent user side.
+    pub fallback_episodes: u64,
+    /// Tasks placed because the queued ring was full (part of `kernel_dispatches`).
+    pub congested: u64,
+    /// Decisions naming a CPU the task may not use, moved to an allowed one.
+    pub bounced: u64,
+    /// Decisions discarded as stale (generation mismatch or task exited).
+    pub stale: u64,
+    /// Tasks that lost their CPU at the end of a slice.
+    pub preemptions: u64,
+}
+
+/// Where every task created is at the end: the "no task lost" account.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Accounting {
+    /// Tasks created.
+    pub created: u64,
+    /// Finished (fork children).
+    pub exited: u64,
+    /// Sleeping or blocked.
+    pub sleeping: u64,
+    /// In user space.
+    pub in_user: u64,
+    /// In a dispatch queue.
+    pub queued: u64,
+    /// On a CPU.
+    pub running: u64,
+    /// The longest wait of a task still waiting at the end (ns).
+    pub longest_unfinished_wait_ns: u64,
+    /// Times a task started on a CPU outside its affinity (must be 0).
+    pub affinity_violations: u64,
+}
+
+impl Accounting {
+    /// Every task is in exactly one place and none ran where it may not.
+    pub fn check(&self) -> Result<(), String> {
+        let placed = self.exited + self.sleeping + self.in_user + self.queued + self.running;
+        if placed != self.created {
+            return Err(format!("{} tasks created, {placed} accounted for", self.created));
+        }
+        if self.affinity_violations > 0 {
+            return Err(format!("{} runs outside a task's affinity", self.affinity_violations));
+        }
+        Ok(())
+    }
+}
+
+/// One long-lived task (fork children are only counted in their class).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TaskReport {
+    /// Simulated pid.
+    pub pid: i32,
+    /// Class.
+    pub class: TaskClass,
+    /// Command name.
+    pub comm: String,
+    /// Nice level.
+    pub nice: i32,
+    /// sched_ext weight.
+    pub weight: u64,
+    /// Allowed CPUs, as `first-last` or a single CPU.
+    pub cpus_allowed: String,
+    /// CPU time (ns).
+    pub cpu_ns: u64,
+    /// Times it was put on a CPU.
+    pub runs: u64,
+    /// Work units.
+    pub work_units: u64,
+    /// CPUs it ran on.
+    pub cpus_used: Vec<u32>,
+}
+
+/// The result of one simulation run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    /// Policy name.
+    pub policy: String,
+    /// Workload name.
+    pub workload: String,
+    /// CPUs.
+    pub nr_cpus: u32,
+    /// Hardware threads per core.
+    pub smt: u32,
+    /// Cores per last-level cache.
+    pub cores_per_llc: u32,
+    /// Simulated time (ns).
+    pub duration_ns: u64,
+    /// Seed.
+    pub seed: u64,
+    /// The dispatcher's default slice (ns).
+    pub slice_ns: u64,
+    /// User-scheduler CPU time per decision (ns).
+    pub decision_cost_ns: u64,
+    /// The injected stall, if any.
+    pub stall: Option<Stall>,
+    /// The stall timeout (ns).
+    pub stall_timeout_ns: u64,
+    /// Waits of all tasks.
+    pub latency: Latency,
+    /// Per class, in [`TaskClass::ALL`] order, classes with tasks only.
+    pub classes: Vec<ClassReport>,
+    /// Work done.
+    pub throughput: Throughput,
+    /// CPU busy fractions.
+    pub utilisation: Utilisation,
+    /// Jain's index of (CPU time / weight) over the CPU hogs allowed on every
+    /// CPU; `None` without such hogs. 1 = shares exactly follow weights.
+    pub fairness: Option<f64>,
+    /// Hogs the fairness index is over.
+    pub fairness_tasks: u64,
+    /// Dispatcher counters.
+    pub dispatch: DispatchCounts,
+    /// Engine counters.
+    pub engine: EngineStats,
+    /// Where every task is at the end.
+    pub accounting: Accounting,
+    /// The long-lived tasks, by pid.
+    pub tasks: Vec<TaskReport>,
+    /// Events simulated.
+    pub events: u64,
+}
+
+/// Jain's fairness index of `xs`: (Σx)² / (n·Σx²), in 0..=1.
+pub(crate) fn jain(xs: &[f64]) -> Option<f64> {
+    let sum: f64 = xs.iter().sum();
+    let sum_sq: f64 = xs.iter().map(|x| x * x).sum();
+    (!xs.is_empty() && sum_sq > 0.0).then(|| sum * sum / (xs.len() as f64 * sum_sq))
+}
+
+/// Builds the report of a finished run.
+pub(crate) fn build(config: &SimConfig, m: &mut Machine) -> Report {
+    let nr_cpus = m.cpus.len() as u64;
+    let capacity = (nr_cpus * m.end) as f64;
+    let workload_cpu_ns: u64 = m.cpus.iter().map(|c| c.task_ns).sum();
+    let user_sched_cpu_ns: u64 = m.cpus.iter().map(|c| c.user_ns).sum();
+
+    let mut classes = Vec::new();
+    let mut all_waits = Vec::new();
+    for (i, class) in TaskClass::ALL.iter().enumerate() {
+        let tasks = m.tasks.iter().filter(|t| t.class == *class);
+        let (count, cpu_ns, work_units) = tasks.fold((0, 0, 0), |(n, c, w), t| (n + 1, c + t.cpu_ns, w + t.work_units));
+        all_waits.extend_from_slice(&m.waits[i]);
+        if count > 0 {
+            classes.push(ClassReport {
+                class: *class,
+                tasks: count,
+                cpu_ns,
+                work_units,
+                latency: Latency::of(&mut m.waits[i]),
+            });
+        }
+    }
+
+    let hogs: Vec<f64> = m
+        .tasks
+        .iter()
+        .filter(|t| t.role == Role::Hog && u64::from(t.allowed.count) == nr_cpus)
+        .map(|t| t.cpu_ns as f64 / t.weight as f64)
+        .collect();
+
+    let mut acc = Accounting {
+        created: m.tasks.len() as u64,
+        longest_unfinished_wait_ns: m.longest_unfinished_wait(),
+        affinity_violations: m.counters.affinity_violations,
+        ..Default::default()
+    };
+    for t in &m.tasks {
+        match t.state {
+            TaskState::Exited => acc.exited += 1,
+            TaskState::Sleeping => acc.sleeping += 1,
+            TaskState::InUser => acc.in_user += 1,
+            TaskState::Queued(_) => acc.queued += 1,
+            TaskState::Running(_) => acc.running += 1,
+        }
+    }
+
+    let tasks = m
+        .tasks
+        .iter()
+        .filter(|t| t.is_long_lived())
+        .map(|t| TaskReport {
+            pid: t.pid,
+            class: t.class,
+            comm: t.queued_task(0, false).comm_str().into_owned(),
+            nice: t.nice,
+            weight: t.weight,
+            cpus_allowed: if t.allowed.count == 1 {
+                t.allowed.first.to_string()
+            } else {
+                format!("{}-{}", t.allowed.first, t.allowed.first + t.allowed.count - 1)
+            },
+            cpu_ns: t.cpu_ns,
+            runs: t.runs,
+            work_units: t.work_units,
+            cpus_used: t.cpus_used(),
+        })
+        .collect();
+
+    let c = &m.counters;
+    Report {
+        policy: m.engine.policy_name().to_owned(),
+        workload: config.workload.name().to_owned(),
+        nr_cpus: config.nr_cpus,
+        smt: config.smt,
+        cores_per_llc: config.cores_per_llc,
+        duration_ns: config.duration_ns,
+        seed: config.seed,
+        slice_ns: config.slice_ns,
+        decision_cost_ns: config.decision_cost_ns,
+        stall: config.stall,
+        stall_timeout_ns: config.stall_timeout_ns,
+        latency: Latency::of(&mut all_waits),
+        throughput: Throughput { workload_cpu_ns, work_units: classes.iter().map(|c| c.work_units).sum() },
+        classes,
+        utilisation: Utilisation {
+            cpu: (workload_cpu_ns + user_sched_cpu_ns) as f64 / capacity,
+            workload: workload_cpu_ns as f64 / capacity,
+            user_sched: user_sched_cpu_ns as f64 / capacity,
+            user_sched_cpu_ns,
+        },
+        fairness: jain(&hogs),
+        fairness_tasks: hogs.len() as u64,
+        dispatch: DispatchCounts {
+            queued_to_user: c.queued_to_user,
+            decisions: c.decisions_applied,
+            kernel_dispatches: c.kernel_dispatches,
+            fallback_dispatches: c.fallback_dispatches,
+            fallback_episodes: c.fallback_episodes,
+            congested: c.congested,
+            bounced: c.bounced,
+            stale: c.stale,
+            preemptions: c.preemptions,
+        },
+        engine: m.engine.stats().clone(),
+        accounting: acc,
+        tasks,
+        events: c.events,
+    }
+}
+
+/// `ns` as microseconds with three decimals.
+fn us(ns: u64) -> String {
+    format!("{}.{:03}", ns / 1_000, ns % 1_000)
+}
+
+/// `ns` as seconds with three decimals.
+fn secs(ns: u64) -> String {
+    format!("{}.{:03}", ns / 1_000_000_000, ns / 1_000_000 % 1_000)
+}
+
+/// `ns` as milliseconds with three decimals.
+fn ms(ns: u64) -> String {
+    format!("{}.{:03}", ns / 1_000_000, ns / 1_000 % 1_000)
+}
+
+impl Report {
+    /// The report as pretty-printed JSON (one byte stream per seed).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+
+    /// The measurements of `class`, if the workload had such tasks.
+    pub fn class(&self, class: TaskClass) -> Option<&ClassReport> {
+        self.classes.iter().find(|c| c.class == class)
+    }
+
+    /// The longest runnable → running wait seen, finished or not (ns).
+    pub fn longest_wait_ns(&self) -> u64 {
+        self.latency.max_ns.max(self.accounting.longest_unfinished_wait_ns)
+    }
+
+    /// The report as a fixed-width text table.
+    pub fn render_table(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "scx_relay sim: policy {}, workload {}, {} CPUs (smt {}, {} cores/LLC), {} s, seed {}",
+            self.policy,
+            self.workload,
+            self.nr_cpus,
+            self.smt,
+            self.cores_per_llc,
+            secs(self.duration_ns),
+            self.seed
+        );
+        let stall = match self.stall {
+            Some(st) => format!("stall at {} ms for {} ms", ms(st.at_ns), ms(st.duration_ns)),
+            None => "no stall".to_owned(),
+        };
+        let _ = writeln!(
+            s,
+            "slice {} ms, {} ns per decision, {}, stall timeout {} ms",
+            ms(self.slice_ns),
+            self.decision_cost_ns,
+            stall,
+            ms(self.stall_timeout_ns)
+        );
+        let _ = writeln!(s);
+        let _ = writeln!(
+            s,
+            "{:<12} {:>6} {:>10} {:>10} {:>9} {:>11} {:>11} {:>11} {:>11}",
+            "class", "tasks", "cpu s", "work", "waits", "p50 us", "p99 us", "p99.9 us", "max us"
+        );
+        let row = |s: &mut String, name: &str, tasks: u64, cpu: u64, work: u64, l: &Latency| {
+            let _ = writeln!(
+                s,
+                "{:<12} {:>6} {:>10} {:>10} {:>9} {:>11} {:>11} {:>11} {:>11}",
+                name,
+                tasks,
+                secs(cpu),
+                work,
+                l.samples,
+                us(l.p50_ns),
+                us(l.p99_ns),
+                us(l.p999_ns),
+                us(l.max_ns)
+            );
+        };
+        for c in &self.classes {
+            row(&mut s, c.class.name(), c.tasks, c.cpu_ns, c.work_units, &c.latency);
+        }
+        let tp = &self.throughput;
+        row(&mut s, "all", self.accounting.created, tp.workload_cpu_ns, tp.work_units, &self.latency);
+        let _ = writeln!(s);
+        let u = &self.utilisation;
+        let pct = |x: f64| format!("{:.1} %", x * 100.0);
+        let _ = writeln!(
+            s,
+            "{:<14} {} (workload {}, user scheduler {})",
+            "utilisation",
+            pct(u.cpu),
+            pct(u.workload),
+            pct(u.user_sched)
+        );
+        let _ = writeln!(
+            s,
+            "{:<14} {} s CPU to workload tasks, {} work units",
+            "throughput",
+            secs(tp.workload_cpu_ns),
+            tp.work_units
+        );
+        let fairness = match self.fairness {
+            Some(f) => format!("{f:.4} (Jain's index of CPU share / weight over {} hogs)", self.fairness_tasks),
+            None => "n/a (no hog allowed on every CPU)".to_owned(),
+        };
+        let _ = writeln!(s, "{:<14} {}", "fairness", fairness);
+        let d = &self.dispatch;
+        let _ = writeln!(
+            s,
+            "{:<14} {} to user space, {} decisions applied, {} kernel, {} fallback ({} episodes)",
+            "dispatches",
+            d.queued_to_user,
+            d.decisions,
+            d.kernel_dispatches,
+            d.fallback_dispatches,
+            d.fallback_episodes
+        );
+        let _ = writeln!(
+            s,
+            "{:<14} {} bounced, {} stale, {} congested, {} preemptions",
+            "", d.bounced, d.stale, d.congested, d.preemptions
+        );
+        let e = &self.engine;
+        let _ = writeln!(
+            s,
+            "{:<14} {} steps, {} received, {} decided, {} retried, {} redirected",
+            "engine", e.steps, e.received, e.decided, e.retried, e.redirected
+        );
+        let a = &self.accounting;
+        let lost = a.created.saturating_sub(a.exited + a.sleeping + a.in_user + a.queued + a.running);
+        let _ = writeln!(
+            s,
+            "{:<14} {} created: {} running, {} queued, {} in user space, {} sleeping, {} exited; {} lost",
+            "tasks", a.created, a.running, a.queued, a.in_user, a.sleeping, a.exited, lost
+        );
+        s
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// Nearest-rank percentiles over 1..=1000.
+    #[test]
+    fn exact_percentiles() {
+        let mut v: Vec<u64> = (1..=1000).rev().collect();
+        let l = Latency::of(&mut v);
+        assert_eq!((l.samples, l.p50_ns, l.p99_ns, l.p999_ns, l.max_ns), (1000, 500, 990, 999, 1000));
+        assert_eq!(Latency::of(&mut []), Latency::default());
+        let l = Latency::of(&mut [7]);
+        assert_eq!((l.p50_ns, l.p999_ns), (7, 7));
+    }
+
+    /// Jain's index is 1 for equal values and 1/n when one value has everything.
+    #[test]
+    fn jain_index() {
+        assert_eq!(jain(&[2.0, 2.0, 2.0]), Some(1.0));
+        assert_eq!(jain(&[1.0, 0.0, 0.0, 0.0]), Some(0.25));
+        assert_eq!(jain(&[]), None);
+        assert_eq!(jain(&[0.0]), None);
+    }
+
+    /// Durations print with fixed decimals.
+    #[test]
+    fn duration_formats() {
+        assert_eq!(us(1_234_567), "1234.567");
+        assert_eq!(secs(10_000_000_000), "10.000");
+        assert_eq!(ms(2_500_000), "2.500");
+    }
+}

@@ -1,0 +1,324 @@
+//! The simulated tasks: their state in the dispatcher's eyes, what they do
+//! next, and how a workload's groups become tasks.
+
+use super::{
+    queue::TaskId,
+    rng::SplitMix64,
+    workload::{nice_to_weight, Affinity, Behavior, TaskClass, TaskGroup, JITTER_PCT, SPAWN_NS},
+};
+use crate::task::{QueuedTask, TASK_COMM_LEN};
+
+/// Pid of the first simulated task; pids are never reused.
+pub(crate) const PID_BASE: i32 = 1000;
+/// CPU time a hog asks for: more than any simulation lasts.
+pub(crate) const HOG_BURST_NS: u64 = u64::MAX / 4;
+/// `SCX_ENQ_WAKEUP`: the enqueue follows a wakeup.
+pub(crate) const SCX_ENQ_WAKEUP: u64 = 1;
+
+/// A contiguous set of CPUs `first..first + count` (count >= 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CpuSet {
+    pub(crate) first: u32,
+    pub(crate) count: u32,
+}
+
+impl CpuSet {
+    /// Whether `cpu` is in the set.
+    pub(crate) fn contains(self, cpu: u32) -> bool {
+        cpu >= self.first && cpu - self.first < self.count
+    }
+
+    /// The CPUs of the set, in order.
+    pub(crate) fn iter(self) -> impl Iterator<Item = u32> {
+        self.first..self.first + self.count
+    }
+
+    /// The set a group's `index`-th task gets on a machine of `nr_cpus` CPUs.
+    fn for_task(affinity: Affinity, index: u32, nr_cpus: u32) -> Self {
+        match affinity {
+            Affinity::All => Self { first: 0, count: nr_cpus },
+            Affinity::PinnedSpread => Self { first: index % nr_cpus, count: 1 },
+            Affinity::HalfSpread if nr_cpus == 1 => Self { first: 0, count: 1 },
+            Affinity::HalfSpread => {
+                let half = nr_cpus / 2;
+                if index % 2 == 0 {
+                    Self { first: 0, count: half }
+                } else {
+                    Self { first: half, count: nr_cpus - half }
+                }
+            }
+            Affinity::Range { first, count } => Self { first, count },
+        }
+    }
+}
+
+/// What a task does, with the ids it needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    Hog,
+    Periodic { run_ns: u64, sleep_ns: u64 },
+    Pipe { partner: TaskId, run_ns: u64, leader: bool },
+    ForkParent { children: u32, child_run_ns: u64, period_ns: u64 },
+    ForkChild { parent: TaskId },
+}
+
+/// A queue a task can wait in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum QueueId {
+    /// A CPU's own queue.
+    Local(u32),
+    /// The shared queue.
+    Shared,
+    /// The dispatcher's own FIFO queue for tasks it places itself
+    /// (stall fallback, congestion).
+    Fallback,
+}
+
+/// Where a task is. A runnable task is always in exactly one of `InUser`,
+/// `Queued` or `Running`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TaskState {
+    /// Not runnable: waiting for its timer, its pipe partner or its creation.
+    Sleeping,
+    /// Handed to user space (in the queued ring, in the engine, or decided
+    /// with the decision not yet applied).
+    InUser,
+    /// In a dispatch queue.
+    Queued(QueueId),
+    /// On this CPU.
+    Running(u32),
+    /// Gone (a fork child that finished).
+    Exited,
+}
+
+/// One simulated task.
+#[derive(Clone, Debug)]
+pub(crate) struct SimTask {
+    pub(crate) pid: i32,
+    pub(crate) class: TaskClass,
+    pub(crate) role: Role,
+    pub(crate) nice: i32,
+    pub(crate) weight: u64,
+    pub(crate) allowed: CpuSet,
+    pub(crate) comm: [u8; TASK_COMM_LEN],
+    pub(crate) state: TaskState,
+    /// Bumped at every enqueue that may go to user space.
+    pub(crate) generation: u64,
+    pub(crate) prev_cpu: u32,
+    /// The vtime of the task's last decision (kernel-side inserts reuse it).
+    pub(crate) vtime: u64,
+    /// Slice left (ns); 0 = none, the next dispatch sets one.
+    pub(crate) slice_left: u64,
+    /// CPU time left before the task blocks, sleeps or exits (ns).
+    pub(crate) burst_left: u64,
+    pub(crate) exec_runtime: u64,
+    pub(crate) start_ts: u64,
+    pub(crate) stop_ts: u64,
+    /// When the task last became runnable (valid while runnable).
+    pub(crate) runnable_since: u64,
+    /// A pipe message arrived while the task was not blocked.
+    pub(crate) wake_pending: bool,
+    pub(crate) cpu_ns: u64,
+    pub(crate) runs: u64,
+    pub(crate) work_units: u64,
+    /// Bit set of the CPUs the task ran on.
+    pub(crate) cpus_used: Vec<u64>,
+}
+
+impl SimTask {
+    fn new(pid: i32, group: &TaskGroup, role: Role, allowed: CpuSet, index: u32, nr_cpus: u32) -> Self {
+        let mut comm = [0u8; TASK_COMM_LEN];
+        let name = format!("{}-{index}", group.class.name());
+        let n = name.len().min(TASK_COMM_LEN - 1);
+        comm[..n].copy_from_slice(&name.as_bytes()[..n]);
+        Self {
+            pid,
+            class: group.class,
+            role,
+            nice: group.nice,
+            weight: nice_to_weight(group.nice),
+            allowed,
+            comm,
+            state: TaskState::Sleeping,
+            generation: 0,
+            prev_cpu: allowed.first,
+            vtime: 0,
+            slice_left: 0,
+            burst_left: 0,
+            exec_runtime: 0,
+            start_ts: 0,
+            stop_ts: 0,
+            runnable_since: 0,
+            wake_pending: false,
+            cpu_ns: 0,
+            runs: 0,
+            work_units: 0,
+            cpus_used: vec![0; nr_cpus.div_ceil(64) as usize],
+        }
+    }
+
+    /// A child of fork parent `parent` (id `parent_id`), created on `cpu`:
+    /// same class, nice level and affinity, `run_ns` of work.
+    pub(crate) fn child_of(parent: &SimTask, parent_id: TaskId, pid: i32, cpu: u32, run_ns: u64) -> Self {
+        let mut comm = [0u8; TASK_COMM_LEN];
+        comm[..10].copy_from_slice(b"fork-child");
+        Self {
+            pid,
+            class: parent.class,
+            role: Role::ForkChild { parent: parent_id },
+            nice: parent.nice,
+            weight: parent.weight,
+            allowed: parent.allowed,
+            comm,
+            state: TaskState::Sleeping,
+            generation: 0,
+            prev_cpu: cpu,
+            vtime: 0,
+            slice_left: 0,
+            burst_left: run_ns,
+            exec_runtime: 0,
+            start_ts: 0,
+            stop_ts: 0,
+            runnable_since: 0,
+            wake_pending: false,
+            cpu_ns: 0,
+            runs: 0,
+            work_units: 0,
+            cpus_used: vec![0; parent.cpus_used.len()],
+        }
+    }
+
+    /// Whether the task is a workload task rather than a fork child.
+    pub(crate) fn is_long_lived(&self) -> bool {
+        !matches!(self.role, Role::ForkChild { .. })
+    }
+
+    /// Records that the task ran on `cpu`.
+    pub(crate) fn mark_cpu(&mut self, cpu: u32) {
+        if let Some(w) = self.cpus_used.get_mut((cpu / 64) as usize) {
+            *w |= 1 << (cpu % 64);
+        }
+    }
+
+    /// The CPUs the task ran on, in order.
+    pub(crate) fn cpus_used(&self) -> Vec<u32> {
+        let mut out = Vec::new();
+        for (i, &w) in self.cpus_used.iter().enumerate() {
+            for b in 0..64 {
+                if w & (1 << b) != 0 {
+                    out.push(i as u32 * 64 + b);
+                }
+            }
+        }
+        out
+    }
+
+    /// The record the dispatcher writes to the queued ring for this task.
+    pub(crate) fn queued_task(&self, cpu: u32, wakeup: bool) -> QueuedTask {
+        QueuedTask {
+            pid: self.pid,
+            tgid: self.pid,
+            cpu,
+            nr_cpus_allowed: self.allowed.count,
+            enq_flags: if wakeup { SCX_ENQ_WAKEUP } else { 0 },
+            weight: self.weight,
+            vtime: self.vtime,
+            start_ts: self.start_ts,
+            stop_ts: self.stop_ts,
+            exec_runtime: self.exec_runtime,
+            generation: self.generation,
+            comm: self.comm,
+        }
+    }
+}
+
+/// Creates the tasks of `groups` on a machine of `nr_cpus` CPUs, appending
+/// them to `tasks` and the time of each one's first wakeup to `wakes`
+/// (within the first millisecond, seeded; a pipe pair's second task waits
+/// for its partner's first message instead).
+pub(crate) fn create_workload(
+    groups: &[TaskGroup],
+    nr_cpus: u32,
+    rng: &mut SplitMix64,
+    tasks: &mut Vec<SimTask>,
+    wakes: &mut Vec<(u64, TaskId)>,
+) {
+    for group in groups {
+        let count = group.count.resolve(nr_cpus);
+        for i in 0..count {
+            let id = tasks.len() as TaskId;
+            let pid = PID_BASE + id as i32;
+            let set = |index| CpuSet::for_task(group.affinity, index, nr_cpus);
+            match group.behavior {
+                Behavior::PipePair { run_ns } => {
+                    let (a, b) = (id, id + 1);
+                    let mut leader = SimTask::new(
+                        pid,
+                        group,
+                        Role::Pipe { partner: b, run_ns, leader: true },
+                        set(2 * i),
+                        2 * i,
+                        nr_cpus,
+                    );
+                    leader.burst_left = rng.jitter(run_ns, JITTER_PCT);
+                    let mut follower = SimTask::new(
+                        pid + 1,
+                        group,
+                        Role::Pipe { partner: a, run_ns, leader: false },
+                        set(2 * i + 1),
+                        2 * i + 1,
+                        nr_cpus,
+                    );
+                    follower.burst_left = rng.jitter(run_ns, JITTER_PCT);
+                    tasks.push(leader);
+                    tasks.push(follower);
+                    wakes.push((rng.below(1_000_000), a));
+                }
+                behavior => {
+                    let (role, burst) = match behavior {
+                        Behavior::Hog => (Role::Hog, HOG_BURST_NS),
+                        Behavior::Periodic { run_ns, sleep_ns } => (Role::Periodic { run_ns, sleep_ns }, run_ns),
+                        Behavior::ForkBurst { children, child_run_ns, period_ns } => {
+                            (Role::ForkParent { children, child_run_ns, period_ns }, SPAWN_NS)
+                        }
+                        Behavior::PipePair { .. } => continue,
+                    };
+                    let mut t = SimTask::new(pid, group, role, set(i), i, nr_cpus);
+                    t.burst_left = burst;
+                    tasks.push(t);
+                    wakes.push((rng.below(1_000_000), id));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::sim::workload::Count;
+
+    /// Affinity modes give the documented sets.
+    #[test]
+    fn affinity_sets() {
+        assert_eq!(CpuSet::for_task(Affinity::PinnedSpread, 9, 4), CpuSet { first: 1, count: 1 });
+        assert_eq!(CpuSet::for_task(Affinity::HalfSpread, 1, 5), CpuSet { first: 2, count: 3 });
+        assert_eq!(CpuSet::for_task(Affinity::HalfSpread, 2, 5), CpuSet { first: 0, count: 2 });
+        assert_eq!(CpuSet::for_task(Affinity::HalfSpread, 1, 1), CpuSet { first: 0, count: 1 });
+        let s = CpuSet { first: 2, count: 2 };
+        assert!(s.contains(3) && !s.contains(4) && !s.contains(1));
+    }
+
+    /// Pipe pairs are created as two partners, the follower without a wakeup.
+    #[test]
+    fn pipe_pairs_are_partners() {
+        let g = TaskGroup::new(TaskClass::Pipe, Count::Fixed(2), Behavior::PipePair { run_ns: 10 });
+        let (mut tasks, mut wakes) = (Vec::new(), Vec::new());
+        create_workload(&[g], 4, &mut SplitMix64::new(1), &mut tasks, &mut wakes);
+        assert_eq!(tasks.len(), 4);
+        assert_eq!(wakes.iter().map(|w| w.1).collect::<Vec<_>>(), vec![0, 2]);
+        assert_eq!(tasks[1].role, Role::Pipe { partner: 0, run_ns: 10, leader: false });
+        assert_eq!(tasks[3].pid, PID_BASE + 3);
+    }
+}

@@ -1,0 +1,482 @@
+//! Workloads: which simulated tasks exist and what each one does.
+//!
+//! A workload is a list of [`TaskGroup`]s. The named presets (`mixed`,
+//! `hogs`, ...) are defined in one table, [`PRESETS`]; a test can build its
+//! own groups with [`Workload::Custom`].
+
+use std::{fmt, str::FromStr};
+
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::task::{WEIGHT_MAX, WEIGHT_MIN};
+
+/// The kernel's `sched_prio_to_weight` table: nice -20..=19, nice 0 = 1024.
+const PRIO_TO_WEIGHT: [u64; 40] = [
+    88761, 71755, 56483, 46273, 36291, 29154, 23254, 18705, 14949, 11916, 9548, 7620, 6100, 4904, 3906, 3121, 2501,
+    1991, 1586, 1277, 1024, 820, 655, 526, 423, 335, 272, 215, 172, 137, 110, 87, 70, 56, 45, 36, 29, 23, 18, 15,
+];
+
+/// The sched_ext weight of a nice level: the kernel's table scaled so that
+/// nice 0 is 100 (`prio_to_weight[nice + 20] * 100 / 1024`), clamped to
+/// 1..=10000. Nice levels outside -20..=19 are clamped first.
+pub fn nice_to_weight(nice: i32) -> u64 {
+    let idx = (nice.clamp(-20, 19) + 20) as usize;
+    (PRIO_TO_WEIGHT[idx] * 100 / 1024).clamp(WEIGHT_MIN, WEIGHT_MAX)
+}
+
+/// The label a task is reported under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskClass {
+    /// CPU hogs at nice 0.
+    Hog,
+    /// Periodic tasks that run briefly and sleep.
+    Interactive,
+    /// Pipe ping-pong pairs.
+    Pipe,
+    /// Fork-burst parents and their children.
+    Fork,
+    /// Tasks restricted to some CPUs.
+    Affinity,
+    /// Tasks at a nice level other than 0.
+    Nice,
+}
+
+impl TaskClass {
+    /// Every class, in report order.
+    pub const ALL: [TaskClass; 6] = [
+        TaskClass::Hog,
+        TaskClass::Interactive,
+        TaskClass::Pipe,
+        TaskClass::Fork,
+        TaskClass::Affinity,
+        TaskClass::Nice,
+    ];
+
+    /// The class's name as reported.
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskClass::Hog => "hog",
+            TaskClass::Interactive => "interactive",
+            TaskClass::Pipe => "pipe",
+            TaskClass::Fork => "fork",
+            TaskClass::Affinity => "affinity",
+            TaskClass::Nice => "nice",
+        }
+    }
+}
+
+/// What a task does while it exists. Durations are CPU time it needs (ns)
+/// or sleep time (ns); the simulator varies the ones marked "about" by
+/// ±[`JITTER_PCT`] percent with the seeded generator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Behavior {
+    /// Runs forever, never sleeps.
+    Hog,
+    /// Runs `run_ns`, sleeps about `sleep_ns`, again; a work unit is one iteration.
+    Periodic {
+        /// CPU time per iteration (ns).
+        run_ns: u64,
+        /// Sleep between iterations (ns, about).
+        sleep_ns: u64,
+    },
+    /// Two tasks per count: each runs about `run_ns`, wakes the other
+    /// (writes to the pipe) and blocks until woken; a work unit is a round trip.
+    PipePair {
+        /// CPU time per message (ns, about).
+        run_ns: u64,
+    },
+    /// A parent that every `period_ns` runs [`SPAWN_NS`] and spawns
+    /// `children` tasks, each running about `child_run_ns` and exiting; a
+    /// work unit is a child that finished.
+    ForkBurst {
+        /// Children per burst.
+        children: u32,
+        /// CPU time of a child (ns, about).
+        child_run_ns: u64,
+        /// Sleep between bursts (ns).
+        period_ns: u64,
+    },
+}
+
+/// Relative variation (percent) of the durations marked "about" in [`Behavior`].
+pub const JITTER_PCT: u64 = 25;
+/// CPU time a fork-burst parent runs before it spawns its children (ns).
+pub const SPAWN_NS: u64 = 20_000;
+
+/// Which CPUs a group's tasks may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Affinity {
+    /// Every CPU.
+    All,
+    /// Task `i` of the group is pinned to CPU `i mod nr_cpus` (one CPU each).
+    PinnedSpread,
+    /// Task `i` of the group may use the lower half of the CPUs if `i` is
+    /// even, the upper half if odd (one CPU on a one-CPU machine).
+    HalfSpread,
+    /// CPUs `first..first + count`.
+    Range {
+        /// First allowed CPU.
+        first: u32,
+        /// Number of allowed CPUs, >= 1.
+        count: u32,
+    },
+}
+
+/// How many tasks (or pipe pairs) a group has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Count {
+    /// Exactly this many.
+    Fixed(u32),
+    /// This many on 8 CPUs, scaled linearly with the CPU count, at least 1
+    /// (unless 0).
+    PerEightCpus(u32),
+}
+
+impl Count {
+    /// The count on a machine with `nr_cpus` CPUs.
+    pub fn resolve(self, nr_cpus: u32) -> u32 {
+        match self {
+            Count::Fixed(n) => n,
+            Count::PerEightCpus(0) => 0,
+            Count::PerEightCpus(n) => ((u64::from(n) * u64::from(nr_cpus) / 8) as u32).max(1),
+        }
+    }
+}
+
+/// A set of tasks with one behaviour, nice level and affinity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct TaskGroup {
+    /// The class the tasks are reported under.
+    pub class: TaskClass,
+    /// Number of tasks (of pairs, for [`Behavior::PipePair`]).
+    pub count: Count,
+    /// What each task does.
+    pub behavior: Behavior,
+    /// Nice level, -20..=19 (weight by [`nice_to_weight`]).
+    pub nice: i32,
+    /// Allowed CPUs.
+    pub affinity: Affinity,
+}
+
+impl TaskGroup {
+    /// `count` tasks of `class` doing `behavior` at nice 0 on every CPU.
+    pub const fn new(class: TaskClass, count: Count, behavior: Behavior) -> Self {
+        Self { class, count, behavior, nice: 0, affinity: Affinity::All }
+    }
+
+    /// The same group at nice level `nice`.
+    pub const fn nice(mut self, nice: i32) -> Self {
+        self.nice = nice;
+        self
+    }
+
+    /// The same group restricted to `affinity`.
+    pub const fn affinity(mut self, affinity: Affinity) -> Self {
+        self.affinity = affinity;
+        self
+    }
+}
+
+/// A workload group that cannot run on the configured machine.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum WorkloadError {
+    /// A nice level outside -20..=19.
+    #[error("nice {0} outside -20..=19")]
+    Nice(i32),
+    /// An affinity range that is empty or names CPUs the machine lacks.
+    #[error("affinity CPUs {first}..{end} not within the machine's {nr_cpus} CPUs", end = u64::from(*first) + u64::from(*count))]
+    Affinity {
+        /// First CPU of the range.
+        first: u32,
+        /// Length of the range.
+        count: u32,
+        /// CPUs of the machine.
+        nr_cpus: u32,
+    },
+    /// A zero duration where a positive one is needed (it would make a task
+    /// loop without time passing).
+    #[error("{0} must be > 0")]
+    ZeroDuration(&'static str),
+}
+
+impl TaskGroup {
+    /// Checks the group against a machine with `nr_cpus` CPUs.
+    pub fn validate(&self, nr_cpus: u32) -> Result<(), WorkloadError> {
+        if !(-20..=19).contains(&self.nice) {
+            return Err(WorkloadError::Nice(self.nice));
+        }
+        if let Affinity::Range { first, count } = self.affinity {
+            if count == 0 || u64::from(first) + u64::from(count) > u64::from(nr_cpus) {
+                return Err(WorkloadError::Affinity { first, count, nr_cpus });
+            }
+        }
+        match self.behavior {
+            Behavior::Hog => Ok(()),
+            Behavior::Periodic { run_ns: 0, .. } => Err(WorkloadError::ZeroDuration("periodic run_ns")),
+            Behavior::Periodic { .. } => Ok(()),
+            Behavior::PipePair { run_ns: 0 } => Err(WorkloadError::ZeroDuration("pipe run_ns")),
+            Behavior::PipePair { .. } => Ok(()),
+            Behavior::ForkBurst { child_run_ns: 0, .. } => Err(WorkloadError::ZeroDuration("fork child_run_ns")),
+            Behavior::ForkBurst { period_ns: 0, .. } => Err(WorkloadError::ZeroDuration("fork period_ns")),
+            Behavior::ForkBurst { .. } => Ok(()),
+        }
+    }
+}
+
+/// A workload: a named preset or a custom list of groups.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// A preset from [`PRESETS`].
+    Preset(Preset),
+    /// Any groups (for tests and experiments).
+    Custom(Vec<TaskGroup>),
+}
+
+impl Workload {
+    /// The name shown in reports: the preset's, or `"custom"`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Workload::Preset(p) => p.name(),
+            Workload::Custom(_) => "custom",
+        }
+    }
+
+    /// The workload's groups.
+    pub fn groups(&self) -> &[TaskGroup] {
+        match self {
+            Workload::Preset(p) => p.def().groups,
+            Workload::Custom(g) => g,
+        }
+    }
+}
+
+impl Default for Workload {
+    fn default() -> Self {
+        Workload::Preset(Preset::Mixed)
+    }
+}
+
+impl From<Preset> for Workload {
+    fn from(p: Preset) -> Self {
+        Workload::Preset(p)
+    }
+}
+
+impl fmt::Display for Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A named workload preset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Preset {
+    /// Some of everything below.
+    Mixed,
+    /// Twice as many CPU hogs as CPUs.
+    Hogs,
+    /// Periodic tasks only (light load).
+    Interactive,
+    /// Pipe ping-pong pairs.
+    Pipes,
+    /// Fork bursts.
+    Fork,
+    /// Pinned and half-machine tasks.
+    Affinity,
+    /// Hogs at four nice levels.
+    Nice,
+}
+
+/// One row of [`PRESETS`].
+#[derive(Debug)]
+pub struct PresetDef {
+    /// The preset.
+    pub preset: Preset,
+    /// Its name on the command line and in reports.
+    pub name: &'static str,
+    /// One line saying what it is.
+    pub about: &'static str,
+    /// Its groups (counts are for 8 CPUs and scale with the CPU count).
+    pub groups: &'static [TaskGroup],
+}
+
+use Behavior::{ForkBurst, Hog, Periodic, PipePair};
+use Count::PerEightCpus as Per8;
+
+const INTERACTIVE: Behavior = Periodic { run_ns: 500_000, sleep_ns: 4_500_000 };
+const SHORT_PERIODIC: Behavior = Periodic { run_ns: 100_000, sleep_ns: 1_000_000 };
+const PINNED_PERIODIC: Behavior = Periodic { run_ns: 300_000, sleep_ns: 2_000_000 };
+const PIPE: Behavior = PipePair { run_ns: 50_000 };
+const FORK: Behavior = ForkBurst { children: 8, child_run_ns: 200_000, period_ns: 10_000_000 };
+
+/// Every preset: name, what it is, its groups. The one place presets are defined.
+pub const PRESETS: &[PresetDef] = &[
+    PresetDef {
+        preset: Preset::Mixed,
+        name: "mixed",
+        about: "hogs, nice hogs, interactive, pipes, fork bursts and pinned tasks together (overloaded)",
+        groups: &[
+            TaskGroup::new(TaskClass::Hog, Per8(4), Hog),
+            TaskGroup::new(TaskClass::Nice, Per8(2), Hog).nice(5),
+            TaskGroup::new(TaskClass::Nice, Per8(2), Hog).nice(-5),
+            TaskGroup::new(TaskClass::Interactive, Per8(8), INTERACTIVE),
+            TaskGroup::new(TaskClass::Pipe, Per8(2), PIPE),
+            TaskGroup::new(TaskClass::Fork, Per8(1), FORK),
+            TaskGroup::new(TaskClass::Affinity, Per8(4), PINNED_PERIODIC).affinity(Affinity::PinnedSpread),
+            TaskGroup::new(TaskClass::Affinity, Per8(2), Hog).affinity(Affinity::HalfSpread),
+        ],
+    },
+    PresetDef {
+        preset: Preset::Hogs,
+        name: "hogs",
+        about: "two CPU hogs per CPU at nice 0",
+        groups: &[TaskGroup::new(TaskClass::Hog, Per8(16), Hog)],
+    },
+    PresetDef {
+        preset: Preset::Interactive,
+        name: "interactive",
+        about: "periodic tasks (0.5 ms every 5 ms, 0.1 ms every 1.1 ms), about 30 % load",
+        groups: &[
+            TaskGroup::new(TaskClass::Interactive, Per8(16), INTERACTIVE),
+            TaskGroup::new(TaskClass::Interactive, Per8(8), SHORT_PERIODIC),
+        ],
+    },
+    PresetDef {
+        preset: Preset::Pipes,
+        name: "pipes",
+        about: "pipe ping-pong pairs, 50 us per message, one pair per CPU",
+        groups: &[TaskGroup::new(TaskClass::Pipe, Per8(8), PIPE)],
+    },
+    PresetDef {
+        preset: Preset::Fork,
+        name: "fork",
+        about: "fork bursts: parents spawn 8 children of 0.2 ms every 10 ms",
+        groups: &[TaskGroup::new(TaskClass::Fork, Per8(4), FORK)],
+    },
+    PresetDef {
+        preset: Preset::Affinity,
+        name: "affinity",
+        about: "a pinned hog and a pinned periodic task per CPU, plus half-machine hogs",
+        groups: &[
+            TaskGroup::new(TaskClass::Affinity, Per8(8), Hog).affinity(Affinity::PinnedSpread),
+            TaskGroup::new(TaskClass::Affinity, Per8(8), PINNED_PERIODIC).affinity(Affinity::PinnedSpread),
+            TaskGroup::new(TaskClass::Affinity, Per8(4), Hog).affinity(Affinity::HalfSpread),
+        ],
+    },
+    PresetDef {
+        preset: Preset::Nice,
+        name: "nice",
+        about: "hogs at nice -5, 0, 5 and 10, two per CPU in all",
+        groups: &[
+            TaskGroup::new(TaskClass::Nice, Per8(4), Hog).nice(-5),
+            TaskGroup::new(TaskClass::Hog, Per8(4), Hog),
+            TaskGroup::new(TaskClass::Nice, Per8(4), Hog).nice(5),
+            TaskGroup::new(TaskClass::Nice, Per8(4), Hog).nice(10),
+        ],
+    },
+];
+
+impl Preset {
+    /// The preset's row in [`PRESETS`].
+    pub fn def(self) -> &'static PresetDef {
+        // Every variant has a row (a unit test checks it); the fallback keeps
+        // this total without a panic.
+        PRESETS.iter().find(|d| d.preset == self).unwrap_or(&PRESETS[0])
+    }
+
+    /// The preset's name.
+    pub fn name(self) -> &'static str {
+        self.def().name
+    }
+
+    /// Every preset name, in table order.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        PRESETS.iter().map(|d| d.name)
+    }
+}
+
+/// A workload name that is not a preset.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[error("unknown workload '{name}' (valid: {valid})", valid = Preset::names().collect::<Vec<_>>().join(", "))]
+pub struct UnknownWorkload {
+    /// The name given.
+    pub name: String,
+}
+
+impl FromStr for Preset {
+    type Err = UnknownWorkload;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        PRESETS.iter().find(|d| d.name == s).map(|d| d.preset).ok_or_else(|| UnknownWorkload { name: s.to_owned() })
+    }
+}
+
+impl FromStr for Workload {
+    type Err = UnknownWorkload;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse().map(Workload::Preset)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// nice 0 is 100, the ends of the range are the clamped kernel values.
+    #[test]
+    fn nice_weights_follow_the_kernel_table() {
+        assert_eq!(nice_to_weight(0), 100);
+        assert_eq!(nice_to_weight(5), 32);
+        assert_eq!(nice_to_weight(-5), 304);
+        assert_eq!(nice_to_weight(-20), 8668);
+        assert_eq!(nice_to_weight(19), 1);
+        assert_eq!(nice_to_weight(99), 1);
+    }
+
+    /// Every preset variant has exactly one row, names parse back, and every preset is valid on 1 and 64 CPUs.
+    #[test]
+    fn preset_table_is_complete() {
+        let all = [
+            Preset::Mixed,
+            Preset::Hogs,
+            Preset::Interactive,
+            Preset::Pipes,
+            Preset::Fork,
+            Preset::Affinity,
+            Preset::Nice,
+        ];
+        assert_eq!(PRESETS.len(), all.len());
+        for p in all {
+            assert_eq!(PRESETS.iter().filter(|d| d.preset == p).count(), 1);
+            assert_eq!(p.name().parse::<Preset>(), Ok(p));
+            for g in p.def().groups {
+                g.validate(1).unwrap();
+                g.validate(64).unwrap();
+            }
+        }
+    }
+
+    /// An unknown name's error lists every valid name.
+    #[test]
+    fn unknown_name_lists_choices() {
+        let e = "nope".parse::<Workload>().unwrap_err().to_string();
+        assert_eq!(e, "unknown workload 'nope' (valid: mixed, hogs, interactive, pipes, fork, affinity, nice)");
+    }
+
+    /// Counts scale with the CPU count and never vanish.
+    #[test]
+    fn counts_scale() {
+        assert_eq!(Count::PerEightCpus(4).resolve(8), 4);
+        assert_eq!(Count::PerEightCpus(4).resolve(2), 1);
+        assert_eq!(Count::PerEightCpus(4).resolve(32), 16);
+        assert_eq!(Count::PerEightCpus(0).resolve(32), 0);
+        assert_eq!(Count::Fixed(3).resolve(64), 3);
+    }
+}
