@@ -1,0 +1,82 @@
+# Helpers for the scx_relay guest cases (sourced after common.sh).
+#
+# The scheduler runs in the background with its output in $RELAY_LOG; its
+# --stats lines look like
+#   scx_relay stats: queued 10 | dispatched user 7 kernel 2 fallback 1 | ...
+# and stat_of reads one counter from the last of them.
+
+RELAY_LOG=/tmp/scx_relay-$RELAY_TEST_NAME.log
+SCX=/sys/kernel/sched_ext
+
+# Wait up to $2 seconds for sched_ext's state to read $1; prints the seconds
+# it took. Returns 1 on timeout, or as soon as process $3 (if given) is gone.
+wait_state() {
+	want=$1
+	limit=$2
+	watch=$3
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	while :; do
+		[ "$(cat $SCX/state 2>/dev/null)" = "$want" ] && break
+		[ -n "$watch" ] && ! kill -0 "$watch" 2>/dev/null && return 1
+		t=$(cut -d' ' -f1 /proc/uptime)
+		if awk "BEGIN { exit !($t - $t0 > $limit) }"; then
+			return 1
+		fi
+		sleep 0.2
+	done
+	t=$(cut -d' ' -f1 /proc/uptime)
+	awk "BEGIN { printf \"%.1f\", $t - $t0 }"
+	return 0
+}
+
+# Print the scheduler's log and the kernel's sched_ext lines, then fail.
+fail_with_log() {
+	note "scx_relay output:"
+	cat "$RELAY_LOG"
+	dmesg | grep -i 'sched_ext' | tail -n 20
+	fail "$@"
+}
+
+# start_relay <wrapper...> -- <scx_relay args...>: start scx_relay in the
+# background (optionally under a wrapper such as `timeout 45`), wait until
+# sched_ext is enabled with it as the root scheduler. Sets RELAY_PID.
+start_relay() {
+	wrapper=
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		wrapper="$wrapper $1"
+		shift
+	done
+	[ "$1" = -- ] && shift
+	[ -x /bin/scx_relay ] || fail "/bin/scx_relay is not in the guest (cargo build --release -p scx_relay)"
+	# shellcheck disable=SC2086
+	$wrapper scx_relay "$@" >"$RELAY_LOG" 2>&1 &
+	RELAY_PID=$!
+	took=$(wait_state enabled 60 "$RELAY_PID") ||
+		fail_with_log "sched_ext state is '$(cat $SCX/state)', expected enabled (scx_relay running: $(kill -0 $RELAY_PID 2>/dev/null && echo yes || echo no))"
+	ops=$(cat $SCX/root/ops 2>/dev/null)
+	case "$ops" in
+	scx_relay*) ;;
+	*) fail_with_log "root/ops is '$ops', expected scx_relay" ;;
+	esac
+	note "enabled after ${took}s as $ops"
+}
+
+# stat_of <counter>: the value after "<counter>" in the last stats line
+# (counters: queued user kernel fallback bounced stale congested stalls).
+stat_of() {
+	grep 'scx_relay stats:' "$RELAY_LOG" | tail -n 1 |
+		awk -v key="$1" '{ for (i = 1; i < NF; i++) if ($i == key) { print $(i + 1); exit } }'
+}
+
+# Wait for scx_relay to exit; sets RELAY_STATUS.
+wait_relay() {
+	wait "$RELAY_PID"
+	RELAY_STATUS=$?
+}
+
+# Print the last stats line and the kernel's sched_ext messages.
+show_relay() {
+	grep 'scx_relay stats:' "$RELAY_LOG" | tail -n 1
+	grep -v 'scx_relay stats:' "$RELAY_LOG"
+	dmesg | grep 'sched_ext:' | tail -n 10
+}
