@@ -342,3 +342,96 @@ impl Machine {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::{
+        cpu::Topology,
+        engine::{Engine, EngineConfig},
+        policy::{Policy, SchedContext},
+        sim::{Affinity, Behavior, Count, SimConfig, TaskClass, TaskGroup, Workload},
+        task::QueuedTask,
+    };
+
+    /// Decides nothing (the tests apply decisions by hand).
+    struct Idle;
+    impl Policy for Idle {
+        fn name(&self) -> &str {
+            "idle"
+        }
+        fn enqueue(&mut self, _: &QueuedTask, _: &SchedContext<'_>) {}
+        fn dispatch(&mut self, _: &SchedContext<'_>) -> Option<Decision> {
+            None
+        }
+        fn pending(&self) -> usize {
+            0
+        }
+        fn take_all(&mut self, _: &mut Vec<QueuedTask>) {}
+    }
+
+    /// A 2-CPU machine with one hog, allowed `affinity`, handed to user space.
+    fn one_task_in_user(affinity: Affinity) -> Machine {
+        let group = TaskGroup::new(TaskClass::Hog, Count::Fixed(1), Behavior::Hog).affinity(affinity);
+        let config = SimConfig { nr_cpus: 2, workload: Workload::Custom(vec![group]), ..SimConfig::default() };
+        let topology = Topology::uniform(2, 1, 2);
+        let engine = Engine::new(Box::new(Idle), topology.clone(), EngineConfig::default());
+        let mut m = Machine::new(&config, engine, topology);
+        m.enqueue(0, 0, true);
+        assert_eq!((m.tasks[0].state, m.tasks[0].generation), (TaskState::InUser, 1));
+        m
+    }
+
+    /// Only a decision echoing the task's current generation is applied;
+    /// older and repeated ones are stale.
+    #[test]
+    fn generation_check() {
+        let mut m = one_task_in_user(Affinity::All);
+        let record = m.channels.queued[0];
+        let mut old = record.decide(Target::Any, 1_000, 7);
+        old.generation = 0;
+        m.apply_decision(&old);
+        assert_eq!((m.counters.stale, m.tasks[0].state), (1, TaskState::InUser));
+        m.apply_decision(&record.decide(Target::Any, 1_000, 7));
+        assert_eq!(m.tasks[0].state, TaskState::Queued(QueueId::Shared));
+        assert_eq!((m.tasks[0].vtime, m.tasks[0].slice_left), (7, 1_000));
+        m.apply_decision(&record.decide(Target::Cpu(1), 1_000, 7));
+        assert_eq!((m.counters.stale, m.counters.decisions_applied), (2, 1));
+        m.verify().unwrap();
+    }
+
+    /// A decision naming a CPU the task may not use goes to an allowed CPU
+    /// and is counted; an unknown pid is stale.
+    #[test]
+    fn bounce_to_allowed_cpu() {
+        let mut m = one_task_in_user(Affinity::Range { first: 1, count: 1 });
+        let record = m.channels.queued[0];
+        m.apply_decision(&record.decide(Target::Cpu(0), 0, 0));
+        assert_eq!(m.tasks[0].state, TaskState::Queued(QueueId::Local(1)));
+        assert_eq!(m.counters.bounced, 1);
+        assert_eq!(m.tasks[0].slice_left, m.slice_ns, "slice 0 means the default slice");
+        let mut ghost = record.decide(Target::Any, 0, 0);
+        ghost.pid = 99_999;
+        m.apply_decision(&ghost);
+        assert_eq!(m.counters.stale, 1);
+        m.verify().unwrap();
+    }
+
+    /// The watchdog places a task left in user space for the timeout, and
+    /// (the user side having never made progress) turns the fallback on.
+    #[test]
+    fn watchdog_rescues_and_falls_back() {
+        let mut m = one_task_in_user(Affinity::All);
+        m.user.stalled = true;
+        m.now = m.stall_timeout_ns;
+        m.on_watchdog();
+        assert_eq!(m.tasks[0].state, TaskState::Queued(QueueId::Fallback));
+        assert!(m.fallback_mode);
+        assert_eq!((m.counters.fallback_dispatches, m.counters.fallback_episodes), (1, 1));
+        let record = m.channels.queued[0];
+        m.apply_decision(&record.decide(Target::Any, 0, 0));
+        assert_eq!(m.counters.stale, 1, "the late decision is stale");
+        m.verify().unwrap();
+    }
+}

@@ -1,0 +1,106 @@
+//! `scx_relay sim`: output shapes, one-line errors with exit code 2, and
+//! byte-identical output for one seed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::{Command, Output};
+
+fn sim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_scx_relay")).arg("sim").args(args).output().expect("run scx_relay")
+}
+
+const SHORT: &[&str] = &["--cpus", "4", "--seconds", "0.2", "--seed", "3"];
+
+/// The table names the run, has a row per class plus "all", and the summary lines.
+#[test]
+fn table_shape() {
+    for policy in ["fifo", "deadline"] {
+        let out = sim(&[&["--policy", policy, "--workload", "mixed"], SHORT].concat());
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.starts_with(&format!("scx_relay sim: policy {policy}, workload mixed, 4 CPUs")), "{text}");
+        for row in ["class", "hog", "interactive", "pipe", "fork", "affinity", "nice", "all"] {
+            assert!(text.lines().any(|l| l.starts_with(row)), "no row {row} in\n{text}");
+        }
+        for line in ["utilisation", "throughput", "fairness", "dispatches", "engine", "tasks"] {
+            assert!(text.lines().any(|l| l.starts_with(line)), "no line {line} in\n{text}");
+        }
+        assert!(text.contains("; 0 lost"));
+    }
+}
+
+/// `--json` prints one JSON object with the report's fields.
+#[test]
+fn json_shape() {
+    let out = sim(&[&["--policy", "fifo", "--workload", "pipes", "--json"], SHORT].concat());
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["policy"], "fifo");
+    assert_eq!(v["workload"], "pipes");
+    assert_eq!(v["nr_cpus"], 4);
+    assert_eq!(v["duration_ns"], 200_000_000u64);
+    for key in ["p50_ns", "p99_ns", "p999_ns", "max_ns"] {
+        assert!(v["latency"][key].is_u64(), "latency.{key}");
+    }
+    for key in ["decisions", "kernel_dispatches", "fallback_dispatches", "bounced", "stale"] {
+        assert!(v["dispatch"][key].is_u64(), "dispatch.{key}");
+    }
+    assert!(v["engine"]["decided"].is_u64());
+    assert!(v["utilisation"]["cpu"].is_f64());
+    assert_eq!(v["classes"][0]["class"], "pipe");
+}
+
+/// A stall given on the command line reaches the simulator (fallback used).
+#[test]
+fn stall_flags() {
+    let out =
+        sim(&[&["--json", "--stall-at-ms", "50", "--stall-ms", "100", "--stall-timeout-ms", "20"], SHORT].concat());
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["stall"]["at_ns"], 50_000_000u64);
+    assert!(v["dispatch"]["fallback_dispatches"].as_u64().unwrap() > 0);
+}
+
+/// Two runs with one seed print the same bytes, table and JSON.
+#[test]
+fn same_seed_same_output() {
+    for extra in [&[][..], &["--json"][..]] {
+        let args = [&["--policy", "deadline", "--smt", "2"], SHORT, extra].concat();
+        let (a, b) = (sim(&args), sim(&args));
+        assert!(a.status.success());
+        assert_eq!(a.stdout, b.stdout);
+    }
+}
+
+/// Each bad value: exit code 2, nothing on stdout, one line on stderr
+/// naming the value and what is valid.
+#[test]
+fn bad_input_is_one_line_and_exit_2() {
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["--policy", "nope"], &["'nope'", "fifo", "deadline"]),
+        (&["--workload", "bogus"], &["'bogus'", "mixed", "hogs", "interactive", "pipes", "fork", "affinity", "nice"]),
+        (&["--cpus", "0"], &["--cpus", "'0'", "1 to 1024"]),
+        (&["--cpus", "-2"], &["--cpus", "'-2'"]),
+        (&["--cpus", "5000"], &["--cpus", "'5000'"]),
+        (&["--seconds", "0"], &["--seconds", "'0'", "> 0"]),
+        (&["--seconds", "-1"], &["--seconds", "'-1'"]),
+        (&["--seconds", "ten"], &["--seconds", "'ten'"]),
+        (&["--seed", "x"], &["--seed", "'x'"]),
+        (&["--smt", "0"], &["--smt", "'0'"]),
+        (&["--decision-cost-ns", "-5"], &["--decision-cost-ns", "'-5'"]),
+        (&["--slice-us", "0"], &["--slice-us", "'0'"]),
+        (&["--stall-ms", "10"], &["--stall-ms", "--stall-at-ms"]),
+        (&["--stall-at-ms", "10"], &["--stall-at-ms", "--stall-ms"]),
+        (&["--stall-at-ms", "10", "--stall-ms", "0"], &["--stall-ms", "'0'"]),
+        (&["--stall-timeout-ms", "0"], &["--stall-timeout-ms", "'0'"]),
+    ];
+    for (args, needles) in cases {
+        let out = sim(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        for n in *needles {
+            assert!(err.contains(n), "{args:?}: '{err}' lacks {n}");
+        }
+    }
+}
