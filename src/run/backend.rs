@@ -105,7 +105,7 @@ impl Backend for BpfBackend {
         }
         let mut inbox = self.inbox.borrow_mut();
         let got = inbox.tasks.len();
-        out.extend(inbox.tasks.drain(..));
+        out.append(&mut inbox.tasks);
         Ok(got)
     }
 

@@ -49,9 +49,10 @@ pub enum Ending {
 }
 
 /// `scx_exit_kind` values (include/linux/sched/ext.h).
+const SCX_EXIT_DONE: i32 = 1;
+const SCX_EXIT_UNREG: i32 = 64;
 const SCX_EXIT_UNREG_BPF: i32 = 65;
 const SCX_EXIT_UNREG_KERN: i32 = 66;
-const SCX_EXIT_ERROR: i32 = 1024;
 
 /// SCHED_EXT, the sched_setscheduler() policy of sched_ext tasks.
 const SCHED_EXT: libc::c_int = 7;
@@ -272,20 +273,39 @@ pub fn run_session(cfg: &Config) -> Result<Ending> {
     if !exit.dump.is_empty() {
         eprintln!("scx_relay: kernel debug dump:\n{}", exit.dump);
     }
-    let restart = matches!(exit.kind, SCX_EXIT_UNREG_BPF | SCX_EXIT_UNREG_KERN)
-        && exit.exit_code & (*scx_utils::SCX_ECODE_ACT_RESTART as i64) != 0;
-    Ok(if restart {
-        Ending::Restart(exit.reason)
-    } else if exit.kind >= SCX_EXIT_ERROR {
-        Ending::Ejected(exit.reason)
-    } else {
-        Ending::Stopped(exit.reason)
-    })
+    Ok(classify(exit.kind, exit.exit_code, exit.reason))
+}
+
+/// What an exit means: unregistered by us (SIGINT/SIGTERM) or done is a
+/// stop; the kernel asking for a restart (hotplug) is a restart; anything
+/// else the kernel did to us (error, stall, sysrq-S) is an ejection.
+fn classify(kind: i32, exit_code: i64, reason: String) -> Ending {
+    // The kernel's value when its BTF says (it is 1 << 48 since v6.12).
+    let restart_code = match *scx_utils::SCX_ECODE_ACT_RESTART {
+        0 => 1 << 48,
+        v => v as i64,
+    };
+    match kind {
+        SCX_EXIT_UNREG_BPF | SCX_EXIT_UNREG_KERN if exit_code & restart_code != 0 => Ending::Restart(reason),
+        SCX_EXIT_DONE | SCX_EXIT_UNREG => Ending::Stopped(reason),
+        _ => Ending::Ejected(reason),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Exit kinds map to the documented exit codes' cases.
+    #[test]
+    fn exits_are_classified() {
+        let r = || String::from("why");
+        assert!(matches!(classify(SCX_EXIT_UNREG, 0, r()), Ending::Stopped(_)));
+        assert!(matches!(classify(SCX_EXIT_UNREG_KERN, 1 << 48 | 1 << 32, r()), Ending::Restart(_)));
+        assert!(matches!(classify(SCX_EXIT_UNREG_KERN, 0, r()), Ending::Ejected(_)));
+        assert!(matches!(classify(67, 0, r()), Ending::Ejected(_)), "sysrq-S");
+        assert!(matches!(classify(1026, 0, r()), Ending::Ejected(_)), "stall");
+    }
 
     /// C strings are cut at the first NUL and decoded lossily.
     #[test]
