@@ -3,22 +3,35 @@
 
 use std::{
     alloc::{GlobalAlloc, Layout, System},
-    sync::atomic::{AtomicBool, AtomicU64, Ordering},
+    cell::Cell,
+    sync::atomic::{AtomicU64, Ordering},
 };
 
 use scheduler_core::{Engine, EngineConfig, Loopback, Topology};
 
 struct Counting;
 
-static COUNTING: AtomicBool = AtomicBool::new(false);
+thread_local! {
+    /// Whether allocations on this thread are counted: only the test's own
+    /// thread is watched (libtest's threads allocate as they please).
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+fn counting(on: bool) {
+    COUNTING.with(|c| c.set(on));
+}
+
+fn count() {
+    if COUNTING.try_with(Cell::get).unwrap_or(false) {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+    }
+}
 
 // SAFETY: forwards every call to the system allocator unchanged; only counts.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
+        count();
         // SAFETY: same contract as the caller's.
         unsafe { System.alloc(layout) }
     }
@@ -27,9 +40,7 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
+        count();
         // SAFETY: same contract as the caller's.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -43,9 +54,9 @@ static GLOBAL: Counting = Counting;
 #[test]
 fn steady_state_allocates_nothing() {
     // The counter is live: a boxed value while counting is seen.
-    COUNTING.store(true, Ordering::SeqCst);
+    counting(true);
     let probe = std::hint::black_box(Box::new(7u64));
-    COUNTING.store(false, Ordering::SeqCst);
+    counting(false);
     assert!(ALLOCS.load(Ordering::SeqCst) >= 1, "counting allocator saw no allocation");
     drop(probe);
 
@@ -58,11 +69,11 @@ fn steady_state_allocates_nothing() {
         }
         let before = backend.sent();
         ALLOCS.store(0, Ordering::SeqCst);
-        COUNTING.store(true, Ordering::SeqCst);
+        counting(true);
         for _ in 0..(20_000 / 64) {
             engine.step(&mut backend).unwrap();
         }
-        COUNTING.store(false, Ordering::SeqCst);
+        counting(false);
         let round_trips = backend.sent() - before;
         assert!(round_trips >= 19_000, "{name}: only {round_trips} round trips");
         assert_eq!(ALLOCS.load(Ordering::SeqCst), 0, "{name}: allocated during {round_trips} round trips");
