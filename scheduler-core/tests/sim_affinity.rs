@@ -67,3 +67,54 @@ fn presets_respect_affinity() {
         }
     }
 }
+
+/// Sends pinned tasks to their CPU's own queue and the rest to the shared queue.
+struct PinnedToOwnQueue(RoundRobin);
+
+impl scheduler_core::Policy for PinnedToOwnQueue {
+    fn name(&self) -> &str {
+        "pinned-to-own-queue"
+    }
+    fn enqueue(&mut self, task: &scheduler_core::QueuedTask, ctx: &scheduler_core::SchedContext<'_>) {
+        self.0.enqueue(task, ctx);
+    }
+    fn dispatch(&mut self, ctx: &scheduler_core::SchedContext<'_>) -> Option<scheduler_core::Decision> {
+        let mut d = self.0.dispatch(ctx)?;
+        if let Some(cpu) = self.0.last_cpu_if_pinned() {
+            d.target = scheduler_core::Target::Cpu(cpu);
+        }
+        Some(d)
+    }
+    fn pending(&self) -> usize {
+        self.0.pending()
+    }
+    fn take_all(&mut self, out: &mut Vec<scheduler_core::QueuedTask>) {
+        self.0.take_all(out);
+    }
+}
+
+/// The dispatcher serves a CPU's own queue before the shared one (as
+/// upstream's `ops.dispatch` does). So a policy that always sends pinned
+/// tasks to their CPU's own queue lets two pinned hogs per CPU keep that
+/// queue non-empty at every dispatch, and an unpinned hog waiting in the
+/// shared queue starves past the kernel's 5 s watchdog, which the report
+/// flags. Sending everything to the shared queue (round robin) does not.
+#[test]
+fn own_queue_first_can_starve_the_shared_queue() {
+    let config = SimConfig {
+        nr_cpus: 2,
+        duration_ns: 6_000_000_000,
+        workload: Workload::Custom(vec![
+            TaskGroup::new(TaskClass::Affinity, Count::Fixed(4), Behavior::Hog).affinity(Affinity::PinnedSpread),
+            TaskGroup::new(TaskClass::Hog, Count::Fixed(1), Behavior::Hog),
+        ]),
+        ..SimConfig::default()
+    };
+    let starving = simulate(&config, Box::new(PinnedToOwnQueue(RoundRobin::new(5_000_000)))).unwrap();
+    assert!(starving.kernel_watchdog_exceeded);
+    assert!(starving.render_table().contains("WARNING"));
+    let fair = simulate(&config, Box::new(RoundRobin::new(5_000_000))).unwrap();
+    assert!(!fair.kernel_watchdog_exceeded, "longest wait {}", fair.longest_wait_ns());
+    let hog_cpu = |r: &scheduler_core::sim::Report| r.class(TaskClass::Hog).unwrap().cpu_ns;
+    assert!(hog_cpu(&starving) * 10 < hog_cpu(&fair), "{} vs {}", hog_cpu(&starving), hog_cpu(&fair));
+}

@@ -61,7 +61,9 @@ mod workload;
 use serde::Serialize;
 use thiserror::Error;
 
-pub use report::{Accounting, ClassReport, DispatchCounts, Latency, Report, TaskReport, Throughput, Utilisation};
+pub use report::{
+    Accounting, ClassReport, DispatchCounts, Latency, Report, TaskReport, Throughput, Utilisation, KERNEL_WATCHDOG_NS,
+};
 pub use workload::{
     nice_to_weight, Affinity, Behavior, Count, Preset, PresetDef, TaskClass, TaskGroup, UnknownWorkload, Workload,
     WorkloadError, JITTER_PCT, PRESETS, SPAWN_NS,

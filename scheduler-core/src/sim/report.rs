@@ -177,6 +177,11 @@ pub struct TaskReport {
     pub cpus_used: Vec<u32>,
 }
 
+/// The sched_ext watchdog timeout the upstream user-space schedulers set
+/// (`timeout_ms = 5000`): a runnable task that waits longer gets a real
+/// scheduler ejected by the kernel.
+pub const KERNEL_WATCHDOG_NS: u64 = 5_000_000_000;
+
 /// The result of one simulation run.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Report {
@@ -215,6 +220,9 @@ pub struct Report {
     pub fairness: Option<f64>,
     /// Hogs the fairness index is over.
     pub fairness_tasks: u64,
+    /// Some runnable task waited longer than [`KERNEL_WATCHDOG_NS`]: on a
+    /// real kernel the scheduler would have been ejected.
+    pub kernel_watchdog_exceeded: bool,
     /// Dispatcher counters.
     pub dispatch: DispatchCounts,
     /// Engine counters.
@@ -304,6 +312,8 @@ pub(crate) fn build(config: &SimConfig, m: &mut Machine) -> Report {
         .collect();
 
     let c = &m.counters;
+    let latency = Latency::of(&mut all_waits);
+    let kernel_watchdog_exceeded = latency.max_ns.max(acc.longest_unfinished_wait_ns) > KERNEL_WATCHDOG_NS;
     Report {
         policy: m.engine.policy_name().to_owned(),
         workload: config.workload.name().to_owned(),
@@ -316,7 +326,7 @@ pub(crate) fn build(config: &SimConfig, m: &mut Machine) -> Report {
         decision_cost_ns: config.decision_cost_ns,
         stall: config.stall,
         stall_timeout_ns: config.stall_timeout_ns,
-        latency: Latency::of(&mut all_waits),
+        latency,
         throughput: Throughput { workload_cpu_ns, work_units: classes.iter().map(|c| c.work_units).sum() },
         classes,
         utilisation: Utilisation {
@@ -327,6 +337,7 @@ pub(crate) fn build(config: &SimConfig, m: &mut Machine) -> Report {
         },
         fairness: jain(&hogs),
         fairness_tasks: hogs.len() as u64,
+        kernel_watchdog_exceeded,
         dispatch: DispatchCounts {
             queued_to_user: c.queued_to_user,
             decisions: c.decisions_applied,
@@ -473,6 +484,15 @@ impl Report {
             "{:<14} {} steps, {} received, {} decided, {} retried, {} redirected",
             "engine", e.steps, e.received, e.decided, e.retried, e.redirected
         );
+        if self.kernel_watchdog_exceeded {
+            let _ = writeln!(
+                s,
+                "{:<14} a task waited {} s, over the kernel's {} s sched_ext watchdog: a real run would be ejected",
+                "WARNING",
+                secs(self.longest_wait_ns()),
+                secs(KERNEL_WATCHDOG_NS)
+            );
+        }
         let a = &self.accounting;
         let lost = a.created.saturating_sub(a.exited + a.sleeping + a.in_user + a.queued + a.running);
         let _ = writeln!(

@@ -15,12 +15,18 @@ use scheduler_core::{
 pub struct RoundRobin {
     queue: VecDeque<QueuedTask>,
     slice_ns: u64,
+    last: Option<QueuedTask>,
 }
 
 impl RoundRobin {
     /// A round robin with `slice_ns` slices.
     pub fn new(slice_ns: u64) -> Self {
-        Self { queue: VecDeque::with_capacity(4096), slice_ns }
+        Self { queue: VecDeque::with_capacity(4096), slice_ns, last: None }
+    }
+
+    /// The CPU of the task last dispatched, if it may use only that one.
+    pub fn last_cpu_if_pinned(&self) -> Option<u32> {
+        self.last.filter(|t| t.nr_cpus_allowed == 1).map(|t| t.cpu)
     }
 }
 
@@ -33,6 +39,7 @@ impl Policy for RoundRobin {
     }
     fn dispatch(&mut self, _: &SchedContext<'_>) -> Option<Decision> {
         let t = self.queue.pop_front()?;
+        self.last = Some(t);
         Some(t.decide(Target::Any, self.slice_ns, 0))
     }
     fn pending(&self) -> usize {
