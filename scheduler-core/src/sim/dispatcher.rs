@@ -1,32 +1,7 @@
 //! The model of the BPF dispatcher (DESIGN.md, "The flow of one task"):
 //! where a task that becomes runnable goes, what a CPU that becomes free
 //! runs next, how decisions from user space are applied, and the stall
-//! fallback.
-//!
-//! * **Wakeup** (`ops.select_cpu`): an idle allowed CPU whose own queue and
-//!   the shared and fallback queues are empty gets the task directly (a *kernel dispatch*,
-//!   no user-space round trip). Otherwise the task is *enqueued*.
-//! * **Enqueue** (`ops.enqueue`): the generation is bumped and the task is
-//!   written to the queued ring for user space, unless the ring is full
-//!   (*congestion*) or the fallback is active: then the dispatcher places
-//!   it itself, in its FIFO fallback queue. An idle CPU is kicked to run the
-//!   user scheduler.
-//! * **Dispatch** (`ops.dispatch`, when a CPU is free or kicked): drain up to
-//!   [`DISPATCH_SLOTS`] decisions; then run the user scheduler first if it
-//!   has work; else take the CPU's own queue, then the dispatcher's FIFO
-//!   fallback queue, then the shared queue (the first task allowed on this
-//!   CPU, by vtime in the shared queue); else let a task whose slice expired
-//!   run on with a fresh slice; else go idle. A task whose slice expired and
-//!   that lost its CPU is enqueued again (a new generation).
-//! * **Decisions**: a stale one (the task is no longer in user space under
-//!   that generation: the fallback placed it, or it exited) is discarded; a
-//!   CPU the task may not use is replaced by an allowed one (*bounced*).
-//! * **Stall fallback**: every task handed to user space is recorded with
-//!   its generation and time. A task still there after the stall timeout is
-//!   placed by the dispatcher; if the user side also made no progress for
-//!   that long, every task it holds is placed and new ones bypass it until
-//!   the user scheduler runs a step again (it is pulled as soon as it can
-//!   run); decisions it then sends for tasks already placed are stale.
+//! fallback. The rules are listed in the [`crate::sim`] module docs.
 
 use super::{
     machine::{CpuState, Machine},

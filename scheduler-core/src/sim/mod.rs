@@ -29,12 +29,43 @@
 //!
 //! Time is simulated in ns; events are ordered by (time, insertion), and the
 //! only randomness is a seeded SplitMix64, so one configuration and seed
-//! give a byte-identical [`Report`]. The dispatcher's rules are in
-//! [`dispatcher`]'s module docs. The user scheduler is a task like the
-//! others: the dispatcher pulls it onto a CPU (first, before any queue)
-//! whenever it has work, and each [`Engine::step`] occupies that CPU for
-//! `step_cost_ns + received × receive_cost_ns + sent × decision_cost_ns`;
-//! the step's decisions reach the dispatcher when that time is over.
+//! give a byte-identical [`Report`].
+//!
+//! The user scheduler is a task like the others: the dispatcher pulls it
+//! onto a CPU (first, before any queue) whenever it has work, and each
+//! [`Engine::step`] occupies that CPU for `step_cost_ns + received ×
+//! receive_cost_ns + sent × decision_cost_ns`; the step's decisions reach
+//! the dispatcher when that time is over. After a step that received and
+//! sent nothing it yields, and is pulled again by the next dispatch on any
+//! CPU.
+//!
+//! The dispatcher (DESIGN.md, "The flow of one task"):
+//!
+//! * **Wakeup** (`ops.select_cpu`): an idle allowed CPU whose own queue and
+//!   the shared and fallback queues are empty gets the task directly (a
+//!   *kernel dispatch*, no user-space round trip). Otherwise the task is
+//!   *enqueued*.
+//! * **Enqueue** (`ops.enqueue`): the generation is bumped and the task is
+//!   written to the queued ring for user space, unless the ring is full
+//!   (*congestion*) or the fallback is active: then the dispatcher places
+//!   it itself, in its FIFO fallback queue. An idle CPU is kicked to run the
+//!   user scheduler.
+//! * **Dispatch** (`ops.dispatch`, when a CPU is free or kicked): drain up to
+//!   512 decisions (upstream's `dispatch_max_batch`); then run the user scheduler first if it
+//!   has work; else take the CPU's own queue, then the dispatcher's FIFO
+//!   fallback queue, then the shared queue (the first task allowed on this
+//!   CPU, by vtime in the shared queue); else let a task whose slice expired
+//!   run on with a fresh slice; else go idle. A task whose slice expired and
+//!   that lost its CPU is enqueued again (a new generation).
+//! * **Decisions**: a stale one (the task is no longer in user space under
+//!   that generation: the fallback placed it, or it exited) is discarded; a
+//!   CPU the task may not use is replaced by an allowed one (*bounced*).
+//! * **Stall fallback**: every task handed to user space is recorded with
+//!   its generation and time. A task still there after the stall timeout is
+//!   placed by the dispatcher; if the user side also made no progress for
+//!   that long, every task it holds is placed and new ones bypass it until
+//!   the user scheduler runs a step again (it is pulled as soon as it can
+//!   run); decisions it then sends for tasks already placed are stale.
 //!
 //! Simplifications, on purpose:
 //! - no SMT or cache effects on speed: a CPU runs a task at full speed
@@ -47,7 +78,11 @@
 //! - the user scheduler runs one step per pull; it is never preempted, and
 //!   an injected stall that starts during a step takes effect after it;
 //! - affinity sets are CPU ranges and never change at run time;
-//! - the stall watchdog fires exactly at the timeout (no heartbeat period).
+//! - the stall watchdog fires exactly at the timeout (no heartbeat period);
+//! - no kernel threads or other tasks outside the workload;
+//! - a decision with slice 0 keeps the task's remaining slice, or gets the
+//!   default slice if none is left; a task allowed to run on after its slice
+//!   gets the default slice.
 
 mod channel;
 mod dispatcher;
