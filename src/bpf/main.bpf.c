@@ -12,8 +12,13 @@
  * drains the ring buffer, runs its policy and writes decisions (target CPU or
  * "any", slice, vtime) to the `dispatched` user ring buffer. ops.dispatch()
  * drains decisions, as many as it has free dispatch slots, and inserts each
- * task into the chosen CPU's queue (a per-CPU DSQ) or the shared DSQ. CPUs
- * take work from their own DSQ first, then from the shared one.
+ * task into the chosen CPU's queue (a per-CPU DSQ) or the shared DSQ. Both
+ * are ordered by the task's vtime (the policy's ordering key); a CPU takes
+ * whichever of its own DSQ's and the shared DSQ's heads comes first.
+ *
+ * Decisions never target SCX_DSQ_LOCAL_ON: the kernel treats a local insert
+ * for a CPU outside the task's affinity as a scheduler error, while moving
+ * from a custom DSQ to a CPU simply skips tasks that cannot run there.
  *
  * Fast paths stay in the kernel: a wakeup onto an idle CPU whose queues are
  * empty goes straight to that CPU, and per-CPU kthreads, kswapd, kcompactd
@@ -425,6 +430,24 @@ static long fallback_one(struct bpf_map *map, s32 *pid, u64 *gen, void *ctx)
 	return 0;
 }
 
+/*
+ * Move the task with the lowest vtime at the head of this CPU's DSQ or the
+ * shared one to this CPU. Both queues are ordered by the same vtime, so this
+ * serves them in one order: neither can starve the other (a task pinned to
+ * this CPU waiting in the shared DSQ gets its turn even while this CPU's own
+ * DSQ never empties).
+ */
+static bool consume_in_vtime_order(s32 cpu)
+{
+	struct task_struct *mine = __COMPAT_scx_bpf_dsq_peek(cpu);
+	struct task_struct *shared = __COMPAT_scx_bpf_dsq_peek(SHARED_DSQ);
+
+	if (mine && shared && shared->scx.dsq_vtime < mine->scx.dsq_vtime &&
+	    scx_bpf_dsq_move_to_local(SHARED_DSQ, 0))
+		return true;
+	return scx_bpf_dsq_move_to_local(cpu, 0) || scx_bpf_dsq_move_to_local(SHARED_DSQ, 0);
+}
+
 /* The timer: heartbeat of the user scheduler, and the stall check. */
 static int heartbeat_fn(void *map, u32 *key, struct bpf_timer *timer)
 {
@@ -502,8 +525,9 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
 /*
  * What this CPU runs next: decisions are applied first (up to the free
  * slots), then, if the user side stalled, pending tasks are dispatched here;
- * then the user scheduler if it has work, this CPU's DSQ, the shared DSQ;
- * and if nothing is left, the previous task keeps the CPU for another slice.
+ * then the user scheduler if it has work, then the lower-vtime head of this
+ * CPU's DSQ and the shared DSQ; and if nothing is left, the previous task
+ * keeps the CPU for another slice.
  */
 void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 {
@@ -519,9 +543,7 @@ void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 
 	if (usersched_has_work(true) && scx_bpf_dsq_move_to_local(USERSCHED_DSQ, 0))
 		goto out;
-	if (scx_bpf_dsq_move_to_local(cpu, 0))
-		goto out;
-	if (scx_bpf_dsq_move_to_local(SHARED_DSQ, 0))
+	if (consume_in_vtime_order(cpu))
 		goto out;
 	if (prev && !is_usersched(prev) && (prev->scx.flags & SCX_TASK_QUEUED))
 		scx_bpf_task_set_slice(prev, slice_ns);
