@@ -100,11 +100,18 @@ impl Deadline {
         (vtime, deadline)
     }
 
-    /// The slice while `waiting` tasks are queued on `nr_cpus` CPUs: the full
-    /// slice while the queue fits the CPUs, shrinking as it outgrows them.
-    pub fn slice_for(&self, waiting: usize, nr_cpus: u32) -> u64 {
+    /// The slice of a task of `weight` while `waiting` tasks are queued on
+    /// `nr_cpus` CPUs: the full slice while the queue fits the CPUs,
+    /// shrinking as it outgrows them, scaled by weight / 100 (a nice 5 task
+    /// gets about a third), within `slice_min..=slice`.
+    ///
+    /// Weight has to act on the slice too: a CPU whose slice ends takes the
+    /// head of what is already queued, so vtime order alone only ranks tasks
+    /// queued together and lets low-weight hogs run as long as others.
+    pub fn slice_for(&self, waiting: usize, nr_cpus: u32, weight: u64) -> u64 {
         let n = u64::from(nr_cpus.max(1));
-        (self.slice_ns.saturating_mul(n) / (waiting as u64 + n)).max(self.slice_min_ns)
+        let base = self.slice_ns.saturating_mul(n) / (waiting as u64 + n);
+        (base.saturating_mul(weight) / WEIGHT_DEFAULT).clamp(self.slice_min_ns, self.slice_ns.max(self.slice_min_ns))
     }
 }
 
@@ -123,7 +130,7 @@ impl Policy for Deadline {
 
     fn dispatch(&mut self, ctx: &SchedContext<'_>) -> Option<Decision> {
         let Reverse(Entry { deadline, task, .. }) = self.queue.pop()?;
-        let slice = self.slice_for(self.queue.len(), ctx.cpus.nr_cpus());
+        let slice = self.slice_for(self.queue.len(), ctx.cpus.nr_cpus(), task.weight);
         Some(task.decide(prev_cpu_if_idle(&task, ctx), slice, deadline))
     }
 
@@ -235,13 +242,17 @@ mod tests {
         assert_eq!(order(&mut p, &cpus), vec![4, 2, 8]);
     }
 
-    /// The slice is full while the queue fits the CPUs and shrinks past it, never below min.
+    /// The slice is full while the queue fits the CPUs and shrinks past it,
+    /// scales with weight, and stays within min..=max.
     #[test]
-    fn slice_shrinks_past_cpus() {
+    fn slice_shrinks_past_cpus_and_scales_with_weight() {
         let p = Deadline::new(&cfg());
-        assert_eq!(p.slice_for(0, 4), SLICE);
-        assert_eq!(p.slice_for(4, 4), SLICE / 2);
-        assert_eq!(p.slice_for(10_000, 4), 1_000_000);
+        assert_eq!(p.slice_for(0, 4, 100), SLICE);
+        assert_eq!(p.slice_for(4, 4, 100), SLICE / 2);
+        assert_eq!(p.slice_for(10_000, 4, 100), 1_000_000);
+        assert_eq!(p.slice_for(4, 4, 50), SLICE / 4);
+        assert_eq!(p.slice_for(0, 4, 1_000), SLICE, "never above the longest slice");
+        assert_eq!(p.slice_for(0, 4, 1), 1_000_000, "never below the shortest");
     }
 
     /// Handing over returns every task in deadline order and empties the policy.

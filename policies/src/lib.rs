@@ -5,7 +5,7 @@
 //! | name | order | slice |
 //! |---|---|---|
 //! | [`fifo`](Fifo) | arrival | `slice / (waiting + 1)`, at least `slice_min` |
-//! | [`deadline`](Deadline) | `vruntime + runtime since last sleep` (upstream rustland's rule) | shrinks as the queue outgrows the CPUs |
+//! | [`deadline`](Deadline) | `vruntime + runtime since last sleep` (upstream rustland's rule) | shrinks as the queue outgrows the CPUs, scaled by weight |
 
 mod deadline;
 mod fifo;
