@@ -37,10 +37,17 @@ fn main() -> ExitCode {
     let opts = match Opts::try_parse() {
         Ok(o) => o,
         Err(e) => {
-            // clap prints help/version on stdout (exit 0) and usage errors on
-            // stderr; usage errors exit 2.
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            // Help and version go to stdout in full (exit 0). A usage error is
+            // one line on stderr (clap's first: "error: invalid value ..."),
+            // exit 2; `--help` has the rest.
+            if !e.use_stderr() {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            let text = e.render().to_string();
+            let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("error: invalid arguments");
+            eprintln!("scx_relay: {}", line.trim_start_matches("error: "));
+            return ExitCode::from(2);
         }
     };
     match opts.command {
