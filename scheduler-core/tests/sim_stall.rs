@@ -40,8 +40,9 @@ fn small_machine(stall: Option<Stall>) -> SimConfig {
 /// new tasks skip user space). In a queue it waits behind at most M - 1
 /// others; every slice here is S (the round robin's and the dispatcher's
 /// default, and periodic runs are shorter), so every CPU frees up at least
-/// once per S and takes the head of the queue (the FIFO fallback queue
-/// before the shared one, which the round robin keeps in FIFO order too):
+/// once per S and takes the head of the shared queue (where the round robin
+/// and the fallback both put tasks, the fallback at the current vtime, so in
+/// FIFO order):
 /// at most ceil(M/N)·S. The 1 ms covers the user scheduler's steps (µs each).
 #[test]
 fn stall_longer_than_timeout_falls_back_with_bounded_waits() {

@@ -33,11 +33,7 @@ impl Machine {
         t.runnable_since = self.now;
         let prev = t.prev_cpu;
         match self.pick_idle(id) {
-            Some(cpu)
-                if self.cpus[cpu as usize].dsq.is_empty()
-                    && self.shared.is_empty()
-                    && self.fallback_queue.is_empty() =>
-            {
+            Some(cpu) if self.cpus[cpu as usize].dsq.is_empty() && self.shared.is_empty() => {
                 self.counters.kernel_dispatches += 1;
                 self.tasks[id as usize].slice_left = self.slice_ns;
                 let vtime = self.tasks[id as usize].vtime;
@@ -78,13 +74,18 @@ impl Machine {
         self.request_user(Some(cpu));
     }
 
-    /// The dispatcher places task `id` itself, with the default slice, at
-    /// the tail of its FIFO fallback queue. (Not by the task's last vtime:
-    /// vtimes do not advance while user space is silent, so ordering by them
-    /// would let the lowest starve the rest for the whole stall.)
+    /// The dispatcher places task `id` itself, with the default slice, in
+    /// the shared queue at `vtime_now`, the largest vtime seen running (as
+    /// the BPF's `dispatch_in_kernel`). Not by the task's last vtime: vtimes
+    /// do not advance while user space is silent, so ordering by them would
+    /// let the lowest starve the rest for the whole stall; at `vtime_now`
+    /// they queue behind what was decided before, in arrival order.
     fn place_by_kernel(&mut self, id: TaskId) {
-        self.tasks[id as usize].slice_left = self.slice_ns;
-        self.insert(QueueId::Fallback, id, 0);
+        let vtime = self.vtime_now;
+        let t = &mut self.tasks[id as usize];
+        t.slice_left = self.slice_ns;
+        t.vtime = vtime;
+        self.insert(QueueId::Shared, id, vtime);
         self.kick_for_shared(id);
     }
 
@@ -95,7 +96,6 @@ impl Machine {
         match q {
             QueueId::Local(c) => self.cpus[c as usize].dsq.insert(vtime, self.dsq_seq, id),
             QueueId::Shared => self.shared.insert(vtime, self.dsq_seq, id),
-            QueueId::Fallback => self.fallback_queue.insert(vtime, self.dsq_seq, id),
         }
     }
 
@@ -206,13 +206,7 @@ impl Machine {
             }
             return self.start_user_step(cpu);
         }
-        let tasks = &self.tasks;
-        let allowed_here = |t: TaskId| tasks[t as usize].allowed.contains(cpu);
-        let next = self.cpus[cpu as usize]
-            .dsq
-            .pop_first()
-            .or_else(|| self.fallback_queue.pop_first_where(allowed_here))
-            .or_else(|| self.shared.pop_first_where(allowed_here));
+        let next = self.consume_in_vtime_order(cpu);
         match (next, prev) {
             (Some(next), prev) => {
                 self.start_task(cpu, next);
@@ -224,6 +218,27 @@ impl Machine {
             (None, _) => self.cpus[cpu as usize].state = CpuState::Idle,
         }
         Ok(())
+    }
+
+    /// The BPF's `consume_in_vtime_order`: the shared queue's first task
+    /// allowed on `cpu` if the shared queue's head has a lower vtime than the
+    /// head of `cpu`'s own queue; else the own queue's head; else the shared
+    /// queue's first task allowed here. Both queues are served in one vtime
+    /// order, so neither starves the other. (The kernel peeks at the head
+    /// whatever its affinity, then moves the first task allowed here; ties go
+    /// to the own queue.)
+    fn consume_in_vtime_order(&mut self, cpu: u32) -> Option<TaskId> {
+        let tasks = &self.tasks;
+        let allowed_here = |t: TaskId| tasks[t as usize].allowed.contains(cpu);
+        let own = &mut self.cpus[cpu as usize].dsq;
+        if let (Some(mine), Some(shared)) = (own.head_vtime(), self.shared.head_vtime()) {
+            if shared < mine {
+                if let Some(t) = self.shared.pop_first_where(allowed_here) {
+                    return Some(t);
+                }
+            }
+        }
+        own.pop_first().or_else(|| self.shared.pop_first_where(allowed_here))
     }
 
     /// Task `id` lost `cpu` at the end of its slice: it is runnable again and
@@ -401,7 +416,7 @@ mod tests {
         m.user.stalled = true;
         m.now = m.stall_timeout_ns;
         m.on_watchdog();
-        assert_eq!(m.tasks[0].state, TaskState::Queued(QueueId::Fallback));
+        assert_eq!(m.tasks[0].state, TaskState::Queued(QueueId::Shared));
         assert!(m.fallback_mode);
         assert_eq!((m.counters.fallback_dispatches, m.counters.fallback_episodes), (1, 1));
         let record = m.channels.queued[0];

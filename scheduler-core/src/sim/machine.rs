@@ -85,7 +85,9 @@ pub(crate) struct Machine {
     pub(crate) tasks: Vec<SimTask>,
     pub(crate) cpus: Vec<Cpu>,
     pub(crate) shared: Dsq,
-    pub(crate) fallback_queue: Dsq,
+    /// The largest vtime seen running (the dispatcher's `vtime_now`): the
+    /// vtime of tasks the dispatcher places itself.
+    pub(crate) vtime_now: u64,
     pub(crate) dsq_seq: u64,
     pub(crate) channels: Channels,
     pub(crate) engine: Engine,
@@ -141,7 +143,7 @@ impl Machine {
             tasks,
             cpus,
             shared: Dsq::default(),
-            fallback_queue: Dsq::default(),
+            vtime_now: 0,
             dsq_seq: 0,
             channels: Channels::new(config.queued_capacity, config.channel_capacity),
             engine,
@@ -321,6 +323,7 @@ impl Machine {
         t.prev_cpu = cpu;
         t.start_ts = now;
         t.mark_cpu(cpu);
+        self.vtime_now = self.vtime_now.max(t.vtime);
         if t.slice_left == 0 {
             t.slice_left = slice_ns;
         }
@@ -421,7 +424,7 @@ impl Machine {
         // Queue entries agree with their tasks (so each queued task is in at most one queue).
         let queues = self.cpus.iter().enumerate().map(|(c, cpu)| (QueueId::Local(c as u32), &cpu.dsq));
         let mut queued_entries = 0usize;
-        let global = [(QueueId::Shared, &self.shared), (QueueId::Fallback, &self.fallback_queue)];
+        let global = [(QueueId::Shared, &self.shared)];
         for (q, dsq) in queues.chain(global) {
             for t in dsq.tasks() {
                 queued_entries += 1;

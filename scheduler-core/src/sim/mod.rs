@@ -42,21 +42,26 @@
 //! The dispatcher (DESIGN.md, "The flow of one task"):
 //!
 //! * **Wakeup** (`ops.select_cpu`): an idle allowed CPU whose own queue and
-//!   the shared and fallback queues are empty gets the task directly (a
-//!   *kernel dispatch*, no user-space round trip). Otherwise the task is
-//!   *enqueued*.
+//!   the shared queue are empty gets the task directly (a *kernel
+//!   dispatch*, no user-space round trip). Otherwise the task is *enqueued*.
 //! * **Enqueue** (`ops.enqueue`): the generation is bumped and the task is
 //!   written to the queued ring for user space, unless the ring is full
 //!   (*congestion*) or the fallback is active: then the dispatcher places
-//!   it itself, in its FIFO fallback queue. An idle CPU is kicked to run the
-//!   user scheduler.
+//!   it itself, in the shared queue at `vtime_now` (the largest vtime seen
+//!   running, as the BPF's `dispatch_in_kernel`), so such tasks queue behind
+//!   what user space already decided, in arrival order among themselves.
+//!   An idle CPU is kicked to run the user scheduler.
 //! * **Dispatch** (`ops.dispatch`, when a CPU is free or kicked): drain up to
-//!   512 decisions (upstream's `dispatch_max_batch`); then run the user scheduler first if it
-//!   has work; else take the CPU's own queue, then the dispatcher's FIFO
-//!   fallback queue, then the shared queue (the first task allowed on this
-//!   CPU, by vtime in the shared queue); else let a task whose slice expired
-//!   run on with a fresh slice; else go idle. A task whose slice expired and
-//!   that lost its CPU is enqueued again (a new generation).
+//!   512 decisions (upstream's `dispatch_max_batch`); then run the user
+//!   scheduler first if it has work; else serve the CPU's own queue and the
+//!   shared queue in one vtime order (the BPF's `consume_in_vtime_order`):
+//!   the shared queue's first task allowed on this CPU if the shared head's
+//!   vtime is lower than the own head's, else the own queue's head, else the
+//!   shared queue's first allowed task — so neither queue can starve the
+//!   other, provided the policy's vtimes advance (equal vtimes go to the own
+//!   queue first); else let a task whose slice expired run on with a fresh
+//!   slice; else go idle. A task whose slice expired and that lost its CPU
+//!   is enqueued again (a new generation).
 //! * **Decisions**: a stale one (the task is no longer in user space under
 //!   that generation: the fallback placed it, or it exited) is discarded; a
 //!   CPU the task may not use is replaced by an allowed one (*bounced*).

@@ -72,6 +72,11 @@ impl Dsq {
         Some(key.2)
     }
 
+    /// The ordering key of the first task (what `scx_bpf_dsq_peek` shows).
+    pub(crate) fn head_vtime(&self) -> Option<u64> {
+        self.entries.first().map(|&(vtime, _, _)| vtime)
+    }
+
     /// Removes and returns the first task.
     pub(crate) fn pop_first(&mut self) -> Option<TaskId> {
         self.entries.pop_first().map(|(_, _, t)| t)
@@ -118,10 +123,13 @@ mod tests {
         d.insert(10, 1, 7);
         d.insert(5, 2, 8);
         d.insert(10, 3, 9);
+        assert_eq!(d.head_vtime(), Some(5));
         assert_eq!(d.pop_first_where(|t| t != 8), Some(7));
         assert_eq!(d.pop_first(), Some(8));
         assert_eq!(d.tasks().collect::<Vec<_>>(), vec![9]);
         assert_eq!(d.pop_first_where(|_| false), None);
         assert_eq!(d.len(), 1);
+        d.pop_first();
+        assert_eq!(d.head_vtime(), None);
     }
 }

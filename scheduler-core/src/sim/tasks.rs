@@ -67,11 +67,9 @@ pub(crate) enum Role {
 pub(crate) enum QueueId {
     /// A CPU's own queue.
     Local(u32),
-    /// The shared queue.
+    /// The shared queue (also where the dispatcher places tasks itself:
+    /// stall fallback, congestion).
     Shared,
-    /// The dispatcher's own FIFO queue for tasks it places itself
-    /// (stall fallback, congestion).
-    Fallback,
 }
 
 /// Where a task is. A runnable task is always in exactly one of `InUser`,
