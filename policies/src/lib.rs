@@ -6,7 +6,12 @@
 //! |---|---|---|
 //! | [`fifo`](Fifo) | arrival | `slice / (waiting + 1)`, at least `slice_min` |
 //! | [`deadline`](Deadline) | `vruntime + runtime since last sleep` (upstream rustland's rule) | shrinks as the queue outgrows the CPUs, scaled by weight |
+//!
+//! Test-only policies that misbehave on purpose ([`TEST_NAMES`]: `chaos`,
+//! `panic`; see [`chaos`]) are kept apart from the shipped ones: only
+//! [`by_name_allowing_tests`] builds them.
 
+pub mod chaos;
 mod deadline;
 mod fifo;
 mod placement;
@@ -14,11 +19,17 @@ mod placement;
 use scheduler_core::Policy;
 use thiserror::Error;
 
+pub use chaos::{Chaos, PanicAfter};
 pub use deadline::Deadline;
 pub use fifo::Fifo;
 
 /// Names accepted by [`by_name`].
 pub const NAMES: &[&str] = &["fifo", "deadline"];
+
+/// Test-only policies (see [`chaos`]): never in [`NAMES`], built only by
+/// [`by_name_allowing_tests`]; `scx_relay` accepts them only with
+/// `--allow-test-policies`.
+pub const TEST_NAMES: &[&str] = &["chaos", "panic"];
 
 /// Tunables shared by the policies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +60,15 @@ pub fn by_name(name: &str, cfg: &PolicyConfig) -> Result<Box<dyn Policy>, Unknow
     }
 }
 
+/// Like [`by_name`], and also the test-only policies of [`TEST_NAMES`].
+pub fn by_name_allowing_tests(name: &str, cfg: &PolicyConfig) -> Result<Box<dyn Policy>, UnknownPolicy> {
+    match name {
+        "chaos" => Ok(Box::new(Chaos::new(cfg))),
+        "panic" => Ok(Box::new(PanicAfter::new(cfg))),
+        other => by_name(other, cfg),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,5 +81,21 @@ mod tests {
         }
         let e = by_name("cfs", &PolicyConfig::default()).err().unwrap();
         assert_eq!(e.to_string(), "unknown policy 'cfs' (valid: fifo, deadline)");
+    }
+
+    /// Test policies are built only by `by_name_allowing_tests`, which also
+    /// builds every shipped policy; the two lists do not overlap.
+    #[test]
+    fn test_names_are_separate() {
+        let cfg = PolicyConfig::default();
+        for n in TEST_NAMES {
+            assert!(!NAMES.contains(n));
+            assert!(by_name(n, &cfg).is_err(), "{n} must not be a shipped policy");
+            assert_eq!(by_name_allowing_tests(n, &cfg).unwrap().name(), *n);
+        }
+        for n in NAMES {
+            assert_eq!(by_name_allowing_tests(n, &cfg).unwrap().name(), *n);
+        }
+        assert!(by_name_allowing_tests("cfs", &cfg).is_err());
     }
 }
