@@ -69,6 +69,13 @@
  * user scheduler gets CPU time first whenever it is runnable during a stall,
  * and takes over as soon as it runs.
  *
+ * A live user side can still leave one task behind (a policy bug: it never
+ * decides the task, or only with garbage). So the timer also asks
+ * ops.dispatch() to walk `pending` every period and dispatch, as above, each
+ * task that has waited in user space for stall_timeout_ns or longer
+ * (nr_rescued): however the policy misbehaves, no task waits past the
+ * watchdog because of it.
+ *
  * Shared per-CPU state
  * --------------------
  * `cpu_state[]` in .bss (mmapped by libbpf, read by the user scheduler with
@@ -118,6 +125,14 @@ volatile u64 nr_bounced;		/* decisions moved to an allowed CPU */
 volatile u64 nr_stale;			/* decisions discarded (stale, duplicate, exited, malformed) */
 volatile u64 nr_congested;		/* tasks kept in the kernel: ring buffer or pending map full */
 volatile u64 nr_stalls;			/* times the user side was declared stalled */
+volatile u64 nr_rescued;		/* tasks dispatched after waiting stall_timeout_ns in user space */
+
+/* Profile counters, read by the binary (monotonic, count): where the time goes. */
+volatile u64 nr_dispatch_calls;		/* ops.dispatch() invocations */
+volatile u64 nr_drains;			/* user-ring-buffer drains that found decisions */
+volatile u64 nr_drained;		/* decisions read by those drains */
+volatile u64 nr_kicks;			/* scx_bpf_kick_cpu() calls */
+volatile u64 nr_usersched_runs;		/* times the user scheduler was put on a CPU */
 
 /* State shared with the binary. */
 volatile u64 nr_user_pending;		/* written by user space: tasks it holds (count) */
@@ -133,6 +148,7 @@ static u64 last_cons_pos;		/* `queued` consumer position at the last check */
 static u64 usersched_last_run_ns;	/* last time the user scheduler started (ns) */
 static s32 usersched_cpu;		/* CPU it last ran on */
 static u32 usersched_needed;		/* heartbeat request (bool) */
+static u32 rescue_check;		/* timer -> ops.dispatch: look for overdue tasks (bool) */
 
 UEI_DEFINE(uei);
 
@@ -148,13 +164,25 @@ struct {
 	__uint(max_entries, DISPATCHED_RB_BYTES);
 } dispatched SEC(".maps");
 
-/* Tasks handed to user space and not yet dispatched: pid -> generation. */
+/* One task handed to user space. */
+struct pending_entry {
+	u64 generation;		/* task_ctx.generation of the hand-off (count) */
+	u64 queued_ns;		/* when it was handed over (ns) */
+};
+
+/* Tasks handed to user space and not yet dispatched: pid -> entry. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MAX_PENDING);
 	__type(key, s32);
-	__type(value, u64);
+	__type(value, struct pending_entry);
 } pending SEC(".maps");
+
+/* What a walk of `pending` dispatches: everything, or only overdue tasks. */
+struct pending_walk {
+	u64 now;		/* time of the walk (ns) */
+	bool overdue_only;	/* only tasks pending for stall_timeout_ns */
+};
 
 /* Per-task state. */
 struct task_ctx {
@@ -219,13 +247,20 @@ static u64 vtime_now_get(void)
 	return READ_ONCE(vtime_now);
 }
 
+/* scx_bpf_kick_cpu(), counted. */
+static void kick(s32 cpu, u64 flags)
+{
+	scx_bpf_kick_cpu(cpu, flags);
+	__sync_fetch_and_add(&nr_kicks, 1);
+}
+
 /* Wake an idle CPU that may run @p, so that it pulls from the shared DSQ. */
 static void kick_for(const struct task_struct *p)
 {
 	s32 cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
 
 	if (cpu >= 0)
-		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+		kick(cpu, SCX_KICK_IDLE);
 }
 
 /* The user side did something: it is alive. */
@@ -280,20 +315,22 @@ static bool usersched_has_work(bool claim)
 /* Forget @pid's pending entry if it still names @generation. */
 static void pending_forget(s32 pid, u64 generation)
 {
-	u64 *gen = bpf_map_lookup_elem(&pending, &pid);
+	struct pending_entry *e = bpf_map_lookup_elem(&pending, &pid);
 
-	if (gen && *gen == generation && !bpf_map_delete_elem(&pending, &pid))
+	if (e && e->generation == generation && !bpf_map_delete_elem(&pending, &pid))
 		__sync_fetch_and_sub(&nr_pending, 1);
 }
 
 /* Record @pid as handed to user space at @generation; false if the map is full. */
 static bool pending_record(s32 pid, u64 generation)
 {
-	if (!bpf_map_update_elem(&pending, &pid, &generation, BPF_NOEXIST)) {
+	struct pending_entry e = { .generation = generation, .queued_ns = bpf_ktime_get_ns() };
+
+	if (!bpf_map_update_elem(&pending, &pid, &e, BPF_NOEXIST)) {
 		__sync_fetch_and_add(&nr_pending, 1);
 		return true;
 	}
-	return !bpf_map_update_elem(&pending, &pid, &generation, BPF_EXIST);
+	return !bpf_map_update_elem(&pending, &pid, &e, BPF_EXIST);
 }
 
 /* Dispatch @p in the kernel, to the shared DSQ, at the current vtime. */
@@ -388,7 +425,7 @@ static void apply_decision(const struct relay_decision *d)
 		st = cpu_state_of(dsq);
 		if (st)
 			st->queue_depth++;
-		scx_bpf_kick_cpu(dsq, SCX_KICK_IDLE);
+		kick(dsq, SCX_KICK_IDLE);
 	}
 out:
 	bpf_task_release(p);
@@ -406,22 +443,28 @@ static long handle_decision(struct bpf_dynptr *dynptr, void *ctx)
 	return scx_bpf_dispatch_nr_slots() ? 0 : 1;
 }
 
-/* bpf_for_each_map_elem() callback: dispatch one pending task in the kernel. */
-static long fallback_one(struct bpf_map *map, s32 *pid, u64 *gen, void *ctx)
+/*
+ * bpf_for_each_map_elem() callback: dispatch one pending task in the kernel
+ * (with @walk->overdue_only, only if it has waited for stall_timeout_ns).
+ */
+static long fallback_one(struct bpf_map *map, s32 *pid, struct pending_entry *e,
+			 struct pending_walk *walk)
 {
 	struct task_struct *p;
 	struct task_ctx *tctx;
 	s32 key = *pid;
-	u64 g = *gen;
+	u64 g = e->generation;
 
 	if (!scx_bpf_dispatch_nr_slots())
 		return 1;
+	if (walk->overdue_only && (s64)(walk->now - e->queued_ns) < (s64)stall_timeout_ns)
+		return 0;
 	p = bpf_task_from_pid(key);
 	if (p) {
 		tctx = lookup_task_ctx(p);
 		if (tctx && __sync_val_compare_and_swap(&tctx->generation, g, g + 1) == g) {
 			dispatch_in_kernel(p, 0);
-			__sync_fetch_and_add(&nr_fallback, 1);
+			__sync_fetch_and_add(walk->overdue_only ? &nr_rescued : &nr_fallback, 1);
 		}
 		bpf_task_release(p);
 	}
@@ -456,12 +499,16 @@ static int heartbeat_fn(void *map, u32 *key, struct bpf_timer *timer)
 
 	if (now - READ_ONCE(usersched_last_run_ns) >= HEARTBEAT_NS) {
 		WRITE_ONCE(usersched_needed, 1);
-		scx_bpf_kick_cpu(READ_ONCE(usersched_cpu), SCX_KICK_IDLE);
+		kick(READ_ONCE(usersched_cpu), SCX_KICK_IDLE);
 	}
 	/* While stalled, make idle CPUs run ops.dispatch(): it does the fallback. */
 	if (check_stalled(now) && READ_ONCE(nr_pending)) {
 		bpf_for(cpu, 0, nr_cpu_ids)
-			scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+			kick(cpu, SCX_KICK_IDLE);
+	} else if (READ_ONCE(nr_pending)) {
+		/* Alive, but a task may be left behind: one CPU looks. */
+		WRITE_ONCE(rescue_check, 1);
+		kick(READ_ONCE(usersched_cpu), SCX_KICK_IDLE);
 	}
 	bpf_timer_start(timer, timer_interval_ns, 0);
 	return 0;
@@ -499,7 +546,7 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
 	if (is_usersched(p)) {
 		scx_bpf_dsq_insert(p, USERSCHED_DSQ, slice_ns, enq_flags);
 		if (usersched_has_work(false))
-			scx_bpf_kick_cpu(scx_bpf_task_cpu(p), SCX_KICK_IDLE);
+			kick(scx_bpf_task_cpu(p), SCX_KICK_IDLE);
 		return;
 	}
 	if (is_kernel_critical(p)) {
@@ -514,7 +561,7 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
 	}
 	if (queue_to_user(p, enq_flags)) {
 		/* An idle CPU will run ops.dispatch(), which pulls the user scheduler. */
-		scx_bpf_kick_cpu(scx_bpf_task_cpu(p), SCX_KICK_IDLE);
+		kick(scx_bpf_task_cpu(p), SCX_KICK_IDLE);
 		return;
 	}
 	dispatch_in_kernel(p, enq_flags);
@@ -524,7 +571,8 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
 
 /*
  * What this CPU runs next: decisions are applied first (up to the free
- * slots), then, if the user side stalled, pending tasks are dispatched here;
+ * slots), then, if the user side stalled, pending tasks are dispatched here
+ * (or, when the timer asked, those pending for the stall timeout: rescued);
  * then the user scheduler if it has work, then the lower-vtime head of this
  * CPU's DSQ and the shared DSQ; and if nothing is left, the previous task
  * keeps the CPU for another slice.
@@ -533,13 +581,25 @@ void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 {
 	struct relay_cpu_state *st = cpu_state_of(cpu);
 	u64 now = bpf_ktime_get_ns();
+	struct pending_walk walk = { .now = now, .overdue_only = false };
+	long drained = 0;
 
-	if (scx_bpf_dispatch_nr_slots() &&
-	    bpf_user_ringbuf_drain(&dispatched, handle_decision, NULL, BPF_RB_NO_WAKEUP) > 0)
+	__sync_fetch_and_add(&nr_dispatch_calls, 1);
+	if (scx_bpf_dispatch_nr_slots())
+		drained = bpf_user_ringbuf_drain(&dispatched, handle_decision, NULL, BPF_RB_NO_WAKEUP);
+	if (drained > 0) {
+		__sync_fetch_and_add(&nr_drains, 1);
+		__sync_fetch_and_add(&nr_drained, drained);
 		note_progress(now);
+	}
 
-	if (check_stalled(now) && READ_ONCE(nr_pending))
-		bpf_for_each_map_elem(&pending, fallback_one, NULL, 0);
+	if (check_stalled(now) && READ_ONCE(nr_pending)) {
+		bpf_for_each_map_elem(&pending, fallback_one, &walk, 0);
+	} else if (READ_ONCE(rescue_check) &&
+		   __sync_val_compare_and_swap(&rescue_check, 1, 0) == 1) {
+		walk.overdue_only = true;
+		bpf_for_each_map_elem(&pending, fallback_one, &walk, 0);
+	}
 
 	if (usersched_has_work(true) && scx_bpf_dsq_move_to_local(USERSCHED_DSQ, 0))
 		goto out;
@@ -573,6 +633,7 @@ void BPF_STRUCT_OPS(relay_running, struct task_struct *p)
 		st->idle = 0;
 	}
 	if (is_usersched(p)) {
+		__sync_fetch_and_add(&nr_usersched_runs, 1);
 		WRITE_ONCE(usersched_last_run_ns, now);
 		WRITE_ONCE(usersched_cpu, scx_bpf_task_cpu(p));
 		note_progress(now);

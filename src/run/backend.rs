@@ -88,6 +88,11 @@ impl BpfBackend {
                 stalls: (&raw const (*bss).nr_stalls).read_volatile(),
                 stalled: (&raw const (*bss).user_stalled).read_volatile() != 0,
                 invalid: self.inbox.borrow().invalid + self.dropped_decisions,
+                dispatch_calls: (&raw const (*bss).nr_dispatch_calls).read_volatile(),
+                drains: (&raw const (*bss).nr_drains).read_volatile(),
+                drained: (&raw const (*bss).nr_drained).read_volatile(),
+                kicks: (&raw const (*bss).nr_kicks).read_volatile(),
+                usersched_runs: (&raw const (*bss).nr_usersched_runs).read_volatile(),
             }
         }
     }

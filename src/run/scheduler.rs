@@ -16,7 +16,7 @@ use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open};
 use super::{
     backend::BpfBackend,
     bpf::{BpfSkel, BpfSkelBuilder},
-    stats::{own_page_faults, StatsLine},
+    stats::{own_cpu_ns, own_page_faults, LoopProfile, StatsLine},
     topology,
 };
 
@@ -235,16 +235,28 @@ pub fn run_session(cfg: &Config) -> Result<Ending> {
     let pf_start = own_page_faults();
     let mut next_stats = cfg.stats_interval.map(|i| Instant::now() + i);
     let mut failure = None;
+    let mut empty_steps = 0u64;
+    let stats_line = |backend: &BpfBackend, engine: &Engine, empty_steps: u64| StatsLine {
+        counters: backend.counters(),
+        page_faults: own_page_faults().saturating_sub(pf_start),
+        profile: LoopProfile {
+            steps: engine.stats().steps,
+            empty_steps,
+            received: engine.stats().received,
+            cpu_ns: own_cpu_ns(),
+        },
+    };
     while !SHUTDOWN.load(Ordering::Relaxed) && !exited(&skel) {
-        if let Err(e) = engine.step(&mut backend) {
-            failure = Some(e);
-            break;
+        match engine.step(&mut backend) {
+            Ok(report) => empty_steps += u64::from(report.received == 0 && report.sent == 0),
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
         }
         if let (Some(at), Some(interval)) = (next_stats, cfg.stats_interval) {
             if Instant::now() >= at {
-                let line =
-                    StatsLine { counters: backend.counters(), page_faults: own_page_faults().saturating_sub(pf_start) };
-                println!("{line}");
+                println!("{}", stats_line(&backend, &engine, empty_steps));
                 next_stats = Some(at + interval);
             }
         }
@@ -253,8 +265,7 @@ pub fn run_session(cfg: &Config) -> Result<Ending> {
         unsafe { libc::sched_yield() };
     }
     if cfg.stats_interval.is_some() {
-        let line = StatsLine { counters: backend.counters(), page_faults: own_page_faults().saturating_sub(pf_start) };
-        println!("{line}");
+        println!("{}", stats_line(&backend, &engine, empty_steps));
     }
 
     drop(backend);

@@ -28,6 +28,29 @@ pub struct Counters {
     pub stalled: bool,
     /// Queued records and decisions the backend could not use.
     pub invalid: u64,
+    /// Profile: `ops.dispatch()` calls.
+    pub dispatch_calls: u64,
+    /// Profile: user-ring-buffer drains that found decisions.
+    pub drains: u64,
+    /// Profile: decisions read by those drains.
+    pub drained: u64,
+    /// Profile: CPU kicks sent by the dispatcher.
+    pub kicks: u64,
+    /// Profile: times the user scheduler was put on a CPU.
+    pub usersched_runs: u64,
+}
+
+/// The user scheduler's own side of the profile: its loop and its CPU time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoopProfile {
+    /// Engine steps (one per wake-up of the loop).
+    pub steps: u64,
+    /// Steps that neither received a task nor sent a decision.
+    pub empty_steps: u64,
+    /// Tasks received from the dispatcher.
+    pub received: u64,
+    /// CPU time of this process (all threads), in ns.
+    pub cpu_ns: u64,
 }
 
 /// One `--stats` line: counters and page faults since start.
@@ -37,6 +60,8 @@ pub struct StatsLine {
     pub counters: Counters,
     /// Minor + major page faults of this process since the scheduler started.
     pub page_faults: u64,
+    /// The loop's counters and CPU time.
+    pub profile: LoopProfile,
 }
 
 impl fmt::Display for StatsLine {
@@ -45,7 +70,8 @@ impl fmt::Display for StatsLine {
         write!(
             f,
             "scx_relay stats: queued {} | dispatched user {} kernel {} fallback {} | bounced {} stale {} \
-             congested {} | stalls {} ({}) | invalid {} | page faults {}",
+             congested {} | stalls {} ({}) | invalid {} | page faults {} | dispatch calls {} drains {} drained {} \
+             kicks {} usersched runs {} | steps {} empty {} received {} | cpu_ns {}",
             c.queued,
             c.user,
             c.kernel,
@@ -57,6 +83,15 @@ impl fmt::Display for StatsLine {
             if c.stalled { "stalled" } else { "ok" },
             c.invalid,
             self.page_faults,
+            c.dispatch_calls,
+            c.drains,
+            c.drained,
+            c.kicks,
+            c.usersched_runs,
+            self.profile.steps,
+            self.profile.empty_steps,
+            self.profile.received,
+            self.profile.cpu_ns,
         )
     }
 }
@@ -77,6 +112,16 @@ pub fn parse_page_faults(stat: &str) -> Option<u64> {
 /// This process's minor + major page faults so far (0 if unreadable).
 pub fn own_page_faults() -> u64 {
     std::fs::read_to_string("/proc/self/stat").ok().and_then(|s| parse_page_faults(&s)).unwrap_or(0)
+}
+
+/// CPU time of this process, all threads, in ns (CLOCK_PROCESS_CPUTIME_ID).
+pub fn own_cpu_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec.
+    if unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) } != 0 {
+        return 0;
+    }
+    (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64)
 }
 
 #[cfg(test)]
@@ -116,13 +161,20 @@ mod tests {
                 stalls: 1,
                 stalled: true,
                 invalid: 0,
+                dispatch_calls: 11,
+                drains: 12,
+                drained: 13,
+                kicks: 14,
+                usersched_runs: 15,
             },
             page_faults: 6,
+            profile: LoopProfile { steps: 16, empty_steps: 17, received: 18, cpu_ns: 19 },
         };
         assert_eq!(
             line.to_string(),
             "scx_relay stats: queued 10 | dispatched user 7 kernel 2 fallback 1 | bounced 3 stale 4 congested 5 \
-             | stalls 1 (stalled) | invalid 0 | page faults 6"
+             | stalls 1 (stalled) | invalid 0 | page faults 6 | dispatch calls 11 drains 12 drained 13 kicks 14 \
+             usersched runs 15 | steps 16 empty 17 received 18 | cpu_ns 19"
         );
         assert!(!line.to_string().contains('\n'));
     }

@@ -29,6 +29,13 @@ pub enum Source {
         /// The command that builds it (for messages).
         build_with: &'static str,
     },
+    /// A file installed under the repository's `.cache/` (never committed).
+    Cached {
+        /// Path relative to the repository root, e.g. `.cache/peer/bin/scx_rustland`.
+        path: &'static str,
+        /// The command that installs it (for messages).
+        build_with: &'static str,
+    },
 }
 
 /// One row of the table.
@@ -41,23 +48,52 @@ pub struct GuestBinary {
     /// Whether the guest can do without it (the image is built anyway and
     /// guest scripts test for the file).
     pub optional: bool,
+    /// Only `cargo xtask bench-vm` puts it in the image (other images stay small).
+    pub bench_only: bool,
 }
 
 /// Busybox provides the shell, `/init`'s tools and every applet (`timeout`,
 /// `mount`, `poweroff`, ...); it must be the static build.
-pub const BUSYBOX: GuestBinary =
-    GuestBinary { name: "busybox", source: Source::Installed { package: "busybox-static" }, optional: false };
+pub const BUSYBOX: GuestBinary = GuestBinary {
+    name: "busybox",
+    source: Source::Installed { package: "busybox-static" },
+    optional: false,
+    bench_only: false,
+};
 
 /// Every host binary copied into the guest, besides busybox.
 pub const GUEST_BINARIES: &[GuestBinary] = &[
-    GuestBinary { name: "stress-ng", source: Source::Installed { package: "stress-ng" }, optional: false },
-    GuestBinary { name: "hackbench", source: Source::Installed { package: "rt-tests" }, optional: false },
-    GuestBinary { name: "cyclictest", source: Source::Installed { package: "rt-tests" }, optional: false },
+    GuestBinary {
+        name: "stress-ng",
+        source: Source::Installed { package: "stress-ng" },
+        optional: false,
+        bench_only: false,
+    },
+    GuestBinary {
+        name: "hackbench",
+        source: Source::Installed { package: "rt-tests" },
+        optional: false,
+        bench_only: false,
+    },
+    GuestBinary {
+        name: "cyclictest",
+        source: Source::Installed { package: "rt-tests" },
+        optional: false,
+        bench_only: false,
+    },
     // The scheduler under test: included whenever it has been built.
     GuestBinary {
         name: "scx_relay",
         source: Source::Built { path: "release/scx_relay", build_with: "cargo build --release -p scx_relay" },
         optional: true,
+        bench_only: false,
+    },
+    // The peer for `cargo xtask bench-vm`: upstream scx_rustland from crates.io.
+    GuestBinary {
+        name: "scx_rustland",
+        source: Source::Cached { path: ".cache/peer/bin/scx_rustland", build_with: "cargo xtask bench-vm" },
+        optional: true,
+        bench_only: true,
     },
 ];
 
@@ -68,6 +104,7 @@ impl GuestBinary {
         let found = match self.source {
             Source::Installed { .. } => exec::find_in_path(self.name),
             Source::Built { path, .. } => Some(ws.target_dir().join(path)).filter(|p| exec::is_executable(p)),
+            Source::Cached { path, .. } => Some(ws.root.join(path)).filter(|p| exec::is_executable(p)),
         };
         match (found, self.source) {
             (Some(path), _) => Ok(Some(path)),
@@ -77,6 +114,9 @@ impl GuestBinary {
             }
             (None, Source::Built { path, build_with }) => {
                 bail!("{} not found; build it with `{build_with}`", ws.target_dir().join(path).display())
+            }
+            (None, Source::Cached { path, build_with }) => {
+                bail!("{} not found; install it with `{build_with}`", ws.root.join(path).display())
             }
         }
     }

@@ -102,8 +102,14 @@ impl Tree {
     }
 }
 
-/// Build `target/vm/<label>.cpio.gz`.
+/// Build `target/vm/<label>.cpio.gz` (without the bench-only binaries).
 pub fn build(ws: &Workspace, label: &str) -> Result<Initramfs> {
+    build_with(ws, label, false)
+}
+
+/// Build `target/vm/<label>.cpio.gz`; `bench` adds the binaries marked
+/// [`GuestBinary::bench_only`].
+pub fn build_with(ws: &Workspace, label: &str, bench: bool) -> Result<Initramfs> {
     let mut tree = Tree::default();
     for dir in DIRECTORIES {
         tree.insert(dir, Node::Directory);
@@ -117,7 +123,7 @@ pub fn build(ws: &Workspace, label: &str) -> Result<Initramfs> {
 
     let mut optional_included = Vec::new();
     let mut optional_missing = Vec::new();
-    for binary in GUEST_BINARIES {
+    for binary in GUEST_BINARIES.iter().filter(|b| bench || !b.bench_only) {
         match binary.locate(ws)? {
             Some(host) => {
                 tree.add_binary(&host, binary.name)?;

@@ -7,11 +7,13 @@
 //! the serial console, and the single `cargo xtask test` entry point that
 //! runs everything.
 //!
-//! One module per subcommand (`setup`, `vm_test`, `test_suite`, `run`), and
+//! One module per subcommand (`setup`, `vm_test`, `test_suite`, `run`,
+//! `bench_vm`), and
 //! one module per mechanism they share (`guest_kernel`, `initramfs`, `cpio`,
 //! `qemu`, `console`, ...).
 
 mod apt_source;
+mod bench_vm;
 mod console;
 mod cpio;
 mod exec;
@@ -53,6 +55,10 @@ enum Command {
     /// Boot the guest and run the demo payload `tests/vm/run/demo.sh`
     /// (sched_ext state, a stress-ng + hackbench mix, scx_relay if built).
     Run(run::Options),
+    /// Benchmark scx_relay against EEVDF and upstream scx_rustland in one
+    /// guest boot (interleaved rounds); writes target/bench-vm/results.md
+    /// and a latency chart.
+    BenchVm(bench_vm::Options),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +68,7 @@ fn main() -> ExitCode {
         Command::VmTest(opts) => vm_test::run(&opts),
         Command::Test(opts) => test_suite::run(&opts),
         Command::Run(opts) => run::run(&opts),
+        Command::BenchVm(opts) => bench_vm::run(&opts),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

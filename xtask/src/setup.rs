@@ -27,6 +27,10 @@ pub const HOST_PACKAGES: &[&str] = &[
     "cpio",
 ];
 
+/// Extra Debian packages `cargo xtask bench-vm` needs: building the peer
+/// scheduler (upstream scx_rustland links libseccomp).
+pub const BENCH_PACKAGES: &[&str] = &["libseccomp-dev"];
+
 /// Options of `cargo xtask setup`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Options {
@@ -56,7 +60,12 @@ pub fn prepare(ws: &Workspace, kernel: &KernelOptions) -> Result<GuestKernel> {
 /// Install whatever of [`HOST_PACKAGES`] `dpkg-query` does not report as
 /// installed.
 fn install_missing_packages() -> Result<()> {
-    let missing = missing_packages(HOST_PACKAGES)?;
+    install_packages(HOST_PACKAGES)
+}
+
+/// Install whatever of `packages` `dpkg-query` does not report as installed.
+pub fn install_packages(packages: &[&str]) -> Result<()> {
+    let missing = missing_packages(packages)?;
     if missing.is_empty() {
         return Ok(());
     }
@@ -75,7 +84,7 @@ fn install_missing_packages() -> Result<()> {
             .args(["install", "-y", "-qq", "--no-install-recommends"])
             .args(&missing),
     )?;
-    let still = missing_packages(HOST_PACKAGES)?;
+    let still = missing_packages(packages)?;
     if !still.is_empty() {
         bail!("apt-get install finished but these are still missing: {}", still.join(" "));
     }

@@ -1,0 +1,231 @@
+# Payload of `cargo xtask bench-vm`: the same workloads under each scheduler,
+# interleaved over several rounds, in one guest boot.
+#
+# Every measurement is one console line the host parses:
+#   relay-bench: <round> <scheduler> <metric> <value>
+# (metrics: hackbench_s, lat_p50_us, lat_p99_us, lat_max_us, lat_overflows,
+# switch_ops_s, cost_cpu_ms, cost_decisions, cost_syscalls, and for scx_relay
+# the profile counters prof_*), and a scheduler that cannot run prints
+#   relay-bench: <round> <scheduler> error <reason>
+# The host computes medians and ratios; nothing here is aggregated.
+#
+# Knobs (kernel command line, set by `cargo xtask bench-vm`):
+#   relay.rounds=N            rounds (default 5)
+#   relay.schedulers=a,b,...  eevdf, rustland, deadline, fifo (default: all four)
+#   relay.hackbench_loops=N   hackbench -g 4 -l N (default 200)
+#   relay.latency_s=N         cyclictest duration under CPU saturation (default 8)
+#   relay.switch_s=N          stress-ng --switch duration (default 5)
+#   relay.cost_loops=N        hackbench -g 4 -l N for the scheduler-cost window (default 100)
+
+rounds=${RELAY_ROUNDS:-5}
+schedulers=$(echo "${RELAY_SCHEDULERS:-eevdf,rustland,deadline,fifo}" | tr ',' ' ')
+hackbench_loops=${RELAY_HACKBENCH_LOOPS:-200}
+latency_s=${RELAY_LATENCY_S:-8}
+switch_s=${RELAY_SWITCH_S:-5}
+cost_loops=${RELAY_COST_LOOPS:-100}
+ncpu=$(nproc)
+SCX=/sys/kernel/sched_ext
+TRACE=/sys/kernel/tracing/events/raw_syscalls/sys_enter
+# cyclictest's histogram range (us); slower wakeups count as overflows.
+HIST_US=50000
+
+now() { cut -d' ' -f1 /proc/uptime; }
+# Emit one measurement.
+emit() { echo "relay-bench: $round $sched $1 $2"; }
+note() { echo "relay-note: bench: $*"; }
+
+# Wait up to $2 s for sched_ext's state to read $1 (returns 1 on timeout or
+# when process $3, if given, is gone).
+wait_state() {
+	t0=$(now)
+	while [ "$(cat $SCX/state 2>/dev/null)" != "$1" ]; do
+		[ -n "$3" ] && ! kill -0 "$3" 2>/dev/null && return 1
+		awk "BEGIN { exit !($(now) - $t0 > $2) }" && return 1
+		sleep 0.1
+	done
+	return 0
+}
+
+# CPU time of process $1, all threads, in ns (sum_exec_runtime from schedstat).
+cpu_ns() {
+	cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'
+}
+
+# The last stats line of scx_relay's log.
+relay_line() { grep 'scx_relay stats:' "$log" | tail -n 1; }
+# Value after word $1 in stats line $2.
+field() { echo "$2" | awk -v key="$1" '{ for (i = 1; i < NF; i++) if ($i == key) { print $(i + 1); exit } }'; }
+# Wait (up to 5 s) until scx_relay prints a stats line newer than line count $1.
+next_relay_line() {
+	i=0
+	while [ "$(grep -c 'scx_relay stats:' "$log")" -le "$1" ] && [ $i -lt 50 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	relay_line
+}
+
+# Start scheduler $sched; sets sched_pid (empty for EEVDF). Returns 1 if
+# it did not get enabled.
+start_sched() {
+	sched_pid=
+	log=/tmp/bench-$sched.log
+	case $sched in
+	eevdf) return 0 ;;
+	rustland) set -- scx_rustland ;;
+	deadline | fifo) set -- scx_relay --policy "$sched" --stats 1 ;;
+	*) emit error "unknown scheduler $sched"; return 1 ;;
+	esac
+	if [ ! -x "/bin/$1" ]; then
+		emit error "/bin/$1 is not in the guest image"
+		return 1
+	fi
+	"$@" >"$log" 2>&1 &
+	sched_pid=$!
+	if ! wait_state enabled 60 "$sched_pid"; then
+		emit error "not enabled (state $(cat $SCX/state)); log: $(tail -n 3 "$log" | tr '\n' ' ')"
+		kill -INT "$sched_pid" 2>/dev/null
+		wait "$sched_pid"
+		sched_pid=
+		return 1
+	fi
+	sleep 1
+	return 0
+}
+
+stop_sched() {
+	[ -n "$sched_pid" ] || return 0
+	t0=$(now)
+	kill -INT "$sched_pid" 2>/dev/null
+	wait "$sched_pid"
+	rc=$?
+	wait_state disabled 120 || emit error "still $(cat $SCX/state) 120 s after stopping"
+	note "round $round $sched: stopped with status $rc after $(awk "BEGIN { printf \"%.1f\", $(now) - $t0 }") s"
+	[ "$rc" -eq 0 ] || emit error "exited with status $rc: $(tail -n 3 "$log" | tr '\n' ' ')"
+	sched_pid=
+}
+
+# Workload 1: hackbench run time.
+run_hackbench() {
+	t=$(hackbench -g 4 -l "$hackbench_loops" 2>&1 | awk '/^Time:/ { print $2 }')
+	[ -n "$t" ] && emit hackbench_s "$t"
+}
+
+# Workload 2: wakeup latency of a SCHED_OTHER cyclictest thread while
+# stress-ng keeps every CPU busy: p50 / p99 from the histogram, and the max.
+run_latency() {
+	stress-ng --cpu "$ncpu" -t $((latency_s + 3))s >/dev/null 2>&1 &
+	stress_pid=$!
+	sleep 1
+	cyclictest -q -D "$latency_s" -i 1000 -t 1 -h "$HIST_US" --policy=other >/tmp/cyclictest.out 2>&1
+	kill "$stress_pid" 2>/dev/null
+	wait "$stress_pid"
+	awk -v limit="$HIST_US" '
+		/^[0-9]+[ \t]+[0-9]+/ { n[$1 + 0] = $2 + 0; total += $2; next }
+		/^# Max Latencies:/ { max = $4 + 0 }
+		/^# Histogram Overflows:/ { over = $4 + 0 }
+		END {
+			total += over
+			if (total == 0) exit 1
+			p50 = limit; p99 = limit; c = 0; got50 = 0
+			for (i = 0; i < limit; i++) {
+				c += n[i]
+				if (!got50 && c >= 0.50 * total) { p50 = i; got50 = 1 }
+				if (c >= 0.99 * total) { p99 = i; break }
+			}
+			printf "%d %d %d %d\n", p50, p99, max, over
+		}' /tmp/cyclictest.out >/tmp/latency.out || return 0
+	read -r p50 p99 max over </tmp/latency.out
+	emit lat_p50_us "$p50"
+	emit lat_p99_us "$p99"
+	emit lat_max_us "$max"
+	emit lat_overflows "$over"
+}
+
+# Workload 3: context switches (stress-ng --switch, one pair per CPU), ops/s.
+run_switch() {
+	rm -f /tmp/switch.yaml
+	stress-ng --switch "$ncpu" -t "${switch_s}s" -Y /tmp/switch.yaml >/dev/null 2>&1
+	ops=$(awk '/bogo-ops-per-second-real-time:/ { print $2; exit }' /tmp/switch.yaml 2>/dev/null)
+	[ -n "$ops" ] && emit switch_ops_s "$ops"
+}
+
+# Workload 4: what the scheduler process itself costs. A fixed hackbench
+# run; the scheduler's CPU time, the decisions it made and its system calls
+# (main thread, counted in the kernel by a tracefs histogram on
+# raw_syscalls:sys_enter, no ptrace) over the run.
+#   scx_relay: CPU time and decisions come from the same two stats lines
+#     (cpu_ns, user), so they cover exactly the same interval.
+#   scx_rustland: it asks the kernel for an idle CPU (one bpf() call,
+#     BPF_PROG_TEST_RUN of rs_select_cpu) for every task it dispatches and
+#     its counters miss the decisions for "any CPU", so its decisions are
+#     its bpf() calls over the interval; CPU time from /proc schedstat.
+run_cost() {
+	[ -n "$sched_pid" ] || return 0
+	trigger="hist:keys=id:vals=hitcount if common_pid == $sched_pid"
+	have_trace=
+	[ -w "$TRACE/trigger" ] && echo "$trigger" >"$TRACE/trigger" 2>/dev/null && have_trace=1
+	case $sched in
+	rustland)
+		c0=$(cpu_ns "$sched_pid")
+		hackbench -g 4 -l "$cost_loops" >/dev/null 2>&1
+		c1=$(cpu_ns "$sched_pid")
+		;;
+	*)
+		lines=$(grep -c 'scx_relay stats:' "$log")
+		a=$(next_relay_line "$lines")
+		hackbench -g 4 -l "$cost_loops" >/dev/null 2>&1
+		lines=$(grep -c 'scx_relay stats:' "$log")
+		b=$(next_relay_line "$lines")
+		emit cost_cpu_ms "$(awk "BEGIN { printf \"%.3f\", ($(field cpu_ns "$b") - $(field cpu_ns "$a")) / 1e6 }")"
+		emit cost_decisions $(($(field user "$b") - $(field user "$a")))
+		for key in calls drains drained kicks runs steps empty received queued kernel; do
+			emit "prof_$key" $(($(field "$key" "$b") - $(field "$key" "$a")))
+		done
+		;;
+	esac
+	if [ -n "$have_trace" ]; then
+		# Lines look like "{ id:        321 } hitcount:       1234".
+		awk '/hitcount:/ {
+				for (i = 1; i < NF; i++) {
+					if ($i == "id:") id = $(i + 1) + 0
+					if ($i == "hitcount:") n = $(i + 1) + 0
+				}
+				total += n
+				if (id == 321) bpf += n
+				if (id == 24) yield += n
+			}
+			END { printf "%d %d %d\n", total, bpf, yield }' "$TRACE/hist" >/tmp/syscalls.out
+		echo "!$trigger" >"$TRACE/trigger"
+		read -r total bpf yield </tmp/syscalls.out
+		emit cost_syscalls "$total"
+		emit cost_bpf_calls "$bpf"
+		emit cost_yields "$yield"
+		[ "$sched" = rustland ] && emit cost_decisions "$bpf"
+	fi
+	[ "$sched" = rustland ] && emit cost_cpu_ms "$(awk "BEGIN { printf \"%.3f\", ($c1 - $c0) / 1e6 }")"
+	return 0
+}
+
+note "kernel $(uname -r), $ncpu CPUs; rounds $rounds; schedulers: $schedulers"
+status=0
+round=1
+while [ "$round" -le "$rounds" ]; do
+	# Rotate the order every round so that no scheduler always runs first.
+	order=$(echo $schedulers | awk -v r="$round" '{ for (i = 0; i < NF; i++) printf "%s ", $(((i + r - 1) % NF) + 1) }')
+	for sched in $order; do
+		note "round $round: $sched"
+		if ! start_sched; then
+			status=1
+			continue
+		fi
+		run_hackbench
+		run_latency
+		run_switch
+		run_cost
+		stop_sched || status=1
+	done
+	round=$((round + 1))
+done
+echo "relay-bench: done"
+exit $status
