@@ -6,6 +6,7 @@
 
 mod backend;
 mod bpf;
+mod panic_guard;
 mod preflight;
 mod scheduler;
 mod stats;
@@ -28,6 +29,12 @@ pub struct RunOpts {
     /// runtime since the last sleep, favouring tasks that sleep often).
     #[arg(long, default_value = "deadline", value_name = "NAME")]
     pub policy: String,
+
+    /// Also accept the test-only policies that misbehave on purpose, for
+    /// reliability tests: chaos (seeded garbage decisions) and panic (panics
+    /// after 2000 decisions). Never use them to schedule a real machine.
+    #[arg(long)]
+    pub allow_test_policies: bool,
 
     /// Longest time slice a task is given, in microseconds (1..=100000).
     #[arg(long, default_value_t = 20_000, value_name = "US")]
@@ -68,7 +75,17 @@ impl RunOpts {
             slice_ns: self.slice_us.saturating_mul(1000),
             slice_min_ns: self.slice_min_us.saturating_mul(1000),
         };
-        policies::by_name(&self.policy, &policy_cfg).map_err(|e| e.to_string())?;
+        match policies::by_name(&self.policy, &policy_cfg) {
+            Ok(_) => {}
+            Err(_) if self.allow_test_policies && policies::TEST_NAMES.contains(&self.policy.as_str()) => {}
+            Err(_) if policies::TEST_NAMES.contains(&self.policy.as_str()) => {
+                return Err(format!(
+                    "policy '{}' is a test policy that misbehaves on purpose; add --allow-test-policies to run it",
+                    self.policy
+                ))
+            }
+            Err(e) => return Err(e.to_string()),
+        }
         if !(1..=MAX_SLICE_US).contains(&self.slice_us) {
             return Err(format!("--slice-us {} is out of range (1..={MAX_SLICE_US})", self.slice_us));
         }
@@ -95,6 +112,7 @@ impl RunOpts {
             policy_cfg,
             stall_timeout_ns: self.stall_timeout_ms * 1_000_000,
             partial: self.partial,
+            allow_test_policies: self.allow_test_policies,
             stats_interval,
             verbose: self.verbose,
         })
@@ -103,7 +121,8 @@ impl RunOpts {
 
 /// Runs the real scheduler; returns the process exit code: 0 after a signal
 /// or a normal unload, 1 when the kernel ejected the scheduler or it could
-/// not start, 2 for invalid options.
+/// not start, 2 for invalid options, 101 when the policy panicked (after
+/// unregistering).
 pub fn main(opts: &RunOpts) -> ExitCode {
     let cfg = match opts.validate() {
         Ok(c) => c,
@@ -120,6 +139,7 @@ pub fn main(opts: &RunOpts) -> ExitCode {
         eprintln!("scx_relay: {e:#}");
         return ExitCode::from(1);
     }
+    panic_guard::install_hook();
     loop {
         match scheduler::run_session(&cfg) {
             Ok(Ending::Restart(why)) => eprintln!("scx_relay: restarting ({why})"),
@@ -130,6 +150,10 @@ pub fn main(opts: &RunOpts) -> ExitCode {
             Ok(Ending::Ejected(why)) => {
                 eprintln!("scx_relay: ejected by the kernel: {why}");
                 return ExitCode::from(1);
+            }
+            Ok(Ending::Panicked(why)) => {
+                eprintln!("scx_relay: the policy panicked: {why}; unregistered, the kernel is back on the fair class");
+                return ExitCode::from(101);
             }
             Err(e) => {
                 eprintln!("scx_relay: {e:#}");
@@ -177,11 +201,24 @@ mod tests {
             (&["--stats", "0"][..], "--stats"),
             (&["--stats", "-1"][..], "--stats"),
             (&["--policy", "cfs"][..], "unknown policy 'cfs'"),
+            (&["--policy", "chaos"][..], "--allow-test-policies"),
+            (&["--policy", "panic"][..], "--allow-test-policies"),
         ] {
             let e = parse(args).validate().unwrap_err();
             assert!(e.contains(flag), "{args:?}: {e}");
             assert!(!e.contains('\n'));
         }
         assert!(parse(&["--stall-timeout-ms", "4999", "--policy", "fifo", "--stats", "0.5"]).validate().is_ok());
+    }
+
+    /// Test policies need the explicit flag, which lets nothing else through.
+    #[test]
+    fn test_policies_need_the_flag() {
+        for name in policies::TEST_NAMES {
+            let cfg = parse(&["--allow-test-policies", "--policy", name]).validate().unwrap();
+            assert!(cfg.allow_test_policies && cfg.policy == *name);
+        }
+        let e = parse(&["--allow-test-policies", "--policy", "cfs"]).validate().unwrap_err();
+        assert!(e.contains("unknown policy 'cfs'"), "{e}");
     }
 }

@@ -16,6 +16,7 @@ use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open};
 use super::{
     backend::BpfBackend,
     bpf::{BpfSkel, BpfSkelBuilder},
+    panic_guard,
     stats::{own_cpu_ns, own_page_faults, LoopProfile, StatsLine},
     topology,
 };
@@ -31,6 +32,8 @@ pub struct Config {
     pub stall_timeout_ns: u64,
     /// Only tasks that opt into SCHED_EXT.
     pub partial: bool,
+    /// Accept `policies::TEST_NAMES` (`--allow-test-policies`).
+    pub allow_test_policies: bool,
     /// Period of the stats line, if any.
     pub stats_interval: Option<Duration>,
     /// libbpf log and lifecycle details on stderr.
@@ -46,6 +49,8 @@ pub enum Ending {
     Ejected(String),
     /// The kernel asked for a restart (CPU hotplug): the exit reason.
     Restart(String),
+    /// The policy panicked; the dispatcher was unregistered: the panic.
+    Panicked(String),
 }
 
 /// `scx_exit_kind` values (include/linux/sched/ext.h).
@@ -184,7 +189,12 @@ pub fn run_session(cfg: &Config) -> Result<Ending> {
     if nr_cpus > MAX_CPUS {
         bail!("{nr_cpus} CPUs, scx_relay supports at most {MAX_CPUS}");
     }
-    let policy = policies::by_name(&cfg.policy, &cfg.policy_cfg)?;
+    let policy = if cfg.allow_test_policies {
+        policies::by_name_allowing_tests(&cfg.policy, &cfg.policy_cfg)?
+    } else {
+        policies::by_name(&cfg.policy, &cfg.policy_cfg)?
+    };
+    let policy = Box::new(panic_guard::Contained::new(policy));
     let engine_cfg = EngineConfig::default();
     let mut engine = Engine::new(policy, topology::read(nr_cpus), engine_cfg);
 
@@ -244,9 +254,10 @@ pub fn run_session(cfg: &Config) -> Result<Ending> {
             empty_steps,
             received: engine.stats().received,
             cpu_ns: own_cpu_ns(),
+            redirected: engine.stats().redirected,
         },
     };
-    while !SHUTDOWN.load(Ordering::Relaxed) && !exited(&skel) {
+    while !SHUTDOWN.load(Ordering::Relaxed) && !exited(&skel) && !panic_guard::tripped() {
         match engine.step(&mut backend) {
             Ok(report) => empty_steps += u64::from(report.received == 0 && report.sent == 0),
             Err(e) => {
@@ -280,6 +291,9 @@ pub fn run_session(cfg: &Config) -> Result<Ending> {
     }
     if let Some(e) = failure {
         return Err(e).context("the user scheduler failed");
+    }
+    if panic_guard::tripped() {
+        return Ok(Ending::Panicked(panic_guard::message().unwrap_or_else(|| "(no message)".into())));
     }
     if !exit.dump.is_empty() {
         eprintln!("scx_relay: kernel debug dump:\n{}", exit.dump);

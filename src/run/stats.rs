@@ -16,6 +16,10 @@ pub struct Counters {
     pub kernel: u64,
     /// Tasks dispatched by the stall fallback.
     pub fallback: u64,
+    /// Tasks the dispatcher dispatched itself after they waited in user
+    /// space for the stall timeout while the user side was alive (a policy
+    /// that never decided them).
+    pub rescued: u64,
     /// Decisions moved to an allowed CPU.
     pub bounced: u64,
     /// Decisions discarded: stale generation, duplicate, exited task.
@@ -51,6 +55,9 @@ pub struct LoopProfile {
     pub received: u64,
     /// CPU time of this process (all threads), in ns.
     pub cpu_ns: u64,
+    /// Decisions naming a CPU the machine lacks, sent to the shared queue
+    /// by the engine instead.
+    pub redirected: u64,
 }
 
 /// One `--stats` line: counters and page faults since start.
@@ -69,19 +76,22 @@ impl fmt::Display for StatsLine {
         let c = &self.counters;
         write!(
             f,
-            "scx_relay stats: queued {} | dispatched user {} kernel {} fallback {} | bounced {} stale {} \
-             congested {} | stalls {} ({}) | invalid {} | page faults {} | dispatch calls {} drains {} drained {} \
+            "scx_relay stats: queued {} | dispatched user {} kernel {} fallback {} rescued {} | bounced {} stale {} \
+             congested {} | stalls {} ({}) | invalid {} redirected {} | page faults {} | dispatch calls {} drains {} \
+             drained {} \
              kicks {} usersched runs {} | steps {} empty {} received {} | cpu_ns {}",
             c.queued,
             c.user,
             c.kernel,
             c.fallback,
+            c.rescued,
             c.bounced,
             c.stale,
             c.congested,
             c.stalls,
             if c.stalled { "stalled" } else { "ok" },
             c.invalid,
+            self.profile.redirected,
             self.page_faults,
             c.dispatch_calls,
             c.drains,
@@ -155,6 +165,7 @@ mod tests {
                 user: 7,
                 kernel: 2,
                 fallback: 1,
+                rescued: 8,
                 bounced: 3,
                 stale: 4,
                 congested: 5,
@@ -168,13 +179,13 @@ mod tests {
                 usersched_runs: 15,
             },
             page_faults: 6,
-            profile: LoopProfile { steps: 16, empty_steps: 17, received: 18, cpu_ns: 19 },
+            profile: LoopProfile { steps: 16, empty_steps: 17, received: 18, cpu_ns: 19, redirected: 9 },
         };
         assert_eq!(
             line.to_string(),
-            "scx_relay stats: queued 10 | dispatched user 7 kernel 2 fallback 1 | bounced 3 stale 4 congested 5 \
-             | stalls 1 (stalled) | invalid 0 | page faults 6 | dispatch calls 11 drains 12 drained 13 kicks 14 \
-             usersched runs 15 | steps 16 empty 17 received 18 | cpu_ns 19"
+            "scx_relay stats: queued 10 | dispatched user 7 kernel 2 fallback 1 rescued 8 | bounced 3 stale 4 \
+             congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 | page faults 6 | dispatch calls 11 \
+             drains 12 drained 13 kicks 14 usersched runs 15 | steps 16 empty 17 received 18 | cpu_ns 19"
         );
         assert!(!line.to_string().contains('\n'));
     }

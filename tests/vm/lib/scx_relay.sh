@@ -62,7 +62,8 @@ start_relay() {
 }
 
 # stat_of <counter>: the value after "<counter>" in the last stats line
-# (counters: queued user kernel fallback bounced stale congested stalls).
+# (counters: queued user kernel fallback rescued bounced stale congested
+# stalls invalid redirected faults ...).
 stat_of() {
 	grep 'scx_relay stats:' "$RELAY_LOG" | tail -n 1 |
 		awk -v key="$1" '{ for (i = 1; i < NF; i++) if ($i == key) { print $(i + 1); exit } }'
