@@ -113,6 +113,7 @@ char _license[] SEC("license") = "GPL";
 /* Tunables, set by the binary before load. */
 const volatile s32 usersched_pid;		/* tgid of the user scheduler */
 const volatile u64 slice_ns = 20000000;		/* slice of kernel-side dispatches (ns) */
+const volatile u64 slice_min_ns = 1000000;	/* a task runs this long before it yields to waiting work (ns) */
 const volatile u64 stall_timeout_ns = 1000000000; /* no progress this long = stalled (ns) */
 const volatile u64 timer_interval_ns = 100000000; /* heartbeat / stall-check period (ns) */
 
@@ -148,6 +149,9 @@ static u64 last_cons_pos;		/* `queued` consumer position at the last check */
 static u64 usersched_last_run_ns;	/* last time the user scheduler started (ns) */
 static s32 usersched_cpu;		/* CPU it last ran on */
 static u32 usersched_needed;		/* heartbeat request (bool) */
+static u32 usersched_on_cpu;		/* the user scheduler is running (bool) */
+static u64 usersched_kick_ns;		/* last kick to get it a CPU (ns) */
+static u64 cpu_started_ns[RELAY_MAX_CPUS]; /* when each CPU's current task started (ns) */
 static u32 rescue_check;		/* timer -> ops.dispatch: look for overdue tasks (bool) */
 
 UEI_DEFINE(uei);
@@ -261,6 +265,42 @@ static void kick_for(const struct task_struct *p)
 
 	if (cpu >= 0)
 		kick(cpu, SCX_KICK_IDLE);
+}
+
+/* Whether @cpu runs a task (not the user scheduler) that had slice_min_ns. */
+static bool cpu_preemptible(s32 cpu, u64 now)
+{
+	struct relay_cpu_state *st = cpu_state_of(cpu);
+
+	if (!st || !st->current_pid || st->current_pid == usersched_pid || cpu >= RELAY_MAX_CPUS)
+		return false;
+	return now - READ_ONCE(cpu_started_ns[cpu & (RELAY_MAX_CPUS - 1)]) >= slice_min_ns;
+}
+
+/*
+ * Get the user scheduler a CPU after @p was handed to it: kick an idle CPU
+ * (whichever CPU dispatches next runs the user scheduler first); with none
+ * idle, a waking @p preempts its previous CPU once that CPU's task had
+ * slice_min_ns (the wakeup preemption the fair class does too). Nothing is
+ * done while the user scheduler runs or right after a kick for it: one
+ * wake-up serves every task queued meanwhile.
+ */
+static void wake_usersched(const struct task_struct *p, u64 enq_flags, u64 now)
+{
+	s32 cpu;
+
+	if (READ_ONCE(usersched_on_cpu) || now - READ_ONCE(usersched_kick_ns) < slice_min_ns)
+		return;
+	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+	if (cpu >= 0) {
+		kick(cpu, SCX_KICK_IDLE);
+	} else {
+		cpu = scx_bpf_task_cpu(p);
+		if (!(enq_flags & SCX_ENQ_WAKEUP) || !cpu_preemptible(cpu, now))
+			return;
+		kick(cpu, SCX_KICK_PREEMPT);
+	}
+	WRITE_ONCE(usersched_kick_ns, now);
 }
 
 /* The user side did something: it is alive. */
@@ -545,7 +585,8 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	if (is_usersched(p)) {
 		scx_bpf_dsq_insert(p, USERSCHED_DSQ, slice_ns, enq_flags);
-		if (usersched_has_work(false))
+		/* After a yield its own CPU dispatches next anyway: kick on wakeups only. */
+		if ((enq_flags & SCX_ENQ_WAKEUP) && usersched_has_work(false))
 			kick(scx_bpf_task_cpu(p), SCX_KICK_IDLE);
 		return;
 	}
@@ -560,8 +601,7 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 	if (queue_to_user(p, enq_flags)) {
-		/* An idle CPU will run ops.dispatch(), which pulls the user scheduler. */
-		kick(scx_bpf_task_cpu(p), SCX_KICK_IDLE);
+		wake_usersched(p, enq_flags, bpf_ktime_get_ns());
 		return;
 	}
 	dispatch_in_kernel(p, enq_flags);
@@ -627,12 +667,17 @@ void BPF_STRUCT_OPS(relay_running, struct task_struct *p)
 	struct relay_cpu_state *st = cpu_state_of(scx_bpf_task_cpu(p));
 	u64 now = bpf_ktime_get_ns();
 	struct task_ctx *tctx;
+	s32 cpu;
 
 	if (st) {
 		st->current_pid = p->pid;
 		st->idle = 0;
 	}
+	cpu = scx_bpf_task_cpu(p);
+	if (cpu >= 0 && cpu < RELAY_MAX_CPUS)
+		WRITE_ONCE(cpu_started_ns[cpu & (RELAY_MAX_CPUS - 1)], now);
 	if (is_usersched(p)) {
+		WRITE_ONCE(usersched_on_cpu, 1);
 		__sync_fetch_and_add(&nr_usersched_runs, 1);
 		WRITE_ONCE(usersched_last_run_ns, now);
 		WRITE_ONCE(usersched_cpu, scx_bpf_task_cpu(p));
@@ -655,12 +700,43 @@ void BPF_STRUCT_OPS(relay_stopping, struct task_struct *p, bool runnable)
 
 	if (st)
 		st->current_pid = 0;
+	if (is_usersched(p))
+		WRITE_ONCE(usersched_on_cpu, 0);
 	tctx = lookup_task_ctx(p);
 	if (!tctx)
 		return;
 	tctx->stop_ts = now;
 	if (tctx->start_ts && now > tctx->start_ts)
 		tctx->exec_runtime += now - tctx->start_ts;
+}
+
+/*
+ * Whether work waits for @cpu: a queue it serves holds tasks, or the user
+ * scheduler has work and is not running.
+ */
+static bool work_waiting(s32 cpu)
+{
+	if (scx_bpf_dsq_nr_queued(SHARED_DSQ) ||
+	    (cpu >= 0 && cpu < RELAY_MAX_CPUS && scx_bpf_dsq_nr_queued(cpu)))
+		return true;
+	return !READ_ONCE(usersched_on_cpu) && usersched_has_work(false);
+}
+
+/*
+ * A running task keeps its whole slice while nothing waits (no round trip,
+ * no context switch); once work waits, it yields at the first tick after it
+ * ran slice_min_ns. So hogs run long slices on a quiet machine and short
+ * ones when anything else wants the CPU, including the user scheduler.
+ */
+void BPF_STRUCT_OPS(relay_tick, struct task_struct *p)
+{
+	struct task_ctx *tctx;
+
+	if (is_usersched(p) || !work_waiting(scx_bpf_task_cpu(p)))
+		return;
+	tctx = lookup_task_ctx(p);
+	if (tctx && bpf_ktime_get_ns() - tctx->start_ts >= slice_min_ns)
+		scx_bpf_task_set_slice(p, 0);
 }
 
 /* Mirror the kernel's idle tracking into the shared per-CPU state. */
@@ -755,6 +831,7 @@ SCX_OPS_DEFINE(relay_ops,
 	       .runnable	= (void *)relay_runnable,
 	       .running		= (void *)relay_running,
 	       .stopping	= (void *)relay_stopping,
+	       .tick		= (void *)relay_tick,
 	       .update_idle	= (void *)relay_update_idle,
 	       .enable		= (void *)relay_enable,
 	       .init_task	= (void *)relay_init_task,

@@ -206,6 +206,7 @@ pub fn run_session(cfg: &Config) -> Result<Ending> {
         let rodata = open.maps.rodata_data.as_mut().context("the BPF object has no .rodata")?;
         rodata.usersched_pid = std::process::id() as i32;
         rodata.slice_ns = cfg.policy_cfg.slice_ns;
+        rodata.slice_min_ns = cfg.policy_cfg.slice_min_ns;
         rodata.stall_timeout_ns = cfg.stall_timeout_ns;
         rodata.timer_interval_ns = (cfg.stall_timeout_ns / 4).clamp(10_000_000, 250_000_000);
     }

@@ -121,17 +121,20 @@ run_latency() {
 	kill "$stress_pid" 2>/dev/null
 	wait "$stress_pid"
 	awk -v limit="$HIST_US" '
-		/^[0-9]+[ \t]+[0-9]+/ { n[$1 + 0] = $2 + 0; total += $2; next }
-		/^# Max Latencies:/ { max = $4 + 0 }
-		/^# Histogram Overflows:/ { over = $4 + 0 }
+		# Zero-padded numbers: busybox awk reads a leading 0 as octal.
+		function dec(s) { sub(/^0+/, "", s); return s + 0 }
+		# Histogram lines "<us> <count>", ascending.
+		/^[0-9]+[ \t]+[0-9]+/ { k++; us[k] = dec($1); n[k] = dec($2); total += n[k]; next }
+		/^# Max Latencies:/ { max = dec($4) }
+		/^# Histogram Overflows:/ { over = dec($4) }
 		END {
 			total += over
 			if (total == 0) exit 1
 			p50 = limit; p99 = limit; c = 0; got50 = 0
-			for (i = 0; i < limit; i++) {
-				c += n[i]
-				if (!got50 && c >= 0.50 * total) { p50 = i; got50 = 1 }
-				if (c >= 0.99 * total) { p99 = i; break }
+			for (j = 1; j <= k; j++) {
+				c += n[j]
+				if (!got50 && c >= 0.50 * total) { p50 = us[j]; got50 = 1 }
+				if (c >= 0.99 * total) { p99 = us[j]; break }
 			}
 			printf "%d %d %d %d\n", p50, p99, max, over
 		}' /tmp/cyclictest.out >/tmp/latency.out || return 0
@@ -144,10 +147,15 @@ run_latency() {
 
 # Workload 3: context switches (stress-ng --switch, one pair per CPU), ops/s.
 run_switch() {
-	rm -f /tmp/switch.yaml
-	stress-ng --switch "$ncpu" -t "${switch_s}s" -Y /tmp/switch.yaml >/dev/null 2>&1
-	ops=$(awk '/bogo-ops-per-second-real-time:/ { print $2; exit }' /tmp/switch.yaml 2>/dev/null)
-	[ -n "$ops" ] && emit switch_ops_s "$ops"
+	# The metrics line: "stress-ng: metrc: [pid] switch <bogo ops> <real s>
+	# <usr s> <sys s> <bogo ops/s real time> <bogo ops/s usr+sys time>".
+	stress-ng --switch "$ncpu" -t "${switch_s}s" --metrics-brief >/tmp/switch.out 2>&1
+	ops=$(awk '$2 == "metrc:" && $4 == "switch" && $5 ~ /^[0-9]/ { print $9; exit }' /tmp/switch.out)
+	if [ -n "$ops" ]; then
+		emit switch_ops_s "$ops"
+	else
+		emit error "no stress-ng --switch metrics: $(tail -n 3 /tmp/switch.out | tr '\n' ' ')"
+	fi
 }
 
 # Workload 4: what the scheduler process itself costs. A fixed hackbench
