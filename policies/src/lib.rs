@@ -13,7 +13,11 @@
 
 pub mod chaos;
 mod deadline;
+mod eevdf;
 mod fifo;
+mod interactive;
+mod local;
+mod pid_map;
 mod placement;
 
 use scheduler_core::Policy;
@@ -21,10 +25,13 @@ use thiserror::Error;
 
 pub use chaos::{Chaos, PanicAfter};
 pub use deadline::Deadline;
+pub use eevdf::Eevdf;
 pub use fifo::Fifo;
+pub use interactive::Interactive;
+pub use local::Local;
 
 /// Names accepted by [`by_name`].
-pub const NAMES: &[&str] = &["fifo", "deadline"];
+pub const NAMES: &[&str] = &["fifo", "deadline", "eevdf", "interactive", "local"];
 
 /// Test-only policies (see [`chaos`]): never in [`NAMES`], built only by
 /// [`by_name_allowing_tests`]; `scx_relay` accepts them only with
@@ -56,6 +63,9 @@ pub fn by_name(name: &str, cfg: &PolicyConfig) -> Result<Box<dyn Policy>, Unknow
     match name {
         "fifo" => Ok(Box::new(Fifo::new(cfg))),
         "deadline" => Ok(Box::new(Deadline::new(cfg))),
+        "eevdf" => Ok(Box::new(Eevdf::new(cfg))),
+        "interactive" => Ok(Box::new(Interactive::new(cfg))),
+        "local" => Ok(Box::new(Local::new(cfg))),
         other => Err(UnknownPolicy(other.to_owned())),
     }
 }
@@ -80,7 +90,7 @@ mod tests {
             assert_eq!(by_name(n, &PolicyConfig::default()).unwrap().name(), *n);
         }
         let e = by_name("cfs", &PolicyConfig::default()).err().unwrap();
-        assert_eq!(e.to_string(), "unknown policy 'cfs' (valid: fifo, deadline)");
+        assert_eq!(e.to_string(), "unknown policy 'cfs' (valid: fifo, deadline, eevdf, interactive, local)");
     }
 
     /// Test policies are built only by `by_name_allowing_tests`, which also

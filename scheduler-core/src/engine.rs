@@ -10,6 +10,18 @@
 //!    channel is full, or [`EngineConfig::max_decisions`] were sent;
 //! 5. tell the backend how much work user space still holds.
 //!
+//! **Policy switches.** [`Engine::switch_policy`] hands every task the old
+//! policy held to the new one. Each policy orders its decisions by its own
+//! `vtime` scale (a counter, a virtual clock in ns, ...), and the dispatcher's
+//! queues still hold tasks keyed by the old one: were the new keys lower, the
+//! new policy's tasks would pass the old ones for as long as it runs — a
+//! starvation the kernel's watchdog punishes. So after a switch the engine
+//! adds an offset to every vtime the new policy sends, chosen at its first
+//! decision so that this one sorts right after the largest vtime sent so far,
+//! and subtracts it from every vtime coming back (saturating: a vtime from
+//! the old scale reads as 0, "never set", or close to the new policy's
+//! start). A policy sees only its own scale.
+//!
 //! In steady state nothing here allocates: the inbox is reserved up front and
 //! at most one refused decision is ever held (sending stops at the first
 //! refusal), so the only per-task memory is whatever the policy keeps.
@@ -100,6 +112,12 @@ pub struct Engine {
     refused: Option<Decision>,
     config: EngineConfig,
     stats: EngineStats,
+    /// Added to the running policy's vtimes on the way out, subtracted on the way in.
+    vtime_offset: u64,
+    /// The largest vtime sent so far (after the offset).
+    max_vtime_sent: u64,
+    /// A switch happened: the next decision sets `vtime_offset`.
+    rebase_pending: bool,
 }
 
 impl Engine {
@@ -118,6 +136,9 @@ impl Engine {
             refused: None,
             config,
             stats,
+            vtime_offset: 0,
+            max_vtime_sent: 0,
+            rebase_pending: false,
         }
     }
 
@@ -139,7 +160,8 @@ impl Engine {
         self.inbox.clear();
         report.received = backend.receive(&mut self.inbox, self.config.batch)?;
         let ctx = SchedContext { now_ns, cpus: &self.cpus };
-        for task in &self.inbox {
+        for task in &mut self.inbox {
+            task.vtime = task.vtime.saturating_sub(self.vtime_offset);
             self.policy.enqueue(task, &ctx);
         }
         self.stats.received += report.received as u64;
@@ -154,6 +176,12 @@ impl Engine {
                     self.stats.redirected += 1;
                 }
             }
+            if self.rebase_pending {
+                self.rebase_pending = false;
+                self.vtime_offset = self.max_vtime_sent.saturating_add(1).saturating_sub(d.vtime);
+            }
+            d.vtime = d.vtime.saturating_add(self.vtime_offset);
+            self.max_vtime_sent = self.max_vtime_sent.max(d.vtime);
             if !self.send(backend, d, &mut report)? {
                 break;
             }
@@ -188,8 +216,10 @@ impl Engine {
 
     /// Replaces the policy; every task the old one held is handed to the new
     /// one (a refused decision stays queued for sending). Returns how many
-    /// tasks were handed over.
+    /// tasks were handed over. The new policy's vtimes are rebased past the
+    /// old ones (see the module docs). Allocates (the hand-over list).
     pub fn switch_policy(&mut self, new: Box<dyn Policy>, now_ns: u64) -> usize {
+        self.rebase_pending = true;
         let mut held = Vec::with_capacity(self.policy.pending());
         self.policy.take_all(&mut held);
         self.policy = new;
@@ -330,6 +360,57 @@ mod tests {
         e.step(&mut b).unwrap();
         assert_eq!(b.sent[0].target, Target::Any);
         assert_eq!(e.stats().redirected, 1);
+    }
+
+    /// A policy whose decisions carry a fixed vtime.
+    struct Keyed(VecDeque<QueuedTask>, u64);
+    impl Policy for Keyed {
+        fn name(&self) -> &str {
+            "keyed"
+        }
+        fn enqueue(&mut self, t: &QueuedTask, _: &SchedContext<'_>) {
+            self.0.push_back(*t);
+        }
+        fn dispatch(&mut self, _: &SchedContext<'_>) -> Option<Decision> {
+            self.0.pop_front().map(|t| t.decide(Target::Any, 1000, self.1 + t.vtime))
+        }
+        fn pending(&self) -> usize {
+            self.0.len()
+        }
+        fn take_all(&mut self, out: &mut Vec<QueuedTask>) {
+            out.extend(self.0.drain(..));
+        }
+    }
+
+    /// After a switch to a policy with lower vtimes, its decisions sort after
+    /// every vtime sent before, keep their own order, and come back in the
+    /// policy's own scale.
+    #[test]
+    fn switch_rebases_vtimes() {
+        let mut e = Engine::new(
+            Box::new(Keyed(VecDeque::new(), 1_000_000)),
+            Topology::uniform(4, 1, 4),
+            EngineConfig::default(),
+        );
+        let queued = (1..=2).map(|p| QueuedTask::new(p, 0)).collect();
+        let mut b = Chan { queued, sent: Vec::new(), capacity: usize::MAX, pending: 0 };
+        e.step(&mut b).unwrap();
+        assert_eq!(b.sent.iter().map(|d| d.vtime).collect::<Vec<_>>(), vec![1_000_000, 1_000_000]);
+        e.switch_policy(Box::new(Keyed(VecDeque::new(), 10)), 0);
+        b.queued.push_back(QueuedTask::new(3, 0));
+        let mut t = QueuedTask::new(4, 0);
+        t.vtime = 5;
+        b.queued.push_back(t);
+        e.step(&mut b).unwrap();
+        assert_eq!(b.sent[2].vtime, 1_000_001, "first decision after the switch sorts right after the old ones");
+        assert_eq!(b.sent[3].vtime, 1_000_006, "later ones keep the policy's order");
+        // A task coming back with a sent vtime is seen in the policy's scale.
+        let mut back = QueuedTask::new(5, 0);
+        back.vtime = b.sent[3].vtime;
+        b.queued.push_back(back);
+        e.step(&mut b).unwrap();
+        let offset = 1_000_001 - 10;
+        assert_eq!(b.sent[4].vtime, (15 + 10) + offset, "seen as vtime 15, keyed 25, rebased");
     }
 
     /// Switching policy hands every held task to the new one.

@@ -12,6 +12,10 @@ pub const WEIGHT_MIN: u64 = 1;
 /// Largest sched_ext weight (nice -20).
 pub const WEIGHT_MAX: u64 = 10_000;
 
+/// `SCX_ENQ_WAKEUP`: the enqueue flag of a task that became runnable by
+/// waking up (rather than losing its CPU at the end of a slice).
+pub const ENQ_WAKEUP: u64 = 1;
+
 /// A runnable task that the dispatcher handed to user space for a decision.
 ///
 /// Every field is validated when it is decoded from the wire
@@ -68,6 +72,12 @@ impl QueuedTask {
     pub fn comm_str(&self) -> std::borrow::Cow<'_, str> {
         let len = self.comm.iter().position(|&b| b == 0).unwrap_or(TASK_COMM_LEN);
         String::from_utf8_lossy(&self.comm[..len])
+    }
+
+    /// Whether the task is enqueued because it woke up ([`ENQ_WAKEUP`]),
+    /// not because its slice ended.
+    pub fn is_wakeup(&self) -> bool {
+        self.enq_flags & ENQ_WAKEUP != 0
     }
 
     /// CPU time of the task's last run (ns): `stop_ts - start_ts`, 0 if unknown.

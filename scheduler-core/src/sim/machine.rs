@@ -10,9 +10,9 @@ use super::{
     rng::SplitMix64,
     tasks::{create_workload, QueueId, Role, SimTask, TaskState, PID_BASE},
     workload::{TaskClass, JITTER_PCT, SPAWN_NS},
-    SimConfig, SimError,
+    PolicySwitch, SimConfig, SimError, SwitchRecord,
 };
-use crate::{cpu::Topology, engine::Engine};
+use crate::{cpu::Topology, engine::Engine, policy::Policy};
 
 /// What a CPU is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,6 +102,10 @@ pub(crate) struct Machine {
     pub(crate) counters: Counters,
     /// Runnable → running waits (ns), per class in [`TaskClass::ALL`] order.
     pub(crate) waits: [Vec<u64>; 6],
+    /// Policies to switch to, by [`Event::Switch`] index (taken when used).
+    pub(crate) switch_to: Vec<Option<Box<dyn Policy>>>,
+    /// The switches done.
+    pub(crate) switch_log: Vec<SwitchRecord>,
 }
 
 /// Whether a task that finished a burst stays on its CPU.
@@ -154,6 +158,8 @@ impl Machine {
             rng,
             counters: Counters::default(),
             waits: Default::default(),
+            switch_to: Vec::new(),
+            switch_log: Vec::new(),
         }
     }
 
@@ -181,6 +187,7 @@ impl Machine {
                     self.user.stalled = false;
                     self.request_user(None);
                 }
+                Event::Switch(i) => self.switch_policy(i),
             }
             if self.check_every_event {
                 self.verify().map_err(SimError::Invariant)?;
@@ -189,6 +196,26 @@ impl Machine {
         self.now = self.end;
         self.close_books();
         self.verify().map_err(SimError::Invariant)
+    }
+
+    /// Schedules the switches of `switches` (see [`super::simulate_with_switches`]).
+    pub(crate) fn plan_switches(&mut self, switches: Vec<PolicySwitch>) {
+        for (i, s) in switches.into_iter().enumerate() {
+            self.events.push(s.at_ns, Event::Switch(i as u32));
+            self.switch_to.push(Some(s.policy));
+        }
+    }
+
+    /// The user scheduler switches policy between two steps, as the real
+    /// scheduler's main loop does; the new policy runs at its next step.
+    fn switch_policy(&mut self, i: u32) {
+        let Some(policy) = self.switch_to.get_mut(i as usize).and_then(Option::take) else { return };
+        let from = self.engine.policy_name().to_owned();
+        let handed_over = self.engine.switch_policy(policy, self.now) as u64;
+        let to = self.engine.policy_name().to_owned();
+        self.switch_log.push(SwitchRecord { at_ns: self.now, from, to, handed_over });
+        self.channels.user_pending = self.engine.pending();
+        self.request_user(None);
     }
 
     /// A sleeping task's timer fired (or it is created).

@@ -102,7 +102,8 @@ use serde::Serialize;
 use thiserror::Error;
 
 pub use report::{
-    Accounting, ClassReport, DispatchCounts, Latency, Report, TaskReport, Throughput, Utilisation, KERNEL_WATCHDOG_NS,
+    Accounting, ClassReport, DispatchCounts, Latency, Report, SwitchRecord, TaskReport, Throughput, Utilisation,
+    KERNEL_WATCHDOG_NS,
 };
 pub use workload::{
     nice_to_weight, Affinity, Behavior, Count, Preset, PresetDef, TaskClass, TaskGroup, UnknownWorkload, Workload,
@@ -250,10 +251,30 @@ impl SimConfig {
 
 /// Runs `policy` against the simulated machine and workload of `config`.
 pub fn simulate(config: &SimConfig, policy: Box<dyn Policy>) -> Result<Report, SimError> {
+    simulate_with_switches(config, policy, Vec::new())
+}
+
+/// A live policy switch: at `at_ns` the user scheduler replaces its policy
+/// with `policy` ([`Engine::switch_policy`], as `scx_relay ctl policy` does).
+pub struct PolicySwitch {
+    /// When (ns of simulated time).
+    pub at_ns: u64,
+    /// The policy to switch to.
+    pub policy: Box<dyn Policy>,
+}
+
+/// Runs `policy` as [`simulate`] does, switching policies live as
+/// `switches` say; the report lists each switch with the tasks handed over.
+pub fn simulate_with_switches(
+    config: &SimConfig,
+    policy: Box<dyn Policy>,
+    switches: Vec<PolicySwitch>,
+) -> Result<Report, SimError> {
     config.validate()?;
     let topology = Topology::uniform(config.nr_cpus, config.smt, config.cores_per_llc);
     let engine = Engine::new(policy, topology.clone(), config.engine);
     let mut machine = machine::Machine::new(config, engine, topology);
+    machine.plan_switches(switches);
     machine.run()?;
     Ok(report::build(config, &mut machine))
 }

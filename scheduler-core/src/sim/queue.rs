@@ -26,6 +26,8 @@ pub(crate) enum Event {
     StallStart,
     /// The injected stall ends.
     StallEnd,
+    /// The user scheduler switches to the policy of this index in the switch list.
+    Switch(u32),
 }
 
 /// Events by (time, insertion sequence).

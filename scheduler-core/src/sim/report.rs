@@ -177,6 +177,19 @@ pub struct TaskReport {
     pub cpus_used: Vec<u32>,
 }
 
+/// A policy switch during a run ([`super::simulate_with_switches`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SwitchRecord {
+    /// When (ns of simulated time).
+    pub at_ns: u64,
+    /// The policy before.
+    pub from: String,
+    /// The policy after.
+    pub to: String,
+    /// Tasks the old policy held, handed to the new one.
+    pub handed_over: u64,
+}
+
 /// The sched_ext watchdog timeout the upstream user-space schedulers set
 /// (`timeout_ms = 5000`): a runnable task that waits longer gets a real
 /// scheduler ejected by the kernel.
@@ -233,6 +246,8 @@ pub struct Report {
     pub tasks: Vec<TaskReport>,
     /// Events simulated.
     pub events: u64,
+    /// Policy switches, in order (empty unless switches were planned).
+    pub switches: Vec<SwitchRecord>,
 }
 
 /// Jain's fairness index of `xs`: (Σx)² / (n·Σx²), in 0..=1.
@@ -353,6 +368,7 @@ pub(crate) fn build(config: &SimConfig, m: &mut Machine) -> Report {
         accounting: acc,
         tasks,
         events: c.events,
+        switches: std::mem::take(&mut m.switch_log),
     }
 }
 

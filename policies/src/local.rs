@@ -1,0 +1,377 @@
+//! `local`: per-CPU queues in user space with work stealing, keeping tasks
+//! on the CPU — and failing that, the last-level cache — whose caches they
+//! warmed.
+//!
+//! Every task joins the user-space queue of its *home*: the CPU it last ran
+//! on. Each decision then goes, by these rules, to:
+//!
+//! 1. **An idle CPU pulls**: an idle CPU (not yet given a task this round)
+//!    takes the head of its own queue; with its own queue empty it *steals*
+//!    from the longest queue in its LLC, then from the longest queue
+//!    anywhere — only tasks free to run on every CPU are stolen, and across
+//!    LLCs only by an idle CPU.
+//! 2. **A task whose slice ended goes home** (its cache is hot there): on
+//!    its home CPU's queue if fewer than [`LOCAL_DEPTH`] tasks wait there
+//!    (counting this round's decisions); else on the shortest such queue of
+//!    a CPU in the same LLC; else the shared queue, where the first CPU that
+//!    frees up takes it.
+//! 3. **A task waking up** that no idle CPU pulled goes to the shared queue:
+//!    its cache has cooled while it slept, and waiting for its busy home CPU
+//!    would cost it a whole slice.
+//!
+//! Tasks restricted to some CPUs (the policy does not see the mask) only go
+//! to their home CPU or the shared queue, so no decision is bounced.
+//! Slices are `deadline`'s (weight-scaled). The vtime sent is `deadline`'s
+//! key (weighted virtual runtime plus runtime since the last sleep) capped at
+//! the global virtual clock: keys stay within a slice of the clock whatever
+//! the queue, because the dispatcher serves a CPU's own queue and the shared
+//! queue by key, and a hog's uncapped key (up to 100 slices ahead) would let
+//! the other queue pass it for as long as that one is fed.
+//!
+//! **Bounded wait.** A CPU's queue holds at most [`LOCAL_DEPTH`] tasks this
+//! policy put there, so a task sent home waits at most that many slices; a
+//! key is at least `clock - slice` and the clock grows with every run
+//! charged, so a task in the shared queue is passed by nothing new once the
+//! clock has moved a slice past its key.
+
+use std::collections::VecDeque;
+
+use scheduler_core::{CpuView, Decision, Policy, QueuedTask, SchedContext, Target};
+
+use crate::{deadline::Deadline, PolicyConfig};
+
+/// Most decided tasks queued on one CPU before the next go elsewhere.
+pub const LOCAL_DEPTH: u32 = 2;
+/// Room per CPU queue before it grows (it grows once, then stays).
+const QUEUE_CAPACITY: usize = 256;
+
+/// Per-CPU queues with work stealing.
+#[derive(Debug)]
+pub struct Local {
+    /// The order (`deadline`'s) and slices.
+    order: Deadline,
+    /// Per home CPU: (ordering key, task), in arrival order.
+    queues: Vec<VecDeque<(u64, QueuedTask)>>,
+    /// Decisions sent to each CPU this round.
+    assigned: Vec<u32>,
+    /// The round `assigned` counts (the engine's step time).
+    round_ns: Option<u64>,
+    held: usize,
+    /// Where the next search for a non-empty queue starts.
+    cursor: usize,
+}
+
+impl Local {
+    /// An empty policy; the per-CPU queues are sized at the first task.
+    pub fn new(cfg: &PolicyConfig) -> Self {
+        Self { order: Deadline::new(cfg), queues: Vec::new(), assigned: Vec::new(), round_ns: None, held: 0, cursor: 0 }
+    }
+
+    fn ensure_cpus(&mut self, nr_cpus: u32) {
+        let n = nr_cpus.max(1) as usize;
+        if self.queues.len() < n {
+            self.queues.resize_with(n, || VecDeque::with_capacity(QUEUE_CAPACITY));
+            self.assigned.resize(n, 0);
+        }
+    }
+
+    /// Starts a new round (a new engine step) when the clock moved.
+    fn new_round(&mut self, now_ns: u64) {
+        if self.round_ns != Some(now_ns) {
+            self.round_ns = Some(now_ns);
+            self.assigned.iter_mut().for_each(|a| *a = 0);
+        }
+    }
+
+    /// Tasks waiting on `cpu`'s queue in the dispatcher, plus this round's decisions for it.
+    fn depth(&self, cpus: &CpuView, cpu: u32) -> u32 {
+        cpus.queue_depth(cpu) + self.assigned.get(cpu as usize).copied().unwrap_or(0)
+    }
+
+    /// Whether `task` may be sent to any CPU (the policy knows only the count of its allowed CPUs).
+    fn movable(task: &QueuedTask, nr_cpus: u32) -> bool {
+        task.nr_cpus_allowed >= nr_cpus
+    }
+
+    /// An idle CPU with no decision yet this round, and the queue it takes
+    /// from (rule 1), if any.
+    fn pull(&self, cpus: &CpuView) -> Option<(u32, usize)> {
+        let n = cpus.nr_cpus();
+        let topo = cpus.topology();
+        for c in cpus.idle_cpus().filter(|&c| (c as usize) < self.queues.len()) {
+            if self.assigned[c as usize] > 0 || cpus.queue_depth(c) > 0 {
+                continue;
+            }
+            if !self.queues[c as usize].is_empty() {
+                return Some((c, c as usize));
+            }
+            let stealable = |q: usize| self.queues[q].front().is_some_and(|(_, t)| Self::movable(t, n));
+            let longest = |same_llc: bool| {
+                (0..self.queues.len())
+                    .filter(|&q| stealable(q) && topo.same_llc(c, q as u32) == same_llc)
+                    .max_by_key(|&q| (self.queues[q].len(), std::cmp::Reverse(q)))
+            };
+            if let Some(q) = longest(true).or_else(|| longest(false)) {
+                return Some((c, q));
+            }
+        }
+        None
+    }
+
+    /// Where a task from home queue `home` goes when no idle CPU pulls it (rules 2 and 3).
+    fn place(&self, task: &QueuedTask, home: u32, cpus: &CpuView) -> Target {
+        if task.is_wakeup() {
+            return Target::Any;
+        }
+        if self.depth(cpus, home) < LOCAL_DEPTH {
+            return Target::Cpu(home);
+        }
+        if !Self::movable(task, cpus.nr_cpus()) {
+            return Target::Any;
+        }
+        let topo = cpus.topology();
+        (0..cpus.nr_cpus())
+            .filter(|&c| c != home && topo.same_llc(c, home) && self.depth(cpus, c) < LOCAL_DEPTH)
+            .min_by_key(|&c| (self.depth(cpus, c), c))
+            .map_or(Target::Any, Target::Cpu)
+    }
+}
+
+impl Policy for Local {
+    fn name(&self) -> &str {
+        "local"
+    }
+
+    fn enqueue(&mut self, task: &QueuedTask, ctx: &SchedContext<'_>) {
+        self.ensure_cpus(ctx.cpus.nr_cpus());
+        let (vtime, deadline) = self.order.charge(task);
+        let mut t = *task;
+        t.vtime = vtime;
+        let home = (task.cpu as usize).min(self.queues.len() - 1);
+        self.queues[home].push_back((deadline, t));
+        self.held += 1;
+    }
+
+    fn dispatch(&mut self, ctx: &SchedContext<'_>) -> Option<Decision> {
+        if self.held == 0 {
+            return None;
+        }
+        self.ensure_cpus(ctx.cpus.nr_cpus());
+        self.new_round(ctx.now_ns);
+        let (target, (key, task)) = match self.pull(ctx.cpus) {
+            Some((cpu, q)) => {
+                let entry = self.queues[q].pop_front()?;
+                (Target::Cpu(cpu), entry)
+            }
+            None => {
+                let n = self.queues.len();
+                let home = (0..n).map(|i| (self.cursor + i) % n).find(|&q| !self.queues[q].is_empty())?;
+                self.cursor = (home + 1) % n;
+                let entry = self.queues[home].pop_front()?;
+                (self.place(&entry.1, home as u32, ctx.cpus), entry)
+            }
+        };
+        self.held -= 1;
+        if let Target::Cpu(c) = target {
+            self.assigned[c as usize] += 1;
+        }
+        // Keys stay within a slice of the clock, whatever the queue: a CPU
+        // serves its own queue and the shared one by key, and neither may
+        // hold keys the other's keep passing (a hog's deadline runs up to
+        // 100 slices ahead).
+        let key = key.min(self.order.vruntime_now());
+        let slice = self.order.slice_for(self.held, ctx.cpus.nr_cpus(), task.weight);
+        Some(task.decide(target, slice, key))
+    }
+
+    fn pending(&self) -> usize {
+        self.held
+    }
+
+    fn take_all(&mut self, out: &mut Vec<QueuedTask>) {
+        for q in &mut self.queues {
+            for (_, mut t) in q.drain(..) {
+                t.start_ts = t.stop_ts;
+                out.push(t);
+            }
+        }
+        self.held = 0;
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use scheduler_core::Topology;
+
+    use super::*;
+
+    /// 8 CPUs in two LLCs of 4; every CPU busy with `depth` tasks queued.
+    fn busy(depth: u32) -> CpuView {
+        let mut v = CpuView::new(Topology::uniform(8, 1, 4));
+        for c in 0..8 {
+            v.set(c, false, depth, 100 + c as i32);
+        }
+        v
+    }
+
+    fn task(pid: i32, cpu: u32) -> QueuedTask {
+        let mut t = QueuedTask::new(pid, cpu);
+        t.nr_cpus_allowed = 8;
+        t
+    }
+
+    fn all(p: &mut Local, cpus: &CpuView, now_ns: u64) -> Vec<Decision> {
+        let ctx = SchedContext { now_ns, cpus };
+        std::iter::from_fn(|| p.dispatch(&ctx)).collect()
+    }
+
+    /// With every CPU busy and queues short, tasks go back to their home CPU.
+    #[test]
+    fn tasks_stay_home() {
+        let cpus = busy(0);
+        let ctx = SchedContext { now_ns: 1, cpus: &cpus };
+        let mut p = Local::new(&PolicyConfig::default());
+        for (pid, cpu) in [(1, 3), (2, 6), (3, 0)] {
+            p.enqueue(&task(pid, cpu), &ctx);
+        }
+        let mut ds = all(&mut p, &cpus, 1);
+        ds.sort_by_key(|d| d.pid);
+        assert_eq!(
+            ds.iter().map(|d| d.target).collect::<Vec<_>>(),
+            vec![Target::Cpu(3), Target::Cpu(6), Target::Cpu(0)]
+        );
+    }
+
+    /// An idle CPU takes its own queue's head first, else steals from the
+    /// longest queue in its LLC, before any other LLC.
+    #[test]
+    fn idle_cpu_steals_within_its_llc_first() {
+        let mut cpus = busy(0);
+        cpus.set(1, true, 0, 0);
+        let ctx = SchedContext { now_ns: 1, cpus: &cpus };
+        let mut p = Local::new(&PolicyConfig::default());
+        // CPU 5 (other LLC) has 3 waiting, CPU 2 (same LLC as 1) has 2.
+        for pid in 1..=3 {
+            p.enqueue(&task(pid, 5), &ctx);
+        }
+        p.enqueue(&task(10, 2), &ctx);
+        p.enqueue(&task(11, 2), &ctx);
+        let d = p.dispatch(&ctx).unwrap();
+        assert_eq!((d.pid, d.target), (10, Target::Cpu(1)), "stolen from CPU 2, same LLC");
+    }
+
+    /// Without a candidate in its LLC, an idle CPU steals across LLCs; its
+    /// own queue always comes first.
+    #[test]
+    fn cross_llc_steal_and_own_queue_first() {
+        let mut cpus = busy(0);
+        cpus.set(1, true, 0, 0);
+        cpus.set(6, true, 0, 0);
+        let ctx = SchedContext { now_ns: 1, cpus: &cpus };
+        let mut p = Local::new(&PolicyConfig::default());
+        p.enqueue(&task(1, 5), &ctx);
+        p.enqueue(&task(2, 5), &ctx);
+        p.enqueue(&task(3, 6), &ctx);
+        let ds = all(&mut p, &cpus, 1);
+        let target = |pid| ds.iter().find(|d| d.pid == pid).unwrap().target;
+        assert_eq!(target(1), Target::Cpu(1), "CPU 1 steals across LLCs");
+        assert_eq!(target(3), Target::Cpu(6), "CPU 6 runs its own first");
+        assert_eq!(target(2), Target::Cpu(5), "the rest stays home");
+    }
+
+    /// Restricted tasks are never stolen nor moved: home or the shared queue.
+    #[test]
+    fn restricted_tasks_stay_home_or_go_shared() {
+        let mut cpus = busy(0);
+        cpus.set(1, true, 0, 0);
+        let ctx = SchedContext { now_ns: 1, cpus: &cpus };
+        let mut p = Local::new(&PolicyConfig::default());
+        let mut pinned = task(1, 2);
+        pinned.nr_cpus_allowed = 1;
+        p.enqueue(&pinned, &ctx);
+        assert_eq!(p.dispatch(&ctx).unwrap().target, Target::Cpu(2), "not stolen by idle CPU 1");
+        let deep = busy(LOCAL_DEPTH);
+        let ctx = SchedContext { now_ns: 2, cpus: &deep };
+        let mut pinned2 = task(2, 3);
+        pinned2.nr_cpus_allowed = 1;
+        p.enqueue(&pinned2, &ctx);
+        assert_eq!(p.dispatch(&ctx).unwrap().target, Target::Any, "home is full: shared");
+    }
+
+    /// A full home queue sends tasks to the shortest queue in the LLC, then to
+    /// the shared queue; this round's decisions count.
+    #[test]
+    fn overflow_goes_to_llc_then_shared() {
+        let mut cpus = busy(LOCAL_DEPTH);
+        cpus.set(3, false, 0, 103);
+        let ctx = SchedContext { now_ns: 1, cpus: &cpus };
+        let mut p = Local::new(&PolicyConfig::default());
+        for pid in 1..=4 {
+            p.enqueue(&task(pid, 0), &ctx);
+        }
+        let ds = all(&mut p, &cpus, 1);
+        let targets: Vec<_> = ds.iter().map(|d| d.target).collect();
+        assert_eq!(targets, vec![Target::Cpu(3), Target::Cpu(3), Target::Any, Target::Any]);
+    }
+
+    /// A waking task whose home is busy goes to the shared queue; an idle
+    /// CPU still pulls it.
+    #[test]
+    fn wakeups_do_not_wait_for_a_busy_home() {
+        let mut cpus = busy(0);
+        let ctx = SchedContext { now_ns: 1, cpus: &cpus };
+        let mut p = Local::new(&PolicyConfig::default());
+        let mut t = task(1, 4);
+        t.enq_flags = scheduler_core::task::ENQ_WAKEUP;
+        p.enqueue(&t, &ctx);
+        assert_eq!(p.dispatch(&ctx).unwrap().target, Target::Any);
+        cpus.set(5, true, 0, 0);
+        let ctx = SchedContext { now_ns: 2, cpus: &cpus };
+        p.enqueue(&t, &ctx);
+        assert_eq!(p.dispatch(&ctx).unwrap().target, Target::Cpu(5), "stolen by the idle CPU in its LLC");
+    }
+
+    /// Keys never run ahead of the global clock: a hog that ran long without
+    /// sleeping is keyed at the clock, not 100 slices ahead.
+    #[test]
+    fn keys_capped_at_the_clock() {
+        let cpus = busy(0);
+        let ctx = SchedContext { now_ns: 1, cpus: &cpus };
+        let mut p = Local::new(&PolicyConfig::default());
+        let mut hog = task(1, 0);
+        hog.start_ts = 0;
+        hog.stop_ts = 20_000_000;
+        hog.exec_runtime = 10_000_000_000;
+        p.enqueue(&hog, &ctx);
+        let d = p.dispatch(&ctx).unwrap();
+        assert_eq!(d.vtime, p.order.vruntime_now());
+    }
+
+    /// Decisions per CPU reset each round (engine step).
+    #[test]
+    fn rounds_reset_assignments() {
+        let cpus = busy(0);
+        let mut p = Local::new(&PolicyConfig::default());
+        for round in 1..=5 {
+            let ctx = SchedContext { now_ns: round, cpus: &cpus };
+            p.enqueue(&task(1, 4), &ctx);
+            assert_eq!(p.dispatch(&ctx).unwrap().target, Target::Cpu(4));
+        }
+    }
+
+    /// Handing over empties every queue.
+    #[test]
+    fn take_all_empties() {
+        let cpus = busy(0);
+        let ctx = SchedContext { now_ns: 1, cpus: &cpus };
+        let mut p = Local::new(&PolicyConfig::default());
+        for pid in 1..=6 {
+            p.enqueue(&task(pid, pid as u32), &ctx);
+        }
+        let mut out = Vec::new();
+        p.take_all(&mut out);
+        assert_eq!((out.len(), p.pending()), (6, 0));
+        assert!(p.dispatch(&ctx).is_none());
+    }
+}
