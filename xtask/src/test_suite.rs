@@ -3,9 +3,11 @@
 //! Stages, each run even if an earlier one failed (so one run shows every
 //! problem): host setup and the guest kernel, `cargo test --workspace`,
 //! `cargo build --release -p scx_relay`, then every VM test case in one
-//! boot. The last line is `xtask test: N passed, M failed`, counting the
-//! three host stages and each VM case (plus one failure when the VM run
-//! itself failed, e.g. kernel warnings or a timeout, while its cases passed).
+//! boot. The last line is `summary: N passed, M failed`, counting every
+//! test: each `cargo test` test (summed from libtest's `test result:`
+//! lines), each VM case, and one failure for each failed stage (a failed
+//! setup or build, a VM run that failed on kernel warnings or a timeout
+//! while its cases passed, a test binary that failed to build or run).
 
 use std::process::Command;
 
@@ -34,20 +36,38 @@ pub struct Options {
     pub kernel: KernelOptions,
 }
 
-/// Pass/fail counts across stages.
+/// Pass/fail counts across stages and tests.
 #[derive(Default)]
 struct Tally {
     passed: usize,
     failed: usize,
 }
 
+/// `(passed, failed)` from one libtest summary line
+/// (`test result: ok. 12 passed; 0 failed; 0 ignored; ...`).
+fn libtest_counts(line: &str) -> Option<(usize, usize)> {
+    let rest = line.trim().strip_prefix("test result: ")?;
+    let number_before = |word: &str| -> Option<usize> {
+        let idx = rest.find(word)?;
+        rest[..idx].split_whitespace().last()?.trim_end_matches(';').parse().ok()
+    };
+    Some((number_before(" passed")?, number_before(" failed")?))
+}
+
 impl Tally {
-    /// Record a host stage.
+    /// Report a stage whose tests were already counted.
+    fn stage_quiet(&mut self, name: &str, result: Result<()>) {
+        match result {
+            Ok(()) => println!("xtask test: {name}: ok"),
+            Err(err) => println!("xtask test: {name}: FAILED: {err:#}"),
+        }
+    }
+
+    /// Record a host stage: a failure counts as one failed test.
     fn stage(&mut self, name: &str, result: Result<()>) {
         match result {
             Ok(()) => {
                 println!("xtask test: {name}: ok");
-                self.passed += 1;
             }
             Err(err) => {
                 println!("xtask test: {name}: FAILED: {err:#}");
@@ -75,7 +95,13 @@ pub fn run(opts: &Options) -> Result<bool> {
     };
 
     // --no-fail-fast: one failing test binary must not hide the others.
-    tally.stage("cargo test --workspace", cargo(&ws, &["test", "--workspace", "--no-fail-fast"]));
+    let (passed, failed, result) = cargo_test(&ws);
+    tally.passed += passed;
+    tally.failed += failed;
+    if result.is_err() && failed == 0 {
+        tally.failed += 1; // a build or harness failure, not a failed test
+    }
+    tally.stage_quiet("cargo test --workspace", result);
     tally.stage("cargo build --release -p scx_relay", cargo(&ws, &["build", "--release", "-p", "scx_relay"]));
 
     let vm_opts = vm_test::Options {
@@ -104,12 +130,64 @@ pub fn run(opts: &Options) -> Result<bool> {
         }
     }
 
-    println!("xtask test: {} passed, {} failed", tally.passed, tally.failed);
+    println!("summary: {} passed, {} failed", tally.passed, tally.failed);
     Ok(tally.failed == 0)
+}
+
+/// `cargo test --workspace --no-fail-fast`, its output streamed through;
+/// returns the tests passed and failed (summed over libtest's summaries)
+/// and whether cargo succeeded.
+fn cargo_test(ws: &Workspace) -> (usize, usize, Result<()>) {
+    use std::io::{BufRead, BufReader};
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut child = match Command::new(cargo)
+        .args(["test", "--workspace", "--no-fail-fast"])
+        .current_dir(&ws.root)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(err) => return (0, 0, Err(anyhow::anyhow!("failed to start cargo test: {err}"))),
+    };
+    let (mut passed, mut failed) = (0, 0);
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            println!("{line}");
+            if let Some((p, f)) = libtest_counts(&line) {
+                passed += p;
+                failed += f;
+            }
+        }
+    }
+    let result = match child.wait() {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => Err(anyhow::anyhow!("cargo test failed ({status})")),
+        Err(err) => Err(anyhow::anyhow!("cargo test: {err}")),
+    };
+    (passed, failed, result)
 }
 
 /// Run cargo (the one that runs xtask) in the workspace root.
 fn cargo(ws: &Workspace, args: &[&str]) -> Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     exec::run(Command::new(cargo).args(args).current_dir(&ws.root))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// libtest's summary lines are parsed; other lines are not.
+    #[test]
+    fn parses_libtest_summaries() {
+        assert_eq!(
+            libtest_counts(
+                "test result: ok. 12 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s"
+            ),
+            Some((12, 0))
+        );
+        assert_eq!(libtest_counts("test result: FAILED. 3 passed; 2 failed; 1 ignored"), Some((3, 2)));
+        assert_eq!(libtest_counts("running 12 tests"), None);
+        assert_eq!(libtest_counts("test foo ... ok"), None);
+    }
 }
