@@ -20,9 +20,10 @@
 //! 3. **Batch** is everything else, ordered as `deadline` does (weighted
 //!    virtual runtime plus runtime since the last sleep, with the same
 //!    global clock). While an interactive wakeup was seen in the last
-//!    [`INTERACTIVE_WINDOW_NS`], a batch task's slice is `slice_min`
-//!    (a periodic task then waits at most about that long for a CPU); else
-//!    `deadline`'s slice.
+//!    [`INTERACTIVE_WINDOW_NS`], a batch task's slice is `slice_min` scaled
+//!    by weight / 100, within `slice_min / 4 ..= 2 slice_min` (a periodic
+//!    task then waits about that long at most for a CPU, and weights still
+//!    act on the shares); else `deadline`'s slice.
 //!
 //! **Bounded wait.** Every key is at least `clock - 2 slice`, and the clock
 //! grows with every run charged. A waiting task's key is fixed, so once runs
@@ -136,6 +137,13 @@ impl Interactive {
         self.last_interactive_ns.is_some_and(|t| now_ns.saturating_sub(t) < INTERACTIVE_WINDOW_NS)
     }
 
+    /// A batch task's slice while interactive tasks are about: `slice_min`
+    /// scaled by weight / 100, within `slice_min / 4 ..= 2 slice_min`.
+    pub fn latency_slice(&self, weight: u64) -> u64 {
+        let s = self.slice_min_ns.saturating_mul(weight) / WEIGHT_DEFAULT;
+        s.clamp(self.slice_min_ns / 4, self.slice_min_ns.saturating_mul(2))
+    }
+
     /// The average burst the policy keeps for `pid`, if it remembers it.
     pub fn avg_burst_of(&self, pid: i32) -> Option<u64> {
         self.bursts.get(pid).map(|b| b.avg_ns)
@@ -167,7 +175,7 @@ impl Policy for Interactive {
     fn dispatch(&mut self, ctx: &SchedContext<'_>) -> Option<Decision> {
         let std::cmp::Reverse(e) = self.queue.pop()?;
         let slice = match e.slice_ns {
-            0 if self.latency_mode(ctx.now_ns) => self.slice_min_ns,
+            0 if self.latency_mode(ctx.now_ns) => self.latency_slice(e.task.weight),
             0 => self.batch.slice_for(self.queue.len(), ctx.cpus.nr_cpus(), e.task.weight),
             s => s,
         };
@@ -291,6 +299,16 @@ mod tests {
         let later = MS + INTERACTIVE_WINDOW_NS;
         p.enqueue(&task(10, 5 * MS, 40 * MS, false), &at(later));
         assert_eq!(p.dispatch(&at(later)).unwrap().slice_ns, SLICE);
+    }
+
+    /// Latency-mode batch slices scale with weight within slice_min/4..=2 slice_min.
+    #[test]
+    fn latency_slices_scale_with_weight() {
+        let p = Interactive::new(&cfg());
+        assert_eq!(p.latency_slice(100), MS);
+        assert_eq!(p.latency_slice(150), MS * 3 / 2);
+        assert_eq!(p.latency_slice(10_000), 2 * MS);
+        assert_eq!(p.latency_slice(1), MS / 4);
     }
 
     /// Interactive keys grow with the clock: a batch task queued long ago
