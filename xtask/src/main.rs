@@ -8,7 +8,7 @@
 //! runs everything.
 //!
 //! One module per subcommand (`setup`, `vm_test`, `test_suite`, `run`,
-//! `bench_vm`), and
+//! `bench_vm`, `soak`), and
 //! one module per mechanism they share (`guest_kernel`, `initramfs`, `cpio`,
 //! `qemu`, `console`, ...).
 
@@ -23,6 +23,7 @@ mod initramfs;
 mod qemu;
 mod run;
 mod setup;
+mod soak;
 mod test_suite;
 mod vm_test;
 mod workspace;
@@ -59,6 +60,9 @@ enum Command {
     /// guest boot (interleaved rounds); writes target/bench-vm/results.md
     /// and a latency chart.
     BenchVm(bench_vm::Options),
+    /// Soak scx_relay: MINUTES of mixed load per policy in the guest (the
+    /// long version of the CI case reliability_soak, which runs 60 s).
+    Soak(soak::Options),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
         Command::Test(opts) => test_suite::run(&opts),
         Command::Run(opts) => run::run(&opts),
         Command::BenchVm(opts) => bench_vm::run(&opts),
+        Command::Soak(opts) => soak::run(&opts),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -77,6 +77,13 @@ pub fn run(opts: &Options) -> Result<bool> {
 
 /// Boot once, run the selected cases, print the summary line.
 pub fn run_cases(ws: &Workspace, kernel: &GuestKernel, opts: &Options) -> Result<Report> {
+    run_cases_with(ws, kernel, opts, &[])
+}
+
+/// [`run_cases`], with extra `relay.<key>=<value>` kernel parameters: the
+/// guest exports each as `RELAY_<KEY>` to the cases (knobs such as
+/// `relay.soak_seconds=600`).
+pub fn run_cases_with(ws: &Workspace, kernel: &GuestKernel, opts: &Options, extra: &[String]) -> Result<Report> {
     let cases = discover_cases(ws)?;
     let selected = select(&cases, &opts.filters);
     if selected.is_empty() {
@@ -104,11 +111,14 @@ pub fn run_cases(ws: &Workspace, kernel: &GuestKernel, opts: &Options) -> Result
         label: "vm-test",
         kernel,
         initramfs: &image.path,
-        params: vec![
+        params: [
             format!("relay.payload={RUNNER}"),
             format!("relay.cases={case_list}"),
             format!("relay.case_timeout_s={}", opts.case_timeout_s),
-        ],
+        ]
+        .into_iter()
+        .chain(extra.iter().cloned())
+        .collect(),
         vm: &vm,
     };
     let outcome = qemu::boot(ws, &spec)?;
