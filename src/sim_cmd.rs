@@ -146,7 +146,7 @@ pub fn main(args: &SimArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e @ (SimError::Invariant(_) | SimError::Engine(_))) => {
-            eprintln!("error: simulation failed: {e}");
+            eprintln!("scx_relay: sim: simulation failed: {e}");
             ExitCode::from(1)
         }
         Err(e) => usage_error(&e.to_string()),
@@ -155,6 +155,6 @@ pub fn main(args: &SimArgs) -> ExitCode {
 
 /// Prints `msg` as one line on stderr; exit code 2.
 fn usage_error(msg: &str) -> ExitCode {
-    eprintln!("error: {msg}");
+    eprintln!("scx_relay: sim: {msg}");
     ExitCode::from(2)
 }

@@ -27,7 +27,7 @@ const MAX_SLICE_US: u64 = 100_000;
 pub struct RunOpts {
     /// Scheduling policy: fifo (arrival order) or deadline (vruntime plus
     /// runtime since the last sleep, favouring tasks that sleep often).
-    #[arg(long, default_value = "deadline", value_name = "NAME")]
+    #[arg(long, default_value = "deadline", value_name = "NAME", allow_hyphen_values = true)]
     pub policy: String,
 
     /// Also accept the test-only policies that misbehave on purpose, for
@@ -37,18 +37,18 @@ pub struct RunOpts {
     pub allow_test_policies: bool,
 
     /// Longest time slice a task is given, in microseconds (1..=100000).
-    #[arg(long, default_value_t = 20_000, value_name = "US")]
+    #[arg(long, default_value_t = 20_000, value_name = "US", allow_negative_numbers = true)]
     pub slice_us: u64,
 
     /// Shortest time slice a task is given, in microseconds (1..=slice-us).
-    #[arg(long, default_value_t = 1_000, value_name = "US")]
+    #[arg(long, default_value_t = 1_000, value_name = "US", allow_negative_numbers = true)]
     pub slice_min_us: u64,
 
     /// After this many milliseconds without progress from the user
     /// scheduler while tasks wait for it, the BPF dispatcher schedules them
     /// itself until the user scheduler answers again (1..=4999: it must act
     /// before the kernel's 5 s watchdog).
-    #[arg(long, default_value_t = 1_000, value_name = "MS")]
+    #[arg(long, default_value_t = 1_000, value_name = "MS", allow_negative_numbers = true)]
     pub stall_timeout_ms: u64,
 
     /// Schedule only tasks that opt into SCHED_EXT (sched_setscheduler policy
@@ -59,7 +59,7 @@ pub struct RunOpts {
     /// Print one line of counters every SECS seconds (tasks queued,
     /// dispatched by user space / kernel / stall fallback, bounced, stale,
     /// congested, and this process's page faults since start).
-    #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
+    #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
     pub stats: Option<f64>,
 
     /// Verbose output: libbpf's log (including the BPF verifier's) and

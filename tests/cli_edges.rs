@@ -1,0 +1,168 @@
+//! Bad input at the edges of the command line: every option of `scx_relay`
+//! and of `scx_relay sim`, given out-of-range or malformed values, gets one
+//! line on stderr that names the option (or the bad value), nothing on
+//! stdout, exit code 2, and never a panic — before anything touches the
+//! kernel. The option lists are read from `--help`, so an option added
+//! without rows in these tables fails the test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::{
+    collections::BTreeSet,
+    process::{Command, Output},
+};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_scx_relay")).args(args).output().expect("the binary runs")
+}
+
+/// The long options `--help` of `args` lists (without --help / --version).
+fn long_options(args: &[&str]) -> BTreeSet<String> {
+    let out = run(&[args, &["--help"]].concat());
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim_start();
+            let l = l.strip_prefix("-").filter(|r| r.len() > 2 && r.as_bytes()[1] == b',').map_or(l, |r| r[2..].trim());
+            let name = l.strip_prefix("--")?;
+            Some(name.split([' ', '=', '<']).next()?.to_owned())
+        })
+        .filter(|n| !n.is_empty() && n != "help" && n != "version")
+        .collect()
+}
+
+/// Checks the error contract for one invocation; `needle` must appear in
+/// the line (the option's name, or the bad value). Returns what is wrong.
+fn usage_error_problem(args: &[&str], needle: &str) -> Option<String> {
+    let out = run(args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let problem = if out.status.code() != Some(2) {
+        format!("exit {:?}", out.status.code())
+    } else if !out.stdout.is_empty() {
+        format!("stdout: {}", String::from_utf8_lossy(&out.stdout))
+    } else if err.lines().count() != 1 {
+        "stderr is not one line".to_owned()
+    } else if !err.starts_with("scx_relay: ") {
+        "no 'scx_relay: ' prefix".to_owned()
+    } else if !err.contains(needle) {
+        format!("does not name {needle}")
+    } else if err.contains("panicked") {
+        "panicked".to_owned()
+    } else {
+        return None;
+    };
+    Some(format!("{args:?}: {problem}; stderr: {}", err.trim()))
+}
+
+/// Runs every row and fails listing all the rows that broke the contract.
+fn check_rows(rows: &[(Vec<&str>, &str)]) {
+    let problems: Vec<String> = rows.iter().filter_map(|(args, needle)| usage_error_problem(args, needle)).collect();
+    assert!(problems.is_empty(), "{} of {} rows failed:\n{}", problems.len(), rows.len(), problems.join("\n"));
+}
+
+/// Values no integer option takes.
+const NOT_INTEGERS: &[&str] = &["", "x", "1.5", "1e3", "0x10", "18446744073709551616", "7 7"];
+
+/// The real scheduler's options: each bad value is refused by the option
+/// checks (or clap) before the machine is looked at.
+#[test]
+fn scheduler_options() {
+    let mut rows: Vec<(Vec<&str>, &str)> = Vec::new();
+    let mut covered = BTreeSet::new();
+    let mut row = |option: &'static str, args: Vec<&'static str>, needle: &'static str| {
+        covered.insert(option.to_owned());
+        rows.push((args, needle));
+    };
+    for bad in ["", "nope", "FIFO", "fifo,deadline", "chaos", "panic", "../fifo", "-1"] {
+        let needle = if bad == "chaos" || bad == "panic" { "--allow-test-policies" } else { "policy" };
+        row("policy", vec!["--policy", bad], needle);
+    }
+    row("allow-test-policies", vec!["--allow-test-policies=yes"], "--allow-test-policies");
+    row("allow-test-policies", vec!["--allow-test-policies", "--policy", "cfs"], "unknown policy 'cfs'");
+    for bad in ["0", "100001", "-1", "4294967296000"].iter().chain(NOT_INTEGERS) {
+        row("slice-us", vec!["--slice-us", bad], "--slice-us");
+    }
+    for bad in ["0", "-1", "20001"].iter().chain(NOT_INTEGERS) {
+        row("slice-min-us", vec!["--slice-min-us", bad], "--slice-min-us");
+    }
+    row("slice-min-us", vec!["--slice-us", "10", "--slice-min-us", "11"], "--slice-min-us");
+    for bad in ["0", "5000", "-5", "4294967296000"].iter().chain(NOT_INTEGERS) {
+        row("stall-timeout-ms", vec!["--stall-timeout-ms", bad], "--stall-timeout-ms");
+    }
+    row("partial", vec!["--partial=1"], "--partial");
+    for bad in ["0", "-1", "nan", "inf", "-inf", "86401", "1e999", "x", ""] {
+        row("stats", vec!["--stats", bad], "--stats");
+    }
+    row("verbose", vec!["--verbose=yes"], "--verbose");
+    row("verbose", vec!["-vx"], "'-x'");
+    // Missing values and unknown options.
+    for option in ["--policy", "--slice-us", "--slice-min-us", "--stall-timeout-ms", "--stats"] {
+        rows.push((vec![option], option));
+    }
+    rows.push((vec!["--bogus"], "--bogus"));
+    rows.push((vec!["--policy", "fifo", "--policy", "deadline"], "--policy"));
+
+    let listed = long_options(&[]);
+    let missing: Vec<_> = listed.difference(&covered).collect();
+    assert!(missing.is_empty(), "options without bad-value rows: {missing:?}");
+    check_rows(&rows);
+}
+
+/// `scx_relay sim`'s options, each out of range or malformed.
+#[test]
+fn sim_options() {
+    let mut rows: Vec<(Vec<&str>, &str)> = Vec::new();
+    let mut covered = BTreeSet::new();
+    let mut row = |option: &'static str, args: Vec<&'static str>, needle: &'static str| {
+        covered.insert(option.to_owned());
+        rows.push(([&["sim"][..], &args].concat(), needle));
+    };
+    // The test policies are not simulator policies.
+    for bad in ["", "nope", "chaos", "panic"] {
+        row("policy", vec!["--policy", bad], "unknown policy");
+    }
+    for bad in ["", "bogus", "MIXED"] {
+        row("workload", vec!["--workload", bad], "workload");
+    }
+    for bad in ["0", "1025", "-1"].iter().chain(NOT_INTEGERS) {
+        row("cpus", vec!["--cpus", bad], "--cpus");
+    }
+    for bad in ["0", "-1", "3601", "nan", "inf", "x", ""] {
+        row("seconds", vec!["--seconds", bad], "--seconds");
+    }
+    for bad in ["-1"].iter().chain(NOT_INTEGERS) {
+        row("seed", vec!["--seed", bad], "--seed");
+    }
+    for bad in ["0", "9", "-1"].iter().chain(NOT_INTEGERS) {
+        row("smt", vec!["--smt", bad], "--smt");
+    }
+    for bad in ["0", "1025", "-1"].iter().chain(NOT_INTEGERS) {
+        row("cores-per-llc", vec!["--cores-per-llc", bad], "--cores-per-llc");
+    }
+    for bad in ["-5", "1000000001"].iter().chain(NOT_INTEGERS) {
+        row("decision-cost-ns", vec!["--decision-cost-ns", bad], "--decision-cost-ns");
+    }
+    for bad in ["0", "10000001", "-1"].iter().chain(NOT_INTEGERS) {
+        row("slice-us", vec!["--slice-us", bad], "--slice-us");
+    }
+    row("stall-at-ms", vec!["--stall-at-ms", "10"], "--stall-ms");
+    for bad in ["-1", "3600001"].iter().chain(NOT_INTEGERS) {
+        row("stall-at-ms", vec!["--stall-ms", "10", "--stall-at-ms", bad], "--stall-at-ms");
+    }
+    row("stall-ms", vec!["--stall-ms", "10"], "--stall-at-ms");
+    for bad in ["0", "-1", "3600001", "nan", "x", ""] {
+        row("stall-ms", vec!["--stall-at-ms", "10", "--stall-ms", bad], "--stall-ms");
+    }
+    for bad in ["0", "-1", "60001", "nan", "inf", "x", ""] {
+        row("stall-timeout-ms", vec!["--stall-timeout-ms", bad], "--stall-timeout-ms");
+    }
+    row("json", vec!["--json=1"], "--json");
+    rows.push((vec!["sim", "--bogus"], "--bogus"));
+    rows.push((vec!["sim", "--cpus"], "--cpus"));
+    rows.push((vec!["sim", "extra"], "extra"));
+
+    let listed = long_options(&["sim"]);
+    let missing: Vec<_> = listed.difference(&covered).collect();
+    assert!(missing.is_empty(), "sim options without bad-value rows: {missing:?}");
+    check_rows(&rows);
+}
