@@ -6,6 +6,13 @@
 //! |---|---|---|
 //! | [`fifo`](Fifo) | arrival | `slice / (waiting + 1)`, at least `slice_min` |
 //! | [`deadline`](Deadline) | `vruntime + runtime since last sleep` (upstream rustland's rule) | shrinks as the queue outgrows the CPUs, scaled by weight |
+//! | [`eevdf`](Eevdf) | earliest eligible virtual deadline (the kernel's fair class: lag, `V`, `vd = v + request / weight`) | the kernel's base slice, `0.75 ms × (1 + ilog2(cpus))` |
+//! | [`interactive`](Interactive) | short-burst wakeups first, then `deadline`'s order | twice the task's average burst; hogs get `slice_min` (× weight) while interactive tasks run |
+//! | [`local`](Local) | `deadline`'s, capped at the clock; per-CPU queues, idle CPUs steal (LLC first), hot tasks stay on their CPU | `deadline`'s |
+//! | [`routing`](Router) | sub-policies by matchers (comm, tgid, nice, cgroup, pinned), each with CPUs and a share; from a TOML file ([`RoutingConfig`]) | the sub-policy's |
+//!
+//! `routing` is not in [`NAMES`]: it is built from a configuration
+//! ([`Router::new`]), not a name.
 //!
 //! Test-only policies that misbehave on purpose ([`TEST_NAMES`]: `chaos`,
 //! `panic`; see [`chaos`]) are kept apart from the shipped ones: only
@@ -19,6 +26,7 @@ mod interactive;
 mod local;
 mod pid_map;
 mod placement;
+pub mod routing;
 
 use scheduler_core::Policy;
 use thiserror::Error;
@@ -29,6 +37,7 @@ pub use eevdf::Eevdf;
 pub use fifo::Fifo;
 pub use interactive::Interactive;
 pub use local::Local;
+pub use routing::{CgroupLookup, ConfigError, Router, RoutingConfig};
 
 /// Names accepted by [`by_name`].
 pub const NAMES: &[&str] = &["fifo", "deadline", "eevdf", "interactive", "local"];

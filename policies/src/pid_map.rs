@@ -100,6 +100,15 @@ impl<V: Copy + Default> PidMap<V> {
     }
 }
 
+impl<'a, V> Found<'a, V> {
+    /// The value, old or new.
+    pub(crate) fn value_mut(self) -> &'a mut V {
+        match self {
+            Found::Old(v) | Found::New(v, _) => v,
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {

@@ -1,0 +1,555 @@
+//! `routing`: composition. Tasks are sent to sub-policies by matchers, each
+//! sub-policy with its own CPUs and CPU share; the configuration is a TOML
+//! file ([`RoutingConfig`], see [`config`]).
+//!
+//! **Routing.** Routes are tried in order; a task goes to the first route
+//! whose matchers all match, else to the default group. Matchers:
+//! - `comm`: a pattern (`*`, `?`) over the task's command name;
+//! - `tgid`: process ids;
+//! - `nice`: a nice level or range, read from the task's weight (the
+//!   nearest level of the kernel's weight table);
+//! - `cgroup`: a pattern over the process's cgroup v2 path. A task record
+//!   carries no cgroup, so the policy asks a [`CgroupLookup`] the binary
+//!   provides (`scx_relay` reads `/proc/<tgid>/cgroup`) — once per process,
+//!   the first time one of its tasks is routed; the answer is kept in a
+//!   fixed-size table (a process that later moves to another cgroup keeps
+//!   its first route until the configuration is reloaded or the table
+//!   forgets it). Without a lookup (the simulator), cgroup matchers never match;
+//! - `pinned`: whether the task may run on a single CPU only.
+//!
+//! **CPU sets.** A decision of a group with a CPU set that names a CPU
+//! outside the set, or no CPU, is placed on a CPU of the set: an idle one
+//! with an empty queue, else the one with the shortest queue (ties in turn).
+//! The task's own affinity still wins: the dispatcher bounces a decision for
+//! a CPU the task may not use.
+//!
+//! **Shares.** Each group has a virtual clock that advances by its tasks'
+//! CPU time × 100 / share; every decision of a group carries the group's
+//! clock as its vtime, so the dispatcher's queues interleave the groups in
+//! proportion to their shares, each group's decisions in the order its
+//! policy gave them. A group that was idle does not bank credit: its clock
+//! is raised to at least one slice behind the largest clock sent.
+//!
+//! **Vtimes.** Sub-policies keep state in the vtime that round-trips
+//! through the kernel; the router remembers each task's last sub-policy
+//! vtime and gives it back when the task returns with the vtime the router
+//! sent (a task seen for the first time, or placed by the dispatcher
+//! meanwhile, arrives with vtime 0: "never set").
+
+pub mod config;
+pub mod glob;
+
+use scheduler_core::{task::WEIGHT_DEFAULT, Decision, Policy, QueuedTask, SchedContext, Target};
+
+pub use config::{ConfigError, GroupSpec, RouteSpec, RoutingConfig};
+pub use glob::Glob;
+
+use crate::{
+    pid_map::{Found, PidMap},
+    PolicyConfig, UnknownPolicy,
+};
+
+/// Most routes in a configuration (plus the default group).
+pub const MAX_ROUTES: usize = 63;
+/// Longest cgroup path read (bytes); longer ones are matched on their start.
+const CGROUP_PATH_MAX: usize = 4096;
+/// Tasks and processes remembered before the least recently seen are forgotten.
+const TABLE_CAPACITY: usize = 16_384;
+
+/// The kernel's `sched_prio_to_weight`, nice -20..=19.
+const PRIO_TO_WEIGHT: [u64; 40] = [
+    88761, 71755, 56483, 46273, 36291, 29154, 23254, 18705, 14949, 11916, 9548, 7620, 6100, 4904, 3906, 3121, 2501,
+    1991, 1586, 1277, 1024, 820, 655, 526, 423, 335, 272, 215, 172, 137, 110, 87, 70, 56, 45, 36, 29, 23, 18, 15,
+];
+
+/// The nice level whose sched_ext weight (`prio_to_weight * 100 / 1024`,
+/// rounded as the kernel does) is nearest to `weight`; ties go to the lower
+/// level.
+pub fn weight_to_nice(weight: u64) -> i32 {
+    let mut best = (u64::MAX, 0);
+    for (i, &w) in PRIO_TO_WEIGHT.iter().enumerate() {
+        let scx = (w * WEIGHT_DEFAULT + 512) / 1024;
+        let d = scx.abs_diff(weight);
+        if d < best.0 {
+            best = (d, i as i32 - 20);
+        }
+    }
+    best.1
+}
+
+/// A set of CPUs (a bitmap).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CpuSet {
+    words: Vec<u64>,
+}
+
+impl CpuSet {
+    /// Adds `cpu`.
+    pub fn insert(&mut self, cpu: u32) {
+        let w = cpu as usize / 64;
+        if self.words.len() <= w {
+            self.words.resize(w + 1, 0);
+        }
+        self.words[w] |= 1 << (cpu % 64);
+    }
+
+    /// Whether `cpu` is in the set.
+    pub fn contains(&self, cpu: u32) -> bool {
+        self.words.get(cpu as usize / 64).is_some_and(|w| w & (1 << (cpu % 64)) != 0)
+    }
+
+    /// Number of CPUs in the set.
+    pub fn len(&self) -> u32 {
+        self.words.iter().map(|w| w.count_ones()).sum()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The CPUs, in order.
+    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        self.words
+            .iter()
+            .enumerate()
+            .flat_map(|(i, &w)| (0..64).filter(move |b| w & (1u64 << b) != 0).map(move |b| i as u32 * 64 + b))
+    }
+}
+
+/// What a route matches; every matcher given must match.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Matcher {
+    /// Pattern over the command name.
+    pub comm: Option<Glob>,
+    /// Process ids (empty = any).
+    pub tgids: Vec<i32>,
+    /// Inclusive nice range.
+    pub nice: Option<(i32, i32)>,
+    /// Pattern over the cgroup v2 path.
+    pub cgroup: Option<Glob>,
+    /// Single-CPU affinity (true) or not (false).
+    pub pinned: Option<bool>,
+}
+
+impl Matcher {
+    /// Whether no matcher is given.
+    pub fn is_empty(&self) -> bool {
+        self.comm.is_none()
+            && self.tgids.is_empty()
+            && self.nice.is_none()
+            && self.cgroup.is_none()
+            && self.pinned.is_none()
+    }
+
+    /// Whether `task` matches; `cgroup_matches` says whether the cgroup
+    /// pattern (if any) matches the task's process.
+    pub fn matches(&self, task: &QueuedTask, cgroup_matches: bool) -> bool {
+        let comm_len = task.comm.iter().position(|&b| b == 0).unwrap_or(task.comm.len());
+        self.comm.as_ref().is_none_or(|g| g.matches(&task.comm[..comm_len]))
+            && (self.tgids.is_empty() || self.tgids.contains(&task.tgid))
+            && self.nice.is_none_or(|(lo, hi)| (lo..=hi).contains(&weight_to_nice(task.weight)))
+            && (self.cgroup.is_none() || cgroup_matches)
+            && self.pinned.is_none_or(|p| p == (task.nr_cpus_allowed == 1))
+    }
+}
+
+/// Finds the cgroup of a process, for routes that match cgroup paths.
+pub trait CgroupLookup: Send {
+    /// Writes the cgroup v2 path of process `tgid` (e.g.
+    /// `/user.slice/user-1000.slice/session-2.scope`) into `buf` and returns
+    /// its length, or `None` when it cannot tell (the process exited).
+    /// Called once per process: the router remembers the answer.
+    fn cgroup_of(&mut self, tgid: i32, buf: &mut [u8]) -> Option<usize>;
+}
+
+impl<F: FnMut(i32, &mut [u8]) -> Option<usize> + Send> CgroupLookup for F {
+    fn cgroup_of(&mut self, tgid: i32, buf: &mut [u8]) -> Option<usize> {
+        self(tgid, buf)
+    }
+}
+
+/// One sub-policy.
+struct Group {
+    name: String,
+    policy: Box<dyn Policy>,
+    cpus: Option<CpuSet>,
+    share: u64,
+    /// Virtual clock (ns of CPU time × 100 / share).
+    clock: u64,
+    /// Where the next CPU-set search starts.
+    rr: u32,
+}
+
+/// What the router remembers of a task between its runs.
+#[derive(Clone, Copy, Debug, Default)]
+struct Translation {
+    /// The sub-policy's vtime of its last decision.
+    sub_vtime: u64,
+    /// The vtime the router sent instead.
+    sent_vtime: u64,
+    /// The group that decided it.
+    group: u8,
+}
+
+/// Cgroup matches of a process: bit `i` = route `i`'s cgroup pattern matches.
+#[derive(Clone, Copy, Debug, Default)]
+struct CgroupBits(u64);
+
+/// Routes tasks to sub-policies (see the module docs).
+pub struct Router {
+    /// The routes' groups, then the default group (last).
+    groups: Vec<Group>,
+    matchers: Vec<Matcher>,
+    lookup: Option<Box<dyn CgroupLookup>>,
+    /// Whether any route has a cgroup matcher.
+    uses_cgroups: bool,
+    cgroups: PidMap<CgroupBits>,
+    path: Vec<u8>,
+    translations: PidMap<Translation>,
+    /// The largest group clock sent.
+    vnow: u64,
+    slice_ns: u64,
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl Router {
+    /// The router of `config`; sub-policies are built with `cfg`, cgroup
+    /// paths come from `lookup`.
+    pub fn new(
+        config: &RoutingConfig,
+        cfg: &PolicyConfig,
+        lookup: Option<Box<dyn CgroupLookup>>,
+    ) -> Result<Self, UnknownPolicy> {
+        let specs = config.routes.iter().map(|r| &r.group).chain(std::iter::once(&config.default));
+        let groups = specs
+            .map(|g| {
+                Ok(Group {
+                    name: g.name.clone(),
+                    policy: crate::by_name(&g.policy, cfg)?,
+                    cpus: g.cpus.clone(),
+                    share: g.share.max(1),
+                    clock: 0,
+                    rr: 0,
+                })
+            })
+            .collect::<Result<Vec<_>, UnknownPolicy>>()?;
+        Ok(Self {
+            groups,
+            matchers: config.routes.iter().take(MAX_ROUTES).map(|r| r.matcher.clone()).collect(),
+            lookup,
+            uses_cgroups: config.uses_cgroups(),
+            cgroups: PidMap::with_capacity(if config.uses_cgroups() { TABLE_CAPACITY } else { 16 }),
+            path: vec![0; CGROUP_PATH_MAX],
+            translations: PidMap::with_capacity(TABLE_CAPACITY),
+            vnow: 0,
+            slice_ns: cfg.slice_ns,
+        })
+    }
+
+    /// `routing (audio: interactive, default: deadline)`.
+    pub fn describe(&self) -> String {
+        let groups: Vec<String> = self.groups.iter().map(|g| format!("{}: {}", g.name, g.policy.name())).collect();
+        format!("routing ({})", groups.join(", "))
+    }
+
+    /// The index of the group `task` goes to.
+    pub fn route(&mut self, task: &QueuedTask) -> usize {
+        let bits = if self.uses_cgroups { self.cgroup_bits(task.tgid) } else { 0 };
+        self.matchers
+            .iter()
+            .enumerate()
+            .find(|(i, m)| m.matches(task, bits & (1 << i) != 0))
+            .map_or(self.groups.len() - 1, |(i, _)| i)
+    }
+
+    /// Which routes' cgroup patterns match process `tgid` (asked once per process).
+    fn cgroup_bits(&mut self, tgid: i32) -> u64 {
+        let slot = match self.cgroups.entry(tgid) {
+            Found::Old(bits) => return bits.0,
+            Found::New(slot, _) => slot,
+        };
+        let len = self.lookup.as_mut().and_then(|l| l.cgroup_of(tgid, &mut self.path));
+        let path = &self.path[..len.unwrap_or(0).min(self.path.len())];
+        let mut bits = 0;
+        if len.is_some() {
+            for (i, m) in self.matchers.iter().enumerate() {
+                if m.cgroup.as_ref().is_some_and(|g| g.matches(path)) {
+                    bits |= 1 << i;
+                }
+            }
+        }
+        slot.0 = bits;
+        bits
+    }
+
+    /// A CPU of group `g`'s set for a decision that named `target`.
+    fn place(&mut self, g: usize, target: Target, ctx: &SchedContext<'_>) -> Target {
+        let group = &mut self.groups[g];
+        let Some(set) = &group.cpus else { return target };
+        if matches!(target, Target::Cpu(c) if set.contains(c)) {
+            return target;
+        }
+        let n = ctx.cpus.nr_cpus();
+        let k = set.len().max(1);
+        let start = group.rr % k;
+        group.rr = group.rr.wrapping_add(1);
+        // An idle CPU with an empty queue, else the shortest queue; among
+        // equals, the first at or after the `start`-th of the set (taking turns).
+        let mut best: Option<(bool, u32, u32, u32)> = None;
+        for (i, c) in set.iter().enumerate().filter(|&(_, c)| c < n) {
+            let rank = (i as u32 + k - start) % k;
+            let key = (!(ctx.cpus.is_idle(c) && ctx.cpus.queue_depth(c) == 0), ctx.cpus.queue_depth(c), rank, c);
+            if best.is_none_or(|b| key < b) {
+                best = Some(key);
+            }
+        }
+        best.map_or(target, |(.., c)| Target::Cpu(c))
+    }
+}
+
+impl Policy for Router {
+    fn name(&self) -> &str {
+        "routing"
+    }
+
+    fn enqueue(&mut self, task: &QueuedTask, ctx: &SchedContext<'_>) {
+        let g = self.route(task);
+        let floor = self.vnow.saturating_sub(self.slice_ns);
+        let group = &mut self.groups[g];
+        let charge = task.last_run_ns().saturating_mul(WEIGHT_DEFAULT) / group.share;
+        group.clock = group.clock.max(floor).saturating_add(charge);
+        let mut t = *task;
+        t.vtime = match self.translations.get(task.pid) {
+            Some(tr) if tr.sent_vtime == task.vtime && usize::from(tr.group) == g => tr.sub_vtime,
+            _ => 0,
+        };
+        self.groups[g].policy.enqueue(&t, ctx);
+    }
+
+    fn dispatch(&mut self, ctx: &SchedContext<'_>) -> Option<Decision> {
+        let mut tried = 0u64;
+        loop {
+            let g = (0..self.groups.len())
+                .filter(|&g| tried & (1 << g) == 0 && self.groups[g].policy.pending() > 0)
+                .min_by_key(|&g| (self.groups[g].clock, g))?;
+            let Some(mut d) = self.groups[g].policy.dispatch(ctx) else {
+                tried |= 1 << g;
+                continue;
+            };
+            let key = self.groups[g].clock;
+            self.vnow = self.vnow.max(key);
+            *self.translations.entry(d.pid).value_mut() =
+                Translation { sub_vtime: d.vtime, sent_vtime: key, group: g as u8 };
+            d.vtime = key;
+            d.target = self.place(g, d.target, ctx);
+            return Some(d);
+        }
+    }
+
+    fn pending(&self) -> usize {
+        self.groups.iter().map(|g| g.policy.pending()).sum()
+    }
+
+    fn take_all(&mut self, out: &mut Vec<QueuedTask>) {
+        for g in &mut self.groups {
+            g.policy.take_all(out);
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    };
+
+    use scheduler_core::{CpuView, Topology};
+
+    use super::*;
+
+    fn busy(n: u32) -> CpuView {
+        let mut v = CpuView::new(Topology::uniform(n, 1, n));
+        for c in 0..n {
+            v.set(c, false, 1, 1);
+        }
+        v
+    }
+
+    fn task(pid: i32, comm: &str) -> QueuedTask {
+        let mut t = QueuedTask::new(pid, 0);
+        t.comm[..comm.len()].copy_from_slice(comm.as_bytes());
+        t.nr_cpus_allowed = 8;
+        t
+    }
+
+    fn router(text: &str, lookup: Option<Box<dyn CgroupLookup>>) -> Router {
+        Router::new(&RoutingConfig::parse(text).unwrap(), &PolicyConfig::default(), lookup).unwrap()
+    }
+
+    const ROUTES: &str = r#"
+[default]
+policy = "fifo"
+[[route]]
+policy = "interactive"
+comm = "game*"
+[[route]]
+policy = "eevdf"
+tgid = [7, 8]
+[[route]]
+policy = "local"
+nice = [-20, -1]
+[[route]]
+policy = "deadline"
+pinned = true
+[[route]]
+policy = "fifo"
+comm = "never"
+cgroup = "/x"
+"#;
+
+    /// Each matcher routes its tasks; the first matching route wins; the
+    /// rest go to the default group.
+    #[test]
+    fn routes_by_each_matcher() {
+        let mut r = router(ROUTES, None);
+        assert_eq!(r.route(&task(1, "game-main")), 0);
+        let mut game7 = task(7, "game-x");
+        game7.tgid = 7;
+        assert_eq!(r.route(&game7), 0, "first route wins");
+        let mut t7 = task(70, "worker");
+        t7.tgid = 7;
+        assert_eq!(r.route(&t7), 1);
+        let mut heavy = task(2, "build");
+        heavy.weight = 305;
+        assert_eq!(r.route(&heavy), 2, "nice -5");
+        let mut pinned = task(3, "kthreadish");
+        pinned.nr_cpus_allowed = 1;
+        assert_eq!(r.route(&pinned), 3);
+        assert_eq!(r.route(&task(4, "never")), 5, "cgroup matcher without a lookup never matches");
+        assert_eq!(r.route(&task(5, "bash")), 5);
+        assert_eq!(r.describe(), "routing (route 1: interactive, route 2: eevdf, route 3: local, route 4: deadline, route 5: fifo, default: fifo)");
+    }
+
+    /// Weights map back to the nearest nice level, with the kernel's rounding or the simulator's.
+    #[test]
+    fn nice_from_weight() {
+        assert_eq!(weight_to_nice(100), 0);
+        assert_eq!(weight_to_nice(305), -5);
+        assert_eq!(weight_to_nice(304), -5);
+        assert_eq!(weight_to_nice(33), 5);
+        assert_eq!(weight_to_nice(32), 5);
+        assert_eq!(weight_to_nice(10_000), -20);
+        assert_eq!(weight_to_nice(1), 19);
+        // The kernel's weights map back to their level, or to the lowest
+        // level sharing that weight (high nice levels have weights 1..=10);
+        // the simulator's (rounded down) within a level.
+        let kernel = |nice: i32| (PRIO_TO_WEIGHT[(nice + 20) as usize] * 100 + 512) / 1024;
+        for nice in -20..=19 {
+            let w = kernel(nice);
+            let lowest = (-20..=nice).find(|&n| kernel(n) == w).unwrap();
+            assert_eq!(weight_to_nice(w), lowest, "nice {nice}, weight {w}");
+            let sim = weight_to_nice(scheduler_core::sim::nice_to_weight(nice));
+            assert!((sim - nice).abs() <= 1, "nice {nice}: simulator weight read as {sim}");
+        }
+    }
+
+    /// The cgroup lookup is asked once per process; its path is matched
+    /// against every route's pattern.
+    #[test]
+    fn cgroup_lookup_once_per_process() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let seen = calls.clone();
+        let lookup = move |tgid: i32, buf: &mut [u8]| {
+            seen.fetch_add(1, Ordering::Relaxed);
+            let path: &[u8] = if tgid == 10 { b"/system.slice/audio.service" } else { b"/user.slice" };
+            buf[..path.len()].copy_from_slice(path);
+            Some(path.len())
+        };
+        let mut r =
+            router("[[route]]\npolicy = \"interactive\"\ncgroup = \"/system.slice/*\"\n", Some(Box::new(lookup)));
+        for pid in 100..110 {
+            let mut t = task(pid, "thread");
+            t.tgid = 10;
+            assert_eq!(r.route(&t), 0);
+        }
+        let mut other = task(200, "thread");
+        other.tgid = 20;
+        assert_eq!(r.route(&other), 1);
+        assert_eq!(calls.load(Ordering::Relaxed), 2, "one lookup per process");
+    }
+
+    /// A group's decisions land in its CPU set: targets outside it go to an
+    /// idle CPU of the set, else the shortest queue; targets inside stay.
+    #[test]
+    fn cpu_sets() {
+        let mut r = router("[default]\npolicy = \"fifo\"\ncpus = \"4-5\"\n", None);
+        let mut cpus = busy(8);
+        cpus.set(5, true, 0, 0);
+        let ctx = SchedContext { now_ns: 0, cpus: &cpus };
+        r.enqueue(&task(1, "a"), &ctx);
+        assert_eq!(r.dispatch(&ctx).unwrap().target, Target::Cpu(5), "idle CPU of the set");
+        let cpus = busy(8);
+        let ctx = SchedContext { now_ns: 0, cpus: &cpus };
+        let targets: Vec<_> = (0..4)
+            .map(|pid| {
+                r.enqueue(&task(pid + 2, "a"), &ctx);
+                r.dispatch(&ctx).unwrap().target
+            })
+            .collect();
+        assert!(targets.iter().all(|t| matches!(t, Target::Cpu(4 | 5))), "{targets:?}");
+        assert!(targets.contains(&Target::Cpu(4)) && targets.contains(&Target::Cpu(5)), "takes turns: {targets:?}");
+    }
+
+    /// Decisions carry the group's clock, which grows with its tasks' CPU
+    /// time over its share; the sub-policy gets its own vtime back.
+    #[test]
+    fn clocks_and_vtime_translation() {
+        let mut r = router("[[route]]\npolicy = \"deadline\"\ncomm = \"big*\"\nshare = 400\n", None);
+        let cpus = busy(4);
+        let ctx = SchedContext { now_ns: 0, cpus: &cpus };
+        let mut big = task(1, "big");
+        let mut small = task(2, "small");
+        r.enqueue(&big, &ctx);
+        r.enqueue(&small, &ctx);
+        let ds: Vec<_> = std::iter::from_fn(|| r.dispatch(&ctx)).collect();
+        assert_eq!(ds.len(), 2);
+        // Both ran 4 ms: the big group's clock advances 1 ms, the default's 4 ms.
+        for (t, d) in [(&mut big, ds[0]), (&mut small, ds[1])] {
+            t.vtime = d.vtime;
+            t.start_ts = 1_000;
+            t.stop_ts = 4_001_000;
+        }
+        r.enqueue(&big, &ctx);
+        r.enqueue(&small, &ctx);
+        assert_eq!(r.groups[0].clock, 1_000_000);
+        assert_eq!(r.groups[1].clock, 4_000_000);
+        let d = r.dispatch(&ctx).unwrap();
+        assert_eq!((d.pid, d.vtime), (1, 1_000_000), "the group with the lower clock goes first");
+        // The deadline sub-policy got its own vtime back (its state continues).
+        let Some(tr) = r.translations.get(1) else { return };
+        assert!(tr.sub_vtime >= 4_000_000 * 100 / 100 / 4, "{}", tr.sub_vtime);
+    }
+
+    /// Handing over collects the tasks of every group.
+    #[test]
+    fn take_all_collects_every_group() {
+        let mut r = router(ROUTES, None);
+        let cpus = busy(4);
+        let ctx = SchedContext { now_ns: 0, cpus: &cpus };
+        for (pid, comm) in [(1, "game"), (2, "bash"), (3, "gamer")] {
+            r.enqueue(&task(pid, comm), &ctx);
+        }
+        assert_eq!(r.pending(), 3);
+        let mut out = Vec::new();
+        r.take_all(&mut out);
+        assert_eq!((out.len(), r.pending()), (3, 0));
+    }
+}
