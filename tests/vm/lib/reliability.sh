@@ -19,18 +19,19 @@ dmesg_since() {
 	}'
 }
 
-# The sched_ext lines since CASE_T0 that report an ejection or a stall
-# (anything disabling the scheduler other than its own unregistration or the
-# kernel's hotplug restart request).
+# ejections_since [allowed]: the sched_ext lines since CASE_T0 that report
+# an ejection or a stall: anything disabling the scheduler other than its
+# own unregistration, and lines matching the extended regex [allowed]
+# (the hotplug case allows the kernel's restart requests).
 ejections_since() {
 	dmesg_since | grep 'sched_ext:' | grep -iE 'stall|error|disabled \(' |
-		grep -vE 'unregistered from user space|going (on|off)line'
+		grep -vE "unregistered from user space${1:+|$1}"
 }
 
-# fail_if_ejected <when>: fail the case if the kernel ejected the scheduler
-# or reported a stall since CASE_T0.
+# fail_if_ejected <when> [allowed]: fail the case if the kernel ejected the
+# scheduler or reported a stall since CASE_T0 (see ejections_since).
 fail_if_ejected() {
-	bad=$(ejections_since)
+	bad=$(ejections_since "$2")
 	[ -z "$bad" ] || fail_with_log "$1: the kernel reported: $(echo "$bad" | head -n 3 | tr '\n' ' ')"
 }
 

@@ -1,0 +1,76 @@
+# CPU hotplug under load, repeatedly: for RELAY_HOTPLUG_SECONDS (default 30)
+# CPUs 1..N-1 go offline and back online in turn under stress-ng, with
+# workers pinned (taskset) to every CPU, one of them started on each CPU
+# just before it goes offline. Each change makes the kernel unload the
+# dispatcher asking for a restart; scx_relay must restart itself in-process
+# every time (never exit, never be ejected, no stall message), keep
+# scheduling afterwards (user dispatches grow), and every pinned worker
+# must complete, those stranded on an offlined CPU included.
+. /relay/lib/common.sh
+. /relay/lib/scx_relay.sh
+. /relay/lib/reliability.sh
+
+N=$(nproc)
+[ "$N" -ge 2 ] || fail "needs at least 2 CPUs for hotplug, found $N"
+secs=${RELAY_HOTPLUG_SECONDS:-30}
+CPUS=/sys/devices/system/cpu
+for cpu in $(seq 1 $((N - 1))); do
+	[ -w "$CPUS/cpu$cpu/online" ] || fail "$CPUS/cpu$cpu/online is not writable: no CPU hotplug here"
+done
+# The kernel's hotplug restart request is the one disabling reason allowed.
+HOTPLUG_REASONS='going (on|off)line|unregistered from the main kernel'
+
+start_relay -- --stats 1
+stress-ng -t $((secs + 10)) -c "$N" -f 2 --pipe 1 >/dev/null 2>&1 &
+LOAD=$!
+workers=0
+for cpu in $(seq 0 $((N - 1))); do
+	counted pinned taskset -c "$cpu" sh /relay/lib/busy.sh $((secs / 2))
+	workers=$((workers + 1))
+done
+
+changes=0
+t0=$(cut -d. -f1 /proc/uptime)
+while [ $(($(cut -d. -f1 /proc/uptime) - t0)) -lt "$secs" ]; do
+	for cpu in $(seq 1 $((N - 1))); do
+		# A worker on this CPU when it goes: the kernel must move it.
+		counted pinned taskset -c "$cpu" sh /relay/lib/busy.sh 3
+		workers=$((workers + 1))
+		sleep 0.5
+		echo 0 >"$CPUS/cpu$cpu/online" || fail_with_log "cannot offline cpu$cpu"
+		changes=$((changes + 1))
+		sleep 1
+		kill -0 "$RELAY_PID" 2>/dev/null || fail_with_log "scx_relay exited after $changes CPU changes"
+		echo 1 >"$CPUS/cpu$cpu/online" || fail_with_log "cannot online cpu$cpu"
+		changes=$((changes + 1))
+		sleep 1
+	done
+done
+note "$changes CPU changes in $(($(cut -d. -f1 /proc/uptime) - t0)) s"
+took=$(wait_state enabled 120 "$RELAY_PID") || fail_with_log "not enabled again 120 s after the last CPU change"
+note "enabled again ${took}s after the last change"
+# Settled: no restart within 3 s, then dispatches must grow.
+restarts=-1
+while [ "$restarts" != "$(grep -c 'scx_relay: restarting' "$RELAY_LOG")" ]; do
+	restarts=$(grep -c 'scx_relay: restarting' "$RELAY_LOG")
+	sleep 3
+	wait_state enabled 60 "$RELAY_PID" >/dev/null || fail_with_log "not enabled after restart $restarts"
+done
+user_before=$(stat_of user)
+sleep 3
+user_after=$(stat_of user)
+note "$restarts restarts for $changes CPU changes; user dispatches $user_before -> $user_after"
+[ "$restarts" -ge 1 ] || fail_with_log "no restart for $changes CPU changes"
+[ "${user_after:-0}" -gt "${user_before:-0}" ] || fail_with_log "no user dispatches after the restarts ($user_before -> $user_after)"
+wait "$LOAD" || fail_with_log "stress-ng exited with status $? across the CPU changes"
+wait_done "$workers" 120 pinned || fail_with_log "only $(done_count pinned) of $workers pinned workers completed"
+note "all $workers pinned workers completed"
+dmesg_since | grep 'sched_ext:' | sed 's/^\[[^]]*\] //' | sort | uniq -c | sort -rn | head -n 8
+fail_if_ejected "CPU hotplug" "$HOTPLUG_REASONS"
+grep -q 'ejected by the kernel' "$RELAY_LOG" && fail_with_log "scx_relay reported an ejection"
+kill -INT "$RELAY_PID"
+wait_relay
+show_relay
+[ "$RELAY_STATUS" -eq 0 ] || fail_with_log "scx_relay exited with status $RELAY_STATUS"
+took=$(wait_state disabled 60) || fail_with_log "state is '$(cat $SCX/state)' after scx_relay exited"
+pass
