@@ -16,9 +16,16 @@ use scheduler_core::{
 /// Options of `scx_relay sim`.
 #[derive(Debug, clap::Args)]
 pub struct SimArgs {
-    /// Scheduling policy: fifo or deadline.
+    /// Scheduling policy: fifo, deadline, eevdf, interactive or local.
     #[arg(long, default_value = "deadline", allow_hyphen_values = true)]
     pub policy: String,
+
+    /// Run the routing policy of this TOML file instead of --policy (as
+    /// `scx_relay --config`; cgroup matchers never match in the simulator:
+    /// simulated tasks have no cgroup). Simulated tasks are named
+    /// `<class>-<n>` (hog-0, interactive-3, ...).
+    #[arg(long, value_name = "FILE", conflicts_with = "policy", allow_hyphen_values = true)]
+    pub config: Option<std::path::PathBuf>,
 
     /// Workload preset: mixed, hogs, interactive, pipes, fork, affinity or nice.
     #[arg(long, default_value = "mixed", allow_hyphen_values = true)]
@@ -126,11 +133,26 @@ fn config(args: &SimArgs) -> Result<SimConfig, String> {
     })
 }
 
+/// The routing policy of configuration `file`, or one line saying what is wrong.
+fn routing(file: &std::path::Path) -> Result<Box<dyn scheduler_core::Policy>, String> {
+    let text =
+        std::fs::read_to_string(file).map_err(|e| format!("--config {}: cannot read it: {e}", file.display()))?;
+    let config = policies::RoutingConfig::parse(&text).map_err(|e| format!("--config {}: {e}", file.display()))?;
+    let router = policies::Router::new(&config, &PolicyConfig::default(), None).map_err(|e| e.to_string())?;
+    Ok(Box::new(router))
+}
+
 /// Runs the simulator; returns the process exit code (2 for bad input).
 pub fn main(args: &SimArgs) -> ExitCode {
-    let policy = match policies::by_name(&args.policy, &PolicyConfig::default()) {
-        Ok(p) => p,
-        Err(e) => return usage_error(&e.to_string()),
+    let policy = match &args.config {
+        Some(file) => match routing(file) {
+            Ok(p) => p,
+            Err(e) => return usage_error(&e),
+        },
+        None => match policies::by_name(&args.policy, &PolicyConfig::default()) {
+            Ok(p) => p,
+            Err(e) => return usage_error(&e.to_string()),
+        },
     };
     let config = match config(args) {
         Ok(c) => c,

@@ -60,6 +60,13 @@ fn check_rows(rows: &[(Vec<&str>, &str)]) {
     assert!(problems.is_empty(), "{} of {} rows failed:\n{}", problems.len(), rows.len(), problems.join("\n"));
 }
 
+/// A routing configuration with a mistake on line 2 (a file that lives for the test run).
+fn malformed_config() -> &'static str {
+    let path = std::env::temp_dir().join(format!("scx_relay-cli-edges-{}.toml", std::process::id()));
+    std::fs::write(&path, "[[route]]\nshare = \"lots\"\n").unwrap();
+    Box::leak(path.to_string_lossy().into_owned().into_boxed_str())
+}
+
 /// Values no integer option takes.
 const NOT_INTEGERS: &[&str] = &["", "x", "1.5", "1e3", "0x10", "18446744073709551616", "7 7"];
 
@@ -95,8 +102,14 @@ fn scheduler_options() {
     }
     row("verbose", vec!["--verbose=yes"], "--verbose");
     row("verbose", vec!["-vx"], "'-x'");
+    row("config", vec!["--config", "/nonexistent/routing.toml"], "--config");
+    row("config", vec!["--config", ""], "--config");
+    row("config", vec!["--config", malformed_config()], "line 2, field share");
+    row("config", vec!["--config", "/dev/null", "--policy", "fifo"], "--config");
+    row("socket", vec!["--socket", ""], "--socket");
     // Missing values and unknown options.
-    for option in ["--policy", "--slice-us", "--slice-min-us", "--stall-timeout-ms", "--stats"] {
+    for option in ["--policy", "--slice-us", "--slice-min-us", "--stall-timeout-ms", "--stats", "--config", "--socket"]
+    {
         rows.push((vec![option], option));
     }
     rows.push((vec!["--bogus"], "--bogus"));
@@ -157,6 +170,9 @@ fn sim_options() {
         row("stall-timeout-ms", vec!["--stall-timeout-ms", bad], "--stall-timeout-ms");
     }
     row("json", vec!["--json=1"], "--json");
+    row("config", vec!["--config", "/nonexistent/routing.toml"], "--config");
+    row("config", vec!["--config", malformed_config()], "line 2, field share");
+    row("config", vec!["--config", "/dev/null", "--policy", "fifo"], "--config");
     rows.push((vec!["sim", "--bogus"], "--bogus"));
     rows.push((vec!["sim", "--cpus"], "--cpus"));
     rows.push((vec!["sim", "extra"], "extra"));

@@ -17,6 +17,8 @@
 //!   they use under `deadline`, none runs in two LLCs, and the workload's
 //!   CPU time stays within 1 % of `deadline`'s.
 
+#![allow(clippy::expect_used)]
+
 use policies::PolicyConfig;
 use scheduler_core::sim::{simulate, Behavior, Count, Preset, Report, SimConfig, TaskClass, TaskGroup, Workload};
 

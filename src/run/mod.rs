@@ -6,14 +6,23 @@
 
 mod backend;
 mod bpf;
+mod cgroup;
+mod ctl;
 mod panic_guard;
 mod preflight;
 mod scheduler;
 mod stats;
 mod topology;
 
-use std::{path::Path, process::ExitCode, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+    sync::Arc,
+    time::Duration,
+};
 
+pub use ctl::CustomPolicy;
+use ctl::{Factory, PolicySpec, Server, StartError};
 use scheduler::{Config, Ending};
 
 /// The kernel's sched_ext watchdog timeout: a runnable task that waits longer
@@ -25,10 +34,26 @@ const MAX_SLICE_US: u64 = 100_000;
 /// Options of the real scheduler (see `scx_relay --help`).
 #[derive(Debug, clap::Args)]
 pub struct RunOpts {
-    /// Scheduling policy: fifo (arrival order) or deadline (vruntime plus
-    /// runtime since the last sleep, favouring tasks that sleep often).
+    /// Scheduling policy: fifo (arrival order), deadline (vruntime plus
+    /// runtime since the last sleep, favouring tasks that sleep often), eevdf
+    /// (the kernel's fair class: earliest eligible virtual deadline),
+    /// interactive (short-burst wakeups first, short slices for hogs while
+    /// they run) or local (per-CPU queues, tasks kept on their CPU and LLC).
+    /// `scx_relay ctl policy NAME` switches it while running.
     #[arg(long, default_value = "deadline", value_name = "NAME", allow_hyphen_values = true)]
     pub policy: String,
+
+    /// Run the routing policy of this TOML file instead of --policy: tasks
+    /// go to sub-policies by comm pattern, tgid, nice level, cgroup path or
+    /// single-CPU affinity, each with its CPUs and share (format: the
+    /// README). A malformed file is refused with the line and field at fault.
+    #[arg(long, value_name = "FILE", conflicts_with = "policy", allow_hyphen_values = true)]
+    pub config: Option<PathBuf>,
+
+    /// The control socket `scx_relay ctl` talks to (mode 0600, root only; a
+    /// stale one is replaced, a live one means another scx_relay runs).
+    #[arg(long, default_value = crate::ctl::DEFAULT_SOCKET, value_name = "PATH", allow_hyphen_values = true)]
+    pub socket: PathBuf,
 
     /// Also accept the test-only policies that misbehave on purpose, for
     /// reliability tests: chaos (seeded garbage decisions) and panic (panics
@@ -107,8 +132,26 @@ impl RunOpts {
             Some(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Some(Duration::from_secs_f64(s)),
             Some(s) => return Err(format!("--stats {s} is out of range (a positive number of seconds)")),
         };
+        let initial = match &self.config {
+            Some(file) => {
+                let text = std::fs::read_to_string(file)
+                    .map_err(|e| format!("--config {}: cannot read it: {e}", file.display()))?;
+                let routing =
+                    policies::RoutingConfig::parse(&text).map_err(|e| format!("--config {}: {e}", file.display()))?;
+                PolicySpec::Routing(routing)
+            }
+            None => PolicySpec::Named(self.policy.clone()),
+        };
+        if self.socket.as_os_str().is_empty() {
+            return Err("--socket '' is not a path".to_owned());
+        }
         Ok(Config {
-            policy: self.policy.clone(),
+            policy: match &initial {
+                PolicySpec::Named(n) => n.clone(),
+                PolicySpec::Routing(_) => "routing".to_owned(),
+            },
+            initial,
+            socket: self.socket.clone(),
             policy_cfg,
             stall_timeout_ns: self.stall_timeout_ms * 1_000_000,
             partial: self.partial,
@@ -124,7 +167,13 @@ impl RunOpts {
 /// not start, 2 for invalid options, 101 when the policy panicked (after
 /// unregistering).
 pub fn main(opts: &RunOpts) -> ExitCode {
-    let cfg = match opts.validate() {
+    main_with(opts, None)
+}
+
+/// [`main`], with a custom policy that starts instead of `--policy` (see
+/// `scx_relay::run_with_policy`).
+pub fn main_with(opts: &RunOpts, custom: Option<CustomPolicy>) -> ExitCode {
+    let mut cfg = match opts.validate() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("scx_relay: {e}");
@@ -140,8 +189,27 @@ pub fn main(opts: &RunOpts) -> ExitCode {
         return ExitCode::from(1);
     }
     panic_guard::install_hook();
+    if let Some(c) = &custom {
+        if opts.config.is_none() {
+            cfg.initial = PolicySpec::Named(c.name.clone());
+            cfg.policy = c.name.clone();
+        }
+    }
+    let factory = Arc::new(Factory { cfg: cfg.policy_cfg, allow_test_policies: cfg.allow_test_policies, custom });
+    // The control thread starts here, before any session locks memory.
+    let ctl = match Server::start(&cfg.socket, factory.clone(), cfg.initial.clone()) {
+        Ok(server) => Some(server),
+        Err(StartError::Busy(path)) => {
+            eprintln!("scx_relay: another scx_relay answers on {}; stop it first", path.display());
+            return ExitCode::from(1);
+        }
+        Err(StartError::Other(e)) => {
+            eprintln!("scx_relay: warning: no live control ({e:#}); scx_relay ctl will not reach this scheduler");
+            None
+        }
+    };
     loop {
-        match scheduler::run_session(&cfg) {
+        match scheduler::run_session(&cfg, &factory, ctl.as_ref()) {
             Ok(Ending::Restart(why)) => eprintln!("scx_relay: restarting ({why})"),
             Ok(Ending::Stopped(why)) => {
                 eprintln!("scx_relay: unregistered: {why}");

@@ -10,12 +10,13 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 use libbpf_rs::{libbpf_sys, PrintLevel};
-use scheduler_core::{wire::MAX_CPUS, Engine, EngineConfig};
+use scheduler_core::{wire::MAX_CPUS, Backend, Engine, EngineConfig};
 use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open};
 
 use super::{
     backend::BpfBackend,
     bpf::{BpfSkel, BpfSkelBuilder},
+    ctl::{Factory, PolicySpec, Server},
     panic_guard,
     stats::{own_cpu_ns, own_page_faults, LoopProfile, StatsLine},
     topology,
@@ -24,8 +25,12 @@ use super::{
 /// Everything a session needs, validated.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Policy name (known to `policies::by_name`).
+    /// The starting policy's name, for the start-up line.
     pub policy: String,
+    /// The starting policy.
+    pub initial: PolicySpec,
+    /// The control socket's path.
+    pub socket: std::path::PathBuf,
     /// Policy tunables.
     pub policy_cfg: policies::PolicyConfig,
     /// No user-side progress this long while tasks wait = stalled (ns).
@@ -177,7 +182,9 @@ fn read_exit(skel: &BpfSkel<'_>) -> ExitRecord {
 }
 
 /// Loads, attaches and runs the scheduler until it ends; see [`Ending`].
-pub fn run_session(cfg: &Config) -> Result<Ending> {
+/// It starts with the policy `ctl` last switched to (the configured one at
+/// first), built by `factory`, and carries out `ctl`'s switches.
+pub fn run_session(cfg: &Config, factory: &Factory, ctl: Option<&Server>) -> Result<Ending> {
     if cfg.verbose {
         libbpf_rs::set_print(Some((PrintLevel::Debug, libbpf_log)));
     } else {
@@ -189,11 +196,9 @@ pub fn run_session(cfg: &Config) -> Result<Ending> {
     if nr_cpus > MAX_CPUS {
         bail!("{nr_cpus} CPUs, scx_relay supports at most {MAX_CPUS}");
     }
-    let policy = if cfg.allow_test_policies {
-        policies::by_name_allowing_tests(&cfg.policy, &cfg.policy_cfg)?
-    } else {
-        policies::by_name(&cfg.policy, &cfg.policy_cfg)?
-    };
+    let spec = ctl.and_then(Server::current).unwrap_or_else(|| cfg.initial.clone());
+    let policy = factory.build(&spec).map_err(anyhow::Error::msg)?;
+    let policy_name = policy.name().to_owned();
     let policy = Box::new(panic_guard::Contained::new(policy));
     let engine_cfg = EngineConfig::default();
     let mut engine = Engine::new(policy, topology::read(nr_cpus), engine_cfg);
@@ -238,7 +243,7 @@ pub fn run_session(cfg: &Config) -> Result<Ending> {
     eprintln!(
         "scx_relay: scheduling {} {nr_cpus} CPUs with policy {} (slice {} us, stall timeout {} ms)",
         if cfg.partial { "SCHED_EXT tasks on" } else { "all tasks on" },
-        cfg.policy,
+        policy_name,
         cfg.policy_cfg.slice_ns / 1000,
         cfg.stall_timeout_ns / 1_000_000
     );
@@ -265,6 +270,9 @@ pub fn run_session(cfg: &Config) -> Result<Ending> {
                 failure = Some(e);
                 break;
             }
+        }
+        if let Some(ctl) = ctl {
+            ctl.poll(&mut engine, backend.now_ns());
         }
         if let (Some(at), Some(interval)) = (next_stats, cfg.stats_interval) {
             if Instant::now() >= at {

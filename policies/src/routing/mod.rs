@@ -21,14 +21,20 @@
 //! outside the set, or no CPU, is placed on a CPU of the set: an idle one
 //! with an empty queue, else the one with the shortest queue (ties in turn).
 //! The task's own affinity still wins: the dispatcher bounces a decision for
-//! a CPU the task may not use.
+//! a CPU the task may not use. A CPU set binds this policy's decisions only:
+//! the dispatcher's fast path (a wakeup onto an idle CPU whose queues are
+//! empty never reaches user space) and its stall fallback may run a task
+//! elsewhere; for a hard guarantee use the tasks' affinity (`taskset`, a
+//! cpuset cgroup). With `local` as a sub-policy, shares act only among the
+//! tasks that share a CPU (it keeps tasks on their CPU).
 //!
 //! **Shares.** Each group has a virtual clock that advances by its tasks'
 //! CPU time × 100 / share; every decision of a group carries the group's
 //! clock as its vtime, so the dispatcher's queues interleave the groups in
 //! proportion to their shares, each group's decisions in the order its
-//! policy gave them. A group that was idle does not bank credit: its clock
-//! is raised to at least one slice behind the largest clock sent.
+//! policy gave them. A group that was idle (no task arrived for 100 ms)
+//! does not bank credit: when a task arrives its clock is raised to one
+//! slice behind the slowest clock of the groups still active.
 //!
 //! **Vtimes.** Sub-policies keep state in the vtime that round-trips
 //! through the kernel; the router remembers each task's last sub-policy
@@ -53,6 +59,8 @@ use crate::{
 pub const MAX_ROUTES: usize = 63;
 /// Longest cgroup path read (bytes); longer ones are matched on their start.
 const CGROUP_PATH_MAX: usize = 4096;
+/// A group none of whose tasks arrived for this long is idle (ns).
+const IDLE_NS: u64 = 100_000_000;
 /// Tasks and processes remembered before the least recently seen are forgotten.
 const TABLE_CAPACITY: usize = 16_384;
 
@@ -179,6 +187,8 @@ struct Group {
     clock: u64,
     /// Where the next CPU-set search starts.
     rr: u32,
+    /// When a task last joined it (ns), if ever.
+    last_enqueue_ns: Option<u64>,
 }
 
 /// What the router remembers of a task between its runs.
@@ -207,8 +217,6 @@ pub struct Router {
     cgroups: PidMap<CgroupBits>,
     path: Vec<u8>,
     translations: PidMap<Translation>,
-    /// The largest group clock sent.
-    vnow: u64,
     slice_ns: u64,
 }
 
@@ -236,6 +244,7 @@ impl Router {
                     share: g.share.max(1),
                     clock: 0,
                     rr: 0,
+                    last_enqueue_ns: None,
                 })
             })
             .collect::<Result<Vec<_>, UnknownPolicy>>()?;
@@ -247,7 +256,6 @@ impl Router {
             cgroups: PidMap::with_capacity(if config.uses_cgroups() { TABLE_CAPACITY } else { 16 }),
             path: vec![0; CGROUP_PATH_MAX],
             translations: PidMap::with_capacity(TABLE_CAPACITY),
-            vnow: 0,
             slice_ns: cfg.slice_ns,
         })
     }
@@ -320,10 +328,23 @@ impl Policy for Router {
 
     fn enqueue(&mut self, task: &QueuedTask, ctx: &SchedContext<'_>) {
         let g = self.route(task);
-        let floor = self.vnow.saturating_sub(self.slice_ns);
+        let now = ctx.now_ns;
+        let idle = self.groups[g].last_enqueue_ns.is_none_or(|t| now.saturating_sub(t) > IDLE_NS);
+        if idle {
+            // Back from idle: no credit banked while away. Catch up to one
+            // slice behind the slowest clock of the groups still active.
+            let active = self.groups.iter().enumerate().filter(|&(i, o)| {
+                i != g && o.last_enqueue_ns.is_some_and(|t| now.saturating_sub(t) <= IDLE_NS)
+            });
+            if let Some(floor) = active.map(|(_, o)| o.clock).min() {
+                let group = &mut self.groups[g];
+                group.clock = group.clock.max(floor.saturating_sub(self.slice_ns));
+            }
+        }
         let group = &mut self.groups[g];
+        group.last_enqueue_ns = Some(now);
         let charge = task.last_run_ns().saturating_mul(WEIGHT_DEFAULT) / group.share;
-        group.clock = group.clock.max(floor).saturating_add(charge);
+        group.clock = group.clock.saturating_add(charge);
         let mut t = *task;
         t.vtime = match self.translations.get(task.pid) {
             Some(tr) if tr.sent_vtime == task.vtime && usize::from(tr.group) == g => tr.sub_vtime,
@@ -343,7 +364,6 @@ impl Policy for Router {
                 continue;
             };
             let key = self.groups[g].clock;
-            self.vnow = self.vnow.max(key);
             *self.translations.entry(d.pid).value_mut() =
                 Translation { sub_vtime: d.vtime, sent_vtime: key, group: g as u8 };
             d.vtime = key;

@@ -1,0 +1,118 @@
+//! scx_relay: a sched_ext scheduler whose policies run in user space.
+//!
+//! `scx_relay [OPTIONS]` loads the BPF dispatcher and schedules this machine
+//! with the chosen policy (needs root and a kernel with sched_ext);
+//! `scx_relay sim ...` runs a policy in the deterministic simulator;
+//! `scx_relay ctl ...` switches the running scheduler's policy live.
+//!
+//! The binary is [`main`]. A program with a policy of its own runs it on a
+//! real kernel with [`run_with_policy`] (the same options, live switching
+//! included).
+
+pub mod ctl;
+mod run;
+mod sim_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use policies::PolicyConfig;
+use scheduler_core::Policy;
+
+/// scx_relay: a sched_ext scheduler whose policies run in user space, in Rust.
+///
+/// Without a subcommand, loads the BPF dispatcher and schedules this machine
+/// with the chosen policy until SIGINT/SIGTERM (root and a kernel with
+/// CONFIG_SCHED_CLASS_EXT are needed). `scx_relay sim` runs a policy in the
+/// deterministic simulator instead (no root, any kernel); `scx_relay ctl`
+/// talks to a running scheduler.
+#[derive(Debug, Parser)]
+#[command(name = "scx_relay", version, args_conflicts_with_subcommands = true)]
+struct Opts {
+    #[command(flatten)]
+    run: run::RunOpts,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)]
+enum Command {
+    /// Run a policy against a simulated machine and workload, and report.
+    Sim(sim_cmd::SimArgs),
+    /// Control the running scheduler: switch its policy live (root only).
+    Ctl(ctl::CtlArgs),
+}
+
+/// The options of a program built on [`run_with_policy`]: the scheduler's.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct CustomOpts {
+    #[command(flatten)]
+    run: run::RunOpts,
+}
+
+/// Parses the command line; on a usage error prints one line (exit 2), on
+/// `--help` / `--version` the text (exit 0).
+fn parse<T: Parser>() -> Result<T, ExitCode> {
+    T::try_parse().map_err(|e| {
+        // Help and version go to stdout in full (exit 0). A usage error is
+        // one line on stderr (clap's first: "error: invalid value ..."),
+        // exit 2; `--help` has the rest.
+        if !e.use_stderr() {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        let text = e.render().to_string();
+        let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+        let mut line = lines.next().unwrap_or("error: invalid arguments").to_owned();
+        // "the following required arguments were not provided:" names them on the next line.
+        if line.ends_with(':') {
+            if let Some(next) = lines.next() {
+                line = format!("{line} {next}");
+            }
+        }
+        eprintln!("scx_relay: {}", line.trim_start_matches("error: "));
+        ExitCode::from(2)
+    })
+}
+
+/// The `scx_relay` command line (what the binary's `main` runs).
+pub fn main() -> ExitCode {
+    let opts = match parse::<Opts>() {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    match opts.command {
+        Some(Command::Sim(args)) => sim_cmd::main(&args),
+        Some(Command::Ctl(args)) => ctl::main(&args),
+        None => run::main(&opts.run),
+    }
+}
+
+/// Runs the real scheduler with a policy of your own, as `scx_relay` runs a
+/// shipped one: the same options (`--stats`, `--slice-us`, `--socket`, ...;
+/// `--policy` is replaced by yours), the same stall fallback, lifecycle and
+/// exit codes. `make` builds the policy (again after a CPU-hotplug restart);
+/// `name` must be what its [`Policy::name`] returns. While it runs,
+/// `scx_relay ctl policy <shipped name>` switches to a shipped policy and
+/// `scx_relay ctl policy <name>` back to yours.
+///
+/// ```no_run
+/// # use scheduler_core::Policy;
+/// # fn my_policy(_: &policies::PolicyConfig) -> Box<dyn Policy> { unimplemented!() }
+/// fn main() -> std::process::ExitCode {
+///     scx_relay::run_with_policy("mine", my_policy)
+/// }
+/// ```
+pub fn run_with_policy<F>(name: &str, make: F) -> ExitCode
+where
+    F: Fn(&PolicyConfig) -> Box<dyn Policy> + Send + Sync + 'static,
+{
+    let opts = match parse::<CustomOpts>() {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    run::main_with(&opts.run, Some(run::CustomPolicy { name: name.to_owned(), make: Box::new(make) }))
+}

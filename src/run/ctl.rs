@@ -1,0 +1,379 @@
+//! The server side of `scx_relay ctl`: live policy switches over a Unix
+//! socket.
+//!
+//! **The socket.** `/run/scx_relay.sock` unless `--socket` says otherwise;
+//! created with mode 0600 by the scheduler (which runs as root), and a
+//! connection is served only if the peer's uid is 0 or the scheduler's own
+//! (SO_PEERCRED): only root may switch policies. At start a socket file
+//! left by a scheduler that died (nothing accepts on it) is removed; one
+//! that answers means another scx_relay is running, and this one refuses to
+//! start. The file is removed when the scheduler exits.
+//!
+//! **Requests** are text: one line `policy <name>`, `status`, or `config`
+//! followed by a routing configuration (TOML); the client then shuts its
+//! side. The reply is one line: `ok: ...` or `error: ...`.
+//!
+//! **Threads.** A thread created before the scheduler locks its memory
+//! (mlockall) accepts connections, reads requests and builds the new policy
+//! — file parsing and allocation stay off the scheduling loop. The loop only
+//! checks an atomic flag each round ([`Server::poll`]); when a switch is
+//! waiting it calls [`Engine::switch_policy`] (every held task is handed to
+//! the new policy), logs `scx_relay: policy <old> -> <new>, <n> tasks handed
+//! over` and answers. A request the loop does not take within
+//! [`SWITCH_TIMEOUT`] (the scheduler is stopped) is withdrawn, and the
+//! client told so.
+
+use std::{
+    io::{Read, Write},
+    os::unix::{
+        fs::{FileTypeExt, PermissionsExt},
+        net::{UnixListener, UnixStream},
+    },
+    path::{Path, PathBuf},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Condvar, Mutex,
+    },
+    time::Duration,
+};
+
+use anyhow::{bail, Context, Result};
+use policies::{PolicyConfig, RoutingConfig};
+use scheduler_core::{Engine, Policy};
+
+use super::{cgroup::ProcCgroup, panic_guard::Contained};
+
+/// How long a switch request waits for the scheduling loop.
+pub const SWITCH_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest request accepted (bytes).
+const MAX_REQUEST: u64 = 1 << 20;
+
+/// What the scheduler runs, in a form that can be built again (a restart
+/// after CPU hotplug rebuilds the policy running at the time).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PolicySpec {
+    /// A policy by name (`policies::by_name`, or the custom one).
+    Named(String),
+    /// A routing configuration.
+    Routing(RoutingConfig),
+}
+
+/// Builds a policy from the tunables.
+pub type MakePolicy = Box<dyn Fn(&PolicyConfig) -> Box<dyn Policy> + Send + Sync>;
+
+/// A policy that is not shipped: `scx_relay::run_with_policy`'s.
+pub struct CustomPolicy {
+    /// Its name (it must also be what its `Policy::name` returns).
+    pub name: String,
+    /// Builds it.
+    pub make: MakePolicy,
+}
+
+/// Builds policies from specs.
+pub struct Factory {
+    /// Tunables for every policy.
+    pub cfg: PolicyConfig,
+    /// Whether `policies::TEST_NAMES` are accepted.
+    pub allow_test_policies: bool,
+    /// The custom policy, if any.
+    pub custom: Option<CustomPolicy>,
+}
+
+impl Factory {
+    /// The policy `spec` describes.
+    pub fn build(&self, spec: &PolicySpec) -> Result<Box<dyn Policy>, String> {
+        match spec {
+            PolicySpec::Named(name) => match &self.custom {
+                Some(c) if c.name == *name => Ok((c.make)(&self.cfg)),
+                _ if self.allow_test_policies => {
+                    policies::by_name_allowing_tests(name, &self.cfg).map_err(|e| e.to_string())
+                }
+                _ => policies::by_name(name, &self.cfg).map_err(|e| e.to_string()),
+            },
+            PolicySpec::Routing(config) => {
+                let lookup: Option<Box<dyn policies::CgroupLookup>> =
+                    config.uses_cgroups().then(|| Box::new(ProcCgroup::new()) as Box<dyn policies::CgroupLookup>);
+                let router = policies::Router::new(config, &self.cfg, lookup).map_err(|e| e.to_string())?;
+                Ok(Box::new(router))
+            }
+        }
+    }
+}
+
+/// A built policy waiting for the loop.
+struct Switch {
+    policy: Box<dyn Policy>,
+    spec: PolicySpec,
+}
+
+#[derive(Default)]
+struct Slot {
+    request: Option<Switch>,
+    reply: Option<String>,
+}
+
+/// State shared by the accepting thread and the loop.
+struct Shared {
+    pending: AtomicBool,
+    slot: Mutex<Slot>,
+    answered: Condvar,
+    current: Mutex<PolicySpec>,
+}
+
+/// The control socket and its thread.
+pub struct Server {
+    shared: Arc<Shared>,
+    path: PathBuf,
+}
+
+/// Why the server did not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// Another scheduler answers on the socket.
+    Busy(PathBuf),
+    /// Anything else (the scheduler can run without live control).
+    Other(anyhow::Error),
+}
+
+impl Server {
+    /// Binds `path` (mode 0600, stale socket removed) and starts the
+    /// accepting thread; `initial` is what the scheduler starts with.
+    pub fn start(path: &Path, factory: Arc<Factory>, initial: PolicySpec) -> Result<Self, StartError> {
+        if let Ok(meta) = std::fs::symlink_metadata(path) {
+            if !meta.file_type().is_socket() {
+                return Err(StartError::Other(anyhow::anyhow!("{} exists and is not a socket", path.display())));
+            }
+            if UnixStream::connect(path).is_ok() {
+                return Err(StartError::Busy(path.to_owned()));
+            }
+            std::fs::remove_file(path)
+                .with_context(|| format!("removing the stale socket {}", path.display()))
+                .map_err(StartError::Other)?;
+        }
+        // Created 0600 from the start: no moment where others could connect.
+        // SAFETY: umask has no preconditions; this runs before any thread
+        // that could create files.
+        let old = unsafe { libc::umask(0o177) };
+        let bound = UnixListener::bind(path);
+        // SAFETY: as above.
+        unsafe { libc::umask(old) };
+        let listener = bound.with_context(|| format!("binding {}", path.display())).map_err(StartError::Other)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("chmod 0600 {}", path.display()))
+            .map_err(StartError::Other)?;
+        let shared = Arc::new(Shared {
+            pending: AtomicBool::new(false),
+            slot: Mutex::new(Slot::default()),
+            answered: Condvar::new(),
+            current: Mutex::new(initial),
+        });
+        let thread_shared = shared.clone();
+        std::thread::Builder::new()
+            .name("scx_relay-ctl".into())
+            .stack_size(256 * 1024)
+            .spawn(move || accept_loop(&listener, &thread_shared, &factory))
+            .context("starting the control thread")
+            .map_err(StartError::Other)?;
+        Ok(Self { shared, path: path.to_owned() })
+    }
+
+    /// What the scheduler runs now (the last switch's spec).
+    pub fn current(&self) -> Option<PolicySpec> {
+        self.shared.current.lock().ok().map(|c| c.clone())
+    }
+
+    /// Called by the scheduling loop every round: one atomic load unless a
+    /// switch waits; then switches `engine`'s policy, logs and answers.
+    pub fn poll(&self, engine: &mut Engine, now_ns: u64) {
+        if !self.shared.pending.load(Ordering::Acquire) {
+            return;
+        }
+        let Ok(mut slot) = self.shared.slot.lock() else { return };
+        self.shared.pending.store(false, Ordering::Release);
+        let Some(sw) = slot.request.take() else { return };
+        let old = engine.policy_name().to_owned();
+        let routing = matches!(sw.spec, PolicySpec::Routing(_)).then(|| describe(&sw.spec));
+        let handed = engine.switch_policy(Box::new(Contained::new(sw.policy)), now_ns);
+        let line = format!("policy {old} -> {}, {handed} tasks handed over", engine.policy_name());
+        eprintln!("scx_relay: {line}");
+        if let Some(r) = routing {
+            eprintln!("scx_relay: {r}");
+        }
+        if let Ok(mut current) = self.shared.current.lock() {
+            *current = sw.spec;
+        }
+        slot.reply = Some(format!("ok: {line}"));
+        self.shared.answered.notify_all();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The accepting thread: one request per connection, answered in one line.
+fn accept_loop(listener: &UnixListener, shared: &Shared, factory: &Factory) {
+    for stream in listener.incoming() {
+        let Ok(mut stream) = stream else { continue };
+        let reply = match peer_is_root(&stream) {
+            true => serve(&mut stream, shared, factory).unwrap_or_else(|e| format!("error: {e:#}")),
+            false => "error: permission denied: scx_relay ctl needs root".to_owned(),
+        };
+        let _ = stream.write_all(reply.as_bytes());
+        let _ = stream.write_all(b"\n");
+    }
+}
+
+/// Whether the peer runs as root or as this process's user (SO_PEERCRED).
+fn peer_is_root(stream: &UnixStream) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut cred = libc::ucred { pid: 0, uid: u32::MAX, gid: 0 };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: `cred` and `len` are valid for the size given; the fd is open.
+    let ok = unsafe {
+        libc::getsockopt(stream.as_raw_fd(), libc::SOL_SOCKET, libc::SO_PEERCRED, (&raw mut cred).cast(), &mut len)
+    } == 0;
+    // SAFETY: geteuid has no preconditions.
+    ok && (cred.uid == 0 || cred.uid == unsafe { libc::geteuid() })
+}
+
+/// Reads one request and carries it out; the reply line.
+fn serve(stream: &mut UnixStream, shared: &Shared, factory: &Factory) -> Result<String> {
+    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+    let mut text = String::new();
+    stream.take(MAX_REQUEST).read_to_string(&mut text).context("reading the request")?;
+    let (first, body) = text.split_once('\n').unwrap_or((text.as_str(), ""));
+    let mut words = first.split_whitespace();
+    let spec = match (words.next(), words.next(), words.next()) {
+        (Some("status"), None, _) => {
+            let current = shared.current.lock().map(|c| describe(&c)).unwrap_or_default();
+            return Ok(format!("ok: running {current}"));
+        }
+        (Some("policy"), Some(name), None) => PolicySpec::Named(name.to_owned()),
+        (Some("config"), None, _) => match RoutingConfig::parse(body) {
+            Ok(c) => PolicySpec::Routing(c),
+            Err(e) => bail!("{e}; the running configuration is kept"),
+        },
+        _ => bail!("unknown request '{}' (expected: policy <name>, config, status)", first.trim()),
+    };
+    let policy = factory.build(&spec).map_err(|e| anyhow::anyhow!("{e}"))?;
+    hand_over(shared, Switch { policy, spec })
+}
+
+/// A short description of what a spec runs.
+fn describe(spec: &PolicySpec) -> String {
+    match spec {
+        PolicySpec::Named(n) => n.clone(),
+        PolicySpec::Routing(c) => {
+            let groups: Vec<String> = c
+                .routes
+                .iter()
+                .map(|r| &r.group)
+                .chain(std::iter::once(&c.default))
+                .map(|g| format!("{}: {}", g.name, g.policy))
+                .collect();
+            format!("routing ({})", groups.join(", "))
+        }
+    }
+}
+
+/// Gives `sw` to the loop and waits for its answer.
+fn hand_over(shared: &Shared, sw: Switch) -> Result<String> {
+    let mut slot = shared.slot.lock().map_err(|_| anyhow::anyhow!("internal lock poisoned"))?;
+    slot.reply = None;
+    slot.request = Some(sw);
+    shared.pending.store(true, Ordering::Release);
+    let (mut slot, _) = shared
+        .answered
+        .wait_timeout_while(slot, SWITCH_TIMEOUT, |s| s.reply.is_none())
+        .map_err(|_| anyhow::anyhow!("internal lock poisoned"))?;
+    match slot.reply.take() {
+        Some(reply) => Ok(reply),
+        None => {
+            slot.request = None;
+            shared.pending.store(false, Ordering::Release);
+            bail!("the scheduler did not take the switch within {} s; nothing changed", SWITCH_TIMEOUT.as_secs())
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn factory() -> Arc<Factory> {
+        Arc::new(Factory { cfg: PolicyConfig::default(), allow_test_policies: false, custom: None })
+    }
+
+    fn request(path: &Path, text: &str) -> String {
+        let mut s = UnixStream::connect(path).unwrap();
+        s.write_all(text.as_bytes()).unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut reply = String::new();
+        s.read_to_string(&mut reply).unwrap();
+        reply
+    }
+
+    fn socket_path(name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("scx_relay-test-{}-{name}.sock", std::process::id()))
+    }
+
+    /// The socket is 0600; a stale socket file is replaced; a live one makes
+    /// a second server refuse to start; the file goes with the server.
+    #[test]
+    fn socket_lifecycle() {
+        let path = socket_path("life");
+        drop(UnixListener::bind(&path).unwrap()); // a stale socket: nothing accepts
+        let server = Server::start(&path, factory(), PolicySpec::Named("fifo".into())).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert!(matches!(Server::start(&path, factory(), PolicySpec::Named("fifo".into())), Err(StartError::Busy(_))));
+        assert_eq!(request(&path, "status\n"), "ok: running fifo\n");
+        drop(server);
+        assert!(!path.exists());
+    }
+
+    /// A switch request is carried out by the loop's poll: the engine runs
+    /// the new policy, the held tasks are handed over, the client gets the
+    /// log line; bad requests get one error line and change nothing.
+    #[test]
+    fn switches_through_the_loop() {
+        let path = socket_path("switch");
+        let server = Server::start(&path, factory(), PolicySpec::Named("deadline".into())).unwrap();
+        let topo = scheduler_core::Topology::uniform(2, 1, 2);
+        let mut engine = Engine::new(
+            policies::by_name("deadline", &PolicyConfig::default()).unwrap(),
+            topo,
+            scheduler_core::EngineConfig::default(),
+        );
+        let client = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                [
+                    request(&path, "policy eevdf\n"),
+                    request(&path, "policy cfs\n"),
+                    request(&path, "config\n[[route]]\npolicy = \"fifo\"\nshare = \"x\"\ncomm = \"a\"\n"),
+                    request(&path, "config\n[[route]]\npolicy = \"fifo\"\ncomm = \"a*\"\n"),
+                    request(&path, "frobnicate\n"),
+                ]
+            })
+        };
+        while !client.is_finished() {
+            server.poll(&mut engine, 0);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let replies = client.join().unwrap();
+        assert_eq!(replies[0], "ok: policy deadline -> eevdf, 0 tasks handed over\n");
+        assert!(replies[1].starts_with("error: unknown policy 'cfs'"), "{}", replies[1]);
+        assert!(replies[2].starts_with("error: line 3, field share:"), "{}", replies[2]);
+        assert!(replies[2].contains("the running configuration is kept"));
+        assert_eq!(replies[3], "ok: policy eevdf -> routing, 0 tasks handed over\n");
+        assert!(replies[4].starts_with("error: unknown request 'frobnicate'"), "{}", replies[4]);
+        assert!(replies.iter().all(|r| r.lines().count() == 1));
+        assert_eq!(engine.policy_name(), "routing");
+        assert!(matches!(server.current(), Some(PolicySpec::Routing(_))));
+    }
+}
