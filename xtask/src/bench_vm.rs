@@ -8,7 +8,8 @@
 //! lines and writes the medians, their ratios, the targets and the profile of
 //! the scheduler process as Markdown (`target/bench-vm/results.md`), the raw
 //! lines (`raw.txt`) and a chart of the wakeup-latency percentiles
-//! (`latency.svg`, copied to `docs/bench-vm-latency.svg` for the README).
+//! (`latency.svg`); all three are copied to `docs/bench-vm-*` for the
+//! README. `--from-raw` renders them again from a `raw.txt` without booting.
 //!
 //! The guest is emulated (TCG) and noisy, so only ratios of medians taken in
 //! the same boot mean anything; absolute numbers are shown for context.
@@ -50,6 +51,8 @@ const SCHEDULERS: [&str; 4] = ["eevdf", "rustland", "deadline", "fifo"];
 const LINE_PREFIX: &str = "relay-bench: ";
 /// The committed copy of the chart, relative to the repository root.
 const DOCS_CHART: &str = "docs/bench-vm-latency.svg";
+/// The committed copy of the raw lines, relative to the repository root.
+const DOCS_RAW: &str = "docs/bench-vm-raw.txt";
 /// The committed copy of the table, relative to the repository root.
 const DOCS_RESULTS: &str = "docs/bench-vm-results.md";
 
@@ -80,6 +83,10 @@ pub struct Options {
     /// Do not copy the table and chart to docs/.
     #[arg(long)]
     pub no_docs: bool,
+    /// Do not boot: render the table and chart again from a `raw.txt` an
+    /// earlier run wrote.
+    #[arg(long, value_name = "PATH")]
+    pub from_raw: Option<PathBuf>,
     /// Guest machine and limits (without --timeout-s the limit grows with
     /// the rounds).
     #[command(flatten)]
@@ -92,6 +99,15 @@ pub struct Options {
 /// Run the subcommand; `Ok(false)` when the guest or a scheduler failed.
 pub fn run(opts: &Options) -> Result<bool> {
     let ws = Workspace::locate()?;
+    if let Some(raw) = &opts.from_raw {
+        let text = fs::read_to_string(raw).with_context(|| format!("cannot read {}", raw.display()))?;
+        let kernel = text.lines().find_map(|l| l.strip_prefix("# kernel ")).unwrap_or("unknown").to_owned();
+        let command = text.lines().find_map(|l| l.strip_prefix("# command ")).unwrap_or("cargo xtask bench-vm");
+        let results = Results::parse(text.lines());
+        ensure!(!results.samples.is_empty(), "{} holds no measurement", raw.display());
+        report(&ws, opts, &results, &kernel, command, None)?;
+        return Ok(results.errors.is_empty());
+    }
     ensure!(opts.rounds >= 1, "--rounds must be at least 1");
     for name in &opts.schedulers {
         ensure!(SCHEDULERS.contains(&name.as_str()), "unknown scheduler '{name}' (known: {})", SCHEDULERS.join(", "));
@@ -138,28 +154,54 @@ pub fn run(opts: &Options) -> Result<bool> {
     }
 
     let results = Results::parse(outcome.lines.iter().map(String::as_str));
+    let command = command_line(opts);
+    let mut raw = format!("# kernel {}\n# command {command}\n", kernel.release);
+    for line in outcome.lines.iter().filter(|l| l.starts_with(LINE_PREFIX)) {
+        raw.push_str(line);
+        raw.push('\n');
+    }
+    report(&ws, opts, &results, &kernel.release, &command, Some(&raw))?;
+    if results.samples.is_empty() {
+        bail!("the guest reported no measurement ({}); see {}", outcome.summary(), outcome.log_path.display());
+    }
+    Ok(outcome.passed() && results.errors.is_empty())
+}
+
+/// Write `target/bench-vm/` (and the docs/ copies), print the table.
+fn report(
+    ws: &Workspace,
+    opts: &Options,
+    results: &Results,
+    kernel: &str,
+    command: &str,
+    raw: Option<&str>,
+) -> Result<()> {
     let out_dir = ws.target_dir().join("bench-vm");
     fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
-    let raw: String = outcome.lines.iter().filter(|l| l.starts_with(LINE_PREFIX)).map(|l| format!("{l}\n")).collect();
-    write(&out_dir.join("raw.txt"), &raw)?;
-    let command = command_line(opts);
-    let markdown = results.markdown(&command, &kernel.release);
+    if let Some(raw) = raw {
+        write(&out_dir.join("raw.txt"), raw)?;
+    }
+    let markdown = results.markdown(command, kernel);
     let svg = results.latency_svg();
     write(&out_dir.join("results.md"), &markdown)?;
     write(&out_dir.join("latency.svg"), &svg)?;
     if !opts.no_docs {
         write(&ws.root.join(DOCS_RESULTS), &markdown)?;
         write(&ws.root.join(DOCS_CHART), &svg)?;
+        if let Some(raw) = raw {
+            write(&ws.root.join(DOCS_RAW), raw)?;
+        }
     }
     println!("{markdown}");
-    println!("bench-vm: wrote {}/{{results.md,latency.svg,raw.txt}}", out_dir.display());
+    println!(
+        "bench-vm: wrote {}/{{results.md,latency.svg{}}}",
+        out_dir.display(),
+        if raw.is_some() { ",raw.txt" } else { "" }
+    );
     for error in &results.errors {
         println!("bench-vm: error: {error}");
     }
-    if results.samples.is_empty() {
-        bail!("the guest reported no measurement ({}); see {}", outcome.summary(), outcome.log_path.display());
-    }
-    Ok(outcome.passed() && results.errors.is_empty())
+    Ok(())
 }
 
 /// The command that reproduces this run (for the table's header).
@@ -309,6 +351,7 @@ const ROWS: &[Row] = &[
 
 const PROFILE_ROWS: &[Row] = &[
     Row { label: "decisions in the cost window", metric: Metric::Raw("cost_decisions"), lower_is_better: false },
+    Row { label: "scheduler CPU in the cost window (ms)", metric: Metric::Raw("cost_cpu_ms"), lower_is_better: true },
     Row {
         label: "syscalls per decision",
         metric: Metric::Per("cost_syscalls", "cost_decisions", 1.0),
@@ -595,9 +638,12 @@ impl Results {
         let values: Vec<Vec<Option<f64>>> =
             scheds.iter().map(|s| series.iter().map(|(m, _, _)| self.median(s, Metric::Raw(m))).collect()).collect();
         let top = values.iter().flatten().flatten().copied().fold(10.0_f64, f64::max);
-        let decades = top.log10().ceil().max(1.0);
+        let bottom = values.iter().flatten().flatten().copied().fold(top, f64::min).max(1.0);
+        // Whole decades from below the smallest bar to above the largest.
+        let low = (bottom.log10().floor() - 1.0).max(0.0);
+        let decades = (top.log10().ceil() - low).max(1.0);
         let plot_h = H - TOP - BOTTOM;
-        let y = |v: f64| TOP + plot_h * (1.0 - (v.max(1.0).log10() / decades));
+        let y = |v: f64| TOP + plot_h * (1.0 - ((v.max(1.0).log10() - low) / decades).max(0.0));
         let mut svg = String::new();
         let _ = writeln!(
             svg,
@@ -610,7 +656,7 @@ impl Results {
             W / 2.0
         );
         for d in 0..=decades as u32 {
-            let v = 10f64.powi(d as i32);
+            let v = 10f64.powi(d as i32 + low as i32);
             let yy = y(v);
             let _ = writeln!(
                 svg,
