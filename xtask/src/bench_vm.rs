@@ -234,7 +234,7 @@ fn ensure_peer(ws: &Workspace, version: &str) -> Result<PathBuf> {
     fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
     let log_path = root.join("build.log");
     println!(
-        "bench-vm: building {PEER_CRATE} {version} into {} (once; several minutes; log: {})",
+        "bench-vm: building {PEER_CRATE} {version} into {} (once; about 6 minutes on 2 cores; log: {})",
         root.display(),
         log_path.display()
     );
