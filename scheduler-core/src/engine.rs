@@ -219,10 +219,16 @@ impl Engine {
     /// tasks were handed over. The new policy's vtimes are rebased past the
     /// old ones (see the module docs). Allocates (the hand-over list).
     pub fn switch_policy(&mut self, new: Box<dyn Policy>, now_ns: u64) -> usize {
+        self.replace_policy(new, now_ns).0
+    }
+
+    /// [`Engine::switch_policy`], returning the old policy too (empty), for
+    /// a caller that wants to free it elsewhere (on another thread).
+    pub fn replace_policy(&mut self, new: Box<dyn Policy>, now_ns: u64) -> (usize, Box<dyn Policy>) {
         self.rebase_pending = true;
         let mut held = Vec::with_capacity(self.policy.pending());
         self.policy.take_all(&mut held);
-        self.policy = new;
+        let old = std::mem::replace(&mut self.policy, new);
         let ctx = SchedContext { now_ns, cpus: &self.cpus };
         for t in &held {
             self.policy.enqueue(t, &ctx);
@@ -237,7 +243,7 @@ impl Engine {
         };
         self.stats.per_policy[self.policy_idx].received += held.len() as u64;
         self.stats.switches += 1;
-        held.len()
+        (held.len(), old)
     }
 
     /// The running policy's name.

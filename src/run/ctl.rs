@@ -106,10 +106,16 @@ struct Switch {
     spec: PolicySpec,
 }
 
-#[derive(Default)]
+/// What the two threads exchange, under one lock.
 struct Slot {
     request: Option<Switch>,
     reply: Option<String>,
+    /// What the scheduler runs.
+    current: PolicySpec,
+    /// The replaced policy and spec, freed by the accepting thread: memory
+    /// that thread allocated is freed there, never on the loop (its
+    /// allocator arena's lock could be held by it while it waits for a CPU).
+    retired: Option<(Box<dyn Policy>, PolicySpec)>,
 }
 
 /// State shared by the accepting thread and the loop.
@@ -117,7 +123,6 @@ struct Shared {
     pending: AtomicBool,
     slot: Mutex<Slot>,
     answered: Condvar,
-    current: Mutex<PolicySpec>,
 }
 
 /// The control socket and its thread.
@@ -163,9 +168,8 @@ impl Server {
             .map_err(StartError::Other)?;
         let shared = Arc::new(Shared {
             pending: AtomicBool::new(false),
-            slot: Mutex::new(Slot::default()),
+            slot: Mutex::new(Slot { request: None, reply: None, current: initial, retired: None }),
             answered: Condvar::new(),
-            current: Mutex::new(initial),
         });
         let thread_shared = shared.clone();
         std::thread::Builder::new()
@@ -177,31 +181,36 @@ impl Server {
         Ok(Self { shared, path: path.to_owned() })
     }
 
-    /// What the scheduler runs now (the last switch's spec).
+    /// What the scheduler runs now (the last switch's spec). Blocks on the
+    /// accepting thread: call it outside the scheduling loop.
     pub fn current(&self) -> Option<PolicySpec> {
-        self.shared.current.lock().ok().map(|c| c.clone())
+        self.shared.slot.lock().ok().map(|s| s.current.clone())
     }
 
     /// Called by the scheduling loop every round: one atomic load unless a
     /// switch waits; then switches `engine`'s policy, logs and answers.
+    ///
+    /// It never waits for the accepting thread: that thread is scheduled by
+    /// this loop, so a lock it holds while waiting for a CPU would stall the
+    /// loop until the dispatcher's stall fallback ran it. A busy lock means
+    /// "next round".
     pub fn poll(&self, engine: &mut Engine, now_ns: u64) {
         if !self.shared.pending.load(Ordering::Acquire) {
             return;
         }
-        let Ok(mut slot) = self.shared.slot.lock() else { return };
+        let Ok(mut slot) = self.shared.slot.try_lock() else { return };
         self.shared.pending.store(false, Ordering::Release);
         let Some(sw) = slot.request.take() else { return };
         let old = engine.policy_name().to_owned();
         let routing = matches!(sw.spec, PolicySpec::Routing(_)).then(|| describe(&sw.spec));
-        let handed = engine.switch_policy(Box::new(Contained::new(sw.policy)), now_ns);
+        let (handed, retired) = engine.replace_policy(Box::new(Contained::new(sw.policy)), now_ns);
         let line = format!("policy {old} -> {}, {handed} tasks handed over", engine.policy_name());
         eprintln!("scx_relay: {line}");
         if let Some(r) = routing {
             eprintln!("scx_relay: {r}");
         }
-        if let Ok(mut current) = self.shared.current.lock() {
-            *current = sw.spec;
-        }
+        let old_spec = std::mem::replace(&mut slot.current, sw.spec);
+        slot.retired = Some((retired, old_spec));
         slot.reply = Some(format!("ok: {line}"));
         self.shared.answered.notify_all();
     }
@@ -248,7 +257,7 @@ fn serve(stream: &mut UnixStream, shared: &Shared, factory: &Factory) -> Result<
     let mut words = first.split_whitespace();
     let spec = match (words.next(), words.next(), words.next()) {
         (Some("status"), None, _) => {
-            let current = shared.current.lock().map(|c| describe(&c)).unwrap_or_default();
+            let current = shared.slot.lock().map(|s| describe(&s.current)).unwrap_or_default();
             return Ok(format!("ok: running {current}"));
         }
         (Some("policy"), Some(name), None) => PolicySpec::Named(name.to_owned()),
@@ -289,9 +298,21 @@ fn hand_over(shared: &Shared, sw: Switch) -> Result<String> {
         .answered
         .wait_timeout_while(slot, SWITCH_TIMEOUT, |s| s.reply.is_none())
         .map_err(|_| anyhow::anyhow!("internal lock poisoned"))?;
-    match slot.reply.take() {
+    let retired = slot.retired.take();
+    let reply = slot.reply.take();
+    drop(slot);
+    drop(retired);
+    match reply {
         Some(reply) => Ok(reply),
         None => {
+            let mut slot = shared.slot.lock().map_err(|_| anyhow::anyhow!("internal lock poisoned"))?;
+            if let Some(reply) = slot.reply.take() {
+                // Taken at the last moment: it happened.
+                let retired = slot.retired.take();
+                drop(slot);
+                drop(retired);
+                return Ok(reply);
+            }
             slot.request = None;
             shared.pending.store(false, Ordering::Release);
             bail!("the scheduler did not take the switch within {} s; nothing changed", SWITCH_TIMEOUT.as_secs())
