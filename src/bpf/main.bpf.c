@@ -76,6 +76,16 @@
  * (nr_rescued): however the policy misbehaves, no task waits past the
  * watchdog because of it.
  *
+ * Aging
+ * -----
+ * A decided task can still starve: the DSQs are ordered by the policy's
+ * vtime, and a task whose vtime keeps sorting behind newcomers (a policy
+ * bug, garbage, a scale that drifted) never reaches the head. So every
+ * AGE_SCAN_NS each CPU looks at the tail of its own DSQ and of the shared
+ * DSQ, and runs next, whatever its vtime, a task it may run that has waited
+ * there for MAX_QUEUED_AGE_NS (nr_aged): less than half the watchdog's
+ * timeout, and far more than a sane policy keeps a task waiting.
+ *
  * Shared per-CPU state
  * --------------------
  * `cpu_state[]` in .bss (mmapped by libbpf, read by the user scheduler with
@@ -104,6 +114,13 @@ char _license[] SEC("license") = "GPL";
 /* The user scheduler runs at least this often (ns). */
 #define HEARTBEAT_NS		(1000ULL * 1000 * 1000)
 
+/* A task waiting this long in a DSQ runs next, whatever its vtime (ns). */
+#define MAX_QUEUED_AGE_NS	(2000ULL * 1000 * 1000)
+
+/* How often each CPU looks for such tasks (ns), and how far (tasks per DSQ). */
+#define AGE_SCAN_NS		(100ULL * 1000 * 1000)
+#define AGE_SCAN_DEPTH		128
+
 /* Longest slice a decision may ask for (ns); longer ones are clamped. */
 #define MAX_SLICE_NS		(100ULL * 1000 * 1000)
 
@@ -127,6 +144,7 @@ volatile u64 nr_stale;			/* decisions discarded (stale, duplicate, exited, malfo
 volatile u64 nr_congested;		/* tasks kept in the kernel: ring buffer or pending map full */
 volatile u64 nr_stalls;			/* times the user side was declared stalled */
 volatile u64 nr_rescued;		/* tasks dispatched after waiting stall_timeout_ns in user space */
+volatile u64 nr_aged;			/* tasks run ahead of their vtime after MAX_QUEUED_AGE_NS in a DSQ */
 
 /* Profile counters, read by the binary (monotonic, count): where the time goes. */
 volatile u64 nr_dispatch_calls;		/* ops.dispatch() invocations */
@@ -194,6 +212,7 @@ struct task_ctx {
 	u64 start_ts;		/* last start of a run (ns) */
 	u64 stop_ts;		/* last stop of a run (ns) */
 	u64 exec_runtime;	/* CPU time since the last wakeup (ns) */
+	u64 dsq_at;		/* last insert into a DSQ of ours (ns) */
 };
 
 struct {
@@ -202,6 +221,14 @@ struct {
 	__type(key, int);
 	__type(value, struct task_ctx);
 } task_ctx_stor SEC(".maps");
+
+/* Per CPU: when it last looked for overdue tasks in its DSQs (ns). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, u64);
+} age_scan_at SEC(".maps");
 
 /* The heartbeat / stall-check timer. */
 struct timer_slot {
@@ -376,6 +403,10 @@ static bool pending_record(s32 pid, u64 generation)
 /* Dispatch @p in the kernel, to the shared DSQ, at the current vtime. */
 static void dispatch_in_kernel(struct task_struct *p, u64 enq_flags)
 {
+	struct task_ctx *tctx = lookup_task_ctx(p);
+
+	if (tctx)
+		tctx->dsq_at = bpf_ktime_get_ns();
 	scx_bpf_dsq_insert_vtime(p, SHARED_DSQ, slice_ns, vtime_now_get(), enq_flags);
 	kick_for(p);
 }
@@ -457,6 +488,7 @@ static void apply_decision(const struct relay_decision *d)
 
 	dsq = decision_dsq(p, d->cpu);
 	slice = d->slice_ns < MAX_SLICE_NS ? d->slice_ns : MAX_SLICE_NS;
+	tctx->dsq_at = bpf_ktime_get_ns();
 	scx_bpf_dsq_insert_vtime(p, dsq, slice, d->vtime, d->flags & USER_ENQ_FLAGS);
 	__sync_fetch_and_add(&nr_user_dispatches, 1);
 	if (dsq == SHARED_DSQ) {
@@ -511,6 +543,43 @@ static long fallback_one(struct bpf_map *map, s32 *pid, struct pending_entry *e,
 	/* Dispatched, exited or superseded: no longer pending at @g. */
 	pending_forget(key, g);
 	return 0;
+}
+
+/*
+ * Aging (see the top): move to this CPU the first task, scanning @dsq from
+ * its tail, that may run here and has waited MAX_QUEUED_AGE_NS.
+ */
+static bool run_overdue_from(u64 dsq, s32 cpu, u64 now)
+{
+	struct task_struct *p;
+	struct task_ctx *tctx;
+	u32 seen = 0;
+
+	bpf_for_each(scx_dsq, p, dsq, SCX_DSQ_ITER_REV) {
+		if (++seen > AGE_SCAN_DEPTH)
+			break;
+		tctx = lookup_task_ctx(p);
+		if (!tctx || (s64)(now - tctx->dsq_at) < (s64)MAX_QUEUED_AGE_NS ||
+		    !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+			continue;
+		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, SCX_DSQ_LOCAL, 0)) {
+			__sync_fetch_and_add(&nr_aged, 1);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Every AGE_SCAN_NS on each CPU: run an overdue task of its DSQ or the shared one. */
+static bool run_overdue(s32 cpu, u64 now)
+{
+	u32 key = 0;
+	u64 *last = bpf_map_lookup_elem(&age_scan_at, &key);
+
+	if (!last || now - *last < AGE_SCAN_NS)
+		return false;
+	*last = now;
+	return run_overdue_from(cpu, cpu, now) || run_overdue_from(SHARED_DSQ, cpu, now);
 }
 
 /*
@@ -613,8 +682,9 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
  * What this CPU runs next: decisions are applied first (up to the free
  * slots), then, if the user side stalled, pending tasks are dispatched here
  * (or, when the timer asked, those pending for the stall timeout: rescued);
- * then the user scheduler if it has work, then the lower-vtime head of this
- * CPU's DSQ and the shared DSQ; and if nothing is left, the previous task
+ * then the user scheduler if it has work, then (every AGE_SCAN_NS) a task
+ * overdue in this CPU's DSQ or the shared DSQ, then the lower-vtime head of
+ * this CPU's DSQ and the shared DSQ; and if nothing is left, the previous task
  * keeps the CPU for another slice.
  */
 void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
@@ -642,6 +712,8 @@ void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 	}
 
 	if (usersched_has_work(true) && scx_bpf_dsq_move_to_local(USERSCHED_DSQ, 0))
+		goto out;
+	if (run_overdue(cpu, now))
 		goto out;
 	if (consume_in_vtime_order(cpu))
 		goto out;

@@ -83,6 +83,7 @@ impl BpfBackend {
                 kernel: (&raw const (*bss).nr_kernel_dispatches).read_volatile(),
                 fallback: (&raw const (*bss).nr_fallback).read_volatile(),
                 rescued: (&raw const (*bss).nr_rescued).read_volatile(),
+                aged: (&raw const (*bss).nr_aged).read_volatile(),
                 bounced: (&raw const (*bss).nr_bounced).read_volatile(),
                 stale: (&raw const (*bss).nr_stale).read_volatile(),
                 congested: (&raw const (*bss).nr_congested).read_volatile(),

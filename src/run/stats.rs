@@ -20,6 +20,9 @@ pub struct Counters {
     /// space for the stall timeout while the user side was alive (a policy
     /// that never decided them).
     pub rescued: u64,
+    /// Tasks run ahead of their vtime because they waited in a dispatch
+    /// queue for 2 s (a policy's ordering starved them).
+    pub aged: u64,
     /// Decisions moved to an allowed CPU.
     pub bounced: u64,
     /// Decisions discarded: stale generation, duplicate, exited task.
@@ -76,15 +79,16 @@ impl fmt::Display for StatsLine {
         let c = &self.counters;
         write!(
             f,
-            "scx_relay stats: queued {} | dispatched user {} kernel {} fallback {} rescued {} | bounced {} stale {} \
-             congested {} | stalls {} ({}) | invalid {} redirected {} | page faults {} | dispatch calls {} drains {} \
-             drained {} \
+            "scx_relay stats: queued {} | dispatched user {} kernel {} fallback {} rescued {} aged {} | bounced {} \
+             stale {} congested {} | stalls {} ({}) | invalid {} redirected {} | page faults {} | dispatch calls {} \
+             drains {} drained {} \
              kicks {} usersched runs {} | steps {} empty {} received {} | cpu_ns {}",
             c.queued,
             c.user,
             c.kernel,
             c.fallback,
             c.rescued,
+            c.aged,
             c.bounced,
             c.stale,
             c.congested,
@@ -166,6 +170,7 @@ mod tests {
                 kernel: 2,
                 fallback: 1,
                 rescued: 8,
+                aged: 20,
                 bounced: 3,
                 stale: 4,
                 congested: 5,
@@ -183,8 +188,8 @@ mod tests {
         };
         assert_eq!(
             line.to_string(),
-            "scx_relay stats: queued 10 | dispatched user 7 kernel 2 fallback 1 rescued 8 | bounced 3 stale 4 \
-             congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 | page faults 6 | dispatch calls 11 \
+            "scx_relay stats: queued 10 | dispatched user 7 kernel 2 fallback 1 rescued 8 aged 20 | bounced 3 \
+             stale 4 congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 | page faults 6 | dispatch calls 11 \
              drains 12 drained 13 kicks 14 usersched runs 15 | steps 16 empty 17 received 18 | cpu_ns 19"
         );
         assert!(!line.to_string().contains('\n'));
