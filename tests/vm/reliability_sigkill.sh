@@ -11,7 +11,7 @@
 
 N=$(nproc)
 rounds=${RELAY_KILL_ROUNDS:-20}
-stress-ng -t $((rounds * 30)) -c "$N" -f 1 --pipe 1 >/dev/null 2>&1 &
+stress-ng -t $((rounds * 30)) -c "$N" --pipe 1 >/dev/null 2>&1 &
 LOAD=$!
 max_disable=0
 r=1
