@@ -53,10 +53,20 @@ struct CustomOpts {
     run: run::RunOpts,
 }
 
-/// Parses the command line; on a usage error prints one line (exit 2), on
-/// `--help` / `--version` the text (exit 0).
+/// Parses this process's command line; on a usage error prints one line
+/// (exit 2), on `--help` / `--version` the text (exit 0).
 fn parse<T: Parser>() -> Result<T, ExitCode> {
-    T::try_parse().map_err(|e| {
+    parse_from(std::env::args_os())
+}
+
+/// [`parse`] of the given command line.
+fn parse_from<P, I, T>(args: I) -> Result<P, ExitCode>
+where
+    P: Parser,
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    P::try_parse_from(args).map_err(|e| {
         // Help and version go to stdout in full (exit 0). A usage error is
         // one line on stderr (clap's first: "error: invalid value ..."),
         // exit 2; `--help` has the rest.
@@ -110,7 +120,18 @@ pub fn run_with_policy<F>(name: &str, make: F) -> ExitCode
 where
     F: Fn(&PolicyConfig) -> Box<dyn Policy> + Send + Sync + 'static,
 {
-    let opts = match parse::<CustomOpts>() {
+    run_with_policy_args(std::env::args_os(), name, make)
+}
+
+/// [`run_with_policy`] with the command line given (`args[0]` is the
+/// program name), for programs that take arguments of their own first.
+pub fn run_with_policy_args<I, T, F>(args: I, name: &str, make: F) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+    F: Fn(&PolicyConfig) -> Box<dyn Policy> + Send + Sync + 'static,
+{
+    let opts = match parse_from::<CustomOpts, _, _>(args) {
         Ok(o) => o,
         Err(code) => return code,
     };

@@ -88,6 +88,17 @@ pub const GUEST_BINARIES: &[GuestBinary] = &[
         optional: true,
         bench_only: false,
     },
+    // The README's custom-policy example, run on the real kernel by the
+    // guest case scx_relay_custom_policy.
+    GuestBinary {
+        name: "shortest_first",
+        source: Source::Built {
+            path: "release/examples/shortest_first",
+            build_with: "cargo build --release -p scx_relay --bins --examples",
+        },
+        optional: true,
+        bench_only: false,
+    },
     // The peer for `cargo xtask bench-vm`: upstream scx_rustland from crates.io.
     GuestBinary {
         name: "scx_rustland",

@@ -2,7 +2,7 @@
 //!
 //! Stages, each run even if an earlier one failed (so one run shows every
 //! problem): host setup and the guest kernel, `cargo test --workspace`,
-//! `cargo build --release -p scx_relay`, then every VM test case in one
+//! `cargo build --release -p scx_relay --bins --examples`, then every VM test case in one
 //! boot. The last line is `summary: N passed, M failed`, counting every
 //! test: each `cargo test` test (summed from libtest's `test result:`
 //! lines), each VM case, and one failure for each failed stage (a failed
@@ -102,7 +102,10 @@ pub fn run(opts: &Options) -> Result<bool> {
         tally.failed += 1; // a build or harness failure, not a failed test
     }
     tally.stage_quiet("cargo test --workspace", result);
-    tally.stage("cargo build --release -p scx_relay", cargo(&ws, &["build", "--release", "-p", "scx_relay"]));
+    tally.stage(
+        "cargo build --release -p scx_relay --bins --examples",
+        cargo(&ws, &["build", "--release", "-p", "scx_relay", "--bins", "--examples"]),
+    );
 
     let vm_opts = vm_test::Options {
         filters: Vec::new(),
