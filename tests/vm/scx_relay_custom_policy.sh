@@ -10,6 +10,11 @@ N=$(nproc)
 shortest_first real --stats 2 >"$RELAY_LOG" 2>&1 &
 RELAY_PID=$!
 took=$(wait_state enabled 60 "$RELAY_PID") || fail_with_log "sched_ext state is '$(cat $SCX/state)', expected enabled"
+# The start-up line follows attachment by a moment.
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+	grep -q 'with policy' "$RELAY_LOG" && break
+	sleep 0.5
+done
 grep -q 'with policy shortest_first' "$RELAY_LOG" || fail_with_log "it did not start with its own policy"
 note "enabled after ${took}s"
 stress-ng -t 20 -c "$N" >/dev/null 2>&1 &
