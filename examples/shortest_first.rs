@@ -49,8 +49,8 @@ fn main() -> ExitCode {
         return scx_relay::run_with_policy_args(args, "shortest_first", |cfg| make(cfg.slice_ns));
     }
     let config = sim::SimConfig { duration_ns: 2_000_000_000, ..sim::SimConfig::default() };
-    let deadline = policies::by_name("deadline", &policies::PolicyConfig::default()).expect("a shipped policy");
-    for policy in [make(5_000_000), deadline] {
+    let deadline = policies::Deadline::new(&policies::PolicyConfig::default());
+    for policy in [make(5_000_000), Box::new(deadline)] {
         match sim::simulate(&config, policy) {
             Ok(report) => println!("{}", report.render_table()),
             Err(e) => {
