@@ -551,23 +551,35 @@ static long fallback_one(struct bpf_map *map, s32 *pid, struct pending_entry *e,
  */
 static bool run_overdue_from(u64 dsq, s32 cpu, u64 now)
 {
+	struct bpf_iter_scx_dsq it;
 	struct task_struct *p;
 	struct task_ctx *tctx;
-	u32 seen = 0;
+	bool moved = false;
+	u32 i;
 
-	bpf_for_each(scx_dsq, p, dsq, SCX_DSQ_ITER_REV) {
-		if (++seen > AGE_SCAN_DEPTH)
+	if (bpf_iter_scx_dsq_new(&it, dsq, SCX_DSQ_ITER_REV))
+		goto out;
+	/*
+	 * A numbers iterator bounds the walk: the verifier treats its value as
+	 * unknown, so the loop is verified once, not once per step.
+	 */
+	bpf_for(i, 0, AGE_SCAN_DEPTH) {
+		p = bpf_iter_scx_dsq_next(&it);
+		if (!p)
 			break;
 		tctx = lookup_task_ctx(p);
 		if (!tctx || (s64)(now - tctx->dsq_at) < (s64)MAX_QUEUED_AGE_NS ||
 		    !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
 			continue;
-		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, SCX_DSQ_LOCAL, 0)) {
+		if (scx_bpf_dsq_move(&it, p, SCX_DSQ_LOCAL, 0)) {
 			__sync_fetch_and_add(&nr_aged, 1);
-			return true;
+			moved = true;
+			break;
 		}
 	}
-	return false;
+out:
+	bpf_iter_scx_dsq_destroy(&it);
+	return moved;
 }
 
 /* Every AGE_SCAN_NS on each CPU: run an overdue task of its DSQ or the shared one. */
