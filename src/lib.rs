@@ -74,6 +74,12 @@ where
             let _ = e.print();
             return ExitCode::SUCCESS;
         }
+        // A missing subcommand renders as the help text, whose first line
+        // says nothing of the mistake.
+        if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+            eprintln!("scx_relay: a command is required here; see --help for the commands");
+            return ExitCode::from(2);
+        }
         let text = e.render().to_string();
         let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
         let mut line = lines.next().unwrap_or("error: invalid arguments").to_owned();

@@ -182,3 +182,24 @@ fn sim_options() {
     assert!(missing.is_empty(), "sim options without bad-value rows: {missing:?}");
     check_rows(&rows);
 }
+
+/// `scx_relay ctl`'s command line: usage mistakes are one line and exit 2
+/// (what the running scheduler answers is `ctl`'s own contract, exit 1;
+/// `tests/ctl_client.rs`).
+#[test]
+fn ctl_options() {
+    let rows: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["ctl"], "a command is required"),
+        (vec!["ctl", "--socket"], "--socket"),
+        (vec!["ctl", "--socket", "", "status"], "--socket"),
+        (vec!["ctl", "policy"], "<NAME>"),
+        (vec!["ctl", "config"], "<FILE>"),
+        (vec!["ctl", "bogus"], "'bogus'"),
+        (vec!["ctl", "status", "--x"], "--x"),
+        (vec!["ctl", "policy", "fifo", "deadline"], "'deadline'"),
+    ];
+    let listed = long_options(&["ctl"]);
+    let covered: BTreeSet<String> = ["socket".to_owned()].into();
+    assert_eq!(listed, covered, "ctl options changed: add bad-value rows for the new ones");
+    check_rows(&rows);
+}
