@@ -5,17 +5,25 @@
 //! slice a policy gives (`PolicyConfig::slice_ns`; the dispatcher's own slice
 //! for tasks it places is shorter) and `T` the stall timeout. A runnable task
 //! is running, on a queue, or in user space; user space answers within `T`
-//! (otherwise the dispatcher's fallback places it). Both policies put a task
-//! on a CPU's own queue only when that CPU was idle with an empty queue, so
-//! per-CPU queues hold at most one task and everything else waits in the
-//! shared queue, where:
+//! (otherwise the dispatcher's fallback places it). `fifo`, `deadline`,
+//! `eevdf` and `interactive` put a task on a CPU's own queue only when that
+//! CPU was idle with an empty queue, so per-CPU queues hold at most one task
+//! and everything else waits in the shared queue, where:
 //! - `fifo` orders by arrival: at most `R - 1` tasks are ahead, and the `N`
 //!   CPUs each take one per slice, so an unpinned task waits at most
 //!   `(ceil((R - 1) / N) + 1) * S` after reaching the queue;
 //! - `deadline` orders by `vtime + min(exec_runtime, 100 S)` where every run
 //!   raises the runner's vtime by its run: a task overtaken by another one
 //!   has, between two of its own runs, seen every equal-weight task run at
-//!   most once more than it, which gives the same round-robin bound.
+//!   most once more than it, which gives the same round-robin bound;
+//! - `eevdf` orders by virtual deadline `v + request / weight` with every
+//!   run charged to `v`, and `interactive` by `deadline`'s key or, for short
+//!   wakeups, a key at most two slices behind the same clock: the same
+//!   argument, with shorter slices.
+//!
+//! `local` also keeps up to two tasks on a busy CPU's own queue (the
+//! dispatcher serves it and the shared queue in one vtime order, its keys
+//! capped at the clock), which adds at most two slices.
 //!
 //! A task pinned to one CPU can be passed by every task ahead of it on that
 //! CPU, so its bound is `R * S`. The tests assert `T + (ceil(R / N) + 1) * S`
