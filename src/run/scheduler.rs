@@ -109,9 +109,57 @@ fn raise_memlock_rlimit() {
     unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) };
 }
 
+/// Bytes of stack touched before locking, far more than the loop's deepest
+/// call chain (any policy's) uses.
+const STACK_PREFAULT: usize = 256 * 1024;
+
+/// Touches [`STACK_PREFAULT`] bytes of stack below this frame, so that
+/// mlockall maps and locks them: growing the stack into a new page later
+/// would be a page fault in the loop.
+#[inline(never)]
+fn prefault_stack() {
+    let mut buf = [0u8; STACK_PREFAULT];
+    for i in (0..STACK_PREFAULT).step_by(4096) {
+        // SAFETY: `i` < STACK_PREFAULT, inside `buf`; volatile so that the
+        // writes (and the frame) are not optimised away.
+        unsafe { std::ptr::write_volatile(buf.as_mut_ptr().add(i), 1) };
+    }
+    std::hint::black_box(&buf);
+}
+
+/// Keeps the heap from shrinking and growing back: freed memory at the top
+/// of the heap stays mapped (no trim), and no allocation gets its own mmap,
+/// which would be mapped, populated (page faults) and unmapped each time.
+fn keep_heap_mapped() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only changes the allocator's tunables.
+    unsafe {
+        libc::mallopt(libc::M_TRIM_THRESHOLD, libc::c_int::MAX);
+        libc::mallopt(libc::M_MMAP_MAX, 0);
+    }
+}
+
+/// Keeps this process's memory out of transparent huge pages. Under memory
+/// pressure the kernel splits huge pages (mlocked ones too), and an access
+/// during the split is a page fault: seen in the guest's soak, one fault on
+/// the heap per minute of `stress-ng --vm`. Must run before the policy and
+/// the engine allocate.
+fn disable_thp() {
+    // SAFETY: PR_SET_THP_DISABLE takes an integer flag and no pointers.
+    if unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) } != 0 {
+        eprintln!(
+            "scx_relay: warning: cannot opt out of transparent huge pages ({}); page faults may delay scheduling",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
 /// Locks every current and future page: a page fault of the user scheduler
-/// may need a task that waits for the user scheduler.
+/// may need a task that waits for the user scheduler. Prefaults the stack
+/// and pins the heap's size first (see above).
 fn lock_memory() -> std::io::Result<()> {
+    keep_heap_mapped();
+    prefault_stack();
     // SAFETY: mlockall has no memory-safety preconditions.
     if unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) } == 0 {
         Ok(())
@@ -191,6 +239,7 @@ pub fn run_session(cfg: &Config, factory: &Factory, ctl: Option<&Server>) -> Res
         libbpf_rs::set_print(None);
     }
     raise_memlock_rlimit();
+    disable_thp();
 
     let nr_cpus = topology::nr_cpu_ids().context("cannot read /sys/devices/system/cpu/possible")?;
     if nr_cpus > MAX_CPUS {

@@ -1,26 +1,40 @@
-# Soak: a mixed load for RELAY_SOAK_SECONDS (default 60; `cargo xtask soak`
-# sets 600) under each policy of RELAY_SOAK_POLICIES (default: every policy
-# scx_relay ships, as it lists them). The load: CPU hogs, fork and
-# fork+exec storms, pipes, sched_setaffinity churn, nice changes, memory
-# pressure (stress-ng --vm), hackbench rounds and pinned workers. Per
-# policy: never ejected, no stall message, 0 page faults of the scheduler
-# after start-up, resident memory flat (end <= start + 1 MiB; both
-# printed), every workload completes, exit 0 on SIGINT.
+# Soak: a mixed load under each policy of RELAY_SOAK_POLICIES (default:
+# every policy scx_relay ships, as it lists them), for RELAY_SOAK_SECONDS
+# per policy (`cargo xtask soak --minutes 10` sets 600). Without it (CI), 60 s
+# of load are shared by the policies, at least 20 s each (5 policies: 20 s
+# each). The load: CPU hogs, fork and fork+exec storms, pipes,
+# sched_setaffinity churn, nice changes, memory pressure (stress-ng --vm),
+# hackbench rounds and a pinned worker per CPU. Per policy: never ejected,
+# no stall message, 0 page faults of the scheduler after start-up, resident
+# memory flat (end <= start + 1 MiB; both printed), every workload
+# completes, exit 0 on SIGINT.
 . /relay/lib/common.sh
 . /relay/lib/scx_relay.sh
 . /relay/lib/reliability.sh
 
-secs=${RELAY_SOAK_SECONDS:-60}
 policies=$(echo "${RELAY_SOAK_POLICIES:-$(shipped_policies)}" | tr ',' ' ')
 [ -n "$policies" ] || fail "no policy to soak (scx_relay did not list its policies)"
+P=$(echo $policies | wc -w)
+if [ -n "$RELAY_SOAK_SECONDS" ]; then
+	secs=$RELAY_SOAK_SECONDS
+else
+	secs=$(((60 + P - 1) / P))
+	[ "$secs" -ge 20 ] || secs=20
+fi
+# Each policy also needs about 20 s to start, drain and unload.
+need=$((P * (secs + 20)))
+limit=${RELAY_CASE_TIMEOUT_S:-300}
+[ "$need" -lt "$limit" ] ||
+	fail "$P policies x ($secs s + 20 s) need about $need s, more than the case timeout of $limit s (set relay.soak_seconds lower, or use cargo xtask soak)"
 N=$(nproc)
 RSS_SLACK_KB=1024
 note "soaking $secs s per policy: $policies"
 
 for policy in $policies; do
-	start_relay -- --policy "$policy" --stats 5
+	start_relay -- --policy "$policy" --stats 2
 	sleep 2
 	rss_start=$(rss_kb "$RELAY_PID")
+	thread_faults "$RELAY_PID" >/tmp/soak-faults-start
 	rounds=0
 	hb_rounds=0
 	stress-ng -t "${secs}s" --cpu "$N" --fork 2 --exec 1 --pipe 2 --affinity 1 --nice 1 \
@@ -45,6 +59,11 @@ for policy in $policies; do
 	wait_done "$hb_rounds" 120 "hb-$policy" || fail_with_log "$policy: $(done_count "hb-$policy") of $hb_rounds hackbench rounds completed"
 	sleep 2
 	rss_end=$(rss_kb "$RELAY_PID")
+	thread_faults "$RELAY_PID" >/tmp/soak-faults-end
+	# Which thread faulted during the load, if any.
+	grep -vxF -f /tmp/soak-faults-start /tmp/soak-faults-end | while read -r tid comm n; do
+		note "$policy: thread $tid ($comm): page faults $(awk -v t="$tid" '$1 == t { print $3 }' /tmp/soak-faults-start) -> $n during the load"
+	done
 	line=$(grep 'scx_relay stats:' "$RELAY_LOG" | tail -n 1)
 	faults=$(stat_of faults)
 	kill -INT "$RELAY_PID"

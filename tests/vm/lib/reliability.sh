@@ -40,6 +40,18 @@ rss_kb() {
 	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null
 }
 
+# thread_faults <pid>: one line per thread of the process: "tid comm faults"
+# (minor + major page faults of the thread since it started).
+thread_faults() {
+	for d in /proc/"$1"/task/*; do
+		s=$(cat "$d/stat" 2>/dev/null) || continue
+		# Fields after the command name: state ppid pgrp session tty tpgid
+		# flags minflt cminflt majflt.
+		set -- ${s##*)}
+		echo "${d##*/} $(cat "$d/comm" 2>/dev/null) $(($8 + ${10}))"
+	done
+}
+
 # shipped_policies: the policy names scx_relay ships, as its own error line
 # lists them ("... (valid: fifo, deadline)").
 shipped_policies() {
