@@ -57,12 +57,14 @@ while [ "$restarts" != "$(grep -c 'scx_relay: restarting' "$RELAY_LOG")" ]; do
 	wait_state enabled 60 "$RELAY_PID" >/dev/null || fail_with_log "not enabled after restart $restarts"
 done
 user_before=$(stat_of user)
+counted after hackbench -g 2 -l 50
 sleep 3
 user_after=$(stat_of user)
 note "$restarts restarts for $changes CPU changes; user dispatches $user_before -> $user_after"
 [ "$restarts" -ge 1 ] || fail_with_log "no restart for $changes CPU changes"
 [ "${user_after:-0}" -gt "${user_before:-0}" ] || fail_with_log "no user dispatches after the restarts ($user_before -> $user_after)"
 wait "$LOAD" || fail_with_log "stress-ng exited with status $? across the CPU changes"
+wait_done 1 60 after || fail_with_log "hackbench after the CPU changes did not complete"
 wait_done "$workers" 120 pinned || fail_with_log "only $(done_count pinned) of $workers pinned workers completed"
 note "all $workers pinned workers completed"
 dmesg_since | grep 'sched_ext:' | sed 's/^\[[^]]*\] //' | sort | uniq -c | sort -rn | head -n 8

@@ -30,8 +30,10 @@ for name in $cases; do
 		continue
 	fi
 	echo "relay-note: running $name (timeout ${timeout_s}s)"
+	t0=$(cut -d' ' -f1 /proc/uptime)
 	RELAY_TEST_NAME=$name RELAY_RESULT_FILE=$result timeout "$timeout_s" sh "$script"
 	rc=$?
+	echo "relay-note: $name took $(awk "BEGIN { printf \"%.0f\", $(cut -d' ' -f1 /proc/uptime) - $t0 }") s"
 	verdict=$(cat "$result" 2>/dev/null)
 	if [ -z "$verdict" ]; then
 		if [ "$rc" -eq 143 ] || [ "$rc" -eq 124 ]; then
