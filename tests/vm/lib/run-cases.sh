@@ -6,6 +6,35 @@
 # `timeout` (relay.case_timeout_s=, default 300). A case that ends without
 # reporting, or whose exit status contradicts its report, is reported FAIL
 # here. Exit status: the number of failed cases (capped at 100).
+#
+# Cases are isolated: after each one, anything it left running (a scheduler,
+# a workload) is killed, offline CPUs are brought back and sched_ext is
+# given time to return to `disabled`, so one failing case cannot fail the
+# next ones. A case that PASSed but left something running is a FAIL.
+
+# Processes a case may start; none may outlive it.
+case_processes="scx_relay shortest_first stress-ng hackbench cyclictest"
+
+# Kill what the last case left, restore CPUs and wait (up to 60 s) for
+# sched_ext to be disabled; prints the names of the leftovers.
+isolate() {
+	left=
+	for p in $case_processes; do
+		if pidof "$p" >/dev/null 2>&1; then
+			left="$left $p"
+			killall -KILL "$p" 2>/dev/null
+		fi
+	done
+	for online in /sys/devices/system/cpu/cpu[0-9]*/online; do
+		[ -f "$online" ] && [ "$(cat "$online")" != 1 ] && echo 1 >"$online" 2>/dev/null
+	done
+	i=0
+	while [ "$(cat /sys/kernel/sched_ext/state 2>/dev/null)" = enabled ] && [ $i -lt 300 ]; do
+		sleep 0.2
+		i=$((i + 1))
+	done
+	echo "$left"
+}
 
 timeout_s=${RELAY_CASE_TIMEOUT_S:-300}
 cases=${RELAY_CASES:-all}
@@ -35,7 +64,12 @@ for name in $cases; do
 	rc=$?
 	echo "relay-note: $name took $(awk "BEGIN { printf \"%.0f\", $(cut -d' ' -f1 /proc/uptime) - $t0 }") s"
 	verdict=$(cat "$result" 2>/dev/null)
-	if [ -z "$verdict" ]; then
+	left=$(isolate)
+	[ -n "$left" ] && echo "relay-note: $name left running:$left (killed); sched_ext state now $(cat /sys/kernel/sched_ext/state 2>/dev/null)"
+	if [ "$verdict" = PASS ] && [ -n "$left" ]; then
+		echo "relay-test: $name FAIL left running:$left"
+		failed=$((failed + 1))
+	elif [ -z "$verdict" ]; then
 		if [ "$rc" -eq 143 ] || [ "$rc" -eq 124 ]; then
 			echo "relay-test: $name FAIL timed out after ${timeout_s}s"
 		else
