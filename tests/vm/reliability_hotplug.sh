@@ -56,9 +56,16 @@ while [ "$restarts" != "$(grep -c 'scx_relay: restarting' "$RELAY_LOG")" ]; do
 	sleep 3
 	wait_state enabled 60 "$RELAY_PID" >/dev/null || fail_with_log "not enabled after restart $restarts"
 done
+# Dispatches after the restarts: with every CPU busy (a hog per CPU) the
+# hackbench wakeups cannot take the idle-CPU fast path, so they must go
+# through user space; wait for two stats intervals after it.
 user_before=$(stat_of user)
-counted after hackbench -g 2 -l 50
-sleep 3
+stress-ng -t 8 -c "$N" >/dev/null 2>&1 &
+HOGS=$!
+counted after hackbench -g 2 -l 200
+sleep 5
+wait "$HOGS"
+sleep 2
 user_after=$(stat_of user)
 note "$restarts restarts for $changes CPU changes; user dispatches $user_before -> $user_after"
 [ "$restarts" -ge 1 ] || fail_with_log "no restart for $changes CPU changes"
