@@ -20,6 +20,23 @@ done
 # The kernel's hotplug restart request is the one disabling reason allowed.
 HOTPLUG_REASONS='going (on|off)line|unregistered from the main kernel'
 
+# Each CPU change makes the kernel unload scx_relay, which restarts itself.
+# The next change waits until the new instance is attached ("scheduling"
+# line) and enabled: a change while the kernel is still enabling the
+# scheduler (switching every task, slow under emulation) was seen to leave a
+# task preempted inside an RCU read section for 21 s ("rcu_preempt detected
+# stalls"), a kernel enable/hotplug interaction this test is not about.
+starts() { grep -c 'scx_relay: scheduling' "$RELAY_LOG"; }
+settle() {
+	i=0
+	while [ "$(starts)" -le "$1" ] && [ $i -lt 300 ]; do
+		kill -0 "$RELAY_PID" 2>/dev/null || return 1
+		sleep 0.2
+		i=$((i + 1))
+	done
+	wait_state enabled 60 "$RELAY_PID" >/dev/null
+}
+
 start_relay -- --stats 1
 stress-ng -t $((secs + 10)) -c "$N" -f 2 --pipe 1 >/dev/null 2>&1 &
 LOAD=$!
@@ -30,23 +47,25 @@ for cpu in $(seq 0 $((N - 1))); do
 done
 
 changes=0
-t0=$(cut -d. -f1 /proc/uptime)
-while [ $(($(cut -d. -f1 /proc/uptime) - t0)) -lt "$secs" ]; do
+hp_t0=$(cut -d. -f1 /proc/uptime)
+while [ $(($(cut -d. -f1 /proc/uptime) - hp_t0)) -lt "$secs" ]; do
 	for cpu in $(seq 1 $((N - 1))); do
 		# A worker on this CPU when it goes: the kernel must move it.
 		counted pinned taskset -c "$cpu" sh /relay/lib/busy.sh 3
 		workers=$((workers + 1))
 		sleep 0.5
+		n0=$(starts)
 		echo 0 >"$CPUS/cpu$cpu/online" || fail_with_log "cannot offline cpu$cpu"
 		changes=$((changes + 1))
-		sleep 1
+		settle "$n0" || fail_with_log "not scheduling again 60 s after cpu$cpu went offline"
 		kill -0 "$RELAY_PID" 2>/dev/null || fail_with_log "scx_relay exited after $changes CPU changes"
+		n0=$(starts)
 		echo 1 >"$CPUS/cpu$cpu/online" || fail_with_log "cannot online cpu$cpu"
 		changes=$((changes + 1))
-		sleep 1
+		settle "$n0" || fail_with_log "not scheduling again 60 s after cpu$cpu came online"
 	done
 done
-note "$changes CPU changes in $(($(cut -d. -f1 /proc/uptime) - t0)) s"
+note "$changes CPU changes in $(($(cut -d. -f1 /proc/uptime) - hp_t0)) s"
 took=$(wait_state enabled 120 "$RELAY_PID") || fail_with_log "not enabled again 120 s after the last CPU change"
 note "enabled again ${took}s after the last change"
 # Settled: no restart within 3 s, then dispatches must grow.
