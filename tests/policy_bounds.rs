@@ -37,13 +37,8 @@ const NR_CPUS: u32 = 8;
 const SECONDS: u64 = 10;
 
 fn run(policy: &str, workload: Workload, seed: u64) -> scheduler_core::sim::Report {
-    let config = SimConfig {
-        nr_cpus: NR_CPUS,
-        duration_ns: SECONDS * 1_000_000_000,
-        seed,
-        workload,
-        ..SimConfig::default()
-    };
+    let config =
+        SimConfig { nr_cpus: NR_CPUS, duration_ns: SECONDS * 1_000_000_000, seed, workload, ..SimConfig::default() };
     let p = policies::by_name(policy, &PolicyConfig::default()).expect("known policy");
     let report = simulate(&config, p).expect("valid config");
     report.accounting.check().expect("no task lost");

@@ -6,14 +6,7 @@ mod skel {
     include!(concat!(env!("OUT_DIR"), "/bpf_skel.rs"));
 }
 
-#[allow(
-    non_camel_case_types,
-    non_upper_case_globals,
-    dead_code,
-    clippy::all,
-    unsafe_op_in_unsafe_fn,
-    missing_docs
-)]
+#[allow(non_camel_case_types, non_upper_case_globals, dead_code, clippy::all, unsafe_op_in_unsafe_fn, missing_docs)]
 mod intf {
     include!(concat!(env!("OUT_DIR"), "/bpf_intf.rs"));
 }

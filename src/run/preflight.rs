@@ -20,10 +20,9 @@ pub enum Unfit {
 impl fmt::Display for Unfit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Unfit::NoSchedExt => write!(
-                f,
-                "this kernel has no sched_ext (CONFIG_SCHED_CLASS_EXT); run it in the guest: cargo xtask run"
-            ),
+            Unfit::NoSchedExt => {
+                write!(f, "this kernel has no sched_ext (CONFIG_SCHED_CLASS_EXT); run it in the guest: cargo xtask run")
+            }
             Unfit::NotRoot => write!(f, "loading a sched_ext scheduler needs root; run it as root (e.g. with sudo)"),
             Unfit::OtherScheduler(Some(name)) => {
                 write!(f, "another sched_ext scheduler is loaded ({name}); stop it first")

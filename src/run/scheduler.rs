@@ -267,18 +267,12 @@ pub fn run_session(cfg: &Config, factory: &Factory, ctl: Option<&Server>) -> Res
     if cfg.partial {
         open.struct_ops.relay_ops_mut().flags |= *scx_utils::compat::SCX_OPS_SWITCH_PARTIAL;
     }
-    let mut skel = scx_ops_load!(open, relay_ops, uei)
-        .context("loading the BPF dispatcher (run with -v for the verifier log)")?;
+    let mut skel =
+        scx_ops_load!(open, relay_ops, uei).context("loading the BPF dispatcher (run with -v for the verifier log)")?;
 
-    let bss = skel
-        .maps
-        .bss_data
-        .as_deref_mut()
-        .map(NonNull::from)
-        .context("the BPF object has no mmapped .bss")?;
-    let mut backend =
-        BpfBackend::new(&skel.maps.queued, &skel.maps.dispatched, bss, nr_cpus, engine_cfg.batch)
-            .context("connecting to the dispatcher's ring buffers")?;
+    let bss = skel.maps.bss_data.as_deref_mut().map(NonNull::from).context("the BPF object has no mmapped .bss")?;
+    let mut backend = BpfBackend::new(&skel.maps.queued, &skel.maps.dispatched, bss, nr_cpus, engine_cfg.batch)
+        .context("connecting to the dispatcher's ring buffers")?;
 
     let link = scx_ops_attach!(skel, relay_ops).context("attaching the BPF dispatcher")?;
     if cfg.partial {

@@ -333,9 +333,11 @@ impl Policy for Router {
         if idle {
             // Back from idle: no credit banked while away. Catch up to one
             // slice behind the slowest clock of the groups still active.
-            let active = self.groups.iter().enumerate().filter(|&(i, o)| {
-                i != g && o.last_enqueue_ns.is_some_and(|t| now.saturating_sub(t) <= IDLE_NS)
-            });
+            let active = self
+                .groups
+                .iter()
+                .enumerate()
+                .filter(|&(i, o)| i != g && o.last_enqueue_ns.is_some_and(|t| now.saturating_sub(t) <= IDLE_NS));
             if let Some(floor) = active.map(|(_, o)| o.clock).min() {
                 let group = &mut self.groups[g];
                 group.clock = group.clock.max(floor.saturating_sub(self.slice_ns));
