@@ -65,22 +65,7 @@ struct Entry {
     task: QueuedTask,
 }
 
-impl PartialEq for Entry {
-    fn eq(&self, o: &Self) -> bool {
-        (self.key, self.seq) == (o.key, o.seq)
-    }
-}
-impl Eq for Entry {}
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Entry {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.key, self.seq).cmp(&(o.key, o.seq))
-    }
-}
+crate::ordered::ordered_by_key_then_arrival!(Entry, key);
 
 /// Favours tasks that sleep often and run briefly.
 #[derive(Debug)]

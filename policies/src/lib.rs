@@ -24,6 +24,7 @@ mod eevdf;
 mod fifo;
 mod interactive;
 mod local;
+mod ordered;
 mod pid_map;
 mod placement;
 pub mod routing;
