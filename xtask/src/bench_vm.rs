@@ -28,7 +28,7 @@ use std::{
 use anyhow::{bail, ensure, Context, Result};
 
 use crate::{
-    exec,
+    exec, guest_binaries,
     guest_kernel::KernelOptions,
     initramfs,
     qemu::{self, BootSpec, VmOptions},
@@ -119,8 +119,7 @@ pub fn run(opts: &Options) -> Result<bool> {
         println!("bench-vm: peer {}", peer.display());
     }
     if opts.schedulers.iter().any(|s| s == "deadline" || s == "fifo") {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        exec::run(Command::new(cargo).args(["build", "--release", "-p", "scx_relay"]).current_dir(&ws.root))?;
+        guest_binaries::build_workspace_binaries(&ws)?;
     }
     let image = initramfs::build_with(&ws, "bench-vm", true).context("cannot build the initramfs")?;
     vm_test::note_optional_binaries(&image);

@@ -52,6 +52,17 @@ pub struct GuestBinary {
     pub bench_only: bool,
 }
 
+/// The command that builds every [`Source::Built`] binary.
+pub const BUILD_COMMAND: &str = "cargo build --release -p scx_relay --bins --examples";
+
+/// Build the workspace's guest binaries (scx_relay and the examples, in
+/// release) with the cargo that runs xtask: [`BUILD_COMMAND`].
+pub fn build_workspace_binaries(ws: &Workspace) -> Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let args: Vec<&str> = BUILD_COMMAND.split_whitespace().skip(1).collect();
+    exec::run(Command::new(cargo).args(args).current_dir(&ws.root)).context("building the guest's binaries")
+}
+
 /// Busybox provides the shell, `/init`'s tools and every applet (`timeout`,
 /// `mount`, `poweroff`, ...); it must be the static build.
 pub const BUSYBOX: GuestBinary = GuestBinary {
@@ -81,22 +92,21 @@ pub const GUEST_BINARIES: &[GuestBinary] = &[
         optional: false,
         bench_only: false,
     },
-    // The scheduler under test: included whenever it has been built.
+    // The scheduler under test. Required: every image runs it (`cargo
+    // xtask run`, `vm-test` and `test` build it first, see
+    // `build_workspace_binaries`); a guest without it would test nothing.
     GuestBinary {
         name: "scx_relay",
-        source: Source::Built { path: "release/scx_relay", build_with: "cargo build --release -p scx_relay" },
-        optional: true,
+        source: Source::Built { path: "release/scx_relay", build_with: BUILD_COMMAND },
+        optional: false,
         bench_only: false,
     },
     // The README's custom-policy example, run on the real kernel by the
     // guest case scx_relay_custom_policy.
     GuestBinary {
         name: "shortest_first",
-        source: Source::Built {
-            path: "release/examples/shortest_first",
-            build_with: "cargo build --release -p scx_relay --bins --examples",
-        },
-        optional: true,
+        source: Source::Built { path: "release/examples/shortest_first", build_with: BUILD_COMMAND },
+        optional: false,
         bench_only: false,
     },
     // The peer for `cargo xtask bench-vm`: upstream scx_rustland from crates.io.

@@ -1,14 +1,17 @@
-//! `cargo xtask run`: boot the guest and run a payload script, by default
-//! `tests/vm/run/demo.sh` (the sched_ext state, a stress-ng + hackbench
-//! mix, and scx_relay around it when it has been built).
+//! `cargo xtask run`: build scx_relay (release), boot the guest and run a
+//! payload script, by default `tests/vm/run/demo.sh`: scx_relay takes over
+//! the guest, a stress-ng + hackbench mix runs under it, and the demo fails
+//! (one `demo: FAILED: ...` line, non-zero exit) unless scx_relay was the
+//! scheduler in charge while the workload ran.
 
 use anyhow::{ensure, Context, Result};
 
 use crate::{
+    guest_binaries,
     guest_kernel::KernelOptions,
     initramfs,
     qemu::{self, BootSpec, VmOptions},
-    setup, vm_test,
+    setup,
     workspace::Workspace,
 };
 
@@ -39,8 +42,8 @@ pub fn run(opts: &Options) -> Result<bool> {
         payload.display()
     );
     let kernel = setup::prepare(&ws, &opts.kernel)?;
+    guest_binaries::build_workspace_binaries(&ws)?;
     let image = initramfs::build(&ws, "run").context("cannot build the initramfs")?;
-    vm_test::note_optional_binaries(&image);
     let spec = BootSpec {
         label: "run",
         kernel: &kernel,
@@ -51,6 +54,14 @@ pub fn run(opts: &Options) -> Result<bool> {
     let outcome = qemu::boot(&ws, &spec)?;
     for problem in &outcome.problems {
         println!("run: kernel problem: {problem}");
+    }
+    if outcome.passed() {
+        println!("run: ok: {}", outcome.summary());
+    } else {
+        // The payload's own `demo: FAILED: ...` line says why, when it got
+        // that far; this line always closes the run.
+        let why = outcome.lines.iter().rev().find_map(|l| l.trim().strip_prefix("demo: FAILED: "));
+        println!("run: FAILED: {} ({})", why.unwrap_or("see the console above"), outcome.summary());
     }
     Ok(outcome.passed())
 }

@@ -14,7 +14,7 @@ use std::process::Command;
 use anyhow::Result;
 
 use crate::{
-    exec,
+    guest_binaries,
     guest_kernel::KernelOptions,
     qemu::VmOptions,
     setup,
@@ -102,10 +102,7 @@ pub fn run(opts: &Options) -> Result<bool> {
         tally.failed += 1; // a build or harness failure, not a failed test
     }
     tally.stage_quiet("cargo test --workspace", result);
-    tally.stage(
-        "cargo build --release -p scx_relay --bins --examples",
-        cargo(&ws, &["build", "--release", "-p", "scx_relay", "--bins", "--examples"]),
-    );
+    tally.stage(guest_binaries::BUILD_COMMAND, guest_binaries::build_workspace_binaries(&ws));
 
     let vm_opts = vm_test::Options {
         filters: Vec::new(),
@@ -168,12 +165,6 @@ fn cargo_test(ws: &Workspace) -> (usize, usize, Result<()>) {
         Err(err) => Err(anyhow::anyhow!("cargo test: {err}")),
     };
     (passed, failed, result)
-}
-
-/// Run cargo (the one that runs xtask) in the workspace root.
-fn cargo(ws: &Workspace, args: &[&str]) -> Result<()> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    exec::run(Command::new(cargo).args(args).current_dir(&ws.root))
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::{
     console::{self, Line},
+    guest_binaries,
     guest_kernel::{GuestKernel, KernelOptions},
     initramfs,
     qemu::{self, BootOutcome, BootSpec, VmOptions},
@@ -63,7 +64,9 @@ pub struct Report {
 pub fn run(opts: &Options) -> Result<bool> {
     let ws = Workspace::locate()?;
     let kernel = setup::prepare(&ws, &opts.kernel);
-    let report = kernel.and_then(|kernel| run_cases(&ws, &kernel, opts));
+    let report = kernel
+        .and_then(|kernel| guest_binaries::build_workspace_binaries(&ws).map(|()| kernel))
+        .and_then(|kernel| run_cases(&ws, &kernel, opts));
     match report {
         Ok(report) => Ok(report.ok),
         Err(err) => {

@@ -1,69 +1,57 @@
-# Payload of `cargo xtask run`: show the guest kernel's sched_ext state and
-# run a short stress-ng + hackbench mix; when the scx_relay binary was built
-# (target/release/scx_relay, copied to /bin/scx_relay), run the mix under it.
+# Payload of `cargo xtask run`: scx_relay takes over the guest and schedules
+# a stress-ng + hackbench mix, printing its statistics every second. The demo
+# fails (one line `demo: FAILED: <why>`, non-zero exit) unless scx_relay was
+# the scheduler in charge while the workload ran: sched_ext `enabled`,
+# root/ops naming scx_relay, and its user-space dispatches going up during
+# the workload; and unless it unloads cleanly (exit 0) afterwards.
 #
 # Knobs (kernel command line, set by `cargo xtask run`):
 #   relay.demo_seconds=N   length of the stress-ng run (default 10)
+. /relay/lib/common.sh
+. /relay/lib/scx_relay.sh
 
 seconds=${RELAY_DEMO_SECONDS:-10}
-# scx_relay's options for the demo: print statistics every second.
-scx_relay_args="--stats 1"
-state() { cat /sys/kernel/sched_ext/state 2>/dev/null || echo "absent (no sched_ext)"; }
 elapsed() { awk "BEGIN { printf \"%.1f\", $(cut -d' ' -f1 /proc/uptime) - $1 }"; }
+# The demo's failures are one line, and the scheduler's output before it.
+fail() {
+	echo "demo: FAILED: $*"
+	exit 1
+}
 
-echo "demo: kernel $(uname -r), $(nproc) CPUs"
-echo "demo: sched_ext state: $(state)"
-[ -e /sys/kernel/sched_ext/root/ops ] && echo "demo: sched_ext ops: $(cat /sys/kernel/sched_ext/root/ops)"
+echo "demo: kernel $(uname -r), $(nproc) CPUs, sched_ext state: $(cat $SCX/state 2>/dev/null || echo absent)"
+[ -e $SCX/state ] || fail "the guest kernel has no sched_ext"
 
-# --- Start the scheduler, if it is in the image. ----------------------------
+# --- Start the scheduler: it must become the root scheduler. ----------------
 # It runs under `timeout` so it can never outlive the demo, and prints its
-# statistics every second (--stats 1) to the console alongside the workload.
-sched_pid=
-if [ -x /bin/scx_relay ]; then
-	echo "demo: starting scx_relay $scx_relay_args"
-	# shellcheck disable=SC2086 # word splitting of the options is intended
-	timeout $((seconds + 60)) scx_relay $scx_relay_args &
-	sched_pid=$!
-	# Wait (up to 30 s) for the kernel to switch to it.
-	i=0
-	while [ "$(state)" != enabled ] && [ $i -lt 30 ] && kill -0 "$sched_pid" 2>/dev/null; do
-		sleep 1
-		i=$((i + 1))
-	done
-	echo "demo: sched_ext state after starting scx_relay: $(state)"
-	[ -e /sys/kernel/sched_ext/root/ops ] && echo "demo: sched_ext ops: $(cat /sys/kernel/sched_ext/root/ops)"
-else
-	echo "demo: /bin/scx_relay not in the image (build it with: cargo build --release -p scx_relay); running the workload on the default scheduler"
-fi
+# statistics every second (--stats 1) to its log, shown at the end.
+echo "demo: starting scx_relay --stats 1"
+start_relay timeout $((seconds + 90)) -- --stats 1
+echo "demo: sched_ext state: $(cat $SCX/state), ops: $(cat $SCX/root/ops)"
 
-# --- The workload. -----------------------------------------------------------
-status=0
+# --- The workload, with the counters read before and after. -----------------
+workload_begins
 t0=$(cut -d' ' -f1 /proc/uptime)
 echo "demo: stress-ng --cpu $(nproc) --switch 2 -t ${seconds}s --metrics-brief, with hackbench alongside"
 stress-ng --cpu "$(nproc)" --switch 2 -t "${seconds}s" --metrics-brief &
 stress_pid=$!
-hackbench -g 4 -l 200 || status=1
+hackbench -g 4 -l 200 || fail "hackbench failed under scx_relay"
 echo "demo: hackbench done after $(elapsed "$t0")s"
-wait "$stress_pid" || status=1
-echo "demo: stress-ng done after $(elapsed "$t0")s (status so far: $status)"
+wait "$stress_pid" || fail "stress-ng failed under scx_relay"
+echo "demo: stress-ng done after $(elapsed "$t0")s"
+[ "$(cat $SCX/state)" = enabled ] || fail_with_log "sched_ext state is '$(cat $SCX/state)' after the workload: scx_relay lost control"
+workload_ended "demo workload"
 
 # --- Stop the scheduler. -----------------------------------------------------
 # SIGINT asks scx_relay to unregister and exit 0; the kernel then goes back
 # to the fair class. Unloading under emulation can take tens of seconds.
-if [ -n "$sched_pid" ]; then
-	if kill -0 "$sched_pid" 2>/dev/null; then
-		t1=$(cut -d' ' -f1 /proc/uptime)
-		kill -INT "$sched_pid"
-		wait "$sched_pid"
-		rc=$?
-		echo "demo: scx_relay exited with status $rc, $(elapsed "$t1")s after SIGINT"
-	else
-		wait "$sched_pid"
-		rc=$?
-		echo "demo: scx_relay had already exited with status $rc"
-	fi
-	[ "$rc" -eq 0 ] || status=1
-	echo "demo: sched_ext state after stopping scx_relay: $(state)"
-fi
-
-exit "$status"
+t1=$(cut -d' ' -f1 /proc/uptime)
+kill -INT "$RELAY_PID"
+wait_relay
+grep 'scx_relay' "$RELAY_LOG" | grep -v 'scx_relay stats:' 
+echo "demo: last counters: $(grep 'scx_relay stats:' "$RELAY_LOG" | tail -n 1)"
+echo "demo: scx_relay exited with status $RELAY_STATUS, $(elapsed "$t1")s after SIGINT"
+[ "$RELAY_STATUS" -eq 0 ] || fail_with_log "scx_relay exited with status $RELAY_STATUS"
+took=$(wait_state disabled 60) || fail_with_log "sched_ext state is '$(cat $SCX/state)' 60 s after scx_relay exited"
+echo "demo: sched_ext state: disabled ${took}s after the exit"
+echo "demo: ok: scx_relay scheduled the workload ($(echo "$delta" | sed 's/^ //'))"
+exit 0
