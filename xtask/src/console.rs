@@ -6,7 +6,9 @@
 //! off. Test cases print `relay-test: <name> PASS` or
 //! `relay-test: <name> FAIL <reason>`. Any kernel line that reports a panic,
 //! `BUG:`, `WARNING:`, Oops, soft lockup, RCU stall or hung task fails the
-//! run, whatever the payload's status.
+//! run, whatever the payload's status; so does any `sched_ext: BPF scheduler
+//! "..." disabled (<reason>)` line whose reason is not a clean unregistration
+//! ([`CLEAN_DISABLE_REASONS`]): an ejection by the kernel is never a pass.
 
 /// Printed by the guest's `/init` once user space is up.
 pub const START_MARKER: &str = "relay-guest: start";
@@ -34,6 +36,9 @@ pub enum Problem {
     Bug,
     /// `WARNING: CPU: n PID: n at ...`
     Warning,
+    /// `sched_ext: BPF scheduler "..." disabled (runnable task stall)`: the
+    /// kernel ejected a scheduler (any reason but a clean unregistration).
+    Ejection,
 }
 
 impl Problem {
@@ -70,6 +75,33 @@ pub struct TestResult<'a> {
     pub reason: &'a str,
 }
 
+/// The reasons of `scx_exit_reason()` (kernel/sched/ext.c) for exits that
+/// are not errors: the scheduler was unregistered (by its process, by BPF,
+/// by the kernel for CPU hotplug) or stopped with sysrq-S. Every other
+/// reason ("runnable task stall", "runtime error", "scx_bpf_error", ...) is
+/// an ejection.
+pub const CLEAN_DISABLE_REASONS: &[&str] = &[
+    "unregistered from user space",
+    "unregistered from BPF",
+    "unregistered from the main kernel",
+    "disabled by sysrq-S",
+];
+
+/// Whether `line` is the kernel's `sched_ext: BPF scheduler "<name>"
+/// disabled (<reason>)` with a reason that is not clean.
+fn is_ejection(line: &str) -> bool {
+    let Some(at) = line.find("sched_ext: BPF scheduler \"") else {
+        return false;
+    };
+    let rest = &line[at..];
+    let Some(open) = rest.find("\" disabled (") else {
+        return false;
+    };
+    let reason = &rest[open + "\" disabled (".len()..];
+    let reason = reason.strip_suffix(')').unwrap_or(reason);
+    !CLEAN_DISABLE_REASONS.contains(&reason)
+}
+
 /// Patterns for kernel problems, most specific first.
 const PROBLEM_PATTERNS: &[(&str, Problem)] = &[
     ("Kernel panic", Problem::Panic),
@@ -98,6 +130,9 @@ pub fn classify(line: &str) -> Line<'_> {
     }
     if line.trim_start().starts_with(PROTOCOL_PREFIX) {
         return Line::Other;
+    }
+    if is_ejection(line) {
+        return Line::Problem(Problem::Ejection);
     }
     PROBLEM_PATTERNS
         .iter()
@@ -168,6 +203,23 @@ mod tests {
         }
         assert!(Problem::Panic.is_fatal());
         assert!(!Problem::Warning.is_fatal());
+    }
+
+    /// An ejection is a problem; a clean unregistration is not.
+    #[test]
+    fn ejections_are_problems() {
+        for line in [
+            "[  812.4] sched_ext: BPF scheduler \"scx_relay_0.1.0_x86_64_unknown_linux_gnu\" disabled (runnable task stall)",
+            "[   99.0] sched_ext: BPF scheduler \"scx_relay\" disabled (runtime error)",
+            "sched_ext: BPF scheduler \"scx_relay\" disabled (scx_bpf_error)",
+        ] {
+            assert_eq!(classify(line), Line::Problem(Problem::Ejection), "{line}");
+        }
+        for reason in CLEAN_DISABLE_REASONS {
+            let line = format!("[   5.0] sched_ext: BPF scheduler \"scx_relay\" disabled ({reason})");
+            assert_eq!(classify(&line), Line::Other, "{line}");
+        }
+        assert!(!Problem::Ejection.is_fatal());
     }
 
     #[test]
