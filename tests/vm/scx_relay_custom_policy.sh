@@ -1,15 +1,22 @@
 # Real-kernel test: the README's custom policy (examples/shortest_first.rs,
-# loaded through scx_relay::run_with_policy) schedules a hackbench + stress
-# load, is switched live to a shipped policy and back, and exits 0 on SIGINT.
+# loaded through scx_relay::run_with_policy) is the root scheduler (root/ops
+# names scx_relay), schedules a hackbench + stress load (user dispatches go
+# up during it, no safety net fires), is switched live to a shipped policy
+# and back, and exits 0 on SIGINT.
 . /relay/lib/common.sh
 . /relay/lib/scx_relay.sh
 
 [ -x /bin/shortest_first ] ||
 	fail "/bin/shortest_first is not in the guest (cargo build --release -p scx_relay --bins --examples)"
 N=$(nproc)
-shortest_first real --stats 2 >"$RELAY_LOG" 2>&1 &
+shortest_first real --stats 1 >"$RELAY_LOG" 2>&1 &
 RELAY_PID=$!
 took=$(wait_state enabled 60 "$RELAY_PID") || fail_with_log "sched_ext state is '$(cat $SCX/state)', expected enabled"
+ops=$(cat $SCX/root/ops 2>/dev/null)
+case "$ops" in
+scx_relay*) ;;
+*) fail_with_log "root/ops is '$ops', expected scx_relay" ;;
+esac
 # The start-up line follows attachment by a moment.
 for _ in 1 2 3 4 5 6 7 8 9 10; do
 	grep -q 'with policy' "$RELAY_LOG" && break
@@ -17,9 +24,11 @@ for _ in 1 2 3 4 5 6 7 8 9 10; do
 done
 grep -q 'with policy shortest_first' "$RELAY_LOG" || fail_with_log "it did not start with its own policy"
 note "enabled after ${took}s"
+workload_begins
 stress-ng -t 20 -c "$N" >/dev/null 2>&1 &
 LOAD=$!
 check "hackbench" hackbench -g 2 -l 200
+workload_ended "hackbench under shortest_first"
 out=$(scx_relay ctl policy deadline 2>&1) || fail_with_log "switch to deadline: $out"
 note "$out"
 check "hackbench" hackbench -g 2 -l 200

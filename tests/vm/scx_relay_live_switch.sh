@@ -3,7 +3,9 @@
 # `ctl config` over /run/scx_relay.sock). sched_ext stays enabled
 # throughout, every switch is answered and logged with its hand-over count,
 # a malformed configuration is refused (line and field) with the running
-# policy kept, and scx_relay exits 0 on SIGINT.
+# policy kept, the hand-over counts the switches answered add up to the
+# ones logged, user dispatches go up during the switches and no safety net
+# fires (no stall, fallback or rescue), and scx_relay exits 0 on SIGINT.
 . /relay/lib/common.sh
 . /relay/lib/scx_relay.sh
 
@@ -29,7 +31,7 @@ share = 200
 EOF
 printf '[[route]]\npolicy = "fifo"\ncomm = "x"\nshare = "lots"\n' >"$BAD"
 
-start_relay -- --stats 5
+start_relay -- --stats 1
 [ -S /run/scx_relay.sock ] || fail_with_log "no control socket at /run/scx_relay.sock"
 mode=$(stat -c %a /run/scx_relay.sock)
 [ "$mode" = 600 ] || fail_with_log "control socket mode $mode, expected 600"
@@ -38,6 +40,8 @@ stress-ng -t 170 -c "$N" -f "$N" >/dev/null 2>&1 &
 LOAD=$!
 sleep 2
 
+workload_begins
+answered=0
 t0=$(cut -d' ' -f1 /proc/uptime)
 i=1
 while [ "$i" -le "$SWITCHES" ]; do
@@ -53,6 +57,7 @@ while [ "$i" -le "$SWITCHES" ]; do
 	[ "$rc" -eq 0 ] || fail_with_log "switch $i: ctl exited $rc: $out"
 	echo "$out" | grep -Eq '^scx_relay: policy [a-z]+ -> [a-z]+, [0-9]+ tasks handed over$' ||
 		fail_with_log "switch $i: unexpected answer: $out"
+	answered=$((answered + $(echo "$out" | awk '{ print $(NF - 3) }')))
 	state=$(cat $SCX/state)
 	[ "$state" = enabled ] || fail_with_log "switch $i: sched_ext state '$state'"
 	kill -0 "$RELAY_PID" 2>/dev/null || fail_with_log "switch $i: scx_relay is gone"
@@ -61,6 +66,7 @@ while [ "$i" -le "$SWITCHES" ]; do
 done
 t1=$(cut -d' ' -f1 /proc/uptime)
 note "$SWITCHES switches in $(awk "BEGIN { printf \"%.1f\", $t1 - $t0 }")s"
+workload_ended "$SWITCHES live switches"
 
 # A malformed configuration changes nothing.
 before=$(scx_relay ctl status 2>&1)
@@ -81,7 +87,8 @@ show_relay
 logged=$(grep -Ec '^scx_relay: policy [a-z]+ -> [a-z]+, [0-9]+ tasks handed over$' "$RELAY_LOG")
 [ "$logged" -eq "$SWITCHES" ] || fail_with_log "$logged switches logged, expected $SWITCHES"
 handed=$(grep -E 'tasks handed over$' "$RELAY_LOG" | awk '{ n += $(NF - 3) } END { print n + 0 }')
-note "$logged switches logged, $handed tasks handed over in all"
+note "$logged switches logged, $handed tasks handed over in all ($answered in the answers)"
+[ "$handed" -eq "$answered" ] || fail_with_log "the log hands over $handed tasks, the answers $answered"
 grep -q 'ejected' "$RELAY_LOG" && fail_with_log "scx_relay was ejected"
 [ -e /run/scx_relay.sock ] && fail_with_log "the control socket was left behind"
 took=$(wait_state disabled 60) || fail_with_log "state is '$(cat $SCX/state)' after scx_relay exited"

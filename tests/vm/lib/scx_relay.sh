@@ -69,6 +69,51 @@ stat_of() {
 		awk -v key="$1" '{ for (i = 1; i < NF; i++) if ($i == key) { print $(i + 1); exit } }'
 }
 
+# counter <stats line> <counter>: the value after "<counter>" in that line.
+counter() {
+	echo "$1" | awk -v key="$2" '{ for (i = 1; i < NF; i++) if ($i == key) { print $(i + 1); exit } }'
+}
+
+# fresh_stats: the first stats line printed after this call (waits up to
+# 10 s; needs --stats 1). Counters read this way bracket a workload: a line
+# printed before the call could predate it.
+fresh_stats() {
+	n0=$(grep -c 'scx_relay stats:' "$RELAY_LOG")
+	i=0
+	while [ "$(grep -c 'scx_relay stats:' "$RELAY_LOG")" -le "$n0" ]; do
+		i=$((i + 1))
+		[ "$i" -le 100 ] || fail_with_log "no stats line within 10 s (run scx_relay with --stats 1)"
+		sleep 0.1
+	done
+	grep 'scx_relay stats:' "$RELAY_LOG" | sed -n "$((n0 + 1))p"
+}
+
+# workload_begins: note the counters before a workload (WORKLOAD_BEFORE).
+workload_begins() {
+	WORKLOAD_BEFORE=$(fresh_stats)
+}
+
+# workload_ended [what]: fail unless scx_relay did the work of the workload
+# that ran since workload_begins: its user dispatches went up meanwhile, and
+# the safety nets never fired (fallback, rescued and stalls are 0 since the
+# scheduler was loaded: no fault was injected, so none may be needed).
+# Prints the deltas of the counters.
+workload_ended() {
+	after=$(fresh_stats)
+	delta=
+	for key in queued user kernel fallback rescued aged stalls; do
+		d=$(($(counter "$after" "$key") - $(counter "$WORKLOAD_BEFORE" "$key")))
+		delta="$delta $key +$d"
+		[ "$key" = user ] && d_user=$d
+	done
+	note "${1:-workload}: counters during it:$delta"
+	[ "$d_user" -gt 0 ] || fail_with_log "${1:-workload}: no user dispatches during it"
+	for key in fallback rescued stalls; do
+		v=$(counter "$after" "$key")
+		[ "$v" = 0 ] || fail_with_log "${1:-workload}: $key is $v, expected 0 (no fault was injected)"
+	done
+}
+
 # Wait for scx_relay to exit; sets RELAY_STATUS.
 wait_relay() {
 	wait "$RELAY_PID"
@@ -82,21 +127,27 @@ show_relay() {
 	dmesg | grep 'sched_ext:' | tail -n 10
 }
 
-# Real-kernel test 1 for policy $1: scx_relay loads (state enabled, root/ops
-# names it), schedules upstream's stress recipe under a 45 s timeout, and
-# exits 0 on the timeout's SIGTERM with user-space dispatches > 0.
-stress_recipe_case() {
+# stress_recipe <policy>: upstream's CI recipe under scx_relay: it loads
+# (state enabled, root/ops names it), schedules the recipe under a 45 s
+# timeout with user dispatches going up during the recipe and no safety net
+# firing, and exits 0 on the timeout's SIGTERM. Returns (after fail_with_log
+# output) 1 instead of ending the case when RECIPE_NO_EXIT is set.
+stress_recipe() {
 	N=$(nproc)
 	# busybox timeout execs the program itself, so its exit status is
 	# scx_relay's own (what GNU timeout --preserve-status gives).
-	start_relay timeout -s TERM 45 -- --policy "$1" --stats 5
-	check "stress-ng recipe" stress-ng -t 31 --aggressive -M -c "$N" -f "$N" --affinity 1 --affinity-delay 1 --affinity-pin
+	start_relay timeout -s TERM 45 -- --policy "$1" --stats 1
+	workload_begins
+	check "stress-ng recipe ($1)" stress-ng -t 31 --aggressive -M -c "$N" -f "$N" --affinity 1 --affinity-delay 1 --affinity-pin
+	workload_ended "stress-ng recipe ($1)"
 	wait_relay
 	show_relay
-	[ "$RELAY_STATUS" -eq 0 ] || fail_with_log "scx_relay exited with status $RELAY_STATUS"
-	user=$(stat_of user)
-	[ "${user:-0}" -gt 0 ] || fail_with_log "no user-space dispatches (user=$user)"
-	note "user dispatches: $user"
-	wait_state disabled 60 >/dev/null || fail_with_log "state is '$(cat $SCX/state)' after scx_relay exited"
+	[ "$RELAY_STATUS" -eq 0 ] || fail_with_log "$1: scx_relay exited with status $RELAY_STATUS"
+	wait_state disabled 60 >/dev/null || fail_with_log "$1: state is '$(cat $SCX/state)' after scx_relay exited"
+}
+
+# Real-kernel test 1 for policy $1: stress_recipe, then pass.
+stress_recipe_case() {
+	stress_recipe "$1"
 	pass
 }
