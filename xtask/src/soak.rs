@@ -1,6 +1,9 @@
 //! `cargo xtask soak [--minutes 10] [--policies a,b]`: the long version of
 //! the guest case `tests/vm/reliability_soak.sh`, which CI runs for 60 s per
-//! policy.
+//! policy. `cargo xtask soak --recipe-runs 20` instead runs upstream's stress
+//! recipe 20 times per policy (the guest case
+//! `tests/vm/reliability_recipe_tally.sh`, which CI runs once per policy)
+//! and prints the tally of ejections.
 //!
 //! It builds scx_relay (release), asks it which policies it ships (unless
 //! `--policies` names them), and boots the guest once with the soak case
@@ -17,7 +20,7 @@ use std::process::Command;
 use anyhow::{bail, ensure, Context, Result};
 
 use crate::{
-    exec,
+    guest_binaries,
     guest_kernel::KernelOptions,
     qemu::VmOptions,
     setup,
@@ -27,6 +30,12 @@ use crate::{
 
 /// The guest case this command runs.
 const CASE: &str = "reliability_soak";
+/// The guest case of `--recipe-runs`.
+const RECIPE_CASE: &str = "reliability_recipe_tally";
+/// Most recipe runs accepted, per policy.
+const MAX_RECIPE_RUNS: u64 = 500;
+/// Time per recipe run: the recipe's 45 s limit, start and unload (s).
+const SECONDS_PER_RECIPE_RUN: u64 = 120;
 /// Longest soak accepted, per policy (minutes).
 const MAX_MINUTES: u64 = 24 * 60;
 /// Time per policy besides the load itself: start, drain, unload (s).
@@ -41,6 +50,12 @@ pub struct Options {
     /// Policies to soak, comma-separated (default: every policy scx_relay ships).
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub policies: Vec<String>,
+    /// Instead of the mixed load: run upstream's stress recipe
+    /// (`stress-ng -t 31 --aggressive -M -c N -f N --affinity 1
+    /// --affinity-delay 1 --affinity-pin`) this many times per policy
+    /// (1..=500) and print the tally of ejections.
+    #[arg(long, value_name = "RUNS")]
+    pub recipe_runs: Option<u64>,
     /// Guest machine and limits (the boot's limit is derived from the soak's
     /// length unless --timeout-s is given).
     #[command(flatten)]
@@ -58,15 +73,20 @@ pub fn run(opts: &Options) -> Result<bool> {
         opts.minutes
     );
     let ws = Workspace::locate()?;
+    if let Some(runs) = opts.recipe_runs {
+        ensure!((1..=MAX_RECIPE_RUNS).contains(&runs), "--recipe-runs {runs} is out of range (1..={MAX_RECIPE_RUNS})");
+    }
     let kernel = setup::prepare(&ws, &opts.kernel)?;
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    exec::run(Command::new(cargo).args(["build", "--release", "-p", "scx_relay"]).current_dir(&ws.root))?;
+    guest_binaries::build_workspace_binaries(&ws)?;
     let policies = if opts.policies.is_empty() { shipped_policies(&ws)? } else { opts.policies.clone() };
     ensure!(
         policies.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')),
         "--policies must be names separated by commas, got {:?}",
         policies
     );
+    if let Some(runs) = opts.recipe_runs {
+        return recipe_tally(&ws, &kernel, opts, &policies, runs);
+    }
     let seconds = opts.minutes * 60;
     let case_timeout_s = (seconds + OVERHEAD_PER_POLICY_S) * policies.len() as u64;
     println!("soak: {} min per policy: {}; case timeout {case_timeout_s} s", opts.minutes, policies.join(", "));
@@ -79,6 +99,28 @@ pub fn run(opts: &Options) -> Result<bool> {
     let extra = [format!("relay.soak_seconds={seconds}"), format!("relay.soak_policies={}", policies.join(","))];
     let Report { passed, failed, ok } = vm_test::run_cases_with(&ws, &kernel, &vm_opts, &extra)?;
     println!("soak: {passed} passed, {failed} failed");
+    Ok(ok)
+}
+
+/// `--recipe-runs`: one boot, the tally case alone, `runs` recipes per policy.
+fn recipe_tally(
+    ws: &Workspace,
+    kernel: &crate::guest_kernel::GuestKernel,
+    opts: &Options,
+    policies: &[String],
+    runs: u64,
+) -> Result<bool> {
+    let case_timeout_s = SECONDS_PER_RECIPE_RUN * runs * policies.len() as u64;
+    println!("soak: upstream's stress recipe {runs} times per policy: {}; case timeout {case_timeout_s} s", policies.join(", "));
+    let vm_opts = vm_test::Options {
+        filters: vec![RECIPE_CASE.to_owned()],
+        case_timeout_s,
+        vm: opts.vm.clone(),
+        kernel: opts.kernel.clone(),
+    };
+    let extra = [format!("relay.recipe_runs={runs}"), format!("relay.recipe_policies={}", policies.join(","))];
+    let Report { passed, failed, ok } = vm_test::run_cases_with(ws, kernel, &vm_opts, &extra)?;
+    println!("soak: {passed} passed, {failed} failed (the case's 'tally' notes give the count per policy)");
     Ok(ok)
 }
 
