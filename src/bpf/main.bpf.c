@@ -80,11 +80,24 @@
  * -----
  * A decided task can still starve: the DSQs are ordered by the policy's
  * vtime, and a task whose vtime keeps sorting behind newcomers (a policy
- * bug, garbage, a scale that drifted) never reaches the head. So every
- * AGE_SCAN_NS each CPU looks at the tail of its own DSQ and of the shared
- * DSQ, and runs next, whatever its vtime, a task it may run that has waited
- * there for MAX_QUEUED_AGE_NS (nr_aged): less than half the watchdog's
- * timeout, and far more than a sane policy keeps a task waiting.
+ * bug, garbage, a scale that drifted) never reaches the head; a task pinned
+ * to one CPU waits in that CPU's DSQ however idle the others are. So the
+ * timer walks every DSQ of ours each period, and for every task runnable for
+ * AGE_AFTER_NS it asks a CPU that may run it to do so next (age_request[],
+ * and a preempting kick); that CPU's ops.dispatch() moves such tasks to its
+ * local DSQ before anything else, the user scheduler included (nr_aged).
+ *
+ * Every wait is measured on the kernel watchdog's own clock (task_ctx's
+ * wait_since mirrors p->scx.runnable_at): it starts when the task wakes up
+ * or is put back after running, and nothing else restarts it, so a task
+ * that is re-enqueued again and again (an affinity change dequeues and
+ * re-enqueues it, through user space) is still seen as waiting since it
+ * last ran. A task enqueued when it has already waited AGE_AFTER_NS goes
+ * no more through user space: the dispatcher runs it next itself
+ * (nr_overdue), so a task in user space has waited less than that before
+ * its hand-off, and the rescue bounds what it waits there.
+ * docs/architecture.md lists every place a task can wait and what bounds
+ * each wait.
  *
  * Shared per-CPU state
  * --------------------
@@ -114,12 +127,20 @@ char _license[] SEC("license") = "GPL";
 /* The user scheduler runs at least this often (ns). */
 #define HEARTBEAT_NS		(1000ULL * 1000 * 1000)
 
-/* A task waiting this long in a DSQ runs next, whatever its vtime (ns). */
-#define MAX_QUEUED_AGE_NS	(2000ULL * 1000 * 1000)
+/*
+ * A task runnable this long (on the watchdog's clock: see task_ctx.wait_since)
+ * while waiting in one of our DSQs runs next, whatever its vtime (ns).
+ */
+#define AGE_AFTER_NS		(1000ULL * 1000 * 1000)
 
-/* How often each CPU looks for such tasks (ns), and how far (tasks per DSQ). */
-#define AGE_SCAN_NS		(100ULL * 1000 * 1000)
-#define AGE_SCAN_DEPTH		128
+/*
+ * Most tasks one look at a DSQ walks (count): more than a DSQ can hold, since
+ * at most MAX_PENDING tasks are decided at once, plus the fallback's.
+ */
+#define AGE_SCAN_DEPTH		(2 * MAX_PENDING)
+
+/* Most overdue tasks one ops.dispatch() moves to its CPU (count). */
+#define AGE_MOVES_PER_DISPATCH	4
 
 /* Longest slice a decision may ask for (ns); longer ones are clamped. */
 #define MAX_SLICE_NS		(100ULL * 1000 * 1000)
@@ -144,7 +165,8 @@ volatile u64 nr_stale;			/* decisions discarded (stale, duplicate, exited, malfo
 volatile u64 nr_congested;		/* tasks kept in the kernel: ring buffer or pending map full */
 volatile u64 nr_stalls;			/* times the user side was declared stalled */
 volatile u64 nr_rescued;		/* tasks dispatched after waiting stall_timeout_ns in user space */
-volatile u64 nr_aged;			/* tasks run ahead of their vtime after MAX_QUEUED_AGE_NS in a DSQ */
+volatile u64 nr_aged;			/* tasks run ahead of their vtime after AGE_AFTER_NS runnable in a DSQ */
+volatile u64 nr_overdue;		/* tasks enqueued already runnable AGE_AFTER_NS: kept in the kernel */
 
 /* Profile counters, read by the binary (monotonic, count): where the time goes. */
 volatile u64 nr_dispatch_calls;		/* ops.dispatch() invocations */
@@ -171,6 +193,7 @@ static u32 usersched_on_cpu;		/* the user scheduler is running (bool) */
 static u64 usersched_kick_ns;		/* last kick to get it a CPU (ns) */
 static u64 cpu_started_ns[RELAY_MAX_CPUS]; /* when each CPU's current task started (ns) */
 static u32 rescue_check;		/* timer -> ops.dispatch: look for overdue tasks (bool) */
+static u8 age_request[RELAY_MAX_CPUS];	/* timer -> ops.dispatch: overdue tasks wait for this CPU (bool) */
 
 UEI_DEFINE(uei);
 
@@ -206,13 +229,24 @@ struct pending_walk {
 	bool overdue_only;	/* only tasks pending for stall_timeout_ns */
 };
 
-/* Per-task state. */
+/*
+ * Per-task state.
+ *
+ * wait_since is the sched_ext watchdog's clock, kept on our side: the
+ * kernel's p->scx.runnable_at (jiffies) is reset only when the task becomes
+ * runnable after sleeping or is put back after running (set_task_runnable()
+ * after set_next_task_scx() armed SCX_TASK_RESET_RUNNABLE_AT), never by an
+ * affinity change, a migration or a re-enqueue, and scx_watchdog_workfn()
+ * ejects the scheduler when it is older than the timeout. Every bound on a
+ * wait in this file is measured from wait_since, so re-enqueues (which
+ * restart nothing in the kernel) cannot restart it either.
+ */
 struct task_ctx {
 	u64 generation;		/* bumped per hand-off and per claim (count) */
 	u64 start_ts;		/* last start of a run (ns) */
 	u64 stop_ts;		/* last stop of a run (ns) */
 	u64 exec_runtime;	/* CPU time since the last wakeup (ns) */
-	u64 dsq_at;		/* last insert into a DSQ of ours (ns) */
+	u64 wait_since;		/* runnable and not run since (ns; see above) */
 };
 
 struct {
@@ -221,14 +255,6 @@ struct {
 	__type(key, int);
 	__type(value, struct task_ctx);
 } task_ctx_stor SEC(".maps");
-
-/* Per CPU: when it last looked for overdue tasks in its DSQs (ns). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, u32);
-	__type(value, u64);
-} age_scan_at SEC(".maps");
 
 /* The heartbeat / stall-check timer. */
 struct timer_slot {
@@ -403,10 +429,6 @@ static bool pending_record(s32 pid, u64 generation)
 /* Dispatch @p in the kernel, to the shared DSQ, at the current vtime. */
 static void dispatch_in_kernel(struct task_struct *p, u64 enq_flags)
 {
-	struct task_ctx *tctx = lookup_task_ctx(p);
-
-	if (tctx)
-		tctx->dsq_at = bpf_ktime_get_ns();
 	scx_bpf_dsq_insert_vtime(p, SHARED_DSQ, slice_ns, vtime_now_get(), enq_flags);
 	kick_for(p);
 }
@@ -488,7 +510,6 @@ static void apply_decision(const struct relay_decision *d)
 
 	dsq = decision_dsq(p, d->cpu);
 	slice = d->slice_ns < MAX_SLICE_NS ? d->slice_ns : MAX_SLICE_NS;
-	tctx->dsq_at = bpf_ktime_get_ns();
 	scx_bpf_dsq_insert_vtime(p, dsq, slice, d->vtime, d->flags & USER_ENQ_FLAGS);
 	__sync_fetch_and_add(&nr_user_dispatches, 1);
 	if (dsq == SHARED_DSQ) {
@@ -545,19 +566,25 @@ static long fallback_one(struct bpf_map *map, s32 *pid, struct pending_entry *e,
 	return 0;
 }
 
+/* Whether @p has been runnable for AGE_AFTER_NS at @now (the watchdog's clock). */
+static bool overdue(const struct task_struct *p, u64 now)
+{
+	struct task_ctx *tctx = lookup_task_ctx(p);
+
+	return tctx && (s64)(now - tctx->wait_since) >= (s64)AGE_AFTER_NS;
+}
+
 /*
- * Aging (see the top): move to this CPU the first task, scanning @dsq from
- * its tail, that may run here and has waited MAX_QUEUED_AGE_NS.
+ * Aging (see the top): move to this CPU's local DSQ up to @budget tasks of
+ * @dsq that may run here and are overdue, in @dsq's order. Returns how many.
  */
-static bool run_overdue_from(u64 dsq, s32 cpu, u64 now)
+static u32 run_overdue_from(u64 dsq, s32 cpu, u64 now, u32 budget)
 {
 	struct bpf_iter_scx_dsq it;
 	struct task_struct *p;
-	struct task_ctx *tctx;
-	bool moved = false;
-	u32 i;
+	u32 i, moved = 0;
 
-	if (bpf_iter_scx_dsq_new(&it, dsq, SCX_DSQ_ITER_REV))
+	if (bpf_iter_scx_dsq_new(&it, dsq, 0))
 		goto out;
 	/*
 	 * A numbers iterator bounds the walk: the verifier treats its value as
@@ -565,16 +592,13 @@ static bool run_overdue_from(u64 dsq, s32 cpu, u64 now)
 	 */
 	bpf_for(i, 0, AGE_SCAN_DEPTH) {
 		p = bpf_iter_scx_dsq_next(&it);
-		if (!p)
+		if (!p || moved >= budget)
 			break;
-		tctx = lookup_task_ctx(p);
-		if (!tctx || (s64)(now - tctx->dsq_at) < (s64)MAX_QUEUED_AGE_NS ||
-		    !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+		if (!overdue(p, now) || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
 			continue;
 		if (scx_bpf_dsq_move(&it, p, SCX_DSQ_LOCAL, 0)) {
 			__sync_fetch_and_add(&nr_aged, 1);
-			moved = true;
-			break;
+			moved++;
 		}
 	}
 out:
@@ -582,16 +606,80 @@ out:
 	return moved;
 }
 
-/* Every AGE_SCAN_NS on each CPU: run an overdue task of its DSQ or the shared one. */
+/*
+ * When the timer found overdue tasks for this CPU: run them first (up to
+ * AGE_MOVES_PER_DISPATCH per call), from this CPU's DSQ, then the shared
+ * one. The request stays until a call finds fewer than that.
+ */
 static bool run_overdue(s32 cpu, u64 now)
 {
-	u32 key = 0;
-	u64 *last = bpf_map_lookup_elem(&age_scan_at, &key);
+	u8 *req = MEMBER_VPTR(age_request, [cpu]);
+	u32 moved;
 
-	if (!last || now - *last < AGE_SCAN_NS)
+	if (!req || !READ_ONCE(*req))
 		return false;
-	*last = now;
-	return run_overdue_from(cpu, cpu, now) || run_overdue_from(SHARED_DSQ, cpu, now);
+	moved = run_overdue_from(cpu, cpu, now, AGE_MOVES_PER_DISPATCH);
+	if (moved < AGE_MOVES_PER_DISPATCH)
+		moved += run_overdue_from(SHARED_DSQ, cpu, now, AGE_MOVES_PER_DISPATCH - moved);
+	if (moved < AGE_MOVES_PER_DISPATCH)
+		WRITE_ONCE(*req, 0);
+	return moved > 0;
+}
+
+/* Ask @cpu to run its overdue tasks next, now: flag it and preempt it. */
+static void request_aging(s32 cpu)
+{
+	u8 *req = MEMBER_VPTR(age_request, [cpu]);
+
+	if (!req || READ_ONCE(*req))
+		return;
+	WRITE_ONCE(*req, 1);
+	kick(cpu, SCX_KICK_PREEMPT);
+}
+
+/*
+ * Ask a CPU that may run @p to run its overdue tasks next: @p's CPU if
+ * allowed, else its first allowed one.
+ */
+static void request_aging_for(const struct task_struct *p)
+{
+	s32 cpu = scx_bpf_task_cpu(p);
+
+	if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+		cpu = bpf_cpumask_first(p->cpus_ptr);
+	if (cpu >= 0 && cpu < nr_cpu_ids)
+		request_aging(cpu);
+}
+
+/*
+ * The timer's look at @dsq: for each overdue task, ask a CPU that may run
+ * it to do so (a per-CPU DSQ's own CPU; for the shared DSQ, the task's CPU
+ * if allowed, else the first allowed one). Every task of the DSQ is looked
+ * at (AGE_SCAN_DEPTH exceeds what a DSQ can hold), so no overdue task is
+ * missed, however long the queue.
+ */
+static void find_overdue(u64 dsq, u64 now)
+{
+	struct bpf_iter_scx_dsq it;
+	struct task_struct *p;
+	u32 i;
+
+	if (bpf_iter_scx_dsq_new(&it, dsq, 0))
+		goto out;
+	bpf_for(i, 0, AGE_SCAN_DEPTH) {
+		p = bpf_iter_scx_dsq_next(&it);
+		if (!p)
+			break;
+		if (!overdue(p, now))
+			continue;
+		if (dsq != SHARED_DSQ) {
+			request_aging((s32)dsq);
+			break;
+		}
+		request_aging_for(p);
+	}
+out:
+	bpf_iter_scx_dsq_destroy(&it);
 }
 
 /*
@@ -631,6 +719,9 @@ static int heartbeat_fn(void *map, u32 *key, struct bpf_timer *timer)
 		WRITE_ONCE(rescue_check, 1);
 		kick(READ_ONCE(usersched_cpu), SCX_KICK_IDLE);
 	}
+	bpf_for(cpu, 0, nr_cpu_ids)
+		find_overdue(cpu, now);
+	find_overdue(SHARED_DSQ, now);
 	bpf_timer_start(timer, timer_interval_ns, 0);
 	return 0;
 }
@@ -681,6 +772,20 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
 		__sync_fetch_and_add(&nr_fallback, 1);
 		return;
 	}
+	/*
+	 * Re-enqueued without having run for AGE_AFTER_NS (an affinity change
+	 * dequeues and re-enqueues a waiting task): no trip through user space,
+	 * it runs next on a CPU it may use (aging). So a task handed to user
+	 * space has always waited less than AGE_AFTER_NS, and the rescue's
+	 * stall_timeout_ns in user space adds to that at most.
+	 */
+	if (overdue(p, bpf_ktime_get_ns())) {
+		dispatch_in_kernel(p, enq_flags);
+		request_aging_for(p);
+		__sync_fetch_and_add(&nr_overdue, 1);
+		__sync_fetch_and_add(&nr_kernel_dispatches, 1);
+		return;
+	}
 	if (queue_to_user(p, enq_flags)) {
 		wake_usersched(p, enq_flags, bpf_ktime_get_ns());
 		return;
@@ -694,9 +799,11 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
  * What this CPU runs next: decisions are applied first (up to the free
  * slots), then, if the user side stalled, pending tasks are dispatched here
  * (or, when the timer asked, those pending for the stall timeout: rescued);
- * then the user scheduler if it has work, then (every AGE_SCAN_NS) a task
- * overdue in this CPU's DSQ or the shared DSQ, then the lower-vtime head of
- * this CPU's DSQ and the shared DSQ; and if nothing is left, the previous task
+ * then, if the timer found some, overdue tasks of this CPU's DSQ or the
+ * shared DSQ (before the user scheduler: it may have work all the time under
+ * load, and must not keep a waiting task from the CPU it is pinned to);
+ * then the user scheduler if it has work, then the lower-vtime head of this
+ * CPU's DSQ and the shared DSQ; and if nothing is left, the previous task
  * keeps the CPU for another slice.
  */
 void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
@@ -723,9 +830,9 @@ void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 		bpf_for_each_map_elem(&pending, fallback_one, &walk, 0);
 	}
 
-	if (usersched_has_work(true) && scx_bpf_dsq_move_to_local(USERSCHED_DSQ, 0))
-		goto out;
 	if (run_overdue(cpu, now))
+		goto out;
+	if (usersched_has_work(true) && scx_bpf_dsq_move_to_local(USERSCHED_DSQ, 0))
 		goto out;
 	if (consume_in_vtime_order(cpu))
 		goto out;
@@ -736,13 +843,20 @@ out:
 		st->queue_depth = scx_bpf_dsq_nr_queued(cpu);
 }
 
-/* A wakeup starts a new "runtime since sleep" period. */
+/*
+ * A wakeup starts a new "runtime since sleep" period and a new wait. Other
+ * calls (an affinity or class change puts a queued task back with
+ * ENQUEUE_RESTORE) restart neither: the kernel's runnable_at does not
+ * restart there either.
+ */
 void BPF_STRUCT_OPS(relay_runnable, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
 
-	if (tctx)
-		tctx->exec_runtime = 0;
+	if (!tctx || !(enq_flags & SCX_ENQ_WAKEUP))
+		return;
+	tctx->exec_runtime = 0;
+	tctx->wait_since = bpf_ktime_get_ns();
 }
 
 /* Record who runs where, when it started, and the user scheduler's liveness. */
@@ -792,34 +906,87 @@ void BPF_STRUCT_OPS(relay_stopping, struct task_struct *p, bool runnable)
 	tctx->stop_ts = now;
 	if (tctx->start_ts && now > tctx->start_ts)
 		tctx->exec_runtime += now - tctx->start_ts;
+	/* Put back after running: a new wait starts (the kernel's too). */
+	if (runnable)
+		tctx->wait_since = now;
 }
 
 /*
- * Whether work waits for @cpu: a queue it serves holds tasks, or the user
- * scheduler has work and is not running.
+ * The lowest key (vtime) waiting in a queue @cpu serves: its own DSQ's head
+ * or the shared DSQ's; false when both are empty.
  */
-static bool work_waiting(s32 cpu)
+static bool lowest_waiting_key(s32 cpu, u64 *key)
 {
-	if (scx_bpf_dsq_nr_queued(SHARED_DSQ) ||
-	    (cpu >= 0 && cpu < RELAY_MAX_CPUS && scx_bpf_dsq_nr_queued(cpu)))
+	struct task_struct *mine = __COMPAT_scx_bpf_dsq_peek(cpu);
+	struct task_struct *shared = __COMPAT_scx_bpf_dsq_peek(SHARED_DSQ);
+	u64 lowest = ~0ULL;
+	bool found = false;
+
+	/* One test per pointer: the verifier refuses arithmetic on two of them. */
+	if (mine) {
+		lowest = mine->scx.dsq_vtime;
+		found = true;
+	}
+	if (shared) {
+		if (shared->scx.dsq_vtime < lowest)
+			lowest = shared->scx.dsq_vtime;
+		found = true;
+	}
+	*key = lowest;
+	return found;
+}
+
+/*
+ * Whether @p, running on @cpu for @ran ns, yields to what waits (see
+ * relay_tick): the user scheduler waits for this CPU, overdue or local
+ * work waits, or a queued key is below @p's key advanced by its run so far,
+ * weighted.
+ */
+static bool should_yield(struct task_struct *p, s32 cpu, u64 ran)
+{
+	u8 *req = MEMBER_VPTR(age_request, [cpu]);
+	u64 weight = p->scx.weight ? p->scx.weight : 1;
+	u64 head;
+
+	if ((req && READ_ONCE(*req)) || scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL_ON | cpu))
 		return true;
-	return !READ_ONCE(usersched_on_cpu) && usersched_has_work(false);
+	/*
+	 * The user scheduler needs one CPU, not all: its last CPU gives way
+	 * (wakeups kick one more, see wake_usersched). Every CPU giving way
+	 * at every tick would send every hog through user space each tick,
+	 * and the keys would never get to order them.
+	 */
+	if (cpu == READ_ONCE(usersched_cpu) && !READ_ONCE(usersched_on_cpu) && usersched_has_work(false))
+		return true;
+	if (!lowest_waiting_key(cpu, &head))
+		return false;
+	return head < p->scx.dsq_vtime + ran * 100 / weight;
 }
 
 /*
  * A running task keeps its whole slice while nothing waits (no round trip,
- * no context switch); once work waits, it yields at the first tick after it
- * ran slice_min_ns. So hogs run long slices on a quiet machine and short
- * ones when anything else wants the CPU, including the user scheduler.
+ * no context switch). Once it ran slice_min_ns it yields at a tick if the
+ * user scheduler waits for this CPU, overdue or local work waits here, or a queued
+ * task's key is below its own key advanced by its run so far at its weight
+ * (key + ran * 100 / weight, in the units of a decision's vtime: ns of
+ * weight-100 virtual time). So among hogs sharing a CPU, one of weight w
+ * runs until its virtual time passes the next one's: CPU time in
+ * proportion to weight, as the fair class gives; and a waking task whose
+ * policy keyed it ahead preempts within a tick after slice_min_ns.
  */
 void BPF_STRUCT_OPS(relay_tick, struct task_struct *p)
 {
 	struct task_ctx *tctx;
+	s32 cpu = scx_bpf_task_cpu(p);
+	u64 ran;
 
-	if (is_usersched(p) || !work_waiting(scx_bpf_task_cpu(p)))
+	if (is_usersched(p) || cpu < 0 || cpu >= RELAY_MAX_CPUS)
 		return;
 	tctx = lookup_task_ctx(p);
-	if (tctx && bpf_ktime_get_ns() - tctx->start_ts >= slice_min_ns)
+	if (!tctx)
+		return;
+	ran = bpf_ktime_get_ns() - tctx->start_ts;
+	if (ran >= slice_min_ns && should_yield(p, cpu, ran))
 		scx_bpf_task_set_slice(p, 0);
 }
 
@@ -839,11 +1006,19 @@ void BPF_STRUCT_OPS(relay_enable, struct task_struct *p)
 	scx_bpf_task_set_slice(p, slice_ns);
 }
 
-/* Every task gets its storage up front: no allocation on the hot paths. */
+/*
+ * Every task gets its storage up front: no allocation on the hot paths. Its
+ * wait starts now (the kernel arms runnable_at at init too; a new task
+ * becomes runnable right after, without SCX_ENQ_WAKEUP).
+ */
 s32 BPF_STRUCT_OPS(relay_init_task, struct task_struct *p, struct scx_init_task_args *args)
 {
-	if (!bpf_task_storage_get(&task_ctx_stor, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE))
+	struct task_ctx *tctx;
+
+	tctx = bpf_task_storage_get(&task_ctx_stor, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!tctx)
 		return -ENOMEM;
+	tctx->wait_since = bpf_ktime_get_ns();
 	return 0;
 }
 
@@ -902,6 +1077,44 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(relay_init)
 	return bpf_timer_start(&slot->timer, timer_interval_ns, 0);
 }
 
+/*
+ * Our side of the kernel's dump (printed when the scheduler is ejected):
+ * the counters, the user side's state, and per CPU what waits in its DSQ.
+ */
+void BPF_STRUCT_OPS(relay_dump, struct scx_dump_ctx *dctx)
+{
+	u64 now = bpf_ktime_get_ns();
+
+	scx_bpf_dump("scx_relay: queued %llu user %llu kernel %llu fallback %llu rescued %llu aged %llu stalls %llu\n",
+		     nr_queued, nr_user_dispatches, nr_kernel_dispatches, nr_fallback, nr_rescued, nr_aged,
+		     nr_stalls);
+	scx_bpf_dump("scx_relay: pending %llu user_pending %llu stalled %u usersched on_cpu %u cpu %d last run %lldms ago shared_dsq %d\n",
+		     nr_pending, nr_user_pending, user_stalled, usersched_on_cpu, usersched_cpu,
+		     (s64)(now - usersched_last_run_ns) / 1000000, scx_bpf_dsq_nr_queued(SHARED_DSQ));
+}
+
+/* Per CPU: its DSQ's depth and whether overdue tasks wait for it. */
+void BPF_STRUCT_OPS(relay_dump_cpu, struct scx_dump_ctx *dctx, s32 cpu, bool idle)
+{
+	u8 *req = MEMBER_VPTR(age_request, [cpu]);
+
+	scx_bpf_dump("scx_relay: cpu %d dsq %d age_request %u\n", cpu, scx_bpf_dsq_nr_queued(cpu),
+		     req ? *req : 0);
+}
+
+/* Per task: how long it has waited on our clock, and its hand-off state. */
+void BPF_STRUCT_OPS(relay_dump_task, struct scx_dump_ctx *dctx, struct task_struct *p)
+{
+	struct task_ctx *tctx = lookup_task_ctx(p);
+	s32 pid = p->pid;
+	bool pend = bpf_map_lookup_elem(&pending, &pid) != NULL;
+
+	if (tctx)
+		scx_bpf_dump("scx_relay: waiting %lldms generation %llu pending %d exec_runtime %llums\n",
+			     (s64)(bpf_ktime_get_ns() - tctx->wait_since) / 1000000, tctx->generation, pend,
+			     tctx->exec_runtime / 1000000);
+}
+
 /* Record why we were unloaded, for the binary to report. */
 void BPF_STRUCT_OPS(relay_exit, struct scx_exit_info *ei)
 {
@@ -922,6 +1135,9 @@ SCX_OPS_DEFINE(relay_ops,
 	       .exit_task	= (void *)relay_exit_task,
 	       .init		= (void *)relay_init,
 	       .exit		= (void *)relay_exit,
+	       .dump		= (void *)relay_dump,
+	       .dump_cpu	= (void *)relay_dump_cpu,
+	       .dump_task	= (void *)relay_dump_task,
 	       .flags		= SCX_OPS_ENQ_LAST | SCX_OPS_KEEP_BUILTIN_IDLE,
 	       .dispatch_max_batch = 512,
 	       .timeout_ms	= 5000,

@@ -84,6 +84,7 @@ impl BpfBackend {
                 fallback: (&raw const (*bss).nr_fallback).read_volatile(),
                 rescued: (&raw const (*bss).nr_rescued).read_volatile(),
                 aged: (&raw const (*bss).nr_aged).read_volatile(),
+                overdue: (&raw const (*bss).nr_overdue).read_volatile(),
                 bounced: (&raw const (*bss).nr_bounced).read_volatile(),
                 stale: (&raw const (*bss).nr_stale).read_volatile(),
                 congested: (&raw const (*bss).nr_congested).read_volatile(),

@@ -20,9 +20,15 @@ pub struct Counters {
     /// space for the stall timeout while the user side was alive (a policy
     /// that never decided them).
     pub rescued: u64,
-    /// Tasks run ahead of their vtime because they waited in a dispatch
-    /// queue for 2 s (a policy's ordering starved them).
+    /// Tasks run ahead of their vtime because they had been runnable for
+    /// `AGE_AFTER_NS` (src/bpf/main.bpf.c) while in a dispatch queue (a
+    /// policy's ordering starved them, or their only CPU was busy).
     pub aged: u64,
+    /// Tasks enqueued again without having run since they became runnable
+    /// `AGE_AFTER_NS` ago or more (an affinity change re-enqueues a waiting
+    /// task): kept in the kernel and run next instead of going through
+    /// user space.
+    pub overdue: u64,
     /// Decisions moved to an allowed CPU.
     pub bounced: u64,
     /// Decisions discarded: stale generation, duplicate, exited task.
@@ -79,7 +85,7 @@ impl fmt::Display for StatsLine {
         let c = &self.counters;
         write!(
             f,
-            "scx_relay stats: queued {} | dispatched user {} kernel {} fallback {} rescued {} aged {} | bounced {} \
+            "scx_relay stats: queued {} | dispatched user {} kernel {} fallback {} rescued {} aged {} overdue {} | bounced {} \
              stale {} congested {} | stalls {} ({}) | invalid {} redirected {} | page faults {} | dispatch calls {} \
              drains {} drained {} \
              kicks {} usersched runs {} | steps {} empty {} received {} | cpu_ns {}",
@@ -89,6 +95,7 @@ impl fmt::Display for StatsLine {
             c.fallback,
             c.rescued,
             c.aged,
+            c.overdue,
             c.bounced,
             c.stale,
             c.congested,
@@ -171,6 +178,7 @@ mod tests {
                 fallback: 1,
                 rescued: 8,
                 aged: 20,
+                overdue: 4,
                 bounced: 3,
                 stale: 4,
                 congested: 5,
@@ -188,7 +196,7 @@ mod tests {
         };
         assert_eq!(
             line.to_string(),
-            "scx_relay stats: queued 10 | dispatched user 7 kernel 2 fallback 1 rescued 8 aged 20 | bounced 3 \
+            "scx_relay stats: queued 10 | dispatched user 7 kernel 2 fallback 1 rescued 8 aged 20 overdue 4 | bounced 3 \
              stale 4 congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 | page faults 6 | dispatch calls 11 \
              drains 12 drained 13 kicks 14 usersched runs 15 | steps 16 empty 17 received 18 | cpu_ns 19"
         );

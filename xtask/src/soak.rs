@@ -111,7 +111,10 @@ fn recipe_tally(
     runs: u64,
 ) -> Result<bool> {
     let case_timeout_s = SECONDS_PER_RECIPE_RUN * runs * policies.len() as u64;
-    println!("soak: upstream's stress recipe {runs} times per policy: {}; case timeout {case_timeout_s} s", policies.join(", "));
+    println!(
+        "soak: upstream's stress recipe {runs} times per policy: {}; case timeout {case_timeout_s} s",
+        policies.join(", ")
+    );
     let vm_opts = vm_test::Options {
         filters: vec![RECIPE_CASE.to_owned()],
         case_timeout_s,

@@ -17,7 +17,9 @@ wait_state() {
 	t0=$(cut -d' ' -f1 /proc/uptime)
 	while :; do
 		[ "$(cat $SCX/state 2>/dev/null)" = "$want" ] && break
-		[ -n "$watch" ] && ! kill -0 "$watch" 2>/dev/null && return 1
+		# A process that exited but was not waited for yet is a zombie,
+		# which kill -0 still finds.
+		[ -n "$watch" ] && { ! kill -0 "$watch" 2>/dev/null || [ "$(cut -d' ' -f3 "/proc/$watch/stat" 2>/dev/null)" = Z ]; } && return 1
 		t=$(cut -d' ' -f1 /proc/uptime)
 		if awk "BEGIN { exit !($t - $t0 > $limit) }"; then
 			return 1
@@ -101,7 +103,7 @@ workload_begins() {
 workload_ended() {
 	after=$(fresh_stats)
 	delta=
-	for key in queued user kernel fallback rescued aged stalls; do
+	for key in queued user kernel fallback rescued aged overdue stalls; do
 		d=$(($(counter "$after" "$key") - $(counter "$WORKLOAD_BEFORE" "$key")))
 		delta="$delta $key +$d"
 		[ "$key" = user ] && d_user=$d
