@@ -1,7 +1,7 @@
 # Upstream's stress recipe (see stress_recipe in lib/scx_relay.sh), repeated:
 # RELAY_RECIPE_RUNS times (default 1) for each of RELAY_RECIPE_POLICIES
 # (default: every shipped policy but deadline and fifo, which have a case
-# of their own). `cargo xtask soak --recipe-runs 20` sets both. Every run
+# of their own, and routing: a routing configuration, see policy_args). `cargo xtask soak --recipe-runs 20` sets both. Every run
 # goes on whatever the earlier ones gave; a note per policy gives the tally
 #   tally: <policy>: <runs> runs, <failed> failed
 # and the case fails if any run failed.
@@ -13,7 +13,7 @@ runs=${RELAY_RECIPE_RUNS:-1}
 if [ -n "$RELAY_RECIPE_POLICIES" ]; then
 	policies=$(echo "$RELAY_RECIPE_POLICIES" | tr ',' ' ')
 else
-	policies=$(shipped_policies | tr ' ' '\n' | grep -vxE 'deadline|fifo' | tr '\n' ' ')
+	policies="$(shipped_policies | tr ' ' '\n' | grep -vxE 'deadline|fifo' | tr '\n' ' ') routing"
 fi
 [ -n "$policies" ] || fail "no policy to run (scx_relay did not list its policies)"
 total_failed=0

@@ -85,6 +85,12 @@ pub fn run(opts: &Options) -> Result<bool> {
         policies
     );
     if let Some(runs) = opts.recipe_runs {
+        let mut policies = policies;
+        if opts.policies.is_empty() {
+            // Routing is built from a configuration, not named by the binary;
+            // the guest's policy_args gives it one.
+            policies.push("routing".to_owned());
+        }
         return recipe_tally(&ws, &kernel, opts, &policies, runs);
     }
     let seconds = opts.minutes * 60;

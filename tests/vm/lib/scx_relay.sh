@@ -129,6 +129,20 @@ show_relay() {
 	dmesg | grep 'sched_ext:' | tail -n 10
 }
 
+# policy_args <name>: scx_relay's options for running policy <name>;
+# "routing" runs a routing configuration (stress-ng's CPU hogs under
+# `local`, its other tasks under `eevdf`, everything else under `deadline`).
+policy_args() {
+	if [ "$1" = routing ]; then
+		printf '%s\n' '[default]' 'policy = "deadline"' '' '[[route]]' 'name = "stress-cpu"' \
+			'policy = "local"' 'comm = "stress-ng-cpu*"' 'share = 100' '' '[[route]]' 'name = "stress"' \
+			'policy = "eevdf"' 'comm = "stress-ng*"' 'share = 200' >/tmp/relay-routes.toml
+		echo "--config /tmp/relay-routes.toml"
+	else
+		echo "--policy $1"
+	fi
+}
+
 # stress_recipe <policy>: upstream's CI recipe under scx_relay: it loads
 # (state enabled, root/ops names it), schedules the recipe under a 45 s
 # timeout with user dispatches going up during the recipe and no safety net
@@ -138,7 +152,8 @@ stress_recipe() {
 	N=$(nproc)
 	# busybox timeout execs the program itself, so its exit status is
 	# scx_relay's own (what GNU timeout --preserve-status gives).
-	start_relay timeout -s TERM 45 -- --policy "$1" --stats 1
+	# shellcheck disable=SC2046 # the options are words
+	start_relay timeout -s TERM 45 -- $(policy_args "$1") --stats 1
 	workload_begins
 	check "stress-ng recipe ($1)" stress-ng -t 31 --aggressive -M -c "$N" -f "$N" --affinity 1 --affinity-delay 1 --affinity-pin
 	workload_ended "stress-ng recipe ($1)"
