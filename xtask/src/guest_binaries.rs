@@ -53,7 +53,7 @@ pub struct GuestBinary {
 }
 
 /// The command that builds every [`Source::Built`] binary.
-pub const BUILD_COMMAND: &str = "cargo build --release -p scx_relay --bins --examples";
+pub const BUILD_COMMAND: &str = "cargo build --release -p scx_relay -p guest-tools --bins --examples";
 
 /// Build the workspace's guest binaries (scx_relay and the examples, in
 /// release) with the cargo that runs xtask: [`BUILD_COMMAND`].
@@ -106,6 +106,13 @@ pub const GUEST_BINARIES: &[GuestBinary] = &[
     GuestBinary {
         name: "shortest_first",
         source: Source::Built { path: "release/examples/shortest_first", build_with: BUILD_COMMAND },
+        optional: false,
+        bench_only: false,
+    },
+    // Test load: re-pins waiting tasks (guest case reliability_affinity_churn).
+    GuestBinary {
+        name: "affinity_churn",
+        source: Source::Built { path: "release/affinity_churn", build_with: BUILD_COMMAND },
         optional: false,
         bench_only: false,
     },
