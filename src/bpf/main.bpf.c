@@ -578,7 +578,8 @@ static bool overdue(const struct task_struct *p, u64 now)
  * Aging (see the top): move to this CPU's local DSQ up to @budget tasks of
  * @dsq that may run here and are overdue, in @dsq's order. Returns how many.
  */
-static u32 run_overdue_from(u64 dsq, s32 cpu, u64 now, u32 budget)
+/* Global (verified once, not per call site): it holds a loop. */
+__noinline u32 run_overdue_from(u64 dsq, s32 cpu, u64 now, u32 budget)
 {
 	struct bpf_iter_scx_dsq it;
 	struct task_struct *p;
@@ -658,7 +659,8 @@ static void request_aging_for(const struct task_struct *p)
  * at (AGE_SCAN_DEPTH exceeds what a DSQ can hold), so no overdue task is
  * missed, however long the queue.
  */
-static void find_overdue(u64 dsq, u64 now)
+/* Global (verified once, not per call site): it holds a loop. */
+__noinline int find_overdue(u64 dsq, u64 now)
 {
 	struct bpf_iter_scx_dsq it;
 	struct task_struct *p;
@@ -680,6 +682,7 @@ static void find_overdue(u64 dsq, u64 now)
 	}
 out:
 	bpf_iter_scx_dsq_destroy(&it);
+	return 0;
 }
 
 /*

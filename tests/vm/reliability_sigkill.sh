@@ -1,4 +1,4 @@
-# SIGKILL and restart in a loop, RELAY_KILL_ROUNDS times (default 20), under
+# SIGKILL and restart in a loop, RELAY_KILL_ROUNDS times (default 12), under
 # a steady load: each round starts scx_relay (state enabled, itself the
 # root scheduler), starts a workload, kills scx_relay with SIGKILL while the
 # workload runs, and waits until the kernel is back on the fair class
@@ -10,7 +10,7 @@
 . /relay/lib/reliability.sh
 
 N=$(nproc)
-rounds=${RELAY_KILL_ROUNDS:-20}
+rounds=${RELAY_KILL_ROUNDS:-12}
 stress-ng -t $((rounds * 30)) -c "$N" --pipe 1 >/dev/null 2>&1 &
 LOAD=$!
 max_disable=0
