@@ -57,8 +57,6 @@ impl Fault {
 #[derive(Debug, Default)]
 struct Sent {
     held: u64,
-    /// When the first task was held (ns).
-    first_hold_ns: Option<u64>,
     out_of_range: u64,
     /// Decisions for a pinned task naming another CPU.
     outside_mask: u64,
@@ -100,7 +98,6 @@ impl Policy for Garbage {
                 Fault::Right => {}
                 Fault::Hold => {
                     sent.held += 1;
-                    sent.first_hold_ns.get_or_insert(ctx.now_ns);
                     continue;
                 }
                 Fault::CpuOutOfRange => {
@@ -206,30 +203,19 @@ proptest! {
         prop_assert!(r.accounting.check().is_ok(), "{}: {:?}", def.name, r.accounting.check());
         prop_assert!(!r.kernel_watchdog_exceeded, "{}: a task waited past the watchdog", def.name);
         prop_assert_eq!(r.engine.redirected, sent.out_of_range);
+        prop_assert!(r.dispatch.bounced >= sent.outside_mask, "bounced {} < {}", r.dispatch.bounced, sent.outside_mask);
         // Decisions sent but not yet drained when the run ends are neither
-        // applied nor discarded (nor bounced).
+        // applied nor discarded.
         let in_flight = r.engine.decided - r.dispatch.decisions - r.dispatch.stale;
         prop_assert!(in_flight < 1024, "{in_flight} decisions in flight at the end");
-        prop_assert!(
-            r.dispatch.bounced + in_flight >= sent.outside_mask,
-            "bounced {} + in flight {in_flight} < {}",
-            r.dispatch.bounced,
-            sent.outside_mask
-        );
         prop_assert!(
             r.dispatch.stale + in_flight >= sent.discardable,
             "stale {} + in flight {in_flight} < {}",
             r.dispatch.stale,
             sent.discardable
         );
-        // A task held less than the stall timeout before the end is not due yet.
-        if sent.first_hold_ns.is_some_and(|t| t + config.stall_timeout_ns <= config.duration_ns) {
-            prop_assert!(
-                r.dispatch.fallback_dispatches > 0,
-                "{} held (first at {:?} ns), none dispatched by the fallback",
-                sent.held,
-                sent.first_hold_ns
-            );
+        if sent.held > 0 {
+            prop_assert!(r.dispatch.fallback_dispatches > 0, "{} held, none dispatched by the fallback", sent.held);
         }
     }
 }

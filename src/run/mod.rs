@@ -36,11 +36,10 @@ const MAX_SLICE_US: u64 = 100_000;
 pub struct RunOpts {
     /// Scheduling policy: fifo (arrival order; weight-blind: nice levels and
     /// cgroup weights do not change its shares, as upstream scx_rlfifo),
-    /// deadline (weighted vruntime plus a bounded bonus for tasks that just
-    /// woke), eevdf (the kernel's fair class: earliest eligible virtual
+    /// deadline (vruntime plus runtime since the last sleep, favouring tasks
+    /// that sleep often), eevdf (the kernel's fair class: earliest eligible virtual
     /// deadline), interactive (short-burst wakeups first) or local (per-CPU
-    /// queues, tasks kept on their CPU and LLC, balanced by weight). All but
-    /// fifo give CPU-bound tasks CPU in proportion to their nice weights.
+    /// queues, tasks kept on their CPU and LLC).
     /// `scx_relay ctl policy NAME` switches it while running.
     #[arg(long, default_value = "deadline", value_name = "NAME", allow_hyphen_values = true)]
     pub policy: String,
