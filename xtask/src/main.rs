@@ -61,7 +61,9 @@ enum Command {
     /// and a latency chart.
     BenchVm(bench_vm::Options),
     /// Soak scx_relay: MINUTES of mixed load per policy in the guest (the
-    /// long version of the CI case reliability_soak, which runs 60 s).
+    /// long version of the CI case reliability_soak, which shares 60 s among
+    /// the policies); with --recipe-runs N, upstream's stress recipe N times
+    /// per policy, with a tally.
     Soak(soak::Options),
 }
 

@@ -1,6 +1,6 @@
 //! `cargo xtask soak [--minutes 10] [--policies a,b]`: the long version of
-//! the guest case `tests/vm/reliability_soak.sh`, which CI runs for 60 s per
-//! policy. `cargo xtask soak --recipe-runs 20` instead runs upstream's stress
+//! the guest case `tests/vm/reliability_soak.sh`, in which CI shares 60 s
+//! among the policies (20 s each at least). `cargo xtask soak --recipe-runs 20` instead runs upstream's stress
 //! recipe 20 times per policy (the guest case
 //! `tests/vm/reliability_recipe_tally.sh`, which CI runs once per policy)
 //! and prints the tally of ejections.
