@@ -19,8 +19,9 @@ pub struct SchedContext<'a> {
 /// The engine calls [`Policy::enqueue`] for every task the dispatcher hands
 /// over, then [`Policy::dispatch`] until it returns `None` or the decision
 /// channel is full. A policy must eventually decide every task it was given
-/// (the dispatcher's stall fallback covers a policy that does not, but counts
-/// it). Policies are pure logic: no I/O, no system calls, and — for the
+/// (the dispatcher's rescue runs a task held in user space for the stall
+/// timeout, and counts it as `rescued`: a policy bug, never a watchdog
+/// ejection). Policies are pure logic: no I/O, no system calls, and — for the
 /// engine's no-allocation guarantee — no heap allocation per task once their
 /// containers have grown (reserve capacity in the constructor).
 ///

@@ -34,7 +34,11 @@ pub struct QueuedTask {
     pub enq_flags: u64,
     /// sched_ext weight, [`WEIGHT_MIN`]..=[`WEIGHT_MAX`], 100 = nice 0.
     pub weight: u64,
-    /// The task's virtual time as last set by user space (ns, 0 = never set).
+    /// The vtime of the task's last decision by this policy (ns). When the
+    /// policy never decided it (a new task, one the dispatcher placed, one
+    /// queued before a switch) it is another clock's value: the dispatcher's
+    /// vtime when the task joined sched_ext or was placed, or 0 where the
+    /// engine or the router map an unknown scale to "never set".
     pub vtime: u64,
     /// Time the task last started running (ns, monotonic clock of the backend).
     pub start_ts: u64,

@@ -17,8 +17,8 @@
 //! (mlockall) accepts connections, reads requests and builds the new policy
 //! — file parsing and allocation stay off the scheduling loop. The loop only
 //! checks an atomic flag each round ([`Server::poll`]); when a switch is
-//! waiting it calls [`Engine::switch_policy`] (every held task is handed to
-//! the new policy), logs `scx_relay: policy <old> -> <new>, <n> tasks handed
+//! waiting it calls [`Engine::replace_policy`] (every held task is handed to
+//! the new policy; the old, emptied one is dropped off the loop), logs `scx_relay: policy <old> -> <new>, <n> tasks handed
 //! over` and answers. A request the loop does not take within
 //! [`SWITCH_TIMEOUT`] (the scheduler is stopped) is withdrawn, and the
 //! client told so.

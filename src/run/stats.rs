@@ -31,7 +31,7 @@ pub struct Counters {
     pub overdue: u64,
     /// Decisions moved to an allowed CPU.
     pub bounced: u64,
-    /// Decisions discarded: stale generation, duplicate, exited task.
+    /// Decisions discarded: stale generation, duplicate, exited task, unreadable record.
     pub stale: u64,
     /// Tasks kept in the kernel because the ring buffer or pending map was full.
     pub congested: u64,

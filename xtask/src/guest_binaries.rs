@@ -116,6 +116,14 @@ pub const GUEST_BINARIES: &[GuestBinary] = &[
         optional: false,
         bench_only: false,
     },
+    // Test probe: how late a briefly sleeping task wakes (guest case
+    // reliability_stalls tells a slow task from a frozen machine with it).
+    GuestBinary {
+        name: "gap_probe",
+        source: Source::Built { path: "release/gap_probe", build_with: BUILD_COMMAND },
+        optional: false,
+        bench_only: false,
+    },
     // The peer for `cargo xtask bench-vm`: upstream scx_rustland from crates.io.
     GuestBinary {
         name: "scx_rustland",

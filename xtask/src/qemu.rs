@@ -169,8 +169,12 @@ fn kernel_cmdline(spec: &BootSpec<'_>) -> String {
     // `quiet` keeps boot noise off the console; `loglevel=5` (after it)
     // still lets warning-level messages through, which is where the
     // kernel's `WARNING:` lines are printed. `panic=-1` reboots at once on
-    // a panic, and `-no-reboot` turns that into QEMU exiting.
-    let mut cmdline = String::from("console=ttyS0 quiet loglevel=5 panic=-1");
+    // a panic, and `-no-reboot` turns that into QEMU exiting. A soft
+    // lockup (a CPU not scheduling for 2 x watchdog_thresh) prints every
+    // CPU's stack, not only the stuck one's: a CPU that waits on another
+    // then shows whom it waits on.
+    let mut cmdline =
+        String::from("console=ttyS0 quiet loglevel=5 panic=-1 sysctl.kernel.softlockup_all_cpu_backtrace=1");
     for param in &spec.params {
         cmdline.push(' ');
         cmdline.push_str(param);

@@ -39,8 +39,8 @@
 //! **Vtimes.** Sub-policies keep state in the vtime that round-trips
 //! through the kernel; the router remembers each task's last sub-policy
 //! vtime and gives it back when the task returns with the vtime the router
-//! sent (a task seen for the first time, or placed by the dispatcher
-//! meanwhile, arrives with vtime 0: "never set").
+//! sent (for a task seen for the first time, or placed by the dispatcher
+//! meanwhile, the sub-policy gets vtime 0: "never set").
 
 pub mod config;
 pub mod glob;

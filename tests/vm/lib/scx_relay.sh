@@ -32,7 +32,19 @@ wait_state() {
 }
 
 # Print the scheduler's log and the kernel's sched_ext lines, then fail.
+# When the kernel is ejecting or has ejected scx_relay, first give it up to
+# 60 s (an unload under emulation can take that long) to report the exit:
+# its output then ends with the kernel's debug dump and its last counters.
 fail_with_log() {
+	if [ -n "$RELAY_PID" ] && kill -0 "$RELAY_PID" 2>/dev/null && [ "$(cat $SCX/state 2>/dev/null)" != enabled ]; then
+		kill -CONT "$RELAY_PID" 2>/dev/null
+		wait_state disabled 60 >/dev/null
+		t=0
+		while kill -0 "$RELAY_PID" 2>/dev/null && [ "$(cut -d' ' -f3 "/proc/$RELAY_PID/stat" 2>/dev/null)" != Z ] && [ "$t" -lt 20 ]; do
+			sleep 0.5
+			t=$((t + 1))
+		done
+	fi
 	note "scx_relay output:"
 	cat "$RELAY_LOG"
 	dmesg | grep -i 'sched_ext' | tail -n 20
