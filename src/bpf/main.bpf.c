@@ -21,9 +21,8 @@
  * from a custom DSQ to a CPU simply skips tasks that cannot run there.
  *
  * Fast paths stay in the kernel: a wakeup onto an idle CPU whose queues are
- * empty goes straight to that CPU, and per-CPU kthreads, kswapd, kcompactd
- * and khugepaged are dispatched locally (they may be what the user scheduler
- * itself waits for: a page fault it takes may need kswapd).
+ * empty goes straight to that CPU, and kernel threads never go through user
+ * space (see relay_enqueue: kthread_in_kernel).
  *
  * The user scheduler itself
  * -------------------------
@@ -284,19 +283,9 @@ static struct relay_cpu_state *cpu_state_of(s32 cpu)
 	return MEMBER_VPTR(cpu_state, [cpu]);
 }
 
-/* Kernel threads that must never wait for user space. */
-static bool is_kernel_critical(const struct task_struct *p)
+static bool is_kthread(const struct task_struct *p)
 {
-	static const char khugepaged[] = "khugepaged";
-	char comm[sizeof(khugepaged)];
-
-	if (!(p->flags & PF_KTHREAD))
-		return false;
-	if (p->nr_cpus_allowed == 1 || (p->flags & (PF_KSWAPD | PF_KCOMPACTD)))
-		return true;
-	if (bpf_probe_read_kernel_str(comm, sizeof(comm), p->comm) != sizeof(comm))
-		return false;
-	return bpf_strncmp(comm, sizeof(comm), khugepaged) == 0;
+	return p->flags & PF_KTHREAD;
 }
 
 static u64 vtime_now_get(void)
@@ -751,7 +740,42 @@ s32 BPF_STRUCT_OPS(relay_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 }
 
 /*
- * Who decides: the user scheduler is parked; critical kthreads run locally;
+ * Kernel threads never wait for user space, whatever the policy: the user
+ * scheduler itself may wait for them (a page fault it takes may need kswapd),
+ * and one of them runs the sched_ext watchdog's own check-in
+ * (kernel/sched/ext.c scx_watchdog_workfn, on the unbound system_dfl_wq).
+ * That work stamps the time when it starts and re-arms itself for
+ * timeout / 2 when it ends; scx_tick() ejects the scheduler when the stamp
+ * is a timeout old. So its wait for a CPU after the wake-up and its waits
+ * inside the run (it may be preempted at the cond_resched() between CPUs)
+ * add up against timeout / 2 (2.5 s), where any one task's wait is measured
+ * against the whole timeout. A woken kthread goes to the local DSQ of the CPU
+ * it wakes on, so it runs at that CPU's next tick once the running task had
+ * slice_min_ns (should_yield). A kthread put back after running (its slice
+ * ended, or it was preempted) queues in our DSQs at the current vtime
+ * instead, where aging bounds its wait: a CPU-bound kthread re-inserted into
+ * the local DSQ at every slice would keep the local DSQ non-empty, and the
+ * kernel would then never call ops.dispatch() on that CPU, starving its DSQ.
+ */
+static void kthread_in_kernel(struct task_struct *p, u64 enq_flags)
+{
+	s32 cpu = scx_bpf_task_cpu(p);
+
+	__sync_fetch_and_add(&nr_kernel_dispatches, 1);
+	if (enq_flags & SCX_ENQ_WAKEUP) {
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
+		return;
+	}
+	if (p->nr_cpus_allowed == 1 && cpu >= 0 && cpu < nr_cpu_ids && bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
+		scx_bpf_dsq_insert_vtime(p, cpu, slice_ns, vtime_now_get(), enq_flags);
+		kick(cpu, SCX_KICK_IDLE);
+		return;
+	}
+	dispatch_in_kernel(p, enq_flags);
+}
+
+/*
+ * Who decides: the user scheduler is parked; kthreads stay in the kernel;
  * while the user side is stalled new tasks go to the shared DSQ; everything
  * else is handed to user space, or kept in the kernel when there is no room
  * (congestion).
@@ -765,9 +789,8 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
 			kick(scx_bpf_task_cpu(p), SCX_KICK_IDLE);
 		return;
 	}
-	if (is_kernel_critical(p)) {
-		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
-		__sync_fetch_and_add(&nr_kernel_dispatches, 1);
+	if (is_kthread(p)) {
+		kthread_in_kernel(p, enq_flags);
 		return;
 	}
 	if (check_stalled(bpf_ktime_get_ns())) {
