@@ -93,7 +93,7 @@ fn scheduler_options() {
         row("slice-min-us", vec!["--slice-min-us", bad], "--slice-min-us");
     }
     row("slice-min-us", vec!["--slice-us", "10", "--slice-min-us", "11"], "--slice-min-us");
-    for bad in ["0", "5000", "-5", "4294967296000"].iter().chain(NOT_INTEGERS) {
+    for bad in ["0", "2001", "5000", "-5", "4294967296000"].iter().chain(NOT_INTEGERS) {
         row("stall-timeout-ms", vec!["--stall-timeout-ms", bad], "--stall-timeout-ms");
     }
     row("partial", vec!["--partial=1"], "--partial");

@@ -24,6 +24,13 @@ enum relay_consts {
 	RELAY_CPU_ANY		= -1,
 	/* Length of a command name, as the kernel's TASK_COMM_LEN (bytes). */
 	RELAY_COMM_LEN		= 16,
+	/* The kernel's sched_ext watchdog timeout we ask for (ops.timeout_ms, ms). */
+	RELAY_WATCHDOG_MS	= 5000,
+	/* A task runnable this long in one of our DSQs runs next: aging (ms). */
+	RELAY_AGE_AFTER_MS	= 1000,
+	/* Range of the heartbeat timer's period (ms): a quarter of the stall timeout, clamped. */
+	RELAY_TIMER_MIN_MS	= 10,
+	RELAY_TIMER_MAX_MS	= 250,
 };
 
 /*

@@ -130,7 +130,7 @@ char _license[] SEC("license") = "GPL";
  * A task runnable this long (on the watchdog's clock: see task_ctx.wait_since)
  * while waiting in one of our DSQs runs next, whatever its vtime (ns).
  */
-#define AGE_AFTER_NS		(1000ULL * 1000 * 1000)
+#define AGE_AFTER_NS		(RELAY_AGE_AFTER_MS * 1000ULL * 1000)
 
 /*
  * Most tasks one look at a DSQ walks (count): more than a DSQ can hold, since
@@ -1166,5 +1166,5 @@ SCX_OPS_DEFINE(relay_ops,
 	       .dump_task	= (void *)relay_dump_task,
 	       .flags		= SCX_OPS_ENQ_LAST | SCX_OPS_KEEP_BUILTIN_IDLE,
 	       .dispatch_max_batch = 512,
-	       .timeout_ms	= 5000,
+	       .timeout_ms	= RELAY_WATCHDOG_MS,
 	       .name		= "scx_relay");

@@ -16,6 +16,14 @@ use std::mem::{offset_of, size_of};
 use scheduler_core::wire::{RawDecision, RawQueuedTask, CPU_ANY, DECISION_SIZE, MAX_CPUS, QUEUED_TASK_SIZE};
 
 pub use intf::relay_cpu_state as CpuState;
+
+/// The sched_ext watchdog timeout the dispatcher asks for (ms).
+pub const WATCHDOG_MS: u64 = intf::relay_consts_RELAY_WATCHDOG_MS as u64;
+/// How long a task waits in one of the dispatcher's DSQs before aging runs it (ms).
+pub const AGE_AFTER_MS: u64 = intf::relay_consts_RELAY_AGE_AFTER_MS as u64;
+/// Range of the heartbeat timer's period (ms).
+pub const TIMER_MIN_MS: u64 = intf::relay_consts_RELAY_TIMER_MIN_MS as u64;
+pub const TIMER_MAX_MS: u64 = intf::relay_consts_RELAY_TIMER_MAX_MS as u64;
 pub use skel::{types, BpfSkel, BpfSkelBuilder};
 
 /// Asserts at compile time that a bindgen struct field sits where the Rust

@@ -25,9 +25,15 @@ pub use ctl::CustomPolicy;
 use ctl::{Factory, PolicySpec, Server, StartError};
 use scheduler::{Config, Ending};
 
-/// The kernel's sched_ext watchdog timeout: a runnable task that waits longer
-/// gets the scheduler ejected. The stall fallback must act well before it.
-const WATCHDOG_MS: u64 = 5000;
+/// The kernel's sched_ext watchdog timeout the dispatcher asks for: a
+/// runnable task that waits longer gets the scheduler ejected.
+const WATCHDOG_MS: u64 = bpf::WATCHDOG_MS;
+/// Longest `--stall-timeout-ms`. A task's worst wait (docs/architecture.md,
+/// "Where a task can wait") is the aging threshold before its hand-off, the
+/// stall timeout in user space, two heartbeat periods and a tick; with this
+/// limit it stays within 70 % of the watchdog (3.5 s of 5 s), the rest being
+/// the margin for the kernel's own delays (its check runs every timeout / 2).
+const MAX_STALL_TIMEOUT_MS: u64 = WATCHDOG_MS * 7 / 10 - bpf::AGE_AFTER_MS - 2 * bpf::TIMER_MAX_MS;
 /// Longest slice accepted (the dispatcher clamps decisions to it too).
 const MAX_SLICE_US: u64 = 100_000;
 
@@ -72,8 +78,9 @@ pub struct RunOpts {
 
     /// After this many milliseconds without progress from the user
     /// scheduler while tasks wait for it, the BPF dispatcher schedules them
-    /// itself until the user scheduler answers again (1..=4999: it must act
-    /// before the kernel's 5 s watchdog).
+    /// itself until the user scheduler answers again (1..=2000: with the
+    /// dispatcher's other bounds it must keep every wait well under the
+    /// kernel's 5 s watchdog).
     #[arg(long, default_value_t = 1_000, value_name = "MS", allow_negative_numbers = true)]
     pub stall_timeout_ms: u64,
 
@@ -123,11 +130,12 @@ impl RunOpts {
                 self.slice_min_us, self.slice_us
             ));
         }
-        if !(1..WATCHDOG_MS).contains(&self.stall_timeout_ms) {
+        if !(1..=MAX_STALL_TIMEOUT_MS).contains(&self.stall_timeout_ms) {
             return Err(format!(
-                "--stall-timeout-ms {} is out of range (1..={}: the kernel's watchdog fires at {WATCHDOG_MS} ms)",
+                "--stall-timeout-ms {} is out of range (1..={MAX_STALL_TIMEOUT_MS}: a task's worst wait adds it to \
+                 the {} ms aging threshold, and must stay well under the kernel's {WATCHDOG_MS} ms watchdog)",
                 self.stall_timeout_ms,
-                WATCHDOG_MS - 1
+                bpf::AGE_AFTER_MS
             ));
         }
         let stats_interval = match self.stats {
@@ -279,7 +287,9 @@ mod tests {
             assert!(e.contains(flag), "{args:?}: {e}");
             assert!(!e.contains('\n'));
         }
-        assert!(parse(&["--stall-timeout-ms", "4999", "--policy", "fifo", "--stats", "0.5"]).validate().is_ok());
+        assert!(parse(&["--stall-timeout-ms", "2000", "--policy", "fifo", "--stats", "0.5"]).validate().is_ok());
+        let e = parse(&["--stall-timeout-ms", "2001"]).validate().unwrap_err();
+        assert!(e.contains("1..=2000"), "{e}");
     }
 
     /// Test policies need the explicit flag, which lets nothing else through.

@@ -15,7 +15,7 @@ use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open};
 
 use super::{
     backend::BpfBackend,
-    bpf::{BpfSkel, BpfSkelBuilder},
+    bpf::{self, BpfSkel, BpfSkelBuilder},
     ctl::{Factory, PolicySpec, Server},
     panic_guard,
     stats::{own_cpu_ns, own_page_faults, LoopProfile, StatsLine},
@@ -262,7 +262,8 @@ pub fn run_session(cfg: &Config, factory: &Factory, ctl: Option<&Server>) -> Res
         rodata.slice_ns = cfg.policy_cfg.slice_ns;
         rodata.slice_min_ns = cfg.policy_cfg.slice_min_ns;
         rodata.stall_timeout_ns = cfg.stall_timeout_ns;
-        rodata.timer_interval_ns = (cfg.stall_timeout_ns / 4).clamp(10_000_000, 250_000_000);
+        rodata.timer_interval_ns =
+            (cfg.stall_timeout_ns / 4).clamp(bpf::TIMER_MIN_MS * 1_000_000, bpf::TIMER_MAX_MS * 1_000_000);
     }
     if cfg.partial {
         open.struct_ops.relay_ops_mut().flags |= *scx_utils::compat::SCX_OPS_SWITCH_PARTIAL;
