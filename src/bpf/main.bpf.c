@@ -749,24 +749,33 @@ s32 BPF_STRUCT_OPS(relay_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
  * is a timeout old. So its wait for a CPU after the wake-up and its waits
  * inside the run (it may be preempted at the cond_resched() between CPUs)
  * add up against timeout / 2 (2.5 s), where any one task's wait is measured
- * against the whole timeout. A woken kthread goes to the local DSQ of the CPU
- * it wakes on, so it runs at that CPU's next tick once the running task had
- * slice_min_ns (should_yield). A kthread put back after running (its slice
- * ended, or it was preempted) queues in our DSQs at the current vtime
- * instead, where aging bounds its wait: a CPU-bound kthread re-inserted into
- * the local DSQ at every slice would keep the local DSQ non-empty, and the
- * kernel would then never call ops.dispatch() on that CPU, starving its DSQ.
+ * against the whole timeout.
+ *
+ * So a kthread that has not used a whole slice since it woke (woken now,
+ * new, or preempted early) goes to the local DSQ of the CPU it is enqueued
+ * on, if it may run there: the running task yields to it at the next tick
+ * once it ran slice_min_ns (should_yield). A kthread that used a slice, or
+ * one enqueued while aging waits for this CPU, queues in our DSQs at the
+ * current vtime instead (its CPU's DSQ if pinned, else the shared one), where
+ * aging bounds its wait. Kthreads coming back to the local DSQ again and
+ * again would keep it non-empty, and the kernel never calls ops.dispatch()
+ * on a CPU whose local DSQ has work: that CPU's DSQ and its aging would
+ * starve. The slice and the aging request bound that.
  */
 static void kthread_in_kernel(struct task_struct *p, u64 enq_flags)
 {
+	struct task_ctx *tctx = lookup_task_ctx(p);
 	s32 cpu = scx_bpf_task_cpu(p);
+	u8 *req = MEMBER_VPTR(age_request, [cpu]);
+	bool allowed = cpu >= 0 && cpu < nr_cpu_ids && bpf_cpumask_test_cpu(cpu, p->cpus_ptr);
+	bool short_run = !tctx || !tctx->start_ts || tctx->exec_runtime < slice_ns;
 
 	__sync_fetch_and_add(&nr_kernel_dispatches, 1);
-	if (enq_flags & SCX_ENQ_WAKEUP) {
+	if (allowed && short_run && !(req && READ_ONCE(*req))) {
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
 		return;
 	}
-	if (p->nr_cpus_allowed == 1 && cpu >= 0 && cpu < nr_cpu_ids && bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
+	if (allowed && p->nr_cpus_allowed == 1) {
 		scx_bpf_dsq_insert_vtime(p, cpu, slice_ns, vtime_now_get(), enq_flags);
 		kick(cpu, SCX_KICK_IDLE);
 		return;

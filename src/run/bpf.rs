@@ -21,8 +21,9 @@ pub use intf::relay_cpu_state as CpuState;
 pub const WATCHDOG_MS: u64 = intf::relay_consts_RELAY_WATCHDOG_MS as u64;
 /// How long a task waits in one of the dispatcher's DSQs before aging runs it (ms).
 pub const AGE_AFTER_MS: u64 = intf::relay_consts_RELAY_AGE_AFTER_MS as u64;
-/// Range of the heartbeat timer's period (ms).
+/// Shortest period of the heartbeat timer (ms).
 pub const TIMER_MIN_MS: u64 = intf::relay_consts_RELAY_TIMER_MIN_MS as u64;
+/// Longest period of the heartbeat timer (ms).
 pub const TIMER_MAX_MS: u64 = intf::relay_consts_RELAY_TIMER_MAX_MS as u64;
 pub use skel::{types, BpfSkel, BpfSkelBuilder};
 

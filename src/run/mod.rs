@@ -31,7 +31,7 @@ const WATCHDOG_MS: u64 = bpf::WATCHDOG_MS;
 /// Longest `--stall-timeout-ms`. A task's worst wait (docs/architecture.md,
 /// "Where a task can wait") is the aging threshold before its hand-off, the
 /// stall timeout in user space, two heartbeat periods and a tick; with this
-/// limit it stays within 70 % of the watchdog (3.5 s of 5 s), the rest being
+/// limit it is 70 % of the watchdog plus a tick (3.5 s of 5 s), the rest being
 /// the margin for the kernel's own delays (its check runs every timeout / 2).
 const MAX_STALL_TIMEOUT_MS: u64 = WATCHDOG_MS * 7 / 10 - bpf::AGE_AFTER_MS - 2 * bpf::TIMER_MAX_MS;
 /// Longest slice accepted (the dispatcher clamps decisions to it too).
@@ -287,9 +287,19 @@ mod tests {
             assert!(e.contains(flag), "{args:?}: {e}");
             assert!(!e.contains('\n'));
         }
-        assert!(parse(&["--stall-timeout-ms", "2000", "--policy", "fifo", "--stats", "0.5"]).validate().is_ok());
-        let e = parse(&["--stall-timeout-ms", "2001"]).validate().unwrap_err();
-        assert!(e.contains("1..=2000"), "{e}");
+        let max = MAX_STALL_TIMEOUT_MS.to_string();
+        assert!(parse(&["--stall-timeout-ms", &max, "--policy", "fifo", "--stats", "0.5"]).validate().is_ok());
+        let e = parse(&["--stall-timeout-ms", &(MAX_STALL_TIMEOUT_MS + 1).to_string()]).validate().unwrap_err();
+        assert!(e.contains(&format!("1..={max}")), "{e}");
+    }
+
+    /// The manual states the limits the code enforces.
+    #[test]
+    fn help_states_the_limits() {
+        use clap::CommandFactory;
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains(&format!("1..={MAX_STALL_TIMEOUT_MS}")), "{help}");
+        assert!(help.contains(&format!("{} s watchdog", WATCHDOG_MS / 1000)), "{help}");
     }
 
     /// Test policies need the explicit flag, which lets nothing else through.

@@ -33,9 +33,10 @@ enabled_for() {
 
 # Part 1: one long stop.
 user_before=$(stat_of user)
-# How late a briefly sleeping task wakes during the stop (a note, and in a
-# failure's log the difference between a slow fallback and a frozen guest).
+# How late a briefly sleeping task wakes during the stop (a note: a slow
+# fallback and a frozen guest look different).
 gap_probe "$STOP_S" 10 >/tmp/relay-gaps 2>&1 &
+GAP_PID=$!
 kill -STOP "$RELAY_PID"
 note "stopped for ${STOP_S}s (user dispatches so far: $user_before)"
 counted stop1 hackbench -g 2 -l 50
@@ -43,6 +44,7 @@ counted stop1 stress-ng -t 5 -c 2 -f 1
 enabled_for "$STOP_S" "the ${STOP_S}s stop"
 wait_done 2 60 stop1 || { kill -CONT "$RELAY_PID"; fail_with_log "only $(done_count stop1) of 2 workloads completed during the stop"; }
 kill -CONT "$RELAY_PID"
+wait "$GAP_PID"
 note "during the stop: $(cat /tmp/relay-gaps)"
 sleep 3
 fallback1=$(stat_of fallback)

@@ -32,23 +32,35 @@ wait_state() {
 }
 
 # Print the scheduler's log and the kernel's sched_ext lines, then fail.
-# When the kernel is ejecting or has ejected scx_relay, first give it up to
-# 60 s (an unload under emulation can take that long) to report the exit:
-# its output then ends with the kernel's debug dump and its last counters.
+# When the kernel is ejecting or has ejected scx_relay, also give scx_relay
+# up to 60 s (an unload under emulation can take that long) to report the
+# exit, and print what its log gained: the kernel's debug dump and its last
+# counters. The reason is printed first, so a case timeout meanwhile still
+# leaves it in the log.
 fail_with_log() {
-	if [ -n "$RELAY_PID" ] && kill -0 "$RELAY_PID" 2>/dev/null && [ "$(cat $SCX/state 2>/dev/null)" != enabled ]; then
+	note "failing: $*"
+	note "scx_relay output:"
+	cat "$RELAY_LOG"
+	if [ -n "$RELAY_PID" ] && relay_alive && [ "$(cat $SCX/state 2>/dev/null)" != enabled ]; then
 		kill -CONT "$RELAY_PID" 2>/dev/null
-		wait_state disabled 60 >/dev/null
+		shown=$(wc -l <"$RELAY_LOG")
+		wait_state disabled 60 "$RELAY_PID" >/dev/null
 		t=0
-		while kill -0 "$RELAY_PID" 2>/dev/null && [ "$(cut -d' ' -f3 "/proc/$RELAY_PID/stat" 2>/dev/null)" != Z ] && [ "$t" -lt 20 ]; do
+		while relay_alive && [ "$t" -lt 20 ]; do
 			sleep 0.5
 			t=$((t + 1))
 		done
+		note "scx_relay output since (its exit report):"
+		tail -n +$((shown + 1)) "$RELAY_LOG"
 	fi
-	note "scx_relay output:"
-	cat "$RELAY_LOG"
 	dmesg | grep -i 'sched_ext' | tail -n 20
 	fail "$@"
+}
+
+# Whether scx_relay still runs (a process that exited but was not waited
+# for yet is a zombie, which kill -0 still finds).
+relay_alive() {
+	kill -0 "$RELAY_PID" 2>/dev/null && [ "$(cut -d' ' -f3 "/proc/$RELAY_PID/stat" 2>/dev/null)" != Z ]
 }
 
 # start_relay <wrapper...> -- <scx_relay args...>: start scx_relay in the
@@ -88,9 +100,10 @@ counter() {
 	echo "$1" | awk -v key="$2" '{ for (i = 1; i < NF; i++) if ($i == key) { print $(i + 1); exit } }'
 }
 
-# fresh_stats: the first stats line printed after this call (waits up to
-# 10 s; needs --stats 1). Counters read this way bracket a workload: a line
-# printed before the call could predate it.
+# fresh_stats: set FRESH_STATS to the first stats line printed after this
+# call (waits up to 10 s; needs --stats 1). Counters read this way bracket a
+# workload: a line printed before the call could predate it. (A variable,
+# not output: a failure inside $(...) would lose its reason.)
 fresh_stats() {
 	n0=$(grep -c 'scx_relay stats:' "$RELAY_LOG")
 	i=0
@@ -99,12 +112,13 @@ fresh_stats() {
 		[ "$i" -le 100 ] || fail_with_log "no stats line within 10 s (run scx_relay with --stats 1)"
 		sleep 0.1
 	done
-	grep 'scx_relay stats:' "$RELAY_LOG" | sed -n "$((n0 + 1))p"
+	FRESH_STATS=$(grep 'scx_relay stats:' "$RELAY_LOG" | sed -n "$((n0 + 1))p")
 }
 
 # workload_begins: note the counters before a workload (WORKLOAD_BEFORE).
 workload_begins() {
-	WORKLOAD_BEFORE=$(fresh_stats)
+	fresh_stats
+	WORKLOAD_BEFORE=$FRESH_STATS
 }
 
 # workload_ended [what]: fail unless scx_relay did the work of the workload
@@ -113,7 +127,8 @@ workload_begins() {
 # scheduler was loaded: no fault was injected, so none may be needed).
 # Prints the deltas of the counters.
 workload_ended() {
-	after=$(fresh_stats)
+	fresh_stats
+	after=$FRESH_STATS
 	delta=
 	for key in queued user kernel fallback rescued aged overdue stalls; do
 		d=$(($(counter "$after" "$key") - $(counter "$WORKLOAD_BEFORE" "$key")))
