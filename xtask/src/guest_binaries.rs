@@ -124,6 +124,14 @@ pub const GUEST_BINARIES: &[GuestBinary] = &[
         optional: false,
         bench_only: false,
     },
+    // Test probe: CPU shares of hogs at nice levels and in cgroups (guest
+    // case scx_relay_weights).
+    GuestBinary {
+        name: "share_probe",
+        source: Source::Built { path: "release/share_probe", build_with: BUILD_COMMAND },
+        optional: false,
+        bench_only: false,
+    },
     // The peer for `cargo xtask bench-vm`: upstream scx_rustland from crates.io.
     GuestBinary {
         name: "scx_rustland",

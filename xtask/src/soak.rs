@@ -99,6 +99,7 @@ pub fn run(opts: &Options) -> Result<bool> {
     let vm_opts = vm_test::Options {
         filters: vec![CASE.to_owned()],
         case_timeout_s,
+        knobs: Vec::new(),
         vm: opts.vm.clone(),
         kernel: opts.kernel.clone(),
     };
@@ -124,6 +125,7 @@ fn recipe_tally(
     let vm_opts = vm_test::Options {
         filters: vec![RECIPE_CASE.to_owned()],
         case_timeout_s,
+        knobs: Vec::new(),
         vm: opts.vm.clone(),
         kernel: opts.kernel.clone(),
     };

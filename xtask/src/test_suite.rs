@@ -107,6 +107,7 @@ pub fn run(opts: &Options) -> Result<bool> {
     let vm_opts = vm_test::Options {
         filters: Vec::new(),
         case_timeout_s: opts.case_timeout_s,
+        knobs: Vec::new(),
         vm: opts.vm.clone(),
         kernel: opts.kernel.clone(),
     };

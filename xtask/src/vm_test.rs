@@ -39,6 +39,11 @@ pub struct Options {
     /// Time limit for each case inside the guest, in seconds.
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]
     pub case_timeout_s: u64,
+    /// A case's knob: exported to the cases as `RELAY_<KEY>` (upper case),
+    /// e.g. `--set weight_policies=deadline,eevdf` (repeatable; KEY of
+    /// a-z, 0-9 and `_`, VALUE without spaces).
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = knob)]
+    pub knobs: Vec<String>,
     /// Guest machine and limits. Without --timeout-s, a boot may last
     /// 600 s, or 60 s plus the case timeout per case if that is longer.
     #[command(flatten)]
@@ -58,6 +63,18 @@ pub struct Report {
     /// Whether the run as a whole passed (all cases, guest exit 0, no
     /// kernel problems, no timeout).
     pub ok: bool,
+}
+
+/// A `--set` argument as the guest's `relay.<key>=<value>` kernel parameter.
+fn knob(arg: &str) -> std::result::Result<String, String> {
+    let (key, value) = arg.split_once('=').ok_or("expected KEY=VALUE")?;
+    if key.is_empty() || !key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+        return Err(format!("KEY {key:?} must be made of a-z, 0-9 and _"));
+    }
+    if value.is_empty() || value.chars().any(|c| c.is_whitespace() || c.is_control() || c == '"') {
+        return Err(format!("VALUE {value:?} must be non-empty, without spaces or quotes"));
+    }
+    Ok(format!("relay.{key}={value}"))
 }
 
 /// Run the subcommand.
@@ -121,6 +138,7 @@ pub fn run_cases_with(ws: &Workspace, kernel: &GuestKernel, opts: &Options, extr
         ]
         .into_iter()
         .chain(extra.iter().cloned())
+        .chain(opts.knobs.iter().cloned())
         .collect(),
         vm: &vm,
     };
@@ -221,6 +239,14 @@ mod tests {
 
     use super::*;
     use crate::qemu::GuestEnd;
+
+    #[test]
+    fn knobs_become_relay_parameters_and_bad_ones_are_refused() {
+        assert_eq!(knob("weight_policies=deadline,eevdf").as_deref(), Ok("relay.weight_policies=deadline,eevdf"));
+        for bad in ["noequals", "=x", "Key=x", "a.b=x", "k=", "k=a b", "k=a\"b"] {
+            assert!(knob(bad).is_err(), "{bad} accepted");
+        }
+    }
 
     fn outcome(end: GuestEnd, lines: &[&str], problems: &[&str]) -> BootOutcome {
         BootOutcome {

@@ -17,9 +17,7 @@ wait_state() {
 	t0=$(cut -d' ' -f1 /proc/uptime)
 	while :; do
 		[ "$(cat $SCX/state 2>/dev/null)" = "$want" ] && break
-		# A process that exited but was not waited for yet is a zombie,
-		# which kill -0 still finds.
-		[ -n "$watch" ] && { ! kill -0 "$watch" 2>/dev/null || [ "$(cut -d' ' -f3 "/proc/$watch/stat" 2>/dev/null)" = Z ]; } && return 1
+		[ -n "$watch" ] && ! alive "$watch" && return 1
 		t=$(cut -d' ' -f1 /proc/uptime)
 		if awk "BEGIN { exit !($t - $t0 > $limit) }"; then
 			return 1
@@ -57,10 +55,15 @@ fail_with_log() {
 	fail "$@"
 }
 
-# Whether scx_relay still runs (a process that exited but was not waited
-# for yet is a zombie, which kill -0 still finds).
+# alive <pid>: whether the process still runs (one that exited but was not
+# waited for yet is a zombie, which kill -0 still finds).
+alive() {
+	kill -0 "$1" 2>/dev/null && [ "$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+
+# Whether scx_relay still runs.
 relay_alive() {
-	kill -0 "$RELAY_PID" 2>/dev/null && [ "$(cut -d' ' -f3 "/proc/$RELAY_PID/stat" 2>/dev/null)" != Z ]
+	alive "$RELAY_PID"
 }
 
 # start_relay <wrapper...> -- <scx_relay args...>: start scx_relay in the

@@ -1,0 +1,274 @@
+//! `share_probe SECONDS HOG...`: runs one CPU-bound process per HOG for
+//! SECONDS (after one second of warm-up) and prints the CPU time each got,
+//! against the share the kernel's fair class would give it.
+//!
+//! A HOG is `NICE` (-20..=19) or `idle` (SCHED_IDLE), optionally followed by
+//! `@CGROUP`, a cgroup v2 directory the hog moves itself into first. Run
+//! the probe under `taskset` to confine the hogs to some CPUs: the CPUs
+//! they share are the probe's own affinity.
+//!
+//! Expected shares follow the fair class: each cgroup named gets CPU in
+//! proportion to its `cpu.weight` (hogs without one share the root's
+//! portion at weight 100), and inside a cgroup each hog in proportion to
+//! its nice weight (`sched_prio_to_weight`; SCHED_IDLE is 3); no hog gets
+//! more than one CPU, and what a capped hog cannot use goes to the others.
+//!
+//! Prints one line per hog,
+//! `share_probe: hog I spec S cpu_ms C share X expected E ratio_to_first R expected_ratio Q`
+//! (X and E: fractions of the CPUs; R and Q: the first hog's CPU over this
+//! one's), then `share_probe: hogs N cpus K worst_ratio_error_pct P`,
+//! where P is the largest |R / Q - 1| over the hogs, in percent (other load
+//! lowers every share alike but leaves the ratios); exits 0 when every hog
+//! reported.
+use std::{
+    fs,
+    io::Read,
+    process::{Command, ExitCode, Stdio},
+    thread,
+};
+
+/// The kernel's `sched_prio_to_weight`, nice -20 first.
+const NICE_WEIGHTS: [u64; 40] = [
+    88761, 71755, 56483, 46273, 36291, 29154, 23254, 18705, 14949, 11916, 9548, 7620, 6100, 4904, 3906, 3121, 2501,
+    1991, 1586, 1277, 1024, 820, 655, 526, 423, 335, 272, 215, 172, 137, 110, 87, 70, 56, 45, 36, 29, 23, 18, 15,
+];
+/// The fair class's weight of a SCHED_IDLE task (`WEIGHT_IDLEPRIO`).
+const IDLE_WEIGHT: u64 = 3;
+const WARMUP_NS: u64 = 1_000_000_000;
+
+/// One hog as given on the command line.
+#[derive(Clone, Debug)]
+struct Hog {
+    spec: String,
+    /// `None` for SCHED_IDLE.
+    nice: Option<i32>,
+    cgroup: Option<String>,
+}
+
+impl Hog {
+    fn parse(spec: &str) -> Option<Hog> {
+        let (prio, cgroup) = match spec.split_once('@') {
+            Some((p, c)) => (p, Some(c.to_string())),
+            None => (spec, None),
+        };
+        let nice = match prio {
+            "idle" => None,
+            n => Some(n.parse::<i32>().ok().filter(|n| (-20..=19).contains(n))?),
+        };
+        Some(Hog { spec: spec.to_string(), nice, cgroup })
+    }
+
+    fn weight(&self) -> u64 {
+        self.nice.map_or(IDLE_WEIGHT, |n| NICE_WEIGHTS[(n + 20) as usize])
+    }
+}
+
+fn monotonic_ns(clock: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid timespec for clock_gettime to fill.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// The hog itself: takes its priority and cgroup, spins until `end` and
+/// prints the CPU time it used between `begin` and `end` (CLOCK_MONOTONIC ns).
+fn hog(hog: &Hog, begin: u64, end: u64) -> ExitCode {
+    if let Some(dir) = &hog.cgroup {
+        if let Err(e) = fs::write(format!("{dir}/cgroup.procs"), std::process::id().to_string()) {
+            eprintln!("share_probe: cannot join {dir}: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let ok = match hog.nice {
+        // SAFETY: plain system calls on this process with valid arguments.
+        Some(n) => unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, n) == 0 },
+        None => {
+            let param = libc::sched_param { sched_priority: 0 };
+            // SAFETY: `param` is a valid sched_param; pid 0 is this process.
+            unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) == 0 }
+        }
+    };
+    if !ok {
+        eprintln!("share_probe: cannot set the priority of {}: {}", hog.spec, std::io::Error::last_os_error());
+        return ExitCode::FAILURE;
+    }
+    let mut cpu_begin = None;
+    loop {
+        let now = monotonic_ns(libc::CLOCK_MONOTONIC);
+        if now >= begin && cpu_begin.is_none() {
+            cpu_begin = Some(monotonic_ns(libc::CLOCK_PROCESS_CPUTIME_ID));
+        }
+        if now >= end {
+            break;
+        }
+        std::hint::spin_loop();
+    }
+    let used = monotonic_ns(libc::CLOCK_PROCESS_CPUTIME_ID) - cpu_begin.unwrap_or(0);
+    println!("{used}");
+    ExitCode::SUCCESS
+}
+
+/// The CPUs this process may run on.
+fn allowed_cpus() -> usize {
+    // SAFETY: cpu_set_t is plain data; all zeroes is the empty set, which
+    // sched_getaffinity fills.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid cpu_set_t of the size given.
+    if unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) } != 0 {
+        return thread::available_parallelism().map_or(1, |n| n.get());
+    }
+    // SAFETY: CPU_COUNT reads inside `set`.
+    (unsafe { libc::CPU_COUNT(&set) }).max(1) as usize
+}
+
+/// A cgroup's `cpu.weight` (100 where it cannot be read, as the default).
+fn cgroup_weight(dir: &str) -> u64 {
+    fs::read_to_string(format!("{dir}/cpu.weight")).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(100)
+}
+
+/// The fair class's shares (fractions of one CPU) for `hogs` on `cpus`
+/// CPUs: flat weights from the cgroup split, then water-filled so that no
+/// hog gets more than one CPU.
+fn expected_shares(hogs: &[Hog], cpus: usize) -> Vec<f64> {
+    let mut groups: Vec<(Option<&str>, u64, u64)> = Vec::new(); // (cgroup, cgroup weight, sum of task weights)
+    for h in hogs {
+        let key = h.cgroup.as_deref();
+        match groups.iter_mut().find(|g| g.0 == key) {
+            Some(g) => g.2 += h.weight(),
+            None => groups.push((key, key.map_or(100, cgroup_weight), h.weight())),
+        }
+    }
+    let group_total: u64 = groups.iter().map(|g| g.1).sum();
+    let flat: Vec<f64> = hogs
+        .iter()
+        .map(|h| {
+            let g = groups.iter().find(|g| g.0 == h.cgroup.as_deref()).map_or((None, 100, 1), |g| *g);
+            g.1 as f64 / group_total as f64 * h.weight() as f64 / g.2 as f64
+        })
+        .collect();
+    let mut share = vec![0.0; hogs.len()];
+    let mut capped = vec![false; hogs.len()];
+    let mut left = cpus.min(hogs.len()) as f64;
+    loop {
+        let open: f64 = (0..hogs.len()).filter(|&i| !capped[i]).map(|i| flat[i]).sum();
+        let mut newly = false;
+        for i in 0..hogs.len() {
+            if !capped[i] && left * flat[i] / open > 1.0 {
+                capped[i] = true;
+                share[i] = 1.0;
+                left -= 1.0;
+                newly = true;
+            }
+        }
+        if !newly {
+            for i in (0..hogs.len()).filter(|&i| !capped[i]) {
+                share[i] = left * flat[i] / open;
+            }
+            return share;
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--hog") {
+        return match (args.get(1).and_then(|s| Hog::parse(s)), args.get(2), args.get(3)) {
+            (Some(h), Some(b), Some(e)) => match (b.parse(), e.parse()) {
+                (Ok(b), Ok(e)) => hog(&h, b, e),
+                _ => ExitCode::from(2),
+            },
+            _ => ExitCode::from(2),
+        };
+    }
+    let usage = || {
+        eprintln!("usage: share_probe SECONDS HOG... (HOG: NICE or idle, optionally @CGROUP_DIR)");
+        ExitCode::from(2)
+    };
+    let Some(secs) = args.first().and_then(|s| s.parse::<u64>().ok()).filter(|&s| s > 0) else { return usage() };
+    let Some(hogs) = args[1..].iter().map(|s| Hog::parse(s)).collect::<Option<Vec<_>>>() else { return usage() };
+    if hogs.is_empty() {
+        return usage();
+    }
+    let Ok(me) = std::env::current_exe() else { return usage() };
+    let begin = monotonic_ns(libc::CLOCK_MONOTONIC) + WARMUP_NS;
+    let end = begin + secs * 1_000_000_000;
+    let mut children = Vec::new();
+    for h in &hogs {
+        match Command::new(&me)
+            .args(["--hog", &h.spec, &begin.to_string(), &end.to_string()])
+            .stdout(Stdio::piped())
+            .spawn()
+        {
+            Ok(c) => children.push(c),
+            Err(e) => {
+                eprintln!("share_probe: cannot start a hog: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let mut used = Vec::new();
+    for mut c in children {
+        let mut out = String::new();
+        let read = c.stdout.take().map(|mut s| s.read_to_string(&mut out));
+        let status = c.wait();
+        match (read, status, out.trim().parse::<u64>()) {
+            (Some(Ok(_)), Ok(s), Ok(ns)) if s.success() => used.push(ns),
+            _ => {
+                eprintln!("share_probe: a hog did not report");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let cpus = allowed_cpus();
+    let expected = expected_shares(&hogs, cpus);
+    let window = (end - begin) as f64;
+    let mut worst = 0.0f64;
+    for (i, h) in hogs.iter().enumerate() {
+        let ratio = used[0] as f64 / used[i].max(1) as f64;
+        let expected_ratio = expected[0] / expected[i];
+        worst = worst.max((ratio / expected_ratio - 1.0).abs());
+        println!(
+            "share_probe: hog {i} spec {} cpu_ms {} share {:.3} expected {:.3} ratio_to_first {ratio:.2} expected_ratio {expected_ratio:.2}",
+            h.spec,
+            used[i] / 1_000_000,
+            used[i] as f64 / window,
+            expected[i],
+        );
+    }
+    println!("share_probe: hogs {} cpus {cpus} worst_ratio_error_pct {:.0}", hogs.len(), worst * 100.0);
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hogs(specs: &[&str]) -> Vec<Hog> {
+        specs.iter().map(|s| Hog::parse(s).expect("valid spec")).collect()
+    }
+
+    #[test]
+    fn one_cpu_splits_by_nice_weight() {
+        let e = expected_shares(&hogs(&["0", "10"]), 1);
+        assert!((e[0] - 1024.0 / 1134.0).abs() < 1e-9 && (e[1] - 110.0 / 1134.0).abs() < 1e-9, "{e:?}");
+    }
+
+    #[test]
+    fn no_hog_gets_more_than_one_cpu() {
+        // nice -5 would get 3121/(3121+110+3) of two CPUs: capped at one, the rest split 110 : 3.
+        let e = expected_shares(&hogs(&["-5", "10", "idle"]), 2);
+        assert_eq!(e[0], 1.0);
+        assert!((e[1] - 110.0 / 113.0).abs() < 1e-9 && (e[2] - 3.0 / 113.0).abs() < 1e-9, "{e:?}");
+    }
+
+    #[test]
+    fn more_cpus_than_hogs_gives_each_a_cpu() {
+        assert_eq!(expected_shares(&hogs(&["0", "19"]), 4), vec![1.0, 1.0]);
+    }
+
+    #[test]
+    fn specs_are_checked() {
+        assert!(Hog::parse("20").is_none() && Hog::parse("x").is_none());
+        assert_eq!(Hog::parse("5@/sys/fs/cgroup/a").and_then(|h| h.cgroup), Some("/sys/fs/cgroup/a".into()));
+    }
+}
