@@ -9,7 +9,7 @@ use super::{
     tasks::{QueueId, TaskState, PID_BASE},
     SimError,
 };
-use crate::task::{Decision, Target};
+use crate::task::{Decision, Target, WEIGHT_DEFAULT};
 
 /// Decisions `ops.dispatch` drains per call (upstream's `dispatch_max_batch`).
 pub(crate) const DISPATCH_SLOTS: usize = 512;
@@ -72,6 +72,28 @@ impl Machine {
             self.events.push(self.now + self.stall_timeout_ns, Event::Watchdog);
         }
         self.request_user(Some(cpu));
+        if wakeup {
+            self.kick_preempt_for_user(cpu);
+        }
+    }
+
+    /// The second half of the BPF's `wake_usersched`: when no idle CPU is
+    /// on its way to run the user scheduler, a waking task's CPU is kicked
+    /// to preempt its task, if that task ran at least `slice_min` — at most
+    /// one kick (idle or preempt) per `slice_min`.
+    fn kick_preempt_for_user(&mut self, cpu: u32) {
+        if !self.user_wants_cpu() || self.user.kicked.is_some() {
+            return;
+        }
+        if self.user.last_kick_ns.is_some_and(|t| self.now.saturating_sub(t) < self.slice_min_ns) {
+            return;
+        }
+        let CpuState::Task { task, .. } = self.cpus[cpu as usize].state else { return };
+        if self.now.saturating_sub(self.tasks[task as usize].start_ts) < self.slice_min_ns {
+            return;
+        }
+        self.user.last_kick_ns = Some(self.now);
+        self.events.push(self.now, Event::Preempt(cpu));
     }
 
     /// The dispatcher places task `id` itself, with the default slice, in
@@ -168,7 +190,7 @@ impl Machine {
 
     /// The user scheduler has work (or, during the fallback, is asked to
     /// show it is alive, like upstream's heartbeat) and may be pulled onto a CPU.
-    fn user_wants_cpu(&self) -> bool {
+    pub(crate) fn user_wants_cpu(&self) -> bool {
         !self.user.stalled
             && self.user.running_on.is_none()
             && (!self.channels.queued.is_empty() || self.channels.user_pending > 0 || self.fallback_mode)
@@ -184,6 +206,7 @@ impl Machine {
         let target = cpu.filter(|&c| idle(c)).or_else(|| (0..self.cpus.len() as u32).find(|&c| idle(c)));
         if let Some(c) = target {
             self.user.kicked = Some(c);
+            self.user.last_kick_ns = Some(self.now);
             self.kick(c);
         }
     }
@@ -239,6 +262,33 @@ impl Machine {
             }
         }
         own.pop_first().or_else(|| self.shared.pop_first_where(allowed_here))
+    }
+
+    /// The tick's rule (the BPF's `relay_tick`) for task `id`, running on
+    /// `cpu` since `since`: `Some(true)` if its slice is over, `Some(false)`
+    /// if it yields early — it ran at least `slice_min` and either the user
+    /// scheduler waits for a CPU, or the lowest key waiting in a queue this
+    /// CPU serves is below the task's key advanced by its run so far in
+    /// weighted time, `vtime + ran × 100 / weight` — else `None`.
+    pub(crate) fn tick_wants_yield(&self, cpu: u32, id: TaskId, since: u64) -> Option<bool> {
+        let t = &self.tasks[id as usize];
+        if t.slice_left <= self.now - since {
+            return Some(true);
+        }
+        let ran = self.now.saturating_sub(t.start_ts);
+        if ran < self.slice_min_ns {
+            return None;
+        }
+        if self.user_wants_cpu() && self.user.kicked.is_none() {
+            return Some(false);
+        }
+        let key = t.vtime.saturating_add(ran.saturating_mul(WEIGHT_DEFAULT) / t.weight.max(1));
+        let own = self.cpus[cpu as usize].dsq.head_vtime();
+        let lowest = match (own, self.shared.head_vtime()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        lowest.is_some_and(|k| k < key).then_some(false)
     }
 
     /// Task `id` lost `cpu` at the end of its slice: it is runnable again and
@@ -406,6 +456,40 @@ mod tests {
         m.apply_decision(&ghost);
         assert_eq!(m.counters.stale, 1);
         m.verify().unwrap();
+    }
+
+    /// The tick's rule: a slice over ends the run; before `slice_min`
+    /// nothing else does; after it, a waiting key below the running task's
+    /// key advanced by its run × 100 / weight does, an equal or higher one
+    /// does not; the user scheduler waiting for a CPU does.
+    #[test]
+    fn tick_rule() {
+        let group = TaskGroup::new(TaskClass::Hog, Count::Fixed(2), Behavior::Hog);
+        let config = SimConfig { nr_cpus: 1, workload: Workload::Custom(vec![group]), ..SimConfig::default() };
+        let topology = Topology::uniform(1, 1, 1);
+        let engine = Engine::new(Box::new(Idle), topology.clone(), EngineConfig::default());
+        let mut m = Machine::new(&config, engine, topology);
+        let ms = 1_000_000;
+        // Task 0 (weight 50, key 100 ms) runs from 0 with a 50 ms slice;
+        // task 1 waits with key 110 ms.
+        m.tasks[0].weight = 50;
+        (m.tasks[0].vtime, m.tasks[0].slice_left) = (100 * ms, 50 * ms);
+        m.start_task(0, 0);
+        m.insert(QueueId::Shared, 1, 110 * ms);
+        let at = |m: &mut Machine, now: u64| {
+            m.now = now;
+            m.tick_wants_yield(0, 0, 0)
+        };
+        assert_eq!(at(&mut m, ms / 2), None, "before slice_min");
+        assert_eq!(at(&mut m, 4 * ms), None, "100 + 4 × 2 = 108 ms < 110 ms");
+        assert_eq!(at(&mut m, 5 * ms), None, "110 ms: not below");
+        assert_eq!(at(&mut m, 8 * ms), Some(false), "116 ms > 110 ms");
+        assert_eq!(at(&mut m, 50 * ms), Some(true), "slice over");
+        m.tasks[0].weight = 200;
+        assert_eq!(at(&mut m, 8 * ms), None, "at weight 200: 104 ms");
+        m.channels.queued.push_back(m.tasks[1].queued_task(0, true));
+        assert_eq!(at(&mut m, 2 * ms), Some(false), "the user scheduler waits");
+        assert_eq!(at(&mut m, ms / 2), None, "but not before slice_min");
     }
 
     /// The watchdog places a task left in user space for the timeout, and

@@ -36,6 +36,9 @@ pub(crate) struct Cpu {
     pub(crate) task_ns: u64,
     /// Time spent running the user scheduler (ns).
     pub(crate) user_ns: u64,
+    /// Number of the run in progress: a planned end carries it, so the end
+    /// of a run that a tick cut short is recognised as stale.
+    pub(crate) run_seq: u64,
 }
 
 /// The user scheduler process as the dispatcher sees it.
@@ -51,6 +54,8 @@ pub(crate) struct UserSched {
     pub(crate) last_progress: u64,
     /// Whether the current (or last) step made progress.
     pub(crate) step_progress: bool,
+    /// When a CPU was last kicked to run it (idle or preempt kick).
+    pub(crate) last_kick_ns: Option<u64>,
 }
 
 /// Dispatcher counters.
@@ -65,6 +70,11 @@ pub(crate) struct Counters {
     pub(crate) bounced: u64,
     pub(crate) stale: u64,
     pub(crate) preemptions: u64,
+    /// Of `preemptions`, those where the task yielded before its slice
+    /// ended (a lower key waited, or the user scheduler did).
+    pub(crate) tick_yields: u64,
+    /// Tasks preempted by a kick to run the user scheduler for a wakeup.
+    pub(crate) preempt_kicks: u64,
     pub(crate) affinity_violations: u64,
     pub(crate) events: u64,
 }
@@ -74,6 +84,8 @@ pub(crate) struct Machine {
     pub(crate) now: u64,
     pub(crate) end: u64,
     pub(crate) slice_ns: u64,
+    pub(crate) slice_min_ns: u64,
+    pub(crate) tick_ns: u64,
     pub(crate) smt: u32,
     pub(crate) stall_timeout_ns: u64,
     pub(crate) step_cost_ns: u64,
@@ -89,6 +101,8 @@ pub(crate) struct Machine {
     /// vtime of tasks the dispatcher places itself.
     pub(crate) vtime_now: u64,
     pub(crate) dsq_seq: u64,
+    /// Ticks so far.
+    pub(crate) ticks: u64,
     pub(crate) channels: Channels,
     pub(crate) engine: Engine,
     pub(crate) user: UserSched,
@@ -127,15 +141,25 @@ impl Machine {
         for (t, id) in wakes {
             events.push(t, Event::Wake(id));
         }
+        for (id, t) in tasks.iter().enumerate() {
+            if let Some((at, _, _)) = t.renice {
+                events.push(at, Event::Renice(id as TaskId));
+            }
+        }
         if let Some(s) = config.stall {
             events.push(s.at_ns, Event::StallStart);
             events.push(s.at_ns.saturating_add(s.duration_ns), Event::StallEnd);
         }
-        let cpus = (0..n).map(|_| Cpu { state: CpuState::Idle, dsq: Dsq::default(), task_ns: 0, user_ns: 0 }).collect();
+        events.push(config.tick_ns, Event::Tick);
+        let cpus = (0..n)
+            .map(|_| Cpu { state: CpuState::Idle, dsq: Dsq::default(), task_ns: 0, user_ns: 0, run_seq: 0 })
+            .collect();
         Self {
             now: 0,
             end: config.duration_ns,
             slice_ns: config.slice_ns,
+            slice_min_ns: config.slice_min_ns,
+            tick_ns: config.tick_ns.max(1),
             smt: config.smt.max(1),
             stall_timeout_ns: config.stall_timeout_ns,
             step_cost_ns: config.step_cost_ns,
@@ -149,6 +173,7 @@ impl Machine {
             shared: Dsq::default(),
             vtime_now: 0,
             dsq_seq: 0,
+            ticks: 0,
             channels: Channels::new(config.queued_capacity, config.channel_capacity),
             engine,
             user: UserSched::default(),
@@ -175,12 +200,27 @@ impl Machine {
             self.counters.events += 1;
             match event {
                 Event::Wake(id) => self.on_timer_wake(id),
-                Event::CpuEnd(cpu) => self.on_cpu_end(cpu)?,
+                Event::CpuEnd(cpu, run) => {
+                    if self.cpus[cpu as usize].run_seq == run {
+                        self.on_cpu_end(cpu)?;
+                    }
+                }
+                Event::Tick => {
+                    self.on_tick()?;
+                    self.events.push(self.now.saturating_add(self.tick_ns), Event::Tick);
+                }
                 Event::Kick(cpu) => {
                     if self.cpus[cpu as usize].state == CpuState::Kicked {
                         self.dispatch(cpu, super::dispatcher::Prev::None)?;
                     }
                 }
+                Event::Renice(id) => {
+                    let t = &mut self.tasks[id as usize];
+                    if let Some((_, weight, nice)) = t.renice.take() {
+                        (t.weight, t.nice) = (weight, nice);
+                    }
+                }
+                Event::Preempt(cpu) => self.on_preempt_kick(cpu)?,
                 Event::Watchdog => self.on_watchdog(),
                 Event::StallStart => self.user.stalled = true,
                 Event::StallEnd => {
@@ -241,8 +281,8 @@ impl Machine {
         }
     }
 
-    /// Task `id` stops running on `cpu` (slice or burst over).
-    fn end_run(&mut self, cpu: u32, id: TaskId, since: u64) -> Result<(), SimError> {
+    /// Charges task `id` the CPU time it used on `cpu` since `since`.
+    fn account(&mut self, cpu: u32, id: TaskId, since: u64) {
         let elapsed = self.now - since;
         self.cpus[cpu as usize].task_ns += elapsed;
         let t = &mut self.tasks[id as usize];
@@ -251,19 +291,52 @@ impl Machine {
         t.burst_left = t.burst_left.saturating_sub(elapsed);
         t.slice_left = t.slice_left.saturating_sub(elapsed);
         t.stop_ts = self.now;
-        if t.burst_left > 0 {
-            // Slice expired while the task still wants the CPU.
-            return self.dispatch(cpu, super::dispatcher::Prev::Task(id));
+    }
+
+    /// Task `id` on `cpu` used up its burst. A task that goes on running
+    /// (a hog, a pipe task with a message waiting) keeps the CPU even if its
+    /// slice ran out meanwhile: slices end at ticks.
+    fn end_run(&mut self, cpu: u32, id: TaskId, since: u64) -> Result<(), SimError> {
+        self.account(cpu, id, since);
+        if self.tasks[id as usize].burst_left > 0 {
+            // Only burst ends are planned; a planned end is never early.
+            return Err(SimError::Invariant(format!("cpu {cpu}: task {id} ended a run with its burst left")));
         }
         match self.finish_burst(id) {
-            AfterBurst::Stays if self.tasks[id as usize].slice_left > 0 => {
+            AfterBurst::Stays => {
                 self.cpus[cpu as usize].state = CpuState::Task { task: id, since: self.now };
                 self.plan_end(cpu, id);
                 Ok(())
             }
-            AfterBurst::Stays => self.dispatch(cpu, super::dispatcher::Prev::Task(id)),
             AfterBurst::Leaves => self.dispatch(cpu, super::dispatcher::Prev::None),
         }
+    }
+
+    /// The scheduler tick, CPU by CPU (see [`Machine::tick_wants_yield`]):
+    /// a task that must yield stops now and the CPU dispatches, as at the
+    /// end of a slice.
+    fn on_tick(&mut self) -> Result<(), SimError> {
+        // The CPUs' ticks are separate interrupts whose order varies: each
+        // tick starts at the next CPU.
+        let n = self.cpus.len() as u32;
+        self.ticks += 1;
+        let first = (self.ticks % u64::from(n)) as u32;
+        for cpu in (0..n).map(|i| (first + i) % n) {
+            let CpuState::Task { task, since } = self.cpus[cpu as usize].state else { continue };
+            let t = &self.tasks[task as usize];
+            if t.burst_left <= self.now - since {
+                // Its burst ends at this very instant: that event handles it.
+                continue;
+            }
+            let Some(slice_over) = self.tick_wants_yield(cpu, task, since) else { continue };
+            self.account(cpu, task, since);
+            self.tasks[task as usize].slice_left = 0;
+            if !slice_over {
+                self.counters.tick_yields += 1;
+            }
+            self.dispatch(cpu, super::dispatcher::Prev::Task(task))?;
+        }
+        Ok(())
     }
 
     /// Task `id` used up its burst: it sleeps, blocks, spawns, exits or goes on.
@@ -365,12 +438,29 @@ impl Machine {
         self.plan_end(cpu, id);
     }
 
-    /// Schedules the end of task `id`'s run on `cpu`: its slice or its burst,
-    /// whichever ends first.
+    /// A preempt kick reaches `cpu` (see [`Machine::kick_preempt_for_user`]):
+    /// its task stops now and the CPU dispatches.
+    fn on_preempt_kick(&mut self, cpu: u32) -> Result<(), SimError> {
+        let CpuState::Task { task, since } = self.cpus[cpu as usize].state else { return Ok(()) };
+        if self.tasks[task as usize].burst_left <= self.now - since {
+            return Ok(());
+        }
+        self.account(cpu, task, since);
+        self.tasks[task as usize].slice_left = 0;
+        self.counters.preempt_kicks += 1;
+        self.dispatch(cpu, super::dispatcher::Prev::Task(task))
+    }
+
+    /// Schedules the end of task `id`'s burst on `cpu` (its slice is
+    /// checked at ticks).
     fn plan_end(&mut self, cpu: u32, id: TaskId) {
-        let t = &self.tasks[id as usize];
-        let run = t.slice_left.min(t.burst_left).max(1);
-        self.events.push(self.now.saturating_add(run), Event::CpuEnd(cpu));
+        let end = self.now.saturating_add(self.tasks[id as usize].burst_left.max(1));
+        let c = &mut self.cpus[cpu as usize];
+        c.run_seq += 1;
+        // A hog's burst outlasts the run: no event that could never fire.
+        if end <= self.end {
+            self.events.push(end, Event::CpuEnd(cpu, c.run_seq));
+        }
     }
 
     /// Runs one engine step on `cpu`: the engine drains the queued ring and
@@ -394,8 +484,10 @@ impl Machine {
         self.fallback_mode = false;
         self.user.running_on = Some(cpu);
         self.user.kicked = None;
-        self.cpus[cpu as usize].state = CpuState::User { since: self.now };
-        self.events.push(self.now.saturating_add(cost), Event::CpuEnd(cpu));
+        let c = &mut self.cpus[cpu as usize];
+        c.state = CpuState::User { since: self.now };
+        c.run_seq += 1;
+        self.events.push(self.now.saturating_add(cost), Event::CpuEnd(cpu, c.run_seq));
         Ok(())
     }
 

@@ -50,7 +50,10 @@
 //!   it itself, in the shared queue at `vtime_now` (the largest vtime seen
 //!   running, as the BPF's `dispatch_in_kernel`), so such tasks queue behind
 //!   what user space already decided, in arrival order among themselves.
-//!   An idle CPU is kicked to run the user scheduler.
+//!   An idle CPU is kicked to run the user scheduler; with none idle, a
+//!   *wakeup* makes the dispatcher kick its CPU to preempt the task there,
+//!   if that task ran at least `slice_min` (`SCX_KICK_PREEMPT`, as the
+//!   BPF's `wake_usersched`; at most one kick per `slice_min`).
 //! * **Dispatch** (`ops.dispatch`, when a CPU is free or kicked): drain up to
 //!   512 decisions (upstream's `dispatch_max_batch`); then run the user
 //!   scheduler first if it has work; else serve the CPU's own queue and the
@@ -62,6 +65,18 @@
 //!   queue first); else let a task whose slice expired run on with a fresh
 //!   slice; else go idle. A task whose slice expired and that lost its CPU
 //!   is enqueued again (a new generation).
+//! * **Tick** (`ops.tick`, every `tick_ns`, 4 ms): slices end only at
+//!   ticks (or a preempt kick), as in the kernel; at each tick the running
+//!   task of weight `w`, started with key `K` and run `r` ns, yields when
+//!   its slice is over, or when it has run at least `slice_min` and either
+//!   the user scheduler waits for a CPU or the lowest key waiting in a queue
+//!   this CPU serves is below `K + r × 100 / w` — its key advanced by the
+//!   run in weighted virtual time. Keys in weighted virtual time thus give
+//!   weighted CPU shares, slices only capping a run; keys that ignore weight
+//!   (`fifo`'s arrival counter) make every task yield after `slice_min`
+//!   to whatever waits, whatever the weights. The CPUs' ticks fall at the
+//!   same instants; which CPU acts first rotates from tick to tick (in the
+//!   kernel they are separate interrupts in no fixed order).
 //! * **Decisions**: a stale one (the task is no longer in user space under
 //!   that generation: the fallback placed it, or it exited) is discarded; a
 //!   CPU the task may not use is replaced by an allowed one (*bounced*).
@@ -78,8 +93,8 @@
 //!   what policies see);
 //! - no IPI or context-switch cost: a kicked idle CPU runs at once, a
 //!   wakeup onto an idle CPU has zero latency;
-//! - no preemption other than slice expiry (as the dispatcher: no
-//!   `SCX_ENQ_PREEMPT`), and no scheduler tick: a slice ends exactly;
+//! - no preemption other than the tick and the dispatcher's preempt kick
+//!   (no `SCX_ENQ_PREEMPT`), and no aging of tasks in the queues;
 //! - the user scheduler runs one step per pull; it is never preempted, and
 //!   an injected stall that starts during a step takes effect after it;
 //! - affinity sets are CPU ranges and never change at run time;
@@ -106,8 +121,8 @@ pub use report::{
     KERNEL_WATCHDOG_NS,
 };
 pub use workload::{
-    nice_to_weight, Affinity, Behavior, Count, Preset, PresetDef, TaskClass, TaskGroup, UnknownWorkload, Workload,
-    WorkloadError, JITTER_PCT, PRESETS, SPAWN_NS,
+    nice_to_weight, sched_idle_weight, Affinity, Behavior, Count, Preset, PresetDef, TaskClass, TaskGroup,
+    UnknownWorkload, Workload, WorkloadError, JITTER_PCT, PRESETS, SPAWN_NS,
 };
 
 use crate::{
@@ -144,6 +159,12 @@ pub struct SimConfig {
     /// The dispatcher's default slice (ns): for tasks it places itself and
     /// decisions with slice 0.
     pub slice_ns: u64,
+    /// How long a task runs before the tick may make it yield to waiting
+    /// work (ns): the dispatcher's `slice_min_ns` (`--slice-min-us`).
+    pub slice_min_ns: u64,
+    /// The kernel's scheduler tick period (ns), > 0: 4 ms (`HZ=250`, as
+    /// Debian's kernel). Slices end, and running tasks yield, at ticks only.
+    pub tick_ns: u64,
     /// User-scheduler CPU time per decision sent (ns).
     pub decision_cost_ns: u64,
     /// User-scheduler CPU time per task received (ns).
@@ -167,9 +188,10 @@ pub struct SimConfig {
 }
 
 impl Default for SimConfig {
-    /// 8 CPUs in one LLC, 1 s of `mixed`, seed 1, 5 ms slices, 1 µs per
-    /// decision, 0.25 µs per task received, 1 µs per step, no stall, 100 ms
-    /// stall timeout, 4096-entry rings (as upstream).
+    /// 8 CPUs in one LLC, 1 s of `mixed`, seed 1, 5 ms slices, 1 ms
+    /// `slice_min`, a 4 ms tick, 1 µs per decision, 0.25 µs per task
+    /// received, 1 µs per step, no stall, 100 ms stall timeout, 4096-entry
+    /// rings (as upstream).
     fn default() -> Self {
         Self {
             nr_cpus: 8,
@@ -179,6 +201,8 @@ impl Default for SimConfig {
             seed: 1,
             workload: Workload::default(),
             slice_ns: 5_000_000,
+            slice_min_ns: 1_000_000,
+            tick_ns: 4_000_000,
             decision_cost_ns: 1_000,
             receive_cost_ns: 250,
             step_cost_ns: 1_000,
@@ -234,6 +258,7 @@ impl SimConfig {
             (self.smt as u64, "smt"),
             (self.cores_per_llc as u64, "cores_per_llc"),
             (self.slice_ns, "slice_ns"),
+            (self.tick_ns, "tick_ns"),
             (self.stall_timeout_ns, "stall_timeout_ns"),
             (self.channel_capacity as u64, "channel_capacity"),
             (self.queued_capacity as u64, "queued_capacity"),

@@ -16,8 +16,16 @@ pub(crate) type TaskId = u32;
 pub(crate) enum Event {
     /// A sleeping task's timer expires (or a new task is created).
     Wake(TaskId),
-    /// What runs on the CPU reaches its planned end (slice, burst or user step).
-    CpuEnd(u32),
+    /// What runs on the CPU reaches its planned end (a task's burst or a
+    /// user-scheduler step); the second field is the CPU's run number, so an
+    /// end planned for a run that a tick cut short is ignored.
+    CpuEnd(u32, u64),
+    /// The kernel's scheduler tick, on every CPU at once.
+    Tick,
+    /// A task's nice level changes.
+    Renice(TaskId),
+    /// The dispatcher kicked this CPU to preempt its task (`SCX_KICK_PREEMPT`).
+    Preempt(u32),
     /// An idle CPU was kicked: it runs the dispatcher.
     Kick(u32),
     /// The oldest task in user space may have waited out the stall timeout.
@@ -112,7 +120,9 @@ mod tests {
         q.push(5, Event::Kick(1));
         q.push(3, Event::Kick(2));
         q.push(5, Event::Wake(0));
+        q.push(3, Event::Tick);
         assert_eq!(q.pop(), Some((3, Event::Kick(2))));
+        assert_eq!(q.pop(), Some((3, Event::Tick)));
         assert_eq!(q.pop(), Some((5, Event::Kick(1))));
         assert_eq!(q.pop(), Some((5, Event::Wake(0))));
         assert_eq!(q.pop(), None);

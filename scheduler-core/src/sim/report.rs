@@ -113,8 +113,14 @@ pub struct DispatchCounts {
     pub bounced: u64,
     /// Decisions discarded as stale (generation mismatch or task exited).
     pub stale: u64,
-    /// Tasks that lost their CPU at the end of a slice.
+    /// Tasks that lost their CPU while still runnable (slice over, a tick
+    /// yield, a preempt kick).
     pub preemptions: u64,
+    /// Runs a tick ended before their slice did: a lower key waited, or the
+    /// user scheduler did.
+    pub tick_yields: u64,
+    /// Runs a preempt kick ended, to run the user scheduler for a wakeup.
+    pub preempt_kicks: u64,
 }
 
 /// Where every task created is at the end: the "no task lost" account.
@@ -363,6 +369,8 @@ pub(crate) fn build(config: &SimConfig, m: &mut Machine) -> Report {
             bounced: c.bounced,
             stale: c.stale,
             preemptions: c.preemptions,
+            tick_yields: c.tick_yields,
+            preempt_kicks: c.preempt_kicks,
         },
         engine: m.engine.stats().clone(),
         accounting: acc,
@@ -491,8 +499,8 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "{:<14} {} bounced, {} stale, {} congested, {} preemptions",
-            "", d.bounced, d.stale, d.congested, d.preemptions
+            "{:<14} {} bounced, {} stale, {} congested, {} preemptions ({} tick yields, {} preempt kicks)",
+            "", d.bounced, d.stale, d.congested, d.preemptions, d.tick_yields, d.preempt_kicks
         );
         let e = &self.engine;
         let _ = writeln!(

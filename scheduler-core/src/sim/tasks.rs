@@ -4,7 +4,7 @@
 use super::{
     queue::TaskId,
     rng::SplitMix64,
-    workload::{nice_to_weight, Affinity, Behavior, TaskClass, TaskGroup, JITTER_PCT, SPAWN_NS},
+    workload::{Affinity, Behavior, TaskClass, TaskGroup, JITTER_PCT, SPAWN_NS},
 };
 use crate::task::{QueuedTask, TASK_COMM_LEN};
 
@@ -97,6 +97,8 @@ pub(crate) struct SimTask {
     pub(crate) role: Role,
     pub(crate) nice: i32,
     pub(crate) weight: u64,
+    /// A nice change planned: (when, new weight, new nice level).
+    pub(crate) renice: Option<(u64, u64, i32)>,
     pub(crate) allowed: CpuSet,
     pub(crate) comm: [u8; TASK_COMM_LEN],
     pub(crate) state: TaskState,
@@ -134,7 +136,8 @@ impl SimTask {
             class: group.class,
             role,
             nice: group.nice,
-            weight: nice_to_weight(group.nice),
+            weight: group.weight_at(group.nice),
+            renice: group.renice.map(|(at, nice)| (at, group.weight_at(nice), nice)),
             allowed,
             comm,
             state: TaskState::Sleeping,
@@ -166,6 +169,7 @@ impl SimTask {
             role: Role::ForkChild { parent: parent_id },
             nice: parent.nice,
             weight: parent.weight,
+            renice: None,
             allowed: parent.allowed,
             comm,
             state: TaskState::Sleeping,

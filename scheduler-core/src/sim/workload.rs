@@ -17,12 +17,29 @@ const PRIO_TO_WEIGHT: [u64; 40] = [
     1991, 1586, 1277, 1024, 820, 655, 526, 423, 335, 272, 215, 172, 137, 110, 87, 70, 56, 45, 36, 29, 23, 18, 15,
 ];
 
-/// The sched_ext weight of a nice level: the kernel's table scaled so that
-/// nice 0 is 100 (`prio_to_weight[nice + 20] * 100 / 1024`), clamped to
-/// 1..=10000. Nice levels outside -20..=19 are clamped first.
+/// The kernel's weight of a `SCHED_IDLE` task (`WEIGHT_IDLEPRIO`), on the
+/// scale of [`PRIO_TO_WEIGHT`].
+const WEIGHT_IDLEPRIO: u64 = 3;
+
+/// The sched_ext weight of a nice level, as the kernel computes it
+/// (`sched_weight_to_cgroup()`): the weight table scaled so that nice 0 is
+/// 100, rounded to the closest integer, clamped to 1..=10000 — nice 10 is
+/// 11 (110 × 100 / 1024 = 10.7), nice 19 is 1. Nice levels outside
+/// -20..=19 are clamped first.
 pub fn nice_to_weight(nice: i32) -> u64 {
     let idx = (nice.clamp(-20, 19) + 20) as usize;
-    (PRIO_TO_WEIGHT[idx] * 100 / 1024).clamp(WEIGHT_MIN, WEIGHT_MAX)
+    scale_weight(PRIO_TO_WEIGHT[idx])
+}
+
+/// The sched_ext weight of a `SCHED_IDLE` task: the kernel's 3 (out of 1024
+/// for nice 0) scaled the same way, clamped up to 1.
+pub fn sched_idle_weight() -> u64 {
+    scale_weight(WEIGHT_IDLEPRIO)
+}
+
+/// `weight × 100 / 1024`, rounded to the closest, within 1..=10000.
+fn scale_weight(weight: u64) -> u64 {
+    ((weight * 100 + 512) / 1024).clamp(WEIGHT_MIN, WEIGHT_MAX)
 }
 
 /// The label a task is reported under.
@@ -159,6 +176,11 @@ pub struct TaskGroup {
     pub behavior: Behavior,
     /// Nice level, -20..=19 (weight by [`nice_to_weight`]).
     pub nice: i32,
+    /// `SCHED_IDLE` tasks: weight [`sched_idle_weight`] whatever the nice level.
+    pub sched_idle: bool,
+    /// At this time (ns) the group's tasks change to this nice level (as
+    /// `renice` does; a task that waits keeps its key until its next enqueue).
+    pub renice: Option<(u64, i32)>,
     /// Allowed CPUs.
     pub affinity: Affinity,
 }
@@ -166,7 +188,28 @@ pub struct TaskGroup {
 impl TaskGroup {
     /// `count` tasks of `class` doing `behavior` at nice 0 on every CPU.
     pub const fn new(class: TaskClass, count: Count, behavior: Behavior) -> Self {
-        Self { class, count, behavior, nice: 0, affinity: Affinity::All }
+        Self { class, count, behavior, nice: 0, sched_idle: false, renice: None, affinity: Affinity::All }
+    }
+
+    /// The same group under `SCHED_IDLE` (weight [`sched_idle_weight`]).
+    pub const fn sched_idle(mut self) -> Self {
+        self.sched_idle = true;
+        self
+    }
+
+    /// The same group, its tasks reniced to `nice` at `at_ns`.
+    pub const fn renice(mut self, at_ns: u64, nice: i32) -> Self {
+        self.renice = Some((at_ns, nice));
+        self
+    }
+
+    /// The weight of the group's tasks at nice level `nice`.
+    pub(crate) fn weight_at(&self, nice: i32) -> u64 {
+        if self.sched_idle {
+            sched_idle_weight()
+        } else {
+            nice_to_weight(nice)
+        }
     }
 
     /// The same group at nice level `nice`.
@@ -209,6 +252,11 @@ impl TaskGroup {
     pub fn validate(&self, nr_cpus: u32) -> Result<(), WorkloadError> {
         if !(-20..=19).contains(&self.nice) {
             return Err(WorkloadError::Nice(self.nice));
+        }
+        if let Some((_, nice)) = self.renice {
+            if !(-20..=19).contains(&nice) {
+                return Err(WorkloadError::Nice(nice));
+            }
         }
         if let Affinity::Range { first, count } = self.affinity {
             if count == 0 || u64::from(first) + u64::from(count) > u64::from(nr_cpus) {
@@ -429,15 +477,20 @@ impl FromStr for Workload {
 mod tests {
     use super::*;
 
-    /// nice 0 is 100, the ends of the range are the clamped kernel values.
+    /// nice 0 is 100, others rounded as the kernel's
+    /// `sched_weight_to_cgroup()`; the ends of the range are clamped;
+    /// SCHED_IDLE is 1.
     #[test]
     fn nice_weights_follow_the_kernel_table() {
         assert_eq!(nice_to_weight(0), 100);
-        assert_eq!(nice_to_weight(5), 32);
-        assert_eq!(nice_to_weight(-5), 304);
+        assert_eq!(nice_to_weight(5), 33);
+        assert_eq!(nice_to_weight(-5), 305);
+        assert_eq!(nice_to_weight(10), 11);
+        assert_eq!(nice_to_weight(15), 4);
         assert_eq!(nice_to_weight(-20), 8668);
         assert_eq!(nice_to_weight(19), 1);
         assert_eq!(nice_to_weight(99), 1);
+        assert_eq!(sched_idle_weight(), 1);
     }
 
     /// Every preset variant has exactly one row, names parse back, and every preset is valid on 1 and 64 CPUs.

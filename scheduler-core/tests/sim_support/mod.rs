@@ -73,9 +73,8 @@ impl Policy for WrongCpu {
 }
 
 /// Weighted virtual time: each task's vruntime grows by its last run
-/// scaled by 100 / weight; lowest vruntime first; the slice is scaled by
-/// weight / 100 too, so that alternating tasks share a CPU in proportion to
-/// their weights.
+/// scaled by 100 / weight (at the weight it has when it comes back); lowest
+/// vruntime first, sent as the key; the slice is `base × weight / 100`.
 pub struct WeightedVtime {
     queue: BinaryHeap<Reverse<(u64, u64, QueuedTaskKey)>>,
     vruntime: Vec<(i32, u64)>,
@@ -136,7 +135,7 @@ impl Policy for WeightedVtime {
     }
     fn dispatch(&mut self, _: &SchedContext<'_>) -> Option<Decision> {
         let Reverse((v, _, QueuedTaskKey(t))) = self.queue.pop()?;
-        Some(t.decide(Target::Any, self.base_slice_ns * t.weight / 100, v))
+        Some(t.decide(Target::Any, (self.base_slice_ns * t.weight / 100).max(1_000_000), v))
     }
     fn pending(&self) -> usize {
         self.queue.len()
