@@ -5,13 +5,17 @@
 //!
 //! Claims (measured on seeds 1, 2, 3 and 7; the margins leave room for
 //! other seeds and model changes without hiding a regression):
-//! - `interactive` gives periodic tasks the lowest p99 wakeup latency of all
-//!   policies under CPU-hog load, while the CPU time the workload gets stays
-//!   within 5 % of `deadline`'s;
-//! - `eevdf` gives weight-proportional shares: on the `nice` workload every
-//!   hog gets its weighted fair share (water-filling: no task more than one
-//!   CPU) within 5 %, and Jain's index of CPU share over weight is within
-//!   0.01 of the best possible one — closer than any other policy;
+//! - the weighted policies keep periodic tasks on time under CPU-hog load:
+//!   a p99 wakeup latency of at most half `fifo`'s (whose hogs yield to
+//!   whatever waits at every tick), and on the `mixed` preset at most
+//!   three quarters of it; `interactive`'s workload CPU time stays within
+//!   5 % of `deadline`'s. (`interactive` used to claim the lowest p99 of all
+//!   by at least a quarter; see its test for why that no longer holds.)
+//! - every policy but `fifo` gives weight-proportional shares: on the
+//!   `nice` workload every hog gets its weighted fair share (water-filling:
+//!   no task more than one CPU) within 5 %, and Jain's index of CPU share
+//!   over weight is within 0.01 of the best possible one; `fifo` is
+//!   weight-blind (Jain's index below 0.6);
 //! - `local` keeps tasks on fewer CPUs and within their last-level cache:
 //!   on overloaded hogs across two LLCs, hogs use at most half the CPUs
 //!   they use under `deadline`, none runs in two LLCs, and the workload's
@@ -85,26 +89,43 @@ fn periodic_under_hogs() -> SimConfig {
     }
 }
 
-/// `interactive`: the lowest periodic-task p99 of all policies under hogs,
-/// at most three quarters of any other's, and workload CPU time within 5 %
-/// of `deadline`'s. Also on the `mixed` preset. Measured: 0.63–0.65 ms
-/// against `eevdf`'s 2.6 ms (the next best) under hogs, 0.48–0.50 ms against
-/// 1.5–2.6 ms on `mixed`; CPU time 99.4–99.7 % of `deadline`'s (the price
-/// of short batch slices: more user-scheduler rounds).
+/// Periodic tasks under hogs (and on `mixed`): every weighted policy's
+/// periodic p99 at most half of `fifo`'s (three quarters on `mixed`), and
+/// `interactive`'s workload CPU time within 5 % of `deadline`'s.
+///
+/// Measured (seeds 1, 2, 3, 7), periodic p99 under hogs: `fifo` 6.4–6.5 ms,
+/// `deadline` 2.2–2.3 ms, `eevdf` 2.4 ms, `interactive` 2.1–2.2 ms, `local`
+/// 2.4–2.6 ms; on `mixed`: `fifo` 4.1 ms, `deadline` 0.5 ms, `eevdf`
+/// 2.2–2.5 ms, `interactive` 1.3–1.4 ms, `local` 0.5 ms.
+///
+/// This test used to assert that `interactive` has the lowest p99 of all,
+/// at most three quarters of any other's (0.65 ms against `eevdf`'s 2.6 ms
+/// under hogs). That came from short slices for hogs while interactive
+/// tasks ran, which the simulator ended exactly; slices now end at the
+/// kernel's tick (4 ms), as they do on a real kernel, so short slices buy
+/// nothing, and the dispatcher's tick rule (a running task yields once a
+/// lower key waits) gives every weighted policy the same bound: about a
+/// tick, as a waking task waits in user space until the user scheduler gets
+/// a CPU (a preempt kick at most once per `slice_min`, else the next tick).
+/// `interactive`'s order (shortest bursts first) still leads under hogs, by
+/// 1–10 %, and on `mixed` puts these 0.5 ms-burst tasks behind pipes,
+/// pinned periodic tasks and fork children, which `deadline` serves in
+/// arrival order.
 #[test]
-fn interactive_keeps_periodic_tasks_on_time() {
-    for (what, config) in [
-        ("periodic under hogs", periodic_under_hogs()),
+fn weighted_policies_keep_periodic_tasks_on_time() {
+    for (what, config, margin) in [
+        ("periodic under hogs", periodic_under_hogs(), 0.5),
         (
             "mixed",
             SimConfig { duration_ns: SECONDS * 1_000_000_000, workload: Preset::Mixed.into(), ..SimConfig::default() },
+            0.75,
         ),
     ] {
         let runs = run_all(&config, what);
-        let p99 = |r: &Report| r.class(TaskClass::Interactive).expect("periodic tasks ran").latency.p99_ns;
-        let mine = p99(by_name(&runs, "interactive"));
-        for (name, r) in runs.iter().filter(|(n, _)| *n != "interactive") {
-            assert!(mine * 4 <= p99(r) * 3, "{what}: interactive p99 {mine} ns vs {name} {} ns", p99(r));
+        let p99 = |r: &Report| r.class(TaskClass::Interactive).expect("periodic tasks ran").latency.p99_ns as f64;
+        let fifo = p99(by_name(&runs, "fifo"));
+        for (name, r) in runs.iter().filter(|(n, _)| *n != "fifo") {
+            assert!(p99(r) <= fifo * margin, "{what}: {name} p99 {} ns vs fifo {fifo} ns", p99(r));
         }
         let cpu = |n| by_name(&runs, n).throughput.workload_cpu_ns as f64;
         let ratio = cpu("interactive") / cpu("deadline");
@@ -146,31 +167,49 @@ fn jain(xs: &[f64]) -> f64 {
     sum * sum / (xs.len() as f64 * xs.iter().map(|x| x * x).sum::<f64>())
 }
 
-/// `eevdf`: every hog of the `nice` workload (weights 304, 100, 32 and 9)
-/// within 5 % of its weighted fair share, and Jain's index of CPU share
-/// over weight within 0.01 of the best possible (0.9338, below 1: a nice -5
-/// hog's share would exceed a CPU) and closer to it than any other policy.
-/// Measured: 0.9298–0.9322 (`deadline` 0.703, `fifo` 0.471).
+/// Every policy but `fifo`: every hog of the `nice` workload (weights 305,
+/// 100, 33 and 11) near its weighted fair share — within 5 % for `deadline`
+/// and `eevdf`, 7.5 % for `interactive`, 15 % for `local` (which moves tasks
+/// between per-CPU queues to even the weights, and takes a while to settle)
+/// — and Jain's index of CPU share over weight within 0.015 of the best
+/// possible (0.9352, below 1: a nice -5 hog's share would exceed a CPU);
+/// `fifo` weight-blind (Jain's index below 0.6). Measured on seeds 1, 2, 3,
+/// 7: largest deviation `deadline` 1.7–3.4 %, `eevdf` 1.2–3.4 %,
+/// `interactive` 2.1–4.7 %, `local` 7.3–11.1 %; Jain 0.924–0.934 (`fifo`
+/// 0.486). (This test used to claim `eevdf` alone: `deadline` and
+/// `interactive` measured 0.70, `local` 0.42.)
 #[test]
-fn eevdf_shares_follow_weights() {
+fn shares_follow_weights_except_fifo() {
     let config =
         SimConfig { duration_ns: SECONDS * 1_000_000_000, workload: Preset::Nice.into(), ..SimConfig::default() };
     let runs = run_all(&config, "nice");
-    let r = by_name(&runs, "eevdf");
-    let weights: Vec<u64> = r.tasks.iter().map(|t| t.weight).collect();
+    let weights: Vec<u64> = runs[0].1.tasks.iter().map(|t| t.weight).collect();
     let ideal = fair_shares(&weights, config.nr_cpus, config.duration_ns);
     let best = jain(&ideal.iter().zip(&weights).map(|(s, &w)| s / w as f64).collect::<Vec<_>>());
     println!("nice                   best possible jain {best:.4}");
-    let worst = r.tasks.iter().zip(&ideal).map(|(t, s)| (t.cpu_ns as f64 - s).abs() / s).fold(0.0, f64::max);
-    println!("nice                   eevdf's largest deviation from a fair share {:.2} %", worst * 100.0);
-    for (t, share) in r.tasks.iter().zip(&ideal) {
-        let got = t.cpu_ns as f64;
-        assert!((got - share).abs() <= share * 0.05, "{} (weight {}): {got} ns vs fair {share} ns", t.comm, t.weight);
-    }
-    let gap = |r: &Report| (best - r.fairness.expect("hogs ran")).abs();
-    assert!(gap(r) <= 0.01, "eevdf jain {:?} vs best {best}", r.fairness);
-    for (name, other) in runs.iter().filter(|(n, _)| *n != "eevdf") {
-        assert!(gap(r) < gap(other), "{name} is as close to the fair shares: {:?}", other.fairness);
+    for (name, r) in &runs {
+        let fairness = r.fairness.expect("hogs ran");
+        if *name == "fifo" {
+            assert!(fairness < 0.6, "fifo is weight-blind, yet Jain {fairness}");
+            continue;
+        }
+        let worst = r.tasks.iter().zip(&ideal).map(|(t, s)| (t.cpu_ns as f64 - s).abs() / s).fold(0.0, f64::max);
+        println!("nice                   {name:<12} largest deviation from a fair share {:.2} %", worst * 100.0);
+        let margin = match *name {
+            "interactive" => 0.075,
+            "local" => 0.15,
+            _ => 0.05,
+        };
+        for (t, share) in r.tasks.iter().zip(&ideal) {
+            let got = t.cpu_ns as f64;
+            assert!(
+                (got - share).abs() <= share * margin,
+                "{name}: {} (weight {}): {got} ns vs fair {share} ns",
+                t.comm,
+                t.weight
+            );
+        }
+        assert!((best - fairness).abs() <= 0.015, "{name}: jain {fairness} vs best {best}");
     }
 }
 

@@ -11,7 +11,8 @@
 //! 2. **Virtual deadline** `vd = v + request * 100 / weight`, where the
 //!    request is the kernel's base slice, `0.75 ms * (1 + ilog2(min(cpus, 8)))`
 //!    (3 ms on 8 CPUs), within `slice_min..=slice`.
-//! 3. **Pick** the eligible task with the earliest `vd`; it runs for its request.
+//! 3. **Pick** the eligible task with the earliest `vd`; it runs until an
+//!    earlier deadline waits (see below).
 //! 4. **Charge** every run: `v += run * 100 / weight`.
 //! 5. **Placement** (the kernel's `place_entity`): a new task starts at
 //!    `v = V` with half a request (`PLACE_DEADLINE_INITIAL`); a task that
@@ -24,7 +25,16 @@
 //! (holding them would keep the user scheduler on a CPU), and the
 //! dispatcher's queues order them by the decision's vtime. So the vtime sent
 //! is the virtual deadline: the queues run tasks in `vd` order, and rule 1
-//! acts on the tasks this policy holds at once (a batch). "Runnable", for
+//! acts on the tasks this policy holds at once (a batch). The dispatcher's
+//! tick makes a running task yield once a waiting `vd` is below its own
+//! advanced by its run, `vd + r × 100 / weight` — the deadline it would have
+//! if it came back now (rule 4) — which is the kernel's preemption at
+//! deadline, at tick granularity. The decision's slice is only a cap
+//! (`5 slice × weight / 100` within `slice_min ..= 5 slice`, 100 ms for nice
+//! 0 by default): a CPU whose task's slice ends takes whatever waits, so a
+//! cap as short as the request would hand the CPU on at every tick whatever
+//! the deadlines — measured in the simulator, 1 : 1 for a nice-0 and a
+//! nice-10 hog sharing a CPU, as in the guest before, instead of 100 : 11. "Runnable", for
 //! `V`, is what the policy can know: tasks it holds, and tasks it
 //! dispatched until they come back or [`AWAY_NS`] passed (they went to
 //! sleep, or run long). The lag a sleeper left with is measured against `V`
@@ -38,8 +48,11 @@
 //! hundred nice-0 ones. The kernel's fair class has no watchdog; sched_ext
 //! does (5 s): the dispatcher's aging (a task waiting 2 s in a queue runs
 //! next whatever its vtime) is what bounds such waits, and it did act in the
-//! guest soak under `eevdf` (the simulator's `nice` preset, 16 hogs of
-//! weights 9 to 304 on 8 CPUs, keeps every wait under 70 ms).
+//! guest soak under `eevdf`. In the simulator the `nice` preset (16 hogs
+//! of weights 11 to 305 on 8 CPUs) keeps every wait under 90 ms; hogs from
+//! nice -5 to SCHED_IDLE with sleepers on 2 CPUs see waits of 1.5 s (the
+//! SCHED_IDLE one), where `deadline`, whose window caps how far ahead a
+//! light task is charged, stays under 0.5 s (`tests/policy_bounds.rs`).
 //!
 //! Per-task state (`v`, lag reference, what it counts in `V`) lives in a
 //! fixed-size pid table. The vtime round trip through the kernel tells
@@ -55,6 +68,7 @@ use scheduler_core::{task::WEIGHT_DEFAULT, Decision, Policy, QueuedTask, SchedCo
 use crate::{
     pid_map::{Found, PidMap},
     placement::prev_cpu_if_idle,
+    vclock::weighted_slice,
     PolicyConfig,
 };
 
@@ -286,7 +300,7 @@ impl Policy for Eevdf {
                 self.away.push_back((e.task.pid, seq, ctx.now_ns));
             }
         }
-        let slice = self.request_ns(ctx.cpus.nr_cpus());
+        let slice = weighted_slice(self.slice_ns, self.slice_min_ns, e.task.weight);
         Some(e.task.decide(prev_cpu_if_idle(&e.task, ctx), slice, e.vd))
     }
 
@@ -364,7 +378,7 @@ mod tests {
         p.enqueue(&new_task(1, 100), &ctx(&cpus, 0));
         let d = p.dispatch(&ctx(&cpus, 0)).unwrap();
         assert_eq!(d.vtime, R / 2);
-        assert_eq!(d.slice_ns, R);
+        assert_eq!(d.slice_ns, 5 * PolicyConfig::default().slice_ns, "a nice-0 task's slice: 5 slices");
         // It comes back after 10 ms of running: v = 10 ms, V = 10 ms.
         p.enqueue(&back(&new_task(1, 100), &d, 10 * MS, 10 * MS, false), &ctx(&cpus, 10 * MS));
         assert_eq!(p.avg_vruntime(), 10 * MS);

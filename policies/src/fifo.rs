@@ -1,5 +1,13 @@
 //! `fifo`: tasks run in arrival order; the slice shrinks as the queue grows
 //! (as upstream `scx_rlfifo` does), so a long queue turns over quickly.
+//!
+//! **Weight-blind**, like `scx_rlfifo`: nice levels, SCHED_IDLE and cgroup
+//! weights do not change a task's share. The key it sends is an arrival
+//! counter, far below any task's key advanced by its run, so the
+//! dispatcher's tick makes a running task yield to whatever waits once it
+//! has run `slice_min`: CPU hogs alternate 1 : 1 whatever their weights
+//! (measured in `policies/tests/weight_shares.rs`). Use any other policy
+//! for weighted shares.
 
 use std::collections::VecDeque;
 
@@ -7,7 +15,7 @@ use scheduler_core::{Decision, Policy, QueuedTask, SchedContext};
 
 use crate::{placement::prev_cpu_if_idle, PolicyConfig};
 
-/// First in, first out.
+/// First in, first out; weight-blind (see the module docs).
 #[derive(Debug)]
 pub struct Fifo {
     queue: VecDeque<QueuedTask>,

@@ -1,35 +1,41 @@
 //! `interactive`: for games and audio. Tasks that sleep often and run
-//! briefly go first, and while such tasks are about, CPU hogs get short
-//! slices so that a CPU frees up soon for the next wakeup.
+//! briefly go first; CPU time is shared by weight as in `deadline`.
 //!
-//! The dispatcher cannot preempt a running task for a waking one (a
-//! decision goes to a queue, not onto a CPU), so a wakeup waits for the
-//! first CPU whose slice ends: keeping periodic tasks on time under CPU
-//! hogs means keeping hogs' slices short. The rules:
+//! A waking task waits in user space until the user scheduler gets a CPU
+//! (the dispatcher's preempt kick, or the next tick), then in a queue until
+//! its key is the lowest a CPU serves: the tick makes a running task yield
+//! as soon as a lower key waits. So what a policy can do for wakeup latency
+//! is order: interactive wakeups sort ahead of every CPU hog. The rules:
 //!
 //! 1. **Bursts.** A task's *burst* is the CPU time it uses from a wakeup to
 //!    its next sleep (the dispatcher reports the CPU time since the last
 //!    wakeup, and the last run). The policy keeps an average per task
 //!    (`avg = (3 avg + burst) / 4`; a new task starts at half the threshold).
 //! 2. **Interactive** means: enqueued by a wakeup, with an average burst of
-//!    at most [`INTERACTIVE_BURST_NS`]. Such a task is ordered by
-//!    `clock - 2 slice + avg_burst` (shortest bursts first, ahead of every
-//!    batch task enqueued at the same time) and gets a slice of twice its
-//!    average burst, within `slice_min..=slice`; if it runs longer it is
-//!    preempted and comes back as a batch task.
-//! 3. **Batch** is everything else, ordered as `deadline` does (weighted
-//!    virtual runtime plus runtime since the last sleep, with the same
-//!    global clock). While an interactive wakeup was seen in the last
-//!    [`INTERACTIVE_WINDOW_NS`], a batch task's slice is `slice_min` scaled
-//!    by weight / 100, within `slice_min / 4 ..= 2 slice_min` (a periodic
-//!    task then waits about that long at most for a CPU, and weights still
-//!    act on the shares); else `deadline`'s slice.
+//!    at most [`INTERACTIVE_BURST_NS`]. Such a task's key is its weighted
+//!    virtual runtime `v` (`deadline`'s, see [`Deadline`]) moved two slices
+//!    earlier, plus its average burst weighted: `v - 2 slice + avg × 100 /
+//!    weight` — ahead of every batch task near it in virtual time, shortest
+//!    (weighted) bursts first. Its slice is twice its average burst scaled
+//!    by weight / 100, within `slice_min..=slice`; if it runs longer it is
+//!    preempted and comes back as a batch task. Its runs are charged to `v`
+//!    as any other, so a task that wakes often keeps its share, not more.
+//! 3. **Batch** is everything else: `deadline`'s key and slice.
 //!
-//! **Bounded wait.** Every key is at least `clock - 2 slice`, and the clock
-//! grows with every run charged. A waiting task's key is fixed, so once runs
-//! worth `key - clock + 2 slice` of virtual time (at most `103 slice` in
-//! weight-100 units) have been charged, nothing new sorts ahead of it — the
-//! bound of `deadline`, two slices longer.
+//! (Until the dispatcher's tick made running tasks yield to lower keys,
+//! this policy also shortened hogs' slices while interactive tasks were
+//! about, so that CPUs freed up sooner; slices now end at ticks and a lower
+//! key preempts at the next tick anyway, and the short slices only cost
+//! the hogs their weighted shares — a CPU whose slice ends takes whatever
+//! waits.)
+//!
+//! **Bounded wait.** Keys differ from `deadline`'s only for interactive
+//! wakeups, which sort at most `2 slice` (plus nothing: their burst term is
+//! at least 0) before the lowest key `deadline` could give them; `v` itself
+//! stays within `deadline`'s window around the clock. So `deadline`'s
+//! bound holds with the window widened by `2 slice`, and each interactive
+//! wakeup can pass a waiting task by at most its slice of CPU (plus a tick)
+//! before it is charged and becomes batch or sleeps.
 
 use scheduler_core::{task::WEIGHT_DEFAULT, Decision, Policy, QueuedTask, SchedContext};
 
@@ -37,13 +43,12 @@ use crate::{
     deadline::Deadline,
     pid_map::{Found, PidMap},
     placement::prev_cpu_if_idle,
+    vclock::weighted,
     PolicyConfig,
 };
 
 /// Longest average burst of an interactive task (ns).
 pub const INTERACTIVE_BURST_NS: u64 = 2_000_000;
-/// How long batch slices stay short after an interactive wakeup (ns).
-pub const INTERACTIVE_WINDOW_NS: u64 = 100_000_000;
 /// Tasks remembered before the least recently seen are forgotten.
 const TABLE_CAPACITY: usize = 16_384;
 
@@ -74,8 +79,6 @@ pub struct Interactive {
     batch: Deadline,
     bursts: PidMap<Burst>,
     queue: std::collections::BinaryHeap<std::cmp::Reverse<Entry>>,
-    /// When the last interactive wakeup was seen (ns), if ever.
-    last_interactive_ns: Option<u64>,
     seq: u64,
     slice_ns: u64,
     slice_min_ns: u64,
@@ -88,7 +91,6 @@ impl Interactive {
             batch: Deadline::new(cfg),
             bursts: PidMap::with_capacity(TABLE_CAPACITY),
             queue: std::collections::BinaryHeap::with_capacity(4096),
-            last_interactive_ns: None,
             seq: 0,
             slice_ns: cfg.slice_ns,
             slice_min_ns: cfg.slice_min_ns,
@@ -117,16 +119,11 @@ impl Interactive {
         task.is_wakeup() && avg_burst <= INTERACTIVE_BURST_NS
     }
 
-    /// Whether batch slices are short at `now_ns` (rule 3).
-    pub fn latency_mode(&self, now_ns: u64) -> bool {
-        self.last_interactive_ns.is_some_and(|t| now_ns.saturating_sub(t) < INTERACTIVE_WINDOW_NS)
-    }
-
-    /// A batch task's slice while interactive tasks are about: `slice_min`
-    /// scaled by weight / 100, within `slice_min / 4 ..= 2 slice_min`.
-    pub fn latency_slice(&self, weight: u64) -> u64 {
-        let s = self.slice_min_ns.saturating_mul(weight) / WEIGHT_DEFAULT;
-        s.clamp(self.slice_min_ns / 4, self.slice_min_ns.saturating_mul(2))
+    /// The slice of an interactive task of `weight` whose average burst is
+    /// `avg_burst` (rule 2).
+    pub fn interactive_slice(&self, avg_burst: u64, weight: u64) -> u64 {
+        let s = u128::from(2 * avg_burst) * u128::from(weight) / u128::from(WEIGHT_DEFAULT);
+        (s.min(u128::from(u64::MAX)) as u64).clamp(self.slice_min_ns, self.slice_ns.max(self.slice_min_ns))
     }
 
     /// The average burst the policy keeps for `pid`, if it remembers it.
@@ -140,30 +137,26 @@ impl Policy for Interactive {
         "interactive"
     }
 
-    fn enqueue(&mut self, task: &QueuedTask, ctx: &SchedContext<'_>) {
+    fn enqueue(&mut self, task: &QueuedTask, _ctx: &SchedContext<'_>) {
         let avg_burst = self.update_burst(task);
-        let (vtime, deadline) = self.batch.charge(task);
-        let mut t = *task;
+        let (v, batch_key) = self.batch.charge(task);
         let (key, slice_ns) = if Self::is_interactive(task, avg_burst) {
-            self.last_interactive_ns = Some(ctx.now_ns);
-            let burst_v = avg_burst.saturating_mul(WEIGHT_DEFAULT) / task.weight.max(1);
-            let key = self.batch.vruntime_now().saturating_sub(2 * self.slice_ns).saturating_add(burst_v);
-            (key, (2 * avg_burst).clamp(self.slice_min_ns, self.slice_ns.max(self.slice_min_ns)))
+            let key = v.saturating_sub(2 * self.slice_ns).saturating_add(weighted(avg_burst, task.weight));
+            (key, self.interactive_slice(avg_burst, task.weight))
         } else {
-            t.vtime = vtime;
-            (deadline, 0)
+            (batch_key, 0)
         };
         self.seq += 1;
-        self.queue.push(std::cmp::Reverse(Entry { key, seq: self.seq, slice_ns, task: t }));
+        self.queue.push(std::cmp::Reverse(Entry { key, seq: self.seq, slice_ns, task: *task }));
     }
 
     fn dispatch(&mut self, ctx: &SchedContext<'_>) -> Option<Decision> {
         let std::cmp::Reverse(e) = self.queue.pop()?;
         let slice = match e.slice_ns {
-            0 if self.latency_mode(ctx.now_ns) => self.latency_slice(e.task.weight),
-            0 => self.batch.slice_for(self.queue.len(), ctx.cpus.nr_cpus(), e.task.weight),
+            0 => self.batch.slice_for(e.task.weight),
             s => s,
         };
+        self.batch.sent(e.task.pid, e.key);
         Some(e.task.decide(prev_cpu_if_idle(&e.task, ctx), slice, e.key))
     }
 
@@ -230,13 +223,32 @@ mod tests {
         assert_eq!(p.avg_burst_of(1), Some((3 * before + 6 * MS) / 4));
     }
 
+    /// Moves the clock to 160 ms: hog 50 runs 80 ms three times.
+    fn warm_up(p: &mut Interactive, cpus: &CpuView) -> u64 {
+        let ctx = SchedContext { now_ns: 0, cpus };
+        let mut now = 1_000;
+        p.enqueue(&task(50, 0, 0, false), &ctx);
+        let mut d = p.dispatch(&ctx).unwrap();
+        for _ in 0..3 {
+            now += 80 * MS;
+            let mut t = task(50, 80 * MS, 1_000 * MS, false);
+            (t.vtime, t.start_ts, t.stop_ts) = (d.vtime, now - 80 * MS, now);
+            p.enqueue(&t, &ctx);
+            d = p.dispatch(&ctx).unwrap();
+        }
+        assert_eq!(p.batch.clock(), 160 * MS);
+        now
+    }
+
     /// A short-burst wakeup goes before batch tasks queued earlier and gets a
-    /// slice of twice its burst; a requeued task is batch even with short bursts.
+    /// slice of twice its burst (scaled by weight); a requeued task is batch
+    /// even with short bursts.
     #[test]
     fn interactive_wakeups_go_first() {
         let cpus = busy(2);
         let ctx = SchedContext { now_ns: 0, cpus: &cpus };
         let mut p = Interactive::new(&cfg());
+        warm_up(&mut p, &cpus);
         p.enqueue(&task(10, 5 * MS, 40 * MS, false), &ctx);
         p.enqueue(&task(11, 5 * MS, 40 * MS, false), &ctx);
         p.enqueue(&task(1, 100_000, 0, true), &ctx);
@@ -245,9 +257,21 @@ mod tests {
         assert_eq!(d.pid, 1);
         let avg = p.avg_burst_of(1).unwrap();
         assert_eq!(d.slice_ns, (2 * avg).max(MS));
+        assert_eq!(d.vtime, 160 * MS - 2 * SLICE + avg, "v - 2 slices + the average burst");
         let rest: Vec<_> = std::iter::from_fn(|| p.dispatch(&ctx)).map(|d| d.pid).collect();
         assert_eq!(rest[0], 2, "batch, but it ran least since waking");
         assert_eq!(rest.len(), 3);
+    }
+
+    /// An interactive task's slice is twice its average burst scaled by
+    /// weight / 100, within slice_min..=slice.
+    #[test]
+    fn interactive_slices_scale_with_weight() {
+        let p = Interactive::new(&cfg());
+        assert_eq!(p.interactive_slice(MS, 100), 2 * MS);
+        assert_eq!(p.interactive_slice(MS, 200), 4 * MS);
+        assert_eq!(p.interactive_slice(MS, 11), MS, "at least slice_min");
+        assert_eq!(p.interactive_slice(MS, 10_000), SLICE, "at most slice");
     }
 
     /// A task with long bursts is not interactive even when it wakes up.
@@ -262,54 +286,28 @@ mod tests {
         }
         assert!(p.avg_burst_of(1).unwrap() > INTERACTIVE_BURST_NS);
         assert!(!Interactive::is_interactive(&task(1, 10 * MS, 0, true), p.avg_burst_of(1).unwrap()));
-        assert!(p.latency_mode(0), "its first wakeups, before the average grew, were interactive");
-        let later = 2 * INTERACTIVE_WINDOW_NS;
-        p.enqueue(&task(1, 10 * MS, 0, true), &SchedContext { now_ns: later, cpus: &cpus });
-        assert!(!p.latency_mode(later), "long bursts do not keep batch slices short");
     }
 
-    /// After an interactive wakeup batch slices are slice_min for the window,
-    /// then `deadline`'s again.
-    #[test]
-    fn batch_slices_shrink_while_interactive_tasks_run() {
-        let cpus = busy(4);
-        let mut p = Interactive::new(&cfg());
-        let at = |now_ns| SchedContext { now_ns, cpus: &cpus };
-        p.enqueue(&task(10, 5 * MS, 40 * MS, false), &at(0));
-        assert_eq!(p.dispatch(&at(0)).unwrap().slice_ns, SLICE, "no interactive task seen");
-        p.enqueue(&task(1, 100_000, 0, true), &at(MS));
-        p.dispatch(&at(MS));
-        p.enqueue(&task(10, 5 * MS, 40 * MS, false), &at(2 * MS));
-        assert_eq!(p.dispatch(&at(2 * MS)).unwrap().slice_ns, MS);
-        let later = MS + INTERACTIVE_WINDOW_NS;
-        p.enqueue(&task(10, 5 * MS, 40 * MS, false), &at(later));
-        assert_eq!(p.dispatch(&at(later)).unwrap().slice_ns, SLICE);
-    }
-
-    /// Latency-mode batch slices scale with weight within slice_min/4..=2 slice_min.
-    #[test]
-    fn latency_slices_scale_with_weight() {
-        let p = Interactive::new(&cfg());
-        assert_eq!(p.latency_slice(100), MS);
-        assert_eq!(p.latency_slice(150), MS * 3 / 2);
-        assert_eq!(p.latency_slice(10_000), 2 * MS);
-        assert_eq!(p.latency_slice(1), MS / 4);
-    }
-
-    /// Interactive keys grow with the clock: a batch task queued long ago
-    /// sorts before interactive wakeups that arrive after enough CPU time was charged.
+    /// Interactive wakeups are charged their runs: a batch task queued
+    /// once gets its turn before a task that keeps waking with short bursts
+    /// has run more than a few slices ahead of it.
     #[test]
     fn batch_is_not_starved() {
         let cpus = busy(1);
         let ctx = SchedContext { now_ns: 0, cpus: &cpus };
         let mut p = Interactive::new(&cfg());
+        let mut now = warm_up(&mut p, &cpus);
         p.enqueue(&task(99, 5 * MS, 40 * MS, false), &ctx);
+        let mut t = task(1, 0, 0, true);
         let turn = (0..2_000).find(|_| {
             // Interactive task 1 wakes, having run 1 ms.
-            p.enqueue(&task(1, MS, 0, true), &ctx);
-            p.dispatch(&ctx).is_some_and(|d| d.pid == 99)
+            p.enqueue(&t, &ctx);
+            let d = p.dispatch(&ctx).unwrap();
+            now += MS;
+            (t.vtime, t.start_ts, t.stop_ts) = (d.vtime, now - MS, now);
+            d.pid == 99
         });
-        assert!(turn.is_some_and(|i| i > 0), "the batch task's turn: {turn:?}");
+        assert!(turn.is_some_and(|i| (10..=80).contains(&i)), "the batch task's turn: {turn:?}");
     }
 
     /// Handing over returns every task and marks its last run as charged.

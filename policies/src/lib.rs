@@ -4,12 +4,18 @@
 //!
 //! | name | order | slice |
 //! |---|---|---|
-//! | [`fifo`](Fifo) | arrival | `slice / (waiting + 1)`, at least `slice_min` |
-//! | [`deadline`](Deadline) | `vruntime + runtime since last sleep` (upstream rustland's rule) | shrinks as the queue outgrows the CPUs, scaled by weight |
-//! | [`eevdf`](Eevdf) | earliest eligible virtual deadline (the kernel's fair class: lag, `V`, `vd = v + request / weight`) | the kernel's base slice, `0.75 ms × (1 + ilog2(cpus))` |
-//! | [`interactive`](Interactive) | short-burst wakeups first, then `deadline`'s order | twice the task's average burst; hogs get `slice_min` (× weight) while interactive tasks run |
-//! | [`local`](Local) | `deadline`'s, capped at the clock; per-CPU queues, idle CPUs steal (LLC first), hot tasks stay on their CPU | `deadline`'s |
+//! | [`fifo`](Fifo) | arrival; weight-blind, as upstream `scx_rlfifo` | `slice / (waiting + 1)`, at least `slice_min` |
+//! | [`deadline`](Deadline) | weighted virtual runtime plus weighted runtime since the last wakeup (at most a slice), within a window of the clock | a cap: `5 slice × weight / 100` |
+//! | [`eevdf`](Eevdf) | earliest eligible virtual deadline (the kernel's fair class: lag, `V`, `vd = v + request / weight`) | a cap, as `deadline`'s; the request, `0.75 ms × (1 + ilog2(cpus))`, spaces the deadlines |
+//! | [`interactive`](Interactive) | short-burst wakeups two slices early, shortest first; then `deadline`'s order | twice the average burst × weight / 100; `deadline`'s for the rest |
+//! | [`local`](Local) | `deadline`'s; per-CPU queues, idle CPUs steal (LLC first), tasks stay on their CPU unless it carries more weight than another of its LLC | `deadline`'s |
 //! | [`routing`](Router) | sub-policies by matchers (comm, tgid, nice, cgroup, pinned), each with CPUs and a share; from a TOML file ([`RoutingConfig`]) | the sub-policy's |
+//!
+//! All but `fifo` give CPU-bound tasks CPU in proportion to their weight
+//! (nice 0 : nice 10 = 100 : 11, SCHED_IDLE is weight 1): their keys are
+//! weighted virtual time, which the dispatcher's tick keeps (a running task
+//! yields once a lower key waits than its own advanced by its run ×
+//! 100 / weight). `policies/tests/weight_shares.rs` measures it.
 //!
 //! `routing` is not in [`NAMES`]: it is built from a configuration
 //! ([`Router::new`]), not a name.
@@ -28,6 +34,8 @@ mod ordered;
 mod pid_map;
 mod placement;
 pub mod routing;
+mod runnable;
+mod vclock;
 
 use scheduler_core::Policy;
 use thiserror::Error;

@@ -1,6 +1,6 @@
 //! `local`: per-CPU queues in user space with work stealing, keeping tasks
 //! on the CPU — and failing that, the last-level cache — whose caches they
-//! warmed.
+//! warmed, with CPU time shared by weight.
 //!
 //! Every task joins the user-space queue of its *home*: the CPU it last ran
 //! on. Each decision then goes, by these rules, to:
@@ -10,38 +10,45 @@
 //!    from the longest queue in its LLC, then from the longest queue
 //!    anywhere — only tasks free to run on every CPU are stolen, and across
 //!    LLCs only by an idle CPU.
-//! 2. **A task whose slice ended goes home** (its cache is hot there): on
-//!    its home CPU's queue if fewer than [`LOCAL_DEPTH`] tasks wait there
-//!    (counting this round's decisions); else on the shortest such queue of
-//!    a CPU in the same LLC; else the shared queue, where the first CPU that
-//!    frees up takes it.
+//! 2. **A task whose slice ended goes home** (its cache is hot there) —
+//!    unless its home carries more *runnable weight* (the weights of the
+//!    tasks last seen there) than the lightest CPU of its LLC plus the
+//!    task's own weight: then it goes to that CPU, which evens the loads
+//!    (and moving it back would not). It joins that CPU's queue if fewer
+//!    than [`LOCAL_DEPTH`] tasks wait there (counting this round's
+//!    decisions); else the queue of the CPU of the same LLC with the least
+//!    runnable weight among those where fewer wait, if it carries no more
+//!    than the task's home minus the task's weight; else the shared queue,
+//!    where the first CPU that frees up (or whose task's key is higher)
+//!    takes it.
 //! 3. **A task waking up** that no idle CPU pulled goes to the shared queue:
 //!    its cache has cooled while it slept, and waiting for its busy home CPU
 //!    would cost it a whole slice.
 //!
 //! Tasks restricted to some CPUs (the policy does not see the mask) only go
 //! to their home CPU or the shared queue, so no decision is bounced.
-//! Slices are `deadline`'s (weight-scaled). The vtime sent is `deadline`'s
-//! key (weighted virtual runtime plus runtime since the last sleep) capped at
-//! the global virtual clock: keys stay within a slice of the clock whatever
-//! the queue, because the dispatcher serves a CPU's own queue and the shared
-//! queue by key, and a hog's uncapped key (up to 100 slices ahead) would let
-//! the other queue pass it for as long as that one is fed.
+//! Keys and slices are `deadline`'s (weighted virtual time): tasks sharing
+//! a CPU share it by weight, and rule 2 spreads the weights over the CPUs
+//! of an LLC, so hogs spread over the CPUs get CPU in proportion to weight
+//! too (across LLCs, only idle CPUs move tasks: weights hold within an
+//! LLC). Balancing by task count instead (the overflow going to the
+//! shortest queue, as before) put two nice-0 hogs on one CPU and two nice-10
+//! ones on another: 1 : 1 instead of 100 : 11.
 //!
-//! **Bounded wait.** A CPU's queue holds at most [`LOCAL_DEPTH`] tasks this
-//! policy put there, so a task sent home waits at most that many slices; a
-//! key is at least `clock - slice` and the clock grows with every run
-//! charged, so a task in the shared queue is passed by nothing new once the
-//! clock has moved a slice past its key.
+//! **Bounded wait.** `deadline`'s argument, with one CPU serving a task on
+//! its queue (the CPU serves its own queue and the shared queue in one key
+//! order; keys stay within `deadline`'s window of the clock).
 
 use std::collections::VecDeque;
 
 use scheduler_core::{CpuView, Decision, Policy, QueuedTask, SchedContext, Target};
 
-use crate::{deadline::Deadline, PolicyConfig};
+use crate::{deadline::Deadline, runnable::Runnable, PolicyConfig};
 
 /// Most decided tasks queued on one CPU before the next go elsewhere.
 pub const LOCAL_DEPTH: u32 = 2;
+/// A task not seen for this long no longer counts in its CPU's load.
+const AWAY_NS: u64 = 250_000_000;
 /// Room per CPU queue before it grows (it grows once, then stays).
 const QUEUE_CAPACITY: usize = 256;
 
@@ -59,12 +66,22 @@ pub struct Local {
     held: usize,
     /// Where the next search for a non-empty queue starts.
     cursor: usize,
+    /// Runnable weight per CPU: the tasks last seen there.
+    load: Runnable,
 }
 
 impl Local {
     /// An empty policy; the per-CPU queues are sized at the first task.
     pub fn new(cfg: &PolicyConfig) -> Self {
-        Self { order: Deadline::new(cfg), queues: Vec::new(), assigned: Vec::new(), round_ns: None, held: 0, cursor: 0 }
+        Self {
+            order: Deadline::new(cfg),
+            queues: Vec::new(),
+            assigned: Vec::new(),
+            round_ns: None,
+            held: 0,
+            cursor: 0,
+            load: Runnable::new(0, AWAY_NS),
+        }
     }
 
     fn ensure_cpus(&mut self, nr_cpus: u32) {
@@ -72,14 +89,20 @@ impl Local {
         if self.queues.len() < n {
             self.queues.resize_with(n, || VecDeque::with_capacity(QUEUE_CAPACITY));
             self.assigned.resize(n, 0);
+            self.load.ensure(n);
         }
     }
 
-    /// Starts a new round (a new engine step) when the clock moved.
-    fn new_round(&mut self, now_ns: u64) {
+    /// Starts a new round (a new engine step) when the clock moved: the
+    /// tasks running keep counting in their CPU's load, even those that run
+    /// on without coming back (alone on their CPU).
+    fn new_round(&mut self, now_ns: u64, cpus: &CpuView) {
         if self.round_ns != Some(now_ns) {
             self.round_ns = Some(now_ns);
             self.assigned.iter_mut().for_each(|a| *a = 0);
+            for c in 0..cpus.nr_cpus() {
+                self.load.touch(cpus.current(c), now_ns);
+            }
         }
     }
 
@@ -118,21 +141,38 @@ impl Local {
         None
     }
 
+    /// The CPU of `home`'s LLC that a movable task of `weight` should
+    /// move to, if `home` carries more runnable weight than it plus `weight`
+    /// (rule 2: then moving it evens the loads, and moving it back would not).
+    fn lighter_cpu(&self, task: &QueuedTask, home: u32, cpus: &CpuView) -> Option<u32> {
+        if !Self::movable(task, cpus.nr_cpus()) {
+            return None;
+        }
+        let topo = cpus.topology();
+        let load = |c: u32| self.load.of(c as usize);
+        let lightest = (0..cpus.nr_cpus()).filter(|&c| topo.same_llc(c, home)).min_by_key(|&c| (load(c), c))?;
+        (load(home) > load(lightest).saturating_add(task.weight.max(1))).then_some(lightest)
+    }
+
     /// Where a task from home queue `home` goes when no idle CPU pulls it (rules 2 and 3).
     fn place(&self, task: &QueuedTask, home: u32, cpus: &CpuView) -> Target {
         if task.is_wakeup() {
             return Target::Any;
         }
-        if self.depth(cpus, home) < LOCAL_DEPTH {
-            return Target::Cpu(home);
+        let to = self.lighter_cpu(task, home, cpus).unwrap_or(home);
+        if self.depth(cpus, to) < LOCAL_DEPTH {
+            return Target::Cpu(to);
         }
         if !Self::movable(task, cpus.nr_cpus()) {
             return Target::Any;
         }
         let topo = cpus.topology();
+        let load = |c: u32| self.load.of(c as usize);
+        let w = task.weight.max(1);
         (0..cpus.nr_cpus())
             .filter(|&c| c != home && topo.same_llc(c, home) && self.depth(cpus, c) < LOCAL_DEPTH)
-            .min_by_key(|&c| (self.depth(cpus, c), c))
+            .filter(|&c| load(c).saturating_add(w) <= load(home))
+            .min_by_key(|&c| (load(c), self.depth(cpus, c), c))
             .map_or(Target::Any, Target::Cpu)
     }
 }
@@ -144,11 +184,10 @@ impl Policy for Local {
 
     fn enqueue(&mut self, task: &QueuedTask, ctx: &SchedContext<'_>) {
         self.ensure_cpus(ctx.cpus.nr_cpus());
-        let (vtime, deadline) = self.order.charge(task);
-        let mut t = *task;
-        t.vtime = vtime;
+        let (_, key) = self.order.charge(task);
         let home = (task.cpu as usize).min(self.queues.len() - 1);
-        self.queues[home].push_back((deadline, t));
+        self.load.count(task.pid, home, task.weight, ctx.now_ns);
+        self.queues[home].push_back((key, *task));
         self.held += 1;
     }
 
@@ -157,7 +196,7 @@ impl Policy for Local {
             return None;
         }
         self.ensure_cpus(ctx.cpus.nr_cpus());
-        self.new_round(ctx.now_ns);
+        self.new_round(ctx.now_ns, ctx.cpus);
         let (target, (key, task)) = match self.pull(ctx.cpus) {
             Some((cpu, q)) => {
                 let entry = self.queues[q].pop_front()?;
@@ -174,13 +213,10 @@ impl Policy for Local {
         self.held -= 1;
         if let Target::Cpu(c) = target {
             self.assigned[c as usize] += 1;
+            self.load.count(task.pid, c as usize, task.weight, ctx.now_ns);
         }
-        // Keys stay within a slice of the clock, whatever the queue: a CPU
-        // serves its own queue and the shared one by key, and neither may
-        // hold keys the other's keep passing (a hog's deadline runs up to
-        // 100 slices ahead).
-        let key = key.min(self.order.vruntime_now());
-        let slice = self.order.slice_for(self.held, ctx.cpus.nr_cpus(), task.weight);
+        self.order.sent(task.pid, key);
+        let slice = self.order.slice_for(task.weight);
         Some(task.decide(target, slice, key))
     }
 
@@ -307,12 +343,15 @@ mod tests {
         cpus.set(3, false, 0, 103);
         let ctx = SchedContext { now_ns: 1, cpus: &cpus };
         let mut p = Local::new(&PolicyConfig::default());
-        for pid in 1..=4 {
+        let n = LOCAL_DEPTH as i32 + 2;
+        for pid in 1..=n {
             p.enqueue(&task(pid, 0), &ctx);
         }
         let ds = all(&mut p, &cpus, 1);
         let targets: Vec<_> = ds.iter().map(|d| d.target).collect();
-        assert_eq!(targets, vec![Target::Cpu(3), Target::Cpu(3), Target::Any, Target::Any]);
+        let mut expected = vec![Target::Cpu(3); LOCAL_DEPTH as usize];
+        expected.extend([Target::Any, Target::Any]);
+        assert_eq!(targets, expected);
     }
 
     /// A waking task whose home is busy goes to the shared queue; an idle
@@ -332,20 +371,78 @@ mod tests {
         assert_eq!(p.dispatch(&ctx).unwrap().target, Target::Cpu(5), "stolen by the idle CPU in its LLC");
     }
 
-    /// Keys never run ahead of the global clock: a hog that ran long without
-    /// sleeping is keyed at the clock, not 100 slices ahead.
+    /// Keys are `deadline`'s weighted keys, not capped at the clock: a
+    /// light hog's run moves its key further than a heavy one's.
     #[test]
-    fn keys_capped_at_the_clock() {
+    fn keys_are_weighted() {
         let cpus = busy(0);
         let ctx = SchedContext { now_ns: 1, cpus: &cpus };
         let mut p = Local::new(&PolicyConfig::default());
-        let mut hog = task(1, 0);
-        hog.start_ts = 0;
-        hog.stop_ts = 20_000_000;
-        hog.exec_runtime = 10_000_000_000;
-        p.enqueue(&hog, &ctx);
-        let d = p.dispatch(&ctx).unwrap();
-        assert_eq!(d.vtime, p.order.vruntime_now());
+        let (mut heavy, mut light) = (task(1, 0), task(2, 1));
+        light.weight = 11;
+        p.enqueue(&heavy, &ctx);
+        p.enqueue(&light, &ctx);
+        let ds = all(&mut p, &cpus, 1);
+        for (t, d) in [(&mut heavy, ds[0]), (&mut light, ds[1])] {
+            (t.vtime, t.start_ts, t.stop_ts, t.exec_runtime) = (d.vtime, 0, 4_000_000, 1_000_000_000);
+        }
+        p.enqueue(&heavy, &SchedContext { now_ns: 2, cpus: &cpus });
+        p.enqueue(&light, &SchedContext { now_ns: 2, cpus: &cpus });
+        let ds = all(&mut p, &cpus, 2);
+        let key = |pid| ds.iter().find(|d| d.pid == pid).unwrap().vtime;
+        assert_eq!(key(2) - key(1), 4_000_000 * 100 / 11 - 4_000_000);
+    }
+
+    /// A task whose slice ended moves to the CPU of its LLC with the least
+    /// runnable weight when its own CPU carries more than that CPU plus the
+    /// task's weight; once the loads are even, nothing moves.
+    #[test]
+    fn tasks_move_to_even_the_weight() {
+        let cpus = busy(0);
+        let mut p = Local::new(&PolicyConfig::default());
+        // Two nice-0 hogs on CPU 0, two nice-10 hogs on CPU 1, in a 4-CPU LLC
+        // whose other two CPUs run hogs of weight 111 each.
+        let mut tasks: Vec<QueuedTask> = [(1, 0, 100), (2, 0, 100), (3, 1, 11), (4, 1, 11), (5, 2, 111), (6, 3, 111)]
+            .iter()
+            .map(|&(pid, cpu, w)| {
+                let mut t = task(pid, cpu);
+                t.weight = w;
+                t
+            })
+            .collect();
+        let ctx = SchedContext { now_ns: 1, cpus: &cpus };
+        for t in &tasks {
+            p.enqueue(t, &ctx);
+        }
+        let ds = all(&mut p, &cpus, 1);
+        // CPU 0 (200) > CPU 1 (22) + 100: a nice-0 hog moves to CPU 1; then
+        // CPU 1 (122) > CPU 0 (100) + 11: a nice-10 hog moves to CPU 0. Each
+        // CPU carries 111.
+        let mut load = [0u64; 4];
+        for d in &ds {
+            let c = match d.target {
+                Target::Cpu(c) => c as usize,
+                Target::Any => 4,
+            };
+            assert!(c < 4, "{d:?}");
+            load[c] += tasks.iter().find(|t| t.pid == d.pid).unwrap().weight;
+        }
+        assert_eq!(load, [111; 4], "{ds:?}");
+        // They come back from where they ran: nobody moves any more.
+        for t in &mut tasks {
+            let d = ds.iter().find(|d| d.pid == t.pid).unwrap();
+            if let Target::Cpu(c) = d.target {
+                t.cpu = c;
+            }
+        }
+        let ctx = SchedContext { now_ns: 2, cpus: &cpus };
+        for t in &tasks {
+            p.enqueue(t, &ctx);
+        }
+        let again = all(&mut p, &cpus, 2);
+        for d in &again {
+            assert_eq!(d.target, Target::Cpu(tasks.iter().find(|t| t.pid == d.pid).unwrap().cpu));
+        }
     }
 
     /// Decisions per CPU reset each round (engine step).

@@ -29,12 +29,26 @@
 //! tasks that share a CPU (it keeps tasks on their CPU).
 //!
 //! **Shares.** Each group has a virtual clock that advances by its tasks'
-//! CPU time × 100 / share; every decision of a group carries the group's
-//! clock as its vtime, so the dispatcher's queues interleave the groups in
-//! proportion to their shares, each group's decisions in the order its
-//! policy gave them. A group that was idle (no task arrived for 100 ms)
-//! does not bank credit: when a task arrives its clock is raised to one
-//! slice behind the slowest clock of the groups still active.
+//! CPU time × 100 / share', the share normalised to the runnable weight
+//! (`share' = share × W / S`, `W` the runnable weight and `S` the shares of
+//! the groups with runnable tasks whose sub-policy orders by weighted
+//! virtual time — all but `fifo`; a task counts in its group while it was
+//! enqueued in the last 250 ms; `share' = share` with only `fifo` groups,
+//! whose keys carry no time of their own: the unit is the clock's alone). A decision's key is its
+//! group's clock plus how far the sub-policy put the task from where the
+//! sub-policy's keys stand (the largest key of a task that has run since),
+//! that offset kept within `-2 slice ..= 6 slice` and scaled by `W_g /
+//! share'` (`W_g` the group's runnable weight: the rate of the group's
+//! clock over its tasks' weighted virtual time, 1 for a lone group). So
+//! the dispatcher's queues interleave the groups by share, and within a
+//! group the sub-policy's order and weights hold (with `deadline`, `eevdf`,
+//! `interactive` or `local` inside, CPU-bound tasks get CPU by weight
+//! within their group's share; `fifo` stays weight-blind). (Before, every decision carried the bare group
+//! clock, which advanced without the task's weight: inside a group weights
+//! and the sub-policy's order were lost.) A group that was idle (no task
+//! arrived for 100 ms) does not bank credit: when a task arrives its clock
+//! is raised to one slice behind the slowest clock of the groups still
+//! active.
 //!
 //! **Vtimes.** Sub-policies keep state in the vtime that round-trips
 //! through the kernel; the router remembers each task's last sub-policy
@@ -52,6 +66,8 @@ pub use glob::Glob;
 
 use crate::{
     pid_map::{Found, PidMap},
+    runnable::Runnable,
+    vclock::AHEAD_SLICES,
     PolicyConfig, UnknownPolicy,
 };
 
@@ -63,6 +79,10 @@ const CGROUP_PATH_MAX: usize = 4096;
 const IDLE_NS: u64 = 100_000_000;
 /// Tasks and processes remembered before the least recently seen are forgotten.
 const TABLE_CAPACITY: usize = 16_384;
+/// A task not enqueued for this long no longer counts in its group's
+/// runnable weight (it sleeps; a hog alone on its CPU comes back at least
+/// every slice, at most `AHEAD_SLICES` default slices).
+const AWAY_NS: u64 = 250_000_000;
 
 /// The kernel's `sched_prio_to_weight`, nice -20..=19.
 const PRIO_TO_WEIGHT: [u64; 40] = [
@@ -185,6 +205,11 @@ struct Group {
     share: u64,
     /// Virtual clock (ns of CPU time × 100 / share).
     clock: u64,
+    /// Where the sub-policy's keys stand: the largest key it gave a task
+    /// that has run since (0 = none yet).
+    sub_now: u64,
+    /// Whether the sub-policy's keys are weighted virtual time (all but `fifo`).
+    weighted: bool,
     /// Where the next CPU-set search starts.
     rr: u32,
     /// When a task last joined it (ns), if ever.
@@ -217,6 +242,8 @@ pub struct Router {
     cgroups: PidMap<CgroupBits>,
     path: Vec<u8>,
     translations: PidMap<Translation>,
+    /// Runnable weight per group.
+    runnable: Runnable,
     slice_ns: u64,
 }
 
@@ -243,11 +270,14 @@ impl Router {
                     cpus: g.cpus.clone(),
                     share: g.share.max(1),
                     clock: 0,
+                    sub_now: 0,
+                    weighted: g.policy != "fifo",
                     rr: 0,
                     last_enqueue_ns: None,
                 })
             })
             .collect::<Result<Vec<_>, UnknownPolicy>>()?;
+        let runnable = Runnable::new(groups.len(), AWAY_NS);
         Ok(Self {
             groups,
             matchers: config.routes.iter().take(MAX_ROUTES).map(|r| r.matcher.clone()).collect(),
@@ -256,6 +286,7 @@ impl Router {
             cgroups: PidMap::with_capacity(if config.uses_cgroups() { TABLE_CAPACITY } else { 16 }),
             path: vec![0; CGROUP_PATH_MAX],
             translations: PidMap::with_capacity(TABLE_CAPACITY),
+            runnable,
             slice_ns: cfg.slice_ns,
         })
     }
@@ -294,6 +325,61 @@ impl Router {
         }
         slot.0 = bits;
         bits
+    }
+
+    /// The key of a decision of group `g` whose sub-policy key is
+    /// `sub_key`: the group's clock plus how far the sub-policy put the task
+    /// from where its keys stand — that offset kept within `-2 slice ..=
+    /// (AHEAD_SLICES + 1) slice` and scaled to the group's clock (see the
+    /// module docs).
+    fn key(&mut self, g: usize, sub_key: u64) -> u64 {
+        let (num, den) = self.share_scale(g);
+        let group = &mut self.groups[g];
+        if group.sub_now == 0 {
+            group.sub_now = sub_key;
+        }
+        let behind = i128::from(self.slice_ns) * 2;
+        let ahead = i128::from(self.slice_ns) * i128::from(AHEAD_SLICES + 1);
+        let offset = (i128::from(sub_key) - i128::from(group.sub_now)).clamp(-behind, ahead);
+        (i128::from(group.clock) + offset * num as i128 / den as i128).max(1) as u64
+    }
+
+    /// `W_g / share'_g` as (numerator, denominator): how much faster group
+    /// `g`'s clock runs than its tasks' weighted virtual time (1 for a lone
+    /// group, or groups whose runnable weights match their shares).
+    fn share_scale(&self, g: usize) -> (u128, u128) {
+        let (w_all, s_all) = self.totals();
+        let w_g = u128::from(self.runnable.of(g));
+        if w_all == 0 || w_g == 0 {
+            return (1, 1);
+        }
+        (w_g * s_all, u128::from(self.groups[g].share) * w_all)
+    }
+
+    /// (`W`, `S`): the runnable weight of the groups whose sub-policy keys
+    /// are weighted virtual time, and their shares (groups with runnable
+    /// tasks only).
+    fn totals(&self) -> (u128, u128) {
+        let (mut w_all, mut s_all) = (0u128, 0u128);
+        let groups = self.groups.iter().zip(self.runnable.all());
+        for (group, &w) in groups.filter(|(g, &w)| w > 0 && g.weighted) {
+            w_all += u128::from(w);
+            s_all += u128::from(group.share);
+        }
+        (w_all, s_all)
+    }
+
+    /// What a run of `run_ns` by a task of group `g` adds to the group's
+    /// clock: `run × 100 / share'`, the share normalised to the runnable
+    /// weight, `share' = share × W / S` (see [`Router::totals`]; `share' =
+    /// share` when only `fifo` groups have runnable tasks) — so a lone
+    /// group's clock runs at the pace of its tasks' weighted virtual time,
+    /// and its keys at the sub-policy's.
+    fn group_charge(&self, g: usize, run_ns: u64) -> u64 {
+        let (w_all, s_all) = self.totals();
+        let share = u128::from(self.groups[g].share);
+        let (num, den) = if w_all == 0 || s_all == 0 { (1, share) } else { (s_all, share * w_all) };
+        (u128::from(run_ns) * u128::from(WEIGHT_DEFAULT) * num / den).min(u128::from(u64::MAX)) as u64
     }
 
     /// A CPU of group `g`'s set for a decision that named `target`.
@@ -343,13 +429,19 @@ impl Policy for Router {
                 group.clock = group.clock.max(floor.saturating_sub(self.slice_ns));
             }
         }
+        self.runnable.count(task.pid, g, task.weight, now);
+        let charge = self.group_charge(g, task.last_run_ns());
         let group = &mut self.groups[g];
         group.last_enqueue_ns = Some(now);
-        let charge = task.last_run_ns().saturating_mul(WEIGHT_DEFAULT) / group.share;
         group.clock = group.clock.saturating_add(charge);
         let mut t = *task;
         t.vtime = match self.translations.get(task.pid) {
-            Some(tr) if tr.sent_vtime == task.vtime && usize::from(tr.group) == g => tr.sub_vtime,
+            Some(tr) if tr.sent_vtime == task.vtime && usize::from(tr.group) == g => {
+                if task.last_run_ns() > 0 {
+                    group.sub_now = group.sub_now.max(tr.sub_vtime);
+                }
+                tr.sub_vtime
+            }
             _ => 0,
         };
         self.groups[g].policy.enqueue(&t, ctx);
@@ -365,7 +457,7 @@ impl Policy for Router {
                 tried |= 1 << g;
                 continue;
             };
-            let key = self.groups[g].clock;
+            let key = self.key(g, d.vtime);
             *self.translations.entry(d.pid).value_mut() =
                 Translation { sub_vtime: d.vtime, sent_vtime: key, group: g as u8 };
             d.vtime = key;
@@ -551,13 +643,44 @@ cgroup = "/x"
         }
         r.enqueue(&big, &ctx);
         r.enqueue(&small, &ctx);
-        assert_eq!(r.groups[0].clock, 1_000_000);
-        assert_eq!(r.groups[1].clock, 4_000_000);
+        // Shares normalised to the runnable weight (200 over shares 500):
+        // 4 ms × 100 × 500 / (400 × 200) and / (100 × 200).
+        assert_eq!(r.groups[0].clock, 2_500_000);
+        assert_eq!(r.groups[1].clock, 10_000_000);
         let d = r.dispatch(&ctx).unwrap();
-        assert_eq!((d.pid, d.vtime), (1, 1_000_000), "the group with the lower clock goes first");
+        assert_eq!(d.pid, 1, "the group with the lower clock goes first");
         // The deadline sub-policy got its own vtime back (its state continues).
         let Some(tr) = r.translations.get(1) else { return };
         assert!(tr.sub_vtime >= 4_000_000 * 100 / 100 / 4, "{}", tr.sub_vtime);
+    }
+
+    /// Within a group the sub-policy's order and weights hold: after equal
+    /// runs a nice-10 task's key is as far behind a nice-0 one's as under
+    /// `deadline` alone, and the keys come out in `deadline`'s order.
+    #[test]
+    fn group_keys_keep_the_sub_policy_order_and_weights() {
+        let mut r = router("[default]\npolicy = \"deadline\"\n", None);
+        let mut alone = crate::Deadline::new(&PolicyConfig::default());
+        let cpus = busy(4);
+        let ctx = SchedContext { now_ns: 0, cpus: &cpus };
+        let (heavy, mut light) = (task(1, "a"), task(2, "b"));
+        light.weight = 11;
+        let keys = |p: &mut dyn Policy, heavy: &QueuedTask, light: &QueuedTask| {
+            let (mut h, mut l) = (*heavy, *light);
+            p.enqueue(&h, &ctx);
+            p.enqueue(&l, &ctx);
+            let ds: Vec<_> = std::iter::from_fn(|| p.dispatch(&ctx)).collect();
+            for (t, d) in [(&mut h, ds[0]), (&mut l, ds[1])] {
+                (t.vtime, t.start_ts, t.stop_ts, t.exec_runtime) = (d.vtime, 1_000, 4_001_000, 40_000_000);
+            }
+            p.enqueue(&h, &ctx);
+            p.enqueue(&l, &ctx);
+            let ds: Vec<_> = std::iter::from_fn(|| p.dispatch(&ctx)).collect();
+            (ds.iter().map(|d| d.pid).collect::<Vec<_>>(), ds[1].vtime - ds[0].vtime)
+        };
+        let (order, gap) = keys(&mut r, &heavy, &light);
+        assert_eq!((order, gap), keys(&mut alone, &heavy, &light));
+        assert_eq!(gap, 4_000_000 * 100 / 11 - 4_000_000);
     }
 
     /// Handing over collects the tasks of every group.
