@@ -86,8 +86,8 @@ fn fifo_bound(r: &Report, config: &SimConfig) -> u64 {
     config.stall_timeout_ns + rounds * PolicyConfig::default().slice_ns
 }
 
-/// Checks `policy`'s bound on `config`; returns (longest wait, bound).
-fn check(policy: &str, config: &SimConfig, what: &str) -> (u64, u64) {
+/// Checks `policy`'s bound on `config`; returns the report and the longest wait.
+fn check(policy: &str, config: &SimConfig, what: &str) -> (Report, u64) {
     let r = run(policy, config);
     let longest = longest(&r);
     let bound = match policy {
@@ -102,7 +102,7 @@ fn check(policy: &str, config: &SimConfig, what: &str) -> (u64, u64) {
     );
     assert!(longest <= bound, "{policy} on {what}: longest wait {longest} ns > bound {bound} ns");
     assert!(!r.kernel_watchdog_exceeded, "{policy} on {what}: a task waited past 5 s");
-    (longest, bound)
+    (r, longest)
 }
 
 /// 24 equal hogs on 8 CPUs, seeds 1 to 3: every policy within its bound
@@ -116,9 +116,8 @@ fn overload_of_hogs_is_bounded() {
     for policy in policies::NAMES {
         for seed in 1..=3 {
             let c = config(hogs.clone(), NR_CPUS, seed);
-            let (longest, _) = check(policy, &c, &format!("24 hogs, seed {seed}"));
+            let (r, longest) = check(policy, &c, &format!("24 hogs, seed {seed}"));
             assert!(longest <= round_robin, "{policy} seed {seed}: {longest} ns > {round_robin} ns");
-            let r = run(policy, &c);
             assert!(r.fairness.unwrap_or(0.0) > 0.95, "{policy}: equal hogs, unequal shares {:?}", r.fairness);
         }
     }
