@@ -94,9 +94,11 @@ fn periodic_under_hogs() -> SimConfig {
 /// `interactive`'s workload CPU time within 5 % of `deadline`'s.
 ///
 /// Measured (seeds 1, 2, 3, 7), periodic p99 under hogs: `fifo` 6.4–6.5 ms,
-/// `deadline` 2.2–2.3 ms, `eevdf` 2.4 ms, `interactive` 2.1–2.2 ms, `local`
-/// 2.4–2.6 ms; on `mixed`: `fifo` 4.1 ms, `deadline` 0.5 ms, `eevdf`
-/// 2.2–2.5 ms, `interactive` 1.3–1.4 ms, `local` 0.5 ms.
+/// `deadline` 2.2–2.3 ms, `eevdf` 2.4 ms, `interactive` 2.1–2.3 ms, `local`
+/// 2.4–2.5 ms; on `mixed`: `fifo` 4.1 ms, `deadline` 0.5–0.6 ms, `eevdf`
+/// 2.4–2.6 ms, `interactive` 1.2–1.4 ms, `local` 0.3 ms. (`local`'s
+/// workload CPU time is 2 % below the others' on both: tasks queued on a
+/// busy CPU wait for it while another CPU idles until the next round.)
 ///
 /// This test used to assert that `interactive` has the lowest p99 of all,
 /// at most three quarters of any other's (0.65 ms against `eevdf`'s 2.6 ms
@@ -108,7 +110,7 @@ fn periodic_under_hogs() -> SimConfig {
 /// tick, as a waking task waits in user space until the user scheduler gets
 /// a CPU (a preempt kick at most once per `slice_min`, else the next tick).
 /// `interactive`'s order (shortest bursts first) still leads under hogs, by
-/// 1–10 %, and on `mixed` puts these 0.5 ms-burst tasks behind pipes,
+/// 0.2–12 %, and on `mixed` puts these 0.5 ms-burst tasks behind pipes,
 /// pinned periodic tasks and fork children, which `deadline` serves in
 /// arrival order.
 #[test]
@@ -168,14 +170,14 @@ fn jain(xs: &[f64]) -> f64 {
 }
 
 /// Every policy but `fifo`: every hog of the `nice` workload (weights 305,
-/// 100, 33 and 11) near its weighted fair share — within 5 % for `deadline`
+/// 100, 33 and 11) near its weighted fair share — within 6 % for `deadline`
 /// and `eevdf`, 7.5 % for `interactive`, 15 % for `local` (which moves tasks
 /// between per-CPU queues to even the weights, and takes a while to settle)
 /// — and Jain's index of CPU share over weight within 0.015 of the best
 /// possible (0.9352, below 1: a nice -5 hog's share would exceed a CPU);
 /// `fifo` weight-blind (Jain's index below 0.6). Measured on seeds 1, 2, 3,
-/// 7: largest deviation `deadline` 1.7–3.4 %, `eevdf` 1.2–3.4 %,
-/// `interactive` 2.1–4.7 %, `local` 7.3–11.1 %; Jain 0.924–0.934 (`fifo`
+/// 7, 11: largest deviation `deadline` 2.5–4.6 %, `eevdf` 2.9–4.6 %,
+/// `interactive` 2.3–4.6 %, `local` 6.0–8.5 %; Jain 0.925–0.932 (`fifo`
 /// 0.486). (This test used to claim `eevdf` alone: `deadline` and
 /// `interactive` measured 0.70, `local` 0.42.)
 #[test]
@@ -198,7 +200,7 @@ fn shares_follow_weights_except_fifo() {
         let margin = match *name {
             "interactive" => 0.075,
             "local" => 0.15,
-            _ => 0.05,
+            _ => 0.06,
         };
         for (t, share) in r.tasks.iter().zip(&ideal) {
             let got = t.cpu_ns as f64;

@@ -267,9 +267,11 @@ impl Machine {
     /// The tick's rule (the BPF's `relay_tick`) for task `id`, running on
     /// `cpu` since `since`: `Some(true)` if its slice is over, `Some(false)`
     /// if it yields early — it ran at least `slice_min` and either the user
-    /// scheduler waits for a CPU, or the lowest key waiting in a queue this
-    /// CPU serves is below the task's key advanced by its run so far in
-    /// weighted time, `vtime + ran × 100 / weight` — else `None`.
+    /// scheduler waits for a CPU and this is the CPU it last ran on (it needs
+    /// one CPU, not all; none if an idle CPU is already on its way), or the
+    /// lowest key waiting in a queue this CPU serves is below the task's key
+    /// advanced by its run so far in weighted time, `vtime + ran × 100 /
+    /// weight` — else `None`.
     pub(crate) fn tick_wants_yield(&self, cpu: u32, id: TaskId, since: u64) -> Option<bool> {
         let t = &self.tasks[id as usize];
         if t.slice_left <= self.now - since {
@@ -279,7 +281,7 @@ impl Machine {
         if ran < self.slice_min_ns {
             return None;
         }
-        if self.user_wants_cpu() && self.user.kicked.is_none() {
+        if cpu == self.user.last_cpu && self.user_wants_cpu() && self.user.kicked.is_none() {
             return Some(false);
         }
         let key = t.vtime.saturating_add(ran.saturating_mul(WEIGHT_DEFAULT) / t.weight.max(1));
@@ -488,8 +490,10 @@ mod tests {
         m.tasks[0].weight = 200;
         assert_eq!(at(&mut m, 8 * ms), None, "at weight 200: 104 ms");
         m.channels.queued.push_back(m.tasks[1].queued_task(0, true));
-        assert_eq!(at(&mut m, 2 * ms), Some(false), "the user scheduler waits");
+        assert_eq!(at(&mut m, 2 * ms), Some(false), "the user scheduler waits, and last ran on CPU 0");
         assert_eq!(at(&mut m, ms / 2), None, "but not before slice_min");
+        m.user.last_cpu = 1;
+        assert_eq!(at(&mut m, 2 * ms), None, "it last ran on another CPU");
     }
 
     /// The watchdog places a task left in user space for the timeout, and

@@ -56,6 +56,8 @@ pub(crate) struct UserSched {
     pub(crate) step_progress: bool,
     /// When a CPU was last kicked to run it (idle or preempt kick).
     pub(crate) last_kick_ns: Option<u64>,
+    /// The CPU it last ran on (the BPF's `usersched_cpu`, 0 at first).
+    pub(crate) last_cpu: u32,
 }
 
 /// Dispatcher counters.
@@ -483,6 +485,7 @@ impl Machine {
         // The user side answers again: it takes over from the fallback.
         self.fallback_mode = false;
         self.user.running_on = Some(cpu);
+        self.user.last_cpu = cpu;
         self.user.kicked = None;
         let c = &mut self.cpus[cpu as usize];
         c.state = CpuState::User { since: self.now };
