@@ -17,7 +17,7 @@
 //! - `deadline`, `interactive` and `local` order by weighted virtual time
 //!   (`deadline`'s module docs give the argument): while a task `X` waits,
 //!   another task `j` gets at most `K × S × w_j / 100 + 2 slice_j + 4 tick`
-//!   of CPU (`K = 13`, `15` for `interactive`, whose interactive wakeups sort
+//!   of CPU (`K = 16`, `18` for `interactive`, whose interactive wakeups sort
 //!   two slices earlier; `slice_j` the slice `j` is given), so `X` waits at
 //!   most `T + (U + Σ_j (K S w_j / 100 + 2 slice_j + 4 tick)) / N'` — `N' =
 //!   N` when `X` waits in the shared queue, which every CPU serves; `N' = 1`
@@ -65,7 +65,7 @@ fn slice_of(weight: u64) -> u64 {
 /// The weighted orders' bound for `r` (see the module docs), for `policy`.
 fn weighted_bound(policy: &str, r: &Report, config: &SimConfig) -> u64 {
     let s = PolicyConfig::default().slice_ns;
-    let k = if policy == "interactive" { 15 } else { 13 };
+    let k = if policy == "interactive" { 18 } else { 16 };
     let per_task = |w: u64| k * s * w / 100 + 2 * slice_of(w) + 4 * config.tick_ns;
     let mut cpu: u64 = r.tasks.iter().map(|t| per_task(t.weight)).sum();
     cpu +=

@@ -223,7 +223,8 @@ mod tests {
         assert_eq!(p.avg_burst_of(1), Some((3 * before + 6 * MS) / 4));
     }
 
-    /// Moves the clock to 160 ms: hog 50 runs 80 ms three times.
+    /// Moves the clock to 240 ms: hog 50 runs 80 ms three times (the clock is
+    /// where its last run ended).
     fn warm_up(p: &mut Interactive, cpus: &CpuView) -> u64 {
         let ctx = SchedContext { now_ns: 0, cpus };
         let mut now = 1_000;
@@ -236,7 +237,7 @@ mod tests {
             p.enqueue(&t, &ctx);
             d = p.dispatch(&ctx).unwrap();
         }
-        assert_eq!(p.batch.clock(), 160 * MS);
+        assert_eq!(p.batch.clock(), 240 * MS);
         now
     }
 
@@ -257,7 +258,7 @@ mod tests {
         assert_eq!(d.pid, 1);
         let avg = p.avg_burst_of(1).unwrap();
         assert_eq!(d.slice_ns, (2 * avg).max(MS));
-        assert_eq!(d.vtime, 160 * MS - 2 * SLICE + avg, "v - 2 slices + the average burst");
+        assert_eq!(d.vtime, 240 * MS - 2 * SLICE + avg, "v - 2 slices + the average burst");
         let rest: Vec<_> = std::iter::from_fn(|| p.dispatch(&ctx)).map(|d| d.pid).collect();
         assert_eq!(rest[0], 2, "batch, but it ran least since waking");
         assert_eq!(rest.len(), 3);

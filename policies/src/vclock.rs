@@ -3,22 +3,32 @@
 //! Every task has a virtual runtime `v` in ns of weight-100 time: each run
 //! of `r` ns adds `r × 100 / weight` (the dispatcher advances a running
 //! task's key at the same rate, so the two agree). The *clock* `c` is the
-//! largest `v` a task that comes back from a run started with: the
-//! dispatcher starts tasks in key order, so it follows the virtual time of
-//! what runs (as the BPF's `vtime_now` does for keys). Every placement keeps `v` within `[c - credit, c + ahead]`:
+//! largest `v` a task reached at the end of a run: every run of a task at
+//! the clock moves it on by the run's charge. Every placement keeps `v`
+//! within a window of the clock:
 //!
-//! - `credit` (one slice): a task that slept, or waited, keeps at most that
-//!   much of the CPU it did not use — the sleeper credit;
-//! - `ahead` (five slices): a task is never charged further ahead than
-//!   that, so a very light task (SCHED_IDLE, weight 1, charged 100× its run)
-//!   waits a bounded time for its next turn, whatever else runs.
+//! - **below**: a task enqueued by a wakeup starts no lower than `c` — no
+//!   sleeper credit: it queues behind the virtual time already served, so a
+//!   stream of wakeups cannot keep a waiting task from the CPU, and each of
+//!   their runs moves the clock on (under `hackbench`, a credit of one slice
+//!   let tasks wait over a second, and the run took twice as long, in the
+//!   guest); any other enqueue (its slice ended, a lower key preempted it,
+//!   its affinity changed) keeps up to `behind` (five slices) of the CPU it
+//!   is owed, so CPU hogs of different weights keep their ratio;
+//! - **above**: a run never takes `v` more than `ahead` (five slices) past
+//!   the clock, so a very light task (SCHED_IDLE, weight 1, charged 100× its
+//!   run) waits a bounded time for its next turn, and one such run cannot
+//!   throw the clock far ahead of everyone else.
 //!
 //! A new task, or one whose vtime is not the key this policy sent it (a pid
 //! reused, a task the dispatcher placed itself, one handed over from another
 //! policy), starts at `c`: no head start, no penalty. The state per task (`v`
 //! and the key sent) lives in a fixed-size pid table.
 
-use scheduler_core::{task::WEIGHT_DEFAULT, QueuedTask};
+use scheduler_core::{
+    task::{ENQ_WAKEUP, WEIGHT_DEFAULT},
+    QueuedTask,
+};
 
 use crate::pid_map::{Found, PidMap};
 
@@ -43,7 +53,7 @@ struct VState {
 pub(crate) struct VClock {
     tasks: PidMap<VState>,
     clock: u64,
-    credit: u64,
+    behind: u64,
     ahead: u64,
 }
 
@@ -66,12 +76,12 @@ pub(crate) fn weighted_slice(slice_ns: u64, slice_min_ns: u64, weight: u64) -> u
 }
 
 impl VClock {
-    /// A clock at 0 with `credit = slice` and `ahead = AHEAD_SLICES × slice`.
+    /// A clock at 0 with `behind = ahead = AHEAD_SLICES × slice`.
     pub(crate) fn new(slice_ns: u64) -> Self {
         Self {
             tasks: PidMap::with_capacity(TABLE_CAPACITY),
             clock: 0,
-            credit: slice_ns,
+            behind: slice_ns.saturating_mul(AHEAD_SLICES),
             ahead: slice_ns.saturating_mul(AHEAD_SLICES),
         }
     }
@@ -87,8 +97,9 @@ impl VClock {
     }
 
     /// `task` arrives: charges its last run (once) at its current weight,
-    /// moves the clock to the key it ran with, places `v` within
-    /// `[c - credit, c + ahead]` and returns it.
+    /// at most `ahead` past the clock, moves the clock to where the run
+    /// ended, keeps `v` within the window below the clock (`c` after a
+    /// wakeup, `c - behind` otherwise) and returns it.
     pub(crate) fn place(&mut self, task: &QueuedTask) -> u64 {
         let st = match self.tasks.entry(task.pid) {
             Found::Old(st) => st,
@@ -98,10 +109,11 @@ impl VClock {
         let mut v = if known { st.v } else { self.clock };
         if known && task.stop_ts != st.charged_stop_ts {
             // It ran since its last decision, which started it at `v`.
+            v = v.saturating_add(weighted(task.last_run_ns(), task.weight)).min(self.clock.saturating_add(self.ahead));
             self.clock = self.clock.max(v);
-            v = v.saturating_add(weighted(task.last_run_ns(), task.weight));
         }
-        let v = v.clamp(self.clock.saturating_sub(self.credit), self.clock.saturating_add(self.ahead));
+        let below = if task.enq_flags & ENQ_WAKEUP != 0 { 0 } else { self.behind };
+        let v = v.clamp(self.clock.saturating_sub(below), self.clock.saturating_add(self.ahead));
         *st = VState { v, key_sent: None, charged_stop_ts: task.stop_ts };
         v
     }
@@ -146,8 +158,9 @@ mod tests {
         assert_eq!(weighted(4 * MS, 1), 400 * MS, "weight 1 (SCHED_IDLE)");
     }
 
-    /// The clock follows the virtual runtime runs started at; `v` stays
-    /// within `[c - credit, c + ahead]`; unknown vtimes start at the clock.
+    /// The clock is where runs ended; `v` stays within `[c, c + ahead]`
+    /// after a wakeup and `[c - behind, c + ahead]` otherwise; a run is
+    /// charged at most `ahead` past the clock; unknown vtimes start at the clock.
     #[test]
     fn placement_window() {
         let mut c = VClock::new(SLICE);
@@ -160,10 +173,15 @@ mod tests {
             stop += 80 * MS;
             c.place(&task(1, 9, 80 * MS, stop, 100));
         }
-        assert_eq!((c.now(), c.v_of(1)), (160 * MS, Some(240 * MS)));
-        assert_eq!(c.place(&task(2, 0, 0, 1, 100)), 140 * MS, "credit: at most one slice behind");
+        assert_eq!((c.now(), c.v_of(1)), (240 * MS, Some(240 * MS)), "the clock is where the last run ended");
+        assert_eq!(c.place(&task(2, 0, 0, 1, 100)), 140 * MS, "owed CPU: at most five slices behind");
+        c.sent(2, 0);
+        let mut woken = task(2, 0, 0, 1, 100);
+        woken.enq_flags = ENQ_WAKEUP;
+        assert_eq!(c.place(&woken), 240 * MS, "a wakeup starts at the clock");
         c.sent(2, 5);
-        assert_eq!(c.place(&task(2, 5, 20 * MS, stop, 1)), 160 * MS + 5 * SLICE, "at most five slices ahead");
-        assert_eq!(c.place(&task(3, 123, 0, 1, 100)), 160 * MS, "foreign vtime: at the clock");
+        assert_eq!(c.place(&task(2, 5, 20 * MS, stop, 1)), 240 * MS + 5 * SLICE, "charged at most five slices ahead");
+        assert_eq!(c.now(), 240 * MS + 5 * SLICE, "and the clock follows no further");
+        assert_eq!(c.place(&task(3, 123, 0, 1, 100)), c.now(), "foreign vtime: at the clock");
     }
 }
