@@ -66,7 +66,7 @@ use std::{cmp::Reverse, collections::BinaryHeap, collections::VecDeque};
 use scheduler_core::{task::WEIGHT_DEFAULT, Decision, Policy, QueuedTask, SchedContext};
 
 use crate::{
-    pid_map::{Found, PidMap},
+    pid_map::{Found, PidMap, TASK_TABLE_CAPACITY},
     placement::prev_cpu_if_idle,
     vclock::weighted_slice,
     PolicyConfig,
@@ -77,8 +77,6 @@ use crate::{
 pub const AWAY_NS: u64 = 50_000_000;
 /// The kernel's `sysctl_sched_base_slice` per CPU factor (ns).
 const BASE_SLICE_NS: u64 = 750_000;
-/// Tasks remembered before the least recently seen are forgotten.
-const TABLE_CAPACITY: usize = 16_384;
 /// Dispatched tasks tracked for `V` at once.
 const AWAY_CAPACITY: usize = 8_192;
 
@@ -138,7 +136,7 @@ impl Eevdf {
     /// An empty policy; its tables are allocated here, once.
     pub fn new(cfg: &PolicyConfig) -> Self {
         Self {
-            tasks: PidMap::with_capacity(TABLE_CAPACITY),
+            tasks: PidMap::with_capacity(TASK_TABLE_CAPACITY),
             waiting: BinaryHeap::with_capacity(4096),
             eligible: BinaryHeap::with_capacity(4096),
             away: VecDeque::with_capacity(AWAY_CAPACITY),

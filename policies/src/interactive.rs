@@ -41,7 +41,7 @@ use scheduler_core::{task::WEIGHT_DEFAULT, Decision, Policy, QueuedTask, SchedCo
 
 use crate::{
     deadline::Deadline,
-    pid_map::{Found, PidMap},
+    pid_map::{Found, PidMap, TASK_TABLE_CAPACITY},
     placement::prev_cpu_if_idle,
     vclock::weighted,
     PolicyConfig,
@@ -49,8 +49,6 @@ use crate::{
 
 /// Longest average burst of an interactive task (ns).
 pub const INTERACTIVE_BURST_NS: u64 = 2_000_000;
-/// Tasks remembered before the least recently seen are forgotten.
-const TABLE_CAPACITY: usize = 16_384;
 
 /// What the policy remembers of a task.
 #[derive(Clone, Copy, Debug, Default)]
@@ -89,7 +87,7 @@ impl Interactive {
     pub fn new(cfg: &PolicyConfig) -> Self {
         Self {
             batch: Deadline::new(cfg),
-            bursts: PidMap::with_capacity(TABLE_CAPACITY),
+            bursts: PidMap::with_capacity(TASK_TABLE_CAPACITY),
             queue: std::collections::BinaryHeap::with_capacity(4096),
             seq: 0,
             slice_ns: cfg.slice_ns,

@@ -11,6 +11,10 @@
 /// Slots searched per key.
 const PROBE: usize = 16;
 
+/// The capacity of the policies' per-task tables: tasks remembered before
+/// the least recently seen are forgotten.
+pub(crate) const TASK_TABLE_CAPACITY: usize = 16_384;
+
 /// One slot: the key (0 = empty), when it was last used, the value.
 #[derive(Clone, Copy, Debug)]
 struct Slot<V> {

@@ -7,10 +7,8 @@
 
 use std::collections::VecDeque;
 
-use crate::pid_map::{Found, PidMap};
+use crate::pid_map::{Found, PidMap, TASK_TABLE_CAPACITY};
 
-/// Tasks remembered before the least recently seen are forgotten.
-const TABLE_CAPACITY: usize = 16_384;
 /// Tasks counted at once; past it the oldest stops counting.
 const AWAY_CAPACITY: usize = 8_192;
 
@@ -38,7 +36,7 @@ impl Runnable {
     /// `slots` slots, all at 0; a task stops counting `away_ns` after it was last seen.
     pub(crate) fn new(slots: usize, away_ns: u64) -> Self {
         Self {
-            tasks: PidMap::with_capacity(TABLE_CAPACITY),
+            tasks: PidMap::with_capacity(TASK_TABLE_CAPACITY),
             away: VecDeque::with_capacity(AWAY_CAPACITY),
             sums: vec![0; slots],
             away_ns,

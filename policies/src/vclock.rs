@@ -30,10 +30,8 @@ use scheduler_core::{
     QueuedTask,
 };
 
-use crate::pid_map::{Found, PidMap};
+use crate::pid_map::{Found, PidMap, TASK_TABLE_CAPACITY};
 
-/// Tasks remembered before the least recently seen are forgotten.
-const TABLE_CAPACITY: usize = 16_384;
 /// `ahead`, in slices.
 pub const AHEAD_SLICES: u64 = 5;
 
@@ -79,7 +77,7 @@ impl VClock {
     /// A clock at 0 with `behind = ahead = AHEAD_SLICES × slice`.
     pub(crate) fn new(slice_ns: u64) -> Self {
         Self {
-            tasks: PidMap::with_capacity(TABLE_CAPACITY),
+            tasks: PidMap::with_capacity(TASK_TABLE_CAPACITY),
             clock: 0,
             behind: slice_ns.saturating_mul(AHEAD_SLICES),
             ahead: slice_ns.saturating_mul(AHEAD_SLICES),

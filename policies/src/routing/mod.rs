@@ -65,7 +65,7 @@ pub use config::{ConfigError, GroupSpec, RouteSpec, RoutingConfig};
 pub use glob::Glob;
 
 use crate::{
-    pid_map::{Found, PidMap},
+    pid_map::{Found, PidMap, TASK_TABLE_CAPACITY},
     runnable::Runnable,
     vclock::AHEAD_SLICES,
     PolicyConfig, UnknownPolicy,
@@ -77,8 +77,6 @@ pub const MAX_ROUTES: usize = 63;
 const CGROUP_PATH_MAX: usize = 4096;
 /// A group none of whose tasks arrived for this long is idle (ns).
 const IDLE_NS: u64 = 100_000_000;
-/// Tasks and processes remembered before the least recently seen are forgotten.
-const TABLE_CAPACITY: usize = 16_384;
 /// A task not enqueued for this long no longer counts in its group's
 /// runnable weight (it sleeps; a hog alone on its CPU comes back at least
 /// every slice, at most `AHEAD_SLICES` default slices).
@@ -283,9 +281,9 @@ impl Router {
             matchers: config.routes.iter().take(MAX_ROUTES).map(|r| r.matcher.clone()).collect(),
             lookup,
             uses_cgroups: config.uses_cgroups(),
-            cgroups: PidMap::with_capacity(if config.uses_cgroups() { TABLE_CAPACITY } else { 16 }),
+            cgroups: PidMap::with_capacity(if config.uses_cgroups() { TASK_TABLE_CAPACITY } else { 16 }),
             path: vec![0; CGROUP_PATH_MAX],
-            translations: PidMap::with_capacity(TABLE_CAPACITY),
+            translations: PidMap::with_capacity(TASK_TABLE_CAPACITY),
             runnable,
             slice_ns: cfg.slice_ns,
         })
