@@ -19,8 +19,8 @@
 //!    key this policy sent it) starts at `c`. See `crate::vclock`.
 //! 3. **Key** `= v + R`, `R = max(exec_runtime, last run) × 100 / weight`
 //!    within `slice_min ..= S`, where `exec_runtime` is the CPU time since
-//!    the task last woke (0 at a wakeup, when its last run is the burst that
-//!    ended in sleep): tasks with short bursts sort ahead of CPU hogs at the
+//!    the task last woke (0 at a wakeup, when its last run is the run that
+//!    ended in sleep): tasks with short runs sort ahead of CPU hogs at the
 //!    same `v`, by up to a slice. `R` never accumulates: the next `v` comes
 //!    from the policy's own record, not from the key. The key is the
 //!    decision's vtime: the queues order by it, and the dispatcher's tick
@@ -39,8 +39,10 @@
 //! not follow, and weights acted only through the slice: nice 0 and nice 10
 //! hogs sharing a CPU got 1 : 1 in the guest.)
 //!
-//! **Bounded wait.** Let task `X` wait in the shared queue (which every CPU
-//! serves) with key `K_X`, from time `t0`, the clock then `c0`.
+//! **Bounded wait** — a sketch, with known gaps (below), of the bound that
+//! `tests/policy_bounds.rs` checks in the simulator. Let task `X` wait in
+//! the shared queue (which every CPU serves) with key `K_X`, from time
+//! `t0`, the clock then `c0`.
 //! - Every key is sent within `[c - 5 S + slice_min, c + 6 S]` of the clock
 //!   at that time (rules 2, 3), and the clock only grows; so `K_X ≤ c0 + 6 S`.
 //! - While `X` waits, every task a CPU starts from the queues has a key
@@ -67,6 +69,13 @@
 //!   time it spends in user space (at most the stall timeout, after which
 //!   the dispatcher places it). A task pinned to one CPU is served by that
 //!   CPU alone: `N = 1`, counting the tasks that run there.
+//!
+//! Gaps a review found, not closed yet: the clock keeps moving while `j`
+//! waits when others return one after another (or run on other CPUs, when
+//! `j` is pinned), so `K_j ≥ c0 - 10 S` is not shown, and `j`'s first run
+//! is then limited only by its slice; "within a tick" is `tick × 100 / w`
+//! of virtual time (twenty slices at weight 1); and the in-progress, last
+//! and capped runs can add up to more than `2 slice_j + 4 tick`.
 //!
 //! The bound grows with the competitors' weights and numbers, as waits do
 //! under the kernel's fair class (a nice-19 task among nice -20 ones waits

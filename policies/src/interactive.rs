@@ -5,7 +5,9 @@
 //! (the dispatcher's preempt kick, or the next tick), then in a queue until
 //! its key is the lowest a CPU serves: the tick makes a running task yield
 //! as soon as a lower key waits. So what a policy can do for wakeup latency
-//! is order: interactive wakeups sort ahead of every CPU hog. The rules:
+//! is order: interactive wakeups sort ahead of CPU hogs near the clock (a
+//! hog owed CPU, up to five slices behind it, can still sort first). The
+//! rules:
 //!
 //! 1. **Bursts.** A task's *burst* is the CPU time it uses from a wakeup to
 //!    its next sleep (the dispatcher reports the CPU time since the last
@@ -15,8 +17,8 @@
 //!    at most [`INTERACTIVE_BURST_NS`]. Such a task's key is its weighted
 //!    virtual runtime `v` (`deadline`'s, see [`Deadline`]) moved two slices
 //!    earlier, plus its average burst weighted: `v - 2 slice + avg × 100 /
-//!    weight` — ahead of every batch task near it in virtual time, shortest
-//!    (weighted) bursts first. Its slice is twice its average burst scaled
+//!    weight` — ahead of every batch task within two slices of it in
+//!    virtual time, shortest (weighted) bursts first. Its slice is twice its average burst scaled
 //!    by weight / 100, within `slice_min..=slice`; if it runs longer it is
 //!    preempted and comes back as a batch task. Its runs are charged to `v`
 //!    as any other, so a task that wakes often keeps its share, not more.

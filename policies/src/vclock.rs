@@ -4,8 +4,10 @@
 //! of `r` ns adds `r × 100 / weight` (the dispatcher advances a running
 //! task's key at the same rate, so the two agree). The *clock* `c` is the
 //! largest `v` a task reached at the end of a run: every run of a task at
-//! the clock moves it on by the run's charge. Every placement keeps `v`
-//! within a window of the clock:
+//! the clock moves it on by the run's charge, and by no more than the run's
+//! own length (so a light task, charged up to 100 times its run, cannot
+//! drag the clock ahead of everyone else's virtual time). Every placement
+//! keeps `v` within a window of the clock:
 //!
 //! - **below**: a task enqueued by a wakeup starts no lower than `c` — no
 //!   sleeper credit: it queues behind the virtual time already served, so a
@@ -17,18 +19,14 @@
 //!   is owed, so CPU hogs of different weights keep their ratio;
 //! - **above**: a run never takes `v` more than `ahead` (five slices) past
 //!   the clock, so a very light task (SCHED_IDLE, weight 1, charged 100× its
-//!   run) waits a bounded time for its next turn, and one such run cannot
-//!   throw the clock far ahead of everyone else.
+//!   run) waits a bounded time for its next turn.
 //!
 //! A new task, or one whose vtime is not the key this policy sent it (a pid
 //! reused, a task the dispatcher placed itself, one handed over from another
 //! policy), starts at `c`: no head start, no penalty. The state per task (`v`
 //! and the key sent) lives in a fixed-size pid table.
 
-use scheduler_core::{
-    task::{ENQ_WAKEUP, WEIGHT_DEFAULT},
-    QueuedTask,
-};
+use scheduler_core::{task::WEIGHT_DEFAULT, QueuedTask};
 
 use crate::pid_map::{Found, PidMap, TASK_TABLE_CAPACITY};
 
@@ -108,9 +106,12 @@ impl VClock {
         if known && task.stop_ts != st.charged_stop_ts {
             // It ran since its last decision, which started it at `v`.
             v = v.saturating_add(weighted(task.last_run_ns(), task.weight)).min(self.clock.saturating_add(self.ahead));
-            self.clock = self.clock.max(v);
+            // The clock follows by at most the run's own length: a light
+            // task's charge (100 × its run at weight 1) would move it
+            // ahead of every other task's virtual time.
+            self.clock = self.clock.max(v.min(self.clock.saturating_add(task.last_run_ns())));
         }
-        let below = if task.enq_flags & ENQ_WAKEUP != 0 { 0 } else { self.behind };
+        let below = if task.is_wakeup() { 0 } else { self.behind };
         let v = v.clamp(self.clock.saturating_sub(below), self.clock.saturating_add(self.ahead));
         *st = VState { v, key_sent: None, charged_stop_ts: task.stop_ts };
         v
@@ -128,6 +129,7 @@ impl VClock {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use scheduler_core::task::ENQ_WAKEUP;
 
     const MS: u64 = 1_000_000;
     const SLICE: u64 = 20 * MS;
@@ -179,7 +181,7 @@ mod tests {
         assert_eq!(c.place(&woken), 240 * MS, "a wakeup starts at the clock");
         c.sent(2, 5);
         assert_eq!(c.place(&task(2, 5, 20 * MS, stop, 1)), 240 * MS + 5 * SLICE, "charged at most five slices ahead");
-        assert_eq!(c.now(), 240 * MS + 5 * SLICE, "and the clock follows no further");
+        assert_eq!(c.now(), 260 * MS, "the clock follows by the run's length, not its charge");
         assert_eq!(c.place(&task(3, 123, 0, 1, 100)), c.now(), "foreign vtime: at the clock");
     }
 }
