@@ -40,9 +40,11 @@
  * generation with a compare-and-swap (generation -> generation + 1); so of
  * the user's decision and the stall fallback below exactly one wins, and a
  * late or duplicate decision, or one for a task that was re-enqueued or
- * exited meanwhile, is discarded and counted (nr_stale). A decision naming a
- * CPU the task may not use (or no CPU at all) is bounced to an allowed one
- * (nr_bounced). User-supplied data never reaches scx_bpf_error(): a bad
+ * exited meanwhile, is discarded and counted (nr_stale); so is one naming a
+ * CPU the task's mask lost after the hand-off (ops.set_cpumask counts mask
+ * changes; the kernel puts the task back, a new hand-off follows). A
+ * decision naming a CPU outside the mask it was given (or no CPU at all) is
+ * bounced to an allowed one (nr_bounced). User-supplied data never reaches scx_bpf_error(): a bad
  * decision cannot get the scheduler ejected.
  *
  * Should a task change state between the claim and the kernel acting on the
@@ -246,6 +248,8 @@ struct task_ctx {
 	u64 stop_ts;		/* last stop of a run (ns) */
 	u64 exec_runtime;	/* CPU time since the last wakeup (ns) */
 	u64 wait_since;		/* runnable and not run since (ns; see above) */
+	u64 mask_seq;		/* bumped when the CPU mask changes (count) */
+	u64 handoff_mask_seq;	/* mask_seq at the last hand-off (count) */
 };
 
 struct {
@@ -436,6 +440,7 @@ static bool queue_to_user(struct task_struct *p, u64 enq_flags)
 	if (!t)
 		return false;
 	gen = __sync_add_and_fetch(&tctx->generation, 1);
+	tctx->handoff_mask_seq = READ_ONCE(tctx->mask_seq);
 	if (!pending_record(p->pid, gen)) {
 		bpf_ringbuf_discard(t, 0);
 		return false;
@@ -457,8 +462,21 @@ static bool queue_to_user(struct task_struct *p, u64 enq_flags)
 	return true;
 }
 
-/* The DSQ a decision sends @p to: its CPU if allowed, else a bounce. */
-static u64 decision_dsq(const struct task_struct *p, s32 cpu)
+/* decision_dsq(): the decision is stale, insert nothing. */
+#define STALE_DSQ		(~0ULL)
+
+/*
+ * The DSQ a decision sends @p to: its CPU if allowed, else a bounce. A
+ * decision naming a CPU that the task's mask lost after the hand-off is
+ * stale (STALE_DSQ): the kernel changes a queued task's mask between a
+ * dequeue and an enqueue (kernel/sched/core.c __do_set_cpus_allowed(), the
+ * sched_change guard; ops.set_cpumask from set_cpus_allowed_scx() in
+ * kernel/sched/ext.c), so a new hand-off follows, and a decision read in
+ * between, before that enqueue bumps the generation, saw the new mask with
+ * the old generation. Bounces count only decisions wrong for the mask the
+ * policy was given.
+ */
+static u64 decision_dsq(const struct task_struct *p, const struct task_ctx *tctx, s32 cpu)
 {
 	struct relay_cpu_state *st;
 	s32 prev;
@@ -468,6 +486,8 @@ static u64 decision_dsq(const struct task_struct *p, s32 cpu)
 	st = cpu_state_of(cpu);
 	if (cpu < nr_cpu_ids && st && st->online && bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
 		return cpu;
+	if (READ_ONCE(tctx->mask_seq) != tctx->handoff_mask_seq)
+		return STALE_DSQ;
 	__sync_fetch_and_add(&nr_bounced, 1);
 	prev = scx_bpf_task_cpu(p);
 	st = cpu_state_of(prev);
@@ -497,7 +517,11 @@ static void apply_decision(const struct relay_decision *d)
 	}
 	pending_forget(d->pid, d->generation);
 
-	dsq = decision_dsq(p, d->cpu);
+	dsq = decision_dsq(p, tctx, d->cpu);
+	if (dsq == STALE_DSQ) {
+		__sync_fetch_and_add(&nr_stale, 1);
+		goto out;
+	}
 	slice = d->slice_ns < MAX_SLICE_NS ? d->slice_ns : MAX_SLICE_NS;
 	scx_bpf_dsq_insert_vtime(p, dsq, slice, d->vtime, d->flags & USER_ENQ_FLAGS);
 	__sync_fetch_and_add(&nr_user_dispatches, 1);
@@ -1025,6 +1049,15 @@ void BPF_STRUCT_OPS(relay_tick, struct task_struct *p)
 		scx_bpf_task_set_slice(p, 0);
 }
 
+/* The task's CPU mask changed: a decision made before is stale (decision_dsq). */
+void BPF_STRUCT_OPS(relay_set_cpumask, struct task_struct *p, const struct cpumask *cpumask)
+{
+	struct task_ctx *tctx = lookup_task_ctx(p);
+
+	if (tctx)
+		__sync_fetch_and_add(&tctx->mask_seq, 1);
+}
+
 /* Mirror the kernel's idle tracking into the shared per-CPU state. */
 void BPF_STRUCT_OPS(relay_update_idle, s32 cpu, bool idle)
 {
@@ -1164,6 +1197,7 @@ SCX_OPS_DEFINE(relay_ops,
 	       .running		= (void *)relay_running,
 	       .stopping	= (void *)relay_stopping,
 	       .tick		= (void *)relay_tick,
+	       .set_cpumask	= (void *)relay_set_cpumask,
 	       .update_idle	= (void *)relay_update_idle,
 	       .enable		= (void *)relay_enable,
 	       .init_task	= (void *)relay_init_task,
