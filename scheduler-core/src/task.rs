@@ -26,7 +26,9 @@ pub struct QueuedTask {
     pub pid: i32,
     /// Thread-group id (the process id), always > 0.
     pub tgid: i32,
-    /// CPU the task last ran on or the kernel selected for it; < the number of CPUs.
+    /// CPU the task last ran on or the kernel selected for it, or one its
+    /// CPU mask allows when the mask no longer has that one (at the
+    /// hand-off); < the number of CPUs.
     pub cpu: u32,
     /// Number of CPUs in the task's affinity mask, >= 1.
     pub nr_cpus_allowed: u32,

@@ -426,6 +426,24 @@ static void dispatch_in_kernel(struct task_struct *p, u64 enq_flags)
 	kick_for(p);
 }
 
+/*
+ * The CPU a hand-off names: the task's current CPU, or, when its mask no
+ * longer has that CPU (the kernel puts a task whose mask changed back on its
+ * old CPU, then migrates it: kernel/sched/core.c affine_move_task()), one
+ * the mask has. Policies send tasks back to this CPU; it must be one they
+ * may use.
+ */
+static s32 handoff_cpu(const struct task_struct *p)
+{
+	s32 cpu = scx_bpf_task_cpu(p);
+	u32 any;
+
+	if (bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+		return cpu;
+	any = bpf_cpumask_any_distribute(p->cpus_ptr);
+	return any < nr_cpu_ids ? any : cpu;
+}
+
 /* Hand @p to user space; false if there is no room (the caller keeps it). */
 static bool queue_to_user(struct task_struct *p, u64 enq_flags)
 {
@@ -447,7 +465,7 @@ static bool queue_to_user(struct task_struct *p, u64 enq_flags)
 	}
 	t->pid = p->pid;
 	t->tgid = p->tgid;
-	t->cpu = scx_bpf_task_cpu(p);
+	t->cpu = handoff_cpu(p);
 	t->nr_cpus_allowed = p->nr_cpus_allowed;
 	t->enq_flags = enq_flags;
 	t->weight = p->scx.weight;
