@@ -139,7 +139,7 @@ impl Deadline {
 
     /// The request `R` of rule 3: the CPU time since the task last woke, or
     /// its last burst if it just woke, weighted, within `slice_min ..= S`.
-    pub fn latency_term(&self, task: &QueuedTask) -> u64 {
+    pub fn request(&self, task: &QueuedTask) -> u64 {
         weighted(task.exec_runtime.max(task.last_run_ns()), task.weight)
             .clamp(self.slice_min_ns, self.slice_ns.max(self.slice_min_ns))
     }
@@ -147,7 +147,7 @@ impl Deadline {
     /// Rules 1–3: places `task` and returns its (v, key).
     pub fn charge(&mut self, task: &QueuedTask) -> (u64, u64) {
         let v = self.vclock.place(task);
-        (v, v.saturating_add(self.latency_term(task)))
+        (v, v.saturating_add(self.request(task)))
     }
 
     /// Records that `pid`'s decision carries `key`.
@@ -277,19 +277,19 @@ mod tests {
     /// before a hog at the same virtual runtime; a long run since waking
     /// costs at most a slice.
     #[test]
-    fn latency_term_is_bounded_and_weighted() {
+    fn request_is_bounded_and_weighted() {
         let p = Deadline::new(&cfg());
         let mut t = task(1, 0, 0, 1, 0, 100);
         t.enq_flags = ENQ_WAKEUP;
-        assert_eq!(p.latency_term(&t), MS, "at least slice_min");
+        assert_eq!(p.request(&t), MS, "at least slice_min");
         let t2 = task(1, 0, 2 * MS, 3 * MS, 0, 100);
-        assert_eq!(p.latency_term(&t2), 2 * MS, "just woke: its last burst");
+        assert_eq!(p.request(&t2), 2 * MS, "just woke: its last run");
         t.exec_runtime = 3 * MS;
-        assert_eq!(p.latency_term(&t), 3 * MS);
+        assert_eq!(p.request(&t), 3 * MS);
         t.weight = 50;
-        assert_eq!(p.latency_term(&t), 6 * MS);
+        assert_eq!(p.request(&t), 6 * MS);
         t.exec_runtime = 10_000 * MS;
-        assert_eq!(p.latency_term(&t), SLICE);
+        assert_eq!(p.request(&t), SLICE);
     }
 
     /// Equal virtual runtimes: the task that ran least since it woke goes
