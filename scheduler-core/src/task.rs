@@ -34,8 +34,16 @@ pub struct QueuedTask {
     pub nr_cpus_allowed: u32,
     /// sched_ext enqueue flags (`SCX_ENQ_*`), passed back unchanged by most policies.
     pub enq_flags: u64,
-    /// sched_ext weight, [`WEIGHT_MIN`]..=[`WEIGHT_MAX`], 100 = nice 0.
+    /// The weight the task's share of CPU follows,
+    /// [`WEIGHT_MIN`]..=[`WEIGHT_MAX`]: its own weight ([`Self::task_weight`])
+    /// times the shares of its cgroups' `cpu.weight`, as the fair class's
+    /// group scheduling would split the CPU (100 = a nice-0 task in the root
+    /// cgroup; a lone task in a cgroup of `cpu.weight` 1000 has 1000, each of
+    /// ten there 100). Policies that honour weights use this one.
     pub weight: u64,
+    /// The task's own sched_ext weight (nice or `sched_setattr`; 100 = nice 0,
+    /// SCHED_IDLE 1), [`WEIGHT_MIN`]..=[`WEIGHT_MAX`], cgroups not applied.
+    pub task_weight: u64,
     /// The vtime of the task's last decision by this policy (ns). When the
     /// policy never decided it (a new task, one the dispatcher placed, one
     /// queued before a switch) it is another clock's value: the dispatcher's
@@ -65,6 +73,7 @@ impl QueuedTask {
             nr_cpus_allowed: u32::MAX,
             enq_flags: 0,
             weight: WEIGHT_DEFAULT,
+            task_weight: WEIGHT_DEFAULT,
             vtime: 0,
             start_ts: 0,
             stop_ts: 0,

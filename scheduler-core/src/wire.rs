@@ -65,8 +65,10 @@ pub struct RawQueuedTask {
     pub nr_cpus_allowed: u32,
     /// `SCX_ENQ_*` flags.
     pub enq_flags: u64,
-    /// sched_ext weight (100 = nice 0).
-    pub weight: u64,
+    /// Share weight: `task_weight` times the task's cgroups' shares (100 = nice 0 in the root).
+    pub weight: u32,
+    /// The task's own sched_ext weight (100 = nice 0).
+    pub task_weight: u32,
     /// Virtual time (ns).
     pub vtime: u64,
     /// Last start of a run (ns).
@@ -128,7 +130,8 @@ impl RawQueuedTask {
             cpu: rd_u32(b, 8) as i32,
             nr_cpus_allowed: rd_u32(b, 12),
             enq_flags: rd_u64(b, 16),
-            weight: rd_u64(b, 24),
+            weight: rd_u32(b, 24),
+            task_weight: rd_u32(b, 28),
             vtime: rd_u64(b, 32),
             start_ts: rd_u64(b, 40),
             stop_ts: rd_u64(b, 48),
@@ -144,12 +147,11 @@ impl RawQueuedTask {
         out[4..8].copy_from_slice(&self.tgid.to_ne_bytes());
         out[8..12].copy_from_slice(&self.cpu.to_ne_bytes());
         out[12..16].copy_from_slice(&self.nr_cpus_allowed.to_ne_bytes());
-        for (i, v) in
-            [self.enq_flags, self.weight, self.vtime, self.start_ts, self.stop_ts, self.exec_runtime, self.generation]
-                .iter()
-                .enumerate()
-        {
-            out[16 + 8 * i..24 + 8 * i].copy_from_slice(&v.to_ne_bytes());
+        out[16..24].copy_from_slice(&self.enq_flags.to_ne_bytes());
+        out[24..28].copy_from_slice(&self.weight.to_ne_bytes());
+        out[28..32].copy_from_slice(&self.task_weight.to_ne_bytes());
+        for (i, v) in [self.vtime, self.start_ts, self.stop_ts, self.exec_runtime, self.generation].iter().enumerate() {
+            out[32 + 8 * i..40 + 8 * i].copy_from_slice(&v.to_ne_bytes());
         }
         out[72..88].copy_from_slice(&self.comm);
     }
@@ -168,8 +170,10 @@ impl RawQueuedTask {
         if self.nr_cpus_allowed == 0 {
             return Err(WireError::NoCpuAllowed);
         }
-        if !(WEIGHT_MIN..=WEIGHT_MAX).contains(&self.weight) {
-            return Err(WireError::InvalidWeight(self.weight));
+        for w in [self.weight, self.task_weight] {
+            if !(WEIGHT_MIN..=WEIGHT_MAX).contains(&u64::from(w)) {
+                return Err(WireError::InvalidWeight(u64::from(w)));
+            }
         }
         Ok(QueuedTask {
             pid: self.pid,
@@ -177,7 +181,8 @@ impl RawQueuedTask {
             cpu: self.cpu as u32,
             nr_cpus_allowed: self.nr_cpus_allowed,
             enq_flags: self.enq_flags,
-            weight: self.weight,
+            weight: u64::from(self.weight),
+            task_weight: u64::from(self.task_weight),
             vtime: self.vtime,
             start_ts: self.start_ts,
             stop_ts: self.stop_ts,
@@ -196,7 +201,9 @@ impl From<&QueuedTask> for RawQueuedTask {
             cpu: t.cpu as i32,
             nr_cpus_allowed: t.nr_cpus_allowed,
             enq_flags: t.enq_flags,
-            weight: t.weight,
+            // Out-of-range weights stay out of range (validate rejects them).
+            weight: u32::try_from(t.weight).unwrap_or(u32::MAX),
+            task_weight: u32::try_from(t.task_weight).unwrap_or(u32::MAX),
             vtime: t.vtime,
             start_ts: t.start_ts,
             stop_ts: t.stop_ts,
@@ -254,8 +261,21 @@ mod tests {
 
     use super::*;
 
-    fn raw(pid: i32, cpu: i32, weight: u64) -> RawQueuedTask {
-        RawQueuedTask { pid, tgid: pid, cpu, nr_cpus_allowed: 4, weight, ..Default::default() }
+    fn raw(pid: i32, cpu: i32, weight: u32) -> RawQueuedTask {
+        RawQueuedTask { pid, tgid: pid, cpu, nr_cpus_allowed: 4, weight, task_weight: weight, ..Default::default() }
+    }
+
+    /// The share weight and the task's own weight are two fields, each in range.
+    #[test]
+    fn share_and_task_weights_stay_apart() {
+        let mut r = raw(9, 0, 1000);
+        r.task_weight = 100;
+        let mut buf = [0u8; QUEUED_TASK_SIZE];
+        r.to_bytes(&mut buf);
+        let t = RawQueuedTask::from_bytes(&buf).unwrap().validate(4).unwrap();
+        assert_eq!((t.weight, t.task_weight), (1000, 100));
+        r.task_weight = 0;
+        assert_eq!(r.validate(4), Err(WireError::InvalidWeight(0)));
     }
 
     /// A valid record decodes to the same values.
@@ -304,6 +324,7 @@ mod tests {
                 if let Ok(t) = r.validate(nr) {
                     prop_assert!(t.pid > 0 && t.tgid > 0 && t.cpu < nr && t.nr_cpus_allowed > 0);
                     prop_assert!((WEIGHT_MIN..=WEIGHT_MAX).contains(&t.weight));
+                    prop_assert!((WEIGHT_MIN..=WEIGHT_MAX).contains(&t.task_weight));
                 }
             }
         }

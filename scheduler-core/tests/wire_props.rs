@@ -24,14 +24,16 @@ fn raw_task() -> impl Strategy<Value = RawQueuedTask> {
         Just(100),
         Just(WEIGHT_MAX),
         Just(WEIGHT_MAX + 1),
-        Just(u64::MAX),
+        Just(u64::from(u32::MAX)),
         any::<u64>()
-    ];
+    ]
+    .prop_map(|w| u32::try_from(w % (1 << 32)).unwrap_or(u32::MAX));
     (
         i32_edge.clone(),
         i32_edge,
         cpu,
         prop_oneof![Just(0u32), Just(1), any::<u32>()],
+        weight.clone(),
         weight,
         any::<[u64; 6]>(),
         any::<[u8; TASK_COMM_LEN]>(),
@@ -43,6 +45,7 @@ fn raw_task() -> impl Strategy<Value = RawQueuedTask> {
                 cpu,
                 nr_cpus_allowed,
                 weight,
+                task_weight,
                 [enq_flags, vtime, start_ts, stop_ts, exec_runtime, generation],
                 comm,
             )| {
@@ -53,6 +56,7 @@ fn raw_task() -> impl Strategy<Value = RawQueuedTask> {
                     nr_cpus_allowed,
                     enq_flags,
                     weight,
+                    task_weight,
                     vtime,
                     start_ts,
                     stop_ts,
@@ -74,7 +78,8 @@ proptest! {
             && raw.cpu >= 0
             && (raw.cpu as u32) < nr_cpus
             && raw.nr_cpus_allowed > 0
-            && (WEIGHT_MIN..=WEIGHT_MAX).contains(&raw.weight);
+            && (WEIGHT_MIN..=WEIGHT_MAX).contains(&u64::from(raw.weight))
+            && (WEIGHT_MIN..=WEIGHT_MAX).contains(&u64::from(raw.task_weight));
         match raw.validate(nr_cpus) {
             Ok(t) => {
                 prop_assert!(in_range);

@@ -250,6 +250,9 @@ struct task_ctx {
 	u64 wait_since;		/* runnable and not run since (ns; see above) */
 	u64 mask_seq;		/* bumped when the CPU mask changes (count) */
 	u64 handoff_mask_seq;	/* mask_seq at the last hand-off (count) */
+	u64 cgid;		/* cgroup its runnable weight is counted in (cgroup id) */
+	u64 cg_counted;		/* weight counted there, 0 = not counted (weight) */
+	u64 eff_weight;		/* weight at the last hand-off, cgroups applied (weight) */
 };
 
 struct {
@@ -274,6 +277,137 @@ struct {
 static struct task_ctx *lookup_task_ctx(const struct task_struct *p)
 {
 	return bpf_task_storage_get(&task_ctx_stor, (struct task_struct *)p, 0, 0);
+}
+
+/*
+ * Cgroup cpu.weight
+ * -----------------
+ * The kernel does not enforce cpu.weight for sched_ext tasks; the BPF
+ * scheduler must (kernel/sched/ext.c scx_cgroup_init() and friends only
+ * call ops.cgroup_*). We give each task one effective weight, the share the
+ * fair class's group scheduling gives it, expressed as a weight at the root:
+ *
+ *   eff(p) = weight(p) * prod over its cgroups C below the root of
+ *            cpu.weight(C) / load(C)
+ *
+ * where load(C) is the weight of what is runnable in C: the weights of its
+ * runnable tasks plus the cpu.weight of each child cgroup that has runnable
+ * work (an active child counts once, as one group entity of the fair
+ * class). A task in the root cgroup keeps its own weight; a cgroup of
+ * weight 1000 with one hog gives it 1000, with ten hogs 100 each. Every
+ * policy sees eff(p) as the hand-off's weight, so cgroups compose with
+ * nice and with routing's groups.
+ *
+ * load(C) follows ops.runnable / ops.quiescent, which bracket every time a
+ * task is on a runqueue (both are skipped for migrations, which move no
+ * load between cgroups; a cgroup move dequeues, calls ops.cgroup_move and
+ * enqueues, so the count moves with it: kernel/sched/core.c
+ * sched_move_task()). The counts are updated with atomics from every CPU; a
+ * cpu.weight change racing an activation can leave a parent's load off by
+ * that change until the child goes idle. Levels past CG_MAX_LEVELS count
+ * as their ancestor at that depth.
+ */
+#define CG_MAX_LEVELS		16
+#define CG_MAX			16384
+#define WEIGHT_MAX		10000
+
+struct cg_ctx {
+	s64 load;		/* runnable weight in the cgroup, see above (weight) */
+	u64 parent_id;		/* parent cgroup's id, 0 for the root */
+	u32 weight;		/* cpu.weight, 1..10000 (100 = default) */
+	u32 idle;		/* cpu.idle: the group counts as weight 1 (bool) */
+	u32 level;		/* depth, 0 = the root */
+	u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CG_MAX);
+	__type(key, u64);
+	__type(value, struct cg_ctx);
+} cgroups SEC(".maps");
+
+/* Cgroups ops.cgroup_init could not track (the map was full): weight 1:1. */
+u64 nr_cgroups_untracked;
+
+static u32 cg_weight(const struct cg_ctx *c)
+{
+	return c->idle ? 1 : c->weight;
+}
+
+/*
+ * Adds @delta to the load of cgroup @cgid; a cgroup whose load turns
+ * positive (or back to zero) adds (or takes) its own weight to (or from) its
+ * parent, up the tree. The root's load is never needed.
+ */
+static void cg_load_add(u64 cgid, s64 delta)
+{
+	struct cg_ctx *c;
+	s64 old, new;
+	u32 i;
+
+	bpf_for(i, 0, CG_MAX_LEVELS) {
+		c = bpf_map_lookup_elem(&cgroups, &cgid);
+		if (!c || c->level == 0 || !delta)
+			return;
+		old = __sync_fetch_and_add(&c->load, delta);
+		new = old + delta;
+		if (old <= 0 && new > 0)
+			delta = cg_weight(c);
+		else if (old > 0 && new <= 0)
+			delta = -(s64)cg_weight(c);
+		else
+			return;
+		cgid = c->parent_id;
+	}
+}
+
+/* @p became runnable: count its weight in its cgroup (once). */
+static void cg_count(struct task_struct *p, struct task_ctx *tctx)
+{
+	struct cgroup *cgrp;
+
+	if (tctx->cg_counted)
+		return;
+	cgrp = scx_bpf_task_cgroup(p);
+	if (!cgrp)
+		return;
+	tctx->cgid = cgrp->kn->id;
+	bpf_cgroup_release(cgrp);
+	tctx->cg_counted = p->scx.weight ? p->scx.weight : 1;
+	cg_load_add(tctx->cgid, tctx->cg_counted);
+}
+
+/* @p left the runqueue (or its weight changes): take its weight back. */
+static void cg_uncount(struct task_ctx *tctx)
+{
+	if (!tctx->cg_counted)
+		return;
+	cg_load_add(tctx->cgid, -(s64)tctx->cg_counted);
+	tctx->cg_counted = 0;
+}
+
+/* eff(p) of the comment above for a task of weight @weight counted in @cgid. */
+static u64 effective_weight(u64 weight, u64 cgid)
+{
+	/* Fixed point, 10 fraction bits: a 1:1000 share keeps 3 digits. */
+	u64 w = weight << 10;
+	struct cg_ctx *c;
+	s64 load;
+	u32 i;
+
+	bpf_for(i, 0, CG_MAX_LEVELS) {
+		c = bpf_map_lookup_elem(&cgroups, &cgid);
+		if (!c || c->level == 0)
+			break;
+		load = READ_ONCE(c->load);
+		w = w * cg_weight(c) / (load > 0 ? load : 1);
+		if (w > ((u64)WEIGHT_MAX << 10))
+			w = (u64)WEIGHT_MAX << 10;
+		cgid = c->parent_id;
+	}
+	w >>= 10;
+	return w ? w : 1;
 }
 
 static bool is_usersched(const struct task_struct *p)
@@ -468,7 +602,9 @@ static bool queue_to_user(struct task_struct *p, u64 enq_flags)
 	t->cpu = handoff_cpu(p);
 	t->nr_cpus_allowed = p->nr_cpus_allowed;
 	t->enq_flags = enq_flags;
-	t->weight = p->scx.weight;
+	tctx->eff_weight = effective_weight(p->scx.weight ? p->scx.weight : 1, tctx->cgid);
+	t->weight = tctx->eff_weight;
+	t->task_weight = p->scx.weight ? p->scx.weight : 1;
 	t->vtime = p->scx.dsq_vtime;
 	t->start_ts = tctx->start_ts;
 	t->stop_ts = tctx->stop_ts;
@@ -930,10 +1066,35 @@ void BPF_STRUCT_OPS(relay_runnable, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
 
-	if (!tctx || !(enq_flags & SCX_ENQ_WAKEUP))
+	if (!tctx)
+		return;
+	cg_count(p, tctx);
+	if (!(enq_flags & SCX_ENQ_WAKEUP))
 		return;
 	tctx->exec_runtime = 0;
 	tctx->wait_since = bpf_ktime_get_ns();
+}
+
+/* @p leaves the runqueue: its weight stops counting in its cgroup. */
+void BPF_STRUCT_OPS(relay_quiescent, struct task_struct *p, u64 deq_flags)
+{
+	struct task_ctx *tctx = lookup_task_ctx(p);
+
+	if (tctx)
+		cg_uncount(tctx);
+}
+
+/* nice or sched_setattr changed @p's weight: recount it if it is runnable. */
+void BPF_STRUCT_OPS(relay_set_weight, struct task_struct *p, u32 weight)
+{
+	struct task_ctx *tctx = lookup_task_ctx(p);
+	s64 delta;
+
+	if (!tctx || !tctx->cg_counted)
+		return;
+	delta = (s64)(weight ? weight : 1) - (s64)tctx->cg_counted;
+	tctx->cg_counted = weight ? weight : 1;
+	cg_load_add(tctx->cgid, delta);
 }
 
 /* Record who runs where, when it started, and the user scheduler's liveness. */
@@ -1022,7 +1183,8 @@ static bool lowest_waiting_key(s32 cpu, u64 *key)
 static bool should_yield(struct task_struct *p, s32 cpu, u64 ran)
 {
 	u8 *req = MEMBER_VPTR(age_request, [cpu]);
-	u64 weight = p->scx.weight ? p->scx.weight : 1;
+	struct task_ctx *tctx = lookup_task_ctx(p);
+	u64 weight = tctx && tctx->eff_weight ? tctx->eff_weight : (p->scx.weight ? p->scx.weight : 1);
 	u64 head;
 
 	if ((req && READ_ONCE(*req)) || scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL_ON | cpu))
@@ -1196,9 +1358,77 @@ void BPF_STRUCT_OPS(relay_dump_task, struct scx_dump_ctx *dctx, struct task_stru
 	bool pend = bpf_map_lookup_elem(&pending, &pid) != NULL;
 
 	if (tctx)
-		scx_bpf_dump("scx_relay: waiting %lldms generation %llu pending %d exec_runtime %llums\n",
+		scx_bpf_dump("scx_relay: waiting %lldms generation %llu pending %d exec_runtime %llums cgroup %llu weight %llu\n",
 			     (s64)(bpf_ktime_get_ns() - tctx->wait_since) / 1000000, tctx->generation, pend,
-			     tctx->exec_runtime / 1000000);
+			     tctx->exec_runtime / 1000000, tctx->cgid, tctx->eff_weight);
+}
+
+/*
+ * A cgroup appears (at load, for every online cgroup, and at creation): track
+ * its cpu.weight and its parent. May sleep.
+ */
+s32 BPF_STRUCT_OPS_SLEEPABLE(relay_cgroup_init, struct cgroup *cgrp, struct scx_cgroup_init_args *args)
+{
+	struct cg_ctx c = { .weight = args->weight, .level = cgrp->level };
+	struct cgroup *parent;
+	u64 id = cgrp->kn->id;
+
+	if (bpf_core_field_exists(args->sched_idle))
+		c.idle = args->sched_idle;
+	if (c.level > 0) {
+		parent = bpf_cgroup_ancestor(cgrp, c.level - 1);
+		if (parent) {
+			c.parent_id = parent->kn->id;
+			bpf_cgroup_release(parent);
+		}
+	}
+	/* A cgroup we cannot track gets no weight of its own, but exists. */
+	if (bpf_map_update_elem(&cgroups, &id, &c, BPF_ANY))
+		__sync_fetch_and_add(&nr_cgroups_untracked, 1);
+	return 0;
+}
+
+/* A cgroup goes away (it has no tasks left). */
+void BPF_STRUCT_OPS(relay_cgroup_exit, struct cgroup *cgrp)
+{
+	u64 id = cgrp->kn->id;
+
+	bpf_map_delete_elem(&cgroups, &id);
+}
+
+/* A cgroup's weight as its parent sees it changes from @old to @c's now. */
+static void cg_reweigh(struct cg_ctx *c, u32 old)
+{
+	if (READ_ONCE(c->load) > 0)
+		cg_load_add(c->parent_id, (s64)cg_weight(c) - (s64)old);
+}
+
+/* cpu.weight was written. */
+void BPF_STRUCT_OPS(relay_cgroup_set_weight, struct cgroup *cgrp, u32 weight)
+{
+	u64 id = cgrp->kn->id;
+	struct cg_ctx *c = bpf_map_lookup_elem(&cgroups, &id);
+	u32 old;
+
+	if (!c)
+		return;
+	old = cg_weight(c);
+	c->weight = weight;
+	cg_reweigh(c, old);
+}
+
+/* cpu.idle was written: an idle group counts as weight 1. */
+void BPF_STRUCT_OPS(relay_cgroup_set_idle, struct cgroup *cgrp, bool idle)
+{
+	u64 id = cgrp->kn->id;
+	struct cg_ctx *c = bpf_map_lookup_elem(&cgroups, &id);
+	u32 old;
+
+	if (!c)
+		return;
+	old = cg_weight(c);
+	c->idle = idle;
+	cg_reweigh(c, old);
 }
 
 /* Record why we were unloaded, for the binary to report. */
@@ -1214,6 +1444,8 @@ SCX_OPS_DEFINE(relay_ops,
 	       .runnable	= (void *)relay_runnable,
 	       .running		= (void *)relay_running,
 	       .stopping	= (void *)relay_stopping,
+	       .quiescent	= (void *)relay_quiescent,
+	       .set_weight	= (void *)relay_set_weight,
 	       .tick		= (void *)relay_tick,
 	       .set_cpumask	= (void *)relay_set_cpumask,
 	       .update_idle	= (void *)relay_update_idle,
@@ -1225,6 +1457,10 @@ SCX_OPS_DEFINE(relay_ops,
 	       .dump		= (void *)relay_dump,
 	       .dump_cpu	= (void *)relay_dump_cpu,
 	       .dump_task	= (void *)relay_dump_task,
+	       .cgroup_init	= (void *)relay_cgroup_init,
+	       .cgroup_exit	= (void *)relay_cgroup_exit,
+	       .cgroup_set_weight = (void *)relay_cgroup_set_weight,
+	       .cgroup_set_idle	= (void *)relay_cgroup_set_idle,
 	       .flags		= SCX_OPS_ENQ_LAST | SCX_OPS_KEEP_BUILTIN_IDLE,
 	       .dispatch_max_batch = 512,
 	       .timeout_ms	= RELAY_WATCHDOG_MS,

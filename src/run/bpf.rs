@@ -50,6 +50,7 @@ same_offset!(
     nr_cpus_allowed,
     enq_flags,
     weight,
+    task_weight,
     vtime,
     start_ts,
     stop_ts,

@@ -7,11 +7,13 @@
 //! the probe under `taskset` to confine the hogs to some CPUs: the CPUs
 //! they share are the probe's own affinity.
 //!
-//! Expected shares follow the fair class: each cgroup named gets CPU in
-//! proportion to its `cpu.weight` (hogs without one share the root's
-//! portion at weight 100), and inside a cgroup each hog in proportion to
-//! its nice weight (`sched_prio_to_weight`; SCHED_IDLE is 3); no hog gets
-//! more than one CPU, and what a capped hog cannot use goes to the others.
+//! Expected shares follow the fair class's group scheduling: at each level
+//! of the cgroup tree (below `/sys/fs/cgroup`; hogs without a cgroup are
+//! in the root) the hogs directly there, at their nice weights
+//! (`sched_prio_to_weight`; SCHED_IDLE is 3), and each child cgroup holding
+//! hogs, at its `cpu.weight`, share their parent's portion by weight; no
+//! hog gets more than one CPU, and what a capped hog cannot use goes to
+//! the others.
 //!
 //! Prints one line per hog,
 //! `share_probe: hog I spec S cpu_ms C share X expected E ratio_to_first R expected_ratio Q`
@@ -126,33 +128,80 @@ fn cgroup_weight(dir: &str) -> u64 {
     fs::read_to_string(format!("{dir}/cpu.weight")).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(100)
 }
 
-/// The fair class's shares (fractions of one CPU) for `hogs` on `cpus`
-/// CPUs: flat weights from the cgroup split, then water-filled so that no
-/// hog gets more than one CPU.
-fn expected_shares(hogs: &[Hog], cpus: usize) -> Vec<f64> {
-    let mut groups: Vec<(Option<&str>, u64, u64)> = Vec::new(); // (cgroup, cgroup weight, sum of task weights)
-    for h in hogs {
-        let key = h.cgroup.as_deref();
-        match groups.iter_mut().find(|g| g.0 == key) {
-            Some(g) => g.2 += h.weight(),
-            None => groups.push((key, key.map_or(100, cgroup_weight), h.weight())),
-        }
+/// The cgroup v2 mount: a hog's cgroup below it has its ancestors as parents.
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// The cgroups from the root down to `h`'s own (empty for the root): the
+/// directories between [`CGROUP_ROOT`] and its cgroup, or its cgroup alone
+/// when that is not below the mount.
+fn cgroup_chain(h: &Hog) -> Vec<String> {
+    let Some(dir) = h.cgroup.as_deref() else { return Vec::new() };
+    let Some(rel) = dir.strip_prefix(CGROUP_ROOT).and_then(|r| r.strip_prefix('/')) else {
+        return vec![dir.to_string()];
+    };
+    let mut chain = Vec::new();
+    let mut path = CGROUP_ROOT.to_string();
+    for part in rel.split('/').filter(|p| !p.is_empty()) {
+        path = format!("{path}/{part}");
+        chain.push(path.clone());
     }
-    let group_total: u64 = groups.iter().map(|g| g.1).sum();
-    let flat: Vec<f64> = hogs
-        .iter()
-        .map(|h| {
-            let g = groups.iter().find(|g| g.0 == h.cgroup.as_deref()).map_or((None, 100, 1), |g| *g);
-            g.1 as f64 / group_total as f64 * h.weight() as f64 / g.2 as f64
+    chain
+}
+
+/// Each hog's fraction of the CPU time if all shared one CPU, as the fair
+/// class's group scheduling splits it: at each level the runnable entities
+/// (the hogs directly in a cgroup, and each child cgroup holding hogs, at
+/// its `cpu.weight`) share their parent's portion by weight.
+fn fair_fractions(hogs: &[Hog], weight_of: impl Fn(&str) -> u64) -> Vec<f64> {
+    let chains: Vec<Vec<String>> = hogs.iter().map(cgroup_chain).collect();
+    // cpu.weight 100 is the group entity's weight 1024, nice 0's.
+    let group_weight = |dir: &str| weight_of(dir) as f64 * 1024.0 / 100.0;
+    (0..hogs.len())
+        .map(|i| {
+            let mut fraction = 1.0;
+            for k in 0..=chains[i].len() {
+                let node = &chains[i][..k];
+                let mut total = 0.0;
+                let mut children: Vec<&str> = Vec::new();
+                for (j, c) in chains.iter().enumerate() {
+                    if c.len() < k || c[..k] != *node {
+                        continue;
+                    }
+                    match c.get(k) {
+                        None => total += hogs[j].weight() as f64,
+                        Some(child) if !children.contains(&child.as_str()) => {
+                            children.push(child);
+                            total += group_weight(child);
+                        }
+                        Some(_) => {}
+                    }
+                }
+                let mine = chains[i].get(k).map_or(hogs[i].weight() as f64, |child| group_weight(child));
+                fraction *= mine / total;
+            }
+            fraction
         })
-        .collect();
-    let mut share = vec![0.0; hogs.len()];
-    let mut capped = vec![false; hogs.len()];
-    let mut left = cpus.min(hogs.len()) as f64;
+        .collect()
+}
+
+/// The fair class's shares (fractions of one CPU) for `hogs` on `cpus`
+/// CPUs: [`fair_fractions`], then water-filled so that no hog gets more
+/// than one CPU.
+fn expected_shares(hogs: &[Hog], cpus: usize) -> Vec<f64> {
+    water_fill(&fair_fractions(hogs, cgroup_weight), cpus)
+}
+
+/// Splits `cpus` CPUs in proportion to `flat`, no entry above one CPU, what
+/// a capped entry cannot use going to the others.
+fn water_fill(flat: &[f64], cpus: usize) -> Vec<f64> {
+    let n = flat.len();
+    let mut share = vec![0.0; n];
+    let mut capped = vec![false; n];
+    let mut left = cpus.min(n) as f64;
     loop {
-        let open: f64 = (0..hogs.len()).filter(|&i| !capped[i]).map(|i| flat[i]).sum();
+        let open: f64 = (0..n).filter(|&i| !capped[i]).map(|i| flat[i]).sum();
         let mut newly = false;
-        for i in 0..hogs.len() {
+        for i in 0..n {
             if !capped[i] && left * flat[i] / open > 1.0 {
                 capped[i] = true;
                 share[i] = 1.0;
@@ -161,7 +210,7 @@ fn expected_shares(hogs: &[Hog], cpus: usize) -> Vec<f64> {
             }
         }
         if !newly {
-            for i in (0..hogs.len()).filter(|&i| !capped[i]) {
+            for i in (0..n).filter(|&i| !capped[i]) {
                 share[i] = left * flat[i] / open;
             }
             return share;
@@ -264,6 +313,32 @@ mod tests {
     #[test]
     fn more_cpus_than_hogs_gives_each_a_cpu() {
         assert_eq!(expected_shares(&hogs(&["0", "19"]), 4), vec![1.0, 1.0]);
+    }
+
+    #[test]
+    fn cgroups_split_by_weight_then_by_runnable_weight_inside() {
+        // Root: w100 (one hog) against w1000; inside w1000, a (100, two hogs) against b (300, one hog).
+        let weight = |dir: &str| match dir.rsplit('/').next() {
+            Some("w1000") => 1000,
+            Some("b") => 300,
+            _ => 100,
+        };
+        let h = hogs(&[
+            "0@/sys/fs/cgroup/w100",
+            "0@/sys/fs/cgroup/w1000/a",
+            "0@/sys/fs/cgroup/w1000/a",
+            "0@/sys/fs/cgroup/w1000/b",
+        ]);
+        let f = fair_fractions(&h, weight);
+        let want = [1.0 / 11.0, 10.0 / 11.0 / 4.0 / 2.0, 10.0 / 11.0 / 4.0 / 2.0, 10.0 / 11.0 * 3.0 / 4.0];
+        assert!(f.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-9), "{f:?}");
+    }
+
+    #[test]
+    fn root_hogs_compete_one_by_one_with_cgroups() {
+        // Two nice-0 hogs in the root and one cgroup of weight 100: a third each.
+        let f = fair_fractions(&hogs(&["0", "0", "0@/sys/fs/cgroup/g"]), |_| 100);
+        assert!(f.iter().all(|x| (x - 1.0 / 3.0).abs() < 1e-9), "{f:?}");
     }
 
     #[test]

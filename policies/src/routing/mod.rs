@@ -6,8 +6,9 @@
 //! whose matchers all match, else to the default group. Matchers:
 //! - `comm`: a pattern (`*`, `?`) over the task's command name;
 //! - `tgid`: process ids;
-//! - `nice`: a nice level or range, read from the task's weight (the
-//!   nearest level of the kernel's weight table);
+//! - `nice`: a nice level or range, read from the task's own weight
+//!   (`task_weight`, the nearest level of the kernel's weight table; its
+//!   cgroups do not change it);
 //! - `cgroup`: a pattern over the process's cgroup v2 path. A task record
 //!   carries no cgroup, so the policy asks a [`CgroupLookup`] the binary
 //!   provides (`scx_relay` reads `/proc/<tgid>/cgroup`) — once per process,
@@ -174,7 +175,7 @@ impl Matcher {
         let comm_len = task.comm.iter().position(|&b| b == 0).unwrap_or(task.comm.len());
         self.comm.as_ref().is_none_or(|g| g.matches(&task.comm[..comm_len]))
             && (self.tgids.is_empty() || self.tgids.contains(&task.tgid))
-            && self.nice.is_none_or(|(lo, hi)| (lo..=hi).contains(&weight_to_nice(task.weight)))
+            && self.nice.is_none_or(|(lo, hi)| (lo..=hi).contains(&weight_to_nice(task.task_weight)))
             && (self.cgroup.is_none() || cgroup_matches)
             && self.pinned.is_none_or(|p| p == (task.nr_cpus_allowed == 1))
     }
@@ -540,8 +541,11 @@ cgroup = "/x"
         t7.tgid = 7;
         assert_eq!(r.route(&t7), 1);
         let mut heavy = task(2, "build");
-        heavy.weight = 305;
+        heavy.task_weight = 305;
         assert_eq!(r.route(&heavy), 2, "nice -5");
+        let mut in_heavy_cgroup = task(6, "build");
+        in_heavy_cgroup.weight = 305;
+        assert_eq!(r.route(&in_heavy_cgroup), 5, "a cgroup's share is not a nice level");
         let mut pinned = task(3, "kthreadish");
         pinned.nr_cpus_allowed = 1;
         assert_eq!(r.route(&pinned), 3);

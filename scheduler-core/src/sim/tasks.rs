@@ -223,7 +223,9 @@ impl SimTask {
             cpu,
             nr_cpus_allowed: self.allowed.count,
             enq_flags: if wakeup { SCX_ENQ_WAKEUP } else { 0 },
+            // The simulator has no cgroups.
             weight: self.weight,
+            task_weight: self.weight,
             vtime: self.vtime,
             start_ts: self.start_ts,
             stop_ts: self.stop_ts,
