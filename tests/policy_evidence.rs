@@ -1,6 +1,6 @@
 //! Each shipped policy's claim, stated and checked against the others on the
 //! same simulated workloads (same machine, seed and duration for every
-//! policy). The numbers behind the margins are in the README's policy table;
+//! policy). The numbers behind the margins are in docs/policies.md's table;
 //! `cargo test --release --test policy_evidence -- --nocapture` prints them.
 //!
 //! Claims (measured on seeds 1, 2, 3 and 7; the margins leave room for

@@ -52,8 +52,8 @@ pub struct RunOpts {
 
     /// Run the routing policy of this TOML file instead of --policy: tasks
     /// go to sub-policies by comm pattern, tgid, nice level, cgroup path or
-    /// single-CPU affinity, each with its CPUs and share (format: the
-    /// README). A malformed file is refused with the line and field at fault.
+    /// single-CPU affinity, each with its CPUs and share (format:
+    /// docs/routing.md). A malformed file is refused with the line and field at fault.
     #[arg(long, value_name = "FILE", conflicts_with = "policy", allow_hyphen_values = true)]
     pub config: Option<PathBuf>,
 

@@ -8,7 +8,7 @@
 # no stall message, 0 page faults of the scheduler after start-up, resident
 # memory flat (end <= start + 1 MiB; both printed), every workload
 # completes, user dispatches during the load, rescued, fallback, stalls,
-# bounced, invalid and redirected 0 (the README says they stay 0), exit 0
+# bounced, invalid and redirected 0 (docs/reliability.md says they stay 0), exit 0
 # on SIGINT.
 . /relay/lib/common.sh
 . /relay/lib/scx_relay.sh

@@ -1,4 +1,4 @@
-# Real-kernel test: the README's custom policy (examples/shortest_first.rs,
+# Real-kernel test: the custom policy of docs/policies.md (examples/shortest_first.rs,
 # loaded through scx_relay::run_with_policy) is the root scheduler (root/ops
 # names scx_relay), schedules a hackbench + stress load (user dispatches go
 # up during it, no safety net fires), is switched live to a shipped policy

@@ -8,8 +8,8 @@
 //! lines and writes the medians, their ratios, the targets and the profile of
 //! the scheduler process as Markdown (`target/bench-vm/results.md`), the raw
 //! lines (`raw.txt`) and a chart of the wakeup-latency percentiles
-//! (`latency.svg`); all three are copied to `docs/bench-vm-*` for the
-//! README. `--from-raw` renders them again from a `raw.txt` without booting.
+//! (`latency.svg`); all three are copied to `docs/bench-vm-*` for
+//! docs/performance.md. `--from-raw` renders them again from a `raw.txt` without booting.
 //!
 //! The guest is emulated (TCG) and noisy, so only ratios of medians taken in
 //! the same boot mean anything; absolute numbers are shown for context.

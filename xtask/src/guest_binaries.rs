@@ -101,7 +101,7 @@ pub const GUEST_BINARIES: &[GuestBinary] = &[
         optional: false,
         bench_only: false,
     },
-    // The README's custom-policy example, run on the real kernel by the
+    // The custom-policy example of docs/policies.md, run on the real kernel by the
     // guest case scx_relay_custom_policy.
     GuestBinary {
         name: "shortest_first",
