@@ -91,6 +91,7 @@ fn ring_record(c: &mut Criterion) {
             cpu: (i as u32 % NR_CPUS) as i32,
             nr_cpus_allowed: NR_CPUS,
             weight: 100,
+            task_weight: 100,
             vtime: i as u64,
             generation: 1,
             ..Default::default()

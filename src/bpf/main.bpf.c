@@ -252,7 +252,7 @@ struct task_ctx {
 	u64 handoff_mask_seq;	/* mask_seq at the last hand-off (count) */
 	u64 cgid;		/* cgroup its runnable weight is counted in (cgroup id) */
 	u64 cg_counted;		/* weight counted there, 0 = not counted (weight) */
-	u64 eff_weight;		/* weight at the last hand-off, cgroups applied (weight) */
+	u64 cg_share;		/* cg_share() at the last hand-off, 0 = none yet (fixed point) */
 };
 
 struct {
@@ -302,22 +302,29 @@ static struct task_ctx *lookup_task_ctx(const struct task_struct *p)
  * task is on a runqueue (both are skipped for migrations, which move no
  * load between cgroups; a cgroup move dequeues, calls ops.cgroup_move and
  * enqueues, so the count moves with it: kernel/sched/core.c
- * sched_move_task()). The counts are updated with atomics from every CPU; a
- * cpu.weight change racing an activation can leave a parent's load off by
- * that change until the child goes idle. Levels past CG_MAX_LEVELS count
- * as their ancestor at that depth.
+ * sched_move_task()). Each cgroup remembers what it contributes to its
+ * parent (its weight while it has load, else 0) and changes it under its
+ * lock, so a parent's load is always the sum of what its children last
+ * contributed, whatever order activations and cpu.weight writes race in.
+ *
+ * Limits: the walk from a task's cgroup stops CG_MAX_LEVELS levels up (the
+ * levels above count as the root) and at a cgroup the map could not hold
+ * (nr_cgroups_untracked; its ancestors' shares are not applied either);
+ * and a weight below 1 is sent as 1, so a cgroup with more runnable
+ * nice-0 tasks than its cpu.weight gets more than its share.
  */
 #define CG_MAX_LEVELS		16
 #define CG_MAX			16384
 #define WEIGHT_MAX		10000
 
 struct cg_ctx {
-	s64 load;		/* runnable weight in the cgroup, see above (weight) */
-	u64 parent_id;		/* parent cgroup's id, 0 for the root */
+	struct bpf_spin_lock lock;	/* guards load, contrib, weight, idle */
 	u32 weight;		/* cpu.weight, 1..10000 (100 = default) */
+	s64 load;		/* runnable weight in the cgroup, see above (weight) */
+	s64 contrib;		/* what it adds to its parent's load (weight) */
+	u64 parent_id;		/* parent cgroup's id, 0 for the root */
 	u32 idle;		/* cpu.idle: the group counts as weight 1 (bool) */
 	u32 level;		/* depth, 0 = the root */
-	u32 pad;
 };
 
 struct {
@@ -330,34 +337,44 @@ struct {
 /* Cgroups ops.cgroup_init could not track (the map was full): weight 1:1. */
 u64 nr_cgroups_untracked;
 
-static u32 cg_weight(const struct cg_ctx *c)
+static __always_inline u32 cg_weight(const struct cg_ctx *c)
 {
 	return c->idle ? 1 : c->weight;
 }
 
 /*
- * Adds @delta to the load of cgroup @cgid; a cgroup whose load turns
- * positive (or back to zero) adds (or takes) its own weight to (or from) its
- * parent, up the tree. The root's load is never needed.
+ * Under @c's lock: what @c contributes to its parent now (its weight while
+ * it has load), and by how much that changed since it last said.
+ */
+static __always_inline s64 cg_recontribute(struct cg_ctx *c)
+{
+	s64 now = c->load > 0 ? (s64)cg_weight(c) : 0;
+	s64 change = now - c->contrib;
+
+	c->contrib = now;
+	return change;
+}
+
+/*
+ * Adds @delta to the load of cgroup @cgid; when that changes what the
+ * cgroup contributes to its parent (it turned busy or idle), the change
+ * goes to the parent, up the tree. The root's load is never needed.
  */
 static void cg_load_add(u64 cgid, s64 delta)
 {
 	struct cg_ctx *c;
-	s64 old, new;
 	u32 i;
 
 	bpf_for(i, 0, CG_MAX_LEVELS) {
+		if (!delta)
+			return;
 		c = bpf_map_lookup_elem(&cgroups, &cgid);
-		if (!c || c->level == 0 || !delta)
+		if (!c || c->level == 0)
 			return;
-		old = __sync_fetch_and_add(&c->load, delta);
-		new = old + delta;
-		if (old <= 0 && new > 0)
-			delta = cg_weight(c);
-		else if (old > 0 && new <= 0)
-			delta = -(s64)cg_weight(c);
-		else
-			return;
+		bpf_spin_lock(&c->lock);
+		c->load += delta;
+		delta = cg_recontribute(c);
+		bpf_spin_unlock(&c->lock);
 		cgid = c->parent_id;
 	}
 }
@@ -387,11 +404,18 @@ static void cg_uncount(struct task_ctx *tctx)
 	tctx->cg_counted = 0;
 }
 
-/* eff(p) of the comment above for a task of weight @weight counted in @cgid. */
-static u64 effective_weight(u64 weight, u64 cgid)
+/* Fraction bits of cg_share(): a 1:1000 share keeps 3 digits. */
+#define CG_SHARE_SHIFT		10
+#define CG_SHARE_ONE		(1ULL << CG_SHARE_SHIFT)
+
+/*
+ * The product of cpu.weight(C) / load(C) down from cgroup @cgid (the
+ * comment above), in fixed point (CG_SHARE_ONE = 1); a task in the root
+ * has CG_SHARE_ONE.
+ */
+static u64 cg_share(u64 cgid)
 {
-	/* Fixed point, 10 fraction bits: a 1:1000 share keeps 3 digits. */
-	u64 w = weight << 10;
+	u64 share = CG_SHARE_ONE;
 	struct cg_ctx *c;
 	s64 load;
 	u32 i;
@@ -401,13 +425,20 @@ static u64 effective_weight(u64 weight, u64 cgid)
 		if (!c || c->level == 0)
 			break;
 		load = READ_ONCE(c->load);
-		w = w * cg_weight(c) / (load > 0 ? load : 1);
-		if (w > ((u64)WEIGHT_MAX << 10))
-			w = (u64)WEIGHT_MAX << 10;
+		share = share * cg_weight(c) / (load > 0 ? load : 1);
+		if (share > (u64)WEIGHT_MAX * CG_SHARE_ONE)
+			share = (u64)WEIGHT_MAX * CG_SHARE_ONE;
 		cgid = c->parent_id;
 	}
-	w >>= 10;
-	return w ? w : 1;
+	return share;
+}
+
+/* A task of weight @weight with cgroup share @share: eff(p), 1..WEIGHT_MAX. */
+static u64 shared_weight(u64 weight, u64 share)
+{
+	u64 w = ((weight ? weight : 1) * share) >> CG_SHARE_SHIFT;
+
+	return w < 1 ? 1 : (w > WEIGHT_MAX ? WEIGHT_MAX : w);
 }
 
 static bool is_usersched(const struct task_struct *p)
@@ -602,8 +633,8 @@ static bool queue_to_user(struct task_struct *p, u64 enq_flags)
 	t->cpu = handoff_cpu(p);
 	t->nr_cpus_allowed = p->nr_cpus_allowed;
 	t->enq_flags = enq_flags;
-	tctx->eff_weight = effective_weight(p->scx.weight ? p->scx.weight : 1, tctx->cgid);
-	t->weight = tctx->eff_weight;
+	tctx->cg_share = cg_share(tctx->cgid);
+	t->weight = shared_weight(p->scx.weight, tctx->cg_share);
 	t->task_weight = p->scx.weight ? p->scx.weight : 1;
 	t->vtime = p->scx.dsq_vtime;
 	t->start_ts = tctx->start_ts;
@@ -1184,7 +1215,8 @@ static bool should_yield(struct task_struct *p, s32 cpu, u64 ran)
 {
 	u8 *req = MEMBER_VPTR(age_request, [cpu]);
 	struct task_ctx *tctx = lookup_task_ctx(p);
-	u64 weight = tctx && tctx->eff_weight ? tctx->eff_weight : (p->scx.weight ? p->scx.weight : 1);
+	/* Its weight now, at its cgroups' share as of its last hand-off. */
+	u64 weight = shared_weight(p->scx.weight, tctx && tctx->cg_share ? tctx->cg_share : CG_SHARE_ONE);
 	u64 head;
 
 	if ((req && READ_ONCE(*req)) || scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL_ON | cpu))
@@ -1360,7 +1392,8 @@ void BPF_STRUCT_OPS(relay_dump_task, struct scx_dump_ctx *dctx, struct task_stru
 	if (tctx)
 		scx_bpf_dump("scx_relay: waiting %lldms generation %llu pending %d exec_runtime %llums cgroup %llu weight %llu\n",
 			     (s64)(bpf_ktime_get_ns() - tctx->wait_since) / 1000000, tctx->generation, pend,
-			     tctx->exec_runtime / 1000000, tctx->cgid, tctx->eff_weight);
+			     tctx->exec_runtime / 1000000, tctx->cgid,
+			     shared_weight(p->scx.weight, tctx->cg_share ? tctx->cg_share : CG_SHARE_ONE));
 }
 
 /*
@@ -1396,25 +1429,20 @@ void BPF_STRUCT_OPS(relay_cgroup_exit, struct cgroup *cgrp)
 	bpf_map_delete_elem(&cgroups, &id);
 }
 
-/* A cgroup's weight as its parent sees it changes from @old to @c's now. */
-static void cg_reweigh(struct cg_ctx *c, u32 old)
-{
-	if (READ_ONCE(c->load) > 0)
-		cg_load_add(c->parent_id, (s64)cg_weight(c) - (s64)old);
-}
-
-/* cpu.weight was written. */
+/* cpu.weight was written: what the cgroup contributes to its parent follows. */
 void BPF_STRUCT_OPS(relay_cgroup_set_weight, struct cgroup *cgrp, u32 weight)
 {
 	u64 id = cgrp->kn->id;
 	struct cg_ctx *c = bpf_map_lookup_elem(&cgroups, &id);
-	u32 old;
+	s64 change;
 
 	if (!c)
 		return;
-	old = cg_weight(c);
+	bpf_spin_lock(&c->lock);
 	c->weight = weight;
-	cg_reweigh(c, old);
+	change = cg_recontribute(c);
+	bpf_spin_unlock(&c->lock);
+	cg_load_add(c->parent_id, change);
 }
 
 /* cpu.idle was written: an idle group counts as weight 1. */
@@ -1422,13 +1450,15 @@ void BPF_STRUCT_OPS(relay_cgroup_set_idle, struct cgroup *cgrp, bool idle)
 {
 	u64 id = cgrp->kn->id;
 	struct cg_ctx *c = bpf_map_lookup_elem(&cgroups, &id);
-	u32 old;
+	s64 change;
 
 	if (!c)
 		return;
-	old = cg_weight(c);
+	bpf_spin_lock(&c->lock);
 	c->idle = idle;
-	cg_reweigh(c, old);
+	change = cg_recontribute(c);
+	bpf_spin_unlock(&c->lock);
+	cg_load_add(c->parent_id, change);
 }
 
 /* Record why we were unloaded, for the binary to report. */
