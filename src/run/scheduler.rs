@@ -9,8 +9,8 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
-use libbpf_rs::{libbpf_sys, PrintLevel};
-use scheduler_core::{wire::MAX_CPUS, Backend, Engine, EngineConfig};
+use libbpf_rs::{libbpf_sys, OpenObject, PrintLevel};
+use scheduler_core::{wire::MAX_CPUS, Backend, Engine, EngineConfig, EngineError};
 use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open};
 
 use super::{
@@ -233,28 +233,67 @@ fn read_exit(skel: &BpfSkel<'_>) -> ExitRecord {
 /// It starts with the policy `ctl` last switched to (the configured one at
 /// first), built by `factory`, and carries out `ctl`'s switches.
 pub fn run_session(cfg: &Config, factory: &Factory, ctl: Option<&Server>) -> Result<Ending> {
-    if cfg.verbose {
+    set_libbpf_log(cfg.verbose);
+    raise_memlock_rlimit();
+    disable_thp();
+
+    let nr_cpus = checked_nr_cpus()?;
+    let engine_cfg = EngineConfig::default();
+    let (mut engine, policy_name) = build_engine(cfg, factory, ctl, nr_cpus, engine_cfg)?;
+
+    let mut storage = MaybeUninit::uninit();
+    let mut skel = open_and_load(cfg, &mut storage)?;
+    let mut backend = connect_backend(&mut skel, nr_cpus, engine_cfg.batch)?;
+    let link = scx_ops_attach!(skel, relay_ops).context("attaching the BPF dispatcher")?;
+    harden_memory(cfg.partial);
+    announce(cfg, nr_cpus, &policy_name);
+
+    let failure = run_loop(cfg, ctl, &skel, &mut engine, &mut backend);
+
+    drop(backend);
+    drop(link);
+    conclude(cfg, &skel, &engine, failure)
+}
+
+/// Sends libbpf's log to stderr with `-v`, and silences it otherwise.
+fn set_libbpf_log(verbose: bool) {
+    if verbose {
         libbpf_rs::set_print(Some((PrintLevel::Debug, libbpf_log)));
     } else {
         libbpf_rs::set_print(None);
     }
-    raise_memlock_rlimit();
-    disable_thp();
+}
 
+/// The number of possible CPU ids, if the dispatcher's maps can hold them.
+fn checked_nr_cpus() -> Result<u32> {
     let nr_cpus = topology::nr_cpu_ids().context("cannot read /sys/devices/system/cpu/possible")?;
     if nr_cpus > MAX_CPUS {
         bail!("{nr_cpus} CPUs, scx_relay supports at most {MAX_CPUS}");
     }
+    Ok(nr_cpus)
+}
+
+/// The engine, running the policy `ctl` last switched to (else the
+/// configured one) behind the panic guard, and that policy's name.
+fn build_engine(
+    cfg: &Config,
+    factory: &Factory,
+    ctl: Option<&Server>,
+    nr_cpus: u32,
+    engine_cfg: EngineConfig,
+) -> Result<(Engine, String)> {
     let spec = ctl.and_then(Server::current).unwrap_or_else(|| cfg.initial.clone());
     let policy = factory.build(&spec).map_err(anyhow::Error::msg)?;
     let policy_name = policy.name().to_owned();
     let policy = Box::new(panic_guard::Contained::new(policy));
-    let engine_cfg = EngineConfig::default();
-    let mut engine = Engine::new(policy, topology::read(nr_cpus), engine_cfg);
+    Ok((Engine::new(policy, topology::read(nr_cpus), engine_cfg), policy_name))
+}
 
-    let mut storage = MaybeUninit::uninit();
+/// Opens the BPF dispatcher in `storage`, sets its read-only tunables from
+/// `cfg` and loads it into the kernel (not attached yet).
+fn open_and_load<'obj>(cfg: &Config, storage: &'obj mut MaybeUninit<OpenObject>) -> Result<BpfSkel<'obj>> {
     let builder = BpfSkelBuilder::default();
-    let mut open = scx_ops_open!(builder, &mut storage, relay_ops, None::<libbpf_sys::bpf_object_open_opts>)
+    let mut open = scx_ops_open!(builder, storage, relay_ops, None::<libbpf_sys::bpf_object_open_opts>)
         .context("opening the BPF dispatcher")?;
     {
         let rodata = open.maps.rodata_data.as_mut().context("the BPF object has no .rodata")?;
@@ -268,15 +307,20 @@ pub fn run_session(cfg: &Config, factory: &Factory, ctl: Option<&Server>) -> Res
     if cfg.partial {
         open.struct_ops.relay_ops_mut().flags |= *scx_utils::compat::SCX_OPS_SWITCH_PARTIAL;
     }
-    let mut skel =
-        scx_ops_load!(open, relay_ops, uei).context("loading the BPF dispatcher (run with -v for the verifier log)")?;
+    scx_ops_load!(open, relay_ops, uei).context("loading the BPF dispatcher (run with -v for the verifier log)")
+}
 
+/// The backend over the loaded dispatcher's ring buffers and mmapped .bss.
+fn connect_backend(skel: &mut BpfSkel<'_>, nr_cpus: u32, batch: usize) -> Result<BpfBackend> {
     let bss = skel.maps.bss_data.as_deref_mut().map(NonNull::from).context("the BPF object has no mmapped .bss")?;
-    let mut backend = BpfBackend::new(&skel.maps.queued, &skel.maps.dispatched, bss, nr_cpus, engine_cfg.batch)
-        .context("connecting to the dispatcher's ring buffers")?;
+    BpfBackend::new(&skel.maps.queued, &skel.maps.dispatched, bss, nr_cpus, batch)
+        .context("connecting to the dispatcher's ring buffers")
+}
 
-    let link = scx_ops_attach!(skel, relay_ops).context("attaching the BPF dispatcher")?;
-    if cfg.partial {
+/// Keeps the user scheduler from waiting on what it schedules: in partial
+/// mode it joins SCHED_EXT, and its memory is locked. Failures are warnings.
+fn harden_memory(partial: bool) {
+    if partial {
         if let Err(e) = join_sched_ext() {
             eprintln!("scx_relay: warning: cannot move the user scheduler to SCHED_EXT: {e}");
         }
@@ -284,6 +328,10 @@ pub fn run_session(cfg: &Config, factory: &Factory, ctl: Option<&Server>) -> Res
     if let Err(e) = lock_memory() {
         eprintln!("scx_relay: warning: mlockall failed ({e}); page faults may delay scheduling");
     }
+}
+
+/// The start-up line: what is scheduled, on how many CPUs, by which policy.
+fn announce(cfg: &Config, nr_cpus: u32, policy_name: &str) {
     eprintln!(
         "scx_relay: scheduling {} {nr_cpus} CPUs with policy {} (slice {} us, stall timeout {} ms)",
         if cfg.partial { "SCHED_EXT tasks on" } else { "all tasks on" },
@@ -291,12 +339,12 @@ pub fn run_session(cfg: &Config, factory: &Factory, ctl: Option<&Server>) -> Res
         cfg.policy_cfg.slice_ns / 1000,
         cfg.stall_timeout_ns / 1_000_000
     );
+}
 
-    let pf_start = own_page_faults();
-    let mut next_stats = cfg.stats_interval.map(|i| Instant::now() + i);
-    let mut failure = None;
-    let mut empty_steps = 0u64;
-    let stats_line = |backend: &BpfBackend, engine: &Engine, empty_steps: u64| StatsLine {
+/// The stats line now: the backend's counters, page faults since
+/// `pf_start`, and the loop's profile.
+fn stats_line(backend: &BpfBackend, engine: &Engine, empty_steps: u64, pf_start: u64) -> StatsLine {
+    StatsLine {
         counters: backend.counters(),
         page_faults: own_page_faults().saturating_sub(pf_start),
         profile: LoopProfile {
@@ -306,9 +354,25 @@ pub fn run_session(cfg: &Config, factory: &Factory, ctl: Option<&Server>) -> Res
             cpu_ns: own_cpu_ns(),
             redirected: engine.stats().redirected,
         },
-    };
-    while !SHUTDOWN.load(Ordering::Relaxed) && !exited(&skel) && !panic_guard::tripped() {
-        match engine.step(&mut backend) {
+    }
+}
+
+/// Steps the engine until a signal, the dispatcher's exit or a policy
+/// panic, serving `ctl` and printing the stats line as configured. Returns
+/// the engine's error if one ended the loop.
+fn run_loop(
+    cfg: &Config,
+    ctl: Option<&Server>,
+    skel: &BpfSkel<'_>,
+    engine: &mut Engine,
+    backend: &mut BpfBackend,
+) -> Option<EngineError> {
+    let pf_start = own_page_faults();
+    let mut next_stats = cfg.stats_interval.map(|i| Instant::now() + i);
+    let mut failure = None;
+    let mut empty_steps = 0u64;
+    while !SHUTDOWN.load(Ordering::Relaxed) && !exited(skel) && !panic_guard::tripped() {
+        match engine.step(backend) {
             Ok(report) => empty_steps += u64::from(report.received == 0 && report.sent == 0),
             Err(e) => {
                 failure = Some(e);
@@ -316,11 +380,11 @@ pub fn run_session(cfg: &Config, factory: &Factory, ctl: Option<&Server>) -> Res
             }
         }
         if let Some(ctl) = ctl {
-            ctl.poll(&mut engine, backend.now_ns());
+            ctl.poll(engine, backend.now_ns());
         }
         if let (Some(at), Some(interval)) = (next_stats, cfg.stats_interval) {
             if Instant::now() >= at {
-                println!("{}", stats_line(&backend, &engine, empty_steps));
+                println!("{}", stats_line(backend, engine, empty_steps, pf_start));
                 next_stats = Some(at + interval);
             }
         }
@@ -329,12 +393,16 @@ pub fn run_session(cfg: &Config, factory: &Factory, ctl: Option<&Server>) -> Res
         unsafe { libc::sched_yield() };
     }
     if cfg.stats_interval.is_some() {
-        println!("{}", stats_line(&backend, &engine, empty_steps));
+        println!("{}", stats_line(backend, engine, empty_steps, pf_start));
     }
+    failure
+}
 
-    drop(backend);
-    drop(link);
-    let exit = read_exit(&skel);
+/// How the session ended, once the dispatcher is detached: the loop's
+/// failure, else a policy panic, else the dispatcher's exit record (its
+/// kernel dump printed first).
+fn conclude(cfg: &Config, skel: &BpfSkel<'_>, engine: &Engine, failure: Option<EngineError>) -> Result<Ending> {
+    let exit = read_exit(skel);
     if cfg.verbose {
         let s = engine.stats();
         eprintln!(
