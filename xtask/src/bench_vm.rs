@@ -804,6 +804,141 @@ mod tests {
         assert!(svg.contains("scx_relay deadline") && svg.contains(">EEVDF<"));
     }
 
+    /// The fixed input of the pinned-output tests: three schedulers over two
+    /// rounds, raw and derived metrics (some missing), numbers of every
+    /// width, and an error from the guest.
+    fn pinned_input() -> Results {
+        let mut text = lines(&[
+            (1, "eevdf", "hackbench_s", 5.69),
+            (2, "eevdf", "hackbench_s", 5.31),
+            (1, "eevdf", "lat_p50_us", 7102.0),
+            (2, "eevdf", "lat_p50_us", 6890.0),
+            (1, "eevdf", "lat_p99_us", 50000.0),
+            (2, "eevdf", "lat_p99_us", 48012.0),
+            (1, "eevdf", "lat_max_us", 81234.0),
+            (1, "eevdf", "switch_ops_s", 123456.0),
+            (1, "rustland", "hackbench_s", 12.5),
+            (2, "rustland", "hackbench_s", 14.25),
+            (1, "rustland", "lat_p50_us", 35.0),
+            (2, "rustland", "lat_p50_us", 41.0),
+            (1, "rustland", "lat_p99_us", 912.0),
+            (1, "rustland", "lat_max_us", 20417.0),
+            (1, "rustland", "cost_cpu_ms", 812.0),
+            (1, "rustland", "cost_decisions", 40210.0),
+            (1, "rustland", "cost_syscalls", 160840.0),
+            (1, "rustland", "prof_runs", 30000.0),
+            (1, "deadline", "hackbench_s", 9.875),
+            (2, "deadline", "hackbench_s", 10.125),
+            (1, "deadline", "lat_p50_us", 0.5),
+            (1, "deadline", "lat_p99_us", 640.0),
+            (2, "deadline", "lat_p99_us", 702.0),
+            (1, "deadline", "lat_max_us", 15333.0),
+            (1, "deadline", "switch_ops_s", 98765.4),
+            (1, "deadline", "cost_cpu_ms", 301.5),
+            (1, "deadline", "cost_decisions", 52000.0),
+            (2, "deadline", "cost_cpu_ms", 280.0),
+            (2, "deadline", "cost_decisions", 50000.0),
+            (1, "deadline", "cost_syscalls", 78000.0),
+            (1, "deadline", "cost_yields", 26000.0),
+            (1, "deadline", "cost_bpf_calls", 0.0),
+            (1, "deadline", "prof_runs", 21000.0),
+            (1, "deadline", "prof_received", 52000.0),
+            (1, "deadline", "prof_steps", 30000.0),
+            (1, "deadline", "prof_empty", 9000.0),
+            (1, "deadline", "prof_drains", 4000.0),
+            (1, "deadline", "prof_calls", 8000.0),
+            (1, "deadline", "prof_drained", 52000.0),
+            (1, "deadline", "prof_kicks", 1300.0),
+        ]);
+        text.push("relay-bench: 2 rustland error not enabled (state disabled)".into());
+        Results::parse(text.iter().map(String::as_str))
+    }
+
+    /// The Markdown report of [`pinned_input`], byte for byte.
+    #[test]
+    fn markdown_is_pinned() {
+        let md = pinned_input().markdown("cargo xtask bench-vm --rounds 2", "7.3.4");
+        assert_eq!(md, PINNED_MARKDOWN);
+    }
+
+    /// The latency chart of [`pinned_input`], byte for byte.
+    #[test]
+    fn latency_svg_is_pinned() {
+        assert_eq!(pinned_input().latency_svg(), PINNED_SVG);
+    }
+
+    /// `markdown` of [`pinned_input`].
+    const PINNED_MARKDOWN: &str = r##"Medians over 2 interleaved rounds in one guest boot (QEMU TCG, 4 vCPUs, kernel 7.3.4); `cargo xtask bench-vm --rounds 2`.
+
+| metric | EEVDF | scx_rustland | scx_relay deadline | deadline / EEVDF | deadline / scx_rustland |
+|---|---:|---:|---:|---:|---:|
+| hackbench time (s) ↓ | 5.500 | 13.38 | 10.00 | 1.82× | 0.75× |
+| cyclictest p50 under load (µs) ↓ | 6996 | 38.00 | 0.500 | 0.00× | 0.01× |
+| cyclictest p99 under load (µs) ↓ | 49006 | 912.0 | 671.0 | 0.01× | 0.74× |
+| cyclictest max under load (µs) ↓ | 81234 | 20417 | 15333 | 0.19× | 0.75× |
+| stress-ng --switch (ops/s) ↑ | 123456 | – | 98765 | 0.80× | – |
+| scheduler CPU per 1,000 decisions (ms) ↓ | – | 20.19 | 5.699 | – | 0.28× |
+| scheduler syscalls per decision ↓ | – | 4.000 | 1.500 | – | 0.38× |
+
+**Targets** (ratio of medians):
+
+| target | measured | verdict |
+|---|---:|---|
+| scx_relay deadline hackbench time: scx_relay deadline vs scx_rustland ≤ 1.00× | 0.75× | met |
+| scx_relay deadline cyclictest p99: scx_relay deadline vs scx_rustland ≤ 1.00× | 0.74× | met |
+| scx_relay deadline scheduler CPU per 1,000 decisions: scx_relay deadline vs scx_rustland ≤ 0.70× | 0.28× | met |
+| scx_relay deadline hackbench time: scx_relay deadline vs EEVDF ≤ 1.10× | 1.82× | **missed** |
+
+**Profile of the scheduler process** in the cost window (medians of per-round values):
+
+| | scx_rustland | scx_relay deadline |
+|---|---:|---:|
+| decisions in the cost window | 40210 | 51000 |
+| scheduler CPU in the cost window (ms) | 812.0 | 290.8 |
+| syscalls per decision | 4.000 | 1.500 |
+| sched_yield per decision | – | 0.500 |
+| bpf() per decision | – | 0.000 |
+| user-scheduler wake-ups per decision | 0.746 | 0.404 |
+| tasks drained per non-empty wake-up | – | 2.476 |
+| empty loop steps (share) | – | 0.300 |
+| user-ring-buffer drains per ops.dispatch | – | 0.500 |
+| decisions per drain | – | 13.00 |
+| kicks per decision | – | 0.025 |
+| ops.dispatch calls per decision | – | 0.154 |
+
+Errors reported by the guest:
+
+- round 2, rustland: not enabled (state disabled)
+"##;
+
+    /// `latency_svg` of [`pinned_input`].
+    const PINNED_SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" width="640" height="360" viewBox="0 0 640 360" font-family="sans-serif" font-size="12">
+<rect width="640" height="360" fill="white"/>
+<text x="320" y="22" text-anchor="middle" font-size="14">cyclictest wakeup latency under CPU saturation (µs, log scale, medians)</text>
+<line x1="70" y1="300.0" x2="620.0" y2="300.0" stroke="#ddd"/><text x="64.0" y="304.0" text-anchor="end">1</text>
+<line x1="70" y1="248.0" x2="620.0" y2="248.0" stroke="#ddd"/><text x="64.0" y="252.0" text-anchor="end">10</text>
+<line x1="70" y1="196.0" x2="620.0" y2="196.0" stroke="#ddd"/><text x="64.0" y="200.0" text-anchor="end">100</text>
+<line x1="70" y1="144.0" x2="620.0" y2="144.0" stroke="#ddd"/><text x="64.0" y="148.0" text-anchor="end">1000</text>
+<line x1="70" y1="92.0" x2="620.0" y2="92.0" stroke="#ddd"/><text x="64.0" y="96.0" text-anchor="end">10000</text>
+<line x1="70" y1="40.0" x2="620.0" y2="40.0" stroke="#ddd"/><text x="64.0" y="44.0" text-anchor="end">100000</text>
+<rect x="88.3" y="100.1" width="46.9" height="199.9" fill="#4e79a7"/><text x="111.8" y="97.1" text-anchor="middle" font-size="10">6996</text>
+<rect x="137.2" y="56.1" width="46.9" height="243.9" fill="#f28e2b"/><text x="160.7" y="53.1" text-anchor="middle" font-size="10">49006</text>
+<rect x="186.1" y="44.7" width="46.9" height="255.3" fill="#e15759"/><text x="209.6" y="41.7" text-anchor="middle" font-size="10">81234</text>
+<text x="161.7" y="318.0" text-anchor="middle">EEVDF</text>
+<rect x="271.7" y="217.9" width="46.9" height="82.1" fill="#4e79a7"/><text x="295.1" y="214.9" text-anchor="middle" font-size="10">38.00</text>
+<rect x="320.6" y="146.1" width="46.9" height="153.9" fill="#f28e2b"/><text x="344.0" y="143.1" text-anchor="middle" font-size="10">912.0</text>
+<rect x="369.4" y="75.9" width="46.9" height="224.1" fill="#e15759"/><text x="392.9" y="72.9" text-anchor="middle" font-size="10">20417</text>
+<text x="345.0" y="318.0" text-anchor="middle">scx_rustland</text>
+<rect x="455.0" y="300.0" width="46.9" height="0.0" fill="#4e79a7"/><text x="478.4" y="297.0" text-anchor="middle" font-size="10">0.500</text>
+<rect x="503.9" y="153.0" width="46.9" height="147.0" fill="#f28e2b"/><text x="527.3" y="150.0" text-anchor="middle" font-size="10">671.0</text>
+<rect x="552.8" y="82.3" width="46.9" height="217.7" fill="#e15759"/><text x="576.2" y="79.3" text-anchor="middle" font-size="10">15333</text>
+<text x="528.3" y="318.0" text-anchor="middle">scx_relay deadline</text>
+<rect x="80.0" y="332.0" width="12" height="12" fill="#4e79a7"/><text x="96.0" y="342.0">p50</text>
+<rect x="150.0" y="332.0" width="12" height="12" fill="#f28e2b"/><text x="166.0" y="342.0">p99</text>
+<rect x="220.0" y="332.0" width="12" height="12" fill="#e15759"/><text x="236.0" y="342.0">max</text>
+</svg>
+"##;
+
     /// The peer counts as installed only at the requested version.
     #[test]
     fn peer_version_check() {
