@@ -1,0 +1,257 @@
+//! The Markdown report: medians and their ratios, the targets with a
+//! verdict, the profile of the scheduler process, and the guest's errors.
+
+use std::fmt::Write as _;
+
+use super::{display_name, fmt_num, results::Results, stats::Metric};
+
+/// A row of the results table.
+struct Row {
+    /// What the row shows.
+    label: &'static str,
+    /// What it measures.
+    metric: Metric,
+    /// Whether smaller is better (for the reader; ratios are plain).
+    lower_is_better: bool,
+}
+
+/// The rows of the main table, in order.
+const ROWS: &[Row] = &[
+    Row { label: "hackbench time (s)", metric: Metric::Raw("hackbench_s"), lower_is_better: true },
+    Row { label: "cyclictest p50 under load (µs)", metric: Metric::Raw("lat_p50_us"), lower_is_better: true },
+    Row { label: "cyclictest p99 under load (µs)", metric: Metric::Raw("lat_p99_us"), lower_is_better: true },
+    Row { label: "cyclictest max under load (µs)", metric: Metric::Raw("lat_max_us"), lower_is_better: true },
+    Row { label: "stress-ng --switch (ops/s)", metric: Metric::Raw("switch_ops_s"), lower_is_better: false },
+    Row {
+        label: "scheduler CPU per 1,000 decisions (ms)",
+        metric: Metric::Per("cost_cpu_ms", "cost_decisions", 1000.0),
+        lower_is_better: true,
+    },
+    Row {
+        label: "scheduler syscalls per decision",
+        metric: Metric::Per("cost_syscalls", "cost_decisions", 1.0),
+        lower_is_better: true,
+    },
+];
+
+/// The rows of the scheduler-process profile, in order.
+const PROFILE_ROWS: &[Row] = &[
+    Row { label: "decisions in the cost window", metric: Metric::Raw("cost_decisions"), lower_is_better: false },
+    Row { label: "scheduler CPU in the cost window (ms)", metric: Metric::Raw("cost_cpu_ms"), lower_is_better: true },
+    Row {
+        label: "syscalls per decision",
+        metric: Metric::Per("cost_syscalls", "cost_decisions", 1.0),
+        lower_is_better: true,
+    },
+    Row {
+        label: "sched_yield per decision",
+        metric: Metric::Per("cost_yields", "cost_decisions", 1.0),
+        lower_is_better: true,
+    },
+    Row {
+        label: "bpf() per decision",
+        metric: Metric::Per("cost_bpf_calls", "cost_decisions", 1.0),
+        lower_is_better: true,
+    },
+    Row {
+        label: "user-scheduler wake-ups per decision",
+        metric: Metric::Per("prof_runs", "cost_decisions", 1.0),
+        lower_is_better: true,
+    },
+    Row {
+        label: "tasks drained per non-empty wake-up",
+        metric: Metric::PerDiff("prof_received", "prof_steps", "prof_empty"),
+        lower_is_better: false,
+    },
+    Row {
+        label: "empty loop steps (share)",
+        metric: Metric::Per("prof_empty", "prof_steps", 1.0),
+        lower_is_better: true,
+    },
+    Row {
+        label: "user-ring-buffer drains per ops.dispatch",
+        metric: Metric::Per("prof_drains", "prof_calls", 1.0),
+        lower_is_better: false,
+    },
+    Row {
+        label: "decisions per drain",
+        metric: Metric::Per("prof_drained", "prof_drains", 1.0),
+        lower_is_better: false,
+    },
+    Row {
+        label: "kicks per decision",
+        metric: Metric::Per("prof_kicks", "cost_decisions", 1.0),
+        lower_is_better: true,
+    },
+    Row {
+        label: "ops.dispatch calls per decision",
+        metric: Metric::Per("prof_calls", "cost_decisions", 1.0),
+        lower_is_better: true,
+    },
+];
+
+/// A target: `scheduler`'s median over `baseline`'s must be at most `max`.
+struct Target {
+    /// What is compared.
+    metric: Metric,
+    /// What the target calls it.
+    label: &'static str,
+    /// The scheduler measured.
+    scheduler: &'static str,
+    /// The scheduler it is compared with.
+    baseline: &'static str,
+    /// The largest ratio that meets the target.
+    max: f64,
+}
+
+/// The targets, in table order.
+const TARGETS: &[Target] = &[
+    Target {
+        metric: Metric::Raw("hackbench_s"),
+        label: "hackbench time",
+        scheduler: "deadline",
+        baseline: "rustland",
+        max: 1.0,
+    },
+    Target {
+        metric: Metric::Raw("lat_p99_us"),
+        label: "cyclictest p99",
+        scheduler: "deadline",
+        baseline: "rustland",
+        max: 1.0,
+    },
+    Target {
+        metric: Metric::Per("cost_cpu_ms", "cost_decisions", 1000.0),
+        label: "scheduler CPU per 1,000 decisions",
+        scheduler: "deadline",
+        baseline: "rustland",
+        max: 0.7,
+    },
+    Target {
+        metric: Metric::Raw("hackbench_s"),
+        label: "hackbench time",
+        scheduler: "deadline",
+        baseline: "eevdf",
+        max: 1.10,
+    },
+];
+
+impl Results {
+    /// The Markdown report: medians, ratios, targets, profile.
+    pub(super) fn markdown(&self, command: &str, kernel: &str) -> String {
+        let scheds = self.schedulers();
+        let rounds = self.samples.iter().map(|s| s.round).max().unwrap_or(0);
+        let mut md = String::new();
+        let _ = writeln!(md, "Medians over {rounds} interleaved rounds in one guest boot (QEMU TCG, 4 vCPUs, kernel {kernel}); `{command}`.\n");
+        let _ = write!(md, "| metric |");
+        for s in &scheds {
+            let _ = write!(md, " {} |", display_name(s));
+        }
+        let candidates: Vec<&str> = ["deadline", "fifo"].into_iter().filter(|s| scheds.contains(s)).collect();
+        let baselines: Vec<&str> = ["eevdf", "rustland"].into_iter().filter(|s| scheds.contains(s)).collect();
+        for c in &candidates {
+            for b in &baselines {
+                let _ = write!(md, " {c} / {} |", display_name(b));
+            }
+        }
+        md.push('\n');
+        md.push_str("|---|");
+        for _ in 0..scheds.len() + candidates.len() * baselines.len() {
+            md.push_str("---:|");
+        }
+        md.push('\n');
+        for row in ROWS {
+            let _ = write!(md, "| {} {} |", row.label, if row.lower_is_better { "↓" } else { "↑" });
+            for s in &scheds {
+                let cell = self.median(s, row.metric).map_or_else(|| "–".to_owned(), fmt_num);
+                let _ = write!(md, " {cell} |");
+            }
+            for c in &candidates {
+                for b in &baselines {
+                    let cell = self.ratio(c, b, row.metric).map_or_else(|| "–".to_owned(), |r| format!("{r:.2}×"));
+                    let _ = write!(md, " {cell} |");
+                }
+            }
+            md.push('\n');
+        }
+
+        md.push_str("\n**Targets** (ratio of medians):\n\n| target | measured | verdict |\n|---|---:|---|\n");
+        for t in TARGETS {
+            let measured = self.ratio(t.scheduler, t.baseline, t.metric);
+            let (cell, verdict) = match measured {
+                Some(r) if r <= t.max => (format!("{r:.2}×"), "met"),
+                Some(r) => (format!("{r:.2}×"), "**missed**"),
+                None => ("–".to_owned(), "not measured"),
+            };
+            let _ = writeln!(
+                md,
+                "| {} {}: {} vs {} ≤ {:.2}× | {cell} | {verdict} |",
+                display_name(t.scheduler),
+                t.label,
+                display_name(t.scheduler),
+                display_name(t.baseline),
+                t.max
+            );
+        }
+
+        let profiled: Vec<&str> = scheds.iter().copied().filter(|s| *s != "eevdf").collect();
+        if !profiled.is_empty() {
+            md.push_str(
+                "\n**Profile of the scheduler process** in the cost window (medians of per-round values):\n\n| |",
+            );
+            for s in &profiled {
+                let _ = write!(md, " {} |", display_name(s));
+            }
+            md.push_str("\n|---|");
+            for _ in &profiled {
+                md.push_str("---:|");
+            }
+            md.push('\n');
+            for row in PROFILE_ROWS {
+                let _ = write!(md, "| {} |", row.label);
+                for s in &profiled {
+                    let cell = self.median(s, row.metric).map_or_else(|| "–".to_owned(), fmt_num);
+                    let _ = write!(md, " {cell} |");
+                }
+                md.push('\n');
+            }
+        }
+        if !self.errors.is_empty() {
+            md.push_str("\nErrors reported by the guest:\n\n");
+            for e in &self.errors {
+                let _ = writeln!(md, "- {e}");
+            }
+        }
+        md
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench_vm::tests::lines;
+
+    /// The report names every scheduler, the targets with a verdict, and errors.
+    #[test]
+    fn markdown_report() {
+        let mut text = lines(&[
+            (1, "eevdf", "hackbench_s", 2.0),
+            (1, "rustland", "hackbench_s", 4.0),
+            (1, "deadline", "hackbench_s", 3.0),
+            (1, "fifo", "hackbench_s", 5.0),
+        ]);
+        text.push("relay-bench: 1 fifo error exited with status 1".into());
+        let r = Results::parse(text.iter().map(String::as_str));
+        let md = r.markdown("cargo xtask bench-vm", "7.3");
+        assert!(
+            md.contains("| hackbench time (s) ↓ | 2.000 | 4.000 | 3.000 | 5.000 | 1.50× | 0.75× | 2.50× | 1.25× |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("scx_relay deadline hackbench time: scx_relay deadline vs scx_rustland ≤ 1.00× | 0.75× | met")
+        );
+        assert!(md.contains("vs EEVDF ≤ 1.10× | 1.50× | **missed**"));
+        assert!(md.contains("cyclictest p99: scx_relay deadline vs scx_rustland ≤ 1.00× | – | not measured"));
+        assert!(md.contains("- round 1, fifo: exited with status 1"));
+    }
+}

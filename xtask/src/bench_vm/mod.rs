@@ -1,0 +1,393 @@
+//! `cargo xtask bench-vm`: scx_relay side by side with the kernel's default
+//! scheduler (EEVDF) and upstream scx_rustland, in one guest boot.
+//!
+//! The guest payload `tests/vm/bench/bench.sh` runs, round after round, each
+//! workload under each scheduler (the order rotates every round) and prints
+//! one raw line per measurement (`relay-bench: <round> <scheduler> <metric>
+//! <value>`); this module builds the peer once, boots the guest, parses those
+//! lines and writes the medians, their ratios, the targets and the profile of
+//! the scheduler process as Markdown (`target/bench-vm/results.md`), the raw
+//! lines (`raw.txt`) and a chart of the wakeup-latency percentiles
+//! (`latency.svg`); all three are copied to `docs/bench-vm-*` for
+//! docs/performance.md. `--from-raw` renders them again from a `raw.txt` without booting.
+//!
+//! The guest is emulated (TCG) and noisy, so only ratios of medians taken in
+//! the same boot mean anything; absolute numbers are shown for context.
+//!
+//! The peer is the published `scx_rustland` crate, installed with `cargo
+//! install --locked` into `.cache/peer/` (gitignored) with its own target
+//! directory, once; later runs reuse it.
+
+mod markdown;
+mod peer;
+mod results;
+mod stats;
+mod svg;
+
+use std::{
+    fmt::Write as _,
+    fs,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{bail, ensure, Context, Result};
+
+use self::results::Results;
+use crate::{
+    guest_binaries,
+    guest_kernel::KernelOptions,
+    initramfs,
+    qemu::{self, BootSpec, VmOptions},
+    setup, vm_test,
+    workspace::Workspace,
+};
+
+/// The guest payload, relative to `tests/vm/`.
+const PAYLOAD: &str = "bench/bench.sh";
+/// The schedulers the guest knows, in table order.
+const SCHEDULERS: [&str; 4] = ["eevdf", "rustland", "deadline", "fifo"];
+/// Prefix of the guest's measurement lines.
+const LINE_PREFIX: &str = "relay-bench: ";
+/// The committed copy of the chart, relative to the repository root.
+const DOCS_CHART: &str = "docs/bench-vm-latency.svg";
+/// The committed copy of the raw lines, relative to the repository root.
+const DOCS_RAW: &str = "docs/bench-vm-raw.txt";
+/// The committed copy of the table, relative to the repository root.
+const DOCS_RESULTS: &str = "docs/bench-vm-results.md";
+
+/// Options of `cargo xtask bench-vm`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Options {
+    /// Rounds; each runs every workload once under every scheduler.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub rounds: u32,
+    /// Schedulers to compare (eevdf, rustland, deadline, fifo), comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "eevdf,rustland,deadline,fifo", value_name = "LIST")]
+    pub schedulers: Vec<String>,
+    /// hackbench -g 4 -l LOOPS for the run-time workload.
+    #[arg(long, default_value_t = 200, value_name = "LOOPS")]
+    pub hackbench_loops: u32,
+    /// Length of the cyclictest run under CPU saturation, in seconds.
+    #[arg(long, default_value_t = 8, value_name = "SECONDS")]
+    pub latency_s: u32,
+    /// Length of the stress-ng --switch run, in seconds.
+    #[arg(long, default_value_t = 5, value_name = "SECONDS")]
+    pub switch_s: u32,
+    /// hackbench -g 4 -l LOOPS for the scheduler-cost window.
+    #[arg(long, default_value_t = 100, value_name = "LOOPS")]
+    pub cost_loops: u32,
+    /// scx_rustland version to build as the peer.
+    #[arg(long, default_value = peer::PEER_VERSION, value_name = "VERSION")]
+    pub peer_version: String,
+    /// Do not copy the table and chart to docs/.
+    #[arg(long)]
+    pub no_docs: bool,
+    /// Do not boot: render the table and chart again from a `raw.txt` an
+    /// earlier run wrote.
+    #[arg(long, value_name = "PATH")]
+    pub from_raw: Option<PathBuf>,
+    /// Guest machine and limits (without --timeout-s the limit grows with
+    /// the rounds).
+    #[command(flatten)]
+    pub vm: VmOptions,
+    /// Guest kernel options.
+    #[command(flatten)]
+    pub kernel: KernelOptions,
+}
+
+/// Run the subcommand; `Ok(false)` when the guest or a scheduler failed.
+pub fn run(opts: &Options) -> Result<bool> {
+    let ws = Workspace::locate()?;
+    if let Some(raw) = &opts.from_raw {
+        let text = fs::read_to_string(raw).with_context(|| format!("cannot read {}", raw.display()))?;
+        let kernel = text.lines().find_map(|l| l.strip_prefix("# kernel ")).unwrap_or("unknown").to_owned();
+        let command = text.lines().find_map(|l| l.strip_prefix("# command ")).unwrap_or("cargo xtask bench-vm");
+        let results = Results::parse(text.lines());
+        ensure!(!results.samples.is_empty(), "{} holds no measurement", raw.display());
+        report(&ws, opts, &results, &kernel, command, None)?;
+        return Ok(results.errors.is_empty());
+    }
+    ensure!(opts.rounds >= 1, "--rounds must be at least 1");
+    for name in &opts.schedulers {
+        ensure!(SCHEDULERS.contains(&name.as_str()), "unknown scheduler '{name}' (known: {})", SCHEDULERS.join(", "));
+    }
+    let kernel = setup::prepare(&ws, &opts.kernel)?;
+    if opts.schedulers.iter().any(|s| s == "rustland") {
+        setup::install_packages(setup::BENCH_PACKAGES)?;
+        let peer = peer::ensure_peer(&ws, &opts.peer_version)?;
+        println!("bench-vm: peer {}", peer.display());
+    }
+    if opts.schedulers.iter().any(|s| s == "deadline" || s == "fifo") {
+        guest_binaries::build_workspace_binaries(&ws)?;
+    }
+    let image = initramfs::build_with(&ws, "bench-vm", true).context("cannot build the initramfs")?;
+    vm_test::note_optional_binaries(&image);
+
+    let mut vm = opts.vm.clone();
+    if vm.timeout_s.is_none() {
+        // Start-up, the workloads and a slow unload (tens of seconds under
+        // emulation) per scheduler and round.
+        let per_run = 150 + u64::from(opts.latency_s + opts.switch_s);
+        let runs = u64::from(opts.rounds) * opts.schedulers.len() as u64;
+        vm.timeout_s = Some((120 + per_run * runs).max(qemu::DEFAULT_TIMEOUT_S));
+    }
+    let spec = BootSpec {
+        label: "bench-vm",
+        kernel: &kernel,
+        initramfs: &image.path,
+        params: vec![
+            format!("relay.payload={PAYLOAD}"),
+            format!("relay.rounds={}", opts.rounds),
+            format!("relay.schedulers={}", opts.schedulers.join(",")),
+            format!("relay.hackbench_loops={}", opts.hackbench_loops),
+            format!("relay.latency_s={}", opts.latency_s),
+            format!("relay.switch_s={}", opts.switch_s),
+            format!("relay.cost_loops={}", opts.cost_loops),
+        ],
+        vm: &vm,
+    };
+    let outcome = qemu::boot(&ws, &spec)?;
+    for problem in &outcome.problems {
+        println!("bench-vm: kernel problem: {problem}");
+    }
+
+    let results = Results::parse(outcome.lines.iter().map(String::as_str));
+    let command = command_line(opts);
+    let mut raw = format!("# kernel {}\n# command {command}\n", kernel.release);
+    for line in outcome.lines.iter().filter(|l| l.starts_with(LINE_PREFIX)) {
+        raw.push_str(line);
+        raw.push('\n');
+    }
+    report(&ws, opts, &results, &kernel.release, &command, Some(&raw))?;
+    if results.samples.is_empty() {
+        bail!("the guest reported no measurement ({}); see {}", outcome.summary(), outcome.log_path.display());
+    }
+    Ok(outcome.passed() && results.errors.is_empty())
+}
+
+/// Write `target/bench-vm/` (and the docs/ copies), print the table.
+fn report(
+    ws: &Workspace,
+    opts: &Options,
+    results: &Results,
+    kernel: &str,
+    command: &str,
+    raw: Option<&str>,
+) -> Result<()> {
+    let out_dir = ws.target_dir().join("bench-vm");
+    fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
+    if let Some(raw) = raw {
+        write(&out_dir.join("raw.txt"), raw)?;
+    }
+    let markdown = results.markdown(command, kernel);
+    let svg = results.latency_svg();
+    write(&out_dir.join("results.md"), &markdown)?;
+    write(&out_dir.join("latency.svg"), &svg)?;
+    if !opts.no_docs {
+        write(&ws.root.join(DOCS_RESULTS), &markdown)?;
+        write(&ws.root.join(DOCS_CHART), &svg)?;
+        if let Some(raw) = raw {
+            write(&ws.root.join(DOCS_RAW), raw)?;
+        }
+    }
+    println!("{markdown}");
+    println!(
+        "bench-vm: wrote {}/{{results.md,latency.svg{}}}",
+        out_dir.display(),
+        if raw.is_some() { ",raw.txt" } else { "" }
+    );
+    for error in &results.errors {
+        println!("bench-vm: error: {error}");
+    }
+    Ok(())
+}
+
+/// The command that reproduces this run (for the table's header).
+fn command_line(opts: &Options) -> String {
+    let mut cmd = String::from("cargo xtask bench-vm");
+    if opts.rounds != 5 {
+        let _ = write!(cmd, " --rounds {}", opts.rounds);
+    }
+    if opts.schedulers != SCHEDULERS {
+        let _ = write!(cmd, " --schedulers {}", opts.schedulers.join(","));
+    }
+    cmd
+}
+
+/// Writes `text` to `path`, creating its directory.
+fn write(path: &Path, text: &str) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The table's name for a scheduler.
+fn display_name(scheduler: &str) -> &str {
+    match scheduler {
+        "eevdf" => "EEVDF",
+        "rustland" => "scx_rustland",
+        "deadline" => "scx_relay deadline",
+        "fifo" => "scx_relay fifo",
+        other => other,
+    }
+}
+
+/// A number with 3 significant digits, thousands kept whole.
+fn fmt_num(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1000.0 {
+        format!("{v:.0}")
+    } else if a >= 100.0 {
+        format!("{v:.1}")
+    } else if a >= 10.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Guest measurement lines, one per (round, scheduler, metric, value).
+    pub(super) fn lines(rounds: &[(u32, &str, &str, f64)]) -> Vec<String> {
+        rounds.iter().map(|(r, s, m, v)| format!("relay-bench: {r} {s} {m} {v}")).collect()
+    }
+
+    /// The fixed input of the pinned-output tests: three schedulers over two
+    /// rounds, raw and derived metrics (some missing), numbers of every
+    /// width, and an error from the guest.
+    fn pinned_input() -> Results {
+        let mut text = lines(&[
+            (1, "eevdf", "hackbench_s", 5.69),
+            (2, "eevdf", "hackbench_s", 5.31),
+            (1, "eevdf", "lat_p50_us", 7102.0),
+            (2, "eevdf", "lat_p50_us", 6890.0),
+            (1, "eevdf", "lat_p99_us", 50000.0),
+            (2, "eevdf", "lat_p99_us", 48012.0),
+            (1, "eevdf", "lat_max_us", 81234.0),
+            (1, "eevdf", "switch_ops_s", 123456.0),
+            (1, "rustland", "hackbench_s", 12.5),
+            (2, "rustland", "hackbench_s", 14.25),
+            (1, "rustland", "lat_p50_us", 35.0),
+            (2, "rustland", "lat_p50_us", 41.0),
+            (1, "rustland", "lat_p99_us", 912.0),
+            (1, "rustland", "lat_max_us", 20417.0),
+            (1, "rustland", "cost_cpu_ms", 812.0),
+            (1, "rustland", "cost_decisions", 40210.0),
+            (1, "rustland", "cost_syscalls", 160840.0),
+            (1, "rustland", "prof_runs", 30000.0),
+            (1, "deadline", "hackbench_s", 9.875),
+            (2, "deadline", "hackbench_s", 10.125),
+            (1, "deadline", "lat_p50_us", 0.5),
+            (1, "deadline", "lat_p99_us", 640.0),
+            (2, "deadline", "lat_p99_us", 702.0),
+            (1, "deadline", "lat_max_us", 15333.0),
+            (1, "deadline", "switch_ops_s", 98765.4),
+            (1, "deadline", "cost_cpu_ms", 301.5),
+            (1, "deadline", "cost_decisions", 52000.0),
+            (2, "deadline", "cost_cpu_ms", 280.0),
+            (2, "deadline", "cost_decisions", 50000.0),
+            (1, "deadline", "cost_syscalls", 78000.0),
+            (1, "deadline", "cost_yields", 26000.0),
+            (1, "deadline", "cost_bpf_calls", 0.0),
+            (1, "deadline", "prof_runs", 21000.0),
+            (1, "deadline", "prof_received", 52000.0),
+            (1, "deadline", "prof_steps", 30000.0),
+            (1, "deadline", "prof_empty", 9000.0),
+            (1, "deadline", "prof_drains", 4000.0),
+            (1, "deadline", "prof_calls", 8000.0),
+            (1, "deadline", "prof_drained", 52000.0),
+            (1, "deadline", "prof_kicks", 1300.0),
+        ]);
+        text.push("relay-bench: 2 rustland error not enabled (state disabled)".into());
+        Results::parse(text.iter().map(String::as_str))
+    }
+
+    /// The Markdown report of [`pinned_input`], byte for byte.
+    #[test]
+    fn markdown_is_pinned() {
+        let md = pinned_input().markdown("cargo xtask bench-vm --rounds 2", "7.3.4");
+        assert_eq!(md, PINNED_MARKDOWN);
+    }
+
+    /// The latency chart of [`pinned_input`], byte for byte.
+    #[test]
+    fn latency_svg_is_pinned() {
+        assert_eq!(pinned_input().latency_svg(), PINNED_SVG);
+    }
+
+    /// `markdown` of [`pinned_input`].
+    const PINNED_MARKDOWN: &str = r##"Medians over 2 interleaved rounds in one guest boot (QEMU TCG, 4 vCPUs, kernel 7.3.4); `cargo xtask bench-vm --rounds 2`.
+
+| metric | EEVDF | scx_rustland | scx_relay deadline | deadline / EEVDF | deadline / scx_rustland |
+|---|---:|---:|---:|---:|---:|
+| hackbench time (s) ↓ | 5.500 | 13.38 | 10.00 | 1.82× | 0.75× |
+| cyclictest p50 under load (µs) ↓ | 6996 | 38.00 | 0.500 | 0.00× | 0.01× |
+| cyclictest p99 under load (µs) ↓ | 49006 | 912.0 | 671.0 | 0.01× | 0.74× |
+| cyclictest max under load (µs) ↓ | 81234 | 20417 | 15333 | 0.19× | 0.75× |
+| stress-ng --switch (ops/s) ↑ | 123456 | – | 98765 | 0.80× | – |
+| scheduler CPU per 1,000 decisions (ms) ↓ | – | 20.19 | 5.699 | – | 0.28× |
+| scheduler syscalls per decision ↓ | – | 4.000 | 1.500 | – | 0.38× |
+
+**Targets** (ratio of medians):
+
+| target | measured | verdict |
+|---|---:|---|
+| scx_relay deadline hackbench time: scx_relay deadline vs scx_rustland ≤ 1.00× | 0.75× | met |
+| scx_relay deadline cyclictest p99: scx_relay deadline vs scx_rustland ≤ 1.00× | 0.74× | met |
+| scx_relay deadline scheduler CPU per 1,000 decisions: scx_relay deadline vs scx_rustland ≤ 0.70× | 0.28× | met |
+| scx_relay deadline hackbench time: scx_relay deadline vs EEVDF ≤ 1.10× | 1.82× | **missed** |
+
+**Profile of the scheduler process** in the cost window (medians of per-round values):
+
+| | scx_rustland | scx_relay deadline |
+|---|---:|---:|
+| decisions in the cost window | 40210 | 51000 |
+| scheduler CPU in the cost window (ms) | 812.0 | 290.8 |
+| syscalls per decision | 4.000 | 1.500 |
+| sched_yield per decision | – | 0.500 |
+| bpf() per decision | – | 0.000 |
+| user-scheduler wake-ups per decision | 0.746 | 0.404 |
+| tasks drained per non-empty wake-up | – | 2.476 |
+| empty loop steps (share) | – | 0.300 |
+| user-ring-buffer drains per ops.dispatch | – | 0.500 |
+| decisions per drain | – | 13.00 |
+| kicks per decision | – | 0.025 |
+| ops.dispatch calls per decision | – | 0.154 |
+
+Errors reported by the guest:
+
+- round 2, rustland: not enabled (state disabled)
+"##;
+
+    /// `latency_svg` of [`pinned_input`].
+    const PINNED_SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" width="640" height="360" viewBox="0 0 640 360" font-family="sans-serif" font-size="12">
+<rect width="640" height="360" fill="white"/>
+<text x="320" y="22" text-anchor="middle" font-size="14">cyclictest wakeup latency under CPU saturation (µs, log scale, medians)</text>
+<line x1="70" y1="300.0" x2="620.0" y2="300.0" stroke="#ddd"/><text x="64.0" y="304.0" text-anchor="end">1</text>
+<line x1="70" y1="248.0" x2="620.0" y2="248.0" stroke="#ddd"/><text x="64.0" y="252.0" text-anchor="end">10</text>
+<line x1="70" y1="196.0" x2="620.0" y2="196.0" stroke="#ddd"/><text x="64.0" y="200.0" text-anchor="end">100</text>
+<line x1="70" y1="144.0" x2="620.0" y2="144.0" stroke="#ddd"/><text x="64.0" y="148.0" text-anchor="end">1000</text>
+<line x1="70" y1="92.0" x2="620.0" y2="92.0" stroke="#ddd"/><text x="64.0" y="96.0" text-anchor="end">10000</text>
+<line x1="70" y1="40.0" x2="620.0" y2="40.0" stroke="#ddd"/><text x="64.0" y="44.0" text-anchor="end">100000</text>
+<rect x="88.3" y="100.1" width="46.9" height="199.9" fill="#4e79a7"/><text x="111.8" y="97.1" text-anchor="middle" font-size="10">6996</text>
+<rect x="137.2" y="56.1" width="46.9" height="243.9" fill="#f28e2b"/><text x="160.7" y="53.1" text-anchor="middle" font-size="10">49006</text>
+<rect x="186.1" y="44.7" width="46.9" height="255.3" fill="#e15759"/><text x="209.6" y="41.7" text-anchor="middle" font-size="10">81234</text>
+<text x="161.7" y="318.0" text-anchor="middle">EEVDF</text>
+<rect x="271.7" y="217.9" width="46.9" height="82.1" fill="#4e79a7"/><text x="295.1" y="214.9" text-anchor="middle" font-size="10">38.00</text>
+<rect x="320.6" y="146.1" width="46.9" height="153.9" fill="#f28e2b"/><text x="344.0" y="143.1" text-anchor="middle" font-size="10">912.0</text>
+<rect x="369.4" y="75.9" width="46.9" height="224.1" fill="#e15759"/><text x="392.9" y="72.9" text-anchor="middle" font-size="10">20417</text>
+<text x="345.0" y="318.0" text-anchor="middle">scx_rustland</text>
+<rect x="455.0" y="300.0" width="46.9" height="0.0" fill="#4e79a7"/><text x="478.4" y="297.0" text-anchor="middle" font-size="10">0.500</text>
+<rect x="503.9" y="153.0" width="46.9" height="147.0" fill="#f28e2b"/><text x="527.3" y="150.0" text-anchor="middle" font-size="10">671.0</text>
+<rect x="552.8" y="82.3" width="46.9" height="217.7" fill="#e15759"/><text x="576.2" y="79.3" text-anchor="middle" font-size="10">15333</text>
+<text x="528.3" y="318.0" text-anchor="middle">scx_relay deadline</text>
+<rect x="80.0" y="332.0" width="12" height="12" fill="#4e79a7"/><text x="96.0" y="342.0">p50</text>
+<rect x="150.0" y="332.0" width="12" height="12" fill="#f28e2b"/><text x="166.0" y="342.0">p99</text>
+<rect x="220.0" y="332.0" width="12" height="12" fill="#e15759"/><text x="236.0" y="342.0">max</text>
+</svg>
+"##;
+}
