@@ -136,51 +136,89 @@ const TARGETS: &[Target] = &[
     },
 ];
 
+/// The schedulers whose ratios over the baselines the table shows.
+const CANDIDATES: [&str; 2] = ["deadline", "fifo"];
+/// The schedulers the candidates are compared with.
+const BASELINES: [&str; 2] = ["eevdf", "rustland"];
+
+/// The ratio columns among `scheds`: each candidate present over each
+/// baseline present, candidate by candidate.
+fn ratio_columns(scheds: &[&str]) -> Vec<(&'static str, &'static str)> {
+    let present = |names: [&'static str; 2]| names.into_iter().filter(|s| scheds.contains(s)).collect::<Vec<_>>();
+    let (candidates, baselines) = (present(CANDIDATES), present(BASELINES));
+    candidates.iter().flat_map(|c| baselines.iter().map(move |b| (*c, *b))).collect()
+}
+
+/// A table cell: `value` formatted, or a dash when it was not measured.
+fn cell(value: Option<f64>, format: fn(f64) -> String) -> String {
+    value.map_or_else(|| "–".to_owned(), format)
+}
+
+/// A ratio with two decimals, as `0.75×`.
+fn times(ratio: f64) -> String {
+    format!("{ratio:.2}×")
+}
+
+/// A table's header line (`first` then a cell per column) and its
+/// alignment line (the label column left, the others right).
+fn write_head(md: &mut String, first: &str, columns: &[String]) {
+    md.push_str(first);
+    for c in columns {
+        let _ = write!(md, " {c} |");
+    }
+    md.push_str("\n|---|");
+    for _ in columns {
+        md.push_str("---:|");
+    }
+    md.push('\n');
+}
+
+/// A table line: the `label` cell, then `cells`.
+fn write_row(md: &mut String, label: &str, cells: impl Iterator<Item = String>) {
+    let _ = write!(md, "| {label} |");
+    for c in cells {
+        let _ = write!(md, " {c} |");
+    }
+    md.push('\n');
+}
+
 impl Results {
     /// The Markdown report: medians, ratios, targets, profile.
     pub(super) fn markdown(&self, command: &str, kernel: &str) -> String {
         let scheds = self.schedulers();
-        let rounds = self.samples.iter().map(|s| s.round).max().unwrap_or(0);
         let mut md = String::new();
-        let _ = writeln!(md, "Medians over {rounds} interleaved rounds in one guest boot (QEMU TCG, 4 vCPUs, kernel {kernel}); `{command}`.\n");
-        let _ = write!(md, "| metric |");
-        for s in &scheds {
-            let _ = write!(md, " {} |", display_name(s));
-        }
-        let candidates: Vec<&str> = ["deadline", "fifo"].into_iter().filter(|s| scheds.contains(s)).collect();
-        let baselines: Vec<&str> = ["eevdf", "rustland"].into_iter().filter(|s| scheds.contains(s)).collect();
-        for c in &candidates {
-            for b in &baselines {
-                let _ = write!(md, " {c} / {} |", display_name(b));
-            }
-        }
-        md.push('\n');
-        md.push_str("|---|");
-        for _ in 0..scheds.len() + candidates.len() * baselines.len() {
-            md.push_str("---:|");
-        }
-        md.push('\n');
-        for row in ROWS {
-            let _ = write!(md, "| {} {} |", row.label, if row.lower_is_better { "↓" } else { "↑" });
-            for s in &scheds {
-                let cell = self.median(s, row.metric).map_or_else(|| "–".to_owned(), fmt_num);
-                let _ = write!(md, " {cell} |");
-            }
-            for c in &candidates {
-                for b in &baselines {
-                    let cell = self.ratio(c, b, row.metric).map_or_else(|| "–".to_owned(), |r| format!("{r:.2}×"));
-                    let _ = write!(md, " {cell} |");
-                }
-            }
-            md.push('\n');
-        }
+        self.write_medians(&mut md, &scheds, command, kernel);
+        self.write_targets(&mut md);
+        self.write_profile(&mut md, &scheds);
+        self.write_errors(&mut md);
+        md
+    }
 
+    /// The opening line, then the table of [`ROWS`]: the medians of every
+    /// scheduler in `scheds` and the candidates' ratios over the baselines.
+    fn write_medians(&self, md: &mut String, scheds: &[&str], command: &str, kernel: &str) {
+        let rounds = self.samples.iter().map(|s| s.round).max().unwrap_or(0);
+        let _ = writeln!(md, "Medians over {rounds} interleaved rounds in one guest boot (QEMU TCG, 4 vCPUs, kernel {kernel}); `{command}`.\n");
+        let ratios = ratio_columns(scheds);
+        let mut columns: Vec<String> = scheds.iter().map(|s| display_name(s).to_owned()).collect();
+        columns.extend(ratios.iter().map(|(c, b)| format!("{c} / {}", display_name(b))));
+        write_head(md, "| metric |", &columns);
+        for row in ROWS {
+            let label = format!("{} {}", row.label, if row.lower_is_better { "↓" } else { "↑" });
+            let medians = scheds.iter().map(|s| cell(self.median(s, row.metric), fmt_num));
+            let ratios = ratios.iter().map(|(c, b)| cell(self.ratio(c, b, row.metric), times));
+            write_row(md, &label, medians.chain(ratios));
+        }
+    }
+
+    /// The [`TARGETS`] table: each target's measured ratio and verdict.
+    fn write_targets(&self, md: &mut String) {
         md.push_str("\n**Targets** (ratio of medians):\n\n| target | measured | verdict |\n|---|---:|---|\n");
         for t in TARGETS {
             let measured = self.ratio(t.scheduler, t.baseline, t.metric);
             let (cell, verdict) = match measured {
-                Some(r) if r <= t.max => (format!("{r:.2}×"), "met"),
-                Some(r) => (format!("{r:.2}×"), "**missed**"),
+                Some(r) if r <= t.max => (times(r), "met"),
+                Some(r) => (times(r), "**missed**"),
                 None => ("–".to_owned(), "not measured"),
             };
             let _ = writeln!(
@@ -193,36 +231,31 @@ impl Results {
                 t.max
             );
         }
+    }
 
+    /// The [`PROFILE_ROWS`] table of the user-space schedulers in `scheds`
+    /// (EEVDF has no scheduler process), if there is one.
+    fn write_profile(&self, md: &mut String, scheds: &[&str]) {
         let profiled: Vec<&str> = scheds.iter().copied().filter(|s| *s != "eevdf").collect();
-        if !profiled.is_empty() {
-            md.push_str(
-                "\n**Profile of the scheduler process** in the cost window (medians of per-round values):\n\n| |",
-            );
-            for s in &profiled {
-                let _ = write!(md, " {} |", display_name(s));
-            }
-            md.push_str("\n|---|");
-            for _ in &profiled {
-                md.push_str("---:|");
-            }
-            md.push('\n');
-            for row in PROFILE_ROWS {
-                let _ = write!(md, "| {} |", row.label);
-                for s in &profiled {
-                    let cell = self.median(s, row.metric).map_or_else(|| "–".to_owned(), fmt_num);
-                    let _ = write!(md, " {cell} |");
-                }
-                md.push('\n');
-            }
+        if profiled.is_empty() {
+            return;
         }
+        md.push_str("\n**Profile of the scheduler process** in the cost window (medians of per-round values):\n\n");
+        let columns: Vec<String> = profiled.iter().map(|s| display_name(s).to_owned()).collect();
+        write_head(md, "| |", &columns);
+        for row in PROFILE_ROWS {
+            write_row(md, row.label, profiled.iter().map(|s| cell(self.median(s, row.metric), fmt_num)));
+        }
+    }
+
+    /// The errors the guest reported, as a list, if any.
+    fn write_errors(&self, md: &mut String) {
         if !self.errors.is_empty() {
             md.push_str("\nErrors reported by the guest:\n\n");
             for e in &self.errors {
                 let _ = writeln!(md, "- {e}");
             }
         }
-        md
     }
 }
 

@@ -35,8 +35,8 @@ use anyhow::{bail, ensure, Context, Result};
 use self::results::Results;
 use crate::{
     guest_binaries,
-    guest_kernel::KernelOptions,
-    initramfs,
+    guest_kernel::{GuestKernel, KernelOptions},
+    initramfs::{self, Initramfs},
     qemu::{self, BootSpec, VmOptions},
     setup, vm_test,
     workspace::Workspace,
@@ -99,30 +99,69 @@ pub struct Options {
 pub fn run(opts: &Options) -> Result<bool> {
     let ws = Workspace::locate()?;
     if let Some(raw) = &opts.from_raw {
-        let text = fs::read_to_string(raw).with_context(|| format!("cannot read {}", raw.display()))?;
-        let kernel = text.lines().find_map(|l| l.strip_prefix("# kernel ")).unwrap_or("unknown").to_owned();
-        let command = text.lines().find_map(|l| l.strip_prefix("# command ")).unwrap_or("cargo xtask bench-vm");
-        let results = Results::parse(text.lines());
-        ensure!(!results.samples.is_empty(), "{} holds no measurement", raw.display());
-        report(&ws, opts, &results, &kernel, command, None)?;
-        return Ok(results.errors.is_empty());
+        return rerender(&ws, opts, raw);
     }
+    check_options(opts)?;
+    let (kernel, image) = prepare_guest(&ws, opts)?;
+    let vm = guest_limits(opts);
+    let spec =
+        BootSpec { label: "bench-vm", kernel: &kernel, initramfs: &image.path, params: boot_params(opts), vm: &vm };
+    let outcome = qemu::boot(&ws, &spec)?;
+    for problem in &outcome.problems {
+        println!("bench-vm: kernel problem: {problem}");
+    }
+
+    let results = Results::parse(outcome.lines.iter().map(String::as_str));
+    let command = command_line(opts);
+    let raw = raw_text(&kernel.release, &command, &outcome.lines);
+    report(&ws, opts, &results, &kernel.release, &command, Some(&raw))?;
+    if results.samples.is_empty() {
+        bail!("the guest reported no measurement ({}); see {}", outcome.summary(), outcome.log_path.display());
+    }
+    Ok(outcome.passed() && results.errors.is_empty())
+}
+
+/// `--from-raw`: render the report again from the `raw.txt` at `raw`;
+/// `Ok(false)` when it records errors.
+fn rerender(ws: &Workspace, opts: &Options, raw: &Path) -> Result<bool> {
+    let text = fs::read_to_string(raw).with_context(|| format!("cannot read {}", raw.display()))?;
+    let kernel = text.lines().find_map(|l| l.strip_prefix("# kernel ")).unwrap_or("unknown").to_owned();
+    let command = text.lines().find_map(|l| l.strip_prefix("# command ")).unwrap_or("cargo xtask bench-vm");
+    let results = Results::parse(text.lines());
+    ensure!(!results.samples.is_empty(), "{} holds no measurement", raw.display());
+    report(ws, opts, &results, &kernel, command, None)?;
+    Ok(results.errors.is_empty())
+}
+
+/// Rejects a round count of 0 and schedulers the guest does not know.
+fn check_options(opts: &Options) -> Result<()> {
     ensure!(opts.rounds >= 1, "--rounds must be at least 1");
     for name in &opts.schedulers {
         ensure!(SCHEDULERS.contains(&name.as_str()), "unknown scheduler '{name}' (known: {})", SCHEDULERS.join(", "));
     }
-    let kernel = setup::prepare(&ws, &opts.kernel)?;
+    Ok(())
+}
+
+/// The guest kernel and the initramfs, with what the chosen schedulers
+/// need: the peer and the bench packages, or the workspace's binaries.
+fn prepare_guest(ws: &Workspace, opts: &Options) -> Result<(GuestKernel, Initramfs)> {
+    let kernel = setup::prepare(ws, &opts.kernel)?;
     if opts.schedulers.iter().any(|s| s == "rustland") {
         setup::install_packages(setup::BENCH_PACKAGES)?;
-        let peer = peer::ensure_peer(&ws, &opts.peer_version)?;
+        let peer = peer::ensure_peer(ws, &opts.peer_version)?;
         println!("bench-vm: peer {}", peer.display());
     }
     if opts.schedulers.iter().any(|s| s == "deadline" || s == "fifo") {
-        guest_binaries::build_workspace_binaries(&ws)?;
+        guest_binaries::build_workspace_binaries(ws)?;
     }
-    let image = initramfs::build_with(&ws, "bench-vm", true).context("cannot build the initramfs")?;
+    let image = initramfs::build_with(ws, "bench-vm", true).context("cannot build the initramfs")?;
     vm_test::note_optional_binaries(&image);
+    Ok((kernel, image))
+}
 
+/// The guest machine of `opts`; without `--timeout-s` the limit grows with
+/// the rounds and schedulers.
+fn guest_limits(opts: &Options) -> VmOptions {
     let mut vm = opts.vm.clone();
     if vm.timeout_s.is_none() {
         // Start-up, the workloads and a slow unload (tens of seconds under
@@ -131,38 +170,31 @@ pub fn run(opts: &Options) -> Result<bool> {
         let runs = u64::from(opts.rounds) * opts.schedulers.len() as u64;
         vm.timeout_s = Some((120 + per_run * runs).max(qemu::DEFAULT_TIMEOUT_S));
     }
-    let spec = BootSpec {
-        label: "bench-vm",
-        kernel: &kernel,
-        initramfs: &image.path,
-        params: vec![
-            format!("relay.payload={PAYLOAD}"),
-            format!("relay.rounds={}", opts.rounds),
-            format!("relay.schedulers={}", opts.schedulers.join(",")),
-            format!("relay.hackbench_loops={}", opts.hackbench_loops),
-            format!("relay.latency_s={}", opts.latency_s),
-            format!("relay.switch_s={}", opts.switch_s),
-            format!("relay.cost_loops={}", opts.cost_loops),
-        ],
-        vm: &vm,
-    };
-    let outcome = qemu::boot(&ws, &spec)?;
-    for problem in &outcome.problems {
-        println!("bench-vm: kernel problem: {problem}");
-    }
+    vm
+}
 
-    let results = Results::parse(outcome.lines.iter().map(String::as_str));
-    let command = command_line(opts);
-    let mut raw = format!("# kernel {}\n# command {command}\n", kernel.release);
-    for line in outcome.lines.iter().filter(|l| l.starts_with(LINE_PREFIX)) {
+/// The `relay.*=` kernel parameters that tell the payload what to run.
+fn boot_params(opts: &Options) -> Vec<String> {
+    vec![
+        format!("relay.payload={PAYLOAD}"),
+        format!("relay.rounds={}", opts.rounds),
+        format!("relay.schedulers={}", opts.schedulers.join(",")),
+        format!("relay.hackbench_loops={}", opts.hackbench_loops),
+        format!("relay.latency_s={}", opts.latency_s),
+        format!("relay.switch_s={}", opts.switch_s),
+        format!("relay.cost_loops={}", opts.cost_loops),
+    ]
+}
+
+/// `raw.txt`: the kernel and command as `#` lines, then the guest's
+/// measurement lines among `lines`.
+fn raw_text(kernel_release: &str, command: &str, lines: &[String]) -> String {
+    let mut raw = format!("# kernel {kernel_release}\n# command {command}\n");
+    for line in lines.iter().filter(|l| l.starts_with(LINE_PREFIX)) {
         raw.push_str(line);
         raw.push('\n');
     }
-    report(&ws, opts, &results, &kernel.release, &command, Some(&raw))?;
-    if results.samples.is_empty() {
-        bail!("the guest reported no measurement ({}); see {}", outcome.summary(), outcome.log_path.display());
-    }
-    Ok(outcome.passed() && results.errors.is_empty())
+    raw
 }
 
 /// Write `target/bench-vm/` (and the docs/ copies), print the table.
