@@ -553,6 +553,128 @@ mod tests {
         assert_eq!(jain(&[0.0]), None);
     }
 
+    /// A report with made-up numbers of every width: a stall, two classes,
+    /// a fairness index and a wait over the kernel's watchdog.
+    fn fixed_report() -> Report {
+        let lat = |base: u64| Latency {
+            samples: base,
+            p50_ns: base * 1_001,
+            p99_ns: base * 20_017,
+            p999_ns: base * 300_123,
+            max_ns: base * 4_000_567,
+        };
+        Report {
+            policy: "deadline".into(),
+            workload: "mixed".into(),
+            nr_cpus: 8,
+            smt: 2,
+            cores_per_llc: 4,
+            duration_ns: 10_000_000_000,
+            seed: 42,
+            slice_ns: 5_000_000,
+            decision_cost_ns: 1_000,
+            stall: Some(Stall { at_ns: 200_000_000, duration_ns: 6_000_500_000 }),
+            stall_timeout_ns: 100_000_000,
+            latency: lat(1_600),
+            classes: vec![
+                ClassReport {
+                    class: TaskClass::Hog,
+                    tasks: 4,
+                    cpu_ns: 39_123_456_789,
+                    work_units: 0,
+                    latency: lat(1_500),
+                },
+                ClassReport {
+                    class: TaskClass::Pipe,
+                    tasks: 4,
+                    cpu_ns: 987_654_321,
+                    work_units: 16_922,
+                    latency: lat(100),
+                },
+            ],
+            throughput: Throughput { workload_cpu_ns: 40_111_111_110, work_units: 16_922 },
+            utilisation: Utilisation {
+                cpu: 0.99512,
+                workload: 0.98876,
+                user_sched: 0.00636,
+                user_sched_cpu_ns: 508_800_000,
+            },
+            fairness: Some(0.904_712),
+            fairness_tasks: 8,
+            kernel_watchdog_exceeded: true,
+            dispatch: DispatchCounts {
+                queued_to_user: 41_958,
+                decisions: 41_857,
+                kernel_dispatches: 76,
+                fallback_dispatches: 1_102,
+                fallback_episodes: 1,
+                congested: 3,
+                bounced: 2,
+                stale: 96,
+                preemptions: 2_745,
+                tick_yields: 1_879,
+                preempt_kicks: 837,
+            },
+            engine: EngineStats {
+                steps: 36_476,
+                received: 41_955,
+                decided: 41_954,
+                retried: 1,
+                redirected: 5,
+                ..Default::default()
+            },
+            accounting: Accounting {
+                created: 9,
+                exited: 1,
+                sleeping: 2,
+                in_user: 1,
+                queued: 2,
+                running: 2,
+                longest_unfinished_wait_ns: 6_100_000_000,
+                affinity_violations: 0,
+            },
+            tasks: Vec::new(),
+            events: 1_000_000,
+            switches: Vec::new(),
+        }
+    }
+
+    /// The table of [`fixed_report`], byte for byte: with a stall, a
+    /// fairness index and the watchdog warning, and without them (three
+    /// lines change).
+    #[test]
+    fn table_is_pinned() {
+        assert_eq!(fixed_report().render_table(), PINNED_TABLE);
+        let calm = Report { stall: None, fairness: None, kernel_watchdog_exceeded: false, ..fixed_report() };
+        let calm_table = PINNED_TABLE
+            .replace("stall at 200.000 ms for 6000.500 ms", "no stall")
+            .replace("0.9047 (Jain's index of CPU share / weight over 8 hogs)", "n/a (no hog allowed on every CPU)")
+            .replace(
+                "WARNING        a task waited 6.400 s, over the kernel's 5.000 s sched_ext watchdog: a real run would be ejected\n",
+                "",
+            );
+        assert_eq!(calm.render_table(), calm_table);
+    }
+
+    /// `render_table` of [`fixed_report`].
+    const PINNED_TABLE: &str = r"scx_relay sim: policy deadline, workload mixed, 8 CPUs (smt 2, 4 cores/LLC), 10.000 s, seed 42
+slice 5.000 ms, 1000 ns per decision, stall at 200.000 ms for 6000.500 ms, stall timeout 100.000 ms
+
+class         tasks      cpu s       work     waits      p50 us      p99 us    p99.9 us      max us
+hog               4     39.123          0      1500    1501.500   30025.500  450184.500 6000850.500
+pipe              4      0.987      16922       100     100.100    2001.700   30012.300  400056.700
+all               9     40.111      16922      1600    1601.600   32027.200  480196.800 6400907.200
+
+utilisation    99.5 % (workload 98.9 %, user scheduler 0.6 %)
+throughput     40.111 s CPU to workload tasks, 16922 work units
+fairness       0.9047 (Jain's index of CPU share / weight over 8 hogs)
+dispatches     41958 to user space, 41857 decisions applied, 76 kernel, 1102 fallback (1 episodes)
+               2 bounced, 96 stale, 3 congested, 2745 preemptions (1879 tick yields, 837 preempt kicks)
+engine         36476 steps, 41955 received, 41954 decided, 1 retried, 5 redirected
+WARNING        a task waited 6.400 s, over the kernel's 5.000 s sched_ext watchdog: a real run would be ejected
+tasks          9 created: 2 running, 2 queued, 1 in user space, 2 sleeping, 1 exited; 1 lost
+";
+
     /// Durations print with fixed decimals.
     #[test]
     fn duration_formats() {
