@@ -10,8 +10,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::{
-    machine::Machine,
-    tasks::{Role, TaskState},
+    machine::{Counters, Machine},
+    tasks::{Role, SimTask, TaskState},
     workload::TaskClass,
     SimConfig, Stall,
 };
@@ -265,35 +265,78 @@ pub(crate) fn jain(xs: &[f64]) -> Option<f64> {
 
 /// Builds the report of a finished run.
 pub(crate) fn build(config: &SimConfig, m: &mut Machine) -> Report {
-    let nr_cpus = m.cpus.len() as u64;
-    let capacity = (nr_cpus * m.end) as f64;
-    let workload_cpu_ns: u64 = m.cpus.iter().map(|c| c.task_ns).sum();
-    let user_sched_cpu_ns: u64 = m.cpus.iter().map(|c| c.user_ns).sum();
+    let (classes, mut all_waits) = class_reports(&m.tasks, &mut m.waits);
+    let hogs = hog_shares(m);
+    let acc = accounting(m);
+    let tasks = m.tasks.iter().filter(|t| t.is_long_lived()).map(task_report).collect();
 
+    let latency = Latency::of(&mut all_waits);
+    let kernel_watchdog_exceeded = latency.max_ns.max(acc.longest_unfinished_wait_ns) > KERNEL_WATCHDOG_NS;
+    let (throughput, utilisation) = cpu_time(m, &classes);
+    Report {
+        policy: m.engine.policy_name().to_owned(),
+        workload: config.workload.name().to_owned(),
+        nr_cpus: config.nr_cpus,
+        smt: config.smt,
+        cores_per_llc: config.cores_per_llc,
+        duration_ns: config.duration_ns,
+        seed: config.seed,
+        slice_ns: config.slice_ns,
+        decision_cost_ns: config.decision_cost_ns,
+        stall: config.stall,
+        stall_timeout_ns: config.stall_timeout_ns,
+        latency,
+        throughput,
+        classes,
+        utilisation,
+        fairness: jain(&hogs),
+        fairness_tasks: hogs.len() as u64,
+        kernel_watchdog_exceeded,
+        dispatch: dispatch_counts(&m.counters),
+        engine: m.engine.stats().clone(),
+        accounting: acc,
+        tasks,
+        events: m.counters.events,
+        switches: std::mem::take(&mut m.switch_log),
+    }
+}
+
+/// The classes with tasks, in [`TaskClass::ALL`] order (each class's
+/// `waits` sorted for its percentiles), and every wait of every class.
+fn class_reports(tasks: &[SimTask], waits: &mut [Vec<u64>]) -> (Vec<ClassReport>, Vec<u64>) {
     let mut classes = Vec::new();
     let mut all_waits = Vec::new();
     for (i, class) in TaskClass::ALL.iter().enumerate() {
-        let tasks = m.tasks.iter().filter(|t| t.class == *class);
-        let (count, cpu_ns, work_units) = tasks.fold((0, 0, 0), |(n, c, w), t| (n + 1, c + t.cpu_ns, w + t.work_units));
-        all_waits.extend_from_slice(&m.waits[i]);
+        let members = tasks.iter().filter(|t| t.class == *class);
+        let (count, cpu_ns, work_units) =
+            members.fold((0, 0, 0), |(n, c, w), t| (n + 1, c + t.cpu_ns, w + t.work_units));
+        all_waits.extend_from_slice(&waits[i]);
         if count > 0 {
             classes.push(ClassReport {
                 class: *class,
                 tasks: count,
                 cpu_ns,
                 work_units,
-                latency: Latency::of(&mut m.waits[i]),
+                latency: Latency::of(&mut waits[i]),
             });
         }
     }
+    (classes, all_waits)
+}
 
-    let hogs: Vec<f64> = m
-        .tasks
+/// CPU time over weight of each hog allowed on every CPU: what the
+/// fairness index is over.
+fn hog_shares(m: &Machine) -> Vec<f64> {
+    let nr_cpus = m.cpus.len() as u64;
+    m.tasks
         .iter()
         .filter(|t| t.role == Role::Hog && u64::from(t.allowed.count) == nr_cpus)
         .map(|t| t.cpu_ns as f64 / t.weight as f64)
-        .collect();
+        .collect()
+}
 
+/// Where every task is at the end, and the affinity check.
+fn accounting(m: &Machine) -> Accounting {
     let mut acc = Accounting {
         created: m.tasks.len() as u64,
         longest_unfinished_wait_ns: m.longest_unfinished_wait(),
@@ -309,74 +352,58 @@ pub(crate) fn build(config: &SimConfig, m: &mut Machine) -> Report {
             TaskState::Running(_) => acc.running += 1,
         }
     }
+    acc
+}
 
-    let tasks = m
-        .tasks
-        .iter()
-        .filter(|t| t.is_long_lived())
-        .map(|t| TaskReport {
-            pid: t.pid,
-            class: t.class,
-            comm: t.queued_task(0, false).comm_str().into_owned(),
-            nice: t.nice,
-            weight: t.weight,
-            cpus_allowed: if t.allowed.count == 1 {
-                t.allowed.first.to_string()
-            } else {
-                format!("{}-{}", t.allowed.first, t.allowed.first + t.allowed.count - 1)
-            },
-            cpu_ns: t.cpu_ns,
-            runs: t.runs,
-            work_units: t.work_units,
-            cpus_used: t.cpus_used(),
-        })
-        .collect();
+/// The report of one long-lived task.
+fn task_report(t: &SimTask) -> TaskReport {
+    TaskReport {
+        pid: t.pid,
+        class: t.class,
+        comm: t.queued_task(0, false).comm_str().into_owned(),
+        nice: t.nice,
+        weight: t.weight,
+        cpus_allowed: if t.allowed.count == 1 {
+            t.allowed.first.to_string()
+        } else {
+            format!("{}-{}", t.allowed.first, t.allowed.first + t.allowed.count - 1)
+        },
+        cpu_ns: t.cpu_ns,
+        runs: t.runs,
+        work_units: t.work_units,
+        cpus_used: t.cpus_used(),
+    }
+}
 
-    let c = &m.counters;
-    let latency = Latency::of(&mut all_waits);
-    let kernel_watchdog_exceeded = latency.max_ns.max(acc.longest_unfinished_wait_ns) > KERNEL_WATCHDOG_NS;
-    Report {
-        policy: m.engine.policy_name().to_owned(),
-        workload: config.workload.name().to_owned(),
-        nr_cpus: config.nr_cpus,
-        smt: config.smt,
-        cores_per_llc: config.cores_per_llc,
-        duration_ns: config.duration_ns,
-        seed: config.seed,
-        slice_ns: config.slice_ns,
-        decision_cost_ns: config.decision_cost_ns,
-        stall: config.stall,
-        stall_timeout_ns: config.stall_timeout_ns,
-        latency,
-        throughput: Throughput { workload_cpu_ns, work_units: classes.iter().map(|c| c.work_units).sum() },
-        classes,
-        utilisation: Utilisation {
-            cpu: (workload_cpu_ns + user_sched_cpu_ns) as f64 / capacity,
-            workload: workload_cpu_ns as f64 / capacity,
-            user_sched: user_sched_cpu_ns as f64 / capacity,
-            user_sched_cpu_ns,
-        },
-        fairness: jain(&hogs),
-        fairness_tasks: hogs.len() as u64,
-        kernel_watchdog_exceeded,
-        dispatch: DispatchCounts {
-            queued_to_user: c.queued_to_user,
-            decisions: c.decisions_applied,
-            kernel_dispatches: c.kernel_dispatches,
-            fallback_dispatches: c.fallback_dispatches,
-            fallback_episodes: c.fallback_episodes,
-            congested: c.congested,
-            bounced: c.bounced,
-            stale: c.stale,
-            preemptions: c.preemptions,
-            tick_yields: c.tick_yields,
-            preempt_kicks: c.preempt_kicks,
-        },
-        engine: m.engine.stats().clone(),
-        accounting: acc,
-        tasks,
-        events: c.events,
-        switches: std::mem::take(&mut m.switch_log),
+/// What the workload got done in `classes`, and how busy the CPUs were.
+fn cpu_time(m: &Machine, classes: &[ClassReport]) -> (Throughput, Utilisation) {
+    let capacity = (m.cpus.len() as u64 * m.end) as f64;
+    let workload_cpu_ns: u64 = m.cpus.iter().map(|c| c.task_ns).sum();
+    let user_sched_cpu_ns: u64 = m.cpus.iter().map(|c| c.user_ns).sum();
+    let throughput = Throughput { workload_cpu_ns, work_units: classes.iter().map(|c| c.work_units).sum() };
+    let utilisation = Utilisation {
+        cpu: (workload_cpu_ns + user_sched_cpu_ns) as f64 / capacity,
+        workload: workload_cpu_ns as f64 / capacity,
+        user_sched: user_sched_cpu_ns as f64 / capacity,
+        user_sched_cpu_ns,
+    };
+    (throughput, utilisation)
+}
+
+/// The dispatcher's counters, as reported.
+fn dispatch_counts(c: &Counters) -> DispatchCounts {
+    DispatchCounts {
+        queued_to_user: c.queued_to_user,
+        decisions: c.decisions_applied,
+        kernel_dispatches: c.kernel_dispatches,
+        fallback_dispatches: c.fallback_dispatches,
+        fallback_episodes: c.fallback_episodes,
+        congested: c.congested,
+        bounced: c.bounced,
+        stale: c.stale,
+        preemptions: c.preemptions,
+        tick_yields: c.tick_yields,
+        preempt_kicks: c.preempt_kicks,
     }
 }
 
