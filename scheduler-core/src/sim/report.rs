@@ -441,6 +441,17 @@ impl Report {
     /// The report as a fixed-width text table.
     pub fn render_table(&self) -> String {
         let mut s = String::new();
+        self.write_setup(&mut s);
+        self.write_classes(&mut s);
+        self.write_totals(&mut s);
+        self.write_counters(&mut s);
+        self.write_outcome(&mut s);
+        s
+    }
+
+    /// What was simulated: policy, workload, machine, length, seed, slice,
+    /// decision cost and stall; then a blank line.
+    fn write_setup(&self, s: &mut String) {
         let _ = writeln!(
             s,
             "scx_relay sim: policy {}, workload {}, {} CPUs (smt {}, {} cores/LLC), {} s, seed {}",
@@ -465,32 +476,25 @@ impl Report {
             ms(self.stall_timeout_ns)
         );
         let _ = writeln!(s);
+    }
+
+    /// The per-class table and its `all` line; then a blank line.
+    fn write_classes(&self, s: &mut String) {
         let _ = writeln!(
             s,
             "{:<12} {:>6} {:>10} {:>10} {:>9} {:>11} {:>11} {:>11} {:>11}",
             "class", "tasks", "cpu s", "work", "waits", "p50 us", "p99 us", "p99.9 us", "max us"
         );
-        let row = |s: &mut String, name: &str, tasks: u64, cpu: u64, work: u64, l: &Latency| {
-            let _ = writeln!(
-                s,
-                "{:<12} {:>6} {:>10} {:>10} {:>9} {:>11} {:>11} {:>11} {:>11}",
-                name,
-                tasks,
-                secs(cpu),
-                work,
-                l.samples,
-                us(l.p50_ns),
-                us(l.p99_ns),
-                us(l.p999_ns),
-                us(l.max_ns)
-            );
-        };
         for c in &self.classes {
-            row(&mut s, c.class.name(), c.tasks, c.cpu_ns, c.work_units, &c.latency);
+            write_class_row(s, c.class.name(), c.tasks, c.cpu_ns, c.work_units, &c.latency);
         }
         let tp = &self.throughput;
-        row(&mut s, "all", self.accounting.created, tp.workload_cpu_ns, tp.work_units, &self.latency);
+        write_class_row(s, "all", self.accounting.created, tp.workload_cpu_ns, tp.work_units, &self.latency);
         let _ = writeln!(s);
+    }
+
+    /// Utilisation, throughput and fairness.
+    fn write_totals(&self, s: &mut String) {
         let u = &self.utilisation;
         let pct = |x: f64| format!("{:.1} %", x * 100.0);
         let _ = writeln!(
@@ -501,6 +505,7 @@ impl Report {
             pct(u.workload),
             pct(u.user_sched)
         );
+        let tp = &self.throughput;
         let _ = writeln!(
             s,
             "{:<14} {} s CPU to workload tasks, {} work units",
@@ -513,6 +518,10 @@ impl Report {
             None => "n/a (no hog allowed on every CPU)".to_owned(),
         };
         let _ = writeln!(s, "{:<14} {}", "fairness", fairness);
+    }
+
+    /// The dispatcher's and the engine's counters.
+    fn write_counters(&self, s: &mut String) {
         let d = &self.dispatch;
         let _ = writeln!(
             s,
@@ -535,6 +544,10 @@ impl Report {
             "{:<14} {} steps, {} received, {} decided, {} retried, {} redirected",
             "engine", e.steps, e.received, e.decided, e.retried, e.redirected
         );
+    }
+
+    /// The watchdog warning, if a wait exceeded it, and where the tasks are.
+    fn write_outcome(&self, s: &mut String) {
         if self.kernel_watchdog_exceeded {
             let _ = writeln!(
                 s,
@@ -551,8 +564,25 @@ impl Report {
             "{:<14} {} created: {} running, {} queued, {} in user space, {} sleeping, {} exited; {} lost",
             "tasks", a.created, a.running, a.queued, a.in_user, a.sleeping, a.exited, lost
         );
-        s
     }
+}
+
+/// A line of the per-class table: `name`, its task count, CPU time, work
+/// and waits.
+fn write_class_row(s: &mut String, name: &str, tasks: u64, cpu_ns: u64, work: u64, l: &Latency) {
+    let _ = writeln!(
+        s,
+        "{:<12} {:>6} {:>10} {:>10} {:>9} {:>11} {:>11} {:>11} {:>11}",
+        name,
+        tasks,
+        secs(cpu_ns),
+        work,
+        l.samples,
+        us(l.p50_ns),
+        us(l.p99_ns),
+        us(l.p999_ns),
+        us(l.max_ns)
+    );
 }
 
 #[cfg(test)]
