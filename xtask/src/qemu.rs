@@ -252,7 +252,26 @@ impl Watch {
 
 /// One boot, without retries.
 fn boot_once(spec: &BootSpec<'_>, log_path: &Path) -> Result<BootOutcome> {
-    let mut log = File::create(log_path).with_context(|| format!("cannot create {}", log_path.display()))?;
+    let mut log = ConsoleLog::create(log_path)?;
+    let mut cmd = qemu_command(spec);
+    log.write_line(&format!("# {}", crate::exec::describe(&cmd)))?;
+    let mut child = Qemu(
+        cmd.spawn()
+            .with_context(|| format!("cannot start {QEMU} (is qemu-system-x86 installed? run `cargo xtask setup`)"))?,
+    );
+    let events = spawn_readers(&mut child.0)?;
+
+    let mut watch = Watch::new();
+    let deadlines = Deadlines::new(spec.vm, watch.start);
+    let stopped = watch_console(&events, &mut log, &mut watch, &deadlines)?;
+    let finished = Instant::now();
+    stop(&mut child.0, !matches!(stopped, WatchEnd::ConsoleClosed))?;
+    Ok(outcome(watch, stopped, finished, log_path))
+}
+
+/// The QEMU command line for `spec`: single-threaded TCG, the console on
+/// stdout, no network, no reboot.
+fn qemu_command(spec: &BootSpec<'_>) -> Command {
     let mut cmd = Command::new(QEMU);
     cmd.args(["-accel", "tcg,thread=single", "-cpu", "max"])
         .arg("-smp")
@@ -269,25 +288,67 @@ fn boot_once(spec: &BootSpec<'_>, log_path: &Path) -> Result<BootOutcome> {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    writeln!(log, "# {}", crate::exec::describe(&cmd))
-        .with_context(|| format!("cannot write {}", log_path.display()))?;
-    let mut child = Qemu(
-        cmd.spawn()
-            .with_context(|| format!("cannot start {QEMU} (is qemu-system-x86 installed? run `cargo xtask setup`)"))?,
-    );
-    let events = spawn_readers(&mut child.0)?;
+    cmd
+}
 
-    let vm = spec.vm;
-    let mut watch = Watch::new();
-    let deadline = watch.start + Duration::from_secs(vm.timeout_s.unwrap_or(DEFAULT_TIMEOUT_S));
-    let boot_deadline = watch.start + Duration::from_secs(vm.boot_timeout_s);
-    let mut end: Option<GuestEnd> = None;
-    let mut powered_off_late = false;
-    loop {
-        let now = Instant::now();
-        let mut wake = deadline;
+/// An attempt's console log file (`target/vm-logs/...`).
+struct ConsoleLog<'a> {
+    /// The open file.
+    file: File,
+    /// Where it is, for errors.
+    path: &'a Path,
+}
+
+impl<'a> ConsoleLog<'a> {
+    /// Creates (or truncates) the log at `path`.
+    fn create(path: &'a Path) -> Result<Self> {
+        let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(Self { file, path })
+    }
+
+    /// Appends `line` and a newline.
+    fn write_line(&mut self, line: &str) -> Result<()> {
+        writeln!(self.file, "{line}").with_context(|| format!("cannot write {}", self.path.display()))
+    }
+}
+
+/// Why the console watch of an attempt stopped.
+#[derive(Debug, PartialEq, Eq)]
+enum WatchEnd {
+    /// The console closed (QEMU is exiting) or the readers are gone.
+    ConsoleClosed,
+    /// The guest did not power off within [`POWEROFF_GRACE`] of its exit line.
+    PoweredOffLate,
+    /// The watch decided how the guest ended: a boot failure, a kill after
+    /// a fatal problem, or the timeout.
+    Ended(GuestEnd),
+}
+
+/// The instants at which an attempt's watch gives up.
+struct Deadlines {
+    /// The wall-clock limit of the whole boot.
+    run: Instant,
+    /// The limit for reaching the start marker.
+    boot: Instant,
+    /// That limit in seconds, for the message.
+    boot_timeout_s: u64,
+}
+
+impl Deadlines {
+    /// The limits of `vm`, counted from `start`.
+    fn new(vm: &VmOptions, start: Instant) -> Self {
+        Self {
+            run: start + Duration::from_secs(vm.timeout_s.unwrap_or(DEFAULT_TIMEOUT_S)),
+            boot: start + Duration::from_secs(vm.boot_timeout_s),
+            boot_timeout_s: vm.boot_timeout_s,
+        }
+    }
+
+    /// The next instant at which [`Deadlines::expired`] may have news.
+    fn wake(&self, watch: &Watch) -> Instant {
+        let mut wake = self.run;
         if watch.started_at.is_none() {
-            wake = wake.min(boot_deadline);
+            wake = wake.min(self.boot);
         }
         if let Some(kill_at) = watch.kill_at {
             wake = wake.min(kill_at);
@@ -295,59 +356,89 @@ fn boot_once(spec: &BootSpec<'_>, log_path: &Path) -> Result<BootOutcome> {
         if let Some(exit_at) = watch.exit_at {
             wake = wake.min(exit_at + POWEROFF_GRACE);
         }
-        match events.recv_timeout(wake.saturating_duration_since(now)) {
+        wake
+    }
+
+    /// Whether the watch must stop at `now`, and why: the power-off grace
+    /// is over, a fatal problem's grace is over, the boot or the run took
+    /// too long (checked in that order).
+    fn expired(&self, watch: &Watch, now: Instant) -> Option<WatchEnd> {
+        if watch.exit_at.is_some_and(|at| now >= at + POWEROFF_GRACE) {
+            Some(WatchEnd::PoweredOffLate)
+        } else if watch.kill_at.is_some_and(|at| now >= at) {
+            Some(WatchEnd::Ended(GuestEnd::KilledAfterProblem))
+        } else if watch.started_at.is_none() && now >= self.boot {
+            Some(WatchEnd::Ended(GuestEnd::BootFailed(format!("no start marker within {}s", self.boot_timeout_s))))
+        } else if now >= self.run {
+            Some(WatchEnd::Ended(GuestEnd::TimedOut))
+        } else {
+            None
+        }
+    }
+}
+
+/// Echoes and logs QEMU's output and feeds the console to `watch` until
+/// the attempt is over; says why it stopped.
+fn watch_console(
+    events: &Receiver<Event>,
+    log: &mut ConsoleLog<'_>,
+    watch: &mut Watch,
+    deadlines: &Deadlines,
+) -> Result<WatchEnd> {
+    loop {
+        let now = Instant::now();
+        match events.recv_timeout(deadlines.wake(watch).saturating_duration_since(now)) {
             Ok(Event::Console(line)) => {
                 println!("guest| {line}");
-                writeln!(log, "{line}").with_context(|| format!("cannot write {}", log_path.display()))?;
+                log.write_line(&line)?;
                 watch.observe(&line);
                 if let Some(problem) = &watch.boot_problem {
-                    end = Some(GuestEnd::BootFailed(format!("kernel problem before start: {problem}")));
-                    break;
+                    let reason = format!("kernel problem before start: {problem}");
+                    return Ok(WatchEnd::Ended(GuestEnd::BootFailed(reason)));
                 }
             }
             Ok(Event::Stderr(line)) => {
                 eprintln!("qemu! {line}");
-                writeln!(log, "qemu! {line}").with_context(|| format!("cannot write {}", log_path.display()))?;
+                log.write_line(&format!("qemu! {line}"))?;
             }
-            Ok(Event::ConsoleClosed) | Err(RecvTimeoutError::Disconnected) => break,
+            Ok(Event::ConsoleClosed) | Err(RecvTimeoutError::Disconnected) => return Ok(WatchEnd::ConsoleClosed),
             Err(RecvTimeoutError::Timeout) => {
-                let now = Instant::now();
-                if watch.exit_at.is_some_and(|at| now >= at + POWEROFF_GRACE) {
+                let Some(stopped) = deadlines.expired(watch, Instant::now()) else { continue };
+                if stopped == WatchEnd::PoweredOffLate {
                     println!(
                         "vm: guest did not power off within {}s of its exit line; stopping QEMU",
                         POWEROFF_GRACE.as_secs()
                     );
-                    powered_off_late = true;
-                    break;
                 }
-                if watch.kill_at.is_some_and(|at| now >= at) {
-                    end = Some(GuestEnd::KilledAfterProblem);
-                    break;
-                }
-                if watch.started_at.is_none() && now >= boot_deadline {
-                    end = Some(GuestEnd::BootFailed(format!("no start marker within {}s", vm.boot_timeout_s)));
-                    break;
-                }
-                if now >= deadline {
-                    end = Some(GuestEnd::TimedOut);
-                    break;
-                }
+                return Ok(stopped);
             }
         }
     }
-    let finished = Instant::now();
-    let console_closed = end.is_none() && !powered_off_late;
-    stop(&mut child.0, !console_closed)?;
-    let end = match (end, watch.exit_code, watch.started_at) {
+}
+
+/// How the guest ended: a boot failure the watch saw stands; else the
+/// guest's exit line; else why the watch stopped, or how QEMU went away.
+fn guest_end(stopped: WatchEnd, exit_code: Option<i32>, started: bool) -> GuestEnd {
+    let end = match stopped {
+        WatchEnd::Ended(end) => Some(end),
+        WatchEnd::ConsoleClosed | WatchEnd::PoweredOffLate => None,
+    };
+    match (end, exit_code, started) {
         (Some(end @ GuestEnd::BootFailed(_)), _, _) => end,
         (_, Some(code), _) => GuestEnd::Exited(code),
         (Some(end), None, _) => end,
-        (None, None, None) => GuestEnd::BootFailed("QEMU exited before the start marker".to_owned()),
-        (None, None, Some(_)) => GuestEnd::Vanished,
-    };
+        (None, None, false) => GuestEnd::BootFailed("QEMU exited before the start marker".to_owned()),
+        (None, None, true) => GuestEnd::Vanished,
+    }
+}
+
+/// The outcome of an attempt whose watch stopped as `stopped`, with QEMU
+/// gone at `finished`.
+fn outcome(watch: Watch, stopped: WatchEnd, finished: Instant, log_path: &Path) -> BootOutcome {
+    let end = guest_end(stopped, watch.exit_code, watch.started_at.is_some());
     let boot_time = watch.started_at.map_or(finished - watch.start, |at| at - watch.start);
     let run_time = watch.started_at.map_or(Duration::ZERO, |at| watch.exit_at.unwrap_or(finished) - at);
-    Ok(BootOutcome {
+    BootOutcome {
         end,
         problems: watch.problems,
         lines: watch.lines,
@@ -355,7 +446,7 @@ fn boot_once(spec: &BootSpec<'_>, log_path: &Path) -> Result<BootOutcome> {
         attempts: 1,
         boot_time,
         run_time,
-    })
+    }
 }
 
 /// The running emulator; killed if dropped early (an error while watching
@@ -481,6 +572,48 @@ mod tests {
         watch.observe("[    1.2] Oops: int3: 0000 [#1] PREEMPT SMP NOPTI");
         assert!(watch.boot_problem.is_some());
         assert!(watch.problems.is_empty());
+    }
+
+    /// A boot failure the watch saw stands; else the exit line decides;
+    /// else why the watch stopped, or whether the guest had started.
+    #[test]
+    fn guest_end_prefers_boot_failures_then_the_exit_line() {
+        let failed = || WatchEnd::Ended(GuestEnd::BootFailed("why".into()));
+        assert_eq!(guest_end(failed(), Some(0), false), GuestEnd::BootFailed("why".into()));
+        assert_eq!(guest_end(WatchEnd::Ended(GuestEnd::TimedOut), Some(3), true), GuestEnd::Exited(3));
+        assert_eq!(guest_end(WatchEnd::PoweredOffLate, Some(0), true), GuestEnd::Exited(0));
+        assert_eq!(guest_end(WatchEnd::Ended(GuestEnd::KilledAfterProblem), None, true), GuestEnd::KilledAfterProblem);
+        assert_eq!(guest_end(WatchEnd::ConsoleClosed, None, true), GuestEnd::Vanished);
+        assert_eq!(
+            guest_end(WatchEnd::ConsoleClosed, None, false),
+            GuestEnd::BootFailed("QEMU exited before the start marker".into())
+        );
+    }
+
+    /// The watch wakes for the nearest limit that applies, and stops for
+    /// the power-off grace, then a kill, then the boot limit, then the run's.
+    #[test]
+    fn deadlines_wake_and_expire_in_order() {
+        let vm = VmOptions { timeout_s: Some(600), boot_timeout_s: 180, cpus: 1, memory: "1G".into() };
+        let mut watch = Watch::new();
+        let t0 = watch.start;
+        let deadlines = Deadlines::new(&vm, t0);
+        let secs = Duration::from_secs;
+        assert_eq!(deadlines.wake(&watch), t0 + secs(180));
+        assert_eq!(deadlines.expired(&watch, t0 + secs(179)), None);
+        assert_eq!(
+            deadlines.expired(&watch, t0 + secs(180)),
+            Some(WatchEnd::Ended(GuestEnd::BootFailed("no start marker within 180s".into())))
+        );
+        watch.started_at = Some(t0 + secs(10));
+        assert_eq!(deadlines.wake(&watch), t0 + secs(600));
+        assert_eq!(deadlines.expired(&watch, t0 + secs(600)), Some(WatchEnd::Ended(GuestEnd::TimedOut)));
+        watch.kill_at = Some(t0 + secs(50));
+        assert_eq!(deadlines.wake(&watch), t0 + secs(50));
+        assert_eq!(deadlines.expired(&watch, t0 + secs(50)), Some(WatchEnd::Ended(GuestEnd::KilledAfterProblem)));
+        watch.exit_at = Some(t0 + secs(5));
+        assert_eq!(deadlines.wake(&watch), t0 + secs(5) + POWEROFF_GRACE);
+        assert_eq!(deadlines.expired(&watch, t0 + secs(50)), Some(WatchEnd::PoweredOffLate));
     }
 
     #[test]
