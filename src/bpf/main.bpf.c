@@ -1429,8 +1429,14 @@ void BPF_STRUCT_OPS(relay_cgroup_exit, struct cgroup *cgrp)
 	bpf_map_delete_elem(&cgroups, &id);
 }
 
-/* cpu.weight was written: what the cgroup contributes to its parent follows. */
-void BPF_STRUCT_OPS(relay_cgroup_set_weight, struct cgroup *cgrp, u32 weight)
+/* cg_set(): which setting of a cgroup changes. */
+enum cg_setting {
+	CG_SET_WEIGHT,		/* cpu.weight */
+	CG_SET_IDLE,		/* cpu.idle (an idle group counts as weight 1) */
+};
+
+/* A cgroup's setting changed: what it contributes to its parent follows. */
+static void cg_set(struct cgroup *cgrp, enum cg_setting setting, u32 value)
 {
 	u64 id = cgrp->kn->id;
 	struct cg_ctx *c = bpf_map_lookup_elem(&cgroups, &id);
@@ -1439,26 +1445,23 @@ void BPF_STRUCT_OPS(relay_cgroup_set_weight, struct cgroup *cgrp, u32 weight)
 	if (!c)
 		return;
 	bpf_spin_lock(&c->lock);
-	c->weight = weight;
+	if (setting == CG_SET_WEIGHT)
+		c->weight = value;
+	else
+		c->idle = value;
 	change = cg_recontribute(c);
 	bpf_spin_unlock(&c->lock);
 	cg_load_add(c->parent_id, change);
 }
 
-/* cpu.idle was written: an idle group counts as weight 1. */
+void BPF_STRUCT_OPS(relay_cgroup_set_weight, struct cgroup *cgrp, u32 weight)
+{
+	cg_set(cgrp, CG_SET_WEIGHT, weight);
+}
+
 void BPF_STRUCT_OPS(relay_cgroup_set_idle, struct cgroup *cgrp, bool idle)
 {
-	u64 id = cgrp->kn->id;
-	struct cg_ctx *c = bpf_map_lookup_elem(&cgroups, &id);
-	s64 change;
-
-	if (!c)
-		return;
-	bpf_spin_lock(&c->lock);
-	c->idle = idle;
-	change = cg_recontribute(c);
-	bpf_spin_unlock(&c->lock);
-	cg_load_add(c->parent_id, change);
+	cg_set(cgrp, CG_SET_IDLE, idle);
 }
 
 /* Record why we were unloaded, for the binary to report. */
