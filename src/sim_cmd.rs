@@ -203,12 +203,36 @@ fn config(args: &SimArgs) -> Result<SimConfig, ConfigError> {
     })
 }
 
+/// Why the `--config` file gives no routing policy; one line each.
+#[derive(Debug, thiserror::Error)]
+enum RoutingError {
+    /// The file cannot be read.
+    #[error("--config {}: cannot read it: {source}", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why it cannot be read.
+        source: std::io::Error,
+    },
+    /// The file is malformed.
+    #[error("--config {}: {source}", path.display())]
+    Parse {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The line and field at fault.
+        source: policies::ConfigError,
+    },
+    /// A route names no shipped policy.
+    #[error(transparent)]
+    Policy(#[from] policies::UnknownPolicy),
+}
+
 /// The routing policy of configuration `file`, or one line saying what is wrong.
-fn routing(file: &std::path::Path) -> Result<Box<dyn scheduler_core::Policy>, String> {
-    let text =
-        std::fs::read_to_string(file).map_err(|e| format!("--config {}: cannot read it: {e}", file.display()))?;
-    let config = policies::RoutingConfig::parse(&text).map_err(|e| format!("--config {}: {e}", file.display()))?;
-    let router = policies::Router::new(&config, &PolicyConfig::default(), None).map_err(|e| e.to_string())?;
+fn routing(file: &std::path::Path) -> Result<Box<dyn scheduler_core::Policy>, RoutingError> {
+    let text = std::fs::read_to_string(file).map_err(|source| RoutingError::Read { path: file.to_owned(), source })?;
+    let config = policies::RoutingConfig::parse(&text)
+        .map_err(|source| RoutingError::Parse { path: file.to_owned(), source })?;
+    let router = policies::Router::new(&config, &PolicyConfig::default(), None)?;
     Ok(Box::new(router))
 }
 
@@ -217,7 +241,7 @@ pub fn main(args: &SimArgs) -> ExitCode {
     let policy = match &args.config {
         Some(file) => match routing(file) {
             Ok(p) => p,
-            Err(e) => return usage_error(&e),
+            Err(e) => return usage_error(&e.to_string()),
         },
         None => match policies::by_name(&args.policy, &PolicyConfig::default()) {
             Ok(p) => p,
@@ -301,6 +325,24 @@ mod tests {
         let e = parse(&["--stall-timeout-ms", "nan"]).unwrap_err();
         let bad = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<BadValue>()).unwrap();
         assert_eq!(bad.to_string(), "invalid --stall-timeout-ms 'nan': expected a number > 0 and at most 60000");
+    }
+
+    /// A `--config` file that gives no policy is a typed error with the
+    /// line it had as a `String`, its cause kept as the source.
+    #[test]
+    fn routing_errors() {
+        let Err(e) = routing(std::path::Path::new("/nonexistent/routing.toml")) else { panic!("no file, a policy") };
+        assert!(matches!(e, RoutingError::Read { .. }), "{e}");
+        assert!(e.to_string().starts_with("--config /nonexistent/routing.toml: cannot read it: "), "{e}");
+        assert!(std::error::Error::source(&e).is_some());
+        let file = std::env::temp_dir().join(format!("scx_relay-sim-unit-{}.toml", std::process::id()));
+        std::fs::write(&file, "[[route]]\nshare = \"lots\"\n").unwrap();
+        let result = routing(&file);
+        std::fs::remove_file(&file).unwrap();
+        let Err(e) = result else { panic!("a malformed file, a policy") };
+        assert!(matches!(e, RoutingError::Parse { .. }), "{e}");
+        assert!(e.to_string().starts_with(&format!("--config {}: ", file.display())), "{e}");
+        assert!(e.to_string().contains("line 2, field share"), "{e}");
     }
 
     /// The combinations clap cannot check are refused by `config`.
