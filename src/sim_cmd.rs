@@ -276,7 +276,7 @@ fn usage_error(msg: &str) -> ExitCode {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use clap::Parser;
 

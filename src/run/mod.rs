@@ -284,6 +284,7 @@ pub fn main_with(opts: &RunOpts, custom: Option<CustomPolicy>) -> ExitCode {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use clap::Parser;
 
