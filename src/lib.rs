@@ -80,6 +80,11 @@ where
             eprintln!("scx_relay: a command is required here; see --help for the commands");
             return ExitCode::from(2);
         }
+        // A value `scx_relay sim`'s parsers refused: their own line.
+        if let Some(bad) = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<sim_cmd::BadValue>()) {
+            eprintln!("scx_relay: sim: {bad}");
+            return ExitCode::from(2);
+        }
         let text = e.render().to_string();
         let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
         let mut line = lines.next().unwrap_or("error: invalid arguments").to_owned();

@@ -1,19 +1,24 @@
 //! `scx_relay sim`: run a policy in the deterministic simulator and print
 //! the report (a table, or JSON with `--json`).
 //!
-//! Every value is taken as text and checked here, so that bad input gives
-//! one line on stderr that names the value and the valid choices, and exit
-//! code 2.
+//! clap parses every number with this module's value parsers, so that bad
+//! input gives one line on stderr that names the value and the valid
+//! choices, and exit code 2; the combinations are checked here.
 
 use std::process::ExitCode;
 
 use policies::PolicyConfig;
 use scheduler_core::{
-    sim::{simulate, SimConfig, SimError, Stall, Workload},
+    sim::{simulate, SimConfig, SimError, Stall, UnknownWorkload, Workload},
     wire::MAX_CPUS,
 };
 
 /// Options of `scx_relay sim`.
+///
+/// clap parses every number with [`int`] or [`positive`], whose
+/// [`BadValue`] the binary prints as one line (`crate::parse_from`).
+/// `allow_hyphen_values` lets a negative (or any dash-led) value reach the
+/// parser, which names the range, instead of being taken for an option.
 #[derive(Debug, clap::Args)]
 pub struct SimArgs {
     /// Scheduling policy: fifo, deadline, eevdf, interactive or local.
@@ -32,113 +37,202 @@ pub struct SimArgs {
     pub workload: String,
 
     /// Number of simulated CPUs (1..=1024).
-    #[arg(long, default_value = "8", allow_hyphen_values = true)]
-    pub cpus: String,
+    #[arg(long, default_value = "8", allow_hyphen_values = true, value_parser = int::<u32>("cpus", 1, u64::from(MAX_CPUS)))]
+    pub cpus: u32,
 
     /// Simulated time in seconds (> 0, fractions allowed, at most 3600).
-    #[arg(long, default_value = "10", allow_hyphen_values = true)]
-    pub seconds: String,
+    #[arg(
+        long = "seconds",
+        value_name = "SECONDS",
+        default_value = "10",
+        allow_hyphen_values = true,
+        value_parser = positive("seconds", 3600.0, 1e9)
+    )]
+    pub duration_ns: u64,
 
     /// Seed of the workload's randomness; one seed, one report.
-    #[arg(long, default_value = "1", allow_hyphen_values = true)]
-    pub seed: String,
+    #[arg(long, default_value = "1", allow_hyphen_values = true, value_parser = int::<u64>("seed", 0, u64::MAX))]
+    pub seed: u64,
 
     /// Hardware threads per core (1..=8); siblings are adjacent CPUs.
-    #[arg(long, default_value = "1", allow_hyphen_values = true)]
-    pub smt: String,
+    #[arg(long, default_value = "1", allow_hyphen_values = true, value_parser = int::<u32>("smt", 1, 8))]
+    pub smt: u32,
 
     /// Cores per last-level cache (default: one LLC for the whole machine).
-    #[arg(long, allow_hyphen_values = true)]
-    pub cores_per_llc: Option<String>,
+    #[arg(long, allow_hyphen_values = true, value_parser = int::<u32>("cores-per-llc", 1, u64::from(MAX_CPUS)))]
+    pub cores_per_llc: Option<u32>,
 
     /// CPU time the user scheduler spends per decision, in ns.
-    #[arg(long, default_value = "1000", allow_hyphen_values = true)]
-    pub decision_cost_ns: String,
+    #[arg(
+        long,
+        default_value = "1000",
+        allow_hyphen_values = true,
+        value_parser = int::<u64>("decision-cost-ns", 0, 1_000_000_000)
+    )]
+    pub decision_cost_ns: u64,
 
     /// The dispatcher's default slice (idle-CPU wakeups, fallback), in µs.
-    #[arg(long, default_value = "5000", allow_hyphen_values = true)]
-    pub slice_us: String,
+    #[arg(long, default_value = "5000", allow_hyphen_values = true, value_parser = int::<u64>("slice-us", 1, 10_000_000))]
+    pub slice_us: u64,
 
     /// Stall the user scheduler at this time (ms of simulated time); needs --stall-ms.
-    #[arg(long, allow_hyphen_values = true)]
-    pub stall_at_ms: Option<String>,
+    #[arg(long, allow_hyphen_values = true, value_parser = int::<u64>("stall-at-ms", 0, 3_600_000))]
+    pub stall_at_ms: Option<u64>,
 
     /// Length of the injected stall (ms); needs --stall-at-ms.
-    #[arg(long, allow_hyphen_values = true)]
-    pub stall_ms: Option<String>,
+    #[arg(
+        long = "stall-ms",
+        value_name = "STALL_MS",
+        allow_hyphen_values = true,
+        value_parser = positive("stall-ms", 3_600_000.0, 1e6)
+    )]
+    pub stall_ns: Option<u64>,
 
     /// How long the dispatcher waits for a silent user scheduler before it
     /// schedules tasks itself, in ms.
-    #[arg(long, default_value = "100", allow_hyphen_values = true)]
-    pub stall_timeout_ms: String,
+    #[arg(
+        long = "stall-timeout-ms",
+        value_name = "STALL_TIMEOUT_MS",
+        default_value = "100",
+        allow_hyphen_values = true,
+        value_parser = positive("stall-timeout-ms", 60_000.0, 1e6)
+    )]
+    pub stall_timeout_ns: u64,
 
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
 }
 
-/// Parses `value` of `--flag` as an integer in `min..=max`.
-fn int(flag: &str, value: &str, min: u64, max: u64) -> Result<u64, String> {
-    match value.trim().parse::<u64>() {
-        Ok(v) if (min..=max).contains(&v) => Ok(v),
-        _ => Err(format!("invalid --{flag} '{value}': expected an integer from {min} to {max}")),
+/// A value of a `scx_relay sim` option that its parser refused; the
+/// binary prints it as `scx_relay: sim: <this>` (exit code 2).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BadValue {
+    /// Not an integer in `min..=max`.
+    #[error("invalid --{flag} '{value}': expected an integer from {min} to {max}")]
+    Int {
+        /// The option's long name, without dashes.
+        flag: &'static str,
+        /// The value as given.
+        value: String,
+        /// Smallest accepted value.
+        min: u64,
+        /// Largest accepted value.
+        max: u64,
+    },
+    /// Not a number > 0 and at most `max`.
+    #[error("invalid --{flag} '{value}': expected a number > 0 and at most {max}")]
+    Positive {
+        /// The option's long name, without dashes.
+        flag: &'static str,
+        /// The value as given.
+        value: String,
+        /// Largest accepted value.
+        max: f64,
+    },
+}
+
+/// The value parser of `--flag`: an integer in `min..=max` (surrounding
+/// blanks allowed), as a `T` (which must hold every value up to `max`).
+fn int<T: TryFrom<u64>>(
+    flag: &'static str,
+    min: u64,
+    max: u64,
+) -> impl Fn(&str) -> Result<T, BadValue> + Clone + Send + Sync + 'static {
+    move |value: &str| {
+        value
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|v| (min..=max).contains(v))
+            .and_then(|v| T::try_from(v).ok())
+            .ok_or_else(|| BadValue::Int { flag, value: value.to_owned(), min, max })
     }
 }
 
-/// Parses `value` of `--flag` as a positive number of `unit`s, at most `max`,
-/// and returns it in ns (`ns_per_unit` each), at least 1 ns.
-fn positive(flag: &str, value: &str, max: f64, ns_per_unit: f64) -> Result<u64, String> {
-    match value.trim().parse::<f64>() {
+/// The value parser of `--flag`: a positive number of units (fractions
+/// allowed, surrounding blanks too), at most `max`, returned in ns
+/// (`ns_per_unit` each) and at least 1 ns.
+fn positive(
+    flag: &'static str,
+    max: f64,
+    ns_per_unit: f64,
+) -> impl Fn(&str) -> Result<u64, BadValue> + Clone + Send + Sync + 'static {
+    move |value: &str| match value.trim().parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 && v <= max => Ok(((v * ns_per_unit).round() as u64).max(1)),
-        _ => Err(format!("invalid --{flag} '{value}': expected a number > 0 and at most {max}")),
+        _ => Err(BadValue::Positive { flag, value: value.to_owned(), max }),
     }
+}
+
+/// Why the arguments, each valid alone, make no simulator configuration.
+#[derive(Debug, thiserror::Error)]
+enum ConfigError {
+    /// `--workload` names no preset.
+    #[error(transparent)]
+    Workload(#[from] UnknownWorkload),
+    /// `--stall-at-ms` without `--stall-ms`.
+    #[error("--stall-at-ms needs --stall-ms (the stall's length in ms)")]
+    StallWithoutLength,
+    /// `--stall-ms` without `--stall-at-ms`.
+    #[error("--stall-ms needs --stall-at-ms (when the stall starts, in ms)")]
+    StallWithoutStart,
 }
 
 /// Builds the simulator configuration from the arguments.
-fn config(args: &SimArgs) -> Result<SimConfig, String> {
-    let workload: Workload = args.workload.parse().map_err(|e| format!("{e}"))?;
-    let nr_cpus = int("cpus", &args.cpus, 1, u64::from(MAX_CPUS))? as u32;
-    let duration_ns = positive("seconds", &args.seconds, 3600.0, 1e9)?;
-    let seed = int("seed", &args.seed, 0, u64::MAX)?;
-    let smt = int("smt", &args.smt, 1, 8)? as u32;
-    let cores_per_llc = match &args.cores_per_llc {
-        Some(v) => int("cores-per-llc", v, 1, u64::from(MAX_CPUS))? as u32,
-        None => nr_cpus.div_ceil(smt),
-    };
-    let decision_cost_ns = int("decision-cost-ns", &args.decision_cost_ns, 0, 1_000_000_000)?;
-    let slice_ns = int("slice-us", &args.slice_us, 1, 10_000_000)? * 1_000;
-    let stall_timeout_ns = positive("stall-timeout-ms", &args.stall_timeout_ms, 60_000.0, 1e6)?;
-    let stall = match (&args.stall_at_ms, &args.stall_ms) {
+fn config(args: &SimArgs) -> Result<SimConfig, ConfigError> {
+    let workload: Workload = args.workload.parse()?;
+    let cores_per_llc = args.cores_per_llc.unwrap_or_else(|| args.cpus.div_ceil(args.smt));
+    let stall = match (args.stall_at_ms, args.stall_ns) {
         (None, None) => None,
-        (Some(at), Some(len)) => {
-            let at_ns = int("stall-at-ms", at, 0, 3_600_000)? * 1_000_000;
-            let duration_ns = positive("stall-ms", len, 3_600_000.0, 1e6)?;
-            Some(Stall { at_ns, duration_ns })
-        }
-        (Some(_), None) => return Err("--stall-at-ms needs --stall-ms (the stall's length in ms)".to_owned()),
-        (None, Some(_)) => return Err("--stall-ms needs --stall-at-ms (when the stall starts, in ms)".to_owned()),
+        (Some(at_ms), Some(duration_ns)) => Some(Stall { at_ns: at_ms * 1_000_000, duration_ns }),
+        (Some(_), None) => return Err(ConfigError::StallWithoutLength),
+        (None, Some(_)) => return Err(ConfigError::StallWithoutStart),
     };
     Ok(SimConfig {
-        nr_cpus,
-        smt,
+        nr_cpus: args.cpus,
+        smt: args.smt,
         cores_per_llc,
-        duration_ns,
-        seed,
+        duration_ns: args.duration_ns,
+        seed: args.seed,
         workload,
-        slice_ns,
-        decision_cost_ns,
+        slice_ns: args.slice_us * 1_000,
+        decision_cost_ns: args.decision_cost_ns,
         stall,
-        stall_timeout_ns,
+        stall_timeout_ns: args.stall_timeout_ns,
         ..SimConfig::default()
     })
 }
 
+/// Why the `--config` file gives no routing policy; one line each.
+#[derive(Debug, thiserror::Error)]
+enum RoutingError {
+    /// The file cannot be read.
+    #[error("--config {}: cannot read it: {source}", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why it cannot be read.
+        source: std::io::Error,
+    },
+    /// The file is malformed.
+    #[error("--config {}: {source}", path.display())]
+    Parse {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The line and field at fault.
+        source: policies::ConfigError,
+    },
+    /// A route names no shipped policy.
+    #[error(transparent)]
+    Policy(#[from] policies::UnknownPolicy),
+}
+
 /// The routing policy of configuration `file`, or one line saying what is wrong.
-fn routing(file: &std::path::Path) -> Result<Box<dyn scheduler_core::Policy>, String> {
-    let text =
-        std::fs::read_to_string(file).map_err(|e| format!("--config {}: cannot read it: {e}", file.display()))?;
-    let config = policies::RoutingConfig::parse(&text).map_err(|e| format!("--config {}: {e}", file.display()))?;
-    let router = policies::Router::new(&config, &PolicyConfig::default(), None).map_err(|e| e.to_string())?;
+fn routing(file: &std::path::Path) -> Result<Box<dyn scheduler_core::Policy>, RoutingError> {
+    let text = std::fs::read_to_string(file).map_err(|source| RoutingError::Read { path: file.to_owned(), source })?;
+    let config = policies::RoutingConfig::parse(&text)
+        .map_err(|source| RoutingError::Parse { path: file.to_owned(), source })?;
+    let router = policies::Router::new(&config, &PolicyConfig::default(), None)?;
     Ok(Box::new(router))
 }
 
@@ -147,7 +241,7 @@ pub fn main(args: &SimArgs) -> ExitCode {
     let policy = match &args.config {
         Some(file) => match routing(file) {
             Ok(p) => p,
-            Err(e) => return usage_error(&e),
+            Err(e) => return usage_error(&e.to_string()),
         },
         None => match policies::by_name(&args.policy, &PolicyConfig::default()) {
             Ok(p) => p,
@@ -156,7 +250,7 @@ pub fn main(args: &SimArgs) -> ExitCode {
     };
     let config = match config(args) {
         Ok(c) => c,
-        Err(e) => return usage_error(&e),
+        Err(e) => return usage_error(&e.to_string()),
     };
     match simulate(&config, policy) {
         Ok(report) if args.json => {
@@ -179,4 +273,87 @@ pub fn main(args: &SimArgs) -> ExitCode {
 fn usage_error(msg: &str) -> ExitCode {
     eprintln!("scx_relay: sim: {msg}");
     ExitCode::from(2)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        sim: SimArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<SimArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("sim").chain(args.iter().copied())).map(|c| c.sim)
+    }
+
+    /// The defaults make the configuration the manual states.
+    #[test]
+    fn defaults() {
+        let cfg = config(&parse(&[]).unwrap()).unwrap();
+        assert_eq!((cfg.nr_cpus, cfg.smt, cfg.cores_per_llc, cfg.seed), (8, 1, 8, 1));
+        assert_eq!((cfg.duration_ns, cfg.slice_ns, cfg.decision_cost_ns), (10_000_000_000, 5_000_000, 1000));
+        assert_eq!(cfg.stall_timeout_ns, 100_000_000);
+        assert!(cfg.stall.is_none());
+    }
+
+    /// Units are converted: fractional seconds and ms to ns, µs to ns.
+    #[test]
+    fn units() {
+        let args = parse(&["--seconds", "0.5", "--stall-at-ms", "7", "--stall-ms", "0.25", "--slice-us", "3"]).unwrap();
+        let cfg = config(&args).unwrap();
+        assert_eq!(cfg.duration_ns, 500_000_000);
+        assert_eq!(cfg.slice_ns, 3_000);
+        let stall = cfg.stall.unwrap();
+        assert_eq!((stall.at_ns, stall.duration_ns), (7_000_000, 250_000));
+        // A tiny positive value is still at least 1 ns.
+        assert_eq!(parse(&["--seconds", "1e-12"]).unwrap().duration_ns, 1);
+    }
+
+    /// clap refuses a bad value with the parser's typed error as source.
+    #[test]
+    fn bad_values_are_typed() {
+        let e = parse(&["--cpus", "-1"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation);
+        let bad = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<BadValue>()).unwrap();
+        assert_eq!(*bad, BadValue::Int { flag: "cpus", value: "-1".to_owned(), min: 1, max: 1024 });
+        let e = parse(&["--stall-timeout-ms", "nan"]).unwrap_err();
+        let bad = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<BadValue>()).unwrap();
+        assert_eq!(bad.to_string(), "invalid --stall-timeout-ms 'nan': expected a number > 0 and at most 60000");
+    }
+
+    /// A `--config` file that gives no policy is a typed error with the
+    /// line it had as a `String`, its cause kept as the source.
+    #[test]
+    fn routing_errors() {
+        let Err(e) = routing(std::path::Path::new("/nonexistent/routing.toml")) else { panic!("no file, a policy") };
+        assert!(matches!(e, RoutingError::Read { .. }), "{e}");
+        assert!(e.to_string().starts_with("--config /nonexistent/routing.toml: cannot read it: "), "{e}");
+        assert!(std::error::Error::source(&e).is_some());
+        let file = std::env::temp_dir().join(format!("scx_relay-sim-unit-{}.toml", std::process::id()));
+        std::fs::write(&file, "[[route]]\nshare = \"lots\"\n").unwrap();
+        let result = routing(&file);
+        std::fs::remove_file(&file).unwrap();
+        let Err(e) = result else { panic!("a malformed file, a policy") };
+        assert!(matches!(e, RoutingError::Parse { .. }), "{e}");
+        assert!(e.to_string().starts_with(&format!("--config {}: ", file.display())), "{e}");
+        assert!(e.to_string().contains("line 2, field share"), "{e}");
+    }
+
+    /// The combinations clap cannot check are refused by `config`.
+    #[test]
+    fn combinations() {
+        let e = config(&parse(&["--workload", "bogus"]).unwrap()).unwrap_err();
+        assert!(matches!(e, ConfigError::Workload(_)), "{e}");
+        assert!(e.to_string().starts_with("unknown workload 'bogus'"), "{e}");
+        let e = config(&parse(&["--stall-at-ms", "1"]).unwrap()).unwrap_err();
+        assert_eq!(e.to_string(), "--stall-at-ms needs --stall-ms (the stall's length in ms)");
+        let e = config(&parse(&["--stall-ms", "1"]).unwrap()).unwrap_err();
+        assert_eq!(e.to_string(), "--stall-ms needs --stall-at-ms (when the stall starts, in ms)");
+    }
 }

@@ -104,3 +104,42 @@ fn bad_input_is_one_line_and_exit_2() {
         }
     }
 }
+
+/// The exact line of a few bad values, as it was when the options were
+/// parsed by hand (clap parses them now; the text must not change).
+#[test]
+fn bad_values_keep_their_exact_line() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--cpus", "0"], "scx_relay: sim: invalid --cpus '0': expected an integer from 1 to 1024\n"),
+        (&["--cpus", "-2"], "scx_relay: sim: invalid --cpus '-2': expected an integer from 1 to 1024\n"),
+        (&["--seconds", "-inf"], "scx_relay: sim: invalid --seconds '-inf': expected a number > 0 and at most 3600\n"),
+        (
+            &["--seed", "1.5"],
+            "scx_relay: sim: invalid --seed '1.5': expected an integer from 0 to 18446744073709551615\n",
+        ),
+        (&["--smt", "9"], "scx_relay: sim: invalid --smt '9': expected an integer from 1 to 8\n"),
+        (
+            &["--stall-at-ms", "10", "--stall-ms", "0"],
+            "scx_relay: sim: invalid --stall-ms '0': expected a number > 0 and at most 3600000\n",
+        ),
+        (
+            &["--stall-timeout-ms", "60001"],
+            "scx_relay: sim: invalid --stall-timeout-ms '60001': expected a number > 0 and at most 60000\n",
+        ),
+        (&["--stall-at-ms", "10"], "scx_relay: sim: --stall-at-ms needs --stall-ms (the stall's length in ms)\n"),
+        (&["--stall-ms", "10"], "scx_relay: sim: --stall-ms needs --stall-at-ms (when the stall starts, in ms)\n"),
+    ];
+    for (args, line) in cases {
+        let out = sim(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), *line, "{args:?}");
+    }
+}
+
+/// Blanks around a number are accepted, as before clap parsed them.
+#[test]
+fn blanks_around_numbers_are_accepted() {
+    let out = sim(&["--cpus", " 2 ", "--seconds", " 0.01", "--seed", "+3", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -81,19 +81,20 @@ pub struct Factory {
 
 impl Factory {
     /// The policy `spec` describes.
-    pub fn build(&self, spec: &PolicySpec) -> Result<Box<dyn Policy>, String> {
+    ///
+    /// Fails when a policy it names (or a route of its configuration
+    /// names) is not one this scheduler may run.
+    pub fn build(&self, spec: &PolicySpec) -> Result<Box<dyn Policy>, policies::UnknownPolicy> {
         match spec {
             PolicySpec::Named(name) => match &self.custom {
                 Some(c) if c.name == *name => Ok((c.make)(&self.cfg)),
-                _ if self.allow_test_policies => {
-                    policies::by_name_allowing_tests(name, &self.cfg).map_err(|e| e.to_string())
-                }
-                _ => policies::by_name(name, &self.cfg).map_err(|e| e.to_string()),
+                _ if self.allow_test_policies => policies::by_name_allowing_tests(name, &self.cfg),
+                _ => policies::by_name(name, &self.cfg),
             },
             PolicySpec::Routing(config) => {
                 let lookup: Option<Box<dyn policies::CgroupLookup>> =
                     config.uses_cgroups().then(|| Box::new(ProcCgroup::new()) as Box<dyn policies::CgroupLookup>);
-                let router = policies::Router::new(config, &self.cfg, lookup).map_err(|e| e.to_string())?;
+                let router = policies::Router::new(config, &self.cfg, lookup)?;
                 Ok(Box::new(router))
             }
         }
@@ -267,7 +268,7 @@ fn serve(stream: &mut UnixStream, shared: &Shared, factory: &Factory) -> Result<
         },
         _ => bail!("unknown request '{}' (expected: policy <name>, config, status)", first.trim()),
     };
-    let policy = factory.build(&spec).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let policy = factory.build(&spec)?;
     hand_over(shared, Switch { policy, spec })
 }
 

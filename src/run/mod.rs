@@ -103,9 +103,61 @@ pub struct RunOpts {
     pub verbose: bool,
 }
 
+/// Why the scheduler's options were refused (exit code 2); each message
+/// is one line that names the option at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum OptionsError {
+    /// `--policy` names no shipped policy.
+    #[error(transparent)]
+    UnknownPolicy(#[from] policies::UnknownPolicy),
+    /// `--policy` names a test policy without `--allow-test-policies`.
+    #[error("policy '{0}' is a test policy that misbehaves on purpose; add --allow-test-policies to run it")]
+    TestPolicy(String),
+    /// `--slice-us` is outside `1..=MAX_SLICE_US`.
+    #[error("--slice-us {0} is out of range (1..={MAX_SLICE_US})")]
+    SliceUs(u64),
+    /// `--slice-min-us` is outside `1..=--slice-us`.
+    #[error("--slice-min-us {min} is out of range (1..=--slice-us, {max})")]
+    SliceMinUs {
+        /// The value given.
+        min: u64,
+        /// `--slice-us`.
+        max: u64,
+    },
+    /// `--stall-timeout-ms` is outside `1..=MAX_STALL_TIMEOUT_MS`.
+    #[error(
+        "--stall-timeout-ms {0} is out of range (1..={MAX_STALL_TIMEOUT_MS}: a task's worst wait adds it to the {age} \
+         ms aging threshold, and must stay well under the kernel's {WATCHDOG_MS} ms watchdog)",
+        age = bpf::AGE_AFTER_MS
+    )]
+    StallTimeoutMs(u64),
+    /// `--stats` is not a positive number of seconds (at most a day).
+    #[error("--stats {0} is out of range (a positive number of seconds)")]
+    Stats(f64),
+    /// The `--config` file cannot be read.
+    #[error("--config {}: cannot read it: {source}", path.display())]
+    ReadConfig {
+        /// The file.
+        path: PathBuf,
+        /// Why it cannot be read.
+        source: std::io::Error,
+    },
+    /// The `--config` file is malformed.
+    #[error("--config {}: {source}", path.display())]
+    ParseConfig {
+        /// The file.
+        path: PathBuf,
+        /// The line and field at fault.
+        source: policies::ConfigError,
+    },
+    /// `--socket` is empty.
+    #[error("--socket '' is not a path")]
+    EmptySocket,
+}
+
 impl RunOpts {
     /// Checks the values and turns them into the session configuration.
-    fn validate(&self) -> Result<Config, String> {
+    fn validate(&self) -> Result<Config, OptionsError> {
         let policy_cfg = policies::PolicyConfig {
             slice_ns: self.slice_us.saturating_mul(1000),
             slice_min_ns: self.slice_min_us.saturating_mul(1000),
@@ -114,47 +166,36 @@ impl RunOpts {
             Ok(_) => {}
             Err(_) if self.allow_test_policies && policies::TEST_NAMES.contains(&self.policy.as_str()) => {}
             Err(_) if policies::TEST_NAMES.contains(&self.policy.as_str()) => {
-                return Err(format!(
-                    "policy '{}' is a test policy that misbehaves on purpose; add --allow-test-policies to run it",
-                    self.policy
-                ))
+                return Err(OptionsError::TestPolicy(self.policy.clone()))
             }
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(e.into()),
         }
         if !(1..=MAX_SLICE_US).contains(&self.slice_us) {
-            return Err(format!("--slice-us {} is out of range (1..={MAX_SLICE_US})", self.slice_us));
+            return Err(OptionsError::SliceUs(self.slice_us));
         }
         if !(1..=self.slice_us).contains(&self.slice_min_us) {
-            return Err(format!(
-                "--slice-min-us {} is out of range (1..=--slice-us, {})",
-                self.slice_min_us, self.slice_us
-            ));
+            return Err(OptionsError::SliceMinUs { min: self.slice_min_us, max: self.slice_us });
         }
         if !(1..=MAX_STALL_TIMEOUT_MS).contains(&self.stall_timeout_ms) {
-            return Err(format!(
-                "--stall-timeout-ms {} is out of range (1..={MAX_STALL_TIMEOUT_MS}: a task's worst wait adds it to \
-                 the {} ms aging threshold, and must stay well under the kernel's {WATCHDOG_MS} ms watchdog)",
-                self.stall_timeout_ms,
-                bpf::AGE_AFTER_MS
-            ));
+            return Err(OptionsError::StallTimeoutMs(self.stall_timeout_ms));
         }
         let stats_interval = match self.stats {
             None => None,
             Some(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Some(Duration::from_secs_f64(s)),
-            Some(s) => return Err(format!("--stats {s} is out of range (a positive number of seconds)")),
+            Some(s) => return Err(OptionsError::Stats(s)),
         };
         let initial = match &self.config {
             Some(file) => {
                 let text = std::fs::read_to_string(file)
-                    .map_err(|e| format!("--config {}: cannot read it: {e}", file.display()))?;
-                let routing =
-                    policies::RoutingConfig::parse(&text).map_err(|e| format!("--config {}: {e}", file.display()))?;
+                    .map_err(|source| OptionsError::ReadConfig { path: file.clone(), source })?;
+                let routing = policies::RoutingConfig::parse(&text)
+                    .map_err(|source| OptionsError::ParseConfig { path: file.clone(), source })?;
                 PolicySpec::Routing(routing)
             }
             None => PolicySpec::Named(self.policy.clone()),
         };
         if self.socket.as_os_str().is_empty() {
-            return Err("--socket '' is not a path".to_owned());
+            return Err(OptionsError::EmptySocket);
         }
         Ok(Config {
             policy: match &initial {
@@ -243,6 +284,7 @@ pub fn main_with(opts: &RunOpts, custom: Option<CustomPolicy>) -> ExitCode {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use clap::Parser;
 
@@ -283,13 +325,14 @@ mod tests {
             (&["--policy", "chaos"][..], "--allow-test-policies"),
             (&["--policy", "panic"][..], "--allow-test-policies"),
         ] {
-            let e = parse(args).validate().unwrap_err();
+            let e = parse(args).validate().unwrap_err().to_string();
             assert!(e.contains(flag), "{args:?}: {e}");
             assert!(!e.contains('\n'));
         }
         let max = MAX_STALL_TIMEOUT_MS.to_string();
         assert!(parse(&["--stall-timeout-ms", &max, "--policy", "fifo", "--stats", "0.5"]).validate().is_ok());
-        let e = parse(&["--stall-timeout-ms", &(MAX_STALL_TIMEOUT_MS + 1).to_string()]).validate().unwrap_err();
+        let e =
+            parse(&["--stall-timeout-ms", &(MAX_STALL_TIMEOUT_MS + 1).to_string()]).validate().unwrap_err().to_string();
         assert!(e.contains(&format!("1..={max}")), "{e}");
     }
 
@@ -309,7 +352,45 @@ mod tests {
             let cfg = parse(&["--allow-test-policies", "--policy", name]).validate().unwrap();
             assert!(cfg.allow_test_policies && cfg.policy == *name);
         }
-        let e = parse(&["--allow-test-policies", "--policy", "cfs"]).validate().unwrap_err();
+        let e = parse(&["--allow-test-policies", "--policy", "cfs"]).validate().unwrap_err().to_string();
         assert!(e.contains("unknown policy 'cfs'"), "{e}");
+    }
+
+    /// Each refusal keeps the exact line it had when it was a `String`.
+    #[test]
+    fn refusals_keep_their_exact_text() {
+        let text = |args: &[&str]| parse(args).validate().unwrap_err().to_string();
+        assert_eq!(
+            text(&["--policy", "chaos"]),
+            "policy 'chaos' is a test policy that misbehaves on purpose; add --allow-test-policies to run it"
+        );
+        assert_eq!(text(&["--slice-us", "0"]), "--slice-us 0 is out of range (1..=100000)");
+        assert_eq!(
+            text(&["--slice-us", "10", "--slice-min-us", "11"]),
+            "--slice-min-us 11 is out of range (1..=--slice-us, 10)"
+        );
+        assert_eq!(
+            text(&["--stall-timeout-ms", "0"]),
+            format!(
+                "--stall-timeout-ms 0 is out of range (1..={MAX_STALL_TIMEOUT_MS}: a task's worst wait adds it to the \
+                 {} ms aging threshold, and must stay well under the kernel's {WATCHDOG_MS} ms watchdog)",
+                bpf::AGE_AFTER_MS
+            )
+        );
+        assert_eq!(text(&["--stats", "-1"]), "--stats -1 is out of range (a positive number of seconds)");
+        let e = parse(&["--config", "/nonexistent/routing.toml"]).validate().unwrap_err();
+        assert!(matches!(e, OptionsError::ReadConfig { .. }), "{e}");
+        assert!(e.to_string().starts_with("--config /nonexistent/routing.toml: cannot read it: "), "{e}");
+        assert!(std::error::Error::source(&e).is_some(), "the io::Error is kept as the source");
+    }
+
+    /// A policy the factory cannot build is a typed error, with the text
+    /// `ctl` replies and the session reports.
+    #[test]
+    fn factory_errors_are_typed() {
+        let factory = Factory { cfg: policies::PolicyConfig::default(), allow_test_policies: false, custom: None };
+        let Err(e) = factory.build(&PolicySpec::Named("cfs".to_owned())) else { panic!("cfs was built") };
+        assert_eq!(e, policies::UnknownPolicy("cfs".to_owned()));
+        assert!(anyhow::Error::new(e).to_string().starts_with("unknown policy 'cfs' (valid: "));
     }
 }

@@ -283,7 +283,7 @@ fn build_engine(
     engine_cfg: EngineConfig,
 ) -> Result<(Engine, String)> {
     let spec = ctl.and_then(Server::current).unwrap_or_else(|| cfg.initial.clone());
-    let policy = factory.build(&spec).map_err(anyhow::Error::msg)?;
+    let policy = factory.build(&spec)?;
     let policy_name = policy.name().to_owned();
     let policy = Box::new(panic_guard::Contained::new(policy));
     Ok((Engine::new(policy, topology::read(nr_cpus), engine_cfg), policy_name))

@@ -14,6 +14,56 @@ use super::{
 };
 use crate::{cpu::Topology, engine::Engine, policy::Policy};
 
+/// A broken simulator invariant: a task lost or in two places, a CPU or
+/// queue that disagrees with its tasks. Always a simulator bug.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(transparent)]
+pub struct Invariant(#[from] Broken);
+
+/// Which invariant broke, with the CPUs, tasks and states involved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum Broken {
+    /// A CPU runs a task whose state says otherwise.
+    #[error("cpu {cpu} runs task {task} whose state is {state:?}")]
+    CpuTask { cpu: usize, task: TaskId, state: TaskState },
+    /// A CPU runs the user scheduler, which says it runs elsewhere.
+    #[error("cpu {cpu} runs the user scheduler, which thinks it is on {running_on:?}")]
+    CpuUser { cpu: usize, running_on: Option<u32> },
+    /// A queue holds a task whose state says otherwise.
+    #[error("{queue:?} holds task {task} whose state is {state:?}")]
+    QueueTask { queue: QueueId, task: TaskId, state: TaskState },
+    /// A task says it runs on a CPU that runs something else.
+    #[error("task {task} claims cpu {cpu}, which runs {cpu_state:?}")]
+    TaskCpu { task: usize, cpu: u32, cpu_state: CpuState },
+    /// Both tasks of a pipe pair sleep with no timer: the message is lost.
+    #[error("pipe tasks {task} and {partner} both blocked: lost")]
+    PipeLost { task: usize, partner: TaskId },
+    /// A sleeping task has no wake timer, or more than one.
+    #[error("sleeping task {task} has {timers} wake timers")]
+    WakeTimers { task: usize, timers: u32 },
+    /// The queued tasks and the queue entries differ in number.
+    #[error("{queued} tasks queued but {entries} queue entries")]
+    QueuedCount { queued: usize, entries: usize },
+    /// The tasks in user space and the live watchdog entries differ in number.
+    #[error("{in_user} tasks in user space but {watched} under the watchdog")]
+    WatchCount { in_user: usize, watched: usize },
+    /// Tasks wait in user space and no watchdog will rescue them.
+    #[error("{in_user} tasks in user space and no watchdog armed")]
+    NoWatchdog { in_user: usize },
+    /// A planned run end came to an idle CPU.
+    #[error("cpu {cpu}: run ended on an idle CPU")]
+    RunEndedIdle { cpu: u32 },
+    /// A run ended before its task's burst did (ends are planned at burst ends).
+    #[error("cpu {cpu}: task {task} ended a run with its burst left")]
+    BurstLeft { cpu: u32, task: TaskId },
+}
+
+impl From<Broken> for SimError {
+    fn from(b: Broken) -> Self {
+        SimError::Invariant(b.into())
+    }
+}
+
 /// What a CPU is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum CpuState {
@@ -232,12 +282,12 @@ impl Machine {
                 Event::Switch(i) => self.switch_policy(i),
             }
             if self.check_every_event {
-                self.verify().map_err(SimError::Invariant)?;
+                self.verify()?;
             }
         }
         self.now = self.end;
         self.close_books();
-        self.verify().map_err(SimError::Invariant)
+        Ok(self.verify()?)
     }
 
     /// Schedules the switches of `switches` (see [`super::simulate_with_switches`]).
@@ -277,9 +327,7 @@ impl Machine {
                 self.user.running_on = None;
                 self.dispatch(cpu, super::dispatcher::Prev::User { progress: self.user.step_progress })
             }
-            CpuState::Idle | CpuState::Kicked => {
-                Err(SimError::Invariant(format!("cpu {cpu}: run ended on an idle CPU")))
-            }
+            CpuState::Idle | CpuState::Kicked => Err(Broken::RunEndedIdle { cpu }.into()),
         }
     }
 
@@ -302,7 +350,7 @@ impl Machine {
         self.account(cpu, id, since);
         if self.tasks[id as usize].burst_left > 0 {
             // Only burst ends are planned; a planned end is never early.
-            return Err(SimError::Invariant(format!("cpu {cpu}: task {id} ended a run with its burst left")));
+            return Err(Broken::BurstLeft { cpu, task: id }.into());
         }
         match self.finish_burst(id) {
             AfterBurst::Stays => {
@@ -524,21 +572,15 @@ impl Machine {
     /// place (a queue, a CPU, or user space under the watchdog), every
     /// sleeping task has a way to wake up, and every CPU and queue agrees
     /// with the tasks it names.
-    pub(crate) fn verify(&self) -> Result<(), String> {
+    pub(crate) fn verify(&self) -> Result<(), Broken> {
         // CPUs agree with their tasks.
         for (c, cpu) in self.cpus.iter().enumerate() {
             match cpu.state {
                 CpuState::Task { task, .. } if self.tasks[task as usize].state != TaskState::Running(c as u32) => {
-                    return Err(format!(
-                        "cpu {c} runs task {task} whose state is {:?}",
-                        self.tasks[task as usize].state
-                    ));
+                    return Err(Broken::CpuTask { cpu: c, task, state: self.tasks[task as usize].state });
                 }
                 CpuState::User { .. } if self.user.running_on != Some(c as u32) => {
-                    return Err(format!(
-                        "cpu {c} runs the user scheduler, which thinks it is on {:?}",
-                        self.user.running_on
-                    ));
+                    return Err(Broken::CpuUser { cpu: c, running_on: self.user.running_on });
                 }
                 _ => {}
             }
@@ -551,7 +593,7 @@ impl Machine {
             for t in dsq.tasks() {
                 queued_entries += 1;
                 if self.tasks[t as usize].state != TaskState::Queued(q) {
-                    return Err(format!("{q:?} holds task {t} whose state is {:?}", self.tasks[t as usize].state));
+                    return Err(Broken::QueueTask { queue: q, task: t, state: self.tasks[t as usize].state });
                 }
             }
         }
@@ -574,7 +616,7 @@ impl Machine {
                 TaskState::InUser => in_user += 1,
                 TaskState::Running(c) => {
                     if !matches!(self.cpus[c as usize].state, CpuState::Task { task, .. } if task as usize == id) {
-                        return Err(format!("task {id} claims cpu {c}, which runs {:?}", self.cpus[c as usize].state));
+                        return Err(Broken::TaskCpu { task: id, cpu: c, cpu_state: self.cpus[c as usize].state });
                     }
                 }
                 TaskState::Sleeping => {
@@ -583,24 +625,53 @@ impl Machine {
                         // about to be woken by its first timer).
                         let p = partner as usize;
                         if self.tasks[p].state == TaskState::Sleeping && timers[p] == 0 && timers[id] == 0 {
-                            return Err(format!("pipe tasks {id} and {partner} both blocked: lost"));
+                            return Err(Broken::PipeLost { task: id, partner });
                         }
                     } else if timers[id] != 1 {
-                        return Err(format!("sleeping task {id} has {} wake timers", timers[id]));
+                        return Err(Broken::WakeTimers { task: id, timers: timers[id] });
                     }
                 }
                 TaskState::Exited => {}
             }
         }
         if queued != queued_entries {
-            return Err(format!("{queued} tasks queued but {queued_entries} queue entries"));
+            return Err(Broken::QueuedCount { queued, entries: queued_entries });
         }
         if in_user != live_watch {
-            return Err(format!("{in_user} tasks in user space but {live_watch} under the watchdog"));
+            return Err(Broken::WatchCount { in_user, watched: live_watch });
         }
         if in_user > 0 && !self.watchdog_armed {
-            return Err(format!("{in_user} tasks in user space and no watchdog armed"));
+            return Err(Broken::NoWatchdog { in_user });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each broken invariant keeps the text it had as a `String`, behind
+    /// `SimError`'s prefix, and stays reachable as the error's source.
+    #[test]
+    fn invariant_messages() {
+        let e = SimError::from(Broken::CpuTask { cpu: 1, task: 4, state: TaskState::Sleeping });
+        assert_eq!(e.to_string(), "simulator invariant broken: cpu 1 runs task 4 whose state is Sleeping");
+        assert!(std::error::Error::source(&e).is_some());
+        for (b, text) in [
+            (
+                Broken::CpuUser { cpu: 0, running_on: Some(2) },
+                "cpu 0 runs the user scheduler, which thinks it is on Some(2)",
+            ),
+            (Broken::PipeLost { task: 3, partner: 4 }, "pipe tasks 3 and 4 both blocked: lost"),
+            (Broken::WakeTimers { task: 5, timers: 2 }, "sleeping task 5 has 2 wake timers"),
+            (Broken::QueuedCount { queued: 2, entries: 1 }, "2 tasks queued but 1 queue entries"),
+            (Broken::WatchCount { in_user: 2, watched: 0 }, "2 tasks in user space but 0 under the watchdog"),
+            (Broken::NoWatchdog { in_user: 1 }, "1 tasks in user space and no watchdog armed"),
+            (Broken::RunEndedIdle { cpu: 7 }, "cpu 7: run ended on an idle CPU"),
+            (Broken::BurstLeft { cpu: 7, task: 9 }, "cpu 7: task 9 ended a run with its burst left"),
+        ] {
+            assert_eq!(Invariant::from(b).to_string(), text);
+        }
     }
 }

@@ -117,9 +117,10 @@ mod workload;
 use serde::Serialize;
 use thiserror::Error;
 
+pub use machine::Invariant;
 pub use report::{
-    Accounting, ClassReport, DispatchCounts, Latency, Report, SwitchRecord, TaskReport, Throughput, Utilisation,
-    KERNEL_WATCHDOG_NS,
+    Accounting, AccountingError, ClassReport, DispatchCounts, Latency, Report, SwitchRecord, TaskReport, Throughput,
+    Utilisation, KERNEL_WATCHDOG_NS,
 };
 pub use workload::{
     nice_to_weight, sched_idle_weight, Affinity, Behavior, Count, Preset, PresetDef, TaskClass, TaskGroup,
@@ -240,7 +241,7 @@ pub enum SimError {
     Engine(#[from] EngineError),
     /// An internal consistency check failed (a task was lost): a simulator bug.
     #[error("simulator invariant broken: {0}")]
-    Invariant(String),
+    Invariant(#[from] Invariant),
 }
 
 impl SimConfig {

@@ -144,15 +144,31 @@ pub struct Accounting {
     pub affinity_violations: u64,
 }
 
+/// What [`Accounting::check`] found wrong (a simulator or policy bug).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AccountingError {
+    /// Tasks created and tasks found in some place differ in number.
+    #[error("{created} tasks created, {placed} accounted for")]
+    Unplaced {
+        /// Tasks created.
+        created: u64,
+        /// Tasks found exited, sleeping, in user space, queued or running.
+        placed: u64,
+    },
+    /// Tasks ran on CPUs outside their affinity this many times.
+    #[error("{0} runs outside a task's affinity")]
+    AffinityViolations(u64),
+}
+
 impl Accounting {
     /// Every task is in exactly one place and none ran where it may not.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), AccountingError> {
         let placed = self.exited + self.sleeping + self.in_user + self.queued + self.running;
         if placed != self.created {
-            return Err(format!("{} tasks created, {placed} accounted for", self.created));
+            return Err(AccountingError::Unplaced { created: self.created, placed });
         }
         if self.affinity_violations > 0 {
-            return Err(format!("{} runs outside a task's affinity", self.affinity_violations));
+            return Err(AccountingError::AffinityViolations(self.affinity_violations));
         }
         Ok(())
     }
@@ -589,6 +605,18 @@ fn write_class_row(s: &mut String, name: &str, tasks: u64, cpu_ns: u64, work: u6
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// `check` names what is wrong, with the text it had as a `String`.
+    #[test]
+    fn accounting_errors() {
+        let ok = Accounting { created: 3, exited: 1, sleeping: 2, ..Accounting::default() };
+        assert_eq!(ok.check(), Ok(()));
+        let lost = Accounting { created: 4, ..ok };
+        assert_eq!(lost.check(), Err(AccountingError::Unplaced { created: 4, placed: 3 }));
+        assert_eq!(lost.check().unwrap_err().to_string(), "4 tasks created, 3 accounted for");
+        let stray = Accounting { affinity_violations: 2, ..ok };
+        assert_eq!(stray.check().unwrap_err().to_string(), "2 runs outside a task's affinity");
+    }
 
     /// Nearest-rank percentiles over 1..=1000.
     #[test]
