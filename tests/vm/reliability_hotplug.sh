@@ -34,7 +34,11 @@ settle() {
 		sleep 0.2
 		i=$((i + 1))
 	done
-	wait_state enabled 60 "$RELAY_PID" >/dev/null
+	# Enabling takes a few seconds under emulation; past 15 s, show what
+	# the kernel is doing before it ejects (an RCU stall fires at ~21 s).
+	wait_state enabled 15 "$RELAY_PID" >/dev/null && return 0
+	show_stuck_enable
+	wait_state enabled 45 "$RELAY_PID" >/dev/null
 }
 
 start_relay -- --stats 1

@@ -55,6 +55,21 @@ fail_with_log() {
 	fail "$@"
 }
 
+# show_stuck_enable: what the kernel is doing while sched_ext's state stays
+# away from "enabled" after scx_relay attached: the state, the kernel stack
+# of every task that is running or waiting uninterruptibly (the enable path
+# and anything it waits for), and the kernel's last sched_ext and rcu lines.
+show_stuck_enable() {
+	note "stuck enable: state '$(cat $SCX/state 2>/dev/null)' at $(cut -d' ' -f1 /proc/uptime) s"
+	for t in /proc/[0-9]*/task/[0-9]*; do
+		st=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "$t/status" 2>/dev/null)
+		case "$st" in R | D) ;; *) continue ;; esac
+		note "stuck enable: task ${t##*/} ($(cat "$t/comm" 2>/dev/null)) state $st cpu $(awk '{print $39}' "$t/stat" 2>/dev/null) policy $(awk '{print $41}' "$t/stat" 2>/dev/null):"
+		sed 's/^/    /' "$t/stack" 2>/dev/null
+	done
+	dmesg | grep -E 'sched_ext|rcu' | tail -n 10
+}
+
 # alive <pid>: whether the process still runs (one that exited but was not
 # waited for yet is a zombie, which kill -0 still finds).
 alive() {
