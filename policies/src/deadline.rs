@@ -3,8 +3,8 @@
 //! upstream scx_rustland's rule, `vruntime + runtime since last sleep`,
 //! with both terms weighted and bounded).
 //!
-//! 1. **Virtual runtime.** Each task has `v`, in ns of weight-100 time:
-//!    every run of `r` ns adds `r × 100 / weight` (at the weight the task
+//! 1. **Virtual runtime.** Each task has `v`, in ns of nice-0 (weight 1024) time:
+//!    every run of `r` ns adds `r × 1024 / weight` (at the weight the task
 //!    has when it comes back: a renice while it waited takes effect then),
 //!    never more than `5 S` past the clock (`S` the configured slice). The
 //!    *clock* `c` is the largest `v` a run ended at: every run of a task at
@@ -17,7 +17,7 @@
 //!    key preempted it, its affinity changed) keeps up to `5 S` of the CPU
 //!    it is owed: `v ≥ c - 5 S`. A new task (or one whose vtime is not the
 //!    key this policy sent it) starts at `c`. See `crate::vclock`.
-//! 3. **Key** `= v + R`, `R = max(exec_runtime, last run) × 100 / weight`
+//! 3. **Key** `= v + R`, `R = max(exec_runtime, last run) × 1024 / weight`
 //!    within `slice_min ..= S`, where `exec_runtime` is the CPU time since
 //!    the task last woke (0 at a wakeup, when its last run is the run that
 //!    ended in sleep): tasks with short runs sort ahead of CPU hogs at the
@@ -25,8 +25,8 @@
 //!    from the policy's own record, not from the key. The key is the
 //!    decision's vtime: the queues order by it, and the dispatcher's tick
 //!    makes a running task yield once a lower key waits than its key
-//!    advanced by its run (`K + r × 100 / weight`, the same rate as rule 1)
-//!    — so CPU time follows the weights (nice 0 : nice 10 = 100 : 11).
+//!    advanced by its run (`K + r × 1024 / weight`, the same rate as rule 1)
+//!    — so CPU time follows the weights (nice 0 : nice 10 = 1024 : 110).
 //! 4. **Slice** `= 5 S × weight / 100` within `slice_min ..= 5 S` (100 ms for
 //!    nice 0 by default): a cap, not a turn — the tick ends a run as soon as
 //!    a lower key waits. A shorter cap would hurt the weights: a CPU whose
@@ -50,7 +50,7 @@
 //!   queue's, and this policy puts a task on a CPU's own queue only when
 //!   that CPU is idle with an empty queue; the idle fast path is off while
 //!   the shared queue holds a task. A task started with key `k` yields at
-//!   the first tick after `slice_min` at which `k + r × 100 / w > K_X`.
+//!   the first tick after `slice_min` at which `k + r × 1024 / w > K_X`.
 //! - A task `j` queued at `t0` has a key `≥ c0 - 10 S`: when it was queued
 //!   its key was `≥ c - 5 S`; the runs that moved the clock on since ended
 //!   at most `5 S` past the clock of their return, and those that started
@@ -58,13 +58,13 @@
 //!   it. Every task enqueued after `t0` has `v ≥ c0 - 5 S`.
 //! - So between its starts while `X` waits, `j`'s `v` grows by the charges
 //!   of its runs from at least `c0 - 10 S` to at most `K_X ≤ c0 + 6 S`:
-//!   `16 S × w_j / 100` of CPU; plus its last run, which passes `K_X` by at
+//!   `16 S × w_j / 1024` of CPU; plus its last run, which passes `K_X` by at
 //!   most a tick and `slice_min`, a run in progress at `t0` (at most its
 //!   slice and a tick), and runs whose charge the `5 S` cap cut (each moves
 //!   the clock by `5 S`, at most twice before `v ≥ K_X`): at most
-//!   `16 S w_j / 100 + 2 slice_j + 4 tick` in all.
+//!   `16 S w_j / 1024 + 2 slice_j + 4 tick` in all.
 //! - While `X` waits, no CPU is idle (it would take `X`): `X` waits at most
-//!   `(U + Σ_j (16 S w_j / 100 + 2 slice_j + 4 tick)) / N` after it reaches
+//!   `(U + Σ_j (16 S w_j / 1024 + 2 slice_j + 4 tick)) / N` after it reaches
 //!   the queue (`U` the user scheduler's CPU time, `N` the CPUs), plus the
 //!   time it spends in user space (at most the stall timeout, after which
 //!   the dispatcher places it). A task pinned to one CPU is served by that
@@ -73,7 +73,7 @@
 //! Gaps a review found, not closed yet: the clock keeps moving while `j`
 //! waits when others return one after another (or run on other CPUs, when
 //! `j` is pinned), so `K_j ≥ c0 - 10 S` is not shown, and `j`'s first run
-//! is then limited only by its slice; "within a tick" is `tick × 100 / w`
+//! is then limited only by its slice; "within a tick" is `tick × 1024 / w`
 //! of virtual time (twenty slices at weight 1); and the in-progress, last
 //! and capped runs can add up to more than `2 slice_j + 4 tick`.
 //!
@@ -127,7 +127,7 @@ impl Deadline {
         }
     }
 
-    /// The virtual clock `c` (ns of weight-100 time).
+    /// The virtual clock `c` (ns of nice-0 (weight 1024) time).
     pub fn clock(&self) -> u64 {
         self.vclock.now()
     }
@@ -155,7 +155,7 @@ impl Deadline {
         self.vclock.sent(pid, key);
     }
 
-    /// The slice of a task of `weight` (rule 4): `slice × weight / 100`,
+    /// The slice of a task of `weight` (rule 4): `slice × weight / 1024`,
     /// within `slice_min ..= 5 × slice`.
     pub fn slice_for(&self, weight: u64) -> u64 {
         weighted_slice(self.slice_ns, self.slice_min_ns, weight)
@@ -195,7 +195,10 @@ impl Policy for Deadline {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use scheduler_core::{task::ENQ_WAKEUP, CpuView, Topology};
+    use scheduler_core::{
+        task::{ENQ_WAKEUP, WEIGHT_DEFAULT as NICE_0},
+        CpuView, Topology,
+    };
 
     use super::*;
 
@@ -246,15 +249,15 @@ mod tests {
     fn new_task_starts_at_clock() {
         let mut p = Deadline::new(&cfg());
         let cpus = busy(1);
-        p.enqueue(&task(1, 0, 0, 1, 0, 100), &ctx(&cpus));
+        p.enqueue(&task(1, 0, 0, 1, 0, NICE_0), &ctx(&cpus));
         let d = p.dispatch(&ctx(&cpus)).unwrap();
-        p.enqueue(&task(1, d.vtime, 10 * MS, 20 * MS, 10 * MS, 100), &ctx(&cpus));
+        p.enqueue(&task(1, d.vtime, 10 * MS, 20 * MS, 10 * MS, NICE_0), &ctx(&cpus));
         assert_eq!(p.clock(), 10 * MS, "its run ended at v = 10 ms");
         assert_eq!(p.vruntime_of(1), Some(10 * MS));
-        assert_eq!(p.charge(&task(2, 0, 0, 1, 0, 100)), (10 * MS, 11 * MS), "at the clock, key one slice_min later");
+        assert_eq!(p.charge(&task(2, 0, 0, 1, 0, NICE_0)), (10 * MS, 11 * MS), "at the clock, key one slice_min later");
     }
 
-    /// The key is weighted virtual time: a run of r ns adds r × 100 / weight,
+    /// The key is weighted virtual time: a run of r ns adds r × 1024 / weight,
     /// at the weight the task has when it comes back (a renice while it
     /// waited takes effect then).
     #[test]
@@ -262,14 +265,14 @@ mod tests {
         let mut p = Deadline::new(&cfg());
         let cpus = busy(2);
         for pid in [1, 2] {
-            p.enqueue(&task(pid, 0, 0, 1, 0, 100), &ctx(&cpus));
+            p.enqueue(&task(pid, 0, 0, 1, 0, NICE_0), &ctx(&cpus));
         }
         let ds: Vec<_> = std::iter::from_fn(|| p.dispatch(&ctx(&cpus))).collect();
-        // Both ran 4 ms; task 2 is nice 10 (weight 11) by now.
-        p.enqueue(&task(1, ds[0].vtime, 4 * MS, 5 * MS, 4 * MS, 100), &ctx(&cpus));
-        p.enqueue(&task(2, ds[1].vtime, 4 * MS, 5 * MS, 4 * MS, 11), &ctx(&cpus));
+        // Both ran 4 ms; task 2 is nice 10 (weight 110) by now.
+        p.enqueue(&task(1, ds[0].vtime, 4 * MS, 5 * MS, 4 * MS, NICE_0), &ctx(&cpus));
+        p.enqueue(&task(2, ds[1].vtime, 4 * MS, 5 * MS, 4 * MS, 110), &ctx(&cpus));
         assert_eq!(p.vruntime_of(1), Some(4 * MS));
-        assert_eq!(p.vruntime_of(2), Some(4 * MS * 100 / 11));
+        assert_eq!(p.vruntime_of(2), Some(4 * MS * 1024 / 110));
     }
 
     /// The request: CPU time since the task last woke (its last burst if it
@@ -279,14 +282,14 @@ mod tests {
     #[test]
     fn request_is_bounded_and_weighted() {
         let p = Deadline::new(&cfg());
-        let mut t = task(1, 0, 0, 1, 0, 100);
+        let mut t = task(1, 0, 0, 1, 0, NICE_0);
         t.enq_flags = ENQ_WAKEUP;
         assert_eq!(p.request(&t), MS, "at least slice_min");
-        let t2 = task(1, 0, 2 * MS, 3 * MS, 0, 100);
+        let t2 = task(1, 0, 2 * MS, 3 * MS, 0, NICE_0);
         assert_eq!(p.request(&t2), 2 * MS, "just woke: its last run");
         t.exec_runtime = 3 * MS;
         assert_eq!(p.request(&t), 3 * MS);
-        t.weight = 50;
+        t.weight = NICE_0 / 2;
         assert_eq!(p.request(&t), 6 * MS);
         t.exec_runtime = 10_000 * MS;
         assert_eq!(p.request(&t), SLICE);
@@ -298,10 +301,10 @@ mod tests {
     fn order_by_runtime_since_wakeup_then_arrival() {
         let cpus = busy(2);
         let mut p = Deadline::new(&cfg());
-        p.enqueue(&task(1, 0, 0, 1, 900 * SLICE, 100), &ctx(&cpus));
-        p.enqueue(&task(2, 0, 0, 1, 3 * MS, 100), &ctx(&cpus));
-        p.enqueue(&task(3, 0, 0, 1, 1_000, 100), &ctx(&cpus));
-        p.enqueue(&task(4, 0, 0, 1, 1_000, 100), &ctx(&cpus));
+        p.enqueue(&task(1, 0, 0, 1, 900 * SLICE, NICE_0), &ctx(&cpus));
+        p.enqueue(&task(2, 0, 0, 1, 3 * MS, NICE_0), &ctx(&cpus));
+        p.enqueue(&task(3, 0, 0, 1, 1_000, NICE_0), &ctx(&cpus));
+        p.enqueue(&task(4, 0, 0, 1, 1_000, NICE_0), &ctx(&cpus));
         let ds: Vec<_> = std::iter::from_fn(|| p.dispatch(&ctx(&cpus))).collect();
         assert_eq!(ds.iter().map(|d| d.pid).collect::<Vec<_>>(), vec![3, 4, 2, 1]);
         assert_eq!(ds[3].vtime, SLICE, "the latency term stops at one slice");
@@ -315,7 +318,7 @@ mod tests {
         let cpus = busy(1);
         let mut p = Deadline::new(&cfg());
         for pid in [1, 2] {
-            p.enqueue(&task(pid, 0, 0, 1, 0, 100), &ctx(&cpus));
+            p.enqueue(&task(pid, 0, 0, 1, 0, NICE_0), &ctx(&cpus));
         }
         let mut d1 = p.dispatch(&ctx(&cpus)).unwrap();
         let d2 = p.dispatch(&ctx(&cpus)).unwrap();
@@ -324,31 +327,31 @@ mod tests {
         let mut now = 1;
         for _ in 0..3 {
             now += 80 * MS;
-            p.enqueue(&task(1, d1.vtime, 80 * MS, now, 1_000 * MS, 100), &ctx(&cpus));
+            p.enqueue(&task(1, d1.vtime, 80 * MS, now, 1_000 * MS, NICE_0), &ctx(&cpus));
             d1 = p.dispatch(&ctx(&cpus)).unwrap();
         }
         assert_eq!(p.clock(), 240 * MS);
         // Task 2 did not run since: put back without a wakeup, it keeps
         // five slices of what it is owed.
-        assert_eq!(p.charge(&task(2, d2.vtime, 0, 1, 0, 100)).0, 240 * MS - 5 * SLICE);
+        assert_eq!(p.charge(&task(2, d2.vtime, 0, 1, 0, NICE_0)).0, 240 * MS - 5 * SLICE);
         // Woken instead, it starts at the clock, its key slice_min later.
-        let mut t2 = task(2, d2.vtime, 0, 1, 0, 100);
+        let mut t2 = task(2, d2.vtime, 0, 1, 0, NICE_0);
         t2.enq_flags = ENQ_WAKEUP;
         p.sent(2, d2.vtime);
         assert_eq!(p.charge(&t2), (240 * MS, 240 * MS + MS));
-        // As weight 1 (SCHED_IDLE), a 20 ms run is charged 2 s: kept to 5 slices ahead.
+        // At SCHED_IDLE's weight 3, a 20 ms run is charged 6.8 s: kept to 5 slices ahead.
         p.sent(2, 7);
-        assert_eq!(p.charge(&task(2, 7, 20 * MS, now, 20 * MS, 1)).0, 240 * MS + 5 * SLICE);
+        assert_eq!(p.charge(&task(2, 7, 20 * MS, now, 20 * MS, 3)).0, 240 * MS + 5 * SLICE);
     }
 
-    /// Hogs of weights 100, 33 and 11 sharing one CPU, driven by hand (the
+    /// Hogs of nice 0, 5 and 10 (weights 1024, 335, 110) sharing one CPU, driven by hand (the
     /// lowest key runs for one 4 ms tick at a time): CPU time follows the
     /// weights within 2 %.
     #[test]
     fn shares_follow_weights() {
         let cpus = busy(1);
         let mut p = Deadline::new(&cfg());
-        let weights = [100, 33, 11];
+        let weights = [1024, 335, 110];
         for pid in 1..=3 {
             p.enqueue(&task(pid, 0, 0, 1, 0, weights[(pid - 1) as usize]), &ctx(&cpus));
         }
@@ -362,18 +365,18 @@ mod tests {
         let total: u64 = cpu_ns.iter().sum();
         for (i, &w) in weights.iter().enumerate() {
             let share = cpu_ns[i] as f64 / total as f64;
-            let fair = w as f64 / 144.0;
+            let fair = w as f64 / 1469.0;
             assert!((share - fair).abs() < 0.02 * fair.max(0.05), "weight {w}: {share:.4} vs {fair:.4}");
         }
     }
 
-    /// Slices: 5 slices × weight / 100, within slice_min ..= 5 slices.
+    /// Slices: 5 slices × weight / 1024, within slice_min ..= 5 slices.
     #[test]
     fn slice_scales_with_weight() {
         let p = Deadline::new(&cfg());
-        assert_eq!(p.slice_for(100), 5 * SLICE);
-        assert_eq!(p.slice_for(1_000), 5 * SLICE, "never above 5 slices");
-        assert_eq!(p.slice_for(11), 11 * SLICE / 20);
+        assert_eq!(p.slice_for(NICE_0), 5 * SLICE);
+        assert_eq!(p.slice_for(10 * NICE_0), 5 * SLICE, "never above 5 slices");
+        assert_eq!(p.slice_for(110), 5 * SLICE * 110 / 1024);
         assert_eq!(p.slice_for(1), MS, "never below slice_min");
     }
 
@@ -382,8 +385,8 @@ mod tests {
     fn take_all_in_key_order() {
         let cpus = busy(1);
         let mut p = Deadline::new(&cfg());
-        p.enqueue(&task(1, 0, 0, 1, 5 * SLICE, 100), &ctx(&cpus));
-        p.enqueue(&task(2, 0, 0, 1, 0, 100), &ctx(&cpus));
+        p.enqueue(&task(1, 0, 0, 1, 5 * SLICE, NICE_0), &ctx(&cpus));
+        p.enqueue(&task(2, 0, 0, 1, 0, NICE_0), &ctx(&cpus));
         let mut out = Vec::new();
         p.take_all(&mut out);
         assert_eq!(out.iter().map(|t| t.pid).collect::<Vec<_>>(), vec![2, 1]);

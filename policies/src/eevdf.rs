@@ -2,23 +2,23 @@
 //! class does it since 6.6 (kernel/sched/fair.c), so users can compare.
 //!
 //! Each task has a virtual runtime `v`: its CPU time scaled by
-//! `100 / weight` (a nice-0 task's `v` advances at wall-clock speed, a
+//! `1024 / weight` (a nice-0 task's `v` advances at wall-clock speed, a
 //! heavier one's slower). `V` is the weighted average of `v` over the
 //! runnable tasks. A task's *lag* is `V - v`: positive when it got less
 //! than its share. The rules:
 //!
 //! 1. **Eligible** when `lag >= 0`, i.e. `v <= V`.
-//! 2. **Virtual deadline** `vd = v + request * 100 / weight`, where the
+//! 2. **Virtual deadline** `vd = v + request * 1024 / weight`, where the
 //!    request is the kernel's base slice, `0.75 ms * (1 + ilog2(min(cpus, 8)))`
 //!    (3 ms on 8 CPUs), within `slice_min..=slice`.
 //! 3. **Pick** the eligible task with the earliest `vd`; it runs until an
 //!    earlier deadline waits (see below).
-//! 4. **Charge** every run: `v += run * 100 / weight`.
+//! 4. **Charge** every run: `v += run * 1024 / weight`.
 //! 5. **Placement** (the kernel's `place_entity`): a new task starts at
 //!    `v = V` with half a request (`PLACE_DEADLINE_INITIAL`); a task that
 //!    wakes up keeps the lag it left with, `v = V - lag * (W + w) / W`
 //!    (`W` the runnable weight), the lag clamped to
-//!    `±max(2 request, 1 ms) * 100 / weight`; a task whose slice ended
+//!    `±max(2 request, 1 ms) * 1024 / weight`; a task whose slice ended
 //!    keeps its `v`.
 //!
 //! In scx_relay a policy hands tasks to the dispatcher as soon as it is asked
@@ -27,14 +27,14 @@
 //! is the virtual deadline: the queues run tasks in `vd` order, and rule 1
 //! acts on the tasks this policy holds at once (a batch). The dispatcher's
 //! tick makes a running task yield once a waiting `vd` is below its own
-//! advanced by its run, `vd + r × 100 / weight` — the deadline it would have
+//! advanced by its run, `vd + r × 1024 / weight` — the deadline it would have
 //! if it came back now (rule 4) — which is the kernel's preemption at
 //! deadline, at tick granularity. The decision's slice is only a cap
-//! (`5 slice × weight / 100` within `slice_min ..= 5 slice`, 100 ms for nice
+//! (`5 slice × weight / 1024` within `slice_min ..= 5 slice`, 100 ms for nice
 //! 0 by default): a CPU whose task's slice ends takes whatever waits, so a
 //! cap as short as the request would hand the CPU on at every tick whatever
 //! the deadlines — measured in the simulator, 1 : 1 for a nice-0 and a
-//! nice-10 hog sharing a CPU, as in the guest before, instead of 100 : 11. "Runnable", for
+//! nice-10 hog sharing a CPU, as in the guest before, instead of 1024 : 110. "Runnable", for
 //! `V`, is what the policy can know: tasks it holds, and tasks it
 //! dispatched until they come back or [`AWAY_NS`] passed (they went to
 //! sleep, or run long). The lag a sleeper left with is measured against `V`
@@ -42,7 +42,7 @@
 //! was picked and `V` when it comes back: the policy does not see it stop.
 //!
 //! **Waits grow with the load, as in the kernel.** `V` advances at
-//! `cpus × 100 / W` per ns (`W` the runnable weight), and a task runs when
+//! `cpus × 1024 / W` per ns (`W` the runnable weight), and a task runs when
 //! `V` reaches about its `vd`: a light task among many heavy ones waits
 //! `request × W / (weight × cpus)` — seconds for a nice-19 task among a
 //! hundred nice-0 ones. The kernel's fair class has no watchdog; sched_ext
@@ -83,7 +83,7 @@ const AWAY_CAPACITY: usize = 8_192;
 /// What the policy remembers of a task.
 #[derive(Clone, Copy, Debug, Default)]
 struct TaskState {
-    /// Virtual runtime (ns of weight-100 time).
+    /// Virtual runtime (ns of nice-0 (weight 1024) time).
     v: u64,
     /// `V` when it was last picked.
     pick_v: u64,
@@ -339,9 +339,10 @@ mod tests {
         SchedContext { now_ns, cpus }
     }
 
-    fn new_task(pid: i32, weight: u64) -> QueuedTask {
+    /// A new task whose weight is `pct` % of a nice-0 task's.
+    fn new_task(pid: i32, pct: u64) -> QueuedTask {
         let mut t = QueuedTask::new(pid, 0);
-        t.weight = weight;
+        t.weight = pct * WEIGHT_DEFAULT / 100;
         t
     }
 
@@ -515,7 +516,7 @@ mod tests {
         // Long after, both are away for good: nothing counts and V stays where it was.
         p.enqueue(&new_task(3, 100), &ctx(&cpus, 40 * MS + AWAY_NS + 2 * MS));
         assert_eq!(p.vruntime_of(3), Some(40 * MS));
-        assert_eq!(p.sum_w, 100, "only task 3 counts");
+        assert_eq!(p.sum_w, u128::from(WEIGHT_DEFAULT), "only task 3 counts");
     }
 
     /// Two hogs of weights 100 and 300 sharing one CPU, driven by hand: CPU

@@ -265,14 +265,14 @@ mod tests {
     }
 
     /// An interactive task's slice is twice its average burst scaled by
-    /// weight / 100, within slice_min..=slice.
+    /// weight / 1024 (a nice-0 task's), within slice_min..=slice.
     #[test]
     fn interactive_slices_scale_with_weight() {
         let p = Interactive::new(&cfg());
-        assert_eq!(p.interactive_slice(MS, 100), 2 * MS);
-        assert_eq!(p.interactive_slice(MS, 200), 4 * MS);
-        assert_eq!(p.interactive_slice(MS, 11), MS, "at least slice_min");
-        assert_eq!(p.interactive_slice(MS, 10_000), SLICE, "at most slice");
+        assert_eq!(p.interactive_slice(MS, 1024), 2 * MS);
+        assert_eq!(p.interactive_slice(MS, 2048), 4 * MS);
+        assert_eq!(p.interactive_slice(MS, 110), MS, "at least slice_min");
+        assert_eq!(p.interactive_slice(MS, 102_400), SLICE, "at most slice");
     }
 
     /// A task with long bursts is not interactive even when it wakes up.

@@ -33,7 +33,7 @@
 //! too (across LLCs, only idle CPUs move tasks: weights hold within an
 //! LLC). Balancing by task count instead (the overflow going to the
 //! shortest queue, as before) put two nice-0 hogs on one CPU and two nice-10
-//! ones on another: 1 : 1 instead of 100 : 11.
+//! ones on another: 1 : 1 instead of 1024 : 110.
 //!
 //! **Bounded wait.** `deadline`'s argument, with one CPU serving a task on
 //! its queue (the CPU serves its own queue and the shared queue in one key
@@ -379,7 +379,7 @@ mod tests {
         let ctx = SchedContext { now_ns: 1, cpus: &cpus };
         let mut p = Local::new(&PolicyConfig::default());
         let (mut heavy, mut light) = (task(1, 0), task(2, 1));
-        light.weight = 11;
+        light.weight = 110;
         p.enqueue(&heavy, &ctx);
         p.enqueue(&light, &ctx);
         let ds = all(&mut p, &cpus, 1);
@@ -390,7 +390,7 @@ mod tests {
         p.enqueue(&light, &SchedContext { now_ns: 2, cpus: &cpus });
         let ds = all(&mut p, &cpus, 2);
         let key = |pid| ds.iter().find(|d| d.pid == pid).unwrap().vtime;
-        assert_eq!(key(2) - key(1), 4_000_000 * 100 / 11 - 4_000_000);
+        assert_eq!(key(2) - key(1), 4_000_000 * 1024 / 110 - 4_000_000);
     }
 
     /// A task whose slice ended moves to the CPU of its LLC with the least

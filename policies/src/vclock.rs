@@ -1,7 +1,7 @@
 //! Weighted virtual time, shared by `deadline`, `interactive` and `local`.
 //!
-//! Every task has a virtual runtime `v` in ns of weight-100 time: each run
-//! of `r` ns adds `r × 100 / weight` (the dispatcher advances a running
+//! Every task has a virtual runtime `v` in ns of nice-0 (weight 1024) time: each run
+//! of `r` ns adds `r × 1024 / weight` (the dispatcher advances a running
 //! task's key at the same rate, so the two agree). The *clock* `c` is the
 //! largest `v` a task reached at the end of a run: every run of a task at
 //! the clock moves it on by the run's charge, and by no more than the run's
@@ -36,7 +36,7 @@ pub const AHEAD_SLICES: u64 = 5;
 /// What the clock remembers of a task.
 #[derive(Clone, Copy, Debug, Default)]
 struct VState {
-    /// Virtual runtime (ns of weight-100 time).
+    /// Virtual runtime (ns of nice-0 (weight 1024) time).
     v: u64,
     /// The key last sent for it, if one was since it was placed.
     key_sent: Option<u64>,
@@ -53,7 +53,7 @@ pub(crate) struct VClock {
     ahead: u64,
 }
 
-/// `run_ns × 100 / weight`: a run in ns of weight-100 virtual time.
+/// `run_ns × 1024 / weight`: a run in ns of weight-100 virtual time.
 pub(crate) fn weighted(run_ns: u64, weight: u64) -> u64 {
     (u128::from(run_ns) * u128::from(WEIGHT_DEFAULT) / u128::from(weight.max(1))).min(u128::from(u64::MAX)) as u64
 }
@@ -129,7 +129,7 @@ impl VClock {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use scheduler_core::task::ENQ_WAKEUP;
+    use scheduler_core::task::{ENQ_WAKEUP, WEIGHT_DEFAULT as NICE_0, WEIGHT_IDLEPRIO};
 
     const MS: u64 = 1_000_000;
     const SLICE: u64 = 20 * MS;
@@ -143,19 +143,19 @@ mod tests {
         t
     }
 
-    /// A run is charged `run × 100 / weight`, once; the weight is the one
+    /// A run is charged `run × 1024 / weight`, once; the weight is the one
     /// the task has when it comes back.
     #[test]
     fn runs_are_charged_by_weight_once() {
         let mut c = VClock::new(SLICE);
-        assert_eq!(c.place(&task(1, 0, 0, 1, 100)), 0);
+        assert_eq!(c.place(&task(1, 0, 0, 1, NICE_0)), 0);
         c.sent(1, 7);
-        assert_eq!(c.place(&task(1, 7, 4 * MS, 10 * MS, 100)), 4 * MS);
+        assert_eq!(c.place(&task(1, 7, 4 * MS, 10 * MS, NICE_0)), 4 * MS);
         c.sent(1, 4 * MS);
-        assert_eq!(c.place(&task(1, 4 * MS, 4 * MS, 20 * MS, 50)), 12 * MS, "now weight 50");
+        assert_eq!(c.place(&task(1, 4 * MS, 4 * MS, 20 * MS, NICE_0 / 2)), 12 * MS, "now half the weight");
         c.sent(1, 12 * MS);
-        assert_eq!(c.place(&task(1, 12 * MS, 4 * MS, 20 * MS, 50)), 12 * MS, "same run: not charged again");
-        assert_eq!(weighted(4 * MS, 1), 400 * MS, "weight 1 (SCHED_IDLE)");
+        assert_eq!(c.place(&task(1, 12 * MS, 4 * MS, 20 * MS, NICE_0 / 2)), 12 * MS, "same run: not charged again");
+        assert_eq!(weighted(3 * MS, WEIGHT_IDLEPRIO), 1024 * MS, "SCHED_IDLE");
     }
 
     /// The clock is where runs ended; `v` stays within `[c, c + ahead]`
@@ -164,24 +164,28 @@ mod tests {
     #[test]
     fn placement_window() {
         let mut c = VClock::new(SLICE);
-        c.place(&task(1, 0, 0, 1, 100));
-        c.place(&task(2, 0, 0, 1, 100));
+        c.place(&task(1, 0, 0, 1, NICE_0));
+        c.place(&task(2, 0, 0, 1, NICE_0));
         c.sent(2, 0);
         let mut stop = 1;
         for _ in 0..3 {
             c.sent(1, 9);
             stop += 80 * MS;
-            c.place(&task(1, 9, 80 * MS, stop, 100));
+            c.place(&task(1, 9, 80 * MS, stop, NICE_0));
         }
         assert_eq!((c.now(), c.v_of(1)), (240 * MS, Some(240 * MS)), "the clock is where the last run ended");
-        assert_eq!(c.place(&task(2, 0, 0, 1, 100)), 140 * MS, "owed CPU: at most five slices behind");
+        assert_eq!(c.place(&task(2, 0, 0, 1, NICE_0)), 140 * MS, "owed CPU: at most five slices behind");
         c.sent(2, 0);
-        let mut woken = task(2, 0, 0, 1, 100);
+        let mut woken = task(2, 0, 0, 1, NICE_0);
         woken.enq_flags = ENQ_WAKEUP;
         assert_eq!(c.place(&woken), 240 * MS, "a wakeup starts at the clock");
         c.sent(2, 5);
-        assert_eq!(c.place(&task(2, 5, 20 * MS, stop, 1)), 240 * MS + 5 * SLICE, "charged at most five slices ahead");
+        assert_eq!(
+            c.place(&task(2, 5, 20 * MS, stop, WEIGHT_IDLEPRIO)),
+            240 * MS + 5 * SLICE,
+            "charged at most five slices ahead"
+        );
         assert_eq!(c.now(), 260 * MS, "the clock follows by the run's length, not its charge");
-        assert_eq!(c.place(&task(3, 123, 0, 1, 100)), c.now(), "foreign vtime: at the clock");
+        assert_eq!(c.place(&task(3, 123, 0, 1, NICE_0)), c.now(), "foreign vtime: at the clock");
     }
 }

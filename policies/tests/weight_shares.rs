@@ -158,7 +158,7 @@ fn shares_follow_weights_except_fifo() {
         println!("| `{name}` | {} |", row.join(" | "));
     }
     println!(
-        "\nEach cell: nice 0 : nice 10 CPU time (weights 100 : 11 = {expected:.2}), Jain's index of CPU time over fair share. \
+        "\nEach cell: nice 0 : nice 10 CPU time (weights 1024 : 110 = {expected:.2}), Jain's index of CPU time over fair share. \
          {NR_CPUS} simulated CPUs, {SECONDS} s, seed 1; \"one CPU\": the hogs pinned to CPU 0."
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -5,12 +5,32 @@
 /// Length of a task's command name, as the kernel's `TASK_COMM_LEN`.
 pub const TASK_COMM_LEN: usize = 16;
 
-/// Default sched_ext weight of a nice-0 task (`p->scx.weight`).
-pub const WEIGHT_DEFAULT: u64 = 100;
-/// Smallest sched_ext weight (nice 19).
+/// The kernel's `sched_prio_to_weight` table (kernel/sched/core.c): the
+/// fair class's load weight of nice -20..=19, nice 0 = 1024. Task weights
+/// are on this scale, not on sched_ext's `p->scx.weight` (the same weight
+/// rounded to a scale of 100, which makes nice 15 weigh 12 % too much).
+/// The dispatcher holds the same table (`prio_to_weight` in
+/// `src/bpf/main.bpf.c`; a test keeps the two equal).
+pub const PRIO_TO_WEIGHT: [u64; 40] = [
+    88761, 71755, 56483, 46273, 36291, 29154, 23254, 18705, 14949, 11916, 9548, 7620, 6100, 4904, 3906, 3121, 2501,
+    1991, 1586, 1277, 1024, 820, 655, 526, 423, 335, 272, 215, 172, 137, 110, 87, 70, 56, 45, 36, 29, 23, 18, 15,
+];
+/// Weight of a nice-0 task.
+pub const WEIGHT_DEFAULT: u64 = 1024;
+/// Weight of a `SCHED_IDLE` task (the kernel's `WEIGHT_IDLEPRIO`).
+pub const WEIGHT_IDLEPRIO: u64 = 3;
+/// Smallest weight a hand-off carries (a task's share in a crowded cgroup
+/// is rounded up to it).
 pub const WEIGHT_MIN: u64 = 1;
-/// Largest sched_ext weight (nice -20).
-pub const WEIGHT_MAX: u64 = 10_000;
+/// Largest weight a hand-off carries: cgroup `cpu.weight`'s largest value
+/// (10000, default 100) on this scale.
+pub const WEIGHT_MAX: u64 = 10_000 * WEIGHT_DEFAULT / 100;
+
+/// The weight of a nice level (clamped to -20..=19 first), exactly as the
+/// fair class weighs it: nice 10 is 110, nice 19 is 15.
+pub fn nice_to_weight(nice: i32) -> u64 {
+    PRIO_TO_WEIGHT[(nice.clamp(-20, 19) + 20) as usize]
+}
 
 /// `SCX_ENQ_WAKEUP`: the enqueue flag of a task that became runnable by
 /// waking up (rather than losing its CPU at the end of a slice).
@@ -37,12 +57,14 @@ pub struct QueuedTask {
     /// The weight the task's share of CPU follows,
     /// [`WEIGHT_MIN`]..=[`WEIGHT_MAX`]: its own weight ([`Self::task_weight`])
     /// times the shares of its cgroups' `cpu.weight`, as the fair class's
-    /// group scheduling would split the CPU (100 = a nice-0 task in the root
-    /// cgroup; a lone task in a cgroup of `cpu.weight` 1000 has 1000, each of
-    /// ten there 100). Policies that honour weights use this one.
+    /// group scheduling would split the CPU ([`WEIGHT_DEFAULT`], 1024 = a
+    /// nice-0 task in the root cgroup; a lone nice-0 task in a cgroup of
+    /// `cpu.weight` 1000 has 10240, each of ten there 1024). Policies that
+    /// honour weights use this one.
     pub weight: u64,
-    /// The task's own sched_ext weight (nice or `sched_setattr`; 100 = nice 0,
-    /// SCHED_IDLE 1), [`WEIGHT_MIN`]..=[`WEIGHT_MAX`], cgroups not applied.
+    /// The task's own weight, as the fair class weighs it (nice or
+    /// `sched_setattr`: [`nice_to_weight`], 1024 = nice 0, SCHED_IDLE
+    /// [`WEIGHT_IDLEPRIO`]), cgroups not applied.
     pub task_weight: u64,
     /// The vtime of the task's last decision by this policy (ns). When the
     /// policy never decided it (a new task, one the dispatcher placed, one

@@ -300,7 +300,7 @@ mod tests {
         assert_eq!(raw(1, -1, 100).validate(4), Err(WireError::CpuOutOfRange { cpu: -1, nr_cpus: 4 }));
         assert_eq!(raw(0, 0, 100).validate(4), Err(WireError::InvalidPid(0)));
         assert_eq!(raw(1, 0, 0).validate(4), Err(WireError::InvalidWeight(0)));
-        assert_eq!(raw(1, 0, 10_001).validate(4), Err(WireError::InvalidWeight(10_001)));
+        assert_eq!(raw(1, 0, 102_401).validate(4), Err(WireError::InvalidWeight(102_401)));
         let mut r = raw(1, 0, 100);
         r.nr_cpus_allowed = 0;
         assert_eq!(r.validate(4), Err(WireError::NoCpuAllowed));

@@ -31,6 +31,15 @@ enum relay_consts {
 	/* Range of the heartbeat timer's period (ms): a quarter of the stall timeout, clamped. */
 	RELAY_TIMER_MIN_MS	= 10,
 	RELAY_TIMER_MAX_MS	= 250,
+	/*
+	 * Weights (relay_queued_task.weight, task_weight) are the fair class's
+	 * load weights: a nice-0 task weighs 1024, a SCHED_IDLE one 3, and a
+	 * hand-off carries at most cpu.weight's largest value (10000 of 100)
+	 * on that scale.
+	 */
+	RELAY_WEIGHT_NICE_0	= 1024,
+	RELAY_WEIGHT_IDLEPRIO	= 3,
+	RELAY_WEIGHT_MAX	= 102400,
 };
 
 /*

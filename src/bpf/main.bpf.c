@@ -294,9 +294,9 @@ static struct task_ctx *lookup_task_ctx(const struct task_struct *p)
  * runnable tasks plus the cpu.weight of each child cgroup that has runnable
  * work (an active child counts once, as one group entity of the fair
  * class). A task in the root cgroup keeps its own weight; a cgroup of
- * weight 1000 with one hog gives it 1000, with ten hogs 100 each. Every
- * policy sees eff(p) as the hand-off's weight, so cgroups compose with
- * nice and with routing's groups.
+ * cpu.weight 1000 with one hog gives it ten times a nice-0 task's weight,
+ * with ten hogs once each. Every policy sees eff(p) as the hand-off's
+ * weight, so cgroups compose with nice and with routing's groups.
  *
  * load(C) follows ops.runnable / ops.quiescent, which bracket every time a
  * task is on a runqueue (both are skipped for migrations, which move no
@@ -311,11 +311,53 @@ static struct task_ctx *lookup_task_ctx(const struct task_struct *p)
  * levels above count as the root) and at a cgroup the map could not hold
  * (nr_cgroups_untracked; its ancestors' shares are not applied either);
  * and a weight below 1 is sent as 1, so a cgroup with more runnable
- * nice-0 tasks than its cpu.weight gets more than its share.
+ * nice-0 tasks than 10.24 × its cpu.weight (at the top level) gets more
+ * than its share.
  */
 #define CG_MAX_LEVELS		16
 #define CG_MAX			16384
-#define WEIGHT_MAX		10000
+
+/*
+ * Weights are on the fair class's scale (the load weight of
+ * kernel/sched/core.c sched_prio_to_weight[]: nice 0 = 1024, nice 19 = 15,
+ * SCHED_IDLE = 3), not sched_ext's p->scx.weight, which is that weight
+ * rounded to a scale of 100 (sched_weight_to_cgroup()): nice 15 becomes 4
+ * where 36/1024 is 3.5 on that scale, 12 % too much, and SCHED_IDLE becomes
+ * 1, 3.4 times too much. A cgroup's cpu.weight converts as the fair class
+ * converts it to group shares (sched_weight_from_cgroup(): × 1024 / 100).
+ */
+#define WEIGHT_NICE_0		RELAY_WEIGHT_NICE_0
+#define WEIGHT_IDLEPRIO		RELAY_WEIGHT_IDLEPRIO
+#define WEIGHT_MAX		RELAY_WEIGHT_MAX
+#define MAX_RT_PRIO		100
+#ifndef SCHED_IDLE
+#define SCHED_IDLE		5	/* include/uapi/linux/sched.h */
+#endif
+#define NICE_LEVELS		40
+
+/* kernel/sched/core.c sched_prio_to_weight[], nice -20..19. */
+static const u32 prio_to_weight[NICE_LEVELS] = {
+	88761, 71755, 56483, 46273, 36291, 29154, 23254, 18705, 14949, 11916,
+	9548, 7620, 6100, 4904, 3906, 3121, 2501, 1991, 1586, 1277,
+	1024, 820, 655, 526, 423, 335, 272, 215, 172, 137,
+	110, 87, 70, 56, 45, 36, 29, 23, 18, 15,
+};
+
+/*
+ * @p's own weight now, as the fair class computes it (set_load_weight():
+ * SCHED_IDLE, else by static priority). ops.set_weight runs after
+ * static_prio and policy change, so this is current there too.
+ */
+static u32 task_weight(const struct task_struct *p)
+{
+	s32 idx = p->static_prio - MAX_RT_PRIO;
+
+	if (p->policy == SCHED_IDLE)
+		return WEIGHT_IDLEPRIO;
+	if (idx < 0 || idx >= NICE_LEVELS)
+		return p->scx.weight ? p->scx.weight * WEIGHT_NICE_0 / 100 : 1;
+	return prio_to_weight[idx];
+}
 
 struct cg_ctx {
 	struct bpf_spin_lock lock;	/* guards load, contrib, weight, idle */
@@ -323,7 +365,7 @@ struct cg_ctx {
 	s64 load;		/* runnable weight in the cgroup, see above (weight) */
 	s64 contrib;		/* what it adds to its parent's load (weight) */
 	u64 parent_id;		/* parent cgroup's id, 0 for the root */
-	u32 idle;		/* cpu.idle: the group counts as weight 1 (bool) */
+	u32 idle;		/* cpu.idle: the group counts as SCHED_IDLE (bool) */
 	u32 level;		/* depth, 0 = the root */
 };
 
@@ -337,9 +379,10 @@ struct {
 /* Cgroups ops.cgroup_init could not track (the map was full): weight 1:1. */
 u64 nr_cgroups_untracked;
 
+/* @c's weight as a group, on the task weights' scale (rounded as the kernel). */
 static __always_inline u32 cg_weight(const struct cg_ctx *c)
 {
-	return c->idle ? 1 : c->weight;
+	return c->idle ? WEIGHT_IDLEPRIO : (c->weight * WEIGHT_NICE_0 + 50) / 100;
 }
 
 /*
@@ -391,7 +434,7 @@ static void cg_count(struct task_struct *p, struct task_ctx *tctx)
 		return;
 	tctx->cgid = cgrp->kn->id;
 	bpf_cgroup_release(cgrp);
-	tctx->cg_counted = p->scx.weight ? p->scx.weight : 1;
+	tctx->cg_counted = task_weight(p);
 	cg_load_add(tctx->cgid, tctx->cg_counted);
 }
 
@@ -634,8 +677,8 @@ static bool queue_to_user(struct task_struct *p, u64 enq_flags)
 	t->nr_cpus_allowed = p->nr_cpus_allowed;
 	t->enq_flags = enq_flags;
 	tctx->cg_share = cg_share(tctx->cgid);
-	t->weight = shared_weight(p->scx.weight, tctx->cg_share);
-	t->task_weight = p->scx.weight ? p->scx.weight : 1;
+	t->task_weight = task_weight(p);
+	t->weight = shared_weight(t->task_weight, tctx->cg_share);
 	t->vtime = p->scx.dsq_vtime;
 	t->start_ts = tctx->start_ts;
 	t->stop_ts = tctx->stop_ts;
@@ -1119,12 +1162,13 @@ void BPF_STRUCT_OPS(relay_quiescent, struct task_struct *p, u64 deq_flags)
 void BPF_STRUCT_OPS(relay_set_weight, struct task_struct *p, u32 weight)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
+	u32 now = task_weight(p);	/* @weight is on sched_ext's coarser scale */
 	s64 delta;
 
 	if (!tctx || !tctx->cg_counted)
 		return;
-	delta = (s64)(weight ? weight : 1) - (s64)tctx->cg_counted;
-	tctx->cg_counted = weight ? weight : 1;
+	delta = (s64)now - (s64)tctx->cg_counted;
+	tctx->cg_counted = now;
 	cg_load_add(tctx->cgid, delta);
 }
 
@@ -1216,7 +1260,7 @@ static bool should_yield(struct task_struct *p, s32 cpu, u64 ran)
 	u8 *req = MEMBER_VPTR(age_request, [cpu]);
 	struct task_ctx *tctx = lookup_task_ctx(p);
 	/* Its weight now, at its cgroups' share as of its last hand-off. */
-	u64 weight = shared_weight(p->scx.weight, tctx && tctx->cg_share ? tctx->cg_share : CG_SHARE_ONE);
+	u64 weight = shared_weight(task_weight(p), tctx && tctx->cg_share ? tctx->cg_share : CG_SHARE_ONE);
 	u64 head;
 
 	if ((req && READ_ONCE(*req)) || scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL_ON | cpu))
@@ -1393,7 +1437,7 @@ void BPF_STRUCT_OPS(relay_dump_task, struct scx_dump_ctx *dctx, struct task_stru
 		scx_bpf_dump("scx_relay: waiting %lldms generation %llu pending %d exec_runtime %llums cgroup %llu weight %llu\n",
 			     (s64)(bpf_ktime_get_ns() - tctx->wait_since) / 1000000, tctx->generation, pend,
 			     tctx->exec_runtime / 1000000, tctx->cgid,
-			     shared_weight(p->scx.weight, tctx->cg_share ? tctx->cg_share : CG_SHARE_ONE));
+			     shared_weight(task_weight(p), tctx->cg_share ? tctx->cg_share : CG_SHARE_ONE));
 }
 
 /*
@@ -1432,7 +1476,7 @@ void BPF_STRUCT_OPS(relay_cgroup_exit, struct cgroup *cgrp)
 /* cg_set(): which setting of a cgroup changes. */
 enum cg_setting {
 	CG_SET_WEIGHT,		/* cpu.weight */
-	CG_SET_IDLE,		/* cpu.idle (an idle group counts as weight 1) */
+	CG_SET_IDLE,		/* cpu.idle (an idle group counts as SCHED_IDLE) */
 };
 
 /* A cgroup's setting changed: what it contributes to its parent follows. */

@@ -41,6 +41,9 @@ const _: () = assert!(intf::relay_consts_RELAY_CPU_ANY == CPU_ANY);
 const _: () = assert!(intf::relay_consts_RELAY_MAX_CPUS as u32 == MAX_CPUS);
 const _: () = assert!(intf::relay_consts_RELAY_COMM_LEN as usize == scheduler_core::TASK_COMM_LEN);
 const _: () = assert!(size_of::<CpuState>() == 16);
+const _: () = assert!(intf::relay_consts_RELAY_WEIGHT_NICE_0 as u64 == scheduler_core::task::WEIGHT_DEFAULT);
+const _: () = assert!(intf::relay_consts_RELAY_WEIGHT_IDLEPRIO as u64 == scheduler_core::task::WEIGHT_IDLEPRIO);
+const _: () = assert!(intf::relay_consts_RELAY_WEIGHT_MAX as u64 == scheduler_core::task::WEIGHT_MAX);
 same_offset!(
     intf::relay_queued_task,
     RawQueuedTask,
@@ -62,3 +65,19 @@ same_offset!(intf::relay_decision, RawDecision, pid, cpu, slice_ns, vtime, flags
 // The skeleton's .bss array is the same type bindgen produced from intf.h.
 const _: () = assert!(size_of::<types::relay_cpu_state>() == size_of::<CpuState>());
 const _: () = assert!(offset_of!(types::relay_cpu_state, current_pid) == offset_of!(CpuState, current_pid));
+
+#[cfg(test)]
+mod tests {
+    /// The dispatcher's weight table (`prio_to_weight` in main.bpf.c) is
+    /// scheduler-core's `PRIO_TO_WEIGHT`, number for number.
+    #[test]
+    fn dispatcher_weight_table_is_the_kernels() {
+        let src = include_str!("../bpf/main.bpf.c");
+        let start = src.find("prio_to_weight[NICE_LEVELS] = {").expect("the table in main.bpf.c");
+        let body = &src[start..];
+        let body = &body[body.find('{').unwrap_or(0) + 1..body.find('}').unwrap_or(0)];
+        let table: Vec<u64> =
+            body.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| s.parse().unwrap()).collect();
+        assert_eq!(table, scheduler_core::task::PRIO_TO_WEIGHT.to_vec());
+    }
+}

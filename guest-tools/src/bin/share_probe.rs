@@ -22,6 +22,7 @@
 //! where P is the largest |R / Q - 1| over the hogs, in percent (other load
 //! lowers every share alike but leaves the ratios); exits 0 when every hog
 //! reported.
+use scheduler_core::task::{nice_to_weight, WEIGHT_IDLEPRIO};
 use std::{
     fs,
     io::Read,
@@ -29,13 +30,6 @@ use std::{
     thread,
 };
 
-/// The kernel's `sched_prio_to_weight`, nice -20 first.
-const NICE_WEIGHTS: [u64; 40] = [
-    88761, 71755, 56483, 46273, 36291, 29154, 23254, 18705, 14949, 11916, 9548, 7620, 6100, 4904, 3906, 3121, 2501,
-    1991, 1586, 1277, 1024, 820, 655, 526, 423, 335, 272, 215, 172, 137, 110, 87, 70, 56, 45, 36, 29, 23, 18, 15,
-];
-/// The fair class's weight of a SCHED_IDLE task (`WEIGHT_IDLEPRIO`).
-const IDLE_WEIGHT: u64 = 3;
 const WARMUP_NS: u64 = 1_000_000_000;
 
 /// One hog as given on the command line.
@@ -61,7 +55,7 @@ impl Hog {
     }
 
     fn weight(&self) -> u64 {
-        self.nice.map_or(IDLE_WEIGHT, |n| NICE_WEIGHTS[(n + 20) as usize])
+        self.nice.map_or(WEIGHT_IDLEPRIO, nice_to_weight)
     }
 }
 

@@ -60,7 +60,10 @@
 pub mod config;
 pub mod glob;
 
-use scheduler_core::{task::WEIGHT_DEFAULT, Decision, Policy, QueuedTask, SchedContext, Target};
+use scheduler_core::{
+    task::{PRIO_TO_WEIGHT, WEIGHT_DEFAULT},
+    Decision, Policy, QueuedTask, SchedContext, Target,
+};
 
 pub use config::{ConfigError, GroupSpec, RouteSpec, RoutingConfig};
 pub use glob::Glob;
@@ -83,20 +86,13 @@ const IDLE_NS: u64 = 100_000_000;
 /// every slice, at most `AHEAD_SLICES` default slices).
 const AWAY_NS: u64 = 250_000_000;
 
-/// The kernel's `sched_prio_to_weight`, nice -20..=19.
-const PRIO_TO_WEIGHT: [u64; 40] = [
-    88761, 71755, 56483, 46273, 36291, 29154, 23254, 18705, 14949, 11916, 9548, 7620, 6100, 4904, 3906, 3121, 2501,
-    1991, 1586, 1277, 1024, 820, 655, 526, 423, 335, 272, 215, 172, 137, 110, 87, 70, 56, 45, 36, 29, 23, 18, 15,
-];
-
-/// The nice level whose sched_ext weight (`prio_to_weight * 100 / 1024`,
-/// rounded as the kernel does) is nearest to `weight`; ties go to the lower
-/// level.
+/// The nice level whose weight ([`PRIO_TO_WEIGHT`]) is nearest to
+/// `weight` (a task's own weight: exact for every level); ties go to the
+/// lower level.
 pub fn weight_to_nice(weight: u64) -> i32 {
     let mut best = (u64::MAX, 0);
     for (i, &w) in PRIO_TO_WEIGHT.iter().enumerate() {
-        let scx = (w * WEIGHT_DEFAULT + 512) / 1024;
-        let d = scx.abs_diff(weight);
+        let d = w.abs_diff(weight);
         if d < best.0 {
             best = (d, i as i32 - 20);
         }
@@ -484,7 +480,10 @@ mod tests {
         Arc,
     };
 
-    use scheduler_core::{CpuView, Topology};
+    use scheduler_core::{
+        task::{nice_to_weight, WEIGHT_IDLEPRIO, WEIGHT_MAX},
+        CpuView, Topology,
+    };
 
     use super::*;
 
@@ -541,10 +540,10 @@ cgroup = "/x"
         t7.tgid = 7;
         assert_eq!(r.route(&t7), 1);
         let mut heavy = task(2, "build");
-        heavy.task_weight = 305;
+        heavy.task_weight = nice_to_weight(-5);
         assert_eq!(r.route(&heavy), 2, "nice -5");
         let mut in_heavy_cgroup = task(6, "build");
-        in_heavy_cgroup.weight = 305;
+        in_heavy_cgroup.weight = nice_to_weight(-5);
         assert_eq!(r.route(&in_heavy_cgroup), 5, "a cgroup's share is not a nice level");
         let mut pinned = task(3, "kthreadish");
         pinned.nr_cpus_allowed = 1;
@@ -554,27 +553,18 @@ cgroup = "/x"
         assert_eq!(r.describe(), "routing (route 1: interactive, route 2: eevdf, route 3: local, route 4: deadline, route 5: fifo, default: fifo)");
     }
 
-    /// Weights map back to the nearest nice level, with the kernel's rounding or the simulator's.
+    /// Weights map back to their nice level, and near weights to the nearest level.
     #[test]
     fn nice_from_weight() {
-        assert_eq!(weight_to_nice(100), 0);
-        assert_eq!(weight_to_nice(305), -5);
-        assert_eq!(weight_to_nice(304), -5);
-        assert_eq!(weight_to_nice(33), 5);
-        assert_eq!(weight_to_nice(32), 5);
-        assert_eq!(weight_to_nice(10_000), -20);
-        assert_eq!(weight_to_nice(1), 19);
-        // The kernel's weights map back to their level, or to the lowest
-        // level sharing that weight (high nice levels have weights 1..=10);
-        // the simulator's (rounded down) within a level.
-        let kernel = |nice: i32| (PRIO_TO_WEIGHT[(nice + 20) as usize] * 100 + 512) / 1024;
         for nice in -20..=19 {
-            let w = kernel(nice);
-            let lowest = (-20..=nice).find(|&n| kernel(n) == w).unwrap();
-            assert_eq!(weight_to_nice(w), lowest, "nice {nice}, weight {w}");
-            let sim = weight_to_nice(scheduler_core::sim::nice_to_weight(nice));
-            assert!((sim - nice).abs() <= 1, "nice {nice}: simulator weight read as {sim}");
+            assert_eq!(weight_to_nice(nice_to_weight(nice)), nice, "nice {nice}");
         }
+        assert_eq!(weight_to_nice(WEIGHT_DEFAULT), 0);
+        assert_eq!(weight_to_nice(1000), 0);
+        assert_eq!(weight_to_nice(3000), -5);
+        assert_eq!(weight_to_nice(WEIGHT_MAX), -20);
+        assert_eq!(weight_to_nice(1), 19);
+        assert_eq!(weight_to_nice(WEIGHT_IDLEPRIO), 19);
     }
 
     /// The cgroup lookup is asked once per process; its path is matched
@@ -666,7 +656,7 @@ cgroup = "/x"
         let cpus = busy(4);
         let ctx = SchedContext { now_ns: 0, cpus: &cpus };
         let (heavy, mut light) = (task(1, "a"), task(2, "b"));
-        light.weight = 11;
+        light.weight = nice_to_weight(10);
         let keys = |p: &mut dyn Policy, heavy: &QueuedTask, light: &QueuedTask| {
             let (mut h, mut l) = (*heavy, *light);
             p.enqueue(&h, &ctx);
@@ -682,7 +672,7 @@ cgroup = "/x"
         };
         let (order, gap) = keys(&mut r, &heavy, &light);
         assert_eq!((order, gap), keys(&mut alone, &heavy, &light));
-        assert_eq!(gap, 4_000_000 * 100 / 11 - 4_000_000);
+        assert_eq!(gap, 4_000_000 * 1024 / 110 - 4_000_000);
     }
 
     /// Handing over collects the tasks of every group.

@@ -462,7 +462,7 @@ mod tests {
 
     /// The tick's rule: a slice over ends the run; before `slice_min`
     /// nothing else does; after it, a waiting key below the running task's
-    /// key advanced by its run × 100 / weight does, an equal or higher one
+    /// key advanced by its run × 1024 / weight does, an equal or higher one
     /// does not; the user scheduler waiting for a CPU does.
     #[test]
     fn tick_rule() {
@@ -472,9 +472,9 @@ mod tests {
         let engine = Engine::new(Box::new(Idle), topology.clone(), EngineConfig::default());
         let mut m = Machine::new(&config, engine, topology);
         let ms = 1_000_000;
-        // Task 0 (weight 50, key 100 ms) runs from 0 with a 50 ms slice;
+        // Task 0 (half a nice-0 weight, key 100 ms) runs from 0 with a 50 ms slice;
         // task 1 waits with key 110 ms.
-        m.tasks[0].weight = 50;
+        m.tasks[0].weight = WEIGHT_DEFAULT / 2;
         (m.tasks[0].vtime, m.tasks[0].slice_left) = (100 * ms, 50 * ms);
         m.start_task(0, 0);
         m.insert(QueueId::Shared, 1, 110 * ms);
@@ -487,8 +487,8 @@ mod tests {
         assert_eq!(at(&mut m, 5 * ms), None, "110 ms: not below");
         assert_eq!(at(&mut m, 8 * ms), Some(false), "116 ms > 110 ms");
         assert_eq!(at(&mut m, 50 * ms), Some(true), "slice over");
-        m.tasks[0].weight = 200;
-        assert_eq!(at(&mut m, 8 * ms), None, "at weight 200: 104 ms");
+        m.tasks[0].weight = 2 * WEIGHT_DEFAULT;
+        assert_eq!(at(&mut m, 8 * ms), None, "at twice a nice-0 weight: 104 ms");
         m.channels.queued.push_back(m.tasks[1].queued_task(0, true));
         assert_eq!(at(&mut m, 2 * ms), Some(false), "the user scheduler waits, and last ran on CPU 0");
         assert_eq!(at(&mut m, ms / 2), None, "but not before slice_min");

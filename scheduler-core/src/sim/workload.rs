@@ -9,37 +9,12 @@ use std::{fmt, str::FromStr};
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::task::{WEIGHT_MAX, WEIGHT_MIN};
+pub use crate::task::nice_to_weight;
+use crate::task::WEIGHT_IDLEPRIO;
 
-/// The kernel's `sched_prio_to_weight` table: nice -20..=19, nice 0 = 1024.
-const PRIO_TO_WEIGHT: [u64; 40] = [
-    88761, 71755, 56483, 46273, 36291, 29154, 23254, 18705, 14949, 11916, 9548, 7620, 6100, 4904, 3906, 3121, 2501,
-    1991, 1586, 1277, 1024, 820, 655, 526, 423, 335, 272, 215, 172, 137, 110, 87, 70, 56, 45, 36, 29, 23, 18, 15,
-];
-
-/// The kernel's weight of a `SCHED_IDLE` task (`WEIGHT_IDLEPRIO`), on the
-/// scale of [`PRIO_TO_WEIGHT`].
-const WEIGHT_IDLEPRIO: u64 = 3;
-
-/// The sched_ext weight of a nice level, as the kernel computes it
-/// (`sched_weight_to_cgroup()`): the weight table scaled so that nice 0 is
-/// 100, rounded to the closest integer, clamped to 1..=10000 — nice 10 is
-/// 11 (110 × 100 / 1024 = 10.7), nice 19 is 1. Nice levels outside
-/// -20..=19 are clamped first.
-pub fn nice_to_weight(nice: i32) -> u64 {
-    let idx = (nice.clamp(-20, 19) + 20) as usize;
-    scale_weight(PRIO_TO_WEIGHT[idx])
-}
-
-/// The sched_ext weight of a `SCHED_IDLE` task: the kernel's 3 (out of 1024
-/// for nice 0) scaled the same way, clamped up to 1.
+/// The weight of a `SCHED_IDLE` task: the kernel's 3 (nice 0 is 1024).
 pub fn sched_idle_weight() -> u64 {
-    scale_weight(WEIGHT_IDLEPRIO)
-}
-
-/// `weight × 100 / 1024`, rounded to the closest, within 1..=10000.
-fn scale_weight(weight: u64) -> u64 {
-    ((weight * 100 + 512) / 1024).clamp(WEIGHT_MIN, WEIGHT_MAX)
+    WEIGHT_IDLEPRIO
 }
 
 /// The label a task is reported under.
@@ -477,20 +452,19 @@ impl FromStr for Workload {
 mod tests {
     use super::*;
 
-    /// nice 0 is 100, others rounded as the kernel's
-    /// `sched_weight_to_cgroup()`; the ends of the range are clamped;
-    /// SCHED_IDLE is 1.
+    /// Weights are the fair class's, exactly: nice 0 is 1024, the ends of
+    /// the range are clamped, SCHED_IDLE is 3.
     #[test]
     fn nice_weights_follow_the_kernel_table() {
-        assert_eq!(nice_to_weight(0), 100);
-        assert_eq!(nice_to_weight(5), 33);
-        assert_eq!(nice_to_weight(-5), 305);
-        assert_eq!(nice_to_weight(10), 11);
-        assert_eq!(nice_to_weight(15), 4);
-        assert_eq!(nice_to_weight(-20), 8668);
-        assert_eq!(nice_to_weight(19), 1);
-        assert_eq!(nice_to_weight(99), 1);
-        assert_eq!(sched_idle_weight(), 1);
+        assert_eq!(nice_to_weight(0), 1024);
+        assert_eq!(nice_to_weight(5), 335);
+        assert_eq!(nice_to_weight(-5), 3121);
+        assert_eq!(nice_to_weight(10), 110);
+        assert_eq!(nice_to_weight(15), 36);
+        assert_eq!(nice_to_weight(-20), 88761);
+        assert_eq!(nice_to_weight(19), 15);
+        assert_eq!(nice_to_weight(99), 15);
+        assert_eq!(sched_idle_weight(), 3);
     }
 
     /// Every preset variant has exactly one row, names parse back, and every preset is valid on 1 and 64 CPUs.

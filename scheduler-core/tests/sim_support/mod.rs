@@ -8,6 +8,7 @@ use std::{
 
 use scheduler_core::{
     sim::{simulate, Report, SimConfig},
+    task::WEIGHT_DEFAULT,
     Decision, Policy, QueuedTask, SchedContext, Target,
 };
 
@@ -126,7 +127,7 @@ impl Policy for WeightedVtime {
         "weighted-vtime"
     }
     fn enqueue(&mut self, task: &QueuedTask, _: &SchedContext<'_>) {
-        let charge = task.last_run_ns() * 100 / task.weight;
+        let charge = task.last_run_ns() * WEIGHT_DEFAULT / task.weight;
         let v = self.vruntime_mut(task.pid);
         *v += charge;
         let key = *v;
@@ -135,7 +136,7 @@ impl Policy for WeightedVtime {
     }
     fn dispatch(&mut self, _: &SchedContext<'_>) -> Option<Decision> {
         let Reverse((v, _, QueuedTaskKey(t))) = self.queue.pop()?;
-        Some(t.decide(Target::Any, (self.base_slice_ns * t.weight / 100).max(1_000_000), v))
+        Some(t.decide(Target::Any, (self.base_slice_ns * t.weight / WEIGHT_DEFAULT).max(1_000_000), v))
     }
     fn pending(&self) -> usize {
         self.queue.len()
