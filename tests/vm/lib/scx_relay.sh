@@ -67,6 +67,12 @@ show_stuck_enable() {
 		note "stuck enable: task ${t##*/} ($(cat "$t/comm" 2>/dev/null)) state $st cpu $(awk '{print $39}' "$t/stat" 2>/dev/null) policy $(awk '{print $41}' "$t/stat" 2>/dev/null):"
 		sed 's/^/    /' "$t/stack" 2>/dev/null
 	done
+	# Tasks an RCU stall report names as blocked readers ("P56/1:b..l").
+	for pid in $(dmesg | sed -n 's/.*rcu_node.*: \(.*\)/\1/p' | grep -o 'P[0-9]*' | tr -d P | sort -u); do
+		note "stuck enable: rcu-blocked task $pid ($(cat /proc/$pid/comm 2>/dev/null)) $(grep -E '^(State|Cpus_allowed_list)' /proc/$pid/status 2>/dev/null | tr '\n' ' ')"
+		sed 's/^/    /' /proc/$pid/stack 2>/dev/null
+		grep -E '^(policy|prio|se.exec_start|nr_switches)' /proc/$pid/sched 2>/dev/null | sed 's/^/    /'
+	done
 	dmesg | grep -E 'sched_ext|rcu' | tail -n 10
 }
 
