@@ -149,7 +149,7 @@ impl<const N: usize> WireField for [u8; N] {
 /// `write_fields` are exhaustive: a field missing from the list fails to
 /// compile.
 macro_rules! wire_codec {
-    ($ty:ident, $size:ident, $($field:ident),+ $(,)?) => {
+    ($ty:ident, $size:ident, $($field:ident),+) => {
         const _: () = assert!(size_of::<$ty>() == $size);
 
         impl $ty {
@@ -165,24 +165,31 @@ macro_rules! wire_codec {
     };
 }
 
-wire_codec!(
-    RawQueuedTask,
-    QUEUED_TASK_SIZE,
-    pid,
-    tgid,
-    cpu,
-    nr_cpus_allowed,
-    enq_flags,
-    weight,
-    task_weight,
-    vtime,
-    start_ts,
-    stop_ts,
-    exec_runtime,
-    generation,
-    comm
-);
-wire_codec!(RawDecision, DECISION_SIZE, pid, cpu, slice_ns, vtime, flags, generation);
+/// Calls `$m!(args, <fields>)` with the fields of `struct relay_queued_task`
+/// in layout order: the one list the codec, its test and the binary's
+/// layout asserts against `intf.h` share. Use as
+/// `queued_task_fields!(m!(args))`.
+#[macro_export]
+macro_rules! queued_task_fields {
+    ($m:ident ! ($($args:tt)*)) => {
+        $m! {
+            $($args)*, pid, tgid, cpu, nr_cpus_allowed, enq_flags, weight, task_weight,
+            vtime, start_ts, stop_ts, exec_runtime, generation, comm
+        }
+    };
+}
+
+/// Calls `$m!(args, <fields>)` with the fields of `struct relay_decision` in
+/// layout order, as [`queued_task_fields!`].
+#[macro_export]
+macro_rules! decision_fields {
+    ($m:ident ! ($($args:tt)*)) => {
+        $m! { $($args)*, pid, cpu, slice_ns, vtime, flags, generation }
+    };
+}
+
+queued_task_fields!(wire_codec!(RawQueuedTask, QUEUED_TASK_SIZE));
+decision_fields!(wire_codec!(RawDecision, DECISION_SIZE));
 
 /// The first `N` bytes of a sample, or why there are fewer.
 fn record<const N: usize>(b: &[u8]) -> Result<&[u8; N], WireError> {
@@ -337,65 +344,34 @@ mod tests {
         assert!(matches!(RawQueuedTask::from_bytes(&[0u8; 87]), Err(WireError::Truncated { .. })));
     }
 
-    /// Writes each field of a record at `offset_of!` of its name, one by one:
-    /// the wire bytes built without the codec's field list.
-    macro_rules! by_field {
-        ($r:expr, $ty:ident, $size:ident, $($field:ident),+) => {{
-            let mut b = [0u8; $size];
+    /// Fills a record so that every byte of each field holds the field's
+    /// ordinal (1, 2, ...), builds its wire bytes by hand, one field at a time
+    /// at `offset_of!` of its name, and checks the codec against them both ways.
+    macro_rules! check_offsets {
+        ($ty:ident, $size:ident, $($field:ident),+) => {{
+            let mut k = 0u8;
+            let r = $ty { $($field: { k += 1; WireField::read(&[k; TASK_COMM_LEN]) },)+ };
+            let mut want = [0u8; $size];
             let mut covered = 0;
             $(
-                WireField::write(&$r.$field, &mut b[offset_of!($ty, $field)..]);
-                covered += size_of_val(&$r.$field);
+                WireField::write(&r.$field, &mut want[offset_of!($ty, $field)..]);
+                covered += size_of_val(&r.$field);
             )+
             assert_eq!(covered, $size, "the fields tile the record");
-            b
+            let mut buf = [0u8; $size];
+            r.to_bytes(&mut buf);
+            assert_eq!(buf, want, "encoded");
+            assert_eq!($ty::from_bytes(&want), Ok(r), "decoded");
         }};
     }
 
     /// Each field lands at `offset_of!` of its own name, both ways, so two
     /// same-size fields swapped in both encode and decode fail here (a
-    /// round trip alone would not notice). Every field has its own byte.
+    /// round trip alone would not notice).
     #[test]
     fn fields_sit_at_their_offsets() {
-        let ne32 = |n: u8| [n; 4];
-        let ne64 = |n: u8| u64::from_ne_bytes([n; 8]);
-        let r = RawQueuedTask {
-            pid: i32::from_ne_bytes(ne32(1)),
-            tgid: i32::from_ne_bytes(ne32(2)),
-            cpu: i32::from_ne_bytes(ne32(3)),
-            nr_cpus_allowed: u32::from_ne_bytes(ne32(4)),
-            enq_flags: ne64(5),
-            weight: u32::from_ne_bytes(ne32(6)),
-            task_weight: u32::from_ne_bytes(ne32(7)),
-            vtime: ne64(8),
-            start_ts: ne64(9),
-            stop_ts: ne64(10),
-            exec_runtime: ne64(11),
-            generation: ne64(12),
-            comm: [13; TASK_COMM_LEN],
-        };
-        #[rustfmt::skip]
-        let want = by_field!(r, RawQueuedTask, QUEUED_TASK_SIZE,
-            pid, tgid, cpu, nr_cpus_allowed, enq_flags, weight, task_weight,
-            vtime, start_ts, stop_ts, exec_runtime, generation, comm);
-        let mut buf = [0u8; QUEUED_TASK_SIZE];
-        r.to_bytes(&mut buf);
-        assert_eq!(buf, want);
-        assert_eq!(RawQueuedTask::from_bytes(&want), Ok(r));
-
-        let d = RawDecision {
-            pid: i32::from_ne_bytes(ne32(1)),
-            cpu: i32::from_ne_bytes(ne32(2)),
-            slice_ns: ne64(3),
-            vtime: ne64(4),
-            flags: ne64(5),
-            generation: ne64(6),
-        };
-        let want = by_field!(d, RawDecision, DECISION_SIZE, pid, cpu, slice_ns, vtime, flags, generation);
-        let mut buf = [0u8; DECISION_SIZE];
-        d.to_bytes(&mut buf);
-        assert_eq!(buf, want);
-        assert_eq!(RawDecision::from_bytes(&want), Ok(d));
+        queued_task_fields!(check_offsets!(RawQueuedTask, QUEUED_TASK_SIZE));
+        decision_fields!(check_offsets!(RawDecision, DECISION_SIZE));
     }
 
     /// A decision naming a CPU the machine lacks is refused at encoding.
