@@ -3,10 +3,13 @@
 //!
 //! The layout is fixed here, in plain Rust, so that this crate needs no BPF
 //! toolchain; the binary asserts at compile time that bindgen's view of
-//! `intf.h` has the same sizes and offsets. Decoding reads each field from
-//! the byte slice (no `unsafe`, no alignment assumptions) and rejects values
+//! `intf.h` has the same sizes and offsets. The codec reads and writes each
+//! field at `offset_of!` of its name in the mirror struct (no literal
+//! offsets, no `unsafe`, no alignment assumptions), and validation rejects values
 //! that would make a decision unsafe: a bad pid, a CPU out of range, a
 //! weight sched_ext never produces.
+
+use std::mem::{offset_of, size_of};
 
 use thiserror::Error;
 
@@ -101,59 +104,107 @@ pub struct RawDecision {
     pub generation: u64,
 }
 
-const _: () = assert!(std::mem::size_of::<RawQueuedTask>() == QUEUED_TASK_SIZE);
-const _: () = assert!(std::mem::size_of::<RawDecision>() == DECISION_SIZE);
-
-fn rd_u32(b: &[u8], off: usize) -> u32 {
-    let mut a = [0u8; 4];
-    a.copy_from_slice(&b[off..off + 4]);
-    u32::from_ne_bytes(a)
+/// A fixed-size field of a wire record, in native byte order.
+trait WireField: Sized {
+    /// Reads the field from the first bytes of `b`.
+    fn read(b: &[u8]) -> Self;
+    /// Writes the field to the first bytes of `out`.
+    fn write(&self, out: &mut [u8]);
 }
 
-fn rd_u64(b: &[u8], off: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[off..off + 8]);
-    u64::from_ne_bytes(a)
+macro_rules! wire_int {
+    ($($t:ty),+) => {$(
+        impl WireField for $t {
+            fn read(b: &[u8]) -> Self {
+                let mut a = [0u8; size_of::<$t>()];
+                a.copy_from_slice(&b[..size_of::<$t>()]);
+                <$t>::from_ne_bytes(a)
+            }
+
+            fn write(&self, out: &mut [u8]) {
+                out[..size_of::<$t>()].copy_from_slice(&self.to_ne_bytes());
+            }
+        }
+    )+};
+}
+
+wire_int!(i32, u32, u64);
+
+impl<const N: usize> WireField for [u8; N] {
+    fn read(b: &[u8]) -> Self {
+        let mut a = [0u8; N];
+        a.copy_from_slice(&b[..N]);
+        a
+    }
+
+    fn write(&self, out: &mut [u8]) {
+        out[..N].copy_from_slice(self);
+    }
+}
+
+/// The byte codec of a `#[repr(C)]` wire mirror: each field is read and
+/// written at `offset_of!` of its own name, so the codec follows the struct
+/// layout (which the binary checks against `intf.h`) and cannot put one field
+/// in another's place. The struct literal in `read_fields` and the pattern in
+/// `write_fields` are exhaustive: a field missing from the list fails to
+/// compile.
+macro_rules! wire_codec {
+    ($ty:ident, $size:ident, $($field:ident),+) => {
+        const _: () = assert!(size_of::<$ty>() == $size);
+
+        impl $ty {
+            fn read_fields(b: &[u8; $size]) -> Self {
+                Self { $($field: WireField::read(&b[offset_of!($ty, $field)..]),)+ }
+            }
+
+            fn write_fields(&self, out: &mut [u8; $size]) {
+                let Self { $($field,)+ } = self;
+                $(WireField::write($field, &mut out[offset_of!($ty, $field)..]);)+
+            }
+        }
+    };
+}
+
+/// Calls `$m!(args, <fields>)` with the fields of `struct relay_queued_task`
+/// in layout order: the one list the codec, its test and the binary's
+/// layout asserts against `intf.h` share. Use as
+/// `queued_task_fields!(m!(args))`.
+#[macro_export]
+macro_rules! queued_task_fields {
+    ($m:ident ! ($($args:tt)*)) => {
+        $m! {
+            $($args)*, pid, tgid, cpu, nr_cpus_allowed, enq_flags, weight, task_weight,
+            vtime, start_ts, stop_ts, exec_runtime, generation, comm
+        }
+    };
+}
+
+/// Calls `$m!(args, <fields>)` with the fields of `struct relay_decision` in
+/// layout order, as [`queued_task_fields!`].
+#[macro_export]
+macro_rules! decision_fields {
+    ($m:ident ! ($($args:tt)*)) => {
+        $m! { $($args)*, pid, cpu, slice_ns, vtime, flags, generation }
+    };
+}
+
+queued_task_fields!(wire_codec!(RawQueuedTask, QUEUED_TASK_SIZE));
+decision_fields!(wire_codec!(RawDecision, DECISION_SIZE));
+
+/// The first `N` bytes of a sample, or why there are fewer.
+fn record<const N: usize>(b: &[u8]) -> Result<&[u8; N], WireError> {
+    b.get(..N).and_then(|head| head.try_into().ok()).ok_or(WireError::Truncated { got: b.len(), expected: N })
 }
 
 impl RawQueuedTask {
     /// Reads a record from the bytes of a ring-buffer sample.
     pub fn from_bytes(b: &[u8]) -> Result<Self, WireError> {
-        if b.len() < QUEUED_TASK_SIZE {
-            return Err(WireError::Truncated { got: b.len(), expected: QUEUED_TASK_SIZE });
-        }
-        let mut comm = [0u8; TASK_COMM_LEN];
-        comm.copy_from_slice(&b[72..72 + TASK_COMM_LEN]);
-        Ok(Self {
-            pid: rd_u32(b, 0) as i32,
-            tgid: rd_u32(b, 4) as i32,
-            cpu: rd_u32(b, 8) as i32,
-            nr_cpus_allowed: rd_u32(b, 12),
-            enq_flags: rd_u64(b, 16),
-            weight: rd_u32(b, 24),
-            task_weight: rd_u32(b, 28),
-            vtime: rd_u64(b, 32),
-            start_ts: rd_u64(b, 40),
-            stop_ts: rd_u64(b, 48),
-            exec_runtime: rd_u64(b, 56),
-            generation: rd_u64(b, 64),
-            comm,
-        })
+        record::<QUEUED_TASK_SIZE>(b).map(Self::read_fields)
     }
 
     /// Writes the record in wire layout.
     pub fn to_bytes(&self, out: &mut [u8; QUEUED_TASK_SIZE]) {
-        out[0..4].copy_from_slice(&self.pid.to_ne_bytes());
-        out[4..8].copy_from_slice(&self.tgid.to_ne_bytes());
-        out[8..12].copy_from_slice(&self.cpu.to_ne_bytes());
-        out[12..16].copy_from_slice(&self.nr_cpus_allowed.to_ne_bytes());
-        out[16..24].copy_from_slice(&self.enq_flags.to_ne_bytes());
-        out[24..28].copy_from_slice(&self.weight.to_ne_bytes());
-        out[28..32].copy_from_slice(&self.task_weight.to_ne_bytes());
-        for (i, v) in [self.vtime, self.start_ts, self.stop_ts, self.exec_runtime, self.generation].iter().enumerate() {
-            out[32 + 8 * i..40 + 8 * i].copy_from_slice(&v.to_ne_bytes());
-        }
-        out[72..88].copy_from_slice(&self.comm);
+        self.write_fields(out);
     }
 
     /// Validates the record against a machine with `nr_cpus` CPUs.
@@ -231,31 +282,17 @@ impl RawDecision {
 
     /// Writes the record in wire layout.
     pub fn to_bytes(&self, out: &mut [u8; DECISION_SIZE]) {
-        out[0..4].copy_from_slice(&self.pid.to_ne_bytes());
-        out[4..8].copy_from_slice(&self.cpu.to_ne_bytes());
-        out[8..16].copy_from_slice(&self.slice_ns.to_ne_bytes());
-        out[16..24].copy_from_slice(&self.vtime.to_ne_bytes());
-        out[24..32].copy_from_slice(&self.flags.to_ne_bytes());
-        out[32..40].copy_from_slice(&self.generation.to_ne_bytes());
+        self.write_fields(out);
     }
 
     /// Reads a record back (the dispatcher's view; used by tests and the simulator).
     pub fn from_bytes(b: &[u8]) -> Result<Self, WireError> {
-        if b.len() < DECISION_SIZE {
-            return Err(WireError::Truncated { got: b.len(), expected: DECISION_SIZE });
-        }
-        Ok(Self {
-            pid: rd_u32(b, 0) as i32,
-            cpu: rd_u32(b, 4) as i32,
-            slice_ns: rd_u64(b, 8),
-            vtime: rd_u64(b, 16),
-            flags: rd_u64(b, 24),
-            generation: rd_u64(b, 32),
-        })
+        record::<DECISION_SIZE>(b).map(Self::read_fields)
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use proptest::prelude::*;
 
@@ -305,6 +342,36 @@ mod tests {
         r.nr_cpus_allowed = 0;
         assert_eq!(r.validate(4), Err(WireError::NoCpuAllowed));
         assert!(matches!(RawQueuedTask::from_bytes(&[0u8; 87]), Err(WireError::Truncated { .. })));
+    }
+
+    /// Fills a record so that every byte of each field holds the field's
+    /// ordinal (1, 2, ...), builds its wire bytes by hand, one field at a time
+    /// at `offset_of!` of its name, and checks the codec against them both ways.
+    macro_rules! check_offsets {
+        ($ty:ident, $size:ident, $($field:ident),+) => {{
+            let mut k = 0u8;
+            let r = $ty { $($field: { k += 1; WireField::read(&[k; TASK_COMM_LEN]) },)+ };
+            let mut want = [0u8; $size];
+            let mut covered = 0;
+            $(
+                WireField::write(&r.$field, &mut want[offset_of!($ty, $field)..]);
+                covered += size_of_val(&r.$field);
+            )+
+            assert_eq!(covered, $size, "the fields tile the record");
+            let mut buf = [0u8; $size];
+            r.to_bytes(&mut buf);
+            assert_eq!(buf, want, "encoded");
+            assert_eq!($ty::from_bytes(&want), Ok(r), "decoded");
+        }};
+    }
+
+    /// Each field lands at `offset_of!` of its own name, both ways, so two
+    /// same-size fields swapped in both encode and decode fail here (a
+    /// round trip alone would not notice).
+    #[test]
+    fn fields_sit_at_their_offsets() {
+        queued_task_fields!(check_offsets!(RawQueuedTask, QUEUED_TASK_SIZE));
+        decision_fields!(check_offsets!(RawDecision, DECISION_SIZE));
     }
 
     /// A decision naming a CPU the machine lacks is refused at encoding.

@@ -12,11 +12,11 @@ use std::{
     sync::{Arc, Mutex},
 };
 
+use engine_support::Scripted;
 use proptest::prelude::*;
-use scheduler_core::{
-    Backend, BackendError, CpuView, Decision, Engine, EngineConfig, Policy, QueuedTask, SchedContext, SendStatus,
-    Target, Topology,
-};
+use scheduler_core::{Decision, Engine, EngineConfig, Policy, QueuedTask, SchedContext, Target, Topology};
+
+mod engine_support;
 
 const NR_CPUS: u32 = 8;
 
@@ -47,43 +47,6 @@ impl Policy for Arbitrary {
         self.out.len()
     }
     fn take_all(&mut self, _: &mut Vec<QueuedTask>) {}
-}
-
-/// Tasks arrive in bursts; the channel takes a scripted number of decisions per step.
-struct Channel {
-    arrivals: VecDeque<Vec<QueuedTask>>,
-    accept: VecDeque<usize>,
-    budget: usize,
-    sent: Vec<Decision>,
-}
-
-impl Backend for Channel {
-    fn receive(&mut self, out: &mut Vec<QueuedTask>, max: usize) -> Result<usize, BackendError> {
-        let Some(front) = self.arrivals.front_mut() else { return Ok(0) };
-        let n = max.min(front.len());
-        out.extend(front.drain(..n));
-        if front.is_empty() {
-            self.arrivals.pop_front();
-        }
-        Ok(n)
-    }
-    fn send(&mut self, d: &Decision) -> Result<SendStatus, BackendError> {
-        if self.budget == 0 {
-            return Ok(SendStatus::Full);
-        }
-        self.budget -= 1;
-        self.sent.push(*d);
-        Ok(SendStatus::Sent)
-    }
-    fn refresh_cpus(&mut self, view: &mut CpuView) {
-        self.budget = self.accept.pop_front().unwrap_or(usize::MAX);
-        // Garbage in the view too: unknown CPUs are ignored.
-        view.set(NR_CPUS + 5, true, u32::MAX, -1);
-    }
-    fn now_ns(&self) -> u64 {
-        u64::MAX
-    }
-    fn set_pending(&mut self, _: usize) {}
 }
 
 fn extreme_u64() -> impl Strategy<Value = u64> {
@@ -136,7 +99,13 @@ proptest! {
         let total_tasks: usize = bursts.iter().map(Vec::len).sum();
         let emitted = Arc::new(Mutex::new(Vec::new()));
         let policy = Arbitrary { script: script.into(), out: VecDeque::new(), emitted: Arc::clone(&emitted) };
-        let mut backend = Channel { arrivals: bursts.into(), accept: accept.into(), budget: 0, sent: Vec::new() };
+        // Garbage around the engine too: a clock at its limit, and an unknown
+        // CPU in the view (ignored).
+        let mut backend = Scripted {
+            now_ns: u64::MAX,
+            phantom_cpu: Some(NR_CPUS + 5),
+            ..Scripted::new(bursts.into(), accept.into())
+        };
         let mut engine =
             Engine::new(Box::new(policy), Topology::uniform(NR_CPUS, 2, 4), EngineConfig { batch, max_decisions });
         let mut steps = 0;

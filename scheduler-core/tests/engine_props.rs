@@ -1,14 +1,15 @@
 //! Property tests of the engine over random task streams and a decision
 //! channel that refuses at random: every task handed in is decided exactly
 //! once, in the policy's order, and nothing is lost or duplicated.
+#![allow(clippy::unwrap_used)]
 
 use std::collections::VecDeque;
 
+use engine_support::Scripted;
 use proptest::prelude::*;
-use scheduler_core::{
-    Backend, BackendError, CpuView, Decision, Engine, EngineConfig, Policy, QueuedTask, SchedContext, SendStatus,
-    Target, Topology,
-};
+use scheduler_core::{Decision, Engine, EngineConfig, Policy, QueuedTask, SchedContext, Target, Topology};
+
+mod engine_support;
 
 /// Arrival-order policy that echoes the task's CPU (possibly out of range).
 struct Echo(VecDeque<QueuedTask>);
@@ -31,43 +32,6 @@ impl Policy for Echo {
     }
 }
 
-/// Tasks arrive in scripted bursts; the channel accepts a scripted number per step.
-struct Scripted {
-    arrivals: VecDeque<Vec<QueuedTask>>,
-    accept: VecDeque<usize>,
-    budget: usize,
-    sent: Vec<Decision>,
-}
-
-impl Backend for Scripted {
-    fn receive(&mut self, out: &mut Vec<QueuedTask>, max: usize) -> Result<usize, BackendError> {
-        let Some(front) = self.arrivals.front_mut() else { return Ok(0) };
-        let n = max.min(front.len());
-        out.extend(front.drain(..n));
-        if front.is_empty() {
-            self.arrivals.pop_front();
-        }
-        Ok(n)
-    }
-    fn send(&mut self, d: &Decision) -> Result<SendStatus, BackendError> {
-        if self.budget == 0 {
-            return Ok(SendStatus::Full);
-        }
-        self.budget -= 1;
-        self.sent.push(*d);
-        Ok(SendStatus::Sent)
-    }
-    /// Called first in every step: the dispatcher has drained, the channel
-    /// takes the next scripted number of decisions.
-    fn refresh_cpus(&mut self, _: &mut CpuView) {
-        self.budget = self.accept.pop_front().unwrap_or(usize::MAX);
-    }
-    fn now_ns(&self) -> u64 {
-        0
-    }
-    fn set_pending(&mut self, _: usize) {}
-}
-
 proptest! {
     /// Random bursts, random channel refusals, random batch sizes: each task
     /// is decided exactly once, in arrival order, with every CPU in range.
@@ -84,7 +48,7 @@ proptest! {
             .map(|b| b.iter().map(|&cpu| { pid += 1; QueuedTask::new(pid, cpu) }).collect())
             .collect();
         let total = pid;
-        let mut backend = Scripted { arrivals, accept: accept.into(), budget: 0, sent: Vec::new() };
+        let mut backend = Scripted::new(arrivals, accept.into());
         let mut engine = Engine::new(Box::new(Echo(VecDeque::new())), Topology::uniform(8, 2, 4), EngineConfig { batch, max_decisions });
         let mut steps = 0;
         while backend.sent.len() < total as usize {

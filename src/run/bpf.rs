@@ -44,24 +44,8 @@ const _: () = assert!(size_of::<CpuState>() == 16);
 const _: () = assert!(intf::relay_consts_RELAY_WEIGHT_NICE_0 as u64 == scheduler_core::task::WEIGHT_DEFAULT);
 const _: () = assert!(intf::relay_consts_RELAY_WEIGHT_IDLEPRIO as u64 == scheduler_core::task::WEIGHT_IDLEPRIO);
 const _: () = assert!(intf::relay_consts_RELAY_WEIGHT_MAX as u64 == scheduler_core::task::WEIGHT_MAX);
-same_offset!(
-    intf::relay_queued_task,
-    RawQueuedTask,
-    pid,
-    tgid,
-    cpu,
-    nr_cpus_allowed,
-    enq_flags,
-    weight,
-    task_weight,
-    vtime,
-    start_ts,
-    stop_ts,
-    exec_runtime,
-    generation,
-    comm
-);
-same_offset!(intf::relay_decision, RawDecision, pid, cpu, slice_ns, vtime, flags, generation);
+scheduler_core::queued_task_fields!(same_offset!(intf::relay_queued_task, RawQueuedTask));
+scheduler_core::decision_fields!(same_offset!(intf::relay_decision, RawDecision));
 // The skeleton's .bss array is the same type bindgen produced from intf.h.
 const _: () = assert!(size_of::<types::relay_cpu_state>() == size_of::<CpuState>());
 const _: () = assert!(offset_of!(types::relay_cpu_state, current_pid) == offset_of!(CpuState, current_pid));
