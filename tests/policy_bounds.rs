@@ -31,6 +31,7 @@
 //!   watchdog on any workload here.
 
 use policies::PolicyConfig;
+use scheduler_core::task::WEIGHT_DEFAULT;
 use scheduler_core::sim::{
     simulate, Behavior, Count, Preset, Report, SimConfig, TaskClass, TaskGroup, Workload, KERNEL_WATCHDOG_NS,
 };
@@ -59,14 +60,14 @@ fn longest(r: &Report) -> u64 {
 /// The slice the weighted policies give a task of `weight`.
 fn slice_of(weight: u64) -> u64 {
     let cfg = PolicyConfig::default();
-    (5 * cfg.slice_ns * weight / 100).clamp(cfg.slice_min_ns, 5 * cfg.slice_ns)
+    (5 * cfg.slice_ns * weight / WEIGHT_DEFAULT).clamp(cfg.slice_min_ns, 5 * cfg.slice_ns)
 }
 
 /// The weighted orders' bound for `r` (see the module docs), for `policy`.
 fn weighted_bound(policy: &str, r: &Report, config: &SimConfig) -> u64 {
     let s = PolicyConfig::default().slice_ns;
     let k = if policy == "interactive" { 18 } else { 16 };
-    let per_task = |w: u64| k * s * w / 100 + 2 * slice_of(w) + 4 * config.tick_ns;
+    let per_task = |w: u64| k * s * w / WEIGHT_DEFAULT + 2 * slice_of(w) + 4 * config.tick_ns;
     let mut cpu: u64 = r.tasks.iter().map(|t| per_task(t.weight)).sum();
     cpu +=
         r.tasks.iter().filter(|t| t.class == TaskClass::Fork).map(|t| FORK_CHILDREN * per_task(t.weight)).sum::<u64>();
@@ -124,7 +125,7 @@ fn overload_of_hogs_is_bounded() {
 }
 
 /// Hogs of very different weights — nice -5, 0, 5, 10, 15 and a
-/// SCHED_IDLE one (weight 1) — with tasks that sleep (periodic tasks of
+/// SCHED_IDLE one (weight 3) — with tasks that sleep (periodic tasks of
 /// two kinds, pipe pairs), on 2 and 8 CPUs, seeds 1 to 3: the weighted
 /// orders stay within their bound, whose argument does not rely on the
 /// competing tasks having equal weights (as identical hogs, which drift

@@ -27,7 +27,7 @@
 //!    makes a running task yield once a lower key waits than its key
 //!    advanced by its run (`K + r × 1024 / weight`, the same rate as rule 1)
 //!    — so CPU time follows the weights (nice 0 : nice 10 = 1024 : 110).
-//! 4. **Slice** `= 5 S × weight / 100` within `slice_min ..= 5 S` (100 ms for
+//! 4. **Slice** `= 5 S × weight / 1024` within `slice_min ..= 5 S` (100 ms for
 //!    nice 0 by default): a cap, not a turn — the tick ends a run as soon as
 //!    a lower key waits. A shorter cap would hurt the weights: a CPU whose
 //!    task's slice ends takes whatever waits, lower key or not (with 20 ms,
@@ -74,7 +74,7 @@
 //! waits when others return one after another (or run on other CPUs, when
 //! `j` is pinned), so `K_j ≥ c0 - 10 S` is not shown, and `j`'s first run
 //! is then limited only by its slice; "within a tick" is `tick × 1024 / w`
-//! of virtual time (twenty slices at weight 1); and the in-progress, last
+//! of virtual time (68 slices at SCHED_IDLE's weight 3); and the in-progress, last
 //! and capped runs can add up to more than `2 slice_j + 4 tick`.
 //!
 //! The bound grows with the competitors' weights and numbers, as waits do

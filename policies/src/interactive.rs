@@ -19,7 +19,7 @@
 //!    earlier, plus its average burst weighted: `v - 2 slice + avg × 100 /
 //!    weight` — ahead of every batch task within two slices of it in
 //!    virtual time, shortest (weighted) bursts first. Its slice is twice its average burst scaled
-//!    by weight / 100, within `slice_min..=slice`; if it runs longer it is
+//!    by weight / 1024, within `slice_min..=slice`; if it runs longer it is
 //!    preempted and comes back as a batch task. Its runs are charged to `v`
 //!    as any other, so a task that wakes often keeps its share, not more.
 //! 3. **Batch** is everything else: `deadline`'s key and slice.

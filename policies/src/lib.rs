@@ -7,7 +7,7 @@
 //! | [`fifo`](Fifo) | arrival; weight-blind, as upstream `scx_rlfifo` | `slice / (waiting + 1)`, at least `slice_min` |
 //! | [`deadline`](Deadline) | weighted virtual runtime plus a request (weighted CPU since the last wakeup, or the last run, within `slice_min..=slice`); wakeups start at the clock (no sleeper credit) | a cap: `5 slice × weight / 1024` |
 //! | [`eevdf`](Eevdf) | earliest eligible virtual deadline (the kernel's fair class: lag, `V`, `vd = v + request / weight`) | a cap, as `deadline`'s; the request, `0.75 ms × (1 + ilog2(cpus))`, spaces the deadlines |
-//! | [`interactive`](Interactive) | short-burst wakeups two slices early, shortest first; then `deadline`'s order | twice the average burst × weight / 100; `deadline`'s for the rest |
+//! | [`interactive`](Interactive) | short-burst wakeups two slices early, shortest first; then `deadline`'s order | twice the average burst × weight / 1024; `deadline`'s for the rest |
 //! | [`local`](Local) | `deadline`'s; per-CPU queues, idle CPUs steal (LLC first), tasks stay on their CPU unless it carries more weight than another of its LLC | `deadline`'s |
 //! | [`routing`](Router) | sub-policies by matchers (comm, tgid, nice, cgroup, pinned), each with CPUs and a share; from a TOML file ([`RoutingConfig`]) | the sub-policy's |
 //!

@@ -60,7 +60,7 @@ pub(crate) fn weighted(run_ns: u64, weight: u64) -> u64 {
 
 /// The slice weighted policies give (a cap: the dispatcher's tick makes a
 /// task yield as soon as a lower key waits): `AHEAD_SLICES × slice ×
-/// weight / 100` within `slice_min ..= AHEAD_SLICES × slice` — 100 ms for
+/// weight / 1024` within `slice_min ..= AHEAD_SLICES × slice` — 100 ms for
 /// nice 0 and above by default, 11 ms for nice 10. Shorter caps would end
 /// the runs of tasks that are owed CPU, and a CPU whose task's slice ends
 /// takes whatever waits, lower key or not: with 20 ms, a nice-0 hog

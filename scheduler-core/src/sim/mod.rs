@@ -71,7 +71,7 @@
 //!   its slice is over, or when it has run at least `slice_min` and either
 //!   the user scheduler waits for a CPU and last ran on this one (it needs
 //!   one CPU, not all), or the lowest key waiting in a queue this CPU serves
-//!   is below `K + r × 100 / w` — its key advanced by the run in weighted
+//!   is below `K + r × 1024 / w` — its key advanced by the run in weighted
 //!   virtual time. Keys in weighted virtual time thus give
 //!   weighted CPU shares, slices only capping a run; keys that ignore weight
 //!   (`fifo`'s arrival counter) make every task yield after `slice_min`

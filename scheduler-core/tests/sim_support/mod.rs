@@ -75,7 +75,7 @@ impl Policy for WrongCpu {
 
 /// Weighted virtual time: each task's vruntime grows by its last run
 /// scaled by 100 / weight (at the weight it has when it comes back); lowest
-/// vruntime first, sent as the key; the slice is `base × weight / 100`.
+/// vruntime first, sent as the key; the slice is `base × weight / 1024`.
 pub struct WeightedVtime {
     queue: BinaryHeap<Reverse<(u64, u64, QueuedTaskKey)>>,
     vruntime: Vec<(i32, u64)>,
