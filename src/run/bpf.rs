@@ -19,6 +19,8 @@ pub use intf::relay_cpu_state as CpuState;
 
 /// The sched_ext watchdog timeout the dispatcher asks for (ms).
 pub const WATCHDOG_MS: u64 = intf::relay_consts_RELAY_WATCHDOG_MS as u64;
+/// Longest slice a decision or `--slice-us` may ask for (µs).
+pub const MAX_SLICE_US: u64 = intf::relay_consts_RELAY_MAX_SLICE_US as u64;
 /// How long a task waits in one of the dispatcher's DSQs before aging runs it (ms).
 pub const AGE_AFTER_MS: u64 = intf::relay_consts_RELAY_AGE_AFTER_MS as u64;
 /// Shortest period of the heartbeat timer (ms).
@@ -40,6 +42,9 @@ const _: () = assert!(size_of::<intf::relay_decision>() == DECISION_SIZE);
 const _: () = assert!(intf::relay_consts_RELAY_CPU_ANY == CPU_ANY);
 const _: () = assert!(intf::relay_consts_RELAY_MAX_CPUS as u32 == MAX_CPUS);
 const _: () = assert!(intf::relay_consts_RELAY_COMM_LEN as usize == scheduler_core::TASK_COMM_LEN);
+const _: () = assert!(WATCHDOG_MS == scheduler_core::wire::WATCHDOG_MS);
+const _: () = assert!(intf::relay_consts_RELAY_DISPATCH_BATCH as usize == scheduler_core::wire::DISPATCH_BATCH);
+const _: () = assert!(intf::relay_consts_RELAY_ENQ_WAKEUP as u64 == scheduler_core::task::ENQ_WAKEUP);
 const _: () = assert!(size_of::<CpuState>() == 16);
 same_offset!(
     intf::relay_queued_task,

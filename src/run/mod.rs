@@ -35,7 +35,7 @@ const WATCHDOG_MS: u64 = bpf::WATCHDOG_MS;
 /// the margin for the kernel's own delays (its check runs every timeout / 2).
 const MAX_STALL_TIMEOUT_MS: u64 = WATCHDOG_MS * 7 / 10 - bpf::AGE_AFTER_MS - 2 * bpf::TIMER_MAX_MS;
 /// Longest slice accepted (the dispatcher clamps decisions to it too).
-const MAX_SLICE_US: u64 = 100_000;
+const MAX_SLICE_US: u64 = bpf::MAX_SLICE_US;
 
 /// Options of the real scheduler (see `scx_relay --help`).
 #[derive(Debug, clap::Args)]
