@@ -40,14 +40,17 @@ const MAX_SLICE_US: u64 = bpf::MAX_SLICE_US;
 /// Options of the real scheduler (see `scx_relay --help`).
 #[derive(Debug, clap::Args)]
 pub struct RunOpts {
-    /// Scheduling policy: fifo (arrival order; weight-blind: nice levels and
-    /// cgroup weights do not change its shares, as upstream scx_rlfifo),
-    /// deadline (vruntime plus runtime since the last sleep, favouring tasks
-    /// that sleep often), eevdf (the kernel's fair class: earliest eligible virtual
-    /// deadline), interactive (short-burst wakeups first) or local (per-CPU
-    /// queues, tasks kept on their CPU and LLC).
-    /// `scx_relay ctl policy NAME` switches it while running.
-    #[arg(long, default_value = "deadline", value_name = "NAME", allow_hyphen_values = true)]
+    /// Scheduling policy, one of `policies::SHIPPED` (the help lists them).
+    #[arg(
+        long,
+        default_value = "deadline",
+        value_name = "NAME",
+        allow_hyphen_values = true,
+        help = format!(
+            "Scheduling policy: {}. `scx_relay ctl policy NAME` switches it while running",
+            crate::policy_list::described()
+        )
+    )]
     pub policy: String,
 
     /// Run the routing policy of this TOML file instead of --policy: tasks
