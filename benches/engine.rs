@@ -13,6 +13,7 @@
 //! A real BPF ring buffer needs a sched_ext kernel (the kernel side, reserve
 //! / submit / drain, runs in the guest and is part of `cargo xtask
 //! bench-vm`'s scheduler-cost numbers); this models its memory traffic.
+#![allow(clippy::expect_used, missing_docs)]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use policies::PolicyConfig;

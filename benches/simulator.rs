@@ -1,6 +1,7 @@
 //! One short simulator run per policy: 8 CPUs, 200 ms of the `mixed`
 //! workload, seed 1. Tracks how fast a policy can be evaluated offline.
 //! Run: `cargo bench --bench simulator`.
+#![allow(clippy::expect_used, missing_docs)]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use policies::PolicyConfig;

@@ -35,9 +35,12 @@ pub struct CtlArgs {
 /// A request to the running scheduler.
 #[derive(Debug, clap::Subcommand)]
 pub enum Action {
-    /// Switch to a shipped policy (fifo, deadline, eevdf, interactive,
-    /// local) without unloading: the tasks the old policy holds are handed
-    /// to the new one.
+    /// Switch to a shipped policy (`policies::NAMES`) without unloading: the
+    /// tasks the old policy holds are handed to the new one.
+    #[command(about = format!(
+        "Switch to a shipped policy ({}) without unloading: the tasks the old policy holds are handed to the new one",
+        policies::NAMES.join(", ")
+    ))]
     Policy {
         /// The policy's name.
         name: String,

@@ -10,6 +10,7 @@
 //! included).
 
 pub mod ctl;
+mod policy_list;
 mod run;
 mod sim_cmd;
 

@@ -21,8 +21,13 @@ use scheduler_core::{
 /// parser, which names the range, instead of being taken for an option.
 #[derive(Debug, clap::Args)]
 pub struct SimArgs {
-    /// Scheduling policy: fifo, deadline, eevdf, interactive or local.
-    #[arg(long, default_value = "deadline", allow_hyphen_values = true)]
+    /// Scheduling policy, one of `policies::NAMES` (the help lists them).
+    #[arg(
+        long,
+        default_value = "deadline",
+        allow_hyphen_values = true,
+        help = format!("Scheduling policy: {}", crate::policy_list::names_or())
+    )]
     pub policy: String,
 
     /// Run the routing policy of this TOML file instead of --policy (as

@@ -1,5 +1,6 @@
 //! The scx_relay binary on this host (no sched_ext, maybe not root): every
 //! failure is one line on stderr and a non-zero exit, never a panic.
+#![allow(clippy::expect_used)]
 
 use std::process::{Command, Output};
 

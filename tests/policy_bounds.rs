@@ -29,6 +29,7 @@
 //!   (2 s in a queue) is what bounds them on a real kernel, which the
 //!   simulator does not model. Checked: no wait reaches the kernel's 5 s
 //!   watchdog on any workload here.
+#![allow(clippy::expect_used)]
 
 use policies::PolicyConfig;
 use scheduler_core::task::WEIGHT_DEFAULT;

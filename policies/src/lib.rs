@@ -48,8 +48,33 @@ pub use interactive::Interactive;
 pub use local::Local;
 pub use routing::{CgroupLookup, ConfigError, Router, RoutingConfig};
 
-/// Names accepted by [`by_name`].
-pub const NAMES: &[&str] = &["fifo", "deadline", "eevdf", "interactive", "local"];
+/// The shipped policies, in the order they are listed, each with what it
+/// does in one phrase: the one list the binary's `--policy` help, [`NAMES`]
+/// and the docs check are built from.
+pub const SHIPPED: [(&str, &str); 5] = [
+    (
+        "fifo",
+        "arrival order; weight-blind: nice levels and cgroup weights do not change its shares, as upstream scx_rlfifo",
+    ),
+    ("deadline", "vruntime plus runtime since the last sleep, favouring tasks that sleep often"),
+    ("eevdf", "the kernel's fair class: earliest eligible virtual deadline"),
+    ("interactive", "short-burst wakeups first"),
+    ("local", "per-CPU queues, tasks kept on their CPU and LLC"),
+];
+
+/// Names accepted by [`by_name`]: those of [`SHIPPED`].
+pub const NAMES: &[&str] = &names_of(SHIPPED);
+
+/// The first element of each pair, at compile time.
+const fn names_of<const N: usize>(shipped: [(&'static str, &'static str); N]) -> [&'static str; N] {
+    let mut names = [""; N];
+    let mut i = 0;
+    while i < N {
+        names[i] = shipped[i].0;
+        i += 1;
+    }
+    names
+}
 
 /// Test-only policies (see [`chaos`]): never in [`NAMES`], built only by
 /// [`by_name_allowing_tests`]; `scx_relay` accepts them only with

@@ -34,6 +34,7 @@ use crate::{
     cpu::{CpuView, Topology},
     policy::{Policy, SchedContext},
     task::{Decision, QueuedTask, Target},
+    wire::DISPATCH_BATCH,
 };
 
 /// Engine tunables.
@@ -47,7 +48,7 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        Self { batch: 512, max_decisions: 512 }
+        Self { batch: DISPATCH_BATCH, max_decisions: DISPATCH_BATCH }
     }
 }
 

@@ -33,7 +33,9 @@ pub fn nice_to_weight(nice: i32) -> u64 {
 }
 
 /// `SCX_ENQ_WAKEUP`: the enqueue flag of a task that became runnable by
-/// waking up (rather than losing its CPU at the end of a slice).
+/// waking up (rather than losing its CPU at the end of a slice). The binary
+/// asserts it equals `intf.h`'s `RELAY_ENQ_WAKEUP`, which the dispatcher
+/// checks against the kernel's when it loads.
 pub const ENQ_WAKEUP: u64 = 1;
 
 /// A runnable task that the dispatcher handed to user space for a decision.

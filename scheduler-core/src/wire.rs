@@ -3,11 +3,12 @@
 //!
 //! The layout is fixed here, in plain Rust, so that this crate needs no BPF
 //! toolchain; the binary asserts at compile time that bindgen's view of
-//! `intf.h` has the same sizes and offsets. The codec reads and writes each
+//! `intf.h` has the same sizes and offsets, and the same values for the
+//! constants below (`enum relay_consts`). The codec reads and writes each
 //! field at `offset_of!` of its name in the mirror struct (no literal
 //! offsets, no `unsafe`, no alignment assumptions), and validation rejects values
 //! that would make a decision unsafe: a bad pid, a CPU out of range, a
-//! weight sched_ext never produces.
+//! weight outside `WEIGHT_MIN..=WEIGHT_MAX`.
 
 use std::mem::{offset_of, size_of};
 
@@ -23,6 +24,14 @@ pub const DECISION_SIZE: usize = 40;
 pub const CPU_ANY: i32 = -1;
 /// Largest CPU count the wire format and the dispatcher support.
 pub const MAX_CPUS: u32 = 1024;
+/// The sched_ext watchdog timeout the dispatcher asks for (`RELAY_WATCHDOG_MS`,
+/// `ops.timeout_ms`, ms): a runnable task that waits longer gets the
+/// scheduler ejected by the kernel.
+pub const WATCHDOG_MS: u64 = 5000;
+/// Decisions one `ops.dispatch()` may move (`RELAY_DISPATCH_BATCH`,
+/// `ops.dispatch_max_batch`): also the most tasks and decisions one engine
+/// step handles by default.
+pub const DISPATCH_BATCH: usize = 512;
 
 /// Why a wire record was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]

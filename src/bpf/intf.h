@@ -31,6 +31,14 @@ enum relay_consts {
 	/* Range of the heartbeat timer's period (ms): a quarter of the stall timeout, clamped. */
 	RELAY_TIMER_MIN_MS	= 10,
 	RELAY_TIMER_MAX_MS	= 250,
+	/* Longest slice a decision (clamped) or --slice-us may ask for (us). */
+	RELAY_MAX_SLICE_US	= 100000,
+	/* Decisions one ops.dispatch() may move (ops.dispatch_max_batch), and the
+	   most tasks and decisions one step of the user scheduler handles (count). */
+	RELAY_DISPATCH_BATCH	= 512,
+	/* The kernel's SCX_ENQ_WAKEUP, as user space reads it in
+	   relay_queued_task.enq_flags (relay_init checks the two agree; bit). */
+	RELAY_ENQ_WAKEUP	= 1,
 	/*
 	 * Weights (relay_queued_task.weight, task_weight) are the fair class's
 	 * load weights: a nice-0 task weighs 1024, a SCHED_IDLE one 3, and a

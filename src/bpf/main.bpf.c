@@ -144,7 +144,7 @@ char _license[] SEC("license") = "GPL";
 #define AGE_MOVES_PER_DISPATCH	4
 
 /* Longest slice a decision may ask for (ns); longer ones are clamped. */
-#define MAX_SLICE_NS		(100ULL * 1000 * 1000)
+#define MAX_SLICE_NS		((u64)RELAY_MAX_SLICE_US * 1000)
 
 /* The enqueue flags a decision may pass to the kernel. */
 #define USER_ENQ_FLAGS		(SCX_ENQ_WAKEUP | SCX_ENQ_PREEMPT)
@@ -1363,6 +1363,13 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(relay_init)
 	u32 key = 0;
 	s32 cpu, err;
 
+	/* User space reads enq_flags with intf.h's value of the wakeup flag;
+	 * the kernel's is known only at load (scx_utils' enum import). */
+	if (SCX_ENQ_WAKEUP != RELAY_ENQ_WAKEUP) {
+		scx_bpf_error("SCX_ENQ_WAKEUP is %llu, intf.h says %d", SCX_ENQ_WAKEUP, RELAY_ENQ_WAKEUP);
+		return -EINVAL;
+	}
+
 	nr_cpu_ids = scx_bpf_nr_cpu_ids();
 	if (nr_cpu_ids > RELAY_MAX_CPUS) {
 		scx_bpf_error("%u CPUs, at most %d supported", nr_cpu_ids, RELAY_MAX_CPUS);
@@ -1539,6 +1546,6 @@ SCX_OPS_DEFINE(relay_ops,
 	       .cgroup_set_weight = (void *)relay_cgroup_set_weight,
 	       .cgroup_set_idle	= (void *)relay_cgroup_set_idle,
 	       .flags		= SCX_OPS_ENQ_LAST | SCX_OPS_KEEP_BUILTIN_IDLE,
-	       .dispatch_max_batch = 512,
+	       .dispatch_max_batch = RELAY_DISPATCH_BATCH,
 	       .timeout_ms	= RELAY_WATCHDOG_MS,
 	       .name		= "scx_relay");

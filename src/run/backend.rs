@@ -15,7 +15,10 @@ use scheduler_core::{
     Backend, BackendError, CpuView, Decision, QueuedTask, SendStatus,
 };
 
-use super::{bpf::types, stats::Counters};
+use super::{
+    bpf::types,
+    stats::{Counters, DispatchProfile, DispatcherCounters},
+};
 
 /// Tasks decoded by the ring-buffer callback, waiting for [`Backend::receive`].
 struct Inbox {
@@ -78,24 +81,10 @@ impl BpfBackend {
         // the BPF side updates concurrently.
         unsafe {
             Counters {
-                queued: (&raw const (*bss).nr_queued).read_volatile(),
-                user: (&raw const (*bss).nr_user_dispatches).read_volatile(),
-                kernel: (&raw const (*bss).nr_kernel_dispatches).read_volatile(),
-                fallback: (&raw const (*bss).nr_fallback).read_volatile(),
-                rescued: (&raw const (*bss).nr_rescued).read_volatile(),
-                aged: (&raw const (*bss).nr_aged).read_volatile(),
-                overdue: (&raw const (*bss).nr_overdue).read_volatile(),
-                bounced: (&raw const (*bss).nr_bounced).read_volatile(),
-                stale: (&raw const (*bss).nr_stale).read_volatile(),
-                congested: (&raw const (*bss).nr_congested).read_volatile(),
-                stalls: (&raw const (*bss).nr_stalls).read_volatile(),
+                dispatcher: DispatcherCounters::read(bss),
                 stalled: (&raw const (*bss).user_stalled).read_volatile() != 0,
                 invalid: self.inbox.borrow().invalid + self.dropped_decisions,
-                dispatch_calls: (&raw const (*bss).nr_dispatch_calls).read_volatile(),
-                drains: (&raw const (*bss).nr_drains).read_volatile(),
-                drained: (&raw const (*bss).nr_drained).read_volatile(),
-                kicks: (&raw const (*bss).nr_kicks).read_volatile(),
-                usersched_runs: (&raw const (*bss).nr_usersched_runs).read_volatile(),
+                profile: DispatchProfile::read(bss),
             }
         }
     }

@@ -35,19 +35,22 @@ const WATCHDOG_MS: u64 = bpf::WATCHDOG_MS;
 /// the margin for the kernel's own delays (its check runs every timeout / 2).
 const MAX_STALL_TIMEOUT_MS: u64 = WATCHDOG_MS * 7 / 10 - bpf::AGE_AFTER_MS - 2 * bpf::TIMER_MAX_MS;
 /// Longest slice accepted (the dispatcher clamps decisions to it too).
-const MAX_SLICE_US: u64 = 100_000;
+const MAX_SLICE_US: u64 = bpf::MAX_SLICE_US;
 
 /// Options of the real scheduler (see `scx_relay --help`).
 #[derive(Debug, clap::Args)]
 pub struct RunOpts {
-    /// Scheduling policy: fifo (arrival order; weight-blind: nice levels and
-    /// cgroup weights do not change its shares, as upstream scx_rlfifo),
-    /// deadline (vruntime plus runtime since the last sleep, favouring tasks
-    /// that sleep often), eevdf (the kernel's fair class: earliest eligible virtual
-    /// deadline), interactive (short-burst wakeups first) or local (per-CPU
-    /// queues, tasks kept on their CPU and LLC).
-    /// `scx_relay ctl policy NAME` switches it while running.
-    #[arg(long, default_value = "deadline", value_name = "NAME", allow_hyphen_values = true)]
+    /// Scheduling policy, one of `policies::SHIPPED` (the help lists them).
+    #[arg(
+        long,
+        default_value = "deadline",
+        value_name = "NAME",
+        allow_hyphen_values = true,
+        help = format!(
+            "Scheduling policy: {}. `scx_relay ctl policy NAME` switches it while running",
+            crate::policy_list::described()
+        )
+    )]
     pub policy: String,
 
     /// Run the routing policy of this TOML file instead of --policy: tasks

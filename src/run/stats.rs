@@ -3,54 +3,135 @@
 
 use std::fmt;
 
-/// The dispatcher's counters (totals since the scheduler was loaded), plus
-/// the records and decisions the backend had to drop.
+use super::bpf::types;
+
+/// Declares a struct of the dispatcher's counters: each field a `volatile
+/// u64` global of `src/bpf/main.bpf.c`, read from the mapped `.bss`, and
+/// printed in the `--stats` line as `label value`. Entries are written
+/// `field: "label" <- bss_global`; `,` separates entries of one group of
+/// the line, `;` separates groups (printed with ` | ` between them).
+///
+/// Adding a counter: its BPF global, one entry here (with its doc) and the
+/// value and text in the `stats_line_format` test.
+macro_rules! bss_counters {
+    (
+        $(#[doc = $struct_doc:literal])*
+        pub struct $name:ident {
+            $( $( $(#[doc = $doc:literal])* $field:ident: $label:literal <- $bss:ident ),+ $(,)? );+ $(;)?
+        }
+    ) => {
+        $(#[doc = $struct_doc])*
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct $name {
+            $($( $(#[doc = $doc])* pub $field: u64, )+)+
+        }
+
+        impl $name {
+            /// Reads every counter from the dispatcher's `.bss`.
+            ///
+            /// # Safety
+            ///
+            /// `bss` points to the mapped `.bss` of a loaded dispatcher and is
+            /// valid for reads for the duration of the call.
+            pub(super) unsafe fn read(bss: *const types::bss) -> Self {
+                // SAFETY: the caller guarantees `bss` is valid for reads; each
+                // field is an aligned u64 the BPF side updates concurrently,
+                // hence the volatile loads.
+                unsafe { Self { $($( $field: (&raw const (*bss).$bss).read_volatile(), )+)+ } }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let groups: &[&[(&str, u64)]] = &[$( &[$( ($label, self.$field) ),+] ),+];
+                write_groups(f, groups)
+            }
+        }
+    };
+}
+
+/// Writes `label value` pairs joined by spaces, groups joined by ` | `.
+fn write_groups(f: &mut fmt::Formatter<'_>, groups: &[&[(&str, u64)]]) -> fmt::Result {
+    for (i, group) in groups.iter().enumerate() {
+        if i > 0 {
+            f.write_str(" | ")?;
+        }
+        for (j, (label, value)) in group.iter().enumerate() {
+            if j > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{label} {value}")?;
+        }
+    }
+    Ok(())
+}
+
+bss_counters! {
+    /// Where the dispatcher sent tasks and decisions (totals since the
+    /// scheduler was loaded).
+    pub struct DispatcherCounters {
+        /// Tasks handed to user space.
+        queued: "queued" <- nr_queued;
+        /// Decisions of the user scheduler applied by the dispatcher.
+        user: "dispatched user" <- nr_user_dispatches,
+        /// Tasks dispatched by the dispatcher's fast paths (idle wakeups,
+        /// kthreads, congestion).
+        kernel: "kernel" <- nr_kernel_dispatches,
+        /// Tasks dispatched by the stall fallback.
+        fallback: "fallback" <- nr_fallback,
+        /// Tasks the dispatcher dispatched itself after they waited in user
+        /// space for the stall timeout while the user side was alive (a policy
+        /// that never decided them).
+        rescued: "rescued" <- nr_rescued,
+        /// Tasks run ahead of their vtime because they had been runnable for
+        /// `AGE_AFTER_NS` (src/bpf/main.bpf.c) while in a dispatch queue (a
+        /// policy's ordering starved them, or their only CPU was busy).
+        aged: "aged" <- nr_aged,
+        /// Tasks enqueued again without having run since they became runnable
+        /// `AGE_AFTER_NS` ago or more (an affinity change re-enqueues a waiting
+        /// task): kept in the kernel and run next instead of going through
+        /// user space.
+        overdue: "overdue" <- nr_overdue;
+        /// Decisions moved to an allowed CPU.
+        bounced: "bounced" <- nr_bounced,
+        /// Decisions discarded: stale generation, duplicate, exited task, unreadable record.
+        stale: "stale" <- nr_stale,
+        /// Tasks kept in the kernel because the ring buffer or pending map was full.
+        congested: "congested" <- nr_congested;
+        /// Times the user side was declared stalled.
+        stalls: "stalls" <- nr_stalls;
+    }
+}
+
+bss_counters! {
+    /// The dispatcher's side of the profile (totals since the scheduler was
+    /// loaded).
+    pub struct DispatchProfile {
+        /// `ops.dispatch()` calls.
+        dispatch_calls: "dispatch calls" <- nr_dispatch_calls,
+        /// User-ring-buffer drains that found decisions.
+        drains: "drains" <- nr_drains,
+        /// Decisions read by those drains.
+        drained: "drained" <- nr_drained,
+        /// CPU kicks sent by the dispatcher.
+        kicks: "kicks" <- nr_kicks,
+        /// Times the user scheduler was put on a CPU.
+        usersched_runs: "usersched runs" <- nr_usersched_runs;
+    }
+}
+
+/// The dispatcher's counters, plus the records and decisions the backend had
+/// to drop.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
-    /// Tasks handed to user space.
-    pub queued: u64,
-    /// Decisions of the user scheduler applied by the dispatcher.
-    pub user: u64,
-    /// Tasks dispatched by the dispatcher's fast paths (idle wakeups,
-    /// kthreads, congestion).
-    pub kernel: u64,
-    /// Tasks dispatched by the stall fallback.
-    pub fallback: u64,
-    /// Tasks the dispatcher dispatched itself after they waited in user
-    /// space for the stall timeout while the user side was alive (a policy
-    /// that never decided them).
-    pub rescued: u64,
-    /// Tasks run ahead of their vtime because they had been runnable for
-    /// `AGE_AFTER_NS` (src/bpf/main.bpf.c) while in a dispatch queue (a
-    /// policy's ordering starved them, or their only CPU was busy).
-    pub aged: u64,
-    /// Tasks enqueued again without having run since they became runnable
-    /// `AGE_AFTER_NS` ago or more (an affinity change re-enqueues a waiting
-    /// task): kept in the kernel and run next instead of going through
-    /// user space.
-    pub overdue: u64,
-    /// Decisions moved to an allowed CPU.
-    pub bounced: u64,
-    /// Decisions discarded: stale generation, duplicate, exited task, unreadable record.
-    pub stale: u64,
-    /// Tasks kept in the kernel because the ring buffer or pending map was full.
-    pub congested: u64,
-    /// Times the user side was declared stalled.
-    pub stalls: u64,
+    /// Where tasks and decisions went.
+    pub dispatcher: DispatcherCounters,
     /// Whether the stall fallback is active right now.
     pub stalled: bool,
     /// Queued records and decisions the backend could not use.
     pub invalid: u64,
-    /// Profile: `ops.dispatch()` calls.
-    pub dispatch_calls: u64,
-    /// Profile: user-ring-buffer drains that found decisions.
-    pub drains: u64,
-    /// Profile: decisions read by those drains.
-    pub drained: u64,
-    /// Profile: CPU kicks sent by the dispatcher.
-    pub kicks: u64,
-    /// Profile: times the user scheduler was put on a CPU.
-    pub usersched_runs: u64,
+    /// The dispatcher's profile.
+    pub profile: DispatchProfile,
 }
 
 /// The user scheduler's own side of the profile: its loop and its CPU time.
@@ -82,37 +163,21 @@ pub struct StatsLine {
 
 impl fmt::Display for StatsLine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let c = &self.counters;
+        let (c, p) = (&self.counters, &self.profile);
         write!(
             f,
-            "scx_relay stats: queued {} | dispatched user {} kernel {} fallback {} rescued {} aged {} overdue {} | bounced {} \
-             stale {} congested {} | stalls {} ({}) | invalid {} redirected {} | page faults {} | dispatch calls {} \
-             drains {} drained {} \
-             kicks {} usersched runs {} | steps {} empty {} received {} | cpu_ns {}",
-            c.queued,
-            c.user,
-            c.kernel,
-            c.fallback,
-            c.rescued,
-            c.aged,
-            c.overdue,
-            c.bounced,
-            c.stale,
-            c.congested,
-            c.stalls,
+            "scx_relay stats: {} ({}) | invalid {} redirected {} | page faults {} | {} | steps {} empty {} received {} \
+             | cpu_ns {}",
+            c.dispatcher,
             if c.stalled { "stalled" } else { "ok" },
             c.invalid,
-            self.profile.redirected,
+            p.redirected,
             self.page_faults,
-            c.dispatch_calls,
-            c.drains,
-            c.drained,
-            c.kicks,
-            c.usersched_runs,
-            self.profile.steps,
-            self.profile.empty_steps,
-            self.profile.received,
-            self.profile.cpu_ns,
+            c.profile,
+            p.steps,
+            p.empty_steps,
+            p.received,
+            p.cpu_ns,
         )
     }
 }
@@ -172,24 +237,22 @@ mod tests {
     fn stats_line_format() {
         let line = StatsLine {
             counters: Counters {
-                queued: 10,
-                user: 7,
-                kernel: 2,
-                fallback: 1,
-                rescued: 8,
-                aged: 20,
-                overdue: 4,
-                bounced: 3,
-                stale: 4,
-                congested: 5,
-                stalls: 1,
+                dispatcher: DispatcherCounters {
+                    queued: 10,
+                    user: 7,
+                    kernel: 2,
+                    fallback: 1,
+                    rescued: 8,
+                    aged: 20,
+                    overdue: 4,
+                    bounced: 3,
+                    stale: 4,
+                    congested: 5,
+                    stalls: 1,
+                },
                 stalled: true,
                 invalid: 0,
-                dispatch_calls: 11,
-                drains: 12,
-                drained: 13,
-                kicks: 14,
-                usersched_runs: 15,
+                profile: DispatchProfile { dispatch_calls: 11, drains: 12, drained: 13, kicks: 14, usersched_runs: 15 },
             },
             page_faults: 6,
             profile: LoopProfile { steps: 16, empty_steps: 17, received: 18, cpu_ns: 19, redirected: 9 },

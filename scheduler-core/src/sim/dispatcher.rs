@@ -9,10 +9,10 @@ use super::{
     tasks::{QueueId, TaskState, PID_BASE},
     SimError,
 };
-use crate::task::{Decision, Target, WEIGHT_DEFAULT};
-
-/// Decisions `ops.dispatch` drains per call (upstream's `dispatch_max_batch`).
-pub(crate) const DISPATCH_SLOTS: usize = 512;
+use crate::{
+    task::{Decision, Target, WEIGHT_DEFAULT},
+    wire::DISPATCH_BATCH,
+};
 
 /// What the CPU that calls dispatch was running.
 #[derive(Clone, Copy, Debug)]
@@ -216,7 +216,7 @@ impl Machine {
         if self.user.kicked == Some(cpu) {
             self.user.kicked = None;
         }
-        for _ in 0..DISPATCH_SLOTS {
+        for _ in 0..DISPATCH_BATCH {
             let Some(d) = self.channels.dispatched.pop_front() else { break };
             self.apply_decision(&d);
         }

@@ -55,7 +55,8 @@
 //!   if that task ran at least `slice_min` (`SCX_KICK_PREEMPT`, as the
 //!   BPF's `wake_usersched`; at most one kick per `slice_min`).
 //! * **Dispatch** (`ops.dispatch`, when a CPU is free or kicked): drain up to
-//!   512 decisions (upstream's `dispatch_max_batch`); then run the user
+//!   [`DISPATCH_BATCH`](crate::wire::DISPATCH_BATCH) decisions
+//!   (`dispatch_max_batch`); then run the user
 //!   scheduler first if it has work; else serve the CPU's own queue and the
 //!   shared queue in one vtime order (the BPF's `consume_in_vtime_order`):
 //!   the shared queue's first task allowed on this CPU if the shared head's

@@ -212,10 +212,11 @@ pub struct SwitchRecord {
     pub handed_over: u64,
 }
 
-/// The sched_ext watchdog timeout the upstream user-space schedulers set
-/// (`timeout_ms = 5000`): a runnable task that waits longer gets a real
+/// The sched_ext watchdog timeout the dispatcher asks for
+/// ([`WATCHDOG_MS`](crate::wire::WATCHDOG_MS), as upstream's user-space
+/// schedulers do), in ns: a runnable task that waits longer gets a real
 /// scheduler ejected by the kernel.
-pub const KERNEL_WATCHDOG_NS: u64 = 5_000_000_000;
+pub const KERNEL_WATCHDOG_NS: u64 = crate::wire::WATCHDOG_MS * 1_000_000;
 
 /// The result of one simulation run.
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -6,14 +6,12 @@ use super::{
     rng::SplitMix64,
     workload::{Affinity, Behavior, TaskClass, TaskGroup, JITTER_PCT, SPAWN_NS},
 };
-use crate::task::{QueuedTask, TASK_COMM_LEN};
+use crate::task::{QueuedTask, ENQ_WAKEUP, TASK_COMM_LEN};
 
 /// Pid of the first simulated task; pids are never reused.
 pub(crate) const PID_BASE: i32 = 1000;
 /// CPU time a hog asks for: more than any simulation lasts.
 pub(crate) const HOG_BURST_NS: u64 = u64::MAX / 4;
-/// `SCX_ENQ_WAKEUP`: the enqueue follows a wakeup.
-pub(crate) const SCX_ENQ_WAKEUP: u64 = 1;
 
 /// A contiguous set of CPUs `first..first + count` (count >= 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -222,7 +220,7 @@ impl SimTask {
             tgid: self.pid,
             cpu,
             nr_cpus_allowed: self.allowed.count,
-            enq_flags: if wakeup { SCX_ENQ_WAKEUP } else { 0 },
+            enq_flags: if wakeup { ENQ_WAKEUP } else { 0 },
             // The simulator has no cgroups.
             weight: self.weight,
             task_weight: self.weight,
