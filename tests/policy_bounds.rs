@@ -32,10 +32,10 @@
 #![allow(clippy::expect_used)]
 
 use policies::PolicyConfig;
-use scheduler_core::task::WEIGHT_DEFAULT;
 use scheduler_core::sim::{
     simulate, Behavior, Count, Preset, Report, SimConfig, TaskClass, TaskGroup, Workload, KERNEL_WATCHDOG_NS,
 };
+use scheduler_core::task::WEIGHT_DEFAULT;
 
 const NR_CPUS: u32 = 8;
 const SECONDS: u64 = 10;

@@ -339,9 +339,10 @@ mod tests {
         t2.enq_flags = ENQ_WAKEUP;
         p.sent(2, d2.vtime);
         assert_eq!(p.charge(&t2), (240 * MS, 240 * MS + MS));
-        // At SCHED_IDLE's weight 3, a 20 ms run is charged 6.8 s: kept to 5 slices ahead.
+        // At SCHED_IDLE's weight 3, a 20 ms run is charged in full, 6.8 s
+        // (the cap is five slices of CPU at its weight, 34 s).
         p.sent(2, 7);
-        assert_eq!(p.charge(&task(2, 7, 20 * MS, now, 20 * MS, 3)).0, 240 * MS + 5 * SLICE);
+        assert_eq!(p.charge(&task(2, 7, 20 * MS, now, 20 * MS, 3)).0, 240 * MS + 20 * MS * 1024 / 3);
     }
 
     /// Hogs of nice 0, 5 and 10 (weights 1024, 335, 110) sharing one CPU, driven by hand (the
