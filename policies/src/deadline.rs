@@ -6,7 +6,9 @@
 //! 1. **Virtual runtime.** Each task has `v`, in ns of nice-0 (weight 1024) time:
 //!    every run of `r` ns adds `r × 1024 / weight` (at the weight the task
 //!    has when it comes back: a renice while it waited takes effect then),
-//!    never more than `5 S` past the clock (`S` the configured slice). The
+//!    never more than `A(w) = 5 S × 1024 / weight` past the clock (`S` the
+//!    configured slice; `A(w)` is five slices of CPU charged at the task's
+//!    weight, so only a run longer than any slice is cut short). The
 //!    *clock* `c` is the largest `v` a run ended at: every run of a task at
 //!    the clock moves it on by that run's charge.
 //! 2. **Window.** A task enqueued by a wakeup starts no lower than `c`: no
@@ -311,8 +313,8 @@ mod tests {
     }
 
     /// A wakeup starts at the clock (no sleeper credit); a task that did not
-    /// sleep keeps at most five slices of CPU it is owed; no task is charged
-    /// more than five slices ahead of the clock.
+    /// sleep keeps at most five slices of CPU it is owed; a light task's run
+    /// is charged in full.
     #[test]
     fn placement_window() {
         let cpus = busy(1);
