@@ -15,18 +15,17 @@
 //!   one, and each runs at most a slice, so it waits at most
 //!   `T + (ceil((R - 1) / N) + 1) × S`.
 //! - `deadline` orders by weighted virtual time; its module docs state and
-//!   prove the bound: a task waits at most `T + U + Σ_j C_j / N'`, with
-//!   `C_j = (11 S - m + n_j + 1) w_j / 1024 + max(slice_j, S_d) + slice_j +
-//!   S - m + μ + 3 tick` the CPU time another task `j` can get meanwhile
-//!   (`m`, `μ` the policy's and the dispatcher's `slice_min`, `S_d` the
-//!   dispatcher's default slice, `n_j` `j`'s runs, `slice_j` its slice),
-//!   `N' = N` for a wait in the shared queue when every task may run on
-//!   every CPU, else 1. Assumed, and asserted here: no task placed by the
-//!   dispatcher's rescue, fallback or congestion path, no renice. Not
-//!   bounded by the keys, and so not checked: a wait in a CPU's own queue
-//!   when some task may not run on that CPU (the dispatcher's aging bounds
-//!   it on a real kernel). Weights enter as in the kernel's fair class:
-//!   heavy competitors make a waiting task wait longer.
+//!   prove the bound: a task sent to the shared queue waits at most
+//!   `T + U + Σ_j C_j / N'`, with `C_j = (11 S - m + n_j + 1) w_j / 1024 +
+//!   max(slice_j, S_d) + slice_j + S - m + μ + 3 tick` the CPU time another
+//!   task `j` can get meanwhile (`m`, `μ` the policy's and the dispatcher's
+//!   `slice_min`, `S_d` the dispatcher's default slice, `n_j` `j`'s runs,
+//!   `slice_j` its slice), `N' = N` when every task may run on every CPU,
+//!   else 1. Assumed, and asserted here: no task placed by the dispatcher's
+//!   rescue, fallback or congestion path, no renice. Not bounded by the
+//!   keys: a wait in a CPU's own queue (the dispatcher's aging bounds it on
+//!   a real kernel); checked: below aging's 1 s. Weights enter as in the
+//!   kernel's fair class: heavy competitors make a waiting task wait longer.
 //! - `interactive` and `local` use `deadline`'s keys (with interactive
 //!   wakeups two slices earlier, or per-CPU queues) and are checked against
 //!   the first, coarser statement of that argument, not re-derived for
@@ -115,14 +114,13 @@ fn deadline_competitor(w: u64, runs: u64, config: &SimConfig) -> u64 {
         + 3 * config.tick_ns
 }
 
-/// `deadline`'s bounds for `r` (its module docs): `T + U + Σ_j C_j / N'`
+/// `deadline`'s bound for `r` (its module docs): `T + U + Σ_j C_j / N'`
 /// for a wait that ends in the shared queue (`N' = N` if every task may run
-/// on every CPU, else 1) and `T + U + Σ_j C_j` for one that ends in a CPU's
-/// own queue (stated only if every task may run on every CPU). The sum is
+/// on every CPU, else 1), `U` all the user scheduler's CPU time. The sum is
 /// over every long-lived task (the waiting one too: an over-count); fork
 /// children, which exist only briefly and whose number during a wait the
 /// workload does not bound, count with their whole CPU time.
-fn deadline_bound(r: &Report, config: &SimConfig) -> (u64, u64) {
+fn deadline_bound(r: &Report, config: &SimConfig) -> u64 {
     assert_eq!(
         r.dispatch.fallback_dispatches + r.dispatch.congested,
         0,
@@ -135,8 +133,14 @@ fn deadline_bound(r: &Report, config: &SimConfig) -> (u64, u64) {
     let cpu = sum + (fork_cpu - parents_cpu);
     let base = config.stall_timeout_ns + r.utilisation.user_sched_cpu_ns;
     let n = if uniform_affinity(r) { u64::from(r.nr_cpus) } else { 1 };
-    (base + cpu / n, base + cpu)
+    base + cpu / n
 }
+
+/// The dispatcher's aging threshold (`RELAY_AGE_AFTER_MS` in `intf.h`): a
+/// task runnable this long in a queue runs next. The simulator does not
+/// model it; waits in a CPU's own queue, which `deadline`'s keys do not
+/// bound, are checked below it.
+const AGE_AFTER_NS: u64 = 1_000_000_000;
 
 /// Checks `policy`'s bound on `config`; returns the report and the longest wait.
 fn check(policy: &str, config: &SimConfig, what: &str) -> (Report, u64) {
@@ -144,22 +148,18 @@ fn check(policy: &str, config: &SimConfig, what: &str) -> (Report, u64) {
     let longest = longest(&r);
     let ms = |ns: u64| ns as f64 / 1e6;
     if policy == "deadline" {
-        let (shared, own) = deadline_bound(&r, config);
+        // A wait still in user space at the end is below T, within the bound.
+        let bound = deadline_bound(&r, config);
         let q = r.queue_waits;
-        // A wait still in user space at the end is below T: within both.
-        let everywhere = uniform_affinity(&r);
         println!(
-            "{what:<40} {policy:<12} longest wait {:>9.1} ms  shared queue {:>9.1} ms (bound {:>9.1} ms)  own queue {:>9.1} ms (bound {})",
-            ms(longest),
+            "{what:<40} {policy:<12} shared queue: longest wait {:>9.1} ms  bound {:>9.1} ms; own queue: {:>6.3} ms",
             ms(q.shared_ns),
-            ms(shared),
+            ms(bound),
             ms(q.own_ns),
-            if everywhere { format!("{:.1} ms", ms(own)) } else { "aging".to_owned() },
         );
-        assert!(q.shared_ns <= shared, "{policy} on {what}: shared-queue wait {} ns > bound {shared} ns", q.shared_ns);
-        if everywhere {
-            assert!(q.own_ns <= own, "{policy} on {what}: own-queue wait {} ns > bound {own} ns", q.own_ns);
-        }
+        assert!(q.shared_ns <= bound, "{policy} on {what}: shared-queue wait {} ns > bound {bound} ns", q.shared_ns);
+        assert!(q.own_ns < AGE_AFTER_NS, "{policy} on {what}: own-queue wait {} ns would need aging", q.own_ns);
+        assert!(longest <= bound.max(q.own_ns), "{policy} on {what}: a wait outside both queues");
     } else {
         let bound = match policy {
             "fifo" => fifo_bound(&r, config),
