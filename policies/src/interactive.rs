@@ -37,7 +37,10 @@
 //! stays within `deadline`'s window around the clock. So `deadline`'s
 //! bound holds with the window widened by `2 slice`, and each interactive
 //! wakeup can pass a waiting task by at most its slice of CPU (plus a tick)
-//! before it is charged and becomes batch or sleeps.
+//! before it is charged and becomes batch or sleeps. (This follows
+//! `deadline`'s first, coarser sketch, which `tests/policy_bounds.rs`
+//! checks for this policy; `deadline`'s docs now hold a full proof, not
+//! re-derived here.)
 
 use scheduler_core::{task::WEIGHT_DEFAULT, Decision, Policy, QueuedTask, SchedContext};
 

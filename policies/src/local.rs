@@ -37,7 +37,10 @@
 //!
 //! **Bounded wait.** `deadline`'s argument, with one CPU serving a task on
 //! its queue (the CPU serves its own queue and the shared queue in one key
-//! order; keys stay within `deadline`'s window of the clock).
+//! order; keys stay within `deadline`'s window of the clock). This follows
+//! `deadline`'s first, coarser sketch, which `tests/policy_bounds.rs`
+//! checks for this policy; `deadline`'s full proof covers waits in the
+//! shared queue only, and is not re-derived for per-CPU queues here.
 
 use std::collections::VecDeque;
 

@@ -168,6 +168,10 @@ pub(crate) struct Machine {
     pub(crate) counters: Counters,
     /// Runnable → running waits (ns), per class in [`TaskClass::ALL`] order.
     pub(crate) waits: [Vec<u64>; 6],
+    /// The longest of those waits that ended in the shared queue, and in a
+    /// CPU's own queue (ns).
+    pub(crate) longest_wait_shared: u64,
+    pub(crate) longest_wait_own: u64,
     /// Policies to switch to, by [`Event::Switch`] index (taken when used).
     pub(crate) switch_to: Vec<Option<Box<dyn Policy>>>,
     /// The switches done.
@@ -235,6 +239,8 @@ impl Machine {
             rng,
             counters: Counters::default(),
             waits: Default::default(),
+            longest_wait_shared: 0,
+            longest_wait_own: 0,
             switch_to: Vec::new(),
             switch_log: Vec::new(),
         }
@@ -464,7 +470,13 @@ impl Machine {
         let slice_ns = self.slice_ns;
         let t = &mut self.tasks[id as usize];
         let class_idx = TaskClass::ALL.iter().position(|&c| c == t.class).unwrap_or(0);
-        self.waits[class_idx].push(now - t.runnable_since);
+        let wait = now - t.runnable_since;
+        self.waits[class_idx].push(wait);
+        match t.state {
+            TaskState::Queued(QueueId::Shared) => self.longest_wait_shared = self.longest_wait_shared.max(wait),
+            TaskState::Queued(QueueId::Local(_)) => self.longest_wait_own = self.longest_wait_own.max(wait),
+            _ => {}
+        }
         if !t.allowed.contains(cpu) {
             self.counters.affinity_violations += 1;
         }
@@ -566,6 +578,20 @@ impl Machine {
             .map(|t| self.now.saturating_sub(t.runnable_since))
             .max()
             .unwrap_or(0)
+    }
+
+    /// The longest waits by queue, the tasks still queued at the end included.
+    pub(crate) fn queue_waits(&self) -> super::QueueWaits {
+        let mut q = super::QueueWaits { shared_ns: self.longest_wait_shared, own_ns: self.longest_wait_own };
+        for t in &self.tasks {
+            let wait = self.now.saturating_sub(t.runnable_since);
+            match t.state {
+                TaskState::Queued(QueueId::Shared) => q.shared_ns = q.shared_ns.max(wait),
+                TaskState::Queued(QueueId::Local(_)) => q.own_ns = q.own_ns.max(wait),
+                _ => {}
+            }
+        }
+        q
     }
 
     /// Checks that no task is lost: every runnable task is in exactly one

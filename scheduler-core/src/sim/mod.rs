@@ -120,8 +120,8 @@ use thiserror::Error;
 
 pub use machine::Invariant;
 pub use report::{
-    Accounting, AccountingError, ClassReport, DispatchCounts, Latency, Report, SwitchRecord, TaskReport, Throughput,
-    Utilisation, KERNEL_WATCHDOG_NS,
+    Accounting, AccountingError, ClassReport, DispatchCounts, Latency, QueueWaits, Report, SwitchRecord, TaskReport,
+    Throughput, Utilisation, KERNEL_WATCHDOG_NS,
 };
 pub use workload::{
     nice_to_weight, sched_idle_weight, Affinity, Behavior, Count, Preset, PresetDef, TaskClass, TaskGroup,

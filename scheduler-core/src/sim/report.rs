@@ -144,6 +144,18 @@ pub struct Accounting {
     pub affinity_violations: u64,
 }
 
+/// The longest wait (runnable to running, ns) of a task that started from,
+/// or is still waiting at the end in, the shared queue or a CPU's own queue
+/// (its time in user space before included). Wait bounds differ by queue:
+/// every allowed CPU serves the shared one, one CPU serves its own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct QueueWaits {
+    /// Waits that ended in (or still sit in) the shared queue.
+    pub shared_ns: u64,
+    /// Waits that ended in (or still sit in) a CPU's own queue.
+    pub own_ns: u64,
+}
+
 /// What [`Accounting::check`] found wrong (a simulator or policy bug).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AccountingError {
@@ -265,6 +277,8 @@ pub struct Report {
     pub engine: EngineStats,
     /// Where every task is at the end.
     pub accounting: Accounting,
+    /// The longest waits by the dispatch queue they ended in.
+    pub queue_waits: QueueWaits,
     /// The long-lived tasks, by pid.
     pub tasks: Vec<TaskReport>,
     /// Events simulated.
@@ -312,6 +326,7 @@ pub(crate) fn build(config: &SimConfig, m: &mut Machine) -> Report {
         dispatch: dispatch_counts(&m.counters),
         engine: m.engine.stats().clone(),
         accounting: acc,
+        queue_waits: m.queue_waits(),
         tasks,
         events: m.counters.events,
         switches: std::mem::take(&mut m.switch_log),
@@ -719,6 +734,7 @@ mod tests {
                 longest_unfinished_wait_ns: 6_100_000_000,
                 affinity_violations: 0,
             },
+            queue_waits: QueueWaits { shared_ns: 6_100_000_000, own_ns: 2_000_000 },
             tasks: Vec::new(),
             events: 1_000_000,
             switches: Vec::new(),
