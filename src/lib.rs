@@ -9,7 +9,7 @@
 //! real kernel with [`run_with_policy`] (the same options, live switching
 //! included).
 
-pub mod ctl;
+pub mod ctl_client;
 mod policy_list;
 mod run;
 mod sim_cmd;
@@ -43,7 +43,7 @@ enum Command {
     /// Run a policy against a simulated machine and workload, and report.
     Sim(sim_cmd::SimArgs),
     /// Control the running scheduler: switch its policy live (root only).
-    Ctl(ctl::CtlArgs),
+    Ctl(ctl_client::CtlArgs),
 }
 
 /// The options of a program built on [`run_with_policy`]: the scheduler's.
@@ -108,7 +108,7 @@ pub fn main() -> ExitCode {
     };
     match opts.command {
         Some(Command::Sim(args)) => sim_cmd::main(&args),
-        Some(Command::Ctl(args)) => ctl::main(&args),
+        Some(Command::Ctl(args)) => ctl_client::main(&args),
         None => run::main(&opts.run),
     }
 }

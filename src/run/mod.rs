@@ -7,7 +7,7 @@
 mod backend;
 mod bpf;
 mod cgroup;
-mod ctl;
+mod ctl_server;
 mod panic_guard;
 mod preflight;
 mod scheduler;
@@ -21,8 +21,8 @@ use std::{
     time::Duration,
 };
 
-pub use ctl::CustomPolicy;
-use ctl::{Factory, PolicySpec, Server, StartError};
+pub use ctl_server::CustomPolicy;
+use ctl_server::{Factory, PolicySpec, Server, StartError};
 use scheduler::{Config, Ending};
 
 /// The kernel's sched_ext watchdog timeout the dispatcher asks for: a
@@ -62,7 +62,7 @@ pub struct RunOpts {
 
     /// The control socket `scx_relay ctl` talks to (mode 0600, root only; a
     /// stale one is replaced, a live one means another scx_relay runs).
-    #[arg(long, default_value = crate::ctl::DEFAULT_SOCKET, value_name = "PATH", allow_hyphen_values = true)]
+    #[arg(long, default_value = crate::ctl_client::DEFAULT_SOCKET, value_name = "PATH", allow_hyphen_values = true)]
     pub socket: PathBuf,
 
     /// Also accept the test-only policies that misbehave on purpose, for

@@ -16,7 +16,7 @@ use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open};
 use super::{
     backend::BpfBackend,
     bpf::{self, BpfSkel, BpfSkelBuilder},
-    ctl::{Factory, PolicySpec, Server},
+    ctl_server::{Factory, PolicySpec, Server},
     panic_guard,
     stats::{own_cpu_ns, own_page_faults, LoopProfile, StatsLine},
     topology,

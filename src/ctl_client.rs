@@ -1,5 +1,5 @@
 //! `scx_relay ctl`: talk to the running scheduler over its control socket
-//! (see `run::ctl` for the server): switch its policy live, load a routing
+//! (see `run::ctl_server` for the server): switch its policy live, load a routing
 //! configuration, or ask what it runs. Root only (the socket is mode 0600).
 //!
 //! Every outcome is one line: the scheduler's answer on stdout (exit 0), or
