@@ -9,7 +9,7 @@
 //! dispatcher's tick rule acts, only at ticks), `U` the user scheduler's
 //! own CPU time. The dispatcher starts tasks from the queues in key order,
 //! and a running task yields at the first tick after `slice_min` at which a
-//! lower key waits (see `scheduler_core::sim`).
+//! lower key waits (see `scheduler_sim`).
 //!
 //! - `fifo` orders by arrival: at most `R - 1` tasks are ahead of a waiting
 //!   one, and each runs at most a slice, so it waits at most
@@ -33,7 +33,7 @@
 
 use policies::PolicyConfig;
 use scheduler_core::task::WEIGHT_DEFAULT;
-use scheduler_core::sim::{
+use scheduler_sim::{
     simulate, Behavior, Count, Preset, Report, SimConfig, TaskClass, TaskGroup, Workload, KERNEL_WATCHDOG_NS,
 };
 
