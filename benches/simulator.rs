@@ -5,7 +5,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use policies::PolicyConfig;
-use scheduler_core::sim::{simulate, SimConfig};
+use scheduler_sim::{simulate, SimConfig};
 
 fn short_run(c: &mut Criterion) {
     let mut group = c.benchmark_group("sim_mixed_8cpu_200ms");

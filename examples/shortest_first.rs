@@ -8,7 +8,8 @@
 //! real [OPTIONS]` schedules this machine with it (`scx_relay`'s options).
 use std::process::ExitCode;
 
-use scheduler_core::{sim, Decision, Policy, QueuedTask, SchedContext, Target};
+use scheduler_core::{Decision, Policy, QueuedTask, SchedContext, Target};
+use scheduler_sim::{simulate, SimConfig};
 
 struct ShortestFirst {
     /// (key, task); the lowest key runs first. A linear scan keeps the
@@ -48,10 +49,10 @@ fn main() -> ExitCode {
         args.remove(1);
         return scx_relay::run_with_policy_args(args, "shortest_first", |cfg| make(cfg.slice_ns));
     }
-    let config = sim::SimConfig { duration_ns: 2_000_000_000, ..sim::SimConfig::default() };
+    let config = SimConfig { duration_ns: 2_000_000_000, ..SimConfig::default() };
     let deadline = policies::Deadline::new(&policies::PolicyConfig::default());
     for policy in [make(5_000_000), Box::new(deadline)] {
-        match sim::simulate(&config, policy) {
+        match simulate(&config, policy) {
             Ok(report) => println!("{}", report.render_table()),
             Err(e) => {
                 eprintln!("shortest_first: {e}");

@@ -8,10 +8,8 @@
 use std::process::ExitCode;
 
 use policies::PolicyConfig;
-use scheduler_core::{
-    sim::{simulate, SimConfig, SimError, Stall, UnknownWorkload, Workload},
-    wire::MAX_CPUS,
-};
+use scheduler_core::wire::MAX_CPUS;
+use scheduler_sim::{simulate, SimConfig, SimError, Stall, UnknownWorkload, Workload};
 
 /// Options of `scx_relay sim`.
 ///

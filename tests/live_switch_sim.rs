@@ -8,10 +8,8 @@
 #![allow(clippy::unwrap_used)]
 
 use policies::{PolicyConfig, Router, RoutingConfig};
-use scheduler_core::{
-    sim::{simulate, simulate_with_switches, PolicySwitch, Preset, SimConfig},
-    Policy,
-};
+use scheduler_core::Policy;
+use scheduler_sim::{simulate, simulate_with_switches, PolicySwitch, Preset, SimConfig};
 
 const ROUTING: &str = "[[route]]\npolicy = \"interactive\"\ncomm = \"interactive-*\"\n[[route]]\npolicy = \"local\"\nnice = [-20, -1]\nshare = 200\n";
 

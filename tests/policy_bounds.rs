@@ -9,7 +9,7 @@
 //! dispatcher's tick rule acts, only at ticks), `U` the user scheduler's
 //! own CPU time. The dispatcher starts tasks from the queues in key order,
 //! and a running task yields at the first tick after `slice_min` at which a
-//! lower key waits (see `scheduler_core::sim`).
+//! lower key waits (see `scheduler_sim`).
 //!
 //! - `fifo` orders by arrival: at most `R - 1` tasks are ahead of a waiting
 //!   one, and each runs at most a slice, so it waits at most
@@ -40,10 +40,10 @@
 #![allow(clippy::expect_used)]
 
 use policies::PolicyConfig;
-use scheduler_core::sim::{
+use scheduler_core::task::WEIGHT_DEFAULT;
+use scheduler_sim::{
     simulate, Behavior, Count, Preset, Report, SimConfig, TaskClass, TaskGroup, Workload, KERNEL_WATCHDOG_NS,
 };
-use scheduler_core::task::WEIGHT_DEFAULT;
 
 const NR_CPUS: u32 = 8;
 const SECONDS: u64 = 10;
@@ -244,7 +244,7 @@ fn every_preset_is_bounded() {
 fn deadline_adversarial_workloads_are_bounded() {
     let periodic = Behavior::Periodic { run_ns: 3_000_000, sleep_ns: 7_000_000 };
     let short = Behavior::Periodic { run_ns: 200_000, sleep_ns: 2_000_000 };
-    let cpu0 = scheduler_core::sim::Affinity::Range { first: 0, count: 1 };
+    let cpu0 = scheduler_sim::Affinity::Range { first: 0, count: 1 };
     let hog = |nice: i32, n: u32| TaskGroup::new(TaskClass::Nice, Count::Fixed(n), Behavior::Hog).nice(nice);
     let workloads: Vec<(&str, Vec<TaskGroup>)> = vec![
         (

@@ -24,7 +24,7 @@
 #![allow(clippy::expect_used)]
 
 use policies::PolicyConfig;
-use scheduler_core::sim::{simulate, Behavior, Count, Preset, Report, SimConfig, TaskClass, TaskGroup, Workload};
+use scheduler_sim::{simulate, Behavior, Count, Preset, Report, SimConfig, TaskClass, TaskGroup, Workload};
 
 const SECONDS: u64 = 4;
 

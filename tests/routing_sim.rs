@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use policies::{PolicyConfig, Router, RoutingConfig};
-use scheduler_core::sim::{simulate, Behavior, Count, Report, SimConfig, TaskClass, TaskGroup, Workload};
+use scheduler_sim::{simulate, Behavior, Count, Report, SimConfig, TaskClass, TaskGroup, Workload};
 
 fn run(toml: &str, workload: Vec<TaskGroup>) -> Report {
     let config = SimConfig {

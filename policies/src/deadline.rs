@@ -50,7 +50,7 @@
 //! wait, `N` the CPUs. Assumed: weights do not change during the wait,
 //! and user space places every task (no rescue, fallback or congestion:
 //! the dispatcher places none itself but by the idle fast path); the
-//! dispatcher is the one `scheduler_core::sim` models
+//! dispatcher is the one `scheduler_sim` models
 //! (docs/architecture.md, "The dispatcher's part").
 //!
 //! *Bound.* A runnable task `X` that the policy sends to the shared queue

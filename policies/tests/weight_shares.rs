@@ -16,9 +16,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use policies::{PolicyConfig, Router, RoutingConfig};
-use scheduler_core::{
-    sim::{nice_to_weight, simulate, Affinity, Behavior, Count, Report, SimConfig, TaskClass, TaskGroup, Workload},
-    Policy,
+use scheduler_core::Policy;
+use scheduler_sim::{
+    nice_to_weight, simulate, Affinity, Behavior, Count, Report, SimConfig, TaskClass, TaskGroup, Workload,
 };
 
 const NR_CPUS: u32 = 4;

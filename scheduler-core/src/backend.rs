@@ -1,7 +1,8 @@
 //! The [`Backend`] trait: where tasks come from and decisions go.
 //!
 //! Implemented by the BPF backend (the `scx_relay` binary: ring buffers
-//! shared with the kernel dispatcher) and by the simulator ([`crate::sim`]).
+//! shared with the kernel dispatcher) and by the simulator (the `scheduler-sim`
+//! crate).
 
 use thiserror::Error;
 

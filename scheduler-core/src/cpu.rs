@@ -3,11 +3,10 @@
 //! before each batch, from memory it shares with the dispatcher — never with
 //! a system call per CPU or per task.
 
-use serde::Serialize;
-
 /// CPU topology: for each CPU, its physical core (SMT siblings share one),
 /// its last-level cache and its NUMA node.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Topology {
     core_of: Vec<u32>,
     llc_of: Vec<u32>,

@@ -26,7 +26,6 @@
 //! at most one refused decision is ever held (sending stops at the first
 //! refusal), so the only per-task memory is whatever the policy keeps.
 
-use serde::Serialize;
 use thiserror::Error;
 
 use crate::{
@@ -53,7 +52,8 @@ impl Default for EngineConfig {
 }
 
 /// Counters of one policy while it was the engine's policy.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PolicyCounters {
     /// The policy's name.
     pub name: String,
@@ -64,7 +64,8 @@ pub struct PolicyCounters {
 }
 
 /// Engine counters since start.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct EngineStats {
     /// Steps run.
     pub steps: u64,

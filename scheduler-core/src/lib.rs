@@ -5,16 +5,19 @@
 //! moves tasks and decisions between a [`Backend`] and the policy in batches,
 //! without a heap allocation per task. Two backends implement the same trait:
 //! the BPF backend in the `scx_relay` binary (a real kernel) and the
-//! deterministic simulator in [`sim`], so every policy runs unchanged on both.
+//! deterministic simulator in the `scheduler-sim` crate, so every policy runs
+//! unchanged on both.
 //!
-//! Nothing in this crate needs a BPF toolchain, root or a sched_ext kernel.
+//! Nothing in this crate needs a BPF toolchain, root or a sched_ext kernel,
+//! and a policy built against it pulls in only `thiserror`. The `serde`
+//! feature (off by default; the simulator turns it on) derives `Serialize`
+//! for [`EngineStats`], [`PolicyCounters`] and [`Topology`].
 
 pub mod backend;
 pub mod cpu;
 pub mod engine;
 pub mod loopback;
 pub mod policy;
-pub mod sim;
 pub mod task;
 pub mod wire;
 

@@ -3,7 +3,7 @@
 
 mod sim_support;
 
-use scheduler_core::sim::{simulate, Affinity, Behavior, Count, Preset, SimConfig, TaskClass, TaskGroup, Workload};
+use scheduler_sim::{simulate, Affinity, Behavior, Count, Preset, SimConfig, TaskClass, TaskGroup, Workload};
 use sim_support::{RoundRobin, WrongCpu};
 
 /// CPUs allowed by a report's `cpus_allowed` ("k" or "a-b").

@@ -5,10 +5,8 @@
 
 mod sim_support;
 
-use scheduler_core::{
-    sim::{simulate, Preset, SimConfig, Stall, PRESETS},
-    Decision, Policy, QueuedTask, SchedContext,
-};
+use scheduler_core::{Decision, Policy, QueuedTask, SchedContext};
+use scheduler_sim::{simulate, Preset, SimConfig, Stall, PRESETS};
 use sim_support::{run_rr, RoundRobin, WrongCpu};
 
 fn checked(preset: Preset, stall: Option<Stall>) -> SimConfig {

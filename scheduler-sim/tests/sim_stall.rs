@@ -4,7 +4,7 @@
 
 mod sim_support;
 
-use scheduler_core::sim::{Behavior, Count, Preset, SimConfig, Stall, TaskClass, TaskGroup, Workload, PRESETS};
+use scheduler_sim::{Behavior, Count, Preset, SimConfig, Stall, TaskClass, TaskGroup, Workload, PRESETS};
 use sim_support::run_rr;
 
 const SLICE_NS: u64 = 5_000_000;

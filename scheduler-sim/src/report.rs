@@ -15,7 +15,7 @@ use super::{
     workload::TaskClass,
     SimConfig, Stall,
 };
-use crate::engine::EngineStats;
+use scheduler_core::engine::EngineStats;
 
 /// Runnable → running waits: the time from a task becoming runnable (a
 /// wakeup, its creation, or losing its CPU at the end of a slice) to it
@@ -225,10 +225,10 @@ pub struct SwitchRecord {
 }
 
 /// The sched_ext watchdog timeout the dispatcher asks for
-/// ([`WATCHDOG_MS`](crate::wire::WATCHDOG_MS), as upstream's user-space
+/// ([`WATCHDOG_MS`](scheduler_core::wire::WATCHDOG_MS), as upstream's user-space
 /// schedulers do), in ns: a runnable task that waits longer gets a real
 /// scheduler ejected by the kernel.
-pub const KERNEL_WATCHDOG_NS: u64 = crate::wire::WATCHDOG_MS * 1_000_000;
+pub const KERNEL_WATCHDOG_NS: u64 = scheduler_core::wire::WATCHDOG_MS * 1_000_000;
 
 /// The result of one simulation run.
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -6,7 +6,7 @@ use super::{
     rng::SplitMix64,
     workload::{Affinity, Behavior, TaskClass, TaskGroup, JITTER_PCT, SPAWN_NS},
 };
-use crate::task::{QueuedTask, ENQ_WAKEUP, TASK_COMM_LEN};
+use scheduler_core::task::{QueuedTask, ENQ_WAKEUP, TASK_COMM_LEN};
 
 /// Pid of the first simulated task; pids are never reused.
 pub(crate) const PID_BASE: i32 = 1000;
@@ -299,7 +299,7 @@ pub(crate) fn create_workload(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::sim::workload::Count;
+    use crate::workload::Count;
 
     /// Affinity modes give the documented sets.
     #[test]

@@ -12,7 +12,7 @@ use super::{
     workload::{TaskClass, JITTER_PCT, SPAWN_NS},
     PolicySwitch, SimConfig, SimError, SwitchRecord,
 };
-use crate::{cpu::Topology, engine::Engine, policy::Policy};
+use scheduler_core::{cpu::Topology, engine::Engine, policy::Policy};
 
 /// A broken simulator invariant: a task lost or in two places, a CPU or
 /// queue that disagrees with its tasks. Always a simulator bug.

@@ -6,11 +6,8 @@ use std::{
     collections::{BinaryHeap, VecDeque},
 };
 
-use scheduler_core::{
-    sim::{simulate, Report, SimConfig},
-    task::WEIGHT_DEFAULT,
-    Decision, Policy, QueuedTask, SchedContext, Target,
-};
+use scheduler_core::{task::WEIGHT_DEFAULT, Decision, Policy, QueuedTask, SchedContext, Target};
+use scheduler_sim::{simulate, Report, SimConfig};
 
 /// Arrival order, shared queue, fixed slice (the `Policy` rustdoc example).
 pub struct RoundRobin {

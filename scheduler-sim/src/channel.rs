@@ -11,7 +11,7 @@
 use std::collections::VecDeque;
 
 use super::{machine::Cpu, machine::CpuState, tasks::SimTask};
-use crate::{
+use scheduler_core::{
     backend::{Backend, BackendError, SendStatus},
     cpu::CpuView,
     task::{Decision, QueuedTask},

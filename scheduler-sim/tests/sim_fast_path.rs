@@ -3,7 +3,7 @@
 
 mod sim_support;
 
-use scheduler_core::sim::{Behavior, Count, SimConfig, TaskClass, TaskGroup, Workload};
+use scheduler_sim::{Behavior, Count, SimConfig, TaskClass, TaskGroup, Workload};
 use sim_support::run_rr;
 
 /// One periodic task on 4 idle CPUs: every wakeup is a kernel dispatch

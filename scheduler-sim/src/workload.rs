@@ -9,8 +9,8 @@ use std::{fmt, str::FromStr};
 use serde::Serialize;
 use thiserror::Error;
 
-pub use crate::task::nice_to_weight;
-use crate::task::WEIGHT_IDLEPRIO;
+pub use scheduler_core::task::nice_to_weight;
+use scheduler_core::task::WEIGHT_IDLEPRIO;
 
 /// The weight of a `SCHED_IDLE` task: the kernel's 3 (nice 0 is 1024).
 pub fn sched_idle_weight() -> u64 {

@@ -3,7 +3,7 @@
 
 mod sim_support;
 
-use scheduler_core::sim::{simulate, Preset, SimConfig, Stall};
+use scheduler_sim::{simulate, Preset, SimConfig, Stall};
 use sim_support::{run_rr, WeightedVtime};
 
 fn mixed(seed: u64) -> SimConfig {
@@ -38,7 +38,7 @@ fn deterministic_with_stall_and_stateful_policy() {
 /// Every preset is deterministic on its own.
 #[test]
 fn every_preset_is_deterministic() {
-    for def in scheduler_core::sim::PRESETS {
+    for def in scheduler_sim::PRESETS {
         let config = SimConfig { workload: def.preset.into(), duration_ns: 100_000_000, ..SimConfig::default() };
         assert_eq!(run_rr(&config).to_json(), run_rr(&config).to_json(), "preset {}", def.name);
     }

@@ -8,7 +8,7 @@
 
 mod sim_support;
 
-use scheduler_core::sim::{
+use scheduler_sim::{
     nice_to_weight, sched_idle_weight, simulate, Behavior, Count, Report, SimConfig, TaskClass, TaskGroup, Workload,
 };
 use sim_support::{RoundRobin, WeightedVtime};

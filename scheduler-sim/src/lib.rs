@@ -1,11 +1,11 @@
 //! The deterministic discrete-event simulator: a model of the BPF
 //! dispatcher and a simulated machine and workload, implementing
-//! [`Backend`](crate::Backend) for the real [`Engine`] so that any
+//! [`Backend`](scheduler_core::Backend) for the real [`Engine`] so that any
 //! [`Policy`] runs against it unchanged.
 //!
 //! ```
 //! use std::collections::VecDeque;
-//! use scheduler_core::sim::{simulate, Preset, SimConfig};
+//! use scheduler_sim::{simulate, Preset, SimConfig};
 //! use scheduler_core::{Decision, Policy, QueuedTask, SchedContext, Target};
 //!
 //! struct Fifo(VecDeque<QueuedTask>);
@@ -55,7 +55,7 @@
 //!   if that task ran at least `slice_min` (`SCX_KICK_PREEMPT`, as the
 //!   BPF's `wake_usersched`; at most one kick per `slice_min`).
 //! * **Dispatch** (`ops.dispatch`, when a CPU is free or kicked): drain up to
-//!   [`DISPATCH_BATCH`](crate::wire::DISPATCH_BATCH) decisions
+//!   [`DISPATCH_BATCH`](scheduler_core::wire::DISPATCH_BATCH) decisions
 //!   (`dispatch_max_batch`); then run the user
 //!   scheduler first if it has work; else serve the CPU's own queue and the
 //!   shared queue in one vtime order (the BPF's `consume_in_vtime_order`):
@@ -128,7 +128,7 @@ pub use workload::{
     UnknownWorkload, Workload, WorkloadError, JITTER_PCT, PRESETS, SPAWN_NS,
 };
 
-use crate::{
+use scheduler_core::{
     cpu::Topology,
     engine::{Engine, EngineConfig, EngineError},
     policy::Policy,

@@ -1,7 +1,7 @@
 //! The model of the BPF dispatcher (DESIGN.md, "The flow of one task"):
 //! where a task that becomes runnable goes, what a CPU that becomes free
 //! runs next, how decisions from user space are applied, and the stall
-//! fallback. The rules are listed in the [`crate::sim`] module docs.
+//! fallback. The rules are listed in the [crate] docs.
 
 use super::{
     machine::{CpuState, Machine},
@@ -9,7 +9,7 @@ use super::{
     tasks::{QueueId, TaskState, PID_BASE},
     SimError,
 };
-use crate::{
+use scheduler_core::{
     task::{Decision, Target, WEIGHT_DEFAULT},
     wire::DISPATCH_BATCH,
 };
@@ -389,13 +389,14 @@ impl Machine {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::{
+    use scheduler_core::{
         cpu::Topology,
         engine::{Engine, EngineConfig},
         policy::{Policy, SchedContext},
-        sim::{Affinity, Behavior, Count, SimConfig, TaskClass, TaskGroup, Workload},
         task::QueuedTask,
     };
+
+    use crate::{Affinity, Behavior, Count, SimConfig, TaskClass, TaskGroup, Workload};
 
     /// Decides nothing (the tests apply decisions by hand).
     struct Idle;

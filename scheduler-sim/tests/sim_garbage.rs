@@ -16,10 +16,8 @@ use std::{
 };
 
 use proptest::prelude::*;
-use scheduler_core::{
-    sim::{simulate, SimConfig, PRESETS},
-    Decision, Policy, QueuedTask, SchedContext, Target,
-};
+use scheduler_core::{Decision, Policy, QueuedTask, SchedContext, Target};
+use scheduler_sim::{simulate, SimConfig, PRESETS};
 
 /// What [`Garbage`] does with one task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -199,7 +197,7 @@ proptest! {
         let r = match simulate(&config, Box::new(policy)) {
             Ok(r) => r,
             // A preset that does not fit this machine (pinned groups).
-            Err(scheduler_core::sim::SimError::Workload(_)) => return Ok(()),
+            Err(scheduler_sim::SimError::Workload(_)) => return Ok(()),
             Err(e) => panic!("{}: {e}", def.name),
         };
         let sent = sent.lock().unwrap();

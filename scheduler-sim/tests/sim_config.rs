@@ -3,7 +3,7 @@
 
 mod sim_support;
 
-use scheduler_core::sim::{
+use scheduler_sim::{
     simulate, Affinity, Behavior, Count, SimConfig, SimError, TaskClass, TaskGroup, Workload, WorkloadError,
 };
 use sim_support::RoundRobin;
