@@ -16,7 +16,7 @@
 //!   `T + (ceil((R - 1) / N) + 1) × S`.
 //! - `deadline` orders by weighted virtual time; its module docs state and
 //!   prove the bound: a task sent to the shared queue waits at most
-//!   `T + U + Σ_j C_j / N'`, with `C_j = (11 S - m + n_j + 1) w_j / 1024 +
+//!   `T + U + Σ_j C_j / N'`, with `C_j = (26 S - m + n_j + 1) w_j / 1024 +
 //!   max(slice_j, S_d) + slice_j + S - m + μ + 3 tick` the CPU time another
 //!   task `j` can get meanwhile (`m`, `μ` the policy's and the dispatcher's
 //!   `slice_min`, `S_d` the dispatcher's default slice, `n_j` `j`'s runs,
@@ -30,7 +30,8 @@
 //!   wakeups two slices earlier, or per-CPU queues) and are checked against
 //!   the first, coarser statement of that argument, not re-derived for
 //!   them: `j` gets at most `K × S × w_j / 1024 + 2 slice_j + 4 tick` of CPU
-//!   (`K = 16`, `18` for `interactive`), `X` waits at most
+//!   (`K = 31`, `33` for `interactive`: 21 slices above the clock, 10 below),
+//!   `X` waits at most
 //!   `T + (U + Σ_j (...)) / N'`, `N' = 1` for `local` and pinned tasks.
 //! - `eevdf` is the kernel's fair class, whose waits grow with the load and
 //!   have no bound of their own (its module docs); the dispatcher's aging
@@ -75,7 +76,8 @@ fn slice_of(weight: u64) -> u64 {
 /// The weighted orders' bound for `r` (see the module docs), for `policy`.
 fn weighted_bound(policy: &str, r: &Report, config: &SimConfig) -> u64 {
     let s = PolicyConfig::default().slice_ns;
-    let k = if policy == "interactive" { 18 } else { 16 };
+    // 31 S: K_X ≤ c0 + (above + 1) S, and competitors from c0 - 2 behind.
+    let k = policies::ABOVE_SLICES + 1 + 2 * policies::AHEAD_SLICES + if policy == "interactive" { 2 } else { 0 };
     let per_task = |w: u64| k * s * w / WEIGHT_DEFAULT + 2 * slice_of(w) + 4 * config.tick_ns;
     let mut cpu: u64 = r.tasks.iter().map(|t| per_task(t.weight)).sum();
     cpu +=
@@ -103,12 +105,13 @@ fn uniform_affinity(r: &Report) -> bool {
 }
 
 /// `deadline`'s bound on competitor `j`'s CPU time while a task waits in a
-/// queue (its module docs, "Bounded wait"): `C_j = ceil((11 S - m + n_j + 1)
+/// queue (its module docs, "Bounded wait"): `C_j = ceil((26 S - m + n_j + 1)
 /// w_j / 1024) + max(slice_j, S_d) + slice_j + S - m + μ + 3 tick`.
 fn deadline_competitor(w: u64, runs: u64, config: &SimConfig) -> u64 {
     let p = PolicyConfig::default();
     let (s, m) = (p.slice_ns, p.slice_min_ns);
-    let virt = 11 * s - m + runs + 1;
+    // 26 S: K_X ≤ c0 + (above + 1) S, placements from c0 - behind.
+    let virt = (policies::ABOVE_SLICES + policies::AHEAD_SLICES + 1) * s - m + runs + 1;
     (virt * w).div_ceil(WEIGHT_DEFAULT) + slice_of(w).max(config.slice_ns) + slice_of(w) + s - m
         + config.slice_min_ns
         + 3 * config.tick_ns

@@ -47,6 +47,8 @@ pub use fifo::Fifo;
 pub use interactive::Interactive;
 pub use local::Local;
 pub use routing::{CgroupLookup, ConfigError, Router, RoutingConfig};
+/// The weighted orders' windows around their clock, in slices (see `deadline`'s docs).
+pub use vclock::{ABOVE_SLICES, AHEAD_SLICES};
 
 /// The shipped policies, in the order they are listed, each with what it
 /// does in one phrase: the one list the binary's `--policy` help, [`NAMES`]
