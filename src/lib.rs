@@ -147,5 +147,5 @@ where
         Ok(o) => o,
         Err(code) => return code,
     };
-    run::main_with(&opts.run, Some(run::CustomPolicy { name: name.to_owned(), make: Box::new(make) }))
+    run::main_with_custom(&opts.run, Some(run::CustomPolicy { name: name.to_owned(), make: Box::new(make) }))
 }

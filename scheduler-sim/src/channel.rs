@@ -3,7 +3,7 @@
 //!
 //! * `queued` (kernel → user): [`QueuedTask`] records, bounded; when it is
 //!   full the dispatcher dispatches the task itself ("congestion").
-//! * `dispatched` (user → kernel): [`Decision`]s, bounded; `send` answers
+//! * `decisions` (user → kernel): [`Decision`]s, bounded; `send` answers
 //!   [`SendStatus::Full`] when it is full (back-pressure). Decisions sent
 //!   during a user-scheduler step are *staged* and become visible to the
 //!   dispatcher when the step ends, i.e. after the CPU time the step costs.
@@ -25,29 +25,29 @@ pub(crate) const USER_SCHED_PID: i32 = 100;
 pub(crate) struct Channels {
     pub(crate) queued: VecDeque<QueuedTask>,
     pub(crate) queued_capacity: usize,
-    pub(crate) dispatched: VecDeque<Decision>,
+    pub(crate) decisions: VecDeque<Decision>,
     pub(crate) staged: Vec<Decision>,
-    pub(crate) dispatched_capacity: usize,
+    pub(crate) decisions_capacity: usize,
     /// Tasks user space holds, as last reported by the engine.
     pub(crate) user_pending: usize,
 }
 
 impl Channels {
     /// Empty rings of the given capacities.
-    pub(crate) fn new(queued_capacity: usize, dispatched_capacity: usize) -> Self {
+    pub(crate) fn new(queued_capacity: usize, decisions_capacity: usize) -> Self {
         Self {
             queued: VecDeque::with_capacity(queued_capacity),
             queued_capacity,
-            dispatched: VecDeque::with_capacity(dispatched_capacity),
-            staged: Vec::with_capacity(dispatched_capacity),
-            dispatched_capacity,
+            decisions: VecDeque::with_capacity(decisions_capacity),
+            staged: Vec::with_capacity(decisions_capacity),
+            decisions_capacity,
             user_pending: 0,
         }
     }
 
     /// Makes the decisions of the step that just ended visible to the dispatcher.
     pub(crate) fn publish(&mut self) {
-        self.dispatched.extend(self.staged.drain(..));
+        self.decisions.extend(self.staged.drain(..));
     }
 }
 
@@ -68,7 +68,7 @@ impl Backend for UserSide<'_> {
 
     fn send(&mut self, decision: &Decision) -> Result<SendStatus, BackendError> {
         let ch = &mut *self.channels;
-        if ch.dispatched.len() + ch.staged.len() >= ch.dispatched_capacity {
+        if ch.decisions.len() + ch.staged.len() >= ch.decisions_capacity {
             return Ok(SendStatus::Full);
         }
         ch.staged.push(*decision);

@@ -217,7 +217,7 @@ impl Machine {
             self.user.kicked = None;
         }
         for _ in 0..DISPATCH_BATCH {
-            let Some(d) = self.channels.dispatched.pop_front() else { break };
+            let Some(d) = self.channels.decisions.pop_front() else { break };
             self.apply_decision(&d);
         }
         // After a step without progress the user scheduler yields: it is

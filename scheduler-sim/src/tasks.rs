@@ -15,12 +15,12 @@ pub(crate) const HOG_BURST_NS: u64 = u64::MAX / 4;
 
 /// A contiguous set of CPUs `first..first + count` (count >= 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct CpuSet {
+pub(crate) struct CpuRange {
     pub(crate) first: u32,
     pub(crate) count: u32,
 }
 
-impl CpuSet {
+impl CpuRange {
     /// Whether `cpu` is in the set.
     pub(crate) fn contains(self, cpu: u32) -> bool {
         cpu >= self.first && cpu - self.first < self.count
@@ -97,7 +97,7 @@ pub(crate) struct SimTask {
     pub(crate) weight: u64,
     /// A nice change planned: (when, new weight, new nice level).
     pub(crate) renice: Option<(u64, u64, i32)>,
-    pub(crate) allowed: CpuSet,
+    pub(crate) allowed: CpuRange,
     pub(crate) comm: [u8; TASK_COMM_LEN],
     pub(crate) state: TaskState,
     /// Bumped at every enqueue that may go to user space.
@@ -124,7 +124,7 @@ pub(crate) struct SimTask {
 }
 
 impl SimTask {
-    fn new(pid: i32, group: &TaskGroup, role: Role, allowed: CpuSet, index: u32, nr_cpus: u32) -> Self {
+    fn new(pid: i32, group: &TaskGroup, role: Role, allowed: CpuRange, index: u32, nr_cpus: u32) -> Self {
         let mut comm = [0u8; TASK_COMM_LEN];
         let name = format!("{}-{index}", group.class.name());
         let n = name.len().min(TASK_COMM_LEN - 1);
@@ -250,7 +250,7 @@ pub(crate) fn create_workload(
         for i in 0..count {
             let id = tasks.len() as TaskId;
             let pid = PID_BASE + id as i32;
-            let set = |index| CpuSet::for_task(group.affinity, index, nr_cpus);
+            let set = |index| CpuRange::for_task(group.affinity, index, nr_cpus);
             match group.behavior {
                 Behavior::PipePair { run_ns } => {
                     let (a, b) = (id, id + 1);
@@ -304,11 +304,11 @@ mod tests {
     /// Affinity modes give the documented sets.
     #[test]
     fn affinity_sets() {
-        assert_eq!(CpuSet::for_task(Affinity::PinnedSpread, 9, 4), CpuSet { first: 1, count: 1 });
-        assert_eq!(CpuSet::for_task(Affinity::HalfSpread, 1, 5), CpuSet { first: 2, count: 3 });
-        assert_eq!(CpuSet::for_task(Affinity::HalfSpread, 2, 5), CpuSet { first: 0, count: 2 });
-        assert_eq!(CpuSet::for_task(Affinity::HalfSpread, 1, 1), CpuSet { first: 0, count: 1 });
-        let s = CpuSet { first: 2, count: 2 };
+        assert_eq!(CpuRange::for_task(Affinity::PinnedSpread, 9, 4), CpuRange { first: 1, count: 1 });
+        assert_eq!(CpuRange::for_task(Affinity::HalfSpread, 1, 5), CpuRange { first: 2, count: 3 });
+        assert_eq!(CpuRange::for_task(Affinity::HalfSpread, 2, 5), CpuRange { first: 0, count: 2 });
+        assert_eq!(CpuRange::for_task(Affinity::HalfSpread, 1, 1), CpuRange { first: 0, count: 1 });
+        let s = CpuRange { first: 2, count: 2 };
         assert!(s.contains(3) && !s.contains(4) && !s.contains(1));
     }
 

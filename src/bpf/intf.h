@@ -73,7 +73,7 @@ struct relay_queued_task {
 
 /*
  * A user-space decision for one queued task (user -> kernel, one
- * `dispatched` user-ring-buffer sample each). 40 bytes.
+ * `decisions` user-ring-buffer sample each). 40 bytes.
  */
 struct relay_decision {
 	s32 pid;		/* thread id, echoed from the queued task */

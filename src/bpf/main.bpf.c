@@ -10,7 +10,7 @@
  * ops.enqueue() writes a runnable task to the `queued` ring buffer and
  * remembers it in the `pending` map (pid -> generation). The user scheduler
  * drains the ring buffer, runs its policy and writes decisions (target CPU or
- * "any", slice, vtime) to the `dispatched` user ring buffer. ops.dispatch()
+ * "any", slice, vtime) to the `decisions` user ring buffer. ops.dispatch()
  * drains decisions, as many as it has free dispatch slots, and inserts each
  * task into the chosen CPU's queue (a per-CPU DSQ) or the shared DSQ. Both
  * are ordered by the task's vtime (the policy's ordering key); a CPU takes
@@ -59,7 +59,7 @@
  * --------------
  * Tasks handed to user space stay reachable: the `pending` map names each
  * of them. "Progress" of the user side is any of: a decision drained from
- * `dispatched`, the consumer position of `queued` moving, or the user
+ * `decisions`, the consumer position of `queued` moving, or the user
  * scheduler's thread starting to run. When tasks are pending and there was
  * no progress for `stall_timeout_ns`, the dispatcher declares the user side
  * stalled: ops.dispatch() walks `pending` and inserts every task still at
@@ -208,7 +208,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_USER_RINGBUF);
 	__uint(max_entries, DISPATCHED_RB_BYTES);
-} dispatched SEC(".maps");
+} decisions SEC(".maps");
 
 /* One task handed to user space. */
 struct pending_entry {
@@ -1102,7 +1102,7 @@ void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 
 	__sync_fetch_and_add(&nr_dispatch_calls, 1);
 	if (scx_bpf_dispatch_nr_slots())
-		drained = bpf_user_ringbuf_drain(&dispatched, handle_decision, NULL, BPF_RB_NO_WAKEUP);
+		drained = bpf_user_ringbuf_drain(&decisions, handle_decision, NULL, BPF_RB_NO_WAKEUP);
 	if (drained > 0) {
 		__sync_fetch_and_add(&nr_drains, 1);
 		__sync_fetch_and_add(&nr_drained, drained);

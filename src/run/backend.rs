@@ -3,7 +3,7 @@
 //!
 //! Nothing here makes a system call per task: tasks come in batches from the
 //! `queued` ring buffer (libbpf reads the mmapped ring, no epoll), decisions
-//! go to the mmapped `dispatched` user ring buffer, and per-CPU state and
+//! go to the mmapped `decisions` user ring buffer, and per-CPU state and
 //! counters are plain loads from the mmapped .bss. Every buffer is sized up
 //! front; the loop allocates nothing per task.
 
@@ -33,7 +33,7 @@ pub struct BpfBackend {
     queued: RingBuffer<'static>,
     inbox: Rc<RefCell<Inbox>>,
     capacity: usize,
-    dispatched: UserRingBuffer,
+    decisions: UserRingBuffer,
     bss: NonNull<types::bss>,
     nr_cpus: u32,
     dropped_decisions: u64,
@@ -49,7 +49,7 @@ impl BpfBackend {
     /// backend lives. `batch` is the most tasks one `receive` returns.
     pub fn new(
         queued: &dyn MapCore,
-        dispatched: &dyn MapCore,
+        decisions: &dyn MapCore,
         bss: NonNull<types::bss>,
         nr_cpus: u32,
         batch: usize,
@@ -69,8 +69,8 @@ impl BpfBackend {
             0
         })?;
         let queued = builder.build()?;
-        let dispatched = UserRingBuffer::new(dispatched)?;
-        Ok(Self { queued, inbox, capacity, dispatched, bss, nr_cpus, dropped_decisions: 0 })
+        let decisions = UserRingBuffer::new(decisions)?;
+        Ok(Self { queued, inbox, capacity, decisions, bss, nr_cpus, dropped_decisions: 0 })
     }
 
     /// The dispatcher's counters, read from the shared .bss.
@@ -115,7 +115,7 @@ impl Backend for BpfBackend {
         };
         let mut bytes = [0u8; DECISION_SIZE];
         raw.to_bytes(&mut bytes);
-        let rb = self.dispatched.as_libbpf_object().as_ptr();
+        let rb = self.decisions.as_libbpf_object().as_ptr();
         // SAFETY: `rb` is the live user ring buffer owned by `self`; we are
         // its only producer (single-threaded).
         let sample = unsafe { libbpf_sys::user_ring_buffer__reserve(rb, DECISION_SIZE as u32) };

@@ -41,7 +41,7 @@ use anyhow::{bail, Context, Result};
 use policies::{PolicyConfig, RoutingConfig};
 use scheduler_core::{Engine, Policy};
 
-use super::{cgroup::ProcCgroup, panic_guard::Contained};
+use super::{cgroup::ProcCgroup, panic_guard::GuardedPolicy};
 
 /// How long a switch request waits for the scheduling loop.
 pub const SWITCH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -70,7 +70,7 @@ pub struct CustomPolicy {
 }
 
 /// Builds policies from specs.
-pub struct Factory {
+pub struct PolicyFactory {
     /// Tunables for every policy.
     pub cfg: PolicyConfig,
     /// Whether `policies::TEST_NAMES` are accepted.
@@ -79,7 +79,7 @@ pub struct Factory {
     pub custom: Option<CustomPolicy>,
 }
 
-impl Factory {
+impl PolicyFactory {
     /// The policy `spec` describes.
     ///
     /// Fails when a policy it names (or a route of its configuration
@@ -144,7 +144,7 @@ pub enum StartError {
 impl Server {
     /// Binds `path` (mode 0600, stale socket removed) and starts the
     /// accepting thread; `initial` is what the scheduler starts with.
-    pub fn start(path: &Path, factory: Arc<Factory>, initial: PolicySpec) -> Result<Self, StartError> {
+    pub fn start(path: &Path, factory: Arc<PolicyFactory>, initial: PolicySpec) -> Result<Self, StartError> {
         if let Ok(meta) = std::fs::symlink_metadata(path) {
             if !meta.file_type().is_socket() {
                 return Err(StartError::Other(anyhow::anyhow!("{} exists and is not a socket", path.display())));
@@ -204,7 +204,7 @@ impl Server {
         let Some(sw) = slot.request.take() else { return };
         let old = engine.policy_name().to_owned();
         let routing = matches!(sw.spec, PolicySpec::Routing(_)).then(|| describe(&sw.spec));
-        let (handed, retired) = engine.replace_policy(Box::new(Contained::new(sw.policy)), now_ns);
+        let (handed, retired) = engine.replace_policy(Box::new(GuardedPolicy::new(sw.policy)), now_ns);
         let line = format!("policy {old} -> {}, {handed} tasks handed over", engine.policy_name());
         eprintln!("scx_relay: {line}");
         if let Some(r) = routing {
@@ -224,7 +224,7 @@ impl Drop for Server {
 }
 
 /// The accepting thread: one request per connection, answered in one line.
-fn accept_loop(listener: &UnixListener, shared: &Shared, factory: &Factory) {
+fn accept_loop(listener: &UnixListener, shared: &Shared, factory: &PolicyFactory) {
     for stream in listener.incoming() {
         let Ok(mut stream) = stream else { continue };
         let reply = match peer_is_root(&stream) {
@@ -250,7 +250,7 @@ fn peer_is_root(stream: &UnixStream) -> bool {
 }
 
 /// Reads one request and carries it out; the reply line.
-fn serve(stream: &mut UnixStream, shared: &Shared, factory: &Factory) -> Result<String> {
+fn serve(stream: &mut UnixStream, shared: &Shared, factory: &PolicyFactory) -> Result<String> {
     stream.set_read_timeout(Some(Duration::from_secs(2)))?;
     let mut text = String::new();
     stream.take(MAX_REQUEST).read_to_string(&mut text).context("reading the request")?;
@@ -326,8 +326,8 @@ fn hand_over(shared: &Shared, sw: Switch) -> Result<String> {
 mod tests {
     use super::*;
 
-    fn factory() -> Arc<Factory> {
-        Arc::new(Factory { cfg: PolicyConfig::default(), allow_test_policies: false, custom: None })
+    fn factory() -> Arc<PolicyFactory> {
+        Arc::new(PolicyFactory { cfg: PolicyConfig::default(), allow_test_policies: false, custom: None })
     }
 
     fn request(path: &Path, text: &str) -> String {

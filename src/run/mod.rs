@@ -22,8 +22,8 @@ use std::{
 };
 
 pub use ctl_server::CustomPolicy;
-use ctl_server::{Factory, PolicySpec, Server, StartError};
-use scheduler::{Config, Ending};
+use ctl_server::{PolicyFactory, PolicySpec, Server, StartError};
+use scheduler::{Config, SessionEnd};
 
 /// The kernel's sched_ext watchdog timeout the dispatcher asks for: a
 /// runnable task that waits longer gets the scheduler ejected.
@@ -222,12 +222,12 @@ impl RunOpts {
 /// not start, 2 for invalid options, 101 when the policy panicked (after
 /// unregistering).
 pub fn main(opts: &RunOpts) -> ExitCode {
-    main_with(opts, None)
+    main_with_custom(opts, None)
 }
 
 /// [`main`], with a custom policy that starts instead of `--policy` (see
 /// `scx_relay::run_with_policy`).
-pub fn main_with(opts: &RunOpts, custom: Option<CustomPolicy>) -> ExitCode {
+pub fn main_with_custom(opts: &RunOpts, custom: Option<CustomPolicy>) -> ExitCode {
     let mut cfg = match opts.validate() {
         Ok(c) => c,
         Err(e) => {
@@ -250,7 +250,7 @@ pub fn main_with(opts: &RunOpts, custom: Option<CustomPolicy>) -> ExitCode {
             cfg.policy = c.name.clone();
         }
     }
-    let factory = Arc::new(Factory { cfg: cfg.policy_cfg, allow_test_policies: cfg.allow_test_policies, custom });
+    let factory = Arc::new(PolicyFactory { cfg: cfg.policy_cfg, allow_test_policies: cfg.allow_test_policies, custom });
     // The control thread starts here, before any session locks memory.
     let ctl = match Server::start(&cfg.socket, factory.clone(), cfg.initial.clone()) {
         Ok(server) => Some(server),
@@ -264,17 +264,17 @@ pub fn main_with(opts: &RunOpts, custom: Option<CustomPolicy>) -> ExitCode {
         }
     };
     loop {
-        match scheduler::run_session(&cfg, &factory, ctl.as_ref()) {
-            Ok(Ending::Restart(why)) => eprintln!("scx_relay: restarting ({why})"),
-            Ok(Ending::Stopped(why)) => {
+        match scheduler::attach_and_schedule(&cfg, &factory, ctl.as_ref()) {
+            Ok(SessionEnd::Restart(why)) => eprintln!("scx_relay: restarting ({why})"),
+            Ok(SessionEnd::Stopped(why)) => {
                 eprintln!("scx_relay: unregistered: {why}");
                 return ExitCode::SUCCESS;
             }
-            Ok(Ending::Ejected(why)) => {
+            Ok(SessionEnd::Ejected(why)) => {
                 eprintln!("scx_relay: ejected by the kernel: {why}");
                 return ExitCode::from(1);
             }
-            Ok(Ending::Panicked(why)) => {
+            Ok(SessionEnd::Panicked(why)) => {
                 eprintln!("scx_relay: the policy panicked: {why}; unregistered, the kernel is back on the fair class");
                 return ExitCode::from(101);
             }
@@ -391,7 +391,8 @@ mod tests {
     /// `ctl` replies and the session reports.
     #[test]
     fn factory_errors_are_typed() {
-        let factory = Factory { cfg: policies::PolicyConfig::default(), allow_test_policies: false, custom: None };
+        let factory =
+            PolicyFactory { cfg: policies::PolicyConfig::default(), allow_test_policies: false, custom: None };
         let Err(e) = factory.build(&PolicySpec::Named("cfs".to_owned())) else { panic!("cfs was built") };
         assert_eq!(e, policies::UnknownPolicy("cfs".to_owned()));
         assert!(anyhow::Error::new(e).to_string().starts_with("unknown policy 'cfs' (valid: "));

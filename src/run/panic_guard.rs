@@ -1,7 +1,7 @@
 //! Panic containment: a policy that panics must not take the machine's
 //! scheduler down with it in an unknown state.
 //!
-//! [`Contained`] wraps the session's policy and runs each of its calls under
+//! [`GuardedPolicy`] wraps the session's policy and runs each of its calls under
 //! `catch_unwind`. The first panic is recorded (message and location, by the
 //! hook [`install_hook`] sets) and the policy is retired: from then on it
 //! holds and decides nothing, [`tripped`] is true, and the session loop stops
@@ -39,7 +39,7 @@ thread_local! {
 }
 
 /// Installs the panic hook: it records the first panic's message; it prints
-/// a panic at once (one line) unless a [`Contained`] policy will report it.
+/// a panic at once (one line) unless a [`GuardedPolicy`] policy will report it.
 pub fn install_hook() {
     panic::set_hook(Box::new(|info| {
         let payload = info.payload();
@@ -73,12 +73,12 @@ pub fn message() -> Option<String> {
 }
 
 /// A policy whose panics are caught; see the module docs.
-pub struct Contained {
+pub struct GuardedPolicy {
     inner: Option<Box<dyn Policy>>,
     name: String,
 }
 
-impl Contained {
+impl GuardedPolicy {
     /// Wraps `policy`.
     pub fn new(policy: Box<dyn Policy>) -> Self {
         let name = policy.name().to_owned();
@@ -106,7 +106,7 @@ impl Contained {
     }
 }
 
-impl Policy for Contained {
+impl Policy for GuardedPolicy {
     fn name(&self) -> &str {
         &self.name
     }
@@ -168,7 +168,7 @@ mod tests {
         install_hook();
         let cpus = CpuView::new(Topology::uniform(1, 1, 1));
         let ctx = SchedContext { now_ns: 0, cpus: &cpus };
-        let mut p = Contained::new(Box::new(Bomb(0)));
+        let mut p = GuardedPolicy::new(Box::new(Bomb(0)));
         assert!(p.dispatch(&ctx).is_some());
         assert!(!tripped());
         assert_eq!(p.dispatch(&ctx), None);

@@ -16,7 +16,7 @@ use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open};
 use super::{
     backend::BpfBackend,
     bpf::{self, BpfSkel, BpfSkelBuilder},
-    ctl_server::{Factory, PolicySpec, Server},
+    ctl_server::{PolicyFactory, PolicySpec, Server},
     panic_guard,
     stats::{own_cpu_ns, own_page_faults, LoopProfile, StatsLine},
     topology,
@@ -47,7 +47,7 @@ pub struct Config {
 
 /// How a session ended.
 #[derive(Debug)]
-pub enum Ending {
+pub enum SessionEnd {
     /// SIGINT / SIGTERM, or a normal unregistration: the exit reason.
     Stopped(String),
     /// The kernel ejected the scheduler (error, stall): the exit reason.
@@ -229,10 +229,10 @@ fn read_exit(skel: &BpfSkel<'_>) -> ExitRecord {
     ExitRecord { kind, exit_code, reason, dump }
 }
 
-/// Loads, attaches and runs the scheduler until it ends; see [`Ending`].
+/// Loads, attaches and runs the scheduler until it ends; see [`SessionEnd`].
 /// It starts with the policy `ctl` last switched to (the configured one at
 /// first), built by `factory`, and carries out `ctl`'s switches.
-pub fn run_session(cfg: &Config, factory: &Factory, ctl: Option<&Server>) -> Result<Ending> {
+pub fn attach_and_schedule(cfg: &Config, factory: &PolicyFactory, ctl: Option<&Server>) -> Result<SessionEnd> {
     set_libbpf_log(cfg.verbose);
     raise_memlock_rlimit();
     disable_thp();
@@ -277,7 +277,7 @@ fn checked_nr_cpus() -> Result<u32> {
 /// configured one) behind the panic guard, and that policy's name.
 fn build_engine(
     cfg: &Config,
-    factory: &Factory,
+    factory: &PolicyFactory,
     ctl: Option<&Server>,
     nr_cpus: u32,
     engine_cfg: EngineConfig,
@@ -285,7 +285,7 @@ fn build_engine(
     let spec = ctl.and_then(Server::current).unwrap_or_else(|| cfg.initial.clone());
     let policy = factory.build(&spec)?;
     let policy_name = policy.name().to_owned();
-    let policy = Box::new(panic_guard::Contained::new(policy));
+    let policy = Box::new(panic_guard::GuardedPolicy::new(policy));
     Ok((Engine::new(policy, topology::read(nr_cpus), engine_cfg), policy_name))
 }
 
@@ -313,7 +313,7 @@ fn open_and_load<'obj>(cfg: &Config, storage: &'obj mut MaybeUninit<OpenObject>)
 /// The backend over the loaded dispatcher's ring buffers and mmapped .bss.
 fn connect_backend(skel: &mut BpfSkel<'_>, nr_cpus: u32, batch: usize) -> Result<BpfBackend> {
     let bss = skel.maps.bss_data.as_deref_mut().map(NonNull::from).context("the BPF object has no mmapped .bss")?;
-    BpfBackend::new(&skel.maps.queued, &skel.maps.dispatched, bss, nr_cpus, batch)
+    BpfBackend::new(&skel.maps.queued, &skel.maps.decisions, bss, nr_cpus, batch)
         .context("connecting to the dispatcher's ring buffers")
 }
 
@@ -401,7 +401,7 @@ fn run_loop(
 /// How the session ended, once the dispatcher is detached: the loop's
 /// failure, else a policy panic, else the dispatcher's exit record (its
 /// kernel dump printed first).
-fn conclude(cfg: &Config, skel: &BpfSkel<'_>, engine: &Engine, failure: Option<EngineError>) -> Result<Ending> {
+fn conclude(cfg: &Config, skel: &BpfSkel<'_>, engine: &Engine, failure: Option<EngineError>) -> Result<SessionEnd> {
     let exit = read_exit(skel);
     if cfg.verbose {
         let s = engine.stats();
@@ -414,7 +414,7 @@ fn conclude(cfg: &Config, skel: &BpfSkel<'_>, engine: &Engine, failure: Option<E
         return Err(e).context("the user scheduler failed");
     }
     if panic_guard::tripped() {
-        return Ok(Ending::Panicked(panic_guard::message().unwrap_or_else(|| "(no message)".into())));
+        return Ok(SessionEnd::Panicked(panic_guard::message().unwrap_or_else(|| "(no message)".into())));
     }
     if !exit.dump.is_empty() {
         eprintln!("scx_relay: kernel debug dump:\n{}", exit.dump);
@@ -425,16 +425,16 @@ fn conclude(cfg: &Config, skel: &BpfSkel<'_>, engine: &Engine, failure: Option<E
 /// What an exit means: unregistered by us (SIGINT/SIGTERM) or done is a
 /// stop; the kernel asking for a restart (hotplug) is a restart; anything
 /// else the kernel did to us (error, stall, sysrq-S) is an ejection.
-fn classify(kind: i32, exit_code: i64, reason: String) -> Ending {
+fn classify(kind: i32, exit_code: i64, reason: String) -> SessionEnd {
     // The kernel's value when its BTF says (it is 1 << 48 since v6.12).
     let restart_code = match *scx_utils::SCX_ECODE_ACT_RESTART {
         0 => 1 << 48,
         v => v as i64,
     };
     match kind {
-        SCX_EXIT_UNREG_BPF | SCX_EXIT_UNREG_KERN if exit_code & restart_code != 0 => Ending::Restart(reason),
-        SCX_EXIT_DONE | SCX_EXIT_UNREG => Ending::Stopped(reason),
-        _ => Ending::Ejected(reason),
+        SCX_EXIT_UNREG_BPF | SCX_EXIT_UNREG_KERN if exit_code & restart_code != 0 => SessionEnd::Restart(reason),
+        SCX_EXIT_DONE | SCX_EXIT_UNREG => SessionEnd::Stopped(reason),
+        _ => SessionEnd::Ejected(reason),
     }
 }
 
@@ -446,11 +446,11 @@ mod tests {
     #[test]
     fn exits_are_classified() {
         let r = || String::from("why");
-        assert!(matches!(classify(SCX_EXIT_UNREG, 0, r()), Ending::Stopped(_)));
-        assert!(matches!(classify(SCX_EXIT_UNREG_KERN, 1 << 48 | 1 << 32, r()), Ending::Restart(_)));
-        assert!(matches!(classify(SCX_EXIT_UNREG_KERN, 0, r()), Ending::Ejected(_)));
-        assert!(matches!(classify(67, 0, r()), Ending::Ejected(_)), "sysrq-S");
-        assert!(matches!(classify(1026, 0, r()), Ending::Ejected(_)), "stall");
+        assert!(matches!(classify(SCX_EXIT_UNREG, 0, r()), SessionEnd::Stopped(_)));
+        assert!(matches!(classify(SCX_EXIT_UNREG_KERN, 1 << 48 | 1 << 32, r()), SessionEnd::Restart(_)));
+        assert!(matches!(classify(SCX_EXIT_UNREG_KERN, 0, r()), SessionEnd::Ejected(_)));
+        assert!(matches!(classify(67, 0, r()), SessionEnd::Ejected(_)), "sysrq-S");
+        assert!(matches!(classify(1026, 0, r()), SessionEnd::Ejected(_)), "stall");
     }
 
     /// C strings are cut at the first NUL and decoded lossily.
