@@ -21,7 +21,7 @@ mod guest_binaries;
 mod guest_kernel;
 mod initramfs;
 mod qemu;
-mod run;
+mod demo;
 mod setup;
 mod soak;
 mod test_suite;
@@ -55,7 +55,7 @@ enum Command {
     Test(test_suite::Options),
     /// Boot the guest and run the demo payload `tests/vm/run/demo.sh`
     /// (sched_ext state, a stress-ng + hackbench mix, scx_relay if built).
-    Run(run::Options),
+    Run(demo::Options),
     /// Benchmark scx_relay against EEVDF and upstream scx_rustland in one
     /// guest boot (interleaved rounds); writes target/bench-vm/results.md
     /// and a latency chart.
@@ -73,7 +73,7 @@ fn main() -> ExitCode {
         Command::Setup(opts) => setup::run(&opts).map(|_| true),
         Command::VmTest(opts) => vm_test::run(&opts),
         Command::Test(opts) => test_suite::run(&opts),
-        Command::Run(opts) => run::run(&opts),
+        Command::Run(opts) => demo::run(&opts),
         Command::BenchVm(opts) => bench_vm::run(&opts),
         Command::Soak(opts) => soak::run(&opts),
     };
