@@ -16,7 +16,7 @@
 //! 2. **Interactive** means: enqueued by a wakeup, with an average burst of
 //!    at most [`INTERACTIVE_BURST_NS`]. Such a task's key is its weighted
 //!    virtual runtime `v` (`deadline`'s, see [`Deadline`]) moved two slices
-//!    earlier, plus its average burst weighted: `v - 2 slice + avg × 100 /
+//!    earlier, plus its average burst weighted: `v - 2 slice + avg × 1024 /
 //!    weight` — ahead of every batch task within two slices of it in
 //!    virtual time, shortest (weighted) bursts first. Its slice is twice its average burst scaled
 //!    by weight / 1024, within `slice_min..=slice`; if it runs longer it is

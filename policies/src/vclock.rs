@@ -5,7 +5,7 @@
 //! task's key at the same rate, so the two agree). The *clock* `c` is the
 //! largest `v` a task reached at the end of a run: every run of a task at
 //! the clock moves it on by the run's charge, and by no more than the run's
-//! own length (so a light task, charged up to 100 times its run, cannot
+//! own length (so a light task, charged up to 341 times its run, cannot
 //! drag the clock ahead of everyone else's virtual time). Every placement
 //! keeps `v` within a window of the clock:
 //!
@@ -120,7 +120,7 @@ impl VClock {
             // It ran since its last decision, which started it at `v`.
             v = v.saturating_add(weighted(task.last_run_ns(), task.weight)).min(self.clock.saturating_add(self.ahead));
             // The clock follows by at most the run's own length: a light
-            // task's charge (100 × its run at weight 1) would move it
+            // task's charge (341 × its run at SCHED_IDLE's 3) would move it
             // ahead of every other task's virtual time.
             self.clock = self.clock.max(v.min(self.clock.saturating_add(task.last_run_ns())));
         }

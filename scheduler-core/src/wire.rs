@@ -55,7 +55,7 @@ pub enum WireError {
         /// The number of CPUs.
         nr_cpus: u32,
     },
-    /// The weight is outside 1..=10000.
+    /// The weight is outside `WEIGHT_MIN..=WEIGHT_MAX`.
     #[error("weight {0} outside {WEIGHT_MIN}..={WEIGHT_MAX}")]
     InvalidWeight(u64),
     /// The task allows no CPU at all.
@@ -77,9 +77,9 @@ pub struct RawQueuedTask {
     pub nr_cpus_allowed: u32,
     /// `SCX_ENQ_*` flags.
     pub enq_flags: u64,
-    /// Share weight: `task_weight` times the task's cgroups' shares (100 = nice 0 in the root).
+    /// Share weight: `task_weight` times the task's cgroups' shares (1024 = nice 0 in the root).
     pub weight: u32,
-    /// The task's own sched_ext weight (100 = nice 0).
+    /// The task's own load weight (1024 = nice 0, as the fair class weighs it).
     pub task_weight: u32,
     /// Virtual time (ns).
     pub vtime: u64,

@@ -270,7 +270,7 @@ impl Machine {
     /// scheduler waits for a CPU and this is the CPU it last ran on (it needs
     /// one CPU, not all; none if an idle CPU is already on its way), or the
     /// lowest key waiting in a queue this CPU serves is below the task's key
-    /// advanced by its run so far in weighted time, `vtime + ran × 100 /
+    /// advanced by its run so far in weighted time, `vtime + ran × 1024 /
     /// weight` — else `None`.
     pub(crate) fn tick_wants_yield(&self, cpu: u32, id: TaskId, since: u64) -> Option<bool> {
         let t = &self.tasks[id as usize];

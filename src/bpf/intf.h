@@ -61,8 +61,8 @@ struct relay_queued_task {
 	u32 nr_cpus_allowed;	/* CPUs in the task's affinity mask (count) */
 	u64 enq_flags;		/* SCX_ENQ_* flags of this enqueue (bit set) */
 	u32 weight;		/* share weight: task_weight times its cgroups' shares
-				   (main.bpf.c, "Cgroup cpu.weight"), 1..10000 */
-	u32 task_weight;	/* the task's own sched_ext weight (nice), 1..10000, 100 = nice 0 */
+				   (main.bpf.c, "Cgroup cpu.weight"), 1..RELAY_WEIGHT_MAX */
+	u32 task_weight;	/* the task's own load weight (nice), RELAY_WEIGHT_NICE_0 = nice 0 */
 	u64 vtime;		/* virtual time as last set by user space (ns) */
 	u64 start_ts;		/* last time the task started running (ns) */
 	u64 stop_ts;		/* last time the task stopped running (ns) */

@@ -120,7 +120,7 @@ char _license[] SEC("license") = "GPL";
 
 /* Ring-buffer sizes (bytes; power-of-two multiples of the page size). */
 #define QUEUED_RB_BYTES		(512 * 1024)
-#define DISPATCHED_RB_BYTES	(256 * 1024)
+#define DECISIONS_RB_BYTES	(256 * 1024)
 
 /* Most tasks in user space at once; beyond that, tasks stay in the kernel. */
 #define MAX_PENDING		16384
@@ -207,7 +207,7 @@ struct {
 /* user -> kernel: decisions. */
 struct {
 	__uint(type, BPF_MAP_TYPE_USER_RINGBUF);
-	__uint(max_entries, DISPATCHED_RB_BYTES);
+	__uint(max_entries, DECISIONS_RB_BYTES);
 } decisions SEC(".maps");
 
 /* One task handed to user space. */
@@ -676,7 +676,8 @@ static bool queue_to_user(struct task_struct *p, u64 enq_flags)
 	t->cpu = handoff_cpu(p);
 	t->nr_cpus_allowed = p->nr_cpus_allowed;
 	t->enq_flags = enq_flags;
-	tctx->cg_share = cg_share(tctx->cgid);
+	/* At least 1: 0 means "no hand-off yet" (should_yield, dump). */
+	tctx->cg_share = cg_share(tctx->cgid) ?: 1;
 	t->task_weight = task_weight(p);
 	t->weight = shared_weight(t->task_weight, tctx->cg_share);
 	t->vtime = p->scx.dsq_vtime;
@@ -1275,7 +1276,7 @@ static bool should_yield(struct task_struct *p, s32 cpu, u64 ran)
 		return true;
 	if (!lowest_waiting_key(cpu, &head))
 		return false;
-	return head < p->scx.dsq_vtime + ran * 100 / weight;
+	return head < p->scx.dsq_vtime + ran * WEIGHT_NICE_0 / weight;
 }
 
 /*
@@ -1283,8 +1284,8 @@ static bool should_yield(struct task_struct *p, s32 cpu, u64 ran)
  * no context switch). Once it ran slice_min_ns it yields at a tick if the
  * user scheduler waits for this CPU, overdue or local work waits here, or a queued
  * task's key is below its own key advanced by its run so far at its weight
- * (key + ran * 100 / weight, in the units of a decision's vtime: ns of
- * weight-100 virtual time). So among hogs sharing a CPU, one of weight w
+ * (key + ran * WEIGHT_NICE_0 / weight, in the units of a decision's
+ * vtime: ns of nice-0 virtual time, the rate policies charge runs at). So among hogs sharing a CPU, one of weight w
  * runs until its virtual time passes the next one's: CPU time in
  * proportion to weight, as the fair class gives; and a waking task whose
  * policy keyed it ahead preempts within a tick after slice_min_ns.

@@ -79,4 +79,16 @@ mod tests {
             body.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| s.parse().unwrap()).collect();
         assert_eq!(table, scheduler_core::task::PRIO_TO_WEIGHT.to_vec());
     }
+
+    /// The tick advances a running task's key at the rate policies charge
+    /// runs at (`run × 1024 / weight`, scheduler-core's `WEIGHT_DEFAULT`),
+    /// not at a rate of its own.
+    #[test]
+    fn tick_advances_keys_at_the_policies_rate() {
+        let src = include_str!("../bpf/main.bpf.c");
+        let body = &src[src.find("static bool should_yield(").expect("should_yield in main.bpf.c")..];
+        let body = &body[..body.find("\n}\n").expect("its end")];
+        assert!(body.contains("ran * WEIGHT_NICE_0 / weight"), "should_yield's rate: {body}");
+        assert!(src.contains("#define WEIGHT_NICE_0\t\tRELAY_WEIGHT_NICE_0"));
+    }
 }

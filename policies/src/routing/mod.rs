@@ -30,7 +30,7 @@
 //! tasks that share a CPU (it keeps tasks on their CPU).
 //!
 //! **Shares.** Each group has a virtual clock that advances by its tasks'
-//! CPU time × 100 / share', the share normalised to the runnable weight
+//! CPU time × 1024 / share', the share normalised to the runnable weight
 //! (`share' = share × W / S`, `W` the runnable weight and `S` the shares of
 //! the groups with runnable tasks whose sub-policy orders by weighted
 //! virtual time — all but `fifo`; a task counts in its group while it was
@@ -198,7 +198,7 @@ struct Group {
     policy: Box<dyn Policy>,
     cpus: Option<CpuSet>,
     share: u64,
-    /// Virtual clock (ns of CPU time × 100 / share).
+    /// Virtual clock (ns of CPU time × 1024 / share).
     clock: u64,
     /// Where the sub-policy's keys stand: the largest key it gave a task
     /// that has run since (0 = none yet).
@@ -365,7 +365,7 @@ impl Router {
     }
 
     /// What a run of `run_ns` by a task of group `g` adds to the group's
-    /// clock: `run × 100 / share'`, the share normalised to the runnable
+    /// clock: `run × 1024 / share'`, the share normalised to the runnable
     /// weight, `share' = share × W / S` (see [`Router::totals`]; `share' =
     /// share` when only `fifo` groups have runnable tasks) — so a lone
     /// group's clock runs at the pace of its tasks' weighted virtual time,
@@ -635,8 +635,8 @@ cgroup = "/x"
         }
         r.enqueue(&big, &ctx);
         r.enqueue(&small, &ctx);
-        // Shares normalised to the runnable weight (200 over shares 500):
-        // 4 ms × 100 × 500 / (400 × 200) and / (100 × 200).
+        // Shares normalised to the runnable weight (2 × 1024 over shares 500):
+        // 4 ms × 1024 × 500 / (400 × 2048) and / (100 × 2048).
         assert_eq!(r.groups[0].clock, 2_500_000);
         assert_eq!(r.groups[1].clock, 10_000_000);
         let d = r.dispatch(&ctx).unwrap();

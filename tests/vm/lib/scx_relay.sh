@@ -64,7 +64,8 @@ show_stuck_enable() {
 	for t in /proc/[0-9]*/task/[0-9]*; do
 		st=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "$t/status" 2>/dev/null)
 		case "$st" in R | D) ;; *) continue ;; esac
-		note "stuck enable: task ${t##*/} ($(cat "$t/comm" 2>/dev/null)) state $st cpu $(awk '{print $39}' "$t/stat" 2>/dev/null) policy $(awk '{print $41}' "$t/stat" 2>/dev/null):"
+		# Fields after the ")" closing the name: 37 is the CPU, 39 the policy.
+		note "stuck enable: task ${t##*/} ($(cat "$t/comm" 2>/dev/null)) state $st cpu/policy $(sed 's/.*) //' "$t/stat" 2>/dev/null | awk '{print $37 "/" $39}'):"
 		sed 's/^/    /' "$t/stack" 2>/dev/null
 	done
 	# Tasks an RCU stall report names as blocked readers ("P56/1:b..l").
