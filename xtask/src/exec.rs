@@ -27,6 +27,26 @@ pub fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
+/// Run `cmd` with its output going to the file `log`; fail unless it exits
+/// 0, quoting the log's last 15 lines.
+pub fn run_logged(cmd: &mut Command, log: &Path) -> Result<()> {
+    let file = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+    let file_err = file.try_clone().with_context(|| format!("cannot open {}", log.display()))?;
+    cmd.stdin(Stdio::null()).stdout(file).stderr(file_err);
+    let status = cmd.status().with_context(|| format!("failed to start `{}`", describe(cmd)))?;
+    if !status.success() {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(15).collect();
+        bail!(
+            "`{}` failed ({status}); last lines of {}:\n{}",
+            describe(cmd),
+            log.display(),
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
+    Ok(())
+}
+
 /// Run `cmd`, capture its stdout as text; fail (quoting stderr) unless it
 /// exits 0.
 pub fn output(cmd: &mut Command) -> Result<String> {

@@ -11,7 +11,9 @@
 #
 # Knobs (kernel command line, set by `cargo xtask bench-vm`):
 #   relay.rounds=N            rounds (default 5)
-#   relay.schedulers=a,b,...  eevdf, rustland, deadline, fifo (default: all four)
+#   relay.schedulers=a,b,...  eevdf, rustland, deadline, fifo (default: these four),
+#                             baseline (/bin/scx_relay_baseline, an earlier
+#                             commit's scx_relay, with --policy deadline)
 #   relay.hackbench_loops=N   hackbench -g 4 -l N (default 200)
 #   relay.latency_s=N         cyclictest duration under CPU saturation (default 8)
 #   relay.switch_s=N          stress-ng --switch duration (default 5)
@@ -65,6 +67,20 @@ next_relay_line() {
 	relay_line
 }
 
+# Emit metric $2: stats field $1 in line $b minus the same in line $a,
+# divided by $3 if given (with three decimals). Nothing when an older
+# scx_relay (the baseline) does not print that field.
+emit_delta() {
+	x=$(field "$1" "$a")
+	y=$(field "$1" "$b")
+	[ -n "$x" ] && [ -n "$y" ] || return 0
+	if [ -n "$3" ]; then
+		emit "$2" "$(awk "BEGIN { printf \"%.3f\", ($y - $x) / $3 }")"
+	else
+		emit "$2" $((y - x))
+	fi
+}
+
 # Start scheduler $sched; sets sched_pid (empty for EEVDF). Returns 1 if
 # it did not get enabled.
 start_sched() {
@@ -74,6 +90,7 @@ start_sched() {
 	eevdf) return 0 ;;
 	rustland) set -- scx_rustland ;;
 	deadline | fifo) set -- scx_relay --policy "$sched" --stats 1 ;;
+	baseline) set -- scx_relay_baseline --policy deadline --stats 1 ;;
 	*) emit error "unknown scheduler $sched"; return 1 ;;
 	esac
 	if [ ! -x "/bin/$1" ]; then
@@ -185,10 +202,10 @@ run_cost() {
 		hackbench -g 4 -l "$cost_loops" >/dev/null 2>&1
 		lines=$(grep -c 'scx_relay stats:' "$log")
 		b=$(next_relay_line "$lines")
-		emit cost_cpu_ms "$(awk "BEGIN { printf \"%.3f\", ($(field cpu_ns "$b") - $(field cpu_ns "$a")) / 1e6 }")"
-		emit cost_decisions $(($(field user "$b") - $(field user "$a")))
+		emit_delta cpu_ns cost_cpu_ms 1000000
+		emit_delta user cost_decisions
 		for key in calls drains drained kicks runs steps empty received queued kernel; do
-			emit "prof_$key" $(($(field "$key" "$b") - $(field "$key" "$a")))
+			emit_delta "$key" "prof_$key"
 		done
 		;;
 	esac

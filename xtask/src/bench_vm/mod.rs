@@ -14,10 +14,14 @@
 //! The guest is emulated (TCG) and noisy, so only ratios of medians taken in
 //! the same boot mean anything; absolute numbers are shown for context.
 //!
+//! `--baseline REV` adds `baseline`: scx_relay's `deadline` as built from
+//! an earlier commit (see [`baseline`]), for a before-and-after in one boot.
+//!
 //! The peer is the published `scx_rustland` crate, installed with `cargo
 //! install --locked` into `.cache/peer/` (gitignored) with its own target
 //! directory, once; later runs reuse it.
 
+mod baseline;
 mod markdown;
 mod peer;
 mod results;
@@ -45,7 +49,9 @@ use crate::{
 /// The guest payload, relative to `tests/vm/`.
 const PAYLOAD: &str = "bench/bench.sh";
 /// The schedulers the guest knows, in table order.
-const SCHEDULERS: [&str; 4] = ["eevdf", "rustland", "deadline", "fifo"];
+const SCHEDULERS: [&str; 5] = ["eevdf", "rustland", "baseline", "deadline", "fifo"];
+/// The schedulers compared when `--schedulers` is not given.
+const DEFAULT_SCHEDULERS: [&str; 4] = ["eevdf", "rustland", "deadline", "fifo"];
 /// Prefix of the guest's measurement lines.
 const LINE_PREFIX: &str = "relay-bench: ";
 /// The committed copy of the chart, relative to the repository root.
@@ -61,7 +67,8 @@ pub struct Options {
     /// Rounds; each runs every workload once under every scheduler.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub rounds: u32,
-    /// Schedulers to compare (eevdf, rustland, deadline, fifo), comma separated.
+    /// Schedulers to compare (eevdf, rustland, baseline, deadline, fifo),
+    /// comma separated; `baseline` needs `--baseline`.
     #[arg(long, value_delimiter = ',', default_value = "eevdf,rustland,deadline,fifo", value_name = "LIST")]
     pub schedulers: Vec<String>,
     /// hackbench -g 4 -l LOOPS for the run-time workload.
@@ -76,6 +83,10 @@ pub struct Options {
     /// hackbench -g 4 -l LOOPS for the scheduler-cost window.
     #[arg(long, default_value_t = 100, value_name = "LOOPS")]
     pub cost_loops: u32,
+    /// Also run `baseline`: scx_relay's deadline built from this commit of
+    /// the repository (e.g. a commit before a policy change), in the same boot.
+    #[arg(long, value_name = "REV")]
+    pub baseline: Option<String>,
     /// scx_rustland version to build as the peer.
     #[arg(long, default_value = peer::PEER_VERSION, value_name = "VERSION")]
     pub peer_version: String,
@@ -101,7 +112,9 @@ pub fn run(opts: &Options) -> Result<bool> {
     if let Some(raw) = &opts.from_raw {
         return rerender(&ws, opts, raw);
     }
-    check_options(opts)?;
+    let mut opts = opts.clone();
+    check_options(&mut opts)?;
+    let opts = &opts;
     let (kernel, image) = prepare_guest(&ws, opts)?;
     let vm = guest_limits(opts);
     let spec =
@@ -133,11 +146,19 @@ fn rerender(ws: &Workspace, opts: &Options, raw: &Path) -> Result<bool> {
     Ok(results.errors.is_empty())
 }
 
-/// Rejects a round count of 0 and schedulers the guest does not know.
-fn check_options(opts: &Options) -> Result<()> {
+/// Rejects a round count of 0, schedulers the guest does not know and
+/// `baseline` without `--baseline`; `--baseline` adds `baseline` to the
+/// schedulers when they do not list it.
+fn check_options(opts: &mut Options) -> Result<()> {
     ensure!(opts.rounds >= 1, "--rounds must be at least 1");
     for name in &opts.schedulers {
         ensure!(SCHEDULERS.contains(&name.as_str()), "unknown scheduler '{name}' (known: {})", SCHEDULERS.join(", "));
+    }
+    let listed = opts.schedulers.iter().any(|s| s == "baseline");
+    match &opts.baseline {
+        Some(_) if !listed => opts.schedulers.push("baseline".to_owned()),
+        None if listed => bail!("the scheduler 'baseline' needs --baseline REV (the commit to build it from)"),
+        _ => {}
     }
     Ok(())
 }
@@ -151,9 +172,13 @@ fn prepare_guest(ws: &Workspace, opts: &Options) -> Result<(GuestKernel, Initram
         let peer = peer::ensure_peer(ws, &opts.peer_version)?;
         println!("bench-vm: peer {}", peer.display());
     }
-    if opts.schedulers.iter().any(|s| s == "deadline" || s == "fifo") {
-        guest_binaries::build_workspace_binaries(ws)?;
+    if let Some(rev) = &opts.baseline {
+        let sha = baseline::resolve(ws, rev)?;
+        let bin = baseline::ensure_baseline(ws, &sha)?;
+        println!("bench-vm: baseline {} (scx_relay at {sha})", bin.display());
     }
+    // The image requires scx_relay and the examples whatever is compared.
+    guest_binaries::build_workspace_binaries(ws)?;
     let image = initramfs::build_with(ws, "bench-vm", true).context("cannot build the initramfs")?;
     vm_test::note_optional_binaries(&image);
     Ok((kernel, image))
@@ -240,8 +265,11 @@ fn command_line(opts: &Options) -> String {
     if opts.rounds != 5 {
         let _ = write!(cmd, " --rounds {}", opts.rounds);
     }
-    if opts.schedulers != SCHEDULERS {
+    if opts.schedulers != DEFAULT_SCHEDULERS {
         let _ = write!(cmd, " --schedulers {}", opts.schedulers.join(","));
+    }
+    if let Some(rev) = &opts.baseline {
+        let _ = write!(cmd, " --baseline {rev}");
     }
     cmd
 }
@@ -259,6 +287,7 @@ fn display_name(scheduler: &str) -> &str {
     match scheduler {
         "eevdf" => "EEVDF",
         "rustland" => "scx_rustland",
+        "baseline" => "baseline deadline",
         "deadline" => "scx_relay deadline",
         "fifo" => "scx_relay fifo",
         other => other,
@@ -288,8 +317,8 @@ mod tests {
         rounds.iter().map(|(r, s, m, v)| format!("relay-bench: {r} {s} {m} {v}")).collect()
     }
 
-    /// The fixed input of the pinned-output tests: three schedulers over two
-    /// rounds, raw and derived metrics (some missing), numbers of every
+    /// The fixed input of the pinned-output tests: four schedulers (one the
+    /// `--baseline` build) over two rounds, raw and derived metrics (some missing), numbers of every
     /// width, and an error from the guest.
     fn pinned_input() -> Results {
         let mut text = lines(&[
@@ -311,6 +340,10 @@ mod tests {
             (1, "rustland", "cost_decisions", 40210.0),
             (1, "rustland", "cost_syscalls", 160840.0),
             (1, "rustland", "prof_runs", 30000.0),
+            (1, "baseline", "hackbench_s", 9.5),
+            (2, "baseline", "hackbench_s", 10.5),
+            (1, "baseline", "lat_p99_us", 600.0),
+            (2, "baseline", "lat_p99_us", 800.0),
             (1, "deadline", "hackbench_s", 9.875),
             (2, "deadline", "hackbench_s", 10.125),
             (1, "deadline", "lat_p50_us", 0.5),
@@ -341,8 +374,36 @@ mod tests {
     /// The Markdown report of [`pinned_input`], byte for byte.
     #[test]
     fn markdown_is_pinned() {
-        let md = pinned_input().markdown("cargo xtask bench-vm --rounds 2", "7.3.4");
+        let command =
+            "cargo xtask bench-vm --rounds 2 --schedulers eevdf,rustland,deadline,baseline --baseline b065472";
+        let md = pinned_input().markdown(command, "7.3.4");
         assert_eq!(md, PINNED_MARKDOWN);
+    }
+
+    /// `--baseline` adds the `baseline` scheduler, which is unknown without it.
+    #[test]
+    fn baseline_option() {
+        let parse = |args: &[&str]| {
+            #[derive(clap::Parser)]
+            struct Cli {
+                #[command(flatten)]
+                opts: Options,
+            }
+            <Cli as clap::Parser>::try_parse_from(std::iter::once("bench-vm").chain(args.iter().copied())).unwrap().opts
+        };
+        let mut opts = parse(&["--baseline", "HEAD~1"]);
+        check_options(&mut opts).unwrap();
+        assert_eq!(opts.schedulers, ["eevdf", "rustland", "deadline", "fifo", "baseline"]);
+        assert_eq!(
+            command_line(&opts),
+            "cargo xtask bench-vm --schedulers eevdf,rustland,deadline,fifo,baseline --baseline HEAD~1"
+        );
+        let mut opts = parse(&["--schedulers", "baseline,deadline", "--baseline", "abc"]);
+        check_options(&mut opts).unwrap();
+        assert_eq!(opts.schedulers, ["baseline", "deadline"]);
+        let mut opts = parse(&["--schedulers", "deadline,baseline"]);
+        let err = check_options(&mut opts).unwrap_err().to_string();
+        assert!(err.contains("needs --baseline"), "{err}");
     }
 
     /// The latency chart of [`pinned_input`], byte for byte.
@@ -352,17 +413,17 @@ mod tests {
     }
 
     /// `markdown` of [`pinned_input`].
-    const PINNED_MARKDOWN: &str = r##"Medians over 2 interleaved rounds in one guest boot (QEMU TCG, 4 vCPUs, kernel 7.3.4); `cargo xtask bench-vm --rounds 2`.
+    const PINNED_MARKDOWN: &str = r##"Medians over 2 interleaved rounds in one guest boot (QEMU TCG, 4 vCPUs, kernel 7.3.4); `cargo xtask bench-vm --rounds 2 --schedulers eevdf,rustland,deadline,baseline --baseline b065472`.
 
-| metric | EEVDF | scx_rustland | scx_relay deadline | deadline / EEVDF | deadline / scx_rustland |
-|---|---:|---:|---:|---:|---:|
-| hackbench time (s) ↓ | 5.500 | 13.38 | 10.00 | 1.82× | 0.75× |
-| cyclictest p50 under load (µs) ↓ | 6996 | 38.00 | 0.500 | 0.00× | 0.01× |
-| cyclictest p99 under load (µs) ↓ | 49006 | 912.0 | 671.0 | 0.01× | 0.74× |
-| cyclictest max under load (µs) ↓ | 81234 | 20417 | 15333 | 0.19× | 0.75× |
-| stress-ng --switch (ops/s) ↑ | 123456 | – | 98765 | 0.80× | – |
-| scheduler CPU per 1,000 decisions (ms) ↓ | – | 20.19 | 5.699 | – | 0.28× |
-| scheduler syscalls per decision ↓ | – | 4.000 | 1.500 | – | 0.38× |
+| metric | EEVDF | scx_rustland | baseline deadline | scx_relay deadline | deadline / EEVDF | deadline / scx_rustland | deadline / baseline deadline |
+|---|---:|---:|---:|---:|---:|---:|---:|
+| hackbench time (s) ↓ | 5.500 | 13.38 | 10.00 | 10.00 | 1.82× | 0.75× | 1.00× |
+| cyclictest p50 under load (µs) ↓ | 6996 | 38.00 | – | 0.500 | 0.00× | 0.01× | – |
+| cyclictest p99 under load (µs) ↓ | 49006 | 912.0 | 700.0 | 671.0 | 0.01× | 0.74× | 0.96× |
+| cyclictest max under load (µs) ↓ | 81234 | 20417 | – | 15333 | 0.19× | 0.75× | – |
+| stress-ng --switch (ops/s) ↑ | 123456 | – | – | 98765 | 0.80× | – | – |
+| scheduler CPU per 1,000 decisions (ms) ↓ | – | 20.19 | – | 5.699 | – | 0.28× | – |
+| scheduler syscalls per decision ↓ | – | 4.000 | – | 1.500 | – | 0.38× | – |
 
 **Targets** (ratio of medians):
 
@@ -372,23 +433,25 @@ mod tests {
 | scx_relay deadline cyclictest p99: scx_relay deadline vs scx_rustland ≤ 1.00× | 0.74× | met |
 | scx_relay deadline scheduler CPU per 1,000 decisions: scx_relay deadline vs scx_rustland ≤ 0.70× | 0.28× | met |
 | scx_relay deadline hackbench time: scx_relay deadline vs EEVDF ≤ 1.10× | 1.82× | **missed** |
+| scx_relay deadline hackbench time: scx_relay deadline vs baseline deadline ≤ 1.10× | 1.00× | met |
+| scx_relay deadline cyclictest p99: scx_relay deadline vs baseline deadline ≤ 1.10× | 0.96× | met |
 
 **Profile of the scheduler process** in the cost window (medians of per-round values):
 
-| | scx_rustland | scx_relay deadline |
-|---|---:|---:|
-| decisions in the cost window | 40210 | 51000 |
-| scheduler CPU in the cost window (ms) | 812.0 | 290.8 |
-| syscalls per decision | 4.000 | 1.500 |
-| sched_yield per decision | – | 0.500 |
-| bpf() per decision | – | 0.000 |
-| user-scheduler wake-ups per decision | 0.746 | 0.404 |
-| tasks drained per non-empty wake-up | – | 2.476 |
-| empty loop steps (share) | – | 0.300 |
-| user-ring-buffer drains per ops.dispatch | – | 0.500 |
-| decisions per drain | – | 13.00 |
-| kicks per decision | – | 0.025 |
-| ops.dispatch calls per decision | – | 0.154 |
+| | scx_rustland | baseline deadline | scx_relay deadline |
+|---|---:|---:|---:|
+| decisions in the cost window | 40210 | – | 51000 |
+| scheduler CPU in the cost window (ms) | 812.0 | – | 290.8 |
+| syscalls per decision | 4.000 | – | 1.500 |
+| sched_yield per decision | – | – | 0.500 |
+| bpf() per decision | – | – | 0.000 |
+| user-scheduler wake-ups per decision | 0.746 | – | 0.404 |
+| tasks drained per non-empty wake-up | – | – | 2.476 |
+| empty loop steps (share) | – | – | 0.300 |
+| user-ring-buffer drains per ops.dispatch | – | – | 0.500 |
+| decisions per drain | – | – | 13.00 |
+| kicks per decision | – | – | 0.025 |
+| ops.dispatch calls per decision | – | – | 0.154 |
 
 Errors reported by the guest:
 
@@ -405,18 +468,20 @@ Errors reported by the guest:
 <line x1="70" y1="144.0" x2="620.0" y2="144.0" stroke="#ddd"/><text x="64.0" y="148.0" text-anchor="end">1000</text>
 <line x1="70" y1="92.0" x2="620.0" y2="92.0" stroke="#ddd"/><text x="64.0" y="96.0" text-anchor="end">10000</text>
 <line x1="70" y1="40.0" x2="620.0" y2="40.0" stroke="#ddd"/><text x="64.0" y="44.0" text-anchor="end">100000</text>
-<rect x="88.3" y="100.1" width="46.9" height="199.9" fill="#4e79a7"/><text x="111.8" y="97.1" text-anchor="middle" font-size="10">6996</text>
-<rect x="137.2" y="56.1" width="46.9" height="243.9" fill="#f28e2b"/><text x="160.7" y="53.1" text-anchor="middle" font-size="10">49006</text>
-<rect x="186.1" y="44.7" width="46.9" height="255.3" fill="#e15759"/><text x="209.6" y="41.7" text-anchor="middle" font-size="10">81234</text>
-<text x="161.7" y="318.0" text-anchor="middle">EEVDF</text>
-<rect x="271.7" y="217.9" width="46.9" height="82.1" fill="#4e79a7"/><text x="295.1" y="214.9" text-anchor="middle" font-size="10">38.00</text>
-<rect x="320.6" y="146.1" width="46.9" height="153.9" fill="#f28e2b"/><text x="344.0" y="143.1" text-anchor="middle" font-size="10">912.0</text>
-<rect x="369.4" y="75.9" width="46.9" height="224.1" fill="#e15759"/><text x="392.9" y="72.9" text-anchor="middle" font-size="10">20417</text>
-<text x="345.0" y="318.0" text-anchor="middle">scx_rustland</text>
-<rect x="455.0" y="300.0" width="46.9" height="0.0" fill="#4e79a7"/><text x="478.4" y="297.0" text-anchor="middle" font-size="10">0.500</text>
-<rect x="503.9" y="153.0" width="46.9" height="147.0" fill="#f28e2b"/><text x="527.3" y="150.0" text-anchor="middle" font-size="10">671.0</text>
-<rect x="552.8" y="82.3" width="46.9" height="217.7" fill="#e15759"/><text x="576.2" y="79.3" text-anchor="middle" font-size="10">15333</text>
-<text x="528.3" y="318.0" text-anchor="middle">scx_relay deadline</text>
+<rect x="83.8" y="100.1" width="34.7" height="199.9" fill="#4e79a7"/><text x="101.1" y="97.1" text-anchor="middle" font-size="10">6996</text>
+<rect x="120.4" y="56.1" width="34.7" height="243.9" fill="#f28e2b"/><text x="137.8" y="53.1" text-anchor="middle" font-size="10">49006</text>
+<rect x="157.1" y="44.7" width="34.7" height="255.3" fill="#e15759"/><text x="174.4" y="41.7" text-anchor="middle" font-size="10">81234</text>
+<text x="138.8" y="318.0" text-anchor="middle">EEVDF</text>
+<rect x="221.2" y="217.9" width="34.7" height="82.1" fill="#4e79a7"/><text x="238.6" y="214.9" text-anchor="middle" font-size="10">38.00</text>
+<rect x="257.9" y="146.1" width="34.7" height="153.9" fill="#f28e2b"/><text x="275.2" y="143.1" text-anchor="middle" font-size="10">912.0</text>
+<rect x="294.6" y="75.9" width="34.7" height="224.1" fill="#e15759"/><text x="311.9" y="72.9" text-anchor="middle" font-size="10">20417</text>
+<text x="276.2" y="318.0" text-anchor="middle">scx_rustland</text>
+<rect x="395.4" y="152.1" width="34.7" height="147.9" fill="#f28e2b"/><text x="412.8" y="149.1" text-anchor="middle" font-size="10">700.0</text>
+<text x="413.8" y="318.0" text-anchor="middle">baseline deadline</text>
+<rect x="496.2" y="300.0" width="34.7" height="0.0" fill="#4e79a7"/><text x="513.6" y="297.0" text-anchor="middle" font-size="10">0.500</text>
+<rect x="532.9" y="153.0" width="34.7" height="147.0" fill="#f28e2b"/><text x="550.2" y="150.0" text-anchor="middle" font-size="10">671.0</text>
+<rect x="569.6" y="82.3" width="34.7" height="217.7" fill="#e15759"/><text x="586.9" y="79.3" text-anchor="middle" font-size="10">15333</text>
+<text x="551.2" y="318.0" text-anchor="middle">scx_relay deadline</text>
 <rect x="80.0" y="332.0" width="12" height="12" fill="#4e79a7"/><text x="96.0" y="342.0">p50</text>
 <rect x="150.0" y="332.0" width="12" height="12" fill="#f28e2b"/><text x="166.0" y="342.0">p99</text>
 <rect x="220.0" y="332.0" width="12" height="12" fill="#e15759"/><text x="236.0" y="342.0">max</text>

@@ -1,13 +1,9 @@
 //! The peer scheduler, the published `scx_rustland` crate: built once into
 //! `.cache/peer/`, reused by later runs.
 
-use std::{
-    fs,
-    path::PathBuf,
-    process::{Command, Stdio},
-};
+use std::{fs, path::PathBuf, process::Command};
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 
 use crate::{exec, workspace::Workspace};
 
@@ -34,8 +30,6 @@ pub(super) fn ensure_peer(ws: &Workspace, version: &str) -> Result<PathBuf> {
         root.display(),
         log_path.display()
     );
-    let log = fs::File::create(&log_path).with_context(|| format!("cannot create {}", log_path.display()))?;
-    let log_err = log.try_clone().with_context(|| format!("cannot open {}", log_path.display()))?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.args(["install", PEER_CRATE, "--locked", "--version", version, "--root"])
@@ -43,21 +37,8 @@ pub(super) fn ensure_peer(ws: &Workspace, version: &str) -> Result<PathBuf> {
         // scx_cargo's BPF build needs clang >= 18; bookworm's default is 14.
         .env("BPF_CLANG", "clang-19")
         // Its own target directory: the workspace's build is not disturbed.
-        .env("CARGO_TARGET_DIR", root.join("target"))
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log_err);
-    let status = cmd.status().with_context(|| format!("failed to start `{}`", exec::describe(&cmd)))?;
-    if !status.success() {
-        let text = fs::read_to_string(&log_path).unwrap_or_default();
-        let tail: Vec<&str> = text.lines().rev().take(15).collect();
-        bail!(
-            "`{}` failed ({status}); last lines of {}:\n{}",
-            exec::describe(&cmd),
-            log_path.display(),
-            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-        );
-    }
+        .env("CARGO_TARGET_DIR", root.join("target"));
+    exec::run_logged(&mut cmd, &log_path)?;
     ensure!(exec::is_executable(&bin), "cargo install succeeded but {} is missing", bin.display());
     Ok(bin)
 }

@@ -1,0 +1,93 @@
+//! The baseline scheduler: scx_relay as it was at an earlier commit of this
+//! repository, run side by side with today's in the same guest boot
+//! (`cargo xtask bench-vm --baseline REV`), so that a change to a policy or
+//! the dispatcher is measured before and after in one run.
+//!
+//! The commit's tree is exported with `git archive` into
+//! `.cache/baseline/src/` (gitignored) and built there in release with its
+//! own target directory (`.cache/baseline/target/`, kept for the next
+//! build); the binary is copied to `.cache/baseline/bin/scx_relay`, with
+//! the commit it was built from beside it, so a later run of the same
+//! commit reuses it.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+};
+
+use anyhow::{ensure, Context, Result};
+
+use crate::{exec, workspace::Workspace};
+
+/// Where the baseline is built and installed, relative to the repository root.
+const BASELINE_ROOT: &str = ".cache/baseline";
+/// The installed binary, relative to the repository root (the guest image's
+/// `scx_relay_baseline` row in `guest_binaries` names the same file).
+pub const BASELINE_BIN: &str = ".cache/baseline/bin/scx_relay";
+
+/// The commit `rev` names, as 40 hex digits.
+pub(super) fn resolve(ws: &Workspace, rev: &str) -> Result<String> {
+    let spec = format!("{rev}^{{commit}}");
+    let sha = exec::output(Command::new("git").args(["rev-parse", "--verify", "--quiet", &spec]).current_dir(&ws.root))
+        .with_context(|| format!("--baseline {rev}: not a commit of this repository"))?;
+    Ok(sha.trim().to_owned())
+}
+
+/// Build scx_relay at commit `sha` into [`BASELINE_BIN`] unless the binary
+/// there was built from it; returns the binary's path.
+pub(super) fn ensure_baseline(ws: &Workspace, sha: &str) -> Result<PathBuf> {
+    let root = ws.root.join(BASELINE_ROOT);
+    let bin = ws.root.join(BASELINE_BIN);
+    let stamp = bin.with_extension("commit");
+    if exec::is_executable(&bin) && fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == sha) {
+        return Ok(bin);
+    }
+    let src = root.join("src");
+    if src.exists() {
+        fs::remove_dir_all(&src).with_context(|| format!("cannot remove {}", src.display()))?;
+    }
+    fs::create_dir_all(&src).with_context(|| format!("cannot create {}", src.display()))?;
+    export_tree(ws, sha, &src)?;
+
+    let log_path = root.join("build.log");
+    println!(
+        "bench-vm: building scx_relay at {} into {} (a few minutes on 2 cores; log: {})",
+        &sha[..12],
+        root.display(),
+        log_path.display()
+    );
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let target = root.join("target");
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--release", "--locked", "-p", "scx_relay"]).current_dir(&src).env("CARGO_TARGET_DIR", &target);
+    exec::run_logged(&mut cmd, &log_path)?;
+
+    let built = target.join("release/scx_relay");
+    ensure!(exec::is_executable(&built), "the build succeeded but {} is missing", built.display());
+    let bin_dir = root.join("bin");
+    fs::create_dir_all(&bin_dir).with_context(|| format!("cannot create {}", bin_dir.display()))?;
+    fs::copy(&built, &bin).with_context(|| format!("cannot copy {} to {}", built.display(), bin.display()))?;
+    fs::write(&stamp, format!("{sha}\n")).with_context(|| format!("cannot write {}", stamp.display()))?;
+    Ok(bin)
+}
+
+/// `git archive sha | tar -x -C dest`.
+fn export_tree(ws: &Workspace, sha: &str, dest: &Path) -> Result<()> {
+    let mut archive = Command::new("git")
+        .args(["archive", "--format=tar", sha])
+        .current_dir(&ws.root)
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("failed to start `git archive`")?;
+    let tar = Command::new("tar")
+        .arg("-x")
+        .arg("-C")
+        .arg(dest)
+        .stdin(archive.stdout.take().context("`git archive` has no stdout")?)
+        .status()
+        .context("failed to start `tar -x`")?;
+    let git = archive.wait().context("`git archive` did not finish")?;
+    ensure!(git.success() && tar.success(), "`git archive {sha} | tar -x -C {}` failed", dest.display());
+    Ok(())
+}
