@@ -29,9 +29,10 @@ HOTPLUG_REASONS='going (on|off)line|unregistered from the main kernel'
 starts() { grep -c 'scx_relay: scheduling' "$RELAY_LOG"; }
 # The "scheduling" line comes once the attach returned, which is once the
 # kernel's enable finished (kernel/sched/ext.c scx_enable() flushes its
-# enable work). A change takes about 17 s under emulation; past 25 s
-# without the line, show what the kernel is doing, before the RCU stall
-# seen once (detected 38 s after the change, ejected at 42 s) ends it.
+# enable work). A change takes 17 to 25 s under emulation (25 s with the
+# host busy building); past 32 s without the line, show what the kernel is
+# doing, before the RCU stall seen once (detected 38 s after the change,
+# ejected at 42 s) ends it.
 settle() {
 	t0=$(cut -d. -f1 /proc/uptime)
 	shown=0
@@ -40,7 +41,7 @@ settle() {
 		t=$(($(cut -d. -f1 /proc/uptime) - t0))
 		[ "$t" -ge 60 ] && return 1
 		# Twice: before, and once the RCU stall names the blocked task.
-		if { [ "$t" -ge 25 ] && [ $shown -eq 0 ]; } || { [ "$t" -ge 39 ] && [ $shown -eq 1 ]; }; then
+		if { [ "$t" -ge 32 ] && [ $shown -eq 0 ]; } || { [ "$t" -ge 39 ] && [ $shown -eq 1 ]; }; then
 			show_stuck_enable
 			shown=$((shown + 1))
 		fi
