@@ -17,7 +17,7 @@ use scheduler_core::{
 
 use super::{
     bpf::types,
-    stats::{Counters, DispatchProfile, DispatcherCounters},
+    stats::{Counters, DispatchProfile, DispatcherCounters, HotplugCounters},
 };
 
 /// Tasks decoded by the ring-buffer callback, waiting for [`Backend::receive`].
@@ -85,6 +85,7 @@ impl BpfBackend {
                 stalled: (&raw const (*bss).user_stalled).read_volatile() != 0,
                 invalid: self.inbox.borrow().invalid + self.dropped_decisions,
                 profile: DispatchProfile::read(bss),
+                hotplug: HotplugCounters::read(bss),
             }
         }
     }

@@ -120,6 +120,19 @@ bss_counters! {
     }
 }
 
+bss_counters! {
+    /// CPU hotplug, which the dispatcher handles without unloading (totals
+    /// since the scheduler was loaded).
+    pub struct HotplugCounters {
+        /// CPUs that went offline or came online (`ops.cpu_offline` and
+        /// `ops.cpu_online` calls).
+        cpu_changes: "cpu changes" <- nr_cpu_changes,
+        /// Tasks moved from our queues to the kernel's global queue because
+        /// their runqueue or their queue was an offline CPU's.
+        moved: "hotplug moves" <- nr_hotplug_moves;
+    }
+}
+
 /// The dispatcher's counters, plus the records and decisions the backend had
 /// to drop.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -132,6 +145,8 @@ pub struct Counters {
     pub invalid: u64,
     /// The dispatcher's profile.
     pub profile: DispatchProfile,
+    /// CPU hotplug.
+    pub hotplug: HotplugCounters,
 }
 
 /// The user scheduler's own side of the profile: its loop and its CPU time.
@@ -167,7 +182,7 @@ impl fmt::Display for StatsLine {
         write!(
             f,
             "scx_relay stats: {} ({}) | invalid {} redirected {} | page faults {} | {} | steps {} empty {} received {} \
-             | cpu_ns {}",
+             | cpu_ns {} | {}",
             c.dispatcher,
             if c.stalled { "stalled" } else { "ok" },
             c.invalid,
@@ -178,6 +193,7 @@ impl fmt::Display for StatsLine {
             p.empty_steps,
             p.received,
             p.cpu_ns,
+            c.hotplug,
         )
     }
 }
@@ -253,6 +269,7 @@ mod tests {
                 stalled: true,
                 invalid: 0,
                 profile: DispatchProfile { dispatch_calls: 11, drains: 12, drained: 13, kicks: 14, usersched_runs: 15 },
+                hotplug: HotplugCounters { cpu_changes: 2, moved: 21 },
             },
             page_faults: 6,
             profile: LoopProfile { steps: 16, empty_steps: 17, received: 18, cpu_ns: 19, redirected: 9 },
@@ -261,7 +278,8 @@ mod tests {
             line.to_string(),
             "scx_relay stats: queued 10 | dispatched user 7 kernel 2 fallback 1 rescued 8 aged 20 overdue 4 | bounced 3 \
              stale 4 congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 | page faults 6 | dispatch calls 11 \
-             drains 12 drained 13 kicks 14 usersched runs 15 | steps 16 empty 17 received 18 | cpu_ns 19"
+             drains 12 drained 13 kicks 14 usersched runs 15 | steps 16 empty 17 received 18 | cpu_ns 19 | cpu changes 2 \
+             hotplug moves 21"
         );
         assert!(!line.to_string().contains('\n'));
     }

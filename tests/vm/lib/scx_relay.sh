@@ -55,24 +55,25 @@ fail_with_log() {
 	fail "$@"
 }
 
-# show_stuck_enable: what the kernel is doing while sched_ext's state stays
-# away from "enabled" after scx_relay attached: the state, the kernel stack
-# of every task that is running or waiting uninterruptibly (the enable path
-# and anything it waits for), and the kernel's last sched_ext and rcu lines.
-show_stuck_enable() {
-	note "stuck enable: state '$(cat $SCX/state 2>/dev/null)' at $(cut -d' ' -f1 /proc/uptime) s"
+# show_kernel_stacks <why>: what the kernel is doing while something waits
+# (a CPU change that does not return, an enable that does not finish): the
+# sched_ext state, the kernel stack of every task that is running or waiting
+# uninterruptibly, any task an RCU stall report names as a blocked reader
+# (with its priority), and the kernel's last sched_ext and rcu lines.
+show_kernel_stacks() {
+	note "kernel stacks ($1): sched_ext state '$(cat $SCX/state 2>/dev/null)' at $(cut -d' ' -f1 /proc/uptime) s"
 	for t in /proc/[0-9]*/task/[0-9]*; do
 		st=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "$t/status" 2>/dev/null)
 		case "$st" in R | D) ;; *) continue ;; esac
 		# Fields after the ")" closing the name: 37 is the CPU, 39 the policy.
-		note "stuck enable: task ${t##*/} ($(cat "$t/comm" 2>/dev/null)) state $st cpu/policy $(sed 's/.*) //' "$t/stat" 2>/dev/null | awk '{print $37 "/" $39}'):"
+		note "kernel stacks: task ${t##*/} ($(cat "$t/comm" 2>/dev/null)) state $st cpu/policy $(sed 's/.*) //' "$t/stat" 2>/dev/null | awk '{print $37 "/" $39}'):"
 		sed 's/^/    /' "$t/stack" 2>/dev/null
 	done
 	# Tasks an RCU stall report names as blocked readers ("P56/1:b..l").
 	for pid in $(dmesg | sed -n 's/.*rcu_node.*: \(.*\)/\1/p' | grep -o 'P[0-9]*' | tr -d P | sort -u); do
-		note "stuck enable: rcu-blocked task $pid ($(cat /proc/$pid/comm 2>/dev/null)) $(grep -E '^(State|Cpus_allowed_list)' /proc/$pid/status 2>/dev/null | tr '\n' ' ')"
+		note "kernel stacks: rcu-blocked task $pid ($(cat /proc/$pid/comm 2>/dev/null)) $(grep -E '^(State|Cpus_allowed_list)' /proc/$pid/status 2>/dev/null | tr '\n' ' ')"
 		sed 's/^/    /' /proc/$pid/stack 2>/dev/null
-		grep -E '^(policy|prio|se.exec_start|nr_switches)' /proc/$pid/sched 2>/dev/null | sed 's/^/    /'
+		grep -E '^(policy|prio|se.exec_start|se.sum_exec_runtime|nr_switches)' /proc/$pid/sched 2>/dev/null | sed 's/^/    /'
 	done
 	dmesg | grep -E 'sched_ext|rcu' | tail -n 10
 }
