@@ -43,8 +43,8 @@
  * exited meanwhile, is discarded and counted (nr_stale); so is one naming a
  * CPU the task's mask lost after the hand-off (ops.set_cpumask counts mask
  * changes; the kernel puts the task back, a new hand-off follows). A
- * decision naming a CPU outside the mask it was given (or no CPU at all) is
- * bounced to an allowed one (nr_bounced). User-supplied data never reaches scx_bpf_error(): a bad
+ * decision naming a CPU outside the mask it was given (or no CPU at all), or
+ * an offline CPU, is bounced to an allowed, online one (nr_bounced). User-supplied data never reaches scx_bpf_error(): a bad
  * decision cannot get the scheduler ejected.
  *
  * Should a task change state between the claim and the kernel acting on the
@@ -177,7 +177,7 @@ volatile u64 nr_queued;			/* tasks handed to user space */
 volatile u64 nr_user_dispatches;	/* decisions applied */
 volatile u64 nr_kernel_dispatches;	/* tasks dispatched by the fast paths */
 volatile u64 nr_fallback;		/* tasks dispatched while the user side stalled */
-volatile u64 nr_bounced;		/* decisions moved to an allowed CPU */
+volatile u64 nr_bounced;		/* decisions moved to an allowed, online CPU */
 volatile u64 nr_stale;			/* decisions discarded (stale, duplicate, exited, malformed) */
 volatile u64 nr_congested;		/* tasks kept in the kernel: ring buffer or pending map full */
 volatile u64 nr_stalls;			/* times the user side was declared stalled */

@@ -49,7 +49,7 @@ pub const SWITCH_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_REQUEST: u64 = 1 << 20;
 
 /// What the scheduler runs, in a form that can be built again (a restart
-/// after CPU hotplug rebuilds the policy running at the time).
+/// the kernel asks for rebuilds the policy running at the time).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PolicySpec {
     /// A policy by name (`policies::by_name`, or the custom one).

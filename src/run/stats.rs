@@ -92,7 +92,8 @@ bss_counters! {
         /// task): kept in the kernel and run next instead of going through
         /// user space.
         overdue: "overdue" <- nr_overdue;
-        /// Decisions moved to an allowed CPU.
+        /// Decisions moved to another CPU: the one named was outside the
+        /// task's mask, or offline.
         bounced: "bounced" <- nr_bounced,
         /// Decisions discarded: stale generation, duplicate, exited task, unreadable record.
         stale: "stale" <- nr_stale,

@@ -13,8 +13,14 @@ CPU=/sys/devices/system/cpu/cpu$LAST/online
 [ -w "$CPU" ] || fail "$CPU is not writable: no CPU hotplug here"
 
 start_relay -- --stats 1
-# Busy on the CPU that goes: one pinned task (its mask is broken when the
-# CPU goes, "no longer affine"), one free to move.
+# Busy on the CPU that goes: four CPU hogs pinned to it (one runs, the
+# others wait in its queues, which only it drains: the dispatcher must move
+# them where the CPU going down still runs them, or the change never
+# returns; their masks are broken once they are pushed off, "no longer
+# affine"), one pinned task that sleeps, one free to move.
+for i in 1 2 3 4; do
+	counted hog taskset -c "$LAST" sh -c 'i=0; while [ $i -lt 300000 ]; do i=$((i + 1)); done'
+done
 counted pinned taskset -c "$LAST" sh /relay/lib/busy.sh 6
 counted free sh /relay/lib/busy.sh 6
 sleep 1
@@ -34,7 +40,8 @@ still_in_charge "cpu$LAST back"
 workload_begins
 check "hackbench with cpu$LAST back" hackbench -g 2 -l 100
 workload_ended "hackbench with cpu$LAST back"
-wait_done 2 60 || true
+wait_done 6 120 || true
+[ "$(done_count hog)" = 4 ] || fail_with_log "$(done_count hog) of the 4 hogs pinned to cpu$LAST completed"
 [ "$(done_count pinned)" = 1 ] || fail_with_log "the task pinned to cpu$LAST did not complete"
 [ "$(done_count free)" = 1 ] || fail_with_log "the task free to move did not complete"
 note "hotplug moves $(stat_of moves)"
