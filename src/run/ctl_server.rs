@@ -11,7 +11,11 @@
 //!
 //! **Requests** are text: one line `policy <name>`, `status`, or `config`
 //! followed by a routing configuration (TOML); the client then shuts its
-//! side. The reply is one line: `ok: ...` or `error: ...`.
+//! side. The reply is one line: `ok: ...` or `error: ...`. A request larger
+//! than [`MAX_REQUEST`] is refused whole (never cut and applied), and one
+//! that has not arrived complete within [`REQUEST_DEADLINE`] is refused: a
+//! client trickling bytes holds the socket that long at most, then the next
+//! client is served.
 //!
 //! **Threads.** A thread created before the scheduler locks its memory
 //! (mlockall) accepts connections, reads requests and builds the new policy
@@ -26,7 +30,7 @@
 use std::{
     io::{Read, Write},
     os::unix::{
-        fs::{FileTypeExt, PermissionsExt},
+        fs::FileTypeExt,
         net::{UnixListener, UnixStream},
     },
     path::{Path, PathBuf},
@@ -34,7 +38,7 @@ use std::{
         atomic::{AtomicBool, Ordering},
         Arc, Condvar, Mutex,
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use anyhow::{bail, Context, Result};
@@ -46,7 +50,9 @@ use super::{cgroup::ProcCgroup, panic_guard::GuardedPolicy};
 /// How long a switch request waits for the scheduling loop.
 pub const SWITCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest request accepted (bytes).
-const MAX_REQUEST: u64 = 1 << 20;
+const MAX_REQUEST: usize = 1 << 20;
+/// Longest a request may take to arrive, from the connection on.
+const REQUEST_DEADLINE: Duration = Duration::from_secs(2);
 
 /// What the scheduler runs, in a form that can be built again (a restart
 /// the kernel asks for rebuilds the policy running at the time).
@@ -156,7 +162,9 @@ impl Server {
                 .with_context(|| format!("removing the stale socket {}", path.display()))
                 .map_err(StartError::Other)?;
         }
-        // Created 0600 from the start: no moment where others could connect.
+        // Created 0600 by the umask: no moment where others could connect,
+        // and no chmod afterwards (which would follow a symlink put in the
+        // socket's place).
         // SAFETY: umask has no preconditions; this runs before any thread
         // that could create files.
         let old = unsafe { libc::umask(0o177) };
@@ -164,9 +172,6 @@ impl Server {
         // SAFETY: as above.
         unsafe { libc::umask(old) };
         let listener = bound.with_context(|| format!("binding {}", path.display())).map_err(StartError::Other)?;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-            .with_context(|| format!("chmod 0600 {}", path.display()))
-            .map_err(StartError::Other)?;
         let shared = Arc::new(Shared {
             pending: AtomicBool::new(false),
             slot: Mutex::new(Slot { request: None, reply: None, current: initial, retired: None }),
@@ -251,9 +256,7 @@ fn peer_is_root(stream: &UnixStream) -> bool {
 
 /// Reads one request and carries it out; the reply line.
 fn serve(stream: &mut UnixStream, shared: &Shared, factory: &PolicyFactory) -> Result<String> {
-    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-    let mut text = String::new();
-    stream.take(MAX_REQUEST).read_to_string(&mut text).context("reading the request")?;
+    let text = read_request(stream, REQUEST_DEADLINE)?;
     let (first, body) = text.split_once('\n').unwrap_or((text.as_str(), ""));
     let mut words = first.split_whitespace();
     let spec = match (words.next(), words.next(), words.next()) {
@@ -270,6 +273,33 @@ fn serve(stream: &mut UnixStream, shared: &Shared, factory: &PolicyFactory) -> R
     };
     let policy = factory.build(&spec)?;
     hand_over(shared, Switch { policy, spec })
+}
+
+/// The whole request, up to the client's end of writing: refused when it
+/// exceeds [`MAX_REQUEST`] bytes or has not arrived within `deadline`.
+fn read_request(stream: &mut UnixStream, deadline: Duration) -> Result<String> {
+    let start = Instant::now();
+    let mut request = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let too_slow = || anyhow::anyhow!("the request did not arrive within {} ms; refused", deadline.as_millis());
+    loop {
+        let left = deadline.checked_sub(start.elapsed()).filter(|d| !d.is_zero()).ok_or_else(too_slow)?;
+        stream.set_read_timeout(Some(left))?;
+        let n = match stream.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                return Err(too_slow())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e).context("reading the request"),
+        };
+        if request.len() + n > MAX_REQUEST {
+            bail!("the request is larger than {MAX_REQUEST} bytes; refused");
+        }
+        request.extend_from_slice(&chunk[..n]);
+    }
+    String::from_utf8(request).context("the request is not UTF-8")
 }
 
 /// A short description of what a spec runs.
@@ -324,6 +354,8 @@ fn hand_over(shared: &Shared, sw: Switch) -> Result<String> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     fn factory() -> Arc<PolicyFactory> {
@@ -356,6 +388,30 @@ mod tests {
         assert_eq!(request(&path, "status\n"), "ok: running fifo\n");
         drop(server);
         assert!(!path.exists());
+    }
+
+    /// A request over the size limit is refused whole, not cut and applied;
+    /// a client that trickles its request is cut off at the deadline and
+    /// the next client is served.
+    #[test]
+    fn oversized_and_slow_requests_are_refused() {
+        let path = socket_path("limits");
+        let _server = Server::start(&path, factory(), PolicySpec::Named("fifo".into())).unwrap();
+        let mut big = String::from("status\n");
+        big.push_str(&"#".repeat(MAX_REQUEST));
+        let reply = request(&path, &big);
+        assert!(reply.starts_with("error: the request is larger than 1048576 bytes"), "{reply}");
+
+        let mut slow = UnixStream::connect(&path).unwrap();
+        slow.write_all(b"sta").unwrap(); // and never the rest
+        let next = {
+            let path = path.clone();
+            std::thread::spawn(move || request(&path, "status\n"))
+        };
+        let mut reply = String::new();
+        slow.read_to_string(&mut reply).unwrap();
+        assert!(reply.starts_with("error: the request did not arrive within 2000 ms"), "{reply}");
+        assert_eq!(next.join().unwrap(), "ok: running fifo\n");
     }
 
     /// A switch request is carried out by the loop's poll: the engine runs
