@@ -88,7 +88,8 @@ pub struct RunOpts {
     pub stall_timeout_ms: u64,
 
     /// Schedule only tasks that opt into SCHED_EXT (sched_setscheduler policy
-    /// 7); every other task stays with the fair class.
+    /// 7); every other task stays with the fair class. scx_relay moves its
+    /// own scheduling thread to SCHED_EXT and refuses to run if it cannot.
     #[arg(long)]
     pub partial: bool,
 

@@ -247,7 +247,13 @@ pub fn attach_and_schedule(cfg: &Config, factory: &PolicyFactory, ctl: Option<&S
     let mut skel = open_and_load(cfg, &mut storage)?;
     let mut backend = connect_backend(&mut skel, nr_cpus, engine_cfg.batch)?;
     let link = scx_ops_attach!(skel, relay_ops).context("attaching the BPF dispatcher")?;
-    harden_memory(cfg.partial);
+    if cfg.partial {
+        // Outside sched_ext the loop would be an ordinary fair-class task
+        // spinning on sched_yield between rounds, never parked by the
+        // dispatcher: refuse to run like that.
+        join_sched_ext().context("--partial: cannot move the user scheduler to SCHED_EXT")?;
+    }
+    lock_memory_or_warn();
     announce(cfg, nr_cpus, &policy_name);
 
     let failure = run_loop(cfg, ctl, &skel, &mut engine, &mut backend);
@@ -319,14 +325,9 @@ fn connect_backend(skel: &mut BpfSkel<'_>, nr_cpus: u32, batch: usize) -> Result
         .context("connecting to the dispatcher's ring buffers")
 }
 
-/// Keeps the user scheduler from waiting on what it schedules: in partial
-/// mode it joins SCHED_EXT, and its memory is locked. Failures are warnings.
-fn harden_memory(partial: bool) {
-    if partial {
-        if let Err(e) = join_sched_ext() {
-            eprintln!("scx_relay: warning: cannot move the user scheduler to SCHED_EXT: {e}");
-        }
-    }
+/// Keeps the user scheduler from waiting on what it schedules: its memory is
+/// locked. A failure is a warning.
+fn lock_memory_or_warn() {
     if let Err(e) = lock_memory() {
         eprintln!("scx_relay: warning: mlockall failed ({e}); page faults may delay scheduling");
     }

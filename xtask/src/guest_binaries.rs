@@ -132,6 +132,14 @@ pub const GUEST_BINARIES: &[GuestBinary] = &[
         optional: false,
         bench_only: false,
     },
+    // Test tool: runs a command under SCHED_EXT (guest case
+    // scx_relay_partial; busybox's chrt has no SCHED_EXT).
+    GuestBinary {
+        name: "run_ext",
+        source: Source::Built { path: "release/run_ext", build_with: BUILD_COMMAND },
+        optional: false,
+        bench_only: false,
+    },
     // The peer for `cargo xtask bench-vm`: upstream scx_rustland from crates.io.
     GuestBinary {
         name: "scx_rustland",
