@@ -43,8 +43,8 @@
  * exited meanwhile, is discarded and counted (nr_stale); so is one naming a
  * CPU the task's mask lost after the hand-off (ops.set_cpumask counts mask
  * changes; the kernel puts the task back, a new hand-off follows). A
- * decision naming a CPU outside the mask it was given (or no CPU at all), or
- * an offline CPU, is bounced to an allowed, online one (nr_bounced). User-supplied data never reaches scx_bpf_error(): a bad
+ * decision naming a CPU outside the mask it was given (or no CPU at all) is
+ * bounced to an allowed one (nr_bounced). User-supplied data never reaches scx_bpf_error(): a bad
  * decision cannot get the scheduler ejected.
  *
  * Should a task change state between the claim and the kernel acting on the
@@ -105,25 +105,9 @@
  * `cpu_state[]` in .bss (mmapped by libbpf, read by the user scheduler with
  * plain loads) tells, per CPU: idle, queue depth, pid running.
  *
- * CPU hotplug
- * -----------
- * ops.cpu_online/offline keep the scheduler loaded across CPU hotplug
- * (without them the kernel unloads it asking for a restart,
- * kernel/sched/ext.c handle_hotplug(), and the restart's enable waits for an
- * RCU grace period, which a starved preempted reader can hold for tens of
- * seconds: docs/reliability.md). While a CPU goes down the kernel stops
- * calling ops.enqueue/dispatch for it (scx_rq_online() is false once
- * sched_cpu_deactivate() took its runqueue offline, before ops.cpu_offline)
- * and waits until nothing is queued on its runqueue
- * (balance_hotplug_wait()). So whatever waits in one of our DSQs and would
- * never be run otherwise is moved to the kernel's global DSQ, which every
- * CPU's balance consumes before asking us, the one going down included
- * (scx_dispatch_sched() calls consume_global_dsq() before its online test):
- * every task of the offline CPU's own DSQ, and every task of the shared and
- * user-scheduler DSQs whose runqueue is the offline CPU's. An online CPU's
- * ops.dispatch does the move when ops.cpu_offline or, every period while a
- * CPU is offline, the timer asks (offline_sweep). Decisions for an offline
- * CPU go to an allowed online one (decision_dsq()).
+ * CPU hotplug is not handled here: without ops.cpu_online/offline the kernel
+ * unloads the scheduler with SCX_ECODE_ACT_RESTART, and the binary restarts
+ * it (every task falls back to the fair class meanwhile, so nothing stalls).
  */
 #include <scx/common.bpf.h>
 #include "intf.h"
@@ -177,14 +161,12 @@ volatile u64 nr_queued;			/* tasks handed to user space */
 volatile u64 nr_user_dispatches;	/* decisions applied */
 volatile u64 nr_kernel_dispatches;	/* tasks dispatched by the fast paths */
 volatile u64 nr_fallback;		/* tasks dispatched while the user side stalled */
-volatile u64 nr_bounced;		/* decisions moved to an allowed, online CPU */
+volatile u64 nr_bounced;		/* decisions moved to an allowed CPU */
 volatile u64 nr_stale;			/* decisions discarded (stale, duplicate, exited, malformed) */
 volatile u64 nr_congested;		/* tasks kept in the kernel: ring buffer or pending map full */
 volatile u64 nr_stalls;			/* times the user side was declared stalled */
 volatile u64 nr_rescued;		/* tasks dispatched after waiting stall_timeout_ns in user space */
 volatile u64 nr_aged;			/* tasks run ahead of their vtime after AGE_AFTER_NS runnable in a DSQ */
-volatile u64 nr_cpu_changes;		/* ops.cpu_online and ops.cpu_offline calls */
-volatile u64 nr_hotplug_moves;		/* tasks moved to the global DSQ off an offline CPU's queue or runqueue */
 volatile u64 nr_overdue;		/* tasks enqueued already runnable AGE_AFTER_NS: kept in the kernel */
 
 /* Profile counters, read by the binary (monotonic, count): where the time goes. */
@@ -213,9 +195,6 @@ static u64 usersched_kick_ns;		/* last kick to get it a CPU (ns) */
 static u64 cpu_started_ns[RELAY_MAX_CPUS]; /* when each CPU's current task started (ns) */
 static u32 rescue_check;		/* timer -> ops.dispatch: look for overdue tasks (bool) */
 static u8 age_request[RELAY_MAX_CPUS];	/* timer -> ops.dispatch: overdue tasks wait for this CPU (bool) */
-static u32 went_offline[RELAY_MAX_CPUS];	/* ops.cpu_offline ran for this CPU, ops.cpu_online not since (bool) */
-static u32 nr_went_offline;		/* CPUs with went_offline set (count) */
-static u32 offline_sweep;		/* cpu_offline/timer -> ops.dispatch: move tasks off offline CPUs (bool) */
 
 UEI_DEFINE(uei);
 
@@ -949,85 +928,6 @@ out:
 }
 
 /*
- * Hotplug (see the top): move to the kernel's global DSQ every task of
- * @dsq (@all) or every one whose runqueue is an offline CPU's. Returns how
- * many.
- */
-/* Global (verified once, not per call site): it holds a loop. */
-__noinline u32 sweep_offline_from(u64 dsq, bool all)
-{
-	struct relay_cpu_state *st;
-	struct bpf_iter_scx_dsq it;
-	struct task_struct *p;
-	u32 i, moved = 0;
-
-	if (bpf_iter_scx_dsq_new(&it, dsq, 0))
-		goto out;
-	bpf_for(i, 0, AGE_SCAN_DEPTH) {
-		p = bpf_iter_scx_dsq_next(&it);
-		if (!p)
-			break;
-		st = cpu_state_of(scx_bpf_task_cpu(p));
-		if (!all && st && st->online)
-			continue;
-		if (scx_bpf_dsq_move(&it, p, SCX_DSQ_GLOBAL, 0))
-			moved++;
-	}
-out:
-	bpf_iter_scx_dsq_destroy(&it);
-	return moved;
-}
-
-/*
- * When asked (offline_sweep): empty the DSQs of offline CPUs and take the
- * tasks of offline CPUs' runqueues out of the shared and user-scheduler
- * DSQs, into the global DSQ; kick the offline CPUs, which may have to run
- * some of them (tasks only they may run: their mask is changed when the
- * kernel pushes them off).
- */
-static void sweep_offline(void)
-{
-	u32 moved = 0;
-	s32 cpu;
-
-	if (!READ_ONCE(offline_sweep) || __sync_val_compare_and_swap(&offline_sweep, 1, 0) != 1)
-		return;
-	bpf_for(cpu, 0, nr_cpu_ids) {
-		u32 *off = MEMBER_VPTR(went_offline, [cpu]);
-
-		if (off && READ_ONCE(*off))
-			moved += sweep_offline_from(cpu, true);
-	}
-	moved += sweep_offline_from(SHARED_DSQ, false);
-	moved += sweep_offline_from(USERSCHED_DSQ, false);
-	if (!moved)
-		return;
-	__sync_fetch_and_add(&nr_hotplug_moves, moved);
-	bpf_for(cpu, 0, nr_cpu_ids) {
-		u32 *off = MEMBER_VPTR(went_offline, [cpu]);
-
-		if (off && READ_ONCE(*off))
-			kick(cpu, SCX_KICK_IDLE);
-	}
-}
-
-/* Ask an online CPU's ops.dispatch() to sweep the offline CPUs' tasks. */
-static void request_sweep(void)
-{
-	s32 cpu;
-
-	WRITE_ONCE(offline_sweep, 1);
-	bpf_for(cpu, 0, nr_cpu_ids) {
-		struct relay_cpu_state *st = cpu_state_of(cpu);
-
-		if (st && st->online) {
-			kick(cpu, SCX_KICK_IDLE);
-			break;
-		}
-	}
-}
-
-/*
  * Move the task with the lowest vtime at the head of this CPU's DSQ or the
  * shared one to this CPU. Both queues are ordered by the same vtime, so this
  * serves them in one order: neither can starve the other (a task pinned to
@@ -1067,9 +967,6 @@ static int heartbeat_fn(void *map, u32 *key, struct bpf_timer *timer)
 	bpf_for(cpu, 0, nr_cpu_ids)
 		find_overdue(cpu, now);
 	find_overdue(SHARED_DSQ, now);
-	/* A decision read just before a CPU went offline may still land in its DSQ. */
-	if (READ_ONCE(nr_went_offline))
-		request_sweep();
 	bpf_timer_start(timer, timer_interval_ns, 0);
 	return 0;
 }
@@ -1221,7 +1118,6 @@ void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 		bpf_for_each_map_elem(&pending, fallback_one, &walk, 0);
 	}
 
-	sweep_offline();
 	if (run_overdue(cpu, now))
 		goto out;
 	if (usersched_has_work(true) && scx_bpf_dsq_move_to_local(USERSCHED_DSQ, 0))
@@ -1426,40 +1322,6 @@ void BPF_STRUCT_OPS(relay_update_idle, s32 cpu, bool idle)
 
 	if (st)
 		st->idle = idle;
-}
-
-/*
- * A CPU came online: decisions may name it again. (It was offline at load,
- * or went offline since: see "CPU hotplug" at the top.)
- */
-void BPF_STRUCT_OPS(relay_cpu_online, s32 cpu)
-{
-	struct relay_cpu_state *st = cpu_state_of(cpu);
-	u32 *off = MEMBER_VPTR(went_offline, [cpu]);
-
-	if (st)
-		st->online = 1;
-	if (off && __sync_val_compare_and_swap(off, 1, 0) == 1)
-		__sync_fetch_and_sub(&nr_went_offline, 1);
-	__sync_fetch_and_add(&nr_cpu_changes, 1);
-}
-
-/*
- * A CPU is going offline (its runqueue is already offline: no more
- * ops.enqueue/dispatch for it): no decision names it from now on, and an
- * online CPU moves what waits for it to the global DSQ.
- */
-void BPF_STRUCT_OPS(relay_cpu_offline, s32 cpu)
-{
-	struct relay_cpu_state *st = cpu_state_of(cpu);
-	u32 *off = MEMBER_VPTR(went_offline, [cpu]);
-
-	if (st)
-		st->online = 0;
-	if (off && __sync_val_compare_and_swap(off, 0, 1) == 0)
-		__sync_fetch_and_add(&nr_went_offline, 1);
-	__sync_fetch_and_add(&nr_cpu_changes, 1);
-	request_sweep();
 }
 
 /* A task joining sched_ext starts at the current vtime with a full slice. */
@@ -1684,8 +1546,6 @@ SCX_OPS_DEFINE(relay_ops,
 	       .cgroup_exit	= (void *)relay_cgroup_exit,
 	       .cgroup_set_weight = (void *)relay_cgroup_set_weight,
 	       .cgroup_set_idle	= (void *)relay_cgroup_set_idle,
-	       .cpu_online	= (void *)relay_cpu_online,
-	       .cpu_offline	= (void *)relay_cpu_offline,
 	       .flags		= SCX_OPS_ENQ_LAST | SCX_OPS_KEEP_BUILTIN_IDLE,
 	       .dispatch_max_batch = RELAY_DISPATCH_BATCH,
 	       .timeout_ms	= RELAY_WATCHDOG_MS,

@@ -17,7 +17,7 @@ use scheduler_core::{
 
 use super::{
     bpf::types,
-    stats::{Counters, DispatchProfile, DispatcherCounters, HotplugCounters},
+    stats::{Counters, DispatchProfile, DispatcherCounters},
 };
 
 /// Tasks decoded by the ring-buffer callback, waiting for [`Backend::receive`].
@@ -85,7 +85,6 @@ impl BpfBackend {
                 stalled: (&raw const (*bss).user_stalled).read_volatile() != 0,
                 invalid: self.inbox.borrow().invalid + self.dropped_decisions,
                 profile: DispatchProfile::read(bss),
-                hotplug: HotplugCounters::read(bss),
             }
         }
     }

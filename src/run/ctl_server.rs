@@ -55,7 +55,7 @@ const MAX_REQUEST: usize = 1 << 20;
 const REQUEST_DEADLINE: Duration = Duration::from_secs(2);
 
 /// What the scheduler runs, in a form that can be built again (a restart
-/// the kernel asks for rebuilds the policy running at the time).
+/// after CPU hotplug rebuilds the policy running at the time).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PolicySpec {
     /// A policy by name (`policies::by_name`, or the custom one).

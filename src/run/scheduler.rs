@@ -52,9 +52,7 @@ pub enum SessionEnd {
     Stopped(String),
     /// The kernel ejected the scheduler (error, stall): the exit reason.
     Ejected(String),
-    /// The kernel asked for a restart (`SCX_ECODE_ACT_RESTART`; the
-    /// dispatcher handles CPU hotplug itself, so no shipped path asks for
-    /// one today): the exit reason.
+    /// The kernel asked for a restart (CPU hotplug): the exit reason.
     Restart(String),
     /// The policy panicked; the dispatcher was unregistered: the panic.
     Panicked(String),
@@ -426,7 +424,7 @@ fn conclude(cfg: &Config, skel: &BpfSkel<'_>, engine: &Engine, failure: Option<E
 }
 
 /// What an exit means: unregistered by us (SIGINT/SIGTERM) or done is a
-/// stop; the kernel asking for a restart is a restart; anything
+/// stop; the kernel asking for a restart (hotplug) is a restart; anything
 /// else the kernel did to us (error, stall, sysrq-S) is an ejection.
 fn classify(kind: i32, exit_code: i64, reason: String) -> SessionEnd {
     // The kernel's value when its BTF says (it is 1 << 48 since v6.12).

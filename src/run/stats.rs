@@ -92,8 +92,7 @@ bss_counters! {
         /// task): kept in the kernel and run next instead of going through
         /// user space.
         overdue: "overdue" <- nr_overdue;
-        /// Decisions moved to another CPU: the one named was outside the
-        /// task's mask, or offline.
+        /// Decisions moved to an allowed CPU.
         bounced: "bounced" <- nr_bounced,
         /// Decisions discarded: stale generation, duplicate, exited task, unreadable record.
         stale: "stale" <- nr_stale,
@@ -121,19 +120,6 @@ bss_counters! {
     }
 }
 
-bss_counters! {
-    /// CPU hotplug, which the dispatcher handles without unloading (totals
-    /// since the scheduler was loaded).
-    pub struct HotplugCounters {
-        /// CPUs that went offline or came online (`ops.cpu_offline` and
-        /// `ops.cpu_online` calls).
-        cpu_changes: "cpu changes" <- nr_cpu_changes,
-        /// Tasks moved from our queues to the kernel's global queue because
-        /// their runqueue or their queue was an offline CPU's.
-        moved: "hotplug moves" <- nr_hotplug_moves;
-    }
-}
-
 /// The dispatcher's counters, plus the records and decisions the backend had
 /// to drop.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -146,8 +132,6 @@ pub struct Counters {
     pub invalid: u64,
     /// The dispatcher's profile.
     pub profile: DispatchProfile,
-    /// CPU hotplug.
-    pub hotplug: HotplugCounters,
 }
 
 /// The user scheduler's own side of the profile: its loop and its CPU time.
@@ -183,7 +167,7 @@ impl fmt::Display for StatsLine {
         write!(
             f,
             "scx_relay stats: {} ({}) | invalid {} redirected {} | page faults {} | {} | steps {} empty {} received {} \
-             | cpu_ns {} | {}",
+             | cpu_ns {}",
             c.dispatcher,
             if c.stalled { "stalled" } else { "ok" },
             c.invalid,
@@ -194,7 +178,6 @@ impl fmt::Display for StatsLine {
             p.empty_steps,
             p.received,
             p.cpu_ns,
-            c.hotplug,
         )
     }
 }
@@ -270,7 +253,6 @@ mod tests {
                 stalled: true,
                 invalid: 0,
                 profile: DispatchProfile { dispatch_calls: 11, drains: 12, drained: 13, kicks: 14, usersched_runs: 15 },
-                hotplug: HotplugCounters { cpu_changes: 2, moved: 21 },
             },
             page_faults: 6,
             profile: LoopProfile { steps: 16, empty_steps: 17, received: 18, cpu_ns: 19, redirected: 9 },
@@ -279,8 +261,7 @@ mod tests {
             line.to_string(),
             "scx_relay stats: queued 10 | dispatched user 7 kernel 2 fallback 1 rescued 8 aged 20 overdue 4 | bounced 3 \
              stale 4 congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 | page faults 6 | dispatch calls 11 \
-             drains 12 drained 13 kicks 14 usersched runs 15 | steps 16 empty 17 received 18 | cpu_ns 19 | cpu changes 2 \
-             hotplug moves 21"
+             drains 12 drained 13 kicks 14 usersched runs 15 | steps 16 empty 17 received 18 | cpu_ns 19"
         );
         assert!(!line.to_string().contains('\n'));
     }

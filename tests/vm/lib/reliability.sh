@@ -21,7 +21,8 @@ dmesg_since() {
 
 # ejections_since [allowed]: the sched_ext lines since CASE_T0 that report
 # an ejection or a stall: anything disabling the scheduler other than its
-# own unregistration, and lines matching the extended regex [allowed].
+# own unregistration, and lines matching the extended regex [allowed]
+# (the hotplug case allows the kernel's restart requests).
 ejections_since() {
 	dmesg_since | grep 'sched_ext:' | grep -iE 'stall|error|disabled \(' |
 		grep -vE "unregistered from user space${1:+|$1}"
@@ -95,50 +96,4 @@ wait_done() {
 spin() {
 	i=0
 	while [ "$i" -lt "$1" ]; do i=$((i + 1)); done
-}
-
-# set_cpu_online <cpu> <0|1>: take the CPU offline or bring it online. The
-# write returns once the kernel finished the change; taking a CPU down waits
-# until nothing is queued on its runqueue (kernel/sched/core.c
-# balance_hotplug_wait()), so a task left where nobody runs it would hang it:
-# past 30 s, show the kernel's stacks and fail.
-set_cpu_online() {
-	( echo "$2" >"/sys/devices/system/cpu/cpu$1/online" ) &
-	w=$!
-	i=0
-	while alive "$w"; do
-		i=$((i + 1))
-		if [ "$i" -gt 150 ]; then
-			show_kernel_stacks "cpu$1 online=$2 pending for 30 s"
-			fail_with_log "writing $2 to cpu$1/online did not return within 30 s"
-		fi
-		sleep 0.2
-	done
-	wait "$w" || fail_with_log "cannot write $2 to cpu$1/online"
-}
-
-# changes_reach <n>: wait (up to 30 s) until the dispatcher counted <n> CPU
-# changes (ops.cpu_offline and ops.cpu_online calls; needs --stats 1).
-changes_reach() {
-	i=0
-	while [ "$(stat_of changes)" != "$1" ]; do
-		i=$((i + 1))
-		[ "$i" -le 150 ] || fail_with_log "the dispatcher counted $(stat_of changes) CPU changes, expected $1"
-		sleep 0.2
-	done
-}
-
-# still_in_charge <when>: scx_relay is alive, enabled and the root
-# scheduler, and was never restarted nor disabled by the kernel since the
-# case began (CPU hotplug keeps it loaded).
-still_in_charge() {
-	relay_alive || fail_with_log "$1: scx_relay exited"
-	[ "$(cat $SCX/state)" = enabled ] || fail_with_log "$1: sched_ext state is '$(cat $SCX/state)'"
-	case "$(cat $SCX/root/ops 2>/dev/null)" in
-	scx_relay*) ;;
-	*) fail_with_log "$1: root/ops is '$(cat $SCX/root/ops 2>/dev/null)'" ;;
-	esac
-	! grep -q 'scx_relay: restarting' "$RELAY_LOG" || fail_with_log "$1: scx_relay restarted"
-	fail_if_ejected "$1"
-	! dmesg_since | grep -q 'sched_ext:.*disabled' || fail_with_log "$1: the kernel disabled the scheduler"
 }

@@ -56,10 +56,11 @@ fail_with_log() {
 }
 
 # show_kernel_stacks <why>: what the kernel is doing while something waits
-# (a CPU change that does not return, an enable that does not finish): the
+# (an enable that does not finish, an unload that does not return): the
 # sched_ext state, the kernel stack of every task that is running or waiting
 # uninterruptibly, any task an RCU stall report names as a blocked reader
-# (with its priority), and the kernel's last sched_ext and rcu lines.
+# (with its priority and CPU time), and the kernel's last sched_ext and rcu
+# lines.
 show_kernel_stacks() {
 	note "kernel stacks ($1): sched_ext state '$(cat $SCX/state 2>/dev/null)' at $(cut -d' ' -f1 /proc/uptime) s"
 	for t in /proc/[0-9]*/task/[0-9]*; do
