@@ -66,6 +66,15 @@ for name in $cases; do
 	verdict=$(cat "$result" 2>/dev/null)
 	left=$(isolate)
 	[ -n "$left" ] && echo "relay-note: $name left running:$left (killed); sched_ext state now $(cat /sys/kernel/sched_ext/state 2>/dev/null)"
+	i=0
+	while state=$(cat /sys/kernel/sched_ext/state 2>/dev/null) && [ "$state" = disabling ] && [ $i -lt 50 ]; do
+		sleep 0.2
+		i=$((i + 1))
+	done
+	if [ -n "$state" ] && [ "$state" != disabled ]; then
+		# Stuck (a disable that never ends fails every later case): say where.
+		(RELAY_TEST_NAME=$name; . /relay/lib/common.sh; . /relay/lib/scx_relay.sh; show_kernel_stacks "sched_ext still $state after the case")
+	fi
 	if [ "$verdict" = PASS ] && [ -n "$left" ]; then
 		echo "relay-test: $name FAIL left running:$left"
 		failed=$((failed + 1))
