@@ -13,9 +13,9 @@
 //! followed by a routing configuration (TOML); the client then shuts its
 //! side. The reply is one line: `ok: ...` or `error: ...`. A request larger
 //! than [`MAX_REQUEST`] is refused whole (never cut and applied), and one
-//! that has not arrived complete within [`REQUEST_DEADLINE`] is refused: a
-//! client trickling bytes holds the socket that long at most, then the next
-//! client is served.
+//! that has not arrived complete within [`REQUEST_DEADLINE`] of the server
+//! starting to read it is refused: a client trickling bytes holds the
+//! socket that long at most, then the next client is served.
 //!
 //! **Threads.** A thread created before the scheduler locks its memory
 //! (mlockall) accepts connections, reads requests and builds the new policy
@@ -165,12 +165,17 @@ impl Server {
         // Created 0600 by the umask: no moment where others could connect,
         // and no chmod afterwards (which would follow a symlink put in the
         // socket's place).
+        // The umask is the process's: two servers starting at once (tests)
+        // must not interleave their set and restore.
+        static UMASK: Mutex<()> = Mutex::new(());
+        let guard = UMASK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         // SAFETY: umask has no preconditions; this runs before any thread
         // that could create files.
         let old = unsafe { libc::umask(0o177) };
         let bound = UnixListener::bind(path);
         // SAFETY: as above.
         unsafe { libc::umask(old) };
+        drop(guard);
         let listener = bound.with_context(|| format!("binding {}", path.display())).map_err(StartError::Other)?;
         let shared = Arc::new(Shared {
             pending: AtomicBool::new(false),
@@ -276,10 +281,13 @@ fn serve(stream: &mut UnixStream, shared: &Shared, factory: &PolicyFactory) -> R
 }
 
 /// The whole request, up to the client's end of writing: refused when it
-/// exceeds [`MAX_REQUEST`] bytes or has not arrived within `deadline`.
+/// exceeds [`MAX_REQUEST`] bytes or has not arrived within `deadline` of
+/// the first read (the server serves one connection at a time, so a client
+/// queued behind a slow one waits up to that much longer).
 fn read_request(stream: &mut UnixStream, deadline: Duration) -> Result<String> {
     let start = Instant::now();
     let mut request = Vec::new();
+    let mut oversized = false;
     let mut chunk = [0u8; 4096];
     let too_slow = || anyhow::anyhow!("the request did not arrive within {} ms; refused", deadline.as_millis());
     loop {
@@ -295,9 +303,15 @@ fn read_request(stream: &mut UnixStream, deadline: Duration) -> Result<String> {
             Err(e) => return Err(e).context("reading the request"),
         };
         if request.len() + n > MAX_REQUEST {
-            bail!("the request is larger than {MAX_REQUEST} bytes; refused");
+            oversized = true;
+        } else if !oversized {
+            request.extend_from_slice(&chunk[..n]);
         }
-        request.extend_from_slice(&chunk[..n]);
+    }
+    // Read to the end even when over the limit: a client whose bytes were
+    // left unread would get a reset, not the reason.
+    if oversized {
+        bail!("the request is larger than {MAX_REQUEST} bytes; refused");
     }
     String::from_utf8(request).context("the request is not UTF-8")
 }

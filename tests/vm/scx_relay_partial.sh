@@ -33,6 +33,9 @@ note "fair-class hackbench: tasks handed to scx_relay during it: $queued"
 workload_begins
 check "hackbench under SCHED_EXT" run_ext hackbench -g 2 -l 100
 workload_ended "hackbench under SCHED_EXT"
+handed=$(($(counter "$FRESH_STATS" queued) - $(counter "$WORKLOAD_BEFORE" queued)))
+# The same workload that handed over fewer than 100 tasks in the fair class.
+[ "$handed" -ge 100 ] || fail_with_log "only $handed tasks handed over under SCHED_EXT"
 
 kill -INT "$RELAY_PID"
 wait_relay

@@ -147,18 +147,6 @@ pub const GUEST_BINARIES: &[GuestBinary] = &[
         optional: true,
         bench_only: true,
     },
-    // The before of a before-and-after: scx_relay built from an earlier
-    // commit (`cargo xtask bench-vm --baseline REV`, which rebuilds it when
-    // REV changes; the path is `bench_vm::baseline::BASELINE_BIN`).
-    GuestBinary {
-        name: "scx_relay_baseline",
-        source: Source::Cached {
-            path: ".cache/baseline/bin/scx_relay",
-            build_with: "cargo xtask bench-vm --baseline REV",
-        },
-        optional: true,
-        bench_only: true,
-    },
 ];
 
 impl GuestBinary {

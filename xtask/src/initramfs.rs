@@ -104,12 +104,13 @@ impl Tree {
 
 /// Build `target/vm/<label>.cpio.gz` (without the bench-only binaries).
 pub fn build(ws: &Workspace, label: &str) -> Result<Initramfs> {
-    build_with(ws, label, false)
+    build_with(ws, label, false, &[])
 }
 
 /// Build `target/vm/<label>.cpio.gz`; `bench` adds the binaries marked
-/// [`GuestBinary::bench_only`].
-pub fn build_with(ws: &Workspace, label: &str, bench: bool) -> Result<Initramfs> {
+/// [`GuestBinary::bench_only`], and `extra` more host binaries as
+/// `/bin/<name>` (host path, name).
+pub fn build_with(ws: &Workspace, label: &str, bench: bool, extra: &[(&Path, &str)]) -> Result<Initramfs> {
     let mut tree = Tree::default();
     for dir in DIRECTORIES {
         tree.insert(dir, Node::Directory);
@@ -133,6 +134,9 @@ pub fn build_with(ws: &Workspace, label: &str, bench: bool) -> Result<Initramfs>
             }
             None => optional_missing.push(binary.name),
         }
+    }
+    for (host, name) in extra {
+        tree.add_binary(host, name)?;
     }
 
     let scripts = ws.guest_scripts_dir();

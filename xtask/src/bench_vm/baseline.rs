@@ -22,11 +22,12 @@ use crate::{exec, workspace::Workspace};
 
 /// Where the baseline is built and installed, relative to the repository root.
 const BASELINE_ROOT: &str = ".cache/baseline";
-/// The installed binary, relative to the repository root (the guest image's
-/// `scx_relay_baseline` row in `guest_binaries` names the same file).
-pub const BASELINE_BIN: &str = ".cache/baseline/bin/scx_relay";
+/// The installed binary, relative to the repository root.
+const BASELINE_BIN: &str = ".cache/baseline/bin/scx_relay";
+/// Its name in the guest's `/bin` (tests/vm/bench/bench.sh runs it).
+pub(super) const GUEST_NAME: &str = "scx_relay_baseline";
 
-/// The commit `rev` names, as 40 hex digits.
+/// The commit `rev` names, as 40 hex digits (`git rev-parse`).
 pub(super) fn resolve(ws: &Workspace, rev: &str) -> Result<String> {
     let spec = format!("{rev}^{{commit}}");
     let sha = exec::output(Command::new("git").args(["rev-parse", "--verify", "--quiet", &spec]).current_dir(&ws.root))
@@ -42,6 +43,11 @@ pub(super) fn ensure_baseline(ws: &Workspace, sha: &str) -> Result<PathBuf> {
     let stamp = bin.with_extension("commit");
     if exec::is_executable(&bin) && fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == sha) {
         return Ok(bin);
+    }
+    // No stamp while the binary is rebuilt: an interrupted build or copy
+    // is never reused as this commit's.
+    if stamp.exists() {
+        fs::remove_file(&stamp).with_context(|| format!("cannot remove {}", stamp.display()))?;
     }
     let src = root.join("src");
     if src.exists() {
@@ -67,12 +73,18 @@ pub(super) fn ensure_baseline(ws: &Workspace, sha: &str) -> Result<PathBuf> {
     ensure!(exec::is_executable(&built), "the build succeeded but {} is missing", built.display());
     let bin_dir = root.join("bin");
     fs::create_dir_all(&bin_dir).with_context(|| format!("cannot create {}", bin_dir.display()))?;
-    fs::copy(&built, &bin).with_context(|| format!("cannot copy {} to {}", built.display(), bin.display()))?;
+    let partial = bin.with_extension("partial");
+    fs::copy(&built, &partial).with_context(|| format!("cannot copy {} to {}", built.display(), partial.display()))?;
+    fs::rename(&partial, &bin).with_context(|| format!("cannot rename {} to {}", partial.display(), bin.display()))?;
     fs::write(&stamp, format!("{sha}\n")).with_context(|| format!("cannot write {}", stamp.display()))?;
     Ok(bin)
 }
 
-/// `git archive sha | tar -x -C dest`.
+/// `git archive sha | tar -x -m -C dest`. `-m` gives the files the time of
+/// extraction: `git archive` stamps them with the commit's time, and cargo,
+/// which decides from file times what to rebuild in the kept target
+/// directory, would take an older commit's sources for unchanged and reuse
+/// the binary built from another commit.
 fn export_tree(ws: &Workspace, sha: &str, dest: &Path) -> Result<()> {
     let mut archive = Command::new("git")
         .args(["archive", "--format=tar", sha])
@@ -82,12 +94,13 @@ fn export_tree(ws: &Workspace, sha: &str, dest: &Path) -> Result<()> {
         .context("failed to start `git archive`")?;
     let tar = Command::new("tar")
         .arg("-x")
+        .arg("-m")
         .arg("-C")
         .arg(dest)
         .stdin(archive.stdout.take().context("`git archive` has no stdout")?)
         .status()
         .context("failed to start `tar -x`")?;
     let git = archive.wait().context("`git archive` did not finish")?;
-    ensure!(git.success() && tar.success(), "`git archive {sha} | tar -x -C {}` failed", dest.display());
+    ensure!(git.success() && tar.success(), "`git archive {sha} | tar -x -m -C {}` failed", dest.display());
     Ok(())
 }

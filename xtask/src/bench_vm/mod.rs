@@ -114,6 +114,10 @@ pub fn run(opts: &Options) -> Result<bool> {
     }
     let mut opts = opts.clone();
     check_options(&mut opts)?;
+    // The report names the commit, not a name that moves (HEAD~1, a branch).
+    if let Some(rev) = &opts.baseline {
+        opts.baseline = Some(baseline::resolve(&ws, rev)?[..12].to_owned());
+    }
     let opts = &opts;
     let (kernel, image) = prepare_guest(&ws, opts)?;
     let vm = guest_limits(opts);
@@ -172,14 +176,19 @@ fn prepare_guest(ws: &Workspace, opts: &Options) -> Result<(GuestKernel, Initram
         let peer = peer::ensure_peer(ws, &opts.peer_version)?;
         println!("bench-vm: peer {}", peer.display());
     }
-    if let Some(rev) = &opts.baseline {
-        let sha = baseline::resolve(ws, rev)?;
-        let bin = baseline::ensure_baseline(ws, &sha)?;
-        println!("bench-vm: baseline {} (scx_relay at {sha})", bin.display());
-    }
+    let baseline_bin = match &opts.baseline {
+        Some(rev) => {
+            let sha = baseline::resolve(ws, rev)?;
+            let bin = baseline::ensure_baseline(ws, &sha)?;
+            println!("bench-vm: baseline {} (scx_relay at {sha})", bin.display());
+            Some(bin)
+        }
+        None => None,
+    };
     // The image requires scx_relay and the examples whatever is compared.
     guest_binaries::build_workspace_binaries(ws)?;
-    let image = initramfs::build_with(ws, "bench-vm", true).context("cannot build the initramfs")?;
+    let extra: Vec<(&Path, &str)> = baseline_bin.iter().map(|b| (b.as_path(), baseline::GUEST_NAME)).collect();
+    let image = initramfs::build_with(ws, "bench-vm", true, &extra).context("cannot build the initramfs")?;
     vm_test::note_optional_binaries(&image);
     Ok((kernel, image))
 }
