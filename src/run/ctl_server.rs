@@ -51,7 +51,7 @@ use super::{cgroup::ProcCgroup, panic_guard::GuardedPolicy};
 pub const SWITCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest request accepted (bytes).
 const MAX_REQUEST: usize = 1 << 20;
-/// Longest a request may take to arrive, from the connection on.
+/// Longest a whole request may take to arrive, from the server's first read.
 const REQUEST_DEADLINE: Duration = Duration::from_secs(2);
 
 /// What the scheduler runs, in a form that can be built again (a restart

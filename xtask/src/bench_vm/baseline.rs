@@ -22,8 +22,6 @@ use crate::{exec, workspace::Workspace};
 
 /// Where the baseline is built and installed, relative to the repository root.
 const BASELINE_ROOT: &str = ".cache/baseline";
-/// The installed binary, relative to the repository root.
-const BASELINE_BIN: &str = ".cache/baseline/bin/scx_relay";
 /// Its name in the guest's `/bin` (tests/vm/bench/bench.sh runs it).
 pub(super) const GUEST_NAME: &str = "scx_relay_baseline";
 
@@ -35,11 +33,12 @@ pub(super) fn resolve(ws: &Workspace, rev: &str) -> Result<String> {
     Ok(sha.trim().to_owned())
 }
 
-/// Build scx_relay at commit `sha` into [`BASELINE_BIN`] unless the binary
-/// there was built from it; returns the binary's path.
+/// Build scx_relay at commit `sha` into `.cache/baseline/bin/scx_relay`
+/// unless the binary there was built from it; returns the binary's path.
 pub(super) fn ensure_baseline(ws: &Workspace, sha: &str) -> Result<PathBuf> {
     let root = ws.root.join(BASELINE_ROOT);
-    let bin = ws.root.join(BASELINE_BIN);
+    let bin_dir = root.join("bin");
+    let bin = bin_dir.join("scx_relay");
     let stamp = bin.with_extension("commit");
     if exec::is_executable(&bin) && fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == sha) {
         return Ok(bin);
@@ -71,7 +70,6 @@ pub(super) fn ensure_baseline(ws: &Workspace, sha: &str) -> Result<PathBuf> {
 
     let built = target.join("release/scx_relay");
     ensure!(exec::is_executable(&built), "the build succeeded but {} is missing", built.display());
-    let bin_dir = root.join("bin");
     fs::create_dir_all(&bin_dir).with_context(|| format!("cannot create {}", bin_dir.display()))?;
     let partial = bin.with_extension("partial");
     fs::copy(&built, &partial).with_context(|| format!("cannot copy {} to {}", built.display(), partial.display()))?;
