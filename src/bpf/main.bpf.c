@@ -155,6 +155,7 @@ const volatile u64 slice_ns = 20000000;		/* slice of kernel-side dispatches (ns)
 const volatile u64 slice_min_ns = 1000000;	/* a task runs this long before it yields to waiting work (ns) */
 const volatile u64 stall_timeout_ns = 1000000000; /* no progress this long = stalled (ns) */
 const volatile u64 timer_interval_ns = 100000000; /* heartbeat / stall-check period (ns) */
+const volatile bool partial_mode;		/* --partial: SCX_OPS_SWITCH_PARTIAL (see keep_ext_server) */
 
 /* Counters, read by the binary (monotonic, count). */
 volatile u64 nr_queued;			/* tasks handed to user space */
@@ -168,6 +169,7 @@ volatile u64 nr_stalls;			/* times the user side was declared stalled */
 volatile u64 nr_rescued;		/* tasks dispatched after waiting stall_timeout_ns in user space */
 volatile u64 nr_aged;			/* tasks run ahead of their vtime after AGE_AFTER_NS runnable in a DSQ */
 volatile u64 nr_overdue;		/* tasks enqueued already runnable AGE_AFTER_NS: kept in the kernel */
+volatile u64 nr_keepalive;		/* --partial: tasks taken back from user space to keep a CPU's ext server */
 
 /* Profile counters, read by the binary (monotonic, count): where the time goes. */
 volatile u64 nr_dispatch_calls;		/* ops.dispatch() invocations */
@@ -224,10 +226,17 @@ struct {
 	__type(value, struct pending_entry);
 } pending SEC(".maps");
 
-/* What a walk of `pending` dispatches: everything, or only overdue tasks. */
+/* What a walk of `pending` dispatches. */
+enum pending_walk_kind {
+	WALK_FALLBACK,		/* everything (the user side stalled): nr_fallback */
+	WALK_RESCUE,		/* tasks pending for stall_timeout_ns: nr_rescued */
+	WALK_KEEPALIVE,		/* tasks on the walking CPU, to its local DSQ: nr_keepalive */
+};
+
 struct pending_walk {
 	u64 now;		/* time of the walk (ns) */
-	bool overdue_only;	/* only tasks pending for stall_timeout_ns */
+	enum pending_walk_kind kind;
+	s32 cpu;		/* the CPU walking */
 };
 
 /*
@@ -725,6 +734,22 @@ static u64 decision_dsq(const struct task_struct *p, const struct task_ctx *tctx
 	return SHARED_DSQ;
 }
 
+/*
+ * The CPU whose local DSQ takes a decision in partial mode: the one chosen,
+ * or for the shared DSQ this CPU (it is dispatching, so it runs the task
+ * next) if the task may run here, else the task's own CPU.
+ */
+static s32 partial_cpu(const struct task_struct *p, u64 dsq)
+{
+	s32 here = bpf_get_smp_processor_id();
+
+	if (dsq != SHARED_DSQ)
+		return (s32)dsq;
+	if (bpf_cpumask_test_cpu(here, p->cpus_ptr))
+		return here;
+	return handoff_cpu(p);
+}
+
 /* Apply one decision; never fails the scheduler, whatever it says. */
 static void apply_decision(const struct relay_decision *d)
 {
@@ -732,6 +757,7 @@ static void apply_decision(const struct relay_decision *d)
 	struct task_struct *p;
 	struct task_ctx *tctx;
 	u64 dsq, slice;
+	s32 cpu;
 
 	p = bpf_task_from_pid(d->pid);
 	if (!p) {
@@ -752,8 +778,15 @@ static void apply_decision(const struct relay_decision *d)
 		goto out;
 	}
 	slice = d->slice_ns < MAX_SLICE_NS ? d->slice_ns : MAX_SLICE_NS;
-	scx_bpf_dsq_insert_vtime(p, dsq, slice, d->vtime, d->flags & USER_ENQ_FLAGS);
 	__sync_fetch_and_add(&nr_user_dispatches, 1);
+	if (partial_mode) {
+		/* Straight to a local DSQ, in decision order: see keep_ext_server(). */
+		cpu = partial_cpu(p, dsq);
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, slice, d->flags & USER_ENQ_FLAGS);
+		kick(cpu, SCX_KICK_IDLE);
+		goto out;
+	}
+	scx_bpf_dsq_insert_vtime(p, dsq, slice, d->vtime, d->flags & USER_ENQ_FLAGS);
 	if (dsq == SHARED_DSQ) {
 		kick_for(p);
 	} else {
@@ -780,7 +813,7 @@ static long handle_decision(struct bpf_dynptr *dynptr, void *ctx)
 
 /*
  * bpf_for_each_map_elem() callback: dispatch one pending task in the kernel
- * (with @walk->overdue_only, only if it has waited for stall_timeout_ns).
+ * (see enum pending_walk_kind for which ones, where, and what counts them).
  */
 static long fallback_one(struct bpf_map *map, s32 *pid, struct pending_entry *e,
 			 struct pending_walk *walk)
@@ -792,17 +825,31 @@ static long fallback_one(struct bpf_map *map, s32 *pid, struct pending_entry *e,
 
 	if (!scx_bpf_dispatch_nr_slots())
 		return 1;
-	if (walk->overdue_only && (s64)(walk->now - e->queued_ns) < (s64)stall_timeout_ns)
+	if (walk->kind == WALK_RESCUE && (s64)(walk->now - e->queued_ns) < (s64)stall_timeout_ns)
 		return 0;
 	p = bpf_task_from_pid(key);
-	if (p) {
-		tctx = lookup_task_ctx(p);
-		if (tctx && __sync_val_compare_and_swap(&tctx->generation, g, g + 1) == g) {
-			dispatch_in_kernel(p, 0);
-			__sync_fetch_and_add(walk->overdue_only ? &nr_rescued : &nr_fallback, 1);
-		}
+	if (!p)
+		goto forget;
+	if (walk->kind == WALK_KEEPALIVE &&
+	    (scx_bpf_task_cpu(p) != walk->cpu || !bpf_cpumask_test_cpu(walk->cpu, p->cpus_ptr))) {
 		bpf_task_release(p);
+		return 0;
 	}
+	tctx = lookup_task_ctx(p);
+	if (tctx && __sync_val_compare_and_swap(&tctx->generation, g, g + 1) == g) {
+		if (walk->kind == WALK_KEEPALIVE) {
+			/* One task keeps the server: the rest stay with user space. */
+			scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
+			__sync_fetch_and_add(&nr_keepalive, 1);
+			bpf_task_release(p);
+			pending_forget(key, g);
+			return 1;
+		}
+		dispatch_in_kernel(p, 0);
+		__sync_fetch_and_add(walk->kind == WALK_RESCUE ? &nr_rescued : &nr_fallback, 1);
+	}
+	bpf_task_release(p);
+forget:
 	/* Dispatched, exited or superseded: no longer pending at @g. */
 	pending_forget(key, g);
 	return 0;
@@ -1084,6 +1131,47 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
 }
 
 /*
+ * --partial: the fair class runs before sched_ext, so on a CPU busy with
+ * fair-class tasks SCHED_EXT tasks (the user scheduler among them) run only
+ * when the kernel's ext deadline server (rq->ext_server: 50 ms per second,
+ * deferred until the ext class was starved that long) picks the ext class.
+ * Its pick calls ops.dispatch(); if that leaves this CPU nothing to run, the
+ * server stops (kernel/sched/deadline.c __pick_task_dl() -> dl_server_stop())
+ * and only an enqueue that takes the runqueue's count of SCHED_EXT tasks
+ * from 0 to 1 starts it again (kernel/sched/ext.c enqueue_task_scx()). A
+ * task still queued on this runqueue would then wait until the fair-class
+ * load ends, and the kernel's watchdog ejects scx_relay after 5 s.
+ *
+ * So in partial mode a CPU leaves ops.dispatch() empty-handed only when its
+ * runqueue holds no SCHED_EXT task, or no task of another class (then the
+ * call is not the server's, and the CPU may go idle). Otherwise it runs,
+ * when nothing else is there to run: the user scheduler if it is parked (it
+ * decides what waits; with nothing to do it blocks, see the user loop, so
+ * this cannot spin), or else one of the tasks of this runqueue still
+ * waiting in user space, taken back and run here (nr_keepalive). Decisions are inserted straight into
+ * the chosen CPU's local DSQ (apply_decision()): the move to another
+ * runqueue is an enqueue there, which starts that CPU's server; a task in
+ * one of our DSQs would wait for the server of a CPU that may have none.
+ */
+static void keep_ext_server(struct pending_walk *walk)
+{
+	struct rq *rq;
+
+	if (scx_bpf_dsq_move_to_local(USERSCHED_DSQ, 0))
+		return;
+	/*
+	 * Tasks of other classes runnable here: the ext class is asked only
+	 * through its server. (Without them, coming out empty-handed lets the
+	 * CPU go idle, and a decision's insert wakes it.)
+	 */
+	rq = scx_bpf_locked_rq();
+	if (!rq || !rq->scx.nr_running || rq->nr_running <= rq->scx.nr_running ||
+	    !READ_ONCE(nr_pending))
+		return;
+	bpf_for_each_map_elem(&pending, fallback_one, walk, 0);
+}
+
+/*
  * What this CPU runs next: decisions are applied first (up to the free
  * slots), then, if the user side stalled, pending tasks are dispatched here
  * (or, when the timer asked, those pending for the stall timeout: rescued);
@@ -1092,13 +1180,14 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
  * load, and must not keep a waiting task from the CPU it is pinned to);
  * then the user scheduler if it has work, then the lower-vtime head of this
  * CPU's DSQ and the shared DSQ; and if nothing is left, the previous task
- * keeps the CPU for another slice.
+ * keeps the CPU for another slice (in partial mode, failing that, see
+ * keep_ext_server()).
  */
 void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 {
 	struct relay_cpu_state *st = cpu_state_of(cpu);
 	u64 now = bpf_ktime_get_ns();
-	struct pending_walk walk = { .now = now, .overdue_only = false };
+	struct pending_walk walk = { .now = now, .kind = WALK_FALLBACK, .cpu = cpu };
 	long drained = 0;
 
 	__sync_fetch_and_add(&nr_dispatch_calls, 1);
@@ -1114,7 +1203,7 @@ void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 		bpf_for_each_map_elem(&pending, fallback_one, &walk, 0);
 	} else if (READ_ONCE(rescue_check) &&
 		   __sync_val_compare_and_swap(&rescue_check, 1, 0) == 1) {
-		walk.overdue_only = true;
+		walk.kind = WALK_RESCUE;
 		bpf_for_each_map_elem(&pending, fallback_one, &walk, 0);
 	}
 
@@ -1124,8 +1213,14 @@ void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 		goto out;
 	if (consume_in_vtime_order(cpu))
 		goto out;
-	if (prev && !is_usersched(prev) && (prev->scx.flags & SCX_TASK_QUEUED))
+	if (prev && !is_usersched(prev) && (prev->scx.flags & SCX_TASK_QUEUED)) {
 		scx_bpf_task_set_slice(prev, slice_ns);
+		goto out;
+	}
+	if (partial_mode) {
+		walk.kind = WALK_KEEPALIVE;
+		keep_ext_server(&walk);
+	}
 out:
 	if (st)
 		st->queue_depth = scx_bpf_dsq_nr_queued(cpu);

@@ -2,7 +2,8 @@
 //! buffers and the per-CPU state it shares through .bss.
 //!
 //! Nothing here makes a system call per task: tasks come in batches from the
-//! `queued` ring buffer (libbpf reads the mmapped ring, no epoll), decisions
+//! `queued` ring buffer (libbpf reads the mmapped ring, no epoll; only an
+//! idle loop in `--partial` blocks in poll, see `wait_for_tasks`), decisions
 //! go to the mmapped `decisions` user ring buffer, and per-CPU state and
 //! counters are plain loads from the mmapped .bss. Every buffer is sized up
 //! front; the loop allocates nothing per task.
@@ -87,6 +88,26 @@ impl BpfBackend {
                 profile: DispatchProfile::read(bss),
             }
         }
+    }
+}
+
+impl BpfBackend {
+    /// Blocks until the dispatcher hands over a task or `timeout` passed
+    /// (records already waiting return at once). The dispatcher's
+    /// `bpf_ringbuf_submit()` wakes the ring's pollers when the consumer
+    /// has caught up, which it has when the loop is idle. Nothing is
+    /// consumed here: [`Backend::receive`] does that.
+    pub fn wait_for_tasks(&self, timeout: std::time::Duration) -> Result<(), BackendError> {
+        let mut fd = libc::pollfd { fd: self.queued.epoll_fd(), events: libc::POLLIN, revents: 0 };
+        let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+        // SAFETY: `fd` is one valid pollfd; the epoll fd lives as long as `self.queued`.
+        if unsafe { libc::poll(&mut fd, 1, ms) } < 0 {
+            let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+            if errno != libc::EINTR {
+                return Err(io_error("poll", errno));
+            }
+        }
+        Ok(())
     }
 }
 

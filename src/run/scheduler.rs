@@ -67,6 +67,10 @@ const SCX_EXIT_UNREG_KERN: i32 = 66;
 /// SCHED_EXT, the sched_setscheduler() policy of sched_ext tasks.
 const SCHED_EXT: libc::c_int = 7;
 
+/// Partial mode: longest block of an idle loop waiting for a task (the
+/// stats line, the control socket and a policy switch wait at most this).
+const PARTIAL_IDLE_WAIT: Duration = Duration::from_millis(100);
+
 /// Set by SIGINT / SIGTERM.
 static SHUTDOWN: AtomicBool = AtomicBool::new(false);
 
@@ -309,6 +313,7 @@ fn open_and_load<'obj>(cfg: &Config, storage: &'obj mut MaybeUninit<OpenObject>)
         rodata.stall_timeout_ns = cfg.stall_timeout_ns;
         rodata.timer_interval_ns =
             (cfg.stall_timeout_ns / 4).clamp(bpf::TIMER_MIN_MS * 1_000_000, bpf::TIMER_MAX_MS * 1_000_000);
+        rodata.partial_mode = cfg.partial;
     }
     if cfg.partial {
         open.struct_ops.relay_ops_mut().flags |= *scx_utils::compat::SCX_OPS_SWITCH_PARTIAL;
@@ -373,13 +378,17 @@ fn run_loop(
     let mut failure = None;
     let mut empty_steps = 0u64;
     while !SHUTDOWN.load(Ordering::Relaxed) && !exited(skel) && !panic_guard::tripped() {
-        match engine.step(backend) {
-            Ok(report) => empty_steps += u64::from(report.received == 0 && report.sent == 0),
+        let idle = match engine.step(backend) {
+            Ok(report) => {
+                let empty = report.received == 0 && report.sent == 0;
+                empty_steps += u64::from(empty);
+                empty && report.pending == 0
+            }
             Err(e) => {
                 failure = Some(e);
                 break;
             }
-        }
+        };
         if let Some(ctl) = ctl {
             ctl.poll(engine, backend.now_ns());
         }
@@ -389,9 +398,20 @@ fn run_loop(
                 next_stats = Some(at + interval);
             }
         }
-        // Hand the CPU back: the dispatcher parks us until work is pending.
-        // SAFETY: sched_yield has no preconditions.
-        unsafe { libc::sched_yield() };
+        if cfg.partial && idle {
+            // Partial mode: block until a task is handed over (see
+            // keep_ext_server in main.bpf.c: the dispatcher runs a parked
+            // user scheduler whenever a CPU has nothing else, so parking it
+            // with nothing to do would spin).
+            if let Err(e) = backend.wait_for_tasks(PARTIAL_IDLE_WAIT) {
+                failure = Some(e.into());
+                break;
+            }
+        } else {
+            // Hand the CPU back: the dispatcher parks us until work is pending.
+            // SAFETY: sched_yield has no preconditions.
+            unsafe { libc::sched_yield() };
+        }
     }
     if cfg.stats_interval.is_some() {
         println!("{}", stats_line(backend, engine, empty_steps, pf_start));

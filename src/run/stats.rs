@@ -91,7 +91,12 @@ bss_counters! {
         /// `AGE_AFTER_NS` ago or more (an affinity change re-enqueues a waiting
         /// task): kept in the kernel and run next instead of going through
         /// user space.
-        overdue: "overdue" <- nr_overdue;
+        overdue: "overdue" <- nr_overdue,
+        /// `--partial` only: tasks taken back from user space and run on
+        /// their CPU because that CPU had nothing else to run while its
+        /// runqueue held them (the kernel's ext server would stop; see
+        /// `keep_ext_server` in src/bpf/main.bpf.c).
+        keepalive: "keepalive" <- nr_keepalive;
         /// Decisions moved to an allowed CPU.
         bounced: "bounced" <- nr_bounced,
         /// Decisions discarded: stale generation, duplicate, exited task, unreadable record.
@@ -245,6 +250,7 @@ mod tests {
                     rescued: 8,
                     aged: 20,
                     overdue: 4,
+                    keepalive: 2,
                     bounced: 3,
                     stale: 4,
                     congested: 5,
@@ -259,7 +265,7 @@ mod tests {
         };
         assert_eq!(
             line.to_string(),
-            "scx_relay stats: queued 10 | dispatched user 7 kernel 2 fallback 1 rescued 8 aged 20 overdue 4 | bounced 3 \
+            "scx_relay stats: queued 10 | dispatched user 7 kernel 2 fallback 1 rescued 8 aged 20 overdue 4 keepalive 2 | bounced 3 \
              stale 4 congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 | page faults 6 | dispatch calls 11 \
              drains 12 drained 13 kicks 14 usersched runs 15 | steps 16 empty 17 received 18 | cpu_ns 19"
         );

@@ -1,0 +1,99 @@
+# --partial under fair-class saturation: the fair class always runs before
+# sched_ext, so while fair-class hogs keep every CPU busy, SCHED_EXT tasks
+# (the user scheduler among them) only run when the kernel's ext deadline
+# server (rq->ext_server) gives the ext class its share. For three times the
+# kernel's watchdog timeout (5 s), two fair-class hogs per CPU run, the
+# first 10 s with no other SCHED_EXT task (nothing enqueued in the ext class
+# that could restart its deadline server). The kernel must not eject
+# scx_relay meanwhile (no "runnable task stall"), one SCHED_EXT task per
+# CPU started after those 10 s (each needing many short runs) must finish,
+# and scx_relay must still be in charge afterwards and exit 0. The case
+# fails without keep_ext_server() in src/bpf/main.bpf.c.
+. /relay/lib/common.sh
+. /relay/lib/scx_relay.sh
+
+hog_secs=18
+disabled_before=$(dmesg | grep -c 'sched_ext:.*disabled')
+
+start_relay -- --partial --stats 1
+i=0
+until grep -q 'scheduling SCHED_EXT tasks on' "$RELAY_LOG"; do
+	i=$((i + 1))
+	[ "$i" -le 50 ] || fail_with_log "no partial-mode start-up line within 10 s"
+	relay_alive || fail_with_log "scx_relay exited"
+	sleep 0.2
+done
+
+# Pure CPU loops (no fork per round: a CPU that goes idle for a moment
+# asks sched_ext without the server), stopped by the case.
+hogs=
+n=$((2 * $(nproc)))
+while [ "$n" -gt 0 ]; do
+	sh -c 'while :; do :; done' &
+	hogs="$hogs $!"
+	n=$((n - 1))
+done
+hogs_started=$(cut -d. -f1 /proc/uptime)
+note "started $((2 * $(nproc))) fair-class hogs for ${hog_secs}s"
+
+# Still in charge, not ejected: checked after the hogs ran alone for 10 s,
+# and again after they ended.
+in_charge() {
+	relay_alive || fail_with_log "scx_relay exited $1"
+	state=$(cat $SCX/state)
+	[ "$state" = enabled ] || fail_with_log "sched_ext state is '$state' $1"
+	if [ "$(dmesg | grep -c 'sched_ext:.*disabled')" -ne "$disabled_before" ]; then
+		fail_with_log "the kernel disabled scx_relay $1: $(dmesg | grep 'sched_ext:.*disabled' | tail -n 1)"
+	fi
+	note "scx_relay still in charge $1"
+}
+
+# One SCHED_EXT task per CPU, each needing many short runs, started while
+# the hogs run (after 10 s of them alone).
+sleep 10
+in_charge "after 10 s of fair-class hogs alone"
+workload_begins
+busy=
+n=$(nproc)
+while [ "$n" -gt 0 ]; do
+	run_ext sh /relay/lib/busy.sh 3 &
+	busy="$busy $!"
+	n=$((n - 1))
+done
+for pid in $busy; do
+	wait "$pid" || fail_with_log "a SCHED_EXT task during the saturation exited with status $?"
+done
+fresh_stats
+note "SCHED_EXT tasks during the saturation: counters during them: queued +$(($(counter "$FRESH_STATS" queued) - $(counter "$WORKLOAD_BEFORE" queued))) keepalive +$(($(counter "$FRESH_STATS" keepalive) - $(counter "$WORKLOAD_BEFORE" keepalive)))"
+
+while [ "$(cut -d. -f1 /proc/uptime)" -lt $((hogs_started + hog_secs)) ]; do
+	sleep 0.5
+done
+# shellcheck disable=SC2086
+kill $hogs
+for pid in $hogs; do
+	wait "$pid" 2>/dev/null
+done
+in_charge "after the saturation"
+
+# Under the saturation a task may wait in user space past the stall timeout
+# (the user scheduler too runs in the server's share only) and be rescued:
+# the safety nets are checked from here on, not since the start.
+workload_begins
+check "hackbench under SCHED_EXT after the saturation" run_ext hackbench -g 2 -l 50
+fresh_stats
+delta=
+for key in queued user fallback rescued stalls; do
+	eval "d_$key=$(($(counter "$FRESH_STATS" "$key") - $(counter "$WORKLOAD_BEFORE" "$key")))"
+	delta="$delta $key +$(eval echo \$d_$key)"
+done
+note "hackbench under SCHED_EXT after the saturation: counters during it:$delta"
+[ "$d_user" -gt 0 ] || fail_with_log "no user dispatches during hackbench"
+[ "$d_fallback" -eq 0 ] && [ "$d_rescued" -eq 0 ] && [ "$d_stalls" -eq 0 ] ||
+	fail_with_log "a safety net fired during hackbench after the saturation:$delta"
+
+kill -INT "$RELAY_PID"
+wait_relay
+show_relay
+[ "$RELAY_STATUS" -eq 0 ] || fail_with_log "scx_relay exited with status $RELAY_STATUS"
+pass
