@@ -1213,7 +1213,13 @@ void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 		goto out;
 	if (consume_in_vtime_order(cpu))
 		goto out;
-	if (prev && !is_usersched(prev) && (prev->scx.flags & SCX_TASK_QUEUED)) {
+	/*
+	 * The user scheduler yielding is parked instead (it has nothing to
+	 * do); not in partial mode, where it yields only with work left (idle,
+	 * it blocks) and where coming out empty-handed here, before the kernel
+	 * puts it back in USERSCHED_DSQ, would stop this CPU's ext server.
+	 */
+	if (prev && (prev->scx.flags & SCX_TASK_QUEUED) && (!is_usersched(prev) || partial_mode)) {
 		scx_bpf_task_set_slice(prev, slice_ns);
 		goto out;
 	}

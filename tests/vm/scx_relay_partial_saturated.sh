@@ -6,7 +6,7 @@
 # first 10 s with no other SCHED_EXT task (nothing enqueued in the ext class
 # that could restart its deadline server). The kernel must not eject
 # scx_relay meanwhile (no "runnable task stall"), one SCHED_EXT task per
-# CPU started after those 10 s (each needing many short runs) must finish,
+# CPU started after those 10 s (each waking twice) must finish,
 # and scx_relay must still be in charge afterwards and exit 0. The case
 # fails without keep_ext_server() in src/bpf/main.bpf.c.
 . /relay/lib/common.sh
@@ -34,7 +34,7 @@ while [ "$n" -gt 0 ]; do
 	n=$((n - 1))
 done
 hogs_started=$(cut -d. -f1 /proc/uptime)
-note "started $((2 * $(nproc))) fair-class hogs for ${hog_secs}s"
+note "started $((2 * $(nproc))) fair-class hogs for ${hog_secs}s (uptime $hogs_started s)"
 
 # Still in charge, not ejected: checked after the hogs ran alone for 10 s,
 # and again after they ended.
@@ -45,24 +45,27 @@ in_charge() {
 	if [ "$(dmesg | grep -c 'sched_ext:.*disabled')" -ne "$disabled_before" ]; then
 		fail_with_log "the kernel disabled scx_relay $1: $(dmesg | grep 'sched_ext:.*disabled' | tail -n 1)"
 	fi
-	note "scx_relay still in charge $1"
+	note "scx_relay still in charge $1 (uptime $(cut -d' ' -f1 /proc/uptime) s)"
 }
 
-# One SCHED_EXT task per CPU, each needing many short runs, started while
-# the hogs run (after 10 s of them alone).
+# One SCHED_EXT task per CPU, each sleeping and waking twice, started
+# while the hogs run (after 10 s of them alone). Each wake-up waits for the
+# CPU's server (up to about a second: it is deferred while the fair class
+# has not starved the ext class for its period).
 sleep 10
 in_charge "after 10 s of fair-class hogs alone"
 workload_begins
 busy=
 n=$(nproc)
 while [ "$n" -gt 0 ]; do
-	run_ext sh /relay/lib/busy.sh 3 &
+	run_ext sh -c 'n=0; while [ $n -lt 2 ]; do sleep 0.05; n=$((n + 1)); done' &
 	busy="$busy $!"
 	n=$((n - 1))
 done
 for pid in $busy; do
 	wait "$pid" || fail_with_log "a SCHED_EXT task during the saturation exited with status $?"
 done
+note "SCHED_EXT tasks during the saturation ended (uptime $(cut -d' ' -f1 /proc/uptime) s)"
 fresh_stats
 note "SCHED_EXT tasks during the saturation: counters during them: queued +$(($(counter "$FRESH_STATS" queued) - $(counter "$WORKLOAD_BEFORE" queued))) keepalive +$(($(counter "$FRESH_STATS" keepalive) - $(counter "$WORKLOAD_BEFORE" keepalive)))"
 
@@ -92,8 +95,10 @@ note "hackbench under SCHED_EXT after the saturation: counters during it:$delta"
 [ "$d_fallback" -eq 0 ] && [ "$d_rescued" -eq 0 ] && [ "$d_stalls" -eq 0 ] ||
 	fail_with_log "a safety net fired during hackbench after the saturation:$delta"
 
+t0=$(cut -d' ' -f1 /proc/uptime)
 kill -INT "$RELAY_PID"
 wait_relay
+note "scx_relay exited $(awk "BEGIN { printf \"%.1f\", $(cut -d' ' -f1 /proc/uptime) - $t0 }")s after SIGINT"
 show_relay
 [ "$RELAY_STATUS" -eq 0 ] || fail_with_log "scx_relay exited with status $RELAY_STATUS"
 pass
