@@ -92,7 +92,7 @@ struct relay_decision {
  */
 struct relay_cpu_state {
 	u32 idle;		/* 1 = the CPU is idle (bool) */
-	u32 queue_depth;	/* tasks waiting in this CPU's queue (count) */
+	u32 queue_depth;	/* tasks waiting in this CPU's queue (--partial: its local DSQ) (count) */
 	s32 current_pid;	/* pid of the task running on it, 0 = none */
 	u32 online;		/* 1 = the CPU exists and was online at load (bool) */
 };

@@ -783,6 +783,9 @@ static void apply_decision(const struct relay_decision *d)
 		/* Straight to a local DSQ, in decision order: see keep_ext_server(). */
 		cpu = partial_cpu(p, dsq);
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, slice, d->flags & USER_ENQ_FLAGS);
+		st = cpu_state_of(cpu);
+		if (st)
+			st->queue_depth++;
 		kick(cpu, SCX_KICK_IDLE);
 		goto out;
 	}
@@ -1229,7 +1232,7 @@ void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 	}
 out:
 	if (st)
-		st->queue_depth = scx_bpf_dsq_nr_queued(cpu);
+		st->queue_depth = scx_bpf_dsq_nr_queued(partial_mode ? SCX_DSQ_LOCAL_ON | cpu : cpu);
 }
 
 /*

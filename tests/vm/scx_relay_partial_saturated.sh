@@ -11,9 +11,9 @@
 # fails without keep_ext_server() in src/bpf/main.bpf.c.
 . /relay/lib/common.sh
 . /relay/lib/scx_relay.sh
+. /relay/lib/reliability.sh
 
 hog_secs=18
-disabled_before=$(dmesg | grep -c 'sched_ext:.*disabled')
 
 start_relay -- --partial --stats 1
 i=0
@@ -27,6 +27,7 @@ done
 # Pure CPU loops (no fork per round: a CPU that goes idle for a moment
 # asks sched_ext without the server), stopped by the case.
 hogs=
+trap 'kill $hogs 2>/dev/null' EXIT
 n=$((2 * $(nproc)))
 while [ "$n" -gt 0 ]; do
 	sh -c 'while :; do :; done' &
@@ -39,12 +40,10 @@ note "started $((2 * $(nproc))) fair-class hogs for ${hog_secs}s (uptime $hogs_s
 # Still in charge, not ejected: checked after the hogs ran alone for 10 s,
 # and again after they ended.
 in_charge() {
+	fail_if_ejected "$1"
 	relay_alive || fail_with_log "scx_relay exited $1"
 	state=$(cat $SCX/state)
 	[ "$state" = enabled ] || fail_with_log "sched_ext state is '$state' $1"
-	if [ "$(dmesg | grep -c 'sched_ext:.*disabled')" -ne "$disabled_before" ]; then
-		fail_with_log "the kernel disabled scx_relay $1: $(dmesg | grep 'sched_ext:.*disabled' | tail -n 1)"
-	fi
 	note "scx_relay still in charge $1 (uptime $(cut -d' ' -f1 /proc/uptime) s)"
 }
 
@@ -55,19 +54,8 @@ in_charge() {
 sleep 10
 in_charge "after 10 s of fair-class hogs alone"
 workload_begins
-busy=
-n=$(nproc)
-while [ "$n" -gt 0 ]; do
-	run_ext sh -c 'n=0; while [ $n -lt 2 ]; do sleep 0.05; n=$((n + 1)); done' &
-	busy="$busy $!"
-	n=$((n - 1))
-done
-for pid in $busy; do
-	wait "$pid" || fail_with_log "a SCHED_EXT task during the saturation exited with status $?"
-done
-note "SCHED_EXT tasks during the saturation ended (uptime $(cut -d' ' -f1 /proc/uptime) s)"
-fresh_stats
-note "SCHED_EXT tasks during the saturation: counters during them: queued +$(($(counter "$FRESH_STATS" queued) - $(counter "$WORKLOAD_BEFORE" queued))) keepalive +$(($(counter "$FRESH_STATS" keepalive) - $(counter "$WORKLOAD_BEFORE" keepalive)))"
+sleepers "SCHED_EXT tasks during the saturation" run_ext
+workload_deltas "SCHED_EXT tasks during the saturation" queued keepalive
 
 while [ "$(cut -d. -f1 /proc/uptime)" -lt $((hogs_started + hog_secs)) ]; do
 	sleep 0.5
@@ -84,15 +72,9 @@ in_charge "after the saturation"
 # the safety nets are checked from here on, not since the start.
 workload_begins
 check "hackbench under SCHED_EXT after the saturation" run_ext hackbench -g 2 -l 50
-fresh_stats
-delta=
-for key in queued user fallback rescued stalls; do
-	eval "d_$key=$(($(counter "$FRESH_STATS" "$key") - $(counter "$WORKLOAD_BEFORE" "$key")))"
-	delta="$delta $key +$(eval echo \$d_$key)"
-done
-note "hackbench under SCHED_EXT after the saturation: counters during it:$delta"
-[ "$d_user" -gt 0 ] || fail_with_log "no user dispatches during hackbench"
-[ "$d_fallback" -eq 0 ] && [ "$d_rescued" -eq 0 ] && [ "$d_stalls" -eq 0 ] ||
+workload_deltas "hackbench under SCHED_EXT after the saturation" queued user fallback rescued stalls
+[ "$DELTA_user" -gt 0 ] || fail_with_log "no user dispatches during hackbench"
+[ "$DELTA_fallback" -eq 0 ] && [ "$DELTA_rescued" -eq 0 ] && [ "$DELTA_stalls" -eq 0 ] ||
 	fail_with_log "a safety net fired during hackbench after the saturation:$delta"
 
 t0=$(cut -d' ' -f1 /proc/uptime)

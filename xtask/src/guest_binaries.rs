@@ -92,6 +92,14 @@ pub const GUEST_BINARIES: &[GuestBinary] = &[
         optional: false,
         bench_only: false,
     },
+    // SCHED_FIFO and SCHED_OTHER for guest case reliability_rt_pressure (the
+    // guest's busybox has no chrt applet).
+    GuestBinary {
+        name: "chrt",
+        source: Source::Installed { package: "util-linux" },
+        optional: false,
+        bench_only: false,
+    },
     // The scheduler under test. Required: every image runs it (`cargo
     // xtask run`, `vm-test` and `test` build it first, see
     // `build_workspace_binaries`); a guest without it would test nothing.
@@ -132,8 +140,8 @@ pub const GUEST_BINARIES: &[GuestBinary] = &[
         optional: false,
         bench_only: false,
     },
-    // Test tool: runs a command under SCHED_EXT (guest case
-    // scx_relay_partial; busybox's chrt has no SCHED_EXT).
+    // Test tool: runs a command under SCHED_EXT (guest cases
+    // scx_relay_partial*; chrt knows no SCHED_EXT).
     GuestBinary {
         name: "run_ext",
         source: Source::Built { path: "release/run_ext", build_with: BUILD_COMMAND },

@@ -1,6 +1,6 @@
 //! `run_ext COMMAND [ARGS...]`: run COMMAND under the SCHED_EXT policy
-//! (sched_setscheduler policy 7), which its children inherit. Busybox's
-//! `chrt` knows no SCHED_EXT; the `--partial` guest case needs it, since in
+//! (sched_setscheduler policy 7), which its children inherit. The guest's
+//! `chrt` (util-linux) knows no SCHED_EXT; the `--partial` guest cases need it, since in
 //! partial mode sched_ext schedules only tasks that opt in. Exits 2 with a
 //! message if the policy cannot be set, else becomes COMMAND (exec).
 use std::{os::unix::process::CommandExt, process::ExitCode};

@@ -154,20 +154,45 @@ workload_begins() {
 # scheduler was loaded: no fault was injected, so none may be needed).
 # Prints the deltas of the counters.
 workload_ended() {
-	fresh_stats
-	after=$FRESH_STATS
-	delta=
-	for key in queued user kernel fallback rescued aged overdue stalls; do
-		d=$(($(counter "$after" "$key") - $(counter "$WORKLOAD_BEFORE" "$key")))
-		delta="$delta $key +$d"
-		[ "$key" = user ] && d_user=$d
-	done
-	note "${1:-workload}: counters during it:$delta"
-	[ "$d_user" -gt 0 ] || fail_with_log "${1:-workload}: no user dispatches during it"
+	workload_deltas "${1:-workload}" queued user kernel fallback rescued aged overdue stalls
+	[ "$DELTA_user" -gt 0 ] || fail_with_log "${1:-workload}: no user dispatches during it"
 	for key in fallback rescued stalls; do
-		v=$(counter "$after" "$key")
+		v=$(counter "$FRESH_STATS" "$key")
 		[ "$v" = 0 ] || fail_with_log "${1:-workload}: $key is $v, expected 0 (no fault was injected)"
 	done
+}
+
+# workload_deltas <what> <counter...>: read a fresh stats line and note how
+# much each counter grew since workload_begins; sets DELTA_<counter>.
+workload_deltas() {
+	what=$1
+	shift
+	fresh_stats
+	delta=
+	for key in "$@"; do
+		d=$(($(counter "$FRESH_STATS" "$key") - $(counter "$WORKLOAD_BEFORE" "$key")))
+		eval "DELTA_$key=$d"
+		delta="$delta $key +$d"
+	done
+	note "$what: counters during it:$delta"
+}
+
+# sleepers <what> <wrapper...>: one task per CPU, started under
+# <wrapper...> (run_ext, chrt -o 0), each sleeping 50 ms and waking twice;
+# waits for them (the case fails if one fails) and notes how long it took.
+sleepers() {
+	what=$1
+	shift
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	pids=
+	for _ in $(seq 1 "$(nproc)"); do
+		"$@" sh -c 'n=0; while [ $n -lt 2 ]; do sleep 0.05; n=$((n + 1)); done' &
+		pids="$pids $!"
+	done
+	for pid in $pids; do
+		wait "$pid" || fail_with_log "$what: a task exited with status $?"
+	done
+	note "$what: $(nproc) tasks (two 50 ms sleeps each) took $(awk "BEGIN { printf \"%.1f\", $(cut -d' ' -f1 /proc/uptime) - $t0 }")s"
 }
 
 # Wait for scx_relay to exit; sets RELAY_STATUS.
