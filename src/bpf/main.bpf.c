@@ -1043,6 +1043,20 @@ s32 BPF_STRUCT_OPS(relay_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 }
 
 /*
+ * Whether the locked runqueue (this CPU's, in ops.dispatch() and
+ * ops.running()) holds tasks of ours and runnable tasks of a higher class:
+ * then the ext class runs here only through the kernel's ext server (see
+ * keep_ext_server()). Without such tasks, coming out of ops.dispatch()
+ * empty-handed lets the CPU go idle, and an insert for it wakes it.
+ */
+static bool served_by_ext_server(void)
+{
+	struct rq *rq = scx_bpf_locked_rq();
+
+	return rq && rq->scx.nr_running && rq->nr_running > rq->scx.nr_running;
+}
+
+/*
  * Kernel threads never wait for user space, whatever the policy: the user
  * scheduler itself may wait for them (a page fault it takes may need kswapd),
  * and one of them runs the sched_ext watchdog's own check-in
@@ -1074,7 +1088,12 @@ static void kthread_in_kernel(struct task_struct *p, u64 enq_flags)
 	bool short_run = !tctx || !tctx->start_ts || tctx->exec_runtime < slice_ns;
 
 	__sync_fetch_and_add(&nr_kernel_dispatches, 1);
-	if (allowed && short_run && !(req && READ_ONCE(*req))) {
+	/*
+	 * Not to a CPU that a higher class holds, if it may run elsewhere: there
+	 * it would wait for the ext server's share (see keep_ext_server()).
+	 */
+	if (allowed && short_run && !(req && READ_ONCE(*req)) &&
+	    (p->nr_cpus_allowed == 1 || !served_by_ext_server())) {
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
 		return;
 	}
@@ -1134,45 +1153,43 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
 }
 
 /*
- * --partial: the fair class runs before sched_ext, so on a CPU busy with
- * fair-class tasks SCHED_EXT tasks (the user scheduler among them) run only
- * when the kernel's ext deadline server (rq->ext_server: 50 ms per second,
- * deferred until the ext class was starved that long) picks the ext class.
- * Its pick calls ops.dispatch(); if that leaves this CPU nothing to run, the
- * server stops (kernel/sched/deadline.c __pick_task_dl() -> dl_server_stop())
- * and only an enqueue that takes the runqueue's count of SCHED_EXT tasks
- * from 0 to 1 starts it again (kernel/sched/ext.c enqueue_task_scx()). A
- * task still queued on this runqueue would then wait until the fair-class
- * load ends, and the kernel's watchdog ejects scx_relay after 5 s.
+ * The ext deadline server. Higher classes run before sched_ext: realtime
+ * tasks always, and in partial mode fair-class tasks too. On a CPU where
+ * they keep running, our tasks (the user scheduler among them) run only
+ * when the kernel's ext server (rq->ext_server: 50 ms per second, deferred
+ * until the ext class was starved that long) picks the ext class. Its pick
+ * calls ops.dispatch(); if that leaves this CPU nothing to run, the server
+ * stops (kernel/sched/deadline.c __pick_task_dl() -> dl_server_stop()) and
+ * only an enqueue that takes the runqueue's count of our tasks from 0 to 1
+ * starts it again (kernel/sched/ext.c enqueue_task_scx()). A task still
+ * queued on this runqueue would then wait until the higher-class load ends,
+ * and the kernel's watchdog ejects scx_relay after 5 s.
  *
- * So in partial mode a CPU leaves ops.dispatch() empty-handed only when its
- * runqueue holds no SCHED_EXT task, or no task of another class (then the
- * call is not the server's, and the CPU may go idle). Otherwise it runs,
- * when nothing else is there to run: the user scheduler if it is parked (it
- * decides what waits; with nothing to do it blocks, see the user loop, so
- * this cannot spin), or else one of the tasks of this runqueue still
- * waiting in user space, taken back and run here (nr_keepalive). Decisions are inserted straight into
- * the chosen CPU's local DSQ (apply_decision()): the move to another
- * runqueue is an enqueue there, which starts that CPU's server; a task in
- * one of our DSQs would wait for the server of a CPU that may have none.
+ * So a CPU served by its ext server (served_by_ext_server()) never leaves
+ * ops.dispatch() empty-handed while something of ours can run: the task
+ * that was running keeps the CPU (the user scheduler too, although a
+ * yielding user scheduler is otherwise parked: the kernel puts it back in
+ * USERSCHED_DSQ only after this call), else the user scheduler if it is
+ * parked (it decides what waits), else one of this runqueue's tasks still
+ * waiting in user space, taken back and run here (nr_keepalive). And
+ * relay_running() gives what runs there at most slice_min_ns, so that the
+ * server's 50 ms serve many tasks, not two or three.
+ *
+ * In partial mode the user scheduler also runs whenever nothing else does
+ * (it blocks when it has nothing to do, see the user loop, so this cannot
+ * spin), and decisions are inserted straight into the chosen CPU's local
+ * DSQ (apply_decision()): the move to another runqueue is an enqueue there,
+ * which starts that CPU's server; a task in one of our DSQs would wait for
+ * the server of a CPU that may have none.
  */
-static void keep_ext_server(struct pending_walk *walk)
+static void keep_ext_server(struct pending_walk *walk, bool served)
 {
-	struct rq *rq;
-
 	if (scx_bpf_dsq_move_to_local(USERSCHED_DSQ, 0))
 		return;
-	/*
-	 * Tasks of other classes runnable here: the ext class is asked only
-	 * through its server. (Without them, coming out empty-handed lets the
-	 * CPU go idle, and a decision's insert wakes it.)
-	 */
-	rq = scx_bpf_locked_rq();
-	if (!rq || !rq->scx.nr_running || rq->nr_running <= rq->scx.nr_running ||
-	    !READ_ONCE(nr_pending))
-		return;
-	bpf_for_each_map_elem(&pending, fallback_one, walk, 0);
+	if (served && READ_ONCE(nr_pending))
+		bpf_for_each_map_elem(&pending, fallback_one, walk, 0);
 }
+
 
 /*
  * What this CPU runs next: decisions are applied first (up to the free
@@ -1192,6 +1209,7 @@ void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 	u64 now = bpf_ktime_get_ns();
 	struct pending_walk walk = { .now = now, .kind = WALK_FALLBACK, .cpu = cpu };
 	long drained = 0;
+	bool served;
 
 	__sync_fetch_and_add(&nr_dispatch_calls, 1);
 	if (scx_bpf_dispatch_nr_slots())
@@ -1222,13 +1240,15 @@ void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 	 * it blocks) and where coming out empty-handed here, before the kernel
 	 * puts it back in USERSCHED_DSQ, would stop this CPU's ext server.
 	 */
-	if (prev && (prev->scx.flags & SCX_TASK_QUEUED) && (!is_usersched(prev) || partial_mode)) {
-		scx_bpf_task_set_slice(prev, slice_ns);
+	served = served_by_ext_server();
+	if (prev && (prev->scx.flags & SCX_TASK_QUEUED) &&
+	    (!is_usersched(prev) || partial_mode || served)) {
+		scx_bpf_task_set_slice(prev, served ? slice_min_ns : slice_ns);
 		goto out;
 	}
-	if (partial_mode) {
+	if (partial_mode || served) {
 		walk.kind = WALK_KEEPALIVE;
-		keep_ext_server(&walk);
+		keep_ext_server(&walk, served);
 	}
 out:
 	if (st)
@@ -1292,6 +1312,9 @@ void BPF_STRUCT_OPS(relay_running, struct task_struct *p)
 	cpu = scx_bpf_task_cpu(p);
 	if (cpu >= 0 && cpu < RELAY_MAX_CPUS)
 		WRITE_ONCE(cpu_started_ns[cpu & (RELAY_MAX_CPUS - 1)], now);
+	/* On a CPU served by its ext server: short runs (see keep_ext_server()). */
+	if (p->scx.slice > slice_min_ns && served_by_ext_server())
+		scx_bpf_task_set_slice(p, slice_min_ns);
 	if (is_usersched(p)) {
 		WRITE_ONCE(usersched_on_cpu, 1);
 		__sync_fetch_and_add(&nr_usersched_runs, 1);
