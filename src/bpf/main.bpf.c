@@ -735,16 +735,31 @@ static u64 decision_dsq(const struct task_struct *p, const struct task_ctx *tctx
 }
 
 /*
- * The CPU whose local DSQ takes a decision in partial mode: the one chosen,
- * or for the shared DSQ this CPU (it is dispatching, so it runs the task
- * next) if the task may run here, else the task's own CPU.
+ * The CPU whose local DSQ takes a decision in partial mode (see
+ * keep_ext_server()): the CPU chosen, unless the task is already on it, it
+ * is not idle and it is not this CPU. An insert there from here moves
+ * nothing (no enqueue, so no server start), and if that CPU's server
+ * stopped meanwhile (its pick found nothing while the insert waited in this
+ * CPU's dispatch buffer), the task would wait there until the higher-class
+ * load ends. Then, and for "any CPU": an idle CPU the task may use, else
+ * this CPU if allowed (it is dispatching: it runs what it inserts), else
+ * the task's own.
  */
 static s32 partial_cpu(const struct task_struct *p, u64 dsq)
 {
 	s32 here = bpf_get_smp_processor_id();
+	struct relay_cpu_state *st;
+	s32 cpu;
 
-	if (dsq != SHARED_DSQ)
-		return (s32)dsq;
+	if (dsq != SHARED_DSQ) {
+		cpu = (s32)dsq;
+		st = cpu_state_of(cpu);
+		if (cpu == here || cpu != scx_bpf_task_cpu(p) || (st && READ_ONCE(st->idle)))
+			return cpu;
+	}
+	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+	if (cpu >= 0)
+		return cpu;
 	if (bpf_cpumask_test_cpu(here, p->cpus_ptr))
 		return here;
 	return handoff_cpu(p);
@@ -1170,21 +1185,30 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
  * that was running keeps the CPU (the user scheduler too, although a
  * yielding user scheduler is otherwise parked: the kernel puts it back in
  * USERSCHED_DSQ only after this call), else the user scheduler if it is
- * parked (it decides what waits), else one of this runqueue's tasks still
- * waiting in user space, taken back and run here (nr_keepalive). And
- * relay_running() gives what runs there at most slice_min_ns, so that the
- * server's 50 ms serve many tasks, not two or three.
+ * parked on this runqueue (it decides what waits), else one of this
+ * runqueue's tasks still waiting in user space, taken back and run here
+ * (nr_keepalive). And relay_running() gives what runs there at most
+ * slice_min_ns, so that the server's 50 ms serve many tasks, not two or
+ * three.
  *
- * In partial mode the user scheduler also runs whenever nothing else does
- * (it blocks when it has nothing to do, see the user loop, so this cannot
- * spin), and decisions are inserted straight into the chosen CPU's local
- * DSQ (apply_decision()): the move to another runqueue is an enqueue there,
- * which starts that CPU's server; a task in one of our DSQs would wait for
- * the server of a CPU that may have none.
+ * In partial mode a parked user scheduler also runs on any CPU that is not
+ * served whenever nothing else does (it blocks when it has nothing to do,
+ * see the user loop, so this cannot spin), and decisions are inserted
+ * straight into a local DSQ (partial_cpu()): the move to another runqueue
+ * is an enqueue there, which starts that CPU's server; a task in one of our
+ * DSQs would wait for the server of a CPU that may have none.
  */
 static void keep_ext_server(struct pending_walk *walk, bool served)
 {
-	if (scx_bpf_dsq_move_to_local(USERSCHED_DSQ, 0))
+	struct task_struct *us = served ? __COMPAT_scx_bpf_dsq_peek(USERSCHED_DSQ) : NULL;
+
+	/*
+	 * A served CPU takes only a user scheduler of its own runqueue: pulled
+	 * from another, it would wait here for the server's share while its
+	 * own CPU may be free.
+	 */
+	if ((!served || (us && scx_bpf_task_cpu(us) == walk->cpu)) &&
+	    scx_bpf_dsq_move_to_local(USERSCHED_DSQ, 0))
 		return;
 	if (served && READ_ONCE(nr_pending))
 		bpf_for_each_map_elem(&pending, fallback_one, walk, 0);

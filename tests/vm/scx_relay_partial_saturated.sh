@@ -25,12 +25,14 @@ until grep -q 'scheduling SCHED_EXT tasks on' "$RELAY_LOG"; do
 done
 
 # Pure CPU loops (no fork per round: a CPU that goes idle for a moment
-# asks sched_ext without the server), stopped by the case.
+# asks sched_ext without the server), stopped by the case, or at the latest
+# by their own timeout (should the case be killed before its traps run).
 hogs=
 trap 'kill $hogs 2>/dev/null' EXIT
+trap 'kill $hogs 2>/dev/null; exit 1' TERM INT
 n=$((2 * $(nproc)))
 while [ "$n" -gt 0 ]; do
-	sh -c 'while :; do :; done' &
+	timeout $((hog_secs + 60)) sh -c 'while :; do :; done' &
 	hogs="$hogs $!"
 	n=$((n - 1))
 done
