@@ -169,7 +169,7 @@ volatile u64 nr_stalls;			/* times the user side was declared stalled */
 volatile u64 nr_rescued;		/* tasks dispatched after waiting stall_timeout_ns in user space */
 volatile u64 nr_aged;			/* tasks run ahead of their vtime after AGE_AFTER_NS runnable in a DSQ */
 volatile u64 nr_overdue;		/* tasks enqueued already runnable AGE_AFTER_NS: kept in the kernel */
-volatile u64 nr_keepalive;		/* --partial: tasks taken back from user space to keep a CPU's ext server */
+volatile u64 nr_keepalive;		/* tasks taken back from user space to keep a CPU's ext server (keep_ext_server) */
 
 /* Profile counters, read by the binary (monotonic, count): where the time goes. */
 volatile u64 nr_dispatch_calls;		/* ops.dispatch() invocations */

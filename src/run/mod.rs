@@ -90,6 +90,9 @@ pub struct RunOpts {
     /// Schedule only tasks that opt into SCHED_EXT (sched_setscheduler policy
     /// 7); every other task stays with the fair class. scx_relay moves its
     /// own scheduling thread to SCHED_EXT and refuses to run if it cannot.
+    /// The fair class runs first: on a CPU busy with fair-class tasks,
+    /// SCHED_EXT tasks (that thread too) get the kernel's ext server share
+    /// only, 50 ms per second by default.
     #[arg(long)]
     pub partial: bool,
 

@@ -92,10 +92,11 @@ bss_counters! {
         /// task): kept in the kernel and run next instead of going through
         /// user space.
         overdue: "overdue" <- nr_overdue,
-        /// `--partial` only: tasks taken back from user space and run on
-        /// their CPU because that CPU had nothing else to run while its
-        /// runqueue held them (the kernel's ext server would stop; see
-        /// `keep_ext_server` in src/bpf/main.bpf.c).
+        /// Tasks taken back from user space and run on their CPU because a
+        /// higher class (realtime; the fair class under `--partial`) held
+        /// that CPU, it had nothing else of ours to run, and its runqueue
+        /// held them: coming out empty-handed would stop the kernel's ext
+        /// server there (see `keep_ext_server` in src/bpf/main.bpf.c).
         keepalive: "keepalive" <- nr_keepalive;
         /// Decisions moved to an allowed CPU.
         bounced: "bounced" <- nr_bounced,
