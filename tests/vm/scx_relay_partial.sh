@@ -7,15 +7,7 @@
 . /relay/lib/common.sh
 . /relay/lib/scx_relay.sh
 
-start_relay -- --partial --stats 1
-# The start-up line comes once the user scheduler joined SCHED_EXT.
-i=0
-until grep -q 'scheduling SCHED_EXT tasks on' "$RELAY_LOG"; do
-	i=$((i + 1))
-	[ "$i" -le 50 ] || fail_with_log "no partial-mode start-up line within 10 s"
-	relay_alive || fail_with_log "scx_relay exited"
-	sleep 0.2
-done
+start_relay_partial
 policy=$(awk '$1 == "policy" { print $3 }' "/proc/$RELAY_PID/sched")
 [ "$policy" = 7 ] || fail_with_log "the user scheduler's policy is '$policy', expected 7 (SCHED_EXT)"
 note "the user scheduler runs under SCHED_EXT"

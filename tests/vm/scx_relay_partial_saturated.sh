@@ -15,14 +15,7 @@
 
 hog_secs=18
 
-start_relay -- --partial --stats 1
-i=0
-until grep -q 'scheduling SCHED_EXT tasks on' "$RELAY_LOG"; do
-	i=$((i + 1))
-	[ "$i" -le 50 ] || fail_with_log "no partial-mode start-up line within 10 s"
-	relay_alive || fail_with_log "scx_relay exited"
-	sleep 0.2
-done
+start_relay_partial
 
 # Pure CPU loops (no fork per round: a CPU that goes idle for a moment
 # asks sched_ext without the server), stopped by the case, or at the latest

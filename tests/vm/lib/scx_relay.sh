@@ -114,6 +114,20 @@ start_relay() {
 	note "enabled after ${took}s as $ops"
 }
 
+# start_relay_partial: start_relay -- --partial --stats 1, then wait (up to
+# 10 s) for the start-up line, which comes once the user scheduler joined
+# SCHED_EXT.
+start_relay_partial() {
+	start_relay -- --partial --stats 1
+	i=0
+	until grep -q 'scheduling SCHED_EXT tasks on' "$RELAY_LOG"; do
+		i=$((i + 1))
+		[ "$i" -le 50 ] || fail_with_log "no partial-mode start-up line within 10 s"
+		relay_alive || fail_with_log "scx_relay exited"
+		sleep 0.2
+	done
+}
+
 # stat_of <counter>: the value after "<counter>" in the last stats line
 # (counters: queued user kernel fallback rescued bounced stale congested
 # stalls invalid redirected faults ...).
