@@ -1260,9 +1260,10 @@ void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 		goto out;
 	/*
 	 * The user scheduler yielding is parked instead (it has nothing to
-	 * do); not in partial mode, where it yields only with work left (idle,
-	 * it blocks) and where coming out empty-handed here, before the kernel
-	 * puts it back in USERSCHED_DSQ, would stop this CPU's ext server.
+	 * do); not on a served CPU, where coming out empty-handed here, before
+	 * the kernel puts it back in USERSCHED_DSQ, would stop the ext server,
+	 * nor in partial mode, where it yields only with work left (idle, it
+	 * blocks).
 	 */
 	served = served_by_ext_server();
 	if (prev && (prev->scx.flags & SCX_TASK_QUEUED) &&
