@@ -74,24 +74,6 @@ impl BpfBackend {
         Ok(Self { queued, inbox, capacity, decisions, bss, nr_cpus, dropped_decisions: 0 })
     }
 
-    /// The dispatcher's counters, read from the shared .bss.
-    pub fn counters(&self) -> Counters {
-        let bss = self.bss.as_ptr();
-        // SAFETY: `bss` points to the mmapped .bss of the loaded object, which
-        // outlives `self` (see `new`); volatile reads of plain integers that
-        // the BPF side updates concurrently.
-        unsafe {
-            Counters {
-                dispatcher: DispatcherCounters::read(bss),
-                stalled: (&raw const (*bss).user_stalled).read_volatile() != 0,
-                invalid: self.inbox.borrow().invalid + self.dropped_decisions,
-                profile: DispatchProfile::read(bss),
-            }
-        }
-    }
-}
-
-impl BpfBackend {
     /// Blocks until the dispatcher hands over a task or `timeout` passed
     /// (records already waiting return at once). The dispatcher's
     /// `bpf_ringbuf_submit()` wakes the ring's pollers when the consumer
@@ -108,6 +90,22 @@ impl BpfBackend {
             }
         }
         Ok(())
+    }
+
+    /// The dispatcher's counters, read from the shared .bss.
+    pub fn counters(&self) -> Counters {
+        let bss = self.bss.as_ptr();
+        // SAFETY: `bss` points to the mmapped .bss of the loaded object, which
+        // outlives `self` (see `new`); volatile reads of plain integers that
+        // the BPF side updates concurrently.
+        unsafe {
+            Counters {
+                dispatcher: DispatcherCounters::read(bss),
+                stalled: (&raw const (*bss).user_stalled).read_volatile() != 0,
+                invalid: self.inbox.borrow().invalid + self.dropped_decisions,
+                profile: DispatchProfile::read(bss),
+            }
+        }
     }
 }
 
