@@ -173,8 +173,21 @@ fn kernel_cmdline(spec: &BootSpec<'_>) -> String {
     // lockup (a CPU not scheduling for 2 x watchdog_thresh) prints every
     // CPU's stack, not only the stuck one's: a CPU that waits on another
     // then shows whom it waits on.
-    let mut cmdline =
-        String::from("console=ttyS0 quiet loglevel=5 panic=-1 sysctl.kernel.softlockup_all_cpu_backtrace=1");
+    //
+    // `transparent_hugepage=never` keeps khugepaged asleep. Under
+    // single-threaded emulation, its copy of 512 pages inside an RCU read
+    // section (`collapse_huge_page()`) takes tens of ms of guest CPU; at
+    // nice 19 (weight 15) among nice-0 hogs on the fair class (while
+    // scx_relay restarts after a CPU change), that took it past the RCU
+    // stall timeout (21 s) twice, and this kernel has no
+    // `CONFIG_RCU_BOOST` to lift a preempted reader. The stall held up
+    // sched_ext's enable and then ejected it ("RCU CPU stall"). On
+    // hardware the same copy takes ~100 us. docs/reliability.md,
+    // "CPU hotplug", has the evidence.
+    let mut cmdline = String::from(
+        "console=ttyS0 quiet loglevel=5 panic=-1 sysctl.kernel.softlockup_all_cpu_backtrace=1 \
+         transparent_hugepage=never",
+    );
     for param in &spec.params {
         cmdline.push(' ');
         cmdline.push_str(param);
