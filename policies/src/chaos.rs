@@ -10,7 +10,7 @@
 //!   about one decision in four into garbage of one of the kinds of
 //!   [`Fault`]: no decision at all, a CPU the machine lacks, a CPU outside
 //!   the task's mask, duplicates, stale generations, unknown, invalid and
-//!   replayed pids, absurd slices and flags. The same input stream gives
+//!   replayed pids, absurd slices, flags and vtimes. The same input stream gives
 //!   the same output stream.
 //! * [`PanicAfter`] (`panic`) is a FIFO that panics once it has made
 //!   [`PANIC_AFTER_DECISIONS`] decisions: the scheduler must contain the
@@ -62,11 +62,15 @@ pub enum Fault {
     /// The right task, with slice 0 or `u64::MAX` and every flag bit set
     /// (the dispatcher clamps the slice and masks the flags).
     AbsurdValues,
+    /// The right task, with a vtime 2^62 above its key or `u64::MAX` (just
+    /// below 0 in the wrap-aware order of the kernel's DSQs). The dispatcher
+    /// clamps it to the window around its clock (`vtime clamped`).
+    AbsurdVtime,
 }
 
 impl Fault {
     /// Every fault, in PRNG order.
-    pub const ALL: [Fault; 9] = [
+    pub const ALL: [Fault; 10] = [
         Fault::Hold,
         Fault::CpuOutOfRange,
         Fault::CpuOutsideMask,
@@ -76,6 +80,7 @@ impl Fault {
         Fault::Replay,
         Fault::InvalidPid,
         Fault::AbsurdValues,
+        Fault::AbsurdVtime,
     ];
 }
 
@@ -189,6 +194,9 @@ impl Chaos {
             Fault::AbsurdValues => {
                 bad.slice_ns = if self.rng.below(2) == 0 { 0 } else { u64::MAX };
                 bad.flags = u64::MAX;
+            }
+            Fault::AbsurdVtime => {
+                bad.vtime = if self.rng.below(2) == 0 { right.vtime.wrapping_add(1 << 62) } else { u64::MAX };
             }
         }
         Some(bad)
@@ -363,6 +371,8 @@ mod tests {
         assert_eq!(invalid, p.injected(Fault::InvalidPid));
         let absurd = out.iter().filter(|d| d.flags == u64::MAX).count() as u64;
         assert_eq!(absurd, p.injected(Fault::AbsurdValues));
+        let far = out.iter().filter(|d| d.vtime >= 1 << 62).count() as u64;
+        assert_eq!(far, p.injected(Fault::AbsurdVtime));
         let stale = out.iter().filter(|d| d.pid >= 1 && d.pid <= n && d.generation < 10 + d.pid as u64).count();
         assert!(stale as u64 >= p.injected(Fault::StaleGeneration));
     }

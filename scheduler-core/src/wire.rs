@@ -28,6 +28,34 @@ pub const MAX_CPUS: u32 = 1024;
 /// `ops.timeout_ms`, ms): a runnable task that waits longer gets the
 /// scheduler ejected by the kernel.
 pub const WATCHDOG_MS: u64 = 5000;
+/// How far a decision's vtime may lie from the dispatcher's clock
+/// (`vtime_now`, the largest vtime seen running) before it is clamped
+/// (`RELAY_VTIME_WINDOW_MS`, in ns of nice-0 virtual time): see [`clamp_vtime`].
+pub const VTIME_WINDOW_NS: u64 = 60_000 * 1_000_000;
+
+/// Whether vtime `a` sorts before `b`, wrap-aware: the order of the kernel's
+/// DSQs (`time_before64()` in `scx_dsq_priq_less()`, kernel/sched/ext.c).
+pub fn vtime_before(a: u64, b: u64) -> bool {
+    (a.wrapping_sub(b) as i64) < 0
+}
+
+/// A decision's vtime as the dispatcher queues it: clamped to
+/// `[now - VTIME_WINDOW_NS, now + VTIME_WINDOW_NS]` around the dispatcher's
+/// clock `now` (the lower end saturating at 0), so that no policy's garbage
+/// (2^63, `u64::MAX`) becomes the clock every task the dispatcher places
+/// itself starts from. The BPF's `vtime_clamped()` does the same.
+pub fn clamp_vtime(vtime: u64, now: u64) -> u64 {
+    let lo = now.saturating_sub(VTIME_WINDOW_NS);
+    let hi = now.saturating_add(VTIME_WINDOW_NS);
+    if vtime_before(vtime, lo) {
+        lo
+    } else if vtime_before(hi, vtime) {
+        hi
+    } else {
+        vtime
+    }
+}
+
 /// Decisions one `ops.dispatch()` may move (`RELAY_DISPATCH_BATCH`,
 /// `ops.dispatch_max_batch`): also the most tasks and decisions one engine
 /// step handles by default.
@@ -309,6 +337,43 @@ mod tests {
 
     fn raw(pid: i32, cpu: i32, weight: u32) -> RawQueuedTask {
         RawQueuedTask { pid, tgid: pid, cpu, nr_cpus_allowed: 4, weight, task_weight: weight, ..Default::default() }
+    }
+
+    /// Vtimes compare as the kernel's DSQs order them: across the wrap too.
+    #[test]
+    fn vtime_order_is_wrap_aware() {
+        assert!(vtime_before(1, 2) && !vtime_before(2, 1) && !vtime_before(5, 5));
+        assert!(vtime_before(u64::MAX, 0), "u64::MAX is just before 0");
+        assert!(vtime_before(u64::MAX - 10, 5));
+    }
+
+    /// A vtime within the window is kept; one outside, garbage included, is
+    /// clamped to the window's nearer end (wrap-aware: u64::MAX is "just
+    /// before" the clock, so it goes to the low end).
+    #[test]
+    fn clamp_vtime_keeps_the_window() {
+        let now = 10 * VTIME_WINDOW_NS;
+        for v in [now, now - VTIME_WINDOW_NS, now + VTIME_WINDOW_NS, now - 1, now + 12345] {
+            assert_eq!(clamp_vtime(v, now), v);
+        }
+        assert_eq!(clamp_vtime(now + VTIME_WINDOW_NS + 1, now), now + VTIME_WINDOW_NS);
+        assert_eq!(clamp_vtime(now + (1 << 62), now), now + VTIME_WINDOW_NS);
+        assert_eq!(clamp_vtime(0, now), now - VTIME_WINDOW_NS);
+        assert_eq!(clamp_vtime(u64::MAX, now), now - VTIME_WINDOW_NS);
+        // Near the start the low end is 0, not a wrapped value.
+        assert_eq!(clamp_vtime(u64::MAX, 5), 0);
+        assert_eq!(clamp_vtime(1 << 63, 0), 0, "2^63 from 0 is 'before' in wrap-aware order");
+        assert_eq!(clamp_vtime((1 << 63) - 1, 0), VTIME_WINDOW_NS);
+    }
+
+    proptest! {
+        /// Whatever a policy sends, the clamped vtime lies within the window
+        /// around the clock, so one decision moves the clock by at most the window.
+        #[test]
+        fn clamped_vtime_is_within_the_window(v: u64, now in 0u64..(1 << 62)) {
+            let c = clamp_vtime(v, now);
+            prop_assert!(c >= now.saturating_sub(VTIME_WINDOW_NS) && c <= now + VTIME_WINDOW_NS);
+        }
     }
 
     /// The share weight and the task's own weight are two fields, each in range.

@@ -11,7 +11,7 @@ use super::{
 };
 use scheduler_core::{
     task::{Decision, Target, WEIGHT_DEFAULT},
-    wire::DISPATCH_BATCH,
+    wire::{clamp_vtime, DISPATCH_BATCH},
 };
 
 /// What the CPU that calls dispatch was running.
@@ -316,8 +316,12 @@ impl Machine {
         };
         let id = i as TaskId;
         let nr_cpus = self.cpus.len() as u32;
+        let vtime = clamp_vtime(d.vtime, self.vtime_now);
+        if vtime != d.vtime {
+            self.counters.vtime_clamped += 1;
+        }
         let t = &mut self.tasks[i];
-        t.vtime = d.vtime;
+        t.vtime = vtime;
         if d.slice_ns > 0 {
             t.slice_left = d.slice_ns;
         } else if t.slice_left == 0 {
@@ -336,11 +340,11 @@ impl Machine {
                         t.allowed.first
                     }
                 };
-                self.insert(QueueId::Local(c), id, d.vtime);
+                self.insert(QueueId::Local(c), id, vtime);
                 self.kick(c);
             }
             _ => {
-                self.insert(QueueId::Shared, id, d.vtime);
+                self.insert(QueueId::Shared, id, vtime);
                 self.kick_for_shared(id);
             }
         }
@@ -442,6 +446,22 @@ mod tests {
         m.apply_decision(&record.decide(Target::Cpu(1), 1_000, 7));
         assert_eq!((m.counters.stale, m.counters.decisions_applied), (2, 1));
         m.verify().unwrap();
+    }
+
+    /// A decision's vtime far from the clock (garbage such as 2^62, or
+    /// u64::MAX, which wrap-aware is just below 0) is clamped to the window
+    /// around `vtime_now`, and counted; one within it is kept.
+    #[test]
+    fn garbage_vtime_is_clamped_to_the_window() {
+        use scheduler_core::wire::VTIME_WINDOW_NS;
+        for (sent, queued) in [(1 << 62, VTIME_WINDOW_NS), (u64::MAX, 0), (VTIME_WINDOW_NS, VTIME_WINDOW_NS)] {
+            let mut m = one_task_in_user(Affinity::All);
+            let record = m.channels.queued[0];
+            m.apply_decision(&record.decide(Target::Any, 1_000, sent));
+            assert_eq!(m.tasks[0].vtime, queued, "sent {sent}");
+            assert_eq!(m.counters.vtime_clamped, u64::from(sent != queued), "sent {sent}");
+            m.verify().unwrap();
+        }
     }
 
     /// A decision naming a CPU the task may not use goes to an allowed CPU

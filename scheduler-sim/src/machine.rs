@@ -12,7 +12,7 @@ use super::{
     workload::{TaskClass, JITTER_PCT, SPAWN_NS},
     PolicySwitch, SimConfig, SimError, SwitchRecord,
 };
-use scheduler_core::{cpu::Topology, engine::Engine, policy::Policy};
+use scheduler_core::{cpu::Topology, engine::Engine, policy::Policy, wire::vtime_before};
 
 /// A broken simulator invariant: a task lost or in two places, a CPU or
 /// queue that disagrees with its tasks. Always a simulator bug.
@@ -121,6 +121,7 @@ pub(crate) struct Counters {
     pub(crate) congested: u64,
     pub(crate) bounced: u64,
     pub(crate) stale: u64,
+    pub(crate) vtime_clamped: u64,
     pub(crate) preemptions: u64,
     /// Of `preemptions`, those where the task yielded before its slice
     /// ended (a lower key waited, or the user scheduler did).
@@ -485,7 +486,9 @@ impl Machine {
         t.prev_cpu = cpu;
         t.start_ts = now;
         t.mark_cpu(cpu);
-        self.vtime_now = self.vtime_now.max(t.vtime);
+        if vtime_before(self.vtime_now, t.vtime) {
+            self.vtime_now = t.vtime;
+        }
         if t.slice_left == 0 {
             t.slice_left = slice_ns;
         }

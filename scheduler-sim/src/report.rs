@@ -113,6 +113,9 @@ pub struct DispatchCounts {
     pub bounced: u64,
     /// Decisions discarded as stale (generation mismatch or task exited).
     pub stale: u64,
+    /// Decisions whose vtime lay outside the window around the dispatcher's
+    /// clock and was clamped to it (`scheduler_core::wire::clamp_vtime`).
+    pub vtime_clamped: u64,
     /// Tasks that lost their CPU while still runnable (slice over, a tick
     /// yield, a preempt kick).
     pub preemptions: u64,
@@ -433,6 +436,7 @@ fn dispatch_counts(c: &Counters) -> DispatchCounts {
         congested: c.congested,
         bounced: c.bounced,
         stale: c.stale,
+        vtime_clamped: c.vtime_clamped,
         preemptions: c.preemptions,
         tick_yields: c.tick_yields,
         preempt_kicks: c.preempt_kicks,
@@ -567,8 +571,8 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "{:<14} {} bounced, {} stale, {} congested, {} preemptions ({} tick yields, {} preempt kicks)",
-            "", d.bounced, d.stale, d.congested, d.preemptions, d.tick_yields, d.preempt_kicks
+            "{:<14} {} bounced, {} stale, {} vtime clamped, {} congested, {} preemptions ({} tick yields, {} preempt kicks)",
+            "", d.bounced, d.stale, d.vtime_clamped, d.congested, d.preemptions, d.tick_yields, d.preempt_kicks
         );
         let e = &self.engine;
         let _ = writeln!(
@@ -712,6 +716,7 @@ mod tests {
                 congested: 3,
                 bounced: 2,
                 stale: 96,
+                vtime_clamped: 4,
                 preemptions: 2_745,
                 tick_yields: 1_879,
                 preempt_kicks: 837,
@@ -771,7 +776,7 @@ utilisation    99.5 % (workload 98.9 %, user scheduler 0.6 %)
 throughput     40.111 s CPU to workload tasks, 16922 work units
 fairness       0.9047 (Jain's index of CPU share / weight over 8 hogs)
 dispatches     41958 to user space, 41857 decisions applied, 76 kernel, 1102 fallback (1 episodes)
-               2 bounced, 96 stale, 3 congested, 2745 preemptions (1879 tick yields, 837 preempt kicks)
+               2 bounced, 96 stale, 4 vtime clamped, 3 congested, 2745 preemptions (1879 tick yields, 837 preempt kicks)
 engine         36476 steps, 41955 received, 41954 decided, 1 retried, 5 redirected
 WARNING        a task waited 6.400 s, over the kernel's 5.000 s sched_ext watchdog: a real run would be ejected
 tasks          9 created: 2 running, 2 queued, 1 in user space, 2 sleeping, 1 exited; 1 lost

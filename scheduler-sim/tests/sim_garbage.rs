@@ -2,7 +2,8 @@
 //! the BPF dispatcher). Whatever mix of faults a policy produces — no
 //! decision at all, CPUs the machine lacks, CPUs outside a pinned task's
 //! mask, duplicates, stale generations, unknown, invalid and replayed pids,
-//! slice 0 and every flag bit — no task is lost, none runs outside its
+//! slice 0 and every flag bit, vtimes far from the clock (2^62, u64::MAX) —
+//! no task is lost, none runs outside its
 //! affinity, none waits past the kernel's watchdog, and each fault is
 //! counted where the engine or the dispatcher sees it.
 //!
@@ -32,6 +33,7 @@ enum Fault {
     InvalidPid,
     Replay,
     ZeroSliceAllFlags,
+    AbsurdVtime,
 }
 
 impl Fault {
@@ -46,6 +48,7 @@ impl Fault {
             7 => Fault::InvalidPid,
             8 => Fault::Replay,
             9 => Fault::ZeroSliceAllFlags,
+            10 => Fault::AbsurdVtime,
             _ => Fault::Right,
         }
     }
@@ -62,6 +65,8 @@ struct Sent {
     outside_mask: u64,
     /// Decisions the dispatcher must discard.
     discardable: u64,
+    /// Decisions whose vtime lies outside any window around the clock.
+    absurd_vtime: u64,
 }
 
 /// Arrival order to the shared queue; the fault script, cycled over the
@@ -142,6 +147,11 @@ impl Policy for Garbage {
                     bad.slice_ns = 0;
                     bad.flags = u64::MAX;
                 }
+                Fault::AbsurdVtime => {
+                    // Above the clock by 2^62, or (wrap-aware) just below 0.
+                    bad.vtime = if sent.absurd_vtime % 2 == 0 { 1 << 62 } else { u64::MAX };
+                    sent.absurd_vtime += 1;
+                }
             }
             if g.history.len() == 16 {
                 g.history.pop_front();
@@ -169,7 +179,7 @@ proptest! {
     /// tasks are dispatched by the dispatcher itself.
     #[test]
     fn garbage_loses_nothing_and_is_counted(
-        script in proptest::collection::vec(0u8..14, 1..48),
+        script in proptest::collection::vec(0u8..15, 1..48),
         preset in 0usize..PRESETS.len(),
         nr_cpus in 1u32..=8,
         seed in any::<u64>(),
@@ -219,6 +229,14 @@ proptest! {
             "stale {} + in flight {in_flight} < {}",
             r.dispatch.stale,
             sent.discardable
+        );
+        // Every absurd vtime applied was clamped (right ones after a clamped
+        // one may be too: the clock moved up by a window).
+        prop_assert!(
+            r.dispatch.vtime_clamped + in_flight >= sent.absurd_vtime,
+            "vtime clamped {} + in flight {in_flight} < {}",
+            r.dispatch.vtime_clamped,
+            sent.absurd_vtime
         );
         // A task held less than the stall timeout before the end is not due yet.
         if sent.first_hold_ns.is_some_and(|t| t + config.stall_timeout_ns <= config.duration_ns) {

@@ -33,6 +33,14 @@ enum relay_consts {
 	RELAY_TIMER_MAX_MS	= 250,
 	/* Longest slice a decision (clamped) or --slice-us may ask for (us). */
 	RELAY_MAX_SLICE_US	= 100000,
+	/*
+	 * A decision's vtime is clamped to within this of the dispatcher's
+	 * clock (vtime_now, the largest vtime seen running), in ms of nice-0
+	 * virtual time: above the largest lead a fair policy gives a task (a
+	 * SCHED_IDLE task's deadline, one 100 ms slice at weight 3, is 34 s
+	 * ahead), far below the 2^63 ns at which wrap-aware order breaks.
+	 */
+	RELAY_VTIME_WINDOW_MS	= 60000,
 	/* Decisions one ops.dispatch() may move (ops.dispatch_max_batch), and the
 	   most tasks and decisions one step of the user scheduler handles (count). */
 	RELAY_DISPATCH_BATCH	= 512,

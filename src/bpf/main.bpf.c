@@ -145,6 +145,7 @@ char _license[] SEC("license") = "GPL";
 
 /* Longest slice a decision may ask for (ns); longer ones are clamped. */
 #define MAX_SLICE_NS		((u64)RELAY_MAX_SLICE_US * 1000)
+#define VTIME_WINDOW_NS		((u64)RELAY_VTIME_WINDOW_MS * 1000000)
 
 /* The enqueue flags a decision may pass to the kernel. */
 #define USER_ENQ_FLAGS		(SCX_ENQ_WAKEUP | SCX_ENQ_PREEMPT)
@@ -164,6 +165,7 @@ volatile u64 nr_kernel_dispatches;	/* tasks dispatched by the fast paths */
 volatile u64 nr_fallback;		/* tasks dispatched while the user side stalled */
 volatile u64 nr_bounced;		/* decisions moved to an allowed CPU */
 volatile u64 nr_stale;			/* decisions discarded (stale, duplicate, exited, malformed) */
+volatile u64 nr_vtime_clamped;		/* decisions whose vtime was clamped to VTIME_WINDOW_NS around vtime_now */
 volatile u64 nr_congested;		/* tasks kept in the kernel: ring buffer or pending map full */
 volatile u64 nr_stalls;			/* times the user side was declared stalled */
 volatile u64 nr_rescued;		/* tasks dispatched after waiting stall_timeout_ns in user space */
@@ -514,6 +516,41 @@ static u64 vtime_now_get(void)
 	return READ_ONCE(vtime_now);
 }
 
+/*
+ * Whether vtime @a sorts before @b, wrap-aware: the order of the kernel's
+ * own DSQs (time_before64() in scx_dsq_priq_less(), kernel/sched/ext.c),
+ * so that what we compare agrees with what the kernel queues.
+ */
+static __always_inline bool vtime_before(u64 a, u64 b)
+{
+	return (s64)(a - b) < 0;
+}
+
+/*
+ * A decision's vtime, clamped to [vtime_now - window, vtime_now + window]
+ * (the lower end saturating at 0). A policy's garbage (2^63, u64::MAX)
+ * would otherwise become vtime_now once that task ran, and every task the
+ * dispatcher places itself, and every new task, would sort behind the
+ * policy's own for as long as its keys take to catch up. The same rule is
+ * scheduler_core::wire::clamp_vtime, which the simulator applies.
+ */
+static u64 vtime_clamped(u64 vtime)
+{
+	u64 now = vtime_now_get();
+	u64 lo = now > VTIME_WINDOW_NS ? now - VTIME_WINDOW_NS : 0;
+	u64 hi = now + VTIME_WINDOW_NS;
+
+	if (vtime_before(vtime, lo)) {
+		__sync_fetch_and_add(&nr_vtime_clamped, 1);
+		return lo;
+	}
+	if (vtime_before(hi, vtime)) {
+		__sync_fetch_and_add(&nr_vtime_clamped, 1);
+		return hi;
+	}
+	return vtime;
+}
+
 /* scx_bpf_kick_cpu(), counted. */
 static void kick(s32 cpu, u64 flags)
 {
@@ -804,7 +841,7 @@ static void apply_decision(const struct relay_decision *d)
 		kick(cpu, SCX_KICK_IDLE);
 		goto out;
 	}
-	scx_bpf_dsq_insert_vtime(p, dsq, slice, d->vtime, d->flags & USER_ENQ_FLAGS);
+	scx_bpf_dsq_insert_vtime(p, dsq, slice, vtime_clamped(d->vtime), d->flags & USER_ENQ_FLAGS);
 	if (dsq == SHARED_DSQ) {
 		kick_for(p);
 	} else {
@@ -1004,7 +1041,7 @@ static bool consume_in_vtime_order(s32 cpu)
 	struct task_struct *mine = __COMPAT_scx_bpf_dsq_peek(cpu);
 	struct task_struct *shared = __COMPAT_scx_bpf_dsq_peek(SHARED_DSQ);
 
-	if (mine && shared && shared->scx.dsq_vtime < mine->scx.dsq_vtime &&
+	if (mine && shared && vtime_before(shared->scx.dsq_vtime, mine->scx.dsq_vtime) &&
 	    scx_bpf_dsq_move_to_local(SHARED_DSQ, 0))
 		return true;
 	return scx_bpf_dsq_move_to_local(cpu, 0) || scx_bpf_dsq_move_to_local(SHARED_DSQ, 0);
@@ -1348,7 +1385,7 @@ void BPF_STRUCT_OPS(relay_running, struct task_struct *p)
 		note_progress(now);
 		return;
 	}
-	if (p->scx.dsq_vtime > vtime_now_get())
+	if (vtime_before(vtime_now_get(), p->scx.dsq_vtime))
 		WRITE_ONCE(vtime_now, p->scx.dsq_vtime);
 	tctx = lookup_task_ctx(p);
 	if (tctx)
@@ -1385,7 +1422,7 @@ static bool lowest_waiting_key(s32 cpu, u64 *key)
 {
 	struct task_struct *mine = __COMPAT_scx_bpf_dsq_peek(cpu);
 	struct task_struct *shared = __COMPAT_scx_bpf_dsq_peek(SHARED_DSQ);
-	u64 lowest = ~0ULL;
+	u64 lowest = 0;
 	bool found = false;
 
 	/* One test per pointer: the verifier refuses arithmetic on two of them. */
@@ -1394,7 +1431,7 @@ static bool lowest_waiting_key(s32 cpu, u64 *key)
 		found = true;
 	}
 	if (shared) {
-		if (shared->scx.dsq_vtime < lowest)
+		if (!found || vtime_before(shared->scx.dsq_vtime, lowest))
 			lowest = shared->scx.dsq_vtime;
 		found = true;
 	}
@@ -1428,7 +1465,7 @@ static bool should_yield(struct task_struct *p, s32 cpu, u64 ran)
 		return true;
 	if (!lowest_waiting_key(cpu, &head))
 		return false;
-	return head < p->scx.dsq_vtime + ran * WEIGHT_NICE_0 / weight;
+	return vtime_before(head, p->scx.dsq_vtime + ran * WEIGHT_NICE_0 / weight);
 }
 
 /*

@@ -83,7 +83,9 @@ pub struct RunOpts {
     /// scheduler while tasks wait for it, the BPF dispatcher schedules them
     /// itself until the user scheduler answers again (1..=2000: with the
     /// dispatcher's other bounds it must keep every wait well under the
-    /// kernel's 5 s watchdog).
+    /// 5 s watchdog, which is scx_relay's own setting: it asks the kernel
+    /// for it as ops.timeout_ms, and the kernel ejects the scheduler when a
+    /// runnable task waits longer).
     #[arg(long, default_value_t = 1_000, value_name = "MS", allow_negative_numbers = true)]
     pub stall_timeout_ms: u64,
 
@@ -347,9 +349,13 @@ mod tests {
     #[test]
     fn help_states_the_limits() {
         use clap::CommandFactory;
-        let help = Cli::command().render_long_help().to_string();
+        // One line, as clap wraps the text to the terminal's width.
+        let help = Cli::command().render_long_help().to_string().split_whitespace().collect::<Vec<_>>().join(" ");
         assert!(help.contains(&format!("1..={MAX_STALL_TIMEOUT_MS}")), "{help}");
-        assert!(help.contains(&format!("{} s watchdog", WATCHDOG_MS / 1000)), "{help}");
+        assert!(
+            help.contains(&format!("{} s watchdog, which is scx_relay's own setting", WATCHDOG_MS / 1000)),
+            "{help}"
+        );
     }
 
     /// Test policies need the explicit flag, which lets nothing else through.

@@ -102,6 +102,9 @@ bss_counters! {
         bounced: "bounced" <- nr_bounced,
         /// Decisions discarded: stale generation, duplicate, exited task, unreadable record.
         stale: "stale" <- nr_stale,
+        /// Decisions whose vtime lay outside the window around the
+        /// dispatcher's clock (`RELAY_VTIME_WINDOW_MS`) and was clamped to it.
+        vtime_clamped: "vtime clamped" <- nr_vtime_clamped,
         /// Tasks kept in the kernel because the ring buffer or pending map was full.
         congested: "congested" <- nr_congested;
         /// Times the user side was declared stalled.
@@ -254,6 +257,7 @@ mod tests {
                     keepalive: 2,
                     bounced: 3,
                     stale: 4,
+                    vtime_clamped: 21,
                     congested: 5,
                     stalls: 1,
                 },
@@ -267,7 +271,7 @@ mod tests {
         assert_eq!(
             line.to_string(),
             "scx_relay stats: queued 10 | dispatched user 7 kernel 2 fallback 1 rescued 8 aged 20 overdue 4 keepalive 2 | bounced 3 \
-             stale 4 congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 | page faults 6 | dispatch calls 11 \
+             stale 4 vtime clamped 21 congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 | page faults 6 | dispatch calls 11 \
              drains 12 drained 13 kicks 14 usersched runs 15 | steps 16 empty 17 received 18 | cpu_ns 19"
         );
         assert!(!line.to_string().contains('\n'));

@@ -1,10 +1,11 @@
 # A broken policy: `chaos` answers with seeded garbage (no decision at all,
 # CPUs the machine lacks, CPUs outside a pinned task's mask, duplicates,
-# stale generations, unknown, invalid and replayed pids, absurd slices).
+# stale generations, unknown, invalid and replayed pids, absurd slices and
+# vtimes).
 # Under a 30 s stress run with pinned tasks the scheduler must stay loaded
 # (never ejected, no stall message), every fault class the engine, backend
 # or dispatcher can see must be counted (redirected, bounced, stale,
-# invalid, rescued > 0), the workloads must complete, and scx_relay must
+# invalid, rescued, vtime clamped > 0), the workloads must complete, and scx_relay must
 # exit 0 on SIGINT.
 . /relay/lib/common.sh
 . /relay/lib/scx_relay.sh
@@ -37,7 +38,7 @@ kill -INT "$RELAY_PID"
 wait_relay
 show_relay
 [ "$RELAY_STATUS" -eq 0 ] || fail_with_log "scx_relay exited with status $RELAY_STATUS"
-for counter in redirected bounced stale invalid rescued user; do
+for counter in redirected bounced stale invalid rescued clamped user; do
 	v=$(stat_of "$counter")
 	note "$counter: $v"
 	[ "${v:-0}" -gt 0 ] || fail_with_log "counter $counter is '$v', expected > 0"
