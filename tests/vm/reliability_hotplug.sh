@@ -38,7 +38,7 @@ starts() { grep -c 'scx_relay: scheduling' "$RELAY_LOG"; }
 # The "scheduling" line comes once the attach returned, which is once the
 # kernel's enable finished (kernel/sched/ext.c scx_enable() flushes its
 # enable work). A change took 17 to 25 s under emulation while khugepaged
-# ran (it held up the enable's RCU grace periods), about 8 s without it;
+# ran (it held up the enable's RCU grace periods), 8 to 18 s without it;
 # past 32 s without the line, show what the kernel is
 # doing, before the RCU stall seen once (detected 38 s after the change,
 # ejected at 42 s) ends it.
