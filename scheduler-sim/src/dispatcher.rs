@@ -322,6 +322,7 @@ impl Machine {
         }
         let t = &mut self.tasks[i];
         t.vtime = vtime;
+        t.vtime_clamped = vtime != d.vtime;
         if d.slice_ns > 0 {
             t.slice_left = d.slice_ns;
         } else if t.slice_left == 0 {
@@ -450,16 +451,23 @@ mod tests {
 
     /// A decision's vtime far from the clock (garbage such as 2^62, or
     /// u64::MAX, which wrap-aware is just below 0) is clamped to the window
-    /// around `vtime_now`, and counted; one within it is kept.
+    /// around `vtime_now`, and counted, and its run leaves the clock where it
+    /// was; one within the window is kept, and its run moves the clock.
     #[test]
-    fn garbage_vtime_is_clamped_to_the_window() {
+    fn garbage_vtime_is_clamped_and_does_not_move_the_clock() {
         use scheduler_core::wire::VTIME_WINDOW_NS;
-        for (sent, queued) in [(1 << 62, VTIME_WINDOW_NS), (u64::MAX, 0), (VTIME_WINDOW_NS, VTIME_WINDOW_NS)] {
+        for (sent, queued, clock) in
+            [(1 << 62, VTIME_WINDOW_NS, 0), (u64::MAX, 0, 0), (VTIME_WINDOW_NS, VTIME_WINDOW_NS, VTIME_WINDOW_NS)]
+        {
             let mut m = one_task_in_user(Affinity::All);
             let record = m.channels.queued[0];
             m.apply_decision(&record.decide(Target::Any, 1_000, sent));
             assert_eq!(m.tasks[0].vtime, queued, "sent {sent}");
             assert_eq!(m.counters.vtime_clamped, u64::from(sent != queued), "sent {sent}");
+            let next = m.consume_in_vtime_order(0);
+            assert_eq!(next, Some(0), "sent {sent}");
+            m.start_task(0, 0);
+            assert_eq!(m.vtime_now, clock, "sent {sent}");
             m.verify().unwrap();
         }
     }

@@ -486,7 +486,8 @@ impl Machine {
         t.prev_cpu = cpu;
         t.start_ts = now;
         t.mark_cpu(cpu);
-        if vtime_before(self.vtime_now, t.vtime) {
+        // The clock follows what runs, but not a vtime that had to be clamped.
+        if !t.vtime_clamped && vtime_before(self.vtime_now, t.vtime) {
             self.vtime_now = t.vtime;
         }
         if t.slice_left == 0 {

@@ -105,6 +105,8 @@ pub(crate) struct SimTask {
     pub(crate) prev_cpu: u32,
     /// The vtime of the task's last decision (kernel-side inserts reuse it).
     pub(crate) vtime: u64,
+    /// Its last decision's vtime was clamped: its runs do not move the clock.
+    pub(crate) vtime_clamped: bool,
     /// Slice left (ns); 0 = none, the next dispatch sets one.
     pub(crate) slice_left: u64,
     /// CPU time left before the task blocks, sleeps or exits (ns).
@@ -142,6 +144,7 @@ impl SimTask {
             generation: 0,
             prev_cpu: allowed.first,
             vtime: 0,
+            vtime_clamped: false,
             slice_left: 0,
             burst_left: 0,
             exec_runtime: 0,
@@ -174,6 +177,7 @@ impl SimTask {
             generation: 0,
             prev_cpu: cpu,
             vtime: 0,
+            vtime_clamped: false,
             slice_left: 0,
             burst_left: run_ns,
             exec_runtime: 0,

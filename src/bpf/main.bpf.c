@@ -150,8 +150,16 @@ char _license[] SEC("license") = "GPL";
 /* The enqueue flags a decision may pass to the kernel. */
 #define USER_ENQ_FLAGS		(SCX_ENQ_WAKEUP | SCX_ENQ_PREEMPT)
 
+/*
+ * The user scheduler's loop thread, by the id the kernel gives it (its pid
+ * in the initial pid namespace: task_struct.pid). Set before attach by
+ * relay_register_usersched, which that thread runs itself: inside a pid
+ * namespace (a container, `unshare -p`) its getpid() is another number, and
+ * the loop need not run on the process's main thread.
+ */
+volatile s32 usersched_pid;
+
 /* Tunables, set by the binary before load. */
-const volatile s32 usersched_pid;		/* tgid of the user scheduler */
 const volatile u64 slice_ns = 20000000;		/* slice of kernel-side dispatches (ns) */
 const volatile u64 slice_min_ns = 1000000;	/* a task runs this long before it yields to waiting work (ns) */
 const volatile u64 stall_timeout_ns = 1000000000; /* no progress this long = stalled (ns) */
@@ -264,6 +272,7 @@ struct task_ctx {
 	u64 cgid;		/* cgroup its runnable weight is counted in (cgroup id) */
 	u64 cg_counted;		/* weight counted there, 0 = not counted (weight) */
 	u64 cg_share;		/* cg_share() at the last hand-off, 0 = none yet (fixed point) */
+	u64 vtime_clamped;	/* its last decision's vtime was clamped: it does not move vtime_now (bool) */
 };
 
 struct {
@@ -500,6 +509,18 @@ static bool is_usersched(const struct task_struct *p)
 	return p->pid == usersched_pid;
 }
 
+/*
+ * Run once (BPF_PROG_RUN) by the thread that will run the scheduling loop,
+ * before attach: records the calling thread as the user scheduler, by the
+ * kernel's thread id, and returns that id.
+ */
+SEC("syscall")
+int relay_register_usersched(void *ctx)
+{
+	usersched_pid = (s32)(bpf_get_current_pid_tgid() & 0xffffffff);
+	return usersched_pid;
+}
+
 static struct relay_cpu_state *cpu_state_of(s32 cpu)
 {
 	/* MEMBER_VPTR bounds-checks in a way the verifier can follow. */
@@ -528,11 +549,14 @@ static __always_inline bool vtime_before(u64 a, u64 b)
 
 /*
  * A decision's vtime, clamped to [vtime_now - window, vtime_now + window]
- * (the lower end saturating at 0). A policy's garbage (2^63, u64::MAX)
- * would otherwise become vtime_now once that task ran, and every task the
- * dispatcher places itself, and every new task, would sort behind the
- * policy's own for as long as its keys take to catch up. The same rule is
- * scheduler_core::wire::clamp_vtime, which the simulator applies.
+ * (the lower end saturating at 0). The task keeps its place in the order
+ * (first or last), and apply_decision() marks it so that its run does not
+ * move vtime_now: a policy's garbage (2^63, u64::MAX) would otherwise
+ * become the clock, and every task the dispatcher places itself, and every
+ * new task, would sort behind all of the policy's keys for as long as they
+ * take to catch up (for ever, for a policy whose keys count decisions).
+ * The same rule is scheduler_core::wire::clamp_vtime, which the simulator
+ * applies.
  */
 static u64 vtime_clamped(u64 vtime)
 {
@@ -579,28 +603,37 @@ static bool cpu_preemptible(s32 cpu, u64 now)
 
 /*
  * Get the user scheduler a CPU after @p was handed to it: kick an idle CPU
- * (whichever CPU dispatches next runs the user scheduler first); with none
- * idle, a waking @p preempts its previous CPU once that CPU's task had
- * slice_min_ns (the wakeup preemption the fair class does too). Nothing is
+ * the user scheduler may run on (whichever such CPU dispatches next runs it
+ * first); with none idle, a waking @p preempts its previous CPU, if the user
+ * scheduler may run there, once that CPU's task had slice_min_ns (the wakeup
+ * preemption the fair class does too). The mask is the user scheduler's,
+ * not @p's: a CPU it cannot run on would dispatch without it. Nothing is
  * done while the user scheduler runs or right after a kick for it: one
  * wake-up serves every task queued meanwhile.
  */
 static void wake_usersched(const struct task_struct *p, u64 enq_flags, u64 now)
 {
+	struct task_struct *us;
 	s32 cpu;
 
 	if (READ_ONCE(usersched_on_cpu) || now - READ_ONCE(usersched_kick_ns) < slice_min_ns)
 		return;
-	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+	us = bpf_task_from_pid(usersched_pid);
+	if (!us)
+		return;
+	cpu = scx_bpf_pick_idle_cpu(us->cpus_ptr, 0);
 	if (cpu >= 0) {
 		kick(cpu, SCX_KICK_IDLE);
 	} else {
 		cpu = scx_bpf_task_cpu(p);
-		if (!(enq_flags & SCX_ENQ_WAKEUP) || !cpu_preemptible(cpu, now))
-			return;
+		if (!(enq_flags & SCX_ENQ_WAKEUP) || !cpu_preemptible(cpu, now) ||
+		    !bpf_cpumask_test_cpu(cpu, us->cpus_ptr))
+			goto out;
 		kick(cpu, SCX_KICK_PREEMPT);
 	}
 	WRITE_ONCE(usersched_kick_ns, now);
+out:
+	bpf_task_release(us);
 }
 
 /* The user side did something: it is alive. */
@@ -808,7 +841,7 @@ static void apply_decision(const struct relay_decision *d)
 	struct relay_cpu_state *st;
 	struct task_struct *p;
 	struct task_ctx *tctx;
-	u64 dsq, slice;
+	u64 dsq, slice, vtime;
 	s32 cpu;
 
 	p = bpf_task_from_pid(d->pid);
@@ -841,7 +874,9 @@ static void apply_decision(const struct relay_decision *d)
 		kick(cpu, SCX_KICK_IDLE);
 		goto out;
 	}
-	scx_bpf_dsq_insert_vtime(p, dsq, slice, vtime_clamped(d->vtime), d->flags & USER_ENQ_FLAGS);
+	vtime = vtime_clamped(d->vtime);
+	tctx->vtime_clamped = vtime != d->vtime;
+	scx_bpf_dsq_insert_vtime(p, dsq, slice, vtime, d->flags & USER_ENQ_FLAGS);
 	if (dsq == SHARED_DSQ) {
 		kick_for(p);
 	} else {
@@ -1385,9 +1420,10 @@ void BPF_STRUCT_OPS(relay_running, struct task_struct *p)
 		note_progress(now);
 		return;
 	}
-	if (vtime_before(vtime_now_get(), p->scx.dsq_vtime))
-		WRITE_ONCE(vtime_now, p->scx.dsq_vtime);
 	tctx = lookup_task_ctx(p);
+	/* The clock follows what runs, but not a vtime that had to be clamped. */
+	if ((!tctx || !tctx->vtime_clamped) && vtime_before(vtime_now_get(), p->scx.dsq_vtime))
+		WRITE_ONCE(vtime_now, p->scx.dsq_vtime);
 	if (tctx)
 		tctx->start_ts = now;
 }

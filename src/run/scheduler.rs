@@ -9,7 +9,7 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
-use libbpf_rs::{libbpf_sys, OpenObject, PrintLevel};
+use libbpf_rs::{libbpf_sys, OpenObject, PrintLevel, ProgramInput};
 use scheduler_core::{wire::MAX_CPUS, Backend, Engine, EngineConfig, EngineError};
 use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open};
 
@@ -248,6 +248,7 @@ pub fn attach_and_schedule(cfg: &Config, factory: &PolicyFactory, ctl: Option<&S
     let mut storage = MaybeUninit::uninit();
     let mut skel = open_and_load(cfg, &mut storage)?;
     let mut backend = connect_backend(&mut skel, nr_cpus, engine_cfg.batch)?;
+    register_usersched(&skel)?;
     let link = scx_ops_attach!(skel, relay_ops).context("attaching the BPF dispatcher")?;
     if cfg.partial {
         // Outside sched_ext the loop would be an ordinary fair-class task
@@ -307,7 +308,6 @@ fn open_and_load<'obj>(cfg: &Config, storage: &'obj mut MaybeUninit<OpenObject>)
         .context("opening the BPF dispatcher")?;
     {
         let rodata = open.maps.rodata_data.as_mut().context("the BPF object has no .rodata")?;
-        rodata.usersched_pid = std::process::id() as i32;
         rodata.slice_ns = cfg.policy_cfg.slice_ns;
         rodata.slice_min_ns = cfg.policy_cfg.slice_min_ns;
         rodata.stall_timeout_ns = cfg.stall_timeout_ns;
@@ -319,6 +319,23 @@ fn open_and_load<'obj>(cfg: &Config, storage: &'obj mut MaybeUninit<OpenObject>)
         open.struct_ops.relay_ops_mut().flags |= *scx_utils::compat::SCX_OPS_SWITCH_PARTIAL;
     }
     scx_ops_load!(open, relay_ops, uei).context("loading the BPF dispatcher (run with -v for the verifier log)")
+}
+
+/// Tells the loaded dispatcher that the calling thread, which runs the
+/// scheduling loop, is the user scheduler. The dispatcher's own program
+/// records the thread as the kernel knows it: `getpid()` is another number
+/// inside a pid namespace, and the loop need not be the main thread.
+fn register_usersched(skel: &BpfSkel<'_>) -> Result<()> {
+    let out = skel
+        .progs
+        .relay_register_usersched
+        .test_run(ProgramInput::default())
+        .context("registering the scheduling thread with the BPF dispatcher")?;
+    let tid = out.return_value as i32;
+    if tid <= 0 {
+        bail!("registering the scheduling thread with the BPF dispatcher: it recorded thread id {tid}");
+    }
+    Ok(())
 }
 
 /// The backend over the loaded dispatcher's ring buffers and mmapped .bss.

@@ -100,6 +100,14 @@ pub const GUEST_BINARIES: &[GuestBinary] = &[
         optional: false,
         bench_only: false,
     },
+    // A pid namespace for guest case scx_relay_pid_namespace (scx_relay
+    // started as pid 1 of its own namespace, /proc remounted).
+    GuestBinary {
+        name: "unshare",
+        source: Source::Installed { package: "util-linux" },
+        optional: false,
+        bench_only: false,
+    },
     // The scheduler under test. Required: every image runs it (`cargo
     // xtask run`, `vm-test` and `test` build it first, see
     // `build_workspace_binaries`); a guest without it would test nothing.
