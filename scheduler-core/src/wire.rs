@@ -29,9 +29,11 @@ pub const MAX_CPUS: u32 = 1024;
 /// scheduler ejected by the kernel.
 pub const WATCHDOG_MS: u64 = 5000;
 /// How far a decision's vtime may lie from the dispatcher's clock
-/// (`vtime_now`, the largest vtime seen running) before it is clamped
-/// (`RELAY_VTIME_WINDOW_MS`, in ns of nice-0 virtual time): see [`clamp_vtime`].
-pub const VTIME_WINDOW_NS: u64 = 60_000 * 1_000_000;
+/// (`vtime_now`, the largest vtime of an unclamped decision seen running)
+/// before it is clamped (2^`RELAY_VTIME_WINDOW_SHIFT`): see [`clamp_vtime`].
+/// Keys queued together then stay less than 2^63 apart, as the kernel's
+/// wrap-aware order needs; no honest scale comes near (2^61 ns is 73 years).
+pub const VTIME_WINDOW: u64 = 1 << 61;
 
 /// Whether vtime `a` sorts before `b`, wrap-aware: the order of the kernel's
 /// DSQs (`time_before64()` in `scx_dsq_priq_less()`, kernel/sched/ext.c).
@@ -40,13 +42,14 @@ pub fn vtime_before(a: u64, b: u64) -> bool {
 }
 
 /// A decision's vtime as the dispatcher queues it: clamped to
-/// `[now - VTIME_WINDOW_NS, now + VTIME_WINDOW_NS]` around the dispatcher's
-/// clock `now` (the lower end saturating at 0), so that no policy's garbage
-/// (2^63, `u64::MAX`) becomes the clock every task the dispatcher places
-/// itself starts from. The BPF's `vtime_clamped()` does the same.
+/// `[now - VTIME_WINDOW, now + VTIME_WINDOW]` around the dispatcher's clock
+/// `now` (the lower end saturating at 0). A clamped task sorts first or
+/// last, and its run does not move the clock: no policy's garbage (2^63,
+/// `u64::MAX`) becomes the clock every task the dispatcher places itself
+/// starts from. The BPF's `vtime_clamped()` does the same.
 pub fn clamp_vtime(vtime: u64, now: u64) -> u64 {
-    let lo = now.saturating_sub(VTIME_WINDOW_NS);
-    let hi = now.saturating_add(VTIME_WINDOW_NS);
+    let lo = now.saturating_sub(VTIME_WINDOW);
+    let hi = now.saturating_add(VTIME_WINDOW);
     if vtime_before(vtime, lo) {
         lo
     } else if vtime_before(hi, vtime) {
@@ -352,27 +355,29 @@ mod tests {
     /// before" the clock, so it goes to the low end).
     #[test]
     fn clamp_vtime_keeps_the_window() {
-        let now = 10 * VTIME_WINDOW_NS;
-        for v in [now, now - VTIME_WINDOW_NS, now + VTIME_WINDOW_NS, now - 1, now + 12345] {
+        const W: u64 = VTIME_WINDOW;
+        // Honest keys of any scale: ns of virtual time, counters, timestamps.
+        for (v, now) in [(5, 0), (7_000_000_000, 5_000_000_000), (1_700_000_000_000_000_000, 12), (0, 1 << 40)] {
             assert_eq!(clamp_vtime(v, now), v);
         }
-        assert_eq!(clamp_vtime(now + VTIME_WINDOW_NS + 1, now), now + VTIME_WINDOW_NS);
-        assert_eq!(clamp_vtime(now + (1 << 62), now), now + VTIME_WINDOW_NS);
-        assert_eq!(clamp_vtime(0, now), now - VTIME_WINDOW_NS);
-        assert_eq!(clamp_vtime(u64::MAX, now), now - VTIME_WINDOW_NS);
-        // Near the start the low end is 0, not a wrapped value.
+        let now = W;
+        for v in [now, 0, now + W, now - 1, now + 12345] {
+            assert_eq!(clamp_vtime(v, now), v);
+        }
+        assert_eq!(clamp_vtime(now + W + 1, now), now + W);
+        assert_eq!(clamp_vtime(u64::MAX, now), 0, "u64::MAX is just before 0: the low end");
         assert_eq!(clamp_vtime(u64::MAX, 5), 0);
+        assert_eq!(clamp_vtime(1 << 62, 0), W);
         assert_eq!(clamp_vtime(1 << 63, 0), 0, "2^63 from 0 is 'before' in wrap-aware order");
-        assert_eq!(clamp_vtime((1 << 63) - 1, 0), VTIME_WINDOW_NS);
     }
 
     proptest! {
         /// Whatever a policy sends, the clamped vtime lies within the window
-        /// around the clock, so one decision moves the clock by at most the window.
+        /// around the clock, so keys queued together stay within 2^63.
         #[test]
         fn clamped_vtime_is_within_the_window(v: u64, now in 0u64..(1 << 62)) {
             let c = clamp_vtime(v, now);
-            prop_assert!(c >= now.saturating_sub(VTIME_WINDOW_NS) && c <= now + VTIME_WINDOW_NS);
+            prop_assert!(c >= now.saturating_sub(VTIME_WINDOW) && c <= now + VTIME_WINDOW);
         }
     }
 

@@ -455,9 +455,8 @@ mod tests {
     /// was; one within the window is kept, and its run moves the clock.
     #[test]
     fn garbage_vtime_is_clamped_and_does_not_move_the_clock() {
-        use scheduler_core::wire::VTIME_WINDOW_NS;
-        for (sent, queued, clock) in
-            [(1 << 62, VTIME_WINDOW_NS, 0), (u64::MAX, 0, 0), (VTIME_WINDOW_NS, VTIME_WINDOW_NS, VTIME_WINDOW_NS)]
+        use scheduler_core::wire::VTIME_WINDOW;
+        for (sent, queued, clock) in [(1 << 62, VTIME_WINDOW, 0), (u64::MAX, 0, 0), (VTIME_WINDOW, VTIME_WINDOW, VTIME_WINDOW)]
         {
             let mut m = one_task_in_user(Affinity::All);
             let record = m.channels.queued[0];

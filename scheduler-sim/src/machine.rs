@@ -150,7 +150,7 @@ pub(crate) struct Machine {
     pub(crate) tasks: Vec<SimTask>,
     pub(crate) cpus: Vec<Cpu>,
     pub(crate) shared: Dsq,
-    /// The largest vtime seen running (the dispatcher's `vtime_now`): the
+    /// The largest vtime of an unclamped decision seen running (the dispatcher's `vtime_now`): the
     /// vtime of tasks the dispatcher places itself.
     pub(crate) vtime_now: u64,
     pub(crate) dsq_seq: u64,

@@ -34,13 +34,15 @@ enum relay_consts {
 	/* Longest slice a decision (clamped) or --slice-us may ask for (us). */
 	RELAY_MAX_SLICE_US	= 100000,
 	/*
-	 * A decision's vtime is clamped to within this of the dispatcher's
-	 * clock (vtime_now, the largest vtime seen running), in ms of nice-0
-	 * virtual time: above the largest lead a fair policy gives a task (a
-	 * SCHED_IDLE task's deadline, one 100 ms slice at weight 3, is 34 s
-	 * ahead), far below the 2^63 ns at which wrap-aware order breaks.
+	 * A decision's vtime is clamped to within 2^this of the dispatcher's
+	 * clock (vtime_now, the largest vtime of an unclamped decision seen
+	 * running). Keys queued together then stay less than 2^63 apart, which
+	 * the kernel's wrap-aware order needs to be transitive (window on either
+	 * side, plus at most one window the clock moves meanwhile); and no key
+	 * of an honest policy is touched, whatever its scale (ns of virtual
+	 * time, a counter, timestamps: 2^61 ns is 73 years).
 	 */
-	RELAY_VTIME_WINDOW_MS	= 60000,
+	RELAY_VTIME_WINDOW_SHIFT = 61,
 	/* Decisions one ops.dispatch() may move (ops.dispatch_max_batch), and the
 	   most tasks and decisions one step of the user scheduler handles (count). */
 	RELAY_DISPATCH_BATCH	= 512,

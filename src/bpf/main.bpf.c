@@ -145,7 +145,7 @@ char _license[] SEC("license") = "GPL";
 
 /* Longest slice a decision may ask for (ns); longer ones are clamped. */
 #define MAX_SLICE_NS		((u64)RELAY_MAX_SLICE_US * 1000)
-#define VTIME_WINDOW_NS		((u64)RELAY_VTIME_WINDOW_MS * 1000000)
+#define VTIME_WINDOW		(1ULL << RELAY_VTIME_WINDOW_SHIFT)
 
 /* The enqueue flags a decision may pass to the kernel. */
 #define USER_ENQ_FLAGS		(SCX_ENQ_WAKEUP | SCX_ENQ_PREEMPT)
@@ -173,7 +173,7 @@ volatile u64 nr_kernel_dispatches;	/* tasks dispatched by the fast paths */
 volatile u64 nr_fallback;		/* tasks dispatched while the user side stalled */
 volatile u64 nr_bounced;		/* decisions moved to an allowed CPU */
 volatile u64 nr_stale;			/* decisions discarded (stale, duplicate, exited, malformed) */
-volatile u64 nr_vtime_clamped;		/* decisions whose vtime was clamped to VTIME_WINDOW_NS around vtime_now */
+volatile u64 nr_vtime_clamped;		/* decisions whose vtime was clamped to VTIME_WINDOW around vtime_now */
 volatile u64 nr_congested;		/* tasks kept in the kernel: ring buffer or pending map full */
 volatile u64 nr_stalls;			/* times the user side was declared stalled */
 volatile u64 nr_rescued;		/* tasks dispatched after waiting stall_timeout_ns in user space */
@@ -196,7 +196,7 @@ struct relay_cpu_state cpu_state[RELAY_MAX_CPUS];
 
 /* Private state. */
 static u32 nr_cpu_ids;
-static u64 vtime_now;			/* largest vtime seen running (ns) */
+static u64 vtime_now;			/* largest vtime of an unclamped decision seen running */
 static u64 last_progress_ns;		/* last user-side progress (ns) */
 static u64 last_cons_pos;		/* `queued` consumer position at the last check */
 static u64 usersched_last_run_ns;	/* last time the user scheduler started (ns) */
@@ -561,8 +561,8 @@ static __always_inline bool vtime_before(u64 a, u64 b)
 static u64 vtime_clamped(u64 vtime)
 {
 	u64 now = vtime_now_get();
-	u64 lo = now > VTIME_WINDOW_NS ? now - VTIME_WINDOW_NS : 0;
-	u64 hi = now + VTIME_WINDOW_NS;
+	u64 lo = now > VTIME_WINDOW ? now - VTIME_WINDOW : 0;
+	u64 hi = now + VTIME_WINDOW;
 
 	if (vtime_before(vtime, lo)) {
 		__sync_fetch_and_add(&nr_vtime_clamped, 1);

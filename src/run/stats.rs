@@ -103,7 +103,8 @@ bss_counters! {
         /// Decisions discarded: stale generation, duplicate, exited task, unreadable record.
         stale: "stale" <- nr_stale,
         /// Decisions whose vtime lay outside the window around the
-        /// dispatcher's clock (`RELAY_VTIME_WINDOW_MS`) and was clamped to it.
+        /// dispatcher's clock (2^`RELAY_VTIME_WINDOW_SHIFT`) and was clamped to
+        /// it: garbage, as no honest scale comes near.
         vtime_clamped: "vtime clamped" <- nr_vtime_clamped,
         /// Tasks kept in the kernel because the ring buffer or pending map was full.
         congested: "congested" <- nr_congested;

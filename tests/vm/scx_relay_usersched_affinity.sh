@@ -21,10 +21,11 @@ timed_run() {
 	shift
 	start_relay "$@" -- --stats 1
 	workload_begins
-	t0=$(tr -d . </proc/uptime | cut -d' ' -f1)
+	# (check sets t0 and t1 itself.)
+	run_t0=$(tr -d . </proc/uptime | cut -d' ' -f1)
 	# shellcheck disable=SC2086
 	check "$what: $work" $work
-	RUN_CS=$(($(tr -d . </proc/uptime | cut -d' ' -f1) - t0))
+	RUN_CS=$(($(tr -d . </proc/uptime | cut -d' ' -f1) - run_t0))
 	workload_ended "$what"
 	kill -INT "$RELAY_PID"
 	wait_relay
