@@ -33,7 +33,7 @@ use crate::{
     cpu::{CpuView, Topology},
     policy::{Policy, SchedContext},
     task::{Decision, QueuedTask, Target},
-    wire::DISPATCH_BATCH,
+    wire::{clamp_vtime, DISPATCH_BATCH},
 };
 
 /// Engine tunables.
@@ -183,7 +183,12 @@ impl Engine {
                 self.vtime_offset = self.max_vtime_sent.saturating_add(1).saturating_sub(d.vtime);
             }
             d.vtime = d.vtime.saturating_add(self.vtime_offset);
-            self.max_vtime_sent = self.max_vtime_sent.max(d.vtime);
+            // Garbage the dispatcher clamps (a vtime beyond its window around
+            // the largest sent so far, wire::clamp_vtime) must not become the
+            // base a switched-to policy is rebased past.
+            if clamp_vtime(d.vtime, self.max_vtime_sent) == d.vtime {
+                self.max_vtime_sent = self.max_vtime_sent.max(d.vtime);
+            }
             if !self.send(backend, d, &mut report)? {
                 break;
             }
@@ -419,6 +424,32 @@ mod tests {
         e.step(&mut b).unwrap();
         let offset = 1_000_001 - 10;
         assert_eq!(b.sent[4].vtime, (15 + 10) + offset, "seen as vtime 15, keyed 25, rebased");
+    }
+
+    /// A policy's garbage vtimes (2^62, u64::MAX) are not the base the next
+    /// policy is rebased past: its decisions sort right after the largest
+    /// honest vtime sent, in its own order, not all saturated at u64::MAX.
+    #[test]
+    fn switch_rebases_past_honest_vtimes_only() {
+        let mut e =
+            Engine::new(Box::new(Keyed(VecDeque::new(), 1_000)), Topology::uniform(4, 1, 4), EngineConfig::default());
+        let mut b = Chan { queued: VecDeque::new(), sent: Vec::new(), capacity: usize::MAX, pending: 0 };
+        for (pid, vtime) in [(1, 0), (2, u64::MAX - 1_000), (3, 1 << 62)] {
+            let mut t = QueuedTask::new(pid, 0);
+            t.vtime = vtime;
+            b.queued.push_back(t);
+        }
+        e.step(&mut b).unwrap();
+        assert_eq!(b.sent.iter().map(|d| d.vtime).collect::<Vec<_>>(), vec![1_000, u64::MAX, (1 << 62) + 1_000]);
+        e.switch_policy(Box::new(Keyed(VecDeque::new(), 10)), 0);
+        for pid in 4..=5 {
+            let mut t = QueuedTask::new(pid, 0);
+            t.vtime = pid as u64;
+            b.queued.push_back(t);
+        }
+        e.step(&mut b).unwrap();
+        assert_eq!(b.sent[3].vtime, 1_001, "right after the largest honest vtime");
+        assert_eq!(b.sent[4].vtime, 1_002, "in the new policy's order");
     }
 
     /// Switching policy hands every held task to the new one.

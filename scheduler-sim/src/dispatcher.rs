@@ -456,7 +456,8 @@ mod tests {
     #[test]
     fn garbage_vtime_is_clamped_and_does_not_move_the_clock() {
         use scheduler_core::wire::VTIME_WINDOW;
-        for (sent, queued, clock) in [(1 << 62, VTIME_WINDOW, 0), (u64::MAX, 0, 0), (VTIME_WINDOW, VTIME_WINDOW, VTIME_WINDOW)]
+        for (sent, queued, clock) in
+            [(1 << 62, VTIME_WINDOW, 0), (u64::MAX, 0, 0), (VTIME_WINDOW, VTIME_WINDOW, VTIME_WINDOW)]
         {
             let mut m = one_task_in_user(Affinity::All);
             let record = m.channels.queued[0];

@@ -23,8 +23,9 @@ done
 # hogs during a restart past the RCU stall timeout (three times in all, one
 # of them a CI run; a defect of the emulated rig, not of scx_relay:
 # docs/reliability.md "CPU hotplug").
-grep -q '\[never\]' /sys/kernel/mm/transparent_hugepage/enabled ||
-	fail "transparent huge pages are on ($(cat /sys/kernel/mm/transparent_hugepage/enabled)): khugepaged can hold up the restart's RCU grace period"
+THP=/sys/kernel/mm/transparent_hugepage/enabled
+[ ! -e "$THP" ] || grep -q '\[never\]' "$THP" ||
+	fail "transparent huge pages are on ($(cat "$THP")): khugepaged can hold up the restart's RCU grace period"
 # The kernel's hotplug restart request is the one disabling reason allowed.
 HOTPLUG_REASONS='going (on|off)line|unregistered from the main kernel'
 

@@ -129,8 +129,9 @@ start_relay_partial() {
 }
 
 # stat_of <counter>: the value after "<counter>" in the last stats line
-# (counters: queued user kernel fallback rescued bounced stale congested
-# stalls invalid redirected faults ...).
+# (counters: queued user kernel fallback rescued aged overdue keepalive
+# bounced stale clamped congested stalls invalid redirected faults ...; a
+# two-word label is read by its last word: "vtime clamped" by clamped).
 stat_of() {
 	grep 'scx_relay stats:' "$RELAY_LOG" | tail -n 1 |
 		awk -v key="$1" '{ for (i = 1; i < NF; i++) if ($i == key) { print $(i + 1); exit } }'
