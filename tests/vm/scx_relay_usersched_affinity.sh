@@ -1,12 +1,12 @@
 # scx_relay confined to cpu0 (`taskset -c 0`), its workload to the other
-# CPUs. A task handed to user space must get the user scheduler a CPU it
-# may run on: before, the dispatcher kicked an idle CPU of the woken task's
-# mask, which then dispatched without the user scheduler, and cpu0 stayed
-# idle until the heartbeat timer. The same hackbench, pinned to cpu1..N-1,
-# runs under scx_relay unconfined and then confined, in one boot: the
-# confined run must take at most 3 times as long (+1 s), be scheduled by
-# scx_relay (user dispatches grow, no safety net fires), and scx_relay must
-# exit 0 on SIGINT each time.
+# CPUs: the same hackbench, pinned to cpu1..N-1, runs under scx_relay
+# unconfined and then confined, in one boot. Confined, scx_relay must still
+# do the work (user dispatches grow, no safety net fires), take at most 3
+# times as long (+1 s), and exit 0 on SIGINT each time. (wake_usersched
+# kicks CPUs of the user scheduler's mask; with the woken task's mask, as
+# before, this case passed too, 6.3 s confined against 6.8 s: something
+# else brought cpu0 in. The case checks the confined scheduler works, not
+# that change.)
 . /relay/lib/common.sh
 . /relay/lib/scx_relay.sh
 
