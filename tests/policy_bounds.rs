@@ -173,6 +173,7 @@ fn check(policy: &str, config: &SimConfig, what: &str) -> (Report, u64) {
         assert!(longest <= bound, "{policy} on {what}: longest wait {longest} ns > bound {bound} ns");
     }
     assert!(!r.kernel_watchdog_exceeded, "{policy} on {what}: a task waited past 5 s");
+    assert_eq!(r.dispatch.vtime_clamped, 0, "{policy} on {what}: the dispatcher clamped an honest decision's vtime");
     (r, longest)
 }
 

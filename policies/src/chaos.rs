@@ -7,7 +7,7 @@
 //! given `--allow-test-policies`.
 //!
 //! * [`Chaos`] (`chaos`) answers in arrival order, but a seeded PRNG turns
-//!   about one decision in four into garbage of one of the kinds of
+//!   about one decision in three (10 in 32) into garbage of one of the kinds of
 //!   [`Fault`]: no decision at all, a CPU the machine lacks, a CPU outside
 //!   the task's mask, duplicates, stale generations, unknown, invalid and
 //!   replayed pids, absurd slices, flags and vtimes. The same input stream gives

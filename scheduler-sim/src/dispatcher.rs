@@ -97,7 +97,8 @@ impl Machine {
     }
 
     /// The dispatcher places task `id` itself, with the default slice, in
-    /// the shared queue at `vtime_now`, the largest vtime seen running (as
+    /// the shared queue at `vtime_now`, the largest vtime of an unclamped
+    /// decision seen running (as
     /// the BPF's `dispatch_in_kernel`). Not by the task's last vtime: vtimes
     /// do not advance while user space is silent, so ordering by them would
     /// let the lowest starve the rest for the whole stall; at `vtime_now`

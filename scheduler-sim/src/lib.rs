@@ -47,8 +47,8 @@
 //! * **Enqueue** (`ops.enqueue`): the generation is bumped and the task is
 //!   written to the queued ring for user space, unless the ring is full
 //!   (*congestion*) or the fallback is active: then the dispatcher places
-//!   it itself, in the shared queue at `vtime_now` (the largest vtime seen
-//!   running, as the BPF's `dispatch_in_kernel`), so such tasks queue behind
+//!   it itself, in the shared queue at `vtime_now` (the largest vtime of an
+//!   unclamped decision seen running, as the BPF's `dispatch_in_kernel`), so such tasks queue behind
 //!   what user space already decided, in arrival order among themselves.
 //!   An idle CPU is kicked to run the user scheduler; with none idle, a
 //!   *wakeup* makes the dispatcher kick its CPU to preempt the task there,
@@ -104,7 +104,11 @@
 //! - no kernel threads or other tasks outside the workload;
 //! - a decision with slice 0 keeps the task's remaining slice, or gets the
 //!   default slice if none is left; a task allowed to run on after its slice
-//!   gets the default slice.
+//!   gets the default slice;
+//! - queues order vtimes as plain u64s, where the kernel's DSQs compare
+//!   wrap-aware: the two agree while vtimes stay below 2^63, which the
+//!   clamp of decisions (`wire::clamp_vtime`, also applied here) keeps them
+//!   for any clock below 2^62.
 
 mod channel;
 mod dispatcher;

@@ -101,7 +101,8 @@ pub struct RunOpts {
     /// Print one line of counters every SECS seconds (tasks queued,
     /// dispatched by user space / kernel / stall fallback, tasks rescued
     /// from a policy that never decided them, tasks aged past a policy's
-    /// ordering, decisions bounced, stale, invalid or redirected, congestion,
+    /// ordering, decisions bounced, stale, invalid, redirected or with their
+    /// vtime clamped, congestion,
     /// and this process's page faults since start).
     #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
     pub stats: Option<f64>,

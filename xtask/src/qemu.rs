@@ -179,7 +179,7 @@ fn kernel_cmdline(spec: &BootSpec<'_>) -> String {
     // section (`collapse_huge_page()`) takes tens of ms of guest CPU; at
     // nice 19 (weight 15) among nice-0 hogs on the fair class (while
     // scx_relay restarts after a CPU change), that took it past the RCU
-    // stall timeout (21 s) twice, and this kernel has no
+    // stall timeout (21 s) three times, and this kernel has no
     // `CONFIG_RCU_BOOST` to lift a preempted reader. The stall held up
     // sched_ext's enable and then ejected it ("RCU CPU stall"). On
     // hardware the same copy takes ~100 us. docs/reliability.md,

@@ -166,12 +166,14 @@ workload_begins() {
 # workload_ended [what]: fail unless scx_relay did the work of the workload
 # that ran since workload_begins: its user dispatches went up meanwhile, and
 # the safety nets never fired (fallback, rescued and stalls are 0 since the
-# scheduler was loaded: no fault was injected, so none may be needed).
+# scheduler was loaded: no fault was injected, so none may be needed), and
+# no decision's vtime had to be clamped (vtime clamped is 0 since load).
 # Prints the deltas of the counters.
 workload_ended() {
 	workload_deltas "${1:-workload}" queued user kernel fallback rescued aged overdue stalls
 	[ "$DELTA_user" -gt 0 ] || fail_with_log "${1:-workload}: no user dispatches during it"
-	for key in fallback rescued stalls; do
+	# clamped: no honest policy sends a vtime the dispatcher must clamp.
+	for key in fallback rescued stalls clamped; do
 		v=$(counter "$FRESH_STATS" "$key")
 		[ "$v" = 0 ] || fail_with_log "${1:-workload}: $key is $v, expected 0 (no fault was injected)"
 	done
