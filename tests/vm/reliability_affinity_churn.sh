@@ -43,9 +43,5 @@ wait_done "$rounds" 120 hb || fail_with_log "$(done_count hb) of $rounds hackben
 note "$(cat /tmp/churn.log); $rounds hackbench rounds completed"
 fail_if_ejected "affinity churn"
 workload_ended "affinity churn"
-kill -INT "$RELAY_PID"
-wait_relay
-show_relay
-[ "$RELAY_STATUS" -eq 0 ] || fail_with_log "scx_relay exited with status $RELAY_STATUS"
-took=$(wait_state disabled 60) || fail_with_log "state is '$(cat $SCX/state)' after scx_relay exited"
+stop_relay
 pass

@@ -119,9 +119,5 @@ note "all $workers pinned workers completed"
 dmesg_since | grep 'sched_ext:' | sed 's/^\[[^]]*\] //' | sort | uniq -c | sort -rn | head -n 8
 fail_if_ejected "CPU hotplug" "$HOTPLUG_REASONS"
 grep -q 'ejected by the kernel' "$RELAY_LOG" && fail_with_log "scx_relay reported an ejection"
-kill -INT "$RELAY_PID"
-wait_relay
-show_relay
-[ "$RELAY_STATUS" -eq 0 ] || fail_with_log "scx_relay exited with status $RELAY_STATUS"
-took=$(wait_state disabled 60) || fail_with_log "state is '$(cat $SCX/state)' after scx_relay exited"
+stop_relay
 pass

@@ -81,9 +81,5 @@ note "after $flips stop/continue cycles: fallback $(stat_of fallback), stalls $(
 wait_done 1 60 after1 && wait_done 1 60 after2 || fail_with_log "a workload started after the stops did not complete"
 wait "$LOAD" || fail_with_log "stress-ng exited with status $? across the stops"
 fail_if_ejected "SIGSTOP"
-kill -INT "$RELAY_PID"
-wait_relay
-show_relay
-[ "$RELAY_STATUS" -eq 0 ] || fail_with_log "scx_relay exited with status $RELAY_STATUS"
-took=$(wait_state disabled 60) || fail_with_log "state is '$(cat $SCX/state)' after scx_relay exited"
+stop_relay
 pass

@@ -8,10 +8,6 @@ start_relay -- --stats 1
 workload_begins
 check "hackbench -g 4 -l 200" hackbench -g 4 -l 200
 workload_ended hackbench
-kill -INT "$RELAY_PID"
-wait_relay
-show_relay
-[ "$RELAY_STATUS" -eq 0 ] || fail_with_log "scx_relay exited with status $RELAY_STATUS after SIGINT"
-took=$(wait_state disabled 60) || fail_with_log "state is '$(cat $SCX/state)' 60 s after scx_relay exited"
-note "disabled ${took}s after exit"
+stop_relay
+note "disabled ${TOOK}s after exit"
 pass

@@ -218,6 +218,18 @@ wait_relay() {
 	RELAY_STATUS=$?
 }
 
+# stop_relay [pid]: end the case's scx_relay with SIGINT (to <pid>, default
+# RELAY_PID: under a wrapper such as unshare, the scx_relay process itself),
+# wait for it, print what it said, and fail unless it exited 0 and sched_ext
+# was disabled within 60 s after. Sets TOOK to those seconds.
+stop_relay() {
+	kill -INT "${1:-$RELAY_PID}"
+	wait_relay
+	show_relay
+	[ "$RELAY_STATUS" -eq 0 ] || fail_with_log "scx_relay exited with status $RELAY_STATUS after SIGINT"
+	TOOK=$(wait_state disabled 60) || fail_with_log "state is '$(cat $SCX/state)' 60 s after scx_relay exited"
+}
+
 # Print the last stats line and the kernel's sched_ext messages.
 show_relay() {
 	grep 'scx_relay stats:' "$RELAY_LOG" | tail -n 1
