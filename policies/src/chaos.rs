@@ -15,8 +15,16 @@
 //! * [`PanicAfter`] (`panic`) is a FIFO that panics once it has made
 //!   [`PANIC_AFTER_DECISIONS`] decisions: the scheduler must contain the
 //!   panic, unregister and exit non-zero.
+//! * [`Spin`] (`spin`) is a FIFO that, every [`SPIN_EVERY_DECISIONS`]
+//!   decisions, busy-loops for [`SPIN_FOR`] inside `dispatch`: a user side
+//!   that is on a CPU all along and decides nothing. The dispatcher must
+//!   see it as stalled (its thread running is not progress) and schedule
+//!   every task itself until the policy answers again.
 
-use std::collections::VecDeque;
+use std::{
+    collections::VecDeque,
+    time::{Duration, Instant},
+};
 
 use scheduler_core::{Decision, Policy, QueuedTask, SchedContext, Target};
 
@@ -29,6 +37,11 @@ pub const CHAOS_SEED: u64 = 0x5eed_c4a0_5eed_c4a0;
 pub const FAULT_ONE_IN: u64 = 32;
 /// Decisions [`PanicAfter`] makes before it panics.
 pub const PANIC_AFTER_DECISIONS: u64 = 2_000;
+/// Decisions [`Spin`] makes between two spins.
+pub const SPIN_EVERY_DECISIONS: u64 = 1_000;
+/// How long [`Spin`] busy-loops each time: three times the default stall
+/// timeout (1 s), well under the kernel's 5 s watchdog.
+pub const SPIN_FOR: Duration = Duration::from_secs(3);
 /// Decisions [`Chaos`] remembers for [`Fault::Replay`].
 const HISTORY: usize = 64;
 
@@ -297,6 +310,72 @@ impl Policy for PanicAfter {
     }
 }
 
+/// A FIFO that busy-loops for a while every so many decisions (see the
+/// module docs).
+pub struct Spin {
+    queue: VecDeque<QueuedTask>,
+    decided: u64,
+    every: u64,
+    spin_for: Duration,
+    spins: u64,
+    slice_ns: u64,
+}
+
+impl Spin {
+    /// Spins [`SPIN_FOR`] every [`SPIN_EVERY_DECISIONS`] decisions.
+    pub fn new(cfg: &PolicyConfig) -> Self {
+        Self::every(cfg, SPIN_EVERY_DECISIONS, SPIN_FOR)
+    }
+
+    /// Spins `spin_for` before decision number `every`, `2 * every`, ...
+    pub fn every(cfg: &PolicyConfig, every: u64, spin_for: Duration) -> Self {
+        Self {
+            queue: VecDeque::with_capacity(4096),
+            decided: 0,
+            every: every.max(1),
+            spin_for,
+            spins: 0,
+            slice_ns: cfg.slice_ns,
+        }
+    }
+
+    /// How many times it has spun.
+    pub fn spins(&self) -> u64 {
+        self.spins
+    }
+}
+
+impl Policy for Spin {
+    fn name(&self) -> &str {
+        "spin"
+    }
+
+    fn enqueue(&mut self, task: &QueuedTask, _ctx: &SchedContext<'_>) {
+        self.queue.push_back(*task);
+    }
+
+    fn dispatch(&mut self, ctx: &SchedContext<'_>) -> Option<Decision> {
+        let task = self.queue.pop_front()?;
+        self.decided += 1;
+        if self.decided % self.every == 0 {
+            self.spins += 1;
+            let start = Instant::now();
+            while start.elapsed() < self.spin_for {
+                std::hint::spin_loop();
+            }
+        }
+        Some(task.decide(prev_cpu_if_idle(&task, ctx), self.slice_ns, self.decided))
+    }
+
+    fn pending(&self) -> usize {
+        self.queue.len()
+    }
+
+    fn take_all(&mut self, out: &mut Vec<QueuedTask>) {
+        out.extend(self.queue.drain(..));
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -404,5 +483,30 @@ mod tests {
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| p.dispatch(&ctx)));
         let msg = caught.err().and_then(|e| e.downcast_ref::<String>().cloned()).unwrap();
         assert_eq!(msg, "panic test policy: deliberate panic after 3 decisions");
+    }
+
+    /// `spin` decides in arrival order and, before every `every`-th
+    /// decision, spends at least `spin_for` inside `dispatch`.
+    #[test]
+    fn spin_policy_spins_every_so_many_decisions() {
+        let cpus = busy(2);
+        let ctx = SchedContext { now_ns: 0, cpus: &cpus };
+        let spin_for = Duration::from_millis(30);
+        let mut p = Spin::every(&PolicyConfig::default(), 3, spin_for);
+        for pid in 1..=7 {
+            p.enqueue(&QueuedTask::new(pid, 0), &ctx);
+        }
+        let mut order = Vec::new();
+        for k in 1..=7u64 {
+            let start = Instant::now();
+            order.push(p.dispatch(&ctx).unwrap().pid);
+            if k % 3 == 0 {
+                assert!(start.elapsed() >= spin_for, "decision {k} did not spin");
+            }
+            assert_eq!(p.spins(), k / 3);
+        }
+        assert_eq!(order, (1..=7).collect::<Vec<_>>());
+        assert!(p.dispatch(&ctx).is_none());
+        assert_eq!(p.pending(), 0);
     }
 }

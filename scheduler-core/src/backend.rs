@@ -52,8 +52,11 @@ pub trait Backend {
     /// Now, in ns of the backend's monotonic clock.
     fn now_ns(&self) -> u64;
 
-    /// Tells the dispatcher how many tasks user space still holds
-    /// (undecided, or decided but not yet accepted), so it keeps running
-    /// the user scheduler while work is pending.
-    fn set_pending(&mut self, pending: usize);
+    /// Tells the dispatcher that the engine completed a step, and how many
+    /// tasks user space still holds (undecided, or decided but not yet
+    /// accepted), so it keeps running the user scheduler while work is
+    /// pending. Called once at the end of every step: a completed step is
+    /// how a user side that had nothing to decide shows it answers again
+    /// after a stall (a policy spinning inside a step completes none).
+    fn step_done(&mut self, pending: usize);
 }

@@ -153,7 +153,7 @@ impl Engine {
 
         if let Some(d) = self.refused.take() {
             if !self.send(backend, d, &mut report)? {
-                backend.set_pending(self.pending());
+                backend.step_done(self.pending());
                 report.pending = self.pending();
                 return Ok(report);
             }
@@ -194,7 +194,7 @@ impl Engine {
             }
         }
         report.pending = self.pending();
-        backend.set_pending(report.pending);
+        backend.step_done(report.pending);
         Ok(report)
     }
 
@@ -319,7 +319,7 @@ mod tests {
         fn now_ns(&self) -> u64 {
             0
         }
-        fn set_pending(&mut self, n: usize) {
+        fn step_done(&mut self, n: usize) {
             self.pending = n;
         }
     }

@@ -80,7 +80,7 @@ impl Backend for Loopback {
         self.clock_ns
     }
 
-    fn set_pending(&mut self, pending: usize) {
+    fn step_done(&mut self, pending: usize) {
         self.pending = pending;
     }
 }

@@ -90,7 +90,7 @@ impl Backend for UserSide<'_> {
         self.now_ns
     }
 
-    fn set_pending(&mut self, pending: usize) {
+    fn step_done(&mut self, pending: usize) {
         self.channels.user_pending = pending;
     }
 }

@@ -36,12 +36,14 @@
  *
  * Generations: stale and duplicate decisions
  * ------------------------------------------
- * Every hand-off to user space bumps the task's generation (task storage)
- * and the record carries it. A decision is applied only if it claims that
- * generation with a compare-and-swap (generation -> generation + 1); so of
- * the user's decision and the stall fallback below exactly one wins, and a
- * late or duplicate decision, or one for a task that was re-enqueued or
- * exited meanwhile, is discarded and counted (nr_stale); so is one naming a
+ * Every hand-off to user space gives the task a new generation (task
+ * storage), odd and unique among all tasks (handoff_seq), and the record
+ * carries it. A decision is applied only if it claims that generation with
+ * a compare-and-swap (generation -> generation + 1, even); so of the user's
+ * decision and the stall fallback below exactly one wins, and a late or
+ * duplicate decision, or one for a task that was taken back, re-enqueued or
+ * exited meanwhile, or for an earlier task that had the same pid, is
+ * discarded and counted (nr_stale); so is one naming a
  * CPU the task's mask lost after the hand-off (ops.set_cpumask counts mask
  * changes; the kernel puts the task back, a new hand-off follows). A
  * decision naming a CPU outside the mask it was given (or no CPU at all) is
@@ -59,17 +61,21 @@
  * Stall fallback
  * --------------
  * Tasks handed to user space stay reachable: the `pending` map names each
- * of them. "Progress" of the user side is any of: a decision drained from
- * `decisions`, the consumer position of `queued` moving, or the user
- * scheduler's thread starting to run. When tasks are pending and there was
+ * of them (a hand-off the kernel takes back, relay_dequeue, leaves it).
+ * "Progress" of the user side is work done: a decision drained from
+ * `decisions`, or the consumer position of `queued` moving (tasks taken
+ * in). Its thread being on a CPU is not: a policy spinning in a loop, or
+ * stuck in a slow step, is on a CPU all the time. When tasks are pending and there was
  * no progress for `stall_timeout_ns`, the dispatcher declares the user side
  * stalled: ops.dispatch() walks `pending` and inserts every task still at
  * the recorded generation into the shared DSQ (claiming the generation, so
  * the late decision is stale), new tasks go straight to kernel DSQs, and the
  * timer kicks idle CPUs so that this happens even on an idle machine. All of
- * it is counted in nr_fallback. The stall ends with the next progress: the
- * user scheduler gets CPU time first whenever it is runnable during a stall,
- * and takes over as soon as it runs.
+ * it is counted in nr_fallback. The stall ends with the next progress, or,
+ * once nothing is pending, with the next engine step the user side
+ * completes (user_steps: it is responsive, it just had nothing to decide).
+ * The user scheduler gets CPU time first whenever it is runnable during a
+ * stall, and takes over as soon as it works again.
  *
  * A live user side can still leave one task behind (a policy bug: it never
  * decides the task, or only with garbage). So the timer also asks
@@ -169,7 +175,7 @@ const volatile bool partial_mode;		/* --partial: SCX_OPS_SWITCH_PARTIAL (see kee
 
 /* Counters, read by the binary (monotonic, count). */
 volatile u64 nr_queued;			/* tasks handed to user space */
-volatile u64 nr_user_dispatches;	/* decisions applied */
+volatile u64 nr_user_dispatches;	/* runs that a decision of the user scheduler placed */
 volatile u64 nr_kernel_dispatches;	/* tasks dispatched by the fast paths */
 volatile u64 nr_fallback;		/* tasks dispatched while the user side stalled */
 volatile u64 nr_bounced;		/* decisions moved to an allowed CPU */
@@ -181,6 +187,7 @@ volatile u64 nr_rescued;		/* tasks dispatched after waiting stall_timeout_ns in 
 volatile u64 nr_aged;			/* tasks run ahead of their vtime after AGE_AFTER_NS runnable in a DSQ */
 volatile u64 nr_overdue;		/* tasks enqueued already runnable AGE_AFTER_NS: kept in the kernel */
 volatile u64 nr_keepalive;		/* tasks taken back from user space to keep a CPU's ext server (keep_ext_server) */
+volatile u64 nr_voided;			/* hand-offs the kernel took back before a decision (relay_dequeue) */
 
 /* Profile counters, read by the binary (monotonic, count): where the time goes. */
 volatile u64 nr_dispatch_calls;		/* ops.dispatch() invocations */
@@ -191,6 +198,7 @@ volatile u64 nr_usersched_runs;		/* times the user scheduler was put on a CPU */
 
 /* State shared with the binary. */
 volatile u64 nr_user_pending;		/* written by user space: tasks it holds (count) */
+volatile u64 user_steps;		/* written by user space: engine steps completed (count) */
 volatile u64 nr_pending;		/* entries in `pending` (count) */
 volatile u32 user_stalled;		/* 1 while the stall fallback is active (bool) */
 struct relay_cpu_state cpu_state[RELAY_MAX_CPUS];
@@ -199,6 +207,8 @@ struct relay_cpu_state cpu_state[RELAY_MAX_CPUS];
 static u32 nr_cpu_ids;
 static u64 vtime_now;			/* largest vtime of an unclamped decision seen running */
 static u64 last_progress_ns;		/* last user-side progress (ns) */
+static u64 stalled_at_steps;		/* user_steps when the stall was declared (count) */
+static u64 handoff_seq;			/* source of hand-off generations (see queue_to_user) */
 static u64 last_cons_pos;		/* `queued` consumer position at the last check */
 static u64 usersched_last_run_ns;	/* last time the user scheduler started (ns) */
 static s32 usersched_cpu;		/* CPU it last ran on */
@@ -263,7 +273,8 @@ struct pending_walk {
  * restart nothing in the kernel) cannot restart it either.
  */
 struct task_ctx {
-	u64 generation;		/* bumped per hand-off and per claim (count) */
+	u64 generation;		/* odd: handed off at this generation; even: not in user space (see queue_to_user) */
+	u64 user_run_gen;	/* generation a user decision claimed, counted at its run (relay_running) */
 	u64 start_ts;		/* last start of a run (ns) */
 	u64 stop_ts;		/* last stop of a run (ns) */
 	u64 exec_runtime;	/* CPU time since the last wakeup (ns) */
@@ -646,7 +657,10 @@ static void note_progress(u64 now)
 
 /*
  * Whether the user side is stalled: tasks are pending and it showed no
- * progress for stall_timeout_ns. Latches user_stalled until the next progress.
+ * progress (see the top) for stall_timeout_ns. Latches user_stalled until
+ * the next progress, or until it completes an engine step while nothing is
+ * pending: during a stall new tasks bypass it, so one with nothing left to
+ * decide would otherwise never show progress again.
  */
 static bool check_stalled(u64 now)
 {
@@ -657,14 +671,19 @@ static bool check_stalled(u64 now)
 		note_progress(now);
 		return false;
 	}
-	if (READ_ONCE(user_stalled))
-		return true;
+	if (READ_ONCE(user_stalled)) {
+		if (READ_ONCE(nr_pending) || READ_ONCE(user_steps) == READ_ONCE(stalled_at_steps))
+			return true;
+		note_progress(now);
+		return false;
+	}
 	if (!READ_ONCE(nr_pending)) {
 		WRITE_ONCE(last_progress_ns, now);
 		return false;
 	}
 	if ((s64)(now - READ_ONCE(last_progress_ns)) < (s64)stall_timeout_ns)
 		return false;
+	WRITE_ONCE(stalled_at_steps, READ_ONCE(user_steps));
 	WRITE_ONCE(user_stalled, 1);
 	__sync_fetch_and_add(&nr_stalls, 1);
 	return true;
@@ -706,9 +725,18 @@ static bool pending_record(s32 pid, u64 generation)
 	return !bpf_map_update_elem(&pending, &pid, &e, BPF_EXIST);
 }
 
-/* Dispatch @p in the kernel, to the shared DSQ, at the current vtime. */
+/*
+ * Dispatch @p in the kernel, to the shared DSQ, at the current vtime. A new
+ * generation (still even: nothing is open in user space), so that a user
+ * decision claimed for an earlier enqueue does not count at this run
+ * (user_run_gen).
+ */
 static void dispatch_in_kernel(struct task_struct *p, u64 enq_flags)
 {
+	struct task_ctx *tctx = lookup_task_ctx(p);
+
+	if (tctx)
+		__sync_fetch_and_add(&tctx->generation, 2);
 	scx_bpf_dsq_insert_vtime(p, SHARED_DSQ, slice_ns, vtime_now_get(), enq_flags);
 	kick_for(p);
 }
@@ -731,7 +759,19 @@ static s32 handoff_cpu(const struct task_struct *p)
 	return any < nr_cpu_ids ? any : cpu;
 }
 
-/* Hand @p to user space; false if there is no room (the caller keeps it). */
+/*
+ * Hand @p to user space; false if there is no room (the caller keeps it).
+ *
+ * Its generation: odd, and unique among all tasks. Odd marks a hand-off
+ * that is still open (a claim makes it even), so relay_dequeue() knows
+ * without a map lookup whether there is one to take back. Unique, because
+ * pids are reused: a thread's pid is freed in release_task() (exit_notify()
+ * for a thread or an autoreaped child) before its last switch, where
+ * kernel/sched/ext.c sched_ext_dead() calls ops.exit_task(), so a new task
+ * can be handed off under that pid while the old one still exits; a
+ * per-task count would let a decision or pending entry of the one match
+ * the other.
+ */
 static bool queue_to_user(struct task_struct *p, u64 enq_flags)
 {
 	struct relay_queued_task *t;
@@ -744,7 +784,8 @@ static bool queue_to_user(struct task_struct *p, u64 enq_flags)
 	t = bpf_ringbuf_reserve(&queued, sizeof(*t), 0);
 	if (!t)
 		return false;
-	gen = __sync_add_and_fetch(&tctx->generation, 1);
+	gen = __sync_add_and_fetch(&handoff_seq, 2) - 1;
+	WRITE_ONCE(tctx->generation, gen);
 	tctx->handoff_mask_seq = READ_ONCE(tctx->mask_seq);
 	if (!pending_record(p->pid, gen)) {
 		bpf_ringbuf_discard(t, 0);
@@ -863,7 +904,13 @@ static void apply_decision(const struct relay_decision *d)
 		goto out;
 	}
 	slice = d->slice_ns < MAX_SLICE_NS ? d->slice_ns : MAX_SLICE_NS;
-	__sync_fetch_and_add(&nr_user_dispatches, 1);
+	/*
+	 * Counted when it runs (relay_running), if nothing came between: the
+	 * kernel drops an insert of a task dequeued meanwhile
+	 * (kernel/sched/ext.c finish_dispatch()), and every enqueue changes
+	 * the generation.
+	 */
+	WRITE_ONCE(tctx->user_run_gen, d->generation + 1);
 	if (partial_mode) {
 		/* Straight to a local DSQ, in decision order: see keep_ext_server(). */
 		cpu = partial_cpu(p, dsq);
@@ -1394,7 +1441,11 @@ void BPF_STRUCT_OPS(relay_set_weight, struct task_struct *p, u32 weight)
 	cg_load_add(tctx->cgid, delta);
 }
 
-/* Record who runs where, when it started, and the user scheduler's liveness. */
+/*
+ * Record who runs where and when it started, and count a run that a user
+ * decision placed. The user scheduler starting to run is not progress (see
+ * the top): only the work it does is.
+ */
 void BPF_STRUCT_OPS(relay_running, struct task_struct *p)
 {
 	struct relay_cpu_state *st = cpu_state_of(scx_bpf_task_cpu(p));
@@ -1417,10 +1468,15 @@ void BPF_STRUCT_OPS(relay_running, struct task_struct *p)
 		__sync_fetch_and_add(&nr_usersched_runs, 1);
 		WRITE_ONCE(usersched_last_run_ns, now);
 		WRITE_ONCE(usersched_cpu, scx_bpf_task_cpu(p));
-		note_progress(now);
 		return;
 	}
 	tctx = lookup_task_ctx(p);
+	/* A run that a user decision placed, nothing having come between. */
+	if (tctx && tctx->user_run_gen) {
+		if (tctx->user_run_gen == READ_ONCE(tctx->generation))
+			__sync_fetch_and_add(&nr_user_dispatches, 1);
+		tctx->user_run_gen = 0;
+	}
 	/* The clock follows what runs, but not a vtime that had to be clamped. */
 	if ((!tctx || !tctx->vtime_clamped) && vtime_before(vtime_now_get(), p->scx.dsq_vtime))
 		WRITE_ONCE(vtime_now, p->scx.dsq_vtime);
@@ -1572,13 +1628,43 @@ s32 BPF_STRUCT_OPS(relay_init_task, struct task_struct *p, struct scx_init_task_
 	return 0;
 }
 
-/* An exiting task is no longer pending. */
+/*
+ * A task handed to user space and taken back by the kernel before a
+ * decision placed it: kernel/sched/ext.c ops_dequeue() calls this only for
+ * a task still QUEUED with the BPF scheduler, which for us means handed off
+ * (every other path inserts it). An affinity, class or weight change, a
+ * migration, core scheduling: the hand-off is void. Claim it (a late
+ * decision is stale) and forget its pending entry, so that neither a
+ * decision nor the fallback inserts a task the kernel took back (it would
+ * drop the insert: finish_dispatch()), and a re-enqueue that does not go
+ * through user space (stall, overdue, congestion) leaves no pending entry
+ * behind to be "rescued" later, or to hold a stall open.
+ */
+void BPF_STRUCT_OPS(relay_dequeue, struct task_struct *p, u64 deq_flags)
+{
+	struct task_ctx *tctx = lookup_task_ctx(p);
+	u64 g;
+
+	if (!tctx)
+		return;
+	g = READ_ONCE(tctx->generation);
+	if ((g & 1) && __sync_val_compare_and_swap(&tctx->generation, g, g + 1) == g) {
+		pending_forget(p->pid, g);
+		__sync_fetch_and_add(&nr_voided, 1);
+	}
+}
+
+/*
+ * An exiting task is no longer pending: forget its entry, but only its own
+ * (its pid may already name a new task, see queue_to_user()). After
+ * relay_dequeue() there is none left; this is the guard.
+ */
 void BPF_STRUCT_OPS(relay_exit_task, struct task_struct *p, struct scx_exit_task_args *args)
 {
-	s32 pid = p->pid;
+	struct task_ctx *tctx = lookup_task_ctx(p);
 
-	if (!bpf_map_delete_elem(&pending, &pid))
-		__sync_fetch_and_sub(&nr_pending, 1);
+	if (tctx && (READ_ONCE(tctx->generation) & 1))
+		pending_forget(p->pid, READ_ONCE(tctx->generation));
 }
 
 /* Create the DSQs, mark the online CPUs, start the heartbeat. */
@@ -1642,12 +1728,12 @@ void BPF_STRUCT_OPS(relay_dump, struct scx_dump_ctx *dctx)
 {
 	u64 now = bpf_ktime_get_ns();
 
-	scx_bpf_dump("scx_relay: queued %llu user %llu kernel %llu fallback %llu rescued %llu aged %llu stalls %llu\n",
+	scx_bpf_dump("scx_relay: queued %llu user %llu kernel %llu fallback %llu rescued %llu aged %llu stalls %llu voided %llu\n",
 		     nr_queued, nr_user_dispatches, nr_kernel_dispatches, nr_fallback, nr_rescued, nr_aged,
-		     nr_stalls);
-	scx_bpf_dump("scx_relay: pending %llu user_pending %llu stalled %u usersched on_cpu %u cpu %d last run %lldms ago shared_dsq %d\n",
-		     nr_pending, nr_user_pending, user_stalled, usersched_on_cpu, usersched_cpu,
-		     (s64)(now - usersched_last_run_ns) / 1000000, scx_bpf_dsq_nr_queued(SHARED_DSQ));
+		     nr_stalls, nr_voided);
+	scx_bpf_dump("scx_relay: pending %llu user_pending %llu stalled %u usersched pid %d on_cpu %u cpu %d last run %lldms ago steps %llu shared_dsq %d\n",
+		     nr_pending, nr_user_pending, user_stalled, usersched_pid, usersched_on_cpu, usersched_cpu,
+		     (s64)(now - usersched_last_run_ns) / 1000000, user_steps, scx_bpf_dsq_nr_queued(SHARED_DSQ));
 }
 
 /* Per CPU: its DSQ's depth and whether overdue tasks wait for it. */
@@ -1750,6 +1836,7 @@ void BPF_STRUCT_OPS(relay_exit, struct scx_exit_info *ei)
 SCX_OPS_DEFINE(relay_ops,
 	       .select_cpu	= (void *)relay_select_cpu,
 	       .enqueue		= (void *)relay_enqueue,
+	       .dequeue		= (void *)relay_dequeue,
 	       .dispatch	= (void *)relay_dispatch,
 	       .runnable	= (void *)relay_runnable,
 	       .running		= (void *)relay_running,

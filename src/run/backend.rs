@@ -167,9 +167,15 @@ impl Backend for BpfBackend {
         monotonic_ns()
     }
 
-    fn set_pending(&mut self, pending: usize) {
-        // SAFETY: see `counters`; a single aligned u64 store the BPF side reads.
-        unsafe { (&raw mut (*self.bss.as_ptr()).nr_user_pending).write_volatile(pending as u64) };
+    fn step_done(&mut self, pending: usize) {
+        let bss = self.bss.as_ptr();
+        // SAFETY: see `counters`; aligned u64 loads and stores of fields that
+        // only this thread writes and the BPF side reads.
+        unsafe {
+            (&raw mut (*bss).nr_user_pending).write_volatile(pending as u64);
+            let steps = (&raw const (*bss).user_steps).read_volatile();
+            (&raw mut (*bss).user_steps).write_volatile(steps.wrapping_add(1));
+        }
     }
 }
 

@@ -71,8 +71,14 @@ bss_counters! {
     /// scheduler was loaded).
     pub struct DispatcherCounters {
         /// Tasks handed to user space.
-        queued: "queued" <- nr_queued;
-        /// Decisions of the user scheduler applied by the dispatcher.
+        queued: "queued" <- nr_queued,
+        /// Hand-offs the kernel took back before a decision placed the task
+        /// (an affinity, class or weight change while it waited in user
+        /// space): the decision that follows is stale.
+        voided: "voided" <- nr_voided;
+        /// Runs that a decision of the user scheduler placed: counted when
+        /// the task starts running, not when the decision is applied (the
+        /// kernel drops an insert of a task dequeued meanwhile).
         user: "dispatched user" <- nr_user_dispatches,
         /// Tasks dispatched by the dispatcher's fast paths (idle wakeups,
         /// kthreads, congestion).
@@ -249,6 +255,7 @@ mod tests {
             counters: Counters {
                 dispatcher: DispatcherCounters {
                     queued: 10,
+                    voided: 22,
                     user: 7,
                     kernel: 2,
                     fallback: 1,
@@ -271,7 +278,7 @@ mod tests {
         };
         assert_eq!(
             line.to_string(),
-            "scx_relay stats: queued 10 | dispatched user 7 kernel 2 fallback 1 rescued 8 aged 20 overdue 4 keepalive 2 | bounced 3 \
+            "scx_relay stats: queued 10 voided 22 | dispatched user 7 kernel 2 fallback 1 rescued 8 aged 20 overdue 4 keepalive 2 | bounced 3 \
              stale 4 vtime clamped 21 congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 | page faults 6 | dispatch calls 11 \
              drains 12 drained 13 kicks 14 usersched runs 15 | steps 16 empty 17 received 18 | cpu_ns 19"
         );

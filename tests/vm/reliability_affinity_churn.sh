@@ -10,7 +10,8 @@
 # affinity stressor (--affinity-pin) and a fork storm as in the recipe; and
 # hackbench rounds, whose short sleepers keep the CPUs busy with low keys.
 # Passes when scx_relay is never ejected (no stall message either), did the
-# work (user dispatches during the load, fallback/rescued/stalls 0), every
+# work (user dispatches during the load, fallback/rescued/stalls 0), voided
+# hand-offs of re-pinned waiting tasks (voided > 0), every
 # hackbench round completed, and scx_relay exits 0 on SIGINT.
 . /relay/lib/common.sh
 . /relay/lib/scx_relay.sh
@@ -43,5 +44,8 @@ wait_done "$rounds" 120 hb || fail_with_log "$(done_count hb) of $rounds hackben
 note "$(cat /tmp/churn.log); $rounds hackbench rounds completed"
 fail_if_ejected "affinity churn"
 workload_ended "affinity churn"
+# Tasks re-pinned while they waited in user space: the kernel took those
+# hand-offs back (ops.dequeue), and the dispatcher voided them.
+[ "$DELTA_voided" -gt 0 ] || fail_with_log "no hand-off voided by the re-pinning (voided +$DELTA_voided)"
 stop_relay
 pass

@@ -59,5 +59,5 @@ impl Backend for Scripted {
     fn now_ns(&self) -> u64 {
         self.now_ns
     }
-    fn set_pending(&mut self, _: usize) {}
+    fn step_done(&mut self, _: usize) {}
 }

@@ -2,7 +2,7 @@
 #
 # The scheduler runs in the background with its output in $RELAY_LOG; its
 # --stats lines look like
-#   scx_relay stats: queued 10 | dispatched user 7 kernel 2 fallback 1 | ...
+#   scx_relay stats: queued 10 voided 0 | dispatched user 7 kernel 2 fallback 1 | ...
 # and stat_of reads one counter from the last of them.
 
 RELAY_LOG=/tmp/scx_relay-$RELAY_TEST_NAME.log
@@ -129,7 +129,7 @@ start_relay_partial() {
 }
 
 # stat_of <counter>: the value after "<counter>" in the last stats line
-# (counters: queued user kernel fallback rescued aged overdue keepalive
+# (counters: queued voided user kernel fallback rescued aged overdue keepalive
 # bounced stale clamped congested stalls invalid redirected faults ...; a
 # two-word label is read by its last word: "vtime clamped" by clamped).
 stat_of() {
@@ -170,7 +170,7 @@ workload_begins() {
 # no decision's vtime had to be clamped (vtime clamped is 0 since load).
 # Prints the deltas of the counters.
 workload_ended() {
-	workload_deltas "${1:-workload}" queued user kernel fallback rescued aged overdue stalls
+	workload_deltas "${1:-workload}" queued voided user kernel fallback rescued aged overdue stalls
 	[ "$DELTA_user" -gt 0 ] || fail_with_log "${1:-workload}: no user dispatches during it"
 	# clamped: no honest policy sends a vtime the dispatcher must clamp.
 	for key in fallback rescued stalls clamped; do
