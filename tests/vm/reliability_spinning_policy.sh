@@ -21,9 +21,9 @@ start_relay -- --allow-test-policies --policy spin --stats 1
 workload_begins
 stress-ng -t "${secs}s" -c "$N" --pipe 2 >/dev/null 2>&1 &
 LOAD=$!
-t0=$(cut -d. -f1 /proc/uptime)
+load_t0=$(cut -d. -f1 /proc/uptime)
 rounds=0
-while [ $(($(cut -d. -f1 /proc/uptime) - t0)) -lt "$secs" ]; do
+while [ $(($(cut -d. -f1 /proc/uptime) - load_t0)) -lt "$secs" ]; do
 	check "hackbench round $((rounds + 1)) under a spinning policy" hackbench -g 2 -l 50
 	rounds=$((rounds + 1))
 	[ "$(cat $SCX/state)" = enabled ] || fail_with_log "state is '$(cat $SCX/state)' under a spinning policy"
