@@ -8,7 +8,7 @@
  * The flow of one task
  * --------------------
  * ops.enqueue() writes a runnable task to the `queued` ring buffer and
- * remembers it in the `pending` map (pid -> generation). The user scheduler
+ * remembers it in the `pending` map (generation -> pid). The user scheduler
  * drains the ring buffer, runs its policy and writes decisions (target CPU or
  * "any", slice, vtime) to the `decisions` user ring buffer. ops.dispatch()
  * drains decisions, as many as it has free dispatch slots, and inserts each
@@ -187,7 +187,7 @@ volatile u64 nr_rescued;		/* tasks dispatched after waiting stall_timeout_ns in 
 volatile u64 nr_aged;			/* tasks run ahead of their vtime after AGE_AFTER_NS runnable in a DSQ */
 volatile u64 nr_overdue;		/* tasks enqueued already runnable AGE_AFTER_NS: kept in the kernel */
 volatile u64 nr_keepalive;		/* tasks taken back from user space to keep a CPU's ext server (keep_ext_server) */
-volatile u64 nr_voided;			/* hand-offs the kernel took back before a decision (relay_dequeue) */
+volatile u64 nr_voided;			/* hand-offs taken back by a dequeue before a decision (relay_dequeue) */
 
 /* Profile counters, read by the binary (monotonic, count): where the time goes. */
 volatile u64 nr_dispatch_calls;		/* ops.dispatch() invocations */
@@ -235,15 +235,24 @@ struct {
 
 /* One task handed to user space. */
 struct pending_entry {
-	u64 generation;		/* task_ctx.generation of the hand-off (count) */
+	s32 pid;		/* the task (thread id) */
+	u32 pad;
 	u64 queued_ns;		/* when it was handed over (ns) */
 };
 
-/* Tasks handed to user space and not yet dispatched: pid -> entry. */
+/*
+ * Tasks handed to user space and not yet dispatched: generation -> entry.
+ * Keyed by the hand-off's generation, unique among all tasks (see
+ * queue_to_user()), so that forgetting one hand-off deletes exactly its
+ * entry: keyed by pid, a lookup-compare-delete racing with the same task's
+ * next hand-off on its own CPU (a dequeue and re-enqueue meanwhile) could
+ * delete the new entry, and a task in our custody with no entry is one
+ * neither the fallback nor the rescue can reach.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MAX_PENDING);
-	__type(key, s32);
+	__type(key, u64);
 	__type(value, struct pending_entry);
 } pending SEC(".maps");
 
@@ -672,7 +681,12 @@ static bool check_stalled(u64 now)
 		return false;
 	}
 	if (READ_ONCE(user_stalled)) {
-		if (READ_ONCE(nr_pending) || READ_ONCE(user_steps) == READ_ONCE(stalled_at_steps))
+		/* Only a step completed once nothing was pending ends it. */
+		if (READ_ONCE(nr_pending)) {
+			WRITE_ONCE(stalled_at_steps, READ_ONCE(user_steps));
+			return true;
+		}
+		if (READ_ONCE(user_steps) == READ_ONCE(stalled_at_steps))
 			return true;
 		note_progress(now);
 		return false;
@@ -704,25 +718,22 @@ static bool usersched_has_work(bool claim)
 	       READ_ONCE(user_stalled);
 }
 
-/* Forget @pid's pending entry if it still names @generation. */
-static void pending_forget(s32 pid, u64 generation)
+/* Forget the pending entry of the hand-off at @generation, if still there. */
+static void pending_forget(u64 generation)
 {
-	struct pending_entry *e = bpf_map_lookup_elem(&pending, &pid);
-
-	if (e && e->generation == generation && !bpf_map_delete_elem(&pending, &pid))
+	if (!bpf_map_delete_elem(&pending, &generation))
 		__sync_fetch_and_sub(&nr_pending, 1);
 }
 
 /* Record @pid as handed to user space at @generation; false if the map is full. */
 static bool pending_record(s32 pid, u64 generation)
 {
-	struct pending_entry e = { .generation = generation, .queued_ns = bpf_ktime_get_ns() };
+	struct pending_entry e = { .pid = pid, .queued_ns = bpf_ktime_get_ns() };
 
-	if (!bpf_map_update_elem(&pending, &pid, &e, BPF_NOEXIST)) {
-		__sync_fetch_and_add(&nr_pending, 1);
-		return true;
-	}
-	return !bpf_map_update_elem(&pending, &pid, &e, BPF_EXIST);
+	if (bpf_map_update_elem(&pending, &generation, &e, BPF_NOEXIST))
+		return false;
+	__sync_fetch_and_add(&nr_pending, 1);
+	return true;
 }
 
 /*
@@ -788,6 +799,8 @@ static bool queue_to_user(struct task_struct *p, u64 enq_flags)
 	WRITE_ONCE(tctx->generation, gen);
 	tctx->handoff_mask_seq = READ_ONCE(tctx->mask_seq);
 	if (!pending_record(p->pid, gen)) {
+		/* No hand-off after all: close the generation (even). */
+		WRITE_ONCE(tctx->generation, gen + 1);
 		bpf_ringbuf_discard(t, 0);
 		return false;
 	}
@@ -891,24 +904,35 @@ static void apply_decision(const struct relay_decision *d)
 		return;
 	}
 	tctx = lookup_task_ctx(p);
-	if (!tctx || __sync_val_compare_and_swap(&tctx->generation, d->generation,
-						 d->generation + 1) != d->generation) {
+	/* Only an open hand-off (odd) can be claimed: an even echo is garbage. */
+	if (!tctx || !(d->generation & 1) ||
+	    __sync_val_compare_and_swap(&tctx->generation, d->generation, d->generation + 1) != d->generation) {
 		__sync_fetch_and_add(&nr_stale, 1);
 		goto out;
 	}
-	pending_forget(d->pid, d->generation);
+	pending_forget(d->generation);
 
 	dsq = decision_dsq(p, tctx, d->cpu);
 	if (dsq == STALE_DSQ) {
+		/*
+		 * Claimed, so it must be inserted somewhere: with no pending
+		 * entry left, nothing else would. (A mask change comes with a
+		 * dequeue, which voids the hand-off before this claim, see
+		 * relay_dequeue(); this is the guard.)
+		 */
 		__sync_fetch_and_add(&nr_stale, 1);
+		__sync_fetch_and_add(&nr_kernel_dispatches, 1);
+		dispatch_in_kernel(p, 0);
 		goto out;
 	}
 	slice = d->slice_ns < MAX_SLICE_NS ? d->slice_ns : MAX_SLICE_NS;
 	/*
 	 * Counted when it runs (relay_running), if nothing came between: the
 	 * kernel drops an insert of a task dequeued meanwhile
-	 * (kernel/sched/ext.c finish_dispatch()), and every enqueue changes
-	 * the generation.
+	 * (kernel/sched/ext.c finish_dispatch()), and every ops.enqueue
+	 * changes the generation. (The kernel's bypass mode, while it
+	 * unloads or loads a scheduler, enqueues without calling us: a run
+	 * then can still be counted.)
 	 */
 	WRITE_ONCE(tctx->user_run_gen, d->generation + 1);
 	if (partial_mode) {
@@ -952,13 +976,13 @@ static long handle_decision(struct bpf_dynptr *dynptr, void *ctx)
  * bpf_for_each_map_elem() callback: dispatch one pending task in the kernel
  * (see enum pending_walk_kind for which ones, where, and what counts them).
  */
-static long fallback_one(struct bpf_map *map, s32 *pid, struct pending_entry *e,
+static long fallback_one(struct bpf_map *map, u64 *generation, struct pending_entry *e,
 			 struct pending_walk *walk)
 {
 	struct task_struct *p;
 	struct task_ctx *tctx;
-	s32 key = *pid;
-	u64 g = e->generation;
+	s32 key = e->pid;
+	u64 g = *generation;
 
 	if (!scx_bpf_dispatch_nr_slots())
 		return 1;
@@ -979,7 +1003,7 @@ static long fallback_one(struct bpf_map *map, s32 *pid, struct pending_entry *e,
 			scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
 			__sync_fetch_and_add(&nr_keepalive, 1);
 			bpf_task_release(p);
-			pending_forget(key, g);
+			pending_forget(g);
 			return 1;
 		}
 		dispatch_in_kernel(p, 0);
@@ -988,7 +1012,7 @@ static long fallback_one(struct bpf_map *map, s32 *pid, struct pending_entry *e,
 	bpf_task_release(p);
 forget:
 	/* Dispatched, exited or superseded: no longer pending at @g. */
-	pending_forget(key, g);
+	pending_forget(g);
 	return 0;
 }
 
@@ -1630,10 +1654,12 @@ s32 BPF_STRUCT_OPS(relay_init_task, struct task_struct *p, struct scx_init_task_
 
 /*
  * A task handed to user space and taken back by the kernel before a
- * decision placed it: kernel/sched/ext.c ops_dequeue() calls this only for
- * a task still QUEUED with the BPF scheduler, which for us means handed off
+ * decision placed it: kernel/sched/ext.c ops_dequeue() calls this for a
+ * task still QUEUED with the BPF scheduler, which for us means handed off
  * (every other path inserts it). An affinity, class or weight change, a
- * migration, core scheduling: the hand-off is void. Claim it (a late
+ * migration, core scheduling, the kernel's bypass at unload: the hand-off
+ * is void. (Kernels that also call it for a task leaving a DSQ of ours:
+ * such a task's generation is even, nothing happens.) Claim it (a late
  * decision is stale) and forget its pending entry, so that neither a
  * decision nor the fallback inserts a task the kernel took back (it would
  * drop the insert: finish_dispatch()), and a re-enqueue that does not go
@@ -1649,7 +1675,7 @@ void BPF_STRUCT_OPS(relay_dequeue, struct task_struct *p, u64 deq_flags)
 		return;
 	g = READ_ONCE(tctx->generation);
 	if ((g & 1) && __sync_val_compare_and_swap(&tctx->generation, g, g + 1) == g) {
-		pending_forget(p->pid, g);
+		pending_forget(g);
 		__sync_fetch_and_add(&nr_voided, 1);
 	}
 }
@@ -1662,9 +1688,13 @@ void BPF_STRUCT_OPS(relay_dequeue, struct task_struct *p, u64 deq_flags)
 void BPF_STRUCT_OPS(relay_exit_task, struct task_struct *p, struct scx_exit_task_args *args)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
+	u64 g;
 
-	if (tctx && (READ_ONCE(tctx->generation) & 1))
-		pending_forget(p->pid, READ_ONCE(tctx->generation));
+	if (!tctx)
+		return;
+	g = READ_ONCE(tctx->generation);
+	if (g & 1)
+		pending_forget(g);
 }
 
 /* Create the DSQs, mark the online CPUs, start the heartbeat. */
@@ -1749,14 +1779,17 @@ void BPF_STRUCT_OPS(relay_dump_cpu, struct scx_dump_ctx *dctx, s32 cpu, bool idl
 void BPF_STRUCT_OPS(relay_dump_task, struct scx_dump_ctx *dctx, struct task_struct *p)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
-	s32 pid = p->pid;
-	bool pend = bpf_map_lookup_elem(&pending, &pid) != NULL;
+	u64 g;
+	bool pend;
 
-	if (tctx)
-		scx_bpf_dump("scx_relay: waiting %lldms generation %llu pending %d exec_runtime %llums cgroup %llu weight %llu\n",
-			     (s64)(bpf_ktime_get_ns() - tctx->wait_since) / 1000000, tctx->generation, pend,
-			     tctx->exec_runtime / 1000000, tctx->cgid,
-			     shared_weight(task_weight(p), tctx->cg_share ? tctx->cg_share : CG_SHARE_ONE));
+	if (!tctx)
+		return;
+	g = tctx->generation;
+	pend = bpf_map_lookup_elem(&pending, &g) != NULL;
+	scx_bpf_dump("scx_relay: waiting %lldms generation %llu pending %d exec_runtime %llums cgroup %llu weight %llu\n",
+		     (s64)(bpf_ktime_get_ns() - tctx->wait_since) / 1000000, g, pend,
+		     tctx->exec_runtime / 1000000, tctx->cgid,
+		     shared_weight(task_weight(p), tctx->cg_share ? tctx->cg_share : CG_SHARE_ONE));
 }
 
 /*
