@@ -16,10 +16,7 @@ use scheduler_core::{
     Backend, BackendError, CpuView, Decision, QueuedTask, SendStatus,
 };
 
-use super::{
-    bpf::types,
-    stats::{Counters, DispatchProfile, DispatcherCounters},
-};
+use super::{bpf::types, stats::BssCounters};
 
 /// Tasks decoded by the ring-buffer callback, waiting for [`Backend::receive`].
 struct Inbox {
@@ -92,20 +89,21 @@ impl BpfBackend {
         Ok(())
     }
 
-    /// The dispatcher's counters, read from the shared .bss.
-    pub fn counters(&self) -> Counters {
-        let bss = self.bss.as_ptr();
-        // SAFETY: `bss` points to the mmapped .bss of the loaded object, which
-        // outlives `self` (see `new`); volatile reads of plain integers that
-        // the BPF side updates concurrently.
-        unsafe {
-            Counters {
-                dispatcher: DispatcherCounters::read(bss),
-                stalled: (&raw const (*bss).user_stalled).read_volatile() != 0,
-                invalid: self.inbox.borrow().invalid + self.dropped_decisions,
-                profile: DispatchProfile::read(bss),
-            }
-        }
+    /// The dispatcher's counters, for reading from any thread.
+    ///
+    /// # Safety
+    ///
+    /// The value (and its copies) is not used after the skeleton whose
+    /// `.bss` this backend was given is dropped.
+    pub unsafe fn bss_counters(&self) -> BssCounters {
+        // SAFETY: `bss` is the mapped .bss of the loaded object (see `new`),
+        // mapped as long as the caller uses the value.
+        unsafe { BssCounters::new(self.bss) }
+    }
+
+    /// Queued records and decisions the backend could not use (count).
+    pub fn invalid(&self) -> u64 {
+        self.inbox.borrow().invalid + self.dropped_decisions
     }
 }
 
@@ -157,7 +155,7 @@ impl Backend for BpfBackend {
     fn refresh_cpus(&mut self, view: &mut CpuView) {
         let bss = self.bss.as_ptr();
         for cpu in 0..view.nr_cpus().min(MAX_CPUS) {
-            // SAFETY: see `counters`; `cpu` < MAX_CPUS, the array's length.
+            // SAFETY: `bss` is the mapped .bss of the loaded object (see `new`); `cpu` < MAX_CPUS, the array's length.
             let st = unsafe { (&raw const (*bss).cpu_state[cpu as usize]).read_volatile() };
             view.set(cpu, st.idle != 0, st.queue_depth, st.current_pid);
         }
@@ -169,7 +167,7 @@ impl Backend for BpfBackend {
 
     fn step_done(&mut self, pending: usize) {
         let bss = self.bss.as_ptr();
-        // SAFETY: see `counters`; aligned u64 loads and stores of fields that
+        // SAFETY: `bss` is the mapped .bss of the loaded object (see `new`); aligned u64 loads and stores of fields that
         // only this thread writes and the BPF side reads.
         unsafe {
             (&raw mut (*bss).nr_user_pending).write_volatile(pending as u64);

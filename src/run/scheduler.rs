@@ -4,8 +4,11 @@
 use std::{
     mem::MaybeUninit,
     ptr::NonNull,
-    sync::atomic::{AtomicBool, Ordering},
-    time::{Duration, Instant},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
 };
 
 use anyhow::{bail, Context, Result};
@@ -14,11 +17,12 @@ use scheduler_core::{wire::MAX_CPUS, Backend, Engine, EngineConfig, EngineError}
 use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open};
 
 use super::{
+    alloc_probe,
     backend::BpfBackend,
     bpf::{self, BpfSkel, BpfSkelBuilder},
     ctl_server::{PolicyFactory, PolicySpec, Server},
     panic_guard,
-    stats::{own_cpu_ns, own_page_faults, LoopProfile, StatsLine},
+    stats::{LoopProfile, LoopShared, StatsPrinter, StatsSource},
     topology,
 };
 
@@ -68,7 +72,7 @@ const SCX_EXIT_UNREG_KERN: i32 = 66;
 const SCHED_EXT: libc::c_int = 7;
 
 /// Partial mode: longest block of an idle loop waiting for a task (the
-/// stats line, the control socket and a policy switch wait at most this).
+/// control socket and a policy switch wait at most this).
 const PARTIAL_IDLE_WAIT: Duration = Duration::from_millis(100);
 
 /// Set by SIGINT / SIGTERM.
@@ -259,10 +263,23 @@ pub fn attach_and_schedule(cfg: &Config, factory: &PolicyFactory, ctl: Option<&S
     lock_memory_or_warn();
     announce(cfg, nr_cpus, &policy_name);
 
-    let failure = run_loop(cfg, ctl, &skel, &mut engine, &mut backend);
+    // With --stats, a thread of its own makes and prints the stats line
+    // (see `stats`). It reads the skeleton's .bss: it is joined before the
+    // skeleton goes (declared after it, so dropped first on any path).
+    // SAFETY: `source` and its thread's copy are gone before `skel` is.
+    let source = Arc::new(StatsSource::for_this_thread(unsafe { backend.bss_counters() }));
+    let printer = StatsPrinter::start(cfg.stats_interval, &source);
+    let failure = schedule(cfg, ctl, &skel, &mut engine, &mut backend, &source.shared);
 
     drop(backend);
     drop(link);
+    // Joined once detached: the thread is one of the tasks the loop
+    // scheduled; now the kernel's fair class runs it at once.
+    printer.finish();
+    if cfg.stats_interval.is_some() {
+        println!("{}", source.line());
+    }
+    drop(source);
     conclude(cfg, &skel, &engine, failure)
 }
 
@@ -364,35 +381,19 @@ fn announce(cfg: &Config, nr_cpus: u32, policy_name: &str) {
     );
 }
 
-/// The stats line now: the backend's counters, page faults since
-/// `pf_start`, and the loop's profile.
-fn stats_line(backend: &BpfBackend, engine: &Engine, empty_steps: u64, pf_start: u64) -> StatsLine {
-    StatsLine {
-        counters: backend.counters(),
-        page_faults: own_page_faults().saturating_sub(pf_start),
-        profile: LoopProfile {
-            steps: engine.stats().steps,
-            empty_steps,
-            received: engine.stats().received,
-            cpu_ns: own_cpu_ns(),
-            redirected: engine.stats().redirected,
-        },
-    }
-}
-
 /// Steps the engine until a signal, the dispatcher's exit or a policy
-/// panic, serving `ctl` and printing the stats line as configured. Returns
-/// the engine's error if one ended the loop.
-fn run_loop(
+/// panic, serving `ctl`: no allocation (counted by `alloc_probe`), no file
+/// I/O; its profile goes to `shared` after every step. Returns the engine's
+/// error if one ended the loop.
+fn schedule(
     cfg: &Config,
     ctl: Option<&Server>,
     skel: &BpfSkel<'_>,
     engine: &mut Engine,
     backend: &mut BpfBackend,
+    shared: &LoopShared,
 ) -> Option<EngineError> {
-    let pf_start = own_page_faults();
-    let mut next_stats = cfg.stats_interval.map(|i| Instant::now() + i);
-    let mut failure = None;
+    let _on_loop = alloc_probe::OnLoop::enter();
     let mut empty_steps = 0u64;
     while !SHUTDOWN.load(Ordering::Relaxed) && !exited(skel) && !panic_guard::tripped() {
         let idle = match engine.step(backend) {
@@ -401,28 +402,22 @@ fn run_loop(
                 empty_steps += u64::from(empty);
                 empty && report.pending == 0
             }
-            Err(e) => {
-                failure = Some(e);
-                break;
-            }
+            Err(e) => return Some(e),
         };
         if let Some(ctl) = ctl {
             ctl.poll(engine, backend.now_ns());
         }
-        if let (Some(at), Some(interval)) = (next_stats, cfg.stats_interval) {
-            if Instant::now() >= at {
-                println!("{}", stats_line(backend, engine, empty_steps, pf_start));
-                next_stats = Some(at + interval);
-            }
-        }
+        let s = engine.stats();
+        let profile =
+            LoopProfile { steps: s.steps, empty_steps, received: s.received, cpu_ns: 0, redirected: s.redirected };
+        shared.publish(&profile, backend.invalid());
         if cfg.partial && idle {
             // Partial mode: block until a task is handed over (see
             // keep_ext_server in main.bpf.c: the dispatcher runs a parked
             // user scheduler whenever a CPU has nothing else, so parking it
             // with nothing to do would spin).
             if let Err(e) = backend.wait_for_tasks(PARTIAL_IDLE_WAIT) {
-                failure = Some(e.into());
-                break;
+                return Some(e.into());
             }
         } else {
             // Hand the CPU back: the dispatcher parks us until work is pending.
@@ -430,10 +425,7 @@ fn run_loop(
             unsafe { libc::sched_yield() };
         }
     }
-    if cfg.stats_interval.is_some() {
-        println!("{}", stats_line(backend, engine, empty_steps, pf_start));
-    }
-    failure
+    None
 }
 
 /// How the session ended, once the dispatcher is detached: the loop's

@@ -1,9 +1,25 @@
-//! `--stats`: the dispatcher's counters and the scheduler's own page faults,
-//! one line per interval.
+//! `--stats`: the dispatcher's counters, the loop's profile and the loop
+//! thread's page faults, one line per interval.
+//!
+//! The line is made and printed by a thread of its own ([`StatsSource::print_every`]),
+//! never by the scheduling loop: the loop only stores its profile in
+//! [`LoopShared`] after each step (relaxed atomic stores: no lock, no
+//! allocation, no system call), so a blocked stdout or a slow `/proc` read
+//! cannot stall the scheduler.
 
-use std::fmt;
+use std::{
+    fmt,
+    ptr::NonNull,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        mpsc::{self, Receiver, RecvTimeoutError, Sender},
+        Arc,
+    },
+    thread::JoinHandle,
+    time::{Duration, Instant},
+};
 
-use super::bpf::types;
+use super::{alloc_probe::loop_alloc_calls, bpf::types};
 
 /// Declares a struct of the dispatcher's counters: each field a `volatile
 /// u64` global of `src/bpf/main.bpf.c`, read from the mapped `.bss`, and
@@ -150,6 +166,173 @@ pub struct Counters {
     pub profile: DispatchProfile,
 }
 
+/// The dispatcher's mapped `.bss`, read from any thread: its counters are
+/// plain integers the BPF side updates and this side only loads. (Never the
+/// fields the loop writes, `nr_user_pending` and `user_steps`: reading them
+/// here would race with the loop's plain stores.)
+#[derive(Clone, Copy, Debug)]
+pub struct BssCounters {
+    bss: NonNull<types::bss>,
+}
+
+// SAFETY: a `BssCounters` only makes volatile loads of aligned integers
+// from a mapping that stays valid while any copy is used (the contract of
+// `BssCounters::new`); loads from several threads at once are fine.
+unsafe impl Send for BssCounters {}
+// SAFETY: as for `Send`: `&BssCounters` allows loads only.
+unsafe impl Sync for BssCounters {}
+
+impl BssCounters {
+    /// # Safety
+    ///
+    /// `bss` points to the mapped `.bss` of a loaded dispatcher, and stays
+    /// mapped as long as this value or a copy of it is used.
+    pub(super) unsafe fn new(bss: NonNull<types::bss>) -> Self {
+        Self { bss }
+    }
+
+    /// The counters now; `invalid` is the backend's own count.
+    pub fn read(&self, invalid: u64) -> Counters {
+        let bss = self.bss.as_ptr();
+        // SAFETY: `bss` is mapped (see `new`); volatile reads of plain
+        // integers that the BPF side updates concurrently.
+        unsafe {
+            Counters {
+                dispatcher: DispatcherCounters::read(bss),
+                stalled: (&raw const (*bss).user_stalled).read_volatile() != 0,
+                invalid,
+                profile: DispatchProfile::read(bss),
+            }
+        }
+    }
+}
+
+/// What the scheduling loop publishes for the stats thread, after every step.
+#[derive(Debug, Default)]
+pub struct LoopShared {
+    steps: AtomicU64,
+    empty_steps: AtomicU64,
+    received: AtomicU64,
+    redirected: AtomicU64,
+    invalid: AtomicU64,
+}
+
+impl LoopShared {
+    /// Stores the loop's profile (`cpu_ns` is not stored: the reader takes
+    /// the process's CPU time itself) and the backend's `invalid` count.
+    pub fn publish(&self, p: &LoopProfile, invalid: u64) {
+        self.steps.store(p.steps, Ordering::Relaxed);
+        self.empty_steps.store(p.empty_steps, Ordering::Relaxed);
+        self.received.store(p.received, Ordering::Relaxed);
+        self.redirected.store(p.redirected, Ordering::Relaxed);
+        self.invalid.store(invalid, Ordering::Relaxed);
+    }
+
+    /// The last profile published, with the process's CPU time now, and the
+    /// backend's `invalid` count.
+    fn read(&self) -> (LoopProfile, u64) {
+        let profile = LoopProfile {
+            steps: self.steps.load(Ordering::Relaxed),
+            empty_steps: self.empty_steps.load(Ordering::Relaxed),
+            received: self.received.load(Ordering::Relaxed),
+            cpu_ns: own_cpu_ns(),
+            redirected: self.redirected.load(Ordering::Relaxed),
+        };
+        (profile, self.invalid.load(Ordering::Relaxed))
+    }
+}
+
+/// Everything a stats line is made of: the dispatcher's counters, what the
+/// loop published, and the loop thread's page faults since it started.
+#[derive(Debug)]
+pub struct StatsSource {
+    bss: BssCounters,
+    /// Where the loop publishes its profile.
+    pub shared: LoopShared,
+    loop_tid: libc::pid_t,
+    faults_at_start: u64,
+    allocs_at_start: Option<u64>,
+}
+
+impl StatsSource {
+    /// A source for the loop running on the calling thread (its page faults
+    /// count from now).
+    pub fn for_this_thread(bss: BssCounters) -> Self {
+        // SAFETY: gettid has no preconditions.
+        let loop_tid = unsafe { libc::gettid() };
+        Self {
+            bss,
+            shared: LoopShared::default(),
+            loop_tid,
+            faults_at_start: thread_page_faults(loop_tid),
+            allocs_at_start: loop_alloc_calls(),
+        }
+    }
+
+    /// The stats line now.
+    pub fn line(&self) -> StatsLine {
+        let (profile, invalid) = self.shared.read();
+        StatsLine {
+            counters: self.bss.read(invalid),
+            page_faults: thread_page_faults(self.loop_tid).saturating_sub(self.faults_at_start),
+            loop_allocs: loop_alloc_calls().map(|n| n.saturating_sub(self.allocs_at_start.unwrap_or(0))),
+            profile,
+        }
+    }
+
+    /// Prints a line every `interval` until `stop` receives or its sender
+    /// is dropped (the body of the stats thread).
+    pub fn print_every(&self, interval: Duration, stop: &Receiver<()>) {
+        let mut next = Instant::now() + interval;
+        loop {
+            match stop.recv_timeout(next.saturating_duration_since(Instant::now())) {
+                Err(RecvTimeoutError::Timeout) => {
+                    println!("{}", self.line());
+                    next += interval;
+                }
+                Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
+    }
+}
+
+/// The stats thread: prints a line every interval until finished; joined
+/// when dropped (so it never outlives the `.bss` it reads, when dropped
+/// before the skeleton).
+pub struct StatsPrinter {
+    stop: Option<Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl StatsPrinter {
+    /// Starts the thread, if there is an interval (a failure to start it
+    /// is reported on stderr: the scheduler runs on without stats lines).
+    pub fn start(interval: Option<Duration>, source: &Arc<StatsSource>) -> Self {
+        let Some(interval) = interval else { return Self { stop: None, thread: None } };
+        let (stop, stopped) = mpsc::channel::<()>();
+        let source = Arc::clone(source);
+        let thread = std::thread::Builder::new()
+            .name("scx_relay-stats".into())
+            .spawn(move || source.print_every(interval, &stopped))
+            .map_err(|e| eprintln!("scx_relay: --stats: cannot start the stats thread ({e}): no stats lines"))
+            .ok();
+        Self { stop: Some(stop), thread }
+    }
+
+    /// Stops the thread and waits for it.
+    pub fn finish(self) {}
+}
+
+impl Drop for StatsPrinter {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            // It returns as soon as `stop` is gone; a panic there is not ours to report.
+            let _ = thread.join();
+        }
+    }
+}
+
 /// The user scheduler's own side of the profile: its loop and its CPU time.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LoopProfile {
@@ -171,8 +354,12 @@ pub struct LoopProfile {
 pub struct StatsLine {
     /// The counters.
     pub counters: Counters,
-    /// Minor + major page faults of this process since the scheduler started.
+    /// Minor + major page faults of the scheduling loop's thread since the
+    /// loop started (a fault there stalls scheduling).
     pub page_faults: u64,
+    /// Allocator calls of the scheduling loop since it started (see
+    /// `alloc_probe`); `None` where the probe is not installed.
+    pub loop_allocs: Option<u64>,
     /// The loop's counters and CPU time.
     pub profile: LoopProfile,
 }
@@ -182,19 +369,32 @@ impl fmt::Display for StatsLine {
         let (c, p) = (&self.counters, &self.profile);
         write!(
             f,
-            "scx_relay stats: {} ({}) | invalid {} redirected {} | page faults {} | {} | steps {} empty {} received {} \
-             | cpu_ns {}",
+            "scx_relay stats: {} ({}) | invalid {} redirected {} | page faults {} loop allocs {} | {} | steps {} empty {} \
+             received {} | cpu_ns {}",
             c.dispatcher,
             if c.stalled { "stalled" } else { "ok" },
             c.invalid,
             p.redirected,
             self.page_faults,
+            LoopAllocs(self.loop_allocs),
             c.profile,
             p.steps,
             p.empty_steps,
             p.received,
             p.cpu_ns,
         )
+    }
+}
+
+/// `loop allocs`: the count, or `-` where the probe is not installed.
+struct LoopAllocs(Option<u64>);
+
+impl fmt::Display for LoopAllocs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(n) => write!(f, "{n}"),
+            None => f.write_str("-"),
+        }
     }
 }
 
@@ -211,9 +411,10 @@ pub fn parse_page_faults(stat: &str) -> Option<u64> {
     Some(minflt + majflt)
 }
 
-/// This process's minor + major page faults so far (0 if unreadable).
-pub fn own_page_faults() -> u64 {
-    std::fs::read_to_string("/proc/self/stat").ok().and_then(|s| parse_page_faults(&s)).unwrap_or(0)
+/// Minor + major page faults so far of thread `tid` of this process (0 if
+/// unreadable).
+fn thread_page_faults(tid: libc::pid_t) -> u64 {
+    std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok().and_then(|s| parse_page_faults(&s)).unwrap_or(0)
 }
 
 /// CPU time of this process, all threads, in ns (CLOCK_PROCESS_CPUTIME_ID).
@@ -241,11 +442,30 @@ mod tests {
         assert_eq!(parse_page_faults("no paren"), None);
     }
 
-    /// This process's own counters parse.
+    /// This thread's own counters parse, and touching fresh memory counts.
     #[test]
-    fn reads_own_stat() {
-        let s = std::fs::read_to_string("/proc/self/stat").unwrap();
+    fn reads_own_thread_stat() {
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::gettid() };
+        let s = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap();
         assert!(parse_page_faults(&s).is_some());
+        let before = thread_page_faults(tid);
+        let mut fresh = vec![0u8; 64 << 20];
+        for page in fresh.chunks_mut(4096) {
+            page[0] = 1;
+        }
+        std::hint::black_box(&fresh);
+        assert!(thread_page_faults(tid) > before);
+    }
+
+    /// What the loop publishes is what the stats thread reads back.
+    #[test]
+    fn loop_shared_round_trip() {
+        let shared = LoopShared::default();
+        shared.publish(&LoopProfile { steps: 3, empty_steps: 1, received: 2, cpu_ns: 0, redirected: 4 }, 5);
+        let (p, invalid) = shared.read();
+        assert_eq!((p.steps, p.empty_steps, p.received, p.redirected, invalid), (3, 1, 2, 4, 5));
+        assert!(p.cpu_ns > 0, "the reader takes the process's CPU time");
     }
 
     /// The line names every counter, in a fixed order.
@@ -274,14 +494,17 @@ mod tests {
                 profile: DispatchProfile { dispatch_calls: 11, drains: 12, drained: 13, kicks: 14, usersched_runs: 15 },
             },
             page_faults: 6,
+            loop_allocs: Some(23),
             profile: LoopProfile { steps: 16, empty_steps: 17, received: 18, cpu_ns: 19, redirected: 9 },
         };
         assert_eq!(
             line.to_string(),
             "scx_relay stats: queued 10 voided 22 | dispatched user 7 kernel 2 fallback 1 rescued 8 aged 20 overdue 4 keepalive 2 | bounced 3 \
-             stale 4 vtime clamped 21 congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 | page faults 6 | dispatch calls 11 \
+             stale 4 vtime clamped 21 congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 | page faults 6 loop allocs 23 | dispatch calls 11 \
              drains 12 drained 13 kicks 14 usersched runs 15 | steps 16 empty 17 received 18 | cpu_ns 19"
         );
         assert!(!line.to_string().contains('\n'));
+        let without_probe = StatsLine { loop_allocs: None, ..line };
+        assert!(without_probe.to_string().contains("| page faults 6 loop allocs - |"), "{without_probe}");
     }
 }
