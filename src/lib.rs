@@ -14,6 +14,8 @@ mod policy_list;
 mod run;
 mod sim_cmd;
 
+pub use run::alloc_probe::CountingAllocator;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};

@@ -103,3 +103,35 @@ fn assert_round_trips_allocate_nothing(name: &str, policy: Box<dyn Policy>) {
     assert!(round_trips >= 19_000, "{name}: only {round_trips} round trips");
     assert_eq!(ALLOCS.load(Ordering::SeqCst), 0, "{name}: allocated during {round_trips} round trips");
 }
+
+/// A live switch through `Engine::switch_prepared` (as the control server
+/// does: the new policy and the hand-over list built off the loop)
+/// allocates nothing on the switching thread, to every shipped policy in
+/// turn, nor do the round trips right after it.
+#[test]
+fn prepared_switches_allocate_nothing() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // Per-CPU state sized when built, as scx_relay's factory does.
+    let cfg = policies::PolicyConfig { nr_cpus: 8, ..policies::PolicyConfig::default() };
+    let first = policies::by_name("fifo", &cfg).unwrap();
+    // Fewer decisions than arrivals per step: the policy holds most of the
+    // 2,000 tasks, and every switch hands them over.
+    let mut engine = Engine::new(first, Topology::uniform(8, 2, 4), EngineConfig { batch: 64, max_decisions: 16 });
+    let mut backend = Loopback::new(2_000, 8, 4_096);
+    for _ in 0..100 {
+        engine.step(&mut backend).unwrap();
+    }
+    for name in policies::NAMES.iter().chain(policies::NAMES) {
+        let prepared = scheduler_core::PreparedSwitch::new(policies::by_name(name, &cfg).unwrap(), 4_096);
+        ALLOCS.store(0, Ordering::SeqCst);
+        counting(true);
+        let retired = engine.switch_prepared(prepared, 0);
+        for _ in 0..50 {
+            engine.step(&mut backend).unwrap();
+        }
+        counting(false);
+        assert!(retired.handed > 1_000, "{name}: {} handed over", retired.handed);
+        assert_eq!(ALLOCS.load(Ordering::SeqCst), 0, "{name}: the switch or the steps after it allocated");
+        drop(retired);
+    }
+}

@@ -306,7 +306,7 @@ mod tests {
     const SLICE: u64 = 20 * MS;
 
     fn cfg() -> PolicyConfig {
-        PolicyConfig { slice_ns: SLICE, slice_min_ns: MS }
+        PolicyConfig { slice_ns: SLICE, slice_min_ns: MS, nr_cpus: 0 }
     }
 
     fn busy(n: u32) -> CpuView {

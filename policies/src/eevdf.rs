@@ -365,7 +365,7 @@ mod tests {
         assert_eq!(p.request_ns(2), 1_500_000);
         assert_eq!(p.request_ns(8), R);
         assert_eq!(p.request_ns(64), R, "the factor stops at 8 CPUs");
-        let tight = Eevdf::new(&PolicyConfig { slice_ns: 2 * MS, slice_min_ns: MS });
+        let tight = Eevdf::new(&PolicyConfig { slice_ns: 2 * MS, slice_min_ns: MS, nr_cpus: 0 });
         assert_eq!(tight.request_ns(8), 2 * MS);
     }
 

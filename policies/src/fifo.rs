@@ -96,7 +96,7 @@ mod tests {
     fn slice_shrinks_with_queue() {
         let cpus = busy_cpus(1);
         let ctx = SchedContext { now_ns: 0, cpus: &cpus };
-        let mut p = Fifo::new(&PolicyConfig { slice_ns: 20_000_000, slice_min_ns: 1_000_000 });
+        let mut p = Fifo::new(&PolicyConfig { slice_ns: 20_000_000, slice_min_ns: 1_000_000, nr_cpus: 0 });
         for pid in 1..=100 {
             p.enqueue(&QueuedTask::new(pid, 0), &ctx);
         }

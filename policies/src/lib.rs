@@ -90,11 +90,16 @@ pub struct PolicyConfig {
     pub slice_ns: u64,
     /// Shortest slice a task is given (ns).
     pub slice_min_ns: u64,
+    /// The machine's CPU ids (`nr_cpu_ids`), for policies that size
+    /// per-CPU state up front, when they are built (so that a policy
+    /// switched to live allocates nothing on the scheduling loop); 0: sized
+    /// at the first task.
+    pub nr_cpus: u32,
 }
 
 impl Default for PolicyConfig {
     fn default() -> Self {
-        Self { slice_ns: 20_000_000, slice_min_ns: 1_000_000 }
+        Self { slice_ns: 20_000_000, slice_min_ns: 1_000_000, nr_cpus: 0 }
     }
 }
 

@@ -74,9 +74,10 @@ pub struct Local {
 }
 
 impl Local {
-    /// An empty policy; the per-CPU queues are sized at the first task.
+    /// An empty policy; the per-CPU queues are sized for `cfg.nr_cpus`
+    /// now, or at the first task if that is 0 (or more CPUs show up).
     pub fn new(cfg: &PolicyConfig) -> Self {
-        Self {
+        let mut local = Self {
             order: Deadline::new(cfg),
             queues: Vec::new(),
             assigned: Vec::new(),
@@ -84,7 +85,11 @@ impl Local {
             held: 0,
             cursor: 0,
             load: Runnable::new(0, AWAY_NS),
+        };
+        if cfg.nr_cpus > 0 {
+            local.ensure_cpus(cfg.nr_cpus);
         }
+        local
     }
 
     fn ensure_cpus(&mut self, nr_cpus: u32) {

@@ -105,6 +105,43 @@ pub enum EngineError {
     Backend(#[from] BackendError),
 }
 
+/// Policies whose counters [`Engine::new`] makes room for: switching to a
+/// policy of a new name allocates nothing until this many were used.
+pub const POLICIES_TRACKED: usize = 16;
+
+/// A policy switch prepared off the scheduling loop: the new policy and the
+/// memory [`Engine::switch_prepared`] needs (the hand-over list, the new
+/// policy's counters), so that the switch itself allocates nothing.
+pub struct PreparedSwitch {
+    policy: Box<dyn Policy>,
+    handover: Vec<QueuedTask>,
+    counters: PolicyCounters,
+}
+
+impl PreparedSwitch {
+    /// `policy`, with room to hand over `capacity` tasks without allocating.
+    pub fn new(policy: Box<dyn Policy>, capacity: usize) -> Self {
+        let counters = PolicyCounters { name: policy.name().to_owned(), ..Default::default() };
+        Self { policy, handover: Vec::with_capacity(capacity), counters }
+    }
+
+    /// The new policy's name.
+    pub fn name(&self) -> &str {
+        &self.counters.name
+    }
+}
+
+/// What a switch leaves behind, for the caller to free where it likes (off
+/// the scheduling loop): the old policy, emptied, and the prepared memory.
+pub struct Retired {
+    /// The old policy, holding no task.
+    pub policy: Box<dyn Policy>,
+    /// Tasks handed over to the new policy.
+    pub handed: usize,
+    /// The hand-over list (emptied) and unused counters: memory to free.
+    _memory: (Vec<QueuedTask>, Option<PolicyCounters>),
+}
+
 /// Moves tasks from a [`Backend`] through a [`Policy`] and back.
 pub struct Engine {
     policy: Box<dyn Policy>,
@@ -126,10 +163,9 @@ impl Engine {
     /// An engine for a machine with `topology`, running `policy`.
     pub fn new(policy: Box<dyn Policy>, topology: Topology, config: EngineConfig) -> Self {
         let config = EngineConfig { batch: config.batch.max(1), max_decisions: config.max_decisions.max(1) };
-        let stats = EngineStats {
-            per_policy: vec![PolicyCounters { name: policy.name().to_owned(), ..Default::default() }],
-            ..Default::default()
-        };
+        let mut per_policy = Vec::with_capacity(POLICIES_TRACKED);
+        per_policy.push(PolicyCounters { name: policy.name().to_owned(), ..Default::default() });
+        let stats = EngineStats { per_policy, ..Default::default() };
         Self {
             policy,
             policy_idx: 0,
@@ -232,25 +268,45 @@ impl Engine {
     /// [`Engine::switch_policy`], returning the old policy too (empty), for
     /// a caller that wants to free it elsewhere (on another thread).
     pub fn replace_policy(&mut self, new: Box<dyn Policy>, now_ns: u64) -> (usize, Box<dyn Policy>) {
+        let capacity = self.policy.pending();
+        let retired = self.switch_prepared(PreparedSwitch::new(new, capacity), now_ns);
+        (retired.handed, retired.policy)
+    }
+
+    /// Switches to the prepared policy (see [`Engine::switch_policy`]). It
+    /// allocates nothing itself when the old policy holds at most the
+    /// hand-over list's capacity and fewer than [`POLICIES_TRACKED`]
+    /// policies were used (the new policy may, if taking the tasks grows
+    /// its containers). What it leaves is returned, to be freed by the
+    /// caller.
+    pub fn switch_prepared(&mut self, switch: PreparedSwitch, now_ns: u64) -> Retired {
+        let PreparedSwitch { policy: new, mut handover, counters } = switch;
         self.rebase_pending = true;
-        let mut held = Vec::with_capacity(self.policy.pending());
-        self.policy.take_all(&mut held);
+        handover.clear();
+        self.policy.take_all(&mut handover);
         let old = std::mem::replace(&mut self.policy, new);
         let ctx = SchedContext { now_ns, cpus: &self.cpus };
-        for t in &held {
+        for t in &handover {
             self.policy.enqueue(t, &ctx);
         }
+        let handed = handover.len();
+        handover.clear();
         let name = self.policy.name();
+        let mut counters = Some(counters);
         self.policy_idx = match self.stats.per_policy.iter().position(|p| p.name == name) {
             Some(i) => i,
             None => {
-                self.stats.per_policy.push(PolicyCounters { name: name.to_owned(), ..Default::default() });
+                let mut c = counters.take().unwrap_or_default();
+                if c.name != name {
+                    name.clone_into(&mut c.name);
+                }
+                self.stats.per_policy.push(c);
                 self.stats.per_policy.len() - 1
             }
         };
-        self.stats.per_policy[self.policy_idx].received += held.len() as u64;
+        self.stats.per_policy[self.policy_idx].received += handed as u64;
         self.stats.switches += 1;
-        (held.len(), old)
+        Retired { policy: old, handed, _memory: (handover, counters) }
     }
 
     /// The running policy's name.

@@ -23,7 +23,7 @@ pub mod wire;
 
 pub use backend::{Backend, BackendError, SendStatus};
 pub use cpu::{CpuView, Topology};
-pub use engine::{Engine, EngineConfig, EngineError, EngineStats, PolicyCounters, StepReport};
+pub use engine::{Engine, EngineConfig, EngineError, EngineStats, PolicyCounters, PreparedSwitch, Retired, StepReport};
 pub use loopback::Loopback;
 pub use policy::{Policy, SchedContext};
 pub use task::{Decision, QueuedTask, Target, TASK_COMM_LEN};

@@ -19,13 +19,15 @@
 //!
 //! **Threads.** A thread created before the scheduler locks its memory
 //! (mlockall) accepts connections, reads requests and builds the new policy
-//! — file parsing and allocation stay off the scheduling loop. The loop only
-//! checks an atomic flag each round ([`Server::poll`]); when a switch is
-//! waiting it calls [`Engine::replace_policy`] (every held task is handed to
-//! the new policy; the old, emptied one is dropped off the loop), logs `scx_relay: policy <old> -> <new>, <n> tasks handed
-//! over` and answers. A request the loop does not take within
-//! [`SWITCH_TIMEOUT`] (the scheduler is stopped) is withdrawn, and the
-//! client told so.
+//! — file parsing, allocation and logging stay off the scheduling loop. The
+//! loop only checks an atomic flag each round ([`Server::poll`]); when a
+//! switch is waiting it calls [`Engine::switch_prepared`] (every held task is
+//! handed to the new policy, through a list this thread allocated:
+//! [`HANDOVER_CAPACITY`] tasks), stores what the switch left and wakes this
+//! thread, which frees the old policy, logs `scx_relay: policy <old> ->
+//! <new>, <n> tasks handed over` and answers. A request the loop does not
+//! take within [`SWITCH_TIMEOUT`] (the scheduler is stopped) is withdrawn,
+//! and the client told so.
 
 use std::{
     io::{Read, Write},
@@ -43,7 +45,7 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 use policies::{PolicyConfig, RoutingConfig};
-use scheduler_core::{Engine, Policy};
+use scheduler_core::{Engine, Policy, PreparedSwitch, Retired};
 
 use super::{cgroup::ProcCgroup, panic_guard::GuardedPolicy};
 
@@ -53,6 +55,9 @@ pub const SWITCH_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_REQUEST: usize = 1 << 20;
 /// Longest a whole request may take to arrive, from the server's first read.
 const REQUEST_DEADLINE: Duration = Duration::from_secs(2);
+/// Tasks a switch hands over without allocating on the loop: what the
+/// policies' queues hold before they grow.
+pub const HANDOVER_CAPACITY: usize = 4096;
 
 /// What the scheduler runs, in a form that can be built again (a restart
 /// after CPU hotplug rebuilds the policy running at the time).
@@ -109,20 +114,20 @@ impl PolicyFactory {
 
 /// A built policy waiting for the loop.
 struct Switch {
-    policy: Box<dyn Policy>,
+    prepared: PreparedSwitch,
     spec: PolicySpec,
 }
 
 /// What the two threads exchange, under one lock.
 struct Slot {
     request: Option<Switch>,
-    reply: Option<String>,
+    /// What the loop's switch left: the replaced policy and memory, and the
+    /// replaced spec. Freed by the accepting thread: memory that thread
+    /// allocated is freed there, never on the loop (its allocator arena's
+    /// lock could be held by it while it waits for a CPU).
+    done: Option<(Retired, PolicySpec)>,
     /// What the scheduler runs.
     current: PolicySpec,
-    /// The replaced policy and spec, freed by the accepting thread: memory
-    /// that thread allocated is freed there, never on the loop (its
-    /// allocator arena's lock could be held by it while it waits for a CPU).
-    retired: Option<(Box<dyn Policy>, PolicySpec)>,
 }
 
 /// State shared by the accepting thread and the loop.
@@ -179,7 +184,7 @@ impl Server {
         let listener = bound.with_context(|| format!("binding {}", path.display())).map_err(StartError::Other)?;
         let shared = Arc::new(Shared {
             pending: AtomicBool::new(false),
-            slot: Mutex::new(Slot { request: None, reply: None, current: initial, retired: None }),
+            slot: Mutex::new(Slot { request: None, done: None, current: initial }),
             answered: Condvar::new(),
         });
         let thread_shared = shared.clone();
@@ -199,7 +204,9 @@ impl Server {
     }
 
     /// Called by the scheduling loop every round: one atomic load unless a
-    /// switch waits; then switches `engine`'s policy, logs and answers.
+    /// switch waits; then switches `engine`'s policy (allocating nothing,
+    /// see [`Engine::switch_prepared`]) and wakes the accepting thread,
+    /// which logs and answers.
     ///
     /// It never waits for the accepting thread: that thread is scheduled by
     /// this loop, so a lock it holds while waiting for a CPU would stall the
@@ -212,17 +219,9 @@ impl Server {
         let Ok(mut slot) = self.shared.slot.try_lock() else { return };
         self.shared.pending.store(false, Ordering::Release);
         let Some(sw) = slot.request.take() else { return };
-        let old = engine.policy_name().to_owned();
-        let routing = matches!(sw.spec, PolicySpec::Routing(_)).then(|| describe(&sw.spec));
-        let (handed, retired) = engine.replace_policy(Box::new(GuardedPolicy::new(sw.policy)), now_ns);
-        let line = format!("policy {old} -> {}, {handed} tasks handed over", engine.policy_name());
-        eprintln!("scx_relay: {line}");
-        if let Some(r) = routing {
-            eprintln!("scx_relay: {r}");
-        }
+        let retired = engine.switch_prepared(sw.prepared, now_ns);
         let old_spec = std::mem::replace(&mut slot.current, sw.spec);
-        slot.retired = Some((retired, old_spec));
-        slot.reply = Some(format!("ok: {line}"));
+        slot.done = Some((retired, old_spec));
         self.shared.answered.notify_all();
     }
 }
@@ -276,8 +275,8 @@ fn serve(stream: &mut UnixStream, shared: &Shared, factory: &PolicyFactory) -> R
         },
         _ => bail!("unknown request '{}' (expected: policy <name>, config, status)", first.trim()),
     };
-    let policy = factory.build(&spec)?;
-    hand_over(shared, Switch { policy, spec })
+    let policy: Box<dyn Policy> = Box::new(GuardedPolicy::new(factory.build(&spec)?));
+    hand_over(shared, Switch { prepared: PreparedSwitch::new(policy, HANDOVER_CAPACITY), spec })
 }
 
 /// The whole request, up to the client's end of writing: refused when it
@@ -333,36 +332,34 @@ fn describe(spec: &PolicySpec) -> String {
     }
 }
 
-/// Gives `sw` to the loop and waits for its answer.
+/// Gives `sw` to the loop, waits for it to switch, then logs and answers
+/// (here, not on the loop).
 fn hand_over(shared: &Shared, sw: Switch) -> Result<String> {
-    let mut slot = shared.slot.lock().map_err(|_| anyhow::anyhow!("internal lock poisoned"))?;
-    slot.reply = None;
+    let new = sw.prepared.name().to_owned();
+    let routing = matches!(sw.spec, PolicySpec::Routing(_)).then(|| describe(&sw.spec));
+    let poisoned = || anyhow::anyhow!("internal lock poisoned");
+    let mut slot = shared.slot.lock().map_err(|_| poisoned())?;
+    slot.done = None;
     slot.request = Some(sw);
     shared.pending.store(true, Ordering::Release);
-    let (mut slot, _) = shared
-        .answered
-        .wait_timeout_while(slot, SWITCH_TIMEOUT, |s| s.reply.is_none())
-        .map_err(|_| anyhow::anyhow!("internal lock poisoned"))?;
-    let retired = slot.retired.take();
-    let reply = slot.reply.take();
-    drop(slot);
-    drop(retired);
-    match reply {
-        Some(reply) => Ok(reply),
+    let (mut slot, _) =
+        shared.answered.wait_timeout_while(slot, SWITCH_TIMEOUT, |s| s.done.is_none()).map_err(|_| poisoned())?;
+    let done = match slot.done.take() {
+        Some(done) => done,
         None => {
-            let mut slot = shared.slot.lock().map_err(|_| anyhow::anyhow!("internal lock poisoned"))?;
-            if let Some(reply) = slot.reply.take() {
-                // Taken at the last moment: it happened.
-                let retired = slot.retired.take();
-                drop(slot);
-                drop(retired);
-                return Ok(reply);
-            }
             slot.request = None;
             shared.pending.store(false, Ordering::Release);
             bail!("the scheduler did not take the switch within {} s; nothing changed", SWITCH_TIMEOUT.as_secs())
         }
+    };
+    drop(slot);
+    let (retired, _old_spec) = done;
+    let line = format!("policy {} -> {new}, {} tasks handed over", retired.policy.name(), retired.handed);
+    eprintln!("scx_relay: {line}");
+    if let Some(r) = routing {
+        eprintln!("scx_relay: {r}");
     }
+    Ok(format!("ok: {line}"))
 }
 
 #[cfg(test)]

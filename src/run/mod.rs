@@ -4,6 +4,7 @@
 //! sched_ext scheduler, then runs sessions (load, attach, schedule, unload)
 //! until a signal or the kernel ends one without asking for a restart.
 
+pub mod alloc_probe;
 mod backend;
 mod bpf;
 mod cgroup;
@@ -98,12 +99,14 @@ pub struct RunOpts {
     #[arg(long)]
     pub partial: bool,
 
-    /// Print one line of counters every SECS seconds (tasks queued,
-    /// dispatched by user space / kernel / stall fallback, tasks rescued
+    /// Print one line of counters every SECS seconds (tasks queued, hand-offs
+    /// voided, runs placed by user space, tasks dispatched by the kernel /
+    /// stall fallback, tasks rescued
     /// from a policy that never decided them, tasks aged past a policy's
     /// ordering, decisions bounced, stale, invalid, redirected or with their
     /// vtime clamped, congestion,
-    /// and this process's page faults since start).
+    /// and the scheduling loop's page faults since start; printed by a
+    /// thread of its own, never by the loop).
     #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
     pub stats: Option<f64>,
 
@@ -171,6 +174,7 @@ impl RunOpts {
         let policy_cfg = policies::PolicyConfig {
             slice_ns: self.slice_us.saturating_mul(1000),
             slice_min_ns: self.slice_min_us.saturating_mul(1000),
+            nr_cpus: 0,
         };
         match policies::by_name(&self.policy, &policy_cfg) {
             Ok(_) => {}
@@ -251,6 +255,8 @@ pub fn main_with_custom(opts: &RunOpts, custom: Option<CustomPolicy>) -> ExitCod
         return ExitCode::from(1);
     }
     panic_guard::install_hook();
+    // Per-CPU state of policies built later (live switches) sized up front.
+    cfg.policy_cfg.nr_cpus = topology::nr_cpu_ids().unwrap_or(0);
     if let Some(c) = &custom {
         if opts.config.is_none() {
             cfg.initial = PolicySpec::Named(c.name.clone());
@@ -315,7 +321,10 @@ mod tests {
     fn defaults() {
         let cfg = parse(&[]).validate().unwrap();
         assert_eq!(cfg.policy, "deadline");
-        assert_eq!(cfg.policy_cfg, policies::PolicyConfig { slice_ns: 20_000_000, slice_min_ns: 1_000_000 });
+        assert_eq!(
+            cfg.policy_cfg,
+            policies::PolicyConfig { slice_ns: 20_000_000, slice_min_ns: 1_000_000, nr_cpus: 0 }
+        );
         assert_eq!(cfg.stall_timeout_ns, 1_000_000_000);
         assert!(!cfg.partial && cfg.stats_interval.is_none());
     }

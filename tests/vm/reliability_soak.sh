@@ -5,7 +5,7 @@
 # each). The load: CPU hogs, fork and fork+exec storms, pipes,
 # sched_setaffinity churn, nice changes, memory pressure (stress-ng --vm),
 # hackbench rounds and a pinned worker per CPU. Per policy: never ejected,
-# no stall message, 0 page faults of the scheduler after start-up, resident
+# no stall message, 0 page faults and 0 allocator calls of the scheduling loop, resident
 # memory flat (end <= start + 1 MiB; both printed), every workload
 # completes, user dispatches during the load, rescued, fallback, stalls,
 # bounced, invalid and redirected 0 (docs/reliability.md says they stay 0), exit 0
@@ -70,6 +70,7 @@ for policy in $policies; do
 	workload_ended "$policy"
 	line=$(grep 'scx_relay stats:' "$RELAY_LOG" | tail -n 1)
 	faults=$(stat_of faults)
+	allocs=$(stat_of allocs)
 	for key in bounced invalid redirected; do
 		v=$(counter "$line" "$key")
 		[ "$v" = 0 ] || fail_with_log "$policy: $key is $v, expected 0"
@@ -77,10 +78,11 @@ for policy in $policies; do
 	kill -INT "$RELAY_PID"
 	wait_relay
 	note "$policy: $line"
-	note "$policy: VmRSS start ${rss_start} kB, end ${rss_end} kB; page faults ${faults}; hackbench rounds $hb_rounds, pinned workers $N: all completed"
+	note "$policy: VmRSS start ${rss_start} kB, end ${rss_end} kB; page faults ${faults}; loop allocs ${allocs}; hackbench rounds $hb_rounds, pinned workers $N: all completed"
 	[ "$RELAY_STATUS" -eq 0 ] || fail_with_log "$policy: scx_relay exited with status $RELAY_STATUS"
 	fail_if_ejected "$policy"
 	[ "${faults:-x}" = 0 ] || fail_with_log "$policy: $faults page faults after start-up"
+	[ "${allocs:-x}" = 0 ] || fail_with_log "$policy: the scheduling loop made $allocs allocator calls"
 	[ -n "$rss_start" ] && [ -n "$rss_end" ] || fail_with_log "$policy: no VmRSS reading"
 	[ "$rss_end" -le $((rss_start + RSS_SLACK_KB)) ] || fail_with_log "$policy: VmRSS grew from $rss_start to $rss_end kB"
 	took=$(wait_state disabled 60) || fail_with_log "$policy: state is '$(cat $SCX/state)' after scx_relay exited"

@@ -5,7 +5,8 @@
 # a malformed configuration is refused (line and field) with the running
 # policy kept, the hand-over counts the switches answered add up to the
 # ones logged, user dispatches go up during the switches and no safety net
-# fires (no stall, fallback or rescue), and scx_relay exits 0 on SIGINT.
+# fires (no stall, fallback or rescue), the loop made no allocator call
+# (`loop allocs`), and scx_relay exits 0 on SIGINT.
 . /relay/lib/common.sh
 . /relay/lib/scx_relay.sh
 
@@ -67,6 +68,11 @@ done
 t1=$(cut -d' ' -f1 /proc/uptime)
 note "$SWITCHES switches in $(awk "BEGIN { printf \"%.1f\", $t1 - $t0 }")s"
 workload_ended "$SWITCHES live switches"
+# The switches themselves allocate nothing on the loop (the control thread
+# builds the policy and the hand-over list, and frees the old policy).
+allocs=$(counter "$FRESH_STATS" allocs)
+note "loop allocator calls since start: $allocs"
+[ "$allocs" = 0 ] || fail_with_log "the scheduling loop made $allocs allocator calls (expected 0)"
 
 # A malformed configuration changes nothing.
 before=$(scx_relay ctl status 2>&1)
