@@ -82,8 +82,8 @@ echo "$rt_saved" >"$RT"
 sleep 3
 fail_if_ejected "with hand-offs taken back"
 workload_deltas "$K sleepers re-pinned while handed off" queued voided user stale overdue fallback rescued stalls
-[ "$DELTA_voided" -ge "$K" ] || fail_with_log "voided +$DELTA_voided, expected at least $K"
 [ "$DELTA_stale" -ge "$K" ] || fail_with_log "stale +$DELTA_stale, expected at least $K (the late decisions)"
+[ "$DELTA_voided" -ge "$K" ] || fail_with_log "voided +$DELTA_voided, expected at least $K"
 kill -KILL $sleepers
 sleepers=
 stop_relay
