@@ -269,6 +269,7 @@ pub fn attach_and_schedule(cfg: &Config, factory: &PolicyFactory, ctl: Option<&S
     // SAFETY: `source` and its thread's copy are gone before `skel` is.
     let source = Arc::new(StatsSource::for_this_thread(unsafe { backend.bss_counters() }));
     let printer = StatsPrinter::start(cfg.stats_interval, &source);
+    source.start_counting();
     let failure = schedule(cfg, ctl, &skel, &mut engine, &mut backend, &source.shared);
 
     drop(backend);

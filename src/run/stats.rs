@@ -243,20 +243,25 @@ impl LoopShared {
 }
 
 /// Everything a stats line is made of: the dispatcher's counters, what the
-/// loop published, and the loop thread's page faults since it started.
+/// loop published, and the loop thread's page faults and allocator calls
+/// since it started scheduling.
 #[derive(Debug)]
 pub struct StatsSource {
     bss: BssCounters,
     /// Where the loop publishes its profile.
     pub shared: LoopShared,
     loop_tid: libc::pid_t,
-    faults_at_start: u64,
-    allocs_at_start: Option<u64>,
+    /// The loop thread's page faults and allocator calls when it started
+    /// scheduling ([`Self::start_counting`]); `NOT_STARTED` before.
+    faults_at_start: AtomicU64,
+    allocs_at_start: AtomicU64,
 }
 
+/// A baseline not taken yet.
+const NOT_STARTED: u64 = u64::MAX;
+
 impl StatsSource {
-    /// A source for the loop running on the calling thread (its page faults
-    /// count from now).
+    /// A source for the loop that will run on the calling thread.
     pub fn for_this_thread(bss: BssCounters) -> Self {
         // SAFETY: gettid has no preconditions.
         let loop_tid = unsafe { libc::gettid() };
@@ -264,18 +269,32 @@ impl StatsSource {
             bss,
             shared: LoopShared::default(),
             loop_tid,
-            faults_at_start: thread_page_faults(loop_tid),
-            allocs_at_start: loop_alloc_calls(),
+            faults_at_start: AtomicU64::new(NOT_STARTED),
+            allocs_at_start: AtomicU64::new(NOT_STARTED),
         }
     }
 
-    /// The stats line now.
+    /// Page faults and allocator calls count from now: called on the loop's
+    /// thread right before it schedules, after the stats thread started
+    /// (its stack, populated at once under `mlockall`, faults in on the
+    /// thread that creates it).
+    pub fn start_counting(&self) {
+        self.faults_at_start.store(thread_page_faults(self.loop_tid), Ordering::Relaxed);
+        self.allocs_at_start.store(loop_alloc_calls().unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// The stats line now (page faults and allocator calls 0 until
+    /// [`Self::start_counting`]).
     pub fn line(&self) -> StatsLine {
         let (profile, invalid) = self.shared.read();
+        let since = |now: u64, start: &AtomicU64| match start.load(Ordering::Relaxed) {
+            NOT_STARTED => 0,
+            start => now.saturating_sub(start),
+        };
         StatsLine {
             counters: self.bss.read(invalid),
-            page_faults: thread_page_faults(self.loop_tid).saturating_sub(self.faults_at_start),
-            loop_allocs: loop_alloc_calls().map(|n| n.saturating_sub(self.allocs_at_start.unwrap_or(0))),
+            page_faults: since(thread_page_faults(self.loop_tid), &self.faults_at_start),
+            loop_allocs: loop_alloc_calls().map(|n| since(n, &self.allocs_at_start)),
             profile,
         }
     }
@@ -296,6 +315,9 @@ impl StatsSource {
     }
 }
 
+/// The stats thread's stack: it formats a line and reads a small file.
+const STATS_STACK: usize = 256 * 1024;
+
 /// The stats thread: prints a line every interval until finished; joined
 /// when dropped (so it never outlives the `.bss` it reads, when dropped
 /// before the skeleton).
@@ -313,6 +335,7 @@ impl StatsPrinter {
         let source = Arc::clone(source);
         let thread = std::thread::Builder::new()
             .name("scx_relay-stats".into())
+            .stack_size(STATS_STACK)
             .spawn(move || source.print_every(interval, &stopped))
             .map_err(|e| eprintln!("scx_relay: --stats: cannot start the stats thread ({e}): no stats lines"))
             .ok();
