@@ -1,6 +1,7 @@
 //! A probe of the scheduling loop's allocator calls, shown in `--stats` as
 //! `loop allocs`: allocations, reallocations and frees made on the loop's
-//! thread while it schedules (`schedule` in `scheduler.rs`). The loop is
+//! thread through Rust's global allocator while it schedules (`schedule` in
+//! `scheduler.rs`; C code calling `malloc` itself, libbpf's, is not seen). The loop is
 //! meant to make none once its buffers are sized: an allocator call can
 //! take a lock another thread holds while it waits for a CPU that only this
 //! loop hands out, or fault in fresh memory.
@@ -73,14 +74,15 @@ pub fn loop_alloc_calls() -> Option<u64> {
     INSTALLED.load(Ordering::Relaxed).then(|| CALLS.load(Ordering::Relaxed))
 }
 
-/// Marks the calling thread as the scheduling loop until dropped.
-pub struct OnLoop(());
+/// Marks the calling thread as the scheduling loop until dropped (on that
+/// thread: not `Send`).
+pub struct OnLoop(std::marker::PhantomData<*const ()>);
 
 impl OnLoop {
     /// Starts counting this thread's allocator calls.
     pub fn enter() -> Self {
         ON_LOOP.with(|c| c.set(true));
-        Self(())
+        Self(std::marker::PhantomData)
     }
 }
 

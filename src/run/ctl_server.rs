@@ -126,6 +126,8 @@ struct Slot {
     /// allocated is freed there, never on the loop (its allocator arena's
     /// lock could be held by it while it waits for a CPU).
     done: Option<(Retired, PolicySpec)>,
+    /// A switch was made and its log line is not written yet.
+    unlogged: bool,
     /// What the scheduler runs.
     current: PolicySpec,
 }
@@ -184,7 +186,7 @@ impl Server {
         let listener = bound.with_context(|| format!("binding {}", path.display())).map_err(StartError::Other)?;
         let shared = Arc::new(Shared {
             pending: AtomicBool::new(false),
-            slot: Mutex::new(Slot { request: None, done: None, current: initial }),
+            slot: Mutex::new(Slot { request: None, done: None, unlogged: false, current: initial }),
             answered: Condvar::new(),
         });
         let thread_shared = shared.clone();
@@ -222,7 +224,17 @@ impl Server {
         let retired = engine.switch_prepared(sw.prepared, now_ns);
         let old_spec = std::mem::replace(&mut slot.current, sw.spec);
         slot.done = Some((retired, old_spec));
+        slot.unlogged = true;
         self.shared.answered.notify_all();
+    }
+
+    /// Waits up to `timeout` for the accepting thread to log and answer a
+    /// switch the loop made (call it once the loop ended: a session ending
+    /// right after a switch would otherwise lose the line and the answer).
+    pub fn settle(&self, timeout: Duration) {
+        if let Ok(slot) = self.shared.slot.lock() {
+            let _ = self.shared.answered.wait_timeout_while(slot, timeout, |s| s.unlogged);
+        }
     }
 }
 
@@ -358,6 +370,10 @@ fn hand_over(shared: &Shared, sw: Switch) -> Result<String> {
     eprintln!("scx_relay: {line}");
     if let Some(r) = routing {
         eprintln!("scx_relay: {r}");
+    }
+    if let Ok(mut slot) = shared.slot.lock() {
+        slot.unlogged = false;
+        shared.answered.notify_all();
     }
     Ok(format!("ok: {line}"))
 }

@@ -105,8 +105,8 @@ pub struct RunOpts {
     /// from a policy that never decided them, tasks aged past a policy's
     /// ordering, decisions bounced, stale, invalid, redirected or with their
     /// vtime clamped, congestion,
-    /// and the scheduling loop's page faults since start; printed by a
-    /// thread of its own, never by the loop).
+    /// and the scheduling loop's page faults and allocator calls since it
+    /// started; printed by a thread of its own, never by the loop).
     #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
     pub stats: Option<f64>,
 

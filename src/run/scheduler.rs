@@ -22,7 +22,7 @@ use super::{
     bpf::{self, BpfSkel, BpfSkelBuilder},
     ctl_server::{PolicyFactory, PolicySpec, Server},
     panic_guard,
-    stats::{LoopProfile, LoopShared, StatsPrinter, StatsSource},
+    stats::{print_line, LoopProfile, LoopShared, StatsPrinter, StatsSource},
     topology,
 };
 
@@ -74,6 +74,10 @@ const SCHED_EXT: libc::c_int = 7;
 /// Partial mode: longest block of an idle loop waiting for a task (the
 /// control socket and a policy switch wait at most this).
 const PARTIAL_IDLE_WAIT: Duration = Duration::from_millis(100);
+
+/// Longest wait, after the loop, for the control thread to log and answer a
+/// switch the loop made just before it ended.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Set by SIGINT / SIGTERM.
 static SHUTDOWN: AtomicBool = AtomicBool::new(false);
@@ -252,6 +256,15 @@ pub fn attach_and_schedule(cfg: &Config, factory: &PolicyFactory, ctl: Option<&S
     let mut storage = MaybeUninit::uninit();
     let mut skel = open_and_load(cfg, &mut storage)?;
     let mut backend = connect_backend(&mut skel, nr_cpus, engine_cfg.batch)?;
+    // With --stats, a thread of its own makes and prints the stats line
+    // (see `stats`). It reads the skeleton's .bss, so it is joined before
+    // the skeleton goes, and after the dispatcher is detached: declared
+    // between them, it is dropped (joined) after `link` and before `skel`
+    // on any path, an unwind included; and it exists before the memory is
+    // locked, whose faults stay out of the loop's count.
+    // SAFETY: `source` and its thread's copy are gone before `skel` is.
+    let source = Arc::new(StatsSource::for_this_thread(unsafe { backend.bss_counters() }));
+    let printer = StatsPrinter::start(cfg.stats_interval, &source);
     register_usersched(&skel)?;
     let link = scx_ops_attach!(skel, relay_ops).context("attaching the BPF dispatcher")?;
     if cfg.partial {
@@ -263,22 +276,24 @@ pub fn attach_and_schedule(cfg: &Config, factory: &PolicyFactory, ctl: Option<&S
     lock_memory_or_warn();
     announce(cfg, nr_cpus, &policy_name);
 
-    // With --stats, a thread of its own makes and prints the stats line
-    // (see `stats`). It reads the skeleton's .bss: it is joined before the
-    // skeleton goes (declared after it, so dropped first on any path).
-    // SAFETY: `source` and its thread's copy are gone before `skel` is.
-    let source = Arc::new(StatsSource::for_this_thread(unsafe { backend.bss_counters() }));
-    let printer = StatsPrinter::start(cfg.stats_interval, &source);
-    source.start_counting();
+    if cfg.stats_interval.is_some() {
+        source.start_counting();
+    }
     let failure = schedule(cfg, ctl, &skel, &mut engine, &mut backend, &source.shared);
+    // The last line: what the session did, before the teardown moves
+    // counters (the kernel's unload dequeues what waits in user space).
+    let last = cfg.stats_interval.map(|_| source.line());
 
     drop(backend);
     drop(link);
     // Joined once detached: the thread is one of the tasks the loop
     // scheduled; now the kernel's fair class runs it at once.
     printer.finish();
-    if cfg.stats_interval.is_some() {
-        println!("{}", source.line());
+    if let Some(ctl) = ctl {
+        ctl.settle(SETTLE_TIMEOUT);
+    }
+    if let Some(last) = last {
+        print_line(&last);
     }
     drop(source);
     conclude(cfg, &skel, &engine, failure)
@@ -397,21 +412,25 @@ fn schedule(
     let _on_loop = alloc_probe::OnLoop::enter();
     let mut empty_steps = 0u64;
     while !SHUTDOWN.load(Ordering::Relaxed) && !exited(skel) && !panic_guard::tripped() {
-        let idle = match engine.step(backend) {
+        let step = engine.step(backend);
+        let idle = match &step {
             Ok(report) => {
                 let empty = report.received == 0 && report.sent == 0;
                 empty_steps += u64::from(empty);
                 empty && report.pending == 0
             }
-            Err(e) => return Some(e),
+            Err(_) => false,
         };
-        if let Some(ctl) = ctl {
-            ctl.poll(engine, backend.now_ns());
-        }
         let s = engine.stats();
         let profile =
             LoopProfile { steps: s.steps, empty_steps, received: s.received, cpu_ns: 0, redirected: s.redirected };
         shared.publish(&profile, backend.invalid());
+        if let Err(e) = step {
+            return Some(e);
+        }
+        if let Some(ctl) = ctl {
+            ctl.poll(engine, backend.now_ns());
+        }
         if cfg.partial && idle {
             // Partial mode: block until a task is handed over (see
             // keep_ext_server in main.bpf.c: the dispatcher runs a parked

@@ -306,13 +306,22 @@ impl StatsSource {
         loop {
             match stop.recv_timeout(next.saturating_duration_since(Instant::now())) {
                 Err(RecvTimeoutError::Timeout) => {
-                    println!("{}", self.line());
+                    if !print_line(&self.line()) {
+                        return;
+                    }
                     next += interval;
                 }
                 Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
             }
         }
     }
+}
+
+/// Writes `line` to stdout; false if stdout is gone (closed pipe): the line
+/// is dropped, not a panic (`println!` would panic there).
+pub fn print_line(line: &StatsLine) -> bool {
+    use std::io::Write;
+    writeln!(std::io::stdout().lock(), "{line}").is_ok()
 }
 
 /// The stats thread's stack: it formats a line and reads a small file.
