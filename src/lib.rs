@@ -14,7 +14,7 @@ mod policy_list;
 mod run;
 mod sim_cmd;
 
-pub use run::alloc_probe::CountingAllocator;
+pub use run::alloc_probe::{self, CountingAllocator};
 
 use std::process::ExitCode;
 

@@ -1,71 +1,39 @@
-//! The engine allocates nothing per task in steady state: a counting global
-//! allocator watches thousands of round trips through each policy.
+//! The engine allocates nothing per task in steady state, nor in a live
+//! switch: the scheduler's own allocator probe (`scx_relay::alloc_probe`,
+//! `loop allocs` in `--stats`) watches thousands of round trips through each
+//! policy.
 #![allow(clippy::unwrap_used)]
 
-use std::{
-    alloc::{GlobalAlloc, Layout, System},
-    cell::Cell,
-    sync::atomic::{AtomicU64, Ordering},
-};
-
 use scheduler_core::{Engine, EngineConfig, Loopback, Policy, Topology};
+use scx_relay::alloc_probe::{loop_alloc_calls, OnLoop};
 
-struct Counting;
+/// The scheduler binary's own probe (`loop allocs` in `--stats`): allocator
+/// calls (allocations, reallocations, frees) made on a thread marked as the
+/// scheduling loop ([`OnLoop`]) are counted; libtest's threads are not.
+#[global_allocator]
+static GLOBAL: scx_relay::CountingAllocator = scx_relay::CountingAllocator;
 
-thread_local! {
-    /// Whether allocations on this thread are counted: only the test's own
-    /// thread is watched (libtest's threads allocate as they please).
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-}
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-/// The tests share ALLOCS: they take turns.
+/// The tests share the probe's counter: they take turns.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn counting(on: bool) {
-    COUNTING.with(|c| c.set(on));
+/// Allocator calls this thread makes while running `f`, as the loop.
+fn allocator_calls_during(f: impl FnOnce()) -> u64 {
+    let before = loop_alloc_calls().unwrap();
+    {
+        let _on_loop = OnLoop::enter();
+        f();
+    }
+    loop_alloc_calls().unwrap() - before
 }
-
-fn count() {
-    if COUNTING.try_with(Cell::get).unwrap_or(false) {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: forwards every call to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // Frees count too: the loop frees nothing either (an allocator
-        // call may take a lock another thread holds).
-        count();
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
 
 /// 2,000 tasks in flight, 20,000 round trips per policy: zero allocations
 /// once the first steps have sized the queues.
 #[test]
 fn steady_state_allocates_nothing() {
     let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    // The counter is live: a boxed value while counting is seen.
-    counting(true);
-    let probe = std::hint::black_box(Box::new(7u64));
-    counting(false);
-    assert!(ALLOCS.load(Ordering::SeqCst) >= 1, "counting allocator saw no allocation");
-    drop(probe);
+    // The counter is live: a boxed value made and freed on the loop is seen.
+    let seen = allocator_calls_during(|| drop(std::hint::black_box(Box::new(7u64))));
+    assert!(seen >= 2, "the probe saw {seen} allocator calls for an allocation and a free");
 
     for name in policies::NAMES {
         let policy = policies::by_name(name, &policies::PolicyConfig::default()).unwrap();
@@ -96,15 +64,14 @@ fn assert_round_trips_allocate_nothing(name: &str, policy: Box<dyn Policy>) {
         engine.step(&mut backend).unwrap();
     }
     let before = backend.sent();
-    ALLOCS.store(0, Ordering::SeqCst);
-    counting(true);
-    for _ in 0..(20_000 / 64) {
-        engine.step(&mut backend).unwrap();
-    }
-    counting(false);
+    let calls = allocator_calls_during(|| {
+        for _ in 0..(20_000 / 64) {
+            engine.step(&mut backend).unwrap();
+        }
+    });
     let round_trips = backend.sent() - before;
     assert!(round_trips >= 19_000, "{name}: only {round_trips} round trips");
-    assert_eq!(ALLOCS.load(Ordering::SeqCst), 0, "{name}: allocated during {round_trips} round trips");
+    assert_eq!(calls, 0, "{name}: {calls} allocator calls during {round_trips} round trips");
 }
 
 /// A live switch through `Engine::switch_prepared` (as the control server
@@ -126,15 +93,16 @@ fn prepared_switches_allocate_nothing() {
     }
     for name in policies::NAMES.iter().chain(policies::NAMES) {
         let prepared = scheduler_core::PreparedSwitch::new(policies::by_name(name, &cfg).unwrap(), 4_096);
-        ALLOCS.store(0, Ordering::SeqCst);
-        counting(true);
-        let retired = engine.switch_prepared(prepared, 0);
-        for _ in 0..50 {
-            engine.step(&mut backend).unwrap();
-        }
-        counting(false);
-        assert!(retired.handed > 1_000, "{name}: {} handed over", retired.handed);
-        assert_eq!(ALLOCS.load(Ordering::SeqCst), 0, "{name}: the switch or the steps after it allocated");
+        let mut retired = None;
+        let calls = allocator_calls_during(|| {
+            retired = Some(engine.switch_prepared(prepared, 0));
+            for _ in 0..50 {
+                engine.step(&mut backend).unwrap();
+            }
+        });
+        let handed = retired.as_ref().map_or(0, |r| r.handed);
+        assert!(handed > 1_000, "{name}: {handed} handed over");
+        assert_eq!(calls, 0, "{name}: {calls} allocator calls in the switch or the steps after it");
         drop(retired);
     }
 }

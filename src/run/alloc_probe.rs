@@ -8,7 +8,8 @@
 //!
 //! It counts only where [`CountingAllocator`] is the process's global
 //! allocator (the `scx_relay` binary declares it; a program built on
-//! `run_with_policy` may). Elsewhere the stats line says `loop allocs -`.
+//! `run_with_policy` may, and `tests/no_alloc.rs` does, marking its engine
+//! runs with [`OnLoop`]). Elsewhere the stats line says `loop allocs -`.
 
 use std::{
     alloc::{GlobalAlloc, Layout, System},
