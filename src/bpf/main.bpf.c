@@ -188,6 +188,7 @@ volatile u64 nr_aged;			/* tasks run ahead of their vtime after AGE_AFTER_NS run
 volatile u64 nr_overdue;		/* tasks enqueued already runnable AGE_AFTER_NS: kept in the kernel */
 volatile u64 nr_keepalive;		/* tasks taken back from user space to keep a CPU's ext server (keep_ext_server) */
 volatile u64 nr_voided;			/* hand-offs taken back by a dequeue before a decision (relay_dequeue) */
+volatile u64 nr_reenqueued;		/* tasks the kernel gave back from a local DSQ after a higher class took the CPU (relay_sched_switch) */
 
 /* Profile counters, read by the binary (monotonic, count): where the time goes. */
 volatile u64 nr_dispatch_calls;		/* ops.dispatch() invocations */
@@ -195,6 +196,8 @@ volatile u64 nr_drains;			/* user-ring-buffer drains that found decisions */
 volatile u64 nr_drained;		/* decisions read by those drains */
 volatile u64 nr_kicks;			/* scx_bpf_kick_cpu() calls */
 volatile u64 nr_usersched_runs;		/* times the user scheduler was put on a CPU */
+volatile u64 nr_usersched_kicks;	/* kicks meant to get the user scheduler a CPU (wake_usersched) */
+volatile u64 nr_usersched_kicks_astray;	/* of those, kicks whose CPU the user scheduler may not run on (relay_dispatch) */
 
 /* State shared with the binary. */
 volatile u64 nr_user_pending;		/* written by user space: tasks it holds (count) */
@@ -218,6 +221,16 @@ static u64 usersched_kick_ns;		/* last kick to get it a CPU (ns) */
 static u64 cpu_started_ns[RELAY_MAX_CPUS]; /* when each CPU's current task started (ns) */
 static u32 rescue_check;		/* timer -> ops.dispatch: look for overdue tasks (bool) */
 static u8 age_request[RELAY_MAX_CPUS];	/* timer -> ops.dispatch: overdue tasks wait for this CPU (bool) */
+static u8 higher_class_on[RELAY_MAX_CPUS]; /* a realtime, deadline or stop task runs on this CPU (bool, relay_sched_switch) */
+static u8 kicked_for_usersched[RELAY_MAX_CPUS]; /* wake_usersched -> ops.dispatch: this CPU was kicked for it (bool) */
+static bool relay_active;		/* between ops.init and ops.exit: kfuncs that need the scheduler may run (bool) */
+/*
+ * The CPUs the user scheduler may run on: copied from its thread when the
+ * scheduler starts (relay_init) and whenever its affinity changes
+ * (relay_set_cpumask), so that wake_usersched kicks a CPU that can run it
+ * without a task lookup per hand-off.
+ */
+private(USERSCHED) struct bpf_cpumask __kptr *usersched_mask;
 
 UEI_DEFINE(uei);
 
@@ -548,6 +561,14 @@ static struct relay_cpu_state *cpu_state_of(s32 cpu)
 	return MEMBER_VPTR(cpu_state, [cpu]);
 }
 
+/* Whether a realtime, deadline or stop task runs on @cpu (relay_sched_switch). */
+static bool held_by_higher_class(s32 cpu)
+{
+	u8 *held = MEMBER_VPTR(higher_class_on, [cpu]);
+
+	return held && READ_ONCE(*held);
+}
+
 static bool is_kthread(const struct task_struct *p)
 {
 	return p->flags & PF_KTHREAD;
@@ -622,38 +643,79 @@ static bool cpu_preemptible(s32 cpu, u64 now)
 	return now - READ_ONCE(cpu_started_ns[cpu & (RELAY_MAX_CPUS - 1)]) >= slice_min_ns;
 }
 
+/* Kick @cpu to run the user scheduler; its next ops.dispatch checks the aim. */
+static void kick_usersched(s32 cpu, u64 flags)
+{
+	u8 *kicked = MEMBER_VPTR(kicked_for_usersched, [cpu]);
+
+	kick(cpu, flags);
+	__sync_fetch_and_add(&nr_usersched_kicks, 1);
+	if (kicked)
+		WRITE_ONCE(*kicked, 1);
+}
+
 /*
  * Get the user scheduler a CPU after @p was handed to it: kick an idle CPU
- * (whichever CPU dispatches next runs the user scheduler first); with none
- * idle, a waking @p preempts its previous CPU once that CPU's task had
- * slice_min_ns (the wakeup preemption the fair class does too). Nothing is
- * done while the user scheduler runs or right after a kick for it: one
- * wake-up serves every task queued meanwhile.
+ * it may run on (whichever CPU dispatches next runs the user scheduler
+ * first); with none idle, a waking @p preempts its previous CPU (or, if the
+ * user scheduler may not run there, the user scheduler's last CPU) once
+ * that CPU's task had slice_min_ns (the wakeup preemption the fair class
+ * does too). Nothing is done while the user scheduler runs or right after a
+ * kick for it: one wake-up serves every task queued meanwhile.
  *
- * The CPUs are @p's, not the user scheduler's: with scx_relay confined
- * (taskset) a kick may reach a CPU it cannot run on. Looking its task up
- * by pid on every hand-off (tried) cost a hash lookup and two atomics on
- * one shared task_struct per enqueue under load, and measured no
- * difference (guest case scx_relay_usersched_affinity: 6.3 s confined
- * against 6.8 s unconfined either way); a mask cached at registration
- * would do it without the lookup.
+ * The CPUs are the user scheduler's (usersched_mask, kept current by
+ * relay_set_cpumask), not @p's: with scx_relay confined (taskset), a CPU
+ * of @p's mask may be one it cannot run on, and a kick there is wasted
+ * (nr_usersched_kicks_astray counts such kicks, checked against its real
+ * mask at the kicked CPU's next dispatch). Looking its task up per
+ * hand-off instead was tried: a hash lookup and two atomics on one shared
+ * task_struct per enqueue under load.
  */
 static void wake_usersched(const struct task_struct *p, u64 enq_flags, u64 now)
 {
+	struct bpf_cpumask *mask;
+	const struct cpumask *cpus;
+	u64 flags = SCX_KICK_IDLE;
 	s32 cpu;
 
 	if (READ_ONCE(usersched_on_cpu) || now - READ_ONCE(usersched_kick_ns) < slice_min_ns)
 		return;
-	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
-	if (cpu >= 0) {
-		kick(cpu, SCX_KICK_IDLE);
-	} else {
+	bpf_rcu_read_lock();
+	mask = usersched_mask;
+	cpus = mask ? cast_mask(mask) : p->cpus_ptr;
+	cpu = scx_bpf_pick_idle_cpu(cpus, 0);
+	if (cpu < 0) {
 		cpu = scx_bpf_task_cpu(p);
-		if (!(enq_flags & SCX_ENQ_WAKEUP) || !cpu_preemptible(cpu, now))
-			return;
-		kick(cpu, SCX_KICK_PREEMPT);
+		if (!bpf_cpumask_test_cpu(cpu, cpus))
+			cpu = READ_ONCE(usersched_cpu);
+		flags = SCX_KICK_PREEMPT;
 	}
+	bpf_rcu_read_unlock();
+	if (flags == SCX_KICK_PREEMPT && (!(enq_flags & SCX_ENQ_WAKEUP) || !cpu_preemptible(cpu, now)))
+		return;
+	kick_usersched(cpu, flags);
 	WRITE_ONCE(usersched_kick_ns, now);
+}
+
+/*
+ * At the dispatch that a kick for the user scheduler caused: count the
+ * kick astray if the user scheduler may not run on this CPU, by its task's
+ * current mask (not usersched_mask, which the kick was aimed with).
+ */
+static void check_usersched_kick(s32 cpu)
+{
+	u8 *kicked = MEMBER_VPTR(kicked_for_usersched, [cpu]);
+	struct task_struct *p;
+
+	if (!kicked || !READ_ONCE(*kicked))
+		return;
+	WRITE_ONCE(*kicked, 0);
+	p = bpf_task_from_pid(READ_ONCE(usersched_pid));
+	if (!p)
+		return;
+	if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+		__sync_fetch_and_add(&nr_usersched_kicks_astray, 1);
+	bpf_task_release(p);
 }
 
 /* The user side did something: it is alive. */
@@ -846,14 +908,23 @@ static u64 decision_dsq(const struct task_struct *p, const struct task_ctx *tctx
 	if (cpu == RELAY_CPU_ANY)
 		return SHARED_DSQ;
 	st = cpu_state_of(cpu);
-	if (cpu < nr_cpu_ids && st && st->online && bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+	if (cpu < nr_cpu_ids && st && st->online && bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
+		/*
+		 * Not behind a realtime task if it may run elsewhere: any CPU
+		 * (see relay_sched_switch). Not a bounce: the policy could not
+		 * know.
+		 */
+		if (held_by_higher_class(cpu) && p->nr_cpus_allowed > 1)
+			return SHARED_DSQ;
 		return cpu;
+	}
 	if (READ_ONCE(tctx->mask_seq) != tctx->handoff_mask_seq)
 		return STALE_DSQ;
 	__sync_fetch_and_add(&nr_bounced, 1);
 	prev = scx_bpf_task_cpu(p);
 	st = cpu_state_of(prev);
-	if (st && st->online && bpf_cpumask_test_cpu(prev, p->cpus_ptr))
+	if (st && st->online && bpf_cpumask_test_cpu(prev, p->cpus_ptr) &&
+	    !(held_by_higher_class(prev) && p->nr_cpus_allowed > 1))
 		return prev;
 	return SHARED_DSQ;
 }
@@ -1058,9 +1129,29 @@ out:
 }
 
 /*
+ * Aging's look at the DSQs of CPUs that a higher class holds (their
+ * overdue tasks that may run on @cpu): up to @budget moves. Returns how many.
+ */
+/* Global (verified once, not per call site): it holds a loop. */
+__noinline u32 run_overdue_from_held(s32 cpu, u64 now, u32 budget)
+{
+	u32 moved = 0;
+	s32 i;
+
+	bpf_for(i, 0, nr_cpu_ids) {
+		if (moved >= budget)
+			break;
+		if (i != cpu && held_by_higher_class(i))
+			moved += run_overdue_from(i, cpu, now, budget - moved);
+	}
+	return moved;
+}
+
+/*
  * When the timer found overdue tasks for this CPU: run them first (up to
  * AGE_MOVES_PER_DISPATCH per call), from this CPU's DSQ, then the shared
- * one. The request stays until a call finds fewer than that.
+ * one, then those of CPUs a higher class holds. The request stays until a
+ * call finds fewer than that.
  */
 static bool run_overdue(s32 cpu, u64 now)
 {
@@ -1072,6 +1163,8 @@ static bool run_overdue(s32 cpu, u64 now)
 	moved = run_overdue_from(cpu, cpu, now, AGE_MOVES_PER_DISPATCH);
 	if (moved < AGE_MOVES_PER_DISPATCH)
 		moved += run_overdue_from(SHARED_DSQ, cpu, now, AGE_MOVES_PER_DISPATCH - moved);
+	if (moved < AGE_MOVES_PER_DISPATCH)
+		moved += run_overdue_from_held(cpu, now, AGE_MOVES_PER_DISPATCH - moved);
 	if (moved < AGE_MOVES_PER_DISPATCH)
 		WRITE_ONCE(*req, 0);
 	return moved > 0;
@@ -1090,14 +1183,16 @@ static void request_aging(s32 cpu)
 
 /*
  * Ask a CPU that may run @p to run its overdue tasks next: @p's CPU if
- * allowed, else its first allowed one.
+ * allowed and no higher class holds it, else one of its allowed CPUs
+ * (bpf_cpumask_any_distribute: successive calls spread over them).
  */
 static void request_aging_for(const struct task_struct *p)
 {
 	s32 cpu = scx_bpf_task_cpu(p);
 
-	if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
-		cpu = bpf_cpumask_first(p->cpus_ptr);
+	if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr) ||
+	    (held_by_higher_class(cpu) && p->nr_cpus_allowed > 1))
+		cpu = bpf_cpumask_any_distribute(p->cpus_ptr);
 	if (cpu >= 0 && cpu < nr_cpu_ids)
 		request_aging(cpu);
 }
@@ -1124,7 +1219,8 @@ __noinline int find_overdue(u64 dsq, u64 now)
 			break;
 		if (!overdue(p, now))
 			continue;
-		if (dsq != SHARED_DSQ) {
+		/* A CPU's own DSQ: that CPU, unless a higher class holds it. */
+		if (dsq != SHARED_DSQ && !held_by_higher_class((s32)dsq)) {
 			request_aging((s32)dsq);
 			break;
 		}
@@ -1151,6 +1247,24 @@ static bool consume_in_vtime_order(s32 cpu)
 	    scx_bpf_dsq_move_to_local(SHARED_DSQ, 0))
 		return true;
 	return scx_bpf_dsq_move_to_local(cpu, 0) || scx_bpf_dsq_move_to_local(SHARED_DSQ, 0);
+}
+
+/*
+ * Nothing in this CPU's DSQ or the shared one: take a task that may run
+ * here from the DSQ of a CPU a higher class holds (the kernel's move takes
+ * the first task that may run here: ext.c consume_dispatch_q()).
+ */
+/* Global (verified once, not per call site): it holds a loop. */
+__noinline int consume_from_held(s32 cpu)
+{
+	s32 i;
+
+	bpf_for(i, 0, nr_cpu_ids) {
+		if (i != cpu && held_by_higher_class(i) && scx_bpf_dsq_nr_queued(i) > 0 &&
+		    scx_bpf_dsq_move_to_local(i, 0))
+			return 1;
+	}
+	return 0;
 }
 
 /* The timer: heartbeat of the user scheduler, and the stall check. */
@@ -1264,6 +1378,53 @@ static void kthread_in_kernel(struct task_struct *p, u64 enq_flags)
 }
 
 /*
+ * A task the kernel gave back from this CPU's local DSQ (SCX_ENQ_REENQ,
+ * asked for by relay_sched_switch when a higher class took the CPU). It was
+ * placed already (a decision, a fast path, aging), so it keeps its key and
+ * its slice and goes where it can run: the shared DSQ if it may run
+ * elsewhere, else its CPU's own DSQ, served when the ext class runs there
+ * again. Never a local DSQ: the kernel counts the re-enqueues of a task that
+ * has not run since and ejects the scheduler past SCX_REENQ_MAX_REPEAT
+ * (ext.c), and a task put back in a local DSQ would be given back again at
+ * every switch to a higher class there.
+ */
+static void reenqueued(struct task_struct *p, u64 enq_flags)
+{
+	s32 cpu = scx_bpf_task_cpu(p);
+	u64 slice = p->scx.slice ? p->scx.slice : slice_ns;
+
+	__sync_fetch_and_add(&nr_reenqueued, 1);
+	if ((p->nr_cpus_allowed == 1 || is_migration_disabled(p)) && cpu >= 0 && cpu < nr_cpu_ids) {
+		scx_bpf_dsq_insert_vtime(p, cpu, slice, p->scx.dsq_vtime, enq_flags);
+		return;
+	}
+	scx_bpf_dsq_insert_vtime(p, SHARED_DSQ, slice, p->scx.dsq_vtime, enq_flags);
+	kick_for(p);
+}
+
+/*
+ * The user scheduler given back from a local DSQ (see reenqueued()): it
+ * waits in its own DSQ as always, and the CPU that gives way to it
+ * (should_yield: usersched_cpu) becomes one it may use where no higher
+ * class runs, idle if one is (kicked then): else it would wait for the CPU
+ * the realtime task holds.
+ */
+static void usersched_reenqueued(struct task_struct *p)
+{
+	s32 cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+
+	__sync_fetch_and_add(&nr_reenqueued, 1);
+	if (cpu >= 0) {
+		WRITE_ONCE(usersched_cpu, cpu);
+		kick_usersched(cpu, SCX_KICK_IDLE);
+		return;
+	}
+	cpu = bpf_cpumask_any_distribute(p->cpus_ptr);
+	if (cpu >= 0 && cpu < nr_cpu_ids && !held_by_higher_class(cpu))
+		WRITE_ONCE(usersched_cpu, cpu);
+}
+
+/*
  * Who decides: the user scheduler is parked; kthreads stay in the kernel;
  * while the user side is stalled new tasks go to the shared DSQ; everything
  * else is handed to user space, or kept in the kernel when there is no room
@@ -1273,9 +1434,15 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	if (is_usersched(p)) {
 		scx_bpf_dsq_insert(p, USERSCHED_DSQ, slice_ns, enq_flags);
+		if (enq_flags & SCX_ENQ_REENQ)
+			usersched_reenqueued(p);
 		/* After a yield its own CPU dispatches next anyway: kick on wakeups only. */
-		if ((enq_flags & SCX_ENQ_WAKEUP) && usersched_has_work(false))
+		else if ((enq_flags & SCX_ENQ_WAKEUP) && usersched_has_work(false))
 			kick(scx_bpf_task_cpu(p), SCX_KICK_IDLE);
+		return;
+	}
+	if (enq_flags & SCX_ENQ_REENQ) {
+		reenqueued(p, enq_flags);
 		return;
 	}
 	if (is_kthread(p)) {
@@ -1379,6 +1546,7 @@ void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 	bool served;
 
 	__sync_fetch_and_add(&nr_dispatch_calls, 1);
+	check_usersched_kick(cpu);
 	if (scx_bpf_dispatch_nr_slots())
 		drained = bpf_user_ringbuf_drain(&decisions, handle_decision, NULL, BPF_RB_NO_WAKEUP);
 	if (drained > 0) {
@@ -1399,7 +1567,7 @@ void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 		goto out;
 	if (usersched_has_work(true) && scx_bpf_dsq_move_to_local(USERSCHED_DSQ, 0))
 		goto out;
-	if (consume_in_vtime_order(cpu))
+	if (consume_in_vtime_order(cpu) || consume_from_held(cpu))
 		goto out;
 	/*
 	 * The user scheduler yielding is parked instead (it has nothing to
@@ -1615,9 +1783,60 @@ void BPF_STRUCT_OPS(relay_tick, struct task_struct *p)
 void BPF_STRUCT_OPS(relay_set_cpumask, struct task_struct *p, const struct cpumask *cpumask)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
+	struct bpf_cpumask *mask;
 
 	if (tctx)
 		__sync_fetch_and_add(&tctx->mask_seq, 1);
+	/* The user scheduler's CPUs, as wake_usersched aims its kicks. */
+	if (is_usersched(p)) {
+		bpf_rcu_read_lock();
+		mask = usersched_mask;
+		if (mask)
+			bpf_cpumask_copy(mask, cpumask);
+		bpf_rcu_read_unlock();
+	}
+}
+
+/*
+ * A higher class takes a CPU: give back what waits in its local DSQ.
+ *
+ * A task of ours that a realtime (or deadline, or stop) task preempts is
+ * put back at the head of that CPU's local DSQ without ops.enqueue, and a
+ * task inserted there before the switch waits there too (ext.c
+ * put_prev_task_scx(): "Leave it at the head of the local DSQ"); the CPU
+ * runs them only when the higher class leaves it, or when the kernel's ext
+ * server picks the ext class there (7.x: 50 ms a second, after a
+ * deferral; never with its runtime 0). So at the switch from a task that
+ * is not of a higher class to one that is, the local DSQ is re-enqueued
+ * (ops.enqueue with SCX_ENQ_REENQ: reenqueued()), and until the CPU runs
+ * something else again, decisions and aging send tasks that may run
+ * elsewhere to other CPUs (decision_dsq, request_aging_for), and CPUs
+ * with nothing else to run take them from its DSQ (consume_from_held).
+ *
+ * A sched_switch tracepoint, not ops.cpu_release: 7.x deprecates
+ * cpu_acquire/cpu_release (ext.c scx_validate_ops(): "use sched_switch TP
+ * instead"), and scx_bpf_dsq_reenq() (7.1) / scx_bpf_reenqueue_local___v2()
+ * (6.19) may be called from here; it re-enqueues asynchronously, after the
+ * switch (ext.c schedule_dsq_reenq()). On an older kernel the wrapper does
+ * nothing, and the ext server bounds the wait. Not under --partial, where a
+ * fair-class task is a higher class too and the ext server is the design
+ * (see keep_ext_server()).
+ */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(relay_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
+	     unsigned int prev_state)
+{
+	s32 cpu = bpf_get_smp_processor_id();
+	u8 *held = MEMBER_VPTR(higher_class_on, [cpu]);
+	bool higher = next->prio < MAX_RT_PRIO;
+
+	if (!held || partial_mode)
+		return 0;
+	if (higher && !READ_ONCE(*held) && READ_ONCE(relay_active) &&
+	    scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL_ON | cpu) > 0)
+		scx_bpf_reenqueue_local_from_anywhere();
+	WRITE_ONCE(*held, higher);
+	return 0;
 }
 
 /* Mirror the kernel's idle tracking into the shared per-CPU state. */
@@ -1701,6 +1920,8 @@ void BPF_STRUCT_OPS(relay_exit_task, struct task_struct *p, struct scx_exit_task
 s32 BPF_STRUCT_OPS_SLEEPABLE(relay_init)
 {
 	const struct cpumask *online;
+	struct bpf_cpumask *mask;
+	struct task_struct *p;
 	struct timer_slot *slot;
 	u32 key = 0;
 	s32 cpu, err;
@@ -1742,6 +1963,22 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(relay_init)
 	last_progress_ns = bpf_ktime_get_ns();
 	usersched_last_run_ns = last_progress_ns;
 
+	/* The user scheduler's CPUs, for wake_usersched (then relay_set_cpumask). */
+	mask = bpf_cpumask_create();
+	if (!mask)
+		return -ENOMEM;
+	p = bpf_task_from_pid(usersched_pid);
+	if (p) {
+		bpf_cpumask_copy(mask, p->cpus_ptr);
+		bpf_task_release(p);
+	} else {
+		bpf_cpumask_setall(mask);
+	}
+	mask = bpf_kptr_xchg(&usersched_mask, mask);
+	if (mask)
+		bpf_cpumask_release(mask);
+	WRITE_ONCE(relay_active, true);
+
 	slot = bpf_map_lookup_elem(&heartbeat, &key);
 	if (!slot)
 		return -ENOENT;
@@ -1771,8 +2008,8 @@ void BPF_STRUCT_OPS(relay_dump_cpu, struct scx_dump_ctx *dctx, s32 cpu, bool idl
 {
 	u8 *req = MEMBER_VPTR(age_request, [cpu]);
 
-	scx_bpf_dump("scx_relay: cpu %d dsq %d age_request %u\n", cpu, scx_bpf_dsq_nr_queued(cpu),
-		     req ? *req : 0);
+	scx_bpf_dump("scx_relay: cpu %d dsq %d age_request %u higher_class %d\n", cpu,
+		     scx_bpf_dsq_nr_queued(cpu), req ? *req : 0, held_by_higher_class(cpu));
 }
 
 /* Per task: how long it has waited on our clock, and its hand-off state. */
@@ -1863,6 +2100,7 @@ void BPF_STRUCT_OPS(relay_cgroup_set_idle, struct cgroup *cgrp, bool idle)
 /* Record why we were unloaded, for the binary to report. */
 void BPF_STRUCT_OPS(relay_exit, struct scx_exit_info *ei)
 {
+	WRITE_ONCE(relay_active, false);
 	UEI_RECORD(uei, ei);
 }
 

@@ -119,7 +119,12 @@ bss_counters! {
         /// that CPU, it had nothing else of ours to run, and its runqueue
         /// held them: coming out empty-handed would stop the kernel's ext
         /// server there (see `keep_ext_server` in src/bpf/main.bpf.c).
-        keepalive: "keepalive" <- nr_keepalive;
+        keepalive: "keepalive" <- nr_keepalive,
+        /// Tasks the kernel gave back from a CPU's local DSQ when a realtime,
+        /// deadline or stop task took that CPU (`SCX_ENQ_REENQ`, asked for by
+        /// `relay_sched_switch` in src/bpf/main.bpf.c): placed again, on
+        /// another CPU if they may run elsewhere.
+        reenqueued: "reenqueued" <- nr_reenqueued;
         /// Decisions moved to an allowed CPU.
         bounced: "bounced" <- nr_bounced,
         /// Decisions discarded: stale generation, duplicate, exited task, unreadable record.
@@ -148,7 +153,14 @@ bss_counters! {
         /// CPU kicks sent by the dispatcher.
         kicks: "kicks" <- nr_kicks,
         /// Times the user scheduler was put on a CPU.
-        usersched_runs: "usersched runs" <- nr_usersched_runs;
+        usersched_runs: "usersched runs" <- nr_usersched_runs,
+        /// CPU kicks meant to get the user scheduler a CPU (after a hand-off,
+        /// or when the kernel gave it back from a local DSQ).
+        usersched_kicks: "usersched kicked" <- nr_usersched_kicks,
+        /// Of those, kicks that reached a CPU the user scheduler may not run
+        /// on (checked against its thread's affinity at that CPU's next
+        /// dispatch).
+        usersched_kicks_astray: "astray" <- nr_usersched_kicks_astray;
     }
 }
 
@@ -515,6 +527,7 @@ mod tests {
                     aged: 20,
                     overdue: 4,
                     keepalive: 2,
+                    reenqueued: 24,
                     bounced: 3,
                     stale: 4,
                     vtime_clamped: 21,
@@ -523,7 +536,15 @@ mod tests {
                 },
                 stalled: true,
                 invalid: 0,
-                profile: DispatchProfile { dispatch_calls: 11, drains: 12, drained: 13, kicks: 14, usersched_runs: 15 },
+                profile: DispatchProfile {
+                    dispatch_calls: 11,
+                    drains: 12,
+                    drained: 13,
+                    kicks: 14,
+                    usersched_runs: 15,
+                    usersched_kicks: 25,
+                    usersched_kicks_astray: 26,
+                },
             },
             page_faults: 6,
             loop_allocs: Some(23),
@@ -531,9 +552,9 @@ mod tests {
         };
         assert_eq!(
             line.to_string(),
-            "scx_relay stats: queued 10 voided 22 | dispatched user 7 kernel 2 fallback 1 rescued 8 aged 20 overdue 4 keepalive 2 | bounced 3 \
+            "scx_relay stats: queued 10 voided 22 | dispatched user 7 kernel 2 fallback 1 rescued 8 aged 20 overdue 4 keepalive 2 reenqueued 24 | bounced 3 \
              stale 4 vtime clamped 21 congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 | page faults 6 loop allocs 23 | dispatch calls 11 \
-             drains 12 drained 13 kicks 14 usersched runs 15 | steps 16 empty 17 received 18 | cpu_ns 19"
+             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 | steps 16 empty 17 received 18 | cpu_ns 19"
         );
         assert!(!line.to_string().contains('\n'));
         let without_probe = StatsLine { loop_allocs: None, ..line };

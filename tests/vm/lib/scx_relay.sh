@@ -129,7 +129,7 @@ start_relay_partial() {
 }
 
 # stat_of <counter>: the value after "<counter>" in the last stats line
-# (counters: queued voided user kernel fallback rescued aged overdue keepalive
+# (counters: queued voided user kernel fallback rescued aged overdue keepalive reenqueued
 # bounced stale clamped congested stalls invalid redirected faults ...; a
 # two-word label is read by its last word: "vtime clamped" by clamped).
 stat_of() {
