@@ -1394,7 +1394,13 @@ static void reenqueued(struct task_struct *p, u64 enq_flags)
 	u64 slice = p->scx.slice ? p->scx.slice : slice_ns;
 
 	__sync_fetch_and_add(&nr_reenqueued, 1);
-	if ((p->nr_cpus_allowed == 1 || is_migration_disabled(p)) && cpu >= 0 && cpu < nr_cpu_ids) {
+	/*
+	 * Migration disabled, read as is: 1 may be the BPF prolog's own when
+	 * @p is current (scx's is_migration_disabled() sorts that out with a
+	 * Kconfig value the guest cannot give libbpf); taking @p for pinned
+	 * then is safe, only slower.
+	 */
+	if ((p->nr_cpus_allowed == 1 || p->migration_disabled) && cpu >= 0 && cpu < nr_cpu_ids) {
 		scx_bpf_dsq_insert_vtime(p, cpu, slice, p->scx.dsq_vtime, enq_flags);
 		return;
 	}
@@ -1969,7 +1975,10 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(relay_init)
 		return -ENOMEM;
 	p = bpf_task_from_pid(usersched_pid);
 	if (p) {
+		/* A sleepable program: p->cpus_ptr is trusted only under RCU. */
+		bpf_rcu_read_lock();
 		bpf_cpumask_copy(mask, p->cpus_ptr);
+		bpf_rcu_read_unlock();
 		bpf_task_release(p);
 	} else {
 		bpf_cpumask_setall(mask);
