@@ -42,7 +42,7 @@ trap 'restore; exit 1' TERM INT
 cpu_ticks() {
 	s=$(cat "/proc/$1/stat")
 	set -- ${s##*)}
-	echo $(($12 + $13))
+	echo $((${12} + ${13}))
 }
 
 # held_round <policy>: the hogs, cpu0 taken from them for HOLD seconds,
