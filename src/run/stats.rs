@@ -543,13 +543,13 @@ mod tests {
             },
             page_faults: 6,
             loop_allocs: Some(23),
-            cgroup_unresolved: 24,
+            cgroup_unresolved: 27,
             profile: LoopProfile { steps: 16, empty_steps: 17, received: 18, cpu_ns: 19, redirected: 9 },
         };
         assert_eq!(
             line.to_string(),
             "scx_relay stats: queued 10 voided 22 | dispatched user 7 kernel 2 fallback 1 rescued 8 aged 20 overdue 4 keepalive 2 | bounced 3 \
-             stale 4 vtime clamped 21 congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 cgroup unresolved 24 | page faults 6 loop allocs 23 | dispatch calls 11 \
+             stale 4 vtime clamped 21 congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 cgroup unresolved 27 | page faults 6 loop allocs 23 | dispatch calls 11 \
              drains 12 drained 13 kicks 14 usersched runs 15 | steps 16 empty 17 received 18 | cpu_ns 19"
         );
         assert!(!line.to_string().contains('\n'));
