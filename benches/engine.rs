@@ -7,7 +7,7 @@
 //! (throughput in elements). Run: `cargo bench --bench engine`.
 //!
 //! `ring_record` is the floor under that: the user-space share of moving one
-//! task through the two ring buffers with no policy at all — copy an 88-byte
+//! task through the two ring buffers with no policy at all — copy a 96-byte
 //! record (plus the ring's 8-byte header) out of a byte ring, decode and
 //! validate it, encode the 40-byte decision and copy it into a second ring.
 //! A real BPF ring buffer needs a sched_ext kernel (the kernel side, reserve
@@ -54,7 +54,7 @@ fn round_trip(c: &mut Criterion) {
 
 /// The ring buffers' record header (length and flags), as BPF's.
 const RING_HEADER: usize = 8;
-/// Records per ring (the `queued` ring holds ~5,900 88-byte records).
+/// Records per ring (the `queued` ring holds ~5,000 96-byte records and their headers).
 const RING_RECORDS: usize = 4096;
 
 /// A byte ring of fixed-size records, as the BPF ring buffers lay them out.

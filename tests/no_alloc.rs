@@ -4,7 +4,12 @@
 //! policy.
 #![allow(clippy::unwrap_used)]
 
-use scheduler_core::{Engine, EngineConfig, Loopback, Policy, Topology};
+use std::sync::{
+    atomic::{AtomicU64, Ordering},
+    Arc,
+};
+
+use scheduler_core::{Decision, Engine, EngineConfig, Loopback, Policy, QueuedTask, SchedContext, Topology};
 use scx_relay::alloc_probe::{loop_alloc_calls, OnLoop};
 
 /// The scheduler binary's own probe (`loop allocs` in `--stats`): allocator
@@ -53,6 +58,79 @@ fn routing_steady_state_allocates_nothing() {
     .unwrap();
     let router = policies::Router::new(&config, &policies::PolicyConfig::default(), None).unwrap();
     assert_round_trips_allocate_nothing("routing", Box::new(router));
+}
+
+/// The routing policy with cgroup routes, as scx_relay runs it: tasks in
+/// 64 cgroups, half of them in the table (some matching a route), half
+/// unknown, so that the loop also counts and posts ids to a resolver
+/// thread, which it wakes: zero allocations on the loop.
+#[test]
+fn routing_by_cgroup_allocates_nothing() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let config = policies::RoutingConfig::parse(
+        "[[route]]\npolicy = \"interactive\"\ncgroup = \"/system.slice/*\"\n\
+         [[route]]\npolicy = \"local\"\ncgroup = \"/user.slice/*\"\ncpus = \"0-3\"\n",
+    )
+    .unwrap();
+    let unresolved = Arc::new(AtomicU64::new(0));
+    let (reader, mut writer) = policies::routing::cgroup_table(&config, unresolved.clone());
+    for cgid in 1..=32u64 {
+        let path = ["/system.slice/a.service", "/user.slice/b.scope", "/init.scope"][cgid as usize % 3];
+        assert!(writer.insert(cgid, writer.bits_of(path.as_bytes())));
+    }
+    // A resolver that takes every posted id and enters none: the loop keeps
+    // posting and waking it.
+    let posted = Arc::new(AtomicU64::new(0));
+    let resolver = {
+        let posted = posted.clone();
+        std::thread::spawn(move || {
+            writer.register_thread();
+            loop {
+                let closed = writer.is_closed();
+                while writer.take_request().is_some() {
+                    posted.fetch_add(1, Ordering::Relaxed);
+                }
+                if closed {
+                    return;
+                }
+                writer.wait(std::time::Duration::from_secs(1));
+            }
+        })
+    };
+    let router = policies::Router::new(&config, &policies::PolicyConfig::default(), Some(reader)).unwrap();
+    // The router (and with it the reader) is dropped at the end: the resolver returns.
+    assert_round_trips_allocate_nothing("routing by cgroup", Box::new(InCgroups(router)));
+    resolver.join().unwrap();
+    assert!(unresolved.load(Ordering::Relaxed) > 0, "unknown cgroups were routed");
+    assert!(posted.load(Ordering::Relaxed) > 0, "and posted to the resolver");
+}
+
+/// Gives each task a cgroup id from its pid (1..=64), as the dispatcher's
+/// records carry one, and routes it.
+struct InCgroups(policies::Router);
+
+impl Policy for InCgroups {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    fn enqueue(&mut self, task: &QueuedTask, ctx: &SchedContext<'_>) {
+        let mut t = *task;
+        t.cgid = 1 + t.pid as u64 % 64;
+        self.0.enqueue(&t, ctx);
+    }
+
+    fn dispatch(&mut self, ctx: &SchedContext<'_>) -> Option<Decision> {
+        self.0.dispatch(ctx)
+    }
+
+    fn pending(&self) -> usize {
+        self.0.pending()
+    }
+
+    fn take_all(&mut self, out: &mut Vec<QueuedTask>) {
+        self.0.take_all(out);
+    }
 }
 
 /// 2,000 tasks in flight through `policy`: after 100 steps have sized the

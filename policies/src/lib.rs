@@ -46,7 +46,7 @@ pub use eevdf::Eevdf;
 pub use fifo::Fifo;
 pub use interactive::Interactive;
 pub use local::Local;
-pub use routing::{CgroupLookup, ConfigError, Router, RoutingConfig};
+pub use routing::{ConfigError, Router, RoutingConfig};
 /// The weighted orders' windows around their clock, in slices (see `deadline`'s docs).
 pub use vclock::{ABOVE_SLICES, AHEAD_SLICES};
 

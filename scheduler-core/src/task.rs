@@ -83,6 +83,11 @@ pub struct QueuedTask {
     /// Generation counter: bumped by the dispatcher at every enqueue; a
     /// decision echoing an older generation is stale and is discarded.
     pub generation: u64,
+    /// The id of the task's cgroup on the default (v2) hierarchy when it
+    /// was handed over (the kernel's `cgroup_id()`: the inode number of the
+    /// cgroup's directory in the cgroup2 mount), read at every hand-off, so
+    /// it follows moves between cgroups; 0 = unknown (the simulator, tests).
+    pub cgid: u64,
     /// Command name, NUL padded.
     pub comm: [u8; TASK_COMM_LEN],
 }
@@ -103,6 +108,7 @@ impl QueuedTask {
             stop_ts: 0,
             exec_runtime: 0,
             generation: 1,
+            cgid: 0,
             comm: [0; TASK_COMM_LEN],
         }
     }

@@ -17,7 +17,7 @@ use thiserror::Error;
 use crate::task::{Decision, QueuedTask, Target, TASK_COMM_LEN, WEIGHT_MAX, WEIGHT_MIN};
 
 /// Size in bytes of `struct relay_queued_task` (kernel → user).
-pub const QUEUED_TASK_SIZE: usize = 88;
+pub const QUEUED_TASK_SIZE: usize = 96;
 /// Size in bytes of `struct relay_decision` (user → kernel).
 pub const DECISION_SIZE: usize = 40;
 /// Value of `relay_decision.cpu` meaning "any CPU" (the shared queue).
@@ -122,6 +122,8 @@ pub struct RawQueuedTask {
     pub exec_runtime: u64,
     /// Enqueue generation.
     pub generation: u64,
+    /// Cgroup id on the default (v2) hierarchy, 0 = unknown.
+    pub cgid: u64,
     /// Command name.
     pub comm: [u8; TASK_COMM_LEN],
 }
@@ -214,7 +216,7 @@ macro_rules! queued_task_fields {
     ($m:ident ! ($($args:tt)*)) => {
         $m! {
             $($args)*, pid, tgid, cpu, nr_cpus_allowed, enq_flags, weight, task_weight,
-            vtime, start_ts, stop_ts, exec_runtime, generation, comm
+            vtime, start_ts, stop_ts, exec_runtime, generation, cgid, comm
         }
     };
 }
@@ -279,6 +281,7 @@ impl RawQueuedTask {
             stop_ts: self.stop_ts,
             exec_runtime: self.exec_runtime,
             generation: self.generation,
+            cgid: self.cgid,
             comm: self.comm,
         })
     }
@@ -300,6 +303,7 @@ impl From<&QueuedTask> for RawQueuedTask {
             stop_ts: t.stop_ts,
             exec_runtime: t.exec_runtime,
             generation: t.generation,
+            cgid: t.cgid,
             comm: t.comm,
         }
     }
@@ -400,12 +404,13 @@ mod tests {
         let mut r = raw(42, 3, 100);
         r.comm[..4].copy_from_slice(b"bash");
         r.exec_runtime = 7;
+        r.cgid = 0x1_0000_2345;
         let mut buf = [0u8; QUEUED_TASK_SIZE];
         r.to_bytes(&mut buf);
         let back = RawQueuedTask::from_bytes(&buf).unwrap();
         assert_eq!(back, r);
         let t = back.validate(4).unwrap();
-        assert_eq!((t.pid, t.cpu, t.exec_runtime), (42, 3, 7));
+        assert_eq!((t.pid, t.cpu, t.exec_runtime, t.cgid), (42, 3, 7, 0x1_0000_2345));
         assert_eq!(t.comm_str(), "bash");
     }
 
@@ -420,7 +425,7 @@ mod tests {
         let mut r = raw(1, 0, 100);
         r.nr_cpus_allowed = 0;
         assert_eq!(r.validate(4), Err(WireError::NoCpuAllowed));
-        assert!(matches!(RawQueuedTask::from_bytes(&[0u8; 87]), Err(WireError::Truncated { .. })));
+        assert!(matches!(RawQueuedTask::from_bytes(&[0u8; QUEUED_TASK_SIZE - 1]), Err(WireError::Truncated { .. })));
     }
 
     /// Fills a record so that every byte of each field holds the field's
@@ -463,7 +468,7 @@ mod tests {
     }
 
     proptest! {
-        /// Any 88 bytes decode without panicking, and whatever validates is in range.
+        /// Any bytes decode without panicking, and whatever validates is in range.
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200), nr in 1u32..=MAX_CPUS) {
             if let Ok(r) = RawQueuedTask::from_bytes(&bytes) {

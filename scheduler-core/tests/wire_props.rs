@@ -35,7 +35,7 @@ fn raw_task() -> impl Strategy<Value = RawQueuedTask> {
         prop_oneof![Just(0u32), Just(1), any::<u32>()],
         weight.clone(),
         weight,
-        any::<[u64; 6]>(),
+        any::<[u64; 7]>(),
         any::<[u8; TASK_COMM_LEN]>(),
     )
         .prop_map(
@@ -46,7 +46,7 @@ fn raw_task() -> impl Strategy<Value = RawQueuedTask> {
                 nr_cpus_allowed,
                 weight,
                 task_weight,
-                [enq_flags, vtime, start_ts, stop_ts, exec_runtime, generation],
+                [enq_flags, vtime, start_ts, stop_ts, exec_runtime, generation, cgid],
                 comm,
             )| {
                 RawQueuedTask {
@@ -62,6 +62,7 @@ fn raw_task() -> impl Strategy<Value = RawQueuedTask> {
                     stop_ts,
                     exec_runtime,
                     generation,
+                    cgid,
                     comm,
                 }
             },

@@ -225,7 +225,8 @@ impl SimTask {
             cpu,
             nr_cpus_allowed: self.allowed.count,
             enq_flags: if wakeup { ENQ_WAKEUP } else { 0 },
-            // The simulator has no cgroups.
+            // The simulator has no cgroups: weight is the task's own, and
+            // routing's cgroup matchers never match (cgid 0).
             weight: self.weight,
             task_weight: self.weight,
             vtime: self.vtime,
@@ -233,6 +234,7 @@ impl SimTask {
             stop_ts: self.stop_ts,
             exec_runtime: self.exec_runtime,
             generation: self.generation,
+            cgid: 0,
             comm: self.comm,
         }
     }

@@ -62,7 +62,7 @@ enum relay_consts {
 
 /*
  * A runnable task handed to user space for a decision (kernel -> user, one
- * `queued` ring-buffer sample each). 88 bytes.
+ * `queued` ring-buffer sample each). 96 bytes.
  */
 struct relay_queued_task {
 	s32 pid;		/* thread id */
@@ -78,6 +78,9 @@ struct relay_queued_task {
 	u64 stop_ts;		/* last time the task stopped running (ns) */
 	u64 exec_runtime;	/* CPU time used since it last woke up (ns) */
 	u64 generation;		/* enqueue generation, echoed by the decision (count) */
+	u64 cgid;		/* the task's cgroup on the default (v2) hierarchy at this
+				   hand-off: cgroup_id(), the inode number of its cgroupfs
+				   directory; 0 = unknown (cgroup id) */
 	char comm[16];		/* command name, NUL padded (bytes) */
 };
 

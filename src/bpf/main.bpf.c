@@ -833,6 +833,24 @@ static s32 handoff_cpu(const struct task_struct *p)
 }
 
 /*
+ * The id of @p's cgroup on the default (v2) hierarchy now, for routing's
+ * cgroup matchers (relay_queued_task.cgid): cgroup_id(), its kernfs node id,
+ * which on 64-bit kernels is the inode number of the cgroup's directory in
+ * cgroupfs (the user side's resolver maps it to a path that way). Not
+ * tctx->cgid: that is the cgroup of @p's task_group (scx_bpf_task_cgroup(),
+ * the nearest ancestor with the cpu controller enabled, which may be above
+ * @p's own cgroup), the one its weight is counted in, and it is read when
+ * @p becomes runnable. p->cgroups is freed only after an RCU grace period,
+ * and ops.enqueue runs under the rq lock with preemption disabled (an RCU
+ * read-side section); the probe reads cannot fault either way. 0 if
+ * unreadable.
+ */
+static u64 task_dfl_cgid(struct task_struct *p)
+{
+	return BPF_CORE_READ(p, cgroups, dfl_cgrp, kn, id);
+}
+
+/*
  * Hand @p to user space; false if there is no room (the caller keeps it).
  *
  * Its generation: odd, and unique among all tasks. Odd marks a hand-off
@@ -880,6 +898,7 @@ static bool queue_to_user(struct task_struct *p, u64 enq_flags)
 	t->stop_ts = tctx->stop_ts;
 	t->exec_runtime = tctx->exec_runtime;
 	t->generation = gen;
+	t->cgid = task_dfl_cgid(p);
 	bpf_probe_read_kernel_str(t->comm, sizeof(t->comm), p->comm);
 	bpf_ringbuf_submit(t, 0);
 	__sync_fetch_and_add(&nr_queued, 1);

@@ -37,7 +37,7 @@ use std::{
     },
     path::{Path, PathBuf},
     sync::{
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
         Arc, Condvar, Mutex,
     },
     time::{Duration, Instant},
@@ -47,7 +47,7 @@ use anyhow::{bail, Context, Result};
 use policies::{PolicyConfig, RoutingConfig};
 use scheduler_core::{Engine, Policy, PreparedSwitch, Retired};
 
-use super::{cgroup::ProcCgroup, panic_guard::GuardedPolicy};
+use super::{cgroup, panic_guard::GuardedPolicy};
 
 /// How long a switch request waits for the scheduling loop.
 pub const SWITCH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -88,6 +88,9 @@ pub struct PolicyFactory {
     pub allow_test_policies: bool,
     /// The custom policy, if any.
     pub custom: Option<CustomPolicy>,
+    /// Tasks routed with their cgroup unresolved, by every routing policy
+    /// built here (`cgroup unresolved` in `--stats`, see `cgroup`).
+    pub cgroup_unresolved: Arc<AtomicU64>,
 }
 
 impl PolicyFactory {
@@ -103,9 +106,10 @@ impl PolicyFactory {
                 _ => policies::by_name(name, &self.cfg),
             },
             PolicySpec::Routing(config) => {
-                let lookup: Option<Box<dyn policies::CgroupLookup>> =
-                    config.uses_cgroups().then(|| Box::new(ProcCgroup::new()) as Box<dyn policies::CgroupLookup>);
-                let router = policies::Router::new(config, &self.cfg, lookup)?;
+                // Off the loop: the cgroup2 mount is walked here, and the
+                // resolver thread started (see `cgroup`).
+                let cgroups = config.uses_cgroups().then(|| cgroup::start(config, self.cgroup_unresolved.clone()));
+                let router = policies::Router::new(config, &self.cfg, cgroups)?;
                 Ok(Box::new(router))
             }
         }
@@ -386,7 +390,12 @@ mod tests {
     use super::*;
 
     fn factory() -> Arc<PolicyFactory> {
-        Arc::new(PolicyFactory { cfg: PolicyConfig::default(), allow_test_policies: false, custom: None })
+        Arc::new(PolicyFactory {
+            cfg: PolicyConfig::default(),
+            allow_test_policies: false,
+            custom: None,
+            cgroup_unresolved: Arc::default(),
+        })
     }
 
     fn request(path: &Path, text: &str) -> String {

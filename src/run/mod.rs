@@ -263,7 +263,12 @@ pub fn main_with_custom(opts: &RunOpts, custom: Option<CustomPolicy>) -> ExitCod
             cfg.policy = c.name.clone();
         }
     }
-    let factory = Arc::new(PolicyFactory { cfg: cfg.policy_cfg, allow_test_policies: cfg.allow_test_policies, custom });
+    let factory = Arc::new(PolicyFactory {
+        cfg: cfg.policy_cfg,
+        allow_test_policies: cfg.allow_test_policies,
+        custom,
+        cgroup_unresolved: Arc::default(),
+    });
     // The control thread starts here, before any session locks memory.
     let ctl = match Server::start(&cfg.socket, factory.clone(), cfg.initial.clone()) {
         Ok(server) => Some(server),
@@ -411,8 +416,12 @@ mod tests {
     /// `ctl` replies and the session reports.
     #[test]
     fn factory_errors_are_typed() {
-        let factory =
-            PolicyFactory { cfg: policies::PolicyConfig::default(), allow_test_policies: false, custom: None };
+        let factory = PolicyFactory {
+            cfg: policies::PolicyConfig::default(),
+            allow_test_policies: false,
+            custom: None,
+            cgroup_unresolved: Arc::default(),
+        };
         let Err(e) = factory.build(&PolicySpec::Named("cfs".to_owned())) else { panic!("cfs was built") };
         assert_eq!(e, policies::UnknownPolicy("cfs".to_owned()));
         assert!(anyhow::Error::new(e).to_string().starts_with("unknown policy 'cfs' (valid: "));

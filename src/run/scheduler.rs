@@ -263,7 +263,8 @@ pub fn attach_and_schedule(cfg: &Config, factory: &PolicyFactory, ctl: Option<&S
     // on any path, an unwind included; and it exists before the memory is
     // locked, whose faults stay out of the loop's count.
     // SAFETY: `source` and its thread's copy are gone before `skel` is.
-    let source = Arc::new(StatsSource::for_this_thread(unsafe { backend.bss_counters() }));
+    let source =
+        Arc::new(StatsSource::for_this_thread(unsafe { backend.bss_counters() }, factory.cgroup_unresolved.clone()));
     let printer = StatsPrinter::start(cfg.stats_interval, &source);
     register_usersched(&skel)?;
     let link = scx_ops_attach!(skel, relay_ops).context("attaching the BPF dispatcher")?;

@@ -255,48 +255,57 @@ impl LoopShared {
 }
 
 /// Everything a stats line is made of: the dispatcher's counters, what the
-/// loop published, and the loop thread's page faults and allocator calls
-/// since it started scheduling.
+/// loop published, the loop thread's page faults and allocator calls since
+/// it started scheduling, and the routing policies' unresolved cgroups.
 #[derive(Debug)]
 pub struct StatsSource {
     bss: BssCounters,
     /// Where the loop publishes its profile.
     pub shared: LoopShared,
     loop_tid: libc::pid_t,
-    /// The loop thread's page faults and allocator calls when it started
-    /// scheduling ([`Self::start_counting`]); `NOT_STARTED` before.
+    /// Tasks routed with their cgroup unresolved, counted by the loop
+    /// itself (`PolicyFactory::cgroup_unresolved`).
+    cgroup_unresolved: Arc<AtomicU64>,
+    /// The loop thread's page faults and allocator calls, and the
+    /// unresolved count, when it started scheduling
+    /// ([`Self::start_counting`]); `NOT_STARTED` before.
     faults_at_start: AtomicU64,
     allocs_at_start: AtomicU64,
+    unresolved_at_start: AtomicU64,
 }
 
 /// A baseline not taken yet.
 const NOT_STARTED: u64 = u64::MAX;
 
 impl StatsSource {
-    /// A source for the loop that will run on the calling thread.
-    pub fn for_this_thread(bss: BssCounters) -> Self {
+    /// A source for the loop that will run on the calling thread, whose
+    /// routing policies count unresolved cgroups in `cgroup_unresolved`.
+    pub fn for_this_thread(bss: BssCounters, cgroup_unresolved: Arc<AtomicU64>) -> Self {
         // SAFETY: gettid has no preconditions.
         let loop_tid = unsafe { libc::gettid() };
         Self {
             bss,
             shared: LoopShared::default(),
             loop_tid,
+            cgroup_unresolved,
             faults_at_start: AtomicU64::new(NOT_STARTED),
             allocs_at_start: AtomicU64::new(NOT_STARTED),
+            unresolved_at_start: AtomicU64::new(NOT_STARTED),
         }
     }
 
-    /// Page faults and allocator calls count from now: called on the loop's
-    /// thread right before it schedules, after the stats thread started
-    /// (its stack, populated at once under `mlockall`, faults in on the
-    /// thread that creates it).
+    /// Page faults, allocator calls and unresolved cgroups count from now:
+    /// called on the loop's thread right before it schedules, after the
+    /// stats thread started (its stack, populated at once under `mlockall`,
+    /// faults in on the thread that creates it).
     pub fn start_counting(&self) {
         self.faults_at_start.store(thread_page_faults(self.loop_tid), Ordering::Relaxed);
         self.allocs_at_start.store(loop_alloc_calls().unwrap_or(0), Ordering::Relaxed);
+        self.unresolved_at_start.store(self.cgroup_unresolved.load(Ordering::Relaxed), Ordering::Relaxed);
     }
 
-    /// The stats line now (page faults and allocator calls 0 until
-    /// [`Self::start_counting`]).
+    /// The stats line now (page faults, allocator calls and unresolved
+    /// cgroups 0 until [`Self::start_counting`]).
     pub fn line(&self) -> StatsLine {
         let (profile, invalid) = self.shared.read();
         let since = |now: u64, start: &AtomicU64| match start.load(Ordering::Relaxed) {
@@ -307,6 +316,7 @@ impl StatsSource {
             counters: self.bss.read(invalid),
             page_faults: since(thread_page_faults(self.loop_tid), &self.faults_at_start),
             loop_allocs: loop_alloc_calls().map(|n| since(n, &self.allocs_at_start)),
+            cgroup_unresolved: since(self.cgroup_unresolved.load(Ordering::Relaxed), &self.unresolved_at_start),
             profile,
         }
     }
@@ -404,6 +414,11 @@ pub struct StatsLine {
     /// Allocator calls of the scheduling loop since it started (see
     /// `alloc_probe`); `None` where the probe is not installed.
     pub loop_allocs: Option<u64>,
+    /// Tasks a routing policy with cgroup routes routed, since the loop
+    /// started, while their cgroup's path was unknown (not resolved yet,
+    /// outside the cgroup2 mount, or no room in the table; see
+    /// `src/run/cgroup.rs`): their cgroup matchers did not match.
+    pub cgroup_unresolved: u64,
     /// The loop's counters and CPU time.
     pub profile: LoopProfile,
 }
@@ -413,12 +428,13 @@ impl fmt::Display for StatsLine {
         let (c, p) = (&self.counters, &self.profile);
         write!(
             f,
-            "scx_relay stats: {} ({}) | invalid {} redirected {} | page faults {} loop allocs {} | {} | steps {} empty {} \
-             received {} | cpu_ns {}",
+            "scx_relay stats: {} ({}) | invalid {} redirected {} cgroup unresolved {} | page faults {} loop allocs {} | {} | \
+             steps {} empty {} received {} | cpu_ns {}",
             c.dispatcher,
             if c.stalled { "stalled" } else { "ok" },
             c.invalid,
             p.redirected,
+            self.cgroup_unresolved,
             self.page_faults,
             LoopAllocs(self.loop_allocs),
             c.profile,
@@ -548,12 +564,13 @@ mod tests {
             },
             page_faults: 6,
             loop_allocs: Some(23),
+            cgroup_unresolved: 27,
             profile: LoopProfile { steps: 16, empty_steps: 17, received: 18, cpu_ns: 19, redirected: 9 },
         };
         assert_eq!(
             line.to_string(),
             "scx_relay stats: queued 10 voided 22 | dispatched user 7 kernel 2 fallback 1 rescued 8 aged 20 overdue 4 keepalive 2 reenqueued 24 | bounced 3 \
-             stale 4 vtime clamped 21 congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 | page faults 6 loop allocs 23 | dispatch calls 11 \
+             stale 4 vtime clamped 21 congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 cgroup unresolved 27 | page faults 6 loop allocs 23 | dispatch calls 11 \
              drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 | steps 16 empty 17 received 18 | cpu_ns 19"
         );
         assert!(!line.to_string().contains('\n'));

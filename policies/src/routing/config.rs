@@ -212,7 +212,8 @@ impl RoutingConfig {
         Ok(Self { default, routes })
     }
 
-    /// Whether any route matches on cgroup paths (the binary then provides a lookup).
+    /// Whether any route matches on cgroup paths (the binary then provides a
+    /// cgroup table, [`super::cgroup_table`]).
     pub fn uses_cgroups(&self) -> bool {
         self.routes.iter().any(|r| r.matcher.cgroup.is_some())
     }

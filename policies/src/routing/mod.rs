@@ -9,13 +9,15 @@
 //! - `nice`: a nice level or range, read from the task's own weight
 //!   (`task_weight`, the nearest level of the kernel's weight table; its
 //!   cgroups do not change it);
-//! - `cgroup`: a pattern over the process's cgroup v2 path. A task record
-//!   carries no cgroup, so the policy asks a [`CgroupLookup`] the binary
-//!   provides (`scx_relay` reads `/proc/<tgid>/cgroup`) — once per process,
-//!   the first time one of its tasks is routed; the answer is kept in a
-//!   fixed-size table (a process that later moves to another cgroup keeps
-//!   its first route until the configuration is reloaded or the table
-//!   forgets it). Without a lookup (the simulator), cgroup matchers never match;
+//! - `cgroup`: a pattern over the task's cgroup v2 path. The task record
+//!   carries the task's cgroup id at that hand-off
+//!   ([`QueuedTask::cgid`](scheduler_core::QueuedTask::cgid)), so a task
+//!   that moves to another cgroup is routed by the new one from its next
+//!   hand-off. The router looks the id up in a [`CgroupReader`]'s table
+//!   ([`cgroups`]: a few atomic loads, no path, no system call), which a
+//!   resolver off the loop fills (`scx_relay` walks the cgroup2 mount);
+//!   an id not in it yet matches no cgroup route and is counted. Without a
+//!   table (the simulator), cgroup matchers never match;
 //! - `pinned`: whether the task may run on a single CPU only.
 //!
 //! **CPU sets.** A decision of a group with a CPU set that names a CPU
@@ -57,6 +59,7 @@
 //! sent (for a task seen for the first time, or placed by the dispatcher
 //! meanwhile, the sub-policy gets vtime 0: "never set").
 
+pub mod cgroups;
 pub mod config;
 pub mod glob;
 
@@ -65,11 +68,12 @@ use scheduler_core::{
     Decision, Policy, QueuedTask, SchedContext, Target,
 };
 
+pub use cgroups::{cgroup_table, CgroupReader, CgroupWriter};
 pub use config::{ConfigError, GroupSpec, RouteSpec, RoutingConfig};
 pub use glob::Glob;
 
 use crate::{
-    pid_map::{Found, PidMap, TASK_TABLE_CAPACITY},
+    pid_map::{PidMap, TASK_TABLE_CAPACITY},
     runnable::Runnable,
     vclock::AHEAD_SLICES,
     PolicyConfig, UnknownPolicy,
@@ -77,8 +81,6 @@ use crate::{
 
 /// Most routes in a configuration (plus the default group).
 pub const MAX_ROUTES: usize = 63;
-/// Longest cgroup path read (bytes); longer ones are matched on their start.
-const CGROUP_PATH_MAX: usize = 4096;
 /// A group none of whose tasks arrived for this long is idle (ns).
 const IDLE_NS: u64 = 100_000_000;
 /// A task not enqueued for this long no longer counts in its group's
@@ -166,7 +168,7 @@ impl Matcher {
     }
 
     /// Whether `task` matches; `cgroup_matches` says whether the cgroup
-    /// pattern (if any) matches the task's process.
+    /// pattern (if any) matches the task's cgroup.
     pub fn matches(&self, task: &QueuedTask, cgroup_matches: bool) -> bool {
         let comm_len = task.comm.iter().position(|&b| b == 0).unwrap_or(task.comm.len());
         self.comm.as_ref().is_none_or(|g| g.matches(&task.comm[..comm_len]))
@@ -174,21 +176,6 @@ impl Matcher {
             && self.nice.is_none_or(|(lo, hi)| (lo..=hi).contains(&weight_to_nice(task.task_weight)))
             && (self.cgroup.is_none() || cgroup_matches)
             && self.pinned.is_none_or(|p| p == (task.nr_cpus_allowed == 1))
-    }
-}
-
-/// Finds the cgroup of a process, for routes that match cgroup paths.
-pub trait CgroupLookup: Send {
-    /// Writes the cgroup v2 path of process `tgid` (e.g.
-    /// `/user.slice/user-1000.slice/session-2.scope`) into `buf` and returns
-    /// its length, or `None` when it cannot tell (the process exited).
-    /// Called once per process: the router remembers the answer.
-    fn cgroup_of(&mut self, tgid: i32, buf: &mut [u8]) -> Option<usize>;
-}
-
-impl<F: FnMut(i32, &mut [u8]) -> Option<usize> + Send> CgroupLookup for F {
-    fn cgroup_of(&mut self, tgid: i32, buf: &mut [u8]) -> Option<usize> {
-        self(tgid, buf)
     }
 }
 
@@ -222,20 +209,15 @@ struct Translation {
     group: u8,
 }
 
-/// Cgroup matches of a process: bit `i` = route `i`'s cgroup pattern matches.
-#[derive(Clone, Copy, Debug, Default)]
-struct CgroupBits(u64);
-
 /// Routes tasks to sub-policies (see the module docs).
 pub struct Router {
     /// The routes' groups, then the default group (last).
     groups: Vec<Group>,
     matchers: Vec<Matcher>,
-    lookup: Option<Box<dyn CgroupLookup>>,
     /// Whether any route has a cgroup matcher.
     uses_cgroups: bool,
-    cgroups: PidMap<CgroupBits>,
-    path: Vec<u8>,
+    /// Cgroup id -> which routes' cgroup patterns match (see [`cgroups`]).
+    cgroups: Option<CgroupReader>,
     translations: PidMap<Translation>,
     /// Runnable weight per group.
     runnable: Runnable,
@@ -249,12 +231,13 @@ impl std::fmt::Debug for Router {
 }
 
 impl Router {
-    /// The router of `config`; sub-policies are built with `cfg`, cgroup
-    /// paths come from `lookup`.
+    /// The router of `config`; sub-policies are built with `cfg`; `cgroups`
+    /// is the reader of a table made for the same `config`
+    /// ([`cgroup_table`]), none where cgroup matchers never match.
     pub fn new(
         config: &RoutingConfig,
         cfg: &PolicyConfig,
-        lookup: Option<Box<dyn CgroupLookup>>,
+        cgroups: Option<CgroupReader>,
     ) -> Result<Self, UnknownPolicy> {
         let specs = config.routes.iter().map(|r| &r.group).chain(std::iter::once(&config.default));
         let groups = specs
@@ -276,10 +259,8 @@ impl Router {
         Ok(Self {
             groups,
             matchers: config.routes.iter().take(MAX_ROUTES).map(|r| r.matcher.clone()).collect(),
-            lookup,
             uses_cgroups: config.uses_cgroups(),
-            cgroups: PidMap::with_capacity(if config.uses_cgroups() { TASK_TABLE_CAPACITY } else { 16 }),
-            path: vec![0; CGROUP_PATH_MAX],
+            cgroups,
             translations: PidMap::with_capacity(TASK_TABLE_CAPACITY),
             runnable,
             slice_ns: cfg.slice_ns,
@@ -294,32 +275,15 @@ impl Router {
 
     /// The index of the group `task` goes to.
     pub fn route(&mut self, task: &QueuedTask) -> usize {
-        let bits = if self.uses_cgroups { self.cgroup_bits(task.tgid) } else { 0 };
+        let bits = match self.cgroups.as_mut() {
+            Some(c) if self.uses_cgroups => c.route_bits(task.cgid),
+            _ => 0,
+        };
         self.matchers
             .iter()
             .enumerate()
             .find(|(i, m)| m.matches(task, bits & (1 << i) != 0))
             .map_or(self.groups.len() - 1, |(i, _)| i)
-    }
-
-    /// Which routes' cgroup patterns match process `tgid` (asked once per process).
-    fn cgroup_bits(&mut self, tgid: i32) -> u64 {
-        let slot = match self.cgroups.entry(tgid) {
-            Found::Old(bits) => return bits.0,
-            Found::New(slot, _) => slot,
-        };
-        let len = self.lookup.as_mut().and_then(|l| l.cgroup_of(tgid, &mut self.path));
-        let path = &self.path[..len.unwrap_or(0).min(self.path.len())];
-        let mut bits = 0;
-        if len.is_some() {
-            for (i, m) in self.matchers.iter().enumerate() {
-                if m.cgroup.as_ref().is_some_and(|g| g.matches(path)) {
-                    bits |= 1 << i;
-                }
-            }
-        }
-        slot.0 = bits;
-        bits
     }
 
     /// The key of a decision of group `g` whose sub-policy key is
@@ -476,7 +440,7 @@ impl Policy for Router {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use std::sync::{
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicU64, Ordering},
         Arc,
     };
 
@@ -502,8 +466,17 @@ mod tests {
         t
     }
 
-    fn router(text: &str, lookup: Option<Box<dyn CgroupLookup>>) -> Router {
-        Router::new(&RoutingConfig::parse(text).unwrap(), &PolicyConfig::default(), lookup).unwrap()
+    fn router(text: &str, cgroups: Option<CgroupReader>) -> Router {
+        Router::new(&RoutingConfig::parse(text).unwrap(), &PolicyConfig::default(), cgroups).unwrap()
+    }
+
+    /// A router of `text` over a cgroup table, and the table's writer (the
+    /// resolver's side) and unresolved count.
+    fn router_with_cgroups(text: &str) -> (Router, CgroupWriter, Arc<AtomicU64>) {
+        let config = RoutingConfig::parse(text).unwrap();
+        let unresolved = Arc::new(AtomicU64::new(0));
+        let (reader, writer) = cgroup_table(&config, unresolved.clone());
+        (Router::new(&config, &PolicyConfig::default(), Some(reader)).unwrap(), writer, unresolved)
     }
 
     const ROUTES: &str = r#"
@@ -548,7 +521,7 @@ cgroup = "/x"
         let mut pinned = task(3, "kthreadish");
         pinned.nr_cpus_allowed = 1;
         assert_eq!(r.route(&pinned), 3);
-        assert_eq!(r.route(&task(4, "never")), 5, "cgroup matcher without a lookup never matches");
+        assert_eq!(r.route(&task(4, "never")), 5, "cgroup matcher without a table never matches");
         assert_eq!(r.route(&task(5, "bash")), 5);
         assert_eq!(r.describe(), "routing (route 1: interactive, route 2: eevdf, route 3: local, route 4: deadline, route 5: fifo, default: fifo)");
     }
@@ -567,29 +540,50 @@ cgroup = "/x"
         assert_eq!(weight_to_nice(WEIGHT_IDLEPRIO), 19);
     }
 
-    /// The cgroup lookup is asked once per process; its path is matched
-    /// against every route's pattern.
+    const BY_CGROUP: &str = "[[route]]\npolicy = \"interactive\"\ncgroup = \"/system.slice/*\"\n";
+
+    /// A task is routed by the cgroup id its record carries, looked up in
+    /// the table: threads of one process in different cgroups go different
+    /// ways, and a task that moves to another cgroup follows it at its next
+    /// hand-off (no per-process memory).
     #[test]
-    fn cgroup_lookup_once_per_process() {
-        let calls = Arc::new(AtomicUsize::new(0));
-        let seen = calls.clone();
-        let lookup = move |tgid: i32, buf: &mut [u8]| {
-            seen.fetch_add(1, Ordering::Relaxed);
-            let path: &[u8] = if tgid == 10 { b"/system.slice/audio.service" } else { b"/user.slice" };
-            buf[..path.len()].copy_from_slice(path);
-            Some(path.len())
-        };
-        let mut r =
-            router("[[route]]\npolicy = \"interactive\"\ncgroup = \"/system.slice/*\"\n", Some(Box::new(lookup)));
-        for pid in 100..110 {
-            let mut t = task(pid, "thread");
-            t.tgid = 10;
-            assert_eq!(r.route(&t), 0);
-        }
-        let mut other = task(200, "thread");
-        other.tgid = 20;
-        assert_eq!(r.route(&other), 1);
-        assert_eq!(calls.load(Ordering::Relaxed), 2, "one lookup per process");
+    fn cgroup_routes_follow_the_cgroup_id() {
+        let (mut r, mut w, unresolved) = router_with_cgroups(BY_CGROUP);
+        assert!(w.insert(10, w.bits_of(b"/system.slice/audio.service")));
+        assert!(w.insert(20, w.bits_of(b"/user.slice")));
+        let mut t = task(100, "thread");
+        t.tgid = 7;
+        t.cgid = 10;
+        assert_eq!(r.route(&t), 0);
+        let mut sibling = t;
+        sibling.pid = 101;
+        sibling.cgid = 20;
+        assert_eq!(r.route(&sibling), 1, "another thread of the process, in another cgroup");
+        t.cgid = 20;
+        assert_eq!(r.route(&t), 1, "moved out of system.slice");
+        t.cgid = 10;
+        assert_eq!(r.route(&t), 0, "and back");
+        assert_eq!(unresolved.load(Ordering::Relaxed), 0);
+    }
+
+    /// A cgroup the table does not know yet matches no cgroup route, is
+    /// counted and posted to the resolver; once the resolver entered it, its
+    /// tasks are routed by it.
+    #[test]
+    fn unknown_cgroup_is_resolved_later() {
+        let (mut r, mut w, unresolved) = router_with_cgroups(BY_CGROUP);
+        let mut t = task(100, "thread");
+        t.cgid = 30;
+        assert_eq!(r.route(&t), 1, "unknown: no cgroup route matches");
+        assert_eq!(r.route(&t), 1);
+        assert_eq!(unresolved.load(Ordering::Relaxed), 2);
+        assert_eq!((w.take_request(), w.take_request()), (Some(30), None), "posted once");
+        assert!(w.insert(30, w.bits_of(b"/system.slice/new.service")));
+        assert_eq!(r.route(&t), 0);
+        assert_eq!(unresolved.load(Ordering::Relaxed), 2);
+        t.cgid = 0;
+        assert_eq!(r.route(&t), 1, "a record without a cgroup id");
+        assert_eq!((unresolved.load(Ordering::Relaxed), w.take_request()), (3, None), "counted, not posted");
     }
 
     /// A group's decisions land in its CPU set: targets outside it go to an

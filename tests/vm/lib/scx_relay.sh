@@ -130,7 +130,7 @@ start_relay_partial() {
 
 # stat_of <counter>: the value after "<counter>" in the last stats line
 # (counters: queued voided user kernel fallback rescued aged overdue keepalive reenqueued
-# bounced stale clamped congested stalls invalid redirected faults ...; a
+# bounced stale clamped congested stalls invalid redirected unresolved faults ...; a
 # two-word label is read by its last word: "vtime clamped" by clamped).
 stat_of() {
 	grep 'scx_relay stats:' "$RELAY_LOG" | tail -n 1 |
