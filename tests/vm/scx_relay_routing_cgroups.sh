@@ -1,0 +1,81 @@
+# Routing by cgroup, on the kernel's cgroup ids: a routing configuration
+# sends /relay-a's tasks to cpu2 and /relay-b*'s to cpu3. /relay-a exists
+# when scx_relay starts, /relay-b is made after (the resolver thread finds
+# it once its first task is routed). A hog in each, among N other hogs on
+# the default route: after a second, every sample of the hogs' CPU (every
+# 0.1 s for 2 s) must be its route's CPU; then the first hog moves to
+# /relay-b and must run on cpu3. No file is read on the loop for this
+# (`loop allocs` must stay 0; the old lookup read /proc/<tgid>/cgroup).
+. /relay/lib/common.sh
+. /relay/lib/scx_relay.sh
+
+N=$(nproc)
+[ "$N" -ge 4 ] || fail "needs 4 CPUs, the guest has $N"
+CG=/sys/fs/cgroup
+hogs=
+cleanup() {
+	# shellcheck disable=SC2086
+	[ -z "$hogs" ] || kill -KILL $hogs 2>/dev/null
+	for p in $hogs; do wait "$p" 2>/dev/null; done
+	rmdir "$CG/relay-a" "$CG/relay-b" 2>/dev/null
+}
+trap cleanup EXIT
+
+printf '%s\n' '[default]' 'policy = "deadline"' '' \
+	'[[route]]' 'name = "a"' 'policy = "deadline"' 'cgroup = "/relay-a"' 'cpus = "2"' '' \
+	'[[route]]' 'name = "b"' 'policy = "deadline"' 'cgroup = "/relay-b*"' 'cpus = "3"' >/tmp/relay-cg-routes.toml
+mkdir "$CG/relay-a" || fail "cannot make $CG/relay-a"
+start_relay -- --config /tmp/relay-cg-routes.toml --stats 1
+mkdir "$CG/relay-b" || fail_with_log "cannot make $CG/relay-b"
+
+# hog_in <cgroup dir>: a CPU hog started in that cgroup; sets HOG.
+hog_in() {
+	sh -c "echo \$\$ >$1/cgroup.procs && exec sh -c 'while :; do :; done'" &
+	HOG=$!
+	hogs="$hogs $HOG"
+}
+
+# last_cpu <pid>: the CPU the task last ran on (/proc/<pid>/stat field 39).
+last_cpu() {
+	s=$(cat "/proc/$1/stat")
+	set -- ${s##*)}
+	echo "${37}"
+}
+
+# only_on <what> <pid> <cpu>: every sample of <pid>'s CPU over 2 s is <cpu>.
+only_on() {
+	seen=
+	for _ in $(seq 20); do
+		seen="$seen $(last_cpu "$2")"
+		sleep 0.1
+	done
+	note "$1: CPUs seen:$seen"
+	for c in $seen; do
+		[ "$c" = "$3" ] || fail_with_log "$1 ran on cpu$c, its route's CPU is cpu$3"
+	done
+}
+
+workload_begins
+for _ in $(seq "$N"); do
+	sh -c 'while :; do :; done' &
+	hogs="$hogs $!"
+done
+hog_in "$CG/relay-a"
+a=$HOG
+hog_in "$CG/relay-b"
+b=$HOG
+sleep 1
+only_on "the hog in /relay-a (there at start)" "$a" 2
+only_on "the hog in /relay-b (made after start)" "$b" 3
+echo "$a" >"$CG/relay-b/cgroup.procs" || fail_with_log "cannot move $a to /relay-b"
+sleep 1
+only_on "the hog moved from /relay-a to /relay-b" "$a" 3
+workload_ended "cgroup routes"
+allocs=$(counter "$FRESH_STATS" allocs)
+unresolved=$(counter "$FRESH_STATS" unresolved)
+note "loop allocs $allocs, cgroup unresolved $unresolved"
+[ "$allocs" = 0 ] || fail_with_log "the loop allocated $allocs times"
+cleanup
+hogs=
+stop_relay
+pass
