@@ -20,6 +20,12 @@
 //!   that is on a CPU all along and decides nothing. The dispatcher must
 //!   see it as stalled (its thread running is not progress) and schedule
 //!   every task itself until the policy answers again.
+//! * [`Starve`] (`starve`) is a FIFO that keys every task whose command
+//!   name starts with [`STARVED_COMM`] [`STARVE_AHEAD`] behind all others:
+//!   under load such tasks run only when the dispatcher's aging runs them.
+//!   The guest case `reliability_aging_backlog` starts hundreds of them on
+//!   one CPU to check how many overdue tasks aging clears within the
+//!   kernel's watchdog.
 
 use std::{
     collections::VecDeque,
@@ -42,6 +48,12 @@ pub const SPIN_EVERY_DECISIONS: u64 = 1_000;
 /// How long [`Spin`] busy-loops each time: three times the default stall
 /// timeout (1 s), well under the kernel's 5 s watchdog.
 pub const SPIN_FOR: Duration = Duration::from_secs(3);
+/// How far behind the other tasks [`Starve`] keys a starved one (ns of
+/// vtime, about 13 days: no honest key of a guest run reaches it, and it
+/// stays inside the dispatcher's clamp window, so it is never clamped).
+pub const STARVE_AHEAD: u64 = 1 << 50;
+/// Command-name prefix of the tasks [`Starve`] starves.
+pub const STARVED_COMM: &[u8] = b"starved";
 /// Decisions [`Chaos`] remembers for [`Fault::Replay`].
 const HISTORY: usize = 64;
 
@@ -376,6 +388,52 @@ impl Policy for Spin {
     }
 }
 
+/// A FIFO that starves the tasks named [`STARVED_COMM`]`*`: their keys lie
+/// [`STARVE_AHEAD`] behind every other task's, so only the dispatcher's
+/// aging runs them while anything else waits (see the module docs).
+pub struct Starve {
+    queue: VecDeque<QueuedTask>,
+    decided: u64,
+    slice_ns: u64,
+}
+
+impl Starve {
+    /// An empty policy.
+    pub fn new(cfg: &PolicyConfig) -> Self {
+        Self { queue: VecDeque::with_capacity(4096), decided: 0, slice_ns: cfg.slice_ns }
+    }
+
+    /// Whether `task` is one this policy starves.
+    pub fn starves(task: &QueuedTask) -> bool {
+        task.comm.starts_with(STARVED_COMM)
+    }
+}
+
+impl Policy for Starve {
+    fn name(&self) -> &str {
+        "starve"
+    }
+
+    fn enqueue(&mut self, task: &QueuedTask, _ctx: &SchedContext<'_>) {
+        self.queue.push_back(*task);
+    }
+
+    fn dispatch(&mut self, _ctx: &SchedContext<'_>) -> Option<Decision> {
+        let task = self.queue.pop_front()?;
+        self.decided += 1;
+        let behind = if Self::starves(&task) { STARVE_AHEAD } else { 0 };
+        Some(task.decide(Target::Any, self.slice_ns, self.decided + behind))
+    }
+
+    fn pending(&self) -> usize {
+        self.queue.len()
+    }
+
+    fn take_all(&mut self, out: &mut Vec<QueuedTask>) {
+        out.extend(self.queue.drain(..));
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -509,4 +567,26 @@ mod tests {
         assert!(p.dispatch(&ctx).is_none());
         assert_eq!(p.pending(), 0);
     }
+
+    /// Starved tasks are keyed STARVE_AHEAD behind the rest, in FIFO order
+    /// otherwise, and nothing is held.
+    #[test]
+    fn starve_keys_starved_tasks_behind() {
+        let cpus = busy(2);
+        let ctx = SchedContext { now_ns: 0, cpus: &cpus };
+        let mut p = Starve::new(&PolicyConfig::default());
+        for pid in 1..=4 {
+            let mut t = QueuedTask::new(pid, 0);
+            if pid % 2 == 0 {
+                t.comm[..STARVED_COMM.len()].copy_from_slice(STARVED_COMM);
+            }
+            p.enqueue(&t, &ctx);
+        }
+        let d: Vec<Decision> = std::iter::from_fn(|| p.dispatch(&ctx)).collect();
+        assert_eq!(d.iter().map(|d| d.pid).collect::<Vec<_>>(), [1, 2, 3, 4]);
+        assert_eq!(d.iter().map(|d| d.vtime).collect::<Vec<_>>(), [1, 2 + STARVE_AHEAD, 3, 4 + STARVE_AHEAD]);
+        assert!(d.iter().all(|d| d.target == Target::Any));
+        assert_eq!(p.pending(), 0);
+    }
+
 }

@@ -21,7 +21,7 @@
 //! ([`Router::new`]), not a name.
 //!
 //! Test-only policies that misbehave on purpose ([`TEST_NAMES`]: `chaos`,
-//! `panic`, `spin`; see [`chaos`]) are kept apart from the shipped ones: only
+//! `panic`, `spin`, `starve`; see [`chaos`]) are kept apart from the shipped ones: only
 //! [`by_name_allowing_tests`] builds them.
 
 pub mod chaos;
@@ -40,7 +40,7 @@ mod vclock;
 use scheduler_core::Policy;
 use thiserror::Error;
 
-pub use chaos::{Chaos, PanicAfter, Spin};
+pub use chaos::{Chaos, PanicAfter, Spin, Starve};
 pub use deadline::Deadline;
 pub use eevdf::Eevdf;
 pub use fifo::Fifo;
@@ -81,7 +81,7 @@ const fn names_of<const N: usize>(shipped: [(&'static str, &'static str); N]) ->
 /// Test-only policies (see [`chaos`]): never in [`NAMES`], built only by
 /// [`by_name_allowing_tests`]; `scx_relay` accepts them only with
 /// `--allow-test-policies`.
-pub const TEST_NAMES: &[&str] = &["chaos", "panic", "spin"];
+pub const TEST_NAMES: &[&str] = &["chaos", "panic", "spin", "starve"];
 
 /// Tunables shared by the policies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,6 +126,7 @@ pub fn by_name_allowing_tests(name: &str, cfg: &PolicyConfig) -> Result<Box<dyn 
         "chaos" => Ok(Box::new(Chaos::new(cfg))),
         "panic" => Ok(Box::new(PanicAfter::new(cfg))),
         "spin" => Ok(Box::new(Spin::new(cfg))),
+        "starve" => Ok(Box::new(Starve::new(cfg))),
         other => by_name(other, cfg),
     }
 }

@@ -1201,16 +1201,19 @@ static void request_aging(s32 cpu)
 }
 
 /*
- * Ask a CPU that may run @p to run its overdue tasks next: @p's CPU if
- * allowed and no higher class holds it, else one of its allowed CPUs
- * (bpf_cpumask_any_distribute: successive calls spread over them).
+ * Ask a CPU that may run @p to run its overdue tasks next: one of its
+ * allowed CPUs, spread (bpf_cpumask_any_distribute: successive calls
+ * return successive CPUs of the mask), and none a higher class holds if
+ * it has another. Not @p's own CPU: overdue tasks that last ran on one
+ * CPU (forked there, or aged there before) would all wait for that CPU,
+ * one per tick, where spread they take a tick of each CPU they may use
+ * (guest case reliability_aging_backlog; see architecture.md, "Bounds").
  */
 static void request_aging_for(const struct task_struct *p)
 {
-	s32 cpu = scx_bpf_task_cpu(p);
+	s32 cpu = bpf_cpumask_any_distribute(p->cpus_ptr);
 
-	if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr) ||
-	    (held_by_higher_class(cpu) && p->nr_cpus_allowed > 1))
+	if (held_by_higher_class(cpu) && p->nr_cpus_allowed > 1)
 		cpu = bpf_cpumask_any_distribute(p->cpus_ptr);
 	if (cpu >= 0 && cpu < nr_cpu_ids)
 		request_aging(cpu);
@@ -1588,6 +1591,15 @@ void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 		bpf_for_each_map_elem(&pending, fallback_one, &walk, 0);
 	}
 
+	/*
+	 * The user scheduler, after a heartbeat without a run, before aging
+	 * too: a backlog of overdue tasks flags every CPU and would keep it
+	 * off them all, past the watchdog.
+	 */
+	if (READ_ONCE(usersched_needed) && scx_bpf_dsq_move_to_local(USERSCHED_DSQ, 0)) {
+		WRITE_ONCE(usersched_needed, 0);
+		goto out;
+	}
 	if (run_overdue(cpu, now))
 		goto out;
 	if (usersched_has_work(true) && scx_bpf_dsq_move_to_local(USERSCHED_DSQ, 0))

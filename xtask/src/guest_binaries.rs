@@ -140,6 +140,14 @@ pub const GUEST_BINARIES: &[GuestBinary] = &[
         optional: false,
         bench_only: false,
     },
+    // Test probe: hundreds of starved CPU hogs on one CPU and the longest
+    // any of them waited (guest case reliability_aging_backlog).
+    GuestBinary {
+        name: "backlog_probe",
+        source: Source::Built { path: "release/backlog_probe", build_with: BUILD_COMMAND },
+        optional: false,
+        bench_only: false,
+    },
     // Test probe: CPU shares of hogs at nice levels and in cgroups (guest
     // case scx_relay_weights).
     GuestBinary {
