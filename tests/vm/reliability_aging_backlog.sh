@@ -1,5 +1,5 @@
-# Aging's capacity: S CPU hogs (default 800, RELAY_BACKLOG_TASKS) that the
-# test policy `starve` keys behind every other task, all started on cpu1,
+# Aging's capacity: S CPU hogs (default 300, RELAY_BACKLOG_TASKS) that the
+# test policy `starve` keys behind every other task, all forked on one CPU,
 # while N ordinary hogs keep every CPU busy for 20 s: the starved ones run
 # only when aging runs them, each time a second after their last run. The
 # longest any of them waited between two runs (backlog_probe) must stay
@@ -13,7 +13,7 @@
 . /relay/lib/reliability.sh
 
 N=$(nproc)
-S=${RELAY_BACKLOG_TASKS:-800}
+S=${RELAY_BACKLOG_TASKS:-300}
 SECS=20
 [ "$N" -ge 2 ] || fail "needs 2 CPUs, the guest has $N"
 hogs=

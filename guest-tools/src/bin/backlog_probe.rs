@@ -1,9 +1,9 @@
 //! `backlog_probe CHILDREN SECONDS [CPU]`: forks CHILDREN CPU-bound
 //! processes named `starved` (the test policy `starve` keys them behind
-//! every other task, so only the dispatcher's aging runs them), each
-//! started on CPU (if given: pinned there for its first run, then allowed
-//! every CPU again, so that the kernel still has it on that CPU), and each
-//! busy-looping for SECONDS while measuring the longest time it was off a
+//! every other task, so only the dispatcher's aging runs them), all forked
+//! on CPU if given (the parent pins itself there; each child allows every
+//! CPU again at once, so the kernel has them all on that CPU until they
+//! move), each busy-looping for SECONDS while measuring the longest time it was off a
 //! CPU (the largest gap between two reads of CLOCK_MONOTONIC): how long an
 //! overdue task waited for aging. Prints one line,
 //! `backlog_probe: children N gap_max_ms M over_1s A over_3s B`
@@ -35,6 +35,9 @@ fn main() -> ExitCode {
         eprintln!("backlog_probe: pipe: {}", std::io::Error::last_os_error());
         return ExitCode::FAILURE;
     }
+    if let Some(cpu) = start_cpu {
+        set_affinity(Some(cpu));
+    }
     let mut started = 0;
     for _ in 0..children {
         // SAFETY: the parent is single-threaded; the child only runs
@@ -43,7 +46,7 @@ fn main() -> ExitCode {
             0 => {
                 // SAFETY: fds[0] is the read end, not used by the child.
                 unsafe { libc::close(fds[0]) };
-                child(fds[1], start_cpu, Duration::from_secs(secs));
+                child(fds[1], start_cpu.is_some(), Duration::from_secs(secs));
             }
             -1 => {
                 eprintln!("backlog_probe: fork: {}", std::io::Error::last_os_error());
@@ -75,14 +78,13 @@ fn main() -> ExitCode {
     }
 }
 
-/// One child: name itself, take its first run on `cpu`, spin for `run`
-/// measuring its longest gap, write it (µs, 8 bytes LE) to `out`, exit.
-fn child(out: i32, cpu: Option<usize>, run: Duration) -> ! {
+/// One child: name itself, allow every CPU again if the parent was
+/// pinned, spin for `run` measuring its longest gap, write it (µs, 8 bytes
+/// LE) to `out`, exit.
+fn child(out: i32, unpin: bool, run: Duration) -> ! {
     // SAFETY: NAME is NUL-terminated and outlives the call.
     unsafe { libc::prctl(libc::PR_SET_NAME, NAME.as_ptr()) };
-    if let Some(cpu) = cpu {
-        set_affinity(Some(cpu));
-        spin_for(Duration::from_millis(1));
+    if unpin {
         set_affinity(None);
     }
     let start = Instant::now();
@@ -113,12 +115,5 @@ fn set_affinity(cpu: Option<usize>) {
             None => (0..n).for_each(|c| libc::CPU_SET(c, &mut set)),
         }
         libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-    }
-}
-
-fn spin_for(d: Duration) {
-    let t = Instant::now();
-    while t.elapsed() < d {
-        std::hint::spin_loop();
     }
 }
