@@ -188,7 +188,7 @@ volatile u64 nr_aged;			/* tasks run ahead of their vtime after AGE_AFTER_NS run
 volatile u64 nr_overdue;		/* tasks enqueued already runnable AGE_AFTER_NS: kept in the kernel */
 volatile u64 nr_keepalive;		/* tasks taken back from user space to keep a CPU's ext server (keep_ext_server) */
 volatile u64 nr_voided;			/* hand-offs taken back by a dequeue before a decision (relay_dequeue) */
-volatile u64 nr_reenqueued;		/* tasks the kernel gave back from a local DSQ after a higher class took the CPU (relay_sched_switch) */
+volatile u64 nr_reenqueued;		/* tasks (the user scheduler too) the kernel gave back from a local DSQ after a higher class took the CPU (relay_sched_switch) */
 
 /* Profile counters, read by the binary (monotonic, count): where the time goes. */
 volatile u64 nr_dispatch_calls;		/* ops.dispatch() invocations */
@@ -196,8 +196,8 @@ volatile u64 nr_drains;			/* user-ring-buffer drains that found decisions */
 volatile u64 nr_drained;		/* decisions read by those drains */
 volatile u64 nr_kicks;			/* scx_bpf_kick_cpu() calls */
 volatile u64 nr_usersched_runs;		/* times the user scheduler was put on a CPU */
-volatile u64 nr_usersched_kicks;	/* kicks meant to get the user scheduler a CPU (wake_usersched) */
-volatile u64 nr_usersched_kicks_astray;	/* of those, kicks whose CPU the user scheduler may not run on (relay_dispatch) */
+volatile u64 nr_usersched_kicks;	/* kicks meant to get the user scheduler a CPU (kick_usersched) */
+volatile u64 nr_usersched_kicks_astray;	/* dispatches after such kicks on a CPU the user scheduler may not run on (check_usersched_kick) */
 
 /* State shared with the binary. */
 volatile u64 nr_user_pending;		/* written by user space: tasks it holds (count) */
@@ -214,7 +214,7 @@ static u64 stalled_at_steps;		/* user_steps when the stall was declared (count) 
 static u64 handoff_seq;			/* source of hand-off generations (see queue_to_user) */
 static u64 last_cons_pos;		/* `queued` consumer position at the last check */
 static u64 usersched_last_run_ns;	/* last time the user scheduler started (ns) */
-static s32 usersched_cpu;		/* CPU it last ran on */
+static s32 usersched_cpu;		/* CPU it last ran on, or where it should run next (usersched_reenqueued) */
 static u32 usersched_needed;		/* heartbeat request (bool) */
 static u32 usersched_on_cpu;		/* the user scheduler is running (bool) */
 static u64 usersched_kick_ns;		/* last kick to get it a CPU (ns) */
@@ -1115,16 +1115,66 @@ static bool overdue(const struct task_struct *p, u64 now)
 }
 
 /*
+ * Overdue tasks within this much of the longest-waiting one are aged first
+ * (ns): see run_overdue_from().
+ */
+#define AGE_WINDOW_NS		(AGE_AFTER_NS / 4)
+
+/*
+ * The longest-waiting overdue task of @dsq that may run on @cpu: its
+ * wait_since, in *oldest; false if there is none.
+ */
+/* Global (verified once, not per call site): it holds a loop. */
+__noinline int oldest_overdue(u64 dsq, s32 cpu, u64 now, u64 *oldest)
+{
+	struct bpf_iter_scx_dsq it;
+	struct task_struct *p;
+	struct task_ctx *tctx;
+	int found = 0;
+	u32 i;
+
+	if (!oldest)
+		return 0;
+	if (bpf_iter_scx_dsq_new(&it, dsq, 0))
+		goto out;
+	bpf_for(i, 0, AGE_SCAN_DEPTH) {
+		p = bpf_iter_scx_dsq_next(&it);
+		if (!p)
+			break;
+		tctx = lookup_task_ctx(p);
+		if (!tctx || (s64)(now - tctx->wait_since) < (s64)AGE_AFTER_NS ||
+		    !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+			continue;
+		if (!found || (s64)(tctx->wait_since - *oldest) < 0)
+			*oldest = tctx->wait_since;
+		found = 1;
+	}
+out:
+	bpf_iter_scx_dsq_destroy(&it);
+	return found;
+}
+
+/*
  * Aging (see the top): move to this CPU's local DSQ up to @budget tasks of
- * @dsq that may run here and are overdue, in @dsq's order. Returns how many.
+ * @dsq that may run here and are overdue, the longest-waiting first: those
+ * within AGE_WINDOW_NS of the longest wait, in @dsq's order. Returns how
+ * many. In @dsq's order alone, tasks that become overdue again and again
+ * with lower keys (each a second after its last run) kept one with a
+ * higher key from ever being aged once the backlog outgrew what the CPUs
+ * age (guest case reliability_aging_backlog: ejected, "starved[474] failed
+ * to run for 5.064s", in the shared DSQ).
  */
 /* Global (verified once, not per call site): it holds a loop. */
 __noinline u32 run_overdue_from(u64 dsq, s32 cpu, u64 now, u32 budget)
 {
 	struct bpf_iter_scx_dsq it;
 	struct task_struct *p;
+	struct task_ctx *tctx;
+	u64 oldest = 0;
 	u32 i, moved = 0;
 
+	if (!oldest_overdue(dsq, cpu, now, &oldest))
+		return 0;
 	if (bpf_iter_scx_dsq_new(&it, dsq, 0))
 		goto out;
 	/*
@@ -1135,7 +1185,10 @@ __noinline u32 run_overdue_from(u64 dsq, s32 cpu, u64 now, u32 budget)
 		p = bpf_iter_scx_dsq_next(&it);
 		if (!p || moved >= budget)
 			break;
-		if (!overdue(p, now) || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+		tctx = lookup_task_ctx(p);
+		if (!tctx || (s64)(now - tctx->wait_since) < (s64)AGE_AFTER_NS ||
+		    (s64)(tctx->wait_since - (oldest + AGE_WINDOW_NS)) > 0 ||
+		    !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
 			continue;
 		if (scx_bpf_dsq_move(&it, p, SCX_DSQ_LOCAL, 0)) {
 			__sync_fetch_and_add(&nr_aged, 1);
@@ -1170,7 +1223,7 @@ __noinline u32 run_overdue_from_held(s32 cpu, u64 now, u32 budget)
  * When the timer found overdue tasks for this CPU: run them first (up to
  * AGE_MOVES_PER_DISPATCH per call), from this CPU's DSQ, then the shared
  * one, then those of CPUs a higher class holds. The request stays until a
- * call finds fewer than that.
+ * call finds none.
  */
 static bool run_overdue(s32 cpu, u64 now)
 {
@@ -1184,7 +1237,8 @@ static bool run_overdue(s32 cpu, u64 now)
 		moved += run_overdue_from(SHARED_DSQ, cpu, now, AGE_MOVES_PER_DISPATCH - moved);
 	if (moved < AGE_MOVES_PER_DISPATCH)
 		moved += run_overdue_from_held(cpu, now, AGE_MOVES_PER_DISPATCH - moved);
-	if (moved < AGE_MOVES_PER_DISPATCH)
+	/* Fewer than the budget may be in the window of the longest wait: ends when none is found. */
+	if (!moved)
 		WRITE_ONCE(*req, 0);
 	return moved > 0;
 }
@@ -1212,8 +1266,10 @@ static void request_aging(s32 cpu)
 static void request_aging_for(const struct task_struct *p)
 {
 	s32 cpu = bpf_cpumask_any_distribute(p->cpus_ptr);
+	u32 i;
 
-	if (held_by_higher_class(cpu) && p->nr_cpus_allowed > 1)
+	/* Another CPU of its mask while a higher class holds this one (a few tries). */
+	for (i = 0; i < 4 && held_by_higher_class(cpu) && p->nr_cpus_allowed > 1; i++)
 		cpu = bpf_cpumask_any_distribute(p->cpus_ptr);
 	if (cpu >= 0 && cpu < nr_cpu_ids)
 		request_aging(cpu);
@@ -1400,34 +1456,47 @@ static void kthread_in_kernel(struct task_struct *p, u64 enq_flags)
 }
 
 /*
+ * Whether @p may not leave its CPU now. scx's is_migration_disabled()
+ * without its Kconfig read (libbpf needs the kernel's config file for that,
+ * which the guest lacks): a count of 1 may be the BPF prolog's own
+ * migrate_disable() when @p is current, which the probe scx_lib_init_probe
+ * (common.bpf.h, attached with the dispatcher) records.
+ */
+static bool migration_disabled(const struct task_struct *p)
+{
+	if (p->migration_disabled != 1)
+		return p->migration_disabled;
+	return __scx_prolog_disables_migration ? bpf_get_current_task_btf() != p : true;
+}
+
+/*
  * A task the kernel gave back from this CPU's local DSQ (SCX_ENQ_REENQ,
- * asked for by relay_sched_switch when a higher class took the CPU). It was
- * placed already (a decision, a fast path, aging), so it keeps its key and
- * its slice and goes where it can run: the shared DSQ if it may run
- * elsewhere, else its CPU's own DSQ, served when the ext class runs there
- * again. Never a local DSQ: the kernel counts the re-enqueues of a task that
- * has not run since and ejects the scheduler past SCX_REENQ_MAX_REPEAT
- * (ext.c), and a task put back in a local DSQ would be given back again at
- * every switch to a higher class there.
+ * asked for by relay_sched_switch when a higher class took the CPU; tasks
+ * the kernel would otherwise keep local, exiting or migration-disabled,
+ * come here too: SCX_OPS_ENQ_EXITING, SCX_OPS_ENQ_MIGRATION_DISABLED). The
+ * dispatcher places it as a kernel-side dispatch (a new generation, at
+ * vtime_now: its old key may be a fast path's stale one): the shared DSQ if
+ * it may run elsewhere, else its CPU's own DSQ, served when the ext class
+ * runs there again. Never a local DSQ: the kernel counts the re-enqueues of
+ * a task that has not run since and ejects the scheduler past
+ * SCX_REENQ_MAX_REPEAT (ext.c), and a task put back in a local DSQ would be
+ * given back again at every switch to a higher class there.
  */
 static void reenqueued(struct task_struct *p, u64 enq_flags)
 {
+	struct task_ctx *tctx;
 	s32 cpu = scx_bpf_task_cpu(p);
-	u64 slice = p->scx.slice ? p->scx.slice : slice_ns;
 
 	__sync_fetch_and_add(&nr_reenqueued, 1);
-	/*
-	 * Migration disabled, read as is: 1 may be the BPF prolog's own when
-	 * @p is current (scx's is_migration_disabled() sorts that out with a
-	 * Kconfig value the guest cannot give libbpf); taking @p for pinned
-	 * then is safe, only slower.
-	 */
-	if ((p->nr_cpus_allowed == 1 || p->migration_disabled) && cpu >= 0 && cpu < nr_cpu_ids) {
-		scx_bpf_dsq_insert_vtime(p, cpu, slice, p->scx.dsq_vtime, enq_flags);
+	__sync_fetch_and_add(&nr_kernel_dispatches, 1);
+	if ((p->nr_cpus_allowed == 1 || migration_disabled(p)) && cpu >= 0 && cpu < nr_cpu_ids) {
+		tctx = lookup_task_ctx(p);
+		if (tctx)
+			__sync_fetch_and_add(&tctx->generation, 2);
+		scx_bpf_dsq_insert_vtime(p, cpu, slice_ns, vtime_now_get(), enq_flags);
 		return;
 	}
-	scx_bpf_dsq_insert_vtime(p, SHARED_DSQ, slice, p->scx.dsq_vtime, enq_flags);
-	kick_for(p);
+	dispatch_in_kernel(p, enq_flags);
 }
 
 /*
@@ -1471,6 +1540,17 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
 	}
 	if (enq_flags & SCX_ENQ_REENQ) {
 		reenqueued(p, enq_flags);
+		return;
+	}
+	/*
+	 * Where the kernel would put them without SCX_OPS_ENQ_EXITING and
+	 * SCX_OPS_ENQ_MIGRATION_DISABLED (set so that a re-enqueue of them
+	 * comes to reenqueued() instead of back to the local DSQ): this
+	 * CPU's local DSQ.
+	 */
+	if ((p->flags & PF_EXITING) || migration_disabled(p)) {
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
+		__sync_fetch_and_add(&nr_kernel_dispatches, 1);
 		return;
 	}
 	if (is_kthread(p)) {
@@ -2169,7 +2249,8 @@ SCX_OPS_DEFINE(relay_ops,
 	       .cgroup_exit	= (void *)relay_cgroup_exit,
 	       .cgroup_set_weight = (void *)relay_cgroup_set_weight,
 	       .cgroup_set_idle	= (void *)relay_cgroup_set_idle,
-	       .flags		= SCX_OPS_ENQ_LAST | SCX_OPS_KEEP_BUILTIN_IDLE,
+	       .flags		= SCX_OPS_ENQ_LAST | SCX_OPS_KEEP_BUILTIN_IDLE |
+				  SCX_OPS_ENQ_EXITING | SCX_OPS_ENQ_MIGRATION_DISABLED,
 	       .dispatch_max_batch = RELAY_DISPATCH_BATCH,
 	       .timeout_ms	= RELAY_WATCHDOG_MS,
 	       .name		= "scx_relay");
