@@ -1115,66 +1115,16 @@ static bool overdue(const struct task_struct *p, u64 now)
 }
 
 /*
- * Overdue tasks within this much of the longest-waiting one are aged first
- * (ns): see run_overdue_from().
- */
-#define AGE_WINDOW_NS		(AGE_AFTER_NS / 4)
-
-/*
- * The longest-waiting overdue task of @dsq that may run on @cpu: its
- * wait_since, in *oldest; false if there is none.
- */
-/* Global (verified once, not per call site): it holds a loop. */
-__noinline int oldest_overdue(u64 dsq, s32 cpu, u64 now, u64 *oldest)
-{
-	struct bpf_iter_scx_dsq it;
-	struct task_struct *p;
-	struct task_ctx *tctx;
-	int found = 0;
-	u32 i;
-
-	if (!oldest)
-		return 0;
-	if (bpf_iter_scx_dsq_new(&it, dsq, 0))
-		goto out;
-	bpf_for(i, 0, AGE_SCAN_DEPTH) {
-		p = bpf_iter_scx_dsq_next(&it);
-		if (!p)
-			break;
-		tctx = lookup_task_ctx(p);
-		if (!tctx || (s64)(now - tctx->wait_since) < (s64)AGE_AFTER_NS ||
-		    !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
-			continue;
-		if (!found || (s64)(tctx->wait_since - *oldest) < 0)
-			*oldest = tctx->wait_since;
-		found = 1;
-	}
-out:
-	bpf_iter_scx_dsq_destroy(&it);
-	return found;
-}
-
-/*
  * Aging (see the top): move to this CPU's local DSQ up to @budget tasks of
- * @dsq that may run here and are overdue, the longest-waiting first: those
- * within AGE_WINDOW_NS of the longest wait, in @dsq's order. Returns how
- * many. In @dsq's order alone, tasks that become overdue again and again
- * with lower keys (each a second after its last run) kept one with a
- * higher key from ever being aged once the backlog outgrew what the CPUs
- * age (guest case reliability_aging_backlog: ejected, "starved[474] failed
- * to run for 5.064s", in the shared DSQ).
+ * @dsq that may run here and are overdue, in @dsq's order. Returns how many.
  */
 /* Global (verified once, not per call site): it holds a loop. */
 __noinline u32 run_overdue_from(u64 dsq, s32 cpu, u64 now, u32 budget)
 {
 	struct bpf_iter_scx_dsq it;
 	struct task_struct *p;
-	struct task_ctx *tctx;
-	u64 oldest = 0;
 	u32 i, moved = 0;
 
-	if (!oldest_overdue(dsq, cpu, now, &oldest))
-		return 0;
 	if (bpf_iter_scx_dsq_new(&it, dsq, 0))
 		goto out;
 	/*
@@ -1185,10 +1135,7 @@ __noinline u32 run_overdue_from(u64 dsq, s32 cpu, u64 now, u32 budget)
 		p = bpf_iter_scx_dsq_next(&it);
 		if (!p || moved >= budget)
 			break;
-		tctx = lookup_task_ctx(p);
-		if (!tctx || (s64)(now - tctx->wait_since) < (s64)AGE_AFTER_NS ||
-		    (s64)(tctx->wait_since - (oldest + AGE_WINDOW_NS)) > 0 ||
-		    !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+		if (!overdue(p, now) || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
 			continue;
 		if (scx_bpf_dsq_move(&it, p, SCX_DSQ_LOCAL, 0)) {
 			__sync_fetch_and_add(&nr_aged, 1);
@@ -1223,7 +1170,7 @@ __noinline u32 run_overdue_from_held(s32 cpu, u64 now, u32 budget)
  * When the timer found overdue tasks for this CPU: run them first (up to
  * AGE_MOVES_PER_DISPATCH per call), from this CPU's DSQ, then the shared
  * one, then those of CPUs a higher class holds. The request stays until a
- * call finds none.
+ * call finds fewer than that.
  */
 static bool run_overdue(s32 cpu, u64 now)
 {
@@ -1237,8 +1184,7 @@ static bool run_overdue(s32 cpu, u64 now)
 		moved += run_overdue_from(SHARED_DSQ, cpu, now, AGE_MOVES_PER_DISPATCH - moved);
 	if (moved < AGE_MOVES_PER_DISPATCH)
 		moved += run_overdue_from_held(cpu, now, AGE_MOVES_PER_DISPATCH - moved);
-	/* Fewer than the budget may be in the window of the longest wait: ends when none is found. */
-	if (!moved)
+	if (moved < AGE_MOVES_PER_DISPATCH)
 		WRITE_ONCE(*req, 0);
 	return moved > 0;
 }
@@ -1260,8 +1206,7 @@ static void request_aging(s32 cpu)
  * return successive CPUs of the mask), and none a higher class holds if
  * it has another. Not @p's own CPU: overdue tasks that last ran on one
  * CPU (forked there, or aged there before) would all wait for that CPU,
- * one per tick, where spread they take a tick of each CPU they may use
- * (guest case reliability_aging_backlog; see architecture.md, "Bounds").
+ * one per tick, where spread they take a tick of each CPU they may use.
  */
 static void request_aging_for(const struct task_struct *p)
 {

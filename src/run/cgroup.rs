@@ -17,7 +17,7 @@
 //!
 //! **When.** [`start`] walks the mount once before it returns: a session
 //! builds its policy before the loop starts, and a live switch builds it on
-//! the control thread. A thread of its own (`scx_relay-cgroups`, one per
+//! the control thread. A thread of its own (`relay-cgroups`, one per
 //! routing policy, ending with it) then serves the ids the loop posts (a
 //! cgroup created after the walk): it walks again, at most once per
 //! [`WALK_INTERVAL`], entering new cgroups and removing the entries of those
@@ -305,7 +305,7 @@ fn start_at(
     let mut resolver = Resolver::new(tree, writer);
     resolver.refresh(&[]);
     let spawned = std::thread::Builder::new()
-        .name("scx_relay-cgroups".into())
+        .name("relay-cgroups".into())
         .stack_size(RESOLVER_STACK)
         .spawn(|| resolver.serve());
     let thread = spawned

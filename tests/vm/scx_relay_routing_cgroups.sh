@@ -42,17 +42,26 @@ last_cpu() {
 	echo "${37}"
 }
 
-# only_on <what> <pid> <cpu>: every sample of <pid>'s CPU over 2 s is <cpu>.
+# only_on <what> <pid> <cgroup> <cpu>: <pid> is alive in <cgroup> (as
+# /proc/<pid>/cgroup says) and each of 20 samples of its CPU over 2 s is <cpu>.
 only_on() {
+	alive "$2" || fail_with_log "$1: pid $2 is not running"
+	cg=$(cat "/proc/$2/cgroup")
+	[ "$cg" = "0::$3" ] || fail_with_log "$1: pid $2 is in '$cg', expected 0::$3"
 	seen=
+	n=0
 	for _ in $(seq 20); do
-		seen="$seen $(last_cpu "$2")"
+		c=$(last_cpu "$2")
+		[ -n "$c" ] || fail_with_log "$1: no CPU for pid $2"
+		seen="$seen $c"
+		n=$((n + 1))
 		sleep 0.1
 	done
 	note "$1: CPUs seen:$seen"
 	for c in $seen; do
-		[ "$c" = "$3" ] || fail_with_log "$1 ran on cpu$c, its route's CPU is cpu$3"
+		[ "$c" = "$4" ] || fail_with_log "$1 ran on cpu$c, its route's CPU is cpu$4"
 	done
+	[ "$n" -eq 20 ] || fail_with_log "$1: $n samples"
 }
 
 workload_begins
@@ -65,11 +74,11 @@ a=$HOG
 hog_in "$CG/relay-b"
 b=$HOG
 sleep 1
-only_on "the hog in /relay-a (there at start)" "$a" 2
-only_on "the hog in /relay-b (made after start)" "$b" 3
+only_on "the hog in /relay-a (there at start)" "$a" /relay-a 2
+only_on "the hog in /relay-b (made after start)" "$b" /relay-b 3
 echo "$a" >"$CG/relay-b/cgroup.procs" || fail_with_log "cannot move $a to /relay-b"
 sleep 1
-only_on "the hog moved from /relay-a to /relay-b" "$a" 3
+only_on "the hog moved from /relay-a to /relay-b" "$a" /relay-b 3
 workload_ended "cgroup routes"
 allocs=$(counter "$FRESH_STATS" allocs)
 unresolved=$(counter "$FRESH_STATS" unresolved)

@@ -37,7 +37,10 @@ timed_run() {
 	check "$what: $work" $work
 	RUN_CS=$(($(tr -d . </proc/uptime | cut -d' ' -f1) - run_t0))
 	workload_ended "$what"
-	workload_deltas "$what: kicks for the user scheduler" kicked astray
+	# (workload_deltas sets `what` itself.)
+	run_what=$what
+	workload_deltas "$run_what: kicks for the user scheduler" kicked astray
+	what=$run_what
 	[ "$DELTA_kicked" -gt 0 ] || fail_with_log "$what: no kick for the user scheduler during the hackbench"
 	[ "$DELTA_astray" -eq 0 ] ||
 		fail_with_log "$what: $DELTA_astray of $DELTA_kicked kicks for the user scheduler reached a CPU it may not run on"

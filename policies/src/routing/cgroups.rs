@@ -90,6 +90,10 @@ struct Shared {
     resolver: OnceLock<Thread>,
     /// The reader is gone: the resolver may stop.
     closed: AtomicBool,
+    /// A wake is on its way to the resolver, which clears this before it
+    /// looks at the ring: posts meanwhile need no other (one futex wake
+    /// per resolver round, however many hand-offs post).
+    woken: AtomicBool,
     /// Tasks routed with their cgroup unresolved (see [`CgroupReader::route_bits`]).
     unresolved: Arc<AtomicU64>,
 }
@@ -107,7 +111,14 @@ fn chain(cgid: u64) -> impl Iterator<Item = usize> {
 }
 
 impl Shared {
+    /// Wakes the resolver, unless a wake is on its way already.
     fn wake_resolver(&self) {
+        if !self.woken.swap(true, Ordering::SeqCst) {
+            self.unpark_resolver();
+        }
+    }
+
+    fn unpark_resolver(&self) {
         if let Some(t) = self.resolver.get() {
             t.unpark();
         }
@@ -144,6 +155,7 @@ pub fn cgroup_table(config: &RoutingConfig, unresolved: Arc<AtomicU64>) -> (Cgro
         tail: AtomicUsize::new(0),
         resolver: OnceLock::new(),
         closed: AtomicBool::new(false),
+        woken: AtomicBool::new(false),
         unresolved,
     });
     let patterns = config
@@ -223,7 +235,7 @@ impl Drop for CgroupReader {
     /// Tells the resolver to stop.
     fn drop(&mut self) {
         self.shared.closed.store(true, Ordering::Release);
-        self.shared.wake_resolver();
+        self.shared.unpark_resolver();
     }
 }
 
@@ -242,7 +254,8 @@ impl CgroupWriter {
     /// returns at once if a request waits or the reader is gone.
     pub fn wait(&self, timeout: Duration) {
         let s = &self.shared;
-        if !self.is_closed() && s.head.load(Ordering::Relaxed) == s.tail.load(Ordering::Acquire) {
+        s.woken.store(false, Ordering::SeqCst);
+        if !self.is_closed() && s.head.load(Ordering::SeqCst) == s.tail.load(Ordering::SeqCst) {
             std::thread::park_timeout(timeout);
         }
     }
