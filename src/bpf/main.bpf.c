@@ -221,6 +221,7 @@ static u64 usersched_kick_ns;		/* last kick to get it a CPU (ns) */
 static u64 cpu_started_ns[RELAY_MAX_CPUS]; /* when each CPU's current task started (ns) */
 static u32 rescue_check;		/* timer -> ops.dispatch: look for overdue tasks (bool) */
 static u8 age_request[RELAY_MAX_CPUS];	/* timer -> ops.dispatch: overdue tasks wait for this CPU (bool) */
+static u8 aged_last[RELAY_MAX_CPUS];	/* this CPU's last ops.dispatch ran overdue tasks (bool, relay_dispatch) */
 static u8 higher_class_on[RELAY_MAX_CPUS]; /* a realtime, deadline or stop task runs on this CPU (bool, relay_sched_switch) */
 static u8 kicked_for_usersched[RELAY_MAX_CPUS]; /* wake_usersched -> ops.dispatch: this CPU was kicked for it (bool) */
 static bool relay_active;		/* between ops.init and ops.exit: kfuncs that need the scheduler may run (bool) */
@@ -1115,16 +1116,66 @@ static bool overdue(const struct task_struct *p, u64 now)
 }
 
 /*
+ * Overdue tasks within this much of the longest-waiting one are aged first
+ * (ns): see run_overdue_from().
+ */
+#define AGE_WINDOW_NS		(AGE_AFTER_NS / 4)
+
+/*
+ * The longest-waiting overdue task of @dsq that may run on @cpu: its
+ * wait_since, in *oldest; false if there is none.
+ */
+/* Global (verified once, not per call site): it holds a loop. */
+__noinline int oldest_overdue(u64 dsq, s32 cpu, u64 now, u64 *oldest)
+{
+	struct bpf_iter_scx_dsq it;
+	struct task_struct *p;
+	struct task_ctx *tctx;
+	int found = 0;
+	u32 i;
+
+	if (!oldest)
+		return 0;
+	if (bpf_iter_scx_dsq_new(&it, dsq, 0))
+		goto out;
+	bpf_for(i, 0, AGE_SCAN_DEPTH) {
+		p = bpf_iter_scx_dsq_next(&it);
+		if (!p)
+			break;
+		tctx = lookup_task_ctx(p);
+		if (!tctx || (s64)(now - tctx->wait_since) < (s64)AGE_AFTER_NS ||
+		    !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+			continue;
+		if (!found || (s64)(tctx->wait_since - *oldest) < 0)
+			*oldest = tctx->wait_since;
+		found = 1;
+	}
+out:
+	bpf_iter_scx_dsq_destroy(&it);
+	return found;
+}
+
+/*
  * Aging (see the top): move to this CPU's local DSQ up to @budget tasks of
- * @dsq that may run here and are overdue, in @dsq's order. Returns how many.
+ * @dsq that may run here and are overdue, the longest-waiting first: those
+ * within AGE_WINDOW_NS of the longest wait, in @dsq's order. Returns how
+ * many. In @dsq's order alone, tasks that become overdue again and again
+ * with lower keys (each a second after its last run) kept one with a
+ * higher key from ever being aged once the backlog outgrew what the CPUs
+ * age (guest case reliability_aging_backlog: ejected, "starved[474] failed
+ * to run for 5.064s", in the shared DSQ).
  */
 /* Global (verified once, not per call site): it holds a loop. */
 __noinline u32 run_overdue_from(u64 dsq, s32 cpu, u64 now, u32 budget)
 {
 	struct bpf_iter_scx_dsq it;
 	struct task_struct *p;
+	struct task_ctx *tctx;
+	u64 oldest = 0;
 	u32 i, moved = 0;
 
+	if (!oldest_overdue(dsq, cpu, now, &oldest))
+		return 0;
 	if (bpf_iter_scx_dsq_new(&it, dsq, 0))
 		goto out;
 	/*
@@ -1135,7 +1186,10 @@ __noinline u32 run_overdue_from(u64 dsq, s32 cpu, u64 now, u32 budget)
 		p = bpf_iter_scx_dsq_next(&it);
 		if (!p || moved >= budget)
 			break;
-		if (!overdue(p, now) || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+		tctx = lookup_task_ctx(p);
+		if (!tctx || (s64)(now - tctx->wait_since) < (s64)AGE_AFTER_NS ||
+		    (s64)(tctx->wait_since - (oldest + AGE_WINDOW_NS)) > 0 ||
+		    !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
 			continue;
 		if (scx_bpf_dsq_move(&it, p, SCX_DSQ_LOCAL, 0)) {
 			__sync_fetch_and_add(&nr_aged, 1);
@@ -1170,7 +1224,7 @@ __noinline u32 run_overdue_from_held(s32 cpu, u64 now, u32 budget)
  * When the timer found overdue tasks for this CPU: run them first (up to
  * AGE_MOVES_PER_DISPATCH per call), from this CPU's DSQ, then the shared
  * one, then those of CPUs a higher class holds. The request stays until a
- * call finds fewer than that.
+ * call finds none.
  */
 static bool run_overdue(s32 cpu, u64 now)
 {
@@ -1184,7 +1238,8 @@ static bool run_overdue(s32 cpu, u64 now)
 		moved += run_overdue_from(SHARED_DSQ, cpu, now, AGE_MOVES_PER_DISPATCH - moved);
 	if (moved < AGE_MOVES_PER_DISPATCH)
 		moved += run_overdue_from_held(cpu, now, AGE_MOVES_PER_DISPATCH - moved);
-	if (moved < AGE_MOVES_PER_DISPATCH)
+	/* Fewer than the budget may lie in the window of the longest wait. */
+	if (!moved)
 		WRITE_ONCE(*req, 0);
 	return moved > 0;
 }
@@ -1596,7 +1651,8 @@ void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 	u64 now = bpf_ktime_get_ns();
 	struct pending_walk walk = { .now = now, .kind = WALK_FALLBACK, .cpu = cpu };
 	long drained = 0;
-	bool served;
+	bool served, age_first;
+	u8 *aged;
 
 	__sync_fetch_and_add(&nr_dispatch_calls, 1);
 	check_usersched_kick(cpu);
@@ -1617,20 +1673,26 @@ void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 	}
 
 	/*
-	 * The user scheduler, after a heartbeat without a run, before aging
-	 * too: a backlog of overdue tasks flags every CPU and would keep it
-	 * off them all, past the watchdog.
+	 * Overdue tasks first, but not twice in a row while anything else
+	 * waits: a backlog of overdue tasks flags every CPU, and aging at
+	 * every call would keep everything else off them until it is overdue
+	 * too, the user scheduler (then declared stalled) and the watchdog's
+	 * own kworker (whose check-in must come within half the timeout)
+	 * included. So a call after one that aged serves the user scheduler
+	 * and the queues first, and ages only if they hold nothing.
 	 */
-	if (READ_ONCE(usersched_needed) && scx_bpf_dsq_move_to_local(USERSCHED_DSQ, 0)) {
-		WRITE_ONCE(usersched_needed, 0);
-		goto out;
-	}
-	if (run_overdue(cpu, now))
-		goto out;
+	aged = MEMBER_VPTR(aged_last, [cpu]);
+	age_first = !aged || !READ_ONCE(*aged);
+	if (aged)
+		WRITE_ONCE(*aged, 0);
+	if (age_first && run_overdue(cpu, now))
+		goto aged_out;
 	if (usersched_has_work(true) && scx_bpf_dsq_move_to_local(USERSCHED_DSQ, 0))
 		goto out;
 	if (consume_in_vtime_order(cpu) || consume_from_held(cpu))
 		goto out;
+	if (!age_first && run_overdue(cpu, now))
+		goto aged_out;
 	/*
 	 * The user scheduler yielding is parked instead (it has nothing to
 	 * do); not on a served CPU, where coming out empty-handed here, before
@@ -1648,6 +1710,10 @@ void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 		walk.kind = WALK_KEEPALIVE;
 		keep_ext_server(&walk, served);
 	}
+	goto out;
+aged_out:
+	if (aged)
+		WRITE_ONCE(*aged, 1);
 out:
 	if (st)
 		st->queue_depth = scx_bpf_dsq_nr_queued(partial_mode ? SCX_DSQ_LOCAL_ON | cpu : cpu);
