@@ -88,7 +88,7 @@ pub struct PolicyFactory {
     pub allow_test_policies: bool,
     /// The custom policy, if any.
     pub custom: Option<CustomPolicy>,
-    /// Tasks routed with their cgroup unresolved, by every routing policy
+    /// Hand-offs routed with their task's cgroup unresolved, by every routing policy
     /// built here (`cgroup unresolved` in `--stats`, see `cgroup`).
     pub cgroup_unresolved: Arc<AtomicU64>,
 }

@@ -120,10 +120,11 @@ bss_counters! {
         /// held them: coming out empty-handed would stop the kernel's ext
         /// server there (see `keep_ext_server` in src/bpf/main.bpf.c).
         keepalive: "keepalive" <- nr_keepalive,
-        /// Tasks the kernel gave back from a CPU's local DSQ when a realtime,
-        /// deadline or stop task took that CPU (`SCX_ENQ_REENQ`, asked for by
-        /// `relay_sched_switch` in src/bpf/main.bpf.c): placed again, on
-        /// another CPU if they may run elsewhere.
+        /// Tasks (the user scheduler too) the kernel gave back from a CPU's
+        /// local DSQ when a realtime, deadline or stop task took that CPU
+        /// (`SCX_ENQ_REENQ`, asked for by `relay_sched_switch` in
+        /// src/bpf/main.bpf.c): placed again by the dispatcher, on another
+        /// CPU if they may run elsewhere.
         reenqueued: "reenqueued" <- nr_reenqueued;
         /// Decisions moved to an allowed CPU.
         bounced: "bounced" <- nr_bounced,
@@ -157,9 +158,9 @@ bss_counters! {
         /// CPU kicks meant to get the user scheduler a CPU (after a hand-off,
         /// or when the kernel gave it back from a local DSQ).
         usersched_kicks: "usersched kicked" <- nr_usersched_kicks,
-        /// Of those, kicks that reached a CPU the user scheduler may not run
-        /// on (checked against its thread's affinity at that CPU's next
-        /// dispatch).
+        /// Of those, the ones that reached a CPU the user scheduler may not
+        /// run on: checked against its thread's affinity at that CPU's next
+        /// dispatch, so several kicks to one CPU before it count once.
         usersched_kicks_astray: "astray" <- nr_usersched_kicks_astray;
     }
 }
@@ -263,8 +264,8 @@ pub struct StatsSource {
     /// Where the loop publishes its profile.
     pub shared: LoopShared,
     loop_tid: libc::pid_t,
-    /// Tasks routed with their cgroup unresolved, counted by the loop
-    /// itself (`PolicyFactory::cgroup_unresolved`).
+    /// Hand-offs a routing policy routed while their task's cgroup was
+    /// unresolved, counted by the loop itself (`PolicyFactory::cgroup_unresolved`).
     cgroup_unresolved: Arc<AtomicU64>,
     /// The loop thread's page faults and allocator calls, and the
     /// unresolved count, when it started scheduling

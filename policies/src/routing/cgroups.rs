@@ -94,7 +94,7 @@ struct Shared {
     /// looks at the ring: posts meanwhile need no other (one futex wake
     /// per resolver round, however many hand-offs post).
     woken: AtomicBool,
-    /// Tasks routed with their cgroup unresolved (see [`CgroupReader::route_bits`]).
+    /// Hand-offs routed with their task's cgroup unresolved (see [`CgroupReader::route_bits`]).
     unresolved: Arc<AtomicU64>,
 }
 
@@ -145,7 +145,7 @@ pub struct CgroupWriter {
 }
 
 /// A table for `config`'s cgroup routes: the loop's reader and the
-/// resolver's writer. `unresolved` counts the tasks routed with their
+/// resolver's writer. `unresolved` counts the hand-offs routed with their task's
 /// cgroup unresolved ([`CgroupReader::route_bits`]).
 pub fn cgroup_table(config: &RoutingConfig, unresolved: Arc<AtomicU64>) -> (CgroupReader, CgroupWriter) {
     let shared = Arc::new(Shared {
