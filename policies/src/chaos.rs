@@ -588,5 +588,4 @@ mod tests {
         assert!(d.iter().all(|d| d.target == Target::Any));
         assert_eq!(p.pending(), 0);
     }
-
 }

@@ -304,10 +304,8 @@ fn start_at(
     let (reader, writer) = cgroup_table(config, unresolved);
     let mut resolver = Resolver::new(tree, writer);
     resolver.refresh(&[]);
-    let spawned = std::thread::Builder::new()
-        .name("relay-cgroups".into())
-        .stack_size(RESOLVER_STACK)
-        .spawn(|| resolver.serve());
+    let spawned =
+        std::thread::Builder::new().name("relay-cgroups".into()).stack_size(RESOLVER_STACK).spawn(|| resolver.serve());
     let thread = spawned
         .map_err(|e| eprintln!("scx_relay: cgroup routes: cannot start the resolver thread ({e}): cgroups created from now on match none"))
         .ok();

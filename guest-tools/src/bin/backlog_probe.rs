@@ -21,10 +21,9 @@ const NAME: &[u8] = b"starved\0";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (Some(children), Some(secs)) = (
-        args.first().and_then(|s| s.parse::<u32>().ok()),
-        args.get(1).and_then(|s| s.parse::<u64>().ok()),
-    ) else {
+    let (Some(children), Some(secs)) =
+        (args.first().and_then(|s| s.parse::<u32>().ok()), args.get(1).and_then(|s| s.parse::<u64>().ok()))
+    else {
         eprintln!("usage: backlog_probe CHILDREN SECONDS [CPU]");
         return ExitCode::from(2);
     };
@@ -65,11 +64,15 @@ fn main() -> ExitCode {
         // SAFETY: reaps any child; a null status pointer is allowed.
         unsafe { libc::wait(std::ptr::null_mut()) };
     }
-    let gaps: Vec<u64> =
-        bytes.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect();
+    let gaps: Vec<u64> = bytes.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect();
     let max_ms = gaps.iter().max().copied().unwrap_or(0) / 1000;
     let over = |ms: u64| gaps.iter().filter(|&&g| g > ms * 1000).count();
-    println!("backlog_probe: children {} gap_max_ms {max_ms} over_1s {} over_3s {}", gaps.len(), over(1000), over(3000));
+    println!(
+        "backlog_probe: children {} gap_max_ms {max_ms} over_1s {} over_3s {}",
+        gaps.len(),
+        over(1000),
+        over(3000)
+    );
     if gaps.len() == children as usize {
         ExitCode::SUCCESS
     } else {
