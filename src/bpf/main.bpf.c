@@ -1107,12 +1107,18 @@ forget:
 	return 0;
 }
 
-/* Whether @p has been runnable for AGE_AFTER_NS at @now (the watchdog's clock). */
+/* Whether the task of @tctx has been runnable for AGE_AFTER_NS at @now (the watchdog's clock). */
+static __always_inline bool ctx_overdue(const struct task_ctx *tctx, u64 now)
+{
+	return (s64)(now - tctx->wait_since) >= (s64)AGE_AFTER_NS;
+}
+
+/* Whether @p has been runnable for AGE_AFTER_NS at @now. */
 static bool overdue(const struct task_struct *p, u64 now)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
 
-	return tctx && (s64)(now - tctx->wait_since) >= (s64)AGE_AFTER_NS;
+	return tctx && ctx_overdue(tctx, now);
 }
 
 /*
@@ -1143,7 +1149,7 @@ __noinline int oldest_overdue(u64 dsq, s32 cpu, u64 now, u64 *oldest)
 		if (!p)
 			break;
 		tctx = lookup_task_ctx(p);
-		if (!tctx || (s64)(now - tctx->wait_since) < (s64)AGE_AFTER_NS ||
+		if (!tctx || !ctx_overdue(tctx, now) ||
 		    !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
 			continue;
 		if (!found || (s64)(tctx->wait_since - *oldest) < 0)
@@ -1187,7 +1193,7 @@ __noinline u32 run_overdue_from(u64 dsq, s32 cpu, u64 now, u32 budget)
 		if (!p || moved >= budget)
 			break;
 		tctx = lookup_task_ctx(p);
-		if (!tctx || (s64)(now - tctx->wait_since) < (s64)AGE_AFTER_NS ||
+		if (!tctx || !ctx_overdue(tctx, now) ||
 		    (s64)(tctx->wait_since - (oldest + AGE_WINDOW_NS)) > 0 ||
 		    !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
 			continue;
