@@ -4,7 +4,7 @@
 # Every measurement is one console line the host parses:
 #   relay-bench: <round> <scheduler> <metric> <value>
 # (metrics: hackbench_s, lat_p50_us, lat_p99_us, lat_max_us, lat_overflows,
-# switch_ops_s, cost_cpu_ms, cost_decisions, cost_syscalls, and for scx_relay
+# switch_ops_s, hdd_ops_s, cost_cpu_ms, cost_decisions, cost_syscalls, and for scx_relay
 # the profile counters prof_*), and a scheduler that cannot run prints
 #   relay-bench: <round> <scheduler> error <reason>
 # The host computes medians and ratios; nothing here is aggregated.
@@ -17,6 +17,7 @@
 #   relay.hackbench_loops=N   hackbench -g 4 -l N (default 200)
 #   relay.latency_s=N         cyclictest duration under CPU saturation (default 8)
 #   relay.switch_s=N          stress-ng --switch duration (default 5)
+#   relay.io_s=N              stress-ng --hdd duration (default 5)
 #   relay.cost_loops=N        hackbench -g 4 -l N for the scheduler-cost window (default 100)
 
 rounds=${RELAY_ROUNDS:-5}
@@ -24,6 +25,7 @@ schedulers=$(echo "${RELAY_SCHEDULERS:-eevdf,rustland,deadline,fifo}" | tr ',' '
 hackbench_loops=${RELAY_HACKBENCH_LOOPS:-200}
 latency_s=${RELAY_LATENCY_S:-8}
 switch_s=${RELAY_SWITCH_S:-5}
+io_s=${RELAY_IO_S:-5}
 cost_loops=${RELAY_COST_LOOPS:-100}
 ncpu=$(nproc)
 SCX=/sys/kernel/sched_ext
@@ -162,18 +164,29 @@ run_latency() {
 	emit lat_overflows "$over"
 }
 
-# Workload 3: context switches (stress-ng --switch, one pair per CPU), ops/s.
-run_switch() {
-	# The metrics line: "stress-ng: metrc: [pid] switch <bogo ops> <real s>
+# One stress-ng stressor for $2 seconds, its bogo ops/s emitted as metric
+# $3; $1 is the stressor, the rest its arguments.
+run_stress() {
+	stressor=$1 secs=$2 metric=$3
+	shift 3
+	# The metrics line: "stress-ng: metrc: [pid] <stressor> <bogo ops> <real s>
 	# <usr s> <sys s> <bogo ops/s real time> <bogo ops/s usr+sys time>".
-	stress-ng --switch "$ncpu" -t "${switch_s}s" --metrics-brief >/tmp/switch.out 2>&1
-	ops=$(awk '$2 == "metrc:" && $4 == "switch" && $5 ~ /^[0-9]/ { print $9; exit }' /tmp/switch.out)
+	stress-ng --"$stressor" "$ncpu" "$@" -t "${secs}s" --metrics-brief >/tmp/"$stressor".out 2>&1
+	ops=$(awk -v s="$stressor" '$2 == "metrc:" && $4 == s && $5 ~ /^[0-9]/ { print $9; exit }' /tmp/"$stressor".out)
 	if [ -n "$ops" ]; then
-		emit switch_ops_s "$ops"
+		emit "$metric" "$ops"
 	else
-		emit error "no stress-ng --switch metrics: $(tail -n 3 /tmp/switch.out | tr '\n' ' ')"
+		emit error "no stress-ng --$stressor metrics: $(tail -n 3 /tmp/"$stressor".out | tr '\n' ' ')"
 	fi
 }
+
+# Workload 3: context switches (stress-ng --switch, one pair per CPU), ops/s.
+run_switch() { run_stress switch "$switch_s" switch_ops_s; }
+
+# Workload 3b: file I/O (stress-ng --hdd, one writer per CPU, 4 MiB files
+# in /tmp), ops/s: write-back and the file system's work run in kernel
+# threads (unbound kworkers), which the dispatcher schedules itself.
+run_io() { run_stress hdd "$io_s" hdd_ops_s --hdd-bytes 4M --temp-path /tmp; }
 
 # Workload 4: what the scheduler process itself costs. A fixed hackbench
 # run; the scheduler's CPU time, the decisions it made and its system calls
@@ -247,6 +260,7 @@ while [ "$round" -le "$rounds" ]; do
 		run_hackbench
 		run_latency
 		run_switch
+		run_io
 		run_cost
 		stop_sched || status=1
 	done

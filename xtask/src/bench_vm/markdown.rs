@@ -22,6 +22,7 @@ const ROWS: &[Row] = &[
     Row { label: "cyclictest p99 under load (µs)", metric: Metric::Raw("lat_p99_us"), lower_is_better: true },
     Row { label: "cyclictest max under load (µs)", metric: Metric::Raw("lat_max_us"), lower_is_better: true },
     Row { label: "stress-ng --switch (ops/s)", metric: Metric::Raw("switch_ops_s"), lower_is_better: false },
+    Row { label: "stress-ng --hdd (ops/s)", metric: Metric::Raw("hdd_ops_s"), lower_is_better: false },
     Row {
         label: "scheduler CPU per 1,000 decisions (ms)",
         metric: Metric::Per("cost_cpu_ms", "cost_decisions", 1000.0),

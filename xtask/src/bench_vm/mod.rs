@@ -80,6 +80,9 @@ pub struct Options {
     /// Length of the stress-ng --switch run, in seconds.
     #[arg(long, default_value_t = 5, value_name = "SECONDS")]
     pub switch_s: u32,
+    /// Length of the stress-ng --hdd run (file I/O, kernel threads' work), in seconds.
+    #[arg(long, default_value_t = 5, value_name = "SECONDS")]
+    pub io_s: u32,
     /// hackbench -g 4 -l LOOPS for the scheduler-cost window.
     #[arg(long, default_value_t = 100, value_name = "LOOPS")]
     pub cost_loops: u32,
@@ -200,7 +203,7 @@ fn guest_limits(opts: &Options) -> VmOptions {
     if vm.timeout_s.is_none() {
         // Start-up, the workloads and a slow unload (tens of seconds under
         // emulation) per scheduler and round.
-        let per_run = 150 + u64::from(opts.latency_s + opts.switch_s);
+        let per_run = 150 + u64::from(opts.latency_s + opts.switch_s + opts.io_s);
         let runs = u64::from(opts.rounds) * opts.schedulers.len() as u64;
         vm.timeout_s = Some((120 + per_run * runs).max(qemu::DEFAULT_TIMEOUT_S));
     }
@@ -216,6 +219,7 @@ fn boot_params(opts: &Options) -> Vec<String> {
         format!("relay.hackbench_loops={}", opts.hackbench_loops),
         format!("relay.latency_s={}", opts.latency_s),
         format!("relay.switch_s={}", opts.switch_s),
+        format!("relay.io_s={}", opts.io_s),
         format!("relay.cost_loops={}", opts.cost_loops),
     ]
 }
@@ -339,6 +343,7 @@ mod tests {
             (2, "eevdf", "lat_p99_us", 48012.0),
             (1, "eevdf", "lat_max_us", 81234.0),
             (1, "eevdf", "switch_ops_s", 123456.0),
+            (1, "eevdf", "hdd_ops_s", 4321.0),
             (1, "rustland", "hackbench_s", 12.5),
             (2, "rustland", "hackbench_s", 14.25),
             (1, "rustland", "lat_p50_us", 35.0),
@@ -360,6 +365,7 @@ mod tests {
             (2, "deadline", "lat_p99_us", 702.0),
             (1, "deadline", "lat_max_us", 15333.0),
             (1, "deadline", "switch_ops_s", 98765.4),
+            (1, "deadline", "hdd_ops_s", 4000.0),
             (1, "deadline", "cost_cpu_ms", 301.5),
             (1, "deadline", "cost_decisions", 52000.0),
             (2, "deadline", "cost_cpu_ms", 280.0),
@@ -431,6 +437,7 @@ mod tests {
 | cyclictest p99 under load (µs) ↓ | 49006 | 912.0 | 700.0 | 671.0 | 0.01× | 0.74× | 0.96× |
 | cyclictest max under load (µs) ↓ | 81234 | 20417 | – | 15333 | 0.19× | 0.75× | – |
 | stress-ng --switch (ops/s) ↑ | 123456 | – | – | 98765 | 0.80× | – | – |
+| stress-ng --hdd (ops/s) ↑ | 4321 | – | – | 4000 | 0.93× | – | – |
 | scheduler CPU per 1,000 decisions (ms) ↓ | – | 20.19 | – | 5.699 | – | 0.28× | – |
 | scheduler syscalls per decision ↓ | – | 4.000 | – | 1.500 | – | 0.38× | – |
 
