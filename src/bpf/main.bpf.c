@@ -1480,29 +1480,44 @@ static bool migration_disabled(const struct task_struct *p)
  * asked for by relay_sched_switch when a higher class took the CPU; tasks
  * the kernel would otherwise keep local, exiting or migration-disabled,
  * come here too: SCX_OPS_ENQ_EXITING, SCX_OPS_ENQ_MIGRATION_DISABLED). The
- * dispatcher places it as a kernel-side dispatch (a new generation, at
- * vtime_now: its old key may be a fast path's stale one): the shared DSQ if
- * it may run elsewhere, else its CPU's own DSQ, served when the ext class
- * runs there again. Never a local DSQ: the kernel counts the re-enqueues of
- * a task that has not run since and ejects the scheduler past
- * SCX_REENQ_MAX_REPEAT (ext.c), and a task put back in a local DSQ would be
- * given back again at every switch to a higher class there.
+ * dispatcher places it as a kernel-side dispatch (a new generation): the
+ * shared DSQ if it may run elsewhere, else its CPU's own DSQ, served when
+ * the ext class runs there again. Never a local DSQ: the kernel counts the
+ * re-enqueues of a task that has not run since and ejects the scheduler
+ * past SCX_REENQ_MAX_REPEAT (ext.c), and a task put back in a local DSQ
+ * would be given back again at every switch to a higher class there.
+ *
+ * It neither gains nor loses by it: it keeps its key unless that is behind
+ * vtime_now (a key placed long ago, or a fast path's stale one: then
+ * vtime_now, where every kernel dispatch goes), and what is left of its
+ * slice. A fresh default slice at vtime_now gave a low-weight task that a
+ * stop-class task (the soft-lockup watchdog's cpu_stop, every few seconds
+ * per CPU) happened to preempt a whole default slice at the head of the
+ * order, and it showed in weights: nice-10 hogs spread over the CPUs under
+ * `local` got up to 15 % more than their share.
  */
 static void reenqueued(struct task_struct *p, u64 enq_flags)
 {
-	struct task_ctx *tctx;
+	struct task_ctx *tctx = lookup_task_ctx(p);
 	s32 cpu = scx_bpf_task_cpu(p);
+	u64 now = vtime_now_get();
+	u64 vtime = p->scx.dsq_vtime;
+	u64 slice = p->scx.slice && p->scx.slice < slice_ns ? p->scx.slice : slice_ns;
+	u64 dsq = SHARED_DSQ;
 
 	__sync_fetch_and_add(&nr_reenqueued, 1);
 	__sync_fetch_and_add(&nr_kernel_dispatches, 1);
-	if ((p->nr_cpus_allowed == 1 || migration_disabled(p)) && cpu >= 0 && cpu < nr_cpu_ids) {
-		tctx = lookup_task_ctx(p);
-		if (tctx)
-			__sync_fetch_and_add(&tctx->generation, 2);
-		scx_bpf_dsq_insert_vtime(p, cpu, slice_ns, vtime_now_get(), enq_flags);
-		return;
-	}
-	dispatch_in_kernel(p, enq_flags);
+	if (tctx)
+		__sync_fetch_and_add(&tctx->generation, 2);
+	if (vtime_before(vtime, now))
+		vtime = now;
+	else if (vtime_before(now + VTIME_WINDOW, vtime))
+		vtime = now + VTIME_WINDOW;
+	if ((p->nr_cpus_allowed == 1 || migration_disabled(p)) && cpu >= 0 && cpu < nr_cpu_ids)
+		dsq = cpu;
+	scx_bpf_dsq_insert_vtime(p, dsq, slice, vtime, enq_flags);
+	if (dsq == SHARED_DSQ)
+		kick_for(p);
 }
 
 /*

@@ -170,7 +170,7 @@ workload_begins() {
 # no decision's vtime had to be clamped (vtime clamped is 0 since load).
 # Prints the deltas of the counters.
 workload_ended() {
-	workload_deltas "${1:-workload}" queued voided user kernel fallback rescued aged overdue stalls
+	workload_deltas "${1:-workload}" queued voided user kernel fallback rescued aged overdue reenqueued stalls
 	[ "$DELTA_user" -gt 0 ] || fail_with_log "${1:-workload}: no user dispatches during it"
 	# clamped: no honest policy sends a vtime the dispatcher must clamp.
 	for key in fallback rescued stalls clamped; do
