@@ -2,9 +2,10 @@
 //! (`bpf_skel.rs`) and the shared wire structs (`src/bpf/intf.h`) into Rust
 //! bindings (`bpf_intf.rs`), both in `OUT_DIR`, with scx_cargo's `BpfBuilder`
 //! (which bundles vmlinux.h and the sched_ext BPF headers), with the BPF
-//! compiler `build/bpf_clang.rs` picks. Also exports what `src/version.rs`
-//! prints: the git hash and dirty flag of the checkout (none outside one)
-//! and the target triple.
+//! compiler `BPF_CLANG`: in this workspace `.cargo/config.toml` points it at
+//! `build/bpf-clang`, which picks one, unless the environment sets it. Also
+//! exports what `src/version.rs` prints: the git hash and dirty flag of the
+//! checkout (none outside one) and the target triple.
 
 use std::{
     env,
@@ -15,40 +16,34 @@ use std::{
 #[path = "build/bpf_clang.rs"]
 mod bpf_clang;
 
-use bpf_clang::Probe;
-
 fn main() -> anyhow::Result<()> {
     export_version()?;
 
     println!("cargo:rerun-if-env-changed=BPF_CLANG");
-    let chosen = match bpf_clang::choose(env::var("BPF_CLANG").ok().as_deref(), probe) {
-        Ok(chosen) => chosen,
-        Err(line) => {
-            // The one line, without an error chain or backtrace.
-            eprintln!("{line}");
-            std::process::exit(1);
+    println!("cargo:rerun-if-changed=build/bpf-clang");
+    let bpf_clang = match env::var("BPF_CLANG") {
+        Ok(cmd) if !cmd.is_empty() => cmd,
+        // Built outside this workspace (no `.cargo/config.toml`): the
+        // wrapper all the same. scx_cargo's BpfBuilder runs `$BPF_CLANG`
+        // (default `clang`); the build script is single-threaded here, so
+        // nothing reads the environment concurrently.
+        _ => {
+            let wrapper = Path::new(&env::var("CARGO_MANIFEST_DIR")?).join("build/bpf-clang");
+            let wrapper = wrapper.to_str().ok_or_else(|| anyhow::anyhow!("{} is not UTF-8", wrapper.display()))?;
+            env::set_var("BPF_CLANG", wrapper);
+            wrapper.to_owned()
         }
     };
-    // scx_cargo's BpfBuilder runs `$BPF_CLANG` (default `clang`). The build
-    // script is single-threaded here: nothing reads the environment
-    // concurrently.
-    env::set_var("BPF_CLANG", chosen);
+    if let Err(line) = bpf_clang::check(&bpf_clang, Command::new(&bpf_clang).arg("--version").output()) {
+        // The one line, without an error chain or backtrace.
+        eprintln!("{line}");
+        std::process::exit(1);
+    }
     scx_cargo::BpfBuilder::new()?
         .enable_intf("src/bpf/intf.h", "bpf_intf.rs")
         .enable_skel("src/bpf/main.bpf.c", "bpf")
         .compile_link_gen()?;
     Ok(())
-}
-
-/// Runs `cmd --version`.
-fn probe(cmd: &str) -> Probe {
-    match Command::new(cmd).arg("--version").output() {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Probe::NotFound,
-        Ok(out) if out.status.success() => {
-            bpf_clang::parse_major(&String::from_utf8_lossy(&out.stdout)).map_or(Probe::NoVersion, Probe::Major)
-        }
-        _ => Probe::NoVersion,
-    }
 }
 
 /// `SCX_RELAY_GIT_SHA` (8+ hex digits of `HEAD`, empty when not built from

@@ -1,26 +1,15 @@
-//! Which clang compiles the BPF dispatcher: `build.rs` includes this file
-//! (and runs the compilers); `tests/bpf_clang.rs` includes it too, to run
-//! the tests below with `cargo test`. Pure: what a compiler reports comes in
-//! through a `probe` function.
+//! `build.rs`'s check of the BPF compiler: `$BPF_CLANG --version` must
+//! report clang 18 or newer. Which compiler that is, is up to `BPF_CLANG`
+//! (in this workspace `.cargo/config.toml` points it at `build/bpf-clang`,
+//! the one place that picks a compiler). `build.rs` includes this file;
+//! `tests/bpf_clang.rs` includes it too, to run the tests below with
+//! `cargo test`. Pure: the command's outcome comes in as a value.
+
+use std::{io, process::Output};
 
 /// The oldest clang that builds sched_ext BPF: scx_cargo refuses older ones
 /// (`-mcpu=v4`), in its `ClangInfo::new`.
 pub const MIN_MAJOR: u32 = 18;
-
-/// The compilers tried, in order, when `BPF_CLANG` is unset: the plain one
-/// if new enough, else the versioned names Debian and Ubuntu install.
-pub const CANDIDATES: [&str; 3] = ["clang", "clang-19", "clang-18"];
-
-/// What `<compiler> --version` showed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Probe {
-    /// No such command.
-    NotFound,
-    /// It could not be run, failed, or printed no `clang version N`.
-    NoVersion,
-    /// Its major version.
-    Major(u32),
-}
 
 /// The major version in `clang --version`'s output: the number after the
 /// first `clang version ` (vendors put their name before it: `Debian clang
@@ -32,60 +21,46 @@ pub fn parse_major(output: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
-/// The BPF compiler to use: `bpf_clang` (the `BPF_CLANG` variable; empty
-/// counts as unset) if it is set, else the first of [`CANDIDATES`] that
-/// `probe` finds at [`MIN_MAJOR`] or newer. A set `BPF_CLANG` is never
-/// replaced: if it is unusable, so is the build. The error is one line
-/// naming everything tried and what it was, for the build to fail with.
-pub fn choose(bpf_clang: Option<&str>, mut probe: impl FnMut(&str) -> Probe) -> Result<String, String> {
-    let set = bpf_clang.filter(|c| !c.is_empty());
-    let mut parts = Vec::new();
-    match set {
-        Some(cmd) => {
-            let found = probe(cmd);
-            if matches!(found, Probe::Major(m) if m >= MIN_MAJOR) {
-                return Ok(cmd.to_owned());
-            }
-            parts.push(describe(&format!("BPF_CLANG={cmd}"), found));
+/// The major version of `bpf_clang` (the `BPF_CLANG` value) from the outcome
+/// of running `bpf_clang --version`, or the one line for the build to fail
+/// with: what `BPF_CLANG` is and what running it gave.
+pub fn check(bpf_clang: &str, run: io::Result<Output>) -> Result<u32, String> {
+    let what = format!("BPF_CLANG={bpf_clang}");
+    let out = match run {
+        Ok(out) => out,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(format!("{what}: not found; install clang {MIN_MAJOR}+ or set BPF_CLANG"));
         }
-        None => parts.push("BPF_CLANG unset".to_owned()),
-    }
-    let mut missing = Vec::new();
-    let mut alternative = None;
-    for cmd in CANDIDATES.into_iter().filter(|c| Some(*c) != set) {
-        match probe(cmd) {
-            Probe::Major(m) if m >= MIN_MAJOR && set.is_none() => return Ok(cmd.to_owned()),
-            Probe::Major(m) if m >= MIN_MAJOR => {
-                alternative.get_or_insert((cmd, m));
-                parts.push(describe(cmd, Probe::Major(m)));
-            }
-            Probe::NotFound => missing.push(cmd),
-            found => parts.push(describe(cmd, found)),
-        }
-    }
-    if !missing.is_empty() {
-        parts.push(format!("{} not found", missing.join(", ")));
-    }
-    let fix = match alternative {
-        Some((cmd, m)) => format!("set BPF_CLANG={cmd} to use clang {m}"),
-        None => format!("install clang {MIN_MAJOR}+ or set BPF_CLANG"),
+        Err(e) => return Err(format!("{what}: cannot run it: {e}")),
     };
-    Err(format!("no BPF compiler: {}; {fix}", parts.join("; ")))
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(match first_line(&stderr) {
+            Some(line) => format!("{what} --version failed ({}): {line}", out.status),
+            None => format!("{what} --version failed ({}) and printed nothing on stderr", out.status),
+        });
+    }
+    match parse_major(&stdout) {
+        Some(major) if major >= MIN_MAJOR => Ok(major),
+        Some(major) => Err(format!("{what} is clang {major} (need {MIN_MAJOR} or newer)")),
+        None => Err(format!(
+            "{what} --version printed no `clang version N`: {}",
+            first_line(&stdout).unwrap_or("(nothing)")
+        )),
+    }
 }
 
-/// What `name` turned out to be: `clang is 14 (need 18 or newer)`.
-fn describe(name: &str, found: Probe) -> String {
-    match found {
-        Probe::NotFound => format!("{name} not found"),
-        Probe::NoVersion => format!("{name} reports no clang version"),
-        Probe::Major(m) if m >= MIN_MAJOR => format!("{name} is {m}"),
-        Probe::Major(m) => format!("{name} is {m} (need {MIN_MAJOR} or newer)"),
-    }
+/// The first line of `text` that is not blank, trimmed.
+fn first_line(text: &str) -> Option<&str> {
+    text.lines().map(str::trim).find(|l| !l.is_empty())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::ExitStatus;
 
     /// The `--version` first lines of the compilers met in the wild.
     #[test]
@@ -106,75 +81,56 @@ mod tests {
         }
     }
 
-    /// A probe from a table: `name -> what it is`; anything else is absent.
-    fn machine(table: &'static [(&'static str, Probe)]) -> impl FnMut(&str) -> Probe {
-        move |cmd| table.iter().find(|(n, _)| *n == cmd).map_or(Probe::NotFound, |(_, p)| *p)
+    /// A finished `--version` run: exit code, stdout, stderr.
+    fn ran(code: i32, stdout: &str, stderr: &str) -> io::Result<Output> {
+        Ok(Output {
+            status: ExitStatus::from_raw(code << 8),
+            stdout: stdout.as_bytes().to_vec(),
+            stderr: stderr.as_bytes().to_vec(),
+        })
     }
 
-    /// BPF_CLANG wins when set and new enough, whatever else is installed.
+    /// 18 or newer passes, whatever the vendor prefix.
     #[test]
-    fn bpf_clang_first() {
-        let m = machine(&[("clang", Probe::Major(20)), ("/opt/llvm/bin/clang", Probe::Major(18))]);
-        assert_eq!(choose(Some("/opt/llvm/bin/clang"), m), Ok("/opt/llvm/bin/clang".to_owned()));
+    fn new_enough() {
+        assert_eq!(check("clang", ran(0, "clang version 20.1.0 (Fedora 20.1.0-1.fc42)\nTarget: x", "")), Ok(20));
+        assert_eq!(check("/w/build/bpf-clang", ran(0, "Ubuntu clang version 18.1.3 (1ubuntu1)\n", "")), Ok(18));
     }
 
-    /// Unset (or empty): plain clang if it is 18+, else clang-19, else clang-18.
+    /// Everything else fails with one line: what BPF_CLANG is, what it gave.
     #[test]
-    fn candidates_in_order() {
-        let fedora = machine(&[("clang", Probe::Major(20))]);
-        assert_eq!(choose(None, fedora), Ok("clang".to_owned()));
-        let bookworm =
-            machine(&[("clang", Probe::Major(14)), ("clang-19", Probe::Major(19)), ("clang-18", Probe::Major(18))]);
-        assert_eq!(choose(None, bookworm), Ok("clang-19".to_owned()));
-        let noble = machine(&[("clang-18", Probe::Major(18))]);
-        assert_eq!(choose(Some(""), noble), Ok("clang-18".to_owned()));
-        let exactly_18 = machine(&[("clang", Probe::Major(18)), ("clang-19", Probe::Major(19))]);
-        assert_eq!(choose(None, exactly_18), Ok("clang".to_owned()));
-    }
-
-    /// Nothing usable: one line with every compiler tried and what it was.
-    #[test]
-    fn nothing_usable() {
-        let m = machine(&[("clang", Probe::Major(14))]);
+    fn one_line_failures() {
+        let missing = Err(io::Error::from(io::ErrorKind::NotFound));
         assert_eq!(
-            choose(None, m),
-            Err("no BPF compiler: BPF_CLANG unset; clang is 14 (need 18 or newer); clang-19, clang-18 not found; \
-                 install clang 18+ or set BPF_CLANG"
-                .to_owned())
+            check("clang-19", missing),
+            Err("BPF_CLANG=clang-19: not found; install clang 18+ or set BPF_CLANG".into())
         );
         assert_eq!(
-            choose(None, machine(&[])),
-            Err("no BPF compiler: BPF_CLANG unset; clang, clang-19, clang-18 not found; install clang 18+ or set BPF_CLANG"
-                .to_owned())
+            check("clang-14", ran(0, "Debian clang version 14.0.6\nTarget: x86_64-pc-linux-gnu\n", "")),
+            Err("BPF_CLANG=clang-14 is clang 14 (need 18 or newer)".into())
         );
-        let odd = machine(&[("clang", Probe::NoVersion), ("clang-18", Probe::Major(17))]);
+        // The wrapper's own line comes through as it printed it.
+        let wrapper = "bpf-clang: no BPF compiler: clang is 14 (need 18 or newer); clang-19, clang-18 not found; \
+                       install clang 18+ or set BPF_CLANG\n";
         assert_eq!(
-            choose(None, odd),
-            Err(
-                "no BPF compiler: BPF_CLANG unset; clang reports no clang version; clang-18 is 17 (need 18 or newer); \
-                 clang-19 not found; install clang 18+ or set BPF_CLANG"
-                    .to_owned()
-            )
+            check("/w/build/bpf-clang", ran(127, "", wrapper)),
+            Err(format!("BPF_CLANG=/w/build/bpf-clang --version failed (exit status: 127): {}", wrapper.trim()))
         );
-    }
-
-    /// BPF_CLANG set but unusable fails (it is never replaced), and names
-    /// a candidate that would do.
-    #[test]
-    fn bad_bpf_clang() {
-        let fedora = machine(&[("clang", Probe::Major(20))]);
         assert_eq!(
-            choose(Some("clang-19"), fedora),
-            Err("no BPF compiler: BPF_CLANG=clang-19 not found; clang is 20; clang-18 not found; \
-                 set BPF_CLANG=clang to use clang 20"
-                .to_owned())
+            check("false", ran(1, "", "")),
+            Err("BPF_CLANG=false --version failed (exit status: 1) and printed nothing on stderr".into())
         );
-        let old = machine(&[("clang-14", Probe::Major(14))]);
         assert_eq!(
-            choose(Some("clang-14"), old),
-            Err("no BPF compiler: BPF_CLANG=clang-14 is 14 (need 18 or newer); clang, clang-19, clang-18 not found; \
-                 install clang 18+ or set BPF_CLANG"
-                .to_owned())
+            check("gcc", ran(0, "\ngcc (Debian 12.2.0-14) 12.2.0\nCopyright\n", "")),
+            Err("BPF_CLANG=gcc --version printed no `clang version N`: gcc (Debian 12.2.0-14) 12.2.0".into())
+        );
+        assert_eq!(
+            check("true", ran(0, "", "")),
+            Err("BPF_CLANG=true --version printed no `clang version N`: (nothing)".into())
+        );
+        let denied = Err(io::Error::from(io::ErrorKind::PermissionDenied));
+        assert!(
+            check("/w/x", denied).is_err_and(|e| e.starts_with("BPF_CLANG=/w/x: cannot run it: ") && !e.contains('\n'))
         );
     }
 }

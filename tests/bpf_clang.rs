@@ -1,8 +1,8 @@
 //! The BPF compiler: `build/bpf-clang`, the wrapper `.cargo/config.toml`
 //! points `BPF_CLANG` at, run for real against fake compilers; and
-//! `build/bpf_clang.rs`, how `build.rs` picks the compiler, compiled here
-//! so that its tests run with `cargo test` (a build script has no test
-//! harness of its own).
+//! `build/bpf_clang.rs`, `build.rs`'s check of `$BPF_CLANG --version`,
+//! compiled here so that its tests run with `cargo test` (a build script
+//! has no test harness of its own).
 #![allow(clippy::panic)]
 
 use std::{
@@ -134,5 +134,11 @@ fn none_fits() {
         assert_eq!(String::from_utf8_lossy(&out.stderr), format!("bpf-clang: no BPF compiler: {want}\n"), "{case}");
         assert!(out.stdout.is_empty(), "{case}");
         assert_eq!(out.status.code(), Some(127), "{case}");
+        // What build.rs makes of it: the wrapper's line, after what BPF_CLANG is.
+        let line = bpf_clang::check(WRAPPER, Ok(out)).expect_err(case);
+        assert_eq!(
+            line,
+            format!("BPF_CLANG={WRAPPER} --version failed (exit status: 127): bpf-clang: no BPF compiler: {want}")
+        );
     }
 }
