@@ -13,8 +13,10 @@ pub mod ctl_client;
 mod policy_list;
 mod run;
 mod sim_cmd;
+mod version;
 
 pub use run::alloc_probe::{self, CountingAllocator};
+pub use version::version;
 
 use std::process::ExitCode;
 
@@ -30,7 +32,7 @@ use scheduler_core::Policy;
 /// deterministic simulator instead (no root, any kernel); `scx_relay ctl`
 /// talks to a running scheduler.
 #[derive(Debug, Parser)]
-#[command(name = "scx_relay", version, args_conflicts_with_subcommands = true)]
+#[command(name = "scx_relay", version = version(), args_conflicts_with_subcommands = true)]
 struct Opts {
     #[command(flatten)]
     run: run::RunOpts,
@@ -50,7 +52,7 @@ enum Command {
 
 /// The options of a program built on [`run_with_policy`]: the scheduler's.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(version = version())]
 struct CustomOpts {
     #[command(flatten)]
     run: run::RunOpts,

@@ -369,7 +369,7 @@ impl Policy for Spin {
     fn dispatch(&mut self, ctx: &SchedContext<'_>) -> Option<Decision> {
         let task = self.queue.pop_front()?;
         self.decided += 1;
-        if self.decided % self.every == 0 {
+        if self.decided.is_multiple_of(self.every) {
             self.spins += 1;
             let start = Instant::now();
             while start.elapsed() < self.spin_for {

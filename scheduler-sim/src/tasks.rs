@@ -39,7 +39,7 @@ impl CpuRange {
             Affinity::HalfSpread if nr_cpus == 1 => Self { first: 0, count: 1 },
             Affinity::HalfSpread => {
                 let half = nr_cpus / 2;
-                if index % 2 == 0 {
+                if index.is_multiple_of(2) {
                     Self { first: 0, count: half }
                 } else {
                     Self { first: half, count: nr_cpus - half }

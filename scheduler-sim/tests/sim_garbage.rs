@@ -149,7 +149,7 @@ impl Policy for Garbage {
                 }
                 Fault::AbsurdVtime => {
                     // Above the clock by 2^62, or (wrap-aware) just below 0.
-                    bad.vtime = if sent.absurd_vtime % 2 == 0 { 1 << 62 } else { u64::MAX };
+                    bad.vtime = if sent.absurd_vtime.is_multiple_of(2) { 1 << 62 } else { u64::MAX };
                     sent.absurd_vtime += 1;
                 }
             }

@@ -56,7 +56,7 @@ impl Policy for Hoarder {
     }
     fn enqueue(&mut self, task: &QueuedTask, ctx: &SchedContext<'_>) {
         self.seen += 1;
-        if self.seen % 5 == 0 {
+        if self.seen.is_multiple_of(5) {
             self.kept.push(*task);
         } else {
             self.inner.enqueue(task, ctx);

@@ -387,14 +387,17 @@ fn lock_memory_or_warn() {
     }
 }
 
-/// The start-up line: what is scheduled, on how many CPUs, by which policy.
+/// The start-up line: what is scheduled, on how many CPUs, by which policy,
+/// and which build (`crate::version`, as `--version` prints it). It starts
+/// `scx_relay: scheduling` (guest cases wait for that).
 fn announce(cfg: &Config, nr_cpus: u32, policy_name: &str) {
     eprintln!(
-        "scx_relay: scheduling {} {nr_cpus} CPUs with policy {} (slice {} us, stall timeout {} ms)",
+        "scx_relay: scheduling {} {nr_cpus} CPUs with policy {} (slice {} us, stall timeout {} ms), version {}",
         if cfg.partial { "SCHED_EXT tasks on" } else { "all tasks on" },
         policy_name,
         cfg.policy_cfg.slice_ns / 1000,
-        cfg.stall_timeout_ns / 1_000_000
+        cfg.stall_timeout_ns / 1_000_000,
+        crate::version()
     );
 }
 

@@ -478,7 +478,7 @@ mod tests {
                 let mut round = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     for id in 1..=64u64 {
-                        if (id + round) % 2 == 0 {
+                        if (id + round).is_multiple_of(2) {
                             w.insert(id, id * 3);
                         } else {
                             w.remove(id);
