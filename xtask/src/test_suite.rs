@@ -2,6 +2,8 @@
 //!
 //! Stages, each run even if an earlier one failed (so one run shows every
 //! problem): host setup and the guest kernel, `cargo test --workspace`,
+//! the gates (`cargo fmt --all --check`, `cargo clippy --workspace
+//! --all-targets -- -D warnings`),
 //! `cargo build --release -p scx_relay --bins --examples`, then every VM test case in one
 //! boot. The last line is `summary: N passed, M failed`, counting every
 //! test: each `cargo test` test (summed from libtest's `test result:`
@@ -102,6 +104,9 @@ pub fn run(opts: &Options) -> Result<bool> {
         tally.failed += 1; // a build or harness failure, not a failed test
     }
     tally.stage_quiet("cargo test --workspace", result);
+    for gate in GATES {
+        tally.stage(&format!("cargo {}", gate.join(" ")), run_cargo(&ws, gate));
+    }
     tally.stage(guest_binaries::BUILD_COMMAND, guest_binaries::build_workspace_binaries(&ws));
 
     let vm_opts = vm_test::Options {
@@ -133,6 +138,22 @@ pub fn run(opts: &Options) -> Result<bool> {
 
     println!("summary: {} passed, {} failed", tally.passed, tally.failed);
     Ok(tally.failed == 0)
+}
+
+/// The gates every change passes, as `cargo` arguments: formatting, and
+/// clippy with every warning an error (the workspace's lints included:
+/// Cargo.toml's `[workspace.lints]`, clippy.toml).
+const GATES: &[&[&str]] = &[
+    &["fmt", "--all", "--check"],
+    &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
+];
+
+/// `cargo args` in the workspace, its output streamed through.
+fn run_cargo(ws: &Workspace, args: &[&str]) -> Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo).args(args).current_dir(&ws.root).status()?;
+    anyhow::ensure!(status.success(), "cargo {} failed ({status})", args.join(" "));
+    Ok(())
 }
 
 /// `cargo test --workspace --no-fail-fast`, its output streamed through;
