@@ -21,6 +21,7 @@ mod exec;
 mod guest_binaries;
 mod guest_kernel;
 mod initramfs;
+mod install;
 mod qemu;
 mod setup;
 mod soak;
@@ -65,6 +66,9 @@ enum Command {
     /// the policies); with --recipe-runs N, upstream's stress recipe N times
     /// per policy, with a tally.
     Soak(soak::Options),
+    /// Install the release binary, its systemd unit and the
+    /// /etc/default/scx_relay example (docs/operations.md).
+    Install(install::Options),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +80,7 @@ fn main() -> ExitCode {
         Command::Run(opts) => demo::run(&opts),
         Command::BenchVm(opts) => bench_vm::run(&opts),
         Command::Soak(opts) => soak::run(&opts),
+        Command::Install(opts) => install::run(&opts),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
