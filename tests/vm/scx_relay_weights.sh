@@ -86,6 +86,7 @@ for policy in $POLICIES; do
 	workload_begins
 	layouts "$policy"
 	workload_ended "$policy hogs"
+	note "$policy: the last stats line: $(grep 'scx_relay stats:' "$RELAY_LOG" | tail -n 1)"
 	kill -INT "$RELAY_PID"
 	wait_relay
 	[ "$RELAY_STATUS" -eq 0 ] || fail_with_log "$policy: scx_relay exited with status $RELAY_STATUS after SIGINT"
