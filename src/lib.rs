@@ -20,7 +20,7 @@ pub use version::version;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use policies::PolicyConfig;
 use scheduler_core::Policy;
 
@@ -48,6 +48,15 @@ enum Command {
     Sim(sim_cmd::SimArgs),
     /// Control the running scheduler: switch its policy live (root only).
     Ctl(ctl_client::CtlArgs),
+    /// Print the completions of this command line for SHELL (what `cargo
+    /// xtask install` installs).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page, scx_relay(8), as roff (what `cargo xtask
+    /// install` installs).
+    Man,
 }
 
 /// The options of a program built on [`run_with_policy`]: the scheduler's.
@@ -113,6 +122,21 @@ pub fn main() -> ExitCode {
     match opts.command {
         Some(Command::Sim(args)) => sim_cmd::main(&args),
         Some(Command::Ctl(args)) => ctl_client::main(&args),
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(shell, &mut Opts::command(), "scx_relay", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Some(Command::Man) => {
+            match clap_mangen::Man::new(Opts::command()).section("8").render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                // A reader that stopped early (`| head`) is not a failure.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("scx_relay: man: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         None => run::main(&opts.run),
     }
 }

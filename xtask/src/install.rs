@@ -17,6 +17,15 @@ const UNIT_TEMPLATE: &str = "dist/scx_relay.service.in";
 /// The options file's example.
 const DEFAULTS_EXAMPLE: &str = "dist/scx_relay.default";
 
+/// What the binary generates about itself (`scx_relay completions SHELL`,
+/// `scx_relay man`), and where under the prefix it goes.
+const GENERATED: &[(&[&str], &str)] = &[
+    (&["completions", "bash"], "share/bash-completion/completions/scx_relay"),
+    (&["completions", "zsh"], "share/zsh/site-functions/_scx_relay"),
+    (&["completions", "fish"], "share/fish/vendor_completions.d/scx_relay.fish"),
+    (&["man"], "share/man/man8/scx_relay.8"),
+];
+
 /// Options of `cargo xtask install`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Options {
@@ -104,6 +113,15 @@ pub fn run(opts: &Options) -> Result<bool> {
     let plan = plan(&ws, opts)?;
     let dest = opts.destdir.as_deref();
     let (from, to) = &plan.binary;
+    for (args, rel) in GENERATED {
+        let out = Command::new(from).args(*args).output().with_context(|| format!("cannot run {}", from.display()))?;
+        if !out.status.success() {
+            bail!("scx_relay {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        }
+        let path = staged(dest, &opts.prefix.join(rel));
+        write(&path, &out.stdout, 0o644)?;
+        println!("install: {}", path.display());
+    }
     let bytes = fs::read(from).with_context(|| format!("cannot read {} (build it first)", from.display()))?;
     write(&staged(dest, to), &bytes, 0o755)?;
     println!("install: {}", staged(dest, to).display());
