@@ -99,18 +99,26 @@ where
             eprintln!("scx_relay: sim: {bad}");
             return ExitCode::from(2);
         }
-        let text = e.render().to_string();
-        let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
-        let mut line = lines.next().unwrap_or("error: invalid arguments").to_owned();
-        // "the following required arguments were not provided:" names them on the next line.
-        if line.ends_with(':') {
-            if let Some(next) = lines.next() {
-                line = format!("{line} {next}");
-            }
-        }
-        eprintln!("scx_relay: {}", line.trim_start_matches("error: "));
+        eprintln!("scx_relay: {}", usage_error_line(&e.render().to_string()));
         ExitCode::from(2)
     })
+}
+
+/// The one line a usage error prints, from clap's rendered error: its
+/// first line, the next when the first ends in ':' (the arguments missing),
+/// and clap's suggestions ("tip: a similar argument exists: '--policy'").
+fn usage_error_line(text: &str) -> String {
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let mut line = lines.next().unwrap_or("error: invalid arguments").trim_start_matches("error: ").to_owned();
+    if line.ends_with(':') {
+        if let Some(next) = lines.next() {
+            line = format!("{line} {next}");
+        }
+    }
+    for tip in text.lines().map(str::trim).filter(|l| l.starts_with("tip: ")) {
+        line = format!("{line} ({tip})");
+    }
+    line
 }
 
 /// The `scx_relay` command line (what the binary's `main` runs).
@@ -176,4 +184,29 @@ where
         Err(code) => return code,
     };
     run::main_with_custom(&opts.run, Some(run::CustomPolicy { name: name.to_owned(), make: Box::new(make) }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The usage error of `args`, as the binary prints it (without "scx_relay: ").
+    fn usage_error(args: &[&str]) -> String {
+        let err = Opts::try_parse_from(std::iter::once("scx_relay").chain(args.iter().copied())).unwrap_err();
+        usage_error_line(&err.render().to_string())
+    }
+
+    /// A mistyped option or subcommand keeps clap's suggestion, on the one line.
+    #[test]
+    fn suggestions_stay_on_the_line() {
+        assert_eq!(
+            usage_error(&["--polcy", "x"]),
+            "unexpected argument '--polcy' found (tip: a similar argument exists: '--policy')"
+        );
+        assert_eq!(
+            usage_error(&["ctl", "polcy", "x"]),
+            "unrecognized subcommand 'polcy' (tip: a similar subcommand exists: 'policy')"
+        );
+        assert!(!usage_error(&["--stats", "1", "--frobnicate"]).contains('\n'));
+    }
 }
