@@ -143,10 +143,8 @@ pub fn run(opts: &Options) -> Result<bool> {
 /// The gates every change passes, as `cargo` arguments: formatting, and
 /// clippy with every warning an error (the workspace's lints included:
 /// Cargo.toml's `[workspace.lints]`, clippy.toml).
-const GATES: &[&[&str]] = &[
-    &["fmt", "--all", "--check"],
-    &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
-];
+const GATES: &[&[&str]] =
+    &[&["fmt", "--all", "--check"], &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]];
 
 /// `cargo args` in the workspace, its output streamed through.
 fn run_cargo(ws: &Workspace, args: &[&str]) -> Result<()> {
