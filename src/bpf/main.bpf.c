@@ -204,6 +204,7 @@ volatile u64 nr_user_pending;		/* written by user space: tasks it holds (count) 
 volatile u64 user_steps;		/* written by user space: engine steps completed (count) */
 volatile u64 nr_pending;		/* entries in `pending` (count) */
 volatile u32 user_stalled;		/* 1 while the stall fallback is active (bool) */
+volatile u32 test_eject;		/* written by user space (--test-eject-after-ms): eject at the next ops.dispatch (bool) */
 struct relay_cpu_state cpu_state[RELAY_MAX_CPUS];
 
 /* Private state. */
@@ -1676,6 +1677,11 @@ void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 	u8 *aged;
 
 	__sync_fetch_and_add(&nr_dispatch_calls, 1);
+	if (READ_ONCE(test_eject)) {
+		/* A test's ejection: the kernel unloads us and dumps its state. */
+		scx_bpf_error("test: ejection requested by --test-eject-after-ms");
+		return;
+	}
 	check_usersched_kick(cpu);
 	if (scx_bpf_dispatch_nr_slots())
 		drained = bpf_user_ringbuf_drain(&decisions, handle_decision, NULL, BPF_RB_NO_WAKEUP);
