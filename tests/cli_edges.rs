@@ -107,9 +107,25 @@ fn scheduler_options() {
     row("config", vec!["--config", malformed_config()], "line 2, field share");
     row("config", vec!["--config", "/dev/null", "--policy", "fifo"], "--config");
     row("socket", vec!["--socket", ""], "--socket");
+    for bad in ["-1", "4294967296"].iter().chain(NOT_INTEGERS) {
+        row("exit-dump-len", vec!["--exit-dump-len", bad], "--exit-dump-len");
+    }
+    // Hidden from --help (test only), refused all the same.
+    for bad in ["-1"].iter().chain(NOT_INTEGERS) {
+        row("test-eject-after-ms", vec!["--test-eject-after-ms", bad], "--test-eject-after-ms");
+    }
     // Missing values and unknown options.
-    for option in ["--policy", "--slice-us", "--slice-min-us", "--stall-timeout-ms", "--stats", "--config", "--socket"]
-    {
+    for option in [
+        "--policy",
+        "--slice-us",
+        "--slice-min-us",
+        "--stall-timeout-ms",
+        "--stats",
+        "--config",
+        "--socket",
+        "--exit-dump-len",
+        "--test-eject-after-ms",
+    ] {
         rows.push((vec![option], option));
     }
     rows.push((vec!["--bogus"], "--bogus"));
@@ -118,6 +134,7 @@ fn scheduler_options() {
     let listed = long_options(&[]);
     let missing: Vec<_> = listed.difference(&covered).collect();
     assert!(missing.is_empty(), "options without bad-value rows: {missing:?}");
+    assert!(!listed.contains("test-eject-after-ms"), "a test-only option is in --help");
     check_rows(&rows);
 }
 

@@ -204,6 +204,7 @@ volatile u64 nr_user_pending;		/* written by user space: tasks it holds (count) 
 volatile u64 user_steps;		/* written by user space: engine steps completed (count) */
 volatile u64 nr_pending;		/* entries in `pending` (count) */
 volatile u32 user_stalled;		/* 1 while the stall fallback is active (bool) */
+volatile u32 test_eject;		/* written by user space (--test-eject-after-ms): eject at the next ops.dispatch (bool) */
 struct relay_cpu_state cpu_state[RELAY_MAX_CPUS];
 
 /* Private state. */
@@ -1676,6 +1677,11 @@ void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 	u8 *aged;
 
 	__sync_fetch_and_add(&nr_dispatch_calls, 1);
+	if (READ_ONCE(test_eject)) {
+		/* A test's ejection: the kernel unloads us and dumps its state. */
+		scx_bpf_error("test: ejection requested by --test-eject-after-ms");
+		return;
+	}
 	check_usersched_kick(cpu);
 	if (scx_bpf_dispatch_nr_slots())
 		drained = bpf_user_ringbuf_drain(&decisions, handle_decision, NULL, BPF_RB_NO_WAKEUP);
@@ -2140,8 +2146,11 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(relay_init)
 }
 
 /*
- * Our side of the kernel's dump (printed when the scheduler is ejected):
- * the counters, the user side's state, and per CPU what waits in its DSQ.
+ * Our side of the kernel's dump (taken when the scheduler is ejected, in
+ * the binary's exit report): the counters, then what waits for whom: tasks
+ * handed to user space (pending), the stall state, the user scheduler's
+ * state and the depth of the shared and user-scheduler DSQs; per CPU
+ * (relay_dump_cpu) its DSQ's depth; per task (relay_dump_task) its custody.
  */
 void BPF_STRUCT_OPS(relay_dump, struct scx_dump_ctx *dctx)
 {
@@ -2150,9 +2159,10 @@ void BPF_STRUCT_OPS(relay_dump, struct scx_dump_ctx *dctx)
 	scx_bpf_dump("scx_relay: queued %llu user %llu kernel %llu fallback %llu rescued %llu aged %llu stalls %llu voided %llu\n",
 		     nr_queued, nr_user_dispatches, nr_kernel_dispatches, nr_fallback, nr_rescued, nr_aged,
 		     nr_stalls, nr_voided);
-	scx_bpf_dump("scx_relay: pending %llu user_pending %llu stalled %u usersched pid %d on_cpu %u cpu %d last run %lldms ago steps %llu shared_dsq %d\n",
+	scx_bpf_dump("scx_relay: pending %llu user_pending %llu stalled %u usersched pid %d on_cpu %u cpu %d last run %lldms ago steps %llu shared_dsq %d usersched_dsq %d\n",
 		     nr_pending, nr_user_pending, user_stalled, usersched_pid, usersched_on_cpu, usersched_cpu,
-		     (s64)(now - usersched_last_run_ns) / 1000000, user_steps, scx_bpf_dsq_nr_queued(SHARED_DSQ));
+		     (s64)(now - usersched_last_run_ns) / 1000000, user_steps, scx_bpf_dsq_nr_queued(SHARED_DSQ),
+		     scx_bpf_dsq_nr_queued(USERSCHED_DSQ));
 }
 
 /* Per CPU: its DSQ's depth and whether overdue tasks wait for it. */
@@ -2164,21 +2174,38 @@ void BPF_STRUCT_OPS(relay_dump_cpu, struct scx_dump_ctx *dctx, s32 cpu, bool idl
 		     scx_bpf_dsq_nr_queued(cpu), req ? *req : 0, held_by_higher_class(cpu));
 }
 
-/* Per task: how long it has waited on our clock, and its hand-off state. */
+/*
+ * Per task: its generation, its custody (where it is, from our side: handed
+ * to user space and not decided yet, in one of our DSQs, or with the kernel:
+ * running, in a local DSQ, on its way), how long it has waited on our clock,
+ * and its share. One line, assembled over several calls.
+ */
 void BPF_STRUCT_OPS(relay_dump_task, struct scx_dump_ctx *dctx, struct task_struct *p)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
-	u64 g;
-	bool pend;
+	struct scx_dispatch_q *dsq;
+	u64 g, dsq_id = SCX_DSQ_INVALID;
 
 	if (!tctx)
 		return;
 	g = tctx->generation;
-	pend = bpf_map_lookup_elem(&pending, &g) != NULL;
-	scx_bpf_dump("scx_relay: waiting %lldms generation %llu pending %d exec_runtime %llums cgroup %llu weight %llu\n",
-		     (s64)(bpf_ktime_get_ns() - tctx->wait_since) / 1000000, g, pend,
-		     tctx->exec_runtime / 1000000, tctx->cgid,
-		     shared_weight(task_weight(p), tctx->cg_share ? tctx->cg_share : CG_SHARE_ONE));
+	dsq = p->scx.dsq;
+	if (dsq)
+		dsq_id = dsq->id;
+	scx_bpf_dump("scx_relay: generation %llu custody ", g);
+	if ((g & 1) && bpf_map_lookup_elem(&pending, &g))
+		scx_bpf_dump("user");
+	else if (dsq_id < nr_cpu_ids)
+		scx_bpf_dump("cpu %llu dsq", dsq_id);
+	else if (dsq_id == SHARED_DSQ)
+		scx_bpf_dump("shared dsq");
+	else if (dsq_id == USERSCHED_DSQ)
+		scx_bpf_dump("usersched dsq");
+	else
+		scx_bpf_dump("kernel");
+	scx_bpf_dump(" waiting %lldms exec_runtime %llums cgroup %llu weight %llu\n",
+		     (s64)(bpf_ktime_get_ns() - tctx->wait_since) / 1000000, tctx->exec_runtime / 1000000,
+		     tctx->cgid, shared_weight(task_weight(p), tctx->cg_share ? tctx->cg_share : CG_SHARE_ONE));
 }
 
 /*

@@ -101,6 +101,14 @@ impl BpfBackend {
         unsafe { BssCounters::new(self.bss) }
     }
 
+    /// Test only (`--test-eject-after-ms`): the dispatcher's next
+    /// ops.dispatch ejects the scheduler with an error.
+    pub fn request_test_eject(&mut self) {
+        // SAFETY: `bss` is the mapped .bss of the loaded object (see `new`); an aligned u32 store of a field only this
+        // thread writes.
+        unsafe { (&raw mut (*self.bss.as_ptr()).test_eject).write_volatile(1) };
+    }
+
     /// Queued records and decisions the backend could not use (count).
     pub fn invalid(&self) -> u64 {
         self.inbox.borrow().invalid + self.dropped_decisions

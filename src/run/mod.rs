@@ -110,6 +110,20 @@ pub struct RunOpts {
     #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
     pub stats: Option<f64>,
 
+    /// Size of the kernel's debug dump of an ejection, in bytes: the
+    /// kernel's state and the dispatcher's own lines (tasks pending in user
+    /// space, stall state, each CPU's DSQ depth, each task's custody), which
+    /// scx_relay prints in its exit report. 0 is the kernel's default
+    /// (32768); a longer dump is cut short.
+    #[arg(long, default_value_t = 0, value_name = "BYTES", allow_negative_numbers = true)]
+    pub exit_dump_len: u32,
+
+    /// Test only: after this many milliseconds of scheduling, the dispatcher
+    /// ejects itself with an error (scx_bpf_error), for tests of the
+    /// ejection path and its dump. Hidden from --help.
+    #[arg(long, value_name = "MS", hide = true, allow_negative_numbers = true)]
+    pub test_eject_after_ms: Option<u64>,
+
     /// Verbose output: libbpf's log (including the BPF verifier's) and
     /// lifecycle details.
     #[arg(short, long)]
@@ -223,6 +237,8 @@ impl RunOpts {
             partial: self.partial,
             allow_test_policies: self.allow_test_policies,
             stats_interval,
+            exit_dump_len: self.exit_dump_len,
+            test_eject_after: self.test_eject_after_ms.map(Duration::from_millis),
             verbose: self.verbose,
         })
     }
@@ -332,6 +348,24 @@ mod tests {
         );
         assert_eq!(cfg.stall_timeout_ns, 1_000_000_000);
         assert!(!cfg.partial && cfg.stats_interval.is_none());
+        assert_eq!(cfg.exit_dump_len, 0, "the kernel's default");
+        assert!(cfg.test_eject_after.is_none());
+    }
+
+    /// --exit-dump-len takes a byte count and is in the manual; the test-only
+    /// --test-eject-after-ms parses but is not.
+    #[test]
+    fn exit_dump_len_and_the_hidden_test_ejection() {
+        use clap::CommandFactory;
+        let cfg = parse(&["--exit-dump-len", "65536", "--test-eject-after-ms", "3000"]).validate().unwrap();
+        assert_eq!(cfg.exit_dump_len, 65_536);
+        assert_eq!(cfg.test_eject_after, Some(Duration::from_secs(3)));
+        assert!(Cli::try_parse_from(["scx_relay", "--exit-dump-len", "-1"]).is_err());
+        assert!(Cli::try_parse_from(["scx_relay", "--exit-dump-len", "4294967296"]).is_err());
+        for help in [Cli::command().render_help().to_string(), Cli::command().render_long_help().to_string()] {
+            assert!(help.contains("--exit-dump-len <BYTES>"), "{help}");
+            assert!(!help.contains("test-eject"), "{help}");
+        }
     }
 
     /// Every out-of-range value is refused with one line naming the option.

@@ -45,6 +45,11 @@ pub struct Config {
     pub allow_test_policies: bool,
     /// Period of the stats line, if any.
     pub stats_interval: Option<Duration>,
+    /// Size of the kernel's exit dump (bytes; 0 = the kernel's default).
+    pub exit_dump_len: u32,
+    /// Test only: eject the dispatcher after this long of scheduling
+    /// (`--test-eject-after-ms`).
+    pub test_eject_after: Option<Duration>,
     /// libbpf log and lifecycle details on stderr.
     pub verbose: bool,
 }
@@ -352,6 +357,8 @@ fn open_and_load<'obj>(cfg: &Config, storage: &'obj mut MaybeUninit<OpenObject>)
     if cfg.partial {
         open.struct_ops.relay_ops_mut().flags |= *scx_utils::compat::SCX_OPS_SWITCH_PARTIAL;
     }
+    // Read by scx_ops_load! too, which sizes the dump's buffer to it.
+    open.struct_ops.relay_ops_mut().exit_dump_len = cfg.exit_dump_len;
     scx_ops_load!(open, relay_ops, uei).context("loading the BPF dispatcher (run with -v for the verifier log)")
 }
 
@@ -399,6 +406,12 @@ fn announce(cfg: &Config, nr_cpus: u32, policy_name: &str) {
         cfg.stall_timeout_ns / 1_000_000,
         crate::version()
     );
+    if let Some(after) = cfg.test_eject_after {
+        eprintln!(
+            "scx_relay: test: the dispatcher ejects itself after {} ms (--test-eject-after-ms)",
+            after.as_millis()
+        );
+    }
 }
 
 /// Steps the engine until a signal, the dispatcher's exit or a policy
@@ -415,7 +428,14 @@ fn schedule(
 ) -> Option<EngineError> {
     let _on_loop = alloc_probe::OnLoop::enter();
     let mut empty_steps = 0u64;
+    let mut eject_at_ns = cfg
+        .test_eject_after
+        .map(|after| backend.now_ns().saturating_add(after.as_nanos().try_into().unwrap_or(u64::MAX)));
     while !SHUTDOWN.load(Ordering::Relaxed) && !exited(skel) && !panic_guard::tripped() {
+        if eject_at_ns.is_some_and(|at| backend.now_ns() >= at) {
+            backend.request_test_eject();
+            eject_at_ns = None;
+        }
         let step = engine.step(backend);
         let idle = match &step {
             Ok(report) => {

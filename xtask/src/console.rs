@@ -8,7 +8,10 @@
 //! `BUG:`, `WARNING:`, Oops, soft lockup, RCU stall or hung task fails the
 //! run, whatever the payload's status; so does any `sched_ext: BPF scheduler
 //! "..." disabled (<reason>)` line whose reason is not a clean unregistration
-//! ([`CLEAN_DISABLE_REASONS`]): an ejection by the kernel is never a pass.
+//! ([`CLEAN_DISABLE_REASONS`]): an ejection by the kernel is never a pass,
+//! except the one a test asks for (`scx_relay --test-eject-after-ms`), which
+//! the kernel reports with the message [`REQUESTED_EJECTION`] on the next
+//! line ([`Line::RequestedEjection`]).
 
 /// Printed by the guest's `/init` once user space is up.
 pub const START_MARKER: &str = "relay-guest: start";
@@ -60,6 +63,10 @@ pub enum Line<'a> {
     Test(TestResult<'a>),
     /// A kernel problem.
     Problem(Problem),
+    /// The kernel's message of an ejection a test asked for
+    /// (`sched_ext: <name>: <REQUESTED_EJECTION>`): the ejection line before
+    /// it is no problem.
+    RequestedEjection,
     /// Anything else.
     Other,
 }
@@ -86,6 +93,16 @@ pub const CLEAN_DISABLE_REASONS: &[&str] = &[
     "unregistered from the main kernel",
     "disabled by sysrq-S",
 ];
+
+/// The error message of the ejection `scx_relay --test-eject-after-ms` asks
+/// for (the dispatcher's `scx_bpf_error()` in `src/bpf/main.bpf.c`).
+pub const REQUESTED_EJECTION: &str = "test: ejection requested by --test-eject-after-ms";
+
+/// Whether `line` is the kernel's `sched_ext: <name>: <message>` line
+/// giving [`REQUESTED_EJECTION`] as an ejection's message.
+fn is_requested_ejection(line: &str) -> bool {
+    line.contains("sched_ext: ") && line.ends_with(&format!(": {REQUESTED_EJECTION}"))
+}
 
 /// Whether `line` is the kernel's `sched_ext: BPF scheduler "<name>"
 /// disabled (<reason>)` with a reason that is not clean.
@@ -133,6 +150,9 @@ pub fn classify(line: &str) -> Line<'_> {
     }
     if is_ejection(line) {
         return Line::Problem(Problem::Ejection);
+    }
+    if is_requested_ejection(line) {
+        return Line::RequestedEjection;
     }
     PROBLEM_PATTERNS
         .iter()
@@ -220,6 +240,20 @@ mod tests {
             assert_eq!(classify(&line), Line::Other, "{line}");
         }
         assert!(!Problem::Ejection.is_fatal());
+    }
+
+    /// The message of a test's requested ejection is recognised, and is the
+    /// dispatcher's.
+    #[test]
+    fn requested_ejections() {
+        let line = format!(
+            "[  18.879258] sched_ext: scx_relay_0.1.0_x86_64_unknown_linux_gnu: src/bpf/main.bpf.c:1682: {REQUESTED_EJECTION}"
+        );
+        assert_eq!(classify(&line), Line::RequestedEjection);
+        assert_eq!(classify(&format!("{line} and more")), Line::Other);
+        assert_eq!(classify(&format!("relay-note: x: sched_ext: y: {REQUESTED_EJECTION}")), Line::Other);
+        let bpf = include_str!("../../src/bpf/main.bpf.c");
+        assert!(bpf.contains(&format!("scx_bpf_error(\"{REQUESTED_EJECTION}\")")));
     }
 
     #[test]

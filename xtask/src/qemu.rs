@@ -209,6 +209,9 @@ struct Watch {
     exit_code: Option<i32>,
     exit_at: Option<Instant>,
     problems: Vec<String>,
+    /// The index in `problems` of the last ejection, until a
+    /// [`Line::RequestedEjection`] says a test asked for it.
+    last_ejection: Option<usize>,
     boot_problem: Option<String>,
     lines: Vec<String>,
     kill_at: Option<Instant>,
@@ -222,6 +225,7 @@ impl Watch {
             exit_code: None,
             exit_at: None,
             problems: Vec::new(),
+            last_ejection: None,
             boot_problem: None,
             lines: Vec::new(),
             kill_at: None,
@@ -252,12 +256,23 @@ impl Watch {
                 self.exit_at = Some(now);
             }
             Line::Problem(problem) => {
+                if problem == Problem::Ejection {
+                    self.last_ejection = Some(self.problems.len());
+                }
                 self.problems.push(line.trim().to_owned());
                 if problem.is_fatal() && self.kill_at.is_none() {
                     let grace = if problem == Problem::Panic { PANIC_GRACE } else { STALL_GRACE };
                     self.kill_at = Some(now + grace);
                 }
             }
+            Line::RequestedEjection => {
+                if let Some(at) = self.last_ejection.take() {
+                    self.problems.remove(at);
+                }
+            }
+            // Another message of the kernel's about sched_ext: the
+            // ejection's own message was not the requested one.
+            Line::Other if line.contains("sched_ext: ") => self.last_ejection = None,
             _ => {}
         }
     }
@@ -577,6 +592,24 @@ mod tests {
         assert_eq!(watch.problems.len(), 1);
         assert!(watch.kill_at.is_none());
         assert_eq!(watch.lines.len(), 5);
+    }
+
+    /// An ejection whose next sched_ext line is the message of a requested
+    /// one is no problem; any other ejection stays one.
+    #[test]
+    fn requested_ejections_are_not_problems() {
+        let eject = "[   30.0] sched_ext: BPF scheduler \"scx_relay\" disabled (scx_bpf_error)";
+        let mut watch = Watch::new();
+        watch.observe("relay-guest: start");
+        watch.observe(eject);
+        watch.observe("[   30.1] WARNING: CPU: 1 PID: 2 at kernel/x.c:1");
+        watch.observe(&format!("[   30.0] sched_ext: scx_relay: {}", console::REQUESTED_EJECTION));
+        assert_eq!(watch.problems, ["[   30.1] WARNING: CPU: 1 PID: 2 at kernel/x.c:1"]);
+        watch.observe(eject);
+        watch.observe("[   40.0] sched_ext: scx_relay: runtime error");
+        assert_eq!(watch.problems.len(), 2, "{:?}", watch.problems);
+        watch.observe(&format!("[   50.0] sched_ext: scx_relay: {}", console::REQUESTED_EJECTION));
+        assert_eq!(watch.problems.len(), 2, "its own message came first: {:?}", watch.problems);
     }
 
     #[test]
