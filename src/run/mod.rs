@@ -69,7 +69,8 @@ pub struct RunOpts {
     /// Also accept the test-only policies that misbehave on purpose, for
     /// reliability tests: chaos (seeded garbage decisions) and panic (panics
     /// after 2000 decisions). Never use them to schedule a real machine.
-    #[arg(long)]
+    /// Hidden from --help: for the project's own tests.
+    #[arg(long, hide = true)]
     pub allow_test_policies: bool,
 
     /// Longest time slice a task is given, in microseconds (1..=100000).
