@@ -121,6 +121,19 @@ fn usage_error_line(text: &str) -> String {
     line
 }
 
+/// The exit of a subcommand that printed something generated: a reader
+/// that stopped early (`| head`) is not a failure.
+fn print_generated(what: &str, written: std::io::Result<()>) -> ExitCode {
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("scx_relay: {what}: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 /// The `scx_relay` command line (what the binary's `main` runs).
 pub fn main() -> ExitCode {
     let opts = match parse::<Opts>() {
@@ -131,19 +144,13 @@ pub fn main() -> ExitCode {
         Some(Command::Sim(args)) => sim_cmd::main(&args),
         Some(Command::Ctl(args)) => ctl_client::main(&args),
         Some(Command::Completions { shell }) => {
-            clap_complete::generate(shell, &mut Opts::command(), "scx_relay", &mut std::io::stdout());
-            ExitCode::SUCCESS
+            // Made in memory: clap_complete panics on a failed write.
+            let mut text = Vec::new();
+            clap_complete::generate(shell, &mut Opts::command(), "scx_relay", &mut text);
+            print_generated("completions", std::io::Write::write_all(&mut std::io::stdout(), &text))
         }
         Some(Command::Man) => {
-            match clap_mangen::Man::new(Opts::command()).section("8").render(&mut std::io::stdout()) {
-                Ok(()) => ExitCode::SUCCESS,
-                // A reader that stopped early (`| head`) is not a failure.
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("scx_relay: man: {e}");
-                    ExitCode::from(1)
-                }
-            }
+            print_generated("man", clap_mangen::Man::new(Opts::command()).section("8").render(&mut std::io::stdout()))
         }
         None => run::main(&opts.run),
     }

@@ -1488,14 +1488,16 @@ static bool migration_disabled(const struct task_struct *p)
  * past SCX_REENQ_MAX_REPEAT (ext.c), and a task put back in a local DSQ
  * would be given back again at every switch to a higher class there.
  *
- * It neither gains nor loses by it: it keeps its key unless that is behind
- * vtime_now (a key placed long ago, or a fast path's stale one: then
- * vtime_now, where every kernel dispatch goes), and what is left of its
- * slice. A fresh default slice at vtime_now gave a low-weight task that a
- * stop-class task (the soft-lockup watchdog's cpu_stop, every few seconds
- * per CPU) happened to preempt a whole default slice at the head of the
- * order, and it showed in weights: nice-10 hogs spread over the CPUs under
- * `local` got up to 15 % more than their share.
+ * Its key is its own if that is ahead of vtime_now (a task inserted and
+ * not yet run), else vtime_now, where every kernel dispatch goes: a task
+ * preempted while running has a key at or behind vtime_now (relay_running
+ * moves vtime_now to the key of what starts), and a fast path's key may be
+ * stale. It keeps what is left of its slice, not a fresh default one, so
+ * that a low-weight task with a short slice that a stop-class task (the
+ * soft-lockup watchdog's cpu_stop, every few seconds per CPU) preempts
+ * does not come back with a whole default slice. The CPU time it had used
+ * of that slice is not charged to its key here (its start is taken again
+ * when it next runs): a re-enqueue gains it at most one slice.
  */
 static void reenqueued(struct task_struct *p, u64 enq_flags)
 {
@@ -1503,7 +1505,7 @@ static void reenqueued(struct task_struct *p, u64 enq_flags)
 	s32 cpu = scx_bpf_task_cpu(p);
 	u64 now = vtime_now_get();
 	u64 vtime = p->scx.dsq_vtime;
-	u64 slice = p->scx.slice && p->scx.slice < slice_ns ? p->scx.slice : slice_ns;
+	u64 slice = p->scx.slice ? p->scx.slice : slice_ns;
 	u64 dsq = SHARED_DSQ;
 
 	__sync_fetch_and_add(&nr_reenqueued, 1);
@@ -1512,8 +1514,6 @@ static void reenqueued(struct task_struct *p, u64 enq_flags)
 		__sync_fetch_and_add(&tctx->generation, 2);
 	if (vtime_before(vtime, now))
 		vtime = now;
-	else if (vtime_before(now + VTIME_WINDOW, vtime))
-		vtime = now + VTIME_WINDOW;
 	if ((p->nr_cpus_allowed == 1 || migration_disabled(p)) && cpu >= 0 && cpu < nr_cpu_ids)
 		dsq = cpu;
 	scx_bpf_dsq_insert_vtime(p, dsq, slice, vtime, enq_flags);

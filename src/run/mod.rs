@@ -309,6 +309,12 @@ pub fn main_with_custom(opts: &RunOpts, custom: Option<CustomPolicy>) -> ExitCod
                 eprintln!("scx_relay: ejected by the kernel: {why}");
                 return ExitCode::from(1);
             }
+            // Its own status, so that a service manager can leave it off
+            // (the unit's RestartPreventExitStatus).
+            Ok(SessionEnd::Disabled(why)) => {
+                eprintln!("scx_relay: turned off by the administrator: {why}");
+                return ExitCode::from(3);
+            }
             Ok(SessionEnd::Panicked(why)) => {
                 eprintln!("scx_relay: the policy panicked: {why}; unregistered, the kernel is back on the fair class");
                 return ExitCode::from(101);

@@ -61,6 +61,9 @@ pub enum SessionEnd {
     Stopped(String),
     /// The kernel ejected the scheduler (error, stall): the exit reason.
     Ejected(String),
+    /// An administrator turned sched_ext off (sysrq-S): the exit reason.
+    /// Not an error, and not to be undone by a service manager's restart.
+    Disabled(String),
     /// The kernel asked for a restart (CPU hotplug): the exit reason.
     Restart(String),
     /// The policy panicked; the dispatcher was unregistered: the panic.
@@ -72,6 +75,8 @@ const SCX_EXIT_DONE: i32 = 1;
 const SCX_EXIT_UNREG: i32 = 64;
 const SCX_EXIT_UNREG_BPF: i32 = 65;
 const SCX_EXIT_UNREG_KERN: i32 = 66;
+/// sysrq-S (SCX_EXIT_SYSRQ).
+const SCX_EXIT_SYSRQ: i32 = 67;
 
 /// SCHED_EXT, the sched_setscheduler() policy of sched_ext tasks.
 const SCHED_EXT: libc::c_int = 7;
@@ -498,7 +503,8 @@ fn conclude(cfg: &Config, skel: &BpfSkel<'_>, engine: &Engine, failure: Option<E
 
 /// What an exit means: unregistered by us (SIGINT/SIGTERM) or done is a
 /// stop; the kernel asking for a restart (hotplug) is a restart; anything
-/// else the kernel did to us (error, stall, sysrq-S) is an ejection.
+/// sysrq-S is an administrator's off switch; anything else the kernel did
+/// to us (error, stall) is an ejection.
 fn classify(kind: i32, exit_code: i64, reason: String) -> SessionEnd {
     // The kernel's value when its BTF says (it is 1 << 48 since v6.12).
     let restart_code = match *scx_utils::SCX_ECODE_ACT_RESTART {
@@ -508,6 +514,7 @@ fn classify(kind: i32, exit_code: i64, reason: String) -> SessionEnd {
     match kind {
         SCX_EXIT_UNREG_BPF | SCX_EXIT_UNREG_KERN if exit_code & restart_code != 0 => SessionEnd::Restart(reason),
         SCX_EXIT_DONE | SCX_EXIT_UNREG => SessionEnd::Stopped(reason),
+        SCX_EXIT_SYSRQ => SessionEnd::Disabled(reason),
         _ => SessionEnd::Ejected(reason),
     }
 }
@@ -523,7 +530,7 @@ mod tests {
         assert!(matches!(classify(SCX_EXIT_UNREG, 0, r()), SessionEnd::Stopped(_)));
         assert!(matches!(classify(SCX_EXIT_UNREG_KERN, 1 << 48 | 1 << 32, r()), SessionEnd::Restart(_)));
         assert!(matches!(classify(SCX_EXIT_UNREG_KERN, 0, r()), SessionEnd::Ejected(_)));
-        assert!(matches!(classify(67, 0, r()), SessionEnd::Ejected(_)), "sysrq-S");
+        assert!(matches!(classify(67, 0, r()), SessionEnd::Disabled(_)), "sysrq-S");
         assert!(matches!(classify(1026, 0, r()), SessionEnd::Ejected(_)), "stall");
     }
 

@@ -96,8 +96,10 @@ bss_counters! {
         /// the task starts running, not when the decision is applied (the
         /// kernel drops an insert of a task dequeued meanwhile).
         user: "dispatched user" <- nr_user_dispatches,
-        /// Tasks dispatched by the dispatcher's fast paths (idle wakeups,
-        /// kthreads, congestion).
+        /// Tasks the dispatcher placed itself, without a decision: its fast
+        /// paths (idle wakeups, kthreads, congestion), overdue tasks,
+        /// re-enqueues after a higher class took a CPU, claimed decisions
+        /// whose CPU went stale.
         kernel: "kernel" <- nr_kernel_dispatches,
         /// Tasks dispatched by the stall fallback.
         fallback: "fallback" <- nr_fallback,

@@ -86,15 +86,22 @@ fn staged(destdir: Option<&Path>, path: &Path) -> PathBuf {
     }
 }
 
-/// Write `text` to `path` (parents made), with `mode`.
+/// Write `text` to `path` (parents made), with `mode`: to a temporary file
+/// beside it, renamed over it, so that a running service's binary is
+/// replaced, not written into ("Text file busy"), and no file is ever half
+/// written.
 fn write(path: &Path, text: &[u8], mode: u32) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
-    fs::set_permissions(path, fs::Permissions::from_mode(mode))
-        .with_context(|| format!("cannot set the mode of {}", path.display()))
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".xtask-new");
+    let tmp = PathBuf::from(tmp);
+    fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+    fs::set_permissions(&tmp, fs::Permissions::from_mode(mode))
+        .with_context(|| format!("cannot set the mode of {}", tmp.display()))?;
+    fs::rename(&tmp, path).with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
 }
 
 /// Run the subcommand.

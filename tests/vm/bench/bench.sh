@@ -184,8 +184,9 @@ run_stress() {
 run_switch() { run_stress switch "$switch_s" switch_ops_s; }
 
 # Workload 3b: file I/O (stress-ng --hdd, one writer per CPU, 4 MiB files
-# in /tmp), ops/s: write-back and the file system's work run in kernel
-# threads (unbound kworkers), which the dispatcher schedules itself.
+# in /tmp), ops/s. The guest's /tmp is a RAM file system: no write-back or
+# journal threads run, so this shows what file I/O costs under each
+# scheduler, not a disk's kernel threads.
 run_io() { run_stress hdd "$io_s" hdd_ops_s --hdd-bytes 4M --temp-path /tmp; }
 
 # Workload 4: what the scheduler process itself costs. A fixed hackbench

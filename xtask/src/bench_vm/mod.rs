@@ -80,7 +80,7 @@ pub struct Options {
     /// Length of the stress-ng --switch run, in seconds.
     #[arg(long, default_value_t = 5, value_name = "SECONDS")]
     pub switch_s: u32,
-    /// Length of the stress-ng --hdd run (file I/O, kernel threads' work), in seconds.
+    /// Length of the stress-ng --hdd run (file I/O in the guest's RAM /tmp), in seconds.
     #[arg(long, default_value_t = 5, value_name = "SECONDS")]
     pub io_s: u32,
     /// hackbench -g 4 -l LOOPS for the scheduler-cost window.
