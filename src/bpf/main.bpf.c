@@ -1492,7 +1492,8 @@ static bool migration_disabled(const struct task_struct *p)
  * not yet run), else vtime_now, where every kernel dispatch goes: a task
  * preempted while running has a key at or behind vtime_now (relay_running
  * moves vtime_now to the key of what starts), and a fast path's key may be
- * stale. It keeps what is left of its slice, not a fresh default one, so
+ * stale. It keeps what is left of its slice (at most slice_ns, as every
+ * kernel-side dispatch), not a fresh default one, so
  * that a low-weight task with a short slice that a stop-class task (the
  * soft-lockup watchdog's cpu_stop, every few seconds per CPU) preempts
  * does not come back with a whole default slice. The CPU time it had used
@@ -1505,7 +1506,7 @@ static void reenqueued(struct task_struct *p, u64 enq_flags)
 	s32 cpu = scx_bpf_task_cpu(p);
 	u64 now = vtime_now_get();
 	u64 vtime = p->scx.dsq_vtime;
-	u64 slice = p->scx.slice ? p->scx.slice : slice_ns;
+	u64 slice = p->scx.slice && p->scx.slice < slice_ns ? p->scx.slice : slice_ns;
 	u64 dsq = SHARED_DSQ;
 
 	__sync_fetch_and_add(&nr_reenqueued, 1);
