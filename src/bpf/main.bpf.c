@@ -121,9 +121,14 @@
 
 char _license[] SEC("license") = "GPL";
 
-/* DSQ ids: one per CPU (id == CPU), then the shared and the user scheduler's. */
+/*
+ * DSQ ids: one per CPU (id == CPU), then the shared one, the user
+ * scheduler's, and the kernel threads' that any CPU they may use serves
+ * first (see kthread_in_kernel()).
+ */
 #define SHARED_DSQ		RELAY_MAX_CPUS
 #define USERSCHED_DSQ		(RELAY_MAX_CPUS + 1)
+#define KTHREAD_DSQ		(RELAY_MAX_CPUS + 2)
 
 /* Ring-buffer sizes (bytes; power-of-two multiples of the page size). */
 #define QUEUED_RB_BYTES		(512 * 1024)
@@ -1426,15 +1431,25 @@ static bool served_by_ext_server(void)
  * against the whole timeout.
  *
  * So a kthread that has not used a whole slice since it woke (woken now,
- * new, or preempted early) goes to the local DSQ of the CPU it is enqueued
- * on, if it may run there: the running task yields to it at the next tick
- * once it ran slice_min_ns (should_yield). A kthread that used a slice, or
- * one enqueued while aging waits for this CPU, queues in our DSQs at the
- * current vtime instead (its CPU's DSQ if pinned, else the shared one), where
- * aging bounds its wait. Kthreads coming back to the local DSQ again and
- * again would keep it non-empty, and the kernel never calls ops.dispatch()
- * on a CPU whose local DSQ has work: that CPU's DSQ and its aging would
- * starve. The slice and the aging request bound that.
+ * new, or preempted early) is served first, by the next ops.dispatch() of
+ * a CPU it may run on, and the running task there yields to it at the
+ * next tick once it ran slice_min_ns (should_yield):
+ * - pinned to one CPU, it goes to that CPU's local DSQ (in partial mode
+ *   any kthread does, unless a higher class holds the CPU);
+ * - free to move, to KTHREAD_DSQ (FIFO), which every CPU's ops.dispatch()
+ *   serves first, and an idle CPU it may use is kicked. Never the local
+ *   DSQ of the CPU it is enqueued on: no other CPU can take a task from
+ *   there, and that CPU may not schedule for seconds (a task spinning on a
+ *   kernel lock with preemption off: a fresh-clone CI run under the stress
+ *   recipe had the RCU grace-period kthread and the kworker that runs the
+ *   watchdog's check-in, both free to run anywhere, wait 5 and 21 s in the
+ *   local DSQ of such a CPU while the other CPUs ran hogs, and the kernel
+ *   ejected scx_relay: "watchdog failed to check in").
+ * A kthread that used a slice, or one enqueued while aging waits for this
+ * CPU, queues in our DSQs at the current vtime instead (its CPU's DSQ if
+ * pinned, else the shared one), where aging bounds its wait: kthreads
+ * coming back first again and again would keep every other queue, and its
+ * aging, waiting. The slice and the aging request bound that.
  */
 static void kthread_in_kernel(struct task_struct *p, u64 enq_flags)
 {
@@ -1443,23 +1458,42 @@ static void kthread_in_kernel(struct task_struct *p, u64 enq_flags)
 	u8 *req = MEMBER_VPTR(age_request, [cpu]);
 	bool allowed = cpu >= 0 && cpu < nr_cpu_ids && bpf_cpumask_test_cpu(cpu, p->cpus_ptr);
 	bool short_run = !tctx || !tctx->start_ts || tctx->exec_runtime < slice_ns;
+	bool pinned = p->nr_cpus_allowed == 1;
 
 	__sync_fetch_and_add(&nr_kernel_dispatches, 1);
-	/*
-	 * Not to a CPU that a higher class holds, if it may run elsewhere: there
-	 * it would wait for the ext server's share (see keep_ext_server()).
-	 */
-	if (allowed && short_run && !(req && READ_ONCE(*req)) &&
-	    (p->nr_cpus_allowed == 1 || !served_by_ext_server())) {
-		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
-		return;
+	if (short_run && !(req && READ_ONCE(*req))) {
+		/*
+		 * In partial mode, where decisions too go to local DSQs (see
+		 * keep_ext_server()), the local DSQ unless a higher class
+		 * holds this CPU.
+		 */
+		if (allowed && (pinned || (partial_mode && !served_by_ext_server()))) {
+			scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
+			return;
+		}
+		if (!pinned && !partial_mode) {
+			scx_bpf_dsq_insert(p, KTHREAD_DSQ, slice_ns, enq_flags);
+			kick_for(p);
+			return;
+		}
 	}
-	if (allowed && p->nr_cpus_allowed == 1) {
+	if (allowed && pinned) {
 		scx_bpf_dsq_insert_vtime(p, cpu, slice_ns, vtime_now_get(), enq_flags);
 		kick(cpu, SCX_KICK_IDLE);
 		return;
 	}
 	dispatch_in_kernel(p, enq_flags);
+}
+
+/* A kernel thread waits in KTHREAD_DSQ, the first of which may run on @cpu. */
+static bool kthread_waits_for(s32 cpu)
+{
+	struct task_struct *head;
+
+	if (!scx_bpf_dsq_nr_queued(KTHREAD_DSQ))
+		return false;
+	head = __COMPAT_scx_bpf_dsq_peek(KTHREAD_DSQ);
+	return head && bpf_cpumask_test_cpu(cpu, head->cpus_ptr);
 }
 
 /*
@@ -1660,6 +1694,7 @@ static void keep_ext_server(struct pending_walk *walk, bool served)
  * What this CPU runs next: decisions are applied first (up to the free
  * slots), then, if the user side stalled, pending tasks are dispatched here
  * (or, when the timer asked, those pending for the stall timeout: rescued);
+ * then a kernel thread of KTHREAD_DSQ (kthread_in_kernel);
  * then, if the timer found some, overdue tasks of this CPU's DSQ or the
  * shared DSQ (before the user scheduler: it may have work all the time under
  * load, and must not keep a waiting task from the CPU it is pinned to);
@@ -1699,6 +1734,10 @@ void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 		walk.kind = WALK_RESCUE;
 		bpf_for_each_map_elem(&pending, fallback_one, &walk, 0);
 	}
+
+	/* Kernel threads that had no whole slice yet (kthread_in_kernel). */
+	if (!partial_mode && scx_bpf_dsq_move_to_local(KTHREAD_DSQ, 0))
+		goto out;
 
 	/*
 	 * Overdue tasks first, but not twice in a row while anything else
@@ -1893,7 +1932,7 @@ static bool should_yield(struct task_struct *p, s32 cpu, u64 ran)
 	u64 weight = shared_weight(task_weight(p), tctx && tctx->cg_share ? tctx->cg_share : CG_SHARE_ONE);
 	u64 head;
 
-	if ((req && READ_ONCE(*req)) || scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL_ON | cpu))
+	if ((req && READ_ONCE(*req)) || scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL_ON | cpu) || kthread_waits_for(cpu))
 		return true;
 	/*
 	 * The user scheduler needs one CPU, not all: its last CPU gives way
@@ -2115,6 +2154,9 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(relay_init)
 	err = scx_bpf_create_dsq(USERSCHED_DSQ, -1);
 	if (err)
 		return err;
+	err = scx_bpf_create_dsq(KTHREAD_DSQ, -1);
+	if (err)
+		return err;
 
 	last_progress_ns = bpf_ktime_get_ns();
 	usersched_last_run_ns = last_progress_ns;
@@ -2160,10 +2202,10 @@ void BPF_STRUCT_OPS(relay_dump, struct scx_dump_ctx *dctx)
 	scx_bpf_dump("scx_relay: queued %llu user %llu kernel %llu fallback %llu rescued %llu aged %llu stalls %llu voided %llu\n",
 		     nr_queued, nr_user_dispatches, nr_kernel_dispatches, nr_fallback, nr_rescued, nr_aged,
 		     nr_stalls, nr_voided);
-	scx_bpf_dump("scx_relay: pending %llu user_pending %llu stalled %u usersched pid %d on_cpu %u cpu %d last run %lldms ago steps %llu shared_dsq %d usersched_dsq %d\n",
+	scx_bpf_dump("scx_relay: pending %llu user_pending %llu stalled %u usersched pid %d on_cpu %u cpu %d last run %lldms ago steps %llu shared_dsq %d usersched_dsq %d kthread_dsq %d\n",
 		     nr_pending, nr_user_pending, user_stalled, usersched_pid, usersched_on_cpu, usersched_cpu,
 		     (s64)(now - usersched_last_run_ns) / 1000000, user_steps, scx_bpf_dsq_nr_queued(SHARED_DSQ),
-		     scx_bpf_dsq_nr_queued(USERSCHED_DSQ));
+		     scx_bpf_dsq_nr_queued(USERSCHED_DSQ), scx_bpf_dsq_nr_queued(KTHREAD_DSQ));
 }
 
 /* Per CPU: its DSQ's depth and whether overdue tasks wait for it. */
@@ -2202,6 +2244,8 @@ void BPF_STRUCT_OPS(relay_dump_task, struct scx_dump_ctx *dctx, struct task_stru
 		scx_bpf_dump("shared dsq");
 	else if (dsq_id == USERSCHED_DSQ)
 		scx_bpf_dump("usersched dsq");
+	else if (dsq_id == KTHREAD_DSQ)
+		scx_bpf_dump("kthread dsq");
 	else
 		scx_bpf_dump("kernel");
 	scx_bpf_dump(" waiting %lldms exec_runtime %llums cgroup %llu weight %llu\n",

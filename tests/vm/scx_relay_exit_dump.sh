@@ -56,7 +56,7 @@ grep -qE '^scx_relay: pending [0-9]+ user_pending [0-9]+ stalled [01] ' "$DUMP" 
 for cpu in $(seq 0 $((N - 1))); do
 	grep -qE "^ *scx_relay: cpu $cpu dsq [0-9]+ " "$DUMP" || fail_with_log "no line for cpu $cpu in the dump"
 done
-tasks=$(grep -cE '^ *scx_relay: generation [0-9]+ custody (user|cpu [0-9]+ dsq|shared dsq|usersched dsq|kernel) waiting ' "$DUMP")
+tasks=$(grep -cE '^ *scx_relay: generation [0-9]+ custody (user|cpu [0-9]+ dsq|shared dsq|usersched dsq|kthread dsq|kernel) waiting ' "$DUMP")
 [ "$tasks" -gt 0 ] || fail_with_log "no task line (generation, custody) in the dump"
 note "task lines: $tasks; custody: $(sed -n 's/^ *scx_relay: generation [0-9]* custody \(.*\) waiting .*/\1/p' "$DUMP" |
 	sed 's/cpu [0-9]* dsq/cpu dsq/' | sort | uniq -c | awk '{ printf "%s%s %s", sep, $2 ($3 ? " " $3 : ""), $1; sep = ", " }')"
