@@ -140,6 +140,28 @@ fn scheduler_options() {
     check_rows(&rows);
 }
 
+/// Upstream scx_rustland's short flags and names reach the same options:
+/// `-s` is --slice-us, `-S` and `--slice-us-min` are --slice-min-us, `-p`
+/// is --partial (accepted: the error that follows names another option),
+/// `-V` prints the version, and --help shows each.
+#[test]
+fn upstream_short_flags() {
+    check_rows(&[
+        (vec!["-s", "0"], "--slice-us"),
+        (vec!["-S", "0"], "--slice-min-us"),
+        (vec!["--slice-us-min", "0"], "--slice-min-us"),
+        (vec!["-s", "10", "--slice-us-min", "11"], "--slice-min-us 11 is out of range (1..=--slice-us, 10)"),
+        (vec!["-p", "--slice-us", "0"], "--slice-us"),
+    ]);
+    let version = run(&["-V"]);
+    assert!(version.status.success());
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("scx_relay 0."), "{version:?}");
+    let help = String::from_utf8_lossy(&run(&["--help"]).stdout).into_owned();
+    for shown in ["-s, --slice-us", "-S, --slice-min-us", "--slice-us-min", "-p, --partial", "-V, --version"] {
+        assert!(help.contains(shown), "--help does not show {shown}:\n{help}");
+    }
+}
+
 /// `scx_relay sim`'s options, each out of range or malformed.
 #[test]
 fn sim_options() {

@@ -74,11 +74,12 @@ pub struct RunOpts {
     pub allow_test_policies: bool,
 
     /// Longest time slice a task is given, in microseconds (1..=100000).
-    #[arg(long, default_value_t = 20_000, value_name = "US", allow_negative_numbers = true)]
+    #[arg(short = 's', long, default_value_t = 20_000, value_name = "US", allow_negative_numbers = true)]
     pub slice_us: u64,
 
     /// Shortest time slice a task is given, in microseconds (1..=slice-us).
-    #[arg(long, default_value_t = 1_000, value_name = "US", allow_negative_numbers = true)]
+    /// Also `--slice-us-min`, upstream scx_rustland's name.
+    #[arg(short = 'S', long, visible_alias = "slice-us-min", default_value_t = 1_000, value_name = "US", allow_negative_numbers = true)]
     pub slice_min_us: u64,
 
     /// After this many milliseconds without progress from the user
@@ -97,7 +98,7 @@ pub struct RunOpts {
     /// The fair class runs first: on a CPU busy with fair-class tasks,
     /// SCHED_EXT tasks (that thread too) get the kernel's ext server share
     /// only, 50 ms per second by default.
-    #[arg(long)]
+    #[arg(short = 'p', long)]
     pub partial: bool,
 
     /// Print one line of counters every SECS seconds (tasks queued, hand-offs
