@@ -1522,11 +1522,15 @@ static bool migration_disabled(const struct task_struct *p)
  * past SCX_REENQ_MAX_REPEAT (ext.c), and a task put back in a local DSQ
  * would be given back again at every switch to a higher class there.
  *
- * Its key is its own if that is ahead of vtime_now (a task inserted and
- * not yet run), else vtime_now, where every kernel dispatch goes: a task
- * preempted while running has a key at or behind vtime_now (relay_running
- * moves vtime_now to the key of what starts), and a fast path's key may be
- * stale. It keeps what is left of its slice (at most slice_ns, as every
+ * It keeps its key, the place its policy gave it: raising a key behind
+ * vtime_now to vtime_now (as before) charged the task that happened to be
+ * running when a stop-class task (the soft-lockup watchdog's cpu_stop,
+ * every few seconds per CPU) took the CPU, and that is most often the
+ * heaviest task there: `local` on the weights case's `spread` layout
+ * (per-CPU queues, whose keys lag the global vtime_now) gave its nice-10
+ * hogs 8-12 % more than their share. A key a fast path left stale (a task
+ * that slept) sorts first and runs once early; its next trip through user
+ * space gives it a key again. It keeps what is left of its slice (at most slice_ns, as every
  * kernel-side dispatch), not a fresh default one, so
  * that a low-weight task with a short slice that a stop-class task (the
  * soft-lockup watchdog's cpu_stop, every few seconds per CPU) preempts
@@ -1538,7 +1542,6 @@ static void reenqueued(struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
 	s32 cpu = scx_bpf_task_cpu(p);
-	u64 now = vtime_now_get();
 	u64 vtime = p->scx.dsq_vtime;
 	u64 slice = p->scx.slice && p->scx.slice < slice_ns ? p->scx.slice : slice_ns;
 	u64 dsq = SHARED_DSQ;
@@ -1547,8 +1550,6 @@ static void reenqueued(struct task_struct *p, u64 enq_flags)
 	__sync_fetch_and_add(&nr_kernel_dispatches, 1);
 	if (tctx)
 		__sync_fetch_and_add(&tctx->generation, 2);
-	if (vtime_before(vtime, now))
-		vtime = now;
 	if ((p->nr_cpus_allowed == 1 || migration_disabled(p)) && cpu >= 0 && cpu < nr_cpu_ids)
 		dsq = cpu;
 	scx_bpf_dsq_insert_vtime(p, dsq, slice, vtime, enq_flags);
