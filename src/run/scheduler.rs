@@ -203,7 +203,9 @@ fn join_sched_ext() -> std::io::Result<()> {
 
 /// The string in a NUL-padded C buffer, lossily decoded.
 fn c_buf_to_string(buf: &[libc::c_char]) -> String {
-    // SAFETY: c_char and u8 have the same size and alignment.
+    // SAFETY: the same memory as `buf`, for the same lifetime: c_char (i8
+    // or u8) and u8 have the same size and alignment, and every bit pattern
+    // is a valid value of both.
     let bytes = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), buf.len()) };
     let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
     String::from_utf8_lossy(&bytes[..len]).into_owned()

@@ -109,9 +109,10 @@ fn child(out: OwnedFd, unpin: bool, run: Duration) -> ! {
     let mut w = File::from(out);
     // An 8-byte write to a pipe is atomic (under PIPE_BUF).
     let code = if w.write_all(&micros.to_le_bytes()).is_ok() { 0 } else { 1 };
-    // SAFETY: _exit(2) ends the process at once, running no atexit handler
-    // and no destructor (those are the parent's copies, for it to run); it
-    // takes no pointer.
+    // SAFETY: _exit(2) takes no pointer and does not return: nothing of
+    // this process runs after it. Skipping atexit handlers and destructors
+    // is the point: what the child copied from the parent is the parent's
+    // to clean up.
     unsafe { libc::_exit(code) }
 }
 

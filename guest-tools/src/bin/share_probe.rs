@@ -78,7 +78,8 @@ fn hog(hog: &Hog, begin: u64, end: u64) -> ExitCode {
         }
     }
     let ok = match hog.nice {
-        // SAFETY: plain system calls on this process with valid arguments.
+        // SAFETY: setpriority takes no pointer (PRIO_PROCESS, who 0: this
+        // process); it touches no memory of ours.
         Some(n) => unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, n) == 0 },
         None => {
             let param = libc::sched_param { sched_priority: 0 };
