@@ -13,8 +13,7 @@ fn stderr_lines(out: &Output) -> Vec<String> {
 }
 
 fn is_root() -> bool {
-    // SAFETY: geteuid() has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
+    nix::unistd::geteuid().is_root()
 }
 
 /// Without sched_ext the binary says so in one line (naming the kernel option

@@ -24,6 +24,8 @@
 //! `panic`, `spin`, `starve`; see [`chaos`]) are kept apart from the shipped ones: only
 //! [`by_name_allowing_tests`] builds them.
 
+#![forbid(unsafe_code)]
+
 pub mod chaos;
 mod deadline;
 mod eevdf;

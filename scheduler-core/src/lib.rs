@@ -13,6 +13,8 @@
 //! feature (off by default; the simulator turns it on) derives `Serialize`
 //! for [`EngineStats`], [`PolicyCounters`] and [`Topology`].
 
+#![forbid(unsafe_code)]
+
 pub mod backend;
 pub mod cpu;
 pub mod engine;

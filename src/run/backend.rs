@@ -8,9 +8,14 @@
 //! counters are plain loads from the mmapped .bss. Every buffer is sized up
 //! front; the loop allocates nothing per task.
 
-use std::{cell::RefCell, ptr::NonNull, rc::Rc};
+use std::{cell::RefCell, os::fd::BorrowedFd, ptr::NonNull, rc::Rc};
 
 use libbpf_rs::{libbpf_sys, AsRawLibbpf, MapCore, RingBuffer, RingBufferBuilder, UserRingBuffer};
+use nix::{
+    errno::Errno,
+    poll::{poll, PollFd, PollFlags, PollTimeout},
+    time::{clock_gettime, ClockId},
+};
 use scheduler_core::{
     wire::{RawDecision, RawQueuedTask, DECISION_SIZE, MAX_CPUS},
     Backend, BackendError, CpuView, Decision, QueuedTask, SendStatus,
@@ -77,16 +82,15 @@ impl BpfBackend {
     /// has caught up, which it has when the loop is idle. Nothing is
     /// consumed here: [`Backend::receive`] does that.
     pub fn wait_for_tasks(&self, timeout: std::time::Duration) -> Result<(), BackendError> {
-        let mut fd = libc::pollfd { fd: self.queued.epoll_fd(), events: libc::POLLIN, revents: 0 };
-        let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
-        // SAFETY: `fd` is one valid pollfd; the epoll fd lives as long as `self.queued`.
-        if unsafe { libc::poll(&mut fd, 1, ms) } < 0 {
-            let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
-            if errno != libc::EINTR {
-                return Err(io_error("poll", errno));
-            }
+        // SAFETY: the epoll fd belongs to `self.queued` (libbpf's ring_buffer
+        // opened it and closes it only when freed), which outlives this
+        // borrow: `&self` is held until the function returns.
+        let epoll_fd = unsafe { BorrowedFd::borrow_raw(self.queued.epoll_fd()) };
+        let ms = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
+        match poll(&mut [PollFd::new(epoll_fd, PollFlags::POLLIN)], ms) {
+            Ok(_) | Err(Errno::EINTR) => Ok(()),
+            Err(errno) => Err(io_error("poll", errno as i32)),
         }
-        Ok(())
     }
 
     /// The dispatcher's counters, for reading from any thread.
@@ -188,8 +192,6 @@ impl Backend for BpfBackend {
 /// Now, in ns of CLOCK_MONOTONIC: the clock of bpf_ktime_get_ns(), which the
 /// dispatcher stamps tasks with. A vDSO call, no system call.
 pub fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `ts` is a valid, writable timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64)
+    clock_gettime(ClockId::CLOCK_MONOTONIC)
+        .map_or(0, |ts| (ts.tv_sec() as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec() as u64))
 }

@@ -469,8 +469,10 @@ mod tests {
         let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
         let mut h = Handle { bytes: 64, kind: 0, id: [0; 64] };
         let mut mount_id = 0;
-        // SAFETY: `c` is NUL-terminated; `h` is a file_handle with room for
-        // the 64 bytes its header says.
+        // SAFETY: `c` is a NUL-terminated path that outlives the call; `h` is
+        // laid out as struct file_handle (repr(C): u32, int, bytes) with room
+        // for the 64 bytes its `bytes` field declares, the most the kernel
+        // writes; `mount_id` is a writable int.
         let r = unsafe { libc::name_to_handle_at(libc::AT_FDCWD, c.as_ptr(), (&raw mut h).cast(), &mut mount_id, 0) };
         (r == 0 && h.bytes == 8).then(|| u64::from_ne_bytes(h.id[..8].try_into().unwrap_or([0; 8])))
     }

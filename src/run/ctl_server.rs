@@ -44,6 +44,13 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
+use nix::{
+    sys::{
+        socket::{getsockopt, sockopt::PeerCredentials},
+        stat::{umask, Mode},
+    },
+    unistd::geteuid,
+};
 use policies::{PolicyConfig, RoutingConfig};
 use scheduler_core::{Engine, Policy, PreparedSwitch, Retired};
 
@@ -180,12 +187,9 @@ impl Server {
         // must not interleave their set and restore.
         static UMASK: Mutex<()> = Mutex::new(());
         let guard = UMASK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        // SAFETY: umask has no preconditions; this runs before any thread
-        // that could create files.
-        let old = unsafe { libc::umask(0o177) };
+        let old = umask(Mode::from_bits_truncate(0o177));
         let bound = UnixListener::bind(path);
-        // SAFETY: as above.
-        unsafe { libc::umask(old) };
+        umask(old);
         drop(guard);
         let listener = bound.with_context(|| format!("binding {}", path.display())).map_err(StartError::Other)?;
         let shared = Arc::new(Shared {
@@ -263,15 +267,7 @@ fn accept_loop(listener: &UnixListener, shared: &Shared, factory: &PolicyFactory
 
 /// Whether the peer runs as root or as this process's user (SO_PEERCRED).
 fn peer_is_root(stream: &UnixStream) -> bool {
-    use std::os::fd::AsRawFd;
-    let mut cred = libc::ucred { pid: 0, uid: u32::MAX, gid: 0 };
-    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
-    // SAFETY: `cred` and `len` are valid for the size given; the fd is open.
-    let ok = unsafe {
-        libc::getsockopt(stream.as_raw_fd(), libc::SOL_SOCKET, libc::SO_PEERCRED, (&raw mut cred).cast(), &mut len)
-    } == 0;
-    // SAFETY: geteuid has no preconditions.
-    ok && (cred.uid == 0 || cred.uid == unsafe { libc::geteuid() })
+    getsockopt(stream, PeerCredentials).is_ok_and(|cred| cred.uid() == 0 || cred.uid() == geteuid().as_raw())
 }
 
 /// Reads one request and carries it out; the reply line.

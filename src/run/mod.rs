@@ -79,7 +79,14 @@ pub struct RunOpts {
 
     /// Shortest time slice a task is given, in microseconds (1..=slice-us).
     /// Also `--slice-us-min`, upstream scx_rustland's name.
-    #[arg(short = 'S', long, visible_alias = "slice-us-min", default_value_t = 1_000, value_name = "US", allow_negative_numbers = true)]
+    #[arg(
+        short = 'S',
+        long,
+        visible_alias = "slice-us-min",
+        default_value_t = 1_000,
+        value_name = "US",
+        allow_negative_numbers = true
+    )]
     pub slice_min_us: u64,
 
     /// After this many milliseconds without progress from the user

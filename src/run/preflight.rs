@@ -53,8 +53,7 @@ pub fn check(sysfs: &Path, euid: u32) -> Result<(), Unfit> {
 
 /// The effective user id of this process.
 pub fn euid() -> u32 {
-    // SAFETY: geteuid() has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
+    nix::unistd::geteuid().as_raw()
 }
 
 #[cfg(test)]

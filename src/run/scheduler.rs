@@ -13,6 +13,15 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 use libbpf_rs::{libbpf_sys, OpenObject, PrintLevel, ProgramInput};
+use nix::{
+    sched::sched_yield,
+    sys::{
+        mman::{mlockall, MlockAllFlags},
+        prctl::set_thp_disable,
+        resource::{setrlimit, Resource, RLIM_INFINITY},
+        signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal},
+    },
+};
 use scheduler_core::{wire::MAX_CPUS, Backend, Engine, EngineConfig, EngineError};
 use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open};
 
@@ -99,17 +108,14 @@ extern "C" fn on_signal(_sig: libc::c_int) {
 /// Makes SIGINT and SIGTERM end the session cleanly (no thread: a flag the
 /// loop polls).
 pub fn install_signal_handlers() -> Result<()> {
-    for sig in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: a zeroed sigaction is a valid "no flags, empty mask"
-        // value; the handler only stores to an atomic (async-signal-safe).
-        let ok = unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-            libc::sigemptyset(&mut sa.sa_mask);
-            libc::sigaction(sig, &sa, std::ptr::null_mut()) == 0
-        };
-        if !ok {
-            bail!("cannot install a signal handler: {}", std::io::Error::last_os_error());
+    // No flags (no SA_RESTART), nothing blocked while the handler runs.
+    let action = SigAction::new(SigHandler::Handler(on_signal), SaFlags::empty(), SigSet::empty());
+    for sig in [Signal::SIGINT, Signal::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic, which is
+        // async-signal-safe; the previous handler, returned, is dropped
+        // unused.
+        if let Err(errno) = unsafe { sigaction(sig, &action) } {
+            bail!("cannot install a signal handler: {}", std::io::Error::from(errno));
         }
     }
     Ok(())
@@ -126,9 +132,8 @@ fn libbpf_log(level: PrintLevel, msg: String) {
 
 /// Raises RLIMIT_MEMLOCK (older kernels charge BPF maps to it).
 fn raise_memlock_rlimit() {
-    let unlimited = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
-    // SAFETY: `unlimited` is a valid rlimit; failure is reported by the loader.
-    unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) };
+    // A failure is reported by the loader.
+    let _ = setrlimit(Resource::RLIMIT_MEMLOCK, RLIM_INFINITY, RLIM_INFINITY);
 }
 
 /// Bytes of stack touched before locking, far more than the loop's deepest
@@ -167,11 +172,10 @@ fn keep_heap_mapped() {
 /// the heap per minute of `stress-ng --vm`. Must run before the policy and
 /// the engine allocate.
 fn disable_thp() {
-    // SAFETY: PR_SET_THP_DISABLE takes an integer flag and no pointers.
-    if unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) } != 0 {
+    if let Err(errno) = set_thp_disable(true) {
         eprintln!(
             "scx_relay: warning: cannot opt out of transparent huge pages ({}); page faults may delay scheduling",
-            std::io::Error::last_os_error()
+            std::io::Error::from(errno)
         );
     }
 }
@@ -182,12 +186,7 @@ fn disable_thp() {
 fn lock_memory() -> std::io::Result<()> {
     keep_heap_mapped();
     prefault_stack();
-    // SAFETY: mlockall has no memory-safety preconditions.
-    if unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) } == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    mlockall(MlockAllFlags::MCL_CURRENT | MlockAllFlags::MCL_FUTURE).map_err(std::io::Error::from)
 }
 
 /// In partial mode the user scheduler is not a sched_ext task by default;
@@ -204,7 +203,9 @@ fn join_sched_ext() -> std::io::Result<()> {
 
 /// The string in a NUL-padded C buffer, lossily decoded.
 fn c_buf_to_string(buf: &[libc::c_char]) -> String {
-    // SAFETY: c_char and u8 have the same size and alignment.
+    // SAFETY: the same memory as `buf`, for the same lifetime: c_char (i8
+    // or u8) and u8 have the same size and alignment, and every bit pattern
+    // is a valid value of both.
     let bytes = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), buf.len()) };
     let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
     String::from_utf8_lossy(&bytes[..len]).into_owned()
@@ -470,8 +471,7 @@ fn schedule(
             }
         } else {
             // Hand the CPU back: the dispatcher parks us until work is pending.
-            // SAFETY: sched_yield has no preconditions.
-            unsafe { libc::sched_yield() };
+            let _ = sched_yield();
         }
     }
     None

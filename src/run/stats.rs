@@ -19,6 +19,11 @@ use std::{
     time::{Duration, Instant},
 };
 
+use nix::{
+    time::{clock_gettime, ClockId},
+    unistd::gettid,
+};
+
 use super::{alloc_probe::loop_alloc_calls, bpf::types};
 
 /// Declares a struct of the dispatcher's counters: each field a `volatile
@@ -284,8 +289,7 @@ impl StatsSource {
     /// A source for the loop that will run on the calling thread, whose
     /// routing policies count unresolved cgroups in `cgroup_unresolved`.
     pub fn for_this_thread(bss: BssCounters, cgroup_unresolved: Arc<AtomicU64>) -> Self {
-        // SAFETY: gettid has no preconditions.
-        let loop_tid = unsafe { libc::gettid() };
+        let loop_tid = gettid().as_raw();
         Self {
             bss,
             shared: LoopShared::default(),
@@ -482,12 +486,8 @@ fn thread_page_faults(tid: libc::pid_t) -> u64 {
 
 /// CPU time of this process, all threads, in ns (CLOCK_PROCESS_CPUTIME_ID).
 pub fn own_cpu_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `ts` is a valid, writable timespec.
-    if unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) } != 0 {
-        return 0;
-    }
-    (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64)
+    clock_gettime(ClockId::CLOCK_PROCESS_CPUTIME_ID)
+        .map_or(0, |ts| (ts.tv_sec() as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec() as u64))
 }
 
 #[cfg(test)]
@@ -508,8 +508,7 @@ mod tests {
     /// This thread's own counters parse, and touching fresh memory counts.
     #[test]
     fn reads_own_thread_stat() {
-        // SAFETY: gettid has no preconditions.
-        let tid = unsafe { libc::gettid() };
+        let tid = gettid().as_raw();
         let s = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap();
         assert!(parse_page_faults(&s).is_some());
         let before = thread_page_faults(tid);

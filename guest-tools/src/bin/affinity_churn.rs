@@ -6,6 +6,10 @@
 //! dequeue it and enqueue it again (`__set_cpus_allowed_ptr`), which
 //! restarts nothing in the sched_ext watchdog's clock. Prints the number of
 //! re-pins and exits 0.
+use nix::{
+    sched::{sched_setaffinity, CpuSet},
+    unistd::Pid,
+};
 use std::{
     fs,
     process::ExitCode,
@@ -31,13 +35,9 @@ fn threads_named(prefix: &str) -> Vec<libc::pid_t> {
 
 /// Pin `tid` to `cpu` alone; false if the kernel refused (the thread exited).
 fn pin(tid: libc::pid_t, cpu: usize) -> bool {
-    // SAFETY: cpu_set_t is plain data; all zeroes is the empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: CPU_SET writes inside `set`: cpu < CPU_SETSIZE (main takes the
-    // CPU count modulo at most CPU_SETSIZE).
-    unsafe { libc::CPU_SET(cpu, &mut set) };
-    // SAFETY: `set` is a valid cpu_set_t of the size given.
-    unsafe { libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0 }
+    let mut set = CpuSet::new();
+    // cpu < CpuSet::count(): main takes the CPU count modulo at most that.
+    set.set(cpu).is_ok() && sched_setaffinity(Pid::from_raw(tid), &set).is_ok()
 }
 
 fn main() -> ExitCode {
@@ -48,7 +48,7 @@ fn main() -> ExitCode {
         eprintln!("usage: affinity_churn PREFIX SECONDS PERIOD_MS");
         return ExitCode::from(2);
     };
-    let nr_cpus = thread::available_parallelism().map_or(1, |n| n.get()).min(libc::CPU_SETSIZE as usize);
+    let nr_cpus = thread::available_parallelism().map_or(1, |n| n.get()).min(CpuSet::count());
     let end = Instant::now() + Duration::from_secs(seconds);
     let (mut cpu, mut repins, mut rounds) = (0, 0u64, 0u64);
     let mut tids = Vec::new();

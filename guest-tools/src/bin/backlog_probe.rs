@@ -9,15 +9,22 @@
 //! `backlog_probe: children N gap_max_ms M over_1s A over_3s B`
 //! (A, B: children whose longest gap exceeded 1 s, 3 s), and exits 0 if
 //! every child reported.
+use nix::{
+    sched::{sched_setaffinity, CpuSet},
+    sys::{prctl::set_name, wait::wait},
+    unistd::{fork, pipe, sysconf, ForkResult, Pid, SysconfVar},
+};
 use std::{
+    ffi::CStr,
+    fs::File,
     io::{Read, Write},
-    os::fd::FromRawFd,
+    os::fd::OwnedFd,
     process::ExitCode,
     time::{Duration, Instant},
 };
 
 /// The command name the children take (`starve`'s prefix).
-const NAME: &[u8] = b"starved\0";
+const NAME: &CStr = c"starved";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -28,41 +35,42 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let start_cpu = args.get(2).and_then(|s| s.parse::<usize>().ok());
-    let mut fds = [0; 2];
-    // SAFETY: a pipe into a two-int array.
-    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
-        eprintln!("backlog_probe: pipe: {}", std::io::Error::last_os_error());
-        return ExitCode::FAILURE;
-    }
+    let (read_end, write_end) = match pipe() {
+        Ok(ends) => ends,
+        Err(errno) => {
+            eprintln!("backlog_probe: pipe: {}", std::io::Error::from(errno));
+            return ExitCode::FAILURE;
+        }
+    };
     if let Some(cpu) = start_cpu {
         set_affinity(Some(cpu));
     }
     let mut started = 0;
     for _ in 0..children {
-        // SAFETY: the parent is single-threaded; the child only runs
-        // `child` and exits.
-        match unsafe { libc::fork() } {
-            0 => {
-                // SAFETY: fds[0] is the read end, not used by the child.
-                unsafe { libc::close(fds[0]) };
-                child(fds[1], start_cpu.is_some(), Duration::from_secs(secs));
+        // SAFETY: the parent is single-threaded (no lock can be held by a
+        // thread that does not exist in the child); the child only runs
+        // `child`, which never returns.
+        match unsafe { fork() } {
+            Ok(ForkResult::Child) => {
+                // The child does not read.
+                drop(read_end);
+                child(write_end, start_cpu.is_some(), Duration::from_secs(secs));
             }
-            -1 => {
-                eprintln!("backlog_probe: fork: {}", std::io::Error::last_os_error());
+            Err(errno) => {
+                eprintln!("backlog_probe: fork: {}", std::io::Error::from(errno));
                 break;
             }
-            _ => started += 1,
+            Ok(ForkResult::Parent { .. }) => started += 1,
         }
     }
-    // SAFETY: the parent keeps only the read end.
-    unsafe { libc::close(fds[1]) };
-    // SAFETY: fds[0] is an open descriptor this process owns from now on.
-    let mut reader = unsafe { std::fs::File::from_raw_fd(fds[0]) };
+    // The parent keeps only the read end: EOF once every child is done.
+    drop(write_end);
+    let mut reader = File::from(read_end);
     let mut bytes = Vec::new();
     let _ = reader.read_to_end(&mut bytes);
     for _ in 0..started {
-        // SAFETY: reaps any child; a null status pointer is allowed.
-        unsafe { libc::wait(std::ptr::null_mut()) };
+        // Reaps any child.
+        let _ = wait();
     }
     let gaps: Vec<u64> = bytes.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect();
     let max_ms = gaps.iter().max().copied().unwrap_or(0) / 1000;
@@ -84,9 +92,8 @@ fn main() -> ExitCode {
 /// One child: name itself, allow every CPU again if the parent was
 /// pinned, spin for `run` measuring its longest gap, write it (µs, 8 bytes
 /// LE) to `out`, exit.
-fn child(out: i32, unpin: bool, run: Duration) -> ! {
-    // SAFETY: NAME is NUL-terminated and outlives the call.
-    unsafe { libc::prctl(libc::PR_SET_NAME, NAME.as_ptr()) };
+fn child(out: OwnedFd, unpin: bool, run: Duration) -> ! {
+    let _ = set_name(NAME);
     if unpin {
         set_affinity(None);
     }
@@ -99,24 +106,28 @@ fn child(out: i32, unpin: bool, run: Duration) -> ! {
         last = now;
     }
     let micros = u64::try_from(worst.as_micros()).unwrap_or(u64::MAX);
-    // SAFETY: `out` is the pipe's write end this child owns.
-    let mut w = unsafe { std::fs::File::from_raw_fd(out) };
+    let mut w = File::from(out);
     // An 8-byte write to a pipe is atomic (under PIPE_BUF).
     let code = if w.write_all(&micros.to_le_bytes()).is_ok() { 0 } else { 1 };
-    // SAFETY: ends the child without running the parent's exit handlers.
+    // SAFETY: _exit(2) takes no pointer and does not return: nothing of
+    // this process runs after it. Skipping atexit handlers and destructors
+    // is the point: what the child copied from the parent is the parent's
+    // to clean up.
     unsafe { libc::_exit(code) }
 }
 
 /// Pins the calling process to `cpu`, or allows every CPU (None).
 fn set_affinity(cpu: Option<usize>) {
-    // SAFETY: a zeroed cpu_set_t is an empty set; CPU_SET writes within it.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        let n = usize::try_from(libc::sysconf(libc::_SC_NPROCESSORS_CONF)).unwrap_or(1);
-        match cpu {
-            Some(c) => libc::CPU_SET(c, &mut set),
-            None => (0..n).for_each(|c| libc::CPU_SET(c, &mut set)),
+    let mut set = CpuSet::new();
+    let n = sysconf(SysconfVar::_NPROCESSORS_CONF).ok().flatten().and_then(|n| usize::try_from(n).ok()).unwrap_or(1);
+    // A CPU past CpuSet::count() (CPU_SETSIZE) cannot be set; it is left out.
+    match cpu {
+        Some(c) => {
+            let _ = set.set(c);
         }
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        None => (0..n).for_each(|c| {
+            let _ = set.set(c);
+        }),
     }
+    let _ = sched_setaffinity(Pid::from_raw(0), &set);
 }

@@ -22,6 +22,11 @@
 //! where P is the largest |R / Q - 1| over the hogs, in percent (other load
 //! lowers every share alike but leaves the ratios); exits 0 when every hog
 //! reported.
+use nix::{
+    sched::{sched_getaffinity, CpuSet},
+    time::{clock_gettime, ClockId},
+    unistd::Pid,
+};
 use scheduler_core::task::{nice_to_weight, WEIGHT_IDLEPRIO};
 use std::{
     fs,
@@ -59,11 +64,8 @@ impl Hog {
     }
 }
 
-fn monotonic_ns(clock: libc::clockid_t) -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `ts` is a valid timespec for clock_gettime to fill.
-    unsafe { libc::clock_gettime(clock, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+fn monotonic_ns(clock: ClockId) -> u64 {
+    clock_gettime(clock).map_or(0, |ts| ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64)
 }
 
 /// The hog itself: takes its priority and cgroup, spins until `end` and
@@ -76,7 +78,8 @@ fn hog(hog: &Hog, begin: u64, end: u64) -> ExitCode {
         }
     }
     let ok = match hog.nice {
-        // SAFETY: plain system calls on this process with valid arguments.
+        // SAFETY: setpriority takes no pointer (PRIO_PROCESS, who 0: this
+        // process); it touches no memory of ours.
         Some(n) => unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, n) == 0 },
         None => {
             let param = libc::sched_param { sched_priority: 0 };
@@ -90,31 +93,26 @@ fn hog(hog: &Hog, begin: u64, end: u64) -> ExitCode {
     }
     let mut cpu_begin = None;
     loop {
-        let now = monotonic_ns(libc::CLOCK_MONOTONIC);
+        let now = monotonic_ns(ClockId::CLOCK_MONOTONIC);
         if now >= begin && cpu_begin.is_none() {
-            cpu_begin = Some(monotonic_ns(libc::CLOCK_PROCESS_CPUTIME_ID));
+            cpu_begin = Some(monotonic_ns(ClockId::CLOCK_PROCESS_CPUTIME_ID));
         }
         if now >= end {
             break;
         }
         std::hint::spin_loop();
     }
-    let used = monotonic_ns(libc::CLOCK_PROCESS_CPUTIME_ID) - cpu_begin.unwrap_or(0);
+    let used = monotonic_ns(ClockId::CLOCK_PROCESS_CPUTIME_ID) - cpu_begin.unwrap_or(0);
     println!("{used}");
     ExitCode::SUCCESS
 }
 
 /// The CPUs this process may run on.
 fn allowed_cpus() -> usize {
-    // SAFETY: cpu_set_t is plain data; all zeroes is the empty set, which
-    // sched_getaffinity fills.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is a valid cpu_set_t of the size given.
-    if unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) } != 0 {
+    let Ok(set) = sched_getaffinity(Pid::from_raw(0)) else {
         return thread::available_parallelism().map_or(1, |n| n.get());
-    }
-    // SAFETY: CPU_COUNT reads inside `set`.
-    (unsafe { libc::CPU_COUNT(&set) }).max(1) as usize
+    };
+    (0..CpuSet::count()).filter(|&cpu| set.is_set(cpu).unwrap_or(false)).count().max(1)
 }
 
 /// A cgroup's `cpu.weight` (100 where it cannot be read, as the default).
@@ -233,7 +231,7 @@ fn main() -> ExitCode {
         return usage();
     }
     let Ok(me) = std::env::current_exe() else { return usage() };
-    let begin = monotonic_ns(libc::CLOCK_MONOTONIC) + WARMUP_NS;
+    let begin = monotonic_ns(ClockId::CLOCK_MONOTONIC) + WARMUP_NS;
     let end = begin + secs * 1_000_000_000;
     let mut children = Vec::new();
     for h in &hogs {
