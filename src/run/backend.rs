@@ -47,10 +47,15 @@ fn io_error(op: &'static str, errno: i32) -> BackendError {
 }
 
 impl BpfBackend {
-    /// Connects to the dispatcher's maps. `bss` is the mmapped .bss of the
-    /// same object; it must stay mapped (the skeleton alive) as long as the
-    /// backend lives. `batch` is the most tasks one `receive` returns.
-    pub fn new(
+    /// Connects to the dispatcher's maps. `batch` is the most tasks one
+    /// `receive` returns.
+    ///
+    /// # Safety
+    ///
+    /// `bss` is the mmapped .bss of the same object, and it must stay mapped
+    /// (the skeleton alive) as long as the backend lives: every counter read
+    /// and `.bss` write of the backend goes through it.
+    pub unsafe fn new(
         queued: &dyn MapCore,
         decisions: &dyn MapCore,
         bss: NonNull<types::bss>,

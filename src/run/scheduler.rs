@@ -266,7 +266,9 @@ pub fn attach_and_schedule(cfg: &Config, factory: &PolicyFactory, ctl: Option<&S
 
     let mut storage = MaybeUninit::uninit();
     let mut skel = open_and_load(cfg, &mut storage)?;
-    let mut backend = connect_backend(&mut skel, nr_cpus, engine_cfg.batch)?;
+    // SAFETY: `backend` is declared after `skel`, so it is dropped first on
+    // every path (an unwind included).
+    let mut backend = unsafe { connect_backend(&mut skel, nr_cpus, engine_cfg.batch) }?;
     // With --stats, a thread of its own makes and prints the stats line
     // (see `stats`). It reads the skeleton's .bss, so it is joined before
     // the skeleton goes, and after the dispatcher is detached: declared
@@ -386,9 +388,16 @@ fn register_usersched(skel: &BpfSkel<'_>) -> Result<()> {
 }
 
 /// The backend over the loaded dispatcher's ring buffers and mmapped .bss.
-fn connect_backend(skel: &mut BpfSkel<'_>, nr_cpus: u32, batch: usize) -> Result<BpfBackend> {
+///
+/// # Safety
+///
+/// The backend must be dropped before `skel` (it keeps a pointer into the
+/// skeleton's mmapped .bss): see [`BpfBackend::new`].
+unsafe fn connect_backend(skel: &mut BpfSkel<'_>, nr_cpus: u32, batch: usize) -> Result<BpfBackend> {
     let bss = skel.maps.bss_data.as_deref_mut().map(NonNull::from).context("the BPF object has no mmapped .bss")?;
-    BpfBackend::new(&skel.maps.queued, &skel.maps.decisions, bss, nr_cpus, batch)
+    // SAFETY: `bss` points into `skel`'s mapping; this function's caller
+    // keeps `skel` alive for as long as the backend.
+    unsafe { BpfBackend::new(&skel.maps.queued, &skel.maps.decisions, bss, nr_cpus, batch) }
         .context("connecting to the dispatcher's ring buffers")
 }
 
