@@ -1525,10 +1525,11 @@ static bool migration_disabled(const struct task_struct *p)
  * It keeps its key, the place its policy gave it: raising a key behind
  * vtime_now to vtime_now (as before) charged the task that happened to be
  * running when a stop-class task (the soft-lockup watchdog's cpu_stop,
- * every few seconds per CPU) took the CPU, and that is most often the
- * heaviest task there: `local` on the weights case's `spread` layout
- * (per-CPU queues, whose keys lag the global vtime_now) gave its nice-10
- * hogs 8-12 % more than their share. A key a fast path left stale (a task
+ * every few seconds per CPU) took the CPU, most often the heaviest task
+ * there, and with per-CPU queues (`local`) keys can lag the global
+ * vtime_now by much. (It was a suspect for `local`'s nice-10 hogs getting
+ * 8-12 % over their share on the weights case's `spread` layout; the
+ * change did not remove that.) A key a fast path left stale (a task
  * that slept) sorts first and runs once early; its next trip through user
  * space gives it a key again. It keeps what is left of its slice (at most slice_ns, as every
  * kernel-side dispatch), not a fresh default one, so
