@@ -127,8 +127,8 @@ pub struct RunOpts {
     #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
     pub monitor: Option<f64>,
 
-    /// Print the name, kind and description of each metric served to
-    /// scx_stats clients (scxtop, --monitor), and exit.
+    /// Print the name, kind and description of each metric that the
+    /// scx_stats server serves to its clients (such as scxtop), and exit.
     #[arg(long)]
     pub help_stats: bool,
 
