@@ -100,6 +100,10 @@ fn scheduler_options() {
     for bad in ["0", "-1", "nan", "inf", "-inf", "86401", "1e999", "x", ""] {
         row("stats", vec!["--stats", bad], "--stats");
     }
+    for bad in ["0", "-1", "nan", "inf", "86401", "x", ""] {
+        row("monitor", vec!["--monitor", bad], "--monitor");
+    }
+    row("help-stats", vec!["--help-stats=yes"], "--help-stats");
     row("verbose", vec!["--verbose=yes"], "--verbose");
     row("verbose", vec!["-vx"], "'-x'");
     row("config", vec!["--config", "/nonexistent/routing.toml"], "--config");
@@ -121,6 +125,7 @@ fn scheduler_options() {
         "--slice-min-us",
         "--stall-timeout-ms",
         "--stats",
+        "--monitor",
         "--config",
         "--socket",
         "--exit-dump-len",

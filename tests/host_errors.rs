@@ -66,3 +66,37 @@ fn malformed_option_is_usage_error() {
     assert!(err.lines().next().unwrap_or("").contains("--slice-us"), "{err}");
     assert!(!err.contains("panicked"));
 }
+
+/// `--help-stats` lists each metric (those of the `--stats` line) with a
+/// description, and exits 0 without touching the kernel.
+#[test]
+fn help_stats_lists_every_metric() {
+    let out = run(&["--help-stats"]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {:?}", stderr_lines(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let fields: Vec<&str> = text.lines().filter(|l| l.starts_with("  ")).collect();
+    for name in ["queued", "dispatched_user", "stalled", "page_faults", "loop_allocs", "usersched_kicked", "cpu_ns"] {
+        assert!(fields.iter().any(|l| l.split_whitespace().next() == Some(name)), "{name} missing: {text}");
+    }
+    assert_eq!(fields.len(), 32, "{text}");
+    for line in fields {
+        let (_, desc) = line.split_once(" : ").unwrap_or_else(|| panic!("no description: {line}"));
+        assert!(!desc.trim().is_empty(), "{line}");
+    }
+}
+
+/// `--monitor` with nothing serving the scx_stats socket: one line, exit 1
+/// (skipped where a scheduler serves it on this machine).
+#[test]
+fn monitor_without_a_server_is_one_line_error() {
+    if std::os::unix::net::UnixStream::connect("/var/run/scx/root/stats").is_ok() {
+        eprintln!("skipped: something serves /var/run/scx/root/stats here");
+        return;
+    }
+    let out = run(&["--monitor", "1"]);
+    let lines = stderr_lines(&out);
+    assert_eq!(out.status.code(), Some(1), "stderr: {lines:?}");
+    assert_eq!(lines.len(), 1, "stderr: {lines:?}");
+    assert!(lines[0].starts_with("scx_relay: --monitor: nothing serves /var/run/scx/root/stats"), "{lines:?}");
+    assert!(out.stdout.is_empty());
+}

@@ -9,6 +9,7 @@ mod backend;
 mod bpf;
 mod cgroup;
 mod ctl_server;
+mod metrics;
 mod panic_guard;
 mod preflight;
 mod scheduler;
@@ -119,6 +120,18 @@ pub struct RunOpts {
     #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
     pub stats: Option<f64>,
 
+    /// Load no scheduler: connect to the scx_relay running on this machine
+    /// (its scx_stats server, /var/run/scx/root/stats) and print its
+    /// metrics every SECS seconds, as --stats lines, until SIGINT. Exit 1
+    /// if nothing serves that socket.
+    #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
+    pub monitor: Option<f64>,
+
+    /// Print the name, kind and description of each metric that the
+    /// scx_stats server serves to its clients (such as scxtop), and exit.
+    #[arg(long)]
+    pub help_stats: bool,
+
     /// Size of the kernel's debug dump of an ejection, in bytes: the
     /// kernel's state and the dispatcher's own lines (tasks pending in user
     /// space, stall state, each CPU's DSQ depth, each task's custody), which
@@ -170,6 +183,9 @@ pub enum OptionsError {
     /// `--stats` is not a positive number of seconds (at most a day).
     #[error("--stats {0} is out of range (a positive number of seconds)")]
     Stats(f64),
+    /// `--monitor` is not a positive number of seconds (at most a day).
+    #[error("--monitor {0} is out of range (a positive number of seconds)")]
+    Monitor(f64),
     /// The `--config` file cannot be read.
     #[error("--config {}: cannot read it: {source}", path.display())]
     ReadConfig {
@@ -216,11 +232,7 @@ impl RunOpts {
         if !(1..=MAX_STALL_TIMEOUT_MS).contains(&self.stall_timeout_ms) {
             return Err(OptionsError::StallTimeoutMs(self.stall_timeout_ms));
         }
-        let stats_interval = match self.stats {
-            None => None,
-            Some(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Some(Duration::from_secs_f64(s)),
-            Some(s) => return Err(OptionsError::Stats(s)),
-        };
+        let stats_interval = self.stats.map(|s| seconds(s).ok_or(OptionsError::Stats(s))).transpose()?;
         let initial = match &self.config {
             Some(file) => {
                 let text = std::fs::read_to_string(file)
@@ -253,6 +265,11 @@ impl RunOpts {
     }
 }
 
+/// A positive number of seconds, at most a day (`--stats`, `--monitor`).
+fn seconds(s: f64) -> Option<Duration> {
+    (s.is_finite() && s > 0.0 && s <= 86_400.0).then(|| Duration::from_secs_f64(s))
+}
+
 /// Runs the real scheduler; returns the process exit code: 0 after a signal
 /// or a normal unload, 1 when the kernel ejected the scheduler or it could
 /// not start, 2 for invalid options, 101 when the policy panicked (after
@@ -264,6 +281,20 @@ pub fn main(opts: &RunOpts) -> ExitCode {
 /// [`main`], with a custom policy that starts instead of `--policy` (see
 /// `scx_relay::run_with_policy`).
 pub fn main_with_custom(opts: &RunOpts, custom: Option<CustomPolicy>) -> ExitCode {
+    if opts.help_stats {
+        return metrics::help_stats();
+    }
+    if let Some(secs) = opts.monitor {
+        let Some(interval) = seconds(secs) else {
+            eprintln!("scx_relay: {}", OptionsError::Monitor(secs));
+            return ExitCode::from(2);
+        };
+        if let Err(e) = scheduler::install_signal_handlers() {
+            eprintln!("scx_relay: {e:#}");
+            return ExitCode::from(1);
+        }
+        return metrics::monitor(Path::new(metrics::DEFAULT_STATS_SOCKET), interval, &scheduler::shutdown_requested);
+    }
     let mut cfg = match opts.validate() {
         Ok(c) => c,
         Err(e) => {

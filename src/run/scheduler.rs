@@ -30,7 +30,7 @@ use super::{
     backend::BpfBackend,
     bpf::{self, BpfSkel, BpfSkelBuilder},
     ctl_server::{PolicyFactory, PolicySpec, Server},
-    panic_guard,
+    metrics, panic_guard,
     stats::{print_line, LoopProfile, LoopShared, StatsPrinter, StatsSource},
     topology,
 };
@@ -103,6 +103,11 @@ static SHUTDOWN: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_signal(_sig: libc::c_int) {
     SHUTDOWN.store(true, Ordering::Relaxed);
+}
+
+/// Whether SIGINT or SIGTERM arrived (after [`install_signal_handlers`]).
+pub fn shutdown_requested() -> bool {
+    SHUTDOWN.load(Ordering::Relaxed)
 }
 
 /// Makes SIGINT and SIGTERM end the session cleanly (no thread: a flag the
@@ -279,6 +284,10 @@ pub fn attach_and_schedule(cfg: &Config, factory: &PolicyFactory, ctl: Option<&S
     let source =
         Arc::new(StatsSource::for_this_thread(unsafe { backend.bss_counters() }, factory.cgroup_unresolved.clone()));
     let printer = StatsPrinter::start(cfg.stats_interval, &source);
+    // The scx_stats server (scxtop, --monitor) answers from `source` on a
+    // thread of its own too, joined like the printer's; a server that
+    // cannot start is a warning, never a reason not to schedule.
+    let metrics = metrics::serve_or_warn(&source);
     register_usersched(&skel)?;
     let link = scx_ops_attach!(skel, relay_ops).context("attaching the BPF dispatcher")?;
     if cfg.partial {
@@ -290,7 +299,7 @@ pub fn attach_and_schedule(cfg: &Config, factory: &PolicyFactory, ctl: Option<&S
     lock_memory_or_warn();
     announce(cfg, nr_cpus, &policy_name);
 
-    if cfg.stats_interval.is_some() {
+    if cfg.stats_interval.is_some() || metrics.is_some() {
         source.start_counting();
     }
     let failure = schedule(cfg, ctl, &skel, &mut engine, &mut backend, &source.shared);
@@ -303,6 +312,7 @@ pub fn attach_and_schedule(cfg: &Config, factory: &PolicyFactory, ctl: Option<&S
     // Joined once detached: the thread is one of the tasks the loop
     // scheduled; now the kernel's fair class runs it at once.
     printer.finish();
+    drop(metrics);
     if let Some(ctl) = ctl {
         ctl.settle(SETTLE_TIMEOUT);
     }

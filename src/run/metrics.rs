@@ -1,0 +1,490 @@
+//! The `--stats` counters served with `scx_stats`, as upstream sched_ext
+//! schedulers serve theirs, for `scxtop` and `scx_relay --monitor`.
+//!
+//! [`Metrics`] holds what one `--stats` line shows, converted both ways
+//! from [`StatsLine`] by destructuring every field (a counter added to the
+//! line and not here fails to compile). The server ([`MetricsServer`]) is
+//! `scx_stats`'s: its threads read a request, send `()` through its channel
+//! and wait for the answer, which a thread of ours (never the scheduling
+//! loop) makes from the session's [`StatsSource`], like the `--stats`
+//! thread does.
+
+use std::{
+    io::Write,
+    os::unix::{fs::MetadataExt, net::UnixStream},
+    path::{Path, PathBuf},
+    process::ExitCode,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    thread::JoinHandle,
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context, Result};
+use scx_stats::{Meta, StatsClient, StatsServer, StatsServerData, ToJson};
+use scx_stats_derive::Stats;
+use serde::{Deserialize, Serialize};
+
+use super::stats::{Counters, DispatchProfile, DispatcherCounters, LoopProfile, StatsLine, StatsSource};
+
+/// Where `scx_stats` servers listen unless told otherwise (its
+/// `/var/run/scx` + `root` + `stats`): what `scxtop` and upstream
+/// schedulers' `--monitor` connect to.
+pub const DEFAULT_STATS_SOCKET: &str = "/var/run/scx/root/stats";
+
+/// scx_relay's counters: the `--stats` line's, with the same meaning, as
+/// totals since the current scheduling session started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, Stats)]
+#[stat(top, desc = "scx_relay counters since the scheduling session started (the --stats line's)")]
+pub struct Metrics {
+    #[stat(desc = "Tasks handed to user space")]
+    pub queued: u64,
+    #[stat(desc = "Hand-offs the kernel took back before a decision placed the task")]
+    pub voided: u64,
+    #[stat(desc = "Runs placed by a decision of the user scheduler")]
+    pub dispatched_user: u64,
+    #[stat(desc = "Tasks the dispatcher placed itself, without a decision")]
+    pub dispatched_kernel: u64,
+    #[stat(desc = "Tasks dispatched by the stall fallback")]
+    pub fallback: u64,
+    #[stat(desc = "Tasks dispatched by the dispatcher after waiting the stall timeout for a decision")]
+    pub rescued: u64,
+    #[stat(desc = "Tasks run ahead of their vtime after waiting AGE_AFTER_NS in a dispatch queue")]
+    pub aged: u64,
+    #[stat(desc = "Tasks enqueued again without having run for AGE_AFTER_NS, kept in the kernel")]
+    pub overdue: u64,
+    #[stat(desc = "Tasks taken back from user space to keep the kernel's ext server on a CPU")]
+    pub keepalive: u64,
+    #[stat(desc = "Tasks the kernel gave back from a local DSQ to a higher class, placed again")]
+    pub reenqueued: u64,
+    #[stat(desc = "Decisions moved to an allowed CPU")]
+    pub bounced: u64,
+    #[stat(desc = "Decisions discarded: stale generation, duplicate, exited task, unreadable record")]
+    pub stale: u64,
+    #[stat(desc = "Decisions whose vtime was clamped to the window around the dispatcher's clock")]
+    pub vtime_clamped: u64,
+    #[stat(desc = "Tasks kept in the kernel because the ring buffer or pending map was full")]
+    pub congested: u64,
+    #[stat(desc = "Times the user side was declared stalled")]
+    pub stalls: u64,
+    #[stat(desc = "1 while the stall fallback is active, else 0")]
+    pub stalled: u64,
+    #[stat(desc = "Queued records and decisions the backend could not use")]
+    pub invalid: u64,
+    #[stat(desc = "Decisions naming a CPU the machine lacks, sent to the shared queue instead")]
+    pub redirected: u64,
+    #[stat(desc = "Tasks routed by cgroup routes while their cgroup was unresolved")]
+    pub cgroup_unresolved: u64,
+    #[stat(desc = "Minor + major page faults of the scheduling loop's thread")]
+    pub page_faults: u64,
+    #[stat(desc = "Allocator calls of the scheduling loop (-1: probe not installed)")]
+    pub loop_allocs: i64,
+    #[stat(desc = "ops.dispatch() calls")]
+    pub dispatch_calls: u64,
+    #[stat(desc = "User-ring-buffer drains that found decisions")]
+    pub drains: u64,
+    #[stat(desc = "Decisions read by those drains")]
+    pub drained: u64,
+    #[stat(desc = "CPU kicks sent by the dispatcher")]
+    pub kicks: u64,
+    #[stat(desc = "Times the user scheduler was put on a CPU")]
+    pub usersched_runs: u64,
+    #[stat(desc = "CPU kicks meant to get the user scheduler a CPU")]
+    pub usersched_kicked: u64,
+    #[stat(desc = "Of those, kicks to a CPU the user scheduler may not run on")]
+    pub usersched_kicked_astray: u64,
+    #[stat(desc = "Engine steps (one per wake-up of the scheduling loop)")]
+    pub steps: u64,
+    #[stat(desc = "Steps that neither received a task nor sent a decision")]
+    pub empty_steps: u64,
+    #[stat(desc = "Tasks received from the dispatcher")]
+    pub received: u64,
+    #[stat(desc = "CPU time of the scx_relay process (all threads), in ns")]
+    pub cpu_ns: u64,
+}
+
+impl From<&StatsLine> for Metrics {
+    fn from(line: &StatsLine) -> Self {
+        // Every field named: a counter added to the line must be added here.
+        let StatsLine { counters, page_faults, loop_allocs, cgroup_unresolved, profile } = *line;
+        let Counters { dispatcher, stalled, invalid, profile: dispatch } = counters;
+        let DispatcherCounters {
+            queued,
+            voided,
+            user,
+            kernel,
+            fallback,
+            rescued,
+            aged,
+            overdue,
+            keepalive,
+            reenqueued,
+            bounced,
+            stale,
+            vtime_clamped,
+            congested,
+            stalls,
+        } = dispatcher;
+        let DispatchProfile {
+            dispatch_calls,
+            drains,
+            drained,
+            kicks,
+            usersched_runs,
+            usersched_kicks,
+            usersched_kicks_astray,
+        } = dispatch;
+        let LoopProfile { steps, empty_steps, received, cpu_ns, redirected } = profile;
+        Self {
+            queued,
+            voided,
+            dispatched_user: user,
+            dispatched_kernel: kernel,
+            fallback,
+            rescued,
+            aged,
+            overdue,
+            keepalive,
+            reenqueued,
+            bounced,
+            stale,
+            vtime_clamped,
+            congested,
+            stalls,
+            stalled: u64::from(stalled),
+            invalid,
+            redirected,
+            cgroup_unresolved,
+            page_faults,
+            loop_allocs: loop_allocs.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX)),
+            dispatch_calls,
+            drains,
+            drained,
+            kicks,
+            usersched_runs,
+            usersched_kicked: usersched_kicks,
+            usersched_kicked_astray: usersched_kicks_astray,
+            steps,
+            empty_steps,
+            received,
+            cpu_ns,
+        }
+    }
+}
+
+impl From<&Metrics> for StatsLine {
+    /// The `--stats` line these metrics make (what `--monitor` prints).
+    fn from(m: &Metrics) -> Self {
+        let Metrics {
+            queued,
+            voided,
+            dispatched_user,
+            dispatched_kernel,
+            fallback,
+            rescued,
+            aged,
+            overdue,
+            keepalive,
+            reenqueued,
+            bounced,
+            stale,
+            vtime_clamped,
+            congested,
+            stalls,
+            stalled,
+            invalid,
+            redirected,
+            cgroup_unresolved,
+            page_faults,
+            loop_allocs,
+            dispatch_calls,
+            drains,
+            drained,
+            kicks,
+            usersched_runs,
+            usersched_kicked,
+            usersched_kicked_astray,
+            steps,
+            empty_steps,
+            received,
+            cpu_ns,
+        } = *m;
+        StatsLine {
+            counters: Counters {
+                dispatcher: DispatcherCounters {
+                    queued,
+                    voided,
+                    user: dispatched_user,
+                    kernel: dispatched_kernel,
+                    fallback,
+                    rescued,
+                    aged,
+                    overdue,
+                    keepalive,
+                    reenqueued,
+                    bounced,
+                    stale,
+                    vtime_clamped,
+                    congested,
+                    stalls,
+                },
+                stalled: stalled != 0,
+                invalid,
+                profile: DispatchProfile {
+                    dispatch_calls,
+                    drains,
+                    drained,
+                    kicks,
+                    usersched_runs,
+                    usersched_kicks: usersched_kicked,
+                    usersched_kicks_astray: usersched_kicked_astray,
+                },
+            },
+            page_faults,
+            loop_allocs: u64::try_from(loop_allocs).ok(),
+            cgroup_unresolved,
+            profile: LoopProfile { steps, empty_steps, received, cpu_ns, redirected },
+        }
+    }
+}
+
+/// What the server knows: [`Metrics`] as its top (and only) stats, read by
+/// sending `()` through the server's channel and waiting for the answer.
+fn server_data() -> StatsServerData<(), Metrics> {
+    StatsServerData::new().add_meta(Metrics::meta()).add_stats(
+        "top",
+        Box::new(|_args, (request, answer)| {
+            request.send(())?;
+            answer.recv()?.to_json()
+        }),
+    )
+}
+
+/// `--help-stats`: each metric's name, kind and description.
+pub fn help_stats() -> ExitCode {
+    let mut out = Vec::new();
+    if let Err(e) = server_data().describe_meta(&mut out, None) {
+        eprintln!("scx_relay: --help-stats: {e:#}");
+        return ExitCode::from(1);
+    }
+    match std::io::stdout().write_all(&out) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprintln!("scx_relay: --help-stats: {e}");
+            ExitCode::from(1)
+        }
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+/// How often the answering thread looks whether it is asked to stop.
+const STOP_POLL: Duration = Duration::from_millis(50);
+
+/// The answering thread's stack: it reads a small file and fills a struct.
+const ANSWER_STACK: usize = 256 * 1024;
+
+/// A running `scx_stats` server and the thread of ours that answers it;
+/// stopped (the thread joined, the socket removed) when dropped.
+pub struct MetricsServer {
+    server: Option<StatsServer<(), Metrics>>,
+    path: PathBuf,
+    /// The socket's inode: removed at the end only if still ours.
+    ino: u64,
+    stop: Arc<AtomicBool>,
+    answering: Option<JoinHandle<()>>,
+}
+
+impl MetricsServer {
+    /// Serves the metrics `read` makes on `path` (its directory is created).
+    /// Refused if another process answers there.
+    pub fn start<F>(path: &Path, read: F) -> Result<Self>
+    where
+        F: Fn() -> Metrics + Send + 'static,
+    {
+        if UnixStream::connect(path).is_ok() {
+            bail!("another process serves {}", path.display());
+        }
+        let server = StatsServer::new(server_data()).set_path(path).launch()?;
+        let ino = std::fs::metadata(path).with_context(|| format!("{}", path.display()))?.ino();
+        let (answer, requests) = server.channels();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        let answering = std::thread::Builder::new()
+            .name("scx_relay-metrics".into())
+            .stack_size(ANSWER_STACK)
+            .spawn(move || loop {
+                match requests.recv_timeout(STOP_POLL) {
+                    Ok(()) => {
+                        if answer.send(read()).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) if e.is_timeout() => {
+                        if stopped.load(Ordering::Relaxed) {
+                            return;
+                        }
+                    }
+                    Err(_) => return,
+                }
+            })
+            .context("starting its thread")?;
+        Ok(Self { server: Some(server), path: path.to_owned(), ino, stop, answering: Some(answering) })
+    }
+}
+
+impl Drop for MetricsServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        // Wakes its listener, which then ends; a connection still open gets
+        // errors from then on (nothing answers its requests).
+        drop(self.server.take());
+        if let Some(thread) = self.answering.take() {
+            let _ = thread.join();
+        }
+        if std::fs::metadata(&self.path).is_ok_and(|m| m.ino() == self.ino) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// The session's server on the default socket, answering from `source`;
+/// `None` (after one warning line) if it cannot start: scheduling goes on.
+pub fn serve_or_warn(source: &Arc<StatsSource>) -> Option<MetricsServer> {
+    let source = Arc::clone(source);
+    MetricsServer::start(Path::new(DEFAULT_STATS_SOCKET), move || Metrics::from(&source.line()))
+        .map_err(|e| eprintln!("scx_relay: stats server: {e:#} (scx_stats clients will not see this scheduler)"))
+        .ok()
+}
+
+/// How long `--monitor` waits for an answer.
+const MONITOR_TIMEOUT_MS: u64 = 2_000;
+
+/// `--monitor`: prints the metrics of the scx_relay serving `path` every
+/// `interval`, as `--stats` lines, until SIGINT / SIGTERM (exit 0). Exit 1
+/// if nothing serves `path` at first; later, a lost server is waited for.
+pub fn monitor(path: &Path, interval: Duration, stop: &dyn Fn() -> bool) -> ExitCode {
+    let connect = || StatsClient::new().set_path(path).connect(Some(MONITOR_TIMEOUT_MS));
+    let mut client = match connect() {
+        Ok(c) => Some(c),
+        Err(e) => {
+            eprintln!("scx_relay: --monitor: nothing serves {} ({e}); is scx_relay running?", path.display());
+            return ExitCode::from(1);
+        }
+    };
+    let mut next = Instant::now();
+    while !stop() {
+        if Instant::now() < next {
+            std::thread::sleep(STOP_POLL.min(next.saturating_duration_since(Instant::now())));
+            continue;
+        }
+        next += interval;
+        if client.is_none() {
+            client = connect().ok();
+        }
+        let Some(c) = client.as_mut() else { continue };
+        match c.request::<Metrics>("stats", vec![]) {
+            Ok(m) => {
+                if !super::stats::print_line(&StatsLine::from(&m)) {
+                    return ExitCode::SUCCESS;
+                }
+            }
+            Err(e) => {
+                eprintln!("scx_relay: --monitor: {}: {e:#}; waiting for it", path.display());
+                client = None;
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// Distinct values in every field (`stalled`, a flag, is 1).
+    fn sample() -> Metrics {
+        let mut m = serde_json::to_value(Metrics::default()).unwrap();
+        for (i, (_, v)) in m.as_object_mut().unwrap().iter_mut().enumerate() {
+            *v = serde_json::json!(i + 2);
+        }
+        Metrics { stalled: 1, ..serde_json::from_value(m).unwrap() }
+    }
+
+    /// serde round trip, and the `--stats` line round trip.
+    #[test]
+    fn round_trips() {
+        let m = sample();
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(serde_json::from_str::<Metrics>(&json).unwrap(), m);
+        assert_eq!(Metrics::from(&StatsLine::from(&m)), m);
+        let without_probe = Metrics { loop_allocs: -1, ..m };
+        assert_eq!(StatsLine::from(&without_probe).loop_allocs, None);
+        assert_eq!(Metrics::from(&StatsLine::from(&without_probe)), without_probe);
+    }
+
+    /// Every field is described, and the meta names every serialized field.
+    #[test]
+    fn every_field_is_described() {
+        let meta = Metrics::meta();
+        assert!(meta.attrs.top.is_some());
+        let json = serde_json::to_value(Metrics::default()).unwrap();
+        let serialized: BTreeSet<&String> = json.as_object().unwrap().keys().collect();
+        let described: BTreeSet<&String> = meta.fields.keys().collect();
+        assert_eq!(serialized, described);
+        for (name, field) in &meta.fields {
+            assert!(field.attrs.desc.as_deref().is_some_and(|d| !d.is_empty()), "{name}");
+        }
+    }
+
+    fn temp_socket(tag: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("scx_relay-metrics-{tag}-{}", std::process::id())).join("stats")
+    }
+
+    /// The server answers `scx_stats` clients with what the source makes.
+    #[test]
+    fn serves_the_source() {
+        let path = temp_socket("serve");
+        let m = sample();
+        let server = MetricsServer::start(&path, move || m).unwrap();
+        let mut client = StatsClient::new().set_path(&path).connect(Some(2_000)).unwrap();
+        let json: serde_json::Value = client.request("stats", vec![]).unwrap();
+        assert_eq!(json["queued"], m.queued);
+        assert_eq!(json["cpu_ns"], m.cpu_ns);
+        assert_eq!(json["loop_allocs"], m.loop_allocs);
+        assert_eq!(serde_json::from_value::<Metrics>(json).unwrap(), m);
+        let again: Metrics = client.request("stats", vec![("target".into(), "top".into())]).unwrap();
+        assert_eq!(again, m);
+        let meta: serde_json::Value = client.request("stats_meta", vec![]).unwrap();
+        assert!(meta["Metrics"]["fields"]["steps"]["desc"].is_string(), "{meta}");
+
+        // A second server is refused while the first answers.
+        assert!(MetricsServer::start(&path, Metrics::default).is_err());
+        drop(client);
+        drop(server);
+        assert!(!path.exists(), "the socket is removed");
+        let _ = std::fs::remove_dir(path.parent().unwrap());
+    }
+
+    /// `--monitor` on a socket nobody serves: exit 1 at once.
+    #[test]
+    fn monitor_without_server() {
+        let path = temp_socket("none");
+        assert_eq!(monitor(&path, Duration::from_secs(1), &|| false), ExitCode::from(1));
+    }
+
+    /// `--monitor` prints until told to stop.
+    #[test]
+    fn monitor_until_stopped() {
+        let path = temp_socket("monitor");
+        let server = MetricsServer::start(&path, sample).unwrap();
+        let start = Instant::now();
+        let code = monitor(&path, Duration::from_millis(10), &|| start.elapsed() > Duration::from_millis(100));
+        assert_eq!(code, ExitCode::SUCCESS);
+        drop(server);
+        let _ = std::fs::remove_dir(path.parent().unwrap());
+    }
+}
