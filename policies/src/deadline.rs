@@ -250,19 +250,6 @@ impl Deadline {
         (v, v.saturating_add(self.request(task)))
     }
 
-    /// [`Deadline::charge`] for a policy with per-CPU queues: the floor
-    /// of an enqueue that is not a wakeup follows the clock of `home`, the
-    /// CPU the task ran on (see `VClock::place_home`).
-    pub(crate) fn charge_home(&mut self, task: &QueuedTask, home: usize) -> (u64, u64) {
-        let v = self.vclock.place_home(task, home);
-        (v, v.saturating_add(self.request(task)))
-    }
-
-    /// Room for the per-CPU clocks of `nr_cpus` CPUs ([`Deadline::charge_home`]).
-    pub(crate) fn ensure_homes(&mut self, nr_cpus: usize) {
-        self.vclock.ensure_homes(nr_cpus);
-    }
-
     /// Records that `pid`'s decision carries `key`.
     pub(crate) fn sent(&mut self, pid: i32, key: u64) {
         self.vclock.sent(pid, key);

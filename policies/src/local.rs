@@ -27,9 +27,8 @@
 //!
 //! Tasks restricted to some CPUs (the policy does not see the mask) only go
 //! to their home CPU or the shared queue, so no decision is bounced.
-//! Keys and slices are `deadline`'s (weighted virtual time, with each
-//! CPU's own clock as the floor of a task put back after its slice:
-//! `VClock::place_home`): tasks sharing a CPU share it by weight, and rule 2 spreads the weights over the CPUs
+//! Keys and slices are `deadline`'s (weighted virtual time): tasks sharing
+//! a CPU share it by weight, and rule 2 spreads the weights over the CPUs
 //! of an LLC, so hogs spread over the CPUs get CPU in proportion to weight
 //! too (across LLCs, only idle CPUs move tasks: weights hold within an
 //! LLC). Balancing by task count instead (the overflow going to the
@@ -99,7 +98,6 @@ impl Local {
             self.queues.resize_with(n, || VecDeque::with_capacity(QUEUE_CAPACITY));
             self.assigned.resize(n, 0);
             self.load.ensure(n);
-            self.order.ensure_homes(n);
         }
     }
 
@@ -194,8 +192,8 @@ impl Policy for Local {
 
     fn enqueue(&mut self, task: &QueuedTask, ctx: &SchedContext<'_>) {
         self.ensure_cpus(ctx.cpus.nr_cpus());
+        let (_, key) = self.order.charge(task);
         let home = (task.cpu as usize).min(self.queues.len() - 1);
-        let (_, key) = self.order.charge_home(task, home);
         self.load.count(task.pid, home, task.weight, ctx.now_ns);
         self.queues[home].push_back((key, *task));
         self.held += 1;

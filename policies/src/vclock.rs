@@ -61,9 +61,6 @@ struct VState {
 pub(crate) struct VClock {
     tasks: PidMap<VState>,
     clock: u64,
-    /// Per CPU, for [`VClock::place_home`]: the clock of the runs that
-    /// ended on that CPU (0: not started yet).
-    homes: Vec<u64>,
     behind: u64,
     ahead: u64,
 }
@@ -93,7 +90,6 @@ impl VClock {
         Self {
             tasks: PidMap::with_capacity(TASK_TABLE_CAPACITY),
             clock: 0,
-            homes: Vec::new(),
             behind: slice_ns.saturating_mul(AHEAD_SLICES),
             ahead: slice_ns.saturating_mul(ABOVE_SLICES),
         }
@@ -109,70 +105,27 @@ impl VClock {
         self.tasks.get(pid).map(|s| s.v)
     }
 
-    /// Room for the clocks of `nr_cpus` CPUs ([`VClock::place_home`]); it
-    /// grows, never shrinks (outside the scheduling loop's steady state).
-    pub(crate) fn ensure_homes(&mut self, nr_cpus: usize) {
-        if self.homes.len() < nr_cpus {
-            self.homes.resize(nr_cpus, 0);
-        }
-    }
-
     /// `task` arrives: charges its last run (once) at its current weight,
     /// at most `ahead` past the clock, moves the clock to where the run
     /// ended, keeps `v` within the window below the clock (`c` after a
     /// wakeup, `c - behind` otherwise) and returns it.
     pub(crate) fn place(&mut self, task: &QueuedTask) -> u64 {
-        self.place_at(task, None)
-    }
-
-    /// [`VClock::place`] for a policy that queues tasks per CPU (`local`):
-    /// the floor of an enqueue that is not a wakeup is `behind` below the
-    /// clock of `home` (the CPU the task ran on, whose runs alone move that
-    /// clock, as the global clock moves with every run), not below the
-    /// global clock. Tasks that share a CPU compete only with each other,
-    /// and a CPU that gives them less time than the others give theirs (the
-    /// user scheduler runs there) falls behind the global clock for ever:
-    /// with the global floor, both tasks of such a CPU were raised to it at
-    /// every enqueue, and their order no longer followed their weights (on
-    /// the guest, `local`'s nice-10 hogs spread over 4 CPUs got up to 12 %
-    /// over their share). Wakeups start at the global clock, as in `place`.
-    pub(crate) fn place_home(&mut self, task: &QueuedTask, home: usize) -> u64 {
-        self.place_at(task, Some(home))
-    }
-
-    fn place_at(&mut self, task: &QueuedTask, home: Option<usize>) -> u64 {
         let st = match self.tasks.entry(task.pid) {
             Found::Old(st) => st,
             Found::New(st, _) => st,
         };
-        let mut home_clock = home.and_then(|h| self.homes.get_mut(h));
-        if let Some(c) = home_clock.as_deref_mut() {
-            // A CPU's clock starts where the global one is.
-            if *c == 0 {
-                *c = self.clock;
-            }
-        }
         let known = st.key_sent == Some(task.vtime);
         let mut v = if known { st.v } else { self.clock };
         if known && task.stop_ts != st.charged_stop_ts {
             // It ran since its last decision, which started it at `v`.
-            let run = task.last_run_ns();
-            v = v.saturating_add(weighted(run, task.weight)).min(self.clock.saturating_add(self.ahead));
+            v = v.saturating_add(weighted(task.last_run_ns(), task.weight)).min(self.clock.saturating_add(self.ahead));
             // The clock follows by at most the run's own length: a light
             // task's charge (341 × its run at SCHED_IDLE's 3) would move it
-            // ahead of every other task's virtual time. So does the clock
-            // of the CPU it ran on.
-            self.clock = self.clock.max(v.min(self.clock.saturating_add(run)));
-            if let Some(c) = home_clock.as_deref_mut() {
-                *c = (*c).max(v.min(c.saturating_add(run)));
-            }
+            // ahead of every other task's virtual time.
+            self.clock = self.clock.max(v.min(self.clock.saturating_add(task.last_run_ns())));
         }
-        let floor = if task.is_wakeup() {
-            self.clock
-        } else {
-            home_clock.map_or(self.clock, |c| *c).saturating_sub(self.behind)
-        };
-        let v = v.max(floor).min(self.clock.saturating_add(self.ahead));
+        let below = if task.is_wakeup() { 0 } else { self.behind };
+        let v = v.clamp(self.clock.saturating_sub(below), self.clock.saturating_add(self.ahead));
         *st = VState { v, key_sent: None, charged_stop_ts: task.stop_ts };
         v
     }
@@ -255,51 +208,5 @@ mod tests {
         );
 
         assert_eq!(c.place(&task(3, 123, 0, 1, NICE_0)), c.now(), "foreign vtime: at the clock");
-    }
-
-    /// Two CPUs, a nice-0 and a nice-10 hog each, CPU 1 giving its pair 10 %
-    /// less time: with the global floor, CPU 1's tasks fall more than
-    /// `behind` below the clock and are raised to it at every enqueue; with
-    /// each CPU's own clock (`place_home`), nothing is raised, and each
-    /// pair's virtual times keep their weights' ratio of CPU time.
-    #[test]
-    fn home_clocks_keep_a_slower_cpu_out_of_the_floor() {
-        let nice10 = nice_to_weight(10);
-        for per_cpu in [false, true] {
-            let mut c = VClock::new(SLICE);
-            c.ensure_homes(2);
-            // pid = 10 * cpu + 1 + (0: nice 0, 1: nice 10); each runs on its CPU.
-            let mut vt = [0u64; 20];
-            let mut raised = 0;
-            let mut stop = 1;
-            for round in 0..400u64 {
-                for cpu in 0..2u64 {
-                    // Per round a CPU gives 9.31 : 1 of its time, CPU 1 10 % less.
-                    let scale = if cpu == 0 { 10 } else { 9 };
-                    for (k, (w, run)) in
-                        [(NICE_0, 93 * MS / 10 * scale / 10), (nice10, MS * scale / 10)].into_iter().enumerate()
-                    {
-                        let pid = (10 * cpu + 1 + k as u64) as i32;
-                        stop += run;
-                        let mut t = task(pid, vt[pid as usize], if round == 0 { 0 } else { run }, stop, w);
-                        t.cpu = cpu as u32;
-                        let before = if round == 0 { None } else { c.v_of(pid) };
-                        let v = if per_cpu { c.place_home(&t, cpu as usize) } else { c.place(&t) };
-                        if let Some(b) = before {
-                            if v != b.saturating_add(weighted(run, w)).min(c.now() + 20 * SLICE) {
-                                raised += 1;
-                            }
-                        }
-                        vt[pid as usize] = v + 1;
-                        c.sent(pid, v + 1);
-                    }
-                }
-            }
-            if per_cpu {
-                assert_eq!(raised, 0, "each CPU's own clock: no task raised");
-            } else {
-                assert!(raised > 100, "the global clock raised CPU 1's tasks {raised} times");
-            }
-        }
     }
 }
