@@ -1396,7 +1396,7 @@ s32 BPF_STRUCT_OPS(relay_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 	if (is_usersched(p))
 		return prev_cpu;
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
-	if (is_idle && !scx_bpf_dsq_nr_queued(SHARED_DSQ) &&
+	if (is_idle && !scx_bpf_dsq_nr_queued(SHARED_DSQ) && !scx_bpf_dsq_nr_queued(KTHREAD_DSQ) &&
 	    (cpu < 0 || cpu >= RELAY_MAX_CPUS || !scx_bpf_dsq_nr_queued(cpu))) {
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
 		__sync_fetch_and_add(&nr_kernel_dispatches, 1);
@@ -1461,21 +1461,24 @@ static void kthread_in_kernel(struct task_struct *p, u64 enq_flags)
 	bool pinned = p->nr_cpus_allowed == 1;
 
 	__sync_fetch_and_add(&nr_kernel_dispatches, 1);
-	if (short_run && !(req && READ_ONCE(*req))) {
-		/*
-		 * In partial mode, where decisions too go to local DSQs (see
-		 * keep_ext_server()), the local DSQ unless a higher class
-		 * holds this CPU.
-		 */
-		if (allowed && (pinned || (partial_mode && !served_by_ext_server()))) {
-			scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
-			return;
-		}
-		if (!pinned && !partial_mode) {
-			scx_bpf_dsq_insert(p, KTHREAD_DSQ, slice_ns, enq_flags);
-			kick_for(p);
-			return;
-		}
+	/*
+	 * Not behind aging's request for this CPU in KTHREAD_DSQ either: the
+	 * CPUs that serve it check their own request first (relay_dispatch).
+	 */
+	if (short_run && !pinned && !partial_mode) {
+		scx_bpf_dsq_insert(p, KTHREAD_DSQ, slice_ns, enq_flags);
+		kick_for(p);
+		return;
+	}
+	/*
+	 * In partial mode, where decisions too go to local DSQs (see
+	 * keep_ext_server()), the local DSQ unless a higher class holds this
+	 * CPU.
+	 */
+	if (short_run && !(req && READ_ONCE(*req)) && allowed &&
+	    (pinned || (partial_mode && !served_by_ext_server()))) {
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
+		return;
 	}
 	if (allowed && pinned) {
 		scx_bpf_dsq_insert_vtime(p, cpu, slice_ns, vtime_now_get(), enq_flags);
@@ -1485,15 +1488,29 @@ static void kthread_in_kernel(struct task_struct *p, u64 enq_flags)
 	dispatch_in_kernel(p, enq_flags);
 }
 
-/* A kernel thread waits in KTHREAD_DSQ, the first of which may run on @cpu. */
+/*
+ * Whether the running task of @cpu gives way to the kernel thread at the
+ * head of KTHREAD_DSQ (should_yield): if it may run on @cpu, and @cpu is
+ * the CPU it was enqueued on, or that CPU has not switched tasks for a
+ * whole slice (it may be spinning with preemption off). Not every CPU at
+ * once: ticks come together, and every busy CPU would give way to one
+ * kthread. Only the head is looked at: a kthread behind one that may not
+ * run here waits for this CPU's next dispatch (its running task's slice).
+ */
 static bool kthread_waits_for(s32 cpu)
 {
 	struct task_struct *head;
+	s32 home;
 
 	if (!scx_bpf_dsq_nr_queued(KTHREAD_DSQ))
 		return false;
 	head = __COMPAT_scx_bpf_dsq_peek(KTHREAD_DSQ);
-	return head && bpf_cpumask_test_cpu(cpu, head->cpus_ptr);
+	if (!head || !bpf_cpumask_test_cpu(cpu, head->cpus_ptr))
+		return false;
+	home = scx_bpf_task_cpu(head);
+	if (home == cpu || home < 0 || home >= RELAY_MAX_CPUS)
+		return true;
+	return bpf_ktime_get_ns() - READ_ONCE(cpu_started_ns[home & (RELAY_MAX_CPUS - 1)]) > slice_ns;
 }
 
 /*
@@ -1530,8 +1547,12 @@ static bool migration_disabled(const struct task_struct *p)
  * vtime_now by much. (It was a suspect for `local`'s nice-10 hogs getting
  * 8-12 % over their share on the weights case's `spread` layout; the
  * change did not remove that.) A key a fast path left stale (a task
- * that slept) sorts first and runs once early; its next trip through user
- * space gives it a key again. It keeps what is left of its slice (at most slice_ns, as every
+ * that slept, or one that only ever takes the fast paths and keeps the key
+ * relay_enable gave it) sorts first; what it gains at each re-enqueue is
+ * bounded by the slice below. The key is raised only to the lower end of
+ * the window around vtime_now (vtime_clamped's), so that every key in our
+ * DSQs stays within it, as the kernel's wrap-aware order needs. It keeps
+ * what is left of its slice (at most slice_ns, as every
  * kernel-side dispatch), not a fresh default one, so
  * that a low-weight task with a short slice that a stop-class task (the
  * soft-lockup watchdog's cpu_stop, every few seconds per CPU) preempts
@@ -1543,10 +1564,14 @@ static void reenqueued(struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
 	s32 cpu = scx_bpf_task_cpu(p);
+	u64 now = vtime_now_get();
+	u64 lo = now > VTIME_WINDOW ? now - VTIME_WINDOW : 0;
 	u64 vtime = p->scx.dsq_vtime;
 	u64 slice = p->scx.slice && p->scx.slice < slice_ns ? p->scx.slice : slice_ns;
 	u64 dsq = SHARED_DSQ;
 
+	if (vtime_before(vtime, lo))
+		vtime = lo;
 	__sync_fetch_and_add(&nr_reenqueued, 1);
 	__sync_fetch_and_add(&nr_kernel_dispatches, 1);
 	if (tctx)
@@ -1696,11 +1721,11 @@ static void keep_ext_server(struct pending_walk *walk, bool served)
  * What this CPU runs next: decisions are applied first (up to the free
  * slots), then, if the user side stalled, pending tasks are dispatched here
  * (or, when the timer asked, those pending for the stall timeout: rescued);
- * then a kernel thread of KTHREAD_DSQ (kthread_in_kernel);
  * then, if the timer found some, overdue tasks of this CPU's DSQ or the
  * shared DSQ (before the user scheduler: it may have work all the time under
  * load, and must not keep a waiting task from the CPU it is pinned to);
- * then the user scheduler if it has work, then the lower-vtime head of this
+ * then the user scheduler if it has work, then a kernel thread of
+ * KTHREAD_DSQ that may run here (kthread_in_kernel), then the lower-vtime head of this
  * CPU's DSQ and the shared DSQ; and if nothing is left, the previous task
  * keeps the CPU for another slice (in partial mode, failing that, see
  * keep_ext_server()).
@@ -1737,10 +1762,6 @@ void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 		bpf_for_each_map_elem(&pending, fallback_one, &walk, 0);
 	}
 
-	/* Kernel threads that had no whole slice yet (kthread_in_kernel). */
-	if (!partial_mode && scx_bpf_dsq_move_to_local(KTHREAD_DSQ, 0))
-		goto out;
-
 	/*
 	 * Overdue tasks first, but not twice in a row while anything else
 	 * waits: a backlog of overdue tasks flags every CPU, and aging at
@@ -1757,6 +1778,9 @@ void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 	if (age_first && run_overdue(cpu, now))
 		goto aged_out;
 	if (usersched_has_work(true) && scx_bpf_dsq_move_to_local(USERSCHED_DSQ, 0))
+		goto out;
+	/* Kernel threads that had no whole slice yet (kthread_in_kernel). */
+	if (!partial_mode && scx_bpf_dsq_move_to_local(KTHREAD_DSQ, 0))
 		goto out;
 	if (consume_in_vtime_order(cpu) || consume_from_held(cpu))
 		goto out;
