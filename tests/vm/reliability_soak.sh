@@ -33,7 +33,8 @@ RSS_SLACK_KB=1024
 note "soaking $secs s per policy: $policies"
 
 for policy in $policies; do
-	start_relay -- --policy "$policy" --stats 1
+	# The kernel's default watchdog under fork storms: see STRESS_WATCHDOG_MS.
+	start_relay env SCX_TIMEOUT_MS=$STRESS_WATCHDOG_MS -- --policy "$policy" --stats 1
 	sleep 2
 	workload_begins
 	rss_start=$(rss_kb "$RELAY_PID")
