@@ -1445,11 +1445,13 @@ static bool served_by_ext_server(void)
  *   watchdog's check-in, both free to run anywhere, wait 5 and 21 s in the
  *   local DSQ of such a CPU while the other CPUs ran hogs, and the kernel
  *   ejected scx_relay: "watchdog failed to check in").
- * A kthread that used a slice, or one enqueued while aging waits for this
- * CPU, queues in our DSQs at the current vtime instead (its CPU's DSQ if
- * pinned, else the shared one), where aging bounds its wait: kthreads
- * coming back first again and again would keep every other queue, and its
- * aging, waiting. The slice and the aging request bound that.
+ * A kthread that used a slice, or a pinned one enqueued while aging waits
+ * for its CPU, queues in our DSQs at the current vtime instead (its CPU's
+ * DSQ if pinned, else the shared one), where aging bounds its wait:
+ * kthreads coming back first again and again would keep every other
+ * queue, and its aging, waiting. The slice bounds that, and for pinned
+ * ones the aging request (an unbound one in KTHREAD_DSQ is served after
+ * aging's turn on whichever CPU takes it).
  */
 static void kthread_in_kernel(struct task_struct *p, u64 enq_flags)
 {
