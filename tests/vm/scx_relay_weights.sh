@@ -2,7 +2,8 @@
 # CPU-bound hogs (guest-tools share_probe) run RELAY_WEIGHT_SECONDS (default
 # 10) per layout, first under the kernel's fair class (EEVDF), then under
 # scx_relay with each of RELAY_WEIGHT_POLICIES (comma-separated; default
-# deadline, the default policy). Layouts:
+# deadline, the default policy). Layouts (RELAY_WEIGHT_LAYOUTS,
+# comma-separated; default all four):
 #   pair:    nice 0 and nice 10 sharing CPU 0 (the fair class: 1024 : 110)
 #   ladder:  nice -5, 0, 5, 10, 15 sharing CPU 0
 #   spread:  as many nice-0 as nice-10 hogs, twice the CPUs, free to move
@@ -24,6 +25,7 @@
 . /relay/lib/scx_relay.sh
 
 SECS=${RELAY_WEIGHT_SECONDS:-10}
+LAYOUTS=$(echo "${RELAY_WEIGHT_LAYOUTS:-pair,ladder,spread,cgroups}" | tr ',' ' ')
 POLICIES=$(echo "${RELAY_WEIGHT_POLICIES:-deadline}" | tr ',' ' ')
 CHECKED=$(echo "${RELAY_WEIGHT_CHECKED:-deadline}" | tr ',' ' ')
 TOLERANCE=${RELAY_WEIGHT_TOLERANCE_PCT:-30}
@@ -65,13 +67,14 @@ layouts() {
 		i=$((i + 1))
 	done
 	RESULTS=
-	for layout in pair ladder spread cgroups; do
+	for layout in $LAYOUTS; do
 		case $layout in
 		pair) err=$(probe "$1" pair 0 0 10) ;;
 		ladder) err=$(probe "$1" ladder 0 -5 0 5 10 15) ;;
 		# shellcheck disable=SC2086 # the hogs are words
 		spread) err=$(probe "$1" spread "0-$((N - 1))" $spread) ;;
 		cgroups) err=$(probe "$1" cgroups 0 "0@$CG/w100" "0@$CG/w1000/a" "0@$CG/w1000/a" "0@$CG/w1000/b") ;;
+		*) fail "no layout '$layout' (pair, ladder, spread, cgroups)" ;;
 		esac
 		[ -n "$err" ] || fail_with_log "$1 $layout: share_probe failed (its output is above)"
 		RESULTS="$RESULTS $layout:$err"
