@@ -1,7 +1,9 @@
 //! The `--stats` counters served with `scx_stats`, as upstream sched_ext
 //! schedulers serve theirs, for `scxtop` and `scx_relay --monitor`.
 //!
-//! [`Metrics`] holds what one `--stats` line shows, converted both ways
+//! [`Metrics`] holds the totals since the session started (a `--stats`
+//! line shows what they moved in its interval, [`Metrics::since`]),
+//! converted both ways
 //! from [`StatsLine`] by destructuring every field (a counter added to the
 //! line and not here fails to compile). The server ([`MetricsServer`]) is
 //! `scx_stats`'s: its threads read a request, send `()` through its channel
@@ -172,6 +174,101 @@ impl From<&StatsLine> for Metrics {
             cpu_ns,
         }
     }
+}
+
+impl Metrics {
+    /// What the counters moved from `earlier` to `self` (both of one
+    /// session): each counter's difference, 0 where it went down (another
+    /// session's, which starts from 0: `--monitor` reconnecting). `stalled`
+    /// is a state, not a counter: `self`'s. `loop_allocs` stays -1 where the
+    /// probe is not installed. Every field is named (no `..`): a field added
+    /// to [`Metrics`] must say here how it moves.
+    #[must_use]
+    pub fn since(&self, earlier: &Self) -> Self {
+        let (n, e) = (self, earlier);
+        let d = |now: u64, was: u64| now.saturating_sub(was);
+        Self {
+            queued: d(n.queued, e.queued),
+            voided: d(n.voided, e.voided),
+            dispatched_user: d(n.dispatched_user, e.dispatched_user),
+            dispatched_kernel: d(n.dispatched_kernel, e.dispatched_kernel),
+            fallback: d(n.fallback, e.fallback),
+            rescued: d(n.rescued, e.rescued),
+            aged: d(n.aged, e.aged),
+            overdue: d(n.overdue, e.overdue),
+            keepalive: d(n.keepalive, e.keepalive),
+            reenqueued: d(n.reenqueued, e.reenqueued),
+            bounced: d(n.bounced, e.bounced),
+            stale: d(n.stale, e.stale),
+            vtime_clamped: d(n.vtime_clamped, e.vtime_clamped),
+            congested: d(n.congested, e.congested),
+            stalls: d(n.stalls, e.stalls),
+            stalled: n.stalled,
+            invalid: d(n.invalid, e.invalid),
+            redirected: d(n.redirected, e.redirected),
+            cgroup_unresolved: d(n.cgroup_unresolved, e.cgroup_unresolved),
+            page_faults: d(n.page_faults, e.page_faults),
+            loop_allocs: match n.loop_allocs {
+                ..0 => -1,
+                now => now.saturating_sub(e.loop_allocs.max(0)).max(0),
+            },
+            dispatch_calls: d(n.dispatch_calls, e.dispatch_calls),
+            drains: d(n.drains, e.drains),
+            drained: d(n.drained, e.drained),
+            kicks: d(n.kicks, e.kicks),
+            usersched_runs: d(n.usersched_runs, e.usersched_runs),
+            usersched_kicked: d(n.usersched_kicked, e.usersched_kicked),
+            usersched_kicked_astray: d(n.usersched_kicked_astray, e.usersched_kicked_astray),
+            steps: d(n.steps, e.steps),
+            empty_steps: d(n.empty_steps, e.empty_steps),
+            received: d(n.received, e.received),
+            cpu_ns: d(n.cpu_ns, e.cpu_ns),
+        }
+    }
+}
+
+/// Turns successive readings of the totals into `--stats` lines of what
+/// moved in between (`--stats` and `--monitor` alike).
+#[derive(Debug)]
+pub struct Intervals {
+    /// The last reading and when it was taken; none yet (`--monitor` before
+    /// its first answer).
+    last: Option<(Instant, Metrics)>,
+}
+
+impl Intervals {
+    /// Counting from `start`, when the totals were `totals`.
+    pub fn from(start: Instant, totals: Metrics) -> Self {
+        Self { last: Some((start, totals)) }
+    }
+
+    /// With no reading yet: the first one is a baseline.
+    pub fn unstarted() -> Self {
+        Self { last: None }
+    }
+
+    /// The line for the interval that ends with `totals`, read at `now`
+    /// (none for the first reading of an unstarted one).
+    pub fn next(&mut self, now: Instant, totals: Metrics) -> Option<String> {
+        let line = self.last.map(|(then, earlier)| {
+            interval_line(now.saturating_duration_since(then), &StatsLine::from(&totals.since(&earlier)))
+        });
+        self.last = Some((now, totals));
+        line
+    }
+}
+
+/// The `--stats` line of an interval: `scx_relay stats: last 1.0 s: `, then
+/// what each counter moved in it (the state `(ok)` / `(stalled)` is the one
+/// at its end).
+pub fn interval_line(length: Duration, moved: &StatsLine) -> String {
+    format!("scx_relay stats: last {:.1} s: {moved}", length.as_secs_f64())
+}
+
+/// The line of the totals since the session started (at its end, and
+/// `--monitor`'s first): `scx_relay totals: ` and the counters.
+pub fn totals_line(totals: &StatsLine) -> String {
+    format!("scx_relay totals: {totals}")
 }
 
 impl From<&Metrics> for StatsLine {
@@ -361,8 +458,10 @@ pub fn serve_or_warn(source: &Arc<StatsSource>) -> Option<MetricsServer> {
 const MONITOR_TIMEOUT_MS: u64 = 2_000;
 
 /// `--monitor`: prints the metrics of the scx_relay serving `path` every
-/// `interval`, as `--stats` lines, until SIGINT / SIGTERM (exit 0). Exit 1
-/// if nothing serves `path` at first; later, a lost server is waited for.
+/// `interval` until SIGINT / SIGTERM (exit 0): first a `scx_relay totals:`
+/// line (since its session started), then `--stats` lines (what moved in
+/// each interval). Exit 1 if nothing serves `path` at first; later, a lost
+/// server is waited for, and its first answer after is totals again.
 pub fn monitor(path: &Path, interval: Duration, stop: &dyn Fn() -> bool) -> ExitCode {
     let connect = || StatsClient::new().set_path(path).connect(Some(MONITOR_TIMEOUT_MS));
     let mut client = match connect() {
@@ -372,6 +471,7 @@ pub fn monitor(path: &Path, interval: Duration, stop: &dyn Fn() -> bool) -> Exit
             return ExitCode::from(1);
         }
     };
+    let mut intervals = Intervals::unstarted();
     let mut next = Instant::now();
     while !stop() {
         if Instant::now() < next {
@@ -385,13 +485,17 @@ pub fn monitor(path: &Path, interval: Duration, stop: &dyn Fn() -> bool) -> Exit
         let Some(c) = client.as_mut() else { continue };
         match c.request::<Metrics>("stats", vec![]) {
             Ok(m) => {
-                if !super::stats::print_line(&StatsLine::from(&m)) {
+                // The first answer (of each connection): the totals since
+                // the session started; then what moved in each interval.
+                let line = intervals.next(Instant::now(), m).unwrap_or_else(|| totals_line(&StatsLine::from(&m)));
+                if !super::stats::print_line(&line) {
                     return ExitCode::SUCCESS;
                 }
             }
             Err(e) => {
                 eprintln!("scx_relay: --monitor: {}: {e:#}; waiting for it", path.display());
                 client = None;
+                intervals = Intervals::unstarted();
             }
         }
     }
@@ -424,6 +528,56 @@ mod tests {
         let without_probe = Metrics { loop_allocs: -1, ..m };
         assert_eq!(StatsLine::from(&without_probe).loop_allocs, None);
         assert_eq!(Metrics::from(&StatsLine::from(&without_probe)), without_probe);
+    }
+
+    /// `since`: each counter's difference (0 where it went down), the
+    /// state `stalled` as it is now, `loop_allocs` -1 without the probe.
+    #[test]
+    fn since_is_what_moved() {
+        let earlier = sample();
+        let mut later = serde_json::to_value(earlier).unwrap();
+        for (_, v) in later.as_object_mut().unwrap().iter_mut() {
+            *v = serde_json::json!(v.as_i64().unwrap() * 3);
+        }
+        let later = Metrics { stalled: 0, ..serde_json::from_value(later).unwrap() };
+        let moved = serde_json::to_value(later.since(&earlier)).unwrap();
+        let was = serde_json::to_value(earlier).unwrap();
+        for (name, v) in moved.as_object().unwrap() {
+            let want = if name == "stalled" { 0 } else { 2 * was[name].as_i64().unwrap() };
+            assert_eq!(v.as_i64(), Some(want), "{name}");
+        }
+        assert_eq!(earlier.since(&later), Metrics { stalled: 1, ..Metrics::default() }, "counters that went down");
+        assert_eq!(earlier.since(&earlier).queued, 0);
+        let unprobed = |m: Metrics| Metrics { loop_allocs: -1, ..m };
+        assert_eq!(unprobed(later).since(&unprobed(earlier)).loop_allocs, -1);
+        assert_eq!(later.since(&unprobed(earlier)).loop_allocs, later.loop_allocs);
+    }
+
+    /// Interval lines: what moved, after `scx_relay stats: last <s> s: `;
+    /// an unstarted one (`--monitor`) makes none for its first reading.
+    #[test]
+    fn interval_and_totals_lines() {
+        let t0 = Instant::now();
+        let m = |queued, stalled| Metrics { queued, dispatched_user: 2 * queued, stalled, ..Metrics::default() };
+        let mut intervals = Intervals::from(t0, Metrics::default());
+        let first = intervals.next(t0 + Duration::from_millis(1_040), m(10, 0)).unwrap();
+        assert!(first.starts_with("scx_relay stats: last 1.0 s: queued 10 voided 0 | dispatched user 20 "), "{first}");
+        assert!(first.contains("| stalls 0 (ok) |"), "{first}");
+        let second = intervals.next(t0 + Duration::from_millis(3_000), m(25, 1)).unwrap();
+        assert!(
+            second.starts_with("scx_relay stats: last 2.0 s: queued 15 voided 0 | dispatched user 30 "),
+            "{second}"
+        );
+        assert!(second.contains("| stalls 0 (stalled) |"), "{second}");
+        assert!(!second.contains('\n'));
+
+        let mut monitor = Intervals::unstarted();
+        assert_eq!(monitor.next(t0, m(100, 0)), None);
+        let next = monitor.next(t0 + Duration::from_millis(500), m(103, 0)).unwrap();
+        assert!(next.starts_with("scx_relay stats: last 0.5 s: queued 3 "), "{next}");
+
+        let totals = totals_line(&StatsLine::from(&m(7, 0)));
+        assert!(totals.starts_with("scx_relay totals: queued 7 voided 0 | dispatched user 14 "), "{totals}");
     }
 
     /// Every field is described, and the meta names every serialized field.

@@ -109,21 +109,22 @@ pub struct RunOpts {
     #[arg(short = 'p', long)]
     pub partial: bool,
 
-    /// Print one line of counters every SECS seconds (tasks queued, hand-offs
-    /// voided, runs placed by user space, tasks dispatched by the kernel /
-    /// stall fallback, tasks rescued
-    /// from a policy that never decided them, tasks aged past a policy's
-    /// ordering, decisions bounced, stale, invalid, redirected or with their
-    /// vtime clamped, congestion,
-    /// and the scheduling loop's page faults and allocator calls since it
-    /// started; printed by a thread of its own, never by the loop).
+    /// Print one line every SECS seconds of what the counters moved during
+    /// those seconds (`scx_relay stats: last 1.0 s: queued N ...`: tasks
+    /// queued, hand-offs voided, runs placed by user space, tasks
+    /// dispatched by the kernel / stall fallback, tasks rescued from a
+    /// policy that never decided them, tasks aged past a policy's ordering,
+    /// decisions bounced, stale, invalid, redirected or with their vtime
+    /// clamped, congestion, and the scheduling loop's page faults and
+    /// allocator calls), and the session's totals when it ends (`scx_relay
+    /// totals: ...`); printed by a thread of its own, never by the loop.
     #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
     pub stats: Option<f64>,
 
     /// Load no scheduler: connect to the scx_relay running on this machine
-    /// (its scx_stats server, /var/run/scx/root/stats) and print its
-    /// metrics every SECS seconds, as --stats lines, until SIGINT. Exit 1
-    /// if nothing serves that socket.
+    /// (its scx_stats server, /var/run/scx/root/stats), print its totals
+    /// since its session started, then every SECS seconds a --stats line of
+    /// what moved, until SIGINT. Exit 1 if nothing serves that socket.
     #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
     pub monitor: Option<f64>,
 

@@ -317,7 +317,7 @@ pub fn attach_and_schedule(cfg: &Config, factory: &PolicyFactory, ctl: Option<&S
         ctl.settle(SETTLE_TIMEOUT);
     }
     if let Some(last) = last {
-        print_line(&last);
+        print_line(&metrics::totals_line(&last));
     }
     drop(source);
     conclude(cfg, &skel, &engine, failure)

@@ -1,5 +1,7 @@
 //! `--stats`: the dispatcher's counters, the loop's profile and the loop
-//! thread's page faults, one line per interval.
+//! thread's page faults, one line per interval of what they moved in it
+//! (`scx_relay stats: last 1.0 s: ...`, made by `metrics::Intervals`), and
+//! the session's totals when it ends (`scx_relay totals: ...`).
 //!
 //! The line is made and printed by a thread of its own ([`StatsSource::print_every`]),
 //! never by the scheduling loop: the loop only stores its profile in
@@ -24,7 +26,11 @@ use nix::{
     unistd::gettid,
 };
 
-use super::{alloc_probe::loop_alloc_calls, bpf::types};
+use super::{
+    alloc_probe::loop_alloc_calls,
+    bpf::types,
+    metrics::{Intervals, Metrics},
+};
 
 /// Declares a struct of the dispatcher's counters: each field a `volatile
 /// u64` global of `src/bpf/main.bpf.c`, read from the mapped `.bss`, and
@@ -328,15 +334,22 @@ impl StatsSource {
         }
     }
 
-    /// Prints a line every `interval` until `stop` receives or its sender
-    /// is dropped (the body of the stats thread).
+    /// Prints a line every `interval`, of what the counters moved since
+    /// the last one (the first: since the thread started, before the
+    /// dispatcher was attached, when every counter was 0), until `stop`
+    /// receives or its sender is dropped (the body of the stats thread).
     pub fn print_every(&self, interval: Duration, stop: &Receiver<()>) {
-        let mut next = Instant::now() + interval;
+        let start = Instant::now();
+        let mut intervals = Intervals::from(start, Metrics::default());
+        let mut next = start + interval;
         loop {
             match stop.recv_timeout(next.saturating_duration_since(Instant::now())) {
                 Err(RecvTimeoutError::Timeout) => {
-                    if !print_line(&self.line()) {
-                        return;
+                    let totals = Metrics::from(&self.line());
+                    if let Some(line) = intervals.next(Instant::now(), totals) {
+                        if !print_line(&line) {
+                            return;
+                        }
                     }
                     next += interval;
                 }
@@ -348,7 +361,7 @@ impl StatsSource {
 
 /// Writes `line` to stdout; false if stdout is gone (closed pipe): the line
 /// is dropped, not a panic (`println!` would panic there).
-pub fn print_line(line: &StatsLine) -> bool {
+pub fn print_line(line: &str) -> bool {
     use std::io::Write;
     writeln!(std::io::stdout().lock(), "{line}").is_ok()
 }
@@ -410,7 +423,8 @@ pub struct LoopProfile {
     pub redirected: u64,
 }
 
-/// One `--stats` line: counters and page faults since start.
+/// The counters of one `--stats` line (its text after the line's label):
+/// totals since start, or what moved in an interval (`Metrics::since`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StatsLine {
     /// The counters.
@@ -435,7 +449,7 @@ impl fmt::Display for StatsLine {
         let (c, p) = (&self.counters, &self.profile);
         write!(
             f,
-            "scx_relay stats: {} ({}) | invalid {} redirected {} cgroup unresolved {} | page faults {} loop allocs {} | {} | \
+            "{} ({}) | invalid {} redirected {} cgroup unresolved {} | page faults {} loop allocs {} | {} | \
              steps {} empty {} received {} | cpu_ns {}",
             c.dispatcher,
             if c.stalled { "stalled" } else { "ok" },
@@ -571,7 +585,7 @@ mod tests {
         };
         assert_eq!(
             line.to_string(),
-            "scx_relay stats: queued 10 voided 22 | dispatched user 7 kernel 2 fallback 1 rescued 8 aged 20 overdue 4 keepalive 2 reenqueued 24 | bounced 3 \
+            "queued 10 voided 22 | dispatched user 7 kernel 2 fallback 1 rescued 8 aged 20 overdue 4 keepalive 2 reenqueued 24 | bounced 3 \
              stale 4 vtime clamped 21 congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 cgroup unresolved 27 | page faults 6 loop allocs 23 | dispatch calls 11 \
              drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 | steps 16 empty 17 received 18 | cpu_ns 19"
         );
