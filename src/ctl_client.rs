@@ -5,7 +5,8 @@
 //! Every outcome is one line: the scheduler's answer on stdout (exit 0), or
 //! what went wrong on stderr (exit 1): no scheduler running, permission
 //! denied, a malformed configuration (checked here first, with the line and
-//! field at fault), or the scheduler's refusal.
+//! field at fault), or the scheduler's refusal. `status`'s answer is one
+//! JSON object, printed as it came (no `scx_relay: ` before it), for scripts.
 
 use std::{
     io::{ErrorKind, Read, Write},
@@ -52,7 +53,10 @@ pub enum Action {
         /// The configuration file.
         file: PathBuf,
     },
-    /// Print what the scheduler runs.
+    /// Print what the scheduler runs and its counters since its session
+    /// started, as one line of JSON: `{"policy": "<name, or routing (...)>",
+    /// "metrics": {"queued": N, ...}}`, the metrics `--help-stats` describes
+    /// (`null` while the scheduler is between sessions).
     Status,
 }
 
@@ -63,6 +67,10 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(15);
 pub fn main(args: &CtlArgs) -> ExitCode {
     match request(args) {
         Ok(reply) => match reply.strip_prefix("ok: ") {
+            Some(json) if matches!(args.action, Action::Status) => {
+                println!("{json}");
+                ExitCode::SUCCESS
+            }
             Some(ok) => {
                 println!("scx_relay: {ok}");
                 ExitCode::SUCCESS

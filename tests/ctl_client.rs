@@ -108,3 +108,32 @@ fn talks_the_protocol() {
     std::fs::remove_file(&file).unwrap();
     std::fs::remove_file(&path).unwrap();
 }
+
+/// `status`: the scheduler's JSON comes out on stdout as it came, one line
+/// with nothing before it (scripts parse it); an error is still one line on
+/// stderr.
+#[test]
+fn status_prints_the_json() {
+    let path = temp("status.sock");
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path).unwrap();
+    let json = r#"{"policy":"fifo","metrics":{"queued":3,"loop_allocs":-1}}"#;
+    let server = std::thread::spawn(move || {
+        let mut requests = Vec::new();
+        for reply in [format!("ok: {json}"), "error: boom".to_owned()] {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut text = String::new();
+            s.read_to_string(&mut text).unwrap();
+            requests.push(text);
+            s.write_all(format!("{reply}\n").as_bytes()).unwrap();
+        }
+        requests
+    });
+    let sock = path.to_str().unwrap();
+    let out = ctl(&["--socket", sock, "status"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{json}\n"));
+    assert_fails(&ctl(&["--socket", sock, "status"]), 1, "boom");
+    assert_eq!(server.join().unwrap(), ["status\n", "status\n"]);
+    std::fs::remove_file(&path).unwrap();
+}

@@ -11,7 +11,11 @@
 //!
 //! **Requests** are text: one line `policy <name>`, `status`, or `config`
 //! followed by a routing configuration (TOML); the client then shuts its
-//! side. The reply is one line: `ok: ...` or `error: ...`. A request larger
+//! side. The reply is one line: `ok: ...` or `error: ...`. `status`'s is
+//! `ok: ` and one JSON object ([`Status`]): what runs, and the session's
+//! [`Metrics`] (the totals `--stats` lines are the intervals of), read on
+//! this thread, never the loop's, from what the session attached
+//! ([`Server::serve_metrics`]); `null` between sessions. A request larger
 //! than [`MAX_REQUEST`] is refused whole (never cut and applied), and one
 //! that has not arrived complete within [`REQUEST_DEADLINE`] of the server
 //! starting to read it is refused: a client trickling bytes holds the
@@ -54,7 +58,9 @@ use nix::{
 use policies::{PolicyConfig, RoutingConfig};
 use scheduler_core::{Engine, Policy, PreparedSwitch, Retired};
 
-use super::{cgroup, panic_guard::GuardedPolicy};
+use serde::{Deserialize, Serialize};
+
+use super::{cgroup, metrics::Metrics, panic_guard::GuardedPolicy};
 
 /// How long a switch request waits for the scheduling loop.
 pub const SWITCH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -143,11 +149,42 @@ struct Slot {
     current: PolicySpec,
 }
 
+/// Makes the running session's metrics (on the accepting thread).
+type ReadMetrics = Box<dyn Fn() -> Metrics + Send>;
+
 /// State shared by the accepting thread and the loop.
 struct Shared {
     pending: AtomicBool,
     slot: Mutex<Slot>,
     answered: Condvar,
+    /// The running session's metrics, if a session runs. Never locked by the
+    /// loop; the accepting thread holds it while it reads, so a session
+    /// that detaches waits for a read under way.
+    metrics: Mutex<Option<ReadMetrics>>,
+}
+
+/// `status`'s answer, after `ok: `: one JSON object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// What runs: a policy's name, or `routing (<group>: <policy>, ...)`.
+    pub policy: String,
+    /// The session's totals since it started (`--help-stats` describes
+    /// them); `null` while no session runs (starting, or restarting after
+    /// a CPU hotplug).
+    pub metrics: Option<Metrics>,
+}
+
+/// While it lives, `status` answers with the metrics its reader makes
+/// ([`Server::serve_metrics`]).
+pub struct MetricsAttached<'a> {
+    shared: &'a Shared,
+}
+
+impl Drop for MetricsAttached<'_> {
+    fn drop(&mut self) {
+        let mut slot = self.shared.metrics.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *slot = None;
+    }
 }
 
 /// The control socket and its thread.
@@ -196,6 +233,7 @@ impl Server {
             pending: AtomicBool::new(false),
             slot: Mutex::new(Slot { request: None, done: None, unlogged: false, current: initial }),
             answered: Condvar::new(),
+            metrics: Mutex::new(None),
         });
         let thread_shared = shared.clone();
         std::thread::Builder::new()
@@ -211,6 +249,15 @@ impl Server {
     /// accepting thread: call it outside the scheduling loop.
     pub fn current(&self) -> Option<PolicySpec> {
         self.shared.slot.lock().ok().map(|s| s.current.clone())
+    }
+
+    /// `status` answers with what `read` makes (on the accepting thread)
+    /// until the returned guard is dropped; dropping it waits for a read
+    /// under way, so what `read` reads may go right after.
+    pub fn serve_metrics(&self, read: impl Fn() -> Metrics + Send + 'static) -> MetricsAttached<'_> {
+        let mut slot = self.shared.metrics.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *slot = Some(Box::new(read));
+        MetricsAttached { shared: &self.shared }
     }
 
     /// Called by the scheduling loop every round: one atomic load unless a
@@ -276,10 +323,7 @@ fn serve(stream: &mut UnixStream, shared: &Shared, factory: &PolicyFactory) -> R
     let (first, body) = text.split_once('\n').unwrap_or((text.as_str(), ""));
     let mut words = first.split_whitespace();
     let spec = match (words.next(), words.next(), words.next()) {
-        (Some("status"), None, _) => {
-            let current = shared.slot.lock().map(|s| describe(&s.current)).unwrap_or_default();
-            return Ok(format!("ok: running {current}"));
-        }
+        (Some("status"), None, _) => return Ok(format!("ok: {}", status_json(shared)?)),
         (Some("policy"), Some(name), None) => PolicySpec::Named(name.to_owned()),
         (Some("config"), None, _) => match RoutingConfig::parse(body) {
             Ok(c) => PolicySpec::Routing(c),
@@ -325,6 +369,13 @@ fn read_request(stream: &mut UnixStream, deadline: Duration) -> Result<String> {
         bail!("the request is larger than {MAX_REQUEST} bytes; refused");
     }
     String::from_utf8(request).context("the request is not UTF-8")
+}
+
+/// `status`'s JSON (one line): what runs, and the running session's metrics.
+fn status_json(shared: &Shared) -> Result<String> {
+    let policy = shared.slot.lock().map(|s| describe(&s.current)).unwrap_or_default();
+    let metrics = shared.metrics.lock().ok().and_then(|read| read.as_ref().map(|read| read()));
+    Ok(serde_json::to_string(&Status { policy, metrics })?)
 }
 
 /// A short description of what a spec runs.
@@ -417,7 +468,7 @@ mod tests {
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         assert!(matches!(Server::start(&path, factory(), PolicySpec::Named("fifo".into())), Err(StartError::Busy(_))));
-        assert_eq!(request(&path, "status\n"), "ok: running fifo\n");
+        assert_eq!(request(&path, "status\n"), "ok: {\"policy\":\"fifo\",\"metrics\":null}\n");
         drop(server);
         assert!(!path.exists());
     }
@@ -443,7 +494,48 @@ mod tests {
         let mut reply = String::new();
         slow.read_to_string(&mut reply).unwrap();
         assert!(reply.starts_with("error: the request did not arrive within 2000 ms"), "{reply}");
-        assert_eq!(next.join().unwrap(), "ok: running fifo\n");
+        assert!(next.join().unwrap().starts_with("ok: {\"policy\":\"fifo\","));
+    }
+
+    /// `status` is `ok: ` and one line of JSON: the policy, and the metrics
+    /// the attached session makes, read when asked; `null` when no session
+    /// is attached (before, and after its guard went).
+    #[test]
+    fn status_is_json_with_the_sessions_metrics() {
+        let path = socket_path("status");
+        let routing = RoutingConfig::parse("[[route]]\nname = \"hogs\"\npolicy = \"fifo\"\ncomm = \"a*\"\n").unwrap();
+        let server = Server::start(&path, factory(), PolicySpec::Routing(routing)).unwrap();
+        let status = |path: &Path| {
+            let reply = request(path, "status\n");
+            assert_eq!(reply.lines().count(), 1, "{reply}");
+            let json = reply.strip_prefix("ok: ").unwrap();
+            (serde_json::from_str::<Status>(json).unwrap(), serde_json::from_str::<serde_json::Value>(json).unwrap())
+        };
+        let (before, _) = status(&path);
+        assert_eq!(before, Status { policy: "routing (hogs: fifo, default: deadline)".into(), metrics: None });
+
+        let reads = Arc::new(AtomicU64::new(0));
+        let attached = {
+            let reads = reads.clone();
+            server.serve_metrics(move || Metrics {
+                queued: 10 + reads.fetch_add(1, Ordering::Relaxed),
+                ..Metrics::default()
+            })
+        };
+        let (first, json) = status(&path);
+        assert_eq!(first.metrics, Some(Metrics { queued: 10, ..Metrics::default() }));
+        // Every metric under its --help-stats name, as the scx_stats server serves them.
+        let served = serde_json::to_value(Metrics::default()).unwrap();
+        let keys =
+            |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<std::collections::BTreeSet<_>>();
+        assert_eq!(keys(&json["metrics"]), keys(&served));
+        assert_eq!(json["metrics"]["loop_allocs"], 0);
+        assert_eq!(keys(&json), ["metrics".to_owned(), "policy".to_owned()].into());
+        assert_eq!(status(&path).0.metrics.unwrap().queued, 11, "read again for each request");
+
+        drop(attached);
+        assert_eq!(status(&path).0.metrics, None);
+        drop(server);
     }
 
     /// A switch request is carried out by the loop's poll: the engine runs

@@ -1,9 +1,9 @@
 //! The `--stats` counters served with `scx_stats`, as upstream sched_ext
 //! schedulers serve theirs, for `scxtop` and `scx_relay --monitor`.
 //!
-//! [`Metrics`] holds the totals since the session started (a `--stats`
-//! line shows what they moved in its interval, [`Metrics::since`]),
-//! converted both ways
+//! [`Metrics`] holds the totals since the session started (also what
+//! `scx_relay ctl status` answers, as JSON; a `--stats` line shows what they
+//! moved in its interval, [`Metrics::since`]), converted both ways
 //! from [`StatsLine`] by destructuring every field (a counter added to the
 //! line and not here fails to compile). The server ([`MetricsServer`]) is
 //! `scx_stats`'s: its threads read a request, send `()` through its channel

@@ -118,6 +118,7 @@ pub struct RunOpts {
     /// clamped, congestion, and the scheduling loop's page faults and
     /// allocator calls), and the session's totals when it ends (`scx_relay
     /// totals: ...`); printed by a thread of its own, never by the loop.
+    /// The totals of the running scheduler: `scx_relay ctl status` (JSON).
     #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
     pub stats: Option<f64>,
 

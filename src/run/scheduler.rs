@@ -288,6 +288,13 @@ pub fn attach_and_schedule(cfg: &Config, factory: &PolicyFactory, ctl: Option<&S
     // thread of its own too, joined like the printer's; a server that
     // cannot start is a warning, never a reason not to schedule.
     let metrics = metrics::serve_or_warn(&source);
+    // `scx_relay ctl status` answers from `source` too, on the control
+    // thread; detached (waiting for a read under way) when dropped, before
+    // the skeleton, on any path.
+    let ctl_metrics = ctl.map(|ctl| {
+        let source = Arc::clone(&source);
+        ctl.serve_metrics(move || metrics::Metrics::from(&source.line()))
+    });
     register_usersched(&skel)?;
     let link = scx_ops_attach!(skel, relay_ops).context("attaching the BPF dispatcher")?;
     if cfg.partial {
@@ -299,7 +306,7 @@ pub fn attach_and_schedule(cfg: &Config, factory: &PolicyFactory, ctl: Option<&S
     lock_memory_or_warn();
     announce(cfg, nr_cpus, &policy_name);
 
-    if cfg.stats_interval.is_some() || metrics.is_some() {
+    if cfg.stats_interval.is_some() || metrics.is_some() || ctl_metrics.is_some() {
         source.start_counting();
     }
     let failure = schedule(cfg, ctl, &skel, &mut engine, &mut backend, &source.shared);
@@ -313,6 +320,7 @@ pub fn attach_and_schedule(cfg: &Config, factory: &PolicyFactory, ctl: Option<&S
     // scheduled; now the kernel's fair class runs it at once.
     printer.finish();
     drop(metrics);
+    drop(ctl_metrics);
     if let Some(ctl) = ctl {
         ctl.settle(SETTLE_TIMEOUT);
     }
