@@ -156,6 +156,15 @@ pub const GUEST_BINARIES: &[GuestBinary] = &[
         optional: false,
         bench_only: false,
     },
+    // Test tool: reads a field of a JSON document, such as `scx_relay ctl
+    // status`'s (tests/vm/lib/scx_relay.sh, tests/vm/bench/bench.sh; busybox
+    // has no jq).
+    GuestBinary {
+        name: "json_get",
+        source: Source::Built { path: "release/json_get", build_with: BUILD_COMMAND },
+        optional: false,
+        bench_only: false,
+    },
     // Test tool: runs a command under SCHED_EXT (guest cases
     // scx_relay_partial*; chrt knows no SCHED_EXT).
     GuestBinary {
