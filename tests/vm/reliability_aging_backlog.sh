@@ -32,7 +32,7 @@ done
 workload_begins
 out=$(backlog_probe "$S" "$SECS" 1) || fail_with_log "backlog_probe failed: $out"
 note "$out"
-workload_deltas "$S starved tasks, $N hogs" aged overdue user kernel fallback rescued stalls
+workload_deltas "$S starved tasks, $N hogs" aged overdue dispatched_user dispatched_kernel fallback rescued stalls
 fail_if_ejected "the backlog"
 gap=$(echo "$out" | awk '{ for (i = 1; i < NF; i++) if ($i == "gap_max_ms") print $(i + 1) }')
 [ -n "$gap" ] || fail_with_log "no gap_max_ms in: $out"

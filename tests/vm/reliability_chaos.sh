@@ -34,14 +34,16 @@ wait "$LOAD" || fail_with_log "stress-ng exited with status $? under chaos"
 wait_done $((2 * N)) 60 pinned || fail_with_log "only $(done_count pinned) of $((2 * N)) pinned tasks completed"
 check "hackbench under chaos" hackbench -g 2 -l 100
 fail_if_ejected "under chaos"
+# The session's totals, read while it runs (`ctl status`).
+fresh_stats
+for counter in redirected bounced stale invalid rescued vtime_clamped dispatched_user; do
+	v=$(counter "$FRESH_STATS" "$counter")
+	note "$counter: $v"
+	[ "${v:-0}" -gt 0 ] || fail_with_log "counter $counter is '$v', expected > 0"
+done
 kill -INT "$RELAY_PID"
 wait_relay
 show_relay
 [ "$RELAY_STATUS" -eq 0 ] || fail_with_log "scx_relay exited with status $RELAY_STATUS"
-for counter in redirected bounced stale invalid rescued clamped user; do
-	v=$(stat_of "$counter")
-	note "$counter: $v"
-	[ "${v:-0}" -gt 0 ] || fail_with_log "counter $counter is '$v', expected > 0"
-done
 took=$(wait_state disabled 60) || fail_with_log "state is '$(cat $SCX/state)' after scx_relay exited"
 pass

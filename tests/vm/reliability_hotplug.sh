@@ -101,14 +101,14 @@ done
 # Dispatches after the restarts: with every CPU busy (a hog per CPU) the
 # hackbench wakeups cannot take the idle-CPU fast path, so they must go
 # through user space; wait for two stats intervals after it.
-user_before=$(stat_of user)
+user_before=$(stat_of dispatched_user)
 stress-ng -t 8 -c "$N" >/dev/null 2>&1 &
 HOGS=$!
 counted after hackbench -g 2 -l 200
 sleep 5
 wait "$HOGS"
 sleep 2
-user_after=$(stat_of user)
+user_after=$(stat_of dispatched_user)
 note "$restarts restarts for $changes CPU changes; user dispatches $user_before -> $user_after"
 [ "$restarts" -ge 1 ] || fail_with_log "no restart for $changes CPU changes"
 [ "${user_after:-0}" -gt "${user_before:-0}" ] || fail_with_log "no user dispatches after the restarts ($user_before -> $user_after)"

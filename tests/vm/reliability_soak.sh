@@ -69,16 +69,16 @@ for policy in $policies; do
 		note "$policy: thread $tid ($comm): page faults $(awk -v t="$tid" '$1 == t { print $3 }' /tmp/soak-faults-start) -> $n during the load"
 	done
 	workload_ended "$policy"
-	line=$(grep 'scx_relay stats:' "$RELAY_LOG" | tail -n 1)
-	faults=$(stat_of faults)
-	allocs=$(stat_of allocs)
+	# The session's totals (workload_ended read them: FRESH_STATS).
+	faults=$(counter "$FRESH_STATS" page_faults)
+	allocs=$(counter "$FRESH_STATS" loop_allocs)
 	for key in bounced invalid redirected; do
-		v=$(counter "$line" "$key")
+		v=$(counter "$FRESH_STATS" "$key")
 		[ "$v" = 0 ] || fail_with_log "$policy: $key is $v, expected 0"
 	done
 	kill -INT "$RELAY_PID"
 	wait_relay
-	note "$policy: $line"
+	note "$policy: $FRESH_STATS"
 	note "$policy: VmRSS start ${rss_start} kB, end ${rss_end} kB; page faults ${faults}; loop allocs ${allocs}; hackbench rounds $hb_rounds, pinned workers $N: all completed"
 	[ "$RELAY_STATUS" -eq 0 ] || fail_with_log "$policy: scx_relay exited with status $RELAY_STATUS"
 	fail_if_ejected "$policy"

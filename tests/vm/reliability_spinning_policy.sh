@@ -30,17 +30,17 @@ while [ $(($(cut -d. -f1 /proc/uptime) - load_t0)) -lt "$secs" ]; do
 done
 wait "$LOAD" || fail_with_log "stress-ng exited with status $? under a spinning policy"
 fail_if_ejected "under a spinning policy"
-workload_deltas "$secs s with a policy that spins ($rounds hackbench rounds)" queued user fallback rescued stalls
+workload_deltas "$secs s with a policy that spins ($rounds hackbench rounds)" queued dispatched_user fallback rescued stalls
 [ "$DELTA_stalls" -gt 0 ] || fail_with_log "the spinning policy was never declared stalled (stalls +$DELTA_stalls)"
 [ "$DELTA_fallback" -gt 0 ] || fail_with_log "no fallback dispatch while the policy spun (fallback +$DELTA_fallback)"
-[ "$DELTA_user" -gt 0 ] || fail_with_log "no user dispatches: the policy never answered"
-# The stall ends: a stats line reads "(ok)" within 10 s (fresh_stats sets
-# the helpers' globals, i among them: this loop keeps its own count).
+[ "$DELTA_dispatched_user" -gt 0 ] || fail_with_log "no user dispatches: the policy never answered"
+# The stall ends: the scheduler's `stalled` state reads 0 within 10 s.
 ok_t0=$(cut -d. -f1 /proc/uptime)
 while :; do
 	fresh_stats
-	case $FRESH_STATS in *"(ok)"*) break ;; esac
+	[ "$(counter "$FRESH_STATS" stalled)" = 0 ] && break
 	[ $(($(cut -d. -f1 /proc/uptime) - ok_t0)) -lt 10 ] || fail_with_log "still stalled 10 s after the load: $FRESH_STATS"
+	sleep 0.2
 done
 note "stall over within $(($(cut -d. -f1 /proc/uptime) - ok_t0)) s of the load's end"
 stop_relay

@@ -32,7 +32,7 @@ enabled_for() {
 }
 
 # Part 1: one long stop.
-user_before=$(stat_of user)
+user_before=$(stat_of dispatched_user)
 # How late a briefly sleeping task wakes during the stop (a note: a slow
 # fallback and a frozen guest look different).
 gap_probe "$STOP_S" 10 >/tmp/relay-gaps 2>&1 &
@@ -48,10 +48,10 @@ wait "$GAP_PID"
 note "during the stop: $(cat /tmp/relay-gaps)"
 sleep 3
 fallback1=$(stat_of fallback)
-user1=$(stat_of user)
+user1=$(stat_of dispatched_user)
 counted after1 hackbench -g 2 -l 50
 sleep 3
-user1b=$(stat_of user)
+user1b=$(stat_of dispatched_user)
 note "after the stop: fallback $fallback1, user dispatches $user1 -> $user1b"
 [ "${fallback1:-0}" -gt 0 ] || fail_with_log "no fallback dispatches during the stop"
 [ "${user1b:-0}" -gt "${user1:-0}" ] || fail_with_log "user dispatches did not resume after the stop ($user1 -> $user1b)"
@@ -72,10 +72,10 @@ done
 expected=$(((FLAP_S + 4) / 5))
 wait_done "$expected" 60 flap || fail_with_log "only $(done_count flap) of $expected workloads started in the loop completed"
 sleep 2
-user2=$(stat_of user)
+user2=$(stat_of dispatched_user)
 counted after2 hackbench -g 2 -l 50
 sleep 3
-user2b=$(stat_of user)
+user2b=$(stat_of dispatched_user)
 note "after $flips stop/continue cycles: fallback $(stat_of fallback), stalls $(stat_of stalls), user dispatches $user2 -> $user2b; $(done_count) workloads completed"
 [ "${user2b:-0}" -gt "${user2:-0}" ] || fail_with_log "user dispatches did not resume after the loop ($user2 -> $user2b)"
 wait_done 1 60 after1 && wait_done 1 60 after2 || fail_with_log "a workload started after the stops did not complete"

@@ -70,16 +70,18 @@ note "$SWITCHES switches in $(awk "BEGIN { printf \"%.1f\", $t1 - $t0 }")s"
 workload_ended "$SWITCHES live switches"
 # The switches themselves allocate nothing on the loop (the control thread
 # builds the policy and the hand-over list, and frees the old policy).
-allocs=$(counter "$FRESH_STATS" allocs)
+allocs=$(counter "$FRESH_STATS" loop_allocs)
 note "loop allocator calls since start: $allocs"
 [ "$allocs" = 0 ] || fail_with_log "the scheduling loop made $allocs allocator calls (expected 0)"
 
-# A malformed configuration changes nothing.
-before=$(scx_relay ctl status 2>&1)
+# A malformed configuration changes nothing (`ctl status`'s policy field).
+fresh_stats
+before=$(printf '%s\n' "$FRESH_STATS" | json_get policy) || fail_with_log "no policy in ctl status: $FRESH_STATS"
 out=$(scx_relay ctl config "$BAD" 2>&1) && fail_with_log "a malformed configuration was accepted: $out"
 echo "$out" | grep -q 'line 4, field share' || fail_with_log "malformed configuration: unexpected error: $out"
-after=$(scx_relay ctl status 2>&1)
-[ "$before" = "$after" ] || fail_with_log "the running policy changed: '$before' -> '$after'"
+fresh_stats
+after=$(printf '%s\n' "$FRESH_STATS" | json_get policy) || fail_with_log "no policy in ctl status: $FRESH_STATS"
+[ -n "$before" ] && [ "$before" = "$after" ] || fail_with_log "the running policy changed: '$before' -> '$after'"
 note "refused: $out; still $after"
 
 kill "$LOAD" 2>/dev/null

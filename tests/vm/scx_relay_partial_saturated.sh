@@ -67,8 +67,8 @@ in_charge "after the saturation"
 # the safety nets are checked from here on, not since the start.
 workload_begins
 check "hackbench under SCHED_EXT after the saturation" run_ext hackbench -g 2 -l 50
-workload_deltas "hackbench under SCHED_EXT after the saturation" queued user fallback rescued stalls
-[ "$DELTA_user" -gt 0 ] || fail_with_log "no user dispatches during hackbench"
+workload_deltas "hackbench under SCHED_EXT after the saturation" queued dispatched_user fallback rescued stalls
+[ "$DELTA_dispatched_user" -gt 0 ] || fail_with_log "no user dispatches during hackbench"
 [ "$DELTA_fallback" -eq 0 ] && [ "$DELTA_rescued" -eq 0 ] && [ "$DELTA_stalls" -eq 0 ] ||
 	fail_with_log "a safety net fired during hackbench after the saturation:$delta"
 

@@ -80,8 +80,8 @@ echo "$a" >"$CG/relay-b/cgroup.procs" || fail_with_log "cannot move $a to /relay
 sleep 1
 only_on "the hog moved from /relay-a to /relay-b" "$a" /relay-b 3
 workload_ended "cgroup routes"
-allocs=$(counter "$FRESH_STATS" allocs)
-unresolved=$(counter "$FRESH_STATS" unresolved)
+allocs=$(counter "$FRESH_STATS" loop_allocs)
+unresolved=$(counter "$FRESH_STATS" cgroup_unresolved)
 note "loop allocs $allocs, cgroup unresolved $unresolved"
 [ "$allocs" = 0 ] || fail_with_log "the loop allocated $allocs times"
 cleanup

@@ -73,7 +73,7 @@ hold_cpu0() {
 	echo "$es_saved" >"$ES"
 	echo "$rt_saved" >"$RT"
 	note "$1: the SCHED_FIFO hog ran $((rt_after - rt_before)) ticks on cpu0"
-	workload_deltas "$1: cpu0 held for ${HOLD}s" reenqueued user kernel aged fallback rescued stalls
+	workload_deltas "$1: cpu0 held for ${HOLD}s" reenqueued dispatched_user dispatched_kernel aged fallback rescued stalls
 	got=$(echo "$before" "$after" | awk -v n=$((N + 1)) '{
 		for (i = 1; i <= n; i++) printf "%s%d", (i > 1 ? " " : ""), $(n + i) - $i }')
 	note "$1: CPU ticks (1/100 s) of each hog while cpu0 was held: $got"

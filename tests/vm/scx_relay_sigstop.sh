@@ -19,7 +19,7 @@ LOAD=$!
 hackbench -g 2 -l 100000 >/dev/null 2>&1 &
 HB=$!
 sleep 4
-user_before=$(stat_of user)
+user_before=$(stat_of dispatched_user)
 note "before SIGSTOP: user dispatches $user_before"
 kill -STOP "$RELAY_PID"
 sleep 10
@@ -27,10 +27,10 @@ state=$(cat $SCX/state)
 kill -CONT "$RELAY_PID"
 [ "$state" = enabled ] || fail_with_log "state was '$state' after 10 s of SIGSTOP, expected enabled"
 sleep 2
-user_stopped=$(stat_of user)
+user_stopped=$(stat_of dispatched_user)
 fallback=$(stat_of fallback)
 sleep 4
-user_after=$(stat_of user)
+user_after=$(stat_of dispatched_user)
 note "after SIGCONT: user dispatches $user_stopped -> $user_after, fallback $fallback"
 kill "$HB" 2>/dev/null
 wait "$LOAD"

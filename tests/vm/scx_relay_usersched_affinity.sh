@@ -39,11 +39,11 @@ timed_run() {
 	workload_ended "$what"
 	# (workload_deltas sets `what` itself.)
 	run_what=$what
-	workload_deltas "$run_what: kicks for the user scheduler" kicked astray
+	workload_deltas "$run_what: kicks for the user scheduler" usersched_kicked usersched_kicked_astray
 	what=$run_what
-	[ "$DELTA_kicked" -gt 0 ] || fail_with_log "$what: no kick for the user scheduler during the hackbench"
-	[ "$DELTA_astray" -eq 0 ] ||
-		fail_with_log "$what: $DELTA_astray of $DELTA_kicked kicks for the user scheduler reached a CPU it may not run on"
+	[ "$DELTA_usersched_kicked" -gt 0 ] || fail_with_log "$what: no kick for the user scheduler during the hackbench"
+	[ "$DELTA_usersched_kicked_astray" -eq 0 ] ||
+		fail_with_log "$what: $DELTA_usersched_kicked_astray of $DELTA_usersched_kicked kicks for the user scheduler reached a CPU it may not run on"
 	kill -INT "$RELAY_PID"
 	wait_relay
 	[ "$RELAY_STATUS" -eq 0 ] || fail_with_log "$what: scx_relay exited with status $RELAY_STATUS after SIGINT"

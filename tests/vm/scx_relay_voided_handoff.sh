@@ -81,7 +81,7 @@ echo "$rt_saved" >"$RT"
 [ "$driver" -eq 0 ] || fail_with_log "the driver failed (status $driver; 3: scx_relay not stopped within 2 s)"
 sleep 3
 fail_if_ejected "with hand-offs taken back"
-workload_deltas "$K sleepers re-pinned while handed off" queued voided user stale overdue fallback rescued stalls
+workload_deltas "$K sleepers re-pinned while handed off" queued voided dispatched_user stale overdue fallback rescued stalls
 [ "$DELTA_stale" -ge "$K" ] || fail_with_log "stale +$DELTA_stale, expected at least $K (the late decisions)"
 [ "$DELTA_voided" -ge "$K" ] || fail_with_log "voided +$DELTA_voided, expected at least $K"
 kill -KILL $sleepers

@@ -55,26 +55,19 @@ cpu_ns() {
 	cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'
 }
 
-# The last stats line of scx_relay's log.
-relay_line() { grep 'scx_relay stats:' "$log" | tail -n 1; }
-# Value after word $1 in stats line $2.
-field() { echo "$2" | awk -v key="$1" '{ for (i = 1; i < NF; i++) if ($i == key) { print $(i + 1); exit } }'; }
-# Wait (up to 5 s) until scx_relay prints a stats line newer than line count $1.
-next_relay_line() {
-	i=0
-	while [ "$(grep -c 'scx_relay stats:' "$log")" -le "$1" ] && [ $i -lt 50 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	relay_line
-}
+# The running scx_relay's status: `scx_relay ctl status`, one line of JSON
+# with its totals since the session started (empty if it does not answer).
+relay_status() { scx_relay ctl status 2>/dev/null; }
+# Metric $1 (a name of `scx_relay --help-stats`) in status $2; empty when
+# not there (a baseline built before `ctl status` answered JSON).
+metric() { printf '%s\n' "$2" | json_get "metrics.$1" 2>/dev/null; }
 
-# Emit metric $2: stats field $1 in line $b minus the same in line $a,
+# Emit metric $2: metric $1 in status $b minus the same in status $a,
 # divided by $3 if given (with three decimals). Nothing when an older
-# scx_relay (the baseline) does not print that field.
+# scx_relay (the baseline) does not answer that metric.
 emit_delta() {
-	x=$(field "$1" "$a")
-	y=$(field "$1" "$b")
+	x=$(metric "$1" "$a")
+	y=$(metric "$1" "$b")
 	[ -n "$x" ] && [ -n "$y" ] || return 0
 	if [ -n "$3" ]; then
 		emit "$2" "$(awk "BEGIN { printf \"%.3f\", ($y - $x) / $3 }")"
@@ -193,8 +186,9 @@ run_io() { run_stress hdd "$io_s" hdd_ops_s --hdd-bytes 4M --temp-path /tmp; }
 # run; the scheduler's CPU time, the decisions it made and its system calls
 # (main thread, counted in the kernel by a tracefs histogram on
 # raw_syscalls:sys_enter, no ptrace) over the run.
-#   scx_relay: CPU time and decisions come from the same two stats lines
-#     (cpu_ns, user), so they cover exactly the same interval.
+#   scx_relay: CPU time and decisions come from the same two answers of
+#     `scx_relay ctl status`, before and after the run (cpu_ns,
+#     dispatched_user), so they cover exactly the same interval.
 #   scx_rustland: it asks the kernel for an idle CPU (one bpf() call,
 #     BPF_PROG_TEST_RUN of rs_select_cpu) for every task it dispatches and
 #     its counters miss the decisions for "any CPU", so its decisions are
@@ -211,15 +205,15 @@ run_cost() {
 		c1=$(cpu_ns "$sched_pid")
 		;;
 	*)
-		lines=$(grep -c 'scx_relay stats:' "$log")
-		a=$(next_relay_line "$lines")
+		a=$(relay_status)
 		hackbench -g 4 -l "$cost_loops" >/dev/null 2>&1
-		lines=$(grep -c 'scx_relay stats:' "$log")
-		b=$(next_relay_line "$lines")
+		b=$(relay_status)
 		emit_delta cpu_ns cost_cpu_ms 1000000
-		emit_delta user cost_decisions
-		for key in calls drains drained kicks runs steps empty received queued kernel; do
-			emit_delta "$key" "prof_$key"
+		emit_delta dispatched_user cost_decisions
+		# <metric>:<the prof_ name the host reads>
+		for pair in dispatch_calls:calls drains:drains drained:drained kicks:kicks usersched_runs:runs \
+			steps:steps empty_steps:empty received:received queued:queued dispatched_kernel:kernel; do
+			emit_delta "${pair%%:*}" "prof_${pair#*:}"
 		done
 		;;
 	esac

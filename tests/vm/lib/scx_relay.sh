@@ -1,9 +1,12 @@
 # Helpers for the scx_relay guest cases (sourced after common.sh).
 #
-# The scheduler runs in the background with its output in $RELAY_LOG; its
-# --stats lines look like
-#   scx_relay stats: queued 10 voided 0 | dispatched user 7 kernel 2 fallback 1 | ...
-# and stat_of reads one counter from the last of them.
+# The scheduler runs in the background with its output in $RELAY_LOG (its
+# --stats lines, what the counters moved each interval, are for the eye).
+# The counters are read as JSON: `scx_relay ctl status` answers
+#   {"policy":"deadline","metrics":{"queued":10,"voided":0,"dispatched_user":7,...}}
+# (totals since the session started, named as `scx_relay --help-stats`
+# lists them), and json_get (guest-tools) reads a field of it: stat_of,
+# counter and the workload_* helpers take those names.
 
 RELAY_LOG=/tmp/scx_relay-$RELAY_TEST_NAME.log
 SCX=/sys/kernel/sched_ext
@@ -128,33 +131,35 @@ start_relay_partial() {
 	done
 }
 
-# stat_of <counter>: the value after "<counter>" in the last stats line
-# (counters: queued voided user kernel fallback rescued aged overdue keepalive reenqueued
-# bounced stale clamped congested stalls invalid redirected unresolved faults ...; a
-# two-word label is read by its last word: "vtime clamped" by clamped).
+# stat_of <metric>: the running scheduler's total of <metric> now (queued
+# voided dispatched_user dispatched_kernel fallback rescued aged overdue
+# keepalive reenqueued bounced stale vtime_clamped congested stalls stalled
+# invalid redirected cgroup_unresolved page_faults loop_allocs
+# usersched_kicked usersched_kicked_astray ...: `scx_relay --help-stats`);
+# empty (and a note why) when it cannot be read.
 stat_of() {
-	grep 'scx_relay stats:' "$RELAY_LOG" | tail -n 1 |
-		awk -v key="$1" '{ for (i = 1; i < NF; i++) if ($i == key) { print $(i + 1); exit } }'
+	counter "$(scx_relay ctl status 2>&1)" "$1"
 }
 
-# counter <stats line> <counter>: the value after "<counter>" in that line.
+# counter <status> <metric>: <metric> in a `scx_relay ctl status` answer
+# (FRESH_STATS, WORKLOAD_BEFORE); empty (and a note why) if not there.
 counter() {
-	echo "$1" | awk -v key="$2" '{ for (i = 1; i < NF; i++) if ($i == key) { print $(i + 1); exit } }'
+	printf '%s\n' "$1" | json_get "metrics.$2" 2>/dev/null || {
+		note "no metric $2 in the scheduler's status: $1" >&2
+		return 1
+	}
 }
 
-# fresh_stats: set FRESH_STATS to the first stats line printed after this
-# call (waits up to 10 s; needs --stats 1). Counters read this way bracket a
-# workload: a line printed before the call could predate it. (A variable,
-# not output: a failure inside $(...) would lose its reason.)
+# fresh_stats: set FRESH_STATS to the scheduler's status now (`scx_relay
+# ctl status`: JSON, its totals since the session started). Counters read
+# this way bracket a workload. Fails the case if the scheduler does not
+# answer with its metrics. (A variable, not output: a failure inside
+# $(...) would lose its reason.)
 fresh_stats() {
-	n0=$(grep -c 'scx_relay stats:' "$RELAY_LOG")
-	i=0
-	while [ "$(grep -c 'scx_relay stats:' "$RELAY_LOG")" -le "$n0" ]; do
-		i=$((i + 1))
-		[ "$i" -le 100 ] || fail_with_log "no stats line within 10 s (run scx_relay with --stats 1)"
-		sleep 0.1
-	done
-	FRESH_STATS=$(grep 'scx_relay stats:' "$RELAY_LOG" | sed -n "$((n0 + 1))p")
+	FRESH_STATS=$(scx_relay ctl status 2>&1) ||
+		fail_with_log "scx_relay ctl status failed: $FRESH_STATS"
+	printf '%s\n' "$FRESH_STATS" | json_get metrics.queued >/dev/null 2>&1 ||
+		fail_with_log "no metrics in scx_relay ctl status: $FRESH_STATS"
 }
 
 # workload_begins: note the counters before a workload (WORKLOAD_BEFORE).
@@ -167,27 +172,29 @@ workload_begins() {
 # that ran since workload_begins: its user dispatches went up meanwhile, and
 # the safety nets never fired (fallback, rescued and stalls are 0 since the
 # scheduler was loaded: no fault was injected, so none may be needed), and
-# no decision's vtime had to be clamped (vtime clamped is 0 since load).
+# no decision's vtime had to be clamped (vtime_clamped is 0 since load).
 # Prints the deltas of the counters.
 workload_ended() {
-	workload_deltas "${1:-workload}" queued voided user kernel fallback rescued aged overdue reenqueued stalls
-	[ "$DELTA_user" -gt 0 ] || fail_with_log "${1:-workload}: no user dispatches during it"
-	# clamped: no honest policy sends a vtime the dispatcher must clamp.
-	for key in fallback rescued stalls clamped; do
+	workload_deltas "${1:-workload}" queued voided dispatched_user dispatched_kernel fallback rescued aged overdue reenqueued stalls
+	[ "$DELTA_dispatched_user" -gt 0 ] || fail_with_log "${1:-workload}: no user dispatches during it"
+	# vtime_clamped: no honest policy sends a vtime the dispatcher must clamp.
+	for key in fallback rescued stalls vtime_clamped; do
 		v=$(counter "$FRESH_STATS" "$key")
 		[ "$v" = 0 ] || fail_with_log "${1:-workload}: $key is $v, expected 0 (no fault was injected)"
 	done
 }
 
-# workload_deltas <what> <counter...>: read a fresh stats line and note how
-# much each counter grew since workload_begins; sets DELTA_<counter>.
+# workload_deltas <what> <metric...>: read the status again and note how
+# much each metric grew since workload_begins; sets DELTA_<metric>.
 workload_deltas() {
 	what=$1
 	shift
 	fresh_stats
 	delta=
 	for key in "$@"; do
-		d=$(($(counter "$FRESH_STATS" "$key") - $(counter "$WORKLOAD_BEFORE" "$key")))
+		now=$(counter "$FRESH_STATS" "$key") || fail_with_log "$what: no metric $key"
+		was=$(counter "$WORKLOAD_BEFORE" "$key") || fail_with_log "$what: no metric $key"
+		d=$((now - was))
 		eval "DELTA_$key=$d"
 		delta="$delta $key +$d"
 	done
@@ -230,7 +237,9 @@ stop_relay() {
 	TOOK=$(wait_state disabled 60) || fail_with_log "state is '$(cat $SCX/state)' 60 s after scx_relay exited"
 }
 
-# Print the last stats line and the kernel's sched_ext messages.
+# Print the last stats line (what moved in the last interval), the rest of
+# the log (the session's totals among it), and the kernel's sched_ext
+# messages.
 show_relay() {
 	grep 'scx_relay stats:' "$RELAY_LOG" | tail -n 1
 	grep -v 'scx_relay stats:' "$RELAY_LOG"
