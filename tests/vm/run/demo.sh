@@ -28,7 +28,7 @@ echo "demo: starting scx_relay --stats 1"
 start_relay timeout $((seconds + 90)) -- --stats 1
 echo "demo: sched_ext state: $(cat $SCX/state), ops: $(cat $SCX/root/ops)"
 
-# --- The workload, with the counters read before and after. -----------------
+# --- The workload, with the counters read before and after (ctl status). ----
 workload_begins
 t0=$(cut -d' ' -f1 /proc/uptime)
 echo "demo: stress-ng --cpu $(nproc) --switch 2 -t ${seconds}s --metrics-brief, with hackbench alongside"
@@ -47,8 +47,8 @@ workload_ended "demo workload"
 t1=$(cut -d' ' -f1 /proc/uptime)
 kill -INT "$RELAY_PID"
 wait_relay
-grep 'scx_relay' "$RELAY_LOG" | grep -v 'scx_relay stats:' 
-echo "demo: last counters: $(grep 'scx_relay stats:' "$RELAY_LOG" | tail -n 1)"
+grep 'scx_relay' "$RELAY_LOG" | grep -v 'scx_relay stats:' | grep -v 'scx_relay totals:'
+echo "demo: the session's counters: $(grep 'scx_relay totals:' "$RELAY_LOG" | tail -n 1)"
 echo "demo: scx_relay exited with status $RELAY_STATUS, $(elapsed "$t1")s after SIGINT"
 [ "$RELAY_STATUS" -eq 0 ] || fail_with_log "scx_relay exited with status $RELAY_STATUS"
 took=$(wait_state disabled 60) || fail_with_log "sched_ext state is '$(cat $SCX/state)' 60 s after scx_relay exited"
