@@ -280,7 +280,9 @@ pub fn attach_and_schedule(cfg: &Config, factory: &PolicyFactory, ctl: Option<&S
     // between them, it is dropped (joined) after `link` and before `skel`
     // on any path, an unwind included; and it exists before the memory is
     // locked, whose faults stay out of the loop's count.
-    // SAFETY: `source` and its thread's copy are gone before `skel` is.
+    // SAFETY: `source` and its threads' copies (the printer's, the stats
+    // server's, the control thread's through `ctl_metrics`) are gone before
+    // `skel` is.
     let source =
         Arc::new(StatsSource::for_this_thread(unsafe { backend.bss_counters() }, factory.cgroup_unresolved.clone()));
     let printer = StatsPrinter::start(cfg.stats_interval, &source);
