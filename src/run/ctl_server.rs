@@ -374,7 +374,7 @@ fn read_request(stream: &mut UnixStream, deadline: Duration) -> Result<String> {
 /// `status`'s JSON (one line): what runs, and the running session's metrics.
 fn status_json(shared: &Shared) -> Result<String> {
     let policy = shared.slot.lock().map(|s| describe(&s.current)).unwrap_or_default();
-    let metrics = shared.metrics.lock().ok().and_then(|read| read.as_ref().map(|read| read()));
+    let metrics = shared.metrics.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref().map(|read| read());
     Ok(serde_json::to_string(&Status { policy, metrics })?)
 }
 

@@ -39,7 +39,7 @@ pub const DEFAULT_STATS_SOCKET: &str = "/var/run/scx/root/stats";
 /// scx_relay's counters: the `--stats` line's, with the same meaning, as
 /// totals since the current scheduling session started.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, Stats)]
-#[stat(top, desc = "scx_relay counters since the scheduling session started (the --stats line's)")]
+#[stat(top, desc = "scx_relay counters since the scheduling session started (the --stats totals line's)")]
 pub struct Metrics {
     #[stat(desc = "Tasks handed to user space")]
     pub queued: u64,

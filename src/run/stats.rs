@@ -336,11 +336,12 @@ impl StatsSource {
 
     /// Prints a line every `interval`, of what the counters moved since
     /// the last one (the first: since the thread started, before the
-    /// dispatcher was attached, when every counter was 0), until `stop`
-    /// receives or its sender is dropped (the body of the stats thread).
+    /// dispatcher was attached; `cpu_ns`, the process's CPU time, counts
+    /// from there too, not from exec), until `stop` receives or its sender
+    /// is dropped (the body of the stats thread).
     pub fn print_every(&self, interval: Duration, stop: &Receiver<()>) {
         let start = Instant::now();
-        let mut intervals = Intervals::from(start, Metrics::default());
+        let mut intervals = Intervals::from(start, Metrics::from(&self.line()));
         let mut next = start + interval;
         loop {
             match stop.recv_timeout(next.saturating_duration_since(Instant::now())) {

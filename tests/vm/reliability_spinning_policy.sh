@@ -9,7 +9,7 @@
 # Passes when, under 20 s of stress-ng and hackbench, scx_relay is never
 # ejected, the stall was declared (stalls and fallback go up during the
 # load), the workloads complete, user dispatches went up, the stall ends
-# (the stats line reads "(ok)" again within 10 s of the load), and
+# (`stalled` reads 0 again within 10 s of the load), and
 # scx_relay exits 0 on SIGINT.
 . /relay/lib/common.sh
 . /relay/lib/scx_relay.sh

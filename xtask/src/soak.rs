@@ -12,8 +12,8 @@
 //! `RELAY_SOAK_POLICIES`), with a case timeout that fits the run. The case
 //! fails on an ejection, a stall message, a page fault of the scheduler
 //! after start-up, resident memory growth or a workload that does not
-//! complete; its notes give the last stats line and VmRSS at start and end
-//! per policy.
+//! complete; its notes give the counters (`scx_relay ctl status`, JSON)
+//! and VmRSS at start and end per policy.
 
 use std::process::Command;
 
