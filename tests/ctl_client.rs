@@ -75,17 +75,13 @@ fn bad_usage() {
     assert_fails(&ctl(&["frobnicate"]), 2, "frobnicate");
 }
 
-/// Against a stand-in scheduler: the request goes over as one line (a
-/// configuration with its text), the answer comes back as one line: `ok`
-/// on stdout with exit 0, `error` on stderr with exit 1.
-#[test]
-fn talks_the_protocol() {
-    let path = temp("fake.sock");
-    let _ = std::fs::remove_file(&path);
-    let listener = UnixListener::bind(&path).unwrap();
-    let server = std::thread::spawn(move || {
+/// A control server on `path` that answers one connection per reply, in
+/// order, and returns the requests it read.
+fn fake_server(path: &std::path::Path, replies: Vec<String>) -> std::thread::JoinHandle<Vec<String>> {
+    let listener = UnixListener::bind(path).unwrap();
+    std::thread::spawn(move || {
         let mut requests = Vec::new();
-        for reply in ["ok: policy deadline -> eevdf, 3 tasks handed over", "error: unknown policy 'cfs'", "ok: x"] {
+        for reply in replies {
             let (mut s, _) = listener.accept().unwrap();
             let mut text = String::new();
             s.read_to_string(&mut text).unwrap();
@@ -93,7 +89,22 @@ fn talks_the_protocol() {
             s.write_all(format!("{reply}\n").as_bytes()).unwrap();
         }
         requests
-    });
+    })
+}
+
+/// Against a stand-in scheduler: the request goes over as one line (a
+/// configuration with its text), the answer comes back as one line: `ok`
+/// on stdout with exit 0, `error` on stderr with exit 1.
+#[test]
+fn talks_the_protocol() {
+    let path = temp("fake.sock");
+    let _ = std::fs::remove_file(&path);
+    let server = fake_server(
+        &path,
+        ["ok: policy deadline -> eevdf, 3 tasks handed over", "error: unknown policy 'cfs'", "ok: x"]
+            .map(str::to_owned)
+            .to_vec(),
+    );
     let sock = path.to_str().unwrap();
     let ok = ctl(&["--socket", sock, "policy", "eevdf"]);
     assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
@@ -116,19 +127,8 @@ fn talks_the_protocol() {
 fn status_prints_the_json() {
     let path = temp("status.sock");
     let _ = std::fs::remove_file(&path);
-    let listener = UnixListener::bind(&path).unwrap();
     let json = r#"{"policy":"fifo","metrics":{"queued":3,"loop_allocs":-1}}"#;
-    let server = std::thread::spawn(move || {
-        let mut requests = Vec::new();
-        for reply in [format!("ok: {json}"), "error: boom".to_owned()] {
-            let (mut s, _) = listener.accept().unwrap();
-            let mut text = String::new();
-            s.read_to_string(&mut text).unwrap();
-            requests.push(text);
-            s.write_all(format!("{reply}\n").as_bytes()).unwrap();
-        }
-        requests
-    });
+    let server = fake_server(&path, vec![format!("ok: {json}"), "error: boom".to_owned()]);
     let sock = path.to_str().unwrap();
     let out = ctl(&["--socket", sock, "status"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
