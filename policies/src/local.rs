@@ -11,8 +11,10 @@
 //!    anywhere — only tasks free to run on every CPU are stolen, and across
 //!    LLCs only by an idle CPU.
 //! 2. **A task whose slice ended goes home** (its cache is hot there) —
-//!    unless its home carries more *runnable weight* (the weights of the
-//!    tasks last seen there) than the lightest CPU of its LLC plus the
+//!    unless its home carries more *runnable weight* (each task last seen
+//!    there in the last 250 ms, at its weight times how much of the recent
+//!    past it was runnable: `Runnable::averaged`, half-life 32 ms as the
+//!    fair class's PELT) than the lightest CPU of its LLC plus the
 //!    task's own weight: then it goes to that CPU, which evens the loads
 //!    (and moving it back would not). It joins that CPU's queue if fewer
 //!    than [`LOCAL_DEPTH`] tasks wait there (counting this round's
@@ -33,7 +35,12 @@
 //! too (across LLCs, only idle CPUs move tasks: weights hold within an
 //! LLC). Balancing by task count instead (the overflow going to the
 //! shortest queue, as before) put two nice-0 hogs on one CPU and two nice-10
-//! ones on another: 1 : 1 instead of 1024 : 110.
+//! ones on another: 1 : 1 instead of 1024 : 110. So did counting every
+//! task seen at its whole weight: scx_relay's own metrics thread, which
+//! wakes every 50 ms, weighed as much as a nice-0 hog on the CPU it last
+//! woke on, and the hogs were balanced around it (guest, `spread`: nice-10
+//! hogs got 0.14-0.23 of a CPU, not 0.097; two nice-10 hogs shared a CPU
+//! for seconds while two nice-0 hogs shared another).
 //!
 //! **Bounded wait.** `deadline`'s argument, with one CPU serving a task on
 //! its queue (the CPU serves its own queue and the shared queue in one key
@@ -52,6 +59,8 @@ use crate::{deadline::Deadline, runnable::Runnable, PolicyConfig};
 pub const LOCAL_DEPTH: u32 = 2;
 /// A task not seen for this long no longer counts in its CPU's load.
 const AWAY_NS: u64 = 250_000_000;
+/// The half-life of a task's runnable average (the fair class's PELT's).
+const RUNNABLE_HALF_LIFE_NS: u64 = 32_000_000;
 /// Room per CPU queue before it grows (it grows once, then stays).
 const QUEUE_CAPACITY: usize = 256;
 
@@ -69,7 +78,7 @@ pub struct Local {
     held: usize,
     /// Where the next search for a non-empty queue starts.
     cursor: usize,
-    /// Runnable weight per CPU: the tasks last seen there.
+    /// Runnable weight per CPU: the tasks last seen there, at their weights times their runnable averages.
     load: Runnable,
 }
 
@@ -84,7 +93,7 @@ impl Local {
             round_ns: None,
             held: 0,
             cursor: 0,
-            load: Runnable::new(0, AWAY_NS),
+            load: Runnable::averaged(0, AWAY_NS, RUNNABLE_HALF_LIFE_NS),
         };
         if cfg.nr_cpus > 0 {
             local.ensure_cpus(cfg.nr_cpus);
@@ -194,7 +203,11 @@ impl Policy for Local {
         self.ensure_cpus(ctx.cpus.nr_cpus());
         let (_, key) = self.order.charge(task);
         let home = (task.cpu as usize).min(self.queues.len() - 1);
-        self.load.count(task.pid, home, task.weight, ctx.now_ns);
+        if task.is_wakeup() {
+            self.load.count_woken(task.pid, home, task.weight, ctx.now_ns, task.stop_ts);
+        } else {
+            self.load.count(task.pid, home, task.weight, ctx.now_ns);
+        }
         self.queues[home].push_back((key, *task));
         self.held += 1;
     }
@@ -451,6 +464,37 @@ mod tests {
         for d in &again {
             assert_eq!(d.target, Target::Cpu(tasks.iter().find(|t| t.pid == d.pid).unwrap().cpu));
         }
+    }
+
+    /// A thread that wakes every 50 ms for a moment (a server polling its
+    /// channel) does not weigh on its CPU as a hog would: the second hog
+    /// of CPU 0 moves to the poller's CPU. (Counted at its whole weight, the
+    /// poller kept both hogs on CPU 0.)
+    #[test]
+    fn a_frequent_sleeper_weighs_little() {
+        const MS: u64 = 1_000_000;
+        let cpus = busy(0);
+        let mut p = Local::new(&PolicyConfig::default());
+        let mut hogs: Vec<QueuedTask> =
+            [(1, 0), (2, 0), (3, 2), (4, 3)].iter().map(|&(pid, cpu)| task(pid, cpu)).collect();
+        let mut poller = task(9, 1);
+        poller.enq_flags = scheduler_core::task::ENQ_WAKEUP;
+        for k in 1..=10u64 {
+            let now = k * 50 * MS;
+            let ctx = SchedContext { now_ns: now, cpus: &cpus };
+            poller.stop_ts = now - 50 * MS + MS / 20;
+            p.enqueue(&poller, &ctx);
+            for t in &hogs {
+                p.enqueue(t, &ctx);
+            }
+            for d in all(&mut p, &cpus, now) {
+                if let (Some(t), Target::Cpu(c)) = (hogs.iter_mut().find(|t| t.pid == d.pid), d.target) {
+                    t.cpu = c;
+                }
+            }
+        }
+        let on = |c: u32| hogs.iter().filter(|t| t.cpu == c).count();
+        assert_eq!([on(0), on(1), on(2), on(3)], [1, 1, 1, 1], "{hogs:?}");
     }
 
     /// Decisions per CPU reset each round (engine step).
