@@ -19,20 +19,20 @@ typedef unsigned long long u64;
 
 enum relay_consts {
 	/* Largest CPU count the dispatcher supports (CPU ids 0..MAX_CPUS-1). */
-	RELAY_MAX_CPUS		= 1024,
+	RELAY_MAX_CPUS = 1024,
 	/* relay_decision.cpu value meaning "any CPU": the shared queue. */
-	RELAY_CPU_ANY		= -1,
+	RELAY_CPU_ANY = -1,
 	/* Length of a command name, as the kernel's TASK_COMM_LEN (bytes). */
-	RELAY_COMM_LEN		= 16,
+	RELAY_COMM_LEN = 16,
 	/* The kernel's sched_ext watchdog timeout we ask for (ops.timeout_ms, ms). */
-	RELAY_WATCHDOG_MS	= 5000,
+	RELAY_WATCHDOG_MS = 5000,
 	/* A task runnable this long in one of our DSQs runs next: aging (ms). */
-	RELAY_AGE_AFTER_MS	= 1000,
+	RELAY_AGE_AFTER_MS = 1000,
 	/* Range of the heartbeat timer's period (ms): a quarter of the stall timeout, clamped. */
-	RELAY_TIMER_MIN_MS	= 10,
-	RELAY_TIMER_MAX_MS	= 250,
+	RELAY_TIMER_MIN_MS = 10,
+	RELAY_TIMER_MAX_MS = 250,
 	/* Longest slice a decision (clamped) or --slice-us may ask for (us). */
-	RELAY_MAX_SLICE_US	= 100000,
+	RELAY_MAX_SLICE_US = 100000,
 	/*
 	 * A decision's vtime is clamped to within 2^this of the dispatcher's
 	 * clock (vtime_now, the largest vtime of an unclamped decision seen
@@ -45,19 +45,19 @@ enum relay_consts {
 	RELAY_VTIME_WINDOW_SHIFT = 61,
 	/* Decisions one ops.dispatch() may move (ops.dispatch_max_batch), and the
 	   most tasks and decisions one step of the user scheduler handles (count). */
-	RELAY_DISPATCH_BATCH	= 512,
+	RELAY_DISPATCH_BATCH = 512,
 	/* The kernel's SCX_ENQ_WAKEUP, as user space reads it in
 	   relay_queued_task.enq_flags (relay_init checks the two agree; bit). */
-	RELAY_ENQ_WAKEUP	= 1,
+	RELAY_ENQ_WAKEUP = 1,
 	/*
 	 * Weights (relay_queued_task.weight, task_weight) are the fair class's
 	 * load weights: a nice-0 task weighs 1024, a SCHED_IDLE one 3, and a
 	 * hand-off carries at most cpu.weight's largest value (10000 of 100)
 	 * on that scale.
 	 */
-	RELAY_WEIGHT_NICE_0	= 1024,
-	RELAY_WEIGHT_IDLEPRIO	= 3,
-	RELAY_WEIGHT_MAX	= 102400,
+	RELAY_WEIGHT_NICE_0 = 1024,
+	RELAY_WEIGHT_IDLEPRIO = 3,
+	RELAY_WEIGHT_MAX = 102400,
 };
 
 /*
@@ -65,23 +65,23 @@ enum relay_consts {
  * `queued` ring-buffer sample each). 96 bytes.
  */
 struct relay_queued_task {
-	s32 pid;		/* thread id */
-	s32 tgid;		/* thread-group (process) id */
-	s32 cpu;		/* CPU the task was on or was selected for (CPU id) */
-	u32 nr_cpus_allowed;	/* CPUs in the task's affinity mask (count) */
-	u64 enq_flags;		/* SCX_ENQ_* flags of this enqueue (bit set) */
-	u32 weight;		/* share weight: task_weight times its cgroups' shares
-				   (main.bpf.c, "Cgroup cpu.weight"), 1..RELAY_WEIGHT_MAX */
-	u32 task_weight;	/* the task's own load weight (nice), RELAY_WEIGHT_NICE_0 = nice 0 */
-	u64 vtime;		/* virtual time as last set by user space (ns) */
-	u64 start_ts;		/* last time the task started running (ns) */
-	u64 stop_ts;		/* last time the task stopped running (ns) */
-	u64 exec_runtime;	/* CPU time used since it last woke up (ns) */
-	u64 generation;		/* enqueue generation, echoed by the decision (count) */
-	u64 cgid;		/* the task's cgroup on the default (v2) hierarchy at this
-				   hand-off: cgroup_id(), the inode number of its cgroupfs
-				   directory; 0 = unknown (cgroup id) */
-	char comm[16];		/* command name, NUL padded (bytes) */
+	s32 pid;	     /* thread id */
+	s32 tgid;	     /* thread-group (process) id */
+	s32 cpu;	     /* CPU the task was on or was selected for (CPU id) */
+	u32 nr_cpus_allowed; /* CPUs in the task's affinity mask (count) */
+	u64 enq_flags;	     /* SCX_ENQ_* flags of this enqueue (bit set) */
+	u32 weight;	     /* share weight: task_weight times its cgroups' shares
+				(main.bpf.c, "Cgroup cpu.weight"), 1..RELAY_WEIGHT_MAX */
+	u32 task_weight;     /* the task's own load weight (nice), RELAY_WEIGHT_NICE_0 = nice 0 */
+	u64 vtime;	     /* virtual time as last set by user space (ns) */
+	u64 start_ts;	     /* last time the task started running (ns) */
+	u64 stop_ts;	     /* last time the task stopped running (ns) */
+	u64 exec_runtime;    /* CPU time used since it last woke up (ns) */
+	u64 generation;	     /* enqueue generation, echoed by the decision (count) */
+	u64 cgid;	     /* the task's cgroup on the default (v2) hierarchy at this
+				hand-off: cgroup_id(), the inode number of its cgroupfs
+				directory; 0 = unknown (cgroup id) */
+	char comm[16];	     /* command name, NUL padded (bytes) */
 };
 
 /*
@@ -89,12 +89,12 @@ struct relay_queued_task {
  * `decisions` user-ring-buffer sample each). 40 bytes.
  */
 struct relay_decision {
-	s32 pid;		/* thread id, echoed from the queued task */
-	s32 cpu;		/* target CPU id, or RELAY_CPU_ANY (-1) */
-	u64 slice_ns;		/* time slice (ns), 0 = keep the current slice */
-	u64 vtime;		/* ordering key in the target queue (ns of vtime) */
-	u64 flags;		/* SCX_ENQ_* flags (bit set; only safe ones are used) */
-	u64 generation;		/* echo of relay_queued_task.generation (count) */
+	s32 pid;	/* thread id, echoed from the queued task */
+	s32 cpu;	/* target CPU id, or RELAY_CPU_ANY (-1) */
+	u64 slice_ns;	/* time slice (ns), 0 = keep the current slice */
+	u64 vtime;	/* ordering key in the target queue (ns of vtime) */
+	u64 flags;	/* SCX_ENQ_* flags (bit set; only safe ones are used) */
+	u64 generation; /* echo of relay_queued_task.generation (count) */
 };
 
 /*
@@ -104,10 +104,10 @@ struct relay_decision {
  * hint, never a guarantee. 16 bytes.
  */
 struct relay_cpu_state {
-	u32 idle;		/* 1 = the CPU is idle (bool) */
-	u32 queue_depth;	/* tasks waiting in this CPU's queue (--partial: its local DSQ) (count) */
-	s32 current_pid;	/* pid of the task running on it, 0 = none */
-	u32 online;		/* 1 = the CPU exists and was online at load (bool) */
+	u32 idle;	 /* 1 = the CPU is idle (bool) */
+	u32 queue_depth; /* tasks waiting in this CPU's queue (--partial: its local DSQ) (count) */
+	s32 current_pid; /* pid of the task running on it, 0 = none */
+	u32 online;	 /* 1 = the CPU exists and was online at load (bool) */
 };
 
 #endif /* __RELAY_INTF_H */

@@ -126,41 +126,41 @@ char _license[] SEC("license") = "GPL";
  * scheduler's, and the kernel threads' that any CPU they may use serves
  * first (see kthread_in_kernel()).
  */
-#define SHARED_DSQ		RELAY_MAX_CPUS
-#define USERSCHED_DSQ		(RELAY_MAX_CPUS + 1)
-#define KTHREAD_DSQ		(RELAY_MAX_CPUS + 2)
+#define SHARED_DSQ    RELAY_MAX_CPUS
+#define USERSCHED_DSQ (RELAY_MAX_CPUS + 1)
+#define KTHREAD_DSQ   (RELAY_MAX_CPUS + 2)
 
 /* Ring-buffer sizes (bytes; power-of-two multiples of the page size). */
-#define QUEUED_RB_BYTES		(512 * 1024)
-#define DECISIONS_RB_BYTES	(256 * 1024)
+#define QUEUED_RB_BYTES	   (512 * 1024)
+#define DECISIONS_RB_BYTES (256 * 1024)
 
 /* Most tasks in user space at once; beyond that, tasks stay in the kernel. */
-#define MAX_PENDING		16384
+#define MAX_PENDING 16384
 
 /* The user scheduler runs at least this often (ns). */
-#define HEARTBEAT_NS		(1000ULL * 1000 * 1000)
+#define HEARTBEAT_NS (1000ULL * 1000 * 1000)
 
 /*
  * A task runnable this long (on the watchdog's clock: see task_ctx.wait_since)
  * while waiting in one of our DSQs runs next, whatever its vtime (ns).
  */
-#define AGE_AFTER_NS		(RELAY_AGE_AFTER_MS * 1000ULL * 1000)
+#define AGE_AFTER_NS (RELAY_AGE_AFTER_MS * 1000ULL * 1000)
 
 /*
  * Most tasks one look at a DSQ walks (count): more than a DSQ can hold, since
  * at most MAX_PENDING tasks are decided at once, plus the fallback's.
  */
-#define AGE_SCAN_DEPTH		(2 * MAX_PENDING)
+#define AGE_SCAN_DEPTH (2 * MAX_PENDING)
 
 /* Most overdue tasks one ops.dispatch() moves to its CPU (count). */
-#define AGE_MOVES_PER_DISPATCH	4
+#define AGE_MOVES_PER_DISPATCH 4
 
 /* Longest slice a decision may ask for (ns); longer ones are clamped. */
-#define MAX_SLICE_NS		((u64)RELAY_MAX_SLICE_US * 1000)
-#define VTIME_WINDOW		(1ULL << RELAY_VTIME_WINDOW_SHIFT)
+#define MAX_SLICE_NS ((u64)RELAY_MAX_SLICE_US * 1000)
+#define VTIME_WINDOW (1ULL << RELAY_VTIME_WINDOW_SHIFT)
 
 /* The enqueue flags a decision may pass to the kernel. */
-#define USER_ENQ_FLAGS		(SCX_ENQ_WAKEUP | SCX_ENQ_PREEMPT)
+#define USER_ENQ_FLAGS (SCX_ENQ_WAKEUP | SCX_ENQ_PREEMPT)
 
 /*
  * The user scheduler's loop thread, by the id the kernel gives it (its pid
@@ -172,28 +172,28 @@ char _license[] SEC("license") = "GPL";
 volatile s32 usersched_pid;
 
 /* Tunables, set by the binary before load. */
-const volatile u64 slice_ns = 20000000;		/* slice of kernel-side dispatches (ns) */
-const volatile u64 slice_min_ns = 1000000;	/* a task runs this long before it yields to waiting work (ns) */
+const volatile u64 slice_ns = 20000000;		  /* slice of kernel-side dispatches (ns) */
+const volatile u64 slice_min_ns = 1000000;	  /* a task runs this long before it yields to waiting work (ns) */
 const volatile u64 stall_timeout_ns = 1000000000; /* no progress this long = stalled (ns) */
 const volatile u64 timer_interval_ns = 100000000; /* heartbeat / stall-check period (ns) */
-const volatile bool partial_mode;		/* --partial: SCX_OPS_SWITCH_PARTIAL (see keep_ext_server) */
+const volatile bool partial_mode;		  /* --partial: SCX_OPS_SWITCH_PARTIAL (see keep_ext_server) */
 
 /* Counters, read by the binary (monotonic, count). */
-volatile u64 nr_queued;			/* tasks handed to user space */
-volatile u64 nr_user_dispatches;	/* runs that a decision of the user scheduler placed */
-volatile u64 nr_kernel_dispatches;	/* tasks dispatched by the fast paths */
-volatile u64 nr_fallback;		/* tasks dispatched while the user side stalled */
-volatile u64 nr_bounced;		/* decisions moved to an allowed CPU */
-volatile u64 nr_stale;			/* decisions discarded (stale, duplicate, exited, malformed) */
-volatile u64 nr_vtime_clamped;		/* decisions whose vtime was clamped to VTIME_WINDOW around vtime_now */
-volatile u64 nr_congested;		/* tasks kept in the kernel: ring buffer or pending map full */
-volatile u64 nr_stalls;			/* times the user side was declared stalled */
-volatile u64 nr_rescued;		/* tasks dispatched after waiting stall_timeout_ns in user space */
-volatile u64 nr_aged;			/* tasks run ahead of their vtime after AGE_AFTER_NS runnable in a DSQ */
-volatile u64 nr_overdue;		/* tasks enqueued already runnable AGE_AFTER_NS: kept in the kernel */
-volatile u64 nr_keepalive;		/* tasks taken back from user space to keep a CPU's ext server (keep_ext_server) */
-volatile u64 nr_voided;			/* hand-offs taken back by a dequeue before a decision (relay_dequeue) */
-volatile u64 nr_reenqueued;		/* tasks (the user scheduler too) the kernel gave back from a local DSQ after a higher class took the CPU (relay_sched_switch) */
+volatile u64 nr_queued;		   /* tasks handed to user space */
+volatile u64 nr_user_dispatches;   /* runs that a decision of the user scheduler placed */
+volatile u64 nr_kernel_dispatches; /* tasks dispatched by the fast paths */
+volatile u64 nr_fallback;	   /* tasks dispatched while the user side stalled */
+volatile u64 nr_bounced;	   /* decisions moved to an allowed CPU */
+volatile u64 nr_stale;		   /* decisions discarded (stale, duplicate, exited, malformed) */
+volatile u64 nr_vtime_clamped;	   /* decisions whose vtime was clamped to VTIME_WINDOW around vtime_now */
+volatile u64 nr_congested;	   /* tasks kept in the kernel: ring buffer or pending map full */
+volatile u64 nr_stalls;		   /* times the user side was declared stalled */
+volatile u64 nr_rescued;	   /* tasks dispatched after waiting stall_timeout_ns in user space */
+volatile u64 nr_aged;		   /* tasks run ahead of their vtime after AGE_AFTER_NS runnable in a DSQ */
+volatile u64 nr_overdue;	   /* tasks enqueued already runnable AGE_AFTER_NS: kept in the kernel */
+volatile u64 nr_keepalive;	   /* tasks taken back from user space to keep a CPU's ext server (keep_ext_server) */
+volatile u64 nr_voided;		   /* hand-offs taken back by a dequeue before a decision (relay_dequeue) */
+volatile u64 nr_reenqueued;	   /* tasks (the user scheduler too) the kernel gave back from a local DSQ after a higher class took the CPU (relay_sched_switch) */
 
 /* Profile counters, read by the binary (monotonic, count): where the time goes. */
 volatile u64 nr_dispatch_calls;		/* ops.dispatch() invocations */
@@ -202,35 +202,35 @@ volatile u64 nr_drained;		/* decisions read by those drains */
 volatile u64 nr_kicks;			/* scx_bpf_kick_cpu() calls */
 volatile u64 nr_usersched_runs;		/* times the user scheduler was put on a CPU */
 volatile u64 nr_usersched_kicks;	/* kicks meant to get the user scheduler a CPU (kick_usersched) */
-volatile u64 nr_usersched_kicks_astray;	/* dispatches after such kicks on a CPU the user scheduler may not run on (check_usersched_kick) */
+volatile u64 nr_usersched_kicks_astray; /* dispatches after such kicks on a CPU the user scheduler may not run on (check_usersched_kick) */
 
 /* State shared with the binary. */
-volatile u64 nr_user_pending;		/* written by user space: tasks it holds (count) */
-volatile u64 user_steps;		/* written by user space: engine steps completed (count) */
-volatile u64 nr_pending;		/* entries in `pending` (count) */
-volatile u32 user_stalled;		/* 1 while the stall fallback is active (bool) */
-volatile u32 test_eject;		/* written by user space (--test-eject-after-ms): eject at the next ops.dispatch (bool) */
+volatile u64 nr_user_pending; /* written by user space: tasks it holds (count) */
+volatile u64 user_steps;      /* written by user space: engine steps completed (count) */
+volatile u64 nr_pending;      /* entries in `pending` (count) */
+volatile u32 user_stalled;    /* 1 while the stall fallback is active (bool) */
+volatile u32 test_eject;      /* written by user space (--test-eject-after-ms): eject at the next ops.dispatch (bool) */
 struct relay_cpu_state cpu_state[RELAY_MAX_CPUS];
 
 /* Private state. */
 static u32 nr_cpu_ids;
-static u64 vtime_now;			/* largest vtime of an unclamped decision seen running */
-static u64 last_progress_ns;		/* last user-side progress (ns) */
-static u64 stalled_at_steps;		/* user_steps when the stall was declared (count) */
-static u64 handoff_seq;			/* source of hand-off generations (see queue_to_user) */
-static u64 last_cons_pos;		/* `queued` consumer position at the last check */
-static u64 usersched_last_run_ns;	/* last time the user scheduler started (ns) */
-static s32 usersched_cpu;		/* CPU it last ran on, or where it should run next (usersched_reenqueued) */
-static u32 usersched_needed;		/* heartbeat request (bool) */
-static u32 usersched_on_cpu;		/* the user scheduler is running (bool) */
-static u64 usersched_kick_ns;		/* last kick to get it a CPU (ns) */
-static u64 cpu_started_ns[RELAY_MAX_CPUS]; /* when each CPU's current task started (ns) */
-static u32 rescue_check;		/* timer -> ops.dispatch: look for overdue tasks (bool) */
-static u8 age_request[RELAY_MAX_CPUS];	/* timer -> ops.dispatch: overdue tasks wait for this CPU (bool) */
-static u8 aged_last[RELAY_MAX_CPUS];	/* this CPU's last ops.dispatch ran overdue tasks (bool, relay_dispatch) */
-static u8 higher_class_on[RELAY_MAX_CPUS]; /* a realtime, deadline or stop task runs on this CPU (bool, relay_sched_switch) */
+static u64 vtime_now;				/* largest vtime of an unclamped decision seen running */
+static u64 last_progress_ns;			/* last user-side progress (ns) */
+static u64 stalled_at_steps;			/* user_steps when the stall was declared (count) */
+static u64 handoff_seq;				/* source of hand-off generations (see queue_to_user) */
+static u64 last_cons_pos;			/* `queued` consumer position at the last check */
+static u64 usersched_last_run_ns;		/* last time the user scheduler started (ns) */
+static s32 usersched_cpu;			/* CPU it last ran on, or where it should run next (usersched_reenqueued) */
+static u32 usersched_needed;			/* heartbeat request (bool) */
+static u32 usersched_on_cpu;			/* the user scheduler is running (bool) */
+static u64 usersched_kick_ns;			/* last kick to get it a CPU (ns) */
+static u64 cpu_started_ns[RELAY_MAX_CPUS];	/* when each CPU's current task started (ns) */
+static u32 rescue_check;			/* timer -> ops.dispatch: look for overdue tasks (bool) */
+static u8 age_request[RELAY_MAX_CPUS];		/* timer -> ops.dispatch: overdue tasks wait for this CPU (bool) */
+static u8 aged_last[RELAY_MAX_CPUS];		/* this CPU's last ops.dispatch ran overdue tasks (bool, relay_dispatch) */
+static u8 higher_class_on[RELAY_MAX_CPUS];	/* a realtime, deadline or stop task runs on this CPU (bool, relay_sched_switch) */
 static u8 kicked_for_usersched[RELAY_MAX_CPUS]; /* wake_usersched -> ops.dispatch: this CPU was kicked for it (bool) */
-static bool relay_active;		/* between ops.init and ops.exit: kfuncs that need the scheduler may run (bool) */
+static bool relay_active;			/* between ops.init and ops.exit: kfuncs that need the scheduler may run (bool) */
 /*
  * The CPUs the user scheduler may run on: copied from its thread when the
  * scheduler starts (relay_init) and whenever its affinity changes
@@ -255,9 +255,9 @@ struct {
 
 /* One task handed to user space. */
 struct pending_entry {
-	s32 pid;		/* the task (thread id) */
+	s32 pid; /* the task (thread id) */
 	u32 pad;
-	u64 queued_ns;		/* when it was handed over (ns) */
+	u64 queued_ns; /* when it was handed over (ns) */
 };
 
 /*
@@ -278,15 +278,15 @@ struct {
 
 /* What a walk of `pending` dispatches. */
 enum pending_walk_kind {
-	WALK_FALLBACK,		/* everything (the user side stalled): nr_fallback */
-	WALK_RESCUE,		/* tasks pending for stall_timeout_ns: nr_rescued */
-	WALK_KEEPALIVE,		/* tasks on the walking CPU, to its local DSQ: nr_keepalive */
+	WALK_FALLBACK,	/* everything (the user side stalled): nr_fallback */
+	WALK_RESCUE,	/* tasks pending for stall_timeout_ns: nr_rescued */
+	WALK_KEEPALIVE, /* tasks on the walking CPU, to its local DSQ: nr_keepalive */
 };
 
 struct pending_walk {
-	u64 now;		/* time of the walk (ns) */
+	u64 now; /* time of the walk (ns) */
 	enum pending_walk_kind kind;
-	s32 cpu;		/* the CPU walking */
+	s32 cpu; /* the CPU walking */
 };
 
 /*
@@ -302,18 +302,18 @@ struct pending_walk {
  * restart nothing in the kernel) cannot restart it either.
  */
 struct task_ctx {
-	u64 generation;		/* odd: handed off at this generation; even: not in user space (see queue_to_user) */
-	u64 user_run_gen;	/* generation a user decision claimed, counted at its run (relay_running) */
-	u64 start_ts;		/* last start of a run (ns) */
-	u64 stop_ts;		/* last stop of a run (ns) */
-	u64 exec_runtime;	/* CPU time since the last wakeup (ns) */
-	u64 wait_since;		/* runnable and not run since (ns; see above) */
-	u64 mask_seq;		/* bumped when the CPU mask changes (count) */
-	u64 handoff_mask_seq;	/* mask_seq at the last hand-off (count) */
-	u64 cgid;		/* cgroup its runnable weight is counted in (cgroup id) */
-	u64 cg_counted;		/* weight counted there, 0 = not counted (weight) */
-	u64 cg_share;		/* cg_share() at the last hand-off, 0 = none yet (fixed point) */
-	u64 vtime_clamped;	/* its last decision's vtime was clamped: it does not move vtime_now (bool) */
+	u64 generation;	      /* odd: handed off at this generation; even: not in user space (see queue_to_user) */
+	u64 user_run_gen;     /* generation a user decision claimed, counted at its run (relay_running) */
+	u64 start_ts;	      /* last start of a run (ns) */
+	u64 stop_ts;	      /* last stop of a run (ns) */
+	u64 exec_runtime;     /* CPU time since the last wakeup (ns) */
+	u64 wait_since;	      /* runnable and not run since (ns; see above) */
+	u64 mask_seq;	      /* bumped when the CPU mask changes (count) */
+	u64 handoff_mask_seq; /* mask_seq at the last hand-off (count) */
+	u64 cgid;	      /* cgroup its runnable weight is counted in (cgroup id) */
+	u64 cg_counted;	      /* weight counted there, 0 = not counted (weight) */
+	u64 cg_share;	      /* cg_share() at the last hand-off, 0 = none yet (fixed point) */
+	u64 vtime_clamped;    /* its last decision's vtime was clamped: it does not move vtime_now (bool) */
 };
 
 struct {
@@ -375,8 +375,8 @@ static struct task_ctx *lookup_task_ctx(const struct task_struct *p)
  * nice-0 tasks than 10.24 × its cpu.weight (at the top level) gets more
  * than its share.
  */
-#define CG_MAX_LEVELS		16
-#define CG_MAX			16384
+#define CG_MAX_LEVELS 16
+#define CG_MAX	      16384
 
 /*
  * Weights are on the fair class's scale (the load weight of
@@ -387,22 +387,24 @@ static struct task_ctx *lookup_task_ctx(const struct task_struct *p)
  * 1, 3.4 times too much. A cgroup's cpu.weight converts as the fair class
  * converts it to group shares (sched_weight_from_cgroup(): × 1024 / 100).
  */
-#define WEIGHT_NICE_0		RELAY_WEIGHT_NICE_0
-#define WEIGHT_IDLEPRIO		RELAY_WEIGHT_IDLEPRIO
-#define WEIGHT_MAX		RELAY_WEIGHT_MAX
-#define MAX_RT_PRIO		100
+#define WEIGHT_NICE_0	RELAY_WEIGHT_NICE_0
+#define WEIGHT_IDLEPRIO RELAY_WEIGHT_IDLEPRIO
+#define WEIGHT_MAX	RELAY_WEIGHT_MAX
+#define MAX_RT_PRIO	100
 #ifndef SCHED_IDLE
-#define SCHED_IDLE		5	/* include/uapi/linux/sched.h */
+#define SCHED_IDLE 5 /* include/uapi/linux/sched.h */
 #endif
-#define NICE_LEVELS		40
+#define NICE_LEVELS 40
 
-/* kernel/sched/core.c sched_prio_to_weight[], nice -20..19. */
+/* kernel/sched/core.c sched_prio_to_weight[], nice -20..19 (ten a line, as there). */
+/* clang-format off */
 static const u32 prio_to_weight[NICE_LEVELS] = {
 	88761, 71755, 56483, 46273, 36291, 29154, 23254, 18705, 14949, 11916,
 	9548, 7620, 6100, 4904, 3906, 3121, 2501, 1991, 1586, 1277,
 	1024, 820, 655, 526, 423, 335, 272, 215, 172, 137,
 	110, 87, 70, 56, 45, 36, 29, 23, 18, 15,
 };
+/* clang-format on */
 
 /*
  * @p's own weight now, as the fair class computes it (set_load_weight():
@@ -421,13 +423,13 @@ static u32 task_weight(const struct task_struct *p)
 }
 
 struct cg_ctx {
-	struct bpf_spin_lock lock;	/* guards load, contrib, weight, idle */
-	u32 weight;		/* cpu.weight, 1..10000 (100 = default) */
-	s64 load;		/* runnable weight in the cgroup, see above (weight) */
-	s64 contrib;		/* what it adds to its parent's load (weight) */
-	u64 parent_id;		/* parent cgroup's id, 0 for the root */
-	u32 idle;		/* cpu.idle: the group counts as SCHED_IDLE (bool) */
-	u32 level;		/* depth, 0 = the root */
+	struct bpf_spin_lock lock; /* guards load, contrib, weight, idle */
+	u32 weight;		   /* cpu.weight, 1..10000 (100 = default) */
+	s64 load;		   /* runnable weight in the cgroup, see above (weight) */
+	s64 contrib;		   /* what it adds to its parent's load (weight) */
+	u64 parent_id;		   /* parent cgroup's id, 0 for the root */
+	u32 idle;		   /* cpu.idle: the group counts as SCHED_IDLE (bool) */
+	u32 level;		   /* depth, 0 = the root */
 };
 
 struct {
@@ -509,8 +511,8 @@ static void cg_uncount(struct task_ctx *tctx)
 }
 
 /* Fraction bits of cg_share(): a 1:1000 share keeps 3 digits. */
-#define CG_SHARE_SHIFT		10
-#define CG_SHARE_ONE		(1ULL << CG_SHARE_SHIFT)
+#define CG_SHARE_SHIFT 10
+#define CG_SHARE_ONE   (1ULL << CG_SHARE_SHIFT)
 
 /*
  * The product of cpu.weight(C) / load(C) down from cgroup @cgid (the
@@ -913,7 +915,7 @@ static bool queue_to_user(struct task_struct *p, u64 enq_flags)
 }
 
 /* decision_dsq(): the decision is stale, insert nothing. */
-#define STALE_DSQ		(~0ULL)
+#define STALE_DSQ (~0ULL)
 
 /*
  * The DSQ a decision sends @p to: its CPU if allowed, else a bounce. A
@@ -1131,7 +1133,7 @@ static bool overdue(const struct task_struct *p, u64 now)
  * Overdue tasks within this much of the longest-waiting one are aged first
  * (ns): see run_overdue_from().
  */
-#define AGE_WINDOW_NS		(AGE_AFTER_NS / 4)
+#define AGE_WINDOW_NS (AGE_AFTER_NS / 4)
 
 /*
  * The longest-waiting overdue task of @dsq that may run on @cpu: its
@@ -1718,7 +1720,6 @@ static void keep_ext_server(struct pending_walk *walk, bool served)
 		bpf_for_each_map_elem(&pending, fallback_one, walk, 0);
 }
 
-
 /*
  * What this CPU runs next: decisions are applied first (up to the free
  * slots), then, if the user side stalled, pending tasks are dispatched here
@@ -1846,7 +1847,7 @@ void BPF_STRUCT_OPS(relay_quiescent, struct task_struct *p, u64 deq_flags)
 void BPF_STRUCT_OPS(relay_set_weight, struct task_struct *p, u32 weight)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
-	u32 now = task_weight(p);	/* @weight is on sched_ext's coarser scale */
+	u32 now = task_weight(p); /* @weight is on sched_ext's coarser scale */
 	s64 delta;
 
 	if (!tctx || !tctx->cg_counted)
@@ -2316,8 +2317,8 @@ void BPF_STRUCT_OPS(relay_cgroup_exit, struct cgroup *cgrp)
 
 /* cg_set(): which setting of a cgroup changes. */
 enum cg_setting {
-	CG_SET_WEIGHT,		/* cpu.weight */
-	CG_SET_IDLE,		/* cpu.idle (an idle group counts as SCHED_IDLE) */
+	CG_SET_WEIGHT, /* cpu.weight */
+	CG_SET_IDLE,   /* cpu.idle (an idle group counts as SCHED_IDLE) */
 };
 
 /* A cgroup's setting changed: what it contributes to its parent follows. */
@@ -2357,32 +2358,32 @@ void BPF_STRUCT_OPS(relay_exit, struct scx_exit_info *ei)
 }
 
 SCX_OPS_DEFINE(relay_ops,
-	       .select_cpu	= (void *)relay_select_cpu,
-	       .enqueue		= (void *)relay_enqueue,
-	       .dequeue		= (void *)relay_dequeue,
-	       .dispatch	= (void *)relay_dispatch,
-	       .runnable	= (void *)relay_runnable,
-	       .running		= (void *)relay_running,
-	       .stopping	= (void *)relay_stopping,
-	       .quiescent	= (void *)relay_quiescent,
-	       .set_weight	= (void *)relay_set_weight,
-	       .tick		= (void *)relay_tick,
-	       .set_cpumask	= (void *)relay_set_cpumask,
-	       .update_idle	= (void *)relay_update_idle,
-	       .enable		= (void *)relay_enable,
-	       .init_task	= (void *)relay_init_task,
-	       .exit_task	= (void *)relay_exit_task,
-	       .init		= (void *)relay_init,
-	       .exit		= (void *)relay_exit,
-	       .dump		= (void *)relay_dump,
-	       .dump_cpu	= (void *)relay_dump_cpu,
-	       .dump_task	= (void *)relay_dump_task,
-	       .cgroup_init	= (void *)relay_cgroup_init,
-	       .cgroup_exit	= (void *)relay_cgroup_exit,
+	       .select_cpu = (void *)relay_select_cpu,
+	       .enqueue = (void *)relay_enqueue,
+	       .dequeue = (void *)relay_dequeue,
+	       .dispatch = (void *)relay_dispatch,
+	       .runnable = (void *)relay_runnable,
+	       .running = (void *)relay_running,
+	       .stopping = (void *)relay_stopping,
+	       .quiescent = (void *)relay_quiescent,
+	       .set_weight = (void *)relay_set_weight,
+	       .tick = (void *)relay_tick,
+	       .set_cpumask = (void *)relay_set_cpumask,
+	       .update_idle = (void *)relay_update_idle,
+	       .enable = (void *)relay_enable,
+	       .init_task = (void *)relay_init_task,
+	       .exit_task = (void *)relay_exit_task,
+	       .init = (void *)relay_init,
+	       .exit = (void *)relay_exit,
+	       .dump = (void *)relay_dump,
+	       .dump_cpu = (void *)relay_dump_cpu,
+	       .dump_task = (void *)relay_dump_task,
+	       .cgroup_init = (void *)relay_cgroup_init,
+	       .cgroup_exit = (void *)relay_cgroup_exit,
 	       .cgroup_set_weight = (void *)relay_cgroup_set_weight,
-	       .cgroup_set_idle	= (void *)relay_cgroup_set_idle,
-	       .flags		= SCX_OPS_ENQ_LAST | SCX_OPS_KEEP_BUILTIN_IDLE |
-				  SCX_OPS_ENQ_EXITING | SCX_OPS_ENQ_MIGRATION_DISABLED,
+	       .cgroup_set_idle = (void *)relay_cgroup_set_idle,
+	       .flags = SCX_OPS_ENQ_LAST | SCX_OPS_KEEP_BUILTIN_IDLE |
+			SCX_OPS_ENQ_EXITING | SCX_OPS_ENQ_MIGRATION_DISABLED,
 	       .dispatch_max_batch = RELAY_DISPATCH_BATCH,
-	       .timeout_ms	= RELAY_WATCHDOG_MS,
-	       .name		= "scx_relay");
+	       .timeout_ms = RELAY_WATCHDOG_MS,
+	       .name = "scx_relay");

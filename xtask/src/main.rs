@@ -69,6 +69,9 @@ enum Command {
     /// Install the release binary, its systemd unit and the
     /// /etc/default/scx_relay example (docs/operations.md).
     Install(install::Options),
+    /// Format the BPF sources in place with clang-format (the style of
+    /// `.clang-format`; `cargo xtask test` checks it).
+    FmtBpf,
 }
 
 fn main() -> ExitCode {
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         Command::BenchVm(opts) => bench_vm::run(&opts),
         Command::Soak(opts) => soak::run(&opts),
         Command::Install(opts) => install::run(&opts),
+        Command::FmtBpf => test_suite::format_bpf().map(|()| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

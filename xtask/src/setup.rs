@@ -12,9 +12,11 @@ use crate::{
 };
 
 /// Debian packages needed on the host: the BPF toolchain (clang/llvm 19,
-/// libelf, zlib, pkg-config), the emulator, and what goes into the guest.
+/// libelf, zlib, pkg-config), clang-format for the BPF sources' format
+/// gate, the emulator, and what goes into the guest.
 pub const HOST_PACKAGES: &[&str] = &[
     "clang-19",
+    "clang-format-19",
     "llvm-19",
     "libclang-19-dev",
     "libelf-dev",

@@ -3,7 +3,8 @@
 //! Stages, each run even if an earlier one failed (so one run shows every
 //! problem): host setup and the guest kernel, `cargo test --workspace`,
 //! the gates (`cargo fmt --all --check`, `cargo clippy --workspace
-//! --all-targets -- -D warnings`),
+//! --all-targets -- -D warnings`, `clang-format --dry-run --Werror` on the
+//! BPF sources),
 //! `cargo build --release -p scx_relay --bins --examples`, then every VM test case in one
 //! boot. The last line is `summary: N passed, M failed`, counting every
 //! test: each `cargo test` test (summed from libtest's `test result:`
@@ -110,6 +111,9 @@ pub fn run(opts: &Options) -> Result<bool> {
         tally.passed += usize::from(result.is_ok());
         tally.stage(&format!("cargo {}", gate.join(" ")), result);
     }
+    let result = bpf_format_gate(&ws);
+    tally.passed += usize::from(result.is_ok());
+    tally.stage("clang-format --dry-run --Werror (BPF sources)", result);
     tally.stage(guest_binaries::BUILD_COMMAND, guest_binaries::build_workspace_binaries(&ws));
 
     let vm_opts = vm_test::Options {
@@ -148,6 +152,49 @@ pub fn run(opts: &Options) -> Result<bool> {
 /// Cargo.toml's `[workspace.lints]`, clippy.toml).
 const GATES: &[&[&str]] =
     &[&["fmt", "--all", "--check"], &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]];
+
+/// The BPF sources the format gate checks; `.clang-format` at the
+/// workspace's root gives their style.
+pub const BPF_SOURCES: &[&str] = &["src/bpf/main.bpf.c", "src/bpf/intf.h"];
+
+/// The clang-format to run: `CLANG_FORMAT` if set, else `clang-format-19`
+/// (what `cargo xtask setup` installs on Debian), else `clang-format`.
+pub fn clang_format() -> Result<std::ffi::OsString> {
+    if let Some(tool) = std::env::var_os("CLANG_FORMAT") {
+        return Ok(tool);
+    }
+    let runs = |name: &str| Command::new(name).arg("--version").output().is_ok_and(|o| o.status.success());
+    ["clang-format-19", "clang-format"]
+        .into_iter()
+        .find(|name| runs(name))
+        .map(Into::into)
+        .ok_or_else(|| anyhow::anyhow!("no clang-format: tried CLANG_FORMAT (unset), clang-format-19, clang-format"))
+}
+
+/// `clang-format --dry-run --Werror` on [`BPF_SOURCES`], its complaints
+/// streamed through.
+fn bpf_format_gate(ws: &Workspace) -> Result<()> {
+    let tool = clang_format()?;
+    let status = Command::new(&tool)
+        .args(["--dry-run", "--Werror", "--style=file"])
+        .args(BPF_SOURCES)
+        .current_dir(&ws.root)
+        .status()?;
+    anyhow::ensure!(
+        status.success(),
+        "the BPF sources are not formatted as .clang-format says ({status}); `cargo xtask fmt-bpf` formats them"
+    );
+    Ok(())
+}
+
+/// `cargo xtask fmt-bpf`: formats [`BPF_SOURCES`] in place.
+pub fn format_bpf() -> Result<()> {
+    let ws = Workspace::locate()?;
+    let tool = clang_format()?;
+    let status = Command::new(&tool).args(["-i", "--style=file"]).args(BPF_SOURCES).current_dir(&ws.root).status()?;
+    anyhow::ensure!(status.success(), "{} -i failed ({status})", tool.to_string_lossy());
+    Ok(())
+}
 
 /// `cargo args` in the workspace, its output streamed through.
 fn run_cargo(ws: &Workspace, args: &[&str]) -> Result<()> {
