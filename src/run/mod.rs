@@ -15,6 +15,7 @@ mod preflight;
 mod scheduler;
 mod stats;
 mod topology;
+mod verifier;
 
 use std::{
     path::{Path, PathBuf},
@@ -133,6 +134,15 @@ pub struct RunOpts {
     /// scx_stats server serves to its clients (such as scxtop), and exit.
     #[arg(long)]
     pub help_stats: bool,
+
+    /// Load the BPF dispatcher with the verifier's statistics on, without
+    /// attaching it (it runs beside any scheduler), print for each BPF
+    /// program its type, its instructions, the instructions the verifier
+    /// processed, the kernel's verified_insns and the verification time,
+    /// and exit: 0, or 1 if a program fails to load (the error says why).
+    /// Needs root and a kernel with sched_ext.
+    #[arg(long)]
+    pub verifier_report: bool,
 
     /// Size of the kernel's debug dump of an ejection, in bytes: the
     /// kernel's state and the dispatcher's own lines (tasks pending in user
@@ -304,7 +314,27 @@ pub fn main_with_custom(opts: &RunOpts, custom: Option<CustomPolicy>) -> ExitCod
             return ExitCode::from(2);
         }
     };
-    if let Err(e) = preflight::check(Path::new(preflight::SCHED_EXT_SYSFS), preflight::euid()) {
+    let fit = preflight::check(Path::new(preflight::SCHED_EXT_SYSFS), preflight::euid());
+    if opts.verifier_report {
+        // Loading without attaching: another scheduler may be running.
+        if let Err(e) = &fit {
+            if !matches!(e, preflight::Unfit::OtherScheduler(_)) {
+                eprintln!("scx_relay: {e}");
+                return ExitCode::from(1);
+            }
+        }
+        return match verifier::report(&cfg) {
+            Ok(rows) => {
+                print!("{}", verifier::render(&verifier::kernel_release(), &rows));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("scx_relay: --verifier-report: {e:#}");
+                ExitCode::from(1)
+            }
+        };
+    }
+    if let Err(e) = fit {
         eprintln!("scx_relay: {e}");
         return ExitCode::from(1);
     }

@@ -12,7 +12,11 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
-use libbpf_rs::{libbpf_sys, OpenObject, PrintLevel, ProgramInput};
+use libbpf_rs::{
+    libbpf_sys,
+    skel::{OpenSkel, Skel},
+    OpenObject, PrintLevel, ProgramInput,
+};
 use nix::{
     sched::sched_yield,
     sys::{
@@ -270,7 +274,7 @@ pub fn attach_and_schedule(cfg: &Config, factory: &PolicyFactory, ctl: Option<&S
     let (mut engine, policy_name) = build_engine(cfg, factory, ctl, nr_cpus, engine_cfg)?;
 
     let mut storage = MaybeUninit::uninit();
-    let mut skel = open_and_load(cfg, &mut storage)?;
+    let mut skel = open_and_load(cfg, &mut storage, 0)?;
     // SAFETY: `backend` is declared after `skel`, so it is dropped first on
     // every path (an unwind included).
     let mut backend = unsafe { connect_backend(&mut skel, nr_cpus, engine_cfg.batch) }?;
@@ -367,9 +371,28 @@ fn build_engine(
     Ok((Engine::new(policy, topology::read(nr_cpus), engine_cfg), policy_name))
 }
 
+/// Loads the dispatcher as a session does, with the verifier's `log_level`
+/// on every program, and never attaches it: `inspect` sees the loaded
+/// object (`--verifier-report`). It is unloaded on return.
+pub(super) fn load_for_report<T>(
+    cfg: &Config,
+    log_level: u32,
+    inspect: impl FnOnce(&libbpf_rs::Object) -> T,
+) -> Result<T> {
+    raise_memlock_rlimit();
+    let mut storage = MaybeUninit::uninit();
+    let skel = open_and_load(cfg, &mut storage, log_level)?;
+    Ok(inspect(skel.object()))
+}
+
 /// Opens the BPF dispatcher in `storage`, sets its read-only tunables from
-/// `cfg` and loads it into the kernel (not attached yet).
-fn open_and_load<'obj>(cfg: &Config, storage: &'obj mut MaybeUninit<OpenObject>) -> Result<BpfSkel<'obj>> {
+/// `cfg` and loads it into the kernel (not attached yet); a `log_level`
+/// above 0 is set on every program (the verifier's log level).
+fn open_and_load<'obj>(
+    cfg: &Config,
+    storage: &'obj mut MaybeUninit<OpenObject>,
+    log_level: u32,
+) -> Result<BpfSkel<'obj>> {
     let builder = BpfSkelBuilder::default();
     let mut open = scx_ops_open!(builder, storage, relay_ops, None::<libbpf_sys::bpf_object_open_opts>)
         .context("opening the BPF dispatcher")?;
@@ -387,6 +410,11 @@ fn open_and_load<'obj>(cfg: &Config, storage: &'obj mut MaybeUninit<OpenObject>)
     }
     // Read by scx_ops_load! too, which sizes the dump's buffer to it.
     open.struct_ops.relay_ops_mut().exit_dump_len = cfg.exit_dump_len;
+    if log_level > 0 {
+        for mut prog in open.open_object_mut().progs_mut() {
+            prog.set_log_level(log_level);
+        }
+    }
     scx_ops_load!(open, relay_ops, uei).context("loading the BPF dispatcher (run with -v for the verifier log)")
 }
 
