@@ -104,6 +104,8 @@ fn scheduler_options() {
         row("monitor", vec!["--monitor", bad], "--monitor");
     }
     row("help-stats", vec!["--help-stats=yes"], "--help-stats");
+    row("verifier-report", vec!["--verifier-report=yes"], "--verifier-report");
+    row("verifier-report", vec!["--verifier-report", "--slice-us", "0"], "--slice-us");
     row("verbose", vec!["--verbose=yes"], "--verbose");
     row("verbose", vec!["-vx"], "'-x'");
     row("config", vec!["--config", "/nonexistent/routing.toml"], "--config");

@@ -13,6 +13,10 @@
 //! hog: `local` then saw a CPU as carrying a nice-0 hog more than it did,
 //! and balanced hogs around a load that was not there. [`Runnable::new`]
 //! counts every task seen at its whole weight (routing's group weights).
+//! What it cannot see: sleeps and wakeups between two sightings (the
+//! dispatcher's idle fast path handles wakeups without a hand-off) count
+//! as runnable time; and a task that woke is valued as it wakes, when its
+//! average is lowest.
 
 use std::collections::VecDeque;
 
@@ -187,7 +191,7 @@ impl Runnable {
             return;
         }
         let old = *c;
-        c.runnable = runnable_for(half_life, old.runnable, now - old.seen_ns);
+        c.runnable = runnable_for(half_life, old.runnable, now.saturating_sub(old.seen_ns));
         c.counted = counted(half_life, old.weight, c.runnable);
         c.seen_ns = now;
         let added = c.counted;

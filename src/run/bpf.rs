@@ -92,6 +92,7 @@ mod tests {
         let body = &src[src.find("static bool should_yield(").expect("should_yield in main.bpf.c")..];
         let body = &body[..body.find("\n}\n").expect("its end")];
         assert!(body.contains("ran * WEIGHT_NICE_0 / weight"), "should_yield's rate: {body}");
-        assert!(src.contains("#define WEIGHT_NICE_0\t\tRELAY_WEIGHT_NICE_0"));
+        let define = ["#define", "WEIGHT_NICE_0", "RELAY_WEIGHT_NICE_0"];
+        assert!(src.lines().any(|l| l.split_whitespace().eq(define)), "WEIGHT_NICE_0 is intf.h's nice-0 weight");
     }
 }

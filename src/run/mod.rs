@@ -324,8 +324,8 @@ pub fn main_with_custom(opts: &RunOpts, custom: Option<CustomPolicy>) -> ExitCod
             }
         }
         return match verifier::report(&cfg) {
-            Ok(rows) => {
-                print!("{}", verifier::render(&verifier::kernel_release(), &rows));
+            Ok(r) => {
+                print!("{}", verifier::render(&verifier::kernel_release(), &r.rows, &r.not_loaded));
                 ExitCode::SUCCESS
             }
             Err(e) => {

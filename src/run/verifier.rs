@@ -75,8 +75,9 @@ pub fn fdinfo_verified_insns(fdinfo: &str) -> Option<u64> {
     fdinfo.lines().find_map(|l| l.strip_prefix("verified_insns:")).and_then(|v| v.trim().parse().ok())
 }
 
-/// The table: a header, a row per program, a total.
-pub fn render(kernel: &str, rows: &[ProgramRow]) -> String {
+/// The table: a header, a row per program, the programs not loaded (if
+/// any), a total.
+pub fn render(kernel: &str, rows: &[ProgramRow], not_loaded: &[String]) -> String {
     let show = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
     let mut out = format!("scx_relay verifier report: kernel {kernel}, {} programs\n", rows.len());
     out.push_str(&format!(
@@ -94,6 +95,12 @@ pub fn render(kernel: &str, rows: &[ProgramRow]) -> String {
             show(r.verify_us)
         ));
     }
+    if !not_loaded.is_empty() {
+        out.push_str(&format!(
+            "scx_relay verifier report: not loaded (callbacks this kernel lacks): {}\n",
+            not_loaded.join(", ")
+        ));
+    }
     let sum = |f: fn(&ProgramRow) -> Option<u64>| rows.iter().filter_map(f).sum::<u64>();
     out.push_str(&format!(
         "scx_relay verifier report: total {} insns processed, {} verified, {} us\n",
@@ -104,37 +111,62 @@ pub fn render(kernel: &str, rows: &[ProgramRow]) -> String {
     out
 }
 
-/// Loads the dispatcher with the statistics on and makes the rows.
-pub fn report(cfg: &Config) -> Result<Vec<ProgramRow>> {
+/// What `--verifier-report` prints.
+#[derive(Debug)]
+pub struct Report {
+    /// The programs loaded, in the object's order.
+    pub rows: Vec<ProgramRow>,
+    /// Programs libbpf did not load: callbacks this kernel's sched_ext lacks.
+    pub not_loaded: Vec<String>,
+}
+
+/// Loads the dispatcher with the statistics on and makes the rows; on a
+/// failure, libbpf's messages (the verifier's log of the program that
+/// failed) go to stderr before the error is returned.
+pub fn report(cfg: &Config) -> Result<Report> {
     if let Ok(mut log) = LOG.lock() {
         log.clear();
     }
     libbpf_rs::set_print(Some((PrintLevel::Debug, collect)));
     let loaded = scheduler::load_for_report(cfg, BPF_LOG_STATS, |object| {
         let log = LOG.lock().map(|l| l.clone()).unwrap_or_default();
-        object
-            .progs()
-            .map(|prog| {
-                let name = prog.name().to_string_lossy().into_owned();
-                let (processed, verify_us) = program_log(&log, &name).map_or((None, None), log_stats);
-                let fdinfo = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", prog.as_fd().as_raw_fd()));
-                ProgramRow {
-                    kind: format!("{:?}", prog.prog_type()),
-                    insns: prog.insn_cnt(),
-                    processed,
-                    verified_insns: fdinfo.ok().as_deref().and_then(fdinfo_verified_insns),
-                    verify_us,
-                    name,
-                }
-            })
-            .collect::<Vec<_>>()
+        let mut rows = Vec::new();
+        let mut not_loaded = Vec::new();
+        for prog in object.progs() {
+            let name = prog.name().to_string_lossy().into_owned();
+            // libbpf loads no program for a callback this kernel's
+            // sched_ext_ops lacks (its autoload is turned off): no fd.
+            if !prog.autoload() {
+                not_loaded.push(name);
+                continue;
+            }
+            let (processed, verify_us) = program_log(&log, &name).map_or((None, None), log_stats);
+            let fdinfo = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", prog.as_fd().as_raw_fd()));
+            rows.push(ProgramRow {
+                kind: format!("{:?}", prog.prog_type()),
+                insns: prog.insn_cnt(),
+                processed,
+                verified_insns: fdinfo.ok().as_deref().and_then(fdinfo_verified_insns),
+                verify_us,
+                name,
+            });
+        }
+        (rows, not_loaded)
     });
     libbpf_rs::set_print(None);
-    let rows = loaded?;
+    let (rows, not_loaded) = match loaded {
+        Ok(r) => r,
+        Err(e) => {
+            // libbpf's account of the failure, the failed program's
+            // verifier log included.
+            eprint!("{}", LOG.lock().map(|l| l.clone()).unwrap_or_default());
+            return Err(e);
+        }
+    };
     if rows.is_empty() {
         bail!("the BPF object has no programs");
     }
-    Ok(rows)
+    Ok(Report { rows, not_loaded })
 }
 
 /// This kernel's release (`uname -r`).
@@ -190,14 +222,19 @@ mod tests {
             verified_insns: v,
             verify_us: t,
         };
-        let text = render(
-            "7.3.4",
-            &[row("relay_dispatch", Some(6789), Some(6789), Some(12345)), row("relay_tick", None, None, None)],
-        );
+        let rows = [row("relay_dispatch", Some(6789), Some(6789), Some(12345)), row("relay_tick", None, None, None)];
+        let text = render("7.3.4", &rows, &[]);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "scx_relay verifier report: kernel 7.3.4, 2 programs");
         assert!(lines[2].starts_with("relay_dispatch") && lines[2].ends_with("12345"), "{}", lines[2]);
         assert!(lines[3].split_whitespace().skip(3).all(|w| w == "-"), "{}", lines[3]);
         assert_eq!(lines[4], "scx_relay verifier report: total 6789 insns processed, 6789 verified, 12345 us");
+        let text = render("6.19.14", &rows[..1], &["relay_cgroup_set_idle".to_owned()]);
+        assert!(
+            text.contains(
+                "scx_relay verifier report: not loaded (callbacks this kernel lacks): relay_cgroup_set_idle\n"
+            ),
+            "{text}"
+        );
     }
 }

@@ -157,18 +157,46 @@ const GATES: &[&[&str]] =
 /// workspace's root gives their style.
 pub const BPF_SOURCES: &[&str] = &["src/bpf/main.bpf.c", "src/bpf/intf.h"];
 
+/// The clang-format major version the BPF sources are formatted with
+/// (another version formats some constructs differently).
+const CLANG_FORMAT_MAJOR: &str = "19";
+
 /// The clang-format to run: `CLANG_FORMAT` if set, else `clang-format-19`
-/// (what `cargo xtask setup` installs on Debian), else `clang-format`.
+/// (what `cargo xtask setup` installs on Debian), else `clang-format` if
+/// it is version 19.
 pub fn clang_format() -> Result<std::ffi::OsString> {
     if let Some(tool) = std::env::var_os("CLANG_FORMAT") {
         return Ok(tool);
     }
-    let runs = |name: &str| Command::new(name).arg("--version").output().is_ok_and(|o| o.status.success());
-    ["clang-format-19", "clang-format"]
-        .into_iter()
-        .find(|name| runs(name))
-        .map(Into::into)
-        .ok_or_else(|| anyhow::anyhow!("no clang-format: tried CLANG_FORMAT (unset), clang-format-19, clang-format"))
+    let version = |name: &str| {
+        Command::new(name)
+            .arg("--version")
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let wanted = format!("clang-format-{CLANG_FORMAT_MAJOR}");
+    if version(&wanted).is_some() {
+        return Ok(wanted.into());
+    }
+    match version("clang-format") {
+        Some(v) if is_major(&v, CLANG_FORMAT_MAJOR) => Ok("clang-format".into()),
+        Some(v) => anyhow::bail!(
+            "no clang-format {CLANG_FORMAT_MAJOR}: tried CLANG_FORMAT (unset), {wanted} (none), clang-format ({})",
+            v.trim()
+        ),
+        None => anyhow::bail!("no clang-format: tried CLANG_FORMAT (unset), {wanted}, clang-format"),
+    }
+}
+
+/// Whether `clang-format --version`'s output names major version `major`.
+fn is_major(version_output: &str, major: &str) -> bool {
+    version_output
+        .split_whitespace()
+        .skip_while(|w| *w != "version")
+        .nth(1)
+        .is_some_and(|v| v.split('.').next() == Some(major))
 }
 
 /// `clang-format --dry-run --Werror` on [`BPF_SOURCES`], its complaints
@@ -240,6 +268,16 @@ fn cargo_test(ws: &Workspace) -> (usize, usize, Result<()>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// clang-format's version line is read for its major version.
+    #[test]
+    fn reads_clang_format_major_version() {
+        assert!(is_major("Debian clang-format version 19.1.7 (3~deb12u1)\n", "19"));
+        assert!(is_major("clang-format version 19.0.0", "19"));
+        assert!(!is_major("clang-format version 18.1.8", "19"));
+        assert!(!is_major("Ubuntu clang-format version 191.0", "19"));
+        assert!(!is_major("garbage", "19"));
+    }
 
     /// libtest's summary lines are parsed; other lines are not.
     #[test]
