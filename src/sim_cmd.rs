@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use policies::PolicyConfig;
 use scheduler_core::wire::MAX_CPUS;
-use scheduler_sim::{simulate, SimConfig, SimError, Stall, UnknownWorkload, Workload};
+use scheduler_sim::{simulate, simulate_traced, SimConfig, SimError, Stall, UnknownWorkload, Workload};
 
 /// Options of `scx_relay sim`.
 ///
@@ -105,6 +105,12 @@ pub struct SimArgs {
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+
+    /// Also write the run's timeline to FILE as a Chrome trace (JSON):
+    /// each CPU a track, each run of a task or of the user scheduler a
+    /// slice; ui.perfetto.dev and chrome://tracing open it.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<std::path::PathBuf>,
 }
 
 /// A value of a `scx_relay sim` option that its parser refused; the
@@ -255,7 +261,20 @@ pub fn main(args: &SimArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return usage_error(&e.to_string()),
     };
-    match simulate(&config, policy) {
+    let (result, trace) = match &args.trace {
+        None => (simulate(&config, policy), None),
+        Some(_) => match simulate_traced(&config, policy) {
+            Ok((report, trace)) => (Ok(report), Some(trace)),
+            Err(e) => (Err(e), None),
+        },
+    };
+    if let (Some(file), Some(trace)) = (&args.trace, &trace) {
+        if let Err(e) = std::fs::write(file, trace.to_chrome_json()) {
+            eprintln!("scx_relay: sim: --trace {}: cannot write it: {e}", file.display());
+            return ExitCode::from(1);
+        }
+    }
+    match result {
         Ok(report) if args.json => {
             println!("{}", report.to_json());
             ExitCode::SUCCESS

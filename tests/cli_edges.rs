@@ -218,6 +218,7 @@ fn sim_options() {
         row("stall-timeout-ms", vec!["--stall-timeout-ms", bad], "--stall-timeout-ms");
     }
     row("json", vec!["--json=1"], "--json");
+    row("trace", vec!["--trace"], "--trace");
     row("config", vec!["--config", "/nonexistent/routing.toml"], "--config");
     row("config", vec!["--config", malformed_config()], "line 2, field share");
     row("config", vec!["--config", "/dev/null", "--policy", "fifo"], "--config");

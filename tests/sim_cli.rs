@@ -49,6 +49,27 @@ fn json_shape() {
     assert_eq!(v["classes"][0]["class"], "pipe");
 }
 
+/// `--trace FILE` writes the run's timeline as a Chrome trace (the table
+/// is printed as without it); a file that cannot be written is one line
+/// and exit 1.
+#[test]
+fn trace_file() {
+    let path = std::env::temp_dir().join(format!("scx_relay-sim-trace-{}.json", std::process::id()));
+    let out = sim(&[&["--trace", path.to_str().unwrap()], SHORT].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.stdout, sim(SHORT).stdout, "the same report");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let events = v["traceEvents"].as_array().unwrap();
+    assert!(events.iter().filter(|e| e["ph"] == "X").count() > 100);
+    assert!(events.iter().any(|e| e["ph"] == "M" && e["args"]["name"] == "cpu3"));
+    let out = sim(&[&["--trace", "/nonexistent/dir/trace.json"], SHORT].concat());
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.starts_with("scx_relay: sim: --trace /nonexistent/dir/trace.json: cannot write it:"), "{err}");
+    assert_eq!(err.lines().count(), 1);
+}
+
 /// A stall given on the command line reaches the simulator (fallback used).
 #[test]
 fn stall_flags() {

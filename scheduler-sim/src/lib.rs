@@ -117,6 +117,7 @@ mod queue;
 mod report;
 mod rng;
 mod tasks;
+mod trace;
 mod workload;
 
 use serde::Serialize;
@@ -127,6 +128,7 @@ pub use report::{
     Accounting, AccountingError, ClassReport, DispatchCounts, Latency, QueueWaits, Report, SwitchRecord, TaskReport,
     Throughput, Utilisation, KERNEL_WATCHDOG_NS,
 };
+pub use trace::{Runner, Slice, Trace};
 pub use workload::{
     nice_to_weight, sched_idle_weight, Affinity, Behavior, Count, Preset, PresetDef, TaskClass, TaskGroup,
     UnknownWorkload, Workload, WorkloadError, JITTER_PCT, PRESETS, SPAWN_NS,
@@ -302,11 +304,37 @@ pub fn simulate_with_switches(
     policy: Box<dyn Policy>,
     switches: Vec<PolicySwitch>,
 ) -> Result<Report, SimError> {
+    run(config, policy, switches, false).map(|(report, _)| report)
+}
+
+/// Runs `policy` as [`simulate`] does, and returns with the report the
+/// timeline of every run on every CPU ([`Trace`]).
+pub fn simulate_traced(config: &SimConfig, policy: Box<dyn Policy>) -> Result<(Report, Trace), SimError> {
+    let (report, trace) = run(config, policy, Vec::new(), true)?;
+    Ok((report, trace.unwrap_or_default()))
+}
+
+fn run(
+    config: &SimConfig,
+    policy: Box<dyn Policy>,
+    switches: Vec<PolicySwitch>,
+    traced: bool,
+) -> Result<(Report, Option<Trace>), SimError> {
     config.validate()?;
     let topology = Topology::uniform(config.nr_cpus, config.smt, config.cores_per_llc);
     let engine = Engine::new(policy, topology.clone(), config.engine);
     let mut machine = machine::Machine::new(config, engine, topology);
+    if traced {
+        machine.trace = Some(Vec::new());
+    }
     machine.plan_switches(switches);
     machine.run()?;
-    Ok(report::build(config, &mut machine))
+    let report = report::build(config, &mut machine);
+    let trace = machine.trace.take().map(|slices| Trace {
+        title: format!("scx_relay sim: {} on {}", report.policy, report.workload),
+        nr_cpus: config.nr_cpus,
+        names: machine.tasks.iter().map(|t| (t.name(), t.pid)).collect(),
+        slices,
+    });
+    Ok((report, trace))
 }

@@ -9,6 +9,7 @@ use super::{
     queue::{Dsq, Event, EventQueue, TaskId},
     rng::SplitMix64,
     tasks::{create_workload, QueueId, Role, SimTask, TaskState, PID_BASE},
+    trace::{Runner, Slice},
     workload::{TaskClass, JITTER_PCT, SPAWN_NS},
     PolicySwitch, SimConfig, SimError, SwitchRecord,
 };
@@ -177,6 +178,8 @@ pub(crate) struct Machine {
     pub(crate) switch_to: Vec<Option<Box<dyn Policy>>>,
     /// The switches done.
     pub(crate) switch_log: Vec<SwitchRecord>,
+    /// Every run, when a trace was asked for ([`crate::simulate_traced`]).
+    pub(crate) trace: Option<Vec<Slice>>,
 }
 
 /// Whether a task that finished a burst stays on its CPU.
@@ -244,6 +247,16 @@ impl Machine {
             longest_wait_own: 0,
             switch_to: Vec::new(),
             switch_log: Vec::new(),
+            trace: None,
+        }
+    }
+
+    /// Notes a run of `runner` on `cpu` from `start` to `end`, if tracing.
+    fn record(&mut self, cpu: u32, start: u64, end: u64, runner: Runner) {
+        if let Some(trace) = &mut self.trace {
+            if end > start {
+                trace.push(Slice { cpu, start_ns: start, end_ns: end, runner });
+            }
         }
     }
 
@@ -330,6 +343,7 @@ impl Machine {
             CpuState::Task { task, since } => self.end_run(cpu, task, since),
             CpuState::User { since } => {
                 self.cpus[cpu as usize].user_ns += self.now - since;
+                self.record(cpu, since, self.now, Runner::UserScheduler);
                 self.channels.publish();
                 self.user.running_on = None;
                 self.dispatch(cpu, super::dispatcher::Prev::User { progress: self.user.step_progress })
@@ -340,6 +354,7 @@ impl Machine {
 
     /// Charges task `id` the CPU time it used on `cpu` since `since`.
     fn account(&mut self, cpu: u32, id: TaskId, since: u64) {
+        self.record(cpu, since, self.now, Runner::Task(id));
         let elapsed = self.now - since;
         self.cpus[cpu as usize].task_ns += elapsed;
         let t = &mut self.tasks[id as usize];
@@ -561,14 +576,18 @@ impl Machine {
     /// At the end: charges the runs in progress up to the end time.
     fn close_books(&mut self) {
         let end = self.end;
-        for cpu in &mut self.cpus {
-            match cpu.state {
+        for cpu in 0..self.cpus.len() {
+            match self.cpus[cpu].state {
                 CpuState::Task { task, since } => {
                     let ns = end.saturating_sub(since);
-                    cpu.task_ns += ns;
+                    self.cpus[cpu].task_ns += ns;
                     self.tasks[task as usize].cpu_ns += ns;
+                    self.record(cpu as u32, since, end, Runner::Task(task));
                 }
-                CpuState::User { since } => cpu.user_ns += end.saturating_sub(since),
+                CpuState::User { since } => {
+                    self.cpus[cpu].user_ns += end.saturating_sub(since);
+                    self.record(cpu as u32, since, end, Runner::UserScheduler);
+                }
                 CpuState::Idle | CpuState::Kicked => {}
             }
         }

@@ -126,6 +126,12 @@ pub(crate) struct SimTask {
 }
 
 impl SimTask {
+    /// Its command name (`hog-0`, `fork-child`, ...).
+    pub(crate) fn name(&self) -> String {
+        let len = self.comm.iter().position(|&b| b == 0).unwrap_or(self.comm.len());
+        String::from_utf8_lossy(&self.comm[..len]).into_owned()
+    }
+
     fn new(pid: i32, group: &TaskGroup, role: Role, allowed: CpuRange, index: u32, nr_cpus: u32) -> Self {
         let mut comm = [0u8; TASK_COMM_LEN];
         let name = format!("{}-{index}", group.class.name());
