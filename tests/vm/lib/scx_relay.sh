@@ -117,18 +117,26 @@ start_relay() {
 	note "enabled after ${took}s as $ops"
 }
 
-# start_relay_partial: start_relay -- --partial --stats 1, then wait (up to
-# 10 s) for the start-up line, which comes once the user scheduler joined
-# SCHED_EXT.
-start_relay_partial() {
-	start_relay -- --partial --stats 1
+# wait_scheduling <what>: wait (up to 10 s) for scx_relay's start-up line
+# ("scx_relay: scheduling <what> ..."), which it prints once attached, its
+# memory locked and prefaulted (mlockall) and, with --partial, in
+# SCHED_EXT: measure its memory or its loop from then on, not from
+# `enabled` (under TCG the locking can take seconds).
+wait_scheduling() {
 	i=0
-	until grep -q 'scheduling SCHED_EXT tasks on' "$RELAY_LOG"; do
+	until grep -q "scx_relay: scheduling $1" "$RELAY_LOG"; do
 		i=$((i + 1))
-		[ "$i" -le 50 ] || fail_with_log "no partial-mode start-up line within 10 s"
+		[ "$i" -le 50 ] || fail_with_log "no start-up line ('scx_relay: scheduling $1') within 10 s"
 		relay_alive || fail_with_log "scx_relay exited"
 		sleep 0.2
 	done
+}
+
+# start_relay_partial: start_relay -- --partial --stats 1, then wait for
+# the start-up line, which comes once the user scheduler joined SCHED_EXT.
+start_relay_partial() {
+	start_relay -- --partial --stats 1
+	wait_scheduling "SCHED_EXT tasks on"
 }
 
 # stat_of <metric>: the running scheduler's total of <metric> now (queued
