@@ -301,6 +301,14 @@ pub fn attach_and_schedule(cfg: &Config, factory: &PolicyFactory, ctl: Option<&S
         let source = Arc::clone(&source);
         ctl.serve_metrics(move || metrics::Metrics::from(&source.line()))
     });
+    // Locked before attaching, not after: from the moment the dispatcher is
+    // attached, tasks are handed to this thread, and one that does not
+    // step the engine for stall_timeout_ns makes the dispatcher declare it
+    // stalled (check_stalled in main.bpf.c). Prefaulting every mapping
+    // took up to 1.5 s in the guest (TCG) with nothing else running; with
+    // hackbench starting at `enabled`, one CI run saw the stall fallback
+    // fire (fallback 4). MCL_FUTURE locks what attaching maps.
+    lock_memory_or_warn();
     register_usersched(&skel)?;
     let link = scx_ops_attach!(skel, relay_ops).context("attaching the BPF dispatcher")?;
     if cfg.partial {
@@ -309,7 +317,6 @@ pub fn attach_and_schedule(cfg: &Config, factory: &PolicyFactory, ctl: Option<&S
         // dispatcher: refuse to run like that.
         join_sched_ext().context("--partial: cannot move the user scheduler to SCHED_EXT")?;
     }
-    lock_memory_or_warn();
     announce(cfg, nr_cpus, &policy_name);
 
     if cfg.stats_interval.is_some() || metrics.is_some() || ctl_metrics.is_some() {

@@ -35,10 +35,10 @@ note "soaking $secs s per policy: $policies"
 for policy in $policies; do
 	# The kernel's default watchdog under fork storms: see STRESS_WATCHDOG_MS.
 	start_relay env SCX_TIMEOUT_MS=$STRESS_WATCHDOG_MS -- --policy "$policy" --stats 1
-	# VmRSS from when the memory is locked and prefaulted, not from
-	# `enabled`: once a start measured 2 s after `enabled` caught mlockall
-	# still prefaulting (14184 -> 15568 kB, the main thread's faults).
-	wait_scheduling "all tasks on"
+	# VmRSS from the start-up line (start_relay waits for it), when the
+	# memory is locked and prefaulted: once, measured from `enabled`
+	# while scx_relay locked its memory after attaching, the prefault was
+	# still under way (14184 -> 15568 kB, the main thread's faults).
 	sleep 2
 	workload_begins
 	rss_start=$(rss_kb "$RELAY_PID")

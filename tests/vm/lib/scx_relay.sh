@@ -17,18 +17,18 @@ wait_state() {
 	want=$1
 	limit=$2
 	watch=$3
-	t0=$(cut -d' ' -f1 /proc/uptime)
+	state_t0=$(cut -d' ' -f1 /proc/uptime)
 	while :; do
 		[ "$(cat $SCX/state 2>/dev/null)" = "$want" ] && break
 		[ -n "$watch" ] && ! alive "$watch" && return 1
-		t=$(cut -d' ' -f1 /proc/uptime)
-		if awk "BEGIN { exit !($t - $t0 > $limit) }"; then
+		state_t=$(cut -d' ' -f1 /proc/uptime)
+		if awk "BEGIN { exit !($state_t - $state_t0 > $limit) }"; then
 			return 1
 		fi
 		sleep 0.2
 	done
-	t=$(cut -d' ' -f1 /proc/uptime)
-	awk "BEGIN { printf \"%.1f\", $t - $t0 }"
+	state_t=$(cut -d' ' -f1 /proc/uptime)
+	awk "BEGIN { printf \"%.1f\", $state_t - $state_t0 }"
 	return 0
 }
 
@@ -95,7 +95,9 @@ relay_alive() {
 
 # start_relay <wrapper...> -- <scx_relay args...>: start scx_relay in the
 # background (optionally under a wrapper such as `timeout 45`), wait until
-# sched_ext is enabled with it as the root scheduler. Sets RELAY_PID.
+# sched_ext is enabled with it as the root scheduler and scx_relay printed
+# its start-up line (its loop is about to take its first step). Sets
+# RELAY_PID.
 start_relay() {
 	wrapper=
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do
@@ -114,19 +116,22 @@ start_relay() {
 	scx_relay*) ;;
 	*) fail_with_log "root/ops is '$ops', expected scx_relay" ;;
 	esac
-	note "enabled after ${took}s as $ops"
+	start_t0=$(cut -d' ' -f1 /proc/uptime)
+	wait_scheduling ""
+	note "enabled after ${took}s as $ops, scheduling $(awk "BEGIN { printf \"%.1f\", $(cut -d' ' -f1 /proc/uptime) - $start_t0 }")s later"
 }
 
 # wait_scheduling <what>: wait (up to 10 s) for scx_relay's start-up line
-# ("scx_relay: scheduling <what> ..."), which it prints once attached, its
-# memory locked and prefaulted (mlockall) and, with --partial, in
+# ("scx_relay: scheduling <what> ..."), which it prints once attached (its
+# memory locked and prefaulted before, mlockall) and, with --partial, in
 # SCHED_EXT: measure its memory or its loop from then on, not from
-# `enabled` (under TCG the locking can take seconds).
+# `enabled`.
 wait_scheduling() {
-	i=0
+	# Its own counter's name: callers loop with i.
+	wait_tries=0
 	until grep -q "scx_relay: scheduling $1" "$RELAY_LOG"; do
-		i=$((i + 1))
-		[ "$i" -le 50 ] || fail_with_log "no start-up line ('scx_relay: scheduling $1') within 10 s"
+		wait_tries=$((wait_tries + 1))
+		[ "$wait_tries" -le 50 ] || fail_with_log "no start-up line ('scx_relay: scheduling $1') within 10 s"
 		relay_alive || fail_with_log "scx_relay exited"
 		sleep 0.2
 	done
