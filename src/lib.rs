@@ -106,7 +106,8 @@ where
 
 /// The one line a usage error prints, from clap's rendered error: its
 /// first line, the next when the first ends in ':' (the arguments missing),
-/// and clap's suggestions ("tip: a similar argument exists: '--policy'").
+/// and clap's suggestions ("tip: a similar argument exists: '--policy'")
+/// and lists of the values an option takes ("possible values: off, ...").
 fn usage_error_line(text: &str) -> String {
     let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
     let mut line = lines.next().unwrap_or("error: invalid arguments").trim_start_matches("error: ").to_owned();
@@ -115,7 +116,8 @@ fn usage_error_line(text: &str) -> String {
             line = format!("{line} {next}");
         }
     }
-    for tip in text.lines().map(str::trim).filter(|l| l.starts_with("tip: ")) {
+    for tip in text.lines().map(str::trim).filter(|l| l.starts_with("tip: ") || l.starts_with("[possible values: ")) {
+        let tip = tip.trim_start_matches('[').trim_end_matches(']');
         line = format!("{line} ({tip})");
     }
     line
@@ -215,5 +217,14 @@ mod tests {
             "unrecognized subcommand 'polcy' (tip: a similar subcommand exists: 'policy')"
         );
         assert!(!usage_error(&["--stats", "1", "--frobnicate"]).contains('\n'));
+    }
+
+    /// An option with a fixed set of values lists them on the one line.
+    #[test]
+    fn possible_values_stay_on_the_line() {
+        assert_eq!(
+            usage_error(&["--log-level", "loud"]),
+            "invalid value 'loud' for '--log-level <LEVEL>' (possible values: off, error, warn, info, debug, trace)"
+        );
     }
 }

@@ -106,6 +106,9 @@ fn scheduler_options() {
     row("help-stats", vec!["--help-stats=yes"], "--help-stats");
     row("verifier-report", vec!["--verifier-report=yes"], "--verifier-report");
     row("verifier-report", vec!["--verifier-report", "--slice-us", "0"], "--slice-us");
+    for bad in ["loud", "INFO ", "", "1"] {
+        row("log-level", vec!["--log-level", bad], "possible values: off, error, warn, info, debug, trace");
+    }
     row("verbose", vec!["--verbose=yes"], "--verbose");
     row("verbose", vec!["-vx"], "'-x'");
     row("config", vec!["--config", "/nonexistent/routing.toml"], "--config");
@@ -131,6 +134,7 @@ fn scheduler_options() {
         "--config",
         "--socket",
         "--exit-dump-len",
+        "--log-level",
         "--test-eject-after-ms",
     ] {
         rows.push((vec![option], option));

@@ -246,10 +246,10 @@ impl Resolver {
         self.writer.insert(id, bits)
     }
 
-    /// Says `what` on stderr, once per resolver.
+    /// Logs `what` as a warning, once per resolver.
     fn warn(&mut self, what: &str) {
         if !self.warned {
-            eprintln!("scx_relay: cgroup routes: {what}");
+            log::warn!("cgroup routes: {what}");
             self.warned = true;
         }
     }
@@ -289,7 +289,7 @@ pub fn start(config: &RoutingConfig, unresolved: Arc<AtomicU64>) -> CgroupReader
     match CgroupTree::find() {
         Some(tree) => start_at(tree, config, unresolved).0,
         None => {
-            eprintln!("scx_relay: cgroup routes: no cgroup2 mount in /proc/self/mountinfo: they match nothing");
+            log::warn!("cgroup routes: no cgroup2 mount in /proc/self/mountinfo: they match nothing");
             cgroup_table(config, unresolved).0
         }
     }
@@ -307,7 +307,9 @@ fn start_at(
     let spawned =
         std::thread::Builder::new().name("relay-cgroups".into()).stack_size(RESOLVER_STACK).spawn(|| resolver.serve());
     let thread = spawned
-        .map_err(|e| eprintln!("scx_relay: cgroup routes: cannot start the resolver thread ({e}): cgroups created from now on match none"))
+        .map_err(|e| {
+            log::warn!("cgroup routes: cannot start the resolver thread ({e}): cgroups created from now on match none")
+        })
         .ok();
     (reader, thread)
 }

@@ -418,9 +418,9 @@ fn hand_over(shared: &Shared, sw: Switch) -> Result<String> {
     drop(slot);
     let (retired, _old_spec) = done;
     let line = format!("policy {} -> {new}, {} tasks handed over", retired.policy.name(), retired.handed);
-    eprintln!("scx_relay: {line}");
+    log::info!("{line}");
     if let Some(r) = routing {
-        eprintln!("scx_relay: {r}");
+        log::info!("{r}");
     }
     if let Ok(mut slot) = shared.slot.lock() {
         slot.unlogged = false;

@@ -446,7 +446,7 @@ impl Drop for MetricsServer {
 pub fn serve_or_warn(source: &Arc<StatsSource>) -> Option<MetricsServer> {
     let source = Arc::clone(source);
     MetricsServer::start(Path::new(DEFAULT_STATS_SOCKET), move || Metrics::from(&source.line()))
-        .map_err(|e| eprintln!("scx_relay: stats server: {e:#} (scx_stats clients will not see this scheduler)"))
+        .map_err(|e| log::warn!("stats server: {e:#} (scx_stats clients will not see this scheduler)"))
         .ok()
 }
 

@@ -9,6 +9,7 @@ mod backend;
 mod bpf;
 mod cgroup;
 mod ctl_server;
+mod logger;
 mod metrics;
 mod panic_guard;
 mod preflight;
@@ -26,6 +27,7 @@ use std::{
 
 pub use ctl_server::CustomPolicy;
 use ctl_server::{PolicyFactory, PolicySpec, Server, StartError};
+use logger::LogLevel;
 use scheduler::{Config, SessionEnd};
 
 /// The kernel's sched_ext watchdog timeout the dispatcher asks for: a
@@ -158,8 +160,16 @@ pub struct RunOpts {
     #[arg(long, value_name = "MS", hide = true, allow_negative_numbers = true)]
     pub test_eject_after_ms: Option<u64>,
 
-    /// Verbose output: libbpf's log (including the BPF verifier's) and
-    /// lifecycle details.
+    /// The least severe messages printed on stderr: off, error, warn, info
+    /// (what the scheduler does: start, switches, exit), debug (libbpf's
+    /// account of loading among them), trace (libbpf's debug output, the
+    /// verifier's log included). Each line starts with the time (UTC), or,
+    /// under journald (JOURNAL_STREAM), with its syslog priority.
+    #[arg(long, value_enum, default_value_t = LogLevel::Info, value_name = "LEVEL")]
+    pub log_level: LogLevel,
+
+    /// Verbose output: the same as --log-level trace (libbpf's log,
+    /// including the BPF verifier's, and lifecycle details).
     #[arg(short, long)]
     pub verbose: bool,
 }
@@ -272,7 +282,6 @@ impl RunOpts {
             stats_interval,
             exit_dump_len: self.exit_dump_len,
             test_eject_after: self.test_eject_after_ms.map(Duration::from_millis),
-            verbose: self.verbose,
         })
     }
 }
@@ -314,12 +323,15 @@ pub fn main_with_custom(opts: &RunOpts, custom: Option<CustomPolicy>) -> ExitCod
             return ExitCode::from(2);
         }
     };
+    // From here on, what scx_relay says is its log (the options' errors
+    // above are a command line's, one plain line).
+    logger::init(if opts.verbose { log::LevelFilter::Trace } else { opts.log_level.into() });
     let fit = preflight::check(Path::new(preflight::SCHED_EXT_SYSFS), preflight::euid());
     if opts.verifier_report {
         // Loading without attaching: another scheduler may be running.
         if let Err(e) = &fit {
             if !matches!(e, preflight::Unfit::OtherScheduler(_)) {
-                eprintln!("scx_relay: {e}");
+                log::error!("{e}");
                 return ExitCode::from(1);
             }
         }
@@ -329,17 +341,17 @@ pub fn main_with_custom(opts: &RunOpts, custom: Option<CustomPolicy>) -> ExitCod
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("scx_relay: --verifier-report: {e:#}");
+                log::error!("--verifier-report: {e:#}");
                 ExitCode::from(1)
             }
         };
     }
     if let Err(e) = fit {
-        eprintln!("scx_relay: {e}");
+        log::error!("{e}");
         return ExitCode::from(1);
     }
     if let Err(e) = scheduler::install_signal_handlers() {
-        eprintln!("scx_relay: {e:#}");
+        log::error!("{e:#}");
         return ExitCode::from(1);
     }
     panic_guard::install_hook();
@@ -361,37 +373,37 @@ pub fn main_with_custom(opts: &RunOpts, custom: Option<CustomPolicy>) -> ExitCod
     let ctl = match Server::start(&cfg.socket, factory.clone(), cfg.initial.clone()) {
         Ok(server) => Some(server),
         Err(StartError::Busy(path)) => {
-            eprintln!("scx_relay: another scx_relay answers on {}; stop it first", path.display());
+            log::error!("another scx_relay answers on {}; stop it first", path.display());
             return ExitCode::from(1);
         }
         Err(StartError::Other(e)) => {
-            eprintln!("scx_relay: warning: no live control ({e:#}); scx_relay ctl will not reach this scheduler");
+            log::warn!("no live control ({e:#}); scx_relay ctl will not reach this scheduler");
             None
         }
     };
     loop {
         match scheduler::attach_and_schedule(&cfg, &factory, ctl.as_ref()) {
-            Ok(SessionEnd::Restart(why)) => eprintln!("scx_relay: restarting ({why})"),
+            Ok(SessionEnd::Restart(why)) => log::info!("restarting ({why})"),
             Ok(SessionEnd::Stopped(why)) => {
-                eprintln!("scx_relay: unregistered: {why}");
+                log::info!("unregistered: {why}");
                 return ExitCode::SUCCESS;
             }
             Ok(SessionEnd::Ejected(why)) => {
-                eprintln!("scx_relay: ejected by the kernel: {why}");
+                log::error!("ejected by the kernel: {why}");
                 return ExitCode::from(1);
             }
             // Its own status, so that a service manager can leave it off
             // (the unit's RestartPreventExitStatus).
             Ok(SessionEnd::Disabled(why)) => {
-                eprintln!("scx_relay: turned off by the administrator: {why}");
+                log::info!("turned off by the administrator: {why}");
                 return ExitCode::from(3);
             }
             Ok(SessionEnd::Panicked(why)) => {
-                eprintln!("scx_relay: the policy panicked: {why}; unregistered, the kernel is back on the fair class");
+                log::error!("the policy panicked: {why}; unregistered, the kernel is back on the fair class");
                 return ExitCode::from(101);
             }
             Err(e) => {
-                eprintln!("scx_relay: {e:#}");
+                log::error!("{e:#}");
                 return ExitCode::from(1);
             }
         }

@@ -54,7 +54,7 @@ pub fn install_hook() {
         };
         let contained = IN_POLICY.try_with(Cell::get).unwrap_or(false) && cfg!(panic = "unwind");
         if !contained {
-            eprintln!("scx_relay: panic: {text}");
+            log::error!("panic: {text}");
         }
         if let Ok(mut slot) = MESSAGE.lock() {
             slot.get_or_insert(text);

@@ -15,7 +15,7 @@ use anyhow::{bail, Context, Result};
 use libbpf_rs::{
     libbpf_sys,
     skel::{OpenSkel, Skel},
-    OpenObject, PrintLevel, ProgramInput,
+    OpenObject, ProgramInput,
 };
 use nix::{
     sched::sched_yield,
@@ -63,8 +63,6 @@ pub struct Config {
     /// Test only: eject the dispatcher after this long of scheduling
     /// (`--test-eject-after-ms`).
     pub test_eject_after: Option<Duration>,
-    /// libbpf log and lifecycle details on stderr.
-    pub verbose: bool,
 }
 
 /// How a session ended.
@@ -130,15 +128,6 @@ pub fn install_signal_handlers() -> Result<()> {
     Ok(())
 }
 
-fn libbpf_log(level: PrintLevel, msg: String) {
-    let tag = match level {
-        PrintLevel::Warn => "warn",
-        PrintLevel::Info => "info",
-        PrintLevel::Debug => "debug",
-    };
-    eprint!("libbpf {tag}: {msg}");
-}
-
 /// Raises RLIMIT_MEMLOCK (older kernels charge BPF maps to it).
 fn raise_memlock_rlimit() {
     // A failure is reported by the loader.
@@ -182,8 +171,8 @@ fn keep_heap_mapped() {
 /// the engine allocate.
 fn disable_thp() {
     if let Err(errno) = set_thp_disable(true) {
-        eprintln!(
-            "scx_relay: warning: cannot opt out of transparent huge pages ({}); page faults may delay scheduling",
+        log::warn!(
+            "cannot opt out of transparent huge pages ({}); page faults may delay scheduling",
             std::io::Error::from(errno)
         );
     }
@@ -265,7 +254,6 @@ fn read_exit(skel: &BpfSkel<'_>) -> ExitRecord {
 /// It starts with the policy `ctl` last switched to (the configured one at
 /// first), built by `factory`, and carries out `ctl`'s switches.
 pub fn attach_and_schedule(cfg: &Config, factory: &PolicyFactory, ctl: Option<&Server>) -> Result<SessionEnd> {
-    set_libbpf_log(cfg.verbose);
     raise_memlock_rlimit();
     disable_thp();
 
@@ -341,16 +329,7 @@ pub fn attach_and_schedule(cfg: &Config, factory: &PolicyFactory, ctl: Option<&S
         print_line(&metrics::totals_line(&last));
     }
     drop(source);
-    conclude(cfg, &skel, &engine, failure)
-}
-
-/// Sends libbpf's log to stderr with `-v`, and silences it otherwise.
-fn set_libbpf_log(verbose: bool) {
-    if verbose {
-        libbpf_rs::set_print(Some((PrintLevel::Debug, libbpf_log)));
-    } else {
-        libbpf_rs::set_print(None);
-    }
+    conclude(&skel, &engine, failure)
 }
 
 /// The number of possible CPU ids, if the dispatcher's maps can hold them.
@@ -460,7 +439,7 @@ unsafe fn connect_backend(skel: &mut BpfSkel<'_>, nr_cpus: u32, batch: usize) ->
 /// locked. A failure is a warning.
 fn lock_memory_or_warn() {
     if let Err(e) = lock_memory() {
-        eprintln!("scx_relay: warning: mlockall failed ({e}); page faults may delay scheduling");
+        log::warn!("mlockall failed ({e}); page faults may delay scheduling");
     }
 }
 
@@ -468,8 +447,8 @@ fn lock_memory_or_warn() {
 /// and which build (`crate::version`, as `--version` prints it). It starts
 /// `scx_relay: scheduling` (guest cases wait for that).
 fn announce(cfg: &Config, nr_cpus: u32, policy_name: &str) {
-    eprintln!(
-        "scx_relay: scheduling {} {nr_cpus} CPUs with policy {} (slice {} us, stall timeout {} ms), version {}",
+    log::info!(
+        "scheduling {} {nr_cpus} CPUs with policy {} (slice {} us, stall timeout {} ms), version {}",
         if cfg.partial { "SCHED_EXT tasks on" } else { "all tasks on" },
         policy_name,
         cfg.policy_cfg.slice_ns / 1000,
@@ -477,10 +456,7 @@ fn announce(cfg: &Config, nr_cpus: u32, policy_name: &str) {
         crate::version()
     );
     if let Some(after) = cfg.test_eject_after {
-        eprintln!(
-            "scx_relay: test: the dispatcher ejects itself after {} ms (--test-eject-after-ms)",
-            after.as_millis()
-        );
+        log::info!("test: the dispatcher ejects itself after {} ms (--test-eject-after-ms)", after.as_millis());
     }
 }
 
@@ -544,13 +520,17 @@ fn schedule(
 /// How the session ended, once the dispatcher is detached: the loop's
 /// failure, else a policy panic, else the dispatcher's exit record (its
 /// kernel dump printed first).
-fn conclude(cfg: &Config, skel: &BpfSkel<'_>, engine: &Engine, failure: Option<EngineError>) -> Result<SessionEnd> {
+fn conclude(skel: &BpfSkel<'_>, engine: &Engine, failure: Option<EngineError>) -> Result<SessionEnd> {
     let exit = read_exit(skel);
-    if cfg.verbose {
+    {
         let s = engine.stats();
-        eprintln!(
-            "scx_relay: engine: {} steps, {} received, {} decided, {} retried, {} redirected",
-            s.steps, s.received, s.decided, s.retried, s.redirected
+        log::debug!(
+            "engine: {} steps, {} received, {} decided, {} retried, {} redirected",
+            s.steps,
+            s.received,
+            s.decided,
+            s.retried,
+            s.redirected
         );
     }
     if let Some(e) = failure {
@@ -560,7 +540,7 @@ fn conclude(cfg: &Config, skel: &BpfSkel<'_>, engine: &Engine, failure: Option<E
         return Ok(SessionEnd::Panicked(panic_guard::message().unwrap_or_else(|| "(no message)".into())));
     }
     if !exit.dump.is_empty() {
-        eprintln!("scx_relay: kernel debug dump:\n{}", exit.dump);
+        log::error!("kernel debug dump:\n{}", exit.dump);
     }
     Ok(classify(exit.kind, exit.exit_code, exit.reason))
 }

@@ -389,7 +389,7 @@ impl StatsPrinter {
             .name("scx_relay-stats".into())
             .stack_size(STATS_STACK)
             .spawn(move || source.print_every(interval, &stopped))
-            .map_err(|e| eprintln!("scx_relay: --stats: cannot start the stats thread ({e}): no stats lines"))
+            .map_err(|e| log::warn!("--stats: cannot start the stats thread ({e}): no stats lines"))
             .ok();
         Self { stop: Some(stop), thread }
     }

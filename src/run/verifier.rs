@@ -122,7 +122,7 @@ pub struct Report {
 
 /// Loads the dispatcher with the statistics on and makes the rows; on a
 /// failure, libbpf's messages (the verifier's log of the program that
-/// failed) go to stderr before the error is returned.
+/// failed) are logged before the error is returned.
 pub fn report(cfg: &Config) -> Result<Report> {
     if let Ok(mut log) = LOG.lock() {
         log.clear();
@@ -153,13 +153,13 @@ pub fn report(cfg: &Config) -> Result<Report> {
         }
         (rows, not_loaded)
     });
-    libbpf_rs::set_print(None);
+    super::logger::route_libbpf();
     let (rows, not_loaded) = match loaded {
         Ok(r) => r,
         Err(e) => {
             // libbpf's account of the failure, the failed program's
             // verifier log included.
-            eprint!("{}", LOG.lock().map(|l| l.clone()).unwrap_or_default());
+            log::error!("libbpf's log of the load:\n{}", LOG.lock().map(|l| l.clone()).unwrap_or_default().trim_end());
             return Err(e);
         }
     };

@@ -36,7 +36,7 @@ eject() {
 	grep -q "scx_relay: ejected by the kernel: scx_bpf_error (.*$REQUESTED)\$" "$RELAY_LOG" ||
 		fail_with_log "the report does not name the error"
 	# The dump: what follows its heading, up to the report's last line.
-	sed -n '/^scx_relay: kernel debug dump:$/,/^scx_relay: ejected by the kernel: /p' "$RELAY_LOG" |
+	sed -n '/scx_relay: kernel debug dump:$/,/scx_relay: ejected by the kernel: /p' "$RELAY_LOG" |
 		sed '1d;$d' >"$DUMP"
 	[ -s "$DUMP" ] || fail_with_log "--exit-dump-len $1: no kernel debug dump in the report"
 	took=$(wait_state disabled 60) || fail_with_log "state is '$(cat $SCX/state)' after the ejection"

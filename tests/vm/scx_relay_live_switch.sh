@@ -92,7 +92,7 @@ kill -INT "$RELAY_PID"
 wait_relay
 show_relay
 [ "$RELAY_STATUS" -eq 0 ] || fail_with_log "scx_relay exited with status $RELAY_STATUS"
-logged=$(grep -Ec '^scx_relay: policy [a-z]+ -> [a-z]+, [0-9]+ tasks handed over$' "$RELAY_LOG")
+logged=$(grep -Ec 'scx_relay: policy [a-z]+ -> [a-z]+, [0-9]+ tasks handed over$' "$RELAY_LOG")
 [ "$logged" -eq "$SWITCHES" ] || fail_with_log "$logged switches logged, expected $SWITCHES"
 handed=$(grep -E 'tasks handed over$' "$RELAY_LOG" | awk '{ n += $(NF - 3) } END { print n + 0 }')
 note "$logged switches logged, $handed tasks handed over in all ($answered in the answers)"
