@@ -12,10 +12,15 @@
 //! Cache layout (under `.cache/vm/`):
 //! - `apt/`: `sources.list`, `status` (empty), `lists/`, `cache/`
 //! - `kernel/<rel>/vmlinuz`, `kernel/<rel>/config`, `kernel/<rel>/package`
-//! - `kernel/current`: the `<rel>` in use
+//! - `kernel/current`: the `<rel>` in use by default (the newest)
 //!
 //! Once `kernel/current` names a release whose `vmlinuz` exists, nothing is
 //! downloaded and apt is not even asked, unless `--refresh` is given.
+//!
+//! `--kernel <series>` (e.g. `6.19`) boots the newest cloud kernel of that
+//! series instead: the suite carries the images of older series beside the
+//! newest (`linux-image-6.19.14+deb13-cloud-amd64`), and one release per
+//! series is kept in the cache (`kernel/<rel>/`), `current` untouched.
 
 use std::{
     fs,
@@ -51,6 +56,45 @@ pub struct KernelOptions {
     /// Debian archive named in the host's apt sources).
     #[arg(long, value_name = "URI")]
     pub mirror: Option<String>,
+    /// Boot the newest cloud kernel of this series (`6.19`, `7.2`, `7.3`:
+    /// major.minor) from the suite, instead of the newest of all.
+    #[arg(long, value_name = "SERIES", value_parser = parse_series)]
+    pub kernel: Option<String>,
+}
+
+/// `--kernel`'s value: `<major>.<minor>`, both numbers.
+fn parse_series(text: &str) -> Result<String, String> {
+    let ok = text.split_once('.').is_some_and(|(major, minor)| {
+        [major, minor].iter().all(|n| !n.is_empty() && n.len() <= 3 && n.bytes().all(|b| b.is_ascii_digit()))
+    });
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err(format!("expected a kernel series as major.minor, such as 6.19 or 7.3; got '{text}'"))
+    }
+}
+
+/// The series (`6.19`) and patch level (14) of a release such as
+/// `6.19.14+deb13-cloud-amd64`.
+fn series_and_patch(release: &str) -> Option<(&str, u32)> {
+    let version = release.split(['+', '-']).next()?;
+    let (series, patch) = version.rsplit_once('.')?;
+    parse_series(series).ok()?;
+    Some((series, patch.parse().ok()?))
+}
+
+/// Of the package names `linux-image-<rel>`, the cloud image of `series`
+/// with the highest patch level: `(package, release)`.
+fn newest_of_series(packages: &[String], series: &str) -> Option<(String, String)> {
+    packages
+        .iter()
+        .filter_map(|name| {
+            let release = name.strip_prefix("linux-image-")?;
+            let (s, patch) = series_and_patch(release)?;
+            (s == series && release.ends_with("-cloud-amd64")).then(|| (patch, name.clone(), release.to_owned()))
+        })
+        .max_by_key(|(patch, _, _)| *patch)
+        .map(|(_, name, release)| (name, release))
 }
 
 /// A guest kernel ready to boot.
@@ -72,7 +116,11 @@ pub fn ensure(ws: &Workspace, opts: &KernelOptions) -> Result<GuestKernel> {
     let cache = ws.vm_cache_dir();
     let kernels = cache.join("kernel");
     if !opts.refresh {
-        if let Some(kernel) = cached(&kernels)? {
+        let found = match &opts.kernel {
+            Some(series) => cached_series(&kernels, series)?,
+            None => cached(&kernels)?,
+        };
+        if let Some(kernel) = found {
             return Ok(kernel);
         }
     }
@@ -83,7 +131,10 @@ pub fn ensure(ws: &Workspace, opts: &KernelOptions) -> Result<GuestKernel> {
     let apt = PrivateApt::prepare(&cache.join("apt"), &mirror)?;
     eprintln!("guest kernel: updating package lists for {SUITE} from {mirror}");
     apt.update()?;
-    let chain = resolve(&apt)?;
+    let chain = match &opts.kernel {
+        Some(series) => resolve_series(&apt, series)?,
+        None => resolve(&apt)?,
+    };
     let dir = kernels.join(&chain.release);
     let already = fs::read_to_string(dir.join("package")).ok();
     if dir.join("vmlinuz").is_file() && already.as_deref().map(str::trim) == Some(&chain.label()) {
@@ -91,11 +142,33 @@ pub fn ensure(ws: &Workspace, opts: &KernelOptions) -> Result<GuestKernel> {
     } else {
         fetch_and_unpack(&apt, &chain, &cache.join("download"), &dir)?;
     }
-    fs::write(kernels.join("current"), format!("{}\n", chain.release))
-        .with_context(|| format!("cannot write {}", kernels.join("current").display()))?;
-    prune_other_releases(&kernels, &chain.release)?;
-    let kernel = cached(&kernels)?.context("guest kernel missing right after fetching it")?;
-    Ok(kernel)
+    prune_older_of_series(&kernels, &chain.release)?;
+    let kernel = match &opts.kernel {
+        Some(series) => cached_series(&kernels, series)?,
+        None => {
+            fs::write(kernels.join("current"), format!("{}\n", chain.release))
+                .with_context(|| format!("cannot write {}", kernels.join("current").display()))?;
+            cached(&kernels)?
+        }
+    };
+    kernel.context("guest kernel missing right after fetching it")
+}
+
+/// The cached kernel of `series` with the highest patch level, if any.
+fn cached_series(kernels: &Path, series: &str) -> Result<Option<GuestKernel>> {
+    let Ok(entries) = fs::read_dir(kernels) else { return Ok(None) };
+    let newest = entries
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|rel| kernels.join(rel).join("vmlinuz").is_file())
+        .filter_map(|rel| {
+            let (s, patch) = series_and_patch(&rel)?;
+            (s == series).then_some((patch, rel.clone()))
+        })
+        .max_by_key(|(patch, _)| *patch);
+    match newest {
+        Some((_, release)) => load(kernels, &release).map(Some),
+        None => Ok(None),
+    }
 }
 
 /// The kernel named by `kernel/current`, if its image is present.
@@ -105,11 +178,17 @@ fn cached(kernels: &Path) -> Result<Option<GuestKernel>> {
         return Ok(None);
     };
     let release = release.trim().to_owned();
-    let dir = kernels.join(&release);
-    let vmlinuz = dir.join("vmlinuz");
-    if release.is_empty() || !vmlinuz.is_file() {
+    if release.is_empty() || !kernels.join(&release).join("vmlinuz").is_file() {
         return Ok(None);
     }
+    load(kernels, &release).map(Some)
+}
+
+/// The cached kernel `release` (its `vmlinuz` is there).
+fn load(kernels: &Path, release: &str) -> Result<GuestKernel> {
+    let release = release.to_owned();
+    let dir = kernels.join(&release);
+    let vmlinuz = dir.join("vmlinuz");
     let package = fs::read_to_string(dir.join("package"))
         .map(|text| text.trim().to_owned())
         .unwrap_or_else(|_| format!("(unknown package for {release})"));
@@ -117,7 +196,7 @@ fn cached(kernels: &Path) -> Result<Option<GuestKernel>> {
     if let Some(config) = &config {
         check_config(config)?;
     }
-    Ok(Some(GuestKernel { release, package, vmlinuz, config }))
+    Ok(GuestKernel { release, package, vmlinuz, config })
 }
 
 /// Fail unless the kernel config enables sched_ext.
@@ -194,6 +273,12 @@ impl PrivateApt {
         Ok(parse_depends(&text))
     }
 
+    /// The names of the packages starting with `prefix`.
+    fn package_names(&self, prefix: &str) -> Result<Vec<String>> {
+        let text = exec::output(self.command("apt-cache").args(["pkgnames", prefix]))?;
+        Ok(text.lines().map(|l| l.trim().to_owned()).filter(|l| !l.is_empty()).collect())
+    }
+
     /// The candidate version of `package`.
     fn version(&self, package: &str) -> Result<String> {
         let text = exec::output(self.command("apt-cache").args(["show", "--no-all-versions", package]))?;
@@ -254,12 +339,29 @@ fn resolve(apt: &PrivateApt) -> Result<KernelChain> {
     let meta = apt.depends(META_PACKAGE)?;
     let (image, release) = image_package_of(&meta)
         .with_context(|| format!("{META_PACKAGE} in {SUITE} depends on no linux-image-<release> ({meta:?})"))?;
+    chain_of(apt, image, release)
+}
+
+/// The chain of the newest cloud image of `series` in the suite.
+fn resolve_series(apt: &PrivateApt, series: &str) -> Result<KernelChain> {
+    let names = apt.package_names(&format!("linux-image-{series}."))?;
+    let (image, release) = newest_of_series(&names, series).with_context(|| {
+        format!("{SUITE} has no cloud kernel of series {series} (linux-image-{series}.<n>+...-cloud-amd64)")
+    })?;
+    chain_of(apt, image, release)
+}
+
+/// From an image package to the packages holding its image and config.
+fn chain_of(apt: &PrivateApt, image: String, release: String) -> Result<KernelChain> {
     let image_deps = apt.depends(&image)?;
     let binary = format!("linux-binary-{release}");
     let base = format!("linux-base-{release}");
     let image_package = if image_deps.contains(&binary) { binary } else { image };
     let version = apt.version(&image_package)?;
-    Ok(KernelChain { release, image_package, version, base_package: image_deps.contains(&base).then_some(base) })
+    // The suite keeps an older release's image after its linux-base
+    // (which carries the config) is gone: 6.19.14's, for one.
+    let base_package = Some(base).filter(|b| image_deps.contains(b) && apt.version(b).is_ok());
+    Ok(KernelChain { release, image_package, version, base_package })
 }
 
 /// Download the chain's packages, unpack them and keep `vmlinuz` and
@@ -306,12 +408,16 @@ fn copy(from: &Path, to: &Path) -> Result<()> {
     fs::copy(from, to).map(drop).with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))
 }
 
-/// Remove cached kernels other than `keep`.
-fn prune_other_releases(kernels: &Path, keep: &str) -> Result<()> {
+/// Remove the cached kernels of `keep`'s series other than `keep` (one
+/// release per series stays; a name that is no release goes too).
+fn prune_older_of_series(kernels: &Path, keep: &str) -> Result<()> {
+    let series = series_and_patch(keep).map(|(s, _)| s);
     for entry in fs::read_dir(kernels).with_context(|| format!("cannot list {}", kernels.display()))? {
         let entry = entry.with_context(|| format!("cannot list {}", kernels.display()))?;
         let path = entry.path();
-        if path.is_dir() && entry.file_name() != keep {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let same_series = series_and_patch(&name).map(|(s, _)| s) == series;
+        if path.is_dir() && name != keep && (same_series || series_and_patch(&name).is_none()) {
             fs::remove_dir_all(&path).with_context(|| format!("cannot remove old kernel {}", path.display()))?;
         }
     }
@@ -346,5 +452,54 @@ linux-image-cloud-amd64
             Some(("linux-image-7.3.4+deb13-cloud-amd64".to_owned(), "7.3.4+deb13-cloud-amd64".to_owned()))
         );
         assert_eq!(image_package_of(&["linux-image-cloud-amd64".to_owned()]), None);
+    }
+
+    #[test]
+    fn series_are_checked_and_parsed() {
+        assert_eq!(parse_series("6.19"), Ok("6.19".to_owned()));
+        for bad in ["6", "6.", ".19", "6.19.1", "v6.19", "six.19", ""] {
+            assert!(parse_series(bad).is_err(), "{bad}");
+        }
+        assert_eq!(series_and_patch("6.19.14+deb13-cloud-amd64"), Some(("6.19", 14)));
+        assert_eq!(series_and_patch("7.3.4+deb13-cloud-amd64"), Some(("7.3", 4)));
+        assert_eq!(series_and_patch("current"), None);
+    }
+
+    #[test]
+    fn the_newest_cloud_image_of_a_series_is_chosen() {
+        let names: Vec<String> = [
+            "linux-image-6.19.6+deb13-cloud-amd64",
+            "linux-image-6.19.14+deb13-cloud-amd64",
+            "linux-image-6.19.10+deb13-cloud-amd64",
+            "linux-image-6.19.20+deb13-cloud-amd64-dbg",
+            "linux-image-6.19.21+deb13-amd64",
+            "linux-image-6.1.99+deb13-cloud-amd64",
+            "linux-image-7.2.12+deb13-cloud-amd64",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        assert_eq!(
+            newest_of_series(&names, "6.19"),
+            Some(("linux-image-6.19.14+deb13-cloud-amd64".to_owned(), "6.19.14+deb13-cloud-amd64".to_owned()))
+        );
+        assert_eq!(newest_of_series(&names, "6.1").map(|(_, r)| r), Some("6.1.99+deb13-cloud-amd64".to_owned()));
+        assert_eq!(newest_of_series(&names, "7.3"), None);
+    }
+
+    #[test]
+    fn one_release_per_series_stays_cached() {
+        let dir = std::env::temp_dir().join(format!("xtask-kernels-{}", std::process::id()));
+        for rel in ["6.19.10+deb13-cloud-amd64", "6.19.14+deb13-cloud-amd64", "7.3.4+deb13-cloud-amd64", "junk"] {
+            fs::create_dir_all(dir.join(rel)).unwrap();
+            fs::write(dir.join(rel).join("vmlinuz"), "").unwrap();
+        }
+        prune_older_of_series(&dir, "6.19.14+deb13-cloud-amd64").unwrap();
+        let mut left: Vec<String> =
+            fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        left.sort();
+        assert_eq!(left, ["6.19.14+deb13-cloud-amd64", "7.3.4+deb13-cloud-amd64"]);
+        assert_eq!(cached_series(&dir, "6.19").unwrap().unwrap().release, "6.19.14+deb13-cloud-amd64");
+        assert!(cached_series(&dir, "7.2").unwrap().is_none());
+        fs::remove_dir_all(&dir).unwrap();
     }
 }
