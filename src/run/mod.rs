@@ -337,7 +337,7 @@ pub fn main_with_custom(opts: &RunOpts, custom: Option<CustomPolicy>) -> ExitCod
         }
         return match verifier::report(&cfg) {
             Ok(r) => {
-                print!("{}", verifier::render(&verifier::kernel_release(), &r.rows, &r.not_loaded));
+                print!("{}", verifier::render(&preflight::kernel_release(), &r.rows, &r.not_loaded));
                 ExitCode::SUCCESS
             }
             Err(e) => {

@@ -56,6 +56,12 @@ pub fn euid() -> u32 {
     nix::unistd::geteuid().as_raw()
 }
 
+/// This kernel's release (`uname -r`).
+pub fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map_or_else(|_| "(unknown)".to_owned(), |s| s.trim().to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;

@@ -169,12 +169,6 @@ pub fn report(cfg: &Config) -> Result<Report> {
     Ok(Report { rows, not_loaded })
 }
 
-/// This kernel's release (`uname -r`).
-pub fn kernel_release() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map_or_else(|_| "(unknown)".to_owned(), |s| s.trim().to_owned())
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -98,6 +98,7 @@ pub fn run(opts: &Options) -> Result<bool> {
     println!("soak: {} min per policy: {}; case timeout {case_timeout_s} s", opts.minutes, policies.join(", "));
     let vm_opts = vm_test::Options {
         filters: vec![CASE.to_owned()],
+        smoke: false,
         case_timeout_s,
         knobs: Vec::new(),
         vm: opts.vm.clone(),
@@ -124,6 +125,7 @@ fn recipe_tally(
     );
     let vm_opts = vm_test::Options {
         filters: vec![RECIPE_CASE.to_owned()],
+        smoke: false,
         case_timeout_s,
         knobs: Vec::new(),
         vm: opts.vm.clone(),

@@ -66,6 +66,26 @@ impl Tally {
         }
     }
 
+    /// Record a guest run of `cases` cases: its counts, plus one failure
+    /// if the run failed with every case passed (a kernel problem, a
+    /// timeout), or all `cases` failed if the guest could not run.
+    fn vm(&mut self, name: &str, report: Result<Report>, cases: usize) {
+        match report {
+            Ok(Report { passed, failed, ok }) => {
+                self.passed += passed;
+                self.failed += failed;
+                if failed == 0 && !ok {
+                    println!("xtask test: {name}: FAILED: the VM run failed (see above)");
+                    self.failed += 1;
+                }
+            }
+            Err(err) => {
+                println!("xtask test: {name}: FAILED: {err:#}");
+                self.failed += cases;
+            }
+        }
+    }
+
     /// Record a host stage: a failure counts as one failed test.
     fn stage(&mut self, name: &str, result: Result<()>) {
         match result {
@@ -118,6 +138,7 @@ pub fn run(opts: &Options) -> Result<bool> {
 
     let vm_opts = vm_test::Options {
         filters: Vec::new(),
+        smoke: false,
         case_timeout_s: opts.case_timeout_s,
         knobs: Vec::new(),
         vm: opts.vm.clone(),
@@ -127,20 +148,16 @@ pub fn run(opts: &Options) -> Result<bool> {
         Some(kernel) => vm_test::run_cases(&ws, kernel, &vm_opts),
         None => Err(anyhow::anyhow!("no guest kernel (setup failed)")),
     };
-    match report {
-        Ok(Report { passed, failed, ok }) => {
-            tally.passed += passed;
-            tally.failed += failed;
-            if failed == 0 && !ok {
-                println!("xtask test: vm-test: FAILED: the VM run failed (see above)");
-                tally.failed += 1;
-            }
-        }
-        Err(err) => {
-            let cases = vm_test::discover_cases(&ws).map_or(1, |cases| cases.len().max(1));
-            println!("xtask test: vm-test: FAILED: {err:#}");
-            tally.failed += cases;
-        }
+    let all_cases = vm_test::discover_cases(&ws).map_or(1, |cases| cases.len().max(1));
+    tally.vm("vm-test", report, all_cases);
+
+    // The smoke subset on the oldest kernel of the matrix, unless that is
+    // the kernel the full suite just ran on.
+    if opts.kernel.kernel.as_deref() != Some(vm_test::OLDEST_KERNEL) {
+        let oldest = KernelOptions { kernel: Some(vm_test::OLDEST_KERNEL.to_owned()), ..opts.kernel.clone() };
+        let smoke_opts = vm_test::Options { smoke: true, kernel: oldest.clone(), ..vm_opts };
+        let report = setup::prepare(&ws, &oldest).and_then(|kernel| vm_test::run_cases(&ws, &kernel, &smoke_opts));
+        tally.vm(&format!("vm-test --smoke --kernel {}", vm_test::OLDEST_KERNEL), report, vm_test::SMOKE_CASES.len());
     }
 
     println!("summary: {} passed, {} failed", tally.passed, tally.failed);

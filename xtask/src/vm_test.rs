@@ -30,12 +30,34 @@ const RUNNER: &str = "lib/run-cases.sh";
 /// which is only done when every case is selected anyway).
 const MAX_CASE_LIST_LEN: usize = 1024;
 
+/// The oldest kernel series of the tested matrix (README, "Kernels"):
+/// `cargo xtask test` runs [`SMOKE_CASES`] on it after the full suite on
+/// the newest.
+pub const OLDEST_KERNEL: &str = "6.19";
+
+/// The smoke subset (`--smoke`): sched_ext is there, every program passes
+/// the verifier, scx_relay schedules hackbench and upstream's stress recipe
+/// without a safety net firing, an ejection's dump carries our state, and
+/// sysrq-S turns it off. About two minutes.
+pub const SMOKE_CASES: &[&str] = &[
+    "kernel_has_sched_ext",
+    "scx_relay_verifier_report",
+    "scx_relay_hackbench",
+    "scx_relay_stress_deadline",
+    "scx_relay_exit_dump",
+    "scx_relay_sysrq",
+];
+
 /// Options of `cargo xtask vm-test`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Options {
     /// Run only cases whose name contains one of these strings.
     #[arg(value_name = "FILTER")]
     pub filters: Vec<String>,
+    /// Run the smoke subset only (what `cargo xtask test` runs on the
+    /// oldest kernel of the matrix, with `--kernel 6.19`).
+    #[arg(long, conflicts_with = "filters")]
+    pub smoke: bool,
     /// Time limit for each case inside the guest, in seconds.
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]
     pub case_timeout_s: u64,
@@ -65,6 +87,17 @@ pub struct Report {
     pub ok: bool,
 }
 
+impl Options {
+    /// The filters in force: [`SMOKE_CASES`] with `--smoke`.
+    fn filters(&self) -> Vec<String> {
+        if self.smoke {
+            SMOKE_CASES.iter().map(|&c| c.to_owned()).collect()
+        } else {
+            self.filters.clone()
+        }
+    }
+}
+
 /// A `--set` argument as the guest's `relay.<key>=<value>` kernel parameter.
 fn knob(arg: &str) -> std::result::Result<String, String> {
     let (key, value) = arg.split_once('=').ok_or("expected KEY=VALUE")?;
@@ -88,7 +121,7 @@ pub fn run(opts: &Options) -> Result<bool> {
         Ok(report) => Ok(report.ok),
         Err(err) => {
             // The guest could not run at all: that is a failure, never a skip.
-            let selected = discover_cases(&ws).map(|cases| select(&cases, &opts.filters).len()).unwrap_or(0).max(1);
+            let selected = discover_cases(&ws).map(|cases| select(&cases, &opts.filters()).len()).unwrap_or(0).max(1);
             println!("vm-test: 0 passed, {selected} failed");
             Err(err)
         }
@@ -105,12 +138,12 @@ pub fn run_cases(ws: &Workspace, kernel: &GuestKernel, opts: &Options) -> Result
 /// `relay.soak_seconds=600`).
 pub fn run_cases_with(ws: &Workspace, kernel: &GuestKernel, opts: &Options, extra: &[String]) -> Result<Report> {
     let cases = discover_cases(ws)?;
-    let selected = select(&cases, &opts.filters);
+    let selected = select(&cases, &opts.filters());
     if selected.is_empty() {
         bail!(
             "no case in {} matches {:?} (cases: {})",
             ws.guest_scripts_dir().display(),
-            opts.filters,
+            opts.filters(),
             cases.join(", ")
         );
     }
