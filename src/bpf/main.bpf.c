@@ -1296,13 +1296,22 @@ static void request_aging_for(const struct task_struct *p)
  * at (AGE_SCAN_DEPTH exceeds what a DSQ can hold), so no overdue task is
  * missed, however long the queue.
  */
-/* Global (verified once, not per call site): it holds a loop. */
+/*
+ * Global (verified once, not per call site): it holds a loop. The timer
+ * callback calls it, and a 6.19 verifier checks that callback's global
+ * functions as part of relay_init, a sleepable program, where the DSQ
+ * iterator needs an explicit RCU read section ("kernel func
+ * bpf_iter_scx_dsq_new requires RCU critical section protection"); 7.3
+ * checks it as the non-sleepable callback it is. The section costs nothing
+ * in the timer's softirq, where RCU is held anyway.
+ */
 __noinline int find_overdue(u64 dsq, u64 now)
 {
 	struct bpf_iter_scx_dsq it;
 	struct task_struct *p;
 	u32 i;
 
+	bpf_rcu_read_lock();
 	if (bpf_iter_scx_dsq_new(&it, dsq, 0))
 		goto out;
 	bpf_for(i, 0, AGE_SCAN_DEPTH) {
@@ -1320,6 +1329,7 @@ __noinline int find_overdue(u64 dsq, u64 now)
 	}
 out:
 	bpf_iter_scx_dsq_destroy(&it);
+	bpf_rcu_read_unlock();
 	return 0;
 }
 
