@@ -99,7 +99,7 @@ where
             eprintln!("scx_relay: sim: {bad}");
             return ExitCode::from(2);
         }
-        eprintln!("scx_relay: {}", usage_error_line(&e.render().to_string()));
+        run::logger::command_error(&usage_error_line(&e.render().to_string()));
         ExitCode::from(2)
     })
 }

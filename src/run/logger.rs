@@ -21,7 +21,6 @@
 
 use std::{
     fmt::Write as _,
-    io::Write as _,
     os::fd::AsFd,
     time::{SystemTime, UNIX_EPOCH},
 };
@@ -82,11 +81,34 @@ impl Log for Logger {
             return;
         }
         let line = format_line(self.stamp, SystemTime::now(), record.level(), record.target(), record.args());
-        // One write per line; a failed write has nowhere to be reported.
-        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        write_stderr(line.as_bytes());
     }
 
     fn flush(&self) {}
+}
+
+/// Writes `bytes` to stderr with write(2) itself, not through Rust's
+/// stderr, whose lock a thread the loop schedules may hold while it waits
+/// for a CPU (the loop logs its start-up line, after attaching). One call
+/// per line unless the kernel takes less; a failed write has nowhere to be
+/// reported.
+fn write_stderr(mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        match nix::unistd::write(std::io::stderr().as_fd(), bytes) {
+            Ok(0) => return,
+            Ok(n) => bytes = &bytes[n..],
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// A command line's one-line error (`scx_relay: <line>`), printed before
+/// the logger is installed; under journald with the error priority, so
+/// that a service refused for its options says why at `-p err`.
+pub fn command_error(line: &str) {
+    let priority = if under_journald() { "<3>" } else { "" };
+    eprintln!("{priority}scx_relay: {line}");
 }
 
 /// Installs the logger (once per process; later calls only set the level)
@@ -124,7 +146,7 @@ fn libbpf_print(level: PrintLevel, msg: String) {
 /// `<device>:<inode>` of the stream systemd connected (systemd.exec(5)),
 /// and still stderr's (a child whose stderr was redirected inherits the
 /// variable, not the stream).
-fn under_journald() -> bool {
+pub fn under_journald() -> bool {
     let Ok(var) = std::env::var("JOURNAL_STREAM") else { return false };
     let Ok(st) = nix::sys::stat::fstat(std::io::stderr().as_fd()) else { return false };
     journal_stream_matches(&var, st.st_dev, st.st_ino)
@@ -168,6 +190,13 @@ fn format_line(stamp: Stamp, now: SystemTime, level: Level, target: &str, args: 
         let _ = write!(line, "{source}: ");
     }
     let _ = writeln!(line, "{args}");
+    if stamp == Stamp::Journald {
+        // journald reads a priority per line: every line of a record of
+        // several (a kernel dump, a verifier log) gets it.
+        let prefix = format!("\n<{}>", syslog_priority(level));
+        let body = &line[..line.len() - 1];
+        line = format!("{}\n", body.replace('\n', &prefix));
+    }
     line
 }
 
@@ -234,6 +263,16 @@ mod tests {
         assert_eq!(line(Stamp::Journald, Level::Info, "scx_stats::server", "y"), "<6>scx_relay: scx_stats: y\n");
         assert_eq!(line(Stamp::Journald, Level::Debug, "scx_relay", "z"), "<7>scx_relay: debug: z\n");
         assert_eq!(line(Stamp::Journald, Level::Trace, "libbpf", "v"), "<7>scx_relay: trace: libbpf: v\n");
+        // A record of several lines: every line keeps the priority under
+        // journald; elsewhere only the first is stamped.
+        assert_eq!(
+            line(Stamp::Journald, Level::Error, "scx_relay", "dump:\na\nb"),
+            "<3>scx_relay: dump:\n<3>a\n<3>b\n"
+        );
+        assert_eq!(
+            line(Stamp::Time, Level::Error, "scx_relay", "dump:\na"),
+            "2026-12-03T11:52:02.005Z scx_relay: dump:\na\n"
+        );
     }
 
     #[test]

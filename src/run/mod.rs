@@ -9,7 +9,7 @@ mod backend;
 mod bpf;
 mod cgroup;
 mod ctl_server;
-mod logger;
+pub(crate) mod logger;
 mod metrics;
 mod panic_guard;
 mod preflight;
@@ -170,7 +170,7 @@ pub struct RunOpts {
 
     /// Verbose output: the same as --log-level trace (libbpf's log,
     /// including the BPF verifier's, and lifecycle details).
-    #[arg(short, long)]
+    #[arg(short, long, conflicts_with = "log_level")]
     pub verbose: bool,
 }
 
@@ -319,7 +319,7 @@ pub fn main_with_custom(opts: &RunOpts, custom: Option<CustomPolicy>) -> ExitCod
     let mut cfg = match opts.validate() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("scx_relay: {e}");
+            logger::command_error(&e.to_string());
             return ExitCode::from(2);
         }
     };

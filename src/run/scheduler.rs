@@ -402,11 +402,16 @@ fn open_and_load<'obj>(
         }
     }
     scx_ops_load!(open, relay_ops, uei).map_err(|e| {
-        let bad = scx_utils::compat::malformed_scx_kfuncs();
-        if bad.is_empty() {
-            e.context("loading the BPF dispatcher (libbpf's log above says why)")
+        // scx_ops_load! explains a load that failed on such a kernel in a
+        // context of many lines; ours is one. Any other failure keeps its
+        // own chain.
+        if e.to_string().starts_with("the running kernel's BTF has malformed scx kfunc") {
+            anyhow::anyhow!(BrokenKfuncBtf {
+                release: preflight::kernel_release(),
+                kfuncs: scx_utils::compat::malformed_scx_kfuncs()
+            })
         } else {
-            anyhow::anyhow!(BrokenKfuncBtf { release: preflight::kernel_release(), kfuncs: bad })
+            e.context("loading the BPF dispatcher (libbpf's log above says why)")
         }
     })
 }
@@ -420,13 +425,24 @@ fn open_and_load<'obj>(
 /// same way).
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "this kernel ({release}) cannot load sched_ext schedulers: its BTF was made by pahole < 1.26 and gives \
-     {kfuncs:?} an argument they do not take; boot a kernel built with pahole 1.26 or newer (Debian's 6.19 or \
-     7.3 cloud kernel)"
+    "this kernel ({release}) cannot load sched_ext schedulers: its BTF was made by pahole < 1.26 and gives {} \
+     scx kfuncs ({}) an argument they do not take; boot a kernel built with pahole 1.26 or newer (Debian's 6.19 \
+     or 7.3 cloud kernel)",
+    kfuncs.len(),
+    kfunc_examples(kfuncs)
 )]
 pub struct BrokenKfuncBtf {
     release: String,
     kfuncs: Vec<String>,
+}
+
+/// The first three of `names`, then "..." if there are more.
+fn kfunc_examples(names: &[String]) -> String {
+    let mut text = names.iter().take(3).map(String::as_str).collect::<Vec<_>>().join(", ");
+    if names.len() > 3 {
+        text.push_str(", ...");
+    }
+    text
 }
 
 /// Tells the loaded dispatcher that the calling thread, which runs the
@@ -469,8 +485,9 @@ fn lock_memory_or_warn() {
 }
 
 /// The start-up line: what is scheduled, on how many CPUs, by which policy,
-/// and which build (`crate::version`, as `--version` prints it). It starts
-/// `scx_relay: scheduling` (guest cases wait for that).
+/// and which build (`crate::version`, as `--version` prints it). Its text
+/// starts `scheduling` (logged as `<time> scx_relay: scheduling ...`;
+/// guest cases wait for that).
 fn announce(cfg: &Config, nr_cpus: u32, policy_name: &str) {
     log::info!(
         "scheduling {} {nr_cpus} CPUs with policy {} (slice {} us, stall timeout {} ms), version {}",
@@ -596,15 +613,18 @@ mod tests {
     /// kfuncs and what to boot.
     #[test]
     fn broken_kfunc_btf_is_one_line() {
+        let kfuncs = ["scx_bpf_create_dsq", "scx_bpf_kick_cpu", "scx_bpf_cpu_rq", "scx_bpf_locked_rq"];
         let e = BrokenKfuncBtf {
             release: "7.2.12+deb13-cloud-amd64".into(),
-            kfuncs: vec!["scx_bpf_dsq_move_to_local".into()],
+            kfuncs: kfuncs.iter().map(|&k| k.to_owned()).collect(),
         };
         let text = format!("{:#}", anyhow::anyhow!(e));
         assert!(!text.contains('\n'), "{text}");
-        for part in ["7.2.12+deb13-cloud-amd64", "pahole < 1.26", "scx_bpf_dsq_move_to_local", "6.19"] {
+        let named = "gives 4 scx kfuncs (scx_bpf_create_dsq, scx_bpf_kick_cpu, scx_bpf_cpu_rq, ...)";
+        for part in ["7.2.12+deb13-cloud-amd64", "pahole < 1.26", named, "6.19"] {
             assert!(text.contains(part), "{part}: {text}");
         }
+        assert_eq!(kfunc_examples(&["a".to_owned()]), "a");
     }
 
     /// Exit kinds map to the documented exit codes' cases.

@@ -409,15 +409,18 @@ fn copy(from: &Path, to: &Path) -> Result<()> {
 }
 
 /// Remove the cached kernels of `keep`'s series other than `keep` (one
-/// release per series stays; a name that is no release goes too).
+/// release per series stays; a name that is no release goes too), never
+/// the one `current` names (the default kernel).
 fn prune_older_of_series(kernels: &Path, keep: &str) -> Result<()> {
     let series = series_and_patch(keep).map(|(s, _)| s);
+    let current = fs::read_to_string(kernels.join("current")).unwrap_or_default();
     for entry in fs::read_dir(kernels).with_context(|| format!("cannot list {}", kernels.display()))? {
         let entry = entry.with_context(|| format!("cannot list {}", kernels.display()))?;
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
         let same_series = series_and_patch(&name).map(|(s, _)| s) == series;
-        if path.is_dir() && name != keep && (same_series || series_and_patch(&name).is_none()) {
+        let prunable = name != keep && name != current.trim() && (same_series || series_and_patch(&name).is_none());
+        if path.is_dir() && prunable {
             fs::remove_dir_all(&path).with_context(|| format!("cannot remove old kernel {}", path.display()))?;
         }
     }
@@ -489,15 +492,27 @@ linux-image-cloud-amd64
     #[test]
     fn one_release_per_series_stays_cached() {
         let dir = std::env::temp_dir().join(format!("xtask-kernels-{}", std::process::id()));
-        for rel in ["6.19.10+deb13-cloud-amd64", "6.19.14+deb13-cloud-amd64", "7.3.4+deb13-cloud-amd64", "junk"] {
+        let releases = [
+            "6.19.10+deb13-cloud-amd64",
+            "6.19.14+deb13-cloud-amd64",
+            "7.3.3+deb13-cloud-amd64",
+            "7.3.4+deb13-cloud-amd64",
+        ];
+        for rel in releases.iter().chain(&["junk"]) {
             fs::create_dir_all(dir.join(rel)).unwrap();
             fs::write(dir.join(rel).join("vmlinuz"), "").unwrap();
         }
+        // `current` names 7.3.3 (say a --kernel 7.3 --refresh found 7.3.4).
+        fs::write(dir.join("current"), "7.3.3+deb13-cloud-amd64\n").unwrap();
         prune_older_of_series(&dir, "6.19.14+deb13-cloud-amd64").unwrap();
-        let mut left: Vec<String> =
-            fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        prune_older_of_series(&dir, "7.3.4+deb13-cloud-amd64").unwrap();
+        let mut left: Vec<String> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "current")
+            .collect();
         left.sort();
-        assert_eq!(left, ["6.19.14+deb13-cloud-amd64", "7.3.4+deb13-cloud-amd64"]);
+        assert_eq!(left, ["6.19.14+deb13-cloud-amd64", "7.3.3+deb13-cloud-amd64", "7.3.4+deb13-cloud-amd64"]);
         assert_eq!(cached_series(&dir, "6.19").unwrap().unwrap().release, "6.19.14+deb13-cloud-amd64");
         assert!(cached_series(&dir, "7.2").unwrap().is_none());
         fs::remove_dir_all(&dir).unwrap();

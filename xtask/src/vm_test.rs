@@ -340,4 +340,18 @@ mod tests {
         let out = outcome(GuestEnd::TimedOut, &["relay-test: a PASS"], &[]);
         assert!(!tally(&names(&["a"]), &out).ok);
     }
+
+    /// Every smoke case exists, each filter selects exactly its case (a
+    /// renamed case would shrink the smoke run without a word), and the
+    /// oldest kernel is a series.
+    #[test]
+    fn smoke_cases_exist_one_each() {
+        let cases = discover_cases(&Workspace::locate().unwrap()).unwrap();
+        for case in SMOKE_CASES {
+            assert_eq!(select(&cases, &[(*case).to_owned()]), [(*case).to_owned()], "{case}");
+        }
+        assert!(OLDEST_KERNEL
+            .split_once('.')
+            .is_some_and(|(a, b)| a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok()));
+    }
 }
