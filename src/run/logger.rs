@@ -130,17 +130,30 @@ pub fn route_libbpf() {
 
 /// libbpf's messages as records of source `libbpf`: its warnings as
 /// warnings, its information as debug (libbpf says much while loading),
-/// its debug output (the verifier's log among it) as trace.
+/// its debug output (the verifier's log among it) as trace. One warning
+/// of every start is debug too: [`SKELETON_LINK_WARNING`].
 fn libbpf_print(level: PrintLevel, msg: String) {
-    let level = match level {
+    // libbpf's own prefix and newline: the line has both already.
+    let msg = msg.strip_prefix("libbpf: ").unwrap_or(&msg).trim_end();
+    let level = libbpf_level(level, msg);
+    log::log!(target: "libbpf", level, "{msg}");
+}
+
+/// The level of a libbpf message (`msg` without libbpf's prefix).
+fn libbpf_level(level: PrintLevel, msg: &str) -> Level {
+    match level {
+        PrintLevel::Warn if msg.ends_with(SKELETON_LINK_WARNING) => Level::Debug,
         PrintLevel::Warn => Level::Warn,
         PrintLevel::Info => Level::Debug,
         PrintLevel::Debug => Level::Trace,
-    };
-    // libbpf's own prefix and newline: the line has both already.
-    let msg = msg.strip_prefix("libbpf: ").unwrap_or(&msg).trim_end();
-    log::log!(target: "libbpf", level, "{msg}");
+    }
 }
+
+/// What libbpf warns, on every start, of the struct_ops map: scx_utils'
+/// `scx_ops_attach!` attaches the skeleton (`bpf_object__attach_skeleton`,
+/// which warns for a struct_ops map whose link slot the skeleton left
+/// empty) and then the map itself (`attach_struct_ops`): nothing is wrong.
+const SKELETON_LINK_WARNING: &str = "BPF map skeleton link is uninitialized";
 
 /// Whether stderr is the journal's stream: `JOURNAL_STREAM` is
 /// `<device>:<inode>` of the stream systemd connected (systemd.exec(5)),
@@ -273,6 +286,15 @@ mod tests {
             line(Stamp::Time, Level::Error, "scx_relay", "dump:\na"),
             "2026-12-03T11:52:02.005Z scx_relay: dump:\na\n"
         );
+    }
+
+    #[test]
+    fn libbpf_levels_are_mapped() {
+        let skeleton = "map 'relay_ops': BPF map skeleton link is uninitialized";
+        assert_eq!(libbpf_level(PrintLevel::Warn, skeleton), Level::Debug);
+        assert_eq!(libbpf_level(PrintLevel::Warn, "prog 'x': failed to load: -EACCES"), Level::Warn);
+        assert_eq!(libbpf_level(PrintLevel::Info, "x"), Level::Debug);
+        assert_eq!(libbpf_level(PrintLevel::Debug, "x"), Level::Trace);
     }
 
     #[test]
