@@ -1297,13 +1297,14 @@ static void request_aging_for(const struct task_struct *p)
  * missed, however long the queue.
  */
 /*
- * Global (verified once, not per call site): it holds a loop. The timer
- * callback calls it, and a 6.19 verifier checks that callback's global
- * functions as part of relay_init, a sleepable program, where the DSQ
- * iterator needs an explicit RCU read section ("kernel func
- * bpf_iter_scx_dsq_new requires RCU critical section protection"); 7.3
- * checks it as the non-sleepable callback it is. The section costs nothing
- * in the timer's softirq, where RCU is held anyway.
+ * Global (verified once, not per call site): it holds a loop. Its caller
+ * is the timer callback that relay_init, a sleepable program, sets up; the
+ * 6.19 verifier checked it as sleepable code, where a KF_RCU_PROTECTED
+ * kfunc such as bpf_iter_scx_dsq_new needs an explicit RCU read section
+ * (check_kfunc_call and in_rcu_cs in kernel/bpf/verifier.c: "kernel func
+ * bpf_iter_scx_dsq_new requires RCU critical section protection"), and
+ * refused the whole dispatcher; 7.3's accepted it without. The section
+ * costs nothing in the timer's softirq, where RCU is held anyway.
  */
 __noinline int find_overdue(u64 dsq, u64 now)
 {
