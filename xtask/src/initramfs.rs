@@ -1,7 +1,8 @@
 //! Packing the guest's initramfs: busybox and its applets, `/init`, the
-//! guest scripts of `tests/vm/` under `/relay/`, and the host binaries of
-//! [`guest_binaries::GUEST_BINARIES`] with their shared libraries, as a
-//! gzip-compressed newc cpio.
+//! guest scripts of `tests/vm/` under `/relay/`, the host binaries of
+//! [`guest_binaries::GUEST_BINARIES`] with their shared libraries, and a
+//! minimal systemd with scx_relay's service installed ([`add_systemd`]), as
+//! a gzip-compressed newc cpio.
 
 use std::{
     collections::BTreeMap,
@@ -18,6 +19,7 @@ use crate::{
     cpio::CpioWriter,
     exec,
     guest_binaries::{self, GuestBinary, BUSYBOX, GUEST_BINARIES},
+    install,
     workspace::Workspace,
 };
 
@@ -81,7 +83,12 @@ impl Tree {
 
     /// Copy a host binary to `/bin/<name>` with the libraries it loads.
     fn add_binary(&mut self, host: &Path, name: &str) -> Result<()> {
-        self.copy_file(host, &format!("bin/{name}"), 0o755)?;
+        self.add_program(host, &format!("bin/{name}"))
+    }
+
+    /// Copy a host program to `guest_path` with the libraries it loads.
+    fn add_program(&mut self, host: &Path, guest_path: &str) -> Result<()> {
+        self.copy_file(host, guest_path, 0o755)?;
         for library in guest_binaries::shared_libraries(host)? {
             self.copy_file(&library, &library.to_string_lossy(), 0o755)?;
         }
@@ -138,6 +145,7 @@ pub fn build_with(ws: &Workspace, label: &str, bench: bool, extra: &[(&Path, &st
     for (host, name) in extra {
         tree.add_binary(host, name)?;
     }
+    add_systemd(ws, &mut tree)?;
 
     let scripts = ws.guest_scripts_dir();
     add_scripts(&mut tree, &scripts, &scripts)?;
@@ -171,6 +179,68 @@ fn add_busybox(ws: &Workspace, tree: &mut Tree) -> Result<()> {
         if !applet.is_empty() && applet != "busybox" && !applet.contains('/') {
             tree.insert(&format!("bin/{applet}"), Node::Symlink("busybox".to_owned()));
         }
+    }
+    Ok(())
+}
+
+/// systemd's programs, at their paths on the host (and in the guest): the
+/// service manager, the journal, the helper the manager runs as its last
+/// step when it exits, and their command-line tools.
+const SYSTEMD_PROGRAMS: &[&str] = &[
+    "/lib/systemd/systemd",
+    "/lib/systemd/systemd-journald",
+    "/lib/systemd/systemd-shutdown",
+    "/bin/systemctl",
+    "/bin/journalctl",
+];
+/// The packaged units, copied without their `*.wants/` directories, so
+/// that nothing starts that this guest cannot run.
+const SYSTEMD_UNIT_DIR: &str = "/lib/systemd/system";
+/// Units enabled as Debian enables them (`<target>.wants/<unit>`): the
+/// journal, which a service's output goes to.
+const SYSTEMD_ENABLED: &[(&str, &str)] =
+    &[("sockets.target", "systemd-journald.socket"), ("sysinit.target", "systemd-journald.service")];
+
+/// The guest's `/etc/machine-id` (any fixed 128-bit id in hex).
+const GUEST_MACHINE_ID: &str = "5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e";
+
+/// A minimal systemd for guest case service_systemd, which boots it (in a
+/// pid namespace of its own) to run scx_relay as a service: the programs of
+/// [`SYSTEMD_PROGRAMS`] (from the host's systemd package), the packaged
+/// units, the journal enabled, and what `cargo xtask install --prefix /`
+/// installs: the unit, naming `/bin/scx_relay`, and `/etc/default/scx_relay`.
+fn add_systemd(ws: &Workspace, tree: &mut Tree) -> Result<()> {
+    for program in SYSTEMD_PROGRAMS {
+        let host = Path::new(program);
+        ensure!(exec::is_executable(host), "{program} not found; install systemd (`cargo xtask setup`)");
+        tree.add_program(host, program)?;
+    }
+    let mut units: Vec<_> = fs::read_dir(SYSTEMD_UNIT_DIR)
+        .and_then(|dir| dir.collect::<std::io::Result<Vec<_>>>())
+        .with_context(|| format!("cannot list {SYSTEMD_UNIT_DIR}"))?;
+    units.sort_by_key(|entry| entry.file_name());
+    for entry in units {
+        let guest_path = format!("{SYSTEMD_UNIT_DIR}/{}", entry.file_name().to_string_lossy());
+        let kind = entry.file_type().with_context(|| format!("cannot stat {guest_path}"))?;
+        if kind.is_symlink() {
+            let target = fs::read_link(entry.path()).with_context(|| format!("cannot read {guest_path}"))?;
+            tree.insert(&guest_path, Node::Symlink(target.to_string_lossy().into_owned()));
+        } else if kind.is_file() {
+            tree.copy_file(&entry.path(), &guest_path, 0o644)?;
+        }
+    }
+    // A machine id: without one systemd takes the boot for the machine's
+    // first, and enables every packaged unit its (absent) presets allow.
+    tree.insert("etc/machine-id", Node::File { perm: 0o444, data: format!("{GUEST_MACHINE_ID}\n").into_bytes() });
+    for (target, unit) in SYSTEMD_ENABLED {
+        tree.insert(
+            &format!("etc/systemd/system/{target}.wants/{unit}"),
+            Node::Symlink(format!("{SYSTEMD_UNIT_DIR}/{unit}")),
+        );
+    }
+    let plan = install::plan(ws, &install::Options { prefix: "/".into(), destdir: None, no_build: true })?;
+    for (path, text) in [&plan.unit, &plan.defaults] {
+        tree.insert(&path.to_string_lossy(), Node::File { perm: 0o644, data: text.clone().into_bytes() });
     }
     Ok(())
 }
@@ -221,6 +291,32 @@ mod tests {
         let archive = cpio.finish()?;
         let names: Vec<_> = entries(&archive)?.into_iter().map(|e| e.name).collect();
         assert_eq!(names, ["lib", "lib/x86_64-linux-gnu", "lib/x86_64-linux-gnu/libc.so.6", "lib64", "lib64/ld.so"]);
+        Ok(())
+    }
+
+    /// The image's systemd: the manager and its tools with their libraries,
+    /// the journal enabled, and the installed unit naming the guest's
+    /// scx_relay.
+    #[test]
+    fn systemd_and_the_installed_unit() -> Result<()> {
+        let ws = Workspace::locate()?;
+        let mut tree = Tree::default();
+        add_systemd(&ws, &mut tree)?;
+        for program in SYSTEMD_PROGRAMS {
+            assert!(matches!(tree.nodes.get(program.trim_start_matches('/')), Some(Node::File { .. })), "{program}");
+        }
+        assert!(tree.nodes.keys().any(|path| path.contains("libsystemd-shared")));
+        assert!(matches!(tree.nodes.get("lib/systemd/system/multi-user.target"), Some(Node::File { .. })));
+        assert!(!tree.nodes.keys().any(|path| path.starts_with("lib/systemd/system/multi-user.target.wants")));
+        let wants = tree.nodes.get("etc/systemd/system/sockets.target.wants/systemd-journald.socket");
+        assert!(
+            matches!(wants, Some(Node::Symlink(target)) if target == "/lib/systemd/system/systemd-journald.socket")
+        );
+        let Some(Node::File { data, .. }) = tree.nodes.get("etc/systemd/system/scx_relay.service") else {
+            panic!("no unit");
+        };
+        assert!(String::from_utf8_lossy(data).contains("\nExecStart=/bin/scx_relay $SCX_FLAGS\n"));
+        assert!(matches!(tree.nodes.get("etc/default/scx_relay"), Some(Node::File { .. })));
         Ok(())
     }
 }

@@ -13,7 +13,9 @@ use crate::{
 
 /// Debian packages needed on the host: the BPF toolchain (clang/llvm 19,
 /// libelf, zlib, pkg-config), clang-format for the BPF sources' format
-/// gate, the emulator, and what goes into the guest.
+/// gate, the emulator, and what goes into the guest (systemd too: guest case
+/// service_systemd runs scx_relay's unit under it, and a host test checks the
+/// unit with `systemd-analyze verify`).
 pub const HOST_PACKAGES: &[&str] = &[
     "clang-19",
     "clang-format-19",
@@ -27,6 +29,7 @@ pub const HOST_PACKAGES: &[&str] = &[
     "stress-ng",
     "rt-tests",
     "cpio",
+    "systemd",
 ];
 
 /// Extra Debian packages `cargo xtask bench-vm` needs: building the peer

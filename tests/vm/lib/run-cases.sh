@@ -13,7 +13,7 @@
 # next ones. A case that PASSed but left something running is a FAIL.
 
 # Processes a case may start; none may outlive it.
-case_processes="scx_relay shortest_first stress-ng hackbench cyclictest affinity_churn gap_probe share_probe"
+case_processes="scx_relay shortest_first stress-ng hackbench cyclictest affinity_churn gap_probe share_probe systemd systemd-journald"
 
 # Kill what the last case left, restore CPUs and wait (up to 60 s) for
 # sched_ext to be disabled; prints the names of the leftovers.
