@@ -125,6 +125,14 @@ impl QueuedTask {
         self.enq_flags & ENQ_WAKEUP != 0
     }
 
+    /// Whether the task has run since it joined sched_ext (it has stopped
+    /// once: `stop_ts` is set). False for a new task, forked or queued when
+    /// the scheduler loaded: its first enqueue is no wakeup
+    /// ([`Self::is_wakeup`] is false), yet it has no CPU whose cache it warmed.
+    pub fn has_run(&self) -> bool {
+        self.stop_ts != 0
+    }
+
     /// CPU time of the task's last run (ns): `stop_ts - start_ts`, 0 if unknown.
     pub fn last_run_ns(&self) -> u64 {
         self.stop_ts.saturating_sub(self.start_ts)

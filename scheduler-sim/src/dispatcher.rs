@@ -26,9 +26,21 @@ pub(crate) enum Prev {
 }
 
 impl Machine {
-    /// Task `id` becomes runnable after sleeping (or at creation).
+    /// Task `id` becomes runnable: after sleeping, or, the first time, at
+    /// its creation. A new task is the BPF's `relay_enable` (it starts at
+    /// `vtime_now` with the default slice), then the kernel's
+    /// `wake_up_new_task`: `ops.select_cpu` runs, so the idle-CPU fast path
+    /// applies, but the enqueue carries no `SCX_ENQ_WAKEUP` (the policy sees
+    /// no wakeup, and it kicks no CPU for the user scheduler).
     pub(crate) fn wake(&mut self, id: TaskId) {
+        let (vtime_now, slice_ns) = (self.vtime_now, self.slice_ns);
         let t = &mut self.tasks[id as usize];
+        let wakeup = t.enabled;
+        if !t.enabled {
+            t.enabled = true;
+            t.vtime = vtime_now;
+            t.slice_left = slice_ns;
+        }
         t.exec_runtime = 0;
         t.runnable_since = self.now;
         let prev = t.prev_cpu;
@@ -40,8 +52,8 @@ impl Machine {
                 self.insert(QueueId::Local(cpu), id, vtime);
                 self.kick(cpu);
             }
-            Some(cpu) => self.enqueue(id, cpu, true),
-            None => self.enqueue(id, prev, true),
+            Some(cpu) => self.enqueue(id, cpu, wakeup),
+            None => self.enqueue(id, prev, wakeup),
         }
     }
 
@@ -488,6 +500,32 @@ mod tests {
         m.apply_decision(&ghost);
         assert_eq!(m.counters.stale, 1);
         m.verify().unwrap();
+    }
+
+    /// A task's first enqueue, at its creation, is not a wakeup (no
+    /// `SCX_ENQ_WAKEUP`), and it starts at `vtime_now` with the default
+    /// slice (the BPF's `relay_enable`); its later ones are wakeups and
+    /// keep its vtime.
+    #[test]
+    fn new_task_starts_at_vtime_now_without_wakeup() {
+        use scheduler_core::task::ENQ_WAKEUP;
+        let group = TaskGroup::new(TaskClass::Hog, Count::Fixed(2), Behavior::Hog);
+        let config = SimConfig { nr_cpus: 1, workload: Workload::Custom(vec![group]), ..SimConfig::default() };
+        let topology = Topology::uniform(1, 1, 1);
+        let engine = Engine::new(Box::new(Idle), topology.clone(), EngineConfig::default());
+        let mut m = Machine::new(&config, engine, topology);
+        m.start_task(0, 0);
+        m.vtime_now = 5_000;
+        m.wake(1);
+        let first = m.channels.queued.pop_back().unwrap();
+        assert_eq!((first.enq_flags & ENQ_WAKEUP, first.vtime), (0, 5_000));
+        assert_eq!(m.tasks[1].slice_left, m.slice_ns);
+        m.tasks[1].state = TaskState::Sleeping;
+        m.tasks[1].vtime = 6_000;
+        m.vtime_now = 9_000;
+        m.wake(1);
+        let second = m.channels.queued.pop_back().unwrap();
+        assert_eq!((second.enq_flags & ENQ_WAKEUP, second.vtime), (ENQ_WAKEUP, 6_000));
     }
 
     /// The tick's rule: a slice over ends the run; before `slice_min`

@@ -100,6 +100,9 @@ pub(crate) struct SimTask {
     pub(crate) allowed: CpuRange,
     pub(crate) comm: [u8; TASK_COMM_LEN],
     pub(crate) state: TaskState,
+    /// It became runnable once: the BPF's `relay_enable` gave it
+    /// `vtime_now` and a slice (false until its creation's first wakeup).
+    pub(crate) enabled: bool,
     /// Bumped at every enqueue that may go to user space.
     pub(crate) generation: u64,
     pub(crate) prev_cpu: u32,
@@ -147,6 +150,7 @@ impl SimTask {
             allowed,
             comm,
             state: TaskState::Sleeping,
+            enabled: false,
             generation: 0,
             prev_cpu: allowed.first,
             vtime: 0,
@@ -180,6 +184,7 @@ impl SimTask {
             allowed: parent.allowed,
             comm,
             state: TaskState::Sleeping,
+            enabled: false,
             generation: 0,
             prev_cpu: cpu,
             vtime: 0,
