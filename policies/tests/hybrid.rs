@@ -4,6 +4,8 @@
 //! more of its CPU time on big cores, and finishes each burst sooner, than
 //! with the rule off on the same machine.
 
+#![allow(clippy::unwrap_used, missing_docs)]
+
 use policies::{Interactive, PolicyConfig};
 use scheduler_core::Policy;
 use scheduler_sim::{
