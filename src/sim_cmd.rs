@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use policies::PolicyConfig;
 use scheduler_core::wire::MAX_CPUS;
-use scheduler_sim::{simulate, simulate_traced, SimConfig, SimError, Stall, UnknownWorkload, Workload};
+use scheduler_sim::{simulate, simulate_traced, Hybrid, SimConfig, SimError, Stall, UnknownWorkload, Workload};
 
 /// Options of `scx_relay sim`.
 ///
@@ -64,6 +64,17 @@ pub struct SimArgs {
     /// Cores per last-level cache (default: one LLC for the whole machine).
     #[arg(long, allow_hyphen_values = true, value_parser = int::<u32>("cores-per-llc", 1, u64::from(MAX_CPUS)))]
     pub cores_per_llc: Option<u32>,
+
+    /// Simulate a hybrid machine whose first N CPUs are big cores (capacity
+    /// 1024) and the others little cores (--little-capacity): a task runs
+    /// there at that fraction of a big core's speed. Default: every CPU big.
+    #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = int::<u32>("big-cpus", 1, u64::from(MAX_CPUS)))]
+    pub big_cpus: Option<u32>,
+
+    /// Capacity of the little CPUs of --big-cpus, out of 1024 (default 512:
+    /// half a big core's speed).
+    #[arg(long, value_name = "CAPACITY", allow_hyphen_values = true, value_parser = int::<u32>("little-capacity", 1, 1024))]
+    pub little_capacity: Option<u32>,
 
     /// CPU time the user scheduler spends per decision, in ns.
     #[arg(
@@ -182,10 +193,16 @@ enum ConfigError {
     /// `--stall-at-ms` without `--stall-ms`.
     #[error("--stall-at-ms needs --stall-ms (the stall's length in ms)")]
     StallWithoutLength,
+    /// `--little-capacity` without `--big-cpus`.
+    #[error("--little-capacity needs --big-cpus (how many CPUs are big)")]
+    CapacityWithoutBigCpus,
     /// `--stall-ms` without `--stall-at-ms`.
     #[error("--stall-ms needs --stall-at-ms (when the stall starts, in ms)")]
     StallWithoutStart,
 }
+
+/// The little CPUs' capacity when `--big-cpus` comes without `--little-capacity`.
+const DEFAULT_LITTLE_CAPACITY: u32 = 512;
 
 /// Builds the simulator configuration from the arguments.
 fn config(args: &SimArgs) -> Result<SimConfig, ConfigError> {
@@ -197,10 +214,18 @@ fn config(args: &SimArgs) -> Result<SimConfig, ConfigError> {
         (Some(_), None) => return Err(ConfigError::StallWithoutLength),
         (None, Some(_)) => return Err(ConfigError::StallWithoutStart),
     };
+    let hybrid = match (args.big_cpus, args.little_capacity) {
+        (None, None) => None,
+        (Some(big_cpus), capacity) => {
+            Some(Hybrid { big_cpus, little_capacity: capacity.unwrap_or(DEFAULT_LITTLE_CAPACITY) })
+        }
+        (None, Some(_)) => return Err(ConfigError::CapacityWithoutBigCpus),
+    };
     Ok(SimConfig {
         nr_cpus: args.cpus,
         smt: args.smt,
         cores_per_llc,
+        hybrid,
         duration_ns: args.duration_ns,
         seed: args.seed,
         workload,
@@ -322,6 +347,24 @@ mod tests {
         assert_eq!((cfg.duration_ns, cfg.slice_ns, cfg.decision_cost_ns), (10_000_000_000, 5_000_000, 1000));
         assert_eq!(cfg.stall_timeout_ns, 100_000_000);
         assert!(cfg.stall.is_none());
+        assert!(cfg.hybrid.is_none(), "every CPU big");
+    }
+
+    /// `--big-cpus` makes a hybrid machine, its little CPUs at half speed
+    /// unless `--little-capacity` says otherwise; more big CPUs than CPUs
+    /// is refused by the simulator's check.
+    #[test]
+    fn hybrid_machine() {
+        let cfg = config(&parse(&["--cpus", "4", "--big-cpus", "2"]).unwrap()).unwrap();
+        assert_eq!(cfg.hybrid, Some(Hybrid { big_cpus: 2, little_capacity: 512 }));
+        let cfg = config(&parse(&["--big-cpus", "2", "--little-capacity", "300"]).unwrap()).unwrap();
+        assert_eq!(cfg.hybrid, Some(Hybrid { big_cpus: 2, little_capacity: 300 }));
+        assert!(cfg.topology().is_hybrid());
+        let e = config(&parse(&["--little-capacity", "300"]).unwrap()).unwrap_err();
+        assert_eq!(e.to_string(), "--little-capacity needs --big-cpus (how many CPUs are big)");
+        let e = config(&parse(&["--cpus", "4", "--big-cpus", "5"]).unwrap()).unwrap().validate().unwrap_err();
+        assert!(e.to_string().starts_with("a hybrid machine needs 1 to 4 big CPUs (not 5)"), "{e}");
+        assert!(parse(&["--little-capacity", "1025"]).is_err());
     }
 
     /// Units are converted: fractional seconds and ms to ns, µs to ns.

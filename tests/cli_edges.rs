@@ -204,6 +204,14 @@ fn sim_options() {
     for bad in ["0", "1025", "-1"].iter().chain(NOT_INTEGERS) {
         row("cores-per-llc", vec!["--cores-per-llc", bad], "--cores-per-llc");
     }
+    for bad in ["0", "1025", "-1"].iter().chain(NOT_INTEGERS) {
+        row("big-cpus", vec!["--big-cpus", bad], "--big-cpus");
+    }
+    row("big-cpus", vec!["--cpus", "4", "--big-cpus", "5"], "1 to 4 big CPUs (not 5)");
+    for bad in ["0", "1025", "-1"].iter().chain(NOT_INTEGERS) {
+        row("little-capacity", vec!["--big-cpus", "1", "--little-capacity", bad], "--little-capacity");
+    }
+    row("little-capacity", vec!["--little-capacity", "300"], "--big-cpus");
     for bad in ["-5", "1000000001"].iter().chain(NOT_INTEGERS) {
         row("decision-cost-ns", vec!["--decision-cost-ns", bad], "--decision-cost-ns");
     }

@@ -22,3 +22,62 @@ pub(crate) fn prev_cpu_if_idle(task: &QueuedTask, ctx: &SchedContext<'_>) -> Tar
         Target::Any
     }
 }
+
+/// Which cores a task should run on, on a hybrid machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Prefer {
+    /// Latency-critical: an idle big core, else a big core running batch work.
+    Big,
+    /// Batch: an idle little core, so that big ones stay free.
+    Little,
+}
+
+/// [`prev_cpu_if_idle`] with a preference for big or little cores on a
+/// hybrid machine ([`scheduler_core::Topology::is_hybrid`]); on any other
+/// machine exactly [`prev_cpu_if_idle`]. "Free" below means idle with an
+/// empty queue, and a CPU other than the previous one is only chosen for a
+/// task allowed on every CPU (a decision names one CPU; the task's mask is
+/// not in the record).
+///
+/// - [`Prefer::Big`]: the previous CPU if it is big and free; else the
+///   first free big CPU; else, if the previous CPU is a busy little one,
+///   the first big CPU with an empty queue whose running task
+///   `displaceable` says may be displaced (the policy's batch work: this
+///   task's key is lower, so that task yields at that CPU's next tick once
+///   it ran `slice_min`); else as [`prev_cpu_if_idle`]. A busy big previous CPU
+///   gets no own-queue decision: the dispatcher's preempt kick for a wakeup
+///   runs the user scheduler there, and that CPU takes the shared queue's
+///   lowest key right after.
+/// - [`Prefer::Little`]: the previous CPU if it is little and free; else
+///   the first free little CPU; else as [`prev_cpu_if_idle`] (a big core
+///   is still used rather than left idle).
+pub(crate) fn hybrid_placement(
+    task: &QueuedTask,
+    ctx: &SchedContext<'_>,
+    prefer: Prefer,
+    displaceable: impl Fn(i32) -> bool,
+) -> Target {
+    let cpus = ctx.cpus;
+    if !cpus.is_hybrid() {
+        return prev_cpu_if_idle(task, ctx);
+    }
+    let want_big = prefer == Prefer::Big;
+    let free = |c: u32| cpus.is_idle(c) && cpus.queue_depth(c) == 0;
+    let prev = task.cpu;
+    if free(prev) && cpus.is_big(prev) == want_big {
+        return Target::Cpu(prev);
+    }
+    let anywhere = task.nr_cpus_allowed >= cpus.nr_cpus();
+    if anywhere {
+        if let Some(c) = cpus.idle_cpus().find(|&c| cpus.is_big(c) == want_big && free(c)) {
+            return Target::Cpu(c);
+        }
+        if want_big && !cpus.is_big(prev) && !free(prev) {
+            let busy_batch = |c: u32| cpus.is_big(c) && cpus.queue_depth(c) == 0 && displaceable(cpus.current(c));
+            if let Some(c) = (0..cpus.nr_cpus()).find(|&c| busy_batch(c)) {
+                return Target::Cpu(c);
+            }
+        }
+    }
+    prev_cpu_if_idle(task, ctx)
+}

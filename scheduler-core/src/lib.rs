@@ -24,7 +24,7 @@ pub mod task;
 pub mod wire;
 
 pub use backend::{Backend, BackendError, SendStatus};
-pub use cpu::{CpuView, Topology};
+pub use cpu::{CoreKind, CpuView, Topology, CAPACITY_SCALE};
 pub use engine::{Engine, EngineConfig, EngineError, EngineStats, PolicyCounters, PreparedSwitch, Retired, StepReport};
 pub use loopback::Loopback;
 pub use policy::{Policy, SchedContext};

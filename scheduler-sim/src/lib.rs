@@ -89,8 +89,16 @@
 //!   the user scheduler runs a step again (it is pulled as soon as it can
 //!   run); decisions it then sends for tasks already placed are stale.
 //!
+//! **Capacity.** On a hybrid machine ([`SimConfig::hybrid`]) a CPU of
+//! capacity `c` (out of 1024) runs a task at `c / 1024` of full speed: a
+//! burst of `b` ns of work takes `b × 1024 / c` ns there (rounded up). A
+//! task's CPU time, run time since wakeup and slice count in wall time, as
+//! the kernel's do; only the work left in its burst counts in work. The
+//! dispatcher's idle-CPU choice (`pick_idle`) ignores capacity, as
+//! `scx_bpf_select_cpu_dfl` does.
+//!
 //! Simplifications, on purpose:
-//! - no SMT or cache effects on speed: a CPU runs a task at full speed
+//! - no SMT or cache effects on speed: a CPU runs a task at its capacity
 //!   whatever its sibling does (the topology only guides idle-CPU choice and
 //!   what policies see);
 //! - no IPI or context-switch cost: a kicked idle CPU runs at once, a
@@ -135,7 +143,7 @@ pub use workload::{
 };
 
 use scheduler_core::{
-    cpu::Topology,
+    cpu::{Topology, CAPACITY_SCALE},
     engine::{Engine, EngineConfig, EngineError},
     policy::Policy,
     wire::MAX_CPUS,
@@ -150,6 +158,17 @@ pub struct Stall {
     pub duration_ns: u64,
 }
 
+/// A hybrid machine: the first `big_cpus` CPUs are big cores (capacity
+/// 1024), the others little cores of capacity `little_capacity` (out of
+/// 1024), which run a task at `little_capacity / 1024` of a big core's speed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Hybrid {
+    /// Big CPUs, 1..=`nr_cpus`: CPUs `0..big_cpus`.
+    pub big_cpus: u32,
+    /// Capacity of the little CPUs, 1..=1024.
+    pub little_capacity: u32,
+}
+
 /// What to simulate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SimConfig {
@@ -159,6 +178,8 @@ pub struct SimConfig {
     pub smt: u32,
     /// Cores per last-level cache.
     pub cores_per_llc: u32,
+    /// A hybrid machine (big and little cores); `None`: every CPU big.
+    pub hybrid: Option<Hybrid>,
     /// Simulated time (ns), > 0.
     pub duration_ns: u64,
     /// Seed of the workload's randomness (start times, durations marked "about").
@@ -197,7 +218,7 @@ pub struct SimConfig {
 }
 
 impl Default for SimConfig {
-    /// 8 CPUs in one LLC, 1 s of `mixed`, seed 1, 5 ms slices, 1 ms
+    /// 8 CPUs in one LLC, all big, 1 s of `mixed`, seed 1, 5 ms slices, 1 ms
     /// `slice_min`, a 4 ms tick, 1 µs per decision, 0.25 µs per task
     /// received, 1 µs per step, no stall, 100 ms stall timeout, 4096-entry
     /// rings (as upstream).
@@ -206,6 +227,7 @@ impl Default for SimConfig {
             nr_cpus: 8,
             smt: 1,
             cores_per_llc: 8,
+            hybrid: None,
             duration_ns: 1_000_000_000,
             seed: 1,
             workload: Workload::default(),
@@ -237,6 +259,17 @@ pub enum SimError {
     /// `duration_ns` is 0.
     #[error("the simulated duration must be > 0")]
     ZeroDuration,
+    /// The hybrid machine's big CPUs are not within 1..=nr_cpus, or its
+    /// little capacity not within 1..=1024.
+    #[error("a hybrid machine needs 1 to {nr_cpus} big CPUs (not {big_cpus}) and a little capacity from 1 to 1024 (not {little_capacity})")]
+    Hybrid {
+        /// The CPUs.
+        nr_cpus: u32,
+        /// The big CPUs asked for.
+        big_cpus: u32,
+        /// The little CPUs' capacity asked for.
+        little_capacity: u32,
+    },
     /// A setting that must be positive is 0.
     #[error("{0} must be > 0")]
     Zero(&'static str),
@@ -252,6 +285,15 @@ pub enum SimError {
 }
 
 impl SimConfig {
+    /// The simulated machine's topology: [`Topology::uniform`], or
+    /// [`Topology::hybrid`] with [`SimConfig::hybrid`].
+    pub fn topology(&self) -> Topology {
+        match self.hybrid {
+            None => Topology::uniform(self.nr_cpus, self.smt, self.cores_per_llc),
+            Some(h) => Topology::hybrid(self.nr_cpus, self.smt, self.cores_per_llc, h.big_cpus, h.little_capacity),
+        }
+    }
+
     /// Checks the configuration.
     pub fn validate(&self) -> Result<(), SimError> {
         if self.nr_cpus == 0 {
@@ -274,6 +316,15 @@ impl SimConfig {
         ] {
             if value == 0 {
                 return Err(SimError::Zero(name));
+            }
+        }
+        if let Some(h) = self.hybrid {
+            if !(1..=self.nr_cpus).contains(&h.big_cpus) || !(1..=CAPACITY_SCALE).contains(&h.little_capacity) {
+                return Err(SimError::Hybrid {
+                    nr_cpus: self.nr_cpus,
+                    big_cpus: h.big_cpus,
+                    little_capacity: h.little_capacity,
+                });
             }
         }
         for g in self.workload.groups() {
@@ -321,7 +372,7 @@ fn run(
     traced: bool,
 ) -> Result<(Report, Option<Trace>), SimError> {
     config.validate()?;
-    let topology = Topology::uniform(config.nr_cpus, config.smt, config.cores_per_llc);
+    let topology = config.topology();
     let engine = Engine::new(policy, topology.clone(), config.engine);
     let mut machine = machine::Machine::new(config, engine, topology);
     if traced {

@@ -13,7 +13,12 @@ use super::{
     workload::{TaskClass, JITTER_PCT, SPAWN_NS},
     PolicySwitch, SimConfig, SimError, SwitchRecord,
 };
-use scheduler_core::{cpu::Topology, engine::Engine, policy::Policy, wire::vtime_before};
+use scheduler_core::{
+    cpu::{Topology, CAPACITY_SCALE},
+    engine::Engine,
+    policy::Policy,
+    wire::vtime_before,
+};
 
 /// A broken simulator invariant: a task lost or in two places, a CPU or
 /// queue that disagrees with its tasks. Always a simulator bug.
@@ -360,7 +365,7 @@ impl Machine {
         let t = &mut self.tasks[id as usize];
         t.cpu_ns += elapsed;
         t.exec_runtime += elapsed;
-        t.burst_left = t.burst_left.saturating_sub(elapsed);
+        t.burst_left = t.burst_left.saturating_sub(work_done(elapsed, self.topology.capacity(cpu)));
         t.slice_left = t.slice_left.saturating_sub(elapsed);
         t.stop_ts = self.now;
     }
@@ -396,7 +401,7 @@ impl Machine {
         for cpu in (0..n).map(|i| (first + i) % n) {
             let CpuState::Task { task, since } = self.cpus[cpu as usize].state else { continue };
             let t = &self.tasks[task as usize];
-            if t.burst_left <= self.now - since {
+            if t.burst_left <= work_done(self.now - since, self.topology.capacity(cpu)) {
                 // Its burst ends at this very instant: that event handles it.
                 continue;
             }
@@ -523,7 +528,7 @@ impl Machine {
     /// its task stops now and the CPU dispatches.
     fn on_preempt_kick(&mut self, cpu: u32) -> Result<(), SimError> {
         let CpuState::Task { task, since } = self.cpus[cpu as usize].state else { return Ok(()) };
-        if self.tasks[task as usize].burst_left <= self.now - since {
+        if self.tasks[task as usize].burst_left <= work_done(self.now - since, self.topology.capacity(cpu)) {
             return Ok(());
         }
         self.account(cpu, task, since);
@@ -533,9 +538,10 @@ impl Machine {
     }
 
     /// Schedules the end of task `id`'s burst on `cpu` (its slice is
-    /// checked at ticks).
+    /// checked at ticks), at `cpu`'s speed ([`wall_time`]).
     fn plan_end(&mut self, cpu: u32, id: TaskId) {
-        let end = self.now.saturating_add(self.tasks[id as usize].burst_left.max(1));
+        let wall = wall_time(self.tasks[id as usize].burst_left.max(1), self.topology.capacity(cpu));
+        let end = self.now.saturating_add(wall);
         let c = &mut self.cpus[cpu as usize];
         c.run_seq += 1;
         // A hog's burst outlasts the run: no event that could never fire.
@@ -696,6 +702,25 @@ impl Machine {
     }
 }
 
+/// The work (ns at full speed) a CPU of `capacity` (out of
+/// [`CAPACITY_SCALE`]) does in `elapsed` ns of wall time, rounded down.
+pub(crate) fn work_done(elapsed: u64, capacity: u32) -> u64 {
+    if capacity >= CAPACITY_SCALE {
+        return elapsed;
+    }
+    (u128::from(elapsed) * u128::from(capacity) / u128::from(CAPACITY_SCALE)) as u64
+}
+
+/// The wall time (ns) a CPU of `capacity` takes for `work` ns of work at
+/// full speed, rounded up: the least `t` with `work_done(t) >= work`.
+pub(crate) fn wall_time(work: u64, capacity: u32) -> u64 {
+    if capacity >= CAPACITY_SCALE {
+        return work;
+    }
+    let t = (u128::from(work) * u128::from(CAPACITY_SCALE)).div_ceil(u128::from(capacity.max(1)));
+    t.min(u128::from(u64::MAX)) as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -722,5 +747,19 @@ mod tests {
         ] {
             assert_eq!(Invariant::from(b).to_string(), text);
         }
+    }
+
+    /// A CPU of capacity c does c/1024 of the work per ns; a burst's wall
+    /// time is the least time in which that work is done.
+    #[test]
+    fn capacity_scales_run_time() {
+        assert_eq!((work_done(1_000, 1024), wall_time(1_000, 1024)), (1_000, 1_000));
+        assert_eq!((work_done(1_000, 512), wall_time(1_000, 512)), (500, 2_000));
+        assert_eq!(wall_time(1_000, 300), 3_414, "1000 × 1024 / 300, rounded up");
+        for (work, cap) in [(1_000, 300), (7, 3), (5_000_001, 1000), (1, 1)] {
+            let t = wall_time(work, cap);
+            assert!(work_done(t, cap) >= work && work_done(t - 1, cap) < work, "{work} at {cap}");
+        }
+        assert_eq!(wall_time(u64::MAX, 1), u64::MAX, "saturates");
     }
 }

@@ -13,7 +13,7 @@ use super::{
     machine::{Counters, Machine},
     tasks::{Role, SimTask, TaskState},
     workload::TaskClass,
-    SimConfig, Stall,
+    Hybrid, SimConfig, Stall,
 };
 use scheduler_core::engine::EngineStats;
 
@@ -246,6 +246,10 @@ pub struct Report {
     pub smt: u32,
     /// Cores per last-level cache.
     pub cores_per_llc: u32,
+    /// The big and little CPUs of a hybrid machine (absent from the JSON
+    /// when every CPU is big).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hybrid: Option<Hybrid>,
     /// Simulated time (ns).
     pub duration_ns: u64,
     /// Seed.
@@ -313,6 +317,7 @@ pub(crate) fn build(config: &SimConfig, m: &mut Machine) -> Report {
         nr_cpus: config.nr_cpus,
         smt: config.smt,
         cores_per_llc: config.cores_per_llc,
+        hybrid: config.hybrid,
         duration_ns: config.duration_ns,
         seed: config.seed,
         slice_ns: config.slice_ns,
@@ -499,6 +504,15 @@ impl Report {
             secs(self.duration_ns),
             self.seed
         );
+        if let Some(h) = self.hybrid {
+            let _ = writeln!(
+                s,
+                "hybrid: CPUs 0-{} big (capacity 1024), the other {} little (capacity {})",
+                h.big_cpus - 1,
+                self.nr_cpus - h.big_cpus,
+                h.little_capacity
+            );
+        }
         let stall = match self.stall {
             Some(st) => format!("stall at {} ms for {} ms", ms(st.at_ns), ms(st.duration_ns)),
             None => "no stall".to_owned(),
@@ -674,6 +688,7 @@ mod tests {
             nr_cpus: 8,
             smt: 2,
             cores_per_llc: 4,
+            hybrid: None,
             duration_ns: 10_000_000_000,
             seed: 42,
             slice_ns: 5_000_000,

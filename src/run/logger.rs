@@ -77,10 +77,11 @@ impl Log for Logger {
     }
 
     fn log(&self, record: &Record<'_>) {
-        if !self.enabled(record.metadata()) {
+        let level = record_level(record.level(), record.target(), record.args().as_str());
+        if level > log::max_level() {
             return;
         }
-        let line = format_line(self.stamp, SystemTime::now(), record.level(), record.target(), record.args());
+        let line = format_line(self.stamp, SystemTime::now(), level, record.target(), record.args());
         write_stderr(line.as_bytes());
     }
 
@@ -148,6 +149,22 @@ fn libbpf_level(level: PrintLevel, msg: &str) -> Level {
         PrintLevel::Debug => Level::Trace,
     }
 }
+
+/// The level a record of `target` with the fixed text `msg` is logged at:
+/// its own, except scx_utils' [`NO_CAPACITY_WARNING`], which is debug.
+fn record_level(level: Level, target: &str, msg: Option<&str>) -> Level {
+    if level == Level::Warn && target == "scx_utils::topology" && msg == Some(NO_CAPACITY_WARNING) {
+        return Level::Debug;
+    }
+    level
+}
+
+/// What `scx_utils::Topology::new()` warns, at every session's start (once
+/// per NUMA node), where no CPU exports a capacity (no `cpu_capacity`,
+/// cpufreq or CPPC files: a guest under QEMU without cpufreq, say): it then
+/// takes every CPU as capacity 1024, which is what a machine without big
+/// and little cores is (`src/run/topology.rs`).
+const NO_CAPACITY_WARNING: &str = "CPU capacity information is not available under sysfs.";
 
 /// What libbpf warns, on every start, of the struct_ops map: scx_utils'
 /// `scx_ops_attach!` attaches the skeleton (`bpf_object__attach_skeleton`,
@@ -286,6 +303,17 @@ mod tests {
             line(Stamp::Time, Level::Error, "scx_relay", "dump:\na"),
             "2026-12-03T11:52:02.005Z scx_relay: dump:\na\n"
         );
+    }
+
+    /// scx_utils' missing-capacity warning is debug; any other record keeps its level.
+    #[test]
+    fn record_levels() {
+        let topo = "scx_utils::topology";
+        assert_eq!(record_level(Level::Warn, topo, Some(NO_CAPACITY_WARNING)), Level::Debug);
+        assert_eq!(record_level(Level::Warn, topo, Some("other")), Level::Warn);
+        assert_eq!(record_level(Level::Warn, topo, None), Level::Warn);
+        assert_eq!(record_level(Level::Warn, "scx_relay", Some(NO_CAPACITY_WARNING)), Level::Warn);
+        assert_eq!(record_level(Level::Error, topo, Some(NO_CAPACITY_WARNING)), Level::Error);
     }
 
     #[test]
