@@ -9,6 +9,8 @@ use std::process::ExitCode;
 
 use policies::PolicyConfig;
 use scheduler_core::wire::MAX_CPUS;
+
+use crate::run::{tunables::TunablesError, Tunables};
 use scheduler_sim::{simulate, simulate_traced, Hybrid, SimConfig, SimError, Stall, UnknownWorkload, Workload};
 
 /// Options of `scx_relay sim`.
@@ -85,9 +87,10 @@ pub struct SimArgs {
     )]
     pub decision_cost_ns: u64,
 
-    /// The dispatcher's default slice (idle-CPU wakeups, fallback), in µs.
-    #[arg(long, default_value = "5000", allow_hyphen_values = true, value_parser = int::<u64>("slice-us", 1, 10_000_000))]
-    pub slice_us: u64,
+    /// The slices and the stall timeout: the real scheduler's options, with
+    /// the same meaning, defaults and limits.
+    #[command(flatten)]
+    pub tunables: Tunables,
 
     /// Stall the user scheduler at this time (ms of simulated time); needs --stall-ms.
     #[arg(long, allow_hyphen_values = true, value_parser = int::<u64>("stall-at-ms", 0, 3_600_000))]
@@ -101,17 +104,6 @@ pub struct SimArgs {
         value_parser = positive("stall-ms", 3_600_000.0, 1e6)
     )]
     pub stall_ns: Option<u64>,
-
-    /// How long the dispatcher waits for a silent user scheduler before it
-    /// schedules tasks itself, in ms.
-    #[arg(
-        long = "stall-timeout-ms",
-        value_name = "STALL_TIMEOUT_MS",
-        default_value = "100",
-        allow_hyphen_values = true,
-        value_parser = positive("stall-timeout-ms", 60_000.0, 1e6)
-    )]
-    pub stall_timeout_ns: u64,
 
     /// Print the report as JSON instead of a table.
     #[arg(long)]
@@ -190,6 +182,9 @@ enum ConfigError {
     /// `--workload` names no preset.
     #[error(transparent)]
     Workload(#[from] UnknownWorkload),
+    /// A slice or the stall timeout is out of range.
+    #[error(transparent)]
+    Tunables(#[from] TunablesError),
     /// `--stall-at-ms` without `--stall-ms`.
     #[error("--stall-at-ms needs --stall-ms (the stall's length in ms)")]
     StallWithoutLength,
@@ -204,8 +199,10 @@ enum ConfigError {
 /// The little CPUs' capacity when `--big-cpus` comes without `--little-capacity`.
 const DEFAULT_LITTLE_CAPACITY: u32 = 512;
 
-/// Builds the simulator configuration from the arguments.
-fn config(args: &SimArgs) -> Result<SimConfig, ConfigError> {
+/// Builds the simulator configuration, and the policies' one, from the
+/// arguments.
+fn config(args: &SimArgs) -> Result<(SimConfig, PolicyConfig), ConfigError> {
+    let tunables = args.tunables.check()?;
     let workload: Workload = args.workload.parse()?;
     let cores_per_llc = args.cores_per_llc.unwrap_or_else(|| args.cpus.div_ceil(args.smt));
     let stall = match (args.stall_at_ms, args.stall_ns) {
@@ -221,20 +218,24 @@ fn config(args: &SimArgs) -> Result<SimConfig, ConfigError> {
         }
         (None, Some(_)) => return Err(ConfigError::CapacityWithoutBigCpus),
     };
-    Ok(SimConfig {
-        nr_cpus: args.cpus,
-        smt: args.smt,
-        cores_per_llc,
-        hybrid,
-        duration_ns: args.duration_ns,
-        seed: args.seed,
-        workload,
-        slice_ns: args.slice_us * 1_000,
-        decision_cost_ns: args.decision_cost_ns,
-        stall,
-        stall_timeout_ns: args.stall_timeout_ns,
-        ..SimConfig::default()
-    })
+    Ok((
+        SimConfig {
+            nr_cpus: args.cpus,
+            smt: args.smt,
+            cores_per_llc,
+            hybrid,
+            duration_ns: args.duration_ns,
+            seed: args.seed,
+            workload,
+            slice_ns: tunables.policy_cfg.slice_ns,
+            slice_min_ns: tunables.policy_cfg.slice_min_ns,
+            decision_cost_ns: args.decision_cost_ns,
+            stall,
+            stall_timeout_ns: tunables.stall_timeout_ns,
+            ..SimConfig::default()
+        },
+        tunables.policy_cfg,
+    ))
 }
 
 /// Why the `--config` file gives no routing policy; one line each.
@@ -262,29 +263,29 @@ enum RoutingError {
 }
 
 /// The routing policy of configuration `file`, or one line saying what is wrong.
-fn routing(file: &std::path::Path) -> Result<Box<dyn scheduler_core::Policy>, RoutingError> {
+fn routing(file: &std::path::Path, cfg: &PolicyConfig) -> Result<Box<dyn scheduler_core::Policy>, RoutingError> {
     let text = std::fs::read_to_string(file).map_err(|source| RoutingError::Read { path: file.to_owned(), source })?;
     let config = policies::RoutingConfig::parse(&text)
         .map_err(|source| RoutingError::Parse { path: file.to_owned(), source })?;
-    let router = policies::Router::new(&config, &PolicyConfig::default(), None)?;
+    let router = policies::Router::new(&config, cfg, None)?;
     Ok(Box::new(router))
 }
 
 /// Runs the simulator; returns the process exit code (2 for bad input).
 pub fn main(args: &SimArgs) -> ExitCode {
-    let policy = match &args.config {
-        Some(file) => match routing(file) {
-            Ok(p) => p,
-            Err(e) => return usage_error(&e.to_string()),
-        },
-        None => match policies::by_name(&args.policy, &PolicyConfig::default()) {
-            Ok(p) => p,
-            Err(e) => return usage_error(&e.to_string()),
-        },
-    };
-    let config = match config(args) {
+    let (config, policy_cfg) = match config(args) {
         Ok(c) => c,
         Err(e) => return usage_error(&e.to_string()),
+    };
+    let policy = match &args.config {
+        Some(file) => match routing(file, &policy_cfg) {
+            Ok(p) => p,
+            Err(e) => return usage_error(&e.to_string()),
+        },
+        None => match policies::by_name(&args.policy, &policy_cfg) {
+            Ok(p) => p,
+            Err(e) => return usage_error(&e.to_string()),
+        },
     };
     let (result, trace) = match &args.trace {
         None => (simulate(&config, policy), None),
@@ -339,13 +340,15 @@ mod tests {
         Cli::try_parse_from(std::iter::once("sim").chain(args.iter().copied())).map(|c| c.sim)
     }
 
-    /// The defaults make the configuration the manual states.
+    /// The defaults make the configuration the manual states; the slices
+    /// and the stall timeout are the real scheduler's.
     #[test]
     fn defaults() {
-        let cfg = config(&parse(&[]).unwrap()).unwrap();
+        let (cfg, policy_cfg) = config(&parse(&[]).unwrap()).unwrap();
         assert_eq!((cfg.nr_cpus, cfg.smt, cfg.cores_per_llc, cfg.seed), (8, 1, 8, 1));
-        assert_eq!((cfg.duration_ns, cfg.slice_ns, cfg.decision_cost_ns), (10_000_000_000, 5_000_000, 1000));
-        assert_eq!(cfg.stall_timeout_ns, 100_000_000);
+        assert_eq!((cfg.duration_ns, cfg.decision_cost_ns), (10_000_000_000, 1000));
+        assert_eq!((cfg.slice_ns, cfg.slice_min_ns, cfg.stall_timeout_ns), (20_000_000, 1_000_000, 1_000_000_000));
+        assert_eq!(policy_cfg, PolicyConfig { slice_ns: 20_000_000, slice_min_ns: 1_000_000, nr_cpus: 0 });
         assert!(cfg.stall.is_none());
         assert!(cfg.hybrid.is_none(), "every CPU big");
     }
@@ -355,29 +358,35 @@ mod tests {
     /// is refused by the simulator's check.
     #[test]
     fn hybrid_machine() {
-        let cfg = config(&parse(&["--cpus", "4", "--big-cpus", "2"]).unwrap()).unwrap();
+        let (cfg, _) = config(&parse(&["--cpus", "4", "--big-cpus", "2"]).unwrap()).unwrap();
         assert_eq!(cfg.hybrid, Some(Hybrid { big_cpus: 2, little_capacity: 512 }));
-        let cfg = config(&parse(&["--big-cpus", "2", "--little-capacity", "300"]).unwrap()).unwrap();
+        let (cfg, _) = config(&parse(&["--big-cpus", "2", "--little-capacity", "300"]).unwrap()).unwrap();
         assert_eq!(cfg.hybrid, Some(Hybrid { big_cpus: 2, little_capacity: 300 }));
         assert!(cfg.topology().is_hybrid());
         let e = config(&parse(&["--little-capacity", "300"]).unwrap()).unwrap_err();
         assert_eq!(e.to_string(), "--little-capacity needs --big-cpus (how many CPUs are big)");
-        let e = config(&parse(&["--cpus", "4", "--big-cpus", "5"]).unwrap()).unwrap().validate().unwrap_err();
+        let e = config(&parse(&["--cpus", "4", "--big-cpus", "5"]).unwrap()).unwrap().0.validate().unwrap_err();
         assert!(e.to_string().starts_with("a hybrid machine needs 1 to 4 big CPUs (not 5)"), "{e}");
         assert!(parse(&["--little-capacity", "1025"]).is_err());
     }
 
-    /// Units are converted: fractional seconds and ms to ns, µs to ns.
+    /// Units are converted: fractional seconds and ms to ns, µs to ns; the
+    /// slices reach both the dispatcher and the policy, as in the real
+    /// scheduler (`-s`, `-S` and `--slice-us-min` as there).
     #[test]
     fn units() {
-        let args = parse(&["--seconds", "0.5", "--stall-at-ms", "7", "--stall-ms", "0.25", "--slice-us", "3"]).unwrap();
-        let cfg = config(&args).unwrap();
+        let args =
+            parse(&["--seconds", "0.5", "--stall-at-ms", "7", "--stall-ms", "0.25", "-s", "3", "-S", "2"]).unwrap();
+        let (cfg, policy_cfg) = config(&args).unwrap();
         assert_eq!(cfg.duration_ns, 500_000_000);
-        assert_eq!(cfg.slice_ns, 3_000);
+        assert_eq!((cfg.slice_ns, cfg.slice_min_ns), (3_000, 2_000));
+        assert_eq!((policy_cfg.slice_ns, policy_cfg.slice_min_ns), (3_000, 2_000));
         let stall = cfg.stall.unwrap();
         assert_eq!((stall.at_ns, stall.duration_ns), (7_000_000, 250_000));
         // A tiny positive value is still at least 1 ns.
         assert_eq!(parse(&["--seconds", "1e-12"]).unwrap().duration_ns, 1);
+        let (cfg, _) = config(&parse(&["--slice-us-min", "5", "--stall-timeout-ms", "20"]).unwrap()).unwrap();
+        assert_eq!((cfg.slice_min_ns, cfg.stall_timeout_ns), (5_000, 20_000_000));
     }
 
     /// clap refuses a bad value with the parser's typed error as source.
@@ -387,22 +396,25 @@ mod tests {
         assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation);
         let bad = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<BadValue>()).unwrap();
         assert_eq!(*bad, BadValue::Int { flag: "cpus", value: "-1".to_owned(), min: 1, max: 1024 });
-        let e = parse(&["--stall-timeout-ms", "nan"]).unwrap_err();
+        let e = parse(&["--stall-ms", "nan"]).unwrap_err();
         let bad = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<BadValue>()).unwrap();
-        assert_eq!(bad.to_string(), "invalid --stall-timeout-ms 'nan': expected a number > 0 and at most 60000");
+        assert_eq!(bad.to_string(), "invalid --stall-ms 'nan': expected a number > 0 and at most 3600000");
     }
 
     /// A `--config` file that gives no policy is a typed error with the
     /// line it had as a `String`, its cause kept as the source.
     #[test]
     fn routing_errors() {
-        let Err(e) = routing(std::path::Path::new("/nonexistent/routing.toml")) else { panic!("no file, a policy") };
+        let cfg = PolicyConfig::default();
+        let Err(e) = routing(std::path::Path::new("/nonexistent/routing.toml"), &cfg) else {
+            panic!("no file, a policy")
+        };
         assert!(matches!(e, RoutingError::Read { .. }), "{e}");
         assert!(e.to_string().starts_with("--config /nonexistent/routing.toml: cannot read it: "), "{e}");
         assert!(std::error::Error::source(&e).is_some());
         let file = std::env::temp_dir().join(format!("scx_relay-sim-unit-{}.toml", std::process::id()));
         std::fs::write(&file, "[[route]]\nshare = \"lots\"\n").unwrap();
-        let result = routing(&file);
+        let result = routing(&file, &cfg);
         std::fs::remove_file(&file).unwrap();
         let Err(e) = result else { panic!("a malformed file, a policy") };
         assert!(matches!(e, RoutingError::Parse { .. }), "{e}");
@@ -420,5 +432,12 @@ mod tests {
         assert_eq!(e.to_string(), "--stall-at-ms needs --stall-ms (the stall's length in ms)");
         let e = config(&parse(&["--stall-ms", "1"]).unwrap()).unwrap_err();
         assert_eq!(e.to_string(), "--stall-ms needs --stall-at-ms (when the stall starts, in ms)");
+        // The real scheduler's limits, and its lines.
+        let e = config(&parse(&["--slice-us", "100001"]).unwrap()).unwrap_err();
+        assert_eq!(e.to_string(), "--slice-us 100001 is out of range (1..=100000)");
+        let e = config(&parse(&["-s", "10", "-S", "11"]).unwrap()).unwrap_err();
+        assert_eq!(e.to_string(), "--slice-min-us 11 is out of range (1..=--slice-us, 10)");
+        let e = config(&parse(&["--stall-timeout-ms", "0"]).unwrap()).unwrap_err();
+        assert!(matches!(e, ConfigError::Tunables(TunablesError::StallTimeoutMs(0))), "{e}");
     }
 }

@@ -108,11 +108,12 @@ fn bad_input_is_one_line_and_exit_2() {
         (&["--seed", "x"], &["--seed", "'x'"]),
         (&["--smt", "0"], &["--smt", "'0'"]),
         (&["--decision-cost-ns", "-5"], &["--decision-cost-ns", "'-5'"]),
-        (&["--slice-us", "0"], &["--slice-us", "'0'"]),
+        (&["--slice-us", "0"], &["--slice-us 0", "1..=100000"]),
+        (&["-s", "10", "-S", "11"], &["--slice-min-us 11"]),
         (&["--stall-ms", "10"], &["--stall-ms", "--stall-at-ms"]),
         (&["--stall-at-ms", "10"], &["--stall-at-ms", "--stall-ms"]),
         (&["--stall-at-ms", "10", "--stall-ms", "0"], &["--stall-ms", "'0'"]),
-        (&["--stall-timeout-ms", "0"], &["--stall-timeout-ms", "'0'"]),
+        (&["--stall-timeout-ms", "0"], &["--stall-timeout-ms 0", "1..=2000"]),
     ];
     for (args, needles) in cases {
         let out = sim(args);
@@ -127,7 +128,8 @@ fn bad_input_is_one_line_and_exit_2() {
 }
 
 /// The exact line of a few bad values, as it was when the options were
-/// parsed by hand (clap parses them now; the text must not change).
+/// parsed by hand (clap parses them now; the text must not change), and
+/// the stall timeout's, which is the real scheduler's line (`Tunables`).
 #[test]
 fn bad_values_keep_their_exact_line() {
     let cases: &[(&[&str], &str)] = &[
@@ -144,8 +146,9 @@ fn bad_values_keep_their_exact_line() {
             "scx_relay: sim: invalid --stall-ms '0': expected a number > 0 and at most 3600000\n",
         ),
         (
-            &["--stall-timeout-ms", "60001"],
-            "scx_relay: sim: invalid --stall-timeout-ms '60001': expected a number > 0 and at most 60000\n",
+            &["--stall-timeout-ms", "2001"],
+            "scx_relay: sim: --stall-timeout-ms 2001 is out of range (1..=2000: a task's worst wait adds it to the \
+             1000 ms aging threshold, and must stay well under the kernel's 5000 ms watchdog)\n",
         ),
         (&["--stall-at-ms", "10"], "scx_relay: sim: --stall-at-ms needs --stall-ms (the stall's length in ms)\n"),
         (&["--stall-ms", "10"], "scx_relay: sim: --stall-ms needs --stall-at-ms (when the stall starts, in ms)\n"),

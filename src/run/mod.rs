@@ -16,6 +16,7 @@ mod preflight;
 mod scheduler;
 mod stats;
 mod topology;
+pub(crate) mod tunables;
 mod verifier;
 
 use std::{
@@ -29,18 +30,8 @@ pub use ctl_server::CustomPolicy;
 use ctl_server::{PolicyFactory, PolicySpec, Server, StartError};
 use logger::LogLevel;
 use scheduler::{Config, SessionEnd};
-
-/// The kernel's sched_ext watchdog timeout the dispatcher asks for: a
-/// runnable task that waits longer gets the scheduler ejected.
-const WATCHDOG_MS: u64 = bpf::WATCHDOG_MS;
-/// Longest `--stall-timeout-ms`. A task's worst wait (docs/architecture.md,
-/// "Where a task can wait") is the aging threshold before its hand-off, the
-/// stall timeout in user space, two heartbeat periods and a tick; with this
-/// limit it is 70 % of the watchdog plus a tick (3.5 s of 5 s), the rest being
-/// the margin for the kernel's own delays (its check runs every timeout / 2).
-const MAX_STALL_TIMEOUT_MS: u64 = WATCHDOG_MS * 7 / 10 - bpf::AGE_AFTER_MS - 2 * bpf::TIMER_MAX_MS;
-/// Longest slice accepted (the dispatcher clamps decisions to it too).
-const MAX_SLICE_US: u64 = bpf::MAX_SLICE_US;
+pub(crate) use tunables::Tunables;
+use tunables::TunablesError;
 
 /// Options of the real scheduler (see `scx_relay --help`).
 #[derive(Debug, clap::Args)]
@@ -77,31 +68,9 @@ pub struct RunOpts {
     #[arg(long, hide = true)]
     pub allow_test_policies: bool,
 
-    /// Longest time slice a task is given, in microseconds (1..=100000).
-    #[arg(short = 's', long, default_value_t = 20_000, value_name = "US", allow_negative_numbers = true)]
-    pub slice_us: u64,
-
-    /// Shortest time slice a task is given, in microseconds (1..=slice-us).
-    /// Also `--slice-us-min`, upstream scx_rustland's name.
-    #[arg(
-        short = 'S',
-        long,
-        visible_alias = "slice-us-min",
-        default_value_t = 1_000,
-        value_name = "US",
-        allow_negative_numbers = true
-    )]
-    pub slice_min_us: u64,
-
-    /// After this many milliseconds without progress from the user
-    /// scheduler while tasks wait for it, the BPF dispatcher schedules them
-    /// itself until the user scheduler answers again (1..=2000: with the
-    /// dispatcher's other bounds it must keep every wait well under the
-    /// 5 s watchdog, which is scx_relay's own setting: it asks the kernel
-    /// for it as ops.timeout_ms, and the kernel ejects the scheduler when a
-    /// runnable task waits longer).
-    #[arg(long, default_value_t = 1_000, value_name = "MS", allow_negative_numbers = true)]
-    pub stall_timeout_ms: u64,
+    /// The slices and the stall timeout (as `scx_relay sim` takes them).
+    #[command(flatten)]
+    pub tunables: Tunables,
 
     /// Schedule only tasks that opt into SCHED_EXT (sched_setscheduler policy
     /// 7); every other task stays with the fair class. scx_relay moves its
@@ -184,24 +153,9 @@ pub enum OptionsError {
     /// `--policy` names a test policy without `--allow-test-policies`.
     #[error("policy '{0}' is a test policy that misbehaves on purpose; add --allow-test-policies to run it")]
     TestPolicy(String),
-    /// `--slice-us` is outside `1..=MAX_SLICE_US`.
-    #[error("--slice-us {0} is out of range (1..={MAX_SLICE_US})")]
-    SliceUs(u64),
-    /// `--slice-min-us` is outside `1..=--slice-us`.
-    #[error("--slice-min-us {min} is out of range (1..=--slice-us, {max})")]
-    SliceMinUs {
-        /// The value given.
-        min: u64,
-        /// `--slice-us`.
-        max: u64,
-    },
-    /// `--stall-timeout-ms` is outside `1..=MAX_STALL_TIMEOUT_MS`.
-    #[error(
-        "--stall-timeout-ms {0} is out of range (1..={MAX_STALL_TIMEOUT_MS}: a task's worst wait adds it to the {age} \
-         ms aging threshold, and must stay well under the kernel's {WATCHDOG_MS} ms watchdog)",
-        age = bpf::AGE_AFTER_MS
-    )]
-    StallTimeoutMs(u64),
+    /// A slice or the stall timeout is out of range.
+    #[error(transparent)]
+    Tunables(#[from] TunablesError),
     /// `--stats` is not a positive number of seconds (at most a day).
     #[error("--stats {0} is out of range (a positive number of seconds)")]
     Stats(f64),
@@ -232,11 +186,8 @@ pub enum OptionsError {
 impl RunOpts {
     /// Checks the values and turns them into the session configuration.
     fn validate(&self) -> Result<Config, OptionsError> {
-        let policy_cfg = policies::PolicyConfig {
-            slice_ns: self.slice_us.saturating_mul(1000),
-            slice_min_ns: self.slice_min_us.saturating_mul(1000),
-            nr_cpus: 0,
-        };
+        let tunables = self.tunables.check()?;
+        let policy_cfg = tunables.policy_cfg;
         match policies::by_name(&self.policy, &policy_cfg) {
             Ok(_) => {}
             Err(_) if self.allow_test_policies && policies::TEST_NAMES.contains(&self.policy.as_str()) => {}
@@ -244,15 +195,6 @@ impl RunOpts {
                 return Err(OptionsError::TestPolicy(self.policy.clone()))
             }
             Err(e) => return Err(e.into()),
-        }
-        if !(1..=MAX_SLICE_US).contains(&self.slice_us) {
-            return Err(OptionsError::SliceUs(self.slice_us));
-        }
-        if !(1..=self.slice_us).contains(&self.slice_min_us) {
-            return Err(OptionsError::SliceMinUs { min: self.slice_min_us, max: self.slice_us });
-        }
-        if !(1..=MAX_STALL_TIMEOUT_MS).contains(&self.stall_timeout_ms) {
-            return Err(OptionsError::StallTimeoutMs(self.stall_timeout_ms));
         }
         let stats_interval = self.stats.map(|s| seconds(s).ok_or(OptionsError::Stats(s))).transpose()?;
         let initial = match &self.config {
@@ -276,7 +218,7 @@ impl RunOpts {
             initial,
             socket: self.socket.clone(),
             policy_cfg,
-            stall_timeout_ns: self.stall_timeout_ms * 1_000_000,
+            stall_timeout_ns: tunables.stall_timeout_ns,
             partial: self.partial,
             allow_test_policies: self.allow_test_policies,
             stats_interval,
@@ -415,7 +357,7 @@ pub fn main_with_custom(opts: &RunOpts, custom: Option<CustomPolicy>) -> ExitCod
 mod tests {
     use clap::Parser;
 
-    use super::*;
+    use super::{bpf::WATCHDOG_MS, tunables::MAX_STALL_TIMEOUT_MS, *};
 
     #[derive(Debug, Parser)]
     struct Cli {
