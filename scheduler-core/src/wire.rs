@@ -28,6 +28,20 @@ pub const MAX_CPUS: u32 = 1024;
 /// `ops.timeout_ms`, ms): a runnable task that waits longer gets the
 /// scheduler ejected by the kernel.
 pub const WATCHDOG_MS: u64 = 5000;
+/// Shortest period of the dispatcher's heartbeat timer (`RELAY_TIMER_MIN_MS`, ms).
+pub const TIMER_MIN_MS: u64 = 10;
+/// Longest period of the dispatcher's heartbeat timer (`RELAY_TIMER_MAX_MS`, ms).
+pub const TIMER_MAX_MS: u64 = 250;
+
+/// The period of the dispatcher's heartbeat timer for a stall timeout
+/// (ns): a quarter of it, within [`TIMER_MIN_MS`]..=[`TIMER_MAX_MS`]. The
+/// timer wakes an idle user scheduler, and finds the tasks left in user
+/// space for the stall timeout (which it rescues) and a stalled user side;
+/// so a rescue comes at the first tick after the timeout, not at it.
+pub fn timer_interval_ns(stall_timeout_ns: u64) -> u64 {
+    (stall_timeout_ns / 4).clamp(TIMER_MIN_MS * 1_000_000, TIMER_MAX_MS * 1_000_000)
+}
+
 /// How far a decision's vtime may lie from the dispatcher's clock
 /// (`vtime_now`, the largest vtime of an unclamped decision seen running)
 /// before it is clamped (2^`RELAY_VTIME_WINDOW_SHIFT`): see [`clamp_vtime`].

@@ -81,7 +81,7 @@ impl Machine {
         self.watch.push_back((self.now, id, generation));
         if !self.watchdog_armed {
             self.watchdog_armed = true;
-            self.events.push(self.now + self.stall_timeout_ns, Event::Watchdog);
+            self.events.push(self.timer_tick_at_or_after(self.now + self.stall_timeout_ns), Event::Watchdog);
         }
         self.request_user(Some(cpu));
         if wakeup {
@@ -364,9 +364,10 @@ impl Machine {
         }
     }
 
-    /// The watchdog: places every task that has been in user space for the
-    /// stall timeout; if the user side made no progress for that long
-    /// either, places everything it holds and turns the fallback on.
+    /// The watchdog, at a tick of the heartbeat timer: places every task
+    /// that has been in user space for the stall timeout; if the user side
+    /// made no progress for that long either, places everything it holds
+    /// and turns the fallback on.
     pub(crate) fn on_watchdog(&mut self) {
         self.watchdog_armed = false;
         let timeout = self.stall_timeout_ns;
@@ -398,8 +399,16 @@ impl Machine {
         }
         if let Some(&(since, _, _)) = self.watch.front() {
             self.watchdog_armed = true;
-            self.events.push(since + timeout, Event::Watchdog);
+            self.events.push(self.timer_tick_at_or_after(since + timeout), Event::Watchdog);
         }
+    }
+
+    /// The heartbeat timer's first tick at or after `t` (it ticks every
+    /// `timer_ns` from the start): when the dispatcher sees a task that has
+    /// waited in user space since `t - stall_timeout` (the BPF's
+    /// `heartbeat_fn`, whose `rescue_check` and `check_stalled` act on it).
+    fn timer_tick_at_or_after(&self, t: u64) -> u64 {
+        t.div_ceil(self.timer_ns) * self.timer_ns
     }
 }
 
@@ -500,6 +509,28 @@ mod tests {
         m.apply_decision(&ghost);
         assert_eq!(m.counters.stale, 1);
         m.verify().unwrap();
+    }
+
+    /// The rescue comes at the heartbeat timer's first tick after the stall
+    /// timeout, as on the kernel: a task handed over at 30 ms with a
+    /// 100 ms timeout (a 25 ms timer) is looked at by the tick of 150 ms.
+    #[test]
+    fn rescue_waits_for_a_timer_tick() {
+        let group = TaskGroup::new(TaskClass::Hog, Count::Fixed(1), Behavior::Hog);
+        let config = SimConfig {
+            nr_cpus: 1,
+            stall_timeout_ns: 100_000_000,
+            workload: Workload::Custom(vec![group]),
+            ..SimConfig::default()
+        };
+        let topology = Topology::uniform(1, 1, 1);
+        let engine = Engine::new(Box::new(Idle), topology.clone(), EngineConfig::default());
+        let mut m = Machine::new(&config, engine, topology);
+        assert_eq!(m.timer_ns, 25_000_000);
+        m.now = 30_000_000;
+        m.enqueue(0, 0, true);
+        let watchdog = std::iter::from_fn(|| m.events.pop()).find(|(_, e)| matches!(e, Event::Watchdog));
+        assert_eq!(watchdog.map(|(at, _)| at), Some(150_000_000));
     }
 
     /// A task's first enqueue, at its creation, is not a wakeup (no

@@ -44,6 +44,9 @@
 //! * **Wakeup** (`ops.select_cpu`): an idle allowed CPU whose own queue and
 //!   the shared queue are empty gets the task directly (a *kernel
 //!   dispatch*, no user-space round trip). Otherwise the task is *enqueued*.
+//!   A new task comes the same way, starting at `vtime_now` with the
+//!   default slice (the BPF's `relay_enable`), but its enqueue is no
+//!   wakeup (no `SCX_ENQ_WAKEUP`, as `wake_up_new_task`'s).
 //! * **Enqueue** (`ops.enqueue`): the generation is bumped and the task is
 //!   written to the queued ring for user space, unless the ring is full
 //!   (*congestion*) or the fallback is active: then the dispatcher places
@@ -84,7 +87,9 @@
 //!   CPU the task may not use is replaced by an allowed one (*bounced*).
 //! * **Stall fallback**: every task handed to user space is recorded with
 //!   its generation and time. A task still there after the stall timeout is
-//!   placed by the dispatcher; if the user side also made no progress for
+//!   placed by the dispatcher at the heartbeat timer's next tick (it ticks
+//!   every `wire::timer_interval_ns`: a quarter of the timeout, 10 to
+//!   250 ms); if the user side also made no progress for
 //!   that long, every task it holds is placed and new ones bypass it until
 //!   the user scheduler runs a step again (it is pulled as soon as it can
 //!   run); decisions it then sends for tasks already placed are stale.
@@ -108,7 +113,9 @@
 //! - the user scheduler runs one step per pull; it is never preempted, and
 //!   an injected stall that starts during a step takes effect after it;
 //! - affinity sets are CPU ranges and never change at run time;
-//! - the stall watchdog fires exactly at the timeout (no heartbeat period);
+//! - the heartbeat timer only rescues and detects stalls (at its ticks,
+//!   as the BPF's): it does not wake an idle user scheduler, and it does
+//!   not age tasks;
 //! - no kernel threads or other tasks outside the workload;
 //! - a decision with slice 0 keeps the task's remaining slice, or gets the
 //!   default slice if none is left; a task allowed to run on after its slice

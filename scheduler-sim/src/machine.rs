@@ -147,6 +147,9 @@ pub(crate) struct Machine {
     pub(crate) tick_ns: u64,
     pub(crate) smt: u32,
     pub(crate) stall_timeout_ns: u64,
+    /// The heartbeat timer's period (`wire::timer_interval_ns`): the stall
+    /// check and the rescue run at its ticks, multiples of it.
+    pub(crate) timer_ns: u64,
     pub(crate) step_cost_ns: u64,
     pub(crate) receive_cost_ns: u64,
     pub(crate) decision_cost_ns: u64,
@@ -227,6 +230,7 @@ impl Machine {
             tick_ns: config.tick_ns.max(1),
             smt: config.smt.max(1),
             stall_timeout_ns: config.stall_timeout_ns,
+            timer_ns: scheduler_core::wire::timer_interval_ns(config.stall_timeout_ns),
             step_cost_ns: config.step_cost_ns,
             receive_cost_ns: config.receive_cost_ns,
             decision_cost_ns: config.decision_cost_ns,

@@ -55,6 +55,8 @@ const _: () = assert!(intf::relay_consts_RELAY_CPU_ANY == CPU_ANY);
 const _: () = assert!(intf::relay_consts_RELAY_MAX_CPUS as u32 == MAX_CPUS);
 const _: () = assert!(intf::relay_consts_RELAY_COMM_LEN as usize == scheduler_core::TASK_COMM_LEN);
 const _: () = assert!(WATCHDOG_MS == scheduler_core::wire::WATCHDOG_MS);
+const _: () = assert!(TIMER_MIN_MS == scheduler_core::wire::TIMER_MIN_MS);
+const _: () = assert!(TIMER_MAX_MS == scheduler_core::wire::TIMER_MAX_MS);
 const _: () = assert!(1u64 << intf::relay_consts_RELAY_VTIME_WINDOW_SHIFT as u64 == scheduler_core::wire::VTIME_WINDOW);
 const _: () = assert!(intf::relay_consts_RELAY_DISPATCH_BATCH as usize == scheduler_core::wire::DISPATCH_BATCH);
 const _: () = assert!(intf::relay_consts_RELAY_ENQ_WAKEUP as u64 == scheduler_core::task::ENQ_WAKEUP);

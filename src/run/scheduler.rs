@@ -32,7 +32,7 @@ use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open};
 use super::{
     alloc_probe,
     backend::BpfBackend,
-    bpf::{self, BpfSkel, BpfSkelBuilder},
+    bpf::{BpfSkel, BpfSkelBuilder},
     ctl_server::{PolicyFactory, PolicySpec, Server},
     metrics, panic_guard, preflight,
     stats::{print_line, LoopProfile, LoopShared, StatsPrinter, StatsSource},
@@ -387,8 +387,7 @@ fn open_and_load<'obj>(
         rodata.slice_ns = cfg.policy_cfg.slice_ns;
         rodata.slice_min_ns = cfg.policy_cfg.slice_min_ns;
         rodata.stall_timeout_ns = cfg.stall_timeout_ns;
-        rodata.timer_interval_ns =
-            (cfg.stall_timeout_ns / 4).clamp(bpf::TIMER_MIN_MS * 1_000_000, bpf::TIMER_MAX_MS * 1_000_000);
+        rodata.timer_interval_ns = scheduler_core::wire::timer_interval_ns(cfg.stall_timeout_ns);
         rodata.partial_mode = cfg.partial;
     }
     if cfg.partial {
