@@ -85,7 +85,7 @@ use scheduler_core::{task::WEIGHT_DEFAULT, Decision, Policy, QueuedTask, SchedCo
 use crate::{
     deadline::Deadline,
     pid_map::{Found, PidMap, TASK_TABLE_CAPACITY},
-    placement::{hybrid_placement, prev_cpu_if_idle, Prefer},
+    placement::{hybrid_placement, prev_cpu_if_idle, Prefer, StepClaims},
     vclock::weighted,
     PolicyConfig,
 };
@@ -129,6 +129,8 @@ pub struct Interactive {
     slice_min_ns: u64,
     /// Rule 4 on a hybrid machine.
     prefer_big_cores: bool,
+    /// The CPUs rule 4 gave a task in this engine step.
+    claims: StepClaims,
 }
 
 impl Interactive {
@@ -142,6 +144,7 @@ impl Interactive {
             slice_ns: cfg.slice_ns,
             slice_min_ns: cfg.slice_min_ns,
             prefer_big_cores: true,
+            claims: StepClaims::default(),
         }
     }
 
@@ -220,7 +223,7 @@ impl Policy for Interactive {
             let prefer = if e.interactive { Prefer::Big } else { Prefer::Little };
             let bursts = &self.bursts;
             let batch = |pid: i32| pid > 0 && bursts.get(pid).is_some_and(|b| b.batch);
-            hybrid_placement(&e.task, ctx, prefer, batch)
+            hybrid_placement(&e.task, ctx, prefer, batch, &mut self.claims)
         } else {
             prev_cpu_if_idle(&e.task, ctx)
         };
@@ -402,9 +405,12 @@ mod tests {
         v
     }
 
-    /// The target of `t`'s decision, enqueued alone.
+    /// The target of `t`'s decision, enqueued alone, in an engine step of
+    /// its own.
     fn target_of(p: &mut Interactive, t: &QueuedTask, cpus: &CpuView) -> Target {
-        let ctx = SchedContext { now_ns: 0, cpus };
+        static STEP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let now_ns = STEP.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let ctx = SchedContext { now_ns, cpus };
         p.enqueue(t, &ctx);
         p.dispatch(&ctx).unwrap().target
     }
@@ -435,6 +441,24 @@ mod tests {
         uniform.set(0, false, 0, 70);
         assert_eq!(target_of(&mut p, &wakeup, &uniform), Target::Cpu(3), "no little cores");
         assert_eq!(target_of(&mut p, &requeued, &uniform), Target::Cpu(1), "no little cores");
+    }
+
+    /// Rule 4 gives each free CPU one task per engine step: the view is the
+    /// same for every decision of a step, so without a record of the step's
+    /// decisions every batch task went to the first idle little CPU.
+    #[test]
+    fn hybrid_one_task_per_cpu_and_step() {
+        let cpus = hybrid(&[(0, 70), (1, 71)]);
+        let mut p = Interactive::new(&cfg());
+        let ctx = SchedContext { now_ns: 5, cpus: &cpus };
+        for pid in 1..=4 {
+            p.enqueue(&on_cpu(task(pid, 5 * MS, 40 * MS, false), 0), &ctx);
+        }
+        let targets: Vec<_> = std::iter::from_fn(|| p.dispatch(&ctx)).map(|d| d.target).collect();
+        assert_eq!(targets, [Target::Cpu(2), Target::Cpu(3), Target::Any, Target::Any]);
+        let next = SchedContext { now_ns: 6, cpus: &cpus };
+        p.enqueue(&on_cpu(task(5, 5 * MS, 40 * MS, false), 0), &next);
+        assert_eq!(p.dispatch(&next).unwrap().target, Target::Cpu(2), "a new step, a new view");
     }
 
     /// Rule 4, busy CPUs: an interactive wakeup whose previous CPU is a busy

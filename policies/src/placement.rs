@@ -23,6 +23,45 @@ pub(crate) fn prev_cpu_if_idle(task: &QueuedTask, ctx: &SchedContext<'_>) -> Tar
     }
 }
 
+/// The CPUs given a decision in the current engine step. The policy sees
+/// the CPUs as the backend refreshed them before the step, so a CPU found
+/// free stays free in that view for every decision of the step: without
+/// this record, every task placed in one step went to the same CPU (the
+/// dispatcher takes work only from a CPU's own queue and the shared one),
+/// while other free CPUs stayed idle. A step is known by its `now_ns`.
+/// The vector keeps its capacity: no allocation once sized.
+#[derive(Debug, Default)]
+pub(crate) struct StepClaims {
+    step_ns: Option<u64>,
+    claimed: Vec<bool>,
+}
+
+impl StepClaims {
+    /// Forgets the last step's claims when `ctx` is a new step.
+    fn begin(&mut self, ctx: &SchedContext<'_>) {
+        if self.step_ns != Some(ctx.now_ns) || self.claimed.len() != ctx.cpus.nr_cpus() as usize {
+            self.step_ns = Some(ctx.now_ns);
+            self.claimed.clear();
+            self.claimed.resize(ctx.cpus.nr_cpus() as usize, false);
+        }
+    }
+
+    /// Whether `cpu` was given a decision in this step.
+    fn claimed(&self, cpu: u32) -> bool {
+        self.claimed.get(cpu as usize).copied().unwrap_or(false)
+    }
+
+    /// Records `target`'s CPU, if it names one; returns `target`.
+    fn claim(&mut self, target: Target) -> Target {
+        if let Target::Cpu(c) = target {
+            if let Some(slot) = self.claimed.get_mut(c as usize) {
+                *slot = true;
+            }
+        }
+        target
+    }
+}
+
 /// Which cores a task should run on, on a hybrid machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Prefer {
@@ -51,33 +90,44 @@ pub(crate) enum Prefer {
 /// - [`Prefer::Little`]: the previous CPU if it is little and free; else
 ///   the first free little CPU; else as [`prev_cpu_if_idle`] (a big core
 ///   is still used rather than left idle).
+///
+/// A CPU given a decision earlier in the same step (`claims`) counts as
+/// neither free nor displaceable: one task per CPU and step.
 pub(crate) fn hybrid_placement(
     task: &QueuedTask,
     ctx: &SchedContext<'_>,
     prefer: Prefer,
     displaceable: impl Fn(i32) -> bool,
+    claims: &mut StepClaims,
 ) -> Target {
     let cpus = ctx.cpus;
     if !cpus.is_hybrid() {
         return prev_cpu_if_idle(task, ctx);
     }
+    claims.begin(ctx);
     let want_big = prefer == Prefer::Big;
-    let free = |c: u32| cpus.is_idle(c) && cpus.queue_depth(c) == 0;
+    let free = |c: u32| cpus.is_idle(c) && cpus.queue_depth(c) == 0 && !claims.claimed(c);
     let prev = task.cpu;
     if free(prev) && cpus.is_big(prev) == want_big {
-        return Target::Cpu(prev);
+        return claims.claim(Target::Cpu(prev));
     }
     let anywhere = task.nr_cpus_allowed >= cpus.nr_cpus();
     if anywhere {
         if let Some(c) = cpus.idle_cpus().find(|&c| cpus.is_big(c) == want_big && free(c)) {
-            return Target::Cpu(c);
+            return claims.claim(Target::Cpu(c));
         }
         if want_big && !cpus.is_big(prev) && !free(prev) {
-            let busy_batch = |c: u32| cpus.is_big(c) && cpus.queue_depth(c) == 0 && displaceable(cpus.current(c));
+            let busy_batch = |c: u32| {
+                cpus.is_big(c) && cpus.queue_depth(c) == 0 && !claims.claimed(c) && displaceable(cpus.current(c))
+            };
             if let Some(c) = (0..cpus.nr_cpus()).find(|&c| busy_batch(c)) {
-                return Target::Cpu(c);
+                return claims.claim(Target::Cpu(c));
             }
         }
     }
-    prev_cpu_if_idle(task, ctx)
+    if free(prev) {
+        claims.claim(Target::Cpu(prev))
+    } else {
+        Target::Any
+    }
 }

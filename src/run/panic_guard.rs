@@ -30,7 +30,7 @@ use scheduler_core::{Decision, Policy, QueuedTask, SchedContext};
 
 /// Set once a contained policy panicked.
 static TRIPPED: AtomicBool = AtomicBool::new(false);
-/// The first panic's message and location.
+/// The first contained panic's message and location.
 static MESSAGE: Mutex<Option<String>> = Mutex::new(None);
 
 thread_local! {
@@ -38,8 +38,11 @@ thread_local! {
     static IN_POLICY: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Installs the panic hook: it records the first panic's message; it prints
-/// a panic at once (one line) unless a [`GuardedPolicy`] policy will report it.
+/// Installs the panic hook: it records the first contained panic's message
+/// (a [`GuardedPolicy`] policy's, which the session reports); it prints any
+/// other panic at once (one line). A panic caught elsewhere (scx_utils'
+/// topology reading, `topology::read`) is printed, not recorded: it must
+/// not stand in for a later policy panic's message.
 pub fn install_hook() {
     panic::set_hook(Box::new(|info| {
         let payload = info.payload();
@@ -55,8 +58,7 @@ pub fn install_hook() {
         let contained = IN_POLICY.try_with(Cell::get).unwrap_or(false) && cfg!(panic = "unwind");
         if !contained {
             log::error!("panic: {text}");
-        }
-        if let Ok(mut slot) = MESSAGE.lock() {
+        } else if let Ok(mut slot) = MESSAGE.lock() {
             slot.get_or_insert(text);
         }
     }));
@@ -166,6 +168,12 @@ mod tests {
     #[test]
     fn panic_is_contained_and_recorded() {
         install_hook();
+        // A panic caught outside a policy (as scx_utils' in topology::read)
+        // is not the one recorded.
+        #[allow(clippy::panic)]
+        let caught = panic::catch_unwind(|| panic!("elsewhere"));
+        assert!(caught.is_err());
+        assert_eq!(message(), None);
         let cpus = CpuView::new(Topology::uniform(1, 1, 1));
         let ctx = SchedContext { now_ns: 0, cpus: &cpus };
         let mut p = GuardedPolicy::new(Box::new(Bomb(0)));

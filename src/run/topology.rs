@@ -3,7 +3,8 @@
 //! little cores, as upstream schedulers see them), mapped onto
 //! `scheduler_core::Topology`'s convention by [`from_cpus`]; if scx_utils
 //! cannot build it, from sysfs directly ([`read_sysfs`]: every CPU big, at
-//! capacity 1024), with one warning.
+//! capacity 1024), with one warning (two lines if it panicked: the panic
+//! hook prints the panic too).
 
 use std::{collections::BTreeMap, fs};
 
@@ -176,7 +177,10 @@ mod tests {
     }
 
     /// This host's topology has one entry per CPU id, through scx_utils
-    /// and through the fallback, which agree on cores, LLCs and nodes.
+    /// and through the fallback, which agree on cores and nodes. (Not
+    /// always on LLCs: where sysfs lists no cache, scx_utils makes one LLC
+    /// per node and package, the fallback one per CPU; and scx_utils splits
+    /// an LLC that spans NUMA nodes.)
     #[test]
     fn reads_this_host() {
         let n = nr_cpu_ids().unwrap_or(1);

@@ -188,17 +188,27 @@ took=$(wait_state disabled 60) || fail_service "state is '$(cat $SCX/state)' 60 
 note "stopped: status 0, sched_ext disabled ${took}s after; last lines: $(journal | tail -n 2 | tr '\n' ';')"
 
 # --- leave the guest as it was ---
+# Disabled through the manager while it runs: after it exits, what it left in
+# /run (the tmpfs the namespace shares) would still say systemd is running.
+check "systemctl disable" systemctl disable "$UNIT"
+[ ! -e /etc/systemd/system/multi-user.target.wants/$UNIT ] || fail_service "systemctl disable left the link"
 systemctl exit 0 >/dev/null 2>&1
 wait_until 30 eval '! alive $MANAGER' || {
 	note "systemd did not exit within 30 s; killed"
 	kill -KILL "$MANAGER" 2>/dev/null
 }
 wait "$MANAGER" 2>/dev/null
-/bin/systemctl disable "$UNIT" >/dev/null 2>&1
+rm -rf /run/systemd /run/log
 for d in $(find /sys/fs/cgroup -mindepth 1 -depth -type d); do
 	printf '%s\n' "$cgroups_before" | grep -qxF "$d" || rmdir "$d" 2>/dev/null
 done
-for c in $(cat /sys/fs/cgroup/cgroup.subtree_control); do
+controllers_now=$(cat /sys/fs/cgroup/cgroup.subtree_control)
+for c in $controllers_now; do
 	case " $controllers_before " in *" $c "*) ;; *) echo "-$c" >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null ;; esac
 done
+for c in $controllers_before; do
+	case " $controllers_now " in *" $c "*) ;; *) echo "+$c" >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null ;; esac
+done
+[ "$(cat /sys/fs/cgroup/cgroup.subtree_control)" = "$controllers_before" ] ||
+	note "cgroup controllers were '$controllers_before', now '$(cat /sys/fs/cgroup/cgroup.subtree_control)'"
 pass
