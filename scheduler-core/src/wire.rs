@@ -28,6 +28,9 @@ pub const MAX_CPUS: u32 = 1024;
 /// `ops.timeout_ms`, ms): a runnable task that waits longer gets the
 /// scheduler ejected by the kernel.
 pub const WATCHDOG_MS: u64 = 5000;
+/// How long a task waits in one of the dispatcher's queues before aging
+/// runs it ahead of the policy's order (`RELAY_AGE_AFTER_MS`, ms).
+pub const AGE_AFTER_MS: u64 = 1000;
 /// Shortest period of the dispatcher's heartbeat timer (`RELAY_TIMER_MIN_MS`, ms).
 pub const TIMER_MIN_MS: u64 = 10;
 /// Longest period of the dispatcher's heartbeat timer (`RELAY_TIMER_MAX_MS`, ms).

@@ -11,8 +11,16 @@ use super::{
 };
 use scheduler_core::{
     task::{Decision, Target, WEIGHT_DEFAULT},
-    wire::{clamp_vtime, DISPATCH_BATCH},
+    wire::{clamp_vtime, AGE_AFTER_MS, DISPATCH_BATCH},
 };
+
+/// How long a task waits in a queue before aging runs it (ns).
+const AGE_AFTER_NS: u64 = AGE_AFTER_MS * 1_000_000;
+/// Overdue tasks within this much of the longest-waiting one are aged in
+/// one batch (the BPF's `AGE_WINDOW_NS`).
+const AGE_WINDOW_NS: u64 = AGE_AFTER_NS / 4;
+/// Most tasks one aging batch runs (the BPF's `AGE_MOVES_PER_DISPATCH`).
+const AGE_MOVES_PER_DISPATCH: u32 = 4;
 
 /// What the CPU that calls dispatch was running.
 #[derive(Clone, Copy, Debug)]
@@ -233,6 +241,21 @@ impl Machine {
             let Some(d) = self.channels.decisions.pop_front() else { break };
             self.apply_decision(&d);
         }
+        // An aged batch runs back to back, as from the kernel's local DSQ.
+        if self.cpus[cpu as usize].aging.batch_left > 0 {
+            self.cpus[cpu as usize].aging.batch_left -= 1;
+            if let Some(next) = self.take_overdue(cpu) {
+                return self.run_aged(cpu, next, prev);
+            }
+            self.cpus[cpu as usize].aging.batch_left = 0;
+        }
+        // Overdue tasks first, but not twice in a row (the BPF's aged_last).
+        let age_first = !std::mem::take(&mut self.cpus[cpu as usize].aging.aged_last);
+        if age_first {
+            if let Some(next) = self.start_aged_batch(cpu) {
+                return self.run_aged(cpu, next, prev);
+            }
+        }
         // After a step without progress the user scheduler yields: it is
         // pulled again by the next dispatch elsewhere, not in a loop here.
         let user_may_run = !matches!(prev, Prev::User { progress: false });
@@ -243,6 +266,11 @@ impl Machine {
             return self.start_user_step(cpu);
         }
         let next = self.consume_in_vtime_order(cpu);
+        if next.is_none() && !age_first {
+            if let Some(aged) = self.start_aged_batch(cpu) {
+                return self.run_aged(cpu, aged, prev);
+            }
+        }
         match (next, prev) {
             (Some(next), prev) => {
                 self.start_task(cpu, next);
@@ -254,6 +282,111 @@ impl Machine {
             (None, _) => self.cpus[cpu as usize].state = CpuState::Idle,
         }
         Ok(())
+    }
+
+    /// Runs `id`, taken out of a queue by aging, on `cpu`; `prev` loses it.
+    fn run_aged(&mut self, cpu: u32, id: TaskId, prev: Prev) -> Result<(), SimError> {
+        self.counters.aged += 1;
+        self.start_task(cpu, id);
+        if let Prev::Task(p) = prev {
+            self.preempt(p, cpu);
+        }
+        Ok(())
+    }
+
+    /// Whether task `id`, in a queue, has waited there [`AGE_AFTER_NS`].
+    fn overdue(&self, id: TaskId) -> bool {
+        self.now.saturating_sub(self.tasks[id as usize].runnable_since) >= AGE_AFTER_NS
+    }
+
+    /// The BPF's `run_overdue` when the heartbeat flagged `cpu`: starts a
+    /// batch of the overdue tasks `cpu` may run, from its own queue, then
+    /// the shared one, those within [`AGE_WINDOW_NS`] of the longest wait,
+    /// at most [`AGE_MOVES_PER_DISPATCH`]; returns the first (the rest run
+    /// at the next dispatches, [`Aging::batch_left`]). With none the
+    /// request is dropped.
+    ///
+    /// [`Aging::batch_left`]: super::machine::Aging::batch_left
+    fn start_aged_batch(&mut self, cpu: u32) -> Option<TaskId> {
+        if !self.cpus[cpu as usize].aging.requested {
+            return None;
+        }
+        let oldest = self.overdue_for(cpu).map(|t| self.tasks[t as usize].runnable_since).min();
+        let Some(oldest) = oldest else {
+            self.cpus[cpu as usize].aging.requested = false;
+            return None;
+        };
+        let in_window =
+            self.overdue_for(cpu).filter(|&t| self.tasks[t as usize].runnable_since <= oldest + AGE_WINDOW_NS).count();
+        let batch = (in_window as u32).min(AGE_MOVES_PER_DISPATCH);
+        let aging = &mut self.cpus[cpu as usize].aging;
+        aging.aged_last = true;
+        aging.batch_left = batch - 1;
+        self.cpus[cpu as usize].aging.window_since = oldest;
+        self.take_overdue(cpu)
+    }
+
+    /// The overdue tasks `cpu` may run: in its own queue, then the shared one.
+    fn overdue_for(&self, cpu: u32) -> impl Iterator<Item = TaskId> + '_ {
+        let shared = self.shared.tasks().filter(move |&t| self.tasks[t as usize].allowed.contains(cpu));
+        self.cpus[cpu as usize].dsq.tasks().chain(shared).filter(|&t| self.overdue(t))
+    }
+
+    /// Takes the next task of the current aged batch out of its queue:
+    /// the first overdue one in `cpu`'s own queue, else in the shared one
+    /// (allowed on `cpu`), within the batch's window, in queue order.
+    fn take_overdue(&mut self, cpu: u32) -> Option<TaskId> {
+        let limit = self.cpus[cpu as usize].aging.window_since + AGE_WINDOW_NS;
+        let (now, tasks) = (self.now, &self.tasks);
+        let due = |t: TaskId| {
+            let since = tasks[t as usize].runnable_since;
+            now.saturating_sub(since) >= AGE_AFTER_NS && since <= limit
+        };
+        let due_here = |t: TaskId| due(t) && tasks[t as usize].allowed.contains(cpu);
+        self.cpus[cpu as usize].dsq.pop_first_where(due).or_else(|| self.shared.pop_first_where(due_here))
+    }
+
+    /// The heartbeat's look at the queues (the BPF's `find_overdue`): a CPU
+    /// whose own queue holds an overdue task is asked to age; for an
+    /// overdue task in the shared queue, its previous CPU if allowed, else
+    /// its first allowed one. An asked CPU is kicked: an idle one runs
+    /// dispatch, a busy one is preempted (`request_aging`: `SCX_KICK_PREEMPT`).
+    pub(crate) fn on_heartbeat(&mut self) {
+        for cpu in 0..self.cpus.len() as u32 {
+            if self.cpus[cpu as usize].dsq.tasks().any(|t| self.overdue(t)) {
+                self.request_aging(cpu);
+            }
+        }
+        let asks: Vec<u32> = self
+            .shared
+            .tasks()
+            .filter(|&t| self.overdue(t))
+            .map(|t| {
+                let t = &self.tasks[t as usize];
+                if t.allowed.contains(t.prev_cpu) {
+                    t.prev_cpu
+                } else {
+                    t.allowed.first
+                }
+            })
+            .collect();
+        for cpu in asks {
+            self.request_aging(cpu);
+        }
+    }
+
+    /// Flags `cpu` to age at its next dispatch, and kicks it (once).
+    fn request_aging(&mut self, cpu: u32) {
+        let c = &mut self.cpus[cpu as usize];
+        if c.aging.requested {
+            return;
+        }
+        c.aging.requested = true;
+        if c.state == CpuState::Idle {
+            self.kick(cpu);
+        } else {
+            self.events.push(self.now, Event::AgeKick(cpu));
+        }
     }
 
     /// The BPF's `consume_in_vtime_order`: the shared queue's first task

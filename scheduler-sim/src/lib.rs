@@ -94,6 +94,17 @@
 //!   the user scheduler runs a step again (it is pulled as soon as it can
 //!   run); decisions it then sends for tasks already placed are stale.
 //!
+//! * **Aging** (the BPF's, at each heartbeat tick): a task that waited
+//!   `AGE_AFTER_MS` (1 s) in a queue gets a CPU that may run it flagged
+//!   and kicked (its own queue's CPU; for the shared queue, its previous
+//!   CPU if allowed, else its first allowed one). That CPU's next dispatch
+//!   runs, before the user scheduler and the queues, a batch of up to 4
+//!   overdue tasks it may run (its own queue's first, then the shared
+//!   queue's; those within a quarter of `AGE_AFTER_MS` of the longest
+//!   wait), back to back; the dispatch after a batch serves the user
+//!   scheduler and the queues first, and ages only if they hold nothing
+//!   (the BPF's `aged_last`). Counted as `aged`.
+//!
 //! **Capacity.** On a hybrid machine ([`SimConfig::hybrid`]) a CPU of
 //! capacity `c` (out of 1024) runs a task at `c / 1024` of full speed: a
 //! burst of `b` ns of work takes `b × 1024 / c` ns there (rounded up). A
@@ -109,13 +120,12 @@
 //! - no IPI or context-switch cost: a kicked idle CPU runs at once, a
 //!   wakeup onto an idle CPU has zero latency;
 //! - no preemption other than the tick and the dispatcher's preempt kick
-//!   (no `SCX_ENQ_PREEMPT`), and no aging of tasks in the queues;
+//!   (no `SCX_ENQ_PREEMPT`);
 //! - the user scheduler runs one step per pull; it is never preempted, and
 //!   an injected stall that starts during a step takes effect after it;
 //! - affinity sets are CPU ranges and never change at run time;
-//! - the heartbeat timer only rescues and detects stalls (at its ticks,
-//!   as the BPF's): it does not wake an idle user scheduler, and it does
-//!   not age tasks;
+//! - the heartbeat timer rescues, detects stalls and ages (at its ticks,
+//!   as the BPF's), but does not wake an idle user scheduler;
 //! - no kernel threads or other tasks outside the workload;
 //! - a decision with slice 0 keeps the task's remaining slice, or gets the
 //!   default slice if none is left; a task allowed to run on after its slice

@@ -95,6 +95,25 @@ pub(crate) struct Cpu {
     /// Number of the run in progress: a planned end carries it, so the end
     /// of a run that a tick cut short is recognised as stale.
     pub(crate) run_seq: u64,
+    /// Aging's state on this CPU (the BPF's `age_request` and `aged_last`).
+    pub(crate) aging: Aging,
+}
+
+/// Aging's per-CPU state (the BPF's `age_request[]`, `aged_last[]`, and the
+/// batch its `run_overdue` moves to the CPU's local DSQ).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Aging {
+    /// The heartbeat found overdue tasks this CPU may run.
+    pub(crate) requested: bool,
+    /// The last dispatch here started an aged batch: the next one serves
+    /// the user scheduler and the queues first.
+    pub(crate) aged_last: bool,
+    /// Tasks of the current batch still to run (they run back to back, as
+    /// from the kernel's local DSQ).
+    pub(crate) batch_left: u32,
+    /// When the batch's longest-waiting task became runnable: the batch
+    /// takes tasks within `AGE_WINDOW_NS` of it.
+    pub(crate) window_since: u64,
 }
 
 /// The user scheduler process as the dispatcher sees it.
@@ -134,6 +153,8 @@ pub(crate) struct Counters {
     pub(crate) tick_yields: u64,
     /// Tasks preempted by a kick to run the user scheduler for a wakeup.
     pub(crate) preempt_kicks: u64,
+    /// Tasks aging ran ahead of the queues' order.
+    pub(crate) aged: u64,
     pub(crate) affinity_violations: u64,
     pub(crate) events: u64,
 }
@@ -219,8 +240,16 @@ impl Machine {
             events.push(s.at_ns.saturating_add(s.duration_ns), Event::StallEnd);
         }
         events.push(config.tick_ns, Event::Tick);
+        events.push(scheduler_core::wire::timer_interval_ns(config.stall_timeout_ns), Event::Heartbeat);
         let cpus = (0..n)
-            .map(|_| Cpu { state: CpuState::Idle, dsq: Dsq::default(), task_ns: 0, user_ns: 0, run_seq: 0 })
+            .map(|_| Cpu {
+                state: CpuState::Idle,
+                dsq: Dsq::default(),
+                task_ns: 0,
+                user_ns: 0,
+                run_seq: 0,
+                aging: Aging::default(),
+            })
             .collect();
         Self {
             now: 0,
@@ -301,8 +330,13 @@ impl Machine {
                         (t.weight, t.nice) = (weight, nice);
                     }
                 }
-                Event::Preempt(cpu) => self.on_preempt_kick(cpu)?,
+                Event::Preempt(cpu) => self.on_preempt_kick(cpu, true)?,
+                Event::AgeKick(cpu) => self.on_preempt_kick(cpu, false)?,
                 Event::Watchdog => self.on_watchdog(),
+                Event::Heartbeat => {
+                    self.on_heartbeat();
+                    self.events.push(self.now.saturating_add(self.timer_ns), Event::Heartbeat);
+                }
                 Event::StallStart => self.user.stalled = true,
                 Event::StallEnd => {
                     self.user.stalled = false;
@@ -528,16 +562,19 @@ impl Machine {
         self.plan_end(cpu, id);
     }
 
-    /// A preempt kick reaches `cpu` (see [`Machine::kick_preempt_for_user`]):
-    /// its task stops now and the CPU dispatches.
-    fn on_preempt_kick(&mut self, cpu: u32) -> Result<(), SimError> {
+    /// A preempt kick reaches `cpu`: its task stops now and the CPU
+    /// dispatches. `for_user`: the kick of [`Machine::kick_preempt_for_user`]
+    /// (counted in `preempt_kicks`), else aging's (`request_aging`).
+    fn on_preempt_kick(&mut self, cpu: u32, for_user: bool) -> Result<(), SimError> {
         let CpuState::Task { task, since } = self.cpus[cpu as usize].state else { return Ok(()) };
         if self.tasks[task as usize].burst_left <= work_done(self.now - since, self.topology.capacity(cpu)) {
             return Ok(());
         }
         self.account(cpu, task, since);
         self.tasks[task as usize].slice_left = 0;
-        self.counters.preempt_kicks += 1;
+        if for_user {
+            self.counters.preempt_kicks += 1;
+        }
         self.dispatch(cpu, super::dispatcher::Prev::Task(task))
     }
 

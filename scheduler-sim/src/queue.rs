@@ -26,10 +26,15 @@ pub(crate) enum Event {
     Renice(TaskId),
     /// The dispatcher kicked this CPU to preempt its task (`SCX_KICK_PREEMPT`).
     Preempt(u32),
+    /// The heartbeat kicked this CPU to preempt its task and age
+    /// (`request_aging`'s `SCX_KICK_PREEMPT`).
+    AgeKick(u32),
     /// An idle CPU was kicked: it runs the dispatcher.
     Kick(u32),
     /// The oldest task in user space may have waited out the stall timeout.
     Watchdog,
+    /// The heartbeat timer's tick: aging looks for overdue tasks.
+    Heartbeat,
     /// The injected stall of the user scheduler begins.
     StallStart,
     /// The injected stall ends.

@@ -124,6 +124,9 @@ pub struct DispatchCounts {
     pub tick_yields: u64,
     /// Runs a preempt kick ended, to run the user scheduler for a wakeup.
     pub preempt_kicks: u64,
+    /// Tasks aging ran ahead of the queues' order, once they had waited
+    /// `wire::AGE_AFTER_MS` in a queue (the real scheduler's `aged`).
+    pub aged: u64,
 }
 
 /// Where every task created is at the end: the "no task lost" account.
@@ -445,6 +448,7 @@ fn dispatch_counts(c: &Counters) -> DispatchCounts {
         preemptions: c.preemptions,
         tick_yields: c.tick_yields,
         preempt_kicks: c.preempt_kicks,
+        aged: c.aged,
     }
 }
 
@@ -585,8 +589,8 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "{:<14} {} bounced, {} stale, {} vtime clamped, {} congested, {} preemptions ({} tick yields, {} preempt kicks)",
-            "", d.bounced, d.stale, d.vtime_clamped, d.congested, d.preemptions, d.tick_yields, d.preempt_kicks
+            "{:<14} {} bounced, {} stale, {} vtime clamped, {} congested, {} preemptions ({} tick yields, {} preempt kicks), {} aged",
+            "", d.bounced, d.stale, d.vtime_clamped, d.congested, d.preemptions, d.tick_yields, d.preempt_kicks, d.aged
         );
         let e = &self.engine;
         let _ = writeln!(
@@ -735,6 +739,7 @@ mod tests {
                 preemptions: 2_745,
                 tick_yields: 1_879,
                 preempt_kicks: 837,
+                aged: 5,
             },
             engine: EngineStats {
                 steps: 36_476,
@@ -791,7 +796,7 @@ utilisation    99.5 % (workload 98.9 %, user scheduler 0.6 %)
 throughput     40.111 s CPU to workload tasks, 16922 work units
 fairness       0.9047 (Jain's index of CPU share / weight over 8 hogs)
 dispatches     41958 to user space, 41857 decisions applied, 76 kernel, 1102 fallback (1 episodes)
-               2 bounced, 96 stale, 4 vtime clamped, 3 congested, 2745 preemptions (1879 tick yields, 837 preempt kicks)
+               2 bounced, 96 stale, 4 vtime clamped, 3 congested, 2745 preemptions (1879 tick yields, 837 preempt kicks), 5 aged
 engine         36476 steps, 41955 received, 41954 decided, 1 retried, 5 redirected
 WARNING        a task waited 6.400 s, over the kernel's 5.000 s sched_ext watchdog: a real run would be ejected
 tasks          9 created: 2 running, 2 queued, 1 in user space, 2 sleeping, 1 exited; 1 lost

@@ -33,11 +33,13 @@ fn small_machine(stall: Option<Stall>) -> SimConfig {
 }
 
 /// A 300 ms stall (timeout 50 ms) triggers the fallback, and no runnable
-/// task waits longer than T + ceil(M/N)·S + 1 ms = 50 + 2·5 + 1 = 61 ms.
+/// task waits longer than T + P + ceil(M/N)·S + 1 ms = 50 + 12.5 + 2·5 + 1 =
+/// 73.5 ms, P being the heartbeat timer's period (a quarter of T).
 ///
-/// Why the bound holds: a task spends at most T in user space (the watchdog
-/// places it then, and from then on, until the user scheduler runs again,
-/// new tasks skip user space). In a queue it waits behind at most M - 1
+/// Why the bound holds: a task spends at most T + P in user space (the
+/// watchdog, at the heartbeat timer's first tick after T, places it then,
+/// and from then on, until the user scheduler runs again, new tasks skip
+/// user space). In a queue it waits behind at most M - 1
 /// others; every slice here is S (the round robin's and the dispatcher's
 /// default, and periodic runs are shorter), so every CPU frees up at least
 /// once per S and takes the head of the shared queue (where the round robin
@@ -51,7 +53,7 @@ fn stall_longer_than_timeout_falls_back_with_bounded_waits() {
     r.accounting.check().unwrap();
     assert!(r.dispatch.fallback_dispatches > 0);
     assert_eq!(r.dispatch.fallback_episodes, 1);
-    let bound = TIMEOUT_NS + 2 * SLICE_NS + 1_000_000;
+    let bound = TIMEOUT_NS + scheduler_core::wire::timer_interval_ns(TIMEOUT_NS) + 2 * SLICE_NS + 1_000_000;
     assert!(r.longest_wait_ns() <= bound, "longest wait {} ns > bound {bound} ns", r.longest_wait_ns());
     // The tasks kept being scheduled during the stall: hogs ran ~all the time.
     assert!(r.utilisation.workload > 0.95, "utilisation {}", r.utilisation.workload);

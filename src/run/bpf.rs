@@ -56,6 +56,7 @@ const _: () = assert!(intf::relay_consts_RELAY_MAX_CPUS as u32 == MAX_CPUS);
 const _: () = assert!(intf::relay_consts_RELAY_COMM_LEN as usize == scheduler_core::TASK_COMM_LEN);
 const _: () = assert!(WATCHDOG_MS == scheduler_core::wire::WATCHDOG_MS);
 const _: () = assert!(TIMER_MIN_MS == scheduler_core::wire::TIMER_MIN_MS);
+const _: () = assert!(AGE_AFTER_MS == scheduler_core::wire::AGE_AFTER_MS);
 const _: () = assert!(TIMER_MAX_MS == scheduler_core::wire::TIMER_MAX_MS);
 const _: () = assert!(1u64 << intf::relay_consts_RELAY_VTIME_WINDOW_SHIFT as u64 == scheduler_core::wire::VTIME_WINDOW);
 const _: () = assert!(intf::relay_consts_RELAY_DISPATCH_BATCH as usize == scheduler_core::wire::DISPATCH_BATCH);
