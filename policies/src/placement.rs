@@ -1,6 +1,6 @@
 //! CPU placement shared by the policies.
 
-use scheduler_core::{QueuedTask, SchedContext, Target};
+use scheduler_core::{wire::MAX_CPUS, QueuedTask, SchedContext, Target};
 
 /// The task's previous CPU when it is idle with an empty queue (cache stays
 /// warm, no queueing), otherwise the shared queue, where the first allowed
@@ -28,34 +28,33 @@ pub(crate) fn prev_cpu_if_idle(task: &QueuedTask, ctx: &SchedContext<'_>) -> Tar
 /// free stays free in that view for every decision of the step: without
 /// this record, every task placed in one step went to the same CPU (the
 /// dispatcher takes work only from a CPU's own queue and the shared one),
-/// while other free CPUs stayed idle. A step is known by its `now_ns`.
-/// The vector keeps its capacity: no allocation once sized.
+/// while other free CPUs stayed idle. A step is known by its `now_ns`. A
+/// fixed bit set of `MAX_CPUS` bits: nothing is allocated in the loop.
 #[derive(Debug, Default)]
 pub(crate) struct StepClaims {
     step_ns: Option<u64>,
-    claimed: Vec<bool>,
+    claimed: [u64; MAX_CPUS as usize / 64],
 }
 
 impl StepClaims {
     /// Forgets the last step's claims when `ctx` is a new step.
     fn begin(&mut self, ctx: &SchedContext<'_>) {
-        if self.step_ns != Some(ctx.now_ns) || self.claimed.len() != ctx.cpus.nr_cpus() as usize {
+        if self.step_ns != Some(ctx.now_ns) {
             self.step_ns = Some(ctx.now_ns);
-            self.claimed.clear();
-            self.claimed.resize(ctx.cpus.nr_cpus() as usize, false);
+            self.claimed = [0; MAX_CPUS as usize / 64];
         }
     }
 
     /// Whether `cpu` was given a decision in this step.
     fn claimed(&self, cpu: u32) -> bool {
-        self.claimed.get(cpu as usize).copied().unwrap_or(false)
+        self.claimed.get(cpu as usize / 64).is_some_and(|w| w & (1 << (cpu % 64)) != 0)
     }
 
     /// Records `target`'s CPU, if it names one; returns `target`.
     fn claim(&mut self, target: Target) -> Target {
         if let Target::Cpu(c) = target {
-            if let Some(slot) = self.claimed.get_mut(c as usize) {
-                *slot = true;
+            if let Some(w) = self.claimed.get_mut(c as usize / 64) {
+                *w |= 1 << (c % 64);
             }
         }
         target
