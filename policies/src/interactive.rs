@@ -43,7 +43,10 @@
 //!      is another CPU than its previous one, placement is as on any machine
 //!      (below).
 //!
-//!    Keys and slices do not change: the rule only picks the queue.
+//!    Each free CPU (or displaceable big core) is given one task per
+//!    engine step (`placement::StepClaims`: the view of the CPUs is
+//!    refreshed once a step). Keys and slices do not change: the rule only
+//!    picks the queue.
 //!    On a machine without little cores, and with
 //!    [`Interactive::prefer_big_cores`] off, placement is the same as
 //!    `deadline`'s: the previous CPU if idle with an empty queue, else the
@@ -77,8 +80,8 @@
 //! and the shared one in one vtime order, so the argument above holds with
 //! one slice more. The cost shows in the simulator: on 2 big and 2 little
 //! cores with 6 hogs, the periodic task's p99 wait grows from one tick to
-//! about two, while its CPU time per burst and its iterations improve
-//! (docs/policies.md, "Hybrid machines").
+//! about two in one seed of three, while its CPU time per burst and its
+//! iterations improve in all (docs/policies.md, "Hybrid machines").
 
 use scheduler_core::{task::WEIGHT_DEFAULT, Decision, Policy, QueuedTask, SchedContext};
 
