@@ -574,6 +574,16 @@ mod tests {
         fn take_all(&mut self, _: &mut Vec<QueuedTask>) {}
     }
 
+    /// A machine of `nr_cpus` CPUs (one LLC) running `hogs` hogs under the
+    /// `Idle` policy, its configuration otherwise `config`'s.
+    fn hog_machine(nr_cpus: u32, hogs: u32, config: SimConfig) -> Machine {
+        let group = TaskGroup::new(TaskClass::Hog, Count::Fixed(hogs), Behavior::Hog);
+        let config = SimConfig { nr_cpus, workload: Workload::Custom(vec![group]), ..config };
+        let topology = Topology::uniform(nr_cpus, 1, nr_cpus);
+        let engine = Engine::new(Box::new(Idle), topology.clone(), EngineConfig::default());
+        Machine::new(&config, engine, topology)
+    }
+
     /// A 2-CPU machine with one hog, allowed `affinity`, handed to user space.
     fn one_task_in_user(affinity: Affinity) -> Machine {
         let group = TaskGroup::new(TaskClass::Hog, Count::Fixed(1), Behavior::Hog).affinity(affinity);
@@ -649,16 +659,7 @@ mod tests {
     /// 100 ms timeout (a 25 ms timer) is looked at by the tick of 150 ms.
     #[test]
     fn rescue_waits_for_a_timer_tick() {
-        let group = TaskGroup::new(TaskClass::Hog, Count::Fixed(1), Behavior::Hog);
-        let config = SimConfig {
-            nr_cpus: 1,
-            stall_timeout_ns: 100_000_000,
-            workload: Workload::Custom(vec![group]),
-            ..SimConfig::default()
-        };
-        let topology = Topology::uniform(1, 1, 1);
-        let engine = Engine::new(Box::new(Idle), topology.clone(), EngineConfig::default());
-        let mut m = Machine::new(&config, engine, topology);
+        let mut m = hog_machine(1, 1, SimConfig { stall_timeout_ns: 100_000_000, ..SimConfig::default() });
         assert_eq!(m.timer_ns, 25_000_000);
         m.now = 30_000_000;
         m.enqueue(0, 0, true);
@@ -673,11 +674,7 @@ mod tests {
     #[test]
     fn new_task_starts_at_vtime_now_without_wakeup() {
         use scheduler_core::task::ENQ_WAKEUP;
-        let group = TaskGroup::new(TaskClass::Hog, Count::Fixed(2), Behavior::Hog);
-        let config = SimConfig { nr_cpus: 1, workload: Workload::Custom(vec![group]), ..SimConfig::default() };
-        let topology = Topology::uniform(1, 1, 1);
-        let engine = Engine::new(Box::new(Idle), topology.clone(), EngineConfig::default());
-        let mut m = Machine::new(&config, engine, topology);
+        let mut m = hog_machine(1, 2, SimConfig::default());
         m.start_task(0, 0);
         m.vtime_now = 5_000;
         m.wake(1);
@@ -698,11 +695,7 @@ mod tests {
     /// does not; the user scheduler waiting for a CPU does.
     #[test]
     fn tick_rule() {
-        let group = TaskGroup::new(TaskClass::Hog, Count::Fixed(2), Behavior::Hog);
-        let config = SimConfig { nr_cpus: 1, workload: Workload::Custom(vec![group]), ..SimConfig::default() };
-        let topology = Topology::uniform(1, 1, 1);
-        let engine = Engine::new(Box::new(Idle), topology.clone(), EngineConfig::default());
-        let mut m = Machine::new(&config, engine, topology);
+        let mut m = hog_machine(1, 2, SimConfig::default());
         let ms = 1_000_000;
         // Task 0 (half a nice-0 weight, key 100 ms) runs from 0 with a 50 ms slice;
         // task 1 waits with key 110 ms.
