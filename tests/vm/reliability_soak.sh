@@ -1,6 +1,6 @@
 # Soak: a mixed load under each policy of RELAY_SOAK_POLICIES (default:
 # every policy scx_relay ships, as it lists them), for RELAY_SOAK_SECONDS
-# per policy (`cargo xtask soak --minutes 10` sets 600). Without it (CI), 60 s
+# per policy (`cargo xtask soak --minutes 10` sets 600). Without it (`vm-test --long`), 60 s
 # of load are shared by the policies, at least 20 s each (5 policies: 20 s
 # each). The load: CPU hogs, fork and fork+exec storms, pipes,
 # sched_setaffinity churn, nice changes, memory pressure (stress-ng --vm),

@@ -99,6 +99,7 @@ pub fn run(opts: &Options) -> Result<bool> {
     let vm_opts = vm_test::Options {
         filters: vec![CASE.to_owned()],
         smoke: false,
+        long: false,
         case_timeout_s,
         knobs: Vec::new(),
         vm: opts.vm.clone(),
@@ -126,6 +127,7 @@ fn recipe_tally(
     let vm_opts = vm_test::Options {
         filters: vec![RECIPE_CASE.to_owned()],
         smoke: false,
+        long: false,
         case_timeout_s,
         knobs: Vec::new(),
         vm: opts.vm.clone(),

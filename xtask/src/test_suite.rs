@@ -6,7 +6,7 @@
 //! --all-targets -- -D warnings`, `clang-format --dry-run --Werror` on the
 //! BPF sources),
 //! `cargo build --release -p scx_relay --bins --examples`, then every VM test case in one
-//! boot. The last line is `summary: N passed, M failed`, counting every
+//! boot but the long ones (`vm_test::LONG_CASES`, run by hand). The last line is `summary: N passed, M failed`, counting every
 //! test: each `cargo test` test (summed from libtest's `test result:`
 //! lines), each VM case, and one failure for each failed stage (a failed
 //! setup or build, a VM run that failed on kernel warnings or a timeout
@@ -139,6 +139,7 @@ pub fn run(opts: &Options) -> Result<bool> {
     let vm_opts = vm_test::Options {
         filters: Vec::new(),
         smoke: false,
+        long: false,
         case_timeout_s: opts.case_timeout_s,
         knobs: Vec::new(),
         vm: opts.vm.clone(),
@@ -148,7 +149,7 @@ pub fn run(opts: &Options) -> Result<bool> {
         Some(kernel) => vm_test::run_cases(&ws, kernel, &vm_opts),
         None => Err(anyhow::anyhow!("no guest kernel (setup failed)")),
     };
-    let all_cases = vm_test::discover_cases(&ws).map_or(1, |cases| cases.len().max(1));
+    let all_cases = vm_test::discover_cases(&ws).map_or(1, |cases| vm_opts.select(&cases).len().max(1));
     tally.vm("vm-test", report, all_cases);
 
     // The smoke subset on the oldest kernel of the matrix, unless that is

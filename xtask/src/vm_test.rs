@@ -25,9 +25,8 @@ use crate::{
 
 /// The guest payload that runs the cases.
 const RUNNER: &str = "lib/run-cases.sh";
-/// Kernel command lines are at most 2048 bytes on x86; past this length the
-/// case list is not spelled out (the guest then runs all cases it has,
-/// which is only done when every case is selected anyway).
+/// Kernel command lines are at most 2048 bytes on x86: the case selection's
+/// parameters ([`case_params`]) may take this many.
 const MAX_CASE_LIST_LEN: usize = 1024;
 
 /// The oldest kernel series of the tested matrix (README, "Kernels"):
@@ -48,6 +47,14 @@ pub const SMOKE_CASES: &[&str] = &[
     "scx_relay_sysrq",
 ];
 
+/// The long cases: left out of the suite (`cargo xtask test`, and
+/// `vm-test` without `--long`) to keep a CI run under its time budget, and
+/// run by hand with `cargo xtask soak` or `vm-test --long`. The soak (about
+/// 190 s in CI form) and the recipe tally (upstream's stress recipe under
+/// each policy but deadline and fifo, about 190 s): the recipe itself stays
+/// in the suite under deadline and fifo (`scx_relay_stress_*`).
+pub const LONG_CASES: &[&str] = &["reliability_recipe_tally", "reliability_soak"];
+
 /// Options of `cargo xtask vm-test`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Options {
@@ -58,6 +65,11 @@ pub struct Options {
     /// oldest kernel of the matrix, with `--kernel 6.19`).
     #[arg(long, conflicts_with = "filters")]
     pub smoke: bool,
+    /// Include the long cases (`LONG_CASES`: the soak and the recipe
+    /// tally), which the suite leaves out; a filter that names one of them
+    /// exactly selects it without this.
+    #[arg(long, conflicts_with = "smoke")]
+    pub long: bool,
     /// Time limit for each case inside the guest, in seconds.
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]
     pub case_timeout_s: u64,
@@ -96,6 +108,17 @@ impl Options {
             self.filters.clone()
         }
     }
+
+    /// The cases this run selects from `cases`: those the filters match,
+    /// without the long cases unless `--long` is given or a filter names
+    /// one exactly.
+    pub fn select(&self, cases: &[String]) -> Vec<String> {
+        let filters = self.filters();
+        select(cases, &filters)
+            .into_iter()
+            .filter(|case| self.long || !LONG_CASES.contains(&case.as_str()) || filters.contains(case))
+            .collect()
+    }
 }
 
 /// A `--set` argument as the guest's `relay.<key>=<value>` kernel parameter.
@@ -121,7 +144,7 @@ pub fn run(opts: &Options) -> Result<bool> {
         Ok(report) => Ok(report.ok),
         Err(err) => {
             // The guest could not run at all: that is a failure, never a skip.
-            let selected = discover_cases(&ws).map(|cases| select(&cases, &opts.filters()).len()).unwrap_or(0).max(1);
+            let selected = discover_cases(&ws).map(|cases| opts.select(&cases).len()).unwrap_or(0).max(1);
             println!("vm-test: 0 passed, {selected} failed");
             Err(err)
         }
@@ -138,7 +161,7 @@ pub fn run_cases(ws: &Workspace, kernel: &GuestKernel, opts: &Options) -> Result
 /// `relay.soak_seconds=600`).
 pub fn run_cases_with(ws: &Workspace, kernel: &GuestKernel, opts: &Options, extra: &[String]) -> Result<Report> {
     let cases = discover_cases(ws)?;
-    let selected = select(&cases, &opts.filters());
+    let selected = opts.select(&cases);
     if selected.is_empty() {
         bail!(
             "no case in {} matches {:?} (cases: {})",
@@ -151,8 +174,8 @@ pub fn run_cases_with(ws: &Workspace, kernel: &GuestKernel, opts: &Options, extr
     let image = initramfs::build(ws, "vm-test").context("cannot build the initramfs")?;
     note_optional_binaries(&image);
 
-    let case_list = if selected.len() == cases.len() { "all".to_owned() } else { selected.join(",") };
-    if case_list.len() > MAX_CASE_LIST_LEN {
+    let case_params = case_params(&cases, &selected);
+    if case_params.iter().map(String::len).sum::<usize>() > MAX_CASE_LIST_LEN {
         bail!("too many cases selected for the kernel command line; use fewer filters");
     }
     let mut vm = opts.vm.clone();
@@ -164,21 +187,33 @@ pub fn run_cases_with(ws: &Workspace, kernel: &GuestKernel, opts: &Options, extr
         label: "vm-test",
         kernel,
         initramfs: &image.path,
-        params: [
-            format!("relay.payload={RUNNER}"),
-            format!("relay.cases={case_list}"),
-            format!("relay.case_timeout_s={}", opts.case_timeout_s),
-        ]
-        .into_iter()
-        .chain(extra.iter().cloned())
-        .chain(opts.knobs.iter().cloned())
-        .collect(),
+        params: [format!("relay.payload={RUNNER}"), format!("relay.case_timeout_s={}", opts.case_timeout_s)]
+            .into_iter()
+            .chain(case_params)
+            .chain(extra.iter().cloned())
+            .chain(opts.knobs.iter().cloned())
+            .collect(),
         vm: &vm,
     };
     let outcome = qemu::boot(ws, &spec)?;
     let report = tally(&selected, &outcome);
     println!("vm-test: {} passed, {} failed", report.passed, report.failed);
     Ok(report)
+}
+
+/// The kernel parameters that tell the guest runner which cases to run:
+/// `relay.cases=all` when every case is selected; `relay.cases=all` and
+/// `relay.skip=<the others>` when naming the cases left out is shorter (the
+/// suite leaves out only [`LONG_CASES`]); else `relay.cases=<each case>`.
+fn case_params(cases: &[String], selected: &[String]) -> Vec<String> {
+    let skipped: Vec<&str> = cases.iter().filter(|case| !selected.contains(case)).map(String::as_str).collect();
+    if skipped.is_empty() {
+        vec!["relay.cases=all".to_owned()]
+    } else if skipped.join(",").len() < selected.join(",").len() {
+        vec!["relay.cases=all".to_owned(), format!("relay.skip={}", skipped.join(","))]
+    } else {
+        vec![format!("relay.cases={}", selected.join(","))]
+    }
 }
 
 /// Print which optional binaries made it into the image.
@@ -306,6 +341,39 @@ mod tests {
     }
 
     #[test]
+    fn the_suite_leaves_out_the_long_cases_unless_asked_or_named() {
+        let cases = names(&["kernel_has_sched_ext", "reliability_recipe_tally", "reliability_soak", "sigstop"]);
+        let opts = |filters: &[&str], long: bool| Options {
+            filters: names(filters),
+            smoke: false,
+            long,
+            case_timeout_s: 300,
+            knobs: Vec::new(),
+            vm: VmOptions { timeout_s: None, boot_timeout_s: 180, cpus: 4, memory: "2G".to_owned() },
+            kernel: KernelOptions::default(),
+        };
+        assert_eq!(opts(&[], false).select(&cases), names(&["kernel_has_sched_ext", "sigstop"]));
+        assert_eq!(opts(&[], true).select(&cases), cases);
+        assert_eq!(opts(&["reliability"], false).select(&cases), Vec::<String>::new());
+        assert_eq!(opts(&["reliability_soak"], false).select(&cases), names(&["reliability_soak"]));
+        assert_eq!(
+            opts(&["reliability"], true).select(&cases),
+            names(&["reliability_recipe_tally", "reliability_soak"])
+        );
+    }
+
+    #[test]
+    fn case_params_name_the_shorter_list() {
+        let cases = names(&["a_long_case_name", "b_long_case_name", "c"]);
+        assert_eq!(case_params(&cases, &cases), ["relay.cases=all"]);
+        assert_eq!(
+            case_params(&cases, &names(&["a_long_case_name", "b_long_case_name"])),
+            ["relay.cases=all", "relay.skip=c"]
+        );
+        assert_eq!(case_params(&cases, &names(&["c"])), ["relay.cases=c"]);
+    }
+
+    #[test]
     fn all_pass() {
         let out = outcome(
             GuestEnd::Exited(0),
@@ -341,13 +409,14 @@ mod tests {
         assert!(!tally(&names(&["a"]), &out).ok);
     }
 
-    /// Every smoke case exists, each filter selects exactly its case (a
-    /// renamed case would shrink the smoke run without a word), and the
+    /// Every smoke and long case exists, each filter selects exactly its
+    /// case (a renamed case would shrink the smoke run, or put a long case
+    /// back in the suite, without a word), and the
     /// oldest kernel is a series.
     #[test]
     fn smoke_cases_exist_one_each() {
         let cases = discover_cases(&Workspace::locate().unwrap()).unwrap();
-        for case in SMOKE_CASES {
+        for case in SMOKE_CASES.iter().chain(LONG_CASES) {
             assert_eq!(select(&cases, &[(*case).to_owned()]), [(*case).to_owned()], "{case}");
         }
         assert!(OLDEST_KERNEL
