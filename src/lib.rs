@@ -3,6 +3,7 @@
 //! `scx_relay [OPTIONS]` loads the BPF dispatcher and schedules this machine
 //! with the chosen policy (needs root and a kernel with sched_ext);
 //! `scx_relay sim ...` runs a policy in the deterministic simulator;
+//! `scx_relay report ...` compares policies there in an HTML page;
 //! `scx_relay ctl ...` switches the running scheduler's policy live.
 //!
 //! The binary is [`main`]. A program with a policy of its own runs it on a
@@ -11,6 +12,7 @@
 
 pub mod ctl_client;
 mod policy_list;
+mod report_cmd;
 mod run;
 mod sim_cmd;
 mod version;
@@ -46,6 +48,10 @@ struct Opts {
 enum Command {
     /// Run a policy against a simulated machine and workload, and report.
     Sim(sim_cmd::SimArgs),
+    /// Compare policies on one simulated machine and workload: write an
+    /// HTML page with the wait distribution of each task class, CPU share
+    /// against weight and a per-CPU timeline.
+    Report(report_cmd::ReportArgs),
     /// Control the running scheduler: switch its policy live (root only).
     Ctl(ctl_client::CtlArgs),
     /// Print the completions of this command line for SHELL (what `cargo
@@ -80,6 +86,9 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    // The simulator's subcommands name themselves in their value errors.
+    let subcommand = args.iter().skip(1).find_map(|a| ["sim", "report"].into_iter().find(|s| a == *s)).unwrap_or("sim");
     P::try_parse_from(args).map_err(|e| {
         // Help and version go to stdout in full (exit 0). A usage error is
         // one line on stderr (clap's first: "error: invalid value ..."),
@@ -94,9 +103,9 @@ where
             eprintln!("scx_relay: a command is required here; see --help for the commands");
             return ExitCode::from(2);
         }
-        // A value `scx_relay sim`'s parsers refused: their own line.
+        // A value `scx_relay sim`'s (or `report`'s) parsers refused: their own line.
         if let Some(bad) = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<sim_cmd::BadValue>()) {
-            eprintln!("scx_relay: sim: {bad}");
+            eprintln!("scx_relay: {subcommand}: {bad}");
             return ExitCode::from(2);
         }
         run::logger::command_error(&usage_error_line(&e.render().to_string()));
@@ -144,6 +153,7 @@ pub fn main() -> ExitCode {
     };
     match opts.command {
         Some(Command::Sim(args)) => sim_cmd::main(&args),
+        Some(Command::Report(args)) => report_cmd::main(&args),
         Some(Command::Ctl(args)) => ctl_client::main(&args),
         Some(Command::Completions { shell }) => {
             // Made in memory: clap_complete panics on a failed write.

@@ -37,6 +37,25 @@ pub struct SimArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "policy", allow_hyphen_values = true)]
     pub config: Option<std::path::PathBuf>,
 
+    /// The simulated machine, workload and scheduler options.
+    #[command(flatten)]
+    pub setup: SimSetup,
+
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also write the run's timeline to FILE as a Chrome trace (JSON):
+    /// each CPU a track, each run of a task or of the user scheduler a
+    /// slice; ui.perfetto.dev and chrome://tracing open it.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<std::path::PathBuf>,
+}
+
+/// What is simulated: the machine, the workload, the scheduler's options
+/// (`scx_relay sim` and `scx_relay report` share them).
+#[derive(Debug, Clone, clap::Args)]
+pub struct SimSetup {
     /// Workload preset: mixed, hogs, interactive, pipes, fork, affinity or nice.
     #[arg(long, default_value = "mixed", allow_hyphen_values = true)]
     pub workload: String,
@@ -104,16 +123,6 @@ pub struct SimArgs {
         value_parser = positive("stall-ms", 3_600_000.0, 1e6)
     )]
     pub stall_ns: Option<u64>,
-
-    /// Print the report as JSON instead of a table.
-    #[arg(long)]
-    pub json: bool,
-
-    /// Also write the run's timeline to FILE as a Chrome trace (JSON):
-    /// each CPU a track, each run of a task or of the user scheduler a
-    /// slice; ui.perfetto.dev and chrome://tracing open it.
-    #[arg(long, value_name = "FILE")]
-    pub trace: Option<std::path::PathBuf>,
 }
 
 /// A value of a `scx_relay sim` option that its parser refused; the
@@ -146,7 +155,7 @@ pub enum BadValue {
 
 /// The value parser of `--flag`: an integer in `min..=max` (surrounding
 /// blanks allowed), as a `T` (which must hold every value up to `max`).
-fn int<T: TryFrom<u64>>(
+pub(crate) fn int<T: TryFrom<u64>>(
     flag: &'static str,
     min: u64,
     max: u64,
@@ -178,7 +187,7 @@ fn positive(
 
 /// Why the arguments, each valid alone, make no simulator configuration.
 #[derive(Debug, thiserror::Error)]
-enum ConfigError {
+pub(crate) enum ConfigError {
     /// `--workload` names no preset.
     #[error(transparent)]
     Workload(#[from] UnknownWorkload),
@@ -201,7 +210,7 @@ const DEFAULT_LITTLE_CAPACITY: u32 = 512;
 
 /// Builds the simulator configuration, and the policies' one, from the
 /// arguments.
-fn config(args: &SimArgs) -> Result<(SimConfig, PolicyConfig), ConfigError> {
+pub(crate) fn config(args: &SimSetup) -> Result<(SimConfig, PolicyConfig), ConfigError> {
     let tunables = args.tunables.check()?;
     let workload: Workload = args.workload.parse()?;
     let cores_per_llc = args.cores_per_llc.unwrap_or_else(|| args.cpus.div_ceil(args.smt));
@@ -273,7 +282,7 @@ fn routing(file: &std::path::Path, cfg: &PolicyConfig) -> Result<Box<dyn schedul
 
 /// Runs the simulator; returns the process exit code (2 for bad input).
 pub fn main(args: &SimArgs) -> ExitCode {
-    let (config, policy_cfg) = match config(args) {
+    let (config, policy_cfg) = match config(&args.setup) {
         Ok(c) => c,
         Err(e) => return usage_error(&e.to_string()),
     };
@@ -340,11 +349,15 @@ mod tests {
         Cli::try_parse_from(std::iter::once("sim").chain(args.iter().copied())).map(|c| c.sim)
     }
 
+    fn setup(args: &[&str]) -> Result<SimSetup, clap::Error> {
+        parse(args).map(|a| a.setup)
+    }
+
     /// The defaults make the configuration the manual states; the slices
     /// and the stall timeout are the real scheduler's.
     #[test]
     fn defaults() {
-        let (cfg, policy_cfg) = config(&parse(&[]).unwrap()).unwrap();
+        let (cfg, policy_cfg) = config(&setup(&[]).unwrap()).unwrap();
         assert_eq!((cfg.nr_cpus, cfg.smt, cfg.cores_per_llc, cfg.seed), (8, 1, 8, 1));
         assert_eq!((cfg.duration_ns, cfg.decision_cost_ns), (10_000_000_000, 1000));
         assert_eq!((cfg.slice_ns, cfg.slice_min_ns, cfg.stall_timeout_ns), (20_000_000, 1_000_000, 1_000_000_000));
@@ -358,14 +371,14 @@ mod tests {
     /// is refused by the simulator's check.
     #[test]
     fn hybrid_machine() {
-        let (cfg, _) = config(&parse(&["--cpus", "4", "--big-cpus", "2"]).unwrap()).unwrap();
+        let (cfg, _) = config(&setup(&["--cpus", "4", "--big-cpus", "2"]).unwrap()).unwrap();
         assert_eq!(cfg.hybrid, Some(Hybrid { big_cpus: 2, little_capacity: 512 }));
-        let (cfg, _) = config(&parse(&["--big-cpus", "2", "--little-capacity", "300"]).unwrap()).unwrap();
+        let (cfg, _) = config(&setup(&["--big-cpus", "2", "--little-capacity", "300"]).unwrap()).unwrap();
         assert_eq!(cfg.hybrid, Some(Hybrid { big_cpus: 2, little_capacity: 300 }));
         assert!(cfg.topology().is_hybrid());
-        let e = config(&parse(&["--little-capacity", "300"]).unwrap()).unwrap_err();
+        let e = config(&setup(&["--little-capacity", "300"]).unwrap()).unwrap_err();
         assert_eq!(e.to_string(), "--little-capacity needs --big-cpus (how many CPUs are big)");
-        let e = config(&parse(&["--cpus", "4", "--big-cpus", "5"]).unwrap()).unwrap().0.validate().unwrap_err();
+        let e = config(&setup(&["--cpus", "4", "--big-cpus", "5"]).unwrap()).unwrap().0.validate().unwrap_err();
         assert!(e.to_string().starts_with("a hybrid machine needs 1 to 4 big CPUs (not 5)"), "{e}");
         assert!(parse(&["--little-capacity", "1025"]).is_err());
     }
@@ -377,15 +390,15 @@ mod tests {
     fn units() {
         let args =
             parse(&["--seconds", "0.5", "--stall-at-ms", "7", "--stall-ms", "0.25", "-s", "3", "-S", "2"]).unwrap();
-        let (cfg, policy_cfg) = config(&args).unwrap();
+        let (cfg, policy_cfg) = config(&args.setup).unwrap();
         assert_eq!(cfg.duration_ns, 500_000_000);
         assert_eq!((cfg.slice_ns, cfg.slice_min_ns), (3_000, 2_000));
         assert_eq!((policy_cfg.slice_ns, policy_cfg.slice_min_ns), (3_000, 2_000));
         let stall = cfg.stall.unwrap();
         assert_eq!((stall.at_ns, stall.duration_ns), (7_000_000, 250_000));
         // A tiny positive value is still at least 1 ns.
-        assert_eq!(parse(&["--seconds", "1e-12"]).unwrap().duration_ns, 1);
-        let (cfg, _) = config(&parse(&["--slice-us-min", "5", "--stall-timeout-ms", "20"]).unwrap()).unwrap();
+        assert_eq!(setup(&["--seconds", "1e-12"]).unwrap().duration_ns, 1);
+        let (cfg, _) = config(&setup(&["--slice-us-min", "5", "--stall-timeout-ms", "20"]).unwrap()).unwrap();
         assert_eq!((cfg.slice_min_ns, cfg.stall_timeout_ns), (5_000, 20_000_000));
     }
 
@@ -425,19 +438,19 @@ mod tests {
     /// The combinations clap cannot check are refused by `config`.
     #[test]
     fn combinations() {
-        let e = config(&parse(&["--workload", "bogus"]).unwrap()).unwrap_err();
+        let e = config(&setup(&["--workload", "bogus"]).unwrap()).unwrap_err();
         assert!(matches!(e, ConfigError::Workload(_)), "{e}");
         assert!(e.to_string().starts_with("unknown workload 'bogus'"), "{e}");
-        let e = config(&parse(&["--stall-at-ms", "1"]).unwrap()).unwrap_err();
+        let e = config(&setup(&["--stall-at-ms", "1"]).unwrap()).unwrap_err();
         assert_eq!(e.to_string(), "--stall-at-ms needs --stall-ms (the stall's length in ms)");
-        let e = config(&parse(&["--stall-ms", "1"]).unwrap()).unwrap_err();
+        let e = config(&setup(&["--stall-ms", "1"]).unwrap()).unwrap_err();
         assert_eq!(e.to_string(), "--stall-ms needs --stall-at-ms (when the stall starts, in ms)");
         // The real scheduler's limits, and its lines.
-        let e = config(&parse(&["--slice-us", "100001"]).unwrap()).unwrap_err();
+        let e = config(&setup(&["--slice-us", "100001"]).unwrap()).unwrap_err();
         assert_eq!(e.to_string(), "--slice-us 100001 is out of range (1..=100000)");
-        let e = config(&parse(&["-s", "10", "-S", "11"]).unwrap()).unwrap_err();
+        let e = config(&setup(&["-s", "10", "-S", "11"]).unwrap()).unwrap_err();
         assert_eq!(e.to_string(), "--slice-min-us 11 is out of range (1..=--slice-us, 10)");
-        let e = config(&parse(&["--stall-timeout-ms", "0"]).unwrap()).unwrap_err();
+        let e = config(&setup(&["--stall-timeout-ms", "0"]).unwrap()).unwrap_err();
         assert!(matches!(e, ConfigError::Tunables(TunablesError::StallTimeoutMs(0))), "{e}");
     }
 }

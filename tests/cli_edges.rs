@@ -1,5 +1,5 @@
-//! Bad input at the edges of the command line: every option of `scx_relay`
-//! and of `scx_relay sim`, given out-of-range or malformed values, gets one
+//! Bad input at the edges of the command line: every option of `scx_relay`,
+//! `scx_relay sim` and `scx_relay report`, given out-of-range or malformed values, gets one
 //! line on stderr that names the option (or the bad value), nothing on
 //! stdout, exit code 2, and never a panic — before anything touches the
 //! kernel. The option lists are read from `--help`, so an option added
@@ -183,19 +183,14 @@ fn upstream_short_flags() {
     }
 }
 
-/// `scx_relay sim`'s options, each out of range or malformed.
-#[test]
-fn sim_options() {
-    let mut rows: Vec<(Vec<&str>, &str)> = Vec::new();
-    let mut covered = BTreeSet::new();
+/// The options `scx_relay sim` and `scx_relay report` share (the
+/// simulated machine, workload and scheduler options), each out of range or
+/// malformed: (option, arguments, what the line names).
+fn setup_rows() -> Vec<(&'static str, Vec<&'static str>, &'static str)> {
+    let mut rows = Vec::new();
     let mut row = |option: &'static str, args: Vec<&'static str>, needle: &'static str| {
-        covered.insert(option.to_owned());
-        rows.push(([&["sim"][..], &args].concat(), needle));
+        rows.push((option, args, needle));
     };
-    // The test policies are not simulator policies.
-    for bad in ["", "nope", "chaos", "panic"] {
-        row("policy", vec!["--policy", bad], "unknown policy");
-    }
     for bad in ["", "bogus", "MIXED"] {
         row("workload", vec!["--workload", bad], "workload");
     }
@@ -237,6 +232,25 @@ fn sim_options() {
     for bad in ["0", "-1", "3600001", "nan", "x", ""] {
         row("stall-ms", vec!["--stall-at-ms", "10", "--stall-ms", bad], "--stall-ms");
     }
+    rows
+}
+
+/// `scx_relay sim`'s options, each out of range or malformed.
+#[test]
+fn sim_options() {
+    let mut rows: Vec<(Vec<&str>, &str)> = Vec::new();
+    let mut covered = BTreeSet::new();
+    let mut row = |option: &'static str, args: Vec<&'static str>, needle: &'static str| {
+        covered.insert(option.to_owned());
+        rows.push(([&["sim"][..], &args].concat(), needle));
+    };
+    // The test policies are not simulator policies.
+    for bad in ["", "nope", "chaos", "panic"] {
+        row("policy", vec!["--policy", bad], "unknown policy");
+    }
+    for (option, args, needle) in setup_rows() {
+        row(option, args, needle);
+    }
     row("json", vec!["--json=1"], "--json");
     row("trace", vec!["--trace"], "--trace");
     row("config", vec!["--config", "/nonexistent/routing.toml"], "--config");
@@ -250,6 +264,44 @@ fn sim_options() {
     let missing: Vec<_> = listed.difference(&covered).collect();
     assert!(missing.is_empty(), "sim options without bad-value rows: {missing:?}");
     check_rows(&rows);
+}
+
+/// `scx_relay report`'s options, each out of range or malformed: the lines
+/// name `report`, not `sim`.
+#[test]
+fn report_options() {
+    let mut rows: Vec<(Vec<&str>, &str)> = Vec::new();
+    let mut covered = BTreeSet::new();
+    let mut row = |option: &'static str, args: Vec<&'static str>, needle: &'static str| {
+        covered.insert(option.to_owned());
+        rows.push(([&["report"][..], &args].concat(), needle));
+    };
+    for bad in ["", "nope", "chaos", "fifo,nope"] {
+        row("policies", vec!["--policies", bad], "unknown policy");
+    }
+    row("policies", vec!["--policies", "fifo,fifo"], "--policies names fifo twice");
+    for (option, args, needle) in setup_rows() {
+        row(option, args, needle);
+    }
+    for bad in ["-1", "3600001"].iter().chain(NOT_INTEGERS) {
+        row("timeline-from-ms", vec!["--timeline-from-ms", bad], "--timeline-from-ms");
+    }
+    row("timeline-from-ms", vec!["--seconds", "1", "--timeline-from-ms", "1000"], "past the end of the run");
+    for bad in ["0", "1001", "-1"].iter().chain(NOT_INTEGERS) {
+        row("timeline-ms", vec!["--timeline-ms", bad], "--timeline-ms");
+    }
+    row("out", vec!["--out"], "--out");
+    rows.push((vec!["report", "--bogus"], "--bogus"));
+    rows.push((vec!["report", "extra"], "extra"));
+
+    let listed = long_options(&["report"]);
+    let missing: Vec<_> = listed.difference(&covered).collect();
+    assert!(missing.is_empty(), "report options without bad-value rows: {missing:?}");
+    check_rows(&rows);
+    for (args, _) in &rows {
+        let err = String::from_utf8_lossy(&run(args).stderr).into_owned();
+        assert!(!err.starts_with("scx_relay: sim:"), "{args:?}: {err}");
+    }
 }
 
 /// `scx_relay ctl`'s command line: usage mistakes are one line and exit 2

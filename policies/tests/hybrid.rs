@@ -57,7 +57,7 @@ fn measure(policy: Box<dyn Policy>, seed: u64, hogs: u32) -> Measured {
     r.accounting.check().unwrap();
     assert!(!r.kernel_watchdog_exceeded);
     let periodic = r.tasks.iter().find(|t| t.class == TaskClass::Interactive).unwrap();
-    let idx = trace.names.iter().position(|(_, pid)| *pid == periodic.pid).unwrap() as u32;
+    let idx = trace.tasks.iter().position(|t| t.pid == periodic.pid).unwrap() as u32;
     let (mut big, mut all) = (0u64, 0u64);
     for s in trace.slices.iter().filter(|s| s.runner == Runner::Task(idx)) {
         all += s.end_ns - s.start_ns;

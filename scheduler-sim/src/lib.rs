@@ -137,6 +137,7 @@
 
 mod channel;
 mod dispatcher;
+mod html_report;
 mod machine;
 mod queue;
 mod report;
@@ -148,12 +149,13 @@ mod workload;
 use serde::Serialize;
 use thiserror::Error;
 
+pub use html_report::{cdf_curve, comparison_html, share_points, timeline_bars, wait_axis, Bar, TimelineWindow};
 pub use machine::Invariant;
 pub use report::{
-    Accounting, AccountingError, ClassReport, DispatchCounts, Latency, QueueWaits, Report, SwitchRecord, TaskReport,
-    Throughput, Utilisation, KERNEL_WATCHDOG_NS,
+    Accounting, AccountingError, CdfPoint, ClassReport, DispatchCounts, Latency, QueueWaits, Report, SwitchRecord,
+    TaskReport, Throughput, Utilisation, CDF_PER_MILLE, KERNEL_WATCHDOG_NS,
 };
-pub use trace::{Runner, Slice, Trace};
+pub use trace::{Runner, Slice, Trace, TraceTask};
 pub use workload::{
     nice_to_weight, sched_idle_weight, Affinity, Behavior, Count, Preset, PresetDef, TaskClass, TaskGroup,
     UnknownWorkload, Workload, WorkloadError, JITTER_PCT, PRESETS, SPAWN_NS,
@@ -401,7 +403,7 @@ fn run(
     let trace = machine.trace.take().map(|slices| Trace {
         title: format!("scx_relay sim: {} on {}", report.policy, report.workload),
         nr_cpus: config.nr_cpus,
-        names: machine.tasks.iter().map(|t| (t.name(), t.pid)).collect(),
+        tasks: machine.tasks.iter().map(|t| TraceTask { name: t.name(), pid: t.pid, class: t.class }).collect(),
         slices,
     });
     Ok((report, trace))

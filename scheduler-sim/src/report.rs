@@ -56,6 +56,39 @@ impl Latency {
     }
 }
 
+/// The per-mille ranks of [`ClassReport::wait_cdf`]: every 2.5 % up to
+/// 97.5 %, then the tail (99, 99.5, 99.9 %) and the longest wait.
+pub const CDF_PER_MILLE: [u16; 44] = [
+    0, 25, 50, 75, 100, 125, 150, 175, 200, 225, 250, 275, 300, 325, 350, 375, 400, 425, 450, 475, 500, 525, 550, 575,
+    600, 625, 650, 675, 700, 725, 750, 775, 800, 825, 850, 875, 900, 925, 950, 975, 990, 995, 999, 1000,
+];
+
+/// One point of a wait distribution: `per_mille` of the waits were at most
+/// `wait_ns` (nearest rank; rank 0 is the shortest wait).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct CdfPoint {
+    /// Fraction of the waits, in thousandths.
+    pub per_mille: u16,
+    /// The wait at that rank (ns).
+    pub wait_ns: u64,
+}
+
+/// The wait distribution of sorted `samples` at [`CDF_PER_MILLE`] (empty
+/// without samples).
+fn cdf(sorted: &[u64]) -> Vec<CdfPoint> {
+    let n = sorted.len() as u64;
+    if n == 0 {
+        return Vec::new();
+    }
+    CDF_PER_MILLE
+        .iter()
+        .map(|&per_mille| {
+            let rank = (u64::from(per_mille) * n).div_ceil(1000).max(1);
+            CdfPoint { per_mille, wait_ns: sorted[(rank - 1) as usize] }
+        })
+        .collect()
+}
+
 /// The measurements of one task class.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ClassReport {
@@ -69,6 +102,9 @@ pub struct ClassReport {
     pub work_units: u64,
     /// Its tasks' waits.
     pub latency: Latency,
+    /// Its tasks' waits as a distribution, at [`CDF_PER_MILLE`] (what
+    /// `scx_relay report` draws).
+    pub wait_cdf: Vec<CdfPoint>,
 }
 
 /// What the workload got done.
@@ -215,6 +251,9 @@ pub struct TaskReport {
     pub work_units: u64,
     /// CPUs it ran on.
     pub cpus_used: Vec<u32>,
+    /// A hog allowed on every CPU: one of the tasks the fairness index is
+    /// over, whose CPU shares should follow their weights.
+    pub in_fairness: bool,
 }
 
 /// A policy switch during a run ([`super::simulate_with_switches`]).
@@ -309,7 +348,8 @@ pub(crate) fn build(config: &SimConfig, m: &mut Machine) -> Report {
     let (classes, mut all_waits) = class_reports(&m.tasks, &mut m.waits);
     let hogs = hog_shares(m);
     let acc = accounting(m);
-    let tasks = m.tasks.iter().filter(|t| t.is_long_lived()).map(task_report).collect();
+    let nr_cpus = m.cpus.len() as u32;
+    let tasks = m.tasks.iter().filter(|t| t.is_long_lived()).map(|t| task_report(t, nr_cpus)).collect();
 
     let latency = Latency::of(&mut all_waits);
     let kernel_watchdog_exceeded = latency.max_ns.max(acc.longest_unfinished_wait_ns) > KERNEL_WATCHDOG_NS;
@@ -361,6 +401,7 @@ fn class_reports(tasks: &[SimTask], waits: &mut [Vec<u64>]) -> (Vec<ClassReport>
                 cpu_ns,
                 work_units,
                 latency: Latency::of(&mut waits[i]),
+                wait_cdf: cdf(&waits[i]),
             });
         }
     }
@@ -370,12 +411,14 @@ fn class_reports(tasks: &[SimTask], waits: &mut [Vec<u64>]) -> (Vec<ClassReport>
 /// CPU time over weight of each hog allowed on every CPU: what the
 /// fairness index is over.
 fn hog_shares(m: &Machine) -> Vec<f64> {
-    let nr_cpus = m.cpus.len() as u64;
-    m.tasks
-        .iter()
-        .filter(|t| t.role == Role::Hog && u64::from(t.allowed.count) == nr_cpus)
-        .map(|t| t.cpu_ns as f64 / t.weight as f64)
-        .collect()
+    let nr_cpus = m.cpus.len() as u32;
+    m.tasks.iter().filter(|t| in_fairness(t, nr_cpus)).map(|t| t.cpu_ns as f64 / t.weight as f64).collect()
+}
+
+/// Whether `t` is one of the tasks the fairness index is over: a hog
+/// allowed on every one of `nr_cpus` CPUs.
+fn in_fairness(t: &SimTask, nr_cpus: u32) -> bool {
+    t.role == Role::Hog && t.allowed.count == nr_cpus
 }
 
 /// Where every task is at the end, and the affinity check.
@@ -399,7 +442,7 @@ fn accounting(m: &Machine) -> Accounting {
 }
 
 /// The report of one long-lived task.
-fn task_report(t: &SimTask) -> TaskReport {
+fn task_report(t: &SimTask, nr_cpus: u32) -> TaskReport {
     TaskReport {
         pid: t.pid,
         class: t.class,
@@ -415,6 +458,7 @@ fn task_report(t: &SimTask) -> TaskReport {
         runs: t.runs,
         work_units: t.work_units,
         cpus_used: t.cpus_used(),
+        in_fairness: in_fairness(t, nr_cpus),
     }
 }
 
@@ -667,6 +711,24 @@ mod tests {
         assert_eq!((l.p50_ns, l.p999_ns), (7, 7));
     }
 
+    /// The distribution's points are the same nearest ranks as the
+    /// percentiles: over 1..=1000 the wait at r per mille is r (at least 1),
+    /// it ends at the longest wait, and no waits give no points.
+    #[test]
+    fn wait_distribution_points() {
+        let mut v: Vec<u64> = (1..=1000).rev().collect();
+        let l = Latency::of(&mut v);
+        let points = cdf(&v);
+        assert_eq!(points.len(), CDF_PER_MILLE.len());
+        for p in &points {
+            assert_eq!(p.wait_ns, u64::from(p.per_mille).max(1));
+        }
+        assert_eq!(points.last().map(|p| p.wait_ns), Some(l.max_ns));
+        assert_eq!(points.iter().find(|p| p.per_mille == 990).map(|p| p.wait_ns), Some(l.p99_ns));
+        assert!(cdf(&[]).is_empty());
+        assert!(CDF_PER_MILLE.windows(2).all(|w| w[0] < w[1]));
+    }
+
     /// Jain's index is 1 for equal values and 1/n when one value has everything.
     #[test]
     fn jain_index() {
@@ -707,6 +769,7 @@ mod tests {
                     cpu_ns: 39_123_456_789,
                     work_units: 0,
                     latency: lat(1_500),
+                    wait_cdf: Vec::new(),
                 },
                 ClassReport {
                     class: TaskClass::Pipe,
@@ -714,6 +777,7 @@ mod tests {
                     cpu_ns: 987_654_321,
                     work_units: 16_922,
                     latency: lat(100),
+                    wait_cdf: Vec::new(),
                 },
             ],
             throughput: Throughput { workload_cpu_ns: 40_111_111_110, work_units: 16_922 },

@@ -11,10 +11,12 @@
 
 use serde_json::{json, Value};
 
+use crate::workload::TaskClass;
+
 /// Who ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Runner {
-    /// A task, by its index in [`Trace::names`].
+    /// A task, by its index in [`Trace::tasks`].
     Task(u32),
     /// The user scheduler (an engine step).
     UserScheduler,
@@ -33,6 +35,24 @@ pub struct Slice {
     pub runner: Runner,
 }
 
+impl Slice {
+    /// How long the run lasted (ns).
+    pub fn len_ns(&self) -> u64 {
+        self.end_ns - self.start_ns
+    }
+}
+
+/// A task of the trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceTask {
+    /// Its command name (`hog-0`, ...).
+    pub name: String,
+    /// Its simulated pid.
+    pub pid: i32,
+    /// Its class.
+    pub class: TaskClass,
+}
+
 /// A simulated run's timeline.
 #[derive(Debug, Clone, Default)]
 pub struct Trace {
@@ -40,8 +60,8 @@ pub struct Trace {
     pub title: String,
     /// CPUs.
     pub nr_cpus: u32,
-    /// Each task's name and pid, by task index.
-    pub names: Vec<(String, i32)>,
+    /// The tasks, by task index.
+    pub tasks: Vec<TraceTask>,
     /// The runs, in the order they ended.
     pub slices: Vec<Slice>,
 }
@@ -68,7 +88,7 @@ impl Trace {
         for s in &self.slices {
             let (name, args): (&str, Value) = match s.runner {
                 Runner::Task(i) => {
-                    let (name, pid) = self.names.get(i as usize).map_or(("?", 0), |(n, p)| (n.as_str(), *p));
+                    let (name, pid) = self.tasks.get(i as usize).map_or(("?", 0), |t| (t.name.as_str(), t.pid));
                     (name, json!({"pid": pid}))
                 }
                 Runner::UserScheduler => ("user scheduler", json!({})),

@@ -33,7 +33,7 @@ fn runs_are_the_reports_accounting() {
     assert!(trace.slices.iter().any(|s| s.runner == Runner::UserScheduler));
     for s in &trace.slices {
         if let Runner::Task(i) = s.runner {
-            assert!((i as usize) < trace.names.len());
+            assert!((i as usize) < trace.tasks.len());
         }
     }
     let plain = simulate(&config(), Box::new(RoundRobin::new(2_000_000))).unwrap();
