@@ -12,6 +12,7 @@
 
 pub mod ctl_client;
 mod policy_list;
+mod record_cmd;
 mod report_cmd;
 mod run;
 mod sim_cmd;
@@ -52,6 +53,14 @@ enum Command {
     /// HTML page with the wait distribution of each task class, CPU share
     /// against weight and a per-CPU timeline.
     Report(report_cmd::ReportArgs),
+    /// Schedule this machine as without a subcommand, and write the
+    /// dispatcher's scheduling events (tasks becoming runnable, running,
+    /// stopping, sleeping; decisions applied) to a file (root and a sched_ext
+    /// kernel, as the scheduler).
+    Record(record_cmd::RecordArgs),
+    /// What a recording holds, as JSON; with --trace, its runs as a Chrome
+    /// trace.
+    RecordSummary(record_cmd::SummaryArgs),
     /// Control the running scheduler: switch its policy live (root only).
     Ctl(ctl_client::CtlArgs),
     /// Print the completions of this command line for SHELL (what `cargo
@@ -154,6 +163,8 @@ pub fn main() -> ExitCode {
     match opts.command {
         Some(Command::Sim(args)) => sim_cmd::main(&args),
         Some(Command::Report(args)) => report_cmd::main(&args),
+        Some(Command::Record(args)) => record_cmd::main(&args),
+        Some(Command::RecordSummary(args)) => record_cmd::summary_main(&args),
         Some(Command::Ctl(args)) => ctl_client::main(&args),
         Some(Command::Completions { shell }) => {
             // Made in memory: clap_complete panics on a failed write.

@@ -20,6 +20,7 @@ pub mod cpu;
 pub mod engine;
 pub mod loopback;
 pub mod policy;
+pub mod record;
 pub mod task;
 pub mod wire;
 

@@ -20,6 +20,8 @@ use crate::task::{Decision, QueuedTask, Target, TASK_COMM_LEN, WEIGHT_MAX, WEIGH
 pub const QUEUED_TASK_SIZE: usize = 96;
 /// Size in bytes of `struct relay_decision` (user → kernel).
 pub const DECISION_SIZE: usize = 40;
+/// Size in bytes of `struct relay_record_event` (kernel → user, while recording).
+pub const RECORD_EVENT_SIZE: usize = 56;
 /// Value of `relay_decision.cpu` meaning "any CPU" (the shared queue).
 pub const CPU_ANY: i32 = -1;
 /// Largest CPU count the wire format and the dispatcher support.
@@ -163,6 +165,32 @@ pub struct RawDecision {
     pub generation: u64,
 }
 
+/// `struct relay_record_event`, field for field (see `intf.h` for the
+/// kinds and what `arg`, `arg2` and `flags` mean for each): one scheduling
+/// event for `scx_relay record`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RawRecordEvent {
+    /// When (ns).
+    pub ts: u64,
+    /// The kind's first argument.
+    pub arg: u64,
+    /// Thread id.
+    pub pid: i32,
+    /// Thread-group id.
+    pub tgid: i32,
+    /// The CPU the event happened on.
+    pub cpu: i32,
+    /// `enum relay_record_kind`.
+    pub kind: u32,
+    /// The kind's flags.
+    pub flags: u32,
+    /// The kind's second argument.
+    pub arg2: i32,
+    /// Command name.
+    pub comm: [u8; TASK_COMM_LEN],
+}
+
 /// A fixed-size field of a wire record, in native byte order.
 trait WireField: Sized {
     /// Reads the field from the first bytes of `b`.
@@ -247,12 +275,34 @@ macro_rules! decision_fields {
     };
 }
 
+/// Calls `$m!(args, <fields>)` with the fields of `struct
+/// relay_record_event` in layout order, as [`queued_task_fields!`].
+#[macro_export]
+macro_rules! record_event_fields {
+    ($m:ident ! ($($args:tt)*)) => {
+        $m! { $($args)*, ts, arg, pid, tgid, cpu, kind, flags, arg2, comm }
+    };
+}
+
 queued_task_fields!(wire_codec!(RawQueuedTask, QUEUED_TASK_SIZE));
+record_event_fields!(wire_codec!(RawRecordEvent, RECORD_EVENT_SIZE));
 decision_fields!(wire_codec!(RawDecision, DECISION_SIZE));
 
 /// The first `N` bytes of a sample, or why there are fewer.
 fn record<const N: usize>(b: &[u8]) -> Result<&[u8; N], WireError> {
     b.get(..N).and_then(|head| head.try_into().ok()).ok_or(WireError::Truncated { got: b.len(), expected: N })
+}
+
+impl RawRecordEvent {
+    /// Reads an event from the bytes of a ring-buffer sample.
+    pub fn from_bytes(b: &[u8]) -> Result<Self, WireError> {
+        record::<RECORD_EVENT_SIZE>(b).map(Self::read_fields)
+    }
+
+    /// Writes the event in wire layout.
+    pub fn to_bytes(&self, out: &mut [u8; RECORD_EVENT_SIZE]) {
+        self.write_fields(out);
+    }
 }
 
 impl RawQueuedTask {

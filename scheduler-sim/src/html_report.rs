@@ -30,6 +30,8 @@ const POLICY_COLOURS: [&str; 8] =
 /// user scheduler's.
 const CLASS_COLOURS: [&str; 6] = ["#e6550d", "#3182bd", "#31a354", "#756bb1", "#969696", "#e7ba52"];
 const USER_SCHEDULER_COLOUR: &str = "#000000";
+/// The timeline's colour of a task of no class (a recorded one).
+const UNCLASSED_COLOUR: &str = "#bdbdbd";
 
 /// The part of the run the timelines show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -527,7 +529,7 @@ fn timeline_chart(trace: &Trace, window: TimelineWindow) -> String {
         }
         let y = plot.top + ROW * f64::from(bar.cpu) + 2.0;
         let (fill, name) = match bar.task.and_then(|i| trace.tasks.get(i as usize)) {
-            Some(t) => (CLASS_COLOURS[class_index(t.class)], t.name.as_str()),
+            Some(t) => (t.class.map_or(UNCLASSED_COLOUR, |c| CLASS_COLOURS[class_index(c)]), t.name.as_str()),
             None => (USER_SCHEDULER_COLOUR, "user scheduler"),
         };
         let _ = write!(

@@ -403,7 +403,7 @@ fn run(
     let trace = machine.trace.take().map(|slices| Trace {
         title: format!("scx_relay sim: {} on {}", report.policy, report.workload),
         nr_cpus: config.nr_cpus,
-        tasks: machine.tasks.iter().map(|t| TraceTask { name: t.name(), pid: t.pid, class: t.class }).collect(),
+        tasks: machine.tasks.iter().map(|t| TraceTask { name: t.name(), pid: t.pid, class: Some(t.class) }).collect(),
         slices,
     });
     Ok((report, trace))

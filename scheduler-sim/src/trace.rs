@@ -49,8 +49,8 @@ pub struct TraceTask {
     pub name: String,
     /// Its simulated pid.
     pub pid: i32,
-    /// Its class.
-    pub class: TaskClass,
+    /// Its class (`None`: a task of a recorded machine).
+    pub class: Option<TaskClass>,
 }
 
 /// A simulated run's timeline.

@@ -97,6 +97,44 @@ struct relay_decision {
 	u64 generation; /* echo of relay_queued_task.generation (count) */
 };
 
+/* What a relay_record_event records (its `kind`). */
+enum relay_record_kind {
+	/* ops.runnable: the task joined the runqueue (a wakeup, a fork, a
+	   class or affinity change). arg = its load weight (RELAY_WEIGHT_NICE_0
+	   = nice 0), arg2 = CPUs in its affinity mask, flags = the low 32 bits
+	   of enq_flags (RELAY_ENQ_WAKEUP: a wakeup). */
+	RELAY_REC_RUNNABLE = 1,
+	/* ops.running: the task starts running on `cpu`. flags = 1 for the
+	   user scheduler. */
+	RELAY_REC_RUNNING = 2,
+	/* ops.stopping: the task stops running on `cpu`. flags = 1 if it stays
+	   runnable (preempted, slice over, yielded), 0 if it blocks. */
+	RELAY_REC_STOPPING = 3,
+	/* ops.quiescent: the task left the runqueue (slept, blocked, exited, or
+	   a class or affinity change). flags = the low 32 bits of deq_flags. */
+	RELAY_REC_QUIESCENT = 4,
+	/* A user-space decision for the task was applied (claimed and
+	   inserted) on `cpu`. arg = its slice (ns, clamped to the longest
+	   slice), arg2 = the CPU it named (RELAY_CPU_ANY: any). */
+	RELAY_REC_DECISION = 5,
+};
+
+/*
+ * One scheduling event for `scx_relay record` (kernel -> user, one `record`
+ * ring-buffer sample each, written only while recording). 56 bytes.
+ */
+struct relay_record_event {
+	u64 ts;	       /* when (ns) */
+	u64 arg;       /* the kind's first argument (see relay_record_kind) */
+	s32 pid;       /* thread id */
+	s32 tgid;      /* thread-group (process) id */
+	s32 cpu;       /* the CPU the event happened on (CPU id) */
+	u32 kind;      /* enum relay_record_kind */
+	u32 flags;     /* the kind's flags (see relay_record_kind) */
+	s32 arg2;      /* the kind's second argument (see relay_record_kind) */
+	char comm[16]; /* command name, NUL padded (bytes) */
+};
+
 /*
  * One CPU's state as the dispatcher last saw it, in a .bss array that both
  * sides map: the user scheduler reads it with plain loads, no system call.

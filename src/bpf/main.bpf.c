@@ -133,6 +133,9 @@ char _license[] SEC("license") = "GPL";
 /* Ring-buffer sizes (bytes; power-of-two multiples of the page size). */
 #define QUEUED_RB_BYTES	   (512 * 1024)
 #define DECISIONS_RB_BYTES (256 * 1024)
+/* The record ring buffer while not recording: its smallest size (one page);
+   `scx_relay record` sizes it before loading. */
+#define RECORD_RB_IDLE_BYTES 4096
 
 /* Most tasks in user space at once; beyond that, tasks stay in the kernel. */
 #define MAX_PENDING 16384
@@ -177,6 +180,7 @@ const volatile u64 slice_min_ns = 1000000;	  /* a task runs this long before it 
 const volatile u64 stall_timeout_ns = 1000000000; /* no progress this long = stalled (ns) */
 const volatile u64 timer_interval_ns = 100000000; /* heartbeat / stall-check period (ns) */
 const volatile bool partial_mode;		  /* --partial: SCX_OPS_SWITCH_PARTIAL (see keep_ext_server) */
+const volatile bool record_enabled;		  /* scx_relay record: write record events (see record_event) */
 
 /* Counters, read by the binary (monotonic, count). */
 volatile u64 nr_queued;		   /* tasks handed to user space */
@@ -193,6 +197,7 @@ volatile u64 nr_aged;		   /* tasks run ahead of their vtime after AGE_AFTER_NS r
 volatile u64 nr_overdue;	   /* tasks enqueued already runnable AGE_AFTER_NS: kept in the kernel */
 volatile u64 nr_keepalive;	   /* tasks taken back from user space to keep a CPU's ext server (keep_ext_server) */
 volatile u64 nr_voided;		   /* hand-offs taken back by a dequeue before a decision (relay_dequeue) */
+volatile u64 nr_record_dropped;	   /* record events lost: the record ring buffer was full (count) */
 volatile u64 nr_reenqueued;	   /* tasks (the user scheduler too) the kernel gave back from a local DSQ after a higher class took the CPU (relay_sched_switch) */
 
 /* Profile counters, read by the binary (monotonic, count): where the time goes. */
@@ -252,6 +257,41 @@ struct {
 	__uint(type, BPF_MAP_TYPE_USER_RINGBUF);
 	__uint(max_entries, DECISIONS_RB_BYTES);
 } decisions SEC(".maps");
+
+/* kernel -> user: scheduling events, while recording (record_event). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, RECORD_RB_IDLE_BYTES);
+} record SEC(".maps");
+
+/*
+ * `scx_relay record`: one event for user space to write to its file, or
+ * nothing at all when not recording (record_enabled is read-only data, so
+ * the verifier drops these calls from the programs then). Submitted without
+ * a wakeup: the recorder polls. A full buffer loses the event, counted.
+ */
+static __always_inline void record_event(u32 kind, struct task_struct *p, s32 cpu, u64 arg, s32 arg2, u32 flags)
+{
+	struct relay_record_event *e;
+
+	if (!record_enabled)
+		return;
+	e = bpf_ringbuf_reserve(&record, sizeof(*e), 0);
+	if (!e) {
+		__sync_fetch_and_add(&nr_record_dropped, 1);
+		return;
+	}
+	e->ts = bpf_ktime_get_ns();
+	e->arg = arg;
+	e->pid = p->pid;
+	e->tgid = p->tgid;
+	e->cpu = cpu;
+	e->kind = kind;
+	e->flags = flags;
+	e->arg2 = arg2;
+	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), p->comm);
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+}
 
 /* One task handed to user space. */
 struct pending_entry {
@@ -1025,6 +1065,7 @@ static void apply_decision(const struct relay_decision *d)
 		goto out;
 	}
 	slice = d->slice_ns < MAX_SLICE_NS ? d->slice_ns : MAX_SLICE_NS;
+	record_event(RELAY_REC_DECISION, p, bpf_get_smp_processor_id(), slice, d->cpu, 0);
 	/*
 	 * Counted when it runs (relay_running), if nothing came between: the
 	 * kernel drops an insert of a task dequeued meanwhile
@@ -1836,6 +1877,7 @@ void BPF_STRUCT_OPS(relay_runnable, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
 
+	record_event(RELAY_REC_RUNNABLE, p, scx_bpf_task_cpu(p), task_weight(p), p->nr_cpus_allowed, (u32)enq_flags);
 	if (!tctx)
 		return;
 	cg_count(p, tctx);
@@ -1850,6 +1892,7 @@ void BPF_STRUCT_OPS(relay_quiescent, struct task_struct *p, u64 deq_flags)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
 
+	record_event(RELAY_REC_QUIESCENT, p, scx_bpf_task_cpu(p), 0, 0, (u32)deq_flags);
 	if (tctx)
 		cg_uncount(tctx);
 }
@@ -1885,6 +1928,7 @@ void BPF_STRUCT_OPS(relay_running, struct task_struct *p)
 		st->idle = 0;
 	}
 	cpu = scx_bpf_task_cpu(p);
+	record_event(RELAY_REC_RUNNING, p, cpu, 0, 0, is_usersched(p));
 	if (cpu >= 0 && cpu < RELAY_MAX_CPUS)
 		WRITE_ONCE(cpu_started_ns[cpu & (RELAY_MAX_CPUS - 1)], now);
 	/* On a CPU served by its ext server: short runs (see keep_ext_server()). */
@@ -1920,6 +1964,7 @@ void BPF_STRUCT_OPS(relay_stopping, struct task_struct *p, bool runnable)
 
 	if (st)
 		st->current_pid = 0;
+	record_event(RELAY_REC_STOPPING, p, scx_bpf_task_cpu(p), 0, 0, runnable);
 	if (is_usersched(p))
 		WRITE_ONCE(usersched_on_cpu, 0);
 	tctx = lookup_task_ctx(p);

@@ -25,7 +25,9 @@ mod intf {
 
 use std::mem::{offset_of, size_of};
 
-use scheduler_core::wire::{RawDecision, RawQueuedTask, CPU_ANY, DECISION_SIZE, MAX_CPUS, QUEUED_TASK_SIZE};
+use scheduler_core::wire::{
+    RawDecision, RawQueuedTask, RawRecordEvent, CPU_ANY, DECISION_SIZE, MAX_CPUS, QUEUED_TASK_SIZE, RECORD_EVENT_SIZE,
+};
 
 pub use intf::relay_cpu_state as CpuState;
 
@@ -67,6 +69,13 @@ const _: () = assert!(intf::relay_consts_RELAY_WEIGHT_IDLEPRIO as u64 == schedul
 const _: () = assert!(intf::relay_consts_RELAY_WEIGHT_MAX as u64 == scheduler_core::task::WEIGHT_MAX);
 scheduler_core::queued_task_fields!(same_offset!(intf::relay_queued_task, RawQueuedTask));
 scheduler_core::decision_fields!(same_offset!(intf::relay_decision, RawDecision));
+scheduler_core::record_event_fields!(same_offset!(intf::relay_record_event, RawRecordEvent));
+const _: () = assert!(size_of::<intf::relay_record_event>() == RECORD_EVENT_SIZE);
+const _: () = assert!(intf::relay_record_kind_RELAY_REC_RUNNABLE == scheduler_core::record::Kind::Runnable as u32);
+const _: () = assert!(intf::relay_record_kind_RELAY_REC_RUNNING == scheduler_core::record::Kind::Running as u32);
+const _: () = assert!(intf::relay_record_kind_RELAY_REC_STOPPING == scheduler_core::record::Kind::Stopping as u32);
+const _: () = assert!(intf::relay_record_kind_RELAY_REC_QUIESCENT == scheduler_core::record::Kind::Quiescent as u32);
+const _: () = assert!(intf::relay_record_kind_RELAY_REC_DECISION == scheduler_core::record::Kind::Decision as u32);
 // The skeleton's .bss array is the same type bindgen produced from intf.h.
 const _: () = assert!(size_of::<types::relay_cpu_state>() == size_of::<CpuState>());
 const _: () = assert!(offset_of!(types::relay_cpu_state, current_pid) == offset_of!(CpuState, current_pid));

@@ -13,6 +13,7 @@ pub(crate) mod logger;
 mod metrics;
 mod panic_guard;
 mod preflight;
+mod recorder;
 mod scheduler;
 mod stats;
 mod topology;
@@ -29,6 +30,7 @@ use std::{
 pub use ctl_server::CustomPolicy;
 use ctl_server::{PolicyFactory, PolicySpec, Server, StartError};
 use logger::LogLevel;
+use recorder::RecordFile;
 use scheduler::{Config, SessionEnd};
 pub(crate) use tunables::Tunables;
 use tunables::TunablesError;
@@ -224,6 +226,7 @@ impl RunOpts {
             stats_interval,
             exit_dump_len: self.exit_dump_len,
             test_eject_after: self.test_eject_after_ms.map(Duration::from_millis),
+            record: None,
         })
     }
 }
@@ -244,6 +247,16 @@ pub fn main(opts: &RunOpts) -> ExitCode {
 /// [`main`], with a custom policy that starts instead of `--policy` (see
 /// `scx_relay::run_with_policy`).
 pub fn main_with_custom(opts: &RunOpts, custom: Option<CustomPolicy>) -> ExitCode {
+    session_main(opts, custom, None)
+}
+
+/// [`main`], writing the dispatcher's scheduling events to `file`
+/// (`scx_relay record`, see `recorder`).
+pub fn main_recording(opts: &RunOpts, file: &Path) -> ExitCode {
+    session_main(opts, None, Some(file))
+}
+
+fn session_main(opts: &RunOpts, custom: Option<CustomPolicy>, record: Option<&Path>) -> ExitCode {
     if opts.help_stats {
         return metrics::help_stats();
     }
@@ -323,8 +336,46 @@ pub fn main_with_custom(opts: &RunOpts, custom: Option<CustomPolicy>) -> ExitCod
             None
         }
     };
+    if let Some(path) = record {
+        match RecordFile::create(path, cfg.policy_cfg.nr_cpus) {
+            Ok(file) => cfg.record = Some(file),
+            Err(e) => {
+                log::error!("record: {e:#}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    let code = sessions(&cfg, &factory, ctl.as_ref());
+    let Some(file) = &cfg.record else { return code };
+    match file.finish() {
+        Ok(totals) if totals.dropped > 0 => {
+            log::warn!(
+                "record: wrote {} events to {}; {} more were lost (the ring buffer was full)",
+                totals.events,
+                file.path().display(),
+                totals.dropped
+            );
+            code
+        }
+        Ok(totals) => {
+            log::info!("record: wrote {} events to {}", totals.events, file.path().display());
+            code
+        }
+        Err(e) => {
+            log::error!("record: {e:#}");
+            if code == ExitCode::SUCCESS {
+                ExitCode::from(1)
+            } else {
+                code
+            }
+        }
+    }
+}
+
+/// Runs sessions until one ends for good; the process exit code.
+fn sessions(cfg: &Config, factory: &Arc<PolicyFactory>, ctl: Option<&Server>) -> ExitCode {
     loop {
-        match scheduler::attach_and_schedule(&cfg, &factory, ctl.as_ref()) {
+        match scheduler::attach_and_schedule(cfg, factory, ctl) {
             Ok(SessionEnd::Restart(why)) => log::info!("restarting ({why})"),
             Ok(SessionEnd::Stopped(why)) => {
                 log::info!("unregistered: {why}");

@@ -35,6 +35,7 @@ use super::{
     bpf::{BpfSkel, BpfSkelBuilder},
     ctl_server::{PolicyFactory, PolicySpec, Server},
     metrics, panic_guard, preflight,
+    recorder::{self, RecordFile, Recorder},
     stats::{print_line, LoopProfile, LoopShared, StatsPrinter, StatsSource},
     topology,
 };
@@ -63,6 +64,8 @@ pub struct Config {
     /// Test only: eject the dispatcher after this long of scheduling
     /// (`--test-eject-after-ms`).
     pub test_eject_after: Option<Duration>,
+    /// `scx_relay record`: the file the dispatcher's events go to.
+    pub record: Option<Arc<RecordFile>>,
 }
 
 /// How a session ended.
@@ -263,6 +266,9 @@ pub fn attach_and_schedule(cfg: &Config, factory: &PolicyFactory, ctl: Option<&S
 
     let mut storage = MaybeUninit::uninit();
     let mut skel = open_and_load(cfg, &mut storage, 0)?;
+    // `scx_relay record`: a thread writes the dispatcher's events; declared
+    // after `skel`, it stops before the ring buffer's map goes, on any path.
+    let recorder = cfg.record.as_ref().map(|file| Recorder::start(&skel.maps.record, file)).transpose()?;
     // SAFETY: `backend` is declared after `skel`, so it is dropped first on
     // every path (an unwind included).
     let mut backend = unsafe { connect_backend(&mut skel, nr_cpus, engine_cfg.batch) }?;
@@ -317,6 +323,10 @@ pub fn attach_and_schedule(cfg: &Config, factory: &PolicyFactory, ctl: Option<&S
 
     drop(backend);
     drop(link);
+    // Detached: the ring buffer holds the session's last events.
+    if let Some(recorder) = recorder {
+        recorder.finish(skel.maps.bss_data.as_deref().map_or(0, |bss| bss.nr_record_dropped));
+    }
     // Joined once detached: the thread is one of the tasks the loop
     // scheduled; now the kernel's fair class runs it at once.
     printer.finish();
@@ -389,6 +399,10 @@ fn open_and_load<'obj>(
         rodata.stall_timeout_ns = cfg.stall_timeout_ns;
         rodata.timer_interval_ns = scheduler_core::wire::timer_interval_ns(cfg.stall_timeout_ns);
         rodata.partial_mode = cfg.partial;
+        rodata.record_enabled = cfg.record.is_some();
+    }
+    if cfg.record.is_some() {
+        open.maps.record.set_max_entries(recorder::RING_BYTES).context("sizing the record ring buffer")?;
     }
     if cfg.partial {
         open.struct_ops.relay_ops_mut().flags |= *scx_utils::compat::SCX_OPS_SWITCH_PARTIAL;

@@ -1,0 +1,382 @@
+//! `scx_relay record` (schedule this machine as `scx_relay` does, writing
+//! the dispatcher's scheduling events to a file: `run::recorder`) and
+//! `scx_relay record-summary` (what a recording holds, as JSON, and as a
+//! Chrome trace with `--trace`).
+
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap},
+    path::PathBuf,
+    process::ExitCode,
+};
+
+use scheduler_core::record::{self, Kind, Recording};
+use scheduler_sim::{Runner, Slice, Trace, TraceTask};
+use serde::Serialize;
+
+use crate::run::RunOpts;
+
+/// Options of `scx_relay record`.
+#[derive(Debug, clap::Args)]
+pub struct RecordArgs {
+    /// The file to write (replaced if it exists).
+    #[arg(short = 'o', long, value_name = "FILE", default_value = "scx_relay.rec")]
+    pub out: PathBuf,
+
+    /// The scheduler's options, as without `record`.
+    #[command(flatten)]
+    pub run: RunOpts,
+}
+
+/// Options of `scx_relay record-summary`.
+#[derive(Debug, clap::Args)]
+pub struct SummaryArgs {
+    /// A file `scx_relay record` wrote.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Also write the recording's runs to this file as a Chrome trace
+    /// (JSON): each CPU a track, each run of a task a slice; ui.perfetto.dev
+    /// and chrome://tracing open it.
+    #[arg(long, value_name = "OUT")]
+    pub trace: Option<PathBuf>,
+}
+
+/// `scx_relay record`.
+pub fn main(args: &RecordArgs) -> ExitCode {
+    crate::run::main_recording(&args.run, &args.out)
+}
+
+/// `scx_relay record-summary`.
+pub fn summary_main(args: &SummaryArgs) -> ExitCode {
+    let bytes = match std::fs::read(&args.file) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("scx_relay: record-summary: {}: cannot read it: {e}", args.file.display());
+            return ExitCode::from(1);
+        }
+    };
+    let recording = match record::read(&bytes) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("scx_relay: record-summary: {}: {e}", args.file.display());
+            return ExitCode::from(1);
+        }
+    };
+    let replay = Replayed::of(&recording);
+    if let Some(out) = &args.trace {
+        let trace = replay.trace(&recording, &format!("scx_relay record: {}", args.file.display()));
+        if let Err(e) = std::fs::write(out, trace.to_chrome_json()) {
+            eprintln!("scx_relay: record-summary: --trace {}: cannot write it: {e}", out.display());
+            return ExitCode::from(1);
+        }
+    }
+    let summary = Summary::of(&recording, &replay, bytes.len() as u64);
+    let text = serde_json::to_string_pretty(&summary).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    crate::print_generated(
+        "record-summary",
+        std::io::Write::write_all(&mut std::io::stdout(), format!("{text}\n").as_bytes()),
+    )
+}
+
+/// One run of a task on a CPU, from its `running` to its `stopping`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Run {
+    pub(crate) cpu: u32,
+    pub(crate) pid: i32,
+    pub(crate) start_ns: u64,
+    pub(crate) end_ns: u64,
+    /// The user scheduler's run.
+    pub(crate) usersched: bool,
+}
+
+/// The runs and waits a recording's events add up to.
+#[derive(Debug, Default)]
+pub(crate) struct Replayed {
+    /// Runs, in the order they ended.
+    pub(crate) runs: Vec<Run>,
+    /// Waits: a task runnable (a wakeup, or put back while runnable) until
+    /// it next ran (ns).
+    pub(crate) waits_ns: Vec<u64>,
+    /// `running` on a CPU whose last run had not stopped.
+    pub(crate) unmatched_running: u64,
+    /// `stopping` of a task that was not running there.
+    pub(crate) unmatched_stopping: u64,
+}
+
+impl Replayed {
+    /// Pairs each CPU's `running` and `stopping` into runs, and each task's
+    /// becoming runnable with its next run into a wait.
+    pub(crate) fn of(rec: &Recording) -> Self {
+        let mut out = Replayed::default();
+        let mut on_cpu: HashMap<i32, (i32, u64, bool)> = HashMap::new();
+        let mut runnable_since: HashMap<i32, u64> = HashMap::new();
+        for e in &rec.events {
+            match e.kind {
+                Kind::Runnable => {
+                    runnable_since.entry(e.pid).or_insert(e.ts_ns);
+                }
+                Kind::Running => {
+                    if on_cpu.insert(e.cpu, (e.pid, e.ts_ns, e.flags & 1 != 0)).is_some() {
+                        out.unmatched_running += 1;
+                    }
+                    if let Some(since) = runnable_since.remove(&e.pid) {
+                        out.waits_ns.push(e.ts_ns.saturating_sub(since));
+                    }
+                }
+                Kind::Stopping => {
+                    match on_cpu.remove(&e.cpu) {
+                        Some((pid, start_ns, usersched)) if pid == e.pid => out.runs.push(Run {
+                            cpu: u32::try_from(e.cpu).unwrap_or(0),
+                            pid,
+                            start_ns,
+                            end_ns: e.ts_ns.max(start_ns),
+                            usersched,
+                        }),
+                        _ => out.unmatched_stopping += 1,
+                    }
+                    if e.flags & 1 != 0 {
+                        runnable_since.insert(e.pid, e.ts_ns);
+                    }
+                }
+                Kind::Quiescent => {
+                    runnable_since.remove(&e.pid);
+                }
+                Kind::Decision => {}
+            }
+        }
+        out
+    }
+
+    /// The runs as a timeline (times from the recording's start).
+    pub(crate) fn trace(&self, rec: &Recording, title: &str) -> Trace {
+        let mut index: HashMap<i32, u32> = HashMap::new();
+        let mut tasks: Vec<TraceTask> = Vec::new();
+        let names = last_names(rec);
+        let mut slices = Vec::with_capacity(self.runs.len());
+        for run in &self.runs {
+            let runner = if run.usersched {
+                Runner::UserScheduler
+            } else {
+                let i = *index.entry(run.pid).or_insert_with(|| {
+                    tasks.push(TraceTask {
+                        name: names.get(&run.pid).cloned().unwrap_or_else(|| format!("pid {}", run.pid)),
+                        pid: run.pid,
+                        class: None,
+                    });
+                    (tasks.len() - 1) as u32
+                });
+                Runner::Task(i)
+            };
+            if run.end_ns > run.start_ns {
+                slices.push(Slice {
+                    cpu: run.cpu,
+                    start_ns: run.start_ns.saturating_sub(rec.start_ns),
+                    end_ns: run.end_ns.saturating_sub(rec.start_ns),
+                    runner,
+                });
+            }
+        }
+        Trace { title: title.to_owned(), nr_cpus: rec.nr_cpus, tasks, slices }
+    }
+}
+
+/// Each pid's last name in the recording.
+fn last_names(rec: &Recording) -> HashMap<i32, String> {
+    rec.names.iter().map(|n| (n.pid, n.comm.clone())).collect()
+}
+
+/// What `record-summary` prints.
+#[derive(Debug, Serialize)]
+struct Summary {
+    /// The file's size (bytes).
+    file_bytes: u64,
+    nr_cpus: u32,
+    /// From the start of recording to its end (or its last event, if cut short) (s).
+    duration_s: f64,
+    /// Whether the file ends with its totals (else it was cut short).
+    complete: bool,
+    /// Events in the file.
+    events: u64,
+    /// Events per kind.
+    events_by_kind: BTreeMap<&'static str, u64>,
+    /// Events the dispatcher lost (its ring buffer was full); `null` when cut short.
+    lost: Option<u64>,
+    /// Threads and processes seen.
+    tasks: u64,
+    processes: u64,
+    /// Runs paired from running and stopping; the user scheduler's among them.
+    runs: u64,
+    usersched_runs: u64,
+    /// Events that did not pair (a run that started before recording
+    /// started, or is under way at its end, leaves one each).
+    unmatched_running: u64,
+    unmatched_stopping: u64,
+    /// Runnable → running waits (µs).
+    waits: Waits,
+    /// Per CPU: the fraction of the recording it ran tasks (the user
+    /// scheduler included), and its runs.
+    cpus: Vec<CpuSummary>,
+    /// The ten tasks that ran longest.
+    top_tasks: Vec<TaskSummary>,
+}
+
+#[derive(Debug, Serialize)]
+struct Waits {
+    samples: u64,
+    p50_us: f64,
+    p99_us: f64,
+    max_us: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct CpuSummary {
+    cpu: u32,
+    busy: f64,
+    runs: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct TaskSummary {
+    pid: i32,
+    comm: String,
+    cpu_ms: f64,
+    runs: u64,
+}
+
+impl Summary {
+    fn of(rec: &Recording, replay: &Replayed, file_bytes: u64) -> Self {
+        let end_ns =
+            rec.end.map_or_else(|| rec.events.iter().map(|e| e.ts_ns).max().unwrap_or(rec.start_ns), |e| e.end_ns);
+        let duration_ns = end_ns.saturating_sub(rec.start_ns).max(1);
+        let mut events_by_kind = BTreeMap::new();
+        for e in &rec.events {
+            *events_by_kind.entry(e.kind.name()).or_insert(0) += 1;
+        }
+        let mut cpus: Vec<CpuSummary> = (0..rec.nr_cpus).map(|cpu| CpuSummary { cpu, busy: 0.0, runs: 0 }).collect();
+        let mut per_task: HashMap<i32, (u64, u64)> = HashMap::new();
+        for run in &replay.runs {
+            if let Some(c) = cpus.get_mut(run.cpu as usize) {
+                c.busy += (run.end_ns - run.start_ns) as f64 / duration_ns as f64;
+                c.runs += 1;
+            }
+            let t = per_task.entry(run.pid).or_default();
+            t.0 += run.end_ns - run.start_ns;
+            t.1 += 1;
+        }
+        let names = last_names(rec);
+        let mut top: Vec<_> = per_task.into_iter().collect();
+        top.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(&b.0)));
+        let top_tasks = top
+            .into_iter()
+            .take(10)
+            .map(|(pid, (ns, runs))| TaskSummary {
+                pid,
+                comm: names.get(&pid).cloned().unwrap_or_default(),
+                cpu_ms: ns as f64 / 1e6,
+                runs,
+            })
+            .collect();
+        let mut waits = replay.waits_ns.clone();
+        waits.sort_unstable();
+        let pct = |p: u64| {
+            if waits.is_empty() {
+                return 0.0;
+            }
+            let rank = (p * waits.len() as u64).div_ceil(1000).max(1) as usize;
+            waits[rank - 1] as f64 / 1e3
+        };
+        Summary {
+            file_bytes,
+            nr_cpus: rec.nr_cpus,
+            duration_s: duration_ns as f64 / 1e9,
+            complete: rec.end.is_some(),
+            events: rec.events.len() as u64,
+            events_by_kind,
+            lost: rec.end.map(|e| e.dropped),
+            tasks: rec.names.iter().map(|n| n.pid).collect::<BTreeSet<_>>().len() as u64,
+            processes: rec.names.iter().map(|n| n.tgid).collect::<BTreeSet<_>>().len() as u64,
+            runs: replay.runs.len() as u64,
+            usersched_runs: replay.runs.iter().filter(|r| r.usersched).count() as u64,
+            unmatched_running: replay.unmatched_running,
+            unmatched_stopping: replay.unmatched_stopping,
+            waits: Waits { samples: waits.len() as u64, p50_us: pct(500), p99_us: pct(990), max_us: pct(1000) },
+            cpus,
+            top_tasks,
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use scheduler_core::{record::Writer, wire::RawRecordEvent, TASK_COMM_LEN};
+
+    use super::*;
+
+    fn ev(ts: u64, kind: Kind, pid: i32, cpu: i32, flags: u32) -> RawRecordEvent {
+        let mut comm = [0u8; TASK_COMM_LEN];
+        comm[..4].copy_from_slice(if pid == 1 { b"user" } else { b"work" });
+        RawRecordEvent { ts, arg: 1024, pid, tgid: pid, cpu, kind: kind as u32, flags, arg2: 0, comm }
+    }
+
+    /// Two CPUs: a task wakes (waits 100 µs), runs 1 ms, is put back (waits
+    /// 50 µs), runs 2 ms on the other CPU and sleeps; the user scheduler runs
+    /// once; a run under way at the start leaves one unmatched stop.
+    fn recording() -> Recording {
+        let events = [
+            ev(1_000, Kind::Stopping, 9, 0, 0), // began before the recording
+            ev(10_000, Kind::Runnable, 7, 0, 1),
+            ev(20_000, Kind::Running, 1, 1, 1),
+            ev(30_000, Kind::Stopping, 1, 1, 0),
+            ev(110_000, Kind::Running, 7, 0, 0),
+            ev(1_110_000, Kind::Stopping, 7, 0, 1),
+            ev(1_160_000, Kind::Running, 7, 1, 0),
+            ev(3_160_000, Kind::Stopping, 7, 1, 0),
+            ev(3_160_001, Kind::Quiescent, 7, 1, 0),
+        ];
+        let mut w = Writer::new(Vec::new(), 2, 0).unwrap();
+        for e in &events {
+            w.event(e).unwrap();
+        }
+        record::read(&w.finish(3, 4_000_000).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn runs_and_waits_pair_up() {
+        let rec = recording();
+        let r = Replayed::of(&rec);
+        let runs: Vec<_> = r.runs.iter().map(|r| (r.cpu, r.pid, r.start_ns, r.end_ns, r.usersched)).collect();
+        assert_eq!(
+            runs,
+            [(1, 1, 20_000, 30_000, true), (0, 7, 110_000, 1_110_000, false), (1, 7, 1_160_000, 3_160_000, false)]
+        );
+        assert_eq!(r.waits_ns, [100_000, 50_000]);
+        assert_eq!((r.unmatched_running, r.unmatched_stopping), (0, 1));
+    }
+
+    #[test]
+    fn summary_adds_up() {
+        let rec = recording();
+        let s = Summary::of(&rec, &Replayed::of(&rec), 100);
+        assert_eq!((s.events, s.runs, s.usersched_runs, s.tasks, s.lost, s.complete), (9, 3, 1, 3, Some(3), true));
+        assert_eq!(s.events_by_kind["stopping"], 4);
+        assert!((s.duration_s - 0.004).abs() < 1e-12);
+        assert!((s.cpus[0].busy - 0.25).abs() < 1e-9 && (s.cpus[1].busy - 0.5025).abs() < 1e-9, "{:?}", s.cpus);
+        assert_eq!(s.top_tasks[0].pid, 7);
+        assert!((s.top_tasks[0].cpu_ms - 3.0).abs() < 1e-9);
+        assert_eq!((s.waits.samples, s.waits.p50_us, s.waits.max_us), (2, 50.0, 100.0));
+    }
+
+    /// The trace holds the task runs as task slices and the user
+    /// scheduler's as its own, in ns from the recording's start.
+    #[test]
+    fn trace_of_the_runs() {
+        let rec = recording();
+        let t = Replayed::of(&rec).trace(&rec, "t");
+        assert_eq!(t.tasks.len(), 1);
+        assert_eq!(t.tasks[0].name, "work");
+        assert_eq!(t.slices.len(), 3);
+        assert_eq!(t.slices[0].runner, Runner::UserScheduler);
+        assert_eq!(t.totals(), (3_000_000, 10_000));
+    }
+}
