@@ -87,15 +87,14 @@ fn tunable_rows() -> Vec<(&'static str, Vec<&'static str>, &'static str)> {
     rows
 }
 
-/// The real scheduler's options: each bad value is refused by the option
-/// checks (or clap) before the machine is looked at.
-#[test]
-fn scheduler_options() {
-    let mut rows: Vec<(Vec<&str>, &str)> = Vec::new();
-    let mut covered = BTreeSet::new();
+/// The real scheduler's options (also `scx_relay record`'s), each out of
+/// range or malformed: (option, arguments, what the line names); rows whose
+/// option is "" cover no option of their own (missing values, unknown
+/// options).
+fn scheduler_rows() -> Vec<(&'static str, Vec<&'static str>, &'static str)> {
+    let mut rows = Vec::new();
     let mut row = |option: &'static str, args: Vec<&'static str>, needle: &'static str| {
-        covered.insert(option.to_owned());
-        rows.push((args, needle));
+        rows.push((option, args, needle));
     };
     for bad in ["", "nope", "FIFO", "fifo,deadline", "chaos", "panic", "../fifo", "-1"] {
         let needle = if bad == "chaos" || bad == "panic" { "--allow-test-policies" } else { "policy" };
@@ -147,18 +146,49 @@ fn scheduler_options() {
         "--log-level",
         "--test-eject-after-ms",
     ] {
-        rows.push((vec![option], option));
+        row("", vec![option], option);
     }
-    rows.push((vec!["--bogus"], "--bogus"));
-    rows.push((vec!["--policy", "fifo", "--policy", "deadline"], "--policy"));
+    row("", vec!["--bogus"], "--bogus");
+    row("", vec!["--policy", "fifo", "--policy", "deadline"], "--policy");
+    rows
+}
 
-    let listed = long_options(&[]);
+/// Checks `rows` run after `prefix` (a subcommand, or nothing), and that
+/// every long option `--help` lists has a row.
+fn check_option_rows(prefix: &[&'static str], rows: Vec<(&'static str, Vec<&'static str>, &'static str)>) {
+    let covered: BTreeSet<String> = rows.iter().map(|(option, _, _)| (*option).to_owned()).collect();
+    let listed = long_options(prefix);
     let missing: Vec<_> = listed.difference(&covered).collect();
-    assert!(missing.is_empty(), "options without bad-value rows: {missing:?}");
+    assert!(missing.is_empty(), "{prefix:?}: options without bad-value rows: {missing:?}");
     for hidden in ["test-eject-after-ms", "allow-test-policies"] {
         assert!(!listed.contains(hidden), "the test-only option --{hidden} is in --help");
     }
+    let rows: Vec<(Vec<&str>, &str)> =
+        rows.into_iter().map(|(_, args, needle)| ([prefix, &args].concat(), needle)).collect();
     check_rows(&rows);
+}
+
+/// The real scheduler's options: each bad value is refused by the option
+/// checks (or clap) before the machine is looked at.
+#[test]
+fn scheduler_options() {
+    check_option_rows(&[], scheduler_rows());
+}
+
+/// `scx_relay record` takes the scheduler's options, refused as they are
+/// without it (before any file is written), and its own `-o`.
+#[test]
+fn record_options() {
+    let mut rows = scheduler_rows();
+    rows.push(("out", vec!["--out"], "--out"));
+    rows.push(("out", vec!["-o"], "--out"));
+    check_option_rows(&["record"], rows);
+    assert!(!std::path::Path::new("scx_relay.rec").exists(), "a refused record wrote its default file");
+    check_rows(&[
+        (vec!["record-summary"], "FILE"),
+        (vec!["record-summary", "a", "b"], "'b'"),
+        (vec!["record-summary", "--trace"], "--trace"),
+    ]);
 }
 
 /// Upstream scx_rustland's short flags and names reach the same options:
