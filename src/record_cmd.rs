@@ -97,20 +97,31 @@ pub(crate) struct Replayed {
     /// Waits: a task runnable (a wakeup, or put back while runnable) until
     /// it next ran (ns).
     pub(crate) waits_ns: Vec<u64>,
-    /// `running` on a CPU whose last run had not stopped.
+    /// `running` with no `stopping` after it on its CPU (another `running`
+    /// came first, or the session ended: a run under way when recording
+    /// stopped).
     pub(crate) unmatched_running: u64,
-    /// `stopping` of a task that was not running there.
+    /// `stopping` of a task that was not running there (a run under way
+    /// when recording started).
     pub(crate) unmatched_stopping: u64,
 }
 
 impl Replayed {
     /// Pairs each CPU's `running` and `stopping` into runs, and each task's
-    /// becoming runnable with its next run into a wait.
+    /// becoming runnable with its next run into a wait, within each session
+    /// (nothing pairs across a restart).
     pub(crate) fn of(rec: &Recording) -> Self {
         let mut out = Replayed::default();
         let mut on_cpu: HashMap<i32, (i32, u64, bool)> = HashMap::new();
         let mut runnable_since: HashMap<i32, u64> = HashMap::new();
-        for e in &rec.events {
+        let mut sessions = rec.sessions.iter().map(|s| s.from_event).peekable();
+        for (i, e) in rec.events.iter().enumerate() {
+            if sessions.next_if(|&from| from <= i).is_some() {
+                while sessions.next_if(|&from| from <= i).is_some() {}
+                out.unmatched_running += on_cpu.len() as u64;
+                on_cpu.clear();
+                runnable_since.clear();
+            }
             match e.kind {
                 Kind::Runnable => {
                     runnable_since.entry(e.pid).or_insert(e.ts_ns);
@@ -132,7 +143,12 @@ impl Replayed {
                             end_ns: e.ts_ns.max(start_ns),
                             usersched,
                         }),
-                        _ => out.unmatched_stopping += 1,
+                        Some(_) => {
+                            // Another task's run there never stopped, and this stop had no start.
+                            out.unmatched_running += 1;
+                            out.unmatched_stopping += 1;
+                        }
+                        None => out.unmatched_stopping += 1,
                     }
                     if e.flags & 1 != 0 {
                         runnable_since.insert(e.pid, e.ts_ns);
@@ -144,6 +160,7 @@ impl Replayed {
                 Kind::Decision => {}
             }
         }
+        out.unmatched_running += on_cpu.len() as u64;
         out
     }
 
@@ -201,6 +218,8 @@ struct Summary {
     events_by_kind: BTreeMap<&'static str, u64>,
     /// Events the dispatcher lost (its ring buffer was full); `null` when cut short.
     lost: Option<u64>,
+    /// Scheduler sessions (more than one after a CPU-hotplug restart).
+    sessions: u64,
     /// Threads and processes seen.
     tasks: u64,
     processes: u64,
@@ -248,7 +267,8 @@ impl Summary {
         let end_ns =
             rec.end.map_or_else(|| rec.events.iter().map(|e| e.ts_ns).max().unwrap_or(rec.start_ns), |e| e.end_ns);
         let duration_ns = end_ns.saturating_sub(rec.start_ns).max(1);
-        let mut events_by_kind = BTreeMap::new();
+        // Every kind, none seen included: readers need not guess.
+        let mut events_by_kind: BTreeMap<&'static str, u64> = Kind::ALL.iter().map(|k| (k.name(), 0)).collect();
         for e in &rec.events {
             *events_by_kind.entry(e.kind.name()).or_insert(0) += 1;
         }
@@ -293,6 +313,7 @@ impl Summary {
             events: rec.events.len() as u64,
             events_by_kind,
             lost: rec.end.map(|e| e.dropped),
+            sessions: rec.sessions.len() as u64,
             tasks: rec.names.iter().map(|n| n.pid).collect::<BTreeSet<_>>().len() as u64,
             processes: rec.names.iter().map(|n| n.tgid).collect::<BTreeSet<_>>().len() as u64,
             runs: replay.runs.len() as u64,
@@ -352,6 +373,28 @@ mod tests {
         );
         assert_eq!(r.waits_ns, [100_000, 50_000]);
         assert_eq!((r.unmatched_running, r.unmatched_stopping), (0, 1));
+    }
+
+    /// Nothing pairs across a session restart: the run under way when the
+    /// first session ended and the wait open then are dropped, counted
+    /// unmatched, not joined to the next session's events.
+    #[test]
+    fn sessions_do_not_pair_across() {
+        let mut w = Writer::new(Vec::new(), 1, 0).unwrap();
+        w.session(0).unwrap();
+        w.event(&ev(10, Kind::Runnable, 7, 0, 1)).unwrap();
+        w.event(&ev(20, Kind::Running, 8, 0, 0)).unwrap();
+        w.session(1_000).unwrap();
+        w.event(&ev(2_000, Kind::Running, 7, 0, 0)).unwrap();
+        w.event(&ev(3_000, Kind::Stopping, 8, 0, 0)).unwrap();
+        let rec = record::read(&w.finish(0, 4_000).unwrap()).unwrap();
+        let r = Replayed::of(&rec);
+        assert!(r.runs.is_empty() && r.waits_ns.is_empty(), "{r:?}");
+        // 8's run at the first session's end, and 7's, ended by 8's stop
+        // (which had no start in its session).
+        assert_eq!((r.unmatched_running, r.unmatched_stopping), (2, 1));
+        let s = Summary::of(&rec, &r, 0);
+        assert_eq!((s.sessions, s.events_by_kind["decision"]), (2, 0));
     }
 
     #[test]

@@ -132,6 +132,9 @@ fn scheduler_rows() -> Vec<(&'static str, Vec<&'static str>, &'static str)> {
     for bad in ["-1"].iter().chain(NOT_INTEGERS) {
         row("test-eject-after-ms", vec!["--test-eject-after-ms", bad], "--test-eject-after-ms");
     }
+    for bad in ["0", "2", "3", "12", "2097152", "-4"].iter().chain(NOT_INTEGERS) {
+        row("test-record-ring-kib", vec!["--test-record-ring-kib", bad], "--test-record-ring-kib");
+    }
     // Missing values and unknown options.
     for option in [
         "--policy",
@@ -160,7 +163,7 @@ fn check_option_rows(prefix: &[&'static str], rows: Vec<(&'static str, Vec<&'sta
     let listed = long_options(prefix);
     let missing: Vec<_> = listed.difference(&covered).collect();
     assert!(missing.is_empty(), "{prefix:?}: options without bad-value rows: {missing:?}");
-    for hidden in ["test-eject-after-ms", "allow-test-policies"] {
+    for hidden in ["test-eject-after-ms", "test-record-ring-kib", "allow-test-policies"] {
         assert!(!listed.contains(hidden), "the test-only option --{hidden} is in --help");
     }
     let rows: Vec<(Vec<&str>, &str)> =

@@ -8,7 +8,11 @@
 //! Then records, each led by a tag byte:
 //! - [`TAG_TASK`]: a task's name: pid and tgid (zigzag varints), the
 //!   name's length (one byte) and bytes. Written before a pid's first event
-//!   and again whenever its name changes (an `exec`).
+//!   and again whenever its name or thread group changes (an `exec`, a
+//!   reused pid).
+//! - [`TAG_SESSION`]: a scheduler session starts (the first, and each
+//!   restart after CPU hotplug): its time (varint, ns). What was running
+//!   or waiting at the end of one session does not carry into the next.
 //! - `TAG_EVENT | kind`: an event: its time less the previous event's
 //!   (zigzag: the ring buffer's order is the order events were reserved in,
 //!   which across CPUs can differ from their timestamps' by a little), then
@@ -32,6 +36,8 @@ pub const MAGIC: &[u8; 16] = b"SCX_RELAY RECORD";
 pub const VERSION: u64 = 1;
 /// A task's name follows.
 pub const TAG_TASK: u8 = 0x01;
+/// A session starts.
+pub const TAG_SESSION: u8 = 0x02;
 /// An event follows; the low bits are its [`Kind`].
 pub const TAG_EVENT: u8 = 0x10;
 /// The totals follow; nothing after them.
@@ -108,6 +114,15 @@ pub struct TaskName {
     pub from_event: usize,
 }
 
+/// A scheduler session's start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Session {
+    /// When (ns).
+    pub ts_ns: u64,
+    /// The index in [`Recording::events`] of its first event.
+    pub from_event: usize,
+}
+
 /// The totals the recorder wrote last.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct End {
@@ -145,6 +160,14 @@ pub enum RecordError {
     /// Bytes follow the totals.
     #[error("{0} bytes after the end record")]
     TrailingBytes(usize),
+    /// The totals count other events than the file holds.
+    #[error("the end record counts {said} events, the file holds {read}")]
+    Count {
+        /// What the totals say.
+        said: u64,
+        /// What was read.
+        read: u64,
+    },
 }
 
 /// Writes a recording: [`Writer::event`] per event from the dispatcher,
@@ -152,8 +175,8 @@ pub enum RecordError {
 pub struct Writer<W: Write> {
     out: W,
     prev_ts: u64,
-    /// Each pid's name as last written.
-    names: HashMap<i32, [u8; TASK_COMM_LEN]>,
+    /// Each pid's thread group and name as last written.
+    names: HashMap<i32, (i32, [u8; TASK_COMM_LEN])>,
     events: u64,
     buf: Vec<u8>,
 }
@@ -176,14 +199,17 @@ impl<W: Write> Writer<W> {
     pub fn event(&mut self, e: &RawRecordEvent) -> std::io::Result<bool> {
         let Some(kind) = Kind::from_u32(e.kind) else { return Ok(false) };
         self.buf.clear();
-        if self.names.get(&e.pid) != Some(&e.comm) {
-            self.names.insert(e.pid, e.comm);
-            let len = e.comm.iter().position(|&b| b == 0).unwrap_or(TASK_COMM_LEN);
+        // The name up to its first NUL: what follows is not the name.
+        let len = e.comm.iter().position(|&b| b == 0).unwrap_or(TASK_COMM_LEN);
+        let mut comm = [0u8; TASK_COMM_LEN];
+        comm[..len].copy_from_slice(&e.comm[..len]);
+        if self.names.get(&e.pid) != Some(&(e.tgid, comm)) {
+            self.names.insert(e.pid, (e.tgid, comm));
             self.buf.push(TAG_TASK);
             put_i(&mut self.buf, i64::from(e.pid));
             put_i(&mut self.buf, i64::from(e.tgid));
             self.buf.push(len as u8);
-            self.buf.extend_from_slice(&e.comm[..len]);
+            self.buf.extend_from_slice(&comm[..len]);
         }
         self.buf.push(TAG_EVENT | kind as u8);
         put_i(&mut self.buf, e.ts.wrapping_sub(self.prev_ts) as i64);
@@ -198,10 +224,12 @@ impl<W: Write> Writer<W> {
         Ok(true)
     }
 
-    /// Forgets a task's name (its pid may be reused): the next event of
-    /// the pid writes its name again.
-    pub fn forget(&mut self, pid: i32) {
-        self.names.remove(&pid);
+    /// Marks the start of a scheduler session at `ts_ns`.
+    pub fn session(&mut self, ts_ns: u64) -> std::io::Result<()> {
+        self.buf.clear();
+        self.buf.push(TAG_SESSION);
+        put_u(&mut self.buf, ts_ns);
+        self.out.write_all(&self.buf)
     }
 
     /// Events written so far.
@@ -234,6 +262,8 @@ pub struct Recording {
     pub events: Vec<Event>,
     /// The tasks' names, in file order (a pid again when its name changed).
     pub names: Vec<TaskName>,
+    /// The scheduler sessions, in order.
+    pub sessions: Vec<Session>,
     /// The totals; `None` when the file was cut short.
     pub end: Option<End>,
 }
@@ -250,7 +280,10 @@ pub fn read(bytes: &[u8]) -> Result<Recording, RecordError> {
     let nr_cpus = r.u().ok_or(RecordError::ShortHeader)?;
     let start_ns = r.u().ok_or(RecordError::ShortHeader)?;
     let mut rec = Recording {
-        nr_cpus: u32::try_from(nr_cpus).map_err(|_| RecordError::OutOfRange(r.pos()))?,
+        nr_cpus: u32::try_from(nr_cpus)
+            .ok()
+            .filter(|n| (1..=crate::wire::MAX_CPUS).contains(n))
+            .ok_or(RecordError::OutOfRange(r.pos()))?,
         start_ns,
         ..Recording::default()
     };
@@ -264,7 +297,12 @@ pub fn read(bytes: &[u8]) -> Result<Recording, RecordError> {
             Ok(true) => {}
             // The totals: nothing may follow.
             Ok(false) if r.at < r.bytes.len() => return Err(RecordError::TrailingBytes(r.bytes.len() - r.at)),
-            Ok(false) => {}
+            Ok(false) => {
+                let read = rec.events.len() as u64;
+                if let Some(end) = rec.end.filter(|end| end.events != read) {
+                    return Err(RecordError::Count { said: end.events, read });
+                }
+            }
             // A last record cut in the middle: the file was cut short.
             Err(Cut) => break,
         }
@@ -295,15 +333,22 @@ impl Reader<'_> {
         Some(b)
     }
 
+    /// An unsigned LEB128 varint; `None` when the bytes run out (or, with
+    /// `error` set, when it is longer than a u64 holds).
     fn u(&mut self) -> Option<u64> {
+        let at = self.pos();
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
             let b = self.byte()?;
+            if shift == 63 && b > 1 {
+                break;
+            }
             value |= u64::from(b & 0x7f) << shift;
             if b & 0x80 == 0 {
                 return Some(value);
             }
         }
+        self.error = Some(RecordError::OutOfRange(at));
         None
     }
 
@@ -330,6 +375,11 @@ impl Reader<'_> {
                     comm: String::from_utf8_lossy(name).into_owned(),
                     from_event: rec.events.len(),
                 });
+                Ok(true)
+            }
+            TAG_SESSION => {
+                let ts_ns = self.u().ok_or(Cut)?;
+                rec.sessions.push(Session { ts_ns, from_event: rec.events.len() });
                 Ok(true)
             }
             TAG_END => {
@@ -412,6 +462,7 @@ mod tests {
             raw(u64::from(u32::MAX) * 9, Kind::Quiescent, i32::MAX, 1023, "a-name-15-bytes"),
         ];
         let mut w = Writer::new(Vec::new(), 4, 1_000_000).unwrap();
+        w.session(1_000_001).unwrap();
         for e in &events {
             assert!(w.event(e).unwrap());
         }
@@ -437,6 +488,7 @@ mod tests {
         }
         let names: Vec<_> = rec.names.iter().map(|n| (n.pid, n.comm.as_str(), n.from_event)).collect();
         assert_eq!(names, [(40, "hackbench", 0), (40, "sh", 4), (i32::MAX, "a-name-15-bytes", 5)]);
+        assert_eq!(rec.sessions, [Session { ts_ns: 1_000_001, from_event: 0 }]);
         assert!(bytes.len() < 6 * 20 + 64, "{} bytes for 6 events", bytes.len());
     }
 
@@ -483,6 +535,47 @@ mod tests {
         put_i(&mut big_pid, i64::from(i32::MAX) + 1);
         big_pid.extend_from_slice(&[0, 0, 0]);
         assert!(matches!(read(&big_pid), Err(RecordError::OutOfRange(_))));
+    }
+
+    /// A name is what precedes its first NUL (the bytes after it are not
+    /// compared), and a pid reused by another thread group writes its name
+    /// again, the same name included.
+    #[test]
+    fn names_are_up_to_the_nul_and_follow_pid_reuse() {
+        let mut w = Writer::new(Vec::new(), 2, 0).unwrap();
+        let mut a = raw(1, Kind::Runnable, 5, 0, "sh");
+        w.event(&a).unwrap();
+        a.comm[5] = b'x'; // stale bytes after the NUL
+        w.event(&a).unwrap();
+        a.tgid = 99; // the pid reused by another process, also called sh
+        w.event(&a).unwrap();
+        let rec = read(&w.finish(0, 10).unwrap()).unwrap();
+        let names: Vec<_> = rec.names.iter().map(|n| (n.pid, n.tgid, n.comm.as_str(), n.from_event)).collect();
+        assert_eq!(names, [(5, 5, "sh", 0), (5, 99, "sh", 2)]);
+    }
+
+    /// Over-long varints, a CPU count no machine has, and totals that
+    /// disagree with the events are refused, not read as a file cut short.
+    #[test]
+    fn garbage_is_refused() {
+        let mut header = MAGIC.to_vec();
+        header.extend_from_slice(&[1, 4, 0]);
+        let mut overlong = header.clone();
+        overlong.push(TAG_EVENT | 1);
+        overlong.extend_from_slice(&[0x80; 11]);
+        overlong.extend_from_slice(&[TAG_END, 0, 0, 0]);
+        assert!(matches!(read(&overlong), Err(RecordError::OutOfRange(_))));
+        let mut cpus = MAGIC.to_vec();
+        cpus.extend_from_slice(&[1, 0xff, 0xff, 0xff, 0xff, 0x0f, 0]);
+        assert!(matches!(read(&cpus), Err(RecordError::OutOfRange(_))));
+        let mut none = MAGIC.to_vec();
+        none.extend_from_slice(&[1, 0, 0]);
+        assert!(matches!(read(&none), Err(RecordError::OutOfRange(_))));
+        let (_, mut bytes) = sample();
+        let n = bytes.len();
+        assert_eq!(bytes[n - 6], TAG_END);
+        bytes[n - 5] = 5; // the totals' event count: 6 written
+        assert_eq!(read(&bytes), Err(RecordError::Count { said: 5, read: 6 }));
     }
 
     #[test]

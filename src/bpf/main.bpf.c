@@ -289,7 +289,10 @@ static __always_inline void record_event(u32 kind, struct task_struct *p, s32 cp
 	e->kind = kind;
 	e->flags = flags;
 	e->arg2 = arg2;
-	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), p->comm);
+	/* All 16 bytes (the kernel pads comm with NULs; the helper zeroes them
+	   on a failure): reserved memory is not cleared, and a string read
+	   would leave an older event's bytes after the NUL. */
+	bpf_probe_read_kernel(e->comm, sizeof(e->comm), p->comm);
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 }
 

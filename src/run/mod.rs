@@ -131,6 +131,12 @@ pub struct RunOpts {
     #[arg(long, value_name = "MS", hide = true, allow_negative_numbers = true)]
     pub test_eject_after_ms: Option<u64>,
 
+    /// Test only: the record ring buffer's size under `scx_relay record`,
+    /// in KiB (a power of two, 4 to 1048576; default 16384), so that a test
+    /// can make it small enough to overflow. Hidden from --help.
+    #[arg(long, value_name = "KIB", hide = true, allow_negative_numbers = true)]
+    pub test_record_ring_kib: Option<u32>,
+
     /// The least severe messages printed on stderr: off, error, warn, info
     /// (what the scheduler does: start, switches, exit), debug (libbpf's
     /// account of loading among them), trace (libbpf's debug output, the
@@ -161,6 +167,9 @@ pub enum OptionsError {
     /// `--stats` is not a positive number of seconds (at most a day).
     #[error("--stats {0} is out of range (a positive number of seconds)")]
     Stats(f64),
+    /// `--test-record-ring-kib` is not a power of two in range.
+    #[error("--test-record-ring-kib {0} is out of range (a power of two, 4 to 1048576)")]
+    RecordRing(u32),
     /// `--monitor` is not a positive number of seconds (at most a day).
     #[error("--monitor {0} is out of range (a positive number of seconds)")]
     Monitor(f64),
@@ -212,6 +221,9 @@ impl RunOpts {
         if self.socket.as_os_str().is_empty() {
             return Err(OptionsError::EmptySocket);
         }
+        if let Some(kib) = self.test_record_ring_kib.filter(|k| !k.is_power_of_two() || !(4..=1 << 20).contains(k)) {
+            return Err(OptionsError::RecordRing(kib));
+        }
         Ok(Config {
             policy: match &initial {
                 PolicySpec::Named(n) => n.clone(),
@@ -227,6 +239,7 @@ impl RunOpts {
             exit_dump_len: self.exit_dump_len,
             test_eject_after: self.test_eject_after_ms.map(Duration::from_millis),
             record: None,
+            record_ring_bytes: None,
         })
     }
 }
@@ -278,6 +291,10 @@ fn session_main(opts: &RunOpts, custom: Option<CustomPolicy>, record: Option<&Pa
             return ExitCode::from(2);
         }
     };
+    if record.is_some() {
+        // Before --verifier-report: it loads the programs a recording runs.
+        cfg.record_ring_bytes = Some(opts.test_record_ring_kib.map_or(recorder::RING_BYTES, |kib| kib * 1024));
+    }
     // From here on, what scx_relay says is its log (the options' errors
     // above are a command line's, one plain line).
     logger::init(if opts.verbose { log::LevelFilter::Trace } else { opts.log_level.into() });

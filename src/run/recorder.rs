@@ -26,12 +26,13 @@ use scheduler_core::{record::Writer, wire::RawRecordEvent};
 
 use super::backend::monotonic_ns;
 
-/// The record ring buffer's size while recording (bytes): at the ~50 000
-/// events a second a busy 4-CPU guest makes, several seconds of events,
-/// so a recorder thread that waits for a CPU loses none.
+/// The record ring buffer's size while recording (bytes), unless
+/// `--test-record-ring-kib` says otherwise: about 260 000 events (64 bytes
+/// each with the ring's header), seconds of a busy machine's events, so a
+/// recorder thread that waits for a CPU a while loses none.
 pub const RING_BYTES: u32 = 16 << 20;
 
-/// How often the recorder thread looks at the ring buffer.
+/// How often the recorder thread reads the ring buffer.
 const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
 /// The recording file, shared by the sessions' recorders.
@@ -80,17 +81,29 @@ impl RecordFile {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Writes one ring-buffer sample; a malformed one is skipped.
-    fn write_sample(&self, data: &[u8]) {
-        let Ok(event) = RawRecordEvent::from_bytes(data) else { return };
+    /// Writes with `write`, unless a write failed before; the first
+    /// failure is kept (for `finish`) and stops writing.
+    fn write(&self, write: impl FnOnce(&mut Writer<BufWriter<File>>) -> std::io::Result<()>) {
         let mut state = self.state();
         let FileState { writer, error, .. } = &mut *state;
         if let Some(w) = writer {
-            if let Err(e) = w.event(&event) {
+            if let Err(e) = write(w) {
                 *error = Some(e);
                 *writer = None;
             }
         }
+    }
+
+    /// Writes one ring-buffer sample; a malformed one is skipped.
+    fn write_sample(&self, data: &[u8]) {
+        if let Ok(event) = RawRecordEvent::from_bytes(data) {
+            self.write(|w| w.event(&event).map(drop));
+        }
+    }
+
+    /// Marks a session's start in the file.
+    fn session(&self) {
+        self.write(|w| w.session(monotonic_ns()));
     }
 
     /// Adds events a session's dispatcher lost.
@@ -127,6 +140,7 @@ pub struct Recorder {
 impl Recorder {
     /// Starts reading `ring` (the dispatcher's `record` map) into `file`.
     pub fn start(ring: &dyn MapCore, file: &Arc<RecordFile>) -> Result<Self> {
+        file.session();
         let sink = Arc::clone(file);
         let mut builder = RingBufferBuilder::new();
         builder
@@ -141,9 +155,13 @@ impl Recorder {
         let thread = std::thread::Builder::new()
             .name("scx_relay-record".to_owned())
             .spawn(move || {
+                // Not `poll`: the dispatcher submits without a wake-up
+                // (BPF_RB_NO_WAKEUP), so epoll would never report the ring
+                // ready (libbpf's ring_buffer__poll reads only rings it
+                // reports); `consume` reads whatever is there.
                 while !stopping.load(Ordering::Acquire) {
-                    // An error (EINTR from a signal) just means: look again.
-                    let _ = ring.poll(POLL_INTERVAL);
+                    let _ = ring.consume();
+                    std::thread::sleep(POLL_INTERVAL);
                 }
                 // What was written up to the stop: the dispatcher is detached.
                 let _ = ring.consume();

@@ -35,7 +35,7 @@ use super::{
     bpf::{BpfSkel, BpfSkelBuilder},
     ctl_server::{PolicyFactory, PolicySpec, Server},
     metrics, panic_guard, preflight,
-    recorder::{self, RecordFile, Recorder},
+    recorder::{RecordFile, Recorder},
     stats::{print_line, LoopProfile, LoopShared, StatsPrinter, StatsSource},
     topology,
 };
@@ -66,6 +66,9 @@ pub struct Config {
     pub test_eject_after: Option<Duration>,
     /// `scx_relay record`: the file the dispatcher's events go to.
     pub record: Option<Arc<RecordFile>>,
+    /// `scx_relay record`: the record ring buffer's size (bytes); `None`
+    /// when not recording (the dispatcher then writes no events).
+    pub record_ring_bytes: Option<u32>,
 }
 
 /// How a session ended.
@@ -399,10 +402,10 @@ fn open_and_load<'obj>(
         rodata.stall_timeout_ns = cfg.stall_timeout_ns;
         rodata.timer_interval_ns = scheduler_core::wire::timer_interval_ns(cfg.stall_timeout_ns);
         rodata.partial_mode = cfg.partial;
-        rodata.record_enabled = cfg.record.is_some();
+        rodata.record_enabled = cfg.record_ring_bytes.is_some();
     }
-    if cfg.record.is_some() {
-        open.maps.record.set_max_entries(recorder::RING_BYTES).context("sizing the record ring buffer")?;
+    if let Some(bytes) = cfg.record_ring_bytes {
+        open.maps.record.set_max_entries(bytes).context("sizing the record ring buffer")?;
     }
     if cfg.partial {
         open.struct_ops.relay_ops_mut().flags |= *scx_utils::compat::SCX_OPS_SWITCH_PARTIAL;

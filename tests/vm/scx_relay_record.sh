@@ -1,6 +1,8 @@
 # scx_relay record: scx_relay schedules hackbench as it does without the
 # subcommand (user dispatches go up, no safety net fires, exit 0 on SIGINT)
-# while its dispatcher's events go to a file. The file reads back whole
+# while its dispatcher's events go to a file, through a record ring buffer
+# of 256 KiB (4096 events, a tenth of what hackbench makes: only a recorder
+# that reads it while the session runs loses none). The file reads back whole
 # (`record-summary`: its totals present, no event lost, the count the
 # scheduler logged), its running and stopping events pair into runs on
 # every CPU (at most one unpaired each per CPU: the runs under way when
@@ -23,7 +25,7 @@ SUMMARY=/tmp/relay-record-summary.json
 TRACE=/tmp/relay-record-trace.json
 HACKBENCH="hackbench -g 4 -l 200"
 
-start_relay -- record -o $REC --stats 1
+start_relay -- record -o $REC --test-record-ring-kib 256 --stats 1
 workload_begins
 check "$HACKBENCH" $HACKBENCH
 workload_ended hackbench
@@ -38,6 +40,7 @@ get() {
 }
 note "recording: $(ls -l $REC | awk '{print $5}') bytes, $(get events) events ($(get events_by_kind.runnable) runnable, $(get events_by_kind.running) running, $(get events_by_kind.stopping) stopping, $(get events_by_kind.quiescent) quiescent, $(get events_by_kind.decision) decision), $(get tasks) tasks, $(get runs) runs ($(get usersched_runs) of the user scheduler), waits p50 $(get waits.p50_us) us p99 $(get waits.p99_us) us, $(get duration_s) s"
 [ "$(get complete)" = true ] || fail "the recording has no totals: it was cut short"
+[ "$(get sessions)" = 1 ] || fail "$(get sessions) sessions in the recording, 1 expected"
 [ "$(get lost)" = 0 ] || fail "the dispatcher lost $(get lost) events (its ring buffer was full)"
 [ "$(get events)" = "$logged" ] || fail "the file holds $(get events) events, scx_relay said $logged"
 [ "$(get runs)" -gt 0 ] || fail "no run in the recording"
