@@ -10,7 +10,7 @@ use std::{
 };
 
 use scheduler_core::record::{self, Kind, Recording};
-use scheduler_sim::{Runner, Slice, Trace, TraceTask};
+use scheduler_sim::replay::{end_ns, last_names, Runs};
 use serde::Serialize;
 
 use crate::run::RunOpts;
@@ -62,7 +62,7 @@ pub fn summary_main(args: &SummaryArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let replay = Replayed::of(&recording);
+    let replay = Runs::of(&recording);
     if let Some(out) = &args.trace {
         let trace = replay.trace(&recording, &format!("scx_relay record: {}", args.file.display()));
         if let Err(e) = std::fs::write(out, trace.to_chrome_json()) {
@@ -76,130 +76,6 @@ pub fn summary_main(args: &SummaryArgs) -> ExitCode {
         "record-summary",
         std::io::Write::write_all(&mut std::io::stdout(), format!("{text}\n").as_bytes()),
     )
-}
-
-/// One run of a task on a CPU, from its `running` to its `stopping`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Run {
-    pub(crate) cpu: u32,
-    pub(crate) pid: i32,
-    pub(crate) start_ns: u64,
-    pub(crate) end_ns: u64,
-    /// The user scheduler's run.
-    pub(crate) usersched: bool,
-}
-
-/// The runs and waits a recording's events add up to.
-#[derive(Debug, Default)]
-pub(crate) struct Replayed {
-    /// Runs, in the order they ended.
-    pub(crate) runs: Vec<Run>,
-    /// Waits: a task runnable (a wakeup, or put back while runnable) until
-    /// it next ran (ns).
-    pub(crate) waits_ns: Vec<u64>,
-    /// `running` with no `stopping` after it on its CPU (another `running`
-    /// came first, or the session ended: a run under way when recording
-    /// stopped).
-    pub(crate) unmatched_running: u64,
-    /// `stopping` of a task that was not running there (a run under way
-    /// when recording started).
-    pub(crate) unmatched_stopping: u64,
-}
-
-impl Replayed {
-    /// Pairs each CPU's `running` and `stopping` into runs, and each task's
-    /// becoming runnable with its next run into a wait, within each session
-    /// (nothing pairs across a restart).
-    pub(crate) fn of(rec: &Recording) -> Self {
-        let mut out = Replayed::default();
-        let mut on_cpu: HashMap<i32, (i32, u64, bool)> = HashMap::new();
-        let mut runnable_since: HashMap<i32, u64> = HashMap::new();
-        let mut sessions = rec.sessions.iter().map(|s| s.from_event).peekable();
-        for (i, e) in rec.events.iter().enumerate() {
-            if sessions.next_if(|&from| from <= i).is_some() {
-                while sessions.next_if(|&from| from <= i).is_some() {}
-                out.unmatched_running += on_cpu.len() as u64;
-                on_cpu.clear();
-                runnable_since.clear();
-            }
-            match e.kind {
-                Kind::Runnable => {
-                    runnable_since.entry(e.pid).or_insert(e.ts_ns);
-                }
-                Kind::Running => {
-                    if on_cpu.insert(e.cpu, (e.pid, e.ts_ns, e.flags & 1 != 0)).is_some() {
-                        out.unmatched_running += 1;
-                    }
-                    if let Some(since) = runnable_since.remove(&e.pid) {
-                        out.waits_ns.push(e.ts_ns.saturating_sub(since));
-                    }
-                }
-                Kind::Stopping => {
-                    match on_cpu.remove(&e.cpu) {
-                        Some((pid, start_ns, usersched)) if pid == e.pid => out.runs.push(Run {
-                            cpu: u32::try_from(e.cpu).unwrap_or(0),
-                            pid,
-                            start_ns,
-                            end_ns: e.ts_ns.max(start_ns),
-                            usersched,
-                        }),
-                        Some(_) => {
-                            // Another task's run there never stopped, and this stop had no start.
-                            out.unmatched_running += 1;
-                            out.unmatched_stopping += 1;
-                        }
-                        None => out.unmatched_stopping += 1,
-                    }
-                    if e.flags & 1 != 0 {
-                        runnable_since.insert(e.pid, e.ts_ns);
-                    }
-                }
-                Kind::Quiescent => {
-                    runnable_since.remove(&e.pid);
-                }
-                Kind::Decision => {}
-            }
-        }
-        out.unmatched_running += on_cpu.len() as u64;
-        out
-    }
-
-    /// The runs as a timeline (times from the recording's start).
-    pub(crate) fn trace(&self, rec: &Recording, title: &str) -> Trace {
-        let mut index: HashMap<i32, u32> = HashMap::new();
-        let mut tasks: Vec<TraceTask> = Vec::new();
-        let names = last_names(rec);
-        let mut slices = Vec::with_capacity(self.runs.len());
-        for run in &self.runs {
-            let runner = if run.usersched {
-                Runner::UserScheduler
-            } else {
-                let i = *index.entry(run.pid).or_insert_with(|| {
-                    tasks.push(TraceTask {
-                        name: names.get(&run.pid).cloned().unwrap_or_else(|| format!("pid {}", run.pid)),
-                        pid: run.pid,
-                        class: None,
-                    });
-                    (tasks.len() - 1) as u32
-                });
-                Runner::Task(i)
-            };
-            if run.end_ns > run.start_ns {
-                slices.push(Slice {
-                    cpu: run.cpu,
-                    start_ns: run.start_ns.saturating_sub(rec.start_ns),
-                    end_ns: run.end_ns.saturating_sub(rec.start_ns),
-                    runner,
-                });
-            }
-        }
-        Trace { title: title.to_owned(), nr_cpus: rec.nr_cpus, tasks, slices }
-    }
-}
-
-/// Each pid's last name in the recording.
-fn last_names(rec: &Recording) -> HashMap<i32, String> {
-    rec.names.iter().map(|n| (n.pid, n.comm.clone())).collect()
 }
 
 /// What `record-summary` prints.
@@ -263,10 +139,8 @@ struct TaskSummary {
 }
 
 impl Summary {
-    fn of(rec: &Recording, replay: &Replayed, file_bytes: u64) -> Self {
-        let end_ns =
-            rec.end.map_or_else(|| rec.events.iter().map(|e| e.ts_ns).max().unwrap_or(rec.start_ns), |e| e.end_ns);
-        let duration_ns = end_ns.saturating_sub(rec.start_ns).max(1);
+    fn of(rec: &Recording, replay: &Runs, file_bytes: u64) -> Self {
+        let duration_ns = end_ns(rec).saturating_sub(rec.start_ns).max(1);
         // Every kind, none seen included: readers need not guess.
         let mut events_by_kind: BTreeMap<&'static str, u64> = Kind::ALL.iter().map(|k| (k.name(), 0)).collect();
         for e in &rec.events {
@@ -331,6 +205,7 @@ impl Summary {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use scheduler_core::{record::Writer, wire::RawRecordEvent, TASK_COMM_LEN};
+    use scheduler_sim::Runner;
 
     use super::*;
 
@@ -365,7 +240,7 @@ mod tests {
     #[test]
     fn runs_and_waits_pair_up() {
         let rec = recording();
-        let r = Replayed::of(&rec);
+        let r = Runs::of(&rec);
         let runs: Vec<_> = r.runs.iter().map(|r| (r.cpu, r.pid, r.start_ns, r.end_ns, r.usersched)).collect();
         assert_eq!(
             runs,
@@ -388,7 +263,7 @@ mod tests {
         w.event(&ev(2_000, Kind::Running, 7, 0, 0)).unwrap();
         w.event(&ev(3_000, Kind::Stopping, 8, 0, 0)).unwrap();
         let rec = record::read(&w.finish(0, 4_000).unwrap()).unwrap();
-        let r = Replayed::of(&rec);
+        let r = Runs::of(&rec);
         assert!(r.runs.is_empty() && r.waits_ns.is_empty(), "{r:?}");
         // 8's run at the first session's end, and 7's, ended by 8's stop
         // (which had no start in its session).
@@ -400,7 +275,7 @@ mod tests {
     #[test]
     fn summary_adds_up() {
         let rec = recording();
-        let s = Summary::of(&rec, &Replayed::of(&rec), 100);
+        let s = Summary::of(&rec, &Runs::of(&rec), 100);
         assert_eq!((s.events, s.runs, s.usersched_runs, s.tasks, s.lost, s.complete), (9, 3, 1, 3, Some(3), true));
         assert_eq!(s.events_by_kind["stopping"], 4);
         assert!((s.duration_s - 0.004).abs() < 1e-12);
@@ -415,7 +290,7 @@ mod tests {
     #[test]
     fn trace_of_the_runs() {
         let rec = recording();
-        let t = Replayed::of(&rec).trace(&rec, "t");
+        let t = Runs::of(&rec).trace(&rec, "t");
         assert_eq!(t.tasks.len(), 1);
         assert_eq!(t.tasks[0].name, "work");
         assert_eq!(t.slices.len(), 3);

@@ -11,7 +11,9 @@ use policies::PolicyConfig;
 use scheduler_core::wire::MAX_CPUS;
 
 use crate::run::{tunables::TunablesError, Tunables};
-use scheduler_sim::{simulate, simulate_traced, Hybrid, SimConfig, SimError, Stall, UnknownWorkload, Workload};
+use scheduler_sim::{
+    simulate, simulate_traced, Hybrid, Replay, ReplayError, SimConfig, SimError, Stall, UnknownWorkload, Workload,
+};
 
 /// Options of `scx_relay sim`.
 ///
@@ -60,19 +62,27 @@ pub struct SimSetup {
     #[arg(long, default_value = "mixed", allow_hyphen_values = true)]
     pub workload: String,
 
-    /// Number of simulated CPUs (1..=1024).
-    #[arg(long, default_value = "8", allow_hyphen_values = true, value_parser = int::<u32>("cpus", 1, u64::from(MAX_CPUS)))]
-    pub cpus: u32,
+    /// Replay the tasks of a recording (`scx_relay record`'s file) instead
+    /// of a --workload: each task runs its recorded CPU bursts, sleeps its
+    /// recorded sleeps and wakes the tasks it woke, on a machine of the
+    /// recording's CPUs, for the recording's length (or --seconds, if
+    /// shorter). The report compares the replayed waits with the recorded ones.
+    #[arg(long, value_name = "FILE", conflicts_with = "workload")]
+    pub replay: Option<std::path::PathBuf>,
 
-    /// Simulated time in seconds (> 0, fractions allowed, at most 3600).
+    /// Number of simulated CPUs (1..=1024; default 8, a replay: the recording's).
+    #[arg(long, allow_hyphen_values = true, value_parser = int::<u32>("cpus", 1, u64::from(MAX_CPUS)))]
+    pub cpus: Option<u32>,
+
+    /// Simulated time in seconds (> 0, fractions allowed, at most 3600;
+    /// default 10, a replay: the recording's length).
     #[arg(
         long = "seconds",
         value_name = "SECONDS",
-        default_value = "10",
         allow_hyphen_values = true,
         value_parser = positive("seconds", 3600.0, 1e9)
     )]
-    pub duration_ns: u64,
+    pub duration_ns: Option<u64>,
 
     /// Seed of the workload's randomness; one seed, one report.
     #[arg(long, default_value = "1", allow_hyphen_values = true, value_parser = int::<u64>("seed", 0, u64::MAX))]
@@ -203,6 +213,53 @@ pub(crate) enum ConfigError {
     /// `--stall-ms` without `--stall-at-ms`.
     #[error("--stall-ms needs --stall-at-ms (when the stall starts, in ms)")]
     StallWithoutStart,
+    /// The `--replay` file cannot be read.
+    #[error("--replay {}: cannot read it: {source}", path.display())]
+    ReplayRead {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The `--replay` file is no recording.
+    #[error("--replay {}: {source}", path.display())]
+    ReplayFormat {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        source: scheduler_core::record::RecordError,
+    },
+    /// The recording cannot be replayed.
+    #[error("--replay {}: {source}", path.display())]
+    Replay {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: ReplayError,
+    },
+    /// `--cpus` differs from the recording's CPU count.
+    #[error("--replay {}: recorded on {recorded} CPUs, a replay runs on as many: leave out --cpus {cpus}", path.display())]
+    ReplayCpus {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Its CPUs.
+        recorded: u32,
+        /// `--cpus`.
+        cpus: u32,
+    },
+}
+
+/// CPUs without `--cpus` (and no replay).
+const DEFAULT_CPUS: u32 = 8;
+/// Simulated time without `--seconds` (and no replay), ns.
+const DEFAULT_DURATION_NS: u64 = 10_000_000_000;
+
+/// The replay of recording `path`, as a workload.
+fn replay(path: &std::path::Path) -> Result<Replay, ConfigError> {
+    let bytes = std::fs::read(path).map_err(|source| ConfigError::ReplayRead { path: path.to_owned(), source })?;
+    let rec = scheduler_core::record::read(&bytes)
+        .map_err(|source| ConfigError::ReplayFormat { path: path.to_owned(), source })?;
+    Replay::from_recording(&rec).map_err(|source| ConfigError::Replay { path: path.to_owned(), source })
 }
 
 /// The little CPUs' capacity when `--big-cpus` comes without `--little-capacity`.
@@ -212,8 +269,22 @@ const DEFAULT_LITTLE_CAPACITY: u32 = 512;
 /// arguments.
 pub(crate) fn config(args: &SimSetup) -> Result<(SimConfig, PolicyConfig), ConfigError> {
     let tunables = args.tunables.check()?;
-    let workload: Workload = args.workload.parse()?;
-    let cores_per_llc = args.cores_per_llc.unwrap_or_else(|| args.cpus.div_ceil(args.smt));
+    let (workload, nr_cpus, duration_ns) = match &args.replay {
+        None => (
+            args.workload.parse::<Workload>()?,
+            args.cpus.unwrap_or(DEFAULT_CPUS),
+            args.duration_ns.unwrap_or(DEFAULT_DURATION_NS),
+        ),
+        Some(path) => {
+            let r = replay(path)?;
+            if let Some(cpus) = args.cpus.filter(|&c| c != r.nr_cpus) {
+                return Err(ConfigError::ReplayCpus { path: path.clone(), recorded: r.nr_cpus, cpus });
+            }
+            let (nr_cpus, duration) = (r.nr_cpus, args.duration_ns.map_or(r.duration_ns, |d| d.min(r.duration_ns)));
+            (Workload::Replay(std::sync::Arc::new(r)), nr_cpus, duration)
+        }
+    };
+    let cores_per_llc = args.cores_per_llc.unwrap_or_else(|| nr_cpus.div_ceil(args.smt));
     let stall = match (args.stall_at_ms, args.stall_ns) {
         (None, None) => None,
         (Some(at_ms), Some(duration_ns)) => Some(Stall { at_ns: at_ms * 1_000_000, duration_ns }),
@@ -229,11 +300,11 @@ pub(crate) fn config(args: &SimSetup) -> Result<(SimConfig, PolicyConfig), Confi
     };
     Ok((
         SimConfig {
-            nr_cpus: args.cpus,
+            nr_cpus,
             smt: args.smt,
             cores_per_llc,
             hybrid,
-            duration_ns: args.duration_ns,
+            duration_ns,
             seed: args.seed,
             workload,
             slice_ns: tunables.policy_cfg.slice_ns,
@@ -397,7 +468,7 @@ mod tests {
         let stall = cfg.stall.unwrap();
         assert_eq!((stall.at_ns, stall.duration_ns), (7_000_000, 250_000));
         // A tiny positive value is still at least 1 ns.
-        assert_eq!(setup(&["--seconds", "1e-12"]).unwrap().duration_ns, 1);
+        assert_eq!(setup(&["--seconds", "1e-12"]).unwrap().duration_ns, Some(1));
         let (cfg, _) = config(&setup(&["--slice-us-min", "5", "--stall-timeout-ms", "20"]).unwrap()).unwrap();
         assert_eq!((cfg.slice_min_ns, cfg.stall_timeout_ns), (5_000, 20_000_000));
     }

@@ -28,7 +28,8 @@ const POLICY_COLOURS: [&str; 8] =
 
 /// The timeline's colour of each class ([`TaskClass::ALL`] order), and the
 /// user scheduler's.
-const CLASS_COLOURS: [&str; 6] = ["#e6550d", "#3182bd", "#31a354", "#756bb1", "#969696", "#e7ba52"];
+const CLASS_COLOURS: [&str; TaskClass::ALL.len()] =
+    ["#e6550d", "#3182bd", "#31a354", "#756bb1", "#969696", "#e7ba52", "#a55194"];
 const USER_SCHEDULER_COLOUR: &str = "#000000";
 /// The timeline's colour of a task of no class (a recorded one).
 const UNCLASSED_COLOUR: &str = "#bdbdbd";

@@ -140,6 +140,7 @@ mod dispatcher;
 mod html_report;
 mod machine;
 mod queue;
+pub mod replay;
 mod report;
 mod rng;
 mod tasks;
@@ -151,9 +152,10 @@ use thiserror::Error;
 
 pub use html_report::{cdf_curve, comparison_html, share_points, timeline_bars, wait_axis, Bar, TimelineWindow};
 pub use machine::Invariant;
+pub use replay::{Replay, ReplayError};
 pub use report::{
-    Accounting, AccountingError, CdfPoint, ClassReport, DispatchCounts, Latency, QueueWaits, Report, SwitchRecord,
-    TaskReport, Throughput, Utilisation, CDF_PER_MILLE, KERNEL_WATCHDOG_NS,
+    Accounting, AccountingError, CdfPoint, ClassReport, DispatchCounts, Latency, QueueWaits, ReplayFidelity, Report,
+    SwitchRecord, TaskReport, Throughput, Utilisation, WaitQuantiles, WaitRatios, CDF_PER_MILLE, KERNEL_WATCHDOG_NS,
 };
 pub use trace::{Runner, Slice, Trace, TraceTask};
 pub use workload::{
@@ -295,6 +297,14 @@ pub enum SimError {
     /// A workload group does not fit the machine.
     #[error("workload: {0}")]
     Workload(#[from] WorkloadError),
+    /// A replay on a machine whose CPU count is not the recording's.
+    #[error("the recording was made on {recorded} CPUs; the replay runs on as many, not {nr_cpus}")]
+    ReplayCpus {
+        /// The recording's CPUs.
+        recorded: u32,
+        /// The machine's.
+        nr_cpus: u32,
+    },
     /// The engine failed.
     #[error(transparent)]
     Engine(#[from] EngineError),
@@ -348,6 +358,11 @@ impl SimConfig {
         }
         for g in self.workload.groups() {
             g.validate(self.nr_cpus)?;
+        }
+        if let Some(r) = self.workload.replay() {
+            if r.nr_cpus != self.nr_cpus {
+                return Err(SimError::ReplayCpus { recorded: r.nr_cpus, nr_cpus: self.nr_cpus });
+            }
         }
         Ok(())
     }

@@ -2,13 +2,14 @@
 //! what tasks do when they run. The dispatcher's decisions (where a task
 //! goes, what a free CPU runs next) are in [`super::dispatcher`].
 
-use std::collections::VecDeque;
+use std::{collections::VecDeque, sync::Arc};
 
 use super::{
     channel::{Channels, UserSide},
     queue::{Dsq, Event, EventQueue, TaskId},
+    replay::{Replay, Step},
     rng::SplitMix64,
-    tasks::{create_workload, QueueId, Role, SimTask, TaskState, PID_BASE},
+    tasks::{create_replay, create_workload, QueueId, Role, SimTask, TaskState, PID_BASE},
     trace::{Runner, Slice},
     workload::{TaskClass, JITTER_PCT, SPAWN_NS},
     PolicySwitch, SimConfig, SimError, SwitchRecord,
@@ -198,7 +199,7 @@ pub(crate) struct Machine {
     pub(crate) rng: SplitMix64,
     pub(crate) counters: Counters,
     /// Runnable → running waits (ns), per class in [`TaskClass::ALL`] order.
-    pub(crate) waits: [Vec<u64>; 6],
+    pub(crate) waits: [Vec<u64>; TaskClass::ALL.len()],
     /// The longest of those waits that ended in the shared queue, and in a
     /// CPU's own queue (ns).
     pub(crate) longest_wait_shared: u64,
@@ -209,6 +210,18 @@ pub(crate) struct Machine {
     pub(crate) switch_log: Vec<SwitchRecord>,
     /// Every run, when a trace was asked for ([`crate::simulate_traced`]).
     pub(crate) trace: Option<Vec<Slice>>,
+    /// The scripts of a replay's tasks ([`Role::Replay`]).
+    pub(crate) replay: Option<Arc<Replay>>,
+}
+
+/// Where a replayed task's script took it ([`Machine::advance_script`]).
+enum ScriptNext {
+    /// A burst to run (set as its `burst_left`).
+    Run,
+    /// Sleeping on a timer, or blocked until woken.
+    Waits,
+    /// The script is over.
+    Over,
 }
 
 /// Whether a task that finished a burst stays on its CPU.
@@ -226,6 +239,10 @@ impl Machine {
         let mut tasks = Vec::new();
         let mut wakes = Vec::new();
         create_workload(config.workload.groups(), n, &mut rng, &mut tasks, &mut wakes);
+        let replay = config.workload.replay().cloned();
+        if let Some(r) = &replay {
+            create_replay(r, n, &mut tasks, &mut wakes);
+        }
         let mut events = EventQueue::default();
         for (t, id) in wakes {
             events.push(t, Event::Wake(id));
@@ -286,6 +303,7 @@ impl Machine {
             switch_to: Vec::new(),
             switch_log: Vec::new(),
             trace: None,
+            replay,
         }
     }
 
@@ -373,10 +391,79 @@ impl Machine {
         self.request_user(None);
     }
 
-    /// A sleeping task's timer fired (or it is created).
+    /// A sleeping task's timer fired (or it is created). A replayed task
+    /// goes on with its script, which may block it or sleep it again.
     fn on_timer_wake(&mut self, id: TaskId) {
-        if self.tasks[id as usize].state == TaskState::Sleeping {
+        if self.tasks[id as usize].state != TaskState::Sleeping {
+            return;
+        }
+        if !matches!(self.tasks[id as usize].role, Role::Replay { .. }) {
             self.wake(id);
+            return;
+        }
+        let mut woken = Vec::new();
+        match self.advance_script(id, &mut woken) {
+            ScriptNext::Run => self.wake(id),
+            ScriptNext::Waits => {}
+            ScriptNext::Over => self.tasks[id as usize].state = TaskState::Exited,
+        }
+        self.deliver_wakes(woken);
+    }
+
+    /// Runs replayed task `id`'s script from its cursor up to its next
+    /// burst (set as its `burst_left`), sleep (its timer set), block (unless
+    /// a wake is pending) or end; the tasks its steps wake are appended to
+    /// `woken` (delivered by [`Machine::deliver_wakes`]). The task's state
+    /// is the caller's to set.
+    fn advance_script(&mut self, id: TaskId, woken: &mut Vec<TaskId>) -> ScriptNext {
+        let Role::Replay { script } = self.tasks[id as usize].role else { return ScriptNext::Over };
+        loop {
+            let t = &mut self.tasks[id as usize];
+            let step = self
+                .replay
+                .as_ref()
+                .and_then(|r| r.scripts.get(script as usize))
+                .and_then(|s| s.steps.get(t.cursor.step))
+                .copied();
+            let Some(step) = step else { return ScriptNext::Over };
+            t.cursor.step += 1;
+            match step {
+                Step::Run { ns, .. } => {
+                    t.burst_left = ns.max(1);
+                    return ScriptNext::Run;
+                }
+                Step::Wake(other) => woken.push(other),
+                Step::Block if t.cursor.wakes_pending > 0 => t.cursor.wakes_pending -= 1,
+                Step::Block => {
+                    t.cursor.blocked = true;
+                    return ScriptNext::Waits;
+                }
+                Step::Sleep(ns) => {
+                    self.events.push(self.now.saturating_add(ns), Event::Wake(id));
+                    return ScriptNext::Waits;
+                }
+            }
+        }
+    }
+
+    /// Delivers replayed tasks' wakes, in order: a blocked task goes on with
+    /// its script (the wakes its steps make are delivered in turn); any
+    /// other keeps the wake for its next block.
+    fn deliver_wakes(&mut self, mut woken: Vec<TaskId>) {
+        let mut i = 0;
+        while let Some(&id) = woken.get(i) {
+            i += 1;
+            let Some(t) = self.tasks.get_mut(id as usize) else { continue };
+            if t.state != TaskState::Sleeping || !t.cursor.blocked {
+                t.cursor.wakes_pending += 1;
+                continue;
+            }
+            t.cursor.blocked = false;
+            match self.advance_script(id, &mut woken) {
+                ScriptNext::Run => self.wake(id),
+                ScriptNext::Waits => {}
+                ScriptNext::Over => self.tasks[id as usize].state = TaskState::Exited,
+            }
         }
     }
 
@@ -503,6 +590,26 @@ impl Machine {
                 self.tasks[parent as usize].work_units += 1;
                 self.tasks[id as usize].state = TaskState::Exited;
                 AfterBurst::Leaves
+            }
+            Role::Replay { .. } => {
+                let mut woken = Vec::new();
+                let next = self.advance_script(id, &mut woken);
+                // As a pipe task's message: sent while the task is still on its CPU.
+                self.deliver_wakes(woken);
+                let t = &mut self.tasks[id as usize];
+                match next {
+                    ScriptNext::Run => AfterBurst::Stays,
+                    ScriptNext::Waits => {
+                        t.work_units += 1;
+                        t.state = TaskState::Sleeping;
+                        AfterBurst::Leaves
+                    }
+                    ScriptNext::Over => {
+                        t.work_units += 1;
+                        t.state = TaskState::Exited;
+                        AfterBurst::Leaves
+                    }
+                }
             }
         }
     }
@@ -722,6 +829,12 @@ impl Machine {
                         let p = partner as usize;
                         if self.tasks[p].state == TaskState::Sleeping && timers[p] == 0 && timers[id] == 0 {
                             return Err(Broken::PipeLost { task: id, partner });
+                        }
+                    } else if let Role::Replay { .. } = t.role {
+                        // Blocked: woken by another task; else asleep on one timer.
+                        let want = u32::from(!t.cursor.blocked);
+                        if timers[id] != want {
+                            return Err(Broken::WakeTimers { task: id, timers: timers[id] });
                         }
                     } else if timers[id] != 1 {
                         return Err(Broken::WakeTimers { task: id, timers: timers[id] });

@@ -56,6 +56,79 @@ impl Latency {
     }
 }
 
+/// A wait distribution's quantiles, as the replay fidelity compares them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct WaitQuantiles {
+    /// Waits measured.
+    pub samples: u64,
+    /// Median (ns).
+    pub p50_ns: u64,
+    /// 90th percentile (ns).
+    pub p90_ns: u64,
+    /// 99th percentile (ns).
+    pub p99_ns: u64,
+    /// Longest (ns).
+    pub max_ns: u64,
+}
+
+impl WaitQuantiles {
+    /// Exact nearest-rank quantiles of `samples`, which are sorted in place.
+    pub fn of(samples: &mut [u64]) -> Self {
+        samples.sort_unstable();
+        let n = samples.len() as u64;
+        let pct = |per_mille: u64| {
+            let rank = (per_mille * n).div_ceil(1000).max(1);
+            samples.get((rank - 1) as usize).copied().unwrap_or(0)
+        };
+        Self { samples: n, p50_ns: pct(500), p90_ns: pct(900), p99_ns: pct(990), max_ns: pct(1000) }
+    }
+}
+
+/// Replayed over recorded, per quantile; `None` where the recorded one is 0.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct WaitRatios {
+    /// Of the medians.
+    pub p50: Option<f64>,
+    /// Of the 90th percentiles.
+    pub p90: Option<f64>,
+    /// Of the 99th percentiles.
+    pub p99: Option<f64>,
+    /// Of the longest waits.
+    pub max: Option<f64>,
+}
+
+/// How close a replay's waits came to the recording's: runnable → running
+/// waits of the recorded tasks (the user scheduler's left out, as the
+/// simulator's waits leave it out; those that ended within the simulated
+/// time) against the replayed tasks'.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct ReplayFidelity {
+    /// The recording's waits.
+    pub recorded: WaitQuantiles,
+    /// The replay's waits.
+    pub replayed: WaitQuantiles,
+    /// Replayed / recorded.
+    pub ratio: WaitRatios,
+}
+
+impl ReplayFidelity {
+    /// The fidelity of a replay whose tasks waited `replayed`, against `recorded`.
+    pub fn of(recorded: &mut [u64], replayed: &mut [u64]) -> Self {
+        let (recorded, replayed) = (WaitQuantiles::of(recorded), WaitQuantiles::of(replayed));
+        let ratio = |r: u64, s: u64| (r > 0).then(|| s as f64 / r as f64);
+        Self {
+            recorded,
+            replayed,
+            ratio: WaitRatios {
+                p50: ratio(recorded.p50_ns, replayed.p50_ns),
+                p90: ratio(recorded.p90_ns, replayed.p90_ns),
+                p99: ratio(recorded.p99_ns, replayed.p99_ns),
+                max: ratio(recorded.max_ns, replayed.max_ns),
+            },
+        }
+    }
+}
+
 /// The per-mille ranks of [`ClassReport::wait_cdf`]: every 2.5 % up to
 /// 97.5 %, then the tail (99, 99.5, 99.9 %) and the longest wait.
 pub const CDF_PER_MILLE: [u16; 44] = [
@@ -334,6 +407,10 @@ pub struct Report {
     pub events: u64,
     /// Policy switches, in order (empty unless switches were planned).
     pub switches: Vec<SwitchRecord>,
+    /// A replay's waits against the recording's (absent from the JSON
+    /// unless the workload is a replay).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay: Option<ReplayFidelity>,
 }
 
 /// Jain's fairness index of `xs`: (Σx)² / (n·Σx²), in 0..=1.
@@ -351,6 +428,11 @@ pub(crate) fn build(config: &SimConfig, m: &mut Machine) -> Report {
     let nr_cpus = m.cpus.len() as u32;
     let tasks = m.tasks.iter().filter(|t| t.is_long_lived()).map(|t| task_report(t, nr_cpus)).collect();
 
+    let replay = config.workload.replay().map(|r| {
+        let mut recorded: Vec<u64> =
+            r.recorded_waits.iter().filter(|(at, _)| *at <= config.duration_ns).map(|(_, w)| *w).collect();
+        ReplayFidelity::of(&mut recorded, &mut all_waits.clone())
+    });
     let latency = Latency::of(&mut all_waits);
     let kernel_watchdog_exceeded = latency.max_ns.max(acc.longest_unfinished_wait_ns) > KERNEL_WATCHDOG_NS;
     let (throughput, utilisation) = cpu_time(m, &classes);
@@ -381,6 +463,7 @@ pub(crate) fn build(config: &SimConfig, m: &mut Machine) -> Report {
         tasks,
         events: m.counters.events,
         switches: std::mem::take(&mut m.switch_log),
+        replay,
     }
 }
 
@@ -532,6 +615,7 @@ impl Report {
         let mut s = String::new();
         self.write_setup(&mut s);
         self.write_classes(&mut s);
+        self.write_replay(&mut s);
         self.write_totals(&mut s);
         self.write_counters(&mut s);
         self.write_outcome(&mut s);
@@ -588,6 +672,42 @@ impl Report {
         }
         let tp = &self.throughput;
         write_class_row(s, "all", self.accounting.created, tp.workload_cpu_ns, tp.work_units, &self.latency);
+        let _ = writeln!(s);
+    }
+
+    /// A replay's waits against the recording's, and their ratios; then a
+    /// blank line (nothing unless the workload is a replay).
+    fn write_replay(&self, s: &mut String) {
+        let Some(f) = &self.replay else { return };
+        let _ = writeln!(
+            s,
+            "{:<12} {:>9} {:>11} {:>11} {:>11} {:>11}",
+            "replay waits", "waits", "p50 us", "p90 us", "p99 us", "max us"
+        );
+        for (name, q) in [("recorded", &f.recorded), ("replayed", &f.replayed)] {
+            let _ = writeln!(
+                s,
+                "{:<12} {:>9} {:>11} {:>11} {:>11} {:>11}",
+                name,
+                q.samples,
+                us(q.p50_ns),
+                us(q.p90_ns),
+                us(q.p99_ns),
+                us(q.max_ns)
+            );
+        }
+        let x = |r: Option<f64>| r.map_or_else(|| "n/a".to_owned(), |r| format!("{r:.2}x"));
+        let r = &f.ratio;
+        let _ = writeln!(
+            s,
+            "{:<12} {:>9} {:>11} {:>11} {:>11} {:>11}",
+            "ratio",
+            "",
+            x(r.p50),
+            x(r.p90),
+            x(r.p99),
+            x(r.max)
+        );
         let _ = writeln!(s);
     }
 
@@ -827,6 +947,7 @@ mod tests {
             tasks: Vec::new(),
             events: 1_000_000,
             switches: Vec::new(),
+            replay: None,
         }
     }
 

@@ -3,8 +3,9 @@
 
 use super::{
     queue::TaskId,
+    replay::Replay,
     rng::SplitMix64,
-    workload::{Affinity, Behavior, TaskClass, TaskGroup, JITTER_PCT, SPAWN_NS},
+    workload::{nice_to_weight, Affinity, Behavior, TaskClass, TaskGroup, JITTER_PCT, SPAWN_NS},
 };
 use scheduler_core::task::{QueuedTask, ENQ_WAKEUP, TASK_COMM_LEN};
 
@@ -54,10 +55,38 @@ impl CpuRange {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Role {
     Hog,
-    Periodic { run_ns: u64, sleep_ns: u64 },
-    Pipe { partner: TaskId, run_ns: u64, leader: bool },
-    ForkParent { children: u32, child_run_ns: u64, period_ns: u64 },
-    ForkChild { parent: TaskId },
+    Periodic {
+        run_ns: u64,
+        sleep_ns: u64,
+    },
+    Pipe {
+        partner: TaskId,
+        run_ns: u64,
+        leader: bool,
+    },
+    ForkParent {
+        children: u32,
+        child_run_ns: u64,
+        period_ns: u64,
+    },
+    ForkChild {
+        parent: TaskId,
+    },
+    /// Follows script `script` of the machine's replay.
+    Replay {
+        script: u32,
+    },
+}
+
+/// Where a replayed task is in its script.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Cursor {
+    /// The next step.
+    pub(crate) step: usize,
+    /// Wakes from other tasks not yet consumed by a block.
+    pub(crate) wakes_pending: u32,
+    /// Blocked until woken (sleeping without a timer).
+    pub(crate) blocked: bool,
 }
 
 /// A queue a task can wait in.
@@ -121,6 +150,8 @@ pub(crate) struct SimTask {
     pub(crate) runnable_since: u64,
     /// A pipe message arrived while the task was not blocked.
     pub(crate) wake_pending: bool,
+    /// A replayed task's place in its script.
+    pub(crate) cursor: Cursor,
     pub(crate) cpu_ns: u64,
     pub(crate) runs: u64,
     pub(crate) work_units: u64,
@@ -162,6 +193,7 @@ impl SimTask {
             stop_ts: 0,
             runnable_since: 0,
             wake_pending: false,
+            cursor: Cursor::default(),
             cpu_ns: 0,
             runs: 0,
             work_units: 0,
@@ -196,6 +228,7 @@ impl SimTask {
             stop_ts: 0,
             runnable_since: 0,
             wake_pending: false,
+            cursor: Cursor::default(),
             cpu_ns: 0,
             runs: 0,
             work_units: 0,
@@ -309,6 +342,34 @@ pub(crate) fn create_workload(
                 }
             }
         }
+    }
+}
+
+/// The nice level whose weight is nearest `weight` (the lower one on a tie).
+fn nearest_nice(weight: u64) -> i32 {
+    (-20..=19).min_by_key(|&n| nice_to_weight(n).abs_diff(weight)).unwrap_or(0)
+}
+
+/// Creates a task per script of `replay`, appending them to `tasks` and the
+/// time each appears to `wakes`: the recorded weight and name, pinned to
+/// the recorded CPU or allowed on every one. Pids are the simulator's
+/// (from [`PID_BASE`]); the recorded one is in the script.
+pub(crate) fn create_replay(replay: &Replay, nr_cpus: u32, tasks: &mut Vec<SimTask>, wakes: &mut Vec<(u64, TaskId)>) {
+    let group = TaskGroup::new(TaskClass::Replay, super::workload::Count::Fixed(1), Behavior::Hog);
+    for (i, script) in replay.scripts.iter().enumerate() {
+        let id = tasks.len() as TaskId;
+        let allowed = match script.pinned {
+            Some(cpu) if cpu < nr_cpus => CpuRange { first: cpu, count: 1 },
+            _ => CpuRange { first: 0, count: nr_cpus },
+        };
+        let mut t = SimTask::new(PID_BASE + id as i32, &group, Role::Replay { script: i as u32 }, allowed, 0, nr_cpus);
+        t.weight = script.weight.max(1);
+        t.nice = nearest_nice(t.weight);
+        t.comm = [0; TASK_COMM_LEN];
+        let n = script.comm.len().min(TASK_COMM_LEN - 1);
+        t.comm[..n].copy_from_slice(&script.comm.as_bytes()[..n]);
+        tasks.push(t);
+        wakes.push((script.start_ns, id));
     }
 }
 

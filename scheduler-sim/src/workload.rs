@@ -4,13 +4,15 @@
 //! `hogs`, ...) are defined in one table, [`PRESETS`]; a test can build its
 //! own groups with [`Workload::Custom`].
 
-use std::{fmt, str::FromStr};
+use std::{fmt, str::FromStr, sync::Arc};
 
 use serde::Serialize;
 use thiserror::Error;
 
 pub use scheduler_core::task::nice_to_weight;
 use scheduler_core::task::WEIGHT_IDLEPRIO;
+
+use crate::replay::Replay;
 
 /// The weight of a `SCHED_IDLE` task: the kernel's 3 (nice 0 is 1024).
 pub fn sched_idle_weight() -> u64 {
@@ -33,17 +35,20 @@ pub enum TaskClass {
     Affinity,
     /// Tasks at a nice level other than 0.
     Nice,
+    /// Tasks replaying a recording's ([`Workload::Replay`]).
+    Replay,
 }
 
 impl TaskClass {
     /// Every class, in report order.
-    pub const ALL: [TaskClass; 6] = [
+    pub const ALL: [TaskClass; 7] = [
         TaskClass::Hog,
         TaskClass::Interactive,
         TaskClass::Pipe,
         TaskClass::Fork,
         TaskClass::Affinity,
         TaskClass::Nice,
+        TaskClass::Replay,
     ];
 
     /// The class's name as reported.
@@ -55,6 +60,7 @@ impl TaskClass {
             TaskClass::Fork => "fork",
             TaskClass::Affinity => "affinity",
             TaskClass::Nice => "nice",
+            TaskClass::Replay => "replay",
         }
     }
 }
@@ -251,29 +257,44 @@ impl TaskGroup {
     }
 }
 
-/// A workload: a named preset or a custom list of groups.
+/// A workload: a named preset, a custom list of groups, or a recording's
+/// tasks replayed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Workload {
     /// A preset from [`PRESETS`].
     Preset(Preset),
     /// Any groups (for tests and experiments).
     Custom(Vec<TaskGroup>),
+    /// The tasks of a recording, each following its script
+    /// ([`Replay::from_recording`]); the machine must have the recording's
+    /// CPU count.
+    Replay(Arc<Replay>),
 }
 
 impl Workload {
-    /// The name shown in reports: the preset's, or `"custom"`.
+    /// The name shown in reports: the preset's, `"custom"` or `"replay"`.
     pub fn name(&self) -> &'static str {
         match self {
             Workload::Preset(p) => p.name(),
             Workload::Custom(_) => "custom",
+            Workload::Replay(_) => "replay",
         }
     }
 
-    /// The workload's groups.
+    /// The workload's groups (none for a replay: its tasks are scripts).
     pub fn groups(&self) -> &[TaskGroup] {
         match self {
             Workload::Preset(p) => p.def().groups,
             Workload::Custom(g) => g,
+            Workload::Replay(_) => &[],
+        }
+    }
+
+    /// The replayed recording, if this is a replay.
+    pub fn replay(&self) -> Option<&Arc<Replay>> {
+        match self {
+            Workload::Replay(r) => Some(r),
+            _ => None,
         }
     }
 }

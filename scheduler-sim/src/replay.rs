@@ -1,0 +1,816 @@
+//! Replaying a recording (`scx_relay record`'s file, read by
+//! [`scheduler_core::record::read`]) in the simulator.
+//!
+//! Two parts:
+//! - [`Pairer`] and [`Paired`]: the recording's `running` and `stopping`
+//!   paired per CPU into runs, and each task's becoming runnable paired with
+//!   its next run into a wait. The one home of that pairing: `scx_relay
+//!   record-summary` and the replay both use it.
+//! - [`Replay::from_recording`]: a script per task (CPU bursts, sleeps,
+//!   wakeups of other tasks), which [`Workload::Replay`](crate::Workload)
+//!   runs on the simulated machine.
+//!
+//! How a script is derived: every task but the user scheduler (the pids
+//! whose `running` has flags 1) gets one. It appears at its first event
+//! (from the recording's start). A burst is the CPU time its runs add up to
+//! from becoming runnable until it leaves the runqueue (`quiescent`; the
+//! run under way then included); a sleep lasts from there to its next
+//! `runnable`. When a wakeup (`runnable` with `SCX_ENQ_WAKEUP`) of task B
+//! happens on a CPU that runs task A (not B, not the user scheduler), A
+//! woke B: A's burst is split there with a [`Step::Wake`] of B, at the CPU
+//! time A had run in that burst, and B's sleep becomes a [`Step::Block`]
+//! until that wake. Any other wakeup (nothing ran there: an interrupt, a
+//! timer; or the user scheduler ran) is a timed [`Step::Sleep`] of the
+//! recorded length. Weight: the latest `runnable`'s; affinity: pinned to
+//! the CPU it last ran on when the latest `runnable` allowed one CPU, else
+//! every CPU. A task whose recording ends mid-burst runs what was recorded
+//! of that burst and stops.
+
+use std::collections::{HashMap, HashSet};
+
+use scheduler_core::{
+    record::{Event, Kind, Recording},
+    task::ENQ_WAKEUP,
+    wire::MAX_CPUS,
+};
+use thiserror::Error;
+
+use crate::trace::{Runner, Slice, Trace, TraceTask};
+
+/// One run of a task on a CPU, from its `running` to its `stopping`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Run {
+    /// The CPU.
+    pub cpu: u32,
+    /// The task.
+    pub pid: i32,
+    /// Start (ns of the recording's clock).
+    pub start_ns: u64,
+    /// End (ns of the recording's clock), >= `start_ns`.
+    pub end_ns: u64,
+    /// The user scheduler's run.
+    pub usersched: bool,
+}
+
+/// What runs on a CPU, as [`Pairer`] last saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OnCpu {
+    /// The task.
+    pub pid: i32,
+    /// Since (ns of the recording's clock).
+    pub since_ns: u64,
+    /// It is the user scheduler.
+    pub usersched: bool,
+}
+
+/// What one event completed ([`Pairer::step`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Paired {
+    /// A run that ended (a `stopping` matching its CPU's `running`).
+    pub run: Option<Run>,
+    /// A wait that ended (a `running` of a task runnable since): its length (ns).
+    pub wait_ns: Option<u64>,
+    /// A run that never stopped: a `running` came on a CPU whose last run
+    /// had not stopped, or a `stopping` of another task ended it.
+    pub unmatched_running: bool,
+    /// A `stopping` of a task that was not running there (a run under way
+    /// when recording started).
+    pub unmatched_stopping: bool,
+}
+
+/// Pairs a recording's events, fed in file order: each CPU's `running`
+/// with its `stopping` into a [`Run`], each task's becoming runnable (a
+/// wakeup, or put back while runnable) with its next run into a wait.
+#[derive(Debug, Default)]
+pub struct Pairer {
+    on_cpu: HashMap<i32, OnCpu>,
+    runnable_since: HashMap<i32, u64>,
+}
+
+impl Pairer {
+    /// What runs on `cpu` now (before the next event is fed).
+    pub fn on(&self, cpu: i32) -> Option<OnCpu> {
+        self.on_cpu.get(&cpu).copied()
+    }
+
+    /// A new scheduler session starts: nothing pairs across it. Returns
+    /// the runs under way, dropped (they never stop).
+    pub fn new_session(&mut self) -> u64 {
+        self.runnable_since.clear();
+        let under_way = self.on_cpu.len() as u64;
+        self.on_cpu.clear();
+        under_way
+    }
+
+    /// The runs under way (at the end: they never stop).
+    pub fn under_way(&self) -> u64 {
+        self.on_cpu.len() as u64
+    }
+
+    /// Feeds one event; returns what it completed.
+    pub fn step(&mut self, e: &Event) -> Paired {
+        let mut out = Paired::default();
+        match e.kind {
+            Kind::Runnable => {
+                self.runnable_since.entry(e.pid).or_insert(e.ts_ns);
+            }
+            Kind::Running => {
+                let on = OnCpu { pid: e.pid, since_ns: e.ts_ns, usersched: e.flags & 1 != 0 };
+                out.unmatched_running = self.on_cpu.insert(e.cpu, on).is_some();
+                out.wait_ns = self.runnable_since.remove(&e.pid).map(|since| e.ts_ns.saturating_sub(since));
+            }
+            Kind::Stopping => {
+                match self.on_cpu.remove(&e.cpu) {
+                    Some(on) if on.pid == e.pid => {
+                        out.run = Some(Run {
+                            cpu: u32::try_from(e.cpu).unwrap_or(0),
+                            pid: on.pid,
+                            start_ns: on.since_ns,
+                            end_ns: e.ts_ns.max(on.since_ns),
+                            usersched: on.usersched,
+                        });
+                    }
+                    Some(_) => {
+                        // Another task's run there never stopped, and this stop had no start.
+                        out.unmatched_running = true;
+                        out.unmatched_stopping = true;
+                    }
+                    None => out.unmatched_stopping = true,
+                }
+                if e.flags & 1 != 0 {
+                    self.runnable_since.insert(e.pid, e.ts_ns);
+                }
+            }
+            Kind::Quiescent => {
+                self.runnable_since.remove(&e.pid);
+            }
+            Kind::Decision => {}
+        }
+        out
+    }
+}
+
+/// The runs and waits a recording's events add up to.
+#[derive(Debug, Default)]
+pub struct Runs {
+    /// Runs, in the order they ended.
+    pub runs: Vec<Run>,
+    /// Waits: a task runnable (a wakeup, or put back while runnable) until
+    /// it next ran (ns).
+    pub waits_ns: Vec<u64>,
+    /// `running` with no `stopping` after it on its CPU (another `running`
+    /// came first, or the session ended: a run under way when recording
+    /// stopped).
+    pub unmatched_running: u64,
+    /// `stopping` of a task that was not running there (a run under way
+    /// when recording started).
+    pub unmatched_stopping: u64,
+}
+
+impl Runs {
+    /// Pairs every event of `rec` ([`Pairer`]) within each session
+    /// (nothing pairs across a restart).
+    pub fn of(rec: &Recording) -> Self {
+        let mut out = Runs::default();
+        let mut pairer = Pairer::default();
+        let mut starts = session_starts(rec);
+        for (i, e) in rec.events.iter().enumerate() {
+            if starts(i) {
+                out.unmatched_running += pairer.new_session();
+            }
+            let p = pairer.step(e);
+            out.runs.extend(p.run);
+            out.waits_ns.extend(p.wait_ns);
+            out.unmatched_running += u64::from(p.unmatched_running);
+            out.unmatched_stopping += u64::from(p.unmatched_stopping);
+        }
+        out.unmatched_running += pairer.under_way();
+        out
+    }
+
+    /// The runs as a timeline (times from the recording's start).
+    pub fn trace(&self, rec: &Recording, title: &str) -> Trace {
+        let mut index: HashMap<i32, u32> = HashMap::new();
+        let mut tasks: Vec<TraceTask> = Vec::new();
+        let names = last_names(rec);
+        let mut slices = Vec::with_capacity(self.runs.len());
+        for run in &self.runs {
+            let runner = if run.usersched {
+                Runner::UserScheduler
+            } else {
+                let i = *index.entry(run.pid).or_insert_with(|| {
+                    tasks.push(TraceTask {
+                        name: names.get(&run.pid).cloned().unwrap_or_else(|| format!("pid {}", run.pid)),
+                        pid: run.pid,
+                        class: None,
+                    });
+                    (tasks.len() - 1) as u32
+                });
+                Runner::Task(i)
+            };
+            if run.end_ns > run.start_ns {
+                slices.push(Slice {
+                    cpu: run.cpu,
+                    start_ns: run.start_ns.saturating_sub(rec.start_ns),
+                    end_ns: run.end_ns.saturating_sub(rec.start_ns),
+                    runner,
+                });
+            }
+        }
+        Trace { title: title.to_owned(), nr_cpus: rec.nr_cpus, tasks, slices }
+    }
+}
+
+/// Called with each event's index in order: whether a new session starts
+/// at that event (the first session's start included).
+pub fn session_starts(rec: &Recording) -> impl FnMut(usize) -> bool + '_ {
+    let mut sessions = rec.sessions.iter().map(|s| s.from_event).peekable();
+    move |i| {
+        let mut starts = false;
+        while sessions.next_if(|&from| from <= i).is_some() {
+            starts = true;
+        }
+        starts
+    }
+}
+
+/// Each pid's last name in the recording.
+pub fn last_names(rec: &Recording) -> HashMap<i32, String> {
+    rec.names.iter().map(|n| (n.pid, n.comm.clone())).collect()
+}
+
+/// The end of a recording: its totals' end, or its last event if cut short.
+pub fn end_ns(rec: &Recording) -> u64 {
+    rec.end.map_or_else(|| rec.events.iter().map(|e| e.ts_ns).max().unwrap_or(rec.start_ns), |e| e.end_ns)
+}
+
+/// One step of a replayed task's script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Run this much CPU time (ns); `cpu`: where it (last) ran in the recording.
+    Run {
+        /// CPU time (ns), > 0.
+        ns: u64,
+        /// The recorded CPU.
+        cpu: u32,
+    },
+    /// Wake the task of this index in [`Replay::scripts`] (it is blocked,
+    /// or will find the wakeup when it blocks).
+    Wake(u32),
+    /// Block until woken by another task's [`Step::Wake`].
+    Block,
+    /// Sleep this long (ns).
+    Sleep(u64),
+}
+
+/// One task's script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Script {
+    /// The recorded pid.
+    pub pid: i32,
+    /// Its (last) command name.
+    pub comm: String,
+    /// When it appears (ns from the recording's start).
+    pub start_ns: u64,
+    /// Its load weight (the latest `runnable`'s; 1024 = nice 0).
+    pub weight: u64,
+    /// The one CPU it may use; `None`: every CPU.
+    pub pinned: Option<u32>,
+    /// What it does, in order; after the last step it exits.
+    pub steps: Vec<Step>,
+}
+
+/// A recording made into scripts: what [`Workload::Replay`](crate::Workload) runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replay {
+    /// CPUs of the recorded machine.
+    pub nr_cpus: u32,
+    /// The recording's length (ns).
+    pub duration_ns: u64,
+    /// One per task, in order of first appearance.
+    pub scripts: Vec<Script>,
+    /// The recorded waits of the scripts' tasks (the user scheduler's left
+    /// out, as the simulator's waits leave it out): (when the wait ended, ns
+    /// from the start; its length, ns), in file order.
+    pub recorded_waits: Vec<(u64, u64)>,
+}
+
+/// Why a recording cannot be replayed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ReplayError {
+    /// The recording's CPU count is 0 or more than the simulator supports.
+    #[error("the recording has {0} CPUs; the simulator runs 1 to {MAX_CPUS}")]
+    Cpus(u32),
+    /// An event names a CPU the recorded machine does not have.
+    #[error("event {index} is on CPU {cpu}, but the recording has {nr_cpus} CPUs")]
+    Cpu {
+        /// The event's index in the file.
+        index: usize,
+        /// Its CPU.
+        cpu: i32,
+        /// The recording's CPUs.
+        nr_cpus: u32,
+    },
+    /// No time passes in it.
+    #[error("the recording covers no time (no event after its start)")]
+    Empty,
+}
+
+/// Where a task is in its recorded life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Runnable (or running): a burst is under way.
+    Burst,
+    /// It left the runqueue at this time while running: the burst ends
+    /// with that run.
+    Closing(u64),
+    /// Not runnable since this time.
+    Gap(u64),
+}
+
+/// A script being built.
+#[derive(Debug)]
+struct Building {
+    script: Script,
+    phase: Phase,
+    /// CPU time of the current burst's finished runs (ns).
+    burst_ns: u64,
+    /// Of which already in steps (up to a wake).
+    emitted_ns: u64,
+    /// The CPU it runs on now.
+    running_on: Option<i32>,
+    /// The CPU it last ran on.
+    last_cpu: u32,
+    /// The latest `runnable` allowed one CPU.
+    one_cpu: bool,
+}
+
+impl Building {
+    /// CPU time of the current burst at `ts`, the run under way included.
+    fn progress(&self, ts: u64, pairer: &Pairer) -> u64 {
+        let running = self.running_on.and_then(|c| pairer.on(c)).map_or(0, |on| ts.saturating_sub(on.since_ns));
+        self.burst_ns.saturating_add(running)
+    }
+
+    /// Adds the burst's CPU time up to `upto` not yet in steps.
+    fn emit_run(&mut self, upto: u64, cpu: u32) {
+        if upto > self.emitted_ns {
+            self.script.steps.push(Step::Run { ns: upto - self.emitted_ns, cpu });
+            self.emitted_ns = upto;
+        }
+    }
+
+    /// Ends the burst (its remaining CPU time a run); not runnable from `since`.
+    fn close(&mut self, since: u64) {
+        self.emit_run(self.burst_ns, self.last_cpu);
+        (self.burst_ns, self.emitted_ns) = (0, 0);
+        self.phase = Phase::Gap(since);
+    }
+}
+
+impl Replay {
+    /// The scripts of `rec`'s tasks (see the module's documentation).
+    pub fn from_recording(rec: &Recording) -> Result<Replay, ReplayError> {
+        if rec.nr_cpus == 0 || rec.nr_cpus > MAX_CPUS {
+            return Err(ReplayError::Cpus(rec.nr_cpus));
+        }
+        for (index, e) in rec.events.iter().enumerate() {
+            if u32::try_from(e.cpu).map_or(true, |c| c >= rec.nr_cpus) {
+                return Err(ReplayError::Cpu { index, cpu: e.cpu, nr_cpus: rec.nr_cpus });
+            }
+        }
+        let start = rec.start_ns;
+        let end = end_ns(rec);
+        let duration_ns = end.saturating_sub(start);
+        if duration_ns == 0 {
+            return Err(ReplayError::Empty);
+        }
+        let usersched: HashSet<i32> =
+            rec.events.iter().filter(|e| e.kind == Kind::Running && e.flags & 1 != 0).map(|e| e.pid).collect();
+        let names = last_names(rec);
+        let mut pairer = Pairer::default();
+        let mut index: HashMap<i32, usize> = HashMap::new();
+        let mut tasks: Vec<Building> = Vec::new();
+        let mut recorded_waits = Vec::new();
+        let mut starts = session_starts(rec);
+        for (n, e) in rec.events.iter().enumerate() {
+            if starts(n) {
+                // A restart: what ran or waited does not carry over. Bursts
+                // under way end here; each task goes on from its next event.
+                pairer.new_session();
+                for t in &mut tasks {
+                    t.running_on = None;
+                    if !matches!(t.phase, Phase::Gap(_)) {
+                        t.close(e.ts_ns);
+                    }
+                }
+            }
+            // Who runs on the event's CPU as it happens (a `runnable` changes nothing there).
+            let waker = pairer.on(e.cpu);
+            let paired = pairer.step(e);
+            if e.kind == Kind::Decision || usersched.contains(&e.pid) {
+                continue;
+            }
+            if let Some(wait) = paired.wait_ns {
+                recorded_waits.push((e.ts_ns.saturating_sub(start), wait));
+            }
+            let i = *index.entry(e.pid).or_insert_with(|| {
+                let phase = match e.kind {
+                    Kind::Running => Phase::Burst,
+                    Kind::Stopping if e.flags & 1 != 0 => Phase::Burst,
+                    _ => Phase::Gap(e.ts_ns),
+                };
+                tasks.push(Building {
+                    script: Script {
+                        pid: e.pid,
+                        comm: names.get(&e.pid).cloned().unwrap_or_default(),
+                        start_ns: e.ts_ns.saturating_sub(start),
+                        weight: 1024,
+                        pinned: None,
+                        steps: Vec::new(),
+                    },
+                    phase,
+                    burst_ns: 0,
+                    emitted_ns: 0,
+                    running_on: None,
+                    last_cpu: u32::try_from(e.cpu).unwrap_or(0),
+                    one_cpu: false,
+                });
+                tasks.len() - 1
+            });
+            match e.kind {
+                Kind::Running => {
+                    let t = &mut tasks[i];
+                    // Runnable unseen (a restart, lost events): a burst starts.
+                    if let Phase::Gap(since) = t.phase {
+                        t.script.steps.push(Step::Sleep(e.ts_ns.saturating_sub(since)));
+                        t.phase = Phase::Burst;
+                    }
+                    t.running_on = Some(e.cpu);
+                }
+                Kind::Stopping => {
+                    let t = &mut tasks[i];
+                    t.running_on = None;
+                    if let Some(run) = paired.run {
+                        t.burst_ns = t.burst_ns.saturating_add(run.end_ns - run.start_ns);
+                        t.last_cpu = run.cpu;
+                    }
+                    if let Phase::Closing(since) = t.phase {
+                        t.close(since);
+                    }
+                }
+                Kind::Quiescent => {
+                    let t = &mut tasks[i];
+                    if t.phase == Phase::Burst {
+                        if t.running_on.is_some() {
+                            t.phase = Phase::Closing(e.ts_ns);
+                        } else {
+                            t.close(e.ts_ns);
+                        }
+                    }
+                }
+                Kind::Runnable => {
+                    {
+                        let t = &mut tasks[i];
+                        t.script.weight = e.arg.max(1);
+                        t.one_cpu = e.arg2 == 1;
+                        if let Phase::Closing(since) = t.phase {
+                            let progress = t.progress(e.ts_ns, &pairer);
+                            t.burst_ns = progress;
+                            t.close(since);
+                        }
+                    }
+                    let Phase::Gap(since) = tasks[i].phase else { continue };
+                    let by = waker
+                        .filter(|w| e.flags & ENQ_WAKEUP as u32 != 0 && w.pid != e.pid && !w.usersched)
+                        .and_then(|w| index.get(&w.pid).copied())
+                        .filter(|&a| a != i && !matches!(tasks[a].phase, Phase::Gap(_)));
+                    match by {
+                        Some(a) => {
+                            let w = &mut tasks[a];
+                            let progress = w.progress(e.ts_ns, &pairer);
+                            w.emit_run(progress, u32::try_from(e.cpu).unwrap_or(0));
+                            w.script.steps.push(Step::Wake(i as u32));
+                            tasks[i].script.steps.push(Step::Block);
+                        }
+                        None => tasks[i].script.steps.push(Step::Sleep(e.ts_ns.saturating_sub(since))),
+                    }
+                    tasks[i].phase = Phase::Burst;
+                }
+                Kind::Decision => {}
+            }
+        }
+        let scripts = tasks
+            .into_iter()
+            .map(|mut t| {
+                if !matches!(t.phase, Phase::Gap(_)) {
+                    let progress = t.progress(end, &pairer);
+                    t.burst_ns = progress;
+                    let cpu = t.running_on.and_then(|c| u32::try_from(c).ok()).unwrap_or(t.last_cpu);
+                    t.last_cpu = cpu;
+                    t.close(end);
+                }
+                if t.one_cpu {
+                    t.script.pinned = Some(t.last_cpu);
+                }
+                t.script
+            })
+            .collect();
+        Ok(Replay { nr_cpus: rec.nr_cpus, duration_ns, scripts, recorded_waits })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod tests {
+    use scheduler_core::{
+        record::{self, Writer},
+        wire::RawRecordEvent,
+        TASK_COMM_LEN,
+    };
+
+    use super::*;
+
+    /// Pids of the synthetic recording: the user scheduler, a ping-pong
+    /// pair, a timer-woken pinned task.
+    pub(crate) const USER: i32 = 1;
+    pub(crate) const PING: i32 = 10;
+    pub(crate) const PONG: i32 = 11;
+    pub(crate) const TIMER: i32 = 12;
+
+    /// An event: `(ts, kind, pid, cpu, flags, arg, arg2)`.
+    pub(crate) type Ev = (u64, Kind, i32, i32, u32, u64, i32);
+
+    /// The recording of `events` on `nr_cpus` CPUs from 0 to `end_ns`.
+    pub(crate) fn recording(nr_cpus: u32, end_ns: u64, events: &[Ev]) -> Recording {
+        let mut w = Writer::new(Vec::new(), nr_cpus, 0).unwrap();
+        for &(ts, kind, pid, cpu, flags, arg, arg2) in events {
+            let mut comm = [0u8; TASK_COMM_LEN];
+            let name = format!("task{pid}");
+            comm[..name.len()].copy_from_slice(name.as_bytes());
+            let e = RawRecordEvent { ts, arg, pid, tgid: pid, cpu, kind: kind as u32, flags, arg2, comm };
+            w.event(&e).unwrap();
+        }
+        record::read(&w.finish(0, end_ns).unwrap()).unwrap()
+    }
+
+    /// Two CPUs for 200 µs: PING (nice 0) and PONG (weight 2048) wake each
+    /// other, PING on CPU 0 and PONG on CPU 1; TIMER, pinned to CPU 1, is
+    /// woken twice with nothing running there (a timer), the second time
+    /// after 25 µs asleep, and is preempted once; the user scheduler runs
+    /// on CPU 1 between.
+    pub(crate) fn ping_pong() -> Recording {
+        use Kind::{Decision, Quiescent, Runnable, Running, Stopping};
+        recording(
+            2,
+            200_000,
+            &[
+                (0, Runnable, PING, 0, 0, 1024, 2),
+                (1_000, Running, PING, 0, 0, 0, 0),
+                (10_000, Runnable, TIMER, 1, 1, 1024, 1),
+                (11_000, Running, TIMER, 1, 0, 0, 0),
+                (20_000, Quiescent, TIMER, 1, 1, 0, 0),
+                (20_000, Stopping, TIMER, 1, 0, 0, 0),
+                (45_000, Runnable, TIMER, 1, 1, 1024, 1),
+                (46_000, Running, TIMER, 1, 0, 0, 0),
+                (47_000, Stopping, TIMER, 1, 1, 0, 0),
+                (48_000, Running, TIMER, 1, 0, 0, 0),
+                (49_000, Quiescent, TIMER, 1, 1, 0, 0),
+                (49_000, Stopping, TIMER, 1, 0, 0, 0),
+                // PING, 50 µs into its burst, wakes PONG (not seen before).
+                (51_000, Runnable, PONG, 0, 1, 2048, 2),
+                (51_500, Decision, PONG, 0, 0, 5_000_000, -1),
+                (52_000, Quiescent, PING, 0, 1, 0, 0),
+                (52_500, Stopping, PING, 0, 0, 0, 0),
+                (53_000, Running, USER, 1, 1, 0, 0),
+                (54_000, Stopping, USER, 1, 0, 0, 0),
+                (60_000, Running, PONG, 1, 0, 0, 0),
+                // PONG, 30 µs into its burst, wakes PING.
+                (90_000, Runnable, PING, 1, 1, 1024, 2),
+                (95_000, Quiescent, PONG, 1, 1, 0, 0),
+                (95_100, Stopping, PONG, 1, 0, 0, 0),
+                (100_000, Running, PING, 0, 0, 0, 0),
+                (140_000, Quiescent, PING, 0, 1, 0, 0),
+                (140_000, Stopping, PING, 0, 0, 0, 0),
+                // The user scheduler wakes TIMER: a timed sleep, not a dependency.
+                (150_000, Running, USER, 1, 1, 0, 0),
+                (150_500, Runnable, TIMER, 1, 1, 1024, 1),
+                (151_000, Stopping, USER, 1, 0, 0, 0),
+                (152_000, Running, TIMER, 1, 0, 0, 0),
+            ],
+        )
+    }
+
+    fn script(r: &Replay, pid: i32) -> &Script {
+        r.scripts.iter().find(|s| s.pid == pid).unwrap()
+    }
+
+    /// The pair wakes each other where it did, at the CPU time it had run
+    /// in its burst, each burst on its recorded CPU; the timer-woken task
+    /// sleeps its recorded time and is pinned; the user scheduler has no
+    /// script; weights are the latest; a burst under way at the end is cut
+    /// there.
+    #[test]
+    fn scripts_of_a_ping_pong_pair_and_a_timer() {
+        let r = Replay::from_recording(&ping_pong()).unwrap();
+        assert_eq!((r.nr_cpus, r.duration_ns), (2, 200_000));
+        let pids: Vec<_> = r.scripts.iter().map(|s| s.pid).collect();
+        assert_eq!(pids, [PING, TIMER, PONG], "in order of appearance, no user scheduler");
+        let (ping, timer, pong) = (0, 1, 2);
+        let p = script(&r, PING);
+        assert_eq!((p.start_ns, p.weight, p.pinned, p.comm.as_str()), (0, 1024, None, "task10"));
+        assert_eq!(
+            p.steps,
+            [
+                Step::Sleep(0),
+                Step::Run { ns: 50_000, cpu: 0 },
+                Step::Wake(pong),
+                Step::Run { ns: 1_500, cpu: 0 },
+                Step::Block,
+                Step::Run { ns: 40_000, cpu: 0 },
+            ]
+        );
+        let q = script(&r, PONG);
+        assert_eq!((q.start_ns, q.weight, q.pinned), (51_000, 2048, None));
+        assert_eq!(
+            q.steps,
+            [Step::Block, Step::Run { ns: 30_000, cpu: 1 }, Step::Wake(ping), Step::Run { ns: 5_100, cpu: 1 }]
+        );
+        let t = script(&r, TIMER);
+        assert_eq!((t.start_ns, t.pinned), (10_000, Some(1)));
+        assert_eq!(
+            t.steps,
+            [
+                Step::Sleep(0),
+                Step::Run { ns: 9_000, cpu: 1 },
+                Step::Sleep(25_000),
+                Step::Run { ns: 2_000, cpu: 1 },
+                Step::Sleep(101_500),
+                Step::Run { ns: 48_000, cpu: 1 },
+            ],
+            "two runs make one burst; woken by the user scheduler: a timed sleep; cut at the end"
+        );
+        assert!(!r.scripts.iter().any(|s| s.steps.contains(&Step::Wake(timer))));
+        assert_eq!(
+            r.recorded_waits,
+            [
+                (1_000, 1_000),
+                (11_000, 1_000),
+                (46_000, 1_000),
+                (48_000, 1_000),
+                (60_000, 9_000),
+                (100_000, 10_000),
+                (152_000, 1_500)
+            ],
+            "the user scheduler's waits left out"
+        );
+    }
+
+    /// A blocking task leaves the runqueue before it stops running (the
+    /// kernel's order): the run that ends after its `quiescent` still
+    /// counts in its burst; the pairing agrees with `Runs::of`.
+    #[test]
+    fn the_run_after_quiescent_counts() {
+        let r = Replay::from_recording(&ping_pong()).unwrap();
+        let total: u64 =
+            script(&r, PONG).steps.iter().map(|s| if let Step::Run { ns, .. } = s { *ns } else { 0 }).sum();
+        assert_eq!(total, 35_100);
+        let runs = Runs::of(&ping_pong());
+        let pong: u64 = runs.runs.iter().filter(|r| r.pid == PONG).map(|r| r.end_ns - r.start_ns).sum();
+        assert_eq!(pong, total);
+        assert_eq!(runs.runs.iter().filter(|r| r.usersched).count(), 2);
+    }
+
+    /// First in, first out, 5 ms slices, any CPU (the crate's example policy).
+    struct Fifo(std::collections::VecDeque<scheduler_core::QueuedTask>);
+
+    impl scheduler_core::Policy for Fifo {
+        fn name(&self) -> &str {
+            "fifo"
+        }
+        fn enqueue(&mut self, t: &scheduler_core::QueuedTask, _: &scheduler_core::SchedContext<'_>) {
+            self.0.push_back(*t)
+        }
+        fn dispatch(&mut self, _: &scheduler_core::SchedContext<'_>) -> Option<scheduler_core::Decision> {
+            self.0.pop_front().map(|t| t.decide(scheduler_core::Target::Any, 5_000_000, 0))
+        }
+        fn pending(&self) -> usize {
+            self.0.len()
+        }
+        fn take_all(&mut self, out: &mut Vec<scheduler_core::QueuedTask>) {
+            out.extend(self.0.drain(..))
+        }
+    }
+
+    fn replayed(rec: &Recording) -> (crate::Report, Trace) {
+        let r = Replay::from_recording(rec).unwrap();
+        let config = crate::SimConfig {
+            nr_cpus: r.nr_cpus,
+            duration_ns: r.duration_ns,
+            workload: crate::Workload::Replay(std::sync::Arc::new(r)),
+            check_invariants: true,
+            ..crate::SimConfig::default()
+        };
+        crate::simulate_traced(&config, Box::new(Fifo(Default::default()))).unwrap()
+    }
+
+    /// The runs of task `i` in the trace, in time order.
+    fn runs_of(trace: &Trace, i: u32) -> Vec<(u32, u64, u64)> {
+        let mut runs: Vec<_> = trace
+            .slices
+            .iter()
+            .filter(|s| s.runner == Runner::Task(i))
+            .map(|s| (s.cpu, s.start_ns, s.end_ns))
+            .collect();
+        runs.sort_by_key(|r| r.1);
+        runs
+    }
+
+    /// Replayed, the pair waits for each other: PING's second burst starts
+    /// when PONG has run 30 µs of its first (PING's CPU is idle: no wait);
+    /// TIMER sleeps its recorded 25 µs between its first two bursts, on its
+    /// CPU only; the weights are carried; the report compares waits; one
+    /// file and seed, one report.
+    #[test]
+    fn a_replay_runs_its_scripts() {
+        let (report, trace) = replayed(&ping_pong());
+        report.accounting.check().unwrap();
+        assert_eq!((report.workload.as_str(), report.nr_cpus, report.duration_ns), ("replay", 2, 200_000));
+        assert_eq!(report.tasks.len(), 3, "no task for the user scheduler");
+        let (ping, timer, pong) = (runs_of(&trace, 0), runs_of(&trace, 1), runs_of(&trace, 2));
+        assert!(pong[0].1 >= 51_000, "PONG appears when it was first seen: {pong:?}");
+        let pong_30us = pong[0].1 + 30_000;
+        let ping_second = ping.iter().find(|r| r.1 > 60_000).unwrap();
+        assert_eq!(ping_second.1, pong_30us, "PING woken by PONG's step: {ping:?} {pong:?}");
+        let first_end = timer[0].2;
+        assert_eq!(timer[0].2 - timer[0].1, 9_000);
+        assert_eq!(timer[1].1, first_end + 25_000, "a timed sleep of the recorded length: {timer:?}");
+        assert!(timer.iter().all(|r| r.0 == 1), "pinned to CPU 1: {timer:?}");
+        let t = |pid_index: usize| &report.tasks[pid_index];
+        assert_eq!((t(2).weight, t(2).nice, t(0).weight, t(1).cpus_allowed.as_str()), (2048, -3, 1024, "1"));
+        assert_eq!((t(0).work_units, t(2).work_units), (2, 1), "completed bursts");
+        assert_eq!(t(0).comm, "task10");
+        let f = report.replay.unwrap();
+        assert_eq!((f.recorded.samples, f.recorded.p50_ns, f.recorded.max_ns), (7, 1_000, 10_000));
+        assert_eq!(f.replayed.samples, report.latency.samples);
+        assert!(report.render_table().contains("replay waits"));
+        assert!(report.to_json().contains("\"replay\": {"));
+        let (again, _) = replayed(&ping_pong());
+        assert_eq!(report.to_json(), again.to_json());
+    }
+
+    /// A restart (a new session) ends the bursts under way, dropping the
+    /// run that never stopped; a task seen running again without a
+    /// `runnable` (a restart, lost events) sleeps until then; no wake
+    /// pairs across the restart.
+    #[test]
+    fn sessions_do_not_carry_over() {
+        let ev = |ts, kind: Kind, pid, flags| RawRecordEvent {
+            ts,
+            arg: 1024,
+            pid,
+            tgid: pid,
+            cpu: 0,
+            kind: kind as u32,
+            flags,
+            arg2: 1,
+            comm: [b'x'; TASK_COMM_LEN],
+        };
+        let mut w = Writer::new(Vec::new(), 1, 0).unwrap();
+        w.session(0).unwrap();
+        for e in [
+            ev(0, Kind::Runnable, 7, 0),
+            ev(100, Kind::Running, 7, 0),
+            ev(300, Kind::Stopping, 7, 1),
+            ev(400, Kind::Running, 7, 0),
+        ] {
+            w.event(&e).unwrap();
+        }
+        w.session(1_000).unwrap();
+        for e in [ev(2_000, Kind::Running, 7, 0), ev(2_500, Kind::Quiescent, 7, 1), ev(2_600, Kind::Stopping, 7, 0)] {
+            w.event(&e).unwrap();
+        }
+        let rec = record::read(&w.finish(0, 3_000).unwrap()).unwrap();
+        let r = Replay::from_recording(&rec).unwrap();
+        assert_eq!(
+            r.scripts[0].steps,
+            [Step::Sleep(0), Step::Run { ns: 200, cpu: 0 }, Step::Sleep(0), Step::Run { ns: 600, cpu: 0 }],
+            "the run under way at the restart is dropped; the burst after it starts at its running"
+        );
+        assert_eq!(r.scripts[0].pinned, Some(0));
+        let runs = Runs::of(&rec);
+        assert_eq!((runs.runs.len(), runs.unmatched_running, runs.unmatched_stopping), (2, 1, 0));
+    }
+
+    /// Recordings that cannot be replayed are errors, not panics.
+    #[test]
+    fn unreplayable_recordings() {
+        let on_cpu_5 = recording(2, 10, &[(1, Kind::Runnable, 7, 5, 1, 1024, 2)]);
+        assert_eq!(Replay::from_recording(&on_cpu_5), Err(ReplayError::Cpu { index: 0, cpu: 5, nr_cpus: 2 }));
+        let no_cpus = Recording { nr_cpus: 0, ..recording(1, 10, &[]) };
+        assert_eq!(Replay::from_recording(&no_cpus), Err(ReplayError::Cpus(0)));
+        assert_eq!(Replay::from_recording(&recording(2, 0, &[])), Err(ReplayError::Empty));
+        let negative = recording(2, 10, &[(1, Kind::Running, 7, -1, 0, 0, 0)]);
+        assert!(matches!(Replay::from_recording(&negative), Err(ReplayError::Cpu { cpu: -1, .. })));
+    }
+}
