@@ -67,6 +67,33 @@ fn malformed_config() -> &'static str {
     Box::leak(path.to_string_lossy().into_owned().into_boxed_str())
 }
 
+/// A recording of a 2-CPU machine (one task runs 1 ms), for `--replay`
+/// (a file that lives for the test run).
+fn two_cpu_recording() -> &'static str {
+    use scheduler_core::{
+        record::{Kind, Writer},
+        wire::RawRecordEvent,
+    };
+    let ev = |ts, kind: Kind| RawRecordEvent {
+        ts,
+        arg: 1024,
+        pid: 7,
+        tgid: 7,
+        cpu: 1,
+        kind: kind as u32,
+        flags: 0,
+        arg2: 2,
+        comm: [b'w'; 16],
+    };
+    let mut w = Writer::new(Vec::new(), 2, 0).unwrap();
+    for e in [ev(0, Kind::Runnable), ev(10, Kind::Running), ev(1_000_010, Kind::Stopping)] {
+        w.event(&e).unwrap();
+    }
+    let path = std::env::temp_dir().join(format!("scx_relay-cli-edges-{}.rec", std::process::id()));
+    std::fs::write(&path, w.finish(0, 2_000_000).unwrap()).unwrap();
+    Box::leak(path.to_string_lossy().into_owned().into_boxed_str())
+}
+
 /// Values no integer option takes.
 const NOT_INTEGERS: &[&str] = &["", "x", "1.5", "1e3", "0x10", "18446744073709551616", "7 7"];
 
@@ -227,6 +254,12 @@ fn setup_rows() -> Vec<(&'static str, Vec<&'static str>, &'static str)> {
     for bad in ["", "bogus", "MIXED"] {
         row("workload", vec!["--workload", bad], "workload");
     }
+    row("replay", vec!["--replay"], "--replay");
+    row("replay", vec!["--replay", "/nonexistent/x.rec"], "--replay /nonexistent/x.rec: cannot read it");
+    row("replay", vec!["--replay", "/dev/null"], "--replay /dev/null: not a scx_relay recording");
+    row("replay", vec!["--replay", "/"], "--replay /: cannot read it");
+    row("replay", vec!["--replay", two_cpu_recording(), "--workload", "hogs"], "--workload");
+    row("replay", vec!["--replay", two_cpu_recording(), "--cpus", "4"], "recorded on 2 CPUs");
     for bad in ["0", "1025", "-1"].iter().chain(NOT_INTEGERS) {
         row("cpus", vec!["--cpus", bad], "--cpus");
     }

@@ -167,3 +167,86 @@ fn blanks_around_numbers_are_accepted() {
     let out = sim(&["--cpus", " 2 ", "--seconds", " 0.01", "--seed", "+3", "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// A recording of two CPUs for 10 ms: two tasks that wake each other (1 ms
+/// bursts, each on its CPU) and the user scheduler; written to a file that
+/// lives for the test run.
+fn recording_file() -> std::path::PathBuf {
+    use scheduler_core::{
+        record::{Kind, Writer},
+        wire::RawRecordEvent,
+    };
+    let ev = |ts: u64, kind: Kind, pid: i32, cpu: i32, flags: u32| RawRecordEvent {
+        ts,
+        arg: 1024,
+        pid,
+        tgid: pid,
+        cpu,
+        kind: kind as u32,
+        flags,
+        arg2: 2,
+        comm: [b'p'; 16],
+    };
+    let mut events = vec![ev(0, Kind::Runnable, 20, 0, 0), ev(0, Kind::Running, 20, 0, 0)];
+    let mut t = 0;
+    for round in 0..4u64 {
+        let (a, b, ca, cb) = if round % 2 == 0 { (20, 21, 0, 1) } else { (21, 20, 1, 0) };
+        // a, 1 ms into its burst, wakes b, and blocks.
+        t += 1_000_000;
+        events.push(ev(t, Kind::Runnable, b, ca, 1));
+        events.push(ev(t + 1_000, Kind::Quiescent, a, ca, 1));
+        events.push(ev(t + 1_000, Kind::Stopping, a, ca, 0));
+        events.push(ev(t + 1_500, Kind::Runnable, 1, cb, 1));
+        events.push(ev(t + 2_000, Kind::Running, 1, cb, 1));
+        events.push(ev(t + 3_000, Kind::Stopping, 1, cb, 0));
+        events.push(ev(t + 50_000, Kind::Running, b, cb, 0));
+        t += 50_000;
+    }
+    let mut w = Writer::new(Vec::new(), 2, 0).unwrap();
+    for e in &events {
+        w.event(e).unwrap();
+    }
+    let path = std::env::temp_dir().join(format!("scx_relay-sim-replay-{}.rec", std::process::id()));
+    std::fs::write(&path, w.finish(0, 10_000_000).unwrap()).unwrap();
+    path
+}
+
+/// `--replay FILE` runs the recording's tasks on its CPU count for its
+/// length, and the table and the JSON compare the replayed waits with the
+/// recorded ones; one file and seed, one output; a shorter `--seconds`
+/// cuts it; another `--cpus` is refused in one line.
+#[test]
+fn replay_a_recording() {
+    let file = recording_file();
+    let path = file.to_str().unwrap();
+    let out = sim(&["--replay", path, "--policy", "fifo"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    assert!(text.starts_with("scx_relay sim: policy fifo, workload replay, 2 CPUs"), "{text}");
+    for row in ["replay waits", "recorded", "replayed", "ratio", "replay "] {
+        assert!(text.lines().any(|l| l.starts_with(row)), "no row {row} in\n{text}");
+    }
+    assert_eq!(out.stdout, sim(&["--replay", path, "--policy", "fifo"]).stdout, "deterministic");
+    let json = sim(&["--replay", path, "--policy", "fifo", "--json", "--seconds", "0.005"]);
+    assert!(json.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!((v["workload"].as_str(), v["duration_ns"].as_u64()), (Some("replay"), Some(5_000_000)));
+    let recorded = &v["replay"]["recorded"];
+    assert_eq!(recorded["samples"], 5, "the waits recorded within 5 ms, the user scheduler's left out");
+    assert_eq!((recorded["p50_ns"].as_u64(), recorded["max_ns"].as_u64()), (Some(50_000), Some(50_000)));
+    assert!(v["replay"]["replayed"]["p90_ns"].is_u64());
+    assert!(v["replay"]["ratio"]["p50"].is_f64());
+    assert_eq!(v["tasks"].as_array().map(Vec::len), Some(2));
+    let bad = sim(&["--replay", path, "--cpus", "3"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with(&format!("scx_relay: sim: --replay {path}: recorded on 2 CPUs")), "{err}");
+    let report = Command::new(env!("CARGO_BIN_EXE_scx_relay"))
+        .args(["report", "--replay", path, "--policies", "fifo,deadline", "--out", "-"])
+        .output()
+        .unwrap();
+    assert!(report.status.success(), "{}", String::from_utf8_lossy(&report.stderr));
+    assert!(String::from_utf8_lossy(&report.stdout).contains("replay on 2 CPUs"));
+    std::fs::remove_file(&file).unwrap();
+}
