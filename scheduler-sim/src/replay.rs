@@ -802,6 +802,45 @@ pub(crate) mod tests {
         assert_eq!((runs.runs.len(), runs.unmatched_running, runs.unmatched_stopping), (2, 1, 0));
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Any events at all (kinds, pids, CPUs, flags, times out of order
+        /// included) make scripts without a panic, and the simulator runs
+        /// them with every invariant checked after every event and no
+        /// task lost.
+        #[test]
+        fn any_events_replay(raw in proptest::collection::vec(
+            (0u64..200_000, 1u32..=5, 1i32..=6, 0i32..3, 0u32..4, 0u64..4000, 0i32..3), 0..120)
+        ) {
+            let mut ts = 0u64;
+            let events: Vec<Event> = raw
+                .iter()
+                .map(|&(dt, kind, pid, cpu, flags, arg, arg2)| {
+                    // Mostly forward, now and then a little back (the ring's order).
+                    ts = if dt % 7 == 0 { ts.saturating_sub(dt / 50) } else { ts + dt / 10 };
+                    Event { ts_ns: ts, kind: Kind::from_u32(kind).unwrap(), pid, cpu, flags, arg, arg2 }
+                })
+                .collect();
+            // Two sessions: a restart halfway.
+            let half = events.len() / 2;
+            let sessions = vec![
+                record::Session { ts_ns: 0, from_event: 0 },
+                record::Session { ts_ns: events.get(half).map_or(0, |e| e.ts_ns), from_event: half },
+            ];
+            let rec = Recording { nr_cpus: 3, start_ns: 0, events, names: Vec::new(), sessions, end: None };
+            let Ok(r) = Replay::from_recording(&rec) else { return Ok(()) };
+            let config = crate::SimConfig {
+                nr_cpus: r.nr_cpus,
+                duration_ns: r.duration_ns,
+                workload: crate::Workload::Replay(std::sync::Arc::new(r)),
+                check_invariants: true,
+                ..crate::SimConfig::default()
+            };
+            let report = crate::simulate(&config, Box::new(Fifo(Default::default()))).unwrap();
+            report.accounting.check().unwrap();
+        }
+    }
+
     /// Recordings that cannot be replayed are errors, not panics.
     #[test]
     fn unreplayable_recordings() {
