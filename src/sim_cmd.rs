@@ -506,6 +506,53 @@ mod tests {
         assert!(e.to_string().contains("line 2, field share"), "{e}");
     }
 
+    /// `--replay` takes the recording's CPUs and length (`--seconds` only
+    /// shortens it); another `--cpus` and a file that is no recording are
+    /// typed errors naming the file.
+    #[test]
+    fn replay_takes_the_recordings_machine() {
+        use scheduler_core::{
+            record::{Kind, Writer},
+            wire::RawRecordEvent,
+        };
+        let ev = |ts, kind: Kind| RawRecordEvent {
+            ts,
+            arg: 1024,
+            pid: 7,
+            tgid: 7,
+            cpu: 2,
+            kind: kind as u32,
+            flags: 0,
+            arg2: 3,
+            comm: [b'w'; 16],
+        };
+        let mut w = Writer::new(Vec::new(), 3, 1_000).unwrap();
+        for e in [ev(1_000, Kind::Runnable), ev(2_000, Kind::Running), ev(500_000, Kind::Stopping)] {
+            w.event(&e).unwrap();
+        }
+        let file = std::env::temp_dir().join(format!("scx_relay-sim-unit-{}.rec", std::process::id()));
+        std::fs::write(&file, w.finish(0, 3_001_000).unwrap()).unwrap();
+        let path = file.to_str().unwrap();
+        let (cfg, _) = config(&setup(&["--replay", path]).unwrap()).unwrap();
+        assert_eq!((cfg.nr_cpus, cfg.duration_ns, cfg.cores_per_llc, cfg.workload.name()), (3, 3_000_000, 3, "replay"));
+        let (cfg, _) = config(&setup(&["--replay", path, "--seconds", "0.001", "--cpus", "3"]).unwrap()).unwrap();
+        assert_eq!(cfg.duration_ns, 1_000_000);
+        let (cfg, _) = config(&setup(&["--replay", path, "--seconds", "60"]).unwrap()).unwrap();
+        assert_eq!(cfg.duration_ns, 3_000_000, "no longer than the recording");
+        let e = config(&setup(&["--replay", path, "--cpus", "4"]).unwrap()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("--replay {path}: recorded on 3 CPUs, a replay runs on as many: leave out --cpus 4")
+        );
+        std::fs::write(&file, b"SCX_RELAY RECORD").unwrap();
+        let e = config(&setup(&["--replay", path]).unwrap()).unwrap_err();
+        assert_eq!(e.to_string(), format!("--replay {path}: the recording's header is cut short"));
+        std::fs::remove_file(&file).unwrap();
+        let e = config(&setup(&["--replay", path]).unwrap()).unwrap_err();
+        assert!(matches!(e, ConfigError::ReplayRead { .. }), "{e}");
+        assert!(parse(&["--replay", path, "--workload", "hogs"]).is_err());
+    }
+
     /// The combinations clap cannot check are refused by `config`.
     #[test]
     fn combinations() {

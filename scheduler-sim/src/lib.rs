@@ -126,7 +126,9 @@
 //! - affinity sets are CPU ranges and never change at run time;
 //! - the heartbeat timer rescues, detects stalls and ages (at its ticks,
 //!   as the BPF's), but does not wake an idle user scheduler;
-//! - no kernel threads or other tasks outside the workload;
+//! - no kernel threads or other tasks outside the workload (a replay,
+//!   [`Workload::Replay`], replays a recording's kernel threads as tasks
+//!   like the others: [`replay`]'s documentation says what a replay keeps);
 //! - a decision with slice 0 keeps the task's remaining slice, or gets the
 //!   default slice if none is left; a task allowed to run on after its slice
 //!   gets the default slice;
