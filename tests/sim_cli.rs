@@ -247,6 +247,8 @@ fn replay_a_recording() {
         .output()
         .unwrap();
     assert!(report.status.success(), "{}", String::from_utf8_lossy(&report.stderr));
-    assert!(String::from_utf8_lossy(&report.stdout).contains("replay on 2 CPUs"));
+    let page = String::from_utf8_lossy(&report.stdout);
+    assert!(page.contains("replay on 2 CPUs"));
+    assert!(page.contains("Replayed waits against the recording's"));
     std::fs::remove_file(&file).unwrap();
 }

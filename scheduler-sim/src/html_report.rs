@@ -75,6 +75,7 @@ pub fn comparison_html(runs: &[Run], window: TimelineWindow) -> String {
         );
     }
     page.push_str(&summary_table(runs));
+    page.push_str(&replay_table(runs));
     page.push_str(&legend(runs));
     page.push_str("<h2>Waits by task class</h2>\n<p>Runnable → running: the fraction of waits (y) at most this long (x, log scale).</p>\n<div class=\"charts\">\n");
     for class in TaskClass::ALL {
@@ -217,6 +218,46 @@ fn summary_table(runs: &[Run]) -> String {
             fmt_wait(r.latency.max_ns),
             fairness,
             if r.kernel_watchdog_exceeded { "<b>yes</b>" } else { "no" }
+        );
+    }
+    t.push_str("</table>\n");
+    t
+}
+
+/// A replay's waits against the recording's, per policy (nothing unless
+/// the runs are replays).
+fn replay_table(runs: &[Run]) -> String {
+    let Some(recorded) = runs.iter().find_map(|(r, _)| r.replay.map(|f| f.recorded)) else { return String::new() };
+    let mut t = String::from(
+        "<h2>Replayed waits against the recording's</h2>\n<p>Runnable → running waits of the recorded tasks: as recorded (the user scheduler's left out), and replayed under each policy; the ratio is replayed / recorded.</p>\n<table>\n<tr><th></th><th>waits</th><th>p50 wait</th><th>p90 wait</th><th>p99 wait</th><th>longest wait</th></tr>\n",
+    );
+    let ratio = |x: Option<f64>| x.map_or_else(String::new, |x| format!(" ({x:.2}×)"));
+    let _ = writeln!(
+        t,
+        "<tr><td>recorded</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        recorded.samples,
+        fmt_wait(recorded.p50_ns),
+        fmt_wait(recorded.p90_ns),
+        fmt_wait(recorded.p99_ns),
+        fmt_wait(recorded.max_ns)
+    );
+    for (i, (r, _)) in runs.iter().enumerate() {
+        let Some(f) = r.replay else { continue };
+        let q = f.replayed;
+        let _ = writeln!(
+            t,
+            "<tr><td style=\"color:{}\">{}</td><td>{}</td><td>{}{}</td><td>{}{}</td><td>{}{}</td><td>{}{}</td></tr>",
+            colour(i),
+            esc(&r.policy),
+            q.samples,
+            fmt_wait(q.p50_ns),
+            ratio(f.ratio.p50),
+            fmt_wait(q.p90_ns),
+            ratio(f.ratio.p90),
+            fmt_wait(q.p99_ns),
+            ratio(f.ratio.p99),
+            fmt_wait(q.max_ns),
+            ratio(f.ratio.max)
         );
     }
     t.push_str("</table>\n");

@@ -293,6 +293,9 @@ pub struct Replay {
     /// out, as the simulator's waits leave it out): (when the wait ended, ns
     /// from the start; its length, ns), in file order.
     pub recorded_waits: Vec<(u64, u64)>,
+    /// Events the recorder lost (its buffer was full; their tasks replay
+    /// what remains); `None` when the file was cut short (not known).
+    pub lost_events: Option<u64>,
 }
 
 /// Why a recording cannot be replayed.
@@ -516,7 +519,13 @@ impl Replay {
                 t.script
             })
             .collect();
-        Ok(Replay { nr_cpus: rec.nr_cpus, duration_ns, scripts, recorded_waits })
+        Ok(Replay {
+            nr_cpus: rec.nr_cpus,
+            duration_ns,
+            scripts,
+            recorded_waits,
+            lost_events: rec.end.map(|e| e.dropped),
+        })
     }
 }
 
@@ -613,7 +622,7 @@ pub(crate) mod tests {
     #[test]
     fn scripts_of_a_ping_pong_pair_and_a_timer() {
         let r = Replay::from_recording(&ping_pong()).unwrap();
-        assert_eq!((r.nr_cpus, r.duration_ns), (2, 200_000));
+        assert_eq!((r.nr_cpus, r.duration_ns, r.lost_events), (2, 200_000, Some(0)));
         let pids: Vec<_> = r.scripts.iter().map(|s| s.pid).collect();
         assert_eq!(pids, [PING, TIMER, PONG], "in order of appearance, no user scheduler");
         let (ping, timer, pong) = (0, 1, 2);
@@ -757,6 +766,23 @@ pub(crate) mod tests {
         assert!(report.to_json().contains("\"replay\": {"));
         let (again, _) = replayed(&ping_pong());
         assert_eq!(report.to_json(), again.to_json());
+        assert!(!report.render_table().contains("recorder lost") && !report.render_table().contains("cut short"));
+    }
+
+    /// A recording cut short replays up to its last event, and the report
+    /// says its lost events are not known; lost events are reported.
+    #[test]
+    fn lost_events_are_reported() {
+        let mut rec = ping_pong();
+        rec.end = None;
+        let (report, _) = replayed(&rec);
+        assert_eq!(report.duration_ns, 152_000);
+        assert_eq!(report.replay.unwrap().lost_events, None);
+        assert!(report.render_table().contains("the recording was cut short"), "{}", report.render_table());
+        let mut rec = ping_pong();
+        rec.end = rec.end.map(|e| record::End { dropped: 12, ..e });
+        let (report, _) = replayed(&rec);
+        assert!(report.render_table().contains("the recorder lost 12 events"));
     }
 
     /// A restart (a new session) ends the bursts under way, dropping the

@@ -109,11 +109,15 @@ pub struct ReplayFidelity {
     pub replayed: WaitQuantiles,
     /// Replayed / recorded.
     pub ratio: WaitRatios,
+    /// Events the recorder lost (the waits of their tasks are missing or
+    /// wrong on both sides); `None` when the file was cut short (not known).
+    pub lost_events: Option<u64>,
 }
 
 impl ReplayFidelity {
-    /// The fidelity of a replay whose tasks waited `replayed`, against `recorded`.
-    pub fn of(recorded: &mut [u64], replayed: &mut [u64]) -> Self {
+    /// The fidelity of a replay whose tasks waited `replayed`, against
+    /// `recorded`, from a recording that lost `lost_events`.
+    pub fn of(recorded: &mut [u64], replayed: &mut [u64], lost_events: Option<u64>) -> Self {
         let (recorded, replayed) = (WaitQuantiles::of(recorded), WaitQuantiles::of(replayed));
         let ratio = |r: u64, s: u64| (r > 0).then(|| s as f64 / r as f64);
         Self {
@@ -125,6 +129,7 @@ impl ReplayFidelity {
                 p99: ratio(recorded.p99_ns, replayed.p99_ns),
                 max: ratio(recorded.max_ns, replayed.max_ns),
             },
+            lost_events,
         }
     }
 }
@@ -431,7 +436,7 @@ pub(crate) fn build(config: &SimConfig, m: &mut Machine) -> Report {
     let replay = config.workload.replay().map(|r| {
         let mut recorded: Vec<u64> =
             r.recorded_waits.iter().filter(|(at, _)| *at <= config.duration_ns).map(|(_, w)| *w).collect();
-        ReplayFidelity::of(&mut recorded, &mut all_waits.clone())
+        ReplayFidelity::of(&mut recorded, &mut all_waits.clone(), r.lost_events)
     });
     let latency = Latency::of(&mut all_waits);
     let kernel_watchdog_exceeded = latency.max_ns.max(acc.longest_unfinished_wait_ns) > KERNEL_WATCHDOG_NS;
@@ -708,6 +713,15 @@ impl Report {
             x(r.p99),
             x(r.max)
         );
+        match f.lost_events {
+            Some(0) => {}
+            Some(n) => {
+                let _ = writeln!(s, "{:<12} the recorder lost {n} events: their tasks replay what remains", "");
+            }
+            None => {
+                let _ = writeln!(s, "{:<12} the recording was cut short: events lost, if any, are not known", "");
+            }
+        }
         let _ = writeln!(s);
     }
 

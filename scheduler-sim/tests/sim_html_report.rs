@@ -130,3 +130,67 @@ fn assert_balanced(page: &str) {
     }
     assert!(open.is_empty(), "left open: {open:?}");
 }
+
+/// A replay's page adds the table of replayed waits against the recorded
+/// ones (the recorded row, then a row per policy), balanced like the rest;
+/// other pages have none.
+#[test]
+fn a_replay_page_compares_the_recorded_waits() {
+    use scheduler_core::{
+        record::{read, Kind, Writer},
+        wire::RawRecordEvent,
+    };
+    use scheduler_sim::Replay;
+    let ev = |ts, kind: Kind, pid| RawRecordEvent {
+        ts,
+        arg: 1024,
+        pid,
+        tgid: pid,
+        cpu: 0,
+        kind: kind as u32,
+        flags: 1,
+        arg2: 2,
+        comm: [b'r'; 16],
+    };
+    // Two tasks take turns on CPU 0, woken by a timer, waiting 100 µs each time.
+    let mut w = Writer::new(Vec::new(), 2, 0).unwrap();
+    for i in 0..20u64 {
+        let (pid, t) = (7 + (i % 2) as i32, i * 1_000_000);
+        for e in [
+            ev(t, Kind::Runnable, pid),
+            RawRecordEvent { flags: 0, ..ev(t + 100_000, Kind::Running, pid) },
+            ev(t + 600_000, Kind::Quiescent, pid),
+            RawRecordEvent { flags: 0, ..ev(t + 600_000, Kind::Stopping, pid) },
+        ] {
+            w.event(&e).unwrap();
+        }
+    }
+    let replay = Replay::from_recording(&read(&w.finish(0, 20_000_000).unwrap()).unwrap()).unwrap();
+    let config = SimConfig {
+        nr_cpus: 2,
+        duration_ns: replay.duration_ns,
+        workload: Workload::Replay(std::sync::Arc::new(replay)),
+        ..SimConfig::default()
+    };
+    let runs: Vec<_> = [1, 5]
+        .iter()
+        .map(|&ms| {
+            let (mut report, trace) = simulate_traced(&config, Box::new(RoundRobin::new(ms * 1_000_000))).unwrap();
+            report.policy = format!("round-robin {ms} ms");
+            (report, trace)
+        })
+        .collect();
+    let recorded = runs[0].0.replay.unwrap().recorded;
+    assert_eq!((recorded.samples, recorded.p50_ns, recorded.max_ns), (20, 100_000, 100_000));
+    let page = comparison_html(&runs, TimelineWindow { from_ns: 0, len_ns: 5_000_000 });
+    assert!(page.contains("Replayed waits against the recording's"));
+    assert!(page.contains("<tr><td>recorded</td><td>20</td><td>100 µs</td>"), "{page}");
+    assert_eq!(page.matches("round-robin 5 ms</td>").count(), 2, "a row in the summary and one in the replay table");
+    assert_balanced(&page);
+    let plain = comparison_html(&runs_plain(), TimelineWindow { from_ns: 0, len_ns: 5_000_000 });
+    assert!(!plain.contains("Replayed waits"));
+}
+
+fn runs_plain() -> Vec<(Report, Trace)> {
+    runs(&[2], "hogs".parse().unwrap())
+}
