@@ -48,7 +48,9 @@ pub const TAG_END: u8 = 0xff;
 #[repr(u32)]
 pub enum Kind {
     /// The task joined the runqueue. `arg`: its load weight; `arg2`: CPUs it
-    /// may use; `flags`: `SCX_ENQ_*` (`ENQ_WAKEUP`: a wakeup).
+    /// may use; `flags`: `SCX_ENQ_*` (`ENQ_WAKEUP`: a wakeup); `cpu`: the
+    /// CPU the wakeup ran on (the waker's, or an interrupt's; files
+    /// recorded before this was so carry the task's CPU there).
     Runnable = 1,
     /// The task starts running on `cpu`. `flags` 1: the user scheduler.
     Running = 2,

@@ -102,7 +102,8 @@ enum relay_record_kind {
 	/* ops.runnable: the task joined the runqueue (a wakeup, a fork, a
 	   class or affinity change). arg = its load weight (RELAY_WEIGHT_NICE_0
 	   = nice 0), arg2 = CPUs in its affinity mask, flags = the low 32 bits
-	   of enq_flags (RELAY_ENQ_WAKEUP: a wakeup). */
+	   of enq_flags (RELAY_ENQ_WAKEUP: a wakeup). `cpu` is the CPU the
+	   call runs on (the waker's, or an interrupt's), not the task's. */
 	RELAY_REC_RUNNABLE = 1,
 	/* ops.running: the task starts running on `cpu`. flags = 1 for the
 	   user scheduler. */

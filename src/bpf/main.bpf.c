@@ -1880,7 +1880,13 @@ void BPF_STRUCT_OPS(relay_runnable, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
 
-	record_event(RELAY_REC_RUNNABLE, p, scx_bpf_task_cpu(p), task_weight(p), p->nr_cpus_allowed, (u32)enq_flags);
+	/*
+	 * The CPU the wakeup runs on (the waker's, or the interrupt's), not the
+	 * task's: a replay (scheduler_sim::replay) takes the task running
+	 * there for the one that woke it.
+	 */
+	record_event(RELAY_REC_RUNNABLE, p, bpf_get_smp_processor_id(), task_weight(p), p->nr_cpus_allowed,
+		     (u32)enq_flags);
 	if (!tctx)
 		return;
 	cg_count(p, tctx);
