@@ -511,27 +511,14 @@ mod tests {
     /// typed errors naming the file.
     #[test]
     fn replay_takes_the_recordings_machine() {
-        use scheduler_core::{
-            record::{Kind, Writer},
-            wire::RawRecordEvent,
-        };
-        let ev = |ts, kind: Kind| RawRecordEvent {
-            ts,
-            arg: 1024,
-            pid: 7,
-            tgid: 7,
-            cpu: 2,
-            kind: kind as u32,
-            flags: 0,
-            arg2: 3,
-            comm: [b'w'; 16],
-        };
-        let mut w = Writer::new(Vec::new(), 3, 1_000).unwrap();
-        for e in [ev(1_000, Kind::Runnable), ev(2_000, Kind::Running), ev(500_000, Kind::Stopping)] {
-            w.event(&e).unwrap();
-        }
+        use scheduler_core::record::{synthetic, Kind};
+        let events = [
+            (0, Kind::Runnable, 7, 2, 0, 1024, 3),
+            (1_000, Kind::Running, 7, 2, 0, 0, 0),
+            (499_000, Kind::Stopping, 7, 2, 0, 0, 0),
+        ];
         let file = std::env::temp_dir().join(format!("scx_relay-sim-unit-{}.rec", std::process::id()));
-        std::fs::write(&file, w.finish(0, 3_001_000).unwrap()).unwrap();
+        std::fs::write(&file, synthetic(3, 3_000_000, &events).unwrap()).unwrap();
         let path = file.to_str().unwrap();
         let (cfg, _) = config(&setup(&["--replay", path]).unwrap()).unwrap();
         assert_eq!((cfg.nr_cpus, cfg.duration_ns, cfg.cores_per_llc, cfg.workload.name()), (3, 3_000_000, 3, "replay"));

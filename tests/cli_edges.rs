@@ -70,27 +70,14 @@ fn malformed_config() -> &'static str {
 /// A recording of a 2-CPU machine (one task runs 1 ms), for `--replay`
 /// (a file that lives for the test run).
 fn two_cpu_recording() -> &'static str {
-    use scheduler_core::{
-        record::{Kind, Writer},
-        wire::RawRecordEvent,
-    };
-    let ev = |ts, kind: Kind| RawRecordEvent {
-        ts,
-        arg: 1024,
-        pid: 7,
-        tgid: 7,
-        cpu: 1,
-        kind: kind as u32,
-        flags: 0,
-        arg2: 2,
-        comm: [b'w'; 16],
-    };
-    let mut w = Writer::new(Vec::new(), 2, 0).unwrap();
-    for e in [ev(0, Kind::Runnable), ev(10, Kind::Running), ev(1_000_010, Kind::Stopping)] {
-        w.event(&e).unwrap();
-    }
+    use scheduler_core::record::{synthetic, Kind};
+    let events = [
+        (0, Kind::Runnable, 7, 1, 0, 1024, 2),
+        (10, Kind::Running, 7, 1, 0, 0, 0),
+        (1_000_010, Kind::Stopping, 7, 1, 0, 0, 0),
+    ];
     let path = std::env::temp_dir().join(format!("scx_relay-cli-edges-{}.rec", std::process::id()));
-    std::fs::write(&path, w.finish(0, 2_000_000).unwrap()).unwrap();
+    std::fs::write(&path, synthetic(2, 2_000_000, &events).unwrap()).unwrap();
     Box::leak(path.to_string_lossy().into_owned().into_boxed_str())
 }
 

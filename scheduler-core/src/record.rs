@@ -253,6 +253,24 @@ impl<W: Write> Writer<W> {
     }
 }
 
+/// One event of [`synthetic`]: `(ts_ns, kind, pid, cpu, flags, arg, arg2)`.
+pub type SyntheticEvent = (u64, Kind, i32, i32, u32, u64, i32);
+
+/// The bytes of a recording of `events` on `nr_cpus` CPUs, from time 0 to
+/// `end_ns`, each task named `task<pid>` in thread group `pid`: for tests
+/// and examples that need a recording without a kernel.
+pub fn synthetic(nr_cpus: u32, end_ns: u64, events: &[SyntheticEvent]) -> std::io::Result<Vec<u8>> {
+    let mut w = Writer::new(Vec::new(), nr_cpus, 0)?;
+    for &(ts, kind, pid, cpu, flags, arg, arg2) in events {
+        let mut comm = [0u8; TASK_COMM_LEN];
+        let name = format!("task{pid}");
+        let len = name.len().min(TASK_COMM_LEN - 1);
+        comm[..len].copy_from_slice(&name.as_bytes()[..len]);
+        w.event(&RawRecordEvent { ts, arg, pid, tgid: pid, cpu, kind: kind as u32, flags, arg2, comm })?;
+    }
+    w.finish(0, end_ns)
+}
+
 /// A recording, read back.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Recording {

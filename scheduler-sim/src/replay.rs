@@ -548,19 +548,11 @@ pub(crate) mod tests {
     pub(crate) const TIMER: i32 = 12;
 
     /// An event: `(ts, kind, pid, cpu, flags, arg, arg2)`.
-    pub(crate) type Ev = (u64, Kind, i32, i32, u32, u64, i32);
+    pub(crate) type Ev = record::SyntheticEvent;
 
     /// The recording of `events` on `nr_cpus` CPUs from 0 to `end_ns`.
     pub(crate) fn recording(nr_cpus: u32, end_ns: u64, events: &[Ev]) -> Recording {
-        let mut w = Writer::new(Vec::new(), nr_cpus, 0).unwrap();
-        for &(ts, kind, pid, cpu, flags, arg, arg2) in events {
-            let mut comm = [0u8; TASK_COMM_LEN];
-            let name = format!("task{pid}");
-            comm[..name.len()].copy_from_slice(name.as_bytes());
-            let e = RawRecordEvent { ts, arg, pid, tgid: pid, cpu, kind: kind as u32, flags, arg2, comm };
-            w.event(&e).unwrap();
-        }
-        record::read(&w.finish(0, end_ns).unwrap()).unwrap()
+        record::read(&record::synthetic(nr_cpus, end_ns, events).unwrap()).unwrap()
     }
 
     /// Two CPUs for 200 µs: PING (nice 0) and PONG (weight 2048) wake each

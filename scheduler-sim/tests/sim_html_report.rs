@@ -136,36 +136,21 @@ fn assert_balanced(page: &str) {
 /// other pages have none.
 #[test]
 fn a_replay_page_compares_the_recorded_waits() {
-    use scheduler_core::{
-        record::{read, Kind, Writer},
-        wire::RawRecordEvent,
-    };
+    use scheduler_core::record::{read, synthetic, Kind};
     use scheduler_sim::Replay;
-    let ev = |ts, kind: Kind, pid| RawRecordEvent {
-        ts,
-        arg: 1024,
-        pid,
-        tgid: pid,
-        cpu: 0,
-        kind: kind as u32,
-        flags: 1,
-        arg2: 2,
-        comm: [b'r'; 16],
-    };
     // Two tasks take turns on CPU 0, woken by a timer, waiting 100 µs each time.
-    let mut w = Writer::new(Vec::new(), 2, 0).unwrap();
-    for i in 0..20u64 {
-        let (pid, t) = (7 + (i % 2) as i32, i * 1_000_000);
-        for e in [
-            ev(t, Kind::Runnable, pid),
-            RawRecordEvent { flags: 0, ..ev(t + 100_000, Kind::Running, pid) },
-            ev(t + 600_000, Kind::Quiescent, pid),
-            RawRecordEvent { flags: 0, ..ev(t + 600_000, Kind::Stopping, pid) },
-        ] {
-            w.event(&e).unwrap();
-        }
-    }
-    let replay = Replay::from_recording(&read(&w.finish(0, 20_000_000).unwrap()).unwrap()).unwrap();
+    let events: Vec<_> = (0..20u64)
+        .flat_map(|i| {
+            let (pid, t) = (7 + (i % 2) as i32, i * 1_000_000);
+            [
+                (t, Kind::Runnable, pid, 0, 1, 1024, 2),
+                (t + 100_000, Kind::Running, pid, 0, 0, 0, 0),
+                (t + 600_000, Kind::Quiescent, pid, 0, 1, 0, 0),
+                (t + 600_000, Kind::Stopping, pid, 0, 0, 0, 0),
+            ]
+        })
+        .collect();
+    let replay = Replay::from_recording(&read(&synthetic(2, 20_000_000, &events).unwrap()).unwrap()).unwrap();
     let config = SimConfig {
         nr_cpus: 2,
         duration_ns: replay.duration_ns,
