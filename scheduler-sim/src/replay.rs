@@ -703,15 +703,19 @@ pub(crate) mod tests {
         }
     }
 
-    fn replayed(rec: &Recording) -> (crate::Report, Trace) {
-        let r = Replay::from_recording(rec).unwrap();
-        let config = crate::SimConfig {
+    /// The machine and length of replay `r`, every invariant checked after every event.
+    fn checked_config(r: Replay) -> crate::SimConfig {
+        crate::SimConfig {
             nr_cpus: r.nr_cpus,
             duration_ns: r.duration_ns,
             workload: crate::Workload::Replay(std::sync::Arc::new(r)),
             check_invariants: true,
             ..crate::SimConfig::default()
-        };
+        }
+    }
+
+    fn replayed(rec: &Recording) -> (crate::Report, Trace) {
+        let config = checked_config(Replay::from_recording(rec).unwrap());
         crate::simulate_traced(&config, Box::new(Fifo(Default::default()))).unwrap()
     }
 
@@ -847,13 +851,7 @@ pub(crate) mod tests {
             ];
             let rec = Recording { nr_cpus: 3, start_ns: 0, events, names: Vec::new(), sessions, end: None };
             let Ok(r) = Replay::from_recording(&rec) else { return Ok(()) };
-            let config = crate::SimConfig {
-                nr_cpus: r.nr_cpus,
-                duration_ns: r.duration_ns,
-                workload: crate::Workload::Replay(std::sync::Arc::new(r)),
-                check_invariants: true,
-                ..crate::SimConfig::default()
-            };
+            let config = checked_config(r);
             let report = crate::simulate(&config, Box::new(Fifo(Default::default()))).unwrap();
             report.accounting.check().unwrap();
         }
