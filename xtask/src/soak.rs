@@ -106,7 +106,7 @@ pub fn run(opts: &Options) -> Result<bool> {
         kernel: opts.kernel.clone(),
     };
     let extra = [format!("relay.soak_seconds={seconds}"), format!("relay.soak_policies={}", policies.join(","))];
-    let Report { passed, failed, ok } = vm_test::run_cases_with(&ws, &kernel, &vm_opts, &extra)?;
+    let Report { passed, failed, ok, .. } = vm_test::run_cases_with(&ws, &kernel, &vm_opts, &extra)?;
     println!("soak: {passed} passed, {failed} failed");
     Ok(ok)
 }
@@ -134,7 +134,7 @@ fn recipe_tally(
         kernel: opts.kernel.clone(),
     };
     let extra = [format!("relay.recipe_runs={runs}"), format!("relay.recipe_policies={}", policies.join(","))];
-    let Report { passed, failed, ok } = vm_test::run_cases_with(ws, kernel, &vm_opts, &extra)?;
+    let Report { passed, failed, ok, .. } = vm_test::run_cases_with(ws, kernel, &vm_opts, &extra)?;
     println!("soak: {passed} passed, {failed} failed (the case's 'tally' notes give the count per policy)");
     Ok(ok)
 }

@@ -11,6 +11,8 @@
 //! lines), each VM case, and one failure for each failed stage (a failed
 //! setup or build, a VM run that failed on kernel warnings or a timeout
 //! while its cases passed, a test binary that failed to build or run).
+//! Just above it, `failed: ...` lines name every failure, so the tail of a
+//! long log says what failed.
 
 use std::process::Command;
 
@@ -44,6 +46,8 @@ pub struct Options {
 struct Tally {
     passed: usize,
     failed: usize,
+    /// What failed, one line each, printed again above the summary.
+    failures: Vec<String>,
 }
 
 /// `(passed, failed)` from one libtest summary line
@@ -62,7 +66,10 @@ impl Tally {
     fn stage_quiet(&mut self, name: &str, result: Result<()>) {
         match result {
             Ok(()) => println!("xtask test: {name}: ok"),
-            Err(err) => println!("xtask test: {name}: FAILED: {err:#}"),
+            Err(err) => {
+                println!("xtask test: {name}: FAILED: {err:#}");
+                self.failures.push(format!("{name}: {err:#}"));
+            }
         }
     }
 
@@ -71,17 +78,20 @@ impl Tally {
     /// timeout), or all `cases` failed if the guest could not run.
     fn vm(&mut self, name: &str, report: Result<Report>, cases: usize) {
         match report {
-            Ok(Report { passed, failed, ok }) => {
+            Ok(Report { passed, failed, failures, ok }) => {
                 self.passed += passed;
                 self.failed += failed;
+                self.failures.extend(failures.into_iter().map(|case| format!("{name}: {case}")));
                 if failed == 0 && !ok {
                     println!("xtask test: {name}: FAILED: the VM run failed (see above)");
                     self.failed += 1;
+                    self.failures.push(format!("{name}: the VM run failed although every case passed"));
                 }
             }
             Err(err) => {
                 println!("xtask test: {name}: FAILED: {err:#}");
                 self.failed += cases;
+                self.failures.push(format!("{name}: {err:#} ({cases} case(s) counted failed)"));
             }
         }
     }
@@ -95,6 +105,7 @@ impl Tally {
             Err(err) => {
                 println!("xtask test: {name}: FAILED: {err:#}");
                 self.failed += 1;
+                self.failures.push(format!("{name}: {err:#}"));
             }
         }
     }
@@ -118,9 +129,10 @@ pub fn run(opts: &Options) -> Result<bool> {
     };
 
     // --no-fail-fast: one failing test binary must not hide the others.
-    let (passed, failed, result) = cargo_test(&ws);
+    let (passed, failed, failed_tests, result) = cargo_test(&ws);
     tally.passed += passed;
     tally.failed += failed;
+    tally.failures.extend(failed_tests.into_iter().map(|test| format!("cargo test: {test}")));
     if result.is_err() && failed == 0 {
         tally.failed += 1; // a build or harness failure, not a failed test
     }
@@ -161,6 +173,9 @@ pub fn run(opts: &Options) -> Result<bool> {
         tally.vm(&format!("vm-test --smoke --kernel {}", vm_test::OLDEST_KERNEL), report, vm_test::SMOKE_CASES.len());
     }
 
+    for failure in &tally.failures {
+        println!("failed: {failure}");
+    }
     println!("summary: {} passed, {} failed", tally.passed, tally.failed);
     Ok(tally.failed == 0)
 }
@@ -253,7 +268,14 @@ fn run_cargo(ws: &Workspace, args: &[&str]) -> Result<()> {
 /// `cargo test --workspace --no-fail-fast`, its output streamed through;
 /// returns the tests passed and failed (summed over libtest's summaries)
 /// and whether cargo succeeded.
-fn cargo_test(ws: &Workspace) -> (usize, usize, Result<()>) {
+/// The name of a failed test from libtest's line `test NAME ... FAILED`.
+fn libtest_failure(line: &str) -> Option<&str> {
+    line.trim().strip_prefix("test ")?.strip_suffix(" ... FAILED")
+}
+
+/// `cargo test --workspace --no-fail-fast`, echoed: passed and failed
+/// counts, the failed tests' names, and whether cargo succeeded.
+fn cargo_test(ws: &Workspace) -> (usize, usize, Vec<String>, Result<()>) {
     use std::io::{BufRead, BufReader};
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut child = match Command::new(cargo)
@@ -263,15 +285,18 @@ fn cargo_test(ws: &Workspace) -> (usize, usize, Result<()>) {
         .spawn()
     {
         Ok(child) => child,
-        Err(err) => return (0, 0, Err(anyhow::anyhow!("failed to start cargo test: {err}"))),
+        Err(err) => return (0, 0, Vec::new(), Err(anyhow::anyhow!("failed to start cargo test: {err}"))),
     };
-    let (mut passed, mut failed) = (0, 0);
+    let (mut passed, mut failed, mut failed_tests) = (0, 0, Vec::new());
     if let Some(stdout) = child.stdout.take() {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             println!("{line}");
             if let Some((p, f)) = libtest_counts(&line) {
                 passed += p;
                 failed += f;
+            }
+            if let Some(test) = libtest_failure(&line) {
+                failed_tests.push(test.to_owned());
             }
         }
     }
@@ -280,7 +305,7 @@ fn cargo_test(ws: &Workspace) -> (usize, usize, Result<()>) {
         Ok(status) => Err(anyhow::anyhow!("cargo test failed ({status})")),
         Err(err) => Err(anyhow::anyhow!("cargo test: {err}")),
     };
-    (passed, failed, result)
+    (passed, failed, failed_tests, result)
 }
 
 #[cfg(test)]
@@ -309,5 +334,13 @@ mod tests {
         assert_eq!(libtest_counts("test result: FAILED. 3 passed; 2 failed; 1 ignored"), Some((3, 2)));
         assert_eq!(libtest_counts("running 12 tests"), None);
         assert_eq!(libtest_counts("test foo ... ok"), None);
+    }
+
+    /// A failed test's name is read from its `... FAILED` line only.
+    #[test]
+    fn names_failed_tests() {
+        assert_eq!(libtest_failure("test run::tests::spawns ... FAILED"), Some("run::tests::spawns"));
+        assert_eq!(libtest_failure("test run::tests::spawns ... ok"), None);
+        assert_eq!(libtest_failure("test result: FAILED. 3 passed; 2 failed"), None);
     }
 }

@@ -88,15 +88,27 @@ pub struct Options {
 }
 
 /// Counts of one vm-test run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
     /// Cases that passed.
     pub passed: usize,
     /// Cases that failed or gave no verdict.
     pub failed: usize,
+    /// Each failed case with its reason (`name: reason`), so a summary
+    /// at the end of a long log can name them.
+    pub failures: Vec<String>,
     /// Whether the run as a whole passed (all cases, guest exit 0, no
     /// kernel problems, no timeout).
     pub ok: bool,
+}
+
+impl Report {
+    /// Count one failed case and print it as `vm-test: FAILED name: reason`.
+    fn fail(&mut self, what: String) {
+        println!("vm-test: FAILED {what}");
+        self.failed += 1;
+        self.failures.push(what);
+    }
 }
 
 impl Options {
@@ -272,17 +284,15 @@ fn tally(selected: &[String], outcome: &BootOutcome) -> Report {
             }
         }
     }
-    let mut report = Report { passed: 0, failed: 0, ok: true };
+    let mut report = Report { passed: 0, failed: 0, failures: Vec::new(), ok: true };
     for case in selected {
         match verdicts.get(case.as_str()) {
             Some(v) if v.pass && v.fail_reasons.is_empty() => report.passed += 1,
             Some(v) if !v.fail_reasons.is_empty() => {
-                println!("vm-test: FAILED {case}: {}", v.fail_reasons.join("; "));
-                report.failed += 1;
+                report.fail(format!("{case}: {}", v.fail_reasons.join("; ")));
             }
             _ => {
-                println!("vm-test: FAILED {case}: no verdict ({})", outcome.summary());
-                report.failed += 1;
+                report.fail(format!("{case}: no verdict ({})", outcome.summary()));
             }
         }
     }
@@ -393,6 +403,9 @@ mod tests {
         );
         let report = tally(&names(&["a", "b"]), &out);
         assert_eq!((report.passed, report.failed, report.ok), (0, 2, false));
+        assert_eq!(report.failures.len(), 2);
+        assert!(report.failures[0].starts_with("a: reported PASS but exited"), "{:?}", report.failures);
+        assert!(report.failures[1].starts_with("b: no verdict"), "{:?}", report.failures);
     }
 
     #[test]
