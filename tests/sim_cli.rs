@@ -98,7 +98,21 @@ fn same_seed_same_output() {
 fn bad_input_is_one_line_and_exit_2() {
     let cases: &[(&[&str], &[&str])] = &[
         (&["--policy", "nope"], &["'nope'", "fifo", "deadline"]),
-        (&["--workload", "bogus"], &["'bogus'", "mixed", "hogs", "interactive", "pipes", "fork", "affinity", "nice"]),
+        (
+            &["--workload", "bogus"],
+            &[
+                "'bogus'",
+                "mixed",
+                "hogs",
+                "interactive",
+                "pipes",
+                "fork",
+                "affinity",
+                "nice",
+                "hackbench",
+                "cyclictest",
+            ],
+        ),
         (&["--cpus", "0"], &["--cpus", "'0'", "1 to 1024"]),
         (&["--cpus", "-2"], &["--cpus", "'-2'"]),
         (&["--cpus", "5000"], &["--cpus", "'5000'"]),

@@ -18,6 +18,7 @@
 pub mod backend;
 pub mod cpu;
 pub mod engine;
+pub mod fair_share;
 pub mod loopback;
 pub mod policy;
 pub mod record;

@@ -15,7 +15,10 @@ use super::{
     workload::TaskClass,
     Hybrid, SimConfig, Stall,
 };
-use scheduler_core::engine::EngineStats;
+use scheduler_core::{
+    engine::EngineStats,
+    fair_share::{fair_share_index, jain},
+};
 
 /// Runnable → running waits: the time from a task becoming runnable (a
 /// wakeup, its creation, or losing its CPU at the end of a slice) to it
@@ -395,6 +398,13 @@ pub struct Report {
     pub fairness: Option<f64>,
     /// Hogs the fairness index is over.
     pub fairness_tasks: u64,
+    /// Jain's index of those hogs' CPU time over the fair class's split of
+    /// the CPU time they had between them (weights water-filled, no hog
+    /// above one CPU: `scheduler_core::fair_share::fair_share_index`, as
+    /// the guest's `share_probe` reports it); `None` without such hogs.
+    /// Unlike [`Report::fairness`] it is 1 for a fair split when a heavy
+    /// hog is held to one CPU.
+    pub fair_share_index: Option<f64>,
     /// Some runnable task waited longer than [`KERNEL_WATCHDOG_NS`]: on a
     /// real kernel the scheduler would have been ejected.
     pub kernel_watchdog_exceeded: bool,
@@ -418,17 +428,11 @@ pub struct Report {
     pub replay: Option<ReplayFidelity>,
 }
 
-/// Jain's fairness index of `xs`: (Σx)² / (n·Σx²), in 0..=1.
-pub(crate) fn jain(xs: &[f64]) -> Option<f64> {
-    let sum: f64 = xs.iter().sum();
-    let sum_sq: f64 = xs.iter().map(|x| x * x).sum();
-    (!xs.is_empty() && sum_sq > 0.0).then(|| sum * sum / (xs.len() as f64 * sum_sq))
-}
-
 /// Builds the report of a finished run.
 pub(crate) fn build(config: &SimConfig, m: &mut Machine) -> Report {
     let (classes, mut all_waits) = class_reports(&m.tasks, &mut m.waits);
     let hogs = hog_shares(m);
+    let fair_share_index = hog_fair_share_index(m, config.duration_ns);
     let acc = accounting(m);
     let nr_cpus = m.cpus.len() as u32;
     let tasks = m.tasks.iter().filter(|t| t.is_long_lived()).map(|t| task_report(t, nr_cpus)).collect();
@@ -460,6 +464,7 @@ pub(crate) fn build(config: &SimConfig, m: &mut Machine) -> Report {
         utilisation,
         fairness: jain(&hogs),
         fairness_tasks: hogs.len() as u64,
+        fair_share_index,
         kernel_watchdog_exceeded,
         dispatch: dispatch_counts(&m.counters),
         engine: m.engine.stats().clone(),
@@ -501,6 +506,19 @@ fn class_reports(tasks: &[SimTask], waits: &mut [Vec<u64>]) -> (Vec<ClassReport>
 fn hog_shares(m: &Machine) -> Vec<f64> {
     let nr_cpus = m.cpus.len() as u32;
     m.tasks.iter().filter(|t| in_fairness(t, nr_cpus)).map(|t| t.cpu_ns as f64 / t.weight as f64).collect()
+}
+
+/// [`Report::fair_share_index`] of the hogs [`in_fairness`] over a run of
+/// `duration_ns`.
+fn hog_fair_share_index(m: &Machine, duration_ns: u64) -> Option<f64> {
+    let nr_cpus = m.cpus.len() as u32;
+    let (cpu, weights): (Vec<f64>, Vec<f64>) = m
+        .tasks
+        .iter()
+        .filter(|t| in_fairness(t, nr_cpus))
+        .map(|t| (t.cpu_ns as f64 / duration_ns.max(1) as f64, t.weight as f64))
+        .unzip();
+    fair_share_index(&cpu, &weights)
 }
 
 /// Whether `t` is one of the tasks the fairness index is over: a hog
@@ -750,6 +768,9 @@ impl Report {
             None => "n/a (no hog allowed on every CPU)".to_owned(),
         };
         let _ = writeln!(s, "{:<14} {}", "fairness", fairness);
+        if let Some(f) = self.fair_share_index {
+            let _ = writeln!(s, "{:<14} {f:.4} (Jain's index of CPU share / the fair class's share)", "fair share");
+        }
     }
 
     /// The dispatcher's and the engine's counters.
@@ -863,15 +884,6 @@ mod tests {
         assert!(CDF_PER_MILLE.windows(2).all(|w| w[0] < w[1]));
     }
 
-    /// Jain's index is 1 for equal values and 1/n when one value has everything.
-    #[test]
-    fn jain_index() {
-        assert_eq!(jain(&[2.0, 2.0, 2.0]), Some(1.0));
-        assert_eq!(jain(&[1.0, 0.0, 0.0, 0.0]), Some(0.25));
-        assert_eq!(jain(&[]), None);
-        assert_eq!(jain(&[0.0]), None);
-    }
-
     /// A report with made-up numbers of every width: a stall, two classes,
     /// a fairness index and a wait over the kernel's watchdog.
     fn fixed_report() -> Report {
@@ -923,6 +935,7 @@ mod tests {
             },
             fairness: Some(0.904_712),
             fairness_tasks: 8,
+            fair_share_index: Some(0.981_34),
             kernel_watchdog_exceeded: true,
             dispatch: DispatchCounts {
                 queued_to_user: 41_958,
@@ -971,10 +984,19 @@ mod tests {
     #[test]
     fn table_is_pinned() {
         assert_eq!(fixed_report().render_table(), PINNED_TABLE);
-        let calm = Report { stall: None, fairness: None, kernel_watchdog_exceeded: false, ..fixed_report() };
+        let calm = Report {
+            stall: None,
+            fairness: None,
+            fair_share_index: None,
+            kernel_watchdog_exceeded: false,
+            ..fixed_report()
+        };
         let calm_table = PINNED_TABLE
             .replace("stall at 200.000 ms for 6000.500 ms", "no stall")
-            .replace("0.9047 (Jain's index of CPU share / weight over 8 hogs)", "n/a (no hog allowed on every CPU)")
+            .replace(
+                "0.9047 (Jain's index of CPU share / weight over 8 hogs)\nfair share     0.9813 (Jain's index of CPU share / the fair class's share)",
+                "n/a (no hog allowed on every CPU)",
+            )
             .replace(
                 "WARNING        a task waited 6.400 s, over the kernel's 5.000 s sched_ext watchdog: a real run would be ejected\n",
                 "",
@@ -994,6 +1016,7 @@ all               9     40.111      16922      1600    1601.600   32027.200  480
 utilisation    99.5 % (workload 98.9 %, user scheduler 0.6 %)
 throughput     40.111 s CPU to workload tasks, 16922 work units
 fairness       0.9047 (Jain's index of CPU share / weight over 8 hogs)
+fair share     0.9813 (Jain's index of CPU share / the fair class's share)
 dispatches     41958 to user space, 41857 decisions applied, 76 kernel, 1102 fallback (1 episodes)
                2 bounced, 96 stale, 4 vtime clamped, 3 congested, 2745 preemptions (1879 tick yields, 837 preempt kicks), 5 aged
 engine         36476 steps, 41955 received, 41954 decided, 1 retried, 5 redirected

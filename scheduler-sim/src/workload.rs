@@ -334,6 +334,11 @@ pub enum Preset {
     Affinity,
     /// Hogs at four nice levels.
     Nice,
+    /// `cargo xtask bench-vm`'s hackbench: many pipe pairs.
+    Hackbench,
+    /// `cargo xtask bench-vm`'s latency workload: one 1 ms periodic task
+    /// among one hog per CPU.
+    Cyclictest,
 }
 
 /// One row of [`PRESETS`].
@@ -421,6 +426,23 @@ pub const PRESETS: &[PresetDef] = &[
             TaskGroup::new(TaskClass::Hog, Per8(4), Hog),
             TaskGroup::new(TaskClass::Nice, Per8(4), Hog).nice(5),
             TaskGroup::new(TaskClass::Nice, Per8(4), Hog).nice(10),
+        ],
+    },
+    // The two below model workloads of `cargo xtask bench-vm`, so that its
+    // simulator-fidelity table compares like with like (docs/simulator.md).
+    PresetDef {
+        preset: Preset::Hackbench,
+        name: "hackbench",
+        about: "hackbench -g 4 as 80 pipe ping-pong pairs of 20 us per message (160 tasks), any CPU count",
+        groups: &[TaskGroup::new(TaskClass::Pipe, Count::Fixed(80), PipePair { run_ns: 20_000 })],
+    },
+    PresetDef {
+        preset: Preset::Cyclictest,
+        name: "cyclictest",
+        about: "cyclictest -i 1000 under stress-ng --cpu: one task of 20 us every 1 ms, one hog per CPU",
+        groups: &[
+            TaskGroup::new(TaskClass::Interactive, Count::Fixed(1), Periodic { run_ns: 20_000, sleep_ns: 1_000_000 }),
+            TaskGroup::new(TaskClass::Hog, Per8(8), Hog),
         ],
     },
 ];

@@ -55,7 +55,7 @@ probe() {
 		return 1
 	fi
 	sed "s/^share_probe: /relay-note: $RELAY_TEST_NAME: $sched $layout: /" /tmp/shares >&2
-	sed -n 's/.*worst_ratio_error_pct //p' /tmp/shares
+	sed -n 's/.*worst_ratio_error_pct \([0-9]*\).*/\1/p' /tmp/shares
 }
 
 # layouts <scheduler>: every layout; sets RESULTS to "layout:error ...".

@@ -18,16 +18,21 @@
 //! Prints one line per hog,
 //! `share_probe: hog I spec S cpu_ms C share X expected E ratio_to_first R expected_ratio Q`
 //! (X and E: fractions of the CPUs; R and Q: the first hog's CPU over this
-//! one's), then `share_probe: hogs N cpus K worst_ratio_error_pct P`,
-//! where P is the largest |R / Q - 1| over the hogs, in percent (other load
-//! lowers every share alike but leaves the ratios); exits 0 when every hog
-//! reported.
+//! one's), then `share_probe: hogs N cpus K worst_ratio_error_pct P
+//! fair_share_index J`, where P is the largest |R / Q - 1| over the hogs,
+//! in percent (other load lowers every share alike but leaves the ratios),
+//! and J is `scheduler_core::fair_share::fair_share_index` of the shares
+//! (1 for the fair class's split of the CPU time the hogs had; the
+//! simulator reports the same index); exits 0 when every hog reported.
 use nix::{
     sched::{sched_getaffinity, CpuSet},
     time::{clock_gettime, ClockId},
     unistd::Pid,
 };
-use scheduler_core::task::{nice_to_weight, WEIGHT_IDLEPRIO};
+use scheduler_core::{
+    fair_share::{fair_share_index, water_fill},
+    task::{nice_to_weight, WEIGHT_IDLEPRIO},
+};
 use std::{
     fs,
     io::Read,
@@ -180,34 +185,7 @@ fn fair_fractions(hogs: &[Hog], weight_of: impl Fn(&str) -> u64) -> Vec<f64> {
 /// CPUs: [`fair_fractions`], then water-filled so that no hog gets more
 /// than one CPU.
 fn expected_shares(hogs: &[Hog], cpus: usize) -> Vec<f64> {
-    water_fill(&fair_fractions(hogs, cgroup_weight), cpus)
-}
-
-/// Splits `cpus` CPUs in proportion to `flat`, no entry above one CPU, what
-/// a capped entry cannot use going to the others.
-fn water_fill(flat: &[f64], cpus: usize) -> Vec<f64> {
-    let n = flat.len();
-    let mut share = vec![0.0; n];
-    let mut capped = vec![false; n];
-    let mut left = cpus.min(n) as f64;
-    loop {
-        let open: f64 = (0..n).filter(|&i| !capped[i]).map(|i| flat[i]).sum();
-        let mut newly = false;
-        for i in 0..n {
-            if !capped[i] && left * flat[i] / open > 1.0 {
-                capped[i] = true;
-                share[i] = 1.0;
-                left -= 1.0;
-                newly = true;
-            }
-        }
-        if !newly {
-            for i in (0..n).filter(|&i| !capped[i]) {
-                share[i] = left * flat[i] / open;
-            }
-            return share;
-        }
-    }
+    water_fill(&fair_fractions(hogs, cgroup_weight), cpus as f64)
 }
 
 fn main() -> ExitCode {
@@ -276,7 +254,13 @@ fn main() -> ExitCode {
             expected[i],
         );
     }
-    println!("share_probe: hogs {} cpus {cpus} worst_ratio_error_pct {:.0}", hogs.len(), worst * 100.0);
+    let shares: Vec<f64> = used.iter().map(|&ns| ns as f64 / window).collect();
+    let index = fair_share_index(&shares, &fair_fractions(&hogs, cgroup_weight)).unwrap_or(0.0);
+    println!(
+        "share_probe: hogs {} cpus {cpus} worst_ratio_error_pct {:.0} fair_share_index {index:.4}",
+        hogs.len(),
+        worst * 100.0
+    );
     ExitCode::SUCCESS
 }
 
