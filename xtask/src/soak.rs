@@ -141,7 +141,7 @@ fn recipe_tally(
 
 /// The policies the built scx_relay ships, from its own error line for an
 /// unknown policy: `scx_relay: unknown policy '?' (valid: fifo, deadline)`.
-fn shipped_policies(ws: &Workspace) -> Result<Vec<String>> {
+pub(crate) fn shipped_policies(ws: &Workspace) -> Result<Vec<String>> {
     let binary = ws.target_dir().join("release/scx_relay");
     let out = Command::new(&binary)
         .args(["--policy", "?"])

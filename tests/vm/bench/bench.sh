@@ -5,20 +5,27 @@
 #   relay-bench: <round> <scheduler> <metric> <value>
 # (metrics: hackbench_s, lat_p50_us, lat_p99_us, lat_max_us, lat_overflows,
 # switch_ops_s, hdd_ops_s, cost_cpu_ms, cost_decisions, cost_syscalls, and for scx_relay
-# the profile counters prof_*), and a scheduler that cannot run prints
+# the profile counters prof_*; fair_share_index, fair_worst_pct), and a
+# scheduler that cannot run prints
 #   relay-bench: <round> <scheduler> error <reason>
 # The host computes medians and ratios; nothing here is aggregated.
 #
 # Knobs (kernel command line, set by `cargo xtask bench-vm`):
 #   relay.rounds=N            rounds (default 5)
-#   relay.schedulers=a,b,...  eevdf, rustland, deadline, fifo (default: these four),
-#                             baseline (/bin/scx_relay_baseline, an earlier
-#                             commit's scx_relay, with --policy deadline)
+#   relay.schedulers=a,b,...  eevdf (the kernel's), rustland, baseline
+#                             (/bin/scx_relay_baseline, an earlier commit's
+#                             scx_relay, with --policy deadline), relay-eevdf
+#                             (scx_relay's eevdf policy), or any other
+#                             scx_relay policy by its name (default: eevdf,
+#                             rustland, deadline, fifo)
+#   relay.workloads=a,b,...   hackbench, latency, switch, io, cost, fairness
+#                             (default: all but fairness)
 #   relay.hackbench_loops=N   hackbench -g 4 -l N (default 200)
 #   relay.latency_s=N         cyclictest duration under CPU saturation (default 8)
 #   relay.switch_s=N          stress-ng --switch duration (default 5)
 #   relay.io_s=N              stress-ng --hdd duration (default 5)
 #   relay.cost_loops=N        hackbench -g 4 -l N for the scheduler-cost window (default 100)
+#   relay.fair_s=N            share_probe duration of the fairness workload (default 5)
 
 rounds=${RELAY_ROUNDS:-5}
 schedulers=$(echo "${RELAY_SCHEDULERS:-eevdf,rustland,deadline,fifo}" | tr ',' ' ')
@@ -27,6 +34,8 @@ latency_s=${RELAY_LATENCY_S:-8}
 switch_s=${RELAY_SWITCH_S:-5}
 io_s=${RELAY_IO_S:-5}
 cost_loops=${RELAY_COST_LOOPS:-100}
+workloads=$(echo "${RELAY_WORKLOADS:-hackbench,latency,switch,io,cost}" | tr ',' ' ')
+fair_s=${RELAY_FAIR_S:-5}
 ncpu=$(nproc)
 SCX=/sys/kernel/sched_ext
 TRACE=/sys/kernel/tracing/events/raw_syscalls/sys_enter
@@ -84,9 +93,9 @@ start_sched() {
 	case $sched in
 	eevdf) return 0 ;;
 	rustland) set -- scx_rustland ;;
-	deadline | fifo) set -- scx_relay --policy "$sched" --stats 1 ;;
 	baseline) set -- scx_relay_baseline --policy deadline --stats 1 ;;
-	*) emit error "unknown scheduler $sched"; return 1 ;;
+	relay-eevdf) set -- scx_relay --policy eevdf --stats 1 ;;
+	*) set -- scx_relay --policy "$sched" --stats 1 ;;
 	esac
 	if [ ! -x "/bin/$1" ]; then
 		emit error "/bin/$1 is not in the guest image"
@@ -240,7 +249,33 @@ run_cost() {
 	return 0
 }
 
-note "kernel $(uname -r), $ncpu CPUs; rounds $rounds; schedulers: $schedulers"
+# Workload 5: weight fairness. The simulator's `nice` workload: hogs at
+# nice -5, 0, 5 and 10, half as many of each as CPUs (two per CPU in all),
+# free to run anywhere; share_probe's fair_share_index (Jain's index of each
+# hog's CPU share over the fair class's share, scheduler_core::fair_share)
+# and its worst ratio error (percent).
+run_fairness() {
+	per=$((ncpu / 2))
+	[ "$per" -ge 1 ] || per=1
+	specs=
+	for nice in -5 0 5 10; do
+		i=0
+		while [ "$i" -lt "$per" ]; do
+			specs="$specs $nice"
+			i=$((i + 1))
+		done
+	done
+	if ! share_probe "$fair_s" $specs >/tmp/shares 2>&1; then
+		emit error "share_probe failed: $(tail -n 3 /tmp/shares | tr '\n' ' ')"
+		return 0
+	fi
+	index=$(sed -n 's/.*fair_share_index \([0-9.]*\).*/\1/p' /tmp/shares)
+	worst=$(sed -n 's/.*worst_ratio_error_pct \([0-9]*\).*/\1/p' /tmp/shares)
+	[ -n "$index" ] && emit fair_share_index "$index"
+	[ -n "$worst" ] && emit fair_worst_pct "$worst"
+}
+
+note "kernel $(uname -r), $ncpu CPUs; rounds $rounds; schedulers: $schedulers; workloads: $workloads"
 status=0
 round=1
 while [ "$round" -le "$rounds" ]; do
@@ -252,11 +287,17 @@ while [ "$round" -le "$rounds" ]; do
 			status=1
 			continue
 		fi
-		run_hackbench
-		run_latency
-		run_switch
-		run_io
-		run_cost
+		for workload in $workloads; do
+			case $workload in
+			hackbench) run_hackbench ;;
+			latency) run_latency ;;
+			switch) run_switch ;;
+			io) run_io ;;
+			cost) run_cost ;;
+			fairness) run_fairness ;;
+			*) emit error "unknown workload $workload" ;;
+			esac
+		done
 		stop_sched || status=1
 	done
 	round=$((round + 1))

@@ -22,6 +22,7 @@
 //! directory, once; later runs reuse it.
 
 mod baseline;
+mod fidelity;
 mod markdown;
 mod peer;
 mod results;
@@ -48,8 +49,11 @@ use crate::{
 
 /// The guest payload, relative to `tests/vm/`.
 const PAYLOAD: &str = "bench/bench.sh";
-/// The schedulers the guest knows, in table order.
-const SCHEDULERS: [&str; 5] = ["eevdf", "rustland", "baseline", "deadline", "fifo"];
+/// The schedulers the guest knows, in table order: the kernel's EEVDF, the
+/// peer, the baseline, and scx_relay's shipped policies by their names but
+/// for `relay-eevdf`, scx_relay's eevdf policy (`eevdf` is the kernel's).
+const SCHEDULERS: [&str; 8] =
+    ["eevdf", "rustland", "baseline", "deadline", "fifo", "interactive", "local", "relay-eevdf"];
 /// The schedulers compared when `--schedulers` is not given.
 const DEFAULT_SCHEDULERS: [&str; 4] = ["eevdf", "rustland", "deadline", "fifo"];
 /// Prefix of the guest's measurement lines.
@@ -67,10 +71,22 @@ pub struct Options {
     /// Rounds; each runs every workload once under every scheduler.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub rounds: u32,
-    /// Schedulers to compare (eevdf, rustland, baseline, deadline, fifo),
-    /// comma separated; `baseline` needs `--baseline`.
-    #[arg(long, value_delimiter = ',', default_value = "eevdf,rustland,deadline,fifo", value_name = "LIST")]
+    /// Schedulers to compare, comma separated: eevdf (the kernel's),
+    /// rustland, baseline (needs `--baseline`), and scx_relay's policies
+    /// (deadline, fifo, interactive, local, relay-eevdf). Default:
+    /// eevdf,rustland,deadline,fifo; with `--sim-fidelity`, every shipped
+    /// policy.
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub schedulers: Vec<String>,
+    /// Compare the simulator with the guest instead: run hackbench,
+    /// cyclictest under hogs and nice-weighted hogs under each policy, run
+    /// the simulator's models of them, and rank the policies both ways
+    /// (`target/bench-vm/fidelity.md`, copied to docs/sim-fidelity.md).
+    #[arg(long)]
+    pub sim_fidelity: bool,
+    /// Length of the fairness workload (share_probe), in seconds.
+    #[arg(long, default_value_t = 5, value_name = "SECONDS")]
+    pub fair_s: u32,
     /// hackbench -g 4 -l LOOPS for the run-time workload.
     #[arg(long, default_value_t = 200, value_name = "LOOPS")]
     pub hackbench_loops: u32,
@@ -116,7 +132,7 @@ pub fn run(opts: &Options) -> Result<bool> {
         return rerender(&ws, opts, raw);
     }
     let mut opts = opts.clone();
-    check_options(&mut opts)?;
+    check_options(&ws, &mut opts)?;
     // The report names the commit, not a name that moves (HEAD~1, a branch).
     if let Some(rev) = &opts.baseline {
         opts.baseline = Some(baseline::resolve(&ws, rev)?[..12].to_owned());
@@ -133,8 +149,8 @@ pub fn run(opts: &Options) -> Result<bool> {
 
     let results = Results::parse(outcome.lines.iter().map(String::as_str));
     let command = command_line(opts);
-    let raw = raw_text(&kernel.release, &command, &outcome.lines);
-    report(&ws, opts, &results, &kernel.release, &command, Some(&raw))?;
+    let raw = raw_text(&kernel.release, &command, opts.vm.cpus, &outcome.lines);
+    report(&ws, opts, &results, &kernel.release, &command, opts.vm.cpus, Some(&raw))?;
     if results.samples.is_empty() {
         bail!("the guest reported no measurement ({}); see {}", outcome.summary(), outcome.log_path.display());
     }
@@ -147,17 +163,39 @@ fn rerender(ws: &Workspace, opts: &Options, raw: &Path) -> Result<bool> {
     let text = fs::read_to_string(raw).with_context(|| format!("cannot read {}", raw.display()))?;
     let kernel = text.lines().find_map(|l| l.strip_prefix("# kernel ")).unwrap_or("unknown").to_owned();
     let command = text.lines().find_map(|l| l.strip_prefix("# command ")).unwrap_or("cargo xtask bench-vm");
+    // Raw files from before the `# cpus` line ran on the default 4.
+    let cpus = text.lines().find_map(|l| l.strip_prefix("# cpus ")?.parse().ok()).unwrap_or(4);
     let results = Results::parse(text.lines());
     ensure!(!results.samples.is_empty(), "{} holds no measurement", raw.display());
-    report(ws, opts, &results, &kernel, command, None)?;
+    if opts.sim_fidelity {
+        guest_binaries::build_workspace_binaries(ws)?;
+    }
+    report(ws, opts, &results, &kernel, command, cpus, None)?;
     Ok(results.errors.is_empty())
 }
 
 /// Rejects a round count of 0, schedulers the guest does not know and
 /// `baseline` without `--baseline`; `--baseline` adds `baseline` to the
-/// schedulers when they do not list it.
-fn check_options(opts: &mut Options) -> Result<()> {
+/// schedulers when they do not list it. Fills in the default schedulers.
+fn check_options(ws: &Workspace, opts: &mut Options) -> Result<()> {
     ensure!(opts.rounds >= 1, "--rounds must be at least 1");
+    if opts.schedulers.is_empty() {
+        opts.schedulers = if opts.sim_fidelity {
+            guest_binaries::build_workspace_binaries(ws)?;
+            crate::soak::shipped_policies(ws)?.iter().map(|p| fidelity::scheduler_of(p)).collect()
+        } else {
+            DEFAULT_SCHEDULERS.iter().map(|&s| s.to_owned()).collect()
+        };
+    }
+    if opts.sim_fidelity {
+        for name in &opts.schedulers {
+            ensure!(
+                fidelity::policy_of(name).is_some(),
+                "--sim-fidelity compares scx_relay's policies; '{name}' is not one"
+            );
+        }
+        ensure!(opts.baseline.is_none(), "--sim-fidelity does not take --baseline");
+    }
     for name in &opts.schedulers {
         ensure!(SCHEDULERS.contains(&name.as_str()), "unknown scheduler '{name}' (known: {})", SCHEDULERS.join(", "));
     }
@@ -221,13 +259,18 @@ fn boot_params(opts: &Options) -> Vec<String> {
         format!("relay.switch_s={}", opts.switch_s),
         format!("relay.io_s={}", opts.io_s),
         format!("relay.cost_loops={}", opts.cost_loops),
+        format!("relay.workloads={}", if opts.sim_fidelity { fidelity::WORKLOADS } else { WORKLOADS }),
+        format!("relay.fair_s={}", opts.fair_s),
     ]
 }
 
-/// `raw.txt`: the kernel and command as `#` lines, then the guest's
-/// measurement lines among `lines`.
-fn raw_text(kernel_release: &str, command: &str, lines: &[String]) -> String {
-    let mut raw = format!("# kernel {kernel_release}\n# command {command}\n");
+/// The guest workloads of a plain run (bench.sh's `relay.workloads`).
+const WORKLOADS: &str = "hackbench,latency,switch,io,cost";
+
+/// `raw.txt`: the kernel, command and CPU count as `#` lines, then the
+/// guest's measurement lines among `lines`.
+fn raw_text(kernel_release: &str, command: &str, cpus: u32, lines: &[String]) -> String {
+    let mut raw = format!("# kernel {kernel_release}\n# command {command}\n# cpus {cpus}\n");
     for line in lines.iter().filter(|l| l.starts_with(LINE_PREFIX)) {
         raw.push_str(line);
         raw.push('\n');
@@ -242,10 +285,14 @@ fn report(
     results: &Results,
     kernel: &str,
     command: &str,
+    cpus: u32,
     raw: Option<&str>,
 ) -> Result<()> {
     let out_dir = ws.target_dir().join("bench-vm");
     fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
+    if opts.sim_fidelity {
+        return fidelity_report(ws, opts, results, kernel, command, cpus, raw, &out_dir);
+    }
     if let Some(raw) = raw {
         write(&out_dir.join("raw.txt"), raw)?;
     }
@@ -272,13 +319,54 @@ fn report(
     Ok(())
 }
 
+/// `--sim-fidelity`'s report: the simulator's runs, then
+/// `target/bench-vm/fidelity{.md,-raw.txt}` and their docs/ copies.
+#[allow(clippy::too_many_arguments)]
+fn fidelity_report(
+    ws: &Workspace,
+    opts: &Options,
+    results: &Results,
+    kernel: &str,
+    command: &str,
+    cpus: u32,
+    raw: Option<&str>,
+    out_dir: &Path,
+) -> Result<()> {
+    if let Some(raw) = raw {
+        write(&out_dir.join("fidelity-raw.txt"), raw)?;
+    }
+    let sim = fidelity::simulate(&ws.target_dir().join("release/scx_relay"), results, cpus)?;
+    let markdown = fidelity::markdown(results, &sim, command, kernel, cpus);
+    write(&out_dir.join("fidelity.md"), &markdown)?;
+    if !opts.no_docs {
+        write(&ws.root.join(fidelity::DOCS_REPORT), &markdown)?;
+        if let Some(raw) = raw {
+            write(&ws.root.join(fidelity::DOCS_RAW), raw)?;
+        }
+    }
+    println!("{markdown}");
+    println!(
+        "bench-vm: wrote {}/fidelity.md{}",
+        out_dir.display(),
+        if raw.is_some() { " and fidelity-raw.txt" } else { "" }
+    );
+    for error in &results.errors {
+        println!("bench-vm: error: {error}");
+    }
+    Ok(())
+}
+
 /// The command that reproduces this run (for the table's header).
 fn command_line(opts: &Options) -> String {
     let mut cmd = String::from("cargo xtask bench-vm");
+    if opts.sim_fidelity {
+        cmd.push_str(" --sim-fidelity");
+    }
     if opts.rounds != 5 {
         let _ = write!(cmd, " --rounds {}", opts.rounds);
     }
-    if opts.schedulers != DEFAULT_SCHEDULERS {
+    // --sim-fidelity's default is what the build ships: name it.
+    if opts.sim_fidelity || opts.schedulers != DEFAULT_SCHEDULERS {
         let _ = write!(cmd, " --schedulers {}", opts.schedulers.join(","));
     }
     if let Some(rev) = &opts.baseline {
@@ -303,6 +391,9 @@ fn display_name(scheduler: &str) -> &str {
         "baseline" => "baseline deadline",
         "deadline" => "scx_relay deadline",
         "fifo" => "scx_relay fifo",
+        "interactive" => "scx_relay interactive",
+        "local" => "scx_relay local",
+        "relay-eevdf" => "scx_relay eevdf",
         other => other,
     }
 }
@@ -406,19 +497,27 @@ mod tests {
             }
             <Cli as clap::Parser>::try_parse_from(std::iter::once("bench-vm").chain(args.iter().copied())).unwrap().opts
         };
+        let ws = Workspace::locate().unwrap();
         let mut opts = parse(&["--baseline", "HEAD~1"]);
-        check_options(&mut opts).unwrap();
+        check_options(&ws, &mut opts).unwrap();
         assert_eq!(opts.schedulers, ["eevdf", "rustland", "deadline", "fifo", "baseline"]);
         assert_eq!(
             command_line(&opts),
             "cargo xtask bench-vm --schedulers eevdf,rustland,deadline,fifo,baseline --baseline HEAD~1"
         );
         let mut opts = parse(&["--schedulers", "baseline,deadline", "--baseline", "abc"]);
-        check_options(&mut opts).unwrap();
+        check_options(&ws, &mut opts).unwrap();
         assert_eq!(opts.schedulers, ["baseline", "deadline"]);
         let mut opts = parse(&["--schedulers", "deadline,baseline"]);
-        let err = check_options(&mut opts).unwrap_err().to_string();
+        let err = check_options(&ws, &mut opts).unwrap_err().to_string();
         assert!(err.contains("needs --baseline"), "{err}");
+        // --sim-fidelity compares scx_relay's policies only.
+        let mut opts = parse(&["--sim-fidelity", "--schedulers", "deadline,relay-eevdf"]);
+        check_options(&ws, &mut opts).unwrap();
+        assert_eq!(command_line(&opts), "cargo xtask bench-vm --sim-fidelity --schedulers deadline,relay-eevdf");
+        let mut opts = parse(&["--sim-fidelity", "--schedulers", "deadline,eevdf"]);
+        let err = check_options(&ws, &mut opts).unwrap_err().to_string();
+        assert!(err.contains("'eevdf' is not one"), "{err}");
     }
 
     /// The latency chart of [`pinned_input`], byte for byte.

@@ -15,7 +15,7 @@ pub(super) enum Metric {
 }
 
 /// The middle value (mean of the two middle ones for an even count).
-fn median(values: &mut [f64]) -> Option<f64> {
+pub(super) fn median(values: &mut [f64]) -> Option<f64> {
     if values.is_empty() {
         return None;
     }

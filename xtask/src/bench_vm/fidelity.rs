@@ -1,0 +1,396 @@
+//! `cargo xtask bench-vm --sim-fidelity`: does the simulator rank the
+//! shipped policies as the real kernel does?
+//!
+//! The guest runs three of bench-vm's workloads (hackbench, cyclictest
+//! under CPU hogs, and nice-weighted hogs measured by `share_probe`) under
+//! every shipped scx_relay policy, interleaved over the rounds of one boot.
+//! The simulator then runs each policy on the preset that models each
+//! workload (`hackbench`, `cyclictest`, `nice`: scheduler-sim's
+//! `workload.rs`) at the guest's CPU count, over [`SIM_SEEDS`]. For each
+//! metric the two rankings are put side by side, with whether they agree
+//! and Kendall's τ-b between them (`docs/sim-fidelity.md`).
+
+use std::{collections::BTreeMap, fmt::Write as _, path::Path, process::Command};
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+
+use super::{
+    display_name, fmt_num,
+    results::Results,
+    stats::{median, Metric},
+};
+
+/// The guest workloads this mode runs (bench.sh's `relay.workloads`).
+pub(super) const WORKLOADS: &str = "hackbench,latency,fairness";
+/// The simulator's seeds; its value for a policy is the median over them.
+pub(super) const SIM_SEEDS: [u64; 3] = [1, 2, 3];
+/// Simulated seconds per run.
+pub(super) const SIM_SECONDS: u32 = 10;
+/// The committed copy of the report, relative to the repository root.
+pub(super) const DOCS_REPORT: &str = "docs/sim-fidelity.md";
+/// The committed copy of the guest's raw lines.
+pub(super) const DOCS_RAW: &str = "docs/sim-fidelity-raw.txt";
+
+/// One compared metric: how the guest measures it and how the simulator does.
+pub(super) struct Compared {
+    /// What is compared.
+    pub(super) label: &'static str,
+    /// The guest's measurement (bench.sh's metric).
+    guest: Metric,
+    /// Its description in the table.
+    guest_label: &'static str,
+    /// Whether a smaller guest value is better.
+    guest_lower_is_better: bool,
+    /// The simulator preset.
+    pub(super) sim_workload: &'static str,
+    /// Its description in the table.
+    sim_label: &'static str,
+    /// The value in one simulator report (`sim --json`).
+    sim_value: fn(&Value) -> Option<f64>,
+    /// Whether a smaller simulator value is better.
+    sim_lower_is_better: bool,
+    /// Values closer than this rank equal, on both sides.
+    tie: Tie,
+}
+
+/// When two values rank equal.
+#[derive(Clone, Copy)]
+pub(super) enum Tie {
+    /// Within this fraction of the larger one.
+    Relative(f64),
+    /// Within this much.
+    Absolute(f64),
+}
+
+impl Tie {
+    fn holds(self, a: f64, b: f64) -> bool {
+        match self {
+            Tie::Relative(f) => (a - b).abs() <= f * a.abs().max(b.abs()),
+            Tie::Absolute(d) => (a - b).abs() <= d,
+        }
+    }
+
+    fn describe(self) -> String {
+        match self {
+            Tie::Relative(f) => format!("within {:.0} %", f * 100.0),
+            Tie::Absolute(d) => format!("within {d}"),
+        }
+    }
+}
+
+/// The simulated periodic task's wait percentile `key` (`p50_ns`, ...), in µs.
+fn periodic_wait_us(report: &Value, key: &str) -> Option<f64> {
+    let classes = report.get("classes")?.as_array()?;
+    let class = classes.iter().find(|c| c.get("class").and_then(Value::as_str) == Some("interactive"))?;
+    Some(class.get("latency")?.get(key)?.as_f64()? / 1000.0)
+}
+
+/// Every compared metric, in table order.
+pub(super) const COMPARED: &[Compared] = &[
+    Compared {
+        label: "throughput",
+        guest: Metric::Raw("hackbench_s"),
+        guest_label: "hackbench -g 4 time (s)",
+        guest_lower_is_better: true,
+        sim_workload: "hackbench",
+        sim_label: "messages passed (work units)",
+        sim_value: |r| r.get("throughput")?.get("work_units")?.as_f64(),
+        sim_lower_is_better: false,
+        tie: Tie::Relative(0.03),
+    },
+    Compared {
+        label: "wakeup latency p50",
+        guest: Metric::Raw("lat_p50_us"),
+        guest_label: "cyclictest p50 under hogs (µs)",
+        guest_lower_is_better: true,
+        sim_workload: "cyclictest",
+        sim_label: "periodic task's wait p50 (µs)",
+        sim_value: |r| periodic_wait_us(r, "p50_ns"),
+        sim_lower_is_better: true,
+        tie: Tie::Relative(0.05),
+    },
+    Compared {
+        label: "wakeup latency p99",
+        guest: Metric::Raw("lat_p99_us"),
+        guest_label: "cyclictest p99 under hogs (µs)",
+        guest_lower_is_better: true,
+        sim_workload: "cyclictest",
+        sim_label: "periodic task's wait p99 (µs)",
+        sim_value: |r| periodic_wait_us(r, "p99_ns"),
+        sim_lower_is_better: true,
+        tie: Tie::Relative(0.05),
+    },
+    Compared {
+        label: "weight fairness",
+        guest: Metric::Raw("fair_share_index"),
+        guest_label: "share_probe fair_share_index",
+        guest_lower_is_better: false,
+        sim_workload: "nice",
+        sim_label: "fair_share_index",
+        sim_value: |r| r.get("fair_share_index")?.as_f64(),
+        sim_lower_is_better: false,
+        tie: Tie::Absolute(0.01),
+    },
+];
+
+/// The scx_relay policy a bench scheduler name runs (`relay-eevdf` is
+/// scx_relay's eevdf; `eevdf` itself is the kernel's), or `None` for the
+/// kernel, the peer and the baseline.
+pub(super) fn policy_of(scheduler: &str) -> Option<&str> {
+    match scheduler {
+        "eevdf" | "rustland" | "baseline" => None,
+        other => Some(other.strip_prefix("relay-").unwrap_or(other)),
+    }
+}
+
+/// The bench scheduler name of a shipped policy.
+pub(super) fn scheduler_of(policy: &str) -> String {
+    if policy == "eevdf" {
+        "relay-eevdf".to_owned()
+    } else {
+        policy.to_owned()
+    }
+}
+
+/// The simulator's values: (scheduler, index in [`COMPARED`]) → median over the seeds.
+pub(super) type SimValues = BTreeMap<(String, usize), f64>;
+
+/// Runs `binary sim` for every scx_relay scheduler of `results` and every
+/// compared metric on `cpus` CPUs.
+pub(super) fn simulate(binary: &Path, results: &Results, cpus: u32) -> Result<SimValues> {
+    let mut values = SimValues::new();
+    for scheduler in results.schedulers() {
+        let Some(policy) = policy_of(scheduler) else { continue };
+        let mut reports: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+        for compared in COMPARED {
+            if !reports.contains_key(compared.sim_workload) {
+                let runs = SIM_SEEDS
+                    .iter()
+                    .map(|&seed| run_sim(binary, policy, compared.sim_workload, cpus, seed))
+                    .collect::<Result<Vec<_>>>()?;
+                reports.insert(compared.sim_workload, runs);
+            }
+        }
+        for (i, compared) in COMPARED.iter().enumerate() {
+            let mut seeds: Vec<f64> = reports[compared.sim_workload].iter().filter_map(compared.sim_value).collect();
+            if let Some(median) = median(&mut seeds) {
+                values.insert((scheduler.to_owned(), i), median);
+            }
+        }
+    }
+    Ok(values)
+}
+
+/// One `sim --json` run.
+fn run_sim(binary: &Path, policy: &str, workload: &str, cpus: u32, seed: u64) -> Result<Value> {
+    let out = Command::new(binary)
+        .args(["sim", "--json", "--policy", policy, "--workload", workload])
+        .args(["--cpus", &cpus.to_string(), "--seconds", &SIM_SECONDS.to_string(), "--seed", &seed.to_string()])
+        .output()
+        .with_context(|| format!("cannot run {}", binary.display()))?;
+    if !out.status.success() {
+        bail!(
+            "{} sim --policy {policy} --workload {workload} failed: {}",
+            binary.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    serde_json::from_slice(&out.stdout)
+        .with_context(|| format!("sim --policy {policy} --workload {workload}: bad JSON"))
+}
+
+/// Ranks of `values` (1 = best). From the best down, a value within `tie`
+/// of the first value of the current group joins it and shares its rank;
+/// the next group's rank counts every value before it (1, 1, 3).
+fn ranks(values: &[f64], lower_is_better: bool, tie: Tie) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| {
+        let o = values[a].total_cmp(&values[b]);
+        if lower_is_better {
+            o
+        } else {
+            o.reverse()
+        }
+    });
+    let mut ranks = vec![0; values.len()];
+    let mut group_first = None;
+    let mut group_rank = 0;
+    for (position, &i) in order.iter().enumerate() {
+        match group_first {
+            Some(first) if tie.holds(values[first], values[i]) => {}
+            _ => {
+                group_first = Some(i);
+                group_rank = position + 1;
+            }
+        }
+        ranks[i] = group_rank;
+    }
+    ranks
+}
+
+/// Kendall's τ-b between two rankings (1: the same order, -1: reversed);
+/// `None` when either ranks everything equal.
+fn kendall_tau_b(a: &[usize], b: &[usize]) -> Option<f64> {
+    let (mut concordant, mut discordant, mut tied_a, mut tied_b) = (0i64, 0i64, 0i64, 0i64);
+    for i in 0..a.len() {
+        for j in i + 1..a.len() {
+            let (da, db) = (a[i].cmp(&a[j]), b[i].cmp(&b[j]));
+            match (da.is_eq(), db.is_eq()) {
+                (true, true) => {}
+                (true, false) => tied_a += 1,
+                (false, true) => tied_b += 1,
+                (false, false) if da == db => concordant += 1,
+                (false, false) => discordant += 1,
+            }
+        }
+    }
+    let n0 = concordant + discordant;
+    let denominator = (((n0 + tied_a) * (n0 + tied_b)) as f64).sqrt();
+    (denominator > 0.0).then(|| (concordant - discordant) as f64 / denominator)
+}
+
+/// The report: a summary table, then per metric the two rankings.
+pub(super) fn markdown(results: &Results, sim: &SimValues, command: &str, kernel: &str, cpus: u32) -> String {
+    let scheds: Vec<&str> = results.schedulers().into_iter().filter(|s| policy_of(s).is_some()).collect();
+    let rounds = results.samples.iter().map(|s| s.round).max().unwrap_or(0);
+    let mut md =
+        String::from("# Simulator fidelity: the guest's ranking of the shipped policies against the simulator's\n\n");
+    let _ = writeln!(
+        md,
+        "Guest: medians over {rounds} interleaved rounds in one boot (QEMU TCG, {cpus} vCPUs, kernel {kernel}); `{command}`.  \n\
+         Simulator: `scx_relay sim --policy P --workload W --cpus {cpus} --seconds {SIM_SECONDS}`, the median over seeds {}.  \n\
+         Ranks: 1 is best; values close enough to rank equal (the tie column) share a rank, on both sides. \
+         Kendall's τ-b: 1 when the orders agree, -1 when reversed.\n",
+        SIM_SEEDS.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+    );
+    md.push_str("| metric | guest workload | simulator workload | tie | same order | Kendall's τ-b |\n|---|---|---|---|---|---:|\n");
+    let mut sections = String::new();
+    for (i, c) in COMPARED.iter().enumerate() {
+        let rows: Vec<(&str, f64, f64, Vec<f64>)> = scheds
+            .iter()
+            .filter_map(|s| {
+                let guest = results.median(s, c.guest)?;
+                let simulated = *sim.get(&(s.to_string(), i))?;
+                Some((*s, guest, simulated, results.values(s, c.guest)))
+            })
+            .collect();
+        let guest_ranks = ranks(&rows.iter().map(|r| r.1).collect::<Vec<_>>(), c.guest_lower_is_better, c.tie);
+        let sim_ranks = ranks(&rows.iter().map(|r| r.2).collect::<Vec<_>>(), c.sim_lower_is_better, c.tie);
+        let same = rows.len() >= 2 && guest_ranks == sim_ranks;
+        let tau = kendall_tau_b(&guest_ranks, &sim_ranks).map_or_else(|| "–".to_owned(), |t| format!("{t:.2}"));
+        let _ = writeln!(
+            md,
+            "| {} | {} | `{}`: {} | {} | {} | {tau} |",
+            c.label,
+            c.guest_label,
+            c.sim_workload,
+            c.sim_label,
+            c.tie.describe(),
+            if rows.len() < 2 {
+                "not measured"
+            } else if same {
+                "yes"
+            } else {
+                "**no**"
+            }
+        );
+        let arrow = |lower: bool| if lower { "↓" } else { "↑" };
+        let _ = writeln!(
+            sections,
+            "\n## {}\n\n| policy | guest: {} {} | guest min–max over rounds | guest rank | simulator: {} {} | simulator rank |\n|---|---:|---:|---:|---:|---:|",
+            c.label,
+            c.guest_label,
+            arrow(c.guest_lower_is_better),
+            c.sim_label,
+            arrow(c.sim_lower_is_better)
+        );
+        for (k, (s, guest, simulated, per_round)) in rows.iter().enumerate() {
+            let lo = per_round.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = per_round.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let _ = writeln!(
+                sections,
+                "| {} | {} | {}–{} | {} | {} | {} |",
+                display_name(s),
+                fmt_num(*guest),
+                fmt_num(lo),
+                fmt_num(hi),
+                guest_ranks[k],
+                fmt_num(*simulated),
+                sim_ranks[k]
+            );
+        }
+    }
+    md.push_str(&sections);
+    if !results.errors.is_empty() {
+        md.push_str("\nErrors reported by the guest:\n\n");
+        for e in &results.errors {
+            let _ = writeln!(md, "- {e}");
+        }
+    }
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench_vm::tests::lines;
+
+    #[test]
+    fn ranks_share_ties_and_follow_direction() {
+        let exact = Tie::Absolute(0.0);
+        assert_eq!(ranks(&[3.0, 1.0, 2.0], true, exact), vec![3, 1, 2]);
+        assert_eq!(ranks(&[3.0, 1.0, 2.0], false, exact), vec![1, 3, 2]);
+        assert_eq!(ranks(&[5.0, 5.0, 1.0], true, exact), vec![2, 2, 1]);
+        // From the best down: 102 is within 3 % of 104, the group's first; 100 is not.
+        assert_eq!(ranks(&[104.0, 100.0, 102.0], false, Tie::Relative(0.03)), vec![1, 3, 1]);
+        assert_eq!(ranks(&[0.999, 0.995, 0.5], false, Tie::Absolute(0.01)), vec![1, 1, 3]);
+    }
+
+    #[test]
+    fn kendall_tau_b_agreement() {
+        assert_eq!(kendall_tau_b(&[1, 2, 3], &[1, 2, 3]), Some(1.0));
+        assert_eq!(kendall_tau_b(&[1, 2, 3], &[3, 2, 1]), Some(-1.0));
+        assert_eq!(kendall_tau_b(&[1, 2, 3], &[1, 1, 1]), None);
+        let t = kendall_tau_b(&[1, 2, 3], &[1, 1, 3]).expect("defined");
+        assert!((t - 2.0 / 6f64.sqrt()).abs() < 1e-12, "{t}");
+    }
+
+    #[test]
+    fn bench_names_map_to_policies() {
+        assert_eq!(policy_of("eevdf"), None);
+        assert_eq!(policy_of("rustland"), None);
+        assert_eq!(policy_of("relay-eevdf"), Some("eevdf"));
+        assert_eq!(policy_of("interactive"), Some("interactive"));
+        assert_eq!(scheduler_of("eevdf"), "relay-eevdf");
+        assert_eq!(scheduler_of("local"), "local");
+    }
+
+    /// The summary says whether the orders agree; the sections give both
+    /// ranks and the guest's spread; the kernel's EEVDF is left out.
+    #[test]
+    fn report_compares_rankings() {
+        let text = lines(&[
+            (1, "eevdf", "hackbench_s", 20.0),
+            (1, "deadline", "hackbench_s", 10.0),
+            (2, "deadline", "hackbench_s", 12.0),
+            (1, "fifo", "hackbench_s", 14.0),
+            (2, "fifo", "hackbench_s", 16.0),
+            (1, "deadline", "fair_share_index", 0.99),
+            (1, "fifo", "fair_share_index", 0.5),
+        ]);
+        let r = Results::parse(text.iter().map(String::as_str));
+        let mut sim = SimValues::new();
+        // Throughput: the simulator has fifo ahead (the guest has deadline ahead).
+        sim.insert(("deadline".into(), 0), 100.0);
+        sim.insert(("fifo".into(), 0), 200.0);
+        sim.insert(("deadline".into(), 3), 1.0);
+        sim.insert(("fifo".into(), 3), 0.51);
+        let md = markdown(&r, &sim, "cargo xtask bench-vm --sim-fidelity", "7.3", 4);
+        assert!(md.contains("| throughput | hackbench -g 4 time (s) | `hackbench`: messages passed (work units) | within 3 % | **no** | -1.00 |"), "{md}");
+        assert!(md.contains("| weight fairness | share_probe fair_share_index | `nice`: fair_share_index | within 0.01 | yes | 1.00 |"), "{md}");
+        assert!(md.contains("| wakeup latency p50 | cyclictest p50 under hogs (µs) | `cyclictest`: periodic task's wait p50 (µs) | within 5 % | not measured | – |"), "{md}");
+        assert!(md.contains("| scx_relay deadline | 11.00 | 10.00–12.00 | 1 | 100.0 | 2 |"), "{md}");
+        assert!(!md.contains("EEVDF |"), "{md}");
+    }
+}
