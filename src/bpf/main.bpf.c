@@ -195,7 +195,7 @@ volatile u64 nr_stalls;		   /* times the user side was declared stalled */
 volatile u64 nr_rescued;	   /* tasks dispatched after waiting stall_timeout_ns in user space */
 volatile u64 nr_aged;		   /* tasks run ahead of their vtime after AGE_AFTER_NS runnable in a DSQ */
 volatile u64 nr_overdue;	   /* tasks enqueued already runnable AGE_AFTER_NS: kept in the kernel */
-volatile u64 nr_keepalive;	   /* tasks taken back from user space to keep a CPU's ext server (keep_ext_server) */
+volatile u64 nr_keepalive;	   /* tasks run on a served CPU only to keep its ext server: taken back from user space, or from another CPU's DSQ (keep_ext_server) */
 volatile u64 nr_voided;		   /* hand-offs taken back by a dequeue before a decision (relay_dequeue) */
 volatile u64 nr_record_dropped;	   /* record events lost: the record ring buffer was full (count) */
 volatile u64 nr_reenqueued;	   /* tasks (the user scheduler too) the kernel gave back from a local DSQ after a higher class took the CPU (relay_sched_switch) */
@@ -208,6 +208,7 @@ volatile u64 nr_kicks;			/* scx_bpf_kick_cpu() calls */
 volatile u64 nr_usersched_runs;		/* times the user scheduler was put on a CPU */
 volatile u64 nr_usersched_kicks;	/* kicks meant to get the user scheduler a CPU (kick_usersched) */
 volatile u64 nr_usersched_kicks_astray; /* dispatches after such kicks on a CPU the user scheduler may not run on (check_usersched_kick) */
+volatile u64 nr_served_empty;		/* ops.dispatch() calls on a served CPU that left it nothing of ours to run (keep_ext_server): if its ext server was picking, the server stops */
 
 /* State shared with the binary. */
 volatile u64 nr_user_pending; /* written by user space: tasks it holds (count) */
@@ -1414,6 +1415,22 @@ __noinline int consume_from_held(s32 cpu)
 	return 0;
 }
 
+/*
+ * Take a task that may run here from the DSQ of any other CPU (see
+ * keep_ext_server()).
+ */
+/* Global (verified once, not per call site): it holds a loop. */
+__noinline int consume_from_any(s32 cpu)
+{
+	s32 i;
+
+	bpf_for(i, 0, nr_cpu_ids) {
+		if (i != cpu && scx_bpf_dsq_nr_queued(i) > 0 && scx_bpf_dsq_move_to_local(i, 0))
+			return 1;
+	}
+	return 0;
+}
+
 /* The timer: heartbeat of the user scheduler, and the stall check. */
 static int heartbeat_fn(void *map, u32 *key, struct bpf_timer *timer)
 {
@@ -1748,7 +1765,16 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
  * USERSCHED_DSQ only after this call), else the user scheduler if it is
  * parked on this runqueue (it decides what waits), else one of this
  * runqueue's tasks still waiting in user space, taken back and run here
- * (nr_keepalive). And relay_running() gives what runs there at most
+ * (nr_keepalive), else a task that may run here from the DSQ of any other
+ * CPU (nr_keepalive too): a task of this runqueue may wait in the DSQ of a
+ * CPU no higher class holds (a decision named that CPU), which this CPU's
+ * other consumers do not look at, and if it stops here, an enqueue that
+ * comes while that task is still counted on this runqueue (a pinned
+ * kthread's wakeup, put in the local DSQ) does not start the server
+ * again. (The fresh-clone CI run at 14be683 was ejected with kworker/1:3
+ * and ksoftirqd/1 waiting 6.2 s in the local DSQ of a CPU held by
+ * SCHED_FIFO, reliability_rt_pressure: what this hole would leave.) A call
+ * that still finds nothing is counted (nr_served_empty). And relay_running() gives what runs there at most
  * slice_min_ns, so that the server's 50 ms serve many tasks, not two or
  * three.
  *
@@ -1762,6 +1788,7 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
 static void keep_ext_server(struct pending_walk *walk, bool served)
 {
 	struct task_struct *us = served ? __COMPAT_scx_bpf_dsq_peek(USERSCHED_DSQ) : NULL;
+	u32 slots;
 
 	/*
 	 * A served CPU takes only a user scheduler of its own runqueue: pulled
@@ -1771,8 +1798,22 @@ static void keep_ext_server(struct pending_walk *walk, bool served)
 	if ((!served || (us && scx_bpf_task_cpu(us) == walk->cpu)) &&
 	    scx_bpf_dsq_move_to_local(USERSCHED_DSQ, 0))
 		return;
-	if (served && READ_ONCE(nr_pending))
+	if (!served)
+		return;
+	/*
+	 * Whether the walk inserted a task: it took a slot of this CPU's
+	 * dispatch buffer (a count of this call alone, which a counter shared
+	 * with other CPUs is not).
+	 */
+	slots = scx_bpf_dispatch_nr_slots();
+	if (READ_ONCE(nr_pending))
 		bpf_for_each_map_elem(&pending, fallback_one, walk, 0);
+	if (scx_bpf_dispatch_nr_slots() != slots)
+		return;
+	if (consume_from_any(walk->cpu))
+		__sync_fetch_and_add(&nr_keepalive, 1);
+	else
+		__sync_fetch_and_add(&nr_served_empty, 1);
 }
 
 /*

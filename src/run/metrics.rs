@@ -95,6 +95,8 @@ pub struct Metrics {
     pub usersched_kicked: u64,
     #[stat(desc = "Of those, kicks to a CPU the user scheduler may not run on")]
     pub usersched_kicked_astray: u64,
+    #[stat(desc = "ops.dispatch() calls that left a CPU held by a higher class nothing of ours to run")]
+    pub served_empty: u64,
     #[stat(desc = "Engine steps (one per wake-up of the scheduling loop)")]
     pub steps: u64,
     #[stat(desc = "Steps that neither received a task nor sent a decision")]
@@ -135,6 +137,7 @@ impl From<&StatsLine> for Metrics {
             usersched_runs,
             usersched_kicks,
             usersched_kicks_astray,
+            served_empty,
         } = dispatch;
         let LoopProfile { steps, empty_steps, received, cpu_ns, redirected } = profile;
         Self {
@@ -166,6 +169,7 @@ impl From<&StatsLine> for Metrics {
             usersched_runs,
             usersched_kicked: usersched_kicks,
             usersched_kicked_astray: usersched_kicks_astray,
+            served_empty,
             steps,
             empty_steps,
             received,
@@ -217,6 +221,7 @@ impl Metrics {
             usersched_runs: d(n.usersched_runs, e.usersched_runs),
             usersched_kicked: d(n.usersched_kicked, e.usersched_kicked),
             usersched_kicked_astray: d(n.usersched_kicked_astray, e.usersched_kicked_astray),
+            served_empty: d(n.served_empty, e.served_empty),
             steps: d(n.steps, e.steps),
             empty_steps: d(n.empty_steps, e.empty_steps),
             received: d(n.received, e.received),
@@ -301,6 +306,7 @@ impl From<&Metrics> for StatsLine {
             usersched_runs,
             usersched_kicked,
             usersched_kicked_astray,
+            served_empty,
             steps,
             empty_steps,
             received,
@@ -335,6 +341,7 @@ impl From<&Metrics> for StatsLine {
                     usersched_runs,
                     usersched_kicks: usersched_kicked,
                     usersched_kicks_astray: usersched_kicked_astray,
+                    served_empty,
                 },
             },
             page_faults,

@@ -174,7 +174,13 @@ bss_counters! {
         /// Of those, the ones that reached a CPU the user scheduler may not
         /// run on: checked against its thread's affinity at that CPU's next
         /// dispatch, so several kicks to one CPU before it count once.
-        usersched_kicks_astray: "astray" <- nr_usersched_kicks_astray;
+        usersched_kicks_astray: "astray" <- nr_usersched_kicks_astray,
+        /// `ops.dispatch()` calls on a CPU a higher class held that left it
+        /// nothing of ours to run while its runqueue held tasks of ours
+        /// (`keep_ext_server` in src/bpf/main.bpf.c): when the kernel's ext
+        /// server was picking, it stops there, and a task that stays queued
+        /// there may wait until the higher class leaves.
+        served_empty: "served empty" <- nr_served_empty;
     }
 }
 
@@ -577,6 +583,7 @@ mod tests {
                     usersched_runs: 15,
                     usersched_kicks: 25,
                     usersched_kicks_astray: 26,
+                    served_empty: 28,
                 },
             },
             page_faults: 6,
@@ -588,7 +595,7 @@ mod tests {
             line.to_string(),
             "queued 10 voided 22 | dispatched user 7 kernel 2 fallback 1 rescued 8 aged 20 overdue 4 keepalive 2 reenqueued 24 | bounced 3 \
              stale 4 vtime clamped 21 congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 cgroup unresolved 27 | page faults 6 loop allocs 23 | dispatch calls 11 \
-             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 | steps 16 empty 17 received 18 | cpu_ns 19"
+             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 served empty 28 | steps 16 empty 17 received 18 | cpu_ns 19"
         );
         assert!(!line.to_string().contains('\n'));
         let without_probe = StatsLine { loop_allocs: None, ..line };
