@@ -521,6 +521,8 @@ mod tests {
             Preset::Fork,
             Preset::Affinity,
             Preset::Nice,
+            Preset::Hackbench,
+            Preset::Cyclictest,
         ];
         assert_eq!(PRESETS.len(), all.len());
         for p in all {
@@ -537,7 +539,7 @@ mod tests {
     #[test]
     fn unknown_name_lists_choices() {
         let e = "nope".parse::<Workload>().unwrap_err().to_string();
-        assert_eq!(e, "unknown workload 'nope' (valid: mixed, hogs, interactive, pipes, fork, affinity, nice)");
+        assert_eq!(e, "unknown workload 'nope' (valid: mixed, hogs, interactive, pipes, fork, affinity, nice, hackbench, cyclictest)");
     }
 
     /// Counts scale with the CPU count and never vanish.
