@@ -1417,15 +1417,17 @@ __noinline int consume_from_held(s32 cpu)
 
 /*
  * Take a task that may run here from the DSQ of any other CPU (see
- * keep_ext_server()).
+ * keep_ext_server()), looking from the next CPU on, so that no CPU's DSQ
+ * is always the first one robbed.
  */
 /* Global (verified once, not per call site): it holds a loop. */
 __noinline int consume_from_any(s32 cpu)
 {
-	s32 i;
+	s32 i, other;
 
-	bpf_for(i, 0, nr_cpu_ids) {
-		if (i != cpu && scx_bpf_dsq_nr_queued(i) > 0 && scx_bpf_dsq_move_to_local(i, 0))
+	bpf_for(i, 1, nr_cpu_ids) {
+		other = (cpu + i) % nr_cpu_ids;
+		if (scx_bpf_dsq_nr_queued(other) > 0 && scx_bpf_dsq_move_to_local(other, 0))
 			return 1;
 	}
 	return 0;
@@ -1798,7 +1800,11 @@ static void keep_ext_server(struct pending_walk *walk, bool served)
 	if ((!served || (us && scx_bpf_task_cpu(us) == walk->cpu)) &&
 	    scx_bpf_dsq_move_to_local(USERSCHED_DSQ, 0))
 		return;
-	if (!served)
+	/*
+	 * In partial mode decisions go straight to this CPU's local DSQ (the
+	 * moves above flushed them there): nothing to keep then.
+	 */
+	if (!served || scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL) > 0)
 		return;
 	/*
 	 * Whether the walk inserted a task: it took a slot of this CPU's

@@ -55,7 +55,9 @@ pub struct Metrics {
     pub aged: u64,
     #[stat(desc = "Tasks enqueued again without having run for AGE_AFTER_NS, kept in the kernel")]
     pub overdue: u64,
-    #[stat(desc = "Tasks taken back from user space to keep the kernel's ext server on a CPU")]
+    #[stat(
+        desc = "Tasks run on a CPU a higher class held only to keep its ext server: from user space or another CPU's queue"
+    )]
     pub keepalive: u64,
     #[stat(desc = "Tasks the kernel gave back from a local DSQ to a higher class, placed again")]
     pub reenqueued: u64,

@@ -127,11 +127,12 @@ bss_counters! {
         /// task): kept in the kernel and run next instead of going through
         /// user space.
         overdue: "overdue" <- nr_overdue,
-        /// Tasks taken back from user space and run on their CPU because a
-        /// higher class (realtime; the fair class under `--partial`) held
-        /// that CPU, it had nothing else of ours to run, and its runqueue
-        /// held them: coming out empty-handed would stop the kernel's ext
-        /// server there (see `keep_ext_server` in src/bpf/main.bpf.c).
+        /// Tasks run on a CPU that a higher class (realtime; the fair class
+        /// under `--partial`) held, only because it had nothing else of ours
+        /// to run and coming out empty-handed would stop the kernel's ext
+        /// server there: one of its runqueue's tasks taken back from user
+        /// space, or a task taken from another CPU's queue (see
+        /// `keep_ext_server` in src/bpf/main.bpf.c).
         keepalive: "keepalive" <- nr_keepalive,
         /// Tasks (the user scheduler too) the kernel gave back from a CPU's
         /// local DSQ when a realtime, deadline or stop task took that CPU
