@@ -11,11 +11,19 @@
 ///
 /// A nice -5 hog (3121) beside a nice 10 hog (110) on two CPUs gets one
 /// CPU, not 3121/3231 of two; the other gets the other CPU.
+///
+/// Weights and `cpus` are finite and not negative (a debug build checks);
+/// a NaN `cpus` gives no share.
 pub fn water_fill(weights: &[f64], cpus: f64) -> Vec<f64> {
+    debug_assert!(weights.iter().all(|w| w.is_finite() && *w >= 0.0), "weights {weights:?}");
+    debug_assert!(cpus.is_nan() || cpus >= 0.0, "cpus {cpus}");
     let n = weights.len();
+    if cpus.is_nan() {
+        return vec![0.0; n];
+    }
     let mut share = vec![0.0; n];
     let mut capped = vec![false; n];
-    let mut left = cpus.min(n as f64);
+    let mut left = cpus.max(0.0).min(n as f64);
     loop {
         let open: f64 = (0..n).filter(|&i| !capped[i]).map(|i| weights[i]).sum();
         if open <= 0.0 {
@@ -53,7 +61,8 @@ pub fn jain(xs: &[f64]) -> Option<f64> {
 /// task's CPU time over the period in CPUs (0.5: half a CPU), `weights` its
 /// weight. The split is judged against the CPU time the tasks had between
 /// them, so CPU time that other load (the scheduler itself) took is not
-/// counted against it. `None` when there is no task or no CPU time.
+/// counted against it. `None` when there is no task, no CPU time, or no
+/// weight; a task of weight 0 that had CPU time counts as starved (ratio 0).
 pub fn fair_share_index(cpu: &[f64], weights: &[f64]) -> Option<f64> {
     assert_eq!(cpu.len(), weights.len(), "one weight per task");
     let fair = water_fill(weights, cpu.iter().sum());

@@ -265,9 +265,6 @@ fn run_cargo(ws: &Workspace, args: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// `cargo test --workspace --no-fail-fast`, its output streamed through;
-/// returns the tests passed and failed (summed over libtest's summaries)
-/// and whether cargo succeeded.
 /// The name of a failed test from libtest's line `test NAME ... FAILED`.
 fn libtest_failure(line: &str) -> Option<&str> {
     line.trim().strip_prefix("test ")?.strip_suffix(" ... FAILED")

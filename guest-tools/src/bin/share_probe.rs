@@ -19,7 +19,7 @@
 //! `share_probe: hog I spec S cpu_ms C share X expected E ratio_to_first R expected_ratio Q`
 //! (X and E: fractions of the CPUs; R and Q: the first hog's CPU over this
 //! one's), then `share_probe: hogs N cpus K worst_ratio_error_pct P
-//! fair_share_index J`, where P is the largest |R / Q - 1| over the hogs,
+//! fair_share_index J` (J left out when the hogs had no CPU time), where P is the largest |R / Q - 1| over the hogs,
 //! in percent (other load lowers every share alike but leaves the ratios),
 //! and J is `scheduler_core::fair_share::fair_share_index` of the shares
 //! (1 for the fair class's split of the CPU time the hogs had; the
@@ -255,12 +255,10 @@ fn main() -> ExitCode {
         );
     }
     let shares: Vec<f64> = used.iter().map(|&ns| ns as f64 / window).collect();
-    let index = fair_share_index(&shares, &fair_fractions(&hogs, cgroup_weight)).unwrap_or(0.0);
-    println!(
-        "share_probe: hogs {} cpus {cpus} worst_ratio_error_pct {:.0} fair_share_index {index:.4}",
-        hogs.len(),
-        worst * 100.0
-    );
+    // No index without CPU time: the field is left out, not reported as 0.
+    let index = fair_share_index(&shares, &fair_fractions(&hogs, cgroup_weight))
+        .map_or_else(String::new, |j| format!(" fair_share_index {j:.4}"));
+    println!("share_probe: hogs {} cpus {cpus} worst_ratio_error_pct {:.0}{index}", hogs.len(), worst * 100.0);
     ExitCode::SUCCESS
 }
 

@@ -291,6 +291,8 @@ pub(super) fn markdown(results: &Results, sim: &SimValues, command: &str, kernel
                 "not measured"
             } else if same {
                 "yes"
+            } else if sim_ranks.iter().all(|&r| r == 1) {
+                "**no**: the simulator ties them all"
             } else {
                 "**no**"
             }
@@ -392,5 +394,9 @@ mod tests {
         assert!(md.contains("| wakeup latency p50 | cyclictest p50 under hogs (µs) | `cyclictest`: periodic task's wait p50 (µs) | within 5 % | not measured | – |"), "{md}");
         assert!(md.contains("| scx_relay deadline | 11.00 | 10.00–12.00 | 1 | 100.0 | 2 |"), "{md}");
         assert!(!md.contains("EEVDF |"), "{md}");
+        // A simulator that ranks every policy equal is said to, apart from an order it gets wrong.
+        sim.insert(("fifo".into(), 0), 100.0);
+        let md = markdown(&r, &sim, "cargo xtask bench-vm --sim-fidelity", "7.3", 4);
+        assert!(md.contains("| within 3 % | **no**: the simulator ties them all | – |"), "{md}");
     }
 }

@@ -167,10 +167,13 @@ fn rerender(ws: &Workspace, opts: &Options, raw: &Path) -> Result<bool> {
     let cpus = text.lines().find_map(|l| l.strip_prefix("# cpus ")?.parse().ok()).unwrap_or(4);
     let results = Results::parse(text.lines());
     ensure!(!results.samples.is_empty(), "{} holds no measurement", raw.display());
+    // A --sim-fidelity run's raw file renders as one, with or without the flag.
+    let mut opts = opts.clone();
+    opts.sim_fidelity |= command.contains("--sim-fidelity");
     if opts.sim_fidelity {
         guest_binaries::build_workspace_binaries(ws)?;
     }
-    report(ws, opts, &results, &kernel, command, cpus, None)?;
+    report(ws, &opts, &results, &kernel, command, cpus, None)?;
     Ok(results.errors.is_empty())
 }
 
@@ -241,7 +244,12 @@ fn guest_limits(opts: &Options) -> VmOptions {
     if vm.timeout_s.is_none() {
         // Start-up, the workloads and a slow unload (tens of seconds under
         // emulation) per scheduler and round.
-        let per_run = 150 + u64::from(opts.latency_s + opts.switch_s + opts.io_s);
+        let workloads = u64::from(if opts.sim_fidelity {
+            opts.latency_s + opts.fair_s
+        } else {
+            opts.latency_s + opts.switch_s + opts.io_s
+        });
+        let per_run = 150 + workloads;
         let runs = u64::from(opts.rounds) * opts.schedulers.len() as u64;
         vm.timeout_s = Some((120 + per_run * runs).max(qemu::DEFAULT_TIMEOUT_S));
     }
