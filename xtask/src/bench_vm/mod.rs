@@ -286,7 +286,9 @@ fn raw_text(kernel_release: &str, command: &str, cpus: u32, lines: &[String]) ->
     raw
 }
 
-/// Write `target/bench-vm/` (and the docs/ copies), print the table.
+/// Write `target/bench-vm/` (and the docs/ copies), print the table: the
+/// results (`results.md`, `latency.svg`) or, with `--sim-fidelity`, the
+/// simulator's runs and `fidelity.md`; with `raw`, the guest's lines too.
 fn report(
     ws: &Workspace,
     opts: &Options,
@@ -296,68 +298,30 @@ fn report(
     cpus: u32,
     raw: Option<&str>,
 ) -> Result<()> {
+    let (markdown, mut outputs) = if opts.sim_fidelity {
+        let sim = fidelity::simulate(&ws.target_dir().join("release/scx_relay"), results, cpus)?;
+        let markdown = fidelity::markdown(results, &sim, command, kernel, cpus);
+        (markdown.clone(), vec![("fidelity.md", fidelity::DOCS_REPORT, markdown)])
+    } else {
+        let markdown = results.markdown(command, kernel);
+        let svg = results.latency_svg();
+        (markdown.clone(), vec![("results.md", DOCS_RESULTS, markdown), ("latency.svg", DOCS_CHART, svg)])
+    };
+    if let Some(raw) = raw {
+        let (name, docs) =
+            if opts.sim_fidelity { ("fidelity-raw.txt", fidelity::DOCS_RAW) } else { ("raw.txt", DOCS_RAW) };
+        outputs.push((name, docs, raw.to_owned()));
+    }
     let out_dir = ws.target_dir().join("bench-vm");
-    fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
-    if opts.sim_fidelity {
-        return fidelity_report(ws, opts, results, kernel, command, cpus, raw, &out_dir);
-    }
-    if let Some(raw) = raw {
-        write(&out_dir.join("raw.txt"), raw)?;
-    }
-    let markdown = results.markdown(command, kernel);
-    let svg = results.latency_svg();
-    write(&out_dir.join("results.md"), &markdown)?;
-    write(&out_dir.join("latency.svg"), &svg)?;
-    if !opts.no_docs {
-        write(&ws.root.join(DOCS_RESULTS), &markdown)?;
-        write(&ws.root.join(DOCS_CHART), &svg)?;
-        if let Some(raw) = raw {
-            write(&ws.root.join(DOCS_RAW), raw)?;
+    for (name, docs, text) in &outputs {
+        write(&out_dir.join(name), text)?;
+        if !opts.no_docs {
+            write(&ws.root.join(docs), text)?;
         }
     }
     println!("{markdown}");
-    println!(
-        "bench-vm: wrote {}/{{results.md,latency.svg{}}}",
-        out_dir.display(),
-        if raw.is_some() { ",raw.txt" } else { "" }
-    );
-    for error in &results.errors {
-        println!("bench-vm: error: {error}");
-    }
-    Ok(())
-}
-
-/// `--sim-fidelity`'s report: the simulator's runs, then
-/// `target/bench-vm/fidelity{.md,-raw.txt}` and their docs/ copies.
-#[allow(clippy::too_many_arguments)]
-fn fidelity_report(
-    ws: &Workspace,
-    opts: &Options,
-    results: &Results,
-    kernel: &str,
-    command: &str,
-    cpus: u32,
-    raw: Option<&str>,
-    out_dir: &Path,
-) -> Result<()> {
-    if let Some(raw) = raw {
-        write(&out_dir.join("fidelity-raw.txt"), raw)?;
-    }
-    let sim = fidelity::simulate(&ws.target_dir().join("release/scx_relay"), results, cpus)?;
-    let markdown = fidelity::markdown(results, &sim, command, kernel, cpus);
-    write(&out_dir.join("fidelity.md"), &markdown)?;
-    if !opts.no_docs {
-        write(&ws.root.join(fidelity::DOCS_REPORT), &markdown)?;
-        if let Some(raw) = raw {
-            write(&ws.root.join(fidelity::DOCS_RAW), raw)?;
-        }
-    }
-    println!("{markdown}");
-    println!(
-        "bench-vm: wrote {}/fidelity.md{}",
-        out_dir.display(),
-        if raw.is_some() { " and fidelity-raw.txt" } else { "" }
-    );
+    let names: Vec<&str> = outputs.iter().map(|(name, _, _)| *name).collect();
+    println!("bench-vm: wrote {} in {}", names.join(", "), out_dir.display());
     for error in &results.errors {
         println!("bench-vm: error: {error}");
     }
