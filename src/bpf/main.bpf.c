@@ -195,7 +195,7 @@ volatile u64 nr_stalls;		   /* times the user side was declared stalled */
 volatile u64 nr_rescued;	   /* tasks dispatched after waiting stall_timeout_ns in user space */
 volatile u64 nr_aged;		   /* tasks run ahead of their vtime after AGE_AFTER_NS runnable in a DSQ */
 volatile u64 nr_overdue;	   /* tasks enqueued already runnable AGE_AFTER_NS: kept in the kernel */
-volatile u64 nr_keepalive;	   /* tasks run on a served CPU only to keep its ext server: taken back from user space, or from another CPU's DSQ (keep_ext_server) */
+volatile u64 nr_keepalive;	   /* tasks run on a served CPU only to keep its ext server: taken back from user space (keep_ext_server) */
 volatile u64 nr_voided;		   /* hand-offs taken back by a dequeue before a decision (relay_dequeue) */
 volatile u64 nr_record_dropped;	   /* record events lost: the record ring buffer was full (count) */
 volatile u64 nr_reenqueued;	   /* tasks (the user scheduler too) the kernel gave back from a local DSQ after a higher class took the CPU (relay_sched_switch) */
@@ -209,6 +209,7 @@ volatile u64 nr_usersched_runs;		/* times the user scheduler was put on a CPU */
 volatile u64 nr_usersched_kicks;	/* kicks meant to get the user scheduler a CPU (kick_usersched) */
 volatile u64 nr_usersched_kicks_astray; /* dispatches after such kicks on a CPU the user scheduler may not run on (check_usersched_kick) */
 volatile u64 nr_served_empty;		/* ops.dispatch() calls on a served CPU that left it nothing of ours to run (keep_ext_server): if its ext server was picking, the server stops */
+volatile u64 nr_stranded_moved;		/* tasks of a served CPU's runqueue moved from another CPU's DSQ to that CPU's local DSQ (keep_ext_server) */
 
 /* State shared with the binary. */
 volatile u64 nr_user_pending; /* written by user space: tasks it holds (count) */
@@ -1416,21 +1417,70 @@ __noinline int consume_from_held(s32 cpu)
 }
 
 /*
- * Take a task that may run here from the DSQ of any other CPU (see
- * keep_ext_server()), looking from the next CPU on, so that no CPU's DSQ
- * is always the first one robbed.
+ * Tasks of @cpu's runqueue waiting in the DSQ of CPU @owner (a decision
+ * named @owner): moved to @owner's local DSQ, which takes them off @cpu's
+ * runqueue (ext.c move_remote_task_to_local_dsq(): deactivate on the task's
+ * rq, activate on @owner's). They run where their decision put them, never
+ * here: a routing configuration's CPUs hold (see keep_ext_server()).
+ * Returns how many.
  */
 /* Global (verified once, not per call site): it holds a loop. */
-__noinline int consume_from_any(s32 cpu)
+__noinline u32 hand_over_stranded(s32 owner, s32 cpu)
 {
-	s32 i, other;
+	struct bpf_iter_scx_dsq it;
+	struct task_struct *p;
+	u32 i, moved = 0;
 
-	bpf_for(i, 1, nr_cpu_ids) {
-		other = (cpu + i) % nr_cpu_ids;
-		if (scx_bpf_dsq_nr_queued(other) > 0 && scx_bpf_dsq_move_to_local(other, 0))
-			return 1;
+	if (owner < 0 || owner >= nr_cpu_ids)
+		return 0;
+	if (bpf_iter_scx_dsq_new(&it, owner, 0))
+		goto out;
+	bpf_for(i, 0, AGE_SCAN_DEPTH) {
+		p = bpf_iter_scx_dsq_next(&it);
+		if (!p)
+			break;
+		/*
+		 * A local move to a CPU the task may not use, or of a task
+		 * with migration disabled, is a scheduler error
+		 * (ext.c task_can_run_on_remote_rq()): such a task stays.
+		 * (Read directly, not with common.bpf.h is_migration_disabled(),
+		 * which needs the kernel's Kconfig: a queued task is not the
+		 * current one, whose count the BPF prolog may raise.)
+		 */
+		if (scx_bpf_task_cpu(p) != cpu || !bpf_cpumask_test_cpu(owner, p->cpus_ptr) ||
+		    (bpf_core_field_exists(p->migration_disabled) && p->migration_disabled))
+			continue;
+		if (scx_bpf_dsq_move(&it, p, SCX_DSQ_LOCAL_ON | owner, 0))
+			moved++;
 	}
-	return 0;
+out:
+	bpf_iter_scx_dsq_destroy(&it);
+	return moved;
+}
+
+/*
+ * hand_over_stranded() from every other CPU's DSQ, kicking each CPU that
+ * received tasks. Returns how many moved. (The kick is here, not after the
+ * loop above: a branch on that loop's count, a constant in each pass of the
+ * verifier, makes the count precise, and the loop's passes never converge:
+ * "The sequence of 8193 jumps is too complex".)
+ */
+/* Global (verified once, not per call site): it holds a loop. */
+__noinline u32 hand_over_all_stranded(s32 cpu)
+{
+	u32 moved = 0, n;
+	s32 i;
+
+	bpf_for(i, 0, nr_cpu_ids) {
+		if (i == cpu || !scx_bpf_dsq_nr_queued(i))
+			continue;
+		n = hand_over_stranded(i, cpu);
+		if (n) {
+			kick(i, SCX_KICK_IDLE);
+			moved += n;
+		}
+	}
+	return moved;
 }
 
 /* The timer: heartbeat of the user scheduler, and the stall check. */
@@ -1767,18 +1817,22 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
  * USERSCHED_DSQ only after this call), else the user scheduler if it is
  * parked on this runqueue (it decides what waits), else one of this
  * runqueue's tasks still waiting in user space, taken back and run here
- * (nr_keepalive), else a task that may run here from the DSQ of any other
- * CPU (nr_keepalive too): a task of this runqueue may wait in the DSQ of a
- * CPU no higher class holds (a decision named that CPU), which this CPU's
- * other consumers do not look at, and if it stops here, an enqueue that
- * comes while that task is still counted on this runqueue (a pinned
- * kthread's wakeup, put in the local DSQ) does not start the server
- * again. (The fresh-clone CI run at 14be683 was ejected with kworker/1:3
- * and ksoftirqd/1 waiting 6.2 s in the local DSQ of a CPU held by
- * SCHED_FIFO, reliability_rt_pressure: what this hole would leave.) A call
- * that still finds nothing is counted (nr_served_empty). And relay_running() gives what runs there at most
- * slice_min_ns, so that the server's 50 ms serve many tasks, not two or
- * three.
+ * (nr_keepalive). A task of this runqueue may also wait in the DSQ of a CPU
+ * no higher class holds (a decision named that CPU), which this CPU's
+ * consumers do not look at; counted on this runqueue, it would keep an
+ * enqueue that comes meanwhile (a pinned kthread's wakeup, put in the local
+ * DSQ) from starting the stopped server again. (The fresh-clone CI run at
+ * 14be683 was ejected with kworker/1:3 and ksoftirqd/1 waiting 6.2 s in the
+ * local DSQ of a CPU held by SCHED_FIFO, reliability_rt_pressure: what this
+ * hole would leave.) Such tasks are moved to the local DSQ of the CPU their
+ * decision named (hand_over_stranded(), nr_stranded_moved), which takes
+ * them off this runqueue: once nothing of ours is counted here, the next
+ * enqueue starts the server. They are not run here: an earlier version
+ * took any task of another CPU's DSQ, and a fresh-clone CI run saw a
+ * routed hog run on the other route's CPU (scx_relay_routing_cgroups).
+ * A call that leaves this CPU nothing to run is counted (nr_served_empty).
+ * And relay_running() gives what runs there at most slice_min_ns, so that
+ * the server's 50 ms serve many tasks, not two or three.
  *
  * In partial mode a parked user scheduler also runs on any CPU that is not
  * served whenever nothing else does (it blocks when it has nothing to do,
@@ -1790,7 +1844,7 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
 static void keep_ext_server(struct pending_walk *walk, bool served)
 {
 	struct task_struct *us = served ? __COMPAT_scx_bpf_dsq_peek(USERSCHED_DSQ) : NULL;
-	u32 slots;
+	u32 slots, moved;
 
 	/*
 	 * A served CPU takes only a user scheduler of its own runqueue: pulled
@@ -1816,10 +1870,10 @@ static void keep_ext_server(struct pending_walk *walk, bool served)
 		bpf_for_each_map_elem(&pending, fallback_one, walk, 0);
 	if (scx_bpf_dispatch_nr_slots() != slots)
 		return;
-	if (consume_from_any(walk->cpu))
-		__sync_fetch_and_add(&nr_keepalive, 1);
-	else
-		__sync_fetch_and_add(&nr_served_empty, 1);
+	moved = hand_over_all_stranded(walk->cpu);
+	if (moved)
+		__sync_fetch_and_add(&nr_stranded_moved, moved);
+	__sync_fetch_and_add(&nr_served_empty, 1);
 }
 
 /*

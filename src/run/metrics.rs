@@ -99,6 +99,8 @@ pub struct Metrics {
     pub usersched_kicked_astray: u64,
     #[stat(desc = "ops.dispatch() calls that left a CPU held by a higher class nothing of ours to run")]
     pub served_empty: u64,
+    #[stat(desc = "Tasks of a CPU held by a higher class moved to the CPU whose queue held them")]
+    pub stranded_moved: u64,
     #[stat(desc = "Engine steps (one per wake-up of the scheduling loop)")]
     pub steps: u64,
     #[stat(desc = "Steps that neither received a task nor sent a decision")]
@@ -140,6 +142,7 @@ impl From<&StatsLine> for Metrics {
             usersched_kicks,
             usersched_kicks_astray,
             served_empty,
+            stranded_moved,
         } = dispatch;
         let LoopProfile { steps, empty_steps, received, cpu_ns, redirected } = profile;
         Self {
@@ -172,6 +175,7 @@ impl From<&StatsLine> for Metrics {
             usersched_kicked: usersched_kicks,
             usersched_kicked_astray: usersched_kicks_astray,
             served_empty,
+            stranded_moved,
             steps,
             empty_steps,
             received,
@@ -224,6 +228,7 @@ impl Metrics {
             usersched_kicked: d(n.usersched_kicked, e.usersched_kicked),
             usersched_kicked_astray: d(n.usersched_kicked_astray, e.usersched_kicked_astray),
             served_empty: d(n.served_empty, e.served_empty),
+            stranded_moved: d(n.stranded_moved, e.stranded_moved),
             steps: d(n.steps, e.steps),
             empty_steps: d(n.empty_steps, e.empty_steps),
             received: d(n.received, e.received),
@@ -309,6 +314,7 @@ impl From<&Metrics> for StatsLine {
             usersched_kicked,
             usersched_kicked_astray,
             served_empty,
+            stranded_moved,
             steps,
             empty_steps,
             received,
@@ -344,6 +350,7 @@ impl From<&Metrics> for StatsLine {
                     usersched_kicks: usersched_kicked,
                     usersched_kicks_astray: usersched_kicked_astray,
                     served_empty,
+                    stranded_moved,
                 },
             },
             page_faults,

@@ -131,8 +131,7 @@ bss_counters! {
         /// under `--partial`) held, only because it had nothing else of ours
         /// to run and coming out empty-handed would stop the kernel's ext
         /// server there: one of its runqueue's tasks taken back from user
-        /// space, or a task taken from another CPU's queue (see
-        /// `keep_ext_server` in src/bpf/main.bpf.c).
+        /// space (see `keep_ext_server` in src/bpf/main.bpf.c).
         keepalive: "keepalive" <- nr_keepalive,
         /// Tasks (the user scheduler too) the kernel gave back from a CPU's
         /// local DSQ when a realtime, deadline or stop task took that CPU
@@ -181,7 +180,13 @@ bss_counters! {
         /// (`keep_ext_server` in src/bpf/main.bpf.c): when the kernel's ext
         /// server was picking, it stops there, and a task that stays queued
         /// there may wait until the higher class leaves.
-        served_empty: "served empty" <- nr_served_empty;
+        served_empty: "served empty" <- nr_served_empty,
+        /// Tasks of such a CPU's runqueue that waited in another CPU's queue
+        /// (their decision named that CPU), moved to that CPU's local DSQ so
+        /// that nothing of ours stays counted where the ext server stopped
+        /// (`hand_over_stranded` in src/bpf/main.bpf.c). They run where their
+        /// decision put them.
+        stranded_moved: "stranded moved" <- nr_stranded_moved;
     }
 }
 
@@ -585,6 +590,7 @@ mod tests {
                     usersched_kicks: 25,
                     usersched_kicks_astray: 26,
                     served_empty: 28,
+                    stranded_moved: 29,
                 },
             },
             page_faults: 6,
@@ -596,7 +602,7 @@ mod tests {
             line.to_string(),
             "queued 10 voided 22 | dispatched user 7 kernel 2 fallback 1 rescued 8 aged 20 overdue 4 keepalive 2 reenqueued 24 | bounced 3 \
              stale 4 vtime clamped 21 congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 cgroup unresolved 27 | page faults 6 loop allocs 23 | dispatch calls 11 \
-             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 served empty 28 | steps 16 empty 17 received 18 | cpu_ns 19"
+             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 served empty 28 stranded moved 29 | steps 16 empty 17 received 18 | cpu_ns 19"
         );
         assert!(!line.to_string().contains('\n'));
         let without_probe = StatsLine { loop_allocs: None, ..line };

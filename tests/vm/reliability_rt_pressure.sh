@@ -48,7 +48,7 @@ rt_phase() {
 	done
 	RT=
 	fail_if_ejected "$what"
-	workload_deltas "$what" queued dispatched_user dispatched_kernel fallback rescued aged keepalive served_empty stalls
+	workload_deltas "$what" queued dispatched_user dispatched_kernel fallback rescued aged keepalive served_empty stranded_moved stalls
 }
 
 start_relay chrt -o 0 -- --stats 1
