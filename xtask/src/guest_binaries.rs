@@ -156,6 +156,14 @@ pub const GUEST_BINARIES: &[GuestBinary] = &[
         optional: false,
         bench_only: false,
     },
+    // Bench load: a 60 Hz frame loop, its missed vsyncs and frame times
+    // (bench.sh's frames workload).
+    GuestBinary {
+        name: "frame_pacer",
+        source: Source::Built { path: "release/frame_pacer", build_with: BUILD_COMMAND },
+        optional: false,
+        bench_only: true,
+    },
     // Test tool: reads a field of a JSON document, such as `scx_relay ctl
     // status`'s (tests/vm/lib/scx_relay.sh, tests/vm/bench/bench.sh; busybox
     // has no jq).

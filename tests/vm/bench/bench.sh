@@ -5,7 +5,8 @@
 #   relay-bench: <round> <scheduler> <metric> <value>
 # (metrics: hackbench_s, lat_p50_us, lat_p99_us, lat_max_us, lat_overflows,
 # switch_ops_s, hdd_ops_s, cost_cpu_ms, cost_decisions, cost_syscalls, and for scx_relay
-# the profile counters prof_*; fair_share_index, fair_worst_pct), and a
+# the profile counters prof_*; fair_share_index, fair_worst_pct; frame_slots,
+# frame_missed, frame_p50_ms, frame_p99_ms, frame_max_ms), and a
 # scheduler that cannot run prints
 #   relay-bench: <round> <scheduler> error <reason>
 # The host computes medians and ratios; nothing here is aggregated.
@@ -18,14 +19,16 @@
 #                             (scx_relay's eevdf policy), or any other
 #                             scx_relay policy by its name (default: eevdf,
 #                             rustland, deadline, fifo)
-#   relay.workloads=a,b,...   hackbench, latency, switch, io, cost, fairness
-#                             (default: all but fairness)
+#   relay.workloads=a,b,...   hackbench, latency, switch, io, cost, fairness,
+#                             frames (default: hackbench,latency,switch,io,cost)
 #   relay.hackbench_loops=N   hackbench -g 4 -l N (default 200)
 #   relay.latency_s=N         cyclictest duration under CPU saturation (default 8)
 #   relay.switch_s=N          stress-ng --switch duration (default 5)
 #   relay.io_s=N              stress-ng --hdd duration (default 5)
 #   relay.cost_loops=N        hackbench -g 4 -l N for the scheduler-cost window (default 100)
 #   relay.fair_s=N            share_probe duration of the fairness workload (default 5)
+#   relay.frames_s=N          frame_pacer duration of the frames workload (default 10)
+#   relay.frame_work_ms=N     CPU work of each 60 Hz frame, ms (default 4)
 
 rounds=${RELAY_ROUNDS:-5}
 schedulers=$(echo "${RELAY_SCHEDULERS:-eevdf,rustland,deadline,fifo}" | tr ',' ' ')
@@ -36,6 +39,8 @@ io_s=${RELAY_IO_S:-5}
 cost_loops=${RELAY_COST_LOOPS:-100}
 workloads=$(echo "${RELAY_WORKLOADS:-hackbench,latency,switch,io,cost}" | tr ',' ' ')
 fair_s=${RELAY_FAIR_S:-5}
+frames_s=${RELAY_FRAMES_S:-10}
+frame_work_ms=${RELAY_FRAME_WORK_MS:-4}
 ncpu=$(nproc)
 SCX=/sys/kernel/sched_ext
 TRACE=/sys/kernel/tracing/events/raw_syscalls/sys_enter
@@ -275,6 +280,36 @@ run_fairness() {
 	[ -n "$worst" ] && emit fair_worst_pct "$worst"
 }
 
+# Workload 6: frame pacing. frame_pacer's 60 Hz frame loop (frame_work_ms
+# of CPU work a frame, SCHED_OTHER, nice 0) while stress-ng keeps every CPU
+# busy and hackbench runs again and again beside it: the vsyncs it missed
+# and its frame times (vsync to the frame's end).
+run_frames() {
+	stress-ng --cpu "$ncpu" -t $((frames_s + 5))s >/dev/null 2>&1 &
+	stress_pid=$!
+	: >/tmp/frames.load
+	(while [ -e /tmp/frames.load ]; do hackbench -g 2 -l 100 >/dev/null 2>&1; done) &
+	loop_pid=$!
+	sleep 1
+	frame_pacer "$frames_s" 60 "$frame_work_ms" >/tmp/frames.out 2>&1
+	rm -f /tmp/frames.load
+	kill "$stress_pid" 2>/dev/null
+	wait "$stress_pid" "$loop_pid"
+	line=$(grep '^frame_pacer: slots' /tmp/frames.out)
+	if [ -z "$line" ]; then
+		emit error "frame_pacer failed: $(tail -n 3 /tmp/frames.out | tr '\n' ' ')"
+		return 0
+	fi
+	# frame_pacer: slots S frames F missed M p50_ms A p99_ms B max_ms C
+	# shellcheck disable=SC2086
+	set -- $line
+	emit frame_slots "$3"
+	emit frame_missed "$7"
+	emit frame_p50_ms "$9"
+	emit frame_p99_ms "${11}"
+	emit frame_max_ms "${13}"
+}
+
 note "kernel $(uname -r), $ncpu CPUs; rounds $rounds; schedulers: $schedulers; workloads: $workloads"
 status=0
 round=1
@@ -295,6 +330,7 @@ while [ "$round" -le "$rounds" ]; do
 			io) run_io ;;
 			cost) run_cost ;;
 			fairness) run_fairness ;;
+			frames) run_frames ;;
 			*) emit error "unknown workload $workload" ;;
 			esac
 		done

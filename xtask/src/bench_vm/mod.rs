@@ -87,6 +87,13 @@ pub struct Options {
     /// Length of the fairness workload (share_probe), in seconds.
     #[arg(long, default_value_t = 5, value_name = "SECONDS")]
     pub fair_s: u32,
+    /// Length of the frame-pacing workload (frame_pacer at 60 Hz under
+    /// hogs and hackbench), in seconds.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    pub frames_s: u32,
+    /// CPU work of each frame of the frame-pacing workload, in ms.
+    #[arg(long, default_value_t = 4, value_name = "MS")]
+    pub frame_work_ms: u32,
     /// hackbench -g 4 -l LOOPS for the run-time workload.
     #[arg(long, default_value_t = 200, value_name = "LOOPS")]
     pub hackbench_loops: u32,
@@ -247,7 +254,7 @@ fn guest_limits(opts: &Options) -> VmOptions {
         let workloads = u64::from(if opts.sim_fidelity {
             opts.latency_s + opts.fair_s
         } else {
-            opts.latency_s + opts.switch_s + opts.io_s
+            opts.latency_s + opts.switch_s + opts.io_s + opts.frames_s
         });
         let per_run = 150 + workloads;
         let runs = u64::from(opts.rounds) * opts.schedulers.len() as u64;
@@ -269,11 +276,13 @@ fn boot_params(opts: &Options) -> Vec<String> {
         format!("relay.cost_loops={}", opts.cost_loops),
         format!("relay.workloads={}", if opts.sim_fidelity { fidelity::WORKLOADS } else { WORKLOADS }),
         format!("relay.fair_s={}", opts.fair_s),
+        format!("relay.frames_s={}", opts.frames_s),
+        format!("relay.frame_work_ms={}", opts.frame_work_ms),
     ]
 }
 
 /// The guest workloads of a plain run (bench.sh's `relay.workloads`).
-const WORKLOADS: &str = "hackbench,latency,switch,io,cost";
+const WORKLOADS: &str = "hackbench,latency,switch,io,cost,frames";
 
 /// `raw.txt`: the kernel, command and CPU count as `#` lines, then the
 /// guest's measurement lines among `lines`.
@@ -407,6 +416,8 @@ mod tests {
             (1, "eevdf", "lat_max_us", 81234.0),
             (1, "eevdf", "switch_ops_s", 123456.0),
             (1, "eevdf", "hdd_ops_s", 4321.0),
+            (1, "eevdf", "frame_missed", 0.0),
+            (1, "eevdf", "frame_p99_ms", 20.5),
             (1, "rustland", "hackbench_s", 12.5),
             (2, "rustland", "hackbench_s", 14.25),
             (1, "rustland", "lat_p50_us", 35.0),
@@ -429,6 +440,8 @@ mod tests {
             (1, "deadline", "lat_max_us", 15333.0),
             (1, "deadline", "switch_ops_s", 98765.4),
             (1, "deadline", "hdd_ops_s", 4000.0),
+            (1, "deadline", "frame_missed", 0.0),
+            (1, "deadline", "frame_p99_ms", 18.0),
             (1, "deadline", "cost_cpu_ms", 301.5),
             (1, "deadline", "cost_decisions", 52000.0),
             (2, "deadline", "cost_cpu_ms", 280.0),
@@ -507,6 +520,8 @@ mod tests {
 | cyclictest p50 under load (µs) ↓ | 6996 | 38.00 | – | 0.500 | 0.00× | 0.01× | – |
 | cyclictest p99 under load (µs) ↓ | 49006 | 912.0 | 700.0 | 671.0 | 0.01× | 0.74× | 0.96× |
 | cyclictest max under load (µs) ↓ | 81234 | 20417 | – | 15333 | 0.19× | 0.75× | – |
+| 60 Hz frames: vsyncs missed under load ↓ | 0.000 | – | – | 0.000 | – | – | – |
+| 60 Hz frames: frame time p99 (ms) ↓ | 20.50 | – | – | 18.00 | 0.88× | – | – |
 | stress-ng --switch (ops/s) ↑ | 123456 | – | – | 98765 | 0.80× | – | – |
 | stress-ng --hdd (ops/s) ↑ | 4321 | – | – | 4000 | 0.93× | – | – |
 | scheduler CPU per 1,000 decisions (ms) ↓ | – | 20.19 | – | 5.699 | – | 0.28× | – |
@@ -522,6 +537,12 @@ mod tests {
 | scx_relay deadline hackbench time: scx_relay deadline vs EEVDF ≤ 1.10× | 1.82× | **missed** |
 | scx_relay deadline hackbench time: scx_relay deadline vs baseline deadline ≤ 1.10× | 1.00× | met |
 | scx_relay deadline cyclictest p99: scx_relay deadline vs baseline deadline ≤ 1.10× | 0.96× | met |
+| scx_relay deadline cyclictest p50: scx_relay deadline vs EEVDF ≤ 1.00× | 0.00× | met |
+| scx_relay deadline cyclictest p99: scx_relay deadline vs EEVDF ≤ 1.00× | 0.01× | met |
+| scx_relay deadline 60 Hz vsyncs missed: scx_relay deadline vs EEVDF ≤ 1.00× | 0.000 vs 0.000 | met |
+| scx_relay deadline 60 Hz frame time p99: scx_relay deadline vs EEVDF ≤ 1.00× | 0.88× | met |
+| scx_relay deadline hackbench time: scx_relay deadline vs scx_rustland ≤ 0.90× | 0.75× | met |
+| scx_relay deadline scheduler CPU per 1,000 decisions: scx_relay deadline vs baseline deadline ≤ 1.00× | – | not measured |
 
 **Profile of the scheduler process** in the cost window (medians of per-round values):
 
