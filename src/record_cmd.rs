@@ -10,7 +10,7 @@ use std::{
 };
 
 use scheduler_core::record::{self, Kind, Recording};
-use scheduler_sim::replay::{end_ns, last_names, Runs};
+use scheduler_sim::replay::{end_ns, last_names, Runs, WakeupWait};
 use serde::Serialize;
 
 use crate::run::RunOpts;
@@ -108,6 +108,8 @@ struct Summary {
     unmatched_stopping: u64,
     /// Runnable → running waits (µs).
     waits: Waits,
+    /// The waits a wakeup began, by the path the wakeup took (µs).
+    wakeups: Wakeups,
     /// Per CPU: the fraction of the recording it ran tasks (the user
     /// scheduler included), and its runs.
     cpus: Vec<CpuSummary>,
@@ -115,12 +117,61 @@ struct Summary {
     top_tasks: Vec<TaskSummary>,
 }
 
+/// How long some waits were (µs), as percentiles (nearest rank).
 #[derive(Debug, Serialize)]
 struct Waits {
     samples: u64,
     p50_us: f64,
     p99_us: f64,
     max_us: f64,
+}
+
+impl Waits {
+    fn of(mut ns: Vec<u64>) -> Self {
+        ns.sort_unstable();
+        let pct = |p: u64| {
+            if ns.is_empty() {
+                return 0.0;
+            }
+            let rank = (p * ns.len() as u64).div_ceil(1000).max(1) as usize;
+            ns[rank - 1] as f64 / 1e3
+        };
+        Waits { samples: ns.len() as u64, p50_us: pct(500), p99_us: pct(990), max_us: pct(1000) }
+    }
+}
+
+/// Wakeups by path: where the time between a task's wakeup and its run went.
+#[derive(Debug, Serialize)]
+struct Wakeups {
+    /// Placed by a user decision: the wait in two steps, the hand-off to
+    /// the decision being applied (`to_decision`: the user scheduler gets a
+    /// CPU, decides, and an `ops.dispatch()` drains it), then the queue
+    /// until a CPU runs the task (`decision_to_run`), and both (`total`).
+    via_user_space: UserPath,
+    /// Placed by the kernel without a decision: an idle CPU's fast path,
+    /// kernel threads, the safety nets.
+    in_kernel: Waits,
+}
+
+#[derive(Debug, Serialize)]
+struct UserPath {
+    to_decision: Waits,
+    decision_to_run: Waits,
+    total: Waits,
+}
+
+impl Wakeups {
+    fn of(wakeups: &[WakeupWait]) -> Self {
+        let decided = || wakeups.iter().filter_map(|w| Some((w.decided_ns?, w.total_ns)));
+        Wakeups {
+            via_user_space: UserPath {
+                to_decision: Waits::of(decided().map(|(d, _)| d).collect()),
+                decision_to_run: Waits::of(decided().map(|(d, t)| t - d).collect()),
+                total: Waits::of(decided().map(|(_, t)| t).collect()),
+            },
+            in_kernel: Waits::of(wakeups.iter().filter(|w| w.decided_ns.is_none()).map(|w| w.total_ns).collect()),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -170,15 +221,6 @@ impl Summary {
                 runs,
             })
             .collect();
-        let mut waits = replay.waits_ns.clone();
-        waits.sort_unstable();
-        let pct = |p: u64| {
-            if waits.is_empty() {
-                return 0.0;
-            }
-            let rank = (p * waits.len() as u64).div_ceil(1000).max(1) as usize;
-            waits[rank - 1] as f64 / 1e3
-        };
         Summary {
             file_bytes,
             nr_cpus: rec.nr_cpus,
@@ -194,7 +236,8 @@ impl Summary {
             usersched_runs: replay.runs.iter().filter(|r| r.usersched).count() as u64,
             unmatched_running: replay.unmatched_running,
             unmatched_stopping: replay.unmatched_stopping,
-            waits: Waits { samples: waits.len() as u64, p50_us: pct(500), p99_us: pct(990), max_us: pct(1000) },
+            waits: Waits::of(replay.waits_ns.clone()),
+            wakeups: Wakeups::of(&replay.wakeups),
             cpus,
             top_tasks,
         }
@@ -270,6 +313,50 @@ mod tests {
         assert_eq!((r.unmatched_running, r.unmatched_stopping), (2, 1));
         let s = Summary::of(&rec, &r, 0);
         assert_eq!((s.sessions, s.events_by_kind["decision"]), (2, 0));
+    }
+
+    /// A wakeup's wait splits at its decision (through user space), a
+    /// wakeup without one is the kernel's, and a task put back while
+    /// runnable (no wakeup) is in neither.
+    #[test]
+    fn wakeups_split_at_their_decision() {
+        let events = [
+            // 7 wakes at 10 µs, its decision comes at 40 µs, it runs at 100 µs.
+            ev(10_000, Kind::Runnable, 7, 0, 1),
+            ev(40_000, Kind::Decision, 7, 0, 0),
+            ev(60_000, Kind::Decision, 7, 0, 0), // a later, stale decision: the first counts
+            ev(100_000, Kind::Running, 7, 0, 0),
+            ev(200_000, Kind::Stopping, 7, 0, 1), // put back, runnable
+            ev(250_000, Kind::Running, 7, 0, 0),
+            ev(300_000, Kind::Stopping, 7, 0, 0),
+            ev(300_001, Kind::Quiescent, 7, 0, 0),
+            // 8 wakes at 400 µs and runs at 405 µs with no decision.
+            ev(400_000, Kind::Runnable, 8, 1, 1),
+            ev(405_000, Kind::Running, 8, 1, 0),
+            // 9 becomes runnable without a wakeup (a new task).
+            ev(500_000, Kind::Runnable, 9, 1, 0),
+            ev(520_000, Kind::Decision, 9, 1, 0),
+            ev(600_000, Kind::Running, 9, 1, 0),
+        ];
+        let mut w = Writer::new(Vec::new(), 2, 0).unwrap();
+        for e in &events {
+            w.event(e).unwrap();
+        }
+        let rec = record::read(&w.finish(0, 1_000_000).unwrap()).unwrap();
+        let r = Runs::of(&rec);
+        assert_eq!(
+            r.wakeups,
+            [
+                WakeupWait { total_ns: 90_000, decided_ns: Some(30_000) },
+                WakeupWait { total_ns: 5_000, decided_ns: None }
+            ]
+        );
+        assert_eq!(r.waits_ns.len(), 4, "every wait is still a wait");
+        let s = Summary::of(&rec, &r, 0).wakeups;
+        let u = &s.via_user_space;
+        assert_eq!((u.to_decision.samples, u.to_decision.p50_us), (1, 30.0));
+        assert_eq!((u.decision_to_run.p50_us, u.total.p99_us), (60.0, 90.0));
+        assert_eq!((s.in_kernel.samples, s.in_kernel.max_us), (1, 5.0));
     }
 
     #[test]

@@ -63,6 +63,21 @@ pub struct OnCpu {
     pub usersched: bool,
 }
 
+/// A wakeup's wait (a `runnable` with `SCX_ENQ_WAKEUP` until the task's
+/// next `running`), split where a user decision for it was applied: the
+/// two steps of a wakeup that went through user space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WakeupWait {
+    /// From the wakeup to the run (ns).
+    pub total_ns: u64,
+    /// From the wakeup to the first `decision` applied for the task (ns):
+    /// the hand-off, the user scheduler getting a CPU and deciding, and a
+    /// CPU's `ops.dispatch()` draining the decision. `None`: no decision
+    /// came, the kernel placed the task (an idle CPU's fast path, a kernel
+    /// thread, the safety nets); the rest of the wait is the queue's.
+    pub decided_ns: Option<u64>,
+}
+
 /// What one event completed ([`Pairer::step`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Paired {
@@ -70,6 +85,8 @@ pub struct Paired {
     pub run: Option<Run>,
     /// A wait that ended (a `running` of a task runnable since): its length (ns).
     pub wait_ns: Option<u64>,
+    /// The same wait, when a wakeup began it, split at its decision.
+    pub wakeup: Option<WakeupWait>,
     /// A run that never stopped: a `running` came on a CPU whose last run
     /// had not stopped, or a `stopping` of another task ended it.
     pub unmatched_running: bool,
@@ -84,7 +101,24 @@ pub struct Paired {
 #[derive(Debug, Default)]
 pub struct Pairer {
     on_cpu: HashMap<i32, OnCpu>,
-    runnable_since: HashMap<i32, u64>,
+    runnable_since: HashMap<i32, Waiting>,
+}
+
+/// A task runnable and not yet run, as [`Pairer`] tracks it.
+#[derive(Debug, Clone, Copy)]
+struct Waiting {
+    /// Since (ns of the recording's clock).
+    since_ns: u64,
+    /// A wakeup began the wait.
+    wakeup: bool,
+    /// When the first decision for it was applied.
+    decided_ns: Option<u64>,
+}
+
+impl Waiting {
+    fn since(since_ns: u64, wakeup: bool) -> Self {
+        Waiting { since_ns, wakeup, decided_ns: None }
+    }
 }
 
 impl Pairer {
@@ -112,12 +146,20 @@ impl Pairer {
         let mut out = Paired::default();
         match e.kind {
             Kind::Runnable => {
-                self.runnable_since.entry(e.pid).or_insert(e.ts_ns);
+                let wakeup = e.flags & ENQ_WAKEUP as u32 != 0;
+                self.runnable_since.entry(e.pid).or_insert(Waiting::since(e.ts_ns, wakeup));
             }
             Kind::Running => {
                 let on = OnCpu { pid: e.pid, since_ns: e.ts_ns, usersched: e.flags & 1 != 0 };
                 out.unmatched_running = self.on_cpu.insert(e.cpu, on).is_some();
-                out.wait_ns = self.runnable_since.remove(&e.pid).map(|since| e.ts_ns.saturating_sub(since));
+                if let Some(w) = self.runnable_since.remove(&e.pid) {
+                    let total_ns = e.ts_ns.saturating_sub(w.since_ns);
+                    out.wait_ns = Some(total_ns);
+                    out.wakeup = w.wakeup.then(|| WakeupWait {
+                        total_ns,
+                        decided_ns: w.decided_ns.map(|d| d.saturating_sub(w.since_ns).min(total_ns)),
+                    });
+                }
             }
             Kind::Stopping => {
                 match self.on_cpu.remove(&e.cpu) {
@@ -138,13 +180,17 @@ impl Pairer {
                     None => out.unmatched_stopping = true,
                 }
                 if e.flags & 1 != 0 {
-                    self.runnable_since.insert(e.pid, e.ts_ns);
+                    self.runnable_since.insert(e.pid, Waiting::since(e.ts_ns, false));
                 }
             }
             Kind::Quiescent => {
                 self.runnable_since.remove(&e.pid);
             }
-            Kind::Decision => {}
+            Kind::Decision => {
+                if let Some(w) = self.runnable_since.get_mut(&e.pid) {
+                    w.decided_ns.get_or_insert(e.ts_ns);
+                }
+            }
         }
         out
     }
@@ -158,6 +204,8 @@ pub struct Runs {
     /// Waits: a task runnable (a wakeup, or put back while runnable) until
     /// it next ran (ns).
     pub waits_ns: Vec<u64>,
+    /// The waits a wakeup began, split at their decision.
+    pub wakeups: Vec<WakeupWait>,
     /// `running` with no `stopping` after it on its CPU (another `running`
     /// came first, or the session ended: a run under way when recording
     /// stopped).
@@ -181,6 +229,7 @@ impl Runs {
             let p = pairer.step(e);
             out.runs.extend(p.run);
             out.waits_ns.extend(p.wait_ns);
+            out.wakeups.extend(p.wakeup);
             out.unmatched_running += u64::from(p.unmatched_running);
             out.unmatched_stopping += u64::from(p.unmatched_stopping);
         }

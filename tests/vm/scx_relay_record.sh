@@ -7,7 +7,8 @@
 # scheduler logged), its running and stopping events pair into runs on
 # every CPU (at most one unpaired each per CPU: the runs under way when
 # recording started and stopped), the user scheduler's runs and the
-# runnable-to-running waits are in it, it holds at least one applied
+# runnable-to-running waits are in it, wakeups placed by a decision are
+# among them (no more than the decisions), it holds at least one applied
 # decision per run that a decision placed during hackbench, and the
 # Chrome trace of its runs names hackbench.
 #
@@ -46,6 +47,12 @@ note "recording: $(ls -l $REC | awk '{print $5}') bytes, $(get events) events ($
 [ "$(get runs)" -gt 0 ] || fail "no run in the recording"
 [ "$(get usersched_runs)" -gt 0 ] || fail "no run of the user scheduler in the recording"
 [ "$(get waits.samples)" -gt 0 ] || fail "no wait in the recording"
+note "wakeups placed by a decision: $(get wakeups.via_user_space.total.samples) (wakeup to decision p50 $(get wakeups.via_user_space.to_decision.p50_us) us p99 $(get wakeups.via_user_space.to_decision.p99_us) us; decision to running p50 $(get wakeups.via_user_space.decision_to_run.p50_us) us p99 $(get wakeups.via_user_space.decision_to_run.p99_us) us); placed by the kernel: $(get wakeups.in_kernel.samples) (p50 $(get wakeups.in_kernel.p50_us) us)"
+# hackbench's tasks wake each other all the time, with every CPU busy: most
+# wakeups go through user space, each with its decision.
+[ "$(get wakeups.via_user_space.total.samples)" -gt 0 ] || fail "no wakeup placed by a decision in the recording"
+[ "$(get wakeups.via_user_space.total.samples)" -le "$(get events_by_kind.decision)" ] ||
+	fail "$(get wakeups.via_user_space.total.samples) wakeups placed by a decision, more than the $(get events_by_kind.decision) decisions recorded"
 cpus=$(nproc)
 for key in unmatched_running unmatched_stopping; do
 	[ "$(get $key)" -le "$cpus" ] || fail "$key is $(get $key), at most one per CPU ($cpus) expected"

@@ -6,7 +6,8 @@
 # (metrics: hackbench_s, lat_p50_us, lat_p99_us, lat_max_us, lat_overflows,
 # switch_ops_s, hdd_ops_s, cost_cpu_ms, cost_decisions, cost_syscalls, and for scx_relay
 # the profile counters prof_*; fair_share_index, fair_worst_pct; frame_slots,
-# frame_missed, frame_p50_ms, frame_p99_ms, frame_max_ms), and a
+# frame_missed, frame_p50_ms, frame_p99_ms, frame_max_ms; wake_* of the
+# wakeup profile), and a
 # scheduler that cannot run prints
 #   relay-bench: <round> <scheduler> error <reason>
 # The host computes medians and ratios; nothing here is aggregated.
@@ -20,7 +21,7 @@
 #                             scx_relay policy by its name (default: eevdf,
 #                             rustland, deadline, fifo)
 #   relay.workloads=a,b,...   hackbench, latency, switch, io, cost, fairness,
-#                             frames (default: hackbench,latency,switch,io,cost)
+#                             frames, profile (default: hackbench,latency,switch,io,cost)
 #   relay.hackbench_loops=N   hackbench -g 4 -l N (default 200)
 #   relay.latency_s=N         cyclictest duration under CPU saturation (default 8)
 #   relay.switch_s=N          stress-ng --switch duration (default 5)
@@ -91,16 +92,19 @@ emit_delta() {
 }
 
 # Start scheduler $sched; sets sched_pid (empty for EEVDF). Returns 1 if
-# it did not get enabled.
+# it did not get enabled. An scx_relay runs its subcommand $relay_sub
+# (empty: none) before its options.
+relay_sub=
+# shellcheck disable=SC2086
 start_sched() {
 	sched_pid=
 	log=/tmp/bench-$sched.log
 	case $sched in
 	eevdf) return 0 ;;
 	rustland) set -- scx_rustland ;;
-	baseline) set -- scx_relay_baseline --policy deadline --stats 1 ;;
-	relay-eevdf) set -- scx_relay --policy eevdf --stats 1 ;;
-	*) set -- scx_relay --policy "$sched" --stats 1 ;;
+	baseline) set -- scx_relay_baseline $relay_sub --policy deadline --stats 1 ;;
+	relay-eevdf) set -- scx_relay $relay_sub --policy eevdf --stats 1 ;;
+	*) set -- scx_relay $relay_sub --policy "$sched" --stats 1 ;;
 	esac
 	if [ ! -x "/bin/$1" ]; then
 		emit error "/bin/$1 is not in the guest image"
@@ -139,13 +143,17 @@ run_hackbench() {
 
 # Workload 2: wakeup latency of a SCHED_OTHER cyclictest thread while
 # stress-ng keeps every CPU busy: p50 / p99 from the histogram, and the max.
-run_latency() {
+# The load: cyclictest's output in /tmp/cyclictest.out.
+latency_load() {
 	stress-ng --cpu "$ncpu" -t $((latency_s + 3))s >/dev/null 2>&1 &
 	stress_pid=$!
 	sleep 1
 	cyclictest -q -D "$latency_s" -i 1000 -t 1 -h "$HIST_US" --policy=other >/tmp/cyclictest.out 2>&1
 	kill "$stress_pid" 2>/dev/null
 	wait "$stress_pid"
+}
+run_latency() {
+	latency_load
 	awk -v limit="$HIST_US" '
 		# Zero-padded numbers: busybox awk reads a leading 0 as octal.
 		function dec(s) { sub(/^0+/, "", s); return s + 0 }
@@ -310,6 +318,42 @@ run_frames() {
 	emit frame_max_ms "${13}"
 }
 
+# Workload 7 (scx_relay only): where a wakeup's time goes. The latency
+# workload's load again, under `scx_relay record` (the scheduler restarted
+# with the subcommand, then restarted without it for what follows); from
+# `record-summary`'s wakeups: those a user decision placed, split at the
+# decision (wakeup to decision applied, decision to running), and those the
+# kernel placed (an idle CPU's fast path, kernel threads), percentiles in us.
+run_profile() {
+	case $sched in eevdf | rustland | baseline) return 0 ;; esac
+	rec=/tmp/bench-profile.rec
+	stop_sched
+	relay_sub="record -o $rec"
+	start_sched || {
+		relay_sub=
+		start_sched
+		return 0
+	}
+	latency_load
+	stop_sched
+	relay_sub=
+	if scx_relay record-summary "$rec" >/tmp/profile.json 2>&1; then
+		get() { json_get "wakeups.$1" </tmp/profile.json; }
+		emit wake_user_n "$(get via_user_space.total.samples)"
+		emit wake_kernel_n "$(get in_kernel.samples)"
+		for step in to_decision decision_to_run total; do
+			emit "wake_user_${step}_p50_us" "$(get via_user_space.$step.p50_us)"
+			emit "wake_user_${step}_p99_us" "$(get via_user_space.$step.p99_us)"
+		done
+		emit wake_kernel_p50_us "$(get in_kernel.p50_us)"
+		emit wake_kernel_p99_us "$(get in_kernel.p99_us)"
+	else
+		emit error "record-summary failed: $(tail -n 3 /tmp/profile.json | tr '\n' ' ')"
+	fi
+	rm -f "$rec"
+	start_sched
+}
+
 note "kernel $(uname -r), $ncpu CPUs; rounds $rounds; schedulers: $schedulers; workloads: $workloads"
 status=0
 round=1
@@ -331,6 +375,7 @@ while [ "$round" -le "$rounds" ]; do
 			cost) run_cost ;;
 			fairness) run_fairness ;;
 			frames) run_frames ;;
+			profile) run_profile ;;
 			*) emit error "unknown workload $workload" ;;
 			esac
 		done

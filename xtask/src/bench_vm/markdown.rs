@@ -94,6 +94,52 @@ const PROFILE_ROWS: &[Row] = &[
     },
 ];
 
+/// The rows of the wakeup profile (scx_relay's policies), in order.
+const WAKEUP_ROWS: &[Row] = &[
+    Row { label: "wakeups placed by a user decision", metric: Metric::Raw("wake_user_n"), lower_is_better: false },
+    Row { label: "wakeups the kernel placed", metric: Metric::Raw("wake_kernel_n"), lower_is_better: false },
+    Row {
+        label: "user-placed: wakeup → decision applied, p50 (µs)",
+        metric: Metric::Raw("wake_user_to_decision_p50_us"),
+        lower_is_better: true,
+    },
+    Row {
+        label: "user-placed: wakeup → decision applied, p99 (µs)",
+        metric: Metric::Raw("wake_user_to_decision_p99_us"),
+        lower_is_better: true,
+    },
+    Row {
+        label: "user-placed: decision applied → running, p50 (µs)",
+        metric: Metric::Raw("wake_user_decision_to_run_p50_us"),
+        lower_is_better: true,
+    },
+    Row {
+        label: "user-placed: decision applied → running, p99 (µs)",
+        metric: Metric::Raw("wake_user_decision_to_run_p99_us"),
+        lower_is_better: true,
+    },
+    Row {
+        label: "user-placed: whole wait, p50 (µs)",
+        metric: Metric::Raw("wake_user_total_p50_us"),
+        lower_is_better: true,
+    },
+    Row {
+        label: "user-placed: whole wait, p99 (µs)",
+        metric: Metric::Raw("wake_user_total_p99_us"),
+        lower_is_better: true,
+    },
+    Row {
+        label: "kernel-placed: whole wait, p50 (µs)",
+        metric: Metric::Raw("wake_kernel_p50_us"),
+        lower_is_better: true,
+    },
+    Row {
+        label: "kernel-placed: whole wait, p99 (µs)",
+        metric: Metric::Raw("wake_kernel_p99_us"),
+        lower_is_better: true,
+    },
+];
+
 /// A target: `scheduler`'s median over `baseline`'s must be at most `max`.
 struct Target {
     /// What is compared.
@@ -254,6 +300,7 @@ impl Results {
         self.write_medians(&mut md, &scheds, command, kernel);
         self.write_targets(&mut md);
         self.write_profile(&mut md, &scheds);
+        self.write_wakeup_profile(&mut md, &scheds);
         self.write_errors(&mut md);
         md
     }
@@ -317,6 +364,24 @@ impl Results {
         }
     }
 
+    /// The [`WAKEUP_ROWS`] table of the schedulers in `scheds` that have
+    /// a wakeup profile, if any.
+    fn write_wakeup_profile(&self, md: &mut String, scheds: &[&str]) {
+        let profiled: Vec<&str> =
+            scheds.iter().copied().filter(|s| WAKEUP_ROWS.iter().any(|r| self.median(s, r.metric).is_some())).collect();
+        if profiled.is_empty() {
+            return;
+        }
+        md.push_str(
+            "\n**Where a wakeup's time goes** (the cyclictest load again, under `scx_relay record`; medians of per-round percentiles):\n\n",
+        );
+        let columns: Vec<String> = profiled.iter().map(|s| display_name(s).to_owned()).collect();
+        write_head(md, "| |", &columns);
+        for row in WAKEUP_ROWS {
+            write_row(md, row.label, profiled.iter().map(|s| cell(self.median(s, row.metric), fmt_num)));
+        }
+    }
+
     /// The errors the guest reported, as a list, if any.
     fn write_errors(&self, md: &mut String) {
         if !self.errors.is_empty() {
@@ -355,5 +420,25 @@ mod tests {
         assert!(md.contains("vs EEVDF ≤ 1.10× | 1.50× | **missed**"));
         assert!(md.contains("cyclictest p99: scx_relay deadline vs scx_rustland ≤ 1.00× | – | not measured"));
         assert!(md.contains("- round 1, fifo: exited with status 1"));
+        assert!(!md.contains("Where a wakeup's time goes"), "no profile measured, no table");
+    }
+
+    /// The wakeup profile's table holds the schedulers that have one.
+    #[test]
+    fn wakeup_profile_table() {
+        let text = lines(&[
+            (1, "eevdf", "lat_p50_us", 7000.0),
+            (1, "deadline", "lat_p50_us", 9000.0),
+            (1, "deadline", "wake_user_n", 800.0),
+            (1, "deadline", "wake_user_to_decision_p50_us", 150.0),
+            (2, "deadline", "wake_user_to_decision_p50_us", 250.0),
+            (1, "deadline", "wake_user_decision_to_run_p99_us", 21000.0),
+        ]);
+        let md = Results::parse(text.iter().map(String::as_str)).markdown("cargo xtask bench-vm", "7.3");
+        let table = &md[md.find("**Where a wakeup's time goes**").expect("the table")..];
+        assert!(table.contains("| | scx_relay deadline |\n"), "{table}");
+        assert!(table.contains("| user-placed: wakeup → decision applied, p50 (µs) | 200.0 |"), "{table}");
+        assert!(table.contains("| user-placed: decision applied → running, p99 (µs) | 21000 |"), "{table}");
+        assert!(table.contains("| kernel-placed: whole wait, p50 (µs) | – |"), "{table}");
     }
 }

@@ -251,10 +251,12 @@ fn guest_limits(opts: &Options) -> VmOptions {
     if vm.timeout_s.is_none() {
         // Start-up, the workloads and a slow unload (tens of seconds under
         // emulation) per scheduler and round.
+        // The wakeup profile runs the latency load again, between two more
+        // restarts of the scheduler.
         let workloads = u64::from(if opts.sim_fidelity {
             opts.latency_s + opts.fair_s
         } else {
-            opts.latency_s + opts.switch_s + opts.io_s + opts.frames_s
+            2 * opts.latency_s + opts.switch_s + opts.io_s + opts.frames_s + 120
         });
         let per_run = 150 + workloads;
         let runs = u64::from(opts.rounds) * opts.schedulers.len() as u64;
@@ -282,7 +284,7 @@ fn boot_params(opts: &Options) -> Vec<String> {
 }
 
 /// The guest workloads of a plain run (bench.sh's `relay.workloads`).
-const WORKLOADS: &str = "hackbench,latency,switch,io,cost,frames";
+const WORKLOADS: &str = "hackbench,latency,switch,io,cost,frames,profile";
 
 /// `raw.txt`: the kernel, command and CPU count as `#` lines, then the
 /// guest's measurement lines among `lines`.
