@@ -154,6 +154,11 @@ char _license[] SEC("license") = "GPL";
  * at most MAX_PENDING tasks are decided at once, plus the fallback's.
  */
 #define AGE_SCAN_DEPTH (2 * MAX_PENDING)
+/*
+ * How deep hand_over_stranded() looks into one CPU's DSQ: each step takes
+ * that DSQ's lock with interrupts off, on a CPU that found nothing to run.
+ */
+#define STRANDED_SCAN_DEPTH 512
 
 /* Most overdue tasks one ops.dispatch() moves to its CPU (count). */
 #define AGE_MOVES_PER_DISPATCH 4
@@ -1417,6 +1422,20 @@ __noinline int consume_from_held(s32 cpu)
 }
 
 /*
+ * Whether @p may not leave its CPU now. scx's is_migration_disabled()
+ * without its Kconfig read (libbpf needs the kernel's config file for that,
+ * which the guest lacks): a count of 1 may be the BPF prolog's own
+ * migrate_disable() when @p is current, which the probe scx_lib_init_probe
+ * (common.bpf.h, attached with the dispatcher) records.
+ */
+static bool migration_disabled(const struct task_struct *p)
+{
+	if (p->migration_disabled != 1)
+		return p->migration_disabled;
+	return __scx_prolog_disables_migration ? bpf_get_current_task_btf() != p : true;
+}
+
+/*
  * Tasks of @cpu's runqueue waiting in the DSQ of CPU @owner (a decision
  * named @owner): moved to @owner's local DSQ, which takes them off @cpu's
  * runqueue (ext.c move_remote_task_to_local_dsq(): deactivate on the task's
@@ -1427,15 +1446,20 @@ __noinline int consume_from_held(s32 cpu)
 /* Global (verified once, not per call site): it holds a loop. */
 __noinline u32 hand_over_stranded(s32 owner, s32 cpu)
 {
+	struct relay_cpu_state *st = cpu_state_of(owner);
 	struct bpf_iter_scx_dsq it;
 	struct task_struct *p;
 	u32 i, moved = 0;
 
-	if (owner < 0 || owner >= nr_cpu_ids)
+	/*
+	 * An offline owner: the kernel would put the task in the global DSQ
+	 * of this runqueue instead (ext.c move_task_between_dsqs()).
+	 */
+	if (owner < 0 || owner >= nr_cpu_ids || !st || !st->online)
 		return 0;
 	if (bpf_iter_scx_dsq_new(&it, owner, 0))
 		goto out;
-	bpf_for(i, 0, AGE_SCAN_DEPTH) {
+	bpf_for(i, 0, STRANDED_SCAN_DEPTH) {
 		p = bpf_iter_scx_dsq_next(&it);
 		if (!p)
 			break;
@@ -1443,12 +1467,9 @@ __noinline u32 hand_over_stranded(s32 owner, s32 cpu)
 		 * A local move to a CPU the task may not use, or of a task
 		 * with migration disabled, is a scheduler error
 		 * (ext.c task_can_run_on_remote_rq()): such a task stays.
-		 * (Read directly, not with common.bpf.h is_migration_disabled(),
-		 * which needs the kernel's Kconfig: a queued task is not the
-		 * current one, whose count the BPF prolog may raise.)
 		 */
 		if (scx_bpf_task_cpu(p) != cpu || !bpf_cpumask_test_cpu(owner, p->cpus_ptr) ||
-		    (bpf_core_field_exists(p->migration_disabled) && p->migration_disabled))
+		    migration_disabled(p))
 			continue;
 		if (scx_bpf_dsq_move(&it, p, SCX_DSQ_LOCAL_ON | owner, 0))
 			moved++;
@@ -1468,10 +1489,14 @@ out:
 /* Global (verified once, not per call site): it holds a loop. */
 __noinline u32 hand_over_all_stranded(s32 cpu)
 {
+	struct rq *rq = scx_bpf_locked_rq();
 	u32 moved = 0, n;
 	s32 i;
 
 	bpf_for(i, 0, nr_cpu_ids) {
+		/* Nothing of ours left counted here: nothing to look for. */
+		if (!rq || !rq->scx.nr_running)
+			break;
 		if (i == cpu || !scx_bpf_dsq_nr_queued(i))
 			continue;
 		n = hand_over_stranded(i, cpu);
@@ -1639,20 +1664,6 @@ static bool kthread_waits_for(s32 cpu)
 	if (home == cpu || home < 0 || home >= RELAY_MAX_CPUS)
 		return true;
 	return bpf_ktime_get_ns() - READ_ONCE(cpu_started_ns[home & (RELAY_MAX_CPUS - 1)]) > slice_ns;
-}
-
-/*
- * Whether @p may not leave its CPU now. scx's is_migration_disabled()
- * without its Kconfig read (libbpf needs the kernel's config file for that,
- * which the guest lacks): a count of 1 may be the BPF prolog's own
- * migrate_disable() when @p is current, which the probe scx_lib_init_probe
- * (common.bpf.h, attached with the dispatcher) records.
- */
-static bool migration_disabled(const struct task_struct *p)
-{
-	if (p->migration_disabled != 1)
-		return p->migration_disabled;
-	return __scx_prolog_disables_migration ? bpf_get_current_task_btf() != p : true;
 }
 
 /*

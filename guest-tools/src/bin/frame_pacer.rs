@@ -27,11 +27,16 @@ fn now_ns(clock: ClockId) -> nix::Result<u64> {
     Ok(t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
 }
 
-/// Sleeps until `CLOCK_MONOTONIC` reads `ns`.
-fn sleep_until(ns: u64) {
+/// Sleeps until `CLOCK_MONOTONIC` reads `ns` (again after a signal's EINTR).
+fn sleep_until(ns: u64) -> nix::Result<()> {
     let at = TimeSpec::new((ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as i64);
-    // EINTR (a signal) only ends the sleep early: the loop reads the clock.
-    let _ = clock_nanosleep(ClockId::CLOCK_MONOTONIC, ClockNanosleepFlags::TIMER_ABSTIME, &at);
+    while now_ns(ClockId::CLOCK_MONOTONIC)? < ns {
+        match clock_nanosleep(ClockId::CLOCK_MONOTONIC, ClockNanosleepFlags::TIMER_ABSTIME, &at) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Burns `ns` of this thread's CPU time.
@@ -69,8 +74,8 @@ fn main() -> ExitCode {
         }
     };
     let (secs, fps, work_ms) = (args[0], args.get(1).copied().unwrap_or(60), args.get(2).copied().unwrap_or(4));
-    if fps == 0 || work_ms * fps >= 1000 {
-        eprintln!("frame_pacer: FPS must be at least 1 and WORK_MS shorter than a frame");
+    if secs == 0 || fps == 0 || work_ms * fps >= 1000 {
+        eprintln!("frame_pacer: SECONDS and FPS must be at least 1, and WORK_MS shorter than a frame");
         return ExitCode::from(2);
     }
     match run(secs, fps, work_ms) {
@@ -79,7 +84,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("frame_pacer: reading a clock: {e}");
+            eprintln!("frame_pacer: a clock call failed: {e}");
             ExitCode::FAILURE
         }
     }
@@ -94,7 +99,7 @@ fn run(secs: u64, fps: u64, work_ms: u64) -> nix::Result<String> {
     let (mut missed, mut slot) = (0u64, 0u64);
     while slot < slots {
         let vsync = start + slot * period_ns;
-        sleep_until(vsync);
+        sleep_until(vsync)?;
         work(work_ms * 1_000_000)?;
         let end = now_ns(ClockId::CLOCK_MONOTONIC)?;
         frame_times.push(end.saturating_sub(vsync));

@@ -24,6 +24,7 @@ const ROWS: &[Row] = &[
     Row { label: "60 Hz frames: vsyncs missed under load", metric: Metric::Raw("frame_missed"), lower_is_better: true },
     Row { label: "60 Hz frames: frame time p50 (ms)", metric: Metric::Raw("frame_p50_ms"), lower_is_better: true },
     Row { label: "60 Hz frames: frame time p99 (ms)", metric: Metric::Raw("frame_p99_ms"), lower_is_better: true },
+    Row { label: "60 Hz frames: frame time max (ms)", metric: Metric::Raw("frame_max_ms"), lower_is_better: true },
     Row { label: "stress-ng --switch (ops/s)", metric: Metric::Raw("switch_ops_s"), lower_is_better: false },
     Row { label: "stress-ng --hdd (ops/s)", metric: Metric::Raw("hdd_ops_s"), lower_is_better: false },
     Row {

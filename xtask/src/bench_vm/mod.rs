@@ -189,6 +189,9 @@ fn rerender(ws: &Workspace, opts: &Options, raw: &Path) -> Result<bool> {
 /// schedulers when they do not list it. Fills in the default schedulers.
 fn check_options(ws: &Workspace, opts: &mut Options) -> Result<()> {
     ensure!(opts.rounds >= 1, "--rounds must be at least 1");
+    // frame_pacer runs 60 frames a second: the work must fit in one.
+    ensure!(opts.frames_s >= 1, "--frames-s must be at least 1");
+    ensure!(opts.frame_work_ms * 60 < 1000, "--frame-work-ms must be shorter than a 60 Hz frame (at most 16)");
     if opts.schedulers.is_empty() {
         opts.schedulers = if opts.sim_fidelity {
             guest_binaries::build_workspace_binaries(ws)?;
