@@ -258,6 +258,15 @@ mod tests {
         RawRecordEvent { ts, arg: 1024, pid, tgid: pid, cpu, kind: kind as u32, flags, arg2: 0, comm }
     }
 
+    /// A two-CPU recording of `events`, ended with `dropped` lost events at `end_ns`.
+    fn written(events: &[RawRecordEvent], dropped: u64, end_ns: u64) -> Recording {
+        let mut w = Writer::new(Vec::new(), 2, 0).unwrap();
+        for e in events {
+            w.event(e).unwrap();
+        }
+        record::read(&w.finish(dropped, end_ns).unwrap()).unwrap()
+    }
+
     /// Two CPUs: a task wakes (waits 100 µs), runs 1 ms, is put back (waits
     /// 50 µs), runs 2 ms on the other CPU and sleeps; the user scheduler runs
     /// once; a run under way at the start leaves one unmatched stop.
@@ -273,11 +282,7 @@ mod tests {
             ev(3_160_000, Kind::Stopping, 7, 1, 0),
             ev(3_160_001, Kind::Quiescent, 7, 1, 0),
         ];
-        let mut w = Writer::new(Vec::new(), 2, 0).unwrap();
-        for e in &events {
-            w.event(e).unwrap();
-        }
-        record::read(&w.finish(3, 4_000_000).unwrap()).unwrap()
+        written(&events, 3, 4_000_000)
     }
 
     #[test]
@@ -338,11 +343,7 @@ mod tests {
             ev(520_000, Kind::Decision, 9, 1, 0),
             ev(600_000, Kind::Running, 9, 1, 0),
         ];
-        let mut w = Writer::new(Vec::new(), 2, 0).unwrap();
-        for e in &events {
-            w.event(e).unwrap();
-        }
-        let rec = record::read(&w.finish(0, 1_000_000).unwrap()).unwrap();
+        let rec = written(&events, 0, 1_000_000);
         let r = Runs::of(&rec);
         assert_eq!(
             r.wakeups,
