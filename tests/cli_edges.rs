@@ -120,6 +120,7 @@ fn scheduler_rows() -> Vec<(&'static str, Vec<&'static str>, &'static str)> {
         row(option, args, needle);
     }
     row("partial", vec!["--partial=1"], "--partial");
+    row("tickless", vec!["--tickless=1"], "--tickless");
     for bad in ["0", "-1", "nan", "inf", "-inf", "86401", "1e999", "x", ""] {
         row("stats", vec!["--stats", bad], "--stats");
     }

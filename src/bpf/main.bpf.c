@@ -186,6 +186,7 @@ const volatile u64 stall_timeout_ns = 1000000000; /* no progress this long = sta
 const volatile u64 timer_interval_ns = 100000000; /* heartbeat / stall-check period (ns) */
 const volatile bool partial_mode;		  /* --partial: SCX_OPS_SWITCH_PARTIAL (see keep_ext_server) */
 const volatile bool record_enabled;		  /* scx_relay record: write record events (see record_event) */
+const volatile bool tickless;			  /* --tickless: a CPU's only task runs an unbounded slice (see grant_unbounded_slice) */
 
 /* Counters, read by the binary (monotonic, count). */
 volatile u64 nr_queued;		   /* tasks handed to user space */
@@ -215,6 +216,8 @@ volatile u64 nr_usersched_kicks;	/* kicks meant to get the user scheduler a CPU 
 volatile u64 nr_usersched_kicks_astray; /* dispatches after such kicks on a CPU the user scheduler may not run on (check_usersched_kick) */
 volatile u64 nr_served_empty;		/* ops.dispatch() calls on a served CPU that left it nothing of ours to run (keep_ext_server): if its ext server was picking, the server stops */
 volatile u64 nr_stranded_moved;		/* tasks of a served CPU's runqueue moved from another CPU's DSQ to that CPU's local DSQ (keep_ext_server) */
+volatile u64 nr_unbounded_runs;		/* runs given an unbounded slice, SCX_SLICE_INF, nothing else waiting for their CPU (--tickless) */
+volatile u64 nr_unbounded_preempts;	/* unbounded runs the tickless check preempted for work waiting for their CPU (--tickless) */
 
 /* State shared with the binary. */
 volatile u64 nr_user_pending; /* written by user space: tasks it holds (count) */
@@ -237,6 +240,7 @@ static u32 usersched_needed;			/* heartbeat request (bool) */
 static u32 usersched_on_cpu;			/* the user scheduler is running (bool) */
 static u64 usersched_kick_ns;			/* last kick to get it a CPU (ns) */
 static u64 cpu_started_ns[RELAY_MAX_CPUS];	/* when each CPU's current task started (ns) */
+static u8 unbounded_on[RELAY_MAX_CPUS];		/* the CPU's current task runs an unbounded slice (bool, --tickless) */
 static u32 rescue_check;			/* timer -> ops.dispatch: look for overdue tasks (bool) */
 static u8 age_request[RELAY_MAX_CPUS];		/* timer -> ops.dispatch: overdue tasks wait for this CPU (bool) */
 static u8 aged_last[RELAY_MAX_CPUS];		/* this CPU's last ops.dispatch ran overdue tasks (bool, relay_dispatch) */
@@ -384,6 +388,14 @@ struct {
 	__type(key, u32);
 	__type(value, struct timer_slot);
 } heartbeat SEC(".maps");
+
+/* --tickless: the tick of the CPUs whose task runs an unbounded slice. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct timer_slot);
+} tickless_check SEC(".maps");
 
 static struct task_ctx *lookup_task_ctx(const struct task_struct *p)
 {
@@ -1887,6 +1899,10 @@ static void keep_ext_server(struct pending_walk *walk, bool served)
 	__sync_fetch_and_add(&nr_served_empty, 1);
 }
 
+/* --tickless, defined after should_yield(), whose test they extend. */
+static void grant_unbounded_slice(struct task_struct *p, s32 cpu);
+static u64 kept_slice(s32 cpu);
+
 /*
  * What this CPU runs next: decisions are applied first (up to the free
  * slots), then, if the user side stalled, pending tasks are dispatched here
@@ -1966,7 +1982,7 @@ void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 	served = served_by_ext_server();
 	if (prev && (prev->scx.flags & SCX_TASK_QUEUED) &&
 	    (!is_usersched(prev) || partial_mode || served)) {
-		scx_bpf_task_set_slice(prev, served ? slice_min_ns : slice_ns);
+		scx_bpf_task_set_slice(prev, served ? slice_min_ns : kept_slice(cpu));
 		goto out;
 	}
 	if (partial_mode || served) {
@@ -2074,6 +2090,8 @@ void BPF_STRUCT_OPS(relay_running, struct task_struct *p)
 		WRITE_ONCE(vtime_now, p->scx.dsq_vtime);
 	if (tctx)
 		tctx->start_ts = now;
+	if (tickless)
+		grant_unbounded_slice(p, cpu);
 }
 
 /* Account the CPU time of the run that ends. */
@@ -2085,6 +2103,12 @@ void BPF_STRUCT_OPS(relay_stopping, struct task_struct *p, bool runnable)
 
 	if (st)
 		st->current_pid = 0;
+	if (tickless) {
+		u8 *unbounded = MEMBER_VPTR(unbounded_on, [scx_bpf_task_cpu(p)]);
+
+		if (unbounded)
+			WRITE_ONCE(*unbounded, 0);
+	}
 	record_event(RELAY_REC_STOPPING, p, scx_bpf_task_cpu(p), 0, 0, runnable);
 	if (is_usersched(p))
 		WRITE_ONCE(usersched_on_cpu, 0);
@@ -2154,6 +2178,112 @@ static bool should_yield(struct task_struct *p, s32 cpu, u64 ran)
 }
 
 /*
+ * --tickless (after upstream scx_tickless)
+ * ----------------------------------------
+ * A task that starts running on a CPU for which nothing else waits gets an
+ * unbounded slice, SCX_SLICE_INF. ext.c set_next_task_scx() then sets
+ * SCX_RQ_CAN_STOP_TICK right after ops.running() (where the slice is
+ * granted), and scx_can_stop_tick() lets a nohz_full CPU stop its periodic
+ * tick: no timer interrupt while the task computes. A task kept after its
+ * slice ran out (relay_dispatch) keeps an unbounded slice only if it had
+ * one; set_next_task_scx() is not called for a kept task, so its tick
+ * state stays as it was.
+ *
+ * With the tick stopped, relay_tick() no longer runs there, and nothing
+ * would make the task yield. A timer does the tick's work for such CPUs
+ * every slice_min_ns (tickless_check_fn): once the task ran slice_min_ns,
+ * it is preempted (SCX_KICK_PREEMPT) if should_yield() holds, or if it ran
+ * a whole slice_ns and anything waits for its CPU: the bound a finite slice
+ * gave. So a task waiting for such a CPU waits at most what it would wait
+ * for a ticking one, plus one period. The timer is not pinned: armed from a
+ * nohz_full CPU, the kernel queues it on a housekeeping CPU
+ * (get_nohz_timer_target()), and re-arming from its callback keeps it there.
+ */
+
+/*
+ * Whether anything waits for @cpu: overdue or local work, a kernel thread,
+ * the user scheduler (on its last CPU), or a task in @cpu's DSQ or the
+ * shared DSQ.
+ */
+static bool work_waits_for(s32 cpu)
+{
+	u8 *req = MEMBER_VPTR(age_request, [cpu]);
+	u64 head;
+
+	if ((req && READ_ONCE(*req)) || scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL_ON | cpu) || kthread_waits_for(cpu))
+		return true;
+	if (cpu == READ_ONCE(usersched_cpu) && !READ_ONCE(usersched_on_cpu) && usersched_has_work(false))
+		return true;
+	return lowest_waiting_key(cpu, &head);
+}
+
+/* Whether @p, running @ran ns of an unbounded slice on @cpu, ran out its bound. */
+static bool unbounded_run_over(const struct task_struct *p, s32 cpu, u64 ran)
+{
+	return p->scx.slice == SCX_SLICE_INF && ran >= slice_ns && work_waits_for(cpu);
+}
+
+/* At ops.running(): an unbounded slice for @p if nothing waits for @cpu. */
+static void grant_unbounded_slice(struct task_struct *p, s32 cpu)
+{
+	u8 *unbounded = MEMBER_VPTR(unbounded_on, [cpu]);
+
+	if (!unbounded || is_usersched(p) || served_by_ext_server() || work_waits_for(cpu))
+		return;
+	scx_bpf_task_set_slice(p, SCX_SLICE_INF);
+	WRITE_ONCE(*unbounded, 1);
+	__sync_fetch_and_add(&nr_unbounded_runs, 1);
+}
+
+/*
+ * The slice of a task that ops.dispatch() keeps on @cpu after its slice ran
+ * out, nothing else being there to run: unbounded again if it had an
+ * unbounded one (and still nothing waits), else slice_ns.
+ */
+static u64 kept_slice(s32 cpu)
+{
+	u8 *unbounded = MEMBER_VPTR(unbounded_on, [cpu]);
+
+	if (tickless && unbounded && READ_ONCE(*unbounded) && !work_waits_for(cpu))
+		return SCX_SLICE_INF;
+	return slice_ns;
+}
+
+/* The tick of the CPUs running an unbounded slice (see above). */
+static int tickless_check_fn(void *map, u32 *key, struct bpf_timer *timer)
+{
+	u64 now = bpf_ktime_get_ns(), ran;
+	struct relay_cpu_state *st;
+	struct task_struct *p;
+	bool yield;
+	s32 cpu;
+
+	bpf_for(cpu, 0, nr_cpu_ids) {
+		u8 *unbounded = MEMBER_VPTR(unbounded_on, [cpu]);
+
+		st = cpu_state_of(cpu);
+		if (!unbounded || !READ_ONCE(*unbounded) || !st)
+			continue;
+		ran = now - READ_ONCE(cpu_started_ns[cpu & (RELAY_MAX_CPUS - 1)]);
+		if (ran < slice_min_ns)
+			continue;
+		p = bpf_task_from_pid(READ_ONCE(st->current_pid));
+		if (!p)
+			continue;
+		/* The CPU may have switched since: only a task still unbounded. */
+		yield = p->scx.slice == SCX_SLICE_INF && scx_bpf_task_cpu(p) == cpu &&
+			(should_yield(p, cpu, ran) || unbounded_run_over(p, cpu, ran));
+		bpf_task_release(p);
+		if (yield) {
+			kick(cpu, SCX_KICK_PREEMPT);
+			__sync_fetch_and_add(&nr_unbounded_preempts, 1);
+		}
+	}
+	bpf_timer_start(timer, slice_min_ns, 0);
+	return 0;
+}
+
+/*
  * A running task keeps its whole slice while nothing waits (no round trip,
  * no context switch). Once it ran slice_min_ns it yields at a tick if the
  * user scheduler waits for this CPU, overdue or local work waits here, or a queued
@@ -2176,7 +2306,7 @@ void BPF_STRUCT_OPS(relay_tick, struct task_struct *p)
 	if (!tctx)
 		return;
 	ran = bpf_ktime_get_ns() - tctx->start_ts;
-	if (ran >= slice_min_ns && should_yield(p, cpu, ran))
+	if (ran >= slice_min_ns && (should_yield(p, cpu, ran) || unbounded_run_over(p, cpu, ran)))
 		scx_bpf_task_set_slice(p, 0);
 }
 
@@ -2391,7 +2521,15 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(relay_init)
 		return -ENOENT;
 	bpf_timer_init(&slot->timer, &heartbeat, CLOCK_MONOTONIC);
 	bpf_timer_set_callback(&slot->timer, heartbeat_fn);
-	return bpf_timer_start(&slot->timer, timer_interval_ns, 0);
+	err = bpf_timer_start(&slot->timer, timer_interval_ns, 0);
+	if (err || !tickless)
+		return err;
+	slot = bpf_map_lookup_elem(&tickless_check, &key);
+	if (!slot)
+		return -ENOENT;
+	bpf_timer_init(&slot->timer, &tickless_check, CLOCK_MONOTONIC);
+	bpf_timer_set_callback(&slot->timer, tickless_check_fn);
+	return bpf_timer_start(&slot->timer, slice_min_ns, 0);
 }
 
 /*

@@ -101,6 +101,10 @@ pub struct Metrics {
     pub served_empty: u64,
     #[stat(desc = "Tasks of a CPU held by a higher class moved to the CPU whose queue held them")]
     pub stranded_moved: u64,
+    #[stat(desc = "Runs given an unbounded slice, nothing else waiting for their CPU (--tickless)")]
+    pub unbounded_runs: u64,
+    #[stat(desc = "Of those, runs the tickless check preempted for work waiting for their CPU")]
+    pub unbounded_preempts: u64,
     #[stat(desc = "Engine steps (one per wake-up of the scheduling loop)")]
     pub steps: u64,
     #[stat(desc = "Steps that neither received a task nor sent a decision")]
@@ -143,6 +147,8 @@ impl From<&StatsLine> for Metrics {
             usersched_kicks_astray,
             served_empty,
             stranded_moved,
+            unbounded_runs,
+            unbounded_preempts,
         } = dispatch;
         let LoopProfile { steps, empty_steps, received, cpu_ns, redirected } = profile;
         Self {
@@ -176,6 +182,8 @@ impl From<&StatsLine> for Metrics {
             usersched_kicked_astray: usersched_kicks_astray,
             served_empty,
             stranded_moved,
+            unbounded_runs,
+            unbounded_preempts,
             steps,
             empty_steps,
             received,
@@ -229,6 +237,8 @@ impl Metrics {
             usersched_kicked_astray: d(n.usersched_kicked_astray, e.usersched_kicked_astray),
             served_empty: d(n.served_empty, e.served_empty),
             stranded_moved: d(n.stranded_moved, e.stranded_moved),
+            unbounded_runs: d(n.unbounded_runs, e.unbounded_runs),
+            unbounded_preempts: d(n.unbounded_preempts, e.unbounded_preempts),
             steps: d(n.steps, e.steps),
             empty_steps: d(n.empty_steps, e.empty_steps),
             received: d(n.received, e.received),
@@ -315,6 +325,8 @@ impl From<&Metrics> for StatsLine {
             usersched_kicked_astray,
             served_empty,
             stranded_moved,
+            unbounded_runs,
+            unbounded_preempts,
             steps,
             empty_steps,
             received,
@@ -351,6 +363,8 @@ impl From<&Metrics> for StatsLine {
                     usersched_kicks_astray: usersched_kicked_astray,
                     served_empty,
                     stranded_moved,
+                    unbounded_runs,
+                    unbounded_preempts,
                 },
             },
             page_faults,

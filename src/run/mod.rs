@@ -83,6 +83,16 @@ pub struct RunOpts {
     #[arg(short = 'p', long)]
     pub partial: bool,
 
+    /// Give a task that has its CPU to itself an unbounded slice, so that
+    /// the kernel stops the periodic tick on `nohz_full` CPUs (boot with
+    /// `nohz_full=CPUS`): less OS noise for CPU-bound and HPC-style work.
+    /// A timer every --slice-min-us does the tick's work for such CPUs: it
+    /// preempts the task once something waits for its CPU, as the tick
+    /// would. After upstream scx_tickless. Counted as `unbounded_runs` and
+    /// `unbounded_preempts` in the metrics.
+    #[arg(long)]
+    pub tickless: bool,
+
     /// Print one line every SECS seconds of what the counters moved during
     /// those seconds (`scx_relay stats: last 1.0 s: queued N ...`: tasks
     /// queued, hand-offs voided, runs placed by user space, tasks
@@ -234,6 +244,7 @@ impl RunOpts {
             policy_cfg,
             stall_timeout_ns: tunables.stall_timeout_ns,
             partial: self.partial,
+            tickless: self.tickless,
             allow_test_policies: self.allow_test_policies,
             stats_interval,
             exit_dump_len: self.exit_dump_len,
@@ -447,7 +458,7 @@ mod tests {
             policies::PolicyConfig { slice_ns: 20_000_000, slice_min_ns: 1_000_000, nr_cpus: 0 }
         );
         assert_eq!(cfg.stall_timeout_ns, 1_000_000_000);
-        assert!(!cfg.partial && cfg.stats_interval.is_none());
+        assert!(!cfg.partial && !cfg.tickless && cfg.stats_interval.is_none());
         assert_eq!(cfg.exit_dump_len, 0, "the kernel's default");
         assert!(cfg.test_eject_after.is_none());
     }

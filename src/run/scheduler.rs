@@ -55,6 +55,8 @@ pub struct Config {
     pub stall_timeout_ns: u64,
     /// Only tasks that opt into SCHED_EXT.
     pub partial: bool,
+    /// `--tickless`: unbounded slices for tasks alone on their CPU.
+    pub tickless: bool,
     /// Accept `policies::TEST_NAMES` (`--allow-test-policies`).
     pub allow_test_policies: bool,
     /// Period of the stats line, if any.
@@ -402,6 +404,7 @@ fn open_and_load<'obj>(
         rodata.stall_timeout_ns = cfg.stall_timeout_ns;
         rodata.timer_interval_ns = scheduler_core::wire::timer_interval_ns(cfg.stall_timeout_ns);
         rodata.partial_mode = cfg.partial;
+        rodata.tickless = cfg.tickless;
         rodata.record_enabled = cfg.record_ring_bytes.is_some();
     }
     if let Some(bytes) = cfg.record_ring_bytes {
@@ -513,6 +516,12 @@ fn announce(cfg: &Config, nr_cpus: u32, policy_name: &str) {
         cfg.stall_timeout_ns / 1_000_000,
         crate::version()
     );
+    if cfg.tickless {
+        log::info!(
+            "tickless: a task alone on its CPU runs an unbounded slice; the tick's check runs every {} us",
+            cfg.policy_cfg.slice_min_ns / 1000
+        );
+    }
     if let Some(after) = cfg.test_eject_after {
         log::info!("test: the dispatcher ejects itself after {} ms (--test-eject-after-ms)", after.as_millis());
     }

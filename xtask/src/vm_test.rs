@@ -55,6 +55,22 @@ pub const SMOKE_CASES: &[&str] = &[
 /// in the suite under deadline and fifo (`scx_relay_stress_*`).
 pub const LONG_CASES: &[&str] = &["reliability_recipe_tally", "reliability_soak"];
 
+/// The cases that need CPUs whose periodic tick can stop: they run in a
+/// boot of their own, with `nohz_full=` ([`nohz_full_param`]) on the kernel
+/// command line (the rest of the suite runs with every CPU ticking, as a
+/// desktop or server kernel does by default).
+pub const NOHZ_FULL_CASES: &[&str] = &["scx_relay_tickless"];
+
+/// The kernel parameter of the [`NOHZ_FULL_CASES`] boot: the upper half of
+/// the guest's `cpus` CPUs run tickless, CPU 0 and the lower half keep the
+/// housekeeping (timers, RCU callbacks, unbound kernel threads).
+pub fn nohz_full_param(cpus: u32) -> Result<String> {
+    if cpus < 2 {
+        bail!("the nohz_full cases ({}) need at least 2 guest CPUs (--cpus {cpus})", NOHZ_FULL_CASES.join(", "));
+    }
+    Ok(format!("nohz_full={}-{}", cpus / 2, cpus - 1))
+}
+
 /// Options of `cargo xtask vm-test`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Options {
@@ -170,7 +186,8 @@ pub fn run_cases(ws: &Workspace, kernel: &GuestKernel, opts: &Options) -> Result
 
 /// [`run_cases`], with extra `relay.<key>=<value>` kernel parameters: the
 /// guest exports each as `RELAY_<KEY>` to the cases (knobs such as
-/// `relay.soak_seconds=600`).
+/// `relay.soak_seconds=600`). The selected [`NOHZ_FULL_CASES`] run in a
+/// second boot, with `nohz_full=`; the report counts both boots.
 pub fn run_cases_with(ws: &Workspace, kernel: &GuestKernel, opts: &Options, extra: &[String]) -> Result<Report> {
     let cases = discover_cases(ws)?;
     let selected = opts.select(&cases);
@@ -182,11 +199,52 @@ pub fn run_cases_with(ws: &Workspace, kernel: &GuestKernel, opts: &Options, extr
             cases.join(", ")
         );
     }
-    println!("vm-test: cases: {}", selected.join(" "));
+    let (nohz_full, ticking): (Vec<String>, Vec<String>) =
+        selected.into_iter().partition(|case| NOHZ_FULL_CASES.contains(&case.as_str()));
+    let mut boots = Vec::new();
+    if !ticking.is_empty() {
+        boots.push(("vm-test", ticking, extra.to_vec()));
+    }
+    if !nohz_full.is_empty() {
+        let mut params = extra.to_vec();
+        params.push(nohz_full_param(opts.vm.cpus)?);
+        boots.push(("vm-test-nohz-full", nohz_full, params));
+    }
+    let several = boots.len() > 1;
+    let mut report = Report { passed: 0, failed: 0, failures: Vec::new(), ok: true };
+    for (label, selected, params) in boots {
+        let one = boot_cases(ws, kernel, opts, &cases, &selected, label, &params)?;
+        report.passed += one.passed;
+        report.failed += one.failed;
+        report.failures.extend(one.failures);
+        report.ok &= one.ok;
+    }
+    if several {
+        println!("vm-test: in all: {} passed, {} failed", report.passed, report.failed);
+    }
+    Ok(report)
+}
+
+/// One boot that runs `selected` (of `cases`), with the extra kernel
+/// parameters `extra`.
+fn boot_cases(
+    ws: &Workspace,
+    kernel: &GuestKernel,
+    opts: &Options,
+    cases: &[String],
+    selected: &[String],
+    label: &str,
+    extra: &[String],
+) -> Result<Report> {
+    println!(
+        "vm-test: cases{}: {}",
+        if label == "vm-test" { String::new() } else { format!(" ({label})") },
+        selected.join(" ")
+    );
     let image = initramfs::build(ws, "vm-test").context("cannot build the initramfs")?;
     note_optional_binaries(&image);
 
-    let case_params = case_params(&cases, &selected);
+    let case_params = case_params(cases, selected);
     if case_params.iter().map(String::len).sum::<usize>() > MAX_CASE_LIST_LEN {
         bail!("too many cases selected for the kernel command line; use fewer filters");
     }
@@ -196,7 +254,7 @@ pub fn run_cases_with(ws: &Workspace, kernel: &GuestKernel, opts: &Options, extr
         vm.timeout_s = Some(per_case.max(qemu::DEFAULT_TIMEOUT_S));
     }
     let spec = BootSpec {
-        label: "vm-test",
+        label,
         kernel,
         initramfs: &image.path,
         params: [format!("relay.payload={RUNNER}"), format!("relay.case_timeout_s={}", opts.case_timeout_s)]
@@ -208,7 +266,7 @@ pub fn run_cases_with(ws: &Workspace, kernel: &GuestKernel, opts: &Options, extr
         vm: &vm,
     };
     let outcome = qemu::boot(ws, &spec)?;
-    let report = tally(&selected, &outcome);
+    let report = tally(selected, &outcome);
     println!("vm-test: {} passed, {} failed", report.passed, report.failed);
     Ok(report)
 }
@@ -429,11 +487,19 @@ mod tests {
     #[test]
     fn smoke_cases_exist_one_each() {
         let cases = discover_cases(&Workspace::locate().unwrap()).unwrap();
-        for case in SMOKE_CASES.iter().chain(LONG_CASES) {
+        for case in SMOKE_CASES.iter().chain(LONG_CASES).chain(NOHZ_FULL_CASES) {
             assert_eq!(select(&cases, &[(*case).to_owned()]), [(*case).to_owned()], "{case}");
         }
         assert!(OLDEST_KERNEL
             .split_once('.')
             .is_some_and(|(a, b)| a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok()));
+    }
+
+    #[test]
+    fn nohz_full_takes_the_upper_half_of_the_cpus() {
+        assert_eq!(nohz_full_param(4).unwrap(), "nohz_full=2-3");
+        assert_eq!(nohz_full_param(2).unwrap(), "nohz_full=1-1");
+        assert_eq!(nohz_full_param(5).unwrap(), "nohz_full=2-4");
+        assert!(nohz_full_param(1).unwrap_err().to_string().contains("at least 2 guest CPUs"));
     }
 }
