@@ -31,6 +31,8 @@ enum relay_consts {
 	/* Range of the heartbeat timer's period (ms): a quarter of the stall timeout, clamped. */
 	RELAY_TIMER_MIN_MS = 10,
 	RELAY_TIMER_MAX_MS = 250,
+	/* --tickless: shortest period of the tickless check (us); else it is slice_min. */
+	RELAY_TICKLESS_MIN_PERIOD_US = 1000,
 	/* Longest slice a decision (clamped) or --slice-us may ask for (us). */
 	RELAY_MAX_SLICE_US = 100000,
 	/*

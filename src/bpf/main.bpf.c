@@ -186,7 +186,7 @@ const volatile u64 stall_timeout_ns = 1000000000; /* no progress this long = sta
 const volatile u64 timer_interval_ns = 100000000; /* heartbeat / stall-check period (ns) */
 const volatile bool partial_mode;		  /* --partial: SCX_OPS_SWITCH_PARTIAL (see keep_ext_server) */
 const volatile bool record_enabled;		  /* scx_relay record: write record events (see record_event) */
-const volatile bool tickless;			  /* --tickless: a CPU's only task runs an unbounded slice (see grant_unbounded_slice) */
+const volatile bool tickless;			  /* --tickless: a task alone on its CPU runs an unbounded slice (see grant_unbounded_slice) */
 
 /* Counters, read by the binary (monotonic, count). */
 volatile u64 nr_queued;		   /* tasks handed to user space */
@@ -216,8 +216,8 @@ volatile u64 nr_usersched_kicks;	/* kicks meant to get the user scheduler a CPU 
 volatile u64 nr_usersched_kicks_astray; /* dispatches after such kicks on a CPU the user scheduler may not run on (check_usersched_kick) */
 volatile u64 nr_served_empty;		/* ops.dispatch() calls on a served CPU that left it nothing of ours to run (keep_ext_server): if its ext server was picking, the server stops */
 volatile u64 nr_stranded_moved;		/* tasks of a served CPU's runqueue moved from another CPU's DSQ to that CPU's local DSQ (keep_ext_server) */
-volatile u64 nr_unbounded_runs;		/* runs given an unbounded slice, SCX_SLICE_INF, nothing else waiting for their CPU (--tickless) */
-volatile u64 nr_unbounded_preempts;	/* unbounded runs the tickless check preempted for work waiting for their CPU (--tickless) */
+volatile u64 nr_unbounded_runs;		/* runs given an unbounded slice, SCX_SLICE_INF: no task was queued for their CPU (--tickless) */
+volatile u64 nr_unbounded_kicks;	/* SCX_KICK_PREEMPT kicks of the tickless check to CPUs marked unbounded, work being queued for them (--tickless) */
 
 /* State shared with the binary. */
 volatile u64 nr_user_pending; /* written by user space: tasks it holds (count) */
@@ -2180,47 +2180,76 @@ static bool should_yield(struct task_struct *p, s32 cpu, u64 ran)
 /*
  * --tickless (after upstream scx_tickless)
  * ----------------------------------------
- * A task that starts running on a CPU for which nothing else waits gets an
- * unbounded slice, SCX_SLICE_INF. ext.c set_next_task_scx() then sets
- * SCX_RQ_CAN_STOP_TICK right after ops.running() (where the slice is
- * granted), and scx_can_stop_tick() lets a nohz_full CPU stop its periodic
- * tick: no timer interrupt while the task computes. A task kept after its
- * slice ran out (relay_dispatch) keeps an unbounded slice only if it had
- * one; set_next_task_scx() is not called for a kept task, so its tick
- * state stays as it was.
+ * A task that starts running on a CPU for which no task is queued in the
+ * kernel gets an unbounded slice, SCX_SLICE_INF, and its CPU is marked
+ * (unbounded_on). ext.c set_next_task_scx() checks the slice right after
+ * ops.running(), where it is granted, and sets SCX_RQ_CAN_STOP_TICK;
+ * scx_can_stop_tick() then lets a nohz_full CPU stop its periodic tick: no
+ * timer interrupt while the task computes. A task that starts with an
+ * unbounded slice left from an earlier run but gets no grant is given
+ * slice_ns instead (a nice or affinity change re-enqueues a running task
+ * with its slice as it was). A task kept after its slice ran out
+ * (relay_dispatch) gets an unbounded slice again only on a marked CPU;
+ * set_next_task_scx() is not called for a kept task, so its CPU's tick
+ * state stays as it was, and the mark stays until ops.stopping().
  *
- * With the tick stopped, relay_tick() no longer runs there, and nothing
- * would make the task yield. A timer does the tick's work for such CPUs
- * every slice_min_ns (tickless_check_fn): once the task ran slice_min_ns,
- * it is preempted (SCX_KICK_PREEMPT) if should_yield() holds, or if it ran
- * a whole slice_ns and anything waits for its CPU: the bound a finite slice
- * gave. So a task waiting for such a CPU waits at most what it would wait
- * for a ticking one, plus one period. The timer is not pinned: armed from a
- * nohz_full CPU, the kernel queues it on a housekeeping CPU
- * (get_nohz_timer_target()), and re-arming from its callback keeps it there.
+ * Where the tick stopped, relay_tick() runs only at the kernel's 1 Hz
+ * remote tick (sched_tick_remote()). A timer does the tick's work for the
+ * marked CPUs every tickless_period_ns (tickless_check_fn): once the task
+ * ran slice_min_ns, its CPU is kicked with SCX_KICK_PREEMPT if
+ * should_yield() holds, or if it ran a whole slice_ns and a task that may
+ * run there is queued for it: the bound a finite slice gave. So a task
+ * queued for such a CPU waits at most what it would wait for a ticking
+ * one, plus one period. The timer is not pinned: armed from a nohz_full
+ * CPU, the kernel queues it on a housekeeping CPU (hrtimer's
+ * get_nohz_timer_target()), and re-arming from its callback keeps it
+ * there. It runs while the scheduler is loaded, marked CPUs or not.
  */
 
+/* Period of the tickless check (ns): slice_min_ns, at least RELAY_TICKLESS_MIN_PERIOD_US. */
+static u64 tickless_period_ns(void)
+{
+	u64 floor = RELAY_TICKLESS_MIN_PERIOD_US * 1000ULL;
+
+	return slice_min_ns > floor ? slice_min_ns : floor;
+}
+
+/* Whether @p, queued at the head of a DSQ @cpu serves, may run on @cpu. */
+static bool head_may_run_on(const struct task_struct *p, s32 cpu)
+{
+	return p && bpf_cpumask_test_cpu(cpu, p->cpus_ptr);
+}
+
 /*
- * Whether anything waits for @cpu: overdue or local work, a kernel thread,
- * the user scheduler (on its last CPU), or a task in @cpu's DSQ or the
- * shared DSQ.
+ * Whether a task is queued in the kernel for @cpu: overdue or local work, a
+ * kernel thread, the user scheduler (on its last CPU), or, at the head of
+ * @cpu's DSQ or the shared DSQ, a task that may run on @cpu. Tasks that
+ * user space still holds are not: once decided, they are queued here.
  */
 static bool work_waits_for(s32 cpu)
 {
 	u8 *req = MEMBER_VPTR(age_request, [cpu]);
-	u64 head;
 
 	if ((req && READ_ONCE(*req)) || scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL_ON | cpu) || kthread_waits_for(cpu))
 		return true;
 	if (cpu == READ_ONCE(usersched_cpu) && !READ_ONCE(usersched_on_cpu) && usersched_has_work(false))
 		return true;
-	return lowest_waiting_key(cpu, &head);
+	return head_may_run_on(__COMPAT_scx_bpf_dsq_peek(cpu), cpu) ||
+	       head_may_run_on(__COMPAT_scx_bpf_dsq_peek(SHARED_DSQ), cpu);
 }
 
-/* Whether @p, running @ran ns of an unbounded slice on @cpu, ran out its bound. */
-static bool unbounded_run_over(const struct task_struct *p, s32 cpu, u64 ran)
+/* Whether @cpu is marked as running an unbounded slice (--tickless). */
+static bool unbounded_marked(s32 cpu)
 {
-	return p->scx.slice == SCX_SLICE_INF && ran >= slice_ns && work_waits_for(cpu);
+	u8 *unbounded = MEMBER_VPTR(unbounded_on, [cpu]);
+
+	return unbounded && READ_ONCE(*unbounded);
+}
+
+/* Whether the task of marked @cpu, having run @ran ns, ran out its bound. */
+static bool unbounded_run_over(s32 cpu, u64 ran)
+{
+	return unbounded_marked(cpu) && ran >= slice_ns && work_waits_for(cpu);
 }
 
 /* At ops.running(): an unbounded slice for @p if nothing waits for @cpu. */
@@ -2228,8 +2257,12 @@ static void grant_unbounded_slice(struct task_struct *p, s32 cpu)
 {
 	u8 *unbounded = MEMBER_VPTR(unbounded_on, [cpu]);
 
-	if (!unbounded || is_usersched(p) || served_by_ext_server() || work_waits_for(cpu))
+	if (!unbounded || is_usersched(p) || served_by_ext_server() || work_waits_for(cpu)) {
+		/* An unbounded slice left from an earlier run is not a grant. */
+		if (p->scx.slice == SCX_SLICE_INF)
+			scx_bpf_task_set_slice(p, slice_ns);
 		return;
+	}
 	scx_bpf_task_set_slice(p, SCX_SLICE_INF);
 	WRITE_ONCE(*unbounded, 1);
 	__sync_fetch_and_add(&nr_unbounded_runs, 1);
@@ -2237,49 +2270,61 @@ static void grant_unbounded_slice(struct task_struct *p, s32 cpu)
 
 /*
  * The slice of a task that ops.dispatch() keeps on @cpu after its slice ran
- * out, nothing else being there to run: unbounded again if it had an
- * unbounded one (and still nothing waits), else slice_ns.
+ * out, nothing else being there to run: unbounded again on a marked CPU
+ * where nothing waits, else slice_ns (the timer still watches a marked CPU).
  */
 static u64 kept_slice(s32 cpu)
 {
-	u8 *unbounded = MEMBER_VPTR(unbounded_on, [cpu]);
-
-	if (tickless && unbounded && READ_ONCE(*unbounded) && !work_waits_for(cpu))
+	if (tickless && unbounded_marked(cpu) && !work_waits_for(cpu))
 		return SCX_SLICE_INF;
 	return slice_ns;
+}
+
+/*
+ * Whether the tickless check preempts marked @cpu now. Global (verified
+ * once): its caller is the timer callback that relay_init, a sleepable
+ * program, sets up, so the DSQ peeks are in an explicit RCU read section
+ * (see find_overdue).
+ */
+__noinline bool tickless_check_cpu(s32 cpu, u64 now)
+{
+	struct relay_cpu_state *st = cpu_state_of(cpu);
+	struct task_struct *p;
+	u64 started, ran;
+	bool yield = false;
+
+	if (cpu < 0 || cpu >= RELAY_MAX_CPUS || !st || !unbounded_marked(cpu))
+		return false;
+	started = READ_ONCE(cpu_started_ns[cpu & (RELAY_MAX_CPUS - 1)]);
+	ran = now - started;
+	if (ran < slice_min_ns)
+		return false;
+	p = bpf_task_from_pid(READ_ONCE(st->current_pid));
+	if (!p)
+		return false;
+	bpf_rcu_read_lock();
+	/* The CPU may have switched tasks since the reads above. */
+	if (scx_bpf_task_cpu(p) == cpu && !is_usersched(p) &&
+	    READ_ONCE(cpu_started_ns[cpu & (RELAY_MAX_CPUS - 1)]) == started)
+		yield = should_yield(p, cpu, ran) || unbounded_run_over(cpu, ran);
+	bpf_rcu_read_unlock();
+	bpf_task_release(p);
+	return yield;
 }
 
 /* The tick of the CPUs running an unbounded slice (see above). */
 static int tickless_check_fn(void *map, u32 *key, struct bpf_timer *timer)
 {
-	u64 now = bpf_ktime_get_ns(), ran;
-	struct relay_cpu_state *st;
-	struct task_struct *p;
-	bool yield;
+	u64 now = bpf_ktime_get_ns();
 	s32 cpu;
 
 	bpf_for(cpu, 0, nr_cpu_ids) {
-		u8 *unbounded = MEMBER_VPTR(unbounded_on, [cpu]);
-
-		st = cpu_state_of(cpu);
-		if (!unbounded || !READ_ONCE(*unbounded) || !st)
-			continue;
-		ran = now - READ_ONCE(cpu_started_ns[cpu & (RELAY_MAX_CPUS - 1)]);
-		if (ran < slice_min_ns)
-			continue;
-		p = bpf_task_from_pid(READ_ONCE(st->current_pid));
-		if (!p)
-			continue;
-		/* The CPU may have switched since: only a task still unbounded. */
-		yield = p->scx.slice == SCX_SLICE_INF && scx_bpf_task_cpu(p) == cpu &&
-			(should_yield(p, cpu, ran) || unbounded_run_over(p, cpu, ran));
-		bpf_task_release(p);
-		if (yield) {
+		if (tickless_check_cpu(cpu, now)) {
 			kick(cpu, SCX_KICK_PREEMPT);
-			__sync_fetch_and_add(&nr_unbounded_preempts, 1);
+			__sync_fetch_and_add(&nr_unbounded_kicks, 1);
 		}
 	}
-	bpf_timer_start(timer, slice_min_ns, 0);
+	bpf_timer_start(timer, tickless_period_ns(), 0);
 	return 0;
 }
 
@@ -2306,7 +2351,7 @@ void BPF_STRUCT_OPS(relay_tick, struct task_struct *p)
 	if (!tctx)
 		return;
 	ran = bpf_ktime_get_ns() - tctx->start_ts;
-	if (ran >= slice_min_ns && (should_yield(p, cpu, ran) || unbounded_run_over(p, cpu, ran)))
+	if (ran >= slice_min_ns && (should_yield(p, cpu, ran) || unbounded_run_over(cpu, ran)))
 		scx_bpf_task_set_slice(p, 0);
 }
 
@@ -2529,7 +2574,7 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(relay_init)
 		return -ENOENT;
 	bpf_timer_init(&slot->timer, &tickless_check, CLOCK_MONOTONIC);
 	bpf_timer_set_callback(&slot->timer, tickless_check_fn);
-	return bpf_timer_start(&slot->timer, slice_min_ns, 0);
+	return bpf_timer_start(&slot->timer, tickless_period_ns(), 0);
 }
 
 /*

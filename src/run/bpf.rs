@@ -41,6 +41,9 @@ pub const AGE_AFTER_MS: u64 = intf::relay_consts_RELAY_AGE_AFTER_MS as u64;
 pub const TIMER_MIN_MS: u64 = intf::relay_consts_RELAY_TIMER_MIN_MS as u64;
 /// Longest period of the heartbeat timer (ms).
 pub const TIMER_MAX_MS: u64 = intf::relay_consts_RELAY_TIMER_MAX_MS as u64;
+/// `--tickless`: the tickless check runs every `--slice-min-us`, but not
+/// more often than this (µs).
+pub const TICKLESS_MIN_PERIOD_US: u64 = intf::relay_consts_RELAY_TICKLESS_MIN_PERIOD_US as u64;
 pub use skel::{types, BpfSkel, BpfSkelBuilder};
 
 /// Asserts at compile time that a bindgen struct field sits where the Rust

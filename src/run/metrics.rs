@@ -101,10 +101,10 @@ pub struct Metrics {
     pub served_empty: u64,
     #[stat(desc = "Tasks of a CPU held by a higher class moved to the CPU whose queue held them")]
     pub stranded_moved: u64,
-    #[stat(desc = "Runs given an unbounded slice, nothing else waiting for their CPU (--tickless)")]
+    #[stat(desc = "Runs given an unbounded slice, no task being queued for their CPU (--tickless)")]
     pub unbounded_runs: u64,
-    #[stat(desc = "Of those, runs the tickless check preempted for work waiting for their CPU")]
-    pub unbounded_preempts: u64,
+    #[stat(desc = "Preempting kicks of the tickless check to CPUs running unbounded, work being queued for them")]
+    pub unbounded_kicks: u64,
     #[stat(desc = "Engine steps (one per wake-up of the scheduling loop)")]
     pub steps: u64,
     #[stat(desc = "Steps that neither received a task nor sent a decision")]
@@ -148,7 +148,7 @@ impl From<&StatsLine> for Metrics {
             served_empty,
             stranded_moved,
             unbounded_runs,
-            unbounded_preempts,
+            unbounded_kicks,
         } = dispatch;
         let LoopProfile { steps, empty_steps, received, cpu_ns, redirected } = profile;
         Self {
@@ -183,7 +183,7 @@ impl From<&StatsLine> for Metrics {
             served_empty,
             stranded_moved,
             unbounded_runs,
-            unbounded_preempts,
+            unbounded_kicks,
             steps,
             empty_steps,
             received,
@@ -238,7 +238,7 @@ impl Metrics {
             served_empty: d(n.served_empty, e.served_empty),
             stranded_moved: d(n.stranded_moved, e.stranded_moved),
             unbounded_runs: d(n.unbounded_runs, e.unbounded_runs),
-            unbounded_preempts: d(n.unbounded_preempts, e.unbounded_preempts),
+            unbounded_kicks: d(n.unbounded_kicks, e.unbounded_kicks),
             steps: d(n.steps, e.steps),
             empty_steps: d(n.empty_steps, e.empty_steps),
             received: d(n.received, e.received),
@@ -326,7 +326,7 @@ impl From<&Metrics> for StatsLine {
             served_empty,
             stranded_moved,
             unbounded_runs,
-            unbounded_preempts,
+            unbounded_kicks,
             steps,
             empty_steps,
             received,
@@ -364,7 +364,7 @@ impl From<&Metrics> for StatsLine {
                     served_empty,
                     stranded_moved,
                     unbounded_runs,
-                    unbounded_preempts,
+                    unbounded_kicks,
                 },
             },
             page_faults,

@@ -86,10 +86,10 @@ pub struct RunOpts {
     /// Give a task that has its CPU to itself an unbounded slice, so that
     /// the kernel stops the periodic tick on `nohz_full` CPUs (boot with
     /// `nohz_full=CPUS`): less OS noise for CPU-bound and HPC-style work.
-    /// A timer every --slice-min-us does the tick's work for such CPUs: it
-    /// preempts the task once something waits for its CPU, as the tick
-    /// would. After upstream scx_tickless. Counted as `unbounded_runs` and
-    /// `unbounded_preempts` in the metrics.
+    /// A timer every --slice-min-us (at least 1 ms) does the tick's work
+    /// for such CPUs: it preempts the task once work is queued for its
+    /// CPU, as the tick would. After upstream scx_tickless. Counted as
+    /// `unbounded_runs` and `unbounded_kicks` in the metrics.
     #[arg(long)]
     pub tickless: bool,
 

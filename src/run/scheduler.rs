@@ -508,6 +508,13 @@ fn lock_memory_or_warn() {
 /// starts `scheduling` (logged as `<time> scx_relay: scheduling ...`;
 /// guest cases wait for that).
 fn announce(cfg: &Config, nr_cpus: u32, policy_name: &str) {
+    // Before the start-up line, which guest cases wait for.
+    if cfg.tickless {
+        log::info!(
+            "tickless: a task alone on its CPU runs an unbounded slice; the tick's check runs every {} us",
+            (cfg.policy_cfg.slice_min_ns / 1000).max(super::bpf::TICKLESS_MIN_PERIOD_US)
+        );
+    }
     log::info!(
         "scheduling {} {nr_cpus} CPUs with policy {} (slice {} us, stall timeout {} ms), version {}",
         if cfg.partial { "SCHED_EXT tasks on" } else { "all tasks on" },
@@ -516,12 +523,6 @@ fn announce(cfg: &Config, nr_cpus: u32, policy_name: &str) {
         cfg.stall_timeout_ns / 1_000_000,
         crate::version()
     );
-    if cfg.tickless {
-        log::info!(
-            "tickless: a task alone on its CPU runs an unbounded slice; the tick's check runs every {} us",
-            cfg.policy_cfg.slice_min_ns / 1000
-        );
-    }
     if let Some(after) = cfg.test_eject_after {
         log::info!("test: the dispatcher ejects itself after {} ms (--test-eject-after-ms)", after.as_millis());
     }

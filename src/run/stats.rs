@@ -187,14 +187,15 @@ bss_counters! {
         /// (`hand_over_stranded` in src/bpf/main.bpf.c). They run where their
         /// decision put them.
         stranded_moved: "stranded moved" <- nr_stranded_moved,
-        /// Runs given an unbounded slice (`SCX_SLICE_INF`) because nothing
-        /// else waited for their CPU (`--tickless`, `grant_unbounded_slice`
-        /// in src/bpf/main.bpf.c).
+        /// Runs given an unbounded slice (`SCX_SLICE_INF`) because no task
+        /// was queued in the kernel for their CPU (`--tickless`,
+        /// `grant_unbounded_slice` in src/bpf/main.bpf.c).
         unbounded_runs: "unbounded runs" <- nr_unbounded_runs,
-        /// Unbounded runs that the tickless check (the tick of CPUs whose
-        /// tick stopped, `tickless_check_fn`) preempted because work waited
-        /// for their CPU.
-        unbounded_preempts: "unbounded preempted" <- nr_unbounded_preempts;
+        /// `SCX_KICK_PREEMPT` kicks that the tickless check (the tick of
+        /// CPUs whose tick stopped, `tickless_check_fn`) sent to a CPU marked
+        /// as running an unbounded slice, work being queued for it. One run
+        /// may be kicked more than once.
+        unbounded_kicks: "unbounded kicks" <- nr_unbounded_kicks;
     }
 }
 
@@ -600,7 +601,7 @@ mod tests {
                     served_empty: 28,
                     stranded_moved: 29,
                     unbounded_runs: 30,
-                    unbounded_preempts: 31,
+                    unbounded_kicks: 31,
                 },
             },
             page_faults: 6,
@@ -612,7 +613,7 @@ mod tests {
             line.to_string(),
             "queued 10 voided 22 | dispatched user 7 kernel 2 fallback 1 rescued 8 aged 20 overdue 4 keepalive 2 reenqueued 24 | bounced 3 \
              stale 4 vtime clamped 21 congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 cgroup unresolved 27 | page faults 6 loop allocs 23 | dispatch calls 11 \
-             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 served empty 28 stranded moved 29 unbounded runs 30 unbounded preempted 31 | steps 16 empty 17 received 18 | cpu_ns 19"
+             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 served empty 28 stranded moved 29 unbounded runs 30 unbounded kicks 31 | steps 16 empty 17 received 18 | cpu_ns 19"
         );
         assert!(!line.to_string().contains('\n'));
         let without_probe = StatsLine { loop_allocs: None, ..line };

@@ -11,7 +11,7 @@
 # two nice-0 hogs sharing that CPU under --tickless still get equal CPU
 # time (within RELAY_TICKLESS_TOLERANCE_PCT, default 30 %): with the tick
 # stopped, only the dispatcher's tickless check makes one give way to the
-# other (`unbounded_preempts` goes up).
+# other (`unbounded_kicks` goes up).
 . /relay/lib/common.sh
 . /relay/lib/scx_relay.sh
 
@@ -52,7 +52,7 @@ start_relay -- --stats 1
 workload_begins
 hog scx_relay
 workload_ended "scx_relay, one hog"
-workload_deltas "scx_relay, one hog" unbounded_runs unbounded_preempts
+workload_deltas "scx_relay, one hog" unbounded_runs unbounded_kicks
 [ "$DELTA_unbounded_runs" -eq 0 ] || fail_with_log "without --tickless, $DELTA_unbounded_runs runs had an unbounded slice"
 TICKING=$LOC_S
 TICKING_OPS=$OPS_S
@@ -63,7 +63,7 @@ grep -q 'scx_relay: tickless:' "$RELAY_LOG" || fail_with_log "no tickless line a
 workload_begins
 hog "scx_relay --tickless"
 workload_ended "scx_relay --tickless, one hog"
-workload_deltas "scx_relay --tickless, one hog" unbounded_runs unbounded_preempts
+workload_deltas "scx_relay --tickless, one hog" unbounded_runs unbounded_kicks
 [ "$DELTA_unbounded_runs" -gt 0 ] || fail_with_log "--tickless: no run had an unbounded slice"
 note "--tickless against without: $(awk "BEGIN { printf \"%.2f\", $LOC_S / ($TICKING > 0 ? $TICKING : 1) }")x the interrupts/s, $(awk "BEGIN { printf \"%.3f\", $OPS_S / $TICKING_OPS }")x the bogo ops/s"
 [ $((LOC_S * 4)) -le "$TICKING" ] ||
@@ -74,9 +74,9 @@ taskset -c "$CPU" share_probe "$SECS" 0 0 >/tmp/shares 2>&1 || fail_with_log "sh
 sed "s/^share_probe: /relay-note: $RELAY_TEST_NAME: --tickless, two hogs on cpu$CPU: /" /tmp/shares
 err=$(sed -n 's/.*worst_ratio_error_pct \([0-9]*\).*/\1/p' /tmp/shares)
 workload_ended "scx_relay --tickless, two hogs"
-workload_deltas "scx_relay --tickless, two hogs" unbounded_runs unbounded_preempts
+workload_deltas "scx_relay --tickless, two hogs" unbounded_runs unbounded_kicks
 [ -n "$err" ] || fail_with_log "no ratio error in share_probe's output"
 [ "$err" -le "$TOLERANCE" ] || fail_with_log "--tickless: two nice-0 hogs on cpu$CPU off equal shares by $err % (at most $TOLERANCE %)"
-[ "$DELTA_unbounded_preempts" -gt 0 ] || fail_with_log "--tickless: two hogs shared cpu$CPU, but the tickless check preempted none"
+[ "$DELTA_unbounded_kicks" -gt 0 ] || fail_with_log "--tickless: two hogs shared cpu$CPU, but the tickless check preempted none"
 stop_relay
 pass

@@ -1,5 +1,6 @@
 //! `cargo xtask vm-test [FILTER...]`: run the guest test cases of
-//! `tests/vm/` in one boot and report `vm-test: N passed, M failed`.
+//! `tests/vm/` in one boot (two when [`NOHZ_FULL_CASES`] are selected: they
+//! get a boot with `nohz_full=`) and report `vm-test: N passed, M failed`.
 //!
 //! A case is any `tests/vm/<name>.sh`; adding a case is dropping a script
 //! there (see `tests/vm/lib/common.sh` for the helpers). The guest runner
@@ -179,7 +180,8 @@ pub fn run(opts: &Options) -> Result<bool> {
     }
 }
 
-/// Boot once, run the selected cases, print the summary line.
+/// Boot (once, or twice: see [`run_cases_with`]), run the selected cases,
+/// print the summary line.
 pub fn run_cases(ws: &Workspace, kernel: &GuestKernel, opts: &Options) -> Result<Report> {
     run_cases_with(ws, kernel, opts, &[])
 }
@@ -203,21 +205,33 @@ pub fn run_cases_with(ws: &Workspace, kernel: &GuestKernel, opts: &Options, extr
         selected.into_iter().partition(|case| NOHZ_FULL_CASES.contains(&case.as_str()));
     let mut boots = Vec::new();
     if !ticking.is_empty() {
-        boots.push(("vm-test", ticking, extra.to_vec()));
+        boots.push(("vm-test", ticking, Ok(extra.to_vec())));
     }
     if !nohz_full.is_empty() {
-        let mut params = extra.to_vec();
-        params.push(nohz_full_param(opts.vm.cpus)?);
+        let params = nohz_full_param(opts.vm.cpus).map(|param| [extra, &[param]].concat());
         boots.push(("vm-test-nohz-full", nohz_full, params));
     }
     let several = boots.len() > 1;
     let mut report = Report { passed: 0, failed: 0, failures: Vec::new(), ok: true };
     for (label, selected, params) in boots {
-        let one = boot_cases(ws, kernel, opts, &cases, &selected, label, &params)?;
-        report.passed += one.passed;
-        report.failed += one.failed;
-        report.failures.extend(one.failures);
-        report.ok &= one.ok;
+        let one = params.and_then(|params| boot_cases(ws, kernel, opts, &cases, &selected, label, &params));
+        match one {
+            Ok(one) => {
+                report.passed += one.passed;
+                report.failed += one.failed;
+                report.failures.extend(one.failures);
+                report.ok &= one.ok;
+            }
+            // One boot could not run: its cases fail, the other boot's
+            // verdicts stand.
+            Err(err) if several => {
+                for case in &selected {
+                    report.fail(format!("{case}: {label}: {err:#}"));
+                }
+                report.ok = false;
+            }
+            Err(err) => return Err(err),
+        }
     }
     if several {
         println!("vm-test: in all: {} passed, {} failed", report.passed, report.failed);
