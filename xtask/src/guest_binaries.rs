@@ -188,6 +188,14 @@ pub const GUEST_BINARIES: &[GuestBinary] = &[
         optional: true,
         bench_only: true,
     },
+    // Upstream scxtop, for the long guest case scx_relay_scxtop, which has
+    // vm-test build it first (crates_io_tool::SCXTOP).
+    GuestBinary {
+        name: "scxtop",
+        source: Source::Cached { path: ".cache/scxtop/bin/scxtop", build_with: "cargo xtask vm-test scx_relay_scxtop" },
+        optional: true,
+        bench_only: false,
+    },
 ];
 
 impl GuestBinary {

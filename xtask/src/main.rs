@@ -16,6 +16,7 @@ mod apt_source;
 mod bench_vm;
 mod console;
 mod cpio;
+mod crates_io_tool;
 mod demo;
 mod exec;
 mod guest_binaries;

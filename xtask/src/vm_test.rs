@@ -16,7 +16,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::{
     console::{self, Line},
-    guest_binaries,
+    crates_io_tool, guest_binaries,
     guest_kernel::{GuestKernel, KernelOptions},
     initramfs,
     qemu::{self, BootOutcome, BootSpec, VmOptions},
@@ -53,8 +53,13 @@ pub const SMOKE_CASES: &[&str] = &[
 /// run by hand with `cargo xtask soak` or `vm-test --long`. The soak (about
 /// 190 s in CI form) and the recipe tally (upstream's stress recipe under
 /// each policy but deadline and fifo, about 190 s): the recipe itself stays
-/// in the suite under deadline and fifo (`scx_relay_stress_*`).
-pub const LONG_CASES: &[&str] = &["reliability_recipe_tally", "reliability_soak"];
+/// in the suite under deadline and fifo (`scx_relay_stress_*`). And
+/// [`SCXTOP_CASE`], whose tool takes about 25 minutes to build.
+pub const LONG_CASES: &[&str] = &["reliability_recipe_tally", "reliability_soak", SCXTOP_CASE];
+
+/// The case that reads scx_relay's metrics through upstream scxtop: `vm-test`
+/// builds scxtop into `.cache/scxtop/` first when it is selected.
+pub const SCXTOP_CASE: &str = "scx_relay_scxtop";
 
 /// The cases that need CPUs whose periodic tick can stop: they run in a
 /// boot of their own, with `nohz_full=` ([`nohz_full_param`]) on the kernel
@@ -168,6 +173,7 @@ pub fn run(opts: &Options) -> Result<bool> {
     let kernel = setup::prepare(&ws, &opts.kernel);
     let report = kernel
         .and_then(|kernel| guest_binaries::build_workspace_binaries(&ws).map(|()| kernel))
+        .and_then(|kernel| build_case_tools(&ws, opts).map(|()| kernel))
         .and_then(|kernel| run_cases(&ws, &kernel, opts));
     match report {
         Ok(report) => Ok(report.ok),
@@ -178,6 +184,15 @@ pub fn run(opts: &Options) -> Result<bool> {
             Err(err)
         }
     }
+}
+
+/// Build the upstream tools the selected cases need (scxtop for
+/// [`SCXTOP_CASE`]).
+fn build_case_tools(ws: &Workspace, opts: &Options) -> Result<()> {
+    if opts.select(&discover_cases(ws)?).iter().any(|case| case == SCXTOP_CASE) {
+        crates_io_tool::SCXTOP.ensure(ws, crates_io_tool::SCXTOP_VERSION)?;
+    }
+    Ok(())
 }
 
 /// Boot (once, or twice: see [`run_cases_with`]), run the selected cases,

@@ -1,6 +1,7 @@
 //! `json_get PATH...`: reads one JSON document from stdin and prints, one
 //! line each, the value at each PATH (keys joined with dots, e.g.
-//! `metrics.queued`): a string as it is, anything else as JSON (`null`
+//! `metrics.queued`; in an array, a key is an index: `contents.0.text`):
+//! a string as it is, anything else as JSON (`null`
 //! included). Exit 1, with one line on stderr, when the input is not JSON
 //! or a PATH is not in it (nothing printed); 2 without a PATH. The guest
 //! cases read `scx_relay ctl status` with it (busybox has no jq).
@@ -10,7 +11,13 @@ use serde_json::Value;
 
 /// The text `json_get` prints for `path` in `doc`, or why there is none.
 fn get(doc: &Value, path: &str) -> Result<String, String> {
-    let value = path.split('.').try_fold(doc, |v, key| v.get(key)).ok_or_else(|| format!("no {path} in the input"))?;
+    let value = path
+        .split('.')
+        .try_fold(doc, |v, key| match v {
+            Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => v.get(key),
+        })
+        .ok_or_else(|| format!("no {path} in the input"))?;
     Ok(match value {
         Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -68,6 +75,18 @@ mod tests {
         assert_eq!(get_all(&format!("{STATUS}\n"), &paths(&["metrics.stalled"])).unwrap(), ["0"]);
         assert_eq!(get_all(STATUS, &paths(&["metrics"])).unwrap()[0], r#"{"loop_allocs":-1,"queued":12,"stalled":0}"#);
         assert_eq!(get_all(r#"{"metrics":null}"#, &paths(&["metrics"])).unwrap(), ["null"]);
+    }
+
+    /// In an array a key is an index (an MCP answer's `result.contents.0.text`).
+    #[test]
+    fn indexes_arrays() {
+        let answer = r#"{"result":{"contents":[{"uri":"a","text":"{\"stats\":{}}"},{"uri":"b"}]}}"#;
+        assert_eq!(
+            get_all(answer, &paths(&["result.contents.0.text", "result.contents.1.uri"])).unwrap(),
+            [r#"{"stats":{}}"#, "b"]
+        );
+        assert!(get_all(answer, &paths(&["result.contents.2"])).is_err());
+        assert!(get_all(answer, &paths(&["result.contents.first"])).is_err());
     }
 
     /// A missing key (or one under `null`), and input that is not JSON

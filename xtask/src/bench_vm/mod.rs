@@ -19,12 +19,11 @@
 //!
 //! The peer is the published `scx_rustland` crate, installed with `cargo
 //! install --locked` into `.cache/peer/` (gitignored) with its own target
-//! directory, once; later runs reuse it.
+//! directory, once; later runs reuse it (`crates_io_tool::SCX_RUSTLAND`).
 
 mod baseline;
 mod fidelity;
 mod markdown;
-mod peer;
 mod results;
 mod stats;
 mod svg;
@@ -39,7 +38,7 @@ use anyhow::{bail, ensure, Context, Result};
 
 use self::results::Results;
 use crate::{
-    guest_binaries,
+    crates_io_tool, guest_binaries,
     guest_kernel::{GuestKernel, KernelOptions},
     initramfs::{self, Initramfs},
     qemu::{self, BootSpec, VmOptions},
@@ -49,6 +48,8 @@ use crate::{
 
 /// The guest payload, relative to `tests/vm/`.
 const PAYLOAD: &str = "bench/bench.sh";
+/// The peer version built by default (pinned, so that results stay comparable).
+const PEER_VERSION: &str = "1.1.4";
 /// The schedulers the guest knows, in table order: the kernel's EEVDF, the
 /// peer, the baseline, and scx_relay's shipped policies by their names but
 /// for `relay-eevdf`, scx_relay's eevdf policy (`eevdf` is the kernel's).
@@ -114,7 +115,7 @@ pub struct Options {
     #[arg(long, value_name = "REV")]
     pub baseline: Option<String>,
     /// scx_rustland version to build as the peer.
-    #[arg(long, default_value = peer::PEER_VERSION, value_name = "VERSION")]
+    #[arg(long, default_value = PEER_VERSION, value_name = "VERSION")]
     pub peer_version: String,
     /// Do not copy the table and chart to docs/.
     #[arg(long)]
@@ -227,7 +228,7 @@ fn prepare_guest(ws: &Workspace, opts: &Options) -> Result<(GuestKernel, Initram
     let kernel = setup::prepare(ws, &opts.kernel)?;
     if opts.schedulers.iter().any(|s| s == "rustland") {
         setup::install_packages(setup::BENCH_PACKAGES)?;
-        let peer = peer::ensure_peer(ws, &opts.peer_version)?;
+        let peer = crates_io_tool::SCX_RUSTLAND.ensure(ws, &opts.peer_version)?;
         println!("bench-vm: peer {}", peer.display());
     }
     let baseline_bin = match &opts.baseline {
