@@ -25,10 +25,12 @@ scxtop_read() {
 
 start_relay -- --stats 1
 current=$(scxtop_read scheduler://current)
-note "scxtop scheduler://current: $current"
-case "$current" in
-*scx_relay*) ;;
-*) fail_with_log "scxtop's scheduler://current does not name scx_relay: $current" ;;
+name=$(printf '%s\n' "$current" | json_get name 2>/dev/null) ||
+	fail_with_log "no name in scxtop's scheduler://current: $(printf '%s' "$current" | tr -d '\n')"
+note "scxtop's scheduler://current names $name"
+case "$name" in
+scx_relay*) ;;
+*) fail_with_log "scxtop's scheduler://current names $name, not scx_relay" ;;
 esac
 
 # reading <what>: `ctl status` then scxtop's stats; sets USER (scxtop's
