@@ -12,7 +12,11 @@
 //!
 //! How a script is derived: every task but the user scheduler (the pids
 //! whose `running` has flags 1) gets one. It appears at its first event
-//! (from the recording's start). A burst is the CPU time its runs add up to
+//! (from the recording's start), unless that event is its creation (a
+//! `runnable` without `SCX_ENQ_WAKEUP`, its first) on the CPU of a running
+//! task: that task forked it, and the child exists blocked from its
+//! parent's start until the parent's script reaches the fork (a
+//! [`Step::Wake`] as below). A burst is the CPU time its runs add up to
 //! from becoming runnable until it leaves the runqueue (`quiescent`; the
 //! run under way then included); a sleep lasts from there to its next
 //! `runnable`. When a wakeup (`runnable` with `SCX_ENQ_WAKEUP`) of task B
@@ -466,6 +470,7 @@ impl Replay {
             if let Some(wait) = paired.wait_ns {
                 recorded_waits.push((e.ts_ns.saturating_sub(start), wait));
             }
+            let first = !index.contains_key(&e.pid);
             let i = *index.entry(e.pid).or_insert_with(|| {
                 let phase = match e.kind {
                     Kind::Running => Phase::Burst,
@@ -533,8 +538,12 @@ impl Replay {
                         }
                     }
                     let Phase::Gap(since) = tasks[i].phase else { continue };
+                    // A wakeup, or a new task's first `runnable` (its
+                    // creation, on the CPU of the task that forked it).
+                    let created = first && e.flags & ENQ_WAKEUP as u32 == 0;
+                    let caused = e.flags & ENQ_WAKEUP as u32 != 0 || created;
                     let by = waker
-                        .filter(|w| e.flags & ENQ_WAKEUP as u32 != 0 && w.pid != e.pid && !w.usersched)
+                        .filter(|w| caused && w.pid != e.pid && !w.usersched)
                         .and_then(|w| index.get(&w.pid).copied())
                         .filter(|&a| a != i && !matches!(tasks[a].phase, Phase::Gap(_)));
                     match by {
@@ -543,6 +552,10 @@ impl Replay {
                             let progress = w.progress(e.ts_ns, &pairer);
                             w.emit_run(progress, u32::try_from(e.cpu).unwrap_or(0));
                             w.script.steps.push(Step::Wake(i as u32));
+                            if created {
+                                // It exists, blocked, from its parent's start on.
+                                tasks[i].script.start_ns = tasks[a].script.start_ns;
+                            }
                             tasks[i].script.steps.push(Step::Block);
                         }
                         None => tasks[i].script.steps.push(Step::Sleep(e.ts_ns.saturating_sub(since))),
@@ -904,6 +917,41 @@ pub(crate) mod tests {
             let report = crate::simulate(&config, Box::new(Fifo(Default::default()))).unwrap();
             report.accounting.check().unwrap();
         }
+    }
+
+    /// A new task's first `runnable` (no wakeup) on the CPU of a running
+    /// task is its creation by that task: the parent's script forks it at
+    /// the CPU time it had run, and the child exists blocked from the
+    /// parent's start; one created where nothing runs appears at its time.
+    #[test]
+    fn a_fork_is_a_dependency() {
+        use Kind::{Quiescent, Runnable, Running, Stopping};
+        let (parent, child, orphan) = (20, 21, 22);
+        let rec = recording(
+            2,
+            100_000,
+            &[
+                (5_000, Runnable, parent, 0, 1, 1024, 2),
+                (10_000, Running, parent, 0, 0, 0, 0),
+                (40_000, Runnable, child, 0, 0, 1024, 2),
+                (45_000, Quiescent, parent, 0, 0, 0, 0),
+                (45_000, Stopping, parent, 0, 0, 0, 0),
+                (46_000, Running, child, 0, 0, 0, 0),
+                (50_000, Runnable, orphan, 1, 0, 1024, 2),
+                (52_000, Running, orphan, 1, 0, 0, 0),
+            ],
+        );
+        let r = Replay::from_recording(&rec).unwrap();
+        let c = r.scripts.iter().position(|s| s.pid == child).unwrap() as u32;
+        let p = script(&r, parent);
+        assert_eq!(
+            p.steps,
+            [Step::Sleep(0), Step::Run { ns: 30_000, cpu: 0 }, Step::Wake(c), Step::Run { ns: 5_000, cpu: 0 }]
+        );
+        let s = script(&r, child);
+        assert_eq!((s.start_ns, s.steps[0]), (p.start_ns, Step::Block), "forked by its parent");
+        let o = script(&r, orphan);
+        assert_eq!((o.start_ns, o.steps[0]), (50_000, Step::Sleep(0)), "nothing ran there: it appears at its time");
     }
 
     /// Recordings that cannot be replayed are errors, not panics.

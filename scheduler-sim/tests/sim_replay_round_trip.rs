@@ -150,3 +150,25 @@ fn the_recording_holds_the_runs() {
     recorded.sort_unstable();
     assert_eq!(recorded, traced);
 }
+
+/// A child appears when its parent forks it in the replay, not at the
+/// time it was recorded: fork bursts replay their waits (the children of
+/// one fork come together, as recorded) under both policies.
+#[test]
+fn forks_replay_their_waits() {
+    for (name, policy) in POLICIES {
+        let (_, replay, f) = round_trip(&config(Preset::Fork, 300_000_000), policy);
+        let what = format!("{name}: {f:?}");
+        assert!(f.recorded.samples > 100 && f.replayed.samples == f.recorded.samples, "{what}");
+        for (recorded, replayed) in [
+            (f.recorded.p50_ns, f.replayed.p50_ns),
+            (f.recorded.p90_ns, f.replayed.p90_ns),
+            (f.recorded.p99_ns, f.replayed.p99_ns),
+            (f.recorded.max_ns, f.replayed.max_ns),
+        ] {
+            assert!(replayed.abs_diff(recorded) * 50 <= recorded.max(1_000), "{what}");
+        }
+        let child = replay.scripts.iter().find(|s| s.comm == "fork-child").unwrap();
+        assert_eq!(child.steps[0], Step::Block, "{name}: created by its parent");
+    }
+}
