@@ -158,6 +158,13 @@ impl Pairer {
         self.on_cpu.len() as u64
     }
 
+    /// What runs on each CPU now, in CPU order.
+    pub fn running(&self) -> Vec<OnCpu> {
+        let mut on: Vec<_> = self.on_cpu.iter().map(|(&cpu, &on)| (cpu, on)).collect();
+        on.sort_unstable_by_key(|&(cpu, _)| cpu);
+        on.into_iter().map(|(_, on)| on).collect()
+    }
+
     /// Feeds one event; returns what it completed.
     pub fn step(&mut self, e: &Event) -> Paired {
         let mut out = Paired::default();
@@ -371,8 +378,9 @@ pub struct Replay {
     /// from the start; its length, ns), in file order.
     pub recorded_waits: Vec<(u64, u64)>,
     /// Where the recorded machine's CPU time went: (when, ns from the
-    /// start; what), in file order, for the report to set against the
-    /// model's ([`RecordedCpu`]).
+    /// start: a run's start, else the event's time; what), for the report
+    /// to set against the model's ([`RecordedCpu`]). The runs under way at
+    /// the end are in it, up to the end.
     pub recorded_cpu: Vec<(u64, RecordedCpu)>,
     /// Events the recorder lost (its buffer was full; their tasks replay
     /// what remains); `None` when the file was cut short (not known).
@@ -382,15 +390,22 @@ pub struct Replay {
 /// One use of the recorded machine's CPUs ([`Replay::recorded_cpu`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecordedCpu {
-    /// A run of a task ended: its length (ns).
+    /// A run of a task: its length (ns).
     Task(u64),
-    /// A run of the user scheduler ended: its length (ns).
+    /// A run of the user scheduler: its length (ns).
     UserScheduler(u64),
     /// A task started on a CPU that had been free while it was ready:
     /// how long ([`Paired::free_to_run_ns`], ns).
     FreeToRun(u64),
     /// A decision was applied.
     Decision,
+}
+
+impl RecordedCpu {
+    /// A run from `at` of `ns`, the user scheduler's or a task's.
+    fn run(at: u64, ns: u64, usersched: bool) -> (u64, RecordedCpu) {
+        (at, if usersched { RecordedCpu::UserScheduler(ns) } else { RecordedCpu::Task(ns) })
+    }
 }
 
 /// Why a recording cannot be replayed.
@@ -509,9 +524,8 @@ impl Replay {
             let paired = pairer.step(e);
             let at = e.ts_ns.saturating_sub(start);
             if let Some(run) = paired.run {
-                let ns = run.end_ns - run.start_ns;
-                recorded_cpu
-                    .push((at, if run.usersched { RecordedCpu::UserScheduler(ns) } else { RecordedCpu::Task(ns) }));
+                let since = run.start_ns.saturating_sub(start);
+                recorded_cpu.push(RecordedCpu::run(since, run.end_ns - run.start_ns, run.usersched));
             }
             recorded_cpu.extend(paired.free_to_run_ns.map(|ns| (at, RecordedCpu::FreeToRun(ns))));
             if e.kind == Kind::Decision {
@@ -617,6 +631,10 @@ impl Replay {
                 }
                 Kind::Decision => {}
             }
+        }
+        for on in pairer.running() {
+            let since = on.since_ns.saturating_sub(start);
+            recorded_cpu.push(RecordedCpu::run(since, end.saturating_sub(on.since_ns), on.usersched));
         }
         let scripts = tasks
             .into_iter()
@@ -874,17 +892,23 @@ pub(crate) mod tests {
         let f = report.replay.unwrap();
         assert_eq!((f.recorded.samples, f.recorded.p50_ns, f.recorded.max_ns), (7, 1_000, 10_000));
         assert_eq!(f.replayed.samples, report.latency.samples);
-        // Of the 400 µs of CPU time, 137.6 µs of task runs, 2 µs of the user
+        // Of the 400 µs of CPU time, 185.6 µs of task runs (TIMER's last
+        // one, under way at the end, up to the end), 2 µs of the user
         // scheduler for one decision, 19 µs free with a task ready (1 µs
         // three times for TIMER, 6 µs for PONG, 10 µs for PING).
         let c = f.recorded_cpu;
-        assert!((c.tasks - 137_600.0 / 400_000.0).abs() < 1e-12, "{c:?}");
+        assert!((c.tasks - 185_600.0 / 400_000.0).abs() < 1e-12, "{c:?}");
         assert!((c.user_scheduler - 2_000.0 / 400_000.0).abs() < 1e-12, "{c:?}");
         assert!((c.free_to_run - 19_000.0 / 400_000.0).abs() < 1e-12, "{c:?}");
         let w = c.free_to_run_waits;
         assert_eq!((c.user_ns_per_decision, w.samples, w.p50_ns, w.max_ns), (Some(2_000), 5, 1_000, 10_000));
         let r = f.replayed_cpu;
         assert_eq!((r.free_to_run, r.free_to_run_waits.samples), (0.0, 0), "not in the model");
+        // Replayed for 100 µs: the runs within it, cut there (97.6 µs of 200).
+        let config =
+            crate::SimConfig { duration_ns: 100_000, ..checked_config(Replay::from_recording(&ping_pong()).unwrap()) };
+        let short = crate::simulate(&config, Box::new(Fifo(Default::default()))).unwrap().replay.unwrap();
+        assert!((short.recorded_cpu.tasks - 97_600.0 / 200_000.0).abs() < 1e-12, "{:?}", short.recorded_cpu);
         assert!((r.tasks - report.utilisation.workload).abs() < 1e-12);
         assert!(report.render_table().contains("replay waits"));
         assert!(report.render_table().contains("replay cpu"), "{}", report.render_table());

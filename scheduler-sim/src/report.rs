@@ -115,8 +115,9 @@ pub struct ReplayFidelity {
     /// Events the recorder lost (the waits of their tasks are missing or
     /// wrong on both sides); `None` when the file was cut short (not known).
     pub lost_events: Option<u64>,
-    /// Where the recorded machine's CPU time went (the runs and gaps that
-    /// ended within the simulated time).
+    /// Where the recorded machine's CPU time went within the simulated
+    /// time (runs cut there, the runs under way at the recording's end
+    /// included).
     pub recorded_cpu: CpuSplit,
     /// Where the replay's went.
     pub replayed_cpu: CpuSplit,
@@ -538,10 +539,12 @@ pub(crate) fn build(config: &SimConfig, m: &mut Machine) -> Report {
 fn recorded_cpu_split(r: &crate::Replay, duration_ns: u64, capacity_ns: u64) -> CpuSplit {
     use crate::replay::RecordedCpu;
     let (mut task_ns, mut user_ns, mut decisions, mut free) = (0, 0, 0, Vec::new());
-    for (_, used) in r.recorded_cpu.iter().filter(|(at, _)| *at <= duration_ns) {
-        match *used {
-            RecordedCpu::Task(ns) => task_ns += ns,
-            RecordedCpu::UserScheduler(ns) => user_ns += ns,
+    for &(at, used) in r.recorded_cpu.iter().filter(|(at, _)| *at <= duration_ns) {
+        // A run from `at`: its part within the simulated time.
+        let within = |ns: u64| ns.min(duration_ns - at);
+        match used {
+            RecordedCpu::Task(ns) => task_ns += within(ns),
+            RecordedCpu::UserScheduler(ns) => user_ns += within(ns),
             RecordedCpu::FreeToRun(ns) => free.push(ns),
             RecordedCpu::Decision => decisions += 1,
         }

@@ -172,3 +172,30 @@ fn forks_replay_their_waits() {
         assert_eq!(child.steps[0], Step::Block, "{name}: created by its parent");
     }
 }
+
+/// A recording of a machine whose user scheduler costs 350 µs per
+/// decision (as measured in the TCG guest) replays its waits at that cost,
+/// and at the model's default of 1 µs gives a p50 under a tenth of the
+/// recorded one (the guest's replays: 0.10 to 0.34); the report's CPU
+/// split shows the user scheduler's share and cost per decision on both
+/// sides.
+#[test]
+fn a_slower_user_scheduler_replays_only_at_its_cost() {
+    let recorded = SimConfig { decision_cost_ns: 350_000, ..config(Preset::Cyclictest, 500_000_000) };
+    let (_, rec) = simulate_recorded(&recorded, weighted_vtime()).unwrap();
+    let replay = Arc::new(Replay::from_recording(&rec).unwrap());
+    let at = |decision_cost_ns| {
+        let c = SimConfig { workload: Workload::Replay(replay.clone()), decision_cost_ns, ..recorded.clone() };
+        simulate(&c, weighted_vtime()).unwrap().replay.unwrap()
+    };
+    let same = at(350_000);
+    assert_eq!((same.replayed, same.ratio.p50), (same.recorded, Some(1.0)), "{same:?}");
+    let per = same.recorded_cpu.user_ns_per_decision.unwrap();
+    assert!((350_000..360_000).contains(&per), "the step's own cost on top: {per}");
+    let cheap = at(1_000);
+    assert!(cheap.ratio.p50.unwrap() < 0.1, "{cheap:?}");
+    let (r, s) = (cheap.recorded_cpu, cheap.replayed_cpu);
+    assert!(r.user_scheduler > 10.0 * s.user_scheduler, "{r:?} {s:?}");
+    assert!(s.user_ns_per_decision.unwrap() < 5_000, "{s:?}");
+    assert!((r.tasks - s.tasks).abs() < 0.01, "the same work: {r:?} {s:?}");
+}
