@@ -110,6 +110,14 @@ struct Summary {
     waits: Waits,
     /// The waits a wakeup began, by the path the wakeup took (µs).
     wakeups: Wakeups,
+    /// A CPU free while the task it ran next was ready (µs): from the CPU's
+    /// last stop, the task's becoming runnable or its last decision,
+    /// whichever came last, to its run. A context switch, the dispatch
+    /// path, an idle CPU waking up: what the simulator's model does not
+    /// cost. The user scheduler's runs are left out (it waits for work).
+    free_cpu_to_run: FreeCpu,
+    /// The user scheduler's runs against the decisions applied.
+    user_scheduler: UserScheduler,
     /// Per CPU: the fraction of the recording it ran tasks (the user
     /// scheduler included), and its runs.
     cpus: Vec<CpuSummary>,
@@ -138,6 +146,26 @@ impl Waits {
         };
         Waits { samples: ns.len() as u64, p50_us: pct(500), p99_us: pct(990), max_us: pct(1000) }
     }
+}
+
+/// [`Summary::free_cpu_to_run`].
+#[derive(Debug, Serialize)]
+struct FreeCpu {
+    #[serde(flatten)]
+    waits: Waits,
+    /// Their sum, as a share of the CPUs' time (all CPUs, the whole recording).
+    cpu_share: f64,
+}
+
+/// [`Summary::user_scheduler`].
+#[derive(Debug, Serialize)]
+struct UserScheduler {
+    /// CPU time of its runs (s).
+    cpu_s: f64,
+    /// Decisions applied (`decision` events).
+    decisions: u64,
+    /// Its CPU time per decision applied (µs); `null` without decisions.
+    us_per_decision: Option<f64>,
 }
 
 /// Wakeups by path: where the time between a task's wakeup and its run went.
@@ -208,6 +236,10 @@ impl Summary {
             t.0 += run.end_ns - run.start_ns;
             t.1 += 1;
         }
+        let usersched_ns: u64 = replay.runs.iter().filter(|r| r.usersched).map(|r| r.end_ns - r.start_ns).sum();
+        let decisions = events_by_kind.get(Kind::Decision.name()).copied().unwrap_or(0);
+        let free_ns: u64 = replay.free_to_run_ns.iter().sum();
+        let capacity_ns = duration_ns as f64 * f64::from(rec.nr_cpus.max(1));
         let names = last_names(rec);
         let mut top: Vec<_> = per_task.into_iter().collect();
         top.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(&b.0)));
@@ -238,6 +270,15 @@ impl Summary {
             unmatched_stopping: replay.unmatched_stopping,
             waits: Waits::of(replay.waits_ns.clone()),
             wakeups: Wakeups::of(&replay.wakeups),
+            free_cpu_to_run: FreeCpu {
+                waits: Waits::of(replay.free_to_run_ns.clone()),
+                cpu_share: free_ns as f64 / capacity_ns,
+            },
+            user_scheduler: UserScheduler {
+                cpu_s: usersched_ns as f64 / 1e9,
+                decisions,
+                us_per_decision: (decisions > 0).then(|| usersched_ns as f64 / 1e3 / decisions as f64),
+            },
             cpus,
             top_tasks,
         }
@@ -371,6 +412,15 @@ mod tests {
         assert_eq!(s.top_tasks[0].pid, 7);
         assert!((s.top_tasks[0].cpu_ms - 3.0).abs() < 1e-9);
         assert_eq!((s.waits.samples, s.waits.p50_us, s.waits.max_us), (2, 50.0, 100.0));
+        // Task 7 waits 100 µs for CPU 0, free since pid 9 stopped there (1
+        // µs), then 50 µs for CPU 1, free since the user scheduler stopped
+        // (30 µs): 150 µs of the 8 ms of CPU time.
+        let f = &s.free_cpu_to_run;
+        assert_eq!((f.waits.samples, f.waits.p50_us, f.waits.max_us), (2, 50.0, 100.0));
+        assert!((f.cpu_share - 150.0 / 8_000.0).abs() < 1e-12, "{}", f.cpu_share);
+        let u = &s.user_scheduler;
+        assert_eq!((u.decisions, u.us_per_decision), (0, None));
+        assert!((u.cpu_s - 10e-6).abs() < 1e-12);
     }
 
     /// The trace holds the task runs as task slices and the user

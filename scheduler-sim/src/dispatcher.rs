@@ -52,6 +52,9 @@ impl Machine {
         t.exec_runtime = 0;
         t.runnable_since = self.now;
         let prev = t.prev_cpu;
+        if let Some(r) = &mut self.recorder {
+            r.runnable(self.now, &self.tasks[id as usize], self.waking_cpu.unwrap_or(prev), wakeup);
+        }
         match self.pick_idle(id) {
             Some(cpu) if self.cpus[cpu as usize].dsq.is_empty() && self.shared.is_empty() => {
                 self.counters.kernel_dispatches += 1;
@@ -465,6 +468,13 @@ impl Machine {
         let vtime = clamp_vtime(d.vtime, self.vtime_now);
         if vtime != d.vtime {
             self.counters.vtime_clamped += 1;
+        }
+        if let Some(r) = &mut self.recorder {
+            let target = match d.target {
+                Target::Cpu(c) if c < nr_cpus => c as i32,
+                _ => -1,
+            };
+            r.decision(self.now, d.pid, target.max(0) as u32, d.slice_ns, target);
         }
         let t = &mut self.tasks[i];
         t.vtime = vtime;

@@ -142,6 +142,7 @@ mod dispatcher;
 mod html_report;
 mod machine;
 mod queue;
+mod recorder;
 pub mod replay;
 mod report;
 mod rng;
@@ -154,10 +155,12 @@ use thiserror::Error;
 
 pub use html_report::{cdf_curve, comparison_html, share_points, timeline_bars, wait_axis, Bar, TimelineWindow};
 pub use machine::Invariant;
+pub use recorder::USER_PID;
 pub use replay::{Replay, ReplayError};
 pub use report::{
-    Accounting, AccountingError, CdfPoint, ClassReport, DispatchCounts, Latency, QueueWaits, ReplayFidelity, Report,
-    SwitchRecord, TaskReport, Throughput, Utilisation, WaitQuantiles, WaitRatios, CDF_PER_MILLE, KERNEL_WATCHDOG_NS,
+    Accounting, AccountingError, CdfPoint, ClassReport, CpuSplit, DispatchCounts, Latency, QueueWaits, ReplayFidelity,
+    Report, SwitchRecord, TaskReport, Throughput, Utilisation, WaitQuantiles, WaitRatios, CDF_PER_MILLE,
+    KERNEL_WATCHDOG_NS,
 };
 pub use trace::{Runner, Slice, Trace, TraceTask};
 pub use workload::{
@@ -399,6 +402,27 @@ pub fn simulate_with_switches(
 pub fn simulate_traced(config: &SimConfig, policy: Box<dyn Policy>) -> Result<(Report, Trace), SimError> {
     let (report, trace) = run(config, policy, Vec::new(), true)?;
     Ok((report, trace.unwrap_or_default()))
+}
+
+/// Runs `policy` as [`simulate`] does, and returns with the report the
+/// run's scheduling events as `scx_relay record` would have written them on
+/// a machine that behaves as the model (the module `recorder` says how each
+/// is written; the user scheduler is pid [`USER_PID`]). Replaying it
+/// ([`Replay::from_recording`]) under the same policy and model checks the
+/// replay against a recording whose answer is known.
+pub fn simulate_recorded(
+    config: &SimConfig,
+    policy: Box<dyn Policy>,
+) -> Result<(Report, scheduler_core::record::Recording), SimError> {
+    config.validate()?;
+    let topology = config.topology();
+    let engine = Engine::new(policy, topology.clone(), config.engine);
+    let mut machine = machine::Machine::new(config, engine, topology);
+    machine.recorder = Some(recorder::SimRecorder::new(config.nr_cpus));
+    machine.run()?;
+    let report = report::build(config, &mut machine);
+    let recording = machine.recorder.take().map(|r| r.finish(config.nr_cpus, config.duration_ns)).unwrap_or_default();
+    Ok((report, recording))
 }
 
 fn run(

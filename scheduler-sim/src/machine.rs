@@ -7,6 +7,7 @@ use std::{collections::VecDeque, sync::Arc};
 use super::{
     channel::{Channels, UserSide},
     queue::{Dsq, Event, EventQueue, TaskId},
+    recorder::{SimRecorder, USER_PID},
     replay::{Replay, Step},
     rng::SplitMix64,
     tasks::{create_replay, create_workload, QueueId, Role, SimTask, TaskState, PID_BASE},
@@ -212,6 +213,12 @@ pub(crate) struct Machine {
     pub(crate) trace: Option<Vec<Slice>>,
     /// The scripts of a replay's tasks ([`Role::Replay`]).
     pub(crate) replay: Option<Arc<Replay>>,
+    /// The run's events as a recording, when one was asked for
+    /// ([`crate::simulate_recorded`]).
+    pub(crate) recorder: Option<SimRecorder>,
+    /// The CPU of the task whose burst is ending (the waker of the tasks
+    /// its step wakes); `None`: a timer's wakeup.
+    pub(crate) waking_cpu: Option<u32>,
 }
 
 /// Where a replayed task's script took it ([`Machine::advance_script`]).
@@ -304,6 +311,8 @@ impl Machine {
             switch_log: Vec::new(),
             trace: None,
             replay,
+            recorder: None,
+            waking_cpu: None,
         }
     }
 
@@ -474,6 +483,9 @@ impl Machine {
             CpuState::User { since } => {
                 self.cpus[cpu as usize].user_ns += self.now - since;
                 self.record(cpu, since, self.now, Runner::UserScheduler);
+                if let Some(r) = &mut self.recorder {
+                    r.stopping(self.now, cpu, false);
+                }
                 self.channels.publish();
                 self.user.running_on = None;
                 self.dispatch(cpu, super::dispatcher::Prev::User { progress: self.user.step_progress })
@@ -504,13 +516,21 @@ impl Machine {
             // Only burst ends are planned; a planned end is never early.
             return Err(Broken::BurstLeft { cpu, task: id }.into());
         }
-        match self.finish_burst(id) {
+        self.waking_cpu = Some(cpu);
+        let after = self.finish_burst(id);
+        self.waking_cpu = None;
+        match after {
             AfterBurst::Stays => {
                 self.cpus[cpu as usize].state = CpuState::Task { task: id, since: self.now };
                 self.plan_end(cpu, id);
                 Ok(())
             }
-            AfterBurst::Leaves => self.dispatch(cpu, super::dispatcher::Prev::None),
+            AfterBurst::Leaves => {
+                if let Some(r) = &mut self.recorder {
+                    r.blocks(self.now, cpu);
+                }
+                self.dispatch(cpu, super::dispatcher::Prev::None)
+            }
         }
     }
 
@@ -659,6 +679,10 @@ impl Machine {
             t.slice_left = slice_ns;
         }
         self.cpus[cpu as usize].state = CpuState::Task { task: id, since: now };
+        if let Some(r) = &mut self.recorder {
+            let t = &self.tasks[id as usize];
+            r.running(now, cpu, t.pid, &t.name());
+        }
         self.plan_end(cpu, id);
     }
 
@@ -720,6 +744,9 @@ impl Machine {
         self.user.running_on = Some(cpu);
         self.user.last_cpu = cpu;
         self.user.kicked = None;
+        if let Some(r) = &mut self.recorder {
+            r.running(self.now, cpu, USER_PID, "scx_relay");
+        }
         let c = &mut self.cpus[cpu as usize];
         c.state = CpuState::User { since: self.now };
         c.run_seq += 1;

@@ -12,7 +12,11 @@
 //!
 //! How a script is derived: every task but the user scheduler (the pids
 //! whose `running` has flags 1) gets one. It appears at its first event
-//! (from the recording's start). A burst is the CPU time its runs add up to
+//! (from the recording's start), unless that event is its creation (a
+//! `runnable` without `SCX_ENQ_WAKEUP`, its first) on the CPU of a running
+//! task: that task forked it, and the child exists blocked from its
+//! parent's start until the parent's script reaches the fork (a
+//! [`Step::Wake`] as below). A burst is the CPU time its runs add up to
 //! from becoming runnable until it leaves the runqueue (`quiescent`; the
 //! run under way then included); a sleep lasts from there to its next
 //! `runnable`. When a wakeup (`runnable` with `SCX_ENQ_WAKEUP`) of task B
@@ -93,6 +97,14 @@ pub struct Paired {
     /// A `stopping` of a task that was not running there (a run under way
     /// when recording started).
     pub unmatched_stopping: bool,
+    /// A `running` of a task (not the user scheduler) on a CPU whose last
+    /// run had stopped: how long the CPU was free while that task was ready
+    /// (ns), from the latest of the CPU's last `stopping`, the task's
+    /// becoming runnable and the last decision applied for it. The cost of
+    /// getting a ready task onto a free CPU (a context switch, the
+    /// dispatch path, an idle CPU's wake-up), which the simulator's model
+    /// does not have.
+    pub free_to_run_ns: Option<u64>,
 }
 
 /// Pairs a recording's events, fed in file order: each CPU's `running`
@@ -102,6 +114,8 @@ pub struct Paired {
 pub struct Pairer {
     on_cpu: HashMap<i32, OnCpu>,
     runnable_since: HashMap<i32, Waiting>,
+    /// Each CPU's last `stopping`, while nothing runs there.
+    free_since: HashMap<i32, u64>,
 }
 
 /// A task runnable and not yet run, as [`Pairer`] tracks it.
@@ -113,11 +127,13 @@ struct Waiting {
     wakeup: bool,
     /// When the first decision for it was applied.
     decided_ns: Option<u64>,
+    /// When the last decision for it was applied.
+    last_decided_ns: Option<u64>,
 }
 
 impl Waiting {
     fn since(since_ns: u64, wakeup: bool) -> Self {
-        Waiting { since_ns, wakeup, decided_ns: None }
+        Waiting { since_ns, wakeup, decided_ns: None, last_decided_ns: None }
     }
 }
 
@@ -131,6 +147,7 @@ impl Pairer {
     /// the runs under way, dropped (they never stop).
     pub fn new_session(&mut self) -> u64 {
         self.runnable_since.clear();
+        self.free_since.clear();
         let under_way = self.on_cpu.len() as u64;
         self.on_cpu.clear();
         under_way
@@ -139,6 +156,13 @@ impl Pairer {
     /// The runs under way (at the end: they never stop).
     pub fn under_way(&self) -> u64 {
         self.on_cpu.len() as u64
+    }
+
+    /// What runs on each CPU now, in CPU order.
+    pub fn running(&self) -> Vec<OnCpu> {
+        let mut on: Vec<_> = self.on_cpu.iter().map(|(&cpu, &on)| (cpu, on)).collect();
+        on.sort_unstable_by_key(|&(cpu, _)| cpu);
+        on.into_iter().map(|(_, on)| on).collect()
     }
 
     /// Feeds one event; returns what it completed.
@@ -152,7 +176,12 @@ impl Pairer {
             Kind::Running => {
                 let on = OnCpu { pid: e.pid, since_ns: e.ts_ns, usersched: e.flags & 1 != 0 };
                 out.unmatched_running = self.on_cpu.insert(e.cpu, on).is_some();
+                let free = self.free_since.remove(&e.cpu);
                 if let Some(w) = self.runnable_since.remove(&e.pid) {
+                    if let (Some(free), false) = (free, on.usersched) {
+                        let ready = free.max(w.since_ns).max(w.last_decided_ns.unwrap_or(0));
+                        out.free_to_run_ns = Some(e.ts_ns.saturating_sub(ready));
+                    }
                     let total_ns = e.ts_ns.saturating_sub(w.since_ns);
                     out.wait_ns = Some(total_ns);
                     out.wakeup = w.wakeup.then(|| WakeupWait {
@@ -162,6 +191,7 @@ impl Pairer {
                 }
             }
             Kind::Stopping => {
+                self.free_since.insert(e.cpu, e.ts_ns);
                 match self.on_cpu.remove(&e.cpu) {
                     Some(on) if on.pid == e.pid => {
                         out.run = Some(Run {
@@ -189,6 +219,7 @@ impl Pairer {
             Kind::Decision => {
                 if let Some(w) = self.runnable_since.get_mut(&e.pid) {
                     w.decided_ns.get_or_insert(e.ts_ns);
+                    w.last_decided_ns = Some(e.ts_ns);
                 }
             }
         }
@@ -213,6 +244,9 @@ pub struct Runs {
     /// `stopping` of a task that was not running there (a run under way
     /// when recording started).
     pub unmatched_stopping: u64,
+    /// Times a CPU was free while the task it ran next was ready
+    /// ([`Paired::free_to_run_ns`]), ns.
+    pub free_to_run_ns: Vec<u64>,
 }
 
 impl Runs {
@@ -230,6 +264,7 @@ impl Runs {
             out.runs.extend(p.run);
             out.waits_ns.extend(p.wait_ns);
             out.wakeups.extend(p.wakeup);
+            out.free_to_run_ns.extend(p.free_to_run_ns);
             out.unmatched_running += u64::from(p.unmatched_running);
             out.unmatched_stopping += u64::from(p.unmatched_stopping);
         }
@@ -342,9 +377,35 @@ pub struct Replay {
     /// out, as the simulator's waits leave it out): (when the wait ended, ns
     /// from the start; its length, ns), in file order.
     pub recorded_waits: Vec<(u64, u64)>,
+    /// Where the recorded machine's CPU time went: (when, ns from the
+    /// start: a run's start, else the event's time; what), for the report
+    /// to set against the model's ([`RecordedCpu`]). The runs under way at
+    /// the end are in it, up to the end.
+    pub recorded_cpu: Vec<(u64, RecordedCpu)>,
     /// Events the recorder lost (its buffer was full; their tasks replay
     /// what remains); `None` when the file was cut short (not known).
     pub lost_events: Option<u64>,
+}
+
+/// One use of the recorded machine's CPUs ([`Replay::recorded_cpu`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordedCpu {
+    /// A run of a task: its length (ns).
+    Task(u64),
+    /// A run of the user scheduler: its length (ns).
+    UserScheduler(u64),
+    /// A task started on a CPU that had been free while it was ready:
+    /// how long ([`Paired::free_to_run_ns`], ns).
+    FreeToRun(u64),
+    /// A decision was applied.
+    Decision,
+}
+
+impl RecordedCpu {
+    /// A run from `at` of `ns`, the user scheduler's or a task's.
+    fn run(at: u64, ns: u64, usersched: bool) -> (u64, RecordedCpu) {
+        (at, if usersched { RecordedCpu::UserScheduler(ns) } else { RecordedCpu::Task(ns) })
+    }
 }
 
 /// Why a recording cannot be replayed.
@@ -444,6 +505,7 @@ impl Replay {
         let mut index: HashMap<i32, usize> = HashMap::new();
         let mut tasks: Vec<Building> = Vec::new();
         let mut recorded_waits = Vec::new();
+        let mut recorded_cpu = Vec::new();
         let mut starts = session_starts(rec);
         for (n, e) in rec.events.iter().enumerate() {
             if starts(n) {
@@ -460,12 +522,22 @@ impl Replay {
             // Who runs on the event's CPU as it happens (a `runnable` changes nothing there).
             let waker = pairer.on(e.cpu);
             let paired = pairer.step(e);
+            let at = e.ts_ns.saturating_sub(start);
+            if let Some(run) = paired.run {
+                let since = run.start_ns.saturating_sub(start);
+                recorded_cpu.push(RecordedCpu::run(since, run.end_ns - run.start_ns, run.usersched));
+            }
+            recorded_cpu.extend(paired.free_to_run_ns.map(|ns| (at, RecordedCpu::FreeToRun(ns))));
+            if e.kind == Kind::Decision {
+                recorded_cpu.push((at, RecordedCpu::Decision));
+            }
             if e.kind == Kind::Decision || usersched.contains(&e.pid) {
                 continue;
             }
             if let Some(wait) = paired.wait_ns {
-                recorded_waits.push((e.ts_ns.saturating_sub(start), wait));
+                recorded_waits.push((at, wait));
             }
+            let first = !index.contains_key(&e.pid);
             let i = *index.entry(e.pid).or_insert_with(|| {
                 let phase = match e.kind {
                     Kind::Running => Phase::Burst,
@@ -533,8 +605,12 @@ impl Replay {
                         }
                     }
                     let Phase::Gap(since) = tasks[i].phase else { continue };
+                    // A wakeup, or a new task's first `runnable` (its
+                    // creation, on the CPU of the task that forked it).
+                    let created = first && e.flags & ENQ_WAKEUP as u32 == 0;
+                    let caused = e.flags & ENQ_WAKEUP as u32 != 0 || created;
                     let by = waker
-                        .filter(|w| e.flags & ENQ_WAKEUP as u32 != 0 && w.pid != e.pid && !w.usersched)
+                        .filter(|w| caused && w.pid != e.pid && !w.usersched)
                         .and_then(|w| index.get(&w.pid).copied())
                         .filter(|&a| a != i && !matches!(tasks[a].phase, Phase::Gap(_)));
                     match by {
@@ -543,6 +619,10 @@ impl Replay {
                             let progress = w.progress(e.ts_ns, &pairer);
                             w.emit_run(progress, u32::try_from(e.cpu).unwrap_or(0));
                             w.script.steps.push(Step::Wake(i as u32));
+                            if created {
+                                // It exists, blocked, from its parent's start on.
+                                tasks[i].script.start_ns = tasks[a].script.start_ns;
+                            }
                             tasks[i].script.steps.push(Step::Block);
                         }
                         None => tasks[i].script.steps.push(Step::Sleep(e.ts_ns.saturating_sub(since))),
@@ -551,6 +631,10 @@ impl Replay {
                 }
                 Kind::Decision => {}
             }
+        }
+        for on in pairer.running() {
+            let since = on.since_ns.saturating_sub(start);
+            recorded_cpu.push(RecordedCpu::run(since, end.saturating_sub(on.since_ns), on.usersched));
         }
         let scripts = tasks
             .into_iter()
@@ -573,6 +657,7 @@ impl Replay {
             duration_ns,
             scripts,
             recorded_waits,
+            recorded_cpu,
             lost_events: rec.end.map(|e| e.dropped),
         })
     }
@@ -807,7 +892,26 @@ pub(crate) mod tests {
         let f = report.replay.unwrap();
         assert_eq!((f.recorded.samples, f.recorded.p50_ns, f.recorded.max_ns), (7, 1_000, 10_000));
         assert_eq!(f.replayed.samples, report.latency.samples);
+        // Of the 400 µs of CPU time, 185.6 µs of task runs (TIMER's last
+        // one, under way at the end, up to the end), 2 µs of the user
+        // scheduler for one decision, 19 µs free with a task ready (1 µs
+        // three times for TIMER, 6 µs for PONG, 10 µs for PING).
+        let c = f.recorded_cpu;
+        assert!((c.tasks - 185_600.0 / 400_000.0).abs() < 1e-12, "{c:?}");
+        assert!((c.user_scheduler - 2_000.0 / 400_000.0).abs() < 1e-12, "{c:?}");
+        assert!((c.free_to_run - 19_000.0 / 400_000.0).abs() < 1e-12, "{c:?}");
+        let w = c.free_to_run_waits;
+        assert_eq!((c.user_ns_per_decision, w.samples, w.p50_ns, w.max_ns), (Some(2_000), 5, 1_000, 10_000));
+        let r = f.replayed_cpu;
+        assert_eq!((r.free_to_run, r.free_to_run_waits.samples), (0.0, 0), "not in the model");
+        // Replayed for 100 µs: the runs within it, cut there (97.6 µs of 200).
+        let config =
+            crate::SimConfig { duration_ns: 100_000, ..checked_config(Replay::from_recording(&ping_pong()).unwrap()) };
+        let short = crate::simulate(&config, Box::new(Fifo(Default::default()))).unwrap().replay.unwrap();
+        assert!((short.recorded_cpu.tasks - 97_600.0 / 200_000.0).abs() < 1e-12, "{:?}", short.recorded_cpu);
+        assert!((r.tasks - report.utilisation.workload).abs() < 1e-12);
         assert!(report.render_table().contains("replay waits"));
+        assert!(report.render_table().contains("replay cpu"), "{}", report.render_table());
         assert!(report.to_json().contains("\"replay\": {"));
         let (again, _) = replayed(&ping_pong());
         assert_eq!(report.to_json(), again.to_json());
@@ -904,6 +1008,69 @@ pub(crate) mod tests {
             let report = crate::simulate(&config, Box::new(Fifo(Default::default()))).unwrap();
             report.accounting.check().unwrap();
         }
+    }
+
+    /// A CPU free while the task it runs next is ready: from the latest of
+    /// its last stop, the task's runnable and its last decision; not for
+    /// the user scheduler, nor on a CPU whose last run did not stop.
+    #[test]
+    fn free_cpu_to_running() {
+        use Kind::{Decision, Quiescent, Runnable, Running, Stopping};
+        let rec = recording(
+            2,
+            100_000,
+            &[
+                (0, Running, 20, 0, 0, 0, 0),
+                (5_000, Runnable, 21, 1, 1, 1024, 2),
+                (10_000, Quiescent, 20, 0, 0, 0, 0),
+                (10_000, Stopping, 20, 0, 0, 0, 0),
+                (12_000, Running, 21, 0, 0, 0, 0), // free since 10 µs, ready since 5: 2 µs
+                (20_000, Runnable, 22, 1, 1, 1024, 2),
+                (22_000, Decision, 22, 1, 0, 0, -1),
+                (25_000, Stopping, 21, 0, 1, 0, 0),
+                (30_000, Decision, 22, 1, 0, 0, -1),
+                (33_000, Running, 22, 0, 0, 0, 0), // free since 25, last decision 30: 3 µs
+                (34_000, Running, USER, 1, 1, 0, 0), // the user scheduler: none
+                (35_000, Runnable, 20, 1, 1, 1024, 2),
+                (36_000, Running, 20, 1, 0, 0, 0), // its CPU's run did not stop: none
+            ],
+        );
+        assert_eq!(Runs::of(&rec).free_to_run_ns, [2_000, 3_000]);
+    }
+
+    /// A new task's first `runnable` (no wakeup) on the CPU of a running
+    /// task is its creation by that task: the parent's script forks it at
+    /// the CPU time it had run, and the child exists blocked from the
+    /// parent's start; one created where nothing runs appears at its time.
+    #[test]
+    fn a_fork_is_a_dependency() {
+        use Kind::{Quiescent, Runnable, Running, Stopping};
+        let (parent, child, orphan) = (20, 21, 22);
+        let rec = recording(
+            2,
+            100_000,
+            &[
+                (5_000, Runnable, parent, 0, 1, 1024, 2),
+                (10_000, Running, parent, 0, 0, 0, 0),
+                (40_000, Runnable, child, 0, 0, 1024, 2),
+                (45_000, Quiescent, parent, 0, 0, 0, 0),
+                (45_000, Stopping, parent, 0, 0, 0, 0),
+                (46_000, Running, child, 0, 0, 0, 0),
+                (50_000, Runnable, orphan, 1, 0, 1024, 2),
+                (52_000, Running, orphan, 1, 0, 0, 0),
+            ],
+        );
+        let r = Replay::from_recording(&rec).unwrap();
+        let c = r.scripts.iter().position(|s| s.pid == child).unwrap() as u32;
+        let p = script(&r, parent);
+        assert_eq!(
+            p.steps,
+            [Step::Sleep(0), Step::Run { ns: 30_000, cpu: 0 }, Step::Wake(c), Step::Run { ns: 5_000, cpu: 0 }]
+        );
+        let s = script(&r, child);
+        assert_eq!((s.start_ns, s.steps[0]), (p.start_ns, Step::Block), "forked by its parent");
+        let o = script(&r, orphan);
+        assert_eq!((o.start_ns, o.steps[0]), (50_000, Step::Sleep(0)), "nothing ran there: it appears at its time");
     }
 
     /// Recordings that cannot be replayed are errors, not panics.

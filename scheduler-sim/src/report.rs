@@ -115,6 +115,50 @@ pub struct ReplayFidelity {
     /// Events the recorder lost (the waits of their tasks are missing or
     /// wrong on both sides); `None` when the file was cut short (not known).
     pub lost_events: Option<u64>,
+    /// Where the recorded machine's CPU time went within the simulated
+    /// time (runs cut there, the runs under way at the recording's end
+    /// included).
+    pub recorded_cpu: CpuSplit,
+    /// Where the replay's went.
+    pub replayed_cpu: CpuSplit,
+}
+
+/// Where the CPUs' time went, in a recording or its replay: what the
+/// replay keeps (the tasks' CPU time) and the costs it takes from the model
+/// instead (the user scheduler's, getting a ready task onto a free CPU).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct CpuSplit {
+    /// Running tasks, as a share of all CPUs' time.
+    pub tasks: f64,
+    /// Running the user scheduler, as a share of all CPUs' time.
+    pub user_scheduler: f64,
+    /// The user scheduler's CPU time per decision applied (ns); `None`
+    /// without decisions.
+    pub user_ns_per_decision: Option<u64>,
+    /// A CPU free while the task it ran next was ready (from the latest of
+    /// its last stop, the task's runnable and its last decision), as a share
+    /// of all CPUs' time: a context switch, the dispatch path, an idle
+    /// CPU's wake-up. Always 0 in a replay: the model has no such cost (a
+    /// free CPU dispatches at once).
+    pub free_to_run: f64,
+    /// Those free times (the user scheduler's runs left out).
+    pub free_to_run_waits: WaitQuantiles,
+}
+
+impl CpuSplit {
+    /// The split of `capacity_ns` of CPU time (all CPUs) into `task_ns` of
+    /// tasks' runs, `user_ns` of the user scheduler's for `decisions`
+    /// decisions applied, and `free_ns` of free CPUs with a task ready.
+    pub fn of(capacity_ns: u64, task_ns: u64, user_ns: u64, decisions: u64, free_ns: &mut [u64]) -> Self {
+        let share = |ns: u64| ns as f64 / capacity_ns.max(1) as f64;
+        CpuSplit {
+            tasks: share(task_ns),
+            user_scheduler: share(user_ns),
+            user_ns_per_decision: (decisions > 0).then(|| user_ns / decisions),
+            free_to_run: share(free_ns.iter().sum()),
+            free_to_run_waits: WaitQuantiles::of(free_ns),
+        }
+    }
 }
 
 impl ReplayFidelity {
@@ -133,6 +177,8 @@ impl ReplayFidelity {
                 max: ratio(recorded.max_ns, replayed.max_ns),
             },
             lost_events,
+            recorded_cpu: CpuSplit::default(),
+            replayed_cpu: CpuSplit::default(),
         }
     }
 }
@@ -437,14 +483,26 @@ pub(crate) fn build(config: &SimConfig, m: &mut Machine) -> Report {
     let nr_cpus = m.cpus.len() as u32;
     let tasks = m.tasks.iter().filter(|t| t.is_long_lived()).map(|t| task_report(t, nr_cpus)).collect();
 
+    let (throughput, utilisation) = cpu_time(m, &classes);
     let replay = config.workload.replay().map(|r| {
         let mut recorded: Vec<u64> =
             r.recorded_waits.iter().filter(|(at, _)| *at <= config.duration_ns).map(|(_, w)| *w).collect();
-        ReplayFidelity::of(&mut recorded, &mut all_waits.clone(), r.lost_events)
+        let capacity = u64::from(config.nr_cpus) * config.duration_ns;
+        let decisions = m.counters.decisions_applied;
+        ReplayFidelity {
+            recorded_cpu: recorded_cpu_split(r, config.duration_ns, capacity),
+            replayed_cpu: CpuSplit::of(
+                capacity,
+                throughput.workload_cpu_ns,
+                utilisation.user_sched_cpu_ns,
+                decisions,
+                &mut [],
+            ),
+            ..ReplayFidelity::of(&mut recorded, &mut all_waits.clone(), r.lost_events)
+        }
     });
     let latency = Latency::of(&mut all_waits);
     let kernel_watchdog_exceeded = latency.max_ns.max(acc.longest_unfinished_wait_ns) > KERNEL_WATCHDOG_NS;
-    let (throughput, utilisation) = cpu_time(m, &classes);
     Report {
         policy: m.engine.policy_name().to_owned(),
         workload: config.workload.name().to_owned(),
@@ -475,6 +533,23 @@ pub(crate) fn build(config: &SimConfig, m: &mut Machine) -> Report {
         switches: std::mem::take(&mut m.switch_log),
         replay,
     }
+}
+
+/// The recorded machine's [`CpuSplit`] up to `duration_ns`, of `capacity_ns`.
+fn recorded_cpu_split(r: &crate::Replay, duration_ns: u64, capacity_ns: u64) -> CpuSplit {
+    use crate::replay::RecordedCpu;
+    let (mut task_ns, mut user_ns, mut decisions, mut free) = (0, 0, 0, Vec::new());
+    for &(at, used) in r.recorded_cpu.iter().filter(|(at, _)| *at <= duration_ns) {
+        // A run from `at`: its part within the simulated time.
+        let within = |ns: u64| ns.min(duration_ns - at);
+        match used {
+            RecordedCpu::Task(ns) => task_ns += within(ns),
+            RecordedCpu::UserScheduler(ns) => user_ns += within(ns),
+            RecordedCpu::FreeToRun(ns) => free.push(ns),
+            RecordedCpu::Decision => decisions += 1,
+        }
+    }
+    CpuSplit::of(capacity_ns, task_ns, user_ns, decisions, &mut free)
 }
 
 /// The classes with tasks, in [`TaskClass::ALL`] order (each class's
@@ -731,6 +806,31 @@ impl Report {
             x(r.p99),
             x(r.max)
         );
+        let _ = writeln!(
+            s,
+            "{:<12} {:>9} {:>11} {:>11} {:>11} {:>11}",
+            "replay cpu", "tasks", "user sched", "us/decision", "free->run", "p50/p99 us"
+        );
+        for (name, c) in [("recorded", &f.recorded_cpu), ("replayed", &f.replayed_cpu)] {
+            let pct = |x: f64| format!("{:.1}%", 100.0 * x);
+            let per = c.user_ns_per_decision.map_or_else(|| "n/a".to_owned(), |ns| format!("{:.1}", ns as f64 / 1e3));
+            let w = &c.free_to_run_waits;
+            let free = if w.samples == 0 {
+                "-".to_owned()
+            } else {
+                format!("{:.0}/{:.0}", w.p50_ns as f64 / 1e3, w.p99_ns as f64 / 1e3)
+            };
+            let _ = writeln!(
+                s,
+                "{:<12} {:>9} {:>11} {:>11} {:>11} {:>11}",
+                name,
+                pct(c.tasks),
+                pct(c.user_scheduler),
+                per,
+                pct(c.free_to_run),
+                free
+            );
+        }
         match f.lost_events {
             Some(0) => {}
             Some(n) => {
