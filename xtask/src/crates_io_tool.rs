@@ -75,6 +75,20 @@ fn installed(manifest: &str, krate: &str, version: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// The guest image takes each tool from where it is installed (its
+    /// `GUEST_BINARIES` row names the same path: one fact, checked here).
+    #[test]
+    fn guest_rows_name_the_install_paths() {
+        use crate::guest_binaries::{Source, GUEST_BINARIES};
+        for tool in [SCX_RUSTLAND, SCXTOP] {
+            let row = GUEST_BINARIES.iter().find(|b| b.name == tool.krate).expect("a guest row for the tool");
+            match row.source {
+                Source::Cached { path, .. } => assert_eq!(path, format!("{}/bin/{}", tool.root, tool.krate)),
+                other => panic!("{}: {other:?} is not the cached install", tool.krate),
+            }
+        }
+    }
+
     /// A tool counts as installed only at the requested version.
     #[test]
     fn version_check() {
