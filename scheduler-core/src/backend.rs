@@ -8,6 +8,7 @@ use thiserror::Error;
 
 use crate::{
     cpu::CpuView,
+    shared::TaskSharedSlot,
     task::{Decision, QueuedTask},
 };
 
@@ -59,4 +60,12 @@ pub trait Backend {
     /// how a user side that had nothing to decide shows it answers again
     /// after a stall (a policy spinning inside a step completes none).
     fn step_done(&mut self, pending: usize);
+
+    /// The per-task context shared with the dispatcher
+    /// ([`crate::shared`]), if this backend has one: the engine reads each
+    /// received task's statistics there and writes the policy's fast-path
+    /// grant back. `None` (the default) = no fast path.
+    fn task_shared(&self) -> Option<&[TaskSharedSlot]> {
+        None
+    }
 }

@@ -5,7 +5,11 @@
 //! 1. refresh the CPU view from the backend;
 //! 2. resend the decision the channel refused last round, if any
 //!    (back-pressure: a decision is kept until it is accepted, never dropped);
-//! 3. drain up to [`EngineConfig::batch`] queued tasks and hand each to the policy;
+//! 3. drain up to [`EngineConfig::batch`] queued tasks and hand each to the
+//!    policy; where the backend shares per-task context with the dispatcher
+//!    ([`Backend::task_shared`]), the policy's fast-path answer for the task
+//!    ([`Policy::fast_path`]) is written there too (after a policy switch,
+//!    every grant of the old policy is withdrawn first);
 //! 4. ask the policy for decisions and send them until it has none, the
 //!    channel is full, or [`EngineConfig::max_decisions`] were sent;
 //! 5. tell the backend how much work user space still holds.
@@ -32,6 +36,7 @@ use crate::{
     backend::{Backend, BackendError, SendStatus},
     cpu::{CpuView, Topology},
     policy::{Policy, SchedContext},
+    shared::{clear_grants, find_slot, Published},
     task::{Decision, QueuedTask, Target},
     wire::{clamp_vtime, DISPATCH_BATCH},
 };
@@ -80,6 +85,13 @@ pub struct EngineStats {
     pub redirected: u64,
     /// Policy switches.
     pub switches: u64,
+    /// Fast-path grants written to the shared task context: new ones and
+    /// changed budgets ([`crate::Policy::fast_path`]).
+    pub grants: u64,
+    /// Grants written again after the dispatcher revoked them.
+    pub regrants: u64,
+    /// Grants withdrawn (the policy answered `None` to a granted task).
+    pub grants_withdrawn: u64,
     /// Per policy, in the order they were first used.
     pub per_policy: Vec<PolicyCounters>,
 }
@@ -157,6 +169,8 @@ pub struct Engine {
     max_vtime_sent: u64,
     /// A switch happened: the next decision sets `vtime_offset`.
     rebase_pending: bool,
+    /// A switch happened: the next step withdraws the old policy's grants.
+    grants_stale: bool,
 }
 
 impl Engine {
@@ -177,6 +191,7 @@ impl Engine {
             vtime_offset: 0,
             max_vtime_sent: 0,
             rebase_pending: false,
+            grants_stale: false,
         }
     }
 
@@ -198,9 +213,24 @@ impl Engine {
         self.inbox.clear();
         report.received = backend.receive(&mut self.inbox, self.config.batch)?;
         let ctx = SchedContext { now_ns, cpus: &self.cpus };
+        let shared = backend.task_shared();
+        if std::mem::take(&mut self.grants_stale) {
+            if let Some(s) = shared {
+                clear_grants(s);
+            }
+        }
         for task in &mut self.inbox {
             task.vtime = task.vtime.saturating_sub(self.vtime_offset);
             self.policy.enqueue(task, &ctx);
+            let Some(slot) = shared.and_then(|s| find_slot(s, task.pid)) else { continue };
+            let Some(stats) = slot.stats(task.pid) else { continue };
+            let grant = self.policy.fast_path(task, &stats, &ctx);
+            match slot.publish(task.pid, grant) {
+                Some(Published::Granted) => self.stats.grants += 1,
+                Some(Published::Regranted) => self.stats.regrants += 1,
+                Some(Published::Withdrawn) => self.stats.grants_withdrawn += 1,
+                None => {}
+            }
         }
         self.stats.received += report.received as u64;
         self.stats.per_policy[self.policy_idx].received += report.received as u64;
@@ -282,6 +312,7 @@ impl Engine {
     pub fn switch_prepared(&mut self, switch: PreparedSwitch, now_ns: u64) -> Retired {
         let PreparedSwitch { policy: new, mut handover, counters } = switch;
         self.rebase_pending = true;
+        self.grants_stale = true;
         handover.clear();
         self.policy.take_all(&mut handover);
         let old = std::mem::replace(&mut self.policy, new);
@@ -518,5 +549,86 @@ mod tests {
         b.capacity = usize::MAX;
         e.step(&mut b).unwrap();
         assert_eq!(b.sent.len(), 6);
+    }
+
+    /// Grants odd pids a 2 ms fast path, nothing to even ones.
+    struct Granting(Fifo);
+    impl Policy for Granting {
+        fn name(&self) -> &str {
+            "test-granting"
+        }
+        fn enqueue(&mut self, t: &QueuedTask, c: &SchedContext<'_>) {
+            self.0.enqueue(t, c)
+        }
+        fn dispatch(&mut self, c: &SchedContext<'_>) -> Option<Decision> {
+            self.0.dispatch(c)
+        }
+        fn pending(&self) -> usize {
+            self.0.pending()
+        }
+        fn take_all(&mut self, out: &mut Vec<QueuedTask>) {
+            self.0.take_all(out)
+        }
+        fn fast_path(
+            &mut self,
+            t: &QueuedTask,
+            _: &crate::TaskStats,
+            _: &SchedContext<'_>,
+        ) -> Option<crate::FastGrant> {
+            (t.pid % 2 == 1).then_some(crate::FastGrant { budget_ns: 2_000_000 })
+        }
+    }
+
+    /// [`Chan`] with a shared task table.
+    struct Shared(Chan, crate::shared::TaskSharedTable);
+    impl Backend for Shared {
+        fn receive(&mut self, out: &mut Vec<QueuedTask>, max: usize) -> Result<usize, BackendError> {
+            self.0.receive(out, max)
+        }
+        fn send(&mut self, d: &Decision) -> Result<SendStatus, BackendError> {
+            self.0.send(d)
+        }
+        fn refresh_cpus(&mut self, v: &mut CpuView) {
+            self.0.refresh_cpus(v)
+        }
+        fn now_ns(&self) -> u64 {
+            0
+        }
+        fn step_done(&mut self, n: usize) {
+            self.0.step_done(n)
+        }
+        fn task_shared(&self) -> Option<&[crate::TaskSharedSlot]> {
+            Some(self.1.slots())
+        }
+    }
+
+    #[test]
+    fn fast_path_grants_are_published_and_a_switch_withdraws_them() {
+        let (_, chan) = setup(6, 64);
+        let table = crate::shared::TaskSharedTable::new();
+        for pid in 1..=5 {
+            table.claim(pid).unwrap(); // pid 6 has no slot: never asked
+        }
+        let mut b = Shared(chan, table);
+        let mut e = Engine::new(
+            Box::new(Granting(Fifo(VecDeque::new()))),
+            Topology::uniform(4, 1, 4),
+            EngineConfig { batch: 8, max_decisions: 8 },
+        );
+        e.step(&mut b).unwrap();
+        let granted = |b: &Shared, pid| find_slot(b.1.slots(), pid).and_then(|s| s.stats(pid)).map(|s| s.granted);
+        assert_eq!(
+            (1..=6).map(|p| granted(&b, p)).collect::<Vec<_>>(),
+            [Some(true), Some(false), Some(true), Some(false), Some(true), None]
+        );
+        assert_eq!(e.stats().grants, 3);
+        // Seen again: a steady grant is not written again.
+        b.0.queued.extend((1..=5).map(|p| QueuedTask::new(p, 0)));
+        e.step(&mut b).unwrap();
+        assert_eq!(e.stats().grants, 3);
+        // A policy that grants nothing takes over: every grant goes.
+        e.switch_policy(Box::new(Fifo(VecDeque::new())), 0);
+        e.step(&mut b).unwrap();
+        assert!((1..=5).all(|p| granted(&b, p) == Some(false)));
     }
 }

@@ -22,6 +22,7 @@ pub mod fair_share;
 pub mod loopback;
 pub mod policy;
 pub mod record;
+pub mod shared;
 pub mod task;
 pub mod wire;
 
@@ -30,4 +31,5 @@ pub use cpu::{CoreKind, CpuView, Topology, CAPACITY_SCALE};
 pub use engine::{Engine, EngineConfig, EngineError, EngineStats, PolicyCounters, PreparedSwitch, Retired, StepReport};
 pub use loopback::Loopback;
 pub use policy::{Policy, SchedContext};
+pub use shared::{FastGrant, TaskSharedSlot, TaskStats};
 pub use task::{Decision, QueuedTask, Target, TASK_COMM_LEN};

@@ -2,6 +2,7 @@
 
 use crate::{
     cpu::CpuView,
+    shared::{FastGrant, TaskStats},
     task::{Decision, QueuedTask},
 };
 
@@ -89,4 +90,17 @@ pub trait Policy: Send {
     /// Moves every held task into `out`, oldest first where the policy has an
     /// order, leaving the policy empty: used to hand tasks to another policy.
     fn take_all(&mut self, out: &mut Vec<QueuedTask>);
+
+    /// Whether `task`'s wakeups take the dispatcher's fast path, and with
+    /// what budget ([`crate::shared`]): called right after
+    /// [`Policy::enqueue`] for every task whose statistics the dispatcher
+    /// publishes, with them. `Some` grants (the dispatcher places the
+    /// task's next wakeups itself, at once, until it overruns the budget:
+    /// then `stats.revoked` is set until the policy grants again), `None`
+    /// withdraws. The default grants nothing: a policy that ignores the
+    /// fast path keeps every decision.
+    fn fast_path(&mut self, task: &QueuedTask, stats: &TaskStats, ctx: &SchedContext<'_>) -> Option<FastGrant> {
+        let _ = (task, stats, ctx);
+        None
+    }
 }

@@ -60,6 +60,65 @@ enum relay_consts {
 	RELAY_WEIGHT_NICE_0 = 1024,
 	RELAY_WEIGHT_IDLEPRIO = 3,
 	RELAY_WEIGHT_MAX = 102400,
+	/*
+	 * The per-task context shared by the dispatcher and user space
+	 * (relay_task_shared, main.bpf.c "Per-task context shared with user
+	 * space"): slots in the task_shared map (a power of two, count), and
+	 * how many slots from pid & (RELAY_TASK_SLOTS - 1) on a task may take
+	 * (count): both sides find a pid's slot by the same probe.
+	 */
+	RELAY_TASK_SLOTS = 16384,
+	RELAY_SLOT_PROBES = 4,
+	/*
+	 * The fast path's bounds: a grant's burst budget is at most this
+	 * (us; relay_grant's 24 budget bits hold more), and a task's fast-path
+	 * runs may use at most RELAY_FAST_SHARE_PCT % of a CPU over each
+	 * RELAY_FAST_WINDOW_MS window before its grant is revoked.
+	 */
+	RELAY_FAST_MAX_BUDGET_US = 20000,
+	RELAY_FAST_WINDOW_MS = 100,
+	RELAY_FAST_SHARE_PCT = 50,
+};
+
+/*
+ * A grant of the wakeup fast path, one u64 that user space writes (and the
+ * dispatcher reads) in one store, never torn:
+ *
+ *   bits 63..32  pid the grant is for (a slot's next owner cannot use it)
+ *   bits 31..8   burst budget (us, 1..RELAY_FAST_MAX_BUDGET_US): CPU one
+ *                fast-placed wakeup may use before the grant is revoked
+ *   bits  7..0   epoch: user space bumps it to grant again after a revoke
+ *
+ * 0 = no grant.
+ */
+#define RELAY_GRANT_PID_SHIFT	 32
+#define RELAY_GRANT_BUDGET_SHIFT 8
+#define RELAY_GRANT_BUDGET_MASK	 0xffffffULL
+#define RELAY_GRANT_EPOCH_MASK	 0xffULL
+
+/*
+ * One task's context, shared by the dispatcher and user space in the
+ * mmapable array map task_shared (RELAY_TASK_SLOTS slots; both sides map
+ * it, and read and write it in place, no system call). The dispatcher
+ * claims a slot for a task when the task joins sched_ext and frees it when
+ * it leaves; a task whose RELAY_SLOT_PROBES slots are all taken has none
+ * (nr_slots_full) and is never fast-placed. Each field is written by one
+ * side only, one store each: the other side reads hints, never a
+ * consistent snapshot. 64 bytes.
+ */
+struct relay_task_shared {
+	/* written by the dispatcher */
+	s32 pid;		 /* owner (thread id); 0 = free slot */
+	u32 nr_wakeups;		 /* wakeups since it joined (count) */
+	u64 runtime_ns;		 /* CPU time since it joined (ns) */
+	u64 avg_burst_ns;	 /* moving average of the CPU time of one wakeup's run, weight 1/8 (ns) */
+	u64 avg_wake_period_ns;	 /* moving average of the time between wakeups, weight 1/8 (ns) */
+	s32 last_waker_pid;	 /* the task running where its last wakeup ran (a hint: an interrupt's victim too); 0 = none */
+	u32 nr_fast_runs;	 /* wakeups the fast path placed (count) */
+	u64 revoked_grant;	 /* the grant last revoked for an overrun; equal to `grant` = no fast path (grant word) */
+	u64 revoked_ns;		 /* when it was revoked (ns) */
+	/* written by user space */
+	u64 grant;		 /* the fast-path grant (grant word, see above); 0 = none */
 };
 
 /*
