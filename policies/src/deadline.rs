@@ -34,6 +34,14 @@
 //!    a lower key waits. A shorter cap would hurt the weights: a CPU whose
 //!    task's slice ends takes whatever waits, lower key or not (with 20 ms,
 //!    a nice-0 hog sharing a CPU with a nice-10 one got 6× its CPU, not 9×).
+//! 5. **Fast path.** A task the dispatcher's statistics show to be
+//!    latency-critical ([`crate::latency`]: short bursts, mostly asleep,
+//!    not niced down) is granted the dispatcher's wakeup fast path: its
+//!    wakeups run at once, on an idle CPU or preempting a running task,
+//!    within a budget the dispatcher enforces. Its fast-placed runs are not
+//!    charged to `v` (the policy does not see them); the rule's bound on
+//!    its CPU share (a quarter of its time, half a CPU at most in the
+//!    dispatcher) is what keeps it from taking more than that.
 //!
 //! (Before, the key was `vtime + min(exec_runtime, 100 S)` with
 //! `exec_runtime` unweighted, and the key came back as the next `vtime`:
@@ -289,6 +297,16 @@ impl Policy for Deadline {
             task.start_ts = task.stop_ts;
             out.push(task);
         }
+    }
+
+    /// The fast path for latency-critical tasks ([`crate::latency`]).
+    fn fast_path(
+        &mut self,
+        task: &QueuedTask,
+        stats: &scheduler_core::TaskStats,
+        ctx: &SchedContext<'_>,
+    ) -> Option<scheduler_core::FastGrant> {
+        crate::latency::fast_grant(task, stats, ctx.now_ns)
     }
 }
 

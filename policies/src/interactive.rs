@@ -56,6 +56,13 @@
 //!    (`scx_bpf_select_cpu_dfl`) ignores capacity. The simulator shows the
 //!    effect (`policies/tests/hybrid.rs`).
 //!
+//! 5. **The fast path.** A task the dispatcher's statistics show to be
+//!    latency-critical (short bursts, mostly asleep, not niced down:
+//!    [`crate::latency`]) is granted the dispatcher's wakeup fast path: its
+//!    wakeups are placed at once, on an idle CPU or by preempting a running
+//!    task, without waiting for this policy, until it overruns its budget.
+//!    `deadline` grants by the same rule.
+//!
 //! (Until the dispatcher's tick made running tasks yield to lower keys,
 //! this policy also shortened hogs' slices while interactive tasks were
 //! about, so that CPUs freed up sooner; slices now end at ticks and a lower
@@ -243,6 +250,16 @@ impl Policy for Interactive {
             t.start_ts = t.stop_ts;
             out.push(t);
         }
+    }
+
+    /// The fast path for latency-critical tasks ([`crate::latency`]).
+    fn fast_path(
+        &mut self,
+        task: &QueuedTask,
+        stats: &scheduler_core::TaskStats,
+        ctx: &SchedContext<'_>,
+    ) -> Option<scheduler_core::FastGrant> {
+        crate::latency::fast_grant(task, stats, ctx.now_ns)
     }
 }
 

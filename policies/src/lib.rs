@@ -31,6 +31,7 @@ mod deadline;
 mod eevdf;
 mod fifo;
 mod interactive;
+pub mod latency;
 mod local;
 mod ordered;
 mod pid_map;

@@ -83,9 +83,11 @@ const _: () = assert!(std::mem::size_of::<TaskSharedSlot>() == 64);
 /// Names every field of [`TaskSharedSlot`] (for layout checks).
 #[macro_export]
 macro_rules! task_shared_fields {
-    ($m:ident!($($args:tt)*)) => {
-        $m!($($args)*, pid, nr_wakeups, runtime_ns, avg_burst_ns, avg_wake_period_ns, last_waker_pid,
-            nr_fast_runs, revoked_grant, revoked_ns, grant)
+    ($m:ident ! ($($args:tt)*)) => {
+        $m! {
+            $($args)*, pid, nr_wakeups, runtime_ns, avg_burst_ns, avg_wake_period_ns, last_waker_pid,
+            nr_fast_runs, revoked_grant, revoked_ns, grant
+        }
     };
 }
 

@@ -108,17 +108,17 @@ enum relay_consts {
  */
 struct relay_task_shared {
 	/* written by the dispatcher */
-	s32 pid;		 /* owner (thread id); 0 = free slot */
-	u32 nr_wakeups;		 /* wakeups since it joined (count) */
-	u64 runtime_ns;		 /* CPU time since it joined (ns) */
-	u64 avg_burst_ns;	 /* moving average of the CPU time of one wakeup's run, weight 1/8 (ns) */
-	u64 avg_wake_period_ns;	 /* moving average of the time between wakeups, weight 1/8 (ns) */
-	s32 last_waker_pid;	 /* the task running where its last wakeup ran (a hint: an interrupt's victim too); 0 = none */
-	u32 nr_fast_runs;	 /* wakeups the fast path placed (count) */
-	u64 revoked_grant;	 /* the grant last revoked for an overrun; equal to `grant` = no fast path (grant word) */
-	u64 revoked_ns;		 /* when it was revoked (ns) */
+	s32 pid;		/* owner (thread id); 0 = free slot */
+	u32 nr_wakeups;		/* wakeups since it joined (count) */
+	u64 runtime_ns;		/* CPU time since it joined (ns) */
+	u64 avg_burst_ns;	/* moving average of the CPU time of one wakeup's run, weight 1/8 (ns) */
+	u64 avg_wake_period_ns; /* moving average of the time between wakeups, weight 1/8 (ns) */
+	s32 last_waker_pid;	/* the task running where its last wakeup ran (a hint: an interrupt's victim too); 0 = none */
+	u32 nr_fast_runs;	/* wakeups the fast path placed (count) */
+	u64 revoked_grant;	/* the grant last revoked for an overrun; equal to `grant` = no fast path (grant word) */
+	u64 revoked_ns;		/* when it was revoked (ns) */
 	/* written by user space */
-	u64 grant;		 /* the fast-path grant (grant word, see above); 0 = none */
+	u64 grant; /* the fast-path grant (grant word, see above); 0 = none */
 };
 
 /*

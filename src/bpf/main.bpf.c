@@ -218,6 +218,10 @@ volatile u64 nr_served_empty;		/* ops.dispatch() calls on a served CPU that left
 volatile u64 nr_stranded_moved;		/* tasks of a served CPU's runqueue moved from another CPU's DSQ to that CPU's local DSQ (keep_ext_server) */
 volatile u64 nr_unbounded_runs;		/* runs given an unbounded slice, SCX_SLICE_INF: no task was queued for their CPU (--tickless) */
 volatile u64 nr_unbounded_kicks;	/* SCX_KICK_PREEMPT kicks of the tickless check to CPUs marked unbounded, work being queued for them (--tickless) */
+volatile u64 nr_fast_placed;		/* wakeups the fast path placed itself, under a grant, without user space (fast_place) */
+volatile u64 nr_fast_preempts;		/* of those, placements that preempted a running task (SCX_KICK_PREEMPT) */
+volatile u64 nr_fast_revoked;		/* grants revoked: a fast-placed task overran its budget or its share (fast_run_ends) */
+volatile u64 nr_slots_full;		/* tasks that joined and found no free slot in task_shared: never fast-placed (claim_slot) */
 
 /* State shared with the binary. */
 volatile u64 nr_user_pending; /* written by user space: tasks it holds (count) */
@@ -246,6 +250,8 @@ static u8 age_request[RELAY_MAX_CPUS];		/* timer -> ops.dispatch: overdue tasks 
 static u8 aged_last[RELAY_MAX_CPUS];		/* this CPU's last ops.dispatch ran overdue tasks (bool, relay_dispatch) */
 static u8 higher_class_on[RELAY_MAX_CPUS];	/* a realtime, deadline or stop task runs on this CPU (bool, relay_sched_switch) */
 static u8 kicked_for_usersched[RELAY_MAX_CPUS]; /* wake_usersched -> ops.dispatch: this CPU was kicked for it (bool) */
+static u8 fast_on[RELAY_MAX_CPUS];		/* the CPU runs a fast-placed task (bool, see fast_place) */
+static u8 fast_waiting[RELAY_MAX_CPUS];		/* a fast-placed task waits in this CPU's DSQ (bool, see fast_place) */
 static bool relay_active;			/* between ops.init and ops.exit: kfuncs that need the scheduler may run (bool) */
 /*
  * The CPUs the user scheduler may run on: copied from its thread when the
@@ -368,6 +374,11 @@ struct task_ctx {
 	u64 cg_counted;	      /* weight counted there, 0 = not counted (weight) */
 	u64 cg_share;	      /* cg_share() at the last hand-off, 0 = none yet (fixed point) */
 	u64 vtime_clamped;    /* its last decision's vtime was clamped: it does not move vtime_now (bool) */
+	u64 last_wake_ns;     /* its last wakeup (ns; relay_runnable) */
+	u64 fast_grant;	      /* the grant its current run was fast-placed under; 0 = not fast-placed (grant word) */
+	u64 fast_window_ns;   /* start of its fast-path share window (ns) */
+	u64 fast_window_used; /* CPU its fast-placed runs used in that window (ns) */
+	u32 slot;	      /* its slot in task_shared + 1; 0 = none (claim_slot) */
 };
 
 struct {
@@ -400,6 +411,98 @@ struct {
 static struct task_ctx *lookup_task_ctx(const struct task_struct *p)
 {
 	return bpf_task_storage_get(&task_ctx_stor, (struct task_struct *)p, 0, 0);
+}
+
+/*
+ * Per-task context shared with user space
+ * ---------------------------------------
+ * task_shared holds one struct relay_task_shared (intf.h) per task, in an
+ * mmapable array both sides map: the dispatcher publishes statistics there
+ * (runtime, wakeups, the average burst and wakeup period, the last waker),
+ * which the policy reads in place, and user space writes one word back,
+ * the fast-path grant (see fast_place). No copy, no system call.
+ *
+ * Why an array and not a BPF arena: the table is fixed-size slots of plain
+ * scalars, which an mmapable array maps the same way (one shared mapping,
+ * loads and stores, on 6.9 and older kernels too), with bounds-checked
+ * lookups in the verifier instead of arena pointers and page allocation;
+ * nothing here needs what an arena adds (pointers that both sides follow,
+ * memory that grows).
+ *
+ * A task claims a slot when it joins (relay_init_task), the first free one
+ * of RELAY_SLOT_PROBES from pid & (RELAY_TASK_SLOTS - 1), by a
+ * compare-and-swap of the slot's pid from 0, and frees it when it leaves
+ * (relay_exit_task). User space finds it by the same probe. A task whose
+ * probes are all taken has no slot (nr_slots_full): its wakeups go through
+ * user space as every other task's.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, RELAY_TASK_SLOTS);
+	__type(key, u32);
+	__type(value, struct relay_task_shared);
+} task_shared SEC(".maps");
+
+/* @p's slot, or NULL if it has none (or no longer owns it). */
+static struct relay_task_shared *shared_slot(const struct task_struct *p, const struct task_ctx *tctx)
+{
+	struct relay_task_shared *sh;
+	u32 idx;
+
+	if (!tctx || !tctx->slot)
+		return NULL;
+	idx = tctx->slot - 1;
+	sh = bpf_map_lookup_elem(&task_shared, &idx);
+	if (!sh || READ_ONCE(sh->pid) != p->pid)
+		return NULL;
+	return sh;
+}
+
+/* At init_task: claim a free slot for @p (see above). */
+static void claim_slot(const struct task_struct *p, struct task_ctx *tctx)
+{
+	struct relay_task_shared *sh;
+	u32 i, idx;
+
+	for (i = 0; i < RELAY_SLOT_PROBES; i++) {
+		idx = ((u32)p->pid + i) & (RELAY_TASK_SLOTS - 1);
+		sh = bpf_map_lookup_elem(&task_shared, &idx);
+		if (!sh || __sync_val_compare_and_swap(&sh->pid, 0, p->pid) != 0)
+			continue;
+		WRITE_ONCE(sh->nr_wakeups, 0);
+		WRITE_ONCE(sh->runtime_ns, 0);
+		WRITE_ONCE(sh->avg_burst_ns, 0);
+		WRITE_ONCE(sh->avg_wake_period_ns, 0);
+		WRITE_ONCE(sh->last_waker_pid, 0);
+		WRITE_ONCE(sh->nr_fast_runs, 0);
+		WRITE_ONCE(sh->revoked_grant, 0);
+		WRITE_ONCE(sh->revoked_ns, 0);
+		WRITE_ONCE(sh->grant, 0);
+		tctx->slot = idx + 1;
+		return;
+	}
+	__sync_fetch_and_add(&nr_slots_full, 1);
+}
+
+/* At exit_task: free @p's slot. */
+static void release_slot(const struct task_struct *p, struct task_ctx *tctx)
+{
+	struct relay_task_shared *sh = shared_slot(p, tctx);
+
+	tctx->slot = 0;
+	if (!sh)
+		return;
+	WRITE_ONCE(sh->grant, 0);
+	WRITE_ONCE(sh->pid, 0);
+}
+
+/* A moving average of weight 1/8; the first sample is taken whole. */
+static void average_in(u64 *avg, u64 sample)
+{
+	u64 a = READ_ONCE(*avg);
+
+	WRITE_ONCE(*avg, a ? a - a / 8 + sample / 8 : sample);
 }
 
 /*
@@ -1762,6 +1865,163 @@ static void usersched_reenqueued(struct task_struct *p)
  * else is handed to user space, or kept in the kernel when there is no room
  * (congestion).
  */
+/*
+ * The wakeup fast path
+ * --------------------
+ * A task the policy granted the fast path (its slot's grant, written by
+ * user space: Policy::fast_path in scheduler-core) is placed here when it
+ * wakes, without the round trip through user space: on an idle CPU it may
+ * use, else on the CPU whose running task it preempts, the one that has
+ * run longest of those it may use that run neither a fast-placed task nor
+ * the user scheduler, nor are held by a higher class. It is queued in that
+ * CPU's DSQ at a key below everything that CPU serves (so it runs next
+ * there: consume_in_vtime_order, which ops.dispatch() tries before the user
+ * scheduler while fast_waiting is set), and the CPU is kicked, with
+ * SCX_KICK_PREEMPT if it runs a task: that task's slice ends at once
+ * (ext.c kick_one_cpu() zeroes the current slice), and it is enqueued again
+ * the ordinary way. Nothing is held in user space, so the task's
+ * generation moves on as for dispatch_in_kernel().
+ *
+ * User space stays the only author of policy: which tasks, and with what
+ * budget. The dispatcher enforces the budget (fast_run_ends): a
+ * fast-placed run's slice is the budget (at most slice_ns), and a run that
+ * uses it all, or fast-placed runs that use more than RELAY_FAST_SHARE_PCT
+ * % of a CPU within a RELAY_FAST_WINDOW_MS window, revoke the grant
+ * (revoked_grant = grant): no fast path until the policy grants again (a
+ * new epoch). So a task that lies about being latency-critical gets at
+ * most its budget per wakeup and half a CPU, and then goes through the
+ * policy like any other.
+ *
+ * Not in partial mode (decisions go to local DSQs there, see partial_cpu()).
+ */
+static bool lowest_waiting_key(s32 cpu, u64 *key);
+
+/* The valid grant of @p (not revoked, for its pid), or 0. */
+static u64 valid_grant(const struct task_struct *p, struct relay_task_shared *sh)
+{
+	u64 grant = READ_ONCE(sh->grant);
+
+	if (!grant || (s32)(grant >> RELAY_GRANT_PID_SHIFT) != p->pid || grant == READ_ONCE(sh->revoked_grant))
+		return 0;
+	return grant;
+}
+
+/* A grant's burst budget (ns), at most RELAY_FAST_MAX_BUDGET_US and slice_ns. */
+static u64 grant_budget_ns(u64 grant)
+{
+	u64 budget = ((grant >> RELAY_GRANT_BUDGET_SHIFT) & RELAY_GRANT_BUDGET_MASK) * 1000;
+
+	if (budget > RELAY_FAST_MAX_BUDGET_US * 1000ULL)
+		budget = RELAY_FAST_MAX_BUDGET_US * 1000ULL;
+	return budget < slice_ns ? budget : slice_ns;
+}
+
+/* Most CPUs fast_cpu() looks at, from the task's own on. */
+#define FAST_SCAN_CPUS 64
+
+/*
+ * The CPU a fast-placed @p goes to (see above), or -1; *@running says
+ * whether a task runs there (to be preempted).
+ */
+static s32 fast_cpu(struct task_struct *p, bool *running)
+{
+	s32 prev = scx_bpf_task_cpu(p), best = -1, cpu;
+	u64 oldest = 0, started;
+	struct relay_cpu_state *st;
+	u32 i, n = nr_cpu_ids;
+
+	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+	if (cpu >= 0) {
+		*running = false;
+		return cpu;
+	}
+	if (n > FAST_SCAN_CPUS)
+		n = FAST_SCAN_CPUS;
+	bpf_for(i, 0, n) {
+		cpu = (s32)(((u32)prev + i) % nr_cpu_ids);
+		if (cpu < 0 || cpu >= RELAY_MAX_CPUS || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+			continue;
+		st = cpu_state_of(cpu);
+		if (!st || !st->online || held_by_higher_class(cpu) || fast_on[cpu] || fast_waiting[cpu])
+			continue;
+		if (READ_ONCE(usersched_on_cpu) && READ_ONCE(usersched_cpu) == cpu)
+			continue;
+		/* Idle, its bit taken by select_cpu_dfl() for this very wakeup: best. */
+		if (READ_ONCE(st->idle) || !READ_ONCE(st->current_pid)) {
+			*running = false;
+			return cpu;
+		}
+		started = READ_ONCE(cpu_started_ns[cpu]);
+		if (best < 0 || started < oldest) {
+			best = cpu;
+			oldest = started;
+		}
+	}
+	*running = true;
+	return best;
+}
+
+/* Place a woken @p under its grant, if it has one (see above). */
+static bool fast_place(struct task_struct *p, u64 enq_flags)
+{
+	struct task_ctx *tctx = lookup_task_ctx(p);
+	struct relay_task_shared *sh;
+	u64 grant, key, now_key;
+	bool running = false;
+	s32 cpu;
+
+	if (partial_mode || !(enq_flags & SCX_ENQ_WAKEUP) || !tctx)
+		return false;
+	sh = shared_slot(p, tctx);
+	if (!sh)
+		return false;
+	grant = valid_grant(p, sh);
+	if (!grant)
+		return false;
+	cpu = fast_cpu(p, &running);
+	if (cpu < 0 || cpu >= RELAY_MAX_CPUS)
+		return false;
+	now_key = vtime_now_get();
+	if (!lowest_waiting_key(cpu, &key) || vtime_before(now_key, key))
+		key = now_key;
+	tctx->fast_grant = grant;
+	__sync_fetch_and_add(&tctx->generation, 2);
+	WRITE_ONCE(sh->nr_fast_runs, sh->nr_fast_runs + 1);
+	scx_bpf_dsq_insert_vtime(p, cpu, grant_budget_ns(grant), key - 1, enq_flags);
+	WRITE_ONCE(fast_waiting[cpu], 1);
+	kick(cpu, running ? SCX_KICK_PREEMPT : SCX_KICK_IDLE);
+	__sync_fetch_and_add(&nr_fast_placed, 1);
+	if (running)
+		__sync_fetch_and_add(&nr_fast_preempts, 1);
+	return true;
+}
+
+/*
+ * At ops.stopping() of a fast-placed run of @p, @ran ns long: the run's
+ * fast status ends (a re-enqueue is an ordinary one), and the grant is
+ * revoked if the run used its whole budget or the window's share.
+ */
+static void fast_run_ends(struct task_struct *p, struct task_ctx *tctx, bool runnable, u64 ran, u64 now)
+{
+	struct relay_task_shared *sh = shared_slot(p, tctx);
+	u64 grant = tctx->fast_grant;
+	bool overrun;
+
+	tctx->fast_grant = 0;
+	if (now - tctx->fast_window_ns > RELAY_FAST_WINDOW_MS * 1000000ULL) {
+		tctx->fast_window_ns = now;
+		tctx->fast_window_used = 0;
+	}
+	tctx->fast_window_used += ran;
+	overrun = (runnable && tctx->exec_runtime >= grant_budget_ns(grant)) ||
+		  tctx->fast_window_used > RELAY_FAST_WINDOW_MS * 1000000ULL * RELAY_FAST_SHARE_PCT / 100;
+	if (!overrun || !sh || READ_ONCE(sh->grant) != grant)
+		return;
+	WRITE_ONCE(sh->revoked_grant, grant);
+	WRITE_ONCE(sh->revoked_ns, now);
+	__sync_fetch_and_add(&nr_fast_revoked, 1);
+}
+
 void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	if (is_usersched(p)) {
@@ -1811,6 +2071,8 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
 		__sync_fetch_and_add(&nr_kernel_dispatches, 1);
 		return;
 	}
+	if (fast_place(p, enq_flags))
+		return;
 	if (queue_to_user(p, enq_flags)) {
 		wake_usersched(p, enq_flags, bpf_ktime_get_ns());
 		return;
@@ -1963,6 +2225,9 @@ void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 		WRITE_ONCE(*aged, 0);
 	if (age_first && run_overdue(cpu, now))
 		goto aged_out;
+	/* A fast-placed task queued for this CPU runs before the user scheduler (fast_place). */
+	if (READ_ONCE(fast_waiting[cpu & (RELAY_MAX_CPUS - 1)]) && consume_in_vtime_order(cpu))
+		goto out;
 	if (usersched_has_work(true) && scx_bpf_dsq_move_to_local(USERSCHED_DSQ, 0))
 		goto out;
 	/* Kernel threads that had no whole slice yet (kthread_in_kernel). */
@@ -2007,6 +2272,9 @@ out:
 void BPF_STRUCT_OPS(relay_runnable, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
+	struct relay_task_shared *sh;
+	struct task_struct *waker;
+	u64 now;
 
 	/*
 	 * The CPU the wakeup runs on (the waker's, or the interrupt's), not the
@@ -2020,8 +2288,19 @@ void BPF_STRUCT_OPS(relay_runnable, struct task_struct *p, u64 enq_flags)
 	cg_count(p, tctx);
 	if (!(enq_flags & SCX_ENQ_WAKEUP))
 		return;
+	now = bpf_ktime_get_ns();
 	tctx->exec_runtime = 0;
-	tctx->wait_since = bpf_ktime_get_ns();
+	tctx->wait_since = now;
+	sh = shared_slot(p, tctx);
+	if (!sh)
+		return;
+	WRITE_ONCE(sh->nr_wakeups, sh->nr_wakeups + 1);
+	if (tctx->last_wake_ns && now > tctx->last_wake_ns)
+		average_in(&sh->avg_wake_period_ns, now - tctx->last_wake_ns);
+	tctx->last_wake_ns = now;
+	/* What runs here: the waker, or the task an interrupt came in on. */
+	waker = bpf_get_current_task_btf();
+	WRITE_ONCE(sh->last_waker_pid, waker ? waker->pid : 0);
 }
 
 /* @p leaves the runqueue: its weight stops counting in its cgroup. */
@@ -2078,7 +2357,11 @@ void BPF_STRUCT_OPS(relay_running, struct task_struct *p)
 		WRITE_ONCE(usersched_cpu, scx_bpf_task_cpu(p));
 		return;
 	}
+	if (cpu >= 0 && cpu < RELAY_MAX_CPUS)
+		WRITE_ONCE(fast_waiting[cpu & (RELAY_MAX_CPUS - 1)], 0);
 	tctx = lookup_task_ctx(p);
+	if (tctx && tctx->fast_grant && cpu >= 0 && cpu < RELAY_MAX_CPUS)
+		WRITE_ONCE(fast_on[cpu & (RELAY_MAX_CPUS - 1)], 1);
 	/* A run that a user decision placed, nothing having come between. */
 	if (tctx && tctx->user_run_gen) {
 		if (tctx->user_run_gen == READ_ONCE(tctx->generation))
@@ -2090,7 +2373,8 @@ void BPF_STRUCT_OPS(relay_running, struct task_struct *p)
 		WRITE_ONCE(vtime_now, p->scx.dsq_vtime);
 	if (tctx)
 		tctx->start_ts = now;
-	if (tickless)
+	/* A fast-placed run keeps its budget for a slice (fast_place). */
+	if (tickless && !(tctx && tctx->fast_grant))
 		grant_unbounded_slice(p, cpu);
 }
 
@@ -2098,11 +2382,15 @@ void BPF_STRUCT_OPS(relay_running, struct task_struct *p)
 void BPF_STRUCT_OPS(relay_stopping, struct task_struct *p, bool runnable)
 {
 	struct relay_cpu_state *st = cpu_state_of(scx_bpf_task_cpu(p));
-	u64 now = bpf_ktime_get_ns();
+	u64 now = bpf_ktime_get_ns(), ran = 0;
+	struct relay_task_shared *sh;
 	struct task_ctx *tctx;
+	s32 cpu = scx_bpf_task_cpu(p);
 
 	if (st)
 		st->current_pid = 0;
+	if (cpu >= 0 && cpu < RELAY_MAX_CPUS)
+		WRITE_ONCE(fast_on[cpu & (RELAY_MAX_CPUS - 1)], 0);
 	if (tickless) {
 		u8 *unbounded = MEMBER_VPTR(unbounded_on, [scx_bpf_task_cpu(p)]);
 
@@ -2117,7 +2405,16 @@ void BPF_STRUCT_OPS(relay_stopping, struct task_struct *p, bool runnable)
 		return;
 	tctx->stop_ts = now;
 	if (tctx->start_ts && now > tctx->start_ts)
-		tctx->exec_runtime += now - tctx->start_ts;
+		ran = now - tctx->start_ts;
+	tctx->exec_runtime += ran;
+	sh = shared_slot(p, tctx);
+	if (sh) {
+		WRITE_ONCE(sh->runtime_ns, sh->runtime_ns + ran);
+		if (!runnable)
+			average_in(&sh->avg_burst_ns, tctx->exec_runtime);
+	}
+	if (tctx->fast_grant)
+		fast_run_ends(p, tctx, runnable, ran, now);
 	/* Put back after running: a new wait starts (the kernel's too). */
 	if (runnable)
 		tctx->wait_since = now;
@@ -2444,6 +2741,7 @@ s32 BPF_STRUCT_OPS(relay_init_task, struct task_struct *p, struct scx_init_task_
 	if (!tctx)
 		return -ENOMEM;
 	tctx->wait_since = bpf_ktime_get_ns();
+	claim_slot(p, tctx);
 	return 0;
 }
 
@@ -2487,6 +2785,7 @@ void BPF_STRUCT_OPS(relay_exit_task, struct task_struct *p, struct scx_exit_task
 
 	if (!tctx)
 		return;
+	release_slot(p, tctx);
 	g = READ_ONCE(tctx->generation);
 	if (g & 1)
 		pending_forget(g);

@@ -10,6 +10,8 @@
 
 use std::{cell::RefCell, os::fd::BorrowedFd, ptr::NonNull, rc::Rc};
 
+use anyhow::Context as _;
+
 use libbpf_rs::{libbpf_sys, AsRawLibbpf, MapCore, RingBuffer, RingBufferBuilder, UserRingBuffer};
 use nix::{
     errno::Errno,
@@ -17,8 +19,9 @@ use nix::{
     time::{clock_gettime, ClockId},
 };
 use scheduler_core::{
+    shared::TASK_SLOTS,
     wire::{RawDecision, RawQueuedTask, DECISION_SIZE, MAX_CPUS},
-    Backend, BackendError, CpuView, Decision, QueuedTask, SendStatus,
+    Backend, BackendError, CpuView, Decision, QueuedTask, SendStatus, TaskSharedSlot,
 };
 
 use super::{bpf::types, stats::BssCounters};
@@ -31,8 +34,63 @@ struct Inbox {
     invalid: u64,
 }
 
+/// The dispatcher's `task_shared` map (the per-task context shared with
+/// user space: scheduler-core's `shared` module), mapped into this process:
+/// read and written in place, no system call.
+struct SharedMapping {
+    slots: NonNull<TaskSharedSlot>,
+}
+
+const SHARED_BYTES: usize = TASK_SLOTS * std::mem::size_of::<TaskSharedSlot>();
+
+impl SharedMapping {
+    fn new(map: &dyn MapCore) -> anyhow::Result<Self> {
+        let (value_size, entries) = (map.value_size() as usize, map.max_entries() as usize);
+        anyhow::ensure!(
+            value_size == std::mem::size_of::<TaskSharedSlot>() && entries == TASK_SLOTS,
+            "task_shared has {entries} values of {value_size} bytes, expected {TASK_SLOTS} of {}",
+            std::mem::size_of::<TaskSharedSlot>()
+        );
+        let len = std::num::NonZeroUsize::new(SHARED_BYTES).context("empty task_shared")?;
+        // SAFETY: a new shared mapping of the map's fd (an mmapable array:
+        // its values, contiguous, page-aligned from offset 0), placed by the
+        // kernel; nothing else is touched. It lives until `drop`.
+        let ptr = unsafe {
+            nix::sys::mman::mmap(
+                None,
+                len,
+                nix::sys::mman::ProtFlags::PROT_READ | nix::sys::mman::ProtFlags::PROT_WRITE,
+                nix::sys::mman::MapFlags::MAP_SHARED,
+                map.as_fd(),
+                0,
+            )
+        }
+        .map_err(|e| anyhow::anyhow!("mmap of task_shared failed: {e}"))?;
+        Ok(Self { slots: ptr.cast() })
+    }
+
+    fn slots(&self) -> &[TaskSharedSlot] {
+        // SAFETY: the mapping holds TASK_SLOTS values laid out as
+        // TaskSharedSlot (checked in `new` and, field by field, against
+        // intf.h in bpf.rs), all atomics: any bytes are valid values, and
+        // both sides access them only with single aligned loads and stores.
+        unsafe { std::slice::from_raw_parts(self.slots.as_ptr(), TASK_SLOTS) }
+    }
+}
+
+impl Drop for SharedMapping {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`, of that length, no longer borrowed
+        // (borrows of `slots()` end with `&self`).
+        if let Err(e) = unsafe { nix::sys::mman::munmap(self.slots.cast(), SHARED_BYTES) } {
+            log::warn!("munmap of task_shared failed: {e}");
+        }
+    }
+}
+
 /// The backend over a loaded and attached dispatcher.
 pub struct BpfBackend {
+    shared: SharedMapping,
     queued: RingBuffer<'static>,
     inbox: Rc<RefCell<Inbox>>,
     capacity: usize,
@@ -58,6 +116,7 @@ impl BpfBackend {
     pub unsafe fn new(
         queued: &dyn MapCore,
         decisions: &dyn MapCore,
+        task_shared: &dyn MapCore,
         bss: NonNull<types::bss>,
         nr_cpus: u32,
         batch: usize,
@@ -78,7 +137,8 @@ impl BpfBackend {
         })?;
         let queued = builder.build()?;
         let decisions = UserRingBuffer::new(decisions)?;
-        Ok(Self { queued, inbox, capacity, decisions, bss, nr_cpus, dropped_decisions: 0 })
+        let shared = SharedMapping::new(task_shared)?;
+        Ok(Self { shared, queued, inbox, capacity, decisions, bss, nr_cpus, dropped_decisions: 0 })
     }
 
     /// Blocks until the dispatcher hands over a task or `timeout` passed
@@ -191,6 +251,10 @@ impl Backend for BpfBackend {
             let steps = (&raw const (*bss).user_steps).read_volatile();
             (&raw mut (*bss).user_steps).write_volatile(steps.wrapping_add(1));
         }
+    }
+
+    fn task_shared(&self) -> Option<&[TaskSharedSlot]> {
+        Some(self.shared.slots())
     }
 }
 

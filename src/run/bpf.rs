@@ -73,6 +73,17 @@ const _: () = assert!(intf::relay_consts_RELAY_WEIGHT_MAX as u64 == scheduler_co
 scheduler_core::queued_task_fields!(same_offset!(intf::relay_queued_task, RawQueuedTask));
 scheduler_core::decision_fields!(same_offset!(intf::relay_decision, RawDecision));
 scheduler_core::record_event_fields!(same_offset!(intf::relay_record_event, RawRecordEvent));
+scheduler_core::task_shared_fields!(same_offset!(intf::relay_task_shared, scheduler_core::TaskSharedSlot));
+const _: () = assert!(size_of::<intf::relay_task_shared>() == size_of::<scheduler_core::TaskSharedSlot>());
+const _: () = assert!(intf::relay_consts_RELAY_TASK_SLOTS as usize == scheduler_core::shared::TASK_SLOTS);
+const _: () = assert!(intf::relay_consts_RELAY_SLOT_PROBES as usize == scheduler_core::shared::SLOT_PROBES);
+const _: () = assert!(intf::relay_consts_RELAY_FAST_MAX_BUDGET_US as u64 == scheduler_core::shared::FAST_MAX_BUDGET_US);
+const _: () = assert!(intf::relay_consts_RELAY_FAST_WINDOW_MS as u64 == scheduler_core::shared::FAST_WINDOW_MS);
+const _: () = assert!(intf::relay_consts_RELAY_FAST_SHARE_PCT as u64 == scheduler_core::shared::FAST_SHARE_PCT);
+const _: () = assert!(intf::RELAY_GRANT_PID_SHIFT == scheduler_core::shared::GRANT_PID_SHIFT);
+const _: () = assert!(intf::RELAY_GRANT_BUDGET_SHIFT == scheduler_core::shared::GRANT_BUDGET_SHIFT);
+const _: () = assert!(intf::RELAY_GRANT_BUDGET_MASK as u64 == scheduler_core::shared::GRANT_BUDGET_MASK);
+const _: () = assert!(intf::RELAY_GRANT_EPOCH_MASK as u64 == scheduler_core::shared::GRANT_EPOCH_MASK);
 const _: () = assert!(size_of::<intf::relay_record_event>() == RECORD_EVENT_SIZE);
 const _: () = assert!(intf::relay_record_kind_RELAY_REC_RUNNABLE == scheduler_core::record::Kind::Runnable as u32);
 const _: () = assert!(intf::relay_record_kind_RELAY_REC_RUNNING == scheduler_core::record::Kind::Running as u32);

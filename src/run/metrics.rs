@@ -105,6 +105,14 @@ pub struct Metrics {
     pub unbounded_runs: u64,
     #[stat(desc = "Preempting kicks of the tickless check to CPUs running unbounded, work being queued for them")]
     pub unbounded_kicks: u64,
+    #[stat(desc = "Wakeups the dispatcher placed under the policy's fast-path grant, without user space")]
+    pub fast_placed: u64,
+    #[stat(desc = "Of those, placements that preempted a running task")]
+    pub fast_preempts: u64,
+    #[stat(desc = "Fast-path grants revoked: a task overran its budget or its share of a CPU")]
+    pub fast_revoked: u64,
+    #[stat(desc = "Tasks that found no free slot of the shared task context: never fast-placed")]
+    pub slots_full: u64,
     #[stat(desc = "Engine steps (one per wake-up of the scheduling loop)")]
     pub steps: u64,
     #[stat(desc = "Steps that neither received a task nor sent a decision")]
@@ -149,6 +157,10 @@ impl From<&StatsLine> for Metrics {
             stranded_moved,
             unbounded_runs,
             unbounded_kicks,
+            fast_placed,
+            fast_preempts,
+            fast_revoked,
+            slots_full,
         } = dispatch;
         let LoopProfile { steps, empty_steps, received, cpu_ns, redirected } = profile;
         Self {
@@ -184,6 +196,10 @@ impl From<&StatsLine> for Metrics {
             stranded_moved,
             unbounded_runs,
             unbounded_kicks,
+            fast_placed,
+            fast_preempts,
+            fast_revoked,
+            slots_full,
             steps,
             empty_steps,
             received,
@@ -239,6 +255,10 @@ impl Metrics {
             stranded_moved: d(n.stranded_moved, e.stranded_moved),
             unbounded_runs: d(n.unbounded_runs, e.unbounded_runs),
             unbounded_kicks: d(n.unbounded_kicks, e.unbounded_kicks),
+            fast_placed: d(n.fast_placed, e.fast_placed),
+            fast_preempts: d(n.fast_preempts, e.fast_preempts),
+            fast_revoked: d(n.fast_revoked, e.fast_revoked),
+            slots_full: d(n.slots_full, e.slots_full),
             steps: d(n.steps, e.steps),
             empty_steps: d(n.empty_steps, e.empty_steps),
             received: d(n.received, e.received),
@@ -327,6 +347,10 @@ impl From<&Metrics> for StatsLine {
             stranded_moved,
             unbounded_runs,
             unbounded_kicks,
+            fast_placed,
+            fast_preempts,
+            fast_revoked,
+            slots_full,
             steps,
             empty_steps,
             received,
@@ -365,6 +389,10 @@ impl From<&Metrics> for StatsLine {
                     stranded_moved,
                     unbounded_runs,
                     unbounded_kicks,
+                    fast_placed,
+                    fast_preempts,
+                    fast_revoked,
+                    slots_full,
                 },
             },
             page_faults,

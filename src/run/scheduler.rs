@@ -491,7 +491,7 @@ unsafe fn connect_backend(skel: &mut BpfSkel<'_>, nr_cpus: u32, batch: usize) ->
     let bss = skel.maps.bss_data.as_deref_mut().map(NonNull::from).context("the BPF object has no mmapped .bss")?;
     // SAFETY: `bss` points into `skel`'s mapping; this function's caller
     // keeps `skel` alive for as long as the backend.
-    unsafe { BpfBackend::new(&skel.maps.queued, &skel.maps.decisions, bss, nr_cpus, batch) }
+    unsafe { BpfBackend::new(&skel.maps.queued, &skel.maps.decisions, &skel.maps.task_shared, bss, nr_cpus, batch) }
         .context("connecting to the dispatcher's ring buffers")
 }
 

@@ -195,7 +195,19 @@ bss_counters! {
         /// CPUs whose tick stopped, `tickless_check_fn`) sent to a CPU marked
         /// as running an unbounded slice, work being queued for it. One run
         /// may be kicked more than once.
-        unbounded_kicks: "unbounded kicks" <- nr_unbounded_kicks;
+        unbounded_kicks: "unbounded kicks" <- nr_unbounded_kicks,
+        /// Wakeups the dispatcher placed itself under the policy's grant,
+        /// without the round trip to user space (`fast_place` in
+        /// src/bpf/main.bpf.c).
+        fast_placed: "fast placed" <- nr_fast_placed,
+        /// Of those, placements that preempted a running task.
+        fast_preempts: "fast preempts" <- nr_fast_preempts,
+        /// Grants revoked: a fast-placed task used its whole budget in one
+        /// run, or its fast-placed runs more than their share of a CPU.
+        fast_revoked: "fast revoked" <- nr_fast_revoked,
+        /// Tasks that found no free slot of the shared task context when
+        /// they joined: never fast-placed.
+        slots_full: "slots full" <- nr_slots_full;
     }
 }
 
@@ -602,6 +614,10 @@ mod tests {
                     stranded_moved: 29,
                     unbounded_runs: 30,
                     unbounded_kicks: 31,
+                    fast_placed: 32,
+                    fast_preempts: 33,
+                    fast_revoked: 34,
+                    slots_full: 35,
                 },
             },
             page_faults: 6,
@@ -613,7 +629,7 @@ mod tests {
             line.to_string(),
             "queued 10 voided 22 | dispatched user 7 kernel 2 fallback 1 rescued 8 aged 20 overdue 4 keepalive 2 reenqueued 24 | bounced 3 \
              stale 4 vtime clamped 21 congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 cgroup unresolved 27 | page faults 6 loop allocs 23 | dispatch calls 11 \
-             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 served empty 28 stranded moved 29 unbounded runs 30 unbounded kicks 31 | steps 16 empty 17 received 18 | cpu_ns 19"
+             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 served empty 28 stranded moved 29 unbounded runs 30 unbounded kicks 31 fast placed 32 fast preempts 33 fast revoked 34 slots full 35 | steps 16 empty 17 received 18 | cpu_ns 19"
         );
         assert!(!line.to_string().contains('\n'));
         let without_probe = StatsLine { loop_allocs: None, ..line };

@@ -1,0 +1,97 @@
+//! Which tasks get the dispatcher's wakeup fast path
+//! ([`scheduler_core::shared`]), from the statistics it publishes: the one
+//! rule `deadline` and `interactive` grant by.
+//!
+//! A task is **latency-critical** when the dispatcher has seen it wake at
+//! least [`MIN_WAKEUPS`] times and:
+//!
+//! 1. its average burst (CPU time from a wakeup to its next sleep) is at
+//!    most [`MAX_BURST_NS`]: a 60 Hz frame of a few ms qualifies, a
+//!    compiler's run does not;
+//! 2. it sleeps most of the time: its average burst is at most
+//!    1/[`MAX_CPU_SHARE_INV`] of its average time between wakeups (a task
+//!    that wakes often and runs most of the time is a CPU hog in
+//!    disguise: hackbench's senders are not latency-critical);
+//! 3. its own weight is at least nice 0's: a task niced down (or
+//!    SCHED_IDLE) asked to wait, and keeps the policy's order;
+//! 4. no grant of it was revoked in the last [`REGRANT_AFTER_NS`]: a task
+//!    that overran its budget goes through the policy's order for a while
+//!    before it is trusted again.
+//!
+//! Its budget is twice its average burst, within
+//! [`MIN_BUDGET_NS`]..=[`MAX_BUDGET_NS`]: room for a frame that takes
+//! longer than most, and a bound on one that does not stop. The dispatcher
+//! enforces it, and at most half a CPU per task over 100 ms
+//! (`FAST_SHARE_PCT`), whatever the averages said.
+
+use scheduler_core::{task::WEIGHT_DEFAULT, FastGrant, QueuedTask, TaskStats};
+
+/// Wakeups the dispatcher must have seen before the averages count.
+pub const MIN_WAKEUPS: u32 = 4;
+/// Longest average burst of a latency-critical task (ns).
+pub const MAX_BURST_NS: u64 = 5_000_000;
+/// A latency-critical task runs at most 1/this of its time between wakeups.
+pub const MAX_CPU_SHARE_INV: u64 = 4;
+/// How long after a revoke a task is not granted again (ns).
+pub const REGRANT_AFTER_NS: u64 = 1_000_000_000;
+/// Smallest budget granted (ns).
+pub const MIN_BUDGET_NS: u64 = 1_000_000;
+/// Largest budget granted (ns).
+pub const MAX_BUDGET_NS: u64 = 10_000_000;
+
+/// The grant for `task` under the rules above, or `None`.
+pub fn fast_grant(task: &QueuedTask, stats: &TaskStats, now_ns: u64) -> Option<FastGrant> {
+    let sleeps_mostly = stats.avg_wake_period_ns > 0
+        && stats.avg_burst_ns.saturating_mul(MAX_CPU_SHARE_INV) <= stats.avg_wake_period_ns;
+    let revoked_lately = stats.revoked_ns != 0 && now_ns.saturating_sub(stats.revoked_ns) < REGRANT_AFTER_NS;
+    let critical = stats.nr_wakeups >= MIN_WAKEUPS
+        && stats.avg_burst_ns <= MAX_BURST_NS
+        && sleeps_mostly
+        && task.task_weight >= WEIGHT_DEFAULT
+        && !revoked_lately;
+    critical.then(|| FastGrant { budget_ns: (2 * stats.avg_burst_ns).clamp(MIN_BUDGET_NS, MAX_BUDGET_NS) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    fn periodic(burst: u64, period: u64) -> TaskStats {
+        TaskStats { nr_wakeups: 100, avg_burst_ns: burst, avg_wake_period_ns: period, ..Default::default() }
+    }
+
+    #[test]
+    fn periodic_short_bursts_are_granted_twice_their_burst() {
+        let t = QueuedTask::new(1, 0);
+        // A 60 Hz frame of 3 ms.
+        assert_eq!(fast_grant(&t, &periodic(3 * MS, 16 * MS), 0), Some(FastGrant { budget_ns: 6 * MS }));
+        // cyclictest: 20 us every 1 ms; the budget's floor.
+        assert_eq!(fast_grant(&t, &periodic(20_000, MS), 0), Some(FastGrant { budget_ns: MIN_BUDGET_NS }));
+    }
+
+    #[test]
+    fn hogs_busy_wakers_and_long_bursts_are_not() {
+        let t = QueuedTask::new(1, 0);
+        assert_eq!(fast_grant(&t, &periodic(6 * MS, 100 * MS), 0), None, "burst too long");
+        assert_eq!(fast_grant(&t, &periodic(100_000, 200_000), 0), None, "runs half the time");
+        assert_eq!(fast_grant(&t, &periodic(100_000, 0), 0), None, "one wakeup: no period");
+        let young = TaskStats { nr_wakeups: MIN_WAKEUPS - 1, ..periodic(MS, 16 * MS) };
+        assert_eq!(fast_grant(&t, &young, 0), None, "too few wakeups");
+    }
+
+    #[test]
+    fn niced_tasks_keep_the_policys_order() {
+        let t = QueuedTask { task_weight: scheduler_core::task::nice_to_weight(5), ..QueuedTask::new(1, 0) };
+        assert_eq!(fast_grant(&t, &periodic(MS, 16 * MS), 0), None);
+    }
+
+    #[test]
+    fn a_revoke_holds_for_a_while() {
+        let t = QueuedTask::new(1, 0);
+        let s = TaskStats { revoked_ns: 5 * MS, revoked: true, ..periodic(MS, 16 * MS) };
+        assert_eq!(fast_grant(&t, &s, 5 * MS + REGRANT_AFTER_NS - 1), None);
+        assert!(fast_grant(&t, &s, 5 * MS + REGRANT_AFTER_NS).is_some());
+    }
+}
