@@ -1942,7 +1942,8 @@ static s32 fast_cpu(struct task_struct *p, bool *running)
 		if (cpu < 0 || cpu >= RELAY_MAX_CPUS || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
 			continue;
 		st = cpu_state_of(cpu);
-		if (!st || !st->online || held_by_higher_class(cpu) || fast_on[cpu] || fast_waiting[cpu])
+		if (!st || !st->online || held_by_higher_class(cpu) || fast_on[cpu & (RELAY_MAX_CPUS - 1)] ||
+		    fast_waiting[cpu & (RELAY_MAX_CPUS - 1)])
 			continue;
 		if (READ_ONCE(usersched_on_cpu) && READ_ONCE(usersched_cpu) == cpu)
 			continue;
@@ -1951,7 +1952,7 @@ static s32 fast_cpu(struct task_struct *p, bool *running)
 			*running = false;
 			return cpu;
 		}
-		started = READ_ONCE(cpu_started_ns[cpu]);
+		started = READ_ONCE(cpu_started_ns[cpu & (RELAY_MAX_CPUS - 1)]);
 		if (best < 0 || started < oldest) {
 			best = cpu;
 			oldest = started;
@@ -1988,7 +1989,7 @@ static bool fast_place(struct task_struct *p, u64 enq_flags)
 	__sync_fetch_and_add(&tctx->generation, 2);
 	WRITE_ONCE(sh->nr_fast_runs, sh->nr_fast_runs + 1);
 	scx_bpf_dsq_insert_vtime(p, cpu, grant_budget_ns(grant), key - 1, enq_flags);
-	WRITE_ONCE(fast_waiting[cpu], 1);
+	WRITE_ONCE(fast_waiting[cpu & (RELAY_MAX_CPUS - 1)], 1);
 	kick(cpu, running ? SCX_KICK_PREEMPT : SCX_KICK_IDLE);
 	__sync_fetch_and_add(&nr_fast_placed, 1);
 	if (running)

@@ -91,6 +91,8 @@ impl Drop for SharedMapping {
 /// The backend over a loaded and attached dispatcher.
 pub struct BpfBackend {
     shared: SharedMapping,
+    /// Whether the policy's grants are published (`--no-fast-path` clears it).
+    fast_path: bool,
     queued: RingBuffer<'static>,
     inbox: Rc<RefCell<Inbox>>,
     capacity: usize,
@@ -138,7 +140,7 @@ impl BpfBackend {
         let queued = builder.build()?;
         let decisions = UserRingBuffer::new(decisions)?;
         let shared = SharedMapping::new(task_shared)?;
-        Ok(Self { shared, queued, inbox, capacity, decisions, bss, nr_cpus, dropped_decisions: 0 })
+        Ok(Self { shared, fast_path: true, queued, inbox, capacity, decisions, bss, nr_cpus, dropped_decisions: 0 })
     }
 
     /// Blocks until the dispatcher hands over a task or `timeout` passed
@@ -176,6 +178,13 @@ impl BpfBackend {
         // SAFETY: `bss` is the mapped .bss of the loaded object (see `new`); an aligned u32 store of a field only this
         // thread writes.
         unsafe { (&raw mut (*self.bss.as_ptr()).test_eject).write_volatile(1) };
+    }
+
+    /// With `false`, the engine is given no shared task context: no task
+    /// is granted the fast path (`--no-fast-path`).
+    pub fn with_fast_path(mut self, on: bool) -> Self {
+        self.fast_path = on;
+        self
     }
 
     /// Queued records and decisions the backend could not use (count).
@@ -254,7 +263,7 @@ impl Backend for BpfBackend {
     }
 
     fn task_shared(&self) -> Option<&[TaskSharedSlot]> {
-        Some(self.shared.slots())
+        self.fast_path.then(|| self.shared.slots())
     }
 }
 

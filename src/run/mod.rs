@@ -93,6 +93,15 @@ pub struct RunOpts {
     #[arg(long)]
     pub tickless: bool,
 
+    /// Grant no task the dispatcher's wakeup fast path: every wakeup that
+    /// finds no idle CPU waits for the policy's decision, as before the
+    /// fast path (to measure what it changes). By default a policy that
+    /// grants it (`deadline`, `interactive`) has latency-critical tasks'
+    /// wakeups placed at once by the dispatcher (`fast_placed` in the
+    /// metrics).
+    #[arg(long)]
+    pub no_fast_path: bool,
+
     /// Print one line every SECS seconds of what the counters moved during
     /// those seconds (`scx_relay stats: last 1.0 s: queued N ...`: tasks
     /// queued, hand-offs voided, runs placed by user space, tasks
@@ -245,6 +254,7 @@ impl RunOpts {
             stall_timeout_ns: tunables.stall_timeout_ns,
             partial: self.partial,
             tickless: self.tickless,
+            fast_path: !self.no_fast_path,
             allow_test_policies: self.allow_test_policies,
             stats_interval,
             exit_dump_len: self.exit_dump_len,
@@ -459,6 +469,7 @@ mod tests {
         );
         assert_eq!(cfg.stall_timeout_ns, 1_000_000_000);
         assert!(!cfg.partial && !cfg.tickless && cfg.stats_interval.is_none());
+        assert!(cfg.fast_path);
         assert_eq!(cfg.exit_dump_len, 0, "the kernel's default");
         assert!(cfg.test_eject_after.is_none());
     }

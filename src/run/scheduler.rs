@@ -57,6 +57,8 @@ pub struct Config {
     pub partial: bool,
     /// `--tickless`: unbounded slices for tasks alone on their CPU.
     pub tickless: bool,
+    /// The policy's fast-path grants are published (not `--no-fast-path`).
+    pub fast_path: bool,
     /// Accept `policies::TEST_NAMES` (`--allow-test-policies`).
     pub allow_test_policies: bool,
     /// Period of the stats line, if any.
@@ -276,7 +278,7 @@ pub fn attach_and_schedule(cfg: &Config, factory: &PolicyFactory, ctl: Option<&S
     let recorder = cfg.record.as_ref().map(|file| Recorder::start(&skel.maps.record, file)).transpose()?;
     // SAFETY: `backend` is declared after `skel`, so it is dropped first on
     // every path (an unwind included).
-    let mut backend = unsafe { connect_backend(&mut skel, nr_cpus, engine_cfg.batch) }?;
+    let mut backend = unsafe { connect_backend(&mut skel, nr_cpus, engine_cfg.batch, cfg.fast_path) }?;
     // With --stats, a thread of its own makes and prints the stats line
     // (see `stats`). It reads the skeleton's .bss, so it is joined before
     // the skeleton goes, and after the dispatcher is detached: declared
@@ -487,11 +489,12 @@ fn register_usersched(skel: &BpfSkel<'_>) -> Result<()> {
 ///
 /// The backend must be dropped before `skel` (it keeps a pointer into the
 /// skeleton's mmapped .bss): see [`BpfBackend::new`].
-unsafe fn connect_backend(skel: &mut BpfSkel<'_>, nr_cpus: u32, batch: usize) -> Result<BpfBackend> {
+unsafe fn connect_backend(skel: &mut BpfSkel<'_>, nr_cpus: u32, batch: usize, fast_path: bool) -> Result<BpfBackend> {
     let bss = skel.maps.bss_data.as_deref_mut().map(NonNull::from).context("the BPF object has no mmapped .bss")?;
     // SAFETY: `bss` points into `skel`'s mapping; this function's caller
     // keeps `skel` alive for as long as the backend.
     unsafe { BpfBackend::new(&skel.maps.queued, &skel.maps.decisions, &skel.maps.task_shared, bss, nr_cpus, batch) }
+        .map(|b| b.with_fast_path(fast_path))
         .context("connecting to the dispatcher's ring buffers")
 }
 
@@ -509,6 +512,9 @@ fn lock_memory_or_warn() {
 /// guest cases wait for that).
 fn announce(cfg: &Config, nr_cpus: u32, policy_name: &str) {
     // Before the start-up line, which guest cases wait for.
+    if !cfg.fast_path {
+        log::info!("fast path off (--no-fast-path): every wakeup without an idle CPU waits for the policy");
+    }
     if cfg.tickless {
         log::info!(
             "tickless: a task alone on its CPU runs an unbounded slice; the tick's check runs every {} us",

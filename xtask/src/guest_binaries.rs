@@ -156,13 +156,21 @@ pub const GUEST_BINARIES: &[GuestBinary] = &[
         optional: false,
         bench_only: false,
     },
-    // Bench load: a 60 Hz frame loop, its missed vsyncs and frame times
-    // (bench.sh's frames workload).
+    // Bench and test load: a 60 Hz frame loop, its missed vsyncs and frame
+    // times (bench.sh's frames workload, scx_relay_fast_path).
     GuestBinary {
         name: "frame_pacer",
         source: Source::Built { path: "release/frame_pacer", build_with: BUILD_COMMAND },
         optional: false,
-        bench_only: true,
+        bench_only: false,
+    },
+    // Test load: a latency-critical task that turns CPU-hungry, whose
+    // fast-path grant the dispatcher must revoke (scx_relay_fast_path).
+    GuestBinary {
+        name: "burst_shift",
+        source: Source::Built { path: "release/burst_shift", build_with: BUILD_COMMAND },
+        optional: false,
+        bench_only: false,
     },
     // Test tool: reads a field of a JSON document, such as `scx_relay ctl
     // status`'s (tests/vm/lib/scx_relay.sh, tests/vm/bench/bench.sh; busybox

@@ -1,0 +1,72 @@
+# Real-kernel test of the wakeup fast path (main.bpf.c "The wakeup fast
+# path", scheduler-core's shared task context, policies::latency).
+#
+# 1. Frames under hogs, with and without the fast path: one stress-ng CPU
+#    worker per CPU, and guest-tools frame_pacer (60 Hz, RELAY_FAST_WORK_MS
+#    of CPU per frame, default 3) for RELAY_FAST_SECONDS (default 5), under
+#    the default policy (deadline), first with --no-fast-path, then with
+#    the fast path. Each run notes the frame loop's missed vsyncs and frame
+#    times. With the fast path, wakeups must be placed by it during the
+#    frames (fast_placed up), some preempting a hog (fast_preempts up);
+#    with --no-fast-path, none (fast_placed +0).
+# 2. A task that abuses its grant: guest-tools burst_shift, latency-critical
+#    for 3 s (1 ms bursts every 10 ms: granted), then CPU-hungry for 5 s
+#    (30 ms bursts), alongside one nice-0 hog per CPU (guest-tools
+#    share_probe, 8 s). The dispatcher must revoke the grant
+#    (fast_revoked up), and no hog may starve: each gets at least half of
+#    an even split of the CPUs among the hogs and burst_shift.
+# The latency ratios are noted, not asserted (a TCG guest's timing is
+# noisy); bench-vm measures them side by side.
+. /relay/lib/common.sh
+. /relay/lib/scx_relay.sh
+
+SECS=${RELAY_FAST_SECONDS:-5}
+WORK_MS=${RELAY_FAST_WORK_MS:-3}
+N=$(nproc)
+
+# frames <what>: frame_pacer under one hog per CPU; notes its line, sets FRAMES.
+frames() {
+	stress-ng --cpu "$N" --cpu-method int64 -t "$((SECS + 2))s" >/tmp/fast-hogs.out 2>&1 &
+	hogs=$!
+	sleep 1
+	workload_begins
+	frame_pacer "$SECS" 60 "$WORK_MS" >/tmp/frames.out 2>&1 ||
+		fail_with_log "$1: frame_pacer failed: $(tail -n 3 /tmp/frames.out | tr '\n' ' ')"
+	workload_ended "$1"
+	workload_deltas "$1" fast_placed fast_preempts fast_revoked slots_full
+	wait "$hogs" || fail_with_log "$1: stress-ng failed: $(tail -n 3 /tmp/fast-hogs.out | tr '\n' ' ')"
+	FRAMES=$(grep '^frame_pacer: slots' /tmp/frames.out) || fail_with_log "$1: no frame_pacer line"
+	note "$1: $FRAMES"
+}
+
+start_relay -- --stats 1 --no-fast-path
+frames "deadline --no-fast-path, frames under $N hogs"
+[ "$DELTA_fast_placed" -eq 0 ] || fail_with_log "--no-fast-path: $DELTA_fast_placed wakeups were fast-placed"
+stop_relay
+
+start_relay -- --stats 1
+frames "deadline, frames under $N hogs"
+[ "$DELTA_fast_placed" -gt 0 ] || fail_with_log "no wakeup was fast-placed during the frames"
+[ "$DELTA_fast_preempts" -gt 0 ] || fail_with_log "no fast placement preempted a hog, although every CPU ran one"
+
+workload_begins
+share_args=
+for _ in $(seq 1 "$N"); do share_args="$share_args 0"; done
+# shellcheck disable=SC2086 # one nice-0 hog per word
+share_probe 8 $share_args >/tmp/fast-shares.out 2>&1 &
+probe=$!
+burst_shift 3 5 >/tmp/burst.out 2>&1 || fail_with_log "burst_shift failed: $(tail -n 3 /tmp/burst.out | tr '\n' ' ')"
+wait "$probe" || fail_with_log "share_probe failed: $(tail -n 3 /tmp/fast-shares.out | tr '\n' ' ')"
+workload_ended "burst_shift beside $N hogs"
+workload_deltas "burst_shift beside $N hogs" fast_placed fast_revoked
+note "$(cat /tmp/burst.out)"
+sed "s/^share_probe: /relay-note: $RELAY_TEST_NAME: /" /tmp/fast-shares.out >&2
+[ "$DELTA_fast_revoked" -gt 0 ] || fail_with_log "burst_shift overran its budget, but no grant was revoked"
+# Each hog gets at least half an even split among the N hogs and burst_shift.
+floor=$(awk -v n="$N" 'BEGIN { printf "%.4f", 0.5 / (n + 1) }')
+starved=$(awk -v f="$floor" '$2 == "hog" { for (i = 1; i < NF; i++) if ($i == "share" && $(i + 1) + 0 < f) print $3 }' /tmp/fast-shares.out)
+hogs=$(grep -c '^share_probe: hog ' /tmp/fast-shares.out)
+[ "$hogs" -eq "$N" ] || fail_with_log "share_probe reported $hogs hogs, expected $N"
+[ -z "$starved" ] || fail_with_log "hog(s) $starved got less than $floor of the CPUs beside burst_shift"
+stop_relay
+pass
