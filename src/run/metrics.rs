@@ -119,6 +119,8 @@ pub struct Metrics {
     pub empty_steps: u64,
     #[stat(desc = "Tasks received from the dispatcher")]
     pub received: u64,
+    #[stat(desc = "Fast-path grants the policy wrote to the shared task context (new, changed, again after a revoke)")]
+    pub fast_grants: u64,
     #[stat(desc = "CPU time of the scx_relay process (all threads), in ns")]
     pub cpu_ns: u64,
 }
@@ -162,7 +164,7 @@ impl From<&StatsLine> for Metrics {
             fast_revoked,
             slots_full,
         } = dispatch;
-        let LoopProfile { steps, empty_steps, received, cpu_ns, redirected } = profile;
+        let LoopProfile { steps, empty_steps, received, cpu_ns, redirected, fast_grants } = profile;
         Self {
             queued,
             voided,
@@ -203,6 +205,7 @@ impl From<&StatsLine> for Metrics {
             steps,
             empty_steps,
             received,
+            fast_grants,
             cpu_ns,
         }
     }
@@ -262,6 +265,7 @@ impl Metrics {
             steps: d(n.steps, e.steps),
             empty_steps: d(n.empty_steps, e.empty_steps),
             received: d(n.received, e.received),
+            fast_grants: d(n.fast_grants, e.fast_grants),
             cpu_ns: d(n.cpu_ns, e.cpu_ns),
         }
     }
@@ -354,6 +358,7 @@ impl From<&Metrics> for StatsLine {
             steps,
             empty_steps,
             received,
+            fast_grants,
             cpu_ns,
         } = *m;
         StatsLine {
@@ -398,7 +403,7 @@ impl From<&Metrics> for StatsLine {
             page_faults,
             loop_allocs: u64::try_from(loop_allocs).ok(),
             cgroup_unresolved,
-            profile: LoopProfile { steps, empty_steps, received, cpu_ns, redirected },
+            profile: LoopProfile { steps, empty_steps, received, cpu_ns, redirected, fast_grants },
         }
     }
 }

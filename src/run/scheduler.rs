@@ -566,8 +566,14 @@ fn schedule(
             Err(_) => false,
         };
         let s = engine.stats();
-        let profile =
-            LoopProfile { steps: s.steps, empty_steps, received: s.received, cpu_ns: 0, redirected: s.redirected };
+        let profile = LoopProfile {
+            steps: s.steps,
+            empty_steps,
+            received: s.received,
+            cpu_ns: 0,
+            redirected: s.redirected,
+            fast_grants: s.grants + s.regrants,
+        };
         shared.publish(&profile, backend.invalid());
         if let Err(e) = step {
             return Some(e);

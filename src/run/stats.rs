@@ -273,6 +273,7 @@ pub struct LoopShared {
     empty_steps: AtomicU64,
     received: AtomicU64,
     redirected: AtomicU64,
+    fast_grants: AtomicU64,
     invalid: AtomicU64,
 }
 
@@ -284,6 +285,7 @@ impl LoopShared {
         self.empty_steps.store(p.empty_steps, Ordering::Relaxed);
         self.received.store(p.received, Ordering::Relaxed);
         self.redirected.store(p.redirected, Ordering::Relaxed);
+        self.fast_grants.store(p.fast_grants, Ordering::Relaxed);
         self.invalid.store(invalid, Ordering::Relaxed);
     }
 
@@ -296,6 +298,7 @@ impl LoopShared {
             received: self.received.load(Ordering::Relaxed),
             cpu_ns: own_cpu_ns(),
             redirected: self.redirected.load(Ordering::Relaxed),
+            fast_grants: self.fast_grants.load(Ordering::Relaxed),
         };
         (profile, self.invalid.load(Ordering::Relaxed))
     }
@@ -455,6 +458,10 @@ pub struct LoopProfile {
     /// Decisions naming a CPU the machine lacks, sent to the shared queue
     /// by the engine instead.
     pub redirected: u64,
+    /// Fast-path grants the engine wrote to the shared task context: new
+    /// ones, changed budgets, and grants again after a revoke
+    /// (`EngineStats::grants + regrants`).
+    pub fast_grants: u64,
 }
 
 /// The counters of one `--stats` line (its text after the line's label):
@@ -484,7 +491,7 @@ impl fmt::Display for StatsLine {
         write!(
             f,
             "{} ({}) | invalid {} redirected {} cgroup unresolved {} | page faults {} loop allocs {} | {} | \
-             steps {} empty {} received {} | cpu_ns {}",
+             steps {} empty {} received {} fast grants {} | cpu_ns {}",
             c.dispatcher,
             if c.stalled { "stalled" } else { "ok" },
             c.invalid,
@@ -496,6 +503,7 @@ impl fmt::Display for StatsLine {
             p.steps,
             p.empty_steps,
             p.received,
+            p.fast_grants,
             p.cpu_ns,
         )
     }
@@ -572,9 +580,12 @@ mod tests {
     #[test]
     fn loop_shared_round_trip() {
         let shared = LoopShared::default();
-        shared.publish(&LoopProfile { steps: 3, empty_steps: 1, received: 2, cpu_ns: 0, redirected: 4 }, 5);
+        shared.publish(
+            &LoopProfile { steps: 3, empty_steps: 1, received: 2, cpu_ns: 0, redirected: 4, fast_grants: 6 },
+            5,
+        );
         let (p, invalid) = shared.read();
-        assert_eq!((p.steps, p.empty_steps, p.received, p.redirected, invalid), (3, 1, 2, 4, 5));
+        assert_eq!((p.steps, p.empty_steps, p.received, p.redirected, p.fast_grants, invalid), (3, 1, 2, 4, 6, 5));
         assert!(p.cpu_ns > 0, "the reader takes the process's CPU time");
     }
 
@@ -623,13 +634,20 @@ mod tests {
             page_faults: 6,
             loop_allocs: Some(23),
             cgroup_unresolved: 27,
-            profile: LoopProfile { steps: 16, empty_steps: 17, received: 18, cpu_ns: 19, redirected: 9 },
+            profile: LoopProfile {
+                steps: 16,
+                empty_steps: 17,
+                received: 18,
+                cpu_ns: 19,
+                redirected: 9,
+                fast_grants: 36,
+            },
         };
         assert_eq!(
             line.to_string(),
             "queued 10 voided 22 | dispatched user 7 kernel 2 fallback 1 rescued 8 aged 20 overdue 4 keepalive 2 reenqueued 24 | bounced 3 \
              stale 4 vtime clamped 21 congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 cgroup unresolved 27 | page faults 6 loop allocs 23 | dispatch calls 11 \
-             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 served empty 28 stranded moved 29 unbounded runs 30 unbounded kicks 31 fast placed 32 fast preempts 33 fast revoked 34 slots full 35 | steps 16 empty 17 received 18 | cpu_ns 19"
+             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 served empty 28 stranded moved 29 unbounded runs 30 unbounded kicks 31 fast placed 32 fast preempts 33 fast revoked 34 slots full 35 | steps 16 empty 17 received 18 fast grants 36 | cpu_ns 19"
         );
         assert!(!line.to_string().contains('\n'));
         let without_probe = StatsLine { loop_allocs: None, ..line };

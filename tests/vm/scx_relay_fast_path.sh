@@ -3,7 +3,7 @@
 #
 # 1. Frames under hogs, with and without the fast path: one stress-ng CPU
 #    worker per CPU, and guest-tools frame_pacer (60 Hz, RELAY_FAST_WORK_MS
-#    of CPU per frame, default 3) for RELAY_FAST_SECONDS (default 5), under
+#    of CPU per frame, default 2) for RELAY_FAST_SECONDS (default 5), under
 #    the default policy (deadline), first with --no-fast-path, then with
 #    the fast path. Each run notes the frame loop's missed vsyncs and frame
 #    times. With the fast path, wakeups must be placed by it during the
@@ -21,7 +21,7 @@
 . /relay/lib/scx_relay.sh
 
 SECS=${RELAY_FAST_SECONDS:-5}
-WORK_MS=${RELAY_FAST_WORK_MS:-3}
+WORK_MS=${RELAY_FAST_WORK_MS:-2}
 N=$(nproc)
 
 # frames <what>: frame_pacer under one hog per CPU; notes its line, sets FRAMES.
@@ -33,7 +33,7 @@ frames() {
 	frame_pacer "$SECS" 60 "$WORK_MS" >/tmp/frames.out 2>&1 ||
 		fail_with_log "$1: frame_pacer failed: $(tail -n 3 /tmp/frames.out | tr '\n' ' ')"
 	workload_ended "$1"
-	workload_deltas "$1" fast_placed fast_preempts fast_revoked slots_full
+	workload_deltas "$1" fast_grants fast_placed fast_preempts fast_revoked slots_full
 	wait "$hogs" || fail_with_log "$1: stress-ng failed: $(tail -n 3 /tmp/fast-hogs.out | tr '\n' ' ')"
 	FRAMES=$(grep '^frame_pacer: slots' /tmp/frames.out) || fail_with_log "$1: no frame_pacer line"
 	note "$1: $FRAMES"
@@ -58,7 +58,7 @@ probe=$!
 burst_shift 3 5 >/tmp/burst.out 2>&1 || fail_with_log "burst_shift failed: $(tail -n 3 /tmp/burst.out | tr '\n' ' ')"
 wait "$probe" || fail_with_log "share_probe failed: $(tail -n 3 /tmp/fast-shares.out | tr '\n' ' ')"
 workload_ended "burst_shift beside $N hogs"
-workload_deltas "burst_shift beside $N hogs" fast_placed fast_revoked
+workload_deltas "burst_shift beside $N hogs" fast_grants fast_placed fast_revoked
 note "$(cat /tmp/burst.out)"
 sed "s/^share_probe: /relay-note: $RELAY_TEST_NAME: /" /tmp/fast-shares.out >&2
 [ "$DELTA_fast_revoked" -gt 0 ] || fail_with_log "burst_shift overran its budget, but no grant was revoked"
