@@ -26,7 +26,7 @@ use std::{
     },
 };
 
-use scheduler_core::{Decision, Policy, QueuedTask, SchedContext};
+use scheduler_core::{Decision, FastGrant, Policy, QueuedTask, SchedContext, TaskStats};
 
 /// Set once a contained policy panicked.
 static TRIPPED: AtomicBool = AtomicBool::new(false);
@@ -134,6 +134,10 @@ impl Policy for GuardedPolicy {
     fn take_all(&mut self, out: &mut Vec<QueuedTask>) {
         self.call((), |p| p.take_all(out));
     }
+
+    fn fast_path(&mut self, task: &QueuedTask, stats: &TaskStats, ctx: &SchedContext<'_>) -> Option<FastGrant> {
+        self.call(None, |p| p.fast_path(task, stats, ctx))
+    }
 }
 
 #[cfg(test)]
@@ -185,5 +189,22 @@ mod tests {
         let msg = message().unwrap_or_default();
         assert!(msg.starts_with("boom 2 (at src/run/panic_guard.rs:"), "{msg}");
         let _ = panic::take_hook();
+    }
+
+    /// The guard forwards the fast-path question (a trait method with a
+    /// default: a wrapper that forgot it would grant nothing, silently).
+    #[test]
+    fn fast_path_is_forwarded() {
+        let cpus = CpuView::new(Topology::uniform(1, 1, 1));
+        let ctx = SchedContext { now_ns: 0, cpus: &cpus };
+        let policy = policies::by_name("deadline", &policies::PolicyConfig::default()).unwrap();
+        let mut p = GuardedPolicy::new(policy);
+        let stats = TaskStats {
+            nr_wakeups: 100,
+            avg_burst_ns: 1_000_000,
+            avg_wake_period_ns: 16_000_000,
+            ..Default::default()
+        };
+        assert!(p.fast_path(&QueuedTask::new(7, 0), &stats, &ctx).is_some());
     }
 }
