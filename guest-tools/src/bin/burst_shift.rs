@@ -5,7 +5,7 @@
 //! statistics the dispatcher publishes make it latency-critical, and the
 //! policy grants it the fast path. Then, for BAD_SECONDS, it sleeps 10 ms
 //! and works 30 ms: each burst overruns any budget a 1 ms average earns
-//! (twice the average, at least 1 ms), and the dispatcher must revoke the
+//! (four times the average, at least 2 ms), and the dispatcher must revoke the
 //! grant.
 //!
 //! Prints one line, `burst_shift: good_wakeups G bad_wakeups B cpu_ms C`

@@ -136,10 +136,11 @@ pub(super) const COMPARED: &[Compared] = &[
 
 /// The scx_relay policy a bench scheduler name runs (`relay-eevdf` is
 /// scx_relay's eevdf; `eevdf` itself is the kernel's), or `None` for the
-/// kernel, the peer and the baseline.
+/// kernel, the peer, the baseline and `deadline-no-fast` (the simulator
+/// has no `--no-fast-path`).
 pub(super) fn policy_of(scheduler: &str) -> Option<&str> {
     match scheduler {
-        "eevdf" | "rustland" | "baseline" => None,
+        "eevdf" | "rustland" | "baseline" | "deadline-no-fast" => None,
         other => Some(other.strip_prefix("relay-").unwrap_or(other)),
     }
 }
