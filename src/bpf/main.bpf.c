@@ -2025,6 +2025,8 @@ static void fast_run_ends(struct task_struct *p, struct task_ctx *tctx, bool run
 
 void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
 {
+	struct task_ctx *tctx;
+
 	if (is_usersched(p)) {
 		scx_bpf_dsq_insert(p, USERSCHED_DSQ, slice_ns, enq_flags);
 		if (enq_flags & SCX_ENQ_REENQ)
@@ -2034,6 +2036,14 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
 			kick(scx_bpf_task_cpu(p), SCX_KICK_IDLE);
 		return;
 	}
+	/*
+	 * Every enqueue places the task anew: a fast placement that never ran
+	 * (dequeued by an affinity change, say) does not make its next run,
+	 * placed otherwise, a fast-placed one (fast_place sets it again).
+	 */
+	tctx = lookup_task_ctx(p);
+	if (tctx)
+		tctx->fast_grant = 0;
 	if (enq_flags & SCX_ENQ_REENQ) {
 		reenqueued(p, enq_flags);
 		return;
