@@ -52,6 +52,11 @@ impl Machine {
         t.exec_runtime = 0;
         t.runnable_since = self.now;
         let prev = t.prev_cpu;
+        if wakeup {
+            self.woke(id);
+        } else {
+            self.claim_slot(id);
+        }
         if let Some(r) = &mut self.recorder {
             r.runnable(self.now, &self.tasks[id as usize], self.waking_cpu.unwrap_or(prev), wakeup);
         }
@@ -69,8 +74,10 @@ impl Machine {
     }
 
     /// `ops.enqueue`: hands task `id` to user space, or places it when the
-    /// ring is full or the fallback is active. `cpu` is the CPU reported to
-    /// user space (and preferred for running the user scheduler).
+    /// ring is full or the fallback is active, or, for a wakeup of a task
+    /// the policy granted the fast path, places it on a CPU at once
+    /// ([`Machine::try_fast_path`]). `cpu` is the CPU reported to user space
+    /// (and preferred for running the user scheduler).
     pub(crate) fn enqueue(&mut self, id: TaskId, cpu: u32, wakeup: bool) {
         let t = &mut self.tasks[id as usize];
         t.generation += 1;
@@ -85,6 +92,10 @@ impl Machine {
             self.place_by_kernel(id);
             return;
         }
+        if wakeup && self.try_fast_path(id) {
+            return;
+        }
+        let t = &mut self.tasks[id as usize];
         self.channels.queued.push_back(t.queued_task(cpu, wakeup));
         t.state = TaskState::InUser;
         let generation = t.generation;
@@ -136,7 +147,7 @@ impl Machine {
     }
 
     /// Puts task `id` on queue `q` with ordering key `vtime`.
-    fn insert(&mut self, q: QueueId, id: TaskId, vtime: u64) {
+    pub(crate) fn insert(&mut self, q: QueueId, id: TaskId, vtime: u64) {
         self.dsq_seq += 1;
         self.tasks[id as usize].state = TaskState::Queued(q);
         match q {
@@ -146,7 +157,7 @@ impl Machine {
     }
 
     /// Kicks `cpu` if it is idle: it will run dispatch at this instant.
-    fn kick(&mut self, cpu: u32) {
+    pub(crate) fn kick(&mut self, cpu: u32) {
         let c = &mut self.cpus[cpu as usize];
         if c.state == CpuState::Idle {
             c.state = CpuState::Kicked;
@@ -243,6 +254,14 @@ impl Machine {
         for _ in 0..DISPATCH_BATCH {
             let Some(d) = self.channels.decisions.pop_front() else { break };
             self.apply_decision(&d);
+        }
+        // A task the wakeup fast path placed here runs before anything else.
+        if let Some(next) = self.take_fast(cpu) {
+            self.start_task(cpu, next);
+            if let Prev::Task(id) = prev {
+                self.preempt(id, cpu);
+            }
+            return Ok(());
         }
         // An aged batch runs back to back, as from the kernel's local DSQ.
         if self.cpus[cpu as usize].aging.batch_left > 0 {
@@ -446,6 +465,7 @@ impl Machine {
     /// goes back through user space.
     fn preempt(&mut self, id: TaskId, cpu: u32) {
         self.counters.preemptions += 1;
+        self.stopped(id, true);
         let t = &mut self.tasks[id as usize];
         t.runnable_since = self.now;
         t.slice_left = 0;

@@ -59,7 +59,8 @@
 //!   BPF's `wake_usersched`; at most one kick per `slice_min`).
 //! * **Dispatch** (`ops.dispatch`, when a CPU is free or kicked): drain up to
 //!   [`DISPATCH_BATCH`](scheduler_core::wire::DISPATCH_BATCH) decisions
-//!   (`dispatch_max_batch`); then run the user
+//!   (`dispatch_max_batch`); then run a task the wakeup fast path placed
+//!   for this CPU (below), if one waits; then run the user
 //!   scheduler first if it has work; else serve the CPU's own queue and the
 //!   shared queue in one vtime order (the BPF's `consume_in_vtime_order`):
 //!   the shared queue's first task allowed on this CPU if the shared head's
@@ -105,6 +106,52 @@
 //!   scheduler and the queues first, and ages only if they hold nothing
 //!   (the BPF's `aged_last`). Counted as `aged`.
 //!
+//! * **Shared task context** (the BPF's `task_shared` map,
+//!   [`scheduler_core::shared`]): a task claims a slot when it joins (its
+//!   creation's first wakeup, `TaskSharedTable::claim`) and frees it when it
+//!   exits; the user side's backend hands the table to the engine
+//!   ([`Backend::task_shared`](scheduler_core::Backend::task_shared)), which
+//!   writes each received task's [`Policy::fast_path`] answer there. The
+//!   dispatcher publishes, with plain stores: at each wakeup (not the
+//!   creation) `nr_wakeups += 1`, the period since its last wakeup into
+//!   `avg_wake_period_ns` (from its second wakeup on; the first period as
+//!   is, then `avg - avg/8 + period/8`), and as `last_waker_pid` the task
+//!   running on the CPU the wakeup happens on (a task whose burst's end
+//!   wakes it, as a pipe partner; 0 for a timer's wakeup, which the model
+//!   places on no CPU); at each stop of a run (the task leaves its CPU:
+//!   preempted, asleep or exited — a slice renewed in place is no stop) the
+//!   run into `runtime_ns`; at a stop not runnable, its CPU time since the
+//!   wakeup into `avg_burst_ns` (the same average).
+//! * **Wakeup fast path** (the BPF's `fast_path`): at the enqueue of a
+//!   wakeup that would go to user space (after the idle-CPU path did not
+//!   take it; not when the fallback is active or the ring is full), a task
+//!   whose slot holds a grant for its own pid that is not the grant last
+//!   revoked is placed by the dispatcher. The CPU, among its allowed ones:
+//!   an idle one (its previous CPU first, else the lowest); else the one
+//!   whose running task started its run earliest (the lowest CPU on a
+//!   tie), leaving out CPUs that run the user scheduler or a fast-placed
+//!   task, or where a fast-placed task already waits; none left: the
+//!   wakeup goes to user space. The task goes in that CPU's own queue with
+//!   a key below both queues' heads and a slice of `min(budget,
+//!   slice_ns)`; an idle CPU is kicked, a busy one gets a preempt kick
+//!   (`SCX_KICK_PREEMPT`): its task's slice ends, it is enqueued again (no
+//!   wakeup: to user space), and the CPU's dispatch runs the fast-placed
+//!   task first. Counted as `fast_placed`, and `fast_preempts` when the
+//!   kick preempted a task (not part of `kernel_dispatches`); the slot's
+//!   `nr_fast_runs` too. The wakeup does not reach user space.
+//! * **Fast-path budget**: a fast-placed run lasts from the placement to
+//!   the task's next stop. At that stop the grant is revoked
+//!   (`revoked_grant = grant`, `revoked_ns = now`; counted as
+//!   `fast_revoked`) if the task stops runnable with its CPU time since the
+//!   wakeup at the budget or over (its slice ran out), or if its
+//!   fast-placed runs in the current window used more than
+//!   [`FAST_SHARE_PCT`](scheduler_core::shared::FAST_SHARE_PCT) % of
+//!   [`FAST_WINDOW_MS`](scheduler_core::shared::FAST_WINDOW_MS) (each stop
+//!   adds its run; the window restarts, empty, when it is older than that).
+//!   A revoked task is not fast-placed until the policy grants again (a new
+//!   epoch: its next answer, when the task next reaches user space). A
+//!   task's next enqueue after its fast-placed run is a normal one.
+//!
 //! **Capacity.** On a hybrid machine ([`SimConfig::hybrid`]) a CPU of
 //! capacity `c` (out of 1024) runs a task at `c / 1024` of full speed: a
 //! burst of `b` ns of work takes `b × 1024 / c` ns there (rounded up). A
@@ -139,6 +186,7 @@
 
 mod channel;
 mod dispatcher;
+mod fast_path;
 mod html_report;
 mod machine;
 mod queue;
@@ -158,9 +206,9 @@ pub use machine::Invariant;
 pub use recorder::USER_PID;
 pub use replay::{Replay, ReplayError};
 pub use report::{
-    Accounting, AccountingError, CdfPoint, ClassReport, CpuSplit, DispatchCounts, Latency, QueueWaits, ReplayFidelity,
-    Report, SwitchRecord, TaskReport, Throughput, Utilisation, WaitQuantiles, WaitRatios, CDF_PER_MILLE,
-    KERNEL_WATCHDOG_NS,
+    Accounting, AccountingError, CdfPoint, ClassReport, CpuSplit, DispatchCounts, Latency, PublishedStats, QueueWaits,
+    ReplayFidelity, Report, SwitchRecord, TaskReport, Throughput, Utilisation, WaitQuantiles, WaitRatios,
+    CDF_PER_MILLE, KERNEL_WATCHDOG_NS,
 };
 pub use trace::{Runner, Slice, Trace, TraceTask};
 pub use workload::{

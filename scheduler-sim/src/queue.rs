@@ -26,6 +26,9 @@ pub(crate) enum Event {
     Renice(TaskId),
     /// The dispatcher kicked this CPU to preempt its task (`SCX_KICK_PREEMPT`).
     Preempt(u32),
+    /// The wakeup fast path kicked this CPU to preempt its task for the
+    /// fast-placed task waiting in its queue (`SCX_KICK_PREEMPT`).
+    FastKick(u32),
     /// The heartbeat kicked this CPU to preempt its task and age
     /// (`request_aging`'s `SCX_KICK_PREEMPT`).
     AgeKick(u32),
@@ -90,6 +93,11 @@ impl Dsq {
     /// The ordering key of the first task (what `scx_bpf_dsq_peek` shows).
     pub(crate) fn head_vtime(&self) -> Option<u64> {
         self.entries.first().map(|&(vtime, _, _)| vtime)
+    }
+
+    /// Removes the entry (`vtime`, `seq`, `task`); whether it was there.
+    pub(crate) fn remove(&mut self, vtime: u64, seq: u64, task: TaskId) -> bool {
+        self.entries.remove(&(vtime, seq, task))
     }
 
     /// Removes and returns the first task.
