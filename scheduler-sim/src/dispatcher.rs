@@ -74,10 +74,11 @@ impl Machine {
     }
 
     /// `ops.enqueue`: hands task `id` to user space, or places it when the
-    /// ring is full or the fallback is active, or, for a wakeup of a task
-    /// the policy granted the fast path, places it on a CPU at once
-    /// ([`Machine::try_fast_path`]). `cpu` is the CPU reported to user space
-    /// (and preferred for running the user scheduler).
+    /// fallback is active, or, for a wakeup of a task the policy granted the
+    /// fast path, places it on a CPU at once ([`Machine::try_fast_path`]),
+    /// or places it when the ring is full. `cpu` is the task's CPU (as
+    /// `ops.select_cpu` left it), reported to user space (and preferred for
+    /// running the user scheduler).
     pub(crate) fn enqueue(&mut self, id: TaskId, cpu: u32, wakeup: bool) {
         let t = &mut self.tasks[id as usize];
         t.generation += 1;
@@ -86,13 +87,13 @@ impl Machine {
             self.place_by_kernel(id);
             return;
         }
+        if wakeup && self.try_fast_path(id, cpu) {
+            return;
+        }
         if self.channels.queued.len() >= self.channels.queued_capacity {
             self.counters.congested += 1;
             self.counters.kernel_dispatches += 1;
             self.place_by_kernel(id);
-            return;
-        }
-        if wakeup && self.try_fast_path(id) {
             return;
         }
         let t = &mut self.tasks[id as usize];
@@ -255,14 +256,6 @@ impl Machine {
             let Some(d) = self.channels.decisions.pop_front() else { break };
             self.apply_decision(&d);
         }
-        // A task the wakeup fast path placed here runs before anything else.
-        if let Some(next) = self.take_fast(cpu) {
-            self.start_task(cpu, next);
-            if let Prev::Task(id) = prev {
-                self.preempt(id, cpu);
-            }
-            return Ok(());
-        }
         // An aged batch runs back to back, as from the kernel's local DSQ.
         if self.cpus[cpu as usize].aging.batch_left > 0 {
             self.cpus[cpu as usize].aging.batch_left -= 1;
@@ -276,6 +269,16 @@ impl Machine {
         if age_first {
             if let Some(next) = self.start_aged_batch(cpu) {
                 return self.run_aged(cpu, next, prev);
+            }
+        }
+        // A task the wakeup fast path placed here: the queues before the user scheduler.
+        if self.cpus[cpu as usize].fast_waiting {
+            if let Some(next) = self.consume_in_vtime_order(cpu) {
+                self.start_task(cpu, next);
+                if let Prev::Task(id) = prev {
+                    self.preempt(id, cpu);
+                }
+                return Ok(());
             }
         }
         // After a step without progress the user scheduler yields: it is

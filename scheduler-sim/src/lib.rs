@@ -59,8 +59,7 @@
 //!   BPF's `wake_usersched`; at most one kick per `slice_min`).
 //! * **Dispatch** (`ops.dispatch`, when a CPU is free or kicked): drain up to
 //!   [`DISPATCH_BATCH`](scheduler_core::wire::DISPATCH_BATCH) decisions
-//!   (`dispatch_max_batch`); then run a task the wakeup fast path placed
-//!   for this CPU (below), if one waits; then run the user
+//!   (`dispatch_max_batch`); then run the user
 //!   scheduler first if it has work; else serve the CPU's own queue and the
 //!   shared queue in one vtime order (the BPF's `consume_in_vtime_order`):
 //!   the shared queue's first task allowed on this CPU if the shared head's
@@ -104,7 +103,10 @@
 //!   queue's; those within a quarter of `AGE_AFTER_MS` of the longest
 //!   wait), back to back; the dispatch after a batch serves the user
 //!   scheduler and the queues first, and ages only if they hold nothing
-//!   (the BPF's `aged_last`). Counted as `aged`.
+//!   (the BPF's `aged_last`). Counted as `aged`. When the wakeup fast
+//!   path placed a task for a CPU (below), that CPU's dispatch serves its
+//!   queues, after an aged batch that comes first and before the user
+//!   scheduler.
 //!
 //! * **Shared task context** (the BPF's `task_shared` map,
 //!   [`scheduler_core::shared`]): a task claims a slot when it joins (its
@@ -122,29 +124,34 @@
 //!   preempted, asleep or exited — a slice renewed in place is no stop) the
 //!   run into `runtime_ns`; at a stop not runnable, its CPU time since the
 //!   wakeup into `avg_burst_ns` (the same average).
-//! * **Wakeup fast path** (the BPF's `fast_path`): at the enqueue of a
-//!   wakeup that would go to user space (after the idle-CPU path did not
-//!   take it; not when the fallback is active or the ring is full), a task
-//!   whose slot holds a grant for its own pid that is not the grant last
-//!   revoked is placed by the dispatcher. The CPU, among its allowed ones:
-//!   an idle one (its previous CPU first, else the lowest); else the one
-//!   whose running task started its run earliest (the lowest CPU on a
-//!   tie), leaving out CPUs that run the user scheduler or a fast-placed
-//!   task, or where a fast-placed task already waits; none left: the
-//!   wakeup goes to user space. The task goes in that CPU's own queue with
-//!   a key below both queues' heads and a slice of `min(budget,
-//!   slice_ns)`; an idle CPU is kicked, a busy one gets a preempt kick
-//!   (`SCX_KICK_PREEMPT`): its task's slice ends, it is enqueued again (no
-//!   wakeup: to user space), and the CPU's dispatch runs the fast-placed
-//!   task first. Counted as `fast_placed`, and `fast_preempts` when the
-//!   kick preempted a task (not part of `kernel_dispatches`); the slot's
+//! * **Wakeup fast path** (the BPF's `fast_place`, `main.bpf.c`): at the
+//!   enqueue of a wakeup (after the idle-CPU path did not take it; not when
+//!   the fallback is active; before the ring's congestion check, as the
+//!   BPF's), a task whose slot holds a grant for its own pid that is not the
+//!   grant last revoked is placed by the dispatcher. The CPU (the BPF's
+//!   `fast_cpu`), among those it may use: an idle one (the first from its
+//!   CPU on); else, scanning at most 64 CPUs from its CPU on and leaving out
+//!   those that run the user scheduler or a fast-placed task or where a
+//!   fast-placed task already waits, the first with nothing running
+//!   (kicked), else the one whose task started its run earliest (on a tie,
+//!   the first scanned); none left: the wakeup goes to user space. The task
+//!   goes in that CPU's own queue at a key below everything the CPU serves
+//!   (`min(own head, shared head, vtime_now) - 1`), with a slice of
+//!   `min(budget, slice_ns)`, and the CPU is flagged (`fast_waiting`,
+//!   cleared when a task starts there: its dispatch serves its queues before
+//!   the user scheduler, as above); an idle CPU is kicked, one running a
+//!   task gets a preempt kick (`SCX_KICK_PREEMPT`): the task's slice ends,
+//!   it is enqueued again (no wakeup: to user space), and the CPU
+//!   dispatches. Counted as `fast_placed`, and as `fast_preempts` when the
+//!   CPU ran a task (not part of `kernel_dispatches`); the slot's
 //!   `nr_fast_runs` too. The wakeup does not reach user space.
-//! * **Fast-path budget**: a fast-placed run lasts from the placement to
-//!   the task's next stop. At that stop the grant is revoked
-//!   (`revoked_grant = grant`, `revoked_ns = now`; counted as
-//!   `fast_revoked`) if the task stops runnable with its CPU time since the
-//!   wakeup at the budget or over (its slice ran out), or if its
-//!   fast-placed runs in the current window used more than
+//! * **Fast-path budget** (the BPF's `fast_run_ends`): a fast-placed run
+//!   lasts from the placement to the task's next stop. At that stop the
+//!   grant is revoked (`revoked_grant = grant`, `revoked_ns = now`; counted
+//!   as `fast_revoked`; not if the slot's grant changed meanwhile) if the
+//!   task stops runnable with its CPU time since the wakeup at the budget or
+//!   over (its slice ran out), or if its fast-placed runs in the current
+//!   window used more than
 //!   [`FAST_SHARE_PCT`](scheduler_core::shared::FAST_SHARE_PCT) % of
 //!   [`FAST_WINDOW_MS`](scheduler_core::shared::FAST_WINDOW_MS) (each stop
 //!   adds its run; the window restarts, empty, when it is older than that).
@@ -201,6 +208,8 @@ mod workload;
 use serde::Serialize;
 use thiserror::Error;
 
+#[doc(hidden)]
+pub use fast_path::bench;
 pub use html_report::{cdf_curve, comparison_html, share_points, timeline_bars, wait_axis, Bar, TimelineWindow};
 pub use machine::Invariant;
 pub use recorder::USER_PID;

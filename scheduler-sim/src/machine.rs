@@ -100,17 +100,10 @@ pub(crate) struct Cpu {
     pub(crate) run_seq: u64,
     /// Aging's state on this CPU (the BPF's `age_request` and `aged_last`).
     pub(crate) aging: Aging,
-    /// A task the wakeup fast path placed in this CPU's own queue, not yet
-    /// run: the CPU's next dispatch runs it first.
-    pub(crate) fast: Option<FastPending>,
-}
-
-/// A fast-placed task waiting in a CPU's own queue, with its queue entry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct FastPending {
-    pub(crate) task: TaskId,
-    pub(crate) key: u64,
-    pub(crate) seq: u64,
+    /// The wakeup fast path placed a task in this CPU's own queue, and no
+    /// task has started here since (the BPF's `fast_waiting`): its dispatch
+    /// serves its queues before the user scheduler.
+    pub(crate) fast_waiting: bool,
 }
 
 /// Aging's per-CPU state (the BPF's `age_request[]`, `aged_last[]`, and the
@@ -295,7 +288,7 @@ impl Machine {
                 user_ns: 0,
                 run_seq: 0,
                 aging: Aging::default(),
-                fast: None,
+                fast_waiting: false,
             })
             .collect();
         Self {
@@ -715,7 +708,9 @@ impl Machine {
         if t.slice_left == 0 {
             t.slice_left = slice_ns;
         }
-        self.cpus[cpu as usize].state = CpuState::Task { task: id, since: now };
+        let c = &mut self.cpus[cpu as usize];
+        c.state = CpuState::Task { task: id, since: now };
+        c.fast_waiting = false;
         if let Some(r) = &mut self.recorder {
             let t = &self.tasks[id as usize];
             r.running(now, cpu, t.pid, &t.name());

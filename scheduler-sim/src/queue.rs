@@ -95,11 +95,6 @@ impl Dsq {
         self.entries.first().map(|&(vtime, _, _)| vtime)
     }
 
-    /// Removes the entry (`vtime`, `seq`, `task`); whether it was there.
-    pub(crate) fn remove(&mut self, vtime: u64, seq: u64, task: TaskId) -> bool {
-        self.entries.remove(&(vtime, seq, task))
-    }
-
     /// Removes and returns the first task.
     pub(crate) fn pop_first(&mut self) -> Option<TaskId> {
         self.entries.pop_first().map(|(_, _, t)| t)
