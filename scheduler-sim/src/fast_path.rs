@@ -162,14 +162,16 @@ impl Machine {
         let allowed = self.tasks[id as usize].allowed;
         let n = self.cpus.len() as u32;
         let from = from.min(n - 1);
-        let idle = (0..n)
-            .map(|i| (from + i) % n)
-            .find(|&c| allowed.contains(c) && self.cpus[c as usize].state == CpuState::Idle);
+        // The allowed CPUs from `from` on, wrapping.
+        let (first, end) = (allowed.first, allowed.first + allowed.count);
+        let mut from_on = (from.max(first)..end).chain(first..from.min(end));
+        let idle = from_on.find(|&c| self.cpus[c as usize].state == CpuState::Idle);
         if idle.is_some() {
             return idle;
         }
         let mut best: Option<(u64, u32)> = None;
-        for c in (0..n.min(FAST_SCAN_CPUS)).map(|i| (from + i) % n).filter(|&c| allowed.contains(c)) {
+        let scanned = (from..n).chain(0..from).take(FAST_SCAN_CPUS as usize);
+        for c in scanned.filter(|&c| allowed.contains(c)) {
             let cpu = &self.cpus[c as usize];
             if cpu.fast_waiting {
                 continue;
@@ -392,6 +394,14 @@ mod tests {
         assert_eq!(m.pick_fast_cpu(p, 2), Some(3), "CPU 2 runs a task, CPU 3 none");
         m.cpus[3].state = CpuState::Task { task: 3, since: 3_000 };
         assert_eq!(m.pick_fast_cpu(p, 0), Some(1), "CPU 0 runs the user scheduler; 1 ran longest of 1 to 3");
+        // Only the CPUs it may use (1 and 2), from its CPU (3) on, wrapping.
+        m.tasks[p as usize].allowed = crate::tasks::CpuRange { first: 1, count: 2 };
+        m.tasks[1].start_ts = 5_000;
+        assert_eq!(m.pick_fast_cpu(p, 3), Some(2));
+        m.cpus[1].state = CpuState::Idle;
+        m.cpus[2].state = CpuState::Idle;
+        assert_eq!(m.pick_fast_cpu(p, 2), Some(2), "idle: its own CPU first");
+        assert_eq!(m.pick_fast_cpu(p, 3), Some(1), "idle: from 3 on, wrapping to 1");
     }
 
     /// No slot, no grant, a grant naming another pid, or a revoked grant:
