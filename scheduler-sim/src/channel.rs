@@ -14,6 +14,7 @@ use super::{machine::Cpu, machine::CpuState, tasks::SimTask};
 use scheduler_core::{
     backend::{Backend, BackendError, SendStatus},
     cpu::CpuView,
+    shared::{TaskSharedSlot, TaskSharedTable},
     task::{Decision, QueuedTask},
 };
 
@@ -57,6 +58,8 @@ pub(crate) struct UserSide<'a> {
     pub(crate) cpus: &'a [Cpu],
     pub(crate) tasks: &'a [SimTask],
     pub(crate) now_ns: u64,
+    /// The per-task context the dispatcher shares ([`Backend::task_shared`]).
+    pub(crate) task_shared: &'a TaskSharedTable,
 }
 
 impl Backend for UserSide<'_> {
@@ -92,5 +95,9 @@ impl Backend for UserSide<'_> {
 
     fn step_done(&mut self, pending: usize) {
         self.channels.user_pending = pending;
+    }
+
+    fn task_shared(&self) -> Option<&[TaskSharedSlot]> {
+        Some(self.task_shared.slots())
     }
 }

@@ -52,6 +52,11 @@ impl Machine {
         t.exec_runtime = 0;
         t.runnable_since = self.now;
         let prev = t.prev_cpu;
+        if wakeup {
+            self.woke(id);
+        } else {
+            self.claim_slot(id);
+        }
         if let Some(r) = &mut self.recorder {
             r.runnable(self.now, &self.tasks[id as usize], self.waking_cpu.unwrap_or(prev), wakeup);
         }
@@ -69,8 +74,11 @@ impl Machine {
     }
 
     /// `ops.enqueue`: hands task `id` to user space, or places it when the
-    /// ring is full or the fallback is active. `cpu` is the CPU reported to
-    /// user space (and preferred for running the user scheduler).
+    /// fallback is active, or, for a wakeup of a task the policy granted the
+    /// fast path, places it on a CPU at once ([`Machine::try_fast_path`]),
+    /// or places it when the ring is full. `cpu` is the task's CPU (as
+    /// `ops.select_cpu` left it), reported to user space (and preferred for
+    /// running the user scheduler).
     pub(crate) fn enqueue(&mut self, id: TaskId, cpu: u32, wakeup: bool) {
         let t = &mut self.tasks[id as usize];
         t.generation += 1;
@@ -79,12 +87,16 @@ impl Machine {
             self.place_by_kernel(id);
             return;
         }
+        if wakeup && self.try_fast_path(id, cpu) {
+            return;
+        }
         if self.channels.queued.len() >= self.channels.queued_capacity {
             self.counters.congested += 1;
             self.counters.kernel_dispatches += 1;
             self.place_by_kernel(id);
             return;
         }
+        let t = &mut self.tasks[id as usize];
         self.channels.queued.push_back(t.queued_task(cpu, wakeup));
         t.state = TaskState::InUser;
         let generation = t.generation;
@@ -136,7 +148,7 @@ impl Machine {
     }
 
     /// Puts task `id` on queue `q` with ordering key `vtime`.
-    fn insert(&mut self, q: QueueId, id: TaskId, vtime: u64) {
+    pub(crate) fn insert(&mut self, q: QueueId, id: TaskId, vtime: u64) {
         self.dsq_seq += 1;
         self.tasks[id as usize].state = TaskState::Queued(q);
         match q {
@@ -146,7 +158,7 @@ impl Machine {
     }
 
     /// Kicks `cpu` if it is idle: it will run dispatch at this instant.
-    fn kick(&mut self, cpu: u32) {
+    pub(crate) fn kick(&mut self, cpu: u32) {
         let c = &mut self.cpus[cpu as usize];
         if c.state == CpuState::Idle {
             c.state = CpuState::Kicked;
@@ -257,6 +269,16 @@ impl Machine {
         if age_first {
             if let Some(next) = self.start_aged_batch(cpu) {
                 return self.run_aged(cpu, next, prev);
+            }
+        }
+        // A task the wakeup fast path placed here: the queues before the user scheduler.
+        if self.cpus[cpu as usize].fast_waiting {
+            if let Some(next) = self.consume_in_vtime_order(cpu) {
+                self.start_task(cpu, next);
+                if let Prev::Task(id) = prev {
+                    self.preempt(id, cpu);
+                }
+                return Ok(());
             }
         }
         // After a step without progress the user scheduler yields: it is
@@ -446,6 +468,7 @@ impl Machine {
     /// goes back through user space.
     fn preempt(&mut self, id: TaskId, cpu: u32) {
         self.counters.preemptions += 1;
+        self.stopped(id, true);
         let t = &mut self.tasks[id as usize];
         t.runnable_since = self.now;
         t.slice_left = 0;

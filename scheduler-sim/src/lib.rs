@@ -103,7 +103,61 @@
 //!   queue's; those within a quarter of `AGE_AFTER_MS` of the longest
 //!   wait), back to back; the dispatch after a batch serves the user
 //!   scheduler and the queues first, and ages only if they hold nothing
-//!   (the BPF's `aged_last`). Counted as `aged`.
+//!   (the BPF's `aged_last`). Counted as `aged`. When the wakeup fast
+//!   path placed a task for a CPU (below), that CPU's dispatch serves its
+//!   queues, after an aged batch that comes first and before the user
+//!   scheduler.
+//!
+//! * **Shared task context** (the BPF's `task_shared` map,
+//!   [`scheduler_core::shared`]): a task claims a slot when it joins (its
+//!   creation's first wakeup, `TaskSharedTable::claim`) and frees it when it
+//!   exits; the user side's backend hands the table to the engine
+//!   ([`Backend::task_shared`](scheduler_core::Backend::task_shared)), which
+//!   writes each received task's [`Policy::fast_path`] answer there. The
+//!   dispatcher publishes, with plain stores: at each wakeup (not the
+//!   creation) `nr_wakeups += 1`, the period since its last wakeup into
+//!   `avg_wake_period_ns` (from its second wakeup on; the first period as
+//!   is, then `avg - avg/8 + period/8`), and as `last_waker_pid` the task
+//!   running on the CPU the wakeup happens on (a task whose burst's end
+//!   wakes it, as a pipe partner; 0 for a timer's wakeup, which the model
+//!   places on no CPU); at each stop of a run (the task leaves its CPU:
+//!   preempted, asleep or exited — a slice renewed in place is no stop) the
+//!   run into `runtime_ns`; at a stop not runnable, its CPU time since the
+//!   wakeup into `avg_burst_ns` (the same average).
+//! * **Wakeup fast path** (the BPF's `fast_place`, `main.bpf.c`): at the
+//!   enqueue of a wakeup (after the idle-CPU path did not take it; not when
+//!   the fallback is active; before the ring's congestion check, as the
+//!   BPF's), a task whose slot holds a grant for its own pid that is not the
+//!   grant last revoked is placed by the dispatcher. The CPU (the BPF's
+//!   `fast_cpu`), among those it may use: an idle one (the first from its
+//!   CPU on); else, scanning at most 64 CPUs from its CPU on and leaving out
+//!   those that run the user scheduler or a fast-placed task or where a
+//!   fast-placed task already waits, the first with nothing running
+//!   (kicked), else the one whose task started its run earliest (on a tie,
+//!   the first scanned); none left: the wakeup goes to user space. The task
+//!   goes in that CPU's own queue at a key below everything the CPU serves
+//!   (`min(own head, shared head, vtime_now) - 1`), with a slice of
+//!   `min(budget, slice_ns)`, and the CPU is flagged (`fast_waiting`,
+//!   cleared when a task starts there: its dispatch serves its queues before
+//!   the user scheduler, as above); an idle CPU is kicked, one running a
+//!   task gets a preempt kick (`SCX_KICK_PREEMPT`): the task's slice ends,
+//!   it is enqueued again (no wakeup: to user space), and the CPU
+//!   dispatches. Counted as `fast_placed`, and as `fast_preempts` when the
+//!   CPU ran a task (not part of `kernel_dispatches`); the slot's
+//!   `nr_fast_runs` too. The wakeup does not reach user space.
+//! * **Fast-path budget** (the BPF's `fast_run_ends`): a fast-placed run
+//!   lasts from the placement to the task's next stop. At that stop the
+//!   grant is revoked (`revoked_grant = grant`, `revoked_ns = now`; counted
+//!   as `fast_revoked`; not if the slot's grant changed meanwhile) if the
+//!   task stops runnable with its CPU time since the wakeup at the budget or
+//!   over (its slice ran out), or if its fast-placed runs in the current
+//!   window used more than
+//!   [`FAST_SHARE_PCT`](scheduler_core::shared::FAST_SHARE_PCT) % of
+//!   [`FAST_WINDOW_MS`](scheduler_core::shared::FAST_WINDOW_MS) (each stop
+//!   adds its run; the window restarts, empty, when it is older than that).
+//!   A revoked task is not fast-placed until the policy grants again (a new
+//!   epoch: its next answer, when the task next reaches user space). A
+//!   task's next enqueue after its fast-placed run is a normal one.
 //!
 //! **Capacity.** On a hybrid machine ([`SimConfig::hybrid`]) a CPU of
 //! capacity `c` (out of 1024) runs a task at `c / 1024` of full speed: a
@@ -139,6 +193,7 @@
 
 mod channel;
 mod dispatcher;
+mod fast_path;
 mod html_report;
 mod machine;
 mod queue;
@@ -153,14 +208,16 @@ mod workload;
 use serde::Serialize;
 use thiserror::Error;
 
+#[doc(hidden)]
+pub use fast_path::bench;
 pub use html_report::{cdf_curve, comparison_html, share_points, timeline_bars, wait_axis, Bar, TimelineWindow};
 pub use machine::Invariant;
 pub use recorder::USER_PID;
 pub use replay::{Replay, ReplayError};
 pub use report::{
-    Accounting, AccountingError, CdfPoint, ClassReport, CpuSplit, DispatchCounts, Latency, QueueWaits, ReplayFidelity,
-    Report, SwitchRecord, TaskReport, Throughput, Utilisation, WaitQuantiles, WaitRatios, CDF_PER_MILLE,
-    KERNEL_WATCHDOG_NS,
+    Accounting, AccountingError, CdfPoint, ClassReport, CpuSplit, DispatchCounts, Latency, PublishedStats, QueueWaits,
+    ReplayFidelity, Report, SwitchRecord, TaskReport, Throughput, Utilisation, WaitQuantiles, WaitRatios,
+    CDF_PER_MILLE, KERNEL_WATCHDOG_NS,
 };
 pub use trace::{Runner, Slice, Trace, TraceTask};
 pub use workload::{

@@ -19,6 +19,7 @@ use scheduler_core::{
     cpu::{Topology, CAPACITY_SCALE},
     engine::Engine,
     policy::Policy,
+    shared::TaskSharedTable,
     wire::vtime_before,
 };
 
@@ -99,6 +100,10 @@ pub(crate) struct Cpu {
     pub(crate) run_seq: u64,
     /// Aging's state on this CPU (the BPF's `age_request` and `aged_last`).
     pub(crate) aging: Aging,
+    /// The wakeup fast path placed a task in this CPU's own queue, and no
+    /// task has started here since (the BPF's `fast_waiting`): its dispatch
+    /// serves its queues before the user scheduler.
+    pub(crate) fast_waiting: bool,
 }
 
 /// Aging's per-CPU state (the BPF's `age_request[]`, `aged_last[]`, and the
@@ -157,6 +162,12 @@ pub(crate) struct Counters {
     pub(crate) preempt_kicks: u64,
     /// Tasks aging ran ahead of the queues' order.
     pub(crate) aged: u64,
+    /// Wakeups the fast path placed (not part of `kernel_dispatches`).
+    pub(crate) fast_placed: u64,
+    /// Of those, the ones whose kick preempted a running task.
+    pub(crate) fast_preempts: u64,
+    /// Fast-path grants revoked for an overrun.
+    pub(crate) fast_revoked: u64,
     pub(crate) affinity_violations: u64,
     pub(crate) events: u64,
 }
@@ -219,6 +230,10 @@ pub(crate) struct Machine {
     /// The CPU of the task whose burst is ending (the waker of the tasks
     /// its step wakes); `None`: a timer's wakeup.
     pub(crate) waking_cpu: Option<u32>,
+    /// The per-task context shared with user space (the BPF's
+    /// `task_shared` map): each task's slot, the statistics the dispatcher
+    /// publishes and the policy's fast-path grants.
+    pub(crate) task_shared: TaskSharedTable,
 }
 
 /// Where a replayed task's script took it ([`Machine::advance_script`]).
@@ -273,6 +288,7 @@ impl Machine {
                 user_ns: 0,
                 run_seq: 0,
                 aging: Aging::default(),
+                fast_waiting: false,
             })
             .collect();
         Self {
@@ -313,6 +329,7 @@ impl Machine {
             replay,
             recorder: None,
             waking_cpu: None,
+            task_shared: TaskSharedTable::new(),
         }
     }
 
@@ -358,6 +375,7 @@ impl Machine {
                     }
                 }
                 Event::Preempt(cpu) => self.on_preempt_kick(cpu, true)?,
+                Event::FastKick(cpu) => self.on_fast_kick(cpu)?,
                 Event::AgeKick(cpu) => self.on_preempt_kick(cpu, false)?,
                 Event::Watchdog => self.on_watchdog(),
                 Event::Heartbeat => {
@@ -414,7 +432,7 @@ impl Machine {
         match self.advance_script(id, &mut woken) {
             ScriptNext::Run => self.wake(id),
             ScriptNext::Waits => {}
-            ScriptNext::Over => self.tasks[id as usize].state = TaskState::Exited,
+            ScriptNext::Over => self.exit_task(id),
         }
         self.deliver_wakes(woken);
     }
@@ -471,7 +489,7 @@ impl Machine {
             match self.advance_script(id, &mut woken) {
                 ScriptNext::Run => self.wake(id),
                 ScriptNext::Waits => {}
-                ScriptNext::Over => self.tasks[id as usize].state = TaskState::Exited,
+                ScriptNext::Over => self.exit_task(id),
             }
         }
     }
@@ -494,8 +512,16 @@ impl Machine {
         }
     }
 
+    /// Task `id`, not on a CPU, is gone: it frees its shared slot (the
+    /// BPF's `release_slot` when a task leaves).
+    fn exit_task(&mut self, id: TaskId) {
+        let t = &mut self.tasks[id as usize];
+        t.state = TaskState::Exited;
+        self.task_shared.release(t.pid);
+    }
+
     /// Charges task `id` the CPU time it used on `cpu` since `since`.
-    fn account(&mut self, cpu: u32, id: TaskId, since: u64) {
+    pub(crate) fn account(&mut self, cpu: u32, id: TaskId, since: u64) {
         self.record(cpu, since, self.now, Runner::Task(id));
         let elapsed = self.now - since;
         self.cpus[cpu as usize].task_ns += elapsed;
@@ -528,6 +554,10 @@ impl Machine {
             AfterBurst::Leaves => {
                 if let Some(r) = &mut self.recorder {
                     r.blocks(self.now, cpu);
+                }
+                self.stopped(id, false);
+                if self.tasks[id as usize].state == TaskState::Exited {
+                    self.task_shared.release(self.tasks[id as usize].pid);
                 }
                 self.dispatch(cpu, super::dispatcher::Prev::None)
             }
@@ -678,7 +708,9 @@ impl Machine {
         if t.slice_left == 0 {
             t.slice_left = slice_ns;
         }
-        self.cpus[cpu as usize].state = CpuState::Task { task: id, since: now };
+        let c = &mut self.cpus[cpu as usize];
+        c.state = CpuState::Task { task: id, since: now };
+        c.fast_waiting = false;
         if let Some(r) = &mut self.recorder {
             let t = &self.tasks[id as usize];
             r.running(now, cpu, t.pid, &t.name());
@@ -726,8 +758,13 @@ impl Machine {
     /// sends decisions now; the CPU is busy for the step's cost, after which
     /// the decisions are published and the CPU dispatches again.
     pub(crate) fn start_user_step(&mut self, cpu: u32) -> Result<(), SimError> {
-        let mut side =
-            UserSide { channels: &mut self.channels, cpus: &self.cpus, tasks: &self.tasks, now_ns: self.now };
+        let mut side = UserSide {
+            channels: &mut self.channels,
+            cpus: &self.cpus,
+            tasks: &self.tasks,
+            now_ns: self.now,
+            task_shared: &self.task_shared,
+        };
         let r = self.engine.step(&mut side)?;
         let cost = self
             .step_cost_ns

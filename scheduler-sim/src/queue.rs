@@ -26,6 +26,9 @@ pub(crate) enum Event {
     Renice(TaskId),
     /// The dispatcher kicked this CPU to preempt its task (`SCX_KICK_PREEMPT`).
     Preempt(u32),
+    /// The wakeup fast path kicked this CPU to preempt its task for the
+    /// fast-placed task waiting in its queue (`SCX_KICK_PREEMPT`).
+    FastKick(u32),
     /// The heartbeat kicked this CPU to preempt its task and age
     /// (`request_aging`'s `SCX_KICK_PREEMPT`).
     AgeKick(u32),

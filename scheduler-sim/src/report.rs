@@ -18,6 +18,7 @@ use super::{
 use scheduler_core::{
     engine::EngineStats,
     fair_share::{fair_share_index, jain},
+    shared::{find_slot, TaskSharedSlot},
 };
 
 /// Runnable → running waits: the time from a task becoming runnable (a
@@ -290,6 +291,17 @@ pub struct DispatchCounts {
     /// Tasks aging ran ahead of the queues' order, once they had waited
     /// `wire::AGE_AFTER_MS` in a queue (the real scheduler's `aged`).
     pub aged: u64,
+    /// Wakeups the wakeup fast path placed on a CPU without user space, for
+    /// tasks the policy granted it (`Policy::fast_path`); not part of
+    /// `kernel_dispatches`.
+    pub fast_placed: u64,
+    /// Of `fast_placed`, those whose kick preempted the CPU's running task
+    /// (the rest went to an idle CPU, or found the run ending anyway).
+    pub fast_preempts: u64,
+    /// Fast-path grants the dispatcher revoked: a fast-placed run overran
+    /// its budget, or the task's fast-placed runs used more than
+    /// `FAST_SHARE_PCT` % of a CPU over `FAST_WINDOW_MS`.
+    pub fast_revoked: u64,
 }
 
 /// Where every task created is at the end: the "no task lost" account.
@@ -381,6 +393,49 @@ pub struct TaskReport {
     /// A hog allowed on every CPU: one of the tasks the fairness index is
     /// over, whose CPU shares should follow their weights.
     pub in_fairness: bool,
+    /// What the dispatcher published in the task's shared slot, as read at
+    /// the end (`None`: it holds no slot, e.g. it never ran or it exited).
+    pub shared: Option<PublishedStats>,
+}
+
+/// A task's statistics and fast-path state as the dispatcher published
+/// them in its shared slot ([`scheduler_core::TaskStats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PublishedStats {
+    /// CPU time, added at each stop of a run (ns).
+    pub runtime_ns: u64,
+    /// Wakeups (not its creation).
+    pub nr_wakeups: u32,
+    /// Moving average (1/8) of its CPU time from a wakeup to its sleep (ns).
+    pub avg_burst_ns: u64,
+    /// Moving average (1/8) of the time between wakeups (ns); 0 = fewer than two.
+    pub avg_wake_period_ns: u64,
+    /// The task running on the CPU of its last wakeup (0: a timer's wakeup).
+    pub last_waker_pid: i32,
+    /// Wakeups the fast path placed.
+    pub nr_fast_runs: u32,
+    /// Its grant is revoked and the policy has not granted again since.
+    pub revoked: bool,
+    /// When a grant of it was last revoked (ns); 0 = never.
+    pub revoked_ns: u64,
+    /// It holds a grant (not revoked).
+    pub granted: bool,
+}
+
+impl From<scheduler_core::TaskStats> for PublishedStats {
+    fn from(s: scheduler_core::TaskStats) -> Self {
+        Self {
+            runtime_ns: s.runtime_ns,
+            nr_wakeups: s.nr_wakeups,
+            avg_burst_ns: s.avg_burst_ns,
+            avg_wake_period_ns: s.avg_wake_period_ns,
+            last_waker_pid: s.last_waker_pid,
+            nr_fast_runs: s.nr_fast_runs,
+            revoked: s.revoked,
+            revoked_ns: s.revoked_ns,
+            granted: s.granted,
+        }
+    }
 }
 
 /// A policy switch during a run ([`super::simulate_with_switches`]).
@@ -481,7 +536,8 @@ pub(crate) fn build(config: &SimConfig, m: &mut Machine) -> Report {
     let fair_share_index = hog_fair_share_index(m, config.duration_ns);
     let acc = accounting(m);
     let nr_cpus = m.cpus.len() as u32;
-    let tasks = m.tasks.iter().filter(|t| t.is_long_lived()).map(|t| task_report(t, nr_cpus)).collect();
+    let slots = m.task_shared.slots();
+    let tasks = m.tasks.iter().filter(|t| t.is_long_lived()).map(|t| task_report(t, nr_cpus, slots)).collect();
 
     let (throughput, utilisation) = cpu_time(m, &classes);
     let replay = config.workload.replay().map(|r| {
@@ -622,8 +678,8 @@ fn accounting(m: &Machine) -> Accounting {
     acc
 }
 
-/// The report of one long-lived task.
-fn task_report(t: &SimTask, nr_cpus: u32) -> TaskReport {
+/// The report of one long-lived task, whose slot if any is in `slots`.
+fn task_report(t: &SimTask, nr_cpus: u32, slots: &[TaskSharedSlot]) -> TaskReport {
     TaskReport {
         pid: t.pid,
         class: t.class,
@@ -640,6 +696,7 @@ fn task_report(t: &SimTask, nr_cpus: u32) -> TaskReport {
         work_units: t.work_units,
         cpus_used: t.cpus_used(),
         in_fairness: in_fairness(t, nr_cpus),
+        shared: find_slot(slots, t.pid).and_then(|s| s.stats(t.pid)).map(PublishedStats::from),
     }
 }
 
@@ -674,6 +731,9 @@ fn dispatch_counts(c: &Counters) -> DispatchCounts {
         tick_yields: c.tick_yields,
         preempt_kicks: c.preempt_kicks,
         aged: c.aged,
+        fast_placed: c.fast_placed,
+        fast_preempts: c.fast_preempts,
+        fast_revoked: c.fast_revoked,
     }
 }
 
@@ -892,6 +952,13 @@ impl Report {
             "", d.bounced, d.stale, d.vtime_clamped, d.congested, d.preemptions, d.tick_yields, d.preempt_kicks, d.aged
         );
         let e = &self.engine;
+        if d.fast_placed + d.fast_revoked + e.grants + e.regrants + e.grants_withdrawn > 0 {
+            let _ = writeln!(
+                s,
+                "{:<14} {} placed ({} preempting), {} revoked; {} grants, {} regrants, {} withdrawn",
+                "fast path", d.fast_placed, d.fast_preempts, d.fast_revoked, e.grants, e.regrants, e.grants_withdrawn
+            );
+        }
         let _ = writeln!(
             s,
             "{:<14} {} steps, {} received, {} decided, {} retried, {} redirected",
@@ -1051,6 +1118,7 @@ mod tests {
                 tick_yields: 1_879,
                 preempt_kicks: 837,
                 aged: 5,
+                ..DispatchCounts::default()
             },
             engine: EngineStats {
                 steps: 36_476,

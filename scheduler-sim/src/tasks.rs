@@ -157,6 +157,24 @@ pub(crate) struct SimTask {
     pub(crate) work_units: u64,
     /// Bit set of the CPUs the task ran on.
     pub(crate) cpus_used: Vec<u64>,
+    /// The dispatcher's wakeup fast-path state for the task (its task context).
+    pub(crate) fast: FastState,
+}
+
+/// What the dispatcher keeps per task for the wakeup fast path and the
+/// statistics it publishes (the BPF's task context; the published part is
+/// in the task's shared slot).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct FastState {
+    /// When it last woke up (a wakeup, not its creation); `None`: never.
+    pub(crate) last_wake_ns: Option<u64>,
+    /// The grant word its current run was fast-placed under, from the
+    /// placement until the task next stops; `None`: not a fast-placed run.
+    pub(crate) run_grant: Option<u64>,
+    /// Start of its fast-path CPU window (ns).
+    pub(crate) window_start_ns: u64,
+    /// CPU time its fast-placed runs used in that window (ns).
+    pub(crate) window_used_ns: u64,
 }
 
 impl SimTask {
@@ -198,6 +216,7 @@ impl SimTask {
             runs: 0,
             work_units: 0,
             cpus_used: vec![0; nr_cpus.div_ceil(64) as usize],
+            fast: FastState::default(),
         }
     }
 
@@ -233,6 +252,7 @@ impl SimTask {
             runs: 0,
             work_units: 0,
             cpus_used: vec![0; parent.cpus_used.len()],
+            fast: FastState::default(),
         }
     }
 

@@ -1,0 +1,503 @@
+//! The model of the dispatcher's wakeup fast path and of the per-task
+//! context it shares with user space (`scheduler_core::shared`; in
+//! `main.bpf.c`, "The wakeup fast path": `task_shared`, `claim_slot`,
+//! `fast_place`, `fast_cpu`, `fast_run_ends`, and the statistics of
+//! `relay_runnable` and `relay_stopping`): the slots tasks claim,
+//! the statistics the dispatcher publishes in them, the placement of a
+//! granted task's wakeup without the round trip to user space, and the
+//! budget it enforces. The rules are listed in the [crate] docs.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use super::{
+    dispatcher::Prev,
+    machine::{work_done, CpuState, Machine},
+    queue::{Event, EventQueue, TaskId},
+    tasks::QueueId,
+    Behavior, Count, SimConfig, SimError, TaskClass, TaskGroup, Workload,
+};
+use scheduler_core::{
+    cpu::Topology,
+    engine::{Engine, EngineConfig},
+    policy::{Policy, SchedContext},
+    shared::{find_slot, grant_budget_ns, grant_pid, FAST_MAX_BUDGET_US, FAST_SHARE_PCT, FAST_WINDOW_MS},
+    task::{Decision, QueuedTask},
+};
+
+/// The window over which a task's fast-placed runs are bounded (ns).
+const FAST_WINDOW_NS: u64 = FAST_WINDOW_MS * 1_000_000;
+/// The CPU time fast-placed runs may use per window before the grant is revoked (ns).
+const FAST_WINDOW_LIMIT_NS: u64 = FAST_WINDOW_NS * FAST_SHARE_PCT / 100;
+/// Most CPUs the search for a CPU to preempt looks at, from the task's own
+/// on (the BPF's `FAST_SCAN_CPUS`).
+pub(crate) const FAST_SCAN_CPUS: u32 = 64;
+
+/// A grant's budget (ns), at most [`FAST_MAX_BUDGET_US`] and `slice_ns`
+/// (the BPF's `grant_budget_ns`): a fast-placed run's slice.
+fn budget_ns(grant: u64, slice_ns: u64) -> u64 {
+    grant_budget_ns(grant).min(FAST_MAX_BUDGET_US * 1000).min(slice_ns)
+}
+
+/// The dispatcher's moving average (weight 1/8): the sample itself while
+/// the average is 0.
+fn ewma(avg: u64, sample: u64) -> u64 {
+    if avg == 0 {
+        sample
+    } else {
+        avg - avg / 8 + sample / 8
+    }
+}
+
+/// A plain store of `f + x` (the dispatcher is the field's one writer).
+fn add(f: &AtomicU64, x: u64) {
+    f.store(f.load(Relaxed).wrapping_add(x), Relaxed);
+}
+
+impl Machine {
+    /// Task `id` joins (its creation's first wakeup, the BPF's
+    /// `relay_enable`): it claims a shared slot, if one of its probes is free.
+    pub(crate) fn claim_slot(&mut self, id: TaskId) {
+        let _ = self.task_shared.claim(self.tasks[id as usize].pid);
+    }
+
+    /// Task `id` wakes up (not its creation): the wakeup statistics — one
+    /// more wakeup, the period since the last one into its average, and the
+    /// task running where the wakeup happens (the waking CPU's task; 0 for
+    /// a timer's wakeup, whose CPU the model does not place).
+    pub(crate) fn woke(&mut self, id: TaskId) {
+        let now = self.now;
+        let waker = match self.waking_cpu.map(|c| self.cpus[c as usize].state) {
+            Some(CpuState::Task { task, .. }) => self.tasks[task as usize].pid,
+            _ => 0,
+        };
+        let t = &mut self.tasks[id as usize];
+        let last = t.fast.last_wake_ns.replace(now);
+        let Some(slot) = find_slot(self.task_shared.slots(), t.pid) else { return };
+        slot.nr_wakeups.store(slot.nr_wakeups.load(Relaxed).wrapping_add(1), Relaxed);
+        if let Some(last) = last {
+            let period = now.saturating_sub(last);
+            slot.avg_wake_period_ns.store(ewma(slot.avg_wake_period_ns.load(Relaxed), period), Relaxed);
+        }
+        slot.last_waker_pid.store(waker, Relaxed);
+    }
+
+    /// Task `id` stops (leaves its CPU; `runnable`: it is still runnable,
+    /// else it sleeps or exits): its run into `runtime_ns`; if it stops not
+    /// runnable, its CPU time since its wakeup into `avg_burst_ns`. A
+    /// fast-placed run ends here: its budget is enforced (see
+    /// [`Machine::enforce_budget`]).
+    pub(crate) fn stopped(&mut self, id: TaskId, runnable: bool) {
+        let t = &self.tasks[id as usize];
+        let run = self.now.saturating_sub(t.start_ts);
+        let Some(slot) = find_slot(self.task_shared.slots(), t.pid) else { return };
+        add(&slot.runtime_ns, run);
+        if !runnable {
+            slot.avg_burst_ns.store(ewma(slot.avg_burst_ns.load(Relaxed), t.exec_runtime), Relaxed);
+        }
+        if let Some(grant) = self.tasks[id as usize].fast.run_grant.take() {
+            self.enforce_budget(id, grant, run, runnable);
+        }
+    }
+
+    /// The end of task `id`'s fast-placed run of `run` ns, placed under
+    /// `grant` (the BPF's `fast_run_ends`): the run goes into the task's
+    /// window (restarted, empty, when it is over [`FAST_WINDOW_MS`] old),
+    /// and the grant is revoked (`revoked_grant = grant`, `revoked_ns =
+    /// now`) if the task stops still runnable with its CPU time since the
+    /// wakeup at the budget or over (its slice ran out), or if its
+    /// fast-placed runs in the window used more than [`FAST_SHARE_PCT`] %
+    /// of it — unless the slot's grant is no longer `grant` (the policy
+    /// changed or withdrew it meanwhile).
+    fn enforce_budget(&mut self, id: TaskId, grant: u64, run: u64, runnable: bool) {
+        let now = self.now;
+        let t = &mut self.tasks[id as usize];
+        let mut overrun = runnable && t.exec_runtime >= budget_ns(grant, self.slice_ns);
+        let w = &mut t.fast;
+        if now.saturating_sub(w.window_start_ns) > FAST_WINDOW_NS {
+            w.window_start_ns = now;
+            w.window_used_ns = 0;
+        }
+        w.window_used_ns = w.window_used_ns.saturating_add(run);
+        overrun |= w.window_used_ns > FAST_WINDOW_LIMIT_NS;
+        if !overrun {
+            return;
+        }
+        let Some(slot) = find_slot(self.task_shared.slots(), t.pid) else { return };
+        if slot.grant.load(Relaxed) != grant {
+            return;
+        }
+        slot.revoked_grant.store(grant, Relaxed);
+        slot.revoked_ns.store(now, Relaxed);
+        self.counters.fast_revoked += 1;
+    }
+
+    /// The BPF's `fast_place`, for the wakeup of task `id` whose CPU (as
+    /// `ops.select_cpu` left it) is `cpu`: if its slot holds a grant for
+    /// its own pid that is not the one last revoked, and a CPU is found
+    /// ([`Machine::pick_fast_cpu`]), the task is placed there
+    /// ([`Machine::place_fast`]). Whether it was.
+    pub(crate) fn try_fast_path(&mut self, id: TaskId, cpu: u32) -> bool {
+        let pid = self.tasks[id as usize].pid;
+        let Some(slot) = find_slot(self.task_shared.slots(), pid) else { return false };
+        let grant = slot.grant.load(Relaxed);
+        if grant == 0 || grant_pid(grant) != pid || grant == slot.revoked_grant.load(Relaxed) {
+            return false;
+        }
+        let Some(target) = self.pick_fast_cpu(id, cpu) else { return false };
+        slot.nr_fast_runs.store(slot.nr_fast_runs.load(Relaxed).wrapping_add(1), Relaxed);
+        self.place_fast(id, target, grant);
+        true
+    }
+
+    /// The BPF's `fast_cpu` for task `id`, whose CPU is `from`: an idle
+    /// CPU it may use (the kernel's `scx_bpf_pick_idle_cpu`; here the first
+    /// from `from` on); else, scanning at most [`FAST_SCAN_CPUS`] CPUs from
+    /// `from` on (wrapping) among those it may use, and leaving out those
+    /// that run the user scheduler or a fast-placed task or where a
+    /// fast-placed task already waits: the first with nothing running (a
+    /// CPU kicked, about to dispatch), else the one whose running task
+    /// started its run earliest (on a tie, the first scanned); `None` if
+    /// none is left.
+    pub(crate) fn pick_fast_cpu(&self, id: TaskId, from: u32) -> Option<u32> {
+        let allowed = self.tasks[id as usize].allowed;
+        let n = self.cpus.len() as u32;
+        let from = from.min(n - 1);
+        // The allowed CPUs from `from` on, wrapping.
+        let (first, end) = (allowed.first, allowed.first + allowed.count);
+        let mut from_on = (from.max(first)..end).chain(first..from.min(end));
+        let idle = from_on.find(|&c| self.cpus[c as usize].state == CpuState::Idle);
+        if idle.is_some() {
+            return idle;
+        }
+        let mut best: Option<(u64, u32)> = None;
+        let scanned = (from..n).chain(0..from).take(FAST_SCAN_CPUS as usize);
+        for c in scanned.filter(|&c| allowed.contains(c)) {
+            let cpu = &self.cpus[c as usize];
+            if cpu.fast_waiting {
+                continue;
+            }
+            let task = match cpu.state {
+                CpuState::Idle | CpuState::Kicked => return Some(c),
+                CpuState::User { .. } => continue,
+                CpuState::Task { task, .. } => &self.tasks[task as usize],
+            };
+            if task.fast.run_grant.is_some() {
+                continue;
+            }
+            if best.is_none_or(|(started, _)| task.start_ts < started) {
+                best = Some((task.start_ts, c));
+            }
+        }
+        best.map(|(_, c)| c)
+    }
+
+    /// Places task `id`, woken under `grant`, in `cpu`'s own queue at a key
+    /// below everything `cpu` serves (the lowest of its own queue's head,
+    /// the shared queue's head and `vtime_now`, less 1), with a slice of the
+    /// budget (at most the default slice), and flags the CPU (the BPF's
+    /// `fast_waiting`: its next dispatch serves its queues before the user
+    /// scheduler). An idle `cpu` is kicked; one that runs a task gets a
+    /// preempt kick ([`Event::FastKick`]; counted as a fast preempt). Its
+    /// run is fast-placed until it next stops.
+    pub(crate) fn place_fast(&mut self, id: TaskId, cpu: u32, grant: u64) {
+        let heads = [self.cpus[cpu as usize].dsq.head_vtime(), self.shared.head_vtime(), Some(self.vtime_now)];
+        let key = heads.into_iter().flatten().min().unwrap_or(0).saturating_sub(1);
+        let t = &mut self.tasks[id as usize];
+        t.slice_left = budget_ns(grant, self.slice_ns);
+        t.fast.run_grant = Some(grant);
+        self.insert(QueueId::Local(cpu), id, key);
+        self.cpus[cpu as usize].fast_waiting = true;
+        self.counters.fast_placed += 1;
+        match self.cpus[cpu as usize].state {
+            CpuState::Idle => self.kick(cpu),
+            CpuState::Task { .. } => {
+                self.counters.fast_preempts += 1;
+                self.events.push(self.now, Event::FastKick(cpu));
+            }
+            CpuState::Kicked | CpuState::User { .. } => {}
+        }
+    }
+
+    /// The fast path's preempt kick reaches `cpu`: the running task stops
+    /// now (`SCX_KICK_PREEMPT` zeroes its slice; it is enqueued again, not
+    /// as a wakeup) and the CPU dispatches, which serves its queues first
+    /// while the fast-placed task waits. Nothing happens if the CPU ran
+    /// something else since the placement (the flag is down: the kick's
+    /// purpose is served), or if its task's burst ends at this instant (that
+    /// event dispatches).
+    pub(crate) fn on_fast_kick(&mut self, cpu: u32) -> Result<(), SimError> {
+        if !self.cpus[cpu as usize].fast_waiting {
+            return Ok(());
+        }
+        let CpuState::Task { task, since } = self.cpus[cpu as usize].state else { return Ok(()) };
+        if self.tasks[task as usize].burst_left <= work_done(self.now - since, self.topology.capacity(cpu)) {
+            return Ok(());
+        }
+        self.account(cpu, task, since);
+        self.tasks[task as usize].slice_left = 0;
+        self.dispatch(cpu, Prev::Task(task))
+    }
+}
+
+/// Decides nothing (the machines of [`saturated`] are driven by hand).
+struct Idle;
+impl Policy for Idle {
+    fn name(&self) -> &str {
+        "idle"
+    }
+    fn enqueue(&mut self, _: &QueuedTask, _: &SchedContext<'_>) {}
+    fn dispatch(&mut self, _: &SchedContext<'_>) -> Option<Decision> {
+        None
+    }
+    fn pending(&self) -> usize {
+        0
+    }
+    fn take_all(&mut self, _: &mut Vec<QueuedTask>) {}
+}
+
+/// A machine of `nr_cpus` CPUs (one LLC) each running a hog (task `c` on
+/// CPU `c`, started at `c` µs), and a periodic task allowed on every CPU
+/// (task `nr_cpus`) that joined and sleeps, at 1 ms; nothing scheduled.
+pub(crate) fn saturated(nr_cpus: u32) -> Machine {
+    let groups = vec![
+        TaskGroup::new(TaskClass::Hog, Count::Fixed(nr_cpus), Behavior::Hog),
+        TaskGroup::new(
+            TaskClass::Interactive,
+            Count::Fixed(1),
+            Behavior::Periodic { run_ns: 100_000, sleep_ns: 1_000_000 },
+        ),
+    ];
+    let config = SimConfig { nr_cpus, workload: Workload::Custom(groups), ..SimConfig::default() };
+    let topology = Topology::uniform(nr_cpus, 1, nr_cpus);
+    let engine = Engine::new(Box::new(Idle), topology.clone(), EngineConfig::default());
+    let mut m = Machine::new(&config, engine, topology);
+    for c in 0..nr_cpus {
+        m.now = u64::from(c) * 1_000;
+        m.claim_slot(c);
+        m.tasks[c as usize].enabled = true;
+        m.start_task(c, c);
+    }
+    m.events = EventQueue::default();
+    let p = nr_cpus;
+    m.claim_slot(p);
+    m.tasks[p as usize].enabled = true;
+    m.now = 1_000_000;
+    m
+}
+
+/// The fast-path decision, for the benchmarks (`benches/fast_path.rs`);
+/// not an API.
+pub mod bench {
+    use super::{saturated, Machine, QueueId, TaskId};
+    use crate::tasks::TaskState;
+    use scheduler_core::shared::{find_slot, FastGrant};
+
+    /// A machine whose every CPU runs a hog (the hog of CPU `c` started at
+    /// `c` µs), and a sleeping task allowed on every CPU, granted the fast
+    /// path.
+    pub struct FastPathBench {
+        machine: Machine,
+        task: TaskId,
+    }
+
+    impl FastPathBench {
+        /// `nr_cpus` CPUs, each running a hog, and a granted sleeping task.
+        pub fn saturated(nr_cpus: u32) -> Self {
+            let machine = saturated(nr_cpus);
+            let task = nr_cpus;
+            let pid = machine.tasks[task as usize].pid;
+            if let Some(s) = find_slot(machine.task_shared.slots(), pid) {
+                s.publish(pid, Some(FastGrant { budget_ns: 1_000_000 }));
+            }
+            Self { machine, task }
+        }
+
+        /// The fast path for one wakeup of the task (its CPU: 0): the grant
+        /// check, the CPU pick among the hogs, the insert into that CPU's
+        /// queue and its preempt kick — then undone (out of the queue,
+        /// asleep, the kick dropped), so that each call sees the same
+        /// machine. The CPU picked.
+        pub fn wakeup(&mut self) -> Option<u32> {
+            let m = &mut self.machine;
+            if !m.try_fast_path(self.task, 0) {
+                return None;
+            }
+            let TaskState::Queued(QueueId::Local(cpu)) = m.tasks[self.task as usize].state else { return None };
+            // The only task in that CPU's queue.
+            m.cpus[cpu as usize].dsq.pop_first();
+            m.cpus[cpu as usize].fast_waiting = false;
+            let t = &mut m.tasks[self.task as usize];
+            t.state = TaskState::Sleeping;
+            t.fast.run_grant = None;
+            m.events.pop();
+            Some(cpu)
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::tasks::TaskState;
+    use scheduler_core::shared::{grant_word, FastGrant};
+
+    fn slot(m: &Machine, id: TaskId) -> &scheduler_core::TaskSharedSlot {
+        find_slot(m.task_shared.slots(), m.tasks[id as usize].pid).unwrap()
+    }
+
+    /// A granted wakeup on a saturated machine preempts the CPU whose task
+    /// ran longest (on a tie, the first scanned from the task's CPU), runs
+    /// first there, and never reaches user space; the preempted task goes
+    /// to user space.
+    #[test]
+    fn granted_wakeup_preempts_the_longest_running_task() {
+        let mut m = saturated(4);
+        let p = 4;
+        let pid = m.tasks[p as usize].pid;
+        slot(&m, p).publish(pid, Some(FastGrant { budget_ns: 300_000 }));
+        m.tasks[1].start_ts = 0; // CPUs 0 and 1 tie
+        assert_eq!(m.pick_fast_cpu(p, 1), Some(1), "scanned from CPU 1: 1 first");
+        assert_eq!(m.pick_fast_cpu(p, 2), Some(0), "scanned from CPU 2: 2, 3, 0, 1");
+        m.vtime_now = 50;
+        m.insert(QueueId::Shared, 1, 30);
+        m.tasks[1].state = TaskState::Running(1); // (only its queue entry is wanted)
+        m.wake(p); // its CPU is 0
+        assert_eq!(m.tasks[p as usize].state, TaskState::Queued(QueueId::Local(0)));
+        assert_eq!(m.cpus[0].dsq.head_vtime(), Some(29), "below the heads and vtime_now");
+        assert_eq!(m.tasks[p as usize].slice_left, 300_000);
+        assert!(m.channels.queued.is_empty(), "not handed to user space");
+        assert_eq!((m.counters.fast_placed, m.counters.fast_preempts), (1, 1));
+        assert_eq!(slot(&m, p).nr_fast_runs.load(Relaxed), 1);
+        // A second granted wakeup may not take CPU 0 (a fast task waits there).
+        assert_eq!(m.pick_fast_cpu(p, 0), Some(1));
+        let (at, ev) = std::iter::from_fn(|| m.events.pop()).find(|(_, e)| matches!(e, Event::FastKick(_))).unwrap();
+        assert_eq!((at, ev), (m.now, Event::FastKick(0)));
+        m.on_fast_kick(0).unwrap();
+        assert_eq!(m.tasks[p as usize].state, TaskState::Running(0));
+        assert_eq!(m.tasks[0].state, TaskState::InUser, "the preempted hog goes to user space");
+        assert!(!m.cpus[0].fast_waiting);
+        // CPU 0 runs a fast-placed task: not a candidate any more.
+        assert_eq!(m.pick_fast_cpu(p, 0), Some(1));
+    }
+
+    /// An idle CPU first, wherever it is; else the scan stops at a CPU with
+    /// nothing running (kicked); it never takes the user scheduler's CPU.
+    #[test]
+    fn idle_and_kicked_cpus_come_first() {
+        let mut m = saturated(4);
+        let p = 4;
+        m.cpus[3].state = CpuState::Idle;
+        assert_eq!(m.pick_fast_cpu(p, 0), Some(3));
+        m.cpus[3].state = CpuState::Kicked;
+        m.cpus[0].state = CpuState::User { since: 0 };
+        assert_eq!(m.pick_fast_cpu(p, 2), Some(3), "CPU 2 runs a task, CPU 3 none");
+        m.cpus[3].state = CpuState::Task { task: 3, since: 3_000 };
+        assert_eq!(m.pick_fast_cpu(p, 0), Some(1), "CPU 0 runs the user scheduler; 1 ran longest of 1 to 3");
+        // Only the CPUs it may use (1 and 2), from its CPU (3) on, wrapping.
+        m.tasks[p as usize].allowed = crate::tasks::CpuRange { first: 1, count: 2 };
+        m.tasks[1].start_ts = 5_000;
+        assert_eq!(m.pick_fast_cpu(p, 3), Some(2));
+        m.cpus[1].state = CpuState::Idle;
+        m.cpus[2].state = CpuState::Idle;
+        assert_eq!(m.pick_fast_cpu(p, 2), Some(2), "idle: its own CPU first");
+        assert_eq!(m.pick_fast_cpu(p, 3), Some(1), "idle: from 3 on, wrapping to 1");
+    }
+
+    /// No slot, no grant, a grant naming another pid, or a revoked grant:
+    /// the wakeup goes to user space.
+    #[test]
+    fn only_the_tasks_own_live_grant_counts() {
+        let mut m = saturated(2);
+        let p = 2;
+        let pid = m.tasks[p as usize].pid;
+        let other = pid + 1;
+        let g = FastGrant { budget_ns: 1_000_000 };
+        type Setup<'a> = dyn Fn(&Machine) + 'a;
+        let cases: [(&str, &Setup<'_>); 4] = [
+            ("no grant", &|_| {}),
+            ("another pid's grant", &|m| slot(m, p).grant.store(grant_word(other, g, 0), Relaxed)),
+            ("revoked", &|m| {
+                slot(m, p).publish(pid, Some(g));
+                let w = slot(m, p).grant.load(Relaxed);
+                slot(m, p).revoked_grant.store(w, Relaxed);
+            }),
+            ("no slot", &|m| m.task_shared.release(pid)),
+        ];
+        for (what, set) in cases {
+            set(&m);
+            m.tasks[p as usize].state = TaskState::Sleeping;
+            m.wake(p);
+            assert_eq!(m.tasks[p as usize].state, TaskState::InUser, "{what}");
+            assert_eq!(m.counters.fast_placed, 0, "{what}");
+            m.channels.queued.clear();
+            m.watch.clear();
+        }
+        // Granted again, with the slot back: placed.
+        m.claim_slot(p);
+        slot(&m, p).publish(pid, Some(g));
+        m.tasks[p as usize].state = TaskState::Sleeping;
+        m.wake(p);
+        assert_eq!(m.counters.fast_placed, 1);
+    }
+
+    /// A fast-placed run that stops runnable with its budget used up is
+    /// revoked; a run that stops asleep under budget is not, until the
+    /// window's share is used up.
+    #[test]
+    fn budget_and_window_revoke() {
+        let mut m = saturated(1);
+        let p = 1;
+        let pid = m.tasks[p as usize].pid;
+        slot(&m, p).publish(pid, Some(FastGrant { budget_ns: 1_000_000 }));
+        let grant = slot(&m, p).grant.load(Relaxed);
+        // A fast-placed run of 0.9 ms that ends asleep every 1 ms, all in
+        // one 100 ms window: under the budget each, but the 56th run takes
+        // the window past its 50 ms (56 × 0.9 ms = 50.4 ms).
+        let mut revoked_at = None;
+        for i in 0..60u64 {
+            m.now = 1_000_000 + i * 1_000_000;
+            m.tasks[p as usize].fast.run_grant = Some(grant);
+            m.tasks[p as usize].start_ts = m.now - 900_000;
+            m.tasks[p as usize].exec_runtime = 900_000;
+            m.stopped(p, false);
+            if revoked_at.is_none() && m.counters.fast_revoked > 0 {
+                revoked_at = Some(i);
+            }
+        }
+        let s = slot(&m, p).stats(pid).unwrap();
+        assert_eq!(revoked_at, Some(55), "55 runs × 0.9 ms = 49.5 ms, the 56th passes 50 ms");
+        assert!(s.revoked && !s.granted);
+        assert_eq!(s.avg_burst_ns, 900_000);
+        // Regranted: a new epoch; a run that stops runnable at its budget is revoked at once.
+        slot(&m, p).publish(pid, Some(FastGrant { budget_ns: 1_000_000 }));
+        assert!(slot(&m, p).stats(pid).unwrap().granted);
+        let before = m.counters.fast_revoked;
+        m.now += 200_000_000;
+        m.tasks[p as usize].fast.run_grant = Some(slot(&m, p).grant.load(Relaxed));
+        m.tasks[p as usize].start_ts = m.now - 1_000_000;
+        m.tasks[p as usize].exec_runtime = 1_000_000;
+        m.stopped(p, true);
+        assert_eq!(m.counters.fast_revoked, before + 1);
+        assert_eq!(slot(&m, p).stats(pid).unwrap().revoked_ns, m.now);
+    }
+
+    /// Wakeup statistics: the count, the period's average, the waker.
+    #[test]
+    fn wakeup_statistics() {
+        let mut m = saturated(2);
+        let p = 2;
+        for i in 0..3 {
+            m.now = 1_000_000 + i * 2_000_000;
+            m.tasks[p as usize].state = TaskState::Sleeping;
+            m.waking_cpu = (i == 2).then_some(1);
+            m.wake(p);
+            m.channels.queued.clear();
+            m.watch.clear();
+        }
+        let s = slot(&m, p).stats(m.tasks[p as usize].pid).unwrap();
+        assert_eq!(s.nr_wakeups, 3);
+        assert_eq!(s.avg_wake_period_ns, 2_000_000);
+        assert_eq!(s.last_waker_pid, m.tasks[1].pid, "the task running on the waking CPU");
+    }
+}
