@@ -61,7 +61,10 @@
 //!    [`crate::latency`]) is granted the dispatcher's wakeup fast path: its
 //!    wakeups are placed at once, on an idle CPU or by preempting a running
 //!    task, without waiting for this policy, until it overruns its budget.
-//!    `deadline` grants by the same rule.
+//!    `deadline` grants by the same rule. Not on a hybrid machine, where
+//!    rule 4 places them: the dispatcher's placement ignores core
+//!    capacity, and the simulator saw a periodic task's big-core share
+//!    fall from at least 0.8 to 0.3 with grants (`policies/tests/hybrid.rs`).
 //!
 //! (Until the dispatcher's tick made running tasks yield to lower keys,
 //! this policy also shortened hogs' slices while interactive tasks were
@@ -252,13 +255,19 @@ impl Policy for Interactive {
         }
     }
 
-    /// The fast path for latency-critical tasks ([`crate::latency`]).
+    /// The fast path for latency-critical tasks ([`crate::latency`]), but
+    /// not on a hybrid machine, where rule 4 places them: the dispatcher's
+    /// fast placement ignores core capacity (and with rule 4 off, the
+    /// comparisons of `policies/tests/hybrid.rs` keep their baseline).
     fn fast_path(
         &mut self,
         task: &QueuedTask,
         stats: &scheduler_core::TaskStats,
         ctx: &SchedContext<'_>,
     ) -> Option<scheduler_core::FastGrant> {
+        if ctx.cpus.is_hybrid() {
+            return None;
+        }
         crate::latency::fast_grant(task, stats, ctx.now_ns)
     }
 }
