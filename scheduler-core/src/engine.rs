@@ -201,6 +201,12 @@ impl Engine {
         self.stats.steps += 1;
         backend.refresh_cpus(&mut self.cpus);
         let now_ns = backend.now_ns();
+        // Before anything can return early (a decision still refused).
+        if std::mem::take(&mut self.grants_stale) {
+            if let Some(s) = backend.task_shared() {
+                clear_grants(s);
+            }
+        }
 
         if let Some(d) = self.refused.take() {
             if !self.send(backend, d, &mut report)? {
@@ -214,11 +220,6 @@ impl Engine {
         report.received = backend.receive(&mut self.inbox, self.config.batch)?;
         let ctx = SchedContext { now_ns, cpus: &self.cpus };
         let shared = backend.task_shared();
-        if std::mem::take(&mut self.grants_stale) {
-            if let Some(s) = shared {
-                clear_grants(s);
-            }
-        }
         for task in &mut self.inbox {
             task.vtime = task.vtime.saturating_sub(self.vtime_offset);
             self.policy.enqueue(task, &ctx);

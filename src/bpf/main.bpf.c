@@ -220,7 +220,7 @@ volatile u64 nr_unbounded_runs;		/* runs given an unbounded slice, SCX_SLICE_INF
 volatile u64 nr_unbounded_kicks;	/* SCX_KICK_PREEMPT kicks of the tickless check to CPUs marked unbounded, work being queued for them (--tickless) */
 volatile u64 nr_fast_placed;		/* wakeups the fast path placed itself, under a grant, without user space (fast_place) */
 volatile u64 nr_fast_preempts;		/* of those, placements that preempted a running task (SCX_KICK_PREEMPT) */
-volatile u64 nr_fast_revoked;		/* grants revoked: a fast-placed task overran its budget or its share (fast_run_ends) */
+volatile u64 nr_fast_revoked;		/* grants revoked: a fast-placed task overran its budget or its share (fast_accounting) */
 volatile u64 nr_slots_full;		/* tasks that joined and found no free slot in task_shared: never fast-placed (claim_slot) */
 
 /* State shared with the binary. */
@@ -251,7 +251,7 @@ static u8 aged_last[RELAY_MAX_CPUS];		/* this CPU's last ops.dispatch ran overdu
 static u8 higher_class_on[RELAY_MAX_CPUS];	/* a realtime, deadline or stop task runs on this CPU (bool, relay_sched_switch) */
 static u8 kicked_for_usersched[RELAY_MAX_CPUS]; /* wake_usersched -> ops.dispatch: this CPU was kicked for it (bool) */
 static u8 fast_on[RELAY_MAX_CPUS];		/* the CPU runs a fast-placed task (bool, see fast_place) */
-static u8 fast_waiting[RELAY_MAX_CPUS];		/* a fast-placed task waits in this CPU's DSQ (bool, see fast_place) */
+static s32 fast_waiting[RELAY_MAX_CPUS];	/* pid of a fast-placed task waiting in this CPU's DSQ, 0 = none (see fast_place) */
 static bool relay_active;			/* between ops.init and ops.exit: kfuncs that need the scheduler may run (bool) */
 /*
  * The CPUs the user scheduler may run on: copied from its thread when the
@@ -376,6 +376,8 @@ struct task_ctx {
 	u64 vtime_clamped;    /* its last decision's vtime was clamped: it does not move vtime_now (bool) */
 	u64 last_wake_ns;     /* its last wakeup (ns; relay_runnable) */
 	u64 fast_grant;	      /* the grant its current run was fast-placed under; 0 = not fast-placed (grant word) */
+	u64 burst_grant;      /* the grant its current wakeup was fast-placed under, until the budget check (grant word) */
+	u32 fast_wait_cpu;    /* the CPU whose fast_waiting it holds + 1; 0 = none */
 	u64 fast_window_ns;   /* start of its fast-path share window (ns) */
 	u64 fast_window_used; /* CPU its fast-placed runs used in that window (ns) */
 	u32 slot;	      /* its slot in task_shared + 1; 0 = none (claim_slot) */
@@ -1871,37 +1873,47 @@ static void usersched_reenqueued(struct task_struct *p)
  * A task the policy granted the fast path (its slot's grant, written by
  * user space: Policy::fast_path in scheduler-core) is placed here when it
  * wakes, without the round trip through user space: on an idle CPU it may
- * use, else on the CPU whose running task it preempts, the one that has
- * run longest of those it may use that run neither a fast-placed task nor
- * the user scheduler, nor are held by a higher class. It is queued in that
- * CPU's DSQ at a key below everything that CPU serves (so it runs next
- * there: consume_in_vtime_order, which ops.dispatch() tries before the user
- * scheduler while fast_waiting is set), and the CPU is kicked, with
+ * use (its own first), else on the CPU whose running task it preempts: the
+ * one that has run longest of those it may use whose task ran slice_min_ns
+ * at least (cpu_preemptible(), the guard wake_usersched() keeps too: a
+ * task pinned with fast tasks still runs) and is neither fast-placed nor
+ * the user scheduler, that are not held by a higher class, and that the
+ * user scheduler is not waiting for. It is queued in that CPU's DSQ at a
+ * key below everything that CPU serves (so it runs next there:
+ * consume_in_vtime_order, which ops.dispatch() tries before the user
+ * scheduler while fast_waiting names a task; one such task per CPU, taken
+ * by a compare-and-swap, released when it runs, is enqueued again or
+ * exits), and the CPU is kicked, with
  * SCX_KICK_PREEMPT if it runs a task: that task's slice ends at once
  * (ext.c kick_one_cpu() zeroes the current slice), and it is enqueued again
  * the ordinary way. Nothing is held in user space, so the task's
  * generation moves on as for dispatch_in_kernel().
  *
  * User space stays the only author of policy: which tasks, and with what
- * budget. The dispatcher enforces the budget (fast_run_ends): a
- * fast-placed run's slice is the budget (at most slice_ns), and a run that
- * uses it all, or fast-placed runs that use more than RELAY_FAST_SHARE_PCT
- * % of a CPU within a RELAY_FAST_WINDOW_MS window, revoke the grant
- * (revoked_grant = grant): no fast path until the policy grants again (a
- * new epoch). So a task that lies about being latency-critical gets at
- * most its budget per wakeup and half a CPU, and then goes through the
- * policy like any other.
+ * budget. The dispatcher enforces the budget (fast_accounting): a
+ * fast-placed run's slice is the budget (at most slice_ns). A fast-placed
+ * wakeup whose CPU time reaches the budget by any stop of its burst (a
+ * kept slice or a later, ordinary placement of the same burst included),
+ * or fast-placed runs that use more than RELAY_FAST_SHARE_PCT % of a CPU
+ * within a RELAY_FAST_WINDOW_MS window, revoke the grant (revoked_grant =
+ * grant): no fast path until the policy grants again (a new epoch). So a
+ * task that lies about being latency-critical gets its budget per wakeup
+ * (a slice ends at a tick: plus up to one tick) and about half a CPU, and
+ * then goes through the policy like any other. And the dispatcher checks
+ * one rule of the policy's itself at every placement, the weight: a task
+ * niced down (or made SCHED_IDLE) after its grant is not fast-placed.
  *
  * Not in partial mode (decisions go to local DSQs there, see partial_cpu()).
  */
 static bool lowest_waiting_key(s32 cpu, u64 *key);
 
-/* The valid grant of @p (not revoked, for its pid), or 0. */
+/* The valid grant of @p (for its pid, with a budget, not revoked), or 0. */
 static u64 valid_grant(const struct task_struct *p, struct relay_task_shared *sh)
 {
 	u64 grant = READ_ONCE(sh->grant);
 
-	if (!grant || (s32)(grant >> RELAY_GRANT_PID_SHIFT) != p->pid || grant == READ_ONCE(sh->revoked_grant))
+	if (!grant || (s32)(grant >> RELAY_GRANT_PID_SHIFT) != p->pid ||
+	    !((grant >> RELAY_GRANT_BUDGET_SHIFT) & RELAY_GRANT_BUDGET_MASK) || grant == READ_ONCE(sh->revoked_grant))
 		return 0;
 	return grant;
 }
@@ -1926,10 +1938,17 @@ static u64 grant_budget_ns(u64 grant)
 static s32 fast_cpu(struct task_struct *p, bool *running)
 {
 	s32 prev = scx_bpf_task_cpu(p), best = -1, cpu;
-	u64 oldest = 0, started;
-	struct relay_cpu_state *st;
+	u64 oldest = 0, started, now = bpf_ktime_get_ns();
+	struct relay_cpu_state *st = cpu_state_of(prev);
+	bool usersched_waits = !READ_ONCE(usersched_on_cpu) && usersched_has_work(false);
 	u32 i, n = nr_cpu_ids;
 
+	/* Its own CPU, idle (select_cpu_dfl() may have claimed it for this wakeup). */
+	if (st && READ_ONCE(st->idle) && prev >= 0 && prev < RELAY_MAX_CPUS &&
+	    !READ_ONCE(fast_waiting[prev & (RELAY_MAX_CPUS - 1)]) && bpf_cpumask_test_cpu(prev, p->cpus_ptr)) {
+		*running = false;
+		return prev;
+	}
 	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
 	if (cpu >= 0) {
 		*running = false;
@@ -1943,15 +1962,17 @@ static s32 fast_cpu(struct task_struct *p, bool *running)
 			continue;
 		st = cpu_state_of(cpu);
 		if (!st || !st->online || held_by_higher_class(cpu) || fast_on[cpu & (RELAY_MAX_CPUS - 1)] ||
-		    fast_waiting[cpu & (RELAY_MAX_CPUS - 1)])
+		    READ_ONCE(fast_waiting[cpu & (RELAY_MAX_CPUS - 1)]))
 			continue;
-		if (READ_ONCE(usersched_on_cpu) && READ_ONCE(usersched_cpu) == cpu)
+		if (READ_ONCE(usersched_cpu) == cpu && (READ_ONCE(usersched_on_cpu) || usersched_waits))
 			continue;
-		/* Idle, its bit taken by select_cpu_dfl() for this very wakeup: best. */
+		/* Idle, its bit taken by select_cpu_dfl(): best. */
 		if (READ_ONCE(st->idle) || !READ_ONCE(st->current_pid)) {
 			*running = false;
 			return cpu;
 		}
+		if (!cpu_preemptible(cpu, now))
+			continue;
 		started = READ_ONCE(cpu_started_ns[cpu & (RELAY_MAX_CPUS - 1)]);
 		if (best < 0 || started < oldest) {
 			best = cpu;
@@ -1979,17 +2000,22 @@ static bool fast_place(struct task_struct *p, u64 enq_flags)
 	grant = valid_grant(p, sh);
 	if (!grant)
 		return false;
-	cpu = fast_cpu(p, &running);
-	if (cpu < 0 || cpu >= RELAY_MAX_CPUS)
+	/* The policy's weight rule, checked now: a renice since the grant counts. */
+	if (task_weight(p) < WEIGHT_NICE_0)
 		return false;
+	cpu = fast_cpu(p, &running);
+	if (cpu < 0 || cpu >= RELAY_MAX_CPUS ||
+	    __sync_val_compare_and_swap(&fast_waiting[cpu & (RELAY_MAX_CPUS - 1)], 0, p->pid) != 0)
+		return false;
+	tctx->fast_wait_cpu = cpu + 1;
 	now_key = vtime_now_get();
 	if (!lowest_waiting_key(cpu, &key) || vtime_before(now_key, key))
 		key = now_key;
 	tctx->fast_grant = grant;
+	tctx->burst_grant = grant;
 	__sync_fetch_and_add(&tctx->generation, 2);
 	WRITE_ONCE(sh->nr_fast_runs, sh->nr_fast_runs + 1);
 	scx_bpf_dsq_insert_vtime(p, cpu, grant_budget_ns(grant), key - 1, enq_flags);
-	WRITE_ONCE(fast_waiting[cpu & (RELAY_MAX_CPUS - 1)], 1);
 	kick(cpu, running ? SCX_KICK_PREEMPT : SCX_KICK_IDLE);
 	__sync_fetch_and_add(&nr_fast_placed, 1);
 	if (running)
@@ -1997,26 +2023,46 @@ static bool fast_place(struct task_struct *p, u64 enq_flags)
 	return true;
 }
 
-/*
- * At ops.stopping() of a fast-placed run of @p, @ran ns long: the run's
- * fast status ends (a re-enqueue is an ordinary one), and the grant is
- * revoked if the run used its whole budget or the window's share.
- */
-static void fast_run_ends(struct task_struct *p, struct task_ctx *tctx, bool runnable, u64 ran, u64 now)
+/* @p no longer waits where it was fast-placed (it runs, is enqueued again or exits). */
+static void fast_waiting_done(const struct task_struct *p, struct task_ctx *tctx)
 {
-	struct relay_task_shared *sh = shared_slot(p, tctx);
-	u64 grant = tctx->fast_grant;
-	bool overrun;
+	u32 cpu = tctx->fast_wait_cpu;
 
-	tctx->fast_grant = 0;
-	if (now - tctx->fast_window_ns > RELAY_FAST_WINDOW_MS * 1000000ULL) {
-		tctx->fast_window_ns = now;
-		tctx->fast_window_used = 0;
+	if (!cpu)
+		return;
+	tctx->fast_wait_cpu = 0;
+	__sync_val_compare_and_swap(&fast_waiting[(cpu - 1) & (RELAY_MAX_CPUS - 1)], p->pid, 0);
+}
+
+/*
+ * At every ops.stopping() of @p, after a run of @ran ns: a fast-placed
+ * run's fast status ends (a re-enqueue is an ordinary one) and its CPU time
+ * counts in the window; and the grant is revoked if the window's share is
+ * used up, or if the burst of a fast-placed wakeup (its CPU time since the
+ * wakeup, whoever placed its later runs) reached the budget.
+ */
+static void fast_accounting(struct task_struct *p, struct task_ctx *tctx, u64 ran, u64 now)
+{
+	struct relay_task_shared *sh;
+	u64 grant = tctx->fast_grant ? tctx->fast_grant : tctx->burst_grant;
+	bool overrun = false;
+
+	if (tctx->fast_grant) {
+		tctx->fast_grant = 0;
+		if (now - tctx->fast_window_ns > RELAY_FAST_WINDOW_MS * 1000000ULL) {
+			tctx->fast_window_ns = now;
+			tctx->fast_window_used = 0;
+		}
+		tctx->fast_window_used += ran;
+		overrun = tctx->fast_window_used > RELAY_FAST_WINDOW_MS * 1000000ULL * RELAY_FAST_SHARE_PCT / 100;
 	}
-	tctx->fast_window_used += ran;
-	overrun = (runnable && tctx->exec_runtime >= grant_budget_ns(grant)) ||
-		  tctx->fast_window_used > RELAY_FAST_WINDOW_MS * 1000000ULL * RELAY_FAST_SHARE_PCT / 100;
-	if (!overrun || !sh || READ_ONCE(sh->grant) != grant)
+	if (tctx->burst_grant && tctx->exec_runtime >= grant_budget_ns(tctx->burst_grant))
+		overrun = true;
+	if (!overrun)
+		return;
+	tctx->burst_grant = 0;
+	sh = shared_slot(p, tctx);
+	if (!sh || READ_ONCE(sh->grant) != grant)
 		return;
 	WRITE_ONCE(sh->revoked_grant, grant);
 	WRITE_ONCE(sh->revoked_ns, now);
@@ -2042,8 +2088,10 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
 	 * placed otherwise, a fast-placed one (fast_place sets it again).
 	 */
 	tctx = lookup_task_ctx(p);
-	if (tctx)
+	if (tctx) {
 		tctx->fast_grant = 0;
+		fast_waiting_done(p, tctx);
+	}
 	if (enq_flags & SCX_ENQ_REENQ) {
 		reenqueued(p, enq_flags);
 		return;
@@ -2301,6 +2349,7 @@ void BPF_STRUCT_OPS(relay_runnable, struct task_struct *p, u64 enq_flags)
 		return;
 	now = bpf_ktime_get_ns();
 	tctx->exec_runtime = 0;
+	tctx->burst_grant = 0;
 	tctx->wait_since = now;
 	sh = shared_slot(p, tctx);
 	if (!sh)
@@ -2368,9 +2417,9 @@ void BPF_STRUCT_OPS(relay_running, struct task_struct *p)
 		WRITE_ONCE(usersched_cpu, scx_bpf_task_cpu(p));
 		return;
 	}
-	if (cpu >= 0 && cpu < RELAY_MAX_CPUS)
-		WRITE_ONCE(fast_waiting[cpu & (RELAY_MAX_CPUS - 1)], 0);
 	tctx = lookup_task_ctx(p);
+	if (tctx)
+		fast_waiting_done(p, tctx);
 	if (tctx && tctx->fast_grant && cpu >= 0 && cpu < RELAY_MAX_CPUS)
 		WRITE_ONCE(fast_on[cpu & (RELAY_MAX_CPUS - 1)], 1);
 	/* A run that a user decision placed, nothing having come between. */
@@ -2424,8 +2473,7 @@ void BPF_STRUCT_OPS(relay_stopping, struct task_struct *p, bool runnable)
 		if (!runnable)
 			average_in(&sh->avg_burst_ns, tctx->exec_runtime);
 	}
-	if (tctx->fast_grant)
-		fast_run_ends(p, tctx, runnable, ran, now);
+	fast_accounting(p, tctx, ran, now);
 	/* Put back after running: a new wait starts (the kernel's too). */
 	if (runnable)
 		tctx->wait_since = now;
@@ -2797,6 +2845,7 @@ void BPF_STRUCT_OPS(relay_exit_task, struct task_struct *p, struct scx_exit_task
 	if (!tctx)
 		return;
 	release_slot(p, tctx);
+	fast_waiting_done(p, tctx);
 	g = READ_ONCE(tctx->generation);
 	if (g & 1)
 		pending_forget(g);

@@ -62,8 +62,9 @@ workload_deltas "burst_shift beside $N hogs" fast_grants fast_placed fast_revoke
 note "$(cat /tmp/burst.out)"
 sed "s/^share_probe: /relay-note: $RELAY_TEST_NAME: /" /tmp/fast-shares.out >&2
 [ "$DELTA_fast_revoked" -gt 0 ] || fail_with_log "burst_shift overran its budget, but no grant was revoked"
-# Each hog gets at least half an even split among the N hogs and burst_shift.
-floor=$(awk -v n="$N" 'BEGIN { printf "%.4f", 0.5 / (n + 1) }')
+# Each hog gets at least half an even split of the N CPUs among the N hogs
+# and burst_shift (share_probe's share is a fraction of one CPU).
+floor=$(awk -v n="$N" 'BEGIN { printf "%.4f", 0.5 * n / (n + 1) }')
 starved=$(awk -v f="$floor" '$2 == "hog" { for (i = 1; i < NF; i++) if ($i == "share" && $(i + 1) + 0 < f) print $3 }' /tmp/fast-shares.out)
 hogs=$(grep -c '^share_probe: hog ' /tmp/fast-shares.out)
 [ "$hogs" -eq "$N" ] || fail_with_log "share_probe reported $hogs hogs, expected $N"
