@@ -1879,7 +1879,7 @@ static void usersched_reenqueued(struct task_struct *p)
  * task pinned with fast tasks still runs) and is neither fast-placed nor
  * the user scheduler, that are not held by a higher class, and that the
  * user scheduler is not waiting for. It is queued in that CPU's DSQ at a
- * key below everything that CPU serves (so it runs next there:
+ * key FAST_KEY_LEAD below everything that CPU serves (so it runs next there:
  * consume_in_vtime_order, which ops.dispatch() tries before the user
  * scheduler while fast_waiting names a task; one such task per CPU, taken
  * by a compare-and-swap, released when it runs, is enqueued again or
@@ -1906,6 +1906,28 @@ static void usersched_reenqueued(struct task_struct *p)
  * Not in partial mode (decisions go to local DSQs there, see partial_cpu()).
  */
 static bool lowest_waiting_key(s32 cpu, u64 *key);
+
+/*
+ * How far below the lowest key a CPU serves a fast-placed task is queued
+ * (ns of vtime, 2^40: 18 minutes): below any key a policy sends later too
+ * (honest keys stay within a few slices of the policy's clock), and far
+ * inside the window the kernel's wrap-aware order needs (2^63).
+ */
+#define FAST_KEY_LEAD (1ULL << 40)
+
+/* @cpu's fast_waiting slot (see fast_place), or NULL. */
+static s32 *fast_waiting_of(s32 cpu)
+{
+	return MEMBER_VPTR(fast_waiting, [cpu]);
+}
+
+/* Whether a fast-placed task waits for @cpu. */
+static bool fast_waits_for(s32 cpu)
+{
+	s32 *w = fast_waiting_of(cpu);
+
+	return w && READ_ONCE(*w);
+}
 
 /* The valid grant of @p (for its pid, with a budget, not revoked), or 0. */
 static u64 valid_grant(const struct task_struct *p, struct relay_task_shared *sh)
@@ -1944,8 +1966,8 @@ static s32 fast_cpu(struct task_struct *p, bool *running)
 	u32 i, n = nr_cpu_ids;
 
 	/* Its own CPU, idle (select_cpu_dfl() may have claimed it for this wakeup). */
-	if (st && READ_ONCE(st->idle) && prev >= 0 && prev < RELAY_MAX_CPUS &&
-	    !READ_ONCE(fast_waiting[prev & (RELAY_MAX_CPUS - 1)]) && bpf_cpumask_test_cpu(prev, p->cpus_ptr)) {
+	if (st && READ_ONCE(st->idle) && prev >= 0 && prev < RELAY_MAX_CPUS && fast_waiting_of(prev) &&
+	    !fast_waits_for(prev) && bpf_cpumask_test_cpu(prev, p->cpus_ptr)) {
 		*running = false;
 		return prev;
 	}
@@ -1962,7 +1984,7 @@ static s32 fast_cpu(struct task_struct *p, bool *running)
 			continue;
 		st = cpu_state_of(cpu);
 		if (!st || !st->online || held_by_higher_class(cpu) || fast_on[cpu & (RELAY_MAX_CPUS - 1)] ||
-		    READ_ONCE(fast_waiting[cpu & (RELAY_MAX_CPUS - 1)]))
+		    !fast_waiting_of(cpu) || fast_waits_for(cpu))
 			continue;
 		if (READ_ONCE(usersched_cpu) == cpu && (READ_ONCE(usersched_on_cpu) || usersched_waits))
 			continue;
@@ -1990,7 +2012,7 @@ static bool fast_place(struct task_struct *p, u64 enq_flags)
 	struct relay_task_shared *sh;
 	u64 grant, key, now_key;
 	bool running = false;
-	s32 cpu;
+	s32 cpu, *waiting;
 
 	if (partial_mode || !(enq_flags & SCX_ENQ_WAKEUP) || !tctx)
 		return false;
@@ -2004,8 +2026,8 @@ static bool fast_place(struct task_struct *p, u64 enq_flags)
 	if (task_weight(p) < WEIGHT_NICE_0)
 		return false;
 	cpu = fast_cpu(p, &running);
-	if (cpu < 0 || cpu >= RELAY_MAX_CPUS ||
-	    __sync_val_compare_and_swap(&fast_waiting[cpu & (RELAY_MAX_CPUS - 1)], 0, p->pid) != 0)
+	waiting = fast_waiting_of(cpu);
+	if (!waiting || __sync_val_compare_and_swap(waiting, 0, p->pid) != 0)
 		return false;
 	tctx->fast_wait_cpu = cpu + 1;
 	now_key = vtime_now_get();
@@ -2015,7 +2037,7 @@ static bool fast_place(struct task_struct *p, u64 enq_flags)
 	tctx->burst_grant = grant;
 	__sync_fetch_and_add(&tctx->generation, 2);
 	WRITE_ONCE(sh->nr_fast_runs, sh->nr_fast_runs + 1);
-	scx_bpf_dsq_insert_vtime(p, cpu, grant_budget_ns(grant), key - 1, enq_flags);
+	scx_bpf_dsq_insert_vtime(p, cpu, grant_budget_ns(grant), key - FAST_KEY_LEAD, enq_flags);
 	kick(cpu, running ? SCX_KICK_PREEMPT : SCX_KICK_IDLE);
 	__sync_fetch_and_add(&nr_fast_placed, 1);
 	if (running)
@@ -2026,12 +2048,15 @@ static bool fast_place(struct task_struct *p, u64 enq_flags)
 /* @p no longer waits where it was fast-placed (it runs, is enqueued again or exits). */
 static void fast_waiting_done(const struct task_struct *p, struct task_ctx *tctx)
 {
+	s32 *waiting;
 	u32 cpu = tctx->fast_wait_cpu;
 
 	if (!cpu)
 		return;
 	tctx->fast_wait_cpu = 0;
-	__sync_val_compare_and_swap(&fast_waiting[(cpu - 1) & (RELAY_MAX_CPUS - 1)], p->pid, 0);
+	waiting = fast_waiting_of((s32)cpu - 1);
+	if (waiting)
+		__sync_val_compare_and_swap(waiting, p->pid, 0);
 }
 
 /*
@@ -2285,7 +2310,7 @@ void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 	if (age_first && run_overdue(cpu, now))
 		goto aged_out;
 	/* A fast-placed task queued for this CPU runs before the user scheduler (fast_place). */
-	if (READ_ONCE(fast_waiting[cpu & (RELAY_MAX_CPUS - 1)]) && consume_in_vtime_order(cpu))
+	if (fast_waits_for(cpu) && consume_in_vtime_order(cpu))
 		goto out;
 	if (usersched_has_work(true) && scx_bpf_dsq_move_to_local(USERSCHED_DSQ, 0))
 		goto out;
