@@ -50,6 +50,8 @@ impl Machine {
             t.slice_left = slice_ns;
         }
         t.exec_runtime = 0;
+        // A new burst: the last one's fast placement no longer counts (the BPF's relay_runnable).
+        t.fast.burst_grant = None;
         t.runnable_since = self.now;
         let prev = t.prev_cpu;
         if wakeup {
@@ -80,6 +82,10 @@ impl Machine {
     /// `ops.select_cpu` left it), reported to user space (and preferred for
     /// running the user scheduler).
     pub(crate) fn enqueue(&mut self, id: TaskId, cpu: u32, wakeup: bool) {
+        // Every enqueue is an ordinary one until the fast path places it,
+        // and no longer waits where the fast path placed it before.
+        self.tasks[id as usize].fast.run_grant = None;
+        self.fast_waiting_done(id);
         let t = &mut self.tasks[id as usize];
         t.generation += 1;
         if self.fallback_mode {
@@ -272,7 +278,7 @@ impl Machine {
             }
         }
         // A task the wakeup fast path placed here: the queues before the user scheduler.
-        if self.cpus[cpu as usize].fast_waiting {
+        if self.cpus[cpu as usize].fast_waiting.is_some() {
             if let Some(next) = self.consume_in_vtime_order(cpu) {
                 self.start_task(cpu, next);
                 if let Prev::Task(id) = prev {

@@ -1,8 +1,9 @@
 //! The model of the dispatcher's wakeup fast path and of the per-task
 //! context it shares with user space (`scheduler_core::shared`; in
 //! `main.bpf.c`, "The wakeup fast path": `task_shared`, `claim_slot`,
-//! `fast_place`, `fast_cpu`, `fast_run_ends`, and the statistics of
-//! `relay_runnable` and `relay_stopping`): the slots tasks claim,
+//! `valid_grant`, `fast_place`, `fast_cpu`, `fast_waiting_done`,
+//! `fast_accounting`, and the statistics of `relay_runnable` and
+//! `relay_stopping`): the slots tasks claim,
 //! the statistics the dispatcher publishes in them, the placement of a
 //! granted task's wakeup without the round trip to user space, and the
 //! budget it enforces. The rules are listed in the [crate] docs.
@@ -21,7 +22,7 @@ use scheduler_core::{
     engine::{Engine, EngineConfig},
     policy::{Policy, SchedContext},
     shared::{find_slot, grant_budget_ns, grant_pid, FAST_MAX_BUDGET_US, FAST_SHARE_PCT, FAST_WINDOW_MS},
-    task::{Decision, QueuedTask},
+    task::{Decision, QueuedTask, WEIGHT_DEFAULT},
 };
 
 /// The window over which a task's fast-placed runs are bounded (ns).
@@ -83,45 +84,56 @@ impl Machine {
 
     /// Task `id` stops (leaves its CPU; `runnable`: it is still runnable,
     /// else it sleeps or exits): its run into `runtime_ns`; if it stops not
-    /// runnable, its CPU time since its wakeup into `avg_burst_ns`. A
-    /// fast-placed run ends here: its budget is enforced (see
-    /// [`Machine::enforce_budget`]).
+    /// runnable, its CPU time since its wakeup into `avg_burst_ns`. Then,
+    /// at every stop, the fast path's accounting (see
+    /// [`Machine::fast_accounting`]).
     pub(crate) fn stopped(&mut self, id: TaskId, runnable: bool) {
         let t = &self.tasks[id as usize];
         let run = self.now.saturating_sub(t.start_ts);
-        let Some(slot) = find_slot(self.task_shared.slots(), t.pid) else { return };
-        add(&slot.runtime_ns, run);
-        if !runnable {
-            slot.avg_burst_ns.store(ewma(slot.avg_burst_ns.load(Relaxed), t.exec_runtime), Relaxed);
+        if let Some(slot) = find_slot(self.task_shared.slots(), t.pid) {
+            add(&slot.runtime_ns, run);
+            if !runnable {
+                slot.avg_burst_ns.store(ewma(slot.avg_burst_ns.load(Relaxed), t.exec_runtime), Relaxed);
+            }
         }
-        if let Some(grant) = self.tasks[id as usize].fast.run_grant.take() {
-            self.enforce_budget(id, grant, run, runnable);
-        }
+        self.fast_accounting(id, run);
     }
 
-    /// The end of task `id`'s fast-placed run of `run` ns, placed under
-    /// `grant` (the BPF's `fast_run_ends`): the run goes into the task's
-    /// window (restarted, empty, when it is over [`FAST_WINDOW_MS`] old),
-    /// and the grant is revoked (`revoked_grant = grant`, `revoked_ns =
-    /// now`) if the task stops still runnable with its CPU time since the
-    /// wakeup at the budget or over (its slice ran out), or if its
-    /// fast-placed runs in the window used more than [`FAST_SHARE_PCT`] %
-    /// of it — unless the slot's grant is no longer `grant` (the policy
+    /// At every stop of task `id`, after a run of `run` ns (the BPF's
+    /// `fast_accounting`): a fast-placed run's fast status ends, and its
+    /// run goes into the task's window (restarted, empty, when it is over
+    /// [`FAST_WINDOW_MS`] old); the grant is revoked if the fast-placed
+    /// runs in the window used more than [`FAST_SHARE_PCT`] % of it, or if
+    /// the current wakeup was fast-placed (`burst_grant`) and its CPU time
+    /// since then reached the budget — by this stop, whoever placed the
+    /// run (the fast-placed run itself, stopping runnable or asleep, or a
+    /// later, ordinary run of the same burst). An overrun clears
+    /// `burst_grant`; the revoke (`revoked_grant`, `revoked_ns = now`)
+    /// names the run's grant if it was fast-placed, else `burst_grant`,
+    /// and is not made if the slot no longer holds that grant (the policy
     /// changed or withdrew it meanwhile).
-    fn enforce_budget(&mut self, id: TaskId, grant: u64, run: u64, runnable: bool) {
-        let now = self.now;
+    pub(crate) fn fast_accounting(&mut self, id: TaskId, run: u64) {
+        let (now, slice_ns) = (self.now, self.slice_ns);
         let t = &mut self.tasks[id as usize];
-        let mut overrun = runnable && t.exec_runtime >= budget_ns(grant, self.slice_ns);
-        let w = &mut t.fast;
-        if now.saturating_sub(w.window_start_ns) > FAST_WINDOW_NS {
-            w.window_start_ns = now;
-            w.window_used_ns = 0;
+        let run_grant = t.fast.run_grant.take();
+        let mut overrun = false;
+        if run_grant.is_some() {
+            let w = &mut t.fast;
+            if now.saturating_sub(w.window_start_ns) > FAST_WINDOW_NS {
+                w.window_start_ns = now;
+                w.window_used_ns = 0;
+            }
+            w.window_used_ns = w.window_used_ns.saturating_add(run);
+            overrun = w.window_used_ns > FAST_WINDOW_LIMIT_NS;
         }
-        w.window_used_ns = w.window_used_ns.saturating_add(run);
-        overrun |= w.window_used_ns > FAST_WINDOW_LIMIT_NS;
+        if t.fast.burst_grant.is_some_and(|g| t.exec_runtime >= budget_ns(g, slice_ns)) {
+            overrun = true;
+        }
         if !overrun {
             return;
         }
+        let burst_grant = t.fast.burst_grant.take();
+        let Some(grant) = run_grant.or(burst_grant) else { return };
         let Some(slot) = find_slot(self.task_shared.slots(), t.pid) else { return };
         if slot.grant.load(Relaxed) != grant {
             return;
@@ -131,49 +143,88 @@ impl Machine {
         self.counters.fast_revoked += 1;
     }
 
+    /// Task `id` no longer waits where the fast path placed it (it starts
+    /// running, is enqueued again or exits; the BPF's `fast_waiting_done`):
+    /// the CPU's `fast_waiting` is released if it still names the task.
+    pub(crate) fn fast_waiting_done(&mut self, id: TaskId) {
+        let Some(cpu) = self.tasks[id as usize].fast.wait_cpu.take() else { return };
+        let w = &mut self.cpus[cpu as usize].fast_waiting;
+        if *w == Some(id) {
+            *w = None;
+        }
+    }
+
     /// The BPF's `fast_place`, for the wakeup of task `id` whose CPU (as
-    /// `ops.select_cpu` left it) is `cpu`: if its slot holds a grant for
-    /// its own pid that is not the one last revoked, and a CPU is found
-    /// ([`Machine::pick_fast_cpu`]), the task is placed there
+    /// `ops.select_cpu` left it) is `cpu`: if its slot holds a valid grant
+    /// (for its own pid, with a budget — budget bits of 0 are no grant —,
+    /// not the one last revoked), its own weight is still at least nice
+    /// 0's (the policy's rule, checked again: a renice since the grant
+    /// counts), a CPU is found ([`Machine::pick_fast_cpu`]) and no other
+    /// fast-placed task waits there (`fast_waiting`, the BPF's
+    /// compare-and-swap), the task is placed there
     /// ([`Machine::place_fast`]). Whether it was.
     pub(crate) fn try_fast_path(&mut self, id: TaskId, cpu: u32) -> bool {
-        let pid = self.tasks[id as usize].pid;
-        let Some(slot) = find_slot(self.task_shared.slots(), pid) else { return false };
+        let t = &self.tasks[id as usize];
+        let Some(slot) = find_slot(self.task_shared.slots(), t.pid) else { return false };
         let grant = slot.grant.load(Relaxed);
-        if grant == 0 || grant_pid(grant) != pid || grant == slot.revoked_grant.load(Relaxed) {
+        if grant == 0
+            || grant_pid(grant) != t.pid
+            || grant_budget_ns(grant) == 0
+            || grant == slot.revoked_grant.load(Relaxed)
+        {
+            return false;
+        }
+        if t.weight < WEIGHT_DEFAULT {
             return false;
         }
         let Some(target) = self.pick_fast_cpu(id, cpu) else { return false };
+        if self.cpus[target as usize].fast_waiting.is_some() {
+            return false;
+        }
         slot.nr_fast_runs.store(slot.nr_fast_runs.load(Relaxed).wrapping_add(1), Relaxed);
         self.place_fast(id, target, grant);
         true
     }
 
-    /// The BPF's `fast_cpu` for task `id`, whose CPU is `from`: an idle
-    /// CPU it may use (the kernel's `scx_bpf_pick_idle_cpu`; here the first
-    /// from `from` on); else, scanning at most [`FAST_SCAN_CPUS`] CPUs from
-    /// `from` on (wrapping) among those it may use, and leaving out those
-    /// that run the user scheduler or a fast-placed task or where a
-    /// fast-placed task already waits: the first with nothing running (a
-    /// CPU kicked, about to dispatch), else the one whose running task
-    /// started its run earliest (on a tie, the first scanned); `None` if
-    /// none is left.
+    /// The BPF's `fast_cpu` for task `id`, whose CPU is `from`: `from`
+    /// itself if it may use it, it is idle (or kicked, not yet running
+    /// anything: the BPF's `st->idle`) and no fast-placed task waits there;
+    /// else an idle CPU it may use (the kernel's `scx_bpf_pick_idle_cpu`;
+    /// here the first from `from` on, wrapping); else, scanning at most
+    /// [`FAST_SCAN_CPUS`] CPUs from `from` on (wrapping), leaving out those
+    /// it may not use, those where a fast-placed task waits or that run
+    /// one, and the user scheduler's CPU (the one it last ran on) while it
+    /// runs or waits for a CPU ([`Machine::user_wants_cpu`]): the first with
+    /// nothing running (a CPU kicked, about to dispatch), else, among those
+    /// whose task may be preempted ([`Machine::cpu_preemptible`]: it ran
+    /// `slice_min_ns` at least), the one whose task started its run
+    /// earliest (on a tie, the first scanned); `None` if none is left.
     pub(crate) fn pick_fast_cpu(&self, id: TaskId, from: u32) -> Option<u32> {
         let allowed = self.tasks[id as usize].allowed;
         let n = self.cpus.len() as u32;
         let from = from.min(n - 1);
+        let idle = |c: u32| self.cpus[c as usize].state == CpuState::Idle;
+        // Its own CPU (select_cpu's choice), idle: kicked included, which
+        // is idle until it runs something (the BPF's `st->idle`).
+        let own = &self.cpus[from as usize];
+        if allowed.contains(from)
+            && matches!(own.state, CpuState::Idle | CpuState::Kicked)
+            && own.fast_waiting.is_none()
+        {
+            return Some(from);
+        }
         // The allowed CPUs from `from` on, wrapping.
         let (first, end) = (allowed.first, allowed.first + allowed.count);
         let mut from_on = (from.max(first)..end).chain(first..from.min(end));
-        let idle = from_on.find(|&c| self.cpus[c as usize].state == CpuState::Idle);
-        if idle.is_some() {
-            return idle;
+        if let Some(c) = from_on.find(|&c| idle(c)) {
+            return Some(c);
         }
+        let user_cpu_taken = self.user.running_on.is_some() || self.user_wants_cpu();
         let mut best: Option<(u64, u32)> = None;
         let scanned = (from..n).chain(0..from).take(FAST_SCAN_CPUS as usize);
         for c in scanned.filter(|&c| allowed.contains(c)) {
             let cpu = &self.cpus[c as usize];
-            if cpu.fast_waiting {
+            if cpu.fast_waiting.is_some() || (c == self.user.last_cpu && user_cpu_taken) {
                 continue;
             }
             let task = match cpu.state {
@@ -181,7 +232,7 @@ impl Machine {
                 CpuState::User { .. } => continue,
                 CpuState::Task { task, .. } => &self.tasks[task as usize],
             };
-            if task.fast.run_grant.is_some() {
+            if task.fast.run_grant.is_some() || !self.cpu_preemptible(c) {
                 continue;
             }
             if best.is_none_or(|(started, _)| task.start_ts < started) {
@@ -191,22 +242,36 @@ impl Machine {
         best.map(|(_, c)| c)
     }
 
+    /// Whether `cpu` runs a task (not the user scheduler) that has run
+    /// `slice_min_ns` at least since it started there (the BPF's
+    /// `cpu_preemptible`, the guard `wake_usersched` keeps too): only such
+    /// a task may be preempted for a wakeup, so a task pinned beside fast
+    /// tasks still runs.
+    pub(crate) fn cpu_preemptible(&self, cpu: u32) -> bool {
+        let CpuState::Task { task, .. } = self.cpus[cpu as usize].state else { return false };
+        self.now.saturating_sub(self.tasks[task as usize].start_ts) >= self.slice_min_ns
+    }
+
     /// Places task `id`, woken under `grant`, in `cpu`'s own queue at a key
     /// below everything `cpu` serves (the lowest of its own queue's head,
     /// the shared queue's head and `vtime_now`, less 1), with a slice of the
-    /// budget (at most the default slice), and flags the CPU (the BPF's
-    /// `fast_waiting`: its next dispatch serves its queues before the user
-    /// scheduler). An idle `cpu` is kicked; one that runs a task gets a
-    /// preempt kick ([`Event::FastKick`]; counted as a fast preempt). Its
-    /// run is fast-placed until it next stops.
+    /// budget (at most the default slice), and names it in the CPU's
+    /// `fast_waiting` (which must be free: its dispatch serves its queues
+    /// before the user scheduler until the task runs). An idle `cpu` is
+    /// kicked; one that runs a task gets a preempt kick
+    /// ([`Event::FastKick`]; counted as a fast preempt). Its run is
+    /// fast-placed until it next stops, and its wakeup (`burst_grant`)
+    /// until its next wakeup or an overrun.
     pub(crate) fn place_fast(&mut self, id: TaskId, cpu: u32, grant: u64) {
         let heads = [self.cpus[cpu as usize].dsq.head_vtime(), self.shared.head_vtime(), Some(self.vtime_now)];
         let key = heads.into_iter().flatten().min().unwrap_or(0).saturating_sub(1);
         let t = &mut self.tasks[id as usize];
         t.slice_left = budget_ns(grant, self.slice_ns);
         t.fast.run_grant = Some(grant);
+        t.fast.burst_grant = Some(grant);
+        t.fast.wait_cpu = Some(cpu);
         self.insert(QueueId::Local(cpu), id, key);
-        self.cpus[cpu as usize].fast_waiting = true;
+        self.cpus[cpu as usize].fast_waiting = Some(id);
         self.counters.fast_placed += 1;
         match self.cpus[cpu as usize].state {
             CpuState::Idle => self.kick(cpu),
@@ -221,12 +286,12 @@ impl Machine {
     /// The fast path's preempt kick reaches `cpu`: the running task stops
     /// now (`SCX_KICK_PREEMPT` zeroes its slice; it is enqueued again, not
     /// as a wakeup) and the CPU dispatches, which serves its queues first
-    /// while the fast-placed task waits. Nothing happens if the CPU ran
-    /// something else since the placement (the flag is down: the kick's
-    /// purpose is served), or if its task's burst ends at this instant (that
+    /// while the fast-placed task waits. Nothing happens if no fast-placed
+    /// task waits there any more (it started: the kick's purpose is
+    /// served), or if the running task's burst ends at this instant (that
     /// event dispatches).
     pub(crate) fn on_fast_kick(&mut self, cpu: u32) -> Result<(), SimError> {
-        if !self.cpus[cpu as usize].fast_waiting {
+        if self.cpus[cpu as usize].fast_waiting.is_none() {
             return Ok(());
         }
         let CpuState::Task { task, since } = self.cpus[cpu as usize].state else { return Ok(()) };
@@ -257,7 +322,8 @@ impl Policy for Idle {
 
 /// A machine of `nr_cpus` CPUs (one LLC) each running a hog (task `c` on
 /// CPU `c`, started at `c` µs), and a periodic task allowed on every CPU
-/// (task `nr_cpus`) that joined and sleeps, at 1 ms; nothing scheduled.
+/// (task `nr_cpus`) that joined and sleeps, at 2 ms (every hog has run
+/// `slice_min_ns`, 1 ms, and may be preempted); nothing scheduled.
 pub(crate) fn saturated(nr_cpus: u32) -> Machine {
     let groups = vec![
         TaskGroup::new(TaskClass::Hog, Count::Fixed(nr_cpus), Behavior::Hog),
@@ -281,7 +347,7 @@ pub(crate) fn saturated(nr_cpus: u32) -> Machine {
     let p = nr_cpus;
     m.claim_slot(p);
     m.tasks[p as usize].enabled = true;
-    m.now = 1_000_000;
+    m.now = 2_000_000;
     m
 }
 
@@ -325,10 +391,12 @@ pub mod bench {
             let TaskState::Queued(QueueId::Local(cpu)) = m.tasks[self.task as usize].state else { return None };
             // The only task in that CPU's queue.
             m.cpus[cpu as usize].dsq.pop_first();
-            m.cpus[cpu as usize].fast_waiting = false;
+            m.cpus[cpu as usize].fast_waiting = None;
             let t = &mut m.tasks[self.task as usize];
             t.state = TaskState::Sleeping;
             t.fast.run_grant = None;
+            t.fast.burst_grant = None;
+            t.fast.wait_cpu = None;
             m.events.pop();
             Some(cpu)
         }
@@ -339,8 +407,11 @@ pub mod bench {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::tasks::TaskState;
-    use scheduler_core::shared::{grant_word, FastGrant};
+    use crate::tasks::{FastState, TaskState};
+    use scheduler_core::{
+        shared::{grant_word, FastGrant, GRANT_BUDGET_MASK, GRANT_BUDGET_SHIFT},
+        task::nice_to_weight,
+    };
 
     fn slot(m: &Machine, id: TaskId) -> &scheduler_core::TaskSharedSlot {
         find_slot(m.task_shared.slots(), m.tasks[id as usize].pid).unwrap()
@@ -376,19 +447,28 @@ mod tests {
         m.on_fast_kick(0).unwrap();
         assert_eq!(m.tasks[p as usize].state, TaskState::Running(0));
         assert_eq!(m.tasks[0].state, TaskState::InUser, "the preempted hog goes to user space");
-        assert!(!m.cpus[0].fast_waiting);
+        assert_eq!(m.cpus[0].fast_waiting, None);
         // CPU 0 runs a fast-placed task: not a candidate any more.
         assert_eq!(m.pick_fast_cpu(p, 0), Some(1));
     }
 
-    /// An idle CPU first, wherever it is; else the scan stops at a CPU with
-    /// nothing running (kicked); it never takes the user scheduler's CPU.
+    /// Its own CPU first if idle (and no fast task waits there), else an
+    /// idle CPU, wherever it is; else the scan stops at a CPU with nothing
+    /// running (kicked); it never takes the user scheduler's CPU.
     #[test]
     fn idle_and_kicked_cpus_come_first() {
         let mut m = saturated(4);
         let p = 4;
         m.cpus[3].state = CpuState::Idle;
         assert_eq!(m.pick_fast_cpu(p, 0), Some(3));
+        m.cpus[1].state = CpuState::Idle;
+        assert_eq!(m.pick_fast_cpu(p, 3), Some(3), "its own first");
+        m.cpus[3].state = CpuState::Kicked;
+        assert_eq!(m.pick_fast_cpu(p, 3), Some(3), "its own, kicked, is still idle");
+        m.cpus[3].fast_waiting = Some(0);
+        assert_eq!(m.pick_fast_cpu(p, 3), Some(1), "not its own with a fast task waiting there");
+        m.cpus[3].fast_waiting = None;
+        m.cpus[1].state = CpuState::Task { task: 1, since: 1_000 };
         m.cpus[3].state = CpuState::Kicked;
         m.cpus[0].state = CpuState::User { since: 0 };
         assert_eq!(m.pick_fast_cpu(p, 2), Some(3), "CPU 2 runs a task, CPU 3 none");
@@ -404,8 +484,100 @@ mod tests {
         assert_eq!(m.pick_fast_cpu(p, 3), Some(1), "idle: from 3 on, wrapping to 1");
     }
 
-    /// No slot, no grant, a grant naming another pid, or a revoked grant:
-    /// the wakeup goes to user space.
+    /// Only a task that ran `slice_min` may be preempted (a task pinned
+    /// beside fast tasks still runs); with none, the wakeup goes to user
+    /// space. The CPU the user scheduler last ran on is left out while it
+    /// waits for a CPU.
+    #[test]
+    fn victims_ran_slice_min_and_the_user_schedulers_cpu_is_left_out() {
+        let mut m = saturated(4);
+        let p = 4;
+        let pid = m.tasks[p as usize].pid;
+        slot(&m, p).publish(pid, Some(FastGrant { budget_ns: 1_000_000 }));
+        assert_eq!(m.pick_fast_cpu(p, 0), Some(0), "hog 0 started first");
+        m.tasks[0].start_ts = m.now - 10_000;
+        assert_eq!(m.pick_fast_cpu(p, 0), Some(1), "hog 0 ran 10 µs: hog 1");
+        for c in 1..4 {
+            m.tasks[c].start_ts = m.now - 10_000;
+        }
+        m.tasks[0].start_ts = m.now - m.slice_min_ns + 1;
+        assert_eq!(m.pick_fast_cpu(p, 0), None, "every hog ran less than slice_min");
+        m.wake(p);
+        assert_eq!(m.tasks[p as usize].state, TaskState::InUser, "to user space");
+        assert_eq!(m.counters.fast_placed, 0);
+        // Hog 0 has run slice_min now; but the user scheduler last ran on
+        // CPU 0 (its first) and has work (the wakeup above): CPU 0 is its
+        // next, left out.
+        m.now += 1;
+        assert!(m.user_wants_cpu());
+        assert_eq!(m.pick_fast_cpu(p, 0), None, "the waiting user scheduler's CPU");
+        m.user.last_cpu = 2;
+        assert_eq!(m.pick_fast_cpu(p, 0), Some(0), "hog 0 ran slice_min");
+    }
+
+    /// `fast_waiting` names the waiting task: another task starting on its
+    /// CPU leaves it (the CPU still serves its queues first, and takes no
+    /// second fast task); the task starting releases it, and so does its
+    /// enqueue again or its exit. One fast task per CPU: a wakeup whose
+    /// pick is a CPU where one waits goes to user space.
+    #[test]
+    fn fast_waiting_names_the_waiting_task() {
+        let mut m = saturated(2);
+        let p = 2;
+        let pid = m.tasks[p as usize].pid;
+        slot(&m, p).publish(pid, Some(FastGrant { budget_ns: 1_000_000 }));
+        m.vtime_now = 100;
+        m.wake(p); // its CPU is 0
+        assert_eq!(m.cpus[0].fast_waiting, Some(p));
+        assert_eq!(m.tasks[p as usize].fast.wait_cpu, Some(0));
+        // Hog 1 leaves CPU 1 and is queued on CPU 0 below the fast task (key 99).
+        m.cpus[1].state = CpuState::Idle;
+        m.insert(QueueId::Local(0), 1, 50);
+        m.on_fast_kick(0).unwrap();
+        assert_eq!(m.tasks[1].state, TaskState::Running(0));
+        assert_eq!(m.cpus[0].fast_waiting, Some(p), "another task started: still waiting");
+        assert_eq!(m.pick_fast_cpu(p, 0), Some(1));
+        m.cpus[1].state = CpuState::Task { task: 0, since: 0 }; // (only the CPU's state is wanted)
+        assert_eq!(m.pick_fast_cpu(p, 0), Some(1), "not CPU 0, where a fast task waits");
+        m.now += 100_000;
+        let CpuState::Task { since, .. } = m.cpus[0].state else { panic!() };
+        m.account(0, 1, since);
+        m.dispatch(0, Prev::Task(1)).unwrap();
+        assert_eq!(m.tasks[p as usize].state, TaskState::Running(0), "its queues first");
+        assert_eq!((m.cpus[0].fast_waiting, m.tasks[p as usize].fast.wait_cpu), (None, None));
+        // Enqueued again while it waits, or exits: released.
+        for exits in [false, true] {
+            let mut m = saturated(2);
+            slot(&m, p).publish(pid, Some(FastGrant { budget_ns: 1_000_000 }));
+            m.wake(p);
+            assert_eq!(m.cpus[0].fast_waiting, Some(p));
+            m.cpus[0].dsq.pop_first();
+            if exits {
+                m.exit_task(p);
+            } else {
+                m.enqueue(p, 0, false);
+                assert_eq!(m.tasks[p as usize].state, TaskState::InUser);
+            }
+            assert_eq!(m.cpus[0].fast_waiting, None, "exits: {exits}");
+        }
+        // One per CPU (the BPF's compare-and-swap): the idle CPU picked
+        // (hog 1 waits in the shared queue: the idle-CPU path does not take
+        // the wakeup) holds another task's wait.
+        let mut m = saturated(2);
+        slot(&m, p).publish(pid, Some(FastGrant { budget_ns: 1_000_000 }));
+        m.cpus[1].state = CpuState::Idle;
+        m.insert(QueueId::Shared, 1, 0);
+        m.cpus[1].fast_waiting = Some(0);
+        assert_eq!(m.pick_fast_cpu(p, 0), Some(1));
+        m.wake(p);
+        assert_eq!((m.tasks[p as usize].state, m.counters.fast_placed), (TaskState::InUser, 0));
+        assert_eq!(m.cpus[1].fast_waiting, Some(0));
+    }
+
+    /// No slot, no grant, a grant naming another pid, a grant whose budget
+    /// bits are 0, a revoked grant, or a task whose own weight is below
+    /// nice 0's (niced down or `SCHED_IDLE` after its grant): the wakeup
+    /// goes to user space.
     #[test]
     fn only_the_tasks_own_live_grant_counts() {
         let mut m = saturated(2);
@@ -413,19 +585,26 @@ mod tests {
         let pid = m.tasks[p as usize].pid;
         let other = pid + 1;
         let g = FastGrant { budget_ns: 1_000_000 };
-        type Setup<'a> = dyn Fn(&Machine) + 'a;
-        let cases: [(&str, &Setup<'_>); 4] = [
+        let no_budget = !(GRANT_BUDGET_MASK << GRANT_BUDGET_SHIFT);
+        type Setup<'a> = dyn Fn(&mut Machine) + 'a;
+        let cases: [(&str, &Setup<'_>); 7] = [
             ("no grant", &|_| {}),
             ("another pid's grant", &|m| slot(m, p).grant.store(grant_word(other, g, 0), Relaxed)),
-            ("revoked", &|m| {
+            ("no budget", &|m| slot(m, p).grant.store(grant_word(pid, g, 1) & no_budget, Relaxed)),
+            ("niced down", &|m| {
                 slot(m, p).publish(pid, Some(g));
+                m.tasks[p as usize].weight = nice_to_weight(1);
+            }),
+            ("SCHED_IDLE", &|m| m.tasks[p as usize].weight = crate::sched_idle_weight()),
+            ("revoked", &|m| {
+                m.tasks[p as usize].weight = nice_to_weight(0);
                 let w = slot(m, p).grant.load(Relaxed);
                 slot(m, p).revoked_grant.store(w, Relaxed);
             }),
             ("no slot", &|m| m.task_shared.release(pid)),
         ];
         for (what, set) in cases {
-            set(&m);
+            set(&mut m);
             m.tasks[p as usize].state = TaskState::Sleeping;
             m.wake(p);
             assert_eq!(m.tasks[p as usize].state, TaskState::InUser, "{what}");
@@ -433,53 +612,146 @@ mod tests {
             m.channels.queued.clear();
             m.watch.clear();
         }
-        // Granted again, with the slot back: placed.
+        // Granted again, with the slot back, at nice -5: placed.
         m.claim_slot(p);
         slot(&m, p).publish(pid, Some(g));
+        m.tasks[p as usize].weight = nice_to_weight(-5);
         m.tasks[p as usize].state = TaskState::Sleeping;
         m.wake(p);
         assert_eq!(m.counters.fast_placed, 1);
     }
 
-    /// A fast-placed run that stops runnable with its budget used up is
-    /// revoked; a run that stops asleep under budget is not, until the
-    /// window's share is used up.
+    /// Task `p` of `m` woke (its burst starts: `exec_runtime` 0, no
+    /// `burst_grant`), fast-placed under its slot's grant if `fast`, and
+    /// ran `ran` ns, at `m.now`.
+    fn ran(m: &mut Machine, p: TaskId, fast: bool, ran: u64) {
+        let grant = slot(m, p).grant.load(Relaxed);
+        let t = &mut m.tasks[p as usize];
+        (t.exec_runtime, t.fast.burst_grant, t.fast.run_grant) = (0, None, None);
+        if fast {
+            (t.fast.burst_grant, t.fast.run_grant) = (Some(grant), Some(grant));
+        }
+        t.start_ts = m.now - ran;
+        t.exec_runtime = ran;
+    }
+
+    /// Fast-placed runs of 0.9 ms (under the 1 ms budget) that end asleep
+    /// are not revoked until the window's share is used up; a fast-placed
+    /// run that stops at its budget is, runnable or asleep.
     #[test]
     fn budget_and_window_revoke() {
         let mut m = saturated(1);
         let p = 1;
         let pid = m.tasks[p as usize].pid;
         slot(&m, p).publish(pid, Some(FastGrant { budget_ns: 1_000_000 }));
-        let grant = slot(&m, p).grant.load(Relaxed);
         // A fast-placed run of 0.9 ms that ends asleep every 1 ms, all in
         // one 100 ms window: under the budget each, but the 56th run takes
         // the window past its 50 ms (56 × 0.9 ms = 50.4 ms).
         let mut revoked_at = None;
         for i in 0..60u64 {
             m.now = 1_000_000 + i * 1_000_000;
-            m.tasks[p as usize].fast.run_grant = Some(grant);
-            m.tasks[p as usize].start_ts = m.now - 900_000;
-            m.tasks[p as usize].exec_runtime = 900_000;
+            ran(&mut m, p, true, 900_000);
             m.stopped(p, false);
-            if revoked_at.is_none() && m.counters.fast_revoked > 0 {
+            if m.counters.fast_revoked > 0 {
                 revoked_at = Some(i);
+                break;
             }
         }
         let s = slot(&m, p).stats(pid).unwrap();
         assert_eq!(revoked_at, Some(55), "55 runs × 0.9 ms = 49.5 ms, the 56th passes 50 ms");
         assert!(s.revoked && !s.granted);
         assert_eq!(s.avg_burst_ns, 900_000);
-        // Regranted: a new epoch; a run that stops runnable at its budget is revoked at once.
+        // Regranted: a new epoch; a run that stops at its budget is revoked
+        // at once, runnable (its slice ran out) or asleep.
+        for runnable in [true, false] {
+            slot(&m, p).publish(pid, Some(FastGrant { budget_ns: 1_000_000 }));
+            assert!(slot(&m, p).stats(pid).unwrap().granted);
+            let before = m.counters.fast_revoked;
+            m.now += 200_000_000;
+            ran(&mut m, p, true, 1_000_000);
+            m.stopped(p, runnable);
+            assert_eq!(m.counters.fast_revoked, before + 1, "runnable: {runnable}");
+            assert_eq!(slot(&m, p).stats(pid).unwrap().revoked_ns, m.now);
+            assert_eq!(
+                m.tasks[p as usize].fast,
+                FastState { burst_grant: None, run_grant: None, ..m.tasks[p as usize].fast }
+            );
+        }
+    }
+
+    /// A fast-placed wakeup's whole burst counts against the budget: its
+    /// fast-placed run preempted under the budget (by the user scheduler),
+    /// the burst's later, ordinary run that takes it to the budget revokes
+    /// the grant — the grant it was fast-placed under, unless the slot no
+    /// longer holds it. A wakeup that is not fast-placed is not checked.
+    #[test]
+    fn a_burst_is_revoked_through_its_ordinary_runs() {
+        let mut m = saturated(1);
+        let p = 1;
+        let pid = m.tasks[p as usize].pid;
         slot(&m, p).publish(pid, Some(FastGrant { budget_ns: 1_000_000 }));
-        assert!(slot(&m, p).stats(pid).unwrap().granted);
-        let before = m.counters.fast_revoked;
-        m.now += 200_000_000;
-        m.tasks[p as usize].fast.run_grant = Some(slot(&m, p).grant.load(Relaxed));
-        m.tasks[p as usize].start_ts = m.now - 1_000_000;
-        m.tasks[p as usize].exec_runtime = 1_000_000;
+        let grant = slot(&m, p).grant.load(Relaxed);
+        m.wake(p);
+        m.on_fast_kick(0).unwrap();
+        assert_eq!(m.tasks[p as usize].state, TaskState::Running(0));
+        // 0.4 ms in, it is preempted (as by a preempt kick for the user
+        // scheduler: stopped runnable, enqueued again, to user space).
+        m.now += 400_000;
+        m.account(0, p, m.now - 400_000);
         m.stopped(p, true);
-        assert_eq!(m.counters.fast_revoked, before + 1);
-        assert_eq!(slot(&m, p).stats(pid).unwrap().revoked_ns, m.now);
+        m.enqueue(p, 0, false);
+        assert_eq!(m.tasks[p as usize].state, TaskState::InUser);
+        assert_eq!(m.counters.fast_revoked, 0, "0.4 ms of a 1 ms budget");
+        assert_eq!((m.tasks[p as usize].fast.run_grant, m.tasks[p as usize].fast.burst_grant), (None, Some(grant)));
+        // Placed by a decision, it runs 0.5 ms more: 0.9 ms, not yet; then 0.2 ms more.
+        m.now += 1_000_000;
+        ran_on(&mut m, p, 500_000);
+        m.stopped(p, true);
+        assert_eq!(m.counters.fast_revoked, 0, "0.9 ms");
+        m.now += 1_000_000;
+        ran_on(&mut m, p, 200_000);
+        m.stopped(p, false);
+        assert_eq!(m.counters.fast_revoked, 1, "1.1 ms: the burst reached the budget");
+        let s = slot(&m, p).stats(pid).unwrap();
+        assert!(s.revoked && s.revoked_ns == m.now, "{s:?}");
+        assert_eq!(slot(&m, p).revoked_grant.load(Relaxed), grant);
+        assert_eq!(m.tasks[p as usize].fast.burst_grant, None);
+        // Regranted; a fast-placed wakeup preempted under budget; the policy
+        // grants anew (another budget) before the burst reaches the budget:
+        // no revoke, and the burst is no longer checked.
+        slot(&m, p).publish(pid, Some(FastGrant { budget_ns: 1_000_000 }));
+        m.now += 10_000_000;
+        ran(&mut m, p, true, 400_000);
+        m.stopped(p, true);
+        slot(&m, p).publish(pid, Some(FastGrant { budget_ns: 2_000_000 }));
+        m.now += 1_000_000;
+        ran_on(&mut m, p, 700_000);
+        m.stopped(p, false);
+        assert_eq!(m.counters.fast_revoked, 1, "the slot holds another grant");
+        assert_eq!(m.tasks[p as usize].fast.burst_grant, None, "an overrun clears it all the same");
+        // A wakeup the policy placed: 5 ms of ordinary runs, no revoke.
+        m.now += 10_000_000;
+        ran(&mut m, p, false, 2_500_000);
+        m.stopped(p, true);
+        m.now += 5_000_000;
+        ran_on(&mut m, p, 2_500_000);
+        m.stopped(p, false);
+        assert_eq!(m.counters.fast_revoked, 1);
+        assert!(slot(&m, p).stats(pid).unwrap().granted);
+        // A wakeup clears it (here one not fast-placed: CPU 0, the only
+        // one, runs the user scheduler).
+        m.tasks[p as usize].fast.burst_grant = Some(slot(&m, p).grant.load(Relaxed));
+        m.tasks[p as usize].state = TaskState::Sleeping;
+        m.wake(p);
+        assert_eq!(m.tasks[p as usize].state, TaskState::InUser);
+        assert_eq!(m.tasks[p as usize].fast.burst_grant, None, "cleared at the wakeup");
+    }
+
+    /// Task `p` of `m` ran `ran` ns more of its burst, ending at `m.now`.
+    fn ran_on(m: &mut Machine, p: TaskId, ran: u64) {
+        let t = &mut m.tasks[p as usize];
+        t.start_ts = m.now - ran;
+        t.exec_runtime += ran;
     }
 
     /// Wakeup statistics: the count, the period's average, the waker.

@@ -103,10 +103,10 @@
 //!   queue's; those within a quarter of `AGE_AFTER_MS` of the longest
 //!   wait), back to back; the dispatch after a batch serves the user
 //!   scheduler and the queues first, and ages only if they hold nothing
-//!   (the BPF's `aged_last`). Counted as `aged`. When the wakeup fast
-//!   path placed a task for a CPU (below), that CPU's dispatch serves its
-//!   queues, after an aged batch that comes first and before the user
-//!   scheduler.
+//!   (the BPF's `aged_last`). Counted as `aged`. While a task the wakeup
+//!   fast path placed for a CPU waits there (below), that CPU's dispatch
+//!   serves its queues, after an aged batch that comes first and before
+//!   the user scheduler.
 //!
 //! * **Shared task context** (the BPF's `task_shared` map,
 //!   [`scheduler_core::shared`]): a task claims a slot when it joins (its
@@ -127,37 +127,55 @@
 //! * **Wakeup fast path** (the BPF's `fast_place`, `main.bpf.c`): at the
 //!   enqueue of a wakeup (after the idle-CPU path did not take it; not when
 //!   the fallback is active; before the ring's congestion check, as the
-//!   BPF's), a task whose slot holds a grant for its own pid that is not the
-//!   grant last revoked is placed by the dispatcher. The CPU (the BPF's
-//!   `fast_cpu`), among those it may use: an idle one (the first from its
-//!   CPU on); else, scanning at most 64 CPUs from its CPU on and leaving out
-//!   those that run the user scheduler or a fast-placed task or where a
-//!   fast-placed task already waits, the first with nothing running
-//!   (kicked), else the one whose task started its run earliest (on a tie,
-//!   the first scanned); none left: the wakeup goes to user space. The task
-//!   goes in that CPU's own queue at a key below everything the CPU serves
-//!   (`min(own head, shared head, vtime_now) - 1`), with a slice of
-//!   `min(budget, slice_ns)`, and the CPU is flagged (`fast_waiting`,
-//!   cleared when a task starts there: its dispatch serves its queues before
-//!   the user scheduler, as above); an idle CPU is kicked, one running a
-//!   task gets a preempt kick (`SCX_KICK_PREEMPT`): the task's slice ends,
-//!   it is enqueued again (no wakeup: to user space), and the CPU
-//!   dispatches. Counted as `fast_placed`, and as `fast_preempts` when the
-//!   CPU ran a task (not part of `kernel_dispatches`); the slot's
+//!   BPF's), a task whose slot holds a valid grant (for its own pid, with a
+//!   budget: budget bits of 0 are no grant; not the grant last revoked) and
+//!   whose own weight is at least nice 0's (the policy's rule, checked again
+//!   at each placement: a renice after the grant counts at once) is placed
+//!   by the dispatcher. The CPU (the BPF's `fast_cpu`), among those it may
+//!   use: its own (`ops.select_cpu`'s choice) if idle (or kicked, not yet
+//!   running anything) with no fast-placed task waiting there; else an idle
+//!   one (the first from its CPU on); else, scanning at most 64 CPUs from
+//!   its CPU on and leaving out those where a fast-placed task waits or
+//!   that run one, and the user scheduler's CPU (the one it last ran on)
+//!   while it runs or waits for a CPU: the first with nothing running
+//!   (kicked), else, among those whose task ran `slice_min` at least (the
+//!   BPF's `cpu_preemptible`: a task pinned beside fast tasks still runs),
+//!   the one whose task started its run earliest (on a tie, the first
+//!   scanned); none left: the wakeup goes to user space. So does it when
+//!   another fast-placed task already waits on the CPU picked (the BPF's
+//!   compare-and-swap on `fast_waiting`). The task goes in that CPU's own
+//!   queue at a key below everything the CPU serves (`min(own head, shared
+//!   head, vtime_now) - 1`), with a slice of `min(budget, slice_ns)`, and
+//!   the CPU's `fast_waiting` names it (one task per CPU; released when that
+//!   task starts running, is enqueued again or exits — not when another
+//!   task starts there: until then the CPU's dispatch serves its queues
+//!   before the user scheduler, as above); an idle CPU is kicked, one
+//!   running a task gets a preempt kick (`SCX_KICK_PREEMPT`): the task's
+//!   slice ends, it is enqueued again (no wakeup: to user space), and the
+//!   CPU dispatches. Counted as `fast_placed`, and as `fast_preempts` when
+//!   the CPU ran a task (not part of `kernel_dispatches`); the slot's
 //!   `nr_fast_runs` too. The wakeup does not reach user space.
-//! * **Fast-path budget** (the BPF's `fast_run_ends`): a fast-placed run
-//!   lasts from the placement to the task's next stop. At that stop the
-//!   grant is revoked (`revoked_grant = grant`, `revoked_ns = now`; counted
-//!   as `fast_revoked`; not if the slot's grant changed meanwhile) if the
-//!   task stops runnable with its CPU time since the wakeup at the budget or
-//!   over (its slice ran out), or if its fast-placed runs in the current
+//! * **Fast-path budget** (the BPF's `fast_accounting`, at every stop): a
+//!   fast-placed run lasts from the placement to the task's next stop (or
+//!   enqueue); a fast-placed wakeup's burst (`burst_grant`) from the
+//!   placement to the task's next wakeup. At every stop of the task the
+//!   grant is revoked (`revoked_grant`, `revoked_ns = now`; counted as
+//!   `fast_revoked`) if its wakeup was fast-placed and its CPU time since
+//!   the wakeup reached the budget — whoever placed the run that stops:
+//!   the fast-placed run itself, stopping runnable (its slice ended, at a
+//!   tick) or asleep (its burst ended first, over the budget: slices end
+//!   at ticks), or a later, ordinary run of the same burst — or if this
+//!   run was fast-placed and the task's fast-placed runs in the current
 //!   window used more than
 //!   [`FAST_SHARE_PCT`](scheduler_core::shared::FAST_SHARE_PCT) % of
-//!   [`FAST_WINDOW_MS`](scheduler_core::shared::FAST_WINDOW_MS) (each stop
-//!   adds its run; the window restarts, empty, when it is older than that).
-//!   A revoked task is not fast-placed until the policy grants again (a new
-//!   epoch: its next answer, when the task next reaches user space). A
-//!   task's next enqueue after its fast-placed run is a normal one.
+//!   [`FAST_WINDOW_MS`](scheduler_core::shared::FAST_WINDOW_MS) (each
+//!   fast-placed run's stop adds its run; the window restarts, empty, when
+//!   it is older than that). An overrun ends the burst's check; the revoke
+//!   names the run's grant if it was fast-placed, else the burst's, and is
+//!   not made if the slot no longer holds that grant (the policy changed or
+//!   withdrew it meanwhile). A revoked task is not fast-placed until the
+//!   policy grants again (a new epoch: its next answer, when the task next
+//!   reaches user space).
 //!
 //! **Capacity.** On a hybrid machine ([`SimConfig::hybrid`]) a CPU of
 //! capacity `c` (out of 1024) runs a task at `c / 1024` of full speed: a

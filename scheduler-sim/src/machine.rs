@@ -100,10 +100,13 @@ pub(crate) struct Cpu {
     pub(crate) run_seq: u64,
     /// Aging's state on this CPU (the BPF's `age_request` and `aged_last`).
     pub(crate) aging: Aging,
-    /// The wakeup fast path placed a task in this CPU's own queue, and no
-    /// task has started here since (the BPF's `fast_waiting`): its dispatch
-    /// serves its queues before the user scheduler.
-    pub(crate) fast_waiting: bool,
+    /// The task the wakeup fast path placed in this CPU's own queue, still
+    /// waiting (the BPF's `fast_waiting`, a pid; one per CPU): taken at the
+    /// placement only if free, released when that task starts running
+    /// (anywhere), is enqueued again or exits — not when another task
+    /// starts here. While set, this CPU's dispatch serves its queues before
+    /// the user scheduler.
+    pub(crate) fast_waiting: Option<TaskId>,
 }
 
 /// Aging's per-CPU state (the BPF's `age_request[]`, `aged_last[]`, and the
@@ -288,7 +291,7 @@ impl Machine {
                 user_ns: 0,
                 run_seq: 0,
                 aging: Aging::default(),
-                fast_waiting: false,
+                fast_waiting: None,
             })
             .collect();
         Self {
@@ -512,12 +515,13 @@ impl Machine {
         }
     }
 
-    /// Task `id`, not on a CPU, is gone: it frees its shared slot (the
-    /// BPF's `release_slot` when a task leaves).
-    fn exit_task(&mut self, id: TaskId) {
+    /// Task `id`, not on a CPU, is gone: it frees its shared slot and any
+    /// CPU's `fast_waiting` it holds (the BPF's `relay_exit_task`).
+    pub(crate) fn exit_task(&mut self, id: TaskId) {
         let t = &mut self.tasks[id as usize];
         t.state = TaskState::Exited;
         self.task_shared.release(t.pid);
+        self.fast_waiting_done(id);
     }
 
     /// Charges task `id` the CPU time it used on `cpu` since `since`.
@@ -557,7 +561,7 @@ impl Machine {
                 }
                 self.stopped(id, false);
                 if self.tasks[id as usize].state == TaskState::Exited {
-                    self.task_shared.release(self.tasks[id as usize].pid);
+                    self.exit_task(id);
                 }
                 self.dispatch(cpu, super::dispatcher::Prev::None)
             }
@@ -710,7 +714,8 @@ impl Machine {
         }
         let c = &mut self.cpus[cpu as usize];
         c.state = CpuState::Task { task: id, since: now };
-        c.fast_waiting = false;
+        // It no longer waits where the fast path placed it (the BPF's relay_running).
+        self.fast_waiting_done(id);
         if let Some(r) = &mut self.recorder {
             let t = &self.tasks[id as usize];
             r.running(now, cpu, t.pid, &t.name());

@@ -169,8 +169,18 @@ pub(crate) struct FastState {
     /// When it last woke up (a wakeup, not its creation); `None`: never.
     pub(crate) last_wake_ns: Option<u64>,
     /// The grant word its current run was fast-placed under, from the
-    /// placement until the task next stops; `None`: not a fast-placed run.
+    /// placement until the task next stops or is enqueued (the BPF's
+    /// `fast_grant`); `None`: not a fast-placed run.
     pub(crate) run_grant: Option<u64>,
+    /// The grant word its current wakeup was fast-placed under (the BPF's
+    /// `burst_grant`): set at the placement, cleared at its next wakeup
+    /// and when a stop finds an overrun; while set, every stop checks the
+    /// burst's CPU time against the budget, whoever placed the run.
+    pub(crate) burst_grant: Option<u64>,
+    /// The CPU whose `fast_waiting` names it (the BPF's `fast_wait_cpu`):
+    /// from its fast placement until it starts running, is enqueued again
+    /// or exits.
+    pub(crate) wait_cpu: Option<u32>,
     /// Start of its fast-path CPU window (ns).
     pub(crate) window_start_ns: u64,
     /// CPU time its fast-placed runs used in that window (ns).

@@ -13,7 +13,7 @@ use std::sync::{
 
 use scheduler_core::{Decision, FastGrant, Policy, QueuedTask, SchedContext, TaskStats};
 use scheduler_sim::{
-    simulate, Behavior, Count, PublishedStats, Report, SimConfig, TaskClass, TaskGroup, TaskReport, Workload,
+    simulate, Affinity, Behavior, Count, PublishedStats, Report, SimConfig, TaskClass, TaskGroup, TaskReport, Workload,
 };
 use sim_support::WeightedVtime;
 
@@ -126,7 +126,7 @@ fn granted_wakeups_skip_user_space_on_a_saturated_machine() {
 }
 
 /// A granted task that overruns: 8 ms bursts on a 1 ms budget (revoked
-/// when a run stops runnable with the budget used), or 0.9 ms bursts every
+/// when its burst reaches the budget), or 0.9 ms bursts every
 /// 1.2 ms on a 2 ms budget (75 % of a CPU: revoked when its fast-placed runs
 /// pass 50 % of the 100 ms window). Its grant is revoked, the policy sees
 /// it revoked (and grants again: a new epoch), and the hogs still get their
@@ -151,6 +151,99 @@ fn overrunning_grants_are_revoked_and_hogs_keep_their_share() {
         for h in hogs(&with) {
             assert!(h * 100 >= fair * 95, "{run_ns}/{sleep_ns}: hog {h} ns, fair {fair} ns");
             assert!(h * 100 >= least_without * 95, "{run_ns}/{sleep_ns}: hog {h} ns, {least_without} ns without");
+        }
+    }
+}
+
+/// A fast-placed wakeup's whole burst counts against the budget, checked
+/// at every stop, on 4 CPUs saturated by hogs. 3 ms bursts every 10 ms on
+/// a 2 ms budget: the fast-placed run's slice ends at a tick (4 ms apart),
+/// so most bursts finish in it and go to sleep over the budget — revoked
+/// there. 8 ms bursts every 20 ms on a 4 ms budget beside 8 ungranted tasks
+/// of 0.2 ms with 2 ms sleeps (whose wakeups preempt a CPU for the user
+/// scheduler): some fast-placed runs are cut short under the budget and
+/// the burst goes on in runs the policy places — the stop that takes it to
+/// the budget revokes. Every fast-placed burst is revoked (but maybe the
+/// last, unfinished at the end). (Revoking only at a fast-placed run's
+/// stop still runnable, the model revoked 14 of 152 and 42 of 65.)
+#[test]
+fn a_fast_placed_burst_is_revoked_at_any_stop() {
+    for (run_ns, sleep_ns, budget_ns, others) in
+        [(3_000_000, 10_000_000, 2_000_000, 0), (8_000_000, 20_000_000, 4_000_000, 8)]
+    {
+        let mut config = saturated(4, Behavior::Periodic { run_ns, sleep_ns }, 2);
+        if let (Workload::Custom(groups), true) = (&mut config.workload, others > 0) {
+            let periodic = Behavior::Periodic { run_ns: 200_000, sleep_ns: 2_000_000 };
+            groups.push(TaskGroup::new(TaskClass::Affinity, Count::Fixed(others), periodic));
+        }
+        let (r, saw_revoked) = run(&config, Some(budget_ns));
+        let d = &r.dispatch;
+        assert!(d.fast_placed > 40, "{run_ns}/{sleep_ns}: {d:?}");
+        assert!(d.fast_revoked <= d.fast_placed && d.fast_revoked + 1 >= d.fast_placed, "{run_ns}/{sleep_ns}: {d:?}");
+        assert!(saw_revoked + 1 >= d.fast_placed && r.engine.regrants > 0, "{run_ns}/{sleep_ns}: seen {saw_revoked}");
+    }
+}
+
+/// Only a task that ran `slice_min` may be preempted by a fast placement:
+/// hogs pinned one per CPU beside more granted periodic tasks (0.45 ms
+/// every ~1 ms each, 1 ms budget: never revoked) than the CPUs can hold
+/// still run — each at least half an even split of the CPUs among all the
+/// tasks, and at least 3/4 of the least a pinned hog got without grants.
+/// (Preempting whatever ran longest, the fast tasks took the pinned hogs'
+/// CPUs whenever the other CPUs ran fast tasks: the hogs got 12 % of a
+/// CPU.)
+#[test]
+fn a_pinned_task_beside_fast_tasks_still_runs() {
+    for (nr_cpus, nr_fast) in [(2u32, 4u32), (4, 8)] {
+        let config = SimConfig {
+            nr_cpus,
+            duration_ns: 2_000_000_000,
+            workload: Workload::Custom(vec![
+                TaskGroup::new(TaskClass::Affinity, Count::Fixed(nr_cpus), Behavior::Hog)
+                    .affinity(Affinity::PinnedSpread),
+                TaskGroup::new(
+                    TaskClass::Interactive,
+                    Count::Fixed(nr_fast),
+                    Behavior::Periodic { run_ns: 450_000, sleep_ns: 550_000 },
+                ),
+            ]),
+            decision_cost_ns: 150_000,
+            check_invariants: true,
+            ..SimConfig::default()
+        };
+        let (without, _) = run(&config, None);
+        let (with, _) = run(&config, Some(1_000_000));
+        let d = &with.dispatch;
+        assert!(d.fast_placed > 500 && d.fast_revoked == 0, "{nr_cpus} CPUs: {d:?}");
+        let pinned = |r: &Report| -> Vec<u64> {
+            r.tasks.iter().filter(|t| t.class == TaskClass::Affinity).map(|t| t.cpu_ns).collect()
+        };
+        let floor = u64::from(nr_cpus) * config.duration_ns / u64::from(nr_cpus + nr_fast) / 2;
+        let least_without = pinned(&without).into_iter().min().unwrap();
+        for h in pinned(&with) {
+            assert!(h >= floor, "{nr_cpus} CPUs: pinned hog {h} ns, floor {floor} ns");
+            assert!(h * 4 >= least_without * 3, "{nr_cpus} CPUs: pinned hog {h} ns, {least_without} ns without");
+        }
+    }
+}
+
+/// The dispatcher checks the policy's weight rule at every placement: a
+/// granted task reniced to 5 halfway through is fast-placed until then and
+/// never after (the test policy keeps granting it); reniced to -5, on.
+#[test]
+fn a_task_niced_down_after_its_grant_is_not_fast_placed() {
+    for (nice, fast_after) in [(5, false), (-5, true)] {
+        let mut config = saturated(4, Behavior::Periodic { run_ns: 500_000, sleep_ns: 4_500_000 }, 2);
+        if let Workload::Custom(groups) = &mut config.workload {
+            groups[1] = groups[1].renice(1_000_000_000, nice);
+        }
+        let (r, _) = run(&config, Some(2_000_000));
+        let s = published(&r, "interactive-0");
+        assert!(s.granted && s.nr_wakeups > 350, "nice {nice}: {s:?}");
+        if fast_after {
+            assert!(s.nr_fast_runs + 1 >= s.nr_wakeups, "nice {nice}: {s:?}");
+        } else {
+            assert!(s.nr_fast_runs.abs_diff(s.nr_wakeups / 2) <= 10, "nice {nice}: {s:?}");
         }
     }
 }
