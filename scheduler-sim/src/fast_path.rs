@@ -25,6 +25,12 @@ use scheduler_core::{
     task::{Decision, QueuedTask, WEIGHT_DEFAULT},
 };
 
+/// How far below the lowest key a CPU serves a fast-placed task is queued
+/// (the dispatcher's `FAST_KEY_LEAD`, 2^40 ns of vtime): below any key a
+/// policy sends later too. The model's keys do not wrap, so it saturates
+/// at 0 (the dispatcher's wrap-aware order puts such a key first too).
+pub(crate) const FAST_KEY_LEAD: u64 = 1 << 40;
+
 /// The window over which a task's fast-placed runs are bounded (ns).
 const FAST_WINDOW_NS: u64 = FAST_WINDOW_MS * 1_000_000;
 /// The CPU time fast-placed runs may use per window before the grant is revoked (ns).
@@ -254,7 +260,8 @@ impl Machine {
 
     /// Places task `id`, woken under `grant`, in `cpu`'s own queue at a key
     /// below everything `cpu` serves (the lowest of its own queue's head,
-    /// the shared queue's head and `vtime_now`, less 1), with a slice of the
+    /// the shared queue's head and `vtime_now`, less [`FAST_KEY_LEAD`],
+    /// saturating at 0), with a slice of the
     /// budget (at most the default slice), and names it in the CPU's
     /// `fast_waiting` (which must be free: its dispatch serves its queues
     /// before the user scheduler until the task runs). An idle `cpu` is
@@ -264,7 +271,7 @@ impl Machine {
     /// until its next wakeup or an overrun.
     pub(crate) fn place_fast(&mut self, id: TaskId, cpu: u32, grant: u64) {
         let heads = [self.cpus[cpu as usize].dsq.head_vtime(), self.shared.head_vtime(), Some(self.vtime_now)];
-        let key = heads.into_iter().flatten().min().unwrap_or(0).saturating_sub(1);
+        let key = heads.into_iter().flatten().min().unwrap_or(0).saturating_sub(FAST_KEY_LEAD);
         let t = &mut self.tasks[id as usize];
         t.slice_left = budget_ns(grant, self.slice_ns);
         t.fast.run_grant = Some(grant);
@@ -435,7 +442,7 @@ mod tests {
         m.tasks[1].state = TaskState::Running(1); // (only its queue entry is wanted)
         m.wake(p); // its CPU is 0
         assert_eq!(m.tasks[p as usize].state, TaskState::Queued(QueueId::Local(0)));
-        assert_eq!(m.cpus[0].dsq.head_vtime(), Some(29), "below the heads and vtime_now");
+        assert_eq!(m.cpus[0].dsq.head_vtime(), Some(0), "FAST_KEY_LEAD below the heads and vtime_now, saturated");
         assert_eq!(m.tasks[p as usize].slice_left, 300_000);
         assert!(m.channels.queued.is_empty(), "not handed to user space");
         assert_eq!((m.counters.fast_placed, m.counters.fast_preempts), (1, 1));
@@ -526,11 +533,11 @@ mod tests {
         let p = 2;
         let pid = m.tasks[p as usize].pid;
         slot(&m, p).publish(pid, Some(FastGrant { budget_ns: 1_000_000 }));
-        m.vtime_now = 100;
+        m.vtime_now = 2 * FAST_KEY_LEAD;
         m.wake(p); // its CPU is 0
         assert_eq!(m.cpus[0].fast_waiting, Some(p));
         assert_eq!(m.tasks[p as usize].fast.wait_cpu, Some(0));
-        // Hog 1 leaves CPU 1 and is queued on CPU 0 below the fast task (key 99).
+        // Hog 1 leaves CPU 1 and is queued on CPU 0 below the fast task (key 2^40).
         m.cpus[1].state = CpuState::Idle;
         m.insert(QueueId::Local(0), 1, 50);
         m.on_fast_kick(0).unwrap();

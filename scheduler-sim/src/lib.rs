@@ -145,7 +145,7 @@
 //!   another fast-placed task already waits on the CPU picked (the BPF's
 //!   compare-and-swap on `fast_waiting`). The task goes in that CPU's own
 //!   queue at a key below everything the CPU serves (`min(own head, shared
-//!   head, vtime_now) - 1`), with a slice of `min(budget, slice_ns)`, and
+//!   head, vtime_now) - 2^40`, saturating at 0), with a slice of `min(budget, slice_ns)`, and
 //!   the CPU's `fast_waiting` names it (one task per CPU; released when that
 //!   task starts running, is enqueued again or exits — not when another
 //!   task starts there: until then the CPU's dispatch serves its queues
