@@ -241,6 +241,11 @@ impl Machine {
             if task.fast.run_grant.is_some() || !self.cpu_preemptible(c) {
                 continue;
             }
+            // Its own CPU first: a local preemption, no IPI (the BPF's
+            // `fast_cpu`).
+            if c == from {
+                return Some(c);
+            }
             if best.is_none_or(|(started, _)| task.start_ts < started) {
                 best = Some((task.start_ts, c));
             }
@@ -424,8 +429,9 @@ mod tests {
         find_slot(m.task_shared.slots(), m.tasks[id as usize].pid).unwrap()
     }
 
-    /// A granted wakeup on a saturated machine preempts the CPU whose task
-    /// ran longest (on a tie, the first scanned from the task's CPU), runs
+    /// A granted wakeup on a saturated machine preempts its own CPU, else
+    /// the CPU whose task ran longest (on a tie, the first scanned from the
+    /// task's CPU), runs
     /// first there, and never reaches user space; the preempted task goes
     /// to user space.
     #[test]
@@ -436,7 +442,10 @@ mod tests {
         slot(&m, p).publish(pid, Some(FastGrant { budget_ns: 300_000 }));
         m.tasks[1].start_ts = 0; // CPUs 0 and 1 tie
         assert_eq!(m.pick_fast_cpu(p, 1), Some(1), "scanned from CPU 1: 1 first");
-        assert_eq!(m.pick_fast_cpu(p, 2), Some(0), "scanned from CPU 2: 2, 3, 0, 1");
+        assert_eq!(m.pick_fast_cpu(p, 2), Some(2), "its own CPU first: a local preemption");
+        m.tasks[p as usize].allowed = crate::tasks::CpuRange { first: 0, count: 2 };
+        assert_eq!(m.pick_fast_cpu(p, 2), Some(0), "not allowed on 2: 0 and 1 tie, 0 scanned first");
+        m.tasks[p as usize].allowed = crate::tasks::CpuRange { first: 0, count: 4 };
         m.vtime_now = 50;
         m.insert(QueueId::Shared, 1, 30);
         m.tasks[1].state = TaskState::Running(1); // (only its queue entry is wanted)
@@ -478,7 +487,7 @@ mod tests {
         m.cpus[1].state = CpuState::Task { task: 1, since: 1_000 };
         m.cpus[3].state = CpuState::Kicked;
         m.cpus[0].state = CpuState::User { since: 0 };
-        assert_eq!(m.pick_fast_cpu(p, 2), Some(3), "CPU 2 runs a task, CPU 3 none");
+        assert_eq!(m.pick_fast_cpu(p, 2), Some(2), "its own CPU's task is preempted before a kicked CPU is looked at");
         m.cpus[3].state = CpuState::Task { task: 3, since: 3_000 };
         assert_eq!(m.pick_fast_cpu(p, 0), Some(1), "CPU 0 runs the user scheduler; 1 ran longest of 1 to 3");
         // Only the CPUs it may use (1 and 2), from its CPU (3) on, wrapping.

@@ -140,8 +140,8 @@
 //!   while it runs or waits for a CPU: the first with nothing running
 //!   (kicked), else, among those whose task ran `slice_min` at least (the
 //!   BPF's `cpu_preemptible`: a task pinned beside fast tasks still runs),
-//!   the one whose task started its run earliest (on a tie, the first
-//!   scanned); none left: the wakeup goes to user space. So does it when
+//!   its own CPU (a local preemption), else the one whose task started its
+//!   run earliest (on a tie, the first scanned); none left: the wakeup goes to user space. So does it when
 //!   another fast-placed task already waits on the CPU picked (the BPF's
 //!   compare-and-swap on `fast_waiting`). The task goes in that CPU's own
 //!   queue at a key below everything the CPU serves (`min(own head, shared

@@ -1873,8 +1873,8 @@ static void usersched_reenqueued(struct task_struct *p)
  * A task the policy granted the fast path (its slot's grant, written by
  * user space: Policy::fast_path in scheduler-core) is placed here when it
  * wakes, without the round trip through user space: on an idle CPU it may
- * use (its own first), else on the CPU whose running task it preempts: the
- * one that has run longest of those it may use whose task ran slice_min_ns
+ * use (its own first), else on the CPU whose running task it preempts: its
+ * own, else the one that has run longest, of those it may use whose task ran slice_min_ns
  * at least (cpu_preemptible(), the guard wake_usersched() keeps too: a
  * task pinned with fast tasks still runs) and is neither fast-placed nor
  * the user scheduler, that are not held by a higher class, and that the
@@ -1995,6 +1995,15 @@ static s32 fast_cpu(struct task_struct *p, bool *running)
 		}
 		if (!cpu_preemptible(cpu, now))
 			continue;
+		/*
+		 * Its own CPU, where the timer that wakes a sleeper fires:
+		 * preempted there, no IPI (EEVDF's wakeup preemption is local
+		 * too), and its cache is warm.
+		 */
+		if (cpu == prev) {
+			best = cpu;
+			break;
+		}
 		started = READ_ONCE(cpu_started_ns[cpu & (RELAY_MAX_CPUS - 1)]);
 		if (best < 0 || started < oldest) {
 			best = cpu;
