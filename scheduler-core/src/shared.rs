@@ -93,6 +93,7 @@ macro_rules! task_shared_fields {
 
 /// What the dispatcher published about one task, read in place.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TaskStats {
     /// CPU time since the task joined sched_ext (ns).
     pub runtime_ns: u64,

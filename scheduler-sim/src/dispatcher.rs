@@ -591,27 +591,9 @@ mod tests {
     use scheduler_core::{
         cpu::Topology,
         engine::{Engine, EngineConfig},
-        policy::{Policy, SchedContext},
-        task::QueuedTask,
     };
 
-    use crate::{Affinity, Behavior, Count, SimConfig, TaskClass, TaskGroup, Workload};
-
-    /// Decides nothing (the tests apply decisions by hand).
-    struct Idle;
-    impl Policy for Idle {
-        fn name(&self) -> &str {
-            "idle"
-        }
-        fn enqueue(&mut self, _: &QueuedTask, _: &SchedContext<'_>) {}
-        fn dispatch(&mut self, _: &SchedContext<'_>) -> Option<Decision> {
-            None
-        }
-        fn pending(&self) -> usize {
-            0
-        }
-        fn take_all(&mut self, _: &mut Vec<QueuedTask>) {}
-    }
+    use crate::{fast_path::Idle, Affinity, Behavior, Count, SimConfig, TaskClass, TaskGroup, Workload};
 
     /// A machine of `nr_cpus` CPUs (one LLC) running `hogs` hogs under the
     /// `Idle` policy, its configuration otherwise `config`'s.

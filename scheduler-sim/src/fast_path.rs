@@ -316,8 +316,9 @@ impl Machine {
     }
 }
 
-/// Decides nothing (the machines of [`saturated`] are driven by hand).
-struct Idle;
+/// Decides nothing (the machines of [`saturated`], and the dispatcher's
+/// unit tests, are driven by hand).
+pub(crate) struct Idle;
 impl Policy for Idle {
     fn name(&self) -> &str {
         "idle"

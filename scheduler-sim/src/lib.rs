@@ -233,9 +233,9 @@ pub use machine::Invariant;
 pub use recorder::USER_PID;
 pub use replay::{Replay, ReplayError};
 pub use report::{
-    Accounting, AccountingError, CdfPoint, ClassReport, CpuSplit, DispatchCounts, Latency, PublishedStats, QueueWaits,
-    ReplayFidelity, Report, SwitchRecord, TaskReport, Throughput, Utilisation, WaitQuantiles, WaitRatios,
-    CDF_PER_MILLE, KERNEL_WATCHDOG_NS,
+    Accounting, AccountingError, CdfPoint, ClassReport, CpuSplit, DispatchCounts, Latency, QueueWaits, ReplayFidelity,
+    Report, SwitchRecord, TaskReport, Throughput, Utilisation, WaitQuantiles, WaitRatios, CDF_PER_MILLE,
+    KERNEL_WATCHDOG_NS,
 };
 pub use trace::{Runner, Slice, Trace, TraceTask};
 pub use workload::{

@@ -395,47 +395,7 @@ pub struct TaskReport {
     pub in_fairness: bool,
     /// What the dispatcher published in the task's shared slot, as read at
     /// the end (`None`: it holds no slot, e.g. it never ran or it exited).
-    pub shared: Option<PublishedStats>,
-}
-
-/// A task's statistics and fast-path state as the dispatcher published
-/// them in its shared slot ([`scheduler_core::TaskStats`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct PublishedStats {
-    /// CPU time, added at each stop of a run (ns).
-    pub runtime_ns: u64,
-    /// Wakeups (not its creation).
-    pub nr_wakeups: u32,
-    /// Moving average (1/8) of its CPU time from a wakeup to its sleep (ns).
-    pub avg_burst_ns: u64,
-    /// Moving average (1/8) of the time between wakeups (ns); 0 = fewer than two.
-    pub avg_wake_period_ns: u64,
-    /// The task running on the CPU of its last wakeup (0: a timer's wakeup).
-    pub last_waker_pid: i32,
-    /// Wakeups the fast path placed.
-    pub nr_fast_runs: u32,
-    /// Its grant is revoked and the policy has not granted again since.
-    pub revoked: bool,
-    /// When a grant of it was last revoked (ns); 0 = never.
-    pub revoked_ns: u64,
-    /// It holds a grant (not revoked).
-    pub granted: bool,
-}
-
-impl From<scheduler_core::TaskStats> for PublishedStats {
-    fn from(s: scheduler_core::TaskStats) -> Self {
-        Self {
-            runtime_ns: s.runtime_ns,
-            nr_wakeups: s.nr_wakeups,
-            avg_burst_ns: s.avg_burst_ns,
-            avg_wake_period_ns: s.avg_wake_period_ns,
-            last_waker_pid: s.last_waker_pid,
-            nr_fast_runs: s.nr_fast_runs,
-            revoked: s.revoked,
-            revoked_ns: s.revoked_ns,
-            granted: s.granted,
-        }
-    }
+    pub shared: Option<scheduler_core::TaskStats>,
 }
 
 /// A policy switch during a run ([`super::simulate_with_switches`]).
@@ -696,7 +656,7 @@ fn task_report(t: &SimTask, nr_cpus: u32, slots: &[TaskSharedSlot]) -> TaskRepor
         work_units: t.work_units,
         cpus_used: t.cpus_used(),
         in_fairness: in_fairness(t, nr_cpus),
-        shared: find_slot(slots, t.pid).and_then(|s| s.stats(t.pid)).map(PublishedStats::from),
+        shared: find_slot(slots, t.pid).and_then(|s| s.stats(t.pid)),
     }
 }
 

@@ -13,7 +13,7 @@ use std::sync::{
 
 use scheduler_core::{Decision, FastGrant, Policy, QueuedTask, SchedContext, TaskStats};
 use scheduler_sim::{
-    simulate, Affinity, Behavior, Count, PublishedStats, Report, SimConfig, TaskClass, TaskGroup, TaskReport, Workload,
+    simulate, Affinity, Behavior, Count, Report, SimConfig, TaskClass, TaskGroup, TaskReport, Workload,
 };
 use sim_support::WeightedVtime;
 
@@ -87,7 +87,7 @@ fn task<'a>(r: &'a Report, comm: &str) -> &'a TaskReport {
     r.tasks.iter().find(|t| t.comm == comm).unwrap()
 }
 
-fn published(r: &Report, comm: &str) -> PublishedStats {
+fn published(r: &Report, comm: &str) -> scheduler_core::TaskStats {
     task(r, comm).shared.unwrap()
 }
 
