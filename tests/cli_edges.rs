@@ -121,7 +121,7 @@ fn scheduler_rows() -> Vec<(&'static str, Vec<&'static str>, &'static str)> {
     }
     row("partial", vec!["--partial=1"], "--partial");
     row("tickless", vec!["--tickless=1"], "--tickless");
-    row("no-fast-path", vec!["--no-fast-path=1"], "--no-fast-path");
+    row("fast-path", vec!["--fast-path=1"], "--fast-path");
     for bad in ["0", "-1", "nan", "inf", "-inf", "86401", "1e999", "x", ""] {
         row("stats", vec!["--stats", bad], "--stats");
     }

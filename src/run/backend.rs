@@ -181,7 +181,7 @@ impl BpfBackend {
     }
 
     /// With `false`, the engine is given no shared task context: no task
-    /// is granted the fast path (`--no-fast-path`).
+    /// is granted the fast path (without `--fast-path`).
     pub fn with_fast_path(mut self, on: bool) -> Self {
         self.fast_path = on;
         self

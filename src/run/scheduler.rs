@@ -57,7 +57,7 @@ pub struct Config {
     pub partial: bool,
     /// `--tickless`: unbounded slices for tasks alone on their CPU.
     pub tickless: bool,
-    /// The policy's fast-path grants are published (not `--no-fast-path`).
+    /// The policy's fast-path grants are published (`--fast-path`).
     pub fast_path: bool,
     /// Accept `policies::TEST_NAMES` (`--allow-test-policies`).
     pub allow_test_policies: bool,
@@ -512,8 +512,8 @@ fn lock_memory_or_warn() {
 /// guest cases wait for that).
 fn announce(cfg: &Config, nr_cpus: u32, policy_name: &str) {
     // Before the start-up line, which guest cases wait for.
-    if !cfg.fast_path {
-        log::info!("fast path off (--no-fast-path): every wakeup without an idle CPU waits for the policy");
+    if cfg.fast_path {
+        log::info!("fast path on (--fast-path): the policy's latency-critical tasks' wakeups are placed by the dispatcher");
     }
     if cfg.tickless {
         log::info!(

@@ -17,8 +17,8 @@
 #   relay.schedulers=a,b,...  eevdf (the kernel's), rustland, baseline
 #                             (/bin/scx_relay_baseline, an earlier commit's
 #                             scx_relay, with --policy deadline), relay-eevdf
-#                             (scx_relay's eevdf policy), deadline-no-fast
-#                             (deadline with --no-fast-path), or any other
+#                             (scx_relay's eevdf policy), deadline-fast
+#                             (deadline with --fast-path), or any other
 #                             scx_relay policy by its name (default: eevdf,
 #                             rustland, deadline, fifo)
 #   relay.workloads=a,b,...   hackbench, latency, switch, io, cost, fairness,
@@ -105,7 +105,7 @@ start_sched() {
 	rustland) set -- scx_rustland ;;
 	baseline) set -- scx_relay_baseline $relay_sub --policy deadline --stats 1 ;;
 	relay-eevdf) set -- scx_relay $relay_sub --policy eevdf --stats 1 ;;
-	deadline-no-fast) set -- scx_relay $relay_sub --policy deadline --no-fast-path --stats 1 ;;
+	deadline-fast) set -- scx_relay $relay_sub --policy deadline --fast-path --stats 1 ;;
 	*) set -- scx_relay $relay_sub --policy "$sched" --stats 1 ;;
 	esac
 	if [ ! -x "/bin/$1" ]; then

@@ -136,11 +136,11 @@ pub(super) const COMPARED: &[Compared] = &[
 
 /// The scx_relay policy a bench scheduler name runs (`relay-eevdf` is
 /// scx_relay's eevdf; `eevdf` itself is the kernel's), or `None` for the
-/// kernel, the peer, the baseline and `deadline-no-fast` (the simulator
-/// has no `--no-fast-path`).
+/// kernel, the peer, the baseline and `deadline-fast` (the simulator has
+/// no `--fast-path`: its policies' grants always apply).
 pub(super) fn policy_of(scheduler: &str) -> Option<&str> {
     match scheduler {
-        "eevdf" | "rustland" | "baseline" | "deadline-no-fast" => None,
+        "eevdf" | "rustland" | "baseline" | "deadline-fast" => None,
         other => Some(other.strip_prefix("relay-").unwrap_or(other)),
     }
 }

@@ -53,9 +53,9 @@ const PEER_VERSION: &str = "1.1.4";
 /// The schedulers the guest knows, in table order: the kernel's EEVDF, the
 /// peer, the baseline, and scx_relay's shipped policies by their names but
 /// for `relay-eevdf`, scx_relay's eevdf policy (`eevdf` is the kernel's),
-/// and `deadline-no-fast`, `deadline` with `--no-fast-path`.
+/// and `deadline-fast`, `deadline` with `--fast-path`.
 const SCHEDULERS: [&str; 9] =
-    ["eevdf", "rustland", "baseline", "deadline", "deadline-no-fast", "fifo", "interactive", "local", "relay-eevdf"];
+    ["eevdf", "rustland", "baseline", "deadline", "deadline-fast", "fifo", "interactive", "local", "relay-eevdf"];
 /// The schedulers compared when `--schedulers` is not given.
 const DEFAULT_SCHEDULERS: [&str; 4] = ["eevdf", "rustland", "deadline", "fifo"];
 /// Prefix of the guest's measurement lines.
@@ -378,7 +378,7 @@ fn display_name(scheduler: &str) -> &str {
         "rustland" => "scx_rustland",
         "baseline" => "baseline deadline",
         "deadline" => "scx_relay deadline",
-        "deadline-no-fast" => "scx_relay deadline, no fast path",
+        "deadline-fast" => "scx_relay deadline, fast path",
         "fifo" => "scx_relay fifo",
         "interactive" => "scx_relay interactive",
         "local" => "scx_relay local",
