@@ -513,7 +513,9 @@ fn lock_memory_or_warn() {
 fn announce(cfg: &Config, nr_cpus: u32, policy_name: &str) {
     // Before the start-up line, which guest cases wait for.
     if cfg.fast_path {
-        log::info!("fast path on (--fast-path): the policy's latency-critical tasks' wakeups are placed by the dispatcher");
+        log::info!(
+            "fast path on (--fast-path): the policy's latency-critical tasks' wakeups are placed by the dispatcher"
+        );
     }
     if cfg.tickless {
         log::info!(
