@@ -91,7 +91,7 @@ impl Drop for SharedMapping {
 /// The backend over a loaded and attached dispatcher.
 pub struct BpfBackend {
     shared: SharedMapping,
-    /// Whether the policy's grants are published (`--no-fast-path` clears it).
+    /// Whether the policy's grants are published (`--fast-path` sets it).
     fast_path: bool,
     queued: RingBuffer<'static>,
     inbox: Rc<RefCell<Inbox>>,
@@ -140,7 +140,7 @@ impl BpfBackend {
         let queued = builder.build()?;
         let decisions = UserRingBuffer::new(decisions)?;
         let shared = SharedMapping::new(task_shared)?;
-        Ok(Self { shared, fast_path: true, queued, inbox, capacity, decisions, bss, nr_cpus, dropped_decisions: 0 })
+        Ok(Self { shared, fast_path: false, queued, inbox, capacity, decisions, bss, nr_cpus, dropped_decisions: 0 })
     }
 
     /// Blocks until the dispatcher hands over a task or `timeout` passed
