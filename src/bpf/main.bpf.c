@@ -215,7 +215,7 @@ volatile u64 nr_usersched_runs;		/* times the user scheduler was put on a CPU */
 volatile u64 nr_usersched_kicks;	/* kicks meant to get the user scheduler a CPU (kick_usersched) */
 volatile u64 nr_usersched_kicks_astray; /* dispatches after such kicks on a CPU the user scheduler may not run on (check_usersched_kick) */
 volatile u64 nr_served_empty;		/* ops.dispatch() calls on a served CPU that left it nothing of ours to run (keep_ext_server): if its ext server was picking, the server stops */
-volatile u64 nr_stranded_moved;		/* tasks of a served CPU's runqueue moved from another CPU's DSQ to that CPU's local DSQ (keep_ext_server) */
+volatile u64 nr_stranded_moved;		/* tasks of a served or idling CPU's runqueue moved from another CPU's DSQ to that CPU's local DSQ (keep_ext_server) */
 volatile u64 nr_unbounded_runs;		/* runs given an unbounded slice, SCX_SLICE_INF: no task was queued for their CPU (--tickless) */
 volatile u64 nr_unbounded_kicks;	/* SCX_KICK_PREEMPT kicks of the tickless check to CPUs marked unbounded, work being queued for them (--tickless) */
 volatile u64 nr_fast_placed;		/* wakeups the fast path placed itself, under a grant, without user space (fast_place) */
@@ -2111,9 +2111,18 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
 		scx_bpf_dsq_insert(p, USERSCHED_DSQ, slice_ns, enq_flags);
 		if (enq_flags & SCX_ENQ_REENQ)
 			usersched_reenqueued(p);
-		/* After a yield its own CPU dispatches next anyway: kick on wakeups only. */
-		else if ((enq_flags & SCX_ENQ_WAKEUP) && usersched_has_work(false))
-			kick(scx_bpf_task_cpu(p), SCX_KICK_IDLE);
+		/*
+		 * After a yield its own CPU dispatches next anyway: kick on
+		 * wakeups only (from its idle block, see the user loop), an
+		 * idle CPU it may use, else its own: the kick that handed it
+		 * work may have found it still asleep, and with none it must
+		 * not wait parked on an idle CPU either (keep_ext_server()).
+		 */
+		else if (enq_flags & SCX_ENQ_WAKEUP) {
+			s32 cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+
+			kick(cpu >= 0 ? cpu : scx_bpf_task_cpu(p), SCX_KICK_IDLE);
+		}
 		return;
 	}
 	/*
@@ -2212,12 +2221,30 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
  * And relay_running() gives what runs there at most slice_min_ns, so that
  * the server's 50 ms serve many tasks, not two or three.
  *
- * In partial mode a parked user scheduler also runs on any CPU that is not
- * served whenever nothing else does (it blocks when it has nothing to do,
- * see the user loop, so this cannot spin), and decisions are inserted
- * straight into a local DSQ (partial_cpu()): the move to another runqueue
- * is an enqueue there, which starts that CPU's server; a task in one of our
- * DSQs would wait for the server of a CPU that may have none.
+ * A server also stops on a CPU no higher class holds, with tasks of ours
+ * still counted on its runqueue, two ways (kernel/sched/deadline.c): a
+ * server that ran (starved once, it no longer defers: dl_defer_running)
+ * is picked first, in the deadline class, at every schedule, and its empty
+ * pick stops it; a deferred server whose CPU idles uses its runtime up on
+ * idle time (dl_server_update_idle(), dl_defer_idle) and stops when its
+ * timer fires (dl_server_timer()). Nothing restarts it while the count
+ * stays above 0, so a higher class that takes the CPU later strands what
+ * is enqueued there then. (reliability_rt_pressure with --fast-path was
+ * ejected so in 2 of 5 runs: kworker/2:1 5.8 s in the local DSQ of a CPU
+ * that SCHED_FIFO held, no server pick in that time, served_empty 0.) So a
+ * CPU that is not served does not go idle with a task of its runqueue
+ * counted here either: a parked user scheduler runs on any CPU that would
+ * otherwise go idle, wherever it is parked (it blocks when it has nothing
+ * to do, see the user loop, so this cannot spin; a yielding one keeps the
+ * CPU, see relay_dispatch()), and the tasks of this runqueue that wait in
+ * another CPU's DSQ are handed over to that CPU (nr_stranded_moved).
+ * What remains is a task of this runqueue waiting in user space while the
+ * user scheduler runs elsewhere: its decision comes within a step.
+ *
+ * In partial mode decisions are inserted straight into a local DSQ
+ * (partial_cpu()): the move to another runqueue is an enqueue there, which
+ * starts that CPU's server; a task in one of our DSQs would wait for the
+ * server of a CPU that may have none.
  */
 static void keep_ext_server(struct pending_walk *walk, bool served)
 {
@@ -2236,8 +2263,20 @@ static void keep_ext_server(struct pending_walk *walk, bool served)
 	 * In partial mode decisions go straight to this CPU's local DSQ (the
 	 * moves above flushed them there): nothing to keep then.
 	 */
-	if (!served || scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL) > 0)
+	if (scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL) > 0)
 		return;
+	/*
+	 * Not served: this CPU goes idle. Its server may still stop now (a
+	 * server that ran, in the deadline class, picks before any other
+	 * class), or after a period of idle time (see above): nothing of
+	 * this runqueue may stay counted here.
+	 */
+	if (!served) {
+		moved = hand_over_all_stranded(walk->cpu);
+		if (moved)
+			__sync_fetch_and_add(&nr_stranded_moved, moved);
+		return;
+	}
 	/*
 	 * Whether the walk inserted a task: it took a slot of this CPU's
 	 * dispatch buffer (a count of this call alone, which a counter shared
@@ -2331,22 +2370,17 @@ void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 	if (!age_first && run_overdue(cpu, now))
 		goto aged_out;
 	/*
-	 * The user scheduler yielding is parked instead (it has nothing to
-	 * do); not on a served CPU, where coming out empty-handed here, before
-	 * the kernel puts it back in USERSCHED_DSQ, would stop the ext server,
-	 * nor in partial mode, where it yields only with work left (idle, it
-	 * blocks).
+	 * Nothing else to run: the task that ran keeps the CPU, the user
+	 * scheduler too (it yields only with work left; idle, it blocks: see
+	 * the user loop). Else, before the CPU goes idle, keep_ext_server().
 	 */
 	served = served_by_ext_server();
-	if (prev && (prev->scx.flags & SCX_TASK_QUEUED) &&
-	    (!is_usersched(prev) || partial_mode || served)) {
+	if (prev && (prev->scx.flags & SCX_TASK_QUEUED)) {
 		scx_bpf_task_set_slice(prev, served ? slice_min_ns : kept_slice(cpu));
 		goto out;
 	}
-	if (partial_mode || served) {
-		walk.kind = WALK_KEEPALIVE;
-		keep_ext_server(&walk, served);
-	}
+	walk.kind = WALK_KEEPALIVE;
+	keep_ext_server(&walk, served);
 	goto out;
 aged_out:
 	if (aged)
