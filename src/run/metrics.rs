@@ -99,7 +99,7 @@ pub struct Metrics {
     pub usersched_kicked_astray: u64,
     #[stat(desc = "ops.dispatch() calls that left a CPU held by a higher class nothing of ours to run")]
     pub served_empty: u64,
-    #[stat(desc = "Tasks of a CPU held by a higher class moved to the CPU whose queue held them")]
+    #[stat(desc = "Tasks of a CPU held by a higher class, or going idle, moved to the CPU whose queue held them")]
     pub stranded_moved: u64,
     #[stat(desc = "Runs given an unbounded slice, no task being queued for their CPU (--tickless)")]
     pub unbounded_runs: u64,

@@ -7,11 +7,13 @@
 # started under each phase finish (how long they took is printed), and
 # scx_relay exits 0 on SIGINT. What the safety nets did is printed, not
 # required to be zero: a user scheduler starved for its stall timeout is
-# what the stall fallback is for.
+# what the stall fallback is for. Before the load it checks that the idle
+# user scheduler blocks (sleeps in most looks) rather than staying parked.
 #
 # The case runs itself at SCHED_FIFO 90 so that it can stop the hogs (each
 # hog also runs under a `timeout` at FIFO 60 on its CPU); everything it
 # starts for the workload goes back to SCHED_OTHER (chrt -o 0).
+# RT_PRESSURE_ARGS: more scx_relay options (reliability_rt_pressure_fast_path).
 . /relay/lib/common.sh
 . /relay/lib/scx_relay.sh
 . /relay/lib/reliability.sh
@@ -51,7 +53,31 @@ rt_phase() {
 	workload_deltas "$what" queued dispatched_user dispatched_kernel fallback rescued aged keepalive served_empty stranded_moved stalls
 }
 
-start_relay chrt -o 0 -- --stats 1
+# usersched_sleeps: of 20 looks at the user scheduler's loop thread (the
+# main thread) over 2 s, how many found it sleeping. Run by this SCHED_FIFO
+# shell, with builtins and a realtime sleep, so the looks hand scx_relay no
+# work.
+usersched_sleeps() {
+	slept=0
+	for _ in $(seq 20); do
+		read -r stat <"/proc/$RELAY_PID/task/$RELAY_PID/stat" || fail_with_log "no loop thread"
+		# shellcheck disable=SC2086
+		set -- $stat
+		[ "$3" = S ] && slept=$((slept + 1))
+		sleep 0.1
+	done
+	echo "$slept"
+}
+
+# shellcheck disable=SC2086
+start_relay chrt -o 0 -- --stats 1 ${RT_PRESSURE_ARGS:-}
+# Idle, the user scheduler blocks instead of staying parked: a parked one
+# is counted on its CPU's runqueue, and a CPU that idles so may stop its
+# ext server for good (keep_ext_server in main.bpf.c).
+sleep 1
+slept=$(usersched_sleeps)
+note "idle: the user scheduler slept in $slept of 20 looks"
+[ "$slept" -ge 15 ] || fail_with_log "idle: the user scheduler slept in only $slept of 20 looks (parked, not blocked?)"
 rt_phase "every CPU held by SCHED_FIFO" "$(seq 0 $((N - 1)))"
 rt_phase "all CPUs but cpu0 held by SCHED_FIFO" "$(seq 1 $((N - 1)))" hackbench -g 2 -l 50
 
