@@ -36,8 +36,9 @@
 //! [`Engine::step`] occupies that CPU for `step_cost_ns + received ×
 //! receive_cost_ns + sent × decision_cost_ns`; the step's decisions reach
 //! the dispatcher when that time is over. After a step that received and
-//! sent nothing it yields, and is pulled again by the next dispatch on any
-//! CPU.
+//! sent nothing it leaves the CPU (the real loop blocks then; the model
+//! charges no wake-up), and is pulled again by the next dispatch on any CPU
+//! once it has work.
 //!
 //! The dispatcher (DESIGN.md, "The flow of one task"):
 //!

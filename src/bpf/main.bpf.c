@@ -29,10 +29,14 @@
  * The user scheduler's loop thread (pid == usersched_pid, registered by
  * relay_register_usersched) is never decided by
  * itself: it is parked in its own DSQ and pulled first by ops.dispatch()
- * whenever work is pending. It polls, then yields; the yield puts it back
- * in its DSQ (SCX_OPS_ENQ_LAST makes sure ops.enqueue() sees it even when it
- * is the only runnable task). A BPF timer makes it run at least once a
- * second, so the sched_ext watchdog never sees the parked task as stalled.
+ * whenever work is pending, and by any CPU that would otherwise go idle. It
+ * polls, then yields; the yield puts it back in its DSQ unless nothing else
+ * wants its CPU (then it keeps it; SCX_OPS_ENQ_LAST makes sure ops.enqueue()
+ * sees a yield that the dispatcher does not keep). After a step with nothing
+ * to do it blocks instead (the user loop): parked with nothing to do, it
+ * would stay counted on an idle CPU's runqueue (see keep_ext_server()). A
+ * BPF timer makes it run at least once a second while it is parked, so the
+ * sched_ext watchdog never sees the parked task as stalled.
  *
  * Generations: stale and duplicate decisions
  * ------------------------------------------
@@ -1155,6 +1159,21 @@ static s32 partial_cpu(const struct task_struct *p, u64 dsq)
 	return handoff_cpu(p);
 }
 
+static bool migration_disabled(const struct task_struct *p);
+
+/*
+ * Whether @p's own CPU idles and @p may be moved to @cpu, another CPU, now
+ * (see apply_decision()).
+ */
+static bool own_cpu_idles_elsewhere(const struct task_struct *p, s32 cpu)
+{
+	s32 own = scx_bpf_task_cpu(p);
+	struct relay_cpu_state *st = cpu_state_of(own);
+
+	return own != cpu && st && READ_ONCE(st->idle) && cpu >= 0 && cpu < RELAY_MAX_CPUS &&
+	       bpf_cpumask_test_cpu(cpu, p->cpus_ptr) && !migration_disabled(p);
+}
+
 /* Apply one decision; never fails the scheduler, whatever it says. */
 static void apply_decision(const struct relay_decision *d)
 {
@@ -1214,6 +1233,18 @@ static void apply_decision(const struct relay_decision *d)
 	}
 	vtime = vtime_clamped(d->vtime);
 	tctx->vtime_clamped = vtime != d->vtime;
+	/*
+	 * Named another CPU while the task's own one idles: straight to that
+	 * CPU's local DSQ (decision order), which takes it off the idle
+	 * CPU's runqueue at once. Counted there while it waited in our DSQ,
+	 * it could keep the idle CPU's stopped ext server from starting
+	 * again (keep_ext_server()).
+	 */
+	if (dsq != SHARED_DSQ && own_cpu_idles_elsewhere(p, (s32)dsq)) {
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | dsq, slice, d->flags & USER_ENQ_FLAGS);
+		kick(dsq, SCX_KICK_IDLE);
+		goto out;
+	}
 	scx_bpf_dsq_insert_vtime(p, dsq, slice, vtime, d->flags & USER_ENQ_FLAGS);
 	if (dsq == SHARED_DSQ) {
 		kick_for(p);
@@ -1661,8 +1692,18 @@ s32 BPF_STRUCT_OPS(relay_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 	bool is_idle = false;
 	s32 cpu;
 
-	if (is_usersched(p))
-		return prev_cpu;
+	/*
+	 * The user scheduler waking from its idle block: its last CPU if idle,
+	 * else an idle one it may use (relay_enqueue() kicks it).
+	 */
+	if (is_usersched(p)) {
+		struct relay_cpu_state *st = cpu_state_of(prev_cpu);
+
+		if (st && READ_ONCE(st->idle) && !held_by_higher_class(prev_cpu))
+			return prev_cpu;
+		cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+		return cpu >= 0 ? cpu : prev_cpu;
+	}
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
 	if (is_idle && !scx_bpf_dsq_nr_queued(SHARED_DSQ) && !scx_bpf_dsq_nr_queued(KTHREAD_DSQ) &&
 	    (cpu < 0 || cpu >= RELAY_MAX_CPUS || !scx_bpf_dsq_nr_queued(cpu))) {
@@ -2113,15 +2154,22 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
 			usersched_reenqueued(p);
 		/*
 		 * After a yield its own CPU dispatches next anyway: kick on
-		 * wakeups only (from its idle block, see the user loop), an
-		 * idle CPU it may use, else its own: the kick that handed it
-		 * work may have found it still asleep, and with none it must
-		 * not wait parked on an idle CPU either (keep_ext_server()).
+		 * wakeups only (from its idle block, see the user loop) the
+		 * CPU relay_select_cpu() chose: the kick that handed it work
+		 * may have come while it was still asleep, and with none it
+		 * must not wait parked on an idle CPU either
+		 * (keep_ext_server()). A busy CPU is preempted if it has work
+		 * and that CPU's task ran slice_min (as wake_usersched()).
 		 */
 		else if (enq_flags & SCX_ENQ_WAKEUP) {
-			s32 cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+			s32 cpu = scx_bpf_task_cpu(p);
+			struct relay_cpu_state *st = cpu_state_of(cpu);
+			u64 flags = SCX_KICK_IDLE;
 
-			kick(cpu >= 0 ? cpu : scx_bpf_task_cpu(p), SCX_KICK_IDLE);
+			if (st && !READ_ONCE(st->idle) && usersched_has_work(false) &&
+			    cpu_preemptible(cpu, bpf_ktime_get_ns()))
+				flags = SCX_KICK_PREEMPT;
+			kick(cpu, flags);
 		}
 		return;
 	}
@@ -2199,9 +2247,8 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
  *
  * So a CPU served by its ext server (served_by_ext_server()) never leaves
  * ops.dispatch() empty-handed while something of ours can run: the task
- * that was running keeps the CPU (the user scheduler too, although a
- * yielding user scheduler is otherwise parked: the kernel puts it back in
- * USERSCHED_DSQ only after this call), else the user scheduler if it is
+ * that was running keeps the CPU (a yielding user scheduler too: the
+ * kernel puts it back in USERSCHED_DSQ only after this call), else the user scheduler if it is
  * parked on this runqueue (it decides what waits), else one of this
  * runqueue's tasks still waiting in user space, taken back and run here
  * (nr_keepalive). A task of this runqueue may also wait in the DSQ of a CPU
@@ -2307,8 +2354,7 @@ static u64 kept_slice(s32 cpu);
  * then the user scheduler if it has work, then a kernel thread of
  * KTHREAD_DSQ that may run here (kthread_in_kernel), then the lower-vtime head of this
  * CPU's DSQ and the shared DSQ; and if nothing is left, the previous task
- * keeps the CPU for another slice (in partial mode, failing that, see
- * keep_ext_server()).
+ * keeps the CPU for another slice, failing that see keep_ext_server().
  */
 void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 {

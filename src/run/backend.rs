@@ -3,7 +3,7 @@
 //!
 //! Nothing here makes a system call per task: tasks come in batches from the
 //! `queued` ring buffer (libbpf reads the mmapped ring, no epoll; only an
-//! idle loop in `--partial` blocks in poll, see `wait_for_tasks`), decisions
+//! idle loop blocks in poll, see `wait_for_tasks`), decisions
 //! go to the mmapped `decisions` user ring buffer, and per-CPU state and
 //! counters are plain loads from the mmapped .bss. Every buffer is sized up
 //! front; the loop allocates nothing per task.

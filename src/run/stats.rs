@@ -181,7 +181,7 @@ bss_counters! {
         /// server was picking, it stops there, and a task that stays queued
         /// there may wait until the higher class leaves.
         served_empty: "served empty" <- nr_served_empty,
-        /// Tasks of such a CPU's runqueue that waited in another CPU's queue
+        /// Tasks of such a CPU's runqueue, or of a CPU going idle, that waited in another CPU's queue
         /// (their decision named that CPU), moved to that CPU's local DSQ so
         /// that nothing of ours stays counted where the ext server stopped
         /// (`hand_over_stranded` in src/bpf/main.bpf.c). They run where their

@@ -60,7 +60,10 @@ rt_phase() {
 usersched_sleeps() {
 	slept=0
 	for _ in $(seq 20); do
-		read -r stat <"/proc/$RELAY_PID/task/$RELAY_PID/stat" || fail_with_log "no loop thread"
+		read -r stat <"/proc/$RELAY_PID/task/$RELAY_PID/stat" || {
+			echo gone
+			return
+		}
 		# shellcheck disable=SC2086
 		set -- $stat
 		[ "$3" = S ] && slept=$((slept + 1))
@@ -76,6 +79,7 @@ start_relay chrt -o 0 -- --stats 1 ${RT_PRESSURE_ARGS:-}
 # ext server for good (keep_ext_server in main.bpf.c).
 sleep 1
 slept=$(usersched_sleeps)
+[ "$slept" != gone ] || fail_with_log "idle: scx_relay's loop thread is gone"
 note "idle: the user scheduler slept in $slept of 20 looks"
 [ "$slept" -ge 15 ] || fail_with_log "idle: the user scheduler slept in only $slept of 20 looks (parked, not blocked?)"
 rt_phase "every CPU held by SCHED_FIFO" "$(seq 0 $((N - 1)))"
