@@ -2280,13 +2280,14 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
  * ejected so in 2 of 5 runs: kworker/2:1 5.8 s in the local DSQ of a CPU
  * that SCHED_FIFO held, no server pick in that time, served_empty 0.) So a
  * CPU that is not served does not go idle with a task of its runqueue
- * counted here either: a parked user scheduler runs on any CPU that would
- * otherwise go idle, wherever it is parked (it blocks when it has nothing
- * to do, see the user loop, so this cannot spin; a yielding one keeps the
- * CPU, see relay_dispatch()), and the tasks of this runqueue that wait in
- * another CPU's DSQ are handed over to that CPU (nr_stranded_moved).
- * What remains is a task of this runqueue waiting in user space while the
- * user scheduler runs elsewhere: its decision comes within a step.
+ * counted here either: a user scheduler parked on this runqueue runs
+ * rather than the CPU go idle (it blocks when it has nothing to do, see
+ * the user loop, so this cannot spin; a yielding one keeps the CPU, see
+ * relay_dispatch()), and the tasks of this runqueue that wait in another
+ * CPU's DSQ are handed over to that CPU (nr_stranded_moved). A task of
+ * this runqueue still in user space is decided later: a decision that
+ * names another CPU while this one idles goes to that CPU's local DSQ
+ * (apply_decision()).
  *
  * In partial mode decisions are inserted straight into a local DSQ
  * (partial_cpu()): the move to another runqueue is an enqueue there, which
@@ -2295,16 +2296,17 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
  */
 static void keep_ext_server(struct pending_walk *walk, bool served)
 {
-	struct task_struct *us = served ? __COMPAT_scx_bpf_dsq_peek(USERSCHED_DSQ) : NULL;
+	struct task_struct *us = __COMPAT_scx_bpf_dsq_peek(USERSCHED_DSQ);
 	u32 slots, moved;
 
 	/*
-	 * A served CPU takes only a user scheduler of its own runqueue: pulled
-	 * from another, it would wait here for the server's share while its
-	 * own CPU may be free.
+	 * Only a user scheduler of this runqueue: pulled from another, on a
+	 * served CPU it would wait for the server's share while its own CPU
+	 * may be free, and on one going idle it is no hazard where it is (its
+	 * own CPU runs; when that CPU goes idle, it takes it). Pulling it to
+	 * every CPU that went idle cost an empty step and a poll() each time.
 	 */
-	if ((!served || (us && scx_bpf_task_cpu(us) == walk->cpu)) &&
-	    scx_bpf_dsq_move_to_local(USERSCHED_DSQ, 0))
+	if (us && scx_bpf_task_cpu(us) == walk->cpu && scx_bpf_dsq_move_to_local(USERSCHED_DSQ, 0))
 		return;
 	/*
 	 * In partial mode decisions go straight to this CPU's local DSQ (the
