@@ -29,7 +29,8 @@
  * The user scheduler's loop thread (pid == usersched_pid, registered by
  * relay_register_usersched) is never decided by
  * itself: it is parked in its own DSQ and pulled first by ops.dispatch()
- * whenever work is pending, and by any CPU that would otherwise go idle. It
+ * whenever work is pending, and by the CPU of its runqueue when that CPU
+ * would otherwise go idle. It
  * polls, then yields; the yield puts it back in its DSQ unless nothing else
  * wants its CPU (then it keeps it; SCX_OPS_ENQ_LAST makes sure ops.enqueue()
  * sees a yield that the dispatcher does not keep). After a step with nothing
@@ -2248,8 +2249,8 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
  * So a CPU served by its ext server (served_by_ext_server()) never leaves
  * ops.dispatch() empty-handed while something of ours can run: the task
  * that was running keeps the CPU (a yielding user scheduler too: the
- * kernel puts it back in USERSCHED_DSQ only after this call), else the user scheduler if it is
- * parked on this runqueue (it decides what waits), else one of this
+ * kernel puts it back in USERSCHED_DSQ only after this call), else the
+ * user scheduler if it is parked on this runqueue (it decides what waits), else one of this
  * runqueue's tasks still waiting in user space, taken back and run here
  * (nr_keepalive). A task of this runqueue may also wait in the DSQ of a CPU
  * no higher class holds (a decision named that CPU), which this CPU's

@@ -588,7 +588,7 @@ fn schedule(
             // scheduler is counted on its CPU's runqueue, and a CPU that
             // idles with a task of ours counted there may stop its ext
             // server for good (keep_ext_server in main.bpf.c): so the
-            // dispatcher runs a parked user scheduler whenever a CPU has
+            // dispatcher runs a parked user scheduler whenever its CPU has
             // nothing else, and parking it with nothing to do would spin.
             // Not after a spell of idle steps: each would cost a yield.
             if let Err(e) = backend.wait_for_tasks(IDLE_WAIT) {
