@@ -13,8 +13,10 @@
 #    for 3 s (1 ms bursts every 10 ms: granted), then CPU-hungry for 5 s
 #    (30 ms bursts), alongside one nice-0 hog per CPU (guest-tools
 #    share_probe, 8 s). The dispatcher must revoke the grant
-#    (fast_revoked up), and no hog may starve: each gets at least half of
-#    an even split of the CPUs among the hogs and burst_shift.
+#    (fast_revoked up), unless the policy withdrew it before any overrun
+#    was fast-placed (then the bad wakeups were not fast-placed), and no
+#    hog may starve: each gets at least half of an even split of the CPUs
+#    among the hogs and burst_shift.
 # The latency ratios are noted, not asserted (a TCG guest's timing is
 # noisy); bench-vm measures them side by side.
 . /relay/lib/common.sh
@@ -61,7 +63,22 @@ workload_ended "burst_shift beside $N hogs"
 workload_deltas "burst_shift beside $N hogs" fast_grants fast_placed fast_revoked
 note "$(cat /tmp/burst.out)"
 sed "s/^share_probe: /relay-note: $RELAY_TEST_NAME: /" /tmp/fast-shares.out >&2
-[ "$DELTA_fast_revoked" -gt 0 ] || fail_with_log "burst_shift overran its budget, but no grant was revoked"
+# The abuse must end: the dispatcher revokes the grant when a fast-placed
+# 30 ms burst overruns its budget. If the first 30 ms burst happened not to
+# be fast-placed (no CPU for it at that moment: a few % of wakeups), the
+# policy sees it first and stops granting (the burst is now a quarter of
+# the period and more), and no overrun is ever placed: then the bad
+# wakeups must not have been fast-placed either. Fast placements beyond
+# the good wakeups are bounded by 2 a second of other tasks' (the stats
+# thread's) over the 8 s.
+good=$(sed -n 's/.*good_wakeups \([0-9]*\).*/\1/p' /tmp/burst.out)
+if [ "$DELTA_fast_revoked" -gt 0 ]; then
+	note "the dispatcher revoked the grant"
+elif [ "$DELTA_fast_placed" -le "$((good + 16))" ]; then
+	note "no overrun was fast-placed: the policy withdrew the grant first (fast_placed +$DELTA_fast_placed, good wakeups $good)"
+else
+	fail_with_log "burst_shift overran its budget, but no grant was revoked (fast_placed +$DELTA_fast_placed, good wakeups $good)"
+fi
 # Each hog gets at least half an even split of the N CPUs among the N hogs
 # and burst_shift (share_probe's share is a fraction of one CPU).
 floor=$(awk -v n="$N" 'BEGIN { printf "%.4f", 0.5 * n / (n + 1) }')
