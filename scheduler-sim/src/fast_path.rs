@@ -115,9 +115,9 @@ impl Machine {
     /// run (the fast-placed run itself, stopping runnable or asleep, or a
     /// later, ordinary run of the same burst). An overrun clears
     /// `burst_grant`; the revoke (`revoked_grant`, `revoked_ns = now`)
-    /// names the run's grant if it was fast-placed, else `burst_grant`,
-    /// and is not made if the slot no longer holds that grant (the policy
-    /// changed or withdrew it meanwhile).
+    /// names the grant the slot holds now (a policy that changed it in the
+    /// middle of the burst had not seen the overrun), none if the policy
+    /// withdrew it.
     pub(crate) fn fast_accounting(&mut self, id: TaskId, run: u64) {
         let (now, slice_ns) = (self.now, self.slice_ns);
         let t = &mut self.tasks[id as usize];
@@ -138,10 +138,12 @@ impl Machine {
         if !overrun {
             return;
         }
-        let burst_grant = t.fast.burst_grant.take();
-        let Some(grant) = run_grant.or(burst_grant) else { return };
+        t.fast.burst_grant = None;
         let Some(slot) = find_slot(self.task_shared.slots(), t.pid) else { return };
-        if slot.grant.load(Relaxed) != grant {
+        // The grant the slot holds now: a change the policy made in the
+        // middle of the burst had not seen the overrun (main.bpf.c).
+        let grant = slot.grant.load(Relaxed);
+        if grant == 0 || grant_pid(grant) != t.pid {
             return;
         }
         slot.revoked_grant.store(grant, Relaxed);
@@ -699,8 +701,9 @@ mod tests {
     /// A fast-placed wakeup's whole burst counts against the budget: its
     /// fast-placed run preempted under the budget (by the user scheduler),
     /// the burst's later, ordinary run that takes it to the budget revokes
-    /// the grant — the grant it was fast-placed under, unless the slot no
-    /// longer holds it. A wakeup that is not fast-placed is not checked.
+    /// the grant the slot holds then, whether the one it was fast-placed
+    /// under or one the policy wrote meanwhile, none if the policy withdrew
+    /// it. A wakeup that is not fast-placed is not checked.
     #[test]
     fn a_burst_is_revoked_through_its_ordinary_runs() {
         let mut m = saturated(1);
@@ -734,18 +737,33 @@ mod tests {
         assert_eq!(slot(&m, p).revoked_grant.load(Relaxed), grant);
         assert_eq!(m.tasks[p as usize].fast.burst_grant, None);
         // Regranted; a fast-placed wakeup preempted under budget; the policy
-        // grants anew (another budget) before the burst reaches the budget:
-        // no revoke, and the burst is no longer checked.
+        // grants anew (another budget) before the burst reaches the budget
+        // it was placed under: the overrun revokes the new grant (the
+        // policy had not seen it), and the burst is no longer checked.
         slot(&m, p).publish(pid, Some(FastGrant { budget_ns: 1_000_000 }));
         m.now += 10_000_000;
         ran(&mut m, p, true, 400_000);
         m.stopped(p, true);
         slot(&m, p).publish(pid, Some(FastGrant { budget_ns: 2_000_000 }));
+        let changed = slot(&m, p).grant.load(Relaxed);
         m.now += 1_000_000;
         ran_on(&mut m, p, 700_000);
         m.stopped(p, false);
-        assert_eq!(m.counters.fast_revoked, 1, "the slot holds another grant");
+        assert_eq!(m.counters.fast_revoked, 2, "the grant written in the middle of the burst");
+        assert_eq!(slot(&m, p).revoked_grant.load(Relaxed), changed);
+        assert_eq!(m.tasks[p as usize].fast.burst_grant, None, "an overrun clears it");
+        // Withdrawn in the middle of a burst: nothing to revoke.
+        slot(&m, p).publish(pid, Some(FastGrant { budget_ns: 1_000_000 }));
+        m.now += 10_000_000;
+        ran(&mut m, p, true, 400_000);
+        m.stopped(p, true);
+        slot(&m, p).publish(pid, None);
+        m.now += 1_000_000;
+        ran_on(&mut m, p, 700_000);
+        m.stopped(p, false);
+        assert_eq!(m.counters.fast_revoked, 2, "withdrawn: nothing to revoke");
         assert_eq!(m.tasks[p as usize].fast.burst_grant, None, "an overrun clears it all the same");
+        slot(&m, p).publish(pid, Some(FastGrant { budget_ns: 1_000_000 }));
         // A wakeup the policy placed: 5 ms of ordinary runs, no revoke.
         m.now += 10_000_000;
         ran(&mut m, p, false, 2_500_000);
@@ -753,7 +771,7 @@ mod tests {
         m.now += 5_000_000;
         ran_on(&mut m, p, 2_500_000);
         m.stopped(p, false);
-        assert_eq!(m.counters.fast_revoked, 1);
+        assert_eq!(m.counters.fast_revoked, 2);
         assert!(slot(&m, p).stats(pid).unwrap().granted);
         // A wakeup clears it (here one not fast-placed: CPU 0, the only
         // one, runs the user scheduler).

@@ -172,9 +172,9 @@
 //!   [`FAST_WINDOW_MS`](scheduler_core::shared::FAST_WINDOW_MS) (each
 //!   fast-placed run's stop adds its run; the window restarts, empty, when
 //!   it is older than that). An overrun ends the burst's check; the revoke
-//!   names the run's grant if it was fast-placed, else the burst's, and is
-//!   not made if the slot no longer holds that grant (the policy changed or
-//!   withdrew it meanwhile). A revoked task is not fast-placed until the
+//!   names the grant the slot holds now (a policy that changed it in the
+//!   middle of the burst had not seen the overrun), none if the policy
+//!   withdrew it. A revoked task is not fast-placed until the
 //!   policy grants again (a new epoch: its next answer, when the task next
 //!   reaches user space).
 //!
