@@ -2120,8 +2120,8 @@ static void fast_waiting_done(const struct task_struct *p, struct task_ctx *tctx
 static void fast_accounting(struct task_struct *p, struct task_ctx *tctx, u64 ran, u64 now)
 {
 	struct relay_task_shared *sh;
-	u64 grant = tctx->fast_grant ? tctx->fast_grant : tctx->burst_grant;
 	bool overrun = false;
+	u64 grant;
 
 	if (tctx->fast_grant) {
 		tctx->fast_grant = 0;
