@@ -192,6 +192,7 @@ const volatile u64 timer_interval_ns = 100000000; /* heartbeat / stall-check per
 const volatile bool partial_mode;		  /* --partial: SCX_OPS_SWITCH_PARTIAL (see keep_ext_server) */
 const volatile bool record_enabled;		  /* scx_relay record: write record events (see record_event) */
 const volatile bool tickless;			  /* --tickless: a task alone on its CPU runs an unbounded slice (see grant_unbounded_slice) */
+const volatile u8 nohz_full_cpu[RELAY_MAX_CPUS];  /* 1: booted nohz_full= (sysfs); the tickless check's timer stays off it */
 
 /* Counters, read by the binary (monotonic, count). */
 volatile u64 nr_queued;		   /* tasks handed to user space */
@@ -1657,6 +1658,8 @@ __noinline u32 hand_over_all_stranded(s32 cpu)
 	return moved;
 }
 
+static void arm_tickless_check(bool anywhere);
+
 /* The timer: heartbeat of the user scheduler, and the stall check. */
 static int heartbeat_fn(void *map, u32 *key, struct bpf_timer *timer)
 {
@@ -1679,6 +1682,7 @@ static int heartbeat_fn(void *map, u32 *key, struct bpf_timer *timer)
 	bpf_for(cpu, 0, nr_cpu_ids)
 		find_overdue(cpu, now);
 	find_overdue(SHARED_DSQ, now);
+	arm_tickless_check(true);
 	bpf_timer_start(timer, timer_interval_ns, 0);
 	return 0;
 }
@@ -2535,6 +2539,7 @@ void BPF_STRUCT_OPS(relay_running, struct task_struct *p)
 	}
 	cpu = scx_bpf_task_cpu(p);
 	record_event(RELAY_REC_RUNNING, p, cpu, 0, 0, is_usersched(p));
+	arm_tickless_check(false);
 	if (cpu >= 0 && cpu < RELAY_MAX_CPUS)
 		WRITE_ONCE(cpu_started_ns[cpu & (RELAY_MAX_CPUS - 1)], now);
 	/* On a CPU served by its ext server: short runs (see keep_ext_server()). */
@@ -2686,10 +2691,9 @@ static bool should_yield(struct task_struct *p, s32 cpu, u64 ran)
  * should_yield() holds, or if it ran a whole slice_ns and a task that may
  * run there is queued for it: the bound a finite slice gave. So a task
  * queued for such a CPU waits at most what it would wait for a ticking
- * one, plus one period. The timer is not pinned: armed from a nohz_full
- * CPU, the kernel queues it on a housekeeping CPU (hrtimer's
- * get_nohz_timer_target()), and re-arming from its callback keeps it
- * there. It runs while the scheduler is loaded, marked CPUs or not.
+ * one, plus one period. It runs while the scheduler is loaded, marked
+ * CPUs or not, pinned to a CPU whose tick the kernel keeps (not
+ * nohz_full): see arm_tickless_check().
  */
 
 /* Period of the tickless check (ns): slice_min_ns, at least RELAY_TICKLESS_MIN_PERIOD_US. */
@@ -2798,6 +2802,48 @@ __noinline bool tickless_check_cpu(s32 cpu, u64 now)
 	return yield;
 }
 
+/* Set once the tickless check's timer is armed (arm_tickless_check). */
+static u32 tickless_check_armed;
+
+/* Whether the kernel keeps @cpu's periodic tick (it was not booted nohz_full). */
+static bool tick_kept_on(s32 cpu)
+{
+	return cpu < 0 || cpu >= RELAY_MAX_CPUS || !nohz_full_cpu[cpu & (RELAY_MAX_CPUS - 1)];
+}
+
+/*
+ * Arms the tickless check's timer once, pinned to this CPU, if the kernel
+ * keeps this CPU's tick; @anywhere: whatever this CPU (the heartbeat's
+ * fallback, should no such CPU run a program of ours first). relay_init
+ * calls it, then relay_running and heartbeat_fn until it is armed.
+ *
+ * Pinned, because an unpinned hrtimer does not reliably leave a nohz_full
+ * CPU: hrtimer_start() takes get_nohz_timer_target()'s housekeeping CPU
+ * only if that CPU's next event comes first (switch_hrtimer_base(),
+ * hrtimer_suitable_target()); a 1 ms timer usually expires earlier and
+ * stays where it was armed. Since the kernel enables a scheduler from its
+ * scx_enable_helper kthread (scx_enable()), relay_init may run on any
+ * CPU; a check armed there on a nohz_full CPU interrupted it every period
+ * (fresh-clone CI at 9891d27: 945 local timer interrupts/s on the tickless
+ * CPU, 245 without --tickless). Re-armed from its callback, a timer stays
+ * on its CPU (switch_hrtimer_base(): callback running).
+ */
+static void arm_tickless_check(bool anywhere)
+{
+	struct timer_slot *slot;
+	u32 key = 0;
+
+	if (!tickless || READ_ONCE(tickless_check_armed))
+		return;
+	if (!anywhere && !tick_kept_on(bpf_get_smp_processor_id()))
+		return;
+	if (__sync_val_compare_and_swap(&tickless_check_armed, 0, 1) != 0)
+		return;
+	slot = bpf_map_lookup_elem(&tickless_check, &key);
+	if (slot)
+		bpf_timer_start(&slot->timer, tickless_period_ns(), BPF_F_TIMER_CPU_PIN);
+}
+
 /* The tick of the CPUs running an unbounded slice (see above). */
 static int tickless_check_fn(void *map, u32 *key, struct bpf_timer *timer)
 {
@@ -2810,7 +2856,7 @@ static int tickless_check_fn(void *map, u32 *key, struct bpf_timer *timer)
 			__sync_fetch_and_add(&nr_unbounded_kicks, 1);
 		}
 	}
-	bpf_timer_start(timer, tickless_period_ns(), 0);
+	bpf_timer_start(timer, tickless_period_ns(), BPF_F_TIMER_CPU_PIN);
 	return 0;
 }
 
@@ -3061,9 +3107,12 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(relay_init)
 	slot = bpf_map_lookup_elem(&tickless_check, &key);
 	if (!slot)
 		return -ENOENT;
-	bpf_timer_init(&slot->timer, &tickless_check, CLOCK_MONOTONIC);
-	bpf_timer_set_callback(&slot->timer, tickless_check_fn);
-	return bpf_timer_start(&slot->timer, tickless_period_ns(), 0);
+	err = bpf_timer_init(&slot->timer, &tickless_check, CLOCK_MONOTONIC);
+	if (!err)
+		err = bpf_timer_set_callback(&slot->timer, tickless_check_fn);
+	if (!err)
+		arm_tickless_check(false);
+	return err;
 }
 
 /*

@@ -407,6 +407,11 @@ fn open_and_load<'obj>(
         rodata.timer_interval_ns = scheduler_core::wire::timer_interval_ns(cfg.stall_timeout_ns);
         rodata.partial_mode = cfg.partial;
         rodata.tickless = cfg.tickless;
+        for cpu in topology::nohz_full_cpus() {
+            if let Some(flag) = rodata.nohz_full_cpu.get_mut(cpu as usize) {
+                *flag = 1;
+            }
+        }
         rodata.record_enabled = cfg.record_ring_bytes.is_some();
     }
     if let Some(bytes) = cfg.record_ring_bytes {
@@ -518,9 +523,15 @@ fn announce(cfg: &Config, nr_cpus: u32, policy_name: &str) {
         );
     }
     if cfg.tickless {
+        let nohz_full = topology::nohz_full_cpus();
         log::info!(
-            "tickless: a task alone on its CPU runs an unbounded slice; the tick's check runs every {} us",
-            (cfg.policy_cfg.slice_min_ns / 1000).max(super::bpf::TICKLESS_MIN_PERIOD_US)
+            "tickless: a task alone on its CPU runs an unbounded slice; the tick's check runs every {} us, {}",
+            (cfg.policy_cfg.slice_min_ns / 1000).max(super::bpf::TICKLESS_MIN_PERIOD_US),
+            if nohz_full.is_empty() {
+                "but no CPU was booted nohz_full=, so every CPU keeps its tick".to_string()
+            } else {
+                format!("off the nohz_full CPUs {nohz_full:?}")
+            }
         );
     }
     log::info!(

@@ -26,6 +26,25 @@ fn first_cpu_in_list(list: &str) -> Option<u32> {
     list.trim().split([',', '-']).next()?.trim().parse().ok()
 }
 
+/// Every CPU of a kernel CPU list (`0-2,5` -> 0, 1, 2, 5); `(null)`, the
+/// kernel's empty `nohz_full`, and unparsable ranges give none.
+pub fn cpus_in_list(list: &str) -> Vec<u32> {
+    list.trim()
+        .split(',')
+        .filter_map(|range| {
+            let (lo, hi) = range.split_once('-').unwrap_or((range, range));
+            Some(lo.trim().parse::<u32>().ok()?..=hi.trim().parse::<u32>().ok()?)
+        })
+        .flatten()
+        .collect()
+}
+
+/// The CPUs booted `nohz_full=`, where the kernel may stop the periodic
+/// tick: none if the kernel does not say (no `nohz_full` file).
+pub fn nohz_full_cpus() -> Vec<u32> {
+    fs::read_to_string(format!("{CPU_SYSFS}/nohz_full")).map(|s| cpus_in_list(&s)).unwrap_or_default()
+}
+
 /// The number of CPU ids the kernel may use (`nr_cpu_ids`): the largest
 /// possible CPU plus one.
 pub fn nr_cpu_ids() -> Option<u32> {
@@ -174,6 +193,10 @@ mod tests {
         assert_eq!(max_cpu_in_list(""), None);
         assert_eq!(first_cpu_in_list("2-3\n"), Some(2));
         assert_eq!(first_cpu_in_list("4,6"), Some(4));
+        assert_eq!(cpus_in_list("2-3\n"), [2, 3]);
+        assert_eq!(cpus_in_list("0-2,5,7-8"), [0, 1, 2, 5, 7, 8]);
+        assert_eq!(cpus_in_list("(null)\n"), [0u32; 0]);
+        assert_eq!(cpus_in_list(""), [0u32; 0]);
     }
 
     /// This host's topology has one entry per CPU id, through scx_utils

@@ -3,7 +3,9 @@
 # One CPU-bound stress-ng worker runs RELAY_TICKLESS_SECONDS (default 5)
 # on the last nohz_full CPU: first under the kernel's fair class (which
 # stops the tick of a nohz_full CPU that runs one task), then under
-# scx_relay without and with --tickless. Each run notes that CPU's local
+# scx_relay without and with --tickless (enabled by the kernel's
+# scx_enable_helper kthread moved to that CPU: the dispatcher's timers are
+# armed there, the worst case). Each run notes that CPU's local
 # timer interrupts per second (/proc/interrupts, LOC) and the worker's
 # bogo ops/s. The case fails unless, with --tickless, the CPU took at most
 # a quarter of the interrupts per second it took without (and runs were
@@ -29,6 +31,12 @@ loc_of() {
 	awk -v c="$1" '$1 == "LOC:" { print $(c + 2); exit }' /proc/interrupts
 }
 
+# bpf_timer_cpus: the CPUs where a BPF timer is queued (/proc/timer_list),
+# such as the dispatcher's heartbeat and, with --tickless, its check.
+bpf_timer_cpus() {
+	awk '/^cpu: / { cpu = "cpu" $2 } /bpf_timer_cb|bpf_async/ { printf "%s ", cpu }' /proc/timer_list 2>/dev/null
+}
+
 # hog <what>: one stress-ng CPU worker on $CPU for $SECS s; notes and sets
 # LOC_S (local timer interrupts per second on $CPU meanwhile) and OPS_S
 # (the worker's bogo ops/s).
@@ -43,7 +51,7 @@ hog() {
 	OPS_S=$(awk '$2 == "metrc:" && $4 == "cpu" && $5 ~ /^[0-9]/ { print $9; exit }' /tmp/tickless.out)
 	[ -n "$OPS_S" ] || fail_with_log "$1: no stress-ng metrics: $(tail -n 3 /tmp/tickless.out | tr '\n' ' ')"
 	LOC_S=$(awk "BEGIN { printf \"%d\", ($loc1 - $loc0) / ($t1 - $t0) }")
-	note "$1: one hog on cpu$CPU: $LOC_S local timer interrupts/s, $OPS_S bogo ops/s"
+	note "$1: one hog on cpu$CPU: $LOC_S local timer interrupts/s, $OPS_S bogo ops/s; BPF timers queued on: $(bpf_timer_cpus)"
 }
 
 hog fair-class
@@ -58,6 +66,20 @@ TICKING=$LOC_S
 TICKING_OPS=$OPS_S
 stop_relay
 
+# The kernel enables a scheduler from its scx_enable_helper kthread, which
+# the first start created; ops.init runs there. Moved to $CPU, it arms the
+# dispatcher's timers from the tickless CPU itself: the worst case for
+# where they land (an unpinned check armed there stayed, 945 interrupts/s).
+helper=
+for d in /proc/[0-9]*; do
+	[ "$(cat "$d/comm" 2>/dev/null)" = scx_enable_helper ] && helper=${d#/proc/} && break
+done
+if [ -n "$helper" ]; then
+	taskset -pc "$CPU" "$helper" >/dev/null || fail "cannot move scx_enable_helper ($helper) to cpu$CPU"
+	note "scx_enable_helper ($helper) moved to cpu$CPU: $(grep Cpus_allowed_list "/proc/$helper/status" | tr -s '\t' ' ')"
+else
+	note "no scx_enable_helper kthread (this kernel enables from the loading thread)"
+fi
 start_relay -- --tickless --stats 1
 grep -q 'scx_relay: tickless:' "$RELAY_LOG" || fail_with_log "no tickless line at start-up"
 workload_begins
