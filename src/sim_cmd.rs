@@ -116,6 +116,15 @@ pub struct SimSetup {
     )]
     pub decision_cost_ns: u64,
 
+    /// With --replay: the costs the recorded machine paid, instead of the
+    /// model's: the user scheduler's CPU time per decision applied (for
+    /// --decision-cost-ns), and how long a free CPU took to start the task
+    /// it ran next, drawn at random from the recorded times (an idle CPU
+    /// woken for it; a switch after a task blocked), where the model
+    /// starts at once. `record-summary` prints both.
+    #[arg(long, conflicts_with = "decision_cost_ns")]
+    pub recorded_costs: bool,
+
     /// The slices and the stall timeout: the real scheduler's options, with
     /// the same meaning, defaults and limits.
     #[command(flatten)]
@@ -210,6 +219,9 @@ pub(crate) enum ConfigError {
     /// `--little-capacity` without `--big-cpus`.
     #[error("--little-capacity needs --big-cpus (how many CPUs are big)")]
     CapacityWithoutBigCpus,
+    /// `--recorded-costs` without `--replay`.
+    #[error("--recorded-costs needs --replay (the recording whose costs it takes)")]
+    RecordedCostsWithoutReplay,
     /// `--stall-ms` without `--stall-at-ms`.
     #[error("--stall-ms needs --stall-at-ms (when the stall starts, in ms)")]
     StallWithoutStart,
@@ -269,6 +281,10 @@ const DEFAULT_LITTLE_CAPACITY: u32 = 512;
 /// arguments.
 pub(crate) fn config(args: &SimSetup) -> Result<(SimConfig, PolicyConfig), ConfigError> {
     let tunables = args.tunables.check()?;
+    if args.recorded_costs && args.replay.is_none() {
+        return Err(ConfigError::RecordedCostsWithoutReplay);
+    }
+    let mut costs = None;
     let (workload, nr_cpus, duration_ns) = match &args.replay {
         None => (
             args.workload.parse::<Workload>()?,
@@ -281,6 +297,7 @@ pub(crate) fn config(args: &SimSetup) -> Result<(SimConfig, PolicyConfig), Confi
                 return Err(ConfigError::ReplayCpus { path: path.clone(), recorded: r.nr_cpus, cpus });
             }
             let (nr_cpus, duration) = (r.nr_cpus, args.duration_ns.map_or(r.duration_ns, |d| d.min(r.duration_ns)));
+            costs = args.recorded_costs.then(|| r.recorded_costs(duration));
             (Workload::Replay(std::sync::Arc::new(r)), nr_cpus, duration)
         }
     };
@@ -309,7 +326,8 @@ pub(crate) fn config(args: &SimSetup) -> Result<(SimConfig, PolicyConfig), Confi
             workload,
             slice_ns: tunables.policy_cfg.slice_ns,
             slice_min_ns: tunables.policy_cfg.slice_min_ns,
-            decision_cost_ns: args.decision_cost_ns,
+            decision_cost_ns: costs.as_ref().and_then(|c| c.user_ns_per_decision).unwrap_or(args.decision_cost_ns),
+            start_delays: costs.map(|c| c.start_delays).unwrap_or_default(),
             stall,
             stall_timeout_ns: tunables.stall_timeout_ns,
             ..SimConfig::default()
@@ -538,6 +556,35 @@ mod tests {
         let e = config(&setup(&["--replay", path]).unwrap()).unwrap_err();
         assert!(matches!(e, ConfigError::ReplayRead { .. }), "{e}");
         assert!(parse(&["--replay", path, "--workload", "hogs"]).is_err());
+    }
+
+    /// `--recorded-costs` takes the user scheduler's CPU time per decision
+    /// and the free → run times from the recording: here 2 µs for its one
+    /// decision, and CPU 2 free from 0.2 µs while task 7, decided at 3 µs,
+    /// started at 5 µs (an idle CPU's wake-up, 2 µs).
+    #[test]
+    fn recorded_costs_come_from_the_recording() {
+        use scheduler_core::record::{synthetic, Kind};
+        let events = [
+            (0, Kind::Runnable, 7, 2, 1, 1024, 3),
+            (100, Kind::Running, 8, 2, 0, 0, 0),
+            (200, Kind::Stopping, 8, 2, 0, 0, 0),
+            (1_000, Kind::Running, 1, 0, 1, 0, 0),
+            (3_000, Kind::Decision, 7, 0, 0, 0, -1),
+            (3_000, Kind::Stopping, 1, 0, 0, 0, 0),
+            (5_000, Kind::Running, 7, 2, 0, 0, 0),
+        ];
+        let file = std::env::temp_dir().join(format!("scx_relay-sim-costs-{}.rec", std::process::id()));
+        std::fs::write(&file, synthetic(3, 3_000_000, &events).unwrap()).unwrap();
+        let path = file.to_str().unwrap();
+        let (cfg, _) = config(&setup(&["--replay", path, "--recorded-costs"]).unwrap()).unwrap();
+        let delays = scheduler_sim::StartDelays { idle_wake_ns: vec![2_000], switch_ns: vec![] };
+        assert_eq!((cfg.decision_cost_ns, &cfg.start_delays), (2_000, &delays));
+        let (cfg, _) = config(&setup(&["--replay", path]).unwrap()).unwrap();
+        assert_eq!((cfg.decision_cost_ns, cfg.start_delays), (1_000, Default::default()), "the model's");
+        std::fs::remove_file(&file).unwrap();
+        let e = config(&setup(&["--recorded-costs", "--workload", "hogs"]).unwrap()).unwrap_err();
+        assert!(matches!(e, ConfigError::RecordedCostsWithoutReplay), "{e}");
     }
 
     /// The combinations clap cannot check are refused by `config`.

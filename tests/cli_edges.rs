@@ -275,6 +275,13 @@ fn setup_rows() -> Vec<(&'static str, Vec<&'static str>, &'static str)> {
     for bad in ["-5", "1000000001"].iter().chain(NOT_INTEGERS) {
         row("decision-cost-ns", vec!["--decision-cost-ns", bad], "--decision-cost-ns");
     }
+    row("recorded-costs", vec!["--recorded-costs"], "--replay");
+    row("recorded-costs", vec!["--recorded-costs", "--workload", "hogs"], "--replay");
+    row(
+        "recorded-costs",
+        vec!["--replay", two_cpu_recording(), "--recorded-costs", "--decision-cost-ns", "5"],
+        "--decision-cost-ns",
+    );
     // The slices and the stall timeout: the scheduler's own options.
     for (option, args, needle) in tunable_rows() {
         row(option, args, needle);

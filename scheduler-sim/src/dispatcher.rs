@@ -165,10 +165,10 @@ impl Machine {
 
     /// Kicks `cpu` if it is idle: it will run dispatch at this instant.
     pub(crate) fn kick(&mut self, cpu: u32) {
-        let c = &mut self.cpus[cpu as usize];
-        if c.state == CpuState::Idle {
-            c.state = CpuState::Kicked;
-            self.events.push(self.now, Event::Kick(cpu));
+        if self.cpus[cpu as usize].state == CpuState::Idle {
+            self.cpus[cpu as usize].state = CpuState::Kicked;
+            let delay = self.start_delay(super::machine::StartKind::IdleWake);
+            self.events.push(self.now.saturating_add(delay), Event::Kick(cpu));
         }
     }
 
@@ -508,6 +508,7 @@ impl Machine {
         let t = &mut self.tasks[i];
         t.vtime = vtime;
         t.vtime_clamped = vtime != d.vtime;
+        t.decided_at = self.now;
         if d.slice_ns > 0 {
             t.slice_left = d.slice_ns;
         } else if t.slice_left == 0 {

@@ -317,6 +317,26 @@ pub struct SimConfig {
     /// Check the no-task-lost invariants after every event (slow; for
     /// tests). They are always checked at the end.
     pub check_invariants: bool,
+    /// How long a free CPU takes to start what it runs next; none by
+    /// default (a free CPU dispatches at once).
+    pub start_delays: StartDelays,
+}
+
+/// How long a free CPU takes to start what it runs next: an idle CPU's
+/// wake-up, a context switch and the dispatch path, which the model leaves
+/// out by default (a free CPU dispatches at once). Each start draws one of
+/// the samples at random, from a stream fixed by the seed; with no samples
+/// of a kind, that kind of start is immediate. `sim --recorded-costs` takes
+/// them from the replayed recording ([`replay::Replay::recorded_costs`]).
+/// A CPU whose task is preempted, or yields at a tick, switches at once.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StartDelays {
+    /// An idle CPU kicked (to run a task, or the user scheduler): from the
+    /// kick to its dispatch (ns).
+    pub idle_wake_ns: Vec<u64>,
+    /// A CPU whose task blocked, slept or exited: from that stop to its
+    /// next dispatch (ns).
+    pub switch_ns: Vec<u64>,
 }
 
 impl Default for SimConfig {
@@ -345,6 +365,7 @@ impl Default for SimConfig {
             queued_capacity: 4096,
             engine: EngineConfig::default(),
             check_invariants: false,
+            start_delays: StartDelays::default(),
         }
     }
 }

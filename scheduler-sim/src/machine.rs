@@ -78,7 +78,9 @@ impl From<Broken> for SimError {
 pub(crate) enum CpuState {
     /// Nothing to run.
     Idle,
-    /// Was idle and has been kicked: it runs the dispatcher at this instant.
+    /// Was idle and has been kicked, or its task left: it runs the
+    /// dispatcher when its [`Event::Kick`] comes (at once, or after a
+    /// start delay, [`crate::StartDelays`]).
     Kicked,
     /// Runs a workload task since `since`.
     Task { task: TaskId, since: u64 },
@@ -107,6 +109,9 @@ pub(crate) struct Cpu {
     /// starts here. While set, this CPU's dispatch serves its queues before
     /// the user scheduler.
     pub(crate) fast_waiting: Option<TaskId>,
+    /// When the last run here stopped, while nothing has started since:
+    /// where a CPU's free → run time begins ([`Machine::start_task`]).
+    pub(crate) free_since: Option<u64>,
 }
 
 /// Aging's per-CPU state (the BPF's `age_request[]`, `aged_last[]`, and the
@@ -212,6 +217,13 @@ pub(crate) struct Machine {
     pub(crate) watch: VecDeque<(u64, TaskId, u64)>,
     pub(crate) watchdog_armed: bool,
     pub(crate) rng: SplitMix64,
+    /// The start delays to draw from, and the stream that draws them (its
+    /// own, so that other draws do not depend on them).
+    pub(crate) start_delays: crate::StartDelays,
+    pub(crate) delay_rng: SplitMix64,
+    /// Each task start on a CPU that had been free while the task was
+    /// ready: how long (ns), as `record-summary` measures a recording's.
+    pub(crate) free_to_run_ns: Vec<u64>,
     pub(crate) counters: Counters,
     /// Runnable → running waits (ns), per class in [`TaskClass::ALL`] order.
     pub(crate) waits: [Vec<u64>; TaskClass::ALL.len()],
@@ -248,6 +260,19 @@ enum ScriptNext {
     /// The script is over.
     Over,
 }
+
+/// The two kinds of [`crate::StartDelays`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum StartKind {
+    /// An idle CPU, kicked.
+    IdleWake,
+    /// A CPU whose task left.
+    Switch,
+}
+
+/// Seeds the start delays' stream (`seed ^ this`): any constant apart from
+/// the workload's, "STARTDLY".
+const START_DELAY_STREAM: u64 = 0x5354_4152_5444_4c59;
 
 /// Whether a task that finished a burst stays on its CPU.
 enum AfterBurst {
@@ -292,6 +317,7 @@ impl Machine {
                 run_seq: 0,
                 aging: Aging::default(),
                 fast_waiting: None,
+                free_since: None,
             })
             .collect();
         Self {
@@ -322,6 +348,9 @@ impl Machine {
             watch: VecDeque::new(),
             watchdog_armed: false,
             rng,
+            start_delays: config.start_delays.clone(),
+            delay_rng: SplitMix64::new(config.seed ^ START_DELAY_STREAM),
+            free_to_run_ns: Vec::new(),
             counters: Counters::default(),
             waits: Default::default(),
             longest_wait_shared: 0,
@@ -503,6 +532,7 @@ impl Machine {
             CpuState::Task { task, since } => self.end_run(cpu, task, since),
             CpuState::User { since } => {
                 self.cpus[cpu as usize].user_ns += self.now - since;
+                self.cpus[cpu as usize].free_since = Some(self.now);
                 self.record(cpu, since, self.now, Runner::UserScheduler);
                 if let Some(r) = &mut self.recorder {
                     r.stopping(self.now, cpu, false);
@@ -527,6 +557,8 @@ impl Machine {
     /// Charges task `id` the CPU time it used on `cpu` since `since`.
     pub(crate) fn account(&mut self, cpu: u32, id: TaskId, since: u64) {
         self.record(cpu, since, self.now, Runner::Task(id));
+        // Until something starts here (a task that stays clears it).
+        self.cpus[cpu as usize].free_since = Some(self.now);
         let elapsed = self.now - since;
         self.cpus[cpu as usize].task_ns += elapsed;
         let t = &mut self.tasks[id as usize];
@@ -551,6 +583,7 @@ impl Machine {
         self.waking_cpu = None;
         match after {
             AfterBurst::Stays => {
+                self.cpus[cpu as usize].free_since = None;
                 self.cpus[cpu as usize].state = CpuState::Task { task: id, since: self.now };
                 self.plan_end(cpu, id);
                 Ok(())
@@ -563,7 +596,7 @@ impl Machine {
                 if self.tasks[id as usize].state == TaskState::Exited {
                     self.exit_task(id);
                 }
-                self.dispatch(cpu, super::dispatcher::Prev::None)
+                self.switch_after_leave(cpu)
             }
         }
     }
@@ -712,7 +745,11 @@ impl Machine {
         if t.slice_left == 0 {
             t.slice_left = slice_ns;
         }
+        let ready = t.runnable_since.max(t.decided_at);
         let c = &mut self.cpus[cpu as usize];
+        if let Some(free) = c.free_since.take() {
+            self.free_to_run_ns.push(now - free.max(ready).min(now));
+        }
         c.state = CpuState::Task { task: id, since: now };
         // It no longer waits where the fast path placed it (the BPF's relay_running).
         self.fast_waiting_done(id);
@@ -726,6 +763,7 @@ impl Machine {
     /// Lets task `id`, still on `cpu`, run on with a fresh default slice.
     pub(crate) fn extend_task(&mut self, cpu: u32, id: TaskId) {
         self.tasks[id as usize].slice_left = self.slice_ns;
+        self.cpus[cpu as usize].free_since = None;
         self.cpus[cpu as usize].state = CpuState::Task { task: id, since: self.now };
         self.plan_end(cpu, id);
     }
@@ -759,6 +797,31 @@ impl Machine {
         }
     }
 
+    /// A start delay of `kind` ([`crate::StartDelays`]): one of its
+    /// samples drawn at random, 0 without samples.
+    pub(crate) fn start_delay(&mut self, kind: StartKind) -> u64 {
+        let samples = match kind {
+            StartKind::IdleWake => &self.start_delays.idle_wake_ns,
+            StartKind::Switch => &self.start_delays.switch_ns,
+        };
+        if samples.is_empty() {
+            return 0;
+        }
+        samples[self.delay_rng.below(samples.len() as u64) as usize]
+    }
+
+    /// `cpu`'s task left it (blocked, slept, exited): it dispatches after
+    /// a switch delay, meanwhile taken (kicked), or at once without one.
+    fn switch_after_leave(&mut self, cpu: u32) -> Result<(), SimError> {
+        let delay = self.start_delay(StartKind::Switch);
+        if delay == 0 {
+            return self.dispatch(cpu, super::dispatcher::Prev::None);
+        }
+        self.cpus[cpu as usize].state = CpuState::Kicked;
+        self.events.push(self.now.saturating_add(delay), Event::Kick(cpu));
+        Ok(())
+    }
+
     /// Runs one engine step on `cpu`: the engine drains the queued ring and
     /// sends decisions now; the CPU is busy for the step's cost, after which
     /// the decisions are published and the CPU dispatches again.
@@ -790,6 +853,7 @@ impl Machine {
             r.running(self.now, cpu, USER_PID, "scx_relay");
         }
         let c = &mut self.cpus[cpu as usize];
+        c.free_since = None;
         c.state = CpuState::User { since: self.now };
         c.run_seq += 1;
         self.events.push(self.now.saturating_add(cost), Event::CpuEnd(cpu, c.run_seq));

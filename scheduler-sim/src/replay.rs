@@ -39,7 +39,10 @@ use scheduler_core::{
 };
 use thiserror::Error;
 
-use crate::trace::{Runner, Slice, Trace, TraceTask};
+use crate::{
+    trace::{Runner, Slice, Trace, TraceTask},
+    StartDelays,
+};
 
 /// One run of a task on a CPU, from its `running` to its `stopping`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +108,11 @@ pub struct Paired {
     /// dispatch path, an idle CPU's wake-up), which the simulator's model
     /// does not have.
     pub free_to_run_ns: Option<u64>,
+    /// With [`Paired::free_to_run_ns`]: the CPU was free before the task
+    /// became ready (its `runnable`, or its last decision, came after the
+    /// CPU's last `stopping`): an idle CPU that had to wake up. Else the
+    /// task was ready when the CPU's last run stopped: a switch.
+    pub free_cpu_was_idle: bool,
 }
 
 /// Pairs a recording's events, fed in file order: each CPU's `running`
@@ -179,8 +187,9 @@ impl Pairer {
                 let free = self.free_since.remove(&e.cpu);
                 if let Some(w) = self.runnable_since.remove(&e.pid) {
                     if let (Some(free), false) = (free, on.usersched) {
-                        let ready = free.max(w.since_ns).max(w.last_decided_ns.unwrap_or(0));
-                        out.free_to_run_ns = Some(e.ts_ns.saturating_sub(ready));
+                        let task_ready = w.since_ns.max(w.last_decided_ns.unwrap_or(0));
+                        out.free_to_run_ns = Some(e.ts_ns.saturating_sub(free.max(task_ready)));
+                        out.free_cpu_was_idle = task_ready > free;
                     }
                     let total_ns = e.ts_ns.saturating_sub(w.since_ns);
                     out.wait_ns = Some(total_ns);
@@ -395,8 +404,14 @@ pub enum RecordedCpu {
     /// A run of the user scheduler: its length (ns).
     UserScheduler(u64),
     /// A task started on a CPU that had been free while it was ready:
-    /// how long ([`Paired::free_to_run_ns`], ns).
-    FreeToRun(u64),
+    /// how long ([`Paired::free_to_run_ns`], ns), and whether the CPU had
+    /// idled before the task was ready ([`Paired::free_cpu_was_idle`]).
+    FreeToRun {
+        /// How long (ns).
+        ns: u64,
+        /// The CPU idled, and woke up for the task; else a switch.
+        idle: bool,
+    },
     /// A decision was applied.
     Decision,
 }
@@ -481,7 +496,35 @@ impl Building {
     }
 }
 
+/// The costs the recorded machine paid that the model takes from its
+/// configuration ([`Replay::recorded_costs`], `sim --recorded-costs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedCosts {
+    /// The user scheduler's CPU time per decision applied (ns); `None`
+    /// without decisions.
+    pub user_ns_per_decision: Option<u64>,
+    /// The recorded free → run times, split by what the CPU was doing.
+    pub start_delays: StartDelays,
+}
+
 impl Replay {
+    /// The costs recorded in the first `upto_ns` of the recording (see
+    /// [`RecordedCosts`]).
+    pub fn recorded_costs(&self, upto_ns: u64) -> RecordedCosts {
+        let (mut user_ns, mut decisions) = (0u64, 0u64);
+        let mut delays = StartDelays::default();
+        for &(at, used) in self.recorded_cpu.iter().filter(|(at, _)| *at <= upto_ns) {
+            match used {
+                RecordedCpu::UserScheduler(ns) => user_ns += ns.min(upto_ns - at),
+                RecordedCpu::Decision => decisions += 1,
+                RecordedCpu::FreeToRun { ns, idle: true } => delays.idle_wake_ns.push(ns),
+                RecordedCpu::FreeToRun { ns, idle: false } => delays.switch_ns.push(ns),
+                RecordedCpu::Task(_) => {}
+            }
+        }
+        RecordedCosts { user_ns_per_decision: (decisions > 0).then(|| user_ns / decisions), start_delays: delays }
+    }
+
     /// The scripts of `rec`'s tasks (see the module's documentation).
     pub fn from_recording(rec: &Recording) -> Result<Replay, ReplayError> {
         if rec.nr_cpus == 0 || rec.nr_cpus > MAX_CPUS {
@@ -527,7 +570,9 @@ impl Replay {
                 let since = run.start_ns.saturating_sub(start);
                 recorded_cpu.push(RecordedCpu::run(since, run.end_ns - run.start_ns, run.usersched));
             }
-            recorded_cpu.extend(paired.free_to_run_ns.map(|ns| (at, RecordedCpu::FreeToRun(ns))));
+            recorded_cpu.extend(
+                paired.free_to_run_ns.map(|ns| (at, RecordedCpu::FreeToRun { ns, idle: paired.free_cpu_was_idle })),
+            );
             if e.kind == Kind::Decision {
                 recorded_cpu.push((at, RecordedCpu::Decision));
             }
@@ -865,6 +910,51 @@ pub(crate) mod tests {
         runs
     }
 
+    /// Start delays hold a free CPU back by a drawn sample. An idle CPU
+    /// kicked dispatches 7 µs later: PING_PONG's wakeups, which found an
+    /// idle CPU at once, wait 7 µs or more, measured as free → run times of
+    /// 7 µs. A CPU whose task blocked dispatches 3 µs later: on one CPU,
+    /// a task woken by the running one waits 3 µs longer for it to leave
+    /// (the free → run time is 0 there: the user scheduler runs between).
+    /// One seed gives one report.
+    #[test]
+    fn start_delays_hold_back_a_free_cpu() {
+        use Kind::{Quiescent, Runnable, Running, Stopping};
+        let run = |rec: &Recording, idle_wake_ns: Vec<u64>, switch_ns: Vec<u64>| {
+            let config = crate::SimConfig {
+                start_delays: StartDelays { idle_wake_ns, switch_ns },
+                ..checked_config(Replay::from_recording(rec).unwrap())
+            };
+            let report = crate::simulate(&config, Box::new(Fifo(Default::default()))).unwrap();
+            report.accounting.check().unwrap();
+            report
+        };
+        let free = |r: &crate::Report| r.replay.as_ref().unwrap().replayed_cpu.free_to_run_waits;
+        let (at_once, idle) = (run(&ping_pong(), vec![], vec![]), run(&ping_pong(), vec![7_000], vec![]));
+        assert_eq!((at_once.latency.max_ns, free(&at_once).max_ns), (0, 0));
+        assert_eq!((idle.latency.p50_ns, free(&idle).max_ns), (7_000, 7_000), "{:?}", idle.latency);
+
+        let one_cpu = recording(
+            1,
+            100_000,
+            &[
+                (0, Running, 20, 0, 0, 0, 0),
+                (5_000, Runnable, 21, 0, 1, 1024, 1),
+                (10_000, Quiescent, 20, 0, 0, 0, 0),
+                (10_000, Stopping, 20, 0, 0, 0, 0),
+                (12_000, Running, 21, 0, 0, 0, 0),
+                (20_000, Quiescent, 21, 0, 0, 0, 0),
+                (20_000, Stopping, 21, 0, 0, 0, 0),
+            ],
+        );
+        let (at_once, switch) = (run(&one_cpu, vec![], vec![]), run(&one_cpu, vec![], vec![3_000]));
+        assert!(at_once.latency.max_ns >= 5_000, "{:?}", at_once.latency);
+        assert_eq!(switch.latency.max_ns, at_once.latency.max_ns + 3_000);
+
+        let twice = || run(&ping_pong(), vec![1_000, 9_000], vec![2_000, 4_000]).to_json();
+        assert_eq!(twice(), twice());
+    }
+
     /// Replayed, the pair waits for each other: PING's second burst starts
     /// when PONG has run 30 µs of its first (PING's CPU is idle: no wait);
     /// TIMER sleeps its recorded 25 µs between its first two bursts, on its
@@ -903,7 +993,7 @@ pub(crate) mod tests {
         let w = c.free_to_run_waits;
         assert_eq!((c.user_ns_per_decision, w.samples, w.p50_ns, w.max_ns), (Some(2_000), 5, 1_000, 10_000));
         let r = f.replayed_cpu;
-        assert_eq!((r.free_to_run, r.free_to_run_waits.samples), (0.0, 0), "not in the model");
+        assert_eq!((r.free_to_run, r.free_to_run_waits.max_ns), (0.0, 0), "no start delays: at once");
         // Replayed for 100 µs: the runs within it, cut there (97.6 µs of 200).
         let config =
             crate::SimConfig { duration_ns: 100_000, ..checked_config(Replay::from_recording(&ping_pong()).unwrap()) };
@@ -1036,6 +1126,17 @@ pub(crate) mod tests {
             ],
         );
         assert_eq!(Runs::of(&rec).free_to_run_ns, [2_000, 3_000]);
+        // The first: a switch (ready before its CPU's run stopped); the
+        // second: an idle CPU (decided after). The user scheduler's one run
+        // never stopped (a task's `running` replaced it): no user time for
+        // the two decisions.
+        let costs = Replay::from_recording(&rec).unwrap().recorded_costs(u64::MAX);
+        let delays = StartDelays { idle_wake_ns: vec![3_000], switch_ns: vec![2_000] };
+        assert_eq!(costs, RecordedCosts { user_ns_per_decision: Some(0), start_delays: delays });
+        // Within the first 30 µs: the switch only, one decision, no user run.
+        let costs = Replay::from_recording(&rec).unwrap().recorded_costs(30_000);
+        let delays = StartDelays { idle_wake_ns: vec![], switch_ns: vec![2_000] };
+        assert_eq!(costs, RecordedCosts { user_ns_per_decision: Some(0), start_delays: delays });
     }
 
     /// A new task's first `runnable` (no wakeup) on the CPU of a running

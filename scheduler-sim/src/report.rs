@@ -139,8 +139,9 @@ pub struct CpuSplit {
     /// A CPU free while the task it ran next was ready (from the latest of
     /// its last stop, the task's runnable and its last decision), as a share
     /// of all CPUs' time: a context switch, the dispatch path, an idle
-    /// CPU's wake-up. Always 0 in a replay: the model has no such cost (a
-    /// free CPU dispatches at once).
+    /// CPU's wake-up. In a replay, the start delays drawn
+    /// ([`crate::StartDelays`], `--recorded-costs`); 0 without them (a free
+    /// CPU dispatches at once).
     pub free_to_run: f64,
     /// Those free times (the user scheduler's runs left out).
     pub free_to_run_waits: WaitQuantiles,
@@ -512,7 +513,7 @@ pub(crate) fn build(config: &SimConfig, m: &mut Machine) -> Report {
                 throughput.workload_cpu_ns,
                 utilisation.user_sched_cpu_ns,
                 decisions,
-                &mut [],
+                &mut m.free_to_run_ns.clone(),
             ),
             ..ReplayFidelity::of(&mut recorded, &mut all_waits.clone(), r.lost_events)
         }
@@ -561,7 +562,7 @@ fn recorded_cpu_split(r: &crate::Replay, duration_ns: u64, capacity_ns: u64) -> 
         match used {
             RecordedCpu::Task(ns) => task_ns += within(ns),
             RecordedCpu::UserScheduler(ns) => user_ns += within(ns),
-            RecordedCpu::FreeToRun(ns) => free.push(ns),
+            RecordedCpu::FreeToRun { ns, .. } => free.push(ns),
             RecordedCpu::Decision => decisions += 1,
         }
     }

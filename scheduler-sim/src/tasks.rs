@@ -148,6 +148,8 @@ pub(crate) struct SimTask {
     pub(crate) stop_ts: u64,
     /// When the task last became runnable (valid while runnable).
     pub(crate) runnable_since: u64,
+    /// When the last decision for it was applied (0: none yet).
+    pub(crate) decided_at: u64,
     /// A pipe message arrived while the task was not blocked.
     pub(crate) wake_pending: bool,
     /// A replayed task's place in its script.
@@ -220,6 +222,7 @@ impl SimTask {
             start_ts: 0,
             stop_ts: 0,
             runnable_since: 0,
+            decided_at: 0,
             wake_pending: false,
             cursor: Cursor::default(),
             cpu_ns: 0,
@@ -256,6 +259,7 @@ impl SimTask {
             start_ts: 0,
             stop_ts: 0,
             runnable_since: 0,
+            decided_at: 0,
             wake_pending: false,
             cursor: Cursor::default(),
             cpu_ns: 0,
