@@ -113,8 +113,9 @@ struct Summary {
     /// A CPU free while the task it ran next was ready (µs): from the CPU's
     /// last stop, the task's becoming runnable or its last decision,
     /// whichever came last, to its run. A context switch, the dispatch
-    /// path, an idle CPU waking up: what the simulator's model does not
-    /// cost. The user scheduler's runs are left out (it waits for work).
+    /// path, an idle CPU waking up: what the simulator's model costs only
+    /// when told to (`sim --replay FILE --recorded-costs` draws these).
+    /// The user scheduler's runs are left out (it waits for work).
     free_cpu_to_run: FreeCpu,
     /// The user scheduler's runs against the decisions applied.
     user_scheduler: UserScheduler,

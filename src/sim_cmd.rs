@@ -112,16 +112,18 @@ pub struct SimSetup {
         long,
         default_value = "1000",
         allow_hyphen_values = true,
-        value_parser = int::<u64>("decision-cost-ns", 0, 1_000_000_000)
+        value_parser = int::<u64>("decision-cost-ns", 0, MAX_DECISION_COST_NS)
     )]
     pub decision_cost_ns: u64,
 
     /// With --replay: the costs the recorded machine paid, instead of the
     /// model's: the user scheduler's CPU time per decision applied (for
-    /// --decision-cost-ns), and how long a free CPU took to start the task
-    /// it ran next, drawn at random from the recorded times (an idle CPU
-    /// woken for it; a switch after a task blocked), where the model
-    /// starts at once. `record-summary` prints both.
+    /// --decision-cost-ns; its per-step costs included, which the model
+    /// adds on top; the model's if nothing was decided), and how long a
+    /// free CPU took to start the task it ran next, drawn at random from
+    /// the recorded times (an idle CPU woken for it; a switch after a task
+    /// blocked), where the model starts at once. `record-summary` prints
+    /// both.
     #[arg(long, conflicts_with = "decision_cost_ns")]
     pub recorded_costs: bool,
 
@@ -261,6 +263,9 @@ pub(crate) enum ConfigError {
     },
 }
 
+/// The most CPU a decision may cost the user scheduler (ns): 1 s.
+const MAX_DECISION_COST_NS: u64 = 1_000_000_000;
+
 /// CPUs without `--cpus` (and no replay).
 const DEFAULT_CPUS: u32 = 8;
 /// Simulated time without `--seconds` (and no replay), ns.
@@ -326,7 +331,10 @@ pub(crate) fn config(args: &SimSetup) -> Result<(SimConfig, PolicyConfig), Confi
             workload,
             slice_ns: tunables.policy_cfg.slice_ns,
             slice_min_ns: tunables.policy_cfg.slice_min_ns,
-            decision_cost_ns: costs.as_ref().and_then(|c| c.user_ns_per_decision).unwrap_or(args.decision_cost_ns),
+            decision_cost_ns: costs
+                .as_ref()
+                .and_then(|c| c.user_ns_per_decision)
+                .map_or(args.decision_cost_ns, |ns| ns.min(MAX_DECISION_COST_NS)),
             start_delays: costs.map(|c| c.start_delays).unwrap_or_default(),
             stall,
             stall_timeout_ns: tunables.stall_timeout_ns,

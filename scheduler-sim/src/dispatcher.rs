@@ -163,7 +163,8 @@ impl Machine {
         }
     }
 
-    /// Kicks `cpu` if it is idle: it will run dispatch at this instant.
+    /// Kicks `cpu` if it is idle: it will run dispatch at this instant, or
+    /// after an idle wake-up's start delay ([`crate::StartDelays`]).
     pub(crate) fn kick(&mut self, cpu: u32) {
         if self.cpus[cpu as usize].state == CpuState::Idle {
             self.cpus[cpu as usize].state = CpuState::Kicked;

@@ -213,7 +213,9 @@ impl Machine {
         let from = from.min(n - 1);
         let idle = |c: u32| self.cpus[c as usize].state == CpuState::Idle;
         // Its own CPU (select_cpu's choice), idle: kicked included, which
-        // is idle until it runs something (the BPF's `st->idle`).
+        // is idle until it runs something (the BPF's `st->idle`). (A CPU
+        // kicked after its task left, under start delays, is not idle to
+        // the BPF: a simplification, only with `StartDelays`.)
         let own = &self.cpus[from as usize];
         if allowed.contains(from)
             && matches!(own.state, CpuState::Idle | CpuState::Kicked)

@@ -322,13 +322,15 @@ pub struct SimConfig {
     pub start_delays: StartDelays,
 }
 
-/// How long a free CPU takes to start what it runs next: an idle CPU's
-/// wake-up, a context switch and the dispatch path, which the model leaves
-/// out by default (a free CPU dispatches at once). Each start draws one of
-/// the samples at random, from a stream fixed by the seed; with no samples
-/// of a kind, that kind of start is immediate. `sim --recorded-costs` takes
-/// them from the replayed recording ([`replay::Replay::recorded_costs`]).
-/// A CPU whose task is preempted, or yields at a tick, switches at once.
+/// How long a free CPU takes to dispatch: an idle CPU's wake-up, a context
+/// switch and the dispatch path, which the model leaves out by default (a
+/// free CPU dispatches at once). Each kick of an idle CPU, and each CPU
+/// whose task left, draws one of the samples of its kind at random, from
+/// a stream fixed by the seed (whether or not something runs after); with
+/// no samples of a kind, it dispatches at once. `sim --recorded-costs`
+/// takes them from the replayed recording
+/// ([`replay::Replay::recorded_costs`]). A CPU whose task is preempted or
+/// yields at a tick, and one that ran the user scheduler, dispatch at once.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StartDelays {
     /// An idle CPU kicked (to run a task, or the user scheduler): from the

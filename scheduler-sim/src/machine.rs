@@ -62,6 +62,9 @@ pub(crate) enum Broken {
     /// A planned run end came to an idle CPU.
     #[error("cpu {cpu}: run ended on an idle CPU")]
     RunEndedIdle { cpu: u32 },
+    /// A kicked CPU has no kick coming: it would never dispatch.
+    #[error("cpu {cpu} is kicked, but no kick is pending for it")]
+    KickLost { cpu: usize },
     /// A run ended before its task's burst did (ends are planned at burst ends).
     #[error("cpu {cpu}: task {task} ended a run with its burst left")]
     BurstLeft { cpu: u32, task: TaskId },
@@ -940,10 +943,16 @@ impl Machine {
         };
         let live_watch = self.watch.iter().filter(live).count();
         let mut timers = vec![0u32; self.tasks.len()];
+        let mut kicks = vec![0u32; self.cpus.len()];
         for ev in self.events.iter() {
-            if let Event::Wake(t) = ev {
-                timers[t as usize] += 1;
+            match ev {
+                Event::Wake(t) => timers[t as usize] += 1,
+                Event::Kick(c) => kicks[c as usize] += 1,
+                _ => {}
             }
+        }
+        if let Some(cpu) = (0..self.cpus.len()).find(|&c| self.cpus[c].state == CpuState::Kicked && kicks[c] == 0) {
+            return Err(Broken::KickLost { cpu });
         }
         let (mut queued, mut in_user) = (0usize, 0usize);
         for (id, t) in self.tasks.iter().enumerate() {
@@ -1030,6 +1039,7 @@ mod tests {
             (Broken::WatchCount { in_user: 2, watched: 0 }, "2 tasks in user space but 0 under the watchdog"),
             (Broken::NoWatchdog { in_user: 1 }, "1 tasks in user space and no watchdog armed"),
             (Broken::RunEndedIdle { cpu: 7 }, "cpu 7: run ended on an idle CPU"),
+            (Broken::KickLost { cpu: 3 }, "cpu 3 is kicked, but no kick is pending for it"),
             (Broken::BurstLeft { cpu: 7, task: 9 }, "cpu 7: task 9 ended a run with its burst left"),
         ] {
             assert_eq!(Invariant::from(b).to_string(), text);

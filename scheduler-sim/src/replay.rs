@@ -108,11 +108,26 @@ pub struct Paired {
     /// dispatch path, an idle CPU's wake-up), which the simulator's model
     /// does not have.
     pub free_to_run_ns: Option<u64>,
-    /// With [`Paired::free_to_run_ns`]: the CPU was free before the task
-    /// became ready (its `runnable`, or its last decision, came after the
-    /// CPU's last `stopping`): an idle CPU that had to wake up. Else the
-    /// task was ready when the CPU's last run stopped: a switch.
-    pub free_cpu_was_idle: bool,
+    /// With [`Paired::free_to_run_ns`]: what kind of start it was.
+    pub free_cpu: FreeCpu,
+}
+
+/// What a free → run time ([`Paired::free_to_run_ns`]) followed: the kinds
+/// of start the simulator's start delays model ([`crate::StartDelays`]),
+/// and the others.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FreeCpu {
+    /// The CPU's task left it (blocked, slept or exited), and the next
+    /// became ready (its `runnable`, or its last decision) after that: an
+    /// idle CPU woken up for it.
+    IdleWake,
+    /// The CPU's task left it with the next one ready: a switch.
+    Switch,
+    /// After a preemption (a `stopping` of a runnable task) or a run of the
+    /// user scheduler, which the model follows at once, or a `stopping`
+    /// with no recorded start.
+    #[default]
+    Other,
 }
 
 /// Pairs a recording's events, fed in file order: each CPU's `running`
@@ -122,8 +137,10 @@ pub struct Paired {
 pub struct Pairer {
     on_cpu: HashMap<i32, OnCpu>,
     runnable_since: HashMap<i32, Waiting>,
-    /// Each CPU's last `stopping`, while nothing runs there.
-    free_since: HashMap<i32, u64>,
+    /// Each CPU's last `stopping`, while nothing runs there: when, and
+    /// whether a task left the CPU then (not preempted, not the user
+    /// scheduler).
+    free_since: HashMap<i32, (u64, bool)>,
 }
 
 /// A task runnable and not yet run, as [`Pairer`] tracks it.
@@ -186,10 +203,14 @@ impl Pairer {
                 out.unmatched_running = self.on_cpu.insert(e.cpu, on).is_some();
                 let free = self.free_since.remove(&e.cpu);
                 if let Some(w) = self.runnable_since.remove(&e.pid) {
-                    if let (Some(free), false) = (free, on.usersched) {
+                    if let (Some((free, task_left)), false) = (free, on.usersched) {
                         let task_ready = w.since_ns.max(w.last_decided_ns.unwrap_or(0));
                         out.free_to_run_ns = Some(e.ts_ns.saturating_sub(free.max(task_ready)));
-                        out.free_cpu_was_idle = task_ready > free;
+                        out.free_cpu = match (task_left, task_ready > free) {
+                            (true, true) => FreeCpu::IdleWake,
+                            (true, false) => FreeCpu::Switch,
+                            (false, _) => FreeCpu::Other,
+                        };
                     }
                     let total_ns = e.ts_ns.saturating_sub(w.since_ns);
                     out.wait_ns = Some(total_ns);
@@ -200,7 +221,9 @@ impl Pairer {
                 }
             }
             Kind::Stopping => {
-                self.free_since.insert(e.cpu, e.ts_ns);
+                let left = |on: &OnCpu| on.pid == e.pid && !on.usersched && e.flags & 1 == 0;
+                let task_left = self.on_cpu.get(&e.cpu).is_some_and(left);
+                self.free_since.insert(e.cpu, (e.ts_ns, task_left));
                 match self.on_cpu.remove(&e.cpu) {
                     Some(on) if on.pid == e.pid => {
                         out.run = Some(Run {
@@ -404,13 +427,12 @@ pub enum RecordedCpu {
     /// A run of the user scheduler: its length (ns).
     UserScheduler(u64),
     /// A task started on a CPU that had been free while it was ready:
-    /// how long ([`Paired::free_to_run_ns`], ns), and whether the CPU had
-    /// idled before the task was ready ([`Paired::free_cpu_was_idle`]).
+    /// how long ([`Paired::free_to_run_ns`], ns), and after what.
     FreeToRun {
         /// How long (ns).
         ns: u64,
-        /// The CPU idled, and woke up for the task; else a switch.
-        idle: bool,
+        /// After what ([`Paired::free_cpu`]).
+        after: FreeCpu,
     },
     /// A decision was applied.
     Decision,
@@ -503,7 +525,8 @@ pub struct RecordedCosts {
     /// The user scheduler's CPU time per decision applied (ns); `None`
     /// without decisions.
     pub user_ns_per_decision: Option<u64>,
-    /// The recorded free → run times, split by what the CPU was doing.
+    /// The recorded free → run times of the two kinds the model has
+    /// ([`FreeCpu::IdleWake`], [`FreeCpu::Switch`]).
     pub start_delays: StartDelays,
 }
 
@@ -517,9 +540,9 @@ impl Replay {
             match used {
                 RecordedCpu::UserScheduler(ns) => user_ns += ns.min(upto_ns - at),
                 RecordedCpu::Decision => decisions += 1,
-                RecordedCpu::FreeToRun { ns, idle: true } => delays.idle_wake_ns.push(ns),
-                RecordedCpu::FreeToRun { ns, idle: false } => delays.switch_ns.push(ns),
-                RecordedCpu::Task(_) => {}
+                RecordedCpu::FreeToRun { ns, after: FreeCpu::IdleWake } => delays.idle_wake_ns.push(ns),
+                RecordedCpu::FreeToRun { ns, after: FreeCpu::Switch } => delays.switch_ns.push(ns),
+                RecordedCpu::FreeToRun { after: FreeCpu::Other, .. } | RecordedCpu::Task(_) => {}
             }
         }
         RecordedCosts { user_ns_per_decision: (decisions > 0).then(|| user_ns / decisions), start_delays: delays }
@@ -570,9 +593,8 @@ impl Replay {
                 let since = run.start_ns.saturating_sub(start);
                 recorded_cpu.push(RecordedCpu::run(since, run.end_ns - run.start_ns, run.usersched));
             }
-            recorded_cpu.extend(
-                paired.free_to_run_ns.map(|ns| (at, RecordedCpu::FreeToRun { ns, idle: paired.free_cpu_was_idle })),
-            );
+            recorded_cpu
+                .extend(paired.free_to_run_ns.map(|ns| (at, RecordedCpu::FreeToRun { ns, after: paired.free_cpu })));
             if e.kind == Kind::Decision {
                 recorded_cpu.push((at, RecordedCpu::Decision));
             }
@@ -1126,12 +1148,12 @@ pub(crate) mod tests {
             ],
         );
         assert_eq!(Runs::of(&rec).free_to_run_ns, [2_000, 3_000]);
-        // The first: a switch (ready before its CPU's run stopped); the
-        // second: an idle CPU (decided after). The user scheduler's one run
-        // never stopped (a task's `running` replaced it): no user time for
-        // the two decisions.
+        // The first: a switch (ready before its CPU's task left); the
+        // second follows a preemption (the model has none there). The user
+        // scheduler's one run never stopped (a task's `running` replaced
+        // it): no user time for the two decisions.
         let costs = Replay::from_recording(&rec).unwrap().recorded_costs(u64::MAX);
-        let delays = StartDelays { idle_wake_ns: vec![3_000], switch_ns: vec![2_000] };
+        let delays = StartDelays { idle_wake_ns: vec![], switch_ns: vec![2_000] };
         assert_eq!(costs, RecordedCosts { user_ns_per_decision: Some(0), start_delays: delays });
         // Within the first 30 µs: the switch only, one decision, no user run.
         let costs = Replay::from_recording(&rec).unwrap().recorded_costs(30_000);

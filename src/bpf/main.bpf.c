@@ -1658,6 +1658,17 @@ __noinline u32 hand_over_all_stranded(s32 cpu)
 	return moved;
 }
 
+/*
+ * The tickless check's timer (arm_tickless_check()): not armed yet, armed
+ * unpinned where the heartbeat ran (its fallback), or pinned to a CPU
+ * whose tick the kernel keeps.
+ */
+enum tickless_check_state {
+	TICKLESS_CHECK_OFF,
+	TICKLESS_CHECK_ANYWHERE,
+	TICKLESS_CHECK_PINNED,
+};
+static u32 tickless_check_state;
 static void arm_tickless_check(bool anywhere);
 
 /* The timer: heartbeat of the user scheduler, and the stall check. */
@@ -2747,7 +2758,8 @@ static void grant_unbounded_slice(struct task_struct *p, s32 cpu)
 {
 	u8 *unbounded = MEMBER_VPTR(unbounded_on, [cpu]);
 
-	if (!unbounded || is_usersched(p) || served_by_ext_server() || work_waits_for(cpu)) {
+	if (!unbounded || is_usersched(p) || served_by_ext_server() || work_waits_for(cpu) ||
+	    READ_ONCE(tickless_check_state) == TICKLESS_CHECK_OFF) {
 		/* An unbounded slice left from an earlier run is not a grant. */
 		if (p->scx.slice == SCX_SLICE_INF)
 			scx_bpf_task_set_slice(p, slice_ns);
@@ -2802,9 +2814,6 @@ __noinline bool tickless_check_cpu(s32 cpu, u64 now)
 	return yield;
 }
 
-/* Set once the tickless check's timer is armed (arm_tickless_check). */
-static u32 tickless_check_armed;
-
 /* Whether the kernel keeps @cpu's periodic tick (it was not booted nohz_full). */
 static bool tick_kept_on(s32 cpu)
 {
@@ -2812,10 +2821,15 @@ static bool tick_kept_on(s32 cpu)
 }
 
 /*
- * Arms the tickless check's timer once, pinned to this CPU, if the kernel
- * keeps this CPU's tick; @anywhere: whatever this CPU (the heartbeat's
- * fallback, should no such CPU run a program of ours first). relay_init
- * calls it, then relay_running and heartbeat_fn until it is armed.
+ * Arms the tickless check's timer, pinned to this CPU, if the kernel keeps
+ * this CPU's tick; else, @anywhere (the heartbeat's fallback, should no
+ * such CPU run a program of ours first), unpinned where it is, until a
+ * CPU that keeps its tick pins it. relay_init calls it, then
+ * relay_running and heartbeat_fn until it is pinned; the callback hands
+ * it back if it finds itself pinned on a nohz_full CPU (a start from
+ * another CPU does not move a timer whose callback runs:
+ * switch_hrtimer_base()). A start that fails leaves it to the next call.
+ * Until it is armed, no run is given an unbounded slice.
  *
  * Pinned, because an unpinned hrtimer does not reliably leave a nohz_full
  * CPU: hrtimer_start() takes get_nohz_timer_target()'s housekeeping CPU
@@ -2831,17 +2845,28 @@ static bool tick_kept_on(s32 cpu)
 static void arm_tickless_check(bool anywhere)
 {
 	struct timer_slot *slot;
-	u32 key = 0;
+	u32 key = 0, was, want;
+	u64 flags;
 
-	if (!tickless || READ_ONCE(tickless_check_armed))
+	if (!tickless)
 		return;
-	if (!anywhere && !tick_kept_on(bpf_get_smp_processor_id()))
+	was = READ_ONCE(tickless_check_state);
+	if (was == TICKLESS_CHECK_PINNED)
 		return;
-	if (__sync_val_compare_and_swap(&tickless_check_armed, 0, 1) != 0)
+	if (tick_kept_on(bpf_get_smp_processor_id())) {
+		want = TICKLESS_CHECK_PINNED;
+		flags = BPF_F_TIMER_CPU_PIN;
+	} else if (anywhere && was == TICKLESS_CHECK_OFF) {
+		want = TICKLESS_CHECK_ANYWHERE;
+		flags = 0;
+	} else {
+		return;
+	}
+	if (__sync_val_compare_and_swap(&tickless_check_state, was, want) != was)
 		return;
 	slot = bpf_map_lookup_elem(&tickless_check, &key);
-	if (slot)
-		bpf_timer_start(&slot->timer, tickless_period_ns(), BPF_F_TIMER_CPU_PIN);
+	if (!slot || bpf_timer_start(&slot->timer, tickless_period_ns(), flags))
+		WRITE_ONCE(tickless_check_state, was);
 }
 
 /* The tick of the CPUs running an unbounded slice (see above). */
@@ -2856,7 +2881,11 @@ static int tickless_check_fn(void *map, u32 *key, struct bpf_timer *timer)
 			__sync_fetch_and_add(&nr_unbounded_kicks, 1);
 		}
 	}
-	bpf_timer_start(timer, tickless_period_ns(), BPF_F_TIMER_CPU_PIN);
+	/* Pinned where the tick stops (see arm_tickless_check()): to be moved. */
+	if (READ_ONCE(tickless_check_state) == TICKLESS_CHECK_PINNED && !tick_kept_on(bpf_get_smp_processor_id()))
+		__sync_val_compare_and_swap(&tickless_check_state, TICKLESS_CHECK_PINNED, TICKLESS_CHECK_ANYWHERE);
+	bpf_timer_start(timer, tickless_period_ns(),
+			READ_ONCE(tickless_check_state) == TICKLESS_CHECK_PINNED ? BPF_F_TIMER_CPU_PIN : 0);
 	return 0;
 }
 
@@ -3096,20 +3125,23 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(relay_init)
 		bpf_cpumask_release(mask);
 	WRITE_ONCE(relay_active, true);
 
+	/* The tickless check first: the heartbeat may arm it (its fallback). */
+	if (tickless) {
+		slot = bpf_map_lookup_elem(&tickless_check, &key);
+		if (!slot)
+			return -ENOENT;
+		err = bpf_timer_init(&slot->timer, &tickless_check, CLOCK_MONOTONIC);
+		if (!err)
+			err = bpf_timer_set_callback(&slot->timer, tickless_check_fn);
+		if (err)
+			return err;
+	}
 	slot = bpf_map_lookup_elem(&heartbeat, &key);
 	if (!slot)
 		return -ENOENT;
 	bpf_timer_init(&slot->timer, &heartbeat, CLOCK_MONOTONIC);
 	bpf_timer_set_callback(&slot->timer, heartbeat_fn);
 	err = bpf_timer_start(&slot->timer, timer_interval_ns, 0);
-	if (err || !tickless)
-		return err;
-	slot = bpf_map_lookup_elem(&tickless_check, &key);
-	if (!slot)
-		return -ENOENT;
-	err = bpf_timer_init(&slot->timer, &tickless_check, CLOCK_MONOTONIC);
-	if (!err)
-		err = bpf_timer_set_callback(&slot->timer, tickless_check_fn);
 	if (!err)
 		arm_tickless_check(false);
 	return err;

@@ -74,13 +74,16 @@ helper=
 for d in /proc/[0-9]*; do
 	[ "$(cat "$d/comm" 2>/dev/null)" = scx_enable_helper ] && helper=${d#/proc/} && break
 done
+helper_cpus=
 if [ -n "$helper" ]; then
+	helper_cpus=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' "/proc/$helper/status")
 	taskset -pc "$CPU" "$helper" >/dev/null || fail "cannot move scx_enable_helper ($helper) to cpu$CPU"
-	note "scx_enable_helper ($helper) moved to cpu$CPU: $(grep Cpus_allowed_list "/proc/$helper/status" | tr -s '\t' ' ')"
+	note "scx_enable_helper ($helper, CPUs $helper_cpus) moved to cpu$CPU: $(grep Cpus_allowed_list "/proc/$helper/status" | tr -s '\t' ' ')"
 else
 	note "no scx_enable_helper kthread (this kernel enables from the loading thread)"
 fi
 start_relay -- --tickless --stats 1
+[ -z "$helper_cpus" ] || taskset -pc "$helper_cpus" "$helper" >/dev/null || fail "cannot move scx_enable_helper back to $helper_cpus"
 grep -q 'scx_relay: tickless:' "$RELAY_LOG" || fail_with_log "no tickless line at start-up"
 workload_begins
 hog "scx_relay --tickless"
