@@ -586,7 +586,7 @@ mod tests {
         std::fs::write(&file, synthetic(3, 3_000_000, &events).unwrap()).unwrap();
         let path = file.to_str().unwrap();
         let (cfg, _) = config(&setup(&["--replay", path, "--recorded-costs"]).unwrap()).unwrap();
-        let delays = scheduler_sim::StartDelays { idle_wake_ns: vec![2_000], switch_ns: vec![] };
+        let delays = scheduler_sim::StartDelays { idle_wake_ns: vec![2_000], ..Default::default() };
         assert_eq!((cfg.decision_cost_ns, &cfg.start_delays), (2_000, &delays));
         let (cfg, _) = config(&setup(&["--replay", path]).unwrap()).unwrap();
         assert_eq!((cfg.decision_cost_ns, cfg.start_delays), (1_000, Default::default()), "the model's");

@@ -4,7 +4,7 @@
 //! fallback. The rules are listed in the [crate] docs.
 
 use super::{
-    machine::{CpuState, Machine},
+    machine::{CpuState, Machine, StartKind},
     queue::{Event, TaskId},
     tasks::{QueueId, TaskState, PID_BASE},
     SimError,
@@ -168,7 +168,7 @@ impl Machine {
     pub(crate) fn kick(&mut self, cpu: u32) {
         if self.cpus[cpu as usize].state == CpuState::Idle {
             self.cpus[cpu as usize].state = CpuState::Kicked;
-            let delay = self.start_delay(super::machine::StartKind::IdleWake);
+            let delay = self.start_delay(StartKind::IdleWake);
             self.events.push(self.now.saturating_add(delay), Event::Kick(cpu));
         }
     }
@@ -281,7 +281,7 @@ impl Machine {
         // A task the wakeup fast path placed here: the queues before the user scheduler.
         if self.cpus[cpu as usize].fast_waiting.is_some() {
             if let Some(next) = self.consume_in_vtime_order(cpu) {
-                self.start_task(cpu, next);
+                self.start_after(cpu, next, prev);
                 if let Prev::Task(id) = prev {
                     self.preempt(id, cpu);
                 }
@@ -305,7 +305,7 @@ impl Machine {
         }
         match (next, prev) {
             (Some(next), prev) => {
-                self.start_task(cpu, next);
+                self.start_after(cpu, next, prev);
                 if let Prev::Task(id) = prev {
                     self.preempt(id, cpu);
                 }
@@ -316,10 +316,21 @@ impl Machine {
         Ok(())
     }
 
+    /// Starts `id` on `cpu`, which ran `prev`: after a preemption or the
+    /// user scheduler's step, held for a start delay
+    /// ([`crate::StartDelays::after_preemption_or_user_ns`]).
+    fn start_after(&mut self, cpu: u32, id: TaskId, prev: Prev) {
+        let held = match prev {
+            Prev::None => 0,
+            Prev::Task(_) | Prev::User { .. } => self.start_delay(StartKind::AfterPreemptionOrUser),
+        };
+        self.start_task_held(cpu, id, held);
+    }
+
     /// Runs `id`, taken out of a queue by aging, on `cpu`; `prev` loses it.
     fn run_aged(&mut self, cpu: u32, id: TaskId, prev: Prev) -> Result<(), SimError> {
         self.counters.aged += 1;
-        self.start_task(cpu, id);
+        self.start_after(cpu, id, prev);
         if let Prev::Task(p) = prev {
             self.preempt(p, cpu);
         }

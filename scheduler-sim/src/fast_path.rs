@@ -311,6 +311,11 @@ impl Machine {
             return Ok(());
         }
         let CpuState::Task { task, since } = self.cpus[cpu as usize].state else { return Ok(()) };
+        if since > self.now {
+            // Held for its start: the kick comes when it starts.
+            self.events.push(since, Event::FastKick(cpu));
+            return Ok(());
+        }
         if self.tasks[task as usize].burst_left <= work_done(self.now - since, self.topology.capacity(cpu)) {
             return Ok(());
         }

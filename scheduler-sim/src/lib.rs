@@ -330,7 +330,9 @@ pub struct SimConfig {
 /// no samples of a kind, it dispatches at once. `sim --recorded-costs`
 /// takes them from the replayed recording
 /// ([`replay::Replay::recorded_costs`]). A CPU whose task is preempted or
-/// yields at a tick, and one that ran the user scheduler, dispatch at once.
+/// yields at a tick, and one that ran the user scheduler, dispatch at once,
+/// but the task they choose (not the one they ran) starts after a drawn
+/// delay of the third kind, the CPU held for it meanwhile.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StartDelays {
     /// An idle CPU kicked (to run a task, or the user scheduler): from the
@@ -339,6 +341,10 @@ pub struct StartDelays {
     /// A CPU whose task blocked, slept or exited: from that stop to its
     /// next dispatch (ns).
     pub switch_ns: Vec<u64>,
+    /// A CPU that preempted its task (or whose task yielded at a tick), or
+    /// ran the user scheduler, and chose another task: from that choice to
+    /// the task's start (ns).
+    pub after_preemption_or_user_ns: Vec<u64>,
 }
 
 impl Default for SimConfig {

@@ -220,10 +220,11 @@ pub(crate) struct Machine {
     pub(crate) watch: VecDeque<(u64, TaskId, u64)>,
     pub(crate) watchdog_armed: bool,
     pub(crate) rng: SplitMix64,
-    /// The start delays to draw from, and the stream that draws them (its
-    /// own, so that other draws do not depend on them).
+    /// The start delays to draw from, and a stream per kind
+    /// ([`StartKind`]) that draws them (their own, so that no other draws,
+    /// nor those of another kind, depend on them).
     pub(crate) start_delays: crate::StartDelays,
-    pub(crate) delay_rng: SplitMix64,
+    pub(crate) delay_rng: [SplitMix64; 3],
     /// Each task start on a CPU that had been free while the task was
     /// ready: how long (ns), as `record-summary` measures a recording's.
     pub(crate) free_to_run_ns: Vec<u64>,
@@ -271,6 +272,9 @@ pub(crate) enum StartKind {
     IdleWake,
     /// A CPU whose task left.
     Switch,
+    /// A CPU that preempted its task, or ran the user scheduler, and
+    /// chose another task.
+    AfterPreemptionOrUser,
 }
 
 /// Seeds the start delays' stream (`seed ^ this`): any constant apart from
@@ -352,7 +356,7 @@ impl Machine {
             watchdog_armed: false,
             rng,
             start_delays: config.start_delays.clone(),
-            delay_rng: SplitMix64::new(config.seed ^ START_DELAY_STREAM),
+            delay_rng: [0u64, 1, 2].map(|kind| SplitMix64::new(config.seed ^ START_DELAY_STREAM ^ kind)),
             free_to_run_ns: Vec::new(),
             counters: Counters::default(),
             waits: Default::default(),
@@ -562,7 +566,8 @@ impl Machine {
         self.record(cpu, since, self.now, Runner::Task(id));
         // Until something starts here (a task that stays clears it).
         self.cpus[cpu as usize].free_since = Some(self.now);
-        let elapsed = self.now - since;
+        // 0 for a task held for its start (`start_task_held`).
+        let elapsed = self.now.saturating_sub(since);
         self.cpus[cpu as usize].task_ns += elapsed;
         let t = &mut self.tasks[id as usize];
         t.cpu_ns += elapsed;
@@ -615,6 +620,10 @@ impl Machine {
         let first = (self.ticks % u64::from(n)) as u32;
         for cpu in (0..n).map(|i| (first + i) % n) {
             let CpuState::Task { task, since } = self.cpus[cpu as usize].state else { continue };
+            if since > self.now {
+                // Held for its start: nothing ran yet.
+                continue;
+            }
             let t = &self.tasks[task as usize];
             if t.burst_left <= work_done(self.now - since, self.topology.capacity(cpu)) {
                 // Its burst ends at this very instant: that event handles it.
@@ -722,7 +731,15 @@ impl Machine {
 
     /// Starts task `id` on `cpu` (the task leaves its queue).
     pub(crate) fn start_task(&mut self, cpu: u32, id: TaskId) {
-        let now = self.now;
+        self.start_task_held(cpu, id, 0);
+    }
+
+    /// Starts task `id` on `cpu` `held` ns from now: the CPU is its from
+    /// now on, its run (and its wait's end) begins then. The recording, if
+    /// any, has the start now.
+    pub(crate) fn start_task_held(&mut self, cpu: u32, id: TaskId, held: u64) {
+        let recorded_at = self.now;
+        let now = self.now.saturating_add(held);
         let slice_ns = self.slice_ns;
         let t = &mut self.tasks[id as usize];
         let class_idx = TaskClass::ALL.iter().position(|&c| c == t.class).unwrap_or(0);
@@ -758,7 +775,7 @@ impl Machine {
         self.fast_waiting_done(id);
         if let Some(r) = &mut self.recorder {
             let t = &self.tasks[id as usize];
-            r.running(now, cpu, t.pid, &t.name());
+            r.running(recorded_at, cpu, t.pid, &t.name());
         }
         self.plan_end(cpu, id);
     }
@@ -776,6 +793,11 @@ impl Machine {
     /// (counted in `preempt_kicks`), else aging's (`request_aging`).
     fn on_preempt_kick(&mut self, cpu: u32, for_user: bool) -> Result<(), SimError> {
         let CpuState::Task { task, since } = self.cpus[cpu as usize].state else { return Ok(()) };
+        if since > self.now {
+            // Held for its start: the kick comes when it starts.
+            self.events.push(since, if for_user { Event::Preempt(cpu) } else { Event::AgeKick(cpu) });
+            return Ok(());
+        }
         if self.tasks[task as usize].burst_left <= work_done(self.now - since, self.topology.capacity(cpu)) {
             return Ok(());
         }
@@ -791,7 +813,11 @@ impl Machine {
     /// checked at ticks), at `cpu`'s speed ([`wall_time`]).
     fn plan_end(&mut self, cpu: u32, id: TaskId) {
         let wall = wall_time(self.tasks[id as usize].burst_left.max(1), self.topology.capacity(cpu));
-        let end = self.now.saturating_add(wall);
+        let start = match self.cpus[cpu as usize].state {
+            CpuState::Task { since, .. } => since.max(self.now),
+            _ => self.now,
+        };
+        let end = start.saturating_add(wall);
         let c = &mut self.cpus[cpu as usize];
         c.run_seq += 1;
         // A hog's burst outlasts the run: no event that could never fire.
@@ -806,11 +832,12 @@ impl Machine {
         let samples = match kind {
             StartKind::IdleWake => &self.start_delays.idle_wake_ns,
             StartKind::Switch => &self.start_delays.switch_ns,
+            StartKind::AfterPreemptionOrUser => &self.start_delays.after_preemption_or_user_ns,
         };
         if samples.is_empty() {
             return 0;
         }
-        samples[self.delay_rng.below(samples.len() as u64) as usize]
+        samples[self.delay_rng[kind as usize].below(samples.len() as u64) as usize]
     }
 
     /// `cpu`'s task left it (blocked, slept, exited): it dispatches after

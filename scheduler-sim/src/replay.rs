@@ -124,10 +124,12 @@ pub enum FreeCpu {
     /// The CPU's task left it with the next one ready: a switch.
     Switch,
     /// After a preemption (a `stopping` of a runnable task) or a run of the
-    /// user scheduler, which the model follows at once, or a `stopping`
-    /// with no recorded start.
+    /// user scheduler.
+    AfterPreemptionOrUser,
+    /// After a `stopping` with no recorded start (a run under way when
+    /// recording began, or lost events).
     #[default]
-    Other,
+    Unknown,
 }
 
 /// Pairs a recording's events, fed in file order: each CPU's `running`
@@ -138,9 +140,10 @@ pub struct Pairer {
     on_cpu: HashMap<i32, OnCpu>,
     runnable_since: HashMap<i32, Waiting>,
     /// Each CPU's last `stopping`, while nothing runs there: when, and
-    /// whether a task left the CPU then (not preempted, not the user
-    /// scheduler).
-    free_since: HashMap<i32, (u64, bool)>,
+    /// what stopped: a task that left the CPU (`Some(true)`), a preempted
+    /// task or the user scheduler (`Some(false)`), a run with no recorded
+    /// start (`None`).
+    free_since: HashMap<i32, (u64, Option<bool>)>,
 }
 
 /// A task runnable and not yet run, as [`Pairer`] tracks it.
@@ -207,9 +210,10 @@ impl Pairer {
                         let task_ready = w.since_ns.max(w.last_decided_ns.unwrap_or(0));
                         out.free_to_run_ns = Some(e.ts_ns.saturating_sub(free.max(task_ready)));
                         out.free_cpu = match (task_left, task_ready > free) {
-                            (true, true) => FreeCpu::IdleWake,
-                            (true, false) => FreeCpu::Switch,
-                            (false, _) => FreeCpu::Other,
+                            (Some(true), true) => FreeCpu::IdleWake,
+                            (Some(true), false) => FreeCpu::Switch,
+                            (Some(false), _) => FreeCpu::AfterPreemptionOrUser,
+                            (None, _) => FreeCpu::Unknown,
                         };
                     }
                     let total_ns = e.ts_ns.saturating_sub(w.since_ns);
@@ -221,8 +225,8 @@ impl Pairer {
                 }
             }
             Kind::Stopping => {
-                let left = |on: &OnCpu| on.pid == e.pid && !on.usersched && e.flags & 1 == 0;
-                let task_left = self.on_cpu.get(&e.cpu).is_some_and(left);
+                let task_left =
+                    self.on_cpu.get(&e.cpu).filter(|on| on.pid == e.pid).map(|on| !on.usersched && e.flags & 1 == 0);
                 self.free_since.insert(e.cpu, (e.ts_ns, task_left));
                 match self.on_cpu.remove(&e.cpu) {
                     Some(on) if on.pid == e.pid => {
@@ -525,8 +529,8 @@ pub struct RecordedCosts {
     /// The user scheduler's CPU time per decision applied (ns); `None`
     /// without decisions.
     pub user_ns_per_decision: Option<u64>,
-    /// The recorded free → run times of the two kinds the model has
-    /// ([`FreeCpu::IdleWake`], [`FreeCpu::Switch`]).
+    /// The recorded free → run times of the kinds the model has (all but
+    /// [`FreeCpu::Unknown`]).
     pub start_delays: StartDelays,
 }
 
@@ -542,7 +546,10 @@ impl Replay {
                 RecordedCpu::Decision => decisions += 1,
                 RecordedCpu::FreeToRun { ns, after: FreeCpu::IdleWake } => delays.idle_wake_ns.push(ns),
                 RecordedCpu::FreeToRun { ns, after: FreeCpu::Switch } => delays.switch_ns.push(ns),
-                RecordedCpu::FreeToRun { after: FreeCpu::Other, .. } | RecordedCpu::Task(_) => {}
+                RecordedCpu::FreeToRun { ns, after: FreeCpu::AfterPreemptionOrUser } => {
+                    delays.after_preemption_or_user_ns.push(ns)
+                }
+                RecordedCpu::FreeToRun { after: FreeCpu::Unknown, .. } | RecordedCpu::Task(_) => {}
             }
         }
         RecordedCosts { user_ns_per_decision: (decisions > 0).then(|| user_ns / decisions), start_delays: delays }
@@ -944,7 +951,7 @@ pub(crate) mod tests {
         use Kind::{Quiescent, Runnable, Running, Stopping};
         let run = |rec: &Recording, idle_wake_ns: Vec<u64>, switch_ns: Vec<u64>| {
             let config = crate::SimConfig {
-                start_delays: StartDelays { idle_wake_ns, switch_ns },
+                start_delays: StartDelays { idle_wake_ns, switch_ns, ..StartDelays::default() },
                 ..checked_config(Replay::from_recording(rec).unwrap())
             };
             let report = crate::simulate(&config, Box::new(Fifo(Default::default()))).unwrap();
@@ -1149,15 +1156,16 @@ pub(crate) mod tests {
         );
         assert_eq!(Runs::of(&rec).free_to_run_ns, [2_000, 3_000]);
         // The first: a switch (ready before its CPU's task left); the
-        // second follows a preemption (the model has none there). The user
-        // scheduler's one run never stopped (a task's `running` replaced
-        // it): no user time for the two decisions.
+        // second follows a preemption. The user scheduler's one run never
+        // stopped (a task's `running` replaced it): no user time for the
+        // two decisions.
         let costs = Replay::from_recording(&rec).unwrap().recorded_costs(u64::MAX);
-        let delays = StartDelays { idle_wake_ns: vec![], switch_ns: vec![2_000] };
+        let delays =
+            StartDelays { idle_wake_ns: vec![], switch_ns: vec![2_000], after_preemption_or_user_ns: vec![3_000] };
         assert_eq!(costs, RecordedCosts { user_ns_per_decision: Some(0), start_delays: delays });
         // Within the first 30 µs: the switch only, one decision, no user run.
         let costs = Replay::from_recording(&rec).unwrap().recorded_costs(30_000);
-        let delays = StartDelays { idle_wake_ns: vec![], switch_ns: vec![2_000] };
+        let delays = StartDelays { switch_ns: vec![2_000], ..StartDelays::default() };
         assert_eq!(costs, RecordedCosts { user_ns_per_decision: Some(0), start_delays: delays });
     }
 

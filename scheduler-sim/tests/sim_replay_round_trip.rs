@@ -205,48 +205,82 @@ fn a_slower_user_scheduler_replays_only_at_its_cost() {
 
 /// A recording of a machine whose free CPUs take time to start the next
 /// task (idle wake-ups of 20 µs to 2 ms, switches of 10 to 60 µs) and
-/// whose user scheduler costs 150 µs a decision: replayed with the costs
-/// it recorded (`Replay::recorded_costs`, `sim --recorded-costs`), its
-/// waits come back within 25 % at p50, p90 and p99 under both policies on
-/// three workloads, closer than at the model's defaults each time (which
-/// miss by up to 99 %); the report's replayed free → run times are the
-/// delays drawn.
+/// whose user scheduler costs 150 µs a decision, replayed with the costs
+/// it recorded (`Replay::recorded_costs`, `sim --recorded-costs`): on three
+/// workloads under both policies, over four seeds, the replayed waits'
+/// worst error at p50, p90 and p99 has a median of at most 25 % (each run
+/// at most 50 %), below the median at the model's defaults (which miss by
+/// 20 % to 99 %). The report's replayed free → run times are the delays
+/// drawn.
 #[test]
 fn recorded_costs_replay_a_slow_machine() {
     use scheduler_sim::StartDelays;
     let delays = StartDelays {
         idle_wake_ns: vec![20_000, 40_000, 60_000, 100_000, 200_000, 2_000_000],
         switch_ns: vec![10_000, 20_000, 60_000],
+        ..StartDelays::default()
     };
     let worst = |r: &scheduler_sim::WaitRatios| {
         [r.p50, r.p90, r.p99].iter().map(|x| (1.0 - x.unwrap()).abs()).fold(0.0, f64::max)
     };
-    for (preset, ms) in [(Preset::Cyclictest, 500), (Preset::Hackbench, 200), (Preset::Mixed, 500)] {
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
+    };
+    for (preset, ms) in [(Preset::Cyclictest, 2000), (Preset::Hackbench, 500), (Preset::Mixed, 2000)] {
         for (name, policy) in POLICIES {
-            let machine = config(preset, ms * 1_000_000);
-            let recorded = SimConfig { decision_cost_ns: 150_000, start_delays: delays.clone(), ..machine.clone() };
-            let (_, rec) = simulate_recorded(&recorded, policy()).unwrap();
-            let replay = Arc::new(Replay::from_recording(&rec).unwrap());
-            let costs = replay.recorded_costs(machine.duration_ns);
-            let per_decision = costs.user_ns_per_decision.unwrap();
-            assert!((150_000..160_000).contains(&per_decision), "{per_decision}");
-            let plain = SimConfig { workload: Workload::Replay(replay.clone()), ..machine };
-            let costed =
-                SimConfig { decision_cost_ns: per_decision, start_delays: costs.start_delays.clone(), ..plain.clone() };
-            let report = simulate(&costed, policy()).unwrap();
-            report.accounting.check().unwrap();
-            let (at_defaults, with_costs) =
-                (simulate(&plain, policy()).unwrap().replay.unwrap(), report.replay.unwrap());
-            let what = format!(
-                "{} {name}: defaults {:?}, recorded costs {:?}",
-                preset.name(),
-                at_defaults.ratio,
-                with_costs.ratio
+            let (mut costed, mut defaults) = (Vec::new(), Vec::new());
+            for seed in 1..=4 {
+                let machine = SimConfig { seed, ..config(preset, ms * 1_000_000) };
+                let recorded = SimConfig { decision_cost_ns: 150_000, start_delays: delays.clone(), ..machine.clone() };
+                let (_, rec) = simulate_recorded(&recorded, policy()).unwrap();
+                let replay = Arc::new(Replay::from_recording(&rec).unwrap());
+                let costs = replay.recorded_costs(machine.duration_ns);
+                let per_decision = costs.user_ns_per_decision.unwrap();
+                assert!((150_000..160_000).contains(&per_decision), "{per_decision}");
+                let plain = SimConfig { workload: Workload::Replay(replay.clone()), ..machine };
+                let with =
+                    SimConfig { decision_cost_ns: per_decision, start_delays: costs.start_delays, ..plain.clone() };
+                let report = simulate(&with, policy()).unwrap();
+                report.accounting.check().unwrap();
+                let with_costs = report.replay.unwrap();
+                let at_defaults = simulate(&plain, policy()).unwrap().replay.unwrap();
+                let what = format!(
+                    "{} {name} seed {seed}: {:?} at the defaults {:?}",
+                    preset.name(),
+                    with_costs.ratio,
+                    at_defaults.ratio
+                );
+                assert!(worst(&with_costs.ratio) <= 0.5, "{what}");
+                let drawn = with_costs.replayed_cpu;
+                assert!(drawn.free_to_run > 0.0 && drawn.free_to_run_waits.max_ns <= 2_000_000, "{what}: {drawn:?}");
+                costed.push(worst(&with_costs.ratio));
+                defaults.push(worst(&at_defaults.ratio));
+            }
+            let (costed, defaults) = (median(costed), median(defaults));
+            assert!(
+                costed <= 0.25 && costed < defaults,
+                "{} {name}: median worst error {costed:.2}, at the defaults {defaults:.2}",
+                preset.name()
             );
-            assert!(worst(&with_costs.ratio) <= 0.25, "{what}");
-            assert!(worst(&with_costs.ratio) < worst(&at_defaults.ratio), "{what}");
-            let drawn = with_costs.replayed_cpu.free_to_run_waits;
-            assert!(drawn.max_ns <= 2_000_000 && with_costs.replayed_cpu.free_to_run > 0.0, "{drawn:?}");
         }
     }
+}
+
+/// A CPU that preempts its task holds the task it chose for a drawn 1 ms
+/// before it starts: on 4 CPUs of 8 hogs, each switch at a slice's end
+/// leaves its CPU held, so the hogs get less CPU than without, and every
+/// invariant holds after every event meanwhile.
+#[test]
+fn a_held_start_costs_the_cpu_its_delay() {
+    use scheduler_sim::StartDelays;
+    let base = SimConfig { check_invariants: true, ..config(Preset::Hogs, 200_000_000) };
+    let held = SimConfig {
+        start_delays: StartDelays { after_preemption_or_user_ns: vec![1_000_000], ..StartDelays::default() },
+        ..base.clone()
+    };
+    let (at_once, slower) = (simulate(&base, weighted_vtime()).unwrap(), simulate(&held, weighted_vtime()).unwrap());
+    slower.accounting.check().unwrap();
+    let (a, b) = (at_once.utilisation.workload, slower.utilisation.workload);
+    assert!(a > 0.95 && b < a - 0.02 && b > 0.5, "{a} {b}");
 }
