@@ -122,8 +122,8 @@ pub struct SimSetup {
     /// adds on top; the model's if nothing was decided), and how long a
     /// free CPU took to start the task it ran next, drawn at random from
     /// the recorded times (an idle CPU woken for it; a switch after a task
-    /// blocked), where the model starts at once. `record-summary` prints
-    /// both.
+    /// blocked; a start after a preemption or a user-scheduler run), where
+    /// the model starts at once. `record-summary` prints both.
     #[arg(long, conflicts_with = "decision_cost_ns")]
     pub recorded_costs: bool,
 

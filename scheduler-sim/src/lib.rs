@@ -190,8 +190,9 @@
 //! - no SMT or cache effects on speed: a CPU runs a task at its capacity
 //!   whatever its sibling does (the topology only guides idle-CPU choice and
 //!   what policies see);
-//! - no IPI or context-switch cost: a kicked idle CPU runs at once, a
-//!   wakeup onto an idle CPU has zero latency;
+//! - by default no IPI or context-switch cost: a kicked idle CPU runs at
+//!   once, a wakeup onto an idle CPU has zero latency ([`StartDelays`]
+//!   adds them);
 //! - no preemption other than the tick and the dispatcher's preempt kick
 //!   (no `SCX_ENQ_PREEMPT`);
 //! - the user scheduler runs one step per pull; it is never preempted, and

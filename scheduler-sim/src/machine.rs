@@ -265,7 +265,7 @@ enum ScriptNext {
     Over,
 }
 
-/// The two kinds of [`crate::StartDelays`].
+/// The three kinds of [`crate::StartDelays`].
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum StartKind {
     /// An idle CPU, kicked.
@@ -277,8 +277,8 @@ pub(crate) enum StartKind {
     AfterPreemptionOrUser,
 }
 
-/// Seeds the start delays' stream (`seed ^ this`): any constant apart from
-/// the workload's, "STARTDLY".
+/// Seeds the stream the start delays' streams are seeded from (`seed ^
+/// this`): any constant apart from the workload's, "STARTDLY".
 const START_DELAY_STREAM: u64 = 0x5354_4152_5444_4c59;
 
 /// Whether a task that finished a burst stays on its CPU.
@@ -356,7 +356,12 @@ impl Machine {
             watchdog_armed: false,
             rng,
             start_delays: config.start_delays.clone(),
-            delay_rng: [0u64, 1, 2].map(|kind| SplitMix64::new(config.seed ^ START_DELAY_STREAM ^ kind)),
+            delay_rng: {
+                // Each kind's seed mixed from one stream: no kind of one
+                // seed repeats another seed's.
+                let mut seeds = SplitMix64::new(config.seed ^ START_DELAY_STREAM);
+                [(); 3].map(|()| SplitMix64::new(seeds.next_u64()))
+            },
             free_to_run_ns: Vec::new(),
             counters: Counters::default(),
             waits: Default::default(),
@@ -427,6 +432,7 @@ impl Machine {
                     self.request_user(None);
                 }
                 Event::Switch(i) => self.switch_policy(i),
+                Event::HeldStart(cpu, run) => self.record_held_start(cpu, run),
             }
             if self.check_every_event {
                 self.verify()?;
@@ -735,16 +741,21 @@ impl Machine {
     }
 
     /// Starts task `id` on `cpu` `held` ns from now: the CPU is its from
-    /// now on, its run (and its wait's end) begins then. The recording, if
-    /// any, has the start now.
+    /// now on, its run (and its wait's end) begins then; a recording, if
+    /// any, has the task that ran there stop now and this one's `running`
+    /// then ([`Event::HeldStart`]). A start after the simulated time counts
+    /// no wait.
     pub(crate) fn start_task_held(&mut self, cpu: u32, id: TaskId, held: u64) {
-        let recorded_at = self.now;
+        let chosen_at = self.now;
         let now = self.now.saturating_add(held);
+        let within = now <= self.end;
         let slice_ns = self.slice_ns;
         let t = &mut self.tasks[id as usize];
         let class_idx = TaskClass::ALL.iter().position(|&c| c == t.class).unwrap_or(0);
         let wait = now - t.runnable_since;
-        self.waits[class_idx].push(wait);
+        if within {
+            self.waits[class_idx].push(wait);
+        }
         match t.state {
             TaskState::Queued(QueueId::Shared) => self.longest_wait_shared = self.longest_wait_shared.max(wait),
             TaskState::Queued(QueueId::Local(_)) => self.longest_wait_own = self.longest_wait_own.max(wait),
@@ -767,17 +778,38 @@ impl Machine {
         }
         let ready = t.runnable_since.max(t.decided_at);
         let c = &mut self.cpus[cpu as usize];
-        if let Some(free) = c.free_since.take() {
+        if let (Some(free), true) = (c.free_since.take(), within) {
             self.free_to_run_ns.push(now - free.max(ready).min(now));
         }
         c.state = CpuState::Task { task: id, since: now };
         // It no longer waits where the fast path placed it (the BPF's relay_running).
         self.fast_waiting_done(id);
         if let Some(r) = &mut self.recorder {
-            let t = &self.tasks[id as usize];
-            r.running(recorded_at, cpu, t.pid, &t.name());
+            if held == 0 {
+                let t = &self.tasks[id as usize];
+                r.running(now, cpu, t.pid, &t.name());
+            } else {
+                r.preempted(chosen_at, cpu);
+            }
         }
         self.plan_end(cpu, id);
+        if held > 0 && self.recorder.is_some() {
+            self.events.push(now, Event::HeldStart(cpu, self.cpus[cpu as usize].run_seq));
+        }
+    }
+
+    /// A held task's start comes ([`Machine::start_task_held`]): the
+    /// recording's `running`, if it is still that run.
+    fn record_held_start(&mut self, cpu: u32, run: u64) {
+        let c = &self.cpus[cpu as usize];
+        let CpuState::Task { task, .. } = c.state else { return };
+        if c.run_seq != run {
+            return;
+        }
+        if let Some(r) = &mut self.recorder {
+            let t = &self.tasks[task as usize];
+            r.running(self.now, cpu, t.pid, &t.name());
+        }
     }
 
     /// Lets task `id`, still on `cpu`, run on with a fresh default slice.

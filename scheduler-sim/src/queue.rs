@@ -44,6 +44,10 @@ pub(crate) enum Event {
     StallEnd,
     /// The user scheduler switches to the policy of this index in the switch list.
     Switch(u32),
+    /// A task held for its start on this CPU starts (only recorded: see
+    /// `Machine::start_task_held`); the second field is the CPU's run
+    /// number, as [`Event::CpuEnd`]'s.
+    HeldStart(u32, u64),
 }
 
 /// Events by (time, insertion sequence).

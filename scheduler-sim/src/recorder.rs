@@ -11,7 +11,9 @@
 //!   there;
 //! - a task starts on a CPU (`running`; flags 1 for the user scheduler);
 //!   a task still recorded on that CPU was preempted: `stopping` with
-//!   flags 1 comes first, at the same time;
+//!   flags 1 comes first, at the same time, or, when the start is held
+//!   (`StartDelays::after_preemption_or_user_ns`), at the choice, the
+//!   `running` when the held start comes;
 //! - a task sleeps, blocks or exits at the end of a burst: `stopping`
 //!   (flags 0) then `quiescent`, as the kernel's `dequeue_task_scx`;
 //! - the user scheduler's step ends: its `stopping`;
@@ -70,6 +72,14 @@ impl SimRecorder {
         self.on_cpu[cpu as usize] = Some(pid);
         let flags = u32::from(pid == USER_PID);
         self.push(Event { ts_ns: now, kind: Kind::Running, pid, cpu: cpu as i32, flags, arg: 0, arg2: 0 }, comm);
+    }
+
+    /// The task recorded on `cpu`, if any, was preempted: its `stopping`
+    /// (flags 1), before a held start's `running` comes.
+    pub(crate) fn preempted(&mut self, now: u64, cpu: u32) {
+        if self.on_cpu[cpu as usize].is_some() {
+            self.stopping(now, cpu, true);
+        }
     }
 
     /// What runs on `cpu` stops; `runnable`: it stays runnable.

@@ -117,14 +117,15 @@ pub struct Paired {
 /// and the others.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum FreeCpu {
-    /// The CPU's task left it (blocked, slept or exited), and the next
-    /// became ready (its `runnable`, or its last decision) after that: an
-    /// idle CPU woken up for it.
+    /// The next task became ready (its `runnable`, or its last decision)
+    /// only after the CPU's last run stopped: an idle CPU woken up for it.
+    /// (After a run of the user scheduler, a decision that a later
+    /// dispatch applied looks the same, though the CPU may not have idled.)
     IdleWake,
     /// The CPU's task left it with the next one ready: a switch.
     Switch,
     /// After a preemption (a `stopping` of a runnable task) or a run of the
-    /// user scheduler.
+    /// user scheduler, the next task ready by then.
     AfterPreemptionOrUser,
     /// After a `stopping` with no recorded start (a run under way when
     /// recording began, or lost events).
@@ -210,9 +211,9 @@ impl Pairer {
                         let task_ready = w.since_ns.max(w.last_decided_ns.unwrap_or(0));
                         out.free_to_run_ns = Some(e.ts_ns.saturating_sub(free.max(task_ready)));
                         out.free_cpu = match (task_left, task_ready > free) {
-                            (Some(true), true) => FreeCpu::IdleWake,
+                            (Some(_), true) => FreeCpu::IdleWake,
                             (Some(true), false) => FreeCpu::Switch,
-                            (Some(false), _) => FreeCpu::AfterPreemptionOrUser,
+                            (Some(false), false) => FreeCpu::AfterPreemptionOrUser,
                             (None, _) => FreeCpu::Unknown,
                         };
                     }
@@ -1156,12 +1157,12 @@ pub(crate) mod tests {
         );
         assert_eq!(Runs::of(&rec).free_to_run_ns, [2_000, 3_000]);
         // The first: a switch (ready before its CPU's task left); the
-        // second follows a preemption. The user scheduler's one run never
-        // stopped (a task's `running` replaced it): no user time for the
-        // two decisions.
+        // second: decided after a preemption, an idle wake-up. The user
+        // scheduler's one run never stopped (a task's `running` replaced
+        // it): no user time for the two decisions.
         let costs = Replay::from_recording(&rec).unwrap().recorded_costs(u64::MAX);
         let delays =
-            StartDelays { idle_wake_ns: vec![], switch_ns: vec![2_000], after_preemption_or_user_ns: vec![3_000] };
+            StartDelays { idle_wake_ns: vec![3_000], switch_ns: vec![2_000], after_preemption_or_user_ns: vec![] };
         assert_eq!(costs, RecordedCosts { user_ns_per_decision: Some(0), start_delays: delays });
         // Within the first 30 µs: the switch only, one decision, no user run.
         let costs = Replay::from_recording(&rec).unwrap().recorded_costs(30_000);

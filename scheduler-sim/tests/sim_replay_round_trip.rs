@@ -204,32 +204,27 @@ fn a_slower_user_scheduler_replays_only_at_its_cost() {
 }
 
 /// A recording of a machine whose free CPUs take time to start the next
-/// task (idle wake-ups of 20 µs to 2 ms, switches of 10 to 60 µs) and
-/// whose user scheduler costs 150 µs a decision, replayed with the costs
-/// it recorded (`Replay::recorded_costs`, `sim --recorded-costs`): on three
-/// workloads under both policies, over four seeds, the replayed waits'
-/// worst error at p50, p90 and p99 has a median of at most 25 % (each run
-/// at most 50 %), below the median at the model's defaults (which miss by
-/// 20 % to 99 %). The report's replayed free → run times are the delays
-/// drawn.
+/// task (idle wake-ups of 20 µs to 2 ms, switches of 10 to 60 µs, starts
+/// after a preemption or a user-scheduler run of 5 to 300 µs) and whose
+/// user scheduler costs 150 µs a decision, replayed with the costs it
+/// recorded (`Replay::recorded_costs`, `sim --recorded-costs`): on three
+/// workloads under both policies and four seeds, each replay's worst error
+/// at p50, p90 and p99 is at most a third, and below the same replay's at
+/// the model's defaults (which miss by 22 % to 99 %). The report's
+/// replayed free → run times are the delays drawn.
 #[test]
 fn recorded_costs_replay_a_slow_machine() {
     use scheduler_sim::StartDelays;
     let delays = StartDelays {
         idle_wake_ns: vec![20_000, 40_000, 60_000, 100_000, 200_000, 2_000_000],
         switch_ns: vec![10_000, 20_000, 60_000],
-        ..StartDelays::default()
+        after_preemption_or_user_ns: vec![5_000, 30_000, 300_000],
     };
     let worst = |r: &scheduler_sim::WaitRatios| {
         [r.p50, r.p90, r.p99].iter().map(|x| (1.0 - x.unwrap()).abs()).fold(0.0, f64::max)
     };
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
-    };
     for (preset, ms) in [(Preset::Cyclictest, 2000), (Preset::Hackbench, 500), (Preset::Mixed, 2000)] {
         for (name, policy) in POLICIES {
-            let (mut costed, mut defaults) = (Vec::new(), Vec::new());
             for seed in 1..=4 {
                 let machine = SimConfig { seed, ..config(preset, ms * 1_000_000) };
                 let recorded = SimConfig { decision_cost_ns: 150_000, start_delays: delays.clone(), ..machine.clone() };
@@ -245,24 +240,17 @@ fn recorded_costs_replay_a_slow_machine() {
                 report.accounting.check().unwrap();
                 let with_costs = report.replay.unwrap();
                 let at_defaults = simulate(&plain, policy()).unwrap().replay.unwrap();
+                let (costed, default) = (worst(&with_costs.ratio), worst(&at_defaults.ratio));
                 let what = format!(
-                    "{} {name} seed {seed}: {:?} at the defaults {:?}",
+                    "{} {name} seed {seed}: {:?}, at the defaults {:?}",
                     preset.name(),
                     with_costs.ratio,
                     at_defaults.ratio
                 );
-                assert!(worst(&with_costs.ratio) <= 0.5, "{what}");
+                assert!(costed <= 1.0 / 3.0 && costed < default, "{what}");
                 let drawn = with_costs.replayed_cpu;
                 assert!(drawn.free_to_run > 0.0 && drawn.free_to_run_waits.max_ns <= 2_000_000, "{what}: {drawn:?}");
-                costed.push(worst(&with_costs.ratio));
-                defaults.push(worst(&at_defaults.ratio));
             }
-            let (costed, defaults) = (median(costed), median(defaults));
-            assert!(
-                costed <= 0.25 && costed < defaults,
-                "{} {name}: median worst error {costed:.2}, at the defaults {defaults:.2}",
-                preset.name()
-            );
         }
     }
 }
