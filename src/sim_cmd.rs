@@ -535,16 +535,23 @@ mod tests {
     /// `--replay` takes the recording's CPUs and length (`--seconds` only
     /// shortens it); another `--cpus` and a file that is no recording are
     /// typed errors naming the file.
+    /// A recording of `events` on 3 CPUs over 3 ms, written to a file
+    /// named after `name` (the caller removes it).
+    fn recording_file(name: &str, events: &[scheduler_core::record::SyntheticEvent]) -> std::path::PathBuf {
+        let file = std::env::temp_dir().join(format!("scx_relay-sim-{name}-{}.rec", std::process::id()));
+        std::fs::write(&file, scheduler_core::record::synthetic(3, 3_000_000, events).unwrap()).unwrap();
+        file
+    }
+
     #[test]
     fn replay_takes_the_recordings_machine() {
-        use scheduler_core::record::{synthetic, Kind};
+        use scheduler_core::record::Kind;
         let events = [
             (0, Kind::Runnable, 7, 2, 0, 1024, 3),
             (1_000, Kind::Running, 7, 2, 0, 0, 0),
             (499_000, Kind::Stopping, 7, 2, 0, 0, 0),
         ];
-        let file = std::env::temp_dir().join(format!("scx_relay-sim-unit-{}.rec", std::process::id()));
-        std::fs::write(&file, synthetic(3, 3_000_000, &events).unwrap()).unwrap();
+        let file = recording_file("unit", &events);
         let path = file.to_str().unwrap();
         let (cfg, _) = config(&setup(&["--replay", path]).unwrap()).unwrap();
         assert_eq!((cfg.nr_cpus, cfg.duration_ns, cfg.cores_per_llc, cfg.workload.name()), (3, 3_000_000, 3, "replay"));
@@ -572,7 +579,7 @@ mod tests {
     /// started at 5 µs (an idle CPU's wake-up, 2 µs).
     #[test]
     fn recorded_costs_come_from_the_recording() {
-        use scheduler_core::record::{synthetic, Kind};
+        use scheduler_core::record::Kind;
         let events = [
             (0, Kind::Runnable, 7, 2, 1, 1024, 3),
             (100, Kind::Running, 8, 2, 0, 0, 0),
@@ -582,8 +589,7 @@ mod tests {
             (3_000, Kind::Stopping, 1, 0, 0, 0, 0),
             (5_000, Kind::Running, 7, 2, 0, 0, 0),
         ];
-        let file = std::env::temp_dir().join(format!("scx_relay-sim-costs-{}.rec", std::process::id()));
-        std::fs::write(&file, synthetic(3, 3_000_000, &events).unwrap()).unwrap();
+        let file = recording_file("costs", &events);
         let path = file.to_str().unwrap();
         let (cfg, _) = config(&setup(&["--replay", path, "--recorded-costs"]).unwrap()).unwrap();
         let delays = scheduler_sim::StartDelays { idle_wake_ns: vec![2_000], ..Default::default() };

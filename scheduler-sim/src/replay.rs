@@ -523,6 +523,19 @@ impl Building {
     }
 }
 
+/// What the recorded machine's CPUs did ([`Replay::recorded_use`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordedUse {
+    /// Tasks' runs (ns).
+    pub task_ns: u64,
+    /// The user scheduler's runs (ns).
+    pub user_ns: u64,
+    /// Decisions applied.
+    pub decisions: u64,
+    /// Each free → run time (ns) and what it followed.
+    pub free_to_run: Vec<(u64, FreeCpu)>,
+}
+
 /// The costs the recorded machine paid that the model takes from its
 /// configuration ([`Replay::recorded_costs`], `sim --recorded-costs`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -536,24 +549,37 @@ pub struct RecordedCosts {
 }
 
 impl Replay {
+    /// What the recorded machine's CPUs did in the first `upto_ns` of the
+    /// recording ([`RecordedUse`]): runs cut there.
+    pub fn recorded_use(&self, upto_ns: u64) -> RecordedUse {
+        let mut out = RecordedUse::default();
+        for &(at, used) in self.recorded_cpu.iter().filter(|(at, _)| *at <= upto_ns) {
+            let within = |ns: u64| ns.min(upto_ns - at);
+            match used {
+                RecordedCpu::Task(ns) => out.task_ns += within(ns),
+                RecordedCpu::UserScheduler(ns) => out.user_ns += within(ns),
+                RecordedCpu::Decision => out.decisions += 1,
+                RecordedCpu::FreeToRun { ns, after } => out.free_to_run.push((ns, after)),
+            }
+        }
+        out
+    }
+
     /// The costs recorded in the first `upto_ns` of the recording (see
     /// [`RecordedCosts`]).
     pub fn recorded_costs(&self, upto_ns: u64) -> RecordedCosts {
-        let (mut user_ns, mut decisions) = (0u64, 0u64);
+        let used = self.recorded_use(upto_ns);
         let mut delays = StartDelays::default();
-        for &(at, used) in self.recorded_cpu.iter().filter(|(at, _)| *at <= upto_ns) {
-            match used {
-                RecordedCpu::UserScheduler(ns) => user_ns += ns.min(upto_ns - at),
-                RecordedCpu::Decision => decisions += 1,
-                RecordedCpu::FreeToRun { ns, after: FreeCpu::IdleWake } => delays.idle_wake_ns.push(ns),
-                RecordedCpu::FreeToRun { ns, after: FreeCpu::Switch } => delays.switch_ns.push(ns),
-                RecordedCpu::FreeToRun { ns, after: FreeCpu::AfterPreemptionOrUser } => {
-                    delays.after_preemption_or_user_ns.push(ns)
-                }
-                RecordedCpu::FreeToRun { after: FreeCpu::Unknown, .. } | RecordedCpu::Task(_) => {}
+        for (ns, after) in used.free_to_run {
+            match after {
+                FreeCpu::IdleWake => delays.idle_wake_ns.push(ns),
+                FreeCpu::Switch => delays.switch_ns.push(ns),
+                FreeCpu::AfterPreemptionOrUser => delays.after_preemption_or_user_ns.push(ns),
+                FreeCpu::Unknown => {}
             }
         }
-        RecordedCosts { user_ns_per_decision: (decisions > 0).then(|| user_ns / decisions), start_delays: delays }
+        let user_ns_per_decision = (used.decisions > 0).then(|| used.user_ns / used.decisions);
+        RecordedCosts { user_ns_per_decision, start_delays: delays }
     }
 
     /// The scripts of `rec`'s tasks (see the module's documentation).

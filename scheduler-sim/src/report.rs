@@ -554,19 +554,9 @@ pub(crate) fn build(config: &SimConfig, m: &mut Machine) -> Report {
 
 /// The recorded machine's [`CpuSplit`] up to `duration_ns`, of `capacity_ns`.
 fn recorded_cpu_split(r: &crate::Replay, duration_ns: u64, capacity_ns: u64) -> CpuSplit {
-    use crate::replay::RecordedCpu;
-    let (mut task_ns, mut user_ns, mut decisions, mut free) = (0, 0, 0, Vec::new());
-    for &(at, used) in r.recorded_cpu.iter().filter(|(at, _)| *at <= duration_ns) {
-        // A run from `at`: its part within the simulated time.
-        let within = |ns: u64| ns.min(duration_ns - at);
-        match used {
-            RecordedCpu::Task(ns) => task_ns += within(ns),
-            RecordedCpu::UserScheduler(ns) => user_ns += within(ns),
-            RecordedCpu::FreeToRun { ns, .. } => free.push(ns),
-            RecordedCpu::Decision => decisions += 1,
-        }
-    }
-    CpuSplit::of(capacity_ns, task_ns, user_ns, decisions, &mut free)
+    let used = r.recorded_use(duration_ns);
+    let mut free: Vec<u64> = used.free_to_run.iter().map(|&(ns, _)| ns).collect();
+    CpuSplit::of(capacity_ns, used.task_ns, used.user_ns, used.decisions, &mut free)
 }
 
 /// The classes with tasks, in [`TaskClass::ALL`] order (each class's
