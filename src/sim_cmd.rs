@@ -127,8 +127,8 @@ pub struct SimSetup {
     #[arg(long, conflicts_with = "decision_cost_ns")]
     pub recorded_costs: bool,
 
-    /// The slices and the stall timeout: the real scheduler's options, with
-    /// the same meaning, defaults and limits.
+    /// The slices, the stall timeout and the fast path: the real
+    /// scheduler's options, with the same meaning, defaults and limits.
     #[command(flatten)]
     pub tunables: Tunables,
 
@@ -338,6 +338,7 @@ pub(crate) fn config(args: &SimSetup) -> Result<(SimConfig, PolicyConfig), Confi
             start_delays: costs.map(|c| c.start_delays).unwrap_or_default(),
             stall,
             stall_timeout_ns: tunables.stall_timeout_ns,
+            fast_path: tunables.fast_path,
             ..SimConfig::default()
         },
         tunables.policy_cfg,
@@ -450,8 +451,8 @@ mod tests {
         parse(args).map(|a| a.setup)
     }
 
-    /// The defaults make the configuration the manual states; the slices
-    /// and the stall timeout are the real scheduler's.
+    /// The defaults make the configuration the manual states; the slices,
+    /// the stall timeout and the fast path (off) are the real scheduler's.
     #[test]
     fn defaults() {
         let (cfg, policy_cfg) = config(&setup(&[]).unwrap()).unwrap();
@@ -461,6 +462,9 @@ mod tests {
         assert_eq!(policy_cfg, PolicyConfig { slice_ns: 20_000_000, slice_min_ns: 1_000_000, nr_cpus: 0 });
         assert!(cfg.stall.is_none());
         assert!(cfg.hybrid.is_none(), "every CPU big");
+        assert!(!cfg.fast_path, "off, as on the real command");
+        let (cfg, _) = config(&setup(&["--fast-path"]).unwrap()).unwrap();
+        assert!(cfg.fast_path);
     }
 
     /// `--big-cpus` makes a hybrid machine, its little CPUs at half speed

@@ -84,7 +84,7 @@ fn two_cpu_recording() -> &'static str {
 /// Values no integer option takes.
 const NOT_INTEGERS: &[&str] = &["", "x", "1.5", "1e3", "0x10", "18446744073709551616", "7 7"];
 
-/// Bad values of the slices and the stall timeout, which the scheduler and
+/// Bad values of the slices, the stall timeout and the fast path, which the scheduler and
 /// `sim` share (`Tunables`): (option, arguments, what the line names).
 fn tunable_rows() -> Vec<(&'static str, Vec<&'static str>, &'static str)> {
     let mut rows = Vec::new();
@@ -98,6 +98,7 @@ fn tunable_rows() -> Vec<(&'static str, Vec<&'static str>, &'static str)> {
     for bad in ["0", "2001", "5000", "-5", "4294967296000"].iter().chain(NOT_INTEGERS) {
         rows.push(("stall-timeout-ms", vec!["--stall-timeout-ms", *bad], "--stall-timeout-ms"));
     }
+    rows.push(("fast-path", vec!["--fast-path=1"], "--fast-path"));
     rows
 }
 
@@ -121,7 +122,6 @@ fn scheduler_rows() -> Vec<(&'static str, Vec<&'static str>, &'static str)> {
     }
     row("partial", vec!["--partial=1"], "--partial");
     row("tickless", vec!["--tickless=1"], "--tickless");
-    row("fast-path", vec!["--fast-path=1"], "--fast-path");
     for bad in ["0", "-1", "nan", "inf", "-inf", "86401", "1e999", "x", ""] {
         row("stats", vec!["--stats", bad], "--stats");
     }

@@ -52,7 +52,10 @@ pub enum Kind {
     /// CPU the wakeup ran on (the waker's, or an interrupt's; files
     /// recorded before this was so carry the task's CPU there).
     Runnable = 1,
-    /// The task starts running on `cpu`. `flags` 1: the user scheduler.
+    /// The task starts running on `cpu`. `flags` 1: the user scheduler;
+    /// `arg`: its vtime then (`p->scx.dsq_vtime`: the key of the user
+    /// decision that placed it, which the tick compares with what waits;
+    /// 0 in files recorded before this was so).
     Running = 2,
     /// The task stops running on `cpu`. `flags` 1: it stays runnable.
     Stopping = 3,

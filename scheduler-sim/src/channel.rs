@@ -58,8 +58,9 @@ pub(crate) struct UserSide<'a> {
     pub(crate) cpus: &'a [Cpu],
     pub(crate) tasks: &'a [SimTask],
     pub(crate) now_ns: u64,
-    /// The per-task context the dispatcher shares ([`Backend::task_shared`]).
-    pub(crate) task_shared: &'a TaskSharedTable,
+    /// The per-task context the dispatcher shares ([`Backend::task_shared`]),
+    /// with the fast path on (as the real backend, `--fast-path`).
+    pub(crate) task_shared: Option<&'a TaskSharedTable>,
 }
 
 impl Backend for UserSide<'_> {
@@ -98,6 +99,6 @@ impl Backend for UserSide<'_> {
     }
 
     fn task_shared(&self) -> Option<&[TaskSharedSlot]> {
-        Some(self.task_shared.slots())
+        self.task_shared.map(TaskSharedTable::slots)
     }
 }

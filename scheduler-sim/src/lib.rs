@@ -112,9 +112,11 @@
 //! * **Shared task context** (the BPF's `task_shared` map,
 //!   [`scheduler_core::shared`]): a task claims a slot when it joins (its
 //!   creation's first wakeup, `TaskSharedTable::claim`) and frees it when it
-//!   exits; the user side's backend hands the table to the engine
+//!   exits; with [`SimConfig::fast_path`] (`--fast-path`) the user side's
+//!   backend hands the table to the engine
 //!   ([`Backend::task_shared`](scheduler_core::Backend::task_shared)), which
-//!   writes each received task's [`Policy::fast_path`] answer there. The
+//!   writes each received task's [`Policy::fast_path`] answer there
+//!   (without it, as the real backend, it hands nothing: no grant). The
 //!   dispatcher publishes, with plain stores: at each wakeup (not the
 //!   creation) `nr_wakeups += 1`, the period since its last wakeup into
 //!   `avg_wake_period_ns` (from its second wakeup on; the first period as
@@ -321,6 +323,11 @@ pub struct SimConfig {
     /// How long a free CPU takes to start what it runs next; none by
     /// default (a free CPU dispatches at once).
     pub start_delays: StartDelays,
+    /// The dispatcher's wakeup fast path is on (`--fast-path`, off by
+    /// default as on the real command): user space sees the per-task
+    /// context and its policy's grants apply. Off, no grant is published,
+    /// so nothing is fast-placed.
+    pub fast_path: bool,
 }
 
 /// How long a free CPU takes to dispatch: an idle CPU's wake-up, a context
@@ -352,7 +359,7 @@ impl Default for SimConfig {
     /// 8 CPUs in one LLC, all big, 1 s of `mixed`, seed 1, 5 ms slices, 1 ms
     /// `slice_min`, a 4 ms tick, 1 µs per decision, 0.25 µs per task
     /// received, 1 µs per step, no stall, 100 ms stall timeout, 4096-entry
-    /// rings (as upstream).
+    /// rings (as upstream), no start delays, the fast path off.
     fn default() -> Self {
         Self {
             nr_cpus: 8,
@@ -375,6 +382,7 @@ impl Default for SimConfig {
             engine: EngineConfig::default(),
             check_invariants: false,
             start_delays: StartDelays::default(),
+            fast_path: false,
         }
     }
 }

@@ -253,6 +253,9 @@ pub(crate) struct Machine {
     /// `task_shared` map): each task's slot, the statistics the dispatcher
     /// publishes and the policy's fast-path grants.
     pub(crate) task_shared: TaskSharedTable,
+    /// The wakeup fast path is on ([`SimConfig::fast_path`]): user space
+    /// sees the table and may grant.
+    pub(crate) fast_path: bool,
 }
 
 /// Where a replayed task's script took it ([`Machine::advance_script`]).
@@ -374,6 +377,7 @@ impl Machine {
             recorder: None,
             waking_cpu: None,
             task_shared: TaskSharedTable::new(),
+            fast_path: config.fast_path,
         }
     }
 
@@ -787,7 +791,7 @@ impl Machine {
         if let Some(r) = &mut self.recorder {
             if held == 0 {
                 let t = &self.tasks[id as usize];
-                r.running(now, cpu, t.pid, &t.name());
+                r.running(now, cpu, t.pid, t.vtime, &t.name());
             } else {
                 r.preempted(chosen_at, cpu);
             }
@@ -808,7 +812,7 @@ impl Machine {
         }
         if let Some(r) = &mut self.recorder {
             let t = &self.tasks[task as usize];
-            r.running(self.now, cpu, t.pid, &t.name());
+            r.running(self.now, cpu, t.pid, t.vtime, &t.name());
         }
     }
 
@@ -893,7 +897,7 @@ impl Machine {
             cpus: &self.cpus,
             tasks: &self.tasks,
             now_ns: self.now,
-            task_shared: &self.task_shared,
+            task_shared: self.fast_path.then_some(&self.task_shared),
         };
         let r = self.engine.step(&mut side)?;
         let cost = self
@@ -912,7 +916,7 @@ impl Machine {
         self.user.last_cpu = cpu;
         self.user.kicked = None;
         if let Some(r) = &mut self.recorder {
-            r.running(self.now, cpu, USER_PID, "scx_relay");
+            r.running(self.now, cpu, USER_PID, 0, "scx_relay");
         }
         let c = &mut self.cpus[cpu as usize];
         c.free_since = None;

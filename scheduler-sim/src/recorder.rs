@@ -9,7 +9,7 @@
 //!   replayed wake, a fork), or, woken by its timer, on the CPU it last ran
 //!   on (the kernel's hrtimer fires on the CPU that armed it), whatever runs
 //!   there;
-//! - a task starts on a CPU (`running`; flags 1 for the user scheduler);
+//! - a task starts on a CPU (`running`; flags 1 for the user scheduler; `arg` its vtime, the BPF's `dsq_vtime`);
 //!   a task still recorded on that CPU was preempted: `stopping` with
 //!   flags 1 comes first, at the same time, or, when the start is held
 //!   (`StartDelays::after_preemption_or_user_ns`), at the choice, the
@@ -64,14 +64,15 @@ impl SimRecorder {
         self.push(Event { ts_ns: now, kind: Kind::Runnable, pid, cpu: cpu as i32, flags, arg, arg2 }, &t.name());
     }
 
-    /// `pid` starts on `cpu`; what was recorded there was preempted.
-    pub(crate) fn running(&mut self, now: u64, cpu: u32, pid: i32, comm: &str) {
+    /// `pid` starts on `cpu` at `vtime` (the key the tick compares); what
+    /// was recorded there was preempted.
+    pub(crate) fn running(&mut self, now: u64, cpu: u32, pid: i32, vtime: u64, comm: &str) {
         if self.on_cpu[cpu as usize].is_some() {
             self.stopping(now, cpu, true);
         }
         self.on_cpu[cpu as usize] = Some(pid);
         let flags = u32::from(pid == USER_PID);
-        self.push(Event { ts_ns: now, kind: Kind::Running, pid, cpu: cpu as i32, flags, arg: 0, arg2: 0 }, comm);
+        self.push(Event { ts_ns: now, kind: Kind::Running, pid, cpu: cpu as i32, flags, arg: vtime, arg2: 0 }, comm);
     }
 
     /// The task recorded on `cpu`, if any, was preempted: its `stopping`

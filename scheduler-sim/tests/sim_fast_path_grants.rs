@@ -69,9 +69,15 @@ fn saturated(nr_cpus: u32, periodic: Behavior, seconds: u64) -> SimConfig {
     }
 }
 
-/// Runs `config` under `WeightedVtime`, granting `interactive-*` tasks
-/// `budget_ns` if given; the report, and how often the policy saw a revoked grant.
+/// Runs `config` with the fast path on (`--fast-path`) under
+/// `WeightedVtime`, granting `interactive-*` tasks `budget_ns` if given;
+/// the report, and how often the policy saw a revoked grant.
 fn run(config: &SimConfig, budget_ns: Option<u64>) -> (Report, u64) {
+    run_with(&SimConfig { fast_path: true, ..config.clone() }, budget_ns)
+}
+
+/// [`run`] with `config`'s own `fast_path`.
+fn run_with(config: &SimConfig, budget_ns: Option<u64>) -> (Report, u64) {
     let inner = WeightedVtime::new(5_000_000);
     let saw_revoked = Arc::new(AtomicU64::new(0));
     let policy: Box<dyn Policy> = match budget_ns {
@@ -332,4 +338,22 @@ fn the_fast_path_is_deterministic() {
     assert_eq!(a.render_table(), b.render_table());
     let (c, _) = run(&SimConfig { seed: 2, ..config }, Some(2_000_000));
     assert_ne!(a.to_json(), c.to_json());
+}
+
+/// Without `--fast-path` (the default, as on the real command) user space
+/// does not see the per-task context: the policy's grants are never
+/// published and no wakeup is fast-placed; the dispatcher still keeps the
+/// statistics. The same run with the fast path on places nearly every one.
+#[test]
+fn without_the_fast_path_nothing_is_granted_or_placed() {
+    let periodic = Behavior::Periodic { run_ns: 500_000, sleep_ns: 4_500_000 };
+    let config = saturated(4, periodic, 1);
+    assert!(!config.fast_path, "off by default");
+    let (off, _) = run_with(&config, Some(2_000_000));
+    let s = published(&off, "interactive-0");
+    assert_eq!((off.dispatch.fast_placed, s.granted, s.nr_fast_runs), (0, false, 0), "{s:?}");
+    assert_eq!(off.engine.grants, 0);
+    assert!(s.nr_wakeups > 150, "{s:?}");
+    let (on, _) = run(&config, Some(2_000_000));
+    assert!(on.dispatch.fast_placed > 150, "{:?}", on.dispatch);
 }

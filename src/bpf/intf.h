@@ -166,8 +166,9 @@ enum relay_record_kind {
 	   of enq_flags (RELAY_ENQ_WAKEUP: a wakeup). `cpu` is the CPU the
 	   call runs on (the waker's, or an interrupt's), not the task's. */
 	RELAY_REC_RUNNABLE = 1,
-	/* ops.running: the task starts running on `cpu`. flags = 1 for the
-	   user scheduler. */
+	/* ops.running: the task starts running on `cpu`. arg = its
+	   p->scx.dsq_vtime then (a user decision's key, as the tick's
+	   should_yield compares it), flags = 1 for the user scheduler. */
 	RELAY_REC_RUNNING = 2,
 	/* ops.stopping: the task stops running on `cpu`. flags = 1 if it stays
 	   runnable (preempted, slice over, yielded), 0 if it blocks. */

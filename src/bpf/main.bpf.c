@@ -2549,7 +2549,7 @@ void BPF_STRUCT_OPS(relay_running, struct task_struct *p)
 		st->idle = 0;
 	}
 	cpu = scx_bpf_task_cpu(p);
-	record_event(RELAY_REC_RUNNING, p, cpu, 0, 0, is_usersched(p));
+	record_event(RELAY_REC_RUNNING, p, cpu, p->scx.dsq_vtime, 0, is_usersched(p));
 	arm_tickless_check(false);
 	if (cpu >= 0 && cpu < RELAY_MAX_CPUS)
 		WRITE_ONCE(cpu_started_ns[cpu & (RELAY_MAX_CPUS - 1)], now);

@@ -70,7 +70,8 @@ pub struct RunOpts {
     #[arg(long, hide = true)]
     pub allow_test_policies: bool,
 
-    /// The slices and the stall timeout (as `scx_relay sim` takes them).
+    /// The slices, the stall timeout and the fast path (as `scx_relay sim`
+    /// takes them).
     #[command(flatten)]
     pub tunables: Tunables,
 
@@ -92,13 +93,6 @@ pub struct RunOpts {
     /// `unbounded_runs` and `unbounded_kicks` in the metrics.
     #[arg(long)]
     pub tickless: bool,
-
-    /// Turn on the dispatcher's wakeup fast path: a policy that grants it
-    /// (`deadline`, `interactive`) has latency-critical tasks' wakeups
-    /// placed at once by the dispatcher (`fast_placed` in the metrics).
-    /// Off by default: bench-vm measured no gain from it beyond noise.
-    #[arg(long)]
-    pub fast_path: bool,
 
     /// Print one line every SECS seconds of what the counters moved during
     /// those seconds (`scx_relay stats: last 1.0 s: queued N ...`: tasks
@@ -252,7 +246,7 @@ impl RunOpts {
             stall_timeout_ns: tunables.stall_timeout_ns,
             partial: self.partial,
             tickless: self.tickless,
-            fast_path: self.fast_path,
+            fast_path: self.tunables.fast_path,
             allow_test_policies: self.allow_test_policies,
             stats_interval,
             exit_dump_len: self.exit_dump_len,

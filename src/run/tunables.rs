@@ -1,4 +1,5 @@
-//! The scheduler's tunables: its slices and its stall timeout. The real
+//! The scheduler's tunables: its slices, its stall timeout and its wakeup
+//! fast path. The real
 //! scheduler (`scx_relay`) and the simulator (`scx_relay sim`) take them as
 //! the same options, with the same meaning, defaults and limits: both
 //! flatten [`Tunables`] into their command lines and [`Tunables::check`]
@@ -17,7 +18,7 @@ pub const MAX_STALL_TIMEOUT_MS: u64 = bpf::WATCHDOG_MS * 7 / 10 - bpf::AGE_AFTER
 /// Longest slice accepted (the dispatcher clamps decisions to it too).
 pub const MAX_SLICE_US: u64 = bpf::MAX_SLICE_US;
 
-/// The slices and the stall timeout (see `scx_relay --help`).
+/// The slices, the stall timeout and the fast path (see `scx_relay --help`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct Tunables {
     /// Longest time slice a task is given, in microseconds (1..=100000).
@@ -45,6 +46,13 @@ pub struct Tunables {
     /// runnable task waits longer).
     #[arg(long, default_value_t = 1_000, value_name = "MS", allow_negative_numbers = true)]
     pub stall_timeout_ms: u64,
+
+    /// Turn on the dispatcher's wakeup fast path: a policy that grants it
+    /// (`deadline`, `interactive`) has latency-critical tasks' wakeups
+    /// placed at once by the dispatcher (`fast_placed` in the metrics).
+    /// Off by default: bench-vm measured no gain from it beyond noise.
+    #[arg(long)]
+    pub fast_path: bool,
 }
 
 /// A tunable out of its range; one line naming the option (exit code 2).
@@ -79,6 +87,8 @@ pub struct Checked {
     pub policy_cfg: PolicyConfig,
     /// The stall timeout (ns).
     pub stall_timeout_ns: u64,
+    /// The wakeup fast path is on.
+    pub fast_path: bool,
 }
 
 impl Tunables {
@@ -100,6 +110,7 @@ impl Tunables {
                 nr_cpus: 0,
             },
             stall_timeout_ns: self.stall_timeout_ms * 1_000_000,
+            fast_path: self.fast_path,
         })
     }
 }

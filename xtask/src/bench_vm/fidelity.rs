@@ -135,13 +135,14 @@ pub(super) const COMPARED: &[Compared] = &[
 ];
 
 /// The scx_relay policy a bench scheduler name runs (`relay-eevdf` is
-/// scx_relay's eevdf; `eevdf` itself is the kernel's), or `None` for the
-/// kernel, the peer, the baseline and `deadline-fast` (the simulator has
-/// no `--fast-path`: its policies' grants always apply).
-pub(super) fn policy_of(scheduler: &str) -> Option<&str> {
+/// scx_relay's eevdf; `eevdf` itself is the kernel's), and whether with
+/// `--fast-path` (`deadline-fast`; `sim` takes the option as the real
+/// command does), or `None` for the kernel, the peer and the baseline.
+pub(super) fn policy_of(scheduler: &str) -> Option<(&str, bool)> {
     match scheduler {
-        "eevdf" | "rustland" | "baseline" | "deadline-fast" => None,
-        other => Some(other.strip_prefix("relay-").unwrap_or(other)),
+        "eevdf" | "rustland" | "baseline" => None,
+        "deadline-fast" => Some(("deadline", true)),
+        other => Some((other.strip_prefix("relay-").unwrap_or(other), false)),
     }
 }
 
@@ -162,13 +163,13 @@ pub(super) type SimValues = BTreeMap<(String, usize), f64>;
 pub(super) fn simulate(binary: &Path, results: &Results, cpus: u32) -> Result<SimValues> {
     let mut values = SimValues::new();
     for scheduler in results.schedulers() {
-        let Some(policy) = policy_of(scheduler) else { continue };
+        let Some((policy, fast_path)) = policy_of(scheduler) else { continue };
         let mut reports: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
         for compared in COMPARED {
             if !reports.contains_key(compared.sim_workload) {
                 let runs = SIM_SEEDS
                     .iter()
-                    .map(|&seed| run_sim(binary, policy, compared.sim_workload, cpus, seed))
+                    .map(|&seed| run_sim(binary, policy, fast_path, compared.sim_workload, cpus, seed))
                     .collect::<Result<Vec<_>>>()?;
                 reports.insert(compared.sim_workload, runs);
             }
@@ -184,9 +185,10 @@ pub(super) fn simulate(binary: &Path, results: &Results, cpus: u32) -> Result<Si
 }
 
 /// One `sim --json` run.
-fn run_sim(binary: &Path, policy: &str, workload: &str, cpus: u32, seed: u64) -> Result<Value> {
+fn run_sim(binary: &Path, policy: &str, fast_path: bool, workload: &str, cpus: u32, seed: u64) -> Result<Value> {
     let out = Command::new(binary)
         .args(["sim", "--json", "--policy", policy, "--workload", workload])
+        .args(fast_path.then_some("--fast-path"))
         .args(["--cpus", &cpus.to_string(), "--seconds", &SIM_SECONDS.to_string(), "--seed", &seed.to_string()])
         .output()
         .with_context(|| format!("cannot run {}", binary.display()))?;
@@ -363,8 +365,9 @@ mod tests {
     fn bench_names_map_to_policies() {
         assert_eq!(policy_of("eevdf"), None);
         assert_eq!(policy_of("rustland"), None);
-        assert_eq!(policy_of("relay-eevdf"), Some("eevdf"));
-        assert_eq!(policy_of("interactive"), Some("interactive"));
+        assert_eq!(policy_of("relay-eevdf"), Some(("eevdf", false)));
+        assert_eq!(policy_of("interactive"), Some(("interactive", false)));
+        assert_eq!(policy_of("deadline-fast"), Some(("deadline", true)));
         assert_eq!(scheduler_of("eevdf"), "relay-eevdf");
         assert_eq!(scheduler_of("local"), "local");
     }
