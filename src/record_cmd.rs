@@ -83,6 +83,8 @@ pub fn summary_main(args: &SummaryArgs) -> ExitCode {
 struct Summary {
     /// The file's size (bytes).
     file_bytes: u64,
+    /// Its format version (`scheduler_core::record::VERSION`).
+    version: u64,
     nr_cpus: u32,
     /// From the start of recording to its end (or its last event, if cut short) (s).
     duration_s: f64,
@@ -119,6 +121,10 @@ struct Summary {
     free_cpu_to_run: FreeCpu,
     /// The user scheduler's runs against the decisions applied.
     user_scheduler: UserScheduler,
+    /// How late the tick made running tasks yield (`scheduler_sim::late_yields`,
+    /// read as `sim --recorded-costs` reads it with the default options);
+    /// `null` for a file of format version 1, which has no vtimes.
+    late_yields: Option<LateYieldsSummary>,
     /// Per CPU: the fraction of the recording it ran tasks (the user
     /// scheduler included), and its runs.
     cpus: Vec<CpuSummary>,
@@ -167,6 +173,40 @@ struct UserScheduler {
     decisions: u64,
     /// Its CPU time per decision applied (µs); `null` without decisions.
     us_per_decision: Option<f64>,
+}
+
+/// [`Summary::late_yields`].
+#[derive(Debug, Serialize)]
+struct LateYieldsSummary {
+    /// Yields that came after their first due tick.
+    observed: u64,
+    /// Due times that ended otherwise (censored).
+    censored: u64,
+    /// The lateness's distribution, the censored times taken into account
+    /// (`LateYields::distribution`), µs.
+    p50_us: f64,
+    p90_us: f64,
+    p99_us: f64,
+}
+
+impl LateYieldsSummary {
+    fn of(rec: &Recording) -> Option<Self> {
+        if rec.version < 2 {
+            return None;
+        }
+        let tick_ns = scheduler_sim::SimConfig::default().tick_ns;
+        let slice_min_ns = policies::PolicyConfig::default().slice_min_ns;
+        let late = scheduler_sim::late_yields(rec, u64::MAX, tick_ns, slice_min_ns);
+        let d = late.distribution();
+        let at = |q: usize| d.get(q * d.len() / 100).map_or(0.0, |&ns| ns as f64 / 1e3);
+        Some(LateYieldsSummary {
+            observed: late.observed.len() as u64,
+            censored: late.censored.len() as u64,
+            p50_us: at(50),
+            p90_us: at(90),
+            p99_us: at(99),
+        })
+    }
 }
 
 /// Wakeups by path: where the time between a task's wakeup and its run went.
@@ -256,6 +296,7 @@ impl Summary {
             .collect();
         Summary {
             file_bytes,
+            version: rec.version,
             nr_cpus: rec.nr_cpus,
             duration_s: duration_ns as f64 / 1e9,
             complete: rec.end.is_some(),
@@ -280,6 +321,7 @@ impl Summary {
                 decisions,
                 us_per_decision: (decisions > 0).then(|| usersched_ns as f64 / 1e3 / decisions as f64),
             },
+            late_yields: LateYieldsSummary::of(rec),
             cpus,
             top_tasks,
         }
@@ -422,6 +464,13 @@ mod tests {
         let u = &s.user_scheduler;
         assert_eq!((u.decisions, u.us_per_decision), (0, None));
         assert!((u.cpu_s - 10e-6).abs() < 1e-12);
+        // No decision, so no run a decision placed, no late yield; a file
+        // of version 1 has no vtimes to read them from.
+        assert_eq!(s.version, scheduler_core::record::VERSION);
+        let late = s.late_yields.unwrap();
+        assert_eq!((late.observed, late.censored, late.p99_us), (0, 0, 0.0));
+        let v1 = Recording { version: 1, ..rec.clone() };
+        assert!(Summary::of(&v1, &Runs::of(&v1), 100).late_yields.is_none());
     }
 
     /// The trace holds the task runs as task slices and the user

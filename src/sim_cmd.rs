@@ -8,11 +8,12 @@
 use std::process::ExitCode;
 
 use policies::PolicyConfig;
-use scheduler_core::wire::MAX_CPUS;
+use scheduler_core::{record::Recording, wire::MAX_CPUS};
 
 use crate::run::{tunables::TunablesError, Tunables};
 use scheduler_sim::{
-    simulate, simulate_traced, Hybrid, Replay, ReplayError, SimConfig, SimError, Stall, UnknownWorkload, Workload,
+    late_yields, simulate, simulate_traced, Hybrid, Replay, ReplayError, SimConfig, SimError, Stall, UnknownWorkload,
+    Workload,
 };
 
 /// Options of `scx_relay sim`.
@@ -123,7 +124,9 @@ pub struct SimSetup {
     /// free CPU took to start the task it ran next, drawn at random from
     /// the recorded times (an idle CPU woken for it; a switch after a task
     /// blocked; a start after a preemption or a user-scheduler run), where
-    /// the model starts at once. `record-summary` prints both.
+    /// the model starts at once; and how late the recorded tick made
+    /// running tasks yield (files of format version 2), where the model's
+    /// tick comes on time. `record-summary` prints all three.
     #[arg(long, conflicts_with = "decision_cost_ns")]
     pub recorded_costs: bool,
 
@@ -271,12 +274,14 @@ const DEFAULT_CPUS: u32 = 8;
 /// Simulated time without `--seconds` (and no replay), ns.
 const DEFAULT_DURATION_NS: u64 = 10_000_000_000;
 
-/// The replay of recording `path`, as a workload.
-fn replay(path: &std::path::Path) -> Result<Replay, ConfigError> {
+/// Recording `path`, and its replay as a workload.
+fn replay(path: &std::path::Path) -> Result<(Recording, Replay), ConfigError> {
     let bytes = std::fs::read(path).map_err(|source| ConfigError::ReplayRead { path: path.to_owned(), source })?;
     let rec = scheduler_core::record::read(&bytes)
         .map_err(|source| ConfigError::ReplayFormat { path: path.to_owned(), source })?;
-    Replay::from_recording(&rec).map_err(|source| ConfigError::Replay { path: path.to_owned(), source })
+    let replay =
+        Replay::from_recording(&rec).map_err(|source| ConfigError::Replay { path: path.to_owned(), source })?;
+    Ok((rec, replay))
 }
 
 /// The little CPUs' capacity when `--big-cpus` comes without `--little-capacity`.
@@ -290,6 +295,7 @@ pub(crate) fn config(args: &SimSetup) -> Result<(SimConfig, PolicyConfig), Confi
         return Err(ConfigError::RecordedCostsWithoutReplay);
     }
     let mut costs = None;
+    let mut late_yields_ns = Vec::new();
     let (workload, nr_cpus, duration_ns) = match &args.replay {
         None => (
             args.workload.parse::<Workload>()?,
@@ -297,12 +303,18 @@ pub(crate) fn config(args: &SimSetup) -> Result<(SimConfig, PolicyConfig), Confi
             args.duration_ns.unwrap_or(DEFAULT_DURATION_NS),
         ),
         Some(path) => {
-            let r = replay(path)?;
+            let (rec, r) = replay(path)?;
             if let Some(cpus) = args.cpus.filter(|&c| c != r.nr_cpus) {
                 return Err(ConfigError::ReplayCpus { path: path.clone(), recorded: r.nr_cpus, cpus });
             }
             let (nr_cpus, duration) = (r.nr_cpus, args.duration_ns.map_or(r.duration_ns, |d| d.min(r.duration_ns)));
             costs = args.recorded_costs.then(|| r.recorded_costs(duration));
+            if args.recorded_costs {
+                // The recorded machine's tick, as the model's (HZ=250), and
+                // its slice_min as this replay's (`-S`).
+                let tick_ns = SimConfig::default().tick_ns;
+                late_yields_ns = late_yields(&rec, duration, tick_ns, tunables.policy_cfg.slice_min_ns).distribution();
+            }
             (Workload::Replay(std::sync::Arc::new(r)), nr_cpus, duration)
         }
     };
@@ -336,6 +348,7 @@ pub(crate) fn config(args: &SimSetup) -> Result<(SimConfig, PolicyConfig), Confi
                 .and_then(|c| c.user_ns_per_decision)
                 .map_or(args.decision_cost_ns, |ns| ns.min(MAX_DECISION_COST_NS)),
             start_delays: costs.map(|c| c.start_delays).unwrap_or_default(),
+            late_yields_ns,
             stall,
             stall_timeout_ns: tunables.stall_timeout_ns,
             fast_path: tunables.fast_path,

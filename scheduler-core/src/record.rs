@@ -32,8 +32,12 @@ use crate::{wire::RawRecordEvent, TASK_COMM_LEN};
 
 /// The file's first bytes.
 pub const MAGIC: &[u8; 16] = b"SCX_RELAY RECORD";
-/// The format version this module writes and reads.
-pub const VERSION: u64 = 1;
+/// The format version this module writes; it reads it and the older ones
+/// down to [`OLDEST_VERSION`]. Version 2 (2026-12-05) gives `running` its
+/// `arg`, the task's vtime ([`Kind::Running`]); version 1 has 0 there.
+pub const VERSION: u64 = 2;
+/// The oldest format version [`read`] reads.
+pub const OLDEST_VERSION: u64 = 1;
 /// A task's name follows.
 pub const TAG_TASK: u8 = 0x01;
 /// A session starts.
@@ -55,7 +59,7 @@ pub enum Kind {
     /// The task starts running on `cpu`. `flags` 1: the user scheduler;
     /// `arg`: its vtime then (`p->scx.dsq_vtime`: the key of the user
     /// decision that placed it, which the tick compares with what waits;
-    /// 0 in files recorded before this was so).
+    /// 0 in files of format version 1).
     Running = 2,
     /// The task stops running on `cpu`. `flags` 1: it stays runnable.
     Stopping = 3,
@@ -146,7 +150,7 @@ pub enum RecordError {
     #[error("not a scx_relay recording (it does not start with {:?})", String::from_utf8_lossy(MAGIC))]
     BadMagic,
     /// A format version this build does not read.
-    #[error("recording format version {0}, this scx_relay reads version {VERSION}")]
+    #[error("recording format version {0}, this scx_relay reads versions {OLDEST_VERSION} to {VERSION}")]
     Version(u64),
     /// The header is cut short.
     #[error("the recording's header is cut short")]
@@ -277,6 +281,8 @@ pub fn synthetic(nr_cpus: u32, end_ns: u64, events: &[SyntheticEvent]) -> std::i
 /// A recording, read back.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Recording {
+    /// Its format version ([`VERSION`]; what it holds depends on it).
+    pub version: u64,
     /// CPUs of the recorded machine.
     pub nr_cpus: u32,
     /// When recording started (ns).
@@ -297,12 +303,13 @@ pub fn read(bytes: &[u8]) -> Result<Recording, RecordError> {
     let rest = bytes.strip_prefix(MAGIC.as_slice()).ok_or(RecordError::BadMagic)?;
     let mut r = Reader { bytes: rest, at: 0, base: MAGIC.len(), error: None };
     let version = r.u().ok_or(RecordError::ShortHeader)?;
-    if version != VERSION {
+    if !(OLDEST_VERSION..=VERSION).contains(&version) {
         return Err(RecordError::Version(version));
     }
     let nr_cpus = r.u().ok_or(RecordError::ShortHeader)?;
     let start_ns = r.u().ok_or(RecordError::ShortHeader)?;
     let mut rec = Recording {
+        version,
         nr_cpus: u32::try_from(nr_cpus)
             .ok()
             .filter(|n| (1..=crate::wire::MAX_CPUS).contains(n))
@@ -539,9 +546,15 @@ mod tests {
     fn malformed() {
         let (_, bytes) = sample();
         assert_eq!(read(b"not a recording at all"), Err(RecordError::BadMagic));
-        let mut v2 = MAGIC.to_vec();
-        v2.extend_from_slice(&[2, 4, 0]);
-        assert_eq!(read(&v2), Err(RecordError::Version(2)));
+        for version in [0, VERSION + 1] {
+            let mut other = MAGIC.to_vec();
+            other.extend_from_slice(&[version as u8, 4, 0]);
+            assert_eq!(read(&other), Err(RecordError::Version(version)));
+        }
+        // Version 1 (no vtime on `running`) is still read.
+        let mut v1 = MAGIC.to_vec();
+        v1.extend_from_slice(&[1, 4, 0]);
+        assert_eq!(read(&v1).map(|r| (r.version, r.nr_cpus)), Ok((1, 4)));
         let mut trailing = bytes.clone();
         trailing.push(0);
         assert_eq!(read(&trailing), Err(RecordError::TrailingBytes(1)));

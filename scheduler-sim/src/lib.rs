@@ -217,6 +217,7 @@ mod channel;
 mod dispatcher;
 mod fast_path;
 mod html_report;
+mod late_yields;
 mod machine;
 mod queue;
 mod recorder;
@@ -233,6 +234,7 @@ use thiserror::Error;
 #[doc(hidden)]
 pub use fast_path::bench;
 pub use html_report::{cdf_curve, comparison_html, share_points, timeline_bars, wait_axis, Bar, TimelineWindow};
+pub use late_yields::{late_yields, LateYields, LATE_YIELD_SAMPLES};
 pub use machine::Invariant;
 pub use recorder::USER_PID;
 pub use replay::{Replay, ReplayError};
@@ -323,6 +325,15 @@ pub struct SimConfig {
     /// How long a free CPU takes to start what it runs next; none by
     /// default (a free CPU dispatches at once).
     pub start_delays: StartDelays,
+    /// How late the tick makes a running task yield (ns), drawn at random
+    /// from these samples (a stream fixed by the seed) each time a tick
+    /// finds a task that must yield (its slice over, a lower key waiting,
+    /// the user scheduler's turn); empty by default: it yields at that
+    /// tick. Until the drawn time the CPU's ticks do not look at that run;
+    /// then the tick's check runs again, as a late tick would, and the
+    /// task yields if it still must. `sim --recorded-costs` takes them
+    /// from the replayed recording ([`late_yields`]).
+    pub late_yields_ns: Vec<u64>,
     /// The dispatcher's wakeup fast path is on (`--fast-path`, off by
     /// default as on the real command): user space sees the per-task
     /// context and its policy's grants apply. Off, no grant is published,
@@ -359,7 +370,8 @@ impl Default for SimConfig {
     /// 8 CPUs in one LLC, all big, 1 s of `mixed`, seed 1, 5 ms slices, 1 ms
     /// `slice_min`, a 4 ms tick, 1 µs per decision, 0.25 µs per task
     /// received, 1 µs per step, no stall, 100 ms stall timeout, 4096-entry
-    /// rings (as upstream), no start delays, the fast path off.
+    /// rings (as upstream), no start delays, no late yields, the fast path
+    /// off.
     fn default() -> Self {
         Self {
             nr_cpus: 8,
@@ -382,6 +394,7 @@ impl Default for SimConfig {
             engine: EngineConfig::default(),
             check_invariants: false,
             start_delays: StartDelays::default(),
+            late_yields_ns: Vec::new(),
             fast_path: false,
         }
     }

@@ -115,6 +115,9 @@ pub(crate) struct Cpu {
     /// When the last run here stopped, while nothing has started since:
     /// where a CPU's free → run time begins ([`Machine::start_task`]).
     pub(crate) free_since: Option<u64>,
+    /// The run (its number) whose late tick is on its way
+    /// ([`crate::SimConfig::late_yields_ns`]): the ticks until then pass it by.
+    pub(crate) late_tick_for: Option<u64>,
 }
 
 /// Aging's per-CPU state (the BPF's `age_request[]`, `aged_last[]`, and the
@@ -169,6 +172,8 @@ pub(crate) struct Counters {
     /// Of `preemptions`, those where the task yielded before its slice
     /// ended (a lower key waited, or the user scheduler did).
     pub(crate) tick_yields: u64,
+    /// Late ticks that came (`SimConfig::late_yields_ns`).
+    pub(crate) late_ticks: u64,
     /// Tasks preempted by a kick to run the user scheduler for a wakeup.
     pub(crate) preempt_kicks: u64,
     /// Tasks aging ran ahead of the queues' order.
@@ -225,6 +230,10 @@ pub(crate) struct Machine {
     /// nor those of another kind, depend on them).
     pub(crate) start_delays: crate::StartDelays,
     pub(crate) delay_rng: [SplitMix64; 3],
+    /// The late yields to draw from ([`crate::SimConfig::late_yields_ns`]),
+    /// and their own stream.
+    pub(crate) late_yields_ns: Vec<u64>,
+    pub(crate) late_yield_rng: SplitMix64,
     /// Each task start on a CPU that had been free while the task was
     /// ready: how long (ns), as `record-summary` measures a recording's.
     pub(crate) free_to_run_ns: Vec<u64>,
@@ -284,6 +293,9 @@ pub(crate) enum StartKind {
 /// this`): any constant apart from the workload's, "STARTDLY".
 const START_DELAY_STREAM: u64 = 0x5354_4152_5444_4c59;
 
+/// Seeds the late yields' stream (`seed ^ this`): "LATEYIEL".
+const LATE_YIELD_STREAM: u64 = 0x4c41_5445_5949_454c;
+
 /// Whether a task that finished a burst stays on its CPU.
 enum AfterBurst {
     Stays,
@@ -328,6 +340,7 @@ impl Machine {
                 aging: Aging::default(),
                 fast_waiting: None,
                 free_since: None,
+                late_tick_for: None,
             })
             .collect();
         Self {
@@ -365,6 +378,8 @@ impl Machine {
                 let mut seeds = SplitMix64::new(config.seed ^ START_DELAY_STREAM);
                 [(); 3].map(|()| SplitMix64::new(seeds.next_u64()))
             },
+            late_yields_ns: config.late_yields_ns.clone(),
+            late_yield_rng: SplitMix64::new(config.seed ^ LATE_YIELD_STREAM),
             free_to_run_ns: Vec::new(),
             counters: Counters::default(),
             waits: Default::default(),
@@ -437,6 +452,7 @@ impl Machine {
                 }
                 Event::Switch(i) => self.switch_policy(i),
                 Event::HeldStart(cpu, run) => self.record_held_start(cpu, run),
+                Event::LateTick(cpu, run) => self.on_late_tick(cpu, run)?,
             }
             if self.check_every_event {
                 self.verify()?;
@@ -629,25 +645,63 @@ impl Machine {
         self.ticks += 1;
         let first = (self.ticks % u64::from(n)) as u32;
         for cpu in (0..n).map(|i| (first + i) % n) {
-            let CpuState::Task { task, since } = self.cpus[cpu as usize].state else { continue };
-            if since > self.now {
-                // Held for its start: nothing ran yet.
+            let c = &self.cpus[cpu as usize];
+            if c.late_tick_for == Some(c.run_seq) {
+                // Its late tick is on its way.
                 continue;
             }
-            let t = &self.tasks[task as usize];
-            if t.burst_left <= work_done(self.now - since, self.topology.capacity(cpu)) {
-                // Its burst ends at this very instant: that event handles it.
-                continue;
-            }
-            let Some(slice_over) = self.tick_wants_yield(cpu, task, since) else { continue };
-            self.account(cpu, task, since);
-            self.tasks[task as usize].slice_left = 0;
-            if !slice_over {
-                self.counters.tick_yields += 1;
-            }
-            self.dispatch(cpu, super::dispatcher::Prev::Task(task))?;
+            self.tick_cpu(cpu, true)?;
         }
         Ok(())
+    }
+
+    /// The tick on `cpu`: its task yields if it must — at once, or, when
+    /// `may_be_late` and a late yield is drawn, when [`Event::LateTick`]
+    /// comes and checks again.
+    fn tick_cpu(&mut self, cpu: u32, may_be_late: bool) -> Result<(), SimError> {
+        let CpuState::Task { task, since } = self.cpus[cpu as usize].state else { return Ok(()) };
+        if since > self.now {
+            // Held for its start: nothing ran yet.
+            return Ok(());
+        }
+        let t = &self.tasks[task as usize];
+        if t.burst_left <= work_done(self.now - since, self.topology.capacity(cpu)) {
+            // Its burst ends at this very instant: that event handles it.
+            return Ok(());
+        }
+        let Some(slice_over) = self.tick_wants_yield(cpu, task, since) else { return Ok(()) };
+        if may_be_late && !self.late_yields_ns.is_empty() {
+            let samples = &self.late_yields_ns;
+            let late = samples[self.late_yield_rng.below(samples.len() as u64) as usize];
+            if late > 0 {
+                let c = &mut self.cpus[cpu as usize];
+                c.late_tick_for = Some(c.run_seq);
+                let run = c.run_seq;
+                self.events.push(self.now.saturating_add(late), Event::LateTick(cpu, run));
+                return Ok(());
+            }
+        }
+        self.account(cpu, task, since);
+        self.tasks[task as usize].slice_left = 0;
+        if !slice_over {
+            self.counters.tick_yields += 1;
+        }
+        self.dispatch(cpu, super::dispatcher::Prev::Task(task))
+    }
+
+    /// The late tick of `cpu`'s run number `run` comes: if that run goes
+    /// on, the tick's check runs now (and its task yields if it still must).
+    fn on_late_tick(&mut self, cpu: u32, run: u64) -> Result<(), SimError> {
+        let c = &mut self.cpus[cpu as usize];
+        if c.late_tick_for != Some(run) {
+            return Ok(());
+        }
+        c.late_tick_for = None;
+        if c.run_seq != run {
+            return Ok(());
+        }
+        self.counters.late_ticks += 1;
+        self.tick_cpu(cpu, false)
     }
 
     /// Task `id` used up its burst: it sleeps, blocks, spawns, exits or goes on.

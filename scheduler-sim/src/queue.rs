@@ -48,6 +48,9 @@ pub(crate) enum Event {
     /// `Machine::start_task_held`); the second field is the CPU's run
     /// number, as [`Event::CpuEnd`]'s.
     HeldStart(u32, u64),
+    /// A late tick comes to this CPU for its run of this number
+    /// ([`crate::SimConfig::late_yields_ns`]): the tick's check runs again.
+    LateTick(u32, u64),
 }
 
 /// Events by (time, insertion sequence).

@@ -109,6 +109,7 @@ impl SimRecorder {
     pub(crate) fn finish(self, nr_cpus: u32, end_ns: u64) -> Recording {
         let events = self.events.len() as u64;
         Recording {
+            version: scheduler_core::record::VERSION,
             nr_cpus,
             start_ns: 0,
             events: self.events,

@@ -1148,7 +1148,7 @@ pub(crate) mod tests {
                 record::Session { ts_ns: 0, from_event: 0 },
                 record::Session { ts_ns: events.get(half).map_or(0, |e| e.ts_ns), from_event: half },
             ];
-            let rec = Recording { nr_cpus: 3, start_ns: 0, events, names: Vec::new(), sessions, end: None };
+            let rec = Recording { version: 2, nr_cpus: 3, start_ns: 0, events, names: Vec::new(), sessions, end: None };
             let Ok(r) = Replay::from_recording(&rec) else { return Ok(()) };
             let config = checked_config(r);
             let report = crate::simulate(&config, Box::new(Fifo(Default::default()))).unwrap();

@@ -287,6 +287,10 @@ pub struct DispatchCounts {
     /// Runs a tick ended before their slice did: a lower key waited, or the
     /// user scheduler did.
     pub tick_yields: u64,
+    /// Ticks that came late, a drawn time after they found a task that
+    /// had to yield (`SimConfig::late_yields_ns`; 0 without samples): the
+    /// check ran again then.
+    pub late_ticks: u64,
     /// Runs a preempt kick ended, to run the user scheduler for a wakeup.
     pub preempt_kicks: u64,
     /// Tasks aging ran ahead of the queues' order, once they had waited
@@ -680,6 +684,7 @@ fn dispatch_counts(c: &Counters) -> DispatchCounts {
         vtime_clamped: c.vtime_clamped,
         preemptions: c.preemptions,
         tick_yields: c.tick_yields,
+        late_ticks: c.late_ticks,
         preempt_kicks: c.preempt_kicks,
         aged: c.aged,
         fast_placed: c.fast_placed,
@@ -902,6 +907,9 @@ impl Report {
             "{:<14} {} bounced, {} stale, {} vtime clamped, {} congested, {} preemptions ({} tick yields, {} preempt kicks), {} aged",
             "", d.bounced, d.stale, d.vtime_clamped, d.congested, d.preemptions, d.tick_yields, d.preempt_kicks, d.aged
         );
+        if d.late_ticks > 0 {
+            let _ = writeln!(s, "{:<14} {} late ticks (the recorded machine's late yields)", "", d.late_ticks);
+        }
         let e = &self.engine;
         if d.fast_placed + d.fast_revoked + e.grants + e.regrants + e.grants_withdrawn > 0 {
             let _ = writeln!(

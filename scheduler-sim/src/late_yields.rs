@@ -1,0 +1,396 @@
+//! How late the recorded machine's tick made running tasks yield: the
+//! samples of [`SimConfig::late_yields_ns`](crate::SimConfig), read from a
+//! recording (`sim --recorded-costs`).
+//!
+//! The dispatcher's tick (`relay_tick`, `should_yield` in `main.bpf.c`)
+//! ends a run at the first tick after `slice_min` at which its slice is
+//! over or a lower key waits: a key below the running task's key advanced
+//! by its run so far, weighted (`K + r × 1024 / w`). In the model the tick
+//! comes every `tick_ns` on every CPU, on time. On the recorded machine it
+//! may come late: a guest under QEMU's TCG runs its vCPUs one at a time
+//! (`-accel tcg,thread=single`), and a vCPU that is not executing takes its
+//! timer interrupt only when its turn comes, so its task runs on (in the
+//! guest's time) past the ticks it missed. (Measured on a hackbench
+//! recording under `deadline`: the replay ended runs at the first due
+//! tick, 1.9 k times at 3.5 ms median; the guest, 0.9 k times at 8.8 ms,
+//! 12 ms and 16 ms being common, and its CPUs were silent, no event at
+//! all, for 8 to 12 ms at a time.)
+//!
+//! Read from a recording, for each run a user decision placed (its
+//! `decision`, then its `running` with no other event of the task
+//! between): the key is the `running`'s `arg` (the task's `dsq_vtime`,
+//! which recordings carry since format version 2, 2026-12-05; older ones
+//! give no samples),
+//! the slice is the decision's. What waits for a CPU is every decided task
+//! not yet running (its key known from its own `running`), in the shared
+//! queue (a decision for any CPU) or in that CPU's queue. The run is *due*
+//! at the first multiple of `tick_ns` (the kernel's ticks are aligned to
+//! the clock's multiples of the period; the model's too) at which it has
+//! run `slice_min_ns` and a waiting key is below its key advanced by its
+//! run (weighted by its last `runnable`'s weight), or its slice is over and
+//! anything waits (with nothing waiting, the dispatcher keeps it on); a
+//! sample is the time from there to the run's `stopping` if it stayed
+//! runnable (it yielded). A run that blocks first gives none. What the
+//! recording cannot show is left out: a cgroup's share of the weight, and
+//! the other reasons the tick has (the user scheduler's turn, a kernel
+//! thread, aging), which can only end a run early, not late.
+
+use std::collections::HashMap;
+
+use scheduler_core::{
+    record::{Kind, Recording},
+    task::WEIGHT_DEFAULT,
+};
+
+use crate::replay::session_starts;
+
+/// A run a decision placed, as the tick sees it.
+#[derive(Debug, Clone, Copy)]
+struct DecidedRun {
+    pid: i32,
+    start_ns: u64,
+    key: u64,
+    weight: u64,
+    slice_ns: u64,
+    /// Since when it has had to yield, at a tick, without a break.
+    due_ns: Option<u64>,
+}
+
+/// Decided tasks not yet running: pid → (key, the CPU named, -1 any).
+type Waiting = HashMap<i32, (u64, i32)>;
+
+/// Whether vtime `a` is before `b` (wrapping, as the BPF's `vtime_before`).
+fn before(a: u64, b: u64) -> bool {
+    (a.wrapping_sub(b) as i64) < 0
+}
+
+impl DecidedRun {
+    /// Whether a tick at `at` would make it yield, on `cpu`: it has run
+    /// `slice_min_ns`, and a waiting key is below its key advanced by its
+    /// run, or its slice is over and anything waits (with nothing, the
+    /// dispatcher keeps it on).
+    fn must_yield(&self, cpu: usize, at: u64, slice_min_ns: u64, waiting: &Waiting) -> bool {
+        let ran = at.saturating_sub(self.start_ns);
+        if ran < slice_min_ns {
+            return false;
+        }
+        let advanced = self.key.wrapping_add(ran.saturating_mul(WEIGHT_DEFAULT) / self.weight.max(1));
+        let mut for_cpu = waiting.values().filter(|&&(_, named)| named < 0 || named as usize == cpu);
+        if ran >= self.slice_ns {
+            for_cpu.next().is_some()
+        } else {
+            for_cpu.any(|&(key, _)| before(key, advanced))
+        }
+    }
+}
+
+/// How late the recorded tick made tasks yield ([`late_yields`]): the
+/// times from a run's first due tick to its yield (observed), and those
+/// of runs whose due time ended otherwise (censored: the yield was later
+/// than that, had it come): what made it due was served by another CPU,
+/// or the run blocked, or the recording ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LateYields {
+    /// Yields that came, ns after their first due tick.
+    pub observed: Vec<u64>,
+    /// Due times that ended without one (ns): the yield would have been later.
+    pub censored: Vec<u64>,
+}
+
+/// How many samples [`LateYields::distribution`] gives.
+pub const LATE_YIELD_SAMPLES: usize = 1000;
+
+impl LateYields {
+    /// The distribution of the lateness, with the censored times taken
+    /// into account (the Kaplan-Meier estimate: a run whose due time ended
+    /// at `t` without a yield counts among those at risk up to `t`), as
+    /// [`LATE_YIELD_SAMPLES`] equally likely values (its quantiles at
+    /// `(i + 0.5) / n`); the probability left beyond the last observed
+    /// time goes to the longest time seen. Empty without observed yields.
+    ///
+    /// Taking only the observed yields would understate them: when one
+    /// task waits and every CPU's run is due, the first CPU whose tick
+    /// comes takes it; the others' due times end, censored.
+    pub fn distribution(&self) -> Vec<u64> {
+        if self.observed.is_empty() {
+            return Vec::new();
+        }
+        // (time, observed), observed first at equal times.
+        let mut all: Vec<(u64, bool)> =
+            self.observed.iter().map(|&t| (t, true)).chain(self.censored.iter().map(|&t| (t, false))).collect();
+        all.sort_by_key(|&(t, observed)| (t, !observed));
+        let longest = all.last().map_or(0, |&(t, _)| t);
+        // Mass at each observed time: the survival's drop there.
+        let mut masses: Vec<(u64, f64)> = Vec::new();
+        let (mut survival, mut at_risk, mut i) = (1.0f64, all.len(), 0);
+        while i < all.len() {
+            let t = all[i].0;
+            let same = all[i..].iter().take_while(|&&(u, _)| u == t).count();
+            let events = all[i..i + same].iter().filter(|&&(_, observed)| observed).count();
+            if events > 0 {
+                let next = survival * (1.0 - events as f64 / at_risk as f64);
+                masses.push((t, survival - next));
+                survival = next;
+            }
+            at_risk -= same;
+            i += same;
+        }
+        if survival > 0.0 {
+            masses.push((longest, survival));
+        }
+        let mut out = Vec::with_capacity(LATE_YIELD_SAMPLES);
+        let (mut cumulative, mut m) = (0.0f64, 0);
+        for k in 0..LATE_YIELD_SAMPLES {
+            let q = (k as f64 + 0.5) / LATE_YIELD_SAMPLES as f64;
+            while m + 1 < masses.len() && cumulative + masses[m].1 < q {
+                cumulative += masses[m].1;
+                m += 1;
+            }
+            out.push(masses[m].0);
+        }
+        out
+    }
+}
+
+/// The late yields of `rec` (see the module's documentation) whose due
+/// time began in its first `upto_ns` (from the recording's start). None
+/// for a recording without vtimes (format version 1).
+pub fn late_yields(rec: &Recording, upto_ns: u64, tick_ns: u64, slice_min_ns: u64) -> LateYields {
+    let mut out = LateYields::default();
+    if rec.version < 2 || tick_ns == 0 {
+        return out;
+    }
+    // Each decision's key: its task's next event, if that is its `running`.
+    // Each `stopping`: whether its CPU runs the user scheduler next.
+    let mut next_of_pid: HashMap<i32, usize> = HashMap::new();
+    let mut key_of = vec![None; rec.events.len()];
+    let mut user_next = vec![false; rec.events.len()];
+    let mut next_running_user: HashMap<i32, bool> = HashMap::new();
+    for (i, e) in rec.events.iter().enumerate().rev() {
+        match e.kind {
+            Kind::Decision => {
+                key_of[i] =
+                    next_of_pid.get(&e.pid).map(|&j| &rec.events[j]).filter(|n| n.kind == Kind::Running).map(|n| n.arg);
+            }
+            Kind::Running => {
+                next_running_user.insert(e.cpu, e.flags & 1 != 0);
+            }
+            Kind::Stopping => user_next[i] = next_running_user.get(&e.cpu).copied().unwrap_or(false),
+            _ => {}
+        }
+        next_of_pid.insert(e.pid, i);
+    }
+    let until = rec.start_ns.saturating_add(upto_ns);
+    let mut end = |due: u64, at: u64, observed: bool| {
+        if due <= until {
+            let late = at.saturating_sub(due);
+            if observed {
+                out.observed.push(late)
+            } else {
+                out.censored.push(late)
+            }
+        }
+    };
+    let mut weight: HashMap<i32, u64> = HashMap::new();
+    let mut slice: HashMap<i32, u64> = HashMap::new();
+    let mut waiting = Waiting::new();
+    let mut runs: Vec<Option<DecidedRun>> = vec![None; rec.nr_cpus as usize];
+    let mut next_tick = rec.events.first().map_or(0, |e| (e.ts_ns / tick_ns + 1) * tick_ns);
+    let mut starts = session_starts(rec);
+    for (i, e) in rec.events.iter().enumerate() {
+        if starts(i) {
+            for run in runs.iter_mut().filter_map(Option::take) {
+                if let Some(due) = run.due_ns {
+                    end(due, e.ts_ns, false);
+                }
+            }
+            waiting.clear();
+        }
+        while next_tick <= e.ts_ns {
+            for (cpu, slot) in runs.iter_mut().enumerate() {
+                let Some(run) = slot.as_mut() else { continue };
+                match (run.must_yield(cpu, next_tick, slice_min_ns, &waiting), run.due_ns) {
+                    (true, None) => run.due_ns = Some(next_tick),
+                    (false, Some(due)) => {
+                        end(due, next_tick, false);
+                        run.due_ns = None;
+                    }
+                    _ => {}
+                }
+            }
+            next_tick += tick_ns;
+        }
+        let cpu = e.cpu as usize;
+        match e.kind {
+            Kind::Runnable => {
+                weight.insert(e.pid, e.arg);
+            }
+            Kind::Decision => {
+                slice.insert(e.pid, e.arg);
+                match key_of[i] {
+                    Some(key) => waiting.insert(e.pid, (key, e.arg2)),
+                    None => waiting.remove(&e.pid),
+                };
+            }
+            Kind::Quiescent => {
+                waiting.remove(&e.pid);
+            }
+            Kind::Running => {
+                let decided = waiting.remove(&e.pid);
+                if decided.is_some() {
+                    // What made another CPU's run due may be this task.
+                    for (other, slot) in runs.iter_mut().enumerate().filter(|&(c, _)| c != cpu) {
+                        let Some(run) = slot.as_mut() else { continue };
+                        if let (Some(due), false) = (run.due_ns, run.must_yield(other, e.ts_ns, slice_min_ns, &waiting))
+                        {
+                            end(due, e.ts_ns, false);
+                            run.due_ns = None;
+                        }
+                    }
+                }
+                runs[cpu] = decided.filter(|_| e.flags & 1 == 0).map(|_| DecidedRun {
+                    pid: e.pid,
+                    start_ns: e.ts_ns,
+                    key: e.arg,
+                    weight: weight.get(&e.pid).copied().unwrap_or(WEIGHT_DEFAULT),
+                    slice_ns: slice.get(&e.pid).copied().unwrap_or(u64::MAX),
+                    due_ns: None,
+                });
+            }
+            Kind::Stopping => {
+                let Some(run) = runs[cpu].take() else { continue };
+                if let Some(due) = run.due_ns {
+                    // Not to the user scheduler: the dispatcher preempts
+                    // for it at any time (a kick), not only at a tick.
+                    let yielded = run.pid == e.pid
+                        && e.flags & 1 != 0
+                        && !user_next[i]
+                        && run.must_yield(cpu, e.ts_ns, slice_min_ns, &waiting);
+                    end(due, e.ts_ns, yielded);
+                }
+            }
+        }
+    }
+    let last = rec.events.last().map_or(0, |e| e.ts_ns);
+    for run in runs.iter().flatten() {
+        if let Some(due) = run.due_ns {
+            end(due, last, false);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use scheduler_core::record::Kind::{Decision, Quiescent, Runnable, Running, Stopping};
+
+    use super::*;
+    use crate::replay::tests::{recording, Ev};
+
+    const MS: u64 = 1_000_000;
+
+    /// Task 10 (key 100 ms) runs on CPU 0 from 0.5 ms; task 11, decided at
+    /// 1.5 ms for any CPU with key `waiting_key`, waits; 10 stops at `stop`
+    /// (runnable, or blocked); 11 then runs there.
+    fn two_tasks(waiting_key: u64, stop: u64, blocks: bool) -> Recording {
+        let events: Vec<Ev> = vec![
+            (0, Runnable, 10, 0, 1, 1024, 2),
+            (400_000, Decision, 10, 0, 0, 100 * MS, -1),
+            (500_000, Running, 10, 0, 0, 100 * MS, 0),
+            (1_000_000, Runnable, 11, 0, 1, 1024, 2),
+            (1_500_000, Decision, 11, 0, 0, 100 * MS, -1),
+            (stop, Stopping, 10, 0, u32::from(!blocks), 0, 0),
+            (stop, Running, 11, 0, 0, waiting_key, 0),
+            (stop + 100_000, Stopping, 11, 0, 0, 0, 0),
+            (stop + 100_000, Quiescent, 11, 0, 0, 0, 0),
+        ];
+        recording(2, stop + 200_000, &events)
+    }
+
+    fn observed(v: &[u64]) -> LateYields {
+        LateYields { observed: v.to_vec(), censored: Vec::new() }
+    }
+
+    /// A lower key waits from 1.5 ms: the run (started at 0.5 ms) is due
+    /// at the first tick after 1 ms of it, 4 ms; it yields at 13 ms, 9 ms
+    /// late. With `slice_min` 4 ms, due at 8 ms, 5 ms late.
+    #[test]
+    fn a_yield_is_late_from_its_first_due_tick() {
+        let rec = two_tasks(100 * MS, 13 * MS, false);
+        assert_eq!(late_yields(&rec, 20 * MS, 4 * MS, MS), observed(&[9 * MS]));
+        assert_eq!(late_yields(&rec, 20 * MS, 4 * MS, 4 * MS), observed(&[5 * MS]));
+        // A due time that began after the part asked for is left out.
+        assert_eq!(late_yields(&rec, 3 * MS, 4 * MS, MS), LateYields::default());
+    }
+
+    /// The waiting key is 10 ms above the running one: the run is due once
+    /// it has run 10 ms, at the tick at 12 ms (1 ms late). At weight 256 its
+    /// key advances four times as fast: due at the tick at 4 ms (3.5 ms of
+    /// run, 14 ms of key).
+    #[test]
+    fn the_key_advances_with_the_run_weighted() {
+        let rec = two_tasks(110 * MS, 13 * MS, false);
+        assert_eq!(late_yields(&rec, 20 * MS, 4 * MS, MS), observed(&[MS]));
+        let mut light = rec.clone();
+        light.events[0].arg = 256;
+        assert_eq!(late_yields(&light, 20 * MS, 4 * MS, MS), observed(&[9 * MS]));
+    }
+
+    /// Censored: a run that blocks while due (it would have yielded later);
+    /// one whose waiter another CPU takes (the first CPU whose tick came
+    /// served it). None at all: a recording without vtimes (older files);
+    /// a wait with a higher key, whose run never is due before its slice.
+    #[test]
+    fn due_times_that_end_otherwise_are_censored() {
+        let blocked = late_yields(&two_tasks(100 * MS, 13 * MS, true), 20 * MS, 4 * MS, MS);
+        assert_eq!(blocked, LateYields { observed: vec![], censored: vec![9 * MS] });
+        let mut elsewhere = two_tasks(100 * MS, 13 * MS, false);
+        // 11 starts on CPU 1 at 6 ms instead; 10 stops runnable at 13 ms,
+        // with nothing left to yield to.
+        elsewhere.events[6].cpu = 1;
+        elsewhere.events[6].ts_ns = 6 * MS;
+        elsewhere.events[7].cpu = 1;
+        elsewhere.events[8].cpu = 1;
+        elsewhere.events.sort_by_key(|e| e.ts_ns);
+        let r = late_yields(&elsewhere, 20 * MS, 4 * MS, MS);
+        assert_eq!(r, LateYields { observed: vec![], censored: vec![2 * MS] });
+        let old = Recording { version: 1, ..two_tasks(100 * MS, 13 * MS, false) };
+        assert_eq!(late_yields(&old, 20 * MS, 4 * MS, MS), LateYields::default());
+        assert_eq!(late_yields(&two_tasks(200 * MS, 13 * MS, false), 20 * MS, 4 * MS, MS), LateYields::default());
+    }
+
+    /// A decision naming another CPU waits in that CPU's queue: it does not
+    /// make CPU 0's task due, even once its slice (5 ms) is over; naming
+    /// CPU 0, with a higher key, it does then (at 8 ms), not before.
+    #[test]
+    fn a_slice_over_yields_to_what_waits_for_its_cpu() {
+        let mut rec = two_tasks(100 * MS, 13 * MS, false);
+        rec.events[1].arg = 5 * MS;
+        rec.events[4].arg2 = 1;
+        assert_eq!(late_yields(&rec, 20 * MS, 4 * MS, MS), LateYields::default());
+        rec.events[4].arg2 = 0;
+        rec.events[6].arg = 200 * MS;
+        assert_eq!(late_yields(&rec, 20 * MS, 4 * MS, MS), observed(&[5 * MS]));
+    }
+
+    /// The distribution: observed times alone are their own quantiles; a
+    /// censored time keeps its run at risk, so the later observed times
+    /// weigh more (Kaplan-Meier); what survives the last observed time
+    /// goes to the longest time seen; nothing observed, nothing drawn.
+    #[test]
+    fn the_distribution_counts_censored_times_at_risk() {
+        let d = observed(&[3, 1, 2, 4]).distribution();
+        assert_eq!(d.len(), LATE_YIELD_SAMPLES);
+        let share = |d: &[u64], v: u64| d.iter().filter(|&&x| x == v).count();
+        assert_eq!([1, 2, 3, 4].map(|v| share(&d, v)), [250, 250, 250, 250]);
+        // 1 observed; 2 censored at 2 (at risk 3 at time 1: S = 2/3); then
+        // 5 observed with 1 at risk: S = 0. Masses: 1/3 at 1, 2/3 at 5.
+        let d = LateYields { observed: vec![1, 5], censored: vec![2] }.distribution();
+        assert_eq!([share(&d, 1), share(&d, 5)], [333, 667]);
+        // Censored past the last observed: its survival goes to the longest.
+        let d = LateYields { observed: vec![1], censored: vec![9] }.distribution();
+        assert_eq!([share(&d, 1), share(&d, 9)], [500, 500]);
+        assert!(LateYields { observed: vec![], censored: vec![5] }.distribution().is_empty());
+    }
+}
