@@ -117,16 +117,17 @@ pub struct SimSetup {
     )]
     pub decision_cost_ns: u64,
 
-    /// With --replay: the costs the recorded machine paid, instead of the
-    /// model's: the user scheduler's CPU time per decision applied (for
-    /// --decision-cost-ns; its per-step costs included, which the model
-    /// adds on top; the model's if nothing was decided), and how long a
-    /// free CPU took to start the task it ran next, drawn at random from
-    /// the recorded times (an idle CPU woken for it; a switch after a task
-    /// blocked; a start after a preemption or a user-scheduler run), where
-    /// the model starts at once; and how late the recorded tick made
-    /// running tasks yield (files of format version 2), where the model's
-    /// tick comes on time. `record-summary` prints all three.
+    /// With --replay: the costs the recorded machine paid, drawn at random
+    /// from what the recording shows, instead of the model's: the user
+    /// scheduler's CPU time per decision, drawn for each step from its
+    /// recorded runs (each run's length over the decisions that followed
+    /// it; instead of --decision-cost-ns; the model's if nothing was
+    /// decided); a free CPU takes one of the recorded times
+    /// to start the task it runs next (an idle CPU woken for it; a switch
+    /// after a task blocked; a start after a preemption or a user-scheduler
+    /// run), where the model starts at once; and the tick makes a running
+    /// task yield as late as the recorded one did (files of format version
+    /// 2), where the model's comes on time. `record-summary` prints them.
     #[arg(long, conflicts_with = "decision_cost_ns")]
     pub recorded_costs: bool,
 
@@ -343,10 +344,8 @@ pub(crate) fn config(args: &SimSetup) -> Result<(SimConfig, PolicyConfig), Confi
             workload,
             slice_ns: tunables.policy_cfg.slice_ns,
             slice_min_ns: tunables.policy_cfg.slice_min_ns,
-            decision_cost_ns: costs
-                .as_ref()
-                .and_then(|c| c.user_ns_per_decision)
-                .map_or(args.decision_cost_ns, |ns| ns.min(MAX_DECISION_COST_NS)),
+            decision_cost_ns: args.decision_cost_ns,
+            decision_costs_ns: costs.as_ref().map(|c| c.decision_costs_ns.clone()).unwrap_or_default(),
             start_delays: costs.map(|c| c.start_delays).unwrap_or_default(),
             late_yields_ns,
             stall,
@@ -590,10 +589,11 @@ mod tests {
         assert!(parse(&["--replay", path, "--workload", "hogs"]).is_err());
     }
 
-    /// `--recorded-costs` takes the user scheduler's CPU time per decision
-    /// and the free → run times from the recording: here 2 µs for its one
-    /// decision, and CPU 2 free from 0.2 µs while task 7, decided at 3 µs,
-    /// started at 5 µs (an idle CPU's wake-up, 2 µs).
+    /// `--recorded-costs` takes the user scheduler's cost per decision, run
+    /// by run, and the free → run times from the recording: here one run
+    /// of 2 µs with one decision after it, and CPU 2 free from 0.2 µs while
+    /// task 7, decided at 3 µs, started at 5 µs (an idle CPU's wake-up, 2
+    /// µs).
     #[test]
     fn recorded_costs_come_from_the_recording() {
         use scheduler_core::record::Kind;
@@ -602,17 +602,17 @@ mod tests {
             (100, Kind::Running, 8, 2, 0, 0, 0),
             (200, Kind::Stopping, 8, 2, 0, 0, 0),
             (1_000, Kind::Running, 1, 0, 1, 0, 0),
-            (3_000, Kind::Decision, 7, 0, 0, 0, -1),
             (3_000, Kind::Stopping, 1, 0, 0, 0, 0),
+            (3_000, Kind::Decision, 7, 0, 0, 0, -1),
             (5_000, Kind::Running, 7, 2, 0, 0, 0),
         ];
         let file = recording_file("costs", &events);
         let path = file.to_str().unwrap();
         let (cfg, _) = config(&setup(&["--replay", path, "--recorded-costs"]).unwrap()).unwrap();
         let delays = scheduler_sim::StartDelays { idle_wake_ns: vec![2_000], ..Default::default() };
-        assert_eq!((cfg.decision_cost_ns, &cfg.start_delays), (2_000, &delays));
+        assert_eq!((&cfg.decision_costs_ns, &cfg.start_delays), (&vec![2_000], &delays));
         let (cfg, _) = config(&setup(&["--replay", path]).unwrap()).unwrap();
-        assert_eq!((cfg.decision_cost_ns, cfg.start_delays), (1_000, Default::default()), "the model's");
+        assert_eq!((cfg.decision_costs_ns, cfg.start_delays), (vec![], Default::default()), "the model's");
         std::fs::remove_file(&file).unwrap();
         let e = config(&setup(&["--recorded-costs", "--workload", "hogs"]).unwrap()).unwrap_err();
         assert!(matches!(e, ConfigError::RecordedCostsWithoutReplay), "{e}");

@@ -334,6 +334,14 @@ pub struct SimConfig {
     /// task yields if it still must. `sim --recorded-costs` takes them
     /// from the replayed recording ([`late_yields`]).
     pub late_yields_ns: Vec<u64>,
+    /// User-scheduler CPU time per decision (ns), drawn at random for each
+    /// step that sends decisions from these samples (a stream fixed by the
+    /// seed), instead of `decision_cost_ns`; empty by default. `sim
+    /// --recorded-costs` takes the recorded machine's, run by run
+    /// ([`replay::RecordedCosts::decision_costs_ns`]): they vary far more
+    /// than their mean says (a guest's vCPU may stop for milliseconds in
+    /// one run), and a typical wakeup waits for a typical run.
+    pub decision_costs_ns: Vec<u64>,
     /// The dispatcher's wakeup fast path is on (`--fast-path`, off by
     /// default as on the real command): user space sees the per-task
     /// context and its policy's grants apply. Off, no grant is published,
@@ -370,8 +378,8 @@ impl Default for SimConfig {
     /// 8 CPUs in one LLC, all big, 1 s of `mixed`, seed 1, 5 ms slices, 1 ms
     /// `slice_min`, a 4 ms tick, 1 µs per decision, 0.25 µs per task
     /// received, 1 µs per step, no stall, 100 ms stall timeout, 4096-entry
-    /// rings (as upstream), no start delays, no late yields, the fast path
-    /// off.
+    /// rings (as upstream), no start delays, no late yields, no drawn
+    /// costs per decision, the fast path off.
     fn default() -> Self {
         Self {
             nr_cpus: 8,
@@ -395,6 +403,7 @@ impl Default for SimConfig {
             check_invariants: false,
             start_delays: StartDelays::default(),
             late_yields_ns: Vec::new(),
+            decision_costs_ns: Vec::new(),
             fast_path: false,
         }
     }

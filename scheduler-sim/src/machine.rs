@@ -234,6 +234,10 @@ pub(crate) struct Machine {
     /// and their own stream.
     pub(crate) late_yields_ns: Vec<u64>,
     pub(crate) late_yield_rng: SplitMix64,
+    /// The costs per decision to draw from
+    /// ([`crate::SimConfig::decision_costs_ns`]), and their own stream.
+    pub(crate) decision_costs_ns: Vec<u64>,
+    pub(crate) decision_cost_rng: SplitMix64,
     /// Each task start on a CPU that had been free while the task was
     /// ready: how long (ns), as `record-summary` measures a recording's.
     pub(crate) free_to_run_ns: Vec<u64>,
@@ -295,6 +299,9 @@ const START_DELAY_STREAM: u64 = 0x5354_4152_5444_4c59;
 
 /// Seeds the late yields' stream (`seed ^ this`): "LATEYIEL".
 const LATE_YIELD_STREAM: u64 = 0x4c41_5445_5949_454c;
+
+/// Seeds the drawn costs per decision's stream (`seed ^ this`): "DECICOST".
+const DECISION_COST_STREAM: u64 = 0x4445_4349_434f_5354;
 
 /// Whether a task that finished a burst stays on its CPU.
 enum AfterBurst {
@@ -380,6 +387,8 @@ impl Machine {
             },
             late_yields_ns: config.late_yields_ns.clone(),
             late_yield_rng: SplitMix64::new(config.seed ^ LATE_YIELD_STREAM),
+            decision_costs_ns: config.decision_costs_ns.clone(),
+            decision_cost_rng: SplitMix64::new(config.seed ^ DECISION_COST_STREAM),
             free_to_run_ns: Vec::new(),
             counters: Counters::default(),
             waits: Default::default(),
@@ -954,12 +963,17 @@ impl Machine {
             task_shared: self.fast_path.then_some(&self.task_shared),
         };
         let r = self.engine.step(&mut side)?;
+        let progress = r.received > 0 || r.sent > 0;
+        let per_decision = match self.decision_costs_ns.len() {
+            0 => self.decision_cost_ns,
+            n if r.sent > 0 => self.decision_costs_ns[self.decision_cost_rng.below(n as u64) as usize],
+            _ => 0,
+        };
         let cost = self
             .step_cost_ns
             .saturating_add(self.receive_cost_ns.saturating_mul(r.received as u64))
-            .saturating_add(self.decision_cost_ns.saturating_mul(r.sent as u64))
+            .saturating_add(per_decision.saturating_mul(r.sent as u64))
             .max(1);
-        let progress = r.received > 0 || r.sent > 0;
         self.user.step_progress = progress;
         if progress {
             self.user.last_progress = self.now;

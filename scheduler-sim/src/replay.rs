@@ -530,6 +530,10 @@ pub struct RecordedUse {
     pub task_ns: u64,
     /// The user scheduler's runs (ns).
     pub user_ns: u64,
+    /// Each run of the user scheduler, in order: its length (ns), and the
+    /// decisions applied after it ended, before the next one did (those
+    /// it sent, but for a few a CPU applied before it stopped).
+    pub user_runs: Vec<(u64, u64)>,
     /// Decisions applied.
     pub decisions: u64,
     /// Each free → run time (ns) and what it followed.
@@ -543,6 +547,11 @@ pub struct RecordedCosts {
     /// The user scheduler's CPU time per decision applied (ns); `None`
     /// without decisions.
     pub user_ns_per_decision: Option<u64>,
+    /// The user scheduler's CPU time per decision, run by run (ns): each
+    /// run that decisions followed ([`RecordedUse::user_runs`]), its length
+    /// over their number; for
+    /// [`SimConfig::decision_costs_ns`](crate::SimConfig::decision_costs_ns).
+    pub decision_costs_ns: Vec<u64>,
     /// The recorded free → run times of the kinds the model has (all but
     /// [`FreeCpu::Unknown`]).
     pub start_delays: StartDelays,
@@ -557,8 +566,16 @@ impl Replay {
             let within = |ns: u64| ns.min(upto_ns - at);
             match used {
                 RecordedCpu::Task(ns) => out.task_ns += within(ns),
-                RecordedCpu::UserScheduler(ns) => out.user_ns += within(ns),
-                RecordedCpu::Decision => out.decisions += 1,
+                RecordedCpu::UserScheduler(ns) => {
+                    out.user_ns += within(ns);
+                    out.user_runs.push((within(ns), 0));
+                }
+                RecordedCpu::Decision => {
+                    out.decisions += 1;
+                    if let Some(run) = out.user_runs.last_mut() {
+                        run.1 += 1;
+                    }
+                }
                 RecordedCpu::FreeToRun { ns, after } => out.free_to_run.push((ns, after)),
             }
         }
@@ -579,7 +596,8 @@ impl Replay {
             }
         }
         let user_ns_per_decision = (used.decisions > 0).then(|| used.user_ns / used.decisions);
-        RecordedCosts { user_ns_per_decision, start_delays: delays }
+        let decision_costs_ns = used.user_runs.iter().filter(|r| r.1 > 0).map(|&(ns, n)| ns / n).collect();
+        RecordedCosts { user_ns_per_decision, decision_costs_ns, start_delays: delays }
     }
 
     /// The scripts of `rec`'s tasks (see the module's documentation).
@@ -1189,11 +1207,42 @@ pub(crate) mod tests {
         let costs = Replay::from_recording(&rec).unwrap().recorded_costs(u64::MAX);
         let delays =
             StartDelays { idle_wake_ns: vec![3_000], switch_ns: vec![2_000], after_preemption_or_user_ns: vec![] };
-        assert_eq!(costs, RecordedCosts { user_ns_per_decision: Some(0), start_delays: delays });
+        let decision_costs_ns = vec![];
+        assert_eq!(costs, RecordedCosts { user_ns_per_decision: Some(0), decision_costs_ns, start_delays: delays });
         // Within the first 30 µs: the switch only, one decision, no user run.
         let costs = Replay::from_recording(&rec).unwrap().recorded_costs(30_000);
         let delays = StartDelays { switch_ns: vec![2_000], ..StartDelays::default() };
-        assert_eq!(costs, RecordedCosts { user_ns_per_decision: Some(0), start_delays: delays });
+        let decision_costs_ns = vec![];
+        assert_eq!(costs, RecordedCosts { user_ns_per_decision: Some(0), decision_costs_ns, start_delays: delays });
+    }
+
+    /// The cost per decision, run by run: each run of the user scheduler
+    /// over the decisions applied after it ended, before the next one did
+    /// (a run none followed gives none): 12 µs over 2, 6 µs over 3.
+    #[test]
+    fn decision_costs_are_per_run() {
+        use Kind::{Decision, Running, Stopping};
+        let d = |ts, pid| (ts, Decision, pid, 1, 0, 0, -1);
+        let rec = recording(
+            2,
+            100_000,
+            &[
+                (1_000, Running, USER, 0, 1, 0, 0),
+                (13_000, Stopping, USER, 0, 0, 0, 0),
+                d(14_000, 20),
+                d(15_000, 21),
+                (20_000, Running, USER, 0, 1, 0, 0),
+                (24_000, Stopping, USER, 0, 0, 0, 0),
+                (30_000, Running, USER, 0, 1, 0, 0),
+                (36_000, Stopping, USER, 0, 0, 0, 0),
+                d(37_000, 22),
+                d(38_000, 23),
+                d(39_000, 24),
+            ],
+        );
+        let costs = Replay::from_recording(&rec).unwrap().recorded_costs(u64::MAX);
+        assert_eq!(costs.decision_costs_ns, [6_000, 2_000]);
+        assert_eq!(costs.user_ns_per_decision, Some(22_000 / 5));
     }
 
     /// A new task's first `runnable` (no wakeup) on the CPU of a running

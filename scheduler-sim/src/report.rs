@@ -447,6 +447,12 @@ pub struct Report {
     pub slice_ns: u64,
     /// User-scheduler CPU time per decision (ns).
     pub decision_cost_ns: u64,
+    /// How many samples the cost per decision was drawn from
+    /// (`SimConfig::decision_costs_ns`, the recorded runs of
+    /// `--recorded-costs`), and their mean (ns); `None`:
+    /// `decision_cost_ns`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision_costs_drawn: Option<(usize, u64)>,
     /// The injected stall, if any.
     pub stall: Option<Stall>,
     /// The stall timeout (ns).
@@ -535,6 +541,10 @@ pub(crate) fn build(config: &SimConfig, m: &mut Machine) -> Report {
         seed: config.seed,
         slice_ns: config.slice_ns,
         decision_cost_ns: config.decision_cost_ns,
+        decision_costs_drawn: (!config.decision_costs_ns.is_empty()).then(|| {
+            let n = config.decision_costs_ns.len();
+            (n, config.decision_costs_ns.iter().sum::<u64>() / n as u64)
+        }),
         stall: config.stall,
         stall_timeout_ns: config.stall_timeout_ns,
         latency,
@@ -763,11 +773,14 @@ impl Report {
             Some(st) => format!("stall at {} ms for {} ms", ms(st.at_ns), ms(st.duration_ns)),
             None => "no stall".to_owned(),
         };
+        let user = match self.decision_costs_drawn {
+            Some((n, mean_ns)) => format!("ns per decision drawn from {n} recorded runs (mean {mean_ns})"),
+            None => format!("{} ns per decision", self.decision_cost_ns),
+        };
         let _ = writeln!(
             s,
-            "slice {} ms, {} ns per decision, {}, stall timeout {} ms",
+            "slice {} ms, {user}, {}, stall timeout {} ms",
             ms(self.slice_ns),
-            self.decision_cost_ns,
             stall,
             ms(self.stall_timeout_ns)
         );
@@ -1021,6 +1034,7 @@ mod tests {
             max_ns: base * 4_000_567,
         };
         Report {
+            decision_costs_drawn: None,
             policy: "deadline".into(),
             workload: "mixed".into(),
             nr_cpus: 8,
