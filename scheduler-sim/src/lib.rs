@@ -196,7 +196,11 @@
 //!   once, a wakeup onto an idle CPU has zero latency ([`StartDelays`]
 //!   adds them);
 //! - no preemption other than the tick and the dispatcher's preempt kick
-//!   (no `SCX_ENQ_PREEMPT`);
+//!   (no `SCX_ENQ_PREEMPT`); by default the tick comes on time, every
+//!   `tick_ns` on every CPU (`SimConfig::late_yields_ns` makes it late, as
+//!   a guest's vCPU under TCG takes it when its turn comes);
+//! - by default a fixed user-scheduler cost per decision
+//!   (`SimConfig::decision_costs_ns` draws it);
 //! - the user scheduler runs one step per pull; it is never preempted, and
 //!   an injected stall that starts during a step takes effect after it;
 //! - affinity sets are CPU ranges and never change at run time;
