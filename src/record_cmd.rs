@@ -194,9 +194,13 @@ impl LateYieldsSummary {
         if rec.version < 2 {
             return None;
         }
-        let tick_ns = scheduler_sim::SimConfig::default().tick_ns;
-        let slice_min_ns = policies::PolicyConfig::default().slice_min_ns;
-        let late = scheduler_sim::late_yields(rec, u64::MAX, tick_ns, slice_min_ns);
+        let policy = policies::PolicyConfig::default();
+        let rule = scheduler_sim::TickRule {
+            tick_ns: scheduler_sim::SimConfig::default().tick_ns,
+            slice_min_ns: policy.slice_min_ns,
+            slice_ns: policy.slice_ns,
+        };
+        let late = scheduler_sim::late_yields(rec, u64::MAX, rule);
         let d = late.distribution();
         let at = |q: usize| d.get(q * d.len() / 100).map_or(0.0, |&ns| ns as f64 / 1e3);
         Some(LateYieldsSummary {

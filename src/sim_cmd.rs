@@ -12,8 +12,8 @@ use scheduler_core::{record::Recording, wire::MAX_CPUS};
 
 use crate::run::{tunables::TunablesError, Tunables};
 use scheduler_sim::{
-    late_yields, simulate, simulate_traced, Hybrid, Replay, ReplayError, SimConfig, SimError, Stall, UnknownWorkload,
-    Workload,
+    late_yields, simulate, simulate_traced, Hybrid, Replay, ReplayError, SimConfig, SimError, Stall, TickRule,
+    UnknownWorkload, Workload,
 };
 
 /// Options of `scx_relay sim`.
@@ -312,9 +312,20 @@ pub(crate) fn config(args: &SimSetup) -> Result<(SimConfig, PolicyConfig), Confi
             costs = args.recorded_costs.then(|| r.recorded_costs(duration));
             if args.recorded_costs {
                 // The recorded machine's tick, as the model's (HZ=250), and
-                // its slice_min as this replay's (`-S`).
-                let tick_ns = SimConfig::default().tick_ns;
-                late_yields_ns = late_yields(&rec, duration, tick_ns, tunables.policy_cfg.slice_min_ns).distribution();
+                // its slices as this replay's (`-s`, `-S`).
+                let rule = TickRule {
+                    tick_ns: SimConfig::default().tick_ns,
+                    slice_min_ns: tunables.policy_cfg.slice_min_ns,
+                    slice_ns: tunables.policy_cfg.slice_ns,
+                };
+                late_yields_ns = late_yields(&rec, duration, rule).distribution();
+                if rec.version < 2 {
+                    eprintln!(
+                        "scx_relay: sim: --replay {}: format version {} has no vtimes: no late yields drawn",
+                        path.display(),
+                        rec.version
+                    );
+                }
             }
             (Workload::Replay(std::sync::Arc::new(r)), nr_cpus, duration)
         }
@@ -344,8 +355,15 @@ pub(crate) fn config(args: &SimSetup) -> Result<(SimConfig, PolicyConfig), Confi
             workload,
             slice_ns: tunables.policy_cfg.slice_ns,
             slice_min_ns: tunables.policy_cfg.slice_min_ns,
-            decision_cost_ns: args.decision_cost_ns,
-            decision_costs_ns: costs.as_ref().map(|c| c.decision_costs_ns.clone()).unwrap_or_default(),
+            // With the drawn costs, unused but for the reports: their mean.
+            decision_cost_ns: costs
+                .as_ref()
+                .and_then(|c| c.user_ns_per_decision)
+                .map_or(args.decision_cost_ns, |ns| ns.min(MAX_DECISION_COST_NS)),
+            decision_costs_ns: costs
+                .as_ref()
+                .map(|c| c.decision_costs_ns.iter().map(|&ns| ns.min(MAX_DECISION_COST_NS)).collect())
+                .unwrap_or_default(),
             start_delays: costs.map(|c| c.start_delays).unwrap_or_default(),
             late_yields_ns,
             stall,
@@ -591,7 +609,7 @@ mod tests {
 
     /// `--recorded-costs` takes the user scheduler's cost per decision, run
     /// by run, and the free → run times from the recording: here one run
-    /// of 2 µs with one decision after it, and CPU 2 free from 0.2 µs while
+    /// of 2 µs with one decision applied after it, and CPU 2 free from 0.2 µs while
     /// task 7, decided at 3 µs, started at 5 µs (an idle CPU's wake-up, 2
     /// µs).
     #[test]

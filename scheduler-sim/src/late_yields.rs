@@ -3,37 +3,45 @@
 //! recording (`sim --recorded-costs`).
 //!
 //! The dispatcher's tick (`relay_tick`, `should_yield` in `main.bpf.c`)
-//! ends a run at the first tick after `slice_min` at which its slice is
-//! over or a lower key waits: a key below the running task's key advanced
-//! by its run so far, weighted (`K + r × 1024 / w`). In the model the tick
-//! comes every `tick_ns` on every CPU, on time. On the recorded machine it
-//! may come late: a guest under QEMU's TCG runs its vCPUs one at a time
-//! (`-accel tcg,thread=single`), and a vCPU that is not executing takes its
-//! timer interrupt only when its turn comes, so its task runs on (in the
-//! guest's time) past the ticks it missed. (Measured on a hackbench
-//! recording under `deadline`: the replay ended runs at the first due
-//! tick, 1.9 k times at 3.5 ms median; the guest, 0.9 k times at 8.8 ms,
-//! 12 ms and 16 ms being common, and its CPUs were silent, no event at
-//! all, for 8 to 12 ms at a time.)
+//! ends a run at the first tick after `slice_min` at which a lower key
+//! waits: a key below the running task's key advanced by its run so far,
+//! weighted (`K + r × 1024 / w`); or, when its slice is over, anything
+//! waits (`relay_dispatch` keeps it, with a fresh default slice, when
+//! nothing does). In the model the tick comes every `tick_ns` on every
+//! CPU, on time. On the recorded machine it may come late: a guest under
+//! QEMU's TCG runs its vCPUs one at a time (`-accel tcg,thread=single`),
+//! and a vCPU that is not executing takes its timer interrupt only when its
+//! turn comes, so its task runs on (in the guest's time) past the ticks it
+//! missed. (Measured on a hackbench recording under `deadline`: the replay
+//! ended runs at the first due tick, 1.9 k times at 3.5 ms median; the
+//! guest, 0.9 k times at 8.8 ms, 12 ms and 16 ms being common, and its
+//! CPUs were silent, no event at all, for 8 to 12 ms at a time.)
 //!
 //! Read from a recording, for each run a user decision placed (its
 //! `decision`, then its `running` with no other event of the task
 //! between): the key is the `running`'s `arg` (the task's `dsq_vtime`,
 //! which recordings carry since format version 2, 2026-12-05; older ones
-//! give no samples),
-//! the slice is the decision's. What waits for a CPU is every decided task
+//! give no samples), the slice is the decision's, then the default slice
+//! each time it ran out with nothing waiting (no event marks that: the
+//! estimate follows the rule). What waits for a CPU is every decided task
 //! not yet running (its key known from its own `running`), in the shared
 //! queue (a decision for any CPU) or in that CPU's queue. The run is *due*
 //! at the first multiple of `tick_ns` (the kernel's ticks are aligned to
-//! the clock's multiples of the period; the model's too) at which it has
-//! run `slice_min_ns` and a waiting key is below its key advanced by its
-//! run (weighted by its last `runnable`'s weight), or its slice is over and
-//! anything waits (with nothing waiting, the dispatcher keeps it on); a
-//! sample is the time from there to the run's `stopping` if it stayed
-//! runnable (it yielded). A run that blocks first gives none. What the
-//! recording cannot show is left out: a cgroup's share of the weight, and
-//! the other reasons the tick has (the user scheduler's turn, a kernel
-//! thread, aging), which can only end a run early, not late.
+//! the clock's multiples of the period; the model's too) at which the rule
+//! above holds (weights from the task's last `runnable`). A due time ends
+//! *observed* when the run yields (its `stopping`, runnable, with the rule
+//! still holding and another task than the user scheduler next), and *censored*
+//! (the yield would have come later) when the run blocks, the rule stops
+//! holding (the waiter ran elsewhere first: with one waiter and four due
+//! CPUs the first tick served it), the user scheduler runs next (the
+//! dispatcher preempts for it with a kick at any time, not only at a
+//! tick), the session restarts, or the recording ends. A yield to a kernel
+//! thread counts: the tick yields for one too. What the recording cannot
+//! show is left out: a cgroup's share of the weight; and the kicks that
+//! preempt besides the user scheduler's (the fast path's, aging's) and
+//! higher classes are taken for the tick's, which can only make the
+//! lateness look shorter (none of them ran in the guest recordings
+//! measured: the fast path off, no realtime load).
 
 use std::collections::HashMap;
 
@@ -51,7 +59,8 @@ struct DecidedRun {
     start_ns: u64,
     key: u64,
     weight: u64,
-    slice_ns: u64,
+    /// When its slice runs out (the decision's, then renewed).
+    slice_end_ns: u64,
     /// Since when it has had to yield, at a tick, without a break.
     due_ns: Option<u64>,
 }
@@ -64,36 +73,55 @@ fn before(a: u64, b: u64) -> bool {
     (a.wrapping_sub(b) as i64) < 0
 }
 
+/// The dispatcher's rule, with the recorded machine's settings (taken as
+/// the replay's: the tick period, `slice_min` and the default slice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TickRule {
+    /// The tick's period (ns), > 0.
+    pub tick_ns: u64,
+    /// How long a task runs before the tick may end its run (ns).
+    pub slice_min_ns: u64,
+    /// The slice a task kept after its slice ran out gets (ns).
+    pub slice_ns: u64,
+}
+
 impl DecidedRun {
     /// Whether a tick at `at` would make it yield, on `cpu`: it has run
-    /// `slice_min_ns`, and a waiting key is below its key advanced by its
-    /// run, or its slice is over and anything waits (with nothing, the
-    /// dispatcher keeps it on).
-    fn must_yield(&self, cpu: usize, at: u64, slice_min_ns: u64, waiting: &Waiting) -> bool {
+    /// `slice_min`, and a waiting key is below its key advanced by its run,
+    /// or its slice is over and anything waits.
+    fn must_yield(&self, cpu: usize, at: u64, rule: TickRule, waiting: &Waiting) -> bool {
         let ran = at.saturating_sub(self.start_ns);
-        if ran < slice_min_ns {
+        if ran < rule.slice_min_ns {
             return false;
         }
         let advanced = self.key.wrapping_add(ran.saturating_mul(WEIGHT_DEFAULT) / self.weight.max(1));
         let mut for_cpu = waiting.values().filter(|&&(_, named)| named < 0 || named as usize == cpu);
-        if ran >= self.slice_ns {
+        if at >= self.slice_end_ns {
             for_cpu.next().is_some()
         } else {
             for_cpu.any(|&(key, _)| before(key, advanced))
+        }
+    }
+
+    /// A tick at `at` with nothing waiting for `cpu` after its slice ran
+    /// out: the dispatcher keeps it, with a fresh default slice.
+    fn renew_slice(&mut self, cpu: usize, at: u64, rule: TickRule, waiting: &Waiting) {
+        let waits = waiting.values().any(|&(_, named)| named < 0 || named as usize == cpu);
+        if at >= self.slice_end_ns && !waits {
+            self.slice_end_ns = at.saturating_add(rule.slice_ns);
         }
     }
 }
 
 /// How late the recorded tick made tasks yield ([`late_yields`]): the
 /// times from a run's first due tick to its yield (observed), and those
-/// of runs whose due time ended otherwise (censored: the yield was later
-/// than that, had it come): what made it due was served by another CPU,
-/// or the run blocked, or the recording ended.
+/// of due times that ended otherwise (censored: the yield, had it come,
+/// would have been later). The module's documentation says which is which.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LateYields {
     /// Yields that came, ns after their first due tick.
     pub observed: Vec<u64>,
-    /// Due times that ended without one (ns): the yield would have been later.
+    /// Due times that ended without one (ns).
     pub censored: Vec<u64>,
 }
 
@@ -106,7 +134,9 @@ impl LateYields {
     /// at `t` without a yield counts among those at risk up to `t`), as
     /// [`LATE_YIELD_SAMPLES`] equally likely values (its quantiles at
     /// `(i + 0.5) / n`); the probability left beyond the last observed
-    /// time goes to the longest time seen. Empty without observed yields.
+    /// time (censored times only after it) goes to that time: a censored
+    /// outlier (a run that blocked long after) never becomes a drawn
+    /// lateness. Empty without observed yields.
     ///
     /// Taking only the observed yields would understate them: when one
     /// task waits and every CPU's run is due, the first CPU whose tick
@@ -119,7 +149,6 @@ impl LateYields {
         let mut all: Vec<(u64, bool)> =
             self.observed.iter().map(|&t| (t, true)).chain(self.censored.iter().map(|&t| (t, false))).collect();
         all.sort_by_key(|&(t, observed)| (t, !observed));
-        let longest = all.last().map_or(0, |&(t, _)| t);
         // Mass at each observed time: the survival's drop there.
         let mut masses: Vec<(u64, f64)> = Vec::new();
         let (mut survival, mut at_risk, mut i) = (1.0f64, all.len(), 0);
@@ -135,8 +164,8 @@ impl LateYields {
             at_risk -= same;
             i += same;
         }
-        if survival > 0.0 {
-            masses.push((longest, survival));
+        if let Some(last) = masses.last_mut() {
+            last.1 += survival;
         }
         let mut out = Vec::with_capacity(LATE_YIELD_SAMPLES);
         let (mut cumulative, mut m) = (0.0f64, 0);
@@ -153,29 +182,31 @@ impl LateYields {
 }
 
 /// The late yields of `rec` (see the module's documentation) whose due
-/// time began in its first `upto_ns` (from the recording's start). None
-/// for a recording without vtimes (format version 1).
-pub fn late_yields(rec: &Recording, upto_ns: u64, tick_ns: u64, slice_min_ns: u64) -> LateYields {
+/// time began in its first `upto_ns` (from the recording's start), under
+/// `rule`. None for a recording without vtimes (format version 1).
+pub fn late_yields(rec: &Recording, upto_ns: u64, rule: TickRule) -> LateYields {
     let mut out = LateYields::default();
-    if rec.version < 2 || tick_ns == 0 {
+    if rec.version < 2 || rule.tick_ns == 0 {
         return out;
     }
-    // Each decision's key: its task's next event, if that is its `running`.
-    // Each `stopping`: whether its CPU runs the user scheduler next.
+    // Each decision's key: its task's next event, if that is its `running`
+    // (a run the decision placed). Each `stopping`: its CPU's next
+    // `running`.
     let mut next_of_pid: HashMap<i32, usize> = HashMap::new();
     let mut key_of = vec![None; rec.events.len()];
-    let mut user_next = vec![false; rec.events.len()];
-    let mut next_running_user: HashMap<i32, bool> = HashMap::new();
+    let mut runs_next = vec![None; rec.events.len()];
+    let mut next_running: HashMap<i32, usize> = HashMap::new();
     for (i, e) in rec.events.iter().enumerate().rev() {
         match e.kind {
             Kind::Decision => {
-                key_of[i] =
-                    next_of_pid.get(&e.pid).map(|&j| &rec.events[j]).filter(|n| n.kind == Kind::Running).map(|n| n.arg);
+                if let Some(&j) = next_of_pid.get(&e.pid).filter(|&&j| rec.events[j].kind == Kind::Running) {
+                    key_of[i] = Some(rec.events[j].arg);
+                }
             }
             Kind::Running => {
-                next_running_user.insert(e.cpu, e.flags & 1 != 0);
+                next_running.insert(e.cpu, i);
             }
-            Kind::Stopping => user_next[i] = next_running_user.get(&e.cpu).copied().unwrap_or(false),
+            Kind::Stopping => runs_next[i] = next_running.get(&e.cpu).copied(),
             _ => {}
         }
         next_of_pid.insert(e.pid, i);
@@ -195,21 +226,26 @@ pub fn late_yields(rec: &Recording, upto_ns: u64, tick_ns: u64, slice_min_ns: u6
     let mut slice: HashMap<i32, u64> = HashMap::new();
     let mut waiting = Waiting::new();
     let mut runs: Vec<Option<DecidedRun>> = vec![None; rec.nr_cpus as usize];
-    let mut next_tick = rec.events.first().map_or(0, |e| (e.ts_ns / tick_ns + 1) * tick_ns);
+    let tick = rule.tick_ns;
+    let mut next_tick = rec.events.first().map_or(0, |e| (e.ts_ns / tick + 1) * tick);
+    let mut last_ts = rec.start_ns;
     let mut starts = session_starts(rec);
     for (i, e) in rec.events.iter().enumerate() {
         if starts(i) {
+            // The last session ended with its last event.
             for run in runs.iter_mut().filter_map(Option::take) {
                 if let Some(due) = run.due_ns {
-                    end(due, e.ts_ns, false);
+                    end(due, last_ts, false);
                 }
             }
             waiting.clear();
+            next_tick = (e.ts_ns / tick + 1) * tick;
         }
+        last_ts = e.ts_ns;
         while next_tick <= e.ts_ns {
             for (cpu, slot) in runs.iter_mut().enumerate() {
                 let Some(run) = slot.as_mut() else { continue };
-                match (run.must_yield(cpu, next_tick, slice_min_ns, &waiting), run.due_ns) {
+                match (run.must_yield(cpu, next_tick, rule, &waiting), run.due_ns) {
                     (true, None) => run.due_ns = Some(next_tick),
                     (false, Some(due)) => {
                         end(due, next_tick, false);
@@ -217,8 +253,9 @@ pub fn late_yields(rec: &Recording, upto_ns: u64, tick_ns: u64, slice_min_ns: u6
                     }
                     _ => {}
                 }
+                run.renew_slice(cpu, next_tick, rule, &waiting);
             }
-            next_tick += tick_ns;
+            next_tick += tick;
         }
         let cpu = e.cpu as usize;
         match e.kind {
@@ -241,8 +278,8 @@ pub fn late_yields(rec: &Recording, upto_ns: u64, tick_ns: u64, slice_min_ns: u6
                     // What made another CPU's run due may be this task.
                     for (other, slot) in runs.iter_mut().enumerate().filter(|&(c, _)| c != cpu) {
                         let Some(run) = slot.as_mut() else { continue };
-                        if let (Some(due), false) = (run.due_ns, run.must_yield(other, e.ts_ns, slice_min_ns, &waiting))
-                        {
+                        let Some(due) = run.due_ns else { continue };
+                        if !run.must_yield(other, e.ts_ns, rule, &waiting) {
                             end(due, e.ts_ns, false);
                             run.due_ns = None;
                         }
@@ -253,28 +290,28 @@ pub fn late_yields(rec: &Recording, upto_ns: u64, tick_ns: u64, slice_min_ns: u6
                     start_ns: e.ts_ns,
                     key: e.arg,
                     weight: weight.get(&e.pid).copied().unwrap_or(WEIGHT_DEFAULT),
-                    slice_ns: slice.get(&e.pid).copied().unwrap_or(u64::MAX),
+                    slice_end_ns: e.ts_ns.saturating_add(slice.get(&e.pid).copied().unwrap_or(rule.slice_ns)),
                     due_ns: None,
                 });
             }
             Kind::Stopping => {
                 let Some(run) = runs[cpu].take() else { continue };
                 if let Some(due) = run.due_ns {
-                    // Not to the user scheduler: the dispatcher preempts
-                    // for it at any time (a kick), not only at a tick.
+                    // Yielded, at the (late) tick, to another task: the
+                    // user scheduler next is a kick's doing as often as a
+                    // tick's (it preempts for itself at any time).
                     let yielded = run.pid == e.pid
                         && e.flags & 1 != 0
-                        && !user_next[i]
-                        && run.must_yield(cpu, e.ts_ns, slice_min_ns, &waiting);
+                        && runs_next[i].is_some_and(|j| rec.events[j].flags & 1 == 0)
+                        && run.must_yield(cpu, e.ts_ns, rule, &waiting);
                     end(due, e.ts_ns, yielded);
                 }
             }
         }
     }
-    let last = rec.events.last().map_or(0, |e| e.ts_ns);
     for run in runs.iter().flatten() {
         if let Some(due) = run.due_ns {
-            end(due, last, false);
+            end(due, last_ts, false);
         }
     }
     out
@@ -289,6 +326,11 @@ mod tests {
     use crate::replay::tests::{recording, Ev};
 
     const MS: u64 = 1_000_000;
+
+    /// A 4 ms tick, `slice_min` as given, a 20 ms default slice.
+    fn rule(slice_min_ns: u64) -> TickRule {
+        TickRule { tick_ns: 4 * MS, slice_min_ns, slice_ns: 20 * MS }
+    }
 
     /// Task 10 (key 100 ms) runs on CPU 0 from 0.5 ms; task 11, decided at
     /// 1.5 ms for any CPU with key `waiting_key`, waits; 10 stops at `stop`
@@ -318,10 +360,10 @@ mod tests {
     #[test]
     fn a_yield_is_late_from_its_first_due_tick() {
         let rec = two_tasks(100 * MS, 13 * MS, false);
-        assert_eq!(late_yields(&rec, 20 * MS, 4 * MS, MS), observed(&[9 * MS]));
-        assert_eq!(late_yields(&rec, 20 * MS, 4 * MS, 4 * MS), observed(&[5 * MS]));
+        assert_eq!(late_yields(&rec, 20 * MS, rule(MS)), observed(&[9 * MS]));
+        assert_eq!(late_yields(&rec, 20 * MS, rule(4 * MS)), observed(&[5 * MS]));
         // A due time that began after the part asked for is left out.
-        assert_eq!(late_yields(&rec, 3 * MS, 4 * MS, MS), LateYields::default());
+        assert_eq!(late_yields(&rec, 3 * MS, rule(MS)), LateYields::default());
     }
 
     /// The waiting key is 10 ms above the running one: the run is due once
@@ -331,10 +373,10 @@ mod tests {
     #[test]
     fn the_key_advances_with_the_run_weighted() {
         let rec = two_tasks(110 * MS, 13 * MS, false);
-        assert_eq!(late_yields(&rec, 20 * MS, 4 * MS, MS), observed(&[MS]));
+        assert_eq!(late_yields(&rec, 20 * MS, rule(MS)), observed(&[MS]));
         let mut light = rec.clone();
         light.events[0].arg = 256;
-        assert_eq!(late_yields(&light, 20 * MS, 4 * MS, MS), observed(&[9 * MS]));
+        assert_eq!(late_yields(&light, 20 * MS, rule(MS)), observed(&[9 * MS]));
     }
 
     /// Censored: a run that blocks while due (it would have yielded later);
@@ -343,7 +385,7 @@ mod tests {
     /// a wait with a higher key, whose run never is due before its slice.
     #[test]
     fn due_times_that_end_otherwise_are_censored() {
-        let blocked = late_yields(&two_tasks(100 * MS, 13 * MS, true), 20 * MS, 4 * MS, MS);
+        let blocked = late_yields(&two_tasks(100 * MS, 13 * MS, true), 20 * MS, rule(MS));
         assert_eq!(blocked, LateYields { observed: vec![], censored: vec![9 * MS] });
         let mut elsewhere = two_tasks(100 * MS, 13 * MS, false);
         // 11 starts on CPU 1 at 6 ms instead; 10 stops runnable at 13 ms,
@@ -353,11 +395,11 @@ mod tests {
         elsewhere.events[7].cpu = 1;
         elsewhere.events[8].cpu = 1;
         elsewhere.events.sort_by_key(|e| e.ts_ns);
-        let r = late_yields(&elsewhere, 20 * MS, 4 * MS, MS);
+        let r = late_yields(&elsewhere, 20 * MS, rule(MS));
         assert_eq!(r, LateYields { observed: vec![], censored: vec![2 * MS] });
         let old = Recording { version: 1, ..two_tasks(100 * MS, 13 * MS, false) };
-        assert_eq!(late_yields(&old, 20 * MS, 4 * MS, MS), LateYields::default());
-        assert_eq!(late_yields(&two_tasks(200 * MS, 13 * MS, false), 20 * MS, 4 * MS, MS), LateYields::default());
+        assert_eq!(late_yields(&old, 20 * MS, rule(MS)), LateYields::default());
+        assert_eq!(late_yields(&two_tasks(200 * MS, 13 * MS, false), 20 * MS, rule(MS)), LateYields::default());
     }
 
     /// A decision naming another CPU waits in that CPU's queue: it does not
@@ -368,16 +410,16 @@ mod tests {
         let mut rec = two_tasks(100 * MS, 13 * MS, false);
         rec.events[1].arg = 5 * MS;
         rec.events[4].arg2 = 1;
-        assert_eq!(late_yields(&rec, 20 * MS, 4 * MS, MS), LateYields::default());
+        assert_eq!(late_yields(&rec, 20 * MS, rule(MS)), LateYields::default());
         rec.events[4].arg2 = 0;
         rec.events[6].arg = 200 * MS;
-        assert_eq!(late_yields(&rec, 20 * MS, 4 * MS, MS), observed(&[5 * MS]));
+        assert_eq!(late_yields(&rec, 20 * MS, rule(MS)), observed(&[5 * MS]));
     }
 
     /// The distribution: observed times alone are their own quantiles; a
     /// censored time keeps its run at risk, so the later observed times
     /// weigh more (Kaplan-Meier); what survives the last observed time
-    /// goes to the longest time seen; nothing observed, nothing drawn.
+    /// goes to it; nothing observed, nothing drawn.
     #[test]
     fn the_distribution_counts_censored_times_at_risk() {
         let d = observed(&[3, 1, 2, 4]).distribution();
@@ -388,9 +430,52 @@ mod tests {
         // 5 observed with 1 at risk: S = 0. Masses: 1/3 at 1, 2/3 at 5.
         let d = LateYields { observed: vec![1, 5], censored: vec![2] }.distribution();
         assert_eq!([share(&d, 1), share(&d, 5)], [333, 667]);
-        // Censored past the last observed: its survival goes to the longest.
+        // Censored past the last observed: its survival goes to the last
+        // observed time, not to the censored outlier.
         let d = LateYields { observed: vec![1], censored: vec![9] }.distribution();
-        assert_eq!([share(&d, 1), share(&d, 9)], [500, 500]);
+        assert_eq!([share(&d, 1), share(&d, 9)], [1000, 0]);
         assert!(LateYields { observed: vec![], censored: vec![5] }.distribution().is_empty());
+    }
+
+    /// A stop with the user scheduler next may be its kick's doing:
+    /// censored; with a kernel thread next, a tick's: observed. A session
+    /// restart censors a due time at the old session's last event.
+    #[test]
+    fn user_scheduler_stops_and_restarts_are_censored() {
+        let ev = |kind, flags| scheduler_core::record::Event {
+            ts_ns: 13 * MS,
+            kind,
+            pid: 99,
+            cpu: 0,
+            flags,
+            arg: 0,
+            arg2: 0,
+        };
+        // Task 10 stops; 99 runs there first (the user scheduler, flags 1;
+        // or a kernel thread), then 11.
+        for (flags, want) in [(1, LateYields { observed: vec![], censored: vec![9 * MS] }), (0, observed(&[9 * MS]))] {
+            let mut rec = two_tasks(100 * MS, 13 * MS, false);
+            rec.events.splice(6..6, [ev(Running, flags), ev(Stopping, 0)]);
+            assert_eq!(late_yields(&rec, 20 * MS, rule(MS)), want, "flags {flags}");
+        }
+        let mut restart = two_tasks(100 * MS, 13 * MS, false);
+        // A new session from the `stopping` at 13 ms on; the old one's last
+        // event came at 1.5 ms, before the tick at 4 ms: nothing was due.
+        restart.sessions.push(scheduler_core::record::Session { ts_ns: 13 * MS, from_event: 5 });
+        assert_eq!(late_yields(&restart, 20 * MS, rule(MS)), LateYields::default());
+        // With an event of the old session at 10 ms, due at 4 ms: censored there.
+        let mut late = two_tasks(100 * MS, 13 * MS, false);
+        let e = scheduler_core::record::Event {
+            ts_ns: 10 * MS,
+            kind: Runnable,
+            pid: 12,
+            cpu: 1,
+            flags: 1,
+            arg: 1024,
+            arg2: 2,
+        };
+        late.events.insert(5, e);
+        late.sessions.push(scheduler_core::record::Session { ts_ns: 13 * MS, from_event: 6 });
+        assert_eq!(late_yields(&late, 20 * MS, rule(MS)), LateYields { observed: vec![], censored: vec![6 * MS] });
     }
 }

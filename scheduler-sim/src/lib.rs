@@ -238,7 +238,7 @@ use thiserror::Error;
 #[doc(hidden)]
 pub use fast_path::bench;
 pub use html_report::{cdf_curve, comparison_html, share_points, timeline_bars, wait_axis, Bar, TimelineWindow};
-pub use late_yields::{late_yields, LateYields, LATE_YIELD_SAMPLES};
+pub use late_yields::{late_yields, LateYields, TickRule, LATE_YIELD_SAMPLES};
 pub use machine::Invariant;
 pub use recorder::USER_PID;
 pub use replay::{Replay, ReplayError};

@@ -115,9 +115,11 @@ pub(crate) struct Cpu {
     /// When the last run here stopped, while nothing has started since:
     /// where a CPU's free → run time begins ([`Machine::start_task`]).
     pub(crate) free_since: Option<u64>,
-    /// The run (its number) whose late tick is on its way
-    /// ([`crate::SimConfig::late_yields_ns`]): the ticks until then pass it by.
-    pub(crate) late_tick_for: Option<u64>,
+    /// The run whose late tick is on its way
+    /// ([`crate::SimConfig::late_yields_ns`]): its task and its start (the
+    /// task's `start_ts`, which a burst that ends with the task staying
+    /// does not change); the ticks until then pass it by.
+    pub(crate) late_tick_for: Option<(TaskId, u64)>,
 }
 
 /// Aging's per-CPU state (the BPF's `age_request[]`, `aged_last[]`, and the
@@ -172,7 +174,8 @@ pub(crate) struct Counters {
     /// Of `preemptions`, those where the task yielded before its slice
     /// ended (a lower key waited, or the user scheduler did).
     pub(crate) tick_yields: u64,
-    /// Late ticks that came (`SimConfig::late_yields_ns`).
+    /// Late ticks that came while their run went on
+    /// (`SimConfig::late_yields_ns`).
     pub(crate) late_ticks: u64,
     /// Tasks preempted by a kick to run the user scheduler for a wakeup.
     pub(crate) preempt_kicks: u64,
@@ -461,7 +464,7 @@ impl Machine {
                 }
                 Event::Switch(i) => self.switch_policy(i),
                 Event::HeldStart(cpu, run) => self.record_held_start(cpu, run),
-                Event::LateTick(cpu, run) => self.on_late_tick(cpu, run)?,
+                Event::LateTick(cpu, task, start) => self.on_late_tick(cpu, task, start)?,
             }
             if self.check_every_event {
                 self.verify()?;
@@ -654,10 +657,11 @@ impl Machine {
         self.ticks += 1;
         let first = (self.ticks % u64::from(n)) as u32;
         for cpu in (0..n).map(|i| (first + i) % n) {
-            let c = &self.cpus[cpu as usize];
-            if c.late_tick_for == Some(c.run_seq) {
-                // Its late tick is on its way.
-                continue;
+            if let CpuState::Task { task, .. } = self.cpus[cpu as usize].state {
+                if self.cpus[cpu as usize].late_tick_for == Some((task, self.tasks[task as usize].start_ts)) {
+                    // Its late tick is on its way.
+                    continue;
+                }
             }
             self.tick_cpu(cpu, true)?;
         }
@@ -679,14 +683,18 @@ impl Machine {
             return Ok(());
         }
         let Some(slice_over) = self.tick_wants_yield(cpu, task, since) else { return Ok(()) };
-        if may_be_late && !self.late_yields_ns.is_empty() {
+        // A slice over with nothing queued only renews the slice: no switch
+        // for a late tick to delay (the recorded lateness is read from
+        // switches only, `late_yields`).
+        let switches =
+            !slice_over || self.cpus[cpu as usize].dsq.head_vtime().is_some() || self.shared.head_vtime().is_some();
+        if may_be_late && switches && !self.late_yields_ns.is_empty() {
             let samples = &self.late_yields_ns;
             let late = samples[self.late_yield_rng.below(samples.len() as u64) as usize];
             if late > 0 {
-                let c = &mut self.cpus[cpu as usize];
-                c.late_tick_for = Some(c.run_seq);
-                let run = c.run_seq;
-                self.events.push(self.now.saturating_add(late), Event::LateTick(cpu, run));
+                let start = self.tasks[task as usize].start_ts;
+                self.cpus[cpu as usize].late_tick_for = Some((task, start));
+                self.events.push(self.now.saturating_add(late), Event::LateTick(cpu, task, start));
                 return Ok(());
             }
         }
@@ -698,15 +706,16 @@ impl Machine {
         self.dispatch(cpu, super::dispatcher::Prev::Task(task))
     }
 
-    /// The late tick of `cpu`'s run number `run` comes: if that run goes
-    /// on, the tick's check runs now (and its task yields if it still must).
-    fn on_late_tick(&mut self, cpu: u32, run: u64) -> Result<(), SimError> {
-        let c = &mut self.cpus[cpu as usize];
-        if c.late_tick_for != Some(run) {
+    /// The late tick for `task`'s run on `cpu` that started at `start`
+    /// comes: if that run goes on, the tick's check runs now (and its task
+    /// yields if it still must).
+    fn on_late_tick(&mut self, cpu: u32, task: TaskId, start: u64) -> Result<(), SimError> {
+        if self.cpus[cpu as usize].late_tick_for != Some((task, start)) {
             return Ok(());
         }
-        c.late_tick_for = None;
-        if c.run_seq != run {
+        self.cpus[cpu as usize].late_tick_for = None;
+        let on = matches!(self.cpus[cpu as usize].state, CpuState::Task { task: t, .. } if t == task);
+        if !on || self.tasks[task as usize].start_ts != start {
             return Ok(());
         }
         self.counters.late_ticks += 1;

@@ -48,9 +48,10 @@ pub(crate) enum Event {
     /// `Machine::start_task_held`); the second field is the CPU's run
     /// number, as [`Event::CpuEnd`]'s.
     HeldStart(u32, u64),
-    /// A late tick comes to this CPU for its run of this number
-    /// ([`crate::SimConfig::late_yields_ns`]): the tick's check runs again.
-    LateTick(u32, u64),
+    /// A late tick comes to this CPU for the run of this task that started
+    /// at this time ([`crate::SimConfig::late_yields_ns`]): the tick's
+    /// check runs again.
+    LateTick(u32, TaskId, u64),
 }
 
 /// Events by (time, insertion sequence).

@@ -531,8 +531,12 @@ pub struct RecordedUse {
     /// The user scheduler's runs (ns).
     pub user_ns: u64,
     /// Each run of the user scheduler, in order: its length (ns), and the
-    /// decisions applied after it ended, before the next one did (those
-    /// it sent, but for a few a CPU applied before it stopped).
+    /// decisions applied after it ended, until the next run ended. Those
+    /// it sent, mostly: the simulator publishes a step's decisions when
+    /// the step ends; the real user scheduler as it makes them, so a CPU
+    /// may apply one while the run that sent it goes on, and it is counted
+    /// for the run before (a slice of each run's cost is then spread over
+    /// the decisions of the next).
     pub user_runs: Vec<(u64, u64)>,
     /// Decisions applied.
     pub decisions: u64,
@@ -549,7 +553,8 @@ pub struct RecordedCosts {
     pub user_ns_per_decision: Option<u64>,
     /// The user scheduler's CPU time per decision, run by run (ns): each
     /// run that decisions followed ([`RecordedUse::user_runs`]), its length
-    /// over their number; for
+    /// over their number (runs none followed are left out: they only
+    /// received); for
     /// [`SimConfig::decision_costs_ns`](crate::SimConfig::decision_costs_ns).
     pub decision_costs_ns: Vec<u64>,
     /// The recorded free → run times of the kinds the model has (all but
@@ -566,6 +571,8 @@ impl Replay {
             let within = |ns: u64| ns.min(upto_ns - at);
             match used {
                 RecordedCpu::Task(ns) => out.task_ns += within(ns),
+                // A run's entry comes when it ends: the decisions after it
+                // are its own.
                 RecordedCpu::UserScheduler(ns) => {
                     out.user_ns += within(ns);
                     out.user_runs.push((within(ns), 0));
@@ -1217,8 +1224,10 @@ pub(crate) mod tests {
     }
 
     /// The cost per decision, run by run: each run of the user scheduler
-    /// over the decisions applied after it ended, before the next one did
-    /// (a run none followed gives none): 12 µs over 2, 6 µs over 3.
+    /// over the decisions applied after it ended, until the next run ended
+    /// (a run none followed gives none): 12 µs over the 2 after it, 4 µs
+    /// over the 1 applied while the third ran, 6 µs over the 3 after the
+    /// third.
     #[test]
     fn decision_costs_are_per_run() {
         use Kind::{Decision, Running, Stopping};
@@ -1234,6 +1243,7 @@ pub(crate) mod tests {
                 (20_000, Running, USER, 0, 1, 0, 0),
                 (24_000, Stopping, USER, 0, 0, 0, 0),
                 (30_000, Running, USER, 0, 1, 0, 0),
+                d(32_000, 25),
                 (36_000, Stopping, USER, 0, 0, 0, 0),
                 d(37_000, 22),
                 d(38_000, 23),
@@ -1241,8 +1251,8 @@ pub(crate) mod tests {
             ],
         );
         let costs = Replay::from_recording(&rec).unwrap().recorded_costs(u64::MAX);
-        assert_eq!(costs.decision_costs_ns, [6_000, 2_000]);
-        assert_eq!(costs.user_ns_per_decision, Some(22_000 / 5));
+        assert_eq!(costs.decision_costs_ns, [6_000, 4_000, 2_000]);
+        assert_eq!(costs.user_ns_per_decision, Some(22_000 / 6));
     }
 
     /// A new task's first `runnable` (no wakeup) on the CPU of a running

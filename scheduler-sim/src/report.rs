@@ -288,7 +288,8 @@ pub struct DispatchCounts {
     /// user scheduler did.
     pub tick_yields: u64,
     /// Ticks that came late, a drawn time after they found a task that
-    /// had to yield (`SimConfig::late_yields_ns`; 0 without samples): the
+    /// had to yield, while its run went on (`SimConfig::late_yields_ns`; 0
+    /// without samples; those whose run ended first are not counted): the
     /// check ran again then.
     pub late_ticks: u64,
     /// Runs a preempt kick ended, to run the user scheduler for a wakeup.

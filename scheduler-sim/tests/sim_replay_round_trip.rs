@@ -301,13 +301,15 @@ fn a_held_start_costs_the_cpu_its_delay() {
 /// --recorded-costs` does): the reading recovers the drawn lateness (its
 /// quantiles at 10, 30 and 55 % within 1 ms, at 80 and 95 % within a tick,
 /// though a quarter to a third of the due times end without a yield: under
-/// round robin it puts 12 ms at 80 %, 8 ms drawn). Under both policies and four seeds the
-/// replays with the tick on time have their p99 waits short, at most 0.71×
-/// the recorded ones (0.49× to 0.70×); with the late yields read each
-/// replay's p99 is at least 0.85× the recorded one (1.04× to 1.33×), its
-/// worst error at p50, p90 and p99 at most 35 %, and the eight replays'
-/// mean worst error is below the mean with the tick on time (0.28 against
-/// 0.40). On `mixed`: the `cyclictest` and `hackbench` presets have almost
+/// round robin it puts 12 ms at 80 %, 8 ms drawn). Under both policies
+/// and four seeds the replays with the tick on time have their p99 waits
+/// short, at most 0.71× the recorded ones (0.49× to 0.70×); with the late
+/// yields read each replay's p99 is at least 0.8× the recorded one (0.83×
+/// to 1.18×), its worst error at p50, p90 and p99 at most 25 % (17 % to
+/// 25 %) and below the same replay's with the tick on time (30 % to 51 %),
+/// and the eight replays' mean worst error is less than 0.6 times the mean
+/// on time (0.20 against 0.40). On `mixed`: the `cyclictest` and
+/// `hackbench` presets have almost
 /// no runs long enough for a tick to end.
 #[test]
 fn late_yields_replay_a_machine_whose_tick_comes_late() {
@@ -323,7 +325,15 @@ fn late_yields_replay_a_machine_whose_tick_comes_late() {
             let machine = SimConfig { seed, decision_cost_ns: 150_000, ..config(Preset::Mixed, 2000 * MS) };
             let recorded = SimConfig { late_yields_ns: late_ns.clone(), ..machine.clone() };
             let (_, rec) = simulate_recorded(&recorded, policy()).unwrap();
-            let read = scheduler_sim::late_yields(&rec, machine.duration_ns, machine.tick_ns, machine.slice_min_ns);
+            let read = scheduler_sim::late_yields(
+                &rec,
+                machine.duration_ns,
+                scheduler_sim::TickRule {
+                    tick_ns: machine.tick_ns,
+                    slice_min_ns: machine.slice_min_ns,
+                    slice_ns: machine.slice_ns,
+                },
+            );
             let drawn = read.distribution();
             let (want, got) = (quantiles(&late_ns), quantiles(&drawn));
             let what = format!("{name} seed {seed}: {} yields, {} censored", read.observed.len(), read.censored.len());
@@ -342,10 +352,10 @@ fn late_yields_replay_a_machine_whose_tick_comes_late() {
             let (late, on_time) =
                 (report.replay.unwrap().ratio, simulate(&on_time, policy()).unwrap().replay.unwrap().ratio);
             let what = format!("{what}: {late:?}, on time {on_time:?}");
-            assert!(on_time.p99.unwrap() <= 0.71 && late.p99.unwrap() >= 0.85, "{what}");
-            assert!(worst(&late) <= 0.35, "{what}");
+            assert!(on_time.p99.unwrap() <= 0.71 && late.p99.unwrap() >= 0.8, "{what}");
+            assert!(worst(&late) <= 0.25 && worst(&late) < worst(&on_time), "{what}");
             (sum_late, sum_on_time) = (sum_late + worst(&late), sum_on_time + worst(&on_time));
         }
     }
-    assert!(sum_late < sum_on_time, "mean worst error {} against {} on time", sum_late / 8.0, sum_on_time / 8.0);
+    assert!(sum_late < sum_on_time * 0.6, "mean worst error {} against {} on time", sum_late / 8.0, sum_on_time / 8.0);
 }
