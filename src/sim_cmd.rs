@@ -117,12 +117,12 @@ pub struct SimSetup {
     )]
     pub decision_cost_ns: u64,
 
-    /// With --replay: the costs the recorded machine paid, drawn at random
-    /// from what the recording shows, instead of the model's: the user
-    /// scheduler's CPU time per decision, drawn for each step from its
-    /// recorded runs (each run's length over the decisions that followed
-    /// it; instead of --decision-cost-ns; the model's if nothing was
-    /// decided); a free CPU takes one of the recorded times
+    /// With --replay: the costs the recorded machine paid, from what the
+    /// recording shows, instead of the model's: the user scheduler's CPU
+    /// time per decision (the median over its runs of a run's length over
+    /// the decisions that followed it; instead of --decision-cost-ns; the
+    /// model's if nothing was decided), plus, for each step, one of its
+    /// runs' extras beyond that, drawn at random; a free CPU takes one of the recorded times
     /// to start the task it runs next (an idle CPU woken for it; a switch
     /// after a task blocked; a start after a preemption or a user-scheduler
     /// run), where the model starts at once; and the tick makes a running
@@ -355,14 +355,13 @@ pub(crate) fn config(args: &SimSetup) -> Result<(SimConfig, PolicyConfig), Confi
             workload,
             slice_ns: tunables.policy_cfg.slice_ns,
             slice_min_ns: tunables.policy_cfg.slice_min_ns,
-            // With the drawn costs, unused but for the reports: their mean.
             decision_cost_ns: costs
                 .as_ref()
-                .and_then(|c| c.user_ns_per_decision)
+                .and_then(|c| c.base_ns_per_decision)
                 .map_or(args.decision_cost_ns, |ns| ns.min(MAX_DECISION_COST_NS)),
-            decision_costs_ns: costs
+            user_step_extras_ns: costs
                 .as_ref()
-                .map(|c| c.decision_costs_ns.iter().map(|&ns| ns.min(MAX_DECISION_COST_NS)).collect())
+                .map(|c| c.run_extras_ns.iter().map(|&ns| ns.min(MAX_DECISION_COST_NS)).collect())
                 .unwrap_or_default(),
             start_delays: costs.map(|c| c.start_delays).unwrap_or_default(),
             late_yields_ns,
@@ -628,9 +627,11 @@ mod tests {
         let path = file.to_str().unwrap();
         let (cfg, _) = config(&setup(&["--replay", path, "--recorded-costs"]).unwrap()).unwrap();
         let delays = scheduler_sim::StartDelays { idle_wake_ns: vec![2_000], ..Default::default() };
-        assert_eq!((&cfg.decision_costs_ns, &cfg.start_delays), (&vec![2_000], &delays));
+        assert_eq!((cfg.decision_cost_ns, &cfg.user_step_extras_ns), (2_000, &vec![0]));
+        assert_eq!(cfg.start_delays, delays);
         let (cfg, _) = config(&setup(&["--replay", path]).unwrap()).unwrap();
-        assert_eq!((cfg.decision_costs_ns, cfg.start_delays), (vec![], Default::default()), "the model's");
+        assert_eq!((cfg.decision_cost_ns, cfg.user_step_extras_ns), (1_000, vec![]), "the model's");
+        assert_eq!(cfg.start_delays, Default::default());
         std::fs::remove_file(&file).unwrap();
         let e = config(&setup(&["--recorded-costs", "--workload", "hogs"]).unwrap()).unwrap_err();
         assert!(matches!(e, ConfigError::RecordedCostsWithoutReplay), "{e}");

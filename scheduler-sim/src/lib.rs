@@ -199,8 +199,8 @@
 //!   (no `SCX_ENQ_PREEMPT`); by default the tick comes on time, every
 //!   `tick_ns` on every CPU (`SimConfig::late_yields_ns` makes it late, as
 //!   a guest's vCPU under TCG takes it when its turn comes);
-//! - by default a fixed user-scheduler cost per decision
-//!   (`SimConfig::decision_costs_ns` draws it);
+//! - by default a fixed user-scheduler cost per decision and step
+//!   (`SimConfig::user_step_extras_ns` adds drawn extras);
 //! - the user scheduler runs one step per pull; it is never preempted, and
 //!   an injected stall that starts during a step takes effect after it;
 //! - affinity sets are CPU ranges and never change at run time;
@@ -338,14 +338,17 @@ pub struct SimConfig {
     /// task yields if it still must. `sim --recorded-costs` takes them
     /// from the replayed recording ([`late_yields`]).
     pub late_yields_ns: Vec<u64>,
-    /// User-scheduler CPU time per decision (ns), drawn at random for each
-    /// step that sends decisions from these samples (a stream fixed by the
-    /// seed), instead of `decision_cost_ns`; empty by default. `sim
-    /// --recorded-costs` takes the recorded machine's, run by run
-    /// ([`replay::RecordedCosts::decision_costs_ns`]): they vary far more
-    /// than their mean says (a guest's vCPU may stop for milliseconds in
-    /// one run), and a typical wakeup waits for a typical run.
-    pub decision_costs_ns: Vec<u64>,
+    /// User-scheduler CPU time added to each step that sends decisions
+    /// (ns), drawn at random from these samples (a stream fixed by the
+    /// seed), on top of `decision_cost_ns` per decision; empty by default.
+    /// `sim --recorded-costs` takes the recorded machine's
+    /// ([`replay::RecordedCosts::run_extras_ns`]): what each run of its user
+    /// scheduler took beyond its decisions' base cost (a guest's vCPU may
+    /// stop for milliseconds in one run, not in most); with the mean cost
+    /// per decision instead, every wakeup waited for an average run, and
+    /// with a cost per decision drawn run by run, a step of many decisions
+    /// that drew a stopped run's cost took a stop per decision.
+    pub user_step_extras_ns: Vec<u64>,
     /// The dispatcher's wakeup fast path is on (`--fast-path`, off by
     /// default as on the real command): user space sees the per-task
     /// context and its policy's grants apply. Off, no grant is published,
@@ -383,7 +386,7 @@ impl Default for SimConfig {
     /// `slice_min`, a 4 ms tick, 1 µs per decision, 0.25 µs per task
     /// received, 1 µs per step, no stall, 100 ms stall timeout, 4096-entry
     /// rings (as upstream), no start delays, no late yields, no drawn
-    /// costs per decision, the fast path off.
+    /// step extras, the fast path off.
     fn default() -> Self {
         Self {
             nr_cpus: 8,
@@ -407,7 +410,7 @@ impl Default for SimConfig {
             check_invariants: false,
             start_delays: StartDelays::default(),
             late_yields_ns: Vec::new(),
-            decision_costs_ns: Vec::new(),
+            user_step_extras_ns: Vec::new(),
             fast_path: false,
         }
     }

@@ -237,9 +237,9 @@ pub(crate) struct Machine {
     /// and their own stream.
     pub(crate) late_yields_ns: Vec<u64>,
     pub(crate) late_yield_rng: SplitMix64,
-    /// The costs per decision to draw from
-    /// ([`crate::SimConfig::decision_costs_ns`]), and their own stream.
-    pub(crate) decision_costs_ns: Vec<u64>,
+    /// The extra step costs to draw from
+    /// ([`crate::SimConfig::user_step_extras_ns`]), and their own stream.
+    pub(crate) user_step_extras_ns: Vec<u64>,
     pub(crate) decision_cost_rng: SplitMix64,
     /// Each task start on a CPU that had been free while the task was
     /// ready: how long (ns), as `record-summary` measures a recording's.
@@ -303,7 +303,7 @@ const START_DELAY_STREAM: u64 = 0x5354_4152_5444_4c59;
 /// Seeds the late yields' stream (`seed ^ this`): "LATEYIEL".
 const LATE_YIELD_STREAM: u64 = 0x4c41_5445_5949_454c;
 
-/// Seeds the drawn costs per decision's stream (`seed ^ this`): "DECICOST".
+/// Seeds the drawn user-scheduler step extras' stream (`seed ^ this`): "DECICOST".
 const DECISION_COST_STREAM: u64 = 0x4445_4349_434f_5354;
 
 /// Whether a task that finished a burst stays on its CPU.
@@ -390,7 +390,7 @@ impl Machine {
             },
             late_yields_ns: config.late_yields_ns.clone(),
             late_yield_rng: SplitMix64::new(config.seed ^ LATE_YIELD_STREAM),
-            decision_costs_ns: config.decision_costs_ns.clone(),
+            user_step_extras_ns: config.user_step_extras_ns.clone(),
             decision_cost_rng: SplitMix64::new(config.seed ^ DECISION_COST_STREAM),
             free_to_run_ns: Vec::new(),
             counters: Counters::default(),
@@ -973,15 +973,17 @@ impl Machine {
         };
         let r = self.engine.step(&mut side)?;
         let progress = r.received > 0 || r.sent > 0;
-        let per_decision = match self.decision_costs_ns.len() {
-            0 => self.decision_cost_ns,
-            n if r.sent > 0 => self.decision_costs_ns[self.decision_cost_rng.below(n as u64) as usize],
-            _ => 0,
+        let extras = &self.user_step_extras_ns;
+        let extra = if r.sent > 0 && !extras.is_empty() {
+            extras[self.decision_cost_rng.below(extras.len() as u64) as usize]
+        } else {
+            0
         };
         let cost = self
             .step_cost_ns
             .saturating_add(self.receive_cost_ns.saturating_mul(r.received as u64))
-            .saturating_add(per_decision.saturating_mul(r.sent as u64))
+            .saturating_add(self.decision_cost_ns.saturating_mul(r.sent as u64))
+            .saturating_add(extra)
             .max(1);
         self.user.step_progress = progress;
         if progress {

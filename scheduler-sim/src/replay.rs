@@ -551,12 +551,15 @@ pub struct RecordedCosts {
     /// The user scheduler's CPU time per decision applied (ns); `None`
     /// without decisions.
     pub user_ns_per_decision: Option<u64>,
-    /// The user scheduler's CPU time per decision, run by run (ns): each
-    /// run that decisions followed ([`RecordedUse::user_runs`]), its length
-    /// over their number (runs none followed are left out: they only
-    /// received); for
-    /// [`SimConfig::decision_costs_ns`](crate::SimConfig::decision_costs_ns).
-    pub decision_costs_ns: Vec<u64>,
+    /// The user scheduler's base CPU time per decision (ns): the median,
+    /// over its runs that decisions followed ([`RecordedUse::user_runs`]),
+    /// of a run's length over their number; `None` without any. For
+    /// `SimConfig::decision_cost_ns`.
+    pub base_ns_per_decision: Option<u64>,
+    /// What each of those runs took beyond its decisions' base cost (ns, 0
+    /// for a run within it); for
+    /// [`SimConfig::user_step_extras_ns`](crate::SimConfig::user_step_extras_ns).
+    pub run_extras_ns: Vec<u64>,
     /// The recorded free → run times of the kinds the model has (all but
     /// [`FreeCpu::Unknown`]).
     pub start_delays: StartDelays,
@@ -603,8 +606,13 @@ impl Replay {
             }
         }
         let user_ns_per_decision = (used.decisions > 0).then(|| used.user_ns / used.decisions);
-        let decision_costs_ns = used.user_runs.iter().filter(|r| r.1 > 0).map(|&(ns, n)| ns / n).collect();
-        RecordedCosts { user_ns_per_decision, decision_costs_ns, start_delays: delays }
+        let runs: Vec<(u64, u64)> = used.user_runs.into_iter().filter(|r| r.1 > 0).collect();
+        let mut per_decision: Vec<u64> = runs.iter().map(|&(ns, n)| ns / n).collect();
+        per_decision.sort_unstable();
+        let base_ns_per_decision = per_decision.get(per_decision.len() / 2).copied();
+        let base = base_ns_per_decision.unwrap_or(0);
+        let run_extras_ns = runs.iter().map(|&(ns, n)| ns.saturating_sub(base.saturating_mul(n))).collect();
+        RecordedCosts { user_ns_per_decision, base_ns_per_decision, run_extras_ns, start_delays: delays }
     }
 
     /// The scripts of `rec`'s tasks (see the module's documentation).
@@ -1214,22 +1222,26 @@ pub(crate) mod tests {
         let costs = Replay::from_recording(&rec).unwrap().recorded_costs(u64::MAX);
         let delays =
             StartDelays { idle_wake_ns: vec![3_000], switch_ns: vec![2_000], after_preemption_or_user_ns: vec![] };
-        let decision_costs_ns = vec![];
-        assert_eq!(costs, RecordedCosts { user_ns_per_decision: Some(0), decision_costs_ns, start_delays: delays });
+        let (base_ns_per_decision, run_extras_ns) = (None, vec![]);
+        let want =
+            RecordedCosts { user_ns_per_decision: Some(0), base_ns_per_decision, run_extras_ns, start_delays: delays };
+        assert_eq!(costs, want);
         // Within the first 30 µs: the switch only, one decision, no user run.
         let costs = Replay::from_recording(&rec).unwrap().recorded_costs(30_000);
         let delays = StartDelays { switch_ns: vec![2_000], ..StartDelays::default() };
-        let decision_costs_ns = vec![];
-        assert_eq!(costs, RecordedCosts { user_ns_per_decision: Some(0), decision_costs_ns, start_delays: delays });
+        let (base_ns_per_decision, run_extras_ns) = (None, vec![]);
+        let want =
+            RecordedCosts { user_ns_per_decision: Some(0), base_ns_per_decision, run_extras_ns, start_delays: delays };
+        assert_eq!(costs, want);
     }
 
     /// The cost per decision, run by run: each run of the user scheduler
     /// over the decisions applied after it ended, until the next run ended
     /// (a run none followed gives none): 12 µs over the 2 after it, 4 µs
     /// over the 1 applied while the third ran, 6 µs over the 3 after the
-    /// third.
+    /// third; the base and each run's extra beyond it.
     #[test]
-    fn decision_costs_are_per_run() {
+    fn decision_costs_are_a_base_and_run_extras() {
         use Kind::{Decision, Running, Stopping};
         let d = |ts, pid| (ts, Decision, pid, 1, 0, 0, -1);
         let rec = recording(
@@ -1251,7 +1263,9 @@ pub(crate) mod tests {
             ],
         );
         let costs = Replay::from_recording(&rec).unwrap().recorded_costs(u64::MAX);
-        assert_eq!(costs.decision_costs_ns, [6_000, 4_000, 2_000]);
+        // Per decision 6, 4 and 2 µs: the base is their median, 4 µs; the
+        // first run took 4 µs more than 2 × 4, the others none.
+        assert_eq!((costs.base_ns_per_decision, costs.run_extras_ns), (Some(4_000), vec![4_000, 0, 0]));
         assert_eq!(costs.user_ns_per_decision, Some(22_000 / 6));
     }
 

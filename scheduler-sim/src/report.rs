@@ -448,12 +448,11 @@ pub struct Report {
     pub slice_ns: u64,
     /// User-scheduler CPU time per decision (ns).
     pub decision_cost_ns: u64,
-    /// How many samples the cost per decision was drawn from
-    /// (`SimConfig::decision_costs_ns`, the recorded runs of
-    /// `--recorded-costs`), and their mean (ns); `None`:
-    /// `decision_cost_ns`.
+    /// How many samples each step's extra cost was drawn from
+    /// (`SimConfig::user_step_extras_ns`, the recorded runs of
+    /// `--recorded-costs`), and their mean (ns); `None`: no extras.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub decision_costs_drawn: Option<(usize, u64)>,
+    pub user_step_extras_drawn: Option<(usize, u64)>,
     /// The injected stall, if any.
     pub stall: Option<Stall>,
     /// The stall timeout (ns).
@@ -542,9 +541,9 @@ pub(crate) fn build(config: &SimConfig, m: &mut Machine) -> Report {
         seed: config.seed,
         slice_ns: config.slice_ns,
         decision_cost_ns: config.decision_cost_ns,
-        decision_costs_drawn: (!config.decision_costs_ns.is_empty()).then(|| {
-            let n = config.decision_costs_ns.len();
-            (n, config.decision_costs_ns.iter().sum::<u64>() / n as u64)
+        user_step_extras_drawn: (!config.user_step_extras_ns.is_empty()).then(|| {
+            let n = config.user_step_extras_ns.len();
+            (n, config.user_step_extras_ns.iter().sum::<u64>() / n as u64)
         }),
         stall: config.stall,
         stall_timeout_ns: config.stall_timeout_ns,
@@ -774,8 +773,11 @@ impl Report {
             Some(st) => format!("stall at {} ms for {} ms", ms(st.at_ns), ms(st.duration_ns)),
             None => "no stall".to_owned(),
         };
-        let user = match self.decision_costs_drawn {
-            Some((n, mean_ns)) => format!("ns per decision drawn from {n} recorded runs (mean {mean_ns})"),
+        let user = match self.user_step_extras_drawn {
+            Some((n, mean_ns)) => format!(
+                "{} ns per decision and a step's extra drawn from {n} recorded runs (mean {mean_ns} ns)",
+                self.decision_cost_ns
+            ),
             None => format!("{} ns per decision", self.decision_cost_ns),
         };
         let _ = writeln!(
@@ -1035,7 +1037,7 @@ mod tests {
             max_ns: base * 4_000_567,
         };
         Report {
-            decision_costs_drawn: None,
+            user_step_extras_drawn: None,
             policy: "deadline".into(),
             workload: "mixed".into(),
             nr_cpus: 8,

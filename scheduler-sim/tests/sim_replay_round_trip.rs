@@ -207,16 +207,16 @@ fn a_slower_user_scheduler_replays_only_at_its_cost() {
 /// task (idle wake-ups of 20 µs to 2 ms, switches of 10 to 60 µs, starts
 /// after a preemption or a user-scheduler run of 5 to 300 µs) and whose
 /// user scheduler costs 150 µs a decision, replayed with the costs it
-/// recorded (`Replay::recorded_costs`, `sim --recorded-costs`: the cost
-/// per decision drawn from its runs'): on three workloads under both
-/// policies and four seeds, each replay's worst error at p50, p90 and p99
-/// is at most 40 % (6 % to 38 %), and their mean less than a third of the
-/// same replays' at the model's defaults (0.20 against 0.86; one replay,
-/// `mixed` under round robin, seed 2, misses by 38 % where the defaults
-/// miss by 29 %). (With the mean cost per decision instead of drawn ones
-/// each was within a third, 3 % to 31 %: on this machine the cost is
-/// exactly per decision, and only the drawing's noise is lost; on the
-/// guest's recordings the drawn costs were far better, see
+/// recorded (`Replay::recorded_costs`, `sim --recorded-costs`: the base
+/// cost per decision, a drawn extra a step, the start delays): on three
+/// workloads under both policies and four seeds, each replay's worst error
+/// at p50, p90 and p99 is at most a half (3 % to 49 %), and their mean
+/// less than a third of the same replays' at the model's defaults (0.20
+/// against 0.86). (With the mean cost per decision and no extras each was
+/// within 31 %: this machine's cost is exactly per decision, and the
+/// extras only add the noise of matching decisions to runs, the worst on
+/// `mixed` under round robin, seed 3, p99 1.49×; on the guest's
+/// recordings the extras are what brings the medians right, see
 /// docs/simulator.md.) The report's replayed free → run times are the
 /// delays drawn.
 #[test]
@@ -242,10 +242,11 @@ fn recorded_costs_replay_a_slow_machine() {
                 let per_decision = costs.user_ns_per_decision.unwrap();
                 assert!((150_000..160_000).contains(&per_decision), "{per_decision}");
                 let plain = SimConfig { workload: Workload::Replay(replay.clone()), ..machine };
-                // As `sim --recorded-costs`: each step's cost per decision
-                // drawn from the recorded runs'.
+                // As `sim --recorded-costs`: the base cost per decision and a
+                // drawn extra a step.
                 let with = SimConfig {
-                    decision_costs_ns: costs.decision_costs_ns,
+                    decision_cost_ns: costs.base_ns_per_decision.unwrap(),
+                    user_step_extras_ns: costs.run_extras_ns,
                     start_delays: costs.start_delays,
                     ..plain.clone()
                 };
@@ -260,7 +261,7 @@ fn recorded_costs_replay_a_slow_machine() {
                     with_costs.ratio,
                     at_defaults.ratio
                 );
-                assert!(costed <= 0.4, "{what}");
+                assert!(costed <= 0.5, "{what}");
                 (sum_costed, sum_default) = (sum_costed + costed, sum_default + default);
                 let drawn = with_costs.replayed_cpu;
                 assert!(drawn.free_to_run > 0.0 && drawn.free_to_run_waits.max_ns <= 2_000_000, "{what}: {drawn:?}");
