@@ -121,8 +121,9 @@ pub struct SimSetup {
     /// recording shows, instead of the model's: the user scheduler's CPU
     /// time per decision (the median over its runs of a run's length over
     /// the decisions that followed it; instead of --decision-cost-ns; the
-    /// model's if nothing was decided), plus, for each step, one of its
-    /// runs' extras beyond that, drawn at random; a free CPU takes one of the recorded times
+    /// model's if nothing was decided), plus, for each step that sends
+    /// decisions, one of its runs' extras beyond that, drawn at random (the
+    /// model's costs per step and task received still come on top); a free CPU takes one of the recorded times
     /// to start the task it runs next (an idle CPU woken for it; a switch
     /// after a task blocked; a start after a preemption or a user-scheduler
     /// run), where the model starts at once; and the tick makes a running
@@ -606,9 +607,10 @@ mod tests {
         assert!(parse(&["--replay", path, "--workload", "hogs"]).is_err());
     }
 
-    /// `--recorded-costs` takes the user scheduler's cost per decision, run
-    /// by run, and the free → run times from the recording: here one run
-    /// of 2 µs with one decision applied after it, and CPU 2 free from 0.2 µs while
+    /// `--recorded-costs` takes the user scheduler's base cost per decision
+    /// and its runs' extras, and the free → run times from the recording:
+    /// here one run of 2 µs with one decision applied after it (a base of
+    /// 2 µs, no extra), and CPU 2 free from 0.2 µs while
     /// task 7, decided at 3 µs, started at 5 µs (an idle CPU's wake-up, 2
     /// µs).
     #[test]

@@ -64,14 +64,21 @@ pub fn comparison_html(runs: &[Run], window: TimelineWindow) -> String {
     if let Some((r, _)) = runs.first() {
         let _ = writeln!(
             page,
-            "<p>Simulated by <code>scx_relay sim</code>'s model: {} s, seed {}, {} CPUs ({} per core, {} per LLC), slice {} µs, {} ns of user-scheduler CPU per decision. One run per policy; the numbers are the simulator's, not a real kernel's.</p>",
+            "<p>Simulated by <code>scx_relay sim</code>'s model: {} s, seed {}, {} CPUs ({} per core, {} per LLC), slice {} µs, {} ns of user-scheduler CPU per decision{}. One run per policy; the numbers are the simulator's, not a real kernel's.</p>",
             fmt_secs(r.duration_ns),
             r.seed,
             r.nr_cpus,
             r.smt,
             r.cores_per_llc * r.smt,
             r.slice_ns / 1000,
-            r.decision_cost_ns
+            r.decision_cost_ns,
+            match r.user_step_extras_drawn {
+                Some((n, mean_ns)) => format!(
+                    " and a step's extra drawn from {n} recorded runs (mean {mean_ns} ns), with the recording's start \
+                     delays and late yields (<code>--recorded-costs</code>)"
+                ),
+                None => String::new(),
+            }
         );
     }
     page.push_str(&summary_table(runs));

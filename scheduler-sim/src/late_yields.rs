@@ -5,9 +5,10 @@
 //! The dispatcher's tick (`relay_tick`, `should_yield` in `main.bpf.c`)
 //! ends a run at the first tick after `slice_min` at which a lower key
 //! waits: a key below the running task's key advanced by its run so far,
-//! weighted (`K + r × 1024 / w`); or, when its slice is over, anything
-//! waits (`relay_dispatch` keeps it, with a fresh default slice, when
-//! nothing does). In the model the tick comes every `tick_ns` on every
+//! weighted (`K + r × 1024 / w`). And at the first tick after its slice
+//! runs out (the kernel's slice accounting, `slice_min` or not), the CPU
+//! dispatches: anything waiting takes it (`relay_dispatch` keeps the task,
+//! with a fresh default slice, when nothing does). In the model the tick comes every `tick_ns` on every
 //! CPU, on time. On the recorded machine it may come late: a guest under
 //! QEMU's TCG runs its vCPUs one at a time (`-accel tcg,thread=single`),
 //! and a vCPU that is not executing takes its timer interrupt only when its
@@ -86,21 +87,21 @@ pub struct TickRule {
 }
 
 impl DecidedRun {
-    /// Whether a tick at `at` would make it yield, on `cpu`: it has run
-    /// `slice_min`, and a waiting key is below its key advanced by its run,
-    /// or its slice is over and anything waits.
+    /// Whether a tick at `at` would make it yield, on `cpu`: its slice is
+    /// over and anything waits (the kernel's own slice accounting, whatever
+    /// it ran), or it has run `slice_min` and a waiting key is below its key
+    /// advanced by its run (`should_yield`).
     fn must_yield(&self, cpu: usize, at: u64, rule: TickRule, waiting: &Waiting) -> bool {
+        let mut for_cpu = waiting.values().filter(|&&(_, named)| named < 0 || named as usize == cpu);
+        if at >= self.slice_end_ns {
+            return for_cpu.next().is_some();
+        }
         let ran = at.saturating_sub(self.start_ns);
         if ran < rule.slice_min_ns {
             return false;
         }
         let advanced = self.key.wrapping_add(ran.saturating_mul(WEIGHT_DEFAULT) / self.weight.max(1));
-        let mut for_cpu = waiting.values().filter(|&&(_, named)| named < 0 || named as usize == cpu);
-        if at >= self.slice_end_ns {
-            for_cpu.next().is_some()
-        } else {
-            for_cpu.any(|&(key, _)| before(key, advanced))
-        }
+        for_cpu.any(|&(key, _)| before(key, advanced))
     }
 
     /// A tick at `at` with nothing waiting for `cpu` after its slice ran

@@ -331,9 +331,10 @@ pub struct SimConfig {
     pub start_delays: StartDelays,
     /// How late the tick makes a running task yield (ns), drawn at random
     /// from these samples (a stream fixed by the seed) each time a tick
-    /// finds a task that must yield (its slice over, a lower key waiting,
-    /// the user scheduler's turn); empty by default: it yields at that
-    /// tick. Until the drawn time the CPU's ticks do not look at that run;
+    /// finds a task that must yield (a lower key waiting, the user
+    /// scheduler's turn, its slice over with something queued; not a slice
+    /// over with nothing queued, which only renews the slice); empty by
+    /// default: it yields at that tick. Until the drawn time the CPU's ticks do not look at that run;
     /// then the tick's check runs again, as a late tick would, and the
     /// task yields if it still must. `sim --recorded-costs` takes them
     /// from the replayed recording ([`late_yields`]).

@@ -268,6 +268,7 @@ fn recorded_costs_replay_a_slow_machine() {
             }
         }
     }
+    eprintln!("mean worst error {:.3} against {:.3} at the defaults", sum_costed / 24.0, sum_default / 24.0);
     assert!(
         sum_costed < sum_default / 3.0,
         "mean worst error {} against {} at the defaults",
@@ -301,7 +302,7 @@ fn a_held_start_costs_the_cpu_its_delay() {
 /// yields read back from the recording (`late_yields`, as `sim
 /// --recorded-costs` does): the reading recovers the drawn lateness (its
 /// quantiles at 10, 30 and 55 % within 1 ms, at 80 and 95 % within a tick,
-/// though a quarter to a third of the due times end without a yield: under
+/// though a quarter to two fifths of the due times end without a yield: under
 /// round robin it puts 12 ms at 80 %, 8 ms drawn). Under both policies
 /// and four seeds the replays with the tick on time have their p99 waits
 /// short, at most 0.71× the recorded ones (0.49× to 0.70×); with the late
@@ -338,7 +339,8 @@ fn late_yields_replay_a_machine_whose_tick_comes_late() {
             let drawn = read.distribution();
             let (want, got) = (quantiles(&late_ns), quantiles(&drawn));
             let what = format!("{name} seed {seed}: {} yields, {} censored", read.observed.len(), read.censored.len());
-            assert!(read.observed.len() > 400 && read.censored.len() > 100, "{what}");
+            let censored = read.censored.len() as f64 / (read.observed.len() + read.censored.len()) as f64;
+            assert!(read.observed.len() > 400 && (0.2..0.45).contains(&censored), "{what}");
             let within = [MS, MS, MS, 4 * MS, 4 * MS];
             assert!(
                 want.iter().zip(got).zip(within).all(|((w, g), by)| w.abs_diff(g) <= by),
@@ -358,5 +360,6 @@ fn late_yields_replay_a_machine_whose_tick_comes_late() {
             (sum_late, sum_on_time) = (sum_late + worst(&late), sum_on_time + worst(&on_time));
         }
     }
+    eprintln!("mean worst error {:.3} against {:.3} on time", sum_late / 8.0, sum_on_time / 8.0);
     assert!(sum_late < sum_on_time * 0.6, "mean worst error {} against {} on time", sum_late / 8.0, sum_on_time / 8.0);
 }

@@ -262,7 +262,7 @@ pub(super) fn markdown(results: &Results, sim: &SimValues, command: &str, kernel
     let _ = writeln!(
         md,
         "Guest: medians over {rounds} interleaved rounds in one boot (QEMU TCG, {cpus} vCPUs, kernel {kernel}); `{command}`.  \n\
-         Simulator: `scx_relay sim --policy P --workload W --cpus {cpus} --seconds {SIM_SECONDS}` (with `--fast-path` for `deadline-fast`), the median over seeds {}.  \n\
+         Simulator: `scx_relay sim --policy P --workload W --cpus {cpus} --seconds {SIM_SECONDS}` (`deadline-fast`: `--policy deadline --fast-path`), the median over seeds {}.  \n\
          Ranks: 1 is best; values close enough to rank equal (the tie column) share a rank, on both sides. \
          Kendall's τ-b: 1 when the orders agree, -1 when reversed.\n",
         SIM_SEEDS.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
