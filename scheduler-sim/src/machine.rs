@@ -240,7 +240,7 @@ pub(crate) struct Machine {
     /// The extra step costs to draw from
     /// ([`crate::SimConfig::user_step_extras_ns`]), and their own stream.
     pub(crate) user_step_extras_ns: Vec<u64>,
-    pub(crate) decision_cost_rng: SplitMix64,
+    pub(crate) step_extra_rng: SplitMix64,
     /// Each task start on a CPU that had been free while the task was
     /// ready: how long (ns), as `record-summary` measures a recording's.
     pub(crate) free_to_run_ns: Vec<u64>,
@@ -304,7 +304,7 @@ const START_DELAY_STREAM: u64 = 0x5354_4152_5444_4c59;
 const LATE_YIELD_STREAM: u64 = 0x4c41_5445_5949_454c;
 
 /// Seeds the drawn user-scheduler step extras' stream (`seed ^ this`): "DECICOST".
-const DECISION_COST_STREAM: u64 = 0x4445_4349_434f_5354;
+const STEP_EXTRA_STREAM: u64 = 0x4445_4349_434f_5354;
 
 /// Whether a task that finished a burst stays on its CPU.
 enum AfterBurst {
@@ -391,7 +391,7 @@ impl Machine {
             late_yields_ns: config.late_yields_ns.clone(),
             late_yield_rng: SplitMix64::new(config.seed ^ LATE_YIELD_STREAM),
             user_step_extras_ns: config.user_step_extras_ns.clone(),
-            decision_cost_rng: SplitMix64::new(config.seed ^ DECISION_COST_STREAM),
+            step_extra_rng: SplitMix64::new(config.seed ^ STEP_EXTRA_STREAM),
             free_to_run_ns: Vec::new(),
             counters: Counters::default(),
             waits: Default::default(),
@@ -688,15 +688,12 @@ impl Machine {
         // switches only, `late_yields`).
         let switches =
             !slice_over || self.cpus[cpu as usize].dsq.head_vtime().is_some() || self.shared.head_vtime().is_some();
-        if may_be_late && switches && !self.late_yields_ns.is_empty() {
-            let samples = &self.late_yields_ns;
-            let late = samples[self.late_yield_rng.below(samples.len() as u64) as usize];
-            if late > 0 {
-                let start = self.tasks[task as usize].start_ts;
-                self.cpus[cpu as usize].late_tick_for = Some((task, start));
-                self.events.push(self.now.saturating_add(late), Event::LateTick(cpu, task, start));
-                return Ok(());
-            }
+        let late = if may_be_late && switches { self.late_yield_rng.pick(&self.late_yields_ns) } else { 0 };
+        if late > 0 {
+            let start = self.tasks[task as usize].start_ts;
+            self.cpus[cpu as usize].late_tick_for = Some((task, start));
+            self.events.push(self.now.saturating_add(late), Event::LateTick(cpu, task, start));
+            return Ok(());
         }
         self.account(cpu, task, since);
         self.tasks[task as usize].slice_left = 0;
@@ -942,10 +939,7 @@ impl Machine {
             StartKind::Switch => &self.start_delays.switch_ns,
             StartKind::AfterPreemptionOrUser => &self.start_delays.after_preemption_or_user_ns,
         };
-        if samples.is_empty() {
-            return 0;
-        }
-        samples[self.delay_rng[kind as usize].below(samples.len() as u64) as usize]
+        self.delay_rng[kind as usize].pick(samples)
     }
 
     /// `cpu`'s task left it (blocked, slept, exited): it dispatches after
@@ -973,12 +967,7 @@ impl Machine {
         };
         let r = self.engine.step(&mut side)?;
         let progress = r.received > 0 || r.sent > 0;
-        let extras = &self.user_step_extras_ns;
-        let extra = if r.sent > 0 && !extras.is_empty() {
-            extras[self.decision_cost_rng.below(extras.len() as u64) as usize]
-        } else {
-            0
-        };
+        let extra = if r.sent > 0 { self.step_extra_rng.pick(&self.user_step_extras_ns) } else { 0 };
         let cost = self
             .step_cost_ns
             .saturating_add(self.receive_cost_ns.saturating_mul(r.received as u64))

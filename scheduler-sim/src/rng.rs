@@ -32,6 +32,15 @@ impl SplitMix64 {
         ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
     }
 
+    /// One of `samples`, at random; 0 without drawing when there are none
+    /// (so that an empty pool leaves the stream as it was).
+    pub(crate) fn pick(&mut self, samples: &[u64]) -> u64 {
+        if samples.is_empty() {
+            return 0;
+        }
+        samples[self.below(samples.len() as u64) as usize]
+    }
+
     /// `base` scaled by a uniform factor in `[100 - pct, 100 + pct]` percent,
     /// at least 1.
     pub(crate) fn jitter(&mut self, base: u64, pct: u64) -> u64 {
