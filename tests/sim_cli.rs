@@ -38,7 +38,7 @@ fn json_shape() {
     assert_eq!(v["workload"], "pipes");
     assert_eq!(v["nr_cpus"], 4);
     assert_eq!(v["duration_ns"], 200_000_000u64);
-    for key in ["p50_ns", "p99_ns", "p999_ns", "max_ns"] {
+    for key in ["p50_ns", "p99_ns", "p999_ns", "max_ns", "mean_ns"] {
         assert!(v["latency"][key].is_u64(), "latency.{key}");
     }
     for key in ["decisions", "kernel_dispatches", "fallback_dispatches", "bounced", "stale"] {

@@ -36,6 +36,8 @@ pub struct Latency {
     pub p999_ns: u64,
     /// Longest (ns).
     pub max_ns: u64,
+    /// Mean (ns, rounded down).
+    pub mean_ns: u64,
 }
 
 impl Latency {
@@ -56,6 +58,11 @@ impl Latency {
             p99_ns: pct(990),
             p999_ns: pct(999),
             max_ns: samples.last().copied().unwrap_or(0),
+            mean_ns: if n == 0 {
+                0
+            } else {
+                (samples.iter().map(|&w| u128::from(w)).sum::<u128>() / u128::from(n)) as u64
+            },
         }
     }
 }
@@ -1003,9 +1010,13 @@ mod tests {
         let mut v: Vec<u64> = (1..=1000).rev().collect();
         let l = Latency::of(&mut v);
         assert_eq!((l.samples, l.p50_ns, l.p99_ns, l.p999_ns, l.max_ns), (1000, 500, 990, 999, 1000));
+        // The mean of 1..=1000, 500.5, rounded down.
+        assert_eq!(l.mean_ns, 500);
         assert_eq!(Latency::of(&mut []), Latency::default());
         let l = Latency::of(&mut [7]);
-        assert_eq!((l.p50_ns, l.p999_ns), (7, 7));
+        assert_eq!((l.p50_ns, l.p999_ns, l.mean_ns), (7, 7, 7));
+        // No overflow where the sum passes u64.
+        assert_eq!(Latency::of(&mut [u64::MAX, u64::MAX]).mean_ns, u64::MAX);
     }
 
     /// The distribution's points are the same nearest ranks as the
@@ -1035,6 +1046,7 @@ mod tests {
             p99_ns: base * 20_017,
             p999_ns: base * 300_123,
             max_ns: base * 4_000_567,
+            mean_ns: base * 12_345,
         };
         Report {
             user_step_extras_drawn: None,

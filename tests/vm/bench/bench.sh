@@ -4,6 +4,7 @@
 # Every measurement is one console line the host parses:
 #   relay-bench: <round> <scheduler> <metric> <value>
 # (metrics: hackbench_s, lat_p50_us, lat_p99_us, lat_max_us, lat_overflows,
+# lat_avg_us, lat_wait_us, lat_wait_runs,
 # switch_ops_s, hdd_ops_s, cost_cpu_ms, cost_decisions, cost_syscalls, and for scx_relay
 # the profile counters prof_*; fair_share_index, fair_worst_pct; frame_slots,
 # frame_missed, frame_p50_ms, frame_p99_ms, frame_max_ms; wake_* of the
@@ -143,16 +144,44 @@ run_hackbench() {
 	[ -n "$t" ] && emit hackbench_s "$t"
 }
 
+# The threads of process $1 as "tid run_ns run_delay_ns pcount" lines, from
+# /proc/<pid>/task/<tid>/schedstat (the kernel's sched_info, kept for every
+# scheduling class: sched_ext's tasks too): CPU time, time spent runnable
+# but waiting for a CPU, and runs.
+thread_schedstat() {
+	for f in /proc/"$1"/task/*/schedstat; do
+		tid=${f%/schedstat}
+		read -r run delay runs <"$f" 2>/dev/null && echo "${tid##*/} $run $delay $runs"
+	done
+}
+
 # Workload 2: wakeup latency of a SCHED_OTHER cyclictest thread while
 # stress-ng keeps every CPU busy: p50 / p99 from the histogram, and the max.
+# Its measuring thread's schedstat is read 1 s after cyclictest starts and 1 s
+# before it ends: the time it waited runnable for a CPU, per run, in that
+# window (/tmp/latency-wait.out: "<wait us per run> <runs>"). cyclictest's
+# latency is from the timer's expiry to the thread reading the clock: the
+# wakeup's delivery (the timer interrupt, on a vCPU that QEMU runs in turn),
+# then that wait.
 # The load: cyclictest's output in /tmp/cyclictest.out.
 latency_load() {
 	stress-ng --cpu "$ncpu" -t $((latency_s + 3))s >/dev/null 2>&1 &
 	stress_pid=$!
 	sleep 1
-	cyclictest -q -D "$latency_s" -i 1000 -t 1 -h "$HIST_US" --policy=other >/tmp/cyclictest.out 2>&1
+	cyclictest -q -D "$latency_s" -i 1000 -t 1 -h "$HIST_US" --policy=other >/tmp/cyclictest.out 2>&1 &
+	ct_pid=$!
+	sleep 1
+	thread_schedstat "$ct_pid" >/tmp/schedstat.0
+	sleep $((latency_s > 3 ? latency_s - 2 : 1))
+	thread_schedstat "$ct_pid" >/tmp/schedstat.1
+	wait "$ct_pid"
 	kill "$stress_pid" 2>/dev/null
 	wait "$stress_pid"
+	# The thread that ran most in the window is the measuring one.
+	awk 'NR == FNR { delay[$1] = $3; runs[$1] = $4; next }
+		($1 in runs) && $4 - runs[$1] > best { best = $4 - runs[$1]; wait = ($3 - delay[$1]) / 1000 }
+		END { if (best > 0) printf "%.1f %d\n", wait / best, best }' \
+		/tmp/schedstat.0 /tmp/schedstat.1 >/tmp/latency-wait.out
 }
 run_latency() {
 	latency_load
@@ -179,6 +208,14 @@ run_latency() {
 	emit lat_p99_us "$p99"
 	emit lat_max_us "$max"
 	emit lat_overflows "$over"
+	avg=$(awk '/^# Avg Latencies:/ { s = $4; sub(/^0+/, "", s); print s + 0 }' /tmp/cyclictest.out)
+	[ -n "$avg" ] && emit lat_avg_us "$avg"
+	if read -r wait runs </tmp/latency-wait.out; then
+		emit lat_wait_us "$wait"
+		emit lat_wait_runs "$runs"
+	else
+		emit error "no schedstat of cyclictest's thread"
+	fi
 }
 
 # One stress-ng stressor for $2 seconds, its bogo ops/s emitted as metric

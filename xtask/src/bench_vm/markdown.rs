@@ -21,6 +21,17 @@ const ROWS: &[Row] = &[
     Row { label: "cyclictest p50 under load (µs)", metric: Metric::Raw("lat_p50_us"), lower_is_better: true },
     Row { label: "cyclictest p99 under load (µs)", metric: Metric::Raw("lat_p99_us"), lower_is_better: true },
     Row { label: "cyclictest max under load (µs)", metric: Metric::Raw("lat_max_us"), lower_is_better: true },
+    Row { label: "cyclictest mean under load (µs)", metric: Metric::Raw("lat_avg_us"), lower_is_better: true },
+    Row {
+        label: "of the mean: its thread's wait for a CPU per run (µs, schedstat)",
+        metric: Metric::Raw("lat_wait_us"),
+        lower_is_better: true,
+    },
+    Row {
+        label: "of the mean: the rest, the timer's delivery (µs)",
+        metric: Metric::Diff("lat_avg_us", "lat_wait_us"),
+        lower_is_better: true,
+    },
     Row { label: "60 Hz frames: vsyncs missed under load", metric: Metric::Raw("frame_missed"), lower_is_better: true },
     Row { label: "60 Hz frames: frame time p50 (ms)", metric: Metric::Raw("frame_p50_ms"), lower_is_better: true },
     Row { label: "60 Hz frames: frame time p99 (ms)", metric: Metric::Raw("frame_p99_ms"), lower_is_better: true },

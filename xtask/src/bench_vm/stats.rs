@@ -12,6 +12,8 @@ pub(super) enum Metric {
     Per(&'static str, &'static str, f64),
     /// numerator / (a - b), per round.
     PerDiff(&'static str, &'static str, &'static str),
+    /// a - b, per round.
+    Diff(&'static str, &'static str),
 }
 
 /// The middle value (mean of the two middle ones for an even count).
@@ -42,6 +44,7 @@ impl Results {
                     let d = self.raw(scheduler, r, a)? - self.raw(scheduler, r, b)?;
                     (d > 0.0).then(|| self.raw(scheduler, r, n).map(|n| n / d)).flatten()
                 }
+                Metric::Diff(a, b) => Some(self.raw(scheduler, r, a)? - self.raw(scheduler, r, b)?),
             })
             .collect()
     }
@@ -91,5 +94,21 @@ mod tests {
         // A round without decisions gives no value rather than infinity.
         assert_eq!(r.values("deadline", per_k), vec![50.0]);
         assert_eq!(r.ratio("deadline", "rustland", per_k), Some(0.25));
+    }
+
+    /// A difference is taken per round, and only in rounds that have both.
+    #[test]
+    fn differences_per_round() {
+        let text = lines(&[
+            (1, "eevdf", "lat_avg_us", 9000.0),
+            (1, "eevdf", "lat_wait_us", 1500.0),
+            (2, "eevdf", "lat_avg_us", 7000.0),
+            (2, "eevdf", "lat_wait_us", 500.0),
+            (3, "eevdf", "lat_avg_us", 8000.0),
+        ]);
+        let r = Results::parse(text.iter().map(String::as_str));
+        let rest = Metric::Diff("lat_avg_us", "lat_wait_us");
+        assert_eq!(r.values("eevdf", rest), vec![7500.0, 6500.0]);
+        assert_eq!(r.median("eevdf", rest), Some(7000.0));
     }
 }
