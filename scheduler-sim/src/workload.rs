@@ -337,7 +337,8 @@ pub enum Preset {
     /// `cargo xtask bench-vm`'s hackbench: many pipe pairs.
     Hackbench,
     /// `cargo xtask bench-vm`'s latency workload: one 1 ms periodic task
-    /// among one hog per CPU.
+    /// pinned to CPU 0 (cyclictest pins its measuring thread: its
+    /// recordings show a one-CPU mask) among one hog per CPU.
     Cyclictest,
 }
 
@@ -439,9 +440,11 @@ pub const PRESETS: &[PresetDef] = &[
     PresetDef {
         preset: Preset::Cyclictest,
         name: "cyclictest",
-        about: "cyclictest -i 1000 under stress-ng --cpu: one task of 20 us every 1 ms, one hog per CPU",
+        about:
+            "cyclictest -i 1000 under stress-ng --cpu: one task of 20 us every 1 ms pinned to CPU 0, one hog per CPU",
         groups: &[
-            TaskGroup::new(TaskClass::Interactive, Count::Fixed(1), Periodic { run_ns: 20_000, sleep_ns: 1_000_000 }),
+            TaskGroup::new(TaskClass::Interactive, Count::Fixed(1), Periodic { run_ns: 20_000, sleep_ns: 1_000_000 })
+                .affinity(Affinity::Range { first: 0, count: 1 }),
             TaskGroup::new(TaskClass::Hog, Per8(8), Hog),
         ],
     },
