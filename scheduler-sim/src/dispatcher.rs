@@ -11,7 +11,7 @@ use super::{
 };
 use scheduler_core::{
     task::{Decision, Target, WEIGHT_DEFAULT},
-    wire::{clamp_vtime, AGE_AFTER_MS, DISPATCH_BATCH},
+    wire::{clamp_vtime, vtime_before, AGE_AFTER_MS, DISPATCH_BATCH},
 };
 
 /// How long a task waits in a queue before aging runs it (ns).
@@ -479,7 +479,29 @@ impl Machine {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        lowest.is_some_and(|k| k < key).then_some(false)
+        (lowest.is_some_and(|k| k < key) || self.pinned_waiter_displaces(cpu, id)).then_some(false)
+    }
+
+    /// Whether the task at the head of `cpu`'s own queue may run on `cpu`
+    /// only and would run somewhere if task `id` (running on `cpu`, and
+    /// allowed elsewhere) made room for it: another CPU `id` may use is idle
+    /// (or kicked from idle), or runs a task, not fast-placed, whose key is
+    /// above the waiter's (the BPF's `pinned_waiter_displaces`).
+    fn pinned_waiter_displaces(&self, cpu: u32, id: TaskId) -> bool {
+        let t = &self.tasks[id as usize];
+        let own = &self.cpus[cpu as usize].dsq;
+        let (Some(head), Some(key)) = (own.tasks().next(), own.head_vtime()) else { return false };
+        if t.allowed.count <= 1 || self.tasks[head as usize].allowed.count != 1 {
+            return false;
+        }
+        t.allowed.iter().filter(|&c| c != cpu).any(|c| match self.cpus[c as usize].state {
+            CpuState::Idle | CpuState::Kicked => true,
+            CpuState::Task { task, .. } => {
+                let r = &self.tasks[task as usize];
+                r.fast.run_grant.is_none() && vtime_before(key, r.vtime)
+            }
+            CpuState::User { .. } => false,
+        })
     }
 
     /// Task `id` lost `cpu` at the end of its slice: it is runnable again and
@@ -539,6 +561,13 @@ impl Machine {
                         t.allowed.first
                     }
                 };
+                self.insert(QueueId::Local(c), id, vtime);
+                self.kick(c);
+            }
+            // A task that may run on one CPU only waits in that CPU's own
+            // queue (the BPF's decision_dsq).
+            _ if t.allowed.count == 1 => {
+                let c = t.allowed.first;
                 self.insert(QueueId::Local(c), id, vtime);
                 self.kick(c);
             }
@@ -606,7 +635,9 @@ mod tests {
         engine::{Engine, EngineConfig},
     };
 
-    use crate::{fast_path::Idle, Affinity, Behavior, Count, SimConfig, TaskClass, TaskGroup, Workload};
+    use crate::{
+        fast_path::Idle, tasks::CpuRange, Affinity, Behavior, Count, SimConfig, TaskClass, TaskGroup, Workload,
+    };
 
     /// A machine of `nr_cpus` CPUs (one LLC) running `hogs` hogs under the
     /// `Idle` policy, its configuration otherwise `config`'s.
@@ -753,6 +784,57 @@ mod tests {
         assert_eq!(at(&mut m, ms / 2), None, "but not before slice_min");
         m.user.last_cpu = 1;
         assert_eq!(at(&mut m, 2 * ms), None, "it last ran on another CPU");
+    }
+
+    /// A decision for any CPU sends a task allowed one CPU only to that
+    /// CPU's own queue, not the shared one.
+    #[test]
+    fn a_pinned_task_decided_for_any_cpu_waits_in_its_cpus_queue() {
+        let mut m = one_task_in_user(Affinity::Range { first: 1, count: 1 });
+        let record = m.channels.queued[0];
+        m.apply_decision(&record.decide(Target::Any, 0, 0));
+        assert_eq!(m.tasks[0].state, TaskState::Queued(QueueId::Local(1)));
+        assert!(m.shared.is_empty());
+    }
+
+    /// The tick's rule for a task pinned to the CPU: the running task (key
+    /// lower than the waiter's, so the key rule keeps it) makes room when
+    /// another CPU it may use runs a higher key than the waiter's, or idles;
+    /// not when every other CPU runs a lower key, nor when it is pinned
+    /// itself, nor for a waiter allowed elsewhere.
+    #[test]
+    fn tick_rule_for_a_pinned_waiter() {
+        let ms = 1_000_000;
+        let group = TaskGroup::new(TaskClass::Hog, Count::Fixed(2), Behavior::Hog);
+        let pinned = TaskGroup::new(TaskClass::Affinity, Count::Fixed(1), Behavior::Hog)
+            .affinity(Affinity::Range { first: 0, count: 1 });
+        let config = SimConfig { nr_cpus: 2, workload: Workload::Custom(vec![group, pinned]), ..SimConfig::default() };
+        let topology = Topology::uniform(2, 1, 2);
+        let engine = Engine::new(Box::new(Idle), topology.clone(), EngineConfig::default());
+        let mut m = Machine::new(&config, engine, topology);
+        // Task 0 (key 100 ms) runs on CPU 0, task 1 on CPU 1; task 2, pinned
+        // to CPU 0, waits there with key 110 ms.
+        (m.tasks[0].vtime, m.tasks[0].slice_left) = (100 * ms, 50 * ms);
+        m.start_task(0, 0);
+        m.tasks[1].slice_left = 50 * ms;
+        m.insert(QueueId::Local(0), 2, 110 * ms);
+        let at = |m: &mut Machine, now: u64| {
+            m.now = now;
+            m.tick_wants_yield(0, 0, 0)
+        };
+        m.tasks[1].vtime = 120 * ms;
+        m.start_task(1, 1);
+        assert_eq!(at(&mut m, ms / 2), None, "before slice_min");
+        assert_eq!(at(&mut m, 2 * ms), Some(false), "CPU 1 runs 120 ms > 110 ms: task 0 makes room");
+        m.tasks[1].vtime = 105 * ms;
+        assert_eq!(at(&mut m, 2 * ms), None, "CPU 1 runs 105 ms < 110 ms: the waiter is the latest");
+        m.cpus[1].state = CpuState::Idle;
+        assert_eq!(at(&mut m, 2 * ms), Some(false), "CPU 1 idles");
+        m.tasks[0].allowed = CpuRange { first: 0, count: 1 };
+        assert_eq!(at(&mut m, 2 * ms), None, "task 0 is pinned too");
+        m.tasks[0].allowed = CpuRange { first: 0, count: 2 };
+        m.tasks[2].allowed = CpuRange { first: 0, count: 2 };
+        assert_eq!(at(&mut m, 2 * ms), None, "the waiter may run elsewhere");
     }
 
     /// The watchdog places a task left in user space for the timeout, and

@@ -77,7 +77,10 @@
 //!   the user scheduler waits for a CPU and last ran on this one (it needs
 //!   one CPU, not all), or the lowest key waiting in a queue this CPU serves
 //!   is below `K + r × 1024 / w` — its key advanced by the run in weighted
-//!   virtual time. Keys in weighted virtual time thus give
+//!   virtual time — or the head of this CPU's own queue may run here only
+//!   while the running task may run elsewhere, and another CPU it may use
+//!   idles or runs a task (not fast-placed) started with a key above that
+//!   head's (the BPF's `pinned_waiter_displaces`). Keys in weighted virtual time thus give
 //!   weighted CPU shares, slices only capping a run; keys that ignore weight
 //!   (`fifo`'s arrival counter) make every task yield after `slice_min`
 //!   to whatever waits, whatever the weights. The CPUs' ticks fall at the
@@ -85,7 +88,9 @@
 //!   kernel they are separate interrupts in no fixed order).
 //! * **Decisions**: a stale one (the task is no longer in user space under
 //!   that generation: the fallback placed it, or it exited) is discarded; a
-//!   CPU the task may not use is replaced by an allowed one (*bounced*).
+//!   CPU the task may not use is replaced by an allowed one (*bounced*); a
+//!   decision for any CPU sends a task allowed one CPU only to that CPU's
+//!   own queue.
 //! * **Stall fallback**: every task handed to user space is recorded with
 //!   its generation and time. A task still there after the stall timeout is
 //!   placed by the dispatcher at the heartbeat timer's next tick (it ticks

@@ -250,6 +250,7 @@ static u32 usersched_needed;			/* heartbeat request (bool) */
 static u32 usersched_on_cpu;			/* the user scheduler is running (bool) */
 static u64 usersched_kick_ns;			/* last kick to get it a CPU (ns) */
 static u64 cpu_started_ns[RELAY_MAX_CPUS];	/* when each CPU's current task started (ns) */
+static u64 cpu_running_key[RELAY_MAX_CPUS];	/* the key (dsq_vtime) each CPU's current task started with; 0 for the user scheduler (see pinned_waiter_displaces) */
 static u8 unbounded_on[RELAY_MAX_CPUS];		/* the CPU's current task runs an unbounded slice (bool, --tickless) */
 static u32 rescue_check;			/* timer -> ops.dispatch: look for overdue tasks (bool) */
 static u8 age_request[RELAY_MAX_CPUS];		/* timer -> ops.dispatch: overdue tasks wait for this CPU (bool) */
@@ -1106,8 +1107,20 @@ static u64 decision_dsq(const struct task_struct *p, const struct task_ctx *tctx
 	struct relay_cpu_state *st;
 	s32 prev;
 
-	if (cpu == RELAY_CPU_ANY)
+	if (cpu == RELAY_CPU_ANY) {
+		/*
+		 * A task that may run on one CPU only waits in that CPU's DSQ:
+		 * only that CPU's tick can make room for it (should_yield), and
+		 * at the head of the shared DSQ it would make the others yield
+		 * for a task none of them can take.
+		 */
+		prev = scx_bpf_task_cpu(p);
+		st = cpu_state_of(prev);
+		if (p->nr_cpus_allowed == 1 && st && st->online && bpf_cpumask_test_cpu(prev, p->cpus_ptr) &&
+		    !held_by_higher_class(prev))
+			return prev;
 		return SHARED_DSQ;
+	}
 	st = cpu_state_of(cpu);
 	if (cpu < nr_cpu_ids && st && st->online && bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
 		/*
@@ -2551,8 +2564,10 @@ void BPF_STRUCT_OPS(relay_running, struct task_struct *p)
 	cpu = scx_bpf_task_cpu(p);
 	record_event(RELAY_REC_RUNNING, p, cpu, p->scx.dsq_vtime, 0, is_usersched(p));
 	arm_tickless_check(false);
-	if (cpu >= 0 && cpu < RELAY_MAX_CPUS)
+	if (cpu >= 0 && cpu < RELAY_MAX_CPUS) {
 		WRITE_ONCE(cpu_started_ns[cpu & (RELAY_MAX_CPUS - 1)], now);
+		WRITE_ONCE(cpu_running_key[cpu & (RELAY_MAX_CPUS - 1)], is_usersched(p) ? 0 : p->scx.dsq_vtime);
+	}
 	/* On a CPU served by its ext server: short runs (see keep_ext_server()). */
 	if (p->scx.slice > slice_min_ns && served_by_ext_server())
 		scx_bpf_task_set_slice(p, slice_min_ns);
@@ -2650,11 +2665,62 @@ static bool lowest_waiting_key(s32 cpu, u64 *key)
 	return found;
 }
 
+/* Most CPUs pinned_waiter_displaces() looks at. */
+#define PINNED_SCAN_CPUS 64
+
+/*
+ * Whether the task at the head of @cpu's own DSQ may run on @cpu only and
+ * would run somewhere if @p (running on @cpu, and allowed elsewhere) made
+ * room for it: another CPU @p may use is idle, or runs a task whose key is
+ * above the waiter's. Then the running tasks are not the lowest keys the
+ * masks allow, and moving @p is what fixes that: it goes back through user
+ * space with its key and takes the idle CPU, or the higher key's at that
+ * CPU's tick. Without this, a pinned task (cyclictest's measuring thread,
+ * an audio thread) waits behind whatever its CPU runs with a lower key,
+ * however many CPUs run later ones: for as long as that task's key takes
+ * to pass its own (up to a whole slice). The keys compared are those the
+ * tasks started with (cpu_running_key); the user scheduler's and
+ * fast-placed runs are never displaced here.
+ */
+static bool pinned_waiter_displaces(struct task_struct *p, s32 cpu)
+{
+	struct task_struct *head;
+	struct relay_cpu_state *st;
+	u64 key;
+	u32 i, n = nr_cpu_ids;
+	s32 c;
+
+	if (p->nr_cpus_allowed <= 1)
+		return false;
+	head = __COMPAT_scx_bpf_dsq_peek(cpu);
+	if (!head || head->nr_cpus_allowed != 1)
+		return false;
+	key = head->scx.dsq_vtime;
+	if (n > PINNED_SCAN_CPUS)
+		n = PINNED_SCAN_CPUS;
+	bpf_for(i, 0, n) {
+		c = (s32)i;
+		if (c == cpu || c >= RELAY_MAX_CPUS || !bpf_cpumask_test_cpu(c, p->cpus_ptr))
+			continue;
+		st = cpu_state_of(c);
+		if (!st || !st->online || held_by_higher_class(c))
+			continue;
+		if (READ_ONCE(st->idle) || !READ_ONCE(st->current_pid))
+			return true;
+		if (fast_on[c & (RELAY_MAX_CPUS - 1)])
+			continue;
+		if (vtime_before(key, READ_ONCE(cpu_running_key[c & (RELAY_MAX_CPUS - 1)])))
+			return true;
+	}
+	return false;
+}
+
 /*
  * Whether @p, running on @cpu for @ran ns, yields to what waits (see
  * relay_tick): the user scheduler waits for this CPU, overdue or local
- * work waits, or a queued key is below @p's key advanced by its run so far,
- * weighted.
+ * work waits, a queued key is below @p's key advanced by its run so far,
+ * weighted, or a task pinned here would run in place of a later key
+ * elsewhere (pinned_waiter_displaces).
  */
 static bool should_yield(struct task_struct *p, s32 cpu, u64 ran)
 {
@@ -2674,9 +2740,9 @@ static bool should_yield(struct task_struct *p, s32 cpu, u64 ran)
 	 */
 	if (cpu == READ_ONCE(usersched_cpu) && !READ_ONCE(usersched_on_cpu) && usersched_has_work(false))
 		return true;
-	if (!lowest_waiting_key(cpu, &head))
-		return false;
-	return vtime_before(head, p->scx.dsq_vtime + ran * WEIGHT_NICE_0 / weight);
+	if (lowest_waiting_key(cpu, &head) && vtime_before(head, p->scx.dsq_vtime + ran * WEIGHT_NICE_0 / weight))
+		return true;
+	return pinned_waiter_displaces(p, cpu);
 }
 
 /*
