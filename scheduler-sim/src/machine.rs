@@ -247,10 +247,12 @@ pub(crate) struct Machine {
     pub(crate) counters: Counters,
     /// Runnable → running waits (ns), per class in [`TaskClass::ALL`] order.
     pub(crate) waits: [Vec<u64>; TaskClass::ALL.len()],
-    /// The longest of those waits that ended in the shared queue, and in a
-    /// CPU's own queue (ns).
+    /// The longest of those waits that ended in the shared queue, in a
+    /// CPU's own queue, and in a CPU's own queue for a task allowed that CPU
+    /// only (ns; see [`super::QueueWaits`]).
     pub(crate) longest_wait_shared: u64,
     pub(crate) longest_wait_own: u64,
+    pub(crate) longest_wait_pinned: u64,
     /// Policies to switch to, by [`Event::Switch`] index (taken when used).
     pub(crate) switch_to: Vec<Option<Box<dyn Policy>>>,
     /// The switches done.
@@ -397,6 +399,7 @@ impl Machine {
             waits: Default::default(),
             longest_wait_shared: 0,
             longest_wait_own: 0,
+            longest_wait_pinned: 0,
             switch_to: Vec::new(),
             switch_log: Vec::new(),
             trace: None,
@@ -831,6 +834,9 @@ impl Machine {
         }
         match t.state {
             TaskState::Queued(QueueId::Shared) => self.longest_wait_shared = self.longest_wait_shared.max(wait),
+            TaskState::Queued(QueueId::Local(_)) if t.allowed.count == 1 => {
+                self.longest_wait_pinned = self.longest_wait_pinned.max(wait);
+            }
             TaskState::Queued(QueueId::Local(_)) => self.longest_wait_own = self.longest_wait_own.max(wait),
             _ => {}
         }
@@ -1026,11 +1032,16 @@ impl Machine {
 
     /// The longest waits by queue, the tasks still queued at the end included.
     pub(crate) fn queue_waits(&self) -> super::QueueWaits {
-        let mut q = super::QueueWaits { shared_ns: self.longest_wait_shared, own_ns: self.longest_wait_own };
+        let mut q = super::QueueWaits {
+            shared_ns: self.longest_wait_shared,
+            own_ns: self.longest_wait_own,
+            pinned_ns: self.longest_wait_pinned,
+        };
         for t in &self.tasks {
             let wait = self.now.saturating_sub(t.runnable_since);
             match t.state {
                 TaskState::Queued(QueueId::Shared) => q.shared_ns = q.shared_ns.max(wait),
+                TaskState::Queued(QueueId::Local(_)) if t.allowed.count == 1 => q.pinned_ns = q.pinned_ns.max(wait),
                 TaskState::Queued(QueueId::Local(_)) => q.own_ns = q.own_ns.max(wait),
                 _ => {}
             }

@@ -346,8 +346,13 @@ pub struct Accounting {
 pub struct QueueWaits {
     /// Waits that ended in (or still sit in) the shared queue.
     pub shared_ns: u64,
-    /// Waits that ended in (or still sit in) a CPU's own queue.
+    /// Waits that ended in (or still sit in) a CPU's own queue, of tasks
+    /// allowed other CPUs too (a policy named that CPU).
     pub own_ns: u64,
+    /// Waits that ended in (or still sit in) a CPU's own queue, of tasks
+    /// allowed that CPU only (a decision for any CPU sends them there): the
+    /// shared queue's waits for a task only one CPU may serve.
+    pub pinned_ns: u64,
 }
 
 /// What [`Accounting::check`] found wrong (a simulator or policy bug).
@@ -1126,7 +1131,7 @@ mod tests {
                 longest_unfinished_wait_ns: 6_100_000_000,
                 affinity_violations: 0,
             },
-            queue_waits: QueueWaits { shared_ns: 6_100_000_000, own_ns: 2_000_000 },
+            queue_waits: QueueWaits { shared_ns: 6_100_000_000, own_ns: 2_000_000, pinned_ns: 3_000_000 },
             tasks: Vec::new(),
             events: 1_000_000,
             switches: Vec::new(),
