@@ -1112,12 +1112,13 @@ static u64 decision_dsq(const struct task_struct *p, const struct task_ctx *tctx
 		 * A task that may run on one CPU only waits in that CPU's DSQ:
 		 * only that CPU's tick can make room for it (should_yield), and
 		 * at the head of the shared DSQ it would make the others yield
-		 * for a task none of them can take.
+		 * for a task none of them can take. Also when a higher class
+		 * holds that CPU, as for a decision naming it (below): it can
+		 * run nowhere else.
 		 */
 		prev = scx_bpf_task_cpu(p);
 		st = cpu_state_of(prev);
-		if (p->nr_cpus_allowed == 1 && st && st->online && bpf_cpumask_test_cpu(prev, p->cpus_ptr) &&
-		    !held_by_higher_class(prev))
+		if (p->nr_cpus_allowed == 1 && st && st->online && bpf_cpumask_test_cpu(prev, p->cpus_ptr))
 			return prev;
 		return SHARED_DSQ;
 	}
@@ -2665,7 +2666,7 @@ static bool lowest_waiting_key(s32 cpu, u64 *key)
 	return found;
 }
 
-/* Most CPUs pinned_waiter_displaces() looks at. */
+/* Most CPUs pinned_waiter_displaces() looks at: CPU ids 0 to 63. */
 #define PINNED_SCAN_CPUS 64
 
 /*
@@ -2679,8 +2680,10 @@ static bool lowest_waiting_key(s32 cpu, u64 *key)
  * an audio thread) waits behind whatever its CPU runs with a lower key,
  * however many CPUs run later ones: for as long as that task's key takes
  * to pass its own (up to a whole slice). The keys compared are those the
- * tasks started with (cpu_running_key); the user scheduler's and
- * fast-placed runs are never displaced here.
+ * tasks started with (cpu_running_key: p->scx.dsq_vtime at ops.running,
+ * which for a task inserted without a key, a kthread or a local insert, is
+ * the key it last had); the user scheduler's and fast-placed runs are
+ * never displaced here. Only CPU ids below PINNED_SCAN_CPUS are looked at.
  */
 static bool pinned_waiter_displaces(struct task_struct *p, s32 cpu)
 {
@@ -2690,7 +2693,12 @@ static bool pinned_waiter_displaces(struct task_struct *p, s32 cpu)
 	u32 i, n = nr_cpu_ids;
 	s32 c;
 
-	if (p->nr_cpus_allowed <= 1)
+	/*
+	 * Not in partial mode: a CPU that runs a fair-class task there has no
+	 * current_pid of ours and would pass for idle, and only pinned
+	 * kthreads wait in our per-CPU DSQs (decisions go to local DSQs).
+	 */
+	if (partial_mode || p->nr_cpus_allowed <= 1)
 		return false;
 	head = __COMPAT_scx_bpf_dsq_peek(cpu);
 	if (!head || head->nr_cpus_allowed != 1)
