@@ -28,7 +28,7 @@ const ROWS: &[Row] = &[
         lower_is_better: true,
     },
     Row {
-        label: "of the mean: the rest, the timer's delivery (µs)",
+        label: "the mean less that wait (µs): mostly the timer's delivery",
         metric: Metric::Diff("lat_avg_us", "lat_wait_us"),
         lower_is_better: true,
     },
