@@ -832,14 +832,13 @@ impl Machine {
         if within {
             self.waits[class_idx].push(wait);
         }
-        match t.state {
-            TaskState::Queued(QueueId::Shared) => self.longest_wait_shared = self.longest_wait_shared.max(wait),
-            TaskState::Queued(QueueId::Local(_)) if t.allowed.count == 1 => {
-                self.longest_wait_pinned = self.longest_wait_pinned.max(wait);
-            }
-            TaskState::Queued(QueueId::Local(_)) => self.longest_wait_own = self.longest_wait_own.max(wait),
-            _ => {}
-        }
+        let longest = match queue_kind(t) {
+            Some(QueueKind::Shared) => &mut self.longest_wait_shared,
+            Some(QueueKind::Own) => &mut self.longest_wait_own,
+            Some(QueueKind::Pinned) => &mut self.longest_wait_pinned,
+            None => &mut 0,
+        };
+        *longest = (*longest).max(wait);
         if !t.allowed.contains(cpu) {
             self.counters.affinity_violations += 1;
         }
@@ -1039,12 +1038,13 @@ impl Machine {
         };
         for t in &self.tasks {
             let wait = self.now.saturating_sub(t.runnable_since);
-            match t.state {
-                TaskState::Queued(QueueId::Shared) => q.shared_ns = q.shared_ns.max(wait),
-                TaskState::Queued(QueueId::Local(_)) if t.allowed.count == 1 => q.pinned_ns = q.pinned_ns.max(wait),
-                TaskState::Queued(QueueId::Local(_)) => q.own_ns = q.own_ns.max(wait),
-                _ => {}
-            }
+            let longest = match queue_kind(t) {
+                Some(QueueKind::Shared) => &mut q.shared_ns,
+                Some(QueueKind::Own) => &mut q.own_ns,
+                Some(QueueKind::Pinned) => &mut q.pinned_ns,
+                None => continue,
+            };
+            *longest = (*longest).max(wait);
         }
         q
     }
@@ -1157,6 +1157,26 @@ pub(crate) fn wall_time(work: u64, capacity: u32) -> u64 {
     }
     let t = (u128::from(work) * u128::from(CAPACITY_SCALE)).div_ceil(u128::from(capacity.max(1)));
     t.min(u128::from(u64::MAX)) as u64
+}
+
+/// Which of [`super::QueueWaits`]' queues a queued task waits in.
+#[derive(Clone, Copy)]
+enum QueueKind {
+    Shared,
+    /// A CPU's own queue, the task allowed other CPUs too.
+    Own,
+    /// A CPU's own queue, the task allowed that CPU only.
+    Pinned,
+}
+
+/// The queue `t` waits in, if it is queued.
+fn queue_kind(t: &SimTask) -> Option<QueueKind> {
+    match t.state {
+        TaskState::Queued(QueueId::Shared) => Some(QueueKind::Shared),
+        TaskState::Queued(QueueId::Local(_)) if t.allowed.count == 1 => Some(QueueKind::Pinned),
+        TaskState::Queued(QueueId::Local(_)) => Some(QueueKind::Own),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
