@@ -19,7 +19,11 @@
 //!    that overran its budget goes through the policy's order for a while
 //!    before it is trusted again.
 //!
-//! Its budget is four times its average burst, within
+//! Its effective weight is the weight the policy schedules it at
+//! (`QueuedTask::weight`: its nice weight times its cgroups' shares): the
+//! dispatcher bounds its fast-placed runs to the share of a CPU that weight
+//! gets beside one nice-0 task (`shared::fast_share_limit_ns`; half a CPU at
+//! nice 0 in the root cgroup). Its budget is four times its average burst, within
 //! [`MIN_BUDGET_NS`]..=[`MAX_BUDGET_NS`]: room for a frame that takes
 //! longer than most (with twice, a TCG guest's frames overran it and lost
 //! the grant every few seconds), and a bound on one that does not stop. The dispatcher
@@ -53,7 +57,9 @@ pub fn fast_grant(task: &QueuedTask, stats: &TaskStats, now_ns: u64) -> Option<F
         && sleeps_mostly
         && task.task_weight >= WEIGHT_DEFAULT
         && !revoked_lately;
-    critical.then(|| FastGrant { budget_ns: (BUDGET_BURSTS * stats.avg_burst_ns).clamp(MIN_BUDGET_NS, MAX_BUDGET_NS) })
+    critical.then(|| {
+        FastGrant::new((BUDGET_BURSTS * stats.avg_burst_ns).clamp(MIN_BUDGET_NS, MAX_BUDGET_NS)).at_weight(task.weight)
+    })
 }
 
 #[cfg(test)]
@@ -69,12 +75,20 @@ mod tests {
     #[test]
     fn periodic_short_bursts_are_granted_four_bursts() {
         let t = QueuedTask::new(1, 0);
+        let budget = |burst, period| fast_grant(&t, &periodic(burst, period), 0).map(|g| g.budget_ns);
         // A 60 Hz frame of 3 ms.
-        assert_eq!(fast_grant(&t, &periodic(3 * MS, 16 * MS), 0), Some(FastGrant { budget_ns: 12 * MS }));
+        assert_eq!(budget(3 * MS, 16 * MS), Some(12 * MS));
         // Two frames back to back: the ceiling.
-        assert_eq!(fast_grant(&t, &periodic(8 * MS, 33 * MS), 0), Some(FastGrant { budget_ns: MAX_BUDGET_NS }));
+        assert_eq!(budget(8 * MS, 33 * MS), Some(MAX_BUDGET_NS));
         // cyclictest: 20 us every 1 ms; the budget's floor.
-        assert_eq!(fast_grant(&t, &periodic(20_000, MS), 0), Some(FastGrant { budget_ns: MIN_BUDGET_NS }));
+        assert_eq!(budget(20_000, MS), Some(MIN_BUDGET_NS));
+    }
+
+    #[test]
+    fn the_grant_carries_the_tasks_weight_and_no_preferred_cpu() {
+        let t = QueuedTask { weight: 2 * WEIGHT_DEFAULT, ..QueuedTask::new(1, 3) };
+        let g = fast_grant(&t, &periodic(3 * MS, 16 * MS), 0).unwrap();
+        assert_eq!((g.weight, g.preferred_cpu), (Some(2 * WEIGHT_DEFAULT), None));
     }
 
     #[test]

@@ -576,7 +576,7 @@ mod tests {
             _: &crate::TaskStats,
             _: &SchedContext<'_>,
         ) -> Option<crate::FastGrant> {
-            (t.pid % 2 == 1).then_some(crate::FastGrant { budget_ns: 2_000_000 })
+            (t.pid % 2 == 1).then_some(crate::FastGrant::new(2_000_000))
         }
     }
 

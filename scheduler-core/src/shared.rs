@@ -6,19 +6,24 @@
 //! `src/bpf/intf.h` is the same layout). It publishes per-task statistics
 //! there ([`TaskStats`]: CPU time, wakeups, average burst and wakeup period,
 //! the last waker), and user space reads them in place, with no copy and no
-//! system call. User space writes one word back: a [`FastGrant`]. A task
-//! with a grant that wakes up is placed by the dispatcher at once (an idle
-//! CPU, or a CPU whose running task it preempts), without the round trip to
-//! user space. The policy stays the only author of policy: it decides which
-//! tasks get the fast path and with what budget
+//! system call. User space writes two words back, a [`FastGrant`]: the
+//! grant (a burst budget) and the placement (a preferred CPU and an
+//! effective weight). A task with a grant that wakes up is placed by the
+//! dispatcher at once (an idle CPU, the preferred one first, or a CPU whose
+//! running task it preempts), without the round trip to user space. The
+//! policy stays the only author of policy: it decides which tasks get the
+//! fast path, with what budget, where first and at what weight
 //! ([`crate::Policy::fast_path`]); the dispatcher enforces the budget and
+//! the share of a CPU due to the weight ([`fast_share_limit_ns`]), and
 //! revokes a grant that a task overran ([`TaskStats::revoked`]), until the
 //! policy grants again.
 //!
 //! Every field has one writer, and each is one aligned store: the reader
 //! gets hints, never a consistent snapshot. The grant is one `u64` (the pid
 //! it is for, the budget, an epoch) so the dispatcher never reads a torn
-//! grant, and a slot's next owner cannot use its last owner's grant.
+//! grant, and a slot's next owner cannot use its last owner's grant; the
+//! placement is one more (the pid, the CPU, the weight), a hint read with a
+//! valid grant only.
 //!
 //! The same functions serve the real table (the binary maps the BPF map
 //! over a `[TaskSharedSlot]`) and an owned one ([`TaskSharedTable`]: the
@@ -26,6 +31,8 @@
 //! through is the same on both.
 
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering::Relaxed};
+
+use crate::task::{WEIGHT_DEFAULT, WEIGHT_MAX};
 
 /// Slots in the table (`RELAY_TASK_SLOTS`; a power of two).
 pub const TASK_SLOTS: usize = 16384;
@@ -36,7 +43,8 @@ pub const FAST_MAX_BUDGET_US: u64 = 20_000;
 /// The window over which a task's fast-path CPU is bounded (ms, `RELAY_FAST_WINDOW_MS`).
 pub const FAST_WINDOW_MS: u64 = 100;
 /// The share of a CPU a task's fast-path runs may use per window before the
-/// dispatcher revokes its grant (%, `RELAY_FAST_SHARE_PCT`).
+/// dispatcher revokes its grant, at nice 0's weight (%, `RELAY_FAST_SHARE_PCT`;
+/// other weights: [`fast_share_limit_ns`]).
 pub const FAST_SHARE_PCT: u64 = 50;
 
 /// Bit position of the pid in a grant word (`RELAY_GRANT_PID_SHIFT`).
@@ -48,8 +56,17 @@ pub const GRANT_BUDGET_MASK: u64 = 0xff_ffff;
 /// The epoch's bits (`RELAY_GRANT_EPOCH_MASK`).
 pub const GRANT_EPOCH_MASK: u64 = 0xff;
 
+/// Bit position of the pid in a placement word (`RELAY_PLACE_PID_SHIFT`).
+pub const PLACE_PID_SHIFT: u32 = 32;
+/// Bit position of the preferred CPU + 1 in a placement word (`RELAY_PLACE_CPU_SHIFT`).
+pub const PLACE_CPU_SHIFT: u32 = 20;
+/// The preferred CPU's bits once shifted down (`RELAY_PLACE_CPU_MASK`).
+pub const PLACE_CPU_MASK: u64 = 0xfff;
+/// The effective weight's bits (`RELAY_PLACE_WEIGHT_MASK`).
+pub const PLACE_WEIGHT_MASK: u64 = 0xf_ffff;
+
 /// One task's shared context, laid out as the dispatcher's
-/// `struct relay_task_shared` (64 bytes; the binary asserts the offsets
+/// `struct relay_task_shared` (72 bytes; the binary asserts the offsets
 /// against bindgen's view of `intf.h`). Atomics, so that both sides can
 /// read and write in place without `unsafe`.
 #[repr(C)]
@@ -76,9 +93,11 @@ pub struct TaskSharedSlot {
     pub revoked_ns: AtomicU64,
     /// The fast-path grant (grant word); 0 = none. User space.
     pub grant: AtomicU64,
+    /// The grant's preferred CPU and effective weight (placement word); 0 = none. User space.
+    pub placement: AtomicU64,
 }
 
-const _: () = assert!(std::mem::size_of::<TaskSharedSlot>() == 64);
+const _: () = assert!(std::mem::size_of::<TaskSharedSlot>() == 72);
 
 /// Names every field of [`TaskSharedSlot`] (for layout checks).
 #[macro_export]
@@ -86,7 +105,7 @@ macro_rules! task_shared_fields {
     ($m:ident ! ($($args:tt)*)) => {
         $m! {
             $($args)*, pid, nr_wakeups, runtime_ns, avg_burst_ns, avg_wake_period_ns, last_waker_pid,
-            nr_fast_runs, revoked_grant, revoked_ns, grant
+            nr_fast_runs, revoked_grant, revoked_ns, grant, placement
         }
     };
 }
@@ -116,18 +135,46 @@ pub struct TaskStats {
 }
 
 /// A grant of the dispatcher's wakeup fast path: a woken task is placed at
-/// once, and may use up to `budget_ns` of CPU per wakeup. A wakeup's run
-/// that goes over, or fast-path runs that use more than [`FAST_SHARE_PCT`] %
-/// of a CPU over [`FAST_WINDOW_MS`], lose the grant until the policy grants
-/// again.
+/// once (an idle CPU, `preferred_cpu` first), and may use up to `budget_ns`
+/// of CPU per wakeup. A wakeup's run that goes over, or fast-path runs that
+/// use more of a CPU over [`FAST_WINDOW_MS`] than `weight` is due
+/// ([`fast_share_limit_ns`]: [`FAST_SHARE_PCT`] % at nice 0), lose the
+/// grant until the policy grants again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FastGrant {
     /// CPU time one fast-placed wakeup may use (ns); rounded up to whole
     /// µs, 1 µs..=[`FAST_MAX_BUDGET_US`].
     pub budget_ns: u64,
+    /// The CPU the dispatcher takes first if it is idle, and preempts
+    /// first, in place of the task's own (the one it last ran on, or
+    /// `ops.select_cpu`'s pick); ignored if the task may not run there.
+    /// `None`: its own.
+    pub preferred_cpu: Option<u32>,
+    /// The weight the policy schedules the task at (load weight,
+    /// [`WEIGHT_DEFAULT`] = nice 0; its cgroups' shares included, say),
+    /// which sets the share of a CPU its fast-placed runs may use
+    /// ([`fast_share_limit_ns`]); 1..=[`WEIGHT_MAX`]. `None`: nice 0's.
+    pub weight: Option<u64>,
 }
 
 impl FastGrant {
+    /// A grant of `budget_ns` per wakeup, with no preferred CPU, at nice 0's weight.
+    pub const fn new(budget_ns: u64) -> Self {
+        Self { budget_ns, preferred_cpu: None, weight: None }
+    }
+
+    /// The same grant, preferring `cpu`.
+    pub const fn preferring(mut self, cpu: u32) -> Self {
+        self.preferred_cpu = Some(cpu);
+        self
+    }
+
+    /// The same grant, at effective weight `weight`.
+    pub const fn at_weight(mut self, weight: u64) -> Self {
+        self.weight = Some(weight);
+        self
+    }
+
     /// The budget in whole µs, clamped to the range a grant carries.
     pub fn budget_us(&self) -> u64 {
         self.budget_ns.div_ceil(1000).clamp(1, FAST_MAX_BUDGET_US)
@@ -137,6 +184,47 @@ impl FastGrant {
 /// The grant word for `pid`, `grant` and `epoch` (see `intf.h`).
 pub fn grant_word(pid: i32, grant: FastGrant, epoch: u64) -> u64 {
     (u64::from(pid as u32) << GRANT_PID_SHIFT) | (grant.budget_us() << GRANT_BUDGET_SHIFT) | (epoch & GRANT_EPOCH_MASK)
+}
+
+/// The placement word for `pid` and `grant` (see `intf.h`): its preferred
+/// CPU (one the word cannot carry is none) and its weight (clamped to
+/// 1..=[`WEIGHT_MAX`]); 0 if it has neither.
+pub fn placement_word(pid: i32, grant: FastGrant) -> u64 {
+    let cpu = grant.preferred_cpu.map_or(0, |c| u64::from(c) + 1);
+    let cpu = if cpu > PLACE_CPU_MASK { 0 } else { cpu };
+    let weight = grant.weight.map_or(0, |w| w.clamp(1, WEIGHT_MAX));
+    if cpu == 0 && weight == 0 {
+        return 0;
+    }
+    (u64::from(pid as u32) << PLACE_PID_SHIFT) | (cpu << PLACE_CPU_SHIFT) | weight
+}
+
+/// The pid a placement word is for.
+pub fn placement_pid(word: u64) -> i32 {
+    (word >> PLACE_PID_SHIFT) as u32 as i32
+}
+
+/// The preferred CPU of a placement word, if it names one.
+pub fn placement_cpu(word: u64) -> Option<u32> {
+    ((word >> PLACE_CPU_SHIFT) & PLACE_CPU_MASK).checked_sub(1).map(|c| c as u32)
+}
+
+/// The effective weight of a placement word: nice 0's if it has none, at
+/// most [`WEIGHT_MAX`] (the BPF's `placement_weight`).
+pub fn placement_weight(word: u64) -> u64 {
+    match word & PLACE_WEIGHT_MASK {
+        0 => WEIGHT_DEFAULT,
+        w => w.min(WEIGHT_MAX),
+    }
+}
+
+/// The CPU time a task's fast-placed runs may use per [`FAST_WINDOW_MS`]
+/// window at effective weight `weight` (ns; the BPF's
+/// `fast_share_limit_ns`): the share of a CPU a task of that weight gets
+/// beside one nice-0 task, `weight / (weight + nice 0's)`, which is
+/// [`FAST_SHARE_PCT`] % at nice 0.
+pub fn fast_share_limit_ns(weight: u64) -> u64 {
+    FAST_WINDOW_MS * 1_000_000 * FAST_SHARE_PCT / 50 * weight / (weight + WEIGHT_DEFAULT)
 }
 
 /// The pid a grant word is for.
@@ -188,19 +276,29 @@ impl TaskSharedSlot {
     }
 
     /// Publishes the policy's answer for `pid`: `Some` grants (again, with
-    /// a new epoch, if the last grant was revoked), `None` withdraws. Writes
-    /// only on a change, so a steady grant costs one load. Returns what it
-    /// wrote, if anything.
+    /// a new epoch, if the last grant was revoked), with its placement
+    /// word; `None` withdraws both. Writes only on a change, so a steady
+    /// grant costs two loads. Returns what it wrote, if anything (a changed
+    /// placement alone is [`Published::Granted`]).
     pub fn publish(&self, pid: i32, grant: Option<FastGrant>) -> Option<Published> {
         let current = self.grant.load(Relaxed);
         let ours = current != 0 && grant_pid(current) == pid;
         let Some(grant) = grant else {
+            if self.placement.load(Relaxed) != 0 {
+                self.placement.store(0, Relaxed);
+            }
             if current == 0 {
                 return None;
             }
             self.grant.store(0, Relaxed);
             return Some(Published::Withdrawn);
         };
+        // The placement first: a new grant finds its own.
+        let place = placement_word(pid, grant);
+        let placed = self.placement.load(Relaxed) != place;
+        if placed {
+            self.placement.store(place, Relaxed);
+        }
         let revoked = ours && current == self.revoked_grant.load(Relaxed);
         let epoch = if revoked {
             grant_epoch(current) + 1
@@ -214,7 +312,7 @@ impl TaskSharedSlot {
         // of the slot, or the epoch wrapping onto it).
         let word = if word == self.revoked_grant.load(Relaxed) { grant_word(pid, grant, epoch + 1) } else { word };
         if word == current {
-            return None;
+            return placed.then_some(Published::Granted);
         }
         self.grant.store(word, Relaxed);
         Some(if revoked { Published::Regranted } else { Published::Granted })
@@ -224,7 +322,7 @@ impl TaskSharedSlot {
 /// What [`TaskSharedSlot::publish`] wrote.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Published {
-    /// A new grant, or a changed budget.
+    /// A new grant, or a changed budget or placement.
     Granted,
     /// A grant after the last one was revoked (a new epoch).
     Regranted,
@@ -236,8 +334,10 @@ pub enum Published {
 /// its own).
 pub fn clear_grants(slots: &[TaskSharedSlot]) {
     for s in slots {
-        if s.grant.load(Relaxed) != 0 {
-            s.grant.store(0, Relaxed);
+        for f in [&s.grant, &s.placement] {
+            if f.load(Relaxed) != 0 {
+                f.store(0, Relaxed);
+            }
         }
     }
 }
@@ -278,7 +378,15 @@ impl TaskSharedTable {
         let s = (0..SLOT_PROBES)
             .map(|i| &self.slots[(pid as usize).wrapping_add(i) & (TASK_SLOTS - 1)])
             .find(|s| s.pid.compare_exchange(0, pid, Relaxed, Relaxed).is_ok())?;
-        for f in [&s.runtime_ns, &s.avg_burst_ns, &s.avg_wake_period_ns, &s.revoked_grant, &s.revoked_ns, &s.grant] {
+        for f in [
+            &s.runtime_ns,
+            &s.avg_burst_ns,
+            &s.avg_wake_period_ns,
+            &s.revoked_grant,
+            &s.revoked_ns,
+            &s.grant,
+            &s.placement,
+        ] {
             f.store(0, Relaxed);
         }
         s.nr_wakeups.store(0, Relaxed);
@@ -291,6 +399,7 @@ impl TaskSharedTable {
     pub fn release(&self, pid: i32) {
         if let Some(s) = find_slot(&self.slots, pid) {
             s.grant.store(0, Relaxed);
+            s.placement.store(0, Relaxed);
             s.pid.store(0, Relaxed);
         }
     }
@@ -302,14 +411,65 @@ mod tests {
 
     #[test]
     fn grant_word_round_trips() {
-        let w = grant_word(4242, FastGrant { budget_ns: 2_500_000 }, 7);
+        let w = grant_word(4242, FastGrant::new(2_500_000), 7);
         assert_eq!(grant_pid(w), 4242);
         assert_eq!(grant_budget_ns(w), 2_500_000);
         assert_eq!(grant_epoch(w), 7);
         // Budgets round up to whole µs and clamp to the range a grant carries.
-        assert_eq!(grant_budget_ns(grant_word(1, FastGrant { budget_ns: 1 }, 0)), 1000);
-        assert_eq!(grant_budget_ns(grant_word(1, FastGrant { budget_ns: u64::MAX }, 0)), FAST_MAX_BUDGET_US * 1000);
-        assert_eq!(grant_epoch(grant_word(1, FastGrant { budget_ns: 1 }, 0x1ff)), 0xff);
+        assert_eq!(grant_budget_ns(grant_word(1, FastGrant::new(1), 0)), 1000);
+        assert_eq!(grant_budget_ns(grant_word(1, FastGrant::new(u64::MAX), 0)), FAST_MAX_BUDGET_US * 1000);
+        assert_eq!(grant_epoch(grant_word(1, FastGrant::new(1), 0x1ff)), 0xff);
+    }
+
+    #[test]
+    fn placement_word_round_trips() {
+        let g = FastGrant::new(1_000_000);
+        assert_eq!(placement_word(42, g), 0, "neither: no word");
+        let w = placement_word(42, g.preferring(7).at_weight(3 * WEIGHT_DEFAULT));
+        assert_eq!((placement_pid(w), placement_cpu(w), placement_weight(w)), (42, Some(7), 3 * WEIGHT_DEFAULT));
+        let w = placement_word(42, g.preferring(0));
+        assert_eq!((placement_cpu(w), placement_weight(w)), (Some(0), WEIGHT_DEFAULT), "CPU 0, nice 0's weight");
+        let w = placement_word(42, g.at_weight(5));
+        assert_eq!((placement_cpu(w), placement_weight(w)), (None, 5));
+        // A CPU the word cannot carry is none; weights clamp to 1..=WEIGHT_MAX.
+        assert_eq!(placement_cpu(placement_word(42, g.preferring(PLACE_CPU_MASK as u32).at_weight(1))), None);
+        assert_eq!(placement_cpu(placement_word(42, g.preferring(PLACE_CPU_MASK as u32 - 1))), Some(4094));
+        assert_eq!(placement_weight(placement_word(42, g.at_weight(u64::MAX))), WEIGHT_MAX);
+        assert_eq!(placement_weight(placement_word(42, g.at_weight(0))), 1);
+    }
+
+    #[test]
+    fn the_fast_share_follows_the_weight() {
+        let window = FAST_WINDOW_MS * 1_000_000;
+        assert_eq!(fast_share_limit_ns(WEIGHT_DEFAULT), window * FAST_SHARE_PCT / 100);
+        assert_eq!(fast_share_limit_ns(3 * WEIGHT_DEFAULT), window * 3 / 4);
+        assert_eq!(fast_share_limit_ns(WEIGHT_DEFAULT / 2), window / 3);
+        assert!(fast_share_limit_ns(WEIGHT_MAX) < window);
+    }
+
+    #[test]
+    fn publish_writes_the_placement_beside_the_grant() {
+        let t = TaskSharedTable::new();
+        let s = t.claim(7).unwrap();
+        let g = FastGrant::new(3_000_000).preferring(2);
+        assert_eq!(s.publish(7, Some(g)), Some(Published::Granted));
+        assert_eq!(placement_cpu(s.placement.load(Relaxed)), Some(2));
+        let grant = s.grant.load(Relaxed);
+        assert_eq!(s.publish(7, Some(g.at_weight(2048))), Some(Published::Granted), "a new placement alone");
+        assert_eq!(s.grant.load(Relaxed), grant, "the grant word is kept");
+        assert_eq!(placement_weight(s.placement.load(Relaxed)), 2048);
+        assert_eq!(s.publish(7, Some(g.at_weight(2048))), None, "steady: nothing written");
+        assert_eq!(s.publish(7, Some(FastGrant::new(3_000_000))), Some(Published::Granted));
+        assert_eq!(s.placement.load(Relaxed), 0, "no placement: the word is cleared");
+        s.publish(7, Some(g));
+        assert_eq!(s.publish(7, None), Some(Published::Withdrawn));
+        assert_eq!(s.placement.load(Relaxed), 0, "withdrawn with the grant");
+        s.publish(7, Some(g));
+        clear_grants(t.slots());
+        assert_eq!(s.placement.load(Relaxed), 0, "and by a policy switch");
+        s.publish(7, Some(g));
+        t.release(7);
+        assert_eq!(t.claim(7).unwrap().placement.load(Relaxed), 0, "and by a new owner");
     }
 
     #[test]
@@ -336,7 +496,7 @@ mod tests {
     fn publish_grants_withdraws_and_regrants_after_a_revoke() {
         let t = TaskSharedTable::new();
         let s = t.claim(7).unwrap();
-        let g = FastGrant { budget_ns: 3_000_000 };
+        let g = FastGrant::new(3_000_000);
         assert_eq!(s.publish(7, Some(g)), Some(Published::Granted));
         assert_eq!(s.publish(7, Some(g)), None, "a steady grant writes nothing");
         assert!(s.stats(7).unwrap().granted);
@@ -362,14 +522,14 @@ mod tests {
     fn a_new_owner_never_inherits_a_grant() {
         let t = TaskSharedTable::new();
         let s = t.claim(9).unwrap();
-        s.publish(9, Some(FastGrant { budget_ns: 1_000_000 }));
+        s.publish(9, Some(FastGrant::new(1_000_000)));
         t.release(9);
         let s = t.claim(9 + TASK_SLOTS as i32).unwrap();
         let st = s.stats(9 + TASK_SLOTS as i32).unwrap();
         assert!(!st.granted && !st.revoked);
         // A stale write for the old pid after the slot changed hands is not
         // the new owner's grant either.
-        s.publish(9, Some(FastGrant { budget_ns: 1_000_000 }));
+        s.publish(9, Some(FastGrant::new(1_000_000)));
         assert!(!s.stats(9 + TASK_SLOTS as i32).unwrap().granted);
     }
 
@@ -377,7 +537,7 @@ mod tests {
     fn clear_grants_withdraws_all() {
         let t = TaskSharedTable::new();
         for pid in 1..50 {
-            t.claim(pid).unwrap().publish(pid, Some(FastGrant { budget_ns: 1_000_000 }));
+            t.claim(pid).unwrap().publish(pid, Some(FastGrant::new(1_000_000)));
         }
         clear_grants(t.slots());
         assert!((1..50).all(|p| !find_slot(t.slots(), p).unwrap().stats(p).unwrap().granted));

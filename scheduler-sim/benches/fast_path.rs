@@ -27,13 +27,13 @@ const FIRST_PID: i32 = 1000;
 fn publish(c: &mut Criterion) {
     let table = TaskSharedTable::new();
     for pid in FIRST_PID..FIRST_PID + TASKS {
-        table.claim(pid).expect("a free slot").publish(pid, Some(FastGrant { budget_ns: 1_000_000 }));
+        table.claim(pid).expect("a free slot").publish(pid, Some(FastGrant::new(1_000_000)));
     }
     // A steady grant writes nothing; a changed budget writes.
     let slot = find_slot(table.slots(), FIRST_PID).expect("claimed");
-    assert_eq!(slot.publish(FIRST_PID, Some(FastGrant { budget_ns: 1_000_000 })), None);
-    assert_eq!(slot.publish(FIRST_PID, Some(FastGrant { budget_ns: 2_000_000 })), Some(Published::Granted));
-    slot.publish(FIRST_PID, Some(FastGrant { budget_ns: 1_000_000 }));
+    assert_eq!(slot.publish(FIRST_PID, Some(FastGrant::new(1_000_000))), None);
+    assert_eq!(slot.publish(FIRST_PID, Some(FastGrant::new(2_000_000))), Some(Published::Granted));
+    slot.publish(FIRST_PID, Some(FastGrant::new(1_000_000)));
     let mut group = c.benchmark_group("publish");
     for changed in [false, true] {
         let name = if changed { "changed" } else { "steady" };
@@ -47,7 +47,7 @@ fn publish(c: &mut Criterion) {
                 let slot = find_slot(table.slots(), black_box(pid)).expect("claimed");
                 let stats = slot.stats(pid).expect("its own");
                 black_box(stats);
-                slot.publish(pid, Some(FastGrant { budget_ns }))
+                slot.publish(pid, Some(FastGrant::new(budget_ns)))
             })
         });
     }

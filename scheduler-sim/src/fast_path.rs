@@ -21,7 +21,10 @@ use scheduler_core::{
     cpu::Topology,
     engine::{Engine, EngineConfig},
     policy::{Policy, SchedContext},
-    shared::{find_slot, grant_budget_ns, grant_pid, FAST_MAX_BUDGET_US, FAST_SHARE_PCT, FAST_WINDOW_MS},
+    shared::{
+        fast_share_limit_ns, find_slot, grant_budget_ns, grant_pid, placement_cpu, placement_pid, placement_weight,
+        FAST_MAX_BUDGET_US, FAST_WINDOW_MS,
+    },
     task::{Decision, QueuedTask, WEIGHT_DEFAULT},
 };
 
@@ -33,8 +36,6 @@ pub(crate) const FAST_KEY_LEAD: u64 = 1 << 40;
 
 /// The window over which a task's fast-placed runs are bounded (ns).
 const FAST_WINDOW_NS: u64 = FAST_WINDOW_MS * 1_000_000;
-/// The CPU time fast-placed runs may use per window before the grant is revoked (ns).
-const FAST_WINDOW_LIMIT_NS: u64 = FAST_WINDOW_NS * FAST_SHARE_PCT / 100;
 /// Most CPUs the search for a CPU to preempt looks at, from the task's own
 /// on (the BPF's `FAST_SCAN_CPUS`).
 pub(crate) const FAST_SCAN_CPUS: u32 = 64;
@@ -109,7 +110,8 @@ impl Machine {
     /// `fast_accounting`): a fast-placed run's fast status ends, and its
     /// run goes into the task's window (restarted, empty, when it is over
     /// [`FAST_WINDOW_MS`] old); the grant is revoked if the fast-placed
-    /// runs in the window used more than [`FAST_SHARE_PCT`] % of it, or if
+    /// runs in the window used more than the run's effective weight allows
+    /// ([`fast_share_limit_ns`]), or if
     /// the current wakeup was fast-placed (`burst_grant`) and its CPU time
     /// since then reached the budget — by this stop, whoever placed the
     /// run (the fast-placed run itself, stopping runnable or asleep, or a
@@ -130,7 +132,7 @@ impl Machine {
                 w.window_used_ns = 0;
             }
             w.window_used_ns = w.window_used_ns.saturating_add(run);
-            overrun = w.window_used_ns > FAST_WINDOW_LIMIT_NS;
+            overrun = w.window_used_ns > fast_share_limit_ns(w.run_weight);
         }
         if t.fast.burst_grant.is_some_and(|g| t.exec_runtime >= budget_ns(g, slice_ns)) {
             overrun = true;
@@ -170,7 +172,9 @@ impl Machine {
     /// counts), a CPU is found ([`Machine::pick_fast_cpu`]) and no other
     /// fast-placed task waits there (`fast_waiting`, the BPF's
     /// compare-and-swap), the task is placed there
-    /// ([`Machine::place_fast`]). Whether it was.
+    /// ([`Machine::place_fast`]), at the effective weight of its placement
+    /// word (if the word is its own; nice 0's otherwise), whose preferred
+    /// CPU, if any, the search for a CPU starts from. Whether it was.
     pub(crate) fn try_fast_path(&mut self, id: TaskId, cpu: u32) -> bool {
         let t = &self.tasks[id as usize];
         let Some(slot) = find_slot(self.task_shared.slots(), t.pid) else { return false };
@@ -185,16 +189,21 @@ impl Machine {
         if t.weight < WEIGHT_DEFAULT {
             return false;
         }
-        let Some(target) = self.pick_fast_cpu(id, cpu) else { return false };
+        let place = slot.placement.load(Relaxed);
+        let place = if placement_pid(place) == t.pid { place } else { 0 };
+        let Some(target) = self.pick_fast_cpu(id, cpu, placement_cpu(place)) else { return false };
         if self.cpus[target as usize].fast_waiting.is_some() {
             return false;
         }
         slot.nr_fast_runs.store(slot.nr_fast_runs.load(Relaxed).wrapping_add(1), Relaxed);
-        self.place_fast(id, target, grant);
+        self.place_fast(id, target, grant, placement_weight(place));
         true
     }
 
-    /// The BPF's `fast_cpu` for task `id`, whose CPU is `from`: `from`
+    /// The BPF's `fast_cpu` for task `id`, whose CPU is `from` — or the
+    /// policy's preferred CPU `pref`, if the task may use it (the BPF takes
+    /// that one first when idle, claiming its idle bit, then goes on as
+    /// from it): `from`
     /// itself if it may use it, it is idle (or kicked, not yet running
     /// anything: the BPF's `st->idle`) and no fast-placed task waits there;
     /// else an idle CPU it may use (the kernel's `scx_bpf_pick_idle_cpu`;
@@ -207,10 +216,10 @@ impl Machine {
     /// whose task may be preempted ([`Machine::cpu_preemptible`]: it ran
     /// `slice_min_ns` at least), the one whose task started its run
     /// earliest (on a tie, the first scanned); `None` if none is left.
-    pub(crate) fn pick_fast_cpu(&self, id: TaskId, from: u32) -> Option<u32> {
+    pub(crate) fn pick_fast_cpu(&self, id: TaskId, from: u32, pref: Option<u32>) -> Option<u32> {
         let allowed = self.tasks[id as usize].allowed;
         let n = self.cpus.len() as u32;
-        let from = from.min(n - 1);
+        let from = pref.filter(|&p| p < n && allowed.contains(p)).unwrap_or(from).min(n - 1);
         let idle = |c: u32| self.cpus[c as usize].state == CpuState::Idle;
         // Its own CPU (select_cpu's choice), idle: kicked included, which
         // is idle until it runs something (the BPF's `st->idle`). (A CPU
@@ -278,12 +287,13 @@ impl Machine {
     /// ([`Event::FastKick`]; counted as a fast preempt). Its run is
     /// fast-placed until it next stops, and its wakeup (`burst_grant`)
     /// until its next wakeup or an overrun.
-    pub(crate) fn place_fast(&mut self, id: TaskId, cpu: u32, grant: u64) {
+    pub(crate) fn place_fast(&mut self, id: TaskId, cpu: u32, grant: u64, weight: u64) {
         let heads = [self.cpus[cpu as usize].dsq.head_vtime(), self.shared.head_vtime(), Some(self.vtime_now)];
         let key = heads.into_iter().flatten().min().unwrap_or(0).saturating_sub(FAST_KEY_LEAD);
         let t = &mut self.tasks[id as usize];
         t.slice_left = budget_ns(grant, self.slice_ns);
         t.fast.run_grant = Some(grant);
+        t.fast.run_weight = weight;
         t.fast.burst_grant = Some(grant);
         t.fast.wait_cpu = Some(cpu);
         self.insert(QueueId::Local(cpu), id, key);
@@ -395,7 +405,7 @@ pub mod bench {
             let task = nr_cpus;
             let pid = machine.tasks[task as usize].pid;
             if let Some(s) = find_slot(machine.task_shared.slots(), pid) {
-                s.publish(pid, Some(FastGrant { budget_ns: 1_000_000 }));
+                s.publish(pid, Some(FastGrant::new(1_000_000)));
             }
             Self { machine, task }
         }
@@ -431,7 +441,7 @@ mod tests {
     use super::*;
     use crate::tasks::{FastState, TaskState};
     use scheduler_core::{
-        shared::{grant_word, FastGrant, GRANT_BUDGET_MASK, GRANT_BUDGET_SHIFT},
+        shared::{grant_word, placement_word, FastGrant, GRANT_BUDGET_MASK, GRANT_BUDGET_SHIFT},
         task::nice_to_weight,
     };
 
@@ -449,12 +459,12 @@ mod tests {
         let mut m = saturated(4);
         let p = 4;
         let pid = m.tasks[p as usize].pid;
-        slot(&m, p).publish(pid, Some(FastGrant { budget_ns: 300_000 }));
+        slot(&m, p).publish(pid, Some(FastGrant::new(300_000)));
         m.tasks[1].start_ts = 0; // CPUs 0 and 1 tie
-        assert_eq!(m.pick_fast_cpu(p, 1), Some(1), "scanned from CPU 1: 1 first");
-        assert_eq!(m.pick_fast_cpu(p, 2), Some(2), "its own CPU first: a local preemption");
+        assert_eq!(m.pick_fast_cpu(p, 1, None), Some(1), "scanned from CPU 1: 1 first");
+        assert_eq!(m.pick_fast_cpu(p, 2, None), Some(2), "its own CPU first: a local preemption");
         m.tasks[p as usize].allowed = crate::tasks::CpuRange { first: 0, count: 2 };
-        assert_eq!(m.pick_fast_cpu(p, 2), Some(0), "not allowed on 2: 0 and 1 tie, 0 scanned first");
+        assert_eq!(m.pick_fast_cpu(p, 2, None), Some(0), "not allowed on 2: 0 and 1 tie, 0 scanned first");
         m.tasks[p as usize].allowed = crate::tasks::CpuRange { first: 0, count: 4 };
         m.vtime_now = 50;
         m.insert(QueueId::Shared, 1, 30);
@@ -467,7 +477,7 @@ mod tests {
         assert_eq!((m.counters.fast_placed, m.counters.fast_preempts), (1, 1));
         assert_eq!(slot(&m, p).nr_fast_runs.load(Relaxed), 1);
         // A second granted wakeup may not take CPU 0 (a fast task waits there).
-        assert_eq!(m.pick_fast_cpu(p, 0), Some(1));
+        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(1));
         let (at, ev) = std::iter::from_fn(|| m.events.pop()).find(|(_, e)| matches!(e, Event::FastKick(_))).unwrap();
         assert_eq!((at, ev), (m.now, Event::FastKick(0)));
         m.on_fast_kick(0).unwrap();
@@ -475,7 +485,7 @@ mod tests {
         assert_eq!(m.tasks[0].state, TaskState::InUser, "the preempted hog goes to user space");
         assert_eq!(m.cpus[0].fast_waiting, None);
         // CPU 0 runs a fast-placed task: not a candidate any more.
-        assert_eq!(m.pick_fast_cpu(p, 0), Some(1));
+        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(1));
     }
 
     /// Its own CPU first if idle (and no fast task waits there), else an
@@ -486,28 +496,32 @@ mod tests {
         let mut m = saturated(4);
         let p = 4;
         m.cpus[3].state = CpuState::Idle;
-        assert_eq!(m.pick_fast_cpu(p, 0), Some(3));
+        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(3));
         m.cpus[1].state = CpuState::Idle;
-        assert_eq!(m.pick_fast_cpu(p, 3), Some(3), "its own first");
+        assert_eq!(m.pick_fast_cpu(p, 3, None), Some(3), "its own first");
         m.cpus[3].state = CpuState::Kicked;
-        assert_eq!(m.pick_fast_cpu(p, 3), Some(3), "its own, kicked, is still idle");
+        assert_eq!(m.pick_fast_cpu(p, 3, None), Some(3), "its own, kicked, is still idle");
         m.cpus[3].fast_waiting = Some(0);
-        assert_eq!(m.pick_fast_cpu(p, 3), Some(1), "not its own with a fast task waiting there");
+        assert_eq!(m.pick_fast_cpu(p, 3, None), Some(1), "not its own with a fast task waiting there");
         m.cpus[3].fast_waiting = None;
         m.cpus[1].state = CpuState::Task { task: 1, since: 1_000 };
         m.cpus[3].state = CpuState::Kicked;
         m.cpus[0].state = CpuState::User { since: 0 };
-        assert_eq!(m.pick_fast_cpu(p, 2), Some(2), "its own CPU's task is preempted before a kicked CPU is looked at");
+        assert_eq!(
+            m.pick_fast_cpu(p, 2, None),
+            Some(2),
+            "its own CPU's task is preempted before a kicked CPU is looked at"
+        );
         m.cpus[3].state = CpuState::Task { task: 3, since: 3_000 };
-        assert_eq!(m.pick_fast_cpu(p, 0), Some(1), "CPU 0 runs the user scheduler; 1 ran longest of 1 to 3");
+        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(1), "CPU 0 runs the user scheduler; 1 ran longest of 1 to 3");
         // Only the CPUs it may use (1 and 2), from its CPU (3) on, wrapping.
         m.tasks[p as usize].allowed = crate::tasks::CpuRange { first: 1, count: 2 };
         m.tasks[1].start_ts = 5_000;
-        assert_eq!(m.pick_fast_cpu(p, 3), Some(2));
+        assert_eq!(m.pick_fast_cpu(p, 3, None), Some(2));
         m.cpus[1].state = CpuState::Idle;
         m.cpus[2].state = CpuState::Idle;
-        assert_eq!(m.pick_fast_cpu(p, 2), Some(2), "idle: its own CPU first");
-        assert_eq!(m.pick_fast_cpu(p, 3), Some(1), "idle: from 3 on, wrapping to 1");
+        assert_eq!(m.pick_fast_cpu(p, 2, None), Some(2), "idle: its own CPU first");
+        assert_eq!(m.pick_fast_cpu(p, 3, None), Some(1), "idle: from 3 on, wrapping to 1");
     }
 
     /// Only a task that ran `slice_min` may be preempted (a task pinned
@@ -519,15 +533,15 @@ mod tests {
         let mut m = saturated(4);
         let p = 4;
         let pid = m.tasks[p as usize].pid;
-        slot(&m, p).publish(pid, Some(FastGrant { budget_ns: 1_000_000 }));
-        assert_eq!(m.pick_fast_cpu(p, 0), Some(0), "hog 0 started first");
+        slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000)));
+        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(0), "hog 0 started first");
         m.tasks[0].start_ts = m.now - 10_000;
-        assert_eq!(m.pick_fast_cpu(p, 0), Some(1), "hog 0 ran 10 µs: hog 1");
+        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(1), "hog 0 ran 10 µs: hog 1");
         for c in 1..4 {
             m.tasks[c].start_ts = m.now - 10_000;
         }
         m.tasks[0].start_ts = m.now - m.slice_min_ns + 1;
-        assert_eq!(m.pick_fast_cpu(p, 0), None, "every hog ran less than slice_min");
+        assert_eq!(m.pick_fast_cpu(p, 0, None), None, "every hog ran less than slice_min");
         m.wake(p);
         assert_eq!(m.tasks[p as usize].state, TaskState::InUser, "to user space");
         assert_eq!(m.counters.fast_placed, 0);
@@ -536,9 +550,9 @@ mod tests {
         // next, left out.
         m.now += 1;
         assert!(m.user_wants_cpu());
-        assert_eq!(m.pick_fast_cpu(p, 0), None, "the waiting user scheduler's CPU");
+        assert_eq!(m.pick_fast_cpu(p, 0, None), None, "the waiting user scheduler's CPU");
         m.user.last_cpu = 2;
-        assert_eq!(m.pick_fast_cpu(p, 0), Some(0), "hog 0 ran slice_min");
+        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(0), "hog 0 ran slice_min");
     }
 
     /// `fast_waiting` names the waiting task: another task starting on its
@@ -551,7 +565,7 @@ mod tests {
         let mut m = saturated(2);
         let p = 2;
         let pid = m.tasks[p as usize].pid;
-        slot(&m, p).publish(pid, Some(FastGrant { budget_ns: 1_000_000 }));
+        slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000)));
         m.vtime_now = 2 * FAST_KEY_LEAD;
         m.wake(p); // its CPU is 0
         assert_eq!(m.cpus[0].fast_waiting, Some(p));
@@ -562,9 +576,9 @@ mod tests {
         m.on_fast_kick(0).unwrap();
         assert_eq!(m.tasks[1].state, TaskState::Running(0));
         assert_eq!(m.cpus[0].fast_waiting, Some(p), "another task started: still waiting");
-        assert_eq!(m.pick_fast_cpu(p, 0), Some(1));
+        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(1));
         m.cpus[1].state = CpuState::Task { task: 0, since: 0 }; // (only the CPU's state is wanted)
-        assert_eq!(m.pick_fast_cpu(p, 0), Some(1), "not CPU 0, where a fast task waits");
+        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(1), "not CPU 0, where a fast task waits");
         m.now += 100_000;
         let CpuState::Task { since, .. } = m.cpus[0].state else { panic!() };
         m.account(0, 1, since);
@@ -574,7 +588,7 @@ mod tests {
         // Enqueued again while it waits, or exits: released.
         for exits in [false, true] {
             let mut m = saturated(2);
-            slot(&m, p).publish(pid, Some(FastGrant { budget_ns: 1_000_000 }));
+            slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000)));
             m.wake(p);
             assert_eq!(m.cpus[0].fast_waiting, Some(p));
             m.cpus[0].dsq.pop_first();
@@ -590,11 +604,11 @@ mod tests {
         // (hog 1 waits in the shared queue: the idle-CPU path does not take
         // the wakeup) holds another task's wait.
         let mut m = saturated(2);
-        slot(&m, p).publish(pid, Some(FastGrant { budget_ns: 1_000_000 }));
+        slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000)));
         m.cpus[1].state = CpuState::Idle;
         m.insert(QueueId::Shared, 1, 0);
         m.cpus[1].fast_waiting = Some(0);
-        assert_eq!(m.pick_fast_cpu(p, 0), Some(1));
+        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(1));
         m.wake(p);
         assert_eq!((m.tasks[p as usize].state, m.counters.fast_placed), (TaskState::InUser, 0));
         assert_eq!(m.cpus[1].fast_waiting, Some(0));
@@ -610,7 +624,7 @@ mod tests {
         let p = 2;
         let pid = m.tasks[p as usize].pid;
         let other = pid + 1;
-        let g = FastGrant { budget_ns: 1_000_000 };
+        let g = FastGrant::new(1_000_000);
         let no_budget = !(GRANT_BUDGET_MASK << GRANT_BUDGET_SHIFT);
         type Setup<'a> = dyn Fn(&mut Machine) + 'a;
         let cases: [(&str, &Setup<'_>); 7] = [
@@ -652,10 +666,11 @@ mod tests {
     /// ran `ran` ns, at `m.now`.
     fn ran(m: &mut Machine, p: TaskId, fast: bool, ran: u64) {
         let grant = slot(m, p).grant.load(Relaxed);
+        let weight = placement_weight(slot(m, p).placement.load(Relaxed));
         let t = &mut m.tasks[p as usize];
         (t.exec_runtime, t.fast.burst_grant, t.fast.run_grant) = (0, None, None);
         if fast {
-            (t.fast.burst_grant, t.fast.run_grant) = (Some(grant), Some(grant));
+            (t.fast.burst_grant, t.fast.run_grant, t.fast.run_weight) = (Some(grant), Some(grant), weight);
         }
         t.start_ts = m.now - ran;
         t.exec_runtime = ran;
@@ -669,7 +684,7 @@ mod tests {
         let mut m = saturated(1);
         let p = 1;
         let pid = m.tasks[p as usize].pid;
-        slot(&m, p).publish(pid, Some(FastGrant { budget_ns: 1_000_000 }));
+        slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000)));
         // A fast-placed run of 0.9 ms that ends asleep every 1 ms, all in
         // one 100 ms window: under the budget each, but the 56th run takes
         // the window past its 50 ms (56 × 0.9 ms = 50.4 ms).
@@ -690,7 +705,7 @@ mod tests {
         // Regranted: a new epoch; a run that stops at its budget is revoked
         // at once, runnable (its slice ran out) or asleep.
         for runnable in [true, false] {
-            slot(&m, p).publish(pid, Some(FastGrant { budget_ns: 1_000_000 }));
+            slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000)));
             assert!(slot(&m, p).stats(pid).unwrap().granted);
             let before = m.counters.fast_revoked;
             m.now += 200_000_000;
@@ -705,6 +720,68 @@ mod tests {
         }
     }
 
+    /// The window's share follows the effective weight of the grant's
+    /// placement: runs of 0.9 ms every 1 ms are revoked once they pass
+    /// `w / (w + nice 0's)` of the 100 ms window — 50 ms at nice 0's
+    /// weight (no weight published), 75 ms at three times it, 33.3 ms at
+    /// half of it.
+    #[test]
+    fn the_windows_share_follows_the_effective_weight() {
+        for (weight, revoked_at) in [(None, 55), (Some(3 * WEIGHT_DEFAULT), 83), (Some(WEIGHT_DEFAULT / 2), 37)] {
+            let mut m = saturated(1);
+            let p = 1;
+            let pid = m.tasks[p as usize].pid;
+            let grant = FastGrant { weight, ..FastGrant::new(1_000_000) };
+            slot(&m, p).publish(pid, Some(grant));
+            let mut at = None;
+            for i in 0..100u64 {
+                m.now = 1_000_000 + i * 1_000_000;
+                ran(&mut m, p, true, 900_000);
+                m.stopped(p, false);
+                if m.counters.fast_revoked > 0 {
+                    at = Some(i);
+                    break;
+                }
+            }
+            assert_eq!(at, Some(revoked_at), "weight {weight:?}");
+        }
+    }
+
+    /// The policy's preferred CPU stands for the task's own: taken first
+    /// when idle, preempted first when every CPU is busy; one the task may
+    /// not use, or that does not exist, is ignored. A wakeup placed under
+    /// the grant goes there, and another pid's placement word is ignored.
+    #[test]
+    fn the_preferred_cpu_stands_for_its_own() {
+        let mut m = saturated(4);
+        let p = 4;
+        let pid = m.tasks[p as usize].pid;
+        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(0), "every hog may be preempted: its own");
+        assert_eq!(m.pick_fast_cpu(p, 0, Some(2)), Some(2), "the preferred one instead");
+        m.cpus[1].state = CpuState::Idle;
+        m.cpus[3].state = CpuState::Idle;
+        assert_eq!(m.pick_fast_cpu(p, 1, None), Some(1));
+        assert_eq!(m.pick_fast_cpu(p, 1, Some(3)), Some(3), "idle and preferred, over its own idle CPU");
+        assert_eq!(m.pick_fast_cpu(p, 1, Some(9)), Some(1), "no CPU 9");
+        m.tasks[p as usize].allowed = crate::tasks::CpuRange { first: 0, count: 2 };
+        assert_eq!(m.pick_fast_cpu(p, 1, Some(3)), Some(1), "not allowed on 3");
+        m.tasks[p as usize].allowed = crate::tasks::CpuRange { first: 0, count: 4 };
+
+        slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000).preferring(3)));
+        slot(&m, p).placement.store(placement_word(pid + 1, FastGrant::new(1).preferring(3)), Relaxed);
+        assert!(m.try_fast_path(p, 1));
+        assert_eq!(m.tasks[p as usize].state, TaskState::Queued(QueueId::Local(1)), "another pid's word");
+        assert_eq!(m.tasks[p as usize].fast.run_weight, WEIGHT_DEFAULT, "and nice 0's weight");
+        m.fast_waiting_done(p);
+        m.cpus[1].dsq.pop_first();
+        m.tasks[p as usize].state = TaskState::Sleeping;
+        m.cpus[1].state = CpuState::Idle;
+        slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000).preferring(3).at_weight(2048)));
+        assert!(m.try_fast_path(p, 1));
+        assert_eq!(m.tasks[p as usize].state, TaskState::Queued(QueueId::Local(3)));
+        assert_eq!(m.tasks[p as usize].fast.run_weight, 2048);
+    }
+
     /// A fast-placed wakeup's whole burst counts against the budget: its
     /// fast-placed run preempted under the budget (by the user scheduler),
     /// the burst's later, ordinary run that takes it to the budget revokes
@@ -716,7 +793,7 @@ mod tests {
         let mut m = saturated(1);
         let p = 1;
         let pid = m.tasks[p as usize].pid;
-        slot(&m, p).publish(pid, Some(FastGrant { budget_ns: 1_000_000 }));
+        slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000)));
         let grant = slot(&m, p).grant.load(Relaxed);
         m.wake(p);
         m.on_fast_kick(0).unwrap();
@@ -747,11 +824,11 @@ mod tests {
         // grants anew (another budget) before the burst reaches the budget
         // it was placed under: the overrun revokes the new grant (the
         // policy had not seen it), and the burst is no longer checked.
-        slot(&m, p).publish(pid, Some(FastGrant { budget_ns: 1_000_000 }));
+        slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000)));
         m.now += 10_000_000;
         ran(&mut m, p, true, 400_000);
         m.stopped(p, true);
-        slot(&m, p).publish(pid, Some(FastGrant { budget_ns: 2_000_000 }));
+        slot(&m, p).publish(pid, Some(FastGrant::new(2_000_000)));
         let changed = slot(&m, p).grant.load(Relaxed);
         m.now += 1_000_000;
         ran_on(&mut m, p, 700_000);
@@ -760,7 +837,7 @@ mod tests {
         assert_eq!(slot(&m, p).revoked_grant.load(Relaxed), changed);
         assert_eq!(m.tasks[p as usize].fast.burst_grant, None, "an overrun clears it");
         // Withdrawn in the middle of a burst: nothing to revoke.
-        slot(&m, p).publish(pid, Some(FastGrant { budget_ns: 1_000_000 }));
+        slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000)));
         m.now += 10_000_000;
         ran(&mut m, p, true, 400_000);
         m.stopped(p, true);
@@ -770,7 +847,7 @@ mod tests {
         m.stopped(p, false);
         assert_eq!(m.counters.fast_revoked, 2, "withdrawn: nothing to revoke");
         assert_eq!(m.tasks[p as usize].fast.burst_grant, None, "an overrun clears it all the same");
-        slot(&m, p).publish(pid, Some(FastGrant { budget_ns: 1_000_000 }));
+        slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000)));
         // A wakeup the policy placed: 5 ms of ordinary runs, no revoke.
         m.now += 10_000_000;
         ran(&mut m, p, false, 2_500_000);

@@ -187,6 +187,10 @@ pub(crate) struct FastState {
     pub(crate) window_start_ns: u64,
     /// CPU time its fast-placed runs used in that window (ns).
     pub(crate) window_used_ns: u64,
+    /// The effective weight its current run was fast-placed at (the
+    /// placement word's; the BPF's `fast_weight`), which bounds the
+    /// window's CPU ([`scheduler_core::shared::fast_share_limit_ns`]).
+    pub(crate) run_weight: u64,
 }
 
 impl SimTask {

@@ -47,7 +47,7 @@ impl Policy for Granting {
         if s.revoked {
             self.saw_revoked.fetch_add(1, Relaxed);
         }
-        t.comm_str().starts_with("interactive").then_some(FastGrant { budget_ns: self.budget_ns })
+        t.comm_str().starts_with("interactive").then_some(FastGrant::new(self.budget_ns))
     }
 }
 

@@ -72,8 +72,11 @@ enum relay_consts {
 	/*
 	 * The fast path's bounds: a grant's burst budget is at most this
 	 * (us; relay_grant's 24 budget bits hold more), and a task's fast-path
-	 * runs may use at most RELAY_FAST_SHARE_PCT % of a CPU over each
-	 * RELAY_FAST_WINDOW_MS window before its grant is revoked.
+	 * runs may use at most a share of a CPU over each RELAY_FAST_WINDOW_MS
+	 * window before its grant is revoked: RELAY_FAST_SHARE_PCT % at nice
+	 * 0's weight, scaled by 2w / (w + RELAY_WEIGHT_NICE_0) at an effective
+	 * weight w (the placement word's; at 50 %, the share a task of weight
+	 * w gets beside one nice-0 task; main.bpf.c fast_share_limit_ns()).
 	 */
 	RELAY_FAST_MAX_BUDGET_US = 20000,
 	RELAY_FAST_WINDOW_MS = 100,
@@ -97,6 +100,23 @@ enum relay_consts {
 #define RELAY_GRANT_EPOCH_MASK	 0xffULL
 
 /*
+ * Where and at what weight the policy places a granted task, one u64 that
+ * user space writes beside the grant (and the dispatcher reads at a fast
+ * placement), never torn:
+ *
+ *   bits 63..32  pid it is for (another pid's word is ignored)
+ *   bits 31..20  preferred CPU + 1 (0 = none: the task's own CPU)
+ *   bits 19..0   effective weight (RELAY_WEIGHT_NICE_0 = nice 0, at most
+ *                RELAY_WEIGHT_MAX; 0 = none: nice 0's)
+ *
+ * 0 = none. A hint: it takes effect only with a valid grant.
+ */
+#define RELAY_PLACE_PID_SHIFT	32
+#define RELAY_PLACE_CPU_SHIFT	20
+#define RELAY_PLACE_CPU_MASK	0xfffULL
+#define RELAY_PLACE_WEIGHT_MASK 0xfffffULL
+
+/*
  * One task's context, shared by the dispatcher and user space in the
  * mmapable array map task_shared (RELAY_TASK_SLOTS slots; both sides map
  * it, and read and write it in place, no system call). The dispatcher
@@ -104,7 +124,7 @@ enum relay_consts {
  * it leaves; a task whose RELAY_SLOT_PROBES slots are all taken has none
  * (nr_slots_full) and is never fast-placed. Each field is written by one
  * side only, one store each: the other side reads hints, never a
- * consistent snapshot. 64 bytes.
+ * consistent snapshot. 72 bytes.
  */
 struct relay_task_shared {
 	/* written by the dispatcher */
@@ -118,7 +138,8 @@ struct relay_task_shared {
 	u64 revoked_grant;	/* the grant last revoked for an overrun; equal to `grant` = no fast path (grant word) */
 	u64 revoked_ns;		/* when it was revoked (ns) */
 	/* written by user space */
-	u64 grant; /* the fast-path grant (grant word, see above); 0 = none */
+	u64 grant;     /* the fast-path grant (grant word, see above); 0 = none */
+	u64 placement; /* preferred CPU and effective weight (placement word, see above); 0 = none */
 };
 
 /*

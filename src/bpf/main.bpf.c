@@ -387,6 +387,7 @@ struct task_ctx {
 	u32 fast_wait_cpu;    /* the CPU whose fast_waiting it holds + 1; 0 = none */
 	u64 fast_window_ns;   /* start of its fast-path share window (ns) */
 	u64 fast_window_used; /* CPU its fast-placed runs used in that window (ns) */
+	u64 fast_weight;      /* the effective weight its current run was fast-placed at (placement word; load weight) */
 	u32 slot;	      /* its slot in task_shared + 1; 0 = none (claim_slot) */
 };
 
@@ -488,6 +489,7 @@ static void claim_slot(const struct task_struct *p, struct task_ctx *tctx)
 		WRITE_ONCE(sh->revoked_grant, 0);
 		WRITE_ONCE(sh->revoked_ns, 0);
 		WRITE_ONCE(sh->grant, 0);
+		WRITE_ONCE(sh->placement, 0);
 		tctx->slot = idx + 1;
 		return;
 	}
@@ -503,6 +505,7 @@ static void release_slot(const struct task_struct *p, struct task_ctx *tctx)
 	if (!sh)
 		return;
 	WRITE_ONCE(sh->grant, 0);
+	WRITE_ONCE(sh->placement, 0);
 	WRITE_ONCE(sh->pid, 0);
 }
 
@@ -1944,8 +1947,9 @@ static void usersched_reenqueued(struct task_struct *p)
  * A task the policy granted the fast path (its slot's grant, written by
  * user space: Policy::fast_path in scheduler-core) is placed here when it
  * wakes, without the round trip through user space: on an idle CPU it may
- * use (its own first), else on the CPU whose running task it preempts: its
- * own, else the one that has run longest, of those it may use whose task ran slice_min_ns
+ * use (its own first: the policy's preferred CPU, if its placement word
+ * names one the task may use, stands for its own), else on the CPU whose
+ * running task it preempts: its own, else the one that has run longest, of those it may use whose task ran slice_min_ns
  * at least (cpu_preemptible(), the guard wake_usersched() keeps too: a
  * task pinned with fast tasks still runs) and is neither fast-placed nor
  * the user scheduler, that are not held by a higher class, and that the
@@ -1960,16 +1964,18 @@ static void usersched_reenqueued(struct task_struct *p)
  * the ordinary way. Nothing is held in user space, so the task's
  * generation moves on as for dispatch_in_kernel().
  *
- * User space stays the only author of policy: which tasks, and with what
- * budget. The dispatcher enforces the budget (fast_accounting): a
+ * User space stays the only author of policy: which tasks, with what
+ * budget, where first and at what weight. The dispatcher enforces the budget (fast_accounting): a
  * fast-placed run's slice is the budget (at most slice_ns). A fast-placed
  * wakeup whose CPU time reaches the budget by any stop of its burst (a
  * kept slice or a later, ordinary placement of the same burst included),
- * or fast-placed runs that use more than RELAY_FAST_SHARE_PCT % of a CPU
+ * or fast-placed runs that use more than the share of a CPU due to the
+ * task's effective weight (the placement word's; fast_share_limit_ns())
  * within a RELAY_FAST_WINDOW_MS window, revoke the grant (revoked_grant =
  * grant): no fast path until the policy grants again (a new epoch). So a
  * task that lies about being latency-critical gets its budget per wakeup
- * (a slice ends at a tick: plus up to one tick) and about half a CPU, and
+ * (a slice ends at a tick: plus up to one tick) and about half a CPU at
+ * nice 0's weight, and
  * then goes through the policy like any other. And the dispatcher checks
  * one rule of the policy's itself at every placement, the weight: a task
  * niced down (or made SCHED_IDLE) after its grant is not fast-placed.
@@ -2025,17 +2031,74 @@ static u64 grant_budget_ns(u64 grant)
 #define FAST_SCAN_CPUS 64
 
 /*
- * The CPU a fast-placed @p goes to (see above), or -1; *@running says
- * whether a task runs there (to be preempted).
+ * The placement word of @p's slot @sh (intf.h), if it is @p's; else 0.
  */
-static s32 fast_cpu(struct task_struct *p, bool *running)
+static u64 own_placement(const struct task_struct *p, struct relay_task_shared *sh)
+{
+	u64 place = READ_ONCE(sh->placement);
+
+	return (s32)(place >> RELAY_PLACE_PID_SHIFT) == p->pid ? place : 0;
+}
+
+/* A placement word's preferred CPU, or -1 for none. */
+static s32 placement_cpu(u64 place)
+{
+	return (s32)((place >> RELAY_PLACE_CPU_SHIFT) & RELAY_PLACE_CPU_MASK) - 1;
+}
+
+/*
+ * A placement word's effective weight, nice 0's if it has none, at most
+ * RELAY_WEIGHT_MAX.
+ */
+static u64 placement_weight(u64 place)
+{
+	u64 w = place & RELAY_PLACE_WEIGHT_MASK;
+
+	if (!w)
+		return RELAY_WEIGHT_NICE_0;
+	return w < RELAY_WEIGHT_MAX ? w : RELAY_WEIGHT_MAX;
+}
+
+/*
+ * The CPU time a task's fast-placed runs may use per RELAY_FAST_WINDOW_MS
+ * window at effective weight @w (ns): the share a task of that weight gets
+ * of a CPU it shares with one nice-0 task, w / (w + nice 0's weight), which
+ * is RELAY_FAST_SHARE_PCT % at nice 0. A heavier task may bypass the
+ * policy's order for more of a CPU, a lighter one for less.
+ */
+static u64 fast_share_limit_ns(u64 w)
+{
+	return RELAY_FAST_WINDOW_MS * 1000000ULL * RELAY_FAST_SHARE_PCT / 50 * w / (w + RELAY_WEIGHT_NICE_0);
+}
+
+/*
+ * The CPU a fast-placed @p goes to (see above), or -1; *@running says
+ * whether a task runs there (to be preempted). @pref is the policy's
+ * preferred CPU (-1 = none): if @p may use it, it stands for the task's own
+ * CPU throughout (taken first when idle, preempted first, the scan's start).
+ */
+static s32 fast_cpu(struct task_struct *p, s32 pref, bool *running)
 {
 	s32 prev = scx_bpf_task_cpu(p), best = -1, cpu;
 	u64 oldest = 0, started, now = bpf_ktime_get_ns();
-	struct relay_cpu_state *st = cpu_state_of(prev);
+	struct relay_cpu_state *st;
 	bool usersched_waits = !READ_ONCE(usersched_on_cpu) && usersched_has_work(false);
 	u32 i, n = nr_cpu_ids;
 
+	/*
+	 * The preferred CPU, idle: its idle bit claimed here, as
+	 * select_cpu_dfl() claims the task's own CPU's for a wakeup.
+	 */
+	if (pref >= 0 && pref < RELAY_MAX_CPUS && pref != prev && bpf_cpumask_test_cpu(pref, p->cpus_ptr)) {
+		st = cpu_state_of(pref);
+		if (st && st->online && fast_waiting_of(pref) && !fast_waits_for(pref) &&
+		    scx_bpf_test_and_clear_cpu_idle(pref)) {
+			*running = false;
+			return pref;
+		}
+		prev = pref;
+	}
+	st = cpu_state_of(prev);
 	/* Its own CPU, idle (select_cpu_dfl() may have claimed it for this wakeup). */
 	if (st && READ_ONCE(st->idle) && prev >= 0 && prev < RELAY_MAX_CPUS && fast_waiting_of(prev) &&
 	    !fast_waits_for(prev) && bpf_cpumask_test_cpu(prev, p->cpus_ptr)) {
@@ -2090,7 +2153,7 @@ static bool fast_place(struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
 	struct relay_task_shared *sh;
-	u64 grant, key, now_key;
+	u64 grant, key, now_key, place;
 	bool running = false;
 	s32 cpu, *waiting;
 
@@ -2105,7 +2168,8 @@ static bool fast_place(struct task_struct *p, u64 enq_flags)
 	/* The policy's weight rule, checked now: a renice since the grant counts. */
 	if (task_weight(p) < WEIGHT_NICE_0)
 		return false;
-	cpu = fast_cpu(p, &running);
+	place = own_placement(p, sh);
+	cpu = fast_cpu(p, placement_cpu(place), &running);
 	waiting = fast_waiting_of(cpu);
 	if (!waiting || __sync_val_compare_and_swap(waiting, 0, p->pid) != 0)
 		return false;
@@ -2114,6 +2178,7 @@ static bool fast_place(struct task_struct *p, u64 enq_flags)
 	if (!lowest_waiting_key(cpu, &key) || vtime_before(now_key, key))
 		key = now_key;
 	tctx->fast_grant = grant;
+	tctx->fast_weight = placement_weight(place);
 	tctx->burst_grant = grant;
 	__sync_fetch_and_add(&tctx->generation, 2);
 	WRITE_ONCE(sh->nr_fast_runs, sh->nr_fast_runs + 1);
@@ -2159,7 +2224,7 @@ static void fast_accounting(struct task_struct *p, struct task_ctx *tctx, u64 ra
 			tctx->fast_window_used = 0;
 		}
 		tctx->fast_window_used += ran;
-		overrun = tctx->fast_window_used > RELAY_FAST_WINDOW_MS * 1000000ULL * RELAY_FAST_SHARE_PCT / 100;
+		overrun = tctx->fast_window_used > fast_share_limit_ns(tctx->fast_weight);
 	}
 	if (tctx->burst_grant && tctx->exec_runtime >= grant_budget_ns(tctx->burst_grant))
 		overrun = true;
