@@ -39,8 +39,11 @@ fn round_trip(c: &mut Criterion) {
             for i in batch..queued {
                 policy.enqueue(&Loopback::task(i, NR_CPUS), &ctx);
             }
-            let mut engine =
-                Engine::new(policy, Topology::uniform(NR_CPUS, 2, 4), EngineConfig { batch, max_decisions: batch });
+            let mut engine = Engine::new(
+                policy,
+                Topology::uniform(NR_CPUS, 2, 4),
+                EngineConfig { batch, max_decisions: batch, ..EngineConfig::default() },
+            );
             let mut backend = Loopback::new(batch, NR_CPUS, 2 * batch);
             group.throughput(Throughput::Elements(batch as u64));
             group.bench_with_input(BenchmarkId::new(*name, queued), &queued, |b, _| {

@@ -151,6 +151,9 @@ fn scheduler_rows() -> Vec<(&'static str, Vec<&'static str>, &'static str)> {
     for bad in ["0", "2", "3", "12", "2097152", "-4"].iter().chain(NOT_INTEGERS) {
         row("test-record-ring-kib", vec!["--test-record-ring-kib", bad], "--test-record-ring-kib");
     }
+    for bad in ["4095", "-1"].iter().chain(NOT_INTEGERS) {
+        row("test-fast-prefer-cpu", vec!["--test-fast-prefer-cpu", bad], "--test-fast-prefer-cpu");
+    }
     // Missing values and unknown options.
     for option in [
         "--policy",
@@ -179,7 +182,7 @@ fn check_option_rows(prefix: &[&'static str], rows: Vec<(&'static str, Vec<&'sta
     let listed = long_options(prefix);
     let missing: Vec<_> = listed.difference(&covered).collect();
     assert!(missing.is_empty(), "{prefix:?}: options without bad-value rows: {missing:?}");
-    for hidden in ["test-eject-after-ms", "test-record-ring-kib", "allow-test-policies"] {
+    for hidden in ["test-eject-after-ms", "test-record-ring-kib", "test-fast-prefer-cpu", "allow-test-policies"] {
         assert!(!listed.contains(hidden), "the test-only option --{hidden} is in --help");
     }
     let rows: Vec<(Vec<&str>, &str)> =

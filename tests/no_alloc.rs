@@ -136,7 +136,11 @@ impl Policy for InCgroups {
 /// 2,000 tasks in flight through `policy`: after 100 steps have sized the
 /// queues, 20,000 round trips allocate nothing.
 fn assert_round_trips_allocate_nothing(name: &str, policy: Box<dyn Policy>) {
-    let mut engine = Engine::new(policy, Topology::uniform(8, 2, 4), EngineConfig { batch: 64, max_decisions: 64 });
+    let mut engine = Engine::new(
+        policy,
+        Topology::uniform(8, 2, 4),
+        EngineConfig { batch: 64, max_decisions: 64, ..EngineConfig::default() },
+    );
     let mut backend = Loopback::new(2_000, 8, 4_096);
     for _ in 0..100 {
         engine.step(&mut backend).unwrap();
@@ -164,7 +168,11 @@ fn prepared_switches_allocate_nothing() {
     let first = policies::by_name("fifo", &cfg).unwrap();
     // Fewer decisions than arrivals per step: the policy holds most of the
     // 2,000 tasks, and every switch hands them over.
-    let mut engine = Engine::new(first, Topology::uniform(8, 2, 4), EngineConfig { batch: 64, max_decisions: 16 });
+    let mut engine = Engine::new(
+        first,
+        Topology::uniform(8, 2, 4),
+        EngineConfig { batch: 64, max_decisions: 16, ..EngineConfig::default() },
+    );
     let mut backend = Loopback::new(2_000, 8, 4_096);
     for _ in 0..100 {
         engine.step(&mut backend).unwrap();

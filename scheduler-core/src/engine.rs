@@ -48,11 +48,15 @@ pub struct EngineConfig {
     pub batch: usize,
     /// Most decisions sent per step.
     pub max_decisions: usize,
+    /// A test knob: every fast-path grant names this CPU as its preferred
+    /// one (scx_relay's hidden `--test-fast-prefer-cpu`, with which a guest
+    /// case checks that the dispatcher takes it). `None`: the policy's own.
+    pub test_preferred_cpu: Option<u32>,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        Self { batch: DISPATCH_BATCH, max_decisions: DISPATCH_BATCH }
+        Self { batch: DISPATCH_BATCH, max_decisions: DISPATCH_BATCH, test_preferred_cpu: None }
     }
 }
 
@@ -176,7 +180,7 @@ pub struct Engine {
 impl Engine {
     /// An engine for a machine with `topology`, running `policy`.
     pub fn new(policy: Box<dyn Policy>, topology: Topology, config: EngineConfig) -> Self {
-        let config = EngineConfig { batch: config.batch.max(1), max_decisions: config.max_decisions.max(1) };
+        let config = EngineConfig { batch: config.batch.max(1), max_decisions: config.max_decisions.max(1), ..config };
         let mut per_policy = Vec::with_capacity(POLICIES_TRACKED);
         per_policy.push(PolicyCounters { name: policy.name().to_owned(), ..Default::default() });
         let stats = EngineStats { per_policy, ..Default::default() };
@@ -225,7 +229,10 @@ impl Engine {
             self.policy.enqueue(task, &ctx);
             let Some(slot) = shared.and_then(|s| find_slot(s, task.pid)) else { continue };
             let Some(stats) = slot.stats(task.pid) else { continue };
-            let grant = self.policy.fast_path(task, &stats, &ctx);
+            let mut grant = self.policy.fast_path(task, &stats, &ctx);
+            if let (Some(g), Some(cpu)) = (grant.as_mut(), self.config.test_preferred_cpu) {
+                g.preferred_cpu = Some(cpu);
+            }
             match slot.publish(task.pid, grant) {
                 Some(Published::Granted) => self.stats.grants += 1,
                 Some(Published::Regranted) => self.stats.regrants += 1,
@@ -416,7 +423,7 @@ mod tests {
         let engine = Engine::new(
             Box::new(Fifo(VecDeque::new())),
             Topology::uniform(4, 1, 4),
-            EngineConfig { batch: 8, max_decisions: 8 },
+            EngineConfig { batch: 8, max_decisions: 8, ..EngineConfig::default() },
         );
         let queued = (1..=n).map(|p| QueuedTask::new(p, (p % 4) as u32)).collect();
         (engine, Chan { queued, sent: Vec::new(), capacity, pending: 0 })
@@ -614,7 +621,7 @@ mod tests {
         let mut e = Engine::new(
             Box::new(Granting(Fifo(VecDeque::new()))),
             Topology::uniform(4, 1, 4),
-            EngineConfig { batch: 8, max_decisions: 8 },
+            EngineConfig { batch: 8, max_decisions: 8, ..EngineConfig::default() },
         );
         e.step(&mut b).unwrap();
         let granted = |b: &Shared, pid| find_slot(b.1.slots(), pid).and_then(|s| s.stats(pid)).map(|s| s.granted);
@@ -631,5 +638,23 @@ mod tests {
         e.switch_policy(Box::new(Fifo(VecDeque::new())), 0);
         e.step(&mut b).unwrap();
         assert!((1..=5).all(|p| granted(&b, p) == Some(false)));
+    }
+
+    /// The test knob `test_preferred_cpu` names its CPU in every grant's
+    /// placement, and in nothing that is not granted.
+    #[test]
+    fn the_test_knob_names_the_preferred_cpu_of_every_grant() {
+        let (_, chan) = setup(2, 64);
+        let table = crate::shared::TaskSharedTable::new();
+        for pid in 1..=2 {
+            table.claim(pid).unwrap();
+        }
+        let mut b = Shared(chan, table);
+        let config = EngineConfig { test_preferred_cpu: Some(3), ..EngineConfig::default() };
+        let mut e = Engine::new(Box::new(Granting(Fifo(VecDeque::new()))), Topology::uniform(4, 1, 4), config);
+        e.step(&mut b).unwrap();
+        let place = |pid| find_slot(b.1.slots(), pid).unwrap().placement.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(crate::shared::placement_cpu(place(1)), Some(3), "granted");
+        assert_eq!(place(2), 0, "not granted");
     }
 }

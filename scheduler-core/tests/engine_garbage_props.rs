@@ -107,7 +107,7 @@ proptest! {
             ..Scripted::new(bursts.into(), accept.into())
         };
         let mut engine =
-            Engine::new(Box::new(policy), Topology::uniform(NR_CPUS, 2, 4), EngineConfig { batch, max_decisions });
+            Engine::new(Box::new(policy), Topology::uniform(NR_CPUS, 2, 4), EngineConfig { batch, max_decisions, ..EngineConfig::default() });
         let mut steps = 0;
         while !backend.arrivals.is_empty() || engine.pending() > 0 {
             engine.step(&mut backend).unwrap();

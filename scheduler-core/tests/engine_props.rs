@@ -49,7 +49,7 @@ proptest! {
             .collect();
         let total = pid;
         let mut backend = Scripted::new(arrivals, accept.into());
-        let mut engine = Engine::new(Box::new(Echo(VecDeque::new())), Topology::uniform(8, 2, 4), EngineConfig { batch, max_decisions });
+        let mut engine = Engine::new(Box::new(Echo(VecDeque::new())), Topology::uniform(8, 2, 4), EngineConfig { batch, max_decisions, ..EngineConfig::default() });
         let mut steps = 0;
         while backend.sent.len() < total as usize {
             engine.step(&mut backend).unwrap();

@@ -140,7 +140,9 @@
 //!   whose own weight is at least nice 0's (the policy's rule, checked again
 //!   at each placement: a renice after the grant counts at once) is placed
 //!   by the dispatcher. The CPU (the BPF's `fast_cpu`), among those it may
-//!   use: its own (`ops.select_cpu`'s choice) if idle (or kicked, not yet
+//!   use: its own — the grant's preferred CPU, if its placement word (the
+//!   task's own pid's) names one the task may use, stands for it
+//!   throughout; else `ops.select_cpu`'s choice — if idle (or kicked, not yet
 //!   running anything) with no fast-placed task waiting there; else an idle
 //!   one (the first from its CPU on); else, scanning at most 64 CPUs from
 //!   its CPU on and leaving out those where a fast-placed task waits or
@@ -174,9 +176,11 @@
 //!   tick) or asleep (its burst ended first, over the budget: slices end
 //!   at ticks), or a later, ordinary run of the same burst — or if this
 //!   run was fast-placed and the task's fast-placed runs in the current
-//!   window used more than
+//!   window used more than its effective weight (the placement word's at
+//!   the run's placement; nice 0's without one) is due
+//!   ([`fast_share_limit_ns`](scheduler_core::shared::fast_share_limit_ns):
 //!   [`FAST_SHARE_PCT`](scheduler_core::shared::FAST_SHARE_PCT) % of
-//!   [`FAST_WINDOW_MS`](scheduler_core::shared::FAST_WINDOW_MS) (each
+//!   [`FAST_WINDOW_MS`](scheduler_core::shared::FAST_WINDOW_MS) at nice 0) (each
 //!   fast-placed run's stop adds its run; the window restarts, empty, when
 //!   it is older than that). An overrun ends the burst's check; the revoke
 //!   names the grant the slot holds now (a policy that changed it in the

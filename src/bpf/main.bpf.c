@@ -225,6 +225,7 @@ volatile u64 nr_stranded_moved;		/* tasks of a served or idling CPU's runqueue m
 volatile u64 nr_unbounded_runs;		/* runs given an unbounded slice, SCX_SLICE_INF: no task was queued for their CPU (--tickless) */
 volatile u64 nr_unbounded_kicks;	/* SCX_KICK_PREEMPT kicks of the tickless check to CPUs marked unbounded, work being queued for them (--tickless) */
 volatile u64 nr_fast_placed;		/* wakeups the fast path placed itself, under a grant, without user space (fast_place) */
+volatile u64 nr_fast_preferred;		/* of those, placements on the CPU the grant's placement word preferred (fast_place) */
 volatile u64 nr_fast_preempts;		/* of those, placements that preempted a running task (SCX_KICK_PREEMPT) */
 volatile u64 nr_fast_revoked;		/* grants revoked: a fast-placed task overran its budget or its share (fast_accounting) */
 volatile u64 nr_slots_full;		/* tasks that joined and found no free slot in task_shared: never fast-placed (claim_slot) */
@@ -2187,6 +2188,8 @@ static bool fast_place(struct task_struct *p, u64 enq_flags)
 	__sync_fetch_and_add(&nr_fast_placed, 1);
 	if (running)
 		__sync_fetch_and_add(&nr_fast_preempts, 1);
+	if (cpu == placement_cpu(place))
+		__sync_fetch_and_add(&nr_fast_preferred, 1);
 	return true;
 }
 

@@ -109,6 +109,8 @@ pub struct Metrics {
     pub fast_placed: u64,
     #[stat(desc = "Of those, placements that preempted a running task")]
     pub fast_preempts: u64,
+    #[stat(desc = "Of the fast placements, those on the CPU the policy's grant preferred")]
+    pub fast_preferred: u64,
     #[stat(desc = "Fast-path grants revoked: a task overran its budget or its share of a CPU")]
     pub fast_revoked: u64,
     #[stat(desc = "Tasks that found no free slot of the shared task context: never fast-placed")]
@@ -161,6 +163,7 @@ impl From<&StatsLine> for Metrics {
             unbounded_kicks,
             fast_placed,
             fast_preempts,
+            fast_preferred,
             fast_revoked,
             slots_full,
         } = dispatch;
@@ -200,6 +203,7 @@ impl From<&StatsLine> for Metrics {
             unbounded_kicks,
             fast_placed,
             fast_preempts,
+            fast_preferred,
             fast_revoked,
             slots_full,
             steps,
@@ -260,6 +264,7 @@ impl Metrics {
             unbounded_kicks: d(n.unbounded_kicks, e.unbounded_kicks),
             fast_placed: d(n.fast_placed, e.fast_placed),
             fast_preempts: d(n.fast_preempts, e.fast_preempts),
+            fast_preferred: d(n.fast_preferred, e.fast_preferred),
             fast_revoked: d(n.fast_revoked, e.fast_revoked),
             slots_full: d(n.slots_full, e.slots_full),
             steps: d(n.steps, e.steps),
@@ -353,6 +358,7 @@ impl From<&Metrics> for StatsLine {
             unbounded_kicks,
             fast_placed,
             fast_preempts,
+            fast_preferred,
             fast_revoked,
             slots_full,
             steps,
@@ -396,6 +402,7 @@ impl From<&Metrics> for StatsLine {
                     unbounded_kicks,
                     fast_placed,
                     fast_preempts,
+                    fast_preferred,
                     fast_revoked,
                     slots_full,
                 },

@@ -148,6 +148,12 @@ pub struct RunOpts {
     #[arg(long, value_name = "KIB", hide = true, allow_negative_numbers = true)]
     pub test_record_ring_kib: Option<u32>,
 
+    /// Test only: every fast-path grant names this CPU as its preferred one
+    /// (0 to 4094, what a placement word carries), so that a test can check
+    /// that the dispatcher takes it. Hidden from --help.
+    #[arg(long, value_name = "CPU", hide = true, allow_negative_numbers = true)]
+    pub test_fast_prefer_cpu: Option<u32>,
+
     /// The least severe messages printed on stderr: off, error, warn, info
     /// (what the scheduler does: start, switches, exit), debug (libbpf's
     /// account of loading among them), trace (libbpf's debug output, the
@@ -181,6 +187,9 @@ pub enum OptionsError {
     /// `--test-record-ring-kib` is not a power of two in range.
     #[error("--test-record-ring-kib {0} is out of range (a power of two, 4 to 1048576)")]
     RecordRing(u32),
+    /// `--test-fast-prefer-cpu` is beyond what a placement word carries.
+    #[error("--test-fast-prefer-cpu {0} is out of range (0 to 4094)")]
+    PreferCpu(u32),
     /// `--monitor` is not a positive number of seconds (at most a day).
     #[error("--monitor {0} is out of range (a positive number of seconds)")]
     Monitor(f64),
@@ -235,6 +244,10 @@ impl RunOpts {
         if let Some(kib) = self.test_record_ring_kib.filter(|k| !k.is_power_of_two() || !(4..=1 << 20).contains(k)) {
             return Err(OptionsError::RecordRing(kib));
         }
+        if let Some(cpu) = self.test_fast_prefer_cpu.filter(|&c| u64::from(c) >= scheduler_core::shared::PLACE_CPU_MASK)
+        {
+            return Err(OptionsError::PreferCpu(cpu));
+        }
         Ok(Config {
             policy: match &initial {
                 PolicySpec::Named(n) => n.clone(),
@@ -251,6 +264,7 @@ impl RunOpts {
             stats_interval,
             exit_dump_len: self.exit_dump_len,
             test_eject_after: self.test_eject_after_ms.map(Duration::from_millis),
+            test_preferred_cpu: self.test_fast_prefer_cpu,
             record: None,
             record_ring_bytes: None,
         })
@@ -464,6 +478,16 @@ mod tests {
         assert!(!cfg.fast_path);
         assert_eq!(cfg.exit_dump_len, 0, "the kernel's default");
         assert!(cfg.test_eject_after.is_none());
+        assert!(cfg.test_preferred_cpu.is_none());
+    }
+
+    /// The test-only --test-fast-prefer-cpu parses, up to the last CPU a
+    /// placement word carries.
+    #[test]
+    fn the_hidden_preferred_cpu_knob() {
+        let cfg = parse(&["--fast-path", "--test-fast-prefer-cpu", "4094"]).validate().unwrap();
+        assert_eq!(cfg.test_preferred_cpu, Some(4094));
+        assert!(matches!(parse(&["--test-fast-prefer-cpu", "4095"]).validate(), Err(OptionsError::PreferCpu(4095))));
     }
 
     /// --exit-dump-len takes a byte count and is in the manual; the test-only

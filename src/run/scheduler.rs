@@ -68,6 +68,9 @@ pub struct Config {
     /// Test only: eject the dispatcher after this long of scheduling
     /// (`--test-eject-after-ms`).
     pub test_eject_after: Option<Duration>,
+    /// Test only: every fast-path grant prefers this CPU
+    /// (`--test-fast-prefer-cpu`, `EngineConfig::test_preferred_cpu`).
+    pub test_preferred_cpu: Option<u32>,
     /// `scx_relay record`: the file the dispatcher's events go to.
     pub record: Option<Arc<RecordFile>>,
     /// `scx_relay record`: the record ring buffer's size (bytes); `None`
@@ -268,7 +271,7 @@ pub fn attach_and_schedule(cfg: &Config, factory: &PolicyFactory, ctl: Option<&S
     disable_thp();
 
     let nr_cpus = checked_nr_cpus()?;
-    let engine_cfg = EngineConfig::default();
+    let engine_cfg = EngineConfig { test_preferred_cpu: cfg.test_preferred_cpu, ..EngineConfig::default() };
     let (mut engine, policy_name) = build_engine(cfg, factory, ctl, nr_cpus, engine_cfg)?;
 
     let mut storage = MaybeUninit::uninit();

@@ -17,6 +17,10 @@
 #    was fast-placed (then the bad wakeups were not fast-placed), and no
 #    hog may starve: each gets at least half of an even split of the CPUs
 #    among the hogs and burst_shift.
+# 3. The policy's preferred CPU: frames as in 1, with every grant naming
+#    CPU N-1 (the test-only --test-fast-prefer-cpu). Fast placements must
+#    land there (fast_preferred up, at most fast_placed); in run 1, where
+#    deadline's grants name none, fast_preferred +0.
 # The latency ratios are noted, not asserted (a TCG guest's timing is
 # noisy); bench-vm measures them side by side.
 . /relay/lib/common.sh
@@ -35,7 +39,7 @@ frames() {
 	frame_pacer "$SECS" 60 "$WORK_MS" >/tmp/frames.out 2>&1 ||
 		fail_with_log "$1: frame_pacer failed: $(tail -n 3 /tmp/frames.out | tr '\n' ' ')"
 	workload_ended "$1"
-	workload_deltas "$1" fast_grants fast_placed fast_preempts fast_revoked slots_full
+	workload_deltas "$1" fast_grants fast_placed fast_preempts fast_preferred fast_revoked slots_full
 	wait "$hogs" || fail_with_log "$1: stress-ng failed: $(tail -n 3 /tmp/fast-hogs.out | tr '\n' ' ')"
 	FRAMES=$(grep '^frame_pacer: slots' /tmp/frames.out) || fail_with_log "$1: no frame_pacer line"
 	note "$1: $FRAMES"
@@ -50,6 +54,7 @@ start_relay -- --stats 1 --fast-path
 frames "deadline --fast-path, frames under $N hogs"
 [ "$DELTA_fast_placed" -gt 0 ] || fail_with_log "no wakeup was fast-placed during the frames"
 [ "$DELTA_fast_preempts" -gt 0 ] || fail_with_log "no fast placement preempted a hog, although every CPU ran one"
+[ "$DELTA_fast_preferred" -eq 0 ] || fail_with_log "$DELTA_fast_preferred placements on a preferred CPU, although deadline names none"
 
 workload_begins
 share_args=
@@ -87,5 +92,13 @@ starved=$(awk -v f="$floor" '$2 == "hog" { for (i = 1; i < NF; i++) if ($i == "s
 hogs=$(grep -c '^share_probe: hog ' /tmp/fast-shares.out)
 [ "$hogs" -eq "$N" ] || fail_with_log "share_probe reported $hogs hogs, expected $N"
 [ -z "$starved" ] || fail_with_log "hog(s) $starved got less than $floor of the CPUs beside burst_shift"
+stop_relay
+
+pref=$((N - 1))
+start_relay -- --stats 1 --fast-path --test-fast-prefer-cpu "$pref"
+frames "deadline --fast-path, every grant preferring CPU $pref, frames under $N hogs"
+[ "$DELTA_fast_preferred" -gt 0 ] || fail_with_log "no fast placement on the preferred CPU $pref (fast_placed +$DELTA_fast_placed)"
+[ "$DELTA_fast_preferred" -le "$DELTA_fast_placed" ] ||
+	fail_with_log "fast_preferred +$DELTA_fast_preferred is more than fast_placed +$DELTA_fast_placed"
 stop_relay
 pass
