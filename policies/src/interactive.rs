@@ -63,7 +63,7 @@
 //!    task, without waiting for this policy, until it overruns its budget.
 //!    `deadline` grants by the same rule. On a hybrid machine, where rule
 //!    4 places them, the grant names a big core as the preferred CPU (the
-//!    task's previous CPU if big, else the first big one), which the
+//!    task's previous CPU if big, else one picked by its pid), which the
 //!    dispatcher takes first when idle and preempts first; its search for
 //!    another CPU ignores capacity. In the simulator (6 hogs, 2 big and 2
 //!    little CPUs, `policies/tests/hybrid.rs`) a periodic task's big-core
@@ -278,9 +278,13 @@ impl Policy for Interactive {
         if !self.prefer_big_cores {
             return None;
         }
+        // Its previous CPU if big; else a big one picked by its pid, so
+        // that tasks on little cores spread over the big ones.
         let big = |c: u32| c < ctx.cpus.nr_cpus() && ctx.cpus.is_big(c);
-        let prev = Some(task.cpu).filter(|&c| big(c));
-        prev.or_else(|| (0..ctx.cpus.nr_cpus()).find(|&c| big(c))).map(|c| grant.preferring(c))
+        let nr_big = (0..ctx.cpus.nr_cpus()).filter(|&c| big(c)).count();
+        let spread =
+            || (0..ctx.cpus.nr_cpus()).filter(|&c| big(c)).nth(task.pid.unsigned_abs() as usize % nr_big.max(1));
+        Some(task.cpu).filter(|&c| big(c)).or_else(spread).map(|c| grant.preferring(c))
     }
 }
 

@@ -19,11 +19,13 @@
 //!    that overran its budget goes through the policy's order for a while
 //!    before it is trusted again.
 //!
-//! Its effective weight is the weight the policy schedules it at
-//! (`QueuedTask::weight`: its nice weight times its cgroups' shares): the
-//! dispatcher bounds its fast-placed runs to the share of a CPU that weight
-//! gets beside one nice-0 task (`shared::fast_share_limit_ns`; half a CPU at
-//! nice 0 in the root cgroup). Its budget is four times its average burst, within
+//! Its effective weight is its own (nice) weight, `QueuedTask::task_weight`:
+//! the dispatcher bounds its fast-placed runs to the share of a CPU that
+//! weight gets beside one nice-0 task (`shared::fast_share_limit_ns`; half
+//! a CPU at nice 0, three quarters at nice -5). Not the share weight with
+//! its cgroups' shares, which falls with the number of tasks runnable in
+//! its cgroup: in a busy cgroup it would bound a frame loop below the CPU
+//! its frames need. Its budget is four times its average burst, within
 //! [`MIN_BUDGET_NS`]..=[`MAX_BUDGET_NS`]: room for a frame that takes
 //! longer than most (with twice, a TCG guest's frames overran it and lost
 //! the grant every few seconds), and a bound on one that does not stop. The dispatcher
@@ -58,7 +60,8 @@ pub fn fast_grant(task: &QueuedTask, stats: &TaskStats, now_ns: u64) -> Option<F
         && task.task_weight >= WEIGHT_DEFAULT
         && !revoked_lately;
     critical.then(|| {
-        FastGrant::new((BUDGET_BURSTS * stats.avg_burst_ns).clamp(MIN_BUDGET_NS, MAX_BUDGET_NS)).at_weight(task.weight)
+        FastGrant::new((BUDGET_BURSTS * stats.avg_burst_ns).clamp(MIN_BUDGET_NS, MAX_BUDGET_NS))
+            .at_weight(task.task_weight)
     })
 }
 
@@ -85,10 +88,10 @@ mod tests {
     }
 
     #[test]
-    fn the_grant_carries_the_tasks_weight_and_no_preferred_cpu() {
-        let t = QueuedTask { weight: 2 * WEIGHT_DEFAULT, ..QueuedTask::new(1, 3) };
+    fn the_grant_carries_the_tasks_own_weight_and_no_preferred_cpu() {
+        let t = QueuedTask { task_weight: 2 * WEIGHT_DEFAULT, weight: 100, ..QueuedTask::new(1, 3) };
         let g = fast_grant(&t, &periodic(3 * MS, 16 * MS), 0).unwrap();
-        assert_eq!((g.weight, g.preferred_cpu), (Some(2 * WEIGHT_DEFAULT), None));
+        assert_eq!((g.weight, g.preferred_cpu), (Some(2 * WEIGHT_DEFAULT), None), "its own weight, not its share");
     }
 
     #[test]

@@ -138,7 +138,7 @@ impl Policy for WithoutPreferredCpu {
 
 /// With the fast path on (`--fast-path`), `interactive` grants on a hybrid
 /// machine too, preferring a big core (the task's previous CPU if big,
-/// else the first big one), which the dispatcher takes first when idle and
+/// else one picked by its pid), which the dispatcher takes first when idle and
 /// preempts first. Under the same overload, the periodic task keeps most
 /// of its CPU time on big cores (grants without the preference put most of
 /// it on little ones: the dispatcher's search ignores capacity), and

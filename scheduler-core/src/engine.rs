@@ -89,8 +89,8 @@ pub struct EngineStats {
     pub redirected: u64,
     /// Policy switches.
     pub switches: u64,
-    /// Fast-path grants written to the shared task context: new ones and
-    /// changed budgets ([`crate::Policy::fast_path`]).
+    /// Fast-path grants written to the shared task context: new ones, and
+    /// changed budgets or placements ([`crate::Policy::fast_path`]).
     pub grants: u64,
     /// Grants written again after the dispatcher revoked them.
     pub regrants: u64,

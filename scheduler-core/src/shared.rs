@@ -30,7 +30,10 @@
 //! simulator and the benchmarks), so the code the policy's grants go
 //! through is the same on both.
 
-use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicI32, AtomicU32, AtomicU64,
+    Ordering::{Relaxed, Release},
+};
 
 use crate::task::{WEIGHT_DEFAULT, WEIGHT_MAX};
 
@@ -150,10 +153,12 @@ pub struct FastGrant {
     /// `ops.select_cpu`'s pick); ignored if the task may not run there.
     /// `None`: its own.
     pub preferred_cpu: Option<u32>,
-    /// The weight the policy schedules the task at (load weight,
-    /// [`WEIGHT_DEFAULT`] = nice 0; its cgroups' shares included, say),
-    /// which sets the share of a CPU its fast-placed runs may use
-    /// ([`fast_share_limit_ns`]); 1..=[`WEIGHT_MAX`]. `None`: nice 0's.
+    /// The weight the policy grants the fast path at (load weight,
+    /// [`WEIGHT_DEFAULT`] = nice 0), which sets the share of a CPU the
+    /// task's fast-placed runs may use ([`fast_share_limit_ns`]);
+    /// 1..=[`WEIGHT_MAX`]. The dispatcher uses at most the task's own
+    /// (nice) weight at each placement: a policy can lower the share, not
+    /// raise it, and a renice counts at once. `None`: nice 0's.
     pub weight: Option<u64>,
 }
 
@@ -278,8 +283,8 @@ impl TaskSharedSlot {
     /// Publishes the policy's answer for `pid`: `Some` grants (again, with
     /// a new epoch, if the last grant was revoked), with its placement
     /// word; `None` withdraws both. Writes only on a change, so a steady
-    /// grant costs two loads. Returns what it wrote, if anything (a changed
-    /// placement alone is [`Published::Granted`]).
+    /// grant costs loads only. Returns what it wrote, if anything (a
+    /// changed placement alone is [`Published::Granted`]).
     pub fn publish(&self, pid: i32, grant: Option<FastGrant>) -> Option<Published> {
         let current = self.grant.load(Relaxed);
         let ours = current != 0 && grant_pid(current) == pid;
@@ -314,7 +319,8 @@ impl TaskSharedSlot {
         if word == current {
             return placed.then_some(Published::Granted);
         }
-        self.grant.store(word, Relaxed);
+        // Release: the placement stored above is visible before the grant.
+        self.grant.store(word, Release);
         Some(if revoked { Published::Regranted } else { Published::Granted })
     }
 }

@@ -196,14 +196,17 @@ impl Machine {
             return false;
         }
         slot.nr_fast_runs.store(slot.nr_fast_runs.load(Relaxed).wrapping_add(1), Relaxed);
-        self.place_fast(id, target, grant, placement_weight(place));
+        let weight = placement_weight(place).min(t.weight);
+        self.place_fast(id, target, grant, weight);
         true
     }
 
-    /// The BPF's `fast_cpu` for task `id`, whose CPU is `from` — or the
-    /// policy's preferred CPU `pref`, if the task may use it (the BPF takes
-    /// that one first when idle, claiming its idle bit, then goes on as
-    /// from it): `from`
+    /// The BPF's `fast_cpu` for task `id`, whose CPU is `from`: the
+    /// policy's preferred CPU `pref`, if the task may use it, it is idle
+    /// (or kicked) with no fast-placed task waiting there, and it is not
+    /// the user scheduler's CPU while that runs or waits for a CPU (the BPF
+    /// claims its idle bit, and kicks `from` if that is idle: the model has
+    /// no idle bits); else `from`
     /// itself if it may use it, it is idle (or kicked, not yet running
     /// anything: the BPF's `st->idle`) and no fast-placed task waits there;
     /// else an idle CPU it may use (the kernel's `scx_bpf_pick_idle_cpu`;
@@ -215,12 +218,27 @@ impl Machine {
     /// nothing running (a CPU kicked, about to dispatch), else, among those
     /// whose task may be preempted ([`Machine::cpu_preemptible`]: it ran
     /// `slice_min_ns` at least), the one whose task started its run
-    /// earliest (on a tie, the first scanned); `None` if none is left.
+    /// earliest (on a tie, the first scanned); `None` if none is left. The
+    /// preferred CPU, if any, stands for `from` in that scan: its start,
+    /// and preempted first.
     pub(crate) fn pick_fast_cpu(&self, id: TaskId, from: u32, pref: Option<u32>) -> Option<u32> {
         let allowed = self.tasks[id as usize].allowed;
         let n = self.cpus.len() as u32;
-        let from = pref.filter(|&p| p < n && allowed.contains(p)).unwrap_or(from).min(n - 1);
+        let from = from.min(n - 1);
         let idle = |c: u32| self.cpus[c as usize].state == CpuState::Idle;
+        let user_cpu_taken = self.user.running_on.is_some() || self.user_wants_cpu();
+        // The preferred CPU, idle (its idle bit claimed), unless the
+        // waiting user scheduler runs there next.
+        let pref = pref.filter(|&p| p < n && p != from && allowed.contains(p));
+        if let Some(p) = pref {
+            let cpu = &self.cpus[p as usize];
+            if matches!(cpu.state, CpuState::Idle | CpuState::Kicked)
+                && cpu.fast_waiting.is_none()
+                && !(p == self.user.last_cpu && user_cpu_taken)
+            {
+                return Some(p);
+            }
+        }
         // Its own CPU (select_cpu's choice), idle: kicked included, which
         // is idle until it runs something (the BPF's `st->idle`). (A CPU
         // kicked after its task left, under start delays, is not idle to
@@ -238,9 +256,11 @@ impl Machine {
         if let Some(c) = from_on.find(|&c| idle(c)) {
             return Some(c);
         }
-        let user_cpu_taken = self.user.running_on.is_some() || self.user_wants_cpu();
+        // The search for a task to preempt starts from the preferred CPU,
+        // which stands for its own.
+        let home = pref.unwrap_or(from);
         let mut best: Option<(u64, u32)> = None;
-        let scanned = (from..n).chain(0..from).take(FAST_SCAN_CPUS as usize);
+        let scanned = (home..n).chain(0..home).take(FAST_SCAN_CPUS as usize);
         for c in scanned.filter(|&c| allowed.contains(c)) {
             let cpu = &self.cpus[c as usize];
             if cpu.fast_waiting.is_some() || (c == self.user.last_cpu && user_cpu_taken) {
@@ -254,9 +274,9 @@ impl Machine {
             if task.fast.run_grant.is_some() || !self.cpu_preemptible(c) {
                 continue;
             }
-            // Its own CPU first: a local preemption, no IPI (the BPF's
-            // `fast_cpu`).
-            if c == from {
+            // Its own CPU (or the preferred one) first: a local
+            // preemption, no IPI (the BPF's `fast_cpu`).
+            if c == home {
                 return Some(c);
             }
             if best.is_none_or(|(started, _)| task.start_ts < started) {
@@ -666,7 +686,7 @@ mod tests {
     /// ran `ran` ns, at `m.now`.
     fn ran(m: &mut Machine, p: TaskId, fast: bool, ran: u64) {
         let grant = slot(m, p).grant.load(Relaxed);
-        let weight = placement_weight(slot(m, p).placement.load(Relaxed));
+        let weight = placement_weight(slot(m, p).placement.load(Relaxed)).min(m.tasks[p as usize].weight);
         let t = &mut m.tasks[p as usize];
         (t.exec_runtime, t.fast.burst_grant, t.fast.run_grant) = (0, None, None);
         if fast {
@@ -721,15 +741,23 @@ mod tests {
     }
 
     /// The window's share follows the effective weight of the grant's
-    /// placement: runs of 0.9 ms every 1 ms are revoked once they pass
-    /// `w / (w + nice 0's)` of the 100 ms window — 50 ms at nice 0's
-    /// weight (no weight published), 75 ms at three times it, 33.3 ms at
+    /// placement, at most the task's own: runs of 0.9 ms every 1 ms are
+    /// revoked once they pass `w / (w + nice 0's)` of the 100 ms window —
+    /// 50 ms at nice 0's weight (no weight published, or more than a nice-0
+    /// task's own), 75 ms at three times it (a task that heavy), 33.3 ms at
     /// half of it.
     #[test]
     fn the_windows_share_follows_the_effective_weight() {
-        for (weight, revoked_at) in [(None, 55), (Some(3 * WEIGHT_DEFAULT), 83), (Some(WEIGHT_DEFAULT / 2), 37)] {
+        let heavy = 3 * WEIGHT_DEFAULT;
+        for (own, weight, revoked_at) in [
+            (WEIGHT_DEFAULT, None, 55),
+            (heavy, Some(heavy), 83),
+            (WEIGHT_DEFAULT, Some(heavy), 55),
+            (WEIGHT_DEFAULT, Some(WEIGHT_DEFAULT / 2), 37),
+        ] {
             let mut m = saturated(1);
             let p = 1;
+            m.tasks[p as usize].weight = own;
             let pid = m.tasks[p as usize].pid;
             let grant = FastGrant { weight, ..FastGrant::new(1_000_000) };
             slot(&m, p).publish(pid, Some(grant));
@@ -743,7 +771,7 @@ mod tests {
                     break;
                 }
             }
-            assert_eq!(at, Some(revoked_at), "weight {weight:?}");
+            assert_eq!(at, Some(revoked_at), "own weight {own}, published {weight:?}");
         }
     }
 
@@ -763,6 +791,13 @@ mod tests {
         assert_eq!(m.pick_fast_cpu(p, 1, None), Some(1));
         assert_eq!(m.pick_fast_cpu(p, 1, Some(3)), Some(3), "idle and preferred, over its own idle CPU");
         assert_eq!(m.pick_fast_cpu(p, 1, Some(9)), Some(1), "no CPU 9");
+        assert_eq!(m.pick_fast_cpu(p, 1, Some(2)), Some(1), "the preferred one busy: an idle one before a preemption");
+        m.cpus[1].state = CpuState::Task { task: 1, since: 1_000 };
+        assert_eq!(m.pick_fast_cpu(p, 0, Some(2)), Some(3), "any idle one before a preemption");
+        m.cpus[3].state = CpuState::Task { task: 3, since: 3_000 };
+        assert_eq!(m.pick_fast_cpu(p, 0, Some(2)), Some(2), "then the preferred one is preempted first");
+        m.cpus[1].state = CpuState::Idle;
+        m.cpus[3].state = CpuState::Idle;
         m.tasks[p as usize].allowed = crate::tasks::CpuRange { first: 0, count: 2 };
         assert_eq!(m.pick_fast_cpu(p, 1, Some(3)), Some(1), "not allowed on 3");
         m.tasks[p as usize].allowed = crate::tasks::CpuRange { first: 0, count: 4 };
@@ -776,10 +811,17 @@ mod tests {
         m.cpus[1].dsq.pop_first();
         m.tasks[p as usize].state = TaskState::Sleeping;
         m.cpus[1].state = CpuState::Idle;
-        slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000).preferring(3).at_weight(2048)));
+        slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000).preferring(3).at_weight(512)));
         assert!(m.try_fast_path(p, 1));
         assert_eq!(m.tasks[p as usize].state, TaskState::Queued(QueueId::Local(3)));
-        assert_eq!(m.tasks[p as usize].fast.run_weight, 2048);
+        assert_eq!(m.tasks[p as usize].fast.run_weight, 512, "the policy's weight");
+        m.fast_waiting_done(p);
+        m.cpus[3].dsq.pop_first();
+        m.tasks[p as usize].state = TaskState::Sleeping;
+        m.cpus[3].state = CpuState::Idle;
+        slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000).preferring(3).at_weight(2048)));
+        assert!(m.try_fast_path(p, 1));
+        assert_eq!(m.tasks[p as usize].fast.run_weight, WEIGHT_DEFAULT, "at most its own weight");
     }
 
     /// A fast-placed wakeup's whole burst counts against the budget: its

@@ -140,9 +140,10 @@
 //!   whose own weight is at least nice 0's (the policy's rule, checked again
 //!   at each placement: a renice after the grant counts at once) is placed
 //!   by the dispatcher. The CPU (the BPF's `fast_cpu`), among those it may
-//!   use: its own — the grant's preferred CPU, if its placement word (the
-//!   task's own pid's) names one the task may use, stands for it
-//!   throughout; else `ops.select_cpu`'s choice — if idle (or kicked, not yet
+//!   use: the grant's preferred CPU, if its placement word (the task's own
+//!   pid's) names one, it is idle (or kicked) with no fast-placed task
+//!   waiting there and it is not the user scheduler's CPU while that runs
+//!   or waits; else its own (`ops.select_cpu`'s choice) if idle (or kicked, not yet
 //!   running anything) with no fast-placed task waiting there; else an idle
 //!   one (the first from its CPU on); else, scanning at most 64 CPUs from
 //!   its CPU on and leaving out those where a fast-placed task waits or
@@ -150,7 +151,8 @@
 //!   while it runs or waits for a CPU: the first with nothing running
 //!   (kicked), else, among those whose task ran `slice_min` at least (the
 //!   BPF's `cpu_preemptible`: a task pinned beside fast tasks still runs),
-//!   its own CPU (a local preemption), else the one whose task started its
+//!   the preferred CPU, else its own (a local preemption; the scan starts
+//!   there too), else the one whose task started its
 //!   run earliest (on a tie, the first scanned); none left: the wakeup goes to user space. So does it when
 //!   another fast-placed task already waits on the CPU picked (the BPF's
 //!   compare-and-swap on `fast_waiting`). The task goes in that CPU's own
@@ -177,7 +179,7 @@
 //!   at ticks), or a later, ordinary run of the same burst — or if this
 //!   run was fast-placed and the task's fast-placed runs in the current
 //!   window used more than its effective weight (the placement word's at
-//!   the run's placement; nice 0's without one) is due
+//!   the run's placement, at most the task's own; nice 0's without one) is due
 //!   ([`fast_share_limit_ns`](scheduler_core::shared::fast_share_limit_ns):
 //!   [`FAST_SHARE_PCT`](scheduler_core::shared::FAST_SHARE_PCT) % of
 //!   [`FAST_WINDOW_MS`](scheduler_core::shared::FAST_WINDOW_MS) at nice 0) (each

@@ -107,7 +107,8 @@ enum relay_consts {
  *   bits 63..32  pid it is for (another pid's word is ignored)
  *   bits 31..20  preferred CPU + 1 (0 = none: the task's own CPU)
  *   bits 19..0   effective weight (RELAY_WEIGHT_NICE_0 = nice 0, at most
- *                RELAY_WEIGHT_MAX; 0 = none: nice 0's)
+ *                RELAY_WEIGHT_MAX; 0 = none: nice 0's); the dispatcher
+ *                uses at most the task's own weight at the placement
  *
  * 0 = none. A hint: it takes effect only with a valid grant.
  */

@@ -1948,9 +1948,9 @@ static void usersched_reenqueued(struct task_struct *p)
  * A task the policy granted the fast path (its slot's grant, written by
  * user space: Policy::fast_path in scheduler-core) is placed here when it
  * wakes, without the round trip through user space: on an idle CPU it may
- * use (its own first: the policy's preferred CPU, if its placement word
- * names one the task may use, stands for its own), else on the CPU whose
- * running task it preempts: its own, else the one that has run longest, of those it may use whose task ran slice_min_ns
+ * use (the policy's preferred CPU first, if its placement word names one
+ * the task may use; then its own), else on the CPU whose running task it
+ * preempts: the preferred one or else its own, else the one that has run longest, of those it may use whose task ran slice_min_ns
  * at least (cpu_preemptible(), the guard wake_usersched() keeps too: a
  * task pinned with fast tasks still runs) and is neither fast-placed nor
  * the user scheduler, that are not held by a higher class, and that the
@@ -1971,7 +1971,8 @@ static void usersched_reenqueued(struct task_struct *p)
  * wakeup whose CPU time reaches the budget by any stop of its burst (a
  * kept slice or a later, ordinary placement of the same burst included),
  * or fast-placed runs that use more than the share of a CPU due to the
- * task's effective weight (the placement word's; fast_share_limit_ns())
+ * task's effective weight (the placement word's, at most the task's own
+ * weight at the placement; fast_share_limit_ns())
  * within a RELAY_FAST_WINDOW_MS window, revoke the grant (revoked_grant =
  * grant): no fast path until the policy grants again (a new epoch). So a
  * task that lies about being latency-critical gets its budget per wakeup
@@ -2075,34 +2076,45 @@ static u64 fast_share_limit_ns(u64 w)
 /*
  * The CPU a fast-placed @p goes to (see above), or -1; *@running says
  * whether a task runs there (to be preempted). @pref is the policy's
- * preferred CPU (-1 = none): if @p may use it, it stands for the task's own
- * CPU throughout (taken first when idle, preempted first, the scan's start).
+ * preferred CPU (-1 = none). If @p may use it, it is taken first when idle
+ * and not the CPU the waiting user scheduler runs on next; past that, an
+ * idle CPU still comes before a preemption (its own, then any), and the
+ * preferred CPU stands for its own in the search for a task to preempt
+ * (preempted first, the scan's start).
  */
 static s32 fast_cpu(struct task_struct *p, s32 pref, bool *running)
 {
-	s32 prev = scx_bpf_task_cpu(p), best = -1, cpu;
+	s32 prev = scx_bpf_task_cpu(p), home = prev, best = -1, cpu;
 	u64 oldest = 0, started, now = bpf_ktime_get_ns();
-	struct relay_cpu_state *st;
+	struct relay_cpu_state *st = cpu_state_of(prev);
 	bool usersched_waits = !READ_ONCE(usersched_on_cpu) && usersched_has_work(false);
+	bool own_idle = st && READ_ONCE(st->idle) && prev >= 0 && prev < RELAY_MAX_CPUS && fast_waiting_of(prev) &&
+			!fast_waits_for(prev) && bpf_cpumask_test_cpu(prev, p->cpus_ptr);
+	struct relay_cpu_state *pst;
 	u32 i, n = nr_cpu_ids;
 
-	/*
-	 * The preferred CPU, idle: its idle bit claimed here, as
-	 * select_cpu_dfl() claims the task's own CPU's for a wakeup.
-	 */
 	if (pref >= 0 && pref < RELAY_MAX_CPUS && pref != prev && bpf_cpumask_test_cpu(pref, p->cpus_ptr)) {
-		st = cpu_state_of(pref);
-		if (st && st->online && fast_waiting_of(pref) && !fast_waits_for(pref) &&
+		home = pref;
+		pst = cpu_state_of(pref);
+		/*
+		 * The preferred CPU, idle: its idle bit claimed here, as
+		 * select_cpu_dfl() claims the task's own CPU's for a wakeup.
+		 * That one, if idle, is kicked: its bit may be the one
+		 * select_cpu_dfl() claimed, and an idle CPU whose bit is
+		 * clear is one the kernel's idle searches no longer find
+		 * until it goes idle again.
+		 */
+		if (pst && pst->online && fast_waiting_of(pref) && !fast_waits_for(pref) &&
+		    !(READ_ONCE(usersched_cpu) == pref && (READ_ONCE(usersched_on_cpu) || usersched_waits)) &&
 		    scx_bpf_test_and_clear_cpu_idle(pref)) {
+			if (own_idle)
+				kick(prev, SCX_KICK_IDLE);
 			*running = false;
 			return pref;
 		}
-		prev = pref;
 	}
-	st = cpu_state_of(prev);
 	/* Its own CPU, idle (select_cpu_dfl() may have claimed it for this wakeup). */
-	if (st && READ_ONCE(st->idle) && prev >= 0 && prev < RELAY_MAX_CPUS && fast_waiting_of(prev) &&
-	    !fast_waits_for(prev) && bpf_cpumask_test_cpu(prev, p->cpus_ptr)) {
+	if (own_idle) {
 		*running = false;
 		return prev;
 	}
@@ -2114,7 +2126,7 @@ static s32 fast_cpu(struct task_struct *p, s32 pref, bool *running)
 	if (n > FAST_SCAN_CPUS)
 		n = FAST_SCAN_CPUS;
 	bpf_for(i, 0, n) {
-		cpu = (s32)(((u32)prev + i) % nr_cpu_ids);
+		cpu = (s32)(((u32)home + i) % nr_cpu_ids);
 		if (cpu < 0 || cpu >= RELAY_MAX_CPUS || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
 			continue;
 		st = cpu_state_of(cpu);
@@ -2133,9 +2145,9 @@ static s32 fast_cpu(struct task_struct *p, s32 pref, bool *running)
 		/*
 		 * Its own CPU, where the timer that wakes a sleeper fires:
 		 * preempted there, no IPI (EEVDF's wakeup preemption is local
-		 * too), and its cache is warm.
+		 * too), and its cache is warm; or the policy's preferred one.
 		 */
-		if (cpu == prev) {
+		if (cpu == home) {
 			best = cpu;
 			break;
 		}
@@ -2179,7 +2191,8 @@ static bool fast_place(struct task_struct *p, u64 enq_flags)
 	if (!lowest_waiting_key(cpu, &key) || vtime_before(now_key, key))
 		key = now_key;
 	tctx->fast_grant = grant;
-	tctx->fast_weight = placement_weight(place);
+	/* The policy's weight, never above the task's own now (a renice since counts). */
+	tctx->fast_weight = placement_weight(place) < task_weight(p) ? placement_weight(place) : task_weight(p);
 	tctx->burst_grant = grant;
 	__sync_fetch_and_add(&tctx->generation, 2);
 	WRITE_ONCE(sh->nr_fast_runs, sh->nr_fast_runs + 1);

@@ -155,14 +155,42 @@ thread_schedstat() {
 	done
 }
 
+# The kernel's tracing directory (tracefs), mounted if it is not.
+TRACEFS=/sys/kernel/tracing
+
+# Trace every hrtimer's start and expiry (the timer events), from now on;
+# fails if the kernel has no tracefs or timer events.
+timer_trace_on() {
+	[ -d "$TRACEFS/events/timer" ] || mount -t tracefs nodev "$TRACEFS" 2>/dev/null
+	[ -w "$TRACEFS/events/timer/hrtimer_start/enable" ] || return 1
+	echo 0 >"$TRACEFS/tracing_on"
+	: >"$TRACEFS/trace"
+	echo 1 >"$TRACEFS/events/timer/hrtimer_start/enable"
+	echo 1 >"$TRACEFS/events/timer/hrtimer_expire_entry/enable"
+	echo 1 >"$TRACEFS/tracing_on"
+}
+
+# Stop the trace; its text in $1.
+timer_trace_off() {
+	echo 0 >"$TRACEFS/tracing_on"
+	echo 0 >"$TRACEFS/events/timer/hrtimer_start/enable"
+	echo 0 >"$TRACEFS/events/timer/hrtimer_expire_entry/enable"
+	cat "$TRACEFS/trace" >"$1"
+	: >"$TRACEFS/trace"
+}
+
 # Workload 2: wakeup latency of a SCHED_OTHER cyclictest thread while
 # stress-ng keeps every CPU busy: p50 / p99 from the histogram, and the max.
-# Its measuring thread's schedstat is read 1 s after cyclictest starts and 1 s
-# before it ends: the time it waited runnable for a CPU, per run, in that
-# window (/tmp/latency-wait.out: "<wait us per run> <runs>"). cyclictest's
-# latency is from the timer's expiry to the thread reading the clock: the
-# wakeup's delivery (the timer interrupt, on a vCPU that QEMU runs in turn),
-# then that wait.
+# cyclictest's latency is from the timer's expiry to the thread reading the
+# clock; in a window from 1 s after cyclictest starts to 1 s before it
+# ends, two of its steps are measured for its measuring thread:
+# - the timer's delivery: from the expiry its sleep asked for
+#   (hrtimer_start's softexpires) to the timer interrupt's handler
+#   (hrtimer_expire_entry's now), from the kernel's timer events (a vCPU
+#   takes an interrupt when QEMU runs it, in turn with the others);
+#   /tmp/latency-deliver.out: "<mean us> <timers>";
+# - its wait runnable for a CPU, per run, from its schedstat read at both
+#   ends; /tmp/latency-wait.out: "<wait us per run> <runs>".
 # The load: cyclictest's output in /tmp/cyclictest.out.
 latency_load() {
 	stress-ng --cpu "$ncpu" -t $((latency_s + 3))s >/dev/null 2>&1 &
@@ -172,17 +200,42 @@ latency_load() {
 	ct_pid=$!
 	sleep 1
 	thread_schedstat "$ct_pid" >/tmp/schedstat.0
+	traced=0
+	timer_trace_on && traced=1
 	sleep $((latency_s > 3 ? latency_s - 2 : 1))
 	thread_schedstat "$ct_pid" >/tmp/schedstat.1
+	[ "$traced" = 1 ] && timer_trace_off /tmp/timer-trace.out
 	wait "$ct_pid"
 	kill "$stress_pid" 2>/dev/null
 	wait "$stress_pid"
 	# The measuring thread: not the main one (which polls every 10 ms
 	# under -q), the one of the others that ran most in the window.
 	awk -v main="$ct_pid" 'NR == FNR { delay[$1] = $3; runs[$1] = $4; next }
-		$1 != main && ($1 in runs) && $4 - runs[$1] > best { best = $4 - runs[$1]; wait = ($3 - delay[$1]) / 1000 }
-		END { if (best > 0) printf "%.1f %d\n", wait / best, best }' \
+		$1 != main && ($1 in runs) && $4 - runs[$1] > best { best = $4 - runs[$1]; wait = ($3 - delay[$1]) / 1000; tid = $1 }
+		END { if (best > 0) printf "%.1f %d %d\n", wait / best, best, tid }' \
 		/tmp/schedstat.0 /tmp/schedstat.1 >/tmp/latency-wait.out
+	rm -f /tmp/latency-deliver.out
+	read -r _ _ tid </tmp/latency-wait.out || return 0
+	[ "$traced" = 1 ] || return 0
+	# Its timers: started by it ("<comm>-<tid>" first), waking it
+	# (hrtimer_wakeup); each expiry paired with the last start of the same
+	# timer.
+	awk -v tid="$tid" '
+		function field(name, i) {
+			for (i = 1; i <= NF; i++) if (index($i, name "=") == 1) return substr($i, length(name) + 2)
+			return ""
+		}
+		/ hrtimer_start: / && field("function") == "hrtimer_wakeup" {
+			n = split($1, part, "-")
+			if (part[n] == tid) soft[field("hrtimer")] = field("softexpires")
+			next
+		}
+		/ hrtimer_expire_entry: / && field("function") == "hrtimer_wakeup" {
+			t = field("hrtimer")
+			if (t in soft) { sum += field("now") - soft[t]; count++; delete soft[t] }
+		}
+		END { if (count > 0) printf "%.1f %d\n", sum / count / 1000, count }' \
+		/tmp/timer-trace.out >/tmp/latency-deliver.out
 }
 run_latency() {
 	latency_load
@@ -211,11 +264,17 @@ run_latency() {
 	emit lat_overflows "$over"
 	avg=$(awk '/^# Avg Latencies:/ { s = $4; sub(/^0+/, "", s); print s + 0 }' /tmp/cyclictest.out)
 	[ -n "$avg" ] && emit lat_avg_us "$avg"
-	if read -r wait runs </tmp/latency-wait.out; then
+	if read -r wait runs _ </tmp/latency-wait.out; then
 		emit lat_wait_us "$wait"
 		emit lat_wait_runs "$runs"
 	else
 		emit error "no schedstat of cyclictest's thread"
+	fi
+	if read -r deliver timers </tmp/latency-deliver.out 2>/dev/null; then
+		emit lat_deliver_us "$deliver"
+		emit lat_deliver_timers "$timers"
+	else
+		emit error "no timer events of cyclictest's thread (tracefs)"
 	fi
 }
 

@@ -32,6 +32,11 @@ const ROWS: &[Row] = &[
         metric: Metric::Diff("lat_avg_us", "lat_wait_us"),
         lower_is_better: true,
     },
+    Row {
+        label: "of the mean: the timer's delivery, expiry to its interrupt (µs, ftrace)",
+        metric: Metric::Raw("lat_deliver_us"),
+        lower_is_better: true,
+    },
     Row { label: "60 Hz frames: vsyncs missed under load", metric: Metric::Raw("frame_missed"), lower_is_better: true },
     Row { label: "60 Hz frames: frame time p50 (ms)", metric: Metric::Raw("frame_p50_ms"), lower_is_better: true },
     Row { label: "60 Hz frames: frame time p99 (ms)", metric: Metric::Raw("frame_p99_ms"), lower_is_better: true },
