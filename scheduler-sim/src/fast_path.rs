@@ -696,6 +696,18 @@ mod tests {
         t.exec_runtime = ran;
     }
 
+    /// Fast-placed runs of task `p` of 0.9 ms that end asleep, one every
+    /// 1 ms from 1 ms on, all in one 100 ms window: the index of the run
+    /// whose stop revoked the grant, if one of 100 did.
+    fn window_revoked_at(m: &mut Machine, p: TaskId) -> Option<u64> {
+        (0..100u64).find(|i| {
+            m.now = 1_000_000 + i * 1_000_000;
+            ran(m, p, true, 900_000);
+            m.stopped(p, false);
+            m.counters.fast_revoked > 0
+        })
+    }
+
     /// Fast-placed runs of 0.9 ms (under the 1 ms budget) that end asleep
     /// are not revoked until the window's share is used up; a fast-placed
     /// run that stops at its budget is, runnable or asleep.
@@ -708,18 +720,8 @@ mod tests {
         // A fast-placed run of 0.9 ms that ends asleep every 1 ms, all in
         // one 100 ms window: under the budget each, but the 56th run takes
         // the window past its 50 ms (56 × 0.9 ms = 50.4 ms).
-        let mut revoked_at = None;
-        for i in 0..60u64 {
-            m.now = 1_000_000 + i * 1_000_000;
-            ran(&mut m, p, true, 900_000);
-            m.stopped(p, false);
-            if m.counters.fast_revoked > 0 {
-                revoked_at = Some(i);
-                break;
-            }
-        }
+        assert_eq!(window_revoked_at(&mut m, p), Some(55), "55 runs × 0.9 ms = 49.5 ms, the 56th passes 50 ms");
         let s = slot(&m, p).stats(pid).unwrap();
-        assert_eq!(revoked_at, Some(55), "55 runs × 0.9 ms = 49.5 ms, the 56th passes 50 ms");
         assert!(s.revoked && !s.granted);
         assert_eq!(s.avg_burst_ns, 900_000);
         // Regranted: a new epoch; a run that stops at its budget is revoked
@@ -761,17 +763,7 @@ mod tests {
             let pid = m.tasks[p as usize].pid;
             let grant = FastGrant { weight, ..FastGrant::new(1_000_000) };
             slot(&m, p).publish(pid, Some(grant));
-            let mut at = None;
-            for i in 0..100u64 {
-                m.now = 1_000_000 + i * 1_000_000;
-                ran(&mut m, p, true, 900_000);
-                m.stopped(p, false);
-                if m.counters.fast_revoked > 0 {
-                    at = Some(i);
-                    break;
-                }
-            }
-            assert_eq!(at, Some(revoked_at), "own weight {own}, published {weight:?}");
+            assert_eq!(window_revoked_at(&mut m, p), Some(revoked_at), "own weight {own}, published {weight:?}");
         }
     }
 
