@@ -767,6 +767,15 @@ mod tests {
         }
     }
 
+    /// Undoes the fast placement of task `p` on the idle `cpu`: out of the
+    /// CPU's queue and `fast_waiting`, asleep, the CPU idle again.
+    fn unplace(m: &mut Machine, p: TaskId, cpu: u32) {
+        m.fast_waiting_done(p);
+        m.cpus[cpu as usize].dsq.pop_first();
+        m.tasks[p as usize].state = TaskState::Sleeping;
+        m.cpus[cpu as usize].state = CpuState::Idle;
+    }
+
     /// The policy's preferred CPU stands for the task's own: taken first
     /// when idle, preempted first when every CPU is busy; one the task may
     /// not use, or that does not exist, is ignored. A wakeup placed under
@@ -799,18 +808,12 @@ mod tests {
         assert!(m.try_fast_path(p, 1));
         assert_eq!(m.tasks[p as usize].state, TaskState::Queued(QueueId::Local(1)), "another pid's word");
         assert_eq!(m.tasks[p as usize].fast.run_weight, WEIGHT_DEFAULT, "and nice 0's weight");
-        m.fast_waiting_done(p);
-        m.cpus[1].dsq.pop_first();
-        m.tasks[p as usize].state = TaskState::Sleeping;
-        m.cpus[1].state = CpuState::Idle;
+        unplace(&mut m, p, 1);
         slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000).preferring(3).at_weight(512)));
         assert!(m.try_fast_path(p, 1));
         assert_eq!(m.tasks[p as usize].state, TaskState::Queued(QueueId::Local(3)));
         assert_eq!(m.tasks[p as usize].fast.run_weight, 512, "the policy's weight");
-        m.fast_waiting_done(p);
-        m.cpus[3].dsq.pop_first();
-        m.tasks[p as usize].state = TaskState::Sleeping;
-        m.cpus[3].state = CpuState::Idle;
+        unplace(&mut m, p, 3);
         slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000).preferring(3).at_weight(2048)));
         assert!(m.try_fast_path(p, 1));
         assert_eq!(m.tasks[p as usize].fast.run_weight, WEIGHT_DEFAULT, "at most its own weight");
