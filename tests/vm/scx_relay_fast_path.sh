@@ -104,7 +104,7 @@ for pref in 0 $((N - 1)); do
 	[ "$DELTA_fast_preferred" -le "$DELTA_fast_placed" ] ||
 		fail_with_log "fast_preferred +$DELTA_fast_preferred is more than fast_placed +$DELTA_fast_placed"
 	[ "$DELTA_fast_preferred" -gt 0 ] ||
-		fail_with_log "preferring CPU $pref: none of $DELTA_fast_placed fast placements went there""
+		fail_with_log "preferring CPU $pref: none of $DELTA_fast_placed fast placements went there"
 	stop_relay
 done
 pass
