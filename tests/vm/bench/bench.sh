@@ -5,7 +5,7 @@
 #   relay-bench: <round> <scheduler> <metric> <value>
 # (metrics: hackbench_s, lat_p50_us, lat_p99_us, lat_max_us, lat_overflows,
 # lat_avg_us, lat_wait_us, lat_wait_runs,
-# switch_ops_s, hdd_ops_s, cost_cpu_ms, cost_decisions, cost_syscalls, and for scx_relay
+# switch_ops_s, hdd_ops_s, cost_cpu_ms, cost_bpf_ms, cost_bpf_runs, cost_decisions, cost_syscalls, and for scx_relay
 # the profile counters prof_*; fair_share_index, fair_worst_pct; frame_slots,
 # frame_missed, frame_p50_ms, frame_p99_ms, frame_max_ms; wake_* of the
 # wakeup profile), and a
@@ -70,6 +70,14 @@ wait_state() {
 # CPU time of process $1, all threads, in ns (sum_exec_runtime from schedstat).
 cpu_ns() {
 	cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'
+}
+
+# Run time (ns) and runs of the BPF programs process $1 holds, summed:
+# "<ns> <runs>", from each program's /proc/<pid>/fdinfo (the kernel's
+# bpf_prog_show_fdinfo(); both stay 0 while kernel.bpf_stats_enabled is 0).
+bpf_cost() {
+	cat /proc/"$1"/fdinfo/* 2>/dev/null |
+		awk '$1 == "run_time_ns:" { ns += $2 } $1 == "run_cnt:" { n += $2 } END { printf "%.0f %.0f\n", ns, n }'
 }
 
 # The running scx_relay's status: `scx_relay ctl status`, one line of JSON
@@ -306,7 +314,11 @@ run_io() { run_stress hdd "$io_s" hdd_ops_s --hdd-bytes 4M --temp-path /tmp; }
 # Workload 4: what the scheduler process itself costs. A fixed hackbench
 # run; the scheduler's CPU time, the decisions it made and its system calls
 # (main thread, counted in the kernel by a tracefs histogram on
-# raw_syscalls:sys_enter, no ptrace) over the run.
+# raw_syscalls:sys_enter, no ptrace) over the run. And the CPU time of its
+# BPF programs, which run in the kernel on every CPU in other tasks'
+# context, not in the scheduler process's own time: the kernel's BPF run
+# time statistics (kernel.bpf_stats_enabled, on for the run only), summed
+# over the programs the scheduler process holds (cost_bpf_ms, cost_bpf_runs).
 #   scx_relay: CPU time and decisions come from the same two answers of
 #     `scx_relay ctl status`, before and after the run (cpu_ns,
 #     dispatched_user), so they cover exactly the same interval.
@@ -319,6 +331,9 @@ run_cost() {
 	trigger="hist:keys=id:vals=hitcount if common_pid == $sched_pid"
 	have_trace=
 	[ -w "$TRACE/trigger" ] && echo "$trigger" >"$TRACE/trigger" 2>/dev/null && have_trace=1
+	have_bpf_stats=
+	echo 1 >/proc/sys/kernel/bpf_stats_enabled 2>/dev/null && have_bpf_stats=1
+	bpf0=$(bpf_cost "$sched_pid")
 	case $sched in
 	rustland)
 		c0=$(cpu_ns "$sched_pid")
@@ -338,6 +353,12 @@ run_cost() {
 		done
 		;;
 	esac
+	bpf1=$(bpf_cost "$sched_pid")
+	if [ -n "$have_bpf_stats" ]; then
+		echo 0 >/proc/sys/kernel/bpf_stats_enabled
+		emit cost_bpf_ms "$(echo "$bpf0 $bpf1" | awk '{ printf "%.3f", ($3 - $1) / 1e6 }')"
+		emit cost_bpf_runs "$(echo "$bpf0 $bpf1" | awk '{ printf "%.0f", $4 - $2 }')"
+	fi
 	if [ -n "$have_trace" ]; then
 		# Lines look like "{ id:        321 } hitcount:       1234".
 		awk '/hitcount:/ {

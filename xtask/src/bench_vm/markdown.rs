@@ -49,6 +49,16 @@ const ROWS: &[Row] = &[
         lower_is_better: true,
     },
     Row {
+        label: "its BPF programs' CPU per 1,000 decisions (ms, kernel BPF stats)",
+        metric: Metric::Per("cost_bpf_ms", "cost_decisions", 1000.0),
+        lower_is_better: true,
+    },
+    Row {
+        label: "scheduler CPU and its BPF programs' per 1,000 decisions (ms)",
+        metric: Metric::SumPer("cost_cpu_ms", "cost_bpf_ms", "cost_decisions", 1000.0),
+        lower_is_better: true,
+    },
+    Row {
         label: "scheduler syscalls per decision",
         metric: Metric::Per("cost_syscalls", "cost_decisions", 1.0),
         lower_is_better: true,
@@ -59,6 +69,21 @@ const ROWS: &[Row] = &[
 const PROFILE_ROWS: &[Row] = &[
     Row { label: "decisions in the cost window", metric: Metric::Raw("cost_decisions"), lower_is_better: false },
     Row { label: "scheduler CPU in the cost window (ms)", metric: Metric::Raw("cost_cpu_ms"), lower_is_better: true },
+    Row {
+        label: "its BPF programs' CPU in the cost window (ms)",
+        metric: Metric::Raw("cost_bpf_ms"),
+        lower_is_better: true,
+    },
+    Row {
+        label: "BPF program runs per decision",
+        metric: Metric::Per("cost_bpf_runs", "cost_decisions", 1.0),
+        lower_is_better: true,
+    },
+    Row {
+        label: "µs per BPF program run",
+        metric: Metric::Per("cost_bpf_ms", "cost_bpf_runs", 1000.0),
+        lower_is_better: true,
+    },
     Row {
         label: "syscalls per decision",
         metric: Metric::Per("cost_syscalls", "cost_decisions", 1.0),
@@ -257,6 +282,16 @@ const TARGETS: &[Target] = &[
     Target {
         metric: Metric::Per("cost_cpu_ms", "cost_decisions", 1000.0),
         label: "scheduler CPU per 1,000 decisions",
+        scheduler: "deadline",
+        baseline: "baseline",
+        max: 1.0,
+    },
+    // The same, with the CPU the BPF programs use in the kernel: the part a
+    // dispatcher that decides more in BPF (the fast path) moves out of the
+    // scheduler process.
+    Target {
+        metric: Metric::SumPer("cost_cpu_ms", "cost_bpf_ms", "cost_decisions", 1000.0),
+        label: "scheduler CPU with its BPF programs' per 1,000 decisions",
         scheduler: "deadline",
         baseline: "baseline",
         max: 1.0,

@@ -435,6 +435,8 @@ mod tests {
             (1, "rustland", "cost_cpu_ms", 812.0),
             (1, "rustland", "cost_decisions", 40210.0),
             (1, "rustland", "cost_syscalls", 160840.0),
+            (1, "rustland", "cost_bpf_ms", 402.0),
+            (1, "rustland", "cost_bpf_runs", 201000.0),
             (1, "rustland", "prof_runs", 30000.0),
             (1, "baseline", "hackbench_s", 9.5),
             (2, "baseline", "hackbench_s", 10.5),
@@ -454,6 +456,10 @@ mod tests {
             (1, "deadline", "cost_decisions", 52000.0),
             (2, "deadline", "cost_cpu_ms", 280.0),
             (2, "deadline", "cost_decisions", 50000.0),
+            (1, "deadline", "cost_bpf_ms", 156.0),
+            (1, "deadline", "cost_bpf_runs", 104000.0),
+            (2, "deadline", "cost_bpf_ms", 130.0),
+            (2, "deadline", "cost_bpf_runs", 100000.0),
             (1, "deadline", "cost_syscalls", 78000.0),
             (1, "deadline", "cost_yields", 26000.0),
             (1, "deadline", "cost_bpf_calls", 0.0),
@@ -533,6 +539,8 @@ mod tests {
 | stress-ng --switch (ops/s) ↑ | 123456 | – | – | 98765 | 0.80× | – | – |
 | stress-ng --hdd (ops/s) ↑ | 4321 | – | – | 4000 | 0.93× | – | – |
 | scheduler CPU per 1,000 decisions (ms) ↓ | – | 20.19 | – | 5.699 | – | 0.28× | – |
+| its BPF programs' CPU per 1,000 decisions (ms, kernel BPF stats) ↓ | – | 9.998 | – | 2.800 | – | 0.28× | – |
+| scheduler CPU and its BPF programs' per 1,000 decisions (ms) ↓ | – | 30.19 | – | 8.499 | – | 0.28× | – |
 | scheduler syscalls per decision ↓ | – | 4.000 | – | 1.500 | – | 0.38× | – |
 
 **Targets** (ratio of medians):
@@ -551,6 +559,7 @@ mod tests {
 | scx_relay deadline 60 Hz frame time p99: scx_relay deadline vs EEVDF ≤ 1.00× | 0.88× | met |
 | scx_relay deadline hackbench time: scx_relay deadline vs scx_rustland ≤ 0.90× | 0.75× | met |
 | scx_relay deadline scheduler CPU per 1,000 decisions: scx_relay deadline vs baseline deadline ≤ 1.00× | – | not measured |
+| scx_relay deadline scheduler CPU with its BPF programs' per 1,000 decisions: scx_relay deadline vs baseline deadline ≤ 1.00× | – | not measured |
 
 **Profile of the scheduler process** in the cost window (medians of per-round values):
 
@@ -558,6 +567,9 @@ mod tests {
 |---|---:|---:|---:|
 | decisions in the cost window | 40210 | – | 51000 |
 | scheduler CPU in the cost window (ms) | 812.0 | – | 290.8 |
+| its BPF programs' CPU in the cost window (ms) | 402.0 | – | 143.0 |
+| BPF program runs per decision | 4.999 | – | 2.000 |
+| µs per BPF program run | 2.000 | – | 1.400 |
 | syscalls per decision | 4.000 | – | 1.500 |
 | sched_yield per decision | – | – | 0.500 |
 | bpf() per decision | – | – | 0.000 |

@@ -14,6 +14,8 @@ pub(super) enum Metric {
     PerDiff(&'static str, &'static str, &'static str),
     /// a - b, per round.
     Diff(&'static str, &'static str),
+    /// (a + b) / denominator * scale, per round.
+    SumPer(&'static str, &'static str, &'static str, f64),
 }
 
 /// The middle value (mean of the two middle ones for an even count).
@@ -45,6 +47,11 @@ impl Results {
                     (d > 0.0).then(|| self.raw(scheduler, r, n).map(|n| n / d)).flatten()
                 }
                 Metric::Diff(a, b) => Some(self.raw(scheduler, r, a)? - self.raw(scheduler, r, b)?),
+                Metric::SumPer(a, b, d, scale) => {
+                    let (sum, d) =
+                        (self.raw(scheduler, r, a)? + self.raw(scheduler, r, b)?, self.raw(scheduler, r, d)?);
+                    (d > 0.0).then(|| sum / d * scale)
+                }
             })
             .collect()
     }
@@ -94,6 +101,25 @@ mod tests {
         // A round without decisions gives no value rather than infinity.
         assert_eq!(r.values("deadline", per_k), vec![50.0]);
         assert_eq!(r.ratio("deadline", "rustland", per_k), Some(0.25));
+    }
+
+    /// A sum per denominator is taken per round, and only in rounds that have
+    /// all three.
+    #[test]
+    fn sums_per_round() {
+        let text = lines(&[
+            (1, "deadline", "cost_cpu_ms", 50.0),
+            (1, "deadline", "cost_bpf_ms", 30.0),
+            (1, "deadline", "cost_decisions", 400.0),
+            (2, "deadline", "cost_cpu_ms", 70.0),
+            (2, "deadline", "cost_decisions", 500.0),
+            (3, "deadline", "cost_cpu_ms", 60.0),
+            (3, "deadline", "cost_bpf_ms", 40.0),
+            (3, "deadline", "cost_decisions", 0.0),
+        ]);
+        let r = Results::parse(text.iter().map(String::as_str));
+        let total = Metric::SumPer("cost_cpu_ms", "cost_bpf_ms", "cost_decisions", 1000.0);
+        assert_eq!(r.values("deadline", total), vec![200.0]);
     }
 
     /// A difference is taken per round, and only in rounds that have both.
