@@ -122,6 +122,7 @@ fn scheduler_rows() -> Vec<(&'static str, Vec<&'static str>, &'static str)> {
     }
     row("partial", vec!["--partial=1"], "--partial");
     row("tickless", vec!["--tickless=1"], "--tickless");
+    row("bpf-stats", vec!["--bpf-stats=1"], "--bpf-stats");
     for bad in ["0", "-1", "nan", "inf", "-inf", "86401", "1e999", "x", ""] {
         row("stats", vec!["--stats", bad], "--stats");
     }

@@ -12,8 +12,9 @@
 //! **Requests** are text: one line `policy <name>`, `status`, or `config`
 //! followed by a routing configuration (TOML); the client then shuts its
 //! side. The reply is one line: `ok: ...` or `error: ...`. `status`'s is
-//! `ok: ` and one JSON object ([`Status`]): what runs, and the session's
-//! [`Metrics`] (the totals `--stats` lines are the intervals of), read on
+//! `ok: ` and one JSON object ([`Status`]): what runs, the session's
+//! [`Metrics`] (the totals `--stats` lines are the intervals of), and, while
+//! the kernel counts them, its BPF programs' runs and run time, read on
 //! this thread, never the loop's, from what the session attached
 //! ([`Server::serve_metrics`]); `null` between sessions. A request larger
 //! than [`MAX_REQUEST`] is refused whole (never cut and applied), and one
@@ -34,6 +35,7 @@
 //! and the client told so.
 
 use std::{
+    collections::BTreeMap,
     io::{Read, Write},
     os::unix::{
         fs::FileTypeExt,
@@ -60,7 +62,7 @@ use scheduler_core::{Engine, Policy, PreparedSwitch, Retired};
 
 use serde::{Deserialize, Serialize};
 
-use super::{cgroup, metrics::Metrics, panic_guard::GuardedPolicy};
+use super::{bpf_cost::ProgramCost, cgroup, metrics::Metrics, panic_guard::GuardedPolicy};
 
 /// How long a switch request waits for the scheduling loop.
 pub const SWITCH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -149,8 +151,17 @@ struct Slot {
     current: PolicySpec,
 }
 
-/// Makes the running session's metrics (on the accepting thread).
-type ReadMetrics = Box<dyn Fn() -> Metrics + Send>;
+/// What a running session answers `status` with.
+pub struct SessionStatus {
+    /// Its totals since it started.
+    pub metrics: Metrics,
+    /// Its BPF programs' totals since they were loaded, by program name;
+    /// empty while the kernel does not count them (`bpf_cost::Programs::read`).
+    pub bpf_programs: BTreeMap<String, ProgramCost>,
+}
+
+/// Makes the running session's status (on the accepting thread).
+type ReadMetrics = Box<dyn Fn() -> SessionStatus + Send>;
 
 /// State shared by the accepting thread and the loop.
 struct Shared {
@@ -172,6 +183,12 @@ pub struct Status {
     /// them); `null` while no session runs (starting, or restarting after
     /// a CPU hotplug).
     pub metrics: Option<Metrics>,
+    /// The session's BPF programs: each one's runs and run time (ns) since
+    /// it was loaded, by name; left out while the kernel does not count
+    /// them (`--bpf-stats`, or the `kernel.bpf_stats_enabled` sysctl) and
+    /// between sessions.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub bpf_programs: BTreeMap<String, ProgramCost>,
 }
 
 /// While it lives, `status` answers with the metrics its reader makes
@@ -254,7 +271,7 @@ impl Server {
     /// `status` answers with what `read` makes (on the accepting thread)
     /// until the returned guard is dropped; dropping it waits for a read
     /// under way, so what `read` reads may go right after.
-    pub fn serve_metrics(&self, read: impl Fn() -> Metrics + Send + 'static) -> MetricsAttached<'_> {
+    pub fn serve_metrics(&self, read: impl Fn() -> SessionStatus + Send + 'static) -> MetricsAttached<'_> {
         let mut slot = self.shared.metrics.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         *slot = Some(Box::new(read));
         MetricsAttached { shared: &self.shared }
@@ -374,8 +391,12 @@ fn read_request(stream: &mut UnixStream, deadline: Duration) -> Result<String> {
 /// `status`'s JSON (one line): what runs, and the running session's metrics.
 fn status_json(shared: &Shared) -> Result<String> {
     let policy = shared.slot.lock().map(|s| describe(&s.current)).unwrap_or_default();
-    let metrics = shared.metrics.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref().map(|read| read());
-    Ok(serde_json::to_string(&Status { policy, metrics })?)
+    let session = shared.metrics.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref().map(|read| read());
+    let (metrics, bpf_programs) = match session {
+        Some(s) => (Some(s.metrics), s.bpf_programs),
+        None => (None, BTreeMap::new()),
+    };
+    Ok(serde_json::to_string(&Status { policy, metrics, bpf_programs })?)
 }
 
 /// A short description of what a spec runs.
@@ -512,14 +533,21 @@ mod tests {
             (serde_json::from_str::<Status>(json).unwrap(), serde_json::from_str::<serde_json::Value>(json).unwrap())
         };
         let (before, _) = status(&path);
-        assert_eq!(before, Status { policy: "routing (hogs: fifo, default: deadline)".into(), metrics: None });
+        assert_eq!(
+            before,
+            Status {
+                policy: "routing (hogs: fifo, default: deadline)".into(),
+                metrics: None,
+                bpf_programs: BTreeMap::new()
+            }
+        );
 
         let reads = Arc::new(AtomicU64::new(0));
         let attached = {
             let reads = reads.clone();
-            server.serve_metrics(move || Metrics {
-                queued: 10 + reads.fetch_add(1, Ordering::Relaxed),
-                ..Metrics::default()
+            server.serve_metrics(move || SessionStatus {
+                metrics: Metrics { queued: 10 + reads.fetch_add(1, Ordering::Relaxed), ..Metrics::default() },
+                bpf_programs: BTreeMap::new(),
             })
         };
         let (first, json) = status(&path);
@@ -535,6 +563,17 @@ mod tests {
 
         drop(attached);
         assert_eq!(status(&path).0.metrics, None);
+
+        // The BPF programs' counts, when the session has them, by name.
+        let attached = server.serve_metrics(|| SessionStatus {
+            metrics: Metrics::default(),
+            bpf_programs: [("relay_dispatch".to_owned(), ProgramCost { runs: 3, run_ns: 180 })].into(),
+        });
+        let (with_bpf, json) = status(&path);
+        assert_eq!(json["bpf_programs"]["relay_dispatch"]["run_ns"], 180);
+        assert_eq!(with_bpf.bpf_programs["relay_dispatch"], ProgramCost { runs: 3, run_ns: 180 });
+        drop(attached);
+        assert!(status(&path).1.get("bpf_programs").is_none(), "none between sessions");
         drop(server);
     }
 

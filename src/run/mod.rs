@@ -7,6 +7,7 @@
 pub mod alloc_probe;
 mod backend;
 mod bpf;
+mod bpf_cost;
 mod cgroup;
 mod ctl_server;
 pub(crate) mod logger;
@@ -127,6 +128,16 @@ pub struct RunOpts {
     /// Needs root and a kernel with sched_ext.
     #[arg(long)]
     pub verifier_report: bool,
+
+    /// Keep the kernel's BPF run-time statistics on while scx_relay runs
+    /// (BPF_ENABLE_STATS; they cost two clock reads per BPF program run),
+    /// and print, when a session ends, each dispatcher program's runs, µs
+    /// per run and total run time: CPU time spent in the kernel, in the
+    /// scheduled tasks' context, that is not scx_relay's own. `scx_relay ctl
+    /// status` shows the same counts (`bpf_programs`) whenever the kernel
+    /// counts: with this option, or with the kernel.bpf_stats_enabled sysctl.
+    #[arg(long)]
+    pub bpf_stats: bool,
 
     /// Size of the kernel's debug dump of an ejection, in bytes: the
     /// kernel's state and the dispatcher's own lines (tasks pending in user
@@ -262,6 +273,7 @@ impl RunOpts {
             fast_path: self.tunables.fast_path,
             allow_test_policies: self.allow_test_policies,
             stats_interval,
+            bpf_stats: self.bpf_stats,
             exit_dump_len: self.exit_dump_len,
             test_eject_after: self.test_eject_after_ms.map(Duration::from_millis),
             test_preferred_cpu: self.test_fast_prefer_cpu,
@@ -389,6 +401,14 @@ fn session_main(opts: &RunOpts, custom: Option<CustomPolicy>, record: Option<&Pa
             }
         }
     }
+    // On for every session of this process, off when it exits.
+    let _bpf_stats_on = match cfg.bpf_stats.then(bpf_cost::StatsOn::enable).transpose() {
+        Ok(on) => on,
+        Err(e) => {
+            log::error!("--bpf-stats: {e:#}");
+            return ExitCode::from(1);
+        }
+    };
     let code = sessions(&cfg, &factory, ctl.as_ref());
     let Some(file) = &cfg.record else { return code };
     match file.finish() {

@@ -3,6 +3,7 @@
 
 use std::{
     mem::MaybeUninit,
+    os::fd::AsFd,
     ptr::NonNull,
     sync::{
         atomic::{AtomicBool, Ordering},
@@ -33,7 +34,8 @@ use super::{
     alloc_probe,
     backend::BpfBackend,
     bpf::{BpfSkel, BpfSkelBuilder},
-    ctl_server::{PolicyFactory, PolicySpec, Server},
+    bpf_cost,
+    ctl_server::{PolicyFactory, PolicySpec, Server, SessionStatus},
     metrics, panic_guard, preflight,
     recorder::{RecordFile, Recorder},
     stats::{print_line, LoopProfile, LoopShared, StatsPrinter, StatsSource},
@@ -63,6 +65,9 @@ pub struct Config {
     pub allow_test_policies: bool,
     /// Period of the stats line, if any.
     pub stats_interval: Option<Duration>,
+    /// `--bpf-stats`: the kernel's BPF statistics are on for the whole run;
+    /// each session prints its programs' costs when it ends.
+    pub bpf_stats: bool,
     /// Size of the kernel's exit dump (bytes; 0 = the kernel's default).
     pub exit_dump_len: u32,
     /// Test only: eject the dispatcher after this long of scheduling
@@ -301,9 +306,22 @@ pub fn attach_and_schedule(cfg: &Config, factory: &PolicyFactory, ctl: Option<&S
     // `scx_relay ctl status` answers from `source` too, on the control
     // thread; detached (waiting for a read under way) when dropped, before
     // the skeleton, on any path.
+    // The dispatcher's programs, for their BPF statistics (`bpf_cost`):
+    // read by the control thread and once at the end, never by the loop.
+    let programs = skel
+        .object()
+        .progs()
+        .filter(|p| p.autoload())
+        .map(|p| Ok((p.name().to_string_lossy().into_owned(), p.as_fd().try_clone_to_owned()?)))
+        .collect::<Result<Vec<_>>>()
+        .context("cannot duplicate the BPF programs' descriptors")?;
+    let programs = Arc::new(bpf_cost::Programs::new(programs, cfg.bpf_stats));
     let ctl_metrics = ctl.map(|ctl| {
-        let source = Arc::clone(&source);
-        ctl.serve_metrics(move || metrics::Metrics::from(&source.line()))
+        let (source, programs) = (Arc::clone(&source), Arc::clone(&programs));
+        ctl.serve_metrics(move || SessionStatus {
+            metrics: metrics::Metrics::from(&source.line()),
+            bpf_programs: programs.read(),
+        })
     });
     // Locked before attaching, not after: from the moment the dispatcher is
     // attached, tasks are handed to this thread, and one that does not
@@ -347,6 +365,9 @@ pub fn attach_and_schedule(cfg: &Config, factory: &PolicyFactory, ctl: Option<&S
     }
     if let Some(last) = last {
         print_line(&metrics::totals_line(&last));
+    }
+    if cfg.bpf_stats {
+        print!("{}", bpf_cost::render(&programs.read()));
     }
     drop(source);
     conclude(&skel, &engine, failure)

@@ -17,7 +17,10 @@ use std::{
 use anyhow::{bail, Result};
 use libbpf_rs::PrintLevel;
 
-use super::scheduler::{self, Config};
+use super::{
+    bpf_cost::fdinfo_value,
+    scheduler::{self, Config},
+};
 
 /// The kernel's `BPF_LOG_STATS` log level: the verifier's statistics only.
 const BPF_LOG_STATS: u32 = 4;
@@ -68,11 +71,6 @@ fn number_after(text: &str, before: &str) -> Option<u64> {
 /// (`processed`, `verification time` in µs) of a program's statistics log.
 pub fn log_stats(log: &str) -> (Option<u64>, Option<u64>) {
     (number_after(log, "processed "), number_after(log, "verification time "))
-}
-
-/// `verified_insns` of a BPF program's `/proc/<pid>/fdinfo/<fd>` text.
-pub fn fdinfo_verified_insns(fdinfo: &str) -> Option<u64> {
-    fdinfo.lines().find_map(|l| l.strip_prefix("verified_insns:")).and_then(|v| v.trim().parse().ok())
 }
 
 /// The table: a header, a row per program, the programs not loaded (if
@@ -146,7 +144,7 @@ pub fn report(cfg: &Config) -> Result<Report> {
                 kind: format!("{:?}", prog.prog_type()),
                 insns: prog.insn_cnt(),
                 processed,
-                verified_insns: fdinfo.ok().as_deref().and_then(fdinfo_verified_insns),
+                verified_insns: fdinfo.ok().and_then(|f| fdinfo_value(&f, "verified_insns")),
                 verify_us,
                 name,
             });
@@ -193,16 +191,6 @@ mod tests {
         assert_eq!(log_stats(program_log(LOG, "relay_tick").unwrap()), (Some(42), Some(99)));
         assert_eq!(program_log(LOG, "relay_enqueue"), None);
         assert_eq!(log_stats("no statistics here"), (None, None));
-    }
-
-    /// verified_insns is read off a BPF program's fdinfo.
-    #[test]
-    fn reads_verified_insns_from_fdinfo() {
-        let fdinfo = "pos:\t0\nflags:\t02000002\nmnt_id:\t16\nino:\t2068\nprog_type:\t27\nprog_jited:\t1\n\
-                      prog_tag:\t0123456789abcdef\nmemlock:\t8192\nprog_id:\t77\nrun_time_ns:\t0\nrun_cnt:\t0\n\
-                      recursion_misses:\t0\nverified_insns:\t6789\n";
-        assert_eq!(fdinfo_verified_insns(fdinfo), Some(6789));
-        assert_eq!(fdinfo_verified_insns("pos:\t0\n"), None);
     }
 
     /// One row per program, missing numbers as '-', and the totals.

@@ -6,7 +6,8 @@
 # (metrics: hackbench_s, lat_p50_us, lat_p99_us, lat_max_us, lat_overflows,
 # lat_avg_us, lat_wait_us, lat_wait_runs,
 # switch_ops_s, hdd_ops_s, cost_cpu_ms, cost_bpf_ms, cost_bpf_runs, cost_decisions, cost_syscalls, and for scx_relay
-# the profile counters prof_*; fair_share_index, fair_worst_pct; frame_slots,
+# the profile counters prof_* and its BPF programs' bpf_<callback>_runs and
+# bpf_<callback>_ns; fair_share_index, fair_worst_pct; frame_slots,
 # frame_missed, frame_p50_ms, frame_p99_ms, frame_max_ms; wake_* of the
 # wakeup profile), and a
 # scheduler that cannot run prints
@@ -83,16 +84,17 @@ bpf_cost() {
 # The running scx_relay's status: `scx_relay ctl status`, one line of JSON
 # with its totals since the session started (empty if it does not answer).
 relay_status() { scx_relay ctl status 2>/dev/null; }
-# Metric $1 (a name of `scx_relay --help-stats`) in status $2; empty when
-# not there (a baseline built before `ctl status` answered JSON).
-metric() { printf '%s\n' "$2" | json_get "metrics.$1" 2>/dev/null; }
+# The value at path $1 (such as metrics.queued, a name of `scx_relay
+# --help-stats` under metrics) in status $2; empty when not there (a
+# baseline built before `ctl status` answered JSON, or without it).
+status_value() { printf '%s\n' "$2" | json_get "$1" 2>/dev/null; }
 
-# Emit metric $2: metric $1 in status $b minus the same in status $a,
-# divided by $3 if given (with three decimals). Nothing when an older
-# scx_relay (the baseline) does not answer that metric.
-emit_delta() {
-	x=$(metric "$1" "$a")
-	y=$(metric "$1" "$b")
+# Emit metric $2: the value at path $1 in status $b minus the same in
+# status $a, divided by $3 if given (with three decimals). Nothing when an
+# older scx_relay (the baseline) does not answer it.
+emit_delta_at() {
+	x=$(status_value "$1" "$a")
+	y=$(status_value "$1" "$b")
 	[ -n "$x" ] && [ -n "$y" ] || return 0
 	if [ -n "$3" ]; then
 		emit "$2" "$(awk "BEGIN { printf \"%.3f\", ($y - $x) / $3 }")"
@@ -344,12 +346,18 @@ run_cost() {
 		a=$(relay_status)
 		hackbench -g 4 -l "$cost_loops" >/dev/null 2>&1
 		b=$(relay_status)
-		emit_delta cpu_ns cost_cpu_ms 1000000
-		emit_delta dispatched_user cost_decisions
+		emit_delta_at metrics.cpu_ns cost_cpu_ms 1000000
+		emit_delta_at metrics.dispatched_user cost_decisions
 		# <metric>:<the prof_ name the host reads>
 		for pair in dispatch_calls:calls drains:drains drained:drained kicks:kicks usersched_runs:runs \
 			steps:steps empty_steps:empty received:received queued:queued dispatched_kernel:kernel; do
-			emit_delta "${pair%%:*}" "prof_${pair#*:}"
+			emit_delta_at "metrics.${pair%%:*}" "prof_${pair#*:}"
+		done
+		# Its BPF programs one by one (ctl status's bpf_programs, there
+		# while the kernel counts): bpf_<callback>_runs and _ns.
+		for op in select_cpu enqueue dispatch runnable running stopping tick; do
+			emit_delta_at "bpf_programs.relay_$op.runs" "bpf_${op}_runs"
+			emit_delta_at "bpf_programs.relay_$op.run_ns" "bpf_${op}_ns"
 		done
 		;;
 	esac

@@ -85,6 +85,41 @@ const PROFILE_ROWS: &[Row] = &[
         lower_is_better: true,
     },
     Row {
+        label: "ops.select_cpu: µs per run",
+        metric: Metric::Per("bpf_select_cpu_ns", "bpf_select_cpu_runs", 0.001),
+        lower_is_better: true,
+    },
+    Row {
+        label: "ops.enqueue: µs per run",
+        metric: Metric::Per("bpf_enqueue_ns", "bpf_enqueue_runs", 0.001),
+        lower_is_better: true,
+    },
+    Row {
+        label: "ops.dispatch: µs per run",
+        metric: Metric::Per("bpf_dispatch_ns", "bpf_dispatch_runs", 0.001),
+        lower_is_better: true,
+    },
+    Row {
+        label: "ops.runnable: µs per run",
+        metric: Metric::Per("bpf_runnable_ns", "bpf_runnable_runs", 0.001),
+        lower_is_better: true,
+    },
+    Row {
+        label: "ops.running: µs per run",
+        metric: Metric::Per("bpf_running_ns", "bpf_running_runs", 0.001),
+        lower_is_better: true,
+    },
+    Row {
+        label: "ops.stopping: µs per run",
+        metric: Metric::Per("bpf_stopping_ns", "bpf_stopping_runs", 0.001),
+        lower_is_better: true,
+    },
+    Row {
+        label: "ops.tick: µs per run",
+        metric: Metric::Per("bpf_tick_ns", "bpf_tick_runs", 0.001),
+        lower_is_better: true,
+    },
+    Row {
         label: "syscalls per decision",
         metric: Metric::Per("cost_syscalls", "cost_decisions", 1.0),
         lower_is_better: true,

@@ -460,6 +460,8 @@ mod tests {
             (1, "deadline", "cost_bpf_runs", 104000.0),
             (2, "deadline", "cost_bpf_ms", 130.0),
             (2, "deadline", "cost_bpf_runs", 100000.0),
+            (1, "deadline", "bpf_dispatch_runs", 8000.0),
+            (1, "deadline", "bpf_dispatch_ns", 48000000.0),
             (1, "deadline", "cost_syscalls", 78000.0),
             (1, "deadline", "cost_yields", 26000.0),
             (1, "deadline", "cost_bpf_calls", 0.0),
@@ -570,6 +572,13 @@ mod tests {
 | its BPF programs' CPU in the cost window (ms) | 402.0 | – | 143.0 |
 | BPF program runs per decision | 4.999 | – | 2.000 |
 | µs per BPF program run | 2.000 | – | 1.400 |
+| ops.select_cpu: µs per run | – | – | – |
+| ops.enqueue: µs per run | – | – | – |
+| ops.dispatch: µs per run | – | – | 6.000 |
+| ops.runnable: µs per run | – | – | – |
+| ops.running: µs per run | – | – | – |
+| ops.stopping: µs per run | – | – | – |
+| ops.tick: µs per run | – | – | – |
 | syscalls per decision | 4.000 | – | 1.500 |
 | sched_yield per decision | – | – | 0.500 |
 | bpf() per decision | – | – | 0.000 |
