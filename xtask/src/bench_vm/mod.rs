@@ -552,6 +552,7 @@ mod tests {
 | scx_relay deadline hackbench time: scx_relay deadline vs scx_rustland ≤ 1.00× | 0.75× | met |
 | scx_relay deadline cyclictest p99: scx_relay deadline vs scx_rustland ≤ 1.00× | 0.74× | met |
 | scx_relay deadline scheduler CPU per 1,000 decisions: scx_relay deadline vs scx_rustland ≤ 0.70× | 0.28× | met |
+| scx_relay deadline scheduler CPU with its BPF programs' per 1,000 decisions: scx_relay deadline vs scx_rustland ≤ 0.70× | 0.28× | met |
 | scx_relay deadline hackbench time: scx_relay deadline vs EEVDF ≤ 1.10× | 1.82× | **missed** |
 | scx_relay deadline hackbench time: scx_relay deadline vs baseline deadline ≤ 1.10× | 1.00× | met |
 | scx_relay deadline cyclictest p99: scx_relay deadline vs baseline deadline ≤ 1.10× | 0.96× | met |
