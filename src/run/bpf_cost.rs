@@ -5,9 +5,11 @@
 //! (`run_cnt`, `run_time_ns`; the kernel's `bpf_prog_show_fdinfo()`).
 //!
 //! These programs run in the kernel, on every CPU, in the context of the
-//! task being scheduled: none of their time is the scheduler process's own
-//! CPU time. The kernel adds the counting cost (two clock reads a run) only
-//! while the statistics are on, so they are off unless asked for.
+//! task being scheduled: their time is mostly not the scheduler process's
+//! own CPU time (only calls made while one of its threads is current, such
+//! as its own enqueues, are in both). The kernel adds the counting cost
+//! (two clock reads a run) only while the statistics are on, so they are
+//! off unless asked for.
 
 use std::{
     collections::BTreeMap,
@@ -22,7 +24,8 @@ use serde::{Deserialize, Serialize};
 /// own setting; a `BPF_ENABLE_STATS` descriptor does not show there).
 const STATS_SYSCTL: &str = "/proc/sys/kernel/bpf_stats_enabled";
 
-/// One program's totals: what the kernel counted since it was loaded.
+/// One program's totals: what the kernel counted since it was loaded,
+/// while its statistics were on.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProgramCost {
     /// Runs counted (`run_cnt`).

@@ -374,6 +374,15 @@ fn session_main(opts: &RunOpts, custom: Option<CustomPolicy>, record: Option<&Pa
             cfg.policy = c.name.clone();
         }
     }
+    // On for every session of this process, off when it exits (before
+    // anything is created that a failure here would leave behind).
+    let _bpf_stats_on = match cfg.bpf_stats.then(bpf_cost::StatsOn::enable).transpose() {
+        Ok(on) => on,
+        Err(e) => {
+            log::error!("--bpf-stats: {e:#}");
+            return ExitCode::from(1);
+        }
+    };
     let factory = Arc::new(PolicyFactory {
         cfg: cfg.policy_cfg,
         allow_test_policies: cfg.allow_test_policies,
@@ -401,14 +410,6 @@ fn session_main(opts: &RunOpts, custom: Option<CustomPolicy>, record: Option<&Pa
             }
         }
     }
-    // On for every session of this process, off when it exits.
-    let _bpf_stats_on = match cfg.bpf_stats.then(bpf_cost::StatsOn::enable).transpose() {
-        Ok(on) => on,
-        Err(e) => {
-            log::error!("--bpf-stats: {e:#}");
-            return ExitCode::from(1);
-        }
-    };
     let code = sessions(&cfg, &factory, ctl.as_ref());
     let Some(file) = &cfg.record else { return code };
     match file.finish() {

@@ -303,9 +303,6 @@ pub fn attach_and_schedule(cfg: &Config, factory: &PolicyFactory, ctl: Option<&S
     // thread of its own too, joined like the printer's; a server that
     // cannot start is a warning, never a reason not to schedule.
     let metrics = metrics::serve_or_warn(&source);
-    // `scx_relay ctl status` answers from `source` too, on the control
-    // thread; detached (waiting for a read under way) when dropped, before
-    // the skeleton, on any path.
     // The dispatcher's programs, for their BPF statistics (`bpf_cost`):
     // read by the control thread and once at the end, never by the loop.
     let programs = skel
@@ -316,6 +313,9 @@ pub fn attach_and_schedule(cfg: &Config, factory: &PolicyFactory, ctl: Option<&S
         .collect::<Result<Vec<_>>>()
         .context("cannot duplicate the BPF programs' descriptors")?;
     let programs = Arc::new(bpf_cost::Programs::new(programs, cfg.bpf_stats));
+    // `scx_relay ctl status` answers from `source` and `programs` too, on
+    // the control thread; detached (waiting for a read under way) when
+    // dropped, before the skeleton, on any path.
     let ctl_metrics = ctl.map(|ctl| {
         let (source, programs) = (Arc::clone(&source), Arc::clone(&programs));
         ctl.serve_metrics(move || SessionStatus {
@@ -348,6 +348,8 @@ pub fn attach_and_schedule(cfg: &Config, factory: &PolicyFactory, ctl: Option<&S
     // The last line: what the session did, before the teardown moves
     // counters (the kernel's unload dequeues what waits in user space).
     let last = cfg.stats_interval.map(|_| source.line());
+    // The programs' costs too (--bpf-stats), before the unload's calls count.
+    let bpf_costs = cfg.bpf_stats.then(|| programs.read());
 
     drop(backend);
     drop(link);
@@ -366,8 +368,8 @@ pub fn attach_and_schedule(cfg: &Config, factory: &PolicyFactory, ctl: Option<&S
     if let Some(last) = last {
         print_line(&metrics::totals_line(&last));
     }
-    if cfg.bpf_stats {
-        print!("{}", bpf_cost::render(&programs.read()));
+    if let Some(costs) = bpf_costs {
+        print_line(bpf_cost::render(&costs).trim_end());
     }
     drop(source);
     conclude(&skel, &engine, failure)

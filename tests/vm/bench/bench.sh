@@ -6,8 +6,8 @@
 # (metrics: hackbench_s, lat_p50_us, lat_p99_us, lat_max_us, lat_overflows,
 # lat_avg_us, lat_wait_us, lat_wait_runs,
 # switch_ops_s, hdd_ops_s, cost_cpu_ms, cost_bpf_ms, cost_bpf_runs, cost_decisions, cost_syscalls, and for scx_relay
-# the profile counters prof_* and its BPF programs' bpf_<callback>_runs and
-# bpf_<callback>_ns; fair_share_index, fair_worst_pct; frame_slots,
+# the profile counters prof_* and its BPF programs' bpf_<program>_runs and
+# bpf_<program>_ns; fair_share_index, fair_worst_pct; frame_slots,
 # frame_missed, frame_p50_ms, frame_p99_ms, frame_max_ms; wake_* of the
 # wakeup profile), and a
 # scheduler that cannot run prints
@@ -74,11 +74,20 @@ cpu_ns() {
 }
 
 # Run time (ns) and runs of the BPF programs process $1 holds, summed:
-# "<ns> <runs>", from each program's /proc/<pid>/fdinfo (the kernel's
+# "<ns> <runs>", from their /proc/<pid>/fdinfo (the kernel's
 # bpf_prog_show_fdinfo(); both stay 0 while kernel.bpf_stats_enabled is 0).
+# Each program once, by prog_id, however many descriptors name it (scx_relay
+# holds two: libbpf's and the duplicate it reads its statistics through).
+# Syscall programs (prog_type 31) are left out: they run through
+# BPF_PROG_TEST_RUN in the calling process's own context, whose CPU time
+# already has them (scx_rustland's rs_select_cpu, one per decision).
 bpf_cost() {
-	cat /proc/"$1"/fdinfo/* 2>/dev/null |
-		awk '$1 == "run_time_ns:" { ns += $2 } $1 == "run_cnt:" { n += $2 } END { printf "%.0f %.0f\n", ns, n }'
+	awk 'FNR == 1 { id = ""; type = "" }
+		$1 == "prog_type:" { type = $2 }
+		$1 == "prog_id:" { id = $2 }
+		id != "" && type != 31 && $1 == "run_time_ns:" { ns[id] = $2 }
+		id != "" && type != 31 && $1 == "run_cnt:" { n[id] = $2 }
+		END { for (i in ns) { s += ns[i]; c += n[i] } printf "%.0f %.0f\n", s, c }' /proc/"$1"/fdinfo/* 2>/dev/null
 }
 
 # The running scx_relay's status: `scx_relay ctl status`, one line of JSON
@@ -354,8 +363,9 @@ run_cost() {
 			emit_delta_at "metrics.${pair%%:*}" "prof_${pair#*:}"
 		done
 		# Its BPF programs one by one (ctl status's bpf_programs, there
-		# while the kernel counts): bpf_<callback>_runs and _ns.
-		for op in select_cpu enqueue dispatch runnable running stopping tick; do
+		# while the kernel counts): bpf_<program>_runs and _ns, the
+		# sched_ext callbacks and the sched_switch tracepoint's program.
+		for op in select_cpu enqueue dispatch runnable running stopping quiescent dequeue tick sched_switch; do
 			emit_delta_at "bpf_programs.relay_$op.runs" "bpf_${op}_runs"
 			emit_delta_at "bpf_programs.relay_$op.run_ns" "bpf_${op}_ns"
 		done

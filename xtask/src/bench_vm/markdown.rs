@@ -115,8 +115,23 @@ const PROFILE_ROWS: &[Row] = &[
         lower_is_better: true,
     },
     Row {
+        label: "ops.quiescent: µs per run",
+        metric: Metric::Per("bpf_quiescent_ns", "bpf_quiescent_runs", 0.001),
+        lower_is_better: true,
+    },
+    Row {
+        label: "ops.dequeue: µs per run",
+        metric: Metric::Per("bpf_dequeue_ns", "bpf_dequeue_runs", 0.001),
+        lower_is_better: true,
+    },
+    Row {
         label: "ops.tick: µs per run",
         metric: Metric::Per("bpf_tick_ns", "bpf_tick_runs", 0.001),
+        lower_is_better: true,
+    },
+    Row {
+        label: "sched_switch tracepoint: µs per run",
+        metric: Metric::Per("bpf_sched_switch_ns", "bpf_sched_switch_runs", 0.001),
         lower_is_better: true,
     },
     Row {

@@ -579,7 +579,10 @@ mod tests {
 | ops.runnable: µs per run | – | – | – |
 | ops.running: µs per run | – | – | – |
 | ops.stopping: µs per run | – | – | – |
+| ops.quiescent: µs per run | – | – | – |
+| ops.dequeue: µs per run | – | – | – |
 | ops.tick: µs per run | – | – | – |
+| sched_switch tracepoint: µs per run | – | – | – |
 | syscalls per decision | 4.000 | – | 1.500 |
 | sched_yield per decision | – | – | 0.500 |
 | bpf() per decision | – | – | 0.000 |
