@@ -132,8 +132,8 @@ pub struct RunOpts {
     /// Keep the kernel's BPF run-time statistics on while scx_relay runs
     /// (BPF_ENABLE_STATS; they cost two clock reads per BPF program run),
     /// and print, when a session ends, each dispatcher program's runs, µs
-    /// per run and total run time: CPU time spent in the kernel, in the
-    /// scheduled tasks' context, that is not scx_relay's own. `scx_relay ctl
+    /// per run and total run time: CPU time spent in the kernel, mostly in
+    /// the scheduled tasks' context, mostly not scx_relay's own. `scx_relay ctl
     /// status` shows the same counts (`bpf_programs`) whenever the kernel
     /// counts: with this option, or with the kernel.bpf_stats_enabled sysctl.
     #[arg(long)]
