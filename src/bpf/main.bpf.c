@@ -1728,15 +1728,26 @@ s32 BPF_STRUCT_OPS(relay_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 
 	/*
 	 * The user scheduler waking from its idle block: its last CPU if idle,
-	 * else an idle one it may use (relay_enqueue() kicks it).
+	 * else an idle one it may use (relay_enqueue() kicks it). With none
+	 * idle, the CPU its wakeup runs on, if it may run there: the
+	 * ring buffer's wakeup (an irq_work, queued where a task was handed to
+	 * it) runs on the CPU that queued the task, the one wake_usersched()
+	 * preempts for it; its last CPU would take an IPI and, on the other
+	 * side, a move across runqueues.
 	 */
 	if (is_usersched(p)) {
 		struct relay_cpu_state *st = cpu_state_of(prev_cpu);
+		s32 here;
 
 		if (st && READ_ONCE(st->idle) && !held_by_higher_class(prev_cpu))
 			return prev_cpu;
 		cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
-		return cpu >= 0 ? cpu : prev_cpu;
+		if (cpu >= 0)
+			return cpu;
+		here = bpf_get_smp_processor_id();
+		if (bpf_cpumask_test_cpu(here, p->cpus_ptr) && !held_by_higher_class(here))
+			return here;
+		return prev_cpu;
 	}
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
 	if (is_idle && !scx_bpf_dsq_nr_queued(SHARED_DSQ) && !scx_bpf_dsq_nr_queued(KTHREAD_DSQ) &&
