@@ -246,7 +246,7 @@ static u64 stalled_at_steps;			/* user_steps when the stall was declared (count)
 static u64 handoff_seq;				/* source of hand-off generations (see queue_to_user) */
 static u64 last_cons_pos;			/* `queued` consumer position at the last check */
 static u64 usersched_last_run_ns;		/* last time the user scheduler started (ns) */
-static s32 usersched_cpu;			/* CPU it last ran on, or where it should run next (usersched_reenqueued) */
+static s32 usersched_cpu;			/* CPU it last ran on, or where it should run next (wake_usersched, usersched_reenqueued) */
 static u32 usersched_needed;			/* heartbeat request (bool) */
 static u32 usersched_on_cpu;			/* the user scheduler is running (bool) */
 static u64 usersched_kick_ns;			/* last kick to get it a CPU (ns) */
@@ -878,8 +878,12 @@ static void wake_usersched(const struct task_struct *p, u64 enq_flags, u64 now)
 		flags = SCX_KICK_PREEMPT;
 	}
 	bpf_rcu_read_unlock();
-	if (flags == SCX_KICK_PREEMPT && (!(enq_flags & SCX_ENQ_WAKEUP) || !cpu_preemptible(cpu, now)))
-		return;
+	if (flags == SCX_KICK_PREEMPT) {
+		if (!(enq_flags & SCX_ENQ_WAKEUP) || !cpu_preemptible(cpu, now))
+			return;
+		/* Where it runs next: relay_select_cpu() wakes it there. */
+		WRITE_ONCE(usersched_cpu, cpu);
+	}
 	kick_usersched(cpu, flags);
 	WRITE_ONCE(usersched_kick_ns, now);
 }
@@ -1729,24 +1733,23 @@ s32 BPF_STRUCT_OPS(relay_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 	/*
 	 * The user scheduler waking from its idle block: its last CPU if idle,
 	 * else an idle one it may use (relay_enqueue() kicks it). With none
-	 * idle, the CPU its wakeup runs on, if it may run there: the
-	 * ring buffer's wakeup (an irq_work, queued where a task was handed to
-	 * it) runs on the CPU that queued the task, the one wake_usersched()
-	 * preempts for it; its last CPU would take an IPI and, on the other
-	 * side, a move across runqueues.
+	 * idle, usersched_cpu if it may run there: the CPU wake_usersched()
+	 * preempted for it, or else its last CPU. Its last CPU, when the
+	 * preempted one was another, left that one nothing to run and took
+	 * an IPI and a move across runqueues.
 	 */
 	if (is_usersched(p)) {
 		struct relay_cpu_state *st = cpu_state_of(prev_cpu);
-		s32 here;
 
 		if (st && READ_ONCE(st->idle) && !held_by_higher_class(prev_cpu))
 			return prev_cpu;
 		cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
 		if (cpu >= 0)
 			return cpu;
-		here = bpf_get_smp_processor_id();
-		if (bpf_cpumask_test_cpu(here, p->cpus_ptr) && !held_by_higher_class(here))
-			return here;
+		cpu = READ_ONCE(usersched_cpu);
+		if (cpu >= 0 && cpu < RELAY_MAX_CPUS && bpf_cpumask_test_cpu(cpu, p->cpus_ptr) &&
+		    !held_by_higher_class(cpu))
+			return cpu;
 		return prev_cpu;
 	}
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
