@@ -845,10 +845,11 @@ static void kick_usersched(s32 cpu, u64 flags)
  * Get the user scheduler a CPU after @p was handed to it: kick an idle CPU
  * it may run on (whichever CPU dispatches next runs the user scheduler
  * first); with none idle, a waking @p preempts its previous CPU (or, if the
- * user scheduler may not run there, the user scheduler's last CPU) once
- * that CPU's task had slice_min_ns (the wakeup preemption the fair class
- * does too). Nothing is done while the user scheduler runs or right after a
- * kick for it: one wake-up serves every task queued meanwhile.
+ * user scheduler may not run there, usersched_cpu) once that CPU's task had
+ * slice_min_ns (the wakeup preemption the fair class does too), and records
+ * it in usersched_cpu, where relay_select_cpu() wakes the user scheduler.
+ * Nothing is done while the user scheduler runs or right after a kick for
+ * it: one wake-up serves every task queued meanwhile.
  *
  * The CPUs are the user scheduler's (usersched_mask, kept current by
  * relay_set_cpumask), not @p's: with scx_relay confined (taskset), a CPU
@@ -2836,8 +2837,9 @@ static bool should_yield(struct task_struct *p, s32 cpu, u64 ran)
 	if ((req && READ_ONCE(*req)) || scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL_ON | cpu) || kthread_waits_for(cpu))
 		return true;
 	/*
-	 * The user scheduler needs one CPU, not all: its last CPU gives way
-	 * (wakeups kick one more, see wake_usersched). Every CPU giving way
+	 * The user scheduler needs one CPU, not all: usersched_cpu (its last
+	 * CPU, or the one preempted for it) gives way (wakeups kick one more,
+	 * see wake_usersched). Every CPU giving way
 	 * at every tick would send every hog through user space each tick,
 	 * and the keys would never get to order them.
 	 */
@@ -2892,7 +2894,7 @@ static bool head_may_run_on(const struct task_struct *p, s32 cpu)
 
 /*
  * Whether a task is queued in the kernel for @cpu: overdue or local work, a
- * kernel thread, the user scheduler (on its last CPU), or, at the head of
+ * kernel thread, the user scheduler (on usersched_cpu), or, at the head of
  * @cpu's DSQ or the shared DSQ, a task that may run on @cpu. Tasks that
  * user space still holds are not: once decided, they are queued here.
  */
