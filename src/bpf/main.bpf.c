@@ -1735,9 +1735,9 @@ s32 BPF_STRUCT_OPS(relay_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 	 * The user scheduler waking from its idle block: its last CPU if idle,
 	 * else an idle one it may use (relay_enqueue() kicks it). With none
 	 * idle, usersched_cpu if it may run there: the CPU wake_usersched()
-	 * preempted for it, or else its last CPU. Its last CPU, when the
-	 * preempted one was another, left that one nothing to run and took
-	 * an IPI and a move across runqueues.
+	 * preempted for it, or else its last CPU. Waking on its last CPU when
+	 * another was preempted cost that CPU an IPI, and the preempted one,
+	 * by timing, a move across runqueues or a dispatch that found nothing.
 	 */
 	if (is_usersched(p)) {
 		struct relay_cpu_state *st = cpu_state_of(prev_cpu);
