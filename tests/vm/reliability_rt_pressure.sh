@@ -82,8 +82,16 @@ slept=$(usersched_sleeps)
 [ "$slept" != gone ] || fail_with_log "idle: scx_relay's loop thread is gone"
 note "idle: the user scheduler slept in $slept of 20 looks"
 [ "$slept" -ge 15 ] || fail_with_log "idle: the user scheduler slept in only $slept of 20 looks (parked, not blocked?)"
-rt_phase "every CPU held by SCHED_FIFO" "$(seq 0 $((N - 1)))"
-rt_phase "all CPUs but cpu0 held by SCHED_FIFO" "$(seq 1 $((N - 1)))" hackbench -g 2 -l 50
+# RT_PRESSURE_ROUNDS: how many times both phases run (default 1), and
+# RT_PRESSURE_TRACE_BEGIN / RT_PRESSURE_TRACE_END: commands run around them
+# (reliability_ext_server_trace).
+${RT_PRESSURE_TRACE_BEGIN:-:}
+for round in $(seq "${RT_PRESSURE_ROUNDS:-1}"); do
+	[ "${RT_PRESSURE_ROUNDS:-1}" -eq 1 ] && r= || r="round $round: "
+	rt_phase "${r}every CPU held by SCHED_FIFO" "$(seq 0 $((N - 1)))"
+	rt_phase "${r}all CPUs but cpu0 held by SCHED_FIFO" "$(seq 1 $((N - 1)))" hackbench -g 2 -l 50
+done
+${RT_PRESSURE_TRACE_END:-:}
 
 kill -INT "$RELAY_PID"
 wait_relay

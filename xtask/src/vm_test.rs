@@ -53,9 +53,12 @@ pub const SMOKE_CASES: &[&str] = &[
 /// run by hand with `cargo xtask soak` or `vm-test --long`. The soak (about
 /// 190 s in CI form) and the recipe tally (upstream's stress recipe under
 /// each policy but deadline and fifo, about 190 s): the recipe itself stays
-/// in the suite under deadline and fifo (`scx_relay_stress_*`). And
+/// in the suite under deadline and fifo (`scx_relay_stress_*`). The ext
+/// server trace (reliability_rt_pressure's load 12 times, traced, about 6
+/// minutes on a slow machine: give it `--case-timeout-s 900`). And
 /// [`SCXTOP_CASE`], whose tool takes about 25 minutes to build.
-pub const LONG_CASES: &[&str] = &["reliability_recipe_tally", "reliability_soak", SCXTOP_CASE];
+pub const LONG_CASES: &[&str] =
+    &["reliability_ext_server_trace", "reliability_recipe_tally", "reliability_soak", SCXTOP_CASE];
 
 /// The case that reads scx_relay's metrics through upstream scxtop: `vm-test`
 /// builds scxtop into `.cache/scxtop/` first when it is selected.

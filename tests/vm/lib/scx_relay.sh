@@ -39,6 +39,8 @@ wait_state() {
 # counters. The reason is printed first, so a case timeout meanwhile still
 # leaves it in the log.
 fail_with_log() {
+	# RELAY_ON_FAIL: a command a case runs first (reliability_ext_server_trace).
+	${RELAY_ON_FAIL:-:}
 	note "failing: $*"
 	note "scx_relay output:"
 	cat "$RELAY_LOG"
