@@ -164,12 +164,6 @@ char _license[] SEC("license") = "GPL";
  * that DSQ's lock with interrupts off, on a CPU that found nothing to run.
  */
 #define STRANDED_SCAN_DEPTH 512
-/*
- * How deep move_first_to_local() looks into a DSQ for a task that may run
- * on the CPU: the tasks that may not are passed over, as the kernel's own
- * consume_dispatch_q() does.
- */
-#define CONSUME_SCAN_DEPTH (2 * MAX_PENDING)
 
 /* Most overdue tasks one ops.dispatch() moves to its CPU (count). */
 #define AGE_MOVES_PER_DISPATCH 4
@@ -1565,49 +1559,6 @@ out:
 }
 
 /*
- * The first task of @dsq that may run on @cpu (this CPU, in ops.dispatch()),
- * moved to its local DSQ: what scx_bpf_dsq_move_to_local() does, without
- * its window. The kernel's move of a task of another runqueue
- * (consume_remote_task() -> unlink_dsq_and_lock_src_rq()) takes the task off
- * the DSQ first and then waits for that runqueue's lock, which its CPU holds
- * while it schedules. If that CPU's ext server picks meanwhile, the pick
- * finds nothing of a task still counted on its runqueue: the server stops
- * with it counted, and a pinned kthread that wakes there before the move
- * ends is stranded (see keep_ext_server(); traced in the guest,
- * reliability_ext_server_trace, each time with p->scx.holding_cpu set).
- * scx_bpf_dsq_move() (ext.c scx_dsq_move()) takes the task's runqueue lock
- * first and moves the task only if it is still in @dsq, so the other CPU's
- * pick can still run it. A move that lost such a race is passed over.
- */
-/* Global (verified once, not per call site): it holds a loop. */
-__noinline int move_first_to_local(u64 dsq, s32 cpu)
-{
-	struct bpf_iter_scx_dsq it;
-	struct task_struct *p;
-	int moved = 0;
-	u32 i;
-
-	if (bpf_iter_scx_dsq_new(&it, dsq, 0))
-		goto out;
-	bpf_for(i, 0, CONSUME_SCAN_DEPTH) {
-		p = bpf_iter_scx_dsq_next(&it);
-		if (!p)
-			break;
-		/* A move the kernel refuses is a scheduler error (task_can_run_on_remote_rq()). */
-		if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr) ||
-		    (scx_bpf_task_cpu(p) != cpu && migration_disabled(p)))
-			continue;
-		if (scx_bpf_dsq_move(&it, p, SCX_DSQ_LOCAL, 0)) {
-			moved = 1;
-			break;
-		}
-	}
-out:
-	bpf_iter_scx_dsq_destroy(&it);
-	return moved;
-}
-
-/*
  * Move the task with the lowest vtime at the head of this CPU's DSQ or the
  * shared one to this CPU. Both queues are ordered by the same vtime, so this
  * serves them in one order: neither can starve the other (a task pinned to
@@ -1620,9 +1571,9 @@ static bool consume_in_vtime_order(s32 cpu)
 	struct task_struct *shared = __COMPAT_scx_bpf_dsq_peek(SHARED_DSQ);
 
 	if (mine && shared && vtime_before(shared->scx.dsq_vtime, mine->scx.dsq_vtime) &&
-	    move_first_to_local(SHARED_DSQ, cpu))
+	    scx_bpf_dsq_move_to_local(SHARED_DSQ, 0))
 		return true;
-	return move_first_to_local(cpu, cpu) || move_first_to_local(SHARED_DSQ, cpu);
+	return scx_bpf_dsq_move_to_local(cpu, 0) || scx_bpf_dsq_move_to_local(SHARED_DSQ, 0);
 }
 
 /*
@@ -1637,7 +1588,7 @@ __noinline int consume_from_held(s32 cpu)
 
 	bpf_for(i, 0, nr_cpu_ids) {
 		if (i != cpu && held_by_higher_class(i) && scx_bpf_dsq_nr_queued(i) > 0 &&
-		    move_first_to_local(i, cpu))
+		    scx_bpf_dsq_move_to_local(i, 0))
 			return 1;
 	}
 	return 0;
@@ -2596,10 +2547,10 @@ void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 	/* A fast-placed task queued for this CPU runs before the user scheduler (fast_place). */
 	if (fast_waits_for(cpu) && consume_in_vtime_order(cpu))
 		goto out;
-	if (usersched_has_work(true) && move_first_to_local(USERSCHED_DSQ, cpu))
+	if (usersched_has_work(true) && scx_bpf_dsq_move_to_local(USERSCHED_DSQ, 0))
 		goto out;
 	/* Kernel threads that had no whole slice yet (kthread_in_kernel). */
-	if (!partial_mode && move_first_to_local(KTHREAD_DSQ, cpu))
+	if (!partial_mode && scx_bpf_dsq_move_to_local(KTHREAD_DSQ, 0))
 		goto out;
 	if (consume_in_vtime_order(cpu) || consume_from_held(cpu))
 		goto out;
