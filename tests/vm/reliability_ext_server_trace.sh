@@ -1,6 +1,6 @@
-# reliability_rt_pressure's two phases 12 times in a row, with the kernel's
+# reliability_rt_pressure's two phases 8 times in a row, with the kernel's
 # ext deadline server traced (a long case: `cargo xtask vm-test --long
-# reliability_ext_server_trace --case-timeout-s 900`). Fails like that case,
+# reliability_ext_server_trace`, about 4 minutes here). Fails like that case,
 # on an ejection; either way it prints, per CPU, the server's empty picks
 # and the hazardous ones among them: picks that found nothing while tasks
 # of ours were still counted on the runqueue. The server stops on such a
@@ -8,7 +8,7 @@
 # step 4), and only an enqueue that takes the count from 0 to 1 starts it
 # again (ext.c enqueue_task_scx()), so a pinned kthread enqueued before the
 # count drops waits there until the higher-class load ends: the ejection
-# this case's parent saw in 1 of 8 runs (docs/reliability.md). Each
+# this case's parent saw in 2 of 9 runs (docs/reliability.md). Each
 # hazardous pick is printed with the context switches around it.
 #
 # Events (tracefs, needs the kernel's fprobe events with BTF arguments):
@@ -18,7 +18,7 @@
 # - dls: dl_server_start() called on a stopped server (the restarts);
 # - sched:sched_switch.
 T=/sys/kernel/tracing
-RT_PRESSURE_ROUNDS=${RT_PRESSURE_ROUNDS:-12}
+RT_PRESSURE_ROUNDS=8
 
 trace_begin() {
 	echo 16384 >$T/buffer_size_kb
@@ -34,13 +34,23 @@ trace_begin() {
 	echo 1 >$T/tracing_on
 }
 
+# Prints the report and leaves tracefs as it was (events off and removed,
+# the default buffer size); once: it is also the failure hook.
 trace_report() {
+	RELAY_ON_FAIL=
 	echo 0 >$T/tracing_on
 	for c in $(seq 0 $(($(nproc) - 1))); do
 		f=$T/per_cpu/cpu$c/trace
 		note "cpu$c: server restarts $(grep -c ' dls:' $f), empty picks $(grep -c ' exe:' $f), with tasks of ours counted $(grep ' exe:' $f | grep -vc ' nr=0 ')"
 		grep -v '^#' $f | grep -B4 -A4 -E ' exe:.* nr=[1-9]' | sed "s/^/cpu$c| /"
 	done
+	echo 0 >$T/events/sched/sched_switch/enable
+	echo 0 >$T/events/fprobes/exe/enable
+	echo 0 >$T/events/kprobes/dls/enable
+	echo '-:fprobes/exe' >>$T/dynamic_events
+	echo '-:kprobes/dls' >>$T/dynamic_events
+	echo >$T/trace
+	echo 1408 >$T/buffer_size_kb
 }
 
 RT_PRESSURE_TRACE_BEGIN=trace_begin

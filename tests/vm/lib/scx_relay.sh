@@ -39,9 +39,9 @@ wait_state() {
 # counters. The reason is printed first, so a case timeout meanwhile still
 # leaves it in the log.
 fail_with_log() {
-	# RELAY_ON_FAIL: a command a case runs first (reliability_ext_server_trace).
-	${RELAY_ON_FAIL:-:}
 	note "failing: $*"
+	# RELAY_ON_FAIL: a command a case runs then (reliability_ext_server_trace).
+	${RELAY_ON_FAIL:-:}
 	note "scx_relay output:"
 	cat "$RELAY_LOG"
 	if [ -n "$RELAY_PID" ] && relay_alive && [ "$(cat $SCX/state 2>/dev/null)" != enabled ]; then
