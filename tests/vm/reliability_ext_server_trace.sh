@@ -21,6 +21,8 @@ T=/sys/kernel/tracing
 RT_PRESSURE_ROUNDS=8
 
 trace_begin() {
+	# "1408", or "7 (expanded: 1408)" before the buffer was first used.
+	BUFFER_KB=$(sed 's/.*expanded: \([0-9]*\)).*/\1/; s/ .*//' $T/buffer_size_kb)
 	echo 16384 >$T/buffer_size_kb
 	echo 'f:exe ext_server_pick_task%return ret=$retval nr=dl_se->rq->scx.nr_running nrq=dl_se->rq->nr_running ldsq=dl_se->rq->scx.local_dsq.nr' >>$T/dynamic_events ||
 		fail "cannot trace ext_server_pick_task's return (fprobe events with BTF arguments)"
@@ -35,7 +37,7 @@ trace_begin() {
 }
 
 # Prints the report and leaves tracefs as it was (events off and removed,
-# the default buffer size); once: it is also the failure hook.
+# the buffer size it had); once: it is also the failure hook.
 trace_report() {
 	RELAY_ON_FAIL=
 	echo 0 >$T/tracing_on
@@ -50,7 +52,7 @@ trace_report() {
 	echo '-:fprobes/exe' >>$T/dynamic_events
 	echo '-:kprobes/dls' >>$T/dynamic_events
 	echo >$T/trace
-	echo 1408 >$T/buffer_size_kb
+	echo "${BUFFER_KB:-1408}" >$T/buffer_size_kb
 }
 
 RT_PRESSURE_TRACE_BEGIN=trace_begin

@@ -55,8 +55,8 @@ pub const SMOKE_CASES: &[&str] = &[
 /// each policy but deadline and fifo, about 190 s): the recipe itself stays
 /// in the suite under deadline and fifo (`scx_relay_stress_*`). The ext
 /// server trace (reliability_rt_pressure's load 8 times, traced, about 4
-/// minutes). And
-/// [`SCXTOP_CASE`], whose tool takes about 25 minutes to build.
+/// minutes). And [`SCXTOP_CASE`], whose tool takes about 25 minutes to
+/// build.
 pub const LONG_CASES: &[&str] =
     &["reliability_ext_server_trace", "reliability_recipe_tally", "reliability_soak", SCXTOP_CASE];
 
@@ -91,8 +91,8 @@ pub struct Options {
     #[arg(long, conflicts_with = "filters")]
     pub smoke: bool,
     /// Include the long cases (`LONG_CASES`: the soak, the recipe tally,
-    /// the ext server trace and scxtop), which the suite leaves out; a filter that names one of them
-    /// exactly selects it without this.
+    /// the ext server trace and scxtop), which the suite leaves out; a
+    /// filter that names one of them exactly selects it without this.
     #[arg(long, conflicts_with = "smoke")]
     pub long: bool,
     /// Time limit for each case inside the guest, in seconds.
