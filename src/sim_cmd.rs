@@ -12,8 +12,8 @@ use scheduler_core::{record::Recording, wire::MAX_CPUS};
 
 use crate::run::{tunables::TunablesError, Tunables};
 use scheduler_sim::{
-    late_yields, simulate, simulate_traced, Hybrid, Replay, ReplayError, SimConfig, SimError, Stall, TickRule,
-    UnknownWorkload, Workload,
+    late_yields, simulate, simulate_traced, Hybrid, Replay, ReplayError, SimConfig, SimError, Stall, StartDelays,
+    TickRule, UnknownWorkload, Workload,
 };
 
 /// Options of `scx_relay sim`.
@@ -59,7 +59,8 @@ pub struct SimArgs {
 /// (`scx_relay sim` and `scx_relay report` share them).
 #[derive(Debug, Clone, clap::Args)]
 pub struct SimSetup {
-    /// Workload preset: mixed, hogs, interactive, pipes, fork, affinity or nice.
+    /// Workload preset: mixed, hogs, interactive, pipes, fork, affinity,
+    /// nice, hackbench or cyclictest.
     #[arg(long, default_value = "mixed", allow_hyphen_values = true)]
     pub workload: String,
 
@@ -131,6 +132,19 @@ pub struct SimSetup {
     /// 2), where the model's comes on time. `record-summary` prints them.
     #[arg(long, conflicts_with = "decision_cost_ns")]
     pub recorded_costs: bool,
+
+    /// Time a CPU takes to switch to the task it runs next, in ns (the
+    /// kernel's context switch, and on a virtual machine what the
+    /// hypervisor adds): every start waits it, after a task blocked, after
+    /// a preemption or a user-scheduler run, and on an idle CPU woken.
+    /// Default 0: a CPU starts its next task at once.
+    #[arg(
+        long,
+        default_value = "0",
+        conflicts_with = "recorded_costs",
+        value_parser = int::<u64>("switch-cost-ns", 0, MAX_SWITCH_COST_NS)
+    )]
+    pub switch_cost_ns: u64,
 
     /// The slices, the stall timeout and the fast path: the real
     /// scheduler's options, with the same meaning, defaults and limits.
@@ -270,6 +284,8 @@ pub(crate) enum ConfigError {
 
 /// The most CPU a decision may cost the user scheduler (ns): 1 s.
 const MAX_DECISION_COST_NS: u64 = 1_000_000_000;
+/// The longest switch `--switch-cost-ns` may model (ns): 10 ms.
+const MAX_SWITCH_COST_NS: u64 = 10_000_000;
 
 /// CPUs without `--cpus` (and no replay).
 const DEFAULT_CPUS: u32 = 8;
@@ -364,7 +380,7 @@ pub(crate) fn config(args: &SimSetup) -> Result<(SimConfig, PolicyConfig), Confi
                 .as_ref()
                 .map(|c| c.run_extras_ns.iter().map(|&ns| ns.min(MAX_DECISION_COST_NS)).collect())
                 .unwrap_or_default(),
-            start_delays: costs.map(|c| c.start_delays).unwrap_or_default(),
+            start_delays: costs.map(|c| c.start_delays).unwrap_or_else(|| StartDelays::every(args.switch_cost_ns)),
             late_yields_ns,
             stall,
             stall_timeout_ns: tunables.stall_timeout_ns,
@@ -495,6 +511,33 @@ mod tests {
         assert!(!cfg.fast_path, "off, as on the real command");
         let (cfg, _) = config(&setup(&["--fast-path"]).unwrap()).unwrap();
         assert!(cfg.fast_path);
+        assert_eq!(cfg.start_delays, StartDelays::default(), "no switch cost");
+    }
+
+    /// `--workload`'s help names every preset.
+    #[test]
+    fn workload_help_names_every_preset() {
+        use clap::CommandFactory as _;
+        let cmd = Cli::command();
+        let arg = cmd.get_arguments().find(|a| a.get_id() == "workload").unwrap();
+        let help = arg.get_help().unwrap().to_string();
+        for p in scheduler_sim::PRESETS {
+            assert!(help.contains(p.name), "{} missing from: {help}", p.name);
+        }
+    }
+
+    /// `--switch-cost-ns` delays every kind of start by that much, within
+    /// its bounds, and is the model's cost: not with the recorded ones.
+    #[test]
+    fn switch_cost() {
+        let (cfg, _) = config(&setup(&["--switch-cost-ns", "5000"]).unwrap()).unwrap();
+        let d = &cfg.start_delays;
+        assert_eq!(
+            (&d.idle_wake_ns, &d.switch_ns, &d.after_preemption_or_user_ns),
+            (&vec![5000], &vec![5000], &vec![5000])
+        );
+        assert!(setup(&["--switch-cost-ns", "10000001"]).is_err());
+        assert!(setup(&["--switch-cost-ns", "1", "--recorded-costs"]).is_err());
     }
 
     /// `--big-cpus` makes a hybrid machine, its little CPUs at half speed

@@ -205,7 +205,11 @@
 //!   what policies see);
 //! - by default no IPI or context-switch cost: a kicked idle CPU runs at
 //!   once, a wakeup onto an idle CPU has zero latency ([`StartDelays`]
-//!   adds them);
+//!   adds them; `sim --switch-cost-ns`, [`StartDelays::every`], one for
+//!   every start);
+//! - pipes only in [`Behavior::PipeGroup`] (hackbench's): a pipe holds
+//!   messages, not bytes, and a write or read costs the same whatever the
+//!   pipe holds;
 //! - no preemption other than the tick and the dispatcher's preempt kick
 //!   (no `SCX_ENQ_PREEMPT`); by default the tick comes on time, every
 //!   `tick_ns` on every CPU (`SimConfig::late_yields_ns` makes it late, as
@@ -391,6 +395,17 @@ pub struct StartDelays {
     /// ran the user scheduler, and chose another task: from that choice to
     /// the task's start (ns).
     pub after_preemption_or_user_ns: Vec<u64>,
+}
+
+impl StartDelays {
+    /// The same delay `ns` for every kind of start (`sim --switch-cost-ns`);
+    /// none for 0.
+    pub fn every(ns: u64) -> Self {
+        if ns == 0 {
+            return Self::default();
+        }
+        Self { idle_wake_ns: vec![ns], switch_ns: vec![ns], after_preemption_or_user_ns: vec![ns] }
+    }
 }
 
 impl Default for SimConfig {

@@ -10,7 +10,7 @@ use super::{
     recorder::{SimRecorder, USER_PID},
     replay::{Replay, Step},
     rng::SplitMix64,
-    tasks::{create_replay, create_workload, QueueId, Role, SimTask, TaskState, PID_BASE},
+    tasks::{create_replay, create_workload, Pipe, QueueId, Role, SimTask, TaskState, PID_BASE},
     trace::{Runner, Slice},
     workload::{TaskClass, JITTER_PCT, SPAWN_NS},
     PolicySwitch, SimConfig, SimError, SwitchRecord,
@@ -47,6 +47,11 @@ pub(crate) enum Broken {
     /// Both tasks of a pipe pair sleep with no timer: the message is lost.
     #[error("pipe tasks {task} and {partner} both blocked: lost")]
     PipeLost { task: usize, partner: TaskId },
+    /// A pipe group's task sleeps where nothing will wake it: a receiver
+    /// with messages in its pipe, a sender blocked on a pipe with room or
+    /// not among its blocked writers.
+    #[error("pipe group task {task} sleeps with nothing to wake it")]
+    PipeGroupLost { task: usize },
     /// A sleeping task has no wake timer, or more than one.
     #[error("sleeping task {task} has {timers} wake timers")]
     WakeTimers { task: usize, timers: u32 },
@@ -261,6 +266,9 @@ pub(crate) struct Machine {
     pub(crate) trace: Option<Vec<Slice>>,
     /// The scripts of a replay's tasks ([`Role::Replay`]).
     pub(crate) replay: Option<Arc<Replay>>,
+    /// The pipes of the workload's pipe groups ([`Role::Sender`],
+    /// [`Role::Receiver`]).
+    pub(crate) pipes: Vec<Pipe>,
     /// The run's events as a recording, when one was asked for
     /// ([`crate::simulate_recorded`]).
     pub(crate) recorder: Option<SimRecorder>,
@@ -322,7 +330,8 @@ impl Machine {
         let mut rng = SplitMix64::new(config.seed);
         let mut tasks = Vec::new();
         let mut wakes = Vec::new();
-        create_workload(config.workload.groups(), n, &mut rng, &mut tasks, &mut wakes);
+        let mut pipes = Vec::new();
+        create_workload(config.workload.groups(), n, &mut rng, &mut tasks, &mut wakes, &mut pipes);
         let replay = config.workload.replay().cloned();
         if let Some(r) = &replay {
             create_replay(r, n, &mut tasks, &mut wakes);
@@ -404,6 +413,7 @@ impl Machine {
             switch_log: Vec::new(),
             trace: None,
             replay,
+            pipes,
             recorder: None,
             waking_cpu: None,
             task_shared: TaskSharedTable::new(),
@@ -748,6 +758,44 @@ impl Machine {
                 let t = &mut self.tasks[id as usize];
                 if t.wake_pending {
                     t.wake_pending = false;
+                    AfterBurst::Stays
+                } else {
+                    t.state = TaskState::Sleeping;
+                    AfterBurst::Leaves
+                }
+            }
+            Role::Sender { first_pipe, receivers, next, message_ns } => {
+                let pipe = &mut self.pipes[(first_pipe + next) as usize];
+                self.tasks[id as usize].burst_left = self.rng.jitter(message_ns, JITTER_PCT);
+                if pipe.fill >= pipe.capacity {
+                    // Blocks; its write is done again once woken.
+                    pipe.writers.push_back(id);
+                    self.tasks[id as usize].state = TaskState::Sleeping;
+                    return AfterBurst::Leaves;
+                }
+                pipe.fill += 1;
+                let reader = pipe.reader;
+                // Asleep only on an empty pipe: the kernel's pipe_write()
+                // wakes the reader when the pipe was empty.
+                if self.tasks[reader as usize].state == TaskState::Sleeping {
+                    self.wake(reader);
+                }
+                if let Role::Sender { next, .. } = &mut self.tasks[id as usize].role {
+                    *next = (*next + 1) % receivers;
+                }
+                AfterBurst::Stays
+            }
+            Role::Receiver { pipe, message_ns } => {
+                let pipe = &mut self.pipes[pipe as usize];
+                pipe.fill -= 1;
+                let (left, writer) = (pipe.fill, pipe.writers.pop_front());
+                if let Some(w) = writer {
+                    self.wake(w);
+                }
+                let t = &mut self.tasks[id as usize];
+                t.work_units += 1;
+                t.burst_left = self.rng.jitter(message_ns, JITTER_PCT);
+                if left > 0 {
                     AfterBurst::Stays
                 } else {
                     t.state = TaskState::Sleeping;
@@ -1113,6 +1161,21 @@ impl Machine {
                         let p = partner as usize;
                         if self.tasks[p].state == TaskState::Sleeping && timers[p] == 0 && timers[id] == 0 {
                             return Err(Broken::PipeLost { task: id, partner });
+                        }
+                    } else if let Role::Receiver { pipe, .. } = t.role {
+                        // Woken by the write that finds its pipe empty.
+                        if self.pipes[pipe as usize].fill > 0 {
+                            return Err(Broken::PipeGroupLost { task: id });
+                        }
+                    } else if let Role::Sender { first_pipe, next, .. } = t.role {
+                        // Before its first wakeup, on its timer; later,
+                        // blocked on a pipe that was full, woken by a read
+                        // (one per read, so it may wait while the pipe has
+                        // room again).
+                        let p = &self.pipes[(first_pipe + next) as usize];
+                        let blocked = p.writers.contains(&(id as TaskId));
+                        if !(blocked || (timers[id] == 1 && !t.enabled)) {
+                            return Err(Broken::PipeGroupLost { task: id });
                         }
                     } else if let Role::Replay { .. } = t.role {
                         // Blocked: woken by another task; else asleep on one timer.

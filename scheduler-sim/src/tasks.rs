@@ -64,6 +64,19 @@ pub(crate) enum Role {
         run_ns: u64,
         leader: bool,
     },
+    /// A writer of a [`Behavior::PipeGroup`]: its next write goes to pipe
+    /// `first_pipe + next`.
+    Sender {
+        first_pipe: u32,
+        receivers: u32,
+        next: u32,
+        message_ns: u64,
+    },
+    /// The reader of pipe `pipe` of a [`Behavior::PipeGroup`].
+    Receiver {
+        pipe: u32,
+        message_ns: u64,
+    },
     ForkParent {
         children: u32,
         child_run_ns: u64,
@@ -76,6 +89,17 @@ pub(crate) enum Role {
     Replay {
         script: u32,
     },
+}
+
+/// A pipe of a [`Behavior::PipeGroup`]: the messages in it, its reader, and
+/// the writers blocked on it while it is full (woken one per message read,
+/// in the order they blocked).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Pipe {
+    pub(crate) reader: TaskId,
+    pub(crate) fill: u32,
+    pub(crate) capacity: u32,
+    pub(crate) writers: std::collections::VecDeque<TaskId>,
 }
 
 /// Where a replayed task is in its script.
@@ -324,14 +348,16 @@ impl SimTask {
 
 /// Creates the tasks of `groups` on a machine of `nr_cpus` CPUs, appending
 /// them to `tasks` and the time of each one's first wakeup to `wakes`
-/// (within the first millisecond, seeded; a pipe pair's second task waits
-/// for its partner's first message instead).
+/// (within the first millisecond, seeded; a pipe pair's second task and a
+/// pipe group's receivers wait for a message instead), and a pipe group's
+/// pipes to `pipes`.
 pub(crate) fn create_workload(
     groups: &[TaskGroup],
     nr_cpus: u32,
     rng: &mut SplitMix64,
     tasks: &mut Vec<SimTask>,
     wakes: &mut Vec<(u64, TaskId)>,
+    pipes: &mut Vec<Pipe>,
 ) {
     for group in groups {
         let count = group.count.resolve(nr_cpus);
@@ -364,6 +390,29 @@ pub(crate) fn create_workload(
                     tasks.push(follower);
                     wakes.push((rng.below(1_000_000), a));
                 }
+                Behavior::PipeGroup { senders, receivers, message_ns, capacity } => {
+                    // Receivers first, then senders; indices within the
+                    // group place them on CPUs as one list.
+                    let first_pipe = pipes.len() as u32;
+                    for r in 0..receivers {
+                        let id = tasks.len() as TaskId;
+                        let role = Role::Receiver { pipe: first_pipe + r, message_ns };
+                        let index = i * (senders + receivers) + r;
+                        let mut t = SimTask::new(PID_BASE + id as i32, group, role, set(index), index, nr_cpus);
+                        t.burst_left = rng.jitter(message_ns, JITTER_PCT);
+                        tasks.push(t);
+                        pipes.push(Pipe { reader: id, fill: 0, capacity, writers: Default::default() });
+                    }
+                    for w in 0..senders {
+                        let id = tasks.len() as TaskId;
+                        let role = Role::Sender { first_pipe, receivers, next: 0, message_ns };
+                        let index = i * (senders + receivers) + receivers + w;
+                        let mut t = SimTask::new(PID_BASE + id as i32, group, role, set(index), index, nr_cpus);
+                        t.burst_left = rng.jitter(message_ns, JITTER_PCT);
+                        tasks.push(t);
+                        wakes.push((rng.below(1_000_000), id));
+                    }
+                }
                 behavior => {
                     let (role, burst) = match behavior {
                         Behavior::Hog => (Role::Hog, HOG_BURST_NS),
@@ -371,7 +420,7 @@ pub(crate) fn create_workload(
                         Behavior::ForkBurst { children, child_run_ns, period_ns } => {
                             (Role::ForkParent { children, child_run_ns, period_ns }, SPAWN_NS)
                         }
-                        Behavior::PipePair { .. } => continue,
+                        Behavior::PipePair { .. } | Behavior::PipeGroup { .. } => continue,
                     };
                     let mut t = SimTask::new(pid, group, role, set(i), i, nr_cpus);
                     t.burst_left = burst;
@@ -433,7 +482,7 @@ mod tests {
     fn pipe_pairs_are_partners() {
         let g = TaskGroup::new(TaskClass::Pipe, Count::Fixed(2), Behavior::PipePair { run_ns: 10 });
         let (mut tasks, mut wakes) = (Vec::new(), Vec::new());
-        create_workload(&[g], 4, &mut SplitMix64::new(1), &mut tasks, &mut wakes);
+        create_workload(&[g], 4, &mut SplitMix64::new(1), &mut tasks, &mut wakes, &mut Vec::new());
         assert_eq!(tasks.len(), 4);
         assert_eq!(wakes.iter().map(|w| w.1).collect::<Vec<_>>(), vec![0, 2]);
         assert_eq!(tasks[1].role, Role::Pipe { partner: 0, run_ns: 10, leader: false });

@@ -86,6 +86,25 @@ pub enum Behavior {
         /// CPU time per message (ns, about).
         run_ns: u64,
     },
+    /// hackbench's group, per count: `senders` tasks each write a message
+    /// to each of `receivers` pipes in turn, and each receiver reads its
+    /// pipe's messages one at a time, each write and each read taking about
+    /// `message_ns`. A pipe holds at most `capacity` messages: a sender
+    /// blocks on a full one until its receiver reads, and a receiver
+    /// blocks on an empty one until a sender writes (a write wakes the
+    /// receiver only when the pipe was empty, as the kernel's
+    /// `pipe_write()`), so a receiver that runs late reads a batch for one
+    /// wakeup. A work unit is a message read.
+    PipeGroup {
+        /// Writers per group.
+        senders: u32,
+        /// Readers per group, one pipe each.
+        receivers: u32,
+        /// CPU time of a write and of a read (ns, about).
+        message_ns: u64,
+        /// Messages a pipe holds.
+        capacity: u32,
+    },
     /// A parent that every `period_ns` runs [`SPAWN_NS`] and spawns
     /// `children` tasks, each running about `child_run_ns` and exiting; a
     /// work unit is a child that finished.
@@ -226,6 +245,9 @@ pub enum WorkloadError {
     /// loop without time passing).
     #[error("{0} must be > 0")]
     ZeroDuration(&'static str),
+    /// A count of zero where at least one is needed.
+    #[error("{0} must be >= 1")]
+    ZeroCount(&'static str),
 }
 
 impl TaskGroup {
@@ -250,6 +272,11 @@ impl TaskGroup {
             Behavior::Periodic { .. } => Ok(()),
             Behavior::PipePair { run_ns: 0 } => Err(WorkloadError::ZeroDuration("pipe run_ns")),
             Behavior::PipePair { .. } => Ok(()),
+            Behavior::PipeGroup { message_ns: 0, .. } => Err(WorkloadError::ZeroDuration("pipe group message_ns")),
+            Behavior::PipeGroup { senders: 0, .. } => Err(WorkloadError::ZeroCount("pipe group senders")),
+            Behavior::PipeGroup { receivers: 0, .. } => Err(WorkloadError::ZeroCount("pipe group receivers")),
+            Behavior::PipeGroup { capacity: 0, .. } => Err(WorkloadError::ZeroCount("pipe group capacity")),
+            Behavior::PipeGroup { .. } => Ok(()),
             Behavior::ForkBurst { child_run_ns: 0, .. } => Err(WorkloadError::ZeroDuration("fork child_run_ns")),
             Behavior::ForkBurst { period_ns: 0, .. } => Err(WorkloadError::ZeroDuration("fork period_ns")),
             Behavior::ForkBurst { .. } => Ok(()),
@@ -334,7 +361,7 @@ pub enum Preset {
     Affinity,
     /// Hogs at four nice levels.
     Nice,
-    /// `cargo xtask bench-vm`'s hackbench: many pipe pairs.
+    /// `cargo xtask bench-vm`'s hackbench: its groups of senders and receivers.
     Hackbench,
     /// `cargo xtask bench-vm`'s latency workload: one 1 ms periodic task
     /// pinned to CPU 0 (cyclictest pins its measuring thread: its
@@ -355,13 +382,20 @@ pub struct PresetDef {
     pub groups: &'static [TaskGroup],
 }
 
-use Behavior::{ForkBurst, Hog, Periodic, PipePair};
+use Behavior::{ForkBurst, Hog, Periodic, PipeGroup, PipePair};
 use Count::PerEightCpus as Per8;
 
 const INTERACTIVE: Behavior = Periodic { run_ns: 500_000, sleep_ns: 4_500_000 };
 const SHORT_PERIODIC: Behavior = Periodic { run_ns: 100_000, sleep_ns: 1_000_000 };
 const PINNED_PERIODIC: Behavior = Periodic { run_ns: 300_000, sleep_ns: 2_000_000 };
 const PIPE: Behavior = PipePair { run_ns: 50_000 };
+/// One group of `hackbench -g N` (pipe mode): 20 senders, 20 receivers, a
+/// 100-byte message per write and per read. A pipe holds 64 KiB, 16 pages
+/// into which the kernel's `pipe_write()` merges small writes: 40 messages
+/// a page. A write or a read costs about 3 us: a TCG guest's hackbench
+/// (`-g 4 -l 200`, 320,000 messages) spent about 1.9 s of CPU beyond its
+/// context switches (docs/simulator.md, "throughput").
+const HACKBENCH_GROUP: Behavior = PipeGroup { senders: 20, receivers: 20, message_ns: 3_000, capacity: 640 };
 const FORK: Behavior = ForkBurst { children: 8, child_run_ns: 200_000, period_ns: 10_000_000 };
 
 /// Every preset: name, what it is, its groups. The one place presets are defined.
@@ -434,8 +468,8 @@ pub const PRESETS: &[PresetDef] = &[
     PresetDef {
         preset: Preset::Hackbench,
         name: "hackbench",
-        about: "hackbench -g 4 as 80 pipe ping-pong pairs of 20 us per message (160 tasks), any CPU count",
-        groups: &[TaskGroup::new(TaskClass::Pipe, Count::Fixed(80), PipePair { run_ns: 20_000 })],
+        about: "hackbench -g 4: 4 groups of 20 senders writing to 20 receivers' pipes (640 messages each), 3 us per write and per read (160 tasks), any CPU count",
+        groups: &[TaskGroup::new(TaskClass::Pipe, Count::Fixed(4), HACKBENCH_GROUP)],
     },
     PresetDef {
         preset: Preset::Cyclictest,

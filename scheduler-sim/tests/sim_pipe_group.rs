@@ -1,0 +1,74 @@
+//! hackbench's pipe groups ([`Behavior::PipeGroup`]): a receiver reads what
+//! its pipe holds for one wakeup, so how long it waits sets how many
+//! wakeups (and context switches) the same messages take; a sender blocks on
+//! a full pipe; no message or task is lost.
+#![allow(clippy::unwrap_used)]
+
+mod sim_support;
+
+use scheduler_sim::{simulate, Behavior, Count, Report, SimConfig, StartDelays, TaskClass, TaskGroup, Workload};
+use sim_support::RoundRobin;
+
+/// One group of `senders` writers and one reader, pipes of `capacity`
+/// messages of 10 µs, on `cpus` CPUs for 1 s, with the simulator's
+/// invariants checked after every event.
+fn group(cpus: u32, senders: u32, capacity: u32) -> SimConfig {
+    let g = Behavior::PipeGroup { senders, receivers: 1, message_ns: 10_000, capacity };
+    SimConfig {
+        nr_cpus: cpus,
+        duration_ns: 1_000_000_000,
+        workload: Workload::Custom(vec![TaskGroup::new(TaskClass::Pipe, Count::Fixed(1), g)]),
+        check_invariants: true,
+        ..SimConfig::default()
+    }
+}
+
+/// The receiver is created first: (messages it read, its runs).
+fn reader(r: &Report) -> (u64, u64) {
+    (r.tasks[0].work_units, r.tasks[0].runs)
+}
+
+/// On one CPU the sender writes until the pipe is full or its 1 ms slice
+/// ends, so the receiver reads a batch per run: with room for 8 messages,
+/// about 8; with room for 1, one message per run, the writer blocking on
+/// every other write.
+#[test]
+fn a_reader_reads_what_its_pipe_holds_per_wakeup() {
+    let roomy = simulate(&group(1, 1, 8), Box::new(RoundRobin::new(1_000_000))).unwrap();
+    let (read, runs) = reader(&roomy);
+    assert!(read > 40_000, "about half of 1 s of 10 µs steps are reads: {read}");
+    assert!(read >= 7 * runs, "batches of about 8: {read} messages in {runs} runs");
+    assert_eq!(roomy.tasks[1].work_units, 0, "a sender's work is counted where it is read");
+
+    let tight = simulate(&group(1, 1, 1), Box::new(RoundRobin::new(1_000_000))).unwrap();
+    let (read, runs) = reader(&tight);
+    // Each message now takes a wakeup through the user scheduler too.
+    assert!(read > 20_000, "{read}");
+    assert!(runs >= read, "one message per run: {read} messages in {runs} runs");
+}
+
+/// Writers blocked on a full pipe are all woken in time, one per message
+/// read: four senders on two CPUs keep a one-message pipe busy, each sender
+/// running, and the invariant check finds no task asleep with nothing to
+/// wake it.
+#[test]
+fn blocked_writers_all_come_back() {
+    let r = simulate(&group(2, 4, 1), Box::new(RoundRobin::new(1_000_000))).unwrap();
+    assert!(reader(&r).0 > 10_000, "{:?}", reader(&r));
+    for t in &r.tasks[1..] {
+        assert!(t.runs > 100, "sender {} ran {} times", t.pid, t.runs);
+    }
+}
+
+/// A context switch's cost (`StartDelays::every`, `sim --switch-cost-ns`)
+/// is paid per switch, so the same pipes pass fewer messages with it, and
+/// a start delay of 0 is no delay at all.
+#[test]
+fn a_switch_cost_costs_messages() {
+    let free = simulate(&group(2, 4, 8), Box::new(RoundRobin::new(1_000_000))).unwrap();
+    let costly = SimConfig { start_delays: StartDelays::every(100_000), ..group(2, 4, 8) };
+    let costly = simulate(&costly, Box::new(RoundRobin::new(1_000_000))).unwrap();
+    let (a, b) = (reader(&free).0, reader(&costly).0);
+    assert!(b * 10 < a * 9, "100 µs per switch passes under 90 % of the messages: {b} vs {a}");
+    assert_eq!(StartDelays::every(0), StartDelays::default());
+}
