@@ -3,7 +3,7 @@
 #
 # Every measurement is one console line the host parses:
 #   relay-bench: <round> <scheduler> <metric> <value>
-# (metrics: hackbench_s, lat_p50_us, lat_p99_us, lat_max_us, lat_overflows,
+# (metrics: hackbench_s, hackbench_switches_per_kmsg, lat_p50_us, lat_p99_us, lat_max_us, lat_overflows,
 # lat_avg_us, lat_wait_us, lat_wait_runs,
 # switch_ops_s, hdd_ops_s, cost_cpu_ms, cost_bpf_ms, cost_bpf_runs, cost_decisions, cost_syscalls, and for scx_relay
 # the profile counters prof_* and its BPF programs' bpf_<program>_runs and
@@ -157,10 +157,17 @@ stop_sched() {
 	sched_pid=
 }
 
-# Workload 1: hackbench run time.
+# Workload 1: hackbench run time, and its tasks' context switches (busybox
+# time's voluntary and involuntary ones, of hackbench and the children it
+# waited for) per 1,000 messages (-g 4: 4 groups of 20 senders each writing
+# N messages to each of 20 receivers, 1,600 N).
 run_hackbench() {
-	t=$(hackbench -g 4 -l "$hackbench_loops" 2>&1 | awk '/^Time:/ { print $2 }')
+	out=$({ busybox time -f "relay-switches %w %c" hackbench -g 4 -l "$hackbench_loops"; } 2>&1)
+	t=$(echo "$out" | awk '/^Time:/ { print $2 }')
 	[ -n "$t" ] && emit hackbench_s "$t"
+	sw=$(echo "$out" | awk -v msgs=$((1600 * hackbench_loops)) \
+		'/^relay-switches / { printf "%.2f", ($2 + $3) * 1000 / msgs }')
+	[ -n "$sw" ] && emit hackbench_switches_per_kmsg "$sw"
 }
 
 # The threads of process $1 as "tid run_ns run_delay_ns pcount" lines, from

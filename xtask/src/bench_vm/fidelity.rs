@@ -99,6 +99,26 @@ pub(super) const COMPARED: &[Compared] = &[
         sim_lower_is_better: false,
         tie: Tie::Relative(0.03),
     },
+    // Why throughput differs: each context switch costs the TCG guest
+    // about 160 µs (docs/simulator.md, "throughput"), so the policy that
+    // makes hackbench's tasks switch least passes its messages soonest.
+    Compared {
+        label: "context switches (hackbench)",
+        guest: Metric::Raw("hackbench_switches_per_kmsg"),
+        guest_label: "hackbench -g 4: its tasks' context switches per 1,000 messages",
+        guest_lower_is_better: true,
+        sim_workload: "hackbench",
+        sim_label: "waits per 1,000 messages read",
+        sim_value: |r| {
+            let classes = r.get("classes")?.as_array()?;
+            let class = classes.iter().find(|c| c.get("class").and_then(Value::as_str) == Some("pipe"))?;
+            let waits = class.get("latency")?.get("samples")?.as_f64()?;
+            let messages = class.get("work_units")?.as_f64()?;
+            (messages > 0.0).then(|| waits * 1000.0 / messages)
+        },
+        sim_lower_is_better: true,
+        tie: Tie::Relative(0.10),
+    },
     Compared {
         label: "wakeup latency p50",
         guest: Metric::Raw("lat_p50_us"),
@@ -387,6 +407,19 @@ mod tests {
         assert_eq!(scheduler_of("local"), "local");
     }
 
+    /// The simulator's switches per 1,000 messages: the pipe class's waits
+    /// over its work units, from `sim --json`'s fields.
+    #[test]
+    fn simulated_switches_per_message() {
+        let c = COMPARED.iter().find(|c| c.label == "context switches (hackbench)").expect("compared");
+        let report = serde_json::json!({"classes": [
+            {"class": "hog", "work_units": 0, "latency": {"samples": 7}},
+            {"class": "pipe", "work_units": 2000, "latency": {"samples": 30}},
+        ]});
+        assert_eq!((c.sim_value)(&report), Some(15.0));
+        assert_eq!((c.sim_value)(&serde_json::json!({"classes": []})), None);
+    }
+
     /// The summary says whether the orders agree; the sections give both
     /// ranks and the guest's spread; the kernel's EEVDF is left out.
     #[test]
@@ -402,19 +435,25 @@ mod tests {
         ]);
         let r = Results::parse(text.iter().map(String::as_str));
         let mut sim = SimValues::new();
+        let at = |label| COMPARED.iter().position(|c| c.label == label).expect("a compared metric");
+        let (throughput, fairness) = (at("throughput"), at("weight fairness"));
         // Throughput: the simulator has fifo ahead (the guest has deadline ahead).
-        sim.insert(("deadline".into(), 0), 100.0);
-        sim.insert(("fifo".into(), 0), 200.0);
-        sim.insert(("deadline".into(), 4), 1.0);
-        sim.insert(("fifo".into(), 4), 0.51);
+        sim.insert(("deadline".into(), throughput), 100.0);
+        sim.insert(("fifo".into(), throughput), 200.0);
+        sim.insert(("deadline".into(), fairness), 1.0);
+        sim.insert(("fifo".into(), fairness), 0.51);
+        // Switches: the simulator's, with no guest values for them (a raw file from before the metric).
+        sim.insert(("deadline".into(), at("context switches (hackbench)")), 3.0);
+        sim.insert(("fifo".into(), at("context switches (hackbench)")), 4.0);
         let md = markdown(&r, &sim, "cargo xtask bench-vm --sim-fidelity", "7.3", 4);
         assert!(md.contains("| throughput | hackbench -g 4 time (s) | `hackbench`: messages passed (work units) | within 3 % | **no** | -1.00 |"), "{md}");
         assert!(md.contains("| weight fairness | share_probe fair_share_index | `nice`: fair_share_index | within 0.01 | yes | 1.00 |"), "{md}");
         assert!(md.contains("| wakeup latency p50 | cyclictest p50 under hogs (µs) | `cyclictest`: periodic task's wait p50 (µs) | within 5 % | not measured | – |"), "{md}");
+        assert!(md.contains("| context switches (hackbench) | hackbench -g 4: its tasks' context switches per 1,000 messages | `hackbench`: waits per 1,000 messages read | within 10 % | not measured | – |"), "{md}");
         assert!(md.contains("| scx_relay deadline | 11.00 | 10.00–12.00 | 1 | 100.0 | 2 |"), "{md}");
         assert!(!md.contains("EEVDF |"), "{md}");
         // A simulator that ranks every policy equal is said to, apart from an order it gets wrong.
-        sim.insert(("fifo".into(), 0), 100.0);
+        sim.insert(("fifo".into(), throughput), 100.0);
         let md = markdown(&r, &sim, "cargo xtask bench-vm --sim-fidelity", "7.3", 4);
         assert!(md.contains("| within 3 % | **no**: the simulator ties them all | – |"), "{md}");
     }
