@@ -127,7 +127,8 @@ pub struct SimSetup {
     /// model's costs per step and task received still come on top); a free CPU takes one of the recorded times
     /// to start the task it runs next (an idle CPU woken for it; a switch
     /// after a task blocked; a start after a preemption or a user-scheduler
-    /// run), where the model starts at once; and the tick makes a running
+    /// run), where the model starts at once (or after --switch-cost-ns,
+    /// which it replaces); and the tick makes a running
     /// task yield as late as the recorded one did (files of format version
     /// 2), where the model's comes on time. `record-summary` prints them.
     #[arg(long, conflicts_with = "decision_cost_ns")]

@@ -207,9 +207,13 @@
 //!   once, a wakeup onto an idle CPU has zero latency ([`StartDelays`]
 //!   adds them; `sim --switch-cost-ns`, [`StartDelays::every`], one for
 //!   every start);
-//! - pipes only in [`Behavior::PipeGroup`] (hackbench's): a pipe holds
-//!   messages, not bytes, and a write or read costs the same whatever the
-//!   pipe holds;
+//! - pipe contents only in [`Behavior::PipeGroup`] (hackbench's; a
+//!   [`Behavior::PipePair`] only passes a turn): a pipe holds messages, not
+//!   bytes; a write or read costs the same whatever the pipe holds; a
+//!   writer that finds the pipe full has spent its write's CPU time (the
+//!   kernel's sleeps first and copies once woken); each message read wakes
+//!   one blocked writer (the kernel's reader wakes one when a page frees,
+//!   and each woken writer the next);
 //! - no preemption other than the tick and the dispatcher's preempt kick
 //!   (no `SCX_ENQ_PREEMPT`); by default the tick comes on time, every
 //!   `tick_ns` on every CPU (`SimConfig::late_yields_ns` makes it late, as

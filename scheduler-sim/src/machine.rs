@@ -47,11 +47,12 @@ pub(crate) enum Broken {
     /// Both tasks of a pipe pair sleep with no timer: the message is lost.
     #[error("pipe tasks {task} and {partner} both blocked: lost")]
     PipeLost { task: usize, partner: TaskId },
-    /// A pipe group's task sleeps where nothing will wake it: a receiver
-    /// with messages in its pipe, a sender blocked on a pipe with room or
-    /// not among its blocked writers.
-    #[error("pipe group task {task} sleeps with nothing to wake it")]
-    PipeGroupLost { task: usize },
+    /// A pipe group's task or pipe disagrees with the other: a receiver
+    /// asleep with messages in its pipe or runnable with none, a sender
+    /// asleep but not blocked on its pipe, a blocked writer that is not
+    /// asleep on it, a pipe over its capacity.
+    #[error("pipe group task {task}: {what}")]
+    PipeGroup { task: usize, what: &'static str },
     /// A sleeping task has no wake timer, or more than one.
     #[error("sleeping task {task} has {timers} wake timers")]
     WakeTimers { task: usize, timers: u32 },
@@ -638,7 +639,7 @@ impl Machine {
             return Err(Broken::BurstLeft { cpu, task: id }.into());
         }
         self.waking_cpu = Some(cpu);
-        let after = self.finish_burst(id);
+        let after = self.finish_burst(id)?;
         self.waking_cpu = None;
         match after {
             AfterBurst::Stays => {
@@ -733,9 +734,9 @@ impl Machine {
     }
 
     /// Task `id` used up its burst: it sleeps, blocks, spawns, exits or goes on.
-    fn finish_burst(&mut self, id: TaskId) -> AfterBurst {
+    fn finish_burst(&mut self, id: TaskId) -> Result<AfterBurst, Broken> {
         let role = self.tasks[id as usize].role;
-        match role {
+        Ok(match role {
             Role::Hog => {
                 self.tasks[id as usize].burst_left = super::tasks::HOG_BURST_NS;
                 AfterBurst::Stays
@@ -764,44 +765,10 @@ impl Machine {
                     AfterBurst::Leaves
                 }
             }
-            Role::Sender { first_pipe, receivers, next, message_ns } => {
-                let pipe = &mut self.pipes[(first_pipe + next) as usize];
-                self.tasks[id as usize].burst_left = self.rng.jitter(message_ns, JITTER_PCT);
-                if pipe.fill >= pipe.capacity {
-                    // Blocks; its write is done again once woken.
-                    pipe.writers.push_back(id);
-                    self.tasks[id as usize].state = TaskState::Sleeping;
-                    return AfterBurst::Leaves;
-                }
-                pipe.fill += 1;
-                let reader = pipe.reader;
-                // Asleep only on an empty pipe: the kernel's pipe_write()
-                // wakes the reader when the pipe was empty.
-                if self.tasks[reader as usize].state == TaskState::Sleeping {
-                    self.wake(reader);
-                }
-                if let Role::Sender { next, .. } = &mut self.tasks[id as usize].role {
-                    *next = (*next + 1) % receivers;
-                }
-                AfterBurst::Stays
+            Role::Sender { first_pipe, receivers, next_receiver, message_ns } => {
+                return Ok(self.finish_write(id, first_pipe + next_receiver, receivers, message_ns));
             }
-            Role::Receiver { pipe, message_ns } => {
-                let pipe = &mut self.pipes[pipe as usize];
-                pipe.fill -= 1;
-                let (left, writer) = (pipe.fill, pipe.writers.pop_front());
-                if let Some(w) = writer {
-                    self.wake(w);
-                }
-                let t = &mut self.tasks[id as usize];
-                t.work_units += 1;
-                t.burst_left = self.rng.jitter(message_ns, JITTER_PCT);
-                if left > 0 {
-                    AfterBurst::Stays
-                } else {
-                    t.state = TaskState::Sleeping;
-                    AfterBurst::Leaves
-                }
-            }
+            Role::Receiver { pipe, message_ns } => return self.finish_read(id, pipe, message_ns),
             Role::ForkParent { children, child_run_ns, period_ns } => {
                 let cpu = self.tasks[id as usize].prev_cpu;
                 for _ in 0..children {
@@ -840,6 +807,64 @@ impl Machine {
                     }
                 }
             }
+        })
+    }
+
+    /// Sender `id` wrote (a write's CPU time spent) to pipe `pipe`: the
+    /// message lands, waking the reader of an empty pipe, and the sender
+    /// goes on to the next of its `receivers` pipes; or the pipe is full
+    /// and the sender blocks on it.
+    fn finish_write(&mut self, id: TaskId, pipe: u32, receivers: u32, message_ns: u64) -> AfterBurst {
+        let p = &mut self.pipes[pipe as usize];
+        if p.messages >= p.capacity {
+            // Blocks. Its write's CPU time is spent (the kernel's
+            // pipe_write() sleeps before it copies, and copies once woken:
+            // the same time, earlier here); woken, it only lands the message.
+            p.blocked_writers.push_back(id);
+            let t = &mut self.tasks[id as usize];
+            t.burst_left = 1;
+            t.state = TaskState::Sleeping;
+            return AfterBurst::Leaves;
+        }
+        p.messages += 1;
+        let reader = p.reader;
+        // Asleep only on an empty pipe: the kernel's pipe_write() wakes the
+        // reader when the pipe was empty.
+        if self.tasks[reader as usize].state == TaskState::Sleeping {
+            self.wake(reader);
+        }
+        let burst = self.rng.jitter(message_ns, JITTER_PCT);
+        let t = &mut self.tasks[id as usize];
+        t.burst_left = burst;
+        if let Role::Sender { next_receiver, .. } = &mut t.role {
+            *next_receiver = (*next_receiver + 1) % receivers;
+        }
+        AfterBurst::Stays
+    }
+
+    /// Receiver `id` read a message from its pipe `pipe`: one blocked
+    /// writer is woken, and the receiver reads on while messages are left,
+    /// else it blocks.
+    fn finish_read(&mut self, id: TaskId, pipe: u32, message_ns: u64) -> Result<AfterBurst, Broken> {
+        let p = &mut self.pipes[pipe as usize];
+        let Some(left) = p.messages.checked_sub(1) else {
+            return Err(Broken::PipeGroup { task: id as usize, what: "read from an empty pipe" });
+        };
+        p.messages = left;
+        // One blocked writer per message read (the kernel wakes one when a
+        // page of the pipe frees, and each woken writer the next).
+        if let Some(w) = p.blocked_writers.pop_front() {
+            self.wake(w);
+        }
+        let burst = self.rng.jitter(message_ns, JITTER_PCT);
+        let t = &mut self.tasks[id as usize];
+        t.work_units += 1;
+        t.burst_left = burst;
+        if left > 0 {
+            Ok(AfterBurst::Stays)
+        } else {
+            t.state = TaskState::Sleeping;
+            Ok(AfterBurst::Leaves)
         }
     }
 
@@ -1097,6 +1122,37 @@ impl Machine {
         q
     }
 
+    /// The pipe groups' pipes against their tasks (`timers[t]`: task t's
+    /// pending wake timers): a pipe within its capacity; its reader asleep
+    /// (on no timer) exactly when the pipe is empty; each blocked writer a
+    /// sender asleep on this pipe.
+    fn verify_pipes(&self, timers: &[u32]) -> Result<(), Broken> {
+        for (index, p) in self.pipes.iter().enumerate() {
+            let reader = p.reader as usize;
+            let broken = |what| Err(Broken::PipeGroup { task: reader, what });
+            if p.messages > p.capacity {
+                return broken("its pipe over capacity");
+            }
+            match self.tasks[reader].state {
+                TaskState::Sleeping if p.messages > 0 => return broken("asleep with messages in its pipe"),
+                TaskState::Sleeping if timers[reader] > 0 => return broken("asleep on a timer"),
+                TaskState::Sleeping => {}
+                TaskState::Exited => return broken("exited"),
+                _ if p.messages == 0 => return broken("runnable with an empty pipe"),
+                _ => {}
+            }
+            for &w in &p.blocked_writers {
+                let t = &self.tasks[w as usize];
+                let on_this = matches!(t.role, Role::Sender { first_pipe, next_receiver, .. }
+                    if (first_pipe + next_receiver) as usize == index);
+                if !on_this || t.state != TaskState::Sleeping {
+                    return Err(Broken::PipeGroup { task: w as usize, what: "blocked, not asleep on the pipe" });
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Checks that no task is lost: every runnable task is in exactly one
     /// place (a queue, a CPU, or user space under the watchdog), every
     /// sleeping task has a way to wake up, and every CPU and queue agrees
@@ -1162,20 +1218,17 @@ impl Machine {
                         if self.tasks[p].state == TaskState::Sleeping && timers[p] == 0 && timers[id] == 0 {
                             return Err(Broken::PipeLost { task: id, partner });
                         }
-                    } else if let Role::Receiver { pipe, .. } = t.role {
-                        // Woken by the write that finds its pipe empty.
-                        if self.pipes[pipe as usize].fill > 0 {
-                            return Err(Broken::PipeGroupLost { task: id });
-                        }
-                    } else if let Role::Sender { first_pipe, next, .. } = t.role {
+                    } else if let Role::Receiver { .. } = t.role {
+                        // Checked with its pipe, below.
+                    } else if let Role::Sender { first_pipe, next_receiver, .. } = t.role {
                         // Before its first wakeup, on its timer; later,
                         // blocked on a pipe that was full, woken by a read
                         // (one per read, so it may wait while the pipe has
                         // room again).
-                        let p = &self.pipes[(first_pipe + next) as usize];
-                        let blocked = p.writers.contains(&(id as TaskId));
+                        let p = &self.pipes[(first_pipe + next_receiver) as usize];
+                        let blocked = p.blocked_writers.contains(&(id as TaskId)) && timers[id] == 0;
                         if !(blocked || (timers[id] == 1 && !t.enabled)) {
-                            return Err(Broken::PipeGroupLost { task: id });
+                            return Err(Broken::PipeGroup { task: id, what: "asleep, not blocked on its pipe" });
                         }
                     } else if let Role::Replay { .. } = t.role {
                         // Blocked: woken by another task; else asleep on one timer.
@@ -1190,6 +1243,7 @@ impl Machine {
                 TaskState::Exited => {}
             }
         }
+        self.verify_pipes(&timers)?;
         if queued != queued_entries {
             return Err(Broken::QueuedCount { queued, entries: queued_entries });
         }
@@ -1259,6 +1313,10 @@ mod tests {
                 "cpu 0 runs the user scheduler, which thinks it is on Some(2)",
             ),
             (Broken::PipeLost { task: 3, partner: 4 }, "pipe tasks 3 and 4 both blocked: lost"),
+            (
+                Broken::PipeGroup { task: 5, what: "read from an empty pipe" },
+                "pipe group task 5: read from an empty pipe",
+            ),
             (Broken::WakeTimers { task: 5, timers: 2 }, "sleeping task 5 has 2 wake timers"),
             (Broken::QueuedCount { queued: 2, entries: 1 }, "2 tasks queued but 1 queue entries"),
             (Broken::WatchCount { in_user: 2, watched: 0 }, "2 tasks in user space but 0 under the watchdog"),

@@ -65,11 +65,11 @@ pub(crate) enum Role {
         leader: bool,
     },
     /// A writer of a [`Behavior::PipeGroup`]: its next write goes to pipe
-    /// `first_pipe + next`.
+    /// `first_pipe + next_receiver`.
     Sender {
         first_pipe: u32,
         receivers: u32,
-        next: u32,
+        next_receiver: u32,
         message_ns: u64,
     },
     /// The reader of pipe `pipe` of a [`Behavior::PipeGroup`].
@@ -97,9 +97,10 @@ pub(crate) enum Role {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Pipe {
     pub(crate) reader: TaskId,
-    pub(crate) fill: u32,
+    /// Messages in the pipe, at most `capacity`.
+    pub(crate) messages: u32,
     pub(crate) capacity: u32,
-    pub(crate) writers: std::collections::VecDeque<TaskId>,
+    pub(crate) blocked_writers: std::collections::VecDeque<TaskId>,
 }
 
 /// Where a replayed task is in its script.
@@ -225,10 +226,7 @@ impl SimTask {
     }
 
     fn new(pid: i32, group: &TaskGroup, role: Role, allowed: CpuRange, index: u32, nr_cpus: u32) -> Self {
-        let mut comm = [0u8; TASK_COMM_LEN];
-        let name = format!("{}-{index}", group.class.name());
-        let n = name.len().min(TASK_COMM_LEN - 1);
-        comm[..n].copy_from_slice(&name.as_bytes()[..n]);
+        let comm = comm_of(&format!("{}-{index}", group.class.name()));
         Self {
             pid,
             class: group.class,
@@ -391,26 +389,24 @@ pub(crate) fn create_workload(
                     wakes.push((rng.below(1_000_000), a));
                 }
                 Behavior::PipeGroup { senders, receivers, message_ns, capacity } => {
-                    // Receivers first, then senders; indices within the
-                    // group place them on CPUs as one list.
+                    // Receivers first, then senders, named apart
+                    // (`pipe-r-<n>`, `pipe-s-<n>`); their indices within
+                    // the workload's groups place them on CPUs as one list.
                     let first_pipe = pipes.len() as u32;
-                    for r in 0..receivers {
+                    for k in 0..senders + receivers {
                         let id = tasks.len() as TaskId;
-                        let role = Role::Receiver { pipe: first_pipe + r, message_ns };
-                        let index = i * (senders + receivers) + r;
+                        let (role, name) = if k < receivers {
+                            pipes.push(Pipe { reader: id, messages: 0, capacity, blocked_writers: Default::default() });
+                            (Role::Receiver { pipe: first_pipe + k, message_ns }, "r")
+                        } else {
+                            wakes.push((rng.below(1_000_000), id));
+                            (Role::Sender { first_pipe, receivers, next_receiver: 0, message_ns }, "s")
+                        };
+                        let index = i * (senders + receivers) + k;
                         let mut t = SimTask::new(PID_BASE + id as i32, group, role, set(index), index, nr_cpus);
+                        t.comm = comm_of(&format!("{}-{name}-{index}", group.class.name()));
                         t.burst_left = rng.jitter(message_ns, JITTER_PCT);
                         tasks.push(t);
-                        pipes.push(Pipe { reader: id, fill: 0, capacity, writers: Default::default() });
-                    }
-                    for w in 0..senders {
-                        let id = tasks.len() as TaskId;
-                        let role = Role::Sender { first_pipe, receivers, next: 0, message_ns };
-                        let index = i * (senders + receivers) + receivers + w;
-                        let mut t = SimTask::new(PID_BASE + id as i32, group, role, set(index), index, nr_cpus);
-                        t.burst_left = rng.jitter(message_ns, JITTER_PCT);
-                        tasks.push(t);
-                        wakes.push((rng.below(1_000_000), id));
                     }
                 }
                 behavior => {
@@ -430,6 +426,15 @@ pub(crate) fn create_workload(
             }
         }
     }
+}
+
+/// A task's name as the kernel keeps it: at most `TASK_COMM_LEN - 1`
+/// bytes, NUL-padded.
+fn comm_of(name: &str) -> [u8; TASK_COMM_LEN] {
+    let mut comm = [0u8; TASK_COMM_LEN];
+    let n = name.len().min(TASK_COMM_LEN - 1);
+    comm[..n].copy_from_slice(&name.as_bytes()[..n]);
+    comm
 }
 
 /// The nice level whose weight is nearest `weight` (the lower one on a tie).
@@ -452,9 +457,7 @@ pub(crate) fn create_replay(replay: &Replay, nr_cpus: u32, tasks: &mut Vec<SimTa
         let mut t = SimTask::new(PID_BASE + id as i32, &group, Role::Replay { script: i as u32 }, allowed, 0, nr_cpus);
         t.weight = script.weight.max(1);
         t.nice = nearest_nice(t.weight);
-        t.comm = [0; TASK_COMM_LEN];
-        let n = script.comm.len().min(TASK_COMM_LEN - 1);
-        t.comm[..n].copy_from_slice(&script.comm.as_bytes()[..n]);
+        t.comm = comm_of(&script.comm);
         tasks.push(t);
         wakes.push((script.start_ns, id));
     }

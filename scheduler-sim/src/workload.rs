@@ -27,7 +27,7 @@ pub enum TaskClass {
     Hog,
     /// Periodic tasks that run briefly and sleep.
     Interactive,
-    /// Pipe ping-pong pairs.
+    /// Pipe tasks: ping-pong pairs, and hackbench's senders and receivers.
     Pipe,
     /// Fork-burst parents and their children.
     Fork,
@@ -143,7 +143,7 @@ pub enum Affinity {
     },
 }
 
-/// How many tasks (or pipe pairs) a group has.
+/// How many tasks a group has (pipe pairs for [`Behavior::PipePair`], groups of senders and receivers for [`Behavior::PipeGroup`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Count {
@@ -170,7 +170,7 @@ impl Count {
 pub struct TaskGroup {
     /// The class the tasks are reported under.
     pub class: TaskClass,
-    /// Number of tasks (of pairs, for [`Behavior::PipePair`]).
+    /// Number of tasks (of pairs, for [`Behavior::PipePair`]; of groups, for [`Behavior::PipeGroup`]).
     pub count: Count,
     /// What each task does.
     pub behavior: Behavior,

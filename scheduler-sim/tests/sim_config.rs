@@ -36,15 +36,17 @@ fn bad_workloads() {
     let spin = TaskGroup::new(TaskClass::Interactive, Count::Fixed(1), Behavior::Periodic { run_ns: 0, sleep_ns: 1 });
     let e = err(SimConfig { workload: Workload::Custom(vec![spin]), ..Default::default() });
     assert_eq!(e.to_string(), "workload: periodic run_ns must be > 0");
-    let pipes = |receivers, capacity| {
-        let g = Behavior::PipeGroup { senders: 1, receivers, message_ns: 1_000, capacity };
+    let pipes = |senders, receivers, message_ns, capacity| {
+        let g = Behavior::PipeGroup { senders, receivers, message_ns, capacity };
         err(SimConfig {
             workload: Workload::Custom(vec![TaskGroup::new(TaskClass::Pipe, Count::Fixed(1), g)]),
             ..Default::default()
         })
     };
-    assert_eq!(pipes(0, 8).to_string(), "workload: pipe group receivers must be >= 1");
-    assert_eq!(pipes(1, 0).to_string(), "workload: pipe group capacity must be >= 1");
+    assert_eq!(pipes(0, 1, 1_000, 8).to_string(), "workload: pipe group senders must be >= 1");
+    assert_eq!(pipes(1, 0, 1_000, 8).to_string(), "workload: pipe group receivers must be >= 1");
+    assert_eq!(pipes(1, 1, 1_000, 0).to_string(), "workload: pipe group capacity must be >= 1");
+    assert_eq!(pipes(1, 1, 0, 8).to_string(), "workload: pipe group message_ns must be > 0");
 }
 
 /// An empty workload runs and reports an idle machine.

@@ -72,3 +72,17 @@ fn a_switch_cost_costs_messages() {
     assert!(b * 10 < a * 9, "100 µs per switch passes under 90 % of the messages: {b} vs {a}");
     assert_eq!(StartDelays::every(0), StartDelays::default());
 }
+
+/// A message read wakes one blocked writer, not all: with three senders
+/// blocked on a one-message pipe, waking all would send two of them back
+/// to sleep on a full pipe per message, a wakeup each for nothing.
+#[test]
+fn a_read_wakes_one_writer() {
+    let r = simulate(&group(1, 3, 1), Box::new(RoundRobin::new(1_000_000))).unwrap();
+    let read = reader(&r).0;
+    let sender_runs: u64 = r.tasks[1..].iter().map(|t| t.runs).sum();
+    assert!(read > 10_000, "{read}");
+    // About one sender run per message (a write, then a block on the full
+    // pipe until the message is read); waking all three: about three.
+    assert!(sender_runs * 10 < read * 12, "{sender_runs} sender runs for {read} messages");
+}

@@ -72,7 +72,13 @@ fn free_cyclictest(duration_ns: u64) -> SimConfig {
 fn pipe_pairs(duration_ns: u64) -> SimConfig {
     use scheduler_sim::{Behavior, Count, TaskClass, TaskGroup};
     let pairs = TaskGroup::new(TaskClass::Pipe, Count::Fixed(80), Behavior::PipePair { run_ns: 20_000 });
-    SimConfig { workload: Workload::Custom(vec![pairs]), ..config(Preset::Hackbench, duration_ns) }
+    SimConfig {
+        nr_cpus: 4,
+        cores_per_llc: 4,
+        duration_ns,
+        workload: Workload::Custom(vec![pairs]),
+        ..SimConfig::default()
+    }
 }
 
 /// Each task's CPU time in the runs of `rec` (the user scheduler's left out).
@@ -260,7 +266,7 @@ fn a_slower_user_scheduler_replays_only_at_its_cost() {
 /// extras only add the noise of matching decisions to runs; on the guest's
 /// recordings the extras are what brings the medians right, see
 /// docs/simulator.md.) The report's replayed free → run times are the
-/// delays drawn. The workloads: `hackbench`, `cyclictest` with its task
+/// delays drawn. The workloads: 80 pipe ping-pong pairs (`pipe_pairs`), `cyclictest` with its task
 /// free to move (`free_cyclictest`) and `mixed` without its half-machine
 /// hogs (`whole_masks_mixed`): a replay gives a task every CPU unless it
 /// was allowed one (the recording has the count of its CPUs, not which),
@@ -362,7 +368,7 @@ fn a_held_start_costs_the_cpu_its_delay() {
 /// 21 %) and below the same replay's with the tick on time (29 % to 48 %),
 /// and the eight replays' mean worst error is less than 0.6 times the mean
 /// on time (0.15 against 0.40). On `mixed` without its half-machine hogs
-/// (`whole_masks_mixed`): the `cyclictest` and `hackbench` presets have
+/// (`whole_masks_mixed`): the `cyclictest` preset and the pipe pairs have
 /// almost no runs long enough for a tick to end.
 #[test]
 fn late_yields_replay_a_machine_whose_tick_comes_late() {
