@@ -142,6 +142,7 @@ pub struct SimSetup {
     #[arg(
         long,
         default_value = "0",
+        allow_hyphen_values = true,
         conflicts_with = "recorded_costs",
         value_parser = int::<u64>("switch-cost-ns", 0, MAX_SWITCH_COST_NS)
     )]

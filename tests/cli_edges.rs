@@ -279,6 +279,14 @@ fn setup_rows() -> Vec<(&'static str, Vec<&'static str>, &'static str)> {
     for bad in ["-5", "1000000001"].iter().chain(NOT_INTEGERS) {
         row("decision-cost-ns", vec!["--decision-cost-ns", bad], "--decision-cost-ns");
     }
+    for bad in ["-5", "10000001"].iter().chain(NOT_INTEGERS) {
+        row("switch-cost-ns", vec!["--switch-cost-ns", bad], "--switch-cost-ns");
+    }
+    row(
+        "switch-cost-ns",
+        vec!["--replay", two_cpu_recording(), "--recorded-costs", "--switch-cost-ns", "5"],
+        "--switch-cost-ns",
+    );
     row("recorded-costs", vec!["--recorded-costs"], "--replay");
     row("recorded-costs", vec!["--recorded-costs", "--workload", "hogs"], "--replay");
     row(
