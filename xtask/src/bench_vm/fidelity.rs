@@ -79,11 +79,15 @@ impl Tie {
     }
 }
 
+/// Task class `name`'s entry in one simulator report's `classes`.
+fn sim_class<'a>(report: &'a Value, name: &str) -> Option<&'a Value> {
+    let classes = report.get("classes")?.as_array()?;
+    classes.iter().find(|c| c.get("class").and_then(Value::as_str) == Some(name))
+}
+
 /// The simulated periodic task's wait percentile `key` (`p50_ns`, ...), in µs.
 fn periodic_wait_us(report: &Value, key: &str) -> Option<f64> {
-    let classes = report.get("classes")?.as_array()?;
-    let class = classes.iter().find(|c| c.get("class").and_then(Value::as_str) == Some("interactive"))?;
-    Some(class.get("latency")?.get(key)?.as_f64()? / 1000.0)
+    Some(sim_class(report, "interactive")?.get("latency")?.get(key)?.as_f64()? / 1000.0)
 }
 
 /// Every compared metric, in table order.
@@ -110,8 +114,7 @@ pub(super) const COMPARED: &[Compared] = &[
         sim_workload: "hackbench",
         sim_label: "waits per 1,000 messages read",
         sim_value: |r| {
-            let classes = r.get("classes")?.as_array()?;
-            let class = classes.iter().find(|c| c.get("class").and_then(Value::as_str) == Some("pipe"))?;
+            let class = sim_class(r, "pipe")?;
             let waits = class.get("latency")?.get("samples")?.as_f64()?;
             let messages = class.get("work_units")?.as_f64()?;
             (messages > 0.0).then(|| waits * 1000.0 / messages)
