@@ -1,6 +1,7 @@
 //! Upstream tools built from their published crates into `.cache/<dir>/`
-//! (never committed) once, and reused by later runs: the `bench-vm` peer
-//! (`scx_rustland`) and `scxtop` for the guest case `scx_relay_scxtop`.
+//! (never committed) once, and reused by later runs: the `bench-vm` peers
+//! (`scx_rustland`, `scx_bpfland`) and `scxtop` for the guest case
+//! `scx_relay_scxtop`.
 
 use std::{fs, path::PathBuf, process::Command};
 
@@ -24,6 +25,16 @@ pub struct CratesIoTool {
 /// and builds with this machine's rustc (1.95; the crate asks for 1.91).
 pub const SCX_RUSTLAND: CratesIoTool =
     CratesIoTool { krate: "scx_rustland", root: ".cache/peer", build_time: "about 6 minutes" };
+
+/// The `bench-vm` scheduler `bpfland`: upstream's scheduler that decides
+/// everything in BPF (no user-space scheduler), the sched_ext comparison
+/// that has no user round trip at all.
+pub const SCX_BPFLAND: CratesIoTool =
+    CratesIoTool { krate: "scx_bpfland", root: ".cache/bpfland", build_time: "about 6 minutes" };
+
+/// The scx_bpfland version `bench-vm` builds (the release of the peer's
+/// default version).
+pub const SCX_BPFLAND_VERSION: &str = "1.1.4";
 
 /// scxtop, upstream's observability tool, whose scheduler view reads a
 /// scheduler's scx_stats socket (guest case `scx_relay_scxtop`).
@@ -80,7 +91,7 @@ mod tests {
     #[test]
     fn guest_rows_name_the_install_paths() {
         use crate::guest_binaries::{Source, GUEST_BINARIES};
-        for tool in [SCX_RUSTLAND, SCXTOP] {
+        for tool in [SCX_RUSTLAND, SCX_BPFLAND, SCXTOP] {
             let row = GUEST_BINARIES.iter().find(|b| b.name == tool.krate).expect("a guest row for the tool");
             match row.source {
                 Source::Cached { path, .. } => assert_eq!(path, format!("{}/bin/{}", tool.root, tool.krate)),

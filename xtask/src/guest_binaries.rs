@@ -196,6 +196,13 @@ pub const GUEST_BINARIES: &[GuestBinary] = &[
         optional: true,
         bench_only: true,
     },
+    // Another `bench-vm` scheduler: upstream scx_bpfland (all in BPF) from crates.io.
+    GuestBinary {
+        name: "scx_bpfland",
+        source: Source::Cached { path: ".cache/bpfland/bin/scx_bpfland", build_with: "cargo xtask bench-vm" },
+        optional: true,
+        bench_only: true,
+    },
     // Upstream scxtop, for the long guest case scx_relay_scxtop, which has
     // vm-test build it first (crates_io_tool::SCXTOP).
     GuestBinary {

@@ -32,8 +32,9 @@ pub const HOST_PACKAGES: &[&str] = &[
     "systemd",
 ];
 
-/// Extra Debian packages `cargo xtask bench-vm` needs: building the peer
-/// scheduler (upstream scx_rustland links libseccomp).
+/// Extra Debian packages `cargo xtask bench-vm` needs: building the
+/// upstream schedulers (scx_rustland links libseccomp; scx_bpfland is
+/// built the same way).
 pub const BENCH_PACKAGES: &[&str] = &["libseccomp-dev"];
 
 /// Options of `cargo xtask setup`.

@@ -16,7 +16,8 @@
 #
 # Knobs (kernel command line, set by `cargo xtask bench-vm`):
 #   relay.rounds=N            rounds (default 5)
-#   relay.schedulers=a,b,...  eevdf (the kernel's), rustland, baseline
+#   relay.schedulers=a,b,...  eevdf (the kernel's), rustland, bpfland
+#                             (upstream's all-BPF scx_bpfland), baseline
 #                             (/bin/scx_relay_baseline, an earlier commit's
 #                             scx_relay, with --policy deadline), relay-eevdf
 #                             (scx_relay's eevdf policy), deadline-fast
@@ -123,6 +124,7 @@ start_sched() {
 	case $sched in
 	eevdf) return 0 ;;
 	rustland) set -- scx_rustland ;;
+	bpfland) set -- scx_bpfland ;;
 	baseline) set -- scx_relay_baseline $relay_sub --policy deadline --stats 1 ;;
 	relay-eevdf) set -- scx_relay $relay_sub --policy eevdf --stats 1 ;;
 	deadline-fast) set -- scx_relay $relay_sub --policy deadline --fast-path --stats 1 ;;
@@ -344,6 +346,8 @@ run_io() { run_stress hdd "$io_s" hdd_ops_s --hdd-bytes 4M --temp-path /tmp; }
 #     BPF_PROG_TEST_RUN of rs_select_cpu) for every task it dispatches and
 #     its counters miss the decisions for "any CPU", so its decisions are
 #     its bpf() calls over the interval; CPU time from /proc schedstat.
+#   scx_bpfland: decides in BPF only; its process's CPU time (statistics,
+#     no decisions) and its BPF programs' time.
 run_cost() {
 	[ -n "$sched_pid" ] || return 0
 	trigger="hist:keys=id:vals=hitcount if common_pid == $sched_pid"
@@ -353,7 +357,7 @@ run_cost() {
 	echo 1 >/proc/sys/kernel/bpf_stats_enabled 2>/dev/null && have_bpf_stats=1
 	bpf0=$(bpf_cost "$sched_pid")
 	case $sched in
-	rustland)
+	rustland | bpfland)
 		c0=$(cpu_ns "$sched_pid")
 		hackbench -g 4 -l "$cost_loops" >/dev/null 2>&1
 		c1=$(cpu_ns "$sched_pid")
@@ -403,7 +407,7 @@ run_cost() {
 		emit cost_yields "$yield"
 		[ "$sched" = rustland ] && emit cost_decisions "$bpf"
 	fi
-	[ "$sched" = rustland ] && emit cost_cpu_ms "$(awk "BEGIN { printf \"%.3f\", ($c1 - $c0) / 1e6 }")"
+	case $sched in rustland | bpfland) emit cost_cpu_ms "$(awk "BEGIN { printf \"%.3f\", ($c1 - $c0) / 1e6 }")" ;; esac
 	return 0
 }
 
@@ -470,7 +474,7 @@ run_frames() {
 # decision (wakeup to decision applied, decision to running), and those the
 # kernel placed (an idle CPU's fast path, kernel threads), percentiles in us.
 run_profile() {
-	case $sched in eevdf | rustland | baseline) return 0 ;; esac
+	case $sched in eevdf | rustland | bpfland | baseline) return 0 ;; esac
 	rec=/tmp/bench-profile.rec
 	stop_sched
 	relay_sub="record -o $rec"

@@ -174,7 +174,7 @@ pub(super) const COMPARED: &[Compared] = &[
 /// command does), or `None` for the kernel, the peer and the baseline.
 pub(super) fn policy_of(scheduler: &str) -> Option<(&str, bool)> {
     match scheduler {
-        "eevdf" | "rustland" | "baseline" => None,
+        "eevdf" | "rustland" | "bpfland" | "baseline" => None,
         "deadline-fast" => Some(("deadline", true)),
         other => Some((other.strip_prefix("relay-").unwrap_or(other), false)),
     }

@@ -54,8 +54,18 @@ const PEER_VERSION: &str = "1.1.4";
 /// peer, the baseline, and scx_relay's shipped policies by their names but
 /// for `relay-eevdf`, scx_relay's eevdf policy (`eevdf` is the kernel's),
 /// and `deadline-fast`, `deadline` with `--fast-path`.
-const SCHEDULERS: [&str; 9] =
-    ["eevdf", "rustland", "baseline", "deadline", "deadline-fast", "fifo", "interactive", "local", "relay-eevdf"];
+const SCHEDULERS: [&str; 10] = [
+    "eevdf",
+    "rustland",
+    "bpfland",
+    "baseline",
+    "deadline",
+    "deadline-fast",
+    "fifo",
+    "interactive",
+    "local",
+    "relay-eevdf",
+];
 /// The schedulers compared when `--schedulers` is not given.
 const DEFAULT_SCHEDULERS: [&str; 4] = ["eevdf", "rustland", "deadline", "fifo"];
 /// Prefix of the guest's measurement lines.
@@ -74,7 +84,8 @@ pub struct Options {
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub rounds: u32,
     /// Schedulers to compare, comma separated: eevdf (the kernel's),
-    /// rustland, baseline (needs `--baseline`), and scx_relay's policies
+    /// rustland, bpfland (upstream's all-BPF scheduler), baseline (needs
+    /// `--baseline`), and scx_relay's policies
     /// (deadline, fifo, interactive, local, relay-eevdf). Default:
     /// eevdf,rustland,deadline,fifo; with `--sim-fidelity`, every shipped
     /// policy.
@@ -232,6 +243,11 @@ fn prepare_guest(ws: &Workspace, opts: &Options) -> Result<(GuestKernel, Initram
         let peer = crates_io_tool::SCX_RUSTLAND.ensure(ws, &opts.peer_version)?;
         println!("bench-vm: peer {}", peer.display());
     }
+    if opts.schedulers.iter().any(|s| s == "bpfland") {
+        setup::install_packages(setup::BENCH_PACKAGES)?;
+        let bin = crates_io_tool::SCX_BPFLAND.ensure(ws, crates_io_tool::SCX_BPFLAND_VERSION)?;
+        println!("bench-vm: scx_bpfland {}", bin.display());
+    }
     let baseline_bin = match &opts.baseline {
         Some(rev) => {
             let sha = baseline::resolve(ws, rev)?;
@@ -376,6 +392,7 @@ fn display_name(scheduler: &str) -> &str {
     match scheduler {
         "eevdf" => "EEVDF",
         "rustland" => "scx_rustland",
+        "bpfland" => "scx_bpfland",
         "baseline" => "baseline deadline",
         "deadline" => "scx_relay deadline",
         "deadline-fast" => "scx_relay deadline, fast path",
