@@ -111,13 +111,20 @@ impl Tree {
 
 /// Build `target/vm/<label>.cpio.gz` (without the bench-only binaries).
 pub fn build(ws: &Workspace, label: &str) -> Result<Initramfs> {
-    build_with(ws, label, false, &[])
+    build_with(ws, label, false, &[], &[])
 }
 
 /// Build `target/vm/<label>.cpio.gz`; `bench` adds the binaries marked
-/// [`GuestBinary::bench_only`], and `extra` more host binaries as
-/// `/bin/<name>` (host path, name).
-pub fn build_with(ws: &Workspace, label: &str, bench: bool, extra: &[(&Path, &str)]) -> Result<Initramfs> {
+/// [`GuestBinary::bench_only`], `extra` more host binaries as
+/// `/bin/<name>` (host path, name), and `files` host files as they are, at
+/// a guest path (host path, guest path).
+pub fn build_with(
+    ws: &Workspace,
+    label: &str,
+    bench: bool,
+    extra: &[(&Path, &str)],
+    files: &[(&Path, &str)],
+) -> Result<Initramfs> {
     let mut tree = Tree::default();
     for dir in DIRECTORIES {
         tree.insert(dir, Node::Directory);
@@ -144,6 +151,9 @@ pub fn build_with(ws: &Workspace, label: &str, bench: bool, extra: &[(&Path, &st
     }
     for (host, name) in extra {
         tree.add_binary(host, name)?;
+    }
+    for (host, guest_path) in files {
+        tree.copy_file(host, guest_path, 0o644)?;
     }
     add_systemd(ws, &mut tree)?;
 

@@ -260,7 +260,12 @@ fn prepare_guest(ws: &Workspace, opts: &Options) -> Result<(GuestKernel, Initram
     // The image requires scx_relay and the examples whatever is compared.
     guest_binaries::build_workspace_binaries(ws)?;
     let extra: Vec<(&Path, &str)> = baseline_bin.iter().map(|b| (b.as_path(), baseline::GUEST_NAME)).collect();
-    let image = initramfs::build_with(ws, "bench-vm", true, &extra).context("cannot build the initramfs")?;
+    // The kernel's configuration where libbpf looks for it (`/boot/config-<release>`):
+    // a scheduler whose BPF reads Kconfig values (scx_bpfland's does) fails
+    // to load without it ("failed to open system Kconfig", EINVAL).
+    let config_path = format!("boot/config-{}", kernel.release);
+    let files: Vec<(&Path, &str)> = kernel.config.iter().map(|c| (c.as_path(), config_path.as_str())).collect();
+    let image = initramfs::build_with(ws, "bench-vm", true, &extra, &files).context("cannot build the initramfs")?;
     vm_test::note_optional_binaries(&image);
     Ok((kernel, image))
 }
