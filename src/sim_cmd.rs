@@ -148,6 +148,20 @@ pub struct SimSetup {
     )]
     pub switch_cost_ns: u64,
 
+    /// CPU time a task spends per task it wakes, in ns, added to its own
+    /// run (the kernel's try_to_wake_up() and the scheduler's select_cpu
+    /// and enqueue run in the waker's context): a pipe's writer pays for
+    /// waking its reader. Default 0. Not with --replay (a recorded task's
+    /// runs already hold what it paid).
+    #[arg(
+        long,
+        default_value = "0",
+        allow_hyphen_values = true,
+        conflicts_with = "replay",
+        value_parser = int::<u64>("wake-cost-ns", 0, MAX_WAKE_COST_NS)
+    )]
+    pub wake_cost_ns: u64,
+
     /// The slices, the stall timeout and the fast path: the real
     /// scheduler's options, with the same meaning, defaults and limits.
     #[command(flatten)]
@@ -288,6 +302,8 @@ pub(crate) enum ConfigError {
 const MAX_DECISION_COST_NS: u64 = 1_000_000_000;
 /// The longest switch `--switch-cost-ns` may model (ns): 10 ms.
 const MAX_SWITCH_COST_NS: u64 = 10_000_000;
+/// The most `--wake-cost-ns` may charge a waker per wakeup (ns): 10 ms.
+const MAX_WAKE_COST_NS: u64 = 10_000_000;
 
 /// CPUs without `--cpus` (and no replay).
 const DEFAULT_CPUS: u32 = 8;
@@ -383,6 +399,7 @@ pub(crate) fn config(args: &SimSetup) -> Result<(SimConfig, PolicyConfig), Confi
                 .map(|c| c.run_extras_ns.iter().map(|&ns| ns.min(MAX_DECISION_COST_NS)).collect())
                 .unwrap_or_default(),
             start_delays: costs.map(|c| c.start_delays).unwrap_or_else(|| StartDelays::every(args.switch_cost_ns)),
+            wake_cost_ns: args.wake_cost_ns,
             late_yields_ns,
             stall,
             stall_timeout_ns: tunables.stall_timeout_ns,
@@ -514,6 +531,17 @@ mod tests {
         let (cfg, _) = config(&setup(&["--fast-path"]).unwrap()).unwrap();
         assert!(cfg.fast_path);
         assert_eq!(cfg.start_delays, StartDelays::default(), "no switch cost");
+        assert_eq!(cfg.wake_cost_ns, 0, "no wake cost");
+    }
+
+    /// `--wake-cost-ns` is what a waker pays per wakeup, within its
+    /// bounds, and not for a replay's recorded tasks.
+    #[test]
+    fn wake_cost() {
+        let (cfg, _) = config(&setup(&["--wake-cost-ns", "40000"]).unwrap()).unwrap();
+        assert_eq!(cfg.wake_cost_ns, 40_000);
+        assert!(setup(&["--wake-cost-ns", "10000001"]).is_err());
+        assert!(setup(&["--wake-cost-ns", "1", "--replay", "x.rec"]).is_err());
     }
 
     /// `--workload`'s help names every preset.

@@ -287,6 +287,10 @@ fn setup_rows() -> Vec<(&'static str, Vec<&'static str>, &'static str)> {
         vec!["--replay", two_cpu_recording(), "--recorded-costs", "--switch-cost-ns", "5"],
         "--switch-cost-ns",
     );
+    for bad in ["-5", "10000001"].iter().chain(NOT_INTEGERS) {
+        row("wake-cost-ns", vec!["--wake-cost-ns", bad], "--wake-cost-ns");
+    }
+    row("wake-cost-ns", vec!["--replay", two_cpu_recording(), "--wake-cost-ns", "5"], "--wake-cost-ns");
     row("recorded-costs", vec!["--recorded-costs"], "--replay");
     row("recorded-costs", vec!["--recorded-costs", "--workload", "hogs"], "--replay");
     row(

@@ -206,7 +206,8 @@
 //! - by default no IPI or context-switch cost: a kicked idle CPU runs at
 //!   once, a wakeup onto an idle CPU has zero latency ([`StartDelays`]
 //!   adds them; `sim --switch-cost-ns`, [`StartDelays::every`], one for
-//!   every start);
+//!   every start); by default a wakeup costs its waker nothing
+//!   ([`SimConfig::wake_cost_ns`], `sim --wake-cost-ns`, adds it);
 //! - pipe contents only in [`Behavior::PipeGroup`] (hackbench's; a
 //!   [`Behavior::PipePair`] only passes a turn): a pipe holds messages, not
 //!   bytes; a write or read costs the same whatever the pipe holds; a
@@ -348,6 +349,14 @@ pub struct SimConfig {
     /// How long a free CPU takes to start what it runs next; none by
     /// default (a free CPU dispatches at once).
     pub start_delays: StartDelays,
+    /// CPU time a running task spends per task it wakes (ns), added to its
+    /// next burst: the kernel runs `try_to_wake_up()`, and with it the
+    /// scheduler's `ops.select_cpu` and `ops.enqueue`, in the waker's
+    /// context, so the waker's runtime holds it. 0 by default. Charged for
+    /// the wakeups a model task makes (a pipe's writer or reader, a pipe
+    /// pair's turn, a fork's children), not a replayed task's (its recorded
+    /// runs hold what it paid) nor a timer's.
+    pub wake_cost_ns: u64,
     /// How late the tick makes a running task yield (ns), drawn at random
     /// from these samples (a stream fixed by the seed) each time a tick
     /// finds a task that must yield (a lower key waiting, the user
@@ -440,6 +449,7 @@ impl Default for SimConfig {
             engine: EngineConfig::default(),
             check_invariants: false,
             start_delays: StartDelays::default(),
+            wake_cost_ns: 0,
             late_yields_ns: Vec::new(),
             user_step_extras_ns: Vec::new(),
             fast_path: false,

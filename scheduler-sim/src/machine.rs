@@ -238,6 +238,8 @@ pub(crate) struct Machine {
     /// ([`StartKind`]) that draws them (their own, so that no other draws,
     /// nor those of another kind, depend on them).
     pub(crate) start_delays: crate::StartDelays,
+    /// What a task pays per task it wakes ([`crate::SimConfig::wake_cost_ns`]).
+    pub(crate) wake_cost_ns: u64,
     pub(crate) delay_rng: [SplitMix64; 3],
     /// The late yields to draw from ([`crate::SimConfig::late_yields_ns`]),
     /// and their own stream.
@@ -394,6 +396,7 @@ impl Machine {
             watchdog_armed: false,
             rng,
             start_delays: config.start_delays.clone(),
+            wake_cost_ns: config.wake_cost_ns,
             delay_rng: {
                 // Each kind's seed mixed from one stream: no kind of one
                 // seed repeats another seed's.
@@ -754,8 +757,9 @@ impl Machine {
                     // The follower's answer completes one round trip.
                     self.tasks[partner as usize].work_units += 1;
                 }
-                self.tasks[id as usize].burst_left = self.rng.jitter(run_ns, JITTER_PCT);
-                self.signal(partner);
+                let burst = self.rng.jitter(run_ns, JITTER_PCT);
+                let paid = self.signal(partner);
+                self.tasks[id as usize].burst_left = burst + paid;
                 let t = &mut self.tasks[id as usize];
                 if t.wake_pending {
                     t.wake_pending = false;
@@ -777,6 +781,7 @@ impl Machine {
                     let child = SimTask::child_of(&self.tasks[id as usize], id, PID_BASE + child_id as i32, cpu, run);
                     self.tasks.push(child);
                     self.wake(child_id);
+                    self.tasks[id as usize].burst_left += self.wake_cost_ns;
                 }
                 self.tasks[id as usize].burst_left = SPAWN_NS;
                 self.sleep(id, period_ns);
@@ -830,10 +835,12 @@ impl Machine {
         let reader = p.reader;
         // Asleep only on an empty pipe: the kernel's pipe_write() wakes the
         // reader when the pipe was empty.
+        let mut paid = 0;
         if self.tasks[reader as usize].state == TaskState::Sleeping {
             self.wake(reader);
+            paid = self.wake_cost_ns;
         }
-        let burst = self.rng.jitter(message_ns, JITTER_PCT);
+        let burst = self.rng.jitter(message_ns, JITTER_PCT) + paid;
         let t = &mut self.tasks[id as usize];
         t.burst_left = burst;
         if let Role::Sender { next_receiver, .. } = &mut t.role {
@@ -853,10 +860,14 @@ impl Machine {
         p.messages = left;
         // One blocked writer per message read (the kernel wakes one when a
         // page of the pipe frees, and each woken writer the next).
+        let mut paid = 0;
         if let Some(w) = p.blocked_writers.pop_front() {
             self.wake(w);
+            paid = self.wake_cost_ns;
         }
-        let burst = self.rng.jitter(message_ns, JITTER_PCT);
+        // What it paid for the wakeup counts in its next read (a receiver
+        // that blocks now pays it when it runs again).
+        let burst = self.rng.jitter(message_ns, JITTER_PCT) + paid;
         let t = &mut self.tasks[id as usize];
         t.work_units += 1;
         t.burst_left = burst;
@@ -875,12 +886,15 @@ impl Machine {
     }
 
     /// A pipe message for task `id`: wakes it if it is blocked, else it
-    /// finds the message when its current burst ends.
-    fn signal(&mut self, id: TaskId) {
+    /// finds the message when its current burst ends. What the sender pays
+    /// for it ([`Machine::wake_cost_ns`] for a wakeup, else nothing).
+    fn signal(&mut self, id: TaskId) -> u64 {
         if self.tasks[id as usize].state == TaskState::Sleeping {
             self.wake(id);
+            self.wake_cost_ns
         } else {
             self.tasks[id as usize].wake_pending = true;
+            0
         }
     }
 

@@ -86,3 +86,23 @@ fn a_read_wakes_one_writer() {
     // pipe until the message is read); waking all three: about three.
     assert!(sender_runs * 10 < read * 12, "{sender_runs} sender runs for {read} messages");
 }
+
+/// A wakeup costs its waker (`SimConfig::wake_cost_ns`, `sim
+/// --wake-cost-ns`): on one CPU with a one-message pipe, every message
+/// takes two wakeups (the writer wakes the reader, the reader the blocked
+/// writer), so 10 µs per wakeup beside 10 µs per write and per read halves
+/// the messages, and the writer and the reader each pay their own.
+#[test]
+fn a_wakeup_costs_its_waker() {
+    let free = simulate(&group(1, 1, 1), Box::new(RoundRobin::new(1_000_000))).unwrap();
+    let costly = SimConfig { wake_cost_ns: 10_000, ..group(1, 1, 1) };
+    let costly = simulate(&costly, Box::new(RoundRobin::new(1_000_000))).unwrap();
+    let (a, b) = (reader(&free).0, reader(&costly).0);
+    assert!(b * 10 > a * 4 && b * 10 < a * 6, "about half the messages: {b} vs {a}");
+    for r in [&free, &costly] {
+        let (rx, tx) = (&r.tasks[0], &r.tasks[1]);
+        assert!(rx.cpu_ns * 10 > tx.cpu_ns * 9 && rx.cpu_ns * 9 < tx.cpu_ns * 10, "{} vs {}", rx.cpu_ns, tx.cpu_ns);
+    }
+    let per_message = |r: &Report| r.tasks[1].cpu_ns / reader(r).0;
+    assert!(per_message(&costly) >= per_message(&free) + 9_000, "the writer pays its wakeups");
+}
