@@ -228,10 +228,14 @@ latency_load() {
 	ct_pid=$!
 	sleep 1
 	thread_schedstat "$ct_pid" >/tmp/schedstat.0
+	cat /proc/interrupts >/tmp/interrupts.0
+	irq_t0=$(now)
 	traced=0
 	timer_trace_on && traced=1
 	sleep $((latency_s > 3 ? latency_s - 2 : 1))
 	thread_schedstat "$ct_pid" >/tmp/schedstat.1
+	cat /proc/interrupts >/tmp/interrupts.1
+	irq_t1=$(now)
 	[ "$traced" = 1 ] && timer_trace_off /tmp/timer-trace.out
 	wait "$ct_pid"
 	kill "$stress_pid" 2>/dev/null
@@ -242,6 +246,7 @@ latency_load() {
 		$1 != main && ($1 in runs) && $4 - runs[$1] > best { best = $4 - runs[$1]; wait = ($3 - delay[$1]) / 1000; tid = $1 }
 		END { if (best > 0) printf "%.1f %d %d\n", wait / best, best, tid }' \
 		/tmp/schedstat.0 /tmp/schedstat.1 >/tmp/latency-wait.out
+	interrupt_rates "$irq_t0" "$irq_t1" /tmp/interrupts.0 /tmp/interrupts.1 >/tmp/latency-irq.out
 	rm -f /tmp/latency-deliver.out
 	read -r _ _ tid </tmp/latency-wait.out || return 0
 	[ "$traced" = 1 ] || return 0
@@ -265,6 +270,34 @@ latency_load() {
 		END { if (count > 0) printf "%.1f %d\n", sum / count / 1000, count }' \
 		/tmp/timer-trace.out >/tmp/latency-deliver.out
 }
+# Interrupts per CPU per second between /proc/interrupts snapshots $3 and
+# $4, taken at times $1 and $2 (s): "local-timer IPIs all", the local timer
+# (LOC), the rescheduling, function-call and IRQ-work IPIs (RES, CAL, IWI:
+# sched_ext's kicks are IRQ work or rescheduling IPIs), and every row. On
+# this TCG guest a vCPU takes an interrupt when QEMU's round robin runs it,
+# and any interrupt raised ends the running vCPU's turn.
+interrupt_rates() {
+	awk -v t0="$1" -v t1="$2" '
+		FNR == 1 { file++; if (file == 1) ncpu = NF; next }
+		{
+			sum = 0
+			for (i = 2; i <= ncpu + 1 && $i ~ /^[0-9]+$/; i++) sum += $i
+			kind = $1
+			if (file == 1) before[kind] = sum; else after[kind] = sum
+		}
+		END {
+			secs = t1 - t0
+			if (secs <= 0 || ncpu == 0) exit 1
+			for (k in after) {
+				d = after[k] - before[k]
+				all += d
+				if (k == "LOC:") loc += d
+				if (k == "RES:" || k == "CAL:" || k == "IWI:") ipi += d
+			}
+			printf "%.1f %.1f %.1f\n", loc / ncpu / secs, ipi / ncpu / secs, all / ncpu / secs
+		}' "$3" "$4"
+}
+
 run_latency() {
 	latency_load
 	awk -v limit="$HIST_US" '
@@ -297,6 +330,13 @@ run_latency() {
 		emit lat_wait_runs "$runs"
 	else
 		emit error "no schedstat of cyclictest's thread"
+	fi
+	if read -r loc ipi all </tmp/latency-irq.out 2>/dev/null; then
+		emit lat_irq_timer_s "$loc"
+		emit lat_irq_ipi_s "$ipi"
+		emit lat_irq_all_s "$all"
+	else
+		emit error "no /proc/interrupts rates"
 	fi
 	if read -r deliver timers </tmp/latency-deliver.out 2>/dev/null; then
 		emit lat_deliver_us "$deliver"

@@ -11,224 +11,259 @@ struct Row {
     label: &'static str,
     /// What it measures.
     metric: Metric,
-    /// Whether smaller is better (for the reader; ratios are plain).
-    lower_is_better: bool,
+    /// Which way is better, for the reader (ratios are plain).
+    better: Better,
+}
+
+/// Which way a row's values are better.
+#[derive(Clone, Copy)]
+enum Better {
+    Lower,
+    Higher,
+    /// Neither: a measurement that explains others (an interrupt rate).
+    Neither,
+}
+
+impl Better {
+    /// The arrow after a row's label (none for [`Better::Neither`]).
+    fn arrow(self) -> &'static str {
+        match self {
+            Better::Lower => " ↓",
+            Better::Higher => " ↑",
+            Better::Neither => "",
+        }
+    }
 }
 
 /// The rows of the main table, in order.
 const ROWS: &[Row] = &[
-    Row { label: "hackbench time (s)", metric: Metric::Raw("hackbench_s"), lower_is_better: true },
-    Row { label: "cyclictest p50 under load (µs)", metric: Metric::Raw("lat_p50_us"), lower_is_better: true },
-    Row { label: "cyclictest p99 under load (µs)", metric: Metric::Raw("lat_p99_us"), lower_is_better: true },
-    Row { label: "cyclictest max under load (µs)", metric: Metric::Raw("lat_max_us"), lower_is_better: true },
-    Row { label: "cyclictest mean under load (µs)", metric: Metric::Raw("lat_avg_us"), lower_is_better: true },
+    Row { label: "hackbench time (s)", metric: Metric::Raw("hackbench_s"), better: Better::Lower },
+    Row { label: "cyclictest p50 under load (µs)", metric: Metric::Raw("lat_p50_us"), better: Better::Lower },
+    Row { label: "cyclictest p99 under load (µs)", metric: Metric::Raw("lat_p99_us"), better: Better::Lower },
+    Row { label: "cyclictest max under load (µs)", metric: Metric::Raw("lat_max_us"), better: Better::Lower },
+    Row { label: "cyclictest mean under load (µs)", metric: Metric::Raw("lat_avg_us"), better: Better::Lower },
     Row {
         label: "of the mean: its thread's wait for a CPU per run (µs, schedstat)",
         metric: Metric::Raw("lat_wait_us"),
-        lower_is_better: true,
+        better: Better::Lower,
     },
     Row {
         label: "the mean less that wait (µs): mostly the timer's delivery",
         metric: Metric::Diff("lat_avg_us", "lat_wait_us"),
-        lower_is_better: true,
+        better: Better::Lower,
     },
     Row {
         label: "of the mean: the timer's delivery, expiry to its interrupt (µs, ftrace)",
         metric: Metric::Raw("lat_deliver_us"),
-        lower_is_better: true,
+        better: Better::Lower,
     },
-    Row { label: "60 Hz frames: vsyncs missed under load", metric: Metric::Raw("frame_missed"), lower_is_better: true },
-    Row { label: "60 Hz frames: frame time p50 (ms)", metric: Metric::Raw("frame_p50_ms"), lower_is_better: true },
-    Row { label: "60 Hz frames: frame time p99 (ms)", metric: Metric::Raw("frame_p99_ms"), lower_is_better: true },
-    Row { label: "60 Hz frames: frame time max (ms)", metric: Metric::Raw("frame_max_ms"), lower_is_better: true },
-    Row { label: "stress-ng --switch (ops/s)", metric: Metric::Raw("switch_ops_s"), lower_is_better: false },
-    Row { label: "stress-ng --hdd (ops/s)", metric: Metric::Raw("hdd_ops_s"), lower_is_better: false },
+    Row {
+        label: "during cyclictest: local timer interrupts per CPU per second",
+        metric: Metric::Raw("lat_irq_timer_s"),
+        better: Better::Neither,
+    },
+    Row {
+        label: "during cyclictest: rescheduling, function-call and IRQ-work IPIs per CPU per second",
+        metric: Metric::Raw("lat_irq_ipi_s"),
+        better: Better::Neither,
+    },
+    Row {
+        label: "during cyclictest: interrupts of every kind per CPU per second",
+        metric: Metric::Raw("lat_irq_all_s"),
+        better: Better::Neither,
+    },
+    Row { label: "60 Hz frames: vsyncs missed under load", metric: Metric::Raw("frame_missed"), better: Better::Lower },
+    Row { label: "60 Hz frames: frame time p50 (ms)", metric: Metric::Raw("frame_p50_ms"), better: Better::Lower },
+    Row { label: "60 Hz frames: frame time p99 (ms)", metric: Metric::Raw("frame_p99_ms"), better: Better::Lower },
+    Row { label: "60 Hz frames: frame time max (ms)", metric: Metric::Raw("frame_max_ms"), better: Better::Lower },
+    Row { label: "stress-ng --switch (ops/s)", metric: Metric::Raw("switch_ops_s"), better: Better::Higher },
+    Row { label: "stress-ng --hdd (ops/s)", metric: Metric::Raw("hdd_ops_s"), better: Better::Higher },
     Row {
         label: "scheduler CPU per 1,000 decisions (ms)",
         metric: Metric::Per("cost_cpu_ms", "cost_decisions", 1000.0),
-        lower_is_better: true,
+        better: Better::Lower,
     },
     Row {
         label: "its BPF programs' CPU per 1,000 decisions (ms, kernel BPF stats)",
         metric: Metric::Per("cost_bpf_ms", "cost_decisions", 1000.0),
-        lower_is_better: true,
+        better: Better::Lower,
     },
     Row {
         label: "scheduler CPU and its BPF programs' per 1,000 decisions (ms)",
         metric: Metric::SumPer("cost_cpu_ms", "cost_bpf_ms", "cost_decisions", 1000.0),
-        lower_is_better: true,
+        better: Better::Lower,
     },
     Row {
         label: "scheduler syscalls per decision",
         metric: Metric::Per("cost_syscalls", "cost_decisions", 1.0),
-        lower_is_better: true,
+        better: Better::Lower,
     },
 ];
 
 /// The rows of the scheduler-process profile, in order.
 const PROFILE_ROWS: &[Row] = &[
-    Row { label: "decisions in the cost window", metric: Metric::Raw("cost_decisions"), lower_is_better: false },
-    Row { label: "scheduler CPU in the cost window (ms)", metric: Metric::Raw("cost_cpu_ms"), lower_is_better: true },
+    Row { label: "decisions in the cost window", metric: Metric::Raw("cost_decisions"), better: Better::Higher },
+    Row { label: "scheduler CPU in the cost window (ms)", metric: Metric::Raw("cost_cpu_ms"), better: Better::Lower },
     Row {
         label: "its BPF programs' CPU in the cost window (ms)",
         metric: Metric::Raw("cost_bpf_ms"),
-        lower_is_better: true,
+        better: Better::Lower,
     },
     Row {
         label: "BPF program runs per decision",
         metric: Metric::Per("cost_bpf_runs", "cost_decisions", 1.0),
-        lower_is_better: true,
+        better: Better::Lower,
     },
     Row {
         label: "µs per BPF program run",
         metric: Metric::Per("cost_bpf_ms", "cost_bpf_runs", 1000.0),
-        lower_is_better: true,
+        better: Better::Lower,
     },
     Row {
         label: "ops.select_cpu: µs per run",
         metric: Metric::Per("bpf_select_cpu_ns", "bpf_select_cpu_runs", 0.001),
-        lower_is_better: true,
+        better: Better::Lower,
     },
     Row {
         label: "ops.enqueue: µs per run",
         metric: Metric::Per("bpf_enqueue_ns", "bpf_enqueue_runs", 0.001),
-        lower_is_better: true,
+        better: Better::Lower,
     },
     Row {
         label: "ops.dispatch: µs per run",
         metric: Metric::Per("bpf_dispatch_ns", "bpf_dispatch_runs", 0.001),
-        lower_is_better: true,
+        better: Better::Lower,
     },
     Row {
         label: "ops.runnable: µs per run",
         metric: Metric::Per("bpf_runnable_ns", "bpf_runnable_runs", 0.001),
-        lower_is_better: true,
+        better: Better::Lower,
     },
     Row {
         label: "ops.running: µs per run",
         metric: Metric::Per("bpf_running_ns", "bpf_running_runs", 0.001),
-        lower_is_better: true,
+        better: Better::Lower,
     },
     Row {
         label: "ops.stopping: µs per run",
         metric: Metric::Per("bpf_stopping_ns", "bpf_stopping_runs", 0.001),
-        lower_is_better: true,
+        better: Better::Lower,
     },
     Row {
         label: "ops.quiescent: µs per run",
         metric: Metric::Per("bpf_quiescent_ns", "bpf_quiescent_runs", 0.001),
-        lower_is_better: true,
+        better: Better::Lower,
     },
     Row {
         label: "ops.dequeue: µs per run",
         metric: Metric::Per("bpf_dequeue_ns", "bpf_dequeue_runs", 0.001),
-        lower_is_better: true,
+        better: Better::Lower,
     },
     Row {
         label: "ops.tick: µs per run",
         metric: Metric::Per("bpf_tick_ns", "bpf_tick_runs", 0.001),
-        lower_is_better: true,
+        better: Better::Lower,
     },
     Row {
         label: "sched_switch tracepoint: µs per run",
         metric: Metric::Per("bpf_sched_switch_ns", "bpf_sched_switch_runs", 0.001),
-        lower_is_better: true,
+        better: Better::Lower,
     },
     Row {
         label: "syscalls per decision",
         metric: Metric::Per("cost_syscalls", "cost_decisions", 1.0),
-        lower_is_better: true,
+        better: Better::Lower,
     },
     Row {
         label: "sched_yield per decision",
         metric: Metric::Per("cost_yields", "cost_decisions", 1.0),
-        lower_is_better: true,
+        better: Better::Lower,
     },
     Row {
         label: "bpf() per decision",
         metric: Metric::Per("cost_bpf_calls", "cost_decisions", 1.0),
-        lower_is_better: true,
+        better: Better::Lower,
     },
     Row {
         label: "user-scheduler wake-ups per decision",
         metric: Metric::Per("prof_runs", "cost_decisions", 1.0),
-        lower_is_better: true,
+        better: Better::Lower,
     },
     Row {
         label: "tasks drained per non-empty wake-up",
         metric: Metric::PerDiff("prof_received", "prof_steps", "prof_empty"),
-        lower_is_better: false,
+        better: Better::Higher,
     },
     Row {
         label: "empty loop steps (share)",
         metric: Metric::Per("prof_empty", "prof_steps", 1.0),
-        lower_is_better: true,
+        better: Better::Lower,
     },
     Row {
         label: "user-ring-buffer drains per ops.dispatch",
         metric: Metric::Per("prof_drains", "prof_calls", 1.0),
-        lower_is_better: false,
+        better: Better::Higher,
     },
     Row {
         label: "decisions per drain",
         metric: Metric::Per("prof_drained", "prof_drains", 1.0),
-        lower_is_better: false,
+        better: Better::Higher,
     },
     Row {
         label: "kicks per decision",
         metric: Metric::Per("prof_kicks", "cost_decisions", 1.0),
-        lower_is_better: true,
+        better: Better::Lower,
     },
     Row {
         label: "ops.dispatch calls per decision",
         metric: Metric::Per("prof_calls", "cost_decisions", 1.0),
-        lower_is_better: true,
+        better: Better::Lower,
     },
 ];
 
 /// The rows of the wakeup profile (scx_relay's policies), in order.
 const WAKEUP_ROWS: &[Row] = &[
-    Row { label: "wakeups placed by a user decision", metric: Metric::Raw("wake_user_n"), lower_is_better: false },
-    Row { label: "wakeups the kernel placed", metric: Metric::Raw("wake_kernel_n"), lower_is_better: false },
+    Row { label: "wakeups placed by a user decision", metric: Metric::Raw("wake_user_n"), better: Better::Higher },
+    Row { label: "wakeups the kernel placed", metric: Metric::Raw("wake_kernel_n"), better: Better::Higher },
     Row {
         label: "user-placed: wakeup → decision applied, p50 (µs)",
         metric: Metric::Raw("wake_user_to_decision_p50_us"),
-        lower_is_better: true,
+        better: Better::Lower,
     },
     Row {
         label: "user-placed: wakeup → decision applied, p99 (µs)",
         metric: Metric::Raw("wake_user_to_decision_p99_us"),
-        lower_is_better: true,
+        better: Better::Lower,
     },
     Row {
         label: "user-placed: decision applied → running, p50 (µs)",
         metric: Metric::Raw("wake_user_decision_to_run_p50_us"),
-        lower_is_better: true,
+        better: Better::Lower,
     },
     Row {
         label: "user-placed: decision applied → running, p99 (µs)",
         metric: Metric::Raw("wake_user_decision_to_run_p99_us"),
-        lower_is_better: true,
+        better: Better::Lower,
     },
     Row {
         label: "user-placed: whole wait, p50 (µs)",
         metric: Metric::Raw("wake_user_total_p50_us"),
-        lower_is_better: true,
+        better: Better::Lower,
     },
     Row {
         label: "user-placed: whole wait, p99 (µs)",
         metric: Metric::Raw("wake_user_total_p99_us"),
-        lower_is_better: true,
+        better: Better::Lower,
     },
     Row {
         label: "kernel-placed: whole wait, p50 (µs)",
         metric: Metric::Raw("wake_kernel_p50_us"),
-        lower_is_better: true,
+        better: Better::Lower,
     },
     Row {
         label: "kernel-placed: whole wait, p99 (µs)",
         metric: Metric::Raw("wake_kernel_p99_us"),
-        lower_is_better: true,
+        better: Better::Lower,
     },
 ];
 
@@ -427,7 +462,7 @@ impl Results {
         write_head(md, "| metric |", &columns);
         // A row nothing measured (a workload this run left out) is left out.
         for row in ROWS.iter().filter(|row| scheds.iter().any(|s| self.median(s, row.metric).is_some())) {
-            let label = format!("{} {}", row.label, if row.lower_is_better { "↓" } else { "↑" });
+            let label = format!("{}{}", row.label, row.better.arrow());
             let medians = scheds.iter().map(|s| cell(self.median(s, row.metric), fmt_num));
             let ratios = ratios.iter().map(|(c, b)| cell(self.ratio(c, b, row.metric), times));
             write_row(md, &label, medians.chain(ratios));
