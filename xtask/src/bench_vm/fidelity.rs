@@ -27,6 +27,18 @@ pub(super) const WORKLOADS: &str = "hackbench,latency,fairness";
 pub(super) const SIM_SEEDS: [u64; 3] = [1, 2, 3];
 /// Simulated seconds per run.
 pub(super) const SIM_SECONDS: u32 = 10;
+/// What the TCG guest's work costs, measured there, given to the simulator
+/// so that it models the machine it is compared with (its defaults are a
+/// fast machine's: 1 µs a decision, free wakeups):
+/// - the user scheduler's CPU time per decision, about 75 µs (bench-vm's
+///   "scheduler CPU per 1,000 decisions", 71-80 ms);
+/// - what a wakeup costs its waker, 125 µs: `try_to_wake_up()`'s mean
+///   duration under scx_relay `eevdf` during hackbench (121 and 124 µs,
+///   `deadline` 155 and 161, the kernel's EEVDF 100 and 120; function_graph
+///   in one boot, docs/simulator.md). It is wall time, what the waker's
+///   runtime is charged: most calls take under 50 µs, and the mean comes
+///   from the few during which QEMU ran the other vCPUs.
+pub(super) const GUEST_COSTS: [&str; 4] = ["--decision-cost-ns", "75000", "--wake-cost-ns", "125000"];
 /// The committed copy of the report, relative to the repository root.
 pub(super) const DOCS_REPORT: &str = "docs/sim-fidelity.md";
 /// The committed copy of the guest's raw lines.
@@ -224,6 +236,7 @@ fn run_sim(binary: &Path, policy: &str, fast_path: bool, workload: &str, cpus: u
         .args(["sim", "--json", "--policy", policy, "--workload", workload])
         .args(fast_path.then_some("--fast-path"))
         .args(["--cpus", &cpus.to_string(), "--seconds", &SIM_SECONDS.to_string(), "--seed", &seed.to_string()])
+        .args(GUEST_COSTS)
         .output()
         .with_context(|| format!("cannot run {}", binary.display()))?;
     if !out.status.success() {
@@ -296,13 +309,14 @@ pub(super) fn markdown(results: &Results, sim: &SimValues, command: &str, kernel
     let _ = writeln!(
         md,
         "Guest: medians over {rounds} interleaved rounds in one boot (QEMU TCG, {cpus} vCPUs, kernel {kernel}); `{command}`.  \n\
-         Simulator: `scx_relay sim --policy P --workload W --cpus {cpus} --seconds {SIM_SECONDS}` (`deadline-fast`: `--policy deadline --fast-path`), the median over seeds {}.  \n\
+         Simulator: `scx_relay sim --policy P --workload W --cpus {cpus} --seconds {SIM_SECONDS} {}` (the guest's costs; `deadline-fast`: `--policy deadline --fast-path`), the median over seeds {}.  \n\
          Ranks: 1 is best; values close enough to rank equal (the tie column) share a rank, on both sides. \
          Kendall's τ-b: 1 when the orders agree, -1 when reversed.  \n\
          cyclictest's latency runs from the timer's expiry: it holds the timer interrupt's delivery, which the \
          guest's vCPUs (run one at a time by QEMU) take late, and which the simulator does not model, then the \
          thread's wait for a CPU. The simulator's periodic task's wait is the second part only: the row \
          \"wait for a CPU\" compares that part on both sides (the guest's from the thread's schedstat).\n",
+        GUEST_COSTS.join(" "),
         SIM_SEEDS.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
     );
     md.push_str("| metric | guest workload | simulator workload | tie | same order | Kendall's τ-b |\n|---|---|---|---|---|---:|\n");
