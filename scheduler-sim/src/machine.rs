@@ -775,15 +775,15 @@ impl Machine {
             Role::Receiver { pipe, message_ns } => return self.finish_read(id, pipe, message_ns),
             Role::ForkParent { children, child_run_ns, period_ns } => {
                 let cpu = self.tasks[id as usize].prev_cpu;
+                let mut paid = 0;
                 for _ in 0..children {
                     let child_id = self.tasks.len() as TaskId;
                     let run = self.rng.jitter(child_run_ns, JITTER_PCT);
                     let child = SimTask::child_of(&self.tasks[id as usize], id, PID_BASE + child_id as i32, cpu, run);
                     self.tasks.push(child);
-                    self.wake(child_id);
-                    self.tasks[id as usize].burst_left += self.wake_cost_ns;
+                    paid += self.wake_paying(child_id);
                 }
-                self.tasks[id as usize].burst_left = SPAWN_NS;
+                self.tasks[id as usize].burst_left = SPAWN_NS + paid;
                 self.sleep(id, period_ns);
                 AfterBurst::Leaves
             }
@@ -837,8 +837,7 @@ impl Machine {
         // reader when the pipe was empty.
         let mut paid = 0;
         if self.tasks[reader as usize].state == TaskState::Sleeping {
-            self.wake(reader);
-            paid = self.wake_cost_ns;
+            paid = self.wake_paying(reader);
         }
         let burst = self.rng.jitter(message_ns, JITTER_PCT) + paid;
         let t = &mut self.tasks[id as usize];
@@ -860,11 +859,10 @@ impl Machine {
         p.messages = left;
         // One blocked writer per message read (the kernel wakes one when a
         // page of the pipe frees, and each woken writer the next).
-        let mut paid = 0;
-        if let Some(w) = p.blocked_writers.pop_front() {
-            self.wake(w);
-            paid = self.wake_cost_ns;
-        }
+        let paid = match p.blocked_writers.pop_front() {
+            Some(w) => self.wake_paying(w),
+            None => 0,
+        };
         // What it paid for the wakeup counts in its next read (a receiver
         // that blocks now pays it when it runs again).
         let burst = self.rng.jitter(message_ns, JITTER_PCT) + paid;
@@ -879,6 +877,13 @@ impl Machine {
         }
     }
 
+    /// A running task wakes task `id`: what it pays for that
+    /// ([`Machine::wake_cost_ns`]), for its caller to add to its burst.
+    fn wake_paying(&mut self, id: TaskId) -> u64 {
+        self.wake(id);
+        self.wake_cost_ns
+    }
+
     /// Task `id` sleeps for `ns`.
     fn sleep(&mut self, id: TaskId, ns: u64) {
         self.tasks[id as usize].state = TaskState::Sleeping;
@@ -890,8 +895,7 @@ impl Machine {
     /// for it ([`Machine::wake_cost_ns`] for a wakeup, else nothing).
     fn signal(&mut self, id: TaskId) -> u64 {
         if self.tasks[id as usize].state == TaskState::Sleeping {
-            self.wake(id);
-            self.wake_cost_ns
+            self.wake_paying(id)
         } else {
             self.tasks[id as usize].wake_pending = true;
             0

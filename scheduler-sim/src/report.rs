@@ -460,6 +460,8 @@ pub struct Report {
     pub slice_ns: u64,
     /// User-scheduler CPU time per decision (ns).
     pub decision_cost_ns: u64,
+    /// What a task paid per task it woke (ns, `SimConfig::wake_cost_ns`).
+    pub wake_cost_ns: u64,
     /// How many samples each step's extra cost was drawn from
     /// (`SimConfig::user_step_extras_ns`, the recorded runs of
     /// `--recorded-costs`), and their mean (ns); `None`: no extras.
@@ -553,6 +555,7 @@ pub(crate) fn build(config: &SimConfig, m: &mut Machine) -> Report {
         seed: config.seed,
         slice_ns: config.slice_ns,
         decision_cost_ns: config.decision_cost_ns,
+        wake_cost_ns: config.wake_cost_ns,
         user_step_extras_drawn: (!config.user_step_extras_ns.is_empty()).then(|| {
             let n = config.user_step_extras_ns.len();
             (n, config.user_step_extras_ns.iter().sum::<u64>() / n as u64)
@@ -791,6 +794,10 @@ impl Report {
                 self.decision_cost_ns
             ),
             None => format!("{} ns per decision", self.decision_cost_ns),
+        };
+        let user = match self.wake_cost_ns {
+            0 => user,
+            ns => format!("{user}, {ns} ns per wakeup to its waker"),
         };
         let _ = writeln!(
             s,
@@ -1065,6 +1072,7 @@ mod tests {
             seed: 42,
             slice_ns: 5_000_000,
             decision_cost_ns: 1_000,
+            wake_cost_ns: 0,
             stall: Some(Stall { at_ns: 200_000_000, duration_ns: 6_000_500_000 }),
             stall_timeout_ns: 100_000_000,
             latency: lat(1_600),

@@ -91,18 +91,71 @@ fn a_read_wakes_one_writer() {
 /// --wake-cost-ns`): on one CPU with a one-message pipe, every message
 /// takes two wakeups (the writer wakes the reader, the reader the blocked
 /// writer), so 10 µs per wakeup beside 10 µs per write and per read halves
-/// the messages, and the writer and the reader each pay their own.
+/// the messages.
 #[test]
-fn a_wakeup_costs_its_waker() {
+fn a_wakeup_costs_messages() {
     let free = simulate(&group(1, 1, 1), Box::new(RoundRobin::new(1_000_000))).unwrap();
     let costly = SimConfig { wake_cost_ns: 10_000, ..group(1, 1, 1) };
     let costly = simulate(&costly, Box::new(RoundRobin::new(1_000_000))).unwrap();
     let (a, b) = (reader(&free).0, reader(&costly).0);
     assert!(b * 10 > a * 4 && b * 10 < a * 6, "about half the messages: {b} vs {a}");
-    for r in [&free, &costly] {
-        let (rx, tx) = (&r.tasks[0], &r.tasks[1]);
-        assert!(rx.cpu_ns * 10 > tx.cpu_ns * 9 && rx.cpu_ns * 9 < tx.cpu_ns * 10, "{} vs {}", rx.cpu_ns, tx.cpu_ns);
-    }
-    let per_message = |r: &Report| r.tasks[1].cpu_ns / reader(r).0;
-    assert!(per_message(&costly) >= per_message(&free) + 9_000, "the writer pays its wakeups");
+}
+
+/// The waker pays, not the task woken: one writer and its reader on two
+/// CPUs, the pipe never full, so the writer wakes the reader whenever the
+/// reader emptied the pipe and the reader wakes no one. The writer's CPU
+/// time per message grows by about a wakeup's cost per reader wakeup; the
+/// reader's stays.
+#[test]
+fn the_waker_pays() {
+    let run = |cost| {
+        let config = SimConfig { wake_cost_ns: cost, ..group(2, 1, 1_000_000) };
+        simulate(&config, Box::new(RoundRobin::new(1_000_000))).unwrap()
+    };
+    let (free, costly) = (run(0), run(20_000));
+    let per_message = |r: &Report| {
+        let read = reader(r).0 as f64;
+        (r.tasks[0].cpu_ns as f64 / read, r.tasks[1].cpu_ns as f64 / read)
+    };
+    let ((reader_free, writer_free), (reader_costly, writer_costly)) = (per_message(&free), per_message(&costly));
+    println!("per message: reader {reader_free:.0} and {reader_costly:.0} ns, writer {writer_free:.0} and {writer_costly:.0} ns");
+    println!(
+        "reader runs {} and {}, messages {} and {}",
+        reader(&free).1,
+        reader(&costly).1,
+        reader(&free).0,
+        reader(&costly).0
+    );
+    assert!((reader_costly / reader_free - 1.0).abs() < 0.05, "the reader's: {reader_free} and {reader_costly} ns");
+    // Each of the reader's runs but its first began with a wakeup the writer paid for.
+    let (read, runs) = reader(&costly);
+    let paid = (writer_costly - writer_free) * read as f64;
+    let owed = (runs - 1) as f64 * 20_000.0;
+    assert!(paid > owed * 0.8 && paid < owed * 1.2, "{paid:.0} ns paid for {} wakeups", runs - 1);
+}
+
+/// A fork's parent pays for waking each child it spawns.
+#[test]
+fn a_fork_pays_for_its_children() {
+    let fork = |cost| {
+        let g = Behavior::ForkBurst { children: 4, child_run_ns: 100_000, period_ns: 10_000_000 };
+        let config = SimConfig {
+            nr_cpus: 2,
+            duration_ns: 1_000_000_000,
+            workload: Workload::Custom(vec![TaskGroup::new(TaskClass::Fork, Count::Fixed(1), g)]),
+            check_invariants: true,
+            wake_cost_ns: cost,
+            ..SimConfig::default()
+        };
+        simulate(&config, Box::new(RoundRobin::new(1_000_000))).unwrap()
+    };
+    let (free, costly) = (fork(0), fork(50_000));
+    // The children that finished (each adds a work unit to its parent).
+    let children = costly.tasks[0].work_units;
+    assert!(children > 300, "about 100 rounds of 4: {children}");
+    let extra = costly.tasks[0].cpu_ns - free.tasks[0].cpu_ns;
+    assert!(
+        extra * 10 > children * 50_000 * 8 && extra * 10 < children * 50_000 * 12,
+        "{extra} ns for {children} children"
+    );
 }

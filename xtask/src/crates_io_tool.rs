@@ -32,10 +32,6 @@ pub const SCX_RUSTLAND: CratesIoTool =
 pub const SCX_BPFLAND: CratesIoTool =
     CratesIoTool { krate: "scx_bpfland", root: ".cache/bpfland", build_time: "about 6 minutes" };
 
-/// The scx_bpfland version `bench-vm` builds (the release of the peer's
-/// default version).
-pub const SCX_BPFLAND_VERSION: &str = "1.1.4";
-
 /// scxtop, upstream's observability tool, whose scheduler view reads a
 /// scheduler's scx_stats socket (guest case `scx_relay_scxtop`).
 pub const SCXTOP: CratesIoTool =

@@ -33,8 +33,7 @@ pub const HOST_PACKAGES: &[&str] = &[
 ];
 
 /// Extra Debian packages `cargo xtask bench-vm` needs: building the
-/// upstream schedulers (scx_rustland links libseccomp; scx_bpfland is
-/// built the same way).
+/// upstream schedulers (scx_rustland links libseccomp).
 pub const BENCH_PACKAGES: &[&str] = &["libseccomp-dev"];
 
 /// Options of `cargo xtask setup`.

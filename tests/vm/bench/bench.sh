@@ -4,7 +4,8 @@
 # Every measurement is one console line the host parses:
 #   relay-bench: <round> <scheduler> <metric> <value>
 # (metrics: hackbench_s, hackbench_switches_per_kmsg, lat_p50_us, lat_p99_us, lat_max_us, lat_overflows,
-# lat_avg_us, lat_wait_us, lat_wait_runs,
+# lat_avg_us, lat_wait_us, lat_wait_runs, lat_irq_timer_s, lat_irq_ipi_s, lat_irq_all_s,
+# lat_deliver_us, lat_deliver_timers,
 # switch_ops_s, hdd_ops_s, cost_cpu_ms, cost_bpf_ms, cost_bpf_runs, cost_decisions, cost_syscalls, and for scx_relay
 # the profile counters prof_* and its BPF programs' bpf_<program>_runs and
 # bpf_<program>_ns; fair_share_index, fair_worst_pct; frame_slots,

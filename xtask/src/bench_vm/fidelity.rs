@@ -417,6 +417,7 @@ mod tests {
     fn bench_names_map_to_policies() {
         assert_eq!(policy_of("eevdf"), None);
         assert_eq!(policy_of("rustland"), None);
+        assert_eq!(policy_of("bpfland"), None);
         assert_eq!(policy_of("relay-eevdf"), Some(("eevdf", false)));
         assert_eq!(policy_of("interactive"), Some(("interactive", false)));
         assert_eq!(policy_of("deadline-fast"), Some(("deadline", true)));

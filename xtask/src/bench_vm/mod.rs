@@ -1,5 +1,6 @@
 //! `cargo xtask bench-vm`: scx_relay side by side with the kernel's default
-//! scheduler (EEVDF) and upstream scx_rustland, in one guest boot.
+//! scheduler (EEVDF) and upstream scx_rustland (and, when asked, upstream
+//! scx_bpfland), in one guest boot.
 //!
 //! The guest payload `tests/vm/bench/bench.sh` runs, round after round, each
 //! workload under each scheduler (the order rotates every round) and prints
@@ -20,6 +21,8 @@
 //! The peer is the published `scx_rustland` crate, installed with `cargo
 //! install --locked` into `.cache/peer/` (gitignored) with its own target
 //! directory, once; later runs reuse it (`crates_io_tool::SCX_RUSTLAND`).
+//! `bpfland`, upstream's scheduler that decides in BPF alone, is built the
+//! same way into `.cache/bpfland/` (`crates_io_tool::SCX_BPFLAND`).
 
 mod baseline;
 mod fidelity;
@@ -48,10 +51,11 @@ use crate::{
 
 /// The guest payload, relative to `tests/vm/`.
 const PAYLOAD: &str = "bench/bench.sh";
-/// The peer version built by default (pinned, so that results stay comparable).
+/// The upstream release built by default for scx_rustland and scx_bpfland
+/// (pinned, so that results stay comparable).
 const PEER_VERSION: &str = "1.1.4";
 /// The schedulers the guest knows, in table order: the kernel's EEVDF, the
-/// peer, the baseline, and scx_relay's shipped policies by their names but
+/// peer, upstream's scx_bpfland, the baseline, and scx_relay's shipped policies by their names but
 /// for `relay-eevdf`, scx_relay's eevdf policy (`eevdf` is the kernel's),
 /// and `deadline-fast`, `deadline` with `--fast-path`.
 const SCHEDULERS: [&str; 10] = [
@@ -126,7 +130,8 @@ pub struct Options {
     /// the repository (e.g. a commit before a policy change), in the same boot.
     #[arg(long, value_name = "REV")]
     pub baseline: Option<String>,
-    /// scx_rustland version to build as the peer.
+    /// The upstream release to build scx_rustland (the peer) and
+    /// scx_bpfland from.
     #[arg(long, default_value = PEER_VERSION, value_name = "VERSION")]
     pub peer_version: String,
     /// Do not copy the table and chart to docs/.
@@ -238,16 +243,18 @@ fn check_options(ws: &Workspace, opts: &mut Options) -> Result<()> {
 /// need: the peer and the bench packages, or the workspace's binaries.
 fn prepare_guest(ws: &Workspace, opts: &Options) -> Result<(GuestKernel, Initramfs)> {
     let kernel = setup::prepare(ws, &opts.kernel)?;
-    if opts.schedulers.iter().any(|s| s == "rustland") {
-        setup::install_packages(setup::BENCH_PACKAGES)?;
-        let peer = crates_io_tool::SCX_RUSTLAND.ensure(ws, &opts.peer_version)?;
-        println!("bench-vm: peer {}", peer.display());
+    for (name, tool) in [("rustland", crates_io_tool::SCX_RUSTLAND), ("bpfland", crates_io_tool::SCX_BPFLAND)] {
+        if opts.schedulers.iter().any(|s| s == name) {
+            setup::install_packages(setup::BENCH_PACKAGES)?;
+            let bin = tool.ensure(ws, &opts.peer_version)?;
+            println!("bench-vm: {} {}", tool.krate, bin.display());
+        }
     }
-    if opts.schedulers.iter().any(|s| s == "bpfland") {
-        setup::install_packages(setup::BENCH_PACKAGES)?;
-        let bin = crates_io_tool::SCX_BPFLAND.ensure(ws, crates_io_tool::SCX_BPFLAND_VERSION)?;
-        println!("bench-vm: scx_bpfland {}", bin.display());
-    }
+    ensure!(
+        kernel.config.is_some() || !opts.schedulers.iter().any(|s| s == "bpfland"),
+        "scx_bpfland reads the kernel's configuration, and the guest kernel {} came without one",
+        kernel.release
+    );
     let baseline_bin = match &opts.baseline {
         Some(rev) => {
             let sha = baseline::resolve(ws, rev)?;
