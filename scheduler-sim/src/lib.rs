@@ -90,11 +90,7 @@
 //!   that generation: the fallback placed it, or it exited) is discarded; a
 //!   CPU the task may not use is replaced by an allowed one (*bounced*); a
 //!   decision for any CPU sends a task allowed one CPU only to that CPU's
-//!   own queue. A decision that queues a task in a CPU's own queue with a
-//!   key below the key that CPU's running task started with preempts that
-//!   task at once if it is not fast-placed and ran `slice_min`: the tick's
-//!   rule, applied without waiting for the tick (the BPF's
-//!   `preempt_for_decision`; counted as `decision_preempts`).
+//!   own queue.
 //! * **Stall fallback**: every task handed to user space is recorded with
 //!   its generation and time. A task still there after the stall timeout is
 //!   placed by the dispatcher at the heartbeat timer's next tick (it ticks
@@ -219,9 +215,8 @@
 //!   kernel's sleeps first and copies once woken); each message read wakes
 //!   one blocked writer (the kernel's reader wakes one when a page frees,
 //!   and each woken writer the next);
-//! - no preemption other than the tick and the dispatcher's preempt kicks
-//!   (for the user scheduler, a decision, aging, the fast path; no
-//!   `SCX_ENQ_PREEMPT`); by default the tick comes on time, every
+//! - no preemption other than the tick and the dispatcher's preempt kick
+//!   (no `SCX_ENQ_PREEMPT`); by default the tick comes on time, every
 //!   `tick_ns` on every CPU (`SimConfig::late_yields_ns` makes it late, as
 //!   a guest's vCPU under TCG takes it when its turn comes);
 //! - by default a fixed user-scheduler cost per decision and step
