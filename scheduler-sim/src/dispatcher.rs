@@ -563,7 +563,6 @@ impl Machine {
                 };
                 self.insert(QueueId::Local(c), id, vtime);
                 self.kick(c);
-                self.preempt_for_decision(c, vtime);
             }
             // A task that may run on one CPU only waits in that CPU's own
             // queue (the BPF's decision_dsq).
@@ -571,31 +570,12 @@ impl Machine {
                 let c = t.allowed.first;
                 self.insert(QueueId::Local(c), id, vtime);
                 self.kick(c);
-                self.preempt_for_decision(c, vtime);
             }
             _ => {
                 self.insert(QueueId::Shared, id, vtime);
                 self.kick_for_shared(id);
             }
         }
-    }
-
-    /// A decision queued a task with key `vtime` in `cpu`'s own queue: if
-    /// `cpu` runs a task, not fast-placed, that ran `slice_min` and started
-    /// with a later key, it is preempted now rather than at its next tick
-    /// (the BPF's `preempt_for_decision`; the tick's rule,
-    /// [`Machine::tick_wants_yield`], would make it yield then).
-    fn preempt_for_decision(&mut self, cpu: u32, vtime: u64) {
-        let CpuState::Task { task, .. } = self.cpus[cpu as usize].state else { return };
-        let r = &self.tasks[task as usize];
-        if r.fast.run_grant.is_some()
-            || self.now.saturating_sub(r.start_ts) < self.slice_min_ns
-            || !vtime_before(vtime, r.vtime)
-        {
-            return;
-        }
-        self.counters.decision_preempts += 1;
-        self.events.push(self.now, Event::DecisionKick(cpu));
     }
 
     /// The watchdog, at a tick of the heartbeat timer: places every task

@@ -187,9 +187,6 @@ pub(crate) struct Counters {
     pub(crate) preempt_kicks: u64,
     /// Tasks aging ran ahead of the queues' order.
     pub(crate) aged: u64,
-    /// Decisions whose CPU's running task was preempted at once
-    /// (`preempt_for_decision`).
-    pub(crate) decision_preempts: u64,
     /// Wakeups the fast path placed (not part of `kernel_dispatches`).
     pub(crate) fast_placed: u64,
     /// Of those, the ones whose kick preempted a running task.
@@ -469,10 +466,9 @@ impl Machine {
                         (t.weight, t.nice) = (weight, nice);
                     }
                 }
-                Event::Preempt(cpu) => self.on_preempt_kick(cpu, Event::Preempt(cpu))?,
+                Event::Preempt(cpu) => self.on_preempt_kick(cpu, true)?,
                 Event::FastKick(cpu) => self.on_fast_kick(cpu)?,
-                Event::AgeKick(cpu) => self.on_preempt_kick(cpu, Event::AgeKick(cpu))?,
-                Event::DecisionKick(cpu) => self.on_preempt_kick(cpu, Event::DecisionKick(cpu))?,
+                Event::AgeKick(cpu) => self.on_preempt_kick(cpu, false)?,
                 Event::Watchdog => self.on_watchdog(),
                 Event::Heartbeat => {
                     self.on_heartbeat();
@@ -993,17 +989,14 @@ impl Machine {
         self.plan_end(cpu, id);
     }
 
-    /// A preempt kick (`kick`, for `cpu`) reaches `cpu`: its task stops now
-    /// and the CPU dispatches. [`Event::Preempt`] is the kick of
-    /// [`Machine::kick_preempt_for_user`] (counted in `preempt_kicks`);
-    /// the others aging's (`request_aging`) and a decision's
-    /// (`preempt_for_decision`, counted when sent).
-    fn on_preempt_kick(&mut self, cpu: u32, kick: Event) -> Result<(), SimError> {
-        let for_user = matches!(kick, Event::Preempt(_));
+    /// A preempt kick reaches `cpu`: its task stops now and the CPU
+    /// dispatches. `for_user`: the kick of [`Machine::kick_preempt_for_user`]
+    /// (counted in `preempt_kicks`), else aging's (`request_aging`).
+    fn on_preempt_kick(&mut self, cpu: u32, for_user: bool) -> Result<(), SimError> {
         let CpuState::Task { task, since } = self.cpus[cpu as usize].state else { return Ok(()) };
         if since > self.now {
             // Held for its start: the kick comes when it starts.
-            self.events.push(since, kick);
+            self.events.push(since, if for_user { Event::Preempt(cpu) } else { Event::AgeKick(cpu) });
             return Ok(());
         }
         if self.tasks[task as usize].burst_left <= work_done(self.now - since, self.topology.capacity(cpu)) {

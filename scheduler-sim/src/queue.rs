@@ -32,10 +32,6 @@ pub(crate) enum Event {
     /// The heartbeat kicked this CPU to preempt its task and age
     /// (`request_aging`'s `SCX_KICK_PREEMPT`).
     AgeKick(u32),
-    /// A decision queued a task in this CPU's own queue with a key below
-    /// its running task's: that task is preempted now, not at its next
-    /// tick (the BPF's `preempt_for_decision`).
-    DecisionKick(u32),
     /// An idle CPU was kicked: it runs the dispatcher.
     Kick(u32),
     /// The oldest task in user space may have waited out the stall timeout.

@@ -304,10 +304,6 @@ pub struct DispatchCounts {
     /// Tasks aging ran ahead of the queues' order, once they had waited
     /// `wire::AGE_AFTER_MS` in a queue (the real scheduler's `aged`).
     pub aged: u64,
-    /// Decisions that queued a task for a CPU whose running task started
-    /// with a later key, that task then preempted at once rather than at
-    /// its next tick (the real scheduler's `decision_preempts`).
-    pub decision_preempts: u64,
     /// Wakeups the wakeup fast path placed on a CPU without user space, for
     /// tasks the policy granted it (`Policy::fast_path`); not part of
     /// `kernel_dispatches`.
@@ -716,7 +712,6 @@ fn dispatch_counts(c: &Counters) -> DispatchCounts {
         late_ticks: c.late_ticks,
         preempt_kicks: c.preempt_kicks,
         aged: c.aged,
-        decision_preempts: c.decision_preempts,
         fast_placed: c.fast_placed,
         fast_preempts: c.fast_preempts,
         fast_revoked: c.fast_revoked,
@@ -944,17 +939,8 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "{:<14} {} bounced, {} stale, {} vtime clamped, {} congested, {} preemptions ({} tick yields, {} preempt kicks, {} for decisions), {} aged",
-            "",
-            d.bounced,
-            d.stale,
-            d.vtime_clamped,
-            d.congested,
-            d.preemptions,
-            d.tick_yields,
-            d.preempt_kicks,
-            d.decision_preempts,
-            d.aged
+            "{:<14} {} bounced, {} stale, {} vtime clamped, {} congested, {} preemptions ({} tick yields, {} preempt kicks), {} aged",
+            "", d.bounced, d.stale, d.vtime_clamped, d.congested, d.preemptions, d.tick_yields, d.preempt_kicks, d.aged
         );
         if d.late_ticks > 0 {
             let _ = writeln!(s, "{:<14} {} late ticks (the recorded machine's late yields)", "", d.late_ticks);
@@ -1201,7 +1187,7 @@ throughput     40.111 s CPU to workload tasks, 16922 work units
 fairness       0.9047 (Jain's index of CPU share / weight over 8 hogs)
 fair share     0.9813 (Jain's index of CPU share / the fair class's share)
 dispatches     41958 to user space, 41857 decisions applied, 76 kernel, 1102 fallback (1 episodes)
-               2 bounced, 96 stale, 4 vtime clamped, 3 congested, 2745 preemptions (1879 tick yields, 837 preempt kicks, 0 for decisions), 5 aged
+               2 bounced, 96 stale, 4 vtime clamped, 3 congested, 2745 preemptions (1879 tick yields, 837 preempt kicks), 5 aged
 engine         36476 steps, 41955 received, 41954 decided, 1 retried, 5 redirected
 WARNING        a task waited 6.400 s, over the kernel's 5.000 s sched_ext watchdog: a real run would be ejected
 tasks          9 created: 2 running, 2 queued, 1 in user space, 2 sleeping, 1 exited; 1 lost

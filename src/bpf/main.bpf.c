@@ -227,7 +227,6 @@ volatile u64 nr_unbounded_kicks;	/* SCX_KICK_PREEMPT kicks of the tickless check
 volatile u64 nr_fast_placed;		/* wakeups the fast path placed itself, under a grant, without user space (fast_place) */
 volatile u64 nr_fast_preferred;		/* of those, placements on the CPU the grant's placement word preferred (fast_place) */
 volatile u64 nr_fast_preempts;		/* of those, placements that preempted a running task (SCX_KICK_PREEMPT) */
-volatile u64 nr_decision_preempts;	/* decisions queued for a CPU whose running task started with a later key, that task kicked with SCX_KICK_PREEMPT at once (preempt_for_decision) */
 volatile u64 nr_fast_revoked;		/* grants revoked: a fast-placed task overran its budget or its share (fast_accounting) */
 volatile u64 nr_slots_full;		/* tasks that joined and found no free slot in task_shared: never fast-placed (claim_slot) */
 
@@ -831,30 +830,6 @@ static bool cpu_preemptible(s32 cpu, u64 now)
 	return now - READ_ONCE(cpu_started_ns[cpu & (RELAY_MAX_CPUS - 1)]) >= slice_min_ns;
 }
 
-/*
- * A decision just queued a task with key @vtime in @cpu's own DSQ: if @cpu
- * runs one of our tasks, not the user scheduler nor a fast-placed run, that
- * ran slice_min_ns and started with a later key, preempt it now
- * (SCX_KICK_PREEMPT) instead of at its next tick. It is what that tick
- * would do (should_yield: a queued key below the running task's key
- * advanced by its run), sooner: ticks come every 4 ms at best, and in a
- * TCG guest far later (87 local timer interrupts per CPU per second under
- * load in bench-vm). The task that waits so is pinned (cyclictest's
- * measuring thread, an audio thread), or a policy named this CPU for it;
- * EEVDF preempts at the wakeup (check_preempt_wakeup_fair()).
- */
-static void preempt_for_decision(s32 cpu, u64 vtime)
-{
-	u64 now = bpf_ktime_get_ns();
-
-	if (cpu < 0 || cpu >= RELAY_MAX_CPUS || held_by_higher_class(cpu) || fast_on[cpu & (RELAY_MAX_CPUS - 1)] ||
-	    !cpu_preemptible(cpu, now) ||
-	    !vtime_before(vtime, READ_ONCE(cpu_running_key[cpu & (RELAY_MAX_CPUS - 1)])))
-		return;
-	kick(cpu, SCX_KICK_PREEMPT);
-	__sync_fetch_and_add(&nr_decision_preempts, 1);
-}
-
 /* Kick @cpu to run the user scheduler; its next ops.dispatch checks the aim. */
 static void kick_usersched(s32 cpu, u64 flags)
 {
@@ -1303,7 +1278,6 @@ static void apply_decision(const struct relay_decision *d)
 		if (st)
 			st->queue_depth++;
 		kick(dsq, SCX_KICK_IDLE);
-		preempt_for_decision((s32)dsq, vtime);
 	}
 out:
 	bpf_task_release(p);

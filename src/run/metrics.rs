@@ -113,10 +113,6 @@ pub struct Metrics {
     pub fast_preferred: u64,
     #[stat(desc = "Fast-path grants revoked: a task overran its budget or its share of a CPU")]
     pub fast_revoked: u64,
-    #[stat(
-        desc = "Decisions queued for a CPU whose running task started with a later key: preempted at once, not at its next tick"
-    )]
-    pub decision_preempts: u64,
     #[stat(desc = "Tasks that found no free slot of the shared task context: never fast-placed")]
     pub slots_full: u64,
     #[stat(desc = "Engine steps (one per wake-up of the scheduling loop)")]
@@ -169,7 +165,6 @@ impl From<&StatsLine> for Metrics {
             fast_preempts,
             fast_preferred,
             fast_revoked,
-            decision_preempts,
             slots_full,
         } = dispatch;
         let LoopProfile { steps, empty_steps, received, cpu_ns, redirected, fast_grants } = profile;
@@ -210,7 +205,6 @@ impl From<&StatsLine> for Metrics {
             fast_preempts,
             fast_preferred,
             fast_revoked,
-            decision_preempts,
             slots_full,
             steps,
             empty_steps,
@@ -272,7 +266,6 @@ impl Metrics {
             fast_preempts: d(n.fast_preempts, e.fast_preempts),
             fast_preferred: d(n.fast_preferred, e.fast_preferred),
             fast_revoked: d(n.fast_revoked, e.fast_revoked),
-            decision_preempts: d(n.decision_preempts, e.decision_preempts),
             slots_full: d(n.slots_full, e.slots_full),
             steps: d(n.steps, e.steps),
             empty_steps: d(n.empty_steps, e.empty_steps),
@@ -367,7 +360,6 @@ impl From<&Metrics> for StatsLine {
             fast_preempts,
             fast_preferred,
             fast_revoked,
-            decision_preempts,
             slots_full,
             steps,
             empty_steps,
@@ -412,7 +404,6 @@ impl From<&Metrics> for StatsLine {
                     fast_preempts,
                     fast_preferred,
                     fast_revoked,
-                    decision_preempts,
                     slots_full,
                 },
             },

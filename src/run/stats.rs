@@ -208,10 +208,6 @@ bss_counters! {
         /// Grants revoked: a fast-placed task used its whole budget in one
         /// run, or its fast-placed runs more than their share of a CPU.
         fast_revoked: "fast revoked" <- nr_fast_revoked,
-        /// Decisions queued for a CPU whose running task started with a
-        /// later key: that task preempted at once rather than at its next
-        /// tick (`preempt_for_decision` in src/bpf/main.bpf.c).
-        decision_preempts: "decision preempts" <- nr_decision_preempts,
         /// Tasks that found no free slot of the shared task context when
         /// they joined: never fast-placed.
         slots_full: "slots full" <- nr_slots_full;
@@ -636,7 +632,6 @@ mod tests {
                     fast_preempts: 33,
                     fast_preferred: 37,
                     fast_revoked: 34,
-                    decision_preempts: 35,
                     slots_full: 35,
                 },
             },
