@@ -256,7 +256,7 @@ static u8 unbounded_on[RELAY_MAX_CPUS];		/* the CPU's current task runs an unbou
 static u32 rescue_check;			/* timer -> ops.dispatch: look for overdue tasks (bool) */
 static u8 age_request[RELAY_MAX_CPUS];		/* timer -> ops.dispatch: overdue tasks wait for this CPU (bool) */
 static u8 aged_last[RELAY_MAX_CPUS];		/* this CPU's last ops.dispatch ran overdue tasks (bool, relay_dispatch) */
-static u8 higher_class_on[RELAY_MAX_CPUS];	/* a realtime, deadline or stop task runs on this CPU (bool, relay_sched_switch) */
+static u8 higher_class_on[RELAY_MAX_CPUS];	/* a realtime or deadline task runs on this CPU (bool, relay_sched_switch; not the stopper) */
 static u8 kicked_for_usersched[RELAY_MAX_CPUS]; /* wake_usersched -> ops.dispatch: this CPU was kicked for it (bool) */
 static u8 fast_on[RELAY_MAX_CPUS];		/* the CPU runs a fast-placed task (bool, see fast_place) */
 static s32 fast_waiting[RELAY_MAX_CPUS];	/* pid of a fast-placed task waiting in this CPU's DSQ, 0 = none (see fast_place) */
@@ -748,7 +748,7 @@ static struct relay_cpu_state *cpu_state_of(s32 cpu)
 	return MEMBER_VPTR(cpu_state, [cpu]);
 }
 
-/* Whether a realtime, deadline or stop task runs on @cpu (relay_sched_switch). */
+/* Whether a realtime or deadline task runs on @cpu (relay_sched_switch; not the stopper). */
 static bool held_by_higher_class(s32 cpu)
 {
 	u8 *held = MEMBER_VPTR(higher_class_on, [cpu]);
@@ -1887,9 +1887,9 @@ static bool kthread_waits_for(s32 cpu)
  *
  * It keeps its key, the place its policy gave it: raising a key behind
  * vtime_now to vtime_now (as before) charged the task that happened to be
- * running when a stop-class task (the soft-lockup watchdog's cpu_stop,
- * every few seconds per CPU) took the CPU, most often the heaviest task
- * there, and with per-CPU queues (`local`) keys can lag the global
+ * running when a higher class took the CPU (then also the soft-lockup
+ * watchdog's cpu_stop, every few seconds per CPU, which no longer counts:
+ * is_stop_class()), most often the heaviest task there, and with per-CPU queues (`local`) keys can lag the global
  * vtime_now by much. (It was a suspect for `local`'s nice-10 hogs getting
  * 8-12 % over their share on the weights case's `spread` layout; the
  * change did not remove that.) A key a fast path left stale (a task
@@ -1900,9 +1900,8 @@ static bool kthread_waits_for(s32 cpu)
  * DSQs stays within it, as the kernel's wrap-aware order needs. It keeps
  * what is left of its slice (at most slice_ns, as every
  * kernel-side dispatch), not a fresh default one, so
- * that a low-weight task with a short slice that a stop-class task (the
- * soft-lockup watchdog's cpu_stop, every few seconds per CPU) preempts
- * does not come back with a whole default slice. The CPU time it had used
+ * that a low-weight task with a short slice that a realtime task
+ * preempts does not come back with a whole default slice. The CPU time it had used
  * of that slice is not charged to its key here (its start is taken again
  * when it next runs): a re-enqueue gains it at most one slice.
  */
@@ -3106,9 +3105,37 @@ void BPF_STRUCT_OPS(relay_set_cpumask, struct task_struct *p, const struct cpuma
 }
 
 /*
+ * The stop class (kallsyms; weak: 0 where the kernel does not list data
+ * symbols, and then no task is taken for one).
+ */
+extern const void stop_sched_class __ksym __weak;
+
+/*
+ * Whether @p is this CPU's stopper (migration/N, the stop class). It holds
+ * the CPU for microseconds at a time: to move a running task whose
+ * affinity changed (kernel/sched/core.c affine_move_task()), for the
+ * softlockup watchdog's check every 4 s on every CPU
+ * (kernel/watchdog.c watchdog_timer_fn() -> stop_one_cpu_nowait()), for
+ * stop_machine(). So it changes nothing in relay_sched_switch: the
+ * tasks in this CPU's local DSQ wait those microseconds where they are.
+ * Given back for it (reenqueued()), they went to the shared DSQ, from
+ * which any CPU takes them: a task a route's CPU set sent to cpu2 ran on
+ * cpu0 (scx_relay_routing_cgroups, a fresh-clone CI run at 26ec41d).
+ */
+static bool is_stop_class(const struct task_struct *p)
+{
+	u64 cls = 0;
+
+	if (!&stop_sched_class)
+		return false;
+	bpf_probe_read_kernel(&cls, sizeof(cls), &p->sched_class);
+	return cls == (u64)&stop_sched_class;
+}
+
+/*
  * A higher class takes a CPU: give back what waits in its local DSQ.
  *
- * A task of ours that a realtime (or deadline, or stop) task preempts is
+ * A task of ours that a realtime (or deadline) task preempts is
  * put back at the head of that CPU's local DSQ without ops.enqueue, and a
  * task inserted there before the switch waits there too (ext.c
  * put_prev_task_scx(): "Leave it at the head of the local DSQ"); the CPU
@@ -3128,7 +3155,8 @@ void BPF_STRUCT_OPS(relay_set_cpumask, struct task_struct *p, const struct cpuma
  * switch (ext.c schedule_dsq_reenq()). On an older kernel the wrapper does
  * nothing, and the ext server bounds the wait. Not under --partial, where a
  * fair-class task is a higher class too and the ext server is the design
- * (see keep_ext_server()).
+ * (see keep_ext_server()). The stop class is not a higher class here
+ * (is_stop_class()).
  */
 SEC("tp_btf/sched_switch")
 int BPF_PROG(relay_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
@@ -3138,7 +3166,7 @@ int BPF_PROG(relay_sched_switch, bool preempt, struct task_struct *prev, struct 
 	u8 *held = MEMBER_VPTR(higher_class_on, [cpu]);
 	bool higher = next->prio < MAX_RT_PRIO;
 
-	if (!held || partial_mode)
+	if (!held || partial_mode || is_stop_class(next))
 		return 0;
 	if (higher && !READ_ONCE(*held) && READ_ONCE(relay_active) &&
 	    scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL_ON | cpu) > 0)

@@ -3,7 +3,9 @@
 # when scx_relay starts, /relay-b is made after (the resolver thread finds
 # it once its first task is routed). A hog in each, among N other hogs on
 # the default route: after a second, every sample of the hogs' CPU (every
-# 0.1 s for 2 s) must be its route's CPU; then the first hog moves to
+# 0.1 s for 2 s) must be its route's CPU, and the hog may not change CPUs
+# meanwhile (its migration count, which sees a run elsewhere between two
+# samples); then the first hog moves to
 # /relay-b and must run on cpu3. No file is read on the loop for this
 # (`loop allocs` must stay 0; the old lookup read /proc/<tgid>/cgroup).
 . /relay/lib/common.sh
@@ -42,14 +44,26 @@ last_cpu() {
 	echo "${37}"
 }
 
+# migrations <pid>: how often the task changed CPUs (se.nr_migrations in
+# /proc/<pid>/sched), a run on another CPU between two samples included.
+migrations() {
+	m=$(awk '$1 == "se.nr_migrations" {print $3}' "/proc/$1/sched")
+	[ -n "$m" ] || fail_with_log "no se.nr_migrations in /proc/$1/sched"
+	echo "$m"
+}
+
 # only_on <what> <pid> <cgroup> <cpu>: <pid> is alive in <cgroup> (as
-# /proc/<pid>/cgroup says) and each of 20 samples of its CPU over 2 s is <cpu>.
+# /proc/<pid>/cgroup says), each of 20 samples of its CPU over 2 s is
+# <cpu>, and it did not change CPUs meanwhile. On a failure, the counters
+# of the paths that can run a task off its route (routing.md) since the
+# workload began.
 only_on() {
 	alive "$2" || fail_with_log "$1: pid $2 is not running"
 	cg=$(cat "/proc/$2/cgroup")
 	[ "$cg" = "0::$3" ] || fail_with_log "$1: pid $2 is in '$cg', expected 0::$3"
 	seen=
 	n=0
+	moves=$(migrations "$2")
 	for _ in $(seq 20); do
 		c=$(last_cpu "$2")
 		[ -n "$c" ] || fail_with_log "$1: no CPU for pid $2"
@@ -57,10 +71,17 @@ only_on() {
 		n=$((n + 1))
 		sleep 0.1
 	done
-	note "$1: CPUs seen:$seen"
+	moves=$(($(migrations "$2") - moves))
+	note "$1: CPUs seen:$seen; migrations $moves"
+	off=
 	for c in $seen; do
-		[ "$c" = "$4" ] || fail_with_log "$1 ran on cpu$c, its route's CPU is cpu$4"
+		[ "$c" = "$4" ] || off="ran on cpu$c"
 	done
+	[ "$moves" -eq 0 ] || off="${off:+$off and }changed CPUs $moves times"
+	if [ -n "$off" ]; then
+		workload_deltas "$1" reenqueued aged overdue fallback rescued bounced dispatched_kernel
+		fail_with_log "$1 $off, its route's CPU is cpu$4"
+	fi
 	[ "$n" -eq 20 ] || fail_with_log "$1: $n samples"
 }
 
