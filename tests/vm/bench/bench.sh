@@ -21,9 +21,10 @@
 #                             (upstream's all-BPF scx_bpfland), baseline
 #                             (/bin/scx_relay_baseline, an earlier commit's
 #                             scx_relay, with --policy deadline), relay-eevdf
-#                             (scx_relay's eevdf policy), deadline-fast
-#                             (deadline with --fast-path), or any other
-#                             scx_relay policy by its name (default: eevdf,
+#                             (scx_relay's eevdf policy), <policy>-fast
+#                             (that policy with --fast-path:
+#                             deadline-fast, interactive-fast), or any
+#                             other scx_relay policy by its name (default: eevdf,
 #                             rustland, deadline, fifo)
 #   relay.workloads=a,b,...   hackbench, latency, switch, io, cost, fairness,
 #                             frames, profile (default: hackbench,latency,switch,io,cost)
@@ -128,7 +129,7 @@ start_sched() {
 	bpfland) set -- scx_bpfland ;;
 	baseline) set -- scx_relay_baseline $relay_sub --policy deadline --stats 1 ;;
 	relay-eevdf) set -- scx_relay $relay_sub --policy eevdf --stats 1 ;;
-	deadline-fast) set -- scx_relay $relay_sub --policy deadline --fast-path --stats 1 ;;
+	*-fast) set -- scx_relay $relay_sub --policy "${sched%-fast}" --fast-path --stats 1 ;;
 	*) set -- scx_relay $relay_sub --policy "$sched" --stats 1 ;;
 	esac
 	if [ ! -x "/bin/$1" ]; then

@@ -182,13 +182,15 @@ pub(super) const COMPARED: &[Compared] = &[
 
 /// The scx_relay policy a bench scheduler name runs (`relay-eevdf` is
 /// scx_relay's eevdf; `eevdf` itself is the kernel's), and whether with
-/// `--fast-path` (`deadline-fast`; `sim` takes the option as the real
+/// `--fast-path` (`<policy>-fast`; `sim` takes the option as the real
 /// command does), or `None` for the kernel, the peer and the baseline.
 pub(super) fn policy_of(scheduler: &str) -> Option<(&str, bool)> {
     match scheduler {
         "eevdf" | "rustland" | "bpfland" | "baseline" => None,
-        "deadline-fast" => Some(("deadline", true)),
-        other => Some((other.strip_prefix("relay-").unwrap_or(other), false)),
+        other => match other.strip_suffix("-fast") {
+            Some(policy) => Some((policy, true)),
+            None => Some((other.strip_prefix("relay-").unwrap_or(other), false)),
+        },
     }
 }
 
@@ -421,6 +423,7 @@ mod tests {
         assert_eq!(policy_of("relay-eevdf"), Some(("eevdf", false)));
         assert_eq!(policy_of("interactive"), Some(("interactive", false)));
         assert_eq!(policy_of("deadline-fast"), Some(("deadline", true)));
+        assert_eq!(policy_of("interactive-fast"), Some(("interactive", true)));
         assert_eq!(scheduler_of("eevdf"), "relay-eevdf");
         assert_eq!(scheduler_of("local"), "local");
     }

@@ -57,8 +57,9 @@ const PEER_VERSION: &str = "1.1.4";
 /// The schedulers the guest knows, in table order: the kernel's EEVDF, the
 /// peer, upstream's scx_bpfland, the baseline, and scx_relay's shipped policies by their names but
 /// for `relay-eevdf`, scx_relay's eevdf policy (`eevdf` is the kernel's),
-/// and `deadline-fast`, `deadline` with `--fast-path`.
-const SCHEDULERS: [&str; 10] = [
+/// and `deadline-fast` and `interactive-fast`, those policies with
+/// `--fast-path`.
+const SCHEDULERS: [&str; 11] = [
     "eevdf",
     "rustland",
     "bpfland",
@@ -67,6 +68,7 @@ const SCHEDULERS: [&str; 10] = [
     "deadline-fast",
     "fifo",
     "interactive",
+    "interactive-fast",
     "local",
     "relay-eevdf",
 ];
@@ -90,7 +92,8 @@ pub struct Options {
     /// Schedulers to compare, comma separated: eevdf (the kernel's),
     /// rustland, bpfland (upstream's all-BPF scheduler), baseline (needs
     /// `--baseline`), and scx_relay's policies
-    /// (deadline, fifo, interactive, local, relay-eevdf). Default:
+    /// (deadline, fifo, interactive, local, relay-eevdf; deadline-fast and
+    /// interactive-fast with `--fast-path`). Default:
     /// eevdf,rustland,deadline,fifo; with `--sim-fidelity`, every shipped
     /// policy.
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
@@ -410,6 +413,7 @@ fn display_name(scheduler: &str) -> &str {
         "deadline-fast" => "scx_relay deadline, fast path",
         "fifo" => "scx_relay fifo",
         "interactive" => "scx_relay interactive",
+        "interactive-fast" => "scx_relay interactive, fast path",
         "local" => "scx_relay local",
         "relay-eevdf" => "scx_relay eevdf",
         other => other,
