@@ -3105,31 +3105,23 @@ void BPF_STRUCT_OPS(relay_set_cpumask, struct task_struct *p, const struct cpuma
 }
 
 /*
- * The stop class (kallsyms; weak: 0 where the kernel does not list data
- * symbols, and then no task is taken for one).
- */
-extern const void stop_sched_class __ksym __weak;
-
-/*
- * Whether @p is this CPU's stopper (migration/N, the stop class). It holds
- * the CPU for microseconds at a time: to move a running task whose
- * affinity changed (kernel/sched/core.c affine_move_task()), for the
- * softlockup watchdog's check every 4 s on every CPU
- * (kernel/watchdog.c watchdog_timer_fn() -> stop_one_cpu_nowait()), for
- * stop_machine(). So it changes nothing in relay_sched_switch: the
- * tasks in this CPU's local DSQ wait those microseconds where they are.
- * Given back for it (reenqueued()), they went to the shared DSQ, from
- * which any CPU takes them: a task a route's CPU set sent to cpu2 ran on
- * cpu0 (scx_relay_routing_cgroups, a fresh-clone CI run at 26ec41d).
+ * Whether @p is this CPU's stopper (migration/N, the stop class): the
+ * runqueue's own pointer to it (rq->stop; `runqueues` is a per-CPU
+ * variable in the kernel's BTF, declared by scx/common.bpf.h). It holds
+ * the CPU briefly: to move a running task whose affinity changed
+ * (kernel/sched/core.c affine_move_task()), for the softlockup watchdog's
+ * check every 4 s on every CPU (kernel/watchdog.c watchdog_timer_fn() ->
+ * stop_one_cpu_nowait()), and for stop_machine(), which holds every CPU
+ * at once. So it changes nothing in relay_sched_switch: the tasks in this
+ * CPU's local DSQ wait where they are until it is done. Given back for it
+ * (reenqueued()), they went to the shared DSQ, from which any CPU takes
+ * them, off the CPU set of their route too.
  */
 static bool is_stop_class(const struct task_struct *p)
 {
-	u64 cls = 0;
+	struct rq *rq = bpf_this_cpu_ptr(&runqueues);
 
-	if (!&stop_sched_class)
-		return false;
-	bpf_probe_read_kernel(&cls, sizeof(cls), &p->sched_class);
-	return cls == (u64)&stop_sched_class;
+	return rq->stop == p;
 }
 
 /*
@@ -3166,7 +3158,7 @@ int BPF_PROG(relay_sched_switch, bool preempt, struct task_struct *prev, struct 
 	u8 *held = MEMBER_VPTR(higher_class_on, [cpu]);
 	bool higher = next->prio < MAX_RT_PRIO;
 
-	if (!held || partial_mode || is_stop_class(next))
+	if (!held || partial_mode || (higher && is_stop_class(next)))
 		return 0;
 	if (higher && !READ_ONCE(*held) && READ_ONCE(relay_active) &&
 	    scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL_ON | cpu) > 0)

@@ -134,7 +134,7 @@ bss_counters! {
         /// space (see `keep_ext_server` in src/bpf/main.bpf.c).
         keepalive: "keepalive" <- nr_keepalive,
         /// Tasks (the user scheduler too) the kernel gave back from a CPU's
-        /// local DSQ when a realtime, deadline or stop task took that CPU
+        /// local DSQ when a realtime or deadline task took that CPU
         /// (`SCX_ENQ_REENQ`, asked for by `relay_sched_switch` in
         /// src/bpf/main.bpf.c): placed again by the dispatcher, on another
         /// CPU if they may run elsewhere.

@@ -44,12 +44,13 @@ last_cpu() {
 	echo "${37}"
 }
 
-# migrations <pid>: how often the task changed CPUs (se.nr_migrations in
-# /proc/<pid>/sched), a run on another CPU between two samples included.
+# migrations <pid>: set MIGRATIONS to how often the task changed CPUs
+# (se.nr_migrations in /proc/<pid>/sched), a run on another CPU between
+# two samples included. (A variable: a failure inside $(...) would lose
+# its reason.)
 migrations() {
-	m=$(awk '$1 == "se.nr_migrations" {print $3}' "/proc/$1/sched")
-	[ -n "$m" ] || fail_with_log "no se.nr_migrations in /proc/$1/sched"
-	echo "$m"
+	MIGRATIONS=$(awk '$1 == "se.nr_migrations" {print $3}' "/proc/$1/sched")
+	[ -n "$MIGRATIONS" ] || fail_with_log "no se.nr_migrations in /proc/$1/sched"
 }
 
 # only_on <what> <pid> <cgroup> <cpu>: <pid> is alive in <cgroup> (as
@@ -63,7 +64,8 @@ only_on() {
 	[ "$cg" = "0::$3" ] || fail_with_log "$1: pid $2 is in '$cg', expected 0::$3"
 	seen=
 	n=0
-	moves=$(migrations "$2")
+	migrations "$2"
+	moves=$MIGRATIONS
 	for _ in $(seq 20); do
 		c=$(last_cpu "$2")
 		[ -n "$c" ] || fail_with_log "$1: no CPU for pid $2"
@@ -71,7 +73,8 @@ only_on() {
 		n=$((n + 1))
 		sleep 0.1
 	done
-	moves=$(($(migrations "$2") - moves))
+	migrations "$2"
+	moves=$((MIGRATIONS - moves))
 	note "$1: CPUs seen:$seen; migrations $moves"
 	off=
 	for c in $seen; do
