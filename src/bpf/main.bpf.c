@@ -1889,8 +1889,8 @@ static bool kthread_waits_for(s32 cpu)
  * vtime_now to vtime_now (as before) charged the task that happened to be
  * running when a higher class took the CPU (then also the soft-lockup
  * watchdog's cpu_stop, every few seconds per CPU, which no longer counts:
- * is_stop_class()), most often the heaviest task there, and with per-CPU queues (`local`) keys can lag the global
- * vtime_now by much. (It was a suspect for `local`'s nice-10 hogs getting
+ * is_stop_class()), most often the heaviest task there, and with per-CPU
+ * queues (`local`) keys can lag the global vtime_now by much. (It was a suspect for `local`'s nice-10 hogs getting
  * 8-12 % over their share on the weights case's `spread` layout; the
  * change did not remove that.) A key a fast path left stale (a task
  * that slept, or one that only ever takes the fast paths and keeps the key
@@ -1901,8 +1901,8 @@ static bool kthread_waits_for(s32 cpu)
  * what is left of its slice (at most slice_ns, as every
  * kernel-side dispatch), not a fresh default one, so
  * that a low-weight task with a short slice that a realtime task
- * preempts does not come back with a whole default slice. The CPU time it had used
- * of that slice is not charged to its key here (its start is taken again
+ * preempts does not come back with a whole default slice. The CPU time it
+ * had used of that slice is not charged to its key here (its start is taken again
  * when it next runs): a re-enqueue gains it at most one slice.
  */
 static void reenqueued(struct task_struct *p, u64 enq_flags)
