@@ -17,7 +17,10 @@
 #
 # Knobs (kernel command line, set by `cargo xtask bench-vm`):
 #   relay.rounds=N            rounds (default 5)
-#   relay.schedulers=a,b,...  eevdf (the kernel's), rustland, bpfland
+#   relay.schedulers=a,b,...  eevdf (the kernel's), eevdf-nohrtick (the
+#                             kernel's with the fair class's HRTICK feature
+#                             off: no high-resolution timer at each slice's
+#                             end), rustland, bpfland
 #                             (upstream's all-BPF scx_bpfland), baseline
 #                             (/bin/scx_relay_baseline, an earlier commit's
 #                             scx_relay, with --policy deadline), relay-eevdf
@@ -115,6 +118,21 @@ emit_delta_at() {
 	fi
 }
 
+# The fair class's HRTICK feature (debugfs sched/features): a
+# high-resolution timer at the end of each slice, where the periodic tick
+# would end it later. In this guest each timer expiry also makes QEMU's
+# round robin move on to the next vCPU, which speeds the delivery of every
+# vCPU's interrupts; eevdf-nohrtick measures EEVDF without it.
+# (kernel/sched/fair.c hrtick_start_fair(), kernel/sched/core.c hrtick()).
+FEATURES=/sys/kernel/debug/sched/features
+[ -e $FEATURES ] || mount -t debugfs nodev /sys/kernel/debug 2>/dev/null
+# The kernel's own setting, restored for every scheduler but eevdf-nohrtick.
+hrtick_default=$(tr ' ' '\n' <$FEATURES 2>/dev/null | grep -x -e HRTICK -e NO_HRTICK)
+set_hrtick() {
+	[ -n "$hrtick_default" ] || return 1
+	echo "$1" >$FEATURES
+}
+
 # Start scheduler $sched; sets sched_pid (empty for EEVDF). Returns 1 if
 # it did not get enabled. An scx_relay runs its subcommand $relay_sub
 # (empty: none) before its options.
@@ -123,8 +141,16 @@ relay_sub=
 start_sched() {
 	sched_pid=
 	log=/tmp/bench-$sched.log
+	[ -z "$hrtick_default" ] || set_hrtick "$hrtick_default"
 	case $sched in
 	eevdf) return 0 ;;
+	eevdf-nohrtick)
+		if ! set_hrtick NO_HRTICK; then
+			emit error "cannot turn the fair class's HRTICK off ($FEATURES)"
+			return 1
+		fi
+		return 0
+		;;
 	rustland) set -- scx_rustland ;;
 	bpfland) set -- scx_bpfland ;;
 	baseline) set -- scx_relay_baseline $relay_sub --policy deadline --stats 1 ;;
@@ -516,7 +542,7 @@ run_frames() {
 # decision (wakeup to decision applied, decision to running), and those the
 # kernel placed (an idle CPU's fast path, kernel threads), percentiles in us.
 run_profile() {
-	case $sched in eevdf | rustland | bpfland | baseline) return 0 ;; esac
+	case $sched in eevdf | eevdf-nohrtick | rustland | bpfland | baseline) return 0 ;; esac
 	rec=/tmp/bench-profile.rec
 	stop_sched
 	relay_sub="record -o $rec"
@@ -574,5 +600,6 @@ while [ "$round" -le "$rounds" ]; do
 	done
 	round=$((round + 1))
 done
+[ -z "$hrtick_default" ] || set_hrtick "$hrtick_default"
 echo "relay-bench: done"
 exit $status

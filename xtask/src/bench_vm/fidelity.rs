@@ -19,6 +19,7 @@ use super::{
     display_name, fmt_num,
     results::Results,
     stats::{median, Metric},
+    KERNEL_SCHEDULERS,
 };
 
 /// The guest workloads this mode runs (bench.sh's `relay.workloads`).
@@ -186,7 +187,8 @@ pub(super) const COMPARED: &[Compared] = &[
 /// command does), or `None` for the kernel, the peer and the baseline.
 pub(super) fn policy_of(scheduler: &str) -> Option<(&str, bool)> {
     match scheduler {
-        "eevdf" | "rustland" | "bpfland" | "baseline" => None,
+        "rustland" | "bpfland" | "baseline" => None,
+        kernel if KERNEL_SCHEDULERS.contains(&kernel) => None,
         other => match other.strip_suffix("-fast") {
             Some(policy) => Some((policy, true)),
             None => Some((other.strip_prefix("relay-").unwrap_or(other), false)),
@@ -418,6 +420,7 @@ mod tests {
     #[test]
     fn bench_names_map_to_policies() {
         assert_eq!(policy_of("eevdf"), None);
+        assert_eq!(policy_of("eevdf-nohrtick"), None);
         assert_eq!(policy_of("rustland"), None);
         assert_eq!(policy_of("bpfland"), None);
         assert_eq!(policy_of("relay-eevdf"), Some(("eevdf", false)));

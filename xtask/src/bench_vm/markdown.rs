@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{display_name, fmt_num, results::Results, stats::Metric};
+use super::{display_name, fmt_num, results::Results, stats::Metric, KERNEL_SCHEDULERS};
 
 /// A row of the results table.
 struct Row {
@@ -498,7 +498,7 @@ impl Results {
     /// The [`PROFILE_ROWS`] table of the user-space schedulers in `scheds`
     /// (EEVDF has no scheduler process), if there is one.
     fn write_profile(&self, md: &mut String, scheds: &[&str]) {
-        let profiled: Vec<&str> = scheds.iter().copied().filter(|s| *s != "eevdf").collect();
+        let profiled: Vec<&str> = scheds.iter().copied().filter(|s| !KERNEL_SCHEDULERS.contains(s)).collect();
         if profiled.is_empty() {
             return;
         }

@@ -54,13 +54,15 @@ const PAYLOAD: &str = "bench/bench.sh";
 /// The upstream release built by default for scx_rustland and scx_bpfland
 /// (pinned, so that results stay comparable).
 const PEER_VERSION: &str = "1.1.4";
-/// The schedulers the guest knows, in table order: the kernel's EEVDF, the
+/// The schedulers the guest knows, in table order: the kernel's EEVDF (also
+/// without its HRTICK feature), the
 /// peer, upstream's scx_bpfland, the baseline, and scx_relay's shipped policies by their names but
 /// for `relay-eevdf`, scx_relay's eevdf policy (`eevdf` is the kernel's),
 /// and `deadline-fast` and `interactive-fast`, those policies with
 /// `--fast-path`.
-const SCHEDULERS: [&str; 11] = [
+const SCHEDULERS: [&str; 12] = [
     "eevdf",
+    "eevdf-nohrtick",
     "rustland",
     "bpfland",
     "baseline",
@@ -72,6 +74,10 @@ const SCHEDULERS: [&str; 11] = [
     "local",
     "relay-eevdf",
 ];
+/// The kernel's own schedulers among [`SCHEDULERS`]: no scheduler process.
+/// `eevdf-nohrtick` is EEVDF with the fair class's HRTICK feature off (no
+/// timer at each slice's end; bench.sh `set_hrtick`).
+const KERNEL_SCHEDULERS: [&str; 2] = ["eevdf", "eevdf-nohrtick"];
 /// The schedulers compared when `--schedulers` is not given.
 const DEFAULT_SCHEDULERS: [&str; 4] = ["eevdf", "rustland", "deadline", "fifo"];
 /// Prefix of the guest's measurement lines.
@@ -90,7 +96,7 @@ pub struct Options {
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub rounds: u32,
     /// Schedulers to compare, comma separated: eevdf (the kernel's),
-    /// rustland, bpfland (upstream's all-BPF scheduler), baseline (needs
+    /// eevdf-nohrtick (the kernel's, its HRTICK feature off), rustland, bpfland (upstream's all-BPF scheduler), baseline (needs
     /// `--baseline`), and scx_relay's policies
     /// (deadline, fifo, interactive, local, relay-eevdf; deadline-fast and
     /// interactive-fast with `--fast-path`). Default:
@@ -406,6 +412,7 @@ fn write(path: &Path, text: &str) -> Result<()> {
 fn display_name(scheduler: &str) -> &str {
     match scheduler {
         "eevdf" => "EEVDF",
+        "eevdf-nohrtick" => "EEVDF, no HRTICK",
         "rustland" => "scx_rustland",
         "bpfland" => "scx_bpfland",
         "baseline" => "baseline deadline",
