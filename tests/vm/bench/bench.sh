@@ -255,6 +255,14 @@ latency_load() {
 	cyclictest -q -D "$latency_s" -i 1000 -t 1 -h "$HIST_US" --policy=other >/tmp/cyclictest.out 2>&1 &
 	ct_pid=$!
 	sleep 1
+	# The window starts once the measuring thread exists: under load this
+	# guest can take over a second to start it (a bench-vm run at 2e67560
+	# read only the main thread, and so no wait).
+	waited=0
+	while [ "$(ls /proc/"$ct_pid"/task 2>/dev/null | wc -l)" -lt 2 ] && [ "$waited" -lt 20 ]; do
+		sleep 0.1
+		waited=$((waited + 1))
+	done
 	thread_schedstat "$ct_pid" >/tmp/schedstat.0
 	cat /proc/interrupts >/tmp/interrupts.0
 	irq_t0=$(now)
