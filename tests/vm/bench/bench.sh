@@ -238,7 +238,7 @@ timer_trace_off() {
 # Workload 2: wakeup latency of a SCHED_OTHER cyclictest thread while
 # stress-ng keeps every CPU busy: p50 / p99 from the histogram, and the max.
 # cyclictest's latency is from the timer's expiry to the thread reading the
-# clock; in a window from 1 s after cyclictest starts to 1 s before it
+# clock; in a window from 1 s after cyclictest starts to 1.5 s before it
 # ends, two of its steps are measured for its measuring thread:
 # - the timer's delivery: from the expiry its sleep asked for
 #   (hrtimer_start's softexpires) to the timer interrupt's handler
@@ -252,26 +252,23 @@ latency_load() {
 	stress-ng --cpu "$ncpu" -t $((latency_s + 3))s >/dev/null 2>&1 &
 	stress_pid=$!
 	sleep 1
+	ct_t0=$(now)
 	cyclictest -q -D "$latency_s" -i 1000 -t 1 -h "$HIST_US" --policy=other >/tmp/cyclictest.out 2>&1 &
 	ct_pid=$!
 	sleep 1
-	# The window starts once the measuring thread exists: under load this
-	# guest can take over a second to start it (a bench-vm run at 2e67560
-	# read only the main thread, and so no wait).
-	waited=0
-	while [ "$(ls /proc/"$ct_pid"/task 2>/dev/null | wc -l)" -lt 2 ] && [ "$waited" -lt 20 ]; do
-		sleep 0.1
-		waited=$((waited + 1))
-	done
 	thread_schedstat "$ct_pid" >/tmp/schedstat.0
 	cat /proc/interrupts >/tmp/interrupts.0
 	irq_t0=$(now)
 	traced=0
 	timer_trace_on && traced=1
-	sleep $((latency_s > 3 ? latency_s - 2 : 1))
+	# The window ends 1.5 s before cyclictest does, however long the steps
+	# above took: a fixed sleep here ended it after cyclictest had exited in
+	# some bench-vm runs (at 2e67560: no wait and no delivery measured).
+	sleep "$(awk -v t0="$ct_t0" -v t="$(now)" -v d="$latency_s" 'BEGIN { s = t0 + d - 1.5 - t; printf "%.1f", (s > 1 ? s : 1) }')"
 	thread_schedstat "$ct_pid" >/tmp/schedstat.1
 	cat /proc/interrupts >/tmp/interrupts.1
 	irq_t1=$(now)
+	note "round $round $sched: latency window $(awk -v a="$irq_t0" -v b="$irq_t1" -v c="$ct_t0" 'BEGIN { printf "%.1f s to %.1f s", a - c, b - c }') of cyclictest's $latency_s s"
 	[ "$traced" = 1 ] && timer_trace_off /tmp/timer-trace.out
 	wait "$ct_pid"
 	kill "$stress_pid" 2>/dev/null
@@ -365,7 +362,7 @@ run_latency() {
 		emit lat_wait_us "$wait"
 		emit lat_wait_runs "$runs"
 	else
-		emit error "no schedstat of cyclictest's thread"
+		emit error "no schedstat of cyclictest's thread (threads seen: $(wc -l </tmp/schedstat.0) at the window's start, $(wc -l </tmp/schedstat.1) at its end)"
 	fi
 	if read -r loc ipi all </tmp/latency-irq.out 2>/dev/null; then
 		emit lat_irq_timer_s "$loc"
