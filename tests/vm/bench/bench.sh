@@ -127,7 +127,7 @@ emit_delta_at() {
 FEATURES=/sys/kernel/debug/sched/features
 [ -e $FEATURES ] || mount -t debugfs nodev /sys/kernel/debug 2>/dev/null
 # The kernel's own setting, restored for every scheduler but eevdf-nohrtick.
-hrtick_default=$(tr ' ' '\n' <$FEATURES 2>/dev/null | grep -x -e HRTICK -e NO_HRTICK)
+hrtick_default=$(tr ' ' '\n' 2>/dev/null <$FEATURES | grep -x -e HRTICK -e NO_HRTICK)
 set_hrtick() {
 	[ -n "$hrtick_default" ] || return 1
 	echo "$1" >$FEATURES
@@ -141,7 +141,10 @@ relay_sub=
 start_sched() {
 	sched_pid=
 	log=/tmp/bench-$sched.log
-	[ -z "$hrtick_default" ] || set_hrtick "$hrtick_default"
+	if [ -n "$hrtick_default" ] && ! set_hrtick "$hrtick_default"; then
+		emit error "cannot set the fair class's $hrtick_default back ($FEATURES)"
+		return 1
+	fi
 	case $sched in
 	eevdf) return 0 ;;
 	eevdf-nohrtick)
@@ -264,7 +267,7 @@ latency_load() {
 	# The window ends 1.5 s before cyclictest does, however long the steps
 	# above took: a fixed sleep here ended it after cyclictest had exited in
 	# some bench-vm runs (at 2e67560: no wait and no delivery measured).
-	sleep "$(awk -v t0="$ct_t0" -v t="$(now)" -v d="$latency_s" 'BEGIN { s = t0 + d - 1.5 - t; printf "%.1f", (s > 1 ? s : 1) }')"
+	sleep "$(awk -v t0="$ct_t0" -v t="$(now)" -v d="$latency_s" 'BEGIN { s = t0 + d - 1.5 - t; printf "%.1f", (s > 0.1 ? s : 0.1) }')"
 	thread_schedstat "$ct_pid" >/tmp/schedstat.1
 	cat /proc/interrupts >/tmp/interrupts.1
 	irq_t1=$(now)
@@ -576,7 +579,7 @@ run_profile() {
 	start_sched
 }
 
-note "kernel $(uname -r), $ncpu CPUs; rounds $rounds; schedulers: $schedulers; workloads: $workloads"
+note "kernel $(uname -r), $ncpu CPUs; the fair class's ${hrtick_default:-HRTICK setting unknown (no $FEATURES)}; rounds $rounds; schedulers: $schedulers; workloads: $workloads"
 status=0
 round=1
 while [ "$round" -le "$rounds" ]; do

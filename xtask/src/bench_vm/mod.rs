@@ -55,10 +55,10 @@ const PAYLOAD: &str = "bench/bench.sh";
 /// (pinned, so that results stay comparable).
 const PEER_VERSION: &str = "1.1.4";
 /// The schedulers the guest knows, in table order: the kernel's EEVDF (also
-/// without its HRTICK feature), the
-/// peer, upstream's scx_bpfland, the baseline, and scx_relay's shipped policies by their names but
-/// for `relay-eevdf`, scx_relay's eevdf policy (`eevdf` is the kernel's),
-/// and `deadline-fast` and `interactive-fast`, those policies with
+/// without its HRTICK feature), the peer, upstream's scx_bpfland, the
+/// baseline, and scx_relay's shipped policies by their names but for
+/// `relay-eevdf`, scx_relay's eevdf policy (`eevdf` is the kernel's), and
+/// `deadline-fast` and `interactive-fast`, those policies with
 /// `--fast-path`.
 const SCHEDULERS: [&str; 12] = [
     "eevdf",
@@ -96,7 +96,8 @@ pub struct Options {
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub rounds: u32,
     /// Schedulers to compare, comma separated: eevdf (the kernel's),
-    /// eevdf-nohrtick (the kernel's, its HRTICK feature off), rustland, bpfland (upstream's all-BPF scheduler), baseline (needs
+    /// eevdf-nohrtick (the kernel's, its HRTICK feature off), rustland,
+    /// bpfland (upstream's all-BPF scheduler), baseline (needs
     /// `--baseline`), and scx_relay's policies
     /// (deadline, fifo, interactive, local, relay-eevdf; deadline-fast and
     /// interactive-fast with `--fast-path`). Default:
@@ -218,6 +219,9 @@ fn check_options(ws: &Workspace, opts: &mut Options) -> Result<()> {
     ensure!(opts.rounds >= 1, "--rounds must be at least 1");
     // frame_pacer runs 60 frames a second: the work must fit in one.
     ensure!(opts.frames_s >= 1, "--frames-s must be at least 1");
+    // The latency window runs from 1 s after cyclictest starts to 1.5 s
+    // before it ends (bench.sh latency_load).
+    ensure!(opts.latency_s >= 4, "--latency-s must be at least 4");
     ensure!(opts.frame_work_ms * 60 < 1000, "--frame-work-ms must be shorter than a 60 Hz frame (at most 16)");
     if opts.schedulers.is_empty() {
         opts.schedulers = if opts.sim_fidelity {
@@ -559,6 +563,15 @@ mod tests {
         let mut opts = parse(&["--sim-fidelity", "--schedulers", "deadline,eevdf"]);
         let err = check_options(&ws, &mut opts).unwrap_err().to_string();
         assert!(err.contains("'eevdf' is not one"), "{err}");
+        let mut opts = parse(&["--sim-fidelity", "--schedulers", "deadline,eevdf-nohrtick"]);
+        let err = check_options(&ws, &mut opts).unwrap_err().to_string();
+        assert!(err.contains("'eevdf-nohrtick' is not one"), "{err}");
+        let mut opts = parse(&["--schedulers", "eevdf,eevdf-nohrtick"]);
+        check_options(&ws, &mut opts).unwrap();
+        // The latency window needs 1 s at its start and 1.5 s at its end.
+        let mut opts = parse(&["--latency-s", "3"]);
+        let err = check_options(&ws, &mut opts).unwrap_err().to_string();
+        assert!(err.contains("--latency-s must be at least 4"), "{err}");
     }
 
     /// The latency chart of [`pinned_input`], byte for byte.
