@@ -579,7 +579,7 @@ run_profile() {
 	start_sched
 }
 
-note "kernel $(uname -r), $ncpu CPUs; the fair class's ${hrtick_default:-HRTICK setting unknown (no $FEATURES)}; rounds $rounds; schedulers: $schedulers; workloads: $workloads"
+note "kernel $(uname -r), $ncpu CPUs; sched feature ${hrtick_default:-HRTICK unknown (no $FEATURES)}; rounds $rounds; schedulers: $schedulers; workloads: $workloads"
 status=0
 round=1
 while [ "$round" -le "$rounds" ]; do
