@@ -310,8 +310,9 @@ latency_load() {
 # $4, taken at times $1 and $2 (s): "local-timer IPIs all", the local timer
 # (LOC), the rescheduling, function-call and IRQ-work IPIs (RES, CAL, IWI:
 # sched_ext's kicks are IRQ work or rescheduling IPIs), and every row. On
-# this TCG guest a vCPU takes an interrupt when QEMU's round robin runs it,
-# and any interrupt raised ends the running vCPU's turn.
+# this TCG guest a vCPU takes an interrupt when QEMU's round robin runs it;
+# a timer's expiry (QEMU's main loop raises it) ends the running vCPU's
+# turn, an IPI from another vCPU does not (see HRTICK above).
 interrupt_rates() {
 	awk -v t0="$1" -v t1="$2" '
 		FNR == 1 { file++; if (file == 1) ncpu = NF; next }
