@@ -449,7 +449,13 @@ mod tests {
             long,
             case_timeout_s: 300,
             knobs: Vec::new(),
-            vm: VmOptions { timeout_s: None, boot_timeout_s: 180, cpus: 4, memory: "2G".to_owned() },
+            vm: VmOptions {
+                timeout_s: None,
+                boot_timeout_s: 180,
+                cpus: 4,
+                memory: "2G".to_owned(),
+                parallel_vcpus: false,
+            },
             kernel: KernelOptions::default(),
         };
         assert_eq!(opts(&[], false).select(&cases), names(&["kernel_has_sched_ext", "sigstop"]));

@@ -19,7 +19,7 @@ use super::{
     display_name, fmt_num,
     results::Results,
     stats::{median, Metric},
-    KERNEL_SCHEDULERS,
+    GuestRun, KERNEL_SCHEDULERS,
 };
 
 /// The guest workloads this mode runs (bench.sh's `relay.workloads`).
@@ -305,23 +305,25 @@ fn kendall_tau_b(a: &[usize], b: &[usize]) -> Option<f64> {
 }
 
 /// The report: a summary table, then per metric the two rankings.
-pub(super) fn markdown(results: &Results, sim: &SimValues, command: &str, kernel: &str, cpus: u32) -> String {
+pub(super) fn markdown(results: &Results, sim: &SimValues, run: &GuestRun<'_>) -> String {
+    let (command, cpus) = (run.command, run.cpus);
     let scheds: Vec<&str> = results.schedulers().into_iter().filter(|s| policy_of(s).is_some()).collect();
     let rounds = results.samples.iter().map(|s| s.round).max().unwrap_or(0);
     let mut md =
         String::from("# Simulator fidelity: the guest's ranking of the shipped policies against the simulator's\n\n");
     let _ = writeln!(
         md,
-        "Guest: medians over {rounds} interleaved rounds in one boot (QEMU TCG, {cpus} vCPUs, kernel {kernel}); `{command}`.  \n\
+        "Guest: medians over {rounds} interleaved rounds in one boot ({machine}); `{command}`.  \n\
          Simulator: `scx_relay sim --policy P --workload W --cpus {cpus} --seconds {SIM_SECONDS} {}` (the guest's costs; `deadline-fast`: `--policy deadline --fast-path`), the median over seeds {}.  \n\
          Ranks: 1 is best; values close enough to rank equal (the tie column) share a rank, on both sides. \
          Kendall's τ-b: 1 when the orders agree, -1 when reversed.  \n\
          cyclictest's latency runs from the timer's expiry: it holds the timer interrupt's delivery, which the \
-         guest's vCPUs (run one at a time by QEMU) take late, and which the simulator does not model, then the \
+         guest's vCPUs take late when QEMU runs them in turn, and which the simulator does not model, then the \
          thread's wait for a CPU. The simulator's periodic task's wait is the second part only: the row \
          \"wait for a CPU\" compares that part on both sides (the guest's from the thread's schedstat).\n",
         GUEST_COSTS.join(" "),
-        SIM_SEEDS.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+        SIM_SEEDS.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
+        machine = run.machine(),
     );
     md.push_str("| metric | guest workload | simulator workload | tie | same order | Kendall's τ-b |\n|---|---|---|---|---|---:|\n");
     let mut sections = String::new();
@@ -469,7 +471,7 @@ mod tests {
         // Switches: the simulator's, with no guest values for them (a raw file from before the metric).
         sim.insert(("deadline".into(), at("context switches (hackbench)")), 3.0);
         sim.insert(("fifo".into(), at("context switches (hackbench)")), 4.0);
-        let md = markdown(&r, &sim, "cargo xtask bench-vm --sim-fidelity", "7.3", 4);
+        let md = markdown(&r, &sim, &GuestRun::one_thread("cargo xtask bench-vm --sim-fidelity", "7.3"));
         assert!(md.contains("| throughput | hackbench -g 4 time (s) | `hackbench`: messages passed (work units) | within 3 % | **no** | -1.00 |"), "{md}");
         assert!(md.contains("| weight fairness | share_probe fair_share_index | `nice`: fair_share_index | within 0.01 | yes | 1.00 |"), "{md}");
         assert!(md.contains("| wakeup latency p50 | cyclictest p50 under hogs (µs) | `cyclictest`: periodic task's wait p50 (µs) | within 5 % | not measured | – |"), "{md}");
@@ -478,7 +480,7 @@ mod tests {
         assert!(!md.contains("EEVDF |"), "{md}");
         // A simulator that ranks every policy equal is said to, apart from an order it gets wrong.
         sim.insert(("fifo".into(), throughput), 100.0);
-        let md = markdown(&r, &sim, "cargo xtask bench-vm --sim-fidelity", "7.3", 4);
+        let md = markdown(&r, &sim, &GuestRun::one_thread("cargo xtask bench-vm --sim-fidelity", "7.3"));
         assert!(md.contains("| within 3 % | **no**: the simulator ties them all | – |"), "{md}");
     }
 }

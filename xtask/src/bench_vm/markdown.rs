@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{display_name, fmt_num, results::Results, stats::Metric, KERNEL_SCHEDULERS};
+use super::{display_name, fmt_num, results::Results, stats::Metric, GuestRun, KERNEL_SCHEDULERS};
 
 /// A row of the results table.
 struct Row {
@@ -440,10 +440,10 @@ fn write_row(md: &mut String, label: &str, cells: impl Iterator<Item = String>) 
 
 impl Results {
     /// The Markdown report: medians, ratios, targets, profile.
-    pub(super) fn markdown(&self, command: &str, kernel: &str) -> String {
+    pub(super) fn markdown(&self, run: &GuestRun<'_>) -> String {
         let scheds = self.schedulers();
         let mut md = String::new();
-        self.write_medians(&mut md, &scheds, command, kernel);
+        self.write_medians(&mut md, &scheds, run);
         self.write_targets(&mut md);
         self.write_profile(&mut md, &scheds);
         self.write_wakeup_profile(&mut md, &scheds);
@@ -453,9 +453,14 @@ impl Results {
 
     /// The opening line, then the table of [`ROWS`] measured: the medians of
     /// every scheduler in `scheds` and the candidates' ratios over the baselines.
-    fn write_medians(&self, md: &mut String, scheds: &[&str], command: &str, kernel: &str) {
+    fn write_medians(&self, md: &mut String, scheds: &[&str], run: &GuestRun<'_>) {
         let rounds = self.samples.iter().map(|s| s.round).max().unwrap_or(0);
-        let _ = writeln!(md, "Medians over {rounds} interleaved rounds in one guest boot (QEMU TCG, 4 vCPUs, kernel {kernel}); `{command}`.\n");
+        let _ = writeln!(
+            md,
+            "Medians over {rounds} interleaved rounds in one guest boot ({}); `{}`.\n",
+            run.machine(),
+            run.command
+        );
         let ratios = ratio_columns(scheds);
         let mut columns: Vec<String> = scheds.iter().map(|s| display_name(s).to_owned()).collect();
         columns.extend(ratios.iter().map(|(c, b)| format!("{c} / {}", display_name(b))));
@@ -555,7 +560,7 @@ mod tests {
         ]);
         text.push("relay-bench: 1 fifo error exited with status 1".into());
         let r = Results::parse(text.iter().map(String::as_str));
-        let md = r.markdown("cargo xtask bench-vm", "7.3");
+        let md = r.markdown(&GuestRun::one_thread("cargo xtask bench-vm", "7.3"));
         assert!(
             md.contains("| hackbench time (s) ↓ | 2.000 | 4.000 | 3.000 | 5.000 | 1.50× | 0.75× | 2.50× | 1.25× |"),
             "{md}"
@@ -580,7 +585,8 @@ mod tests {
             (2, "deadline", "wake_user_to_decision_p50_us", 250.0),
             (1, "deadline", "wake_user_decision_to_run_p99_us", 21000.0),
         ]);
-        let md = Results::parse(text.iter().map(String::as_str)).markdown("cargo xtask bench-vm", "7.3");
+        let md = Results::parse(text.iter().map(String::as_str))
+            .markdown(&GuestRun::one_thread("cargo xtask bench-vm", "7.3"));
         let table = &md[md.find("**Where a wakeup's time goes**").expect("the table")..];
         assert!(table.contains("| | scx_relay deadline |\n"), "{table}");
         assert!(table.contains("| user-placed: wakeup → decision applied, p50 (µs) | 200.0 |"), "{table}");

@@ -184,8 +184,9 @@ pub fn run(opts: &Options) -> Result<bool> {
 
     let results = Results::parse(outcome.lines.iter().map(String::as_str));
     let command = command_line(opts);
-    let raw = raw_text(&kernel.release, &command, opts.vm.cpus, &outcome.lines);
-    report(&ws, opts, &results, &kernel.release, &command, opts.vm.cpus, Some(&raw))?;
+    let run = GuestRun { kernel: &kernel.release, command: &command, cpus: opts.vm.cpus, accel: opts.vm.accel() };
+    let raw = raw_text(&run, &outcome.lines);
+    report(&ws, opts, &results, &run, Some(&raw))?;
     if results.samples.is_empty() {
         bail!("the guest reported no measurement ({}); see {}", outcome.summary(), outcome.log_path.display());
     }
@@ -198,8 +199,10 @@ fn rerender(ws: &Workspace, opts: &Options, raw: &Path) -> Result<bool> {
     let text = fs::read_to_string(raw).with_context(|| format!("cannot read {}", raw.display()))?;
     let kernel = text.lines().find_map(|l| l.strip_prefix("# kernel ")).unwrap_or("unknown").to_owned();
     let command = text.lines().find_map(|l| l.strip_prefix("# command ")).unwrap_or("cargo xtask bench-vm");
-    // Raw files from before the `# cpus` line ran on the default 4.
+    // Raw files from before the `# cpus` line ran on the default 4, from
+    // before the `# accel` line on one host thread.
     let cpus = text.lines().find_map(|l| l.strip_prefix("# cpus ")?.parse().ok()).unwrap_or(4);
+    let accel = text.lines().find_map(|l| l.strip_prefix("# accel ")).unwrap_or(qemu::ACCEL_ONE_THREAD);
     let results = Results::parse(text.lines());
     ensure!(!results.samples.is_empty(), "{} holds no measurement", raw.display());
     // A --sim-fidelity run's raw file renders as one, with or without the flag.
@@ -208,7 +211,7 @@ fn rerender(ws: &Workspace, opts: &Options, raw: &Path) -> Result<bool> {
     if opts.sim_fidelity {
         guest_binaries::build_workspace_binaries(ws)?;
     }
-    report(ws, &opts, &results, &kernel, command, cpus, None)?;
+    report(ws, &opts, &results, &GuestRun { kernel: &kernel, command, cpus, accel }, None)?;
     Ok(results.errors.is_empty())
 }
 
@@ -334,8 +337,9 @@ const WORKLOADS: &str = "hackbench,latency,switch,io,cost,frames,profile";
 
 /// `raw.txt`: the kernel, command and CPU count as `#` lines, then the
 /// guest's measurement lines among `lines`.
-fn raw_text(kernel_release: &str, command: &str, cpus: u32, lines: &[String]) -> String {
-    let mut raw = format!("# kernel {kernel_release}\n# command {command}\n# cpus {cpus}\n");
+fn raw_text(run: &GuestRun<'_>, lines: &[String]) -> String {
+    let mut raw =
+        format!("# kernel {}\n# command {}\n# cpus {}\n# accel {}\n", run.kernel, run.command, run.cpus, run.accel);
     for line in lines.iter().filter(|l| l.starts_with(LINE_PREFIX)) {
         raw.push_str(line);
         raw.push('\n');
@@ -346,21 +350,13 @@ fn raw_text(kernel_release: &str, command: &str, cpus: u32, lines: &[String]) ->
 /// Write `target/bench-vm/` (and the docs/ copies), print the table: the
 /// results (`results.md`, `latency.svg`) or, with `--sim-fidelity`, the
 /// simulator's runs and `fidelity.md`; with `raw`, the guest's lines too.
-fn report(
-    ws: &Workspace,
-    opts: &Options,
-    results: &Results,
-    kernel: &str,
-    command: &str,
-    cpus: u32,
-    raw: Option<&str>,
-) -> Result<()> {
+fn report(ws: &Workspace, opts: &Options, results: &Results, run: &GuestRun<'_>, raw: Option<&str>) -> Result<()> {
     let (markdown, mut outputs) = if opts.sim_fidelity {
-        let sim = fidelity::simulate(&ws.target_dir().join("release/scx_relay"), results, cpus)?;
-        let markdown = fidelity::markdown(results, &sim, command, kernel, cpus);
+        let sim = fidelity::simulate(&ws.target_dir().join("release/scx_relay"), results, run.cpus)?;
+        let markdown = fidelity::markdown(results, &sim, run);
         (markdown.clone(), vec![("fidelity.md", fidelity::DOCS_REPORT, markdown)])
     } else {
-        let markdown = results.markdown(command, kernel);
+        let markdown = results.markdown(run);
         let svg = results.latency_svg();
         (markdown.clone(), vec![("results.md", DOCS_RESULTS, markdown), ("latency.svg", DOCS_CHART, svg)])
     };
@@ -385,6 +381,42 @@ fn report(
     Ok(())
 }
 
+/// `cargo xtask bench-vm`'s options from `args` (the arguments after it).
+fn parse_options(args: &[&str]) -> Result<Options, clap::Error> {
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        opts: Options,
+    }
+    <Cli as clap::Parser>::try_parse_from(std::iter::once("bench-vm").chain(args.iter().copied())).map(|cli| cli.opts)
+}
+
+/// What a report says about the guest run it comes from.
+pub(super) struct GuestRun<'a> {
+    /// The guest kernel's release.
+    pub(super) kernel: &'a str,
+    /// The command that reproduces the run ([`command_line`]).
+    pub(super) command: &'a str,
+    /// Its vCPUs.
+    pub(super) cpus: u32,
+    /// QEMU's `-accel` value ([`VmOptions::accel`]).
+    pub(super) accel: &'a str,
+}
+
+impl<'a> GuestRun<'a> {
+    /// A run of `command` on 4 vCPUs in turn on one host thread (tests).
+    #[cfg(test)]
+    pub(super) fn one_thread(command: &'a str, kernel: &'a str) -> Self {
+        GuestRun { kernel, command, cpus: 4, accel: qemu::ACCEL_ONE_THREAD }
+    }
+
+    /// The guest, for a report's opening line: the emulator, its vCPUs
+    /// and how they ran, the kernel.
+    pub(super) fn machine(&self) -> String {
+        format!("{}, kernel {}", qemu::vcpus_described(self.cpus, self.accel), self.kernel)
+    }
+}
+
 /// The command that reproduces this run (for the table's header).
 fn command_line(opts: &Options) -> String {
     let mut cmd = String::from("cargo xtask bench-vm");
@@ -395,11 +427,35 @@ fn command_line(opts: &Options) -> String {
         let _ = write!(cmd, " --rounds {}", opts.rounds);
     }
     // --sim-fidelity's default is what the build ships: name it.
-    if opts.sim_fidelity || opts.schedulers != DEFAULT_SCHEDULERS {
+    // (Empty before check_options(): the default.)
+    if opts.sim_fidelity || !(opts.schedulers.is_empty() || opts.schedulers == DEFAULT_SCHEDULERS) {
         let _ = write!(cmd, " --schedulers {}", opts.schedulers.join(","));
     }
     if let Some(rev) = &opts.baseline {
         let _ = write!(cmd, " --baseline {rev}");
+    }
+    // The workloads' lengths and the guest, where they are not the
+    // defaults (which always parse).
+    if let Ok(defaults) = parse_options(&[]) {
+        let numbers = [
+            ("--fair-s", opts.fair_s, defaults.fair_s),
+            ("--frames-s", opts.frames_s, defaults.frames_s),
+            ("--frame-work-ms", opts.frame_work_ms, defaults.frame_work_ms),
+            ("--hackbench-loops", opts.hackbench_loops, defaults.hackbench_loops),
+            ("--latency-s", opts.latency_s, defaults.latency_s),
+            ("--switch-s", opts.switch_s, defaults.switch_s),
+            ("--io-s", opts.io_s, defaults.io_s),
+            ("--cost-loops", opts.cost_loops, defaults.cost_loops),
+            ("--cpus", opts.vm.cpus, defaults.vm.cpus),
+        ];
+        for (name, value, default) in numbers {
+            if value != default {
+                let _ = write!(cmd, " {name} {value}");
+            }
+        }
+    }
+    if opts.vm.parallel_vcpus {
+        cmd.push_str(" --parallel-vcpus");
     }
     cmd
 }
@@ -527,21 +583,33 @@ mod tests {
     fn markdown_is_pinned() {
         let command =
             "cargo xtask bench-vm --rounds 2 --schedulers eevdf,rustland,deadline,baseline --baseline b065472";
-        let md = pinned_input().markdown(command, "7.3.4");
+        let md = pinned_input().markdown(&GuestRun::one_thread(command, "7.3.4"));
         assert_eq!(md, PINNED_MARKDOWN);
+    }
+
+    /// The header's command names every option that is not the default,
+    /// so that it reproduces the run; the header says how the vCPUs ran.
+    #[test]
+    fn command_line_and_machine_name_what_is_not_the_default() {
+        let opts = parse_options(&[]).unwrap();
+        assert_eq!(command_line(&opts), "cargo xtask bench-vm");
+        let args = ["--rounds", "1", "--hackbench-loops", "50", "--cpus", "2", "--parallel-vcpus", "--no-docs"];
+        let opts = parse_options(&args).unwrap();
+        let command = command_line(&opts);
+        assert_eq!(command, "cargo xtask bench-vm --rounds 1 --hackbench-loops 50 --cpus 2 --parallel-vcpus");
+        let run = GuestRun { kernel: "7.3", command: &command, cpus: opts.vm.cpus, accel: opts.vm.accel() };
+        assert_eq!(run.machine(), "QEMU TCG, 2 vCPUs each on its own host thread, kernel 7.3");
+        assert!(raw_text(&run, &[]).contains("# cpus 2\n# accel tcg,thread=multi\n"));
+        assert_eq!(
+            GuestRun::one_thread("c", "7.3").machine(),
+            "QEMU TCG, 4 vCPUs in turn on one host thread, kernel 7.3"
+        );
     }
 
     /// `--baseline` adds the `baseline` scheduler, which is unknown without it.
     #[test]
     fn baseline_option() {
-        let parse = |args: &[&str]| {
-            #[derive(clap::Parser)]
-            struct Cli {
-                #[command(flatten)]
-                opts: Options,
-            }
-            <Cli as clap::Parser>::try_parse_from(std::iter::once("bench-vm").chain(args.iter().copied())).unwrap().opts
-        };
+        let parse = |args: &[&str]| parse_options(args).unwrap();
         let ws = Workspace::locate().unwrap();
         let mut opts = parse(&["--baseline", "HEAD~1"]);
         check_options(&ws, &mut opts).unwrap();
@@ -581,7 +649,7 @@ mod tests {
     }
 
     /// `markdown` of [`pinned_input`].
-    const PINNED_MARKDOWN: &str = r##"Medians over 2 interleaved rounds in one guest boot (QEMU TCG, 4 vCPUs, kernel 7.3.4); `cargo xtask bench-vm --rounds 2 --schedulers eevdf,rustland,deadline,baseline --baseline b065472`.
+    const PINNED_MARKDOWN: &str = r##"Medians over 2 interleaved rounds in one guest boot (QEMU TCG, 4 vCPUs in turn on one host thread, kernel 7.3.4); `cargo xtask bench-vm --rounds 2 --schedulers eevdf,rustland,deadline,baseline --baseline b065472`.
 
 | metric | EEVDF | scx_rustland | baseline deadline | scx_relay deadline | deadline / EEVDF | deadline / scx_rustland | deadline / baseline deadline |
 |---|---:|---:|---:|---:|---:|---:|---:|
