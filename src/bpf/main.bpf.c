@@ -251,6 +251,7 @@ static u32 usersched_needed;			/* heartbeat request (bool) */
 static u32 usersched_on_cpu;			/* the user scheduler is running (bool) */
 static u64 usersched_kick_ns;			/* last kick to get it a CPU (ns) */
 static u64 cpu_started_ns[RELAY_MAX_CPUS];	/* when each CPU's current task started (ns) */
+static u64 cpu_burst_start[RELAY_MAX_CPUS];	/* its start less its CPU time since it last woke (ns; cpu_preemptible) */
 static u64 cpu_running_key[RELAY_MAX_CPUS];	/* the key (dsq_vtime) each CPU's current task started with; 0 for the user scheduler (see pinned_waiter_displaces) */
 static u8 unbounded_on[RELAY_MAX_CPUS];		/* the CPU's current task runs an unbounded slice (bool, --tickless) */
 static u32 rescue_check;			/* timer -> ops.dispatch: look for overdue tasks (bool) */
@@ -820,14 +821,42 @@ static void kick_for(const struct task_struct *p)
 		kick(cpu, SCX_KICK_IDLE);
 }
 
-/* Whether @cpu runs a task (not the user scheduler) that had slice_min_ns. */
-static bool cpu_preemptible(s32 cpu, u64 now)
+/* Whether @cpu runs a task that is not the user scheduler. */
+static bool cpu_runs_task(s32 cpu)
 {
 	struct relay_cpu_state *st = cpu_state_of(cpu);
 
-	if (!st || !st->current_pid || st->current_pid == usersched_pid || cpu >= RELAY_MAX_CPUS)
-		return false;
-	return now - READ_ONCE(cpu_started_ns[cpu & (RELAY_MAX_CPUS - 1)]) >= slice_min_ns;
+	return st && st->current_pid && st->current_pid != usersched_pid && cpu < RELAY_MAX_CPUS;
+}
+
+/*
+ * Whether a wakeup handed to the user scheduler may preempt @cpu's task
+ * for it (wake_usersched): a task whose CPU time since it last woke, this
+ * run's included, is slice_min_ns at least (cpu_burst_start). Not its run
+ * since it started on this CPU, as before: a CPU hog preempted at every
+ * wakeup of a periodic sleeper was protected anew at each restart, and the
+ * sleeper's next wakeup waited for a tick (cyclictest at 1 kHz beside
+ * hogs: 2.6 ms a run against the fair class's 0.1 ms, with the vCPUs on
+ * parallel host threads; docs/performance.md, "A hog's burst, not its
+ * run"). A task that woke a moment ago (hackbench's) is still protected.
+ */
+static bool cpu_preemptible(s32 cpu, u64 now)
+{
+	return cpu_runs_task(cpu) &&
+	       now - READ_ONCE(cpu_burst_start[cpu & (RELAY_MAX_CPUS - 1)]) >= slice_min_ns;
+}
+
+/*
+ * Whether @cpu's task (not the user scheduler) ran slice_min_ns since it
+ * started there: the fast path's guard (fast_cpu). Not the burst rule of
+ * cpu_preemptible(): with it, hackbench's granted readers preempted its
+ * writers at every wakeup (no kick limit, as wake_usersched() has), and a
+ * hackbench took 1.4 to 5 times as long.
+ */
+static bool cpu_ran_slice_min(s32 cpu, u64 now)
+{
+	return cpu_runs_task(cpu) &&
+	       now - READ_ONCE(cpu_started_ns[cpu & (RELAY_MAX_CPUS - 1)]) >= slice_min_ns;
 }
 
 /* Kick @cpu to run the user scheduler; its next ops.dispatch checks the aim. */
@@ -845,8 +874,9 @@ static void kick_usersched(s32 cpu, u64 flags)
  * Get the user scheduler a CPU after @p was handed to it: kick an idle CPU
  * it may run on (whichever CPU dispatches next runs the user scheduler
  * first); with none idle, a waking @p preempts its previous CPU (or, if the
- * user scheduler may not run there, usersched_cpu) once that CPU's task had
- * slice_min_ns (the wakeup preemption the fair class does too), and records
+ * user scheduler may not run there, usersched_cpu) once that CPU's task
+ * ran slice_min_ns since it last woke (cpu_preemptible(); the wakeup
+ * preemption the fair class does too), and records
  * it in usersched_cpu, where relay_select_cpu() wakes the user scheduler.
  * Nothing is done while the user scheduler runs or right after a kick for
  * it: one wake-up serves every task queued meanwhile.
@@ -1965,7 +1995,7 @@ static void usersched_reenqueued(struct task_struct *p)
  * use (the policy's preferred CPU first, if its placement word names one
  * the task may use; then its own), else on the CPU whose running task it
  * preempts: the preferred one or else its own, else the one that has run longest, of those it may use whose task ran slice_min_ns
- * at least (cpu_preemptible(), the guard wake_usersched() keeps too: a
+ * at least since it started there (cpu_ran_slice_min(): a
  * task pinned with fast tasks still runs) and is neither fast-placed nor
  * the user scheduler, that are not held by a higher class, and that the
  * user scheduler is not waiting for. It is queued in that CPU's DSQ at a
@@ -2154,7 +2184,7 @@ static s32 fast_cpu(struct task_struct *p, s32 pref, bool *running)
 			*running = false;
 			return cpu;
 		}
-		if (!cpu_preemptible(cpu, now))
+		if (!cpu_ran_slice_min(cpu, now))
 			continue;
 		/*
 		 * Its own CPU, where the timer that wakes a sleeper fires:
@@ -2297,7 +2327,8 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
 		 * may have come while it was still asleep, and with none it
 		 * must not wait parked on an idle CPU either
 		 * (keep_ext_server()). A busy CPU is preempted if it has work
-		 * and that CPU's task ran slice_min (as wake_usersched()).
+		 * and that CPU's task may be preempted (cpu_preemptible(), as
+		 * wake_usersched()).
 		 */
 		else if (enq_flags & SCX_ENQ_WAKEUP) {
 			s32 cpu = scx_bpf_task_cpu(p);
@@ -2662,6 +2693,7 @@ void BPF_STRUCT_OPS(relay_running, struct task_struct *p)
 	arm_tickless_check(false);
 	if (cpu >= 0 && cpu < RELAY_MAX_CPUS) {
 		WRITE_ONCE(cpu_started_ns[cpu & (RELAY_MAX_CPUS - 1)], now);
+		WRITE_ONCE(cpu_burst_start[cpu & (RELAY_MAX_CPUS - 1)], now);
 		WRITE_ONCE(cpu_running_key[cpu & (RELAY_MAX_CPUS - 1)], is_usersched(p) ? 0 : p->scx.dsq_vtime);
 	}
 	/* On a CPU served by its ext server: short runs (see keep_ext_server()). */
@@ -2679,6 +2711,8 @@ void BPF_STRUCT_OPS(relay_running, struct task_struct *p)
 		fast_waiting_done(p, tctx);
 	if (tctx && tctx->fast_grant && cpu >= 0 && cpu < RELAY_MAX_CPUS)
 		WRITE_ONCE(fast_on[cpu & (RELAY_MAX_CPUS - 1)], 1);
+	if (tctx && cpu >= 0 && cpu < RELAY_MAX_CPUS)
+		WRITE_ONCE(cpu_burst_start[cpu & (RELAY_MAX_CPUS - 1)], now - tctx->exec_runtime);
 	/* A run that a user decision placed, nothing having come between. */
 	if (tctx && tctx->user_run_gen) {
 		if (tctx->user_run_gen == READ_ONCE(tctx->generation))
