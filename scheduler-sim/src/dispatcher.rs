@@ -120,8 +120,9 @@ impl Machine {
 
     /// The second half of the BPF's `wake_usersched`: when no idle CPU is
     /// on its way to run the user scheduler, a waking task's CPU is kicked
-    /// to preempt its task, if that task ran at least `slice_min` — at most
-    /// one kick (idle or preempt) per `slice_min`.
+    /// to preempt its task, if that task may be preempted
+    /// ([`Machine::cpu_preemptible`]) — at most one kick (idle or preempt)
+    /// per `slice_min`.
     fn kick_preempt_for_user(&mut self, cpu: u32) {
         if !self.user_wants_cpu() || self.user.kicked.is_some() {
             return;
@@ -129,12 +130,24 @@ impl Machine {
         if self.user.last_kick_ns.is_some_and(|t| self.now.saturating_sub(t) < self.slice_min_ns) {
             return;
         }
-        let CpuState::Task { task, .. } = self.cpus[cpu as usize].state else { return };
-        if self.now.saturating_sub(self.tasks[task as usize].start_ts) < self.slice_min_ns {
+        if !self.cpu_preemptible(cpu) {
             return;
         }
         self.user.last_kick_ns = Some(self.now);
         self.events.push(self.now, Event::Preempt(cpu));
+    }
+
+    /// Whether a wakeup handed to the user scheduler may preempt `cpu`'s
+    /// task for it (the BPF's `cpu_preemptible`): one that ran
+    /// `slice_min_ns` since it started there
+    /// ([`Machine::cpu_ran_slice_min`]), or a CPU hog, one whose CPU time
+    /// since it last woke, this run's included, is a whole `slice_ns` at
+    /// least. Without the second, a hog preempted at every wakeup of a
+    /// periodic sleeper was protected anew at each restart.
+    pub(crate) fn cpu_preemptible(&self, cpu: u32) -> bool {
+        let CpuState::Task { task, since } = self.cpus[cpu as usize].state else { return false };
+        self.cpu_ran_slice_min(cpu)
+            || self.tasks[task as usize].exec_runtime + self.now.saturating_sub(since) >= self.slice_ns
     }
 
     /// The dispatcher places task `id` itself, with the default slice, in

@@ -216,8 +216,8 @@ impl Machine {
     /// one, and the user scheduler's CPU (the one it last ran on) while it
     /// runs or waits for a CPU ([`Machine::user_wants_cpu`]): the first with
     /// nothing running (a CPU kicked, about to dispatch), else, among those
-    /// whose task may be preempted ([`Machine::cpu_preemptible`]: it ran
-    /// `slice_min_ns` at least), the one whose task started its run
+    /// whose task may be preempted ([`Machine::cpu_ran_slice_min`]: it ran
+    /// `slice_min_ns` at least since it started), the one whose task started its run
     /// earliest (on a tie, the first scanned); `None` if none is left. The
     /// preferred CPU, if any, stands for `from` in that scan: its start,
     /// and preempted first.
@@ -271,7 +271,7 @@ impl Machine {
                 CpuState::User { .. } => continue,
                 CpuState::Task { task, .. } => &self.tasks[task as usize],
             };
-            if task.fast.run_grant.is_some() || !self.cpu_preemptible(c) {
+            if task.fast.run_grant.is_some() || !self.cpu_ran_slice_min(c) {
                 continue;
             }
             // Its own CPU (or the preferred one) first: a local
@@ -288,10 +288,12 @@ impl Machine {
 
     /// Whether `cpu` runs a task (not the user scheduler) that has run
     /// `slice_min_ns` at least since it started there (the BPF's
-    /// `cpu_preemptible`, the guard `wake_usersched` keeps too): only such
-    /// a task may be preempted for a wakeup, so a task pinned beside fast
-    /// tasks still runs.
-    pub(crate) fn cpu_preemptible(&self, cpu: u32) -> bool {
+    /// `cpu_ran_slice_min`): only such a task may be preempted for a
+    /// fast-placed wakeup, so a task pinned beside fast tasks still runs.
+    /// (Not also a hog at once, as [`Machine::cpu_preemptible`], the user
+    /// hand-off's guard: a rule of that kind had hackbench's granted readers
+    /// preempt its writers at every wakeup in the guest.)
+    pub(crate) fn cpu_ran_slice_min(&self, cpu: u32) -> bool {
         let CpuState::Task { task, .. } = self.cpus[cpu as usize].state else { return false };
         self.now.saturating_sub(self.tasks[task as usize].start_ts) >= self.slice_min_ns
     }
@@ -573,6 +575,29 @@ mod tests {
         assert_eq!(m.pick_fast_cpu(p, 0, None), None, "the waiting user scheduler's CPU");
         m.user.last_cpu = 2;
         assert_eq!(m.pick_fast_cpu(p, 0, None), Some(0), "hog 0 ran slice_min");
+    }
+
+    /// A CPU hog (a whole slice of CPU since it last woke) may be preempted
+    /// for the user scheduler at once, also right after it was put back on
+    /// its CPU; any other task, and any task for a fast-placed wakeup, once
+    /// it ran `slice_min` since it started there.
+    #[test]
+    fn a_hog_is_preempted_for_the_user_scheduler_at_once() {
+        let mut m = saturated(2);
+        // Hog 0 started 10 µs ago, after a whole slice of CPU since it last woke.
+        let CpuState::Task { task, .. } = m.cpus[0].state else { panic!("CPU 0 runs hog 0") };
+        m.cpus[0].state = CpuState::Task { task, since: m.now - 10_000 };
+        m.tasks[task as usize].start_ts = m.now - 10_000;
+        m.tasks[task as usize].exec_runtime = m.slice_ns;
+        assert!(m.cpu_preemptible(0), "a hog");
+        assert!(!m.cpu_ran_slice_min(0), "its run is 10 µs");
+        // Less than a slice since it woke: protected for slice_min.
+        m.tasks[task as usize].exec_runtime = m.slice_ns - 20_000;
+        assert!(!m.cpu_preemptible(0) && !m.cpu_ran_slice_min(0));
+        m.now += m.slice_min_ns;
+        assert!(m.cpu_preemptible(0) && m.cpu_ran_slice_min(0), "it ran slice_min");
+        m.cpus[1].state = CpuState::User { since: 0 };
+        assert!(!m.cpu_preemptible(1) && !m.cpu_ran_slice_min(1), "the user scheduler is never preempted");
     }
 
     /// `fast_waiting` names the waiting task: another task starting on its

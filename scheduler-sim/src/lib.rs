@@ -56,8 +56,10 @@
 //!   what user space already decided, in arrival order among themselves.
 //!   An idle CPU is kicked to run the user scheduler; with none idle, a
 //!   *wakeup* makes the dispatcher kick its CPU to preempt the task there,
-//!   if that task ran at least `slice_min` (`SCX_KICK_PREEMPT`, as the
-//!   BPF's `wake_usersched`; at most one kick per `slice_min`).
+//!   if that task ran at least `slice_min` since it started there, or at
+//!   once if it is a CPU hog, with a whole `slice` of CPU since it last woke
+//!   (`SCX_KICK_PREEMPT`, as the BPF's `wake_usersched` and
+//!   `cpu_preemptible`; at most one kick per `slice_min`).
 //! * **Dispatch** (`ops.dispatch`, when a CPU is free or kicked): drain up to
 //!   [`DISPATCH_BATCH`](scheduler_core::wire::DISPATCH_BATCH) decisions
 //!   (`dispatch_max_batch`); then run the user
@@ -149,8 +151,9 @@
 //!   its CPU on and leaving out those where a fast-placed task waits or
 //!   that run one, and the user scheduler's CPU (the one it last ran on)
 //!   while it runs or waits for a CPU: the first with nothing running
-//!   (kicked), else, among those whose task ran `slice_min` at least (the
-//!   BPF's `cpu_preemptible`: a task pinned beside fast tasks still runs),
+//!   (kicked), else, among those whose task ran `slice_min` at least since
+//!   it started there (the BPF's `cpu_ran_slice_min`: a task pinned beside
+//!   fast tasks still runs),
 //!   the preferred CPU, else its own (a local preemption; the scan starts
 //!   there too), else the one whose task started its
 //!   run earliest (on a tie, the first scanned); none left: the wakeup goes to user space. So does it when

@@ -830,33 +830,38 @@ static bool cpu_runs_task(s32 cpu)
 }
 
 /*
- * Whether a wakeup handed to the user scheduler may preempt @cpu's task
- * for it (wake_usersched): a task whose CPU time since it last woke, this
- * run's included, is slice_min_ns at least (cpu_burst_start). Not its run
- * since it started on this CPU, as before: a CPU hog preempted at every
- * wakeup of a periodic sleeper was protected anew at each restart, and the
- * sleeper's next wakeup waited for a tick (cyclictest at 1 kHz beside
- * hogs: 2.6 ms a run against the fair class's 0.1 ms, with the vCPUs on
- * parallel host threads; docs/performance.md, "A hog's burst, not its
- * run"). A task that woke a moment ago (hackbench's) is still protected.
- */
-static bool cpu_preemptible(s32 cpu, u64 now)
-{
-	return cpu_runs_task(cpu) &&
-	       now - READ_ONCE(cpu_burst_start[cpu & (RELAY_MAX_CPUS - 1)]) >= slice_min_ns;
-}
-
-/*
  * Whether @cpu's task (not the user scheduler) ran slice_min_ns since it
- * started there: the fast path's guard (fast_cpu). Not the burst rule of
- * cpu_preemptible(): with it, hackbench's granted readers preempted its
- * writers at every wakeup (no kick limit, as wake_usersched() has), and a
- * hackbench took 1.4 to 5 times as long.
+ * started there: the fast path's guard (fast_cpu), and one of
+ * cpu_preemptible()'s.
  */
 static bool cpu_ran_slice_min(s32 cpu, u64 now)
 {
 	return cpu_runs_task(cpu) &&
 	       now - READ_ONCE(cpu_started_ns[cpu & (RELAY_MAX_CPUS - 1)]) >= slice_min_ns;
+}
+
+/*
+ * Whether a wakeup handed to the user scheduler may preempt @cpu's task
+ * for it (wake_usersched): one that ran slice_min_ns since it started
+ * there, or a CPU hog, one whose CPU time since it last woke, this run's
+ * included, is a whole slice_ns at least (cpu_burst_start). Without the
+ * second, a hog preempted at every wakeup of a periodic sleeper was
+ * protected anew at each restart, and the sleeper's next wakeup waited for
+ * a tick (cyclictest at 1 kHz beside hogs: 2.6 ms a run against the fair
+ * class's 0.1 ms, with the vCPUs on parallel host threads;
+ * docs/performance.md, "A hog's burst, not its run"). Not every task past
+ * slice_min_ns of burst, which was tried: a 60 Hz frame's 4 ms of work was
+ * then preempted for the user scheduler at each of hackbench's wakeups,
+ * and the frame loop's p99 went from 240 to 408 ms in the guest. The fast
+ * path keeps cpu_ran_slice_min() alone: with the burst rule, hackbench's
+ * granted readers preempted its writers at every wakeup (it has no kick
+ * limit, as wake_usersched() has), and a hackbench took 1.4 to 5 times as
+ * long.
+ */
+static bool cpu_preemptible(s32 cpu, u64 now)
+{
+	return cpu_ran_slice_min(cpu, now) ||
+	       (cpu_runs_task(cpu) && now - READ_ONCE(cpu_burst_start[cpu & (RELAY_MAX_CPUS - 1)]) >= slice_ns);
 }
 
 /* Kick @cpu to run the user scheduler; its next ops.dispatch checks the aim. */
@@ -875,8 +880,8 @@ static void kick_usersched(s32 cpu, u64 flags)
  * it may run on (whichever CPU dispatches next runs the user scheduler
  * first); with none idle, a waking @p preempts its previous CPU (or, if the
  * user scheduler may not run there, usersched_cpu) once that CPU's task
- * ran slice_min_ns since it last woke (cpu_preemptible(); the wakeup
- * preemption the fair class does too), and records
+ * ran slice_min_ns, or at once if it is a CPU hog (cpu_preemptible(); the
+ * wakeup preemption the fair class does too), and records
  * it in usersched_cpu, where relay_select_cpu() wakes the user scheduler.
  * Nothing is done while the user scheduler runs or right after a kick for
  * it: one wake-up serves every task queued meanwhile.
