@@ -404,6 +404,7 @@ pub(crate) fn config(args: &SimSetup) -> Result<(SimConfig, PolicyConfig), Confi
             stall,
             stall_timeout_ns: tunables.stall_timeout_ns,
             fast_path: tunables.fast_path,
+            preempt_hogs: tunables.preempt_hogs,
             ..SimConfig::default()
         },
         tunables.policy_cfg,
@@ -528,8 +529,9 @@ mod tests {
         assert!(cfg.stall.is_none());
         assert!(cfg.hybrid.is_none(), "every CPU big");
         assert!(!cfg.fast_path, "off, as on the real command");
-        let (cfg, _) = config(&setup(&["--fast-path"]).unwrap()).unwrap();
-        assert!(cfg.fast_path);
+        assert!(!cfg.preempt_hogs, "off, as on the real command");
+        let (cfg, _) = config(&setup(&["--fast-path", "--preempt-hogs"]).unwrap()).unwrap();
+        assert!(cfg.fast_path && cfg.preempt_hogs);
         assert_eq!(cfg.start_delays, StartDelays::default(), "no switch cost");
         assert_eq!(cfg.wake_cost_ns, 0, "no wake cost");
     }

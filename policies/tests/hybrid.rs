@@ -94,31 +94,22 @@ fn show(label: &str, m: &Measured) {
 }
 
 /// 6 hogs on 4 CPUs, so that every wakeup reaches the policy: with rule 4
-/// the periodic task runs mostly on big cores and completes at least as
-/// many iterations, with no more CPU time per iteration (a little core
-/// takes twice as long); over the seeds its big-core share rises by 0.3 at
-/// least and its CPU time per iteration falls by a fifth. (Without the
-/// rule the task stays on the core it started on, since the user hand-off
-/// preempts a hog there at once: seed 1 starts it on a big core, where it
-/// keeps 0.89 of its time without the rule.) Its waits stay within two
-/// ticks plus `slice_min`.
+/// the periodic task runs mostly on big cores, uses less CPU time per
+/// iteration (a little core takes twice as long) and completes at least as
+/// many iterations; its waits stay within two ticks plus `slice_min`.
 #[test]
 fn periodic_task_gets_big_cores_under_overload() {
-    let (mut on_share, mut off_share, mut on_run, mut off_run) = (0.0, 0.0, 0, 0);
     for seed in 1..=3 {
         let on = measure(interactive(true), seed, 6);
         let off = measure(interactive(false), seed, 6);
         show(&format!("seed {seed}, rule 4 on "), &on);
         show(&format!("seed {seed}, rule 4 off"), &off);
         assert!(on.big_share >= 0.8, "seed {seed}: {on:?}");
-        assert!(on.run_ns <= off.run_ns, "seed {seed}: {on:?} vs {off:?}");
+        assert!(on.big_share >= off.big_share + 0.3, "seed {seed}: {on:?} vs {off:?}");
+        assert!(on.run_ns * 10 <= off.run_ns * 8, "seed {seed}: {on:?} vs {off:?}");
         assert!(on.iterations >= off.iterations, "seed {seed}: {on:?} vs {off:?}");
         assert!(on.wait_p99_ns <= 9 * MS, "seed {seed}: {on:?}");
-        (on_share, off_share, on_run, off_run) =
-            (on_share + on.big_share, off_share + off.big_share, on_run + on.run_ns, off_run + off.run_ns);
     }
-    assert!(on_share >= off_share + 3.0 * 0.3, "big-core shares over 3 seeds: {on_share} vs {off_share}");
-    assert!(on_run * 10 <= off_run * 8, "CPU per iteration over 3 seeds: {on_run} vs {off_run}");
 }
 
 /// A policy's fast-path grants without their preferred CPU.
@@ -151,11 +142,8 @@ impl Policy for WithoutPreferredCpu {
 /// preempts first. Under the same overload, the periodic task keeps most
 /// of its CPU time on big cores (grants without the preference put most of
 /// it on little ones: the dispatcher's search ignores capacity), and
-/// against no fast path its waits are no longer. (Without the fast path it
-/// now keeps more of its time on big cores, 0.99 against 0.76-0.79, since
-/// the user hand-off preempts a hog on its core at once, and completes
-/// 1.3 % more iterations: the fast path's placement preempts its own
-/// little core when the big ones run fast-placed or protected tasks.)
+/// against no fast path it completes at least as many iterations with
+/// shorter waits.
 #[test]
 fn fast_path_grants_prefer_big_cores() {
     for seed in 1..=3 {
@@ -169,7 +157,7 @@ fn fast_path_grants_prefer_big_cores() {
         assert!(pref.big_share >= 0.7, "seed {seed}: {pref:?}");
         assert!(pref.big_share >= anywhere.big_share + 0.3, "seed {seed}: {pref:?} vs {anywhere:?}");
         assert!(pref.run_ns < anywhere.run_ns, "seed {seed}: {pref:?} vs {anywhere:?}");
-        assert!(pref.iterations * 100 >= slow.iterations * 98, "seed {seed}: {pref:?} vs {slow:?}");
+        assert!(pref.iterations >= slow.iterations, "seed {seed}: {pref:?} vs {slow:?}");
         assert!(pref.wait_p99_ns <= slow.wait_p99_ns, "seed {seed}: {pref:?} vs {slow:?}");
     }
 }

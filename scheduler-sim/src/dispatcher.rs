@@ -140,14 +140,16 @@ impl Machine {
     /// Whether a wakeup handed to the user scheduler may preempt `cpu`'s
     /// task for it (the BPF's `cpu_preemptible`): one that ran
     /// `slice_min_ns` since it started there
-    /// ([`Machine::cpu_ran_slice_min`]), or a CPU hog, one whose CPU time
-    /// since it last woke, this run's included, is a whole `slice_ns` at
-    /// least. Without the second, a hog preempted at every wakeup of a
-    /// periodic sleeper was protected anew at each restart.
+    /// ([`Machine::cpu_ran_slice_min`]), or, with `preempt_hogs`, a CPU
+    /// hog, one whose CPU time since it last woke, this run's included, is
+    /// a whole `slice_ns` at least. Without the second, a hog preempted at
+    /// every wakeup of a periodic sleeper is protected anew at each
+    /// restart.
     pub(crate) fn cpu_preemptible(&self, cpu: u32) -> bool {
         let CpuState::Task { task, since } = self.cpus[cpu as usize].state else { return false };
         self.cpu_ran_slice_min(cpu)
-            || self.tasks[task as usize].exec_runtime + self.now.saturating_sub(since) >= self.slice_ns
+            || (self.preempt_hogs
+                && self.tasks[task as usize].exec_runtime + self.now.saturating_sub(since) >= self.slice_ns)
     }
 
     /// The dispatcher places task `id` itself, with the default slice, in

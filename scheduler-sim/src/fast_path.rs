@@ -577,13 +577,15 @@ mod tests {
         assert_eq!(m.pick_fast_cpu(p, 0, None), Some(0), "hog 0 ran slice_min");
     }
 
-    /// A CPU hog (a whole slice of CPU since it last woke) may be preempted
-    /// for the user scheduler at once, also right after it was put back on
-    /// its CPU; any other task, and any task for a fast-placed wakeup, once
-    /// it ran `slice_min` since it started there.
+    /// With `preempt_hogs`, a CPU hog (a whole slice of CPU since it last
+    /// woke) may be preempted for the user scheduler at once, also right
+    /// after it was put back on its CPU; any other task, any task without
+    /// it, and any task for a fast-placed wakeup, once it ran `slice_min`
+    /// since it started there.
     #[test]
     fn a_hog_is_preempted_for_the_user_scheduler_at_once() {
         let mut m = saturated(2);
+        m.preempt_hogs = true;
         // Hog 0 started 10 µs ago, after a whole slice of CPU since it last woke.
         let CpuState::Task { task, .. } = m.cpus[0].state else { panic!("CPU 0 runs hog 0") };
         m.cpus[0].state = CpuState::Task { task, since: m.now - 10_000 };
@@ -591,6 +593,9 @@ mod tests {
         m.tasks[task as usize].exec_runtime = m.slice_ns;
         assert!(m.cpu_preemptible(0), "a hog");
         assert!(!m.cpu_ran_slice_min(0), "its run is 10 µs");
+        m.preempt_hogs = false;
+        assert!(!m.cpu_preemptible(0), "without preempt_hogs");
+        m.preempt_hogs = true;
         // Less than a slice since it woke: protected for slice_min.
         m.tasks[task as usize].exec_runtime = m.slice_ns - 20_000;
         assert!(!m.cpu_preemptible(0) && !m.cpu_ran_slice_min(0));

@@ -56,10 +56,11 @@
 //!   what user space already decided, in arrival order among themselves.
 //!   An idle CPU is kicked to run the user scheduler; with none idle, a
 //!   *wakeup* makes the dispatcher kick its CPU to preempt the task there,
-//!   if that task ran at least `slice_min` since it started there, or at
-//!   once if it is a CPU hog, with a whole `slice` of CPU since it last woke
-//!   (`SCX_KICK_PREEMPT`, as the BPF's `wake_usersched` and
-//!   `cpu_preemptible`; at most one kick per `slice_min`).
+//!   if that task ran at least `slice_min` since it started there, or, with
+//!   [`SimConfig::preempt_hogs`], at once if it is a CPU hog, with a whole
+//!   `slice` of CPU since it last woke (`SCX_KICK_PREEMPT`, as the BPF's
+//!   `wake_usersched` and `cpu_preemptible`; at most one kick per
+//!   `slice_min`).
 //! * **Dispatch** (`ops.dispatch`, when a CPU is free or kicked): drain up to
 //!   [`DISPATCH_BATCH`](scheduler_core::wire::DISPATCH_BATCH) decisions
 //!   (`dispatch_max_batch`); then run the user
@@ -386,6 +387,9 @@ pub struct SimConfig {
     /// context and its policy's grants apply. Off, no grant is published,
     /// so nothing is fast-placed.
     pub fast_path: bool,
+    /// The user hand-off preempts a CPU hog at once (`--preempt-hogs`, off
+    /// by default as on the real command): see the dispatcher's rules above.
+    pub preempt_hogs: bool,
 }
 
 /// How long a free CPU takes to dispatch: an idle CPU's wake-up, a context
@@ -456,6 +460,7 @@ impl Default for SimConfig {
             late_yields_ns: Vec::new(),
             user_step_extras_ns: Vec::new(),
             fast_path: false,
+            preempt_hogs: false,
         }
     }
 }

@@ -285,6 +285,8 @@ pub(crate) struct Machine {
     /// The wakeup fast path is on ([`SimConfig::fast_path`]): user space
     /// sees the table and may grant.
     pub(crate) fast_path: bool,
+    /// The user hand-off preempts CPU hogs at once ([`SimConfig::preempt_hogs`]).
+    pub(crate) preempt_hogs: bool,
 }
 
 /// Where a replayed task's script took it ([`Machine::advance_script`]).
@@ -422,6 +424,7 @@ impl Machine {
             waking_cpu: None,
             task_shared: TaskSharedTable::new(),
             fast_path: config.fast_path,
+            preempt_hogs: config.preempt_hogs,
         }
     }
 

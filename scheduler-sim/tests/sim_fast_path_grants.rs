@@ -201,9 +201,6 @@ fn a_fast_placed_burst_is_revoked_at_any_stop() {
 /// (Preempting whatever ran longest, the fast tasks took the pinned hogs'
 /// CPUs whenever the other CPUs ran fast tasks: the hogs got 12 % of a
 /// CPU.)
-/// (More than 400 placements in 2 s on 2 CPUs, not 500 as before the
-/// user hand-off preempted hogs at once: its runs take some of the
-/// wakeups the fast path placed.)
 #[test]
 fn a_pinned_task_beside_fast_tasks_still_runs() {
     for (nr_cpus, nr_fast) in [(2u32, 4u32), (4, 8)] {
@@ -226,7 +223,7 @@ fn a_pinned_task_beside_fast_tasks_still_runs() {
         let (without, _) = run(&config, None);
         let (with, _) = run(&config, Some(1_000_000));
         let d = &with.dispatch;
-        assert!(d.fast_placed > 400 && d.fast_revoked == 0, "{nr_cpus} CPUs: {d:?}");
+        assert!(d.fast_placed > 500 && d.fast_revoked == 0, "{nr_cpus} CPUs: {d:?}");
         let pinned = |r: &Report| -> Vec<u64> {
             r.tasks.iter().filter(|t| t.class == TaskClass::Affinity).map(|t| t.cpu_ns).collect()
         };

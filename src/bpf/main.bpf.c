@@ -192,6 +192,7 @@ const volatile u64 timer_interval_ns = 100000000; /* heartbeat / stall-check per
 const volatile bool partial_mode;		  /* --partial: SCX_OPS_SWITCH_PARTIAL (see keep_ext_server) */
 const volatile bool record_enabled;		  /* scx_relay record: write record events (see record_event) */
 const volatile bool tickless;			  /* --tickless: a task alone on its CPU runs an unbounded slice (see grant_unbounded_slice) */
+const volatile bool preempt_hogs;		  /* --preempt-hogs: the user hand-off preempts a CPU hog at once (see cpu_preemptible) */
 const volatile u8 nohz_full_cpu[RELAY_MAX_CPUS];  /* 1: booted nohz_full= (sysfs); the tickless check's timer stays off it */
 
 /* Counters, read by the binary (monotonic, count). */
@@ -843,13 +844,16 @@ static bool cpu_ran_slice_min(s32 cpu, u64 now)
 /*
  * Whether a wakeup handed to the user scheduler may preempt @cpu's task
  * for it (wake_usersched): one that ran slice_min_ns since it started
- * there, or a CPU hog, one whose CPU time since it last woke, this run's
- * included, is a whole slice_ns at least (cpu_burst_start). Without the
- * second, a hog preempted at every wakeup of a periodic sleeper was
- * protected anew at each restart, and the sleeper's next wakeup waited for
- * a tick (cyclictest at 1 kHz beside hogs: 2.6 ms a run against the fair
- * class's 0.1 ms, with the vCPUs on parallel host threads;
- * docs/performance.md, "A hog's burst, not its run"). Not every task past
+ * there, or, with --preempt-hogs, a CPU hog, one whose CPU time since it
+ * last woke, this run's included, is a whole slice_ns at least
+ * (cpu_burst_start). Without the second, a hog preempted at every wakeup
+ * of a periodic sleeper is protected anew at each restart, and the
+ * sleeper's next wakeup waits for a tick (cyclictest at 1 kHz beside hogs:
+ * 2.6 ms a run against the fair class's 0.1 ms, with the vCPUs on parallel
+ * host threads; docs/performance.md, "A hog's burst, not its run"). It is
+ * off by default because the simulator's replay cannot yet reproduce a
+ * recording made with it (it takes a timer's wakeup for one by the task
+ * running on that CPU). Not every task past
  * slice_min_ns of burst, which was tried: a 60 Hz frame's 4 ms of work was
  * then preempted for the user scheduler at each of hackbench's wakeups,
  * and the frame loop's p99 went from 240 to 408 ms in the guest. The fast
@@ -861,7 +865,8 @@ static bool cpu_ran_slice_min(s32 cpu, u64 now)
 static bool cpu_preemptible(s32 cpu, u64 now)
 {
 	return cpu_ran_slice_min(cpu, now) ||
-	       (cpu_runs_task(cpu) && now - READ_ONCE(cpu_burst_start[cpu & (RELAY_MAX_CPUS - 1)]) >= slice_ns);
+	       (preempt_hogs && cpu_runs_task(cpu) &&
+		now - READ_ONCE(cpu_burst_start[cpu & (RELAY_MAX_CPUS - 1)]) >= slice_ns);
 }
 
 /* Kick @cpu to run the user scheduler; its next ops.dispatch checks the aim. */
@@ -880,7 +885,8 @@ static void kick_usersched(s32 cpu, u64 flags)
  * it may run on (whichever CPU dispatches next runs the user scheduler
  * first); with none idle, a waking @p preempts its previous CPU (or, if the
  * user scheduler may not run there, usersched_cpu) once that CPU's task
- * ran slice_min_ns, or at once if it is a CPU hog (cpu_preemptible(); the
+ * ran slice_min_ns, or at once if it is a CPU hog and --preempt-hogs is on
+ * (cpu_preemptible(); the
  * wakeup preemption the fair class does too), and records
  * it in usersched_cpu, where relay_select_cpu() wakes the user scheduler.
  * Nothing is done while the user scheduler runs or right after a kick for

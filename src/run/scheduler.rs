@@ -61,6 +61,8 @@ pub struct Config {
     pub tickless: bool,
     /// The policy's fast-path grants are published (`--fast-path`).
     pub fast_path: bool,
+    /// The user hand-off preempts CPU hogs at once (`--preempt-hogs`).
+    pub preempt_hogs: bool,
     /// Accept `policies::TEST_NAMES` (`--allow-test-policies`).
     pub allow_test_policies: bool,
     /// Period of the stats line, if any.
@@ -433,6 +435,7 @@ fn open_and_load<'obj>(
         rodata.timer_interval_ns = scheduler_core::wire::timer_interval_ns(cfg.stall_timeout_ns);
         rodata.partial_mode = cfg.partial;
         rodata.tickless = cfg.tickless;
+        rodata.preempt_hogs = cfg.preempt_hogs;
         for cpu in topology::nohz_full_cpus() {
             if let Some(flag) = rodata.nohz_full_cpu.get_mut(cpu as usize) {
                 *flag = 1;

@@ -53,6 +53,15 @@ pub struct Tunables {
     /// Off by default: bench-vm measured no gain from it beyond noise.
     #[arg(long)]
     pub fast_path: bool,
+
+    /// A wakeup that goes through the user scheduler, with no CPU idle,
+    /// preempts a CPU hog on the woken task's CPU (a task with a whole
+    /// slice of CPU since it last woke) for it at once, not only once the
+    /// hog's current run had the minimum slice: a periodic task beside
+    /// hogs then waits far less. Off by default: the simulator's replay
+    /// cannot yet reproduce a recording made with it.
+    #[arg(long)]
+    pub preempt_hogs: bool,
 }
 
 /// A tunable out of its range; one line naming the option (exit code 2).
@@ -89,6 +98,8 @@ pub struct Checked {
     pub stall_timeout_ns: u64,
     /// The wakeup fast path is on.
     pub fast_path: bool,
+    /// The user hand-off preempts CPU hogs at once (`--preempt-hogs`).
+    pub preempt_hogs: bool,
 }
 
 impl Tunables {
@@ -111,6 +122,7 @@ impl Tunables {
             },
             stall_timeout_ns: self.stall_timeout_ms * 1_000_000,
             fast_path: self.fast_path,
+            preempt_hogs: self.preempt_hogs,
         })
     }
 }
