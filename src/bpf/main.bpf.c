@@ -221,6 +221,7 @@ volatile u64 nr_kicks;			/* scx_bpf_kick_cpu() calls */
 volatile u64 nr_usersched_runs;		/* times the user scheduler was put on a CPU */
 volatile u64 nr_usersched_kicks;	/* kicks meant to get the user scheduler a CPU (kick_usersched) */
 volatile u64 nr_usersched_kicks_astray; /* dispatches after such kicks on a CPU the user scheduler may not run on (check_usersched_kick) */
+volatile u64 nr_usersched_hog_preempts; /* preempting kicks for it aimed at a CPU hog whose run had not had slice_min_ns (--preempt-hogs, cpu_preemptible) */
 volatile u64 nr_served_empty;		/* ops.dispatch() calls on a served CPU that left it nothing of ours to run (keep_ext_server): if its ext server was picking, the server stops */
 volatile u64 nr_stranded_moved;		/* tasks of a served or idling CPU's runqueue moved from another CPU's DSQ to that CPU's local DSQ (keep_ext_server) */
 volatile u64 nr_unbounded_runs;		/* runs given an unbounded slice, SCX_SLICE_INF: no task was queued for their CPU (--tickless) */
@@ -864,9 +865,14 @@ static bool cpu_ran_slice_min(s32 cpu, u64 now)
  */
 static bool cpu_preemptible(s32 cpu, u64 now)
 {
-	return cpu_ran_slice_min(cpu, now) ||
-	       (preempt_hogs && cpu_runs_task(cpu) &&
-		now - READ_ONCE(cpu_burst_start[cpu & (RELAY_MAX_CPUS - 1)]) >= slice_ns);
+	if (cpu_ran_slice_min(cpu, now))
+		return true;
+	if (!preempt_hogs || !cpu_runs_task(cpu) ||
+	    now - READ_ONCE(cpu_burst_start[cpu & (RELAY_MAX_CPUS - 1)]) < slice_ns)
+		return false;
+	/* Its callers kick @cpu when it returns true. */
+	__sync_fetch_and_add(&nr_usersched_hog_preempts, 1);
+	return true;
 }
 
 /* Kick @cpu to run the user scheduler; its next ops.dispatch checks the aim. */

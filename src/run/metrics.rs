@@ -105,6 +105,10 @@ pub struct Metrics {
     pub unbounded_runs: u64,
     #[stat(desc = "Preempting kicks of the tickless check to CPUs running unbounded, work being queued for them")]
     pub unbounded_kicks: u64,
+    #[stat(
+        desc = "Kicks preempting a CPU hog for the user scheduler before its run had the minimum slice (--preempt-hogs)"
+    )]
+    pub usersched_hog_preempts: u64,
     #[stat(desc = "Wakeups the dispatcher placed under the policy's fast-path grant, without user space")]
     pub fast_placed: u64,
     #[stat(desc = "Of those, placements that preempted a running task")]
@@ -161,6 +165,7 @@ impl From<&StatsLine> for Metrics {
             stranded_moved,
             unbounded_runs,
             unbounded_kicks,
+            usersched_hog_preempts,
             fast_placed,
             fast_preempts,
             fast_preferred,
@@ -201,6 +206,7 @@ impl From<&StatsLine> for Metrics {
             stranded_moved,
             unbounded_runs,
             unbounded_kicks,
+            usersched_hog_preempts,
             fast_placed,
             fast_preempts,
             fast_preferred,
@@ -262,6 +268,7 @@ impl Metrics {
             stranded_moved: d(n.stranded_moved, e.stranded_moved),
             unbounded_runs: d(n.unbounded_runs, e.unbounded_runs),
             unbounded_kicks: d(n.unbounded_kicks, e.unbounded_kicks),
+            usersched_hog_preempts: d(n.usersched_hog_preempts, e.usersched_hog_preempts),
             fast_placed: d(n.fast_placed, e.fast_placed),
             fast_preempts: d(n.fast_preempts, e.fast_preempts),
             fast_preferred: d(n.fast_preferred, e.fast_preferred),
@@ -356,6 +363,7 @@ impl From<&Metrics> for StatsLine {
             stranded_moved,
             unbounded_runs,
             unbounded_kicks,
+            usersched_hog_preempts,
             fast_placed,
             fast_preempts,
             fast_preferred,
@@ -400,6 +408,7 @@ impl From<&Metrics> for StatsLine {
                     stranded_moved,
                     unbounded_runs,
                     unbounded_kicks,
+                    usersched_hog_preempts,
                     fast_placed,
                     fast_preempts,
                     fast_preferred,

@@ -196,6 +196,11 @@ bss_counters! {
         /// as running an unbounded slice, work being queued for it. One run
         /// may be kicked more than once.
         unbounded_kicks: "unbounded kicks" <- nr_unbounded_kicks,
+        /// Kicks to preempt a CPU for the user scheduler whose task was a
+        /// CPU hog (a whole slice of CPU since it last woke) that had not
+        /// yet run the minimum slice there (`--preempt-hogs`,
+        /// `cpu_preemptible` in src/bpf/main.bpf.c). Always 0 without it.
+        usersched_hog_preempts: "usersched hog preempts" <- nr_usersched_hog_preempts,
         /// Wakeups the dispatcher placed itself under the policy's grant,
         /// without the round trip to user space (`fast_place` in
         /// src/bpf/main.bpf.c).
@@ -628,6 +633,7 @@ mod tests {
                     stranded_moved: 29,
                     unbounded_runs: 30,
                     unbounded_kicks: 31,
+                    usersched_hog_preempts: 38,
                     fast_placed: 32,
                     fast_preempts: 33,
                     fast_preferred: 37,
@@ -651,7 +657,7 @@ mod tests {
             line.to_string(),
             "queued 10 voided 22 | dispatched user 7 kernel 2 fallback 1 rescued 8 aged 20 overdue 4 keepalive 2 reenqueued 24 | bounced 3 \
              stale 4 vtime clamped 21 congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 cgroup unresolved 27 | page faults 6 loop allocs 23 | dispatch calls 11 \
-             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 served empty 28 stranded moved 29 unbounded runs 30 unbounded kicks 31 fast placed 32 fast preempts 33 fast preferred 37 fast revoked 34 slots full 35 | steps 16 empty 17 received 18 fast grants 36 | cpu_ns 19"
+             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 served empty 28 stranded moved 29 unbounded runs 30 unbounded kicks 31 usersched hog preempts 38 fast placed 32 fast preempts 33 fast preferred 37 fast revoked 34 slots full 35 | steps 16 empty 17 received 18 fast grants 36 | cpu_ns 19"
         );
         assert!(!line.to_string().contains('\n'));
         let without_probe = StatsLine { loop_allocs: None, ..line };

@@ -1,0 +1,53 @@
+# Real-kernel test of --preempt-hogs (main.bpf.c cpu_preemptible): a wakeup
+# handed to the user scheduler, with no CPU idle, preempts a CPU hog (a
+# task with a whole slice of CPU since it last woke) for it at once, not
+# only once the hog's current run had slice_min.
+#
+# One stress-ng CPU worker per CPU and cyclictest (1 kHz, one thread)
+# under the default policy (deadline), RELAY_HOGS_SECONDS (default 5)
+# each, first without the option, then with it. Without it no kick may
+# count as a hog preemption (usersched_hog_preempts +0: it is off by
+# default); with it some must (+ > 0: cyclictest's wakeups come every
+# 1 ms, and the hog its last run restarted has not had slice_min by the
+# next one). Each run notes cyclictest's average and its thread's wait for
+# a CPU per run (schedstat); they are not asserted (a TCG guest's timing
+# is noisy; bench-vm and docs/performance.md compare them).
+. /relay/lib/common.sh
+. /relay/lib/scx_relay.sh
+
+SECS=${RELAY_HOGS_SECONDS:-5}
+N=$(nproc)
+
+# hogs_and_cyclictest <what>: the workload; sets the DELTA_ counters.
+hogs_and_cyclictest() {
+	stress-ng --cpu "$N" --cpu-method int64 -t "$((SECS + 2))s" >/tmp/hogs.out 2>&1 &
+	hogs=$!
+	sleep 1
+	workload_begins
+	cyclictest -q -D "$SECS" -i 1000 -t 1 -h 50000 --policy=other >/tmp/ct.out 2>&1 &
+	ct=$!
+	sleep 1
+	cat /proc/$ct/task/*/schedstat | awk '{ w += $2; n += $3 } END { print w, n }' >/tmp/ss0
+	sleep $((SECS - 2))
+	cat /proc/$ct/task/*/schedstat | awk '{ w += $2; n += $3 } END { print w, n }' >/tmp/ss1
+	wait "$ct" || fail_with_log "$1: cyclictest failed: $(tail -n 3 /tmp/ct.out | tr '\n' ' ')"
+	workload_ended "$1"
+	workload_deltas "$1" usersched_kicked usersched_hog_preempts
+	wait "$hogs" || fail_with_log "$1: stress-ng failed: $(tail -n 3 /tmp/hogs.out | tr '\n' ' ')"
+	avg=$(awk '/^# Avg Latencies:/ { s = $4; sub(/^0+/, "", s); print s + 0 }' /tmp/ct.out)
+	wait_us=$(cat /tmp/ss0 /tmp/ss1 | awk '{ if (NR == 1) { w = $1; n = $2 } else if ($2 > n) printf "%.0f", ($1 - w) / ($2 - n) / 1000 }')
+	note "$1: cyclictest average ${avg} us; its thread's wait for a CPU ${wait_us} us per run"
+}
+
+start_relay -- --stats 1
+hogs_and_cyclictest "deadline, cyclictest beside $N hogs"
+[ "$DELTA_usersched_hog_preempts" -eq 0 ] ||
+	fail_with_log "without --preempt-hogs: $DELTA_usersched_hog_preempts kicks counted as hog preemptions"
+stop_relay
+
+start_relay -- --stats 1 --preempt-hogs
+hogs_and_cyclictest "deadline --preempt-hogs, cyclictest beside $N hogs"
+[ "$DELTA_usersched_hog_preempts" -gt 0 ] ||
+	fail_with_log "--preempt-hogs: no kick preempted a hog for the user scheduler, although every CPU ran one"
+stop_relay
+pass
