@@ -57,8 +57,9 @@ pub struct Tunables {
     /// A wakeup that goes through the user scheduler, with no CPU idle,
     /// preempts a CPU hog on the woken task's CPU (a task with a whole
     /// slice of CPU since it last woke) for it at once, not only once the
-    /// hog's current run had the minimum slice: a periodic task beside
-    /// hogs then waits far less. Off by default: the simulator's replay
+    /// hog's current run had the minimum slice (as does the user
+    /// scheduler's own wakeup): a periodic task beside hogs then waits far
+    /// less. Off by default: the simulator's replay
     /// cannot yet reproduce a recording made with it.
     #[arg(long)]
     pub preempt_hogs: bool,

@@ -62,7 +62,7 @@ pub struct VmOptions {
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub cpus: u32,
     /// Guest memory (QEMU `-m` syntax).
-    #[arg(long, default_value = "2G", value_name = "SIZE")]
+    #[arg(long, default_value = DEFAULT_MEMORY, value_name = "SIZE")]
     pub memory: String,
     /// Run each vCPU on its own host thread (QEMU's multi-threaded TCG),
     /// as CPUs run on a real machine, instead of all of them in turn on
@@ -74,6 +74,9 @@ pub struct VmOptions {
     #[arg(long)]
     pub parallel_vcpus: bool,
 }
+
+/// The guest's memory unless `--memory` says otherwise.
+pub const DEFAULT_MEMORY: &str = "2G";
 
 /// QEMU's `-accel` for the default: every vCPU in turn on one host thread.
 pub const ACCEL_ONE_THREAD: &str = "tcg,thread=single";

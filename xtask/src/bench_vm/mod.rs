@@ -44,7 +44,7 @@ use crate::{
     crates_io_tool, guest_binaries,
     guest_kernel::{GuestKernel, KernelOptions},
     initramfs::{self, Initramfs},
-    qemu::{self, BootSpec, VmOptions},
+    qemu::{self, BootSpec, VmOptions, DEFAULT_MEMORY},
     setup, vm_test,
     workspace::Workspace,
 };
@@ -417,7 +417,9 @@ impl<'a> GuestRun<'a> {
     }
 }
 
-/// The command that reproduces this run (for the table's header).
+/// The command that reproduces this run (for the table's header): every
+/// option that changes what is measured, where it is not the default (not
+/// the limits, the mirror, `--refresh` or `--no-docs`).
 fn command_line(opts: &Options) -> String {
     let mut cmd = String::from("cargo xtask bench-vm");
     if opts.sim_fidelity {
@@ -454,8 +456,17 @@ fn command_line(opts: &Options) -> String {
             }
         }
     }
+    if opts.vm.memory != DEFAULT_MEMORY {
+        let _ = write!(cmd, " --memory {}", opts.vm.memory);
+    }
     if opts.vm.parallel_vcpus {
         cmd.push_str(" --parallel-vcpus");
+    }
+    if opts.peer_version != PEER_VERSION {
+        let _ = write!(cmd, " --peer-version {}", opts.peer_version);
+    }
+    if let Some(series) = &opts.kernel.kernel {
+        let _ = write!(cmd, " --kernel {series}");
     }
     cmd
 }
@@ -597,6 +608,8 @@ mod tests {
         let opts = parse_options(&args).unwrap();
         let command = command_line(&opts);
         assert_eq!(command, "cargo xtask bench-vm --rounds 1 --hackbench-loops 50 --cpus 2 --parallel-vcpus");
+        let other = parse_options(&["--memory", "3G", "--peer-version", "1.0.0", "--kernel", "6.19"]).unwrap();
+        assert_eq!(command_line(&other), "cargo xtask bench-vm --memory 3G --peer-version 1.0.0 --kernel 6.19");
         let run = GuestRun { kernel: "7.3", command: &command, cpus: opts.vm.cpus, accel: opts.vm.accel() };
         assert_eq!(run.machine(), "QEMU TCG, 2 vCPUs each on its own host thread, kernel 7.3");
         assert!(raw_text(&run, &[]).contains("# cpus 2\n# accel tcg,thread=multi\n"));
