@@ -10,7 +10,7 @@
 # default); with it some must (+ > 0: cyclictest's wakeups come every
 # 1 ms, and the hog its last run restarted may not have had slice_min by
 # the next one; with one thread runs counted 11 in 5 s and 6 in 8 s, with
-# there is a thread per CPU). Each run notes cyclictest's
+# a thread per CPU 76 in 8 s). Each run notes cyclictest's
 # average and its measuring thread's wait for a CPU per run (schedstat, the
 # thread with the most runs); they are not asserted (a TCG guest's timing
 # is noisy; bench-vm and docs/performance.md compare them).
