@@ -9,7 +9,7 @@ use std::{
     process::ExitCode,
 };
 
-use scheduler_core::record::{self, Kind, Recording};
+use scheduler_core::record::{self, Kind, Recording, INTERRUPT_MARK_VERSION};
 use scheduler_sim::replay::{end_ns, last_names, Runs, WakeupWait};
 use serde::Serialize;
 
@@ -112,6 +112,12 @@ struct Summary {
     waits: Waits,
     /// The waits a wakeup began, by the path the wakeup took (µs).
     wakeups: Wakeups,
+    /// Wakeups (`runnable` with `SCX_ENQ_WAKEUP`), and those among them
+    /// that ran in interrupt context (a timer's, a device's): a replay
+    /// takes those for timed sleeps, not for the work of the task the
+    /// interrupt came in on. `null` for a file older than format version 3,
+    /// which does not mark interrupt context.
+    wakeups_in_interrupt: Option<InterruptWakeups>,
     /// A CPU free while the task it ran next was ready (µs): from the CPU's
     /// last stop, the task's becoming runnable or its last decision,
     /// whichever came last, to its run. A context switch, the dispatch
@@ -248,6 +254,21 @@ impl Wakeups {
 }
 
 #[derive(Debug, Serialize)]
+struct InterruptWakeups {
+    wakeups: u64,
+    in_interrupt: u64,
+}
+
+impl InterruptWakeups {
+    fn of(rec: &Recording) -> Option<Self> {
+        (rec.version >= INTERRUPT_MARK_VERSION).then(|| InterruptWakeups {
+            wakeups: rec.events.iter().filter(|e| e.is_wakeup()).count() as u64,
+            in_interrupt: rec.events.iter().filter(|e| e.is_wakeup() && e.in_interrupt()).count() as u64,
+        })
+    }
+}
+
+#[derive(Debug, Serialize)]
 struct CpuSummary {
     cpu: u32,
     busy: f64,
@@ -316,6 +337,7 @@ impl Summary {
             unmatched_stopping: replay.unmatched_stopping,
             waits: Waits::of(replay.waits_ns.clone()),
             wakeups: Wakeups::of(&replay.wakeups),
+            wakeups_in_interrupt: InterruptWakeups::of(rec),
             free_cpu_to_run: FreeCpu {
                 waits: Waits::of(replay.free_to_run_ns.clone()),
                 cpu_share: free_ns as f64 / capacity_ns,
@@ -335,7 +357,7 @@ impl Summary {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use scheduler_core::{record::Writer, wire::RawRecordEvent, TASK_COMM_LEN};
+    use scheduler_core::{record::Writer, task::ENQ_WAKEUP, wire::RawRecordEvent, TASK_COMM_LEN};
     use scheduler_sim::Runner;
 
     use super::*;
@@ -446,6 +468,25 @@ mod tests {
         assert_eq!((u.to_decision.samples, u.to_decision.p50_us), (1, 30.0));
         assert_eq!((u.decision_to_run.p50_us, u.total.p99_us), (60.0, 90.0));
         assert_eq!((s.in_kernel.samples, s.in_kernel.max_us), (1, 5.0));
+    }
+
+    /// Wakeups that ran in interrupt context are counted apart; a file of a
+    /// version that does not mark them says nothing about them.
+    #[test]
+    fn interrupt_wakeups_are_counted() {
+        let timer = ENQ_WAKEUP as u32 | record::RUNNABLE_IN_INTERRUPT;
+        let events = [
+            ev(10_000, Kind::Runnable, 7, 0, timer),
+            ev(20_000, Kind::Running, 7, 0, 0),
+            ev(30_000, Kind::Runnable, 8, 0, ENQ_WAKEUP as u32),
+            ev(40_000, Kind::Runnable, 9, 1, 0), // a new task
+            ev(50_000, Kind::Runnable, 9, 1, record::RUNNABLE_IN_INTERRUPT), // not a wakeup
+        ];
+        let mut rec = written(&events, 0, 100_000);
+        let s = Summary::of(&rec, &Runs::of(&rec), 0).wakeups_in_interrupt.unwrap();
+        assert_eq!((s.wakeups, s.in_interrupt), (2, 1));
+        rec.version = INTERRUPT_MARK_VERSION - 1;
+        assert!(Summary::of(&rec, &Runs::of(&rec), 0).wakeups_in_interrupt.is_none());
     }
 
     #[test]

@@ -33,9 +33,21 @@ use crate::{wire::RawRecordEvent, TASK_COMM_LEN};
 /// The file's first bytes.
 pub const MAGIC: &[u8; 16] = b"SCX_RELAY RECORD";
 /// The format version this module writes; it reads it and the older ones
-/// down to [`OLDEST_VERSION`]. Version 2 (2026-12-05) gives `running` its
-/// `arg`, the task's vtime ([`Kind::Running`]); version 1 has 0 there.
-pub const VERSION: u64 = 2;
+/// down to [`OLDEST_VERSION`]. Version 3 (2026-12-06) marks a `runnable`
+/// that ran in interrupt context ([`RUNNABLE_IN_INTERRUPT`]); in older
+/// files that bit is never set, whatever the context was. Version 2
+/// (2026-12-05) gives `running` its `arg`, the task's vtime
+/// ([`Kind::Running`]); version 1 has 0 there.
+pub const VERSION: u64 = 3;
+/// The first format version whose `runnable` events carry
+/// [`RUNNABLE_IN_INTERRUPT`].
+pub const INTERRUPT_MARK_VERSION: u64 = 3;
+/// A `runnable`'s flag (beside the low bits of `SCX_ENQ_*`, none of which
+/// is this high): the call ran in interrupt context (a hard interrupt, an
+/// NMI, or a softirq being served), so the task running on its CPU did not
+/// wake the task: a timer did, or a device, or another CPU's queued
+/// wakeup (`intf.h`'s `RELAY_REC_IN_INTERRUPT`).
+pub const RUNNABLE_IN_INTERRUPT: u32 = 1 << 30;
 /// The oldest format version [`read`] reads.
 pub const OLDEST_VERSION: u64 = 1;
 /// A task's name follows.
@@ -54,7 +66,8 @@ pub enum Kind {
     /// The task joined the runqueue. `arg`: its load weight; `arg2`: CPUs it
     /// may use; `flags`: `SCX_ENQ_*` (`ENQ_WAKEUP`: a wakeup); `cpu`: the
     /// CPU the wakeup ran on (the waker's, or an interrupt's; files
-    /// recorded before this was so carry the task's CPU there).
+    /// recorded before this was so carry the task's CPU there), and
+    /// [`RUNNABLE_IN_INTERRUPT`] when it ran in interrupt context.
     Runnable = 1,
     /// The task starts running on `cpu`. `flags` 1: the user scheduler;
     /// `arg`: its vtime then (`p->scx.dsq_vtime`: the key of the user
@@ -108,6 +121,18 @@ pub struct Event {
     pub arg: u64,
     /// The kind's second argument.
     pub arg2: i32,
+}
+
+impl Event {
+    /// A `runnable` that is a wakeup (`SCX_ENQ_WAKEUP`).
+    pub fn is_wakeup(&self) -> bool {
+        self.kind == Kind::Runnable && self.flags & crate::task::ENQ_WAKEUP as u32 != 0
+    }
+
+    /// A `runnable` that ran in interrupt context ([`RUNNABLE_IN_INTERRUPT`]).
+    pub fn in_interrupt(&self) -> bool {
+        self.kind == Kind::Runnable && self.flags & RUNNABLE_IN_INTERRUPT != 0
+    }
 }
 
 /// A task's name from some point of the recording on.

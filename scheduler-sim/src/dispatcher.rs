@@ -60,7 +60,8 @@ impl Machine {
             self.claim_slot(id);
         }
         if let Some(r) = &mut self.recorder {
-            r.runnable(self.now, &self.tasks[id as usize], self.waking_cpu.unwrap_or(prev), wakeup);
+            let timer = wakeup && self.waking_cpu.is_none();
+            r.runnable(self.now, &self.tasks[id as usize], self.waking_cpu.unwrap_or(prev), wakeup, timer);
         }
         match self.pick_idle(id) {
             Some(cpu) if self.cpus[cpu as usize].dsq.is_empty() && self.shared.is_empty() => {

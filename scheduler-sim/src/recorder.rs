@@ -8,7 +8,8 @@
 //!   creation): on the CPU of the task whose step woke it (a pipe message, a
 //!   replayed wake, a fork), or, woken by its timer, on the CPU it last ran
 //!   on (the kernel's hrtimer fires on the CPU that armed it), whatever runs
-//!   there;
+//!   there, marked as in interrupt context (`RUNNABLE_IN_INTERRUPT`, as
+//!   the dispatcher marks a timer's wakeup);
 //! - a task starts on a CPU (`running`; flags 1 for the user scheduler; `arg` its vtime, the BPF's `dsq_vtime`);
 //!   a task still recorded on that CPU was preempted: `stopping` with
 //!   flags 1 comes first, at the same time, or, when the start is held
@@ -27,7 +28,7 @@ use std::collections::HashSet;
 
 use super::tasks::SimTask;
 use scheduler_core::{
-    record::{End, Event, Kind, Recording, Session, TaskName},
+    record::{End, Event, Kind, Recording, Session, TaskName, RUNNABLE_IN_INTERRUPT},
     task::ENQ_WAKEUP,
 };
 
@@ -57,9 +58,10 @@ impl SimRecorder {
         self.events.push(e);
     }
 
-    /// Task `t` becomes runnable; the wakeup runs on `cpu`.
-    pub(crate) fn runnable(&mut self, now: u64, t: &SimTask, cpu: u32, wakeup: bool) {
-        let flags = if wakeup { ENQ_WAKEUP as u32 } else { 0 };
+    /// Task `t` becomes runnable; the wakeup runs on `cpu`, in interrupt
+    /// context when `timer` (no task's step woke it).
+    pub(crate) fn runnable(&mut self, now: u64, t: &SimTask, cpu: u32, wakeup: bool, timer: bool) {
+        let flags = if wakeup { ENQ_WAKEUP as u32 } else { 0 } | if timer { RUNNABLE_IN_INTERRUPT } else { 0 };
         let (pid, arg, arg2) = (t.pid, t.weight, t.allowed.count as i32);
         self.push(Event { ts_ns: now, kind: Kind::Runnable, pid, cpu: cpu as i32, flags, arg, arg2 }, &t.name());
     }

@@ -23,9 +23,13 @@
 //! happens on a CPU that runs task A (not B, not the user scheduler), A
 //! woke B: A's burst is split there with a [`Step::Wake`] of B, at the CPU
 //! time A had run in that burst, and B's sleep becomes a [`Step::Block`]
-//! until that wake. Any other wakeup (nothing ran there: an interrupt, a
-//! timer; or the user scheduler ran) is a timed [`Step::Sleep`] of the
-//! recorded length. Weight: the latest `runnable`'s; affinity: pinned to
+//! until that wake. Any other wakeup (one that ran in interrupt context,
+//! [`RUNNABLE_IN_INTERRUPT`](scheduler_core::record::RUNNABLE_IN_INTERRUPT):
+//! a timer's, say, whatever task the interrupt came in on; nothing ran
+//! there; or the user scheduler ran) is a timed [`Step::Sleep`] of the
+//! recorded length. Recordings older than format version 3 do not mark
+//! interrupt context, so a timer's wakeup of B on a CPU running A reads
+//! there as A waking B. Weight: the latest `runnable`'s; affinity: pinned to
 //! the CPU it last ran on when the latest `runnable` allowed one CPU, else
 //! every CPU. A task whose recording ends mid-burst runs what was recorded
 //! of that burst and stops.
@@ -34,7 +38,6 @@ use std::collections::{HashMap, HashSet};
 
 use scheduler_core::{
     record::{Event, Kind, Recording},
-    task::ENQ_WAKEUP,
     wire::MAX_CPUS,
 };
 use thiserror::Error;
@@ -199,7 +202,7 @@ impl Pairer {
         let mut out = Paired::default();
         match e.kind {
             Kind::Runnable => {
-                let wakeup = e.flags & ENQ_WAKEUP as u32 != 0;
+                let wakeup = e.is_wakeup();
                 self.runnable_since.entry(e.pid).or_insert(Waiting::since(e.ts_ns, wakeup));
             }
             Kind::Running => {
@@ -741,8 +744,10 @@ impl Replay {
                     let Phase::Gap(since) = tasks[i].phase else { continue };
                     // A wakeup, or a new task's first `runnable` (its
                     // creation, on the CPU of the task that forked it).
-                    let created = first && e.flags & ENQ_WAKEUP as u32 == 0;
-                    let caused = e.flags & ENQ_WAKEUP as u32 != 0 || created;
+                    // A wakeup in interrupt context (a timer's, say) is no
+                    // task's doing, whatever the interrupt came in on.
+                    let created = first && !e.is_wakeup();
+                    let caused = (e.is_wakeup() && !e.in_interrupt()) || created;
                     let by = waker
                         .filter(|w| caused && w.pid != e.pid && !w.usersched)
                         .and_then(|w| index.get(&w.pid).copied())
@@ -868,6 +873,42 @@ pub(crate) mod tests {
                 (152_000, Running, TIMER, 1, 0, 0, 0),
             ],
         )
+    }
+
+    /// TIMER wakes on CPU 0 while PING runs there: in interrupt context
+    /// (marked, as the dispatcher marks a timer's expiry) it is a timed
+    /// sleep of the recorded length, and PING's burst is not split; not
+    /// marked (a file older than format version 3, or a wakeup in task
+    /// context), PING woke it.
+    #[test]
+    fn a_wakeup_in_interrupt_context_is_a_timed_sleep() {
+        use scheduler_core::record::RUNNABLE_IN_INTERRUPT;
+        use Kind::{Quiescent, Runnable, Running, Stopping};
+        let of = |flags: u32| {
+            let r = Replay::from_recording(&recording(
+                1,
+                100_000,
+                &[
+                    (0, Runnable, TIMER, 0, 1, 1024, 1),
+                    (1_000, Running, TIMER, 0, 0, 0, 0),
+                    (2_000, Quiescent, TIMER, 0, 1, 0, 0),
+                    (2_000, Stopping, TIMER, 0, 0, 0, 0),
+                    (3_000, Runnable, PING, 0, 1, 1024, 1),
+                    (3_000, Running, PING, 0, 0, 0, 0),
+                    (50_000, Runnable, TIMER, 0, flags, 1024, 1),
+                    (60_000, Stopping, PING, 0, 1, 0, 0),
+                    (60_000, Running, TIMER, 0, 0, 0, 0),
+                ],
+            ))
+            .unwrap();
+            (script(&r, PING).steps.clone(), script(&r, TIMER).steps[2])
+        };
+        let (ping, timer) = of(1 | RUNNABLE_IN_INTERRUPT);
+        assert_eq!(timer, Step::Sleep(48_000));
+        assert_eq!(ping, [Step::Sleep(0), Step::Run { ns: 57_000, cpu: 0 }], "not split");
+        let (ping, timer) = of(1);
+        assert_eq!(timer, Step::Block);
+        assert_eq!(ping[2], Step::Wake(0), "PING woke it, 47 µs into its burst: {ping:?}");
     }
 
     fn script(r: &Replay, pid: i32) -> &Script {

@@ -185,8 +185,10 @@ enum relay_record_kind {
 	/* ops.runnable: the task joined the runqueue (a wakeup, a fork, a
 	   class or affinity change). arg = its load weight (RELAY_WEIGHT_NICE_0
 	   = nice 0), arg2 = CPUs in its affinity mask, flags = the low 32 bits
-	   of enq_flags (RELAY_ENQ_WAKEUP: a wakeup). `cpu` is the CPU the
-	   call runs on (the waker's, or an interrupt's), not the task's. */
+	   of enq_flags (RELAY_ENQ_WAKEUP: a wakeup), and
+	   RELAY_REC_IN_INTERRUPT when the call ran in interrupt context.
+	   `cpu` is the CPU the call runs on (the waker's, or an
+	   interrupt's), not the task's. */
 	RELAY_REC_RUNNABLE = 1,
 	/* ops.running: the task starts running on `cpu`. arg = its
 	   p->scx.dsq_vtime then (a user decision's key, as the tick's
@@ -202,6 +204,14 @@ enum relay_record_kind {
 	   inserted) on `cpu`. arg = its slice (ns, clamped to the longest
 	   slice), arg2 = the CPU it named (RELAY_CPU_ANY: any). */
 	RELAY_REC_DECISION = 5,
+};
+
+enum relay_record_flags {
+	/* A RELAY_REC_RUNNABLE's flag: ops.runnable ran in interrupt context
+	   (hard interrupt, NMI, or a softirq being served: a timer, a device,
+	   another CPU's queued wakeup), so the task running on `cpu` is not
+	   the waker. Above every SCX_ENQ_* flag in the low 32 bits. */
+	RELAY_REC_IN_INTERRUPT = 1 << 30,
 };
 
 /*

@@ -324,6 +324,32 @@ static __always_inline void record_event(u32 kind, struct task_struct *p, s32 cp
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 }
 
+/*
+ * Whether this program runs in interrupt context: a hard interrupt, an NMI,
+ * or a softirq being served (not merely with softirqs disabled: a task
+ * that wakes another with bottom halves off is still its waker). Read from
+ * the preempt count (include/linux/preempt.h's layout; x86 keeps it in the
+ * per-CPU __preempt_count since 6.15, which both guest kernels are past).
+ * Where it cannot be read (another architecture, an older kernel), false.
+ * With PREEMPT_RT a softirq runs in a thread and counts as task context.
+ */
+#define RELAY_SOFTIRQ_OFFSET 0x00000100
+#define RELAY_HARDIRQ_MASK 0x000f0000
+#define RELAY_NMI_MASK 0x00f00000
+#ifdef bpf_target_x86
+extern const int __preempt_count __ksym __weak;
+#endif
+
+static __always_inline bool in_interrupt_context(void)
+{
+#ifdef bpf_target_x86
+	if (bpf_ksym_exists(&__preempt_count))
+		return *(int *)bpf_this_cpu_ptr(&__preempt_count) &
+		       (RELAY_NMI_MASK | RELAY_HARDIRQ_MASK | RELAY_SOFTIRQ_OFFSET);
+#endif
+	return false;
+}
+
 /* One task handed to user space. */
 struct pending_entry {
 	s32 pid; /* the task (thread id) */
@@ -2640,10 +2666,13 @@ void BPF_STRUCT_OPS(relay_runnable, struct task_struct *p, u64 enq_flags)
 	/*
 	 * The CPU the wakeup runs on (the waker's, or the interrupt's), not the
 	 * task's: a replay (scheduler_sim::replay) takes the task running
-	 * there for the one that woke it.
+	 * there for the one that woke it, unless the call runs in interrupt
+	 * context (a timer's expiry, say, which interrupts whatever runs).
 	 */
-	record_event(RELAY_REC_RUNNABLE, p, bpf_get_smp_processor_id(), task_weight(p), p->nr_cpus_allowed,
-		     (u32)enq_flags);
+	if (record_enabled)
+		record_event(RELAY_REC_RUNNABLE, p, bpf_get_smp_processor_id(), task_weight(p),
+			     p->nr_cpus_allowed,
+			     (u32)enq_flags | (in_interrupt_context() ? RELAY_REC_IN_INTERRUPT : 0));
 	if (!tctx)
 		return;
 	cg_count(p, tctx);

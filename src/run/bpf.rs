@@ -90,6 +90,7 @@ const _: () = assert!(intf::relay_record_kind_RELAY_REC_RUNNING == scheduler_cor
 const _: () = assert!(intf::relay_record_kind_RELAY_REC_STOPPING == scheduler_core::record::Kind::Stopping as u32);
 const _: () = assert!(intf::relay_record_kind_RELAY_REC_QUIESCENT == scheduler_core::record::Kind::Quiescent as u32);
 const _: () = assert!(intf::relay_record_kind_RELAY_REC_DECISION == scheduler_core::record::Kind::Decision as u32);
+const _: () = assert!(intf::relay_record_flags_RELAY_REC_IN_INTERRUPT == scheduler_core::record::RUNNABLE_IN_INTERRUPT);
 // The skeleton's .bss array is the same type bindgen produced from intf.h.
 const _: () = assert!(size_of::<types::relay_cpu_state>() == size_of::<CpuState>());
 const _: () = assert!(offset_of!(types::relay_cpu_state, current_pid) == offset_of!(CpuState, current_pid));

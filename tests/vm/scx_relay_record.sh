@@ -10,7 +10,11 @@
 # runnable-to-running waits are in it, wakeups placed by a decision are
 # among them (no more than the decisions), it holds at least one applied
 # decision per run that a decision placed during hackbench, and the
-# Chrome trace of its runs names hackbench.
+# Chrome trace of its runs names hackbench. A cyclictest thread (500
+# timer sleeps of 1 ms) runs beside hackbench: its wakeups come from a
+# timer's interrupt, so the file marks at least half as many wakeups in
+# interrupt context as it slept, and fewer than half of all wakeups
+# (hackbench's tasks wake each other from task context).
 #
 # Then the cost: RELAY_RECORD_ROUNDS (default 1) pairs of the same
 # hackbench, interleaved, under plain scx_relay and under `scx_relay
@@ -28,8 +32,12 @@ HACKBENCH="hackbench -g 4 -l 200"
 
 start_relay -- record -o $REC --test-record-ring-kib 256 --stats 1
 workload_begins
+CT_LOOPS=500
+cyclictest -q -l $CT_LOOPS -i 1000 -t 1 --policy=other >/tmp/relay-record-ct.out 2>&1 &
+ct=$!
 check "$HACKBENCH" $HACKBENCH
-workload_ended hackbench
+wait "$ct" || fail "cyclictest failed: $(tail -n 3 /tmp/relay-record-ct.out | tr '\n' ' ')"
+workload_ended "hackbench and cyclictest"
 stop_relay
 logged=$(sed -n "s|.*record: wrote \([0-9]*\) events to $REC.*|\1|p" "$RELAY_LOG")
 [ -n "$logged" ] || fail_with_log "no 'record: wrote N events to $REC' line"
@@ -59,6 +67,11 @@ for key in unmatched_running unmatched_stopping; do
 done
 [ "$(get events_by_kind.decision)" -ge "$DELTA_dispatched_user" ] ||
 	fail "$(get events_by_kind.decision) decisions recorded, but $DELTA_dispatched_user runs placed by decisions during hackbench alone"
+note "wakeups: $(get wakeups_in_interrupt.wakeups), $(get wakeups_in_interrupt.in_interrupt) of them in interrupt context ($CT_LOOPS timer sleeps of cyclictest)"
+[ "$(get wakeups_in_interrupt.in_interrupt)" -ge $((CT_LOOPS / 2)) ] ||
+	fail "$(get wakeups_in_interrupt.in_interrupt) wakeups marked in interrupt context, fewer than half of cyclictest's $CT_LOOPS timer wakeups"
+[ $(($(get wakeups_in_interrupt.in_interrupt) * 2)) -lt "$(get wakeups_in_interrupt.wakeups)" ] ||
+	fail "$(get wakeups_in_interrupt.in_interrupt) of $(get wakeups_in_interrupt.wakeups) wakeups marked in interrupt context: hackbench's, from task context, are not"
 grep -q '"name":"hackbench"' $TRACE || fail "the trace names no hackbench run"
 rm -f $REC $SUMMARY $TRACE
 
