@@ -257,14 +257,37 @@ impl Wakeups {
 struct InterruptWakeups {
     wakeups: u64,
     in_interrupt: u64,
+    /// The same per task name (a name's tasks added up; each task under
+    /// its last name), for the ten names with the most wakeups.
+    by_name: BTreeMap<String, NameWakeups>,
 }
+
+#[derive(Debug, Default, Serialize)]
+struct NameWakeups {
+    wakeups: u64,
+    in_interrupt: u64,
+}
+
+/// How many names `InterruptWakeups::by_name` keeps.
+const WAKEUP_NAMES: usize = 10;
 
 impl InterruptWakeups {
     fn of(rec: &Recording) -> Option<Self> {
-        (rec.version >= INTERRUPT_MARK_VERSION).then(|| InterruptWakeups {
-            wakeups: rec.events.iter().filter(|e| e.is_wakeup()).count() as u64,
-            in_interrupt: rec.events.iter().filter(|e| e.is_wakeup() && e.in_interrupt()).count() as u64,
-        })
+        if rec.version < INTERRUPT_MARK_VERSION {
+            return None;
+        }
+        let names = last_names(rec);
+        let mut by_name: HashMap<String, NameWakeups> = HashMap::new();
+        for e in rec.events.iter().filter(|e| e.is_wakeup()) {
+            let n = by_name.entry(names.get(&e.pid).cloned().unwrap_or_default()).or_default();
+            n.wakeups += 1;
+            n.in_interrupt += u64::from(e.in_interrupt());
+        }
+        let (wakeups, in_interrupt) = by_name.values().fold((0, 0), |(w, i), n| (w + n.wakeups, i + n.in_interrupt));
+        let mut top: Vec<_> = by_name.into_iter().collect();
+        top.sort_by(|a, b| b.1.wakeups.cmp(&a.1.wakeups).then_with(|| a.0.cmp(&b.0)));
+        top.truncate(WAKEUP_NAMES);
+        Some(InterruptWakeups { wakeups, in_interrupt, by_name: top.into_iter().collect() })
     }
 }
 
@@ -485,6 +508,8 @@ mod tests {
         let mut rec = written(&events, 0, 100_000);
         let s = Summary::of(&rec, &Runs::of(&rec), 0).wakeups_in_interrupt.unwrap();
         assert_eq!((s.wakeups, s.in_interrupt), (2, 1));
+        let work = &s.by_name["work"];
+        assert_eq!((s.by_name.len(), work.wakeups, work.in_interrupt), (1, 2, 1), "both named work");
         rec.version = INTERRUPT_MARK_VERSION - 1;
         assert!(Summary::of(&rec, &Runs::of(&rec), 0).wakeups_in_interrupt.is_none());
     }

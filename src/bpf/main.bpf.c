@@ -328,26 +328,53 @@ static __always_inline void record_event(u32 kind, struct task_struct *p, s32 cp
  * Whether this program runs in interrupt context: a hard interrupt, an NMI,
  * or a softirq being served (not merely with softirqs disabled: a task
  * that wakes another with bottom halves off is still its waker). Read from
- * the preempt count (include/linux/preempt.h's layout; x86 keeps it in the
- * per-CPU __preempt_count since 6.15, which both guest kernels are past).
- * Where it cannot be read (another architecture, an older kernel), false.
- * With PREEMPT_RT a softirq runs in a thread and counts as task context.
+ * the preempt count (include/linux/preempt.h; x86 keeps it in the per-CPU
+ * __preempt_count since 6.15, which both guest kernels are past). Its
+ * softirq bits are where they always were (bit 8 serving), but its hard
+ * interrupt and NMI bits moved: up to 7.2 at 0x00ff0000 (hardirq
+ * 0x000f0000, NMI above); 7.3 put a count of disabled interrupts there
+ * (HARDIRQ_DISABLE_BITS) and moved them to 0x0f000000 and 0x10000000. So
+ * the layout is learned: ops.tick runs in the timer's hard interrupt
+ * (sched_tick() -> task_tick_scx()), and learn_hardirq_bits() there sees
+ * which of the two holds its count. Until a tick has run, only softirqs
+ * count; where the count cannot be read (another architecture, an older
+ * kernel), nothing does. With PREEMPT_RT a softirq runs in a thread and
+ * counts as task context.
  */
 #define RELAY_SOFTIRQ_OFFSET 0x00000100
-#define RELAY_HARDIRQ_MASK 0x000f0000
-#define RELAY_NMI_MASK 0x00f00000
+#define RELAY_HARDIRQ_NMI_MASK_6X 0x00ff0000
+#define RELAY_HARDIRQ_MASK_6X 0x000f0000
+#define RELAY_HARDIRQ_NMI_MASK_7_3 0x1f000000
+#define RELAY_HARDIRQ_MASK_7_3 0x0f000000
 #ifdef bpf_target_x86
 extern const int __preempt_count __ksym __weak;
 #endif
+/* The preempt count's hard interrupt and NMI bits, once learned (0 until). */
+static u32 hardirq_nmi_mask;
 
-static __always_inline bool in_interrupt_context(void)
+static __always_inline u32 preempt_count_now(void)
 {
 #ifdef bpf_target_x86
 	if (bpf_ksym_exists(&__preempt_count))
-		return *(int *)bpf_this_cpu_ptr(&__preempt_count) &
-		       (RELAY_NMI_MASK | RELAY_HARDIRQ_MASK | RELAY_SOFTIRQ_OFFSET);
+		return *(u32 *)bpf_this_cpu_ptr(&__preempt_count);
 #endif
-	return false;
+	return 0;
+}
+
+/* In a hard interrupt (ops.tick): which layout holds its count. */
+static __always_inline void learn_hardirq_bits(void)
+{
+	u32 pc = preempt_count_now();
+
+	if (pc & RELAY_HARDIRQ_MASK_7_3)
+		WRITE_ONCE(hardirq_nmi_mask, RELAY_HARDIRQ_NMI_MASK_7_3);
+	else if (pc & RELAY_HARDIRQ_MASK_6X)
+		WRITE_ONCE(hardirq_nmi_mask, RELAY_HARDIRQ_NMI_MASK_6X);
+}
+
+static __always_inline bool in_interrupt_context(void)
+{
+	return preempt_count_now() & (RELAY_SOFTIRQ_OFFSET | READ_ONCE(hardirq_nmi_mask));
 }
 
 /* One task handed to user space. */
@@ -3156,6 +3183,8 @@ void BPF_STRUCT_OPS(relay_tick, struct task_struct *p)
 	s32 cpu = scx_bpf_task_cpu(p);
 	u64 ran;
 
+	if (record_enabled && !READ_ONCE(hardirq_nmi_mask))
+		learn_hardirq_bits();
 	if (is_usersched(p) || cpu < 0 || cpu >= RELAY_MAX_CPUS)
 		return;
 	tctx = lookup_task_ctx(p);
