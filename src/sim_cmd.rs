@@ -518,7 +518,8 @@ mod tests {
     }
 
     /// The defaults make the configuration the manual states; the slices,
-    /// the stall timeout and the fast path (off) are the real scheduler's.
+    /// the stall timeout, the fast path (off) and the preemption of hogs
+    /// (on) are the real scheduler's.
     #[test]
     fn defaults() {
         let (cfg, policy_cfg) = config(&setup(&[]).unwrap()).unwrap();
@@ -529,9 +530,9 @@ mod tests {
         assert!(cfg.stall.is_none());
         assert!(cfg.hybrid.is_none(), "every CPU big");
         assert!(!cfg.fast_path, "off, as on the real command");
-        assert!(!cfg.preempt_hogs, "off, as on the real command");
-        let (cfg, _) = config(&setup(&["--fast-path", "--preempt-hogs"]).unwrap()).unwrap();
-        assert!(cfg.fast_path && cfg.preempt_hogs);
+        assert!(cfg.preempt_hogs, "on, as on the real command");
+        let (cfg, _) = config(&setup(&["--fast-path", "--no-preempt-hogs"]).unwrap()).unwrap();
+        assert!(cfg.fast_path && !cfg.preempt_hogs);
         assert_eq!(cfg.start_delays, StartDelays::default(), "no switch cost");
         assert_eq!(cfg.wake_cost_ns, 0, "no wake cost");
     }

@@ -99,7 +99,7 @@ fn tunable_rows() -> Vec<(&'static str, Vec<&'static str>, &'static str)> {
         rows.push(("stall-timeout-ms", vec!["--stall-timeout-ms", *bad], "--stall-timeout-ms"));
     }
     rows.push(("fast-path", vec!["--fast-path=1"], "--fast-path"));
-    rows.push(("preempt-hogs", vec!["--preempt-hogs=yes"], "--preempt-hogs"));
+    rows.push(("no-preempt-hogs", vec!["--no-preempt-hogs=yes"], "--no-preempt-hogs"));
     rows
 }
 

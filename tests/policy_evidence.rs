@@ -90,10 +90,17 @@ fn periodic_under_hogs() -> SimConfig {
 }
 
 /// Periodic tasks under hogs (and on `mixed`): every weighted policy's
-/// periodic p99 at most half of `fifo`'s (three quarters on `mixed`), and
+/// periodic p99 at most 0.55 of `fifo`'s (three quarters on `mixed`), and
 /// `interactive`'s workload CPU time within 5 % of `deadline`'s.
 ///
-/// Measured (seeds 1, 2, 3, 7), periodic p99 under hogs: `fifo` 6.4–6.5 ms,
+/// The bound was half of `fifo`'s until the dispatcher's hog rule became
+/// the default (2026-12-06): it preempts a hog for the user scheduler at a
+/// periodic task's wakeup, which helps `fifo` most. Measured with it (seed
+/// 1), periodic p99 under hogs: `fifo` 4.7 ms, `deadline` 2.0 ms, `eevdf`
+/// 2.35 ms, `interactive` 2.15 ms, `local` 2.1 ms; on `mixed`: `fifo` 4.0 ms,
+/// `deadline` 0.9 ms, `eevdf` 2.4 ms, `interactive` 1.7 ms, `local` 0.7 ms.
+/// Before it (seeds 1, 2,
+/// 3, 7), periodic p99 under hogs: `fifo` 6.4–6.5 ms,
 /// `deadline` 2.2–2.3 ms, `eevdf` 2.4 ms, `interactive` 2.1–2.3 ms, `local`
 /// 2.4–2.5 ms; on `mixed`: `fifo` 4.1 ms, `deadline` 0.5–0.6 ms, `eevdf`
 /// 2.4–2.6 ms, `interactive` 1.2–1.4 ms, `local` 0.3 ms. (`local`'s
@@ -116,7 +123,7 @@ fn periodic_under_hogs() -> SimConfig {
 #[test]
 fn weighted_policies_keep_periodic_tasks_on_time() {
     for (what, config, margin) in [
-        ("periodic under hogs", periodic_under_hogs(), 0.5),
+        ("periodic under hogs", periodic_under_hogs(), 0.55),
         (
             "mixed",
             SimConfig { duration_ns: SECONDS * 1_000_000_000, workload: Preset::Mixed.into(), ..SimConfig::default() },

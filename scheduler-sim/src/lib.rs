@@ -57,7 +57,7 @@
 //!   An idle CPU is kicked to run the user scheduler; with none idle, a
 //!   *wakeup* makes the dispatcher kick its CPU to preempt the task there,
 //!   if that task ran at least `slice_min` since it started there, or, with
-//!   [`SimConfig::preempt_hogs`], at once if it is a CPU hog, with a whole
+//!   [`SimConfig::preempt_hogs`] (the default), at once if it is a CPU hog, with a whole
 //!   `slice` of CPU since it last woke (`SCX_KICK_PREEMPT`, as the BPF's
 //!   `wake_usersched` and `cpu_preemptible`; at most one kick per
 //!   `slice_min`).
@@ -387,8 +387,9 @@ pub struct SimConfig {
     /// context and its policy's grants apply. Off, no grant is published,
     /// so nothing is fast-placed.
     pub fast_path: bool,
-    /// The user hand-off preempts a CPU hog at once (`--preempt-hogs`, off
-    /// by default as on the real command): see the dispatcher's rules above.
+    /// The user hand-off preempts a CPU hog at once (on by default as on
+    /// the real command, off with `--no-preempt-hogs`): see the
+    /// dispatcher's rules above.
     pub preempt_hogs: bool,
 }
 
@@ -460,7 +461,7 @@ impl Default for SimConfig {
             late_yields_ns: Vec::new(),
             user_step_extras_ns: Vec::new(),
             fast_path: false,
-            preempt_hogs: false,
+            preempt_hogs: true,
         }
     }
 }

@@ -200,7 +200,9 @@ fn a_fast_placed_burst_is_revoked_at_any_stop() {
 /// tasks, and at least 3/4 of the least a pinned hog got without grants.
 /// (Preempting whatever ran longest, the fast tasks took the pinned hogs'
 /// CPUs whenever the other CPUs ran fast tasks: the hogs got 12 % of a
-/// CPU.)
+/// CPU.) At least 400 placements: with the dispatcher's hog rule (the
+/// default since 2026-12-06) 468 on 2 CPUs and 1390 on 4, the pinned hogs
+/// 0.49-0.50 s of 2 s on 2 CPUs (0.58-0.59 s without grants).
 #[test]
 fn a_pinned_task_beside_fast_tasks_still_runs() {
     for (nr_cpus, nr_fast) in [(2u32, 4u32), (4, 8)] {
@@ -223,7 +225,7 @@ fn a_pinned_task_beside_fast_tasks_still_runs() {
         let (without, _) = run(&config, None);
         let (with, _) = run(&config, Some(1_000_000));
         let d = &with.dispatch;
-        assert!(d.fast_placed > 500 && d.fast_revoked == 0, "{nr_cpus} CPUs: {d:?}");
+        assert!(d.fast_placed > 400 && d.fast_revoked == 0, "{nr_cpus} CPUs: {d:?}");
         let pinned = |r: &Report| -> Vec<u64> {
             r.tasks.iter().filter(|t| t.class == TaskClass::Affinity).map(|t| t.cpu_ns).collect()
         };

@@ -106,7 +106,7 @@ pub struct Metrics {
     #[stat(desc = "Preempting kicks of the tickless check to CPUs running unbounded, work being queued for them")]
     pub unbounded_kicks: u64,
     #[stat(
-        desc = "Kicks preempting a CPU hog for the user scheduler before its run had the minimum slice (--preempt-hogs)"
+        desc = "Kicks preempting a CPU hog for the user scheduler before its run had the minimum slice (0 with --no-preempt-hogs)"
     )]
     pub usersched_hog_preempts: u64,
     #[stat(desc = "Wakeups the dispatcher placed under the policy's fast-path grant, without user space")]

@@ -271,7 +271,7 @@ impl RunOpts {
             partial: self.partial,
             tickless: self.tickless,
             fast_path: self.tunables.fast_path,
-            preempt_hogs: self.tunables.preempt_hogs,
+            preempt_hogs: tunables.preempt_hogs,
             allow_test_policies: self.allow_test_policies,
             stats_interval,
             bpf_stats: self.bpf_stats,

@@ -61,7 +61,7 @@ pub struct Config {
     pub tickless: bool,
     /// The policy's fast-path grants are published (`--fast-path`).
     pub fast_path: bool,
-    /// The user hand-off preempts CPU hogs at once (`--preempt-hogs`).
+    /// The user hand-off preempts CPU hogs at once (unless `--no-preempt-hogs`).
     pub preempt_hogs: bool,
     /// Accept `policies::TEST_NAMES` (`--allow-test-policies`).
     pub allow_test_policies: bool,

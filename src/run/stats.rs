@@ -198,8 +198,9 @@ bss_counters! {
         unbounded_kicks: "unbounded kicks" <- nr_unbounded_kicks,
         /// Kicks to preempt a CPU for the user scheduler whose task was a
         /// CPU hog (a whole slice of CPU since it last woke) that had not
-        /// yet run the minimum slice there (`--preempt-hogs`,
-        /// `cpu_preemptible` in src/bpf/main.bpf.c). Always 0 without it.
+        /// yet run the minimum slice there (the hog rule,
+        /// `cpu_preemptible` in src/bpf/main.bpf.c). Always 0 with
+        /// `--no-preempt-hogs`.
         usersched_hog_preempts: "usersched hog preempts" <- nr_usersched_hog_preempts,
         /// Wakeups the dispatcher placed itself under the policy's grant,
         /// without the round trip to user space (`fast_place` in

@@ -54,15 +54,16 @@ pub struct Tunables {
     #[arg(long)]
     pub fast_path: bool,
 
-    /// A wakeup that goes through the user scheduler, with no CPU idle,
-    /// preempts a CPU hog on the woken task's CPU (a task with a whole
-    /// slice of CPU since it last woke) for it at once, not only once the
-    /// hog's current run had the minimum slice (as does the user
-    /// scheduler's own wakeup): a periodic task beside hogs then waits far
-    /// less. Off by default: the simulator's replay
-    /// cannot yet reproduce a recording made with it.
+    /// Turns off the preemption of CPU hogs for the user scheduler: by
+    /// default a wakeup that goes through the user scheduler, with no CPU
+    /// idle, preempts a CPU hog on the woken task's CPU (a task with a
+    /// whole slice of CPU since it last woke) for it at once, not only
+    /// once the hog's current run had the minimum slice (as does the user
+    /// scheduler's own wakeup), so a periodic task beside hogs waits far
+    /// less. With this option, every running task keeps its CPU until its
+    /// run had the minimum slice.
     #[arg(long)]
-    pub preempt_hogs: bool,
+    pub no_preempt_hogs: bool,
 }
 
 /// A tunable out of its range; one line naming the option (exit code 2).
@@ -99,7 +100,8 @@ pub struct Checked {
     pub stall_timeout_ns: u64,
     /// The wakeup fast path is on.
     pub fast_path: bool,
-    /// The user hand-off preempts CPU hogs at once (`--preempt-hogs`).
+    /// The user hand-off preempts CPU hogs at once (unless
+    /// `--no-preempt-hogs`).
     pub preempt_hogs: bool,
 }
 
@@ -123,7 +125,7 @@ impl Tunables {
             },
             stall_timeout_ns: self.stall_timeout_ms * 1_000_000,
             fast_path: self.fast_path,
-            preempt_hogs: self.preempt_hogs,
+            preempt_hogs: !self.no_preempt_hogs,
         })
     }
 }

@@ -1,13 +1,14 @@
-# Real-kernel test of --preempt-hogs (main.bpf.c cpu_preemptible): a wakeup
-# handed to the user scheduler, with no CPU idle, preempts a CPU hog (a
-# task with a whole slice of CPU since it last woke) for it at once, not
-# only once the hog's current run had slice_min.
+# Real-kernel test of the hog rule (main.bpf.c cpu_preemptible; on by
+# default, off with --no-preempt-hogs): a wakeup handed to the user
+# scheduler, with no CPU idle, preempts a CPU hog (a task with a whole
+# slice of CPU since it last woke) for it at once, not only once the hog's
+# current run had slice_min.
 #
 # One stress-ng CPU worker per CPU and cyclictest (1 kHz, a thread per CPU)
 # under the default policy (deadline), RELAY_HOGS_SECONDS (default 8, at least 3)
-# each, first without the option, then with it. Without it no kick may
-# count as a hog preemption (usersched_hog_preempts +0: it is off by
-# default); with it some must (+ > 0: cyclictest's wakeups come every
+# each, first with --no-preempt-hogs, then with the defaults. With the
+# option no kick may count as a hog preemption (usersched_hog_preempts
+# +0); by default some must (+ > 0: cyclictest's wakeups come every
 # 1 ms, and the hog its last run restarted may not have had slice_min by
 # the next one; with one thread runs counted 11 in 5 s and 6 in 8 s, with
 # a thread per CPU 76 in 8 s). Each run notes cyclictest's
@@ -45,15 +46,15 @@ hogs_and_cyclictest() {
 	note "$1: cyclictest average ${avg} us; its measuring thread's wait for a CPU ${wait_us} us per run"
 }
 
-start_relay -- --stats 1
-hogs_and_cyclictest "deadline, cyclictest beside $N hogs"
+start_relay -- --stats 1 --no-preempt-hogs
+hogs_and_cyclictest "deadline --no-preempt-hogs, cyclictest beside $N hogs"
 [ "$DELTA_usersched_hog_preempts" -eq 0 ] ||
-	fail_with_log "without --preempt-hogs: $DELTA_usersched_hog_preempts kicks counted as hog preemptions"
+	fail_with_log "with --no-preempt-hogs: $DELTA_usersched_hog_preempts kicks counted as hog preemptions"
 stop_relay
 
-start_relay -- --stats 1 --preempt-hogs
-hogs_and_cyclictest "deadline --preempt-hogs, cyclictest beside $N hogs"
+start_relay -- --stats 1
+hogs_and_cyclictest "deadline, cyclictest beside $N hogs"
 [ "$DELTA_usersched_hog_preempts" -gt 0 ] ||
-	fail_with_log "--preempt-hogs: no kick preempted a hog for the user scheduler, although every CPU ran one"
+	fail_with_log "by default: no kick preempted a hog for the user scheduler, although every CPU ran one"
 stop_relay
 pass
