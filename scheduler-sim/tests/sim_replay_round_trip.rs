@@ -252,6 +252,17 @@ fn a_slower_user_scheduler_replays_only_at_its_cost() {
     assert!((r.tasks - s.tasks).abs() < 0.01, "the same work: {r:?} {s:?}");
 }
 
+/// The start delays of `recorded_costs_replay_a_slow_machine`'s machine:
+/// idle wake-ups of 20 µs to 2 ms, switches of 10 to 60 µs, starts after a
+/// preemption or a user-scheduler run of 5 to 300 µs.
+fn slow_machine_delays() -> scheduler_sim::StartDelays {
+    scheduler_sim::StartDelays {
+        idle_wake_ns: vec![20_000, 40_000, 60_000, 100_000, 200_000, 2_000_000],
+        switch_ns: vec![10_000, 20_000, 60_000],
+        after_preemption_or_user_ns: vec![5_000, 30_000, 300_000],
+    }
+}
+
 /// A recording of a machine whose free CPUs take time to start the next
 /// task (idle wake-ups of 20 µs to 2 ms, switches of 10 to 60 µs, starts
 /// after a preemption or a user-scheduler run of 5 to 300 µs) and whose
@@ -275,12 +286,7 @@ fn a_slower_user_scheduler_replays_only_at_its_cost() {
 /// in the recording (round robin, costed: worst errors 0.36 to 0.72).
 #[test]
 fn recorded_costs_replay_a_slow_machine() {
-    use scheduler_sim::StartDelays;
-    let delays = StartDelays {
-        idle_wake_ns: vec![20_000, 40_000, 60_000, 100_000, 200_000, 2_000_000],
-        switch_ns: vec![10_000, 20_000, 60_000],
-        after_preemption_or_user_ns: vec![5_000, 30_000, 300_000],
-    };
+    let delays = slow_machine_delays();
     let worst = |r: &scheduler_sim::WaitRatios| {
         [r.p50, r.p90, r.p99].iter().map(|x| (1.0 - x.unwrap()).abs()).fold(0.0, f64::max)
     };
@@ -363,12 +369,7 @@ fn wakeup_waits_of(rec: &Recording, comm: &str) -> Vec<u64> {
 /// their replays within 2 wakeups, p50 and p99 within 0.5 %.)
 #[test]
 fn timer_wakeups_replay_as_timed_sleeps_beside_preempted_hogs() {
-    use scheduler_sim::StartDelays;
-    let delays = StartDelays {
-        idle_wake_ns: vec![20_000, 40_000, 60_000, 100_000, 200_000, 2_000_000],
-        switch_ns: vec![10_000, 20_000, 60_000],
-        after_preemption_or_user_ns: vec![5_000, 30_000, 300_000],
-    };
+    let delays = slow_machine_delays();
     let quantile = |w: &[u64], q: f64| {
         let mut w = w.to_vec();
         w.sort_unstable();
