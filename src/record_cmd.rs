@@ -112,12 +112,12 @@ struct Summary {
     waits: Waits,
     /// The waits a wakeup began, by the path the wakeup took (µs).
     wakeups: Wakeups,
-    /// Wakeups (`runnable` with `SCX_ENQ_WAKEUP`), and those among them
-    /// that ran in interrupt context (a timer's, a device's): a replay
-    /// takes those for timed sleeps, not for the work of the task the
-    /// interrupt came in on. `null` for a file older than format version 3,
-    /// which does not mark interrupt context.
-    wakeups_in_interrupt: Option<InterruptWakeups>,
+    /// Where wakeups ran: all wakeups (`runnable` with `SCX_ENQ_WAKEUP`),
+    /// and those among them that ran in interrupt context (a timer's, a
+    /// device's): a replay takes those for timed sleeps, not for the work
+    /// of the task the interrupt came in on. `null` for a file older than
+    /// format version 3, which does not mark interrupt context.
+    wakeup_contexts: Option<InterruptWakeups>,
     /// A CPU free while the task it ran next was ready (µs): from the CPU's
     /// last stop, the task's becoming runnable or its last decision,
     /// whichever came last, to its run. A context switch, the dispatch
@@ -258,7 +258,8 @@ struct InterruptWakeups {
     wakeups: u64,
     in_interrupt: u64,
     /// The same per task name (a name's tasks added up; each task under
-    /// its last name), for the ten names with the most wakeups.
+    /// its last name, `?` if none was recorded), for the ten names with the
+    /// most wakeups (ties: the first names in byte order), keyed by name.
     by_name: BTreeMap<String, NameWakeups>,
 }
 
@@ -279,7 +280,7 @@ impl InterruptWakeups {
         let names = last_names(rec);
         let mut by_name: HashMap<String, NameWakeups> = HashMap::new();
         for e in rec.events.iter().filter(|e| e.is_wakeup()) {
-            let n = by_name.entry(names.get(&e.pid).cloned().unwrap_or_default()).or_default();
+            let n = by_name.entry(names.get(&e.pid).cloned().unwrap_or_else(|| "?".to_owned())).or_default();
             n.wakeups += 1;
             n.in_interrupt += u64::from(e.in_interrupt());
         }
@@ -360,7 +361,7 @@ impl Summary {
             unmatched_stopping: replay.unmatched_stopping,
             waits: Waits::of(replay.waits_ns.clone()),
             wakeups: Wakeups::of(&replay.wakeups),
-            wakeups_in_interrupt: InterruptWakeups::of(rec),
+            wakeup_contexts: InterruptWakeups::of(rec),
             free_cpu_to_run: FreeCpu {
                 waits: Waits::of(replay.free_to_run_ns.clone()),
                 cpu_share: free_ns as f64 / capacity_ns,
@@ -393,7 +394,7 @@ mod tests {
 
     /// A two-CPU recording of `events`, ended with `dropped` lost events at `end_ns`.
     fn written(events: &[RawRecordEvent], dropped: u64, end_ns: u64) -> Recording {
-        let mut w = Writer::new(Vec::new(), 2, 0).unwrap();
+        let mut w = Writer::new(Vec::new(), 2, 0, record::HOG_RULE).unwrap();
         for e in events {
             w.event(e).unwrap();
         }
@@ -436,7 +437,7 @@ mod tests {
     /// unmatched, not joined to the next session's events.
     #[test]
     fn sessions_do_not_pair_across() {
-        let mut w = Writer::new(Vec::new(), 1, 0).unwrap();
+        let mut w = Writer::new(Vec::new(), 1, 0, record::HOG_RULE).unwrap();
         w.session(0).unwrap();
         w.event(&ev(10, Kind::Runnable, 7, 0, 1)).unwrap();
         w.event(&ev(20, Kind::Running, 8, 0, 0)).unwrap();
@@ -506,12 +507,12 @@ mod tests {
             ev(50_000, Kind::Runnable, 9, 1, record::RUNNABLE_IN_INTERRUPT), // not a wakeup
         ];
         let mut rec = written(&events, 0, 100_000);
-        let s = Summary::of(&rec, &Runs::of(&rec), 0).wakeups_in_interrupt.unwrap();
+        let s = Summary::of(&rec, &Runs::of(&rec), 0).wakeup_contexts.unwrap();
         assert_eq!((s.wakeups, s.in_interrupt), (2, 1));
         let work = &s.by_name["work"];
         assert_eq!((s.by_name.len(), work.wakeups, work.in_interrupt), (1, 2, 1), "both named work");
         rec.version = INTERRUPT_MARK_VERSION - 1;
-        assert!(Summary::of(&rec, &Runs::of(&rec), 0).wakeups_in_interrupt.is_none());
+        assert!(Summary::of(&rec, &Runs::of(&rec), 0).wakeup_contexts.is_none());
     }
 
     #[test]

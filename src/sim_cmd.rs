@@ -8,7 +8,10 @@
 use std::process::ExitCode;
 
 use policies::PolicyConfig;
-use scheduler_core::{record::Recording, wire::MAX_CPUS};
+use scheduler_core::{
+    record::{Recording, HOG_RULE},
+    wire::MAX_CPUS,
+};
 
 use crate::run::{tunables::TunablesError, Tunables};
 use scheduler_sim::{
@@ -332,6 +335,7 @@ pub(crate) fn config(args: &SimSetup) -> Result<(SimConfig, PolicyConfig), Confi
     }
     let mut costs = None;
     let mut late_yields_ns = Vec::new();
+    let mut preempt_hogs = tunables.preempt_hogs;
     let (workload, nr_cpus, duration_ns) = match &args.replay {
         None => (
             args.workload.parse::<Workload>()?,
@@ -340,6 +344,16 @@ pub(crate) fn config(args: &SimSetup) -> Result<(SimConfig, PolicyConfig), Confi
         ),
         Some(path) => {
             let (rec, r) = replay(path)?;
+            // The hog rule as the recorded dispatcher ran it (a file older
+            // than format version 3 was made before it was the default).
+            if preempt_hogs && rec.dispatcher_flags.is_none_or(|f| f & HOG_RULE == 0) {
+                eprintln!(
+                    "scx_relay: sim: --replay {}: recorded without the hog rule (--no-preempt-hogs{}): replayed without it",
+                    path.display(),
+                    if rec.dispatcher_flags.is_none() { ", or a file older than format version 3" } else { "" }
+                );
+                preempt_hogs = false;
+            }
             if let Some(cpus) = args.cpus.filter(|&c| c != r.nr_cpus) {
                 return Err(ConfigError::ReplayCpus { path: path.clone(), recorded: r.nr_cpus, cpus });
             }
@@ -404,7 +418,7 @@ pub(crate) fn config(args: &SimSetup) -> Result<(SimConfig, PolicyConfig), Confi
             stall,
             stall_timeout_ns: tunables.stall_timeout_ns,
             fast_path: tunables.fast_path,
-            preempt_hogs: tunables.preempt_hogs,
+            preempt_hogs,
             ..SimConfig::default()
         },
         tunables.policy_cfg,
@@ -674,6 +688,17 @@ mod tests {
             e.to_string(),
             format!("--replay {path}: recorded on 3 CPUs, a replay runs on as many: leave out --cpus 4")
         );
+        // The hog rule as recorded (this file's dispatcher ran it), unless
+        // turned off; a file recorded without it replays without it.
+        assert!(config(&setup(&["--replay", path]).unwrap()).unwrap().0.preempt_hogs);
+        assert!(!config(&setup(&["--replay", path, "--no-preempt-hogs"]).unwrap()).unwrap().0.preempt_hogs);
+        let bytes = std::fs::read(&file).unwrap();
+        let flags_at = scheduler_core::record::MAGIC.len() + 3; // version 3, 3 CPUs, start 0: one byte each
+        assert_eq!(bytes[flags_at], HOG_RULE as u8);
+        let mut without = bytes.clone();
+        without[flags_at] = 0;
+        std::fs::write(&file, &without).unwrap();
+        assert!(!config(&setup(&["--replay", path]).unwrap()).unwrap().0.preempt_hogs);
         std::fs::write(&file, b"SCX_RELAY RECORD").unwrap();
         let e = config(&setup(&["--replay", path]).unwrap()).unwrap_err();
         assert_eq!(e.to_string(), format!("--replay {path}: the recording's header is cut short"));

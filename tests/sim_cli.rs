@@ -216,7 +216,7 @@ fn recording_file() -> std::path::PathBuf {
         events.push(ev(t + 50_000, Kind::Running, b, cb, 0));
         t += 50_000;
     }
-    let mut w = Writer::new(Vec::new(), 2, 0).unwrap();
+    let mut w = Writer::new(Vec::new(), 2, 0, scheduler_core::record::HOG_RULE).unwrap();
     for e in &events {
         w.event(e).unwrap();
     }

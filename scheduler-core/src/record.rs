@@ -4,7 +4,8 @@
 //! the dispatcher's `record` ring buffer gave them.
 //!
 //! Layout: [`MAGIC`], then unsigned LEB128 varints: the format version
-//! ([`VERSION`]), the number of CPUs, the start (ns of CLOCK_MONOTONIC).
+//! ([`VERSION`]), the number of CPUs, the start (ns of CLOCK_MONOTONIC),
+//! and, from version 3, the dispatcher's flags ([`HOG_RULE`]).
 //! Then records, each led by a tag byte:
 //! - [`TAG_TASK`]: a task's name: pid and tgid (zigzag varints), the
 //!   name's length (one byte) and bytes. Written before a pid's first event
@@ -40,13 +41,16 @@ pub const MAGIC: &[u8; 16] = b"SCX_RELAY RECORD";
 /// ([`Kind::Running`]); version 1 has 0 there.
 pub const VERSION: u64 = 3;
 /// The first format version whose `runnable` events carry
-/// [`RUNNABLE_IN_INTERRUPT`].
+/// [`RUNNABLE_IN_INTERRUPT`], and whose header the dispatcher's flags.
 pub const INTERRUPT_MARK_VERSION: u64 = 3;
+/// A dispatcher flag of the header: the user hand-off preempted CPU hogs
+/// at once (the hog rule, on unless `--no-preempt-hogs`).
+pub const HOG_RULE: u64 = 1;
 /// A `runnable`'s flag (beside the low bits of `SCX_ENQ_*`, none of which
 /// is this high): the call ran in interrupt context (a hard interrupt, an
 /// NMI, or a softirq being served), so the task running on its CPU did not
-/// wake the task: a timer did, or a device, or another CPU's queued
-/// wakeup (`intf.h`'s `RELAY_REC_IN_INTERRUPT`).
+/// wake the task: a timer did, or a device (`intf.h`'s
+/// `RELAY_REC_IN_INTERRUPT`).
 pub const RUNNABLE_IN_INTERRUPT: u32 = 1 << 30;
 /// The oldest format version [`read`] reads.
 pub const OLDEST_VERSION: u64 = 1;
@@ -216,13 +220,15 @@ pub struct Writer<W: Write> {
 }
 
 impl<W: Write> Writer<W> {
-    /// Starts a recording of a machine with `nr_cpus` CPUs at `start_ns`.
-    pub fn new(mut out: W, nr_cpus: u32, start_ns: u64) -> std::io::Result<Self> {
+    /// Starts a recording of a machine with `nr_cpus` CPUs at `start_ns`,
+    /// whose dispatcher ran with `dispatcher_flags` ([`HOG_RULE`]).
+    pub fn new(mut out: W, nr_cpus: u32, start_ns: u64, dispatcher_flags: u64) -> std::io::Result<Self> {
         let mut buf = Vec::with_capacity(64);
         buf.extend_from_slice(MAGIC);
         put_u(&mut buf, VERSION);
         put_u(&mut buf, u64::from(nr_cpus));
         put_u(&mut buf, start_ns);
+        put_u(&mut buf, dispatcher_flags);
         out.write_all(&buf)?;
         buf.clear();
         Ok(Self { out, prev_ts: start_ns, names: HashMap::new(), events: 0, buf })
@@ -292,7 +298,7 @@ pub type SyntheticEvent = (u64, Kind, i32, i32, u32, u64, i32);
 /// `end_ns`, each task named `task<pid>` in thread group `pid`: for tests
 /// and examples that need a recording without a kernel.
 pub fn synthetic(nr_cpus: u32, end_ns: u64, events: &[SyntheticEvent]) -> std::io::Result<Vec<u8>> {
-    let mut w = Writer::new(Vec::new(), nr_cpus, 0)?;
+    let mut w = Writer::new(Vec::new(), nr_cpus, 0, HOG_RULE)?;
     for &(ts, kind, pid, cpu, flags, arg, arg2) in events {
         let mut comm = [0u8; TASK_COMM_LEN];
         let name = format!("task{pid}");
@@ -312,6 +318,9 @@ pub struct Recording {
     pub nr_cpus: u32,
     /// When recording started (ns).
     pub start_ns: u64,
+    /// The dispatcher's flags ([`HOG_RULE`]); `None` before format
+    /// version 3, which does not say.
+    pub dispatcher_flags: Option<u64>,
     /// The events, in file order.
     pub events: Vec<Event>,
     /// The tasks' names, in file order (a pid again when its name changed).
@@ -333,7 +342,12 @@ pub fn read(bytes: &[u8]) -> Result<Recording, RecordError> {
     }
     let nr_cpus = r.u().ok_or(RecordError::ShortHeader)?;
     let start_ns = r.u().ok_or(RecordError::ShortHeader)?;
+    let dispatcher_flags = match version >= INTERRUPT_MARK_VERSION {
+        true => Some(r.u().ok_or(RecordError::ShortHeader)?),
+        false => None,
+    };
     let mut rec = Recording {
+        dispatcher_flags,
         version,
         nr_cpus: u32::try_from(nr_cpus)
             .ok()
@@ -516,7 +530,7 @@ mod tests {
             raw(1_010_000, Kind::Runnable, 40, 3, "sh"), // an exec renamed it
             raw(u64::from(u32::MAX) * 9, Kind::Quiescent, i32::MAX, 1023, "a-name-15-bytes"),
         ];
-        let mut w = Writer::new(Vec::new(), 4, 1_000_000).unwrap();
+        let mut w = Writer::new(Vec::new(), 4, 1_000_000, HOG_RULE).unwrap();
         w.session(1_000_001).unwrap();
         for e in &events {
             assert!(w.event(e).unwrap());
@@ -559,7 +573,8 @@ mod tests {
                     assert!(rec.end.is_none(), "cut at {len}");
                     assert_eq!(rec.events[..], full.events[..rec.events.len()], "cut at {len}");
                 }
-                Err(e) => assert!(len < MAGIC.len() + 5, "cut at {len}: {e}"),
+                // The header: version, CPUs, start (3 bytes), flags.
+                Err(e) => assert!(len < MAGIC.len() + 6, "cut at {len}: {e}"),
             }
         }
         assert_eq!(read(&bytes[..MAGIC.len() - 1]), Err(RecordError::BadMagic));
@@ -576,10 +591,16 @@ mod tests {
             other.extend_from_slice(&[version as u8, 4, 0]);
             assert_eq!(read(&other), Err(RecordError::Version(version)));
         }
-        // Version 1 (no vtime on `running`) is still read.
+        // Version 1 (no vtime on `running`) is still read, and has no
+        // dispatcher flags; version 3 has them.
         let mut v1 = MAGIC.to_vec();
         v1.extend_from_slice(&[1, 4, 0]);
-        assert_eq!(read(&v1).map(|r| (r.version, r.nr_cpus)), Ok((1, 4)));
+        assert_eq!(read(&v1).map(|r| (r.version, r.nr_cpus, r.dispatcher_flags)), Ok((1, 4, None)));
+        let mut v3 = MAGIC.to_vec();
+        v3.extend_from_slice(&[3, 4, 0]);
+        assert_eq!(read(&v3), Err(RecordError::ShortHeader), "no flags");
+        v3.push(HOG_RULE as u8);
+        assert_eq!(read(&v3).map(|r| (r.version, r.dispatcher_flags)), Ok((3, Some(HOG_RULE))));
         let mut trailing = bytes.clone();
         trailing.push(0);
         assert_eq!(read(&trailing), Err(RecordError::TrailingBytes(1)));
@@ -603,7 +624,7 @@ mod tests {
     /// again, the same name included.
     #[test]
     fn names_are_up_to_the_nul_and_follow_pid_reuse() {
-        let mut w = Writer::new(Vec::new(), 2, 0).unwrap();
+        let mut w = Writer::new(Vec::new(), 2, 0, 0).unwrap();
         let mut a = raw(1, Kind::Runnable, 5, 0, "sh");
         w.event(&a).unwrap();
         a.comm[5] = b'x'; // stale bytes after the NUL

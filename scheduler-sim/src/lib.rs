@@ -614,7 +614,9 @@ pub fn simulate_recorded(
     machine.recorder = Some(recorder::SimRecorder::new(config.nr_cpus));
     machine.run()?;
     let report = report::build(config, &mut machine);
-    let recording = machine.recorder.take().map(|r| r.finish(config.nr_cpus, config.duration_ns)).unwrap_or_default();
+    let flags = if config.preempt_hogs { scheduler_core::record::HOG_RULE } else { 0 };
+    let recording =
+        machine.recorder.take().map(|r| r.finish(config.nr_cpus, config.duration_ns, flags)).unwrap_or_default();
     Ok((report, recording))
 }
 

@@ -107,13 +107,15 @@ impl SimRecorder {
         self.push(e, "");
     }
 
-    /// The recording of a run of `end_ns` on `nr_cpus` CPUs.
-    pub(crate) fn finish(self, nr_cpus: u32, end_ns: u64) -> Recording {
+    /// The recording of a run of `end_ns` on `nr_cpus` CPUs, its
+    /// dispatcher's flags `dispatcher_flags`.
+    pub(crate) fn finish(self, nr_cpus: u32, end_ns: u64, dispatcher_flags: u64) -> Recording {
         let events = self.events.len() as u64;
         Recording {
             version: scheduler_core::record::VERSION,
             nr_cpus,
             start_ns: 0,
+            dispatcher_flags: Some(dispatcher_flags),
             events: self.events,
             names: self.names,
             sessions: vec![Session { ts_ns: 0, from_event: 0 }],

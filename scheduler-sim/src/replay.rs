@@ -746,7 +746,7 @@ impl Replay {
                     // creation, on the CPU of the task that forked it).
                     // A wakeup in interrupt context (a timer's, say) is no
                     // task's doing, whatever the interrupt came in on.
-                    let created = first && !e.is_wakeup();
+                    let created = first && !e.is_wakeup() && !e.in_interrupt();
                     let caused = (e.is_wakeup() && !e.in_interrupt()) || created;
                     let by = waker
                         .filter(|w| caused && w.pid != e.pid && !w.usersched)
@@ -1171,7 +1171,7 @@ pub(crate) mod tests {
             arg2: 1,
             comm: [b'x'; TASK_COMM_LEN],
         };
-        let mut w = Writer::new(Vec::new(), 1, 0).unwrap();
+        let mut w = Writer::new(Vec::new(), 1, 0, scheduler_core::record::HOG_RULE).unwrap();
         w.session(0).unwrap();
         for e in [
             ev(0, Kind::Runnable, 7, 0),
@@ -1222,7 +1222,7 @@ pub(crate) mod tests {
                 record::Session { ts_ns: 0, from_event: 0 },
                 record::Session { ts_ns: events.get(half).map_or(0, |e| e.ts_ns), from_event: half },
             ];
-            let rec = Recording { version: 2, nr_cpus: 3, start_ns: 0, events, names: Vec::new(), sessions, end: None };
+            let rec = Recording { version: 2, nr_cpus: 3, start_ns: 0, dispatcher_flags: None, events, names: Vec::new(), sessions, end: None };
             let Ok(r) = Replay::from_recording(&rec) else { return Ok(()) };
             let config = checked_config(r);
             let report = crate::simulate(&config, Box::new(Fifo(Default::default()))).unwrap();

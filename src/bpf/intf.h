@@ -208,9 +208,9 @@ enum relay_record_kind {
 
 enum relay_record_flags {
 	/* A RELAY_REC_RUNNABLE's flag: ops.runnable ran in interrupt context
-	   (hard interrupt, NMI, or a softirq being served: a timer, a device,
-	   another CPU's queued wakeup), so the task running on `cpu` is not
-	   the waker. Above every SCX_ENQ_* flag in the low 32 bits. */
+	   (hard interrupt, NMI, or a softirq being served: a timer's expiry,
+	   a device's completion), so the task running on `cpu` is not the
+	   waker. Above every SCX_ENQ_* flag in the low 32 bits. */
 	RELAY_REC_IN_INTERRUPT = 1 << 30,
 };
 

@@ -192,7 +192,7 @@ const volatile u64 timer_interval_ns = 100000000; /* heartbeat / stall-check per
 const volatile bool partial_mode;		  /* --partial: SCX_OPS_SWITCH_PARTIAL (see keep_ext_server) */
 const volatile bool record_enabled;		  /* scx_relay record: write record events (see record_event) */
 const volatile bool tickless;			  /* --tickless: a task alone on its CPU runs an unbounded slice (see grant_unbounded_slice) */
-const volatile bool preempt_hogs;		  /* --preempt-hogs: the user hand-off preempts a CPU hog at once (see cpu_preemptible) */
+const volatile bool preempt_hogs;		  /* the user hand-off preempts a CPU hog at once, unless --no-preempt-hogs (see cpu_preemptible) */
 const volatile u8 nohz_full_cpu[RELAY_MAX_CPUS];  /* 1: booted nohz_full= (sysfs); the tickless check's timer stays off it */
 
 /* Counters, read by the binary (monotonic, count). */
@@ -221,7 +221,7 @@ volatile u64 nr_kicks;			/* scx_bpf_kick_cpu() calls */
 volatile u64 nr_usersched_runs;		/* times the user scheduler was put on a CPU */
 volatile u64 nr_usersched_kicks;	/* kicks meant to get the user scheduler a CPU (kick_usersched) */
 volatile u64 nr_usersched_kicks_astray; /* dispatches after such kicks on a CPU the user scheduler may not run on (check_usersched_kick) */
-volatile u64 nr_usersched_hog_preempts; /* preempting kicks for it aimed at a CPU hog whose run had not had slice_min_ns (--preempt-hogs, cpu_preemptible) */
+volatile u64 nr_usersched_hog_preempts; /* preempting kicks for it aimed at a CPU hog whose run had not had slice_min_ns (the hog rule, cpu_preemptible) */
 volatile u64 nr_served_empty;		/* ops.dispatch() calls on a served CPU that left it nothing of ours to run (keep_ext_server): if its ext server was picking, the server stops */
 volatile u64 nr_stranded_moved;		/* tasks of a served or idling CPU's runqueue moved from another CPU's DSQ to that CPU's local DSQ (keep_ext_server) */
 volatile u64 nr_unbounded_runs;		/* runs given an unbounded slice, SCX_SLICE_INF: no task was queued for their CPU (--tickless) */
@@ -333,48 +333,30 @@ static __always_inline void record_event(u32 kind, struct task_struct *p, s32 cp
  * softirq bits are where they always were (bit 8 serving), but its hard
  * interrupt and NMI bits moved: up to 7.2 at 0x00ff0000 (hardirq
  * 0x000f0000, NMI above); 7.3 put a count of disabled interrupts there
- * (HARDIRQ_DISABLE_BITS) and moved them to 0x0f000000 and 0x10000000. So
- * the layout is learned: ops.tick runs in the timer's hard interrupt
- * (sched_tick() -> task_tick_scx()), and learn_hardirq_bits() there sees
- * which of the two holds its count. Until a tick has run, only softirqs
- * count; where the count cannot be read (another architecture, an older
- * kernel), nothing does. With PREEMPT_RT a softirq runs in a thread and
- * counts as task context.
+ * (HARDIRQ_DISABLE_BITS, which task context can hold) and moved them to
+ * 0x0f000000 and 0x10000000 (seen in the guest: 0x1000003 in a timer's
+ * wakeup on 7.3.4). The kernel's version picks the layout (6.19 and 7.3
+ * are tested; 7.0 to 7.2 are taken for the old one). Where the count
+ * cannot be read (another architecture, an older kernel), nothing counts.
+ * With PREEMPT_RT a softirq runs in a thread and counts as task context.
  */
 #define RELAY_SOFTIRQ_OFFSET 0x00000100
 #define RELAY_HARDIRQ_NMI_MASK_6X 0x00ff0000
-#define RELAY_HARDIRQ_MASK_6X 0x000f0000
 #define RELAY_HARDIRQ_NMI_MASK_7_3 0x1f000000
-#define RELAY_HARDIRQ_MASK_7_3 0x0f000000
 #ifdef bpf_target_x86
 extern const int __preempt_count __ksym __weak;
 #endif
-/* The preempt count's hard interrupt and NMI bits, once learned (0 until). */
-static u32 hardirq_nmi_mask;
-
-static __always_inline u32 preempt_count_now(void)
-{
-#ifdef bpf_target_x86
-	if (bpf_ksym_exists(&__preempt_count))
-		return *(u32 *)bpf_this_cpu_ptr(&__preempt_count);
-#endif
-	return 0;
-}
-
-/* In a hard interrupt (ops.tick): which layout holds its count. */
-static __always_inline void learn_hardirq_bits(void)
-{
-	u32 pc = preempt_count_now();
-
-	if (pc & RELAY_HARDIRQ_MASK_7_3)
-		WRITE_ONCE(hardirq_nmi_mask, RELAY_HARDIRQ_NMI_MASK_7_3);
-	else if (pc & RELAY_HARDIRQ_MASK_6X)
-		WRITE_ONCE(hardirq_nmi_mask, RELAY_HARDIRQ_NMI_MASK_6X);
-}
 
 static __always_inline bool in_interrupt_context(void)
 {
-	return preempt_count_now() & (RELAY_SOFTIRQ_OFFSET | READ_ONCE(hardirq_nmi_mask));
+#ifdef bpf_target_x86
+	u32 irq = LINUX_KERNEL_VERSION >= KERNEL_VERSION(7, 3, 0) ? RELAY_HARDIRQ_NMI_MASK_7_3
+								    : RELAY_HARDIRQ_NMI_MASK_6X;
+
+	if (bpf_ksym_exists(&__preempt_count))
+		return *(u32 *)bpf_this_cpu_ptr(&__preempt_count) & (RELAY_SOFTIRQ_OFFSET | irq);
+#endif
+	return false;
 }
 
 /* One task handed to user space. */
@@ -898,16 +880,16 @@ static bool cpu_ran_slice_min(s32 cpu, u64 now)
 /*
  * Whether a wakeup handed to the user scheduler may preempt @cpu's task
  * for it (wake_usersched): one that ran slice_min_ns since it started
- * there, or, with --preempt-hogs, a CPU hog, one whose CPU time since it
+ * there, or, unless --no-preempt-hogs, a CPU hog, one whose CPU time since it
  * last woke, this run's included, is a whole slice_ns at least
  * (cpu_burst_start). Without the second, a hog preempted at every wakeup
  * of a periodic sleeper is protected anew at each restart, and the
  * sleeper's next wakeup waits for a tick (cyclictest at 1 kHz beside hogs:
  * 2.6 ms a run against the fair class's 0.1 ms, with the vCPUs on parallel
- * host threads; docs/performance.md, "A hog's burst, not its run"). It is
- * off by default because the simulator's replay cannot yet reproduce a
- * recording made with it (it takes a timer's wakeup for one by the task
- * running on that CPU). Not every task past
+ * host threads; docs/performance.md, "A hog's burst, not its run"). It was
+ * off by default until the simulator's replay could reproduce a recording
+ * made with it (it took a timer's wakeup for one by the task running on
+ * that CPU: see in_interrupt_context()). Not every task past
  * slice_min_ns of burst, which was tried: a 60 Hz frame's 4 ms of work was
  * then preempted for the user scheduler at each of hackbench's wakeups,
  * and the frame loop's p99 went from 240 to 408 ms in the guest. The fast
@@ -944,7 +926,7 @@ static void kick_usersched(s32 cpu, u64 flags)
  * it may run on (whichever CPU dispatches next runs the user scheduler
  * first); with none idle, a waking @p preempts its previous CPU (or, if the
  * user scheduler may not run there, usersched_cpu) once that CPU's task
- * ran slice_min_ns, or at once if it is a CPU hog and --preempt-hogs is on
+ * ran slice_min_ns, or at once if it is a CPU hog (unless --no-preempt-hogs)
  * (cpu_preemptible(); the
  * wakeup preemption the fair class does too), and records
  * it in usersched_cpu, where relay_select_cpu() wakes the user scheduler.
@@ -3183,8 +3165,6 @@ void BPF_STRUCT_OPS(relay_tick, struct task_struct *p)
 	s32 cpu = scx_bpf_task_cpu(p);
 	u64 ran;
 
-	if (record_enabled && !READ_ONCE(hardirq_nmi_mask))
-		learn_hardirq_bits();
 	if (is_usersched(p) || cpu < 0 || cpu >= RELAY_MAX_CPUS)
 		return;
 	tctx = lookup_task_ctx(p);

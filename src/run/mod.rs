@@ -403,7 +403,8 @@ fn session_main(opts: &RunOpts, custom: Option<CustomPolicy>, record: Option<&Pa
         }
     };
     if let Some(path) = record {
-        match RecordFile::create(path, cfg.policy_cfg.nr_cpus) {
+        let flags = if cfg.preempt_hogs { scheduler_core::record::HOG_RULE } else { 0 };
+        match RecordFile::create(path, cfg.policy_cfg.nr_cpus, flags) {
             Ok(file) => cfg.record = Some(file),
             Err(e) => {
                 log::error!("record: {e:#}");

@@ -66,10 +66,12 @@ impl std::fmt::Debug for RecordFile {
 }
 
 impl RecordFile {
-    /// Creates `path` (replacing what is there) for a machine with `nr_cpus` CPUs.
-    pub fn create(path: &Path, nr_cpus: u32) -> Result<Arc<Self>> {
+    /// Creates `path` (replacing what is there) for a machine with `nr_cpus`
+    /// CPUs whose dispatcher runs with `dispatcher_flags`
+    /// (`scheduler_core::record::HOG_RULE`).
+    pub fn create(path: &Path, nr_cpus: u32, dispatcher_flags: u64) -> Result<Arc<Self>> {
         let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-        let writer = Writer::new(BufWriter::with_capacity(1 << 20, file), nr_cpus, monotonic_ns())
+        let writer = Writer::new(BufWriter::with_capacity(1 << 20, file), nr_cpus, monotonic_ns(), dispatcher_flags)
             .with_context(|| format!("cannot write {}", path.display()))?;
         Ok(Arc::new(Self {
             path: path.to_owned(),

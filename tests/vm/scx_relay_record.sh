@@ -12,7 +12,7 @@
 # decision per run that a decision placed during hackbench, and the
 # Chrome trace of its runs names hackbench. A cyclictest thread (500
 # timer sleeps of 1 ms) runs beside hackbench: its wakeups come from a
-# timer's hard interrupt, hackbench's from its tasks (pipe writes), so the
+# timer's hard interrupt, hackbench's from its tasks (socket writes), so the
 # file marks at least 9 in 10 of cyclictest's wakeups (at least half as
 # many as it slept) as in interrupt context, and fewer than 1 in 10 of
 # hackbench's.
@@ -68,13 +68,13 @@ for key in unmatched_running unmatched_stopping; do
 done
 [ "$(get events_by_kind.decision)" -ge "$DELTA_dispatched_user" ] ||
 	fail "$(get events_by_kind.decision) decisions recorded, but $DELTA_dispatched_user runs placed by decisions during hackbench alone"
-note "wakeups: $(get wakeups_in_interrupt.wakeups), $(get wakeups_in_interrupt.in_interrupt) in interrupt context; cyclictest's $(get wakeups_in_interrupt.by_name.cyclictest.wakeups), $(get wakeups_in_interrupt.by_name.cyclictest.in_interrupt) of them ($CT_LOOPS timer sleeps); hackbench's $(get wakeups_in_interrupt.by_name.hackbench.wakeups), $(get wakeups_in_interrupt.by_name.hackbench.in_interrupt) of them"
-ct_woken=$(get wakeups_in_interrupt.by_name.cyclictest.wakeups)
-ct_irq=$(get wakeups_in_interrupt.by_name.cyclictest.in_interrupt)
+note "wakeups: $(get wakeup_contexts.wakeups), $(get wakeup_contexts.in_interrupt) in interrupt context; cyclictest's $(get wakeup_contexts.by_name.cyclictest.wakeups), $(get wakeup_contexts.by_name.cyclictest.in_interrupt) of them ($CT_LOOPS timer sleeps); hackbench's $(get wakeup_contexts.by_name.hackbench.wakeups), $(get wakeup_contexts.by_name.hackbench.in_interrupt) of them"
+ct_woken=$(get wakeup_contexts.by_name.cyclictest.wakeups)
+ct_irq=$(get wakeup_contexts.by_name.cyclictest.in_interrupt)
 [ "$ct_irq" -ge $((CT_LOOPS / 2)) ] && [ $((ct_irq * 10)) -ge $((ct_woken * 9)) ] ||
 	fail "$ct_irq of cyclictest's $ct_woken wakeups marked in interrupt context ($CT_LOOPS timer sleeps)"
-hb_woken=$(get wakeups_in_interrupt.by_name.hackbench.wakeups)
-hb_irq=$(get wakeups_in_interrupt.by_name.hackbench.in_interrupt)
+hb_woken=$(get wakeup_contexts.by_name.hackbench.wakeups)
+hb_irq=$(get wakeup_contexts.by_name.hackbench.in_interrupt)
 [ $((hb_irq * 10)) -lt "$hb_woken" ] ||
 	fail "$hb_irq of hackbench's $hb_woken wakeups marked in interrupt context: its tasks wake each other"
 grep -q '"name":"hackbench"' $TRACE || fail "the trace names no hackbench run"
