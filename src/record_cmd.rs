@@ -117,7 +117,7 @@ struct Summary {
     /// device's): a replay takes those for timed sleeps, not for the work
     /// of the task the interrupt came in on. `null` for a file older than
     /// format version 3, which does not mark interrupt context.
-    wakeup_contexts: Option<InterruptWakeups>,
+    wakeup_contexts: Option<WakeupContexts>,
     /// A CPU free while the task it ran next was ready (µs): from the CPU's
     /// last stop, the task's becoming runnable or its last decision,
     /// whichever came last, to its run. A context switch, the dispatch
@@ -254,7 +254,7 @@ impl Wakeups {
 }
 
 #[derive(Debug, Serialize)]
-struct InterruptWakeups {
+struct WakeupContexts {
     wakeups: u64,
     in_interrupt: u64,
     /// The same per task name (a name's tasks added up; each task under
@@ -269,10 +269,10 @@ struct NameWakeups {
     in_interrupt: u64,
 }
 
-/// How many names `InterruptWakeups::by_name` keeps.
+/// How many names `WakeupContexts::by_name` keeps.
 const WAKEUP_NAMES: usize = 10;
 
-impl InterruptWakeups {
+impl WakeupContexts {
     fn of(rec: &Recording) -> Option<Self> {
         if rec.version < INTERRUPT_MARK_VERSION {
             return None;
@@ -288,7 +288,7 @@ impl InterruptWakeups {
         let mut top: Vec<_> = by_name.into_iter().collect();
         top.sort_by(|a, b| b.1.wakeups.cmp(&a.1.wakeups).then_with(|| a.0.cmp(&b.0)));
         top.truncate(WAKEUP_NAMES);
-        Some(InterruptWakeups { wakeups, in_interrupt, by_name: top.into_iter().collect() })
+        Some(WakeupContexts { wakeups, in_interrupt, by_name: top.into_iter().collect() })
     }
 }
 
@@ -361,7 +361,7 @@ impl Summary {
             unmatched_stopping: replay.unmatched_stopping,
             waits: Waits::of(replay.waits_ns.clone()),
             wakeups: Wakeups::of(&replay.wakeups),
-            wakeup_contexts: InterruptWakeups::of(rec),
+            wakeup_contexts: WakeupContexts::of(rec),
             free_cpu_to_run: FreeCpu {
                 waits: Waits::of(replay.free_to_run_ns.clone()),
                 cpu_share: free_ns as f64 / capacity_ns,

@@ -340,8 +340,8 @@ static __always_inline void record_event(u32 kind, struct task_struct *p, s32 cp
  * cannot be read (another architecture, an older kernel), nothing counts.
  * With PREEMPT_RT a softirq runs in a thread and counts as task context.
  */
-#define RELAY_SOFTIRQ_OFFSET 0x00000100
-#define RELAY_HARDIRQ_NMI_MASK_6X 0x00ff0000
+#define RELAY_SOFTIRQ_OFFSET	   0x00000100
+#define RELAY_HARDIRQ_NMI_MASK_6X  0x00ff0000
 #define RELAY_HARDIRQ_NMI_MASK_7_3 0x1f000000
 #ifdef bpf_target_x86
 extern const int __preempt_count __ksym __weak;
@@ -350,8 +350,7 @@ extern const int __preempt_count __ksym __weak;
 static __always_inline bool in_interrupt_context(void)
 {
 #ifdef bpf_target_x86
-	u32 irq = LINUX_KERNEL_VERSION >= KERNEL_VERSION(7, 3, 0) ? RELAY_HARDIRQ_NMI_MASK_7_3
-								    : RELAY_HARDIRQ_NMI_MASK_6X;
+	u32 irq = LINUX_KERNEL_VERSION >= KERNEL_VERSION(7, 3, 0) ? RELAY_HARDIRQ_NMI_MASK_7_3 : RELAY_HARDIRQ_NMI_MASK_6X;
 
 	if (bpf_ksym_exists(&__preempt_count))
 		return *(u32 *)bpf_this_cpu_ptr(&__preempt_count) & (RELAY_SOFTIRQ_OFFSET | irq);
