@@ -263,32 +263,48 @@ struct WakeupContexts {
     by_name: BTreeMap<String, NameWakeups>,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Serialize)]
 struct NameWakeups {
     wakeups: u64,
     in_interrupt: u64,
+    /// Those wakeups' waits until the task ran (µs): what the simulator's
+    /// task of that kind waits (bench-vm's `--sim-fidelity` compares
+    /// cyclictest's with the simulated periodic task's). Wakeups still
+    /// waiting when the recording ended are not in it.
+    wait: Waits,
 }
 
 /// How many names `WakeupContexts::by_name` keeps.
 const WAKEUP_NAMES: usize = 10;
 
 impl WakeupContexts {
-    fn of(rec: &Recording) -> Option<Self> {
+    fn of(rec: &Recording, replay: &Runs) -> Option<Self> {
         if rec.version < INTERRUPT_MARK_VERSION {
             return None;
         }
         let names = last_names(rec);
-        let mut by_name: HashMap<String, NameWakeups> = HashMap::new();
+        let name_of = |pid: i32| names.get(&pid).cloned().unwrap_or_else(|| "?".to_owned());
+        // Per name: wakeups, those in interrupt context, their waits (ns).
+        let mut by_name: HashMap<String, (u64, u64, Vec<u64>)> = HashMap::new();
         for e in rec.events.iter().filter(|e| e.is_wakeup()) {
-            let n = by_name.entry(names.get(&e.pid).cloned().unwrap_or_else(|| "?".to_owned())).or_default();
-            n.wakeups += 1;
-            n.in_interrupt += u64::from(e.in_interrupt());
+            let n = by_name.entry(name_of(e.pid)).or_default();
+            n.0 += 1;
+            n.1 += u64::from(e.in_interrupt());
         }
-        let (wakeups, in_interrupt) = by_name.values().fold((0, 0), |(w, i), n| (w + n.wakeups, i + n.in_interrupt));
+        for w in &replay.wakeups {
+            by_name.entry(name_of(w.pid)).or_default().2.push(w.total_ns);
+        }
+        let (wakeups, in_interrupt) = by_name.values().fold((0, 0), |(w, i), n| (w + n.0, i + n.1));
         let mut top: Vec<_> = by_name.into_iter().collect();
-        top.sort_by(|a, b| b.1.wakeups.cmp(&a.1.wakeups).then_with(|| a.0.cmp(&b.0)));
+        top.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then_with(|| a.0.cmp(&b.0)));
         top.truncate(WAKEUP_NAMES);
-        Some(WakeupContexts { wakeups, in_interrupt, by_name: top.into_iter().collect() })
+        let by_name = top
+            .into_iter()
+            .map(|(name, (wakeups, in_interrupt, waits))| {
+                (name, NameWakeups { wakeups, in_interrupt, wait: Waits::of(waits) })
+            })
+            .collect();
+        Some(WakeupContexts { wakeups, in_interrupt, by_name })
     }
 }
 
@@ -361,7 +377,7 @@ impl Summary {
             unmatched_stopping: replay.unmatched_stopping,
             waits: Waits::of(replay.waits_ns.clone()),
             wakeups: Wakeups::of(&replay.wakeups),
-            wakeup_contexts: WakeupContexts::of(rec),
+            wakeup_contexts: WakeupContexts::of(rec, replay),
             free_cpu_to_run: FreeCpu {
                 waits: Waits::of(replay.free_to_run_ns.clone()),
                 cpu_share: free_ns as f64 / capacity_ns,
@@ -482,8 +498,8 @@ mod tests {
         assert_eq!(
             r.wakeups,
             [
-                WakeupWait { total_ns: 90_000, decided_ns: Some(30_000) },
-                WakeupWait { total_ns: 5_000, decided_ns: None }
+                WakeupWait { pid: 7, total_ns: 90_000, decided_ns: Some(30_000) },
+                WakeupWait { pid: 8, total_ns: 5_000, decided_ns: None }
             ]
         );
         assert_eq!(r.waits_ns.len(), 4, "every wait is still a wait");
@@ -511,6 +527,8 @@ mod tests {
         assert_eq!((s.wakeups, s.in_interrupt), (2, 1));
         let work = &s.by_name["work"];
         assert_eq!((s.by_name.len(), work.wakeups, work.in_interrupt), (1, 2, 1), "both named work");
+        // 7's wait (10 µs) ended in a run; 8 still waits at the end.
+        assert_eq!((work.wait.samples, work.wait.p50_us, work.wait.max_us), (1, 10.0, 10.0));
         rec.version = INTERRUPT_MARK_VERSION - 1;
         assert!(Summary::of(&rec, &Runs::of(&rec), 0).wakeup_contexts.is_none());
     }

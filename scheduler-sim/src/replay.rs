@@ -78,6 +78,8 @@ pub struct OnCpu {
 /// two steps of a wakeup that went through user space.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WakeupWait {
+    /// The task that woke.
+    pub pid: i32,
     /// From the wakeup to the run (ns).
     pub total_ns: u64,
     /// From the wakeup to the first `decision` applied for the task (ns):
@@ -223,6 +225,7 @@ impl Pairer {
                     let total_ns = e.ts_ns.saturating_sub(w.since_ns);
                     out.wait_ns = Some(total_ns);
                     out.wakeup = w.wakeup.then(|| WakeupWait {
+                        pid: e.pid,
                         total_ns,
                         decided_ns: w.decided_ns.map(|d| d.saturating_sub(w.since_ns).min(total_ns)),
                     });

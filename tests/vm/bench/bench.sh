@@ -573,6 +573,13 @@ run_profile() {
 		done
 		emit wake_kernel_p50_us "$(get in_kernel.p50_us)"
 		emit wake_kernel_p99_us "$(get in_kernel.p99_us)"
+		# cyclictest's own wakeups (its threads, by name), each to its run:
+		# the wait for a CPU without the timer's delivery, what the
+		# simulator's periodic task waits (--sim-fidelity).
+		ct() { json_get "wakeup_contexts.by_name.cyclictest.wait.$1" </tmp/profile.json; }
+		emit wake_cyclictest_n "$(ct samples)"
+		emit wake_cyclictest_p50_us "$(ct p50_us)"
+		emit wake_cyclictest_p99_us "$(ct p99_us)"
 	else
 		emit error "record-summary failed: $(tail -n 3 /tmp/profile.json | tr '\n' ' ')"
 	fi

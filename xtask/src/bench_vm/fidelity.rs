@@ -22,8 +22,10 @@ use super::{
     GuestRun, KERNEL_SCHEDULERS,
 };
 
-/// The guest workloads this mode runs (bench.sh's `relay.workloads`).
-pub(super) const WORKLOADS: &str = "hackbench,latency,fairness";
+/// The guest workloads this mode runs (bench.sh's `relay.workloads`):
+/// `profile` runs the latency workload's load again under `scx_relay
+/// record`, for cyclictest's wait per wakeup.
+pub(super) const WORKLOADS: &str = "hackbench,latency,fairness,profile";
 /// The simulator's seeds; its value for a policy is the median over them.
 pub(super) const SIM_SEEDS: [u64; 3] = [1, 2, 3];
 /// Simulated seconds per run.
@@ -165,6 +167,31 @@ pub(super) const COMPARED: &[Compared] = &[
         sim_workload: "cyclictest",
         sim_label: "periodic task's wait, mean (µs)",
         sim_value: |r| periodic_wait_us(r, "mean_ns"),
+        sim_lower_is_better: true,
+        tie: Tie::Relative(0.05),
+    },
+    // The same part per wakeup, as percentiles: each of cyclictest's
+    // wakeups (its `runnable`, after the timer's delivery) to its run, from
+    // a recording of the same load (bench.sh's `profile`).
+    Compared {
+        label: "wakeup latency: wait for a CPU p50",
+        guest: Metric::Raw("wake_cyclictest_p50_us"),
+        guest_label: "cyclictest's wakeups, each to its run, p50 under hogs (µs, `scx_relay record`)",
+        guest_lower_is_better: true,
+        sim_workload: "cyclictest",
+        sim_label: "periodic task's wait p50 (µs)",
+        sim_value: |r| periodic_wait_us(r, "p50_ns"),
+        sim_lower_is_better: true,
+        tie: Tie::Relative(0.05),
+    },
+    Compared {
+        label: "wakeup latency: wait for a CPU p99",
+        guest: Metric::Raw("wake_cyclictest_p99_us"),
+        guest_label: "cyclictest's wakeups, each to its run, p99 under hogs (µs, `scx_relay record`)",
+        guest_lower_is_better: true,
+        sim_workload: "cyclictest",
+        sim_label: "periodic task's wait p99 (µs)",
+        sim_value: |r| periodic_wait_us(r, "p99_ns"),
         sim_lower_is_better: true,
         tie: Tie::Relative(0.05),
     },
@@ -319,8 +346,9 @@ pub(super) fn markdown(results: &Results, sim: &SimValues, run: &GuestRun<'_>) -
          Kendall's τ-b: 1 when the orders agree, -1 when reversed.  \n\
          cyclictest's latency runs from the timer's expiry: it holds the timer interrupt's delivery, which the \
          guest's vCPUs take late when QEMU runs them in turn, and which the simulator does not model, then the \
-         thread's wait for a CPU. The simulator's periodic task's wait is the second part only: the row \
-         \"wait for a CPU\" compares that part on both sides (the guest's from the thread's schedstat).\n",
+         thread's wait for a CPU. The simulator's periodic task's wait is the second part only: the rows \
+         \"wait for a CPU\" compare that part on both sides: its mean from the thread's schedstat, its \
+         percentiles from each of cyclictest's wakeups under `scx_relay record`.\n",
         GUEST_COSTS.join(" "),
         SIM_SEEDS.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
         machine = run.machine(),
@@ -458,6 +486,8 @@ mod tests {
             (2, "fifo", "hackbench_s", 16.0),
             (1, "deadline", "fair_share_index", 0.99),
             (1, "fifo", "fair_share_index", 0.5),
+            (1, "deadline", "wake_cyclictest_p99_us", 300.0),
+            (1, "fifo", "wake_cyclictest_p99_us", 900.0),
         ]);
         let r = Results::parse(text.iter().map(String::as_str));
         let mut sim = SimValues::new();
@@ -471,12 +501,17 @@ mod tests {
         // Switches: the simulator's, with no guest values for them (a raw file from before the metric).
         sim.insert(("deadline".into(), at("context switches (hackbench)")), 3.0);
         sim.insert(("fifo".into(), at("context switches (hackbench)")), 4.0);
+        // The recorded wait's p99: both sides put deadline first.
+        let wait_p99 = at("wakeup latency: wait for a CPU p99");
+        sim.insert(("deadline".into(), wait_p99), 200.0);
+        sim.insert(("fifo".into(), wait_p99), 800.0);
         let md = markdown(&r, &sim, &GuestRun::one_thread("cargo xtask bench-vm --sim-fidelity", "7.3"));
         assert!(md.contains("| throughput | hackbench -g 4 time (s) | `hackbench`: messages passed (work units) | within 3 % | **no** | -1.00 |"), "{md}");
         assert!(md.contains("| weight fairness | share_probe fair_share_index | `nice`: fair_share_index | within 0.01 | yes | 1.00 |"), "{md}");
         assert!(md.contains("| wakeup latency p50 | cyclictest p50 under hogs (µs) | `cyclictest`: periodic task's wait p50 (µs) | within 5 % | not measured | – |"), "{md}");
         assert!(md.contains("| context switches (hackbench) | hackbench -g 4: its tasks' context switches per 1,000 messages | `hackbench`: waits per 1,000 messages read | within 10 % | not measured | – |"), "{md}");
         assert!(md.contains("| scx_relay deadline | 11.00 | 10.00–12.00 | 1 | 100.0 | 2 |"), "{md}");
+        assert!(md.contains("| wakeup latency: wait for a CPU p99 | cyclictest's wakeups, each to its run, p99 under hogs (µs, `scx_relay record`) | `cyclictest`: periodic task's wait p99 (µs) | within 5 % | yes | 1.00 |"), "{md}");
         assert!(!md.contains("EEVDF |"), "{md}");
         // A simulator that ranks every policy equal is said to, apart from an order it gets wrong.
         sim.insert(("fifo".into(), throughput), 100.0);
