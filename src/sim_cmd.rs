@@ -15,8 +15,8 @@ use scheduler_core::{
 
 use crate::run::{tunables::TunablesError, Tunables};
 use scheduler_sim::{
-    late_yields, simulate, simulate_traced, Hybrid, Replay, ReplayError, SimConfig, SimError, Stall, StartDelays,
-    TickRule, UnknownWorkload, Workload,
+    late_yields, replay::RecordedCosts, simulate, simulate_traced, Hybrid, Replay, ReplayError, SimConfig, SimError,
+    Stall, StartDelays, TickRule, UnknownWorkload, Workload,
 };
 
 /// Options of `scx_relay sim`.
@@ -136,6 +136,20 @@ pub struct SimSetup {
     /// 2), where the model's comes on time. `record-summary` prints them.
     #[arg(long, conflicts_with = "decision_cost_ns")]
     pub recorded_costs: bool,
+
+    /// A workload (--workload) on the machine a recording was made on: the
+    /// costs that machine paid, taken from the recording FILE as
+    /// --recorded-costs takes them from a replayed one (the user
+    /// scheduler's CPU time per decision and its extras, the starts'
+    /// delays, the tick's late yields), instead of the model's. Not with
+    /// --replay (there, --recorded-costs), --decision-cost-ns or
+    /// --switch-cost-ns.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["replay", "recorded_costs", "decision_cost_ns", "switch_cost_ns"]
+    )]
+    pub costs_from: Option<std::path::PathBuf>,
 
     /// Time a CPU takes to switch to the task it runs next, in ns (the
     /// kernel's context switch, and on a virtual machine what the
@@ -265,25 +279,31 @@ pub(crate) enum ConfigError {
     /// `--stall-ms` without `--stall-at-ms`.
     #[error("--stall-ms needs --stall-at-ms (when the stall starts, in ms)")]
     StallWithoutStart,
-    /// The `--replay` file cannot be read.
-    #[error("--replay {}: cannot read it: {source}", path.display())]
+    /// The `--replay` (or `--costs-from`) file cannot be read.
+    #[error("{option} {}: cannot read it: {source}", path.display())]
     ReplayRead {
+        /// The option that named it.
+        option: &'static str,
         /// The file.
         path: std::path::PathBuf,
         /// Why.
         source: std::io::Error,
     },
-    /// The `--replay` file is no recording.
-    #[error("--replay {}: {source}", path.display())]
+    /// The `--replay` (or `--costs-from`) file is no recording.
+    #[error("{option} {}: {source}", path.display())]
     ReplayFormat {
+        /// The option that named it.
+        option: &'static str,
         /// The file.
         path: std::path::PathBuf,
         /// What is wrong with it.
         source: scheduler_core::record::RecordError,
     },
-    /// The recording cannot be replayed.
-    #[error("--replay {}: {source}", path.display())]
+    /// The recording cannot be replayed (or its costs read).
+    #[error("{option} {}: {source}", path.display())]
     Replay {
+        /// The option that named it.
+        option: &'static str,
         /// The file.
         path: std::path::PathBuf,
         /// Why.
@@ -314,13 +334,45 @@ const DEFAULT_CPUS: u32 = 8;
 const DEFAULT_DURATION_NS: u64 = 10_000_000_000;
 
 /// Recording `path`, and its replay as a workload.
-fn replay(path: &std::path::Path) -> Result<(Recording, Replay), ConfigError> {
-    let bytes = std::fs::read(path).map_err(|source| ConfigError::ReplayRead { path: path.to_owned(), source })?;
-    let rec = scheduler_core::record::read(&bytes)
-        .map_err(|source| ConfigError::ReplayFormat { path: path.to_owned(), source })?;
+fn replay(path: &std::path::Path, option: &'static str) -> Result<(Recording, Replay), ConfigError> {
+    let path_buf = || path.to_owned();
+    let bytes = std::fs::read(path).map_err(|source| ConfigError::ReplayRead { option, path: path_buf(), source })?;
+    let rec = scheduler_core::record::read(&bytes).map_err(|source| ConfigError::ReplayFormat {
+        option,
+        path: path_buf(),
+        source,
+    })?;
     let replay =
-        Replay::from_recording(&rec).map_err(|source| ConfigError::Replay { path: path.to_owned(), source })?;
+        Replay::from_recording(&rec).map_err(|source| ConfigError::Replay { option, path: path_buf(), source })?;
     Ok((rec, replay))
+}
+
+/// The costs the machine of recording `rec` (read as `r`) paid in its first
+/// `upto_ns`, for `--recorded-costs` and `--costs-from` (`option`, for the
+/// note on stderr): its user scheduler's and its starts' costs, and the
+/// distribution of its tick's late yields, read with the slices of
+/// `policy_cfg` (the run's) and the model's tick (HZ=250, as the guest's).
+fn machine_costs(
+    path: &std::path::Path,
+    option: &str,
+    rec: &Recording,
+    r: &Replay,
+    upto_ns: u64,
+    policy_cfg: &PolicyConfig,
+) -> (RecordedCosts, Vec<u64>) {
+    let rule = TickRule {
+        tick_ns: SimConfig::default().tick_ns,
+        slice_min_ns: policy_cfg.slice_min_ns,
+        slice_ns: policy_cfg.slice_ns,
+    };
+    if rec.version < 2 {
+        eprintln!(
+            "scx_relay: sim: {option} {}: format version {} has no vtimes: no late yields drawn",
+            path.display(),
+            rec.version
+        );
+    }
+    (r.recorded_costs(upto_ns), late_yields(rec, upto_ns, rule).distribution())
 }
 
 /// The little CPUs' capacity when `--big-cpus` comes without `--little-capacity`.
@@ -337,13 +389,19 @@ pub(crate) fn config(args: &SimSetup) -> Result<(SimConfig, PolicyConfig), Confi
     let mut late_yields_ns = Vec::new();
     let mut preempt_hogs = tunables.preempt_hogs;
     let (workload, nr_cpus, duration_ns) = match &args.replay {
-        None => (
-            args.workload.parse::<Workload>()?,
-            args.cpus.unwrap_or(DEFAULT_CPUS),
-            args.duration_ns.unwrap_or(DEFAULT_DURATION_NS),
-        ),
+        None => {
+            let workload = args.workload.parse::<Workload>()?;
+            if let Some(path) = &args.costs_from {
+                let (rec, r) = replay(path, "--costs-from")?;
+                let (recorded, late) =
+                    machine_costs(path, "--costs-from", &rec, &r, r.duration_ns, &tunables.policy_cfg);
+                costs = Some(recorded);
+                late_yields_ns = late;
+            }
+            (workload, args.cpus.unwrap_or(DEFAULT_CPUS), args.duration_ns.unwrap_or(DEFAULT_DURATION_NS))
+        }
         Some(path) => {
-            let (rec, r) = replay(path)?;
+            let (rec, r) = replay(path, "--replay")?;
             // The hog rule as the recorded dispatcher ran it (a file older
             // than format version 3 was made before it was the default).
             if preempt_hogs && rec.dispatcher_flags.is_none_or(|f| f & HOG_RULE == 0) {
@@ -358,23 +416,10 @@ pub(crate) fn config(args: &SimSetup) -> Result<(SimConfig, PolicyConfig), Confi
                 return Err(ConfigError::ReplayCpus { path: path.clone(), recorded: r.nr_cpus, cpus });
             }
             let (nr_cpus, duration) = (r.nr_cpus, args.duration_ns.map_or(r.duration_ns, |d| d.min(r.duration_ns)));
-            costs = args.recorded_costs.then(|| r.recorded_costs(duration));
             if args.recorded_costs {
-                // The recorded machine's tick, as the model's (HZ=250), and
-                // its slices as this replay's (`-s`, `-S`).
-                let rule = TickRule {
-                    tick_ns: SimConfig::default().tick_ns,
-                    slice_min_ns: tunables.policy_cfg.slice_min_ns,
-                    slice_ns: tunables.policy_cfg.slice_ns,
-                };
-                late_yields_ns = late_yields(&rec, duration, rule).distribution();
-                if rec.version < 2 {
-                    eprintln!(
-                        "scx_relay: sim: --replay {}: format version {} has no vtimes: no late yields drawn",
-                        path.display(),
-                        rec.version
-                    );
-                }
+                let (recorded, late) = machine_costs(path, "--replay", &rec, &r, duration, &tunables.policy_cfg);
+                costs = Some(recorded);
+                late_yields_ns = late;
             }
             (Workload::Replay(std::sync::Arc::new(r)), nr_cpus, duration)
         }
@@ -735,7 +780,23 @@ mod tests {
         let (cfg, _) = config(&setup(&["--replay", path]).unwrap()).unwrap();
         assert_eq!((cfg.decision_cost_ns, cfg.user_step_extras_ns), (1_000, vec![]), "the model's");
         assert_eq!(cfg.start_delays, Default::default());
+        // The same machine's costs for a workload of the model's, on its
+        // own CPU count and length.
+        let (cfg, _) =
+            config(&setup(&["--workload", "cyclictest", "--costs-from", path, "--cpus", "8"]).unwrap()).unwrap();
+        assert_eq!((cfg.decision_cost_ns, &cfg.user_step_extras_ns), (2_000, &vec![0]));
+        assert_eq!((&cfg.start_delays, cfg.nr_cpus), (&delays, 8));
+        assert!(matches!(cfg.workload, Workload::Preset(_)), "{:?}", cfg.workload);
+        for other in
+            [&["--replay", path][..], &["--recorded-costs"], &["--decision-cost-ns", "5"], &["--switch-cost-ns", "5"]]
+        {
+            let mut a = vec!["--costs-from", path];
+            a.extend_from_slice(other);
+            assert!(parse(&a).is_err(), "--costs-from with {other:?}");
+        }
         std::fs::remove_file(&file).unwrap();
+        let e = config(&setup(&["--workload", "hogs", "--costs-from", path]).unwrap()).unwrap_err();
+        assert_eq!(e.to_string().split(':').next(), Some(format!("--costs-from {path}").as_str()), "{e}");
         let e = config(&setup(&["--recorded-costs", "--workload", "hogs"]).unwrap()).unwrap_err();
         assert!(matches!(e, ConfigError::RecordedCostsWithoutReplay), "{e}");
     }

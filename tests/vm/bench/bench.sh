@@ -39,6 +39,10 @@
 #   relay.fair_s=N            share_probe duration of the fairness workload (default 5)
 #   relay.frames_s=N          frame_pacer duration of the frames workload (default 10)
 #   relay.frame_work_ms=N     CPU work of each 60 Hz frame, ms (default 4)
+#   relay.machine_rec=S       the profile workload's recording under
+#                             scheduler S in round 1 comes out on the
+#                             console, base64, as "relay-machine: <line>"
+#                             (the machine's costs, for --sim-fidelity)
 
 rounds=${RELAY_ROUNDS:-5}
 schedulers=$(echo "${RELAY_SCHEDULERS:-eevdf,rustland,deadline,fifo}" | tr ',' ' ')
@@ -51,6 +55,7 @@ workloads=$(echo "${RELAY_WORKLOADS:-hackbench,latency,switch,io,cost}" | tr ','
 fair_s=${RELAY_FAIR_S:-5}
 frames_s=${RELAY_FRAMES_S:-10}
 frame_work_ms=${RELAY_FRAME_WORK_MS:-4}
+machine_rec=${RELAY_MACHINE_REC:-}
 ncpu=$(nproc)
 SCX=/sys/kernel/sched_ext
 TRACE=/sys/kernel/tracing/events/raw_syscalls/sys_enter
@@ -582,6 +587,10 @@ run_profile() {
 		emit wake_cyclictest_p99_us "$(ct p99_us)"
 	else
 		emit error "record-summary failed: $(tail -n 3 /tmp/profile.json | tr '\n' ' ')"
+	fi
+	if [ "$round" = 1 ] && [ "$sched" = "$machine_rec" ]; then
+		note "round 1 $sched: the recording ($(wc -c <"$rec") bytes) follows as relay-machine lines"
+		base64 "$rec" | sed 's/^/relay-machine: /'
 	fi
 	rm -f "$rec"
 	start_sched

@@ -10,9 +10,14 @@
 //! metric the two rankings are put side by side, with whether they agree
 //! and Kendall's τ-b between them (`docs/sim-fidelity.md`).
 
-use std::{collections::BTreeMap, fmt::Write as _, path::Path, process::Command};
+use std::{
+    collections::BTreeMap,
+    fmt::Write as _,
+    path::{Path, PathBuf},
+    process::Command,
+};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use serde_json::Value;
 
 use super::{
@@ -42,6 +47,105 @@ pub(super) const SIM_SECONDS: u32 = 10;
 ///   runtime is charged: most calls take under 50 µs, and the mean comes
 ///   from the few during which QEMU ran the other vCPUs.
 pub(super) const GUEST_COSTS: [&str; 4] = ["--decision-cost-ns", "75000", "--wake-cost-ns", "125000"];
+/// What a wakeup costs its waker in the guest (`GUEST_COSTS`'s second
+/// part), which a recording does not give for the model's own tasks.
+const GUEST_WAKE_COST: [&str; 2] = ["--wake-cost-ns", "125000"];
+/// The prefix of the console lines that carry the machine's recording
+/// (bench.sh's `relay.machine_rec`), base64.
+pub(super) const MACHINE_PREFIX: &str = "relay-machine: ";
+/// The machine's recording in `target/bench-vm/`.
+pub(super) const MACHINE_FILE: &str = "fidelity-machine.rec";
+/// Its committed copy, relative to the repository root.
+pub(super) const DOCS_MACHINE: &str = "docs/sim-fidelity-machine.rec";
+
+/// The costs the simulator models the guest with.
+pub(super) enum SimCosts {
+    /// [`GUEST_COSTS`]: a decision's and a wakeup's, measured once.
+    Measured,
+    /// Those the recording at this path shows the guest paying (`sim
+    /// --costs-from`: the user scheduler's CPU per decision, the starts'
+    /// delays, the tick's late yields), and [`GUEST_WAKE_COST`].
+    Recorded(PathBuf),
+}
+
+impl SimCosts {
+    fn args(&self) -> Vec<String> {
+        match self {
+            SimCosts::Measured => GUEST_COSTS.iter().map(|a| (*a).to_owned()).collect(),
+            SimCosts::Recorded(path) => {
+                let mut args = vec!["--costs-from".to_owned(), path.display().to_string()];
+                args.extend(GUEST_WAKE_COST.iter().map(|a| (*a).to_owned()));
+                args
+            }
+        }
+    }
+
+    /// How the report's header names them.
+    fn describe(&self) -> String {
+        match self {
+            SimCosts::Measured => format!("{} (the guest's costs, measured once)", GUEST_COSTS.join(" ")),
+            SimCosts::Recorded(_) => format!(
+                "--costs-from {} {} (the costs the guest paid in this boot: its recording under the                  latency load in round 1, `{DOCS_MACHINE}`)",
+                MACHINE_FILE,
+                GUEST_WAKE_COST.join(" ")
+            ),
+        }
+    }
+}
+
+/// The scheduler whose recording gives the machine's costs: `deadline`,
+/// the default policy, when it runs, else the first of `schedulers`.
+pub(super) fn machine_scheduler(schedulers: &[String]) -> Option<&str> {
+    schedulers.iter().find(|s| *s == "deadline").or_else(|| schedulers.first()).map(String::as_str)
+}
+
+/// The machine's recording, decoded from the guest's `relay-machine:`
+/// lines; `None` without them.
+pub(super) fn machine_recording(lines: &[String]) -> Result<Option<Vec<u8>>> {
+    let text: String = lines.iter().filter_map(|l| l.strip_prefix(MACHINE_PREFIX)).map(str::trim).collect();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    base64_decode(&text).map(Some).context("the guest's relay-machine lines are not base64")
+}
+
+/// Where the machine's recording of a `--from-raw` file sits: beside it,
+/// its name's `raw.txt` made `machine.rec` (`docs/sim-fidelity-raw.txt`:
+/// `docs/sim-fidelity-machine.rec`).
+pub(super) fn machine_beside(raw: &Path) -> Option<PathBuf> {
+    let name = raw.file_name()?.to_str()?;
+    Some(raw.with_file_name(format!("{}machine.rec", name.strip_suffix("raw.txt")?)))
+}
+
+/// Standard base64 (`base64`'s output, newlines removed).
+fn base64_decode(text: &str) -> Result<Vec<u8>> {
+    let value = |c: u8| -> Result<u32> {
+        Ok(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => bail!("byte {c:#x} is not base64"),
+        }
+        .into())
+    };
+    let bytes = text.as_bytes();
+    ensure!(bytes.len() % 4 == 0, "{} characters, not a multiple of 4", bytes.len());
+    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
+    for chunk in bytes.chunks(4) {
+        let pad = chunk.iter().rev().take_while(|&&c| c == b'=').count();
+        ensure!(pad <= 2, "more than two '=' in a group");
+        let mut n = 0u32;
+        for &c in &chunk[..4 - pad] {
+            n = n << 6 | value(c)?;
+        }
+        n <<= 6 * pad as u32;
+        out.extend_from_slice(&n.to_be_bytes()[1..4 - pad]);
+    }
+    Ok(out)
+}
+
 /// The committed copy of the report, relative to the repository root.
 pub(super) const DOCS_REPORT: &str = "docs/sim-fidelity.md";
 /// The committed copy of the guest's raw lines.
@@ -237,7 +341,7 @@ pub(super) type SimValues = BTreeMap<(String, usize), f64>;
 
 /// Runs `binary sim` for every scx_relay scheduler of `results` and every
 /// compared metric on `cpus` CPUs.
-pub(super) fn simulate(binary: &Path, results: &Results, cpus: u32) -> Result<SimValues> {
+pub(super) fn simulate(binary: &Path, results: &Results, cpus: u32, costs: &SimCosts) -> Result<SimValues> {
     let mut values = SimValues::new();
     for scheduler in results.schedulers() {
         let Some((policy, fast_path)) = policy_of(scheduler) else { continue };
@@ -246,7 +350,7 @@ pub(super) fn simulate(binary: &Path, results: &Results, cpus: u32) -> Result<Si
             if !reports.contains_key(compared.sim_workload) {
                 let runs = SIM_SEEDS
                     .iter()
-                    .map(|&seed| run_sim(binary, policy, fast_path, compared.sim_workload, cpus, seed))
+                    .map(|&seed| run_sim(binary, policy, fast_path, compared.sim_workload, cpus, seed, costs))
                     .collect::<Result<Vec<_>>>()?;
                 reports.insert(compared.sim_workload, runs);
             }
@@ -262,12 +366,20 @@ pub(super) fn simulate(binary: &Path, results: &Results, cpus: u32) -> Result<Si
 }
 
 /// One `sim --json` run.
-fn run_sim(binary: &Path, policy: &str, fast_path: bool, workload: &str, cpus: u32, seed: u64) -> Result<Value> {
+fn run_sim(
+    binary: &Path,
+    policy: &str,
+    fast_path: bool,
+    workload: &str,
+    cpus: u32,
+    seed: u64,
+    costs: &SimCosts,
+) -> Result<Value> {
     let out = Command::new(binary)
         .args(["sim", "--json", "--policy", policy, "--workload", workload])
         .args(fast_path.then_some("--fast-path"))
         .args(["--cpus", &cpus.to_string(), "--seconds", &SIM_SECONDS.to_string(), "--seed", &seed.to_string()])
-        .args(GUEST_COSTS)
+        .args(costs.args())
         .output()
         .with_context(|| format!("cannot run {}", binary.display()))?;
     if !out.status.success() {
@@ -331,8 +443,46 @@ fn kendall_tau_b(a: &[usize], b: &[usize]) -> Option<f64> {
     (denominator > 0.0).then(|| (concordant - discordant) as f64 / denominator)
 }
 
+/// The pairs of policies whose order the guest kept in every round (each
+/// round's value of one better than every round's value of the other, the
+/// medians apart by more than the tie band), and
+/// how the simulator orders them: (pairs, the same way, tied within `tie`).
+/// An order the rounds disagree on is the guest's noise, not one the
+/// simulator can be held to.
+fn kept_orders(rows: &[(&str, f64, f64, Vec<f64>)], c: &Compared) -> (usize, usize, usize) {
+    let (mut pairs, mut same, mut tied) = (0, 0, 0);
+    let better = |a: f64, b: f64, lower: bool| if lower { a < b } else { a > b };
+    for (i, a) in rows.iter().enumerate() {
+        for b in &rows[i + 1..] {
+            let (a_lo, a_hi) = spread(&a.3);
+            let (b_lo, b_hi) = spread(&b.3);
+            // Whether a beat b in every round, or b beat a.
+            let guest_a_first = if c.guest_lower_is_better { a_hi < b_lo } else { a_lo > b_hi };
+            let guest_b_first = if c.guest_lower_is_better { b_hi < a_lo } else { b_lo > a_hi };
+            // Kept in every round, by more than the tie band.
+            if !(guest_a_first || guest_b_first) || c.tie.holds(a.1, b.1) {
+                continue;
+            }
+            pairs += 1;
+            if c.tie.holds(a.2, b.2) {
+                tied += 1;
+            } else if better(a.2, b.2, c.sim_lower_is_better) == guest_a_first {
+                same += 1;
+            }
+        }
+    }
+    (pairs, same, tied)
+}
+
+/// The smallest and largest of some rounds' values.
+fn spread(values: &[f64]) -> (f64, f64) {
+    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (lo, hi)
+}
+
 /// The report: a summary table, then per metric the two rankings.
-pub(super) fn markdown(results: &Results, sim: &SimValues, run: &GuestRun<'_>) -> String {
+pub(super) fn markdown(results: &Results, sim: &SimValues, run: &GuestRun<'_>, costs: &SimCosts) -> String {
     let (command, cpus) = (run.command, run.cpus);
     let scheds: Vec<&str> = results.schedulers().into_iter().filter(|s| policy_of(s).is_some()).collect();
     let rounds = results.samples.iter().map(|s| s.round).max().unwrap_or(0);
@@ -341,7 +491,7 @@ pub(super) fn markdown(results: &Results, sim: &SimValues, run: &GuestRun<'_>) -
     let _ = writeln!(
         md,
         "Guest: medians over {rounds} interleaved rounds in one boot ({machine}); `{command}`.  \n\
-         Simulator: `scx_relay sim --policy P --workload W --cpus {cpus} --seconds {SIM_SECONDS} {}` (the guest's costs; `deadline-fast`: `--policy deadline --fast-path`), the median over seeds {}.  \n\
+         Simulator: `scx_relay sim --policy P --workload W --cpus {cpus} --seconds {SIM_SECONDS} {}` (`deadline-fast`: `--policy deadline --fast-path`), the median over seeds {}.  \n\
          Ranks: 1 is best; values close enough to rank equal (the tie column) share a rank, on both sides. \
          Kendall's τ-b: 1 when the orders agree, -1 when reversed.  \n\
          cyclictest's latency runs from the timer's expiry: it holds the timer interrupt's delivery, which the \
@@ -349,11 +499,13 @@ pub(super) fn markdown(results: &Results, sim: &SimValues, run: &GuestRun<'_>) -
          thread's wait for a CPU. The simulator's periodic task's wait is the second part only: the rows \
          \"wait for a CPU\" compare that part on both sides: its mean from the thread's schedstat, its \
          percentiles from each of cyclictest's wakeups under `scx_relay record`.\n",
-        GUEST_COSTS.join(" "),
+        costs.describe(),
         SIM_SEEDS.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
         machine = run.machine(),
     );
-    md.push_str("| metric | guest workload | simulator workload | tie | same order | Kendall's τ-b |\n|---|---|---|---|---|---:|\n");
+    md.push_str(
+        "| metric | guest workload | simulator workload | tie | same order | Kendall's τ-b | orders the guest kept in every round: the simulator's |\n|---|---|---|---|---|---:|---|\n",
+    );
     let mut sections = String::new();
     for (i, c) in COMPARED.iter().enumerate() {
         let rows: Vec<(&str, f64, f64, Vec<f64>)> = scheds
@@ -368,9 +520,15 @@ pub(super) fn markdown(results: &Results, sim: &SimValues, run: &GuestRun<'_>) -
         let sim_ranks = ranks(&rows.iter().map(|r| r.2).collect::<Vec<_>>(), c.sim_lower_is_better, c.tie);
         let same = rows.len() >= 2 && guest_ranks == sim_ranks;
         let tau = kendall_tau_b(&guest_ranks, &sim_ranks).map_or_else(|| "–".to_owned(), |t| format!("{t:.2}"));
+        let kept = match kept_orders(&rows, c) {
+            (0, _, _) => "none".to_owned(),
+            (pairs, same, tied) => {
+                format!("{same} of {pairs} the same{}", if tied > 0 { format!(", {tied} tied") } else { String::new() })
+            }
+        };
         let _ = writeln!(
             md,
-            "| {} | {} | `{}`: {} | {} | {} | {tau} |",
+            "| {} | {} | `{}`: {} | {} | {} | {tau} | {kept} |",
             c.label,
             c.guest_label,
             c.sim_workload,
@@ -397,8 +555,7 @@ pub(super) fn markdown(results: &Results, sim: &SimValues, run: &GuestRun<'_>) -
             arrow(c.sim_lower_is_better)
         );
         for (k, (s, guest, simulated, per_round)) in rows.iter().enumerate() {
-            let lo = per_round.iter().copied().fold(f64::INFINITY, f64::min);
-            let hi = per_round.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let (lo, hi) = spread(per_round);
             let _ = writeln!(
                 sections,
                 "| {} | {} | {}–{} | {} | {} | {} |",
@@ -461,6 +618,51 @@ mod tests {
         assert_eq!(scheduler_of("local"), "local");
     }
 
+    /// Only orders the guest kept in every round count; the simulator's
+    /// order of each is the same, reversed or tied.
+    #[test]
+    fn orders_kept_in_every_round() {
+        let c = COMPARED.iter().find(|c| c.label == "wakeup latency p50").expect("compared");
+        let row = |name, sim: f64, rounds: &[f64]| {
+            (name, rounds.iter().sum::<f64>() / rounds.len() as f64, sim, rounds.to_vec())
+        };
+        // a beats b in both rounds; c overlaps both.
+        let rows = [row("a", 10.0, &[1.0, 2.0]), row("b", 20.0, &[3.0, 4.0]), row("c", 5.0, &[1.5, 3.5])];
+        assert_eq!(kept_orders(&rows, c), (1, 1, 0));
+        let rows = [row("a", 20.0, &[1.0, 2.0]), row("b", 10.0, &[3.0, 4.0])];
+        assert_eq!(kept_orders(&rows, c), (1, 0, 0), "reversed");
+        let rows = [row("a", 10.0, &[1.0, 2.0]), row("b", 10.2, &[3.0, 4.0])];
+        assert_eq!(kept_orders(&rows, c), (1, 0, 1), "within 5 %: tied");
+    }
+
+    /// The machine's recording comes back from the console's base64 lines
+    /// (as `base64` wraps them), and its place beside a raw file.
+    #[test]
+    fn machine_recording_from_the_console() {
+        let lines: Vec<String> =
+            ["relay-bench: 1 deadline hackbench_s 3", "relay-machine: U0NYX1JF", "relay-machine: TEFZAP8=\r"]
+                .iter()
+                .map(|l| (*l).to_owned())
+                .collect();
+        assert_eq!(machine_recording(&lines).unwrap().as_deref(), Some(&b"SCX_RELAY\0\xff"[..]));
+        assert_eq!(machine_recording(&lines[..1]).unwrap(), None);
+        assert!(machine_recording(&["relay-machine: U0N*".to_owned()]).is_err());
+        assert!(machine_recording(&["relay-machine: U0N".to_owned()]).is_err());
+        assert_eq!(base64_decode("YQ==").unwrap(), b"a");
+        assert_eq!(base64_decode("YWI=").unwrap(), b"ab");
+        assert_eq!(
+            machine_beside(Path::new("docs/sim-fidelity-raw.txt")),
+            Some(PathBuf::from("docs/sim-fidelity-machine.rec"))
+        );
+        assert_eq!(machine_beside(Path::new("x/fidelity-raw.txt")), Some(PathBuf::from("x/fidelity-machine.rec")));
+        assert_eq!(machine_beside(Path::new("x/other.txt")), None);
+        let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+        assert_eq!(machine_scheduler(&s(&["fifo", "deadline"])), Some("deadline"));
+        assert_eq!(machine_scheduler(&s(&["fifo", "local"])), Some("fifo"));
+        let args = SimCosts::Recorded(PathBuf::from("m.rec")).args();
+        assert_eq!(args, ["--costs-from", "m.rec", "--wake-cost-ns", "125000"]);
+    }
+
     /// The simulator's switches per 1,000 messages: the pipe class's waits
     /// over its work units, from `sim --json`'s fields.
     #[test]
@@ -505,17 +707,31 @@ mod tests {
         let wait_p99 = at("wakeup latency: wait for a CPU p99");
         sim.insert(("deadline".into(), wait_p99), 200.0);
         sim.insert(("fifo".into(), wait_p99), 800.0);
-        let md = markdown(&r, &sim, &GuestRun::one_thread("cargo xtask bench-vm --sim-fidelity", "7.3"));
-        assert!(md.contains("| throughput | hackbench -g 4 time (s) | `hackbench`: messages passed (work units) | within 3 % | **no** | -1.00 |"), "{md}");
-        assert!(md.contains("| weight fairness | share_probe fair_share_index | `nice`: fair_share_index | within 0.01 | yes | 1.00 |"), "{md}");
-        assert!(md.contains("| wakeup latency p50 | cyclictest p50 under hogs (µs) | `cyclictest`: periodic task's wait p50 (µs) | within 5 % | not measured | – |"), "{md}");
-        assert!(md.contains("| context switches (hackbench) | hackbench -g 4: its tasks' context switches per 1,000 messages | `hackbench`: waits per 1,000 messages read | within 10 % | not measured | – |"), "{md}");
+        let md = markdown(
+            &r,
+            &sim,
+            &GuestRun::one_thread("cargo xtask bench-vm --sim-fidelity", "7.3"),
+            &SimCosts::Measured,
+        );
+        // deadline's 10 and 12 s beat fifo's 14 and 16 s in both rounds; the simulator has them the other way.
+        assert!(md.contains("| throughput | hackbench -g 4 time (s) | `hackbench`: messages passed (work units) | within 3 % | **no** | -1.00 | 0 of 1 the same |"), "{md}");
+        assert!(md.contains("| weight fairness | share_probe fair_share_index | `nice`: fair_share_index | within 0.01 | yes | 1.00 | 1 of 1 the same |"), "{md}");
+        assert!(md.contains("| wakeup latency p50 | cyclictest p50 under hogs (µs) | `cyclictest`: periodic task's wait p50 (µs) | within 5 % | not measured | – | none |"), "{md}");
+        assert!(md.contains("| context switches (hackbench) | hackbench -g 4: its tasks' context switches per 1,000 messages | `hackbench`: waits per 1,000 messages read | within 10 % | not measured | – | none |"), "{md}");
         assert!(md.contains("| scx_relay deadline | 11.00 | 10.00–12.00 | 1 | 100.0 | 2 |"), "{md}");
-        assert!(md.contains("| wakeup latency: wait for a CPU p99 | cyclictest's wakeups, each to its run, p99 under hogs (µs, `scx_relay record`) | `cyclictest`: periodic task's wait p99 (µs) | within 5 % | yes | 1.00 |"), "{md}");
+        assert!(md.contains("| wakeup latency: wait for a CPU p99 | cyclictest's wakeups, each to its run, p99 under hogs (µs, `scx_relay record`) | `cyclictest`: periodic task's wait p99 (µs) | within 5 % | yes | 1.00 | 1 of 1 the same |"), "{md}");
         assert!(!md.contains("EEVDF |"), "{md}");
         // A simulator that ranks every policy equal is said to, apart from an order it gets wrong.
         sim.insert(("fifo".into(), throughput), 100.0);
-        let md = markdown(&r, &sim, &GuestRun::one_thread("cargo xtask bench-vm --sim-fidelity", "7.3"));
-        assert!(md.contains("| within 3 % | **no**: the simulator ties them all | – |"), "{md}");
+        let md = markdown(
+            &r,
+            &sim,
+            &GuestRun::one_thread("cargo xtask bench-vm --sim-fidelity", "7.3"),
+            &SimCosts::Measured,
+        );
+        assert!(
+            md.contains("| within 3 % | **no**: the simulator ties them all | – | 0 of 1 the same, 1 tied |"),
+            "{md}"
+        );
     }
 }

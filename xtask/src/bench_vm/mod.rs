@@ -186,7 +186,8 @@ pub fn run(opts: &Options) -> Result<bool> {
     let command = command_line(opts);
     let run = GuestRun { kernel: &kernel.release, command: &command, cpus: opts.vm.cpus, accel: opts.vm.accel() };
     let raw = raw_text(&run, &outcome.lines);
-    report(&ws, opts, &results, &run, Some(&raw))?;
+    let machine = if opts.sim_fidelity { fidelity::machine_recording(&outcome.lines)? } else { None };
+    report(&ws, opts, &results, &run, Some(&raw), Recorded::Fresh(machine))?;
     if results.samples.is_empty() {
         bail!("the guest reported no measurement ({}); see {}", outcome.summary(), outcome.log_path.display());
     }
@@ -211,7 +212,8 @@ fn rerender(ws: &Workspace, opts: &Options, raw: &Path) -> Result<bool> {
     if opts.sim_fidelity {
         guest_binaries::build_workspace_binaries(ws)?;
     }
-    report(ws, &opts, &results, &GuestRun { kernel: &kernel, command, cpus, accel }, None)?;
+    let machine = fidelity::machine_beside(raw).filter(|p| p.exists());
+    report(ws, &opts, &results, &GuestRun { kernel: &kernel, command, cpus, accel }, None, Recorded::Kept(machine))?;
     Ok(results.errors.is_empty())
 }
 
@@ -301,9 +303,9 @@ fn guest_limits(opts: &Options) -> VmOptions {
         // Start-up, the workloads and a slow unload (tens of seconds under
         // emulation) per scheduler and round.
         // The wakeup profile runs the latency load again, between two more
-        // restarts of the scheduler.
+        // restarts of the scheduler (both modes run it).
         let workloads = u64::from(if opts.sim_fidelity {
-            opts.latency_s + opts.fair_s
+            2 * opts.latency_s + opts.fair_s + 120
         } else {
             2 * opts.latency_s + opts.switch_s + opts.io_s + opts.frames_s + 120
         });
@@ -316,7 +318,7 @@ fn guest_limits(opts: &Options) -> VmOptions {
 
 /// The `relay.*=` kernel parameters that tell the payload what to run.
 fn boot_params(opts: &Options) -> Vec<String> {
-    vec![
+    let mut params = vec![
         format!("relay.payload={PAYLOAD}"),
         format!("relay.rounds={}", opts.rounds),
         format!("relay.schedulers={}", opts.schedulers.join(",")),
@@ -329,7 +331,11 @@ fn boot_params(opts: &Options) -> Vec<String> {
         format!("relay.fair_s={}", opts.fair_s),
         format!("relay.frames_s={}", opts.frames_s),
         format!("relay.frame_work_ms={}", opts.frame_work_ms),
-    ]
+    ];
+    if let Some(s) = fidelity::machine_scheduler(&opts.schedulers).filter(|_| opts.sim_fidelity) {
+        params.push(format!("relay.machine_rec={s}"));
+    }
+    params
 }
 
 /// The guest workloads of a plain run (bench.sh's `relay.workloads`).
@@ -347,13 +353,42 @@ fn raw_text(run: &GuestRun<'_>, lines: &[String]) -> String {
     raw
 }
 
+/// The guest's recording of the machine (`--sim-fidelity`).
+enum Recorded {
+    /// From this boot's console, if it sent one.
+    Fresh(Option<Vec<u8>>),
+    /// A file kept from an earlier boot (`--from-raw`), if there is one.
+    Kept(Option<PathBuf>),
+}
+
 /// Write `target/bench-vm/` (and the docs/ copies), print the table: the
 /// results (`results.md`, `latency.svg`) or, with `--sim-fidelity`, the
-/// simulator's runs and `fidelity.md`; with `raw`, the guest's lines too.
-fn report(ws: &Workspace, opts: &Options, results: &Results, run: &GuestRun<'_>, raw: Option<&str>) -> Result<()> {
+/// simulator's runs and `fidelity.md`, with the machine's recording when
+/// there is one (the simulator's costs); with `raw`, the guest's lines too.
+fn report(
+    ws: &Workspace,
+    opts: &Options,
+    results: &Results,
+    run: &GuestRun<'_>,
+    raw: Option<&str>,
+    machine: Recorded,
+) -> Result<()> {
+    let out_dir = ws.target_dir().join("bench-vm");
     let (markdown, mut outputs) = if opts.sim_fidelity {
-        let sim = fidelity::simulate(&ws.target_dir().join("release/scx_relay"), results, run.cpus)?;
-        let markdown = fidelity::markdown(results, &sim, run);
+        let costs = match machine {
+            Recorded::Fresh(Some(bytes)) => {
+                let path = out_dir.join(fidelity::MACHINE_FILE);
+                write_bytes(&path, &bytes)?;
+                if !opts.no_docs {
+                    write_bytes(&ws.root.join(fidelity::DOCS_MACHINE), &bytes)?;
+                }
+                fidelity::SimCosts::Recorded(path)
+            }
+            Recorded::Kept(Some(path)) => fidelity::SimCosts::Recorded(path),
+            Recorded::Fresh(None) | Recorded::Kept(None) => fidelity::SimCosts::Measured,
+        };
+        let sim = fidelity::simulate(&ws.target_dir().join("release/scx_relay"), results, run.cpus, &costs)?;
+        let markdown = fidelity::markdown(results, &sim, run, &costs);
         (markdown.clone(), vec![("fidelity.md", fidelity::DOCS_REPORT, markdown)])
     } else {
         let markdown = results.markdown(run);
@@ -365,7 +400,6 @@ fn report(ws: &Workspace, opts: &Options, results: &Results, run: &GuestRun<'_>,
             if opts.sim_fidelity { ("fidelity-raw.txt", fidelity::DOCS_RAW) } else { ("raw.txt", DOCS_RAW) };
         outputs.push((name, docs, raw.to_owned()));
     }
-    let out_dir = ws.target_dir().join("bench-vm");
     for (name, docs, text) in &outputs {
         write(&out_dir.join(name), text)?;
         if !opts.no_docs {
@@ -473,10 +507,14 @@ fn command_line(opts: &Options) -> String {
 
 /// Writes `text` to `path`, creating its directory.
 fn write(path: &Path, text: &str) -> Result<()> {
+    write_bytes(path, text.as_bytes())
+}
+
+fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+    fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// The table's name for a scheduler.
