@@ -299,6 +299,11 @@ fn setup_rows() -> Vec<(&'static str, Vec<&'static str>, &'static str)> {
         vec!["--replay", two_cpu_recording(), "--recorded-costs", "--decision-cost-ns", "5"],
         "--decision-cost-ns",
     );
+    row("costs-from", vec!["--costs-from", "/nonexistent.rec"], "--costs-from /nonexistent.rec: cannot read it");
+    row("costs-from", vec!["--costs-from", "/proc/version"], "--costs-from /proc/version");
+    row("costs-from", vec!["--costs-from", two_cpu_recording(), "--replay", two_cpu_recording()], "--replay");
+    row("costs-from", vec!["--costs-from", two_cpu_recording(), "--switch-cost-ns", "5"], "--switch-cost-ns");
+    row("costs-from", vec!["--costs-from", two_cpu_recording(), "--decision-cost-ns", "5"], "--decision-cost-ns");
     // The slices and the stall timeout: the scheduler's own options.
     for (option, args, needle) in tunable_rows() {
         row(option, args, needle);

@@ -80,23 +80,29 @@ impl SimCosts {
         }
     }
 
-    /// How the report's header names them.
-    fn describe(&self) -> String {
+    /// How the report's header names them: the options, and what they are.
+    fn describe(&self) -> (String, String) {
         match self {
-            SimCosts::Measured => format!("{} (the guest's costs, measured once)", GUEST_COSTS.join(" ")),
-            SimCosts::Recorded(_) => format!(
-                "--costs-from {} {} (the costs the guest paid in this boot: its recording under the                  latency load in round 1, `{DOCS_MACHINE}`)",
-                MACHINE_FILE,
-                GUEST_WAKE_COST.join(" ")
+            SimCosts::Measured => (GUEST_COSTS.join(" "), "the guest's costs, measured once".to_owned()),
+            SimCosts::Recorded(_) => (
+                format!("--costs-from M {}", GUEST_WAKE_COST.join(" ")),
+                format!(
+                    "M: the guest's recording of the latency load under `{MACHINE_SCHEDULER}` in round 1 of this \
+                     boot, `{DOCS_MACHINE}`: the costs the guest paid"
+                ),
             ),
         }
     }
 }
 
-/// The scheduler whose recording gives the machine's costs: `deadline`,
-/// the default policy, when it runs, else the first of `schedulers`.
+/// The scheduler whose recording gives the machine's costs: the default
+/// policy.
+const MACHINE_SCHEDULER: &str = "deadline";
+
+/// The scheduler whose recording gives the machine's costs
+/// ([`MACHINE_SCHEDULER`]), if `schedulers` runs it.
 pub(super) fn machine_scheduler(schedulers: &[String]) -> Option<&str> {
-    schedulers.iter().find(|s| *s == "deadline").or_else(|| schedulers.first()).map(String::as_str)
+    schedulers.iter().find(|s| *s == MACHINE_SCHEDULER).map(String::as_str)
 }
 
 /// The machine's recording, decoded from the guest's `relay-machine:`
@@ -486,12 +492,13 @@ pub(super) fn markdown(results: &Results, sim: &SimValues, run: &GuestRun<'_>, c
     let (command, cpus) = (run.command, run.cpus);
     let scheds: Vec<&str> = results.schedulers().into_iter().filter(|s| policy_of(s).is_some()).collect();
     let rounds = results.samples.iter().map(|s| s.round).max().unwrap_or(0);
+    let (cost_args, cost_note) = costs.describe();
     let mut md =
         String::from("# Simulator fidelity: the guest's ranking of the shipped policies against the simulator's\n\n");
     let _ = writeln!(
         md,
         "Guest: medians over {rounds} interleaved rounds in one boot ({machine}); `{command}`.  \n\
-         Simulator: `scx_relay sim --policy P --workload W --cpus {cpus} --seconds {SIM_SECONDS} {}` (`deadline-fast`: `--policy deadline --fast-path`), the median over seeds {}.  \n\
+         Simulator: `scx_relay sim --policy P --workload W --cpus {cpus} --seconds {SIM_SECONDS} {cost_args}` ({cost_note}; `deadline-fast`: `--policy deadline --fast-path`), the median over seeds {}.  \n\
          Ranks: 1 is best; values close enough to rank equal (the tie column) share a rank, on both sides. \
          Kendall's τ-b: 1 when the orders agree, -1 when reversed.  \n\
          cyclictest's latency runs from the timer's expiry: it holds the timer interrupt's delivery, which the \
@@ -499,7 +506,6 @@ pub(super) fn markdown(results: &Results, sim: &SimValues, run: &GuestRun<'_>, c
          thread's wait for a CPU. The simulator's periodic task's wait is the second part only: the rows \
          \"wait for a CPU\" compare that part on both sides: its mean from the thread's schedstat, its \
          percentiles from each of cyclictest's wakeups under `scx_relay record`.\n",
-        costs.describe(),
         SIM_SEEDS.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
         machine = run.machine(),
     );
@@ -658,7 +664,7 @@ mod tests {
         assert_eq!(machine_beside(Path::new("x/other.txt")), None);
         let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
         assert_eq!(machine_scheduler(&s(&["fifo", "deadline"])), Some("deadline"));
-        assert_eq!(machine_scheduler(&s(&["fifo", "local"])), Some("fifo"));
+        assert_eq!(machine_scheduler(&s(&["fifo", "local"])), None, "only the default policy's");
         let args = SimCosts::Recorded(PathBuf::from("m.rec")).args();
         assert_eq!(args, ["--costs-from", "m.rec", "--wake-cost-ns", "125000"]);
     }
