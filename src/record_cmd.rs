@@ -261,20 +261,32 @@ struct WakeupContexts {
     /// its last name, `?` if none was recorded), for the ten names with the
     /// most wakeups (ties: the first names in byte order), keyed by name.
     by_name: BTreeMap<String, NameWakeups>,
+    /// The same per task (thread), for the ten tasks with the most wakeups
+    /// (ties: the lower pids), keyed by pid, with its name and its wakeups'
+    /// waits.
+    by_task: BTreeMap<i32, TaskWakeups>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 struct NameWakeups {
     wakeups: u64,
     in_interrupt: u64,
-    /// Those wakeups' waits until the task ran (µs): what the simulator's
-    /// task of that kind waits (bench-vm's `--sim-fidelity` compares
-    /// cyclictest's with the simulated periodic task's). Wakeups still
-    /// waiting when the recording ended are not in it.
-    wait: Waits,
 }
 
-/// How many names `WakeupContexts::by_name` keeps.
+#[derive(Debug, Serialize)]
+struct TaskWakeups {
+    comm: String,
+    wakeups: u64,
+    in_interrupt: u64,
+    /// Its wakeups' waits until it ran (µs): what the simulator's task of
+    /// that kind waits (bench-vm's `--sim-fidelity` compares cyclictest's
+    /// measuring thread's with the simulated periodic task's). A wakeup
+    /// still waiting when the recording ended is not in it; with none,
+    /// `null`.
+    wait: Option<Waits>,
+}
+
+/// How many names `WakeupContexts::by_name` keeps, and tasks `by_task`.
 const WAKEUP_NAMES: usize = 10;
 
 impl WakeupContexts {
@@ -284,27 +296,37 @@ impl WakeupContexts {
         }
         let names = last_names(rec);
         let name_of = |pid: i32| names.get(&pid).cloned().unwrap_or_else(|| "?".to_owned());
-        // Per name: wakeups, those in interrupt context, their waits (ns).
-        let mut by_name: HashMap<String, (u64, u64, Vec<u64>)> = HashMap::new();
+        // Per task: wakeups, those in interrupt context, their waits (ns).
+        let mut by_task: HashMap<i32, (u64, u64, Vec<u64>)> = HashMap::new();
         for e in rec.events.iter().filter(|e| e.is_wakeup()) {
-            let n = by_name.entry(name_of(e.pid)).or_default();
-            n.0 += 1;
-            n.1 += u64::from(e.in_interrupt());
+            let t = by_task.entry(e.pid).or_default();
+            t.0 += 1;
+            t.1 += u64::from(e.in_interrupt());
         }
         for w in &replay.wakeups {
-            by_name.entry(name_of(w.pid)).or_default().2.push(w.total_ns);
+            by_task.entry(w.pid).or_default().2.push(w.total_ns);
         }
-        let (wakeups, in_interrupt) = by_name.values().fold((0, 0), |(w, i), n| (w + n.0, i + n.1));
+        let mut by_name: HashMap<String, NameWakeups> = HashMap::new();
+        for (&pid, t) in &by_task {
+            let n = by_name.entry(name_of(pid)).or_default();
+            n.wakeups += t.0;
+            n.in_interrupt += t.1;
+        }
+        let (wakeups, in_interrupt) = by_name.values().fold((0, 0), |(w, i), n| (w + n.wakeups, i + n.in_interrupt));
         let mut top: Vec<_> = by_name.into_iter().collect();
-        top.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then_with(|| a.0.cmp(&b.0)));
+        top.sort_by(|a, b| b.1.wakeups.cmp(&a.1.wakeups).then_with(|| a.0.cmp(&b.0)));
         top.truncate(WAKEUP_NAMES);
-        let by_name = top
+        let mut tasks: Vec<_> = by_task.into_iter().collect();
+        tasks.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(&b.0)));
+        tasks.truncate(WAKEUP_NAMES);
+        let by_task = tasks
             .into_iter()
-            .map(|(name, (wakeups, in_interrupt, waits))| {
-                (name, NameWakeups { wakeups, in_interrupt, wait: Waits::of(waits) })
+            .map(|(pid, (wakeups, in_interrupt, waits))| {
+                let wait = (!waits.is_empty()).then(|| Waits::of(waits));
+                (pid, TaskWakeups { comm: name_of(pid), wakeups, in_interrupt, wait })
             })
             .collect();
-        Some(WakeupContexts { wakeups, in_interrupt, by_name })
+        Some(WakeupContexts { wakeups, in_interrupt, by_name: top.into_iter().collect(), by_task })
     }
 }
 
@@ -528,7 +550,11 @@ mod tests {
         let work = &s.by_name["work"];
         assert_eq!((s.by_name.len(), work.wakeups, work.in_interrupt), (1, 2, 1), "both named work");
         // 7's wait (10 µs) ended in a run; 8 still waits at the end.
-        assert_eq!((work.wait.samples, work.wait.p50_us, work.wait.max_us), (1, 10.0, 10.0));
+        let (seven, eight) = (&s.by_task[&7], &s.by_task[&8]);
+        let wait = seven.wait.as_ref().expect("a wait");
+        assert_eq!((seven.comm.as_str(), seven.wakeups, seven.in_interrupt), ("work", 1, 1));
+        assert_eq!((wait.samples, wait.p50_us, wait.max_us), (1, 10.0, 10.0));
+        assert!(eight.wait.is_none(), "no wait ended");
         rec.version = INTERRUPT_MARK_VERSION - 1;
         assert!(Summary::of(&rec, &Runs::of(&rec), 0).wakeup_contexts.is_none());
     }

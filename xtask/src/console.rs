@@ -176,6 +176,80 @@ fn parse_test_result(line: &str) -> Option<TestResult<'_>> {
     Some(TestResult { name, passed: false, reason: reason.trim() })
 }
 
+/// Prefixes of a blob the guest sends: `relay-blob-begin: NAME BYTES`, then
+/// `relay-blob: NAME LINE` (base64, as `base64` wraps it), then
+/// `relay-blob-end: NAME` (tests/vm/run/record.sh, bench.sh's machine
+/// recording).
+const BLOB_BEGIN: &str = "relay-blob-begin: ";
+const BLOB_LINE: &str = "relay-blob: ";
+const BLOB_END: &str = "relay-blob-end: ";
+
+/// The blob `name` among the console's `lines`, decoded; `Ok(None)` when
+/// it never began; an error when it has no end line, or its length is not
+/// the one its begin line announced (a line lost or cut).
+pub fn blob(lines: &[String], name: &str) -> anyhow::Result<Option<Vec<u8>>> {
+    use anyhow::{bail, Context as _};
+    let of = |line: &str, prefix: &str| -> Option<String> {
+        let rest = line.trim().strip_prefix(prefix)?;
+        let (n, value) = rest.split_once(' ').unwrap_or((rest, ""));
+        (n == name).then(|| value.trim().to_owned())
+    };
+    let Some(begin) = lines.iter().position(|l| of(l, BLOB_BEGIN).is_some()) else { return Ok(None) };
+    let announced: usize = of(&lines[begin], BLOB_BEGIN)
+        .and_then(|n| n.parse().ok())
+        .with_context(|| format!("blob {name}: no length on its begin line"))?;
+    let mut text = String::new();
+    let mut ended = false;
+    for line in &lines[begin + 1..] {
+        if let Some(part) = of(line, BLOB_LINE) {
+            text.push_str(&part);
+        } else if of(line, BLOB_END).is_some() {
+            ended = true;
+            break;
+        }
+    }
+    if !ended {
+        bail!("blob {name}: no end line");
+    }
+    let bytes = base64_decode(&text).with_context(|| format!("blob {name}: not base64"))?;
+    if bytes.len() != announced {
+        bail!("blob {name}: {} bytes where {announced} were announced", bytes.len());
+    }
+    Ok(Some(bytes))
+}
+
+/// Standard base64 (`base64`'s output, newlines removed).
+fn base64_decode(text: &str) -> anyhow::Result<Vec<u8>> {
+    use anyhow::{bail, ensure};
+    let value = |c: u8| -> anyhow::Result<u32> {
+        Ok(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => bail!("byte {c:#x} is not base64"),
+        }
+        .into())
+    };
+    let bytes = text.as_bytes();
+    ensure!(bytes.len() % 4 == 0, "{} characters, not a multiple of 4", bytes.len());
+    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
+    let groups = bytes.len() / 4;
+    for (k, chunk) in bytes.chunks(4).enumerate() {
+        let pad = chunk.iter().rev().take_while(|&&c| c == b'=').count();
+        ensure!(pad <= 2, "more than two '=' in a group");
+        ensure!(pad == 0 || k + 1 == groups, "'=' before the end");
+        let mut n = 0u32;
+        for &c in &chunk[..4 - pad] {
+            n = n << 6 | value(c)?;
+        }
+        n <<= 6 * pad as u32;
+        out.extend_from_slice(&n.to_be_bytes()[1..4 - pad]);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,5 +341,32 @@ mod tests {
         ] {
             assert_eq!(classify(line), Line::Other, "{line}");
         }
+    }
+
+    /// A blob comes back whole, or not at all: no end line, a line lost,
+    /// a stray byte.
+    #[test]
+    fn blobs_whole_or_refused() {
+        let lines = |v: &[&str]| v.iter().map(|l| (*l).to_owned()).collect::<Vec<_>>();
+        let sent = [
+            "relay-blob-begin: m 5",
+            "relay-blob: m aGVs",
+            "relay-blob: other AAAA",
+            "relay-blob: m bG8=\r",
+            "relay-blob-end: m",
+        ];
+        assert_eq!(blob(&lines(&sent), "m").unwrap().as_deref(), Some(&b"hello"[..]));
+        assert_eq!(blob(&lines(&sent), "n").unwrap(), None);
+        let e = blob(&lines(&sent[..4]), "m").unwrap_err().to_string();
+        assert!(e.contains("no end line"), "{e}");
+        let lost = [sent[0], sent[1], sent[4]];
+        let e = blob(&lines(&lost), "m").unwrap_err().to_string();
+        assert!(e.contains("3 bytes where 5"), "{e}");
+        let garbled = [sent[0], "relay-blob: m aG*s", sent[3], sent[4]];
+        assert!(blob(&lines(&garbled), "m").is_err());
+        assert_eq!(base64_decode("YQ==").unwrap(), b"a");
+        assert_eq!(base64_decode("YWI=").unwrap(), b"ab");
+        assert!(base64_decode("YQ==YQ==").is_err(), "padding inside");
+        assert!(base64_decode("YWJ").is_err());
     }
 }

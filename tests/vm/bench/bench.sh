@@ -41,8 +41,9 @@
 #   relay.frame_work_ms=N     CPU work of each 60 Hz frame, ms (default 4)
 #   relay.machine_rec=S       the profile workload's recording under
 #                             scheduler S in round 1 comes out on the
-#                             console, base64, as "relay-machine: <line>"
-#                             (the machine's costs, for --sim-fidelity)
+#                             console as the blob "machine", base64, as
+#                             run/record.sh sends its recordings (the
+#                             machine's costs, for --sim-fidelity)
 
 rounds=${RELAY_ROUNDS:-5}
 schedulers=$(echo "${RELAY_SCHEDULERS:-eevdf,rustland,deadline,fifo}" | tr ',' ' ')
@@ -578,19 +579,30 @@ run_profile() {
 		done
 		emit wake_kernel_p50_us "$(get in_kernel.p50_us)"
 		emit wake_kernel_p99_us "$(get in_kernel.p99_us)"
-		# cyclictest's own wakeups (its threads, by name), each to its run:
-		# the wait for a CPU without the timer's delivery, what the
-		# simulator's periodic task waits (--sim-fidelity).
-		ct() { json_get "wakeup_contexts.by_name.cyclictest.wait.$1" </tmp/profile.json; }
-		emit wake_cyclictest_n "$(ct samples)"
-		emit wake_cyclictest_p50_us "$(ct p50_us)"
-		emit wake_cyclictest_p99_us "$(ct p99_us)"
+		# cyclictest's measuring thread (latency_load's pick, not the main
+		# thread): its wakeups, each to its run, the wait for a CPU without
+		# the timer's delivery, what the simulator's periodic task waits
+		# (--sim-fidelity). Nothing without a wait that ended.
+		ct_tid=
+		read -r _ _ ct_tid </tmp/latency-wait.out 2>/dev/null
+		ct() { json_get "wakeup_contexts.by_task.$ct_tid.wait.$1" </tmp/profile.json 2>/dev/null; }
+		ct_n=$(ct samples)
+		if [ -n "$ct_tid" ] && [ "${ct_n:-0}" -gt 0 ] 2>/dev/null; then
+			emit wake_cyclictest_n "$ct_n"
+			emit wake_cyclictest_p50_us "$(ct p50_us)"
+			emit wake_cyclictest_p99_us "$(ct p99_us)"
+		else
+			note "round $round $sched: no recorded wait of cyclictest's thread (${ct_tid:-not found})"
+		fi
 	else
 		emit error "record-summary failed: $(tail -n 3 /tmp/profile.json | tr '\n' ' ')"
 	fi
-	if [ "$round" = 1 ] && [ "$sched" = "$machine_rec" ]; then
-		note "round 1 $sched: the recording ($(wc -c <"$rec") bytes) follows as relay-machine lines"
-		base64 "$rec" | sed 's/^/relay-machine: /'
+	if [ "$round" = 1 ] && [ "$sched" = "$machine_rec" ] && [ -s "$rec" ]; then
+		# As run/record.sh sends its recordings: the length, the lines,
+		# an end marker (the host checks all three).
+		echo "relay-blob-begin: machine $(wc -c <"$rec")"
+		base64 "$rec" | sed 's/^/relay-blob: machine /'
+		echo "relay-blob-end: machine"
 	fi
 	rm -f "$rec"
 	start_sched

@@ -1,14 +1,16 @@
 //! `cargo xtask bench-vm --sim-fidelity`: does the simulator rank the
 //! shipped policies as the real kernel does?
 //!
-//! The guest runs three of bench-vm's workloads (hackbench, cyclictest
-//! under CPU hogs, and nice-weighted hogs measured by `share_probe`) under
-//! every shipped scx_relay policy, interleaved over the rounds of one boot.
-//! The simulator then runs each policy on the preset that models each
-//! workload (`hackbench`, `cyclictest`, `nice`: scheduler-sim's
-//! `workload.rs`) at the guest's CPU count, over [`SIM_SEEDS`]. For each
-//! metric the two rankings are put side by side, with whether they agree
-//! and Kendall's τ-b between them (`docs/sim-fidelity.md`).
+//! The guest runs four of bench-vm's workloads (hackbench, cyclictest
+//! under CPU hogs, nice-weighted hogs measured by `share_probe`, and the
+//! cyclictest load again under `scx_relay record`) under every shipped
+//! scx_relay policy, interleaved over the rounds of one boot. The
+//! simulator then runs each policy on the preset that models each workload
+//! (`hackbench`, `cyclictest`, `nice`: scheduler-sim's `workload.rs`) at the
+//! guest's CPU count, over [`SIM_SEEDS`], on the costs the guest's
+//! recording shows ([`SimCosts`]). For each metric the two rankings are put
+//! side by side, with whether they agree, Kendall's τ-b between them and
+//! the orders the guest kept in every round (`docs/sim-fidelity.md`).
 
 use std::{
     collections::BTreeMap,
@@ -17,8 +19,10 @@ use std::{
     process::Command,
 };
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{bail, Context, Result};
 use serde_json::Value;
+
+use crate::console;
 
 use super::{
     display_name, fmt_num,
@@ -49,10 +53,7 @@ pub(super) const SIM_SECONDS: u32 = 10;
 pub(super) const GUEST_COSTS: [&str; 4] = ["--decision-cost-ns", "75000", "--wake-cost-ns", "125000"];
 /// What a wakeup costs its waker in the guest (`GUEST_COSTS`'s second
 /// part), which a recording does not give for the model's own tasks.
-const GUEST_WAKE_COST: [&str; 2] = ["--wake-cost-ns", "125000"];
-/// The prefix of the console lines that carry the machine's recording
-/// (bench.sh's `relay.machine_rec`), base64.
-pub(super) const MACHINE_PREFIX: &str = "relay-machine: ";
+const GUEST_WAKE_COST: [&str; 2] = [GUEST_COSTS[2], GUEST_COSTS[3]];
 /// The machine's recording in `target/bench-vm/`.
 pub(super) const MACHINE_FILE: &str = "fidelity-machine.rec";
 /// Its committed copy, relative to the repository root.
@@ -62,17 +63,18 @@ pub(super) const DOCS_MACHINE: &str = "docs/sim-fidelity-machine.rec";
 pub(super) enum SimCosts {
     /// [`GUEST_COSTS`]: a decision's and a wakeup's, measured once.
     Measured,
-    /// Those the recording at this path shows the guest paying (`sim
+    /// Those the recording at `path` shows the guest paying (`sim
     /// --costs-from`: the user scheduler's CPU per decision, the starts'
-    /// delays, the tick's late yields), and [`GUEST_WAKE_COST`].
-    Recorded(PathBuf),
+    /// delays, the tick's late yields), and [`GUEST_WAKE_COST`]; the
+    /// report names the recording `shown`.
+    Recorded { path: PathBuf, shown: String },
 }
 
 impl SimCosts {
     fn args(&self) -> Vec<String> {
         match self {
             SimCosts::Measured => GUEST_COSTS.iter().map(|a| (*a).to_owned()).collect(),
-            SimCosts::Recorded(path) => {
+            SimCosts::Recorded { path, .. } => {
                 let mut args = vec!["--costs-from".to_owned(), path.display().to_string()];
                 args.extend(GUEST_WAKE_COST.iter().map(|a| (*a).to_owned()));
                 args
@@ -84,11 +86,11 @@ impl SimCosts {
     fn describe(&self) -> (String, String) {
         match self {
             SimCosts::Measured => (GUEST_COSTS.join(" "), "the guest's costs, measured once".to_owned()),
-            SimCosts::Recorded(_) => (
+            SimCosts::Recorded { shown, .. } => (
                 format!("--costs-from M {}", GUEST_WAKE_COST.join(" ")),
                 format!(
-                    "M: the guest's recording of the latency load under `{MACHINE_SCHEDULER}` in round 1 of this \
-                     boot, `{DOCS_MACHINE}`: the costs the guest paid"
+                    "M: `{shown}`, the guest's recording of the latency load under `{MACHINE_SCHEDULER}` in round \
+                     1 of the same boot: the costs the guest paid"
                 ),
             ),
         }
@@ -105,14 +107,21 @@ pub(super) fn machine_scheduler(schedulers: &[String]) -> Option<&str> {
     schedulers.iter().find(|s| *s == MACHINE_SCHEDULER).map(String::as_str)
 }
 
-/// The machine's recording, decoded from the guest's `relay-machine:`
-/// lines; `None` without them.
-pub(super) fn machine_recording(lines: &[String]) -> Result<Option<Vec<u8>>> {
-    let text: String = lines.iter().filter_map(|l| l.strip_prefix(MACHINE_PREFIX)).map(str::trim).collect();
-    if text.is_empty() {
-        return Ok(None);
+/// The name of the machine's recording among the guest's console blobs
+/// (bench.sh's `relay.machine_rec`).
+pub(super) const MACHINE_BLOB: &str = "machine";
+
+/// The machine's recording from the guest's console, `None` without one.
+/// One cut short or garbled is left out with a warning: the boot's other
+/// measurements stand, and the simulator runs on [`GUEST_COSTS`].
+pub(super) fn machine_recording(lines: &[String]) -> Option<Vec<u8>> {
+    match console::blob(lines, MACHINE_BLOB) {
+        Ok(found) => found,
+        Err(e) => {
+            println!("bench-vm: warning: the machine's recording is left out ({e:#}); the simulator runs on the costs measured once");
+            None
+        }
     }
-    base64_decode(&text).map(Some).context("the guest's relay-machine lines are not base64")
 }
 
 /// Where the machine's recording of a `--from-raw` file sits: beside it,
@@ -121,35 +130,6 @@ pub(super) fn machine_recording(lines: &[String]) -> Result<Option<Vec<u8>>> {
 pub(super) fn machine_beside(raw: &Path) -> Option<PathBuf> {
     let name = raw.file_name()?.to_str()?;
     Some(raw.with_file_name(format!("{}machine.rec", name.strip_suffix("raw.txt")?)))
-}
-
-/// Standard base64 (`base64`'s output, newlines removed).
-fn base64_decode(text: &str) -> Result<Vec<u8>> {
-    let value = |c: u8| -> Result<u32> {
-        Ok(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => bail!("byte {c:#x} is not base64"),
-        }
-        .into())
-    };
-    let bytes = text.as_bytes();
-    ensure!(bytes.len() % 4 == 0, "{} characters, not a multiple of 4", bytes.len());
-    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
-    for chunk in bytes.chunks(4) {
-        let pad = chunk.iter().rev().take_while(|&&c| c == b'=').count();
-        ensure!(pad <= 2, "more than two '=' in a group");
-        let mut n = 0u32;
-        for &c in &chunk[..4 - pad] {
-            n = n << 6 | value(c)?;
-        }
-        n <<= 6 * pad as u32;
-        out.extend_from_slice(&n.to_be_bytes()[1..4 - pad]);
-    }
-    Ok(out)
 }
 
 /// The committed copy of the report, relative to the repository root.
@@ -639,23 +619,29 @@ mod tests {
         assert_eq!(kept_orders(&rows, c), (1, 0, 0), "reversed");
         let rows = [row("a", 10.0, &[1.0, 2.0]), row("b", 10.2, &[3.0, 4.0])];
         assert_eq!(kept_orders(&rows, c), (1, 0, 1), "within 5 %: tied");
+        // Kept in every round, but the medians within the tie band: not counted.
+        let rows = [row("a", 10.0, &[100.0, 100.5]), row("b", 20.0, &[101.0, 101.5])];
+        assert_eq!(kept_orders(&rows, c), (0, 0, 0));
+        // Higher is better on both sides (fairness): a kept, the simulator agrees.
+        let fair = COMPARED.iter().find(|c| c.label == "weight fairness").expect("compared");
+        let rows = [row("a", 0.99, &[0.99, 1.0]), row("b", 0.5, &[0.5, 0.51])];
+        assert_eq!(kept_orders(&rows, fair), (1, 1, 0));
     }
 
-    /// The machine's recording comes back from the console's base64 lines
-    /// (as `base64` wraps them), and its place beside a raw file.
+    /// The machine's recording comes back from the console's blob, or is
+    /// left out when cut short; its place beside a raw file.
     #[test]
     fn machine_recording_from_the_console() {
-        let lines: Vec<String> =
-            ["relay-bench: 1 deadline hackbench_s 3", "relay-machine: U0NYX1JF", "relay-machine: TEFZAP8=\r"]
-                .iter()
-                .map(|l| (*l).to_owned())
-                .collect();
-        assert_eq!(machine_recording(&lines).unwrap().as_deref(), Some(&b"SCX_RELAY\0\xff"[..]));
-        assert_eq!(machine_recording(&lines[..1]).unwrap(), None);
-        assert!(machine_recording(&["relay-machine: U0N*".to_owned()]).is_err());
-        assert!(machine_recording(&["relay-machine: U0N".to_owned()]).is_err());
-        assert_eq!(base64_decode("YQ==").unwrap(), b"a");
-        assert_eq!(base64_decode("YWI=").unwrap(), b"ab");
+        let lines = |v: &[&str]| v.iter().map(|l| (*l).to_owned()).collect::<Vec<_>>();
+        let whole = lines(&[
+            "relay-blob-begin: machine 11",
+            "relay-blob: machine U0NYX1JF",
+            "relay-blob: machine TEFZAP8=\r",
+            "relay-blob-end: machine",
+        ]);
+        assert_eq!(machine_recording(&whole).as_deref(), Some(&b"SCX_RELAY\0\xff"[..]));
+        assert_eq!(machine_recording(&whole[..1]), None, "no end");
+        assert_eq!(machine_recording(&lines(&["relay-bench: 1 deadline hackbench_s 3"])), None);
         assert_eq!(
             machine_beside(Path::new("docs/sim-fidelity-raw.txt")),
             Some(PathBuf::from("docs/sim-fidelity-machine.rec"))
@@ -665,7 +651,7 @@ mod tests {
         let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
         assert_eq!(machine_scheduler(&s(&["fifo", "deadline"])), Some("deadline"));
         assert_eq!(machine_scheduler(&s(&["fifo", "local"])), None, "only the default policy's");
-        let args = SimCosts::Recorded(PathBuf::from("m.rec")).args();
+        let args = SimCosts::Recorded { path: PathBuf::from("m.rec"), shown: "m".into() }.args();
         assert_eq!(args, ["--costs-from", "m.rec", "--wake-cost-ns", "125000"]);
     }
 

@@ -186,7 +186,7 @@ pub fn run(opts: &Options) -> Result<bool> {
     let command = command_line(opts);
     let run = GuestRun { kernel: &kernel.release, command: &command, cpus: opts.vm.cpus, accel: opts.vm.accel() };
     let raw = raw_text(&run, &outcome.lines);
-    let machine = if opts.sim_fidelity { fidelity::machine_recording(&outcome.lines)? } else { None };
+    let machine = if opts.sim_fidelity { fidelity::machine_recording(&outcome.lines) } else { None };
     report(&ws, opts, &results, &run, Some(&raw), Recorded::Fresh(machine))?;
     if results.samples.is_empty() {
         bail!("the guest reported no measurement ({}); see {}", outcome.summary(), outcome.log_path.display());
@@ -374,40 +374,81 @@ fn report(
     machine: Recorded,
 ) -> Result<()> {
     let out_dir = ws.target_dir().join("bench-vm");
-    let (markdown, mut outputs) = if opts.sim_fidelity {
-        let costs = match machine {
-            Recorded::Fresh(Some(bytes)) => {
-                let path = out_dir.join(fidelity::MACHINE_FILE);
-                write_bytes(&path, &bytes)?;
-                if !opts.no_docs {
-                    write_bytes(&ws.root.join(fidelity::DOCS_MACHINE), &bytes)?;
-                }
-                fidelity::SimCosts::Recorded(path)
-            }
-            Recorded::Kept(Some(path)) => fidelity::SimCosts::Recorded(path),
-            Recorded::Fresh(None) | Recorded::Kept(None) => fidelity::SimCosts::Measured,
-        };
-        let sim = fidelity::simulate(&ws.target_dir().join("release/scx_relay"), results, run.cpus, &costs)?;
-        let markdown = fidelity::markdown(results, &sim, run, &costs);
-        (markdown.clone(), vec![("fidelity.md", fidelity::DOCS_REPORT, markdown)])
-    } else {
-        let markdown = results.markdown(run);
-        let svg = results.latency_svg();
-        (markdown.clone(), vec![("results.md", DOCS_RESULTS, markdown), ("latency.svg", DOCS_CHART, svg)])
+    let write_out = |name: &str, docs: &str, bytes: &[u8]| -> Result<()> {
+        write_bytes(&out_dir.join(name), bytes)?;
+        if !opts.no_docs {
+            write_bytes(&ws.root.join(docs), bytes)?;
+        }
+        Ok(())
     };
+    let mut names = Vec::new();
+    // The guest's lines first: whatever fails below, the boot's
+    // measurements are kept.
     if let Some(raw) = raw {
         let (name, docs) =
             if opts.sim_fidelity { ("fidelity-raw.txt", fidelity::DOCS_RAW) } else { ("raw.txt", DOCS_RAW) };
-        outputs.push((name, docs, raw.to_owned()));
+        write_out(name, docs, raw.as_bytes())?;
+        names.push(name);
     }
-    for (name, docs, text) in &outputs {
-        write(&out_dir.join(name), text)?;
-        if !opts.no_docs {
-            write(&ws.root.join(docs), text)?;
-        }
-    }
+    let markdown = if opts.sim_fidelity {
+        let binary = ws.target_dir().join("release/scx_relay");
+        // The machine's recording: this boot's (written where a later
+        // --from-raw finds it beside the raw file, or any earlier one
+        // removed), or the one kept beside the raw file.
+        let recorded = match machine {
+            Recorded::Fresh(bytes) => {
+                let path = out_dir.join(fidelity::MACHINE_FILE);
+                let docs = ws.root.join(fidelity::DOCS_MACHINE);
+                for stale in [Some(&path), (!opts.no_docs).then_some(&docs)].into_iter().flatten() {
+                    if stale.exists() {
+                        fs::remove_file(stale).with_context(|| format!("cannot remove {}", stale.display()))?;
+                    }
+                }
+                match bytes {
+                    Some(bytes) => {
+                        write_out(fidelity::MACHINE_FILE, fidelity::DOCS_MACHINE, &bytes)?;
+                        names.push(fidelity::MACHINE_FILE);
+                        let shown = if opts.no_docs {
+                            path.strip_prefix(&ws.root).unwrap_or(&path).display().to_string()
+                        } else {
+                            fidelity::DOCS_MACHINE.to_owned()
+                        };
+                        Some((path, shown))
+                    }
+                    None => None,
+                }
+            }
+            Recorded::Kept(path) => path.map(|p| {
+                let shown = p.strip_prefix(&ws.root).unwrap_or(&p).display().to_string();
+                (p, shown)
+            }),
+        };
+        let measured = || fidelity::simulate(&binary, results, run.cpus, &fidelity::SimCosts::Measured);
+        let (costs, sim) = match recorded {
+            Some((path, shown)) => {
+                let costs = fidelity::SimCosts::Recorded { path, shown };
+                match fidelity::simulate(&binary, results, run.cpus, &costs) {
+                    Ok(sim) => (costs, sim),
+                    Err(e) => {
+                        println!("bench-vm: warning: the simulator refused the machine's recording ({e:#}); it runs on the costs measured once");
+                        (fidelity::SimCosts::Measured, measured()?)
+                    }
+                }
+            }
+            None => (fidelity::SimCosts::Measured, measured()?),
+        };
+        let markdown = fidelity::markdown(results, &sim, run, &costs);
+        write_out("fidelity.md", fidelity::DOCS_REPORT, markdown.as_bytes())?;
+        names.push("fidelity.md");
+        markdown
+    } else {
+        let markdown = results.markdown(run);
+        write_out("results.md", DOCS_RESULTS, markdown.as_bytes())?;
+        write_out("latency.svg", DOCS_CHART, results.latency_svg().as_bytes())?;
+        names.extend(["results.md", "latency.svg"]);
+        markdown
+    };
     println!("{markdown}");
-    let names: Vec<&str> = outputs.iter().map(|(name, _, _)| *name).collect();
     println!("bench-vm: wrote {} in {}", names.join(", "), out_dir.display());
     for error in &results.errors {
         println!("bench-vm: error: {error}");
@@ -505,11 +546,7 @@ fn command_line(opts: &Options) -> String {
     cmd
 }
 
-/// Writes `text` to `path`, creating its directory.
-fn write(path: &Path, text: &str) -> Result<()> {
-    write_bytes(path, text.as_bytes())
-}
-
+/// Writes `bytes` to `path`, creating its directory.
 fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
