@@ -233,7 +233,7 @@ fn base64_decode(text: &str) -> anyhow::Result<Vec<u8>> {
         .into())
     };
     let bytes = text.as_bytes();
-    ensure!(bytes.len() % 4 == 0, "{} characters, not a multiple of 4", bytes.len());
+    ensure!(bytes.len().is_multiple_of(4), "{} characters, not a multiple of 4", bytes.len());
     let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
     let groups = bytes.len() / 4;
     for (k, chunk) in bytes.chunks(4).enumerate() {
