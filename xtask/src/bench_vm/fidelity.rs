@@ -195,6 +195,35 @@ fn periodic_wait_us(report: &Value, key: &str) -> Option<f64> {
     Some(sim_class(report, "interactive")?.get("latency")?.get(key)?.as_f64()? / 1000.0)
 }
 
+/// Which of the simulated periodic task's waits a row compares.
+enum Wait {
+    P50,
+    P99,
+    Mean,
+}
+
+/// A cyclictest measurement of the guest's (bench.sh's `guest` metric,
+/// lower is better) against the simulated periodic task's wait `stat`,
+/// ranked equal within 5 %.
+const fn cyclictest(label: &'static str, guest: &'static str, guest_label: &'static str, stat: Wait) -> Compared {
+    let (sim_label, sim_value): (&'static str, fn(&Value) -> Option<f64>) = match stat {
+        Wait::P50 => ("periodic task's wait p50 (µs)", |r| periodic_wait_us(r, "p50_ns")),
+        Wait::P99 => ("periodic task's wait p99 (µs)", |r| periodic_wait_us(r, "p99_ns")),
+        Wait::Mean => ("periodic task's wait, mean (µs)", |r| periodic_wait_us(r, "mean_ns")),
+    };
+    Compared {
+        label,
+        guest: Metric::Raw(guest),
+        guest_label,
+        guest_lower_is_better: true,
+        sim_workload: "cyclictest",
+        sim_label,
+        sim_value,
+        sim_lower_is_better: true,
+        tie: Tie::Relative(0.05),
+    }
+}
+
 /// Every compared metric, in table order.
 pub(super) const COMPARED: &[Compared] = &[
     Compared {
@@ -227,64 +256,29 @@ pub(super) const COMPARED: &[Compared] = &[
         sim_lower_is_better: true,
         tie: Tie::Relative(0.10),
     },
-    Compared {
-        label: "wakeup latency p50",
-        guest: Metric::Raw("lat_p50_us"),
-        guest_label: "cyclictest p50 under hogs (µs)",
-        guest_lower_is_better: true,
-        sim_workload: "cyclictest",
-        sim_label: "periodic task's wait p50 (µs)",
-        sim_value: |r| periodic_wait_us(r, "p50_ns"),
-        sim_lower_is_better: true,
-        tie: Tie::Relative(0.05),
-    },
-    Compared {
-        label: "wakeup latency p99",
-        guest: Metric::Raw("lat_p99_us"),
-        guest_label: "cyclictest p99 under hogs (µs)",
-        guest_lower_is_better: true,
-        sim_workload: "cyclictest",
-        sim_label: "periodic task's wait p99 (µs)",
-        sim_value: |r| periodic_wait_us(r, "p99_ns"),
-        sim_lower_is_better: true,
-        tie: Tie::Relative(0.05),
-    },
-    Compared {
-        label: "wakeup latency: wait for a CPU",
-        guest: Metric::Raw("lat_wait_us"),
-        guest_label: "cyclictest thread's wait for a CPU per run under hogs, mean (µs, schedstat)",
-        guest_lower_is_better: true,
-        sim_workload: "cyclictest",
-        sim_label: "periodic task's wait, mean (µs)",
-        sim_value: |r| periodic_wait_us(r, "mean_ns"),
-        sim_lower_is_better: true,
-        tie: Tie::Relative(0.05),
-    },
-    // The same part per wakeup, as percentiles: each of cyclictest's
-    // wakeups (its `runnable`, after the timer's delivery) to its run, from
-    // a recording of the same load (bench.sh's `profile`).
-    Compared {
-        label: "wakeup latency: wait for a CPU p50",
-        guest: Metric::Raw("wake_cyclictest_p50_us"),
-        guest_label: "cyclictest's wakeups, each to its run, p50 under hogs (µs, `scx_relay record`)",
-        guest_lower_is_better: true,
-        sim_workload: "cyclictest",
-        sim_label: "periodic task's wait p50 (µs)",
-        sim_value: |r| periodic_wait_us(r, "p50_ns"),
-        sim_lower_is_better: true,
-        tie: Tie::Relative(0.05),
-    },
-    Compared {
-        label: "wakeup latency: wait for a CPU p99",
-        guest: Metric::Raw("wake_cyclictest_p99_us"),
-        guest_label: "cyclictest's wakeups, each to its run, p99 under hogs (µs, `scx_relay record`)",
-        guest_lower_is_better: true,
-        sim_workload: "cyclictest",
-        sim_label: "periodic task's wait p99 (µs)",
-        sim_value: |r| periodic_wait_us(r, "p99_ns"),
-        sim_lower_is_better: true,
-        tie: Tie::Relative(0.05),
-    },
+    cyclictest("wakeup latency p50", "lat_p50_us", "cyclictest p50 under hogs (µs)", Wait::P50),
+    cyclictest("wakeup latency p99", "lat_p99_us", "cyclictest p99 under hogs (µs)", Wait::P99),
+    cyclictest(
+        "wakeup latency: wait for a CPU",
+        "lat_wait_us",
+        "cyclictest thread's wait for a CPU per run under hogs, mean (µs, schedstat)",
+        Wait::Mean,
+    ),
+    // The same part per wakeup, as percentiles: each wakeup of cyclictest's
+    // measuring thread (its `runnable`, after the timer's delivery) to its
+    // run, from a recording of the same load (bench.sh's `profile`).
+    cyclictest(
+        "wakeup latency: wait for a CPU p50",
+        "wake_cyclictest_p50_us",
+        "cyclictest's measuring thread, each wakeup to its run, p50 under hogs (µs, `scx_relay record`)",
+        Wait::P50,
+    ),
+    cyclictest(
+        "wakeup latency: wait for a CPU p99",
+        "wake_cyclictest_p99_us",
+        "cyclictest's measuring thread, each wakeup to its run, p99 under hogs (µs, `scx_relay record`)",
+        Wait::P99,
+    ),
     Compared {
         label: "weight fairness",
         guest: Metric::Raw("fair_share_index"),
@@ -711,7 +705,7 @@ mod tests {
         assert!(md.contains("| wakeup latency p50 | cyclictest p50 under hogs (µs) | `cyclictest`: periodic task's wait p50 (µs) | within 5 % | not measured | – | none |"), "{md}");
         assert!(md.contains("| context switches (hackbench) | hackbench -g 4: its tasks' context switches per 1,000 messages | `hackbench`: waits per 1,000 messages read | within 10 % | not measured | – | none |"), "{md}");
         assert!(md.contains("| scx_relay deadline | 11.00 | 10.00–12.00 | 1 | 100.0 | 2 |"), "{md}");
-        assert!(md.contains("| wakeup latency: wait for a CPU p99 | cyclictest's wakeups, each to its run, p99 under hogs (µs, `scx_relay record`) | `cyclictest`: periodic task's wait p99 (µs) | within 5 % | yes | 1.00 | 1 of 1 the same |"), "{md}");
+        assert!(md.contains("| wakeup latency: wait for a CPU p99 | cyclictest's measuring thread, each wakeup to its run, p99 under hogs (µs, `scx_relay record`) | `cyclictest`: periodic task's wait p99 (µs) | within 5 % | yes | 1.00 | 1 of 1 the same |"), "{md}");
         assert!(!md.contains("EEVDF |"), "{md}");
         // A simulator that ranks every policy equal is said to, apart from an order it gets wrong.
         sim.insert(("fifo".into(), throughput), 100.0);
