@@ -229,6 +229,7 @@ volatile u64 nr_unbounded_kicks;	/* SCX_KICK_PREEMPT kicks of the tickless check
 volatile u64 nr_fast_placed;		/* wakeups the fast path placed itself, under a grant, without user space (fast_place) */
 volatile u64 nr_fast_preferred;		/* of those, placements on the CPU the grant's placement word preferred (fast_place) */
 volatile u64 nr_fast_preempts;		/* of those, placements that preempted a running task (SCX_KICK_PREEMPT) */
+volatile u64 nr_fast_hog_preempts;	/* of those, preempting a CPU hog whose run had not had slice_min_ns (the hog rule, fast_cpu) */
 volatile u64 nr_fast_revoked;		/* grants revoked: a fast-placed task overran its budget or its share (fast_accounting) */
 volatile u64 nr_slots_full;		/* tasks that joined and found no free slot in task_shared: never fast-placed (claim_slot) */
 
@@ -877,6 +878,18 @@ static bool cpu_ran_slice_min(s32 cpu, u64 now)
 }
 
 /*
+ * Whether @cpu runs a CPU hog and the hog rule is on (not
+ * --no-preempt-hogs): a task (not the user scheduler) whose CPU time since
+ * it last woke, this run's included, is a whole slice_ns at least
+ * (cpu_burst_start). See cpu_preemptible() and fast_cpu().
+ */
+static bool cpu_runs_hog(s32 cpu, u64 now)
+{
+	return preempt_hogs && cpu_runs_task(cpu) &&
+	       now - READ_ONCE(cpu_burst_start[cpu & (RELAY_MAX_CPUS - 1)]) >= slice_ns;
+}
+
+/*
  * Whether a wakeup handed to the user scheduler may preempt @cpu's task
  * for it (wake_usersched): one that ran slice_min_ns since it started
  * there, or, unless --no-preempt-hogs, a CPU hog, one whose CPU time since it
@@ -892,17 +905,16 @@ static bool cpu_ran_slice_min(s32 cpu, u64 now)
  * slice_min_ns of burst, which was tried: a 60 Hz frame's 4 ms of work was
  * then preempted for the user scheduler at each of hackbench's wakeups,
  * and the frame loop's p99 went from 240 to 408 ms in the guest. The fast
- * path keeps cpu_ran_slice_min() alone: with a burst rule, hackbench's
- * granted readers preempted its writers at every wakeup (it has no kick
- * limit, as wake_usersched() has), and a hackbench took 3.3 to 11.2 s
- * against 1.7 to 2.6.
+ * path takes the hog rule too (fast_cpu), but not a burst rule: with
+ * one, hackbench's granted readers preempted its writers at every wakeup
+ * (it has no kick limit, as wake_usersched() has), and a hackbench took
+ * 3.3 to 11.2 s against 1.7 to 2.6.
  */
 static bool cpu_preemptible(s32 cpu, u64 now)
 {
 	if (cpu_ran_slice_min(cpu, now))
 		return true;
-	if (!preempt_hogs || !cpu_runs_task(cpu) ||
-	    now - READ_ONCE(cpu_burst_start[cpu & (RELAY_MAX_CPUS - 1)]) < slice_ns)
+	if (!cpu_runs_hog(cpu, now))
 		return false;
 	/* Its callers kick @cpu when it returns true. */
 	__sync_fetch_and_add(&nr_usersched_hog_preempts, 1);
@@ -2047,7 +2059,11 @@ static void usersched_reenqueued(struct task_struct *p)
  * the task may use; then its own), else on the CPU whose running task it
  * preempts: the preferred one or else its own, else the one that has run longest, of those it may use whose task ran slice_min_ns
  * at least since it started there (cpu_ran_slice_min(): a
- * task pinned with fast tasks still runs) and is neither fast-placed nor
+ * task pinned with fast tasks still runs) or is a CPU hog (cpu_runs_hog(),
+ * unless --no-preempt-hogs: a hog preempted for a periodic sleeper is
+ * otherwise protected anew at each restart, and the sleeper's next wakeup
+ * finds no CPU and goes through user space; counted in
+ * nr_fast_hog_preempts) and is neither fast-placed nor
  * the user scheduler, that are not held by a higher class, and that the
  * user scheduler is not waiting for. It is queued in that CPU's DSQ at a
  * key FAST_KEY_LEAD below everything that CPU serves (so it runs next there:
@@ -2170,14 +2186,15 @@ static u64 fast_share_limit_ns(u64 w)
 
 /*
  * The CPU a fast-placed @p goes to (see above), or -1; *@running says
- * whether a task runs there (to be preempted). @pref is the policy's
+ * whether a task runs there (to be preempted), *@hog whether that task
+ * is preempted only as a CPU hog (its run had not had slice_min_ns). @pref is the policy's
  * preferred CPU (-1 = none). If @p may use it, it is taken first when idle
  * and not the CPU the waiting user scheduler runs on next; past that, an
  * idle CPU still comes before a preemption (its own, then any), and the
  * preferred CPU stands for its own in the search for a task to preempt
  * (preempted first, the scan's start).
  */
-static s32 fast_cpu(struct task_struct *p, s32 pref, bool *running)
+static s32 fast_cpu(struct task_struct *p, s32 pref, bool *running, bool *hog)
 {
 	s32 prev = scx_bpf_task_cpu(p), home = prev, best = -1, cpu;
 	u64 oldest = 0, started, now = bpf_ktime_get_ns();
@@ -2187,6 +2204,7 @@ static s32 fast_cpu(struct task_struct *p, s32 pref, bool *running)
 			!fast_waits_for(prev) && bpf_cpumask_test_cpu(prev, p->cpus_ptr);
 	struct relay_cpu_state *pst;
 	u32 i, n = nr_cpu_ids;
+	bool ran, best_hog = false;
 
 	if (pref >= 0 && pref < RELAY_MAX_CPUS && pref != prev && bpf_cpumask_test_cpu(pref, p->cpus_ptr)) {
 		home = pref;
@@ -2235,7 +2253,8 @@ static s32 fast_cpu(struct task_struct *p, s32 pref, bool *running)
 			*running = false;
 			return cpu;
 		}
-		if (!cpu_ran_slice_min(cpu, now))
+		ran = cpu_ran_slice_min(cpu, now);
+		if (!ran && !cpu_runs_hog(cpu, now))
 			continue;
 		/*
 		 * Its own CPU, where the timer that wakes a sleeper fires:
@@ -2244,15 +2263,18 @@ static s32 fast_cpu(struct task_struct *p, s32 pref, bool *running)
 		 */
 		if (cpu == home) {
 			best = cpu;
+			best_hog = !ran;
 			break;
 		}
 		started = READ_ONCE(cpu_started_ns[cpu & (RELAY_MAX_CPUS - 1)]);
 		if (best < 0 || started < oldest) {
 			best = cpu;
 			oldest = started;
+			best_hog = !ran;
 		}
 	}
 	*running = true;
+	*hog = best_hog;
 	return best;
 }
 
@@ -2262,7 +2284,7 @@ static bool fast_place(struct task_struct *p, u64 enq_flags)
 	struct task_ctx *tctx = lookup_task_ctx(p);
 	struct relay_task_shared *sh;
 	u64 grant, key, now_key, place;
-	bool running = false;
+	bool running = false, hog = false;
 	s32 cpu, *waiting;
 
 	if (partial_mode || !(enq_flags & SCX_ENQ_WAKEUP) || !tctx)
@@ -2277,7 +2299,7 @@ static bool fast_place(struct task_struct *p, u64 enq_flags)
 	if (task_weight(p) < WEIGHT_NICE_0)
 		return false;
 	place = own_placement(p, sh);
-	cpu = fast_cpu(p, placement_cpu(place), &running);
+	cpu = fast_cpu(p, placement_cpu(place), &running, &hog);
 	waiting = fast_waiting_of(cpu);
 	if (!waiting || __sync_val_compare_and_swap(waiting, 0, p->pid) != 0)
 		return false;
@@ -2296,6 +2318,8 @@ static bool fast_place(struct task_struct *p, u64 enq_flags)
 	__sync_fetch_and_add(&nr_fast_placed, 1);
 	if (running)
 		__sync_fetch_and_add(&nr_fast_preempts, 1);
+	if (running && hog)
+		__sync_fetch_and_add(&nr_fast_hog_preempts, 1);
 	if (cpu == placement_cpu(place))
 		__sync_fetch_and_add(&nr_fast_preferred, 1);
 	return true;

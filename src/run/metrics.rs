@@ -113,6 +113,8 @@ pub struct Metrics {
     pub fast_placed: u64,
     #[stat(desc = "Of those, placements that preempted a running task")]
     pub fast_preempts: u64,
+    #[stat(desc = "Of those, preemptions of a CPU hog before its run had the minimum slice (0 with --no-preempt-hogs)")]
+    pub fast_hog_preempts: u64,
     #[stat(desc = "Of the fast placements, those on the CPU the policy's grant preferred")]
     pub fast_preferred: u64,
     #[stat(desc = "Fast-path grants revoked: a task overran its budget or its share of a CPU")]
@@ -168,6 +170,7 @@ impl From<&StatsLine> for Metrics {
             usersched_hog_preempts,
             fast_placed,
             fast_preempts,
+            fast_hog_preempts,
             fast_preferred,
             fast_revoked,
             slots_full,
@@ -209,6 +212,7 @@ impl From<&StatsLine> for Metrics {
             usersched_hog_preempts,
             fast_placed,
             fast_preempts,
+            fast_hog_preempts,
             fast_preferred,
             fast_revoked,
             slots_full,
@@ -271,6 +275,7 @@ impl Metrics {
             usersched_hog_preempts: d(n.usersched_hog_preempts, e.usersched_hog_preempts),
             fast_placed: d(n.fast_placed, e.fast_placed),
             fast_preempts: d(n.fast_preempts, e.fast_preempts),
+            fast_hog_preempts: d(n.fast_hog_preempts, e.fast_hog_preempts),
             fast_preferred: d(n.fast_preferred, e.fast_preferred),
             fast_revoked: d(n.fast_revoked, e.fast_revoked),
             slots_full: d(n.slots_full, e.slots_full),
@@ -366,6 +371,7 @@ impl From<&Metrics> for StatsLine {
             usersched_hog_preempts,
             fast_placed,
             fast_preempts,
+            fast_hog_preempts,
             fast_preferred,
             fast_revoked,
             slots_full,
@@ -411,6 +417,7 @@ impl From<&Metrics> for StatsLine {
                     usersched_hog_preempts,
                     fast_placed,
                     fast_preempts,
+                    fast_hog_preempts,
                     fast_preferred,
                     fast_revoked,
                     slots_full,

@@ -23,7 +23,8 @@
 #                             end), rustland, bpfland
 #                             (upstream's all-BPF scx_bpfland), baseline
 #                             (/bin/scx_relay_baseline, an earlier commit's
-#                             scx_relay, with --policy deadline), relay-eevdf
+#                             scx_relay, with --policy deadline),
+#                             baseline-fast (the same with --fast-path), relay-eevdf
 #                             (scx_relay's eevdf policy), <policy>-fast
 #                             (that policy with --fast-path:
 #                             deadline-fast, interactive-fast), or any
@@ -163,6 +164,7 @@ start_sched() {
 	rustland) set -- scx_rustland ;;
 	bpfland) set -- scx_bpfland ;;
 	baseline) set -- scx_relay_baseline $relay_sub --policy deadline --stats 1 ;;
+	baseline-fast) set -- scx_relay_baseline $relay_sub --policy deadline --fast-path --stats 1 ;;
 	relay-eevdf) set -- scx_relay $relay_sub --policy eevdf --stats 1 ;;
 	*-fast) set -- scx_relay $relay_sub --policy "${sched%-fast}" --fast-path --stats 1 ;;
 	*) set -- scx_relay $relay_sub --policy "$sched" --stats 1 ;;
@@ -557,7 +559,7 @@ run_frames() {
 # decision (wakeup to decision applied, decision to running), and those the
 # kernel placed (an idle CPU's fast path, kernel threads), percentiles in us.
 run_profile() {
-	case $sched in eevdf | eevdf-nohrtick | rustland | bpfland | baseline) return 0 ;; esac
+	case $sched in eevdf | eevdf-nohrtick | rustland | bpfland | baseline | baseline-fast) return 0 ;; esac
 	rec=/tmp/bench-profile.rec
 	stop_sched
 	relay_sub="record -o $rec"

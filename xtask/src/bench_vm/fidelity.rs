@@ -298,7 +298,7 @@ pub(super) const COMPARED: &[Compared] = &[
 /// command does), or `None` for the kernel, the peer and the baseline.
 pub(super) fn policy_of(scheduler: &str) -> Option<(&str, bool)> {
     match scheduler {
-        "rustland" | "bpfland" | "baseline" => None,
+        "rustland" | "bpfland" | "baseline" | "baseline-fast" => None,
         kernel if KERNEL_SCHEDULERS.contains(&kernel) => None,
         other => match other.strip_suffix("-fast") {
             Some(policy) => Some((policy, true)),

@@ -56,16 +56,17 @@ const PAYLOAD: &str = "bench/bench.sh";
 const PEER_VERSION: &str = "1.1.4";
 /// The schedulers the guest knows, in table order: the kernel's EEVDF (also
 /// without its HRTICK feature), the peer, upstream's scx_bpfland, the
-/// baseline, and scx_relay's shipped policies by their names but for
+/// baseline (also with `--fast-path`: `baseline-fast`), and scx_relay's shipped policies by their names but for
 /// `relay-eevdf`, scx_relay's eevdf policy (`eevdf` is the kernel's), and
 /// `deadline-fast` and `interactive-fast`, those policies with
 /// `--fast-path`.
-const SCHEDULERS: [&str; 12] = [
+const SCHEDULERS: [&str; 13] = [
     "eevdf",
     "eevdf-nohrtick",
     "rustland",
     "bpfland",
     "baseline",
+    "baseline-fast",
     "deadline",
     "deadline-fast",
     "fifo",
@@ -97,8 +98,9 @@ pub struct Options {
     pub rounds: u32,
     /// Schedulers to compare, comma separated: eevdf (the kernel's),
     /// eevdf-nohrtick (the kernel's, its HRTICK feature off), rustland,
-    /// bpfland (upstream's all-BPF scheduler), baseline (needs
-    /// `--baseline`), and scx_relay's policies
+    /// bpfland (upstream's all-BPF scheduler), baseline and
+    /// baseline-fast (need `--baseline`; the latter with `--fast-path`),
+    /// and scx_relay's policies
     /// (deadline, fifo, interactive, local, relay-eevdf; deadline-fast and
     /// interactive-fast with `--fast-path`). Default:
     /// eevdf,rustland,deadline,fifo; with `--sim-fidelity`, every shipped
@@ -218,8 +220,9 @@ fn rerender(ws: &Workspace, opts: &Options, raw: &Path) -> Result<bool> {
 }
 
 /// Rejects a round count of 0, schedulers the guest does not know and
-/// `baseline` without `--baseline`; `--baseline` adds `baseline` to the
-/// schedulers when they do not list it. Fills in the default schedulers.
+/// `baseline` or `baseline-fast` without `--baseline`; `--baseline` adds
+/// `baseline` to the schedulers when they list neither. Fills in the
+/// default schedulers.
 fn check_options(ws: &Workspace, opts: &mut Options) -> Result<()> {
     ensure!(opts.rounds >= 1, "--rounds must be at least 1");
     // frame_pacer runs 60 frames a second: the work must fit in one.
@@ -248,10 +251,10 @@ fn check_options(ws: &Workspace, opts: &mut Options) -> Result<()> {
     for name in &opts.schedulers {
         ensure!(SCHEDULERS.contains(&name.as_str()), "unknown scheduler '{name}' (known: {})", SCHEDULERS.join(", "));
     }
-    let listed = opts.schedulers.iter().any(|s| s == "baseline");
-    match &opts.baseline {
-        Some(_) if !listed => opts.schedulers.push("baseline".to_owned()),
-        None if listed => bail!("the scheduler 'baseline' needs --baseline REV (the commit to build it from)"),
+    let listed = opts.schedulers.iter().find(|s| *s == "baseline" || *s == "baseline-fast");
+    match (&opts.baseline, listed) {
+        (Some(_), None) => opts.schedulers.push("baseline".to_owned()),
+        (None, Some(name)) => bail!("the scheduler '{name}' needs --baseline REV (the commit to build it from)"),
         _ => {}
     }
     Ok(())
@@ -562,6 +565,7 @@ fn display_name(scheduler: &str) -> &str {
         "rustland" => "scx_rustland",
         "bpfland" => "scx_bpfland",
         "baseline" => "baseline deadline",
+        "baseline-fast" => "baseline deadline, fast path",
         "deadline" => "scx_relay deadline",
         "deadline-fast" => "scx_relay deadline, fast path",
         "fifo" => "scx_relay fifo",
@@ -712,6 +716,13 @@ mod tests {
         let mut opts = parse(&["--schedulers", "deadline,baseline"]);
         let err = check_options(&ws, &mut opts).unwrap_err().to_string();
         assert!(err.contains("needs --baseline"), "{err}");
+        // baseline-fast: the baseline with --fast-path; baseline is not added beside it.
+        let mut opts = parse(&["--schedulers", "deadline-fast,baseline-fast", "--baseline", "abc"]);
+        check_options(&ws, &mut opts).unwrap();
+        assert_eq!(opts.schedulers, ["deadline-fast", "baseline-fast"]);
+        let mut opts = parse(&["--schedulers", "baseline-fast"]);
+        let err = check_options(&ws, &mut opts).unwrap_err().to_string();
+        assert!(err.contains("'baseline-fast' needs --baseline"), "{err}");
         // --sim-fidelity compares scx_relay's policies only.
         let mut opts = parse(&["--sim-fidelity", "--schedulers", "deadline,relay-eevdf"]);
         check_options(&ws, &mut opts).unwrap();
