@@ -284,6 +284,11 @@ struct TaskWakeups {
     /// still waiting when the recording ended is not in it; with none,
     /// `null`.
     wait: Option<Waits>,
+    /// Of those, the waits of the wakeups a user decision placed, and of
+    /// those the kernel placed (`Wakeups`' two paths; a fast path's
+    /// placement is the kernel's); `null` for a path none took.
+    via_user_space: Option<Waits>,
+    in_kernel: Option<Waits>,
 }
 
 /// How many names `WakeupContexts::by_name` keeps, and tasks `by_task`.
@@ -296,15 +301,16 @@ impl WakeupContexts {
         }
         let names = last_names(rec);
         let name_of = |pid: i32| names.get(&pid).cloned().unwrap_or_else(|| "?".to_owned());
-        // Per task: wakeups, those in interrupt context, their waits (ns).
-        let mut by_task: HashMap<i32, (u64, u64, Vec<u64>)> = HashMap::new();
+        // Per task: wakeups, those in interrupt context, their waits (ns)
+        // and which of those a user decision placed.
+        let mut by_task: HashMap<i32, (u64, u64, Vec<(u64, bool)>)> = HashMap::new();
         for e in rec.events.iter().filter(|e| e.is_wakeup()) {
             let t = by_task.entry(e.pid).or_default();
             t.0 += 1;
             t.1 += u64::from(e.in_interrupt());
         }
         for w in &replay.wakeups {
-            by_task.entry(w.pid).or_default().2.push(w.total_ns);
+            by_task.entry(w.pid).or_default().2.push((w.total_ns, w.decided_ns.is_some()));
         }
         let mut by_name: HashMap<String, NameWakeups> = HashMap::new();
         for (&pid, t) in &by_task {
@@ -322,8 +328,12 @@ impl WakeupContexts {
         let by_task = tasks
             .into_iter()
             .map(|(pid, (wakeups, in_interrupt, waits))| {
-                let wait = (!waits.is_empty()).then(|| Waits::of(waits));
-                (pid, TaskWakeups { comm: name_of(pid), wakeups, in_interrupt, wait })
+                let of = |keep: &dyn Fn(bool) -> bool| {
+                    let w: Vec<u64> = waits.iter().filter(|(_, user)| keep(*user)).map(|(ns, _)| *ns).collect();
+                    (!w.is_empty()).then(|| Waits::of(w))
+                };
+                let (wait, via_user_space, in_kernel) = (of(&|_| true), of(&|user| user), of(&|user| !user));
+                (pid, TaskWakeups { comm: name_of(pid), wakeups, in_interrupt, wait, via_user_space, in_kernel })
             })
             .collect();
         Some(WakeupContexts { wakeups, in_interrupt, by_name: top.into_iter().collect(), by_task })
@@ -530,6 +540,13 @@ mod tests {
         assert_eq!((u.to_decision.samples, u.to_decision.p50_us), (1, 30.0));
         assert_eq!((u.decision_to_run.p50_us, u.total.p99_us), (60.0, 90.0));
         assert_eq!((s.in_kernel.samples, s.in_kernel.max_us), (1, 5.0));
+        // Per task, the same split.
+        let tasks = Summary::of(&rec, &r, 0).wakeup_contexts.expect("a current recording").by_task;
+        let (seven, eight) = (&tasks[&7], &tasks[&8]);
+        let user = seven.via_user_space.as_ref().expect("7's wakeup was decided");
+        assert_eq!((user.samples, user.p50_us), (1, 90.0));
+        assert!(seven.in_kernel.is_none() && eight.via_user_space.is_none());
+        assert_eq!(eight.in_kernel.as_ref().map(|w| (w.samples, w.p50_us)), Some((1, 5.0)));
     }
 
     /// Wakeups that ran in interrupt context are counted apart; a file of a

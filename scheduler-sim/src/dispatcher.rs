@@ -147,10 +147,19 @@ impl Machine {
     /// every wakeup of a periodic sleeper is protected anew at each
     /// restart.
     pub(crate) fn cpu_preemptible(&self, cpu: u32) -> bool {
+        self.cpu_ran_slice_min(cpu) || self.cpu_runs_hog(cpu)
+    }
+
+    /// Whether `preempt_hogs` is on and `cpu` runs a CPU hog: a task (not
+    /// the user scheduler) whose CPU time since it last woke, this run's
+    /// included, is a whole `slice_ns` at least (the BPF's
+    /// `cpu_runs_hog`). Such a task may be preempted at once, for the user
+    /// scheduler ([`Machine::cpu_preemptible`]) and for a fast-placed
+    /// wakeup ([`Machine::pick_fast_cpu`], while the rule does not rest
+    /// there: [`crate::machine::Cpu::hog_rule_after_ns`]).
+    pub(crate) fn cpu_runs_hog(&self, cpu: u32) -> bool {
         let CpuState::Task { task, since } = self.cpus[cpu as usize].state else { return false };
-        self.cpu_ran_slice_min(cpu)
-            || (self.preempt_hogs
-                && self.tasks[task as usize].exec_runtime + self.now.saturating_sub(since) >= self.slice_ns)
+        self.preempt_hogs && self.tasks[task as usize].exec_runtime + self.now.saturating_sub(since) >= self.slice_ns
     }
 
     /// The dispatcher places task `id` itself, with the default slice, in
@@ -524,7 +533,7 @@ impl Machine {
     /// goes back through user space.
     fn preempt(&mut self, id: TaskId, cpu: u32) {
         self.counters.preemptions += 1;
-        self.stopped(id, true);
+        self.stopped(id, cpu, true);
         let t = &mut self.tasks[id as usize];
         t.runnable_since = self.now;
         t.slice_left = 0;

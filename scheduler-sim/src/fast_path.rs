@@ -94,7 +94,7 @@ impl Machine {
     /// runnable, its CPU time since its wakeup into `avg_burst_ns`. Then,
     /// at every stop, the fast path's accounting (see
     /// [`Machine::fast_accounting`]).
-    pub(crate) fn stopped(&mut self, id: TaskId, runnable: bool) {
+    pub(crate) fn stopped(&mut self, id: TaskId, cpu: u32, runnable: bool) {
         let t = &self.tasks[id as usize];
         let run = self.now.saturating_sub(t.start_ts);
         if let Some(slot) = find_slot(self.task_shared.slots(), t.pid) {
@@ -103,11 +103,13 @@ impl Machine {
                 slot.avg_burst_ns.store(ewma(slot.avg_burst_ns.load(Relaxed), t.exec_runtime), Relaxed);
             }
         }
-        self.fast_accounting(id, run);
+        self.fast_accounting(id, cpu, run);
     }
 
-    /// At every stop of task `id`, after a run of `run` ns (the BPF's
-    /// `fast_accounting`): a fast-placed run's fast status ends, and its
+    /// At every stop of task `id` on `cpu`, after a run of `run` ns (the BPF's
+    /// `fast_accounting`): a fast-placed run's fast status ends (if it
+    /// preempted a hog by the hog rule, the rule rests on `cpu` for `run`
+    /// ns: [`crate::machine::Cpu::hog_rule_after_ns`]), and its
     /// run goes into the task's window (restarted, empty, when it is over
     /// [`FAST_WINDOW_MS`] old); the grant is revoked if the fast-placed
     /// runs in the window used more than the run's effective weight allows
@@ -120,11 +122,16 @@ impl Machine {
     /// names the grant the slot holds now (a policy that changed it in the
     /// middle of the burst had not seen the overrun), none if the policy
     /// withdrew it.
-    pub(crate) fn fast_accounting(&mut self, id: TaskId, run: u64) {
+    pub(crate) fn fast_accounting(&mut self, id: TaskId, cpu: u32, run: u64) {
         let (now, slice_ns) = (self.now, self.slice_ns);
         let t = &mut self.tasks[id as usize];
         let run_grant = t.fast.run_grant.take();
+        let hog_run = std::mem::take(&mut t.fast.hog_run);
         let mut overrun = false;
+        if run_grant.is_some() && hog_run {
+            self.cpus[cpu as usize].hog_rule_after_ns = now + run;
+        }
+        let t = &mut self.tasks[id as usize];
         if run_grant.is_some() {
             let w = &mut t.fast;
             if now.saturating_sub(w.window_start_ns) > FAST_WINDOW_NS {
@@ -217,7 +224,8 @@ impl Machine {
     /// runs or waits for a CPU ([`Machine::user_wants_cpu`]): the first with
     /// nothing running (a CPU kicked, about to dispatch), else, among those
     /// whose task may be preempted ([`Machine::cpu_ran_slice_min`]: it ran
-    /// `slice_min_ns` at least since it started), the one whose task started its run
+    /// `slice_min_ns` at least since it started; or [`Machine::fast_hog_rule`]:
+    /// a CPU hog, with `preempt_hogs`, the rule not resting there), the one whose task started its run
     /// earliest (on a tie, the first scanned); `None` if none is left. The
     /// preferred CPU, if any, stands for `from` in that scan: its start,
     /// and preempted first.
@@ -271,7 +279,7 @@ impl Machine {
                 CpuState::User { .. } => continue,
                 CpuState::Task { task, .. } => &self.tasks[task as usize],
             };
-            if task.fast.run_grant.is_some() || !self.cpu_ran_slice_min(c) {
+            if task.fast.run_grant.is_some() || !(self.cpu_ran_slice_min(c) || self.fast_hog_rule(id, c)) {
                 continue;
             }
             // Its own CPU (or the preferred one) first: a local
@@ -288,14 +296,27 @@ impl Machine {
 
     /// Whether `cpu` runs a task (not the user scheduler) that has run
     /// `slice_min_ns` at least since it started there (the BPF's
-    /// `cpu_ran_slice_min`): only such a task may be preempted for a
-    /// fast-placed wakeup, so a task pinned beside fast tasks still runs.
-    /// (Not also a hog at once, as [`Machine::cpu_preemptible`], the user
-    /// hand-off's guard: a rule of that kind had hackbench's granted readers
-    /// preempt its writers at every wakeup in the guest.)
+    /// `cpu_ran_slice_min`): only such a task, or a CPU hog
+    /// ([`Machine::fast_hog_rule`]), may be preempted for a fast-placed
+    /// wakeup, so a task pinned beside fast tasks still runs. (Not a burst
+    /// rule, every task past `slice_min_ns` since it last woke: one had
+    /// hackbench's granted readers preempt its writers at every wakeup in
+    /// the guest.)
     pub(crate) fn cpu_ran_slice_min(&self, cpu: u32) -> bool {
         let CpuState::Task { task, .. } = self.cpus[cpu as usize].state else { return false };
         self.now.saturating_sub(self.tasks[task as usize].start_ts) >= self.slice_min_ns
+    }
+
+    /// Whether a fast-placed wakeup may preempt `cpu`'s task at once as a
+    /// CPU hog (the BPF's `fast_hog_rule`): [`Machine::cpu_runs_hog`], and
+    /// the rule does not rest on `cpu` (see
+    /// [`crate::machine::Cpu::hog_rule_after_ns`]: without the rest,
+    /// granted tasks that ran 45 % of a CPU each, twice as many as the
+    /// CPUs, left pinned hogs 16 % of a CPU, under half an even split).
+    pub(crate) fn fast_hog_rule(&self, id: TaskId, cpu: u32) -> bool {
+        let light = find_slot(self.task_shared.slots(), self.tasks[id as usize].pid)
+            .is_some_and(|s| s.avg_burst_ns.load(Relaxed) < self.slice_min_ns / 4);
+        light && self.cpu_runs_hog(cpu) && self.now >= self.cpus[cpu as usize].hog_rule_after_ns
     }
 
     /// Places task `id`, woken under `grant`, in `cpu`'s own queue at a key
@@ -325,6 +346,10 @@ impl Machine {
             CpuState::Idle => self.kick(cpu),
             CpuState::Task { .. } => {
                 self.counters.fast_preempts += 1;
+                if !self.cpu_ran_slice_min(cpu) {
+                    self.counters.fast_hog_preempts += 1;
+                    self.tasks[id as usize].fast.hog_run = true;
+                }
                 self.events.push(self.now, Event::FastKick(cpu));
             }
             CpuState::Kicked | CpuState::User { .. } => {}
@@ -605,6 +630,68 @@ mod tests {
         assert!(!m.cpu_preemptible(1) && !m.cpu_ran_slice_min(1), "the user scheduler is never preempted");
     }
 
+    /// With `preempt_hogs`, a fast-placed wakeup of a light task (average
+    /// burst under a quarter of `slice_min`) also preempts a CPU hog whose
+    /// run there is shorter than `slice_min` (the BPF's `fast_hog_rule`),
+    /// counted in `fast_hog_preempts`, unless the rule rests on that CPU;
+    /// without `preempt_hogs`, the wakeup finds no CPU. A hog-rule run's
+    /// stop rests the rule on its CPU for as long as it ran.
+    #[test]
+    fn a_hog_is_preempted_for_a_fast_wakeup_at_once() {
+        let hogs_put_back = |m: &mut Machine| {
+            for c in 0..2u32 {
+                let CpuState::Task { task, .. } = m.cpus[c as usize].state else { panic!("CPU {c} runs a hog") };
+                m.cpus[c as usize].state = CpuState::Task { task, since: m.now - 10_000 };
+                m.tasks[task as usize].start_ts = m.now - 10_000;
+            }
+            m.tasks[1].exec_runtime = m.slice_ns;
+        };
+        // Not light, or the rule resting on CPU 1: no CPU.
+        let mut m = saturated(2);
+        m.preempt_hogs = true;
+        let p = 2;
+        let pid = m.tasks[p as usize].pid;
+        slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000)));
+        hogs_put_back(&mut m);
+        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(1), "light");
+        slot(&m, p).avg_burst_ns.store(m.slice_min_ns / 4, Relaxed);
+        assert_eq!(m.pick_fast_cpu(p, 0, None), None, "its bursts are a quarter of slice_min");
+        slot(&m, p).avg_burst_ns.store(0, Relaxed);
+        m.cpus[1].hog_rule_after_ns = m.now + 1;
+        assert_eq!(m.pick_fast_cpu(p, 0, None), None, "the rule rests on CPU 1");
+        m.cpus[1].hog_rule_after_ns = m.now;
+        m.wake(p);
+        assert_eq!(m.counters.fast_hog_preempts, 1);
+        assert!(m.tasks[p as usize].fast.hog_run);
+        // It runs 30 µs (its start, as the CPU's dispatch would make it).
+        m.tasks[p as usize].start_ts = m.now;
+        m.now += 30_000;
+        m.stopped(p, 1, false);
+        assert_eq!(m.cpus[1].hog_rule_after_ns, m.now + 30_000, "rests as long as the run took");
+        assert!(!m.tasks[p as usize].fast.hog_run);
+
+        for hog_rule in [false, true] {
+            let mut m = saturated(2);
+            m.preempt_hogs = hog_rule;
+            let p = 2;
+            let pid = m.tasks[p as usize].pid;
+            slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000)));
+            // Both hogs were put back on their CPUs 10 µs ago, hog 1 after
+            // a whole slice of CPU since it last woke.
+            for c in 0..2u32 {
+                let CpuState::Task { task, .. } = m.cpus[c as usize].state else { panic!("CPU {c} runs a hog") };
+                m.cpus[c as usize].state = CpuState::Task { task, since: m.now - 10_000 };
+                m.tasks[task as usize].start_ts = m.now - 10_000;
+            }
+            m.tasks[1].exec_runtime = m.slice_ns;
+            let want = if hog_rule { Some(1) } else { None };
+            assert_eq!(m.pick_fast_cpu(p, 0, None), want, "hog rule {hog_rule}");
+            m.wake(p);
+            let (placed, hogs) = (m.counters.fast_placed, m.counters.fast_hog_preempts);
+            assert_eq!((placed, hogs), if hog_rule { (1, 1) } else { (0, 0) }, "hog rule {hog_rule}");
+        }
+    }
+
     /// `fast_waiting` names the waiting task: another task starting on its
     /// CPU leaves it (the CPU still serves its queues first, and takes no
     /// second fast task); the task starting releases it, and so does its
@@ -733,7 +820,7 @@ mod tests {
         (0..100u64).find(|i| {
             m.now = 1_000_000 + i * 1_000_000;
             ran(m, p, true, 900_000);
-            m.stopped(p, false);
+            m.stopped(p, 0, false);
             m.counters.fast_revoked > 0
         })
     }
@@ -762,7 +849,7 @@ mod tests {
             let before = m.counters.fast_revoked;
             m.now += 200_000_000;
             ran(&mut m, p, true, 1_000_000);
-            m.stopped(p, runnable);
+            m.stopped(p, 0, runnable);
             assert_eq!(m.counters.fast_revoked, before + 1, "runnable: {runnable}");
             assert_eq!(slot(&m, p).stats(pid).unwrap().revoked_ns, m.now);
             assert_eq!(
@@ -869,7 +956,7 @@ mod tests {
         // scheduler: stopped runnable, enqueued again, to user space).
         m.now += 400_000;
         m.account(0, p, m.now - 400_000);
-        m.stopped(p, true);
+        m.stopped(p, 0, true);
         m.enqueue(p, 0, false);
         assert_eq!(m.tasks[p as usize].state, TaskState::InUser);
         assert_eq!(m.counters.fast_revoked, 0, "0.4 ms of a 1 ms budget");
@@ -877,11 +964,11 @@ mod tests {
         // Placed by a decision, it runs 0.5 ms more: 0.9 ms, not yet; then 0.2 ms more.
         m.now += 1_000_000;
         ran_on(&mut m, p, 500_000);
-        m.stopped(p, true);
+        m.stopped(p, 0, true);
         assert_eq!(m.counters.fast_revoked, 0, "0.9 ms");
         m.now += 1_000_000;
         ran_on(&mut m, p, 200_000);
-        m.stopped(p, false);
+        m.stopped(p, 0, false);
         assert_eq!(m.counters.fast_revoked, 1, "1.1 ms: the burst reached the budget");
         let s = slot(&m, p).stats(pid).unwrap();
         assert!(s.revoked && s.revoked_ns == m.now, "{s:?}");
@@ -894,12 +981,12 @@ mod tests {
         slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000)));
         m.now += 10_000_000;
         ran(&mut m, p, true, 400_000);
-        m.stopped(p, true);
+        m.stopped(p, 0, true);
         slot(&m, p).publish(pid, Some(FastGrant::new(2_000_000)));
         let changed = slot(&m, p).grant.load(Relaxed);
         m.now += 1_000_000;
         ran_on(&mut m, p, 700_000);
-        m.stopped(p, false);
+        m.stopped(p, 0, false);
         assert_eq!(m.counters.fast_revoked, 2, "the grant written in the middle of the burst");
         assert_eq!(slot(&m, p).revoked_grant.load(Relaxed), changed);
         assert_eq!(m.tasks[p as usize].fast.burst_grant, None, "an overrun clears it");
@@ -907,21 +994,21 @@ mod tests {
         slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000)));
         m.now += 10_000_000;
         ran(&mut m, p, true, 400_000);
-        m.stopped(p, true);
+        m.stopped(p, 0, true);
         slot(&m, p).publish(pid, None);
         m.now += 1_000_000;
         ran_on(&mut m, p, 700_000);
-        m.stopped(p, false);
+        m.stopped(p, 0, false);
         assert_eq!(m.counters.fast_revoked, 2, "withdrawn: nothing to revoke");
         assert_eq!(m.tasks[p as usize].fast.burst_grant, None, "an overrun clears it all the same");
         slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000)));
         // A wakeup the policy placed: 5 ms of ordinary runs, no revoke.
         m.now += 10_000_000;
         ran(&mut m, p, false, 2_500_000);
-        m.stopped(p, true);
+        m.stopped(p, 0, true);
         m.now += 5_000_000;
         ran_on(&mut m, p, 2_500_000);
-        m.stopped(p, false);
+        m.stopped(p, 0, false);
         assert_eq!(m.counters.fast_revoked, 2);
         assert!(slot(&m, p).stats(pid).unwrap().granted);
         // A wakeup clears it (here one not fast-placed: CPU 0, the only

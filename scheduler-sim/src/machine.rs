@@ -118,6 +118,11 @@ pub(crate) struct Cpu {
     /// starts here. While set, this CPU's dispatch serves its queues before
     /// the user scheduler.
     pub(crate) fast_waiting: Option<TaskId>,
+    /// Until when the fast path's hog rule rests on this CPU (the BPF's
+    /// `hog_rule_after_ns`): the stop of the last fast-placed run that
+    /// preempted a hog here by the rule, plus that run's length. So the
+    /// rule takes at most about half of the CPU from its hogs.
+    pub(crate) hog_rule_after_ns: u64,
     /// When the last run here stopped, while nothing has started since:
     /// where a CPU's free → run time begins ([`Machine::start_task`]).
     pub(crate) free_since: Option<u64>,
@@ -191,6 +196,9 @@ pub(crate) struct Counters {
     pub(crate) fast_placed: u64,
     /// Of those, the ones whose kick preempted a running task.
     pub(crate) fast_preempts: u64,
+    /// Of those, preemptions of a CPU hog whose run had not had
+    /// `slice_min_ns` (the hog rule).
+    pub(crate) fast_hog_preempts: u64,
     /// Fast-path grants revoked for an overrun.
     pub(crate) fast_revoked: u64,
     pub(crate) affinity_violations: u64,
@@ -365,6 +373,7 @@ impl Machine {
                 run_seq: 0,
                 aging: Aging::default(),
                 fast_waiting: None,
+                hog_rule_after_ns: 0,
                 free_since: None,
                 late_tick_for: None,
             })
@@ -658,7 +667,7 @@ impl Machine {
                 if let Some(r) = &mut self.recorder {
                     r.blocks(self.now, cpu);
                 }
-                self.stopped(id, false);
+                self.stopped(id, cpu, false);
                 if self.tasks[id as usize].state == TaskState::Exited {
                     self.exit_task(id);
                 }

@@ -311,6 +311,9 @@ pub struct DispatchCounts {
     /// Of `fast_placed`, those whose kick preempted the CPU's running task
     /// (the rest went to an idle CPU, or found the run ending anyway).
     pub fast_preempts: u64,
+    /// Of `fast_preempts`, those of a CPU hog whose run there had not had
+    /// `slice_min_ns` (the hog rule; 0 without `preempt_hogs`).
+    pub fast_hog_preempts: u64,
     /// Fast-path grants the dispatcher revoked: a fast-placed run overran
     /// its budget, or the task's fast-placed runs used more than
     /// `FAST_SHARE_PCT` % of a CPU over `FAST_WINDOW_MS`.
@@ -714,6 +717,7 @@ fn dispatch_counts(c: &Counters) -> DispatchCounts {
         aged: c.aged,
         fast_placed: c.fast_placed,
         fast_preempts: c.fast_preempts,
+        fast_hog_preempts: c.fast_hog_preempts,
         fast_revoked: c.fast_revoked,
     }
 }
@@ -949,8 +953,15 @@ impl Report {
         if d.fast_placed + d.fast_revoked + e.grants + e.regrants + e.grants_withdrawn > 0 {
             let _ = writeln!(
                 s,
-                "{:<14} {} placed ({} preempting), {} revoked; {} grants, {} regrants, {} withdrawn",
-                "fast path", d.fast_placed, d.fast_preempts, d.fast_revoked, e.grants, e.regrants, e.grants_withdrawn
+                "{:<14} {} placed ({} preempting, {} of them a hog), {} revoked; {} grants, {} regrants, {} withdrawn",
+                "fast path",
+                d.fast_placed,
+                d.fast_preempts,
+                d.fast_hog_preempts,
+                d.fast_revoked,
+                e.grants,
+                e.regrants,
+                e.grants_withdrawn
             );
         }
         let _ = writeln!(

@@ -216,6 +216,10 @@ pub(crate) struct FastState {
     /// placement word's; the BPF's `fast_weight`), which bounds the
     /// window's CPU ([`scheduler_core::shared::fast_share_limit_ns`]).
     pub(crate) run_weight: u64,
+    /// Its current fast-placed run preempted a CPU hog by the hog rule (the
+    /// BPF's `fast_hog`): at its stop, the rule rests on that CPU for as
+    /// long as the run took ([`crate::machine::Cpu::hog_rule_after_ns`]).
+    pub(crate) hog_run: bool,
 }
 
 impl SimTask {

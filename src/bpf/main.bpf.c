@@ -254,6 +254,7 @@ static u32 usersched_needed;			/* heartbeat request (bool) */
 static u32 usersched_on_cpu;			/* the user scheduler is running (bool) */
 static u64 usersched_kick_ns;			/* last kick to get it a CPU (ns) */
 static u64 cpu_started_ns[RELAY_MAX_CPUS];	/* when each CPU's current task started (ns) */
+static u64 hog_rule_after_ns[RELAY_MAX_CPUS];	/* the fast path's hog rule rests on this CPU until then (fast_hog_rule) */
 static u64 cpu_burst_start[RELAY_MAX_CPUS];	/* its start less its CPU time since it last woke (ns; cpu_preemptible) */
 static u64 cpu_running_key[RELAY_MAX_CPUS];	/* the key (dsq_vtime) each CPU's current task started with; 0 for the user scheduler (see pinned_waiter_displaces) */
 static u8 unbounded_on[RELAY_MAX_CPUS];		/* the CPU's current task runs an unbounded slice (bool, --tickless) */
@@ -427,6 +428,7 @@ struct task_ctx {
 	u64 fast_window_ns;   /* start of its fast-path share window (ns) */
 	u64 fast_window_used; /* CPU its fast-placed runs used in that window (ns) */
 	u64 fast_weight;      /* the effective weight its current run was fast-placed at (placement word; load weight) */
+	u8 fast_hog;	      /* its current fast-placed run preempted a CPU hog by the hog rule (fast_hog_rule) */
 	u32 slot;	      /* its slot in task_shared + 1; 0 = none (claim_slot) */
 };
 
@@ -2059,8 +2061,8 @@ static void usersched_reenqueued(struct task_struct *p)
  * the task may use; then its own), else on the CPU whose running task it
  * preempts: the preferred one or else its own, else the one that has run longest, of those it may use whose task ran slice_min_ns
  * at least since it started there (cpu_ran_slice_min(): a
- * task pinned with fast tasks still runs) or is a CPU hog (cpu_runs_hog(),
- * unless --no-preempt-hogs: a hog preempted for a periodic sleeper is
+ * task pinned with fast tasks still runs) or, for a light task, is a CPU
+ * hog (fast_hog_rule(): a hog preempted for a periodic sleeper is
  * otherwise protected anew at each restart, and the sleeper's next wakeup
  * finds no CPU and goes through user space; counted in
  * nr_fast_hog_preempts) and is neither fast-placed nor
@@ -2140,6 +2142,27 @@ static u64 grant_budget_ns(u64 grant)
 	return budget < slice_ns ? budget : slice_ns;
 }
 
+/*
+ * Whether a fast-placed wakeup of a task may preempt @cpu's task at once
+ * as a CPU hog, whatever its run there (the hog rule of cpu_preemptible(),
+ * for the fast path; unless --no-preempt-hogs): @light, the task's average
+ * burst (its slot's avg_burst_ns) is under a quarter of slice_min_ns;
+ * @cpu runs a hog (cpu_runs_hog()); and the rule does not rest on @cpu:
+ * after a fast-placed run that preempted a hog there by the rule, it rests
+ * for as long as that run took (fast_accounting(), hog_rule_after_ns), so
+ * the rule takes at most about half of a CPU from its hogs. Without the
+ * rule a hog preempted for cyclictest at 1 kHz was protected anew at each
+ * restart and the next wakeup found no CPU: on 2 parallel vCPUs its p50
+ * was 1633 us against 237 with it (docs/performance.md, "The fast path's
+ * hog rule"). Without the two limits, in the simulator, granted tasks
+ * running 45 % of a CPU each, twice as many as the CPUs, left pinned hogs
+ * 16 % of a CPU, under half an even split.
+ */
+static bool fast_hog_rule(s32 cpu, bool light, u64 now)
+{
+	return light && cpu_runs_hog(cpu, now) && now >= READ_ONCE(hog_rule_after_ns[cpu & (RELAY_MAX_CPUS - 1)]);
+}
+
 /* Most CPUs fast_cpu() looks at, from the task's own on. */
 #define FAST_SCAN_CPUS 64
 
@@ -2187,14 +2210,15 @@ static u64 fast_share_limit_ns(u64 w)
 /*
  * The CPU a fast-placed @p goes to (see above), or -1; *@running says
  * whether a task runs there (to be preempted), *@hog whether that task
- * is preempted only as a CPU hog (its run had not had slice_min_ns). @pref is the policy's
+ * is preempted only as a CPU hog (its run had not had slice_min_ns; @light:
+ * see fast_hog_rule()). @pref is the policy's
  * preferred CPU (-1 = none). If @p may use it, it is taken first when idle
  * and not the CPU the waiting user scheduler runs on next; past that, an
  * idle CPU still comes before a preemption (its own, then any), and the
  * preferred CPU stands for its own in the search for a task to preempt
  * (preempted first, the scan's start).
  */
-static s32 fast_cpu(struct task_struct *p, s32 pref, bool *running, bool *hog)
+static s32 fast_cpu(struct task_struct *p, s32 pref, bool light, bool *running, bool *hog)
 {
 	s32 prev = scx_bpf_task_cpu(p), home = prev, best = -1, cpu;
 	u64 oldest = 0, started, now = bpf_ktime_get_ns();
@@ -2254,7 +2278,7 @@ static s32 fast_cpu(struct task_struct *p, s32 pref, bool *running, bool *hog)
 			return cpu;
 		}
 		ran = cpu_ran_slice_min(cpu, now);
-		if (!ran && !cpu_runs_hog(cpu, now))
+		if (!ran && !fast_hog_rule(cpu, light, now))
 			continue;
 		/*
 		 * Its own CPU, where the timer that wakes a sleeper fires:
@@ -2284,7 +2308,7 @@ static bool fast_place(struct task_struct *p, u64 enq_flags)
 	struct task_ctx *tctx = lookup_task_ctx(p);
 	struct relay_task_shared *sh;
 	u64 grant, key, now_key, place;
-	bool running = false, hog = false;
+	bool running = false, hog = false, light;
 	s32 cpu, *waiting;
 
 	if (partial_mode || !(enq_flags & SCX_ENQ_WAKEUP) || !tctx)
@@ -2299,7 +2323,8 @@ static bool fast_place(struct task_struct *p, u64 enq_flags)
 	if (task_weight(p) < WEIGHT_NICE_0)
 		return false;
 	place = own_placement(p, sh);
-	cpu = fast_cpu(p, placement_cpu(place), &running, &hog);
+	light = READ_ONCE(sh->avg_burst_ns) < slice_min_ns / 4;
+	cpu = fast_cpu(p, placement_cpu(place), light, &running, &hog);
 	waiting = fast_waiting_of(cpu);
 	if (!waiting || __sync_val_compare_and_swap(waiting, 0, p->pid) != 0)
 		return false;
@@ -2311,6 +2336,7 @@ static bool fast_place(struct task_struct *p, u64 enq_flags)
 	/* The policy's weight, never above the task's own now (a renice since counts). */
 	tctx->fast_weight = placement_weight(place) < task_weight(p) ? placement_weight(place) : task_weight(p);
 	tctx->burst_grant = grant;
+	tctx->fast_hog = running && hog;
 	__sync_fetch_and_add(&tctx->generation, 2);
 	WRITE_ONCE(sh->nr_fast_runs, sh->nr_fast_runs + 1);
 	scx_bpf_dsq_insert_vtime(p, cpu, grant_budget_ns(grant), key - FAST_KEY_LEAD, enq_flags);
@@ -2341,19 +2367,24 @@ static void fast_waiting_done(const struct task_struct *p, struct task_ctx *tctx
 
 /*
  * At every ops.stopping() of @p, after a run of @ran ns: a fast-placed
- * run's fast status ends (a re-enqueue is an ordinary one) and its CPU time
- * counts in the window; and the grant is revoked if the window's share is
+ * run's fast status ends (a re-enqueue is an ordinary one; if it preempted
+ * a hog by the hog rule, the rule rests on its CPU for @ran ns: see
+ * fast_hog_rule()) and its CPU time counts in the window; and the grant is revoked if the window's share is
  * used up, or if the burst of a fast-placed wakeup (its CPU time since the
  * wakeup, whoever placed its later runs) reached the budget.
  */
 static void fast_accounting(struct task_struct *p, struct task_ctx *tctx, u64 ran, u64 now)
 {
 	struct relay_task_shared *sh;
-	bool overrun = false;
+	bool overrun = false, hog_run = tctx->fast_hog;
+	s32 cpu = scx_bpf_task_cpu(p);
 	u64 grant;
 
+	tctx->fast_hog = 0;
 	if (tctx->fast_grant) {
 		tctx->fast_grant = 0;
+		if (hog_run && cpu >= 0 && cpu < RELAY_MAX_CPUS)
+			WRITE_ONCE(hog_rule_after_ns[cpu & (RELAY_MAX_CPUS - 1)], now + ran);
 		if (now - tctx->fast_window_ns > RELAY_FAST_WINDOW_MS * 1000000ULL) {
 			tctx->fast_window_ns = now;
 			tctx->fast_window_used = 0;

@@ -593,6 +593,14 @@ run_profile() {
 			emit wake_cyclictest_n "$ct_n"
 			emit wake_cyclictest_p50_us "$(ct p50_us)"
 			emit wake_cyclictest_p99_us "$(ct p99_us)"
+			# Of those, the ones a user decision placed (not the fast path's).
+			ctu() { json_get "wakeup_contexts.by_task.$ct_tid.via_user_space.$1" </tmp/profile.json 2>/dev/null; }
+			ctu_n=$(ctu samples)
+			emit wake_cyclictest_user_n "${ctu_n:-0}"
+			if [ "${ctu_n:-0}" -gt 0 ] 2>/dev/null; then
+				emit wake_cyclictest_user_p50_us "$(ctu p50_us)"
+				emit wake_cyclictest_user_p99_us "$(ctu p99_us)"
+			fi
 		else
 			note "round $round $sched: no recorded wait of cyclictest's thread (${ct_tid:-not found})"
 		fi

@@ -265,6 +265,36 @@ const WAKEUP_ROWS: &[Row] = &[
         metric: Metric::Raw("wake_kernel_p99_us"),
         better: Better::Lower,
     },
+    Row {
+        label: "cyclictest's thread: its wakeups",
+        metric: Metric::Raw("wake_cyclictest_n"),
+        better: Better::Higher,
+    },
+    Row {
+        label: "cyclictest's thread: of those, placed by a user decision",
+        metric: Metric::Raw("wake_cyclictest_user_n"),
+        better: Better::Lower,
+    },
+    Row {
+        label: "cyclictest's thread: wait p50 (µs)",
+        metric: Metric::Raw("wake_cyclictest_p50_us"),
+        better: Better::Lower,
+    },
+    Row {
+        label: "cyclictest's thread: wait p99 (µs)",
+        metric: Metric::Raw("wake_cyclictest_p99_us"),
+        better: Better::Lower,
+    },
+    Row {
+        label: "cyclictest's thread, user-placed: wait p50 (µs)",
+        metric: Metric::Raw("wake_cyclictest_user_p50_us"),
+        better: Better::Lower,
+    },
+    Row {
+        label: "cyclictest's thread, user-placed: wait p99 (µs)",
+        metric: Metric::Raw("wake_cyclictest_user_p99_us"),
+        better: Better::Lower,
+    },
 ];
 
 /// A target: `scheduler`'s median over `baseline`'s must be at most `max`.
