@@ -291,6 +291,16 @@ struct TaskWakeups {
     in_kernel: Option<Waits>,
 }
 
+/// One task's wakeups as `WakeupContexts::of` counts them: all, those in
+/// interrupt context, and the waits that ended (ns), each with whether a
+/// user decision placed it.
+#[derive(Default)]
+struct TaskTally {
+    wakeups: u64,
+    in_interrupt: u64,
+    waits: Vec<(u64, bool)>,
+}
+
 /// How many names `WakeupContexts::by_name` keeps, and tasks `by_task`.
 const WAKEUP_NAMES: usize = 10;
 
@@ -301,33 +311,31 @@ impl WakeupContexts {
         }
         let names = last_names(rec);
         let name_of = |pid: i32| names.get(&pid).cloned().unwrap_or_else(|| "?".to_owned());
-        // Per task: wakeups, those in interrupt context, their waits (ns)
-        // and which of those a user decision placed.
-        let mut by_task: HashMap<i32, (u64, u64, Vec<(u64, bool)>)> = HashMap::new();
+        let mut by_task: HashMap<i32, TaskTally> = HashMap::new();
         for e in rec.events.iter().filter(|e| e.is_wakeup()) {
             let t = by_task.entry(e.pid).or_default();
-            t.0 += 1;
-            t.1 += u64::from(e.in_interrupt());
+            t.wakeups += 1;
+            t.in_interrupt += u64::from(e.in_interrupt());
         }
         for w in &replay.wakeups {
-            by_task.entry(w.pid).or_default().2.push((w.total_ns, w.decided_ns.is_some()));
+            by_task.entry(w.pid).or_default().waits.push((w.total_ns, w.decided_ns.is_some()));
         }
         let mut by_name: HashMap<String, NameWakeups> = HashMap::new();
         for (&pid, t) in &by_task {
             let n = by_name.entry(name_of(pid)).or_default();
-            n.wakeups += t.0;
-            n.in_interrupt += t.1;
+            n.wakeups += t.wakeups;
+            n.in_interrupt += t.in_interrupt;
         }
         let (wakeups, in_interrupt) = by_name.values().fold((0, 0), |(w, i), n| (w + n.wakeups, i + n.in_interrupt));
         let mut top: Vec<_> = by_name.into_iter().collect();
         top.sort_by(|a, b| b.1.wakeups.cmp(&a.1.wakeups).then_with(|| a.0.cmp(&b.0)));
         top.truncate(WAKEUP_NAMES);
         let mut tasks: Vec<_> = by_task.into_iter().collect();
-        tasks.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(&b.0)));
+        tasks.sort_by(|a, b| b.1.wakeups.cmp(&a.1.wakeups).then(a.0.cmp(&b.0)));
         tasks.truncate(WAKEUP_NAMES);
         let by_task = tasks
             .into_iter()
-            .map(|(pid, (wakeups, in_interrupt, waits))| {
+            .map(|(pid, TaskTally { wakeups, in_interrupt, waits })| {
                 let of = |keep: &dyn Fn(bool) -> bool| {
                     let w: Vec<u64> = waits.iter().filter(|(_, user)| keep(*user)).map(|(ns, _)| *ns).collect();
                     (!w.is_empty()).then(|| Waits::of(w))

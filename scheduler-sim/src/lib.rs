@@ -154,7 +154,13 @@
 //!   while it runs or waits for a CPU: the first with nothing running
 //!   (kicked), else, among those whose task ran `slice_min` at least since
 //!   it started there (the BPF's `cpu_ran_slice_min`: a task pinned beside
-//!   fast tasks still runs),
+//!   fast tasks still runs) or, with the hog rule (`preempt_hogs`) and for
+//!   a light task (its slot's average burst under a quarter of
+//!   `slice_min`), is a CPU hog (a whole slice of CPU since it last woke)
+//!   while the rule does not rest on that CPU (the BPF's `fast_hog_rule`:
+//!   a fast-placed run that preempted a hog there by the rule rests it
+//!   for as long as the run took, from its stop; counted as
+//!   `fast_hog_preempts`),
 //!   the preferred CPU, else its own (a local preemption; the scan starts
 //!   there too), else the one whose task started its
 //!   run earliest (on a tie, the first scanned); none left: the wakeup goes to user space. So does it when

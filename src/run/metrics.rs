@@ -113,7 +113,9 @@ pub struct Metrics {
     pub fast_placed: u64,
     #[stat(desc = "Of those, placements that preempted a running task")]
     pub fast_preempts: u64,
-    #[stat(desc = "Of those, preemptions of a CPU hog before its run had the minimum slice (0 with --no-preempt-hogs)")]
+    #[stat(
+        desc = "Of those, preemptions of a CPU hog before its run had the minimum slice (0 with --no-preempt-hogs)"
+    )]
     pub fast_hog_preempts: u64,
     #[stat(desc = "Of the fast placements, those on the CPU the policy's grant preferred")]
     pub fast_preferred: u64,

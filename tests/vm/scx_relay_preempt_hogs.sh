@@ -1,17 +1,22 @@
-# Real-kernel test of the hog rule (main.bpf.c cpu_preemptible; on by
-# default, off with --no-preempt-hogs): a wakeup handed to the user
-# scheduler, with no CPU idle, preempts a CPU hog (a task with a whole
-# slice of CPU since it last woke) for it at once, not only once the hog's
-# current run had slice_min.
+# Real-kernel test of the hog rule (main.bpf.c cpu_preemptible and
+# fast_hog_rule; on by default, off with --no-preempt-hogs): a wakeup
+# handed to the user scheduler, with no CPU idle, preempts a CPU hog (a
+# task with a whole slice of CPU since it last woke) for it at once, not
+# only once the hog's current run had slice_min; and so does a light
+# task's fast-placed wakeup.
 #
 # One stress-ng CPU worker per CPU and cyclictest (1 kHz, a thread per CPU)
 # under the default policy (deadline), RELAY_HOGS_SECONDS (default 8, at least 3)
-# each, first with --no-preempt-hogs, then with the defaults. With the
-# option no kick may count as a hog preemption (usersched_hog_preempts
-# +0); by default some must (+ > 0: cyclictest's wakeups come every
-# 1 ms, and the hog its last run restarted may not have had slice_min by
-# the next one; with one thread runs counted 11 in 5 s and 6 in 8 s, with
-# a thread per CPU 76 in 8 s). Each run notes cyclictest's
+# each: first with --no-preempt-hogs --fast-path, then with the defaults,
+# then with --fast-path. With the option no kick and no fast placement
+# may count as a hog preemption (usersched_hog_preempts and
+# fast_hog_preempts +0); by default some kicks must (usersched_hog_preempts
+# > 0: cyclictest's wakeups come every 1 ms, and the hog its last run
+# restarted may not have had slice_min by the next one; with one thread
+# runs counted 11 in 5 s and 6 in 8 s, with a thread per CPU 76 in 8 s);
+# with --fast-path some fast placements must (fast_hog_preempts > 0:
+# cyclictest's threads are granted the fast path and their bursts are
+# light). Each run notes cyclictest's
 # average and its measuring thread's wait for a CPU per run (schedstat, the
 # thread with the most runs); they are not asserted (a TCG guest's timing
 # is noisy; bench-vm and docs/performance.md compare them).
@@ -38,7 +43,7 @@ hogs_and_cyclictest() {
 	cat "$measuring/schedstat" >/tmp/ss1
 	wait "$ct" || fail_with_log "$1: cyclictest failed: $(tail -n 3 /tmp/ct.out | tr '\n' ' ')"
 	workload_ended "$1"
-	workload_deltas "$1" usersched_kicked usersched_hog_preempts
+	workload_deltas "$1" usersched_kicked usersched_hog_preempts fast_placed fast_hog_preempts
 	wait "$hogs" || fail_with_log "$1: stress-ng failed: $(tail -n 3 /tmp/hogs.out | tr '\n' ' ')"
 	# The mean of its threads' averages.
 	avg=$(awk '/^# Avg Latencies:/ { for (i = 4; i <= NF; i++) { s += $i; n++ } } END { if (n) printf "%d", s / n }' /tmp/ct.out)
@@ -46,15 +51,24 @@ hogs_and_cyclictest() {
 	note "$1: cyclictest average ${avg} us; its measuring thread's wait for a CPU ${wait_us} us per run"
 }
 
-start_relay -- --stats 1 --no-preempt-hogs
-hogs_and_cyclictest "deadline --no-preempt-hogs, cyclictest beside $N hogs"
+start_relay -- --stats 1 --no-preempt-hogs --fast-path
+hogs_and_cyclictest "deadline --no-preempt-hogs --fast-path, cyclictest beside $N hogs"
 [ "$DELTA_usersched_hog_preempts" -eq 0 ] ||
 	fail_with_log "with --no-preempt-hogs: $DELTA_usersched_hog_preempts kicks counted as hog preemptions"
+[ "$DELTA_fast_placed" -gt 0 ] || fail_with_log "with --fast-path: no wakeup was fast-placed"
+[ "$DELTA_fast_hog_preempts" -eq 0 ] ||
+	fail_with_log "with --no-preempt-hogs: $DELTA_fast_hog_preempts fast placements counted as hog preemptions"
 stop_relay
 
 start_relay -- --stats 1
 hogs_and_cyclictest "deadline, cyclictest beside $N hogs"
 [ "$DELTA_usersched_hog_preempts" -gt 0 ] ||
 	fail_with_log "by default: no kick preempted a hog for the user scheduler, although every CPU ran one"
+stop_relay
+
+start_relay -- --stats 1 --fast-path
+hogs_and_cyclictest "deadline --fast-path, cyclictest beside $N hogs"
+[ "$DELTA_fast_hog_preempts" -gt 0 ] ||
+	fail_with_log "with --fast-path: no fast placement preempted a hog by the hog rule ($DELTA_fast_placed placed)"
 stop_relay
 pass

@@ -265,11 +265,7 @@ const WAKEUP_ROWS: &[Row] = &[
         metric: Metric::Raw("wake_kernel_p99_us"),
         better: Better::Lower,
     },
-    Row {
-        label: "cyclictest's thread: its wakeups",
-        metric: Metric::Raw("wake_cyclictest_n"),
-        better: Better::Higher,
-    },
+    Row { label: "cyclictest's thread: its wakeups", metric: Metric::Raw("wake_cyclictest_n"), better: Better::Higher },
     Row {
         label: "cyclictest's thread: of those, placed by a user decision",
         metric: Metric::Raw("wake_cyclictest_user_n"),
