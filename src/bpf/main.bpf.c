@@ -229,6 +229,7 @@ volatile u64 nr_unbounded_kicks;	/* SCX_KICK_PREEMPT kicks of the tickless check
 volatile u64 nr_fast_placed;		/* wakeups the fast path placed itself, under a grant, without user space (fast_place) */
 volatile u64 nr_fast_preferred;		/* of those, placements on the CPU the grant's placement word preferred (fast_place) */
 volatile u64 nr_fast_preempts;		/* of those, placements that preempted a running task (SCX_KICK_PREEMPT) */
+volatile u64 nr_fast_unplaced;	/* granted wakeups (weight allowed) it did not place: no CPU it may take, or another fast task took it first (fast_place) */
 volatile u64 nr_fast_hog_preempts;	/* of those, preempting a CPU hog whose run had not had slice_min_ns (the hog rule, fast_cpu) */
 volatile u64 nr_fast_revoked;		/* grants revoked: a fast-placed task overran its budget or its share (fast_accounting) */
 volatile u64 nr_slots_full;		/* tasks that joined and found no free slot in task_shared: never fast-placed (claim_slot) */
@@ -2326,8 +2327,10 @@ static bool fast_place(struct task_struct *p, u64 enq_flags)
 	light = READ_ONCE(sh->avg_burst_ns) < slice_min_ns / 4;
 	cpu = fast_cpu(p, placement_cpu(place), light, &running, &hog);
 	waiting = fast_waiting_of(cpu);
-	if (!waiting || __sync_val_compare_and_swap(waiting, 0, p->pid) != 0)
+	if (!waiting || __sync_val_compare_and_swap(waiting, 0, p->pid) != 0) {
+		__sync_fetch_and_add(&nr_fast_unplaced, 1);
 		return false;
+	}
 	tctx->fast_wait_cpu = cpu + 1;
 	now_key = vtime_now_get();
 	if (!lowest_waiting_key(cpu, &key) || vtime_before(now_key, key))

@@ -117,6 +117,10 @@ pub struct Metrics {
         desc = "Of those, preemptions of a CPU hog before its run had the minimum slice (0 with --no-preempt-hogs)"
     )]
     pub fast_hog_preempts: u64,
+    #[stat(
+        desc = "Wakeups under a valid grant the fast path did not place (no CPU it may take, or taken first): to user space"
+    )]
+    pub fast_unplaced: u64,
     #[stat(desc = "Of the fast placements, those on the CPU the policy's grant preferred")]
     pub fast_preferred: u64,
     #[stat(desc = "Fast-path grants revoked: a task overran its budget or its share of a CPU")]
@@ -173,6 +177,7 @@ impl From<&StatsLine> for Metrics {
             fast_placed,
             fast_preempts,
             fast_hog_preempts,
+            fast_unplaced,
             fast_preferred,
             fast_revoked,
             slots_full,
@@ -215,6 +220,7 @@ impl From<&StatsLine> for Metrics {
             fast_placed,
             fast_preempts,
             fast_hog_preempts,
+            fast_unplaced,
             fast_preferred,
             fast_revoked,
             slots_full,
@@ -278,6 +284,7 @@ impl Metrics {
             fast_placed: d(n.fast_placed, e.fast_placed),
             fast_preempts: d(n.fast_preempts, e.fast_preempts),
             fast_hog_preempts: d(n.fast_hog_preempts, e.fast_hog_preempts),
+            fast_unplaced: d(n.fast_unplaced, e.fast_unplaced),
             fast_preferred: d(n.fast_preferred, e.fast_preferred),
             fast_revoked: d(n.fast_revoked, e.fast_revoked),
             slots_full: d(n.slots_full, e.slots_full),
@@ -374,6 +381,7 @@ impl From<&Metrics> for StatsLine {
             fast_placed,
             fast_preempts,
             fast_hog_preempts,
+            fast_unplaced,
             fast_preferred,
             fast_revoked,
             slots_full,
@@ -420,6 +428,7 @@ impl From<&Metrics> for StatsLine {
                     fast_placed,
                     fast_preempts,
                     fast_hog_preempts,
+                    fast_unplaced,
                     fast_preferred,
                     fast_revoked,
                     slots_full,

@@ -213,6 +213,11 @@ bss_counters! {
         /// hog rule, `fast_cpu` in src/bpf/main.bpf.c). Always 0 with
         /// `--no-preempt-hogs`.
         fast_hog_preempts: "fast hog preempts" <- nr_fast_hog_preempts,
+        /// Wakeups under a valid grant (and a weight the policy's rule
+        /// allows) that the fast path did not place: no CPU it may take
+        /// (`fast_cpu`), or another fast-placed task took the CPU it
+        /// picked first. They go through user space.
+        fast_unplaced: "fast unplaced" <- nr_fast_unplaced,
         /// Of the fast placements, those on the CPU the policy's grant
         /// named as preferred (its placement word).
         fast_preferred: "fast preferred" <- nr_fast_preferred,
@@ -643,6 +648,7 @@ mod tests {
                     fast_placed: 32,
                     fast_preempts: 33,
                     fast_hog_preempts: 39,
+                    fast_unplaced: 40,
                     fast_preferred: 37,
                     fast_revoked: 34,
                     slots_full: 35,
@@ -664,7 +670,7 @@ mod tests {
             line.to_string(),
             "queued 10 voided 22 | dispatched user 7 kernel 2 fallback 1 rescued 8 aged 20 overdue 4 keepalive 2 reenqueued 24 | bounced 3 \
              stale 4 vtime clamped 21 congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 cgroup unresolved 27 | page faults 6 loop allocs 23 | dispatch calls 11 \
-             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 served empty 28 stranded moved 29 unbounded runs 30 unbounded kicks 31 usersched hog preempts 38 fast placed 32 fast preempts 33 fast hog preempts 39 fast preferred 37 fast revoked 34 slots full 35 | steps 16 empty 17 received 18 fast grants 36 | cpu_ns 19"
+             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 served empty 28 stranded moved 29 unbounded runs 30 unbounded kicks 31 usersched hog preempts 38 fast placed 32 fast preempts 33 fast hog preempts 39 fast unplaced 40 fast preferred 37 fast revoked 34 slots full 35 | steps 16 empty 17 received 18 fast grants 36 | cpu_ns 19"
         );
         assert!(!line.to_string().contains('\n'));
         let without_probe = StatsLine { loop_allocs: None, ..line };

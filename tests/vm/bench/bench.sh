@@ -568,9 +568,16 @@ run_profile() {
 		start_sched
 		return 0
 	}
+	a=$(relay_status)
 	latency_load
+	b=$(relay_status)
 	stop_sched
 	relay_sub=
+	# The fast path during the load: wakeups it placed, those of them that
+	# preempted a hog by the hog rule, and granted ones it could not place.
+	emit_delta_at metrics.fast_placed wake_fast_placed
+	emit_delta_at metrics.fast_hog_preempts wake_fast_hog_preempts
+	emit_delta_at metrics.fast_unplaced wake_fast_unplaced
 	if scx_relay record-summary "$rec" >/tmp/profile.json 2>&1; then
 		get() { json_get "wakeups.$1" </tmp/profile.json; }
 		emit wake_user_n "$(get via_user_space.total.samples)"
