@@ -121,7 +121,8 @@ pub(crate) struct Cpu {
     /// Until when the fast path's hog rule rests on this CPU (the BPF's
     /// `hog_rule_after_ns`): the stop of the last fast-placed run that
     /// preempted a hog here by the rule, plus that run's length. So the
-    /// rule takes at most about half of the CPU from its hogs.
+    /// rule's preemptions here are spaced at least their runs' length
+    /// apart.
     pub(crate) hog_rule_after_ns: u64,
     /// When the last run here stopped, while nothing has started since:
     /// where a CPU's free → run time begins ([`Machine::start_task`]).

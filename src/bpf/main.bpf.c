@@ -229,8 +229,8 @@ volatile u64 nr_unbounded_kicks;	/* SCX_KICK_PREEMPT kicks of the tickless check
 volatile u64 nr_fast_placed;		/* wakeups the fast path placed itself, under a grant, without user space (fast_place) */
 volatile u64 nr_fast_preferred;		/* of those, placements on the CPU the grant's placement word preferred (fast_place) */
 volatile u64 nr_fast_preempts;		/* of those, placements that preempted a running task (SCX_KICK_PREEMPT) */
-volatile u64 nr_fast_unplaced;	/* granted wakeups (weight allowed) it did not place: no CPU it may take, or another fast task took it first (fast_place) */
 volatile u64 nr_fast_hog_preempts;	/* of those, preempting a CPU hog whose run had not had slice_min_ns (the hog rule, fast_cpu) */
+volatile u64 nr_fast_unplaced;		/* granted wakeups (weight allowed) it did not place: no CPU it may take, or another fast task took it first (fast_place) */
 volatile u64 nr_fast_revoked;		/* grants revoked: a fast-placed task overran its budget or its share (fast_accounting) */
 volatile u64 nr_slots_full;		/* tasks that joined and found no free slot in task_shared: never fast-placed (claim_slot) */
 
@@ -2151,11 +2151,13 @@ static u64 grant_budget_ns(u64 grant)
  * @cpu runs a hog (cpu_runs_hog()); and the rule does not rest on @cpu:
  * after a fast-placed run that preempted a hog there by the rule, it rests
  * for as long as that run took (fast_accounting(), hog_rule_after_ns), so
- * the rule takes at most about half of a CPU from its hogs. Without the
- * rule a hog preempted for cyclictest at 1 kHz was protected anew at each
- * restart and the next wakeup found no CPU: on 2 parallel vCPUs its p50
- * was 1633 us against 237 with it (docs/performance.md, "The fast path's
- * hog rule"). Without the two limits, in the simulator, granted tasks
+ * the rule's preemptions on a CPU are spaced at least their runs' length
+ * apart (a bound on how often it fires, not on the hogs' share: the hog
+ * it preempted may restart after the rest). Without the rule a hog
+ * preempted for cyclictest at 1 kHz was protected anew at each restart and
+ * the next wakeup found no CPU: on 2 parallel vCPUs its p50 was 2115 us
+ * against 309.5 with it (docs/performance.md, "The fast path's hog
+ * rule"). Without the two limits, in the simulator, granted tasks
  * running 45 % of a CPU each, twice as many as the CPUs, left pinned hogs
  * 16 % of a CPU, under half an even split.
  */

@@ -216,7 +216,8 @@ bss_counters! {
         /// Wakeups under a valid grant (and a weight the policy's rule
         /// allows) that the fast path did not place: no CPU it may take
         /// (`fast_cpu`), or another fast-placed task took the CPU it
-        /// picked first. They go through user space.
+        /// picked first. They go the ordinary way (to user space, or kept
+        /// in the kernel under congestion).
         fast_unplaced: "fast unplaced" <- nr_fast_unplaced,
         /// Of the fast placements, those on the CPU the policy's grant
         /// named as preferred (its placement word).

@@ -225,14 +225,18 @@ const PROFILE_ROWS: &[Row] = &[
 const WAKEUP_ROWS: &[Row] = &[
     Row { label: "wakeups placed by a user decision", metric: Metric::Raw("wake_user_n"), better: Better::Higher },
     Row { label: "wakeups the kernel placed", metric: Metric::Raw("wake_kernel_n"), better: Better::Higher },
-    Row { label: "of those, placed by the fast path", metric: Metric::Raw("wake_fast_placed"), better: Better::Higher },
     Row {
-        label: "of those, preempting a hog by the hog rule",
+        label: "during the load: wakeups the fast path placed (its counters)",
+        metric: Metric::Raw("wake_fast_placed"),
+        better: Better::Higher,
+    },
+    Row {
+        label: "during the load: fast placements preempting a hog by the hog rule",
         metric: Metric::Raw("wake_fast_hog_preempts"),
         better: Better::Higher,
     },
     Row {
-        label: "granted wakeups the fast path could not place",
+        label: "during the load: granted wakeups the fast path could not place",
         metric: Metric::Raw("wake_fast_unplaced"),
         better: Better::Lower,
     },
