@@ -230,6 +230,8 @@ volatile u64 nr_fast_placed;		/* wakeups the fast path placed itself, under a gr
 volatile u64 nr_fast_preferred;		/* of those, placements on the CPU the grant's placement word preferred (fast_place) */
 volatile u64 nr_fast_preempts;		/* of those, placements that preempted a running task (SCX_KICK_PREEMPT) */
 volatile u64 nr_fast_hog_preempts;	/* of those, preempting a CPU hog whose run had not had slice_min_ns (the hog rule, fast_cpu) */
+volatile u64 nr_fast_deferred;		/* of those placed, queued behind a task that had not run slice_min_ns, no CPU being free or preemptible at once; kicked when it has (fast_kick_fn) */
+volatile u64 nr_fast_moved;		/* fast-placed tasks a CPU with nothing else to run took from the CPU they waited for (take_fast_waiter) */
 volatile u64 nr_fast_unplaced;		/* granted wakeups (weight allowed) it did not place: no CPU it may take, or another fast task took it first (fast_place) */
 volatile u64 nr_fast_revoked;		/* grants revoked: a fast-placed task overran its budget or its share (fast_accounting) */
 volatile u64 nr_slots_full;		/* tasks that joined and found no free slot in task_shared: never fast-placed (claim_slot) */
@@ -451,6 +453,17 @@ struct {
 	__type(key, u32);
 	__type(value, struct timer_slot);
 } heartbeat SEC(".maps");
+
+/*
+ * The fast path's deferred placements: per CPU, the timer that kicks the CPU
+ * when its task has run slice_min_ns (fast_kick_fn).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RELAY_MAX_CPUS);
+	__type(key, u32);
+	__type(value, struct timer_slot);
+} fast_kick_timer SEC(".maps");
 
 /* --tickless: the tick of the CPUs whose task runs an unbounded slice. */
 struct {
@@ -1691,6 +1704,35 @@ __noinline int consume_from_held(s32 cpu)
 }
 
 /*
+ * Nothing in this CPU's DSQ or the shared one: take a fast-placed task that
+ * waits for another CPU (a deferred placement: that CPU's task had not run
+ * slice_min_ns, fast_place()) if it heads that CPU's DSQ and may run here,
+ * rather than keep the task that ran or go idle while it waits. Its
+ * fast_waiting slot is released when it runs (fast_waiting_done()), so
+ * that CPU's timer (fast_kick_fn()) then kicks nothing.
+ */
+/* Global (verified once, not per call site): it holds a loop. */
+__noinline int take_fast_waiter(s32 cpu)
+{
+	struct task_struct *head;
+	s32 i, *w;
+
+	bpf_for(i, 0, nr_cpu_ids) {
+		w = MEMBER_VPTR(fast_waiting, [i]);
+		if (i == cpu || !w || !READ_ONCE(*w))
+			continue;
+		head = __COMPAT_scx_bpf_dsq_peek(i);
+		if (!head || head->pid != READ_ONCE(*w) || !bpf_cpumask_test_cpu(cpu, head->cpus_ptr))
+			continue;
+		if (scx_bpf_dsq_move_to_local(i, 0)) {
+			__sync_fetch_and_add(&nr_fast_moved, 1);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
  * Whether @p may not leave its CPU now. scx's is_migration_disabled()
  * without its Kconfig read (libbpf needs the kernel's config file for that,
  * which the guest lacks): a count of 1 may be the BPF prolog's own
@@ -2076,7 +2118,12 @@ static void usersched_reenqueued(struct task_struct *p)
  * exits), and the CPU is kicked, with
  * SCX_KICK_PREEMPT if it runs a task: that task's slice ends at once
  * (ext.c kick_one_cpu() zeroes the current slice), and it is enqueued again
- * the ordinary way. Nothing is held in user space, so the task's
+ * the ordinary way. If no CPU is idle or preemptible now, but one is left
+ * out only because its task has not run slice_min_ns yet, the task is
+ * queued on the one whose task started first, and a timer kicks that CPU
+ * when its task has run slice_min_ns (a deferred placement,
+ * nr_fast_deferred; a CPU that runs out of work first takes the task:
+ * take_fast_waiter(), nr_fast_moved). Nothing is held in user space, so the task's
  * generation moves on as for dispatch_in_kernel().
  *
  * User space stays the only author of policy: which tasks, with what
@@ -2214,17 +2261,21 @@ static u64 fast_share_limit_ns(u64 w)
  * The CPU a fast-placed @p goes to (see above), or -1; *@running says
  * whether a task runs there (to be preempted), *@hog whether that task
  * is preempted only as a CPU hog (its run had not had slice_min_ns; @light:
- * see fast_hog_rule()). @pref is the policy's
+ * see fast_hog_rule()), *@defer_ns, if not 0, that it may be preempted
+ * only in that many ns (a deferred placement: no CPU is idle or
+ * preemptible now, and of those that are left out only because their
+ * task has not run slice_min_ns yet, this one's started first; see
+ * fast_place()). @pref is the policy's
  * preferred CPU (-1 = none). If @p may use it, it is taken first when idle
  * and not the CPU the waiting user scheduler runs on next; past that, an
  * idle CPU still comes before a preemption (its own, then any), and the
  * preferred CPU stands for its own in the search for a task to preempt
  * (preempted first, the scan's start).
  */
-static s32 fast_cpu(struct task_struct *p, s32 pref, bool light, bool *running, bool *hog)
+static s32 fast_cpu(struct task_struct *p, s32 pref, bool light, bool *running, bool *hog, u64 *defer_ns)
 {
-	s32 prev = scx_bpf_task_cpu(p), home = prev, best = -1, cpu;
-	u64 oldest = 0, started, now = bpf_ktime_get_ns();
+	s32 prev = scx_bpf_task_cpu(p), home = prev, best = -1, deferred = -1, cpu;
+	u64 oldest = 0, deferred_started = 0, started, now = bpf_ktime_get_ns();
 	struct relay_cpu_state *st = cpu_state_of(prev);
 	bool usersched_waits = !READ_ONCE(usersched_on_cpu) && usersched_has_work(false);
 	bool own_idle = st && READ_ONCE(st->idle) && prev >= 0 && prev < RELAY_MAX_CPUS && fast_waiting_of(prev) &&
@@ -2281,8 +2332,15 @@ static s32 fast_cpu(struct task_struct *p, s32 pref, bool light, bool *running, 
 			return cpu;
 		}
 		ran = cpu_ran_slice_min(cpu, now);
-		if (!ran && !fast_hog_rule(cpu, light, now))
+		started = READ_ONCE(cpu_started_ns[cpu & (RELAY_MAX_CPUS - 1)]);
+		if (!ran && !fast_hog_rule(cpu, light, now)) {
+			/* Its task's slice_min_ns ends first: the deferral's CPU. */
+			if (cpu_runs_task(cpu) && (deferred < 0 || started < deferred_started)) {
+				deferred = cpu;
+				deferred_started = started;
+			}
 			continue;
+		}
 		/*
 		 * Its own CPU, where the timer that wakes a sleeper fires:
 		 * preempted there, no IPI (EEVDF's wakeup preemption is local
@@ -2293,7 +2351,6 @@ static s32 fast_cpu(struct task_struct *p, s32 pref, bool light, bool *running, 
 			best_hog = !ran;
 			break;
 		}
-		started = READ_ONCE(cpu_started_ns[cpu & (RELAY_MAX_CPUS - 1)]);
 		if (best < 0 || started < oldest) {
 			best = cpu;
 			oldest = started;
@@ -2302,15 +2359,65 @@ static s32 fast_cpu(struct task_struct *p, s32 pref, bool light, bool *running, 
 	}
 	*running = true;
 	*hog = best_hog;
+	if (best < 0 && deferred >= 0) {
+		*defer_ns = deferred_started + slice_min_ns > now ? deferred_started + slice_min_ns - now : 1;
+		return deferred;
+	}
 	return best;
 }
 
-/* Place a woken @p under its grant, if it has one (see above). */
+/*
+ * A deferred placement's timer (fast_place()): @cpu's task has run
+ * slice_min_ns, or should have. If a fast-placed task still waits for @cpu
+ * (it did not start there, nor did another CPU take it: take_fast_waiter())
+ * and @cpu runs a task other than the user scheduler, that task is
+ * preempted as fast_place() preempts (SCX_KICK_PREEMPT), unless a task that
+ * started since has not run slice_min_ns: then the timer waits for that
+ * one's. Idle, or running the user scheduler, @cpu's next ops.dispatch()
+ * serves the waiting task first.
+ */
+static int fast_kick_fn(void *map, u32 *key, struct bpf_timer *timer)
+{
+	u32 cpu = *key;
+	u64 now = bpf_ktime_get_ns(), started;
+
+	if (cpu >= RELAY_MAX_CPUS || !fast_waits_for(cpu) || !cpu_runs_task(cpu))
+		return 0;
+	started = READ_ONCE(cpu_started_ns[cpu & (RELAY_MAX_CPUS - 1)]);
+	if (now - started < slice_min_ns) {
+		bpf_timer_start(timer, started + slice_min_ns - now, 0);
+		return 0;
+	}
+	kick(cpu, SCX_KICK_PREEMPT);
+	return 0;
+}
+
+/* Arm @cpu's deferred-placement timer to fire in @ns (fast_kick_fn). */
+static void arm_fast_kick(s32 cpu, u64 ns)
+{
+	u32 key = (u32)cpu;
+	struct timer_slot *slot = bpf_map_lookup_elem(&fast_kick_timer, &key);
+
+	if (slot)
+		bpf_timer_start(&slot->timer, ns, 0);
+}
+
+/*
+ * Place a woken @p under its grant, if it has one (see above). Where no CPU
+ * is idle or preemptible now, but one is left out only because its task has
+ * not run slice_min_ns (fast_cpu()'s deferral), @p is queued there all the
+ * same, and the CPU is kicked when its task has run slice_min_ns
+ * (fast_kick_timer): no round trip through user space, whose wait was the
+ * fast path's p99 (1640 us at the median for cyclictest's user-placed
+ * wakeups on 2 parallel vCPUs, docs/performance.md), and the task still
+ * gets slice_min_ns; and a CPU that runs out of work first takes it
+ * (take_fast_waiter()).
+ */
 static bool fast_place(struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
 	struct relay_task_shared *sh;
-	u64 grant, key, now_key, place;
+	u64 grant, key, now_key, place, defer_ns = 0;
 	bool running = false, hog = false, light;
 	s32 cpu, *waiting;
 
@@ -2327,7 +2434,7 @@ static bool fast_place(struct task_struct *p, u64 enq_flags)
 		return false;
 	place = own_placement(p, sh);
 	light = READ_ONCE(sh->avg_burst_ns) < slice_min_ns / 4;
-	cpu = fast_cpu(p, placement_cpu(place), light, &running, &hog);
+	cpu = fast_cpu(p, placement_cpu(place), light, &running, &hog, &defer_ns);
 	waiting = fast_waiting_of(cpu);
 	if (!waiting || __sync_val_compare_and_swap(waiting, 0, p->pid) != 0) {
 		__sync_fetch_and_add(&nr_fast_unplaced, 1);
@@ -2345,14 +2452,19 @@ static bool fast_place(struct task_struct *p, u64 enq_flags)
 	__sync_fetch_and_add(&tctx->generation, 2);
 	WRITE_ONCE(sh->nr_fast_runs, sh->nr_fast_runs + 1);
 	scx_bpf_dsq_insert_vtime(p, cpu, grant_budget_ns(grant), key - FAST_KEY_LEAD, enq_flags);
-	kick(cpu, running ? SCX_KICK_PREEMPT : SCX_KICK_IDLE);
 	__sync_fetch_and_add(&nr_fast_placed, 1);
+	if (cpu == placement_cpu(place))
+		__sync_fetch_and_add(&nr_fast_preferred, 1);
+	if (defer_ns) {
+		arm_fast_kick(cpu, defer_ns);
+		__sync_fetch_and_add(&nr_fast_deferred, 1);
+		return true;
+	}
+	kick(cpu, running ? SCX_KICK_PREEMPT : SCX_KICK_IDLE);
 	if (running)
 		__sync_fetch_and_add(&nr_fast_preempts, 1);
 	if (running && hog)
 		__sync_fetch_and_add(&nr_fast_hog_preempts, 1);
-	if (cpu == placement_cpu(place))
-		__sync_fetch_and_add(&nr_fast_preferred, 1);
 	return true;
 }
 
@@ -2693,7 +2805,7 @@ void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 	/* Kernel threads that had no whole slice yet (kthread_in_kernel). */
 	if (!partial_mode && scx_bpf_dsq_move_to_local(KTHREAD_DSQ, 0))
 		goto out;
-	if (consume_in_vtime_order(cpu) || consume_from_held(cpu))
+	if (consume_in_vtime_order(cpu) || consume_from_held(cpu) || take_fast_waiter(cpu))
 		goto out;
 	if (!age_first && run_overdue(cpu, now))
 		goto aged_out;
@@ -3475,6 +3587,19 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(relay_init)
 		if (err)
 			return err;
 	}
+	/* The deferred placements' timers (fast_kick_fn). */
+	bpf_for(cpu, 0, nr_cpu_ids) {
+		key = (u32)cpu;
+		slot = bpf_map_lookup_elem(&fast_kick_timer, &key);
+		if (!slot)
+			return -ENOENT;
+		err = bpf_timer_init(&slot->timer, &fast_kick_timer, CLOCK_MONOTONIC);
+		if (!err)
+			err = bpf_timer_set_callback(&slot->timer, fast_kick_fn);
+		if (err)
+			return err;
+	}
+	key = 0;
 	slot = bpf_map_lookup_elem(&heartbeat, &key);
 	if (!slot)
 		return -ENOENT;

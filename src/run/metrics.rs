@@ -118,6 +118,12 @@ pub struct Metrics {
     )]
     pub fast_hog_preempts: u64,
     #[stat(
+        desc = "Of the fast placements, those queued behind a task that had not run the minimum slice (no CPU free or preemptible): kicked when it has"
+    )]
+    pub fast_deferred: u64,
+    #[stat(desc = "Fast-placed tasks a CPU with nothing else to run took from the CPU they waited for")]
+    pub fast_moved: u64,
+    #[stat(
         desc = "Wakeups under a valid grant the fast path did not place (no CPU it may take, or taken first): to user space"
     )]
     pub fast_unplaced: u64,
@@ -177,6 +183,8 @@ impl From<&StatsLine> for Metrics {
             fast_placed,
             fast_preempts,
             fast_hog_preempts,
+            fast_deferred,
+            fast_moved,
             fast_unplaced,
             fast_preferred,
             fast_revoked,
@@ -220,6 +228,8 @@ impl From<&StatsLine> for Metrics {
             fast_placed,
             fast_preempts,
             fast_hog_preempts,
+            fast_deferred,
+            fast_moved,
             fast_unplaced,
             fast_preferred,
             fast_revoked,
@@ -284,6 +294,8 @@ impl Metrics {
             fast_placed: d(n.fast_placed, e.fast_placed),
             fast_preempts: d(n.fast_preempts, e.fast_preempts),
             fast_hog_preempts: d(n.fast_hog_preempts, e.fast_hog_preempts),
+            fast_deferred: d(n.fast_deferred, e.fast_deferred),
+            fast_moved: d(n.fast_moved, e.fast_moved),
             fast_unplaced: d(n.fast_unplaced, e.fast_unplaced),
             fast_preferred: d(n.fast_preferred, e.fast_preferred),
             fast_revoked: d(n.fast_revoked, e.fast_revoked),
@@ -381,6 +393,8 @@ impl From<&Metrics> for StatsLine {
             fast_placed,
             fast_preempts,
             fast_hog_preempts,
+            fast_deferred,
+            fast_moved,
             fast_unplaced,
             fast_preferred,
             fast_revoked,
@@ -428,6 +442,8 @@ impl From<&Metrics> for StatsLine {
                     fast_placed,
                     fast_preempts,
                     fast_hog_preempts,
+                    fast_deferred,
+                    fast_moved,
                     fast_unplaced,
                     fast_preferred,
                     fast_revoked,

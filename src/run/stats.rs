@@ -213,6 +213,14 @@ bss_counters! {
         /// hog rule, `fast_cpu` in src/bpf/main.bpf.c). Always 0 with
         /// `--no-preempt-hogs`.
         fast_hog_preempts: "fast hog preempts" <- nr_fast_hog_preempts,
+        /// Of the fast placements, those deferred: no CPU was idle or
+        /// preemptible, so the task was queued behind one whose run had
+        /// not had the minimum slice, and that CPU is kicked by a timer
+        /// when it has (`fast_kick_fn` in src/bpf/main.bpf.c).
+        fast_deferred: "fast deferred" <- nr_fast_deferred,
+        /// Fast-placed tasks that a CPU with nothing else to run took from
+        /// the CPU they waited for (`take_fast_waiter`).
+        fast_moved: "fast moved" <- nr_fast_moved,
         /// Wakeups under a valid grant (and a weight the policy's rule
         /// allows) that the fast path did not place: no CPU it may take
         /// (`fast_cpu`), or another fast-placed task took the CPU it
@@ -649,6 +657,8 @@ mod tests {
                     fast_placed: 32,
                     fast_preempts: 33,
                     fast_hog_preempts: 39,
+                    fast_deferred: 41,
+                    fast_moved: 42,
                     fast_unplaced: 40,
                     fast_preferred: 37,
                     fast_revoked: 34,
@@ -671,7 +681,7 @@ mod tests {
             line.to_string(),
             "queued 10 voided 22 | dispatched user 7 kernel 2 fallback 1 rescued 8 aged 20 overdue 4 keepalive 2 reenqueued 24 | bounced 3 \
              stale 4 vtime clamped 21 congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 cgroup unresolved 27 | page faults 6 loop allocs 23 | dispatch calls 11 \
-             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 served empty 28 stranded moved 29 unbounded runs 30 unbounded kicks 31 usersched hog preempts 38 fast placed 32 fast preempts 33 fast hog preempts 39 fast unplaced 40 fast preferred 37 fast revoked 34 slots full 35 | steps 16 empty 17 received 18 fast grants 36 | cpu_ns 19"
+             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 served empty 28 stranded moved 29 unbounded runs 30 unbounded kicks 31 usersched hog preempts 38 fast placed 32 fast preempts 33 fast hog preempts 39 fast deferred 41 fast moved 42 fast unplaced 40 fast preferred 37 fast revoked 34 slots full 35 | steps 16 empty 17 received 18 fast grants 36 | cpu_ns 19"
         );
         assert!(!line.to_string().contains('\n'));
         let without_probe = StatsLine { loop_allocs: None, ..line };

@@ -574,9 +574,13 @@ run_profile() {
 	stop_sched
 	relay_sub=
 	# The fast path during the load: wakeups it placed, those of them that
-	# preempted a hog by the hog rule, and granted ones it could not place.
+	# preempted a hog by the hog rule, those deferred until a task had
+	# its minimum slice, those another CPU took over, and granted ones it
+	# could not place.
 	emit_delta_at metrics.fast_placed wake_fast_placed
 	emit_delta_at metrics.fast_hog_preempts wake_fast_hog_preempts
+	emit_delta_at metrics.fast_deferred wake_fast_deferred
+	emit_delta_at metrics.fast_moved wake_fast_moved
 	emit_delta_at metrics.fast_unplaced wake_fast_unplaced
 	if scx_relay record-summary "$rec" >/tmp/profile.json 2>&1; then
 		get() { json_get "wakeups.$1" </tmp/profile.json; }

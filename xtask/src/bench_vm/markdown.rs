@@ -236,6 +236,16 @@ const WAKEUP_ROWS: &[Row] = &[
         better: Better::Higher,
     },
     Row {
+        label: "during the load: fast placements deferred until a task had its minimum slice",
+        metric: Metric::Raw("wake_fast_deferred"),
+        better: Better::Higher,
+    },
+    Row {
+        label: "during the load: deferred fast placements another CPU took over",
+        metric: Metric::Raw("wake_fast_moved"),
+        better: Better::Higher,
+    },
+    Row {
         label: "during the load: granted wakeups the fast path could not place",
         metric: Metric::Raw("wake_fast_unplaced"),
         better: Better::Lower,
