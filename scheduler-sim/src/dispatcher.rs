@@ -322,7 +322,10 @@ impl Machine {
             }
             return self.start_user_step(cpu);
         }
-        let next = self.consume_in_vtime_order(cpu);
+        // Nothing in its queues: a fast-placed task waiting on another CPU
+        // (the BPF's `take_fast_waiter`), before aging (if it did not come
+        // first), before the task that ran keeps the CPU or it goes idle.
+        let next = self.consume_in_vtime_order(cpu).or_else(|| self.take_fast_waiter(cpu));
         if next.is_none() && !age_first {
             if let Some(aged) = self.start_aged_batch(cpu) {
                 return self.run_aged(cpu, aged, prev);

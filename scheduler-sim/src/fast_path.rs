@@ -1,12 +1,13 @@
 //! The model of the dispatcher's wakeup fast path and of the per-task
 //! context it shares with user space (`scheduler_core::shared`; in
 //! `main.bpf.c`, "The wakeup fast path": `task_shared`, `claim_slot`,
-//! `valid_grant`, `fast_place`, `fast_cpu`, `fast_waiting_done`,
-//! `fast_accounting`, and the statistics of `relay_runnable` and
-//! `relay_stopping`): the slots tasks claim,
-//! the statistics the dispatcher publishes in them, the placement of a
-//! granted task's wakeup without the round trip to user space, and the
-//! budget it enforces. The rules are listed in the [crate] docs.
+//! `valid_grant`, `fast_place`, `fast_cpu`, `fast_kick_timer`,
+//! `fast_waiting_done`, `fast_accounting`, `take_fast_waiter`, and the
+//! statistics of `relay_runnable` and `relay_stopping`): the slots tasks
+//! claim, the statistics the dispatcher publishes in them, the placement
+//! of a granted task's wakeup without the round trip to user space (at
+//! once, or deferred until a CPU's task may be preempted), and the budget
+//! it enforces. The rules are listed in the [crate] docs.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
@@ -39,6 +40,28 @@ const FAST_WINDOW_NS: u64 = FAST_WINDOW_MS * 1_000_000;
 /// Most CPUs the search for a CPU to preempt looks at, from the task's own
 /// on (the BPF's `FAST_SCAN_CPUS`).
 pub(crate) const FAST_SCAN_CPUS: u32 = 64;
+
+/// Where the fast path places a wakeup ([`Machine::pick_fast_cpu`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FastCpu {
+    /// On this CPU at once: kicked if idle, its task preempted now if one
+    /// runs.
+    Now(u32),
+    /// On this CPU, whose task may not be preempted yet (`fast_cpu`'s
+    /// deferral): preempted when it has run `slice_min_ns`
+    /// ([`Machine::on_fast_kick_timer`]), unless the task starts elsewhere
+    /// first ([`Machine::take_fast_waiter`]).
+    Deferred(u32),
+}
+
+impl FastCpu {
+    /// The CPU.
+    pub(crate) fn cpu(self) -> u32 {
+        match self {
+            FastCpu::Now(c) | FastCpu::Deferred(c) => c,
+        }
+    }
+}
 
 /// A grant's budget (ns), at most [`FAST_MAX_BUDGET_US`] and `slice_ns`
 /// (the BPF's `grant_budget_ns`): a fast-placed run's slice.
@@ -198,13 +221,13 @@ impl Machine {
         }
         let place = slot.placement.load(Relaxed);
         let place = if placement_pid(place) == t.pid { place } else { 0 };
-        let Some(target) = self.pick_fast_cpu(id, cpu, placement_cpu(place)) else { return false };
-        if self.cpus[target as usize].fast_waiting.is_some() {
+        let Some(at) = self.pick_fast_cpu(id, cpu, placement_cpu(place)) else { return false };
+        if self.cpus[at.cpu() as usize].fast_waiting.is_some() {
             return false;
         }
         slot.nr_fast_runs.store(slot.nr_fast_runs.load(Relaxed).wrapping_add(1), Relaxed);
         let weight = placement_weight(place).min(t.weight);
-        self.place_fast(id, target, grant, weight);
+        self.place_fast(id, at, grant, weight);
         true
     }
 
@@ -226,10 +249,16 @@ impl Machine {
     /// whose task may be preempted ([`Machine::cpu_ran_slice_min`]: it ran
     /// `slice_min_ns` at least since it started; or [`Machine::fast_hog_rule`]:
     /// a CPU hog, with `preempt_hogs`, the rule not resting there), the one whose task started its run
-    /// earliest (on a tie, the first scanned); `None` if none is left. The
-    /// preferred CPU, if any, stands for `from` in that scan: its start,
-    /// and preempted first.
-    pub(crate) fn pick_fast_cpu(&self, id: TaskId, from: u32, pref: Option<u32>) -> Option<u32> {
+    /// earliest (on a tie, the first scanned); all of these
+    /// [`FastCpu::Now`]. The preferred CPU, if any, stands for `from` in
+    /// that scan: its start, and preempted first. With none of these, for
+    /// a light task (its average burst under a quarter of `slice_min_ns`,
+    /// as for the hog rule), `fast_cpu`'s deferral: among the CPUs of the scan not left out that
+    /// run an ordinary task (not fast-placed) that may not be preempted yet
+    /// (neither rule holds), the one whose task started its run earliest
+    /// (on a tie, the first scanned), [`FastCpu::Deferred`]; `None` if
+    /// there is none either.
+    pub(crate) fn pick_fast_cpu(&self, id: TaskId, from: u32, pref: Option<u32>) -> Option<FastCpu> {
         let allowed = self.tasks[id as usize].allowed;
         let n = self.cpus.len() as u32;
         let from = from.min(n - 1);
@@ -244,7 +273,7 @@ impl Machine {
                 && cpu.fast_waiting.is_none()
                 && !(p == self.user.last_cpu && user_cpu_taken)
             {
-                return Some(p);
+                return Some(FastCpu::Now(p));
             }
         }
         // Its own CPU (select_cpu's choice), idle: kicked included, which
@@ -256,18 +285,23 @@ impl Machine {
             && matches!(own.state, CpuState::Idle | CpuState::Kicked)
             && own.fast_waiting.is_none()
         {
-            return Some(from);
+            return Some(FastCpu::Now(from));
         }
         // The allowed CPUs from `from` on, wrapping.
         let (first, end) = (allowed.first, allowed.first + allowed.count);
         let mut from_on = (from.max(first)..end).chain(first..from.min(end));
         if let Some(c) = from_on.find(|&c| idle(c)) {
-            return Some(c);
+            return Some(FastCpu::Now(c));
         }
         // The search for a task to preempt starts from the preferred CPU,
         // which stands for its own.
         let home = pref.unwrap_or(from);
+        let light = find_slot(self.task_shared.slots(), self.tasks[id as usize].pid)
+            .is_some_and(|s| s.avg_burst_ns.load(Relaxed) < self.slice_min_ns / 4);
+        // (start, CPU): the task to preempt now, and the one to preempt
+        // once it ran slice_min (the deferral).
         let mut best: Option<(u64, u32)> = None;
+        let mut deferral: Option<(u64, u32)> = None;
         let scanned = (home..n).chain(0..home).take(FAST_SCAN_CPUS as usize);
         for c in scanned.filter(|&c| allowed.contains(c)) {
             let cpu = &self.cpus[c as usize];
@@ -275,23 +309,33 @@ impl Machine {
                 continue;
             }
             let task = match cpu.state {
-                CpuState::Idle | CpuState::Kicked => return Some(c),
+                CpuState::Idle | CpuState::Kicked => return Some(FastCpu::Now(c)),
                 CpuState::User { .. } => continue,
                 CpuState::Task { task, .. } => &self.tasks[task as usize],
             };
-            if task.fast.run_grant.is_some() || !(self.cpu_ran_slice_min(c) || self.fast_hog_rule(id, c)) {
+            if task.fast.run_grant.is_some() {
+                continue;
+            }
+            if !(self.cpu_ran_slice_min(c) || self.fast_hog_rule(id, c)) {
+                if light && deferral.is_none_or(|(started, _)| task.start_ts < started) {
+                    deferral = Some((task.start_ts, c));
+                }
                 continue;
             }
             // Its own CPU (or the preferred one) first: a local
             // preemption, no IPI (the BPF's `fast_cpu`).
             if c == home {
-                return Some(c);
+                return Some(FastCpu::Now(c));
             }
             if best.is_none_or(|(started, _)| task.start_ts < started) {
                 best = Some((task.start_ts, c));
             }
         }
-        best.map(|(_, c)| c)
+        match (best, deferral) {
+            (Some((_, c)), _) => Some(FastCpu::Now(c)),
+            (None, Some((_, c))) => Some(FastCpu::Deferred(c)),
+            (None, None) => None,
+        }
     }
 
     /// Whether `cpu` runs a task (not the user scheduler) that has run
@@ -319,18 +363,25 @@ impl Machine {
         light && self.cpu_runs_hog(cpu) && self.now >= self.cpus[cpu as usize].hog_rule_after_ns
     }
 
-    /// Places task `id`, woken under `grant`, in `cpu`'s own queue at a key
-    /// below everything `cpu` serves (the lowest of its own queue's head,
+    /// Places task `id`, woken under `grant`, in the own queue of the CPU
+    /// `at` names at a key
+    /// below everything that CPU serves (the lowest of its own queue's head,
     /// the shared queue's head and `vtime_now`, less [`FAST_KEY_LEAD`],
     /// saturating at 0), with a slice of the
     /// budget (at most the default slice), and names it in the CPU's
     /// `fast_waiting` (which must be free: its dispatch serves its queues
-    /// before the user scheduler until the task runs). An idle `cpu` is
-    /// kicked; one that runs a task gets a preempt kick
-    /// ([`Event::FastKick`]; counted as a fast preempt). Its run is
+    /// before the user scheduler until the task runs). [`FastCpu::Now`]:
+    /// an idle CPU is kicked; one that runs a task gets a preempt kick
+    /// ([`Event::FastKick`]; counted as a fast preempt, and as a hog
+    /// preempt, the run a hog run, if that task had not run
+    /// `slice_min_ns`). [`FastCpu::Deferred`]: no kick; the CPU's
+    /// `fast_kick_timer` is armed for when its task will have run
+    /// `slice_min_ns` ([`Machine::arm_fast_kick_timer`]; counted as
+    /// deferred, neither a preempt nor a hog run). Its run is
     /// fast-placed until it next stops, and its wakeup (`burst_grant`)
     /// until its next wakeup or an overrun.
-    pub(crate) fn place_fast(&mut self, id: TaskId, cpu: u32, grant: u64, weight: u64) {
+    pub(crate) fn place_fast(&mut self, id: TaskId, at: FastCpu, grant: u64, weight: u64) {
+        let cpu = at.cpu();
         let heads = [self.cpus[cpu as usize].dsq.head_vtime(), self.shared.head_vtime(), Some(self.vtime_now)];
         let key = heads.into_iter().flatten().min().unwrap_or(0).saturating_sub(FAST_KEY_LEAD);
         let t = &mut self.tasks[id as usize];
@@ -342,6 +393,11 @@ impl Machine {
         self.insert(QueueId::Local(cpu), id, key);
         self.cpus[cpu as usize].fast_waiting = Some(id);
         self.counters.fast_placed += 1;
+        if let FastCpu::Deferred(_) = at {
+            self.counters.fast_deferred += 1;
+            self.arm_fast_kick_timer(cpu);
+            return;
+        }
         match self.cpus[cpu as usize].state {
             CpuState::Idle => self.kick(cpu),
             CpuState::Task { .. } => {
@@ -379,6 +435,63 @@ impl Machine {
         self.account(cpu, task, since);
         self.tasks[task as usize].slice_left = 0;
         self.dispatch(cpu, Prev::Task(task))
+    }
+
+    /// Arms `cpu`'s `fast_kick_timer` (the BPF's `bpf_timer_start` on it)
+    /// for when the task running there will have run `slice_min_ns` since
+    /// it started there (its `start_ts + slice_min_ns`), replacing any time
+    /// it was armed for; it fires as [`Event::FastKickTimer`]. Nothing if
+    /// `cpu` runs no task.
+    pub(crate) fn arm_fast_kick_timer(&mut self, cpu: u32) {
+        let CpuState::Task { task, .. } = self.cpus[cpu as usize].state else { return };
+        let at = self.tasks[task as usize].start_ts.saturating_add(self.slice_min_ns);
+        self.cpus[cpu as usize].fast_kick_timer = Some(at);
+        self.events.push(at, Event::FastKickTimer(cpu));
+    }
+
+    /// `cpu`'s `fast_kick_timer` fires (the BPF's `fast_kick_fn`; an event
+    /// for a time it is no longer armed for is stale and ignored): nothing
+    /// if no fast-placed task waits there any more (it started, here or
+    /// elsewhere: [`Machine::take_fast_waiter`]), or if the CPU is idle,
+    /// kicked or runs the user scheduler (its next dispatch serves the fast
+    /// waiter first); if its task has not run `slice_min_ns` since it
+    /// started there (another task started meanwhile), the timer is armed
+    /// again for that task; else that task is preempted as by the fast
+    /// path's preempt kick ([`Machine::on_fast_kick`]).
+    pub(crate) fn on_fast_kick_timer(&mut self, cpu: u32) -> Result<(), SimError> {
+        let c = &mut self.cpus[cpu as usize];
+        if c.fast_kick_timer != Some(self.now) {
+            return Ok(());
+        }
+        c.fast_kick_timer = None;
+        if c.fast_waiting.is_none() || !matches!(c.state, CpuState::Task { .. }) {
+            return Ok(());
+        }
+        if !self.cpu_ran_slice_min(cpu) {
+            self.arm_fast_kick_timer(cpu);
+            return Ok(());
+        }
+        self.on_fast_kick(cpu)
+    }
+
+    /// `take_fast_waiter` in the BPF's `relay_dispatch`, on `cpu`, which
+    /// found nothing to run in its own queue and the shared queue (before
+    /// aging when it did not age first, keeping its task or going idle):
+    /// the first other CPU, in index
+    /// order, whose `fast_waiting` names the head of its own queue, a task
+    /// allowed on `cpu`, gives that task up (out of its queue: `cpu` starts
+    /// it, and its start releases that CPU's `fast_waiting`, whose timer
+    /// then finds no waiter). Counted as `fast_moved`. The task, if any.
+    pub(crate) fn take_fast_waiter(&mut self, cpu: u32) -> Option<TaskId> {
+        let from = (0..self.cpus.len() as u32).filter(|&c| c != cpu).find(|&c| {
+            let other = &self.cpus[c as usize];
+            other
+                .fast_waiting
+                .is_some_and(|w| other.dsq.first() == Some(w) && self.tasks[w as usize].allowed.contains(cpu))
+        })?;
+        let id = self.cpus[from as usize].dsq.pop_first()?;
+        self.counters.fast_moved += 1;
+        Some(id)
     }
 }
 
@@ -460,8 +573,8 @@ pub mod bench {
         /// The fast path for one wakeup of the task (its CPU: 0): the grant
         /// check, the CPU pick among the hogs, the insert into that CPU's
         /// queue and its preempt kick — then undone (out of the queue,
-        /// asleep, the kick dropped), so that each call sees the same
-        /// machine. The CPU picked.
+        /// asleep, the kick, or a deferral's timer, dropped), so that each
+        /// call sees the same machine. The CPU picked.
         pub fn wakeup(&mut self) -> Option<u32> {
             let m = &mut self.machine;
             if !m.try_fast_path(self.task, 0) {
@@ -476,6 +589,7 @@ pub mod bench {
             t.fast.run_grant = None;
             t.fast.burst_grant = None;
             t.fast.wait_cpu = None;
+            m.cpus[cpu as usize].fast_kick_timer = None;
             m.events.pop();
             Some(cpu)
         }
@@ -508,10 +622,14 @@ mod tests {
         let pid = m.tasks[p as usize].pid;
         slot(&m, p).publish(pid, Some(FastGrant::new(300_000)));
         m.tasks[1].start_ts = 0; // CPUs 0 and 1 tie
-        assert_eq!(m.pick_fast_cpu(p, 1, None), Some(1), "scanned from CPU 1: 1 first");
-        assert_eq!(m.pick_fast_cpu(p, 2, None), Some(2), "its own CPU first: a local preemption");
+        assert_eq!(m.pick_fast_cpu(p, 1, None), Some(FastCpu::Now(1)), "scanned from CPU 1: 1 first");
+        assert_eq!(m.pick_fast_cpu(p, 2, None), Some(FastCpu::Now(2)), "its own CPU first: a local preemption");
         m.tasks[p as usize].allowed = crate::tasks::CpuRange { first: 0, count: 2 };
-        assert_eq!(m.pick_fast_cpu(p, 2, None), Some(0), "not allowed on 2: 0 and 1 tie, 0 scanned first");
+        assert_eq!(
+            m.pick_fast_cpu(p, 2, None),
+            Some(FastCpu::Now(0)),
+            "not allowed on 2: 0 and 1 tie, 0 scanned first"
+        );
         m.tasks[p as usize].allowed = crate::tasks::CpuRange { first: 0, count: 4 };
         m.vtime_now = 50;
         m.insert(QueueId::Shared, 1, 30);
@@ -524,7 +642,7 @@ mod tests {
         assert_eq!((m.counters.fast_placed, m.counters.fast_preempts), (1, 1));
         assert_eq!(slot(&m, p).nr_fast_runs.load(Relaxed), 1);
         // A second granted wakeup may not take CPU 0 (a fast task waits there).
-        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(1));
+        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(FastCpu::Now(1)));
         let (at, ev) = std::iter::from_fn(|| m.events.pop()).find(|(_, e)| matches!(e, Event::FastKick(_))).unwrap();
         assert_eq!((at, ev), (m.now, Event::FastKick(0)));
         m.on_fast_kick(0).unwrap();
@@ -532,7 +650,7 @@ mod tests {
         assert_eq!(m.tasks[0].state, TaskState::InUser, "the preempted hog goes to user space");
         assert_eq!(m.cpus[0].fast_waiting, None);
         // CPU 0 runs a fast-placed task: not a candidate any more.
-        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(1));
+        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(FastCpu::Now(1)));
     }
 
     /// Its own CPU first if idle (and no fast task waits there), else an
@@ -543,63 +661,77 @@ mod tests {
         let mut m = saturated(4);
         let p = 4;
         m.cpus[3].state = CpuState::Idle;
-        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(3));
+        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(FastCpu::Now(3)));
         m.cpus[1].state = CpuState::Idle;
-        assert_eq!(m.pick_fast_cpu(p, 3, None), Some(3), "its own first");
+        assert_eq!(m.pick_fast_cpu(p, 3, None), Some(FastCpu::Now(3)), "its own first");
         m.cpus[3].state = CpuState::Kicked;
-        assert_eq!(m.pick_fast_cpu(p, 3, None), Some(3), "its own, kicked, is still idle");
+        assert_eq!(m.pick_fast_cpu(p, 3, None), Some(FastCpu::Now(3)), "its own, kicked, is still idle");
         m.cpus[3].fast_waiting = Some(0);
-        assert_eq!(m.pick_fast_cpu(p, 3, None), Some(1), "not its own with a fast task waiting there");
+        assert_eq!(m.pick_fast_cpu(p, 3, None), Some(FastCpu::Now(1)), "not its own with a fast task waiting there");
         m.cpus[3].fast_waiting = None;
         m.cpus[1].state = CpuState::Task { task: 1, since: 1_000 };
         m.cpus[3].state = CpuState::Kicked;
         m.cpus[0].state = CpuState::User { since: 0 };
         assert_eq!(
             m.pick_fast_cpu(p, 2, None),
-            Some(2),
+            Some(FastCpu::Now(2)),
             "its own CPU's task is preempted before a kicked CPU is looked at"
         );
         m.cpus[3].state = CpuState::Task { task: 3, since: 3_000 };
-        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(1), "CPU 0 runs the user scheduler; 1 ran longest of 1 to 3");
+        assert_eq!(
+            m.pick_fast_cpu(p, 0, None),
+            Some(FastCpu::Now(1)),
+            "CPU 0 runs the user scheduler; 1 ran longest of 1 to 3"
+        );
         // Only the CPUs it may use (1 and 2), from its CPU (3) on, wrapping.
         m.tasks[p as usize].allowed = crate::tasks::CpuRange { first: 1, count: 2 };
         m.tasks[1].start_ts = 5_000;
-        assert_eq!(m.pick_fast_cpu(p, 3, None), Some(2));
+        assert_eq!(m.pick_fast_cpu(p, 3, None), Some(FastCpu::Now(2)));
         m.cpus[1].state = CpuState::Idle;
         m.cpus[2].state = CpuState::Idle;
-        assert_eq!(m.pick_fast_cpu(p, 2, None), Some(2), "idle: its own CPU first");
-        assert_eq!(m.pick_fast_cpu(p, 3, None), Some(1), "idle: from 3 on, wrapping to 1");
+        assert_eq!(m.pick_fast_cpu(p, 2, None), Some(FastCpu::Now(2)), "idle: its own CPU first");
+        assert_eq!(m.pick_fast_cpu(p, 3, None), Some(FastCpu::Now(1)), "idle: from 3 on, wrapping to 1");
     }
 
-    /// Only a task that ran `slice_min` may be preempted (a task pinned
-    /// beside fast tasks still runs); with none, the wakeup goes to user
-    /// space. The CPU the user scheduler last ran on is left out while it
-    /// waits for a CPU.
+    /// Only a task that ran `slice_min` may be preempted at once (a task
+    /// pinned beside fast tasks still runs); with none, the wakeup is
+    /// deferred onto the CPU whose task started earliest, and with no CPU
+    /// to defer onto either, it goes to user space. The CPU the user
+    /// scheduler last ran on is left out while it waits for a CPU.
     #[test]
     fn victims_ran_slice_min_and_the_user_schedulers_cpu_is_left_out() {
         let mut m = saturated(4);
         let p = 4;
         let pid = m.tasks[p as usize].pid;
         slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000)));
-        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(0), "hog 0 started first");
+        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(FastCpu::Now(0)), "hog 0 started first");
         m.tasks[0].start_ts = m.now - 10_000;
-        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(1), "hog 0 ran 10 µs: hog 1");
+        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(FastCpu::Now(1)), "hog 0 ran 10 µs: hog 1");
         for c in 1..4 {
             m.tasks[c].start_ts = m.now - 10_000;
         }
         m.tasks[0].start_ts = m.now - m.slice_min_ns + 1;
-        assert_eq!(m.pick_fast_cpu(p, 0, None), None, "every hog ran less than slice_min");
+        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(FastCpu::Deferred(0)), "every hog ran less than slice_min");
+        // Every CPU runs a fast-placed task: none to defer onto either.
+        for c in 0..4 {
+            m.tasks[c].fast.run_grant = Some(1);
+        }
+        assert_eq!(m.pick_fast_cpu(p, 0, None), None, "no CPU");
         m.wake(p);
         assert_eq!(m.tasks[p as usize].state, TaskState::InUser, "to user space");
         assert_eq!(m.counters.fast_placed, 0);
+        for c in 0..4 {
+            m.tasks[c].fast.run_grant = None;
+        }
         // Hog 0 has run slice_min now; but the user scheduler last ran on
         // CPU 0 (its first) and has work (the wakeup above): CPU 0 is its
-        // next, left out.
+        // next, left out, for a preemption and for a deferral (hogs 1 to 3
+        // tie: 1, scanned first).
         m.now += 1;
         assert!(m.user_wants_cpu());
-        assert_eq!(m.pick_fast_cpu(p, 0, None), None, "the waiting user scheduler's CPU");
+        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(FastCpu::Deferred(1)), "the waiting user scheduler's CPU");
         m.user.last_cpu = 2;
-        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(0), "hog 0 ran slice_min");
+        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(FastCpu::Now(0)), "hog 0 ran slice_min");
     }
 
     /// With `preempt_hogs`, a CPU hog (a whole slice of CPU since it last
@@ -633,9 +765,11 @@ mod tests {
     /// With `preempt_hogs`, a fast-placed wakeup of a light task (average
     /// burst under a quarter of `slice_min`) also preempts a CPU hog whose
     /// run there is shorter than `slice_min` (the BPF's `fast_hog_rule`),
-    /// counted in `fast_hog_preempts`, unless the rule rests on that CPU;
-    /// without `preempt_hogs`, the wakeup finds no CPU. A hog-rule run's
-    /// stop rests the rule on its CPU for as long as it ran.
+    /// counted in `fast_hog_preempts`, at once (the preempt kick, not
+    /// deferred to `slice_min`), unless the rule rests on that CPU;
+    /// without `preempt_hogs`, the wakeup is deferred (onto CPU 0: both
+    /// hogs started together). A hog-rule run's stop rests the rule on its
+    /// CPU for as long as it ran.
     #[test]
     fn a_hog_is_preempted_for_a_fast_wakeup_at_once() {
         let hogs_put_back = |m: &mut Machine| {
@@ -646,19 +780,20 @@ mod tests {
             }
             m.tasks[1].exec_runtime = m.slice_ns;
         };
-        // Not light, or the rule resting on CPU 1: no CPU.
+        // Not light, or the rule resting on CPU 1: no CPU to take now.
         let mut m = saturated(2);
         m.preempt_hogs = true;
         let p = 2;
         let pid = m.tasks[p as usize].pid;
         slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000)));
         hogs_put_back(&mut m);
-        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(1), "light");
+        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(FastCpu::Now(1)), "light");
         slot(&m, p).avg_burst_ns.store(m.slice_min_ns / 4, Relaxed);
-        assert_eq!(m.pick_fast_cpu(p, 0, None), None, "its bursts are a quarter of slice_min");
+        let deferred = Some(FastCpu::Deferred(0));
+        assert_eq!(m.pick_fast_cpu(p, 0, None), None, "its bursts are a quarter of slice_min: not deferred either");
         slot(&m, p).avg_burst_ns.store(0, Relaxed);
         m.cpus[1].hog_rule_after_ns = m.now + 1;
-        assert_eq!(m.pick_fast_cpu(p, 0, None), None, "the rule rests on CPU 1");
+        assert_eq!(m.pick_fast_cpu(p, 0, None), deferred, "the rule rests on CPU 1");
         m.cpus[1].hog_rule_after_ns = m.now;
         m.wake(p);
         assert_eq!(m.counters.fast_hog_preempts, 1);
@@ -684,11 +819,137 @@ mod tests {
                 m.tasks[task as usize].start_ts = m.now - 10_000;
             }
             m.tasks[1].exec_runtime = m.slice_ns;
-            let want = if hog_rule { Some(1) } else { None };
-            assert_eq!(m.pick_fast_cpu(p, 0, None), want, "hog rule {hog_rule}");
+            let want = if hog_rule { FastCpu::Now(1) } else { FastCpu::Deferred(0) };
+            assert_eq!(m.pick_fast_cpu(p, 0, None), Some(want), "hog rule {hog_rule}");
             m.wake(p);
-            let (placed, hogs) = (m.counters.fast_placed, m.counters.fast_hog_preempts);
-            assert_eq!((placed, hogs), if hog_rule { (1, 1) } else { (0, 0) }, "hog rule {hog_rule}");
+            let c = m.counters;
+            let counts = (c.fast_placed, c.fast_preempts, c.fast_hog_preempts, c.fast_deferred);
+            assert_eq!(counts, if hog_rule { (1, 1, 1, 0) } else { (1, 0, 0, 1) }, "hog rule {hog_rule}");
+            assert_eq!(m.tasks[p as usize].fast.hog_run, hog_rule);
+            // The hog rule's kick comes at once; a deferral's timer when
+            // hog 0 has run slice_min.
+            let kick = if hog_rule {
+                (m.now, Event::FastKick(1))
+            } else {
+                (m.now - 10_000 + m.slice_min_ns, Event::FastKickTimer(0))
+            };
+            assert_eq!(m.events.pop(), Some(kick), "hog rule {hog_rule}");
+        }
+    }
+
+    /// Restarts the task of each CPU `c` of `m` `ago[c]` ns before `m.now`
+    /// (its run there begins then).
+    fn restarted(m: &mut Machine, ago: &[u64]) {
+        for (c, &ago) in ago.iter().enumerate() {
+            let CpuState::Task { task, .. } = m.cpus[c].state else { panic!("CPU {c} runs a task") };
+            m.cpus[c].state = CpuState::Task { task, since: m.now - ago };
+            m.tasks[task as usize].start_ts = m.now - ago;
+        }
+    }
+
+    /// A granted wakeup that finds every CPU's task under `slice_min`
+    /// since it started there (and no hog rule) is deferred (`fast_cpu`'s
+    /// deferral) onto the CPU whose task started earliest, wherever its
+    /// own CPU is: queued there with no kick, that CPU's timer armed for
+    /// its task's start + `slice_min`; if another task started there
+    /// meanwhile, the timer waits for that one's `slice_min` in turn; then
+    /// the task there is preempted and the fast task starts. Counted as
+    /// placed and deferred, not as a preemption.
+    #[test]
+    fn a_wakeup_finding_no_preemptible_cpu_is_deferred_until_slice_min() {
+        let mut m = saturated(4);
+        let p = 4;
+        let pid = m.tasks[p as usize].pid;
+        slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000)));
+        // Hog 1 started first, 400 µs ago.
+        restarted(&mut m, &[100_000, 400_000, 300_000, 200_000]);
+        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(FastCpu::Deferred(1)));
+        m.wake(p); // its CPU is 0
+        assert_eq!(m.tasks[p as usize].state, TaskState::Queued(QueueId::Local(1)));
+        assert_eq!((m.cpus[1].fast_waiting, m.tasks[p as usize].fast.wait_cpu), (Some(p), Some(1)));
+        assert!(m.channels.queued.is_empty(), "not handed to user space");
+        let c = m.counters;
+        assert_eq!((c.fast_placed, c.fast_deferred, c.fast_preempts, c.fast_hog_preempts), (1, 1, 0, 0));
+        assert!(!m.tasks[p as usize].fast.hog_run);
+        // No kick: the one event is CPU 1's timer, at hog 1's start + slice_min.
+        let due = m.now - 400_000 + m.slice_min_ns;
+        assert_eq!(m.events.pop(), Some((due, Event::FastKickTimer(1))));
+        assert_eq!(m.events.pop(), None);
+        // The timer comes; another run started on CPU 1 100 µs ago (hog 1
+        // again, by hand): armed again for that run's slice_min.
+        m.now = due;
+        m.tasks[1].start_ts = m.now - 100_000;
+        m.on_fast_kick_timer(1).unwrap();
+        assert_eq!(
+            (m.tasks[1].state, m.tasks[p as usize].state),
+            (TaskState::Running(1), TaskState::Queued(QueueId::Local(1)))
+        );
+        let due = m.now - 100_000 + m.slice_min_ns;
+        assert_eq!(m.events.pop(), Some((due, Event::FastKickTimer(1))));
+        m.now = due;
+        m.on_fast_kick_timer(1).unwrap();
+        assert_eq!(m.tasks[p as usize].state, TaskState::Running(1), "it starts when hog 1 has run slice_min");
+        assert_eq!(m.tasks[p as usize].start_ts, due);
+        assert_eq!(m.tasks[1].state, TaskState::InUser, "the preempted hog goes to user space");
+        assert_eq!(m.cpus[1].fast_waiting, None);
+        let c = m.counters;
+        assert_eq!((c.fast_placed, c.fast_deferred, c.fast_preempts, c.fast_hog_preempts), (1, 1, 0, 0));
+    }
+
+    /// A fast-placed task deferred onto CPU 0 is taken by CPU 1 when hog 1
+    /// leaves it with nothing queued there or in the shared queue
+    /// (`take_fast_waiter`): it starts on CPU 1, CPU 0's `fast_waiting` is
+    /// released, and CPU 0's timer then finds no waiter (hog 0 runs on).
+    /// Not if the task may not run on CPU 1, nor if it is not the head of
+    /// CPU 0's queue: CPU 1 goes idle.
+    #[test]
+    fn a_deferred_waiter_moves_to_a_cpu_with_nothing_to_run() {
+        for case in ["moves", "not allowed there", "not the head"] {
+            let mut m = saturated(2);
+            let p = 2;
+            let pid = m.tasks[p as usize].pid;
+            slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000)));
+            m.vtime_now = 2 * FAST_KEY_LEAD;
+            if case == "not allowed there" {
+                m.tasks[p as usize].allowed = crate::tasks::CpuRange { first: 0, count: 1 };
+            }
+            restarted(&mut m, &[300_000, 100_000]);
+            m.wake(p);
+            assert_eq!(m.tasks[p as usize].state, TaskState::Queued(QueueId::Local(0)), "{case}");
+            assert_eq!(m.counters.fast_deferred, 1, "{case}");
+            // 50 µs later hog 1 leaves CPU 1 (to CPU 0's queue, below the
+            // fast task, in the last case; else asleep).
+            m.now += 50_000;
+            m.account(1, 1, m.now - 150_000);
+            if case == "not the head" {
+                m.insert(QueueId::Local(0), 1, 50);
+            } else {
+                m.tasks[1].state = TaskState::Sleeping;
+            }
+            m.dispatch(1, Prev::None).unwrap();
+            let moved = case == "moves";
+            let want = if moved { TaskState::Running(1) } else { TaskState::Queued(QueueId::Local(0)) };
+            assert_eq!(m.tasks[p as usize].state, want, "{case}");
+            assert_eq!(m.counters.fast_moved, u64::from(moved), "{case}");
+            assert_eq!(m.cpus[1].state == CpuState::Idle, !moved, "{case}");
+            assert_eq!(m.cpus[0].fast_waiting, (!moved).then_some(p), "{case}");
+            assert_eq!(m.tasks[p as usize].fast.wait_cpu, (!moved).then_some(0), "{case}");
+            // CPU 0's timer, when hog 0 has run slice_min: a waiter left
+            // preempts it.
+            let due = m.now - 350_000 + m.slice_min_ns;
+            let timer = std::iter::from_fn(|| m.events.pop()).find(|&(_, e)| e == Event::FastKickTimer(0));
+            assert_eq!(timer, Some((due, Event::FastKickTimer(0))), "{case}");
+            m.now = due;
+            m.on_fast_kick_timer(0).unwrap();
+            let on_0 = if moved {
+                0
+            } else if case == "not the head" {
+                1
+            } else {
+                p
+            };
+            assert_eq!(m.tasks[on_0 as usize].state, TaskState::Running(0), "{case}");
+            assert_eq!(m.tasks[0].state == TaskState::Running(0), moved, "{case}");
         }
     }
 
@@ -713,9 +974,9 @@ mod tests {
         m.on_fast_kick(0).unwrap();
         assert_eq!(m.tasks[1].state, TaskState::Running(0));
         assert_eq!(m.cpus[0].fast_waiting, Some(p), "another task started: still waiting");
-        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(1));
+        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(FastCpu::Now(1)));
         m.cpus[1].state = CpuState::Task { task: 0, since: 0 }; // (only the CPU's state is wanted)
-        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(1), "not CPU 0, where a fast task waits");
+        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(FastCpu::Now(1)), "not CPU 0, where a fast task waits");
         m.now += 100_000;
         let CpuState::Task { since, .. } = m.cpus[0].state else { panic!() };
         m.account(0, 1, since);
@@ -745,7 +1006,7 @@ mod tests {
         m.cpus[1].state = CpuState::Idle;
         m.insert(QueueId::Shared, 1, 0);
         m.cpus[1].fast_waiting = Some(0);
-        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(1));
+        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(FastCpu::Now(1)));
         m.wake(p);
         assert_eq!((m.tasks[p as usize].state, m.counters.fast_placed), (TaskState::InUser, 0));
         assert_eq!(m.cpus[1].fast_waiting, Some(0));
@@ -902,22 +1163,26 @@ mod tests {
         let mut m = saturated(4);
         let p = 4;
         let pid = m.tasks[p as usize].pid;
-        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(0), "every hog may be preempted: its own");
-        assert_eq!(m.pick_fast_cpu(p, 0, Some(2)), Some(2), "the preferred one instead");
+        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(FastCpu::Now(0)), "every hog may be preempted: its own");
+        assert_eq!(m.pick_fast_cpu(p, 0, Some(2)), Some(FastCpu::Now(2)), "the preferred one instead");
         m.cpus[1].state = CpuState::Idle;
         m.cpus[3].state = CpuState::Idle;
-        assert_eq!(m.pick_fast_cpu(p, 1, None), Some(1));
-        assert_eq!(m.pick_fast_cpu(p, 1, Some(3)), Some(3), "idle and preferred, over its own idle CPU");
-        assert_eq!(m.pick_fast_cpu(p, 1, Some(9)), Some(1), "no CPU 9");
-        assert_eq!(m.pick_fast_cpu(p, 1, Some(2)), Some(1), "the preferred one busy: an idle one before a preemption");
+        assert_eq!(m.pick_fast_cpu(p, 1, None), Some(FastCpu::Now(1)));
+        assert_eq!(m.pick_fast_cpu(p, 1, Some(3)), Some(FastCpu::Now(3)), "idle and preferred, over its own idle CPU");
+        assert_eq!(m.pick_fast_cpu(p, 1, Some(9)), Some(FastCpu::Now(1)), "no CPU 9");
+        assert_eq!(
+            m.pick_fast_cpu(p, 1, Some(2)),
+            Some(FastCpu::Now(1)),
+            "the preferred one busy: an idle one before a preemption"
+        );
         m.cpus[1].state = CpuState::Task { task: 1, since: 1_000 };
-        assert_eq!(m.pick_fast_cpu(p, 0, Some(2)), Some(3), "any idle one before a preemption");
+        assert_eq!(m.pick_fast_cpu(p, 0, Some(2)), Some(FastCpu::Now(3)), "any idle one before a preemption");
         m.cpus[3].state = CpuState::Task { task: 3, since: 3_000 };
-        assert_eq!(m.pick_fast_cpu(p, 0, Some(2)), Some(2), "then the preferred one is preempted first");
+        assert_eq!(m.pick_fast_cpu(p, 0, Some(2)), Some(FastCpu::Now(2)), "then the preferred one is preempted first");
         m.cpus[1].state = CpuState::Idle;
         m.cpus[3].state = CpuState::Idle;
         m.tasks[p as usize].allowed = crate::tasks::CpuRange { first: 0, count: 2 };
-        assert_eq!(m.pick_fast_cpu(p, 1, Some(3)), Some(1), "not allowed on 3");
+        assert_eq!(m.pick_fast_cpu(p, 1, Some(3)), Some(FastCpu::Now(1)), "not allowed on 3");
         m.tasks[p as usize].allowed = crate::tasks::CpuRange { first: 0, count: 4 };
 
         slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000).preferring(3)));

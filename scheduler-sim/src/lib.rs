@@ -70,7 +70,8 @@
 //!   vtime is lower than the own head's, else the own queue's head, else the
 //!   shared queue's first allowed task — so neither queue can starve the
 //!   other, provided the policy's vtimes advance (equal vtimes go to the own
-//!   queue first); else let a task whose slice expired run on with a fresh
+//!   queue first); else take a task the wakeup fast path placed on another
+//!   CPU (below); else let a task whose slice expired run on with a fresh
 //!   slice; else go idle. A task whose slice expired and that lost its CPU
 //!   is enqueued again (a new generation).
 //! * **Tick** (`ops.tick`, every `tick_ns`, 4 ms): slices end only at
@@ -163,7 +164,11 @@
 //!   `fast_hog_preempts`),
 //!   the preferred CPU, else its own (a local preemption; the scan starts
 //!   there too), else the one whose task started its
-//!   run earliest (on a tie, the first scanned); none left: the wakeup goes to user space. So does it when
+//!   run earliest (on a tie, the first scanned); none left, for a light
+//!   task (the hog rule's test), a *deferral* (`fast_cpu`'s): of the CPUs the scan did not leave out that run an
+//!   ordinary task (not fast-placed) under neither rule, the one whose
+//!   task started its run earliest (on a tie, the first scanned); none of
+//!   these either: the wakeup goes to user space. So does it when
 //!   another fast-placed task already waits on the CPU picked (the BPF's
 //!   compare-and-swap on `fast_waiting`). The task goes in that CPU's own
 //!   queue at a key below everything the CPU serves (`min(own head, shared
@@ -174,9 +179,25 @@
 //!   before the user scheduler, as above); an idle CPU is kicked, one
 //!   running a task gets a preempt kick (`SCX_KICK_PREEMPT`): the task's
 //!   slice ends, it is enqueued again (no wakeup: to user space), and the
-//!   CPU dispatches. Counted as `fast_placed`, and as `fast_preempts` when
-//!   the CPU ran a task (not part of `kernel_dispatches`); the slot's
-//!   `nr_fast_runs` too. The wakeup does not reach user space.
+//!   CPU dispatches. A deferred placement kicks nothing: the CPU's timer
+//!   (the BPF's `fast_kick_timer`, one per CPU, armed again by each
+//!   deferral there) fires when its task will have run `slice_min` since it
+//!   started there; then (`fast_kick_fn`) nothing if no fast-placed task
+//!   waits there any more or the CPU is idle, kicked or runs the user
+//!   scheduler (its next dispatch serves the waiting task first); the timer
+//!   is armed again for the task running there if that one started since
+//!   and has not run `slice_min`; else that task is preempted as by the
+//!   preempt kick. Meanwhile a CPU whose dispatch finds nothing in its own
+//!   queue and the shared queue takes,
+//!   from the first other CPU in index order, a fast-placed task that
+//!   waits there, heads that CPU's queue (named by its `fast_waiting`) and
+//!   may run here (the BPF's `take_fast_waiter`, in `relay_dispatch`;
+//!   counted as `fast_moved`); its start releases that CPU's
+//!   `fast_waiting`, and its timer then finds no waiter. Counted as
+//!   `fast_placed`, and as `fast_preempts` when the CPU ran a task and was
+//!   kicked at once, or `fast_deferred` (not part of
+//!   `kernel_dispatches`); the slot's `nr_fast_runs` too. The wakeup does
+//!   not reach user space.
 //! * **Fast-path budget** (the BPF's `fast_accounting`, at every stop): a
 //!   fast-placed run lasts from the placement to the task's next stop (or
 //!   enqueue); a fast-placed wakeup's burst (`burst_grant`) from the

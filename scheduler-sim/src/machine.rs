@@ -116,7 +116,8 @@ pub(crate) struct Cpu {
     /// placement only if free, released when that task starts running
     /// (anywhere), is enqueued again or exits — not when another task
     /// starts here. While set, this CPU's dispatch serves its queues before
-    /// the user scheduler.
+    /// the user scheduler, and another CPU with nothing to run may take the
+    /// task if it heads this CPU's queue ([`Machine::take_fast_waiter`]).
     pub(crate) fast_waiting: Option<TaskId>,
     /// Until when the fast path's hog rule rests on this CPU (the BPF's
     /// `hog_rule_after_ns`): the stop of the last fast-placed run that
@@ -124,6 +125,12 @@ pub(crate) struct Cpu {
     /// rule's preemptions here are spaced at least their runs' length
     /// apart.
     pub(crate) hog_rule_after_ns: u64,
+    /// When the fast path's timer for this CPU fires, if it is armed (the
+    /// BPF's `fast_kick_timer`): armed by a deferred placement here
+    /// ([`Machine::place_fast`]) for the time the CPU's task will have run
+    /// `slice_min_ns`; arming it again moves it (one timer per CPU); an
+    /// [`Event::FastKickTimer`] for another time is stale.
+    pub(crate) fast_kick_timer: Option<u64>,
     /// When the last run here stopped, while nothing has started since:
     /// where a CPU's free → run time begins ([`Machine::start_task`]).
     pub(crate) free_since: Option<u64>,
@@ -195,11 +202,18 @@ pub(crate) struct Counters {
     pub(crate) aged: u64,
     /// Wakeups the fast path placed (not part of `kernel_dispatches`).
     pub(crate) fast_placed: u64,
-    /// Of those, the ones whose kick preempted a running task.
+    /// Of those, the ones whose kick preempted a running task at once.
     pub(crate) fast_preempts: u64,
     /// Of those, preemptions of a CPU hog whose run had not had
     /// `slice_min_ns` (the hog rule).
     pub(crate) fast_hog_preempts: u64,
+    /// Of `fast_placed`, those deferred: queued on a CPU whose task had
+    /// not run `slice_min_ns`, preempted when it has (`fast_cpu`'s
+    /// deferral, `fast_kick_timer`); not in `fast_preempts`.
+    pub(crate) fast_deferred: u64,
+    /// Fast-placed tasks a CPU with nothing else to run took from another
+    /// CPU's queue (`take_fast_waiter` in `relay_dispatch`).
+    pub(crate) fast_moved: u64,
     /// Fast-path grants revoked for an overrun.
     pub(crate) fast_revoked: u64,
     pub(crate) affinity_violations: u64,
@@ -375,6 +389,7 @@ impl Machine {
                 aging: Aging::default(),
                 fast_waiting: None,
                 hog_rule_after_ns: 0,
+                fast_kick_timer: None,
                 free_since: None,
                 late_tick_for: None,
             })
@@ -481,6 +496,7 @@ impl Machine {
                 }
                 Event::Preempt(cpu) => self.on_preempt_kick(cpu, true)?,
                 Event::FastKick(cpu) => self.on_fast_kick(cpu)?,
+                Event::FastKickTimer(cpu) => self.on_fast_kick_timer(cpu)?,
                 Event::AgeKick(cpu) => self.on_preempt_kick(cpu, false)?,
                 Event::Watchdog => self.on_watchdog(),
                 Event::Heartbeat => {

@@ -29,6 +29,11 @@ pub(crate) enum Event {
     /// The wakeup fast path kicked this CPU to preempt its task for the
     /// fast-placed task waiting in its queue (`SCX_KICK_PREEMPT`).
     FastKick(u32),
+    /// The fast path's timer for this CPU fires (the BPF's
+    /// `fast_kick_timer`, `fast_kick_fn`): a fast-placed task deferred
+    /// there may preempt its task now, if that task ran `slice_min_ns`
+    /// (`Machine::on_fast_kick_timer`).
+    FastKickTimer(u32),
     /// The heartbeat kicked this CPU to preempt its task and age
     /// (`request_aging`'s `SCX_KICK_PREEMPT`).
     AgeKick(u32),
@@ -103,6 +108,11 @@ impl Dsq {
         self.entries.first().map(|&(vtime, _, _)| vtime)
     }
 
+    /// The first task, left in place.
+    pub(crate) fn first(&self) -> Option<TaskId> {
+        self.entries.first().map(|&(_, _, t)| t)
+    }
+
     /// Removes and returns the first task.
     pub(crate) fn pop_first(&mut self) -> Option<TaskId> {
         self.entries.pop_first().map(|(_, _, t)| t)
@@ -144,7 +154,8 @@ mod tests {
         assert_eq!(q.pop(), None);
     }
 
-    /// Lowest vtime first, ties by insertion; the eligibility filter skips entries.
+    /// Lowest vtime first, ties by insertion; the eligibility filter skips
+    /// entries; `first` peeks at the head.
     #[test]
     fn dsq_order_and_filter() {
         let mut d = Dsq::default();
@@ -152,12 +163,13 @@ mod tests {
         d.insert(5, 2, 8);
         d.insert(10, 3, 9);
         assert_eq!(d.head_vtime(), Some(5));
+        assert_eq!(d.first(), Some(8));
         assert_eq!(d.pop_first_where(|t| t != 8), Some(7));
         assert_eq!(d.pop_first(), Some(8));
         assert_eq!(d.tasks().collect::<Vec<_>>(), vec![9]);
         assert_eq!(d.pop_first_where(|_| false), None);
         assert_eq!(d.len(), 1);
         d.pop_first();
-        assert_eq!(d.head_vtime(), None);
+        assert_eq!((d.head_vtime(), d.first()), (None, None));
     }
 }

@@ -309,11 +309,22 @@ pub struct DispatchCounts {
     /// `kernel_dispatches`.
     pub fast_placed: u64,
     /// Of `fast_placed`, those whose kick preempted the CPU's running task
-    /// (the rest went to an idle CPU, or found the run ending anyway).
+    /// at once (the rest went to an idle CPU, found the run ending anyway,
+    /// or were deferred: `fast_deferred`).
     pub fast_preempts: u64,
     /// Of `fast_preempts`, those of a CPU hog whose run there had not had
     /// `slice_min_ns` (the hog rule; 0 without `preempt_hogs`).
     pub fast_hog_preempts: u64,
+    /// Of `fast_placed`, those deferred: every CPU the task may use ran a
+    /// task that may not be preempted yet, and the one whose task started
+    /// earliest got the task queued with no kick, its task preempted once
+    /// it ran `slice_min_ns` (the BPF's `nr_fast_deferred`: `fast_cpu`'s
+    /// deferral, `fast_kick_timer`); not in `fast_preempts`.
+    pub fast_deferred: u64,
+    /// Fast-placed tasks, waiting on a CPU, that another CPU with nothing
+    /// else to run took and ran (the BPF's `nr_fast_moved`:
+    /// `take_fast_waiter` in `relay_dispatch`).
+    pub fast_moved: u64,
     /// Fast-path grants the dispatcher revoked: a fast-placed run overran
     /// its budget, or the task's fast-placed runs used more than
     /// `FAST_SHARE_PCT` % of a CPU over `FAST_WINDOW_MS`.
@@ -718,6 +729,8 @@ fn dispatch_counts(c: &Counters) -> DispatchCounts {
         fast_placed: c.fast_placed,
         fast_preempts: c.fast_preempts,
         fast_hog_preempts: c.fast_hog_preempts,
+        fast_deferred: c.fast_deferred,
+        fast_moved: c.fast_moved,
         fast_revoked: c.fast_revoked,
     }
 }
@@ -953,11 +966,13 @@ impl Report {
         if d.fast_placed + d.fast_revoked + e.grants + e.regrants + e.grants_withdrawn > 0 {
             let _ = writeln!(
                 s,
-                "{:<14} {} placed ({} preempting, {} of them a hog), {} revoked; {} grants, {} regrants, {} withdrawn",
+                "{:<14} {} placed ({} preempting, {} of them a hog; {} deferred, {} moved), {} revoked; {} grants, {} regrants, {} withdrawn",
                 "fast path",
                 d.fast_placed,
                 d.fast_preempts,
                 d.fast_hog_preempts,
+                d.fast_deferred,
+                d.fast_moved,
                 d.fast_revoked,
                 e.grants,
                 e.regrants,
