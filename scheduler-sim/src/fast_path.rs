@@ -188,9 +188,10 @@ impl Machine {
     /// the CPU's `fast_waiting` is released if it still names the task.
     pub(crate) fn fast_waiting_done(&mut self, id: TaskId) {
         let Some(cpu) = self.tasks[id as usize].fast.wait_cpu.take() else { return };
-        let w = &mut self.cpus[cpu as usize].fast_waiting;
-        if *w == Some(id) {
-            *w = None;
+        let c = &mut self.cpus[cpu as usize];
+        if c.fast_waiting == Some(id) {
+            c.fast_waiting = None;
+            c.fast_waiting_deferred = false;
         }
     }
 
@@ -394,6 +395,7 @@ impl Machine {
         self.cpus[cpu as usize].fast_waiting = Some(id);
         self.counters.fast_placed += 1;
         if let FastCpu::Deferred(_) = at {
+            self.cpus[cpu as usize].fast_waiting_deferred = true;
             self.counters.fast_deferred += 1;
             self.arm_fast_kick_timer(cpu);
             return;
@@ -452,25 +454,43 @@ impl Machine {
     /// `cpu`'s `fast_kick_timer` fires (the BPF's `fast_kick_fn`; an event
     /// for a time it is no longer armed for is stale and ignored): nothing
     /// if no fast-placed task waits there any more (it started, here or
-    /// elsewhere: [`Machine::take_fast_waiter`]), or if the CPU is idle,
-    /// kicked or runs the user scheduler (its next dispatch serves the fast
-    /// waiter first); if its task has not run `slice_min_ns` since it
-    /// started there (another task started meanwhile), the timer is armed
-    /// again for that task; else that task is preempted as by the fast
-    /// path's preempt kick ([`Machine::on_fast_kick`]).
+    /// elsewhere: [`Machine::take_fast_waiter`]); an idle CPU is kicked
+    /// (counted in `fast_timer_kicks`; in the model a CPU never idles with
+    /// a task waiting, as placement and dispatch do not race); a CPU
+    /// kicked or running the user scheduler gets the timer again in
+    /// `slice_min_ns` (its next dispatch serves the waiting task first);
+    /// if its task has not run `slice_min_ns` since it started there
+    /// (another task started meanwhile), the timer is armed again for that
+    /// task; else that task is preempted as by the fast path's preempt
+    /// kick ([`Machine::on_fast_kick`]; counted in `fast_timer_kicks`).
     pub(crate) fn on_fast_kick_timer(&mut self, cpu: u32) -> Result<(), SimError> {
         let c = &mut self.cpus[cpu as usize];
         if c.fast_kick_timer != Some(self.now) {
             return Ok(());
         }
         c.fast_kick_timer = None;
-        if c.fast_waiting.is_none() || !matches!(c.state, CpuState::Task { .. }) {
+        if c.fast_waiting.is_none() {
             return Ok(());
+        }
+        match c.state {
+            CpuState::Idle => {
+                self.counters.fast_timer_kicks += 1;
+                self.kick(cpu);
+                return Ok(());
+            }
+            CpuState::Kicked | CpuState::User { .. } => {
+                let at = self.now.saturating_add(self.slice_min_ns);
+                c.fast_kick_timer = Some(at);
+                self.events.push(at, Event::FastKickTimer(cpu));
+                return Ok(());
+            }
+            CpuState::Task { .. } => {}
         }
         if !self.cpu_ran_slice_min(cpu) {
             self.arm_fast_kick_timer(cpu);
             return Ok(());
         }
+        self.counters.fast_timer_kicks += 1;
         self.on_fast_kick(cpu)
     }
 
@@ -478,16 +498,19 @@ impl Machine {
     /// found nothing to run in its own queue and the shared queue (before
     /// aging when it did not age first, keeping its task or going idle):
     /// the first other CPU, in index
-    /// order, whose `fast_waiting` names the head of its own queue, a task
-    /// allowed on `cpu`, gives that task up (out of its queue: `cpu` starts
+    /// order, whose `fast_waiting` names a deferred task
+    /// (`fast_waiting_deferred`: a task kicked at once runs there next, its
+    /// CPU's task preempted for it) heading its own queue, allowed on
+    /// `cpu`, gives that task up (out of its queue: `cpu` starts
     /// it, and its start releases that CPU's `fast_waiting`, whose timer
     /// then finds no waiter). Counted as `fast_moved`. The task, if any.
     pub(crate) fn take_fast_waiter(&mut self, cpu: u32) -> Option<TaskId> {
         let from = (0..self.cpus.len() as u32).filter(|&c| c != cpu).find(|&c| {
             let other = &self.cpus[c as usize];
-            other
-                .fast_waiting
-                .is_some_and(|w| other.dsq.first() == Some(w) && self.tasks[w as usize].allowed.contains(cpu))
+            other.fast_waiting_deferred
+                && other
+                    .fast_waiting
+                    .is_some_and(|w| other.dsq.first() == Some(w) && self.tasks[w as usize].allowed.contains(cpu))
         })?;
         let id = self.cpus[from as usize].dsq.pop_first()?;
         self.counters.fast_moved += 1;
@@ -904,7 +927,7 @@ mod tests {
     /// CPU 0's queue: CPU 1 goes idle.
     #[test]
     fn a_deferred_waiter_moves_to_a_cpu_with_nothing_to_run() {
-        for case in ["moves", "not allowed there", "not the head"] {
+        for case in ["moves", "not allowed there", "not the head", "not deferred"] {
             let mut m = saturated(2);
             let p = 2;
             let pid = m.tasks[p as usize].pid;
@@ -917,6 +940,10 @@ mod tests {
             m.wake(p);
             assert_eq!(m.tasks[p as usize].state, TaskState::Queued(QueueId::Local(0)), "{case}");
             assert_eq!(m.counters.fast_deferred, 1, "{case}");
+            if case == "not deferred" {
+                // As if kicked at once: it runs on CPU 0 next, not moved.
+                m.cpus[0].fast_waiting_deferred = false;
+            }
             // 50 µs later hog 1 leaves CPU 1 (to CPU 0's queue, below the
             // fast task, in the last case; else asleep).
             m.now += 50_000;
@@ -941,6 +968,7 @@ mod tests {
             assert_eq!(timer, Some((due, Event::FastKickTimer(0))), "{case}");
             m.now = due;
             m.on_fast_kick_timer(0).unwrap();
+            assert_eq!(m.counters.fast_timer_kicks, u64::from(!moved), "{case}");
             let on_0 = if moved {
                 0
             } else if case == "not the head" {

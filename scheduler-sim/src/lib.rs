@@ -183,13 +183,15 @@
 //!   (the BPF's `fast_kick_timer`, one per CPU, armed again by each
 //!   deferral there) fires when its task will have run `slice_min` since it
 //!   started there; then (`fast_kick_fn`) nothing if no fast-placed task
-//!   waits there any more or the CPU is idle, kicked or runs the user
-//!   scheduler (its next dispatch serves the waiting task first); the timer
+//!   waits there any more; an idle CPU is kicked; a CPU kicked or running
+//!   the user scheduler gets the timer again in `slice_min` (its next
+//!   dispatch serves the waiting task first); the timer
 //!   is armed again for the task running there if that one started since
 //!   and has not run `slice_min`; else that task is preempted as by the
-//!   preempt kick. Meanwhile a CPU whose dispatch finds nothing in its own
-//!   queue and the shared queue takes,
-//!   from the first other CPU in index order, a fast-placed task that
+//!   preempt kick (kicks counted as `fast_timer_kicks`). Meanwhile a CPU
+//!   whose dispatch finds nothing in its own queue and the shared queue
+//!   takes, from the first other CPU in index order, a deferred
+//!   fast-placed task (`fast_waiting_deferred`) that
 //!   waits there, heads that CPU's queue (named by its `fast_waiting`) and
 //!   may run here (the BPF's `take_fast_waiter`, in `relay_dispatch`;
 //!   counted as `fast_moved`); its start releases that CPU's

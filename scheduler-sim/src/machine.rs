@@ -119,6 +119,10 @@ pub(crate) struct Cpu {
     /// the user scheduler, and another CPU with nothing to run may take the
     /// task if it heads this CPU's queue ([`Machine::take_fast_waiter`]).
     pub(crate) fast_waiting: Option<TaskId>,
+    /// Whether the task `fast_waiting` names was deferred (the BPF's
+    /// `fast_waiting_deferred`): only such a task may be moved
+    /// ([`Machine::take_fast_waiter`]).
+    pub(crate) fast_waiting_deferred: bool,
     /// Until when the fast path's hog rule rests on this CPU (the BPF's
     /// `hog_rule_after_ns`): the stop of the last fast-placed run that
     /// preempted a hog here by the rule, plus that run's length. So the
@@ -211,8 +215,13 @@ pub(crate) struct Counters {
     /// not run `slice_min_ns`, preempted when it has (`fast_cpu`'s
     /// deferral, `fast_kick_timer`); not in `fast_preempts`.
     pub(crate) fast_deferred: u64,
-    /// Fast-placed tasks a CPU with nothing else to run took from another
-    /// CPU's queue (`take_fast_waiter` in `relay_dispatch`).
+    /// Kicks of the deferral's timer while a deferred task waited: the
+    /// CPU's task had run `slice_min_ns` (preempted) or the CPU was idle
+    /// (`fast_kick_fn`).
+    pub(crate) fast_timer_kicks: u64,
+    /// Deferred fast-placed tasks a CPU with nothing else in its own and
+    /// the shared queue took from another CPU's queue (`take_fast_waiter`
+    /// in `relay_dispatch`).
     pub(crate) fast_moved: u64,
     /// Fast-path grants revoked for an overrun.
     pub(crate) fast_revoked: u64,
@@ -390,6 +399,7 @@ impl Machine {
                 fast_waiting: None,
                 hog_rule_after_ns: 0,
                 fast_kick_timer: None,
+                fast_waiting_deferred: false,
                 free_since: None,
                 late_tick_for: None,
             })

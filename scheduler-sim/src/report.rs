@@ -321,8 +321,13 @@ pub struct DispatchCounts {
     /// it ran `slice_min_ns` (the BPF's `nr_fast_deferred`: `fast_cpu`'s
     /// deferral, `fast_kick_timer`); not in `fast_preempts`.
     pub fast_deferred: u64,
-    /// Fast-placed tasks, waiting on a CPU, that another CPU with nothing
-    /// else to run took and ran (the BPF's `nr_fast_moved`:
+    /// Kicks of the deferral's timer while a deferred task waited: the
+    /// CPU's task had run `slice_min_ns` (preempted) or the CPU was idle
+    /// (the BPF's `nr_fast_timer_kicks`, `fast_kick_fn`).
+    pub fast_timer_kicks: u64,
+    /// Deferred fast-placed tasks, waiting on a CPU, that another CPU with
+    /// nothing in its own and the shared queue took and ran (the BPF's
+    /// `nr_fast_moved`:
     /// `take_fast_waiter` in `relay_dispatch`).
     pub fast_moved: u64,
     /// Fast-path grants the dispatcher revoked: a fast-placed run overran
@@ -730,6 +735,7 @@ fn dispatch_counts(c: &Counters) -> DispatchCounts {
         fast_preempts: c.fast_preempts,
         fast_hog_preempts: c.fast_hog_preempts,
         fast_deferred: c.fast_deferred,
+        fast_timer_kicks: c.fast_timer_kicks,
         fast_moved: c.fast_moved,
         fast_revoked: c.fast_revoked,
     }
@@ -966,12 +972,13 @@ impl Report {
         if d.fast_placed + d.fast_revoked + e.grants + e.regrants + e.grants_withdrawn > 0 {
             let _ = writeln!(
                 s,
-                "{:<14} {} placed ({} preempting, {} of them a hog; {} deferred, {} moved), {} revoked; {} grants, {} regrants, {} withdrawn",
+                "{:<14} {} placed ({} preempting, {} of them a hog; {} deferred, {} timer kicks, {} moved), {} revoked; {} grants, {} regrants, {} withdrawn",
                 "fast path",
                 d.fast_placed,
                 d.fast_preempts,
                 d.fast_hog_preempts,
                 d.fast_deferred,
+                d.fast_timer_kicks,
                 d.fast_moved,
                 d.fast_revoked,
                 e.grants,

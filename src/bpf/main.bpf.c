@@ -228,10 +228,11 @@ volatile u64 nr_unbounded_runs;		/* runs given an unbounded slice, SCX_SLICE_INF
 volatile u64 nr_unbounded_kicks;	/* SCX_KICK_PREEMPT kicks of the tickless check to CPUs marked unbounded, work being queued for them (--tickless) */
 volatile u64 nr_fast_placed;		/* wakeups the fast path placed itself, under a grant, without user space (fast_place) */
 volatile u64 nr_fast_preferred;		/* of those, placements on the CPU the grant's placement word preferred (fast_place) */
-volatile u64 nr_fast_preempts;		/* of those, placements that preempted a running task (SCX_KICK_PREEMPT) */
+volatile u64 nr_fast_preempts;		/* of those, placements that preempted a running task at once (SCX_KICK_PREEMPT; not the deferred ones) */
 volatile u64 nr_fast_hog_preempts;	/* of those, preempting a CPU hog whose run had not had slice_min_ns (the hog rule, fast_cpu) */
-volatile u64 nr_fast_deferred;		/* of those placed, queued behind a task that had not run slice_min_ns, no CPU being free or preemptible at once; kicked when it has (fast_kick_fn) */
-volatile u64 nr_fast_moved;		/* fast-placed tasks a CPU with nothing else to run took from the CPU they waited for (take_fast_waiter) */
+volatile u64 nr_fast_deferred;		/* of those placed, light tasks queued with no kick behind a task that had not run slice_min_ns, no CPU being idle or preemptible at once (fast_place) */
+volatile u64 nr_fast_timer_kicks;	/* kicks of the deferral's timer while a deferred task waited: its CPU's task had run slice_min_ns (preempted), or the CPU was idle (fast_kick_fn) */
+volatile u64 nr_fast_moved;		/* deferred fast-placed tasks moved to a CPU whose own and shared DSQs were empty, from the CPU they waited for (take_fast_waiter) */
 volatile u64 nr_fast_unplaced;		/* granted wakeups (weight allowed) it did not place: no CPU it may take, or another fast task took it first (fast_place) */
 volatile u64 nr_fast_revoked;		/* grants revoked: a fast-placed task overran its budget or its share (fast_accounting) */
 volatile u64 nr_slots_full;		/* tasks that joined and found no free slot in task_shared: never fast-placed (claim_slot) */
@@ -246,29 +247,30 @@ struct relay_cpu_state cpu_state[RELAY_MAX_CPUS];
 
 /* Private state. */
 static u32 nr_cpu_ids;
-static u64 vtime_now;				/* largest vtime of an unclamped decision seen running */
-static u64 last_progress_ns;			/* last user-side progress (ns) */
-static u64 stalled_at_steps;			/* user_steps when the stall was declared (count) */
-static u64 handoff_seq;				/* source of hand-off generations (see queue_to_user) */
-static u64 last_cons_pos;			/* `queued` consumer position at the last check */
-static u64 usersched_last_run_ns;		/* last time the user scheduler started (ns) */
-static s32 usersched_cpu;			/* CPU it last ran on, or where it should run next (wake_usersched, usersched_reenqueued) */
-static u32 usersched_needed;			/* heartbeat request (bool) */
-static u32 usersched_on_cpu;			/* the user scheduler is running (bool) */
-static u64 usersched_kick_ns;			/* last kick to get it a CPU (ns) */
-static u64 cpu_started_ns[RELAY_MAX_CPUS];	/* when each CPU's current task started (ns) */
-static u64 hog_rule_after_ns[RELAY_MAX_CPUS];	/* the fast path's hog rule rests on this CPU until then (fast_hog_rule) */
-static u64 cpu_burst_start[RELAY_MAX_CPUS];	/* its start less its CPU time since it last woke (ns; cpu_preemptible) */
-static u64 cpu_running_key[RELAY_MAX_CPUS];	/* the key (dsq_vtime) each CPU's current task started with; 0 for the user scheduler (see pinned_waiter_displaces) */
-static u8 unbounded_on[RELAY_MAX_CPUS];		/* the CPU's current task runs an unbounded slice (bool, --tickless) */
-static u32 rescue_check;			/* timer -> ops.dispatch: look for overdue tasks (bool) */
-static u8 age_request[RELAY_MAX_CPUS];		/* timer -> ops.dispatch: overdue tasks wait for this CPU (bool) */
-static u8 aged_last[RELAY_MAX_CPUS];		/* this CPU's last ops.dispatch ran overdue tasks (bool, relay_dispatch) */
-static u8 higher_class_on[RELAY_MAX_CPUS];	/* a realtime or deadline task runs on this CPU (bool, relay_sched_switch; not the stopper) */
-static u8 kicked_for_usersched[RELAY_MAX_CPUS]; /* wake_usersched -> ops.dispatch: this CPU was kicked for it (bool) */
-static u8 fast_on[RELAY_MAX_CPUS];		/* the CPU runs a fast-placed task (bool, see fast_place) */
-static s32 fast_waiting[RELAY_MAX_CPUS];	/* pid of a fast-placed task waiting in this CPU's DSQ, 0 = none (see fast_place) */
-static bool relay_active;			/* between ops.init and ops.exit: kfuncs that need the scheduler may run (bool) */
+static u64 vtime_now;				 /* largest vtime of an unclamped decision seen running */
+static u64 last_progress_ns;			 /* last user-side progress (ns) */
+static u64 stalled_at_steps;			 /* user_steps when the stall was declared (count) */
+static u64 handoff_seq;				 /* source of hand-off generations (see queue_to_user) */
+static u64 last_cons_pos;			 /* `queued` consumer position at the last check */
+static u64 usersched_last_run_ns;		 /* last time the user scheduler started (ns) */
+static s32 usersched_cpu;			 /* CPU it last ran on, or where it should run next (wake_usersched, usersched_reenqueued) */
+static u32 usersched_needed;			 /* heartbeat request (bool) */
+static u32 usersched_on_cpu;			 /* the user scheduler is running (bool) */
+static u64 usersched_kick_ns;			 /* last kick to get it a CPU (ns) */
+static u64 cpu_started_ns[RELAY_MAX_CPUS];	 /* when each CPU's current task started (ns) */
+static u64 hog_rule_after_ns[RELAY_MAX_CPUS];	 /* the fast path's hog rule rests on this CPU until then (fast_hog_rule) */
+static u64 cpu_burst_start[RELAY_MAX_CPUS];	 /* its start less its CPU time since it last woke (ns; cpu_preemptible) */
+static u64 cpu_running_key[RELAY_MAX_CPUS];	 /* the key (dsq_vtime) each CPU's current task started with; 0 for the user scheduler (see pinned_waiter_displaces) */
+static u8 unbounded_on[RELAY_MAX_CPUS];		 /* the CPU's current task runs an unbounded slice (bool, --tickless) */
+static u32 rescue_check;			 /* timer -> ops.dispatch: look for overdue tasks (bool) */
+static u8 age_request[RELAY_MAX_CPUS];		 /* timer -> ops.dispatch: overdue tasks wait for this CPU (bool) */
+static u8 aged_last[RELAY_MAX_CPUS];		 /* this CPU's last ops.dispatch ran overdue tasks (bool, relay_dispatch) */
+static u8 higher_class_on[RELAY_MAX_CPUS];	 /* a realtime or deadline task runs on this CPU (bool, relay_sched_switch; not the stopper) */
+static u8 kicked_for_usersched[RELAY_MAX_CPUS];	 /* wake_usersched -> ops.dispatch: this CPU was kicked for it (bool) */
+static u8 fast_on[RELAY_MAX_CPUS];		 /* the CPU runs a fast-placed task (bool, see fast_place) */
+static s32 fast_waiting[RELAY_MAX_CPUS];	 /* pid of a fast-placed task waiting in this CPU's DSQ, 0 = none (see fast_place) */
+static u8 fast_waiting_deferred[RELAY_MAX_CPUS]; /* the task fast_waiting names was deferred (bool: take_fast_waiter may move it) */
+static bool relay_active;			 /* between ops.init and ops.exit: kfuncs that need the scheduler may run (bool) */
 /*
  * The CPUs the user scheduler may run on: copied from its thread when the
  * scheduler starts (relay_init) and whenever its affinity changes
@@ -1704,27 +1706,53 @@ __noinline int consume_from_held(s32 cpu)
 }
 
 /*
- * Nothing in this CPU's DSQ or the shared one: take a fast-placed task that
- * waits for another CPU (a deferred placement: that CPU's task had not run
- * slice_min_ns, fast_place()) if it heads that CPU's DSQ and may run here,
- * rather than keep the task that ran or go idle while it waits. Its
- * fast_waiting slot is released when it runs (fast_waiting_done()), so
- * that CPU's timer (fast_kick_fn()) then kicks nothing.
+ * A deferred fast-placed task waiting for CPU @from (fast_place()), moved to
+ * this CPU, @cpu, if it heads @from's DSQ and may run here: exactly that
+ * task, by the iterator (a move by DSQ could take the next one if @from took
+ * the waiter meanwhile). A local move of a task that may not run here is a
+ * scheduler error (ext.c task_can_run_on_remote_rq()), hence the checks.
+ * Whether it moved.
+ */
+/* Global (verified once, not per call site). */
+__noinline int take_fast_waiter_from(s32 from, s32 cpu)
+{
+	s32 *w = MEMBER_VPTR(fast_waiting, [from]);
+	u8 *deferred = MEMBER_VPTR(fast_waiting_deferred, [from]);
+	struct bpf_iter_scx_dsq it;
+	struct task_struct *p;
+	s32 pid;
+	int moved = 0;
+
+	if (!w || !deferred || !READ_ONCE(*deferred))
+		return 0;
+	pid = READ_ONCE(*w);
+	if (!pid)
+		return 0;
+	if (!bpf_iter_scx_dsq_new(&it, from, 0)) {
+		p = bpf_iter_scx_dsq_next(&it);
+		if (p && p->pid == pid && bpf_cpumask_test_cpu(cpu, p->cpus_ptr) && !migration_disabled(p))
+			moved = scx_bpf_dsq_move(&it, p, SCX_DSQ_LOCAL, 0);
+	}
+	bpf_iter_scx_dsq_destroy(&it);
+	return moved;
+}
+
+/*
+ * Nothing in this CPU's DSQ or the shared one: take a deferred fast-placed
+ * task that waits for another CPU (that CPU's task had not run
+ * slice_min_ns, fast_place()), rather than keep the task that ran or go
+ * idle while it waits. Its fast_waiting slot is released when it runs
+ * (fast_waiting_done()), so that CPU's timer (fast_kick_fn()) then finds no
+ * waiter. Only deferred ones: a waiter kicked at once runs there next, and
+ * its CPU's task, preempted for it, would have been preempted for nothing.
  */
 /* Global (verified once, not per call site): it holds a loop. */
 __noinline int take_fast_waiter(s32 cpu)
 {
-	struct task_struct *head;
-	s32 i, *w;
+	s32 i;
 
 	bpf_for(i, 0, nr_cpu_ids) {
-		w = MEMBER_VPTR(fast_waiting, [i]);
-		if (i == cpu || !w || !READ_ONCE(*w))
-			continue;
-		head = __COMPAT_scx_bpf_dsq_peek(i);
-		if (!head || head->pid != READ_ONCE(*w) || !bpf_cpumask_test_cpu(cpu, head->cpus_ptr))
-			continue;
-		if (scx_bpf_dsq_move_to_local(i, 0)) {
+		if (i != cpu && take_fast_waiter_from(i, cpu)) {
 			__sync_fetch_and_add(&nr_fast_moved, 1);
 			return 1;
 		}
@@ -2107,7 +2135,7 @@ static void usersched_reenqueued(struct task_struct *p)
  * task pinned with fast tasks still runs) or, for a light task, is a CPU
  * hog (fast_hog_rule(): a hog preempted for a periodic sleeper is
  * otherwise protected anew at each restart, and the sleeper's next wakeup
- * finds no CPU and goes through user space; counted in
+ * would wait for its slice_min_ns; counted in
  * nr_fast_hog_preempts) and is neither fast-placed nor
  * the user scheduler, that are not held by a higher class, and that the
  * user scheduler is not waiting for. It is queued in that CPU's DSQ at a
@@ -2367,32 +2395,52 @@ static s32 fast_cpu(struct task_struct *p, s32 pref, bool light, bool *running, 
 }
 
 /*
- * A deferred placement's timer (fast_place()): @cpu's task has run
- * slice_min_ns, or should have. If a fast-placed task still waits for @cpu
- * (it did not start there, nor did another CPU take it: take_fast_waiter())
- * and @cpu runs a task other than the user scheduler, that task is
- * preempted as fast_place() preempts (SCX_KICK_PREEMPT), unless a task that
- * started since has not run slice_min_ns: then the timer waits for that
- * one's. Idle, or running the user scheduler, @cpu's next ops.dispatch()
- * serves the waiting task first.
+ * A deferred placement's timer (fast_place()), on @cpu, fired when @cpu's
+ * task had run slice_min_ns, or should have. Nothing if no fast-placed task
+ * waits for @cpu any more (it ran, here or moved: take_fast_waiter()). Else:
+ * @cpu's task (not the user scheduler) is preempted as fast_place()
+ * preempts (SCX_KICK_PREEMPT) if it ran slice_min_ns since it started
+ * (cpu_ran_slice_min()'s test; the time is needed to wait on), or the timer
+ * waits for that if a task started since; an idle @cpu is kicked (the task
+ * may have been queued after @cpu's last dispatch found nothing); and while
+ * @cpu runs the user scheduler, is between tasks or is held by a higher
+ * class, the timer looks again in slice_min_ns (its dispatch, or another
+ * CPU's: take_fast_waiter(), consume_from_held(), serves the task first).
  */
 static int fast_kick_fn(void *map, u32 *key, struct bpf_timer *timer)
 {
 	u32 cpu = *key;
 	u64 now = bpf_ktime_get_ns(), started;
+	struct relay_cpu_state *st;
 
-	if (cpu >= RELAY_MAX_CPUS || !fast_waits_for(cpu) || !cpu_runs_task(cpu))
+	if (cpu >= RELAY_MAX_CPUS || !fast_waits_for(cpu))
 		return 0;
+	st = cpu_state_of(cpu);
+	if (st && READ_ONCE(st->idle)) {
+		kick(cpu, SCX_KICK_IDLE);
+		__sync_fetch_and_add(&nr_fast_timer_kicks, 1);
+		return 0;
+	}
+	if (!cpu_runs_task(cpu)) {
+		bpf_timer_start(timer, slice_min_ns, 0);
+		return 0;
+	}
 	started = READ_ONCE(cpu_started_ns[cpu & (RELAY_MAX_CPUS - 1)]);
 	if (now - started < slice_min_ns) {
 		bpf_timer_start(timer, started + slice_min_ns - now, 0);
 		return 0;
 	}
 	kick(cpu, SCX_KICK_PREEMPT);
+	__sync_fetch_and_add(&nr_fast_timer_kicks, 1);
 	return 0;
 }
 
-/* Arm @cpu's deferred-placement timer to fire in @ns (fast_kick_fn). */
+/*
+ * Arm @cpu's deferred-placement timer to fire in @ns (fast_kick_fn). If it
+ * cannot be armed, the task still runs: relay_tick() yields @cpu's task to
+ * it at the first tick after slice_min_ns (should_yield(): its key is the
+ * lowest there), or another CPU takes it (take_fast_waiter()).
+ */
 static void arm_fast_kick(s32 cpu, u64 ns)
 {
 	u32 key = (u32)cpu;
@@ -2460,6 +2508,7 @@ static bool fast_place(struct task_struct *p, u64 enq_flags)
 	if (cpu == placement_cpu(place))
 		__sync_fetch_and_add(&nr_fast_preferred, 1);
 	if (defer_ns) {
+		WRITE_ONCE(fast_waiting_deferred[cpu & (RELAY_MAX_CPUS - 1)], 1);
 		arm_fast_kick(cpu, defer_ns);
 		__sync_fetch_and_add(&nr_fast_deferred, 1);
 		return true;
@@ -2482,8 +2531,11 @@ static void fast_waiting_done(const struct task_struct *p, struct task_ctx *tctx
 		return;
 	tctx->fast_wait_cpu = 0;
 	waiting = fast_waiting_of((s32)cpu - 1);
-	if (waiting)
-		__sync_val_compare_and_swap(waiting, p->pid, 0);
+	if (!waiting || READ_ONCE(*waiting) != p->pid)
+		return;
+	/* Before the slot is free: a deferral that takes it next sets its own. */
+	WRITE_ONCE(fast_waiting_deferred[(cpu - 1) & (RELAY_MAX_CPUS - 1)], 0);
+	__sync_val_compare_and_swap(waiting, p->pid, 0);
 }
 
 /*

@@ -111,17 +111,21 @@ pub struct Metrics {
     pub usersched_hog_preempts: u64,
     #[stat(desc = "Wakeups the dispatcher placed under the policy's fast-path grant, without user space")]
     pub fast_placed: u64,
-    #[stat(desc = "Of those, placements that preempted a running task")]
+    #[stat(desc = "Of those, placements that preempted a running task at once (not the deferred ones)")]
     pub fast_preempts: u64,
     #[stat(
         desc = "Of those, preemptions of a CPU hog before its run had the minimum slice (0 with --no-preempt-hogs)"
     )]
     pub fast_hog_preempts: u64,
     #[stat(
-        desc = "Of the fast placements, those queued behind a task that had not run the minimum slice (no CPU free or preemptible): kicked when it has"
+        desc = "Of the fast placements, light tasks queued with no kick behind a task short of the minimum slice (no CPU idle or preemptible)"
     )]
     pub fast_deferred: u64,
-    #[stat(desc = "Fast-placed tasks a CPU with nothing else to run took from the CPU they waited for")]
+    #[stat(
+        desc = "Kicks of the deferral's timer while a deferred task waited: the CPU's task had its minimum slice, or the CPU was idle"
+    )]
+    pub fast_timer_kicks: u64,
+    #[stat(desc = "Deferred fast-placed tasks moved to a CPU whose own and shared queues were empty")]
     pub fast_moved: u64,
     #[stat(
         desc = "Wakeups under a valid grant the fast path did not place (no CPU it may take, or taken first): to user space"
@@ -184,6 +188,7 @@ impl From<&StatsLine> for Metrics {
             fast_preempts,
             fast_hog_preempts,
             fast_deferred,
+            fast_timer_kicks,
             fast_moved,
             fast_unplaced,
             fast_preferred,
@@ -229,6 +234,7 @@ impl From<&StatsLine> for Metrics {
             fast_preempts,
             fast_hog_preempts,
             fast_deferred,
+            fast_timer_kicks,
             fast_moved,
             fast_unplaced,
             fast_preferred,
@@ -295,6 +301,7 @@ impl Metrics {
             fast_preempts: d(n.fast_preempts, e.fast_preempts),
             fast_hog_preempts: d(n.fast_hog_preempts, e.fast_hog_preempts),
             fast_deferred: d(n.fast_deferred, e.fast_deferred),
+            fast_timer_kicks: d(n.fast_timer_kicks, e.fast_timer_kicks),
             fast_moved: d(n.fast_moved, e.fast_moved),
             fast_unplaced: d(n.fast_unplaced, e.fast_unplaced),
             fast_preferred: d(n.fast_preferred, e.fast_preferred),
@@ -394,6 +401,7 @@ impl From<&Metrics> for StatsLine {
             fast_preempts,
             fast_hog_preempts,
             fast_deferred,
+            fast_timer_kicks,
             fast_moved,
             fast_unplaced,
             fast_preferred,
@@ -443,6 +451,7 @@ impl From<&Metrics> for StatsLine {
                     fast_preempts,
                     fast_hog_preempts,
                     fast_deferred,
+                    fast_timer_kicks,
                     fast_moved,
                     fast_unplaced,
                     fast_preferred,

@@ -206,7 +206,8 @@ bss_counters! {
         /// without the round trip to user space (`fast_place` in
         /// src/bpf/main.bpf.c).
         fast_placed: "fast placed" <- nr_fast_placed,
-        /// Of those, placements that preempted a running task.
+        /// Of those, placements that preempted a running task at once (not
+        /// the deferred ones).
         fast_preempts: "fast preempts" <- nr_fast_preempts,
         /// Of those, preemptions of a CPU hog (a whole slice of CPU since it
         /// last woke) whose run there had not had the minimum slice (the
@@ -214,12 +215,17 @@ bss_counters! {
         /// `--no-preempt-hogs`.
         fast_hog_preempts: "fast hog preempts" <- nr_fast_hog_preempts,
         /// Of the fast placements, those deferred: no CPU was idle or
-        /// preemptible, so the task was queued behind one whose run had
-        /// not had the minimum slice, and that CPU is kicked by a timer
-        /// when it has (`fast_kick_fn` in src/bpf/main.bpf.c).
+        /// preemptible, so a light task was queued with no kick behind a
+        /// task whose run had not had the minimum slice (`fast_place` in
+        /// src/bpf/main.bpf.c); a timer kicks that CPU when it has.
         fast_deferred: "fast deferred" <- nr_fast_deferred,
-        /// Fast-placed tasks that a CPU with nothing else to run took from
-        /// the CPU they waited for (`take_fast_waiter`).
+        /// Kicks of that timer while a deferred task waited: the CPU's
+        /// task had run the minimum slice (preempted), or the CPU was idle
+        /// (`fast_kick_fn`).
+        fast_timer_kicks: "fast timer kicks" <- nr_fast_timer_kicks,
+        /// Deferred fast-placed tasks moved to a CPU whose own and shared
+        /// DSQs were empty, from the CPU they waited for
+        /// (`take_fast_waiter`).
         fast_moved: "fast moved" <- nr_fast_moved,
         /// Wakeups under a valid grant (and a weight the policy's rule
         /// allows) that the fast path did not place: no CPU it may take
@@ -658,6 +664,7 @@ mod tests {
                     fast_preempts: 33,
                     fast_hog_preempts: 39,
                     fast_deferred: 41,
+                    fast_timer_kicks: 43,
                     fast_moved: 42,
                     fast_unplaced: 40,
                     fast_preferred: 37,
@@ -681,7 +688,7 @@ mod tests {
             line.to_string(),
             "queued 10 voided 22 | dispatched user 7 kernel 2 fallback 1 rescued 8 aged 20 overdue 4 keepalive 2 reenqueued 24 | bounced 3 \
              stale 4 vtime clamped 21 congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 cgroup unresolved 27 | page faults 6 loop allocs 23 | dispatch calls 11 \
-             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 served empty 28 stranded moved 29 unbounded runs 30 unbounded kicks 31 usersched hog preempts 38 fast placed 32 fast preempts 33 fast hog preempts 39 fast deferred 41 fast moved 42 fast unplaced 40 fast preferred 37 fast revoked 34 slots full 35 | steps 16 empty 17 received 18 fast grants 36 | cpu_ns 19"
+             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 served empty 28 stranded moved 29 unbounded runs 30 unbounded kicks 31 usersched hog preempts 38 fast placed 32 fast preempts 33 fast hog preempts 39 fast deferred 41 fast timer kicks 43 fast moved 42 fast unplaced 40 fast preferred 37 fast revoked 34 slots full 35 | steps 16 empty 17 received 18 fast grants 36 | cpu_ns 19"
         );
         assert!(!line.to_string().contains('\n'));
         let without_probe = StatsLine { loop_allocs: None, ..line };

@@ -20,9 +20,11 @@
 # (fast_deferred > 0, main.bpf.c fast_place: with no hog rule, a hog
 # restarted after a fast-placed run is protected until it has run
 # slice_min, so a wakeup that finds every CPU so is queued behind the hog
-# that started first, and its CPU kicked by a timer when it has; before
-# the deferral those wakeups went through user space). fast_moved (a
-# deferred task another CPU took over) is noted, not asserted. Each run
+# that started first; before the deferral those wakeups went through user
+# space), and the deferral's timer must have kicked (fast_timer_kicks > 0:
+# the hogs never stop on their own, so a deferred task that no other CPU
+# took runs when the timer preempts the hog). fast_moved (a deferred task
+# another CPU took over) is noted, not asserted. Each run
 # notes cyclictest's
 # average and its measuring thread's wait for a CPU per run (schedstat, the
 # thread with the most runs); they are not asserted (a TCG guest's timing
@@ -50,7 +52,7 @@ hogs_and_cyclictest() {
 	cat "$measuring/schedstat" >/tmp/ss1
 	wait "$ct" || fail_with_log "$1: cyclictest failed: $(tail -n 3 /tmp/ct.out | tr '\n' ' ')"
 	workload_ended "$1"
-	workload_deltas "$1" usersched_kicked usersched_hog_preempts fast_placed fast_hog_preempts fast_deferred fast_moved
+	workload_deltas "$1" usersched_kicked usersched_hog_preempts fast_placed fast_hog_preempts fast_deferred fast_timer_kicks fast_moved
 	wait "$hogs" || fail_with_log "$1: stress-ng failed: $(tail -n 3 /tmp/hogs.out | tr '\n' ' ')"
 	# The mean of its threads' averages.
 	avg=$(awk '/^# Avg Latencies:/ { for (i = 4; i <= NF; i++) { s += $i; n++ } } END { if (n) printf "%d", s / n }' /tmp/ct.out)
@@ -67,6 +69,8 @@ hogs_and_cyclictest "deadline --no-preempt-hogs --fast-path, cyclictest beside $
 	fail_with_log "with --no-preempt-hogs: $DELTA_fast_hog_preempts fast placements counted as hog preemptions"
 [ "$DELTA_fast_deferred" -gt 0 ] ||
 	fail_with_log "with --no-preempt-hogs --fast-path: no fast placement was deferred ($DELTA_fast_placed placed)"
+[ "$DELTA_fast_timer_kicks" -gt 0 ] ||
+	fail_with_log "with --no-preempt-hogs --fast-path: $DELTA_fast_deferred placements deferred, but the deferral's timer never kicked"
 stop_relay
 
 start_relay -- --stats 1

@@ -575,11 +575,12 @@ run_profile() {
 	relay_sub=
 	# The fast path during the load: wakeups it placed, those of them that
 	# preempted a hog by the hog rule, those deferred until a task had
-	# its minimum slice, those another CPU took over, and granted ones it
-	# could not place.
+	# its minimum slice, the deferral timer's kicks, the deferred tasks
+	# another CPU took over, and granted ones it could not place.
 	emit_delta_at metrics.fast_placed wake_fast_placed
 	emit_delta_at metrics.fast_hog_preempts wake_fast_hog_preempts
 	emit_delta_at metrics.fast_deferred wake_fast_deferred
+	emit_delta_at metrics.fast_timer_kicks wake_fast_timer_kicks
 	emit_delta_at metrics.fast_moved wake_fast_moved
 	emit_delta_at metrics.fast_unplaced wake_fast_unplaced
 	if scx_relay record-summary "$rec" >/tmp/profile.json 2>&1; then

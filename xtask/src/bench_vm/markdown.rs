@@ -238,12 +238,17 @@ const WAKEUP_ROWS: &[Row] = &[
     Row {
         label: "during the load: fast placements deferred until a task had its minimum slice",
         metric: Metric::Raw("wake_fast_deferred"),
-        better: Better::Higher,
+        better: Better::Neither,
+    },
+    Row {
+        label: "during the load: kicks of the deferral's timer",
+        metric: Metric::Raw("wake_fast_timer_kicks"),
+        better: Better::Neither,
     },
     Row {
         label: "during the load: deferred fast placements another CPU took over",
         metric: Metric::Raw("wake_fast_moved"),
-        better: Better::Higher,
+        better: Better::Neither,
     },
     Row {
         label: "during the load: granted wakeups the fast path could not place",
