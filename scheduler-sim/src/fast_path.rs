@@ -297,8 +297,7 @@ impl Machine {
         // The search for a task to preempt starts from the preferred CPU,
         // which stands for its own.
         let home = pref.unwrap_or(from);
-        let light = find_slot(self.task_shared.slots(), self.tasks[id as usize].pid)
-            .is_some_and(|s| s.avg_burst_ns.load(Relaxed) < self.slice_min_ns / 4);
+        let light = self.is_light(id);
         // (start, CPU): the task to preempt now, and the one to preempt
         // once it ran slice_min (the deferral).
         let mut best: Option<(u64, u32)> = None;
@@ -317,7 +316,7 @@ impl Machine {
             if task.fast.run_grant.is_some() {
                 continue;
             }
-            if !(self.cpu_ran_slice_min(c) || self.fast_hog_rule(id, c)) {
+            if !(self.cpu_ran_slice_min(c) || self.fast_hog_rule(light, c)) {
                 if light && deferral.is_none_or(|(started, _)| task.start_ts < started) {
                     deferral = Some((task.start_ts, c));
                 }
@@ -352,15 +351,24 @@ impl Machine {
         self.now.saturating_sub(self.tasks[task as usize].start_ts) >= self.slice_min_ns
     }
 
-    /// Whether a fast-placed wakeup may preempt `cpu`'s task at once as a
-    /// CPU hog (the BPF's `fast_hog_rule`): [`Machine::cpu_runs_hog`], and
+    /// Whether task `id` is light (the BPF's `light` in `fast_place`): its
+    /// slot's average burst is under a quarter of `slice_min_ns`. Only a
+    /// light task takes a hog by the rule ([`Machine::fast_hog_rule`]) or
+    /// is deferred ([`Machine::pick_fast_cpu`]).
+    pub(crate) fn is_light(&self, id: TaskId) -> bool {
+        find_slot(self.task_shared.slots(), self.tasks[id as usize].pid)
+            .is_some_and(|s| s.avg_burst_ns.load(Relaxed) < self.slice_min_ns / 4)
+    }
+
+    /// Whether a fast-placed wakeup of a task, `light` or not
+    /// ([`Machine::is_light`]), may preempt `cpu`'s task at once as a
+    /// CPU hog (the BPF's `fast_hog_rule`): a light task,
+    /// [`Machine::cpu_runs_hog`], and
     /// the rule does not rest on `cpu` (see
     /// [`crate::machine::Cpu::hog_rule_after_ns`]: without the rest,
     /// granted tasks that ran 45 % of a CPU each, twice as many as the
     /// CPUs, left pinned hogs 16 % of a CPU, under half an even split).
-    pub(crate) fn fast_hog_rule(&self, id: TaskId, cpu: u32) -> bool {
-        let light = find_slot(self.task_shared.slots(), self.tasks[id as usize].pid)
-            .is_some_and(|s| s.avg_burst_ns.load(Relaxed) < self.slice_min_ns / 4);
+    pub(crate) fn fast_hog_rule(&self, light: bool, cpu: u32) -> bool {
         light && self.cpu_runs_hog(cpu) && self.now >= self.cpus[cpu as usize].hog_rule_after_ns
     }
 
