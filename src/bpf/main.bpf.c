@@ -270,20 +270,7 @@ static u8 kicked_for_usersched[RELAY_MAX_CPUS];	 /* wake_usersched -> ops.dispat
 static u8 fast_on[RELAY_MAX_CPUS];		 /* the CPU runs a fast-placed task (bool, see fast_place) */
 static s32 fast_waiting[RELAY_MAX_CPUS];	 /* pid of a fast-placed task waiting in this CPU's DSQ, 0 = none (see fast_place) */
 static u8 fast_waiting_deferred[RELAY_MAX_CPUS]; /* the task fast_waiting names was deferred (bool: take_fast_waiter may move it) */
-/*
- * fast_cpu()'s deferral candidate, per CPU running it (ops.enqueue runs
- * with preemption off): in memory, not in the scan's registers, so the
- * verifier does not track it. As two more loop variables it multiplied the
- * scan's states: relay_enqueue's verification went from 23499 to 200543
- * instructions on 7.3.4, and its load on 6.19 from 16 s to over 60 s
- * beside 4 hogs (fresh-clone CI at 3cd93c4).
- */
-struct fast_deferral {
-	s32 cpu;     /* the candidate, -1 = none */
-	u64 started; /* when its task started there (ns) */
-};
-static struct fast_deferral fast_deferral_scratch[RELAY_MAX_CPUS];
-static bool relay_active; /* between ops.init and ops.exit: kfuncs that need the scheduler may run (bool) */
+static bool relay_active;			 /* between ops.init and ops.exit: kfuncs that need the scheduler may run (bool) */
 /*
  * The CPUs the user scheduler may run on: copied from its thread when the
  * scheduler starts (relay_init) and whenever its affinity changes
@@ -2299,6 +2286,52 @@ static u64 fast_share_limit_ns(u64 w)
 }
 
 /*
+ * fast_cpu()'s deferral, once its scan found no CPU to take now: of the CPUs
+ * it scans from @home that the task of @pid may use and that the scan did
+ * not leave out (not held by a higher class, no fast-placed task running
+ * or waiting there, not the user scheduler's while it runs or waits), each
+ * runs a task that may not be preempted yet; the one whose task started
+ * first, or -1. A function of its own, verified once: as two more variables
+ * of fast_cpu()'s scan it multiplied the scan's verifier states
+ * (relay_enqueue's verification went from 23499 to 200543 instructions on
+ * 7.3.4, and its load beside 4 hogs on 6.19 from 16 s to over 60 s:
+ * fresh-clone CI at 3cd93c4).
+ */
+/* Global (verified once, not per call site): it holds a loop. */
+__noinline s32 fast_defer_cpu(s32 pid, s32 home)
+{
+	struct task_struct *p = bpf_task_from_pid(pid);
+	bool usersched_waits = !READ_ONCE(usersched_on_cpu) && usersched_has_work(false);
+	struct relay_cpu_state *st;
+	s32 best = -1, cpu;
+	u64 oldest = 0, started;
+	u32 i, n = nr_cpu_ids;
+
+	if (!p)
+		return -1;
+	if (n > FAST_SCAN_CPUS)
+		n = FAST_SCAN_CPUS;
+	bpf_for(i, 0, n) {
+		cpu = (s32)(((u32)home + i) % nr_cpu_ids);
+		if (cpu < 0 || cpu >= RELAY_MAX_CPUS || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+			continue;
+		st = cpu_state_of(cpu);
+		if (!st || !st->online || READ_ONCE(st->idle) || !cpu_runs_task(cpu) || held_by_higher_class(cpu) ||
+		    fast_on[cpu & (RELAY_MAX_CPUS - 1)] || !fast_waiting_of(cpu) || fast_waits_for(cpu))
+			continue;
+		if (READ_ONCE(usersched_cpu) == cpu && (READ_ONCE(usersched_on_cpu) || usersched_waits))
+			continue;
+		started = READ_ONCE(cpu_started_ns[cpu & (RELAY_MAX_CPUS - 1)]);
+		if (best < 0 || started < oldest) {
+			best = cpu;
+			oldest = started;
+		}
+	}
+	bpf_task_release(p);
+	return best;
+}
+
+/*
  * The CPU a fast-placed @p goes to (see above), or -1; *@running says
  * whether a task runs there (to be preempted), *@hog whether that task
  * is preempted only as a CPU hog (its run had not had slice_min_ns; @light:
@@ -2317,7 +2350,6 @@ static s32 fast_cpu(struct task_struct *p, s32 pref, bool light, bool *running, 
 {
 	s32 prev = scx_bpf_task_cpu(p), home = prev, best = -1, cpu;
 	u64 oldest = 0, started, now = bpf_ktime_get_ns();
-	struct fast_deferral *dfr = MEMBER_VPTR(fast_deferral_scratch, [bpf_get_smp_processor_id() & (RELAY_MAX_CPUS - 1)]);
 	struct relay_cpu_state *st = cpu_state_of(prev);
 	bool usersched_waits = !READ_ONCE(usersched_on_cpu) && usersched_has_work(false);
 	bool own_idle = st && READ_ONCE(st->idle) && prev >= 0 && prev < RELAY_MAX_CPUS && fast_waiting_of(prev) &&
@@ -2358,8 +2390,6 @@ static s32 fast_cpu(struct task_struct *p, s32 pref, bool light, bool *running, 
 	}
 	if (n > FAST_SCAN_CPUS)
 		n = FAST_SCAN_CPUS;
-	if (dfr)
-		dfr->cpu = -1;
 	bpf_for(i, 0, n) {
 		cpu = (s32)(((u32)home + i) % nr_cpu_ids);
 		if (cpu < 0 || cpu >= RELAY_MAX_CPUS || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
@@ -2376,15 +2406,8 @@ static s32 fast_cpu(struct task_struct *p, s32 pref, bool light, bool *running, 
 			return cpu;
 		}
 		ran = cpu_ran_slice_min(cpu, now);
-		started = READ_ONCE(cpu_started_ns[cpu & (RELAY_MAX_CPUS - 1)]);
-		if (!ran && !fast_hog_rule(cpu, light, now)) {
-			/* Its task's slice_min_ns ends first: the deferral's CPU (light tasks only). */
-			if (dfr && light && cpu_runs_task(cpu) && (dfr->cpu < 0 || started < dfr->started)) {
-				dfr->cpu = cpu;
-				dfr->started = started;
-			}
+		if (!ran && !fast_hog_rule(cpu, light, now))
 			continue;
-		}
 		/*
 		 * Its own CPU, where the timer that wakes a sleeper fires:
 		 * preempted there, no IPI (EEVDF's wakeup preemption is local
@@ -2395,6 +2418,7 @@ static s32 fast_cpu(struct task_struct *p, s32 pref, bool light, bool *running, 
 			best_hog = !ran;
 			break;
 		}
+		started = READ_ONCE(cpu_started_ns[cpu & (RELAY_MAX_CPUS - 1)]);
 		if (best < 0 || started < oldest) {
 			best = cpu;
 			oldest = started;
@@ -2403,12 +2427,15 @@ static s32 fast_cpu(struct task_struct *p, s32 pref, bool light, bool *running, 
 	}
 	*running = true;
 	*hog = best_hog;
-	if (best < 0 && dfr && dfr->cpu >= 0) {
-		started = dfr->started;
+	if (best >= 0 || !light)
+		return best;
+	best = fast_defer_cpu(p->pid, home);
+	if (best >= 0 && best < RELAY_MAX_CPUS) {
+		started = READ_ONCE(cpu_started_ns[best & (RELAY_MAX_CPUS - 1)]);
 		*defer_ns = started + slice_min_ns > now ? started + slice_min_ns - now : 1;
-		return dfr->cpu;
+		return best;
 	}
-	return best;
+	return -1;
 }
 
 /*
