@@ -2349,7 +2349,7 @@ __noinline s32 fast_defer_cpu(s32 pid, s32 home)
 static s32 fast_cpu(struct task_struct *p, s32 pref, bool light, bool *running, bool *hog, u64 *defer_ns)
 {
 	s32 prev = scx_bpf_task_cpu(p), home = prev, best = -1, cpu;
-	u64 oldest = 0, started, now = bpf_ktime_get_ns();
+	u64 oldest = 0, started, now = bpf_ktime_get_ns(), *start_ns;
 	struct relay_cpu_state *st = cpu_state_of(prev);
 	bool usersched_waits = !READ_ONCE(usersched_on_cpu) && usersched_has_work(false);
 	bool own_idle = st && READ_ONCE(st->idle) && prev >= 0 && prev < RELAY_MAX_CPUS && fast_waiting_of(prev) &&
@@ -2430,12 +2430,13 @@ static s32 fast_cpu(struct task_struct *p, s32 pref, bool light, bool *running, 
 	if (best >= 0 || !light)
 		return best;
 	best = fast_defer_cpu(p->pid, home);
-	if (best >= 0 && best < RELAY_MAX_CPUS) {
-		started = READ_ONCE(cpu_started_ns[best & (RELAY_MAX_CPUS - 1)]);
-		*defer_ns = started + slice_min_ns > now ? started + slice_min_ns - now : 1;
-		return best;
-	}
-	return -1;
+	/* Bounds the verifier keeps (a mask after a range check is compiled away). */
+	start_ns = MEMBER_VPTR(cpu_started_ns, [best]);
+	if (!start_ns)
+		return -1;
+	started = READ_ONCE(*start_ns);
+	*defer_ns = started + slice_min_ns > now ? started + slice_min_ns - now : 1;
+	return best;
 }
 
 /*
