@@ -234,6 +234,10 @@ volatile u64 nr_fast_deferred;		/* of those placed, light tasks queued with no k
 volatile u64 nr_fast_timer_kicks;	/* kicks of the deferral's timer while a deferred task waited: its CPU's task had run slice_min_ns (preempted), or the CPU was idle (fast_kick_fn) */
 volatile u64 nr_fast_moved;		/* deferred fast-placed tasks moved to a CPU whose own and shared DSQs were empty, from the CPU they waited for (take_fast_waiter) */
 volatile u64 nr_fast_unplaced;		/* granted wakeups (weight allowed) it did not place: no CPU it may take, or another fast task took it first (fast_place) */
+volatile u64 nr_fast_lost_race;		/* of those, wakeups whose CPU another fast-placed task took between fast_cpu's choice and the claim (fast_place) */
+volatile u64 nr_fast_left_usersched;	/* CPUs a granted wakeup's scan left out, finding none to take at once, as the user scheduler's (it runs, or waits for it) (fast_defer_cpu) */
+volatile u64 nr_fast_left_fast;		/* likewise, left out for a fast-placed task running or waiting there (fast_defer_cpu) */
+volatile u64 nr_fast_left_busy;		/* likewise, running a task whose run had not had slice_min_ns, no hog rule applying (fast_defer_cpu) */
 volatile u64 nr_fast_revoked;		/* grants revoked: a fast-placed task overran its budget or its share (fast_accounting) */
 volatile u64 nr_slots_full;		/* tasks that joined and found no free slot in task_shared: never fast-placed (claim_slot) */
 
@@ -2286,19 +2290,20 @@ static u64 fast_share_limit_ns(u64 w)
 }
 
 /*
- * fast_cpu()'s deferral, once its scan found no CPU to take now: of the CPUs
- * it scans from @home that the task of @pid may use and that the scan did
- * not leave out (not held by a higher class, no fast-placed task running
- * or waiting there, not the user scheduler's while it runs or waits), each
- * runs a task that may not be preempted yet; the one whose task started
- * first, or -1. A function of its own, verified once: as two more variables
- * of fast_cpu()'s scan it multiplied the scan's verifier states
+ * Once fast_cpu()'s scan found no CPU to take at once: why, counted per CPU
+ * it left out (nr_fast_left_*: of the CPUs it scans from @home that the
+ * task of @pid may use, online and not held by a higher class: the user
+ * scheduler's while it runs or waits, one where a fast-placed task runs or
+ * waits, or one whose task may not be preempted yet); and for a @light
+ * task, the deferral: of the last kind, the CPU whose task started first,
+ * or -1. A function of its own, verified once: as two more variables of
+ * fast_cpu()'s scan the deferral multiplied the scan's verifier states
  * (relay_enqueue's verification went from 23499 to 200543 instructions on
  * 7.3.4, and its load beside 4 hogs on 6.19 from 16 s to over 60 s:
  * fresh-clone CI at 3cd93c4).
  */
 /* Global (verified once, not per call site): it holds a loop. */
-__noinline s32 fast_defer_cpu(s32 pid, s32 home)
+__noinline s32 fast_defer_cpu(s32 pid, s32 home, bool light)
 {
 	struct task_struct *p = bpf_task_from_pid(pid);
 	bool usersched_waits = !READ_ONCE(usersched_on_cpu) && usersched_has_work(false);
@@ -2316,10 +2321,21 @@ __noinline s32 fast_defer_cpu(s32 pid, s32 home)
 		if (cpu < 0 || cpu >= RELAY_MAX_CPUS || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
 			continue;
 		st = cpu_state_of(cpu);
-		if (!st || !st->online || READ_ONCE(st->idle) || !cpu_runs_task(cpu) || held_by_higher_class(cpu) ||
-		    fast_on[cpu & (RELAY_MAX_CPUS - 1)] || !fast_waiting_of(cpu) || fast_waits_for(cpu))
+		if (!st || !st->online || !fast_waiting_of(cpu) || held_by_higher_class(cpu))
 			continue;
-		if (READ_ONCE(usersched_cpu) == cpu && (READ_ONCE(usersched_on_cpu) || usersched_waits))
+		if (READ_ONCE(usersched_cpu) == cpu && (READ_ONCE(usersched_on_cpu) || usersched_waits)) {
+			__sync_fetch_and_add(&nr_fast_left_usersched, 1);
+			continue;
+		}
+		if (fast_on[cpu & (RELAY_MAX_CPUS - 1)] || fast_waits_for(cpu)) {
+			__sync_fetch_and_add(&nr_fast_left_fast, 1);
+			continue;
+		}
+		/* Gone idle, or between tasks, since the scan: not counted. */
+		if (READ_ONCE(st->idle) || !cpu_runs_task(cpu))
+			continue;
+		__sync_fetch_and_add(&nr_fast_left_busy, 1);
+		if (!light)
 			continue;
 		started = READ_ONCE(cpu_started_ns[cpu & (RELAY_MAX_CPUS - 1)]);
 		if (best < 0 || started < oldest) {
@@ -2427,9 +2443,9 @@ static s32 fast_cpu(struct task_struct *p, s32 pref, bool light, bool *running, 
 	}
 	*running = true;
 	*hog = best_hog;
-	if (best >= 0 || !light)
+	if (best >= 0)
 		return best;
-	best = fast_defer_cpu(p->pid, home);
+	best = fast_defer_cpu(p->pid, home, light);
 	/* Bounds the verifier keeps (a mask after a range check is compiled away). */
 	start_ns = MEMBER_VPTR(cpu_started_ns, [best]);
 	if (!start_ns)
@@ -2535,6 +2551,8 @@ static bool fast_place(struct task_struct *p, u64 enq_flags)
 	waiting = fast_waiting_of(cpu);
 	if (!waiting || __sync_val_compare_and_swap(waiting, 0, p->pid) != 0) {
 		__sync_fetch_and_add(&nr_fast_unplaced, 1);
+		if (waiting)
+			__sync_fetch_and_add(&nr_fast_lost_race, 1);
 		return false;
 	}
 	tctx->fast_wait_cpu = cpu + 1;

@@ -131,6 +131,16 @@ pub struct Metrics {
         desc = "Wakeups under a valid grant the fast path did not place (no CPU it may take, or taken first): to user space"
     )]
     pub fast_unplaced: u64,
+    #[stat(desc = "Of those, wakeups whose CPU another fast-placed task claimed first")]
+    pub fast_lost_race: u64,
+    #[stat(
+        desc = "CPUs the fast path's scan left out, finding none to take at once, as the user scheduler's (running, or waited for)"
+    )]
+    pub fast_left_usersched: u64,
+    #[stat(desc = "Likewise, CPUs left out for a fast-placed task running or waiting there")]
+    pub fast_left_fast: u64,
+    #[stat(desc = "Likewise, CPUs whose task's run had not had the minimum slice (no hog rule)")]
+    pub fast_left_busy: u64,
     #[stat(desc = "Of the fast placements, those on the CPU the policy's grant preferred")]
     pub fast_preferred: u64,
     #[stat(desc = "Fast-path grants revoked: a task overran its budget or its share of a CPU")]
@@ -191,6 +201,10 @@ impl From<&StatsLine> for Metrics {
             fast_timer_kicks,
             fast_moved,
             fast_unplaced,
+            fast_lost_race,
+            fast_left_usersched,
+            fast_left_fast,
+            fast_left_busy,
             fast_preferred,
             fast_revoked,
             slots_full,
@@ -237,6 +251,10 @@ impl From<&StatsLine> for Metrics {
             fast_timer_kicks,
             fast_moved,
             fast_unplaced,
+            fast_lost_race,
+            fast_left_usersched,
+            fast_left_fast,
+            fast_left_busy,
             fast_preferred,
             fast_revoked,
             slots_full,
@@ -304,6 +322,10 @@ impl Metrics {
             fast_timer_kicks: d(n.fast_timer_kicks, e.fast_timer_kicks),
             fast_moved: d(n.fast_moved, e.fast_moved),
             fast_unplaced: d(n.fast_unplaced, e.fast_unplaced),
+            fast_lost_race: d(n.fast_lost_race, e.fast_lost_race),
+            fast_left_usersched: d(n.fast_left_usersched, e.fast_left_usersched),
+            fast_left_fast: d(n.fast_left_fast, e.fast_left_fast),
+            fast_left_busy: d(n.fast_left_busy, e.fast_left_busy),
             fast_preferred: d(n.fast_preferred, e.fast_preferred),
             fast_revoked: d(n.fast_revoked, e.fast_revoked),
             slots_full: d(n.slots_full, e.slots_full),
@@ -404,6 +426,10 @@ impl From<&Metrics> for StatsLine {
             fast_timer_kicks,
             fast_moved,
             fast_unplaced,
+            fast_lost_race,
+            fast_left_usersched,
+            fast_left_fast,
+            fast_left_busy,
             fast_preferred,
             fast_revoked,
             slots_full,
@@ -454,6 +480,10 @@ impl From<&Metrics> for StatsLine {
                     fast_timer_kicks,
                     fast_moved,
                     fast_unplaced,
+                    fast_lost_race,
+                    fast_left_usersched,
+                    fast_left_fast,
+                    fast_left_busy,
                     fast_preferred,
                     fast_revoked,
                     slots_full,

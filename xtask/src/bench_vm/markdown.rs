@@ -256,6 +256,26 @@ const WAKEUP_ROWS: &[Row] = &[
         better: Better::Lower,
     },
     Row {
+        label: "during the load: of those, claimed first by another fast placement",
+        metric: Metric::Raw("wake_fast_lost_race"),
+        better: Better::Neither,
+    },
+    Row {
+        label: "during the load: CPUs a scan finding none left out as the user scheduler's",
+        metric: Metric::Raw("wake_fast_left_usersched"),
+        better: Better::Neither,
+    },
+    Row {
+        label: "during the load: CPUs a scan finding none left out for a fast task there",
+        metric: Metric::Raw("wake_fast_left_fast"),
+        better: Better::Neither,
+    },
+    Row {
+        label: "during the load: CPUs a scan finding none left out, their task short of the minimum slice",
+        metric: Metric::Raw("wake_fast_left_busy"),
+        better: Better::Neither,
+    },
+    Row {
         label: "user-placed: wakeup → decision applied, p50 (µs)",
         metric: Metric::Raw("wake_user_to_decision_p50_us"),
         better: Better::Lower,
