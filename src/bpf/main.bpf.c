@@ -2295,8 +2295,8 @@ static u64 fast_share_limit_ns(u64 w)
  * task of @pid may use, online and not held by a higher class: the user
  * scheduler's while it runs or waits, one where a fast-placed task runs or
  * waits, or one whose task may not be preempted yet); and for a @light
- * task, the deferral: of the last kind, the CPU whose task started first,
- * or -1. A function of its own, verified once: as two more variables of
+ * task, the deferral: of the last kind, the CPU whose task started first;
+ * or, with none, the user scheduler's CPU (below); or -1. A function of its own, verified once: as two more variables of
  * fast_cpu()'s scan the deferral multiplied the scan's verifier states
  * (relay_enqueue's verification went from 23499 to 200543 instructions on
  * 7.3.4, and its load beside 4 hogs on 6.19 from 16 s to over 60 s:
@@ -2342,6 +2342,26 @@ __noinline s32 fast_defer_cpu(s32 pid, s32 home, bool light)
 			best = cpu;
 			oldest = started;
 		}
+	}
+	/*
+	 * None of those: the user scheduler's CPU, last, while it runs there
+	 * or waits for it. The task is queued with no kick, and that CPU's
+	 * next dispatch runs it before the user scheduler (relay_dispatch):
+	 * when the user scheduler blocks or yields, or, while it waits, when
+	 * the CPU's task is preempted for it. Through user space the task
+	 * would wait for the same user scheduler to decide, and for a CPU
+	 * after that: a task pinned to a CPU the user scheduler ran on, as
+	 * cyclictest's measuring threads are, went that way (most granted
+	 * wakeups the fast path could not place, nr_fast_left_usersched:
+	 * docs/performance.md).
+	 */
+	cpu = READ_ONCE(usersched_cpu);
+	if (light && best < 0 && cpu >= 0 && cpu < RELAY_MAX_CPUS && (u32)cpu < nr_cpu_ids &&
+	    bpf_cpumask_test_cpu(cpu, p->cpus_ptr) && (READ_ONCE(usersched_on_cpu) || usersched_waits)) {
+		st = cpu_state_of(cpu);
+		if (st && st->online && fast_waiting_of(cpu) && !held_by_higher_class(cpu) &&
+		    !fast_on[cpu & (RELAY_MAX_CPUS - 1)] && !fast_waits_for(cpu))
+			best = cpu;
 	}
 	bpf_task_release(p);
 	return best;
