@@ -257,7 +257,8 @@ impl Machine {
     /// as for the hog rule), `fast_cpu`'s deferral: among the CPUs of the scan not left out that
     /// run an ordinary task (not fast-placed) that may not be preempted yet
     /// (neither rule holds), the one whose task started its run earliest
-    /// (on a tie, the first scanned), [`FastCpu::Deferred`]; `None` if
+    /// (on a tie, the first scanned), [`FastCpu::Deferred`]; with none, the
+    /// user scheduler's CPU ([`Machine::user_cpu_deferral`]); `None` if
     /// there is none either.
     pub(crate) fn pick_fast_cpu(&self, id: TaskId, from: u32, pref: Option<u32>) -> Option<FastCpu> {
         let allowed = self.tasks[id as usize].allowed;
@@ -334,8 +335,32 @@ impl Machine {
         match (best, deferral) {
             (Some((_, c)), _) => Some(FastCpu::Now(c)),
             (None, Some((_, c))) => Some(FastCpu::Deferred(c)),
-            (None, None) => None,
+            (None, None) => self.user_cpu_deferral(id, light),
         }
+    }
+
+    /// The deferral's last target, for a `light` task (the BPF's
+    /// `fast_defer_cpu`, after its scan): the user scheduler's CPU, while
+    /// it runs there or waits for it, if the task may run there and no
+    /// fast-placed task runs or waits there. Its next dispatch serves the
+    /// task before the user scheduler: when the user scheduler's step ends,
+    /// or, while it waits, when the CPU's task is preempted for it once it
+    /// ran `slice_min_ns` (the timer). Through user space the task would
+    /// wait for that same user scheduler, and for a CPU after its decision.
+    fn user_cpu_deferral(&self, id: TaskId, light: bool) -> Option<FastCpu> {
+        let c = self.user.last_cpu;
+        let user_cpu_taken = self.user.running_on.is_some() || self.user_wants_cpu();
+        let cpu = self.cpus.get(c as usize)?;
+        let fast_runs = match cpu.state {
+            CpuState::Task { task, .. } => self.tasks[task as usize].fast.run_grant.is_some(),
+            _ => false,
+        };
+        (light
+            && user_cpu_taken
+            && self.tasks[id as usize].allowed.contains(c)
+            && cpu.fast_waiting.is_none()
+            && !fast_runs)
+            .then_some(FastCpu::Deferred(c))
     }
 
     /// Whether `cpu` runs a task (not the user scheduler) that has run
@@ -925,6 +950,49 @@ mod tests {
         assert_eq!(m.cpus[1].fast_waiting, None);
         let c = m.counters;
         assert_eq!((c.fast_placed, c.fast_deferred, c.fast_preempts, c.fast_hog_preempts), (1, 1, 0, 0));
+    }
+
+    /// A light granted task pinned to the CPU the user scheduler waits for
+    /// (its last), every task there short of `slice_min`, is deferred onto
+    /// that CPU all the same (`fast_defer_cpu`'s last target), not handed
+    /// to the same user scheduler: its timer preempts the CPU's task once
+    /// it ran `slice_min`, and the dispatch runs the fast task before the
+    /// user scheduler. Not a task that is not light, nor onto a CPU where
+    /// a fast-placed task already waits: those go to user space.
+    #[test]
+    fn a_light_task_defers_onto_the_user_schedulers_cpu() {
+        for case in ["deferred", "not light", "a fast task waits there"] {
+            let mut m = saturated(2);
+            let p = 2;
+            let pid = m.tasks[p as usize].pid;
+            slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000)));
+            m.tasks[p as usize].allowed = crate::tasks::CpuRange { first: 0, count: 1 };
+            restarted(&mut m, &[100_000, 100_000]);
+            // The user scheduler holds a task undecided: it wants a CPU, CPU 0 (its last).
+            m.channels.user_pending = 1;
+            assert!(m.user_wants_cpu() && m.user.last_cpu == 0, "{case}");
+            if case == "not light" {
+                slot(&m, p).avg_burst_ns.store(m.slice_min_ns, Relaxed);
+            }
+            if case == "a fast task waits there" {
+                m.cpus[0].fast_waiting = Some(1);
+            }
+            if case != "deferred" {
+                assert_eq!(m.pick_fast_cpu(p, 0, None), None, "{case}");
+                continue;
+            }
+            assert_eq!(m.pick_fast_cpu(p, 0, None), Some(FastCpu::Deferred(0)));
+            m.wake(p);
+            assert_eq!(m.tasks[p as usize].state, TaskState::Queued(QueueId::Local(0)));
+            assert!(m.channels.queued.is_empty(), "not handed to user space");
+            assert_eq!((m.counters.fast_placed, m.counters.fast_deferred), (1, 1));
+            let due = m.now - 100_000 + m.slice_min_ns;
+            assert_eq!(m.events.pop(), Some((due, Event::FastKickTimer(0))));
+            m.now = due;
+            m.on_fast_kick_timer(0).unwrap();
+            assert_eq!(m.tasks[p as usize].state, TaskState::Running(0), "before the user scheduler");
+            assert_eq!(m.user.running_on, None);
+        }
     }
 
     /// A fast-placed task deferred onto CPU 0 is taken by CPU 1 when hog 1
