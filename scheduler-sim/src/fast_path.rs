@@ -479,7 +479,10 @@ impl Machine {
     /// `cpu` runs no task.
     pub(crate) fn arm_fast_kick_timer(&mut self, cpu: u32) {
         let CpuState::Task { task, .. } = self.cpus[cpu as usize].state else { return };
-        let at = self.tasks[task as usize].start_ts.saturating_add(self.slice_min_ns);
+        // Not before now: a task on the user scheduler's CPU, the
+        // deferral's last target, may have had its slice_min already (the
+        // BPF's defer_ns of 1).
+        let at = self.tasks[task as usize].start_ts.saturating_add(self.slice_min_ns).max(self.now);
         self.cpus[cpu as usize].fast_kick_timer = Some(at);
         self.events.push(at, Event::FastKickTimer(cpu));
     }
@@ -956,12 +959,24 @@ mod tests {
     /// (its last), every task there short of `slice_min`, is deferred onto
     /// that CPU all the same (`fast_defer_cpu`'s last target), not handed
     /// to the same user scheduler: its timer preempts the CPU's task once
-    /// it ran `slice_min`, and the dispatch runs the fast task before the
-    /// user scheduler. Not a task that is not light, nor onto a CPU where
-    /// a fast-placed task already waits: those go to user space.
+    /// it ran `slice_min` (at once if it had: the timer is never armed in
+    /// the past), and the dispatch runs the fast task before the user
+    /// scheduler. While the user scheduler runs there, no timer: its step's
+    /// end dispatches the task first. Not a task that is not light, nor
+    /// onto a CPU where a fast-placed task waits or runs, nor one the task
+    /// may not use: those go to user space.
     #[test]
     fn a_light_task_defers_onto_the_user_schedulers_cpu() {
-        for case in ["deferred", "not light", "a fast task waits there"] {
+        let cases = [
+            "deferred",
+            "its task ran slice_min",
+            "the user scheduler runs there",
+            "not light",
+            "a fast task waits there",
+            "a fast task runs there",
+            "not allowed there",
+        ];
+        for case in cases {
             let mut m = saturated(2);
             let p = 2;
             let pid = m.tasks[p as usize].pid;
@@ -971,27 +986,51 @@ mod tests {
             // The user scheduler holds a task undecided: it wants a CPU, CPU 0 (its last).
             m.channels.user_pending = 1;
             assert!(m.user_wants_cpu() && m.user.last_cpu == 0, "{case}");
-            if case == "not light" {
-                slot(&m, p).avg_burst_ns.store(m.slice_min_ns, Relaxed);
+            match case {
+                "its task ran slice_min" => {
+                    let ago = m.slice_min_ns + 300_000;
+                    restarted(&mut m, &[ago, 100_000]);
+                }
+                "the user scheduler runs there" => {
+                    // Hog 0 asleep, the user scheduler's step on CPU 0.
+                    m.account(0, 0, m.now - 100_000);
+                    m.tasks[0].state = TaskState::Sleeping;
+                    m.start_user_step(0).unwrap();
+                    m.events = EventQueue::default();
+                    // Still holding the task (its step's end dispatches).
+                    assert_eq!(m.user.running_on, Some(0));
+                }
+                "not light" => slot(&m, p).avg_burst_ns.store(m.slice_min_ns, Relaxed),
+                "a fast task waits there" => m.cpus[0].fast_waiting = Some(1),
+                "a fast task runs there" => m.tasks[0].fast.run_grant = Some(1),
+                "not allowed there" => m.tasks[p as usize].allowed = crate::tasks::CpuRange { first: 1, count: 1 },
+                _ => {}
             }
-            if case == "a fast task waits there" {
-                m.cpus[0].fast_waiting = Some(1);
-            }
-            if case != "deferred" {
-                assert_eq!(m.pick_fast_cpu(p, 0, None), None, "{case}");
+            let want = match case {
+                "deferred" | "its task ran slice_min" | "the user scheduler runs there" => Some(FastCpu::Deferred(0)),
+                // CPU 1 is the task's only one: hog 1 there, under slice_min.
+                "not allowed there" => Some(FastCpu::Deferred(1)),
+                _ => None,
+            };
+            assert_eq!(m.pick_fast_cpu(p, 0, None), want, "{case}");
+            if want != Some(FastCpu::Deferred(0)) {
                 continue;
             }
-            assert_eq!(m.pick_fast_cpu(p, 0, None), Some(FastCpu::Deferred(0)));
             m.wake(p);
-            assert_eq!(m.tasks[p as usize].state, TaskState::Queued(QueueId::Local(0)));
-            assert!(m.channels.queued.is_empty(), "not handed to user space");
-            assert_eq!((m.counters.fast_placed, m.counters.fast_deferred), (1, 1));
-            let due = m.now - 100_000 + m.slice_min_ns;
-            assert_eq!(m.events.pop(), Some((due, Event::FastKickTimer(0))));
+            assert_eq!(m.tasks[p as usize].state, TaskState::Queued(QueueId::Local(0)), "{case}");
+            assert!(m.channels.queued.is_empty(), "{case}: not handed to user space");
+            assert_eq!((m.counters.fast_placed, m.counters.fast_deferred), (1, 1), "{case}");
+            if case == "the user scheduler runs there" {
+                assert_eq!(m.events.pop(), None, "{case}: no timer over the user scheduler");
+                assert_eq!(m.cpus[0].fast_waiting, Some(p), "{case}");
+                continue;
+            }
+            let due = if case == "its task ran slice_min" { m.now } else { m.now - 100_000 + m.slice_min_ns };
+            assert_eq!(m.events.pop(), Some((due, Event::FastKickTimer(0))), "{case}");
             m.now = due;
             m.on_fast_kick_timer(0).unwrap();
-            assert_eq!(m.tasks[p as usize].state, TaskState::Running(0), "before the user scheduler");
-            assert_eq!(m.user.running_on, None);
+            assert_eq!(m.tasks[p as usize].state, TaskState::Running(0), "{case}: before the user scheduler");
+            assert_eq!(m.user.running_on, None, "{case}");
         }
     }
 

@@ -168,7 +168,10 @@
 //!   task (the hog rule's test), a *deferral* (`fast_cpu`'s): of the CPUs the scan did not leave out that run an
 //!   ordinary task (not fast-placed) under neither rule, the one whose
 //!   task started its run earliest (on a tie, the first scanned); none of
-//!   these either: the wakeup goes to user space. So does it when
+//!   these, the user scheduler's CPU while it runs there or wants a CPU
+//!   (if the task may run there and no fast-placed task runs or waits
+//!   there: its next dispatch serves the task first); none of these
+//!   either: the wakeup goes to user space. So does it when
 //!   another fast-placed task already waits on the CPU picked (the BPF's
 //!   compare-and-swap on `fast_waiting`). The task goes in that CPU's own
 //!   queue at a key below everything the CPU serves (`min(own head, shared

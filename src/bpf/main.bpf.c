@@ -230,12 +230,13 @@ volatile u64 nr_fast_placed;		/* wakeups the fast path placed itself, under a gr
 volatile u64 nr_fast_preferred;		/* of those, placements on the CPU the grant's placement word preferred (fast_place) */
 volatile u64 nr_fast_preempts;		/* of those, placements that preempted a running task at once (SCX_KICK_PREEMPT; not the deferred ones) */
 volatile u64 nr_fast_hog_preempts;	/* of those, preempting a CPU hog whose run had not had slice_min_ns (the hog rule, fast_cpu) */
-volatile u64 nr_fast_deferred;		/* of those placed, light tasks queued with no kick behind a task that had not run slice_min_ns, no CPU being idle or preemptible at once (fast_place) */
+volatile u64 nr_fast_deferred;		/* of those placed, light tasks queued with no kick, no CPU being idle or preemptible at once: behind a task that had not run slice_min_ns, or on the user scheduler's CPU (fast_place) */
+volatile u64 nr_fast_usersched_target;	/* deferrals for which fast_defer_cpu chose the user scheduler's CPU, it running there or waiting for it (its last target; the claim may still fail: nr_fast_slot_taken) */
 volatile u64 nr_fast_timer_kicks;	/* kicks of the deferral's timer while a deferred task waited: its CPU's task had run slice_min_ns (preempted), or the CPU was idle (fast_kick_fn) */
 volatile u64 nr_fast_moved;		/* deferred fast-placed tasks moved to a CPU whose own and shared DSQs were empty, from the CPU they waited for (take_fast_waiter) */
 volatile u64 nr_fast_unplaced;		/* granted wakeups (weight allowed) it did not place: no CPU it may take, or another fast task took it first (fast_place) */
-volatile u64 nr_fast_lost_race;		/* of those, wakeups whose CPU another fast-placed task took between fast_cpu's choice and the claim (fast_place) */
-volatile u64 nr_fast_left_usersched;	/* CPUs a granted wakeup's scan left out, finding none to take at once, as the user scheduler's (it runs, or waits for it) (fast_defer_cpu) */
+volatile u64 nr_fast_slot_taken;	/* of those, wakeups whose chosen CPU's fast_waiting slot another fast-placed task held when they tried to claim it (fast_place) */
+volatile u64 nr_fast_left_usersched;	/* CPUs a granted wakeup's scan left out, finding none to take at once, as the user scheduler's (it runs, or waits for it); a light task may be deferred there after all (fast_defer_cpu) */
 volatile u64 nr_fast_left_fast;		/* likewise, left out for a fast-placed task running or waiting there (fast_defer_cpu) */
 volatile u64 nr_fast_left_busy;		/* likewise, running a task whose run had not had slice_min_ns, no hog rule applying (fast_defer_cpu) */
 volatile u64 nr_fast_revoked;		/* grants revoked: a fast-placed task overran its budget or its share (fast_accounting) */
@@ -2151,10 +2152,12 @@ static void usersched_reenqueued(struct task_struct *p)
  * SCX_KICK_PREEMPT if it runs a task: that task's slice ends at once
  * (ext.c kick_one_cpu() zeroes the current slice), and it is enqueued again
  * the ordinary way. If no CPU is idle or preemptible now, but one is left
- * out only because its task has not run slice_min_ns yet, the task is
+ * out only because its task has not run slice_min_ns yet, a light task is
  * queued on the one whose task started first, and a timer kicks that CPU
  * when its task has run slice_min_ns (a deferred placement,
- * nr_fast_deferred; a CPU that runs out of work first takes the task:
+ * nr_fast_deferred; with no such CPU, the user scheduler's, served first
+ * when the user scheduler leaves it, nr_fast_usersched_target; a CPU
+ * that runs out of work first takes the task:
  * take_fast_waiter(), nr_fast_moved). Nothing is held in user space, so the task's
  * generation moves on as for dispatch_in_kernel().
  *
@@ -2360,8 +2363,10 @@ __noinline s32 fast_defer_cpu(s32 pid, s32 home, bool light)
 	    bpf_cpumask_test_cpu(cpu, p->cpus_ptr) && (READ_ONCE(usersched_on_cpu) || usersched_waits)) {
 		st = cpu_state_of(cpu);
 		if (st && st->online && fast_waiting_of(cpu) && !held_by_higher_class(cpu) &&
-		    !fast_on[cpu & (RELAY_MAX_CPUS - 1)] && !fast_waits_for(cpu))
+		    !fast_on[cpu & (RELAY_MAX_CPUS - 1)] && !fast_waits_for(cpu)) {
 			best = cpu;
+			__sync_fetch_and_add(&nr_fast_usersched_target, 1);
+		}
 	}
 	bpf_task_release(p);
 	return best;
@@ -2375,7 +2380,8 @@ __noinline s32 fast_defer_cpu(s32 pid, s32 home, bool light)
  * only in that many ns (a deferred placement, for a @light task only: no
  * CPU is idle or preemptible now, and of those that are left out only
  * because their task has not run slice_min_ns yet, this one's started
- * first; see fast_place()). @pref is the policy's
+ * first; or, with none, it is the user scheduler's, and the timer looks
+ * when it may; see fast_defer_cpu() and fast_place()). @pref is the policy's
  * preferred CPU (-1 = none). If @p may use it, it is taken first when idle
  * and not the CPU the waiting user scheduler runs on next; past that, an
  * idle CPU still comes before a preemption (its own, then any), and the
@@ -2536,7 +2542,9 @@ static void arm_fast_kick(s32 cpu, u64 ns)
  * is idle or preemptible now, but one is left out only because its task has
  * not run slice_min_ns (fast_cpu()'s deferral), a light @p (the hog rule's
  * test) is queued there all the same, and the CPU is kicked when its task
- * has run slice_min_ns (fast_kick_timer): no round trip through user space,
+ * has run slice_min_ns (fast_kick_timer); with none, on the user
+ * scheduler's CPU, whose dispatch serves it first (fast_defer_cpu()): no
+ * round trip through user space,
  * whose wait was the fast path's p99 (1640 us at the median for
  * cyclictest's user-placed wakeups on 2 parallel vCPUs,
  * docs/performance.md), and the task still gets slice_min_ns; and a CPU
@@ -2572,9 +2580,16 @@ static bool fast_place(struct task_struct *p, u64 enq_flags)
 	if (!waiting || __sync_val_compare_and_swap(waiting, 0, p->pid) != 0) {
 		__sync_fetch_and_add(&nr_fast_unplaced, 1);
 		if (waiting)
-			__sync_fetch_and_add(&nr_fast_lost_race, 1);
+			__sync_fetch_and_add(&nr_fast_slot_taken, 1);
 		return false;
 	}
+	/*
+	 * Before the insert: once inserted, the task may run, and its
+	 * fast_waiting_done() clear the flag, before a later write here
+	 * would leave it set for the next waiter (which another CPU could
+	 * then take: take_fast_waiter()).
+	 */
+	WRITE_ONCE(fast_waiting_deferred[cpu & (RELAY_MAX_CPUS - 1)], defer_ns ? 1 : 0);
 	tctx->fast_wait_cpu = cpu + 1;
 	now_key = vtime_now_get();
 	if (!lowest_waiting_key(cpu, &key) || vtime_before(now_key, key))
@@ -2591,7 +2606,6 @@ static bool fast_place(struct task_struct *p, u64 enq_flags)
 	if (cpu == placement_cpu(place))
 		__sync_fetch_and_add(&nr_fast_preferred, 1);
 	if (defer_ns) {
-		WRITE_ONCE(fast_waiting_deferred[cpu & (RELAY_MAX_CPUS - 1)], 1);
 		arm_fast_kick(cpu, defer_ns);
 		__sync_fetch_and_add(&nr_fast_deferred, 1);
 		return true;

@@ -118,9 +118,13 @@ pub struct Metrics {
     )]
     pub fast_hog_preempts: u64,
     #[stat(
-        desc = "Of the fast placements, light tasks queued with no kick behind a task short of the minimum slice (no CPU idle or preemptible)"
+        desc = "Of the fast placements, light tasks queued with no kick behind a task short of the minimum slice, or on the user scheduler's CPU (none idle or preemptible)"
     )]
     pub fast_deferred: u64,
+    #[stat(
+        desc = "Deferrals that chose the user scheduler's CPU (it ran there or waited for it), no other CPU being left"
+    )]
+    pub fast_usersched_target: u64,
     #[stat(
         desc = "Kicks of the deferral's timer while a deferred task waited: the CPU's task had its minimum slice, or the CPU was idle"
     )]
@@ -131,8 +135,8 @@ pub struct Metrics {
         desc = "Wakeups under a valid grant the fast path did not place (no CPU it may take, or taken first): to user space"
     )]
     pub fast_unplaced: u64,
-    #[stat(desc = "Of those, wakeups whose CPU another fast-placed task claimed first")]
-    pub fast_lost_race: u64,
+    #[stat(desc = "Of those, wakeups whose chosen CPU's fast-waiter slot another fast-placed task held")]
+    pub fast_slot_taken: u64,
     #[stat(
         desc = "CPUs the fast path's scan left out, finding none to take at once, as the user scheduler's (running, or waited for)"
     )]
@@ -198,10 +202,11 @@ impl From<&StatsLine> for Metrics {
             fast_preempts,
             fast_hog_preempts,
             fast_deferred,
+            fast_usersched_target,
             fast_timer_kicks,
             fast_moved,
             fast_unplaced,
-            fast_lost_race,
+            fast_slot_taken,
             fast_left_usersched,
             fast_left_fast,
             fast_left_busy,
@@ -248,10 +253,11 @@ impl From<&StatsLine> for Metrics {
             fast_preempts,
             fast_hog_preempts,
             fast_deferred,
+            fast_usersched_target,
             fast_timer_kicks,
             fast_moved,
             fast_unplaced,
-            fast_lost_race,
+            fast_slot_taken,
             fast_left_usersched,
             fast_left_fast,
             fast_left_busy,
@@ -319,10 +325,11 @@ impl Metrics {
             fast_preempts: d(n.fast_preempts, e.fast_preempts),
             fast_hog_preempts: d(n.fast_hog_preempts, e.fast_hog_preempts),
             fast_deferred: d(n.fast_deferred, e.fast_deferred),
+            fast_usersched_target: d(n.fast_usersched_target, e.fast_usersched_target),
             fast_timer_kicks: d(n.fast_timer_kicks, e.fast_timer_kicks),
             fast_moved: d(n.fast_moved, e.fast_moved),
             fast_unplaced: d(n.fast_unplaced, e.fast_unplaced),
-            fast_lost_race: d(n.fast_lost_race, e.fast_lost_race),
+            fast_slot_taken: d(n.fast_slot_taken, e.fast_slot_taken),
             fast_left_usersched: d(n.fast_left_usersched, e.fast_left_usersched),
             fast_left_fast: d(n.fast_left_fast, e.fast_left_fast),
             fast_left_busy: d(n.fast_left_busy, e.fast_left_busy),
@@ -423,10 +430,11 @@ impl From<&Metrics> for StatsLine {
             fast_preempts,
             fast_hog_preempts,
             fast_deferred,
+            fast_usersched_target,
             fast_timer_kicks,
             fast_moved,
             fast_unplaced,
-            fast_lost_race,
+            fast_slot_taken,
             fast_left_usersched,
             fast_left_fast,
             fast_left_busy,
@@ -477,10 +485,11 @@ impl From<&Metrics> for StatsLine {
                     fast_preempts,
                     fast_hog_preempts,
                     fast_deferred,
+                    fast_usersched_target,
                     fast_timer_kicks,
                     fast_moved,
                     fast_unplaced,
-                    fast_lost_race,
+                    fast_slot_taken,
                     fast_left_usersched,
                     fast_left_fast,
                     fast_left_busy,

@@ -217,8 +217,15 @@ bss_counters! {
         /// Of the fast placements, those deferred: no CPU was idle or
         /// preemptible, so a light task was queued with no kick behind a
         /// task whose run had not had the minimum slice (`fast_place` in
-        /// src/bpf/main.bpf.c); a timer kicks that CPU when it has.
+        /// src/bpf/main.bpf.c), a timer kicking that CPU when it has; or,
+        /// with no such CPU, on the user scheduler's.
         fast_deferred: "fast deferred" <- nr_fast_deferred,
+        /// Deferrals for which the fast path chose the user scheduler's
+        /// CPU, it running there or waiting for it: no other CPU was left
+        /// out only for its task's minimum slice. Its dispatch serves the
+        /// task before the user scheduler (`fast_defer_cpu`). The claim of
+        /// the CPU may still fail (`fast_slot_taken`).
+        fast_usersched_target: "fast usersched target" <- nr_fast_usersched_target,
         /// Kicks of that timer while a deferred task waited: the CPU's
         /// task had run the minimum slice (preempted), or the CPU was idle
         /// (`fast_kick_fn`).
@@ -233,21 +240,23 @@ bss_counters! {
         /// picked first. They go the ordinary way (to user space, or kept
         /// in the kernel under congestion).
         fast_unplaced: "fast unplaced" <- nr_fast_unplaced,
-        /// Of those, wakeups whose CPU another fast-placed task claimed
-        /// between the fast path's choice and its own claim.
-        fast_lost_race: "lost race" <- nr_fast_lost_race,
+        /// Of those, wakeups whose chosen CPU's fast-waiter slot another
+        /// fast-placed task held when they tried to claim it (one task
+        /// waits per CPU).
+        fast_slot_taken: "fast slot taken" <- nr_fast_slot_taken,
         /// CPUs the fast path's scan left out, in granted wakeups where it
         /// found none to take at once, as the user scheduler's: it ran
         /// there, or waited for it (`fast_defer_cpu` in
-        /// src/bpf/main.bpf.c). Counted per CPU, not per wakeup.
-        fast_left_usersched: "left usersched" <- nr_fast_left_usersched,
+        /// src/bpf/main.bpf.c); a light task may still be deferred onto it
+        /// (`fast_usersched_target`). Counted per CPU, not per wakeup.
+        fast_left_usersched: "fast left usersched" <- nr_fast_left_usersched,
         /// Likewise, CPUs left out because a fast-placed task ran there or
         /// already waited for it.
-        fast_left_fast: "left fast" <- nr_fast_left_fast,
+        fast_left_fast: "fast left fast" <- nr_fast_left_fast,
         /// Likewise, CPUs whose task's run had not had the minimum slice,
         /// the hog rule not applying (for a light task, the deferral's
         /// candidates).
-        fast_left_busy: "left busy" <- nr_fast_left_busy,
+        fast_left_busy: "fast left busy" <- nr_fast_left_busy,
         /// Of the fast placements, those on the CPU the policy's grant
         /// named as preferred (its placement word).
         fast_preferred: "fast preferred" <- nr_fast_preferred,
@@ -679,10 +688,11 @@ mod tests {
                     fast_preempts: 33,
                     fast_hog_preempts: 39,
                     fast_deferred: 41,
+                    fast_usersched_target: 48,
                     fast_timer_kicks: 43,
                     fast_moved: 42,
                     fast_unplaced: 40,
-                    fast_lost_race: 44,
+                    fast_slot_taken: 44,
                     fast_left_usersched: 45,
                     fast_left_fast: 46,
                     fast_left_busy: 47,
@@ -707,7 +717,7 @@ mod tests {
             line.to_string(),
             "queued 10 voided 22 | dispatched user 7 kernel 2 fallback 1 rescued 8 aged 20 overdue 4 keepalive 2 reenqueued 24 | bounced 3 \
              stale 4 vtime clamped 21 congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 cgroup unresolved 27 | page faults 6 loop allocs 23 | dispatch calls 11 \
-             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 served empty 28 stranded moved 29 unbounded runs 30 unbounded kicks 31 usersched hog preempts 38 fast placed 32 fast preempts 33 fast hog preempts 39 fast deferred 41 fast timer kicks 43 fast moved 42 fast unplaced 40 lost race 44 left usersched 45 left fast 46 left busy 47 fast preferred 37 fast revoked 34 slots full 35 | steps 16 empty 17 received 18 fast grants 36 | cpu_ns 19"
+             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 served empty 28 stranded moved 29 unbounded runs 30 unbounded kicks 31 usersched hog preempts 38 fast placed 32 fast preempts 33 fast hog preempts 39 fast deferred 41 fast usersched target 48 fast timer kicks 43 fast moved 42 fast unplaced 40 fast slot taken 44 fast left usersched 45 fast left fast 46 fast left busy 47 fast preferred 37 fast revoked 34 slots full 35 | steps 16 empty 17 received 18 fast grants 36 | cpu_ns 19"
         );
         assert!(!line.to_string().contains('\n'));
         let without_probe = StatsLine { loop_allocs: None, ..line };

@@ -575,17 +575,19 @@ run_profile() {
 	relay_sub=
 	# The fast path during the load: wakeups it placed, those of them that
 	# preempted a hog by the hog rule, those deferred until a task had
-	# its minimum slice, the deferral timer's kicks, the deferred tasks
+	# its minimum slice (or on the user scheduler's CPU: those chosen
+	# there), the deferral timer's kicks, the deferred tasks
 	# another CPU took over, and granted ones it could not place (of
 	# them, those another fast task beat to the CPU), and, per CPU, why a
 	# scan that found no CPU to take at once left each out.
 	emit_delta_at metrics.fast_placed wake_fast_placed
 	emit_delta_at metrics.fast_hog_preempts wake_fast_hog_preempts
 	emit_delta_at metrics.fast_deferred wake_fast_deferred
+	emit_delta_at metrics.fast_usersched_target wake_fast_usersched_target
 	emit_delta_at metrics.fast_timer_kicks wake_fast_timer_kicks
 	emit_delta_at metrics.fast_moved wake_fast_moved
 	emit_delta_at metrics.fast_unplaced wake_fast_unplaced
-	emit_delta_at metrics.fast_lost_race wake_fast_lost_race
+	emit_delta_at metrics.fast_slot_taken wake_fast_slot_taken
 	emit_delta_at metrics.fast_left_usersched wake_fast_left_usersched
 	emit_delta_at metrics.fast_left_fast wake_fast_left_fast
 	emit_delta_at metrics.fast_left_busy wake_fast_left_busy

@@ -236,8 +236,13 @@ const WAKEUP_ROWS: &[Row] = &[
         better: Better::Higher,
     },
     Row {
-        label: "during the load: fast placements deferred until a task had its minimum slice",
+        label: "during the load: fast placements deferred (behind a task short of its minimum slice, or on the user scheduler's CPU)",
         metric: Metric::Raw("wake_fast_deferred"),
+        better: Better::Neither,
+    },
+    Row {
+        label: "during the load: deferrals that chose the user scheduler's CPU",
+        metric: Metric::Raw("wake_fast_usersched_target"),
         better: Better::Neither,
     },
     Row {
@@ -256,8 +261,8 @@ const WAKEUP_ROWS: &[Row] = &[
         better: Better::Lower,
     },
     Row {
-        label: "during the load: of those, claimed first by another fast placement",
-        metric: Metric::Raw("wake_fast_lost_race"),
+        label: "during the load: of those, the chosen CPU's fast-waiter slot already held",
+        metric: Metric::Raw("wake_fast_slot_taken"),
         better: Better::Neither,
     },
     Row {
