@@ -228,6 +228,7 @@ volatile u64 nr_unbounded_runs;		/* runs given an unbounded slice, SCX_SLICE_INF
 volatile u64 nr_unbounded_kicks;	/* SCX_KICK_PREEMPT kicks of the tickless check to CPUs marked unbounded, work being queued for them (--tickless) */
 volatile u64 nr_fast_placed;		/* wakeups the fast path placed itself, under a grant, without user space (fast_place) */
 volatile u64 nr_fast_preferred;		/* of those, placements on the CPU the grant's placement word preferred (fast_place) */
+volatile u64 nr_fast_local;		/* of those placed at once, into the local DSQ of the CPU whose runqueue the wakeup enqueues on, with no kick (fast_place) */
 volatile u64 nr_fast_preempts;		/* of those, placements that preempted a running task at once (SCX_KICK_PREEMPT; not the deferred ones) */
 volatile u64 nr_fast_hog_preempts;	/* of those, preempting a CPU hog whose run had not had slice_min_ns (the hog rule, fast_cpu) */
 volatile u64 nr_fast_deferred;		/* of those placed, light tasks queued with no kick, no CPU being idle or preemptible at once: behind a task that had not run slice_min_ns, or on the user scheduler's CPU (fast_place) */
@@ -2559,7 +2560,7 @@ static bool fast_place(struct task_struct *p, u64 enq_flags)
 	struct task_ctx *tctx = lookup_task_ctx(p);
 	struct relay_task_shared *sh;
 	u64 grant, key, now_key, place, defer_ns = 0;
-	bool running = false, hog = false, light;
+	bool running = false, hog = false, light, local;
 	s32 cpu, *waiting;
 
 	if (partial_mode || !(enq_flags & SCX_ENQ_WAKEUP) || !tctx)
@@ -2601,16 +2602,38 @@ static bool fast_place(struct task_struct *p, u64 enq_flags)
 	tctx->fast_hog = running && hog;
 	__sync_fetch_and_add(&tctx->generation, 2);
 	WRITE_ONCE(sh->nr_fast_runs, sh->nr_fast_runs + 1);
-	scx_bpf_dsq_insert_vtime(p, cpu, grant_budget_ns(grant), key - FAST_KEY_LEAD, enq_flags);
 	__sync_fetch_and_add(&nr_fast_placed, 1);
 	if (cpu == placement_cpu(place))
 		__sync_fetch_and_add(&nr_fast_preferred, 1);
+	local = !defer_ns && cpu == scx_bpf_task_cpu(p);
+	if (local) {
+		/*
+		 * The CPU whose runqueue the wakeup enqueues on (its own, the
+		 * timer's, as a rule): straight into its local DSQ, with
+		 * SCX_ENQ_PREEMPT if a task runs there. The kernel zeroes that
+		 * task's slice and calls resched_curr() (ext.c
+		 * local_dsq_post_enq(); for an idle CPU too): on this CPU a
+		 * flag seen on the way out of the interrupt. A kick goes
+		 * through an irq_work (scx_bpf_kick_cpu(), then
+		 * kick_cpus_irq_workfn()), an interrupt of its own: under
+		 * cyclictest about one per wakeup, 917 IPIs per CPU per second
+		 * against EEVDF's 7 (docs/performance.md). The local DSQ runs
+		 * before ops.dispatch() is asked, so the task is next as from
+		 * its own DSQ; a CPU a higher class holds was left out.
+		 */
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, grant_budget_ns(grant),
+				   enq_flags | (running ? SCX_ENQ_PREEMPT : 0));
+		__sync_fetch_and_add(&nr_fast_local, 1);
+	} else {
+		scx_bpf_dsq_insert_vtime(p, cpu, grant_budget_ns(grant), key - FAST_KEY_LEAD, enq_flags);
+	}
 	if (defer_ns) {
 		arm_fast_kick(cpu, defer_ns);
 		__sync_fetch_and_add(&nr_fast_deferred, 1);
 		return true;
 	}
-	kick(cpu, running ? SCX_KICK_PREEMPT : SCX_KICK_IDLE);
+	if (!local)
+		kick(cpu, running ? SCX_KICK_PREEMPT : SCX_KICK_IDLE);
 	if (running)
 		__sync_fetch_and_add(&nr_fast_preempts, 1);
 	if (running && hog)

@@ -114,6 +114,10 @@ pub struct Metrics {
     #[stat(desc = "Of those, placements that preempted a running task at once (not the deferred ones)")]
     pub fast_preempts: u64,
     #[stat(
+        desc = "Of the fast placements made at once, those into the local queue of the wakeup's own runqueue CPU, with no kick"
+    )]
+    pub fast_local: u64,
+    #[stat(
         desc = "Of those, preemptions of a CPU hog before its run had the minimum slice (0 with --no-preempt-hogs)"
     )]
     pub fast_hog_preempts: u64,
@@ -200,6 +204,7 @@ impl From<&StatsLine> for Metrics {
             usersched_hog_preempts,
             fast_placed,
             fast_preempts,
+            fast_local,
             fast_hog_preempts,
             fast_deferred,
             fast_usersched_target,
@@ -251,6 +256,7 @@ impl From<&StatsLine> for Metrics {
             usersched_hog_preempts,
             fast_placed,
             fast_preempts,
+            fast_local,
             fast_hog_preempts,
             fast_deferred,
             fast_usersched_target,
@@ -323,6 +329,7 @@ impl Metrics {
             usersched_hog_preempts: d(n.usersched_hog_preempts, e.usersched_hog_preempts),
             fast_placed: d(n.fast_placed, e.fast_placed),
             fast_preempts: d(n.fast_preempts, e.fast_preempts),
+            fast_local: d(n.fast_local, e.fast_local),
             fast_hog_preempts: d(n.fast_hog_preempts, e.fast_hog_preempts),
             fast_deferred: d(n.fast_deferred, e.fast_deferred),
             fast_usersched_target: d(n.fast_usersched_target, e.fast_usersched_target),
@@ -428,6 +435,7 @@ impl From<&Metrics> for StatsLine {
             usersched_hog_preempts,
             fast_placed,
             fast_preempts,
+            fast_local,
             fast_hog_preempts,
             fast_deferred,
             fast_usersched_target,
@@ -483,6 +491,7 @@ impl From<&Metrics> for StatsLine {
                     usersched_hog_preempts,
                     fast_placed,
                     fast_preempts,
+                    fast_local,
                     fast_hog_preempts,
                     fast_deferred,
                     fast_usersched_target,

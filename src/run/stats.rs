@@ -209,6 +209,11 @@ bss_counters! {
         /// Of those, placements that preempted a running task at once (not
         /// the deferred ones).
         fast_preempts: "fast preempts" <- nr_fast_preempts,
+        /// Of the fast placements made at once, those into the local DSQ
+        /// of the CPU whose runqueue the wakeup was enqueued on (as a
+        /// rule the task's own), `SCX_ENQ_PREEMPT` preempting its task:
+        /// no kick, so no interrupt for this CPU (`fast_place`).
+        fast_local: "fast local" <- nr_fast_local,
         /// Of those, preemptions of a CPU hog (a whole slice of CPU since it
         /// last woke) whose run there had not had the minimum slice (the
         /// hog rule, `fast_cpu` in src/bpf/main.bpf.c). Always 0 with
@@ -686,6 +691,7 @@ mod tests {
                     usersched_hog_preempts: 38,
                     fast_placed: 32,
                     fast_preempts: 33,
+                    fast_local: 49,
                     fast_hog_preempts: 39,
                     fast_deferred: 41,
                     fast_usersched_target: 48,
@@ -717,7 +723,7 @@ mod tests {
             line.to_string(),
             "queued 10 voided 22 | dispatched user 7 kernel 2 fallback 1 rescued 8 aged 20 overdue 4 keepalive 2 reenqueued 24 | bounced 3 \
              stale 4 vtime clamped 21 congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 cgroup unresolved 27 | page faults 6 loop allocs 23 | dispatch calls 11 \
-             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 served empty 28 stranded moved 29 unbounded runs 30 unbounded kicks 31 usersched hog preempts 38 fast placed 32 fast preempts 33 fast hog preempts 39 fast deferred 41 fast usersched target 48 fast timer kicks 43 fast moved 42 fast unplaced 40 fast slot taken 44 fast left usersched 45 fast left fast 46 fast left busy 47 fast preferred 37 fast revoked 34 slots full 35 | steps 16 empty 17 received 18 fast grants 36 | cpu_ns 19"
+             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 served empty 28 stranded moved 29 unbounded runs 30 unbounded kicks 31 usersched hog preempts 38 fast placed 32 fast preempts 33 fast local 49 fast hog preempts 39 fast deferred 41 fast usersched target 48 fast timer kicks 43 fast moved 42 fast unplaced 40 fast slot taken 44 fast left usersched 45 fast left fast 46 fast left busy 47 fast preferred 37 fast revoked 34 slots full 35 | steps 16 empty 17 received 18 fast grants 36 | cpu_ns 19"
         );
         assert!(!line.to_string().contains('\n'));
         let without_probe = StatsLine { loop_allocs: None, ..line };

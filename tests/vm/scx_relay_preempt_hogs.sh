@@ -52,7 +52,7 @@ hogs_and_cyclictest() {
 	cat "$measuring/schedstat" >/tmp/ss1
 	wait "$ct" || fail_with_log "$1: cyclictest failed: $(tail -n 3 /tmp/ct.out | tr '\n' ' ')"
 	workload_ended "$1"
-	workload_deltas "$1" usersched_kicked usersched_hog_preempts fast_placed fast_hog_preempts fast_deferred fast_usersched_target fast_timer_kicks fast_moved fast_unplaced fast_slot_taken fast_left_usersched fast_left_fast fast_left_busy
+	workload_deltas "$1" usersched_kicked usersched_hog_preempts fast_placed fast_local fast_hog_preempts fast_deferred fast_usersched_target fast_timer_kicks fast_moved fast_unplaced fast_slot_taken fast_left_usersched fast_left_fast fast_left_busy
 	wait "$hogs" || fail_with_log "$1: stress-ng failed: $(tail -n 3 /tmp/hogs.out | tr '\n' ' ')"
 	# The mean of its threads' averages.
 	avg=$(awk '/^# Avg Latencies:/ { for (i = 4; i <= NF; i++) { s += $i; n++ } } END { if (n) printf "%d", s / n }' /tmp/ct.out)

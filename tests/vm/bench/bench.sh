@@ -573,7 +573,8 @@ run_profile() {
 	b=$(relay_status)
 	stop_sched
 	relay_sub=
-	# The fast path during the load: wakeups it placed, those of them that
+	# The fast path during the load: wakeups it placed (those into the
+	# local DSQ of the wakeup's own runqueue CPU, with no kick), those that
 	# preempted a hog by the hog rule, those deferred until a task had
 	# its minimum slice (or on the user scheduler's CPU: those chosen
 	# there), the deferral timer's kicks, the deferred tasks
@@ -581,6 +582,7 @@ run_profile() {
 	# them, those another fast task beat to the CPU), and, per CPU, why a
 	# scan that found no CPU to take at once left each out.
 	emit_delta_at metrics.fast_placed wake_fast_placed
+	emit_delta_at metrics.fast_local wake_fast_local
 	emit_delta_at metrics.fast_hog_preempts wake_fast_hog_preempts
 	emit_delta_at metrics.fast_deferred wake_fast_deferred
 	emit_delta_at metrics.fast_usersched_target wake_fast_usersched_target

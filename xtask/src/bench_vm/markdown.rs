@@ -231,6 +231,11 @@ const WAKEUP_ROWS: &[Row] = &[
         better: Better::Higher,
     },
     Row {
+        label: "during the load: of those, into the local queue of the wakeup's own CPU, no kick",
+        metric: Metric::Raw("wake_fast_local"),
+        better: Better::Neither,
+    },
+    Row {
         label: "during the load: fast placements preempting a hog by the hog rule",
         metric: Metric::Raw("wake_fast_hog_preempts"),
         better: Better::Higher,
