@@ -23,8 +23,13 @@
 # that started first; before the deferral those wakeups went through user
 # space), and the deferral's timer must have kicked (fast_timer_kicks > 0:
 # the hogs never stop on their own, so a deferred task that no other CPU
-# took runs when the timer preempts the hog). fast_moved (a deferred task
-# another CPU took over) is noted, not asserted. Each run
+# took runs when the timer preempts the hog). Some placements at once must
+# have gone straight into the local DSQ of the wakeup's own CPU, with no
+# kick (fast_local > 0: cyclictest's threads are pinned, and the timer that
+# wakes one fires on its CPU). fast_moved (a deferred task another CPU took
+# over), fast_usersched_target (deferrals onto the user scheduler's CPU),
+# and the unplaced wakeups with why scans left CPUs out are noted, not
+# asserted. Each run
 # notes cyclictest's
 # average and its measuring thread's wait for a CPU per run (schedstat, the
 # thread with the most runs); they are not asserted (a TCG guest's timing
@@ -71,6 +76,8 @@ hogs_and_cyclictest "deadline --no-preempt-hogs --fast-path, cyclictest beside $
 	fail_with_log "with --no-preempt-hogs --fast-path: no fast placement was deferred ($DELTA_fast_placed placed)"
 [ "$DELTA_fast_timer_kicks" -gt 0 ] ||
 	fail_with_log "with --no-preempt-hogs --fast-path: $DELTA_fast_deferred placements deferred, but the deferral's timer never kicked"
+[ "$DELTA_fast_local" -gt 0 ] ||
+	fail_with_log "with --no-preempt-hogs --fast-path: no fast placement went into its own CPU's local DSQ ($DELTA_fast_placed placed)"
 stop_relay
 
 start_relay -- --stats 1
