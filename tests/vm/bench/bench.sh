@@ -580,7 +580,9 @@ run_profile() {
 	# there), the deferral timer's kicks, the deferred tasks
 	# another CPU took over, and granted ones it could not place (of
 	# them, those another fast task beat to the CPU), and, per CPU, why a
-	# scan that found no CPU to take at once left each out.
+	# scan that found no CPU to take at once left each out; and the grants
+	# revoked and written (a task without a valid grant goes through user
+	# space).
 	emit_delta_at metrics.fast_placed wake_fast_placed
 	emit_delta_at metrics.fast_local wake_fast_local
 	emit_delta_at metrics.fast_hog_preempts wake_fast_hog_preempts
@@ -593,6 +595,8 @@ run_profile() {
 	emit_delta_at metrics.fast_left_usersched wake_fast_left_usersched
 	emit_delta_at metrics.fast_left_fast wake_fast_left_fast
 	emit_delta_at metrics.fast_left_busy wake_fast_left_busy
+	emit_delta_at metrics.fast_revoked wake_fast_revoked
+	emit_delta_at metrics.fast_grants wake_fast_grants
 	if scx_relay record-summary "$rec" >/tmp/profile.json 2>&1; then
 		get() { json_get "wakeups.$1" </tmp/profile.json; }
 		emit wake_user_n "$(get via_user_space.total.samples)"

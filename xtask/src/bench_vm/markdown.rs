@@ -286,6 +286,16 @@ const WAKEUP_ROWS: &[Row] = &[
         better: Better::Neither,
     },
     Row {
+        label: "during the load: fast-path grants revoked (overran their budget or share)",
+        metric: Metric::Raw("wake_fast_revoked"),
+        better: Better::Neither,
+    },
+    Row {
+        label: "during the load: fast-path grants the policy wrote (new, changed, again after a revoke)",
+        metric: Metric::Raw("wake_fast_grants"),
+        better: Better::Neither,
+    },
+    Row {
         label: "user-placed: wakeup → decision applied, p50 (µs)",
         metric: Metric::Raw("wake_user_to_decision_p50_us"),
         better: Better::Lower,
