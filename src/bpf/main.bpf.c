@@ -229,7 +229,7 @@ volatile u64 nr_unbounded_kicks;	/* SCX_KICK_PREEMPT kicks of the tickless check
 volatile u64 nr_fast_placed;		/* wakeups the fast path placed itself, under a grant, without user space (fast_place) */
 volatile u64 nr_fast_preferred;		/* of those, placements on the CPU the grant's placement word preferred (fast_place) */
 volatile u64 nr_fast_local;		/* of those placed at once, into the local DSQ of the CPU whose runqueue the wakeup enqueues on, with no kick (fast_place) */
-volatile u64 nr_fast_preempts;		/* of those, placements that preempted a running task at once (SCX_KICK_PREEMPT; not the deferred ones) */
+volatile u64 nr_fast_preempts;		/* of those, placements that preempted a running task at once (SCX_KICK_PREEMPT, or SCX_ENQ_PREEMPT for a local one; not the deferred ones) */
 volatile u64 nr_fast_hog_preempts;	/* of those, preempting a CPU hog whose run had not had slice_min_ns (the hog rule, fast_cpu) */
 volatile u64 nr_fast_deferred;		/* of those placed, light tasks queued with no kick, no CPU being idle or preemptible at once: behind a task that had not run slice_min_ns, or on the user scheduler's CPU (fast_place) */
 volatile u64 nr_fast_usersched_target;	/* deferrals for which fast_defer_cpu chose the user scheduler's CPU, it running there or waiting for it (its last target; the claim may still fail: nr_fast_slot_taken) */
