@@ -9,7 +9,7 @@ use std::{
     process::ExitCode,
 };
 
-use scheduler_core::record::{self, Kind, Recording, INTERRUPT_MARK_VERSION};
+use scheduler_core::record::{self, FastMiss, Kind, Recording, RevokeWhy, INTERRUPT_MARK_VERSION};
 use scheduler_sim::replay::{end_ns, last_names, Runs, WakeupWait};
 use serde::Serialize;
 
@@ -136,6 +136,51 @@ struct Summary {
     cpus: Vec<CpuSummary>,
     /// The ten tasks that ran longest.
     top_tasks: Vec<TaskSummary>,
+    /// The grants the dispatcher revoked, in order (the first
+    /// [`REVOKES_LISTED`]).
+    fast_revokes: Vec<RevokeSummary>,
+}
+
+/// One revoke of a fast-path grant (a `revoke` event).
+#[derive(Debug, Serialize)]
+struct RevokeSummary {
+    /// When, from the start of recording (s).
+    at_s: f64,
+    pid: i32,
+    comm: String,
+    /// `budget`: a fast-placed wakeup's burst reached its budget; `share`:
+    /// the task's fast-placed runs went over their share of a CPU in the
+    /// window.
+    why: &'static str,
+    /// The CPU time that went over (µs), and the bound (µs).
+    used_us: f64,
+    bound_us: i32,
+}
+
+/// How many revokes `fast_revokes` lists.
+const REVOKES_LISTED: usize = 100;
+
+impl RevokeSummary {
+    fn all(rec: &Recording) -> Vec<Self> {
+        let names = last_names(rec);
+        rec.events
+            .iter()
+            .filter(|e| e.kind == Kind::Revoke)
+            .take(REVOKES_LISTED)
+            .map(|e| RevokeSummary {
+                at_s: e.ts_ns.saturating_sub(rec.start_ns) as f64 / 1e9,
+                pid: e.pid,
+                comm: names.get(&e.pid).cloned().unwrap_or_default(),
+                why: match RevokeWhy::from_u32(e.flags) {
+                    Some(RevokeWhy::Budget) => "budget",
+                    Some(RevokeWhy::Share) => "share",
+                    None => "?",
+                },
+                used_us: e.arg as f64 / 1e3,
+                bound_us: e.arg2,
+            })
+            .collect()
+    }
 }
 
 /// How long some waits were (µs), as percentiles (nearest rank).
@@ -289,6 +334,39 @@ struct TaskWakeups {
     /// placement is the kernel's); `null` for a path none took.
     via_user_space: Option<Waits>,
     in_kernel: Option<Waits>,
+    /// Its wakeups under a grant of its own that went through user space
+    /// anyway, by why (`fast_miss` events); `null` when none did. A
+    /// user-placed wakeup not counted here had no grant: the policy had
+    /// not granted the task, or withdrew it.
+    fast_misses: Option<FastMisses>,
+    /// Its grants the dispatcher revoked (`revoke` events).
+    fast_revokes: u64,
+}
+
+/// Granted wakeups that went through user space, by why
+/// (`scheduler_core::record::FastMiss`).
+#[derive(Debug, Default, Serialize)]
+struct FastMisses {
+    /// Its grant was revoked and not granted again.
+    revoked: u64,
+    /// Its weight was below nice 0's.
+    niced: u64,
+    /// No CPU it could take at once or be deferred on.
+    no_cpu: u64,
+    /// Another fast-placed task waited for the CPU chosen.
+    slot_taken: u64,
+}
+
+impl FastMisses {
+    fn add(&mut self, why: Option<FastMiss>) {
+        match why {
+            Some(FastMiss::Revoked) => self.revoked += 1,
+            Some(FastMiss::Niced) => self.niced += 1,
+            Some(FastMiss::NoCpu) => self.no_cpu += 1,
+            Some(FastMiss::SlotTaken) => self.slot_taken += 1,
+            None => {}
+        }
+    }
 }
 
 /// One task's wakeups as `WakeupContexts::of` counts them: all, those in
@@ -299,6 +377,8 @@ struct TaskTally {
     wakeups: u64,
     in_interrupt: u64,
     waits: Vec<(u64, bool)>,
+    fast_misses: Option<FastMisses>,
+    fast_revokes: u64,
 }
 
 /// How many names `WakeupContexts::by_name` keeps, and tasks `by_task`.
@@ -320,6 +400,18 @@ impl WakeupContexts {
         for w in &replay.wakeups {
             by_task.entry(w.pid).or_default().waits.push((w.total_ns, w.decided_ns.is_some()));
         }
+        for e in &rec.events {
+            match e.kind {
+                Kind::FastMiss => by_task
+                    .entry(e.pid)
+                    .or_default()
+                    .fast_misses
+                    .get_or_insert_with(FastMisses::default)
+                    .add(FastMiss::from_u32(e.flags)),
+                Kind::Revoke => by_task.entry(e.pid).or_default().fast_revokes += 1,
+                _ => {}
+            }
+        }
         let mut by_name: HashMap<String, NameWakeups> = HashMap::new();
         for (&pid, t) in &by_task {
             let n = by_name.entry(name_of(pid)).or_default();
@@ -335,13 +427,26 @@ impl WakeupContexts {
         tasks.truncate(WAKEUP_NAMES);
         let by_task = tasks
             .into_iter()
-            .map(|(pid, TaskTally { wakeups, in_interrupt, waits })| {
+            .map(|(pid, TaskTally { wakeups, in_interrupt, waits, fast_misses, fast_revokes })| {
                 let of = |keep: &dyn Fn(bool) -> bool| {
                     let w: Vec<u64> = waits.iter().filter(|(_, user)| keep(*user)).map(|(ns, _)| *ns).collect();
                     (!w.is_empty()).then(|| Waits::of(w))
                 };
                 let (wait, via_user_space, in_kernel) = (of(&|_| true), of(&|user| user), of(&|user| !user));
-                (pid, TaskWakeups { comm: name_of(pid), wakeups, in_interrupt, wait, via_user_space, in_kernel })
+                let comm = name_of(pid);
+                (
+                    pid,
+                    TaskWakeups {
+                        comm,
+                        wakeups,
+                        in_interrupt,
+                        wait,
+                        via_user_space,
+                        in_kernel,
+                        fast_misses,
+                        fast_revokes,
+                    },
+                )
             })
             .collect();
         Some(WakeupContexts { wakeups, in_interrupt, by_name: top.into_iter().collect(), by_task })
@@ -430,6 +535,7 @@ impl Summary {
             late_yields: LateYieldsSummary::of(rec),
             cpus,
             top_tasks,
+            fast_revokes: RevokeSummary::all(rec),
         }
     }
 }
@@ -555,6 +661,48 @@ mod tests {
         assert_eq!((user.samples, user.p50_us), (1, 90.0));
         assert!(seven.in_kernel.is_none() && eight.via_user_space.is_none());
         assert_eq!(eight.in_kernel.as_ref().map(|w| (w.samples, w.p50_us)), Some((1, 5.0)));
+    }
+
+    /// Granted wakeups that went through user space are tallied per task by
+    /// why, and each revoke is listed with what went over which bound; the
+    /// replay's runs and waits do not see either event.
+    #[test]
+    fn fast_misses_and_revokes_are_explained() {
+        let with = |mut e: RawRecordEvent, arg: u64, arg2: i32| {
+            e.arg = arg;
+            e.arg2 = arg2;
+            e
+        };
+        let events = [
+            ev(10_000, Kind::Runnable, 7, 0, 1),
+            ev(11_000, Kind::FastMiss, 7, 0, FastMiss::NoCpu as u32),
+            ev(40_000, Kind::Decision, 7, 0, 0),
+            ev(100_000, Kind::Running, 7, 0, 0),
+            ev(2_100_000, Kind::Stopping, 7, 0, 0),
+            with(ev(2_100_001, Kind::Revoke, 7, 0, RevokeWhy::Budget as u32), 2_000_500, 2_000),
+            ev(2_100_002, Kind::Quiescent, 7, 0, 0),
+            ev(3_000_000, Kind::Runnable, 7, 1, 1),
+            ev(3_000_100, Kind::FastMiss, 7, 1, FastMiss::Revoked as u32),
+            ev(3_000_200, Kind::Decision, 7, 1, 0),
+            ev(3_010_000, Kind::Running, 7, 1, 0),
+            ev(3_020_000, Kind::Runnable, 8, 0, 1),
+            ev(3_020_100, Kind::FastMiss, 8, 0, FastMiss::SlotTaken as u32),
+            with(ev(3_500_000, Kind::Revoke, 8, 0, RevokeWhy::Share as u32), 50_100_000, 50_000),
+        ];
+        let rec = written(&events, 0, 4_000_000);
+        let r = Runs::of(&rec);
+        assert_eq!(r.wakeups.len(), 2, "the two wakeups of 7 that ran, nothing from the new kinds");
+        assert_eq!(r.runs.len(), 1);
+        let s = Summary::of(&rec, &r, 0);
+        assert_eq!((s.events_by_kind["fast_miss"], s.events_by_kind["revoke"]), (3, 2));
+        let tasks = s.wakeup_contexts.expect("a current recording").by_task;
+        let m = tasks[&7].fast_misses.as_ref().expect("7 missed twice");
+        assert_eq!((m.revoked, m.niced, m.no_cpu, m.slot_taken), (1, 0, 1, 0));
+        assert_eq!((tasks[&7].fast_revokes, tasks[&8].fast_revokes), (1, 1));
+        assert_eq!(tasks[&8].fast_misses.as_ref().map(|m| m.slot_taken), Some(1));
+        let revokes: Vec<_> = s.fast_revokes.iter().map(|v| (v.pid, v.why, v.used_us, v.bound_us)).collect();
+        assert_eq!(revokes, [(7, "budget", 2000.5, 2_000), (8, "share", 50_100.0, 50_000)]);
+        assert!((s.fast_revokes[0].at_s - 0.0021).abs() < 1e-6);
     }
 
     /// Wakeups that ran in interrupt context are counted apart; a file of a

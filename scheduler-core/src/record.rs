@@ -85,11 +85,63 @@ pub enum Kind {
     /// A user decision for the task was applied on `cpu`. `arg`: its slice
     /// (ns); `arg2`: the CPU it named (-1: any).
     Decision = 5,
+    /// A wakeup of a task the policy had granted the fast path (a grant
+    /// word for its pid) went through user space. `flags`: why
+    /// ([`FastMiss`]); `arg`: the grant word.
+    FastMiss = 6,
+    /// The dispatcher revoked the task's grant. `flags`: why
+    /// ([`RevokeWhy`]); `arg`: the CPU time that went over (ns); `arg2`:
+    /// the bound it went over (µs).
+    Revoke = 7,
+}
+
+/// Why a granted wakeup went through user space (a [`Kind::FastMiss`]'s
+/// `flags`; `enum relay_fast_miss` of `intf.h`, same numbers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u32)]
+pub enum FastMiss {
+    /// Its grant was revoked and not granted again.
+    Revoked = 1,
+    /// Its weight is below nice 0's now.
+    Niced = 2,
+    /// No CPU it may take at once or be deferred on.
+    NoCpu = 3,
+    /// Another fast-placed task waits for the CPU chosen.
+    SlotTaken = 4,
+}
+
+/// Why the dispatcher revoked a grant (a [`Kind::Revoke`]'s `flags`;
+/// `enum relay_revoke_why` of `intf.h`, same numbers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u32)]
+pub enum RevokeWhy {
+    /// A fast-placed wakeup's burst reached its budget.
+    Budget = 1,
+    /// Its fast-placed runs went over their share of a CPU in the window.
+    Share = 2,
+}
+
+impl FastMiss {
+    /// Every reason, in number order.
+    pub const ALL: [FastMiss; 4] = [FastMiss::Revoked, FastMiss::Niced, FastMiss::NoCpu, FastMiss::SlotTaken];
+
+    /// The reason numbered `n`.
+    pub fn from_u32(n: u32) -> Option<FastMiss> {
+        FastMiss::ALL.into_iter().find(|k| *k as u32 == n)
+    }
+}
+
+impl RevokeWhy {
+    /// The reason numbered `n`.
+    pub fn from_u32(n: u32) -> Option<RevokeWhy> {
+        [RevokeWhy::Budget, RevokeWhy::Share].into_iter().find(|k| *k as u32 == n)
+    }
 }
 
 impl Kind {
     /// Every kind, in number order.
-    pub const ALL: [Kind; 5] = [Kind::Runnable, Kind::Running, Kind::Stopping, Kind::Quiescent, Kind::Decision];
+    pub const ALL: [Kind; 7] =
+        [Kind::Runnable, Kind::Running, Kind::Stopping, Kind::Quiescent, Kind::Decision, Kind::FastMiss, Kind::Revoke];
 
     /// The kind numbered `n`.
     pub fn from_u32(n: u32) -> Option<Kind> {
@@ -104,6 +156,8 @@ impl Kind {
             Kind::Stopping => "stopping",
             Kind::Quiescent => "quiescent",
             Kind::Decision => "decision",
+            Kind::FastMiss => "fast_miss",
+            Kind::Revoke => "revoke",
         }
     }
 }

@@ -273,6 +273,7 @@ pub fn late_yields(rec: &Recording, upto_ns: u64, rule: TickRule) -> LateYields 
             Kind::Quiescent => {
                 waiting.remove(&e.pid);
             }
+            Kind::FastMiss | Kind::Revoke => {}
             Kind::Running => {
                 let decided = waiting.remove(&e.pid);
                 if decided.is_some() {

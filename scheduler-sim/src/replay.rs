@@ -265,6 +265,8 @@ impl Pairer {
                     w.last_decided_ns = Some(e.ts_ns);
                 }
             }
+            // What the fast path did: no run, no wait.
+            Kind::FastMiss | Kind::Revoke => {}
         }
         out
     }
@@ -671,7 +673,7 @@ impl Replay {
             if e.kind == Kind::Decision {
                 recorded_cpu.push((at, RecordedCpu::Decision));
             }
-            if e.kind == Kind::Decision || usersched.contains(&e.pid) {
+            if matches!(e.kind, Kind::Decision | Kind::FastMiss | Kind::Revoke) || usersched.contains(&e.pid) {
                 continue;
             }
             if let Some(wait) = paired.wait_ns {
@@ -771,7 +773,7 @@ impl Replay {
                     }
                     tasks[i].phase = Phase::Burst;
                 }
-                Kind::Decision => {}
+                Kind::Decision | Kind::FastMiss | Kind::Revoke => {}
             }
         }
         for on in pairer.running() {

@@ -204,6 +204,30 @@ enum relay_record_kind {
 	   inserted) on `cpu`. arg = its slice (ns, clamped to the longest
 	   slice), arg2 = the CPU it named (RELAY_CPU_ANY: any). */
 	RELAY_REC_DECISION = 5,
+	/* ops.enqueue of a wakeup the fast path did not place although the
+	   policy had granted the task (a grant word for its pid): flags =
+	   why (enum relay_fast_miss), arg = the grant word. A wakeup of a
+	   task never granted records none. */
+	RELAY_REC_FAST_MISS = 6,
+	/* The dispatcher revoked the task's grant (ops.stopping): flags =
+	   why (enum relay_revoke_why), arg = the CPU time that went over
+	   (ns: the burst's, or the fast-placed runs' in the window), arg2 =
+	   the bound it went over (us: the budget, or the share). */
+	RELAY_REC_REVOKE = 7,
+};
+
+/* Why a granted wakeup went through user space (RELAY_REC_FAST_MISS). */
+enum relay_fast_miss {
+	RELAY_FAST_MISS_REVOKED = 1,	/* its grant was revoked and not granted again */
+	RELAY_FAST_MISS_NICED = 2,	/* its weight is below nice 0's now */
+	RELAY_FAST_MISS_NO_CPU = 3,	/* no CPU it may take at once or be deferred on */
+	RELAY_FAST_MISS_SLOT_TAKEN = 4, /* another fast task waits for the CPU chosen */
+};
+
+/* Why a grant was revoked (RELAY_REC_REVOKE). */
+enum relay_revoke_why {
+	RELAY_REVOKE_BUDGET = 1, /* a fast-placed wakeup's burst reached its budget */
+	RELAY_REVOKE_SHARE = 2,	 /* fast-placed runs went over the share of a CPU in the window */
 };
 
 enum relay_record_flags {

@@ -2555,7 +2555,12 @@ static void arm_fast_kick(s32 cpu, u64 ns)
  * thirds, and left pinned hogs beside granted tasks 553 ms of 2 s where
  * they got 793 ms with no grants.
  */
-static bool fast_place(struct task_struct *p, u64 enq_flags)
+/*
+ * @miss and @miss_grant, for `record` (RELAY_REC_FAST_MISS): why a wakeup
+ * under a grant of its own was not placed (enum relay_fast_miss; 0: it had
+ * none, or it was placed), and the grant word.
+ */
+static bool fast_place(struct task_struct *p, u64 enq_flags, u32 *miss, u64 *miss_grant)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
 	struct relay_task_shared *sh;
@@ -2569,19 +2574,32 @@ static bool fast_place(struct task_struct *p, u64 enq_flags)
 	if (!sh)
 		return false;
 	grant = valid_grant(p, sh);
-	if (!grant)
+	if (!grant) {
+		/* For `record`: a grant of its own held back by a revoke. */
+		grant = READ_ONCE(sh->grant);
+		if (grant && (s32)(grant >> RELAY_GRANT_PID_SHIFT) == p->pid && grant == READ_ONCE(sh->revoked_grant)) {
+			*miss = RELAY_FAST_MISS_REVOKED;
+			*miss_grant = grant;
+		}
 		return false;
+	}
+	*miss_grant = grant;
 	/* The policy's weight rule, checked now: a renice since the grant counts. */
-	if (task_weight(p) < WEIGHT_NICE_0)
+	if (task_weight(p) < WEIGHT_NICE_0) {
+		*miss = RELAY_FAST_MISS_NICED;
 		return false;
+	}
 	place = own_placement(p, sh);
 	light = READ_ONCE(sh->avg_burst_ns) < slice_min_ns / 4;
 	cpu = fast_cpu(p, placement_cpu(place), light, &running, &hog, &defer_ns);
 	waiting = fast_waiting_of(cpu);
 	if (!waiting || __sync_val_compare_and_swap(waiting, 0, p->pid) != 0) {
 		__sync_fetch_and_add(&nr_fast_unplaced, 1);
-		if (waiting)
+		*miss = RELAY_FAST_MISS_NO_CPU;
+		if (waiting) {
 			__sync_fetch_and_add(&nr_fast_slot_taken, 1);
+			*miss = RELAY_FAST_MISS_SLOT_TAKEN;
+		}
 		return false;
 	}
 	/*
@@ -2669,9 +2687,9 @@ static void fast_waiting_done(const struct task_struct *p, struct task_ctx *tctx
 static void fast_accounting(struct task_struct *p, struct task_ctx *tctx, u64 ran, u64 now)
 {
 	struct relay_task_shared *sh;
-	bool overrun = false, hog_run = tctx->fast_hog;
+	bool overrun = false, budget_over = false, hog_run = tctx->fast_hog;
 	s32 cpu = scx_bpf_task_cpu(p);
-	u64 grant;
+	u64 grant, budget = 0;
 
 	tctx->fast_hog = 0;
 	if (tctx->fast_grant) {
@@ -2685,9 +2703,11 @@ static void fast_accounting(struct task_struct *p, struct task_ctx *tctx, u64 ra
 		tctx->fast_window_used += ran;
 		overrun = tctx->fast_window_used > fast_share_limit_ns(tctx->fast_weight);
 	}
-	if (tctx->burst_grant && tctx->exec_runtime >= grant_budget_ns(tctx->burst_grant))
-		overrun = true;
-	if (!overrun)
+	if (tctx->burst_grant) {
+		budget = grant_budget_ns(tctx->burst_grant);
+		budget_over = tctx->exec_runtime >= budget;
+	}
+	if (!overrun && !budget_over)
 		return;
 	tctx->burst_grant = 0;
 	sh = shared_slot(p, tctx);
@@ -2709,11 +2729,18 @@ static void fast_accounting(struct task_struct *p, struct task_ctx *tctx, u64 ra
 	WRITE_ONCE(sh->revoked_grant, grant);
 	WRITE_ONCE(sh->revoked_ns, now);
 	__sync_fetch_and_add(&nr_fast_revoked, 1);
+	/* For `record`: the bound that went over, the burst's first. */
+	if (!budget_over)
+		budget = fast_share_limit_ns(tctx->fast_weight);
+	record_event(RELAY_REC_REVOKE, p, cpu, budget_over ? tctx->exec_runtime : tctx->fast_window_used,
+		     (s32)(budget / 1000), budget_over ? RELAY_REVOKE_BUDGET : RELAY_REVOKE_SHARE);
 }
 
 void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx;
+	u64 miss_grant = 0;
+	u32 miss = 0;
 
 	if (is_usersched(p)) {
 		scx_bpf_dsq_insert(p, USERSCHED_DSQ, slice_ns, enq_flags);
@@ -2789,8 +2816,10 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
 		__sync_fetch_and_add(&nr_kernel_dispatches, 1);
 		return;
 	}
-	if (fast_place(p, enq_flags))
+	if (fast_place(p, enq_flags, &miss, &miss_grant))
 		return;
+	if (miss)
+		record_event(RELAY_REC_FAST_MISS, p, scx_bpf_task_cpu(p), miss_grant, 0, miss);
 	if (queue_to_user(p, enq_flags)) {
 		wake_usersched(p, enq_flags, bpf_ktime_get_ns());
 		return;

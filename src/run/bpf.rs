@@ -90,6 +90,16 @@ const _: () = assert!(intf::relay_record_kind_RELAY_REC_RUNNING == scheduler_cor
 const _: () = assert!(intf::relay_record_kind_RELAY_REC_STOPPING == scheduler_core::record::Kind::Stopping as u32);
 const _: () = assert!(intf::relay_record_kind_RELAY_REC_QUIESCENT == scheduler_core::record::Kind::Quiescent as u32);
 const _: () = assert!(intf::relay_record_kind_RELAY_REC_DECISION == scheduler_core::record::Kind::Decision as u32);
+const _: () = assert!(intf::relay_record_kind_RELAY_REC_FAST_MISS == scheduler_core::record::Kind::FastMiss as u32);
+const _: () = assert!(intf::relay_record_kind_RELAY_REC_REVOKE == scheduler_core::record::Kind::Revoke as u32);
+const _: () =
+    assert!(intf::relay_fast_miss_RELAY_FAST_MISS_REVOKED == scheduler_core::record::FastMiss::Revoked as u32);
+const _: () = assert!(intf::relay_fast_miss_RELAY_FAST_MISS_NICED == scheduler_core::record::FastMiss::Niced as u32);
+const _: () = assert!(intf::relay_fast_miss_RELAY_FAST_MISS_NO_CPU == scheduler_core::record::FastMiss::NoCpu as u32);
+const _: () =
+    assert!(intf::relay_fast_miss_RELAY_FAST_MISS_SLOT_TAKEN == scheduler_core::record::FastMiss::SlotTaken as u32);
+const _: () = assert!(intf::relay_revoke_why_RELAY_REVOKE_BUDGET == scheduler_core::record::RevokeWhy::Budget as u32);
+const _: () = assert!(intf::relay_revoke_why_RELAY_REVOKE_SHARE == scheduler_core::record::RevokeWhy::Share as u32);
 const _: () = assert!(intf::relay_record_flags_RELAY_REC_IN_INTERRUPT == scheduler_core::record::RUNNABLE_IN_INTERRUPT);
 // The skeleton's .bss array is the same type bindgen produced from intf.h.
 const _: () = assert!(size_of::<types::relay_cpu_state>() == size_of::<CpuState>());

@@ -627,9 +627,24 @@ run_profile() {
 				emit wake_cyclictest_user_p50_us "$(ctu p50_us)"
 				emit wake_cyclictest_user_p99_us "$(ctu p99_us)"
 			fi
+			# Of those, the ones under a grant of its own (why each went
+			# to user space: record's fast_miss events; the rest had no
+			# grant), and its grants revoked.
+			ctm() { json_get "wakeup_contexts.by_task.$ct_tid.fast_misses.$1" </tmp/profile.json 2>/dev/null || echo 0; }
+			for why in revoked niced no_cpu slot_taken; do
+				emit "wake_cyclictest_miss_$why" "$(ctm "$why")"
+			done
+			emit wake_cyclictest_revokes "$(json_get "wakeup_contexts.by_task.$ct_tid.fast_revokes" </tmp/profile.json 2>/dev/null || echo 0)"
 		else
 			note "round $round $sched: no recorded wait of cyclictest's thread (${ct_tid:-not found})"
 		fi
+		# Every grant revoked during the load: whose, why, what went over which bound.
+		i=0
+		while [ "$i" -lt 20 ] && rv_pid=$(json_get "fast_revokes.$i.pid" </tmp/profile.json 2>/dev/null); do
+			rv() { json_get "fast_revokes.$i.$1" </tmp/profile.json 2>/dev/null; }
+			note "round $round $sched: revoke at $(rv at_s) s of $rv_pid ($(rv comm)): $(rv why), $(rv used_us) us over $(rv bound_us) us"
+			i=$((i + 1))
+		done
 	else
 		emit error "record-summary failed: $(tail -n 3 /tmp/profile.json | tr '\n' ' ')"
 	fi

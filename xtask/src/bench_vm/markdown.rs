@@ -342,6 +342,31 @@ const WAKEUP_ROWS: &[Row] = &[
         better: Better::Lower,
     },
     Row {
+        label: "cyclictest's thread: of the user-placed, granted but revoked",
+        metric: Metric::Raw("wake_cyclictest_miss_revoked"),
+        better: Better::Neither,
+    },
+    Row {
+        label: "cyclictest's thread: of the user-placed, granted but niced",
+        metric: Metric::Raw("wake_cyclictest_miss_niced"),
+        better: Better::Neither,
+    },
+    Row {
+        label: "cyclictest's thread: of the user-placed, granted but no CPU",
+        metric: Metric::Raw("wake_cyclictest_miss_no_cpu"),
+        better: Better::Neither,
+    },
+    Row {
+        label: "cyclictest's thread: of the user-placed, granted but the CPU's slot taken",
+        metric: Metric::Raw("wake_cyclictest_miss_slot_taken"),
+        better: Better::Neither,
+    },
+    Row {
+        label: "cyclictest's thread: its grants revoked",
+        metric: Metric::Raw("wake_cyclictest_revokes"),
+        better: Better::Neither,
+    },
+    Row {
         label: "cyclictest's thread: wait p50 (µs)",
         metric: Metric::Raw("wake_cyclictest_p50_us"),
         better: Better::Lower,
