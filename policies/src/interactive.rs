@@ -60,7 +60,7 @@
 //!    latency-critical (short bursts, mostly asleep, not niced down:
 //!    [`crate::latency`]) is granted the dispatcher's wakeup fast path: its
 //!    wakeups are placed at once, on an idle CPU or by preempting a running
-//!    task, without waiting for this policy, until it overruns its budget.
+//!    task, without waiting for this policy, until it overruns its budget twice in a row.
 //!    `deadline` grants by the same rule. On a hybrid machine, where rule
 //!    4 places them, the grant names a big core as the preferred CPU (the
 //!    task's previous CPU if big, else one picked by its pid), which the

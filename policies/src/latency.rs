@@ -16,7 +16,7 @@
 //! 3. its own weight is at least nice 0's: a task niced down (or
 //!    SCHED_IDLE) asked to wait, and keeps the policy's order;
 //! 4. no grant of it was revoked in the last [`REGRANT_AFTER_NS`]: a task
-//!    that overran its budget goes through the policy's order for a while
+//!    that overran its budget (twice in a row) or its share goes through the policy's order for a while
 //!    before it is trusted again.
 //!
 //! Its effective weight is its own (nice) weight, `QueuedTask::task_weight`:

@@ -49,6 +49,12 @@ pub const FAST_WINDOW_MS: u64 = 100;
 /// dispatcher revokes its grant, at nice 0's weight (%, `RELAY_FAST_SHARE_PCT`;
 /// other weights: [`fast_share_limit_ns`]).
 pub const FAST_SHARE_PCT: u64 = 50;
+/// Fast-placed wakeups of one task in a row whose burst reached the
+/// budget (overruns) that revoke its grant (`RELAY_FAST_OVERRUNS`): one
+/// alone is forgiven, since a burst timed from `ops.running` to
+/// `ops.stopping` holds interrupts and, in a guest, time its vCPU did not
+/// run; a burst that ends within the budget starts the count again.
+pub const FAST_OVERRUNS: u8 = 2;
 
 /// Bit position of the pid in a grant word (`RELAY_GRANT_PID_SHIFT`).
 pub const GRANT_PID_SHIFT: u32 = 32;
@@ -139,10 +145,10 @@ pub struct TaskStats {
 
 /// A grant of the dispatcher's wakeup fast path: a woken task is placed at
 /// once (an idle CPU, `preferred_cpu` first), and may use up to `budget_ns`
-/// of CPU per wakeup. A wakeup's run that goes over, or fast-path runs that
-/// use more of a CPU over [`FAST_WINDOW_MS`] than `weight` is due
-/// ([`fast_share_limit_ns`]: [`FAST_SHARE_PCT`] % at nice 0), lose the
-/// grant until the policy grants again.
+/// of CPU per wakeup. [`FAST_OVERRUNS`] wakeups in a row whose run goes
+/// over, or fast-path runs that use more of a CPU over [`FAST_WINDOW_MS`]
+/// than `weight` is due ([`fast_share_limit_ns`]: [`FAST_SHARE_PCT`] % at
+/// nice 0), lose the grant until the policy grants again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FastGrant {
     /// CPU time one fast-placed wakeup may use (ns); rounded up to whole

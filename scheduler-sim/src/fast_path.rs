@@ -24,7 +24,7 @@ use scheduler_core::{
     policy::{Policy, SchedContext},
     shared::{
         fast_share_limit_ns, find_slot, grant_budget_ns, grant_pid, placement_cpu, placement_pid, placement_weight,
-        FAST_MAX_BUDGET_US, FAST_WINDOW_MS,
+        FAST_MAX_BUDGET_US, FAST_OVERRUNS, FAST_WINDOW_MS,
     },
     task::{Decision, QueuedTask, WEIGHT_DEFAULT},
 };
@@ -126,7 +126,7 @@ impl Machine {
                 slot.avg_burst_ns.store(ewma(slot.avg_burst_ns.load(Relaxed), t.exec_runtime), Relaxed);
             }
         }
-        self.fast_accounting(id, cpu, run);
+        self.fast_accounting(id, cpu, run, runnable);
     }
 
     /// At every stop of task `id` on `cpu`, after a run of `run` ns (the BPF's
@@ -140,12 +140,14 @@ impl Machine {
     /// the current wakeup was fast-placed (`burst_grant`) and its CPU time
     /// since then reached the budget — by this stop, whoever placed the
     /// run (the fast-placed run itself, stopping runnable or asleep, or a
-    /// later, ordinary run of the same burst). An overrun clears
+    /// later, ordinary run of the same burst) — for the [`FAST_OVERRUNS`]-th
+    /// fast-placed wakeup in a row (a burst that ends, `runnable` false,
+    /// within its budget starts the count again). An overrun clears
     /// `burst_grant`; the revoke (`revoked_grant`, `revoked_ns = now`)
     /// names the grant the slot holds now (a policy that changed it in the
     /// middle of the burst had not seen the overrun), none if the policy
     /// withdrew it.
-    pub(crate) fn fast_accounting(&mut self, id: TaskId, cpu: u32, run: u64) {
+    pub(crate) fn fast_accounting(&mut self, id: TaskId, cpu: u32, run: u64, runnable: bool) {
         let (now, slice_ns) = (self.now, self.slice_ns);
         let t = &mut self.tasks[id as usize];
         let run_grant = t.fast.run_grant.take();
@@ -164,13 +166,21 @@ impl Machine {
             w.window_used_ns = w.window_used_ns.saturating_add(run);
             overrun = w.window_used_ns > fast_share_limit_ns(w.run_weight);
         }
-        if t.fast.burst_grant.is_some_and(|g| t.exec_runtime >= budget_ns(g, slice_ns)) {
-            overrun = true;
+        if let Some(g) = t.fast.burst_grant {
+            if t.exec_runtime >= budget_ns(g, slice_ns) {
+                t.fast.burst_grant = None;
+                t.fast.overruns = (t.fast.overruns + 1).min(FAST_OVERRUNS);
+                self.counters.fast_overruns += 1;
+                overrun |= t.fast.overruns >= FAST_OVERRUNS;
+            } else if !runnable {
+                t.fast.overruns = 0;
+            }
         }
         if !overrun {
             return;
         }
         t.fast.burst_grant = None;
+        t.fast.overruns = 0;
         let Some(slot) = find_slot(self.task_shared.slots(), t.pid) else { return };
         // The grant the slot holds now: a change the policy made in the
         // middle of the burst had not seen the overrun (main.bpf.c).
@@ -1231,7 +1241,8 @@ mod tests {
 
     /// Fast-placed runs of 0.9 ms (under the 1 ms budget) that end asleep
     /// are not revoked until the window's share is used up; a fast-placed
-    /// run that stops at its budget is, runnable or asleep.
+    /// run that stops at its budget, runnable or asleep, is revoked when it
+    /// is the second overrun in a row.
     #[test]
     fn budget_and_window_revoke() {
         let mut m = saturated(1);
@@ -1245,16 +1256,19 @@ mod tests {
         let s = slot(&m, p).stats(pid).unwrap();
         assert!(s.revoked && !s.granted);
         assert_eq!(s.avg_burst_ns, 900_000);
-        // Regranted: a new epoch; a run that stops at its budget is revoked
-        // at once, runnable (its slice ran out) or asleep.
+        // Regranted: a new epoch; a run that stops at its budget, runnable
+        // (its slice ran out) or asleep, after an overrun forgiven (see
+        // overruns_in_a_row_revoke) is revoked.
         for runnable in [true, false] {
             slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000)));
             assert!(slot(&m, p).stats(pid).unwrap().granted);
             let before = m.counters.fast_revoked;
             m.now += 200_000_000;
+            m.tasks[p as usize].fast.overruns = FAST_OVERRUNS - 1;
             ran(&mut m, p, true, 1_000_000);
             m.stopped(p, 0, runnable);
             assert_eq!(m.counters.fast_revoked, before + 1, "runnable: {runnable}");
+            assert_eq!(m.tasks[p as usize].fast.overruns, 0, "a revoke starts the count again");
             assert_eq!(slot(&m, p).stats(pid).unwrap().revoked_ns, m.now);
             assert_eq!(
                 m.tasks[p as usize].fast,
@@ -1357,6 +1371,9 @@ mod tests {
         let pid = m.tasks[p as usize].pid;
         slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000)));
         let grant = slot(&m, p).grant.load(Relaxed);
+        // Each overrun below is the second in a row (overruns_in_a_row_revoke).
+        let second = |m: &mut Machine| m.tasks[p as usize].fast.overruns = FAST_OVERRUNS - 1;
+        second(&mut m);
         m.wake(p);
         m.on_fast_kick(0).unwrap();
         assert_eq!(m.tasks[p as usize].state, TaskState::Running(0));
@@ -1388,6 +1405,7 @@ mod tests {
         // policy had not seen it), and the burst is no longer checked.
         slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000)));
         m.now += 10_000_000;
+        second(&mut m);
         ran(&mut m, p, true, 400_000);
         m.stopped(p, 0, true);
         slot(&m, p).publish(pid, Some(FastGrant::new(2_000_000)));
@@ -1401,6 +1419,7 @@ mod tests {
         // Withdrawn in the middle of a burst: nothing to revoke.
         slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000)));
         m.now += 10_000_000;
+        second(&mut m);
         ran(&mut m, p, true, 400_000);
         m.stopped(p, 0, true);
         slot(&m, p).publish(pid, None);
@@ -1426,6 +1445,37 @@ mod tests {
         m.wake(p);
         assert_eq!(m.tasks[p as usize].state, TaskState::InUser);
         assert_eq!(m.tasks[p as usize].fast.burst_grant, None, "cleared at the wakeup");
+    }
+
+    /// One overrun alone does not revoke; the second fast-placed wakeup in
+    /// a row whose burst reaches the budget does. A fast-placed burst that
+    /// ends asleep within the budget starts the count again; one that
+    /// stops runnable within it (its burst goes on), or a wakeup not
+    /// fast-placed, does not.
+    #[test]
+    fn overruns_in_a_row_revoke() {
+        let mut m = saturated(1);
+        let p = 1;
+        let pid = m.tasks[p as usize].pid;
+        slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000)));
+        let burst = |m: &mut Machine, fast: bool, ns: u64, runnable: bool| {
+            m.now += 20_000_000;
+            ran(m, p, fast, ns);
+            m.stopped(p, 0, runnable);
+            (m.counters.fast_overruns, m.counters.fast_revoked, m.tasks[p as usize].fast.overruns)
+        };
+        assert_eq!(burst(&mut m, true, 1_200_000, false), (1, 0, 1), "the first overrun: forgiven");
+        assert!(slot(&m, p).stats(pid).unwrap().granted);
+        assert_eq!(burst(&mut m, true, 300_000, true), (1, 0, 1), "preempted within the budget: the burst goes on");
+        assert_eq!(burst(&mut m, false, 5_000_000, false), (1, 0, 1), "not fast-placed: not checked");
+        assert_eq!(burst(&mut m, true, 300_000, false), (1, 0, 0), "ended within the budget: counted again from 0");
+        assert_eq!(burst(&mut m, true, 1_000_000, true), (2, 0, 1), "at the budget, its slice over: an overrun");
+        assert_eq!(burst(&mut m, true, 2_000_000, false), (3, 1, 0), "the second in a row: revoked");
+        let s = slot(&m, p).stats(pid).unwrap();
+        assert!(s.revoked && !s.granted && s.revoked_ns == m.now, "{s:?}");
+        // A revoked grant places nothing: no burst is checked until the
+        // policy grants again.
+        assert_eq!(burst(&mut m, false, 2_000_000, false), (3, 1, 0));
     }
 
     /// Task `p` of `m` ran `ran` ns more of its burst, ending at `m.now`.

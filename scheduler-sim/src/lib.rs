@@ -209,7 +209,10 @@
 //!   placement to the task's next wakeup. At every stop of the task the
 //!   grant is revoked (`revoked_grant`, `revoked_ns = now`; counted as
 //!   `fast_revoked`) if its wakeup was fast-placed and its CPU time since
-//!   the wakeup reached the budget — whoever placed the run that stops:
+//!   the wakeup reached the budget (an overrun, `fast_overruns`) for the
+//!   [`FAST_OVERRUNS`](scheduler_core::shared::FAST_OVERRUNS)-th
+//!   fast-placed wakeup in a row (one that ended within its budget starts
+//!   the count again) — whoever placed the run that stops:
 //!   the fast-placed run itself, stopping runnable (its slice ended, at a
 //!   tick) or asleep (its burst ended first, over the budget: slices end
 //!   at ticks), or a later, ordinary run of the same burst — or if this

@@ -223,6 +223,8 @@ pub(crate) struct Counters {
     /// the shared queue took from another CPU's queue (`take_fast_waiter`
     /// in `relay_dispatch`).
     pub(crate) fast_moved: u64,
+    /// Fast-placed wakeups whose burst reached the budget.
+    pub(crate) fast_overruns: u64,
     /// Fast-path grants revoked for an overrun.
     pub(crate) fast_revoked: u64,
     pub(crate) affinity_violations: u64,

@@ -330,8 +330,11 @@ pub struct DispatchCounts {
     /// `nr_fast_moved`:
     /// `take_fast_waiter` in `relay_dispatch`).
     pub fast_moved: u64,
-    /// Fast-path grants the dispatcher revoked: a fast-placed run overran
-    /// its budget, or the task's fast-placed runs used more than
+    /// Fast-placed wakeups whose burst reached the grant's budget
+    /// (`nr_fast_overruns`).
+    pub fast_overruns: u64,
+    /// Fast-path grants the dispatcher revoked: `FAST_OVERRUNS` overruns
+    /// of a task in a row, or the task's fast-placed runs used more than
     /// `FAST_SHARE_PCT` % of a CPU over `FAST_WINDOW_MS`.
     pub fast_revoked: u64,
 }
@@ -737,6 +740,7 @@ fn dispatch_counts(c: &Counters) -> DispatchCounts {
         fast_deferred: c.fast_deferred,
         fast_timer_kicks: c.fast_timer_kicks,
         fast_moved: c.fast_moved,
+        fast_overruns: c.fast_overruns,
         fast_revoked: c.fast_revoked,
     }
 }
@@ -972,7 +976,7 @@ impl Report {
         if d.fast_placed + d.fast_revoked + e.grants + e.regrants + e.grants_withdrawn > 0 {
             let _ = writeln!(
                 s,
-                "{:<14} {} placed ({} preempting, {} of them a hog; {} deferred, {} timer kicks, {} moved), {} revoked; {} grants, {} regrants, {} withdrawn",
+                "{:<14} {} placed ({} preempting, {} of them a hog; {} deferred, {} timer kicks, {} moved), {} overruns, {} revoked; {} grants, {} regrants, {} withdrawn",
                 "fast path",
                 d.fast_placed,
                 d.fast_preempts,
@@ -980,6 +984,7 @@ impl Report {
                 d.fast_deferred,
                 d.fast_timer_kicks,
                 d.fast_moved,
+                d.fast_overruns,
                 d.fast_revoked,
                 e.grants,
                 e.regrants,

@@ -220,6 +220,10 @@ pub(crate) struct FastState {
     /// BPF's `fast_hog`): at its stop, the rule rests on that CPU for as
     /// long as the run took ([`crate::machine::Cpu::hog_rule_after_ns`]).
     pub(crate) hog_run: bool,
+    /// Its fast-placed wakeups in a row whose burst reached the budget
+    /// (the BPF's `fast_overruns`; [`scheduler_core::shared::FAST_OVERRUNS`]
+    /// of them revoke the grant).
+    pub(crate) overruns: u8,
 }
 
 impl SimTask {

@@ -77,10 +77,14 @@ enum relay_consts {
 	 * 0's weight, scaled by 2w / (w + RELAY_WEIGHT_NICE_0) at an effective
 	 * weight w (the placement word's; at 50 %, the share a task of weight
 	 * w gets beside one nice-0 task; main.bpf.c fast_share_limit_ns()).
+	 * A fast-placed wakeup whose burst reaches its budget is an overrun;
+	 * RELAY_FAST_OVERRUNS of its fast-placed wakeups in a row revoke the
+	 * grant (count; main.bpf.c fast_accounting()).
 	 */
 	RELAY_FAST_MAX_BUDGET_US = 20000,
 	RELAY_FAST_WINDOW_MS = 100,
 	RELAY_FAST_SHARE_PCT = 50,
+	RELAY_FAST_OVERRUNS = 2,
 };
 
 /*
@@ -89,7 +93,8 @@ enum relay_consts {
  *
  *   bits 63..32  pid the grant is for (a slot's next owner cannot use it)
  *   bits 31..8   burst budget (us, 1..RELAY_FAST_MAX_BUDGET_US): CPU one
- *                fast-placed wakeup may use before the grant is revoked
+ *                fast-placed wakeup may use (RELAY_FAST_OVERRUNS
+ *                overruns in a row revoke the grant)
  *   bits  7..0   epoch: user space bumps it to grant again after a revoke
  *
  * 0 = no grant.

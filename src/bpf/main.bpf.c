@@ -240,6 +240,7 @@ volatile u64 nr_fast_slot_taken;	/* of those, wakeups whose chosen CPU's fast_wa
 volatile u64 nr_fast_left_usersched;	/* CPUs a granted wakeup's scan left out, finding none to take at once, as the user scheduler's (it runs, or waits for it); a light task may be deferred there after all (fast_defer_cpu) */
 volatile u64 nr_fast_left_fast;		/* likewise, left out for a fast-placed task running or waiting there (fast_defer_cpu) */
 volatile u64 nr_fast_left_busy;		/* likewise, running a task whose run had not had slice_min_ns, no hog rule applying (fast_defer_cpu) */
+volatile u64 nr_fast_overruns;		/* fast-placed wakeups whose burst reached the budget (RELAY_FAST_OVERRUNS in a row revoke; fast_accounting) */
 volatile u64 nr_fast_revoked;		/* grants revoked: a fast-placed task overran its budget or its share (fast_accounting) */
 volatile u64 nr_slots_full;		/* tasks that joined and found no free slot in task_shared: never fast-placed (claim_slot) */
 
@@ -440,6 +441,7 @@ struct task_ctx {
 	u64 fast_window_used; /* CPU its fast-placed runs used in that window (ns) */
 	u64 fast_weight;      /* the effective weight its current run was fast-placed at (placement word; load weight) */
 	u8 fast_hog;	      /* its current fast-placed run preempted a CPU hog by the hog rule (fast_hog_rule) */
+	u8 fast_overruns;     /* its fast-placed wakeups in a row whose burst reached the budget (count; fast_accounting) */
 	u32 slot;	      /* its slot in task_shared + 1; 0 = none (claim_slot) */
 };
 
@@ -2680,11 +2682,14 @@ static void fast_waiting_done(const struct task_struct *p, struct task_ctx *tctx
  * At every ops.stopping() of @p, after a run of @ran ns: a fast-placed
  * run's fast status ends (a re-enqueue is an ordinary one; if it preempted
  * a hog by the hog rule, the rule rests on its CPU for @ran ns: see
- * fast_hog_rule()) and its CPU time counts in the window; and the grant is revoked if the window's share is
- * used up, or if the burst of a fast-placed wakeup (its CPU time since the
- * wakeup, whoever placed its later runs) reached the budget.
+ * fast_hog_rule()) and its CPU time counts in the window; and the grant is
+ * revoked if the window's share is used up, or if the burst of a
+ * fast-placed wakeup (its CPU time since the wakeup, whoever placed its
+ * later runs) reached the budget for the RELAY_FAST_OVERRUNS-th of its
+ * fast-placed wakeups in a row (@runnable false: the burst ended here; one
+ * that ended within its budget starts the count again).
  */
-static void fast_accounting(struct task_struct *p, struct task_ctx *tctx, u64 ran, u64 now)
+static void fast_accounting(struct task_struct *p, struct task_ctx *tctx, u64 ran, u64 now, bool runnable)
 {
 	struct relay_task_shared *sh;
 	bool overrun = false, budget_over = false, hog_run = tctx->fast_hog;
@@ -2705,11 +2710,34 @@ static void fast_accounting(struct task_struct *p, struct task_ctx *tctx, u64 ra
 	}
 	if (tctx->burst_grant) {
 		budget = grant_budget_ns(tctx->burst_grant);
-		budget_over = tctx->exec_runtime >= budget;
+		if (tctx->exec_runtime >= budget) {
+			/*
+			 * An overrun; the burst is checked no more. One alone
+			 * does not revoke: a periodic task's burst is timed
+			 * between ops.running() and ops.stopping(), which holds
+			 * the interrupts served in between and, in a guest, the
+			 * time its vCPU was not running. cyclictest's measuring
+			 * thread, bursts of tens of us, had a 2.5-5.6 ms one
+			 * every few seconds on 2 parallel vCPUs, and each
+			 * revoke sent about 1000 of its wakeups through user
+			 * space (`record`'s revoke events, docs/performance.md).
+			 * A task that runs on at every wakeup still loses the
+			 * grant at its second, having had one more budget.
+			 */
+			tctx->burst_grant = 0;
+			__sync_fetch_and_add(&nr_fast_overruns, 1);
+			if (tctx->fast_overruns < RELAY_FAST_OVERRUNS)
+				tctx->fast_overruns++;
+			budget_over = tctx->fast_overruns >= RELAY_FAST_OVERRUNS;
+		} else if (!runnable) {
+			/* The fast-placed burst ended within its budget. */
+			tctx->fast_overruns = 0;
+		}
 	}
 	if (!overrun && !budget_over)
 		return;
 	tctx->burst_grant = 0;
+	tctx->fast_overruns = 0;
 	sh = shared_slot(p, tctx);
 	if (!sh)
 		return;
@@ -3195,7 +3223,7 @@ void BPF_STRUCT_OPS(relay_stopping, struct task_struct *p, bool runnable)
 		if (!runnable)
 			average_in(&sh->avg_burst_ns, tctx->exec_runtime);
 	}
-	fast_accounting(p, tctx, ran, now);
+	fast_accounting(p, tctx, ran, now, runnable);
 	/* Put back after running: a new wait starts (the kernel's too). */
 	if (runnable)
 		tctx->wait_since = now;

@@ -80,6 +80,7 @@ const _: () = assert!(intf::relay_consts_RELAY_SLOT_PROBES as usize == scheduler
 const _: () = assert!(intf::relay_consts_RELAY_FAST_MAX_BUDGET_US as u64 == scheduler_core::shared::FAST_MAX_BUDGET_US);
 const _: () = assert!(intf::relay_consts_RELAY_FAST_WINDOW_MS as u64 == scheduler_core::shared::FAST_WINDOW_MS);
 const _: () = assert!(intf::relay_consts_RELAY_FAST_SHARE_PCT as u64 == scheduler_core::shared::FAST_SHARE_PCT);
+const _: () = assert!(intf::relay_consts_RELAY_FAST_OVERRUNS as u64 == scheduler_core::shared::FAST_OVERRUNS as u64);
 const _: () = assert!(intf::RELAY_GRANT_PID_SHIFT == scheduler_core::shared::GRANT_PID_SHIFT);
 const _: () = assert!(intf::RELAY_GRANT_BUDGET_SHIFT == scheduler_core::shared::GRANT_BUDGET_SHIFT);
 const _: () = assert!(intf::RELAY_GRANT_BUDGET_MASK as u64 == scheduler_core::shared::GRANT_BUDGET_MASK);

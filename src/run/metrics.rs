@@ -151,7 +151,9 @@ pub struct Metrics {
     pub fast_left_busy: u64,
     #[stat(desc = "Of the fast placements, those on the CPU the policy's grant preferred")]
     pub fast_preferred: u64,
-    #[stat(desc = "Fast-path grants revoked: a task overran its budget or its share of a CPU")]
+    #[stat(desc = "Fast-placed wakeups whose burst reached the grant's budget (two in a row revoke)")]
+    pub fast_overruns: u64,
+    #[stat(desc = "Fast-path grants revoked: two overruns in a row, or over the task's share of a CPU")]
     pub fast_revoked: u64,
     #[stat(desc = "Tasks that found no free slot of the shared task context: never fast-placed")]
     pub slots_full: u64,
@@ -216,6 +218,7 @@ impl From<&StatsLine> for Metrics {
             fast_left_fast,
             fast_left_busy,
             fast_preferred,
+            fast_overruns,
             fast_revoked,
             slots_full,
         } = dispatch;
@@ -268,6 +271,7 @@ impl From<&StatsLine> for Metrics {
             fast_left_fast,
             fast_left_busy,
             fast_preferred,
+            fast_overruns,
             fast_revoked,
             slots_full,
             steps,
@@ -341,6 +345,7 @@ impl Metrics {
             fast_left_fast: d(n.fast_left_fast, e.fast_left_fast),
             fast_left_busy: d(n.fast_left_busy, e.fast_left_busy),
             fast_preferred: d(n.fast_preferred, e.fast_preferred),
+            fast_overruns: d(n.fast_overruns, e.fast_overruns),
             fast_revoked: d(n.fast_revoked, e.fast_revoked),
             slots_full: d(n.slots_full, e.slots_full),
             steps: d(n.steps, e.steps),
@@ -447,6 +452,7 @@ impl From<&Metrics> for StatsLine {
             fast_left_fast,
             fast_left_busy,
             fast_preferred,
+            fast_overruns,
             fast_revoked,
             slots_full,
             steps,
@@ -503,6 +509,7 @@ impl From<&Metrics> for StatsLine {
                     fast_left_fast,
                     fast_left_busy,
                     fast_preferred,
+                    fast_overruns,
                     fast_revoked,
                     slots_full,
                 },

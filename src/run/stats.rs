@@ -265,8 +265,12 @@ bss_counters! {
         /// Of the fast placements, those on the CPU the policy's grant
         /// named as preferred (its placement word).
         fast_preferred: "fast preferred" <- nr_fast_preferred,
-        /// Grants revoked: a fast-placed task used its whole budget in one
-        /// run, or its fast-placed runs more than their share of a CPU.
+        /// Fast-placed wakeups whose burst reached the grant's budget
+        /// (`RELAY_FAST_OVERRUNS` in a row of one task revoke its grant).
+        fast_overruns: "fast overruns" <- nr_fast_overruns,
+        /// Grants revoked: a fast-placed task's bursts reached their budget
+        /// `RELAY_FAST_OVERRUNS` wakeups in a row, or its fast-placed runs
+        /// used more than their share of a CPU.
         fast_revoked: "fast revoked" <- nr_fast_revoked,
         /// Tasks that found no free slot of the shared task context when
         /// they joined: never fast-placed.
@@ -703,6 +707,7 @@ mod tests {
                     fast_left_fast: 46,
                     fast_left_busy: 47,
                     fast_preferred: 37,
+                    fast_overruns: 50,
                     fast_revoked: 34,
                     slots_full: 35,
                 },
@@ -723,7 +728,7 @@ mod tests {
             line.to_string(),
             "queued 10 voided 22 | dispatched user 7 kernel 2 fallback 1 rescued 8 aged 20 overdue 4 keepalive 2 reenqueued 24 | bounced 3 \
              stale 4 vtime clamped 21 congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 cgroup unresolved 27 | page faults 6 loop allocs 23 | dispatch calls 11 \
-             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 served empty 28 stranded moved 29 unbounded runs 30 unbounded kicks 31 usersched hog preempts 38 fast placed 32 fast preempts 33 fast local 49 fast hog preempts 39 fast deferred 41 fast usersched target 48 fast timer kicks 43 fast moved 42 fast unplaced 40 fast slot taken 44 fast left usersched 45 fast left fast 46 fast left busy 47 fast preferred 37 fast revoked 34 slots full 35 | steps 16 empty 17 received 18 fast grants 36 | cpu_ns 19"
+             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 served empty 28 stranded moved 29 unbounded runs 30 unbounded kicks 31 usersched hog preempts 38 fast placed 32 fast preempts 33 fast local 49 fast hog preempts 39 fast deferred 41 fast usersched target 48 fast timer kicks 43 fast moved 42 fast unplaced 40 fast slot taken 44 fast left usersched 45 fast left fast 46 fast left busy 47 fast preferred 37 fast overruns 50 fast revoked 34 slots full 35 | steps 16 empty 17 received 18 fast grants 36 | cpu_ns 19"
         );
         assert!(!line.to_string().contains('\n'));
         let without_probe = StatsLine { loop_allocs: None, ..line };

@@ -67,7 +67,7 @@ probe=$!
 burst_shift 3 5 >/tmp/burst.out 2>&1 || fail_with_log "burst_shift failed: $(tail -n 3 /tmp/burst.out | tr '\n' ' ')"
 wait "$probe" || fail_with_log "share_probe failed: $(tail -n 3 /tmp/fast-shares.out | tr '\n' ' ')"
 workload_ended "burst_shift beside $N hogs"
-workload_deltas "burst_shift beside $N hogs" fast_grants fast_placed fast_revoked
+workload_deltas "burst_shift beside $N hogs" fast_grants fast_placed fast_overruns fast_revoked
 note "$(cat /tmp/burst.out)"
 sed "s/^share_probe: /relay-note: $RELAY_TEST_NAME: /" /tmp/fast-shares.out >&2
 # The abuse must end: the dispatcher revokes the grant when a fast-placed

@@ -595,6 +595,7 @@ run_profile() {
 	emit_delta_at metrics.fast_left_usersched wake_fast_left_usersched
 	emit_delta_at metrics.fast_left_fast wake_fast_left_fast
 	emit_delta_at metrics.fast_left_busy wake_fast_left_busy
+	emit_delta_at metrics.fast_overruns wake_fast_overruns
 	emit_delta_at metrics.fast_revoked wake_fast_revoked
 	emit_delta_at metrics.fast_grants wake_fast_grants
 	if scx_relay record-summary "$rec" >/tmp/profile.json 2>&1; then

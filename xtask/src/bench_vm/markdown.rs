@@ -286,7 +286,12 @@ const WAKEUP_ROWS: &[Row] = &[
         better: Better::Neither,
     },
     Row {
-        label: "during the load: fast-path grants revoked (overran their budget or share)",
+        label: "during the load: fast-placed wakeups whose burst reached the budget (two in a row revoke)",
+        metric: Metric::Raw("wake_fast_overruns"),
+        better: Better::Neither,
+    },
+    Row {
+        label: "during the load: fast-path grants revoked (two overruns in a row, or over the share)",
         metric: Metric::Raw("wake_fast_revoked"),
         better: Better::Neither,
     },
