@@ -334,20 +334,20 @@ struct TaskWakeups {
     /// placement is the kernel's); `null` for a path none took.
     via_user_space: Option<Waits>,
     in_kernel: Option<Waits>,
-    /// Its wakeups under a grant of its own that went through user space
-    /// anyway, by why (`fast_miss` events); `null` when none did. A
-    /// user-placed wakeup not counted here had no grant: the policy had
-    /// not granted the task, or withdrew it.
+    /// Its wakeups not fast-placed although granted, or since a revoke
+    /// with no grant found valid since, by why (`fast_miss` events); `null`
+    /// when none. A user-placed wakeup not counted here had no grant: the
+    /// policy had not granted the task, or withdrew it with no revoke.
     fast_misses: Option<FastMisses>,
     /// Its grants the dispatcher revoked (`revoke` events).
     fast_revokes: u64,
 }
 
-/// Granted wakeups that went through user space, by why
+/// Granted wakeups not fast-placed, by why
 /// (`scheduler_core::record::FastMiss`).
 #[derive(Debug, Default, Serialize)]
 struct FastMisses {
-    /// Its grant was revoked and not granted again.
+    /// Its grant was revoked, with no valid grant found since.
     revoked: u64,
     /// Its weight was below nice 0's.
     niced: u64,
@@ -663,9 +663,10 @@ mod tests {
         assert_eq!(eight.in_kernel.as_ref().map(|w| (w.samples, w.p50_us)), Some((1, 5.0)));
     }
 
-    /// Granted wakeups that went through user space are tallied per task by
-    /// why, and each revoke is listed with what went over which bound; the
-    /// replay's runs and waits do not see either event.
+    /// Granted wakeups not fast-placed are tallied per task by why, and
+    /// each revoke is listed with what went over which bound; the runs and
+    /// waits, a replay's scripts and the late yields are as without either
+    /// kind of event.
     #[test]
     fn fast_misses_and_revokes_are_explained() {
         let with = |mut e: RawRecordEvent, arg: u64, arg2: i32| {
@@ -693,6 +694,17 @@ mod tests {
         let r = Runs::of(&rec);
         assert_eq!(r.wakeups.len(), 2, "the two wakeups of 7 that ran, nothing from the new kinds");
         assert_eq!(r.runs.len(), 1);
+        let fast_path = [Kind::FastMiss as u32, Kind::Revoke as u32];
+        let without: Vec<_> = events.iter().filter(|e| !fast_path.contains(&e.kind)).copied().collect();
+        let plain = written(&without, 0, 4_000_000);
+        let p = Runs::of(&plain);
+        assert_eq!((&r.wakeups, &r.waits_ns, r.runs.len()), (&p.wakeups, &p.waits_ns, p.runs.len()));
+        assert_eq!(
+            scheduler_sim::replay::Replay::from_recording(&rec),
+            scheduler_sim::replay::Replay::from_recording(&plain)
+        );
+        let late = |rec: &Recording| serde_json::to_string(&LateYieldsSummary::of(rec)).unwrap();
+        assert_eq!(late(&rec), late(&plain));
         let s = Summary::of(&rec, &r, 0);
         assert_eq!((s.events_by_kind["fast_miss"], s.events_by_kind["revoke"]), (3, 2));
         let tasks = s.wakeup_contexts.expect("a current recording").by_task;

@@ -738,7 +738,7 @@ mod tests {
         assert!(config(&setup(&["--replay", path]).unwrap()).unwrap().0.preempt_hogs);
         assert!(!config(&setup(&["--replay", path, "--no-preempt-hogs"]).unwrap()).unwrap().0.preempt_hogs);
         let bytes = std::fs::read(&file).unwrap();
-        let flags_at = scheduler_core::record::MAGIC.len() + 3; // version 3, 3 CPUs, start 0: one byte each
+        let flags_at = scheduler_core::record::MAGIC.len() + 3; // the version, 3 CPUs, start 0: one byte each
         assert_eq!(bytes[flags_at], HOG_RULE as u8);
         let mut without = bytes.clone();
         without[flags_at] = 0;

@@ -34,12 +34,15 @@ use crate::{wire::RawRecordEvent, TASK_COMM_LEN};
 /// The file's first bytes.
 pub const MAGIC: &[u8; 16] = b"SCX_RELAY RECORD";
 /// The format version this module writes; it reads it and the older ones
-/// down to [`OLDEST_VERSION`]. Version 3 (2026-12-06) marks a `runnable`
+/// down to [`OLDEST_VERSION`]. Version 4 (2026-12-07) adds the kinds
+/// [`Kind::FastMiss`] and [`Kind::Revoke`] (a reader of version 3 stops at
+/// the version, not at the first event of a kind it does not know).
+/// Version 3 (2026-12-06) marks a `runnable`
 /// that ran in interrupt context ([`RUNNABLE_IN_INTERRUPT`]); in older
 /// files that bit is never set, whatever the context was. Version 2
 /// (2026-12-05) gives `running` its `arg`, the task's vtime
 /// ([`Kind::Running`]); version 1 has 0 there.
-pub const VERSION: u64 = 3;
+pub const VERSION: u64 = 4;
 /// The first format version whose `runnable` events carry
 /// [`RUNNABLE_IN_INTERRUPT`], and whose header the dispatcher's flags.
 pub const INTERRUPT_MARK_VERSION: u64 = 3;
@@ -86,8 +89,10 @@ pub enum Kind {
     /// (ns); `arg2`: the CPU it named (-1: any).
     Decision = 5,
     /// A wakeup of a task the policy had granted the fast path (a grant
-    /// word for its pid) went through user space. `flags`: why
-    /// ([`FastMiss`]); `arg`: the grant word.
+    /// word for its pid), or whose grant was revoked with none found valid
+    /// since, was not fast-placed: it went to user space (or, if the
+    /// hand-off failed, was dispatched in the kernel). `flags`: why
+    /// ([`FastMiss`]); `arg`: the grant word (the revoked one).
     FastMiss = 6,
     /// The dispatcher revoked the task's grant. `flags`: why
     /// ([`RevokeWhy`]); `arg`: the CPU time that went over (ns); `arg2`:
@@ -95,12 +100,14 @@ pub enum Kind {
     Revoke = 7,
 }
 
-/// Why a granted wakeup went through user space (a [`Kind::FastMiss`]'s
+/// Why a granted wakeup was not fast-placed (a [`Kind::FastMiss`]'s
 /// `flags`; `enum relay_fast_miss` of `intf.h`, same numbers).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u32)]
 pub enum FastMiss {
-    /// Its grant was revoked and not granted again.
+    /// Its grant was revoked, and no valid grant was found at a wakeup
+    /// since (the revoked one kept, or withdrawn: a policy grants again
+    /// only after a while).
     Revoked = 1,
     /// Its weight is below nice 0's now.
     Niced = 2,

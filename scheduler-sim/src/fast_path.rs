@@ -1449,33 +1449,46 @@ mod tests {
 
     /// One overrun alone does not revoke; the second fast-placed wakeup in
     /// a row whose burst reaches the budget does. A fast-placed burst that
-    /// ends asleep within the budget starts the count again; one that
-    /// stops runnable within it (its burst goes on), or a wakeup not
-    /// fast-placed, does not.
+    /// ends asleep within the budget starts the count again; a stop
+    /// runnable within it (its burst goes on), or a wakeup not
+    /// fast-placed, does not; an overrun's burst is not checked again.
     #[test]
     fn overruns_in_a_row_revoke() {
         let mut m = saturated(1);
         let p = 1;
         let pid = m.tasks[p as usize].pid;
         slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000)));
+        let counts =
+            |m: &Machine| (m.counters.fast_overruns, m.counters.fast_revoked, m.tasks[p as usize].fast.overruns);
+        // A new wakeup's burst (fast-placed or not) of `ns`, stopping.
         let burst = |m: &mut Machine, fast: bool, ns: u64, runnable: bool| {
             m.now += 20_000_000;
             ran(m, p, fast, ns);
             m.stopped(p, 0, runnable);
-            (m.counters.fast_overruns, m.counters.fast_revoked, m.tasks[p as usize].fast.overruns)
+            counts(m)
+        };
+        // The same burst going on in an ordinary run of `ns`, stopping.
+        let goes_on = |m: &mut Machine, ns: u64, runnable: bool| {
+            m.now += 1_000_000;
+            ran_on(m, p, ns);
+            m.stopped(p, 0, runnable);
+            counts(m)
         };
         assert_eq!(burst(&mut m, true, 1_200_000, false), (1, 0, 1), "the first overrun: forgiven");
         assert!(slot(&m, p).stats(pid).unwrap().granted);
-        assert_eq!(burst(&mut m, true, 300_000, true), (1, 0, 1), "preempted within the budget: the burst goes on");
         assert_eq!(burst(&mut m, false, 5_000_000, false), (1, 0, 1), "not fast-placed: not checked");
-        assert_eq!(burst(&mut m, true, 300_000, false), (1, 0, 0), "ended within the budget: counted again from 0");
+        assert_eq!(burst(&mut m, true, 300_000, true), (1, 0, 1), "preempted within the budget: the burst goes on");
+        assert_eq!(goes_on(&mut m, 200_000, false), (1, 0, 0), "0.5 ms, ended asleep: counted again from 0");
         assert_eq!(burst(&mut m, true, 1_000_000, true), (2, 0, 1), "at the budget, its slice over: an overrun");
+        assert_eq!(goes_on(&mut m, 1_000_000, false), (2, 0, 1), "that burst is not checked again");
         assert_eq!(burst(&mut m, true, 2_000_000, false), (3, 1, 0), "the second in a row: revoked");
         let s = slot(&m, p).stats(pid).unwrap();
         assert!(s.revoked && !s.granted && s.revoked_ns == m.now, "{s:?}");
-        // A revoked grant places nothing: no burst is checked until the
-        // policy grants again.
-        assert_eq!(burst(&mut m, false, 2_000_000, false), (3, 1, 0));
+        // The revoked grant places nothing; granted again, a wakeup is placed.
+        m.tasks[p as usize].state = TaskState::Sleeping;
+        assert!(!m.try_fast_path(p, 0), "revoked");
+        slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000)));
+        assert!(m.try_fast_path(p, 0), "granted again");
     }
 
     /// Task `p` of `m` ran `ran` ns more of its burst, ending at `m.now`.

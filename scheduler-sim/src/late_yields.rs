@@ -198,6 +198,10 @@ pub fn late_yields(rec: &Recording, upto_ns: u64, rule: TickRule) -> LateYields 
     let mut runs_next = vec![None; rec.events.len()];
     let mut next_running: HashMap<i32, usize> = HashMap::new();
     for (i, e) in rec.events.iter().enumerate().rev() {
+        // What the fast path did stands between no decision and its run.
+        if matches!(e.kind, Kind::FastMiss | Kind::Revoke) {
+            continue;
+        }
         match e.kind {
             Kind::Decision => {
                 if let Some(&j) = next_of_pid.get(&e.pid).filter(|&&j| rec.events[j].kind == Kind::Running) {

@@ -135,7 +135,7 @@ fn granted_wakeups_skip_user_space_on_a_saturated_machine() {
 }
 
 /// A granted task that overruns: 8 ms bursts on a 1 ms budget (revoked
-/// when its burst reaches the budget), or 0.9 ms bursts every
+/// when its burst reaches the budget twice in a row), or 0.9 ms bursts every
 /// 1.2 ms on a 2 ms budget (75 % of a CPU: revoked when its fast-placed runs
 /// pass 50 % of the 100 ms window). Its grant is revoked, the policy sees
 /// it revoked (and grants again: a new epoch), and the hogs still get their

@@ -210,9 +210,11 @@ enum relay_record_kind {
 	   slice), arg2 = the CPU it named (RELAY_CPU_ANY: any). */
 	RELAY_REC_DECISION = 5,
 	/* ops.enqueue of a wakeup the fast path did not place although the
-	   policy had granted the task (a grant word for its pid): flags =
-	   why (enum relay_fast_miss), arg = the grant word. A wakeup of a
-	   task never granted records none. */
+	   policy had granted the task (a grant word for its pid), or its
+	   grant was revoked and none found valid since: flags = why (enum
+	   relay_fast_miss), arg = the grant word (the revoked one). It goes
+	   to user space, or, if the hand-off fails, is dispatched in the
+	   kernel. A wakeup of a task not granted records none. */
 	RELAY_REC_FAST_MISS = 6,
 	/* The dispatcher revoked the task's grant (ops.stopping): flags =
 	   why (enum relay_revoke_why), arg = the CPU time that went over
@@ -221,9 +223,9 @@ enum relay_record_kind {
 	RELAY_REC_REVOKE = 7,
 };
 
-/* Why a granted wakeup went through user space (RELAY_REC_FAST_MISS). */
+/* Why a granted wakeup was not fast-placed (RELAY_REC_FAST_MISS). */
 enum relay_fast_miss {
-	RELAY_FAST_MISS_REVOKED = 1,	/* its grant was revoked and not granted again */
+	RELAY_FAST_MISS_REVOKED = 1,	/* its grant was revoked; no valid grant found since (revoked one kept, or none) */
 	RELAY_FAST_MISS_NICED = 2,	/* its weight is below nice 0's now */
 	RELAY_FAST_MISS_NO_CPU = 3,	/* no CPU it may take at once or be deferred on */
 	RELAY_FAST_MISS_SLOT_TAKEN = 4, /* another fast task waits for the CPU chosen */

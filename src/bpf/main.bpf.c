@@ -241,7 +241,7 @@ volatile u64 nr_fast_left_usersched;	/* CPUs a granted wakeup's scan left out, f
 volatile u64 nr_fast_left_fast;		/* likewise, left out for a fast-placed task running or waiting there (fast_defer_cpu) */
 volatile u64 nr_fast_left_busy;		/* likewise, running a task whose run had not had slice_min_ns, no hog rule applying (fast_defer_cpu) */
 volatile u64 nr_fast_overruns;		/* fast-placed wakeups whose burst reached the budget (RELAY_FAST_OVERRUNS in a row revoke; fast_accounting) */
-volatile u64 nr_fast_revoked;		/* grants revoked: a fast-placed task overran its budget or its share (fast_accounting) */
+volatile u64 nr_fast_revoked;		/* grants revoked: RELAY_FAST_OVERRUNS budget overruns of a task in a row, or over its share (fast_accounting) */
 volatile u64 nr_slots_full;		/* tasks that joined and found no free slot in task_shared: never fast-placed (claim_slot) */
 
 /* State shared with the binary. */
@@ -442,6 +442,7 @@ struct task_ctx {
 	u64 fast_weight;      /* the effective weight its current run was fast-placed at (placement word; load weight) */
 	u8 fast_hog;	      /* its current fast-placed run preempted a CPU hog by the hog rule (fast_hog_rule) */
 	u8 fast_overruns;     /* its fast-placed wakeups in a row whose burst reached the budget (count; fast_accounting) */
+	u8 revoke_unseen;     /* its grant was revoked, and no wakeup has found a valid grant since (bool; for `record`) */
 	u32 slot;	      /* its slot in task_shared + 1; 0 = none (claim_slot) */
 };
 
@@ -2168,14 +2169,17 @@ static void usersched_reenqueued(struct task_struct *p)
  * budget, where first and at what weight. The dispatcher enforces the budget (fast_accounting): a
  * fast-placed run's slice is the budget (at most slice_ns). A fast-placed
  * wakeup whose CPU time reaches the budget by any stop of its burst (a
- * kept slice or a later, ordinary placement of the same burst included),
- * or fast-placed runs that use more than the share of a CPU due to the
+ * kept slice or a later, ordinary placement of the same burst included)
+ * for the RELAY_FAST_OVERRUNS-th of the task's fast-placed wakeups in a
+ * row, or fast-placed runs that use more than the share of a CPU due to the
  * task's effective weight (the placement word's, at most the task's own
  * weight at the placement; fast_share_limit_ns())
  * within a RELAY_FAST_WINDOW_MS window, revoke the grant (revoked_grant =
  * grant): no fast path until the policy grants again (a new epoch). So a
  * task that lies about being latency-critical gets its budget per wakeup
- * (a slice ends at a tick: plus up to one tick) and about half a CPU at
+ * (a slice ends at a tick: plus up to one tick; one budget more before
+ * the revoke; the count is the task's, so a grant written anew in between
+ * does not restart it) and about half a CPU at
  * nice 0's weight, and
  * then goes through the policy like any other. And the dispatcher checks
  * one rule of the policy's itself at every placement, the weight: a task
@@ -2577,14 +2581,18 @@ static bool fast_place(struct task_struct *p, u64 enq_flags, u32 *miss, u64 *mis
 		return false;
 	grant = valid_grant(p, sh);
 	if (!grant) {
-		/* For `record`: a grant of its own held back by a revoke. */
-		grant = READ_ONCE(sh->grant);
-		if (grant && (s32)(grant >> RELAY_GRANT_PID_SHIFT) == p->pid && grant == READ_ONCE(sh->revoked_grant)) {
+		/*
+		 * For `record`: no grant since its revoke, the revoked one
+		 * still there or withdrawn (a policy does not grant again at
+		 * once: policies::latency's REGRANT_AFTER_NS).
+		 */
+		if (tctx->revoke_unseen) {
 			*miss = RELAY_FAST_MISS_REVOKED;
-			*miss_grant = grant;
+			*miss_grant = READ_ONCE(sh->revoked_grant);
 		}
 		return false;
 	}
+	tctx->revoke_unseen = 0;
 	*miss_grant = grant;
 	/* The policy's weight rule, checked now: a renice since the grant counts. */
 	if (task_weight(p) < WEIGHT_NICE_0) {
@@ -2756,6 +2764,7 @@ static void fast_accounting(struct task_struct *p, struct task_ctx *tctx, u64 ra
 		return;
 	WRITE_ONCE(sh->revoked_grant, grant);
 	WRITE_ONCE(sh->revoked_ns, now);
+	tctx->revoke_unseen = 1;
 	__sync_fetch_and_add(&nr_fast_revoked, 1);
 	/* For `record`: the bound that went over, the burst's first. */
 	if (!budget_over)
@@ -2846,6 +2855,7 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
 	}
 	if (fast_place(p, enq_flags, &miss, &miss_grant))
 		return;
+	/* Before the hand-off, whose failure dispatches it in the kernel. */
 	if (miss)
 		record_event(RELAY_REC_FAST_MISS, p, scx_bpf_task_cpu(p), miss_grant, 0, miss);
 	if (queue_to_user(p, enq_flags)) {

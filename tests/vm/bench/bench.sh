@@ -5,6 +5,7 @@
 #   relay-bench: <round> <scheduler> <metric> <value>
 # (metrics: hackbench_s, hackbench_switches_per_kmsg, lat_p50_us, lat_p99_us, lat_max_us, lat_overflows,
 # lat_avg_us, lat_wait_us, lat_wait_runs, lat_irq_timer_s, lat_irq_ipi_s, lat_irq_all_s,
+# lat_irq_res_s, lat_irq_cal_s, lat_irq_iwi_s,
 # lat_deliver_us, lat_deliver_timers,
 # switch_ops_s, hdd_ops_s, cost_cpu_ms, cost_bpf_ms, cost_bpf_runs, cost_decisions, cost_syscalls, and for scx_relay
 # the profile counters prof_* and its BPF programs' bpf_<program>_runs and
@@ -315,9 +316,10 @@ latency_load() {
 		/tmp/timer-trace.out >/tmp/latency-deliver.out
 }
 # Interrupts per CPU per second between /proc/interrupts snapshots $3 and
-# $4, taken at times $1 and $2 (s): "local-timer IPIs all", the local timer
-# (LOC), the rescheduling, function-call and IRQ-work IPIs (RES, CAL, IWI:
-# sched_ext's kicks are IRQ work or rescheduling IPIs), and every row. On
+# $4, taken at times $1 and $2 (s): "local-timer IPIs all res cal iwi",
+# the local timer (LOC), the rescheduling, function-call and IRQ-work IPIs
+# (RES, CAL, IWI: sched_ext's kicks are IRQ work or rescheduling IPIs),
+# every row, and the three IPI rows one by one. On
 # this TCG guest a vCPU takes an interrupt when QEMU's round robin runs it;
 # a timer's expiry (QEMU's main loop raises it) ends the running vCPU's
 # turn, an IPI from another vCPU does not (see HRTICK above).
@@ -337,9 +339,10 @@ interrupt_rates() {
 				d = after[k] - before[k]
 				all += d
 				if (k == "LOC:") loc += d
-				if (k == "RES:" || k == "CAL:" || k == "IWI:") ipi += d
+				if (k == "RES:" || k == "CAL:" || k == "IWI:") { ipi += d; one[k] = d }
 			}
-			printf "%.1f %.1f %.1f\n", loc / ncpu / secs, ipi / ncpu / secs, all / ncpu / secs
+			r = ncpu * secs
+			printf "%.1f %.1f %.1f %.1f %.1f %.1f\n", loc / r, ipi / r, all / r, one["RES:"] / r, one["CAL:"] / r, one["IWI:"] / r
 		}' "$3" "$4"
 }
 
@@ -376,10 +379,13 @@ run_latency() {
 	else
 		emit error "no schedstat of cyclictest's thread (threads seen: $(wc -l </tmp/schedstat.0) at the window's start, $(wc -l </tmp/schedstat.1) at its end)"
 	fi
-	if read -r loc ipi all </tmp/latency-irq.out 2>/dev/null; then
+	if read -r loc ipi all res cal iwi </tmp/latency-irq.out 2>/dev/null; then
 		emit lat_irq_timer_s "$loc"
 		emit lat_irq_ipi_s "$ipi"
 		emit lat_irq_all_s "$all"
+		emit lat_irq_res_s "$res"
+		emit lat_irq_cal_s "$cal"
+		emit lat_irq_iwi_s "$iwi"
 	else
 		emit error "no /proc/interrupts rates"
 	fi

@@ -68,6 +68,21 @@ const ROWS: &[Row] = &[
         better: Better::Neither,
     },
     Row {
+        label: "during cyclictest: of those, rescheduling IPIs (RES) per CPU per second",
+        metric: Metric::Raw("lat_irq_res_s"),
+        better: Better::Neither,
+    },
+    Row {
+        label: "during cyclictest: of those, function-call IPIs (CAL) per CPU per second",
+        metric: Metric::Raw("lat_irq_cal_s"),
+        better: Better::Neither,
+    },
+    Row {
+        label: "during cyclictest: of those, IRQ-work IPIs (IWI) per CPU per second",
+        metric: Metric::Raw("lat_irq_iwi_s"),
+        better: Better::Neither,
+    },
+    Row {
         label: "during cyclictest: interrupts of every kind per CPU per second",
         metric: Metric::Raw("lat_irq_all_s"),
         better: Better::Neither,
