@@ -240,6 +240,7 @@ volatile u64 nr_fast_slot_taken;	/* of those, wakeups whose chosen CPU's fast_wa
 volatile u64 nr_fast_left_usersched;	/* CPUs a granted wakeup's scan left out, finding none to take at once, as the user scheduler's (it runs, or waits for it); a light task may be deferred there after all (fast_defer_cpu) */
 volatile u64 nr_fast_left_fast;		/* likewise, left out for a fast-placed task running or waiting there (fast_defer_cpu) */
 volatile u64 nr_fast_left_busy;		/* likewise, running a task whose run had not had slice_min_ns, no hog rule applying (fast_defer_cpu) */
+volatile u64 nr_usersched_ring_wakeups;	/* hand-offs that woke the user scheduler blocked in poll() (queue_to_user) */
 volatile u64 nr_fast_overruns;		/* fast-placed wakeups whose burst reached the budget (RELAY_FAST_OVERRUNS in a row revoke; fast_accounting) */
 volatile u64 nr_fast_revoked;		/* grants revoked: RELAY_FAST_OVERRUNS budget overruns of a task in a row, or over its share (fast_accounting) */
 volatile u64 nr_slots_full;		/* tasks that joined and found no free slot in task_shared: never fast-placed (claim_slot) */
@@ -250,6 +251,7 @@ volatile u64 user_steps;      /* written by user space: engine steps completed (
 volatile u64 nr_pending;      /* entries in `pending` (count) */
 volatile u32 user_stalled;    /* 1 while the stall fallback is active (bool) */
 volatile u32 test_eject;      /* written by user space (--test-eject-after-ms): eject at the next ops.dispatch (bool) */
+volatile u32 usersched_blocked; /* set by user space before it blocks in poll() on `queued`, cleared by the hand-off that wakes it (queue_to_user) or by user space after the poll (bool) */
 struct relay_cpu_state cpu_state[RELAY_MAX_CPUS];
 
 /* Private state. */
@@ -1212,7 +1214,27 @@ static bool queue_to_user(struct task_struct *p, u64 enq_flags)
 	t->generation = gen;
 	t->cgid = task_dfl_cgid(p);
 	bpf_probe_read_kernel_str(t->comm, sizeof(t->comm), p->comm);
-	bpf_ringbuf_submit(t, 0);
+	/*
+	 * Wake the ring's poller only when the user scheduler blocks in
+	 * poll(). The default (adaptive) submit wakes whenever the consumer
+	 * has caught up: it queues an irq_work (kernel/bpf/ringbuf.c
+	 * bpf_ringbuf_commit(), irq_work_queue()), an IRQ-work self-IPI, even
+	 * with no one waiting, as for a user scheduler parked runnable
+	 * between steps. Under cyclictest beside hogs that was one IPI per
+	 * hand-off, 496 per CPU per second against EEVDF's 0.3
+	 * (docs/performance.md). No lost wakeup: user space sets the flag,
+	 * with a full barrier, before it reads the ring's producer position
+	 * (BpfBackend::wait_for_tasks), and the reserve above moved that
+	 * position before the locked instructions here (the add to
+	 * handoff_seq, this exchange), which read the flag: one side sees the
+	 * other. The exchange clears it, so one hand-off wakes it.
+	 */
+	if (__sync_val_compare_and_swap(&usersched_blocked, 1, 0) == 1) {
+		bpf_ringbuf_submit(t, BPF_RB_FORCE_WAKEUP);
+		__sync_fetch_and_add(&nr_usersched_ring_wakeups, 1);
+	} else {
+		bpf_ringbuf_submit(t, BPF_RB_NO_WAKEUP);
+	}
 	__sync_fetch_and_add(&nr_queued, 1);
 	return true;
 }

@@ -8,7 +8,13 @@
 //! counters are plain loads from the mmapped .bss. Every buffer is sized up
 //! front; the loop allocates nothing per task.
 
-use std::{cell::RefCell, os::fd::BorrowedFd, ptr::NonNull, rc::Rc};
+use std::{
+    cell::RefCell,
+    os::fd::BorrowedFd,
+    ptr::NonNull,
+    rc::Rc,
+    sync::atomic::{AtomicU32, Ordering},
+};
 
 use anyhow::Context as _;
 
@@ -144,20 +150,57 @@ impl BpfBackend {
     }
 
     /// Blocks until the dispatcher hands over a task or `timeout` passed
-    /// (records already waiting return at once). The dispatcher's
-    /// `bpf_ringbuf_submit()` wakes the ring's pollers when the consumer
-    /// has caught up, which it has when the loop is idle. Nothing is
+    /// (records already waiting, even one still being written, return at
+    /// once). The dispatcher wakes the ring's poller only while
+    /// `usersched_blocked` is set (`queue_to_user` in main.bpf.c: every
+    /// other hand-off is submitted with no wake-up, which would cost an
+    /// IRQ-work interrupt each). So the flag is set, with a full barrier
+    /// (an exchange), before the ring's producer position is read: a
+    /// hand-off that reserved its record before that read is seen here,
+    /// and one after it sees the flag. Cleared after the poll: a running
+    /// or parked loop takes what comes at its next step. Nothing is
     /// consumed here: [`Backend::receive`] does that.
     pub fn wait_for_tasks(&self, timeout: std::time::Duration) -> Result<(), BackendError> {
+        let blocked = self.blocked_flag();
+        blocked.swap(1, Ordering::SeqCst);
+        if self.queued_bytes() > 0 {
+            blocked.store(0, Ordering::SeqCst);
+            return Ok(());
+        }
         // SAFETY: the epoll fd belongs to `self.queued` (libbpf's ring_buffer
         // opened it and closes it only when freed), which outlives this
         // borrow: `&self` is held until the function returns.
         let epoll_fd = unsafe { BorrowedFd::borrow_raw(self.queued.epoll_fd()) };
         let ms = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
-        match poll(&mut [PollFd::new(epoll_fd, PollFlags::POLLIN)], ms) {
+        let polled = poll(&mut [PollFd::new(epoll_fd, PollFlags::POLLIN)], ms);
+        blocked.store(0, Ordering::SeqCst);
+        match polled {
             Ok(_) | Err(Errno::EINTR) => Ok(()),
             Err(errno) => Err(io_error("poll", errno as i32)),
         }
+    }
+
+    /// The dispatcher's `usersched_blocked` (see [`Self::wait_for_tasks`]).
+    fn blocked_flag(&self) -> &AtomicU32 {
+        // SAFETY: `bss` is the mapped .bss of the loaded object (see `new`),
+        // mapped while `self` lives; the field is an aligned u32 that the
+        // dispatcher only reads and exchanges atomically.
+        unsafe { AtomicU32::from_ptr(&raw mut (*self.bss.as_ptr()).usersched_blocked) }
+    }
+
+    /// Bytes between the `queued` ring's consumer and producer positions:
+    /// records handed over and not consumed, those still being written
+    /// included.
+    fn queued_bytes(&self) -> u64 {
+        let rb = self.queued.as_libbpf_object().as_ptr();
+        // SAFETY: `rb` is the live ring_buffer of `self.queued`; ring 0 is
+        // the `queued` map's, its only ring (`new`), and lives as long.
+        let ring = unsafe { libbpf_sys::ring_buffer__ring(rb, 0) };
+        if ring.is_null() {
+            return 1;
+        }
+        // SAFETY: `ring` is a ring of the live ring_buffer `rb` (above).
+        unsafe { libbpf_sys::ring__avail_data_size(ring) as u64 }
     }
 
     /// The dispatcher's counters, for reading from any thread.

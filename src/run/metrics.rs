@@ -97,6 +97,8 @@ pub struct Metrics {
     pub usersched_kicked: u64,
     #[stat(desc = "Of those, kicks to a CPU the user scheduler may not run on")]
     pub usersched_kicked_astray: u64,
+    #[stat(desc = "Hand-offs that woke the user scheduler blocked in poll() on the queued ring")]
+    pub usersched_ring_wakeups: u64,
     #[stat(desc = "ops.dispatch() calls that left a CPU held by a higher class nothing of ours to run")]
     pub served_empty: u64,
     #[stat(desc = "Tasks of a CPU held by a higher class, or going idle, moved to the CPU whose queue held them")]
@@ -199,6 +201,7 @@ impl From<&StatsLine> for Metrics {
             usersched_runs,
             usersched_kicks,
             usersched_kicks_astray,
+            usersched_ring_wakeups,
             served_empty,
             stranded_moved,
             unbounded_runs,
@@ -252,6 +255,7 @@ impl From<&StatsLine> for Metrics {
             usersched_runs,
             usersched_kicked: usersched_kicks,
             usersched_kicked_astray: usersched_kicks_astray,
+            usersched_ring_wakeups,
             served_empty,
             stranded_moved,
             unbounded_runs,
@@ -326,6 +330,7 @@ impl Metrics {
             usersched_runs: d(n.usersched_runs, e.usersched_runs),
             usersched_kicked: d(n.usersched_kicked, e.usersched_kicked),
             usersched_kicked_astray: d(n.usersched_kicked_astray, e.usersched_kicked_astray),
+            usersched_ring_wakeups: d(n.usersched_ring_wakeups, e.usersched_ring_wakeups),
             served_empty: d(n.served_empty, e.served_empty),
             stranded_moved: d(n.stranded_moved, e.stranded_moved),
             unbounded_runs: d(n.unbounded_runs, e.unbounded_runs),
@@ -433,6 +438,7 @@ impl From<&Metrics> for StatsLine {
             usersched_runs,
             usersched_kicked,
             usersched_kicked_astray,
+            usersched_ring_wakeups,
             served_empty,
             stranded_moved,
             unbounded_runs,
@@ -490,6 +496,7 @@ impl From<&Metrics> for StatsLine {
                     usersched_runs,
                     usersched_kicks: usersched_kicked,
                     usersched_kicks_astray: usersched_kicked_astray,
+                    usersched_ring_wakeups,
                     served_empty,
                     stranded_moved,
                     unbounded_runs,

@@ -175,6 +175,9 @@ bss_counters! {
         /// run on: checked against its thread's affinity at that CPU's next
         /// dispatch, so several kicks to one CPU before it count once.
         usersched_kicks_astray: "astray" <- nr_usersched_kicks_astray,
+        /// Hand-offs that woke the user scheduler blocked in `poll()` on the
+        /// `queued` ring (no other hand-off wakes its poller).
+        usersched_ring_wakeups: "ring wakeups" <- nr_usersched_ring_wakeups,
         /// `ops.dispatch()` calls on a CPU a higher class held that left it
         /// nothing of ours to run while its runqueue held tasks of ours
         /// (`keep_ext_server` in src/bpf/main.bpf.c): when the kernel's ext
@@ -688,6 +691,7 @@ mod tests {
                     usersched_runs: 15,
                     usersched_kicks: 25,
                     usersched_kicks_astray: 26,
+                    usersched_ring_wakeups: 51,
                     served_empty: 28,
                     stranded_moved: 29,
                     unbounded_runs: 30,
@@ -728,7 +732,7 @@ mod tests {
             line.to_string(),
             "queued 10 voided 22 | dispatched user 7 kernel 2 fallback 1 rescued 8 aged 20 overdue 4 keepalive 2 reenqueued 24 | bounced 3 \
              stale 4 vtime clamped 21 congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 cgroup unresolved 27 | page faults 6 loop allocs 23 | dispatch calls 11 \
-             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 served empty 28 stranded moved 29 unbounded runs 30 unbounded kicks 31 usersched hog preempts 38 fast placed 32 fast preempts 33 fast local 49 fast hog preempts 39 fast deferred 41 fast usersched target 48 fast timer kicks 43 fast moved 42 fast unplaced 40 fast slot taken 44 fast left usersched 45 fast left fast 46 fast left busy 47 fast preferred 37 fast overruns 50 fast revoked 34 slots full 35 | steps 16 empty 17 received 18 fast grants 36 | cpu_ns 19"
+             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 ring wakeups 51 served empty 28 stranded moved 29 unbounded runs 30 unbounded kicks 31 usersched hog preempts 38 fast placed 32 fast preempts 33 fast local 49 fast hog preempts 39 fast deferred 41 fast usersched target 48 fast timer kicks 43 fast moved 42 fast unplaced 40 fast slot taken 44 fast left usersched 45 fast left fast 46 fast left busy 47 fast preferred 37 fast overruns 50 fast revoked 34 slots full 35 | steps 16 empty 17 received 18 fast grants 36 | cpu_ns 19"
         );
         assert!(!line.to_string().contains('\n'));
         let without_probe = StatsLine { loop_allocs: None, ..line };
