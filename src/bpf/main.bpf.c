@@ -240,7 +240,7 @@ volatile u64 nr_fast_slot_taken;	/* of those, wakeups whose chosen CPU's fast_wa
 volatile u64 nr_fast_left_usersched;	/* CPUs a granted wakeup's scan left out, finding none to take at once, as the user scheduler's (it runs, or waits for it); a light task may be deferred there after all (fast_defer_cpu) */
 volatile u64 nr_fast_left_fast;		/* likewise, left out for a fast-placed task running or waiting there (fast_defer_cpu) */
 volatile u64 nr_fast_left_busy;		/* likewise, running a task whose run had not had slice_min_ns, no hog rule applying (fast_defer_cpu) */
-volatile u64 nr_usersched_ring_wakeups;	/* hand-offs that woke the user scheduler blocked in poll() (queue_to_user) */
+volatile u64 nr_usersched_ring_wakeups;	/* hand-offs that found the user scheduler blocking in poll() and forced a wake-up (queue_to_user) */
 volatile u64 nr_fast_overruns;		/* fast-placed wakeups whose burst reached the budget (RELAY_FAST_OVERRUNS in a row revoke; fast_accounting) */
 volatile u64 nr_fast_revoked;		/* grants revoked: RELAY_FAST_OVERRUNS budget overruns of a task in a row, or over its share (fast_accounting) */
 volatile u64 nr_slots_full;		/* tasks that joined and found no free slot in task_shared: never fast-placed (claim_slot) */
@@ -1195,7 +1195,7 @@ static bool queue_to_user(struct task_struct *p, u64 enq_flags)
 	if (!pending_record(p->pid, gen)) {
 		/* No hand-off after all: close the generation (even). */
 		WRITE_ONCE(tctx->generation, gen + 1);
-		bpf_ringbuf_discard(t, 0);
+		bpf_ringbuf_discard(t, BPF_RB_NO_WAKEUP);
 		return false;
 	}
 	t->pid = p->pid;
@@ -1223,11 +1223,12 @@ static bool queue_to_user(struct task_struct *p, u64 enq_flags)
 	 * between steps. Under cyclictest beside hogs that was one IPI per
 	 * hand-off, 496 per CPU per second against EEVDF's 0.3
 	 * (docs/performance.md). No lost wakeup: user space sets the flag,
-	 * with a full barrier, before it reads the ring's producer position
+	 * then a full fence, then reads the ring's producer position
 	 * (BpfBackend::wait_for_tasks), and the reserve above moved that
 	 * position before the locked instructions here (the add to
-	 * handoff_seq, this exchange), which read the flag: one side sees the
-	 * other. The exchange clears it, so one hand-off wakes it.
+	 * handoff_seq, this compare-and-swap), which read the flag: one side
+	 * sees the other. The compare-and-swap clears it, so one hand-off
+	 * wakes it.
 	 */
 	if (__sync_val_compare_and_swap(&usersched_blocked, 1, 0) == 1) {
 		bpf_ringbuf_submit(t, BPF_RB_FORCE_WAKEUP);

@@ -13,7 +13,7 @@ use std::{
     os::fd::BorrowedFd,
     ptr::NonNull,
     rc::Rc,
-    sync::atomic::{AtomicU32, Ordering},
+    sync::atomic::{fence, AtomicU32, Ordering},
 };
 
 use anyhow::Context as _;
@@ -100,6 +100,8 @@ pub struct BpfBackend {
     /// Whether the policy's grants are published (`--fast-path` sets it).
     fast_path: bool,
     queued: RingBuffer<'static>,
+    /// The `queued` map's ring in `queued` (its only one), for its positions.
+    queued_ring: NonNull<libbpf_sys::ring>,
     inbox: Rc<RefCell<Inbox>>,
     capacity: usize,
     decisions: UserRingBuffer,
@@ -144,9 +146,24 @@ impl BpfBackend {
             0
         })?;
         let queued = builder.build()?;
+        // SAFETY: the live ring_buffer `queued` built above; ring 0 is the
+        // `queued` map's, the only one added, owned by it.
+        let ring = unsafe { libbpf_sys::ring_buffer__ring(queued.as_libbpf_object().as_ptr(), 0) };
+        let queued_ring = NonNull::new(ring).context("the queued ring buffer has no ring 0")?;
         let decisions = UserRingBuffer::new(decisions)?;
         let shared = SharedMapping::new(task_shared)?;
-        Ok(Self { shared, fast_path: false, queued, inbox, capacity, decisions, bss, nr_cpus, dropped_decisions: 0 })
+        Ok(Self {
+            shared,
+            fast_path: false,
+            queued,
+            queued_ring,
+            inbox,
+            capacity,
+            decisions,
+            bss,
+            nr_cpus,
+            dropped_decisions: 0,
+        })
     }
 
     /// Blocks until the dispatcher hands over a task or `timeout` passed
@@ -154,18 +171,22 @@ impl BpfBackend {
     /// once). The dispatcher wakes the ring's poller only while
     /// `usersched_blocked` is set (`queue_to_user` in main.bpf.c: every
     /// other hand-off is submitted with no wake-up, which would cost an
-    /// IRQ-work interrupt each). So the flag is set, with a full barrier
-    /// (an exchange), before the ring's producer position is read: a
-    /// hand-off that reserved its record before that read is seen here,
-    /// and one after it sees the flag. Cleared after the poll: a running
-    /// or parked loop takes what comes at its next step. Nothing is
-    /// consumed here: [`Backend::receive`] does that.
-    pub fn wait_for_tasks(&self, timeout: std::time::Duration) -> Result<(), BackendError> {
+    /// IRQ-work interrupt each). So the flag is set, then a full fence
+    /// (an exchange alone is not one on every architecture), then the
+    /// ring's producer position is read: a hand-off that reserved its
+    /// record before that read is seen here, and one after it sees the
+    /// flag (its compare-and-swap is a full barrier). Cleared after the
+    /// poll: a running or parked loop takes what comes at its next step.
+    /// Nothing is consumed here: [`Backend::receive`] does that. Returns
+    /// whether the wait was late: it ran to its timeout although a
+    /// hand-off had taken the flag, owing it a wake-up.
+    pub fn wait_for_tasks(&self, timeout: std::time::Duration) -> Result<bool, BackendError> {
         let blocked = self.blocked_flag();
-        blocked.swap(1, Ordering::SeqCst);
+        blocked.store(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
         if self.queued_bytes() > 0 {
             blocked.store(0, Ordering::SeqCst);
-            return Ok(());
+            return Ok(false);
         }
         // SAFETY: the epoll fd belongs to `self.queued` (libbpf's ring_buffer
         // opened it and closes it only when freed), which outlives this
@@ -173,9 +194,11 @@ impl BpfBackend {
         let epoll_fd = unsafe { BorrowedFd::borrow_raw(self.queued.epoll_fd()) };
         let ms = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
         let polled = poll(&mut [PollFd::new(epoll_fd, PollFlags::POLLIN)], ms);
-        blocked.store(0, Ordering::SeqCst);
+        // 0: a hand-off took the flag, and forced a wake-up.
+        let taken = blocked.swap(0, Ordering::SeqCst) == 0;
         match polled {
-            Ok(_) | Err(Errno::EINTR) => Ok(()),
+            Ok(ready) => Ok(ready == 0 && taken),
+            Err(Errno::EINTR) => Ok(false),
             Err(errno) => Err(io_error("poll", errno as i32)),
         }
     }
@@ -192,15 +215,9 @@ impl BpfBackend {
     /// records handed over and not consumed, those still being written
     /// included.
     fn queued_bytes(&self) -> u64 {
-        let rb = self.queued.as_libbpf_object().as_ptr();
-        // SAFETY: `rb` is the live ring_buffer of `self.queued`; ring 0 is
-        // the `queued` map's, its only ring (`new`), and lives as long.
-        let ring = unsafe { libbpf_sys::ring_buffer__ring(rb, 0) };
-        if ring.is_null() {
-            return 1;
-        }
-        // SAFETY: `ring` is a ring of the live ring_buffer `rb` (above).
-        unsafe { libbpf_sys::ring__avail_data_size(ring) as u64 }
+        // SAFETY: `queued_ring` is ring 0 of `self.queued` (`new`), which
+        // owns it and lives as long as `self`.
+        unsafe { libbpf_sys::ring__avail_data_size(self.queued_ring.as_ptr()) as u64 }
     }
 
     /// The dispatcher's counters, for reading from any thread.

@@ -97,7 +97,7 @@ pub struct Metrics {
     pub usersched_kicked: u64,
     #[stat(desc = "Of those, kicks to a CPU the user scheduler may not run on")]
     pub usersched_kicked_astray: u64,
-    #[stat(desc = "Hand-offs that woke the user scheduler blocked in poll() on the queued ring")]
+    #[stat(desc = "Hand-offs that found the user scheduler blocking in poll() and forced a wake-up")]
     pub usersched_ring_wakeups: u64,
     #[stat(desc = "ops.dispatch() calls that left a CPU held by a higher class nothing of ours to run")]
     pub served_empty: u64,
@@ -167,6 +167,8 @@ pub struct Metrics {
     pub received: u64,
     #[stat(desc = "Fast-path grants the policy wrote to the shared task context (new, changed, again after a revoke)")]
     pub fast_grants: u64,
+    #[stat(desc = "Idle waits of the loop that timed out although a hand-off had forced a wake-up (late or lost)")]
+    pub late_wakeups: u64,
     #[stat(desc = "CPU time of the scx_relay process (all threads), in ns")]
     pub cpu_ns: u64,
 }
@@ -225,7 +227,7 @@ impl From<&StatsLine> for Metrics {
             fast_revoked,
             slots_full,
         } = dispatch;
-        let LoopProfile { steps, empty_steps, received, cpu_ns, redirected, fast_grants } = profile;
+        let LoopProfile { steps, empty_steps, received, cpu_ns, redirected, fast_grants, late_wakeups } = profile;
         Self {
             queued,
             voided,
@@ -282,6 +284,7 @@ impl From<&StatsLine> for Metrics {
             empty_steps,
             received,
             fast_grants,
+            late_wakeups,
             cpu_ns,
         }
     }
@@ -357,6 +360,7 @@ impl Metrics {
             empty_steps: d(n.empty_steps, e.empty_steps),
             received: d(n.received, e.received),
             fast_grants: d(n.fast_grants, e.fast_grants),
+            late_wakeups: d(n.late_wakeups, e.late_wakeups),
             cpu_ns: d(n.cpu_ns, e.cpu_ns),
         }
     }
@@ -465,6 +469,7 @@ impl From<&Metrics> for StatsLine {
             empty_steps,
             received,
             fast_grants,
+            late_wakeups,
             cpu_ns,
         } = *m;
         StatsLine {
@@ -524,7 +529,7 @@ impl From<&Metrics> for StatsLine {
             page_faults,
             loop_allocs: u64::try_from(loop_allocs).ok(),
             cgroup_unresolved,
-            profile: LoopProfile { steps, empty_steps, received, cpu_ns, redirected, fast_grants },
+            profile: LoopProfile { steps, empty_steps, received, cpu_ns, redirected, fast_grants, late_wakeups },
         }
     }
 }

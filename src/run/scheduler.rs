@@ -590,6 +590,7 @@ fn schedule(
 ) -> Option<EngineError> {
     let _on_loop = alloc_probe::OnLoop::enter();
     let mut empty_steps = 0u64;
+    let mut late_wakeups = 0u64;
     let mut eject_at_ns = cfg
         .test_eject_after
         .map(|after| backend.now_ns().saturating_add(after.as_nanos().try_into().unwrap_or(u64::MAX)));
@@ -615,6 +616,7 @@ fn schedule(
             cpu_ns: 0,
             redirected: s.redirected,
             fast_grants: s.grants + s.regrants,
+            late_wakeups,
         };
         shared.publish(&profile, backend.invalid());
         if let Err(e) = step {
@@ -631,8 +633,9 @@ fn schedule(
             // dispatcher runs a parked user scheduler whenever its CPU has
             // nothing else, and parking it with nothing to do would spin.
             // Not after a spell of idle steps: each would cost a yield.
-            if let Err(e) = backend.wait_for_tasks(IDLE_WAIT) {
-                return Some(e.into());
+            match backend.wait_for_tasks(IDLE_WAIT) {
+                Ok(late) => late_wakeups += u64::from(late),
+                Err(e) => return Some(e.into()),
             }
         } else {
             // Hand the CPU back: with nothing else to run it keeps it,

@@ -175,8 +175,9 @@ bss_counters! {
         /// run on: checked against its thread's affinity at that CPU's next
         /// dispatch, so several kicks to one CPU before it count once.
         usersched_kicks_astray: "astray" <- nr_usersched_kicks_astray,
-        /// Hand-offs that woke the user scheduler blocked in `poll()` on the
-        /// `queued` ring (no other hand-off wakes its poller).
+        /// Hand-offs that found the user scheduler blocking in `poll()` on
+        /// the `queued` ring and forced a wake-up (no other hand-off wakes
+        /// its poller).
         usersched_ring_wakeups: "ring wakeups" <- nr_usersched_ring_wakeups,
         /// `ops.dispatch()` calls on a CPU a higher class held that left it
         /// nothing of ours to run while its runqueue held tasks of ours
@@ -344,6 +345,7 @@ pub struct LoopShared {
     received: AtomicU64,
     redirected: AtomicU64,
     fast_grants: AtomicU64,
+    late_wakeups: AtomicU64,
     invalid: AtomicU64,
 }
 
@@ -356,6 +358,7 @@ impl LoopShared {
         self.received.store(p.received, Ordering::Relaxed);
         self.redirected.store(p.redirected, Ordering::Relaxed);
         self.fast_grants.store(p.fast_grants, Ordering::Relaxed);
+        self.late_wakeups.store(p.late_wakeups, Ordering::Relaxed);
         self.invalid.store(invalid, Ordering::Relaxed);
     }
 
@@ -369,6 +372,7 @@ impl LoopShared {
             cpu_ns: own_cpu_ns(),
             redirected: self.redirected.load(Ordering::Relaxed),
             fast_grants: self.fast_grants.load(Ordering::Relaxed),
+            late_wakeups: self.late_wakeups.load(Ordering::Relaxed),
         };
         (profile, self.invalid.load(Ordering::Relaxed))
     }
@@ -532,6 +536,10 @@ pub struct LoopProfile {
     /// ones, changed budgets, and grants again after a revoke
     /// (`EngineStats::grants + regrants`).
     pub fast_grants: u64,
+    /// Idle waits that ran to their timeout although a hand-off had taken
+    /// the blocked flag, owing the loop a wake-up
+    /// (`BpfBackend::wait_for_tasks`): a wake-up late or lost.
+    pub late_wakeups: u64,
 }
 
 /// The counters of one `--stats` line (its text after the line's label):
@@ -561,7 +569,7 @@ impl fmt::Display for StatsLine {
         write!(
             f,
             "{} ({}) | invalid {} redirected {} cgroup unresolved {} | page faults {} loop allocs {} | {} | \
-             steps {} empty {} received {} fast grants {} | cpu_ns {}",
+             steps {} empty {} received {} fast grants {} late wakeups {} | cpu_ns {}",
             c.dispatcher,
             if c.stalled { "stalled" } else { "ok" },
             c.invalid,
@@ -574,6 +582,7 @@ impl fmt::Display for StatsLine {
             p.empty_steps,
             p.received,
             p.fast_grants,
+            p.late_wakeups,
             p.cpu_ns,
         )
     }
@@ -651,11 +660,22 @@ mod tests {
     fn loop_shared_round_trip() {
         let shared = LoopShared::default();
         shared.publish(
-            &LoopProfile { steps: 3, empty_steps: 1, received: 2, cpu_ns: 0, redirected: 4, fast_grants: 6 },
+            &LoopProfile {
+                steps: 3,
+                empty_steps: 1,
+                received: 2,
+                cpu_ns: 0,
+                redirected: 4,
+                fast_grants: 6,
+                late_wakeups: 7,
+            },
             5,
         );
         let (p, invalid) = shared.read();
-        assert_eq!((p.steps, p.empty_steps, p.received, p.redirected, p.fast_grants, invalid), (3, 1, 2, 4, 6, 5));
+        assert_eq!(
+            (p.steps, p.empty_steps, p.received, p.redirected, p.fast_grants, p.late_wakeups, invalid),
+            (3, 1, 2, 4, 6, 7, 5)
+        );
         assert!(p.cpu_ns > 0, "the reader takes the process's CPU time");
     }
 
@@ -726,13 +746,14 @@ mod tests {
                 cpu_ns: 19,
                 redirected: 9,
                 fast_grants: 36,
+                late_wakeups: 52,
             },
         };
         assert_eq!(
             line.to_string(),
             "queued 10 voided 22 | dispatched user 7 kernel 2 fallback 1 rescued 8 aged 20 overdue 4 keepalive 2 reenqueued 24 | bounced 3 \
              stale 4 vtime clamped 21 congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 cgroup unresolved 27 | page faults 6 loop allocs 23 | dispatch calls 11 \
-             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 ring wakeups 51 served empty 28 stranded moved 29 unbounded runs 30 unbounded kicks 31 usersched hog preempts 38 fast placed 32 fast preempts 33 fast local 49 fast hog preempts 39 fast deferred 41 fast usersched target 48 fast timer kicks 43 fast moved 42 fast unplaced 40 fast slot taken 44 fast left usersched 45 fast left fast 46 fast left busy 47 fast preferred 37 fast overruns 50 fast revoked 34 slots full 35 | steps 16 empty 17 received 18 fast grants 36 | cpu_ns 19"
+             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 ring wakeups 51 served empty 28 stranded moved 29 unbounded runs 30 unbounded kicks 31 usersched hog preempts 38 fast placed 32 fast preempts 33 fast local 49 fast hog preempts 39 fast deferred 41 fast usersched target 48 fast timer kicks 43 fast moved 42 fast unplaced 40 fast slot taken 44 fast left usersched 45 fast left fast 46 fast left busy 47 fast preferred 37 fast overruns 50 fast revoked 34 slots full 35 | steps 16 empty 17 received 18 fast grants 36 late wakeups 52 | cpu_ns 19"
         );
         assert!(!line.to_string().contains('\n'));
         let without_probe = StatsLine { loop_allocs: None, ..line };

@@ -3,7 +3,10 @@
 # SIGINT (exit 0). Then short hackbench bursts after idle spells: the
 # user scheduler blocks in poll() in each spell, and the dispatcher wakes
 # it only through the flag it sets (queue_to_user, usersched_blocked): the
-# hand-offs must have woken it (usersched_ring_wakeups > 0 during them).
+# hand-offs must have forced wake-ups (usersched_ring_wakeups > 0 during
+# them), and at most one of the loop's idle waits may have run to its
+# 100 ms timeout although a hand-off had forced one (late_wakeups: with the
+# wake path broken, every burst after a spell would be late).
 . /relay/lib/common.sh
 . /relay/lib/scx_relay.sh
 
@@ -19,9 +22,10 @@ for _ in 1 2 3 4 5 6; do
 done
 t1=$(cut -d' ' -f1 /proc/uptime)
 workload_ended "6 hackbench bursts after idle spells"
-workload_deltas "6 hackbench bursts after idle spells" usersched_ring_wakeups
+workload_deltas "6 hackbench bursts after idle spells" usersched_ring_wakeups late_wakeups
 note "6 bursts after 0.3 s idle spells took $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s"
-[ "$DELTA_usersched_ring_wakeups" -gt 0 ] || fail_with_log "the hand-offs never woke the blocked user scheduler"
+[ "$DELTA_usersched_ring_wakeups" -gt 0 ] || fail_with_log "the hand-offs never forced a wake-up of the blocked user scheduler"
+[ "$DELTA_late_wakeups" -le 1 ] || fail_with_log "$DELTA_late_wakeups idle waits ran to their timeout although a hand-off had forced a wake-up"
 stop_relay
 note "disabled ${TOOK}s after exit"
 pass
