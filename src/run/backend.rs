@@ -22,6 +22,7 @@ use libbpf_rs::{libbpf_sys, AsRawLibbpf, MapCore, RingBuffer, RingBufferBuilder,
 use nix::{
     errno::Errno,
     poll::{poll, PollFd, PollFlags, PollTimeout},
+    sched::sched_yield,
     time::{clock_gettime, ClockId},
 };
 use scheduler_core::{
@@ -185,7 +186,15 @@ impl BpfBackend {
         blocked.store(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
         if self.queued_bytes() > 0 {
+            // A record the last step did not take: one another CPU's
+            // hand-off reserved and has not committed yet (the step found
+            // the ring empty). Not polled: its producer may have read the
+            // flag before it was set, and submit with no wake-up. Yielded,
+            // not spun on: a producer whose (virtual) CPU was preempted in
+            // between commits only when it runs again, and a spinning loop
+            // on a guest's vCPU can keep that from the host.
             blocked.store(0, Ordering::SeqCst);
+            let _ = sched_yield();
             return Ok(false);
         }
         // SAFETY: the epoll fd belongs to `self.queued` (libbpf's ring_buffer
