@@ -1,6 +1,7 @@
 //! The file `scx_relay record` writes: the scheduling events of a real
 //! machine ([`Kind`]: a task becomes runnable, starts and stops running,
-//! leaves the runqueue; a user decision is applied), compact, in the order
+//! leaves the runqueue; a user decision is applied; the fast path did not
+//! place a granted wakeup, or revoked a grant), compact, in the order
 //! the dispatcher's `record` ring buffer gave them.
 //!
 //! Layout: [`MAGIC`], then unsigned LEB128 varints: the format version

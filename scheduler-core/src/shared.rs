@@ -15,8 +15,9 @@
 //! fast path, with what budget, where first and at what weight
 //! ([`crate::Policy::fast_path`]); the dispatcher enforces the budget and
 //! the share of a CPU due to the weight ([`fast_share_limit_ns`]), and
-//! revokes a grant that a task overran ([`TaskStats::revoked`]), until the
-//! policy grants again.
+//! revokes a grant whose task overran its budget [`FAST_OVERRUNS`]
+//! fast-placed wakeups in a row, or its share ([`TaskStats::revoked`]),
+//! until the policy grants again.
 //!
 //! Every field has one writer, and each is one aligned store: the reader
 //! gets hints, never a consistent snapshot. The grant is one `u64` (the pid
@@ -96,7 +97,7 @@ pub struct TaskSharedSlot {
     pub last_waker_pid: AtomicI32,
     /// Wakeups the fast path placed (count). Dispatcher.
     pub nr_fast_runs: AtomicU32,
-    /// The grant last revoked for an overrun (grant word). Dispatcher.
+    /// The grant last revoked (overruns in a row, or over the share) (grant word). Dispatcher.
     pub revoked_grant: AtomicU64,
     /// When it was revoked (ns, the backend's monotonic clock). Dispatcher.
     pub revoked_ns: AtomicU64,
@@ -135,7 +136,8 @@ pub struct TaskStats {
     pub last_waker_pid: i32,
     /// Wakeups the fast path placed (count).
     pub nr_fast_runs: u32,
-    /// Its grant was revoked for an overrun and not granted again since.
+    /// Its grant was revoked (overruns in a row, or over its share) and not
+    /// granted again since.
     pub revoked: bool,
     /// When a grant of it was last revoked (ns); 0 = never.
     pub revoked_ns: u64,

@@ -240,17 +240,17 @@ volatile u64 nr_fast_slot_taken;	/* of those, wakeups whose chosen CPU's fast_wa
 volatile u64 nr_fast_left_usersched;	/* CPUs a granted wakeup's scan left out, finding none to take at once, as the user scheduler's (it runs, or waits for it); a light task may be deferred there after all (fast_defer_cpu) */
 volatile u64 nr_fast_left_fast;		/* likewise, left out for a fast-placed task running or waiting there (fast_defer_cpu) */
 volatile u64 nr_fast_left_busy;		/* likewise, running a task whose run had not had slice_min_ns, no hog rule applying (fast_defer_cpu) */
-volatile u64 nr_usersched_ring_wakeups;	/* hand-offs that found the user scheduler blocking in poll() and forced a wake-up (queue_to_user) */
+volatile u64 nr_usersched_ring_wakeups; /* hand-offs that found the user scheduler blocking in poll() and forced a wake-up (queue_to_user) */
 volatile u64 nr_fast_overruns;		/* fast-placed wakeups whose burst reached the budget (RELAY_FAST_OVERRUNS in a row revoke; fast_accounting) */
 volatile u64 nr_fast_revoked;		/* grants revoked: RELAY_FAST_OVERRUNS budget overruns of a task in a row, or over its share (fast_accounting) */
 volatile u64 nr_slots_full;		/* tasks that joined and found no free slot in task_shared: never fast-placed (claim_slot) */
 
 /* State shared with the binary. */
-volatile u64 nr_user_pending; /* written by user space: tasks it holds (count) */
-volatile u64 user_steps;      /* written by user space: engine steps completed (count) */
-volatile u64 nr_pending;      /* entries in `pending` (count) */
-volatile u32 user_stalled;    /* 1 while the stall fallback is active (bool) */
-volatile u32 test_eject;      /* written by user space (--test-eject-after-ms): eject at the next ops.dispatch (bool) */
+volatile u64 nr_user_pending;	/* written by user space: tasks it holds (count) */
+volatile u64 user_steps;	/* written by user space: engine steps completed (count) */
+volatile u64 nr_pending;	/* entries in `pending` (count) */
+volatile u32 user_stalled;	/* 1 while the stall fallback is active (bool) */
+volatile u32 test_eject;	/* written by user space (--test-eject-after-ms): eject at the next ops.dispatch (bool) */
 volatile u32 usersched_blocked; /* set by user space before it blocks in poll() on `queued`, cleared by the hand-off that wakes it (queue_to_user) or by user space after the poll (bool) */
 struct relay_cpu_state cpu_state[RELAY_MAX_CPUS];
 
@@ -2586,8 +2586,9 @@ static void arm_fast_kick(s32 cpu, u64 ns)
  */
 /*
  * @miss and @miss_grant, for `record` (RELAY_REC_FAST_MISS): why a wakeup
- * under a grant of its own was not placed (enum relay_fast_miss; 0: it had
- * none, or it was placed), and the grant word.
+ * under a grant of its own, or since its revoke with no valid grant seen
+ * since, was not placed (enum relay_fast_miss; 0: neither, or it was
+ * placed), and the grant word (the revoked one).
  */
 static bool fast_place(struct task_struct *p, u64 enq_flags, u32 *miss, u64 *miss_grant)
 {

@@ -168,8 +168,8 @@ impl BpfBackend {
     }
 
     /// Blocks until the dispatcher hands over a task or `timeout` passed
-    /// (records already waiting, even one still being written, return at
-    /// once). The dispatcher wakes the ring's poller only while
+    /// (with records already waiting, even one still being written, it
+    /// yields once and returns). The dispatcher wakes the ring's poller only while
     /// `usersched_blocked` is set (`queue_to_user` in main.bpf.c: every
     /// other hand-off is submitted with no wake-up, which would cost an
     /// IRQ-work interrupt each). So the flag is set, then a full fence
@@ -180,19 +180,22 @@ impl BpfBackend {
     /// poll: a running or parked loop takes what comes at its next step.
     /// Nothing is consumed here: [`Backend::receive`] does that. Returns
     /// whether the wait was late: it ran to its timeout although a
-    /// hand-off had taken the flag, owing it a wake-up.
+    /// hand-off had taken the flag, owing it a wake-up, or with records in
+    /// the ring (a wake-up lost). A hand-off at the very edge of the
+    /// timeout counts too.
     pub fn wait_for_tasks(&self, timeout: std::time::Duration) -> Result<bool, BackendError> {
         let blocked = self.blocked_flag();
         blocked.store(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
         if self.queued_bytes() > 0 {
             // A record the last step did not take: one another CPU's
-            // hand-off reserved and has not committed yet (the step found
-            // the ring empty). Not polled: its producer may have read the
-            // flag before it was set, and submit with no wake-up. Yielded,
-            // not spun on: a producer whose (virtual) CPU was preempted in
-            // between commits only when it runs again, and a spinning loop
-            // on a guest's vCPU can keep that from the host.
+            // hand-off reserved and had not committed then (or has
+            // committed since). Not polled: its producer may have read the
+            // flag before it was set, and submit with no wake-up. Yielded
+            // once, so other runnable tasks on this CPU go first (with none,
+            // the dispatcher keeps the loop on its CPU, and it steps again
+            // at once: the producer runs in ops.enqueue, with preemption
+            // off, and commits within microseconds).
             blocked.store(0, Ordering::SeqCst);
             let _ = sched_yield();
             return Ok(false);
@@ -206,7 +209,7 @@ impl BpfBackend {
         // 0: a hand-off took the flag, and forced a wake-up.
         let taken = blocked.swap(0, Ordering::SeqCst) == 0;
         match polled {
-            Ok(ready) => Ok(ready == 0 && taken),
+            Ok(ready) => Ok(ready == 0 && (taken || self.queued_bytes() > 0)),
             Err(Errno::EINTR) => Ok(false),
             Err(errno) => Err(io_error("poll", errno as i32)),
         }

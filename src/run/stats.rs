@@ -537,8 +537,8 @@ pub struct LoopProfile {
     /// (`EngineStats::grants + regrants`).
     pub fast_grants: u64,
     /// Idle waits that ran to their timeout although a hand-off had taken
-    /// the blocked flag, owing the loop a wake-up
-    /// (`BpfBackend::wait_for_tasks`): a wake-up late or lost.
+    /// the blocked flag, owing the loop a wake-up, or with records in the
+    /// ring (`BpfBackend::wait_for_tasks`): a wake-up late or lost.
     pub late_wakeups: u64,
 }
 

@@ -13,9 +13,9 @@
 #    for 3 s (1 ms bursts every 10 ms: granted), then CPU-hungry for 5 s
 #    (30 ms bursts), alongside one nice-0 hog per CPU (guest-tools
 #    share_probe, 8 s). The dispatcher must revoke the grant
-#    (fast_revoked up), unless the policy withdrew it before two overruns
-#    in a row were fast-placed (then the bad wakeups but one were not
-#    fast-placed), and no
+#    (fast_revoked up), unless the policy withdrew it first (then at most
+#    3 overruns, and at most 2 fast placements beyond the good wakeups and
+#    other tasks'), and no
 #    hog may starve: each gets at least half of an even split of the CPUs
 #    among the hogs and burst_shift.
 # 3. The policy's preferred CPU: frames as in 1, twice, with every grant
@@ -78,14 +78,18 @@ sed "s/^share_probe: /relay-note: $RELAY_TEST_NAME: /" /tmp/fast-shares.out >&2
 # first overrun (the burst went on through user space), when the first
 # 30 ms burst was not fast-placed (no CPU for it at that moment), or when
 # a fast-placed one was preempted under its budget. A withdrawn grant
-# leaves nothing to revoke; then at most one bad wakeup (an overrun) was
-# fast-placed. Fast placements beyond the good wakeups are bounded by 2 a
-# second of other tasks' (the stats thread's) over the 8 s, and that one.
+# leaves nothing to revoke, and the task's overrun count stays: a second
+# overrun, of a burst fast-placed before the withdrawal and run on through
+# user space, finds no grant to revoke. So without a revoke: at most 3
+# overruns (those two and one outlier burst of the good phase, a TCG
+# guest's), and at most 2 fast-placed bad wakeups. Fast placements beyond
+# the good wakeups are bounded by 2 a second of other tasks' (the stats
+# thread's) over the 8 s, and those 2.
 good=$(sed -n 's/.*good_wakeups \([0-9]*\).*/\1/p' /tmp/burst.out)
 if [ "$DELTA_fast_revoked" -gt 0 ]; then
 	note "the dispatcher revoked the grant ($DELTA_fast_overruns overruns)"
-elif [ "$DELTA_fast_overruns" -lt 2 ] && [ "$DELTA_fast_placed" -le "$((good + 16 + DELTA_fast_overruns))" ]; then
-	note "no revoke: $DELTA_fast_overruns overrun fast-placed, then the policy withdrew the grant (fast_placed +$DELTA_fast_placed, good wakeups $good)"
+elif [ "$DELTA_fast_overruns" -le 3 ] && [ "$DELTA_fast_placed" -le "$((good + 18))" ]; then
+	note "no revoke: $DELTA_fast_overruns overruns, the policy withdrew the grant first (fast_placed +$DELTA_fast_placed, good wakeups $good)"
 else
 	fail_with_log "burst_shift overran its budget, but no grant was revoked (fast_overruns +$DELTA_fast_overruns, fast_placed +$DELTA_fast_placed, good wakeups $good)"
 fi
