@@ -242,6 +242,7 @@ volatile u64 nr_fast_left_fast;		/* likewise, left out for a fast-placed task ru
 volatile u64 nr_fast_left_busy;		/* likewise, running a task whose run had not had slice_min_ns, no hog rule applying (fast_defer_cpu) */
 volatile u64 nr_usersched_ring_wakeups; /* hand-offs that found the user scheduler blocking in poll() and forced a wake-up (queue_to_user) */
 volatile u64 nr_fast_overruns;		/* fast-placed wakeups whose burst reached the budget (RELAY_FAST_OVERRUNS in a row revoke; fast_accounting) */
+volatile u64 nr_fast_resumes;		/* tasks a local fast placement preempted, put back in their CPU's local DSQ with the slice they had left, not handed to user space (resume_fast_preempted) */
 volatile u64 nr_fast_revoked;		/* grants revoked: RELAY_FAST_OVERRUNS budget overruns of a task in a row, or over its share (fast_accounting) */
 volatile u64 nr_slots_full;		/* tasks that joined and found no free slot in task_shared: never fast-placed (claim_slot) */
 
@@ -278,6 +279,7 @@ static u8 higher_class_on[RELAY_MAX_CPUS];	 /* a realtime or deadline task runs 
 static u8 kicked_for_usersched[RELAY_MAX_CPUS];	 /* wake_usersched -> ops.dispatch: this CPU was kicked for it (bool) */
 static u8 fast_on[RELAY_MAX_CPUS];		 /* the CPU runs a fast-placed task (bool, see fast_place) */
 static s32 fast_waiting[RELAY_MAX_CPUS];	 /* pid of a fast-placed task waiting in this CPU's DSQ, 0 = none (see fast_place) */
+static s32 fast_preempting[RELAY_MAX_CPUS];	 /* pid of the task a local fast placement preempts on this CPU, until its ops.stopping(); 0 = none (resume_fast_preempted) */
 static u8 fast_waiting_deferred[RELAY_MAX_CPUS]; /* the task fast_waiting names was deferred (bool: take_fast_waiter may move it) */
 static bool relay_active;			 /* between ops.init and ops.exit: kfuncs that need the scheduler may run (bool) */
 /*
@@ -445,6 +447,8 @@ struct task_ctx {
 	u8 fast_hog;	      /* its current fast-placed run preempted a CPU hog by the hog rule (fast_hog_rule) */
 	u8 fast_overruns;     /* its fast-placed wakeups in a row whose burst reached the budget (count; fast_accounting) */
 	u8 revoke_unseen;     /* its grant was revoked, and no wakeup has found a valid grant since (bool; for `record`) */
+	u8 fast_preempted;    /* its run just ended, preempted by a local fast placement (bool; relay_stopping -> resume_fast_preempted) */
+	u64 slice_end_ns;     /* when its current run's slice ends, 0 = ended or taken back (ns; relay_running, relay_tick) */
 	u32 slot;	      /* its slot in task_shared + 1; 0 = none (claim_slot) */
 };
 
@@ -2590,6 +2594,20 @@ static void arm_fast_kick(s32 cpu, u64 ns)
  * since, was not placed (enum relay_fast_miss; 0: neither, or it was
  * placed), and the grant word (the revoked one).
  */
+/*
+ * A local fast placement preempts what runs on @cpu (see
+ * resume_fast_preempted()). The enqueue holds @cpu's runqueue lock, so the
+ * task relay_running() last named there is the one its ops.stopping() will
+ * be called for.
+ */
+static void mark_fast_preempting(s32 cpu)
+{
+	struct relay_cpu_state *st = cpu_state_of(cpu);
+
+	if (st && cpu >= 0 && cpu < RELAY_MAX_CPUS)
+		WRITE_ONCE(fast_preempting[cpu & (RELAY_MAX_CPUS - 1)], READ_ONCE(st->current_pid));
+}
+
 static bool fast_place(struct task_struct *p, u64 enq_flags, u32 *miss, u64 *miss_grant)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
@@ -2673,6 +2691,8 @@ static bool fast_place(struct task_struct *p, u64 enq_flags, u32 *miss, u64 *mis
 		 * before ops.dispatch() is asked, so the task is next as from
 		 * its own DSQ; a CPU a higher class holds was left out.
 		 */
+		if (running)
+			mark_fast_preempting(cpu);
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, grant_budget_ns(grant),
 				   enq_flags | (running ? SCX_ENQ_PREEMPT : 0));
 		__sync_fetch_and_add(&nr_fast_local, 1);
@@ -2797,6 +2817,45 @@ static void fast_accounting(struct task_struct *p, struct task_ctx *tctx, u64 ra
 		     (s32)(budget / 1000), budget_over ? RELAY_REVOKE_BUDGET : RELAY_REVOKE_SHARE);
 }
 
+static bool yields_to_waiting(struct task_struct *p, s32 cpu, u64 ran);
+
+/*
+ * A task that a local fast placement preempted. SCX_ENQ_PREEMPT zeroes the
+ * slice of what runs (ext.c local_dsq_post_enq()), and put_prev_task_scx()
+ * then gives a task with no slice left to ops.enqueue() as if its slice
+ * had run out. Handed to user space, that cost a hand-off, a decision and a
+ * user scheduler run per fast-placed wakeup (under cyclictest about one
+ * per wakeup: docs/performance.md). Its decision still holds, so it goes
+ * back into its CPU's local DSQ, behind the fast-placed task (a preempting
+ * insert goes to the head), with the slice it had left and its key as it
+ * was: it runs on as if the fast-placed run had been an interrupt. It is
+ * handed to user space as before when it would yield at a tick now
+ * (yields_to_waiting(): the user scheduler or overdue work waits for this
+ * CPU, a lower key waits, ...; a tick that yields takes the slice back:
+ * slice_end_ns), or with less than slice_min_ns / 4 left. A non-local
+ * placement preempts with a kick, and its task waits in the CPU's own
+ * DSQ, which a local insert would jump: its preempted task goes to user
+ * space.
+ */
+static bool resume_fast_preempted(struct task_struct *p, struct task_ctx *tctx, u64 enq_flags)
+{
+	s32 cpu = scx_bpf_task_cpu(p);
+	u64 now;
+
+	if (!tctx->fast_preempted)
+		return false;
+	tctx->fast_preempted = 0;
+	now = bpf_ktime_get_ns();
+	if (!tctx->slice_end_ns || tctx->slice_end_ns < now + slice_min_ns / 4)
+		return false;
+	if (cpu < 0 || cpu >= RELAY_MAX_CPUS || yields_to_waiting(p, cpu, tctx->stop_ts - tctx->start_ts))
+		return false;
+	__sync_fetch_and_add(&tctx->generation, 2);
+	scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, tctx->slice_end_ns - now, enq_flags);
+	__sync_fetch_and_add(&nr_fast_resumes, 1);
+	return true;
+}
+
 void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx;
@@ -2877,6 +2936,8 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
 		__sync_fetch_and_add(&nr_kernel_dispatches, 1);
 		return;
 	}
+	if (tctx && resume_fast_preempted(p, tctx, enq_flags))
+		return;
 	if (fast_place(p, enq_flags, &miss, &miss_grant))
 		return;
 	/* Before the hand-off, whose failure dispatches it in the kernel. */
@@ -3005,6 +3066,12 @@ static void keep_ext_server(struct pending_walk *walk, bool served)
 static void grant_unbounded_slice(struct task_struct *p, s32 cpu);
 static u64 kept_slice(s32 cpu);
 
+/* When @p's slice, as set now, ends (an unbounded one counts as slice_ns: see resume_fast_preempted()). */
+static void note_slice_end(const struct task_struct *p, struct task_ctx *tctx, u64 now)
+{
+	tctx->slice_end_ns = now + (p->scx.slice == SCX_SLICE_INF ? slice_ns : p->scx.slice);
+}
+
 /*
  * What this CPU runs next: decisions are applied first (up to the free
  * slots), then, if the user side stalled, pending tasks are dispatched here
@@ -3083,7 +3150,11 @@ void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 	 */
 	served = served_by_ext_server();
 	if (prev && (prev->scx.flags & SCX_TASK_QUEUED)) {
+		struct task_ctx *ptctx = lookup_task_ctx(prev);
+
 		scx_bpf_task_set_slice(prev, served ? slice_min_ns : kept_slice(cpu));
+		if (ptctx)
+			note_slice_end(prev, ptctx, now);
 		goto out;
 	}
 	walk.kind = WALK_KEEPALIVE;
@@ -3185,6 +3256,8 @@ void BPF_STRUCT_OPS(relay_running, struct task_struct *p)
 	record_event(RELAY_REC_RUNNING, p, cpu, p->scx.dsq_vtime, 0, is_usersched(p));
 	arm_tickless_check(false);
 	if (cpu >= 0 && cpu < RELAY_MAX_CPUS) {
+		/* What a fast placement preempted here has stopped (relay_stopping). */
+		WRITE_ONCE(fast_preempting[cpu & (RELAY_MAX_CPUS - 1)], 0);
 		WRITE_ONCE(cpu_started_ns[cpu & (RELAY_MAX_CPUS - 1)], now);
 		WRITE_ONCE(cpu_burst_start[cpu & (RELAY_MAX_CPUS - 1)], now);
 		WRITE_ONCE(cpu_running_key[cpu & (RELAY_MAX_CPUS - 1)], is_usersched(p) ? 0 : p->scx.dsq_vtime);
@@ -3220,6 +3293,10 @@ void BPF_STRUCT_OPS(relay_running, struct task_struct *p)
 	/* A fast-placed run keeps its budget for a slice (fast_place). */
 	if (tickless && !(tctx && tctx->fast_grant))
 		grant_unbounded_slice(p, cpu);
+	if (tctx) {
+		tctx->fast_preempted = 0;
+		note_slice_end(p, tctx, now);
+	}
 }
 
 /* Account the CPU time of the run that ends. */
@@ -3230,11 +3307,17 @@ void BPF_STRUCT_OPS(relay_stopping, struct task_struct *p, bool runnable)
 	struct relay_task_shared *sh;
 	struct task_ctx *tctx;
 	s32 cpu = scx_bpf_task_cpu(p);
+	bool fast_preempted = false;
 
 	if (st)
 		st->current_pid = 0;
-	if (cpu >= 0 && cpu < RELAY_MAX_CPUS)
+	if (cpu >= 0 && cpu < RELAY_MAX_CPUS) {
 		WRITE_ONCE(fast_on[cpu & (RELAY_MAX_CPUS - 1)], 0);
+		if (READ_ONCE(fast_preempting[cpu & (RELAY_MAX_CPUS - 1)]) == p->pid) {
+			WRITE_ONCE(fast_preempting[cpu & (RELAY_MAX_CPUS - 1)], 0);
+			fast_preempted = true;
+		}
+	}
 	if (tickless) {
 		u8 *unbounded = MEMBER_VPTR(unbounded_on, [scx_bpf_task_cpu(p)]);
 
@@ -3247,6 +3330,7 @@ void BPF_STRUCT_OPS(relay_stopping, struct task_struct *p, bool runnable)
 	tctx = lookup_task_ctx(p);
 	if (!tctx)
 		return;
+	tctx->fast_preempted = fast_preempted && runnable && !is_usersched(p);
 	tctx->stop_ts = now;
 	if (tctx->start_ts && now > tctx->start_ts)
 		ran = now - tctx->start_ts;
@@ -3354,13 +3438,19 @@ static bool pinned_waiter_displaces(struct task_struct *p, s32 cpu)
  */
 static bool should_yield(struct task_struct *p, s32 cpu, u64 ran)
 {
+	return scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL_ON | cpu) || yields_to_waiting(p, cpu, ran);
+}
+
+/* should_yield() but for the local DSQ (also asked by resume_fast_preempted()). */
+static bool yields_to_waiting(struct task_struct *p, s32 cpu, u64 ran)
+{
 	u8 *req = MEMBER_VPTR(age_request, [cpu]);
 	struct task_ctx *tctx = lookup_task_ctx(p);
 	/* Its weight now, at its cgroups' share as of its last hand-off. */
 	u64 weight = shared_weight(task_weight(p), tctx && tctx->cg_share ? tctx->cg_share : CG_SHARE_ONE);
 	u64 head;
 
-	if ((req && READ_ONCE(*req)) || scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL_ON | cpu) || kthread_waits_for(cpu))
+	if ((req && READ_ONCE(*req)) || kthread_waits_for(cpu))
 		return true;
 	/*
 	 * The user scheduler needs one CPU, not all: usersched_cpu (its last
@@ -3609,8 +3699,10 @@ void BPF_STRUCT_OPS(relay_tick, struct task_struct *p)
 	if (!tctx)
 		return;
 	ran = bpf_ktime_get_ns() - tctx->start_ts;
-	if (ran >= slice_min_ns && (should_yield(p, cpu, ran) || unbounded_run_over(cpu, ran)))
+	if (ran >= slice_min_ns && (should_yield(p, cpu, ran) || unbounded_run_over(cpu, ran))) {
 		scx_bpf_task_set_slice(p, 0);
+		tctx->slice_end_ns = 0;
+	}
 }
 
 /* The task's CPU mask changed: a decision made before is stale (decision_dsq). */

@@ -124,6 +124,10 @@ pub struct Metrics {
     )]
     pub fast_hog_preempts: u64,
     #[stat(
+        desc = "Tasks a local fast placement preempted, put back at once with the slice they had left (no hand-off)"
+    )]
+    pub fast_resumes: u64,
+    #[stat(
         desc = "Of the fast placements, light tasks queued with no kick behind a task short of the minimum slice, or on the user scheduler's CPU (none idle or preemptible)"
     )]
     pub fast_deferred: u64,
@@ -213,6 +217,7 @@ impl From<&StatsLine> for Metrics {
             fast_preempts,
             fast_local,
             fast_hog_preempts,
+            fast_resumes,
             fast_deferred,
             fast_usersched_target,
             fast_timer_kicks,
@@ -267,6 +272,7 @@ impl From<&StatsLine> for Metrics {
             fast_preempts,
             fast_local,
             fast_hog_preempts,
+            fast_resumes,
             fast_deferred,
             fast_usersched_target,
             fast_timer_kicks,
@@ -343,6 +349,7 @@ impl Metrics {
             fast_preempts: d(n.fast_preempts, e.fast_preempts),
             fast_local: d(n.fast_local, e.fast_local),
             fast_hog_preempts: d(n.fast_hog_preempts, e.fast_hog_preempts),
+            fast_resumes: d(n.fast_resumes, e.fast_resumes),
             fast_deferred: d(n.fast_deferred, e.fast_deferred),
             fast_usersched_target: d(n.fast_usersched_target, e.fast_usersched_target),
             fast_timer_kicks: d(n.fast_timer_kicks, e.fast_timer_kicks),
@@ -452,6 +459,7 @@ impl From<&Metrics> for StatsLine {
             fast_preempts,
             fast_local,
             fast_hog_preempts,
+            fast_resumes,
             fast_deferred,
             fast_usersched_target,
             fast_timer_kicks,
@@ -511,6 +519,7 @@ impl From<&Metrics> for StatsLine {
                     fast_preempts,
                     fast_local,
                     fast_hog_preempts,
+                    fast_resumes,
                     fast_deferred,
                     fast_usersched_target,
                     fast_timer_kicks,

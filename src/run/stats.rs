@@ -223,6 +223,10 @@ bss_counters! {
         /// hog rule, `fast_cpu` in src/bpf/main.bpf.c). Always 0 with
         /// `--no-preempt-hogs`.
         fast_hog_preempts: "fast hog preempts" <- nr_fast_hog_preempts,
+        /// Tasks a local fast placement preempted that went back into
+        /// their CPU's local DSQ with the slice they had left, not through
+        /// user space (`resume_fast_preempted` in src/bpf/main.bpf.c).
+        fast_resumes: "fast resumes" <- nr_fast_resumes,
         /// Of the fast placements, those deferred: no CPU was idle or
         /// preemptible, so a light task was queued with no kick behind a
         /// task whose run had not had the minimum slice (`fast_place` in
@@ -721,6 +725,7 @@ mod tests {
                     fast_preempts: 33,
                     fast_local: 49,
                     fast_hog_preempts: 39,
+                    fast_resumes: 53,
                     fast_deferred: 41,
                     fast_usersched_target: 48,
                     fast_timer_kicks: 43,
@@ -753,7 +758,7 @@ mod tests {
             line.to_string(),
             "queued 10 voided 22 | dispatched user 7 kernel 2 fallback 1 rescued 8 aged 20 overdue 4 keepalive 2 reenqueued 24 | bounced 3 \
              stale 4 vtime clamped 21 congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 cgroup unresolved 27 | page faults 6 loop allocs 23 | dispatch calls 11 \
-             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 ring wakeups 51 served empty 28 stranded moved 29 unbounded runs 30 unbounded kicks 31 usersched hog preempts 38 fast placed 32 fast preempts 33 fast local 49 fast hog preempts 39 fast deferred 41 fast usersched target 48 fast timer kicks 43 fast moved 42 fast unplaced 40 fast slot taken 44 fast left usersched 45 fast left fast 46 fast left busy 47 fast preferred 37 fast overruns 50 fast revoked 34 slots full 35 | steps 16 empty 17 received 18 fast grants 36 late wakeups 52 | cpu_ns 19"
+             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 ring wakeups 51 served empty 28 stranded moved 29 unbounded runs 30 unbounded kicks 31 usersched hog preempts 38 fast placed 32 fast preempts 33 fast local 49 fast hog preempts 39 fast resumes 53 fast deferred 41 fast usersched target 48 fast timer kicks 43 fast moved 42 fast unplaced 40 fast slot taken 44 fast left usersched 45 fast left fast 46 fast left busy 47 fast preferred 37 fast overruns 50 fast revoked 34 slots full 35 | steps 16 empty 17 received 18 fast grants 36 late wakeups 52 | cpu_ns 19"
         );
         assert!(!line.to_string().contains('\n'));
         let without_probe = StatsLine { loop_allocs: None, ..line };

@@ -26,7 +26,10 @@
 # took runs when the timer preempts the hog). Some placements at once must
 # have gone straight into the local DSQ of the wakeup's own CPU, with no
 # kick (fast_local > 0: cyclictest's threads are pinned, and the timer that
-# wakes one fires on its CPU). fast_moved (a deferred task another CPU took
+# wakes one fires on its CPU). With --fast-path some hogs such a local
+# placement preempted must have gone back into their CPU's local DSQ with
+# the slice they had left, not through user space (fast_resumes > 0,
+# main.bpf.c resume_fast_preempted). fast_moved (a deferred task another CPU took
 # over), fast_usersched_target (deferrals onto the user scheduler's CPU),
 # and the unplaced wakeups with why scans left CPUs out are noted, not
 # asserted. Each run
@@ -57,7 +60,7 @@ hogs_and_cyclictest() {
 	cat "$measuring/schedstat" >/tmp/ss1
 	wait "$ct" || fail_with_log "$1: cyclictest failed: $(tail -n 3 /tmp/ct.out | tr '\n' ' ')"
 	workload_ended "$1"
-	workload_deltas "$1" usersched_kicked usersched_hog_preempts fast_placed fast_local fast_hog_preempts fast_deferred fast_usersched_target fast_timer_kicks fast_moved fast_unplaced fast_slot_taken fast_left_usersched fast_left_fast fast_left_busy
+	workload_deltas "$1" queued usersched_kicked usersched_hog_preempts fast_placed fast_local fast_hog_preempts fast_resumes fast_deferred fast_usersched_target fast_timer_kicks fast_moved fast_unplaced fast_slot_taken fast_left_usersched fast_left_fast fast_left_busy
 	wait "$hogs" || fail_with_log "$1: stress-ng failed: $(tail -n 3 /tmp/hogs.out | tr '\n' ' ')"
 	# The mean of its threads' averages.
 	avg=$(awk '/^# Avg Latencies:/ { for (i = 4; i <= NF; i++) { s += $i; n++ } } END { if (n) printf "%d", s / n }' /tmp/ct.out)
@@ -90,5 +93,8 @@ start_relay -- --stats 1 --fast-path
 hogs_and_cyclictest "deadline --fast-path, cyclictest beside $N hogs"
 [ "$DELTA_fast_hog_preempts" -gt 0 ] ||
 	fail_with_log "with --fast-path: no fast placement preempted a hog by the hog rule ($DELTA_fast_placed placed)"
+[ "$DELTA_fast_resumes" -gt 0 ] ||
+	fail_with_log "with --fast-path: no hog a local fast placement preempted went back with its slice left ($DELTA_fast_local local placements, $DELTA_queued hand-offs)"
+note "with --fast-path: $DELTA_fast_resumes preempted hogs put back with their slice left, $DELTA_queued hand-offs to user space, $DELTA_fast_local local placements"
 stop_relay
 pass

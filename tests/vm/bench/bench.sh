@@ -347,7 +347,14 @@ interrupt_rates() {
 }
 
 run_latency() {
+	a=$(relay_status)
 	latency_load
+	b=$(relay_status)
+	# scx_relay's user decisions during the load (all tasks'), and the
+	# tasks a fast placement preempted that went back with their slice
+	# left instead (none for EEVDF or scx_rustland: no status).
+	emit_delta_at metrics.dispatched_user lat_user_decisions
+	emit_delta_at metrics.fast_resumes lat_fast_resumes
 	awk -v limit="$HIST_US" '
 		# Zero-padded numbers: busybox awk reads a leading 0 as octal.
 		function dec(s) { sub(/^0+/, "", s); return s + 0 }
@@ -601,6 +608,7 @@ run_profile() {
 	emit_delta_at metrics.fast_left_usersched wake_fast_left_usersched
 	emit_delta_at metrics.fast_left_fast wake_fast_left_fast
 	emit_delta_at metrics.fast_left_busy wake_fast_left_busy
+	emit_delta_at metrics.fast_resumes wake_fast_resumes
 	emit_delta_at metrics.fast_overruns wake_fast_overruns
 	emit_delta_at metrics.fast_revoked wake_fast_revoked
 	emit_delta_at metrics.fast_grants wake_fast_grants

@@ -87,6 +87,16 @@ const ROWS: &[Row] = &[
         metric: Metric::Raw("lat_irq_all_s"),
         better: Better::Neither,
     },
+    Row {
+        label: "during cyclictest: user decisions per run of its thread",
+        metric: Metric::Per("lat_user_decisions", "lat_wait_runs", 1.0),
+        better: Better::Lower,
+    },
+    Row {
+        label: "during cyclictest: preempted tasks put back with their slice left",
+        metric: Metric::Raw("lat_fast_resumes"),
+        better: Better::Neither,
+    },
     Row { label: "60 Hz frames: vsyncs missed under load", metric: Metric::Raw("frame_missed"), better: Better::Lower },
     Row { label: "60 Hz frames: frame time p50 (ms)", metric: Metric::Raw("frame_p50_ms"), better: Better::Lower },
     Row { label: "60 Hz frames: frame time p99 (ms)", metric: Metric::Raw("frame_p99_ms"), better: Better::Lower },
@@ -298,6 +308,11 @@ const WAKEUP_ROWS: &[Row] = &[
     Row {
         label: "during the load: CPUs a scan finding none left out, their task short of the minimum slice",
         metric: Metric::Raw("wake_fast_left_busy"),
+        better: Better::Neither,
+    },
+    Row {
+        label: "during the load: preempted tasks put back with their slice left, not handed to user space",
+        metric: Metric::Raw("wake_fast_resumes"),
         better: Better::Neither,
     },
     Row {
