@@ -88,6 +88,7 @@ impl Machine {
         self.tasks[id as usize].fast.run_grant = None;
         self.fast_waiting_done(id);
         let t = &mut self.tasks[id as usize];
+        t.resumed = false;
         t.generation += 1;
         if self.fallback_mode {
             self.counters.fallback_dispatches += 1;
@@ -494,12 +495,21 @@ impl Machine {
         if t.slice_left <= self.now - since {
             return Some(true);
         }
-        let ran = self.now.saturating_sub(t.start_ts);
+        let ran = self.now.saturating_sub(t.run_started());
         if ran < self.slice_min_ns {
             return None;
         }
+        self.yields_to_waiting(cpu, id, ran).then_some(false)
+    }
+
+    /// The early yield of [`Machine::tick_wants_yield`] for task `id` on
+    /// `cpu` after a run of `ran` ns (the BPF's `yields_to_waiting`, also
+    /// asked when a task a local fast placement preempted would resume:
+    /// [`Machine::preempt`]).
+    fn yields_to_waiting(&self, cpu: u32, id: TaskId, ran: u64) -> bool {
+        let t = &self.tasks[id as usize];
         if cpu == self.user.last_cpu && self.user_wants_cpu() && self.user.kicked.is_none() {
-            return Some(false);
+            return true;
         }
         let key = t.vtime.saturating_add(ran.saturating_mul(WEIGHT_DEFAULT) / t.weight.max(1));
         let own = self.cpus[cpu as usize].dsq.head_vtime();
@@ -507,7 +517,7 @@ impl Machine {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        (lowest.is_some_and(|k| k < key) || self.pinned_waiter_displaces(cpu, id)).then_some(false)
+        lowest.is_some_and(|k| k < key) || self.pinned_waiter_displaces(cpu, id)
     }
 
     /// Whether the task at the head of `cpu`'s own queue may run on `cpu`
@@ -532,13 +542,39 @@ impl Machine {
         })
     }
 
-    /// Task `id` lost `cpu` at the end of its slice: it is runnable again and
-    /// goes back through user space.
+    /// Task `id` lost `cpu` at the end of its slice, or for a task that
+    /// came first: it is runnable again and goes back through user space.
+    /// But a task a local fast placement preempted (the BPF's
+    /// `resume_fast_preempted`) goes back into the CPU's own queue with its
+    /// key and the slice it had left,
+    /// unless it has less than `slice_min_ns / 4` left or would yield at a
+    /// tick now ([`Machine::yields_to_waiting`]). Its resumed run goes on
+    /// with the runs before it ([`crate::tasks::SimTask::resumed_ran`]).
     fn preempt(&mut self, id: TaskId, cpu: u32) {
         self.counters.preemptions += 1;
+        // Behind the fast-placed run that preempted it (the BPF's local
+        // DSQ has that task first; the model queues it, and a task queued
+        // below it may have started instead).
+        let behind_fast = matches!(self.cpus[cpu as usize].state,
+            CpuState::Task { task, .. } if self.tasks[task as usize].fast.run_grant.is_some());
+        let local = self.cpus[cpu as usize].fast_preempting.take() == Some(id) && behind_fast;
+        let ran = self.now.saturating_sub(self.tasks[id as usize].run_started());
+        let resumes = local
+            && self.tasks[id as usize].slice_left >= self.slice_min_ns / 4
+            && !self.yields_to_waiting(cpu, id, ran);
         self.stopped(id, cpu, true);
         let t = &mut self.tasks[id as usize];
         t.runnable_since = self.now;
+        if resumes {
+            self.counters.fast_resumes += 1;
+            t.resumed_ran = ran;
+            t.resumed = true;
+            t.fast.run_grant = None;
+            t.generation += 1;
+            let vtime = t.vtime;
+            self.insert(QueueId::Local(cpu), id, vtime);
+            return;
+        }
         t.slice_left = 0;
         self.enqueue(id, cpu, false);
     }

@@ -118,6 +118,9 @@ impl Machine {
     /// at every stop, the fast path's accounting (see
     /// [`Machine::fast_accounting`]).
     pub(crate) fn stopped(&mut self, id: TaskId, cpu: u32, runnable: bool) {
+        if self.cpus[cpu as usize].fast_preempting == Some(id) {
+            self.cpus[cpu as usize].fast_preempting = None;
+        }
         let t = &self.tasks[id as usize];
         let run = self.now.saturating_sub(t.start_ts);
         if let Some(slot) = find_slot(self.task_shared.slots(), t.pid) {
@@ -238,7 +241,7 @@ impl Machine {
         }
         slot.nr_fast_runs.store(slot.nr_fast_runs.load(Relaxed).wrapping_add(1), Relaxed);
         let weight = placement_weight(place).min(t.weight);
-        self.place_fast(id, at, grant, weight);
+        self.place_fast(id, at, cpu, grant, weight);
         true
     }
 
@@ -328,8 +331,8 @@ impl Machine {
                 continue;
             }
             if !(self.cpu_ran_slice_min(c) || self.fast_hog_rule(light, c)) {
-                if light && deferral.is_none_or(|(started, _)| task.start_ts < started) {
-                    deferral = Some((task.start_ts, c));
+                if light && deferral.is_none_or(|(started, _)| task.run_started() < started) {
+                    deferral = Some((task.run_started(), c));
                 }
                 continue;
             }
@@ -338,8 +341,8 @@ impl Machine {
             if c == home {
                 return Some(FastCpu::Now(c));
             }
-            if best.is_none_or(|(started, _)| task.start_ts < started) {
-                best = Some((task.start_ts, c));
+            if best.is_none_or(|(started, _)| task.run_started() < started) {
+                best = Some((task.run_started(), c));
             }
         }
         match (best, deferral) {
@@ -383,7 +386,7 @@ impl Machine {
     /// the guest.)
     pub(crate) fn cpu_ran_slice_min(&self, cpu: u32) -> bool {
         let CpuState::Task { task, .. } = self.cpus[cpu as usize].state else { return false };
-        self.now.saturating_sub(self.tasks[task as usize].start_ts) >= self.slice_min_ns
+        self.now.saturating_sub(self.tasks[task as usize].run_started()) >= self.slice_min_ns
     }
 
     /// Whether task `id` is light (the BPF's `light` in `fast_place`): its
@@ -424,7 +427,7 @@ impl Machine {
     /// deferred, neither a preempt nor a hog run). Its run is
     /// fast-placed until it next stops, and its wakeup (`burst_grant`)
     /// until its next wakeup or an overrun.
-    pub(crate) fn place_fast(&mut self, id: TaskId, at: FastCpu, grant: u64, weight: u64) {
+    pub(crate) fn place_fast(&mut self, id: TaskId, at: FastCpu, from: u32, grant: u64, weight: u64) {
         let cpu = at.cpu();
         let heads = [self.cpus[cpu as usize].dsq.head_vtime(), self.shared.head_vtime(), Some(self.vtime_now)];
         let key = heads.into_iter().flatten().min().unwrap_or(0).saturating_sub(FAST_KEY_LEAD);
@@ -445,8 +448,12 @@ impl Machine {
         }
         match self.cpus[cpu as usize].state {
             CpuState::Idle => self.kick(cpu),
-            CpuState::Task { .. } => {
+            CpuState::Task { task, .. } => {
                 self.counters.fast_preempts += 1;
+                if cpu == from {
+                    // Local: the preempted task may resume (Machine::preempt).
+                    self.cpus[cpu as usize].fast_preempting = Some(task);
+                }
                 if !self.cpu_ran_slice_min(cpu) {
                     self.counters.fast_hog_preempts += 1;
                     self.tasks[id as usize].fast.hog_run = true;
@@ -460,7 +467,9 @@ impl Machine {
     /// The fast path's preempt kick reaches `cpu`: the running task stops
     /// now (`SCX_KICK_PREEMPT` zeroes its slice; it is enqueued again, not
     /// as a wakeup) and the CPU dispatches, which serves its queues first
-    /// while the fast-placed task waits. Nothing happens if no fast-placed
+    /// while the fast-placed task waits. A task a local placement preempts
+    /// (the BPF's `SCX_ENQ_PREEMPT`, no kick) keeps what is left of its
+    /// slice here: [`Machine::preempt`] may put it back with it. Nothing happens if no fast-placed
     /// task waits there any more (it started: the kick's purpose is
     /// served), or if the running task's burst ends at this instant (that
     /// event dispatches).
@@ -478,7 +487,9 @@ impl Machine {
             return Ok(());
         }
         self.account(cpu, task, since);
-        self.tasks[task as usize].slice_left = 0;
+        if self.cpus[cpu as usize].fast_preempting != Some(task) {
+            self.tasks[task as usize].slice_left = 0;
+        }
         self.dispatch(cpu, Prev::Task(task))
     }
 
@@ -492,7 +503,7 @@ impl Machine {
         // Not before now: a task on the user scheduler's CPU, the
         // deferral's last target, may have had its slice_min already (the
         // BPF's defer_ns of 1).
-        let at = self.tasks[task as usize].start_ts.saturating_add(self.slice_min_ns).max(self.now);
+        let at = self.tasks[task as usize].run_started().saturating_add(self.slice_min_ns).max(self.now);
         self.cpus[cpu as usize].fast_kick_timer = Some(at);
         self.events.push(at, Event::FastKickTimer(cpu));
     }
@@ -659,6 +670,7 @@ pub mod bench {
             t.fast.burst_grant = None;
             t.fast.wait_cpu = None;
             m.cpus[cpu as usize].fast_kick_timer = None;
+            m.cpus[cpu as usize].fast_preempting = None;
             m.events.pop();
             Some(cpu)
         }
@@ -720,6 +732,68 @@ mod tests {
         assert_eq!(m.cpus[0].fast_waiting, None);
         // CPU 0 runs a fast-placed task: not a candidate any more.
         assert_eq!(m.pick_fast_cpu(p, 0, None), Some(FastCpu::Now(1)));
+    }
+
+    /// A task that a local fast placement (on the woken task's own CPU)
+    /// preempts goes back into that CPU's queue with its key and the slice
+    /// it had left, and runs there when the fast-placed run ends, never
+    /// through user space (the BPF's `resume_fast_preempted`).
+    /// One that would yield at a tick now (a lower key waits), or one a
+    /// placement on another CPU preempts, goes to user space.
+    #[test]
+    fn a_locally_preempted_task_resumes_with_its_slice_left() {
+        let mut m = saturated(2);
+        let p = 2;
+        let pid = m.tasks[p as usize].pid;
+        slot(&m, p).publish(pid, Some(FastGrant::new(300_000)));
+        let (key, started) = (m.tasks[0].vtime, m.tasks[0].start_ts);
+        let left = m.tasks[0].slice_left - (m.now - started);
+        m.wake(p); // its CPU is 0: hog 0 is preempted locally
+        assert_eq!(m.cpus[0].fast_preempting, Some(0));
+        m.on_fast_kick(0).unwrap();
+        assert_eq!(m.tasks[p as usize].state, TaskState::Running(0));
+        assert_eq!(m.tasks[0].state, TaskState::Queued(QueueId::Local(0)), "not handed to user space");
+        assert_eq!((m.tasks[0].slice_left, m.tasks[0].vtime), (left, key));
+        assert!(m.channels.queued.is_empty());
+        assert_eq!((m.counters.fast_resumes, m.counters.preemptions, m.cpus[0].fast_preempting), (1, 1, None));
+        m.verify().unwrap();
+        // The fast-placed run ends (its task sleeps): hog 0, the lowest key
+        // in CPU 0's queues, runs next there.
+        m.now += 100_000;
+        m.account(0, p, m.now - 100_000);
+        m.stopped(p, 0, false);
+        m.tasks[p as usize].state = TaskState::Sleeping;
+        m.cpus[0].state = CpuState::Idle;
+        m.dispatch(0, Prev::None).unwrap();
+        assert_eq!(m.tasks[0].state, TaskState::Running(0));
+        assert_eq!(m.tasks[0].slice_left, left);
+        // Its run goes on with the one before, for the tick and the scans:
+        // started at `started`, less the fast-placed run's 100 us.
+        assert_eq!(m.tasks[0].run_started(), started + 100_000);
+
+        // A lower key than hog 0's advanced by its 2 ms run waits in the
+        // shared queue: the preempted hog yields to it.
+        let mut m = saturated(2);
+        slot(&m, p).publish(pid, Some(FastGrant::new(300_000)));
+        m.insert(QueueId::Shared, 1, 1_000);
+        m.tasks[1].state = TaskState::Running(1); // (only its queue entry is wanted)
+        m.wake(p);
+        m.on_fast_kick(0).unwrap();
+        assert_eq!(m.tasks[p as usize].state, TaskState::Running(0));
+        assert_eq!(m.tasks[0].state, TaskState::InUser);
+        assert_eq!(m.counters.fast_resumes, 0);
+
+        // Hog 0 just started (it may not be preempted yet): placed on CPU 1,
+        // not its own, with a kick, and hog 1 goes to user space.
+        let mut m = saturated(2);
+        slot(&m, p).publish(pid, Some(FastGrant::new(300_000)));
+        m.tasks[0].start_ts = m.now;
+        m.wake(p);
+        assert_eq!(m.tasks[p as usize].state, TaskState::Queued(QueueId::Local(1)));
+        assert_eq!((m.cpus[0].fast_preempting, m.cpus[1].fast_preempting), (None, None));
+        m.on_fast_kick(1).unwrap();
+        assert_eq!(m.tasks[1].state, TaskState::InUser);
+        assert_eq!(m.counters.fast_resumes, 0);
     }
 
     /// Its own CPU first if idle (and no fast task waits there), else an

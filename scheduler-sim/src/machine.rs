@@ -143,6 +143,12 @@ pub(crate) struct Cpu {
     /// task's `start_ts`, which a burst that ends with the task staying
     /// does not change); the ticks until then pass it by.
     pub(crate) late_tick_for: Option<(TaskId, u64)>,
+    /// The task a local fast placement (on the woken task's own CPU)
+    /// preempts here, from the placement until that task stops (the BPF's
+    /// `fast_preempting`): [`Machine::on_fast_kick`] leaves it the slice
+    /// it had left, and [`Machine::preempt`] may put it back in this CPU's
+    /// queue.
+    pub(crate) fast_preempting: Option<TaskId>,
 }
 
 /// Aging's per-CPU state (the BPF's `age_request[]`, `aged_last[]`, and the
@@ -223,6 +229,10 @@ pub(crate) struct Counters {
     /// the shared queue took from another CPU's queue (`take_fast_waiter`
     /// in `relay_dispatch`).
     pub(crate) fast_moved: u64,
+    /// Tasks a local fast placement preempted that went back to their
+    /// CPU's kernel local DSQ with the slice they had left (in
+    /// `preemptions`, never handed to user space).
+    pub(crate) fast_resumes: u64,
     /// Fast-placed wakeups whose burst reached the budget.
     pub(crate) fast_overruns: u64,
     /// Fast-path grants revoked for an overrun.
@@ -404,6 +414,7 @@ impl Machine {
                 fast_waiting_deferred: false,
                 free_since: None,
                 late_tick_for: None,
+                fast_preempting: None,
             })
             .collect();
         Self {
@@ -973,6 +984,10 @@ impl Machine {
         *longest = (*longest).max(wait);
         if !t.allowed.contains(cpu) {
             self.counters.affinity_violations += 1;
+        }
+        // A resumed run goes on with the runs before it (the BPF's relay_running).
+        if !std::mem::take(&mut t.resumed) {
+            t.resumed_ran = 0;
         }
         t.state = TaskState::Running(cpu);
         t.runs += 1;

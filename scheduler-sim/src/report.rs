@@ -330,6 +330,10 @@ pub struct DispatchCounts {
     /// `nr_fast_moved`:
     /// `take_fast_waiter` in `relay_dispatch`).
     pub fast_moved: u64,
+    /// Tasks a local fast placement preempted that went back into their
+    /// CPU's local DSQ with the slice they had left, not through user
+    /// space (`nr_fast_resumes`; also in `preemptions`).
+    pub fast_resumes: u64,
     /// Fast-placed wakeups whose burst reached the grant's budget
     /// (`nr_fast_overruns`).
     pub fast_overruns: u64,
@@ -740,6 +744,7 @@ fn dispatch_counts(c: &Counters) -> DispatchCounts {
         fast_deferred: c.fast_deferred,
         fast_timer_kicks: c.fast_timer_kicks,
         fast_moved: c.fast_moved,
+        fast_resumes: c.fast_resumes,
         fast_overruns: c.fast_overruns,
         fast_revoked: c.fast_revoked,
     }
@@ -976,11 +981,12 @@ impl Report {
         if d.fast_placed + d.fast_revoked + e.grants + e.regrants + e.grants_withdrawn > 0 {
             let _ = writeln!(
                 s,
-                "{:<14} {} placed ({} preempting, {} of them a hog; {} deferred, {} timer kicks, {} moved), {} overruns, {} revoked; {} grants, {} regrants, {} withdrawn",
+                "{:<14} {} placed ({} preempting, {} of them a hog, {} preempted tasks resumed; {} deferred, {} timer kicks, {} moved), {} overruns, {} revoked; {} grants, {} regrants, {} withdrawn",
                 "fast path",
                 d.fast_placed,
                 d.fast_preempts,
                 d.fast_hog_preempts,
+                d.fast_resumes,
                 d.fast_deferred,
                 d.fast_timer_kicks,
                 d.fast_moved,

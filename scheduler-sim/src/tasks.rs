@@ -170,6 +170,13 @@ pub(crate) struct SimTask {
     pub(crate) burst_left: u64,
     pub(crate) exec_runtime: u64,
     pub(crate) start_ts: u64,
+    /// CPU time of the runs its current run goes on with: it resumed after
+    /// a local fast placement preempted it (the BPF's `resumed_ran`; see
+    /// `Machine::preempt`); 0 otherwise.
+    pub(crate) resumed_ran: u64,
+    /// Its next run goes on with the run a local fast placement preempted
+    /// (the BPF's `resumed`).
+    pub(crate) resumed: bool,
     pub(crate) stop_ts: u64,
     /// When the task last became runnable (valid while runnable).
     pub(crate) runnable_since: u64,
@@ -227,6 +234,13 @@ pub(crate) struct FastState {
 }
 
 impl SimTask {
+    /// When its current run started as the dispatcher's rules see it (the
+    /// BPF's `cpu_started_ns`): a resumed run goes on with the runs before
+    /// it.
+    pub(crate) fn run_started(&self) -> u64 {
+        self.start_ts.saturating_sub(self.resumed_ran)
+    }
+
     /// Its command name (`hog-0`, `fork-child`, ...).
     pub(crate) fn name(&self) -> String {
         let len = self.comm.iter().position(|&b| b == 0).unwrap_or(self.comm.len());
@@ -254,6 +268,8 @@ impl SimTask {
             burst_left: 0,
             exec_runtime: 0,
             start_ts: 0,
+            resumed_ran: 0,
+            resumed: false,
             stop_ts: 0,
             runnable_since: 0,
             decided_at: 0,
@@ -291,6 +307,8 @@ impl SimTask {
             burst_left: run_ns,
             exec_runtime: 0,
             start_ts: 0,
+            resumed_ran: 0,
+            resumed: false,
             stop_ts: 0,
             runnable_since: 0,
             decided_at: 0,

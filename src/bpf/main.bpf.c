@@ -242,7 +242,7 @@ volatile u64 nr_fast_left_fast;		/* likewise, left out for a fast-placed task ru
 volatile u64 nr_fast_left_busy;		/* likewise, running a task whose run had not had slice_min_ns, no hog rule applying (fast_defer_cpu) */
 volatile u64 nr_usersched_ring_wakeups; /* hand-offs that found the user scheduler blocking in poll() and forced a wake-up (queue_to_user) */
 volatile u64 nr_fast_overruns;		/* fast-placed wakeups whose burst reached the budget (RELAY_FAST_OVERRUNS in a row revoke; fast_accounting) */
-volatile u64 nr_fast_resumes;		/* tasks a local fast placement preempted, put back in their CPU's local DSQ with the slice they had left, not handed to user space (resume_fast_preempted) */
+volatile u64 nr_fast_resumes;		/* times a task a local fast placement preempted was put back in its CPU's DSQ with its key and the slice it had left, not handed to user space (resume_fast_preempted) */
 volatile u64 nr_fast_revoked;		/* grants revoked: RELAY_FAST_OVERRUNS budget overruns of a task in a row, or over its share (fast_accounting) */
 volatile u64 nr_slots_full;		/* tasks that joined and found no free slot in task_shared: never fast-placed (claim_slot) */
 
@@ -448,7 +448,9 @@ struct task_ctx {
 	u8 fast_overruns;     /* its fast-placed wakeups in a row whose burst reached the budget (count; fast_accounting) */
 	u8 revoke_unseen;     /* its grant was revoked, and no wakeup has found a valid grant since (bool; for `record`) */
 	u8 fast_preempted;    /* its run just ended, preempted by a local fast placement (bool; relay_stopping -> resume_fast_preempted) */
-	u64 slice_end_ns;     /* when its current run's slice ends, 0 = ended or taken back (ns; relay_running, relay_tick) */
+	u8 resumed;	      /* its next run goes on with the run such a placement preempted (bool; resume_fast_preempted -> relay_running) */
+	u64 resumed_ran;      /* CPU time of the runs the current one goes on with (ns; see resume_fast_preempted) */
+	u64 slice_end_ns;     /* when its current run's slice ends, 0 = ended or taken back (ns; relay_running, relay_dispatch's keep, relay_tick) */
 	u32 slot;	      /* its slot in task_shared + 1; 0 = none (claim_slot) */
 };
 
@@ -2557,6 +2559,21 @@ static int fast_kick_fn(void *map, u32 *key, struct bpf_timer *timer)
 }
 
 /*
+ * A local fast placement preempts what runs on @cpu (see
+ * resume_fast_preempted()). The enqueue holds @cpu's runqueue lock, so the
+ * task relay_running() last named there is the one whose ops.stopping()
+ * comes next there (it may stop for another reason too: a tick that made it
+ * yield, say, which resume_fast_preempted() sees in slice_end_ns).
+ */
+static void mark_fast_preempting(s32 cpu)
+{
+	struct relay_cpu_state *st = cpu_state_of(cpu);
+
+	if (st && cpu >= 0 && cpu < RELAY_MAX_CPUS)
+		WRITE_ONCE(fast_preempting[cpu & (RELAY_MAX_CPUS - 1)], READ_ONCE(st->current_pid));
+}
+
+/*
  * Arm @cpu's deferred-placement timer to fire in @ns (fast_kick_fn). If it
  * cannot be armed, the task still runs: relay_tick() yields @cpu's task to
  * it at the first tick after slice_min_ns (should_yield(): its key is the
@@ -2594,20 +2611,6 @@ static void arm_fast_kick(s32 cpu, u64 ns)
  * since, was not placed (enum relay_fast_miss; 0: neither, or it was
  * placed), and the grant word (the revoked one).
  */
-/*
- * A local fast placement preempts what runs on @cpu (see
- * resume_fast_preempted()). The enqueue holds @cpu's runqueue lock, so the
- * task relay_running() last named there is the one its ops.stopping() will
- * be called for.
- */
-static void mark_fast_preempting(s32 cpu)
-{
-	struct relay_cpu_state *st = cpu_state_of(cpu);
-
-	if (st && cpu >= 0 && cpu < RELAY_MAX_CPUS)
-		WRITE_ONCE(fast_preempting[cpu & (RELAY_MAX_CPUS - 1)], READ_ONCE(st->current_pid));
-}
-
 static bool fast_place(struct task_struct *p, u64 enq_flags, u32 *miss, u64 *miss_grant)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
@@ -2818,40 +2821,60 @@ static void fast_accounting(struct task_struct *p, struct task_ctx *tctx, u64 ra
 }
 
 static bool yields_to_waiting(struct task_struct *p, s32 cpu, u64 ran);
+static bool unbounded_run_over(s32 cpu, u64 ran);
 
 /*
- * A task that a local fast placement preempted. SCX_ENQ_PREEMPT zeroes the
- * slice of what runs (ext.c local_dsq_post_enq()), and put_prev_task_scx()
- * then gives a task with no slice left to ops.enqueue() as if its slice
- * had run out. Handed to user space, that cost a hand-off, a decision and a
- * user scheduler run per fast-placed wakeup (under cyclictest about one
- * per wakeup: docs/performance.md). Its decision still holds, so it goes
- * back into its CPU's local DSQ, behind the fast-placed task (a preempting
- * insert goes to the head), with the slice it had left and its key as it
- * was: it runs on as if the fast-placed run had been an interrupt. It is
- * handed to user space as before when it would yield at a tick now
- * (yields_to_waiting(): the user scheduler or overdue work waits for this
- * CPU, a lower key waits, ...; a tick that yields takes the slice back:
- * slice_end_ns), or with less than slice_min_ns / 4 left. A non-local
- * placement preempts with a kick, and its task waits in the CPU's own
- * DSQ, which a local insert would jump: its preempted task goes to user
- * space.
+ * A task that a local fast placement preempted (@tctx->fast_preempted,
+ * taken by relay_enqueue()). SCX_ENQ_PREEMPT zeroes the slice of what runs
+ * (ext.c local_dsq_post_enq()), and put_prev_task_scx() then gives a task
+ * with no slice left to ops.enqueue() as if its slice had run out. Handed
+ * to user space, that cost a hand-off, a decision and a user scheduler run
+ * per fast-placed wakeup (under cyclictest about one per wakeup:
+ * docs/performance.md). Its decision still holds, so it goes back into its
+ * CPU's own DSQ with its key as it was and the slice it had left, where
+ * the CPU's dispatch finds it after the fast-placed run, in key order, as
+ * it found it before. Not into the local DSQ: a task waiting there makes
+ * the fast-placed one yield at its first tick after slice_min_ns
+ * (should_yield()), and runs before whatever ops.dispatch() would serve
+ * (the user scheduler, kernel threads, aging). The key is raised to the
+ * lower end of vtime_now's window, as reenqueued() does. It is handed to
+ * user space as before when it would yield at a tick now
+ * (yields_to_waiting(): the user scheduler or aging waits for this CPU, a
+ * kernel thread or a lower key waits, a pinned waiter would be displaced;
+ * unbounded_run_over() for --tickless; a tick that made it yield took the
+ * slice back: slice_end_ns), or with less than slice_min_ns / 4 left. Its
+ * resumed run goes on with the runs before it: the tick's rules and the
+ * preemption rules see their CPU time too (resumed_ran, cpu_started_ns),
+ * else a task preempted every millisecond would never be seen to have run
+ * long enough to give way to a lower key. A non-local placement preempts
+ * with a kick from a CPU that does not hold the target's runqueue lock, so
+ * what it preempts is not known for sure: that task goes to user space.
  */
 static bool resume_fast_preempted(struct task_struct *p, struct task_ctx *tctx, u64 enq_flags)
 {
 	s32 cpu = scx_bpf_task_cpu(p);
-	u64 now;
+	struct relay_cpu_state *st;
+	u64 now, ran, vtime, lo;
 
-	if (!tctx->fast_preempted)
-		return false;
-	tctx->fast_preempted = 0;
 	now = bpf_ktime_get_ns();
 	if (!tctx->slice_end_ns || tctx->slice_end_ns < now + slice_min_ns / 4)
 		return false;
-	if (cpu < 0 || cpu >= RELAY_MAX_CPUS || yields_to_waiting(p, cpu, tctx->stop_ts - tctx->start_ts))
+	ran = tctx->stop_ts - tctx->start_ts + tctx->resumed_ran;
+	if (cpu < 0 || cpu >= nr_cpu_ids || cpu >= RELAY_MAX_CPUS || yields_to_waiting(p, cpu, ran) ||
+	    unbounded_run_over(cpu, ran))
 		return false;
+	tctx->resumed = 1;
+	tctx->resumed_ran = ran;
 	__sync_fetch_and_add(&tctx->generation, 2);
-	scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, tctx->slice_end_ns - now, enq_flags);
+	vtime = p->scx.dsq_vtime;
+	lo = vtime_now_get();
+	lo = lo > VTIME_WINDOW ? lo - VTIME_WINDOW : 0;
+	if (vtime_before(vtime, lo))
+		vtime = lo;
+	scx_bpf_dsq_insert_vtime(p, cpu, tctx->slice_end_ns - now, vtime, enq_flags);
+	st = cpu_state_of(cpu);
+	if (st)
+		st->queue_depth++;
 	__sync_fetch_and_add(&nr_fast_resumes, 1);
 	return true;
 }
@@ -2859,6 +2882,7 @@ static bool resume_fast_preempted(struct task_struct *p, struct task_ctx *tctx, 
 void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx;
+	bool fast_preempted = false;
 	u64 miss_grant = 0;
 	u32 miss = 0;
 
@@ -2896,6 +2920,10 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
 	tctx = lookup_task_ctx(p);
 	if (tctx) {
 		tctx->fast_grant = 0;
+		tctx->resumed = 0;
+		/* Only the enqueue right after its stop (put_prev_task_scx()). */
+		fast_preempted = tctx->fast_preempted;
+		tctx->fast_preempted = 0;
 		fast_waiting_done(p, tctx);
 	}
 	if (enq_flags & SCX_ENQ_REENQ) {
@@ -2936,7 +2964,7 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
 		__sync_fetch_and_add(&nr_kernel_dispatches, 1);
 		return;
 	}
-	if (tctx && resume_fast_preempted(p, tctx, enq_flags))
+	if (fast_preempted && tctx && resume_fast_preempted(p, tctx, enq_flags))
 		return;
 	if (fast_place(p, enq_flags, &miss, &miss_grant))
 		return;
@@ -3279,6 +3307,14 @@ void BPF_STRUCT_OPS(relay_running, struct task_struct *p)
 		WRITE_ONCE(fast_on[cpu & (RELAY_MAX_CPUS - 1)], 1);
 	if (tctx && cpu >= 0 && cpu < RELAY_MAX_CPUS)
 		WRITE_ONCE(cpu_burst_start[cpu & (RELAY_MAX_CPUS - 1)], now - tctx->exec_runtime);
+	/* A resumed run goes on with the runs before it (resume_fast_preempted). */
+	if (tctx) {
+		if (!tctx->resumed)
+			tctx->resumed_ran = 0;
+		tctx->resumed = 0;
+		if (tctx->resumed_ran && cpu >= 0 && cpu < RELAY_MAX_CPUS)
+			WRITE_ONCE(cpu_started_ns[cpu & (RELAY_MAX_CPUS - 1)], now - tctx->resumed_ran);
+	}
 	/* A run that a user decision placed, nothing having come between. */
 	if (tctx && tctx->user_run_gen) {
 		if (tctx->user_run_gen == READ_ONCE(tctx->generation))
@@ -3441,7 +3477,7 @@ static bool should_yield(struct task_struct *p, s32 cpu, u64 ran)
 	return scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL_ON | cpu) || yields_to_waiting(p, cpu, ran);
 }
 
-/* should_yield() but for the local DSQ (also asked by resume_fast_preempted()). */
+/* should_yield() without its local-DSQ test (also asked by resume_fast_preempted()). */
 static bool yields_to_waiting(struct task_struct *p, s32 cpu, u64 ran)
 {
 	u8 *req = MEMBER_VPTR(age_request, [cpu]);
@@ -3698,7 +3734,7 @@ void BPF_STRUCT_OPS(relay_tick, struct task_struct *p)
 	tctx = lookup_task_ctx(p);
 	if (!tctx)
 		return;
-	ran = bpf_ktime_get_ns() - tctx->start_ts;
+	ran = bpf_ktime_get_ns() - tctx->start_ts + tctx->resumed_ran;
 	if (ran >= slice_min_ns && (should_yield(p, cpu, ran) || unbounded_run_over(cpu, ran))) {
 		scx_bpf_task_set_slice(p, 0);
 		tctx->slice_end_ns = 0;

@@ -127,9 +127,11 @@ mod tests {
     #[test]
     fn tick_advances_keys_at_the_policies_rate() {
         let src = include_str!("../bpf/main.bpf.c");
-        let body = &src[src.find("static bool should_yield(").expect("should_yield in main.bpf.c")..];
+        let body = &src[src
+            .find("static bool yields_to_waiting(struct task_struct *p, s32 cpu, u64 ran)\n{")
+            .expect("yields_to_waiting in main.bpf.c")..];
         let body = &body[..body.find("\n}\n").expect("its end")];
-        assert!(body.contains("ran * WEIGHT_NICE_0 / weight"), "should_yield's rate: {body}");
+        assert!(body.contains("ran * WEIGHT_NICE_0 / weight"), "yields_to_waiting's rate: {body}");
         let define = ["#define", "WEIGHT_NICE_0", "RELAY_WEIGHT_NICE_0"];
         assert!(src.lines().any(|l| l.split_whitespace().eq(define)), "WEIGHT_NICE_0 is intf.h's nice-0 weight");
     }

@@ -124,7 +124,7 @@ pub struct Metrics {
     )]
     pub fast_hog_preempts: u64,
     #[stat(
-        desc = "Tasks a local fast placement preempted, put back at once with the slice they had left (no hand-off)"
+        desc = "Times a task a local fast placement preempted went back to its CPU's DSQ with its slice left (no hand-off)"
     )]
     pub fast_resumes: u64,
     #[stat(

@@ -223,8 +223,8 @@ bss_counters! {
         /// hog rule, `fast_cpu` in src/bpf/main.bpf.c). Always 0 with
         /// `--no-preempt-hogs`.
         fast_hog_preempts: "fast hog preempts" <- nr_fast_hog_preempts,
-        /// Tasks a local fast placement preempted that went back into
-        /// their CPU's local DSQ with the slice they had left, not through
+        /// Times a task a local fast placement preempted went back into its
+        /// CPU's DSQ with its key and the slice it had left, not through
         /// user space (`resume_fast_preempted` in src/bpf/main.bpf.c).
         fast_resumes: "fast resumes" <- nr_fast_resumes,
         /// Of the fast placements, those deferred: no CPU was idle or

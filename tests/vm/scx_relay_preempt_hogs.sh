@@ -26,10 +26,10 @@
 # took runs when the timer preempts the hog). Some placements at once must
 # have gone straight into the local DSQ of the wakeup's own CPU, with no
 # kick (fast_local > 0: cyclictest's threads are pinned, and the timer that
-# wakes one fires on its CPU). With --fast-path some hogs such a local
-# placement preempted must have gone back into their CPU's local DSQ with
-# the slice they had left, not through user space (fast_resumes > 0,
-# main.bpf.c resume_fast_preempted). fast_moved (a deferred task another CPU took
+# wakes one fires on its CPU). With --fast-path some tasks such a local
+# placement preempted must have gone back into their CPU's DSQ with their
+# key and the slice they had left, not through user space (fast_resumes >
+# 0, main.bpf.c resume_fast_preempted). fast_moved (a deferred task another CPU took
 # over), fast_usersched_target (deferrals onto the user scheduler's CPU),
 # and the unplaced wakeups with why scans left CPUs out are noted, not
 # asserted. Each run
@@ -94,7 +94,7 @@ hogs_and_cyclictest "deadline --fast-path, cyclictest beside $N hogs"
 [ "$DELTA_fast_hog_preempts" -gt 0 ] ||
 	fail_with_log "with --fast-path: no fast placement preempted a hog by the hog rule ($DELTA_fast_placed placed)"
 [ "$DELTA_fast_resumes" -gt 0 ] ||
-	fail_with_log "with --fast-path: no hog a local fast placement preempted went back with its slice left ($DELTA_fast_local local placements, $DELTA_queued hand-offs)"
-note "with --fast-path: $DELTA_fast_resumes preempted hogs put back with their slice left, $DELTA_queued hand-offs to user space, $DELTA_fast_local local placements"
+	fail_with_log "with --fast-path: no task a local fast placement preempted went back with its slice left ($DELTA_fast_local local placements, $DELTA_queued hand-offs)"
+note "with --fast-path: $DELTA_fast_resumes times a preempted task went back with its slice left, $DELTA_queued hand-offs to user space, $DELTA_fast_local local placements"
 stop_relay
 pass

@@ -6,7 +6,7 @@
 # (metrics: hackbench_s, hackbench_switches_per_kmsg, lat_p50_us, lat_p99_us, lat_max_us, lat_overflows,
 # lat_avg_us, lat_wait_us, lat_wait_runs, lat_irq_timer_s, lat_irq_ipi_s, lat_irq_all_s,
 # lat_irq_res_s, lat_irq_cal_s, lat_irq_iwi_s,
-# lat_deliver_us, lat_deliver_timers,
+# lat_deliver_us, lat_deliver_timers, and for scx_relay lat_user_runs and lat_fast_resumes,
 # switch_ops_s, hdd_ops_s, cost_cpu_ms, cost_bpf_ms, cost_bpf_runs, cost_decisions, cost_syscalls, and for scx_relay
 # the profile counters prof_* and its BPF programs' bpf_<program>_runs and
 # bpf_<program>_ns; fair_share_index, fair_worst_pct; frame_slots,
@@ -269,6 +269,7 @@ latency_load() {
 	ct_pid=$!
 	sleep 1
 	thread_schedstat "$ct_pid" >/tmp/schedstat.0
+	relay_status >/tmp/relay-status.0
 	cat /proc/interrupts >/tmp/interrupts.0
 	irq_t0=$(now)
 	traced=0
@@ -278,6 +279,7 @@ latency_load() {
 	# some bench-vm runs (at 2e67560: no wait and no delivery measured).
 	sleep "$(awk -v t0="$ct_t0" -v t="$(now)" -v d="$latency_s" 'BEGIN { s = t0 + d - 1.5 - t; printf "%.1f", (s > 0.1 ? s : 0.1) }')"
 	thread_schedstat "$ct_pid" >/tmp/schedstat.1
+	relay_status >/tmp/relay-status.1
 	cat /proc/interrupts >/tmp/interrupts.1
 	irq_t1=$(now)
 	note "round $round $sched: latency window $(awk -v a="$irq_t0" -v b="$irq_t1" -v c="$ct_t0" 'BEGIN { printf "%.1f s to %.1f s", a - c, b - c }') of cyclictest's $latency_s s"
@@ -347,13 +349,14 @@ interrupt_rates() {
 }
 
 run_latency() {
-	a=$(relay_status)
 	latency_load
-	b=$(relay_status)
-	# scx_relay's user decisions during the load (all tasks'), and the
-	# tasks a fast placement preempted that went back with their slice
-	# left instead (none for EEVDF or scx_rustland: no status).
-	emit_delta_at metrics.dispatched_user lat_user_decisions
+	# In the window of cyclictest's schedstat: runs a user decision placed
+	# (every task's), and the times a task a fast placement preempted went
+	# back with its slice left instead (none for EEVDF or scx_rustland:
+	# no status).
+	a=$(cat /tmp/relay-status.0)
+	b=$(cat /tmp/relay-status.1)
+	emit_delta_at metrics.dispatched_user lat_user_runs
 	emit_delta_at metrics.fast_resumes lat_fast_resumes
 	awk -v limit="$HIST_US" '
 		# Zero-padded numbers: busybox awk reads a leading 0 as octal.

@@ -88,12 +88,12 @@ const ROWS: &[Row] = &[
         better: Better::Neither,
     },
     Row {
-        label: "during cyclictest: user decisions per run of its thread",
-        metric: Metric::Per("lat_user_decisions", "lat_wait_runs", 1.0),
+        label: "during cyclictest: runs a user decision placed (every task's) per run of its thread",
+        metric: Metric::Per("lat_user_runs", "lat_wait_runs", 1.0),
         better: Better::Lower,
     },
     Row {
-        label: "during cyclictest: preempted tasks put back with their slice left",
+        label: "during cyclictest: times a task a fast placement preempted went back with its slice left",
         metric: Metric::Raw("lat_fast_resumes"),
         better: Better::Neither,
     },
@@ -311,7 +311,7 @@ const WAKEUP_ROWS: &[Row] = &[
         better: Better::Neither,
     },
     Row {
-        label: "during the load: preempted tasks put back with their slice left, not handed to user space",
+        label: "during the load: times a task a fast placement preempted went back with its slice left",
         metric: Metric::Raw("wake_fast_resumes"),
         better: Better::Neither,
     },
