@@ -183,6 +183,7 @@ impl Machine {
     pub(crate) fn insert(&mut self, q: QueueId, id: TaskId, vtime: u64) {
         self.dsq_seq += 1;
         self.tasks[id as usize].state = TaskState::Queued(q);
+        self.tasks[id as usize].run_shared = q == QueueId::Shared;
         match q {
             QueueId::Local(c) => self.cpus[c as usize].dsq.insert(vtime, self.dsq_seq, id),
             QueueId::Shared => self.shared.insert(vtime, self.dsq_seq, id),
@@ -545,8 +546,9 @@ impl Machine {
     /// Task `id` lost `cpu` at the end of its slice, or for a task that
     /// came first: it is runnable again and goes back through user space.
     /// But a task a local fast placement preempted (the BPF's
-    /// `resume_fast_preempted`) goes back into the CPU's own queue with its
-    /// key and the slice it had left,
+    /// `resume_fast_preempted`) goes back into the CPU's own queue (the
+    /// shared one, kicking an idle CPU, if it was queued there last and may
+    /// run elsewhere) with its key and the slice it had left,
     /// unless it has less than `slice_min_ns / 4` left or would yield at a
     /// tick now ([`Machine::yields_to_waiting`]). Its resumed run goes on
     /// with the runs before it ([`crate::tasks::SimTask::resumed_ran`]).
@@ -572,7 +574,12 @@ impl Machine {
             t.fast.run_grant = None;
             t.generation += 1;
             let vtime = t.vtime;
-            self.insert(QueueId::Local(cpu), id, vtime);
+            if t.run_shared && t.allowed.count > 1 {
+                self.insert(QueueId::Shared, id, vtime);
+                self.kick_for_shared(id);
+            } else {
+                self.insert(QueueId::Local(cpu), id, vtime);
+            }
             return;
         }
         t.slice_left = 0;

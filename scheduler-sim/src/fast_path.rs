@@ -432,6 +432,8 @@ impl Machine {
         let heads = [self.cpus[cpu as usize].dsq.head_vtime(), self.shared.head_vtime(), Some(self.vtime_now)];
         let key = heads.into_iter().flatten().min().unwrap_or(0).saturating_sub(FAST_KEY_LEAD);
         let t = &mut self.tasks[id as usize];
+        // Its key (the BPF's dsq_vtime): the tick compares it with what waits.
+        t.vtime = key;
         t.slice_left = budget_ns(grant, self.slice_ns);
         t.fast.run_grant = Some(grant);
         t.fast.run_weight = weight;
@@ -495,7 +497,7 @@ impl Machine {
 
     /// Arms `cpu`'s `fast_kick_timer` (the BPF's `bpf_timer_start` on it)
     /// for when the task running there will have run `slice_min_ns` since
-    /// it started there (its `start_ts + slice_min_ns`), replacing any time
+    /// it started there (its `run_started() + slice_min_ns`), replacing any time
     /// it was armed for; it fires as [`Event::FastKickTimer`]. Nothing if
     /// `cpu` runs no task.
     pub(crate) fn arm_fast_kick_timer(&mut self, cpu: u32) {
@@ -695,7 +697,8 @@ mod tests {
     /// the CPU whose task ran longest (on a tie, the first scanned from the
     /// task's CPU), runs
     /// first there, and never reaches user space; the preempted task goes
-    /// to user space.
+    /// to user space (task 1's key, below its own advanced by its run,
+    /// waits in the shared queue: it would yield at a tick now).
     #[test]
     fn granted_wakeup_preempts_the_longest_running_task() {
         let mut m = saturated(4);
@@ -736,8 +739,10 @@ mod tests {
 
     /// A task that a local fast placement (on the woken task's own CPU)
     /// preempts goes back into that CPU's queue with its key and the slice
-    /// it had left, and runs there when the fast-placed run ends, never
-    /// through user space (the BPF's `resume_fast_preempted`).
+    /// it had left (the shared queue if it was last queued there), and runs
+    /// there when the fast-placed run ends, never through user space (the
+    /// BPF's `resume_fast_preempted`). One with under a quarter of
+    /// `slice_min` left goes to user space.
     /// One that would yield at a tick now (a lower key waits), or one a
     /// placement on another CPU preempts, goes to user space.
     #[test]
@@ -770,6 +775,24 @@ mod tests {
         // Its run goes on with the one before, for the tick and the scans:
         // started at `started`, less the fast-placed run's 100 us.
         assert_eq!(m.tasks[0].run_started(), started + 100_000);
+
+        // Placed in the shared queue last: back there (any CPU may take it).
+        let mut m = saturated(2);
+        slot(&m, p).publish(pid, Some(FastGrant::new(300_000)));
+        m.tasks[0].run_shared = true;
+        m.wake(p);
+        m.on_fast_kick(0).unwrap();
+        assert_eq!(m.tasks[0].state, TaskState::Queued(QueueId::Shared));
+        assert_eq!(m.counters.fast_resumes, 1);
+
+        // Under a quarter of slice_min left: to user space.
+        let mut m = saturated(2);
+        slot(&m, p).publish(pid, Some(FastGrant::new(300_000)));
+        m.tasks[0].slice_left = m.now - m.tasks[0].start_ts + m.slice_min_ns / 4 - 1;
+        m.wake(p);
+        m.on_fast_kick(0).unwrap();
+        assert_eq!(m.tasks[0].state, TaskState::InUser);
+        assert_eq!(m.counters.fast_resumes, 0);
 
         // A lower key than hog 0's advanced by its 2 ms run waits in the
         // shared queue: the preempted hog yields to it.

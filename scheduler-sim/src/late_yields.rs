@@ -40,7 +40,9 @@
 //! thread counts: the tick yields for one too. What the recording cannot
 //! show is left out: a cgroup's share of the weight; and the kicks that
 //! preempt besides the user scheduler's (the fast path's, aging's) and
-//! higher classes are taken for the tick's, which can only make the
+//! higher classes are taken for the tick's (and a task the fast path
+//! preempted and put back with its slice left waits with no decision: it
+//! is not among the waiters), which can only make the
 //! lateness look shorter (none of them ran in the guest recordings
 //! measured: the fast path off, no realtime load).
 

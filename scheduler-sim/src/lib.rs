@@ -182,7 +182,11 @@
 //!   before the user scheduler, as above); an idle CPU is kicked, one
 //!   running a task gets a preempt kick (`SCX_KICK_PREEMPT`): the task's
 //!   slice ends, it is enqueued again (no wakeup: to user space), and the
-//!   CPU dispatches. A deferred placement kicks nothing: the CPU's timer
+//!   CPU dispatches. A task a placement on the woken task's own CPU
+//!   preempted goes back into its CPU's queue (the shared one if it was
+//!   queued there last) with its key and the slice it had left, unless it
+//!   has under a quarter of `slice_min` left or would yield at a tick now
+//!   (`fast_resumes`); its resumed run goes on with the runs before it. A deferred placement kicks nothing: the CPU's timer
 //!   (the BPF's `fast_kick_timer`, one per CPU, armed again by each
 //!   deferral there) fires when its task will have run `slice_min` since it
 //!   started there; then (`fast_kick_fn`) nothing if no fast-placed task

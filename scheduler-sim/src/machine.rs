@@ -229,9 +229,9 @@ pub(crate) struct Counters {
     /// the shared queue took from another CPU's queue (`take_fast_waiter`
     /// in `relay_dispatch`).
     pub(crate) fast_moved: u64,
-    /// Tasks a local fast placement preempted that went back to their
-    /// CPU's kernel local DSQ with the slice they had left (in
-    /// `preemptions`, never handed to user space).
+    /// Times a task a local fast placement preempted went back to its
+    /// CPU's queue (or the shared one) with its key and the slice it had
+    /// left (in `preemptions`; not handed to user space).
     pub(crate) fast_resumes: u64,
     /// Fast-placed wakeups whose burst reached the budget.
     pub(crate) fast_overruns: u64,

@@ -289,7 +289,8 @@ pub struct DispatchCounts {
     /// clock and was clamped to it (`scheduler_core::wire::clamp_vtime`).
     pub vtime_clamped: u64,
     /// Tasks that lost their CPU while still runnable (slice over, a tick
-    /// yield, a preempt kick).
+    /// yield, a preempt kick, the fast path's preemptions, the resumed
+    /// ones among them: `fast_resumes`).
     pub preemptions: u64,
     /// Runs a tick ended before their slice did: a lower key waited, or the
     /// user scheduler did.
@@ -330,9 +331,10 @@ pub struct DispatchCounts {
     /// `nr_fast_moved`:
     /// `take_fast_waiter` in `relay_dispatch`).
     pub fast_moved: u64,
-    /// Tasks a local fast placement preempted that went back into their
-    /// CPU's local DSQ with the slice they had left, not through user
-    /// space (`nr_fast_resumes`; also in `preemptions`).
+    /// Times a task a local fast placement preempted went back into its
+    /// CPU's queue (or the shared one) with its key and the slice it had
+    /// left, not through user space (`nr_fast_resumes`; also in
+    /// `preemptions`).
     pub fast_resumes: u64,
     /// Fast-placed wakeups whose burst reached the grant's budget
     /// (`nr_fast_overruns`).

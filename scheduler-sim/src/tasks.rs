@@ -177,6 +177,9 @@ pub(crate) struct SimTask {
     /// Its next run goes on with the run a local fast placement preempted
     /// (the BPF's `resumed`).
     pub(crate) resumed: bool,
+    /// It was last queued in the shared queue (the BPF's `run_shared`),
+    /// where a resume puts it back if it may run elsewhere.
+    pub(crate) run_shared: bool,
     pub(crate) stop_ts: u64,
     /// When the task last became runnable (valid while runnable).
     pub(crate) runnable_since: u64,
@@ -270,6 +273,7 @@ impl SimTask {
             start_ts: 0,
             resumed_ran: 0,
             resumed: false,
+            run_shared: false,
             stop_ts: 0,
             runnable_since: 0,
             decided_at: 0,
@@ -309,6 +313,7 @@ impl SimTask {
             start_ts: 0,
             resumed_ran: 0,
             resumed: false,
+            run_shared: false,
             stop_ts: 0,
             runnable_since: 0,
             decided_at: 0,

@@ -267,7 +267,7 @@ static s32 usersched_cpu;			 /* CPU it last ran on, or where it should run next 
 static u32 usersched_needed;			 /* heartbeat request (bool) */
 static u32 usersched_on_cpu;			 /* the user scheduler is running (bool) */
 static u64 usersched_kick_ns;			 /* last kick to get it a CPU (ns) */
-static u64 cpu_started_ns[RELAY_MAX_CPUS];	 /* when each CPU's current task started (ns) */
+static u64 cpu_started_ns[RELAY_MAX_CPUS];	 /* when each CPU's current task started (ns; for a resumed run, the run it goes on with: resume_fast_preempted) */
 static u64 hog_rule_after_ns[RELAY_MAX_CPUS];	 /* the fast path's hog rule rests on this CPU until then (fast_hog_rule) */
 static u64 cpu_burst_start[RELAY_MAX_CPUS];	 /* its start less its CPU time since it last woke (ns; cpu_preemptible) */
 static u64 cpu_running_key[RELAY_MAX_CPUS];	 /* the key (dsq_vtime) each CPU's current task started with; 0 for the user scheduler (see pinned_waiter_displaces) */
@@ -449,6 +449,7 @@ struct task_ctx {
 	u8 revoke_unseen;     /* its grant was revoked, and no wakeup has found a valid grant since (bool; for `record`) */
 	u8 fast_preempted;    /* its run just ended, preempted by a local fast placement (bool; relay_stopping -> resume_fast_preempted) */
 	u8 resumed;	      /* its next run goes on with the run such a placement preempted (bool; resume_fast_preempted -> relay_running) */
+	u8 run_shared;	      /* its current run was placed in SHARED_DSQ (any CPU), where a resume puts it back (bool; set where it is placed) */
 	u64 resumed_ran;      /* CPU time of the runs the current one goes on with (ns; see resume_fast_preempted) */
 	u64 slice_end_ns;     /* when its current run's slice ends, 0 = ended or taken back (ns; relay_running, relay_dispatch's keep, relay_tick) */
 	u32 slot;	      /* its slot in task_shared + 1; 0 = none (claim_slot) */
@@ -1128,8 +1129,10 @@ static void dispatch_in_kernel(struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
 
-	if (tctx)
+	if (tctx) {
 		__sync_fetch_and_add(&tctx->generation, 2);
+		tctx->run_shared = 1;
+	}
 	scx_bpf_dsq_insert_vtime(p, SHARED_DSQ, slice_ns, vtime_now_get(), enq_flags);
 	kick_for(p);
 }
@@ -1415,10 +1418,12 @@ static void apply_decision(const struct relay_decision *d)
 	 * again (keep_ext_server()).
 	 */
 	if (dsq != SHARED_DSQ && own_cpu_idles_elsewhere(p, (s32)dsq)) {
+		tctx->run_shared = 0;
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | dsq, slice, d->flags & USER_ENQ_FLAGS);
 		kick(dsq, SCX_KICK_IDLE);
 		goto out;
 	}
+	tctx->run_shared = dsq == SHARED_DSQ;
 	scx_bpf_dsq_insert_vtime(p, dsq, slice, vtime, d->flags & USER_ENQ_FLAGS);
 	if (dsq == SHARED_DSQ) {
 		kick_for(p);
@@ -2127,6 +2132,8 @@ static void reenqueued(struct task_struct *p, u64 enq_flags)
 		__sync_fetch_and_add(&tctx->generation, 2);
 	if ((p->nr_cpus_allowed == 1 || migration_disabled(p)) && cpu >= 0 && cpu < nr_cpu_ids)
 		dsq = cpu;
+	if (tctx)
+		tctx->run_shared = dsq == SHARED_DSQ;
 	scx_bpf_dsq_insert_vtime(p, dsq, slice, vtime, enq_flags);
 	if (dsq == SHARED_DSQ)
 		kick_for(p);
@@ -2669,6 +2676,7 @@ static bool fast_place(struct task_struct *p, u64 enq_flags, u32 *miss, u64 *mis
 	if (!lowest_waiting_key(cpu, &key) || vtime_before(now_key, key))
 		key = now_key;
 	tctx->fast_grant = grant;
+	tctx->run_shared = 0;
 	/* The policy's weight, never above the task's own now (a renice since counts). */
 	tctx->fast_weight = placement_weight(place) < task_weight(p) ? placement_weight(place) : task_weight(p);
 	tctx->burst_grant = grant;
@@ -2696,6 +2704,13 @@ static bool fast_place(struct task_struct *p, u64 enq_flags, u32 *miss, u64 *mis
 		 */
 		if (running)
 			mark_fast_preempting(cpu);
+		/*
+		 * Its key, as a non-local placement's: the tick compares it
+		 * with what waits (yields_to_waiting()), and a key left from
+		 * its last run could make it give way to the task it just
+		 * preempted (resume_fast_preempted()).
+		 */
+		scx_bpf_task_set_dsq_vtime(p, key - FAST_KEY_LEAD);
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, grant_budget_ns(grant),
 				   enq_flags | (running ? SCX_ENQ_PREEMPT : 0));
 		__sync_fetch_and_add(&nr_fast_local, 1);
@@ -2821,7 +2836,6 @@ static void fast_accounting(struct task_struct *p, struct task_ctx *tctx, u64 ra
 }
 
 static bool yields_to_waiting(struct task_struct *p, s32 cpu, u64 ran);
-static bool unbounded_run_over(s32 cpu, u64 ran);
 
 /*
  * A task that a local fast placement preempted (@tctx->fast_preempted,
@@ -2831,9 +2845,10 @@ static bool unbounded_run_over(s32 cpu, u64 ran);
  * to user space, that cost a hand-off, a decision and a user scheduler run
  * per fast-placed wakeup (under cyclictest about one per wakeup:
  * docs/performance.md). Its decision still holds, so it goes back into its
- * CPU's own DSQ with its key as it was and the slice it had left, where
- * the CPU's dispatch finds it after the fast-placed run, in key order, as
- * it found it before. Not into the local DSQ: a task waiting there makes
+ * CPU's own DSQ (SHARED_DSQ if that is where its run was placed:
+ * run_shared; another CPU that idles takes it then) with its key as it
+ * was and the slice it had left, where dispatch finds it after the
+ * fast-placed run, in key order, as it found it before. Not into the local DSQ: a task waiting there makes
  * the fast-placed one yield at its first tick after slice_min_ns
  * (should_yield()), and runs before whatever ops.dispatch() would serve
  * (the user scheduler, kernel threads, aging). The key is raised to the
@@ -2841,8 +2856,8 @@ static bool unbounded_run_over(s32 cpu, u64 ran);
  * user space as before when it would yield at a tick now
  * (yields_to_waiting(): the user scheduler or aging waits for this CPU, a
  * kernel thread or a lower key waits, a pinned waiter would be displaced;
- * unbounded_run_over() for --tickless; a tick that made it yield took the
- * slice back: slice_end_ns), or with less than slice_min_ns / 4 left. Its
+ * a tick that made it yield took the slice back: slice_end_ns), or with
+ * less than slice_min_ns / 4 left. Its
  * resumed run goes on with the runs before it: the tick's rules and the
  * preemption rules see their CPU time too (resumed_ran, cpu_started_ns),
  * else a task preempted every millisecond would never be seen to have run
@@ -2860,8 +2875,7 @@ static bool resume_fast_preempted(struct task_struct *p, struct task_ctx *tctx, 
 	if (!tctx->slice_end_ns || tctx->slice_end_ns < now + slice_min_ns / 4)
 		return false;
 	ran = tctx->stop_ts - tctx->start_ts + tctx->resumed_ran;
-	if (cpu < 0 || cpu >= nr_cpu_ids || cpu >= RELAY_MAX_CPUS || yields_to_waiting(p, cpu, ran) ||
-	    unbounded_run_over(cpu, ran))
+	if (cpu < 0 || cpu >= nr_cpu_ids || cpu >= RELAY_MAX_CPUS || yields_to_waiting(p, cpu, ran))
 		return false;
 	tctx->resumed = 1;
 	tctx->resumed_ran = ran;
@@ -2871,11 +2885,16 @@ static bool resume_fast_preempted(struct task_struct *p, struct task_ctx *tctx, 
 	lo = lo > VTIME_WINDOW ? lo - VTIME_WINDOW : 0;
 	if (vtime_before(vtime, lo))
 		vtime = lo;
+	__sync_fetch_and_add(&nr_fast_resumes, 1);
+	if (tctx->run_shared && p->nr_cpus_allowed > 1 && !migration_disabled(p)) {
+		scx_bpf_dsq_insert_vtime(p, SHARED_DSQ, tctx->slice_end_ns - now, vtime, enq_flags);
+		kick_for(p);
+		return true;
+	}
 	scx_bpf_dsq_insert_vtime(p, cpu, tctx->slice_end_ns - now, vtime, enq_flags);
 	st = cpu_state_of(cpu);
 	if (st)
 		st->queue_depth++;
-	__sync_fetch_and_add(&nr_fast_resumes, 1);
 	return true;
 }
 
@@ -3183,6 +3202,9 @@ void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 		scx_bpf_task_set_slice(prev, served ? slice_min_ns : kept_slice(cpu));
 		if (ptctx)
 			note_slice_end(prev, ptctx, now);
+		/* Kept: no fast placement preempts it (mark_fast_preempting()). */
+		if (cpu >= 0 && cpu < RELAY_MAX_CPUS)
+			WRITE_ONCE(fast_preempting[cpu & (RELAY_MAX_CPUS - 1)], 0);
 		goto out;
 	}
 	walk.kind = WALK_KEEPALIVE;
@@ -3735,9 +3757,19 @@ void BPF_STRUCT_OPS(relay_tick, struct task_struct *p)
 	if (!tctx)
 		return;
 	ran = bpf_ktime_get_ns() - tctx->start_ts + tctx->resumed_ran;
-	if (ran >= slice_min_ns && (should_yield(p, cpu, ran) || unbounded_run_over(cpu, ran))) {
+	if (ran < slice_min_ns)
+		return;
+	/*
+	 * A task queued in the local DSQ alone does not take the slice back
+	 * for good: it may be the fast-placed task that just preempted this
+	 * one (the timer's interrupt and the tick's come together), which
+	 * resumes then (resume_fast_preempted(), which checks the rest again).
+	 */
+	if (yields_to_waiting(p, cpu, ran) || unbounded_run_over(cpu, ran)) {
 		scx_bpf_task_set_slice(p, 0);
 		tctx->slice_end_ns = 0;
+	} else if (scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL_ON | cpu)) {
+		scx_bpf_task_set_slice(p, 0);
 	}
 }
 

@@ -279,9 +279,9 @@ latency_load() {
 	# some bench-vm runs (at 2e67560: no wait and no delivery measured).
 	sleep "$(awk -v t0="$ct_t0" -v t="$(now)" -v d="$latency_s" 'BEGIN { s = t0 + d - 1.5 - t; printf "%.1f", (s > 0.1 ? s : 0.1) }')"
 	thread_schedstat "$ct_pid" >/tmp/schedstat.1
-	relay_status >/tmp/relay-status.1
 	cat /proc/interrupts >/tmp/interrupts.1
 	irq_t1=$(now)
+	relay_status >/tmp/relay-status.1
 	note "round $round $sched: latency window $(awk -v a="$irq_t0" -v b="$irq_t1" -v c="$ct_t0" 'BEGIN { printf "%.1f s to %.1f s", a - c, b - c }') of cyclictest's $latency_s s"
 	[ "$traced" = 1 ] && timer_trace_off /tmp/timer-trace.out
 	wait "$ct_pid"
@@ -352,8 +352,8 @@ run_latency() {
 	latency_load
 	# In the window of cyclictest's schedstat: runs a user decision placed
 	# (every task's), and the times a task a fast placement preempted went
-	# back with its slice left instead (none for EEVDF or scx_rustland:
-	# no status).
+	# back with its slice left instead (none for EEVDF, scx_rustland or
+	# scx_bpfland: no status).
 	a=$(cat /tmp/relay-status.0)
 	b=$(cat /tmp/relay-status.1)
 	emit_delta_at metrics.dispatched_user lat_user_runs

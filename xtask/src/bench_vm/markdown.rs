@@ -93,7 +93,7 @@ const ROWS: &[Row] = &[
         better: Better::Lower,
     },
     Row {
-        label: "during cyclictest: times a task a fast placement preempted went back with its slice left",
+        label: "during cyclictest: times a task a local fast placement preempted went back with its slice left",
         metric: Metric::Raw("lat_fast_resumes"),
         better: Better::Neither,
     },
@@ -311,7 +311,7 @@ const WAKEUP_ROWS: &[Row] = &[
         better: Better::Neither,
     },
     Row {
-        label: "during the load: times a task a fast placement preempted went back with its slice left",
+        label: "during the load: times a task a local fast placement preempted went back with its slice left",
         metric: Metric::Raw("wake_fast_resumes"),
         better: Better::Neither,
     },
