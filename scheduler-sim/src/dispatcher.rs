@@ -85,6 +85,7 @@ impl Machine {
     pub(crate) fn enqueue(&mut self, id: TaskId, cpu: u32, wakeup: bool) {
         // Every enqueue is an ordinary one until the fast path places it,
         // and no longer waits where the fast path placed it before.
+        self.fast_key_restore(id);
         self.tasks[id as usize].fast.run_grant = None;
         self.fast_waiting_done(id);
         let t = &mut self.tasks[id as usize];

@@ -112,6 +112,16 @@ impl Machine {
         slot.last_waker_pid.store(waker, Relaxed);
     }
 
+    /// A fast-placed run of task `id` ends (it stops, or it is enqueued
+    /// again): its key goes back to the one it had before the placement
+    /// (the BPF's `fast_key_restore`: policies know a task by its key).
+    pub(crate) fn fast_key_restore(&mut self, id: TaskId) {
+        let t = &mut self.tasks[id as usize];
+        if t.fast.run_grant.is_some() {
+            t.vtime = t.fast.saved_vtime;
+        }
+    }
+
     /// Task `id` stops (leaves its CPU; `runnable`: it is still runnable,
     /// else it sleeps or exits): its run into `runtime_ns`; if it stops not
     /// runnable, its CPU time since its wakeup into `avg_burst_ns`. Then,
@@ -121,6 +131,7 @@ impl Machine {
         if self.cpus[cpu as usize].fast_preempting == Some(id) {
             self.cpus[cpu as usize].fast_preempting = None;
         }
+        self.fast_key_restore(id);
         let t = &self.tasks[id as usize];
         let run = self.now.saturating_sub(t.start_ts);
         if let Some(slot) = find_slot(self.task_shared.slots(), t.pid) {
@@ -429,10 +440,17 @@ impl Machine {
     /// until its next wakeup or an overrun.
     pub(crate) fn place_fast(&mut self, id: TaskId, at: FastCpu, from: u32, grant: u64, weight: u64) {
         let cpu = at.cpu();
-        let heads = [self.cpus[cpu as usize].dsq.head_vtime(), self.shared.head_vtime(), Some(self.vtime_now)];
+        // Below the key of what it preempts too (the BPF's cpu_running_key).
+        let running = match self.cpus[cpu as usize].state {
+            CpuState::Task { task, .. } => Some(self.tasks[task as usize].vtime),
+            _ => None,
+        };
+        let heads = [self.cpus[cpu as usize].dsq.head_vtime(), self.shared.head_vtime(), Some(self.vtime_now), running];
         let key = heads.into_iter().flatten().min().unwrap_or(0).saturating_sub(FAST_KEY_LEAD);
         let t = &mut self.tasks[id as usize];
-        // Its key (the BPF's dsq_vtime): the tick compares it with what waits.
+        // Its key (the BPF's dsq_vtime): the tick compares it with what
+        // waits; its own comes back when the run ends (fast_key_restore).
+        t.fast.saved_vtime = t.vtime;
         t.vtime = key;
         t.slice_left = budget_ns(grant, self.slice_ns);
         t.fast.run_grant = Some(grant);
@@ -1155,6 +1173,10 @@ mod tests {
             let pid = m.tasks[p as usize].pid;
             slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000)));
             m.vtime_now = 2 * FAST_KEY_LEAD;
+            // The hogs' keys at the clock: the fast key (below the
+            // preempted task's too) stays above 50.
+            m.tasks[0].vtime = m.vtime_now;
+            m.tasks[1].vtime = m.vtime_now;
             if case == "not allowed there" {
                 m.tasks[p as usize].allowed = crate::tasks::CpuRange { first: 0, count: 1 };
             }
@@ -1215,6 +1237,10 @@ mod tests {
         let pid = m.tasks[p as usize].pid;
         slot(&m, p).publish(pid, Some(FastGrant::new(1_000_000)));
         m.vtime_now = 2 * FAST_KEY_LEAD;
+        // The hogs' keys at the clock: the fast key (below the preempted
+        // task's too) stays above 50.
+        m.tasks[0].vtime = m.vtime_now;
+        m.tasks[1].vtime = m.vtime_now;
         m.wake(p); // its CPU is 0
         assert_eq!(m.cpus[0].fast_waiting, Some(p));
         assert_eq!(m.tasks[p as usize].fast.wait_cpu, Some(0));

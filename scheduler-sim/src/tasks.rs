@@ -209,6 +209,10 @@ pub(crate) struct FastState {
     /// placement until the task next stops or is enqueued (the BPF's
     /// `fast_grant`); `None`: not a fast-placed run.
     pub(crate) run_grant: Option<u64>,
+    /// Its key before the fast placement gave it the fast one, put back
+    /// when that run ends (the BPF's `fast_saved_key`,
+    /// `Machine::fast_key_restore`).
+    pub(crate) saved_vtime: u64,
     /// The grant word its current wakeup was fast-placed under (the BPF's
     /// `burst_grant`): set at the placement, cleared at its next wakeup
     /// and when a stop finds an overrun; while set, every stop checks the

@@ -450,8 +450,9 @@ struct task_ctx {
 	u8 fast_preempted;    /* its run just ended, preempted by a local fast placement (bool; relay_stopping -> resume_fast_preempted) */
 	u8 resumed;	      /* its next run goes on with the run such a placement preempted (bool; resume_fast_preempted -> relay_running) */
 	u8 run_shared;	      /* its current run was placed in SHARED_DSQ (any CPU), where a resume puts it back (bool; set where it is placed) */
+	u64 fast_saved_key;   /* its key before a fast placement gave it the fast one, put back when that run ends (fast_key_restore) */
 	u64 resumed_ran;      /* CPU time of the runs the current one goes on with (ns; see resume_fast_preempted) */
-	u64 slice_end_ns;     /* when its current run's slice ends, 0 = ended or taken back (ns; relay_running, relay_dispatch's keep, relay_tick) */
+	u64 slice_end_ns;     /* when its current run's slice ends, 0 = taken back (ns; relay_running, relay_dispatch's keep, relay_tick; a slice a tick ended for the local DSQ alone is kept) */
 	u32 slot;	      /* its slot in task_shared + 1; 0 = none (claim_slot) */
 };
 
@@ -1477,6 +1478,7 @@ static long fallback_one(struct bpf_map *map, u64 *generation, struct pending_en
 	if (tctx && __sync_val_compare_and_swap(&tctx->generation, g, g + 1) == g) {
 		if (walk->kind == WALK_KEEPALIVE) {
 			/* One task keeps the server: the rest stay with user space. */
+			tctx->run_shared = 0;
 			scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
 			__sync_fetch_and_add(&nr_keepalive, 1);
 			bpf_task_release(p);
@@ -1965,6 +1967,10 @@ s32 BPF_STRUCT_OPS(relay_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
 	if (is_idle && !scx_bpf_dsq_nr_queued(SHARED_DSQ) && !scx_bpf_dsq_nr_queued(KTHREAD_DSQ) &&
 	    (cpu < 0 || cpu >= RELAY_MAX_CPUS || !scx_bpf_dsq_nr_queued(cpu))) {
+		struct task_ctx *tctx = lookup_task_ctx(p);
+
+		if (tctx)
+			tctx->run_shared = 0;
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
 		__sync_fetch_and_add(&nr_kernel_dispatches, 1);
 	}
@@ -2566,6 +2572,21 @@ static int fast_kick_fn(void *map, u32 *key, struct bpf_timer *timer)
 }
 
 /*
+ * A fast-placed run ends (it stops, or it is enqueued again before it
+ * ran): its key goes back to what it was before the placement gave it the
+ * fast one (fast_place). Policies know a task by the key they gave it
+ * (policies::vclock), and the fast key would reach them at its next
+ * hand-off (queue_to_user) and make it a new task, its run not charged;
+ * a later run placed with no key (an idle CPU's, a local decision's) would
+ * keep it too.
+ */
+static void fast_key_restore(struct task_struct *p, struct task_ctx *tctx)
+{
+	if (tctx->fast_grant)
+		scx_bpf_task_set_dsq_vtime(p, tctx->fast_saved_key);
+}
+
+/*
  * A local fast placement preempts what runs on @cpu (see
  * resume_fast_preempted()). The enqueue holds @cpu's runqueue lock, so the
  * task relay_running() last named there is the one whose ops.stopping()
@@ -2675,6 +2696,14 @@ static bool fast_place(struct task_struct *p, u64 enq_flags, u32 *miss, u64 *mis
 	now_key = vtime_now_get();
 	if (!lowest_waiting_key(cpu, &key) || vtime_before(now_key, key))
 		key = now_key;
+	/* Below the key of what it preempts too (per-CPU keys may lag vtime_now). */
+	if (running) {
+		u64 running_key = READ_ONCE(cpu_running_key[cpu & (RELAY_MAX_CPUS - 1)]);
+
+		if (running_key && vtime_before(running_key, key))
+			key = running_key;
+	}
+	tctx->fast_saved_key = p->scx.dsq_vtime;
 	tctx->fast_grant = grant;
 	tctx->run_shared = 0;
 	/* The policy's weight, never above the task's own now (a renice since counts). */
@@ -2875,7 +2904,8 @@ static bool resume_fast_preempted(struct task_struct *p, struct task_ctx *tctx, 
 	if (!tctx->slice_end_ns || tctx->slice_end_ns < now + slice_min_ns / 4)
 		return false;
 	ran = tctx->stop_ts - tctx->start_ts + tctx->resumed_ran;
-	if (cpu < 0 || cpu >= nr_cpu_ids || cpu >= RELAY_MAX_CPUS || yields_to_waiting(p, cpu, ran))
+	if (cpu < 0 || cpu >= nr_cpu_ids || cpu >= RELAY_MAX_CPUS || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr) ||
+	    yields_to_waiting(p, cpu, ran))
 		return false;
 	tctx->resumed = 1;
 	tctx->resumed_ran = ran;
@@ -2886,7 +2916,7 @@ static bool resume_fast_preempted(struct task_struct *p, struct task_ctx *tctx, 
 	if (vtime_before(vtime, lo))
 		vtime = lo;
 	__sync_fetch_and_add(&nr_fast_resumes, 1);
-	if (tctx->run_shared && p->nr_cpus_allowed > 1 && !migration_disabled(p)) {
+	if (tctx->run_shared && p->nr_cpus_allowed > 1) {
 		scx_bpf_dsq_insert_vtime(p, SHARED_DSQ, tctx->slice_end_ns - now, vtime, enq_flags);
 		kick_for(p);
 		return true;
@@ -2938,6 +2968,7 @@ void BPF_STRUCT_OPS(relay_enqueue, struct task_struct *p, u64 enq_flags)
 	 */
 	tctx = lookup_task_ctx(p);
 	if (tctx) {
+		fast_key_restore(p, tctx);
 		tctx->fast_grant = 0;
 		tctx->resumed = 0;
 		/* Only the enqueue right after its stop (put_prev_task_scx()). */
@@ -3399,6 +3430,7 @@ void BPF_STRUCT_OPS(relay_stopping, struct task_struct *p, bool runnable)
 		if (!runnable)
 			average_in(&sh->avg_burst_ns, tctx->exec_runtime);
 	}
+	fast_key_restore(p, tctx);
 	fast_accounting(p, tctx, ran, now, runnable);
 	/* Put back after running: a new wait starts (the kernel's too). */
 	if (runnable)
