@@ -2875,24 +2875,25 @@ static bool yields_to_waiting(struct task_struct *p, s32 cpu, u64 ran);
  * per fast-placed wakeup (under cyclictest about one per wakeup:
  * docs/performance.md). Its decision still holds, so it goes back into its
  * CPU's own DSQ (SHARED_DSQ if that is where its run was placed:
- * run_shared; another CPU that idles takes it then) with its key as it
- * was and the slice it had left, where dispatch finds it after the
- * fast-placed run, in key order, as it found it before. Not into the local DSQ: a task waiting there makes
- * the fast-placed one yield at its first tick after slice_min_ns
- * (should_yield()), and runs before whatever ops.dispatch() would serve
- * (the user scheduler, kernel threads, aging). The key is raised to the
- * lower end of vtime_now's window, as reenqueued() does. It is handed to
- * user space as before when it would yield at a tick now
- * (yields_to_waiting(): the user scheduler or aging waits for this CPU, a
- * kernel thread or a lower key waits, a pinned waiter would be displaced;
- * a tick that made it yield took the slice back: slice_end_ns), or with
- * less than slice_min_ns / 4 left. Its
- * resumed run goes on with the runs before it: the tick's rules and the
- * preemption rules see their CPU time too (resumed_ran, cpu_started_ns),
- * else a task preempted every millisecond would never be seen to have run
- * long enough to give way to a lower key. A non-local placement preempts
- * with a kick from a CPU that does not hold the target's runqueue lock, so
- * what it preempts is not known for sure: that task goes to user space.
+ * run_shared, and it may run elsewhere; another CPU that idles takes it
+ * then) with its key as it was and the slice it had left, where dispatch
+ * finds it after the fast-placed run, in key order, as it found it before.
+ * Not into the local DSQ: a task waiting there makes the fast-placed one
+ * yield at its first tick after slice_min_ns (should_yield()), and runs
+ * before whatever ops.dispatch() would serve (the user scheduler, kernel
+ * threads, aging). The key is raised to the lower end of vtime_now's
+ * window, as reenqueued() does. It is handed to user space as before when
+ * it would yield at a tick now (yields_to_waiting(): the user scheduler or
+ * aging waits for this CPU, a kernel thread or a lower key waits, a pinned
+ * waiter would be displaced; a tick that made it yield took the slice
+ * back: slice_end_ns), when its CPU left its mask, or with less than
+ * slice_min_ns / 4 left. Its resumed run goes on with the runs before it:
+ * the tick's rules and the preemption rules see their CPU time too
+ * (resumed_ran, cpu_started_ns), else a task preempted every millisecond
+ * would never be seen to have run long enough to give way to a lower key.
+ * A non-local placement preempts with a kick from a CPU that does not hold
+ * the target's runqueue lock, so what it preempts is not known for sure:
+ * that task goes to user space.
  */
 static bool resume_fast_preempted(struct task_struct *p, struct task_ctx *tctx, u64 enq_flags)
 {
