@@ -765,10 +765,14 @@ mod tests {
     /// placement on another CPU preempts, goes to user space.
     #[test]
     fn a_locally_preempted_task_resumes_with_its_slice_left() {
-        let mut m = saturated(2);
         let p = 2;
-        let pid = m.tasks[p as usize].pid;
-        slot(&m, p).publish(pid, Some(FastGrant::new(300_000)));
+        // Two CPUs running hogs, and task 2 granted the fast path.
+        let granted = || {
+            let m = saturated(2);
+            slot(&m, p).publish(m.tasks[p as usize].pid, Some(FastGrant::new(300_000)));
+            m
+        };
+        let mut m = granted();
         let (key, started) = (m.tasks[0].vtime, m.tasks[0].start_ts);
         let left = m.tasks[0].slice_left - (m.now - started);
         m.wake(p); // its CPU is 0: hog 0 is preempted locally
@@ -795,8 +799,7 @@ mod tests {
         assert_eq!(m.tasks[0].run_started(), started + 100_000);
 
         // Placed in the shared queue last: back there (any CPU may take it).
-        let mut m = saturated(2);
-        slot(&m, p).publish(pid, Some(FastGrant::new(300_000)));
+        let mut m = granted();
         m.tasks[0].run_shared = true;
         m.wake(p);
         m.on_fast_kick(0).unwrap();
@@ -804,8 +807,7 @@ mod tests {
         assert_eq!(m.counters.fast_resumes, 1);
 
         // Under a quarter of slice_min left: to user space.
-        let mut m = saturated(2);
-        slot(&m, p).publish(pid, Some(FastGrant::new(300_000)));
+        let mut m = granted();
         m.tasks[0].slice_left = m.now - m.tasks[0].start_ts + m.slice_min_ns / 4 - 1;
         m.wake(p);
         m.on_fast_kick(0).unwrap();
@@ -814,8 +816,7 @@ mod tests {
 
         // A lower key than hog 0's advanced by its 2 ms run waits in the
         // shared queue: the preempted hog yields to it.
-        let mut m = saturated(2);
-        slot(&m, p).publish(pid, Some(FastGrant::new(300_000)));
+        let mut m = granted();
         m.insert(QueueId::Shared, 1, 1_000);
         m.tasks[1].state = TaskState::Running(1); // (only its queue entry is wanted)
         m.wake(p);
@@ -826,8 +827,7 @@ mod tests {
 
         // Hog 0 just started (it may not be preempted yet): placed on CPU 1,
         // not its own, with a kick, and hog 1 goes to user space.
-        let mut m = saturated(2);
-        slot(&m, p).publish(pid, Some(FastGrant::new(300_000)));
+        let mut m = granted();
         m.tasks[0].start_ts = m.now;
         m.wake(p);
         assert_eq!(m.tasks[p as usize].state, TaskState::Queued(QueueId::Local(1)));

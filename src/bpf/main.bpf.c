@@ -879,6 +879,19 @@ static u64 vtime_clamped(u64 vtime)
 	return vtime;
 }
 
+/*
+ * @vtime raised to the lower end of vtime_now's window (a key that only
+ * lags keeps its place, first; see reenqueued()), so that every key in our
+ * DSQs stays within the window the kernel's wrap-aware order needs.
+ */
+static u64 vtime_raised(u64 vtime)
+{
+	u64 now = vtime_now_get();
+	u64 lo = now > VTIME_WINDOW ? now - VTIME_WINDOW : 0;
+
+	return vtime_before(vtime, lo) ? lo : vtime;
+}
+
 /* scx_bpf_kick_cpu(), counted. */
 static void kick(s32 cpu, u64 flags)
 {
@@ -2124,14 +2137,10 @@ static void reenqueued(struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
 	s32 cpu = scx_bpf_task_cpu(p);
-	u64 now = vtime_now_get();
-	u64 lo = now > VTIME_WINDOW ? now - VTIME_WINDOW : 0;
-	u64 vtime = p->scx.dsq_vtime;
+	u64 vtime = vtime_raised(p->scx.dsq_vtime);
 	u64 slice = p->scx.slice && p->scx.slice < slice_ns ? p->scx.slice : slice_ns;
 	u64 dsq = SHARED_DSQ;
 
-	if (vtime_before(vtime, lo))
-		vtime = lo;
 	__sync_fetch_and_add(&nr_reenqueued, 1);
 	__sync_fetch_and_add(&nr_kernel_dispatches, 1);
 	if (tctx)
@@ -2899,7 +2908,7 @@ static bool resume_fast_preempted(struct task_struct *p, struct task_ctx *tctx, 
 {
 	s32 cpu = scx_bpf_task_cpu(p);
 	struct relay_cpu_state *st;
-	u64 now, ran, vtime, lo;
+	u64 now, ran, vtime;
 
 	now = bpf_ktime_get_ns();
 	if (!tctx->slice_end_ns || tctx->slice_end_ns < now + slice_min_ns / 4)
@@ -2911,11 +2920,7 @@ static bool resume_fast_preempted(struct task_struct *p, struct task_ctx *tctx, 
 	tctx->resumed = 1;
 	tctx->resumed_ran = ran;
 	__sync_fetch_and_add(&tctx->generation, 2);
-	vtime = p->scx.dsq_vtime;
-	lo = vtime_now_get();
-	lo = lo > VTIME_WINDOW ? lo - VTIME_WINDOW : 0;
-	if (vtime_before(vtime, lo))
-		vtime = lo;
+	vtime = vtime_raised(p->scx.dsq_vtime);
 	__sync_fetch_and_add(&nr_fast_resumes, 1);
 	if (tctx->run_shared && p->nr_cpus_allowed > 1) {
 		scx_bpf_dsq_insert_vtime(p, SHARED_DSQ, tctx->slice_end_ns - now, vtime, enq_flags);
