@@ -15,6 +15,17 @@
 //! is its frame time less the period, so the frame-time percentiles order
 //! schedulers as lateness does and, unlike lateness, are positive: their
 //! ratios mean something.
+//!
+//! Then one more line, the profile of the worst frames (those at or above
+//! the 99th percentile): `frame_pacer_worst: frames K wall_ms W cpu_ms C
+//! wait_ms R other_ms O runs N`, the mean per frame of its frame time, the
+//! CPU time it ran, the time it waited runnable for a CPU (the kernel's
+//! `run_delay`), the rest (time the thread was neither running nor
+//! waiting by the kernel's count: the timer's lateness to wake it, and time
+//! its vCPU did not run), and the runs it took (`pcount`), from
+//! `/proc/thread-self/schedstat` read before the frame's sleep and after
+//! its end (outside the frame time). Without that file (a kernel without
+//! `CONFIG_SCHED_INFO`) the line is `frame_pacer_worst: unavailable`.
 use nix::{
     sys::time::TimeSpec,
     time::{clock_gettime, clock_nanosleep, ClockId, ClockNanosleepFlags},
@@ -48,6 +59,63 @@ fn work(ns: u64) -> nix::Result<()> {
     Ok(())
 }
 
+/// `/proc/thread-self/schedstat`: CPU time run, time waited runnable (ns),
+/// runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct SchedStat {
+    run_ns: u64,
+    wait_ns: u64,
+    runs: u64,
+}
+
+impl SchedStat {
+    /// This thread's, or `None` when the kernel does not keep it.
+    fn now() -> Option<Self> {
+        Self::parse(&std::fs::read_to_string("/proc/thread-self/schedstat").ok()?)
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        let mut f = text.split_whitespace().map(str::parse::<u64>);
+        Some(Self { run_ns: f.next()?.ok()?, wait_ns: f.next()?.ok()?, runs: f.next()?.ok()? })
+    }
+}
+
+/// One frame: its frame time and what its thread's schedstat moved by
+/// from before its sleep to its end.
+#[derive(Clone, Copy, Debug, Default)]
+struct Frame {
+    time_ns: u64,
+    sched: Option<SchedStat>,
+}
+
+/// The `frame_pacer_worst` line over `frames` (any order): the mean profile
+/// of the frames whose time is at or above `p99_ns`.
+fn worst_line(frames: &[Frame], p99_ns: u64) -> String {
+    let worst: Vec<&Frame> = frames.iter().filter(|f| f.time_ns >= p99_ns).collect();
+    let Some(sched) = worst.iter().map(|f| f.sched).collect::<Option<Vec<SchedStat>>>() else {
+        return "frame_pacer_worst: unavailable".to_string();
+    };
+    if worst.is_empty() {
+        return "frame_pacer_worst: unavailable".to_string();
+    }
+    let n = worst.len() as f64;
+    let mean_ms = |total: u64| total as f64 / n / 1e6;
+    let wall: u64 = worst.iter().map(|f| f.time_ns).sum();
+    let cpu: u64 = sched.iter().map(|s| s.run_ns).sum();
+    let wait: u64 = sched.iter().map(|s| s.wait_ns).sum();
+    let other: u64 = worst.iter().zip(&sched).map(|(f, s)| f.time_ns.saturating_sub(s.run_ns + s.wait_ns)).sum();
+    let runs: u64 = sched.iter().map(|s| s.runs).sum();
+    format!(
+        "frame_pacer_worst: frames {} wall_ms {:.3} cpu_ms {:.3} wait_ms {:.3} other_ms {:.3} runs {:.1}",
+        worst.len(),
+        mean_ms(wall),
+        mean_ms(cpu),
+        mean_ms(wait),
+        mean_ms(other),
+        runs as f64 / n,
+    )
+}
+
 /// Frame `slot`'s end at `end_ns` (both from the run's start, ns): the
 /// vsyncs it missed, and the slot the next frame starts on (the first
 /// vsync at or after the end).
@@ -79,8 +147,8 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     match run(secs, fps, work_ms) {
-        Ok(line) => {
-            println!("{line}");
+        Ok(lines) => {
+            println!("{lines}");
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -90,32 +158,41 @@ fn main() -> ExitCode {
     }
 }
 
-/// The frame loop; its result line.
+/// The frame loop; its two result lines.
 fn run(secs: u64, fps: u64, work_ms: u64) -> nix::Result<String> {
     let period_ns = 1_000_000_000 / fps;
     let slots = secs * fps;
     let start = now_ns(ClockId::CLOCK_MONOTONIC)? + period_ns;
-    let mut frame_times = Vec::with_capacity(slots as usize);
+    let mut frames = Vec::with_capacity(slots as usize);
     let (mut missed, mut slot) = (0u64, 0u64);
     while slot < slots {
         let vsync = start + slot * period_ns;
+        let before = SchedStat::now();
         sleep_until(vsync)?;
         work(work_ms * 1_000_000)?;
         let end = now_ns(ClockId::CLOCK_MONOTONIC)?;
-        frame_times.push(end.saturating_sub(vsync));
+        let sched = before.zip(SchedStat::now()).map(|(b, a)| SchedStat {
+            run_ns: a.run_ns.saturating_sub(b.run_ns),
+            wait_ns: a.wait_ns.saturating_sub(b.wait_ns),
+            runs: a.runs.saturating_sub(b.runs),
+        });
+        frames.push(Frame { time_ns: end.saturating_sub(vsync), sched });
         let (m, next) = after_frame(slot, end.saturating_sub(start), period_ns);
         // Vsyncs past the run's end are not the run's.
         missed += m.min(slots - (slot + 1));
         slot = next;
     }
+    let mut frame_times: Vec<u64> = frames.iter().map(|f| f.time_ns).collect();
     frame_times.sort_unstable();
     let ms = |ns: u64| ns as f64 / 1e6;
+    let p99 = percentile(&frame_times, 99);
     Ok(format!(
-        "frame_pacer: slots {slots} frames {} missed {missed} p50_ms {:.3} p99_ms {:.3} max_ms {:.3}",
+        "frame_pacer: slots {slots} frames {} missed {missed} p50_ms {:.3} p99_ms {:.3} max_ms {:.3}\n{}",
         frame_times.len(),
         ms(percentile(&frame_times, 50)),
-        ms(percentile(&frame_times, 99)),
+        ms(p99),
         ms(frame_times.last().copied().unwrap_or(0)),
+        worst_line(&frames, p99),
     ))
 }
 
@@ -148,5 +225,34 @@ mod tests {
         assert_eq!(percentile(&v, 100), 100);
         assert_eq!(percentile(&[7], 99), 7);
         assert_eq!(percentile(&[], 99), 0);
+    }
+
+    /// The schedstat line's three fields; anything else is `None`.
+    #[test]
+    fn schedstat_parses() {
+        assert_eq!(SchedStat::parse("123 456 7\n"), Some(SchedStat { run_ns: 123, wait_ns: 456, runs: 7 }));
+        assert_eq!(SchedStat::parse("123 456"), None);
+        assert_eq!(SchedStat::parse("x 1 2"), None);
+    }
+
+    /// The worst frames' profile is the mean over the frames at or above
+    /// the 99th percentile, and the rest is frame time less run and wait.
+    #[test]
+    fn worst_frames_profile() {
+        let ms = 1_000_000;
+        let frame = |time, run, wait, runs| Frame {
+            time_ns: time * ms,
+            sched: Some(SchedStat { run_ns: run * ms, wait_ns: wait * ms, runs }),
+        };
+        let mut frames = vec![frame(5, 4, 0, 1); 98];
+        frames.push(frame(100, 4, 90, 3));
+        frames.push(frame(60, 4, 20, 5));
+        assert_eq!(
+            worst_line(&frames, 60 * ms),
+            "frame_pacer_worst: frames 2 wall_ms 80.000 cpu_ms 4.000 wait_ms 55.000 other_ms 21.000 runs 4.0"
+        );
+        frames[99].sched = None;
+        assert_eq!(worst_line(&frames, 60 * ms), "frame_pacer_worst: unavailable");
+        assert_eq!(worst_line(&[], 0), "frame_pacer_worst: unavailable");
     }
 }

@@ -10,7 +10,8 @@
 # switch_ops_s, hdd_ops_s, cost_cpu_ms, cost_bpf_ms, cost_bpf_runs, cost_decisions, cost_syscalls, and for scx_relay
 # the profile counters prof_* and its BPF programs' bpf_<program>_runs and
 # bpf_<program>_ns; fair_share_index, fair_worst_pct; frame_slots,
-# frame_missed, frame_p50_ms, frame_p99_ms, frame_max_ms; wake_* of the
+# frame_missed, frame_p50_ms, frame_p99_ms, frame_max_ms, frame_worst_cpu_ms,
+# frame_worst_wait_ms, frame_worst_other_ms, frame_worst_runs; wake_* of the
 # wakeup profile), and a
 # scheduler that cannot run prints
 #   relay-bench: <round> <scheduler> error <reason>
@@ -566,6 +567,14 @@ run_frames() {
 	emit frame_p50_ms "$9"
 	emit frame_p99_ms "${11}"
 	emit frame_max_ms "${13}"
+	# frame_pacer_worst: frames K wall_ms W cpu_ms C wait_ms R other_ms O runs N
+	line=$(grep '^frame_pacer_worst: frames' /tmp/frames.out) || return 0
+	# shellcheck disable=SC2086
+	set -- $line
+	emit frame_worst_cpu_ms "$7"
+	emit frame_worst_wait_ms "$9"
+	emit frame_worst_other_ms "${11}"
+	emit frame_worst_runs "${13}"
 }
 
 # Workload 7 (scx_relay only): where a wakeup's time goes. The latency

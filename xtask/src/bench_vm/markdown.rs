@@ -101,6 +101,26 @@ const ROWS: &[Row] = &[
     Row { label: "60 Hz frames: frame time p50 (ms)", metric: Metric::Raw("frame_p50_ms"), better: Better::Lower },
     Row { label: "60 Hz frames: frame time p99 (ms)", metric: Metric::Raw("frame_p99_ms"), better: Better::Lower },
     Row { label: "60 Hz frames: frame time max (ms)", metric: Metric::Raw("frame_max_ms"), better: Better::Lower },
+    Row {
+        label: "60 Hz frames, the worst 1 %: CPU time run per frame (ms)",
+        metric: Metric::Raw("frame_worst_cpu_ms"),
+        better: Better::Neither,
+    },
+    Row {
+        label: "60 Hz frames, the worst 1 %: time waited runnable per frame (ms)",
+        metric: Metric::Raw("frame_worst_wait_ms"),
+        better: Better::Lower,
+    },
+    Row {
+        label: "60 Hz frames, the worst 1 %: time neither run nor waited per frame (ms)",
+        metric: Metric::Raw("frame_worst_other_ms"),
+        better: Better::Lower,
+    },
+    Row {
+        label: "60 Hz frames, the worst 1 %: runs per frame",
+        metric: Metric::Raw("frame_worst_runs"),
+        better: Better::Neither,
+    },
     Row { label: "stress-ng --switch (ops/s)", metric: Metric::Raw("switch_ops_s"), better: Better::Higher },
     Row { label: "stress-ng --hdd (ops/s)", metric: Metric::Raw("hdd_ops_s"), better: Better::Higher },
     Row {
