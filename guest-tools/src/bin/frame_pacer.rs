@@ -26,6 +26,9 @@
 //! `/proc/thread-self/schedstat` read before the frame's sleep and after
 //! its end (outside the frame time). Without that file (a kernel without
 //! `CONFIG_SCHED_INFO`) the line is `frame_pacer_worst: unavailable`.
+//! A last line lists those frames one by one: `frame_pacer_worst_each:
+//! AT:WALL/CPU/WAIT/RUNS ...` (the frame's vsync from the run's start and
+//! its frame time, CPU time and wait, ms; its runs).
 use nix::{
     sys::time::TimeSpec,
     time::{clock_gettime, clock_nanosleep, ClockId, ClockNanosleepFlags},
@@ -80,12 +83,29 @@ impl SchedStat {
     }
 }
 
-/// One frame: its frame time and what its thread's schedstat moved by
-/// from before its sleep to its end.
+/// One frame: its vsync (ns from the run's start), its frame time, and
+/// what its thread's schedstat moved by from before its sleep to its end.
 #[derive(Clone, Copy, Debug, Default)]
 struct Frame {
+    vsync_ns: u64,
     time_ns: u64,
     sched: Option<SchedStat>,
+}
+
+/// The `frame_pacer_worst_each` line: each frame at or above `p99_ns`, in
+/// the run's order, as `AT:WALL/CPU/WAIT/RUNS` (its vsync from the run's
+/// start, its frame time, CPU time run and time waited runnable, all ms).
+fn worst_each_line(frames: &[Frame], p99_ns: u64) -> String {
+    let ms = |ns: u64| ns as f64 / 1e6;
+    let each: Vec<String> = frames
+        .iter()
+        .filter(|f| f.time_ns >= p99_ns)
+        .map(|f| {
+            let s = f.sched.unwrap_or_default();
+            format!("{:.0}:{:.1}/{:.1}/{:.1}/{}", ms(f.vsync_ns), ms(f.time_ns), ms(s.run_ns), ms(s.wait_ns), s.runs)
+        })
+        .collect();
+    format!("frame_pacer_worst_each: {}", each.join(" "))
 }
 
 /// The `frame_pacer_worst` line over `frames` (any order): the mean profile
@@ -176,7 +196,7 @@ fn run(secs: u64, fps: u64, work_ms: u64) -> nix::Result<String> {
             wait_ns: a.wait_ns.saturating_sub(b.wait_ns),
             runs: a.runs.saturating_sub(b.runs),
         });
-        frames.push(Frame { time_ns: end.saturating_sub(vsync), sched });
+        frames.push(Frame { vsync_ns: vsync - start, time_ns: end.saturating_sub(vsync), sched });
         let (m, next) = after_frame(slot, end.saturating_sub(start), period_ns);
         // Vsyncs past the run's end are not the run's.
         missed += m.min(slots - (slot + 1));
@@ -187,12 +207,13 @@ fn run(secs: u64, fps: u64, work_ms: u64) -> nix::Result<String> {
     let ms = |ns: u64| ns as f64 / 1e6;
     let p99 = percentile(&frame_times, 99);
     Ok(format!(
-        "frame_pacer: slots {slots} frames {} missed {missed} p50_ms {:.3} p99_ms {:.3} max_ms {:.3}\n{}",
+        "frame_pacer: slots {slots} frames {} missed {missed} p50_ms {:.3} p99_ms {:.3} max_ms {:.3}\n{}\n{}",
         frame_times.len(),
         ms(percentile(&frame_times, 50)),
         ms(p99),
         ms(frame_times.last().copied().unwrap_or(0)),
         worst_line(&frames, p99),
+        worst_each_line(&frames, p99),
     ))
 }
 
@@ -241,6 +262,7 @@ mod tests {
     fn worst_frames_profile() {
         let ms = 1_000_000;
         let frame = |time, run, wait, runs| Frame {
+            vsync_ns: 0,
             time_ns: time * ms,
             sched: Some(SchedStat { run_ns: run * ms, wait_ns: wait * ms, runs }),
         };
@@ -250,6 +272,11 @@ mod tests {
         assert_eq!(
             worst_line(&frames, 60 * ms),
             "frame_pacer_worst: frames 2 wall_ms 80.000 cpu_ms 4.000 wait_ms 55.000 other_ms 21.000 runs 4.0"
+        );
+        frames[98].vsync_ns = 1630 * ms;
+        assert_eq!(
+            worst_each_line(&frames, 60 * ms),
+            "frame_pacer_worst_each: 1630:100.0/4.0/90.0/3 0:60.0/4.0/20.0/5"
         );
         frames[99].sched = None;
         assert_eq!(worst_line(&frames, 60 * ms), "frame_pacer_worst: unavailable");

@@ -11,7 +11,9 @@
 # the profile counters prof_* and its BPF programs' bpf_<program>_runs and
 # bpf_<program>_ns; fair_share_index, fair_worst_pct; frame_slots,
 # frame_missed, frame_p50_ms, frame_p99_ms, frame_max_ms, frame_worst_cpu_ms,
-# frame_worst_wait_ms, frame_worst_other_ms, frame_worst_runs; wake_* of the
+# frame_worst_wait_ms, frame_worst_other_ms, frame_worst_runs, and for
+# scx_relay frame_fast_placed, frame_fast_unplaced, frame_fast_deferred,
+# frame_fast_overruns, frame_fast_revoked, frame_fast_grants; wake_* of the
 # wakeup profile), and a
 # scheduler that cannot run prints
 #   relay-bench: <round> <scheduler> error <reason>
@@ -550,7 +552,9 @@ run_frames() {
 	(while [ -e /tmp/frames.load ]; do hackbench -g 2 -l 100 >/dev/null 2>&1; done) &
 	loop_pid=$!
 	sleep 1
+	a=$(relay_status)
 	frame_pacer "$frames_s" 60 "$frame_work_ms" >/tmp/frames.out 2>&1
+	b=$(relay_status)
 	rm -f /tmp/frames.load
 	kill "$stress_pid" 2>/dev/null
 	wait "$stress_pid" "$loop_pid"
@@ -575,6 +579,12 @@ run_frames() {
 	emit frame_worst_wait_ms "$9"
 	emit frame_worst_other_ms "${11}"
 	emit frame_worst_runs "${13}"
+	line=$(grep '^frame_pacer_worst_each: ' /tmp/frames.out) && note "round $round $sched: worst frames (vsync ms: frame/cpu/wait ms/runs): ${line#*: }"
+	# The fast path over the frame loop's run (scx_relay's: nothing from
+	# a scheduler that does not answer `ctl status`).
+	for m in fast_placed fast_unplaced fast_deferred fast_overruns fast_revoked fast_grants; do
+		emit_delta_at "metrics.$m" "frame_$m"
+	done
 }
 
 # Workload 7 (scx_relay only): where a wakeup's time goes. The latency
