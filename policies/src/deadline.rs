@@ -40,7 +40,7 @@
 //!    wakeups run at once, on an idle CPU or preempting a running task,
 //!    within a budget the dispatcher enforces. Its fast-placed runs are not
 //!    charged to `v` (the policy does not see them); the rule's bound on
-//!    its CPU share (a third of its time, half a CPU at most in the
+//!    its CPU share (a quarter of its time, half a CPU at most in the
 //!    dispatcher) is what keeps it from taking more than that.
 //!
 //! (Before, the key was `vtime + min(exec_runtime, 100 S)` with

@@ -12,13 +12,7 @@
 //! 2. it sleeps most of the time: its average burst is at most
 //!    1/[`MAX_CPU_SHARE_INV`] of its average time between wakeups (a task
 //!    that wakes often and runs most of the time is a CPU hog in
-//!    disguise: hackbench's senders are not latency-critical). A third: a
-//!    60 Hz frame loop qualifies up to 5.5 ms of CPU a frame. With a
-//!    quarter, bench-vm's 4 ms frames (4.7 ms of CPU in the TCG guest)
-//!    qualified only while they were late: on time, a frame every 16.7 ms,
-//!    the grant was withdrawn at the task's next hand-off, and a frame
-//!    without it waited ~150 ms behind hackbench's tasks (the worst 1 % of
-//!    frames: 1.55 runs and 159 ms waited runnable a frame, at 53880bd);
+//!    disguise: hackbench's senders are not latency-critical);
 //! 3. its own weight is at least nice 0's: a task niced down (or
 //!    SCHED_IDLE) asked to wait, and keeps the policy's order;
 //! 4. no grant of it was revoked in the last [`REGRANT_AFTER_NS`]: a task
@@ -45,7 +39,7 @@ pub const MIN_WAKEUPS: u32 = 4;
 /// Longest average burst of a latency-critical task (ns).
 pub const MAX_BURST_NS: u64 = 10_000_000;
 /// A latency-critical task runs at most 1/this of its time between wakeups.
-pub const MAX_CPU_SHARE_INV: u64 = 3;
+pub const MAX_CPU_SHARE_INV: u64 = 4;
 /// How long after a revoke a task is not granted again (ns).
 pub const REGRANT_AFTER_NS: u64 = 1_000_000_000;
 /// The budget in average bursts.
@@ -87,9 +81,6 @@ mod tests {
         let budget = |burst, period| fast_grant(&t, &periodic(burst, period), 0).map(|g| g.budget_ns);
         // A 60 Hz frame of 3 ms.
         assert_eq!(budget(3 * MS, 16 * MS), Some(12 * MS));
-        // bench-vm's 4 ms frames in the TCG guest, on time: 4.7 ms every
-        // 16.7 ms.
-        assert_eq!(budget(4_700_000, 16_700_000), Some(18_800_000));
         // Two frames back to back: the ceiling.
         assert_eq!(budget(8 * MS, 33 * MS), Some(MAX_BUDGET_NS));
         // cyclictest: 20 us every 1 ms; the budget's floor.
@@ -108,7 +99,6 @@ mod tests {
         let t = QueuedTask::new(1, 0);
         assert_eq!(fast_grant(&t, &periodic(11 * MS, 100 * MS), 0), None, "burst too long");
         assert_eq!(fast_grant(&t, &periodic(100_000, 200_000), 0), None, "runs half the time");
-        assert_eq!(fast_grant(&t, &periodic(6 * MS, 16 * MS), 0), None, "runs over a third of the time");
         assert_eq!(fast_grant(&t, &periodic(100_000, 0), 0), None, "one wakeup: no period");
         let young = TaskStats { nr_wakeups: MIN_WAKEUPS - 1, ..periodic(MS, 16 * MS) };
         assert_eq!(fast_grant(&t, &young, 0), None, "too few wakeups");
