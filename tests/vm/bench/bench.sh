@@ -12,7 +12,8 @@
 # bpf_<program>_ns; fair_share_index, fair_worst_pct; frame_slots,
 # frame_missed, frame_p50_ms, frame_p99_ms, frame_max_ms, frame_worst_cpu_ms,
 # frame_worst_wait_ms, frame_worst_other_ms, frame_worst_runs, and for
-# scx_relay frame_fast_placed, frame_fast_unplaced, frame_fast_deferred,
+# scx_relay frame_fast_placed, frame_fast_unplaced, frame_fast_left_usersched,
+# frame_fast_left_fast, frame_fast_left_busy, frame_fast_deferred,
 # frame_fast_overruns, frame_fast_revoked, frame_fast_grants; wake_* of the
 # wakeup profile), and a
 # scheduler that cannot run prints
@@ -582,7 +583,7 @@ run_frames() {
 	line=$(grep '^frame_pacer_worst_each: ' /tmp/frames.out) && note "round $round $sched: worst frames (vsync ms: frame/cpu/wait ms/runs): ${line#*: }"
 	# The fast path over the frame loop's run (scx_relay's: nothing from
 	# a scheduler that does not answer `ctl status`).
-	for m in fast_placed fast_unplaced fast_deferred fast_overruns fast_revoked fast_grants; do
+	for m in fast_placed fast_unplaced fast_left_usersched fast_left_fast fast_left_busy fast_deferred fast_overruns fast_revoked fast_grants; do
 		emit_delta_at "metrics.$m" "frame_$m"
 	done
 }

@@ -121,6 +121,21 @@ const ROWS: &[Row] = &[
         metric: Metric::Raw("frame_worst_runs"),
         better: Better::Neither,
     },
+    Row {
+        label: "60 Hz frames: wakeups the fast path placed (every task's)",
+        metric: Metric::Raw("frame_fast_placed"),
+        better: Better::Neither,
+    },
+    Row {
+        label: "60 Hz frames: granted wakeups the fast path found no CPU for (every task's)",
+        metric: Metric::Raw("frame_fast_unplaced"),
+        better: Better::Lower,
+    },
+    Row {
+        label: "60 Hz frames: fast-path grants the policy wrote",
+        metric: Metric::Raw("frame_fast_grants"),
+        better: Better::Neither,
+    },
     Row { label: "stress-ng --switch (ops/s)", metric: Metric::Raw("switch_ops_s"), better: Better::Higher },
     Row { label: "stress-ng --hdd (ops/s)", metric: Metric::Raw("hdd_ops_s"), better: Better::Higher },
     Row {
