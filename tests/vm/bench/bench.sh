@@ -230,23 +230,36 @@ thread_schedstat() {
 # The kernel's tracing directory (tracefs), mounted if it is not.
 TRACEFS=/sys/kernel/tracing
 
-# Trace every hrtimer's start and expiry (the timer events), from now on;
-# fails if the kernel has no tracefs or timer events.
-timer_trace_on() {
+# The timer events (every hrtimer's start and expiry), enabled once, before
+# the first round, with the trace buffer off; fails if the kernel has no
+# tracefs or timer events. Enabling an event patches its tracepoint's
+# static key in the kernel's text; patched while cyclictest and stress-ng
+# ran on the other vCPU, the site read the patch's int3 under QEMU's
+# parallel TCG and the guest died (`Oops: int3` in
+# __hrtimer_start_range_ns, the hrtimer_start event's site: 12 of the 20
+# oopses in target/vm-logs at 7f88363, ending most bench-vm runs on
+# parallel vCPUs). Enabled here, with nothing running, the windows only
+# switch the buffer (tracing_on), which patches nothing.
+timer_trace_arm() {
 	[ -d "$TRACEFS/events/timer" ] || mount -t tracefs nodev "$TRACEFS" 2>/dev/null
 	[ -w "$TRACEFS/events/timer/hrtimer_start/enable" ] || return 1
 	echo 0 >"$TRACEFS/tracing_on"
-	: >"$TRACEFS/trace"
 	echo 1 >"$TRACEFS/events/timer/hrtimer_start/enable"
 	echo 1 >"$TRACEFS/events/timer/hrtimer_expire_entry/enable"
+	: >"$TRACEFS/trace"
+}
+
+# Record the timer events from now on; fails if timer_trace_arm did not
+# enable them.
+timer_trace_on() {
+	[ "$timer_trace_armed" = 1 ] || return 1
+	: >"$TRACEFS/trace"
 	echo 1 >"$TRACEFS/tracing_on"
 }
 
-# Stop the trace; its text in $1.
+# Stop recording; the trace's text in $1.
 timer_trace_off() {
 	echo 0 >"$TRACEFS/tracing_on"
-	echo 0 >"$TRACEFS/events/timer/hrtimer_start/enable"
-	echo 0 >"$TRACEFS/events/timer/hrtimer_expire_entry/enable"
 	cat "$TRACEFS/trace" >"$1"
 	: >"$TRACEFS/trace"
 }
@@ -699,6 +712,8 @@ run_profile() {
 
 note "kernel $(uname -r), $ncpu CPUs; sched feature ${hrtick_default:-HRTICK unknown (no $FEATURES)}; rounds $rounds; schedulers: $schedulers; workloads: $workloads"
 status=0
+timer_trace_armed=0
+timer_trace_arm && timer_trace_armed=1
 round=1
 while [ "$round" -le "$rounds" ]; do
 	# Rotate the order every round so that no scheduler always runs first.
