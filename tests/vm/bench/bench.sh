@@ -455,8 +455,9 @@ run_io() { run_stress hdd "$io_s" hdd_ops_s --hdd-bytes 4M --temp-path /tmp; }
 # raw_syscalls:sys_enter, no ptrace) over the run. And the CPU time of its
 # BPF programs, which run in the kernel on every CPU in other tasks'
 # context, not in the scheduler process's own time: the kernel's BPF run
-# time statistics (kernel.bpf_stats_enabled, on for the run only), summed
-# over the programs the scheduler process holds (cost_bpf_ms, cost_bpf_runs).
+# time statistics (kernel.bpf_stats_enabled, on from before the first
+# round, see the rounds' loop), summed over the programs the scheduler process
+# holds (cost_bpf_ms, cost_bpf_runs).
 #   scx_relay: CPU time and decisions come from the same two answers of
 #     `scx_relay ctl status`, before and after the run (cpu_ns,
 #     dispatched_user), so they cover exactly the same interval.
@@ -472,7 +473,7 @@ run_cost() {
 	have_trace=
 	[ -w "$TRACE/trigger" ] && echo "$trigger" >"$TRACE/trigger" 2>/dev/null && have_trace=1
 	have_bpf_stats=
-	echo 1 >/proc/sys/kernel/bpf_stats_enabled 2>/dev/null && have_bpf_stats=1
+	[ "$bpf_stats_armed" = 1 ] && have_bpf_stats=1
 	bpf0=$(bpf_cost "$sched_pid")
 	case $sched in
 	rustland | bpfland)
@@ -502,7 +503,6 @@ run_cost() {
 	esac
 	bpf1=$(bpf_cost "$sched_pid")
 	if [ -n "$have_bpf_stats" ]; then
-		echo 0 >/proc/sys/kernel/bpf_stats_enabled
 		emit cost_bpf_ms "$(echo "$bpf0 $bpf1" | awk '{ printf "%.3f", ($3 - $1) / 1e6 }')"
 		emit cost_bpf_runs "$(echo "$bpf0 $bpf1" | awk '{ printf "%.0f", $4 - $2 }')"
 	fi
@@ -714,6 +714,13 @@ note "kernel $(uname -r), $ncpu CPUs; sched feature ${hrtick_default:-HRTICK unk
 status=0
 timer_trace_armed=0
 timer_trace_arm && timer_trace_armed=1
+# The BPF run-time statistics, on for the whole run: switched on and off
+# around the cost window, their static key's patch killed the guest on
+# parallel vCPUs as the timer events' did (`Oops: int3` in
+# __bpf_prog_exit, at 2154bba). On, they cost every BPF scheduler two
+# clock reads per program run in every workload.
+bpf_stats_armed=0
+echo 1 >/proc/sys/kernel/bpf_stats_enabled 2>/dev/null && bpf_stats_armed=1
 round=1
 while [ "$round" -le "$rounds" ]; do
 	# Rotate the order every round so that no scheduler always runs first.
