@@ -8,27 +8,31 @@
 //! old frame again), and the next frame starts on the first vsync after it
 //! finished, as a vsync-locked game does.
 //!
-//! Prints one line, `frame_pacer: slots S frames F missed M p50_ms A
-//! p99_ms B max_ms C` (S: the vsyncs of the run; F: frames made; M: vsyncs
-//! missed; A, B, C: frame time, from the frame's vsync to its end, at the
-//! 50th and 99th percentile and the worst), and exits 0. A frame's lateness
-//! is its frame time less the period, so the frame-time percentiles order
-//! schedulers as lateness does and, unlike lateness, are positive: their
-//! ratios mean something.
+//! Prints three lines and exits 0. First `frame_pacer: slots S frames F
+//! missed M p50_ms A p99_ms B max_ms C` (S: the vsyncs of the run; F:
+//! frames made; M: vsyncs missed; A, B, C: frame time, from the frame's
+//! vsync to its end, at the 50th and 99th percentile and the worst). A
+//! frame's lateness is its frame time less the period, so the frame-time
+//! percentiles order schedulers as lateness does and, unlike lateness, are
+//! positive: their ratios mean something.
 //!
-//! Then one more line, the profile of the worst frames (those at or above
-//! the 99th percentile): `frame_pacer_worst: frames K wall_ms W cpu_ms C
-//! wait_ms R other_ms O runs N`, the mean per frame of its frame time, the
-//! CPU time it ran, the time it waited runnable for a CPU (the kernel's
-//! `run_delay`), the rest (time the thread was neither running nor
-//! waiting by the kernel's count: the timer's lateness to wake it, and time
-//! its vCPU did not run), and the runs it took (`pcount`), from
-//! `/proc/thread-self/schedstat` read before the frame's sleep and after
-//! its end (outside the frame time). Without that file (a kernel without
-//! `CONFIG_SCHED_INFO`) the line is `frame_pacer_worst: unavailable`.
-//! A last line lists those frames one by one: `frame_pacer_worst_each:
-//! AT:WALL/CPU/WAIT/RUNS ...` (the frame's vsync from the run's start and
-//! its frame time, CPU time and wait, ms; its runs).
+//! Then the profile of the worst frames (those at or above the 99th
+//! percentile): `frame_pacer_worst: frames K wall_ms W cpu_ms C wait_ms R
+//! other_ms O runs N`, the mean per frame of its frame time, the CPU time
+//! it ran (this thread's CPU clock), the time it waited runnable for a CPU
+//! (the kernel's `run_delay`), the rest (the frame time less those two, at
+//! least 0: time the thread was neither running nor waiting by the
+//! kernel's count, mostly from the vsync to the timer's wakeup; a guest's
+//! vCPU that did not run counts as run or wait for a runnable thread), and
+//! the runs it took (`pcount`). Each is read after the frame's end, so a
+//! frame's interval starts at the end of the one before it and holds its
+//! sleep: a wait before that sleep counts too, which can make the wait
+//! longer than the frame time (the rest is then 0). Without
+//! `/proc/thread-self/schedstat` (a kernel without `CONFIG_SCHED_INFO`) the
+//! line is `frame_pacer_worst: unavailable`. The last line lists those
+//! frames one by one: `frame_pacer_worst_each: AT:WALL/CPU/WAIT/RUNS ...`
+//! (the frame's vsync from the run's start and its frame time, CPU time
+//! and wait, ms; its runs).
 use nix::{
     sys::time::TimeSpec,
     time::{clock_gettime, clock_nanosleep, ClockId, ClockNanosleepFlags},
@@ -63,7 +67,9 @@ fn work(ns: u64) -> nix::Result<()> {
 }
 
 /// `/proc/thread-self/schedstat`: CPU time run, time waited runnable (ns),
-/// runs.
+/// runs. Its CPU time leaves out the current run's share not yet accounted
+/// (`sum_exec_runtime`), so a frame's CPU time is taken from the thread's
+/// CPU clock instead ([`Sample`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 struct SchedStat {
     run_ns: u64,
@@ -83,8 +89,32 @@ impl SchedStat {
     }
 }
 
+/// The thread's CPU clock and schedstat at one moment.
+struct Sample {
+    cpu_ns: u64,
+    sched: Option<SchedStat>,
+}
+
+impl Sample {
+    fn now() -> nix::Result<Self> {
+        Ok(Self { cpu_ns: now_ns(ClockId::CLOCK_THREAD_CPUTIME_ID)?, sched: SchedStat::now() })
+    }
+
+    /// What moved from `self` to `later`: CPU time by the clock, wait and
+    /// runs by schedstat (`None` without it).
+    fn until(&self, later: &Sample) -> Option<SchedStat> {
+        let (b, a) = (self.sched?, later.sched?);
+        Some(SchedStat {
+            run_ns: later.cpu_ns.saturating_sub(self.cpu_ns),
+            wait_ns: a.wait_ns.saturating_sub(b.wait_ns),
+            runs: a.runs.saturating_sub(b.runs),
+        })
+    }
+}
+
 /// One frame: its vsync (ns from the run's start), its frame time, and
-/// what its thread's schedstat moved by from before its sleep to its end.
+/// what its thread's CPU clock and schedstat moved by since the end of the
+/// frame before it (the run's start for the first).
 #[derive(Clone, Copy, Debug, Default)]
 struct Frame {
     vsync_ns: u64,
@@ -178,24 +208,22 @@ fn main() -> ExitCode {
     }
 }
 
-/// The frame loop; its two result lines.
+/// The frame loop; its three result lines.
 fn run(secs: u64, fps: u64, work_ms: u64) -> nix::Result<String> {
     let period_ns = 1_000_000_000 / fps;
     let slots = secs * fps;
     let start = now_ns(ClockId::CLOCK_MONOTONIC)? + period_ns;
     let mut frames = Vec::with_capacity(slots as usize);
     let (mut missed, mut slot) = (0u64, 0u64);
+    let mut before = Sample::now()?;
     while slot < slots {
         let vsync = start + slot * period_ns;
-        let before = SchedStat::now();
         sleep_until(vsync)?;
         work(work_ms * 1_000_000)?;
         let end = now_ns(ClockId::CLOCK_MONOTONIC)?;
-        let sched = before.zip(SchedStat::now()).map(|(b, a)| SchedStat {
-            run_ns: a.run_ns.saturating_sub(b.run_ns),
-            wait_ns: a.wait_ns.saturating_sub(b.wait_ns),
-            runs: a.runs.saturating_sub(b.runs),
-        });
+        let after = Sample::now()?;
+        let sched = before.until(&after);
+        before = after;
         frames.push(Frame { vsync_ns: vsync - start, time_ns: end.saturating_sub(vsync), sched });
         let (m, next) = after_frame(slot, end.saturating_sub(start), period_ns);
         // Vsyncs past the run's end are not the run's.
@@ -256,6 +284,19 @@ mod tests {
         assert_eq!(SchedStat::parse("x 1 2"), None);
     }
 
+    /// A frame's CPU time is the thread's clock's; wait and runs are
+    /// schedstat's; no schedstat, no profile.
+    #[test]
+    fn samples_subtract() {
+        let at = |cpu_ns, run_ns, wait_ns, runs| Sample { cpu_ns, sched: Some(SchedStat { run_ns, wait_ns, runs }) };
+        assert_eq!(
+            at(10, 0, 100, 3).until(&at(15, 99, 130, 5)),
+            Some(SchedStat { run_ns: 5, wait_ns: 30, runs: 2 }),
+            "the clock's 5 ns, not schedstat's 99"
+        );
+        assert_eq!(Sample { cpu_ns: 0, sched: None }.until(&at(1, 1, 1, 1)), None);
+    }
+
     /// The worst frames' profile is the mean over the frames at or above
     /// the 99th percentile, and the rest is frame time less run and wait.
     #[test]
@@ -272,6 +313,14 @@ mod tests {
         assert_eq!(
             worst_line(&frames, 60 * ms),
             "frame_pacer_worst: frames 2 wall_ms 80.000 cpu_ms 4.000 wait_ms 55.000 other_ms 21.000 runs 4.0"
+        );
+        // A wait before the frame's sleep can exceed its frame time: the rest is 0.
+        let mut clamped = frames.clone();
+        clamped[98] = frame(100, 4, 110, 2);
+        assert!(
+            worst_line(&clamped, 60 * ms).contains(" wait_ms 65.000 other_ms 18.000 "),
+            "{}",
+            worst_line(&clamped, 60 * ms)
         );
         frames[98].vsync_ns = 1630 * ms;
         assert_eq!(

@@ -236,10 +236,13 @@ TRACEFS=/sys/kernel/tracing
 # static key in the kernel's text; patched while cyclictest and stress-ng
 # ran on the other vCPU, the site read the patch's int3 under QEMU's
 # parallel TCG and the guest died (`Oops: int3` in
-# __hrtimer_start_range_ns, the hrtimer_start event's site: 12 of the 20
-# oopses in target/vm-logs at 7f88363, ending most bench-vm runs on
-# parallel vCPUs). Enabled here, with nothing running, the windows only
-# switch the buffer (tracing_on), which patches nothing.
+# __hrtimer_start_range_ns, the hrtimer_start event's site: 11 of the 20
+# oopses in target/vm-logs at 7f88363, 13 at the timer events' sites,
+# ending most bench-vm runs on parallel vCPUs). Enabled here, with nothing
+# running, the windows only switch the buffer (tracing_on), which patches
+# nothing. (The cost window's syscall histogram trigger still registers
+# and unregisters its event, and eevdf-nohrtick flips the HRTICK feature:
+# static keys too.)
 timer_trace_arm() {
 	[ -d "$TRACEFS/events/timer" ] || mount -t tracefs nodev "$TRACEFS" 2>/dev/null
 	[ -w "$TRACEFS/events/timer/hrtimer_start/enable" ] || return 1
@@ -586,13 +589,14 @@ run_frames() {
 	emit frame_p99_ms "${11}"
 	emit frame_max_ms "${13}"
 	# frame_pacer_worst: frames K wall_ms W cpu_ms C wait_ms R other_ms O runs N
-	line=$(grep '^frame_pacer_worst: frames' /tmp/frames.out) || return 0
-	# shellcheck disable=SC2086
-	set -- $line
-	emit frame_worst_cpu_ms "$7"
-	emit frame_worst_wait_ms "$9"
-	emit frame_worst_other_ms "${11}"
-	emit frame_worst_runs "${13}"
+	if line=$(grep '^frame_pacer_worst: frames' /tmp/frames.out); then
+		# shellcheck disable=SC2086
+		set -- $line
+		emit frame_worst_cpu_ms "$7"
+		emit frame_worst_wait_ms "$9"
+		emit frame_worst_other_ms "${11}"
+		emit frame_worst_runs "${13}"
+	fi
 	line=$(grep '^frame_pacer_worst_each: ' /tmp/frames.out) && note "round $round $sched: worst frames (vsync ms: frame/cpu/wait ms/runs): ${line#*: }"
 	# The fast path over the frame loop's run (scx_relay's: nothing from
 	# a scheduler that does not answer `ctl status`).
@@ -712,15 +716,18 @@ run_profile() {
 
 note "kernel $(uname -r), $ncpu CPUs; sched feature ${hrtick_default:-HRTICK unknown (no $FEATURES)}; rounds $rounds; schedulers: $schedulers; workloads: $workloads"
 status=0
+# Only for the workloads that read them (the timer events: latency; the
+# BPF statistics: cost).
 timer_trace_armed=0
-timer_trace_arm && timer_trace_armed=1
+case " $workloads " in *" latency "*) timer_trace_arm && timer_trace_armed=1 ;; esac
 # The BPF run-time statistics, on for the whole run: switched on and off
 # around the cost window, their static key's patch killed the guest on
 # parallel vCPUs as the timer events' did (`Oops: int3` in
-# __bpf_prog_exit, at 2154bba). On, they cost every BPF scheduler two
-# clock reads per program run in every workload.
+# __bpf_prog_exit, at 2154bba). On, they cost every BPF program run two
+# clock reads in every workload: more for a scheduler that runs more
+# programs per decision (scx_relay about 20, scx_rustland 11).
 bpf_stats_armed=0
-echo 1 >/proc/sys/kernel/bpf_stats_enabled 2>/dev/null && bpf_stats_armed=1
+case " $workloads " in *" cost "*) echo 1 >/proc/sys/kernel/bpf_stats_enabled 2>/dev/null && bpf_stats_armed=1 ;; esac
 round=1
 while [ "$round" -le "$rounds" ]; do
 	# Rotate the order every round so that no scheduler always runs first.
