@@ -475,8 +475,6 @@ run_cost() {
 	trigger="hist:keys=id:vals=hitcount if common_pid == $sched_pid"
 	have_trace=
 	[ -w "$TRACE/trigger" ] && echo "$trigger" >"$TRACE/trigger" 2>/dev/null && have_trace=1
-	have_bpf_stats=
-	[ "$bpf_stats_armed" = 1 ] && have_bpf_stats=1
 	bpf0=$(bpf_cost "$sched_pid")
 	case $sched in
 	rustland | bpfland)
@@ -505,7 +503,7 @@ run_cost() {
 		;;
 	esac
 	bpf1=$(bpf_cost "$sched_pid")
-	if [ -n "$have_bpf_stats" ]; then
+	if [ "$bpf_stats_armed" = 1 ]; then
 		emit cost_bpf_ms "$(echo "$bpf0 $bpf1" | awk '{ printf "%.3f", ($3 - $1) / 1e6 }')"
 		emit cost_bpf_runs "$(echo "$bpf0 $bpf1" | awk '{ printf "%.0f", $4 - $2 }')"
 	fi
