@@ -19,6 +19,18 @@
 //!    that overran its budget (twice in a row) or its share goes through the policy's order for a while
 //!    before it is trusted again.
 //!
+//! Its grant is **deferrable** ([`FastGrant::deferrable`]: when no CPU can
+//! take its wakeup at once, it waits on a CPU whose task has not run
+//! `slice_min` yet, in place of the round trip through user space) when at
+//! least [`DEFERRABLE_IRQ_SHARE`] of its recent wakeups came from interrupts
+//! ([`TaskStats::irq_wake_share`]): a timer's expiry, as a frame loop's
+//! vsync and an audio period are, or a device. hackbench's tasks pass the
+//! rule above too (short bursts, woken by their writers), but none of their
+//! wakeups is an interrupt's: deferring their wakeups had them preempt every
+//! task at `slice_min` (in the simulator, a third of hackbench's work was
+//! left). The price: a game's frame thread woken by another thread (a
+//! compositor's client) is not deferrable.
+//!
 //! Its effective weight is its own (nice) weight, `QueuedTask::task_weight`:
 //! the dispatcher bounds its fast-placed runs to the share of a CPU that
 //! weight gets beside one nice-0 task (`shared::fast_share_limit_ns`; half
@@ -32,7 +44,7 @@
 //! enforces it, and at most half a CPU per task over 100 ms
 //! (`FAST_SHARE_PCT`), whatever the averages said.
 
-use scheduler_core::{task::WEIGHT_DEFAULT, FastGrant, QueuedTask, TaskStats};
+use scheduler_core::{shared::IRQ_SHARE_ONE, task::WEIGHT_DEFAULT, FastGrant, QueuedTask, TaskStats};
 
 /// Wakeups the dispatcher must have seen before the averages count.
 pub const MIN_WAKEUPS: u32 = 4;
@@ -48,6 +60,9 @@ pub const BUDGET_BURSTS: u64 = 4;
 pub const MIN_BUDGET_NS: u64 = 2_000_000;
 /// Largest budget granted (ns).
 pub const MAX_BUDGET_NS: u64 = 20_000_000;
+/// Smallest share of its recent wakeups that came from interrupts that
+/// makes a grant deferrable (in 1/[`IRQ_SHARE_ONE`]: three quarters).
+pub const DEFERRABLE_IRQ_SHARE: u32 = IRQ_SHARE_ONE * 3 / 4;
 
 /// The grant for `task` under the rules above, or `None`.
 pub fn fast_grant(task: &QueuedTask, stats: &TaskStats, now_ns: u64) -> Option<FastGrant> {
@@ -60,8 +75,13 @@ pub fn fast_grant(task: &QueuedTask, stats: &TaskStats, now_ns: u64) -> Option<F
         && task.task_weight >= WEIGHT_DEFAULT
         && !revoked_lately;
     critical.then(|| {
-        FastGrant::new((BUDGET_BURSTS * stats.avg_burst_ns).clamp(MIN_BUDGET_NS, MAX_BUDGET_NS))
-            .at_weight(task.task_weight)
+        let grant = FastGrant::new((BUDGET_BURSTS * stats.avg_burst_ns).clamp(MIN_BUDGET_NS, MAX_BUDGET_NS))
+            .at_weight(task.task_weight);
+        if stats.irq_wake_share >= DEFERRABLE_IRQ_SHARE {
+            grant.deferrable()
+        } else {
+            grant
+        }
     })
 }
 
@@ -102,6 +122,18 @@ mod tests {
         assert_eq!(fast_grant(&t, &periodic(100_000, 0), 0), None, "one wakeup: no period");
         let young = TaskStats { nr_wakeups: MIN_WAKEUPS - 1, ..periodic(MS, 16 * MS) };
         assert_eq!(fast_grant(&t, &young, 0), None, "too few wakeups");
+    }
+
+    #[test]
+    fn tasks_woken_by_interrupts_are_deferrable_and_those_woken_by_tasks_are_not() {
+        let t = QueuedTask::new(1, 0);
+        let grant = |share| fast_grant(&t, &TaskStats { irq_wake_share: share, ..periodic(3 * MS, 16 * MS) }, 0);
+        assert!(grant(IRQ_SHARE_ONE).unwrap().deferrable, "a frame loop's timer");
+        assert!(grant(DEFERRABLE_IRQ_SHARE).unwrap().deferrable, "the threshold");
+        assert!(!grant(DEFERRABLE_IRQ_SHARE - 1).unwrap().deferrable, "just under");
+        assert!(!grant(0).unwrap().deferrable, "hackbench's: woken by its writers");
+        let hog = TaskStats { irq_wake_share: IRQ_SHARE_ONE, ..periodic(11 * MS, 100 * MS) };
+        assert_eq!(fast_grant(&t, &hog, 0), None, "no grant, deferrable or not");
     }
 
     #[test]

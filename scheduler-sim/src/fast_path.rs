@@ -23,8 +23,8 @@ use scheduler_core::{
     engine::{Engine, EngineConfig},
     policy::{Policy, SchedContext},
     shared::{
-        fast_share_limit_ns, find_slot, grant_budget_ns, grant_pid, placement_cpu, placement_pid, placement_weight,
-        FAST_MAX_BUDGET_US, FAST_OVERRUNS, FAST_WINDOW_MS,
+        fast_share_limit_ns, find_slot, grant_budget_ns, grant_deferrable, grant_pid, placement_cpu, placement_pid,
+        placement_weight, FAST_MAX_BUDGET_US, FAST_OVERRUNS, FAST_WINDOW_MS, IRQ_SHARE_ONE,
     },
     task::{Decision, QueuedTask, WEIGHT_DEFAULT},
 };
@@ -92,9 +92,11 @@ impl Machine {
     }
 
     /// Task `id` wakes up (not its creation): the wakeup statistics — one
-    /// more wakeup, the period since the last one into its average, and the
+    /// more wakeup, the period since the last one into its average, the
     /// task running where the wakeup happens (the waking CPU's task; 0 for
-    /// a timer's wakeup, whose CPU the model does not place).
+    /// a timer's wakeup, whose CPU the model does not place), and whether
+    /// the wakeup came from an interrupt (a timer's: the BPF's
+    /// `in_interrupt_context()`) into its count and moving share.
     pub(crate) fn woke(&mut self, id: TaskId) {
         let now = self.now;
         let waker = match self.waking_cpu.map(|c| self.cpus[c as usize].state) {
@@ -110,6 +112,14 @@ impl Machine {
             slot.avg_wake_period_ns.store(ewma(slot.avg_wake_period_ns.load(Relaxed), period), Relaxed);
         }
         slot.last_waker_pid.store(waker, Relaxed);
+        let in_irq = self.waking_cpu.is_none();
+        if in_irq {
+            slot.nr_irq_wakeups.store(slot.nr_irq_wakeups.load(Relaxed).wrapping_add(1), Relaxed);
+        }
+        let share = slot.irq_wake_share.load(Relaxed);
+        let sample = if in_irq { IRQ_SHARE_ONE } else { 0 };
+        let share = if slot.nr_wakeups.load(Relaxed) == 1 { sample } else { share - share / 8 + sample / 8 };
+        slot.irq_wake_share.store(share, Relaxed);
     }
 
     /// A fast-placed run of task `id` ends (it stops, or it is enqueued
@@ -278,12 +288,13 @@ impl Machine {
     /// [`FastCpu::Now`]. The preferred CPU, if any, stands for `from` in
     /// that scan: its start, and preempted first. With none of these, for
     /// a light task (its average burst under a quarter of `slice_min_ns`,
-    /// as for the hog rule), `fast_cpu`'s deferral: among the CPUs of the scan not left out that
+    /// as for the hog rule) or a deferrable grant ([`Machine::is_deferrable`]),
+    /// `fast_cpu`'s deferral: among the CPUs of the scan not left out that
     /// run an ordinary task (not fast-placed) that may not be preempted yet
     /// (neither rule holds), the one whose task started its run earliest
-    /// (on a tie, the first scanned), [`FastCpu::Deferred`]; with none, the
-    /// user scheduler's CPU ([`Machine::user_cpu_deferral`]); `None` if
-    /// there is none either.
+    /// (on a tie, the first scanned), [`FastCpu::Deferred`]; with none, for
+    /// a light task, the user scheduler's CPU ([`Machine::user_cpu_deferral`]);
+    /// `None` if there is none either.
     pub(crate) fn pick_fast_cpu(&self, id: TaskId, from: u32, pref: Option<u32>) -> Option<FastCpu> {
         let allowed = self.tasks[id as usize].allowed;
         let n = self.cpus.len() as u32;
@@ -323,6 +334,7 @@ impl Machine {
         // which stands for its own.
         let home = pref.unwrap_or(from);
         let light = self.is_light(id);
+        let deferrable = light || self.is_deferrable(id);
         // (start, CPU): the task to preempt now, and the one to preempt
         // once it ran slice_min (the deferral).
         let mut best: Option<(u64, u32)> = None;
@@ -342,7 +354,7 @@ impl Machine {
                 continue;
             }
             if !(self.cpu_ran_slice_min(c) || self.fast_hog_rule(light, c)) {
-                if light && deferral.is_none_or(|(started, _)| task.run_started() < started) {
+                if deferrable && deferral.is_none_or(|(started, _)| task.run_started() < started) {
                     deferral = Some((task.run_started(), c));
                 }
                 continue;
@@ -400,10 +412,21 @@ impl Machine {
         self.now.saturating_sub(self.tasks[task as usize].run_started()) >= self.slice_min_ns
     }
 
+    /// Whether task `id`'s grant is deferrable (the grant word's bit, the
+    /// BPF's `grant & RELAY_GRANT_DEFERRABLE` in `fast_place`): the policy
+    /// lets its wakeup wait on a CPU whose task has not run `slice_min_ns`,
+    /// as a light task's does ([`Machine::pick_fast_cpu`]).
+    pub(crate) fn is_deferrable(&self, id: TaskId) -> bool {
+        find_slot(self.task_shared.slots(), self.tasks[id as usize].pid)
+            .is_some_and(|s| grant_deferrable(s.grant.load(Relaxed)))
+    }
+
     /// Whether task `id` is light (the BPF's `light` in `fast_place`): its
     /// slot's average burst is under a quarter of `slice_min_ns`. Only a
     /// light task takes a hog by the rule ([`Machine::fast_hog_rule`]) or
-    /// is deferred ([`Machine::pick_fast_cpu`]).
+    /// is deferred onto the user scheduler's CPU, and a light task is
+    /// deferred whether its grant is deferrable or not
+    /// ([`Machine::pick_fast_cpu`]).
     pub(crate) fn is_light(&self, id: TaskId) -> bool {
         find_slot(self.task_shared.slots(), self.tasks[id as usize].pid)
             .is_some_and(|s| s.avg_burst_ns.load(Relaxed) < self.slice_min_ns / 4)
@@ -1621,7 +1644,9 @@ mod tests {
         t.exec_runtime += ran;
     }
 
-    /// Wakeup statistics: the count, the period's average, the waker.
+    /// Wakeup statistics: the count, the period's average, the waker, and
+    /// the wakeups from interrupts (two timers', then a task's): their
+    /// count and moving share, the first wakeup taken whole.
     #[test]
     fn wakeup_statistics() {
         let mut m = saturated(2);
@@ -1638,5 +1663,38 @@ mod tests {
         assert_eq!(s.nr_wakeups, 3);
         assert_eq!(s.avg_wake_period_ns, 2_000_000);
         assert_eq!(s.last_waker_pid, m.tasks[1].pid, "the task running on the waking CPU");
+        assert_eq!(s.nr_irq_wakeups, 2);
+        assert_eq!(s.irq_wake_share, IRQ_SHARE_ONE - IRQ_SHARE_ONE / 8, "1, 1, then 7/8 of it and 0");
+    }
+
+    /// A task that is not light, whose grant is deferrable, is deferred as
+    /// a light one is onto the busy CPU whose task started first; without
+    /// the bit it goes to user space. The user scheduler's CPU stays a
+    /// light task's target only: a longer burst there would hold the user
+    /// scheduler back.
+    #[test]
+    fn a_deferrable_grant_defers_a_task_that_is_not_light() {
+        let mut m = saturated(4);
+        let p = 4;
+        let pid = m.tasks[p as usize].pid;
+        slot(&m, p).avg_burst_ns.store(m.slice_min_ns, Relaxed);
+        assert!(!m.is_light(p));
+        restarted(&mut m, &[100_000, 400_000, 300_000, 200_000]);
+        slot(&m, p).publish(pid, Some(FastGrant::new(4_000_000)));
+        assert_eq!(m.pick_fast_cpu(p, 0, None), None, "not deferrable: user space");
+        slot(&m, p).publish(pid, Some(FastGrant::new(4_000_000).deferrable()));
+        assert!(m.is_deferrable(p));
+        assert_eq!(m.pick_fast_cpu(p, 0, None), Some(FastCpu::Deferred(1)), "deferrable: the first started");
+
+        let mut m = saturated(2);
+        let p = 2;
+        let pid = m.tasks[p as usize].pid;
+        slot(&m, p).avg_burst_ns.store(m.slice_min_ns, Relaxed);
+        slot(&m, p).publish(pid, Some(FastGrant::new(4_000_000).deferrable()));
+        m.tasks[p as usize].allowed = crate::tasks::CpuRange { first: 0, count: 1 };
+        restarted(&mut m, &[100_000, 100_000]);
+        m.channels.user_pending = 1;
+        assert!(m.user_wants_cpu() && m.user.last_cpu == 0);
+        assert_eq!(m.pick_fast_cpu(p, 0, None), None, "not onto the user scheduler's CPU");
     }
 }

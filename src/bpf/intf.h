@@ -82,6 +82,11 @@ enum relay_consts {
 	 * grant (count; main.bpf.c fast_accounting()).
 	 */
 	RELAY_FAST_MAX_BUDGET_US = 20000,
+	/*
+	 * A slot's irq_wake_share when every wakeup it has seen ran in
+	 * interrupt context (the share's unit: 1/RELAY_IRQ_SHARE_ONE).
+	 */
+	RELAY_IRQ_SHARE_ONE = 1024,
 	RELAY_FAST_WINDOW_MS = 100,
 	RELAY_FAST_SHARE_PCT = 50,
 	RELAY_FAST_OVERRUNS = 2,
@@ -92,7 +97,10 @@ enum relay_consts {
  * dispatcher reads) in one store, never torn:
  *
  *   bits 63..32  pid the grant is for (a slot's next owner cannot use it)
- *   bits 31..8   burst budget (us, 1..RELAY_FAST_MAX_BUDGET_US): CPU one
+ *   bit  31      deferrable: when no CPU can take a wakeup at once, it may
+ *                wait on a CPU whose task has not run slice_min yet, as a
+ *                light task's wakeup does (main.bpf.c fast_defer_cpu())
+ *   bits 30..8   burst budget (us, 1..RELAY_FAST_MAX_BUDGET_US): CPU one
  *                fast-placed wakeup may use (RELAY_FAST_OVERRUNS
  *                overruns in a row revoke the grant)
  *   bits  7..0   epoch: user space bumps it to grant again after a revoke
@@ -100,8 +108,9 @@ enum relay_consts {
  * 0 = no grant.
  */
 #define RELAY_GRANT_PID_SHIFT	 32
+#define RELAY_GRANT_DEFERRABLE	 (1ULL << 31)
 #define RELAY_GRANT_BUDGET_SHIFT 8
-#define RELAY_GRANT_BUDGET_MASK	 0xffffffULL
+#define RELAY_GRANT_BUDGET_MASK	 0x7fffffULL
 #define RELAY_GRANT_EPOCH_MASK	 0xffULL
 
 /*
@@ -130,7 +139,7 @@ enum relay_consts {
  * it leaves; a task whose RELAY_SLOT_PROBES slots are all taken has none
  * (nr_slots_full) and is never fast-placed. Each field is written by one
  * side only, one store each: the other side reads hints, never a
- * consistent snapshot. 72 bytes.
+ * consistent snapshot. 80 bytes.
  */
 struct relay_task_shared {
 	/* written by the dispatcher */
@@ -141,6 +150,9 @@ struct relay_task_shared {
 	u64 avg_wake_period_ns; /* moving average of the time between wakeups, weight 1/8 (ns) */
 	s32 last_waker_pid;	/* the task running where its last wakeup ran (a hint: an interrupt's victim too); 0 = none */
 	u32 nr_fast_runs;	/* wakeups the fast path placed (count) */
+	u32 nr_irq_wakeups;	/* of its wakeups, those in interrupt context: a timer's expiry, a device (count) */
+	u32 irq_wake_share;	/* moving share of its wakeups in interrupt context, weight 1/8, the first
+				   whole (1/RELAY_IRQ_SHARE_ONE) */
 	u64 revoked_grant;	/* the grant last revoked for an overrun; equal to `grant` = no fast path (grant word) */
 	u64 revoked_ns;		/* when it was revoked (ns) */
 	/* written by user space */

@@ -562,6 +562,8 @@ static void claim_slot(const struct task_struct *p, struct task_ctx *tctx)
 		WRITE_ONCE(sh->avg_wake_period_ns, 0);
 		WRITE_ONCE(sh->last_waker_pid, 0);
 		WRITE_ONCE(sh->nr_fast_runs, 0);
+		WRITE_ONCE(sh->nr_irq_wakeups, 0);
+		WRITE_ONCE(sh->irq_wake_share, 0);
 		WRITE_ONCE(sh->revoked_grant, 0);
 		WRITE_ONCE(sh->revoked_ns, 0);
 		WRITE_ONCE(sh->grant, 0);
@@ -2356,15 +2358,18 @@ static u64 fast_share_limit_ns(u64 w)
  * task of @pid may use, online and not held by a higher class: the user
  * scheduler's while it runs or waits, one where a fast-placed task runs or
  * waits, or one whose task may not be preempted yet); and for a @light
- * task, the deferral: of the last kind, the CPU whose task started first;
- * or, with none, the user scheduler's CPU (below); or -1. A function of its own, verified once: as two more variables of
+ * task, or one whose grant is @deferrable (RELAY_GRANT_DEFERRABLE: the
+ * policy's), the deferral: of the last kind, the CPU whose task started
+ * first; or, with none, for a @light task only, the user scheduler's CPU
+ * (below: a longer burst there would hold the user scheduler back for as
+ * long); or -1. A function of its own, verified once: as two more variables of
  * fast_cpu()'s scan the deferral multiplied the scan's verifier states
  * (relay_enqueue's verification went from 23499 to 200543 instructions on
  * 7.3.4, and its load beside 4 hogs on 6.19 from 16 s to over 60 s:
  * fresh-clone CI at 3cd93c4).
  */
 /* Global (verified once, not per call site): it holds a loop. */
-__noinline s32 fast_defer_cpu(s32 pid, s32 home, bool light)
+__noinline s32 fast_defer_cpu(s32 pid, s32 home, bool light, bool deferrable)
 {
 	struct task_struct *p = bpf_task_from_pid(pid);
 	bool usersched_waits = !READ_ONCE(usersched_on_cpu) && usersched_has_work(false);
@@ -2396,7 +2401,7 @@ __noinline s32 fast_defer_cpu(s32 pid, s32 home, bool light)
 		if (READ_ONCE(st->idle) || !cpu_runs_task(cpu))
 			continue;
 		__sync_fetch_and_add(&nr_fast_left_busy, 1);
-		if (!light)
+		if (!light && !deferrable)
 			continue;
 		started = READ_ONCE(cpu_started_ns[cpu & (RELAY_MAX_CPUS - 1)]);
 		if (best < 0 || started < oldest) {
@@ -2435,10 +2440,11 @@ __noinline s32 fast_defer_cpu(s32 pid, s32 home, bool light)
  * whether a task runs there (to be preempted), *@hog whether that task
  * is preempted only as a CPU hog (its run had not had slice_min_ns; @light:
  * see fast_hog_rule()), *@defer_ns, if not 0, that it may be preempted
- * only in that many ns (a deferred placement, for a @light task only: no
- * CPU is idle or preemptible now, and of those that are left out only
- * because their task has not run slice_min_ns yet, this one's started
- * first; or, with none, it is the user scheduler's, and the timer looks
+ * only in that many ns (a deferred placement, for a @light task or a
+ * @deferrable grant only: no CPU is idle or preemptible now, and of those
+ * that are left out only because their task has not run slice_min_ns yet,
+ * this one's started first; or, with none and @light, it is the user
+ * scheduler's, and the timer looks
  * when it may; see fast_defer_cpu() and fast_place()). @pref is the policy's
  * preferred CPU (-1 = none). If @p may use it, it is taken first when idle
  * and not the CPU the waiting user scheduler runs on next; past that, an
@@ -2446,7 +2452,8 @@ __noinline s32 fast_defer_cpu(s32 pid, s32 home, bool light)
  * preferred CPU stands for its own in the search for a task to preempt
  * (preempted first, the scan's start).
  */
-static s32 fast_cpu(struct task_struct *p, s32 pref, bool light, bool *running, bool *hog, u64 *defer_ns)
+static s32 fast_cpu(struct task_struct *p, s32 pref, bool light, bool deferrable, bool *running, bool *hog,
+		    u64 *defer_ns)
 {
 	s32 prev = scx_bpf_task_cpu(p), home = prev, best = -1, cpu;
 	u64 oldest = 0, started, now = bpf_ktime_get_ns(), *start_ns;
@@ -2529,7 +2536,7 @@ static s32 fast_cpu(struct task_struct *p, s32 pref, bool light, bool *running, 
 	*hog = best_hog;
 	if (best >= 0)
 		return best;
-	best = fast_defer_cpu(p->pid, home, light);
+	best = fast_defer_cpu(p->pid, home, light, deferrable);
 	/* Bounds the verifier keeps (a mask after a range check is compiled away). */
 	start_ns = MEMBER_VPTR(cpu_started_ns, [best]);
 	if (!start_ns)
@@ -2629,18 +2636,23 @@ static void arm_fast_kick(s32 cpu, u64 ns)
  * Place a woken @p under its grant, if it has one (see above). Where no CPU
  * is idle or preemptible now, but one is left out only because its task has
  * not run slice_min_ns (fast_cpu()'s deferral), a light @p (the hog rule's
- * test) is queued there all the same, and the CPU is kicked when its task
- * has run slice_min_ns (fast_kick_timer); with none, on the user
- * scheduler's CPU, whose dispatch serves it first (fast_defer_cpu()): no
+ * test), or one whose grant is deferrable, is queued there all the same,
+ * and the CPU is kicked when its task has run slice_min_ns
+ * (fast_kick_timer); with none, a light @p on the user scheduler's CPU,
+ * whose dispatch serves it first (fast_defer_cpu()): no
  * round trip through user space,
  * whose wait was the fast path's p99 (1640 us at the median for
  * cyclictest's user-placed wakeups on 2 parallel vCPUs,
  * docs/performance.md), and the task still gets slice_min_ns; and a CPU
- * that runs out of work first takes it (take_fast_waiter()). Light tasks
- * only: in the simulator, deferring every granted wakeup had hackbench's
+ * that runs out of work first takes it (take_fast_waiter()). Not every
+ * granted wakeup: in the simulator, deferring every one had hackbench's
  * granted tasks preempt every task at slice_min_ns and cut its work by two
  * thirds, and left pinned hogs beside granted tasks 553 ms of 2 s where
- * they got 793 ms with no grants.
+ * they got 793 ms with no grants. Light tasks, and those the policy marks
+ * deferrable: `deadline` and `interactive` mark the tasks mostly woken
+ * from interrupts (a frame loop's timer; none of hackbench's, woken by
+ * its writers: the slot's irq_wake_share, policies/src/latency.rs). The
+ * user scheduler's CPU is a light task's target only.
  */
 /*
  * @miss and @miss_grant, for `record` (RELAY_REC_FAST_MISS): why a wakeup
@@ -2683,7 +2695,7 @@ static bool fast_place(struct task_struct *p, u64 enq_flags, u32 *miss, u64 *mis
 	}
 	place = own_placement(p, sh);
 	light = READ_ONCE(sh->avg_burst_ns) < slice_min_ns / 4;
-	cpu = fast_cpu(p, placement_cpu(place), light, &running, &hog, &defer_ns);
+	cpu = fast_cpu(p, placement_cpu(place), light, grant & RELAY_GRANT_DEFERRABLE, &running, &hog, &defer_ns);
 	waiting = fast_waiting_of(cpu);
 	if (!waiting || __sync_val_compare_and_swap(waiting, 0, p->pid) != 0) {
 		__sync_fetch_and_add(&nr_fast_unplaced, 1);
@@ -3266,6 +3278,8 @@ void BPF_STRUCT_OPS(relay_runnable, struct task_struct *p, u64 enq_flags)
 	struct task_ctx *tctx = lookup_task_ctx(p);
 	struct relay_task_shared *sh;
 	struct task_struct *waker;
+	bool in_irq = in_interrupt_context();
+	u32 share;
 	u64 now;
 
 	/*
@@ -3277,7 +3291,7 @@ void BPF_STRUCT_OPS(relay_runnable, struct task_struct *p, u64 enq_flags)
 	if (record_enabled)
 		record_event(RELAY_REC_RUNNABLE, p, bpf_get_smp_processor_id(), task_weight(p),
 			     p->nr_cpus_allowed,
-			     (u32)enq_flags | (in_interrupt_context() ? RELAY_REC_IN_INTERRUPT : 0));
+			     (u32)enq_flags | (in_irq ? RELAY_REC_IN_INTERRUPT : 0));
 	if (!tctx)
 		return;
 	cg_count(p, tctx);
@@ -3291,6 +3305,22 @@ void BPF_STRUCT_OPS(relay_runnable, struct task_struct *p, u64 enq_flags)
 	if (!sh)
 		return;
 	WRITE_ONCE(sh->nr_wakeups, sh->nr_wakeups + 1);
+	/*
+	 * Woken from an interrupt (a timer's expiry: a frame loop's vsync,
+	 * an audio period; a device), or by a task (a pipe's writer, as
+	 * hackbench's are): what makes a grant deferrable (policies'
+	 * latency rule). ops.runnable runs in the waker's context: with no
+	 * SCX_OPS_ALLOW_QUEUED_WAKEUP, ext.c's scx_allow_ttwu_queue() keeps
+	 * a remote wakeup from being queued to the target CPU's IPI.
+	 */
+	if (in_irq)
+		WRITE_ONCE(sh->nr_irq_wakeups, sh->nr_irq_wakeups + 1);
+	share = READ_ONCE(sh->irq_wake_share);
+	if (sh->nr_wakeups == 1)
+		share = in_irq ? RELAY_IRQ_SHARE_ONE : 0;
+	else
+		share = share - share / 8 + (in_irq ? RELAY_IRQ_SHARE_ONE / 8 : 0);
+	WRITE_ONCE(sh->irq_wake_share, share);
 	if (tctx->last_wake_ns && now > tctx->last_wake_ns)
 		average_in(&sh->avg_wake_period_ns, now - tctx->last_wake_ns);
 	tctx->last_wake_ns = now;
