@@ -19,7 +19,7 @@
 //!    that overran its budget (twice in a row) or its share goes through the policy's order for a while
 //!    before it is trusted again.
 //!
-//! Its grant is **deferrable** ([`FastGrant::deferrable`]: when no CPU can
+//! Its grant is **deferrable** ([`FastGrant::deferrable`](field@FastGrant::deferrable): when no CPU can
 //! take its wakeup at once, it waits on a CPU whose task has not run
 //! `slice_min` yet, in place of the round trip through user space) when at
 //! least [`DEFERRABLE_IRQ_SHARE`] of its recent wakeups came from interrupts

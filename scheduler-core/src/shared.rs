@@ -5,10 +5,11 @@
 //! sides map (`task_shared`, an mmapable BPF array; `relay_task_shared` in
 //! `src/bpf/intf.h` is the same layout). It publishes per-task statistics
 //! there ([`TaskStats`]: CPU time, wakeups, average burst and wakeup period,
-//! the last waker), and user space reads them in place, with no copy and no
-//! system call. User space writes two words back, a [`FastGrant`]: the
-//! grant (a burst budget) and the placement (a preferred CPU and an
-//! effective weight). A task with a grant that wakes up is placed by the
+//! the last waker, the wakeups from interrupts), and user space reads them
+//! in place, with no copy and no system call. User space writes two words
+//! back, a [`FastGrant`]: the grant (a burst budget, and whether a wakeup
+//! may wait on a busy CPU: deferrable) and the placement (a preferred CPU
+//! and an effective weight). A task with a grant that wakes up is placed by the
 //! dispatcher at once (an idle CPU, the preferred one first, or a CPU whose
 //! running task it preempts), without the round trip to user space. The
 //! policy stays the only author of policy: it decides which tasks get the
@@ -63,7 +64,7 @@ pub const GRANT_PID_SHIFT: u32 = 32;
 pub const GRANT_BUDGET_SHIFT: u32 = 8;
 /// The budget's bits once shifted down (`RELAY_GRANT_BUDGET_MASK`).
 pub const GRANT_BUDGET_MASK: u64 = 0x7f_ffff;
-/// A grant word's deferrable bit (`RELAY_GRANT_DEFERRABLE`; [`FastGrant::deferrable`]).
+/// A grant word's deferrable bit (`RELAY_GRANT_DEFERRABLE`; [`FastGrant::deferrable`](field@FastGrant::deferrable)).
 pub const GRANT_DEFERRABLE: u64 = 1 << 31;
 /// [`TaskStats::irq_wake_share`] when every wakeup ran in interrupt context (`RELAY_IRQ_SHARE_ONE`).
 pub const IRQ_SHARE_ONE: u32 = 1024;
@@ -117,6 +118,11 @@ pub struct TaskSharedSlot {
 }
 
 const _: () = assert!(std::mem::size_of::<TaskSharedSlot>() == 80);
+// The largest budget fits the grant word's field, and the field stops
+// below the deferrable bit.
+const _: () = assert!(
+    FAST_MAX_BUDGET_US <= GRANT_BUDGET_MASK && (GRANT_BUDGET_MASK << GRANT_BUDGET_SHIFT) & GRANT_DEFERRABLE == 0
+);
 
 /// Names every field of [`TaskSharedSlot`] (for layout checks).
 #[macro_export]
@@ -201,7 +207,7 @@ impl FastGrant {
         Self { budget_ns, preferred_cpu: None, weight: None, deferrable: false }
     }
 
-    /// The same grant, deferrable ([`FastGrant::deferrable`]).
+    /// The same grant, deferrable ([`FastGrant::deferrable`](field@FastGrant::deferrable)).
     pub const fn deferrable(mut self) -> Self {
         self.deferrable = true;
         self
@@ -285,7 +291,7 @@ pub fn grant_budget_ns(word: u64) -> u64 {
     ((word >> GRANT_BUDGET_SHIFT) & GRANT_BUDGET_MASK) * 1000
 }
 
-/// Whether a grant word is deferrable ([`FastGrant::deferrable`]).
+/// Whether a grant word is deferrable ([`FastGrant::deferrable`](field@FastGrant::deferrable)).
 pub fn grant_deferrable(word: u64) -> bool {
     word & GRANT_DEFERRABLE != 0
 }
@@ -482,9 +488,6 @@ mod tests {
         let d = grant_word(4242, FastGrant::new(u64::MAX).deferrable(), 7);
         assert!(grant_deferrable(d));
         assert_eq!((grant_pid(d), grant_budget_ns(d), grant_epoch(d)), (4242, FAST_MAX_BUDGET_US * 1000, 7));
-        assert!(
-            FAST_MAX_BUDGET_US <= GRANT_BUDGET_MASK && GRANT_BUDGET_MASK << GRANT_BUDGET_SHIFT & GRANT_DEFERRABLE == 0
-        );
     }
 
     #[test]

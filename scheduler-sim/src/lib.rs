@@ -132,7 +132,10 @@
 //!   is, then `avg - avg/8 + period/8`), and as `last_waker_pid` the task
 //!   running on the CPU the wakeup happens on (a task whose burst's end
 //!   wakes it, as a pipe partner; 0 for a timer's wakeup, which the model
-//!   places on no CPU); at each stop of a run (the task leaves its CPU:
+//!   places on no CPU); a timer's wakeup counts as one from an interrupt
+//!   (the BPF's `in_interrupt_context()`): `nr_irq_wakeups += 1`, and into
+//!   `irq_wake_share` (in 1/1024: the first wakeup's 0 or 1024 as is, then
+//!   `share - share/8 + sample/8`); at each stop of a run (the task leaves its CPU:
 //!   preempted, asleep or exited — a slice renewed in place is no stop) the
 //!   run into `runtime_ns`; at a stop not runnable, its CPU time since the
 //!   wakeup into `avg_burst_ns` (the same average).
@@ -165,10 +168,11 @@
 //!   the preferred CPU, else its own (a local preemption; the scan starts
 //!   there too), else the one whose task started its
 //!   run earliest (on a tie, the first scanned); none left, for a light
-//!   task (the hog rule's test), a *deferral* (`fast_cpu`'s): of the CPUs the scan did not leave out that run an
+//!   task (the hog rule's test) or a deferrable grant (the grant word's
+//!   bit), a *deferral* (`fast_cpu`'s): of the CPUs the scan did not leave out that run an
 //!   ordinary task (not fast-placed) under neither rule, the one whose
 //!   task started its run earliest (on a tie, the first scanned); none of
-//!   these, the user scheduler's CPU while it runs there or wants a CPU
+//!   these, for a light task, the user scheduler's CPU while it runs there or wants a CPU
 //!   (if the task may run there and no fast-placed task runs or waits
 //!   there: its next dispatch serves the task first); none of these
 //!   either: the wakeup goes to user space. So does it when

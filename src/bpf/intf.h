@@ -108,7 +108,7 @@ enum relay_consts {
  * 0 = no grant.
  */
 #define RELAY_GRANT_PID_SHIFT	 32
-#define RELAY_GRANT_DEFERRABLE	 (1ULL << 31)
+#define RELAY_GRANT_DEFERRABLE	 0x80000000ULL
 #define RELAY_GRANT_BUDGET_SHIFT 8
 #define RELAY_GRANT_BUDGET_MASK	 0x7fffffULL
 #define RELAY_GRANT_EPOCH_MASK	 0xffULL

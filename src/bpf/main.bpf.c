@@ -231,7 +231,7 @@ volatile u64 nr_fast_preferred;		/* of those, placements on the CPU the grant's 
 volatile u64 nr_fast_local;		/* of those placed at once, into the local DSQ of the CPU whose runqueue the wakeup enqueues on, with no kick (fast_place) */
 volatile u64 nr_fast_preempts;		/* of those, placements that preempted a running task at once (SCX_KICK_PREEMPT, or SCX_ENQ_PREEMPT for a local one; not the deferred ones) */
 volatile u64 nr_fast_hog_preempts;	/* of those, preempting a CPU hog whose run had not had slice_min_ns (the hog rule, fast_cpu) */
-volatile u64 nr_fast_deferred;		/* of those placed, light tasks queued with no kick, no CPU being idle or preemptible at once: behind a task that had not run slice_min_ns, or on the user scheduler's CPU (fast_place) */
+volatile u64 nr_fast_deferred;		/* of those placed, light tasks and deferrable grants queued with no kick, no CPU being idle or preemptible at once: behind a task that had not run slice_min_ns, or (light tasks) on the user scheduler's CPU (fast_place) */
 volatile u64 nr_fast_usersched_target;	/* deferrals for which fast_defer_cpu chose the user scheduler's CPU, it running there or waiting for it (its last target; the claim may still fail: nr_fast_slot_taken) */
 volatile u64 nr_fast_timer_kicks;	/* kicks of the deferral's timer while a deferred task waited: its CPU's task had run slice_min_ns (preempted), or the CPU was idle (fast_kick_fn) */
 volatile u64 nr_fast_moved;		/* deferred fast-placed tasks moved to a CPU whose own and shared DSQs were empty, from the CPU they waited for (take_fast_waiter) */
@@ -247,12 +247,13 @@ volatile u64 nr_fast_revoked;		/* grants revoked: RELAY_FAST_OVERRUNS budget ove
 volatile u64 nr_slots_full;		/* tasks that joined and found no free slot in task_shared: never fast-placed (claim_slot) */
 
 /* State shared with the binary. */
-volatile u64 nr_user_pending;	/* written by user space: tasks it holds (count) */
-volatile u64 user_steps;	/* written by user space: engine steps completed (count) */
-volatile u64 nr_pending;	/* entries in `pending` (count) */
-volatile u32 user_stalled;	/* 1 while the stall fallback is active (bool) */
-volatile u32 test_eject;	/* written by user space (--test-eject-after-ms): eject at the next ops.dispatch (bool) */
-volatile u32 usersched_blocked; /* set by user space before it blocks in poll() on `queued`, cleared by the hand-off that wakes it (queue_to_user) or by user space after the poll (bool) */
+volatile u64 nr_user_pending;	 /* written by user space: tasks it holds (count) */
+volatile u64 user_steps;	 /* written by user space: engine steps completed (count) */
+volatile u64 nr_pending;	 /* entries in `pending` (count) */
+volatile u32 user_stalled;	 /* 1 while the stall fallback is active (bool) */
+volatile u32 test_eject;	 /* written by user space (--test-eject-after-ms): eject at the next ops.dispatch (bool) */
+volatile u32 irq_layout_doubted; /* set once a call that cannot run in interrupt context read as one: in_interrupt_context()'s guess at the preempt count is wrong here, and no wakeup counts as an interrupt's (relay_runnable) (bool) */
+volatile u32 usersched_blocked;	 /* set by user space before it blocks in poll() on `queued`, cleared by the hand-off that wakes it (queue_to_user) or by user space after the poll (bool) */
 struct relay_cpu_state cpu_state[RELAY_MAX_CPUS];
 
 /* Private state. */
@@ -2209,10 +2210,11 @@ static void usersched_reenqueued(struct task_struct *p)
  * SCX_KICK_PREEMPT if it runs a task: that task's slice ends at once
  * (ext.c kick_one_cpu() zeroes the current slice), and it is enqueued again
  * the ordinary way. If no CPU is idle or preemptible now, but one is left
- * out only because its task has not run slice_min_ns yet, a light task is
- * queued on the one whose task started first, and a timer kicks that CPU
- * when its task has run slice_min_ns (a deferred placement,
- * nr_fast_deferred; with no such CPU, the user scheduler's, served first
+ * out only because its task has not run slice_min_ns yet, a light task (or
+ * one whose grant is deferrable) is queued on the one whose task started
+ * first, and a timer kicks that CPU when its task has run slice_min_ns (a
+ * deferred placement, nr_fast_deferred; with no such CPU, for a light task,
+ * the user scheduler's, served first
  * when the user scheduler leaves it, nr_fast_usersched_target; a CPU
  * that runs out of work first takes the task:
  * take_fast_waiter(), nr_fast_moved). Nothing is held in user space, so the task's
@@ -3281,6 +3283,20 @@ void BPF_STRUCT_OPS(relay_runnable, struct task_struct *p, u64 enq_flags)
 	bool in_irq = in_interrupt_context();
 	u32 share;
 	u64 now;
+
+	/*
+	 * in_interrupt_context() guesses the preempt count's layout from the
+	 * kernel's version. A runnable that is no wakeup runs in task context
+	 * (a new task's first enqueue, in its parent; a class, priority or
+	 * affinity change, in the syscall; a move by the stopper thread): if
+	 * one reads as an interrupt's, the guess is wrong on this kernel (a
+	 * count of disabled interrupts read as a hard interrupt, say), and
+	 * from then on no wakeup counts as one, nor makes a grant deferrable.
+	 */
+	if (in_irq && !(enq_flags & SCX_ENQ_WAKEUP))
+		WRITE_ONCE(irq_layout_doubted, 1);
+	if (READ_ONCE(irq_layout_doubted))
+		in_irq = false;
 
 	/*
 	 * The CPU the wakeup runs on (the waker's, or the interrupt's), not the

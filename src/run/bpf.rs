@@ -85,6 +85,8 @@ const _: () = assert!(intf::RELAY_GRANT_PID_SHIFT == scheduler_core::shared::GRA
 const _: () = assert!(intf::RELAY_GRANT_BUDGET_SHIFT == scheduler_core::shared::GRANT_BUDGET_SHIFT);
 const _: () = assert!(intf::RELAY_GRANT_BUDGET_MASK as u64 == scheduler_core::shared::GRANT_BUDGET_MASK);
 const _: () = assert!(intf::RELAY_GRANT_EPOCH_MASK as u64 == scheduler_core::shared::GRANT_EPOCH_MASK);
+const _: () = assert!(intf::RELAY_GRANT_DEFERRABLE as u64 == scheduler_core::shared::GRANT_DEFERRABLE);
+const _: () = assert!(intf::relay_consts_RELAY_IRQ_SHARE_ONE as u32 == scheduler_core::shared::IRQ_SHARE_ONE);
 const _: () = assert!(size_of::<intf::relay_record_event>() == RECORD_EVENT_SIZE);
 const _: () = assert!(intf::relay_record_kind_RELAY_REC_RUNNABLE == scheduler_core::record::Kind::Runnable as u32);
 const _: () = assert!(intf::relay_record_kind_RELAY_REC_RUNNING == scheduler_core::record::Kind::Running as u32);

@@ -128,7 +128,7 @@ pub struct Metrics {
     )]
     pub fast_resumes: u64,
     #[stat(
-        desc = "Of the fast placements, light tasks queued with no kick behind a task short of the minimum slice, or on the user scheduler's CPU (none idle or preemptible)"
+        desc = "Of the fast placements, light tasks or deferrable grants queued with no kick behind a task short of the minimum slice, or light tasks on the user scheduler's CPU (none idle or preemptible)"
     )]
     pub fast_deferred: u64,
     #[stat(

@@ -40,49 +40,48 @@ bpf_timer_cpus() {
 	awk '/^cpu: / { cpu = "cpu" $2 } /bpf_timer_cb|bpf_async/ { printf "%s ", cpu }' /proc/timer_list 2>/dev/null
 }
 
-# loc_sampler <file>: every second, appends "<uptime> <LOC of $CPU>" to
-# <file>; runs in the background, pinned off $CPU so that its own wake-ups
-# do not land on the CPU it watches.
+# loc_sampler <file>: every second, appends to <file> a line "<uptime>
+# <LOC of $CPU> <threads>", the threads being those whose last CPU was $CPU
+# then ("tid:(comm)", /proc/*/task/*/stat field 39; a comm with spaces
+# shifts it, and is missed). Runs in the background, pinned to
+# $HOUSEKEEPING before anything it measures starts (hog()), so that its
+# own wake-ups do not land on the CPU it watches.
 loc_sampler() {
 	while :; do
-		echo "$(cut -d' ' -f1 /proc/uptime) $(loc_of "$CPU")" >>"$1"
+		echo "$(cut -d' ' -f1 /proc/uptime) $(loc_of "$CPU") $(cat /proc/[0-9]*/task/[0-9]*/stat 2>/dev/null |
+			awk -v c="$CPU" '$39 == c { printf "%s:%s ", $1, $2 }')" >>"$1"
 		sleep 1
-	done
-}
-
-# tasks_last_on <cpu>: "pid:comm" of the tasks whose last CPU was <cpu>
-# (/proc/PID/stat field 39; a comm with spaces shifts it, and is missed).
-tasks_last_on() {
-	for d in /proc/[0-9]*; do
-		awk -v c="$1" '$39 == c { printf "%s:%s ", $1, $2 }' "$d/stat" 2>/dev/null
 	done
 }
 
 # hog <what>: one stress-ng CPU worker on $CPU for $SECS s; notes and sets
 # LOC_S (local timer interrupts per second on $CPU over the whole run),
-# LOC_RATES (its one-second rates, to tell a burst from a steady tick) and
-# OPS_S (the worker's bogo ops/s).
+# LOC_RATES (its one-second rates, to tell a burst from a steady tick; "-"
+# with fewer than two samples) and OPS_S (the worker's bogo ops/s).
 hog() {
-	loc0=$(loc_of "$CPU")
-	t0=$(cut -d' ' -f1 /proc/uptime)
 	: >/tmp/tickless.loc
-	stress-ng --cpu 1 --cpu-method int64 --taskset "$CPU" -t "${SECS}s" --metrics-brief >/tmp/tickless.out 2>&1 &
-	hog_pid=$!
 	loc_sampler /tmp/tickless.loc &
 	sampler=$!
-	taskset -pc "$HOUSEKEEPING" "$sampler" >/dev/null || fail "cannot pin the LOC sampler to cpu$HOUSEKEEPING"
-	wait "$hog_pid" || fail_with_log "$1: stress-ng failed: $(tail -n 3 /tmp/tickless.out | tr '\n' ' ')"
-	kill "$sampler"
-	wait "$sampler" 2>/dev/null
+	taskset -pc "$HOUSEKEEPING" "$sampler" >/dev/null || {
+		kill "$sampler"
+		fail "cannot pin the LOC sampler to cpu$HOUSEKEEPING"
+	}
+	loc0=$(loc_of "$CPU")
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	stress-ng --cpu 1 --cpu-method int64 --taskset "$CPU" -t "${SECS}s" --metrics-brief >/tmp/tickless.out 2>&1
+	hog_rc=$?
 	loc1=$(loc_of "$CPU")
 	t1=$(cut -d' ' -f1 /proc/uptime)
+	kill "$sampler"
+	wait "$sampler" 2>/dev/null
+	[ "$hog_rc" -eq 0 ] || fail_with_log "$1: stress-ng failed: $(tail -n 3 /tmp/tickless.out | tr '\n' ' ')"
 	# "stress-ng: metrc: [pid] cpu <bogo ops> <real s> <usr s> <sys s> <ops/s real> <ops/s usr+sys>"
 	OPS_S=$(awk '$2 == "metrc:" && $4 == "cpu" && $5 ~ /^[0-9]/ { print $9; exit }' /tmp/tickless.out)
 	[ -n "$OPS_S" ] || fail_with_log "$1: no stress-ng metrics: $(tail -n 3 /tmp/tickless.out | tr '\n' ' ')"
 	LOC_S=$(awk "BEGIN { printf \"%d\", ($loc1 - $loc0) / ($t1 - $t0) }")
 	# One-second rates between consecutive samples.
 	LOC_RATES=$(awk 'NR > 1 && $1 > t { printf "%s%d", sep, ($2 - l) / ($1 - t); sep = " " } { t = $1; l = $2 }' /tmp/tickless.loc)
-	[ -n "$LOC_RATES" ] || fail_with_log "$1: fewer than two LOC samples in ${SECS} s"
+	LOC_RATES=${LOC_RATES:--}
 	note "$1: one hog on cpu$CPU: $LOC_S local timer interrupts/s (second by second: $LOC_RATES), $OPS_S bogo ops/s; BPF timers queued on: $(bpf_timer_cpus)"
 }
 
@@ -106,6 +105,9 @@ stop_relay
 # scheduler with --tickless that many times, one hog each, and fails with
 # the tally of the runs above a quarter; the two hogs run under the last.
 REPEAT=${RELAY_TICKLESS_REPEAT:-1}
+case "$REPEAT" in
+"" | *[!0-9]* | 0) fail "tickless_repeat=$REPEAT: expected a count of 1 or more" ;;
+esac
 above=
 run=1
 while :; do
@@ -133,7 +135,7 @@ while :; do
 	note "$run_name against without: $(awk "BEGIN { printf \"%.2f\", $LOC_S / ($TICKING > 0 ? $TICKING : 1) }")x the interrupts/s, $(awk "BEGIN { printf \"%.3f\", $OPS_S / $TICKING_OPS }")x the bogo ops/s"
 	if [ $((LOC_S * 4)) -gt "$TICKING" ]; then
 		above="$above run $run: $LOC_S/s (second by second: $LOC_RATES);"
-		note "$run_name: above a quarter; the tasks that last ran on cpu$CPU: $(tasks_last_on "$CPU")"
+		note "$run_name: above a quarter; each second's uptime, cpu$CPU's LOC count and the threads last on it: $(tr '\n' ';' </tmp/tickless.loc); the scheduler's last lines: $(tail -n 3 "$RELAY_LOG" | tr '\n' ' ')"
 	fi
 	[ "$run" -ge "$REPEAT" ] && break
 	stop_relay
