@@ -7,7 +7,8 @@
 # scx_enable_helper kthread moved to that CPU: the dispatcher's timers are
 # armed there, the worst case). Each run notes that CPU's local
 # timer interrupts per second (/proc/interrupts, LOC; over the run and
-# second by second, sampled from cpu0) and the worker's bogo ops/s. The case fails unless, with --tickless, the CPU took at most
+# per sample, about a second apart, sampled from cpu0) and the worker's
+# bogo ops/s. The case fails unless, with --tickless, the CPU took at most
 # a quarter of the interrupts per second it took without (and runs were
 # given unbounded slices meanwhile, none without the option); and unless
 # two nice-0 hogs sharing that CPU under --tickless still get equal CPU
@@ -82,7 +83,7 @@ hog() {
 	# One-second rates between consecutive samples.
 	LOC_RATES=$(awk 'NR > 1 && $1 > t { printf "%s%d", sep, ($2 - l) / ($1 - t); sep = " " } { t = $1; l = $2 }' /tmp/tickless.loc)
 	LOC_RATES=${LOC_RATES:--}
-	note "$1: one hog on cpu$CPU: $LOC_S local timer interrupts/s (second by second: $LOC_RATES), $OPS_S bogo ops/s; BPF timers queued on: $(bpf_timer_cpus)"
+	note "$1: one hog on cpu$CPU: $LOC_S local timer interrupts/s (per sample, about a second apart: $LOC_RATES), $OPS_S bogo ops/s; BPF timers queued on: $(bpf_timer_cpus)"
 }
 
 hog fair-class
@@ -134,7 +135,7 @@ while :; do
 	[ "$DELTA_unbounded_runs" -gt 0 ] || fail_with_log "--tickless: no run had an unbounded slice"
 	note "$run_name against without: $(awk "BEGIN { printf \"%.2f\", $LOC_S / ($TICKING > 0 ? $TICKING : 1) }")x the interrupts/s, $(awk "BEGIN { printf \"%.3f\", $OPS_S / $TICKING_OPS }")x the bogo ops/s"
 	if [ $((LOC_S * 4)) -gt "$TICKING" ]; then
-		above="$above run $run: $LOC_S/s (second by second: $LOC_RATES);"
+		above="$above run $run: $LOC_S/s (per sample, about a second apart: $LOC_RATES);"
 		note "$run_name: above a quarter; each second's uptime, cpu$CPU's LOC count and the threads last on it: $(tr '\n' ';' </tmp/tickless.loc); the scheduler's last lines: $(tail -n 3 "$RELAY_LOG" | tr '\n' ' ')"
 	fi
 	[ "$run" -ge "$REPEAT" ] && break
