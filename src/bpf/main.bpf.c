@@ -231,6 +231,7 @@ volatile u64 nr_fast_preferred;		/* of those, placements on the CPU the grant's 
 volatile u64 nr_fast_local;		/* of those placed at once, into the local DSQ of the CPU whose runqueue the wakeup enqueues on, with no kick (fast_place) */
 volatile u64 nr_fast_preempts;		/* of those, placements that preempted a running task at once (SCX_KICK_PREEMPT, or SCX_ENQ_PREEMPT for a local one; not the deferred ones) */
 volatile u64 nr_fast_hog_preempts;	/* of those, preempting a CPU hog whose run had not had slice_min_ns (the hog rule, fast_cpu) */
+volatile u64 nr_irq_context_doubts;	/* ops.dispatch calls (task context: the pick in __schedule) whose preempt count read as interrupt context: in_interrupt_context()'s layout guess is wrong on this kernel; after the first, no wakeup counts as an interrupt's (relay_runnable) */
 volatile u64 nr_fast_deferred;		/* of those placed, light tasks and deferrable grants queued with no kick, no CPU being idle or preemptible at once: behind a task that had not run slice_min_ns, or (light tasks) on the user scheduler's CPU (fast_place) */
 volatile u64 nr_fast_usersched_target;	/* deferrals for which fast_defer_cpu chose the user scheduler's CPU, it running there or waiting for it (its last target; the claim may still fail: nr_fast_slot_taken) */
 volatile u64 nr_fast_timer_kicks;	/* kicks of the deferral's timer while a deferred task waited: its CPU's task had run slice_min_ns (preempted), or the CPU was idle (fast_kick_fn) */
@@ -247,13 +248,12 @@ volatile u64 nr_fast_revoked;		/* grants revoked: RELAY_FAST_OVERRUNS budget ove
 volatile u64 nr_slots_full;		/* tasks that joined and found no free slot in task_shared: never fast-placed (claim_slot) */
 
 /* State shared with the binary. */
-volatile u64 nr_user_pending;	 /* written by user space: tasks it holds (count) */
-volatile u64 user_steps;	 /* written by user space: engine steps completed (count) */
-volatile u64 nr_pending;	 /* entries in `pending` (count) */
-volatile u32 user_stalled;	 /* 1 while the stall fallback is active (bool) */
-volatile u32 test_eject;	 /* written by user space (--test-eject-after-ms): eject at the next ops.dispatch (bool) */
-volatile u32 irq_layout_doubted; /* set once a call that cannot run in interrupt context read as one: in_interrupt_context()'s guess at the preempt count is wrong here, and no wakeup counts as an interrupt's (relay_runnable) (bool) */
-volatile u32 usersched_blocked;	 /* set by user space before it blocks in poll() on `queued`, cleared by the hand-off that wakes it (queue_to_user) or by user space after the poll (bool) */
+volatile u64 nr_user_pending;	/* written by user space: tasks it holds (count) */
+volatile u64 user_steps;	/* written by user space: engine steps completed (count) */
+volatile u64 nr_pending;	/* entries in `pending` (count) */
+volatile u32 user_stalled;	/* 1 while the stall fallback is active (bool) */
+volatile u32 test_eject;	/* written by user space (--test-eject-after-ms): eject at the next ops.dispatch (bool) */
+volatile u32 usersched_blocked; /* set by user space before it blocks in poll() on `queued`, cleared by the hand-off that wakes it (queue_to_user) or by user space after the poll (bool) */
 struct relay_cpu_state cpu_state[RELAY_MAX_CPUS];
 
 /* Private state. */
@@ -3192,6 +3192,20 @@ void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 	u8 *aged;
 
 	__sync_fetch_and_add(&nr_dispatch_calls, 1);
+	/*
+	 * in_interrupt_context() guesses the preempt count's layout from the
+	 * kernel's version. ops.dispatch runs in task context, with interrupts
+	 * off (the pick in __schedule(), ext.c balance_one()), never in an
+	 * interrupt: if it reads as one, the guess is wrong on this kernel (a
+	 * count of disabled interrupts read as a hard interrupt, say), and
+	 * from then on no wakeup counts as an interrupt's, nor makes a grant
+	 * deferrable (relay_runnable). Not ops.runnable without
+	 * SCX_ENQ_WAKEUP: an RCU-boosted task's deboost (rt_mutex_setprio())
+	 * can run from RCU's softirq or the tick, and puts it back with
+	 * ENQUEUE_RESTORE there.
+	 */
+	if (in_interrupt_context())
+		__sync_fetch_and_add(&nr_irq_context_doubts, 1);
 	if (READ_ONCE(test_eject)) {
 		/* A test's ejection: the kernel unloads us and dumps its state. */
 		scx_bpf_error("test: ejection requested by --test-eject-after-ms");
@@ -3284,18 +3298,8 @@ void BPF_STRUCT_OPS(relay_runnable, struct task_struct *p, u64 enq_flags)
 	u32 share;
 	u64 now;
 
-	/*
-	 * in_interrupt_context() guesses the preempt count's layout from the
-	 * kernel's version. A runnable that is no wakeup runs in task context
-	 * (a new task's first enqueue, in its parent; a class, priority or
-	 * affinity change, in the syscall; a move by the stopper thread): if
-	 * one reads as an interrupt's, the guess is wrong on this kernel (a
-	 * count of disabled interrupts read as a hard interrupt, say), and
-	 * from then on no wakeup counts as one, nor makes a grant deferrable.
-	 */
-	if (in_irq && !(enq_flags & SCX_ENQ_WAKEUP))
-		WRITE_ONCE(irq_layout_doubted, 1);
-	if (READ_ONCE(irq_layout_doubted))
+	/* The layout guess found wrong here (relay_dispatch): none counts. */
+	if (READ_ONCE(nr_irq_context_doubts))
 		in_irq = false;
 
 	/*

@@ -163,6 +163,10 @@ pub struct Metrics {
     pub fast_revoked: u64,
     #[stat(desc = "Tasks that found no free slot of the shared task context: never fast-placed")]
     pub slots_full: u64,
+    #[stat(
+        desc = "ops.dispatch calls (task context) whose preempt count read as interrupt context: the layout guess is wrong on this kernel, and after the first no wakeup counts as an interrupt's (no grant deferrable)"
+    )]
+    pub irq_context_doubts: u64,
     #[stat(desc = "Engine steps (one per wake-up of the scheduling loop)")]
     pub steps: u64,
     #[stat(desc = "Steps that neither received a task nor sent a decision")]
@@ -231,6 +235,7 @@ impl From<&StatsLine> for Metrics {
             fast_overruns,
             fast_revoked,
             slots_full,
+            irq_context_doubts,
         } = dispatch;
         let LoopProfile { steps, empty_steps, received, cpu_ns, redirected, fast_grants, late_wakeups } = profile;
         Self {
@@ -286,6 +291,7 @@ impl From<&StatsLine> for Metrics {
             fast_overruns,
             fast_revoked,
             slots_full,
+            irq_context_doubts,
             steps,
             empty_steps,
             received,
@@ -363,6 +369,7 @@ impl Metrics {
             fast_overruns: d(n.fast_overruns, e.fast_overruns),
             fast_revoked: d(n.fast_revoked, e.fast_revoked),
             slots_full: d(n.slots_full, e.slots_full),
+            irq_context_doubts: d(n.irq_context_doubts, e.irq_context_doubts),
             steps: d(n.steps, e.steps),
             empty_steps: d(n.empty_steps, e.empty_steps),
             received: d(n.received, e.received),
@@ -473,6 +480,7 @@ impl From<&Metrics> for StatsLine {
             fast_overruns,
             fast_revoked,
             slots_full,
+            irq_context_doubts,
             steps,
             empty_steps,
             received,
@@ -533,6 +541,7 @@ impl From<&Metrics> for StatsLine {
                     fast_overruns,
                     fast_revoked,
                     slots_full,
+                    irq_context_doubts,
                 },
             },
             page_faults,

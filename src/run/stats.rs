@@ -228,10 +228,11 @@ bss_counters! {
         /// user space (`resume_fast_preempted` in src/bpf/main.bpf.c).
         fast_resumes: "fast resumes" <- nr_fast_resumes,
         /// Of the fast placements, those deferred: no CPU was idle or
-        /// preemptible, so a light task was queued with no kick behind a
-        /// task whose run had not had the minimum slice (`fast_place` in
-        /// src/bpf/main.bpf.c), a timer kicking that CPU when it has; or,
-        /// with no such CPU, on the user scheduler's.
+        /// preemptible, so a light task, or one whose grant is deferrable,
+        /// was queued with no kick behind a task whose run had not had the
+        /// minimum slice (`fast_place` in src/bpf/main.bpf.c), a timer
+        /// kicking that CPU when it has; or, with no such CPU, a light
+        /// task on the user scheduler's.
         fast_deferred: "fast deferred" <- nr_fast_deferred,
         /// Deferrals for which the fast path chose the user scheduler's
         /// CPU, it running there or waiting for it: no other CPU was left
@@ -267,8 +268,8 @@ bss_counters! {
         /// already waited for it.
         fast_left_fast: "fast left fast" <- nr_fast_left_fast,
         /// Likewise, CPUs whose task's run had not had the minimum slice,
-        /// the hog rule not applying (for a light task, the deferral's
-        /// candidates).
+        /// the hog rule not applying (for a light task or a deferrable
+        /// grant, the deferral's candidates).
         fast_left_busy: "fast left busy" <- nr_fast_left_busy,
         /// Of the fast placements, those on the CPU the policy's grant
         /// named as preferred (its placement word).
@@ -282,7 +283,12 @@ bss_counters! {
         fast_revoked: "fast revoked" <- nr_fast_revoked,
         /// Tasks that found no free slot of the shared task context when
         /// they joined: never fast-placed.
-        slots_full: "slots full" <- nr_slots_full;
+        slots_full: "slots full" <- nr_slots_full,
+        /// `ops.dispatch` calls (task context) whose preempt count read as
+        /// interrupt context: the dispatcher's guess at the count's layout
+        /// is wrong on this kernel, and after the first no wakeup counts as
+        /// an interrupt's, nor makes a grant deferrable.
+        irq_context_doubts: "irq context doubts" <- nr_irq_context_doubts;
     }
 }
 
@@ -739,6 +745,7 @@ mod tests {
                     fast_overruns: 50,
                     fast_revoked: 34,
                     slots_full: 35,
+                    irq_context_doubts: 54,
                 },
             },
             page_faults: 6,
@@ -758,7 +765,7 @@ mod tests {
             line.to_string(),
             "queued 10 voided 22 | dispatched user 7 kernel 2 fallback 1 rescued 8 aged 20 overdue 4 keepalive 2 reenqueued 24 | bounced 3 \
              stale 4 vtime clamped 21 congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 cgroup unresolved 27 | page faults 6 loop allocs 23 | dispatch calls 11 \
-             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 ring wakeups 51 served empty 28 stranded moved 29 unbounded runs 30 unbounded kicks 31 usersched hog preempts 38 fast placed 32 fast preempts 33 fast local 49 fast hog preempts 39 fast resumes 53 fast deferred 41 fast usersched target 48 fast timer kicks 43 fast moved 42 fast unplaced 40 fast slot taken 44 fast left usersched 45 fast left fast 46 fast left busy 47 fast preferred 37 fast overruns 50 fast revoked 34 slots full 35 | steps 16 empty 17 received 18 fast grants 36 late wakeups 52 | cpu_ns 19"
+             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 ring wakeups 51 served empty 28 stranded moved 29 unbounded runs 30 unbounded kicks 31 usersched hog preempts 38 fast placed 32 fast preempts 33 fast local 49 fast hog preempts 39 fast resumes 53 fast deferred 41 fast usersched target 48 fast timer kicks 43 fast moved 42 fast unplaced 40 fast slot taken 44 fast left usersched 45 fast left fast 46 fast left busy 47 fast preferred 37 fast overruns 50 fast revoked 34 slots full 35 irq context doubts 54 | steps 16 empty 17 received 18 fast grants 36 late wakeups 52 | cpu_ns 19"
         );
         assert!(!line.to_string().contains('\n'));
         let without_probe = StatsLine { loop_allocs: None, ..line };

@@ -7,7 +7,9 @@
 #    the default policy (deadline), first without --fast-path, then with
 #    it. Each run notes the frame loop's missed vsyncs and frame
 #    times. With the fast path, wakeups must be placed by it during the
-#    frames (fast_placed up), some preempting a hog (fast_preempts up);
+#    frames (fast_placed up), some preempting a hog (fast_preempts up),
+#    and no ops.dispatch may read as interrupt context (irq_context_doubts
+#    +0: the preempt count's layout guessed right on this kernel);
 #    without --fast-path, none (fast_placed +0).
 # 2. A task that abuses its grant: guest-tools burst_shift, latency-critical
 #    for 3 s (1 ms bursts every 10 ms: granted), then CPU-hungry for 5 s
@@ -42,7 +44,7 @@ frames() {
 	frame_pacer "$SECS" 60 "$WORK_MS" >/tmp/frames.out 2>&1 ||
 		fail_with_log "$1: frame_pacer failed: $(tail -n 3 /tmp/frames.out | tr '\n' ' ')"
 	workload_ended "$1"
-	workload_deltas "$1" fast_grants fast_placed fast_preempts fast_preferred fast_revoked slots_full
+	workload_deltas "$1" fast_grants fast_placed fast_preempts fast_preferred fast_revoked slots_full irq_context_doubts
 	wait "$hogs" || fail_with_log "$1: stress-ng failed: $(tail -n 3 /tmp/fast-hogs.out | tr '\n' ' ')"
 	FRAMES=$(grep '^frame_pacer: slots' /tmp/frames.out) || fail_with_log "$1: no frame_pacer line"
 	note "$1: $FRAMES"
@@ -56,6 +58,8 @@ stop_relay
 start_relay -- --stats 1 --fast-path
 frames "deadline --fast-path, frames under $N hogs"
 [ "$DELTA_fast_placed" -gt 0 ] || fail_with_log "no wakeup was fast-placed during the frames"
+[ "$DELTA_irq_context_doubts" -eq 0 ] ||
+	fail_with_log "$DELTA_irq_context_doubts ops.dispatch calls read as interrupt context: the preempt count's layout guess is wrong on $(uname -r)"
 [ "$DELTA_fast_preempts" -gt 0 ] || fail_with_log "no fast placement preempted a hog, although every CPU ran one"
 [ "$DELTA_fast_preferred" -eq 0 ] || fail_with_log "$DELTA_fast_preferred placements on a preferred CPU, although deadline names none"
 

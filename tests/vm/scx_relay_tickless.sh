@@ -20,6 +20,12 @@
 
 SECS=${RELAY_TICKLESS_SECONDS:-5}
 TOLERANCE=${RELAY_TICKLESS_TOLERANCE_PCT:-30}
+# RELAY_TICKLESS_REPEAT: see the --tickless runs below.
+REPEAT=${RELAY_TICKLESS_REPEAT:-1}
+case "$REPEAT" in
+*[!0-9]*) fail "tickless_repeat=$REPEAT: expected a count of 1 or more" ;;
+esac
+[ "$REPEAT" -ge 1 ] || fail "tickless_repeat=$REPEAT: expected a count of 1 or more"
 NOHZ=$(cat /sys/devices/system/cpu/nohz_full 2>/dev/null)
 case "$NOHZ" in
 "" | "(null)") fail "no nohz_full CPU ($(cat /proc/cmdline)): this case runs in a boot with nohz_full=" ;;
@@ -41,13 +47,15 @@ bpf_timer_cpus() {
 	awk '/^cpu: / { cpu = "cpu" $2 } /bpf_timer_cb|bpf_async/ { printf "%s ", cpu }' /proc/timer_list 2>/dev/null
 }
 
-# loc_sampler <file>: every second, appends to <file> a line "<uptime>
+# loc_sampler <file>: about once a second, appends to <file> a line "<uptime>
 # <LOC of $CPU> <threads>", the threads being those whose last CPU was $CPU
 # then ("tid:(comm)", /proc/*/task/*/stat field 39; a comm with spaces
 # shifts it, and is missed). Runs in the background, pinned to
 # $HOUSEKEEPING before anything it measures starts (hog()), so that its
-# own wake-ups do not land on the CPU it watches.
+# own wake-ups do not land on the CPU it watches (its first sample waits
+# for that).
 loc_sampler() {
+	sleep 0.2
 	while :; do
 		echo "$(cut -d' ' -f1 /proc/uptime) $(loc_of "$CPU") $(cat /proc/[0-9]*/task/[0-9]*/stat 2>/dev/null |
 			awk -v c="$CPU" '$39 == c { printf "%s:%s ", $1, $2 }')" >>"$1"
@@ -57,7 +65,7 @@ loc_sampler() {
 
 # hog <what>: one stress-ng CPU worker on $CPU for $SECS s; notes and sets
 # LOC_S (local timer interrupts per second on $CPU over the whole run),
-# LOC_RATES (its one-second rates, to tell a burst from a steady tick; "-"
+# LOC_RATES (its rates between samples, to tell a burst from a steady tick; "-"
 # with fewer than two samples) and OPS_S (the worker's bogo ops/s).
 hog() {
 	: >/tmp/tickless.loc
@@ -80,7 +88,7 @@ hog() {
 	OPS_S=$(awk '$2 == "metrc:" && $4 == "cpu" && $5 ~ /^[0-9]/ { print $9; exit }' /tmp/tickless.out)
 	[ -n "$OPS_S" ] || fail_with_log "$1: no stress-ng metrics: $(tail -n 3 /tmp/tickless.out | tr '\n' ' ')"
 	LOC_S=$(awk "BEGIN { printf \"%d\", ($loc1 - $loc0) / ($t1 - $t0) }")
-	# One-second rates between consecutive samples.
+	# Rates between consecutive samples.
 	LOC_RATES=$(awk 'NR > 1 && $1 > t { printf "%s%d", sep, ($2 - l) / ($1 - t); sep = " " } { t = $1; l = $2 }' /tmp/tickless.loc)
 	LOC_RATES=${LOC_RATES:--}
 	note "$1: one hog on cpu$CPU: $LOC_S local timer interrupts/s (per sample, about a second apart: $LOC_RATES), $OPS_S bogo ops/s; BPF timers queued on: $(bpf_timer_cpus)"
@@ -105,10 +113,6 @@ stop_relay
 # RELAY_TICKLESS_REPEAT (default 1; `--set tickless_repeat=N`) starts the
 # scheduler with --tickless that many times, one hog each, and fails with
 # the tally of the runs above a quarter; the two hogs run under the last.
-REPEAT=${RELAY_TICKLESS_REPEAT:-1}
-case "$REPEAT" in
-"" | *[!0-9]* | 0) fail "tickless_repeat=$REPEAT: expected a count of 1 or more" ;;
-esac
 above=
 run=1
 while :; do
@@ -136,7 +140,7 @@ while :; do
 	note "$run_name against without: $(awk "BEGIN { printf \"%.2f\", $LOC_S / ($TICKING > 0 ? $TICKING : 1) }")x the interrupts/s, $(awk "BEGIN { printf \"%.3f\", $OPS_S / $TICKING_OPS }")x the bogo ops/s"
 	if [ $((LOC_S * 4)) -gt "$TICKING" ]; then
 		above="$above run $run: $LOC_S/s (per sample, about a second apart: $LOC_RATES);"
-		note "$run_name: above a quarter; each second's uptime, cpu$CPU's LOC count and the threads last on it: $(tr '\n' ';' </tmp/tickless.loc); the scheduler's last lines: $(tail -n 3 "$RELAY_LOG" | tr '\n' ' ')"
+		note "$run_name: above a quarter; each sample's uptime, cpu$CPU's LOC count and the threads last on it: $(tr '\n' ';' </tmp/tickless.loc); the scheduler's last lines: $(tail -n 3 "$RELAY_LOG" | tr '\n' ' ')"
 	fi
 	[ "$run" -ge "$REPEAT" ] && break
 	stop_relay
