@@ -36,7 +36,7 @@
 //!    a nice-0 hog sharing a CPU with a nice-10 one got 6× its CPU, not 9×).
 //! 5. **Fast path.** A task the dispatcher's statistics show to be
 //!    latency-critical ([`crate::latency`]: short bursts, mostly asleep,
-//!    not niced down) is granted the dispatcher's wakeup fast path: its
+//!    not niced down, woken mostly by interrupts) is granted the dispatcher's wakeup fast path: its
 //!    wakeups run at once, on an idle CPU or preempting a running task,
 //!    within a budget the dispatcher enforces. Its fast-placed runs are not
 //!    charged to `v` (the policy does not see them); the rule's bound on

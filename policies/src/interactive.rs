@@ -57,8 +57,8 @@
 //!    effect (`policies/tests/hybrid.rs`).
 //!
 //! 5. **The fast path.** A task the dispatcher's statistics show to be
-//!    latency-critical (short bursts, mostly asleep, not niced down:
-//!    [`crate::latency`]) is granted the dispatcher's wakeup fast path: its
+//!    latency-critical (short bursts, mostly asleep, not niced down, woken
+//!    mostly by interrupts: [`crate::latency`]) is granted the dispatcher's wakeup fast path: its
 //!    wakeups are placed at once, on an idle CPU or by preempting a running
 //!    task, without waiting for this policy, until it overruns its budget twice in a row.
 //!    `deadline` grants by the same rule. On a hybrid machine, where rule
