@@ -2651,9 +2651,10 @@ static void arm_fast_kick(s32 cpu, u64 ns)
  * granted tasks preempt every task at slice_min_ns and cut its work by two
  * thirds, and left pinned hogs beside granted tasks 553 ms of 2 s where
  * they got 793 ms with no grants. Light tasks, and those the policy marks
- * deferrable: `deadline` and `interactive` mark the tasks mostly woken
- * from interrupts (a frame loop's timer; none of hackbench's, woken by
- * its writers: the slot's irq_wake_share, policies/src/latency.rs). The
+ * deferrable: `deadline` and `interactive` grant only the tasks mostly
+ * woken from interrupts (a frame loop's timer; none of hackbench's, woken
+ * by its writers: the slot's irq_wake_share, policies/src/latency.rs
+ * rule 5), and mark every grant deferrable. The
  * user scheduler's CPU is a light task's target only.
  */
 /*
@@ -3198,8 +3199,8 @@ void BPF_STRUCT_OPS(relay_dispatch, s32 cpu, struct task_struct *prev)
 	 * off (the pick in __schedule(), ext.c balance_one()), never in an
 	 * interrupt: if it reads as one, the guess is wrong on this kernel (a
 	 * count of disabled interrupts read as a hard interrupt, say), and
-	 * from then on no wakeup counts as an interrupt's, nor makes a grant
-	 * deferrable (relay_runnable). Not ops.runnable without
+	 * from then on no wakeup counts as an interrupt's (relay_runnable):
+	 * `deadline` and `interactive` then grant nothing. Not ops.runnable without
 	 * SCX_ENQ_WAKEUP: an RCU-boosted task's deboost (rt_mutex_setprio())
 	 * can run from RCU's softirq or the tick, and puts it back with
 	 * ENQUEUE_RESTORE there.
@@ -3328,8 +3329,8 @@ void BPF_STRUCT_OPS(relay_runnable, struct task_struct *p, u64 enq_flags)
 	/*
 	 * Woken from an interrupt (a timer's expiry: a frame loop's vsync,
 	 * an audio period; a device), or by a task (a pipe's writer, as
-	 * hackbench's are): what makes a grant deferrable (policies'
-	 * latency rule). ops.runnable runs in the waker's context: with no
+	 * hackbench's are): what `deadline` and `interactive` grant by
+	 * (policies/src/latency.rs rule 5; every such grant deferrable). ops.runnable runs in the waker's context: with no
 	 * SCX_OPS_ALLOW_QUEUED_WAKEUP, ext.c's scx_allow_ttwu_queue() keeps
 	 * a remote wakeup from being queued to the target CPU's IPI.
 	 */

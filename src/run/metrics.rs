@@ -164,7 +164,7 @@ pub struct Metrics {
     #[stat(desc = "Tasks that found no free slot of the shared task context: never fast-placed")]
     pub slots_full: u64,
     #[stat(
-        desc = "ops.dispatch calls (task context) whose preempt count read as interrupt context: the layout guess is wrong on this kernel, and after the first no wakeup counts as an interrupt's (no grant deferrable)"
+        desc = "ops.dispatch calls (task context) whose preempt count read as interrupt context: the layout guess is wrong on this kernel, and after the first no wakeup counts as an interrupt's (deadline and interactive then grant nothing)"
     )]
     pub irq_context_doubts: u64,
     #[stat(desc = "Engine steps (one per wake-up of the scheduling loop)")]

@@ -203,6 +203,8 @@ mod tests {
             nr_wakeups: 100,
             avg_burst_ns: 1_000_000,
             avg_wake_period_ns: 16_000_000,
+            // Woken by its timer (policies::latency rule 5).
+            irq_wake_share: scheduler_core::shared::IRQ_SHARE_ONE,
             ..Default::default()
         };
         assert!(p.fast_path(&QueuedTask::new(7, 0), &stats, &ctx).is_some());

@@ -287,7 +287,7 @@ bss_counters! {
         /// `ops.dispatch` calls (task context) whose preempt count read as
         /// interrupt context: the dispatcher's guess at the count's layout
         /// is wrong on this kernel, and after the first no wakeup counts as
-        /// an interrupt's, nor makes a grant deferrable.
+        /// an interrupt's: `deadline` and `interactive` then grant nothing.
         irq_context_doubts: "irq context doubts" <- nr_irq_context_doubts;
     }
 }

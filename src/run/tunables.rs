@@ -49,7 +49,10 @@ pub struct Tunables {
 
     /// Turn on the dispatcher's wakeup fast path: a policy that grants it
     /// (`deadline`, `interactive`) has latency-critical tasks' wakeups
-    /// placed at once by the dispatcher (`fast_placed` in the metrics).
+    /// placed at once by the dispatcher (`fast_placed` in the metrics):
+    /// those tasks' wakeups come mostly from interrupts (timers, devices),
+    /// which the dispatcher reads on x86 only (elsewhere nothing is
+    /// granted).
     /// Off by default: bench-vm measured no gain from it beyond noise.
     #[arg(long)]
     pub fast_path: bool,

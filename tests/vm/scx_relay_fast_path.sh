@@ -9,7 +9,9 @@
 #    times. With the fast path, wakeups must be placed by it during the
 #    frames (fast_placed up), some preempting a hog (fast_preempts up),
 #    and no ops.dispatch may read as interrupt context (irq_context_doubts
-#    +0: the preempt count's layout guessed right on this kernel);
+#    +0: the preempt count's layout guessed right on this kernel; a wrong
+#    guess would grant nothing, the policies granting only tasks woken
+#    by interrupts);
 #    without --fast-path, none (fast_placed +0).
 # 2. A task that abuses its grant: guest-tools burst_shift, latency-critical
 #    for 3 s (1 ms bursts every 10 ms: granted), then CPU-hungry for 5 s
@@ -57,9 +59,10 @@ stop_relay
 
 start_relay -- --stats 1 --fast-path
 frames "deadline --fast-path, frames under $N hogs"
-[ "$DELTA_fast_placed" -gt 0 ] || fail_with_log "no wakeup was fast-placed during the frames"
+# First: a wrong layout guess would grant nothing (no wakeup an interrupt's).
 [ "$DELTA_irq_context_doubts" -eq 0 ] ||
 	fail_with_log "$DELTA_irq_context_doubts ops.dispatch calls read as interrupt context: the preempt count's layout guess is wrong on $(uname -r)"
+[ "$DELTA_fast_placed" -gt 0 ] || fail_with_log "no wakeup was fast-placed during the frames"
 [ "$DELTA_fast_preempts" -gt 0 ] || fail_with_log "no fast placement preempted a hog, although every CPU ran one"
 [ "$DELTA_fast_preferred" -eq 0 ] || fail_with_log "$DELTA_fast_preferred placements on a preferred CPU, although deadline names none"
 
