@@ -942,9 +942,12 @@ static bool cpu_runs_hog(s32 cpu, u64 now)
 	       now - READ_ONCE(cpu_burst_start[cpu & (RELAY_MAX_CPUS - 1)]) >= slice_ns;
 }
 
+static bool unbounded_marked(s32 cpu);
+
 /*
  * Whether a wakeup handed to the user scheduler may preempt @cpu's task
- * for it (wake_usersched): one that ran slice_min_ns since it started
+ * for it (wake_usersched): never one whose task runs an unbounded slice
+ * (--tickless); else one that ran slice_min_ns since it started
  * there, or, unless --no-preempt-hogs, a CPU hog, one whose CPU time since it
  * last woke, this run's included, is a whole slice_ns at least
  * (cpu_burst_start). Without the second, a hog preempted at every wakeup
@@ -965,6 +968,17 @@ static bool cpu_runs_hog(s32 cpu, u64 now)
  */
 static bool cpu_preemptible(s32 cpu, u64 now)
 {
+	/*
+	 * --tickless: not a CPU whose task runs an unbounded slice. Its
+	 * tickless check kicks it once work waits for it and it ran slice_ns
+	 * (unbounded_run_over(), the user scheduler waiting for it
+	 * included: work_waits_for()); a kick for every hand-off restarted
+	 * its tick for seconds at a time when the user scheduler's last CPU
+	 * was there (a CI run of scx_relay_tickless: 107 and 137 local timer
+	 * interrupts a second, with usersched_hog_preempts counting).
+	 */
+	if (unbounded_marked(cpu))
+		return false;
 	if (cpu_ran_slice_min(cpu, now))
 		return true;
 	if (!cpu_runs_hog(cpu, now))
