@@ -969,13 +969,18 @@ static bool unbounded_marked(s32 cpu);
 static bool cpu_preemptible(s32 cpu, u64 now)
 {
 	/*
-	 * --tickless: not a CPU whose task runs an unbounded slice. Its
-	 * tickless check kicks it once work waits for it and it ran slice_ns
-	 * (unbounded_run_over(), the user scheduler waiting for it
-	 * included: work_waits_for()); a kick for every hand-off restarted
-	 * its tick for seconds at a time when the user scheduler's last CPU
-	 * was there (a CI run of scx_relay_tickless: 107 and 137 local timer
-	 * interrupts a second, with usersched_hog_preempts counting).
+	 * --tickless: not a CPU marked as running an unbounded slice
+	 * (unbounded_on). A hand-off then neither kicks it nor moves
+	 * usersched_cpu onto it; the user scheduler waits for usersched_cpu,
+	 * whose task yields at a tick, or at the tickless check if that CPU
+	 * is marked, once it ran slice_min_ns (should_yield(),
+	 * yields_to_waiting()). A CI run of scx_relay_tickless ticked 107 and
+	 * 137 times a second on the hog's CPU in the seconds
+	 * usersched_hog_preempts counted 4 and 8. A known gap: if
+	 * usersched_cpu cannot serve it (a higher class holds it, or the
+	 * user scheduler's mask changed) and every other CPU it may use is
+	 * marked, nothing aims at it but a dispatch there, the ext server or
+	 * the stall fallback (docs/architecture.md, "Tickless mode").
 	 */
 	if (unbounded_marked(cpu))
 		return false;
@@ -1003,7 +1008,8 @@ static void kick_usersched(s32 cpu, u64 flags)
  * Get the user scheduler a CPU after @p was handed to it: kick an idle CPU
  * it may run on (whichever CPU dispatches next runs the user scheduler
  * first); with none idle, a waking @p preempts its previous CPU (or, if the
- * user scheduler may not run there, usersched_cpu) once that CPU's task
+ * user scheduler may not run there, usersched_cpu), unless that CPU runs
+ * an unbounded slice (--tickless), once that CPU's task
  * ran slice_min_ns, or at once if it is a CPU hog (unless --no-preempt-hogs)
  * (cpu_preemptible(); the
  * wakeup preemption the fair class does too), and records
