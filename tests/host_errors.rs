@@ -109,7 +109,7 @@ fn help_stats_lists_every_metric() {
     for name in ["queued", "dispatched_user", "stalled", "page_faults", "loop_allocs", "usersched_kicked", "cpu_ns"] {
         assert!(fields.iter().any(|l| l.split_whitespace().next() == Some(name)), "{name} missing: {text}");
     }
-    assert_eq!(fields.len(), 59, "{text}");
+    assert_eq!(fields.len(), 60, "{text}");
     for line in fields {
         let (_, desc) = line.split_once(" : ").unwrap_or_else(|| panic!("no description: {line}"));
         assert!(!desc.trim().is_empty(), "{line}");

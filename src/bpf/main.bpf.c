@@ -221,6 +221,7 @@ volatile u64 nr_kicks;			/* scx_bpf_kick_cpu() calls */
 volatile u64 nr_usersched_runs;		/* times the user scheduler was put on a CPU */
 volatile u64 nr_usersched_kicks;	/* kicks meant to get the user scheduler a CPU (kick_usersched) */
 volatile u64 nr_usersched_kicks_astray; /* dispatches after such kicks on a CPU the user scheduler may not run on (check_usersched_kick) */
+volatile u64 nr_tickless_aims;		/* --tickless: times the tickless check moved usersched_cpu off a CPU that could not serve the waiting user scheduler (aim_waiting_usersched) */
 volatile u64 nr_usersched_hog_preempts; /* preempting kicks for it aimed at a CPU hog whose run had not had slice_min_ns (the hog rule, cpu_preemptible) */
 volatile u64 nr_served_empty;		/* ops.dispatch() calls on a served CPU that left it nothing of ours to run (keep_ext_server): if its ext server was picking, the server stops */
 volatile u64 nr_stranded_moved;		/* tasks of a served or idling CPU's runqueue moved from another CPU's DSQ to that CPU's local DSQ (keep_ext_server) */
@@ -264,7 +265,7 @@ static u64 stalled_at_steps;			 /* user_steps when the stall was declared (count
 static u64 handoff_seq;				 /* source of hand-off generations (see queue_to_user) */
 static u64 last_cons_pos;			 /* `queued` consumer position at the last check */
 static u64 usersched_last_run_ns;		 /* last time the user scheduler started (ns) */
-static s32 usersched_cpu;			 /* CPU it last ran on, or where it should run next (wake_usersched, usersched_reenqueued) */
+static s32 usersched_cpu;			 /* CPU it last ran on, or where it should run next (wake_usersched, usersched_reenqueued, relay_set_cpumask, aim_waiting_usersched) */
 static u32 usersched_needed;			 /* heartbeat request (bool) */
 static u32 usersched_on_cpu;			 /* the user scheduler is running (bool) */
 static u64 usersched_kick_ns;			 /* last kick to get it a CPU (ns) */
@@ -976,11 +977,11 @@ static bool cpu_preemptible(s32 cpu, u64 now)
 	 * is marked, once it ran slice_min_ns (should_yield(),
 	 * yields_to_waiting()). A CI run of scx_relay_tickless ticked 107 and
 	 * 137 times a second on the hog's CPU in the seconds
-	 * usersched_hog_preempts counted 4 and 8. A known gap: if
-	 * usersched_cpu cannot serve it (a higher class holds it, or the
-	 * user scheduler's mask changed) and every other CPU it may use is
-	 * marked, nothing aims at it but a dispatch there, the ext server or
-	 * the stall fallback (docs/architecture.md, "Tickless mode").
+	 * usersched_hog_preempts counted 4 and 8. If usersched_cpu cannot
+	 * serve it (a higher class holds it, or it is not in the user
+	 * scheduler's mask), the tickless check aims it elsewhere, at a
+	 * marked CPU if every other it may use is marked or held
+	 * (aim_waiting_usersched()).
 	 */
 	if (unbounded_marked(cpu))
 		return false;
@@ -3621,7 +3622,7 @@ static bool yields_to_waiting(struct task_struct *p, s32 cpu, u64 ran)
 		return true;
 	/*
 	 * The user scheduler needs one CPU, not all: usersched_cpu (its last
-	 * CPU, or the one preempted for it) gives way (wakeups kick one more,
+	 * CPU, or the one aimed at for it: see its declaration) gives way (wakeups kick one more,
 	 * see wake_usersched). Every CPU giving way
 	 * at every tick would send every hog through user space each tick,
 	 * and the keys would never get to order them.
@@ -3823,12 +3824,81 @@ static void arm_tickless_check(bool anywhere)
 		WRITE_ONCE(tickless_check_state, was);
 }
 
+static u8 usersched_unserved_seen; /* the tickless check's last look found the user scheduler waiting for a usersched_cpu that cannot serve it (bool) */
+
+/*
+ * --tickless: re-aim usersched_cpu when the user scheduler waits and
+ * usersched_cpu cannot serve it (a higher class holds it, or the user
+ * scheduler may not run there), at two checks in a row (a brief realtime
+ * or deadline task there does not move it) and with no kick for it in
+ * flight. Its new CPU, among those of its mask that no higher class holds:
+ * an idle one, kicked; else one that is not marked, whose task yields at
+ * its tick once it ran slice_min_ns (yields_to_waiting(): usersched_cpu);
+ * else a marked one, which the check kicks once its task ran
+ * slice_min_ns. A hand-off neither kicks a
+ * marked CPU nor aims usersched_cpu at one (cpu_preemptible()): without
+ * this, were every other CPU it may use marked, only a dispatch on one of
+ * them, the ext server or the stall fallback got it a CPU. A compare and
+ * swap, so that a start of the user scheduler meanwhile (relay_running()
+ * sets usersched_cpu) wins.
+ */
+static void aim_waiting_usersched(u64 now)
+{
+	s32 old = READ_ONCE(usersched_cpu), cpu, idle = -1, ticking = -1, marked = -1, to;
+	struct bpf_cpumask *mask;
+	bool unserved;
+
+	bpf_rcu_read_lock();
+	mask = usersched_mask;
+	unserved = mask && !READ_ONCE(usersched_on_cpu) && usersched_has_work(false) &&
+		   (old < 0 || old >= nr_cpu_ids || held_by_higher_class(old) ||
+		    !bpf_cpumask_test_cpu(old, cast_mask(mask)));
+	if (!unserved || !READ_ONCE(usersched_unserved_seen) || now - READ_ONCE(usersched_kick_ns) < slice_min_ns) {
+		WRITE_ONCE(usersched_unserved_seen, unserved);
+		bpf_rcu_read_unlock();
+		return;
+	}
+	bpf_for(cpu, 0, nr_cpu_ids) {
+		struct relay_cpu_state *st = cpu_state_of(cpu);
+
+		if (!st || !st->online || held_by_higher_class(cpu) || !bpf_cpumask_test_cpu(cpu, cast_mask(mask)))
+			continue;
+		if (READ_ONCE(st->idle)) {
+			idle = cpu;
+			break;
+		}
+		if (!unbounded_marked(cpu)) {
+			if (ticking < 0)
+				ticking = cpu;
+		} else if (marked < 0) {
+			marked = cpu;
+		}
+	}
+	bpf_rcu_read_unlock();
+	to = idle >= 0 ? idle : marked;
+	if (idle < 0 && ticking >= 0)
+		to = ticking;
+	/* None to move to: look again at the next check. */
+	if (to < 0)
+		return;
+	/* Its CPU serves it again, or moved meanwhile: two looks again. */
+	WRITE_ONCE(usersched_unserved_seen, 0);
+	if (to == old || __sync_val_compare_and_swap(&usersched_cpu, old, to) != old)
+		return;
+	__sync_fetch_and_add(&nr_tickless_aims, 1);
+	if (idle >= 0) {
+		kick_usersched(idle, SCX_KICK_IDLE);
+		WRITE_ONCE(usersched_kick_ns, now);
+	}
+}
+
 /* The tick of the CPUs running an unbounded slice (see above). */
 static int tickless_check_fn(void *map, u32 *key, struct bpf_timer *timer)
 {
 	u64 now = bpf_ktime_get_ns();
 	s32 cpu;
 
+	aim_waiting_usersched(now);
 	bpf_for(cpu, 0, nr_cpu_ids) {
 		if (tickless_check_cpu(cpu, now)) {
 			kick(cpu, SCX_KICK_PREEMPT);
@@ -3890,13 +3960,29 @@ void BPF_STRUCT_OPS(relay_set_cpumask, struct task_struct *p, const struct cpuma
 
 	if (tctx)
 		__sync_fetch_and_add(&tctx->mask_seq, 1);
-	/* The user scheduler's CPUs, as wake_usersched aims its kicks. */
+	/*
+	 * The user scheduler's CPUs, as wake_usersched aims its kicks; and
+	 * usersched_cpu one of them, since a CPU gives way to it there
+	 * (should_yield) and wake_usersched falls back to kicking it: left
+	 * on a CPU it may no longer use, the user scheduler waited for a
+	 * hand-off to preempt a CPU of its new mask, and with --tickless and
+	 * every such CPU marked, none would (cpu_preemptible()). Any CPU of
+	 * the mask, even one a higher class holds (the next hand-off, or the
+	 * tickless check, moves it on from there: aim_waiting_usersched()).
+	 */
 	if (is_usersched(p)) {
+		s32 cpu = READ_ONCE(usersched_cpu);
+
 		bpf_rcu_read_lock();
 		mask = usersched_mask;
 		if (mask)
 			bpf_cpumask_copy(mask, cpumask);
 		bpf_rcu_read_unlock();
+		if (cpu < 0 || cpu >= nr_cpu_ids || !bpf_cpumask_test_cpu(cpu, cpumask)) {
+			cpu = bpf_cpumask_any_distribute(cpumask);
+			if (cpu >= 0 && cpu < nr_cpu_ids)
+				WRITE_ONCE(usersched_cpu, cpu);
+		}
 	}
 }
 

@@ -108,6 +108,10 @@ pub struct Metrics {
     #[stat(desc = "Preempting kicks of the tickless check to CPUs running unbounded, work being queued for them")]
     pub unbounded_kicks: u64,
     #[stat(
+        desc = "Times the tickless check moved the waiting user scheduler's CPU off one a higher class held or outside its mask (--tickless)"
+    )]
+    pub tickless_usersched_aims: u64,
+    #[stat(
         desc = "Kicks preempting a CPU hog for the user scheduler before its run had the minimum slice (0 with --no-preempt-hogs)"
     )]
     pub usersched_hog_preempts: u64,
@@ -216,6 +220,7 @@ impl From<&StatsLine> for Metrics {
             stranded_moved,
             unbounded_runs,
             unbounded_kicks,
+            tickless_usersched_aims,
             usersched_hog_preempts,
             fast_placed,
             fast_preempts,
@@ -272,6 +277,7 @@ impl From<&StatsLine> for Metrics {
             stranded_moved,
             unbounded_runs,
             unbounded_kicks,
+            tickless_usersched_aims,
             usersched_hog_preempts,
             fast_placed,
             fast_preempts,
@@ -350,6 +356,7 @@ impl Metrics {
             stranded_moved: d(n.stranded_moved, e.stranded_moved),
             unbounded_runs: d(n.unbounded_runs, e.unbounded_runs),
             unbounded_kicks: d(n.unbounded_kicks, e.unbounded_kicks),
+            tickless_usersched_aims: d(n.tickless_usersched_aims, e.tickless_usersched_aims),
             usersched_hog_preempts: d(n.usersched_hog_preempts, e.usersched_hog_preempts),
             fast_placed: d(n.fast_placed, e.fast_placed),
             fast_preempts: d(n.fast_preempts, e.fast_preempts),
@@ -461,6 +468,7 @@ impl From<&Metrics> for StatsLine {
             stranded_moved,
             unbounded_runs,
             unbounded_kicks,
+            tickless_usersched_aims,
             usersched_hog_preempts,
             fast_placed,
             fast_preempts,
@@ -522,6 +530,7 @@ impl From<&Metrics> for StatsLine {
                     stranded_moved,
                     unbounded_runs,
                     unbounded_kicks,
+                    tickless_usersched_aims,
                     usersched_hog_preempts,
                     fast_placed,
                     fast_preempts,

@@ -90,8 +90,11 @@ pub struct RunOpts {
     /// `nohz_full=CPUS`): less OS noise for CPU-bound and HPC-style work.
     /// A timer every --slice-min-us (at least 1 ms) does the tick's work
     /// for such CPUs: it preempts the task once work is queued for its
-    /// CPU, as the tick would. After upstream scx_tickless. Counted as
-    /// `unbounded_runs` and `unbounded_kicks` in the metrics.
+    /// CPU, as the tick would, and moves the CPU the waiting user scheduler
+    /// is aimed at off one a realtime or deadline task holds, or one outside
+    /// its CPUs. After upstream
+    /// scx_tickless. Counted as `unbounded_runs`, `unbounded_kicks` and
+    /// `tickless_usersched_aims` in the metrics.
     #[arg(long)]
     pub tickless: bool,
 

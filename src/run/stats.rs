@@ -169,7 +169,8 @@ bss_counters! {
         /// Times the user scheduler was put on a CPU.
         usersched_runs: "usersched runs" <- nr_usersched_runs,
         /// CPU kicks meant to get the user scheduler a CPU (after a hand-off,
-        /// or when the kernel gave it back from a local DSQ).
+        /// when the kernel gave it back from a local DSQ, or when the
+        /// tickless check moved it to an idle CPU).
         usersched_kicks: "usersched kicked" <- nr_usersched_kicks,
         /// Of those, the ones that reached a CPU the user scheduler may not
         /// run on: checked against its thread's affinity at that CPU's next
@@ -200,6 +201,13 @@ bss_counters! {
         /// as running an unbounded slice, work being queued for it. One run
         /// may be kicked more than once.
         unbounded_kicks: "unbounded kicks" <- nr_unbounded_kicks,
+        /// Times the tickless check moved the CPU the waiting user scheduler
+        /// is aimed at (`usersched_cpu`) off one that could not serve it: a
+        /// higher class held it, or it was not in the user scheduler's mask;
+        /// onto an idle CPU, else one not running an unbounded slice, else
+        /// one running such a slice (`--tickless`, `aim_waiting_usersched` in
+        /// src/bpf/main.bpf.c).
+        tickless_usersched_aims: "tickless usersched aims" <- nr_tickless_aims,
         /// Kicks to preempt a CPU for the user scheduler whose task was a
         /// CPU hog (a whole slice of CPU since it last woke) that had not
         /// yet run the minimum slice there (the hog rule,
@@ -726,6 +734,7 @@ mod tests {
                     stranded_moved: 29,
                     unbounded_runs: 30,
                     unbounded_kicks: 31,
+                    tickless_usersched_aims: 55,
                     usersched_hog_preempts: 38,
                     fast_placed: 32,
                     fast_preempts: 33,
@@ -765,7 +774,7 @@ mod tests {
             line.to_string(),
             "queued 10 voided 22 | dispatched user 7 kernel 2 fallback 1 rescued 8 aged 20 overdue 4 keepalive 2 reenqueued 24 | bounced 3 \
              stale 4 vtime clamped 21 congested 5 | stalls 1 (stalled) | invalid 0 redirected 9 cgroup unresolved 27 | page faults 6 loop allocs 23 | dispatch calls 11 \
-             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 ring wakeups 51 served empty 28 stranded moved 29 unbounded runs 30 unbounded kicks 31 usersched hog preempts 38 fast placed 32 fast preempts 33 fast local 49 fast hog preempts 39 fast resumes 53 fast deferred 41 fast usersched target 48 fast timer kicks 43 fast moved 42 fast unplaced 40 fast slot taken 44 fast left usersched 45 fast left fast 46 fast left busy 47 fast preferred 37 fast overruns 50 fast revoked 34 slots full 35 irq context doubts 54 | steps 16 empty 17 received 18 fast grants 36 late wakeups 52 | cpu_ns 19"
+             drains 12 drained 13 kicks 14 usersched runs 15 usersched kicked 25 astray 26 ring wakeups 51 served empty 28 stranded moved 29 unbounded runs 30 unbounded kicks 31 tickless usersched aims 55 usersched hog preempts 38 fast placed 32 fast preempts 33 fast local 49 fast hog preempts 39 fast resumes 53 fast deferred 41 fast usersched target 48 fast timer kicks 43 fast moved 42 fast unplaced 40 fast slot taken 44 fast left usersched 45 fast left fast 46 fast left busy 47 fast preferred 37 fast overruns 50 fast revoked 34 slots full 35 irq context doubts 54 | steps 16 empty 17 received 18 fast grants 36 late wakeups 52 | cpu_ns 19"
         );
         assert!(!line.to_string().contains('\n'));
         let without_probe = StatsLine { loop_allocs: None, ..line };

@@ -55,10 +55,16 @@ pub const SMOKE_CASES: &[&str] = &[
 /// each policy but deadline and fifo, about 190 s): the recipe itself stays
 /// in the suite under deadline and fifo (`scx_relay_stress_*`). The ext
 /// server trace (reliability_rt_pressure's load 8 times, traced, about 4
-/// minutes). And [`SCXTOP_CASE`], whose tool takes about 25 minutes to
-/// build.
-pub const LONG_CASES: &[&str] =
-    &["reliability_ext_server_trace", "reliability_recipe_tally", "reliability_soak", SCXTOP_CASE];
+/// minutes). [`SCXTOP_CASE`], whose tool takes about 25 minutes to
+/// build. And the tickless case with a realtime task on the user
+/// scheduler's CPU, whose run in the emulator takes minutes and stalls.
+pub const LONG_CASES: &[&str] = &[
+    "reliability_ext_server_trace",
+    "reliability_recipe_tally",
+    "reliability_soak",
+    SCXTOP_CASE,
+    "reliability_tickless_held",
+];
 
 /// The case that reads scx_relay's metrics through upstream scxtop: `vm-test`
 /// builds scxtop into `.cache/scxtop/` first when it is selected.
