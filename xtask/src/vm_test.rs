@@ -57,7 +57,8 @@ pub const SMOKE_CASES: &[&str] = &[
 /// server trace (reliability_rt_pressure's load 8 times, traced, about 4
 /// minutes). [`SCXTOP_CASE`], whose tool takes about 25 minutes to
 /// build. And the tickless case with a realtime task on the user
-/// scheduler's CPU, whose run in the emulator takes minutes and stalls.
+/// scheduler's CPU, whose run in the emulator takes minutes (in the
+/// [`NOHZ_FULL_CASES`] boot).
 pub const LONG_CASES: &[&str] = &[
     "reliability_ext_server_trace",
     "reliability_recipe_tally",
@@ -74,7 +75,7 @@ pub const SCXTOP_CASE: &str = "scx_relay_scxtop";
 /// boot of their own, with `nohz_full=` ([`nohz_full_param`]) on the kernel
 /// command line (the rest of the suite runs with every CPU ticking, as a
 /// desktop or server kernel does by default).
-pub const NOHZ_FULL_CASES: &[&str] = &["scx_relay_tickless"];
+pub const NOHZ_FULL_CASES: &[&str] = &["scx_relay_tickless", "reliability_tickless_held"];
 
 /// The kernel parameter of the [`NOHZ_FULL_CASES`] boot: the upper half of
 /// the guest's `cpus` CPUs run tickless, CPU 0 and the lower half keep the
