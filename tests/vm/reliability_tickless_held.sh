@@ -25,6 +25,11 @@
 
 N=$(nproc)
 SLEEPS=${RELAY_HELD_SLEEPS:-50}
+# `--set held_load=hackbench`: the work is `hackbench -g 2 -l 50` on cpu0
+# and cpu1 instead of the sleeps (the load of the case's first version,
+# which once ended in a runnable task stall).
+LOAD=${RELAY_HELD_LOAD:-sleeps}
+case "$LOAD" in sleeps | hackbench) ;; *) fail "held_load must be sleeps or hackbench, not $LOAD" ;; esac
 [ "$N" -ge 4 ] || fail "needs at least 4 CPUs, found $N"
 RT_CPU=2
 CPU=3
@@ -45,8 +50,13 @@ usersched_last_cpu() {
 # sleeps <what>: runs the work; sets SLEEPS_CS to its wall time (centiseconds).
 sleeps() {
 	t0=$(tr -d . </proc/uptime | cut -d' ' -f1)
-	taskset -c 0 sh -c "i=0; while [ \$i -lt $SLEEPS ]; do sleep 0.01; i=\$((i + 1)); done" ||
-		fail_with_log "$1: the sleeps on cpu0 failed"
+	if [ "$LOAD" = hackbench ]; then
+		taskset -c 0,1 hackbench -g 2 -l 50 >/dev/null ||
+			fail_with_log "$1: hackbench on cpu0 and cpu1 failed"
+	else
+		taskset -c 0 sh -c "i=0; while [ \$i -lt $SLEEPS ]; do sleep 0.01; i=\$((i + 1)); done" ||
+			fail_with_log "$1: the sleeps on cpu0 failed"
+	fi
 	SLEEPS_CS=$(($(tr -d . </proc/uptime | cut -d' ' -f1) - t0))
 }
 sleeps "no realtime task"
@@ -69,7 +79,7 @@ kill "$RT" 2>/dev/null
 wait "$RT" 2>/dev/null
 RT=
 workload_deltas "cpu$RT_CPU held by SCHED_FIFO, cpu$CPU marked" tickless_usersched_aims usersched_runs unbounded_kicks dispatched_user fallback stalls reenqueued
-note "$SLEEPS sleeps on busy cpu0: ${free_cs}0 ms with no realtime task, ${held_cs}0 ms with cpu$RT_CPU held"
+note "$LOAD ($SLEEPS sleeps on busy cpu0, or hackbench -g 2 -l 50 on cpu0-1): ${free_cs}0 ms with no realtime task, ${held_cs}0 ms with cpu$RT_CPU held"
 [ "$held_cs" -le $((30 * free_cs + 1000)) ] ||
 	fail_with_log "cpu$RT_CPU held, cpu$CPU marked: the sleeps took ${held_cs}0 ms, more than 30 x ${free_cs}0 ms + 10 s"
 kill "$SPIN" "$HOG" 2>/dev/null
