@@ -994,8 +994,12 @@ static bool cpu_preemptible(s32 cpu, u64 now)
 	return true;
 }
 
-/* Kick @cpu to run the user scheduler; its next ops.dispatch checks the aim. */
-static void kick_usersched(s32 cpu, u64 flags)
+/*
+ * Kick @cpu to run the user scheduler, at @now (usersched_kick_ns: no
+ * other kick for it within slice_min_ns); its next ops.dispatch checks
+ * the aim.
+ */
+static void kick_usersched(s32 cpu, u64 flags, u64 now)
 {
 	u8 *kicked = MEMBER_VPTR(kicked_for_usersched, [cpu]);
 
@@ -1003,6 +1007,7 @@ static void kick_usersched(s32 cpu, u64 flags)
 	__sync_fetch_and_add(&nr_usersched_kicks, 1);
 	if (kicked)
 		WRITE_ONCE(*kicked, 1);
+	WRITE_ONCE(usersched_kick_ns, now);
 }
 
 /*
@@ -1052,8 +1057,7 @@ static void wake_usersched(const struct task_struct *p, u64 enq_flags, u64 now)
 		/* Where it runs next: relay_select_cpu() wakes it there. */
 		WRITE_ONCE(usersched_cpu, cpu);
 	}
-	kick_usersched(cpu, flags);
-	WRITE_ONCE(usersched_kick_ns, now);
+	kick_usersched(cpu, flags, now);
 }
 
 /*
@@ -2192,7 +2196,7 @@ static void usersched_reenqueued(struct task_struct *p)
 	__sync_fetch_and_add(&nr_reenqueued, 1);
 	if (cpu >= 0) {
 		WRITE_ONCE(usersched_cpu, cpu);
-		kick_usersched(cpu, SCX_KICK_IDLE);
+		kick_usersched(cpu, SCX_KICK_IDLE, bpf_ktime_get_ns());
 		return;
 	}
 	cpu = bpf_cpumask_any_distribute(p->cpus_ptr);
@@ -3875,9 +3879,12 @@ static void aim_waiting_usersched(u64 now)
 		}
 	}
 	bpf_rcu_read_unlock();
-	to = idle >= 0 ? idle : marked;
-	if (idle < 0 && ticking >= 0)
+	if (idle >= 0)
+		to = idle;
+	else if (ticking >= 0)
 		to = ticking;
+	else
+		to = marked;
 	/* None to move to: look again at the next check. */
 	if (to < 0)
 		return;
@@ -3886,10 +3893,8 @@ static void aim_waiting_usersched(u64 now)
 	if (to == old || __sync_val_compare_and_swap(&usersched_cpu, old, to) != old)
 		return;
 	__sync_fetch_and_add(&nr_tickless_aims, 1);
-	if (idle >= 0) {
-		kick_usersched(idle, SCX_KICK_IDLE);
-		WRITE_ONCE(usersched_kick_ns, now);
-	}
+	if (idle >= 0)
+		kick_usersched(idle, SCX_KICK_IDLE, now);
 }
 
 /* The tick of the CPUs running an unbounded slice (see above). */
