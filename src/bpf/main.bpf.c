@@ -994,10 +994,15 @@ static bool cpu_preemptible(s32 cpu, u64 now)
 	return true;
 }
 
+static bool usersched_has_work(bool claim);
+
 /*
- * Kick @cpu to run the user scheduler, at @now (usersched_kick_ns: no
- * other kick for it within slice_min_ns); its next ops.dispatch checks
- * the aim.
+ * Kick @cpu to run the user scheduler; its next ops.dispatch checks the
+ * aim. With work waiting for the user scheduler, the kick is stamped at
+ * @now (usersched_kick_ns: no other kick for it within slice_min_ns).
+ * Without (usersched_reenqueued() may kick for a user scheduler that was
+ * about to block), the kicked CPU runs something else, so no stamp holds
+ * off the next hand-off's kick.
  */
 static void kick_usersched(s32 cpu, u64 flags, u64 now)
 {
@@ -1007,7 +1012,8 @@ static void kick_usersched(s32 cpu, u64 flags, u64 now)
 	__sync_fetch_and_add(&nr_usersched_kicks, 1);
 	if (kicked)
 		WRITE_ONCE(*kicked, 1);
-	WRITE_ONCE(usersched_kick_ns, now);
+	if (usersched_has_work(false))
+		WRITE_ONCE(usersched_kick_ns, now);
 }
 
 /*

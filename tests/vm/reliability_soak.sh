@@ -34,7 +34,8 @@ note "soaking $secs s per policy: $policies"
 
 for policy in $policies; do
 	# The kernel's default watchdog under fork storms: see STRESS_WATCHDOG_MS.
-	start_relay env SCX_TIMEOUT_MS=$STRESS_WATCHDOG_MS -- --policy "$policy" --stats 1
+	# shellcheck disable=SC2046 # the options are words
+	start_relay env SCX_TIMEOUT_MS=$STRESS_WATCHDOG_MS -- $(policy_args "$policy") --stats 1
 	# VmRSS from the start-up line (start_relay waits for it), when the
 	# memory is locked and prefaulted: once, measured from `enabled`
 	# while scx_relay locked its memory after attaching, the prefault was

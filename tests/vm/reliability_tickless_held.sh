@@ -14,12 +14,16 @@
 # the held run takes more than 30 times the first plus 10 s. In this
 # emulator (one host thread runs the 4 vCPUs in turn, three of them
 # spinning) each step of a hand-off waits for a vCPU's turn: with the move,
-# 5.0 s then 66 s held; without it (308e652) the held run did not end
-# within the case's 300 s. The moves and stall counters are noted, not
+# 4.2-4.3 s then 44-72 s held; without it (308e652) the held run did not
+# end within the case's 300 s. The realtime task ends itself after 250 s;
+# a held run still going then fails the case, whatever the bound. The moves and stall counters are noted, not
 # asserted: the user scheduler's own confined threads can bring cpu3 to
 # dispatch, and then no move is needed (in the ordinary boot both
 # versions ran it in 3.4-8.9 s, tickless_usersched_aims +0 or +2), and
-# one held run of 20 sleeps had 3 stalls.
+# one held run of 20 sleeps had 3 stalls. It fails in about half its
+# runs in the nohz_full boot, at a73d660 as after it (2 of 3 and 2 of 5 in
+# session 46: the user scheduler ran a few times a second while held and
+# was seldom moved); docs/reliability.md. An open gap.
 . /relay/lib/common.sh
 . /relay/lib/scx_relay.sh
 
@@ -29,7 +33,11 @@ SLEEPS=${RELAY_HELD_SLEEPS:-50}
 # and cpu1 instead of the sleeps (the load of the case's first version,
 # which once ended in a runnable task stall).
 LOAD=${RELAY_HELD_LOAD:-sleeps}
-case "$LOAD" in sleeps | hackbench) ;; *) fail "held_load must be sleeps or hackbench, not $LOAD" ;; esac
+case "$LOAD" in
+sleeps) WORK="$SLEEPS sleeps on busy cpu0" ;;
+hackbench) WORK="hackbench -g 2 -l 50 on cpu0-1" ;;
+*) fail "held_load must be sleeps or hackbench, not $LOAD" ;;
+esac
 [ "$N" -ge 4 ] || fail "needs at least 4 CPUs, found $N"
 RT_CPU=2
 CPU=3
@@ -59,8 +67,13 @@ sleeps() {
 	fi
 	SLEEPS_CS=$(($(tr -d . </proc/uptime | cut -d' ' -f1) - t0))
 }
+workload_begins
 sleeps "no realtime task"
 free_cs=$SLEEPS_CS
+# The same counters for the run without the realtime task: the free run's
+# time varies from boot to boot in this emulator (4.2 to 20.9 s for the
+# 50 sleeps in one session), and these say what the scheduler did then.
+workload_deltas "no realtime task" usersched_runs unbounded_kicks dispatched_user fallback stalls
 tries=0
 while [ "$(usersched_last_cpu)" != "$RT_CPU" ]; do
 	tries=$((tries + 1))
@@ -75,13 +88,16 @@ taskset -c "$RT_CPU" chrt -f 50 timeout 250 sh -c 'while :; do :; done' &
 RT=$!
 sleeps "cpu$RT_CPU held"
 held_cs=$SLEEPS_CS
+# (Timed, not `kill -0`: an ended realtime task stays a zombie until waited for.)
+[ "$held_cs" -lt 25000 ] ||
+	fail_with_log "cpu$RT_CPU held: the realtime task's 250 s ran out before the work ($WORK) ended, ${held_cs}0 ms"
 kill "$RT" 2>/dev/null
 wait "$RT" 2>/dev/null
 RT=
 workload_deltas "cpu$RT_CPU held by SCHED_FIFO, cpu$CPU marked" tickless_usersched_aims usersched_runs unbounded_kicks dispatched_user fallback stalls reenqueued
-note "$LOAD ($SLEEPS sleeps on busy cpu0, or hackbench -g 2 -l 50 on cpu0-1): ${free_cs}0 ms with no realtime task, ${held_cs}0 ms with cpu$RT_CPU held"
+note "$WORK: ${free_cs}0 ms with no realtime task, ${held_cs}0 ms with cpu$RT_CPU held"
 [ "$held_cs" -le $((30 * free_cs + 1000)) ] ||
-	fail_with_log "cpu$RT_CPU held, cpu$CPU marked: the sleeps took ${held_cs}0 ms, more than 30 x ${free_cs}0 ms + 10 s"
+	fail_with_log "cpu$RT_CPU held, cpu$CPU marked: the work ($WORK) took ${held_cs}0 ms, more than 30 x ${free_cs}0 ms + 10 s"
 kill "$SPIN" "$HOG" 2>/dev/null
 wait "$SPIN" "$HOG" 2>/dev/null
 SPIN=

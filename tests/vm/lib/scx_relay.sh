@@ -263,9 +263,16 @@ show_relay() {
 
 # policy_args <name>: scx_relay's options for running policy <name>;
 # "routing" runs a routing configuration (stress-ng's CPU hogs under
-# `local`, its other tasks under `eevdf`, everything else under `deadline`).
+# `local`, its other tasks under `eevdf`, everything else under `deadline`);
+# "<policy>-fast" runs <policy> with the wakeup fast path (`--fast-path`),
+# as bench-vm's `deadline-fast` does. Any other name (a bare "-fast", or
+# "routing-fast": routing is a configuration, not a policy) goes to
+# --policy as it is, which scx_relay refuses as an unknown policy.
 policy_args() {
-	if [ "$1" = routing ]; then
+	policy_args_base=${1%-fast}
+	if [ -n "$policy_args_base" ] && [ "$policy_args_base" != "$1" ] && [ "$policy_args_base" != routing ]; then
+		echo "--policy $policy_args_base --fast-path"
+	elif [ "$1" = routing ]; then
 		printf '%s\n' '[default]' 'policy = "deadline"' '' '[[route]]' 'name = "stress-cpu"' \
 			'policy = "local"' 'comm = "stress-ng-cpu*"' 'share = 100' '' '[[route]]' 'name = "stress"' \
 			'policy = "eevdf"' 'comm = "stress-ng*"' 'share = 200' >/tmp/relay-routes.toml
