@@ -16,9 +16,10 @@
 # spinning) each step of a hand-off waits for a vCPU's turn: with the move,
 # 4.2-4.3 s then 44-72 s held; without it (308e652) the held run did not
 # end within the case's 300 s. The realtime task ends itself after 250 s;
-# a held run still going then fails the case, whatever the bound. The moves and stall counters are noted, not
-# asserted: the user scheduler's own confined threads can bring cpu3 to
-# dispatch, and then no move is needed (in the ordinary boot both
+# a held run still going then fails the case, whatever the bound. The
+# moves and stall counters are noted, not asserted: the user scheduler's
+# own confined threads can bring cpu3 to dispatch, and then no move is
+# needed (in the ordinary boot both
 # versions ran it in 3.4-8.9 s, tickless_usersched_aims +0 or +2), and
 # one held run of 20 sleeps had 3 stalls. It fails in about half its
 # runs in the nohz_full boot, at a73d660 as after it (2 of 3 and 2 of 5 in
@@ -55,8 +56,8 @@ HOG=$!
 usersched_last_cpu() {
 	awk '{ print $39 }' "/proc/$RELAY_PID/task/$RELAY_PID/stat"
 }
-# sleeps <what>: runs the work; sets SLEEPS_CS to its wall time (centiseconds).
-sleeps() {
+# run_work <what>: runs the work; sets WORK_CS to its wall time (centiseconds).
+run_work() {
 	t0=$(tr -d . </proc/uptime | cut -d' ' -f1)
 	if [ "$LOAD" = hackbench ]; then
 		taskset -c 0,1 hackbench -g 2 -l 50 >/dev/null ||
@@ -65,11 +66,11 @@ sleeps() {
 		taskset -c 0 sh -c "i=0; while [ \$i -lt $SLEEPS ]; do sleep 0.01; i=\$((i + 1)); done" ||
 			fail_with_log "$1: the sleeps on cpu0 failed"
 	fi
-	SLEEPS_CS=$(($(tr -d . </proc/uptime | cut -d' ' -f1) - t0))
+	WORK_CS=$(($(tr -d . </proc/uptime | cut -d' ' -f1) - t0))
 }
 workload_begins
-sleeps "no realtime task"
-free_cs=$SLEEPS_CS
+run_work "no realtime task"
+free_cs=$WORK_CS
 # The same counters for the run without the realtime task: the free run's
 # time varies from boot to boot in this emulator (4.2 to 20.9 s for the
 # 50 sleeps in one session), and these say what the scheduler did then.
@@ -86,8 +87,8 @@ done
 workload_begins
 taskset -c "$RT_CPU" chrt -f 50 timeout 250 sh -c 'while :; do :; done' &
 RT=$!
-sleeps "cpu$RT_CPU held"
-held_cs=$SLEEPS_CS
+run_work "cpu$RT_CPU held"
+held_cs=$WORK_CS
 # (Timed, not `kill -0`: an ended realtime task stays a zombie until waited for.)
 [ "$held_cs" -lt 25000 ] ||
 	fail_with_log "cpu$RT_CPU held: the realtime task's 250 s ran out before the work ($WORK) ended, ${held_cs}0 ms"
