@@ -16,10 +16,11 @@
 # 2. A task that abuses its grant: guest-tools burst_shift, latency-critical
 #    for 3 s (1 ms bursts every 10 ms: granted), then CPU-hungry for 5 s
 #    (30 ms bursts), alongside one nice-0 hog per CPU (guest-tools
-#    share_probe, 8 s). The dispatcher must revoke the grant
-#    (fast_revoked up), unless the policy withdrew it first (then at most
-#    3 overruns, and at most 2 fast placements beyond the good wakeups and
-#    other tasks'), and no
+#    share_probe, 8 s). The dispatcher must revoke the grant in the bad
+#    phase (fast_revoked up since the counters read between the phases,
+#    while burst_shift holds at its mark file), unless the policy withdrew
+#    it first (then at most 2 overruns in the bad phase, and at most 2
+#    fast placements beyond the good wakeups and other tasks'), and no
 #    hog may starve: each gets at least half of an even split of the CPUs
 #    among the hogs and burst_shift.
 # 3. The policy's preferred CPU: frames as in 1, twice, with every grant
@@ -72,10 +73,34 @@ for _ in $(seq 1 "$N"); do share_args="$share_args 0"; done
 # shellcheck disable=SC2086 # one nice-0 hog per word
 share_probe 8 $share_args >/tmp/fast-shares.out 2>&1 &
 probe=$!
-burst_shift 3 5 >/tmp/burst.out 2>&1 || fail_with_log "burst_shift failed: $(tail -n 3 /tmp/burst.out | tr '\n' ' ')"
+# Between its phases burst_shift holds (10 ms sleeps, no work) while the
+# mark file exists: the counters read there split its overruns into the
+# good phase's (TCG outliers: a 1 ms burst is timed with the interrupts
+# served and the time the vCPU did not run) and the bad phase's.
+mark=/tmp/burst.mark
+rm -f "$mark"
+burst_shift 3 5 "$mark" >/tmp/burst.out 2>&1 &
+burst=$!
+tries=0
+until [ -e "$mark" ]; do
+	tries=$((tries + 1))
+	[ "$tries" -le 600 ] && kill -0 "$burst" 2>/dev/null ||
+		fail_with_log "burst_shift made no mark between its phases: $(tail -n 3 /tmp/burst.out | tr '\n' ' ')"
+	sleep 0.05
+done
+fresh_stats
+BETWEEN_PHASES=$FRESH_STATS
+rm -f "$mark"
+wait "$burst" || fail_with_log "burst_shift failed: $(tail -n 3 /tmp/burst.out | tr '\n' ' ')"
 wait "$probe" || fail_with_log "share_probe failed: $(tail -n 3 /tmp/fast-shares.out | tr '\n' ' ')"
 workload_ended "burst_shift beside $N hogs"
 workload_deltas "burst_shift beside $N hogs" fast_grants fast_placed fast_overruns fast_revoked
+for key in fast_overruns fast_revoked; do
+	was=$(counter "$BETWEEN_PHASES" "$key") || fail_with_log "no metric $key between the phases"
+	now=$(counter "$FRESH_STATS" "$key") || fail_with_log "no metric $key"
+	eval "BAD_$key=$((now - was))"
+done
+note "burst_shift's bad phase: fast_overruns +$BAD_fast_overruns fast_revoked +$BAD_fast_revoked (the good phase: +$((DELTA_fast_overruns - BAD_fast_overruns)) and +$((DELTA_fast_revoked - BAD_fast_revoked)))"
 note "$(cat /tmp/burst.out)"
 sed "s/^share_probe: /relay-note: $RELAY_TEST_NAME: /" /tmp/fast-shares.out >&2
 # The abuse must end: the dispatcher revokes the grant when fast-placed
@@ -87,18 +112,19 @@ sed "s/^share_probe: /relay-note: $RELAY_TEST_NAME: /" /tmp/fast-shares.out >&2
 # a fast-placed one was preempted under its budget. A withdrawn grant
 # leaves nothing to revoke, and the task's overrun count stays: a second
 # overrun, of a burst fast-placed before the withdrawal and run on through
-# user space, finds no grant to revoke. So without a revoke: at most 3
-# overruns (those two and one outlier burst of the good phase, a TCG
-# guest's), and at most 2 fast-placed bad wakeups. Fast placements beyond
-# the good wakeups are bounded by 2 a second of other tasks' (the stats
-# thread's) over the 8 s, and those 2.
+# user space, finds no grant to revoke. So without a revoke in the bad
+# phase: at most 2 overruns in it (the good phase's outliers do not count:
+# a suite run at b11b4bf failed on 4 in all when 3 were allowed), and at most
+# 2 fast-placed bad wakeups. Fast placements beyond the good wakeups are
+# bounded by 2 a second of other tasks' (the stats thread's) over the
+# 8 s, and those 2.
 good=$(sed -n 's/.*good_wakeups \([0-9]*\).*/\1/p' /tmp/burst.out)
-if [ "$DELTA_fast_revoked" -gt 0 ]; then
-	note "the dispatcher revoked the grant ($DELTA_fast_overruns overruns)"
-elif [ "$DELTA_fast_overruns" -le 3 ] && [ "$DELTA_fast_placed" -le "$((good + 18))" ]; then
-	note "no revoke: $DELTA_fast_overruns overruns, the policy withdrew the grant first (fast_placed +$DELTA_fast_placed, good wakeups $good)"
+if [ "$BAD_fast_revoked" -gt 0 ]; then
+	note "the dispatcher revoked the grant in the bad phase ($BAD_fast_overruns overruns in it)"
+elif [ "$BAD_fast_overruns" -le 2 ] && [ "$DELTA_fast_placed" -le "$((good + 18))" ]; then
+	note "no revoke: $BAD_fast_overruns overruns in the bad phase, the policy withdrew the grant first (fast_placed +$DELTA_fast_placed, good wakeups $good)"
 else
-	fail_with_log "burst_shift overran its budget, but no grant was revoked (fast_overruns +$DELTA_fast_overruns, fast_placed +$DELTA_fast_placed, good wakeups $good)"
+	fail_with_log "burst_shift overran its budget, but no grant was revoked in the bad phase (fast_overruns +$BAD_fast_overruns in it, fast_placed +$DELTA_fast_placed, good wakeups $good)"
 fi
 # Each hog gets at least half an even split of the N CPUs among the N hogs
 # and burst_shift (share_probe's share is a fraction of one CPU).

@@ -1,4 +1,4 @@
-//! `burst_shift GOOD_SECONDS BAD_SECONDS`: a task that turns from
+//! `burst_shift GOOD_SECONDS BAD_SECONDS [MARK_FILE]`: a task that turns from
 //! latency-critical to CPU-hungry, for the wakeup fast path's guest case
 //! (`tests/vm/scx_relay_fast_path.sh`). For GOOD_SECONDS it sleeps 10 ms
 //! and then works 1 ms of its thread's CPU time, over and over: the
@@ -8,10 +8,16 @@
 //! (four times the average, at least 2 ms), and the dispatcher must revoke the
 //! grant.
 //!
+//! With MARK_FILE, between the phases it creates that file and goes on
+//! sleeping 10 ms at a time, with no work (still latency-critical), until
+//! the file is gone (at most 60 s): the caller reads its counters there, so
+//! that it can tell the bad phase's overruns from the good phase's outliers.
+//! Those wakeups count as good ones.
+//!
 //! Prints one line, `burst_shift: good_wakeups G bad_wakeups B cpu_ms C`
 //! (the wakeups of each phase, and the CPU time it used), and exits 0.
 use nix::time::{clock_gettime, ClockId};
-use std::{process::ExitCode, time::Duration};
+use std::{path::Path, process::ExitCode, time::Duration};
 
 /// Nanoseconds of `clock` now.
 fn now_ns(clock: ClockId) -> nix::Result<u64> {
@@ -40,18 +46,40 @@ fn phase(secs: u64, work_ms: u64) -> nix::Result<u64> {
     Ok(wakeups)
 }
 
+/// Creates `mark`, then sleeps 10 ms at a time until it is gone (at most
+/// 60 s); the wakeups.
+fn hold_at_mark(mark: &Path) -> Result<u64, String> {
+    std::fs::write(mark, b"").map_err(|e| format!("cannot create {}: {e}", mark.display()))?;
+    let mut wakeups = 0;
+    while mark.exists() {
+        if wakeups >= 6000 {
+            return Err(format!("{} was not removed within 60 s", mark.display()));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+        wakeups += 1;
+    }
+    Ok(wakeups)
+}
+
 fn main() -> ExitCode {
-    let args = match std::env::args().skip(1).map(|a| a.parse::<u64>()).collect::<Result<Vec<_>, _>>() {
-        Ok(args) if args.len() == 2 && args.iter().all(|&s| (1..=3600).contains(&s)) => args,
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let secs = argv.iter().take(2).map(|a| a.parse::<u64>()).collect::<Result<Vec<_>, _>>();
+    let (good_secs, bad_secs) = match secs.as_deref() {
+        Ok([g, b]) if argv.len() <= 3 && [g, b].iter().all(|s| (1..=3600).contains(*s)) => (*g, *b),
         _ => {
-            eprintln!("usage: burst_shift GOOD_SECONDS BAD_SECONDS (1..=3600 each)");
+            eprintln!("usage: burst_shift GOOD_SECONDS BAD_SECONDS [MARK_FILE] (seconds 1..=3600 each)");
             return ExitCode::from(2);
         }
     };
-    let run = || -> nix::Result<String> {
-        let good = phase(args[0], 1)?;
-        let bad = phase(args[1], 30)?;
-        let cpu_ms = now_ns(ClockId::CLOCK_THREAD_CPUTIME_ID)? / 1_000_000;
+    let mark = argv.get(2).map(Path::new);
+    let clock = |e: nix::Error| format!("a clock call failed: {e}");
+    let run = || -> Result<String, String> {
+        let mut good = phase(good_secs, 1).map_err(clock)?;
+        if let Some(mark) = mark {
+            good += hold_at_mark(mark)?;
+        }
+        let bad = phase(bad_secs, 30).map_err(clock)?;
+        let cpu_ms = now_ns(ClockId::CLOCK_THREAD_CPUTIME_ID).map_err(clock)? / 1_000_000;
         Ok(format!("burst_shift: good_wakeups {good} bad_wakeups {bad} cpu_ms {cpu_ms}"))
     };
     match run() {
@@ -60,7 +88,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("burst_shift: a clock call failed: {e}");
+            eprintln!("burst_shift: {e}");
             ExitCode::FAILURE
         }
     }
