@@ -265,7 +265,7 @@ static u64 stalled_at_steps;			 /* user_steps when the stall was declared (count
 static u64 handoff_seq;				 /* source of hand-off generations (see queue_to_user) */
 static u64 last_cons_pos;			 /* `queued` consumer position at the last check */
 static u64 usersched_last_run_ns;		 /* last time the user scheduler started (ns) */
-static s32 usersched_cpu;			 /* CPU it last ran on (not one its ext server serves while another is aimed at: usersched_keeps_aim), or where it should run next (wake_usersched, usersched_reenqueued, relay_set_cpumask, aim_waiting_usersched) */
+static s32 usersched_cpu;			 /* CPU it last ran on, or where it should run next (wake_usersched, usersched_reenqueued, relay_set_cpumask, aim_waiting_usersched) */
 static u32 usersched_needed;			 /* heartbeat request (bool) */
 static u32 usersched_on_cpu;			 /* the user scheduler is running (bool) */
 static u64 usersched_kick_ns;			 /* last kick to get it a CPU (ns) */
@@ -3406,28 +3406,6 @@ void BPF_STRUCT_OPS(relay_set_weight, struct task_struct *p, u32 weight)
 }
 
 /*
- * Whether the user scheduler, starting on @cpu, leaves usersched_cpu as it
- * is: @cpu is served by its ext server (a higher class holds it; the
- * server runs the ext class there 50 ms a second, and ops.dispatch() there
- * takes the user scheduler when it has work), and usersched_cpu names
- * another CPU of its mask that no higher class holds, the one a hand-off
- * kicks and whose task yields to it (wake_usersched(), yields_to_waiting(),
- * aim_waiting_usersched()). Set to @cpu, usersched_cpu named the held CPU
- * again: the user scheduler's next wakeup went back there
- * (relay_select_cpu()) and waited for the server, and with --tickless the
- * tickless check had to see it unserved twice to move it again. So
- * reliability_tickless_held ran the user scheduler a few times a second
- * in about half its runs (docs/reliability.md).
- */
-static bool usersched_keeps_aim(const struct task_struct *p, s32 cpu)
-{
-	s32 aimed = READ_ONCE(usersched_cpu);
-
-	return aimed != cpu && aimed >= 0 && aimed < RELAY_MAX_CPUS && (u32)aimed < nr_cpu_ids &&
-	       served_by_ext_server() && !held_by_higher_class(aimed) && bpf_cpumask_test_cpu(aimed, p->cpus_ptr);
-}
-
-/*
  * Record who runs where and when it started, and count a run that a user
  * decision placed. The user scheduler starting to run is not progress (see
  * the top): only the work it does is.
@@ -3460,14 +3438,7 @@ void BPF_STRUCT_OPS(relay_running, struct task_struct *p)
 		WRITE_ONCE(usersched_on_cpu, 1);
 		__sync_fetch_and_add(&nr_usersched_runs, 1);
 		WRITE_ONCE(usersched_last_run_ns, now);
-		/*
-		 * Asked again: with @cpu used here too, clang reloaded it from
-		 * the stack past the bounds check above, and the verifier
-		 * refused the fast_preempting store.
-		 */
-		cpu = scx_bpf_task_cpu(p);
-		if (!usersched_keeps_aim(p, cpu))
-			WRITE_ONCE(usersched_cpu, cpu);
+		WRITE_ONCE(usersched_cpu, scx_bpf_task_cpu(p));
 		return;
 	}
 	tctx = lookup_task_ctx(p);
