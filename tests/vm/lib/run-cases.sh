@@ -69,7 +69,8 @@ for name in $cases; do
 	t0=$(cut -d' ' -f1 /proc/uptime)
 	RELAY_TEST_NAME=$name RELAY_RESULT_FILE=$result timeout "$timeout_s" sh "$script"
 	rc=$?
-	echo "relay-note: $name took $(awk "BEGIN { printf \"%.0f\", $(cut -d' ' -f1 /proc/uptime) - $t0 }") s"
+	took=$(awk "BEGIN { printf \"%.0f\", $(cut -d' ' -f1 /proc/uptime) - $t0 }")
+	echo "relay-note: $name took $took s"
 	verdict=$(cat "$result" 2>/dev/null)
 	left=$(isolate)
 	[ -n "$left" ] && echo "relay-note: $name left running:$left (killed); sched_ext state now $(cat /sys/kernel/sched_ext/state 2>/dev/null)"
@@ -86,7 +87,8 @@ for name in $cases; do
 		echo "relay-test: $name FAIL left running:$left"
 		failed=$((failed + 1))
 	elif [ -z "$verdict" ]; then
-		if [ "$rc" -eq 143 ] || [ "$rc" -eq 124 ]; then
+		# A case that traps TERM to clean up exits with its own status.
+		if [ "$rc" -eq 143 ] || [ "$rc" -eq 124 ] || [ "$took" -ge "$timeout_s" ]; then
 			echo "relay-test: $name FAIL timed out after ${timeout_s}s"
 		else
 			echo "relay-test: $name FAIL ended with status $rc without reporting"
