@@ -8,16 +8,22 @@
 //! (four times the average, at least 2 ms), and the dispatcher must revoke the
 //! grant.
 //!
-//! With MARK_FILE, between the phases it creates that file and goes on
-//! sleeping 10 ms at a time, with no work (still latency-critical), until
-//! the file is gone (at most 60 s): the caller reads its counters there, so
-//! that it can tell the bad phase's overruns from the good phase's outliers.
-//! Those wakeups count as good ones.
+//! With MARK_FILE, between the phases it sleeps 10 ms (so that the good
+//! phase's last burst has stopped), creates that file and goes on sleeping
+//! 10 ms at a time, with no work (still latency-critical), until the file
+//! is gone (an error after 60 s): the caller reads its counters there, so
+//! that it can tell the bad phase's overruns from the good phase's
+//! outliers. Those wakeups count as good ones, and as `hold_wakeups`.
 //!
-//! Prints one line, `burst_shift: good_wakeups G bad_wakeups B cpu_ms C`
-//! (the wakeups of each phase, and the CPU time it used), and exits 0.
+//! Prints one line, `burst_shift: good_wakeups G bad_wakeups B hold_wakeups
+//! H cpu_ms C` (the wakeups of each phase, those of the hold, and the CPU
+//! time it used), and exits 0.
 use nix::time::{clock_gettime, ClockId};
-use std::{path::Path, process::ExitCode, time::Duration};
+use std::{
+    path::Path,
+    process::ExitCode,
+    time::{Duration, Instant},
+};
 
 /// Nanoseconds of `clock` now.
 fn now_ns(clock: ClockId) -> nix::Result<u64> {
@@ -46,13 +52,15 @@ fn phase(secs: u64, work_ms: u64) -> nix::Result<u64> {
     Ok(wakeups)
 }
 
-/// Creates `mark`, then sleeps 10 ms at a time until it is gone (at most
-/// 60 s); the wakeups.
+/// Sleeps 10 ms, creates `mark`, then sleeps 10 ms at a time until it is
+/// gone (an error after 60 s); the wakeups.
 fn hold_at_mark(mark: &Path) -> Result<u64, String> {
+    std::thread::sleep(Duration::from_millis(10));
+    let mut wakeups = 1;
     std::fs::write(mark, b"").map_err(|e| format!("cannot create {}: {e}", mark.display()))?;
-    let mut wakeups = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
     while mark.exists() {
-        if wakeups >= 6000 {
+        if Instant::now() >= deadline {
             return Err(format!("{} was not removed within 60 s", mark.display()));
         }
         std::thread::sleep(Duration::from_millis(10));
@@ -75,12 +83,14 @@ fn main() -> ExitCode {
     let clock = |e: nix::Error| format!("a clock call failed: {e}");
     let run = || -> Result<String, String> {
         let mut good = phase(good_secs, 1).map_err(clock)?;
-        if let Some(mark) = mark {
-            good += hold_at_mark(mark)?;
-        }
+        let hold = match mark {
+            Some(mark) => hold_at_mark(mark)?,
+            None => 0,
+        };
+        good += hold;
         let bad = phase(bad_secs, 30).map_err(clock)?;
         let cpu_ms = now_ns(ClockId::CLOCK_THREAD_CPUTIME_ID).map_err(clock)? / 1_000_000;
-        Ok(format!("burst_shift: good_wakeups {good} bad_wakeups {bad} cpu_ms {cpu_ms}"))
+        Ok(format!("burst_shift: good_wakeups {good} bad_wakeups {bad} hold_wakeups {hold} cpu_ms {cpu_ms}"))
     };
     match run() {
         Ok(line) => {

@@ -15,7 +15,7 @@
 # next ones. A case that PASSed but left something running is a FAIL.
 
 # Processes a case may start; none may outlive it.
-case_processes="scx_relay shortest_first stress-ng hackbench cyclictest affinity_churn gap_probe share_probe systemd systemd-journald"
+case_processes="scx_relay shortest_first stress-ng hackbench cyclictest affinity_churn gap_probe share_probe burst_shift frame_pacer backlog_probe systemd systemd-journald"
 
 # Kill what the last case left, restore CPUs and wait (up to 60 s) for
 # sched_ext to be disabled; prints the names of the leftovers.
@@ -69,7 +69,7 @@ for name in $cases; do
 	t0=$(cut -d' ' -f1 /proc/uptime)
 	RELAY_TEST_NAME=$name RELAY_RESULT_FILE=$result timeout "$timeout_s" sh "$script"
 	rc=$?
-	took=$(awk "BEGIN { printf \"%.0f\", $(cut -d' ' -f1 /proc/uptime) - $t0 }")
+	took=$(awk "BEGIN { printf \"%d\", $(cut -d' ' -f1 /proc/uptime) - $t0 }")
 	echo "relay-note: $name took $took s"
 	verdict=$(cat "$result" 2>/dev/null)
 	left=$(isolate)
@@ -89,7 +89,7 @@ for name in $cases; do
 	elif [ -z "$verdict" ]; then
 		# A case that traps TERM to clean up exits with its own status.
 		if [ "$rc" -eq 143 ] || [ "$rc" -eq 124 ] || [ "$took" -ge "$timeout_s" ]; then
-			echo "relay-test: $name FAIL timed out after ${timeout_s}s"
+			echo "relay-test: $name FAIL timed out after ${timeout_s}s (ended after $took s)"
 		else
 			echo "relay-test: $name FAIL ended with status $rc without reporting"
 		fi
