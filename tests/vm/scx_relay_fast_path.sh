@@ -121,9 +121,9 @@ sed "s/^share_probe: /relay-note: $RELAY_TEST_NAME: /" /tmp/fast-shares.out >&2
 # those 2.
 good=$(sed -n 's/.*good_wakeups \([0-9]*\).*/\1/p' /tmp/burst.out)
 # The good phase (1 ms bursts every 10 ms, and the hold) earns its grant
-# and keeps it: its outliers (0 to 4 overruns in 266 to 274 good wakeups,
-# session 47) stay under a tenth of its wakeups, and at most one of them
-# came right after another to revoke (the policy grants again).
+# and keeps it: its outliers (0 to 5 overruns in 256 to 274 good wakeups,
+# session 47) may be at most a tenth of its wakeups, and it may lose the
+# grant once (two outliers in a row revoke it; the policy grants again).
 good_overruns=$((DELTA_fast_overruns - BAD_fast_overruns))
 good_revoked=$((DELTA_fast_revoked - BAD_fast_revoked))
 [ "$good_overruns" -le "$((good / 10))" ] && [ "$good_revoked" -le 1 ] ||
