@@ -69,13 +69,11 @@ run_work() {
 	t0=$(tr -d . </proc/uptime | cut -d' ' -f1)
 	if [ "$LOAD" = hackbench ]; then
 		taskset -c 0,1 hackbench -g 2 -l 50 >/dev/null &
-		WORKER=$!
-		wait "$WORKER" || fail_with_log "$1: hackbench on cpu0 and cpu1 failed"
 	else
 		taskset -c 0 sh -c "i=0; while [ \$i -lt $SLEEPS ]; do sleep 0.01; i=\$((i + 1)); done" &
-		WORKER=$!
-		wait "$WORKER" || fail_with_log "$1: the sleeps on cpu0 failed"
 	fi
+	WORKER=$!
+	wait "$WORKER" || fail_with_log "$1: the work ($WORK) failed"
 	WORKER=
 	WORK_CS=$(($(tr -d . </proc/uptime | cut -d' ' -f1) - t0))
 }
@@ -116,7 +114,7 @@ run_work "cpu$RT_CPU held"
 held_cs=$WORK_CS
 # Whether cpu2 was still held when the work ended (alive: not a zombie).
 held_to_end=no
-! alive "$RT" || held_to_end=yes
+alive "$RT" && held_to_end=yes
 kill "$RT" 2>/dev/null
 wait "$RT" 2>/dev/null
 RT=
