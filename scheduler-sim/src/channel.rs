@@ -86,7 +86,9 @@ impl Backend for UserSide<'_> {
                 CpuState::User { .. } => USER_SCHED_PID,
                 CpuState::Idle | CpuState::Kicked => 0,
             };
-            view.set(c as u32, cpu.state == CpuState::Idle, cpu.dsq.len() as u32, current);
+            // Kicked from idle, it is still idle until it starts something (the BPF's `cpu_state.idle`).
+            let idle = cpu.state == CpuState::Idle || (cpu.state == CpuState::Kicked && cpu.kicked_from_idle);
+            view.set(c as u32, idle, cpu.dsq.len() as u32, current);
         }
     }
 

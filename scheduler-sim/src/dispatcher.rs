@@ -196,6 +196,7 @@ impl Machine {
     pub(crate) fn kick(&mut self, cpu: u32) {
         if self.cpus[cpu as usize].state == CpuState::Idle {
             self.cpus[cpu as usize].state = CpuState::Kicked;
+            self.cpus[cpu as usize].kicked_from_idle = true;
             let delay = self.start_delay(StartKind::IdleWake);
             self.events.push(self.now.saturating_add(delay), Event::Kick(cpu));
         }
@@ -802,6 +803,37 @@ mod tests {
         m.enqueue(0, 0, true);
         let watchdog = std::iter::from_fn(|| m.events.pop()).find(|(_, e)| matches!(e, Event::Watchdog));
         assert_eq!(watchdog.map(|(at, _)| at), Some(150_000_000));
+    }
+
+    /// A CPU kicked from idle still reads idle to the user side until it
+    /// starts something (the BPF's `cpu_state.idle`, which a kick does not
+    /// change); one between two runs (its task left) does not.
+    #[test]
+    fn a_cpu_kicked_from_idle_reads_idle() {
+        use scheduler_core::{backend::Backend, cpu::CpuView};
+        let view = |m: &mut Machine| {
+            let mut v = CpuView::new(Topology::uniform(2, 1, 2));
+            let mut side = crate::channel::UserSide {
+                channels: &mut m.channels,
+                cpus: &m.cpus,
+                tasks: &m.tasks,
+                now_ns: m.now,
+                task_shared: None,
+            };
+            side.refresh_cpus(&mut v);
+            v.idle_cpus().collect::<Vec<_>>()
+        };
+        let mut m = hog_machine(2, 1, SimConfig::default());
+        m.cpus[0].state = CpuState::Idle;
+        m.cpus[1].state = CpuState::Idle;
+        m.kick(1);
+        assert_eq!(m.cpus[1].state, CpuState::Kicked);
+        assert_eq!(view(&mut m), vec![0, 1], "kicked from idle");
+        // A switch with a delay (a recorded machine's): Kicked until it dispatches.
+        m.start_delays.switch_ns = vec![50_000];
+        m.switch_after_leave(1).unwrap();
+        assert_eq!(m.cpus[1].state, CpuState::Kicked, "its task left: a switch");
+        assert_eq!(view(&mut m), vec![0], "between two runs");
     }
 
     /// A task's first enqueue, at its creation, is not a wakeup (no

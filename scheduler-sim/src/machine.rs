@@ -149,6 +149,14 @@ pub(crate) struct Cpu {
     /// it had left, and [`Machine::preempt`] may put it back in this CPU's
     /// queue.
     pub(crate) fast_preempting: Option<TaskId>,
+    /// While [`CpuState::Kicked`]: whether it was kicked from idle (not
+    /// between two runs). Such a CPU reads idle to the user side until it
+    /// starts something, as the BPF's `cpu_state.idle`, which only
+    /// `ops.update_idle` and `ops.running` change: the kernel notifies
+    /// `ops.update_idle` only when the CPU switches from or to its idle
+    /// task (kernel/sched/ext_idle.c `__scx_update_idle()`, `do_notify`),
+    /// not when a kick wakes it, nor when it finds nothing and idles on.
+    pub(crate) kicked_from_idle: bool,
 }
 
 /// Aging's per-CPU state (the BPF's `age_request[]`, `aged_last[]`, and the
@@ -415,6 +423,7 @@ impl Machine {
                 free_since: None,
                 late_tick_for: None,
                 fast_preempting: None,
+                kicked_from_idle: false,
             })
             .collect();
         Self {
@@ -1096,12 +1105,13 @@ impl Machine {
 
     /// `cpu`'s task left it (blocked, slept, exited): it dispatches after
     /// a switch delay, meanwhile taken (kicked), or at once without one.
-    fn switch_after_leave(&mut self, cpu: u32) -> Result<(), SimError> {
+    pub(crate) fn switch_after_leave(&mut self, cpu: u32) -> Result<(), SimError> {
         let delay = self.start_delay(StartKind::Switch);
         if delay == 0 {
             return self.dispatch(cpu, super::dispatcher::Prev::None);
         }
         self.cpus[cpu as usize].state = CpuState::Kicked;
+        self.cpus[cpu as usize].kicked_from_idle = false;
         self.events.push(self.now.saturating_add(delay), Event::Kick(cpu));
         Ok(())
     }
