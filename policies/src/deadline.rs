@@ -258,6 +258,13 @@ impl Deadline {
         (v, v.saturating_add(self.request(task)))
     }
 
+    /// [`Deadline::charge`], a wakeup starting at `wake_floor` (within
+    /// `[c - behind, c]`, see `crate::vclock`) rather than at `c`.
+    pub(crate) fn charge_with_wake_floor(&mut self, task: &QueuedTask, wake_floor: Option<u64>) -> (u64, u64) {
+        let v = self.vclock.place_with_wake_floor(task, wake_floor);
+        (v, v.saturating_add(self.request(task)))
+    }
+
     /// Records that `pid`'s decision carries `key`.
     pub(crate) fn sent(&mut self, pid: i32, key: u64) {
         self.vclock.sent(pid, key);

@@ -9,7 +9,9 @@
 //! drag the clock ahead of everyone else's virtual time). Every placement
 //! keeps `v` within a window of the clock:
 //!
-//! - **below**: a task enqueued by a wakeup starts no lower than `c` — no
+//! - **below**: a task enqueued by a wakeup starts no lower than `c` (but
+//!   `local`'s pinned wakeups: at most `behind` lower, see
+//!   [`VClock::place_with_wake_floor`]) — no
 //!   sleeper credit: it queues behind the virtual time already served, so a
 //!   stream of wakeups cannot keep a waiting task from the CPU, and each of
 //!   their runs moves the clock on (under `hackbench`, a credit of one slice
@@ -110,6 +112,14 @@ impl VClock {
     /// ended, keeps `v` within the window below the clock (`c` after a
     /// wakeup, `c - behind` otherwise) and returns it.
     pub(crate) fn place(&mut self, task: &QueuedTask) -> u64 {
+        self.place_with_wake_floor(task, None)
+    }
+
+    /// [`VClock::place`], but a wakeup starts no lower than `wake_floor`
+    /// clamped to `[c - behind, c]` instead of `c`: for a task that can
+    /// wait on one CPU only, the virtual time that CPU serves (`local`'s
+    /// pinned wakeups). `None`: at `c`, as `place`.
+    pub(crate) fn place_with_wake_floor(&mut self, task: &QueuedTask, wake_floor: Option<u64>) -> u64 {
         let st = match self.tasks.entry(task.pid) {
             Found::Old(st) => st,
             Found::New(st, _) => st,
@@ -124,8 +134,12 @@ impl VClock {
             // ahead of every other task's virtual time.
             self.clock = self.clock.max(v.min(self.clock.saturating_add(task.last_run_ns())));
         }
-        let below = if task.is_wakeup() { 0 } else { self.behind };
-        let v = v.clamp(self.clock.saturating_sub(below), self.clock.saturating_add(self.ahead));
+        let lowest = match (task.is_wakeup(), wake_floor) {
+            (true, None) => self.clock,
+            (true, Some(f)) => f.clamp(self.clock.saturating_sub(self.behind), self.clock),
+            (false, _) => self.clock.saturating_sub(self.behind),
+        };
+        let v = v.clamp(lowest, self.clock.saturating_add(self.ahead));
         *st = VState { v, key_sent: None, charged_stop_ts: task.stop_ts };
         v
     }
@@ -208,5 +222,34 @@ mod tests {
         );
 
         assert_eq!(c.place(&task(3, 123, 0, 1, NICE_0)), c.now(), "foreign vtime: at the clock");
+    }
+
+    /// A wakeup with a floor starts at the floor, within `[c - behind, c]`,
+    /// or higher if its own `v` is; without one, at `c`.
+    #[test]
+    fn wake_floor_within_the_window() {
+        let mut c = VClock::new(SLICE);
+        let mut stop = 1;
+        for pid in 1..=5 {
+            c.place(&task(pid, 0, 0, stop, NICE_0));
+            c.sent(pid, 0);
+        }
+        for _ in 0..3 {
+            c.sent(1, 9);
+            stop += 80 * MS;
+            c.place(&task(1, 9, 80 * MS, stop, NICE_0));
+        }
+        assert_eq!(c.now(), 240 * MS);
+        let woken = |pid| {
+            let mut t = task(pid, 0, 0, 1, NICE_0);
+            t.enq_flags = ENQ_WAKEUP;
+            t
+        };
+        assert_eq!(c.place_with_wake_floor(&woken(2), Some(200 * MS)), 200 * MS, "at the floor");
+        assert_eq!(c.place_with_wake_floor(&woken(3), Some(10 * MS)), 140 * MS, "at most five slices behind");
+        assert_eq!(c.place_with_wake_floor(&woken(4), Some(300 * MS)), 240 * MS, "at most the clock");
+        assert_eq!(c.place_with_wake_floor(&woken(5), None), 240 * MS, "no floor: the clock");
+        c.sent(2, 0);
+        assert_eq!(c.place_with_wake_floor(&woken(2), Some(150 * MS)), 200 * MS, "its own v is higher");
     }
 }
