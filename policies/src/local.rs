@@ -377,7 +377,7 @@ mod tests {
         cpus.set(0, false, 0, 100);
         let mut p = Local::new(&PolicyConfig::default());
         let ctx = SchedContext { now_ns: 1, cpus: &cpus };
-        let mut woken = |pid: i32, pinned: bool| {
+        let woken = |pid: i32, pinned: bool| {
             let mut t = task(pid, 0);
             t.enq_flags = ENQ_WAKEUP;
             if pinned {
