@@ -32,18 +32,22 @@
 //!    the two LLCs (the simulator, once its new tasks were no wakeups, as on
 //!    the kernel): rule 2 balances within an LLC only.
 //!
-//! 4. **A wakeup that may wait on one CPU only** (a thread pinned there)
-//!    starts at the virtual time of the task last sent to that CPU, if
-//!    that is below the clock (by at most the window `deadline` keeps for
-//!    tasks owed CPU), not at the clock as other wakeups do. The clock is
+//! 4. **A wakeup that may wait on one CPU only** (a thread pinned there,
+//!    on a machine of more than one CPU) starts at the virtual time of
+//!    another task last sent to that CPU, if that is below the clock (by
+//!    at most the five slices `deadline` keeps for tasks owed CPU), not at
+//!    the clock as other wakeups do. That task may have left the CPU
+//!    since, or its virtual time be old (a task that runs on alone is not
+//!    sent again): the window bounds the credit either way. A task's own
+//!    virtual time is never its floor (it would keep its lag). The clock is
 //!    where runs ended on every CPU; a hog that shares its CPU with such
 //!    a thread gets less CPU than the hogs elsewhere, falls behind the
 //!    clock and keeps the lowest key on its CPU. Woken at the clock, the
 //!    pinned thread then waited behind it for the hog's whole slice at
 //!    nearly every wakeup: cyclictest's measuring thread, pinned to CPU 0
-//!    under hogs, 16 ms at the median in the guest (a recording, the hog
-//!    68 to 86 ms of key below it), where the other policies' waited under
-//!    1 ms. It competes there with its CPU's tasks only, so it starts
+//!    under hogs, 16 ms at the median in the guest (a recording: the
+//!    hog's key about 80 ms below it at the median), where the other
+//!    policies' waited under 1 ms. It competes there with its CPU's tasks only, so it starts
 //!    where they are: as the fair class places a wakeup by its own
 //!    runqueue's virtual time.
 //!
@@ -100,9 +104,10 @@ pub struct Local {
     cursor: usize,
     /// Runnable weight per CPU: the tasks last seen there, at their weights times their runnable averages.
     load: Runnable,
-    /// Per CPU: the virtual time of the task last sent there (`None`: none
-    /// yet), where a wakeup that may wait on that CPU only starts.
-    cpu_v: Vec<Option<u64>>,
+    /// Per CPU: the task last sent there and its virtual time (`None`: none
+    /// yet), where a wakeup of another task that may wait on that CPU only
+    /// starts (rule 4).
+    cpu_v: Vec<Option<(i32, u64)>>,
 }
 
 impl Local {
@@ -228,8 +233,12 @@ impl Policy for Local {
         self.ensure_cpus(ctx.cpus.nr_cpus());
         let home = (task.cpu as usize).min(self.queues.len() - 1);
         // Rule 4: a wakeup that may wait on its CPU only starts at the
-        // virtual time of the task last sent there.
-        let floor = if task.nr_cpus_allowed == 1 { self.cpu_v[home] } else { None };
+        // virtual time of another task last sent there (on a machine of
+        // more than one CPU: on one, every task is such a task).
+        let floor = match self.cpu_v[home] {
+            Some((pid, v)) if task.nr_cpus_allowed == 1 && ctx.cpus.nr_cpus() > 1 && pid != task.pid => Some(v),
+            _ => None,
+        };
         let (_, key) = self.order.charge_with_wake_floor(task, floor);
         if task.is_wakeup() {
             self.load.count_woken(task.pid, home, task.weight, ctx.now_ns, task.stop_ts);
@@ -263,7 +272,7 @@ impl Policy for Local {
         if let Target::Cpu(c) = target {
             self.assigned[c as usize] += 1;
             self.load.count(task.pid, c as usize, task.weight, ctx.now_ns);
-            self.cpu_v[c as usize] = self.order.vruntime_of(task.pid);
+            self.cpu_v[c as usize] = self.order.vruntime_of(task.pid).map(|v| (task.pid, v));
         }
         self.order.sent(task.pid, key);
         let slice = self.order.slice_for(task.weight);
@@ -372,9 +381,10 @@ mod tests {
     fn a_pinned_wakeup_starts_at_its_cpus_virtual_time() {
         use scheduler_core::task::ENQ_WAKEUP;
         const MS: u64 = 1_000_000;
-        // One CPU, so that rule 2 moves nothing.
-        let mut cpus = CpuView::new(Topology::uniform(1, 1, 1));
+        // Two CPUs; CPU 1 carries more (tasks 5 to 7), so that rule 2 keeps the hog on CPU 0.
+        let mut cpus = CpuView::new(Topology::uniform(2, 1, 2));
         cpus.set(0, false, 0, 100);
+        cpus.set(1, false, 0, 101);
         let mut p = Local::new(&PolicyConfig::default());
         let ctx = SchedContext { now_ns: 1, cpus: &cpus };
         let woken = |pid: i32, pinned: bool| {
@@ -385,7 +395,7 @@ mod tests {
             }
             t
         };
-        for t in [task(1, 0), task(2, 0), woken(3, true), woken(4, false)] {
+        for t in [task(1, 0), task(2, 1), woken(3, true), woken(4, false), task(5, 1), task(6, 1), task(7, 1)] {
             p.enqueue(&t, &ctx);
         }
         let keys: std::collections::HashMap<i32, u64> =
@@ -397,7 +407,7 @@ mod tests {
             (t.vtime, t.start_ts, t.stop_ts) = (keys[&pid], 1, 1 + ran);
             t
         };
-        p.enqueue(&back(2, 0, 500 * MS), &SchedContext { now_ns: 2, cpus: &cpus });
+        p.enqueue(&back(2, 1, 500 * MS), &SchedContext { now_ns: 2, cpus: &cpus });
         let _ = all(&mut p, &cpus, 2);
         p.enqueue(&back(1, 0, 20 * MS), &SchedContext { now_ns: 3, cpus: &cpus });
         let hog = all(&mut p, &cpus, 3).pop().unwrap();
