@@ -40,14 +40,13 @@
 //!    since, or its virtual time be old (a task that runs on alone is not
 //!    sent again): the window bounds the credit either way. A task's own
 //!    virtual time is never its floor (it would keep its lag). The clock is
-//!    where runs ended on every CPU; a hog that shares its CPU with such
-//!    a thread gets less CPU than the hogs elsewhere, falls behind the
-//!    clock and keeps the lowest key on its CPU. Woken at the clock, the
-//!    pinned thread then waited behind it for the hog's whole slice at
-//!    nearly every wakeup: cyclictest's measuring thread, pinned to CPU 0
-//!    under hogs, 16 ms at the median in the guest (a recording: the
-//!    hog's key about 80 ms below it at the median), where the other
-//!    policies' waited under 1 ms. It competes there with its CPU's tasks only, so it starts
+//!    where runs ended on every CPU; a hog that stays on one CPU can fall
+//!    behind it, down to the window's floor, and keep the lowest key on
+//!    its CPU. Woken at the clock, the pinned thread then waited behind
+//!    it until its run ended at nearly every wakeup: cyclictest's
+//!    measuring thread, pinned to CPU 0 under hogs, 16 ms at the median in
+//!    the guest (a recording: the hog's key about 80 ms below it at the
+//!    median), where the other policies' waited under 1 ms. It competes there with its CPU's tasks only, so it starts
 //!    where they are: as the fair class places a wakeup by its own
 //!    runqueue's virtual time.
 //!

@@ -408,8 +408,9 @@ const CYCLICTEST_MEASURING: Behavior = Periodic { run_ns: 20_000, sleep_ns: 1_00
 /// and slept 11.4 and 12.9 ms at the median (its timer's late delivery
 /// included, which the model leaves out). Without it the hogs on the other
 /// CPUs ran on untouched, and under `local` (before its rule 4) the pinned
-/// thread waited 0.36 ms at the median where the guest's waited 16 ms
-/// (docs/simulator.md, "Simulator fidelity").
+/// thread waited 0.36 ms at the median on the guest's costs where the
+/// guest's waited 16 ms (docs/simulator.md, "Does it rank policies as the
+/// kernel does?").
 const CYCLICTEST_MAIN: Behavior = Periodic { run_ns: 80_000, sleep_ns: 10_000_000 };
 const FORK: Behavior = ForkBurst { children: 8, child_run_ns: 200_000, period_ns: 10_000_000 };
 
