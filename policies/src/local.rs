@@ -46,9 +46,9 @@
 //!    it until its run ended at nearly every wakeup: cyclictest's
 //!    measuring thread, pinned to CPU 0 under hogs, 16 ms at the median in
 //!    the guest (a recording: the hog's key about 80 ms below it at the
-//!    median), where the other policies' waited under 1 ms. It competes there with its CPU's tasks only, so it starts
-//!    where they are: as the fair class places a wakeup by its own
-//!    runqueue's virtual time.
+//!    median), where the other policies' waited under 1 ms. It competes
+//!    there with its CPU's tasks only, so it starts where they are: as the
+//!    fair class places a wakeup by its own runqueue's virtual time.
 //!
 //! Tasks restricted to some CPUs (the policy does not see the mask) only go
 //! to their home CPU or the shared queue, so no decision is bounced.
