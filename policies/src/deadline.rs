@@ -254,8 +254,7 @@ impl Deadline {
 
     /// Rules 1–3: places `task` and returns its (v, key).
     pub fn charge(&mut self, task: &QueuedTask) -> (u64, u64) {
-        let v = self.vclock.place(task);
-        (v, v.saturating_add(self.request(task)))
+        self.charge_with_wake_floor(task, None)
     }
 
     /// [`Deadline::charge`], a wakeup starting at `wake_floor` (within

@@ -107,18 +107,19 @@ impl VClock {
         self.tasks.get(pid).map(|s| s.v)
     }
 
-    /// `task` arrives: charges its last run (once) at its current weight,
-    /// at most `ahead` past the clock, moves the clock to where the run
-    /// ended, keeps `v` within the window below the clock (`c` after a
-    /// wakeup, `c - behind` otherwise) and returns it.
+    /// [`VClock::place_with_wake_floor`] without a floor (the tests' shorthand).
+    #[cfg(test)]
     pub(crate) fn place(&mut self, task: &QueuedTask) -> u64 {
         self.place_with_wake_floor(task, None)
     }
 
-    /// [`VClock::place`], but a wakeup starts no lower than `wake_floor`
-    /// clamped to `[c - behind, c]` instead of `c`: for a task that can
-    /// wait on one CPU only, the virtual time that CPU serves (`local`'s
-    /// pinned wakeups). `None`: at `c`, as `place`.
+    /// `task` arrives: charges its last run (once) at its current weight,
+    /// at most `ahead` past the clock, moves the clock to where the run
+    /// ended, keeps `v` within the window below the clock (`c` after a
+    /// wakeup, `c - behind` otherwise) and returns it. With `wake_floor`, a
+    /// wakeup starts no lower than the floor clamped to `[c - behind, c]`
+    /// instead of `c`: for a task that can wait on one CPU only, the
+    /// virtual time that CPU serves (`local`'s pinned wakeups).
     pub(crate) fn place_with_wake_floor(&mut self, task: &QueuedTask, wake_floor: Option<u64>) -> u64 {
         let st = match self.tasks.entry(task.pid) {
             Found::Old(st) => st,
